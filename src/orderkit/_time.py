@@ -1,0 +1,35 @@
+"""Instants: timezone-aware datetimes in, UTC `pendulum.DateTime` out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+
+from orderkit.errors import NaiveDatetime
+
+
+def to_utc(value: dt.datetime, field: str) -> pendulum.DateTime:
+    """Return `value` as a UTC `pendulum.DateTime`; refuse naive datetimes.
+
+    Raises:
+        NaiveDatetime: `value` has no UTC offset, or is not a datetime.
+    """
+    if isinstance(value, pendulum.DateTime) and value.tzinfo is pendulum.UTC:
+        return value
+    if not isinstance(value, dt.datetime):
+        raise NaiveDatetime(field, value)
+    offset = value.utcoffset()
+    if offset is None:
+        raise NaiveDatetime(field, value)
+    utc = (value - offset).replace(tzinfo=None)
+    return pendulum.DateTime(
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.microsecond,
+        tzinfo=pendulum.UTC,
+    )

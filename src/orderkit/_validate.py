@@ -1,0 +1,83 @@
+"""attrs validators that raise orderkit's typed errors, naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from orderkit.errors import EmptyOrder, InvalidQuantity, ValidationError
+
+
+Validator = Callable[[Any, Any, Any], None]
+
+
+def text(field: str) -> Validator:
+    """Refuse anything but a non-empty, printable string."""
+
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(field, value, "must be a non-empty string")
+        if not value.isprintable():
+            raise ValidationError(field, value, "must not contain control characters")
+
+    return check
+
+
+def optional_text(field: str) -> Validator:
+    """Refuse anything but `None` or a string."""
+
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(field, value, "must be a string or None")
+
+    return check
+
+
+def plain_text(field: str) -> Validator:
+    """Refuse anything but a string (empty allowed)."""
+
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, str):
+            raise ValidationError(field, value, "must be a string")
+
+    return check
+
+
+def positive_int(field: str) -> Validator:
+    """Refuse anything but an int above zero (bool and float included)."""
+
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise InvalidQuantity(field, value, "must be a positive integer")
+
+    return check
+
+
+def instance_of(field: str, kind: type | tuple[type, ...]) -> Validator:
+    """Refuse values that are not instances of `kind`."""
+    names = (
+        kind.__name__
+        if isinstance(kind, type)
+        else " or ".join(k.__name__ for k in kind)
+    )
+
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, kind):
+            raise ValidationError(field, value, f"must be a {names}")
+
+    return check
+
+
+def items_of(field: str, kind: type) -> Validator:
+    """Refuse an empty tuple, or one holding anything but `kind` instances."""
+
+    def check(_instance: object, _attribute: object, value: tuple[object, ...]) -> None:
+        if not value:
+            raise EmptyOrder(field, value, "needs at least one line")
+        for i, item in enumerate(value):
+            if not isinstance(item, kind):
+                raise ValidationError(
+                    f"{field}[{i}]", item, f"must be a {kind.__name__}"
+                )
+
+    return check

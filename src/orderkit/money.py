@@ -1,0 +1,316 @@
+"""Money: an exact `Decimal` amount in one ISO 4217 currency.
+
+Rules, each pinned by a test:
+
+- Amounts are `Decimal`, `int` or a plain decimal string (`"12.30"`, `"-5"`);
+  `float`, `bool`, NaN, infinities and strings such as `"1e3"` or `"12,30"` are
+  refused with `InvalidMoney`.
+- An amount is stored at exactly the currency's minor unit (`CNY` 2 places,
+  `JPY` 0, `KWD` 3). The constructor never rounds: an amount with more places
+  than the currency allows is refused. Rounding happens only where you ask for
+  it, with a named rounding mode (`Money.rounded`, `Money.scaled`).
+- Arithmetic and comparison work within one currency; mixing raises
+  `CurrencyMismatch`.
+- `split(total, weights)` divides an amount by the largest-remainder method,
+  so the parts always sum exactly to the total.
+
+```python
+>>> from orderkit.money import Money, split
+>>> Money("199.00", "USD") * 3 - Money("10", "USD")
+Money('587.00', 'USD')
+>>> split(Money("10.00", "CNY"), [1, 1, 1])
+(Money('3.34', 'CNY'), Money('3.33', 'CNY'), Money('3.33', 'CNY'))
+
+```
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
+from typing import final
+
+import attrs
+
+from orderkit._iso4217 import MINOR_UNITS
+from orderkit.errors import CurrencyMismatch, InvalidMoney, UnknownCurrency
+
+
+__all__ = ["DEFAULT_ROUNDING", "Currency", "Money", "split"]
+
+DEFAULT_ROUNDING = ROUND_HALF_UP
+"""The rounding mode `Money.rounded` and `Money.scaled` use unless told otherwise.
+
+Half-up (四舍五入) is what buyers and Chinese tax invoices expect.
+"""
+
+# Plain decimal numbers only: an exponent or a thousands separator in a price
+# is far more often a bug upstream than a legitimate format.
+_PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+@final
+@attrs.frozen(slots=True, repr=False)
+class Currency:
+    """An active ISO 4217 currency and its minor unit.
+
+    `Currency("CNY")` looks the code up; the minor units come from the ISO
+    table shipped with orderkit, so a currency cannot be built with wrong ones.
+
+    Attributes:
+        code: The three-letter code, upper case (`"CNY"`).
+        minor_units: Decimal places of the smallest unit (`2` for fen).
+
+    Raises:
+        UnknownCurrency: The code is not an active ISO 4217 currency.
+
+    .. versionadded:: 0.1.0
+    """
+
+    code: str
+    minor_units: int = attrs.field(init=False, eq=False, hash=False)
+    _quantum: Decimal = attrs.field(init=False, eq=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        try:
+            units = MINOR_UNITS[self.code]
+        except (KeyError, TypeError):
+            raise UnknownCurrency("currency", self.code) from None
+        object.__setattr__(self, "minor_units", units)
+        object.__setattr__(self, "_quantum", Decimal(1).scaleb(-units))
+
+    def __repr__(self) -> str:
+        return f"Currency({self.code!r})"
+
+    @property
+    def quantum(self) -> Decimal:
+        """The smallest unit as a Decimal (`Decimal("0.01")` for CNY)."""
+        return self._quantum
+
+
+_CURRENCIES = {code: Currency(code) for code in MINOR_UNITS}
+
+
+def _as_currency(value: Currency | str) -> Currency:
+    if isinstance(value, Currency):
+        return value
+    try:
+        return _CURRENCIES[value]
+    except (KeyError, TypeError):
+        raise UnknownCurrency("currency", value) from None
+
+
+def _as_decimal(value: Decimal | int | str, field: str = "amount") -> Decimal:
+    # bool is an int subclass; True dollars is never meant.
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InvalidMoney(field, value, "must be a finite number")
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value):
+        return Decimal(value)
+    if isinstance(value, float):
+        raise InvalidMoney(
+            field, value, "floats are not exact; pass a Decimal, an int or a string"
+        )
+    raise InvalidMoney(field, value, "must be a Decimal, an int or a decimal string")
+
+
+@final
+@attrs.frozen(slots=True, init=False, repr=False, order=False)
+class Money:
+    """An exact amount of one currency.
+
+    Args:
+        amount: A `Decimal`, `int` or plain decimal string, with no more decimal
+            places than the currency's minor unit allows.
+        currency: A `Currency` or its ISO 4217 code.
+
+    Raises:
+        InvalidMoney: The amount is a float, not finite, not a plain decimal
+            number, or has more decimal places than the currency allows.
+        UnknownCurrency: The currency is not an active ISO 4217 code.
+
+    .. versionadded:: 0.1.0
+    """
+
+    amount: Decimal
+    currency: Currency
+
+    def __init__(self, amount: Decimal | int | str, currency: Currency | str) -> None:
+        cur = _as_currency(currency)
+        value = _as_decimal(amount)
+        try:
+            exact = value.quantize(cur.quantum)
+        except InvalidOperation:
+            raise InvalidMoney("amount", amount, "is too large") from None
+        if exact != value:
+            raise InvalidMoney(
+                "amount",
+                amount,
+                f"{cur.code} has {cur.minor_units} decimal places; "
+                "round explicitly with Money.rounded()",
+            )
+        object.__setattr__(self, "amount", exact)
+        object.__setattr__(self, "currency", cur)
+
+    @classmethod
+    def rounded(
+        cls,
+        amount: Decimal | int | str,
+        currency: Currency | str,
+        rounding: str = DEFAULT_ROUNDING,
+    ) -> Money:
+        """Build a `Money`, rounding the amount to the currency's minor unit.
+
+        Args:
+            amount: Any finite plain decimal amount.
+            currency: A `Currency` or its code.
+            rounding: A `decimal` rounding mode, such as `decimal.ROUND_HALF_EVEN`.
+
+        Returns:
+            The rounded amount.
+
+        Raises:
+            InvalidMoney: As for `Money`, except for the number of places.
+        """
+        cur = _as_currency(currency)
+        return cls(_as_decimal(amount).quantize(cur.quantum, rounding=rounding), cur)
+
+    @classmethod
+    def zero(cls, currency: Currency | str) -> Money:
+        """Return nothing of a currency: `Money.zero("CNY")` is `0.00 CNY`."""
+        return cls(0, currency)
+
+    @property
+    def minor(self) -> int:
+        """The amount in minor units (fen, cents): `123` for `1.23 CNY`."""
+        return int(self.amount.scaleb(self.currency.minor_units))
+
+    @classmethod
+    def from_minor(cls, minor: int, currency: Currency | str) -> Money:
+        """Build a `Money` from an integer count of minor units."""
+        cur = _as_currency(currency)
+        return cls(Decimal(minor).scaleb(-cur.minor_units), cur)
+
+    def scaled(
+        self, factor: Decimal | int | str, rounding: str = DEFAULT_ROUNDING
+    ) -> Money:
+        """Multiply by an exact factor (a rate such as `"0.85"`) and round.
+
+        Args:
+            factor: A Decimal, int or plain decimal string; never a float.
+            rounding: A `decimal` rounding mode.
+
+        Returns:
+            The product at the currency's minor unit.
+        """
+        return Money.rounded(
+            self.amount * _as_decimal(factor, "factor"), self.currency, rounding
+        )
+
+    def _same(self, other: Money, field: str) -> None:
+        if other.currency is not self.currency and other.currency != self.currency:
+            raise CurrencyMismatch(field, other.currency.code, self.currency.code)
+
+    def _new(self, amount: Decimal) -> Money:
+        # Sums and integer products of exact amounts stay exact: skip validation.
+        result = object.__new__(Money)
+        object.__setattr__(result, "amount", amount)
+        object.__setattr__(result, "currency", self.currency)
+        return result
+
+    def __add__(self, other: Money) -> Money:
+        if not isinstance(other, Money):
+            return NotImplemented
+        self._same(other, "currency")
+        return self._new(self.amount + other.amount)
+
+    def __sub__(self, other: Money) -> Money:
+        if not isinstance(other, Money):
+            return NotImplemented
+        self._same(other, "currency")
+        return self._new(self.amount - other.amount)
+
+    def __mul__(self, quantity: int) -> Money:
+        if type(quantity) is not int:  # bool is an int, but never a quantity
+            return NotImplemented
+        return self._new(self.amount * quantity)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Money:
+        return self._new(-self.amount)
+
+    def __abs__(self) -> Money:
+        return self._new(abs(self.amount))
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other, "currency")
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other, "currency")
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        self._same(other, "currency")
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        self._same(other, "currency")
+        return self.amount >= other.amount
+
+    def __repr__(self) -> str:
+        return f"Money({str(self.amount)!r}, {self.currency.code!r})"
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency.code}"
+
+
+def split(total: Money, weights: Sequence[Decimal | int]) -> tuple[Money, ...]:
+    """Divide `total` in proportion to `weights`, to the minor unit.
+
+    Largest remainder: each part gets the floor of its exact share in minor
+    units, and the units left over go one each to the parts with the largest
+    remainders (ties to the earlier part). The parts always sum exactly to
+    the total; a negative total is split as its absolute value, then negated.
+
+    Args:
+        total: The amount to divide (a discount, shipping, a refund).
+        weights: Non-negative weights, at least one of them positive (line
+            amounts or quantities).
+
+    Returns:
+        One part per weight, in the same order.
+
+    Raises:
+        InvalidMoney: A weight is negative, a float, or all weights are zero.
+
+    .. versionadded:: 0.1.0
+    """
+    exact = [_as_decimal(w, f"weights[{i}]") for i, w in enumerate(weights)]
+    for i, weight in enumerate(exact):
+        if weight < 0:
+            raise InvalidMoney(f"weights[{i}]", weights[i], "must not be negative")
+    whole = sum(exact, Decimal(0))
+    if whole <= 0:
+        raise InvalidMoney(
+            "weights", list(weights), "need at least one positive weight"
+        )
+    units = abs(total.minor)
+    # Fractions keep every share exact, whatever the weights' precision.
+    shares = [Fraction(units) * Fraction(w) / Fraction(whole) for w in exact]
+    floors = [math.floor(s) for s in shares]
+    left = units - sum(floors)
+    by_remainder = sorted(range(len(shares)), key=lambda i: (floors[i] - shares[i], i))
+    for i in by_remainder[:left]:
+        floors[i] += 1
+    sign = -1 if total.amount < 0 else 1
+    return tuple(Money.from_minor(sign * f, total.currency) for f in floors)

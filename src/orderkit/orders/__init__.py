@@ -1,0 +1,92 @@
+"""The order lifecycle: the aggregate, its events, and `apply`.
+
+An order moves through canonical statuses (`OrderStatus`) as events arrive.
+`apply(order, event, now=...)` is pure: it returns an outcome and never
+changes anything in place. Events may arrive twice, late, or out of order:
+duplicates and stale events change nothing, early ones are parked, and status
+never moves backwards. `TRANSITIONS` is the whole lifecycle as data.
+
+.. versionadded:: 0.1.0
+"""
+
+from orderkit.orders._audit import AuditRecord as AuditRecord
+from orderkit.orders._audit import FieldChange as FieldChange
+from orderkit.orders._events import EVENT_TYPES as EVENT_TYPES
+from orderkit.orders._events import AddressChanged as AddressChanged
+from orderkit.orders._events import Cancelled as Cancelled
+from orderkit.orders._events import Closed as Closed
+from orderkit.orders._events import Completed as Completed
+from orderkit.orders._events import Delivered as Delivered
+from orderkit.orders._events import Event as Event
+from orderkit.orders._events import InTransit as InTransit
+from orderkit.orders._events import OrderEvent as OrderEvent
+from orderkit.orders._events import OrderPlaced as OrderPlaced
+from orderkit.orders._events import PaymentCaptured as PaymentCaptured
+from orderkit.orders._events import PickingStarted as PickingStarted
+from orderkit.orders._events import Shipped as Shipped
+from orderkit.orders._machine import SHIPMENT_TRANSITIONS as SHIPMENT_TRANSITIONS
+from orderkit.orders._machine import TRANSITIONS as TRANSITIONS
+from orderkit.orders._machine import Batch as Batch
+from orderkit.orders._machine import Verdict as Verdict
+from orderkit.orders._machine import apply as apply
+from orderkit.orders._machine import apply_all as apply_all
+from orderkit.orders._milestones import MILESTONES as MILESTONES
+from orderkit.orders._milestones import Milestone as Milestone
+from orderkit.orders._milestones import milestone as milestone
+from orderkit.orders._model import Address as Address
+from orderkit.orders._model import Buyer as Buyer
+from orderkit.orders._model import Order as Order
+from orderkit.orders._model import OrderLine as OrderLine
+from orderkit.orders._model import Payment as Payment
+from orderkit.orders._model import Shipment as Shipment
+from orderkit.orders._model import ShipmentLine as ShipmentLine
+from orderkit.orders._outcomes import Applied as Applied
+from orderkit.orders._outcomes import Duplicate as Duplicate
+from orderkit.orders._outcomes import Early as Early
+from orderkit.orders._outcomes import Outcome as Outcome
+from orderkit.orders._outcomes import RefundDue as RefundDue
+from orderkit.orders._outcomes import Stale as Stale
+from orderkit.orders._status import OrderStatus as OrderStatus
+from orderkit.orders._status import ShipmentStatus as ShipmentStatus
+
+
+__all__ = [
+    "Address",
+    "AddressChanged",
+    "Applied",
+    "AuditRecord",
+    "Batch",
+    "Buyer",
+    "Cancelled",
+    "Closed",
+    "Completed",
+    "Delivered",
+    "Duplicate",
+    "EVENT_TYPES",
+    "Early",
+    "Event",
+    "FieldChange",
+    "InTransit",
+    "MILESTONES",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "OrderPlaced",
+    "OrderStatus",
+    "Outcome",
+    "Payment",
+    "PaymentCaptured",
+    "PickingStarted",
+    "RefundDue",
+    "SHIPMENT_TRANSITIONS",
+    "Shipment",
+    "ShipmentLine",
+    "ShipmentStatus",
+    "Shipped",
+    "Stale",
+    "TRANSITIONS",
+    "Verdict",
+    "apply",
+    "apply_all",
+    "milestone",
+]

@@ -1,0 +1,249 @@
+"""The events that move an order through its lifecycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import final
+
+import attrs
+import pendulum
+
+from orderkit._time import to_utc
+from orderkit._validate import instance_of, items_of, text
+from orderkit.dedupe import IdempotencyKey
+from orderkit.money import Money
+from orderkit.orders._model import (
+    Address,
+    Buyer,
+    OrderLine,
+    ShipmentLine,
+    _order_lines,
+    _pay_by,
+    _shipment_lines,
+)
+
+
+def _occurred_at(value: dt.datetime) -> pendulum.DateTime:
+    return to_utc(value, "occurred_at")
+
+
+def _source(event: Event) -> str:
+    return event.key.channel
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Event:
+    """What every order event carries.
+
+    Attributes:
+        order_id: The order the event is about.
+        key: What makes a re-delivery of this event the same event.
+        occurred_at: When it happened at its source (UTC).
+        actor: Who caused it: a user, a staff id or `"system"`.
+        source: The system that reported it; defaults to the key's channel.
+
+    .. versionadded:: 0.1.0
+    """
+
+    order_id: str = attrs.field(validator=text("order_id"))
+    key: IdempotencyKey = attrs.field(validator=instance_of("key", IdempotencyKey))
+    occurred_at: pendulum.DateTime = attrs.field(converter=_occurred_at)
+    actor: str = attrs.field(default="system", validator=text("actor"))
+    source: str = attrs.field(
+        default=attrs.Factory(_source, takes_self=True), validator=text("source")
+    )
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class OrderPlaced(Event):
+    """A buyer placed an order; applied to `None` it creates the order.
+
+    Attributes:
+        channel: The sales channel.
+        buyer: Who placed it.
+        address: Where it ships.
+        lines: What was ordered.
+        pay_by: When it may be closed if still unpaid.
+
+    .. versionadded:: 0.1.0
+    """
+
+    channel: str = attrs.field(validator=text("channel"))
+    buyer: Buyer = attrs.field(validator=instance_of("buyer", Buyer))
+    address: Address = attrs.field(validator=instance_of("address", Address))
+    lines: tuple[OrderLine, ...] = attrs.field(
+        converter=_order_lines, validator=items_of("lines", OrderLine)
+    )
+    pay_by: pendulum.DateTime | None = attrs.field(default=None, converter=_pay_by)
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class PaymentCaptured(Event):
+    """The payment provider captured money for the order.
+
+    Attributes:
+        payment_id: The provider's transaction id; a second capture event with
+            the same id is the same capture.
+        amount: The amount captured, in the order's currency.
+
+    .. versionadded:: 0.1.0
+    """
+
+    payment_id: str = attrs.field(validator=text("payment_id"))
+    amount: Money = attrs.field(validator=instance_of("amount", Money))
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class PickingStarted(Event):
+    """The warehouse started picking the order.
+
+    Attributes:
+        location: The warehouse that picks it, if known.
+
+    .. versionadded:: 0.1.0
+    """
+
+    location: str | None = None
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class Shipped(Event):
+    """A carrier acknowledged a parcel with a tracking number.
+
+    The order is `partially_shipped` until every unit of every line has
+    shipped, then `shipped`.
+
+    Attributes:
+        shipment_id: The shipment's id; a second event with the same id is the
+            same shipment.
+        lines: Which lines, and how many units of each, the parcel carries.
+        carrier: The carrier's code or name.
+        tracking_number: The carrier's tracking number.
+
+    .. versionadded:: 0.1.0
+    """
+
+    shipment_id: str = attrs.field(validator=text("shipment_id"))
+    lines: tuple[ShipmentLine, ...] = attrs.field(
+        converter=_shipment_lines, validator=items_of("lines", ShipmentLine)
+    )
+    carrier: str = attrs.field(validator=text("carrier"))
+    tracking_number: str = attrs.field(validator=text("tracking_number"))
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class InTransit(Event):
+    """The carrier reports a shipment on its way.
+
+    The order is `in_transit` once every shipment is.
+
+    Attributes:
+        shipment_id: The shipment it is about.
+
+    .. versionadded:: 0.1.0
+    """
+
+    shipment_id: str = attrs.field(validator=text("shipment_id"))
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class Delivered(Event):
+    """The carrier reports a shipment delivered.
+
+    The order is `delivered` once every shipment is.
+
+    Attributes:
+        shipment_id: The shipment it is about.
+
+    .. versionadded:: 0.1.0
+    """
+
+    shipment_id: str = attrs.field(validator=text("shipment_id"))
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class Completed(Event):
+    """The buyer confirmed receipt, or the channel's confirmation period ended.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class Cancelled(Event):
+    """The order was cancelled before anything shipped.
+
+    Attributes:
+        reason: Why, as a person would read it.
+
+    .. versionadded:: 0.1.0
+    """
+
+    reason: str = attrs.field(validator=text("reason"))
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class Closed(Event):
+    """An unpaid order was closed after its payment deadline.
+
+    Attributes:
+        reason: Why, as a person would read it.
+
+    .. versionadded:: 0.1.0
+    """
+
+    reason: str = attrs.field(
+        default="unpaid past the payment deadline", validator=text("reason")
+    )
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class AddressChanged(Event):
+    """The shipping address was changed, before anything shipped.
+
+    Attributes:
+        address: The new address; the audit record keeps the old one.
+
+    .. versionadded:: 0.1.0
+    """
+
+    address: Address = attrs.field(validator=instance_of("address", Address))
+
+
+OrderEvent = (
+    OrderPlaced
+    | PaymentCaptured
+    | PickingStarted
+    | Shipped
+    | InTransit
+    | Delivered
+    | Completed
+    | Cancelled
+    | Closed
+    | AddressChanged
+)
+"""Any event `apply` accepts."""
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    OrderPlaced,
+    PaymentCaptured,
+    PickingStarted,
+    Shipped,
+    InTransit,
+    Delivered,
+    Completed,
+    Cancelled,
+    Closed,
+    AddressChanged,
+)
+"""Every concrete event class, in lifecycle order."""

@@ -1,0 +1,619 @@
+"""The lifecycle as data, and `apply`: one pure step of it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Final, TypeVar, final
+
+import attrs
+import pendulum
+
+from orderkit._time import to_utc
+from orderkit.errors import (
+    CurrencyMismatch,
+    IllegalTransition,
+    OrderMismatch,
+    ValidationError,
+)
+from orderkit.orders._audit import AuditRecord, FieldChange
+from orderkit.orders._events import (
+    AddressChanged,
+    Cancelled,
+    Closed,
+    Completed,
+    Delivered,
+    Event,
+    InTransit,
+    OrderEvent,
+    OrderPlaced,
+    PaymentCaptured,
+    PickingStarted,
+    Shipped,
+)
+from orderkit.orders._model import Address, Order, Payment, Shipment
+from orderkit.orders._outcomes import (
+    Applied,
+    Duplicate,
+    Early,
+    Outcome,
+    RefundDue,
+    Stale,
+)
+from orderkit.orders._status import OrderStatus, ShipmentStatus
+
+
+@final
+class Verdict(enum.Enum):
+    """What an event does to an order, where the table names no status.
+
+    .. versionadded:: 0.1.0
+    """
+
+    KEEP = "keep"
+    """Applied; the data changes, the status stays."""
+    BY_SHIPMENTS = "by shipments"
+    """Applied to one shipment; the order's status follows its shipments."""
+    STALE = "stale"
+    """The order has passed this stage: nothing changes (`Stale`)."""
+    EARLY = "early"
+    """A predecessor is missing: nothing changes yet (`Early`)."""
+    REFUND_DUE = "refund due"
+    """Money arrived for an order that will not ship (`RefundDue`)."""
+    ILLEGAL = "illegal"
+    """The event contradicts the order: `IllegalTransition` is raised."""
+
+
+_S = OrderStatus
+_PRE_SHIPPING = (_S.PENDING_PAYMENT, _S.PAID, _S.PICKING)
+_SHIPPING = (_S.PARTIALLY_SHIPPED, _S.SHIPPED, _S.IN_TRANSIT)
+_DONE = (_S.DELIVERED, _S.COMPLETED)
+_ENDED = (_S.CANCELLED, _S.CLOSED)
+
+
+def _row(
+    event: type[Event], cells: Mapping[OrderStatus, OrderStatus | Verdict]
+) -> dict[tuple[OrderStatus, type[Event]], OrderStatus | Verdict]:
+    missing = set(OrderStatus) - set(cells)
+    if missing:  # pragma: no cover - a table edit that forgot a status
+        msg = f"{event.__name__} row misses {sorted(missing)}"
+        raise AssertionError(msg)
+    return {(status, event): cell for status, cell in cells.items()}
+
+
+def _cells(
+    statuses: Iterable[OrderStatus], cell: OrderStatus | Verdict
+) -> dict[OrderStatus, OrderStatus | Verdict]:
+    return dict.fromkeys(statuses, cell)
+
+
+TRANSITIONS: Final[Mapping[tuple[OrderStatus, type[Event]], OrderStatus | Verdict]] = (
+    MappingProxyType(
+        {
+            **_row(OrderPlaced, _cells(OrderStatus, Verdict.STALE)),
+            **_row(
+                PaymentCaptured,
+                {
+                    _S.PENDING_PAYMENT: _S.PAID,
+                    **_cells((_S.PAID, _S.PICKING, *_SHIPPING, *_DONE), Verdict.KEEP),
+                    **_cells(_ENDED, Verdict.REFUND_DUE),
+                },
+            ),
+            **_row(
+                PickingStarted,
+                {
+                    _S.PENDING_PAYMENT: Verdict.EARLY,
+                    _S.PAID: _S.PICKING,
+                    **_cells((_S.PICKING, *_SHIPPING, *_DONE), Verdict.STALE),
+                    **_cells(_ENDED, Verdict.ILLEGAL),
+                },
+            ),
+            **_row(
+                Shipped,
+                {
+                    **_cells((_S.PENDING_PAYMENT, _S.PAID), Verdict.EARLY),
+                    **_cells((_S.PICKING, _S.PARTIALLY_SHIPPED), Verdict.BY_SHIPMENTS),
+                    **_cells((_S.SHIPPED, _S.IN_TRANSIT, *_DONE), Verdict.ILLEGAL),
+                    **_cells(_ENDED, Verdict.ILLEGAL),
+                },
+            ),
+            **{
+                key: cell
+                for event in (InTransit, Delivered)
+                for key, cell in _row(
+                    event,
+                    {
+                        **_cells(_PRE_SHIPPING, Verdict.EARLY),
+                        **_cells(_SHIPPING, Verdict.BY_SHIPMENTS),
+                        **_cells(_DONE, Verdict.STALE),
+                        **_cells(_ENDED, Verdict.ILLEGAL),
+                    },
+                ).items()
+            },
+            **_row(
+                Completed,
+                {
+                    **_cells((*_PRE_SHIPPING, *_SHIPPING), Verdict.EARLY),
+                    _S.DELIVERED: _S.COMPLETED,
+                    _S.COMPLETED: Verdict.STALE,
+                    **_cells(_ENDED, Verdict.ILLEGAL),
+                },
+            ),
+            **_row(
+                Cancelled,
+                {
+                    **_cells(_PRE_SHIPPING, _S.CANCELLED),
+                    **_cells((*_SHIPPING, *_DONE), Verdict.ILLEGAL),
+                    **_cells(_ENDED, Verdict.STALE),
+                },
+            ),
+            **_row(
+                Closed,
+                {
+                    _S.PENDING_PAYMENT: _S.CLOSED,
+                    **_cells((_S.PAID, _S.PICKING, *_SHIPPING, *_DONE), Verdict.STALE),
+                    **_cells(_ENDED, Verdict.STALE),
+                },
+            ),
+            **_row(
+                AddressChanged,
+                {
+                    **_cells(_PRE_SHIPPING, Verdict.KEEP),
+                    **_cells((*_SHIPPING, *_DONE, *_ENDED), Verdict.ILLEGAL),
+                },
+            ),
+        }
+    )
+)
+"""The order lifecycle: `(status, event class) -> new status or Verdict`.
+
+Every pair of a status and an event class has exactly one cell. A status
+means the event moves the order there; a `Verdict` says what happens instead.
+`SHIPMENT_TRANSITIONS` refines the cells marked `Verdict.BY_SHIPMENTS`.
+
+.. versionadded:: 0.1.0
+"""
+
+_SS = ShipmentStatus
+SHIPMENT_TRANSITIONS: Final[
+    Mapping[tuple[ShipmentStatus | None, type[Event]], ShipmentStatus | Verdict]
+] = MappingProxyType(
+    {
+        (None, Shipped): _SS.SHIPPED,
+        **{(status, Shipped): Verdict.STALE for status in ShipmentStatus},
+        (None, InTransit): Verdict.EARLY,
+        (_SS.SHIPPED, InTransit): _SS.IN_TRANSIT,
+        (_SS.IN_TRANSIT, InTransit): Verdict.STALE,
+        (_SS.DELIVERED, InTransit): Verdict.STALE,
+        (None, Delivered): Verdict.EARLY,
+        (_SS.SHIPPED, Delivered): Verdict.EARLY,
+        (_SS.IN_TRANSIT, Delivered): _SS.DELIVERED,
+        (_SS.DELIVERED, Delivered): Verdict.STALE,
+    }
+)
+"""One shipment's lifecycle: `(shipment status or None, event class) -> result`.
+
+`None` is a shipment the order does not know yet. A parcel is delivered only
+after it was in transit, so the audit trail reads the same whatever order the
+carrier's events arrive in.
+
+.. versionadded:: 0.1.0
+"""
+
+_PREDECESSOR: Final = {
+    PickingStarted: "PaymentCaptured",
+    Shipped: "PickingStarted",
+    InTransit: "Shipped for this shipment",
+    Delivered: "InTransit for this shipment",
+    Completed: "Delivered for every shipment",
+}
+_WHY_ILLEGAL: Final = {
+    Cancelled: "something has shipped; open an after-sales case instead",
+    AddressChanged: "the address cannot change once something has shipped",
+    Shipped: "every unit of every line has shipped already",
+}
+_SHIPMENT_RANK: Final = {_SS.SHIPPED: 0, _SS.IN_TRANSIT: 1, _SS.DELIVERED: 2}
+_Timed = TypeVar("_Timed", Payment, Shipment)
+_ORDER_FIELDS: Final = tuple(a.name for a in attrs.fields(Order))
+
+
+def _evolve(order: Order, changes: dict[str, object]) -> Order:
+    # attrs.evolve would re-run every validator of the order; the parts here
+    # come from an order and an event that were both validated already.
+    new = object.__new__(Order)
+    setter = object.__setattr__
+    for name in _ORDER_FIELDS:
+        setter(new, name, changes[name] if name in changes else getattr(order, name))
+    return new
+
+
+def _commit(
+    order: Order,
+    event: OrderEvent,
+    now: pendulum.DateTime,
+    status: OrderStatus,
+    changes: tuple[FieldChange, ...] = (),
+    **updates: object,
+) -> tuple[Order, tuple[AuditRecord, ...]]:
+    updates["status"] = status
+    updates["version"] = order.version + 1
+    updates["applied_keys"] = order.applied_keys | {event.key}
+    record = AuditRecord(
+        order.order_id,
+        order.status,
+        status,
+        type(event).__name__,
+        event.key,
+        event.actor,
+        event.source,
+        event.occurred_at,
+        now,
+        changes,
+    )
+    return _evolve(order, updates), (record,)
+
+
+def _refuse(
+    order: Order, event: OrderEvent, reason: str | None = None
+) -> IllegalTransition:
+    if reason is None:
+        if order.status.is_terminal:
+            reason = f"the order is {order.status}"
+        else:
+            reason = _WHY_ILLEGAL.get(type(event), "not allowed in this status")
+    return IllegalTransition(order.order_id, order.status, type(event).__name__, reason)
+
+
+def _unchanged(
+    order: Order, event: OrderEvent, verdict: OrderStatus | Verdict
+) -> Outcome:
+    """Turn a verdict that changes nothing into its outcome, or raise."""
+    if verdict is Verdict.STALE:
+        return Stale(order, event, f"the order is already {order.status}")
+    if verdict is Verdict.EARLY:
+        return Early(order, event, f"{_PREDECESSOR[type(event)]} has not been applied")
+    raise _refuse(order, event)
+
+
+def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
+    order = Order(
+        order_id=event.order_id,
+        channel=event.channel,
+        buyer=event.buyer,
+        address=event.address,
+        lines=event.lines,
+        placed_at=event.occurred_at,
+        pay_by=event.pay_by,
+        applied_keys=frozenset((event.key,)),
+    )
+    record = AuditRecord(
+        order.order_id,
+        None,
+        order.status,
+        "OrderPlaced",
+        event.key,
+        event.actor,
+        event.source,
+        event.occurred_at,
+        now,
+    )
+    return Applied(order, (record,), event)
+
+
+def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Outcome:
+    for payment in order.payments:
+        if payment.payment_id == event.payment_id:
+            return Stale(
+                order, event, f"payment {event.payment_id!r} is already captured"
+            )
+    if event.amount.currency.code != order.currency:
+        raise CurrencyMismatch("amount", event.amount.currency.code, order.currency)
+    cell = TRANSITIONS[order.status, PaymentCaptured]
+    if cell is Verdict.KEEP or cell is Verdict.REFUND_DUE:
+        status = order.status
+    elif isinstance(cell, OrderStatus):
+        status = cell
+    else:  # pragma: no cover - the table has no other verdict for payments
+        return _unchanged(order, event, cell)
+    payment = Payment(event.payment_id, event.amount, event.occurred_at)
+    change = FieldChange(f"payments[{event.payment_id}]", "", str(event.amount))
+    new, records = _commit(
+        order, event, now, status, (change,), payments=_by_time(order.payments, payment)
+    )
+    if cell is Verdict.REFUND_DUE:
+        return RefundDue(new, records, event, event.amount)
+    return Applied(new, records, event)
+
+
+def _by_time(items: tuple[_Timed, ...], item: _Timed) -> tuple[_Timed, ...]:
+    # Sorted by when it happened at the source, not by arrival, so that any
+    # delivery order of the same events builds the same order.
+    merged = list(items)
+    merged.append(item)
+    merged.sort(key=_when)
+    return tuple(merged)
+
+
+def _when(item: Payment | Shipment) -> tuple[pendulum.DateTime, str]:
+    if isinstance(item, Payment):
+        return item.captured_at, item.payment_id
+    return item.shipped_at, item.shipment_id
+
+
+def _move(order: Order, event: OrderEvent, now: pendulum.DateTime) -> Outcome:
+    cell = TRANSITIONS[order.status, type(event)]
+    if not isinstance(cell, OrderStatus):
+        return _unchanged(order, event, cell)
+    new, records = _commit(order, event, now, cell)
+    return Applied(new, records, event)
+
+
+def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> Outcome:
+    cell = TRANSITIONS[order.status, type(event)]
+    if not isinstance(cell, OrderStatus):
+        return _unchanged(order, event, cell)
+    if (
+        isinstance(event, Closed)
+        and order.pay_by is not None
+        and event.occurred_at < order.pay_by
+    ):
+        reason = f"its payment deadline {order.pay_by.isoformat()} has not passed"
+        raise _refuse(order, event, reason)
+    change = FieldChange("cancel_reason", "", event.reason)
+    new, records = _commit(
+        order, event, now, cell, (change,), cancel_reason=event.reason
+    )
+    return Applied(new, records, event)
+
+
+def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Outcome:
+    cell = TRANSITIONS[order.status, AddressChanged]
+    if cell is not Verdict.KEEP:
+        return _unchanged(order, event, cell)
+    change = FieldChange("address", _describe(order.address), _describe(event.address))
+    new, records = _commit(
+        order, event, now, order.status, (change,), address=event.address
+    )
+    return Applied(new, records, event)
+
+
+def _describe(address: Address) -> str:
+    parts = (address.country, address.province, address.city, address.district)
+    place = " ".join(p for p in (*parts, address.street, address.postcode) if p)
+    return f"{address.recipient} {place}".strip()
+
+
+def _fulfilment(order: Order, shipments: tuple[Shipment, ...]) -> OrderStatus:
+    shipped: dict[str, int] = {}
+    for shipment in shipments:
+        for part in shipment.lines:
+            shipped[part.line_id] = shipped.get(part.line_id, 0) + part.quantity
+    for line in order.lines:
+        if shipped.get(line.line_id, 0) < line.quantity:
+            return OrderStatus.PARTIALLY_SHIPPED
+    slowest = min(shipments, key=lambda s: _SHIPMENT_RANK[s.status]).status
+    return OrderStatus(slowest.value)
+
+
+def _check_shipment(order: Order, event: Shipped) -> None:
+    ordered = {line.line_id: line.quantity for line in order.lines}
+    shipping: dict[str, int] = {}
+    for shipment in order.shipments:
+        for part in shipment.lines:
+            shipping[part.line_id] = shipping.get(part.line_id, 0) + part.quantity
+    for i, part in enumerate(event.lines):
+        if part.line_id not in ordered:
+            raise ValidationError(
+                f"lines[{i}].line_id",
+                part.line_id,
+                f"order {order.order_id!r} has no such line",
+            )
+        shipping[part.line_id] = shipping.get(part.line_id, 0) + part.quantity
+        if shipping[part.line_id] > ordered[part.line_id]:
+            reason = (
+                f"line {part.line_id!r} would ship {shipping[part.line_id]} units "
+                f"of {ordered[part.line_id]} ordered"
+            )
+            raise _refuse(order, event, reason)
+
+
+def _shipment(
+    order: Order, event: Shipped | InTransit | Delivered, now: pendulum.DateTime
+) -> Outcome:
+    current = order.shipment(event.shipment_id)
+    before = None if current is None else current.status
+    if isinstance(event, Shipped) and current is not None:
+        return Stale(
+            order, event, f"shipment {event.shipment_id!r} has shipped already"
+        )
+    cell = TRANSITIONS[order.status, type(event)]
+    if cell is not Verdict.BY_SHIPMENTS:
+        return _unchanged(order, event, cell)
+    step = SHIPMENT_TRANSITIONS[before, type(event)]
+    if isinstance(step, Verdict):
+        if step is Verdict.STALE:
+            reason = f"shipment {event.shipment_id!r} is already {before}"
+            return Stale(order, event, reason)
+        return Early(order, event, f"{_PREDECESSOR[type(event)]} has not been applied")
+    if isinstance(event, Shipped):
+        _check_shipment(order, event)
+        shipment = Shipment(
+            event.shipment_id,
+            event.lines,
+            event.carrier,
+            event.tracking_number,
+            event.occurred_at,
+        )
+        shipments = _by_time(order.shipments, shipment)
+        change = FieldChange(
+            f"shipments[{event.shipment_id}]",
+            "",
+            f"{event.carrier} {event.tracking_number}",
+        )
+    else:
+        shipments = tuple(
+            attrs.evolve(s, status=step) if s is current else s for s in order.shipments
+        )
+        change = FieldChange(
+            f"shipments[{event.shipment_id}].status", str(before), str(step)
+        )
+    status = _fulfilment(order, shipments)
+    new, records = _commit(order, event, now, status, (change,), shipments=shipments)
+    return Applied(new, records, event)
+
+
+def _placed_again(order: Order, event: OrderPlaced, _now: pendulum.DateTime) -> Outcome:
+    return _unchanged(order, event, Verdict.STALE)
+
+
+_Step = Callable[[Order, Any, pendulum.DateTime], Outcome]
+_STEPS: Final[Mapping[type[Event], _Step]] = {
+    OrderPlaced: _placed_again,
+    PaymentCaptured: _payment,
+    PickingStarted: _move,
+    Shipped: _shipment,
+    InTransit: _shipment,
+    Delivered: _shipment,
+    Completed: _move,
+    Cancelled: _ended,
+    Closed: _ended,
+    AddressChanged: _address,
+}
+
+
+def apply(order: Order | None, event: OrderEvent, *, now: dt.datetime) -> Outcome:
+    """Apply one event to an order: a pure function, the lifecycle's one step.
+
+    Args:
+        order: The order as it stands, or `None` if it has not been placed.
+        event: The event to apply.
+        now: When orderkit applies it (a timezone-aware datetime); the audit
+            records' `recorded_at`.
+
+    Returns:
+        `Applied` with the new order and its audit records; `Duplicate` if an
+        event with the same idempotency key was applied before; `Stale` if
+        the order has passed the event's stage; `Early` if the event's
+        predecessor has not arrived (also for any event but `OrderPlaced`
+        on `None`); `RefundDue` for a capture on a cancelled or closed order.
+        Only `Applied` and `RefundDue` carry a changed order.
+
+    Raises:
+        IllegalTransition: The event contradicts the order's status (a
+            cancellation after shipping, more units shipped than ordered).
+        OrderMismatch: The event is for another order.
+        NaiveDatetime: `now` has no UTC offset.
+        ValidationError: The event does not fit the order (an unknown line,
+            a payment in another currency, not an order event at all).
+
+    .. versionadded:: 0.1.0
+    """
+    instant = to_utc(now, "now")
+    if order is None:
+        if isinstance(event, OrderPlaced):
+            return _placed(event, instant)
+        return Early(None, event, "OrderPlaced has not been applied")
+    step = _STEPS.get(type(event))
+    if step is None:
+        raise ValidationError("event", event, "is not an order event")
+    if event.order_id != order.order_id:
+        raise OrderMismatch(order.order_id, event.order_id)
+    if event.key in order.applied_keys:
+        return Duplicate(order, event)
+    return step(order, event, instant)
+
+
+@final
+@attrs.frozen(slots=True)
+class Batch:
+    """What `apply_all` did with a stream of events.
+
+    Attributes:
+        order: The order after every event that could apply.
+        outcomes: One outcome per event applied or refused, in the order
+            they happened, parked events included at their final attempt.
+        parked: Events still waiting for a predecessor.
+
+    .. versionadded:: 0.1.0
+    """
+
+    order: Order | None
+    outcomes: tuple[Outcome, ...]
+    parked: tuple[OrderEvent, ...]
+
+    @property
+    def records(self) -> tuple[AuditRecord, ...]:
+        """Every audit record written, in order."""
+        return tuple(
+            record
+            for outcome in self.outcomes
+            if isinstance(outcome, Applied | RefundDue)
+            for record in outcome.records
+        )
+
+
+def apply_all(
+    order: Order | None,
+    events: Iterable[OrderEvent],
+    *,
+    now: dt.datetime,
+    parked: Iterable[OrderEvent] = (),
+) -> Batch:
+    """Apply events in arrival order, parking early ones until they fit.
+
+    After every event that changes the order, the parked events are tried
+    again, oldest first, until none of them applies. Any arrival order of the
+    same events (re-deliveries included) ends in the same order.
+
+    Args:
+        order: The order as it stands, or `None`.
+        events: Events in the order they arrived.
+        now: When orderkit applies them (timezone-aware).
+        parked: Events parked by an earlier call, tried again first.
+
+    Returns:
+        The final order, every outcome, and the events still parked.
+
+    Raises:
+        IllegalTransition: As `apply`. Nothing is stored by a pure function,
+            so no event of the batch is lost; apply them one by one with
+            `apply` to deal with the offending one.
+
+    .. versionadded:: 0.1.0
+    """
+    waiting = list(parked)
+    outcomes: list[Outcome] = []
+    for event in events:
+        outcome = apply(order, event, now=now)
+        if isinstance(outcome, Early):
+            waiting.append(event)
+            continue
+        outcomes.append(outcome)
+        if isinstance(outcome, Applied | RefundDue):
+            order = outcome.order
+            order = _retry(order, waiting, outcomes, now)
+    return Batch(order, tuple(outcomes), tuple(waiting))
+
+
+def _retry(
+    order: Order | None,
+    waiting: list[OrderEvent],
+    outcomes: list[Outcome],
+    now: dt.datetime,
+) -> Order | None:
+    progress = True
+    while progress and waiting:
+        progress = False
+        for event in list(waiting):
+            outcome = apply(order, event, now=now)
+            if isinstance(outcome, Early):
+                continue
+            waiting.remove(event)
+            outcomes.append(outcome)
+            if isinstance(outcome, Applied | RefundDue):
+                order = outcome.order
+                progress = True
+                break
+    return order
