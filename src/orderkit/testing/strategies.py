@@ -1,0 +1,453 @@
+"""Hypothesis strategies for orderkit's value types, events and event streams.
+
+Use them to property-test your own rules on top of orderkit:
+
+```python
+from hypothesis import given
+from orderkit.testing import strategies as ost
+
+@given(ost.orders())
+def test_my_rule_never_crashes(order):
+    my_rule(order)
+```
+
+Needs the `testing` extra (`pip install 'orderkit[testing]'`).
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pendulum
+from hypothesis import strategies as st
+
+from orderkit._iso4217 import MINOR_UNITS
+from orderkit.dedupe import IdempotencyKey
+from orderkit.money import Currency, Money
+from orderkit.orders import (
+    Address,
+    AddressChanged,
+    Applied,
+    AuditRecord,
+    Buyer,
+    Cancelled,
+    Closed,
+    Completed,
+    Delivered,
+    Duplicate,
+    Early,
+    Event,
+    FieldChange,
+    InTransit,
+    Milestone,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderPlaced,
+    OrderStatus,
+    Payment,
+    PaymentCaptured,
+    PickingStarted,
+    RefundDue,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+    Shipped,
+    Stale,
+)
+
+
+__all__ = [
+    "addresses",
+    "audit_records",
+    "buyers",
+    "currencies",
+    "events",
+    "for_type",
+    "idempotency_keys",
+    "instants",
+    "lifecycles",
+    "money",
+    "order_lines",
+    "orders",
+]
+
+T = TypeVar("T")
+
+_ID = st.text(
+    alphabet=st.characters(
+        codec="utf-8", categories=("L", "N"), include_characters="-_"
+    ),
+    min_size=1,
+    max_size=12,
+)
+_TEXT = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("C", "Zl", "Zp")),
+    max_size=20,
+)
+
+
+def currencies() -> st.SearchStrategy[Currency]:
+    """Any active ISO 4217 currency.
+
+    .. versionadded:: 0.1.0
+    """
+    return st.sampled_from(sorted(MINOR_UNITS)).map(Currency)
+
+
+def money(
+    currency: Currency | str | None = None,
+    *,
+    min_minor: int = -(10**9),
+    max_minor: int = 10**9,
+) -> st.SearchStrategy[Money]:
+    """Amounts of one currency (any, if not given), between two minor-unit bounds.
+
+    .. versionadded:: 0.1.0
+    """
+    cur = st.just(Currency(currency) if isinstance(currency, str) else currency)
+    chosen = currencies() if currency is None else cur
+    return st.builds(
+        Money.from_minor, st.integers(min_value=min_minor, max_value=max_minor), chosen
+    )
+
+
+def instants(
+    min_value: dt.datetime = dt.datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive
+    max_value: dt.datetime = dt.datetime(2100, 1, 1),  # noqa: DTZ001
+) -> st.SearchStrategy[pendulum.DateTime]:
+    """UTC instants, as orderkit hands them back, to the microsecond.
+
+    .. versionadded:: 0.1.0
+    """
+    return st.datetimes(min_value=min_value, max_value=max_value).map(
+        lambda d: pendulum.instance(d, tz="UTC")
+    )
+
+
+def idempotency_keys() -> st.SearchStrategy[IdempotencyKey]:
+    """Keys with printable parts, separators and very long parts included.
+
+    .. versionadded:: 0.1.0
+    """
+    part = st.one_of(
+        _ID,
+        st.text(
+            st.characters(codec="utf-8", categories=("L", "N", "P")),
+            min_size=1,
+            max_size=300,
+        ),
+    )
+    return st.builds(IdempotencyKey, part, part, part, part)
+
+
+def buyers() -> st.SearchStrategy[Buyer]:
+    """Buyers, with and without phone and e-mail.
+
+    .. versionadded:: 0.1.0
+    """
+    return st.builds(
+        Buyer,
+        _ID,
+        _TEXT,
+        st.none() | st.sampled_from(["13812348000", "138****8000", "+1 212 555 0100"]),
+        st.none() | st.emails(),
+    )
+
+
+def addresses() -> st.SearchStrategy[Address]:
+    """Addresses in China and abroad.
+
+    .. versionadded:: 0.1.0
+    """
+    return st.builds(
+        Address,
+        st.sampled_from(["CN", "US", "DE", "JP"]),
+        st.sampled_from(["北京市", "广东省", "New York", ""]),
+        st.sampled_from(["北京市", "深圳市", "Brooklyn", ""]),
+        _TEXT,
+        _TEXT,
+        st.from_regex(r"[0-9]{0,6}", fullmatch=True),
+        _TEXT,
+        st.none() | st.just("13812348000"),
+    )
+
+
+def order_lines(currency: Currency | str = "CNY") -> st.SearchStrategy[OrderLine]:
+    """Order lines priced in one currency.
+
+    .. versionadded:: 0.1.0
+    """
+    return st.builds(
+        OrderLine,
+        _ID,
+        st.sampled_from(["RETRO-CLOCK", "VELVET-LAMP", "TEAK-STOOL", "JADE-TEAPOT"]),
+        st.integers(min_value=1, max_value=50),
+        money(currency, min_minor=1, max_minor=10**7),
+        _TEXT,
+    )
+
+
+def _unique_lines(
+    currency: Currency | str = "CNY",
+) -> st.SearchStrategy[list[OrderLine]]:
+    return st.lists(
+        order_lines(currency),
+        min_size=1,
+        max_size=5,
+        unique_by=lambda line: line.line_id,
+    )
+
+
+def orders() -> st.SearchStrategy[Order]:
+    """Orders in any status, as a store might load them.
+
+    .. versionadded:: 0.1.0
+    """
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Order:
+        currency = draw(currencies())
+        lines = draw(_unique_lines(currency))
+        placed = draw(instants())
+        return Order(
+            order_id=draw(_ID),
+            channel=draw(st.sampled_from(["douyin", "taobao", "shopify", "pos"])),
+            buyer=draw(buyers()),
+            address=draw(addresses()),
+            lines=lines,
+            placed_at=placed,
+            status=draw(st.sampled_from(OrderStatus)),
+            version=draw(st.integers(min_value=1, max_value=1000)),
+            pay_by=draw(st.none() | st.just(placed.add(minutes=30))),
+            payments=draw(st.lists(_payments(currency), max_size=2)),
+            shipments=draw(st.lists(_shipments(lines), max_size=2)),
+            cancel_reason=draw(st.none() | _TEXT),
+            applied_keys=draw(st.frozensets(idempotency_keys(), max_size=3)),
+        )
+
+    return build()
+
+
+def _payments(currency: Currency | str) -> st.SearchStrategy[Payment]:
+    return st.builds(Payment, _ID, money(currency, min_minor=1), instants())
+
+
+def _shipments(lines: list[OrderLine]) -> st.SearchStrategy[Shipment]:
+    parts = st.lists(
+        st.sampled_from(lines).map(
+            lambda line: ShipmentLine(line.line_id, line.quantity)
+        ),
+        min_size=1,
+        max_size=3,
+    )
+    return st.builds(
+        Shipment,
+        _ID,
+        parts,
+        st.sampled_from(["SF", "YTO", "UPS"]),
+        _ID,
+        instants(),
+        st.sampled_from(ShipmentStatus),
+    )
+
+
+def _event_fields() -> dict[str, st.SearchStrategy[Any]]:
+    return {
+        "order_id": _ID,
+        "key": idempotency_keys(),
+        "occurred_at": instants(),
+        "actor": _ID,
+        "source": _ID,
+    }
+
+
+def _event_strategies() -> dict[type[Event], st.SearchStrategy[Any]]:
+    common = _event_fields()
+    parcel = st.lists(
+        st.builds(ShipmentLine, _ID, st.integers(1, 9)), min_size=1, max_size=3
+    )
+    return {
+        OrderPlaced: st.builds(
+            OrderPlaced,
+            channel=_ID,
+            buyer=buyers(),
+            address=addresses(),
+            lines=_unique_lines(),
+            pay_by=st.none() | instants(),
+            **common,
+        ),
+        PaymentCaptured: st.builds(
+            PaymentCaptured, payment_id=_ID, amount=money("CNY"), **common
+        ),
+        PickingStarted: st.builds(PickingStarted, location=st.none() | _ID, **common),
+        Shipped: st.builds(
+            Shipped,
+            shipment_id=_ID,
+            lines=parcel,
+            carrier=_ID,
+            tracking_number=_ID,
+            **common,
+        ),
+        InTransit: st.builds(InTransit, shipment_id=_ID, **common),
+        Delivered: st.builds(Delivered, shipment_id=_ID, **common),
+        Completed: st.builds(Completed, **common),
+        Cancelled: st.builds(Cancelled, reason=_ID, **common),
+        Closed: st.builds(Closed, reason=_ID, **common),
+        AddressChanged: st.builds(AddressChanged, address=addresses(), **common),
+    }
+
+
+def events() -> st.SearchStrategy[OrderEvent]:
+    """Any single order event, with arbitrary (not lifecycle-consistent) fields.
+
+    For streams that make sense together, use `lifecycles()`.
+
+    .. versionadded:: 0.1.0
+    """
+    return st.one_of(*_event_strategies().values())
+
+
+def audit_records() -> st.SearchStrategy[AuditRecord]:
+    """Audit records, as an audit log would load them.
+
+    .. versionadded:: 0.1.0
+    """
+    return st.builds(
+        AuditRecord,
+        _ID,
+        st.none() | st.sampled_from(OrderStatus),
+        st.sampled_from(OrderStatus),
+        st.sampled_from([cls.__name__ for cls in (OrderPlaced, Shipped, Cancelled)]),
+        idempotency_keys(),
+        _ID,
+        _ID,
+        instants(),
+        instants(),
+        st.lists(st.builds(FieldChange, _ID, _TEXT, _TEXT), max_size=2),
+    )
+
+
+_Step = tuple[type[Event], str, dict[str, Any]]
+_LIFECYCLE_START = pendulum.datetime(2026, 11, 11, tz="UTC")
+
+
+@st.composite
+def _parcels(draw: st.DrawFn, lines: list[OrderLine], *, complete: bool) -> list[_Step]:
+    count = draw(st.integers(min_value=1, max_value=3))
+    contents: list[list[ShipmentLine]] = [[] for _ in range(count)]
+    for line in lines:
+        box = draw(st.integers(min_value=0, max_value=count - 1))
+        contents[box].append(ShipmentLine(line.line_id, line.quantity))
+    boxes = [c for c in contents if c]
+    reached = [draw(st.sampled_from(ShipmentStatus)) for _ in boxes]
+    steps: list[_Step] = []
+    for n, parts in enumerate(boxes):
+        fields = {"shipment_id": f"S{n + 1}", "lines": parts, "carrier": "SF"}
+        steps.append((Shipped, "wms.shipped", {**fields, "tracking_number": f"SF{n}"}))
+    for n, status in enumerate(reached):
+        sid = {"shipment_id": f"S{n + 1}"}
+        if status is not ShipmentStatus.SHIPPED:
+            steps.append((InTransit, "sf.transit", sid))
+        if status is ShipmentStatus.DELIVERED:
+            steps.append((Delivered, "sf.delivered", sid))
+    if complete and all(s is ShipmentStatus.DELIVERED for s in reached):
+        steps.append((Completed, "order.completed", {}))
+    return steps
+
+
+@st.composite
+def lifecycles(
+    draw: st.DrawFn,
+    *,
+    order_id: str = "DY-1001",
+    start: dt.datetime = _LIFECYCLE_START,
+) -> list[OrderEvent]:
+    """A legal event stream for one order, in the order it happened.
+
+    It always starts with `OrderPlaced` and goes as far as a drawn stage:
+    payment, picking, shipments (lines split across one to three parcels,
+    each going as far as shipped, in transit or delivered) and completion
+    once every parcel is delivered. Cancellation and closing are left out on
+    purpose: they race with payment, and `RefundDue` settles that race.
+
+    .. versionadded:: 0.1.0
+    """
+    lines = draw(_unique_lines("CNY"))
+    placed = {
+        "channel": "douyin",
+        "buyer": draw(buyers()),
+        "address": draw(addresses()),
+        "lines": lines,
+    }
+    steps: list[_Step] = [(OrderPlaced, "order.created", placed)]
+    stage = draw(st.integers(min_value=0, max_value=4))
+    if stage >= 1:
+        total = sum((line.amount for line in lines), Money.zero("CNY"))
+        paid = {"payment_id": "PAY-1", "amount": total}
+        steps.append((PaymentCaptured, "order.paid", paid))
+    if stage >= 2:
+        steps.append((PickingStarted, "wms.picking", {}))
+    if stage >= 3:
+        steps.extend(draw(_parcels(lines, complete=stage >= 4)))
+    t = pendulum.instance(start)
+    stream: list[OrderEvent] = []
+    for n, (cls, kind, fields) in enumerate(steps):
+        ref = fields.get("shipment_id", order_id)
+        key = IdempotencyKey("douyin", kind, order_id, f"{kind}#{ref}")
+        event = cls(order_id=order_id, key=key, occurred_at=t.add(minutes=n), **fields)
+        stream.append(event)  # type: ignore[arg-type]
+    return stream
+
+
+_TYPES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
+    Currency: currencies,
+    Money: money,
+    IdempotencyKey: idempotency_keys,
+    Buyer: buyers,
+    Address: addresses,
+    OrderLine: order_lines,
+    Order: orders,
+    AuditRecord: audit_records,
+    Payment: lambda: _payments("CNY"),
+    ShipmentLine: lambda: st.builds(ShipmentLine, _ID, st.integers(1, 99)),
+    Shipment: lambda: _unique_lines().flatmap(_shipments),
+    FieldChange: lambda: st.builds(FieldChange, _ID, _TEXT, _TEXT),
+    Milestone: lambda: st.builds(Milestone, _ID, _TEXT, _TEXT),
+    Applied: lambda: st.builds(
+        Applied, orders(), st.lists(audit_records(), max_size=2).map(tuple), events()
+    ),
+    Duplicate: lambda: st.builds(Duplicate, orders(), events()),
+    Stale: lambda: st.builds(Stale, orders(), events(), _TEXT),
+    Early: lambda: st.builds(Early, st.none() | orders(), events(), _TEXT),
+    RefundDue: lambda: st.builds(
+        RefundDue,
+        orders(),
+        st.lists(audit_records(), max_size=2).map(tuple),
+        events(),
+        money("CNY"),
+    ),
+}
+
+
+def for_type(cls: type[T]) -> st.SearchStrategy[T]:
+    """A strategy for any public orderkit value type or event class.
+
+    Raises:
+        LookupError: orderkit has no strategy for `cls`.
+
+    .. versionadded:: 0.1.0
+    """
+    if cls in _TYPES:
+        strategy: st.SearchStrategy[T] = _TYPES[cls]()
+        return strategy
+    by_event = _event_strategies()
+    if cls in by_event:
+        event_strategy: st.SearchStrategy[T] = by_event[cls]  # type: ignore[index]
+        return event_strategy
+    msg = f"orderkit.testing.strategies has no strategy for {cls!r}"
+    raise LookupError(msg)
