@@ -22,7 +22,10 @@ def to_utc(value: dt.datetime, field: str) -> pendulum.DateTime:
     offset = value.utcoffset()
     if offset is None:
         raise NaiveDatetime(field, value)
-    utc = (value - offset).replace(tzinfo=None)
+    # Wall-clock arithmetic on a naive stdlib datetime: `-` on an aware
+    # pendulum.DateTime adds exact time and re-localises, which shifts the
+    # wall clock by an hour when a DST change lies within the offset.
+    utc = dt.datetime.combine(value.date(), value.time()) - offset
     return pendulum.DateTime(
         utc.year,
         utc.month,

@@ -41,7 +41,7 @@ from orderkit._iso4217 import MINOR_UNITS
 from orderkit.errors import CurrencyMismatch, InvalidMoney, UnknownCurrency
 
 
-__all__ = ["DEFAULT_ROUNDING", "Currency", "Money", "split"]
+__all__ = ["Currency", "DEFAULT_ROUNDING", "Money", "split"]
 
 DEFAULT_ROUNDING = ROUND_HALF_UP
 """The rounding mode `Money.rounded` and `Money.scaled` use unless told otherwise.
@@ -252,18 +252,26 @@ class Money:
         return self._new(abs(self.amount))
 
     def __lt__(self, other: Money) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
         self._same(other, "currency")
         return self.amount < other.amount
 
     def __le__(self, other: Money) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
         self._same(other, "currency")
         return self.amount <= other.amount
 
     def __gt__(self, other: Money) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
         self._same(other, "currency")
         return self.amount > other.amount
 
     def __ge__(self, other: Money) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
         self._same(other, "currency")
         return self.amount >= other.amount
 
@@ -299,14 +307,15 @@ def split(total: Money, weights: Sequence[Decimal | int]) -> tuple[Money, ...]:
     for i, weight in enumerate(exact):
         if weight < 0:
             raise InvalidMoney(f"weights[{i}]", weights[i], "must not be negative")
-    whole = sum(exact, Decimal(0))
+    # Fractions, not Decimal: a Decimal sum rounds to the context's 28 digits.
+    whole = sum((Fraction(w) for w in exact), Fraction(0))
     if whole <= 0:
         raise InvalidMoney(
             "weights", list(weights), "need at least one positive weight"
         )
     units = abs(total.minor)
     # Fractions keep every share exact, whatever the weights' precision.
-    shares = [Fraction(units) * Fraction(w) / Fraction(whole) for w in exact]
+    shares = [units * Fraction(w) / whole for w in exact]
     floors = [math.floor(s) for s in shares]
     left = units - sum(floors)
     by_remainder = sorted(range(len(shares)), key=lambda i: (floors[i] - shares[i], i))

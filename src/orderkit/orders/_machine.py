@@ -11,6 +11,7 @@ from typing import Any, Final, TypeVar, final
 import attrs
 import pendulum
 
+from orderkit._fast import builder, copier
 from orderkit._time import to_utc
 from orderkit.errors import (
     CurrencyMismatch,
@@ -216,17 +217,20 @@ _WHY_ILLEGAL: Final = {
 }
 _SHIPMENT_RANK: Final = {_SS.SHIPPED: 0, _SS.IN_TRANSIT: 1, _SS.DELIVERED: 2}
 _Timed = TypeVar("_Timed", Payment, Shipment)
-_ORDER_FIELDS: Final = tuple(a.name for a in attrs.fields(Order))
-
-
-def _evolve(order: Order, changes: dict[str, object]) -> Order:
-    # attrs.evolve would re-run every validator of the order; the parts here
-    # come from an order and an event that were both validated already.
-    new = object.__new__(Order)
-    setter = object.__setattr__
-    for name in _ORDER_FIELDS:
-        setter(new, name, changes[name] if name in changes else getattr(order, name))
-    return new
+# The parts of every order, record and shipment built here come from an order
+# and an event that were validated already: skip validating them again.
+_evolve_order: Final = copier(Order)
+_evolve_shipment: Final = copier(Shipment)
+_new_record: Final = builder(AuditRecord)
+_new_shipment: Final = builder(Shipment)
+_new_payment: Final = builder(Payment)
+_new_applied: Final = builder(Applied)
+_new_change: Final = builder(FieldChange)
+_ORDER_STATUS_OF: Final = {
+    _SS.SHIPPED: _S.SHIPPED,
+    _SS.IN_TRANSIT: _S.IN_TRANSIT,
+    _SS.DELIVERED: _S.DELIVERED,
+}
 
 
 def _commit(
@@ -237,10 +241,7 @@ def _commit(
     changes: tuple[FieldChange, ...] = (),
     **updates: object,
 ) -> tuple[Order, tuple[AuditRecord, ...]]:
-    updates["status"] = status
-    updates["version"] = order.version + 1
-    updates["applied_keys"] = order.applied_keys | {event.key}
-    record = AuditRecord(
+    record = _new_record(
         order.order_id,
         order.status,
         status,
@@ -252,7 +253,14 @@ def _commit(
         now,
         changes,
     )
-    return _evolve(order, updates), (record,)
+    new = _evolve_order(
+        order,
+        status=status,
+        version=order.version + 1,
+        applied_keys=order.applied_keys | {event.key},
+        **updates,
+    )
+    return new, (record,)
 
 
 def _refuse(
@@ -317,19 +325,21 @@ def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Ou
         status = cell
     else:  # pragma: no cover - the table has no other verdict for payments
         return _unchanged(order, event, cell)
-    payment = Payment(event.payment_id, event.amount, event.occurred_at)
-    change = FieldChange(f"payments[{event.payment_id}]", "", str(event.amount))
+    payment = _new_payment(event.payment_id, event.amount, event.occurred_at)
+    change = _new_change(f"payments[{event.payment_id}]", "", str(event.amount))
     new, records = _commit(
         order, event, now, status, (change,), payments=_by_time(order.payments, payment)
     )
     if cell is Verdict.REFUND_DUE:
         return RefundDue(new, records, event, event.amount)
-    return Applied(new, records, event)
+    return _new_applied(new, records, event)
 
 
 def _by_time(items: tuple[_Timed, ...], item: _Timed) -> tuple[_Timed, ...]:
     # Sorted by when it happened at the source, not by arrival, so that any
     # delivery order of the same events builds the same order.
+    if not items or _when(items[-1]) <= _when(item):
+        return items + (item,)
     merged = list(items)
     merged.append(item)
     merged.sort(key=_when)
@@ -347,7 +357,7 @@ def _move(order: Order, event: OrderEvent, now: pendulum.DateTime) -> Outcome:
     if not isinstance(cell, OrderStatus):
         return _unchanged(order, event, cell)
     new, records = _commit(order, event, now, cell)
-    return Applied(new, records, event)
+    return _new_applied(new, records, event)
 
 
 def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> Outcome:
@@ -361,22 +371,22 @@ def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> O
     ):
         reason = f"its payment deadline {order.pay_by.isoformat()} has not passed"
         raise _refuse(order, event, reason)
-    change = FieldChange("cancel_reason", "", event.reason)
+    change = _new_change("cancel_reason", "", event.reason)
     new, records = _commit(
         order, event, now, cell, (change,), cancel_reason=event.reason
     )
-    return Applied(new, records, event)
+    return _new_applied(new, records, event)
 
 
 def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Outcome:
     cell = TRANSITIONS[order.status, AddressChanged]
     if cell is not Verdict.KEEP:
         return _unchanged(order, event, cell)
-    change = FieldChange("address", _describe(order.address), _describe(event.address))
+    change = _new_change("address", _describe(order.address), _describe(event.address))
     new, records = _commit(
         order, event, now, order.status, (change,), address=event.address
     )
-    return Applied(new, records, event)
+    return _new_applied(new, records, event)
 
 
 def _describe(address: Address) -> str:
@@ -393,8 +403,16 @@ def _fulfilment(order: Order, shipments: tuple[Shipment, ...]) -> OrderStatus:
     for line in order.lines:
         if shipped.get(line.line_id, 0) < line.quantity:
             return OrderStatus.PARTIALLY_SHIPPED
-    slowest = min(shipments, key=lambda s: _SHIPMENT_RANK[s.status]).status
-    return OrderStatus(slowest.value)
+    return _slowest(shipments)
+
+
+def _slowest(shipments: tuple[Shipment, ...]) -> OrderStatus:
+    """The order's status once every unit has shipped: its slowest parcel's."""
+    slowest = ShipmentStatus.DELIVERED
+    for shipment in shipments:
+        if _SHIPMENT_RANK[shipment.status] < _SHIPMENT_RANK[slowest]:
+            slowest = shipment.status
+    return _ORDER_STATUS_OF[slowest]
 
 
 def _check_shipment(order: Order, event: Shipped) -> None:
@@ -439,29 +457,36 @@ def _shipment(
         return Early(order, event, f"{_PREDECESSOR[type(event)]} has not been applied")
     if isinstance(event, Shipped):
         _check_shipment(order, event)
-        shipment = Shipment(
+        shipment = _new_shipment(
             event.shipment_id,
             event.lines,
             event.carrier,
             event.tracking_number,
             event.occurred_at,
+            _SS.SHIPPED,
         )
         shipments = _by_time(order.shipments, shipment)
-        change = FieldChange(
+        change = _new_change(
             f"shipments[{event.shipment_id}]",
             "",
             f"{event.carrier} {event.tracking_number}",
         )
     else:
-        shipments = tuple(
-            attrs.evolve(s, status=step) if s is current else s for s in order.shipments
-        )
-        change = FieldChange(
+        assert current is not None  # noqa: S101 - the step table has no move from None
+        i = order.shipments.index(current)
+        moved = _evolve_shipment(current, status=step)
+        shipments = (*order.shipments[:i], moved, *order.shipments[i + 1 :])
+        change = _new_change(
             f"shipments[{event.shipment_id}].status", str(before), str(step)
         )
-    status = _fulfilment(order, shipments)
+    if isinstance(event, Shipped):
+        status = _fulfilment(order, shipments)
+    elif order.status is OrderStatus.PARTIALLY_SHIPPED:
+        status = order.status  # units still unshipped: parcels moving change nothing
+    else:
+        status = _slowest(shipments)
     new, records = _commit(order, event, now, status, (change,), shipments=shipments)
-    return Applied(new, records, event)
+    return _new_applied(new, records, event)
 
 
 def _placed_again(order: Order, event: OrderPlaced, _now: pendulum.DateTime) -> Outcome:

@@ -29,6 +29,9 @@ class OrderStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     CLOSED = "closed"
 
+    # Enum hashes in Python; str hashes in C, and equal values hash equal.
+    __hash__ = str.__hash__
+
     @classmethod
     def _missing_(cls, value: object) -> OrderStatus:
         raise UnknownStatus("status", value, "not a canonical order status")
@@ -54,6 +57,8 @@ class ShipmentStatus(enum.StrEnum):
     SHIPPED = "shipped"
     IN_TRANSIT = "in_transit"
     DELIVERED = "delivered"
+
+    __hash__ = str.__hash__
 
     @classmethod
     def _missing_(cls, value: object) -> ShipmentStatus:
