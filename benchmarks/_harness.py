@@ -206,7 +206,7 @@ def _human(value: float) -> str:
     return f"{value:.3g}"
 
 
-def format_result(result: Result, name_width: int) -> str:
+def format_result(result: Result, name_width: int, baseline_width: int = 8) -> str:
     """One table line: figure, value, baseline, baseline value, ratio."""
     value = _human(result["value"])
     line = f"{result['name']:<{name_width}}  {value:>13} {result['unit']}"
@@ -214,7 +214,7 @@ def format_result(result: Result, name_width: int) -> str:
         return line
     ratio = "n/a" if result["ratio"] is None else f"{result['ratio']:.2f}x"
     return (
-        f"{line}  vs {result['baseline']:<14} "
+        f"{line}  vs {result['baseline']:<{baseline_width}} "
         f"{_human(result['baseline_value']):>13} {result['unit']}  {ratio:>7}"
     )
 
@@ -228,6 +228,7 @@ def run_figures(
 ) -> list[Result]:
     """Measure each figure and its baselines, printing the table as it goes."""
     name_width = max((len(f.name) for f in figures), default=0)
+    baseline_width = max((len(b) for f in figures for b in f.baselines), default=0)
     results: list[Result] = []
     for figure in figures:
         missing = missing_requirements(figure)
@@ -240,7 +241,7 @@ def run_figures(
             for name, fn in figure.baselines.items()
         }
         for result in results_for(figure, value, baseline_values):
-            out(format_result(result, name_width))
+            out(format_result(result, name_width, baseline_width))
             results.append(result)
     return results
 

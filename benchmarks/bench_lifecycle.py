@@ -66,7 +66,7 @@ def _happy_path(order_id: str) -> list[OrderEvent]:
         return IdempotencyKey("douyin", kind, order_id, "1")
 
     common: dict[str, Any] = {"order_id": order_id, "occurred_at": T0}
-    parcel = {"carrier": "SF", "tracking_number": "SF1"}
+    parcel: dict[str, Any] = {"carrier": "SF", "tracking_number": "SF1"}
     return [
         OrderPlaced(
             key=key("created"),

@@ -68,6 +68,7 @@ __all__ = [
     "FieldChange",
     "InTransit",
     "MILESTONES",
+    "Milestone",
     "Order",
     "OrderEvent",
     "OrderLine",

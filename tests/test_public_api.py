@@ -1,0 +1,143 @@
+"""The public surface is exactly what we mean to offer, and no more."""
+
+from __future__ import annotations
+
+import enum
+import importlib
+
+import attrs
+import pytest
+
+
+SURFACE = {
+    "orderkit": [
+        "Address",
+        "Buyer",
+        "Currency",
+        "IdempotencyKey",
+        "IllegalTransition",
+        "Money",
+        "Order",
+        "OrderLine",
+        "OrderStatus",
+        "OrderkitError",
+        "ValidationError",
+        "__version__",
+        "apply",
+        "apply_all",
+    ],
+    "orderkit.adapters": ["SystemClock"],
+    "orderkit.dedupe": ["IdempotencyKey"],
+    "orderkit.errors": [
+        "CurrencyMismatch",
+        "EmptyOrder",
+        "IllegalTransition",
+        "InvalidMoney",
+        "InvalidQuantity",
+        "NaiveDatetime",
+        "OrderMismatch",
+        "OrderkitError",
+        "StructureError",
+        "UnknownCurrency",
+        "UnknownStatus",
+        "ValidationError",
+    ],
+    "orderkit.money": ["Currency", "DEFAULT_ROUNDING", "Money", "split"],
+    "orderkit.orders": [
+        "Address",
+        "AddressChanged",
+        "Applied",
+        "AuditRecord",
+        "Batch",
+        "Buyer",
+        "Cancelled",
+        "Closed",
+        "Completed",
+        "Delivered",
+        "Duplicate",
+        "EVENT_TYPES",
+        "Early",
+        "Event",
+        "FieldChange",
+        "InTransit",
+        "MILESTONES",
+        "Milestone",
+        "Order",
+        "OrderEvent",
+        "OrderLine",
+        "OrderPlaced",
+        "OrderStatus",
+        "Outcome",
+        "Payment",
+        "PaymentCaptured",
+        "PickingStarted",
+        "RefundDue",
+        "SHIPMENT_TRANSITIONS",
+        "Shipment",
+        "ShipmentLine",
+        "ShipmentStatus",
+        "Shipped",
+        "Stale",
+        "TRANSITIONS",
+        "Verdict",
+        "apply",
+        "apply_all",
+        "milestone",
+    ],
+    "orderkit.ports": ["Clock"],
+    "orderkit.serialization": ["Converter", "make_converter"],
+    "orderkit.testing": ["FrozenClock"],
+    "orderkit.testing.strategies": [
+        "addresses",
+        "audit_records",
+        "buyers",
+        "currencies",
+        "events",
+        "for_type",
+        "idempotency_keys",
+        "instants",
+        "lifecycles",
+        "money",
+        "order_lines",
+        "orders",
+    ],
+}
+# Base classes meant to be matched on or extended by ports, not sealed.
+OPEN_CLASSES = {"orderkit.orders.Event", "orderkit.ports.Clock"}
+
+
+class TestSurface:
+    """Each public module exports exactly its intended names."""
+
+    @pytest.mark.parametrize("module_name", sorted(SURFACE))
+    def test_all_is_the_intended_surface(self, module_name: str) -> None:
+        module = importlib.import_module(module_name)
+
+        assert sorted(SURFACE[module_name]) == sorted(module.__all__)
+
+    @pytest.mark.parametrize("module_name", sorted(SURFACE))
+    def test_every_name_resolves(self, module_name: str) -> None:
+        module = importlib.import_module(module_name)
+
+        for name in module.__all__:
+            assert hasattr(module, name), name
+
+
+class TestFinal:
+    """Concrete classes are final: ports, not subclassing, are how to extend."""
+
+    @pytest.mark.parametrize("module_name", sorted(SURFACE))
+    def test_concrete_classes_are_final(self, module_name: str) -> None:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if not isinstance(obj, type) or f"{module_name}.{name}" in OPEN_CLASSES:
+                continue
+            if issubclass(obj, Exception) and not getattr(obj, "__final__", False):
+                # Error bases (OrderkitError, ValidationError) are for catching
+                # and for later errors to extend.
+                continue
+            if attrs.has(obj) or issubclass(obj, enum.Enum) or module_name.endswith(
+                ("adapters", "testing")
+            ):
+                assert getattr(obj, "__final__", False), f"{module_name}.{name}"
