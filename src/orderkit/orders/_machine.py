@@ -240,7 +240,8 @@ def _commit(
     status: OrderStatus,
     changes: tuple[FieldChange, ...] = (),
     **updates: object,
-) -> tuple[Order, tuple[AuditRecord, ...]]:
+) -> Applied:
+    """Apply the event: the new order, one version on, and its audit record."""
     record = _new_record(
         order.order_id,
         order.status,
@@ -260,7 +261,7 @@ def _commit(
         applied_keys=order.applied_keys | {event.key},
         **updates,
     )
-    return new, (record,)
+    return _new_applied(new, (record,), event)
 
 
 def _refuse(
@@ -327,19 +328,19 @@ def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Ou
         return _unchanged(order, event, cell)
     payment = _new_payment(event.payment_id, event.amount, event.occurred_at)
     change = _new_change(f"payments[{event.payment_id}]", "", str(event.amount))
-    new, records = _commit(
+    applied = _commit(
         order, event, now, status, (change,), payments=_by_time(order.payments, payment)
     )
     if cell is Verdict.REFUND_DUE:
-        return RefundDue(new, records, event, event.amount)
-    return _new_applied(new, records, event)
+        return RefundDue(applied.order, applied.records, event, event.amount)
+    return applied
 
 
 def _by_time(items: tuple[_Timed, ...], item: _Timed) -> tuple[_Timed, ...]:
     # Sorted by when it happened at the source, not by arrival, so that any
     # delivery order of the same events builds the same order.
     if not items or _when(items[-1]) <= _when(item):
-        return items + (item,)
+        return items + (item,)  # noqa: RUF005 - mypy cannot type (*items, item) here
     merged = list(items)
     merged.append(item)
     merged.sort(key=_when)
@@ -356,8 +357,7 @@ def _move(order: Order, event: OrderEvent, now: pendulum.DateTime) -> Outcome:
     cell = TRANSITIONS[order.status, type(event)]
     if not isinstance(cell, OrderStatus):
         return _unchanged(order, event, cell)
-    new, records = _commit(order, event, now, cell)
-    return _new_applied(new, records, event)
+    return _commit(order, event, now, cell)
 
 
 def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> Outcome:
@@ -372,10 +372,7 @@ def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> O
         reason = f"its payment deadline {order.pay_by.isoformat()} has not passed"
         raise _refuse(order, event, reason)
     change = _new_change("cancel_reason", "", event.reason)
-    new, records = _commit(
-        order, event, now, cell, (change,), cancel_reason=event.reason
-    )
-    return _new_applied(new, records, event)
+    return _commit(order, event, now, cell, (change,), cancel_reason=event.reason)
 
 
 def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Outcome:
@@ -383,10 +380,7 @@ def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Out
     if cell is not Verdict.KEEP:
         return _unchanged(order, event, cell)
     change = _new_change("address", _describe(order.address), _describe(event.address))
-    new, records = _commit(
-        order, event, now, order.status, (change,), address=event.address
-    )
-    return _new_applied(new, records, event)
+    return _commit(order, event, now, order.status, (change,), address=event.address)
 
 
 def _describe(address: Address) -> str:
@@ -437,56 +431,61 @@ def _check_shipment(order: Order, event: Shipped) -> None:
             raise _refuse(order, event, reason)
 
 
-def _shipment(
-    order: Order, event: Shipped | InTransit | Delivered, now: pendulum.DateTime
+def _shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
+    if order.shipment(event.shipment_id) is not None:
+        reason = f"shipment {event.shipment_id!r} has shipped already"
+        return Stale(order, event, reason)
+    cell = TRANSITIONS[order.status, Shipped]
+    if cell is not Verdict.BY_SHIPMENTS:
+        return _unchanged(order, event, cell)
+    _check_shipment(order, event)
+    shipment = _new_shipment(
+        event.shipment_id,
+        event.lines,
+        event.carrier,
+        event.tracking_number,
+        event.occurred_at,
+        _SS.SHIPPED,
+    )
+    shipments = _by_time(order.shipments, shipment)
+    change = _new_change(
+        f"shipments[{event.shipment_id}]",
+        "",
+        f"{event.carrier} {event.tracking_number}",
+    )
+    status = _fulfilment(order, shipments)
+    return _commit(order, event, now, status, (change,), shipments=shipments)
+
+
+def _parcel_moved(
+    order: Order, event: InTransit | Delivered, now: pendulum.DateTime
 ) -> Outcome:
-    current = order.shipment(event.shipment_id)
-    before = None if current is None else current.status
-    if isinstance(event, Shipped) and current is not None:
-        return Stale(
-            order, event, f"shipment {event.shipment_id!r} has shipped already"
-        )
     cell = TRANSITIONS[order.status, type(event)]
     if cell is not Verdict.BY_SHIPMENTS:
         return _unchanged(order, event, cell)
+    shipments = order.shipments
+    current = None
+    for i, shipment in enumerate(shipments):  # noqa: B007 - i is used after the loop
+        if shipment.shipment_id == event.shipment_id:
+            current = shipment
+            break
+    before = None if current is None else current.status
     step = SHIPMENT_TRANSITIONS[before, type(event)]
-    if isinstance(step, Verdict):
-        if step is Verdict.STALE:
-            reason = f"shipment {event.shipment_id!r} is already {before}"
-            return Stale(order, event, reason)
+    if step is Verdict.STALE:
+        reason = f"shipment {event.shipment_id!r} is already {before}"
+        return Stale(order, event, reason)
+    if current is None or isinstance(step, Verdict):
         return Early(order, event, f"{_PREDECESSOR[type(event)]} has not been applied")
-    if isinstance(event, Shipped):
-        _check_shipment(order, event)
-        shipment = _new_shipment(
-            event.shipment_id,
-            event.lines,
-            event.carrier,
-            event.tracking_number,
-            event.occurred_at,
-            _SS.SHIPPED,
-        )
-        shipments = _by_time(order.shipments, shipment)
-        change = _new_change(
-            f"shipments[{event.shipment_id}]",
-            "",
-            f"{event.carrier} {event.tracking_number}",
-        )
-    else:
-        assert current is not None  # noqa: S101 - the step table has no move from None
-        i = order.shipments.index(current)
-        moved = _evolve_shipment(current, status=step)
-        shipments = (*order.shipments[:i], moved, *order.shipments[i + 1 :])
-        change = _new_change(
-            f"shipments[{event.shipment_id}].status", str(before), str(step)
-        )
-    if isinstance(event, Shipped):
-        status = _fulfilment(order, shipments)
-    elif order.status is OrderStatus.PARTIALLY_SHIPPED:
-        status = order.status  # units still unshipped: parcels moving change nothing
-    else:
+    moved = _evolve_shipment(current, status=step)
+    shipments = (*shipments[:i], moved, *shipments[i + 1 :])
+    status: OrderStatus = order.status
+    if status is not OrderStatus.PARTIALLY_SHIPPED:
+        # Once every unit has shipped, the order is as far as its slowest parcel.
         status = _slowest(shipments)
-    new, records = _commit(order, event, now, status, (change,), shipments=shipments)
-    return _new_applied(new, records, event)
+    change = _new_change(
+        f"shipments[{event.shipment_id}].status", str(before), str(step)
+    )
+    return _commit(order, event, now, status, (change,), shipments=shipments)
 
 
 def _placed_again(order: Order, event: OrderPlaced, _now: pendulum.DateTime) -> Outcome:
@@ -498,9 +497,9 @@ _STEPS: Final[Mapping[type[Event], _Step]] = {
     OrderPlaced: _placed_again,
     PaymentCaptured: _payment,
     PickingStarted: _move,
-    Shipped: _shipment,
-    InTransit: _shipment,
-    Delivered: _shipment,
+    Shipped: _shipped,
+    InTransit: _parcel_moved,
+    Delivered: _parcel_moved,
     Completed: _move,
     Cancelled: _ended,
     Closed: _ended,
