@@ -1,5 +1,6 @@
 """Money: exact amounts in one ISO 4217 currency, and `split` by largest remainder."""
 
+import decimal
 import operator
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -17,6 +18,7 @@ from orderkit.errors import (
     InvalidMoney,
     OrderkitError,
     UnknownCurrency,
+    ValidationError,
 )
 from orderkit.money import Currency, Money, split
 from orderkit.testing.strategies import currencies, money
@@ -594,3 +596,30 @@ class TestSplit:
         assert bad == caught.value.value
         assert type(bad) is type(caught.value.value)
         assert isinstance(caught.value, OrderkitError)
+
+
+class TestContextIndependence:
+    """Money ignores the caller's decimal context and never rounds silently."""
+
+    def test_a_low_precision_context_changes_nothing(self) -> None:
+        with decimal.localcontext(decimal.Context(prec=6)):
+            total = Money("123456.78", "CNY") + Money("0.01", "CNY")
+
+        assert Money("123456.79", "CNY") == total
+
+    def test_a_product_too_large_to_hold_exactly_is_refused(self) -> None:
+        with pytest.raises(InvalidMoney):
+            Money("9" * 26, "CNY") * 1000
+
+    def test_rounding_mode_must_be_a_decimal_mode(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Money.rounded("1.005", "CNY", "bogus")
+
+        assert ("rounding", "bogus") == (caught.value.field, caught.value.value)
+
+    @pytest.mark.parametrize("minor", [True, 1.0, "100"])
+    def test_from_minor_needs_an_int(self, minor: object) -> None:
+        with pytest.raises(InvalidMoney) as caught:
+            Money.from_minor(minor, "CNY")  # type: ignore[arg-type]
+
+        assert "minor" == caught.value.field

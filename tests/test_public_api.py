@@ -72,6 +72,7 @@ SURFACE = {
         "PaymentCaptured",
         "PickingStarted",
         "RefundDue",
+        "Rejected",
         "SHIPMENT_TRANSITIONS",
         "Shipment",
         "ShipmentLine",
@@ -137,7 +138,9 @@ class TestFinal:
                 # Error bases (OrderkitError, ValidationError) are for catching
                 # and for later errors to extend.
                 continue
-            if attrs.has(obj) or issubclass(obj, enum.Enum) or module_name.endswith(
-                ("adapters", "testing")
+            if (
+                attrs.has(obj)
+                or issubclass(obj, enum.Enum)
+                or module_name.endswith(("adapters", "testing"))
             ):
                 assert getattr(obj, "__final__", False), f"{module_name}.{name}"

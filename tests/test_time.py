@@ -10,7 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from orderkit._time import to_utc
-from orderkit.errors import NaiveDatetime
+from orderkit.errors import NaiveDatetime, ValidationError
 from orderkit.testing.strategies import instants
 
 
@@ -227,3 +227,15 @@ class TestRefused:
     def test_any_naive_datetime_is_refused(self, value: dt.datetime) -> None:
         with pytest.raises(NaiveDatetime):
             to_utc(value, "pay_by")
+
+
+class TestOutOfRange:
+    """An aware datetime with no UTC equivalent is refused with a typed error."""
+
+    def test_the_last_day_west_of_utc(self) -> None:
+        late = dt.datetime.max.replace(tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+
+        with pytest.raises(ValidationError) as caught:
+            to_utc(late, "occurred_at")
+
+        assert ("occurred_at", late) == (caught.value.field, caught.value.value)

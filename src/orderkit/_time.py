@@ -6,7 +6,7 @@ import datetime as dt
 
 import pendulum
 
-from orderkit.errors import NaiveDatetime
+from orderkit.errors import NaiveDatetime, ValidationError
 
 
 def to_utc(value: dt.datetime, field: str) -> pendulum.DateTime:
@@ -14,6 +14,7 @@ def to_utc(value: dt.datetime, field: str) -> pendulum.DateTime:
 
     Raises:
         NaiveDatetime: `value` has no UTC offset, or is not a datetime.
+        ValidationError: `value` lies beyond the range of datetimes in UTC.
     """
     if isinstance(value, pendulum.DateTime) and value.tzinfo is pendulum.UTC:
         return value
@@ -25,7 +26,10 @@ def to_utc(value: dt.datetime, field: str) -> pendulum.DateTime:
     # Wall-clock arithmetic on a naive stdlib datetime: `-` on an aware
     # pendulum.DateTime adds exact time and re-localises, which shifts the
     # wall clock by an hour when a DST change lies within the offset.
-    utc = dt.datetime.combine(value.date(), value.time()) - offset
+    try:
+        utc = dt.datetime.combine(value.date(), value.time()) - offset
+    except OverflowError:
+        raise ValidationError(field, value, "is out of range in UTC") from None
     return pendulum.DateTime(
         utc.year,
         utc.month,

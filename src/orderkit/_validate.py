@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from orderkit.errors import EmptyOrder, InvalidQuantity, ValidationError
+from orderkit.money import Money
 
 
 Validator = Callable[[Any, Any, Any], None]
+T = TypeVar("T")
 
 
 def text(field: str) -> Validator:
@@ -79,5 +81,28 @@ def items_of(field: str, kind: type) -> Validator:
                 raise ValidationError(
                     f"{field}[{i}]", item, f"must be a {kind.__name__}"
                 )
+
+    return check
+
+
+def as_tuple(value: Iterable[T], field: str, kind: type[T]) -> tuple[T, ...]:
+    """Convert a sequence to a tuple, refusing non-sequences and wrong items."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise ValidationError(field, value, f"must be a sequence of {kind.__name__}")
+    items = tuple(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, kind):
+            raise ValidationError(f"{field}[{i}]", item, f"must be a {kind.__name__}")
+    return items
+
+
+def positive_money(field: str) -> Validator:
+    """Refuse anything but an amount of money above zero."""
+
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, Money):
+            raise ValidationError(field, value, "must be a Money")
+        if value.amount <= 0:
+            raise ValidationError(field, value, "must be more than zero")
 
     return check

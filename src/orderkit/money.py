@@ -28,17 +28,23 @@ Money('587.00', 'USD')
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import final
 
 import attrs
 
 from orderkit._iso4217 import MINOR_UNITS
-from orderkit.errors import CurrencyMismatch, InvalidMoney, UnknownCurrency
+from orderkit.errors import (
+    CurrencyMismatch,
+    InvalidMoney,
+    UnknownCurrency,
+    ValidationError,
+)
 
 
 __all__ = ["Currency", "DEFAULT_ROUNDING", "Money", "split"]
@@ -48,6 +54,28 @@ DEFAULT_ROUNDING = ROUND_HALF_UP
 
 Half-up (四舍五入) is what buyers and Chinese tax invoices expect.
 """
+
+# Money never depends on the caller's decimal context: exact operations run in
+# this one, which raises instead of rounding (50 digits is far beyond any
+# amount of money), and rounding happens only where a mode is named.
+_EXACT = decimal.Context(
+    prec=50, traps=[decimal.InvalidOperation, decimal.Inexact, decimal.Overflow]
+)
+# At most 28 significant digits at the minor unit (the default decimal
+# precision, and what a NUMERIC column of any store here holds exactly).
+_MAX_DIGITS = 28
+_ROUNDING_MODES = frozenset(
+    {
+        decimal.ROUND_CEILING,
+        decimal.ROUND_DOWN,
+        decimal.ROUND_FLOOR,
+        decimal.ROUND_HALF_DOWN,
+        decimal.ROUND_HALF_EVEN,
+        decimal.ROUND_HALF_UP,
+        decimal.ROUND_UP,
+        decimal.ROUND_05UP,
+    }
+)
 
 # Plain decimal numbers only: an exponent or a thousands separator in a price
 # is far more often a bug upstream than a legitimate format.
@@ -147,16 +175,17 @@ class Money:
         cur = _as_currency(currency)
         value = _as_decimal(amount)
         try:
-            exact = value.quantize(cur.quantum)
-        except InvalidOperation:
-            raise InvalidMoney("amount", amount, "is too large") from None
-        if exact != value:
+            exact = value.quantize(cur.quantum, context=_EXACT)
+        except decimal.Inexact:
             raise InvalidMoney(
                 "amount",
                 amount,
                 f"{cur.code} has {cur.minor_units} decimal places; "
                 "round explicitly with Money.rounded()",
-            )
+            ) from None
+        except decimal.DecimalException:
+            raise InvalidMoney("amount", amount, "is too large") from None
+        _check_size(exact, cur, amount)
         object.__setattr__(self, "amount", exact)
         object.__setattr__(self, "currency", cur)
 
@@ -179,9 +208,19 @@ class Money:
 
         Raises:
             InvalidMoney: As for `Money`, except for the number of places.
+            ValidationError: `rounding` is not a `decimal` rounding mode.
         """
         cur = _as_currency(currency)
-        return cls(_as_decimal(amount).quantize(cur.quantum, rounding=rounding), cur)
+        if rounding not in _ROUNDING_MODES:
+            raise ValidationError("rounding", rounding, "not a decimal rounding mode")
+        value = _as_decimal(amount)
+        try:
+            rounded = value.quantize(
+                cur.quantum, rounding=rounding, context=decimal.Context(prec=50)
+            )
+        except decimal.DecimalException:
+            raise InvalidMoney("amount", amount, "is too large") from None
+        return cls(rounded, cur)
 
     @classmethod
     def zero(cls, currency: Currency | str) -> Money:
@@ -195,9 +234,15 @@ class Money:
 
     @classmethod
     def from_minor(cls, minor: int, currency: Currency | str) -> Money:
-        """Build a `Money` from an integer count of minor units."""
+        """Build a `Money` from an integer count of minor units.
+
+        Raises:
+            InvalidMoney: `minor` is not an int (a bool or a float included).
+        """
+        if type(minor) is not int:
+            raise InvalidMoney("minor", minor, "must be an int count of minor units")
         cur = _as_currency(currency)
-        return cls(Decimal(minor).scaleb(-cur.minor_units), cur)
+        return cls(Decimal(minor).scaleb(-cur.minor_units, context=_EXACT), cur)
 
     def scaled(
         self, factor: Decimal | int | str, rounding: str = DEFAULT_ROUNDING
@@ -211,16 +256,25 @@ class Money:
         Returns:
             The product at the currency's minor unit.
         """
-        return Money.rounded(
-            self.amount * _as_decimal(factor, "factor"), self.currency, rounding
+        product = decimal.Context(prec=50).multiply(
+            self.amount, _as_decimal(factor, "factor")
         )
+        return Money.rounded(product, self.currency, rounding)
 
     def _same(self, other: Money, field: str) -> None:
         if other.currency is not self.currency and other.currency != self.currency:
             raise CurrencyMismatch(field, other.currency.code, self.currency.code)
 
+    def _exact(self, operation: str, a: Decimal, b: Decimal) -> Money:
+        try:
+            amount: Decimal = getattr(_EXACT, operation)(a, b)
+        except decimal.DecimalException:
+            raise InvalidMoney("amount", a, f"{operation} overflows") from None
+        _check_size(amount, self.currency, amount)
+        return self._new(amount)
+
     def _new(self, amount: Decimal) -> Money:
-        # Sums and integer products of exact amounts stay exact: skip validation.
+        # Exact results of exact amounts need no validation.
         result = object.__new__(Money)
         object.__setattr__(result, "amount", amount)
         object.__setattr__(result, "currency", self.currency)
@@ -230,18 +284,18 @@ class Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same(other, "currency")
-        return self._new(self.amount + other.amount)
+        return self._exact("add", self.amount, other.amount)
 
     def __sub__(self, other: Money) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same(other, "currency")
-        return self._new(self.amount - other.amount)
+        return self._exact("subtract", self.amount, other.amount)
 
     def __mul__(self, quantity: int) -> Money:
         if type(quantity) is not int:  # bool is an int, but never a quantity
             return NotImplemented
-        return self._new(self.amount * quantity)
+        return self._exact("multiply", self.amount, Decimal(quantity))
 
     __rmul__ = __mul__
 
@@ -280,6 +334,13 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency.code}"
+
+
+def _check_size(amount: Decimal, currency: Currency, given: object) -> None:
+    if amount and amount.adjusted() + 1 + currency.minor_units > _MAX_DIGITS:
+        raise InvalidMoney(
+            "amount", given, f"is too large (over {_MAX_DIGITS} significant digits)"
+        )
 
 
 def split(total: Money, weights: Sequence[Decimal | int]) -> tuple[Money, ...]:

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import itertools
+
 import pendulum
+import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -11,9 +14,12 @@ from hypothesis.stateful import (
     rule,
 )
 
+from orderkit import IdempotencyKey
+from orderkit.errors import IllegalTransition
 from orderkit.orders import (
     Applied,
     AuditRecord,
+    Cancelled,
     Completed,
     Delivered,
     Duplicate,
@@ -25,6 +31,7 @@ from orderkit.orders import (
     OrderStatus,
     PaymentCaptured,
     PickingStarted,
+    RefundDue,
     ShipmentStatus,
     Shipped,
     apply,
@@ -49,6 +56,9 @@ _RANK = {
         ]
     )
 }
+
+
+_CANCELLABLE = {OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.PICKING}
 
 
 def _trail(records: tuple[AuditRecord, ...]) -> list[tuple[str, str, str, str]]:
@@ -225,6 +235,28 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert isinstance(outcome, Duplicate)
         assert self.order is outcome.order
 
+    @precondition(lambda self: self.order is not None)
+    @rule()
+    def try_to_cancel(self) -> None:
+        """Cancelling works before shipping, is refused after; tried, not kept."""
+        assert self.order is not None
+        event = Cancelled(
+            order_id=self.order.order_id,
+            key=IdempotencyKey("douyin", "order.cancelled", self.order.order_id, "try"),
+            occurred_at=NOW,
+            reason="buyer changed their mind",
+        )
+        before = self.order
+        if self.order.status in _CANCELLABLE:
+            outcome = apply(self.order, event, now=NOW)
+            assert isinstance(outcome, Applied | RefundDue)
+            assert OrderStatus.CANCELLED == outcome.order.status
+            assert isinstance(outcome, RefundDue) == bool(before.payments)
+        else:
+            with pytest.raises(IllegalTransition):
+                apply(self.order, event, now=NOW)
+        assert before is self.order
+
     @invariant()
     def status_matches_the_model(self) -> None:
         if self.order is None or self.model is None:
@@ -245,6 +277,12 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         assert len(self.records) == self.order.version
         assert len({str(r.key) for r in self.records}) == len(self.records)
+        assert list(range(1, self.order.version + 1)) == [
+            r.version for r in self.records
+        ]
+        for before, after in itertools.pairwise(self.records):
+            assert before.to_status == after.from_status
+            assert _RANK[before.to_status] <= _RANK[after.to_status]
 
     @invariant()
     def shipments_match_the_model(self) -> None:

@@ -150,3 +150,18 @@ class TestClockPort:
         assert expected == now
         assert now.tzinfo is pendulum.UTC
         assert dt.timedelta(0) == now.utcoffset()
+
+
+class TestSleepRefusesNonsense:
+    """A duration that is not a finite number is refused, and the clock stays."""
+
+    @pytest.mark.parametrize("seconds", [float("nan"), float("inf")])
+    def test_not_finite(self, seconds: float) -> None:
+        clock = FrozenClock()
+        before = clock.now()
+
+        with pytest.raises(ValueError, match="finite"):
+            clock.sleep(seconds)
+
+        assert before == clock.now()
+        assert [] == clock.slept

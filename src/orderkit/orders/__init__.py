@@ -45,6 +45,7 @@ from orderkit.orders._outcomes import Duplicate as Duplicate
 from orderkit.orders._outcomes import Early as Early
 from orderkit.orders._outcomes import Outcome as Outcome
 from orderkit.orders._outcomes import RefundDue as RefundDue
+from orderkit.orders._outcomes import Rejected as Rejected
 from orderkit.orders._outcomes import Stale as Stale
 from orderkit.orders._status import OrderStatus as OrderStatus
 from orderkit.orders._status import ShipmentStatus as ShipmentStatus
@@ -79,6 +80,7 @@ __all__ = [
     "PaymentCaptured",
     "PickingStarted",
     "RefundDue",
+    "Rejected",
     "SHIPMENT_TRANSITIONS",
     "Shipment",
     "ShipmentLine",

@@ -51,6 +51,7 @@ class AuditRecord:
 
     Attributes:
         order_id: The order it changed.
+        version: The order's version after the change: the trail's sequence.
         from_status: The status before; `None` when the event created the order.
         to_status: The status after (the same when only data changed).
         event_type: The event's class name (`"Shipped"`).
@@ -65,6 +66,7 @@ class AuditRecord:
     """
 
     order_id: str
+    version: int
     from_status: OrderStatus | None
     to_status: OrderStatus
     event_type: str

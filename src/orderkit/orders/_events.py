@@ -9,7 +9,13 @@ import attrs
 import pendulum
 
 from orderkit._time import to_utc
-from orderkit._validate import instance_of, items_of, text
+from orderkit._validate import (
+    instance_of,
+    items_of,
+    optional_text,
+    positive_money,
+    text,
+)
 from orderkit.dedupe import IdempotencyKey
 from orderkit.money import Money
 from orderkit.orders._model import (
@@ -20,6 +26,7 @@ from orderkit.orders._model import (
     _order_lines,
     _pay_by,
     _shipment_lines,
+    check_lines,
 )
 
 
@@ -28,7 +35,8 @@ def _occurred_at(value: dt.datetime) -> pendulum.DateTime:
 
 
 def _source(event: Event) -> str:
-    return event.key.channel
+    # Defaults run before validators: leave a bad key to the key's validator.
+    return str(getattr(event.key, "channel", "?"))
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -75,6 +83,11 @@ class OrderPlaced(Event):
     lines: tuple[OrderLine, ...] = attrs.field(
         converter=_order_lines, validator=items_of("lines", OrderLine)
     )
+
+    @lines.validator
+    def _check_lines(self, _attribute: object, lines: tuple[OrderLine, ...]) -> None:
+        check_lines(lines)
+
     pay_by: pendulum.DateTime | None = attrs.field(default=None, converter=_pay_by)
 
 
@@ -92,7 +105,7 @@ class PaymentCaptured(Event):
     """
 
     payment_id: str = attrs.field(validator=text("payment_id"))
-    amount: Money = attrs.field(validator=instance_of("amount", Money))
+    amount: Money = attrs.field(validator=positive_money("amount"))
 
 
 @final
@@ -106,7 +119,9 @@ class PickingStarted(Event):
     .. versionadded:: 0.1.0
     """
 
-    location: str | None = None
+    location: str | None = attrs.field(
+        default=None, validator=optional_text("location")
+    )
 
 
 @final

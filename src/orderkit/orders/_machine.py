@@ -16,6 +16,7 @@ from orderkit._time import to_utc
 from orderkit.errors import (
     CurrencyMismatch,
     IllegalTransition,
+    OrderkitError,
     OrderMismatch,
     ValidationError,
 )
@@ -41,6 +42,7 @@ from orderkit.orders._outcomes import (
     Early,
     Outcome,
     RefundDue,
+    Rejected,
     Stale,
 )
 from orderkit.orders._status import OrderStatus, ShipmentStatus
@@ -242,8 +244,10 @@ def _commit(
     **updates: object,
 ) -> Applied:
     """Apply the event: the new order, one version on, and its audit record."""
+    version = order.version + 1
     record = _new_record(
         order.order_id,
+        version,
         order.status,
         status,
         type(event).__name__,
@@ -257,7 +261,7 @@ def _commit(
     new = _evolve_order(
         order,
         status=status,
-        version=order.version + 1,
+        version=version,
         applied_keys=order.applied_keys | {event.key},
         **updates,
     )
@@ -299,6 +303,7 @@ def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
     )
     record = AuditRecord(
         order.order_id,
+        order.version,
         None,
         order.status,
         "OrderPlaced",
@@ -357,6 +362,9 @@ def _move(order: Order, event: OrderEvent, now: pendulum.DateTime) -> Outcome:
     cell = TRANSITIONS[order.status, type(event)]
     if not isinstance(cell, OrderStatus):
         return _unchanged(order, event, cell)
+    if isinstance(event, PickingStarted) and event.location is not None:
+        change = _new_change("location", "", event.location)
+        return _commit(order, event, now, cell, (change,))
     return _commit(order, event, now, cell)
 
 
@@ -372,21 +380,40 @@ def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> O
         reason = f"its payment deadline {order.pay_by.isoformat()} has not passed"
         raise _refuse(order, event, reason)
     change = _new_change("cancel_reason", "", event.reason)
-    return _commit(order, event, now, cell, (change,), cancel_reason=event.reason)
+    applied = _commit(order, event, now, cell, (change,), cancel_reason=event.reason)
+    if not order.payments:
+        return applied
+    # The money captured must go back, whichever of payment and cancellation
+    # arrived first: here when the capture came first, in _payment otherwise.
+    captured = sum((p.amount for p in order.payments[1:]), order.payments[0].amount)
+    return RefundDue(applied.order, applied.records, event, captured)
 
 
 def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Outcome:
     cell = TRANSITIONS[order.status, AddressChanged]
     if cell is not Verdict.KEEP:
         return _unchanged(order, event, cell)
+    last = order.address_changed_at
+    if last is not None and event.occurred_at < last:
+        reason = f"a later address change (made {last.isoformat()}) is applied"
+        return Stale(order, event, reason)
     change = _new_change("address", _describe(order.address), _describe(event.address))
-    return _commit(order, event, now, order.status, (change,), address=event.address)
+    return _commit(
+        order,
+        event,
+        now,
+        order.status,
+        (change,),
+        address=event.address,
+        address_changed_at=event.occurred_at,
+    )
 
 
 def _describe(address: Address) -> str:
     parts = (address.country, address.province, address.city, address.district)
     place = " ".join(p for p in (*parts, address.street, address.postcode) if p)
-    return f"{address.recipient} {place}".strip()
+    who = " ".join(p for p in (address.recipient, address.phone) if p)
+    return f"{who} {place}".strip()
 
 
 def _fulfilment(order: Order, shipments: tuple[Shipment, ...]) -> OrderStatus:
@@ -521,7 +548,8 @@ def apply(order: Order | None, event: OrderEvent, *, now: dt.datetime) -> Outcom
         event with the same idempotency key was applied before; `Stale` if
         the order has passed the event's stage; `Early` if the event's
         predecessor has not arrived (also for any event but `OrderPlaced`
-        on `None`); `RefundDue` for a capture on a cancelled or closed order.
+        on `None`); `RefundDue` for a capture on a cancelled or closed order,
+        and for the cancellation of an order that has captured money.
         Only `Applied` and `RefundDue` carry a changed order.
 
     Raises:
@@ -535,13 +563,15 @@ def apply(order: Order | None, event: OrderEvent, *, now: dt.datetime) -> Outcom
     .. versionadded:: 0.1.0
     """
     instant = to_utc(now, "now")
+    step = _STEPS.get(type(event))
+    if step is None:
+        raise ValidationError("event", event, "is not an order event")
     if order is None:
         if isinstance(event, OrderPlaced):
             return _placed(event, instant)
         return Early(None, event, "OrderPlaced has not been applied")
-    step = _STEPS.get(type(event))
-    if step is None:
-        raise ValidationError("event", event, "is not an order event")
+    if type(order) is not Order:
+        raise ValidationError("order", order, "must be an Order or None")
     if event.order_id != order.order_id:
         raise OrderMismatch(order.order_id, event.order_id)
     if event.key in order.applied_keys:
@@ -556,15 +586,16 @@ class Batch:
 
     Attributes:
         order: The order after every event that could apply.
-        outcomes: One outcome per event applied or refused, in the order
-            they happened, parked events included at their final attempt.
+        outcomes: One outcome per event that was settled (applied, a
+            duplicate, stale, a refund due, or rejected), in the order they
+            were settled; events still parked have none.
         parked: Events still waiting for a predecessor.
 
     .. versionadded:: 0.1.0
     """
 
     order: Order | None
-    outcomes: tuple[Outcome, ...]
+    outcomes: tuple[Outcome | Rejected, ...]
     parked: tuple[OrderEvent, ...]
 
     @property
@@ -587,51 +618,61 @@ def apply_all(
 ) -> Batch:
     """Apply events in arrival order, parking early ones until they fit.
 
-    After every event that changes the order, the parked events are tried
-    again, oldest first, until none of them applies. Any arrival order of the
-    same events (re-deliveries included) ends in the same order.
+    The parked events (from an earlier call) are tried first; after every
+    event that changes the order, the parked events are tried again, oldest
+    first, until none of them applies. An event that `apply` refuses with an
+    `OrderkitError` becomes a `Rejected` outcome, and the batch goes on.
 
     Args:
         order: The order as it stands, or `None`.
         events: Events in the order they arrived.
         now: When orderkit applies them (timezone-aware).
-        parked: Events parked by an earlier call, tried again first.
+        parked: Events parked by an earlier call.
 
     Returns:
         The final order, every outcome, and the events still parked.
 
     Raises:
-        IllegalTransition: As `apply`. Nothing is stored by a pure function,
-            so no event of the batch is lost; apply them one by one with
-            `apply` to deal with the offending one.
+        NaiveDatetime: `now` has no UTC offset.
 
     .. versionadded:: 0.1.0
     """
+    instant = to_utc(now, "now")
     waiting = list(parked)
-    outcomes: list[Outcome] = []
+    outcomes: list[Outcome | Rejected] = []
+    order = _settle(order, waiting, outcomes, instant)
     for event in events:
-        outcome = apply(order, event, now=now)
+        outcome = _attempt(order, event, instant)
         if isinstance(outcome, Early):
             waiting.append(event)
             continue
         outcomes.append(outcome)
         if isinstance(outcome, Applied | RefundDue):
-            order = outcome.order
-            order = _retry(order, waiting, outcomes, now)
+            order = _settle(outcome.order, waiting, outcomes, instant)
     return Batch(order, tuple(outcomes), tuple(waiting))
 
 
-def _retry(
+def _attempt(
+    order: Order | None, event: OrderEvent, now: pendulum.DateTime
+) -> Outcome | Rejected:
+    try:
+        return apply(order, event, now=now)
+    except OrderkitError as error:
+        return Rejected(order, event, error)
+
+
+def _settle(
     order: Order | None,
     waiting: list[OrderEvent],
-    outcomes: list[Outcome],
-    now: dt.datetime,
+    outcomes: list[Outcome | Rejected],
+    now: pendulum.DateTime,
 ) -> Order | None:
+    """Apply parked events until none of them applies; return the order."""
     progress = True
-    while progress and waiting:
+    while progress:
         progress = False
         for event in list(waiting):
-            outcome = apply(order, event, now=now)
+            outcome = _attempt(order, event, now)
             if isinstance(outcome, Early):
                 continue
             waiting.remove(event)

@@ -11,11 +11,13 @@ import pendulum
 
 from orderkit._time import to_utc
 from orderkit._validate import (
+    as_tuple,
     instance_of,
     items_of,
     optional_text,
     plain_text,
     positive_int,
+    positive_money,
     text,
 )
 from orderkit.dedupe import IdempotencyKey
@@ -41,19 +43,41 @@ def _pay_by(value: dt.datetime | None) -> pendulum.DateTime | None:
 
 
 def _order_lines(value: Iterable[OrderLine]) -> tuple[OrderLine, ...]:
-    return tuple(value)
+    return as_tuple(value, "lines", OrderLine)
 
 
 def _shipment_lines(value: Iterable[ShipmentLine]) -> tuple[ShipmentLine, ...]:
-    return tuple(value)
+    return as_tuple(value, "lines", ShipmentLine)
 
 
 def _payments(value: Iterable[Payment]) -> tuple[Payment, ...]:
-    return tuple(value)
+    return as_tuple(value, "payments", Payment)
 
 
 def _shipments(value: Iterable[Shipment]) -> tuple[Shipment, ...]:
-    return tuple(value)
+    return as_tuple(value, "shipments", Shipment)
+
+
+def _address_changed_at(value: dt.datetime | None) -> pendulum.DateTime | None:
+    return None if value is None else to_utc(value, "address_changed_at")
+
+
+def check_lines(lines: tuple[OrderLine, ...]) -> None:
+    """Refuse no lines, repeated line ids, and lines in two currencies."""
+    if not lines:
+        raise EmptyOrder("lines", lines, "an order needs at least one line")
+    seen: set[str] = set()
+    currency = lines[0].unit_price.currency
+    for i, line in enumerate(lines):
+        if line.line_id in seen:
+            raise ValidationError(
+                f"lines[{i}].line_id", line.line_id, "repeats an earlier line id"
+            )
+        seen.add(line.line_id)
+        if line.unit_price.currency != currency:
+            raise CurrencyMismatch(
+                f"lines[{i}].unit_price", line.unit_price.currency.code, currency.code
+            )
 
 
 @final
@@ -141,6 +165,11 @@ class OrderLine:
     unit_price: Money = attrs.field(validator=instance_of("unit_price", Money))
     title: str = attrs.field(default="", validator=plain_text("title"))
 
+    @unit_price.validator
+    def _check_price(self, _attribute: object, price: Money) -> None:
+        if price.amount < 0:
+            raise ValidationError("unit_price", price, "must not be negative")
+
     @property
     def amount(self) -> Money:
         """`unit_price * quantity`, before discounts."""
@@ -161,7 +190,7 @@ class Payment:
     """
 
     payment_id: str = attrs.field(validator=text("payment_id"))
-    amount: Money = attrs.field(validator=instance_of("amount", Money))
+    amount: Money = attrs.field(validator=positive_money("amount"))
     captured_at: pendulum.DateTime = attrs.field(converter=_captured_at)
 
 
@@ -206,7 +235,11 @@ class Shipment:
 
 
 def _keys(value: Iterable[IdempotencyKey]) -> frozenset[IdempotencyKey]:
-    return value if isinstance(value, frozenset) else frozenset(value)
+    if isinstance(value, frozenset) and all(
+        isinstance(key, IdempotencyKey) for key in value
+    ):
+        return value
+    return frozenset(as_tuple(value, "applied_keys", IdempotencyKey))
 
 
 @final
@@ -234,11 +267,16 @@ class Order:
         shipments: Parcels shipped for it.
         cancel_reason: Why it was cancelled or closed, if it was.
         applied_keys: Idempotency keys of every event applied to it.
+        address_changed_at: When the address last changed at its source; an
+            older change arriving later is stale.
 
     Raises:
         EmptyOrder: There are no lines.
-        CurrencyMismatch: Lines are priced in different currencies.
-        ValidationError: Line ids repeat, or a field has the wrong type.
+        CurrencyMismatch: Lines or payments are in different currencies.
+        ValidationError: A field has the wrong type; line, payment or
+            shipment ids repeat; shipments carry unknown lines or more units
+            than ordered; or the status contradicts the payments and
+            shipments (a `shipped` order without parcels).
 
     .. versionadded:: 0.1.0
     """
@@ -262,29 +300,14 @@ class Order:
     applied_keys: frozenset[IdempotencyKey] = attrs.field(
         default=frozenset(), converter=_keys
     )
+    address_changed_at: pendulum.DateTime | None = attrs.field(
+        default=None, converter=_address_changed_at
+    )
 
-    @lines.validator
-    def _check_lines(self, _attribute: object, lines: tuple[OrderLine, ...]) -> None:
-        if not lines:
-            raise EmptyOrder("lines", lines, "an order needs at least one line")
-        seen: set[str] = set()
-        currency = None
-        for i, line in enumerate(lines):
-            if not isinstance(line, OrderLine):
-                raise ValidationError(f"lines[{i}]", line, "must be an OrderLine")
-            if line.line_id in seen:
-                raise ValidationError(
-                    f"lines[{i}].line_id", line.line_id, "repeats an earlier line id"
-                )
-            seen.add(line.line_id)
-            if currency is None:
-                currency = line.unit_price.currency
-            elif line.unit_price.currency != currency:
-                raise CurrencyMismatch(
-                    f"lines[{i}].unit_price",
-                    line.unit_price.currency.code,
-                    currency.code,
-                )
+    def __attrs_post_init__(self) -> None:
+        check_lines(self.lines)
+        _check_payments(self)
+        _check_shipments(self)
 
     @property
     def currency(self) -> str:
@@ -310,3 +333,81 @@ class Order:
             if shipment.shipment_id == shipment_id:
                 return shipment
         return None
+
+
+_UNSHIPPED = frozenset(
+    {
+        OrderStatus.PENDING_PAYMENT,
+        OrderStatus.PAID,
+        OrderStatus.PICKING,
+        OrderStatus.CANCELLED,
+        OrderStatus.CLOSED,
+    }
+)
+_PARCEL_STATUS = {
+    ShipmentStatus.SHIPPED: OrderStatus.SHIPPED,
+    ShipmentStatus.IN_TRANSIT: OrderStatus.IN_TRANSIT,
+    ShipmentStatus.DELIVERED: OrderStatus.DELIVERED,
+}
+_PARCEL_RANK = {s: n for n, s in enumerate(ShipmentStatus)}
+
+
+def _check_payments(order: Order) -> None:
+    seen: set[str] = set()
+    for i, payment in enumerate(order.payments):
+        if payment.payment_id in seen:
+            raise ValidationError(
+                f"payments[{i}].payment_id", payment.payment_id, "repeats a payment"
+            )
+        seen.add(payment.payment_id)
+        if payment.amount.currency.code != order.currency:
+            raise CurrencyMismatch(
+                f"payments[{i}].amount", payment.amount.currency.code, order.currency
+            )
+    if order.payments and order.status is OrderStatus.PENDING_PAYMENT:
+        raise ValidationError("status", order.status, "a paid order is not pending")
+
+
+def _check_shipments(order: Order) -> None:
+    shipped = _units_shipped(order)
+    status = order.status
+    if status in _UNSHIPPED:
+        problem = "no shipment before shipping" if order.shipments else None
+    elif not order.shipments:
+        problem = "at least one shipment"
+    elif any(shipped[line.line_id] < line.quantity for line in order.lines):
+        partial = status is OrderStatus.PARTIALLY_SHIPPED
+        problem = None if partial else "every unit shipped"
+    else:
+        slowest = min((s.status for s in order.shipments), key=_PARCEL_RANK.__getitem__)
+        derived = _PARCEL_STATUS[slowest]
+        done = status is OrderStatus.COMPLETED and derived is OrderStatus.DELIVERED
+        problem = None if done or derived is status else f"status {derived}"
+    if problem is not None:
+        raise ValidationError(
+            "status", status, f"contradicts the shipments: needs {problem}"
+        )
+
+
+def _units_shipped(order: Order) -> dict[str, int]:
+    ordered = {line.line_id: line.quantity for line in order.lines}
+    shipped = dict.fromkeys(ordered, 0)
+    seen: set[str] = set()
+    for i, shipment in enumerate(order.shipments):
+        if shipment.shipment_id in seen:
+            raise ValidationError(
+                f"shipments[{i}].shipment_id",
+                shipment.shipment_id,
+                "repeats a shipment",
+            )
+        seen.add(shipment.shipment_id)
+        for j, part in enumerate(shipment.lines):
+            field = f"shipments[{i}].lines[{j}]"
+            if part.line_id not in ordered:
+                raise ValidationError(f"{field}.line_id", part.line_id, "no such line")
+            shipped[part.line_id] += part.quantity
+            if shipped[part.line_id] > ordered[part.line_id]:
+                raise ValidationError(
+                    f"{field}.quantity", part.quantity, "more units than ordered"
+                )
+    return shipped

@@ -6,6 +6,7 @@ from typing import final
 
 import attrs
 
+from orderkit.errors import OrderkitError
 from orderkit.money import Money
 from orderkit.orders._audit import AuditRecord
 from orderkit.orders._events import OrderEvent
@@ -91,15 +92,17 @@ class Early:
 @final
 @attrs.frozen(slots=True)
 class RefundDue:
-    """Money was captured for an order that is cancelled or closed.
+    """Applied, and money the order holds must go back to the buyer.
 
-    The capture is recorded on the order (so a re-delivery is a duplicate and
-    the refund is owed exactly once) and the money must go back to the buyer.
+    Two events lead here, whichever arrives first: a capture for an order
+    that is cancelled or closed (the payment is recorded, so a re-delivery is
+    a duplicate), and the cancellation of an order that has captured money.
+    Either way the refund is owed exactly once.
 
     Attributes:
-        order: The order with the payment recorded, `version` one higher.
-        records: The audit records of the capture.
-        event: The capture event.
+        order: The new order, `version` one higher.
+        records: The audit records of the change.
+        event: The event applied.
         amount: How much must be refunded.
 
     .. versionadded:: 0.1.0
@@ -109,6 +112,28 @@ class RefundDue:
     records: tuple[AuditRecord, ...]
     event: OrderEvent
     amount: Money
+
+
+@final
+@attrs.frozen(slots=True)
+class Rejected:
+    """`apply_all` could not apply an event: `apply` raised; nothing changed.
+
+    `apply` itself raises; `apply_all` records the error instead, so one bad
+    event (or a parked event that has become illegal) does not lose the rest
+    of the batch.
+
+    Attributes:
+        order: The order, unchanged, or `None`.
+        event: The refused event.
+        error: What `apply` raised (`IllegalTransition`, `ValidationError`...).
+
+    .. versionadded:: 0.1.0
+    """
+
+    order: Order | None
+    event: OrderEvent
+    error: OrderkitError
 
 
 Outcome = Applied | Duplicate | Stale | Early | RefundDue

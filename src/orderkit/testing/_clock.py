@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import final
 
 import pendulum
@@ -42,10 +43,10 @@ class FrozenClock:
         """Advance the clock by `seconds` and remember the wait.
 
         Raises:
-            ValueError: `seconds` is negative.
+            ValueError: `seconds` is negative or not finite.
         """
-        if seconds < 0:
-            msg = f"cannot sleep a negative duration ({seconds!r} s)"
+        if not math.isfinite(seconds) or seconds < 0:
+            msg = f"cannot sleep {seconds!r} s: give a finite, non-negative duration"
             raise ValueError(msg)
         self.slept.append(seconds)
         self._now = self._now.add(microseconds=round(seconds * 1_000_000))

@@ -26,6 +26,7 @@ import pendulum
 from hypothesis import strategies as st
 
 from orderkit._iso4217 import MINOR_UNITS
+from orderkit._time import to_utc
 from orderkit.dedupe import IdempotencyKey
 from orderkit.money import Currency, Money
 from orderkit.orders import (
@@ -58,6 +59,8 @@ from orderkit.orders import (
     ShipmentStatus,
     Shipped,
     Stale,
+    apply,
+    apply_all,
 )
 
 
@@ -204,7 +207,11 @@ def _unique_lines(
 
 
 def orders() -> st.SearchStrategy[Order]:
-    """Orders in any status, as a store might load them.
+    """Orders in every status, each one reachable through `apply`.
+
+    Built by applying a `lifecycles()` stream (in any currency), sometimes
+    ended by a cancellation or a close where the lifecycle allows one, so
+    every order is one a store could really hold.
 
     .. versionadded:: 0.1.0
     """
@@ -212,25 +219,33 @@ def orders() -> st.SearchStrategy[Order]:
     @st.composite
     def build(draw: st.DrawFn) -> Order:
         currency = draw(currencies())
-        lines = draw(_unique_lines(currency))
-        placed = draw(instants())
-        return Order(
-            order_id=draw(_ID),
-            channel=draw(st.sampled_from(["douyin", "taobao", "shopify", "pos"])),
-            buyer=draw(buyers()),
-            address=draw(addresses()),
-            lines=lines,
-            placed_at=placed,
-            status=draw(st.sampled_from(OrderStatus)),
-            version=draw(st.integers(min_value=1, max_value=1000)),
-            pay_by=draw(st.none() | st.just(placed.add(minutes=30))),
-            payments=draw(st.lists(_payments(currency), max_size=2)),
-            shipments=draw(st.lists(_shipments(lines), max_size=2)),
-            cancel_reason=draw(st.none() | _TEXT),
-            applied_keys=draw(st.frozensets(idempotency_keys(), max_size=3)),
-        )
+        start = draw(instants(max_value=dt.datetime(2090, 1, 1)))  # noqa: DTZ001
+        stream = draw(lifecycles(order_id=draw(_ID), currency=currency, start=start))
+        order = apply_all(None, stream, now=start.add(days=30)).order
+        assert order is not None  # noqa: S101 - lifecycles() always places the order
+        ending = draw(st.sampled_from([None, Cancelled, Closed]))
+        if ending is not None and (ending, order.status) in _ENDINGS:
+            key = IdempotencyKey("douyin", ending.__name__, order.order_id, "end")
+            event = ending(
+                order_id=order.order_id,
+                key=key,
+                occurred_at=start.add(days=1),
+                reason="buyer changed their mind",
+            )
+            outcome = apply(order, event, now=start.add(days=30))
+            assert isinstance(outcome, Applied | RefundDue)  # noqa: S101
+            order = outcome.order
+        return order
 
     return build()
+
+
+_ENDINGS: set[tuple[type[Event], OrderStatus]] = {
+    (Cancelled, OrderStatus.PENDING_PAYMENT),
+    (Cancelled, OrderStatus.PAID),
+    (Cancelled, OrderStatus.PICKING),
+    (Closed, OrderStatus.PENDING_PAYMENT),
+}
 
 
 def _payments(currency: Currency | str) -> st.SearchStrategy[Payment]:
@@ -342,9 +357,19 @@ def _parcels(draw: st.DrawFn, lines: list[OrderLine], *, complete: bool) -> list
     contents: list[list[ShipmentLine]] = [[] for _ in range(count)]
     for line in lines:
         box = draw(st.integers(min_value=0, max_value=count - 1))
-        contents[box].append(ShipmentLine(line.line_id, line.quantity))
+        first = line.quantity
+        if count > 1 and line.quantity > 1 and draw(st.booleans()):
+            first = draw(st.integers(min_value=1, max_value=line.quantity - 1))
+            contents[(box + 1) % count].append(
+                ShipmentLine(line.line_id, line.quantity - first)
+            )
+        contents[box].append(ShipmentLine(line.line_id, first))
     boxes = [c for c in contents if c]
-    reached = [draw(st.sampled_from(ShipmentStatus)) for _ in boxes]
+    if not complete and len(boxes) > 1 and draw(st.booleans()):
+        boxes.pop()  # some units stay in the warehouse: partially shipped
+    statuses = list(ShipmentStatus)
+    least = statuses.index(draw(st.sampled_from(statuses)))
+    reached = [draw(st.sampled_from(statuses[least:])) for _ in boxes]
     steps: list[_Step] = []
     for n, parts in enumerate(boxes):
         fields = {"shipment_id": f"S{n + 1}", "lines": parts, "carrier": "SF"}
@@ -365,19 +390,21 @@ def lifecycles(
     draw: st.DrawFn,
     *,
     order_id: str = "DY-1001",
+    currency: Currency | str = "CNY",
     start: dt.datetime = _LIFECYCLE_START,
 ) -> list[OrderEvent]:
     """A legal event stream for one order, in the order it happened.
 
     It always starts with `OrderPlaced` and goes as far as a drawn stage:
-    payment, picking, shipments (lines split across one to three parcels,
-    each going as far as shipped, in transit or delivered) and completion
-    once every parcel is delivered. Cancellation and closing are left out on
-    purpose: they race with payment, and `RefundDue` settles that race.
+    payment, picking, shipments (lines spread, and sometimes split, across
+    one to three parcels, each going as far as shipped, in transit or
+    delivered, some units possibly left unshipped) and completion once every
+    parcel is delivered. Cancellation and closing are left out on purpose:
+    they race with payment, and `RefundDue` settles that race.
 
     .. versionadded:: 0.1.0
     """
-    lines = draw(_unique_lines("CNY"))
+    lines = draw(_unique_lines(currency))
     placed = {
         "channel": "douyin",
         "buyer": draw(buyers()),
@@ -385,16 +412,17 @@ def lifecycles(
         "lines": lines,
     }
     steps: list[_Step] = [(OrderPlaced, "order.created", placed)]
-    stage = draw(st.integers(min_value=0, max_value=4))
+    # Weighted towards the shipping stages, where most of the rules are.
+    stage = draw(st.sampled_from([4, 3, 4, 2, 3, 1, 4, 0]))
     if stage >= 1:
-        total = sum((line.amount for line in lines), Money.zero("CNY"))
+        total = sum((line.amount for line in lines), Money.zero(currency))
         paid = {"payment_id": "PAY-1", "amount": total}
         steps.append((PaymentCaptured, "order.paid", paid))
     if stage >= 2:
         steps.append((PickingStarted, "wms.picking", {}))
     if stage >= 3:
         steps.extend(draw(_parcels(lines, complete=stage >= 4)))
-    t = pendulum.instance(start)
+    t = to_utc(start, "start")
     stream: list[OrderEvent] = []
     for n, (cls, kind, fields) in enumerate(steps):
         ref = fields.get("shipment_id", order_id)
