@@ -221,6 +221,7 @@ _SHIPMENT_RANK: Final = {_SS.SHIPPED: 0, _SS.IN_TRANSIT: 1, _SS.DELIVERED: 2}
 _Timed = TypeVar("_Timed", Payment, Shipment)
 # The parts of every order, record and shipment built here come from an order
 # and an event that were validated already: skip validating them again.
+_new_order: Final = builder(Order)
 _evolve_order: Final = copier(Order)
 _evolve_shipment: Final = copier(Shipment)
 _new_record: Final = builder(AuditRecord)
@@ -291,19 +292,27 @@ def _unchanged(
 
 
 def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
-    order = Order(
+    # OrderPlaced validated its lines as Order does; a new order has nothing
+    # else (payments, parcels) that could contradict them.
+    order = _new_order(
         order_id=event.order_id,
         channel=event.channel,
         buyer=event.buyer,
         address=event.address,
         lines=event.lines,
         placed_at=event.occurred_at,
+        status=OrderStatus.PENDING_PAYMENT,
+        version=1,
         pay_by=event.pay_by,
+        payments=(),
+        shipments=(),
+        cancel_reason=None,
         applied_keys=frozenset((event.key,)),
+        address_changed_at=None,
     )
-    record = AuditRecord(
+    record = _new_record(
         order.order_id,
-        order.version,
+        1,
         None,
         order.status,
         "OrderPlaced",
@@ -312,8 +321,9 @@ def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
         event.source,
         event.occurred_at,
         now,
+        (),
     )
-    return Applied(order, (record,), event)
+    return _new_applied(order, (record,), event)
 
 
 def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Outcome:
