@@ -297,7 +297,10 @@ def _event_strategies() -> dict[type[Event], st.SearchStrategy[Any]]:
             **common,
         ),
         PaymentCaptured: st.builds(
-            PaymentCaptured, payment_id=_ID, amount=money("CNY"), **common
+            PaymentCaptured,
+            payment_id=_ID,
+            amount=money("CNY", min_minor=1),
+            **common,
         ),
         PickingStarted: st.builds(PickingStarted, location=st.none() | _ID, **common),
         Shipped: st.builds(
@@ -334,17 +337,21 @@ def audit_records() -> st.SearchStrategy[AuditRecord]:
     """
     return st.builds(
         AuditRecord,
-        _ID,
-        st.none() | st.sampled_from(OrderStatus),
-        st.sampled_from(OrderStatus),
-        st.sampled_from([cls.__name__ for cls in (OrderPlaced, Shipped, Cancelled)]),
-        idempotency_keys(),
-        _ID,
-        _ID,
-        instants(),
-        instants(),
-        st.lists(st.builds(FieldChange, _ID, _TEXT, _TEXT), max_size=2),
+        order_id=_ID,
+        version=st.integers(min_value=1, max_value=1000),
+        from_status=st.none() | st.sampled_from(OrderStatus),
+        to_status=st.sampled_from(OrderStatus),
+        event_type=st.sampled_from([cls.__name__ for cls in _EVENT_CLASSES]),
+        key=idempotency_keys(),
+        actor=_ID,
+        source=_ID,
+        occurred_at=instants(),
+        recorded_at=instants(),
+        changes=st.lists(st.builds(FieldChange, _ID, _TEXT, _TEXT), max_size=2),
     )
+
+
+_EVENT_CLASSES = (OrderPlaced, PaymentCaptured, Shipped, Cancelled)
 
 
 _Step = tuple[type[Event], str, dict[str, Any]]
