@@ -172,10 +172,14 @@ class Money:
     currency: Currency
 
     def __init__(self, amount: Decimal | int | str, currency: Currency | str) -> None:
-        cur = _as_currency(currency)
-        value = _as_decimal(amount)
+        # The common cases first: a decimal string (JSON) and a Decimal.
+        cur = currency if type(currency) is Currency else _as_currency(currency)
+        if type(amount) is str and _PLAIN_DECIMAL.fullmatch(amount):
+            value = Decimal(amount)
+        else:
+            value = _as_decimal(amount)
         try:
-            exact = value.quantize(cur.quantum, context=_EXACT)
+            exact = value.quantize(cur._quantum, context=_EXACT)  # noqa: SLF001
         except decimal.Inexact:
             raise InvalidMoney(
                 "amount",
@@ -185,9 +189,10 @@ class Money:
             ) from None
         except decimal.DecimalException:
             raise InvalidMoney("amount", amount, "is too large") from None
-        _check_size(exact, cur, amount)
-        object.__setattr__(self, "amount", exact)
-        object.__setattr__(self, "currency", cur)
+        if exact and exact.adjusted() + 1 + cur.minor_units > _MAX_DIGITS:
+            _check_size(exact, cur, amount)
+        _set_amount(self, exact)
+        _set_currency(self, cur)
 
     @classmethod
     def rounded(
@@ -334,6 +339,11 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency.code}"
+
+
+# Slot descriptors set the fields of a frozen instance directly.
+_set_amount = Money.__dict__["amount"].__set__
+_set_currency = Money.__dict__["currency"].__set__
 
 
 def _check_size(amount: Decimal, currency: Currency, given: object) -> None:

@@ -74,7 +74,8 @@ def check_lines(lines: tuple[OrderLine, ...]) -> None:
                 f"lines[{i}].line_id", line.line_id, "repeats an earlier line id"
             )
         seen.add(line.line_id)
-        if line.unit_price.currency != currency:
+        price_currency = line.unit_price.currency
+        if price_currency is not currency and price_currency != currency:
             raise CurrencyMismatch(
                 f"lines[{i}].unit_price", line.unit_price.currency.code, currency.code
             )
@@ -162,11 +163,13 @@ class OrderLine:
     line_id: str = attrs.field(validator=text("line_id"))
     sku: str = attrs.field(validator=text("sku"))
     quantity: int = attrs.field(validator=positive_int("quantity"))
-    unit_price: Money = attrs.field(validator=instance_of("unit_price", Money))
+    unit_price: Money = attrs.field()
     title: str = attrs.field(default="", validator=plain_text("title"))
 
     @unit_price.validator
     def _check_price(self, _attribute: object, price: Money) -> None:
+        if type(price) is not Money:
+            raise ValidationError("unit_price", price, "must be a Money")
         if price.amount < 0:
             raise ValidationError("unit_price", price, "must not be negative")
 
@@ -369,15 +372,22 @@ def _check_payments(order: Order) -> None:
 
 
 def _check_shipments(order: Order) -> None:
-    shipped = _units_shipped(order)
     status = order.status
-    if status in _UNSHIPPED:
-        problem = "no shipment before shipping" if order.shipments else None
-    elif not order.shipments:
-        problem = "at least one shipment"
-    elif any(shipped[line.line_id] < line.quantity for line in order.lines):
-        partial = status is OrderStatus.PARTIALLY_SHIPPED
-        problem = None if partial else "every unit shipped"
+    shipped = _units_shipped(order) if order.shipments else {}
+    if not order.shipments:
+        problem = None if status in _UNSHIPPED else "at least one shipment"
+    elif status in _UNSHIPPED:
+        _units_shipped(order)
+        problem = "no shipment before shipping"
+    elif any(
+        shipped < line.quantity
+        for line, shipped in zip(
+            order.lines, _units_shipped(order).values(), strict=True
+        )
+    ):
+        problem = (
+            None if status is OrderStatus.PARTIALLY_SHIPPED else "every unit shipped"
+        )
     else:
         slowest = min((s.status for s in order.shipments), key=_PARCEL_RANK.__getitem__)
         derived = _PARCEL_STATUS[slowest]
