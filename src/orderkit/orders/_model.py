@@ -377,17 +377,10 @@ def _check_shipments(order: Order) -> None:
     if not order.shipments:
         problem = None if status in _UNSHIPPED else "at least one shipment"
     elif status in _UNSHIPPED:
-        _units_shipped(order)
         problem = "no shipment before shipping"
-    elif any(
-        shipped < line.quantity
-        for line, shipped in zip(
-            order.lines, _units_shipped(order).values(), strict=True
-        )
-    ):
-        problem = (
-            None if status is OrderStatus.PARTIALLY_SHIPPED else "every unit shipped"
-        )
+    elif any(shipped[line.line_id] < line.quantity for line in order.lines):
+        partial = status is OrderStatus.PARTIALLY_SHIPPED
+        problem = None if partial else "every unit shipped"
     else:
         slowest = min((s.status for s in order.shipments), key=_PARCEL_RANK.__getitem__)
         derived = _PARCEL_STATUS[slowest]
