@@ -1,0 +1,239 @@
+"""Structure and unstructure hooks for attrs classes, generated from their fields.
+
+The fast structure hook and the unstructure hook are Python source written
+for each class and compiled once; the careful structure hook is cattrs' own,
+for the detailed twin that finds the path to a value refused. A tagged class
+checks its tag on read and writes it first.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import linecache
+import types
+import weakref
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+import cattrs
+from cattrs.fns import identity
+from cattrs.gen import make_dict_structure_fn
+
+from orderkit.errors import StructureError
+from orderkit.money import Money
+from orderkit.serialization._collections import WriteItems, WriteOptional
+from orderkit.serialization._values import (
+    structure_money,
+    unstructure_enum,
+    unstructure_money,
+)
+from orderkit.serialization._wire import (
+    TAG,
+    TAGS,
+    Data,
+    StructureHook,
+    TypeForm,
+    UnstructureHook,
+)
+
+
+# Validators of orderkit._validate that refuse a value of any other type: the
+# fields they guard go to the constructor as read, to be checked there once.
+_TYPE_CHECKS: Final[dict[str, TypeForm]] = {
+    "text": str,
+    "plain_text": str,
+    "optional_text": str | None,
+    "positive_int": int,
+}
+
+
+def _checked_by_constructor(field: attrs.Attribute[Any]) -> bool:
+    kind = field.type
+    converter: object = field.converter
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        # `status: OrderStatus = field(converter=OrderStatus)` reads itself.
+        return converter is kind
+    check = field.validator
+    if getattr(check, "__module__", None) != "orderkit._validate":
+        return False
+    name = str(getattr(check, "__qualname__", "")).partition(".")[0]
+    return name in _TYPE_CHECKS and bool(_TYPE_CHECKS[name] == kind)
+
+
+def _compile(name: str, source: str, namespace: dict[str, Any]) -> Any:  # noqa: ANN401
+    filename = f"<orderkit {name}>"
+    # In linecache, so that tracebacks through a generated hook show its source.
+    lines = source.splitlines(keepends=True)
+    linecache.cache[filename] = (len(source), None, lines, filename)
+    # The source is built from attrs fields and type names, never from data.
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102
+    return namespace[name.replace(" ", "_")]
+
+
+def _fast_attrs_hook(cl: type, converter: cattrs.BaseConverter) -> StructureHook:
+    """A structure hook with no per-field overhead, generated from the fields.
+
+    Arguments go by position where the class allows, defaults are inlined,
+    `Money` is built in place, and a field whose constructor checks its type
+    itself is passed as read.
+    """
+    attrs.resolve_types(cl)
+    namespace: dict[str, Any] = {"cl": cl}
+    args: list[str] = []
+    later: list[str] = []  # fields with a factory default: passed only if present
+    by_keyword = False
+    for i, field in enumerate(attrs.fields(cl)):
+        if not field.init:
+            continue
+        key = repr(field.name)
+        read = f"o[{key}]"
+        field_hook = None
+        if not _checked_by_constructor(field):
+            field_hook = converter.get_structure_hook(field.type)
+        if field_hook is structure_money:
+            # Money checks its own arguments; a value of the wrong shape fails
+            # here too, and the detailed twin says how.
+            namespace["Money"] = Money
+            read = f"Money({read}['amount'], {read}['currency'])"
+        elif field_hook is not None:
+            namespace[f"h{i}"] = field_hook
+            namespace[f"t{i}"] = field.type
+            read = f"h{i}({read}, t{i})"
+        if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            later.append(f"    if {key} in o: kw[{field.alias!r}] = {read}")
+            by_keyword = True
+            continue
+        if field.default is not attrs.NOTHING:
+            namespace[f"d{i}"] = field.default
+            read = f"{read} if {key} in o else d{i}"
+        by_keyword = by_keyword or field.kw_only
+        args.append(f"{field.alias}={read}" if by_keyword else read)
+    name = f"structure {cl.__name__}"
+    lines = [f"def {name.replace(' ', '_')}(o, _):"]
+    tag = TAGS.get(cl)
+    if tag is not None:
+        lines.append(f"    if o.get({TAG!r}, {tag!r}) != {tag!r}: raise ValueError")
+    if later:
+        lines += ["    kw = {}", *later]
+        args.append("**kw")
+    lines.append(f"    return cl({', '.join(args)})")
+    hook: StructureHook = _compile(name, "\n".join(lines) + "\n", namespace)
+    return hook
+
+
+def _careful_attrs_hook(cl: type, converter: cattrs.BaseConverter) -> StructureHook:
+    """The cattrs detailed hook, refusing what is not an object or has another tag."""
+    inner: StructureHook = make_dict_structure_fn(cl, converter)
+    tag = TAGS.get(cl)
+    name = cl.__name__
+
+    def structure_careful(value: Data, _: TypeForm) -> Data:
+        if not isinstance(value, Mapping):
+            raise StructureError("", value, f"must be an object ({name})", name)
+        if tag is not None and value.get(TAG, tag) != tag:
+            problem = f"names another class; {name} is {tag!r}"
+            raise StructureError(TAG, value[TAG], problem, name)
+        return inner(value, cl)
+
+    return structure_careful
+
+
+def attrs_hook(cl: type, converter: cattrs.BaseConverter) -> StructureHook:
+    """The careful hook for a detailed converter, the fast one otherwise."""
+    if converter.detailed_validation:
+        return _careful_attrs_hook(cl, converter)
+    return _fast_attrs_hook(cl, converter)
+
+
+# Writers this module generated, and their classes: a parent inlines them.
+_WRITERS: Final[weakref.WeakKeyDictionary[UnstructureHook, type]] = (
+    weakref.WeakKeyDictionary()
+)
+_INLINE_DEPTH: Final = 3
+# Hooks written in place as expressions of the value, `{0}`.
+_INLINE: Final[tuple[tuple[UnstructureHook, str], ...]] = (
+    (identity, "{0}"),
+    (unstructure_enum, "{0}._value_"),
+    (
+        unstructure_money,
+        "{{'amount': str({0}.amount), 'currency': {0}.currency.code}}",
+    ),
+)
+
+
+class _Source:
+    """The names a generated function uses: hooks it calls, and locals."""
+
+    def __init__(self, converter: cattrs.BaseConverter) -> None:
+        self.converter = converter
+        self.namespace: dict[str, Any] = {}
+        self._count = itertools.count()
+
+    def hook(self, hook: UnstructureHook) -> str:
+        name = f"h{next(self._count)}"
+        self.namespace[name] = hook
+        return name
+
+    def local(self) -> str:
+        return f"v{next(self._count)}"
+
+
+def _write(get: str, hook: UnstructureHook, source: _Source, depth: int) -> str:
+    """The expression that writes `get` with `hook`, inline where it can be."""
+    for simple, template in _INLINE:
+        if hook is simple:
+            return template.format(get)
+    if isinstance(hook, WriteOptional):
+        var = source.local()
+        inner = _write(var, hook.inner, source, depth)
+        return (
+            get if inner == var else f"(None if ({var} := {get}) is None else {inner})"
+        )
+    if isinstance(hook, WriteItems):
+        var = source.local()
+        return f"[{_write(var, hook.item, source, depth)} for {var} in {get}]"
+    cl = _WRITERS.get(hook) if isinstance(hook, types.FunctionType) else None
+    if cl is None or depth >= _INLINE_DEPTH:
+        return f"{source.hook(hook)}({get})"
+    if get.isidentifier():
+        return _write_fields(cl, get, source, depth + 1)
+    # Read the attribute chain once: the first field binds it to a local.
+    var = source.local()
+    return _write_fields(cl, var, source, depth + 1, first=f"({var} := {get})")
+
+
+def _write_fields(
+    cl: type, get: str, source: _Source, depth: int, first: str | None = None
+) -> str:
+    items = []
+    tag = TAGS.get(cl)
+    if tag is not None:
+        items.append(f"{TAG!r}: {tag!r}")
+    for field in attrs.fields(cl):
+        if field.init:
+            hook = source.converter.get_unstructure_hook(field.type)
+            value = _write(f"{first or get}.{field.name}", hook, source, depth)
+            items.append(f"{field.name!r}: {value}")
+            first = None
+    return f"{{{', '.join(items)}}}"
+
+
+def unstructure_attrs_hook(
+    cl: type, converter: cattrs.BaseConverter
+) -> UnstructureHook:
+    """An unstructure hook generated from the fields, written in place.
+
+    Text and numbers are copied; enums, `Money`, optionals, lists and nested
+    classes (to a depth of three) are written inline; anything else goes
+    through its hook. A tagged class writes its tag first.
+    """
+    attrs.resolve_types(cl)
+    source = _Source(converter)
+    body = _write_fields(cl, "i", source, 1)
+    name = f"unstructure {cl.__name__}"
+    text = f"def {name.replace(' ', '_')}(i):\n    return {body}\n"
+    unstructure: UnstructureHook = _compile(name, text, source.namespace)
+    _WRITERS[unstructure] = cl
+    return unstructure

@@ -1,0 +1,155 @@
+"""Hooks for single values: money, instants, enums, text and numbers.
+
+Each reads only what the wire format allows (no coercion of strings and
+integers, no JSON floats for money) and builds the value by its constructor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from decimal import Decimal
+from typing import Final
+
+import pendulum
+
+from orderkit._time import to_utc
+from orderkit.errors import (
+    NaiveDatetime,
+    OrderkitError,
+    StructureError,
+    ValidationError,
+)
+from orderkit.money import Currency, Money
+from orderkit.serialization._paths import shape_error
+from orderkit.serialization._wire import TAG, Data, TypeForm
+
+
+_UTC: Final = pendulum.UTC
+_PLAIN_DECIMAL: Final = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def unstructure_decimal(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def structure_decimal(value: Data, _: TypeForm) -> Decimal:
+    if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value):
+        return Decimal(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, Decimal) and value.is_finite():
+        return value
+    problem = "must be a decimal string such as '12.30'"
+    raise StructureError("", value, problem, "Decimal")
+
+
+def unstructure_money(value: Money) -> dict[str, str]:
+    return {"amount": str(value.amount), "currency": value.currency.code}
+
+
+def structure_money(value: Data, _: TypeForm) -> Money:
+    try:
+        amount, currency = value["amount"], value["currency"]
+    except (KeyError, TypeError, IndexError):
+        raise shape_error(value, ("amount", "currency"), "Money") from None
+    return Money(amount, currency)
+
+
+def structure_currency(value: Data, _: TypeForm) -> Currency:
+    try:
+        return Currency(value)
+    except ValidationError as error:
+        raise StructureError("", value, error.problem, "Currency") from error
+
+
+def unstructure_instant(value: dt.datetime) -> str:
+    if value.tzinfo is not _UTC:
+        value = to_utc(value, "")
+    # Faster than isoformat(), which asks pendulum's tzinfo for the offset.
+    parts = (value.year, value.month, value.day, value.hour, value.minute, value.second)
+    if value.microsecond:
+        return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (*parts, value.microsecond)  # noqa: UP031
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % parts  # noqa: UP031
+
+
+def structure_instant(value: Data, _: TypeForm) -> pendulum.DateTime:
+    if isinstance(value, str):
+        try:
+            # About 15 times faster than pendulum.parse.
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            problem = "is not an ISO 8601 timestamp"
+            raise StructureError("", value, problem, "DateTime") from None
+    elif isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        problem = "must be an ISO 8601 timestamp string"
+        raise StructureError("", value, problem, "DateTime")
+    if parsed.tzinfo is dt.UTC:  # what fromisoformat gives for Z and +00:00
+        return pendulum.DateTime(
+            parsed.year,
+            parsed.month,
+            parsed.day,
+            parsed.hour,
+            parsed.minute,
+            parsed.second,
+            parsed.microsecond,
+            tzinfo=_UTC,
+        )
+    if parsed.utcoffset() is None:
+        raise NaiveDatetime("", value)
+    return to_utc(parsed, "")
+
+
+def unstructure_error(value: OrderkitError) -> dict[str, str]:
+    return {TAG: type(value).__name__, "message": str(value)}
+
+
+def structure_orderkit_error(value: Data, _: TypeForm) -> OrderkitError:
+    # An exception carries arbitrary values and compares by identity: it is
+    # written for people to read, and never read back.
+    problem = "is an error report, which is written but never read back"
+    raise StructureError("", value, problem, "OrderkitError")
+
+
+def unstructure_enum(value: enum.Enum) -> Data:
+    return value._value_
+
+
+def structure_enum(value: Data, cl: type[enum.Enum]) -> enum.Enum:
+    try:
+        return cl._value2member_map_[value]
+    except (KeyError, TypeError):
+        pass
+    try:
+        return cl(value)  # aliases, _missing_, and the enum's own error
+    except ValueError as error:
+        if isinstance(error, ValidationError):
+            problem = error.problem
+        else:
+            problem = f"must be one of {', '.join(repr(m.value) for m in cl)}"
+        raise StructureError("", value, problem, cl.__name__) from error
+
+
+def structure_str(value: Data, cl: TypeForm) -> Data:
+    # Registered for str, so it also sees str subclasses such as StrEnums.
+    if cl is not str:
+        return structure_enum(value, cl) if issubclass(cl, enum.Enum) else cl(value)
+    if isinstance(value, str):
+        return value
+    raise StructureError("", value, "must be a string", "str")
+
+
+def structure_int(value: Data, cl: TypeForm) -> Data:
+    # Registered for int, so it also sees bool and IntEnums.
+    if cl is bool:
+        if isinstance(value, bool):
+            return value
+        raise StructureError("", value, "must be true or false", "bool")
+    if cl is not int:
+        return structure_enum(value, cl) if issubclass(cl, enum.Enum) else cl(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise StructureError("", value, "must be an integer", "int")
