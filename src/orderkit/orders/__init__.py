@@ -11,6 +11,8 @@ never moves backwards. `TRANSITIONS` is the whole lifecycle as data.
 
 from orderkit.orders._audit import AuditRecord as AuditRecord
 from orderkit.orders._audit import FieldChange as FieldChange
+from orderkit.orders._batch import Batch as Batch
+from orderkit.orders._batch import apply_all as apply_all
 from orderkit.orders._events import EVENT_TYPES as EVENT_TYPES
 from orderkit.orders._events import AddressChanged as AddressChanged
 from orderkit.orders._events import Cancelled as Cancelled
@@ -24,12 +26,7 @@ from orderkit.orders._events import OrderPlaced as OrderPlaced
 from orderkit.orders._events import PaymentCaptured as PaymentCaptured
 from orderkit.orders._events import PickingStarted as PickingStarted
 from orderkit.orders._events import Shipped as Shipped
-from orderkit.orders._machine import SHIPMENT_TRANSITIONS as SHIPMENT_TRANSITIONS
-from orderkit.orders._machine import TRANSITIONS as TRANSITIONS
-from orderkit.orders._machine import Batch as Batch
-from orderkit.orders._machine import Verdict as Verdict
 from orderkit.orders._machine import apply as apply
-from orderkit.orders._machine import apply_all as apply_all
 from orderkit.orders._milestones import MILESTONES as MILESTONES
 from orderkit.orders._milestones import Milestone as Milestone
 from orderkit.orders._milestones import milestone as milestone
@@ -49,6 +46,9 @@ from orderkit.orders._outcomes import Rejected as Rejected
 from orderkit.orders._outcomes import Stale as Stale
 from orderkit.orders._status import OrderStatus as OrderStatus
 from orderkit.orders._status import ShipmentStatus as ShipmentStatus
+from orderkit.orders._table import SHIPMENT_TRANSITIONS as SHIPMENT_TRANSITIONS
+from orderkit.orders._table import TRANSITIONS as TRANSITIONS
+from orderkit.orders._table import Verdict as Verdict
 
 
 __all__ = [

@@ -1,14 +1,11 @@
-"""The lifecycle as data, and `apply`: one pure step of it."""
+"""`apply`: one pure step of the lifecycle, with its audit record."""
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
-from collections.abc import Callable, Iterable, Mapping
-from types import MappingProxyType
-from typing import Any, Final, TypeVar, final
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
 
-import attrs
 import pendulum
 
 from orderkit._fast import builder, copier
@@ -16,7 +13,6 @@ from orderkit._time import to_utc
 from orderkit.errors import (
     CurrencyMismatch,
     IllegalTransition,
-    OrderkitError,
     OrderMismatch,
     ValidationError,
 )
@@ -42,169 +38,14 @@ from orderkit.orders._outcomes import (
     Early,
     Outcome,
     RefundDue,
-    Rejected,
     Stale,
 )
 from orderkit.orders._status import OrderStatus, ShipmentStatus
-
-
-@final
-class Verdict(enum.Enum):
-    """What an event does to an order, where the table names no status.
-
-    .. versionadded:: 0.1.0
-    """
-
-    KEEP = "keep"
-    """Applied; the data changes, the status stays."""
-    BY_SHIPMENTS = "by shipments"
-    """Applied to one shipment; the order's status follows its shipments."""
-    STALE = "stale"
-    """The order has passed this stage: nothing changes (`Stale`)."""
-    EARLY = "early"
-    """A predecessor is missing: nothing changes yet (`Early`)."""
-    REFUND_DUE = "refund due"
-    """Money arrived for an order that will not ship (`RefundDue`)."""
-    ILLEGAL = "illegal"
-    """The event contradicts the order: `IllegalTransition` is raised."""
+from orderkit.orders._table import SHIPMENT_TRANSITIONS, TRANSITIONS, Verdict
 
 
 _S = OrderStatus
-_PRE_SHIPPING = (_S.PENDING_PAYMENT, _S.PAID, _S.PICKING)
-_SHIPPING = (_S.PARTIALLY_SHIPPED, _S.SHIPPED, _S.IN_TRANSIT)
-_DONE = (_S.DELIVERED, _S.COMPLETED)
-_ENDED = (_S.CANCELLED, _S.CLOSED)
-
-
-def _row(
-    event: type[Event], cells: Mapping[OrderStatus, OrderStatus | Verdict]
-) -> dict[tuple[OrderStatus, type[Event]], OrderStatus | Verdict]:
-    missing = set(OrderStatus) - set(cells)
-    if missing:  # pragma: no cover - a table edit that forgot a status
-        msg = f"{event.__name__} row misses {sorted(missing)}"
-        raise AssertionError(msg)
-    return {(status, event): cell for status, cell in cells.items()}
-
-
-def _cells(
-    statuses: Iterable[OrderStatus], cell: OrderStatus | Verdict
-) -> dict[OrderStatus, OrderStatus | Verdict]:
-    return dict.fromkeys(statuses, cell)
-
-
-TRANSITIONS: Final[Mapping[tuple[OrderStatus, type[Event]], OrderStatus | Verdict]] = (
-    MappingProxyType(
-        {
-            **_row(OrderPlaced, _cells(OrderStatus, Verdict.STALE)),
-            **_row(
-                PaymentCaptured,
-                {
-                    _S.PENDING_PAYMENT: _S.PAID,
-                    **_cells((_S.PAID, _S.PICKING, *_SHIPPING, *_DONE), Verdict.KEEP),
-                    **_cells(_ENDED, Verdict.REFUND_DUE),
-                },
-            ),
-            **_row(
-                PickingStarted,
-                {
-                    _S.PENDING_PAYMENT: Verdict.EARLY,
-                    _S.PAID: _S.PICKING,
-                    **_cells((_S.PICKING, *_SHIPPING, *_DONE), Verdict.STALE),
-                    **_cells(_ENDED, Verdict.ILLEGAL),
-                },
-            ),
-            **_row(
-                Shipped,
-                {
-                    **_cells((_S.PENDING_PAYMENT, _S.PAID), Verdict.EARLY),
-                    **_cells((_S.PICKING, _S.PARTIALLY_SHIPPED), Verdict.BY_SHIPMENTS),
-                    **_cells((_S.SHIPPED, _S.IN_TRANSIT, *_DONE), Verdict.ILLEGAL),
-                    **_cells(_ENDED, Verdict.ILLEGAL),
-                },
-            ),
-            **{
-                key: cell
-                for event in (InTransit, Delivered)
-                for key, cell in _row(
-                    event,
-                    {
-                        **_cells(_PRE_SHIPPING, Verdict.EARLY),
-                        **_cells(_SHIPPING, Verdict.BY_SHIPMENTS),
-                        **_cells(_DONE, Verdict.STALE),
-                        **_cells(_ENDED, Verdict.ILLEGAL),
-                    },
-                ).items()
-            },
-            **_row(
-                Completed,
-                {
-                    **_cells((*_PRE_SHIPPING, *_SHIPPING), Verdict.EARLY),
-                    _S.DELIVERED: _S.COMPLETED,
-                    _S.COMPLETED: Verdict.STALE,
-                    **_cells(_ENDED, Verdict.ILLEGAL),
-                },
-            ),
-            **_row(
-                Cancelled,
-                {
-                    **_cells(_PRE_SHIPPING, _S.CANCELLED),
-                    **_cells((*_SHIPPING, *_DONE), Verdict.ILLEGAL),
-                    **_cells(_ENDED, Verdict.STALE),
-                },
-            ),
-            **_row(
-                Closed,
-                {
-                    _S.PENDING_PAYMENT: _S.CLOSED,
-                    **_cells((_S.PAID, _S.PICKING, *_SHIPPING, *_DONE), Verdict.STALE),
-                    **_cells(_ENDED, Verdict.STALE),
-                },
-            ),
-            **_row(
-                AddressChanged,
-                {
-                    **_cells(_PRE_SHIPPING, Verdict.KEEP),
-                    **_cells((*_SHIPPING, *_DONE, *_ENDED), Verdict.ILLEGAL),
-                },
-            ),
-        }
-    )
-)
-"""The order lifecycle: `(status, event class) -> new status or Verdict`.
-
-Every pair of a status and an event class has exactly one cell. A status
-means the event moves the order there; a `Verdict` says what happens instead.
-`SHIPMENT_TRANSITIONS` refines the cells marked `Verdict.BY_SHIPMENTS`.
-
-.. versionadded:: 0.1.0
-"""
-
 _SS = ShipmentStatus
-SHIPMENT_TRANSITIONS: Final[
-    Mapping[tuple[ShipmentStatus | None, type[Event]], ShipmentStatus | Verdict]
-] = MappingProxyType(
-    {
-        (None, Shipped): _SS.SHIPPED,
-        **{(status, Shipped): Verdict.STALE for status in ShipmentStatus},
-        (None, InTransit): Verdict.EARLY,
-        (_SS.SHIPPED, InTransit): _SS.IN_TRANSIT,
-        (_SS.IN_TRANSIT, InTransit): Verdict.STALE,
-        (_SS.DELIVERED, InTransit): Verdict.STALE,
-        (None, Delivered): Verdict.EARLY,
-        (_SS.SHIPPED, Delivered): Verdict.EARLY,
-        (_SS.IN_TRANSIT, Delivered): _SS.DELIVERED,
-        (_SS.DELIVERED, Delivered): Verdict.STALE,
-    }
-)
-"""One shipment's lifecycle: `(shipment status or None, event class) -> result`.
-
-`None` is a shipment the order does not know yet. A parcel is delivered only
-after it was in transit, so the audit trail reads the same whatever order the
-carrier's events arrive in.
-
-.. versionadded:: 0.1.0
-"""
-
 _PREDECESSOR: Final = {
     PickingStarted: "PaymentCaptured",
     Shipped: "PickingStarted",
@@ -587,108 +428,3 @@ def apply(order: Order | None, event: OrderEvent, *, now: dt.datetime) -> Outcom
     if event.key in order.applied_keys:
         return Duplicate(order, event)
     return step(order, event, instant)
-
-
-@final
-@attrs.frozen(slots=True)
-class Batch:
-    """What `apply_all` did with a stream of events.
-
-    Attributes:
-        order: The order after every event that could apply.
-        outcomes: One outcome per event that was settled (applied, a
-            duplicate, stale, a refund due, or rejected), in the order they
-            were settled; events still parked have none.
-        parked: Events still waiting for a predecessor.
-
-    .. versionadded:: 0.1.0
-    """
-
-    order: Order | None
-    outcomes: tuple[Outcome | Rejected, ...]
-    parked: tuple[OrderEvent, ...]
-
-    @property
-    def records(self) -> tuple[AuditRecord, ...]:
-        """Every audit record written, in order."""
-        return tuple(
-            record
-            for outcome in self.outcomes
-            if isinstance(outcome, Applied | RefundDue)
-            for record in outcome.records
-        )
-
-
-def apply_all(
-    order: Order | None,
-    events: Iterable[OrderEvent],
-    *,
-    now: dt.datetime,
-    parked: Iterable[OrderEvent] = (),
-) -> Batch:
-    """Apply events in arrival order, parking early ones until they fit.
-
-    The parked events (from an earlier call) are tried first; after every
-    event that changes the order, the parked events are tried again, oldest
-    first, until none of them applies. An event that `apply` refuses with an
-    `OrderkitError` becomes a `Rejected` outcome, and the batch goes on.
-
-    Args:
-        order: The order as it stands, or `None`.
-        events: Events in the order they arrived.
-        now: When orderkit applies them (timezone-aware).
-        parked: Events parked by an earlier call.
-
-    Returns:
-        The final order, every outcome, and the events still parked.
-
-    Raises:
-        NaiveDatetime: `now` has no UTC offset.
-
-    .. versionadded:: 0.1.0
-    """
-    instant = to_utc(now, "now")
-    waiting = list(parked)
-    outcomes: list[Outcome | Rejected] = []
-    order = _settle(order, waiting, outcomes, instant)
-    for event in events:
-        outcome = _attempt(order, event, instant)
-        if isinstance(outcome, Early):
-            waiting.append(event)
-            continue
-        outcomes.append(outcome)
-        if isinstance(outcome, Applied | RefundDue):
-            order = _settle(outcome.order, waiting, outcomes, instant)
-    return Batch(order, tuple(outcomes), tuple(waiting))
-
-
-def _attempt(
-    order: Order | None, event: OrderEvent, now: pendulum.DateTime
-) -> Outcome | Rejected:
-    try:
-        return apply(order, event, now=now)
-    except OrderkitError as error:
-        return Rejected(order, event, error)
-
-
-def _settle(
-    order: Order | None,
-    waiting: list[OrderEvent],
-    outcomes: list[Outcome | Rejected],
-    now: pendulum.DateTime,
-) -> Order | None:
-    """Apply parked events until none of them applies; return the order."""
-    progress = True
-    while progress:
-        progress = False
-        for event in list(waiting):
-            outcome = _attempt(order, event, now)
-            if isinstance(outcome, Early):
-                continue
-            waiting.remove(event)
-            outcomes.append(outcome)
-            if isinstance(outcome, Applied | RefundDue):
-                order = outcome.order
-                progress = True
-                break
-    return order
