@@ -565,16 +565,21 @@ class TestStructureErrors:
         detailed = _refused(DETAILED, payload, Order)
         assert (str(detailed), detailed.field) == (str(fast), fast.field)
 
-    def test_the_detailed_twin_is_built_once(self) -> None:
+    def test_a_report_reads_with_the_hooks_registered_on_the_converter(self) -> None:
+        """A host's own hook for Money is honoured when the path is worked out."""
         converter = make_converter()
-        before = converter._twin
-        _refused(converter, _payload_with(_set("status", "x")), Order)
-        first = converter._twin
-        _refused(converter, _payload_with(_set("status", "y")), Order)
-        assert before is None
-        assert first is converter._twin
-        assert isinstance(first, Converter)
-        assert first.detailed_validation
+        converter.register_structure_hook(Money, lambda v, _: Money(*v.split()))
+        line = {
+            "line_id": "L1",
+            "sku": "RETRO-CLOCK",
+            "quantity": 0,
+            "unit_price": "199.00 CNY",
+            "title": "",
+        }
+
+        refused = _refused(converter, line, OrderLine)
+
+        assert ("quantity", 0) == (refused.field, refused.value)
 
 
 _JSON_VALUES = st.recursive(
@@ -737,3 +742,50 @@ class TestShipped:
         data = CONVERTER.unstructure(event)
         assert [{"line_id": "L1", "quantity": 2}] == data["lines"]
         assert "Shipped" == data["type"]
+
+
+class TestStdlibJson:
+    """The standard-library path refuses what orjson refuses, with a typed error."""
+
+    @pytest.mark.parametrize(
+        "document", [b'{"amount": NaN}', b"[" * 100_000, b'{"x": Infinity}']
+    )
+    def test_not_json_is_a_structure_error(self, document: bytes) -> None:
+        converter = make_converter(json="stdlib")
+
+        with pytest.raises(StructureError) as caught:
+            converter.loads(document, Money)
+
+        assert "" == caught.value.field
+
+    def test_not_text_is_a_structure_error(self) -> None:
+        with pytest.raises(StructureError):
+            make_converter(json="stdlib").loads(None, Money)  # type: ignore[call-overload]
+
+
+class TestCountsFitSixtyFourBits:
+    """A count every JSON library and store holds exactly; larger is refused."""
+
+    def test_a_quantity_beyond_64_bits_is_refused(self) -> None:
+        with pytest.raises(StructureError) as caught:
+            CONVERTER.structure(
+                {
+                    "line_id": "L1",
+                    "sku": "RETRO-CLOCK",
+                    "quantity": 2**63,
+                    "unit_price": {"amount": "1.00", "currency": "CNY"},
+                },
+                OrderLine,
+            )
+
+        assert "quantity" == caught.value.field
+
+
+class TestTopLevelPaths:
+    """A value read on its own is reported by its own field names."""
+
+    def test_address_country(self) -> None:
+        with pytest.raises(StructureError) as caught:
+            CONVERTER.structure({"country": "china"}, Address)
+
+        assert ("country", "china") == (caught.value.field, caught.value.value)

@@ -45,12 +45,19 @@ def plain_text(field: str) -> Validator:
     return check
 
 
+# Counts fit a signed 64-bit integer: what every store and JSON library here
+# (orjson included) holds exactly.
+MAX_INT = 2**63 - 1
+
+
 def positive_int(field: str) -> Validator:
-    """Refuse anything but an int above zero (bool and float included)."""
+    """Refuse anything but an int from 1 to 2**63 - 1 (bool and float included)."""
 
     def check(_instance: object, _attribute: object, value: object) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise InvalidQuantity(field, value, "must be a positive integer")
+        if value > MAX_INT:
+            raise InvalidQuantity(field, value, "must be at most 2**63 - 1")
 
     return check
 

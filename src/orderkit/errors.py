@@ -16,7 +16,7 @@ OrderkitError
 │   ├── EmptyOrder                          an order without lines
 │   ├── UnknownStatus (LookupError)         a status string that is not canonical
 │   ├── OrderMismatch                       an event addressed to another order
-│   └── StructureError                      serialized data of the wrong shape: .path
+│   └── StructureError                      serialized data of the wrong shape
 └── IllegalTransition (ValueError)          an event the order's status forbids
 ```
 

@@ -10,6 +10,7 @@ import attrs
 import pendulum
 
 from orderkit._time import to_utc
+from orderkit._validate import as_tuple, instance_of, plain_text, positive_int, text
 from orderkit.dedupe import IdempotencyKey
 from orderkit.orders._status import OrderStatus
 
@@ -23,7 +24,11 @@ def _recorded_at(value: dt.datetime) -> pendulum.DateTime:
 
 
 def _changes(value: Iterable[FieldChange]) -> tuple[FieldChange, ...]:
-    return tuple(value)
+    return as_tuple(value, "changes", FieldChange)
+
+
+def _from_status(value: OrderStatus | str | None) -> OrderStatus | None:
+    return None if value is None else OrderStatus(value)
 
 
 @final
@@ -39,9 +44,9 @@ class FieldChange:
     .. versionadded:: 0.1.0
     """
 
-    field: str
-    old: str
-    new: str
+    field: str = attrs.field(validator=text("field"))
+    old: str = attrs.field(validator=plain_text("old"))
+    new: str = attrs.field(validator=plain_text("new"))
 
 
 @final
@@ -65,14 +70,14 @@ class AuditRecord:
     .. versionadded:: 0.1.0
     """
 
-    order_id: str
-    version: int
-    from_status: OrderStatus | None
-    to_status: OrderStatus
-    event_type: str
-    key: IdempotencyKey
-    actor: str
-    source: str
+    order_id: str = attrs.field(validator=text("order_id"))
+    version: int = attrs.field(validator=positive_int("version"))
+    from_status: OrderStatus | None = attrs.field(converter=_from_status)
+    to_status: OrderStatus = attrs.field(converter=OrderStatus)
+    event_type: str = attrs.field(validator=text("event_type"))
+    key: IdempotencyKey = attrs.field(validator=instance_of("key", IdempotencyKey))
+    actor: str = attrs.field(validator=text("actor"))
+    source: str = attrs.field(validator=text("source"))
     occurred_at: pendulum.DateTime = attrs.field(converter=_occurred_at)
     recorded_at: pendulum.DateTime = attrs.field(converter=_recorded_at)
     changes: tuple[FieldChange, ...] = attrs.field(default=(), converter=_changes)

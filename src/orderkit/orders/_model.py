@@ -95,14 +95,10 @@ class Buyer:
     .. versionadded:: 0.1.0
     """
 
-    buyer_id: str = attrs.field(validator=text("buyer.buyer_id"))
-    name: str = attrs.field(default="", validator=plain_text("buyer.name"))
-    phone: str | None = attrs.field(
-        default=None, validator=optional_text("buyer.phone")
-    )
-    email: str | None = attrs.field(
-        default=None, validator=optional_text("buyer.email")
-    )
+    buyer_id: str = attrs.field(validator=text("buyer_id"))
+    name: str = attrs.field(default="", validator=plain_text("name"))
+    phone: str | None = attrs.field(default=None, validator=optional_text("phone"))
+    email: str | None = attrs.field(default=None, validator=optional_text("email"))
 
 
 @final
@@ -123,22 +119,20 @@ class Address:
     .. versionadded:: 0.1.0
     """
 
-    country: str = attrs.field(validator=text("address.country"))
-    province: str = attrs.field(default="", validator=plain_text("address.province"))
-    city: str = attrs.field(default="", validator=plain_text("address.city"))
-    district: str = attrs.field(default="", validator=plain_text("address.district"))
-    street: str = attrs.field(default="", validator=plain_text("address.street"))
-    postcode: str = attrs.field(default="", validator=plain_text("address.postcode"))
-    recipient: str = attrs.field(default="", validator=plain_text("address.recipient"))
-    phone: str | None = attrs.field(
-        default=None, validator=optional_text("address.phone")
-    )
+    country: str = attrs.field(validator=text("country"))
+    province: str = attrs.field(default="", validator=plain_text("province"))
+    city: str = attrs.field(default="", validator=plain_text("city"))
+    district: str = attrs.field(default="", validator=plain_text("district"))
+    street: str = attrs.field(default="", validator=plain_text("street"))
+    postcode: str = attrs.field(default="", validator=plain_text("postcode"))
+    recipient: str = attrs.field(default="", validator=plain_text("recipient"))
+    phone: str | None = attrs.field(default=None, validator=optional_text("phone"))
 
     @country.validator
     def _check_country(self, _attribute: object, value: str) -> None:
         if len(value) != 2 or not value.isascii() or not value.isupper():
             raise ValidationError(
-                "address.country", value, "must be an ISO 3166-1 alpha-2 code"
+                "country", value, "must be an ISO 3166-1 alpha-2 code"
             )
 
 

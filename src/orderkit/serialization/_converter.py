@@ -89,7 +89,16 @@ def _json_codec(
     def dumps(value: Data) -> bytes:
         return encode(value).encode()
 
-    return "stdlib", dumps, _json.loads
+    def loads(data: bytes | str) -> Data:
+        return _json.loads(data, parse_constant=_refuse_constant)
+
+    return "stdlib", dumps, loads
+
+
+def _refuse_constant(name: str) -> None:
+    # orjson refuses NaN and Infinity; so does the standard-library path.
+    msg = f"{name} is not JSON"
+    raise ValueError(msg)
 
 
 # --------------------------------------------------------------------------
@@ -108,7 +117,7 @@ class Converter(cattrs.Converter):
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_dumps", "_json_backend", "_loads", "_twin")
+    __slots__ = ("_dumps", "_json_backend", "_loads")
 
     def __init__(
         self,
@@ -118,7 +127,6 @@ class Converter(cattrs.Converter):
     ) -> None:
         super().__init__(*args, **kwargs)
         self._json_backend, self._dumps, self._loads = _json_codec(json)
-        self._twin: Converter | None = None
 
     @property
     def json_backend(self) -> Literal["orjson", "stdlib"]:
@@ -176,7 +184,9 @@ class Converter(cattrs.Converter):
         """
         try:
             obj = self._loads(data)
-        except ValueError as error:  # what both libraries raise for bad JSON
+        # ValueError is what both libraries raise for bad JSON; the standard
+        # library's parser also recurses, and refuses non-text with TypeError.
+        except (ValueError, TypeError, RecursionError) as error:
             problem = f"is not valid JSON ({error})"
             raise StructureError("", data, problem, type_name(cl)) from error
         return self.structure(obj, cl)
@@ -220,9 +230,9 @@ class Converter(cattrs.Converter):
     ) -> tuple[StructureError, BaseException | None]:
         if self.detailed_validation:
             return report(obj, cl, error)
-        twin = self._twin
-        if twin is None:
-            twin = self._twin = make_converter(detailed=True, json=self._json_backend)
+        # A copy with every hook registered so far, so that a report reads the
+        # data exactly as the failed read did; built only on this slow path.
+        twin = self.copy(detailed_validation=True)
         try:
             twin.get_structure_hook(cl)(obj, cl)
         except Exception as detailed:  # noqa: BLE001 - it becomes the report
