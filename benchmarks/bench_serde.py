@@ -166,6 +166,7 @@ class OrderModel(BaseModel):
     shipments: list[ShipmentModel] = []
     cancel_reason: str | None = None
     applied_keys: list[KeyModel] = []
+    address_changed_at: AwareDatetime | None = None
 
 
 MODEL = OrderModel.model_validate_json(DOCUMENT)
