@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import re
 from decimal import Decimal
 from typing import Final
 
@@ -16,18 +15,19 @@ import pendulum
 
 from orderkit._time import to_utc
 from orderkit.errors import (
+    InvalidMoney,
     NaiveDatetime,
     OrderkitError,
     StructureError,
     ValidationError,
 )
 from orderkit.money import Currency, Money
+from orderkit.money import _as_decimal as as_decimal
 from orderkit.serialization._paths import shape_error
 from orderkit.serialization._wire import TAG, Data, TypeForm
 
 
 _UTC: Final = pendulum.UTC
-_PLAIN_DECIMAL: Final = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
 def unstructure_decimal(value: Decimal) -> str:
@@ -35,14 +35,12 @@ def unstructure_decimal(value: Decimal) -> str:
 
 
 def structure_decimal(value: Data, _: TypeForm) -> Decimal:
-    if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value):
-        return Decimal(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    if isinstance(value, Decimal) and value.is_finite():
-        return value
-    problem = "must be a decimal string such as '12.30'"
-    raise StructureError("", value, problem, "Decimal")
+    # Money's own rule for amounts: plain decimal strings, ints, finite Decimals.
+    try:
+        return as_decimal(value, "")
+    except InvalidMoney as error:
+        problem = "must be a decimal string such as '12.30'"
+        raise StructureError("", value, problem, "Decimal") from error
 
 
 def unstructure_money(value: Money) -> dict[str, str]:
