@@ -218,3 +218,21 @@ class TestMessages:
         assert expected == (error.order_id, error.status, error.event)
         for part in (*expected, "a completed order cannot be cancelled"):
             assert part in message
+
+
+class TestLongValues:
+    """A huge refused value keeps its message short, and the value whole."""
+
+    def test_message_is_shortened_value_is_kept(self) -> None:
+        document = "x" * 1_000_000
+
+        error = ValidationError("lines", document, "must be a sequence")
+
+        assert document is error.value
+        assert len(str(error)) < 300
+        assert str(error).startswith("lines: must be a sequence (got 'xxx")
+
+    def test_a_value_without_a_field_is_labelled_top(self) -> None:
+        error = ValidationError("", 5, "must be an object")
+
+        assert "(top): must be an object (got 5)" == str(error)

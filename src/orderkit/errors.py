@@ -25,6 +25,7 @@ OrderkitError
 
 from __future__ import annotations
 
+import reprlib
 from typing import final
 
 
@@ -42,6 +43,16 @@ __all__ = [
     "UnknownStatus",
     "ValidationError",
 ]
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 120
+_SHORT.maxother = 120
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 6
+
+
+def _short(value: object) -> str:
+    return _SHORT.repr(value)
 
 
 class OrderkitError(Exception):
@@ -65,7 +76,8 @@ class ValidationError(OrderkitError, ValueError):
         self.field = field
         self.value = value
         self.problem = problem
-        super().__init__(f"{field}: {problem} (got {value!r})")
+        # Shortened: a refused document may be megabytes; `.value` keeps it all.
+        super().__init__(f"{field or '(top)'}: {problem} (got {_short(value)})")
 
 
 @final
