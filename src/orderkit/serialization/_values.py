@@ -133,11 +133,11 @@ def structure_enum(value: Data, cl: type[enum.Enum]) -> enum.Enum:
 
 def structure_str(value: Data, cl: TypeForm) -> Data:
     # Registered for str, so it also sees str subclasses such as StrEnums.
-    if cl is not str:
-        return structure_enum(value, cl) if issubclass(cl, enum.Enum) else cl(value)
+    if issubclass(cl, enum.Enum):
+        return structure_enum(value, cl)
     if isinstance(value, str):
-        return value
-    raise StructureError("", value, "must be a string", "str")
+        return value if cl is str else cl(value)
+    raise StructureError("", value, "must be a string", cl.__name__)
 
 
 def structure_int(value: Data, cl: TypeForm) -> Data:
@@ -146,8 +146,8 @@ def structure_int(value: Data, cl: TypeForm) -> Data:
         if isinstance(value, bool):
             return value
         raise StructureError("", value, "must be true or false", "bool")
-    if cl is not int:
-        return structure_enum(value, cl) if issubclass(cl, enum.Enum) else cl(value)
+    if issubclass(cl, enum.Enum):
+        return structure_enum(value, cl)
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise StructureError("", value, "must be an integer", "int")
+        return value if cl is int else cl(value)
+    raise StructureError("", value, "must be an integer", cl.__name__)
