@@ -113,3 +113,27 @@ def positive_money(field: str) -> Validator:
             raise ValidationError(field, value, "must be more than zero")
 
     return check
+
+
+def count(field: str) -> Validator:
+    """Refuse anything but an int from 0 to 2**63 - 1 (bool included)."""
+
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise InvalidQuantity(field, value, "must be an integer, zero or more")
+        if value > MAX_INT:
+            raise InvalidQuantity(field, value, "must be at most 2**63 - 1")
+
+    return check
+
+
+def signed_int(field: str) -> Validator:
+    """Refuse anything but an int within a signed 64-bit range (bool included)."""
+
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidQuantity(field, value, "must be an integer")
+        if not -MAX_INT <= value <= MAX_INT:
+            raise InvalidQuantity(field, value, "must be within +-(2**63 - 1)")
+
+    return check

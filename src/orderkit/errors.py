@@ -16,8 +16,15 @@ OrderkitError
 │   ├── EmptyOrder                          an order without lines
 │   ├── UnknownStatus (LookupError)         a status string that is not canonical
 │   ├── OrderMismatch                       an event addressed to another order
-│   └── StructureError                      serialized data of the wrong shape
-└── IllegalTransition (ValueError)          an event the order's status forbids
+│   ├── StructureError                      serialized data of the wrong shape
+│   ├── UnknownSku (LookupError)            a SKU the ledger has never stocked
+│   ├── UnknownLocation (LookupError)       a location the ledger has never stocked
+│   └── UnknownHold (LookupError)           a hold id the ledger does not know
+├── IllegalTransition (ValueError)          an event the order's status forbids
+├── InsufficientStock (ValueError)          every short line: .shortages
+├── HoldNotLive (ValueError)                a hold released, expired or committed
+├── ConcurrencyConflict (RuntimeError)      a record changed under a compare-and-set
+└── StoreError (RuntimeError)               a storage failure, from the driver
 ```
 
 .. versionadded:: 0.1.0
@@ -26,20 +33,33 @@ OrderkitError
 from __future__ import annotations
 
 import reprlib
-from typing import final
+from typing import TYPE_CHECKING, final
+
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from orderkit.inventory import Shortage
 
 
 __all__ = [
+    "ConcurrencyConflict",
     "CurrencyMismatch",
     "EmptyOrder",
+    "HoldNotLive",
     "IllegalTransition",
+    "InsufficientStock",
     "InvalidMoney",
     "InvalidQuantity",
     "NaiveDatetime",
     "OrderMismatch",
     "OrderkitError",
+    "StoreError",
     "StructureError",
     "UnknownCurrency",
+    "UnknownHold",
+    "UnknownLocation",
+    "UnknownSku",
     "UnknownStatus",
     "ValidationError",
 ]
@@ -206,3 +226,109 @@ class IllegalTransition(OrderkitError, ValueError):
         super().__init__(
             f"order {order_id!r} in status {status!r} cannot take {event}: {reason}"
         )
+
+
+@final
+class UnknownSku(ValidationError, LookupError):
+    """A SKU that the ledger has never stocked anywhere.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, value: str, field: str = "sku") -> None:
+        super().__init__(field, value, "no stock of this SKU was ever recorded")
+
+
+@final
+class UnknownLocation(ValidationError, LookupError):
+    """A location where the ledger has never stocked anything.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, value: str, field: str = "location") -> None:
+        super().__init__(field, value, "no stock was ever recorded at this location")
+
+
+@final
+class UnknownHold(ValidationError, LookupError):
+    """A hold id that the ledger does not know.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, value: str, field: str = "hold_id") -> None:
+        super().__init__(field, value, "no such hold")
+
+
+@final
+class InsufficientStock(OrderkitError, ValueError):
+    """Stock too short for a request; nothing was changed.
+
+    Attributes:
+        shortages: Every short line (`orderkit.inventory.Shortage`): SKU,
+            location (`None` for all locations together), what was requested
+            and what was available.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, shortages: Iterable[Shortage]) -> None:
+        self.shortages = tuple(shortages)
+        lines = "; ".join(str(s) for s in self.shortages)
+        super().__init__(f"insufficient stock: {lines}")
+
+
+@final
+class HoldNotLive(OrderkitError, ValueError):
+    """A hold that can no longer be committed or extended; nothing was changed.
+
+    Attributes:
+        hold_id: The hold.
+        state: Its state, as its string value (`"expired"`, `"released"`,
+            `"committed"`).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, hold_id: str, state: str) -> None:
+        self.hold_id = hold_id
+        self.state = state
+        super().__init__(f"hold {hold_id!r} is {state}, no longer live")
+
+
+@final
+class ConcurrencyConflict(OrderkitError, RuntimeError):
+    """A record changed between reading it and writing it; nothing was changed.
+
+    Retrying from a fresh read is safe.
+
+    Attributes:
+        what: The record that moved, as `kind:id` (`"hold:H1"`).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"{what} changed concurrently; read it again and retry")
+
+
+@final
+class StoreError(OrderkitError, RuntimeError):
+    """A storage failure, translated from the driver's own error.
+
+    The driver's exception is chained as `__cause__`; the transaction was
+    rolled back.
+
+    Attributes:
+        store: The store's name (`"sqlite"`).
+        operation: What the store was doing (`"apply"`).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, store: str, operation: str, detail: str) -> None:
+        self.store = store
+        self.operation = operation
+        super().__init__(f"{store} store failed during {operation}: {detail}")

@@ -1,0 +1,282 @@
+"""The ledger store contract as one algorithm, shared by orderkit's own stores.
+
+A store supplies `Rows`: reads inside its transaction and one final write.
+The algorithm (expire, supersede, compare-and-set, move, check) lives here
+once, so the memory and SQLite stores cannot drift apart. Host stores may
+implement `LedgerStore` any way they like; the contract suite is the judge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+import pendulum
+
+from orderkit import _fast
+from orderkit.errors import (
+    ConcurrencyConflict,
+    HoldNotLive,
+    InsufficientStock,
+    InvalidQuantity,
+    UnknownLocation,
+    UnknownSku,
+)
+from orderkit.inventory import (
+    Balance,
+    Hold,
+    HoldState,
+    Measure,
+    Movement,
+    MovementKind,
+    Plan,
+    Receipt,
+    Shortage,
+    StockPolicy,
+)
+
+
+Row = tuple[str, str]
+Figures = list[int]
+"""`[on_hand, reserved, allocated, safety_stock]` of one balance."""
+
+_CREATING = frozenset({MovementKind.RECEIVE, MovementKind.ADJUST, MovementKind.RESTOCK})
+_MEASURES = {Measure.ON_HAND: 0, Measure.ALLOCATED: 2}
+
+copy_movement = _fast.copier(Movement)
+copy_hold = _fast.copier(Hold)
+build_balance = _fast.builder(Balance)
+build_movement = _fast.builder(Movement)
+
+
+class Rows(Protocol):
+    """What a store reads inside its transaction, and its one write."""
+
+    def receipt(self, key: str) -> Receipt | None: ...
+    def high_water(self) -> pendulum.DateTime | None: ...
+    def figures(self, sku: str, location: str) -> Figures | None: ...
+    def sku_known(self, sku: str) -> bool: ...
+    def location_known(self, location: str) -> bool: ...
+    def due_holds(self, row: Row, at: pendulum.DateTime) -> Iterable[Hold]: ...
+    def owner_holds(self, owner: str, row: Row) -> Iterable[Hold]: ...
+    def hold(self, hold_id: str) -> Hold | None: ...
+    def policy(self, sku: str) -> StockPolicy: ...
+    def next_seq(self) -> int: ...
+    def write(
+        self,
+        high_water: pendulum.DateTime,
+        figures: dict[Row, Figures],
+        holds: list[Hold],
+        movements: list[Movement],
+        receipt: Receipt | None,
+    ) -> None: ...
+
+
+class _Work:
+    """One plan's or sweep's changes, gathered before anything is written."""
+
+    def __init__(self, rows: Rows, at: pendulum.DateTime) -> None:
+        self.rows = rows
+        self.at = at
+        self.figures: dict[Row, Figures] = {}
+        self.holds: dict[str, Hold] = {}
+        self.movements: list[Movement] = []
+        self.written: list[Movement] = []
+
+    def load(self, row: Row, *, creating: bool) -> Figures:
+        figures = self.figures.get(row)
+        if figures is None:
+            found = self.rows.figures(*row)
+            if found is None:
+                if not creating:
+                    _require_known(self.rows, row)
+                found = [0, 0, 0, 0]
+            figures = self.figures[row] = list(found)
+        return figures
+
+    def move(self, movement: Movement) -> None:
+        row = (movement.sku, movement.location)
+        figures = self.load(
+            row,
+            creating=movement.kind in _CREATING
+            or (movement.kind is MovementKind.TRANSFER and movement.on_hand > 0),
+        )
+        if movement.counted is not None:
+            movement = copy_movement(movement, on_hand=movement.counted - figures[0])
+        figures[0] += movement.on_hand
+        figures[1] += movement.reserved
+        figures[2] += movement.allocated
+        self.movements.append(movement)
+
+    def resolve(self, hold: Hold, state: HoldState, key: str) -> None:
+        """Release or expire a live hold in full."""
+        self.holds[hold.hold_id] = copy_hold(hold, state=state, resolved_at=self.at)
+        kind = (
+            MovementKind.EXPIRE if state is HoldState.EXPIRED else MovementKind.RELEASE
+        )
+        self.move(
+            build_movement(
+                key,
+                0,
+                kind,
+                hold.sku,
+                hold.location,
+                0,
+                -hold.quantity,
+                0,
+                self.at,
+                "",
+                "system",
+                hold.hold_id,
+                None,
+                0,
+            )
+        )
+
+    def expire_due(self, row: Row) -> None:
+        for hold in self.rows.due_holds(row, self.at):
+            if hold.hold_id not in self.holds:
+                self.resolve(hold, HoldState.EXPIRED, f"expire:{hold.hold_id}")
+
+    def finish(self, key: str | None, own: Iterable[str] = ()) -> Receipt | None:
+        """Number the movements, check no figure is negative, write it all."""
+        seq = self.rows.next_seq()
+        numbered: list[Movement] = []
+        index = 0
+        for m in self.movements:
+            if m.key == key:
+                m = copy_movement(m, index=index, at=self.at, seq=seq)  # noqa: PLW2901 - renumbered copy
+                index += 1
+            else:
+                m = copy_movement(m, seq=seq)  # noqa: PLW2901 - numbered copy
+            numbered.append(m)
+            seq += 1
+        balances = []
+        for (sku, location), figures in self.figures.items():
+            for name, value in zip(
+                ("on_hand", "reserved", "allocated"), figures, strict=False
+            ):
+                if value < 0:
+                    raise InvalidQuantity(
+                        f"balance[{sku!r}, {location!r}].{name}",
+                        value,
+                        "would fall below zero",
+                    )
+            balances.append(build_balance(sku, location, *figures))
+        # The plan's own holds first: `receipt.holds[0]` is what a caller made.
+        first = [self.holds[hold_id] for hold_id in own]
+        holds = first + [h for h in self.holds.values() if h not in first]
+        receipt = None
+        if key is not None:
+            receipt = Receipt(
+                key=key,
+                at=self.at,
+                movements=numbered,
+                holds=holds,
+                balances=balances,
+            )
+        self.rows.write(self.at, self.figures, holds, numbered, receipt)
+        self.written = numbered
+        return receipt
+
+
+def _require_known(rows: Rows, row: Row) -> None:
+    sku, location = row
+    if not rows.sku_known(sku):
+        raise UnknownSku(sku)
+    if not rows.location_known(location):
+        raise UnknownLocation(location)
+
+
+def _time(rows: Rows, now: pendulum.DateTime) -> pendulum.DateTime:
+    mark = rows.high_water()
+    return now if mark is None or now >= mark else mark
+
+
+def apply_plan(rows: Rows, plan: Plan) -> Receipt:
+    """Apply `plan` through `rows`, as `LedgerStore.apply` promises."""
+    first = rows.receipt(plan.key)
+    if first is not None:
+        return Receipt(
+            key=first.key,
+            at=first.at,
+            movements=first.movements,
+            holds=first.holds,
+            balances=first.balances,
+            replayed=True,
+        )
+    work = _Work(rows, _time(rows, plan.now))
+    touched = plan.touched()
+    for row in touched:
+        work.expire_due(row)
+    if plan.supersede is not None:
+        for row in touched:
+            for hold in rows.owner_holds(plan.supersede, row):
+                if hold.hold_id not in work.holds:
+                    work.resolve(hold, HoldState.RELEASED, plan.key)
+    _write_holds(work, plan)
+    for movement in plan.movements:
+        work.move(movement)
+    _check(work, plan)
+    receipt = work.finish(plan.key, (w.new.hold_id for w in plan.holds))
+    assert receipt is not None  # noqa: S101 - finish returns one whenever given a key
+    return receipt
+
+
+def expire_due(
+    rows: Rows,
+    now: pendulum.DateTime,
+    find_due: Callable[[pendulum.DateTime], Iterable[Hold]],
+) -> list[Movement]:
+    """Expire the holds `find_due(at)` yields, which the store finds in O(expired)."""
+    work = _Work(rows, _time(rows, now))
+    for hold in find_due(work.at):
+        if hold.state is HoldState.LIVE and hold.expires_at <= work.at:
+            work.resolve(hold, HoldState.EXPIRED, f"expire:{hold.hold_id}")
+    work.finish(None)
+    return work.written
+
+
+def _write_holds(work: _Work, plan: Plan) -> None:
+    for write in plan.holds:
+        hold_id = write.new.hold_id
+        current = work.holds.get(hold_id) or work.rows.hold(hold_id)
+        if current != write.expected:
+            if (
+                current is not None
+                and write.expected is not None
+                and write.expected.state is HoldState.LIVE
+                and current.state is HoldState.EXPIRED
+            ):
+                raise HoldNotLive(hold_id, HoldState.EXPIRED.value)
+            raise ConcurrencyConflict(f"hold:{hold_id}")
+        work.holds[hold_id] = write.new
+
+
+def _check(work: _Work, plan: Plan) -> None:
+    shortages = []
+    for check in plan.checks:
+        figures = work.load((check.sku, check.location), creating=False)
+        on_hand, reserved, allocated, _ = figures
+        value = (
+            on_hand - reserved - allocated
+            if check.measure is Measure.AVAILABLE
+            else figures[_MEASURES[check.measure]]
+        )
+        minimum = (
+            work.rows.policy(check.sku).floor(work.at)
+            if check.minimum is None
+            else check.minimum
+        )
+        if value < minimum:
+            shortages.append(
+                Shortage(
+                    check.sku,
+                    check.location,
+                    check.requested,
+                    value + check.requested - minimum,
+                    check.measure.value,
+                )
+            )
+    if shortages:
+        raise InsufficientStock(shortages)

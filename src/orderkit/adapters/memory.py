@@ -1,0 +1,246 @@
+"""In-memory stores: the reference semantics of every port, for tests and demos.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections.abc import Iterable, Sequence
+from typing import final
+
+import pendulum
+
+from orderkit.adapters import _ledger_engine as engine
+from orderkit.inventory import (
+    Balance,
+    Hold,
+    HoldState,
+    Movement,
+    NoOversell,
+    Plan,
+    Receipt,
+    StockPolicy,
+)
+
+
+__all__ = ["MemoryLedgerStore"]
+
+_Entry = tuple[pendulum.DateTime, str]
+_NO_POLICY = NoOversell()
+
+
+@final
+class MemoryLedgerStore:
+    """A `LedgerStore` in a dict, safe to share between threads.
+
+    Holds are indexed by expiry, per balance and overall, so that expiring
+    them costs O(expired) however many are live. Nothing survives the
+    process.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self) -> None:
+        """Create an empty store."""
+        self._lock = threading.Lock()
+        self._s = _State()
+
+    def apply(self, plan: Plan) -> Receipt:
+        """Apply `plan` all or nothing (see `orderkit.ports.LedgerStore`)."""
+        with self._lock:
+            try:
+                return engine.apply_plan(self._s, plan)
+            except BaseException:
+                self._s.restore()
+                raise
+
+    def expire_due(
+        self, now: pendulum.DateTime, *, limit: int | None = None
+    ) -> Sequence[Movement]:
+        """Expire live holds due by `now` (or the store's later time)."""
+        with self._lock:
+            return engine.expire_due(
+                self._s, now, lambda at: self._s.pop_due(at, limit)
+            )
+
+    def balances(
+        self,
+        now: pendulum.DateTime,
+        *,
+        sku: str | None = None,
+        location: str | None = None,
+    ) -> Sequence[Balance]:
+        """Return balances as of `now`, due holds counted as expired."""
+        with self._lock:
+            at = now if self._s.high_water_ is None else max(now, self._s.high_water_)
+            found = []
+            for (s, loc), (on_hand, reserved, allocated, safety) in sorted(
+                self._s.figures_.items()
+            ):
+                if (sku is None or s == sku) and (location is None or loc == location):
+                    lapsed = sum(
+                        self._s.holds_[hold_id].quantity
+                        for expires_at, hold_id in self._s.due_by_row.get((s, loc), ())
+                        if expires_at <= at and self._s.is_entry(expires_at, hold_id)
+                    )
+                    found.append(
+                        Balance(s, loc, on_hand, reserved - lapsed, allocated, safety)
+                    )
+            return found
+
+    def hold(self, hold_id: str) -> Hold | None:
+        """Return the hold as stored."""
+        with self._lock:
+            return self._s.holds_.get(hold_id)
+
+    def holds(
+        self,
+        *,
+        owner: str | None = None,
+        sku: str | None = None,
+        state: HoldState | None = None,
+    ) -> Sequence[Hold]:
+        """Return holds as stored, filtered, oldest first."""
+        with self._lock:
+            found = [
+                h
+                for h in self._s.holds_.values()
+                if (owner is None or h.owner == owner)
+                and (sku is None or h.sku == sku)
+                and (state is None or h.state is state)
+            ]
+        return sorted(found, key=lambda h: (h.placed_at, h.hold_id))
+
+    def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
+        """Return up to `limit` movements with `seq > after`."""
+        with self._lock:
+            return self._s.movements_[max(after, 0) : max(after, 0) + max(limit, 0)]
+
+    def policy(self, sku: str) -> StockPolicy:
+        """Return the SKU's stock policy."""
+        return self._s.policies.get(sku, _NO_POLICY)
+
+    def set_policy(self, sku: str, policy: StockPolicy) -> None:
+        """Set the SKU's stock policy."""
+        with self._lock:
+            self._s.policies[sku] = policy
+
+    def set_safety_stock(self, sku: str, location: str, quantity: int) -> None:
+        """Set the safety stock of one balance."""
+        with self._lock:
+            figures = self._s.figures_.setdefault((sku, location), [0, 0, 0, 0])
+            figures[3] = quantity
+            self._s.skus.add(sku)
+            self._s.locations.add(location)
+
+
+class _State:
+    """The store's data, read and written by the engine under the store's lock."""
+
+    def __init__(self) -> None:
+        self.figures_: dict[engine.Row, engine.Figures] = {}
+        self.skus: set[str] = set()
+        self.locations: set[str] = set()
+        self.holds_: dict[str, Hold] = {}
+        self.due_by_row: dict[engine.Row, list[_Entry]] = {}
+        self.due: list[_Entry] = []
+        self.movements_: list[Movement] = []
+        self.receipts: dict[str, Receipt] = {}
+        self.policies: dict[str, StockPolicy] = {}
+        self.high_water_: pendulum.DateTime | None = None
+        # Entries popped while a plan runs; pushed back if it fails.
+        self.popped: list[tuple[engine.Row, _Entry]] = []
+
+    def receipt(self, key: str) -> Receipt | None:
+        return self.receipts.get(key)
+
+    def high_water(self) -> pendulum.DateTime | None:
+        return self.high_water_
+
+    def figures(self, sku: str, location: str) -> engine.Figures | None:
+        return self.figures_.get((sku, location))
+
+    def sku_known(self, sku: str) -> bool:
+        return sku in self.skus
+
+    def location_known(self, location: str) -> bool:
+        return location in self.locations
+
+    def due_holds(self, row: engine.Row, at: pendulum.DateTime) -> Iterable[Hold]:
+        heap = self.due_by_row.get(row)
+        found = []
+        while heap and heap[0][0] <= at:
+            entry = heapq.heappop(heap)
+            if self.is_entry(*entry):
+                self.popped.append((row, entry))
+                found.append(self.holds_[entry[1]])
+        return found
+
+    def owner_holds(self, owner: str, row: engine.Row) -> Iterable[Hold]:
+        return [
+            self.holds_[hold_id]
+            for expires_at, hold_id in self.due_by_row.get(row, ())
+            if self.is_entry(expires_at, hold_id)
+            and self.holds_[hold_id].owner == owner
+        ]
+
+    def next_seq(self) -> int:
+        return len(self.movements_) + 1
+
+    def write(
+        self,
+        high_water: pendulum.DateTime,
+        figures: dict[engine.Row, engine.Figures],
+        holds: list[Hold],
+        movements: list[Movement],
+        receipt: Receipt | None,
+    ) -> None:
+        self.high_water_ = high_water
+        for row, values in figures.items():
+            self.figures_[row] = values
+            self.skus.add(row[0])
+            self.locations.add(row[1])
+        for hold in holds:
+            old = self.holds_.get(hold.hold_id)
+            self.holds_[hold.hold_id] = hold
+            if hold.state is HoldState.LIVE and (
+                old is None or old.expires_at != hold.expires_at
+            ):
+                entry = (hold.expires_at, hold.hold_id)
+                heapq.heappush(
+                    self.due_by_row.setdefault((hold.sku, hold.location), []), entry
+                )
+                heapq.heappush(self.due, entry)
+        self.movements_.extend(movements)
+        if receipt is not None:
+            self.receipts[receipt.key] = receipt
+        self.popped.clear()
+
+    def is_entry(self, expires_at: pendulum.DateTime, hold_id: str) -> bool:
+        """Whether a heap entry still stands for a live hold (lazy deletion)."""
+        hold = self.holds_[hold_id]
+        return hold.state is HoldState.LIVE and hold.expires_at == expires_at
+
+    def pop_due(self, at: pendulum.DateTime, limit: int | None) -> list[Hold]:
+        found: list[Hold] = []
+        while self.due and self.due[0][0] <= at:
+            if limit is not None and len(found) >= limit:
+                break
+            entry = heapq.heappop(self.due)
+            if self.is_entry(*entry):
+                found.append(self.holds_[entry[1]])
+        return found
+
+    def hold(self, hold_id: str) -> Hold | None:
+        return self.holds_.get(hold_id)
+
+    def policy(self, sku: str) -> StockPolicy:
+        return self.policies.get(sku, _NO_POLICY)
+
+    def restore(self) -> None:
+        """Undo the heap pops of a plan that failed."""
+        for row, entry in self.popped:
+            heapq.heappush(self.due_by_row[row], entry)
+        self.popped.clear()

@@ -1,0 +1,298 @@
+"""Plans for each ledger operation: pure functions of what was read and asked.
+
+`orderkit.services.Ledger` validates its arguments, reads what a plan
+depends on, and calls these; a store applies the result atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+import pendulum
+
+from orderkit.errors import HoldNotLive, InsufficientStock, InvalidQuantity
+from orderkit.inventory._holds import Hold, HoldState
+from orderkit.inventory._movements import Movement, MovementKind
+from orderkit.inventory._plans import Check, HoldWrite, Measure, Plan
+from orderkit.inventory._stock import Shortage, StockLine
+
+
+@attrs.frozen(slots=True)
+class Stamp:
+    """Who does an operation, when, why, and under which idempotency key."""
+
+    key: str
+    now: pendulum.DateTime
+    reason: str = ""
+    actor: str = "system"
+
+
+def merge_lines(lines: Iterable[StockLine]) -> dict[tuple[str, str], int]:
+    """Sum the quantities of lines for the same SKU and location, keeping order."""
+    demand: dict[tuple[str, str], int] = {}
+    for line in lines:
+        row = (line.sku, line.location)
+        demand[row] = demand.get(row, 0) + line.quantity
+    return demand
+
+
+def receive(
+    stamp: Stamp,
+    kind: MovementKind,
+    line: StockLine,
+) -> Plan:
+    """Goods in (`RECEIVE`, or `RESTOCK` for inspected returns): on hand up."""
+    movement = Movement(
+        key=stamp.key,
+        kind=kind,
+        sku=line.sku,
+        location=line.location,
+        on_hand=line.quantity,
+        at=stamp.now,
+        reason=stamp.reason,
+        actor=stamp.actor,
+    )
+    return Plan(key=stamp.key, now=stamp.now, movements=(movement,))
+
+
+def adjust(
+    stamp: Stamp,
+    sku: str,
+    location: str,
+    *,
+    delta: int | None,
+    counted: int | None,
+) -> Plan:
+    """A correction by `delta`, or a stocktake that sets on hand to `counted`."""
+    movement = Movement(
+        key=stamp.key,
+        kind=MovementKind.ADJUST,
+        sku=sku,
+        location=location,
+        on_hand=delta or 0,
+        counted=counted,
+        at=stamp.now,
+        reason=stamp.reason,
+        actor=stamp.actor,
+    )
+    checks: tuple[Check, ...] = ()
+    if delta is not None and delta < 0:
+        checks = (Check(sku, location, -delta, Measure.ON_HAND, 0),)
+    return Plan(key=stamp.key, now=stamp.now, movements=(movement,), checks=checks)
+
+
+def transfer(
+    stamp: Stamp,
+    line: StockLine,
+    to: str,
+) -> Plan:
+    """Move available units from `line.location` to `to`, never oversold."""
+    out, into = (
+        Movement(
+            key=stamp.key,
+            index=i,
+            kind=MovementKind.TRANSFER,
+            sku=line.sku,
+            location=location,
+            on_hand=sign * line.quantity,
+            at=stamp.now,
+            reason=stamp.reason,
+            actor=stamp.actor,
+        )
+        for i, (location, sign) in enumerate(((line.location, -1), (to, 1)))
+    )
+    check = Check(line.sku, line.location, line.quantity, Measure.AVAILABLE, 0)
+    return Plan(key=stamp.key, now=stamp.now, movements=(out, into), checks=(check,))
+
+
+def reserve(
+    stamp: Stamp,
+    owner: str,
+    lines: Iterable[StockLine],
+    expires_at: pendulum.DateTime,
+) -> Plan:
+    """Hold every line for `owner`, all or nothing, replacing its own holds.
+
+    Lines for the same SKU and location become one hold of their sum, and
+    one check against the SKU's policy.
+    """
+    movements: list[Movement] = []
+    writes: list[HoldWrite] = []
+    checks: list[Check] = []
+    for i, ((sku, location), quantity) in enumerate(merge_lines(lines).items()):
+        hold = Hold(
+            hold_id=f"{stamp.key}/{i}",
+            owner=owner,
+            sku=sku,
+            location=location,
+            quantity=quantity,
+            placed_at=stamp.now,
+            expires_at=expires_at,
+        )
+        writes.append(HoldWrite(None, hold))
+        movements.append(
+            Movement(
+                key=stamp.key,
+                index=i,
+                kind=MovementKind.HOLD,
+                sku=sku,
+                location=location,
+                reserved=quantity,
+                at=stamp.now,
+                reason=stamp.reason,
+                actor=stamp.actor,
+                hold_id=hold.hold_id,
+            )
+        )
+        checks.append(Check(sku, location, quantity))
+    return Plan(
+        key=stamp.key,
+        now=stamp.now,
+        movements=movements,
+        holds=writes,
+        checks=checks,
+        supersede=owner,
+    )
+
+
+def _require_live(hold: Hold) -> None:
+    if hold.state is not HoldState.LIVE:
+        raise HoldNotLive(hold.hold_id, hold.state.value)
+
+
+def extend(stamp: Stamp, hold: Hold, expires_at: pendulum.DateTime) -> Plan:
+    """Move a live hold's expiry to `expires_at` (never earlier than it was)."""
+    _require_live(hold)
+    if not hold.is_live(stamp.now):
+        raise HoldNotLive(hold.hold_id, HoldState.EXPIRED.value)
+    new = attrs.evolve(hold, expires_at=max(expires_at, hold.expires_at))
+    return Plan(key=stamp.key, now=stamp.now, holds=(HoldWrite(hold, new),))
+
+
+def release(stamp: Stamp, hold: Hold) -> Plan | None:
+    """Release a live hold; `None` when it was resolved already (a no-op)."""
+    if hold.state is not HoldState.LIVE:
+        return None
+    return _resolve(stamp, hold, 0)
+
+
+def commit(
+    stamp: Stamp,
+    hold: Hold,
+    quantity: int | None,
+) -> Plan | None:
+    """Commit `quantity` of a hold (all by default); the rest returns to available.
+
+    Returns `None` when the hold was committed already (a no-op).
+
+    Raises:
+        HoldNotLive: The hold was released or expired.
+        InvalidQuantity: `quantity` exceeds the hold.
+    """
+    if hold.state is HoldState.COMMITTED:
+        return None
+    _require_live(hold)
+    taken = hold.quantity if quantity is None else quantity
+    if taken > hold.quantity:
+        raise InvalidQuantity(
+            "quantity", taken, f"exceeds hold {hold.hold_id!r} of {hold.quantity}"
+        )
+    return _resolve(stamp, hold, taken)
+
+
+def _resolve(
+    stamp: Stamp,
+    hold: Hold,
+    committed: int,
+) -> Plan:
+    state = HoldState.COMMITTED if committed else HoldState.RELEASED
+    new = attrs.evolve(hold, state=state, committed=committed, resolved_at=stamp.now)
+    parts = [
+        (MovementKind.COMMIT, committed, committed),
+        (MovementKind.RELEASE, hold.quantity - committed, 0),
+    ]
+    movements = [
+        Movement(
+            key=stamp.key,
+            index=i,
+            kind=kind,
+            sku=hold.sku,
+            location=hold.location,
+            reserved=-quantity,
+            allocated=allocated,
+            at=stamp.now,
+            reason=stamp.reason,
+            actor=stamp.actor,
+            hold_id=hold.hold_id,
+        )
+        for i, (kind, quantity, allocated) in enumerate(parts)
+        if quantity
+    ]
+    return Plan(
+        key=stamp.key, now=stamp.now, movements=movements, holds=(HoldWrite(hold, new),)
+    )
+
+
+def ship(
+    stamp: Stamp,
+    lines: Iterable[StockLine],
+    committed: Iterable[Hold],
+) -> Plan:
+    """Ship lines out of the owner's committed holds, oldest first.
+
+    Args:
+        stamp: The plan's key and time, and who ships why.
+        lines: What leaves, per SKU and location.
+        committed: The owner's committed holds.
+
+    Raises:
+        InsufficientStock: A line asks for more than the owner has committed
+            and not shipped at its location (`measure="allocated"`); every
+            such line is listed.
+    """
+    demand = merge_lines(lines)
+    by_row: dict[tuple[str, str], list[Hold]] = {}
+    for hold in sorted(committed, key=lambda h: (h.placed_at, h.hold_id)):
+        if hold.unshipped:
+            by_row.setdefault((hold.sku, hold.location), []).append(hold)
+    shortages = [
+        Shortage(sku, location, quantity, have, "allocated")
+        for (sku, location), quantity in demand.items()
+        if (have := sum(h.unshipped for h in by_row.get((sku, location), ())))
+        < quantity
+    ]
+    if shortages:
+        raise InsufficientStock(shortages)
+    movements: list[Movement] = []
+    writes: list[HoldWrite] = []
+    checks: list[Check] = []
+    for i, ((sku, location), quantity) in enumerate(demand.items()):
+        left = quantity
+        for hold in by_row[sku, location]:
+            taken = min(left, hold.unshipped)
+            writes.append(
+                HoldWrite(hold, attrs.evolve(hold, shipped=hold.shipped + taken))
+            )
+            left -= taken
+            if not left:
+                break
+        movements.append(
+            Movement(
+                key=stamp.key,
+                index=i,
+                kind=MovementKind.SHIP,
+                sku=sku,
+                location=location,
+                on_hand=-quantity,
+                allocated=-quantity,
+                at=stamp.now,
+                reason=stamp.reason,
+                actor=stamp.actor,
+            )
+        )
+        checks.append(Check(sku, location, quantity, Measure.ON_HAND, 0))
+        checks.append(Check(sku, location, quantity, Measure.ALLOCATED, 0))
+    return Plan(
+        key=stamp.key, now=stamp.now, movements=movements, holds=writes, checks=checks
+    )

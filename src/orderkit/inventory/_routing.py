@@ -1,0 +1,391 @@
+"""Warehouse routing: which locations ship an order, and how much from each."""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import final
+
+import attrs
+
+from orderkit._validate import MAX_INT, as_tuple, text
+from orderkit.errors import (
+    EmptyOrder,
+    InsufficientStock,
+    InvalidQuantity,
+    UnknownLocation,
+    ValidationError,
+)
+from orderkit.inventory._stock import Balance, Shortage, StockLine
+
+
+# Up to this many locations holding any demanded SKU, `route` searches every
+# subset (at most 2**16 feasibility checks); above it, a greedy set cover.
+_EXACT_SEARCH_LIMIT = 16
+
+
+@final
+class RoutingStrategy(enum.StrEnum):
+    """How `route` ranks the candidate locations.
+
+    The rank breaks every tie in `route`: which single location ships a whole
+    order, which set of locations ships a split one, and which locations a
+    split line comes from. `RoutingStrategy("bogus")` raises `ValidationError`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    NEAREST = "nearest"
+    """By distance from the destination, nearest first; ties by location order."""
+    LOCATION_ORDER = "location_order"
+    """In the order the locations are given (Saleor's PRIORITIZE_SORTING_ORDER)."""
+    MOST_STOCK = "most_stock"
+    """Most available units of the order's SKUs first; ties by location order.
+
+    Like Saleor's PRIORITIZE_HIGH_STOCK. The units are summed over the order's
+    SKUs, uncapped by what the order needs.
+    """
+
+    # Enum hashes in Python; str hashes in C, and equal values hash equal.
+    __hash__ = str.__hash__
+
+    @classmethod
+    def _missing_(cls, value: object) -> RoutingStrategy:
+        choices = ", ".join(repr(s.value) for s in cls)
+        raise ValidationError("strategy", value, f"must be one of {choices}")
+
+
+def _route_lines(value: Iterable[StockLine]) -> tuple[StockLine, ...]:
+    return as_tuple(value, "lines", StockLine)
+
+
+@final
+@attrs.frozen(slots=True)
+class Route:
+    """Where an order ships from: one line per SKU and location.
+
+    Each line is directly usable as a line of a reservation. `route` orders
+    the lines by location rank, then by the SKU order of the demand.
+
+    Attributes:
+        lines: The SKU, location and quantity of each piece.
+
+    .. versionadded:: 0.1.0
+    """
+
+    lines: tuple[StockLine, ...] = attrs.field(converter=_route_lines)
+
+    @property
+    def locations(self) -> tuple[str, ...]:
+        """The distinct locations, in the order they ship (by rank, from `route`)."""
+        return tuple(dict.fromkeys(line.location for line in self.lines))
+
+    @property
+    def shipments(self) -> int:
+        """How many locations ship: the number of distinct locations."""
+        return len(self.locations)
+
+
+def route(
+    demand: Mapping[str, int] | Iterable[tuple[str, int]],
+    balances: Iterable[Balance],
+    *,
+    locations: Sequence[str] | None = None,
+    distances: Mapping[str, int | float | Decimal] | None = None,
+    strategy: RoutingStrategy | str = RoutingStrategy.NEAREST,
+) -> Route:
+    """Choose the locations that ship an order, and how much each ships.
+
+    The rule, with every tie broken by the locations' rank under `strategy`:
+
+    1. If one location can fill the whole order, the best-ranked such
+       location ships it all.
+    2. Otherwise the order is split across the fewest locations that together
+       fill it; among sets of that size, the best-ranked one wins, comparing
+       the sets' sorted ranks lexicographically (nearest first).
+    3. Within that set no line is split more than it must be: a line one
+       location can fill comes from the best-ranked location that can; a line
+       that needs several comes from the fewest locations, best-ranked first,
+       taking as much as possible from each in rank order.
+
+    Up to 16 locations holding any of the order's SKUs, the set in step 2 is
+    found by exact search. Above that, a greedy set cover chooses it (the
+    location covering most of the remaining units, ties by rank, then dropping
+    any location the others make redundant, worst-ranked first): fast, and
+    usually at the fewest shipments, but not guaranteed to be.
+
+    Args:
+        demand: SKU to quantity, or `(sku, quantity)` pairs; repeated SKUs
+            are summed.
+        balances: The stock; a location offers `max(0, available)` of a SKU.
+            Balances of SKUs not demanded are ignored.
+        locations: The candidate locations, in location order. By default the
+            order of first appearance in `distances` if given, else in
+            `balances`. Stock at other locations is ignored.
+        distances: Location to distance from the destination (int, float or
+            Decimal, zero or more). Required by `RoutingStrategy.NEAREST`;
+            other strategies use it only for the default location order.
+        strategy: How locations are ranked.
+
+    Returns:
+        The route: lines by location rank, then by the demand's SKU order.
+
+    Raises:
+        EmptyOrder: `demand` has no lines.
+        InvalidQuantity: A demanded quantity is not a positive integer.
+        UnknownLocation: Under `NEAREST`, a candidate location has no distance.
+        ValidationError: Any other malformed argument, or `NEAREST` without
+            `distances`.
+        InsufficientStock: All candidate locations together fall short; one
+            `Shortage` (location `None`) per short SKU, in demand order.
+
+    .. versionadded:: 0.1.0
+    """
+    strategy = RoutingStrategy(strategy)
+    wanted = _demand(demand)
+    stock, stocked = _balances(balances, wanted)
+    table = None if distances is None else _distances(distances)
+    if locations is not None:
+        candidates = _locations(locations)
+    elif table is not None:
+        candidates = tuple(table)
+    else:
+        candidates = stocked
+
+    skus = tuple(wanted)
+    needs = tuple(wanted.values())
+    offers = {
+        place: tuple(max(0, stock.get((sku, place), 0)) for sku in skus)
+        for place in candidates
+    }
+    ranked = _rank(candidates, offers, table, strategy)
+
+    totals = [sum(offers[place][j] for place in candidates) for j in range(len(skus))]
+    short = [
+        Shortage(sku, None, need, total)
+        for sku, need, total in zip(skus, needs, totals, strict=True)
+        if total < need
+    ]
+    if short:
+        raise InsufficientStock(short)
+
+    # A location without any of the order's SKUs is in no minimal set.
+    useful = [place for place in ranked if any(offers[place])]
+    table_of = [offers[place] for place in useful]
+    if len(useful) <= _EXACT_SEARCH_LIMIT:
+        chosen = _fewest(needs, table_of)
+    else:
+        chosen = _greedy(needs, table_of)
+
+    pieces: list[tuple[int, int, int]] = []
+    for j, need in enumerate(needs):
+        available = [table_of[i][j] for i in chosen]
+        for slot, quantity in _split(need, available):
+            pieces.append((chosen[slot], j, quantity))
+    pieces.sort()
+    return Route(StockLine(skus[j], useful[i], quantity) for i, j, quantity in pieces)
+
+
+def _demand(demand: object) -> dict[str, int]:
+    """SKU to total quantity, in order of first appearance."""
+    if isinstance(demand, Mapping):
+        pairs = [(sku, quantity, "demand") for sku, quantity in demand.items()]
+    elif isinstance(demand, str | bytes) or not isinstance(demand, Iterable):
+        raise ValidationError(
+            "demand", demand, "must map SKU to quantity, or be (sku, quantity) pairs"
+        )
+    else:
+        pairs = []
+        for i, item in enumerate(demand):
+            if (
+                isinstance(item, str | bytes)
+                or not isinstance(item, Sequence)
+                or len(item) != 2
+            ):
+                raise ValidationError(
+                    f"demand[{i}]", item, "must be a (sku, quantity) pair"
+                )
+            pairs.append((item[0], item[1], f"demand[{i}]"))
+    if not pairs:
+        raise EmptyOrder("demand", demand, "an order needs at least one line")
+    wanted: dict[str, int] = {}
+    for sku, quantity, where in pairs:
+        text(where)(None, None, sku)
+        field = f"demand[{sku!r}]"
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+            raise InvalidQuantity(field, quantity, "must be a positive integer")
+        total = wanted.get(sku, 0) + quantity
+        if total > MAX_INT:
+            raise InvalidQuantity(field, total, "must be at most 2**63 - 1")
+        wanted[sku] = total
+    return wanted
+
+
+def _balances(
+    balances: Iterable[Balance], wanted: Mapping[str, int]
+) -> tuple[dict[tuple[str, str], int], tuple[str, ...]]:
+    """Available units by (SKU, location), and locations by first appearance."""
+    stock: dict[tuple[str, str], int] = {}
+    seen: set[tuple[str, str]] = set()
+    stocked: dict[str, None] = {}
+    for i, balance in enumerate(as_tuple(balances, "balances", Balance)):
+        key = (balance.sku, balance.location)
+        # Two balances of one SKU at one place: summing or picking one would
+        # guess at which snapshot is right.
+        if key in seen:
+            raise ValidationError(
+                f"balances[{i}]", balance, "repeats the balance of a SKU and location"
+            )
+        seen.add(key)
+        stocked.setdefault(balance.location)
+        if balance.sku in wanted:
+            stock[key] = balance.available
+    return stock, tuple(stocked)
+
+
+def _locations(locations: Iterable[str]) -> tuple[str, ...]:
+    names = as_tuple(locations, "locations", str)
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        text(f"locations[{i}]")(None, None, name)
+        if name in seen:
+            raise ValidationError(f"locations[{i}]", name, "repeats a location")
+        seen.add(name)
+    return names
+
+
+def _distances(distances: object) -> dict[str, int | float | Decimal]:
+    if not isinstance(distances, Mapping):
+        raise ValidationError("distances", distances, "must map location to distance")
+    table: dict[str, int | float | Decimal] = {}
+    for name, distance in distances.items():
+        text("distances")(None, None, name)
+        field = f"distances[{name!r}]"
+        if isinstance(distance, bool) or not isinstance(
+            distance, int | float | Decimal
+        ):
+            raise ValidationError(field, distance, "must be an int, float or Decimal")
+        # NaN first: comparing a signalling Decimal NaN raises.
+        if (isinstance(distance, float) and math.isnan(distance)) or (
+            isinstance(distance, Decimal) and distance.is_nan()
+        ):
+            raise ValidationError(field, distance, "must be a number, not NaN")
+        if distance < 0:
+            raise ValidationError(field, distance, "must be zero or more")
+        table[name] = distance
+    return table
+
+
+def _rank(
+    candidates: tuple[str, ...],
+    offers: Mapping[str, tuple[int, ...]],
+    table: Mapping[str, int | float | Decimal] | None,
+    strategy: RoutingStrategy,
+) -> list[str]:
+    """The candidates, best first; the location order breaks every tie."""
+    order = range(len(candidates))
+    if strategy is RoutingStrategy.LOCATION_ORDER:
+        return list(candidates)
+    if strategy is RoutingStrategy.MOST_STOCK:
+        ranked = sorted(order, key=lambda i: (-sum(offers[candidates[i]]), i))
+        return [candidates[i] for i in ranked]
+    if table is None:
+        raise ValidationError(
+            "distances", None, "the nearest strategy needs a distance table"
+        )
+    for name in candidates:
+        if name not in table:
+            raise UnknownLocation(name, field="distances")
+    ranked = sorted(order, key=lambda i: (table[candidates[i]], i))
+    return [candidates[i] for i in ranked]
+
+
+def _covers(needs: Sequence[int], offers: Sequence[Sequence[int]]) -> bool:
+    return all(
+        sum(offer[j] for offer in offers) >= need for j, need in enumerate(needs)
+    )
+
+
+def _min_pieces(need: int, available: Iterable[int]) -> int:
+    """The fewest of `available` that sum to `need`, or past the end if none do."""
+    got = 0
+    pieces = 0
+    for units in sorted(available, reverse=True):
+        if got >= need:
+            break
+        got += units
+        pieces += 1
+    return pieces if got >= need else MAX_INT
+
+
+def _fewest(needs: Sequence[int], offers: Sequence[Sequence[int]]) -> tuple[int, ...]:
+    """The best-ranked of the smallest sets of offers (ranked best first) that fill."""
+    # No set is smaller than the pieces its hardest line needs.
+    smallest = max(
+        _min_pieces(need, (offer[j] for offer in offers))
+        for j, need in enumerate(needs)
+    )
+    for size in range(smallest, len(offers)):
+        # combinations() yields sorted index tuples in lexicographic order, so
+        # the first that fills is the best-ranked of its size.
+        for chosen in itertools.combinations(range(len(offers)), size):
+            if _covers(needs, [offers[i] for i in chosen]):
+                return chosen
+    # The caller checked that all of them together fill the order.
+    return tuple(range(len(offers)))
+
+
+def _greedy(needs: Sequence[int], offers: Sequence[Sequence[int]]) -> tuple[int, ...]:
+    """A greedy set cover: most remaining units first, ties by rank."""
+    remaining = list(needs)
+    chosen: list[int] = []
+    while any(remaining):
+        best = max(
+            (i for i in range(len(offers)) if i not in chosen),
+            key=lambda i: (
+                sum(min(u, r) for u, r in zip(offers[i], remaining, strict=True)),
+                -i,
+            ),
+        )
+        chosen.append(best)
+        remaining = [
+            max(0, r - u) for r, u in zip(remaining, offers[best], strict=True)
+        ]
+    # An early pick can be made redundant by later ones; drop such, worst first.
+    for i in sorted(chosen, reverse=True):
+        rest = [k for k in chosen if k != i]
+        if _covers(needs, [offers[k] for k in rest]):
+            chosen = rest
+    return tuple(sorted(chosen))
+
+
+def _split(need: int, available: Sequence[int]) -> list[tuple[int, int]]:
+    """`(position, quantity)` pieces of one line over offers ranked best first.
+
+    The fewest pieces; their positions the lexicographically smallest that
+    can fill the line; each piece as large as it can be, in rank order.
+    """
+    pieces = _min_pieces(need, available)
+    picked: list[int] = []
+    got = 0
+    start = 0
+    for slot in range(pieces):
+        left = pieces - slot - 1
+        for position in range(start, len(available)):
+            # Take this position if the best `left` offers after it can finish.
+            after = sorted(available[position + 1 :], reverse=True)[:left]
+            if available[position] and got + available[position] + sum(after) >= need:
+                picked.append(position)
+                got += available[position]
+                start = position + 1
+                break
+    split: list[tuple[int, int]] = []
+    still = need
+    for position in picked:
+        quantity = min(still, available[position])
+        split.append((position, quantity))
+        still -= quantity
+    return split

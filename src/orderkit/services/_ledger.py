@@ -1,0 +1,492 @@
+"""The inventory ledger users call: it validates, plans, and applies through a store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import final
+
+import attrs
+import pendulum
+
+from orderkit._time import to_utc
+from orderkit._validate import count, positive_int, signed_int, text
+from orderkit.errors import (
+    ConcurrencyConflict,
+    HoldNotLive,
+    UnknownHold,
+    UnknownLocation,
+    UnknownSku,
+    ValidationError,
+)
+from orderkit.inventory import (
+    Balance,
+    Hold,
+    HoldState,
+    Movement,
+    MovementKind,
+    Plan,
+    Receipt,
+    StockLine,
+    StockPolicy,
+    replay,
+)
+from orderkit.inventory import _planning as planning
+from orderkit.inventory._policies import Backorder, NoOversell, Preorder
+from orderkit.ports import Clock, LedgerStore
+
+
+DEFAULT_HOLD_TTL = dt.timedelta(minutes=15)
+"""How long a hold lasts unless `reserve` or `Ledger` says otherwise: a checkout."""
+
+_RETRIES = 5
+
+
+@final
+@attrs.frozen(slots=True)
+class Resolution:
+    """What became of a hold that was committed or released.
+
+    Attributes:
+        hold: The hold as it stands now.
+        changed: False when the hold had been resolved already and this call
+            was a no-op; `hold.state` tells how it was resolved.
+        receipt: The store's receipt, `None` for a no-op.
+
+    .. versionadded:: 0.1.0
+    """
+
+    hold: Hold
+    changed: bool
+    receipt: Receipt | None
+
+
+def _check(
+    validator: Callable[[str], Callable[..., None]], field: str, value: object
+) -> None:
+    validator(field)(None, None, value)
+
+
+def _lines(lines: object) -> list[StockLine]:
+    if isinstance(lines, str | bytes) or not isinstance(lines, Iterable):
+        raise ValidationError("lines", lines, "must be a sequence of StockLine")
+    found = [
+        line if isinstance(line, StockLine) else _line(i, line)
+        for i, line in enumerate(lines)
+    ]
+    if not found:
+        raise ValidationError("lines", found, "needs at least one line")
+    return found
+
+
+def _line(i: int, line: object) -> StockLine:
+    if not isinstance(line, tuple) or len(line) != 3:
+        raise ValidationError(f"lines[{i}]", line, "must be a StockLine")
+    return StockLine(*line)
+
+
+def _ttl(value: object) -> dt.timedelta:
+    if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
+        raise ValidationError("ttl", value, "must be a positive timedelta")
+    return value
+
+
+@final
+class Ledger:
+    """Stock that never oversells: the inventory ledger over a `LedgerStore`.
+
+    Every method validates its arguments, reads what it needs, builds a
+    `orderkit.inventory.Plan` and has the store apply it atomically. Each
+    write takes an optional idempotency `key`: calling again with the same
+    key returns the first receipt (`replayed=True`) and changes nothing.
+    Without a key, a fresh one is drawn, so retrying is then the caller's
+    risk. Keys must be unique per operation, not per order.
+
+    Time comes from `clock`; holds last `hold_ttl` unless `reserve` is given
+    a `ttl`. Receipts carry `signals`: a `Delist` when sellable stock hits
+    zero, a `Relist` when it comes back.
+
+    Args:
+        store: Where the ledger lives.
+        clock: Where the time comes from.
+        hold_ttl: The default lifetime of a hold.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        clock: Clock,
+        *,
+        hold_ttl: dt.timedelta = DEFAULT_HOLD_TTL,
+    ) -> None:
+        """Create a ledger over `store`, reading the time from `clock`."""
+        self._store = store
+        self._clock = clock
+        self._hold_ttl = _ttl(hold_ttl)
+
+    # writes
+
+    def receive(  # noqa: PLR0913 - keyword-only extras of one movement
+        self,
+        sku: str,
+        location: str,
+        quantity: int,
+        *,
+        reason: str = "",
+        actor: str = "system",
+        key: str | None = None,
+    ) -> Receipt:
+        """Goods in: raise on hand by `quantity`. Creates the balance if new."""
+        line = StockLine(sku, location, quantity)
+        stamp = self._stamp(key, reason, actor)
+        return self._store.apply(planning.receive(stamp, MovementKind.RECEIVE, line))
+
+    def restock(  # noqa: PLR0913 - keyword-only extras of one movement
+        self,
+        sku: str,
+        location: str,
+        quantity: int,
+        *,
+        reason: str = "",
+        actor: str = "system",
+        key: str | None = None,
+    ) -> Receipt:
+        """Returned goods, inspected and fit to sell, back on hand."""
+        line = StockLine(sku, location, quantity)
+        stamp = self._stamp(key, reason, actor)
+        return self._store.apply(planning.receive(stamp, MovementKind.RESTOCK, line))
+
+    def adjust(  # noqa: PLR0913 - keyword-only extras of one movement
+        self,
+        sku: str,
+        location: str,
+        *,
+        delta: int | None = None,
+        counted: int | None = None,
+        reason: str = "",
+        actor: str = "system",
+        key: str | None = None,
+    ) -> Receipt:
+        """Correct on hand by `delta`, or set it to a stocktake's `counted` figure.
+
+        Give exactly one of `delta` and `counted`. The movement records the
+        difference (and, for a stocktake, the counted figure).
+
+        Raises:
+            InsufficientStock: `delta` would take on hand below zero.
+        """
+        _check(text, "sku", sku)
+        _check(text, "location", location)
+        if (delta is None) == (counted is None):
+            raise ValidationError(
+                "delta", delta, "give exactly one of delta and counted"
+            )
+        if delta is not None:
+            _check(signed_int, "delta", delta)
+            if delta == 0:
+                raise ValidationError("delta", delta, "must not be zero")
+        if counted is not None:
+            _check(count, "counted", counted)
+        stamp = self._stamp(key, reason, actor)
+        return self._store.apply(
+            planning.adjust(stamp, sku, location, delta=delta, counted=counted)
+        )
+
+    def transfer(  # noqa: PLR0913 - keyword-only extras of one movement
+        self,
+        sku: str,
+        source: str,
+        target: str,
+        quantity: int,
+        *,
+        reason: str = "",
+        actor: str = "system",
+        key: str | None = None,
+    ) -> Receipt:
+        """Move available units from `source` to `target`, never oversold.
+
+        Raises:
+            InsufficientStock: `source` has fewer than `quantity` available.
+        """
+        line = StockLine(sku, source, quantity)
+        _check(text, "target", target)
+        if target == source:
+            raise ValidationError("target", target, "must differ from source")
+        stamp = self._stamp(key, reason, actor)
+        return self._store.apply(planning.transfer(stamp, line, target))
+
+    def reserve(  # noqa: PLR0913 - keyword-only extras of one operation
+        self,
+        owner: str,
+        lines: Iterable[StockLine | tuple[str, str, int]],
+        *,
+        ttl: dt.timedelta | None = None,
+        reason: str = "",
+        actor: str = "system",
+        key: str | None = None,
+    ) -> Receipt:
+        """Hold every line for `owner`, all or nothing, for `ttl`.
+
+        The owner's own live holds on these balances are replaced, so a cart
+        that reserves again never competes with itself. Lines for the same
+        SKU and location are summed into one hold. `receipt.holds` are the
+        new holds (and any the owner had there, now released).
+
+        Raises:
+            InsufficientStock: Listing every short line; nothing was held.
+            UnknownSku: A SKU that was never stocked.
+            UnknownLocation: A location where nothing was ever stocked.
+        """
+        _check(text, "owner", owner)
+        found = _lines(lines)
+        lifetime = self._hold_ttl if ttl is None else _ttl(ttl)
+        stamp = self._stamp(key, reason, actor)
+        return self._store.apply(
+            planning.reserve(stamp, owner, found, stamp.now + lifetime)
+        )
+
+    def extend(
+        self, hold_id: str, ttl: dt.timedelta | None = None, *, key: str | None = None
+    ) -> Hold:
+        """Keep a live hold until `ttl` from now (never shortening it).
+
+        Raises:
+            UnknownHold: No such hold.
+            HoldNotLive: The hold was resolved or has expired.
+        """
+        lifetime = self._hold_ttl if ttl is None else _ttl(ttl)
+
+        def plan(stamp: planning.Stamp, hold: Hold) -> Plan:
+            return planning.extend(stamp, hold, stamp.now + lifetime)
+
+        receipt = self._with_hold(hold_id, plan, key, "", "system")
+        assert receipt is not None  # noqa: S101 - extend always plans or raises
+        return next(h for h in receipt.holds if h.hold_id == hold_id)
+
+    def release(
+        self,
+        hold_id: str,
+        *,
+        reason: str = "",
+        actor: str = "system",
+        key: str | None = None,
+    ) -> Resolution:
+        """Release a hold: its units return to available.
+
+        Releasing a hold that was resolved already (released, expired or
+        committed) changes nothing and says so with `changed=False`.
+
+        Raises:
+            UnknownHold: No such hold.
+        """
+        try:
+            receipt = self._with_hold(hold_id, planning.release, key, reason, actor)
+        except HoldNotLive:
+            receipt = None
+        return self._resolution(hold_id, receipt)
+
+    def commit(
+        self,
+        hold_id: str,
+        quantity: int | None = None,
+        *,
+        reason: str = "",
+        actor: str = "system",
+        key: str | None = None,
+    ) -> Resolution:
+        """Commit a hold to its paid order: all of it, or `quantity` of it.
+
+        Committed units move from reserved to allocated; the rest of the
+        hold returns to available. Committing a hold that was committed
+        already changes nothing and says so with `changed=False`.
+
+        Raises:
+            UnknownHold: No such hold.
+            HoldNotLive: The hold was released or has expired; its units may
+                be gone, so reserve again.
+            InvalidQuantity: `quantity` is not positive or exceeds the hold.
+        """
+        if quantity is not None:
+            _check(positive_int, "quantity", quantity)
+
+        def plan(stamp: planning.Stamp, hold: Hold) -> Plan | None:
+            return planning.commit(stamp, hold, quantity)
+
+        receipt = self._with_hold(hold_id, plan, key, reason, actor)
+        return self._resolution(hold_id, receipt)
+
+    def ship(
+        self,
+        owner: str,
+        lines: Iterable[StockLine | tuple[str, str, int]],
+        *,
+        reason: str = "",
+        actor: str = "system",
+        key: str | None = None,
+    ) -> Receipt:
+        """Ship lines of `owner`'s committed stock: on hand and allocated go down.
+
+        Raises:
+            InsufficientStock: A line exceeds what `owner` committed and has
+                not shipped there (`measure="allocated"`), or the location
+                has too little on hand (`measure="on_hand"`); nothing moved.
+        """
+        _check(text, "owner", owner)
+        found = _lines(lines)
+        for _ in range(_RETRIES):
+            committed = self._store.holds(owner=owner, state=HoldState.COMMITTED)
+            stamp = self._stamp(key, reason, actor)
+            try:
+                return self._store.apply(planning.ship(stamp, found, committed))
+            except ConcurrencyConflict:
+                continue
+        raise ConcurrencyConflict(f"holds of owner:{owner}")
+
+    def expire_due(self, now: dt.datetime | None = None) -> Sequence[Movement]:
+        """Expire every live hold past its TTL; return the `EXPIRE` movements.
+
+        Expired holds never block a buyer even before a sweep runs; the sweep
+        makes the ledger's records say so. It costs O(expired).
+        """
+        at = self._now() if now is None else to_utc(now, "now")
+        return self._store.expire_due(at)
+
+    def set_policy(self, sku: str, policy: StockPolicy) -> None:
+        """Set the SKU's stock policy: `NoOversell`, `Backorder` or `Preorder`."""
+        _check(text, "sku", sku)
+        if not isinstance(policy, NoOversell | Backorder | Preorder):
+            raise ValidationError("policy", policy, "must be a stock policy")
+        self._store.set_policy(sku, policy)
+
+    def set_safety_stock(self, sku: str, location: str, quantity: int) -> None:
+        """Keep `quantity` units of `sku` at `location` back from sale."""
+        _check(text, "sku", sku)
+        _check(text, "location", location)
+        _check(count, "quantity", quantity)
+        self._store.set_safety_stock(sku, location, quantity)
+
+    # reads
+
+    def balance(self, sku: str, location: str) -> Balance:
+        """Return the balance of `sku` at `location`, as of now.
+
+        Raises:
+            UnknownSku: The SKU was never stocked.
+            UnknownLocation: The location never had any stock.
+        """
+        _check(text, "sku", sku)
+        _check(text, "location", location)
+        found = self._store.balances(self._now(), sku=sku, location=location)
+        if found:
+            return found[0]
+        if not self._store.balances(self._now(), sku=sku):
+            raise UnknownSku(sku)
+        if not self._store.balances(self._now(), location=location):
+            raise UnknownLocation(location)
+        return Balance(sku, location)
+
+    def balances(
+        self, *, sku: str | None = None, location: str | None = None
+    ) -> Sequence[Balance]:
+        """Return every balance, or those of one SKU or location, as of now."""
+        return self._store.balances(self._now(), sku=sku, location=location)
+
+    def hold(self, hold_id: str) -> Hold:
+        """Return a hold as stored (`Hold.is_live(now)` tells if it still counts).
+
+        Raises:
+            UnknownHold: No such hold.
+        """
+        _check(text, "hold_id", hold_id)
+        hold = self._store.hold(hold_id)
+        if hold is None:
+            raise UnknownHold(hold_id)
+        return hold
+
+    def holds(
+        self,
+        *,
+        owner: str | None = None,
+        sku: str | None = None,
+        state: HoldState | None = None,
+    ) -> Sequence[Hold]:
+        """Return holds as stored, filtered by owner, SKU and state, oldest first."""
+        return self._store.holds(owner=owner, sku=sku, state=state)
+
+    def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
+        """Return up to `limit` movements after sequence number `after`, in order."""
+        _check(count, "after", after)
+        _check(positive_int, "limit", limit)
+        return self._store.movements(after=after, limit=limit)
+
+    def audit(self) -> tuple[tuple[Balance, Balance], ...]:
+        """Replay every movement and compare with the stored balances.
+
+        Due holds are swept first, so both sides count them as expired.
+
+        Returns:
+            `(stored, replayed)` pairs that differ in on hand, reserved or
+            allocated; empty when the store is consistent.
+        """
+        self.expire_due()
+        movements: list[Movement] = []
+        while page := self._store.movements(after=len(movements), limit=10_000):
+            movements.extend(page)
+        rebuilt = replay(movements)
+        found = []
+        for stored in self.balances():
+            again = rebuilt.get(
+                (stored.sku, stored.location), Balance(stored.sku, stored.location)
+            )
+            if (stored.on_hand, stored.reserved, stored.allocated) != (
+                again.on_hand,
+                again.reserved,
+                again.allocated,
+            ):
+                found.append((stored, again))
+        return tuple(found)
+
+    # helpers
+
+    def _now(self) -> pendulum.DateTime:
+        return to_utc(self._clock.now(), "clock.now()")
+
+    def _stamp(self, key: str | None, reason: str, actor: str) -> planning.Stamp:
+        if key is None:
+            key = uuid.uuid4().hex
+        else:
+            _check(text, "key", key)
+        if not isinstance(reason, str):
+            raise ValidationError("reason", reason, "must be a string")
+        _check(text, "actor", actor)
+        return planning.Stamp(key, self._now(), reason, actor)
+
+    def _with_hold(
+        self,
+        hold_id: str,
+        plan: Callable[[planning.Stamp, Hold], Plan | None],
+        key: str | None,
+        reason: str,
+        actor: str,
+    ) -> Receipt | None:
+        """Plan from a fresh read of the hold; re-read when it moved meanwhile."""
+        key = uuid.uuid4().hex if key is None else key
+        for _ in range(_RETRIES):
+            hold = self.hold(hold_id)
+            made = plan(self._stamp(key, reason, actor), hold)
+            if made is None:
+                return None
+            try:
+                return self._store.apply(made)
+            except ConcurrencyConflict:
+                continue
+        raise ConcurrencyConflict(f"hold:{hold_id}")
+
+    def _resolution(self, hold_id: str, receipt: Receipt | None) -> Resolution:
+        if receipt is None:
+            return Resolution(self.hold(hold_id), changed=False, receipt=None)
+        hold = next(h for h in receipt.holds if h.hold_id == hold_id)
+        return Resolution(hold, changed=not receipt.replayed, receipt=receipt)
