@@ -122,6 +122,7 @@ SURFACE = {
     "orderkit.services": ["DEFAULT_HOLD_TTL", "Ledger", "Resolution"],
     "orderkit.serialization": ["Converter", "make_converter"],
     "orderkit.testing": ["FrozenClock"],
+    "orderkit.testing.contracts": ["LedgerStoreContract"],
     "orderkit.testing.strategies": [
         "addresses",
         "audit_records",
