@@ -67,6 +67,20 @@ def builder(cls: type[T]) -> Callable[..., T]:
 _HASH_SLOT = "_attrs_cached_hash"
 
 
+def setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
+    """Return the slot setters of an attrs class with slots, in field order.
+
+    For a hot loop that builds instances in place: `object.__new__(cls)`, then
+    every setter once. No validator runs, and a class with a cached hash
+    (`cache_hash=True`) is refused: its hash slot would be left unset.
+    """
+    if _HASH_SLOT in cls.__dict__:
+        msg = f"{cls.__qualname__} caches its hash: use builder()"
+        raise TypeError(msg)
+    names = [a.name for a in attrs.fields(cls)]
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
 def _cached_hash(cls: type) -> str:
     """The line that starts an instance's cached hash empty, if it has one."""
     if _HASH_SLOT in cls.__dict__:
