@@ -34,7 +34,7 @@ def copier(cls: type[T]) -> Callable[..., T]:
     )
     source = (
         f"def copy(instance_, *, {params}):\n"
-        f"    self_ = _new(_cls)\n{body}\n"
+        f"    self_ = _new(_cls)\n{body}\n{_cached_hash(cls)}"
         "    return self_\n"
     )
     scope = _scope(cls, names)
@@ -53,13 +53,39 @@ def builder(cls: type[T]) -> Callable[..., T]:
     body = "\n".join(f"    _set_{name}(self_, {name})" for name in names)
     source = (
         f"def build({', '.join(names)}):\n"
-        f"    self_ = _new(_cls)\n{body}\n"
+        f"    self_ = _new(_cls)\n{body}\n{_cached_hash(cls)}"
         "    return self_\n"
     )
     scope = _scope(cls, names)
     exec(compile(source, f"<orderkit builder {cls.__qualname__}>", "exec"), scope)  # noqa: S102 - generated from attrs fields only
     build: Callable[..., T] = scope["build"]
     return build
+
+
+# Where attrs keeps the hash of a class with `cache_hash=True`; its __init__
+# sets it to None, and __hash__ fills it on first use.
+_HASH_SLOT = "_attrs_cached_hash"
+
+
+def setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
+    """Return the slot setters of an attrs class with slots, in field order.
+
+    For a hot loop that builds instances in place: `object.__new__(cls)`, then
+    every setter once. No validator runs, and a class with a cached hash
+    (`cache_hash=True`) is refused: its hash slot would be left unset.
+    """
+    if _HASH_SLOT in cls.__dict__:
+        msg = f"{cls.__qualname__} caches its hash: use builder()"
+        raise TypeError(msg)
+    names = [a.name for a in attrs.fields(cls)]
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+def _cached_hash(cls: type) -> str:
+    """The line that starts an instance's cached hash empty, if it has one."""
+    if _HASH_SLOT in cls.__dict__:
+        return f"    _set_{_HASH_SLOT}(self_, None)\n"
+    return ""
 
 
 def _scope(cls: type, names: list[str]) -> dict[str, Any]:
@@ -72,4 +98,6 @@ def _scope(cls: type, names: list[str]) -> dict[str, Any]:
     scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     for name in names:
         scope[f"_set_{name}"] = cls.__dict__[name].__set__
+    if _HASH_SLOT in cls.__dict__:
+        scope[f"_set_{_HASH_SLOT}"] = cls.__dict__[_HASH_SLOT].__set__
     return scope

@@ -26,6 +26,7 @@ from orderkit.serialization._wire import (
     TypeForm,
     UnstructureHook,
     origin_of,
+    own,
 )
 
 
@@ -78,7 +79,7 @@ def _collection_hook(
             raise IterableValidationError(f"While structuring {name}", errors, t)
         return build(items)
 
-    return structure_careful if converter.detailed_validation else structure_fast
+    return own(structure_careful if converter.detailed_validation else structure_fast)
 
 
 def sequence_hook(t: TypeForm, converter: cattrs.BaseConverter) -> StructureHook:
@@ -96,7 +97,7 @@ def optional_hook(t: TypeForm, converter: cattrs.BaseConverter) -> StructureHook
     def structure_optional(value: Data, _: TypeForm) -> Data:
         return None if value is None else hook(value, inner)
 
-    return structure_optional
+    return own(structure_optional)
 
 
 @final

@@ -32,7 +32,11 @@ from orderkit.serialization._collections import (
     unstructure_sequence_hook,
     unstructure_set_hook,
 )
-from orderkit.serialization._generated import attrs_hook, unstructure_attrs_hook
+from orderkit.serialization._generated import (
+    attrs_hook,
+    attrs_hook_without_readers,
+    unstructure_attrs_hook,
+)
 from orderkit.serialization._paths import report, type_name
 from orderkit.serialization._unions import (
     is_tagged_union,
@@ -274,11 +278,13 @@ def make_converter(*, detailed: bool = False, json: _JsonChoice = "auto") -> Con
 # Configuration
 
 
-def _configure(converter: Converter) -> None:
+def _configure(converter: Converter, *, readers: bool = True) -> None:
     """Register orderkit's hooks; among factories, the last registered wins.
 
     Factories take the converter as an argument (cattrs passes it), so that
-    a `copy()` builds its hooks from its own registrations.
+    a `copy()` builds its hooks from its own registrations. Without
+    `readers`, classes are read through their constructors alone (tests
+    compare the two).
     """
     # Class hooks go to functools.singledispatch, which cattrs asks first and
     # which follows the MRO: StrEnum and IntEnum are named so that str and
@@ -314,7 +320,7 @@ def _configure(converter: Converter) -> None:
         (is_homogeneous_sequence, sequence_hook),
         (is_set, set_hook),
         (is_optional, optional_hook),
-        (attrs.has, attrs_hook),
+        (attrs.has, attrs_hook if readers else attrs_hook_without_readers),
         (is_tagged_union, union_structure_hook),
     ):
         converter.register_structure_hook_factory(predicate, structure_factory)

@@ -14,7 +14,7 @@ import linecache
 import types
 import weakref
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import attrs
 import cattrs
@@ -24,18 +24,21 @@ from cattrs.gen import make_dict_structure_fn
 from orderkit.errors import StructureError
 from orderkit.money import Money
 from orderkit.serialization._collections import WriteItems, WriteOptional
+from orderkit.serialization._readers import READERS, Reader
 from orderkit.serialization._values import (
     structure_money,
     unstructure_enum,
     unstructure_money,
 )
 from orderkit.serialization._wire import (
+    OWN_HOOKS,
     TAG,
     TAGS,
     Data,
     StructureHook,
     TypeForm,
     UnstructureHook,
+    own,
 )
 
 
@@ -140,11 +143,72 @@ def _careful_attrs_hook(cl: type, converter: cattrs.BaseConverter) -> StructureH
     return structure_careful
 
 
+def _field_types(t: TypeForm) -> list[TypeForm]:
+    """A type form and the types inside it (`tuple[OrderLine, ...]`, `OrderLine`)."""
+    inner = [a for a in get_args(t) if a is not Ellipsis and a is not type(None)]
+    return [t, *itertools.chain.from_iterable(_field_types(a) for a in inner)]
+
+
+def _own_hooks_only(converter: cattrs.BaseConverter) -> bool:
+    """Whether the converter reads every value the fast readers read with our hooks.
+
+    A host's own hook for `Money`, a nested class or a collection (one the
+    constructor-checked fields do not consult) must be honoured: then every
+    class takes the generated hook instead.
+    """
+    return all(
+        converter.get_structure_hook(t) in OWN_HOOKS
+        for cl in READERS
+        for field in attrs.fields(attrs.resolve_types(cl))
+        if field.init and not _checked_by_constructor(field)
+        for t in _field_types(field.type)
+    )
+
+
+def _reader_first(
+    reader: Reader, hook: StructureHook, converter: cattrs.BaseConverter
+) -> StructureHook:
+    """Try the fast reader; on any failure, read again with the generated hook.
+
+    The generated hook builds through the constructors: it accepts what the
+    reader found unusual, or raises the error a read always raised.
+    """
+    # Asked on the first read: during a factory the converter is still
+    # building the hooks it would be asked about.
+    checked: list[bool] = []
+
+    def structure_reader_first(value: Data, cl: TypeForm) -> Data:
+        if not checked:
+            checked.append(_own_hooks_only(converter))
+        if checked[0]:
+            try:
+                return reader(value)
+            except Exception:  # noqa: BLE001, S110 - the generated hook reports
+                pass
+        return hook(value, cl)
+
+    return structure_reader_first
+
+
 def attrs_hook(cl: type, converter: cattrs.BaseConverter) -> StructureHook:
-    """The careful hook for a detailed converter, the fast one otherwise."""
+    """The careful hook for a detailed converter, the fast one otherwise.
+
+    The fast one tries the class's fast reader first, if it has one.
+    """
+    hook = attrs_hook_without_readers(cl, converter)
+    reader = READERS.get(cl)
+    if reader is None or converter.detailed_validation:
+        return hook
+    return own(_reader_first(reader, hook, converter))
+
+
+def attrs_hook_without_readers(
+    cl: type, converter: cattrs.BaseConverter
+) -> StructureHook:
+    """`attrs_hook` without the fast readers: what they must agree with."""
     if converter.detailed_validation:
-        return _careful_attrs_hook(cl, converter)
-    return _fast_attrs_hook(cl, converter)
+        return own(_careful_attrs_hook(cl, converter))
+    return own(_fast_attrs_hook(cl, converter))
 
 
 # Writers this module generated, and their classes: a parent inlines them.

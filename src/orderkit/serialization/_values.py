@@ -24,7 +24,7 @@ from orderkit.errors import (
 from orderkit.money import Currency, Money
 from orderkit.money import _as_decimal as as_decimal
 from orderkit.serialization._paths import shape_error
-from orderkit.serialization._wire import TAG, Data, TypeForm
+from orderkit.serialization._wire import TAG, Data, TypeForm, own
 
 
 _UTC: Final = pendulum.UTC
@@ -34,6 +34,7 @@ def unstructure_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
+@own
 def structure_decimal(value: Data, _: TypeForm) -> Decimal:
     # Money's own rule for amounts: plain decimal strings, ints, finite Decimals.
     try:
@@ -47,6 +48,7 @@ def unstructure_money(value: Money) -> dict[str, str]:
     return {"amount": str(value.amount), "currency": value.currency.code}
 
 
+@own
 def structure_money(value: Data, _: TypeForm) -> Money:
     try:
         amount, currency = value["amount"], value["currency"]
@@ -55,6 +57,7 @@ def structure_money(value: Data, _: TypeForm) -> Money:
     return Money(amount, currency)
 
 
+@own
 def structure_currency(value: Data, _: TypeForm) -> Currency:
     try:
         return Currency(value)
@@ -72,6 +75,7 @@ def unstructure_instant(value: dt.datetime) -> str:
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % parts  # noqa: UP031
 
 
+@own
 def structure_instant(value: Data, _: TypeForm) -> pendulum.DateTime:
     if isinstance(value, str):
         try:
@@ -105,6 +109,7 @@ def unstructure_error(value: OrderkitError) -> dict[str, str]:
     return {TAG: type(value).__name__, "message": str(value)}
 
 
+@own
 def structure_orderkit_error(value: Data, _: TypeForm) -> OrderkitError:
     # An exception carries arbitrary values and compares by identity: it is
     # written for people to read, and never read back.
@@ -116,6 +121,7 @@ def unstructure_enum(value: enum.Enum) -> Data:
     return value._value_
 
 
+@own
 def structure_enum(value: Data, cl: type[enum.Enum]) -> enum.Enum:
     try:
         return cl._value2member_map_[value]
@@ -131,6 +137,7 @@ def structure_enum(value: Data, cl: type[enum.Enum]) -> enum.Enum:
         raise StructureError("", value, problem, cl.__name__) from error
 
 
+@own
 def structure_str(value: Data, cl: TypeForm) -> Data:
     # Registered for str, so it also sees str subclasses such as StrEnums.
     if issubclass(cl, enum.Enum):
@@ -140,6 +147,7 @@ def structure_str(value: Data, cl: TypeForm) -> Data:
     raise StructureError("", value, "must be a string", cl.__name__)
 
 
+@own
 def structure_int(value: Data, cl: TypeForm) -> Data:
     # Registered for int, so it also sees bool and IntEnums.
     if cl is bool:

@@ -6,8 +6,9 @@ type forms hooks are asked about are taken apart with `origin_of`.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
-from typing import Any, Final, TypeAlias, get_args, get_origin
+from typing import Any, Final, TypeAlias, TypeVar, get_args, get_origin
 
 from orderkit.orders import EVENT_TYPES, Outcome, Rejected
 
@@ -33,3 +34,16 @@ def origin_of(t: TypeForm) -> TypeForm:
     # typing.get_origin's overloads make mypy see a ParamSpec for Any.
     origin: TypeForm = get_origin(t)
     return origin
+
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+# The structure hooks orderkit's modules made: a fast reader replaces them
+# only while the converter has no hook of its host's own in their place.
+OWN_HOOKS: Final[weakref.WeakSet[Callable[..., Any]]] = weakref.WeakSet()
+
+
+def own(hook: H) -> H:
+    """Record `hook` as one of orderkit's structure hooks, and return it."""
+    OWN_HOOKS.add(hook)
+    return hook
