@@ -1,0 +1,226 @@
+"""The Ledger service: the issue's acceptance scenarios, retries, and audit."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from typing import Any
+
+import pendulum
+import pytest
+
+from orderkit.adapters.memory import MemoryLedgerStore
+from orderkit.errors import ConcurrencyConflict, InsufficientStock, ValidationError
+from orderkit.inventory import (
+    Balance,
+    Plan,
+    Receipt,
+    RoutingStrategy,
+    Shortage,
+    route,
+)
+from orderkit.ports import LedgerStore
+from orderkit.services import Ledger
+from orderkit.testing import FrozenClock
+from orderkit.testing.contracts import LedgerStoreContract
+
+
+T0 = pendulum.datetime(2026, 11, 11, 0, 0)
+SKU = "GIFTBOX-MIDAUTUMN"
+
+
+@pytest.fixture
+def store() -> MemoryLedgerStore:
+    return MemoryLedgerStore()
+
+
+@pytest.fixture
+def ledger(store: MemoryLedgerStore) -> Ledger:
+    return Ledger(store, FrozenClock(T0))
+
+
+class TestTwoWarehouses:
+    """W1 holds 4 and W2 holds 3; routing by most stock, then reserving the route."""
+
+    @pytest.fixture(autouse=True)
+    def stock(self, ledger: Ledger) -> None:
+        ledger.receive(SKU, "W1", 4)
+        ledger.receive(SKU, "W2", 3)
+
+    def reserve_routed(self, ledger: Ledger, owner: str, quantity: int) -> Receipt:
+        chosen = route(
+            {SKU: quantity},
+            ledger.balances(sku=SKU),
+            locations=["W1", "W2"],
+            strategy=RoutingStrategy.MOST_STOCK,
+        )
+        return ledger.reserve(owner, chosen.lines)
+
+    def test_an_order_for_5_takes_4_from_w1_and_1_from_w2(self, ledger: Ledger) -> None:
+        receipt = self.reserve_routed(ledger, "order-5", 5)
+        assert [(h.location, h.quantity) for h in receipt.holds] == [
+            ("W1", 4),
+            ("W2", 1),
+        ]
+
+    def test_with_allocations_an_order_for_3_takes_2_and_1(
+        self, ledger: Ledger
+    ) -> None:
+        for location, quantity in (("W1", 2), ("W2", 1)):
+            hold = ledger.reserve("paid-earlier", [(SKU, location, quantity)]).holds[0]
+            ledger.commit(hold.hold_id)
+        assert [b.available for b in ledger.balances(sku=SKU)] == [2, 2]
+        receipt = self.reserve_routed(ledger, "order-3", 3)
+        assert [(h.location, h.quantity) for h in receipt.holds] == [
+            ("W1", 2),
+            ("W2", 1),
+        ]
+
+    def test_an_order_for_6_fails_and_changes_nothing(
+        self, ledger: Ledger, store: MemoryLedgerStore
+    ) -> None:
+        for location, quantity in (("W1", 2), ("W2", 1)):
+            hold = ledger.reserve("paid-earlier", [(SKU, location, quantity)]).holds[0]
+            ledger.commit(hold.hold_id)
+        before = LedgerStoreContract.snapshot(store)
+        with pytest.raises(InsufficientStock) as error:
+            self.reserve_routed(ledger, "order-6", 6)
+        assert error.value.shortages == (Shortage(SKU, None, 6, 4),)
+        assert LedgerStoreContract.snapshot(store) == before
+
+
+class TestFewestShipments:
+    """10 units from A(3), B(4), C(7), D(3) by distance: two shipments, not three."""
+
+    def test_two_shipments_from_the_ledgers_balances(self, ledger: Ledger) -> None:
+        for location, quantity in (("A", 3), ("B", 4), ("C", 7), ("D", 3)):
+            ledger.receive(SKU, location, quantity)
+        chosen = route(
+            {SKU: 10},
+            ledger.balances(sku=SKU),
+            distances={"A": 1, "B": 2, "C": 3, "D": 4},
+        )
+        assert chosen.shipments == 2
+        assert set(chosen.locations) != {"A", "B", "D"}
+        receipt = ledger.reserve("order-10", chosen.lines)
+        assert sum(h.quantity for h in receipt.holds) == 10
+
+
+class TestFlashSaleInMemory:
+    """12,000 one-unit attempts from 4 threads against 50 units: exactly 50 granted."""
+
+    def test_exactly_the_stock_is_granted(self, ledger: Ledger) -> None:
+        ledger.receive(SKU, "W1", 50)
+
+        def attempts(worker: int) -> int:
+            granted = 0
+            for i in range(3000):
+                try:
+                    ledger.reserve(f"buyer-{worker}-{i}", [(SKU, "W1", 1)])
+                except InsufficientStock:
+                    continue
+                granted += 1
+            return granted
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            granted = sum(pool.map(attempts, range(4)))
+        assert granted == 50
+        balance = ledger.balance(SKU, "W1")
+        assert (balance.available, balance.reserved) == (0, 50)
+        assert len(ledger.holds(sku=SKU)) == 50
+        assert ledger.audit() == ()
+
+
+class _Conflicting:
+    """A store that reports a concurrent change on the first `times` writes."""
+
+    def __init__(self, store: LedgerStore, times: int) -> None:
+        self.store = store
+        self.times = times
+        self.calls = 0
+
+    def apply(self, plan: Plan) -> Receipt:
+        self.calls += 1
+        if self.calls <= self.times:
+            raise ConcurrencyConflict("hold:simulated")
+        return self.store.apply(plan)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+class TestRetries:
+    """A compare-and-set that loses a race is planned again from a fresh read."""
+
+    @pytest.mark.parametrize("times", [1, 4])
+    def test_commit_retries_then_succeeds(self, times: int) -> None:
+        inner = MemoryLedgerStore()
+        Ledger(inner, FrozenClock(T0)).receive(SKU, "W1", 3)
+        hold = Ledger(inner, FrozenClock(T0)).reserve("o", [(SKU, "W1", 2)]).holds[0]
+        flaky = _Conflicting(inner, times)
+        outcome = Ledger(flaky, FrozenClock(T0)).commit(hold.hold_id)
+        assert outcome.changed
+        assert flaky.calls == times + 1
+
+    def test_gives_up_after_five_conflicts(self) -> None:
+        inner = MemoryLedgerStore()
+        Ledger(inner, FrozenClock(T0)).receive(SKU, "W1", 3)
+        hold = Ledger(inner, FrozenClock(T0)).reserve("o", [(SKU, "W1", 2)]).holds[0]
+        flaky = _Conflicting(inner, 5)
+        with pytest.raises(ConcurrencyConflict) as error:
+            Ledger(flaky, FrozenClock(T0)).release(hold.hold_id)
+        assert error.value.what == f"hold:{hold.hold_id}"
+        assert inner.hold(hold.hold_id) == hold
+
+
+class TestAudit:
+    """`audit()` reports balances that the movements do not add up to."""
+
+    def test_a_tampered_balance_is_reported(
+        self, ledger: Ledger, store: MemoryLedgerStore
+    ) -> None:
+        ledger.receive(SKU, "W1", 5)
+        store._s.figures_[SKU, "W1"][0] = 7
+        ((stored, replayed),) = ledger.audit()
+        assert (stored.on_hand, replayed.on_hand) == (7, 5)
+
+
+class TestArguments:
+    """Arguments the service checks itself, before any store is touched."""
+
+    @pytest.mark.parametrize(
+        "lines",
+        [
+            pytest.param("SKU,W1,1", id="string"),
+            pytest.param([(SKU, "W1")], id="pair"),
+            pytest.param([[SKU, "W1", 1]], id="list"),
+            pytest.param(42, id="number"),
+        ],
+    )
+    def test_lines_must_be_stock_lines(self, ledger: Ledger, lines: Any) -> None:
+        ledger.receive(SKU, "W1", 1)
+        with pytest.raises(ValidationError) as error:
+            ledger.reserve("cart", lines)
+        assert error.value.field.startswith("lines")
+
+    def test_transfer_to_itself_is_refused(self, ledger: Ledger) -> None:
+        ledger.receive(SKU, "W1", 1)
+        with pytest.raises(ValidationError) as error:
+            ledger.transfer(SKU, "W1", "W1", 1)
+        assert error.value.field == "target"
+
+    def test_policy_must_be_a_policy(self, ledger: Ledger) -> None:
+        with pytest.raises(ValidationError) as error:
+            ledger.set_policy(SKU, "backorder")
+        assert error.value.field == "policy"
+
+    def test_paging_arguments(self, ledger: Ledger) -> None:
+        for after, limit in ((-1, 10), (0, 0)):
+            with pytest.raises(ValidationError):
+                ledger.movements(after=after, limit=limit)
+
+    def test_balance_of_a_known_pair_never_stocked_is_zero(
+        self, ledger: Ledger
+    ) -> None:
+        ledger.receive(SKU, "W1", 1)
+        ledger.receive("MUG", "W2", 1)
+        assert ledger.balance(SKU, "W2") == Balance(SKU, "W2")
