@@ -210,7 +210,7 @@ class TestArguments:
 
     def test_policy_must_be_a_policy(self, ledger: Ledger) -> None:
         with pytest.raises(ValidationError) as error:
-            ledger.set_policy(SKU, "backorder")
+            ledger.set_policy(SKU, "backorder")  # type: ignore[arg-type]
         assert error.value.field == "policy"
 
     def test_paging_arguments(self, ledger: Ledger) -> None:
