@@ -47,6 +47,8 @@ copy_movement = _fast.copier(Movement)
 copy_hold = _fast.copier(Hold)
 build_balance = _fast.builder(Balance)
 build_movement = _fast.builder(Movement)
+build_receipt = _fast.builder(Receipt)
+copy_receipt = _fast.copier(Receipt)
 
 
 class Rows(Protocol):
@@ -168,12 +170,13 @@ class _Work:
         holds = first + [h for h in self.holds.values() if h not in first]
         receipt = None
         if key is not None:
-            receipt = Receipt(
-                key=key,
-                at=self.at,
-                movements=numbered,
-                holds=holds,
-                balances=balances,
+            receipt = build_receipt(
+                key,
+                self.at,
+                tuple(numbered),
+                tuple(holds),
+                tuple(balances),
+                False,  # noqa: FBT003 - a generated builder
             )
         self.rows.write(self.at, self.figures, holds, numbered, receipt)
         self.written = numbered
@@ -197,14 +200,7 @@ def apply_plan(rows: Rows, plan: Plan) -> Receipt:
     """Apply `plan` through `rows`, as `LedgerStore.apply` promises."""
     first = rows.receipt(plan.key)
     if first is not None:
-        return Receipt(
-            key=first.key,
-            at=first.at,
-            movements=first.movements,
-            holds=first.holds,
-            balances=first.balances,
-            replayed=True,
-        )
+        return copy_receipt(first, replayed=True)
     work = _Work(rows, _time(rows, plan.now))
     touched = plan.touched()
     for row in touched:

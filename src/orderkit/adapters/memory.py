@@ -146,6 +146,10 @@ class _State:
         self.holds_: dict[str, Hold] = {}
         self.due_by_row: dict[engine.Row, list[_Entry]] = {}
         self.due: list[_Entry] = []
+        # Resolved or extended holds leave stale heap entries behind; a heap
+        # is rebuilt once half of it is stale, so scans stay O(live).
+        self.stale_by_row: dict[engine.Row, int] = {}
+        self.stale = 0
         self.movements_: list[Movement] = []
         self.receipts: dict[str, Receipt] = {}
         self.policies: dict[str, StockPolicy] = {}
@@ -205,18 +209,35 @@ class _State:
         for hold in holds:
             old = self.holds_.get(hold.hold_id)
             self.holds_[hold.hold_id] = hold
-            if hold.state is HoldState.LIVE and (
-                old is None or old.expires_at != hold.expires_at
-            ):
+            row = (hold.sku, hold.location)
+            moved = old is None or old.expires_at != hold.expires_at
+            if hold.state is HoldState.LIVE and moved:
                 entry = (hold.expires_at, hold.hold_id)
-                heapq.heappush(
-                    self.due_by_row.setdefault((hold.sku, hold.location), []), entry
-                )
+                heapq.heappush(self.due_by_row.setdefault(row, []), entry)
                 heapq.heappush(self.due, entry)
+            if (
+                old is not None
+                and old.state is HoldState.LIVE
+                and (moved or hold.state is not HoldState.LIVE)
+            ):
+                self._went_stale(row)
         self.movements_.extend(movements)
         if receipt is not None:
             self.receipts[receipt.key] = receipt
         self.popped.clear()
+
+    def _went_stale(self, row: engine.Row) -> None:
+        stale = self.stale_by_row[row] = self.stale_by_row.get(row, 0) + 1
+        heap = self.due_by_row[row]
+        if stale > len(heap) // 2:
+            heap[:] = [e for e in heap if self.is_entry(*e)]
+            heapq.heapify(heap)
+            self.stale_by_row[row] = 0
+        self.stale += 1
+        if self.stale > len(self.due) // 2:
+            self.due[:] = [e for e in self.due if self.is_entry(*e)]
+            heapq.heapify(self.due)
+            self.stale = 0
 
     def is_entry(self, expires_at: pendulum.DateTime, hold_id: str) -> bool:
         """Whether a heap entry still stands for a live hold (lazy deletion)."""

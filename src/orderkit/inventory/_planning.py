@@ -11,11 +11,21 @@ from collections.abc import Iterable
 import attrs
 import pendulum
 
+from orderkit._fast import builder, copier
+from orderkit._validate import MAX_INT
 from orderkit.errors import HoldNotLive, InsufficientStock, InvalidQuantity
 from orderkit.inventory._holds import Hold, HoldState
 from orderkit.inventory._movements import Movement, MovementKind
 from orderkit.inventory._plans import Check, HoldWrite, Measure, Plan
 from orderkit.inventory._stock import Shortage, StockLine
+
+
+_hold = builder(Hold)
+_copy_hold = copier(Hold)
+_hold_write = builder(HoldWrite)
+_movement = builder(Movement)
+_check = builder(Check)
+_plan = builder(Plan)
 
 
 @attrs.frozen(slots=True)
@@ -29,11 +39,17 @@ class Stamp:
 
 
 def merge_lines(lines: Iterable[StockLine]) -> dict[tuple[str, str], int]:
-    """Sum the quantities of lines for the same SKU and location, keeping order."""
+    """Sum the quantities of lines for the same SKU and location, keeping order.
+
+    Raises:
+        InvalidQuantity: A sum exceeds 2**63 - 1.
+    """
     demand: dict[tuple[str, str], int] = {}
     for line in lines:
         row = (line.sku, line.location)
-        demand[row] = demand.get(row, 0) + line.quantity
+        total = demand[row] = demand.get(row, 0) + line.quantity
+        if total > MAX_INT:
+            raise InvalidQuantity("quantity", total, "the lines sum beyond 2**63 - 1")
     return demand
 
 
@@ -120,40 +136,24 @@ def reserve(
     movements: list[Movement] = []
     writes: list[HoldWrite] = []
     checks: list[Check] = []
+    key, now = stamp.key, stamp.now
+    # Built without re-validation: every part was validated on the way in
+    # (StockLine, Stamp), and reserving is the ledger's hottest path.
     for i, ((sku, location), quantity) in enumerate(merge_lines(lines).items()):
-        hold = Hold(
-            hold_id=f"{stamp.key}/{i}",
-            owner=owner,
-            sku=sku,
-            location=location,
-            quantity=quantity,
-            placed_at=stamp.now,
-            expires_at=expires_at,
+        hold_id = f"{key}/{i}"
+        # fmt: off
+        hold = _hold(
+            hold_id, owner, sku, location, quantity, now, expires_at,
+            HoldState.LIVE, 0, 0, None,
         )
-        writes.append(HoldWrite(None, hold))
-        movements.append(
-            Movement(
-                key=stamp.key,
-                index=i,
-                kind=MovementKind.HOLD,
-                sku=sku,
-                location=location,
-                reserved=quantity,
-                at=stamp.now,
-                reason=stamp.reason,
-                actor=stamp.actor,
-                hold_id=hold.hold_id,
-            )
-        )
-        checks.append(Check(sku, location, quantity))
-    return Plan(
-        key=stamp.key,
-        now=stamp.now,
-        movements=movements,
-        holds=writes,
-        checks=checks,
-        supersede=owner,
-    )
+        writes.append(_hold_write(None, hold))
+        movements.append(_movement(
+            key, i, MovementKind.HOLD, sku, location, 0, quantity, 0, now,
+            stamp.reason, stamp.actor, hold_id, None, 0,
+        ))
+        checks.append(_check(sku, location, quantity, Measure.AVAILABLE, None))
+        # fmt: on
+    return _plan(key, now, tuple(movements), tuple(writes), tuple(checks), owner)
 
 
 def _require_live(hold: Hold) -> None:
@@ -201,37 +201,24 @@ def commit(
     return _resolve(stamp, hold, taken)
 
 
-def _resolve(
-    stamp: Stamp,
-    hold: Hold,
-    committed: int,
-) -> Plan:
+def _resolve(stamp: Stamp, hold: Hold, committed: int) -> Plan:
     state = HoldState.COMMITTED if committed else HoldState.RELEASED
-    new = attrs.evolve(hold, state=state, committed=committed, resolved_at=stamp.now)
-    parts = [
+    new = _copy_hold(hold, state=state, committed=committed, resolved_at=stamp.now)
+    parts = (
         (MovementKind.COMMIT, committed, committed),
         (MovementKind.RELEASE, hold.quantity - committed, 0),
-    ]
-    movements = [
-        Movement(
-            key=stamp.key,
-            index=i,
-            kind=kind,
-            sku=hold.sku,
-            location=hold.location,
-            reserved=-quantity,
-            allocated=allocated,
-            at=stamp.now,
-            reason=stamp.reason,
-            actor=stamp.actor,
-            hold_id=hold.hold_id,
+    )
+    # fmt: off
+    movements = tuple(
+        _movement(
+            stamp.key, i, kind, hold.sku, hold.location, 0, -quantity, allocated,
+            stamp.now, stamp.reason, stamp.actor, hold.hold_id, None, 0,
         )
         for i, (kind, quantity, allocated) in enumerate(parts)
         if quantity
-    ]
-    return Plan(
-        key=stamp.key, now=stamp.now, movements=movements, holds=(HoldWrite(hold, new),)
     )
+    # fmt: on
+    return _plan(stamp.key, stamp.now, movements, (_hold_write(hold, new),), (), None)
 
 
 def ship(
