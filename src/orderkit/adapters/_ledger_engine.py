@@ -140,7 +140,9 @@ class _Work:
             if hold.hold_id not in self.holds:
                 self.resolve(hold, HoldState.EXPIRED, f"expire:{hold.hold_id}")
 
-    def finish(self, key: str | None, own: Iterable[str] = ()) -> Receipt | None:
+    def finish(
+        self, key: str | None, own: Iterable[str] = (), *, remember: bool = True
+    ) -> Receipt | None:
         """Number the movements, check no figure is negative, write it all."""
         seq = self.rows.next_seq()
         numbered: list[Movement] = []
@@ -178,7 +180,9 @@ class _Work:
                 tuple(balances),
                 False,  # noqa: FBT003 - a generated builder
             )
-        self.rows.write(self.at, self.figures, holds, numbered, receipt)
+        self.rows.write(
+            self.at, self.figures, holds, numbered, receipt if remember else None
+        )
         self.written = numbered
         return receipt
 
@@ -214,7 +218,9 @@ def apply_plan(rows: Rows, plan: Plan) -> Receipt:
     for movement in plan.movements:
         work.move(movement)
     _check(work, plan)
-    receipt = work.finish(plan.key, (w.new.hold_id for w in plan.holds))
+    receipt = work.finish(
+        plan.key, (w.new.hold_id for w in plan.holds), remember=plan.remember
+    )
     assert receipt is not None  # noqa: S101 - finish returns one whenever given a key
     return receipt
 

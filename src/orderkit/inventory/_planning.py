@@ -36,6 +36,7 @@ class Stamp:
     now: pendulum.DateTime
     reason: str = ""
     actor: str = "system"
+    remember: bool = True
 
 
 def merge_lines(lines: Iterable[StockLine]) -> dict[tuple[str, str], int]:
@@ -69,7 +70,9 @@ def receive(
         reason=stamp.reason,
         actor=stamp.actor,
     )
-    return Plan(key=stamp.key, now=stamp.now, movements=(movement,))
+    return Plan(
+        key=stamp.key, now=stamp.now, remember=stamp.remember, movements=(movement,)
+    )
 
 
 def adjust(
@@ -95,7 +98,13 @@ def adjust(
     checks: tuple[Check, ...] = ()
     if delta is not None and delta < 0:
         checks = (Check(sku, location, -delta, Measure.ON_HAND, 0),)
-    return Plan(key=stamp.key, now=stamp.now, movements=(movement,), checks=checks)
+    return Plan(
+        key=stamp.key,
+        now=stamp.now,
+        remember=stamp.remember,
+        movements=(movement,),
+        checks=checks,
+    )
 
 
 def transfer(
@@ -119,7 +128,13 @@ def transfer(
         for i, (location, sign) in enumerate(((line.location, -1), (to, 1)))
     )
     check = Check(line.sku, line.location, line.quantity, Measure.AVAILABLE, 0)
-    return Plan(key=stamp.key, now=stamp.now, movements=(out, into), checks=(check,))
+    return Plan(
+        key=stamp.key,
+        now=stamp.now,
+        remember=stamp.remember,
+        movements=(out, into),
+        checks=(check,),
+    )
 
 
 def reserve(
@@ -153,7 +168,9 @@ def reserve(
         ))
         checks.append(_check(sku, location, quantity, Measure.AVAILABLE, None))
         # fmt: on
-    return _plan(key, now, tuple(movements), tuple(writes), tuple(checks), owner)
+    return _plan(
+        key, now, tuple(movements), tuple(writes), tuple(checks), owner, stamp.remember
+    )
 
 
 def _require_live(hold: Hold) -> None:
@@ -167,7 +184,12 @@ def extend(stamp: Stamp, hold: Hold, expires_at: pendulum.DateTime) -> Plan:
     if not hold.is_live(stamp.now):
         raise HoldNotLive(hold.hold_id, HoldState.EXPIRED.value)
     new = attrs.evolve(hold, expires_at=max(expires_at, hold.expires_at))
-    return Plan(key=stamp.key, now=stamp.now, holds=(HoldWrite(hold, new),))
+    return Plan(
+        key=stamp.key,
+        now=stamp.now,
+        remember=stamp.remember,
+        holds=(HoldWrite(hold, new),),
+    )
 
 
 def release(stamp: Stamp, hold: Hold) -> Plan | None:
@@ -218,7 +240,15 @@ def _resolve(stamp: Stamp, hold: Hold, committed: int) -> Plan:
         if quantity
     )
     # fmt: on
-    return _plan(stamp.key, stamp.now, movements, (_hold_write(hold, new),), (), None)
+    return _plan(
+        stamp.key,
+        stamp.now,
+        movements,
+        (_hold_write(hold, new),),
+        (),
+        None,
+        stamp.remember,
+    )
 
 
 def ship(
@@ -281,5 +311,10 @@ def ship(
         checks.append(Check(sku, location, quantity, Measure.ON_HAND, 0))
         checks.append(Check(sku, location, quantity, Measure.ALLOCATED, 0))
     return Plan(
-        key=stamp.key, now=stamp.now, movements=movements, holds=writes, checks=checks
+        key=stamp.key,
+        now=stamp.now,
+        movements=movements,
+        holds=writes,
+        checks=checks,
+        remember=stamp.remember,
     )

@@ -124,6 +124,10 @@ class Plan:
         checks: Bounds every touched balance must meet afterwards.
         supersede: An owner whose live holds on the touched balances are
             released first, so that it never competes with itself.
+        remember: Keep the receipt, to return it when the key comes again.
+            False when the caller guarantees the key is new and never
+            repeated (the `Ledger` draws 128 random bits when not given a
+            key): nothing can replay it, so the store may skip storing it.
 
     .. versionadded:: 0.1.0
     """
@@ -136,6 +140,7 @@ class Plan:
     supersede: str | None = attrs.field(
         default=None, validator=optional_text("supersede")
     )
+    remember: bool = attrs.field(default=True, validator=instance_of("remember", bool))
 
     def touched(self) -> tuple[tuple[str, str], ...]:
         """Every `(sku, location)` the plan reads or writes, in first-seen order."""

@@ -460,15 +460,19 @@ class Ledger:
     def _now(self) -> pendulum.DateTime:
         return to_utc(self._clock.now(), "clock.now()")
 
-    def _stamp(self, key: str | None, reason: str, actor: str) -> planning.Stamp:
+    def _stamp(
+        self, key: str | None, reason: str, actor: str, *, drawn: bool = False
+    ) -> planning.Stamp:
+        """Stamp an operation; `drawn` says the key was drawn here, not given."""
         if key is None:
-            key = _new_key()
+            key, drawn = _new_key(), True
         else:
             _check(text, "key", key)
         if not isinstance(reason, str):
             raise ValidationError("reason", reason, "must be a string")
         _check(text, "actor", actor)
-        return planning.Stamp(key, self._now(), reason, actor)
+        # A drawn key is never repeated, so its receipt need not be kept.
+        return planning.Stamp(key, self._now(), reason, actor, remember=not drawn)
 
     def _with_hold(
         self,
@@ -479,10 +483,11 @@ class Ledger:
         actor: str,
     ) -> Receipt | None:
         """Plan from a fresh read of the hold; re-read when it moved meanwhile."""
+        drawn = key is None
         key = _new_key() if key is None else key
         for _ in range(_RETRIES):
             hold = self.hold(hold_id)
-            made = plan(self._stamp(key, reason, actor), hold)
+            made = plan(self._stamp(key, reason, actor, drawn=drawn), hold)
             if made is None:
                 return None
             try:
