@@ -10,7 +10,7 @@ from typing import final
 import attrs
 import pendulum
 
-from orderkit._time import to_utc
+from orderkit._time import plus, to_utc
 from orderkit._validate import count, positive_int, signed_int, text
 from orderkit.errors import (
     ConcurrencyConflict,
@@ -251,7 +251,7 @@ class Ledger:
         lifetime = self._hold_ttl if ttl is None else _ttl(ttl)
         stamp = self._stamp(key, reason, actor)
         return self._store.apply(
-            planning.reserve(stamp, owner, found, stamp.now + lifetime)
+            planning.reserve(stamp, owner, found, plus(stamp.now, lifetime))
         )
 
     def extend(
@@ -266,7 +266,7 @@ class Ledger:
         lifetime = self._hold_ttl if ttl is None else _ttl(ttl)
 
         def plan(stamp: planning.Stamp, hold: Hold) -> Plan:
-            return planning.extend(stamp, hold, stamp.now + lifetime)
+            return planning.extend(stamp, hold, plus(stamp.now, lifetime))
 
         receipt = self._with_hold(hold_id, plan, key, "", "system")
         assert receipt is not None  # noqa: S101 - extend always plans or raises
