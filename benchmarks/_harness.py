@@ -8,9 +8,26 @@ fixed number of operations per call (``ops_per_call``), so the harness can
 turn seconds into rates: higher is better, and ``ratio = value /
 baseline_value`` says how the subject compares (above 1.0 it is faster).
 
+A figure may name a ``setup`` callable: the harness calls it once, untimed,
+before measuring the figure and its baselines, so that a module can build
+large state lazily (importing it stays cheap) and only when the figure is
+selected.
+
+A ``Computed`` figure is not timed by the harness: its callables are called
+once each, given a ``Context``, and return the value themselves. It serves
+values that are not the rate of a repeatable call: memory per item, a
+one-off sweep that consumes what it works on, or a figure derived from
+figures measured earlier in the same run (``Context.value``). A computed
+figure may be ``lower_is_better`` (bytes, seconds, a slowdown); its ratio is
+then ``baseline_value / value``, so above 1.0 still means the subject does
+better. ``Context.budget.quick`` tells a computed figure that this is a
+smoke run, in which it may scale its work down.
+
 A module that cannot be imported because an optional package is missing is
 skipped with a line that names the package; so is a figure whose
-``requires`` names a missing package.
+``requires`` names a missing package, and a computed figure that needs a
+value this run did not measure (because ``--only`` left it out or it was
+skipped).
 """
 
 import argparse
@@ -41,6 +58,7 @@ class Figure:
     baselines: Mapping[str, Callable[[], object]] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
     description: str = ""
+    setup: Callable[[], object] | None = None
 
     def __post_init__(self) -> None:
         if self.ops_per_call < 1:
@@ -60,15 +78,52 @@ class Result(TypedDict):
 
 @dataclass(frozen=True)
 class Budget:
-    """How long to measure one callable."""
+    """How long to measure one callable; ``quick`` marks a smoke run."""
 
     warmup_s: float
     repeats: int
     repeat_s: float
+    quick: bool = False
 
 
 FULL = Budget(warmup_s=0.2, repeats=7, repeat_s=0.2)
-QUICK = Budget(warmup_s=0.02, repeats=3, repeat_s=0.03)
+QUICK = Budget(warmup_s=0.02, repeats=3, repeat_s=0.03, quick=True)
+
+
+class NotMeasured(LookupError):
+    """A computed figure asked for a value that this run did not measure."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the callables of a `Computed` figure are given."""
+
+    budget: Budget
+    measured: Mapping[tuple[str, str | None], float]
+
+    def value(self, name: str, baseline: str | None = None) -> float:
+        """The value of figure ``name`` (or of its ``baseline``) measured so far."""
+        try:
+            return self.measured[name, baseline]
+        except KeyError:
+            label = name if baseline is None else f"{name} ({baseline})"
+            raise NotMeasured(label) from None
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A figure whose callables are called once and return its value."""
+
+    name: str
+    unit: str
+    run: Callable[[Context], float]
+    baselines: Mapping[str, Callable[[Context], float]] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    description: str = ""
+    lower_is_better: bool = False
+
+
+AnyFigure = Figure | Computed
 
 Measure = Callable[[Callable[[], object], int, Budget], float]
 
@@ -110,10 +165,21 @@ def measure(fn: Callable[[], object], ops_per_call: int, budget: Budget) -> floa
     return best
 
 
+def _ratio(figure: AnyFigure, value: float, baseline_value: float) -> float | None:
+    if isinstance(figure, Computed) and figure.lower_is_better:
+        return baseline_value / value if value > 0 else None
+    return value / baseline_value if baseline_value > 0 else None
+
+
 def results_for(
-    figure: Figure, value: float, baseline_values: Mapping[str, float]
+    figure: AnyFigure, value: float, baseline_values: Mapping[str, float]
 ) -> list[Result]:
-    """The report lines of one figure, one per baseline, from measured rates."""
+    """The report lines of one figure, one per baseline, from measured values.
+
+    The ratio is ``value / baseline_value``, or ``baseline_value / value``
+    for a computed figure that is lower-is-better: above 1.0 the subject
+    does better either way.
+    """
     if not baseline_values:
         return [
             Result(
@@ -132,18 +198,18 @@ def results_for(
             value=value,
             baseline=baseline,
             baseline_value=baseline_value,
-            ratio=value / baseline_value if baseline_value > 0 else None,
+            ratio=_ratio(figure, value, baseline_value),
         )
         for baseline, baseline_value in baseline_values.items()
     ]
 
 
-def select(figures: Iterable[Figure], prefixes: Sequence[str]) -> list[Figure]:
+def select(figures: Iterable[AnyFigure], prefixes: Sequence[str]) -> list[AnyFigure]:
     """The figures whose name starts with one of ``prefixes`` (all if none)."""
     return [f for f in figures if not prefixes or f.name.startswith(tuple(prefixes))]
 
 
-def missing_requirements(figure: Figure) -> list[str]:
+def missing_requirements(figure: AnyFigure) -> list[str]:
     """The packages ``figure.requires`` that cannot be imported here."""
     return [r for r in figure.requires if importlib.util.find_spec(r) is None]
 
@@ -152,7 +218,7 @@ def missing_requirements(figure: Figure) -> list[str]:
 class Discovery:
     """The figures found in a directory and the modules skipped there."""
 
-    figures: list[Figure]
+    figures: list[AnyFigure]
     skipped: list[str]
 
 
@@ -175,7 +241,7 @@ def discover(directory: Path = BENCH_DIR) -> Discovery:
     # Benchmark modules say `from _harness import Figure`; make that this module
     # however the harness itself was loaded, so isinstance checks hold.
     sys.modules.setdefault(HARNESS_MODULE, sys.modules[__name__])
-    figures: list[Figure] = []
+    figures: list[AnyFigure] = []
     skipped: list[str] = []
     for path in sorted(directory.glob("bench_*.py")):
         try:
@@ -189,8 +255,10 @@ def discover(directory: Path = BENCH_DIR) -> Discovery:
             )
             continue
         found = getattr(module, "FIGURES", None)
-        if not isinstance(found, list) or not all(isinstance(f, Figure) for f in found):
-            raise TypeError(f"{path.name}: FIGURES must be a list of Figure")
+        if not isinstance(found, list) or not all(
+            isinstance(f, Figure | Computed) for f in found
+        ):
+            raise TypeError(f"{path.name}: FIGURES must be a list of Figure/Computed")
         figures.extend(found)
     names = [f.name for f in figures]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -206,21 +274,42 @@ def _human(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _ratio_text(ratio: float) -> str:
+    # Two decimals, or two significant digits below 0.1 (0.0054x, not 0.01x).
+    return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.2g}x"
+
+
 def format_result(result: Result, name_width: int, baseline_width: int = 8) -> str:
     """One table line: figure, value, baseline, baseline value, ratio."""
     value = _human(result["value"])
     line = f"{result['name']:<{name_width}}  {value:>13} {result['unit']}"
     if result["baseline"] is None or result["baseline_value"] is None:
         return line
-    ratio = "n/a" if result["ratio"] is None else f"{result['ratio']:.2f}x"
+    ratio = "n/a" if result["ratio"] is None else _ratio_text(result["ratio"])
     return (
         f"{line}  vs {result['baseline']:<{baseline_width}} "
         f"{_human(result['baseline_value']):>13} {result['unit']}  {ratio:>7}"
     )
 
 
+def _values(
+    figure: AnyFigure, budget: Budget, measure: Measure, context: Context
+) -> tuple[float, dict[str, float]]:
+    if isinstance(figure, Computed):
+        return figure.run(context), {
+            name: fn(context) for name, fn in figure.baselines.items()
+        }
+    if figure.setup is not None:
+        figure.setup()
+    value = measure(figure.run, figure.ops_per_call, budget)
+    return value, {
+        name: measure(fn, figure.ops_per_call, budget)
+        for name, fn in figure.baselines.items()
+    }
+
+
 def run_figures(
-    figures: Sequence[Figure],
+    figures: Sequence[AnyFigure],
     budget: Budget,
     *,
     measure: Measure = measure,
@@ -230,16 +319,21 @@ def run_figures(
     name_width = max((len(f.name) for f in figures), default=0)
     baseline_width = max((len(b) for f in figures for b in f.baselines), default=0)
     results: list[Result] = []
+    measured: dict[tuple[str, str | None], float] = {}
+    context = Context(budget, measured)
     for figure in figures:
         missing = missing_requirements(figure)
         if missing:
             out(f"skip {figure.name}: needs {', '.join(missing)}, not installed")
             continue
-        value = measure(figure.run, figure.ops_per_call, budget)
-        baseline_values = {
-            name: measure(fn, figure.ops_per_call, budget)
-            for name, fn in figure.baselines.items()
-        }
+        try:
+            value, baseline_values = _values(figure, budget, measure, context)
+        except NotMeasured as error:
+            out(f"skip {figure.name}: needs {error}, which did not run")
+            continue
+        measured[figure.name, None] = value
+        for name, baseline_value in baseline_values.items():
+            measured[figure.name, name] = baseline_value
         for result in results_for(figure, value, baseline_values):
             out(format_result(result, name_width, baseline_width))
             results.append(result)

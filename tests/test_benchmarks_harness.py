@@ -299,3 +299,161 @@ class TestReport:
 def test_measure_returns_a_rate() -> None:
     budget = harness.Budget(warmup_s=0.0, repeats=2, repeat_s=0.001)
     assert harness.measure(_noop, 3, budget) > 0
+
+
+BENCH_COMPUTED = """
+from _harness import Computed, Figure
+
+calls = []
+
+
+def prepare() -> None:
+    calls.append("setup")
+
+
+def subject() -> None:
+    pass
+
+
+def floor() -> None:
+    pass
+
+
+def retained(context) -> float:
+    calls.append(("retained", context.budget.quick))
+    return 800.0
+
+
+def floor_retained(context) -> float:
+    calls.append(("floor_retained", context.budget.quick))
+    return 200.0
+
+
+def slowdown(context) -> float:
+    return context.value("lifecycle.apply") / 206_000.0
+
+
+def floor_slowdown(context) -> float:
+    return context.value("lifecycle.apply", "floor") / 250_500.0
+
+
+def needs_missing(context) -> float:
+    return context.value("no.such.figure")
+
+
+FIGURES = [
+    Figure(
+        name="lifecycle.apply",
+        unit="ops/s",
+        run=subject,
+        ops_per_call=100,
+        baselines={"floor": floor},
+        setup=prepare,
+    ),
+    Computed(
+        name="ledger.bytes",
+        unit="bytes",
+        run=retained,
+        baselines={"floor": floor_retained},
+        lower_is_better=True,
+    ),
+    Computed(
+        name="ledger.scaling",
+        unit="x slower",
+        run=slowdown,
+        baselines={"floor": floor_slowdown},
+        lower_is_better=True,
+    ),
+    Computed(name="ledger.orphan", unit="x", run=needs_missing),
+    Computed(
+        name="ledger.extra",
+        unit="x",
+        run=needs_missing,
+        requires=("orderkit_no_such_package",),
+    ),
+]
+"""
+
+
+@pytest.fixture
+def computed_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setitem(sys.modules, "_harness", harness)
+    monkeypatch.delitem(sys.modules, "bench_computed", raising=False)
+    (tmp_path / "bench_computed.py").write_text(BENCH_COMPUTED, encoding="utf-8")
+    return tmp_path
+
+
+class TestComputed:
+    """Computed figures, lower-is-better ratios and untimed setup."""
+
+    def test_lower_is_better_ratio_is_baseline_over_value(self) -> None:
+        figure = harness.Computed(
+            name="ledger.bytes", unit="bytes", run=lambda _: 0.0, lower_is_better=True
+        )
+        (result,) = harness.results_for(figure, 800.0, {"floor": 200.0})
+        assert result["ratio"] == pytest.approx(0.25)
+        (zero,) = harness.results_for(figure, 0.0, {"floor": 200.0})
+        assert zero["ratio"] is None
+
+    def test_higher_is_better_by_default(self) -> None:
+        figure = harness.Computed(
+            name="ledger.sweep", unit="holds/s", run=lambda _: 0.0
+        )
+        (result,) = harness.results_for(figure, 800.0, {"floor": 200.0})
+        assert result["ratio"] == pytest.approx(4.0)
+
+    def test_context_value(self) -> None:
+        context = harness.Context(harness.FULL, {("a", None): 1.0, ("a", "floor"): 2.0})
+        assert context.value("a") == 1.0
+        assert context.value("a", "floor") == 2.0
+        with pytest.raises(harness.NotMeasured, match=r"a \(raw\)"):
+            context.value("a", "raw")
+
+    def test_only_quick_is_quick(self) -> None:
+        assert harness.QUICK.quick
+        assert not harness.FULL.quick
+
+    def test_run(self, computed_dir: Path) -> None:
+        fake = FakeMeasure()
+        lines: list[str] = []
+        status = harness.main(
+            ["--quick"], directory=computed_dir, measure=fake, out=lines.append
+        )
+        assert status == 0
+        module = sys.modules["bench_computed"]
+        # setup ran once, before the timed callables; computed ones ran once each
+        assert module.calls == [
+            "setup",
+            ("retained", True),
+            ("floor_retained", True),
+        ]
+        assert [name for name, _, _ in fake.calls] == ["subject", "floor"]
+        assert [" ".join(line.split()) for line in lines] == [
+            "lifecycle.apply 412,000 ops/s vs floor 501,000 ops/s 0.82x",
+            "ledger.bytes 800 bytes vs floor 200 bytes 0.25x",
+            "ledger.scaling 2 x slower vs floor 2 x slower 1.00x",
+            "skip ledger.orphan: needs no.such.figure, which did not run",
+            "skip ledger.extra: needs orderkit_no_such_package, not installed",
+        ]
+
+    def test_json_of_computed_figures(self, computed_dir: Path, tmp_path: Path) -> None:
+        report = tmp_path / "bench.json"
+        harness.main(
+            ["--json", str(report), "--only", "ledger.bytes"],
+            directory=computed_dir,
+            measure=FakeMeasure(),
+            out=lambda _: None,
+        )
+        (entry,) = json.loads(report.read_text(encoding="utf-8"))["figures"]
+        assert entry == {
+            "name": "ledger.bytes",
+            "unit": "bytes",
+            "value": 800.0,
+            "baseline": "floor",
+            "baseline_value": 200.0,
+            "ratio": 0.25,
+        }
+
+    def test_small_ratios_keep_two_significant_digits(self) -> None:
+        (result,) = harness.results_for(_figure(), 5_400.0, {"floor": 1_000_000.0})
+        assert harness.format_result(result, 15).split()[-1] == "0.0054x"
