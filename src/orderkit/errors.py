@@ -19,11 +19,15 @@ OrderkitError
 │   ├── StructureError                      serialized data of the wrong shape
 │   ├── UnknownSku (LookupError)            a SKU the ledger has never stocked
 │   ├── UnknownLocation (LookupError)       a location the ledger has never stocked
-│   └── UnknownHold (LookupError)           a hold id the ledger does not know
+│   ├── UnknownHold (LookupError)           a hold id the ledger does not know
+│   ├── InvalidPhone                        not a phone number (masked ones are absent)
+│   └── InvalidAddress                      an address with nothing to normalise
 ├── IllegalTransition (ValueError)          an event the order's status forbids
 ├── InsufficientStock (ValueError)          every short line: .shortages
 ├── HoldNotLive (ValueError)                a hold released, expired or committed
+├── IdempotencyConflict (ValueError)        a key reused for a different request
 ├── ConcurrencyConflict (RuntimeError)      a record changed under a compare-and-set
+├── ConfigurationError (RuntimeError)       orderkit set up wrong: a missing secret
 └── StoreError (RuntimeError)               a storage failure, from the driver
 ```
 
@@ -44,12 +48,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConcurrencyConflict",
+    "ConfigurationError",
     "CurrencyMismatch",
     "EmptyOrder",
     "HoldNotLive",
+    "IdempotencyConflict",
     "IllegalTransition",
     "InsufficientStock",
+    "InvalidAddress",
     "InvalidMoney",
+    "InvalidPhone",
     "InvalidQuantity",
     "NaiveDatetime",
     "OrderMismatch",
@@ -332,3 +340,53 @@ class StoreError(OrderkitError, RuntimeError):
         self.store = store
         self.operation = operation
         super().__init__(f"{store} store failed during {operation}: {detail}")
+
+
+@final
+class InvalidPhone(ValidationError):
+    """Text that is not a valid phone number for its region.
+
+    A masked number (`138****8000`) is not invalid: it counts as absent.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@final
+class InvalidAddress(ValidationError):
+    """An address with nothing left to compare once normalised.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@final
+class IdempotencyConflict(OrderkitError, ValueError):
+    """A key already used for a different request; nothing was run.
+
+    Attributes:
+        key: The idempotency key, as text.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"idempotency key {key!r} was used before for a different request"
+        )
+
+
+@final
+class ConfigurationError(OrderkitError, RuntimeError):
+    """orderkit was set up wrong, such as a fingerprint secret missing.
+
+    Attributes:
+        setting: The setting that is wrong or missing.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, setting: str, problem: str) -> None:
+        self.setting = setting
+        super().__init__(f"{setting}: {problem}")
