@@ -28,6 +28,7 @@ SURFACE = {
     ],
     "orderkit.adapters": ["SystemClock"],
     "orderkit.dedupe": ["IdempotencyKey"],
+    "orderkit.adapters.sqlite": ["SqliteLedgerStore"],
     "orderkit.adapters.memory": ["MemoryLedgerStore"],
     "orderkit.errors": [
         "ConcurrencyConflict",
