@@ -9,9 +9,15 @@ import pendulum
 import pytest
 
 from orderkit.adapters.memory import MemoryLedgerStore
-from orderkit.errors import ConcurrencyConflict, InsufficientStock, ValidationError
+from orderkit.errors import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    InsufficientStock,
+    ValidationError,
+)
 from orderkit.inventory import (
     Balance,
+    HoldState,
     Plan,
     Receipt,
     RoutingStrategy,
@@ -182,6 +188,18 @@ class TestAudit:
         store._s.figures_[SKU, "W1"][0] = 7
         ((stored, replayed),) = ledger.audit()
         assert (stored.on_hand, replayed.on_hand) == (7, 5)
+
+
+class TestKeyReuse:
+    """A key reused for another kind of call is a conflict, not a crash."""
+
+    def test_release_under_a_receive_key(self, ledger: Ledger) -> None:
+        ledger.receive(SKU, "W1", 2, key="po-1")
+        hold = ledger.reserve("cart", [(SKU, "W1", 1)]).holds[0]
+        with pytest.raises(IdempotencyConflict) as error:
+            ledger.release(hold.hold_id, key="po-1")
+        assert error.value.key == "po-1"
+        assert ledger.hold(hold.hold_id).state is HoldState.LIVE
 
 
 class TestArguments:

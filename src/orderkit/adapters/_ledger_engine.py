@@ -202,7 +202,8 @@ def _time(rows: Rows, now: pendulum.DateTime) -> pendulum.DateTime:
 
 def apply_plan(rows: Rows, plan: Plan) -> Receipt:
     """Apply `plan` through `rows`, as `LedgerStore.apply` promises."""
-    first = rows.receipt(plan.key)
+    # A plan that need not be remembered has a key never seen before.
+    first = rows.receipt(plan.key) if plan.remember else None
     if first is not None:
         return copy_receipt(first, replayed=True)
     work = _Work(rows, _time(rows, plan.now))

@@ -15,6 +15,7 @@ from orderkit._validate import count, positive_int, signed_int, text
 from orderkit.errors import (
     ConcurrencyConflict,
     HoldNotLive,
+    IdempotencyConflict,
     UnknownHold,
     UnknownLocation,
     UnknownSku,
@@ -90,6 +91,14 @@ def _line(i: int, line: object) -> StockLine:
     if not isinstance(line, tuple) or len(line) != 3:
         raise ValidationError(f"lines[{i}]", line, "must be a StockLine")
     return StockLine(*line)
+
+
+def _own_hold(receipt: Receipt, hold_id: str) -> Hold:
+    """The hold a receipt wrote; its absence means the key served another call."""
+    for hold in receipt.holds:
+        if hold.hold_id == hold_id:
+            return hold
+    raise IdempotencyConflict(receipt.key)
 
 
 def _ttl(value: object) -> dt.timedelta:
@@ -270,7 +279,7 @@ class Ledger:
 
         receipt = self._with_hold(hold_id, plan, key, "", "system")
         assert receipt is not None  # noqa: S101 - extend always plans or raises
-        return next(h for h in receipt.holds if h.hold_id == hold_id)
+        return _own_hold(receipt, hold_id)
 
     def release(
         self,
@@ -499,5 +508,5 @@ class Ledger:
     def _resolution(self, hold_id: str, receipt: Receipt | None) -> Resolution:
         if receipt is None:
             return Resolution(self.hold(hold_id), changed=False, receipt=None)
-        hold = next(h for h in receipt.holds if h.hold_id == hold_id)
+        hold = _own_hold(receipt, hold_id)
         return Resolution(hold, changed=not receipt.replayed, receipt=receipt)
