@@ -150,6 +150,10 @@ class _State:
         # is rebuilt once half of it is stale, so scans stay O(live).
         self.stale_by_row: dict[engine.Row, int] = {}
         self.stale = 0
+        # Live hold ids per owner: an owner reserving again finds its own
+        # holds without scanning every live hold on a busy balance. Most
+        # owners hold one line: a bare id then, a list only for several.
+        self.owner_live: dict[str, str | list[str]] = {}
         self.movements_: list[Movement] = []
         self.receipts: dict[str, Receipt] = {}
         self.policies: dict[str, StockPolicy] = {}
@@ -183,12 +187,13 @@ class _State:
         return found
 
     def owner_holds(self, owner: str, row: engine.Row) -> Iterable[Hold]:
-        return [
-            self.holds_[hold_id]
-            for expires_at, hold_id in self.due_by_row.get(row, ())
-            if self.is_entry(expires_at, hold_id)
-            and self.holds_[hold_id].owner == owner
-        ]
+        ids = self.owner_live.get(owner, ())
+        found = []
+        for hold_id in (ids,) if isinstance(ids, str) else ids:
+            hold = self.holds_[hold_id]
+            if (hold.sku, hold.location) == row:
+                found.append(hold)
+        return found
 
     def next_seq(self) -> int:
         return len(self.movements_) + 1
@@ -215,16 +220,35 @@ class _State:
                 entry = (hold.expires_at, hold.hold_id)
                 heapq.heappush(self.due_by_row.setdefault(row, []), entry)
                 heapq.heappush(self.due, entry)
-            if (
-                old is not None
-                and old.state is HoldState.LIVE
-                and (moved or hold.state is not HoldState.LIVE)
-            ):
-                self._went_stale(row)
+            if old is None and hold.state is HoldState.LIVE:
+                self._remember_owner(hold)
+            elif old is not None and old.state is HoldState.LIVE:
+                if hold.state is not HoldState.LIVE:
+                    self._forget_owner(hold)
+                if moved or hold.state is not HoldState.LIVE:
+                    self._went_stale(row)
         self.movements_.extend(movements)
         if receipt is not None:
             self.receipts[receipt.key] = receipt
         self.popped.clear()
+
+    def _remember_owner(self, hold: Hold) -> None:
+        ids = self.owner_live.get(hold.owner)
+        if ids is None:
+            self.owner_live[hold.owner] = hold.hold_id
+        elif isinstance(ids, str):
+            self.owner_live[hold.owner] = [ids, hold.hold_id]
+        else:
+            ids.append(hold.hold_id)
+
+    def _forget_owner(self, hold: Hold) -> None:
+        ids = self.owner_live[hold.owner]
+        if isinstance(ids, str):
+            del self.owner_live[hold.owner]
+            return
+        ids.remove(hold.hold_id)
+        if len(ids) == 1:
+            self.owner_live[hold.owner] = ids[0]
 
     def _went_stale(self, row: engine.Row) -> None:
         stale = self.stale_by_row[row] = self.stale_by_row.get(row, 0) + 1
