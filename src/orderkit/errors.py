@@ -26,6 +26,7 @@ OrderkitError
 ├── InsufficientStock (ValueError)          every short line: .shortages
 ├── HoldNotLive (ValueError)                a hold released, expired or committed
 ├── IdempotencyConflict (ValueError)        a key reused for a different request
+├── KeyInProgress (RuntimeError)            a key whose first run has not finished
 ├── ConcurrencyConflict (RuntimeError)      a record changed under a compare-and-set
 ├── ConfigurationError (RuntimeError)       orderkit set up wrong: a missing secret
 └── StoreError (RuntimeError)               a storage failure, from the driver
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, final
 
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Iterable
 
     from orderkit.inventory import Shortage
@@ -59,6 +61,7 @@ __all__ = [
     "InvalidMoney",
     "InvalidPhone",
     "InvalidQuantity",
+    "KeyInProgress",
     "NaiveDatetime",
     "OrderMismatch",
     "OrderkitError",
@@ -374,6 +377,29 @@ class IdempotencyConflict(OrderkitError, ValueError):
         self.key = key
         super().__init__(
             f"idempotency key {key!r} was used before for a different request"
+        )
+
+
+@final
+class KeyInProgress(OrderkitError, RuntimeError):
+    """A request whose key another run holds and has not finished; nothing was run.
+
+    Retry after `until`: by then the first run has stored its outcome (and
+    the retry replays it), or its lease has passed and the retry takes over.
+
+    Attributes:
+        key: The idempotency key, as text.
+        until: When the other run's lease ends (UTC).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, key: str, until: dt.datetime) -> None:
+        self.key = key
+        self.until = until
+        super().__init__(
+            f"idempotency key {key!r} is in progress until {until.isoformat()};"
+            " retry after that"
         )
 
 

@@ -9,11 +9,13 @@ Reference implementations live in `orderkit.adapters`; fakes for tests in
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol
 
 import pendulum
 
+from orderkit.dedupe._claims import Claim, Outcome
 from orderkit.inventory import (
     Balance,
     Hold,
@@ -25,7 +27,7 @@ from orderkit.inventory import (
 )
 
 
-__all__ = ["Clock", "LedgerStore"]
+__all__ = ["Clock", "KeyStore", "LedgerStore"]
 
 
 class Clock(Protocol):
@@ -50,6 +52,91 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float) -> None:
         """Wait `seconds` (a test clock advances instead)."""
+        ...
+
+
+class KeyStore(Protocol):
+    """**Protocol:** where idempotency keys live: Stripe's contract, per key.
+
+    `orderkit.services.Idempotency` drives it: claim the key, run the
+    request, then `complete` it with the outcome, or `abandon` it when the
+    request was refused before it ran. Run
+    `orderkit.testing.contracts.KeyStoreContract` against any
+    implementation: it checks every rule below.
+
+    Contract of `claim(key, request_hash, now=, lease=)`, one atomic step:
+
+    - **First claim.** An unknown key is claimed for the caller until
+      `now + lease`: `Claimed` with a fresh token and `attempt=1`.
+    - **Replay.** A completed key with the same request hash returns
+      `Replay` with the stored first outcome, byte for byte, whether it
+      succeeded or failed; nothing is written.
+    - **In progress.** A claimed key with the same hash whose lease runs past
+      `now` returns `InProgress` with the lease's end: a concurrent duplicate
+      never runs a second time.
+    - **Takeover.** A claimed key with the same hash whose lease ended by
+      `now` (its holder crashed, or is too slow) is claimed anew: `Claimed`
+      with a new token, `attempt` one higher, the old token void. A
+      completed key is never taken over.
+    - **Conflict.** A known key with another request hash raises
+      `IdempotencyConflict`, whether completed, in progress or past its
+      lease; nothing is written.
+
+    `complete(key, token, outcome, now=)` stores the first outcome while
+    `token` holds the claim (even past its lease, if no one took it over);
+    completing again with that token and an equal outcome does nothing; any
+    other token, an unknown key, or another outcome for a completed key
+    raise `ConcurrencyConflict` and change nothing.
+
+    `abandon(key, token)` deletes the claim while `token` holds it and the
+    key has not completed, as if it had never been claimed, and returns
+    True; otherwise it changes nothing and returns False.
+
+    `prune(now, retention=)` deletes each completed key once `retention` has
+    passed since its completion, and each claim whose lease ended
+    `retention` before `now`; it returns how many keys it deleted.
+
+    - **Atomicity and isolation.** Each call is atomic; concurrent calls
+      behave as if run one at a time, also across processes for stores
+      shared by them: of many racers claiming one key, exactly one gets
+      `Claimed`.
+    - **Validation.** `key`, `request_hash` and `token` are printable text
+      of 1 to 255 characters, else `ValidationError` naming the field (`key`,
+      ...); `now` is timezone-aware (`NaiveDatetime`); `lease` and
+      `retention` are positive `timedelta`s and `outcome` an `Outcome`
+      (`ValidationError`). Refused input writes nothing.
+    - **Errors.** `StoreError` for storage failures, with the driver's
+      error as its cause.
+
+    Times are compared as given: a clock stepping back only makes a lease
+    last longer, never makes a completed key claimable.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def claim(
+        self,
+        key: str,
+        request_hash: str,
+        *,
+        now: dt.datetime,
+        lease: dt.timedelta,
+    ) -> Claim:
+        """Claim `key` for a request hashing to `request_hash`; see the class."""
+        ...
+
+    def complete(
+        self, key: str, token: str, outcome: Outcome, *, now: dt.datetime
+    ) -> None:
+        """Store the first outcome of the claim `token` holds on `key`."""
+        ...
+
+    def abandon(self, key: str, token: str) -> bool:
+        """Delete the unfinished claim `token` holds on `key`; say if it did."""
+        ...
+
+    def prune(self, now: dt.datetime, *, retention: dt.timedelta) -> int:
+        """Delete keys completed (or leases ended) `retention` before `now`."""
         ...
 
 

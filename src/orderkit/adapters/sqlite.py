@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -21,9 +22,27 @@ from typing import Any, Final, Self, TypeVar, final
 import pendulum
 
 from orderkit import _fast
-from orderkit._time import to_utc
+from orderkit._time import plus, to_utc
 from orderkit.adapters import _ledger_engine as engine
-from orderkit.errors import OrderkitError, StoreError
+from orderkit.dedupe._claims import (
+    Claim,
+    Claimed,
+    InProgress,
+    Outcome,
+    Replay,
+    check_duration,
+    check_key,
+    check_now,
+    check_outcome,
+    check_request_hash,
+    check_token,
+)
+from orderkit.errors import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    OrderkitError,
+    StoreError,
+)
 from orderkit.inventory import (
     Backorder,
     Balance,
@@ -39,7 +58,7 @@ from orderkit.inventory import (
 )
 
 
-__all__ = ["SqliteLedgerStore"]
+__all__ = ["SqliteKeyStore", "SqliteLedgerStore"]
 
 T = TypeVar("T")
 
@@ -926,3 +945,338 @@ class _Rows:
 def _due_order(row: Sequence[Any]) -> tuple[int, str]:
     """Due holds in the order they fell due; ties by id, as in the memory store."""
     return row[7], row[1]
+
+
+# --------------------------------------------------------------------------
+# Idempotency keys
+
+# The key table has its own version row in `orderkit_meta`, beside the
+# ledger's: the ledger's schema is created first (it owns `orderkit_meta`),
+# so either store may open a database first.
+_KEYS_SCHEMA_VERSION: Final = 1
+_KEYS_SCHEMA = (
+    # A rowid table: outcome bodies may be large, which WITHOUT ROWID suits badly.
+    (
+        "CREATE TABLE orderkit_keys ("
+        " key TEXT NOT NULL UNIQUE, request_hash TEXT NOT NULL, token TEXT NOT NULL,"
+        " lease_until INTEGER NOT NULL, attempt INTEGER NOT NULL,"
+        " succeeded INTEGER, body BLOB, completed_at INTEGER,"
+        " ended INTEGER NOT NULL)"
+    ),
+    # `ended`: the completion, or else the lease's end; what prune compares.
+    "CREATE INDEX orderkit_keys_ended ON orderkit_keys (ended)",
+)
+_KEYS_VERSION = "SELECT value FROM orderkit_meta WHERE name = 'keys_schema_version'"
+_SET_KEYS_VERSION = (
+    "INSERT INTO orderkit_meta (name, value) VALUES ('keys_schema_version', ?)"
+)
+_KEYS_SAVEPOINT = "orderkit_keys_schema"
+# A first claim is this one statement; only a known key reads its row.
+_NEW_KEY = (
+    "INSERT INTO orderkit_keys (key, request_hash, token, lease_until, attempt, ended)"
+    " VALUES (?1, ?2, ?3, ?4, 1, ?4) ON CONFLICT (key) DO NOTHING"
+)
+_KEY_ROW = (
+    "SELECT request_hash, token, lease_until, attempt, succeeded, body"
+    " FROM orderkit_keys WHERE key = ?"
+)
+_TAKE_OVER = (
+    "UPDATE orderkit_keys SET token = ?2, lease_until = ?3, attempt = attempt + 1,"
+    " ended = ?3 WHERE key = ?1"
+)
+_COMPLETE = (
+    "UPDATE orderkit_keys SET succeeded = ?3, body = ?4, completed_at = ?5,"
+    " ended = ?5 WHERE key = ?1 AND token = ?2 AND succeeded IS NULL"
+)
+_COMPLETED = "SELECT token, succeeded, body FROM orderkit_keys WHERE key = ?"
+_ABANDON = "DELETE FROM orderkit_keys WHERE key = ? AND token = ? AND succeeded IS NULL"
+_PRUNE = "DELETE FROM orderkit_keys WHERE ended <= ?"
+
+
+@final
+class SqliteKeyStore:
+    """A `KeyStore` in SQLite: one file, any number of processes.
+
+    `target` is a file path, `":memory:"`, or an open `sqlite3.Connection`,
+    exactly as for `SqliteLedgerStore`, and the two may share a file or a
+    connection.
+
+    **Transactions.** Given a path (or `":memory:"`), every call is one short
+    `BEGIN IMMEDIATE` transaction on the store's own connection (autocommit
+    mode, WAL, `synchronous=NORMAL`, waiting up to `timeout` seconds for the
+    lock), so processes claiming one key at once are served one at a time
+    and exactly one gets `Claimed`. A first claim is a single
+    `INSERT ... ON CONFLICT DO NOTHING`; only a known key reads its row.
+
+    **Joined sessions.** Given a connection inside a transaction, the store
+    joins it, neither beginning nor committing: the claim, the host's
+    writes and the completion then commit or roll back together, which is
+    what keeps a crash between the run and `complete` from running a
+    request twice. Given a connection outside a transaction, the store
+    opens and commits its own. The store never changes a given connection's
+    settings and never closes it.
+
+    **Threads.** One connection per store behind a lock; give each process
+    its own store.
+
+    **Schema.** The table `orderkit_keys` is created on first use, with the
+    ledger's tables (they share `orderkit_meta`, where each keeps its
+    version row); a database from a newer orderkit is refused. Outcome
+    bodies are BLOBs, returned byte for byte; times are integer
+    microseconds since the Unix epoch (UTC).
+
+    **Errors.** Every `sqlite3.Error` becomes `StoreError("sqlite",
+    operation, detail)` with the driver's error as its cause, after rolling
+    back. orderkit's own errors propagate unchanged, writing nothing.
+
+    Args:
+        target: A file path, `":memory:"`, or an open connection.
+        timeout: Seconds to wait for another process's write lock (paths only).
+
+    Raises:
+        StoreError: The file cannot be opened, is not a database, or holds a
+            schema from a newer orderkit.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | sqlite3.Connection,
+        *,
+        timeout: float = _DEFAULT_TIMEOUT,
+    ) -> None:
+        """Open the store on `target`, creating the schema if it has none."""
+        self._lock = threading.Lock()
+        self._ready = False
+        if isinstance(target, sqlite3.Connection):
+            self._owned = False
+            self._conn = target
+            self._cur = target.cursor()
+            return
+        self._owned = True
+        try:
+            self._conn = sqlite3.connect(
+                target, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(_STORE, "open", str(exc)) from exc
+        self._cur = self._conn.cursor()
+        try:
+            self._cur.execute("PRAGMA journal_mode = WAL")
+            self._cur.execute("PRAGMA synchronous = NORMAL")
+            self._ensure()
+        except BaseException as exc:
+            self._conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(_STORE, "open", str(exc)) from exc
+            raise
+
+    def claim(
+        self,
+        key: str,
+        request_hash: str,
+        *,
+        now: dt.datetime,
+        lease: dt.timedelta,
+    ) -> Claim:
+        """Claim `key` (see `orderkit.ports.KeyStore`).
+
+        Raises:
+            IdempotencyConflict: The key is known with another request hash.
+            StoreError: SQLite failed; nothing was written.
+        """
+        check_key(key)
+        check_request_hash(request_hash)
+        at = check_now(now)
+        until = plus(at, check_duration("lease", lease))
+        at_us, until_us = _to_us(at), _to_us(until)
+        token = secrets.token_urlsafe(16)
+
+        def work(cur: sqlite3.Cursor) -> Claim:
+            cur.execute(_NEW_KEY, (key, request_hash, token, until_us))
+            if cur.rowcount == 1:
+                return Claimed(key, token, until, 1)
+            stored, _, lease_until, attempt, succeeded, body = cur.execute(
+                _KEY_ROW, (key,)
+            ).fetchone()
+            if stored != request_hash:
+                raise IdempotencyConflict(key)
+            if succeeded is not None:
+                return Replay(key, Outcome(bool(succeeded), body))
+            if at_us < lease_until:
+                return InProgress(key, _from_us(lease_until))
+            cur.execute(_TAKE_OVER, (key, token, until_us))
+            return Claimed(key, token, until, attempt + 1)
+
+        return self._transact("claim", work)
+
+    def complete(
+        self, key: str, token: str, outcome: Outcome, *, now: dt.datetime
+    ) -> None:
+        """Store the first outcome of the claim `token` holds.
+
+        Raises:
+            ConcurrencyConflict: `token` does not hold the claim (it was taken
+                over, abandoned or never made), or another outcome is stored.
+            StoreError: SQLite failed; nothing was written.
+        """
+        check_key(key)
+        check_token(token)
+        check_outcome(outcome)
+        at_us = _to_us(check_now(now))
+        values = (key, token, int(outcome.succeeded), outcome.body, at_us)
+
+        def work(cur: sqlite3.Cursor) -> None:
+            cur.execute(_COMPLETE, values)
+            if cur.rowcount == 1:
+                return
+            row = cur.execute(_COMPLETED, (key,)).fetchone()
+            if (
+                row is None
+                or row[0] != token
+                or row[1] is None
+                or Outcome(bool(row[1]), row[2]) != outcome
+            ):
+                raise ConcurrencyConflict(f"idempotency key:{key}")
+
+        self._transact("complete", work)
+
+    def abandon(self, key: str, token: str) -> bool:
+        """Delete the unfinished claim `token` holds; say whether it did.
+
+        Raises:
+            StoreError: SQLite failed; nothing was written.
+        """
+        check_key(key)
+        check_token(token)
+
+        def work(cur: sqlite3.Cursor) -> bool:
+            return cur.execute(_ABANDON, (key, token)).rowcount == 1
+
+        return self._transact("abandon", work)
+
+    def prune(self, now: dt.datetime, *, retention: dt.timedelta) -> int:
+        """Delete keys that ended `retention` before `now`; return how many.
+
+        Reads only the rows it deletes, through the index on `ended`.
+
+        Raises:
+            StoreError: SQLite failed; nothing was written.
+        """
+        cutoff = plus(check_now(now), -check_duration("retention", retention))
+        cutoff_us = _to_us(cutoff)
+
+        def work(cur: sqlite3.Cursor) -> int:
+            return cur.execute(_PRUNE, (cutoff_us,)).rowcount
+
+        return self._transact("prune", work)
+
+    # lifecycle
+
+    def close(self) -> None:
+        """Close the store's own connection; a given connection stays open.
+
+        Closing twice is harmless; any other use after closing raises
+        `StoreError`.
+        """
+        with self._lock:
+            if self._owned:
+                self._conn.close()
+            else:
+                with contextlib.suppress(sqlite3.Error):
+                    self._cur.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # helpers
+
+    def _transact(self, operation: str, work: Callable[[sqlite3.Cursor], T]) -> T:
+        """Run `work(cursor)` in the host's transaction, or in a new one.
+
+        Each `work` writes with one statement, which SQLite undoes alone if
+        it fails, so no savepoint is needed inside a host's transaction.
+        """
+        with self._lock:
+            cur = self._cur
+            try:
+                self._ensure()
+                if self._conn.in_transaction:
+                    return work(cur)
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(cur)
+                    cur.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+            except _FAILURES as exc:
+                raise StoreError(_STORE, operation, str(exc)) from exc
+            return result
+
+    def _ensure(self) -> None:
+        """Create or check the schema, once per connection."""
+        if self._ready:
+            return
+        cur = self._cur
+        if self._conn.in_transaction:
+            # Not marked ready: the host may yet roll back what this creates.
+            cur.execute(f"SAVEPOINT {_KEYS_SAVEPOINT}")
+            try:
+                _prepare_keys(cur)
+            except BaseException:
+                _undo(cur, _KEYS_SAVEPOINT)
+                raise
+            cur.execute(f"RELEASE {_KEYS_SAVEPOINT}")
+            return
+        if _keys_version(cur) != _KEYS_SCHEMA_VERSION:
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                _prepare_keys(cur)
+                cur.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        self._ready = True
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (a failed COMMIT, a full disk).
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._cur.execute("ROLLBACK")
+
+
+def _keys_version(cur: sqlite3.Cursor) -> int | None:
+    """The key table's version; `None` before both schemas are in place."""
+    if _version(cur) != SCHEMA_VERSION:
+        return None
+    row = cur.execute(_KEYS_VERSION).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _prepare_keys(cur: sqlite3.Cursor) -> None:
+    """Create the ledger's schema and the key table if missing, in a transaction."""
+    _prepare(cur)
+    row = cur.execute(_KEYS_VERSION).fetchone()
+    if row is None:
+        for statement in _KEYS_SCHEMA:
+            cur.execute(statement)
+        cur.execute(_SET_KEYS_VERSION, (_KEYS_SCHEMA_VERSION,))
+    elif int(row[0]) != _KEYS_SCHEMA_VERSION:
+        version = int(row[0])
+        newer = "newer than" if version > _KEYS_SCHEMA_VERSION else "unknown to"
+        raise StoreError(
+            _STORE,
+            "open",
+            f"the database's key schema version {version} is {newer} this"
+            f" orderkit (version {_KEYS_SCHEMA_VERSION})",
+        )

@@ -1,13 +1,29 @@
 """Use cases over the ports: the façades a host application calls.
 
-`Ledger` is the inventory ledger over any `orderkit.ports.LedgerStore`.
+`Ledger` is the inventory ledger over any `orderkit.ports.LedgerStore`;
+`Idempotency` runs each request once per key over any
+`orderkit.ports.KeyStore`.
 
 .. versionadded:: 0.1.0
 """
 
+from orderkit.services._idempotency import DEFAULT_KEY_LEASE as DEFAULT_KEY_LEASE
+from orderkit.services._idempotency import (
+    DEFAULT_KEY_RETENTION as DEFAULT_KEY_RETENTION,
+)
+from orderkit.services._idempotency import Idempotency as Idempotency
+from orderkit.services._idempotency import Reply as Reply
 from orderkit.services._ledger import DEFAULT_HOLD_TTL as DEFAULT_HOLD_TTL
 from orderkit.services._ledger import Ledger as Ledger
 from orderkit.services._ledger import Resolution as Resolution
 
 
-__all__ = ["DEFAULT_HOLD_TTL", "Ledger", "Resolution"]
+__all__ = [
+    "DEFAULT_HOLD_TTL",
+    "DEFAULT_KEY_LEASE",
+    "DEFAULT_KEY_RETENTION",
+    "Idempotency",
+    "Ledger",
+    "Reply",
+    "Resolution",
+]
