@@ -136,7 +136,11 @@ SURFACE = {
     ],
     "orderkit.serialization": ["Converter", "make_converter"],
     "orderkit.testing": ["FrozenClock"],
-    "orderkit.testing.contracts": ["KeyStoreContract", "LedgerStoreContract"],
+    "orderkit.testing.contracts": [
+        "KeyStoreContract",
+        "LedgerStoreContract",
+        "StoreContract",
+    ],
     "orderkit.testing.strategies": [
         "addresses",
         "audit_records",

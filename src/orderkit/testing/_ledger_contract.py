@@ -1,0 +1,635 @@
+"""The ledger store contract: every rule of `LedgerStore` as tests."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import multiprocessing
+import multiprocessing.queues
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from orderkit.errors import (
+    ConcurrencyConflict,
+    HoldNotLive,
+    InsufficientStock,
+    InvalidQuantity,
+    StoreError,
+    UnknownHold,
+    UnknownLocation,
+    UnknownSku,
+    ValidationError,
+)
+from orderkit.inventory import (
+    Backorder,
+    Balance,
+    Delist,
+    HoldState,
+    HoldWrite,
+    MovementKind,
+    Plan,
+    Preorder,
+    Relist,
+    Shortage,
+)
+from orderkit.ports import LedgerStore
+from orderkit.services import Ledger
+from orderkit.testing._clock import FrozenClock
+from orderkit.testing._contract_base import START as _START
+from orderkit.testing._contract_base import WEIRD_NAMES as _WEIRD
+from orderkit.testing._contract_base import StoreContract
+from orderkit.testing._ledger_machine import ledger_machine
+
+
+def _race_worker(
+    factory: Callable[[], LedgerStore], sku: str, attempts: int, start: dt.datetime
+) -> int:
+    """Try to reserve one unit `attempts` times; return how many succeeded."""
+    ledger = Ledger(factory(), FrozenClock(start))
+    granted = 0
+    for i in range(attempts):
+        try:
+            ledger.reserve(f"racer-{uuid.uuid4().hex}-{i}", [(sku, "W1", 1)])
+        except InsufficientStock:
+            continue
+        granted += 1
+    return granted
+
+
+class LedgerStoreContract(StoreContract[LedgerStore]):
+    """Every rule of `orderkit.ports.LedgerStore`, as tests over `make_store()`.
+
+    Subclass it in a test module (its name must start with `Test` for
+    pytest to collect it) and implement `make_store`; the hooks `connect`,
+    `break_store` and `dispose` are described on `StoreContract`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    race_attempts: int = 50
+    """Reservation attempts per racer."""
+
+    @pytest.fixture
+    def ledger(self, store: LedgerStore, clock: FrozenClock) -> Ledger:
+        """A ledger over the store, with 15-minute holds."""
+        return Ledger(store, clock)
+
+    # helpers
+
+    @staticmethod
+    def snapshot(store: LedgerStore) -> tuple[Any, ...]:
+        """Everything a store holds, to assert that a failure changed nothing."""
+        far = _START.add(years=100)
+        return (
+            tuple(store.balances(_START)),
+            tuple(store.balances(far)),
+            tuple(store.holds()),
+            tuple(store.movements(limit=100_000)),
+        )
+
+    # receiving and reading
+
+    def test_receive_raises_on_hand_and_creates_the_balance(
+        self, ledger: Ledger
+    ) -> None:
+        """Goods in raise on hand; a new SKU and location get a balance."""
+        ledger.receive("TEA-01", "W1", 12, reason="PO-7781")
+        ledger.receive("TEA-01", "W1", 3)
+        assert ledger.balance("TEA-01", "W1") == Balance("TEA-01", "W1", 15)
+        movements = ledger.movements()
+        assert [m.kind for m in movements] == [MovementKind.RECEIVE] * 2
+        assert movements[0].reason == "PO-7781"
+        assert [m.seq for m in movements] == sorted({m.seq for m in movements})
+
+    def test_unknown_sku_and_location_are_refused_by_name(self, ledger: Ledger) -> None:
+        """Reserving stock that was never stocked names the SKU or location."""
+        ledger.receive("TEA-01", "W1", 5)
+        with pytest.raises(UnknownSku) as sku:
+            ledger.reserve("cart-1", [("MUG-99", "W1", 1)])
+        assert (sku.value.field, sku.value.value) == ("sku", "MUG-99")
+        with pytest.raises(UnknownLocation) as where:
+            ledger.reserve("cart-1", [("TEA-01", "W9", 1)])
+        assert (where.value.field, where.value.value) == ("location", "W9")
+        with pytest.raises(UnknownSku):
+            ledger.balance("MUG-99", "W1")
+
+    def test_movements_page_in_order(self, ledger: Ledger) -> None:
+        """Movements come back in sequence order, `limit` at a time after `after`."""
+        for i in range(7):
+            ledger.receive(f"SKU-{i}", "W1", i + 1)
+        first = ledger.movements(limit=3)
+        rest = ledger.movements(after=first[-1].seq, limit=100)
+        assert [m.sku for m in (*first, *rest)] == [f"SKU-{i}" for i in range(7)]
+        assert len(first) == 3  # the page size asked for
+
+    def test_weird_names_round_trip_verbatim(self, ledger: Ledger) -> None:
+        """Quotes, semicolons, percent signs, emoji and Chinese are data, not code."""
+        for name in _WEIRD:
+            ledger.receive(name, name, 2, reason=name, actor=name)
+            receipt = ledger.reserve(name, [(name, name, 1)], key=f"k-{name}")
+            assert receipt.holds[0].owner == name
+        for name in _WEIRD:
+            assert ledger.balance(name, name) == Balance(name, name, 2, 1)
+            (hold,) = ledger.holds(owner=name)
+            assert (hold.sku, hold.location, hold.hold_id) == (
+                name,
+                name,
+                f"k-{name}/0",
+            )
+        reasons = {m.reason for m in ledger.movements(limit=1000)}
+        assert set(_WEIRD) <= reasons
+
+    # reservations
+
+    def test_reservation_is_all_or_nothing_and_lists_every_short_line(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """One short line refuses the whole reservation; the error lists each."""
+        ledger.receive("TEA-01", "W1", 5)
+        ledger.receive("MUG-02", "W1", 1)
+        ledger.receive("CUP-03", "W2", 4)
+        before = self.snapshot(store)
+        with pytest.raises(InsufficientStock) as error:
+            ledger.reserve(
+                "cart-1",
+                [("TEA-01", "W1", 6), ("MUG-02", "W1", 2), ("CUP-03", "W2", 4)],
+            )
+        assert error.value.shortages == (
+            Shortage("TEA-01", "W1", 6, 5),
+            Shortage("MUG-02", "W1", 2, 1),
+        )
+        assert self.snapshot(store) == before
+
+    def test_demand_for_one_balance_is_summed_before_checking(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """Two lines of 3 against 5 units are 6 units: refused as one line."""
+        ledger.receive("TEA-01", "W1", 5)
+        before = self.snapshot(store)
+        with pytest.raises(InsufficientStock) as error:
+            ledger.reserve("cart-1", [("TEA-01", "W1", 3), ("TEA-01", "W1", 3)])
+        assert error.value.shortages == (Shortage("TEA-01", "W1", 6, 5),)
+        assert self.snapshot(store) == before
+        receipt = ledger.reserve("cart-1", [("TEA-01", "W1", 2), ("TEA-01", "W1", 3)])
+        assert [h.quantity for h in receipt.holds] == [5]
+
+    def test_another_carts_live_hold_blocks_until_its_ttl_passes(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """The last units are held; after the TTL the same request succeeds, unswept."""
+        ledger.receive("TEA-01", "W1", 2)
+        ledger.reserve("cart-1", [("TEA-01", "W1", 2)], ttl=dt.timedelta(minutes=15))
+        with pytest.raises(InsufficientStock) as error:
+            ledger.reserve("cart-2", [("TEA-01", "W1", 1)])
+        assert error.value.shortages == (Shortage("TEA-01", "W1", 1, 0),)
+        clock.advance(minutes=15)
+        assert ledger.balance("TEA-01", "W1").available == 2  # both units back
+        receipt = ledger.reserve("cart-2", [("TEA-01", "W1", 1)])
+        assert receipt.holds[0].owner == "cart-2"
+        expired = [m for m in receipt.movements if m.kind is MovementKind.EXPIRE]
+        assert [m.reserved for m in expired] == [-2]
+
+    def test_a_clock_stepping_back_never_revives_an_expired_hold(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """Once a store has seen a hold expire, an earlier clock cannot revive it."""
+        ledger.receive("TEA-01", "W1", 1)
+        hold = ledger.reserve("cart-1", [("TEA-01", "W1", 1)]).holds[0]
+        clock.advance(minutes=20)
+        ledger.reserve("cart-2", [("TEA-01", "W1", 1)])
+        clock.advance(minutes=-20)
+        with pytest.raises(HoldNotLive) as error:
+            ledger.commit(hold.hold_id)
+        assert error.value.state == "expired"
+        assert ledger.hold(hold.hold_id).state is HoldState.EXPIRED
+
+    def test_an_owner_never_competes_with_its_own_hold(self, ledger: Ledger) -> None:
+        """Reserving again replaces the owner's hold there, never blocked by it."""
+        ledger.receive("TEA-01", "W1", 3)
+        first = ledger.reserve("cart-1", [("TEA-01", "W1", 3)]).holds[0]
+        again = ledger.reserve("cart-1", [("TEA-01", "W1", 2)])
+        assert [h.quantity for h in again.holds] == [2, 3]
+        assert again.holds[1].hold_id == first.hold_id
+        assert again.holds[1].state is HoldState.RELEASED
+        assert ledger.balance("TEA-01", "W1").reserved == 2  # the new hold only
+        with pytest.raises(InsufficientStock):
+            ledger.reserve("cart-2", [("TEA-01", "W1", 2)])
+
+    def test_extend_keeps_a_live_hold_and_refuses_a_dead_one(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """Extending moves expiry on, never back; an expired hold cannot be extended."""
+        ledger.receive("TEA-01", "W1", 1)
+        hold = ledger.reserve("cart-1", [("TEA-01", "W1", 1)]).holds[0]
+        clock.advance(minutes=10)
+        extended = ledger.extend(hold.hold_id, dt.timedelta(minutes=15))
+        assert extended.expires_at == clock.now().add(minutes=15)
+        assert ledger.extend(hold.hold_id, dt.timedelta(minutes=1)) == extended
+        clock.advance(minutes=16)
+        with pytest.raises(InsufficientStock):
+            ledger.reserve("cart-2", [("TEA-01", "W1", 2)])
+        clock.advance(minutes=10)
+        with pytest.raises(HoldNotLive):
+            ledger.extend(hold.hold_id)
+
+    # commit, release, ship
+
+    def test_a_hold_of_5_committed_for_3_leaves_available_up_by_2(
+        self, ledger: Ledger
+    ) -> None:
+        """Committing part of a hold returns the rest to available."""
+        ledger.receive("TEA-01", "W1", 10)
+        hold = ledger.reserve("order-1", [("TEA-01", "W1", 5)]).holds[0]
+        held = ledger.balance("TEA-01", "W1").available
+        outcome = ledger.commit(hold.hold_id, 3)
+        after = ledger.balance("TEA-01", "W1")
+        assert after.available == held + 2
+        assert (after.reserved, after.allocated) == (0, 3)
+        assert outcome.changed
+        assert (outcome.hold.state, outcome.hold.committed) == (HoldState.COMMITTED, 3)
+
+    def test_a_hold_resolves_exactly_once(self, ledger: Ledger) -> None:
+        """Committing or releasing twice is a no-op that says so."""
+        ledger.receive("TEA-01", "W1", 4)
+        paid, dropped = (
+            ledger.reserve(owner, [("TEA-01", "W1", 2)]).holds[0]
+            for owner in ("order-1", "cart-2")
+        )
+        assert ledger.commit(paid.hold_id).changed
+        assert ledger.release(dropped.hold_id).changed
+        again = ledger.commit(paid.hold_id)
+        assert (again.changed, again.hold.state) == (False, HoldState.COMMITTED)
+        assert not ledger.release(dropped.hold_id).changed
+        assert not ledger.release(paid.hold_id).changed
+        with pytest.raises(HoldNotLive):
+            ledger.commit(dropped.hold_id)
+        assert ledger.balance("TEA-01", "W1") == Balance("TEA-01", "W1", 4, 0, 2)
+        assert ledger.audit() == ()
+
+    def test_bad_commits_are_refused_and_change_nothing(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """An unknown hold, or more than the hold, is a typed error naming it."""
+        ledger.receive("TEA-01", "W1", 4)
+        hold = ledger.reserve("order-1", [("TEA-01", "W1", 2)]).holds[0]
+        before = self.snapshot(store)
+        with pytest.raises(InvalidQuantity) as error:
+            ledger.commit(hold.hold_id, 3)
+        assert (error.value.field, error.value.value) == ("quantity", 3)
+        with pytest.raises(UnknownHold) as unknown:
+            ledger.commit("no-such-hold")
+        assert unknown.value.value == "no-such-hold"
+        with pytest.raises(UnknownHold):
+            ledger.release("no-such-hold")
+        for quantity in (0, -1, 1.5, "2", True):
+            with pytest.raises(InvalidQuantity):
+                ledger.commit(hold.hold_id, quantity)  # type: ignore[arg-type]
+        assert self.snapshot(store) == before
+
+    def test_shipping_takes_on_hand_and_allocated(self, ledger: Ledger) -> None:
+        """Shipping committed units lowers on hand and allocated alike."""
+        ledger.receive("TEA-01", "W1", 5)
+        hold = ledger.reserve("order-1", [("TEA-01", "W1", 3)]).holds[0]
+        ledger.commit(hold.hold_id)
+        ledger.ship("order-1", [("TEA-01", "W1", 2)])
+        assert ledger.balance("TEA-01", "W1") == Balance("TEA-01", "W1", 3, 0, 1)
+        assert ledger.hold(hold.hold_id).shipped == 2  # shipped so far
+
+    def test_shipping_more_than_allocated_fails_atomically(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """Saleor's test_decrease_stock_insufficient_stock: refused, nothing moves."""
+        ledger.receive("TEA-01", "W1", 5)
+        ledger.receive("MUG-02", "W1", 5)
+        for sku in ("TEA-01", "MUG-02"):
+            hold = ledger.reserve("order-1", [(sku, "W1", 2)]).holds[0]
+            ledger.commit(hold.hold_id)
+        before = self.snapshot(store)
+        with pytest.raises(InsufficientStock) as error:
+            ledger.ship("order-1", [("TEA-01", "W1", 2), ("MUG-02", "W1", 3)])
+        assert error.value.shortages == (Shortage("MUG-02", "W1", 3, 2, "allocated"),)
+        assert self.snapshot(store) == before
+
+    def test_shipping_from_too_little_on_hand_fails_atomically(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """A stocktake found fewer units than were sold: shipping them is refused."""
+        ledger.receive("TEA-01", "W1", 5)
+        hold = ledger.reserve("order-1", [("TEA-01", "W1", 4)]).holds[0]
+        ledger.commit(hold.hold_id)
+        ledger.adjust("TEA-01", "W1", counted=3, reason="stocktake")
+        before = self.snapshot(store)
+        with pytest.raises(InsufficientStock) as error:
+            ledger.ship("order-1", [("TEA-01", "W1", 4)])
+        assert error.value.shortages == (Shortage("TEA-01", "W1", 4, 3, "on_hand"),)
+        assert self.snapshot(store) == before
+
+    # stock policies, safety stock, adjustments
+
+    def test_no_oversell_is_the_default(self, ledger: Ledger) -> None:
+        """Without a policy, available never goes below zero."""
+        ledger.receive("TEA-01", "W1", 2)
+        with pytest.raises(InsufficientStock):
+            ledger.reserve("cart-1", [("TEA-01", "W1", 3)])
+
+    def test_backorder_sells_up_to_its_limit(self, ledger: Ledger) -> None:
+        """A backorder limit of 3 lets available fall to -3, not -4."""
+        ledger.receive("TEA-01", "W1", 2)
+        ledger.set_policy("TEA-01", Backorder(3))
+        ledger.reserve("cart-1", [("TEA-01", "W1", 5)])
+        assert ledger.balance("TEA-01", "W1").available == -3  # the limit
+        with pytest.raises(InsufficientStock) as error:
+            ledger.reserve("cart-2", [("TEA-01", "W1", 1)])
+        assert error.value.shortages == (Shortage("TEA-01", "W1", 1, 0),)
+
+    def test_preorder_takes_its_cap_until_it_closes(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """Pre-orders up to the cap before the end date; none after it."""
+        ledger.receive("BOOK-9", "W1", 0 + 1)
+        ledger.adjust("BOOK-9", "W1", counted=0)
+        ledger.set_policy("BOOK-9", Preorder(cap=2, ends_at=_START.add(days=1)))
+        ledger.reserve("cart-1", [("BOOK-9", "W1", 2)], ttl=dt.timedelta(days=3))
+        with pytest.raises(InsufficientStock):
+            ledger.reserve("cart-2", [("BOOK-9", "W1", 1)])
+        clock.advance(days=1)
+        ledger.receive("BOOK-9", "W1", 3)
+        with pytest.raises(InsufficientStock):
+            ledger.reserve("cart-2", [("BOOK-9", "W1", 2)])
+        ledger.reserve("cart-2", [("BOOK-9", "W1", 1)])
+
+    def test_crossing_safety_stock_signals_delist_then_relist(
+        self, ledger: Ledger
+    ) -> None:
+        """Sellable stock hitting zero returns a Delist; coming back, a Relist."""
+        ledger.receive("TEA-01", "W1", 5)
+        ledger.set_safety_stock("TEA-01", "W1", 2)
+        assert ledger.balance("TEA-01", "W1").sellable() == 3  # 5 - 2
+        assert ledger.reserve("cart-1", [("TEA-01", "W1", 2)]).signals == ()
+        hold = ledger.reserve("cart-2", [("TEA-01", "W1", 1)]).holds[0]
+        assert ledger.balance("TEA-01", "W1").sellable() == 0
+        release = ledger.release(hold.hold_id).receipt
+        assert release is not None
+        assert release.signals == (Relist("TEA-01", "W1", 3, 2),)
+        receipt = ledger.reserve("cart-3", [("TEA-01", "W1", 1)])
+        assert receipt.signals == (Delist("TEA-01", "W1", 2, 2),)
+
+    def test_stocktake_sets_on_hand_and_records_the_difference(
+        self, ledger: Ledger
+    ) -> None:
+        """A count of 7 against 10 on hand records -3, and the count."""
+        ledger.receive("TEA-01", "W1", 10)
+        receipt = ledger.adjust("TEA-01", "W1", counted=7, reason="stocktake")
+        (movement,) = receipt.movements
+        assert (movement.kind, movement.on_hand, movement.counted) == (
+            MovementKind.ADJUST,
+            -3,
+            7,
+        )
+        assert ledger.balance("TEA-01", "W1").on_hand == 7  # the count
+        ledger.adjust("TEA-01", "W1", delta=-2, reason="damaged")
+        with pytest.raises(InsufficientStock):
+            ledger.adjust("TEA-01", "W1", delta=-6, reason="damaged")
+        assert ledger.balance("TEA-01", "W1").on_hand == 5  # 7 - 2
+
+    def test_transfer_moves_available_units_only(self, ledger: Ledger) -> None:
+        """A transfer moves on hand between locations and never oversells the source."""
+        ledger.receive("TEA-01", "W1", 5)
+        ledger.reserve("cart-1", [("TEA-01", "W1", 3)])
+        with pytest.raises(InsufficientStock):
+            ledger.transfer("TEA-01", "W1", "SHOP-1", 3)
+        ledger.transfer("TEA-01", "W1", "SHOP-1", 2)
+        assert ledger.balance("TEA-01", "W1") == Balance("TEA-01", "W1", 3, 3)
+        assert ledger.balance("TEA-01", "SHOP-1") == Balance("TEA-01", "SHOP-1", 2)
+
+    def test_restock_returns_inspected_goods(self, ledger: Ledger) -> None:
+        """A restock raises on hand with its own movement kind."""
+        ledger.receive("TEA-01", "W1", 1)
+        receipt = ledger.restock("TEA-01", "W1", 1, reason="RMA-12 inspected")
+        assert receipt.movements[0].kind is MovementKind.RESTOCK
+        assert ledger.balance("TEA-01", "W1").on_hand == 2  # 1 + 1
+
+    # idempotency, expiry sweep, replay
+
+    def test_a_repeated_key_returns_the_first_receipt_and_writes_nothing(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """The same key twice: one hold, one movement, the same receipt."""
+        ledger.receive("TEA-01", "W1", 5)
+        first = ledger.reserve("cart-1", [("TEA-01", "W1", 2)], key="cb-7781")
+        before = self.snapshot(store)
+        again = ledger.reserve("cart-1", [("TEA-01", "W1", 2)], key="cb-7781")
+        assert again.replayed
+        assert not first.replayed
+        assert (again.key, again.movements, again.holds, again.balances) == (
+            first.key,
+            first.movements,
+            first.holds,
+            first.balances,
+        )
+        assert self.snapshot(store) == before
+
+    def test_movement_keys_are_unique_per_operation(self, ledger: Ledger) -> None:
+        """Each movement has a distinct (key, index), expiries included."""
+        ledger.receive("TEA-01", "W1", 5)
+        ledger.reserve("cart-1", [("TEA-01", "W1", 2), ("TEA-01", "W1", 1)])
+        hold = ledger.reserve("order-2", [("TEA-01", "W1", 2)]).holds[0]
+        ledger.commit(hold.hold_id, 1)
+        keys = [(m.key, m.index) for m in ledger.movements()]
+        assert len(keys) == len(set(keys))
+
+    def test_expire_due_sweeps_only_the_due_holds(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """A sweep expires what is due, once; later sweeps find nothing."""
+        ledger.receive("TEA-01", "W1", 10)
+        short = [
+            ledger.reserve(f"cart-{i}", [("TEA-01", "W1", 1)]).holds[0]
+            for i in range(3)
+        ]
+        ledger.reserve("cart-long", [("TEA-01", "W1", 1)], ttl=dt.timedelta(hours=2))
+        clock.advance(minutes=30)
+        swept = ledger.expire_due()
+        assert sorted(m.hold_id or "" for m in swept) == sorted(
+            h.hold_id for h in short
+        )
+        assert all(m.kind is MovementKind.EXPIRE for m in swept)
+        assert ledger.expire_due() == []
+        assert [h.state for h in ledger.holds(state=HoldState.LIVE)] == [HoldState.LIVE]
+        assert ledger.balance("TEA-01", "W1").reserved == 1
+
+    def test_replaying_the_movements_rebuilds_the_balances(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """After a mix of every operation, `audit()` finds nothing to report."""
+        ledger.receive("TEA-01", "W1", 10)
+        ledger.receive("TEA-01", "W2", 4)
+        a = ledger.reserve("order-1", [("TEA-01", "W1", 5), ("TEA-01", "W2", 1)])
+        ledger.commit(a.holds[0].hold_id, 3)
+        ledger.reserve("cart-2", [("TEA-01", "W1", 2)])
+        ledger.ship("order-1", [("TEA-01", "W1", 2)])
+        ledger.adjust("TEA-01", "W2", counted=6)
+        ledger.transfer("TEA-01", "W2", "W1", 2)
+        clock.advance(hours=1)
+        assert ledger.audit() == ()
+
+    # the port itself
+
+    def test_compare_and_set_refuses_a_hold_that_moved(
+        self, ledger: Ledger, store: LedgerStore, clock: FrozenClock
+    ) -> None:
+        """A write whose expected hold differs from the stored one changes nothing."""
+        ledger.receive("TEA-01", "W1", 5)
+        hold = ledger.reserve("order-1", [("TEA-01", "W1", 2)]).holds[0]
+        ledger.extend(hold.hold_id, dt.timedelta(hours=1))
+        before = self.snapshot(store)
+        stale = Plan(
+            key="stale-write",
+            now=clock.now(),
+            holds=[HoldWrite(hold, hold)],
+        )
+        with pytest.raises(ConcurrencyConflict):
+            store.apply(stale)
+        assert self.snapshot(store) == before
+
+    def test_a_figure_never_falls_below_zero(
+        self, ledger: Ledger, store: LedgerStore, clock: FrozenClock
+    ) -> None:
+        """A plan that would make reserved negative is refused whole."""
+        ledger.receive("TEA-01", "W1", 5)
+        before = self.snapshot(store)
+        from orderkit.inventory import Movement  # noqa: PLC0415 - this test only
+
+        bad = Plan(
+            key="bad-plan",
+            now=clock.now(),
+            movements=[
+                Movement(
+                    key="bad-plan",
+                    kind=MovementKind.RELEASE,
+                    sku="TEA-01",
+                    location="W1",
+                    reserved=-1,
+                    at=clock.now(),
+                )
+            ],
+        )
+        with pytest.raises(InvalidQuantity):
+            store.apply(bad)
+        assert self.snapshot(store) == before
+
+    @pytest.mark.parametrize(
+        ("call", "field"),
+        [
+            pytest.param(lambda led: led.receive("T", "W1", 0), "quantity", id="zero"),
+            pytest.param(lambda led: led.receive("T", "W1", -2), "quantity", id="neg"),
+            pytest.param(
+                lambda led: led.receive("T", "W1", 1.0), "quantity", id="float"
+            ),
+            pytest.param(lambda led: led.receive("", "W1", 1), "sku", id="empty-sku"),
+            pytest.param(lambda led: led.receive("T", "", 1), "location", id="no-loc"),
+            pytest.param(
+                lambda led: led.reserve("c", [("T", "W1", 1)], ttl=dt.timedelta(0)),
+                "ttl",
+                id="zero-ttl",
+            ),
+            pytest.param(
+                lambda led: led.reserve("c", [("T", "W1", 1)], ttl=dt.timedelta(-1)),
+                "ttl",
+                id="negative-ttl",
+            ),
+            pytest.param(lambda led: led.reserve("c", []), "lines", id="no-lines"),
+            pytest.param(
+                lambda led: led.reserve("", [("T", "W1", 1)]), "owner", id="owner"
+            ),
+            pytest.param(lambda led: led.hold("nope"), "hold_id", id="unknown-hold"),
+            pytest.param(
+                lambda led: led.adjust("T", "W1"), "delta", id="no-adjustment"
+            ),
+        ],
+    )
+    def test_bad_input_is_a_typed_error_and_changes_nothing(
+        self,
+        ledger: Ledger,
+        store: LedgerStore,
+        call: Callable[[Ledger], object],
+        field: str,
+    ) -> None:
+        """Each bad argument raises a ValidationError naming its field."""
+        ledger.receive("T", "W1", 3)
+        before = self.snapshot(store)
+        with pytest.raises(ValidationError) as error:
+            call(ledger)
+        assert error.value.field == field
+        assert self.snapshot(store) == before
+
+    def test_driver_failures_become_store_errors(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """A failing backend raises StoreError with the driver's error as cause."""
+        ledger.receive("TEA-01", "W1", 5)
+        if not self.break_store(store):
+            pytest.skip("this store has no backend that can fail")
+        with pytest.raises(StoreError) as error:
+            ledger.reserve("cart-1", [("TEA-01", "W1", 1)])
+        assert error.value.__cause__ is not None
+
+    # concurrency and the model
+
+    def test_racers_for_the_last_units_get_exactly_the_stock(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """Several racers reserving one unit at a time never get more than there is."""
+        stock = self.race_workers * self.race_attempts // 3
+        ledger.receive("HOT-1", "W1", stock)
+        factory = self.connect(store)
+        if factory is None:
+            with concurrent.futures.ThreadPoolExecutor(self.race_workers) as pool:
+                granted = list(
+                    pool.map(
+                        _race_worker,
+                        [lambda: store] * self.race_workers,
+                        ["HOT-1"] * self.race_workers,
+                        [self.race_attempts] * self.race_workers,
+                        [_START] * self.race_workers,
+                    )
+                )
+        else:
+            context = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(
+                self.race_workers, mp_context=context
+            ) as pool:
+                granted = list(
+                    pool.map(
+                        _race_worker,
+                        [factory] * self.race_workers,
+                        ["HOT-1"] * self.race_workers,
+                        [self.race_attempts] * self.race_workers,
+                        [_START] * self.race_workers,
+                    )
+                )
+        assert sum(granted) == stock
+        assert ledger.balance("HOT-1", "W1").available == 0
+        assert ledger.audit() == ()
+
+    def test_the_ledger_behaves_like_a_plain_dict_model(self) -> None:
+        """Random operations against a dict model: conservation, no oversell, replay."""
+        machine = ledger_machine(self.make_store)
+        run_state_machine_as_test(
+            machine,
+            settings=settings(stateful_step_count=min(_steps(), 30)),
+        )
+
+
+def _steps() -> int:
+    profile = settings.default
+    return 50 if profile is None else profile.stateful_step_count
+
+
+# --------------------------------------------------------------------------
+# KeyStore
