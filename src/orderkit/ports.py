@@ -177,8 +177,10 @@ class LedgerStore(Protocol):
       would fall below zero; `StoreError` for storage failures, with the
       driver's error as its cause.
 
-    Reads see only committed data. Balances from `balances` count a live
-    hold past its expiry as expired, whether or not it has been swept.
+    Reads see committed data, and a store that joined a host's open
+    transaction also sees that transaction's own writes. Balances from
+    `balances` count a live hold past its expiry as expired, whether or not
+    it has been swept.
 
     .. versionadded:: 0.1.0
     """
