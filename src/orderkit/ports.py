@@ -15,7 +15,7 @@ from typing import Protocol
 
 import pendulum
 
-from orderkit.dedupe._claims import Claim, Outcome
+from orderkit.dedupe import Claim, Outcome
 from orderkit.inventory import (
     Balance,
     Hold,

@@ -16,8 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orderkit.dedupe import IdempotencyKey
-from orderkit.dedupe._requests import request_hash
+from orderkit.dedupe import IdempotencyKey, request_hash
 from orderkit.errors import NaiveDatetime, ValidationError
 from orderkit.money import Money
 from orderkit.orders import Delivered, InTransit, OrderEvent, PaymentCaptured

@@ -18,9 +18,7 @@ import pendulum
 import pytest
 
 from orderkit.adapters.memory import MemoryKeyStore
-from orderkit.dedupe import IdempotencyKey
-from orderkit.dedupe._claims import Claimed, Outcome
-from orderkit.dedupe._requests import request_hash
+from orderkit.dedupe import Claimed, IdempotencyKey, Outcome, request_hash
 from orderkit.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,

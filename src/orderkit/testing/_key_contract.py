@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import pendulum
 import pytest
 
-from orderkit.dedupe._claims import Claimed, InProgress, Outcome, Replay
+from orderkit.dedupe import Claimed, InProgress, Outcome, Replay
 from orderkit.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,

@@ -1,0 +1,198 @@
+"""Addresses to comparison keys: one key for one place, however it is written."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import TYPE_CHECKING, Final
+
+from orderkit.dedupe._text import clean, squeeze_separators
+from orderkit.errors import InvalidAddress
+
+
+if TYPE_CHECKING:
+    # Only for annotations: orderkit.orders imports orderkit.dedupe.
+    from orderkit.orders import Address
+
+
+# Where addresses are written the Chinese way, largest unit first and
+# without spaces, and where the suffix table below applies.
+_CHINESE_WRITING: Final = frozenset({"CN", "HK", "MO", "TW"})
+_MUNICIPALITIES: Final = ("北京", "天津", "上海", "重庆")
+_PROVINCES: Final = (
+    "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建", "江西",
+    "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西",
+    "甘肃", "青海", "台湾",
+)  # fmt: skip
+_AUTONOMOUS_REGIONS: Final = {
+    "内蒙古": "内蒙古自治区",
+    "广西": "广西壮族自治区",
+    "西藏": "西藏自治区",
+    "宁夏": "宁夏回族自治区",
+    "新疆": "新疆维吾尔自治区",
+}
+_SPECIAL_REGIONS: Final = ("香港", "澳门")
+# Traditional spellings that NFKC leaves alone.
+_TRADITIONAL: Final = {
+    "澳門": "澳门",
+    "澳門特別行政區": "澳门",
+    "香港特別行政區": "香港",
+    "臺灣": "台湾",
+    "台灣": "台湾",
+    "臺灣省": "台湾",
+    "台灣省": "台湾",
+}
+
+
+def _province_forms() -> dict[str, str]:
+    """Every way of writing a province-level name, mapped to its short form."""
+    forms: dict[str, str] = {}
+    for name in _MUNICIPALITIES:
+        forms |= {name: name, f"{name}市": name}
+    for name in _PROVINCES:
+        forms |= {name: name, f"{name}省": name}
+    for name, official in _AUTONOMOUS_REGIONS.items():
+        forms |= {name: name, f"{name}自治区": name, official: name}
+    for name in _SPECIAL_REGIONS:
+        forms |= {name: name, f"{name}特别行政区": name, f"{name}特区": name}
+    return forms | _TRADITIONAL
+
+
+# Province-level names as written, each mapped to the form keys are built with.
+_PROVINCE_FORMS: Final = _province_forms()
+
+_PROVINCE = re.compile(
+    "|".join(re.escape(form) for form in sorted(_PROVINCE_FORMS, key=len, reverse=True))
+)
+# Placeholders of the national division codes (GB/T 2260) that some platforms
+# send as the city: "北京市 / 市辖区 / 朝阳区", "湖北省 / 省直辖县级行政区划 / 仙桃市".
+_PLACEHOLDERS: Final = ("省直辖县级行政区划", "自治区直辖县级行政区划", "市辖区")
+# A city written with its 市 suffix: two to four Han characters none of which
+# ends an administrative unit or names a street part, then 市.
+_CITY = re.compile(
+    r"((?:(?![省市区县旗镇乡村街路道巷弄号楼栋室])[\u4e00-\u9fff]){2,4})市"
+)
+# Platforms (and buyers) often repeat the whole address in the street field;
+# a repeat is recognised only when it is unmistakable.
+_DISTRICT_SUFFIXES: Final = ("区", "县", "旗")
+# The characters with which Chinese platforms mask an address.
+_MASK = re.compile("[*\u2022\u25cf\u2217]")
+_CACHE_SIZE = 8_192
+# Longer addresses are folded without the cache, which so holds at most a
+# few megabytes whatever the input.
+_CACHED_LENGTH = 256
+
+
+def normalize_address(address: Address, *, field: str = "address") -> str | None:
+    """The comparison key of an address: one key for one place, however written.
+
+    Every part is NFKC-normalised (full-width forms become plain ones), case
+    folded, and its whitespace and punctuation folded; no space is kept next to
+    Chinese characters. Then, for addresses in CN, HK, MO and TW:
+
+    - province-level names lose their suffixes: 北京市 and 北京, 广东省 and
+      广东, 广西壮族自治区 and 广西 (and every autonomous region), 香港特别行政区
+      and 香港 give the same key;
+    - a municipality repeated as the city (`北京 / 北京市 / 朝阳区`) and the
+      GB/T 2260 placeholders (`市辖区`) are dropped;
+    - the 市 suffix of the first two cities after the province is dropped
+      (深圳市 and 深圳, 苏州市昆山市 and 苏州昆山);
+    - the parts may be structured or all in `street`: `北京市朝阳区建国路88号` in
+      the street alone gives the key of `北京 / 北京市 / 朝阳区 / 建国路88号`,
+      and a street that repeats the whole structured part is read once.
+
+    Other addresses are compared by their words: street, district, city and
+    province, in that order. The postcode, the recipient and the phone are
+    not part of the key: channels fill postcodes inconsistently, and the
+    other parts already locate the door.
+
+    Args:
+        address: The structured address.
+        field: The name of the address, for errors (`"order.address"`).
+
+    Returns:
+        The key, the country code, a colon and the folded text
+        (`"CN:北京朝阳区建国路88号"`), or `None` for an address masked by its
+        channel (`建国路**号`), which counts as absent, like a masked phone.
+
+    Raises:
+        InvalidAddress: The street is blank once folded, or a part contains a
+            lone surrogate or a control character other than whitespace.
+
+    .. versionadded:: 0.1.0
+    """
+    parts = (address.province, address.city, address.district, address.street)
+    if sum(map(len, parts)) > _CACHED_LENGTH:
+        return _key.__wrapped__(address.country, parts, field)
+    return _key(address.country, parts, field)
+
+
+_PARTS: Final = ("province", "city", "district", "street")
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _key(country: str, parts: tuple[str, str, str, str], field: str) -> str | None:
+    # Cached: repeat buyers send the same address, and folding costs several
+    # microseconds. Errors are not cached; they are raised again.
+    folded = {
+        name: clean(value, f"{field}.{name}", InvalidAddress)
+        for name, value in zip(_PARTS, parts, strict=True)
+    }
+    if any(_MASK.search(value) for value in folded.values()):
+        return None
+    if not squeeze_separators(folded["street"]):
+        raise InvalidAddress(
+            f"{field}.street",
+            parts[3],
+            "is blank once whitespace and punctuation are folded",
+        )
+    if country in _CHINESE_WRITING:
+        body = _chinese_key(folded)
+    else:
+        names = ("street", "district", "city", "province")
+        body = squeeze_separators(" ".join(folded[name] for name in names))
+    return f"{country}:{body}"
+
+
+def _chinese_key(folded: dict[str, str]) -> str:
+    head = " ".join(folded[name] for name in ("province", "city", "district"))
+    head_key, _ = _read_chinese(head)
+    if not head_key:
+        # Everything is in the street.
+        return _read_chinese(folded["street"])[0]
+    whole, _ = _read_chinese(f"{head} {folded['street']}")
+    street_key, street_has_province = _read_chinese(folded["street"])
+    repeats_head = street_key.startswith(head_key)
+    # A bare "广州" head and a "广州路5号" street are not a repeat; a district
+    # ("朝阳区朝阳区") or a province at the start of the street makes one sure.
+    district = squeeze_separators(folded["district"])
+    sure = street_has_province or district.endswith(_DISTRICT_SUFFIXES)
+    return street_key if repeats_head and sure else whole
+
+
+def _read_chinese(text: str) -> tuple[str, bool]:
+    """The key of an address written the Chinese way; whether it had a province."""
+    rest = squeeze_separators(text)
+    match = _PROVINCE.match(rest)
+    province = _PROVINCE_FORMS[match[0]] if match else ""
+    if match and match[0] == province and rest[match.end() :].startswith("市"):
+        # "吉林市..." is the city of Jilin, not the province of that name.
+        province, match = "", None
+    if match:
+        rest = rest[match.end() :]
+    if province in _MUNICIPALITIES:
+        repeated = (f"{province}市", province, *_PLACEHOLDERS)
+        while rest.startswith(repeated):
+            rest = rest[len(next(r for r in repeated if rest.startswith(r))) :]
+        return province + rest, True
+    if province:
+        for placeholder in _PLACEHOLDERS:
+            rest = rest.removeprefix(placeholder)
+    cities = []
+    for _ in range(2):
+        city = _CITY.match(rest)
+        if city is None:
+            break
+        cities.append(city[1])
+        rest = rest[city.end() :]
+    return province + "".join(cities) + rest, bool(province)

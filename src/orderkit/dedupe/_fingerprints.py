@@ -1,0 +1,341 @@
+"""Order fingerprints: versioned, keyed hashes of an order's canonical parts."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import json.encoder
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Final, final
+
+import attrs
+
+from orderkit._fast import builder
+from orderkit._validate import Validator
+from orderkit.dedupe._addresses import normalize_address
+from orderkit.dedupe._phones import _REGIONS, normalize_phone
+from orderkit.dedupe._text import normalize_sku
+from orderkit.errors import ConfigurationError, InvalidAddress, ValidationError
+
+
+if TYPE_CHECKING:
+    # Only for annotations: orderkit.orders imports orderkit.dedupe.
+    from orderkit.orders import Order, OrderLine
+
+
+FINGERPRINT_VERSION: Final = 1
+"""The version of the fingerprint algorithm, part of every fingerprint.
+
+A change to normalisation or to the canonical encoding that would change a
+digest raises it, so that old and new fingerprints never silently mismatch.
+
+.. versionadded:: 0.1.0
+"""
+
+_DIGEST_SIZE = 16
+_MIN_SECRET = 16
+_MAX_SECRET = 64  # blake2b's limit on a key
+_TEST_SECRET: Final = b"orderkit tests: NOT a secret"
+_FINGERPRINT = re.compile(
+    r"v(?P<version>[0-9]+):(?P<kind>[a-z+]+):(?P<digest>[0-9a-f]+)"
+)
+_DIGEST = re.compile(r"[0-9a-f]{16,128}")
+
+
+@final
+class FingerprintKind(enum.StrEnum):
+    """Which canonical parts of an order a fingerprint hashes.
+
+    Each kind pairs one part that identifies a buyer with the order's SKU
+    multiset, so a match says what matched: the phone, the address, or the
+    buyer account. `FingerprintKind("bogus")` raises `ValidationError`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    PHONE_SKUS = "phone+skus"
+    ADDRESS_SKUS = "address+skus"
+    BUYER_SKUS = "buyer+skus"
+
+    # Enum hashes in Python; str hashes in C, and equal values hash equal.
+    __hash__ = str.__hash__
+
+    @classmethod
+    def _missing_(cls, value: object) -> FingerprintKind:
+        raise ValidationError("kind", value, "not a fingerprint kind")
+
+
+def _kind(value: str) -> FingerprintKind:
+    return FingerprintKind(value)
+
+
+def _version(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValidationError("version", value, "must be a positive integer")
+
+
+def _digest(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, str) or not _DIGEST.fullmatch(value):
+        raise ValidationError(
+            "digest", value, "must be 16 to 128 lower-case hex digits"
+        )
+
+
+_check_version: Validator = _version
+_check_digest: Validator = _digest
+
+
+@final
+@attrs.frozen(slots=True, cache_hash=True)
+class Fingerprint:
+    """One keyed hash of canonical parts of an order.
+
+    Two orders share a fingerprint when the parts its kind names are the same
+    after normalisation. `str()` gives the stable stored form,
+    `"v1:phone+skus:<hex>"`; `Fingerprint.parse` reads it back.
+
+    Attributes:
+        kind: Which parts were hashed.
+        version: The algorithm version (`FINGERPRINT_VERSION` when made).
+        digest: The keyed BLAKE2b digest, in lower-case hex.
+
+    Raises:
+        ValidationError: The kind is unknown, the version is not a positive
+            integer, or the digest is not lower-case hex.
+
+    .. versionadded:: 0.1.0
+    """
+
+    kind: FingerprintKind = attrs.field(converter=_kind)
+    version: int = attrs.field(validator=_check_version)
+    digest: str = attrs.field(validator=_check_digest)
+
+    def __str__(self) -> str:
+        """The stored form: `v<version>:<kind>:<digest>`."""
+        return f"v{self.version}:{self.kind.value}:{self.digest}"
+
+    @classmethod
+    def parse(cls, text: str) -> Fingerprint:
+        """Read a fingerprint back from its stored form.
+
+        Raises:
+            ValidationError: `text` is not of the form `v<version>:<kind>:<hex>`.
+        """
+        match = _FINGERPRINT.fullmatch(text)
+        if match is None:
+            raise ValidationError(
+                "fingerprint", text, "must be of the form v<version>:<kind>:<hex>"
+            )
+        return cls(match["kind"], int(match["version"]), match["digest"])
+
+
+def sku_multiset(lines: Iterable[OrderLine]) -> tuple[tuple[str, int], ...]:
+    """What was ordered, as a multiset: normalised SKUs and their total quantity.
+
+    The order of the lines and the way a quantity is split over lines do not
+    matter: two lines of 1 `RETRO-CLOCK` and one line of 2 `retro-clock` give
+    the same multiset.
+
+    Args:
+        lines: Order lines (anything with `sku` and `quantity`).
+
+    Returns:
+        `(sku, quantity)` pairs, sorted by SKU, each SKU once.
+
+    Raises:
+        ValidationError: A SKU is blank or not text; the field names the line
+            (`lines[2].sku`).
+
+    .. versionadded:: 0.1.0
+    """
+    totals: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        sku = normalize_sku(line.sku, field=f"lines[{i}].sku")
+        totals[sku] = totals.get(sku, 0) + line.quantity
+    return tuple(sorted(totals.items()))
+
+
+class _TestSecret(bytes):
+    """The public test key, as only `Fingerprinter.for_tests` passes it."""
+
+
+@final
+class Fingerprinter:
+    """Computes an order's fingerprints, keyed with the host's secret.
+
+    Fingerprints are BLAKE2b digests keyed with `secret`, so a stored
+    fingerprint cannot be turned back into a phone number by hashing every
+    possible number: without the secret, no digest can be recomputed. Keep
+    the secret like a password, and the same for as long as fingerprints
+    must match (rotating it starts afresh).
+
+    Args:
+        secret: 16 to 64 random bytes (`secrets.token_bytes(32)`).
+        region: The region for phone numbers without a country code.
+        channel_regions: The region per channel, where it differs from
+            `region` (`{"shopify": "US"}`).
+
+    Raises:
+        ConfigurationError: The secret is missing, not bytes, shorter than 16
+            or longer than 64 bytes, or is the public test key; or a region is
+            not one phonenumbers knows.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_channel_regions", "_hasher", "_region", "_test")
+
+    def __init__(
+        self,
+        secret: bytes,
+        *,
+        region: str = "CN",
+        channel_regions: Mapping[str, str] | None = None,
+    ) -> None:
+        self._test = type(secret) is _TestSecret
+        if not isinstance(secret, bytes):
+            raise ConfigurationError(
+                "secret", f"must be bytes, not {type(secret).__name__}"
+            )
+        if len(secret) < _MIN_SECRET:
+            raise ConfigurationError(
+                "secret",
+                f"must be at least {_MIN_SECRET} bytes, got {len(secret)}; "
+                "generate one with secrets.token_bytes(32)",
+            )
+        if len(secret) > _MAX_SECRET:
+            raise ConfigurationError(
+                "secret", f"must be at most {_MAX_SECRET} bytes, got {len(secret)}"
+            )
+        if secret == _TEST_SECRET and not self._test:
+            raise ConfigurationError(
+                "secret",
+                "is the public test key; use Fingerprinter.for_tests() in tests "
+                "and a secret of your own everywhere else",
+            )
+        regions = dict(channel_regions or {})
+        _check_region(region, "region")
+        for channel, code in regions.items():
+            _check_region(code, f"channel_regions[{channel!r}]")
+        self._region = region
+        self._channel_regions = regions
+        self._hasher = hashlib.blake2b(key=bytes(secret), digest_size=_DIGEST_SIZE)
+
+    @classmethod
+    def for_tests(
+        cls, *, region: str = "CN", channel_regions: Mapping[str, str] | None = None
+    ) -> Fingerprinter:
+        """A fingerprinter for tests, keyed with a fixed, public key.
+
+        The key is `b"orderkit tests: NOT a secret"`: published here, so
+        fingerprints made with it are stable across test runs and protect
+        nothing. The constructor refuses it.
+        """
+        return cls(
+            _TestSecret(_TEST_SECRET), region=region, channel_regions=channel_regions
+        )
+
+    def __repr__(self) -> str:
+        secret = "the public test key" if self._test else "hidden"
+        return f"Fingerprinter(region={self._region!r}, secret=<{secret}>)"
+
+    def fingerprints(
+        self, order: Order, *, region: str | None = None
+    ) -> tuple[Fingerprint, ...]:
+        """The order's fingerprints, one for each part it has.
+
+        In this order: `phone+skus` for the buyer's phone and, when it is
+        another number, the recipient's; `address+skus` for the shipping
+        address; `buyer+skus` for the channel and the buyer's id on it (ids
+        are unique only within a channel). A part that is absent, masked or
+        invalid gives no fingerprint: junk is never matched.
+
+        Args:
+            order: The order.
+            region: The region for its phone numbers, instead of the channel's.
+
+        Returns:
+            The fingerprints, at least the `buyer+skus` one.
+
+        Raises:
+            ValidationError: A SKU is blank once normalised.
+            ConfigurationError: `region` is not a region phonenumbers knows.
+        """
+        if region is None:
+            region = self._channel_regions.get(order.channel, self._region)
+        else:
+            _check_region(region, "region")
+        skus = _encode_skus(sku_multiset(order.lines))
+        found: list[Fingerprint] = []
+        phones: list[str] = []
+        for raw in (order.buyer.phone, order.address.phone):
+            if raw is None or not raw.strip():
+                continue
+            phone = normalize_phone(raw, region, lenient=True)
+            if isinstance(phone, str) and phone not in phones:
+                phones.append(phone)
+                found.append(self._hash(_PHONE, skus, {"phone": phone}))
+        try:
+            address = normalize_address(order.address)
+        except InvalidAddress:
+            address = None
+        if address is not None:
+            found.append(self._hash(_ADDRESS, skus, {"address": address}))
+        buyer = {
+            "channel": order.channel.strip().casefold(),
+            "buyer_id": order.buyer.buyer_id.strip(),
+        }
+        found.append(self._hash(_BUYER, skus, buyer))
+        return tuple(found)
+
+    def _hash(
+        self, kind: FingerprintKind, skus: str, parts: dict[str, str]
+    ) -> Fingerprint:
+        hasher = self._hasher.copy()
+        hasher.update(_encode(kind, skus, parts))
+        return _new_fingerprint(kind, FINGERPRINT_VERSION, hasher.hexdigest())
+
+
+_PHONE: Final = FingerprintKind.PHONE_SKUS
+_ADDRESS: Final = FingerprintKind.ADDRESS_SKUS
+_BUYER: Final = FingerprintKind.BUYER_SKUS
+# Fingerprints made here have a known kind, version and a hex digest.
+_new_fingerprint: Final = builder(Fingerprint)
+# The C function behind json.dumps(..., ensure_ascii=True) for one string:
+# a quoted JSON string with every non-ASCII character escaped.
+_quote: Final = json.encoder.encode_basestring_ascii
+
+
+def canonical(
+    kind: FingerprintKind, skus: tuple[tuple[str, int], ...], **parts: str
+) -> bytes:
+    """The bytes a fingerprint hashes: JSON with sorted keys, ASCII only.
+
+    The same bytes as `json.dumps(document, ensure_ascii=True,
+    sort_keys=True, separators=(",", ":"))` of `{"kind": ..., "skus": [[sku,
+    quantity], ...], "v": FINGERPRINT_VERSION, **parts}`, built faster. JSON
+    quotes and escapes every string, so parts can never run into each other
+    (`("ab", "c")` and `("a", "bc")` encode differently), and escaping every
+    non-ASCII character keeps the bytes the same on every Python version.
+    """
+    return _encode(kind, _encode_skus(skus), parts)
+
+
+def _encode_skus(skus: tuple[tuple[str, int], ...]) -> str:
+    return "[" + ",".join(f"[{_quote(sku)},{quantity}]" for sku, quantity in skus) + "]"
+
+
+def _encode(kind: FingerprintKind, skus: str, parts: Mapping[str, str]) -> bytes:
+    fields = {"kind": _quote(kind.value), "skus": skus, "v": str(FINGERPRINT_VERSION)}
+    fields |= {name: _quote(value) for name, value in parts.items()}
+    body = ",".join(f"{_quote(name)}:{fields[name]}" for name in sorted(fields))
+    return f"{{{body}}}".encode("ascii")
+
+
+def _check_region(region: str, setting: str) -> None:
+    if region not in _REGIONS:
+        raise ConfigurationError(
+            setting, f"{region!r} is not a region phonenumbers knows"
+        )

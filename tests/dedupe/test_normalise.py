@@ -1,0 +1,634 @@
+"""Normalisation: one phone, address, name or SKU written two ways compares equal."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orderkit.dedupe import (
+    NOT_A_PHONE,
+    NotAPhone,
+    _phones,
+    normalize_address,
+    normalize_name,
+    normalize_phone,
+    normalize_sku,
+    sku_multiset,
+)
+from orderkit.errors import (
+    ConfigurationError,
+    InvalidAddress,
+    InvalidPhone,
+    ValidationError,
+)
+from orderkit.money import Money
+from orderkit.orders import Address, OrderLine
+
+
+MOBILE = "+8613800138000"
+
+# Phone numbers as real channel payloads carry them (tests/fixtures is not
+# needed for three strings; their provenance, from /work/shared/fixtures):
+# - Shopify/shopify_python_api test/fixtures/order.json @ c42fe71 (MIT):
+#   the billing phone "555-625-1199";
+# - Shopify/shopify_python_api test/fixtures/orders.json @ 31dfa86 (MIT):
+#   the phone "+16136120707";
+# - woocommerce/woocommerce-rest-api-docs source/includes/wp-api-v3/_orders.md
+#   @ 13d6196 (Apache-2.0): the billing phone "(555) 555-5555".
+SHOPIFY_FICTIONAL = "555-625-1199"
+SHOPIFY_OTTAWA = "+16136120707"
+WOOCOMMERCE_FICTIONAL = "(555) 555-5555"
+
+# Mobile prefixes of the three Chinese carriers (154 is unassigned).
+_PREFIXES = [*range(130, 140), 150, 151, 152, 153, 155, 156, 157, 158, 159]
+_PREFIXES += [*range(180, 190), 166, 176, 177, 178, 198, 199]
+chinese_mobiles = st.builds(
+    lambda prefix, rest: f"{prefix}{rest:08d}",
+    st.sampled_from(_PREFIXES),
+    st.integers(min_value=0, max_value=10**8 - 1),
+)
+
+
+def full_width(text: str) -> str:
+    """The text as a Chinese input method in full-width mode types it."""
+    return "".join(
+        "\u3000" if c == " " else chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c
+        for c in text
+    )
+
+
+def cn(street: str, province: str = "", city: str = "", district: str = "") -> Address:
+    return Address("CN", province=province, city=city, district=district, street=street)
+
+
+# --------------------------------------------------------------------------
+# Phones
+
+
+class TestOnePhoneManyForms:
+    """Every way of writing one Chinese mobile number gives one E.164."""
+
+    @pytest.mark.parametrize(
+        "written",
+        [
+            "13800138000",
+            "+86 138-0013-8000",
+            "+86 138 0013 8000",
+            "+8613800138000",
+            "(+86) 138 0013 8000",
+            "0086 138 0013 8000",
+            "008613800138000",
+            # 86 without a plus: phonenumbers takes it for the country code
+            # because 13800138000 is a valid national number and
+            # 8613800138000 is not.
+            "8613800138000",
+            "86 138 0013 8000",
+            # A trunk 0 after the country code is dropped, as dialling does.
+            "+86 0138 0013 8000",
+            "138.0013.8000",
+            " 138\u20140013\u20148000 ",
+            "＋８６ １３８-００１３-８０００",  # noqa: RUF001 - the full-width form
+            "１３８００１３８０００",  # noqa: RUF001
+        ],
+    )
+    def test_gives_the_same_number(self, written: str) -> None:
+        assert MOBILE == normalize_phone(written)
+
+    def test_brief_scenario_douyin_and_mini_program_agree(self) -> None:
+        douyin = normalize_phone("+86 138-0013-8000")
+        mini_program = normalize_phone("13800138000")
+        assert douyin == mini_program == MOBILE
+
+    def test_a_beijing_landline(self) -> None:
+        forms = ["010-88888888", "(010) 8888 8888", "+86 10 8888 8888", "01088888888"]
+        assert {normalize_phone(form) for form in forms} == {"+861088888888"}
+
+    @pytest.mark.parametrize(
+        "written",
+        [
+            # "086" is neither a dialling prefix nor a country code.
+            "086 13800138000",
+            # 88 + a Beijing landline: no country 88 in E.164 reading.
+            "8801088888888",
+        ],
+    )
+    def test_near_misses_are_not_read_as_the_number(self, written: str) -> None:
+        assert NOT_A_PHONE is normalize_phone(written, lenient=True)
+
+    @given(chinese_mobiles)
+    def test_written_forms_agree(self, mobile: str) -> None:
+        dashed = f"{mobile[:3]}-{mobile[3:7]}-{mobile[7:]}"
+        forms = [
+            mobile,
+            f"+86 {dashed}",
+            f"0086{mobile}",
+            f"86{mobile}",
+            full_width(f"+86 {dashed}"),
+        ]
+        assert {normalize_phone(form) for form in forms} == {f"+86{mobile}"}
+
+
+class TestMaskedPhones:
+    """Masked numbers count as absent: never hashed, never matched, never an error."""
+
+    @pytest.mark.parametrize(
+        "masked",
+        [
+            "138****8000",
+            "138＊＊＊＊8000",  # noqa: RUF001 - full-width asterisks
+            "+86 138****8000",
+            "138\u2022\u2022\u2022\u20228000",
+            "138XXXX8000",
+            "138xxxx8000",
+            "****",
+        ],
+    )
+    @pytest.mark.parametrize("lenient", [False, True])
+    def test_gives_none(self, masked: str, lenient: bool) -> None:
+        assert normalize_phone(masked, lenient=lenient) is None
+
+    def test_absent_is_none(self) -> None:
+        assert normalize_phone(None) is None
+
+
+class TestInvalidPhones:
+    """Junk is a typed error naming the field, or the marker where asked."""
+
+    @pytest.mark.parametrize(
+        ("junk", "problem"),
+        [
+            ("", "empty"),
+            ("   ", "empty"),
+            ("abc", "letters"),
+            # phonenumbers would read letters as a vanity number.
+            ("138abcd8000", "letters"),
+            ("1-800-FLOWERS", "letters"),
+            ("12345678901234567890", "digits"),
+            ("1380013800", "not a valid"),
+            ("10086", "not a valid"),
+            ("13800138000 / 13900139000", "digits"),
+            ("138@0013#8000", "characters"),
+            ("138\x000013\x008000", "control"),
+            ("138\ud8000013", "surrogate"),
+            ("1" * 65, "longer than 64"),
+        ],
+    )
+    def test_strict_mode_raises(self, junk: str, problem: str) -> None:
+        with pytest.raises(InvalidPhone, match=problem) as caught:
+            normalize_phone(junk, field="buyer.phone")
+        assert "buyer.phone" == caught.value.field
+        assert junk == caught.value.value
+
+    @pytest.mark.parametrize("junk", ["", "abc", "12345678901234567890", "10086"])
+    def test_lenient_mode_gives_the_marker(self, junk: str) -> None:
+        assert NOT_A_PHONE is normalize_phone(junk, lenient=True)
+
+    def test_a_non_string_is_refused(self) -> None:
+        with pytest.raises(InvalidPhone, match="must be a string"):
+            normalize_phone(13800138000)  # type: ignore[call-overload]
+
+    def test_the_marker_is_falsy_so_it_is_never_hashed_by_accident(self) -> None:
+        assert not NOT_A_PHONE
+        assert isinstance(NOT_A_PHONE, NotAPhone)
+        assert "NOT_A_PHONE" == repr(NOT_A_PHONE)
+
+    def test_an_invalid_phone_is_a_validation_error(self) -> None:
+        with pytest.raises(ValidationError):
+            normalize_phone("abc")
+
+
+class TestExtensions:
+    """An extension is kept: platforms' relay numbers differ only by it."""
+
+    @pytest.mark.parametrize(
+        "written",
+        [
+            "13800138000转1234",
+            "13800138000 转 1234",
+            "13800138000分机1234",
+            "13800138000-1234",
+            "13800138000_1234",
+            "13800138000,1234",
+            "13800138000#1234",
+            "+86 138 0013 8000 ext. 1234",
+        ],
+    )
+    def test_is_kept_after_the_number(self, written: str) -> None:
+        assert f"{MOBILE};ext=1234" == normalize_phone(written)
+
+    def test_two_relay_extensions_are_two_buyers(self) -> None:
+        assert normalize_phone("17012345678转1111") != normalize_phone(
+            "17012345678转2222"
+        )
+
+
+class TestRegions:
+    """Numbers without a country code are read in the channel's region."""
+
+    def test_a_number_with_a_country_code_ignores_the_region(self) -> None:
+        regions = ["CN", "US", "BR"]
+        assert {normalize_phone(SHOPIFY_OTTAWA, r) for r in regions} == {SHOPIFY_OTTAWA}
+
+    def test_a_us_number_on_a_us_channel(self) -> None:
+        assert "+15025550143" == normalize_phone("(502) 555-0143", "US")
+
+    def test_the_region_decides_how_a_national_number_reads(self) -> None:
+        # WooCommerce's sample number is fictional in the US, but the same
+        # digits are a valid landline in China: the channel's region matters.
+        assert NOT_A_PHONE is normalize_phone(WOOCOMMERCE_FICTIONAL, "US", lenient=True)
+        assert "+865555555555" == normalize_phone(WOOCOMMERCE_FICTIONAL, "CN")
+
+    def test_shopify_fixture_phone_is_fictional(self) -> None:
+        with pytest.raises(InvalidPhone, match="region US"):
+            normalize_phone(SHOPIFY_FICTIONAL, "US", field="billing_address.phone")
+
+    @pytest.mark.parametrize("region", ["XX", "cn", "", "ZZ"])
+    def test_an_unknown_region_is_a_configuration_error(self, region: str) -> None:
+        with pytest.raises(ConfigurationError, match="region") as caught:
+            normalize_phone("13800138000", region)
+        assert "region" == caught.value.setting
+
+
+class TestPhoneCache:
+    """Parsing is cached in a bounded cache, junk included."""
+
+    def test_the_cache_is_bounded(self) -> None:
+        assert _phones._read.cache_info().maxsize == 32_768
+
+    def test_a_repeat_is_a_cache_hit(self) -> None:
+        normalize_phone("+86 139-0013-9000")
+        before = _phones._read.cache_info().hits
+        normalize_phone("+86 139-0013-9000")
+        assert before + 1 == _phones._read.cache_info().hits
+
+    def test_junk_is_cached_and_still_raises_with_each_callers_field(self) -> None:
+        with pytest.raises(InvalidPhone) as first:
+            normalize_phone("999", field="buyer.phone")
+        with pytest.raises(InvalidPhone) as second:
+            normalize_phone("999", field="address.phone")
+        assert ("buyer.phone", "address.phone") == (
+            first.value.field,
+            second.value.field,
+        )
+
+
+# --------------------------------------------------------------------------
+# Addresses
+
+
+# Every province-level name with its suffix, and as people shorten it.
+SUFFIXES = [
+    ("北京市", "北京"),
+    ("天津市", "天津"),
+    ("上海市", "上海"),
+    ("重庆市", "重庆"),
+    ("广东省", "广东"),
+    ("黑龙江省", "黑龙江"),
+    ("台湾省", "台湾"),
+    ("内蒙古自治区", "内蒙古"),
+    ("广西壮族自治区", "广西"),
+    ("广西壮族自治区", "广西自治区"),
+    ("西藏自治区", "西藏"),
+    ("宁夏回族自治区", "宁夏"),
+    ("新疆维吾尔自治区", "新疆"),
+    ("香港特别行政区", "香港"),
+    ("香港特別行政區", "香港"),
+    ("澳门特别行政区", "澳门"),
+    ("澳門", "澳门"),
+]
+
+
+class TestProvinceSuffixes:
+    """A province-level name with or without its suffix gives one key."""
+
+    @pytest.mark.parametrize(("official", "short"), SUFFIXES)
+    def test_in_the_province_field(self, official: str, short: str) -> None:
+        long_form = normalize_address(cn("人民路1号", official, "", "中心区"))
+        short_form = normalize_address(cn("人民路1号", short, "", "中心区"))
+        assert long_form == short_form
+
+    @pytest.mark.parametrize(("official", "short"), SUFFIXES)
+    def test_at_the_start_of_the_street(self, official: str, short: str) -> None:
+        long_form = normalize_address(cn(f"{official}中心区人民路1号"))
+        short_form = normalize_address(cn(f"{short}中心区人民路1号"))
+        assert long_form == short_form
+
+
+class TestChineseAddresses:
+    """One place, written structured or in the street alone, gives one key."""
+
+    def test_brief_scenario_beijing_with_and_without_its_suffix(self) -> None:
+        douyin = normalize_address(cn("北京市朝阳区建国路88号"))
+        mini_program = normalize_address(cn("北京朝阳区建国路88号"))
+        assert douyin == mini_program == "CN:北京朝阳区建国路88号"
+
+    @pytest.mark.parametrize(
+        "address",
+        [
+            cn("北京市朝阳区建国路88号"),
+            cn("建国路88号", "北京", "北京市", "朝阳区"),
+            cn("建国路88号", "北京市", "市辖区", "朝阳区"),
+            cn("北京市朝阳区建国路88号", "北京", "北京市", "朝阳区"),
+            cn("朝阳区建国路88号", "北京市"),
+            cn("北京 北京市 朝阳区 建国路 88 号"),
+            cn("建国路８８号", "北京市", "", "朝阳区"),
+            cn("\u200b建国路88号\n", "北京市", "", "朝阳区"),
+        ],
+    )
+    def test_a_municipality_written_many_ways(self, address: Address) -> None:
+        assert "CN:北京朝阳区建国路88号" == normalize_address(address)
+
+    @pytest.mark.parametrize(
+        "address",
+        [
+            cn("科技园科苑路15号", "广东省", "深圳市", "南山区"),
+            cn("科苑路15号", "广东", "深圳", "南山区科技园"),
+            cn("广东省深圳市南山区科技园科苑路15号"),
+            cn("广东深圳南山区科技园科苑路15号"),
+            cn("广东省深圳市南山区科技园科苑路15号", "广东省", "深圳市", "南山区"),
+            cn("深圳市南山区科技园科苑路15号", "广东省"),
+            cn("广东省，深圳市，南山区，科技园 科苑路 15 号"),  # noqa: RUF001
+        ],
+    )
+    def test_a_province_city_and_district(self, address: Address) -> None:
+        assert "CN:广东深圳南山区科技园科苑路15号" == normalize_address(address)
+
+    @pytest.mark.parametrize(
+        "address",
+        [
+            cn("玉山镇人民路1号", "江苏省", "苏州市", "昆山市"),
+            cn("江苏省苏州市昆山市玉山镇人民路1号"),
+            cn("江苏苏州昆山市玉山镇人民路1号"),
+            cn("江苏苏州昆山玉山镇人民路1号"),
+        ],
+    )
+    def test_a_city_inside_a_city(self, address: Address) -> None:
+        assert "CN:江苏苏州昆山玉山镇人民路1号" == normalize_address(address)
+
+    @pytest.mark.parametrize(
+        "address",
+        [
+            cn("民族大道100号", "广西壮族自治区", "南宁市", "青秀区"),
+            cn("广西南宁青秀区民族大道100号"),
+            cn("民族大道100号", "广西", "南宁", "青秀区"),
+        ],
+    )
+    def test_an_autonomous_region(self, address: Address) -> None:
+        assert "CN:广西南宁青秀区民族大道100号" == normalize_address(address)
+
+    def test_a_special_administrative_region(self) -> None:
+        structured = cn("弥敦道1号", "香港特别行政区", "九龙", "油尖旺区")
+        assert normalize_address(structured) == normalize_address(
+            cn("香港九龙油尖旺区弥敦道1号")
+        )
+
+    def test_jilin_city_is_not_jilin_province(self) -> None:
+        assert "CN:吉林吉林船营区解放路1号" == normalize_address(
+            cn("吉林省吉林市船营区解放路1号")
+        )
+        assert "CN:吉林船营区解放路1号" == normalize_address(
+            cn("吉林市船营区解放路1号")
+        )
+
+
+class TestDifferentPlaces:
+    """Folding never merges two places."""
+
+    def test_other_districts_differ(self) -> None:
+        assert normalize_address(cn("北京市朝阳区建国路88号")) != normalize_address(
+            cn("北京市海淀区建国路88号")
+        )
+
+    def test_other_doors_differ(self) -> None:
+        assert normalize_address(cn("建国路88号", "北京市")) != normalize_address(
+            cn("建国路89号", "北京市")
+        )
+
+    def test_a_street_named_after_its_city_keeps_the_city(self) -> None:
+        # 广州路 in 广州 is not the head repeated in the street.
+        assert "CN:广东广州广州路5号" == normalize_address(
+            cn("广州路5号", "广东省", "广州市")
+        )
+
+    def test_a_street_word_with_a_city_suffix_is_left_alone(self) -> None:
+        assert "CN:广东深圳南山区城市花园3栋" == normalize_address(
+            cn("城市花园3栋", "广东省", "深圳市", "南山区")
+        )
+
+    def test_numbers_stay_apart(self) -> None:
+        assert normalize_address(cn("3-15-02室", "上海市")) != normalize_address(
+            cn("31502室", "上海市")
+        )
+
+    def test_the_country_is_part_of_the_key(self) -> None:
+        us = Address("US", city="Springfield", street="12 Main St")
+        ca = Address("CA", city="Springfield", street="12 Main St")
+        assert normalize_address(us) != normalize_address(ca)
+
+
+class TestForeignAddresses:
+    """Addresses abroad are compared by their words, case and spacing aside."""
+
+    # The shipping address of Shopify/shopify_python_api
+    # test/fixtures/order.json @ c42fe71 (MIT).
+    LOUISVILLE = Address(
+        "US", province="Kentucky", city="Louisville", street="Chestnut Street 92"
+    )
+
+    @pytest.mark.parametrize(
+        "address",
+        [
+            Address(
+                "US",
+                province="KENTUCKY",
+                city="louisville",
+                street="Chestnut  Street 92",
+            ),
+            Address("US", street="Chestnut Street 92, Louisville, Kentucky"),
+            Address("US", street=" chestnut street 92\nLouisville\tKentucky "),
+            Address(
+                "US", street=full_width("Chestnut Street 92, Louisville, Kentucky")
+            ),
+        ],
+    )
+    def test_same_words_same_key(self, address: Address) -> None:
+        assert normalize_address(self.LOUISVILLE) == normalize_address(address)
+        assert "US:chestnut street 92 louisville kentucky" == normalize_address(address)
+
+    def test_accents_and_eszett_fold(self) -> None:
+        german = Address("DE", city="Berlin", street="Straße des 17. Juni 135")
+        shouted = Address("DE", city="BERLIN", street="STRASSE DES 17. JUNI 135")
+        assert normalize_address(german) == normalize_address(shouted)
+
+    def test_the_postcode_recipient_and_phone_are_not_in_the_key(self) -> None:
+        bare = Address("US", city="Louisville", street="Chestnut Street 92")
+        full = Address(
+            "US",
+            city="Louisville",
+            street="Chestnut Street 92",
+            postcode="40202",
+            recipient="Bob Norman",
+            phone="+1 502 555 0143",
+        )
+        assert normalize_address(bare) == normalize_address(full)
+
+
+class TestBadAddresses:
+    """A blank street or broken text is a typed error naming the field."""
+
+    @pytest.mark.parametrize(
+        "street", ["", "   ", "\u3000\n\t", "——\uff0c。", "   ...  "]
+    )
+    def test_a_blank_street(self, street: str) -> None:
+        with pytest.raises(InvalidAddress, match="blank") as caught:
+            normalize_address(cn(street, "北京市", "", "朝阳区"))
+        assert "address.street" == caught.value.field
+        assert street == caught.value.value
+
+    def test_a_long_address_is_folded_without_the_cache(self) -> None:
+        landmark = "（国贸商城北区地下一层，近地铁1号线国贸站F口）" * 12  # noqa: RUF001
+        long_street = f"北京市朝阳区建国路88号{landmark}"
+        key = normalize_address(cn(long_street))
+        assert key is not None
+        assert key.startswith("CN:北京朝阳区建国路88号国贸商城北区地下一层")
+        assert key == normalize_address(cn(long_street.replace("北京市", "北京")))
+
+    def test_the_caller_names_the_address(self) -> None:
+        with pytest.raises(InvalidAddress) as caught:
+            normalize_address(Address("CN", street=" "), field="order.address")
+        assert "order.address.street" == caught.value.field
+
+    @pytest.mark.parametrize(
+        ("district", "problem"),
+        [("朝阳区\x00", "control"), ("朝阳\udc80区", "surrogate")],
+    )
+    def test_broken_text(self, district: str, problem: str) -> None:
+        with pytest.raises(InvalidAddress, match=problem) as caught:
+            normalize_address(cn("建国路88号", "北京市", "", district))
+        assert "address.district" == caught.value.field
+
+    @pytest.mark.parametrize(
+        "address",
+        [
+            cn("建国路**号", "北京市", "", "朝阳区"),
+            cn("北京市朝阳区建国路＊＊号"),  # noqa: RUF001
+            cn("建国路88号", "北京市", "", "朝\u2022\u2022"),
+        ],
+    )
+    def test_a_masked_address_is_absent(self, address: Address) -> None:
+        assert normalize_address(address) is None
+
+
+# --------------------------------------------------------------------------
+# Names and SKUs
+
+
+class TestNames:
+    """Names fold case, width and whitespace, and refuse broken text."""
+
+    @pytest.mark.parametrize(
+        ("written", "folded"),
+        [
+            ("张三", "张三"),
+            ("张 三", "张三"),
+            (" 张\u3000三 ", "张三"),
+            ("Li  Wei", "li wei"),
+            ("ＬＩ　ＷＥＩ", "li wei"),  # noqa: RUF001
+            ("  Zoë\tMüller ", "zoë müller"),
+            ("O'Brien", "o'brien"),
+            ("阿卜杜·热合曼", "阿卜杜·热合曼"),
+            ("", ""),
+            ("   ", ""),
+        ],
+    )
+    def test_folds(self, written: str, folded: str) -> None:
+        assert folded == normalize_name(written)
+
+    @pytest.mark.parametrize(
+        ("name", "problem"),
+        [
+            ("张\x00三", "control"),
+            ("李\x1b[31m四", "control"),
+            ("王\x85五", "control"),
+            ("赵\ud800六", "surrogate"),
+        ],
+    )
+    def test_broken_text_is_refused(self, name: str, problem: str) -> None:
+        with pytest.raises(ValidationError, match=problem) as caught:
+            normalize_name(name, field="buyer.name")
+        assert "buyer.name" == caught.value.field
+        assert name == caught.value.value
+
+    @given(st.text())
+    def test_folding_twice_changes_nothing(self, text: str) -> None:
+        try:
+            once = normalize_name(text)
+        except ValidationError:
+            return
+        assert once == normalize_name(once)
+
+
+class TestSkus:
+    """SKUs fold case, width and whitespace; punctuation is kept."""
+
+    @pytest.mark.parametrize(
+        "written",
+        [
+            "JADE-TEAPOT",
+            "jade-teapot",
+            " Jade-Teapot ",
+            full_width("JADE-TEAPOT"),
+        ],
+    )
+    def test_folds(self, written: str) -> None:
+        assert "jade-teapot" == normalize_sku(written)
+
+    def test_punctuation_is_kept(self) -> None:
+        assert normalize_sku("A-1") != normalize_sku("A1")
+
+    def test_a_long_sku_is_folded_without_the_cache(self) -> None:
+        assert "a" * 300 == normalize_sku("A" * 300)
+        with pytest.raises(ValidationError, match="control") as caught:
+            normalize_sku("A" * 300 + "\x00", field="lines[3].sku")
+        assert "lines[3].sku" == caught.value.field
+
+    def test_inner_whitespace_collapses(self) -> None:
+        assert "retro clock" == normalize_sku("RETRO \t  CLOCK")
+
+    @pytest.mark.parametrize("blank", ["", "   ", "\u200b"])
+    def test_a_blank_sku_is_refused(self, blank: str) -> None:
+        with pytest.raises(ValidationError, match="blank") as caught:
+            normalize_sku(blank, field="lines[0].sku")
+        assert "lines[0].sku" == caught.value.field
+
+    @given(st.text(min_size=1))
+    def test_folding_twice_changes_nothing(self, text: str) -> None:
+        try:
+            once = normalize_sku(text)
+        except ValidationError:
+            return
+        assert once == normalize_sku(once)
+
+
+def line(line_id: str, sku: str, quantity: int) -> OrderLine:
+    return OrderLine(line_id, sku, quantity, Money("199.00", "CNY"))
+
+
+class TestSkuMultiset:
+    """What was ordered, whatever the lines' order or split."""
+
+    def test_sums_per_normalised_sku_and_sorts(self) -> None:
+        lines = [
+            line("L1", "VELVET-LAMP", 1),
+            line("L2", "JADE-TEAPOT", 2),
+            line("L3", "velvet-lamp", 2),
+        ]
+        assert (("jade-teapot", 2), ("velvet-lamp", 3)) == sku_multiset(lines)
+
+    def test_order_and_split_do_not_matter(self) -> None:
+        split = [line("L1", "JADE-TEAPOT", 1), line("L2", "JADE-TEAPOT", 1)]
+        whole = [line("L9", "jade-teapot", 2)]
+        assert sku_multiset(split) == sku_multiset(whole)
+        assert sku_multiset(split) == sku_multiset(reversed(split))
+
+    def test_no_lines(self) -> None:
+        assert () == sku_multiset([])
