@@ -397,10 +397,16 @@ def _internal_violation(module: str, target: str) -> str | None:
     return None
 
 
+def _in_driver_home(module: str, home: str) -> bool:
+    """The adapter module, or a private module of its own beside it (`_sqlite_*`)."""
+    package, _, name = home.rpartition(".")
+    return _within(module, home) or module.startswith(f"{package}._{name}_")
+
+
 def _external_violation(module: str, target: str, *, eager: bool) -> str | None:
     top = target.partition(".")[0]
     driver_home = DRIVERS.get(top)
-    if driver_home is not None and not _within(module, driver_home):
+    if driver_home is not None and not _in_driver_home(module, driver_home):
         return f"the driver {top} belongs in {driver_home} only"
     homes = EAGER_ONLY_IN.get(top)
     if eager and homes is not None and not any(_within(module, h) for h in homes):
@@ -480,6 +486,8 @@ class TestImportRules:
             ("orderkit.errors", "import requests\n"),
             ("orderkit.services.desk", "from orderkit.adapters import memory\n"),
             ("orderkit.adapters.memory", "import sqlite3\n"),
+            ("orderkit.adapters._memory_state", "import sqlite3\n"),
+            ("orderkit.adapters._sqlite_session", "import psycopg\n"),
             ("orderkit.adapters.sqlite", "import psycopg\n"),
             ("orderkit.adapters.memory", "from orderkit.services import Ledger\n"),
             ("orderkit.serialization", "import hypothesis\n"),
@@ -503,6 +511,7 @@ class TestImportRules:
             ("orderkit.services.desk", "from orderkit import ports\n"),
             ("orderkit.services.desk", "from ..orders import apply\n"),
             ("orderkit.adapters.sqlite", "import sqlite3\n"),
+            ("orderkit.adapters._sqlite_session", "import sqlite3\n"),
             ("orderkit.adapters.postgres", "import psycopg\n"),
             ("orderkit.adapters.memory", "def f():\n    import hypothesis\n"),
             (

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from orderkit._time import to_utc
 from orderkit.adapters import SystemClock
-from orderkit.adapters import sqlite as sqlite_module
+from orderkit.adapters import _sqlite_ledger as ledger_module
+from orderkit.adapters import _sqlite_ledger_rows as rows_module
+from orderkit.adapters._sqlite_session import from_us, to_us
 from orderkit.adapters.sqlite import SCHEMA_VERSION, SqliteLedgerStore
 from orderkit.errors import InsufficientStock, StoreError, UnknownSku
 from orderkit.inventory import (
@@ -169,7 +171,7 @@ class TestSchema:
         with SqliteLedgerStore(path) as first:
             first.set_safety_stock("TEA-01", "W1", 2)
         with SqliteLedgerStore(path) as again:
-            statements = _traced(again._conn)
+            statements = _traced(again._session.conn)
             assert [Balance("TEA-01", "W1", safety_stock=2)] == list(
                 again.balances(START)
             )
@@ -399,7 +401,7 @@ class TestStoreErrors:
         assert isinstance(error.value.__cause__, sqlite3.IntegrityError)
         assert before == (list(store.balances(START)), list(store.movements()))
         assert [] == list(store.holds())
-        assert not store._conn.in_transaction
+        assert not store._session.conn.in_transaction
 
     def test_a_figure_beyond_64_bits(self, ledger: Ledger) -> None:
         ledger.receive("TEA-01", "W1", 2**63 - 1)
@@ -421,10 +423,10 @@ class TestStoreErrors:
         ledger.receive("TEA-01", "W1", 1)
         with pytest.raises(InsufficientStock):
             ledger.reserve("cart-1", [("TEA-01", "W1", 2)])
-        assert not store._conn.in_transaction
+        assert not store._session.conn.in_transaction
         with pytest.raises(UnknownSku):
             ledger.reserve("cart-1", [("MUG-02", "W1", 1)])
-        assert not store._conn.in_transaction
+        assert not store._session.conn.in_transaction
         ledger.reserve("cart-1", [("TEA-01", "W1", 1)])  # the lock was released
 
 
@@ -460,7 +462,7 @@ class TestApplyMany:
         self, ledger: Ledger, store: SqliteLedgerStore
     ) -> None:
         ledger.receive("TEA-01", "W1", 100)
-        statements = _traced(store._conn)
+        statements = _traced(store._session.conn)
         store.apply_many([_plan(f"k{i}", f"cart-{i}", 1) for i in range(20)])
         assert 1 == statements.count("BEGIN IMMEDIATE")
         assert 1 == statements.count("COMMIT")
@@ -470,7 +472,7 @@ class TestApplyMany:
     ) -> None:
         ledger.receive("TEA-01", "W1", 5)
         ledger.receive("MUG-02", "W1", 5)
-        store._conn.execute(
+        store._session.conn.execute(
             "CREATE TRIGGER refuse BEFORE INSERT ON orderkit_movements"
             " WHEN new.sku = 'MUG-02' BEGIN SELECT RAISE(ABORT, 'no mugs'); END"
         )
@@ -505,7 +507,7 @@ class TestTime:
     )
     def test_the_codec_is_exact_over_the_whole_range(self, value: dt.datetime) -> None:
         instant = to_utc(value, "value")
-        back = sqlite_module._from_us(sqlite_module._to_us(instant))
+        back = from_us(to_us(instant))
         assert instant == back
         assert isinstance(back, pendulum.DateTime)
         assert back.tzinfo is pendulum.UTC
@@ -543,12 +545,12 @@ class TestIndexes:
     def test_the_sweep_and_balances_search_the_live_indexes(
         self, store: SqliteLedgerStore
     ) -> None:
-        conn = store._conn
+        conn = store._session.conn
         sweep = conn.execute(
-            f"EXPLAIN QUERY PLAN {sqlite_module._DUE}", (0, -1)
+            f"EXPLAIN QUERY PLAN {rows_module._DUE}", (0, -1)
         ).fetchall()
         assert any("orderkit_holds_live_due" in row[3] for row in sweep)
-        query = sqlite_module._BALANCES + sqlite_module._BALANCES_END
+        query = ledger_module._BALANCES + ledger_module._BALANCES_END
         plan = conn.execute(
             f"EXPLAIN QUERY PLAN {query}", {"now": 0, "sku": None, "location": None}
         ).fetchall()

@@ -1,76 +1,110 @@
-"""The SQLite store runs the ledger store contract, as a host's store would."""
+"""The SQLite stores run the ledger and key store contracts, as a host's would.
+
+Each store runs its contract twice: on a file, where racers are processes
+each with its own store, and in `:memory:`, where racers are threads sharing
+the store. The hooks are the same for both stores but for the class and the
+table that `break_store` drops.
+"""
+
+from __future__ import annotations
 
 import functools
 import itertools
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import pytest
 
-from orderkit.adapters.sqlite import SqliteLedgerStore
-from orderkit.ports import LedgerStore
-from orderkit.testing.contracts import LedgerStoreContract
+from orderkit.adapters.sqlite import SqliteKeyStore, SqliteLedgerStore
+from orderkit.testing.contracts import KeyStoreContract, LedgerStoreContract
 
 
-class _Opened:
-    """Stores a test opened, closed when it ends."""
-
-    def __init__(self) -> None:
-        self.stores: list[SqliteLedgerStore] = []
-        self.paths: dict[int, Path] = {}
-
-    def add(self, store: SqliteLedgerStore, path: Path | None = None) -> LedgerStore:
-        self.stores.append(store)
-        if path is not None:
-            self.paths[id(store)] = path
-        return store
-
-    def close(self) -> None:
-        for store in self.stores:
-            store.close()
+S = TypeVar("S", SqliteLedgerStore, SqliteKeyStore)
 
 
-class TestSqliteFile(LedgerStoreContract):
-    """SqliteLedgerStore on a file: racers are processes, each with its own store."""
+class _Hooks(Generic[S]):
+    """Which store to open, which table breaks it; closes what a test opened."""
+
+    store_class: type[S]
+    victim: str
 
     @pytest.fixture(autouse=True)
-    def _opened(self, tmp_path: Path) -> Iterator[None]:
+    def _opened(self) -> Iterator[None]:
+        self.opened: list[S] = []
+        yield
+        for store in self.opened:
+            store.close()
+
+    def open(self, target: str | Path) -> S:
+        store = self.store_class(target)
+        self.opened.append(store)
+        return store
+
+
+class _OnFile(_Hooks[S]):
+    """A store on a file: racers are processes, each with its own store."""
+
+    @pytest.fixture(autouse=True)
+    def _files(self, tmp_path: Path) -> None:
         self.directory = tmp_path
         self.numbers = itertools.count()
-        self.opened = _Opened()
-        yield
-        self.opened.close()
+        self.paths: dict[int, Path] = {}
 
-    def make_store(self) -> LedgerStore:
-        path = self.directory / f"ledger-{next(self.numbers)}.db"
-        return self.opened.add(SqliteLedgerStore(path), path)
+    def make_store(self) -> S:
+        path = self.directory / f"{self.victim}-{next(self.numbers)}.db"
+        store = self.open(path)
+        self.paths[id(store)] = path
+        return store
 
-    def connect(self, store: LedgerStore) -> Callable[[], LedgerStore]:
-        return functools.partial(SqliteLedgerStore, self.opened.paths[id(store)])
+    def connect(self, store: object) -> Callable[[], S]:
+        return functools.partial(self.store_class, self.paths[id(store)])
 
-    def break_store(self, store: LedgerStore) -> bool:
+    def break_store(self, store: object) -> bool:
         # Another connection drops a table behind the store's back.
-        with sqlite3.connect(self.opened.paths[id(store)]) as other:
-            other.execute("DROP TABLE orderkit_holds")
+        with sqlite3.connect(self.paths[id(store)]) as other:
+            other.execute(f"DROP TABLE {self.victim}")
         other.close()
         return True
 
 
-class TestSqliteMemory(LedgerStoreContract):
-    """SqliteLedgerStore in `:memory:`: racers are threads sharing the store."""
+class _InMemory(_Hooks[S]):
+    """A store in `:memory:`: racers are threads sharing the store."""
 
-    @pytest.fixture(autouse=True)
-    def _opened(self) -> Iterator[None]:
-        self.opened = _Opened()
-        yield
-        self.opened.close()
+    def make_store(self) -> S:
+        return self.open(":memory:")
 
-    def make_store(self) -> LedgerStore:
-        return self.opened.add(SqliteLedgerStore(":memory:"))
-
-    def break_store(self, store: LedgerStore) -> bool:
+    def break_store(self, store: object) -> bool:
         # No other connection can reach a private in-memory database.
-        assert isinstance(store, SqliteLedgerStore)
-        store._conn.execute("DROP TABLE orderkit_holds")
+        assert isinstance(store, self.store_class)
+        store._session.conn.execute(f"DROP TABLE {self.victim}")
         return True
+
+
+class TestSqliteFile(_OnFile[SqliteLedgerStore], LedgerStoreContract):
+    """SqliteLedgerStore on a file."""
+
+    store_class = SqliteLedgerStore
+    victim = "orderkit_holds"
+
+
+class TestSqliteMemory(_InMemory[SqliteLedgerStore], LedgerStoreContract):
+    """SqliteLedgerStore in `:memory:`."""
+
+    store_class = SqliteLedgerStore
+    victim = "orderkit_holds"
+
+
+class TestSqliteKeysFile(_OnFile[SqliteKeyStore], KeyStoreContract):
+    """SqliteKeyStore on a file."""
+
+    store_class = SqliteKeyStore
+    victim = "orderkit_keys"
+
+
+class TestSqliteKeysMemory(_InMemory[SqliteKeyStore], KeyStoreContract):
+    """SqliteKeyStore in `:memory:`."""
+
+    store_class = SqliteKeyStore
+    victim = "orderkit_keys"

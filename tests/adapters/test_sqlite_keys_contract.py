@@ -1,24 +1,27 @@
-"""The SQLite key store runs the key store contract; and what only SQLite does."""
+"""SqliteKeyStore: what only SQLite does, and the file it shares with the ledger.
+
+The key store contract itself runs in `test_sqlite_contract.py`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import itertools
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pendulum
 import pytest
 
+from orderkit.adapters._sqlite_keys import KEYS
+from orderkit.adapters._sqlite_ledger_tables import LEDGER
+from orderkit.adapters._sqlite_session import declare
 from orderkit.adapters.sqlite import SqliteKeyStore, SqliteLedgerStore
 from orderkit.dedupe._claims import Claimed, InProgress, Outcome, Replay
 from orderkit.errors import IdempotencyConflict, StoreError
-from orderkit.ports import KeyStore
+from orderkit.inventory import Balance
 from orderkit.services import Idempotency, Ledger
 from orderkit.testing import FrozenClock
-from orderkit.testing.contracts import KeyStoreContract
 
 
 T0 = pendulum.datetime(2026, 11, 11, 0, 0)
@@ -26,72 +29,6 @@ KEY = "douyin:payment:DY-1001:evt-7781"
 HASH = "6d0eb1fc958f31f103bc750926d365baa98e67921de10991715f2837aa3e4406"
 LEASE = dt.timedelta(seconds=30)
 PICKED = Outcome(succeeded=True, body=b'{"order":"DY-1001","status":"picking"}')
-
-
-class _Opened:
-    """Stores a test opened, closed when it ends."""
-
-    def __init__(self) -> None:
-        self.stores: list[SqliteKeyStore] = []
-        self.paths: dict[int, Path] = {}
-
-    def add(self, store: SqliteKeyStore, path: Path | None = None) -> KeyStore:
-        self.stores.append(store)
-        if path is not None:
-            self.paths[id(store)] = path
-        return store
-
-    def close(self) -> None:
-        for store in self.stores:
-            store.close()
-
-
-class TestSqliteKeysFile(KeyStoreContract):
-    """SqliteKeyStore on a file: racers are processes, each with its own store."""
-
-    @pytest.fixture(autouse=True)
-    def _opened(self, tmp_path: Path) -> Iterator[None]:
-        self.directory = tmp_path
-        self.numbers = itertools.count()
-        self.opened = _Opened()
-        yield
-        self.opened.close()
-
-    def make_store(self) -> KeyStore:
-        path = self.directory / f"keys-{next(self.numbers)}.db"
-        return self.opened.add(SqliteKeyStore(path), path)
-
-    def connect(self, store: KeyStore) -> Callable[[], KeyStore]:
-        return functools.partial(SqliteKeyStore, self.opened.paths[id(store)])
-
-    def break_store(self, store: KeyStore) -> bool:
-        # Another connection drops the table behind the store's back.
-        with sqlite3.connect(self.opened.paths[id(store)]) as other:
-            other.execute("DROP TABLE orderkit_keys")
-        other.close()
-        return True
-
-
-class TestSqliteKeysMemory(KeyStoreContract):
-    """SqliteKeyStore in `:memory:`: racers are threads sharing the store."""
-
-    @pytest.fixture(autouse=True)
-    def _opened(self) -> Iterator[None]:
-        self.opened = _Opened()
-        yield
-        self.opened.close()
-
-    def make_store(self) -> KeyStore:
-        return self.opened.add(SqliteKeyStore(":memory:"))
-
-    def break_store(self, store: KeyStore) -> bool:
-        assert isinstance(store, SqliteKeyStore)
-        store._conn.execute("DROP TABLE orderkit_keys")
-        return True
-
-
-# --------------------------------------------------------------------------
-# What only SQLite does
 
 
 @pytest.fixture
@@ -104,8 +41,23 @@ def _tables(conn: sqlite3.Connection) -> set[str]:
     return {name for (name,) in rows}
 
 
+def _set_version(path: Path, row: str, version: int) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE orderkit_meta SET value = ? WHERE name = ?", (version, row)
+        )
+    conn.close()
+
+
+def _versions(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as conn:
+        versions = dict(conn.execute("SELECT name, value FROM orderkit_meta"))
+    conn.close()
+    return versions
+
+
 class TestFiles:
-    """Keys outlive the store that wrote them and share a file with the ledger."""
+    """Keys outlive the store that wrote them."""
 
     def test_a_reopened_file_replays_what_completed(self, path: Path) -> None:
         with SqliteKeyStore(path) as first:
@@ -115,28 +67,9 @@ class TestFiles:
         with SqliteKeyStore(path) as again:
             assert again.claim(KEY, HASH, now=T0, lease=LEASE) == Replay(KEY, PICKED)
 
-    @pytest.mark.parametrize("first", ["keys", "ledger"])
-    def test_either_store_may_open_the_file_first(self, path: Path, first: str) -> None:
-        if first == "ledger":
-            SqliteLedgerStore(path).close()
-        SqliteKeyStore(path).close()
-        SqliteLedgerStore(path).close()
-        with SqliteKeyStore(path) as keys, SqliteLedgerStore(path) as store:
-            Ledger(store, FrozenClock(T0)).receive("TEA-01", "W1", 3)
-            assert isinstance(keys.claim(KEY, HASH, now=T0, lease=LEASE), Claimed)
-        with sqlite3.connect(path) as conn:
-            versions = dict(conn.execute("SELECT name, value FROM orderkit_meta"))
-            assert {"orderkit_keys", "orderkit_balances"} <= _tables(conn)
-        conn.close()
-        assert versions == {"schema_version": 1, "keys_schema_version": 1}
-
     def test_a_key_schema_from_a_newer_orderkit_is_refused(self, path: Path) -> None:
         SqliteKeyStore(path).close()
-        with sqlite3.connect(path) as conn:
-            conn.execute(
-                "UPDATE orderkit_meta SET value = 99 WHERE name = 'keys_schema_version'"
-            )
-        conn.close()
+        _set_version(path, "keys_schema_version", 99)
         with pytest.raises(StoreError, match="key schema version 99 is newer"):
             SqliteKeyStore(path)
 
@@ -156,7 +89,7 @@ class TestFiles:
     def test_a_claim_is_one_statement_in_one_transaction(self, path: Path) -> None:
         with SqliteKeyStore(path) as store:
             statements: list[str] = []
-            store._conn.set_trace_callback(statements.append)
+            store._session.conn.set_trace_callback(statements.append)
             store.claim(KEY, HASH, now=T0, lease=LEASE)
             assert len(statements) == 3
             assert statements[0] == "BEGIN IMMEDIATE"
@@ -231,3 +164,159 @@ class TestJoinedSession:
         conn.execute("ROLLBACK")
         assert "orderkit_keys" not in _tables(conn)
         conn.close()
+
+
+# --------------------------------------------------------------------------
+# One file, both stores
+
+# The schema as the code before the schema registry wrote it, copied verbatim
+# from orderkit/adapters/sqlite.py at 6c7f835: its files must keep opening.
+# The ledger created `orderkit_meta` with its own tables; the key store
+# created the ledger's tables first, then its own.
+_OLD_LEDGER = (
+    "CREATE TABLE orderkit_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    (
+        "CREATE TABLE orderkit_mark"
+        " (id INTEGER PRIMARY KEY CHECK (id = 1), high_water INTEGER)"
+    ),
+    (
+        "CREATE TABLE orderkit_balances ("
+        " sku TEXT NOT NULL, location TEXT NOT NULL,"
+        " on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL,"
+        " allocated INTEGER NOT NULL, safety_stock INTEGER NOT NULL,"
+        " PRIMARY KEY (sku, location)) WITHOUT ROWID"
+    ),
+    "CREATE INDEX orderkit_balances_location ON orderkit_balances (location)",
+    (
+        "CREATE TABLE orderkit_holds ("
+        " id INTEGER PRIMARY KEY, hold_id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,"
+        " sku TEXT NOT NULL, location TEXT NOT NULL, quantity INTEGER NOT NULL,"
+        " placed_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+        " state TEXT NOT NULL, committed INTEGER NOT NULL, shipped INTEGER NOT NULL,"
+        " resolved_at INTEGER)"
+    ),
+    (
+        "CREATE INDEX orderkit_holds_live_row ON orderkit_holds"
+        " (sku, location, expires_at) WHERE state = 'live'"
+    ),
+    (
+        "CREATE INDEX orderkit_holds_live_due ON orderkit_holds"
+        " (expires_at) WHERE state = 'live'"
+    ),
+    "CREATE INDEX orderkit_holds_owner ON orderkit_holds (owner, sku, location)",
+    (
+        "CREATE TABLE orderkit_movements ("
+        " seq INTEGER PRIMARY KEY, key TEXT NOT NULL, idx INTEGER NOT NULL,"
+        " kind TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL,"
+        " on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL,"
+        " allocated INTEGER NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL,"
+        " actor TEXT NOT NULL, hold_id TEXT, counted INTEGER, UNIQUE (key, idx))"
+    ),
+    "CREATE TABLE orderkit_receipts (key TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
+    (
+        "CREATE TABLE orderkit_policies ("
+        " sku TEXT PRIMARY KEY, kind TEXT NOT NULL, quantity INTEGER NOT NULL,"
+        " ends_at INTEGER) WITHOUT ROWID"
+    ),
+    "INSERT INTO orderkit_mark (id, high_water) VALUES (1, NULL)",
+    "INSERT INTO orderkit_meta (name, value) VALUES ('schema_version', 1)",
+)
+_OLD_KEYS = (
+    (
+        "CREATE TABLE orderkit_keys ("
+        " key TEXT NOT NULL UNIQUE, request_hash TEXT NOT NULL, token TEXT NOT NULL,"
+        " lease_until INTEGER NOT NULL, attempt INTEGER NOT NULL,"
+        " succeeded INTEGER, body BLOB, completed_at INTEGER,"
+        " ended INTEGER NOT NULL)"
+    ),
+    "CREATE INDEX orderkit_keys_ended ON orderkit_keys (ended)",
+    "INSERT INTO orderkit_meta (name, value) VALUES ('keys_schema_version', 1)",
+)
+
+
+def _write_old_file(path: Path, writer: str) -> None:
+    """A file as the old `writer` store left it, with a balance (and a key)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in _OLD_LEDGER if writer == "ledger" else _OLD_LEDGER + _OLD_KEYS:
+        conn.execute(statement)
+    conn.execute("INSERT INTO orderkit_balances VALUES ('TEA-01', 'W1', 3, 0, 0, 0)")
+    if writer == "keys":
+        conn.execute(
+            "INSERT INTO orderkit_keys VALUES (?, ?, 'old-token', 0, 1, 1, ?, 0, 0)",
+            (KEY, HASH, PICKED.body),
+        )
+    conn.close()
+
+
+class TestSharedFile:
+    """Each store keeps its own version row in `orderkit_meta`, and checks only it."""
+
+    @pytest.mark.parametrize("first", ["keys", "ledger"])
+    def test_either_store_may_open_the_file_first(self, path: Path, first: str) -> None:
+        if first == "ledger":
+            SqliteLedgerStore(path).close()
+        SqliteKeyStore(path).close()
+        SqliteLedgerStore(path).close()
+        with SqliteKeyStore(path) as keys, SqliteLedgerStore(path) as store:
+            Ledger(store, FrozenClock(T0)).receive("TEA-01", "W1", 3)
+            assert isinstance(keys.claim(KEY, HASH, now=T0, lease=LEASE), Claimed)
+        with sqlite3.connect(path) as conn:
+            versions = dict(conn.execute("SELECT name, value FROM orderkit_meta"))
+            assert {"orderkit_keys", "orderkit_balances"} <= _tables(conn)
+        conn.close()
+        assert versions == {"schema_version": 1, "keys_schema_version": 1}
+
+    def test_a_key_store_alone_creates_only_its_table(self, path: Path) -> None:
+        SqliteKeyStore(path).close()
+        with sqlite3.connect(path) as conn:
+            tables = _tables(conn)
+        conn.close()
+        assert tables == {"orderkit_keys", "orderkit_meta"}
+        assert _versions(path) == {"keys_schema_version": 1}
+
+    @pytest.mark.parametrize("writer", ["ledger", "keys"])
+    def test_a_file_from_before_the_registry_opens_in_both_stores(
+        self, path: Path, writer: str
+    ) -> None:
+        _write_old_file(path, writer)
+        with SqliteLedgerStore(path) as store, SqliteKeyStore(path) as keys:
+            ledger = Ledger(store, FrozenClock(T0))
+            assert Balance("TEA-01", "W1", 3) == ledger.balance("TEA-01", "W1")
+            ledger.receive("TEA-01", "W1", 2)
+            claim = keys.claim(KEY, HASH, now=T0, lease=LEASE)
+            if writer == "keys":
+                assert claim == Replay(KEY, PICKED)
+            else:
+                assert isinstance(claim, Claimed)
+        with SqliteLedgerStore(path) as again:
+            assert [Balance("TEA-01", "W1", 5)] == list(again.balances(T0))
+        assert _versions(path) == {"schema_version": 1, "keys_schema_version": 1}
+
+    def test_a_file_from_before_the_registry_is_reopened_as_is(
+        self, path: Path
+    ) -> None:
+        _write_old_file(path, "keys")
+        conn = sqlite3.connect(path, isolation_level=None)
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)
+        SqliteLedgerStore(conn).balances(T0)
+        SqliteKeyStore(conn).prune(T0, retention=LEASE)
+        conn.close()
+        assert not [s for s in statements if "CREATE" in s or "INSERT" in s]
+
+    def test_each_store_refuses_only_a_newer_version_of_its_own(
+        self, path: Path
+    ) -> None:
+        SqliteKeyStore(path).close()
+        SqliteLedgerStore(path).close()
+        _set_version(path, "schema_version", 99)
+        with pytest.raises(StoreError, match="schema version 99 is newer"):
+            SqliteLedgerStore(path)
+        with SqliteKeyStore(path) as keys:
+            assert isinstance(keys.claim(KEY, HASH, now=T0, lease=LEASE), Claimed)
+
+    def test_a_meta_row_versions_one_component_only(self) -> None:
+        again = declare(LEDGER.row, LEDGER.label, LEDGER.version, LEDGER.ddl)
+        assert again == LEDGER
+        with pytest.raises(ValueError, match="schema_version"):
+            declare(LEDGER.row, KEYS.label, KEYS.version, KEYS.ddl)

@@ -1,0 +1,353 @@
+"""`SqliteLedgerStore`: the ledger in one SQLite file, shared by several processes.
+
+The algorithm is the shared engine's; the engine reads and writes through
+`SqliteRows`, and this module adds the store's own reads and settings.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Sequence
+from typing import final
+
+import pendulum
+
+from orderkit._time import to_utc
+from orderkit.adapters import _ledger_engine as engine
+from orderkit.adapters._sqlite_ledger_rows import SqliteRows
+from orderkit.adapters._sqlite_ledger_tables import (
+    HOLD,
+    HOLD_BY_ID,
+    LEDGER,
+    MOVEMENT,
+    POLICY,
+    read_hold,
+    read_movement,
+    read_policy,
+)
+from orderkit.adapters._sqlite_session import (
+    DEFAULT_TIMEOUT,
+    FAILURES,
+    WRITE_SAVEPOINT,
+    Session,
+    SessionStore,
+    store_error,
+    to_us,
+)
+from orderkit.errors import OrderkitError
+from orderkit.inventory import (
+    Backorder,
+    Balance,
+    Hold,
+    HoldState,
+    Movement,
+    Plan,
+    Preorder,
+    Receipt,
+    StockPolicy,
+)
+
+
+_MOVEMENTS_AFTER = f"{MOVEMENT} WHERE seq > ? ORDER BY seq LIMIT ?"
+_SET_SAFETY = (
+    "INSERT INTO orderkit_balances"
+    " (sku, location, on_hand, reserved, allocated, safety_stock)"
+    " VALUES (?, ?, 0, 0, 0, ?) ON CONFLICT (sku, location) DO UPDATE SET"
+    " safety_stock = excluded.safety_stock"
+)
+_SET_POLICY = (
+    "INSERT INTO orderkit_policies (sku, kind, quantity, ends_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (sku) DO UPDATE SET kind = excluded.kind,"
+    " quantity = excluded.quantity, ends_at = excluded.ends_at"
+)
+_DROP_POLICY = "DELETE FROM orderkit_policies WHERE sku = ?"
+
+# Due holds count as expired at the later of the caller's time and the mark,
+# whether or not a sweep has written so: one aggregate over the live index.
+_BALANCES = (
+    "SELECT b.sku, b.location, b.on_hand,"
+    " b.reserved - coalesce(sum(h.quantity), 0), b.allocated, b.safety_stock"
+    " FROM orderkit_balances AS b LEFT JOIN orderkit_holds AS h"
+    " ON h.state = 'live' AND h.sku = b.sku AND h.location = b.location"
+    " AND h.expires_at"
+    " <= max(:now, coalesce((SELECT high_water FROM orderkit_mark), :now))"
+)
+_BALANCES_BY = {
+    (False, False): "",
+    (True, False): " WHERE b.sku = :sku",
+    (False, True): " WHERE b.location = :location",
+    (True, True): " WHERE b.sku = :sku AND b.location = :location",
+}
+_BALANCES_END = " GROUP BY b.sku, b.location ORDER BY b.sku, b.location"
+
+
+@final
+class SqliteLedgerStore(SessionStore):
+    """A `LedgerStore` in SQLite: one file, any number of processes.
+
+    `target` is a file path, `":memory:"`, or an open `sqlite3.Connection`
+    (a backend session, such as the one a unit of work shares).
+
+    **Transactions.** Given a path (or `":memory:"`), the store owns one
+    connection in autocommit mode (`isolation_level=None`) and runs every
+    write (`apply`, `apply_many`, `expire_due`, the settings) as one short
+    `BEGIN IMMEDIATE` transaction, which takes SQLite's write lock up front:
+    processes sharing the file apply plans one at a time and never oversell.
+    Files use WAL journaling (readers never wait for the writer) with
+    `synchronous=NORMAL` (a crash may lose the last commits, never corrupt),
+    and wait up to `timeout` seconds for the lock. A refused plan rolls back
+    and writes nothing.
+
+    **Joined sessions.** Given a connection that is inside a transaction
+    (`conn.in_transaction`), the store joins it: it neither begins nor
+    commits, and its reads see the host's uncommitted writes. Each write
+    runs in a `SAVEPOINT`, so a failed `apply` undoes only its own writes and
+    leaves the host's intact; the error propagates and rolling back or
+    committing the whole transaction stays the host's decision. Used first
+    inside a host's transaction, the store creates its tables there too, so
+    a host that rolls back leaves none behind. Given a connection outside a
+    transaction, the store opens and commits its own, as with a path. The
+    store never changes a given connection's settings (journal mode,
+    timeouts) and never closes it.
+
+    **Threads.** One connection per store (opened with
+    `check_same_thread=False`) behind a lock: threads may share a store and
+    take turns. Give each process its own store; never share one across
+    `fork`.
+
+    **Schema.** Tables are created on first use and carry a version in
+    `orderkit_meta` (a row of the ledger's own, beside the key store's),
+    checked once per connection; a database written by a newer orderkit is
+    refused. Every table is prefixed `orderkit_`. Times are
+    stored as integer microseconds since the Unix epoch (UTC), exactly.
+
+    **Errors.** Every `sqlite3.Error` becomes `StoreError("sqlite", operation,
+    detail)` with the driver's error as its cause, after rolling back; so do
+    values SQLite cannot hold (text with a lone surrogate, integers beyond 64
+    bits). orderkit's own errors propagate unchanged, also after rolling back.
+
+    Args:
+        target: A file path, `":memory:"`, or an open connection.
+        timeout: Seconds to wait for another process's write lock (paths only).
+
+    Raises:
+        StoreError: The file cannot be opened, is not a database, or holds a
+            schema from a newer orderkit.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | sqlite3.Connection,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Open the store on `target`, creating the schema if it has none."""
+        self._session = Session(target, LEDGER, timeout=timeout)
+
+    # writes
+
+    def apply(self, plan: Plan) -> Receipt:
+        """Apply `plan` all or nothing (see `orderkit.ports.LedgerStore`).
+
+        Raises:
+            StoreError: SQLite failed; nothing was written.
+        """
+        return self._session.transact(
+            "apply",
+            lambda cur, savepoint: engine.apply_plan(
+                SqliteRows(cur, savepoint, plan), plan
+            ),
+        )
+
+    def apply_many(self, plans: Sequence[Plan]) -> list[Receipt | OrderkitError]:
+        """Apply each plan on its own, all in one transaction: the batched fast path.
+
+        Each plan succeeds or fails alone, as if applied by `apply` in turn;
+        the successes commit together. A plan's key seen earlier in the same
+        batch replays that receipt.
+
+        Returns:
+            One entry per plan, in order: its `Receipt`, or the
+            `OrderkitError` that refused it (which wrote nothing).
+
+        Raises:
+            StoreError: SQLite failed in a way that lost the transaction, or
+                could not commit it; nothing of the batch was written.
+
+        Anything else a plan raises (a bug, not a refusal) rolls the whole
+        batch back and propagates.
+        """
+        if not plans:
+            return []
+        session = self._session
+
+        def work(
+            cur: sqlite3.Cursor, _savepoint: str | None
+        ) -> list[Receipt | OrderkitError]:
+            results: list[Receipt | OrderkitError] = []
+            for plan in plans:
+                try:
+                    rows = SqliteRows(cur, WRITE_SAVEPOINT, plan)
+                    results.append(engine.apply_plan(rows, plan))
+                except OrderkitError as exc:
+                    results.append(exc)
+                except FAILURES as exc:
+                    if not session.conn.in_transaction:
+                        raise
+                    results.append(store_error("apply_many", exc))
+            return results
+
+        return self._session.transact("apply_many", work)
+
+    def expire_due(
+        self, now: pendulum.DateTime, *, limit: int | None = None
+    ) -> Sequence[Movement]:
+        """Expire live holds due by `now` (or the store's later time), oldest first.
+
+        Reads only the due holds, through an index of live holds by expiry.
+
+        Raises:
+            StoreError: SQLite failed; nothing was written.
+        """
+        now = to_utc(now, "now")
+        bound = -1 if limit is None else max(limit, 0)
+
+        def work(cur: sqlite3.Cursor, savepoint: str | None) -> list[Movement]:
+            rows = SqliteRows(cur, savepoint, None)
+            return engine.expire_due(rows, now, lambda at: rows.due(at, bound))
+
+        return self._session.transact("expire_due", work)
+
+    def set_policy(self, sku: str, policy: StockPolicy) -> None:
+        """Set the SKU's stock policy for every location.
+
+        Raises:
+            StoreError: SQLite failed; nothing was written.
+        """
+
+        def work(cur: sqlite3.Cursor, _savepoint: str | None) -> None:
+            if isinstance(policy, Backorder):
+                cur.execute(_SET_POLICY, (sku, "backorder", policy.limit, None))
+            elif isinstance(policy, Preorder):
+                values = (sku, "preorder", policy.cap, to_us(policy.ends_at))
+                cur.execute(_SET_POLICY, values)
+            else:
+                cur.execute(_DROP_POLICY, (sku,))
+
+        self._session.transact("set_policy", work)
+
+    def set_safety_stock(self, sku: str, location: str, quantity: int) -> None:
+        """Set the safety stock of one balance (created empty if new).
+
+        Raises:
+            StoreError: SQLite failed; nothing was written.
+        """
+        self._session.transact(
+            "set_safety_stock",
+            lambda cur, _: cur.execute(_SET_SAFETY, (sku, location, quantity)),
+        )
+
+    # reads
+
+    def balances(
+        self,
+        now: pendulum.DateTime,
+        *,
+        sku: str | None = None,
+        location: str | None = None,
+    ) -> Sequence[Balance]:
+        """Return balances as of `now`, due holds counted as expired, by SKU.
+
+        Raises:
+            StoreError: SQLite failed.
+        """
+        at = to_us(to_utc(now, "now"))
+        query = _BALANCES + _BALANCES_BY[sku is not None, location is not None]
+        return self._session.read(
+            "balances",
+            lambda cur: [
+                engine.build_balance(*row)
+                for row in cur.execute(
+                    query + _BALANCES_END, {"now": at, "sku": sku, "location": location}
+                )
+            ],
+        )
+
+    def hold(self, hold_id: str) -> Hold | None:
+        """Return the hold as stored, or `None`.
+
+        Raises:
+            StoreError: SQLite failed.
+        """
+
+        def work(cur: sqlite3.Cursor) -> Hold | None:
+            row = cur.execute(HOLD_BY_ID, (hold_id,)).fetchone()
+            return None if row is None else read_hold(row)
+
+        return self._session.read("hold", work)
+
+    def holds(
+        self,
+        *,
+        owner: str | None = None,
+        sku: str | None = None,
+        state: HoldState | None = None,
+    ) -> Sequence[Hold]:
+        """Return holds as stored, filtered, oldest first.
+
+        Raises:
+            StoreError: SQLite failed.
+        """
+        where = []
+        values: list[str] = []
+        chosen = (("owner", owner), ("sku", sku), ("state", state and state.value))
+        for column, value in chosen:
+            if value is not None:
+                where.append(f"{column} = ?")
+                values.append(value)
+        query = HOLD
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY placed_at, hold_id"
+        return self._session.read(
+            "holds", lambda cur: [read_hold(row) for row in cur.execute(query, values)]
+        )
+
+    def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
+        """Return up to `limit` movements with `seq > after`, in order.
+
+        Raises:
+            StoreError: SQLite failed.
+        """
+        if limit <= 0:
+            return []
+        return self._session.read(
+            "movements",
+            lambda cur: [
+                read_movement(row)
+                for row in cur.execute(_MOVEMENTS_AFTER, (after, limit))
+            ],
+        )
+
+    def policy(self, sku: str) -> StockPolicy:
+        """Return the SKU's stock policy (`NoOversell()` unless one was set).
+
+        Raises:
+            StoreError: SQLite failed.
+        """
+        return self._session.read(
+            "policy", lambda cur: read_policy(cur.execute(POLICY, (sku,)).fetchone())
+        )
+
+    # lifecycle
+
+    def close(self) -> None:
+        """Close the store's own connection; a given connection stays open.
+
+        Closing twice is harmless; any other use after closing raises
+        `StoreError`.
+        """
+        self._session.close()

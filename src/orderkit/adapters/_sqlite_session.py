@@ -1,0 +1,315 @@
+"""What both SQLite stores share: the connection, its transactions, the schema.
+
+A `Session` opens its own connection or joins a host's, runs each call in a
+short `BEGIN IMMEDIATE` transaction or inside the host's open one, and turns
+driver failures into `StoreError`. Each store declares its tables as a
+`Component`; `orderkit_meta` keeps one version row per component, so the
+stores may open a database in any order and each checks only its own tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Final, Self, TypeVar, final
+
+import attrs
+import pendulum
+
+from orderkit.errors import StoreError
+
+
+T = TypeVar("T")
+
+STORE: Final = "sqlite"
+"""The store name every `StoreError` from these stores carries."""
+DEFAULT_TIMEOUT: Final = 10.0
+"""Seconds an owned connection waits for another process's write lock."""
+WRITE_SAVEPOINT: Final = "orderkit_write"
+"""The savepoint a write runs in when it shares a transaction with others."""
+# What binding a value can raise besides the driver's own errors: text that is
+# not valid UTF-8 (a lone surrogate) and integers beyond SQLite's 64 bits.
+FAILURES: Final = (sqlite3.Error, UnicodeEncodeError, OverflowError)
+"""The exceptions that become `StoreError`."""
+
+_SCHEMA_SAVEPOINT = "orderkit_schema"
+# The text and the row names are those of the first release's files, which
+# must keep opening: the ledger's row is `schema_version`, as it was when the
+# ledger was the only component.
+_CREATE_META = (
+    "CREATE TABLE orderkit_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+)
+_HAS_META = (
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'orderkit_meta'"
+)
+_VERSION = "SELECT value FROM orderkit_meta WHERE name = ?"
+_SET_VERSION = "INSERT INTO orderkit_meta (name, value) VALUES (?, ?)"
+
+
+# --------------------------------------------------------------------------
+# Time: integer microseconds since the epoch, exact both ways
+
+_EPOCH = pendulum.DateTime(1970, 1, 1, tzinfo=pendulum.UTC)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+_add = dt.datetime.__add__
+
+
+def to_us(value: pendulum.DateTime) -> int:
+    """Microseconds since the epoch, exactly (fields, not a float timestamp)."""
+    return (
+        (value.toordinal() - _EPOCH_ORDINAL) * 86_400
+        + value.hour * 3_600
+        + value.minute * 60
+        + value.second
+    ) * 1_000_000 + value.microsecond
+
+
+def from_us(value: int) -> pendulum.DateTime:
+    """The UTC instant `value` microseconds after the epoch."""
+    # The stdlib `+` keeps the pendulum subclass and its UTC tzinfo, and is
+    # exact on integers; pendulum's own `+` is several times slower.
+    found: pendulum.DateTime = _add(_EPOCH, dt.timedelta(microseconds=value))
+    return found
+
+
+# --------------------------------------------------------------------------
+# Schema registry
+
+
+@final
+@attrs.frozen
+class Component:
+    """One store's tables, created together and versioned by one meta row."""
+
+    row: str
+    """Its row in `orderkit_meta`."""
+    label: str
+    """What an error calls its version: "the database's {label} version"."""
+    version: int
+    """The version this orderkit writes; a file holding another is refused."""
+    ddl: Sequence[str]
+    """The statements that create the tables (names prefixed `orderkit_`)."""
+
+
+_COMPONENTS: dict[str, Component] = {}
+
+
+def declare(row: str, label: str, version: int, ddl: Sequence[str]) -> Component:
+    """Register a store's tables under their own row of `orderkit_meta`.
+
+    Raises:
+        ValueError: Another component already keeps its version in `row`.
+    """
+    component = Component(row, label, version, tuple(ddl))
+    # Declaring the same tables again (a module reloaded) is harmless.
+    if _COMPONENTS.setdefault(row, component) != component:
+        raise ValueError(f"{row!r} already versions another component")
+    return component
+
+
+def _version(cur: sqlite3.Cursor, component: Component) -> int | None:
+    """The component's version in the database; `None` if not created yet."""
+    if not cur.execute(_HAS_META).fetchone()[0]:
+        return None
+    row = cur.execute(_VERSION, (component.row,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _prepare(cur: sqlite3.Cursor, component: Component) -> None:
+    """Create the component's tables if missing, inside the caller's transaction."""
+    version = _version(cur, component)
+    if version is None:
+        if not cur.execute(_HAS_META).fetchone()[0]:
+            cur.execute(_CREATE_META)
+        for statement in component.ddl:
+            cur.execute(statement)
+        cur.execute(_SET_VERSION, (component.row, component.version))
+    elif version != component.version:
+        newer = "newer than" if version > component.version else "unknown to"
+        raise StoreError(
+            STORE,
+            "open",
+            f"the database's {component.label} version {version} is {newer} this"
+            f" orderkit (version {component.version})",
+        )
+
+
+# --------------------------------------------------------------------------
+# Errors and savepoints
+
+
+def store_error(operation: str, exc: BaseException) -> StoreError:
+    """`exc` as the `StoreError` of `operation`, with `exc` as its cause."""
+    error = StoreError(STORE, operation, str(exc))
+    error.__cause__ = exc
+    return error
+
+
+def undo(cur: sqlite3.Cursor, savepoint: str) -> None:
+    """Roll back to `savepoint` and drop it, if the transaction still exists."""
+    # A failed statement may have ended the whole transaction already.
+    with contextlib.suppress(sqlite3.Error):
+        cur.execute(f"ROLLBACK TO {savepoint}")
+        cur.execute(f"RELEASE {savepoint}")
+
+
+# --------------------------------------------------------------------------
+# Sessions
+
+
+@final
+class Session:
+    """A store's connection, its lock, and the transactions it runs there.
+
+    Given a path, the session owns a connection in autocommit mode, with WAL
+    and `synchronous=NORMAL`, and creates or checks `component`'s tables at
+    once. Given a connection, it changes none of its settings, never closes
+    it, and checks the tables on first use, inside the host's transaction if
+    one is open.
+
+    Raises:
+        StoreError: The file cannot be opened, is not a database, or holds
+            tables from a newer orderkit.
+    """
+
+    __slots__ = ("_component", "_cur", "_lock", "_owned", "_ready", "conn")
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | sqlite3.Connection,
+        component: Component,
+        *,
+        timeout: float,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._component = component
+        self._ready = False
+        if isinstance(target, sqlite3.Connection):
+            self._owned = False
+            self.conn = target
+            self._cur = target.cursor()
+            return
+        self._owned = True
+        try:
+            self.conn = sqlite3.connect(
+                target, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise store_error("open", exc) from exc
+        self._cur = self.conn.cursor()
+        try:
+            self._cur.execute("PRAGMA journal_mode = WAL")
+            self._cur.execute("PRAGMA synchronous = NORMAL")
+            self._ensure()
+        except BaseException as exc:
+            self.conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise store_error("open", exc) from exc
+            raise
+
+    def transact(
+        self, operation: str, work: Callable[[sqlite3.Cursor, str | None], T]
+    ) -> T:
+        """Run `work(cursor, savepoint)` in the host's transaction or a new one.
+
+        `savepoint` names the savepoint that `work` writes in when it joins
+        the host's transaction; `None` when the session began its own, which
+        it commits, or rolls back if `work` raises anything.
+
+        Raises:
+            StoreError: SQLite failed; nothing was written.
+        """
+        with self._lock:
+            cur = self._cur
+            try:
+                self._ensure()
+                if self.conn.in_transaction:
+                    return work(cur, WRITE_SAVEPOINT)
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(cur, None)
+                    cur.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+            except FAILURES as exc:
+                raise store_error(operation, exc) from exc
+            return result
+
+    def read(self, operation: str, work: Callable[[sqlite3.Cursor], T]) -> T:
+        """Run `work(cursor)`: one statement, so one consistent snapshot.
+
+        Raises:
+            StoreError: SQLite failed.
+        """
+        with self._lock:
+            try:
+                self._ensure()
+                return work(self._cur)
+            except FAILURES as exc:
+                raise store_error(operation, exc) from exc
+
+    def close(self) -> None:
+        """Close an owned connection; leave a given one open."""
+        with self._lock:
+            if self._owned:
+                self.conn.close()
+            else:
+                with contextlib.suppress(sqlite3.Error):
+                    self._cur.close()
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (a failed COMMIT, a full disk).
+        if self.conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._cur.execute("ROLLBACK")
+
+    def _ensure(self) -> None:
+        """Create or check the component's tables, once per connection."""
+        if self._ready:
+            return
+        cur = self._cur
+        component = self._component
+        if self.conn.in_transaction:
+            # Not marked ready: the host may yet roll back what this creates.
+            cur.execute(f"SAVEPOINT {_SCHEMA_SAVEPOINT}")
+            try:
+                _prepare(cur, component)
+            except BaseException:
+                undo(cur, _SCHEMA_SAVEPOINT)
+                raise
+            cur.execute(f"RELEASE {_SCHEMA_SAVEPOINT}")
+            return
+        if _version(cur, component) != component.version:
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                _prepare(cur, component)
+                cur.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        self._ready = True
+
+
+class SessionStore:
+    """The `with` block of a store on a `Session`: leaving it closes the store."""
+
+    def close(self) -> None:
+        """Close the store (each store documents what that means)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
