@@ -15,7 +15,15 @@ from typing import Protocol
 
 import pendulum
 
-from orderkit.dedupe import Claim, Outcome
+from orderkit.dedupe import (
+    Claim,
+    Fingerprint,
+    Outcome,
+    ReviewState,
+    Screening,
+    Sighting,
+    Suspicion,
+)
 from orderkit.inventory import (
     Balance,
     Hold,
@@ -27,7 +35,7 @@ from orderkit.inventory import (
 )
 
 
-__all__ = ["Clock", "KeyStore", "LedgerStore"]
+__all__ = ["Clock", "DetectorStore", "KeyStore", "LedgerStore"]
 
 
 class Clock(Protocol):
@@ -236,4 +244,121 @@ class LedgerStore(Protocol):
 
     def set_safety_stock(self, sku: str, location: str, quantity: int) -> None:
         """Set the safety stock of one balance (created empty if new)."""
+        ...
+
+
+class DetectorStore(Protocol):
+    """**Protocol:** where the duplicate detector keeps what it has seen, and its queue.
+
+    `orderkit.services.DuplicateDetector` drives it: it fingerprints each
+    order and `record`s it; an order that shares a fingerprint with one seen
+    before, placed within the window, is queued for review as a suspected
+    duplicate. Run `orderkit.testing.contracts.DetectorStoreContract`
+    against any implementation: it checks every rule below.
+
+    Orders are known by `(channel, order_id)`: ids are unique only within a
+    channel, so the same id on two channels is two orders.
+
+    Contract of `record(sighting, fingerprints, phone=, window=, now=)`,
+    one atomic step, where `sighting` says which order and when it was
+    placed:
+
+    - **Matching.** The matches are the orders recorded before this one
+      that share at least one fingerprint (compared by stored form,
+      `str(fingerprint)`, so only like versions match) and whose `placed_at`
+      lies within `window` of this one's, in either direction, the bound
+      included: an order placed earlier but recorded later still matches.
+      One `Match` per order, with the kinds of every fingerprint shared, in
+      `FingerprintKind` order; matches ordered by `placed_at`, then channel
+      and order id.
+    - **Queueing.** When there are matches, a `PENDING` `Suspicion` with
+      them, flagged at `now`, is stored in the same transaction as the
+      order: a recorded suspect is always in the queue, never dropped.
+    - **Isolation.** The look-up and the insert are one transaction, and
+      concurrent calls behave as if run one at a time, also across
+      processes for stores shared by them: of two orders recorded at once
+      that share a fingerprint, exactly one matches the other.
+    - **Idempotency.** Recording a `(channel, order_id)` that is stored
+      returns its first result again, with its suspicion as it stands now
+      (perhaps resolved), and writes nothing: the first recording stands,
+      even if the fingerprints, the phone or `placed_at` differ.
+    - **Buyer index.** `phone` (the buyer's, in E.164, or `None`) is kept
+      with the order; `orders_of_buyer(phone)` returns the orders recorded
+      with it, from every channel, as `Sighting`s ordered by `placed_at`,
+      then channel and id. The store holds phone numbers: personal data,
+      deleted by `prune` with their orders.
+
+    Contract of the review queue:
+
+    - `pending(limit=)` returns up to `limit` pending suspicions, oldest
+      first: by `flagged_at`, then in the order they were queued.
+    - `suspicion(channel, order_id)` returns the order's suspicion, pending
+      or resolved, or `None`.
+    - `resolve(channel, order_id, state, actor=, now=)` resolves a pending
+      suspicion exactly once, to `RELEASED` (not a duplicate; the order
+      proceeds) or `REJECTED` (a duplicate; the host cancels it), recording
+      `actor` and `now`, and returns it. Resolving again to the same state
+      is a no-op that returns the suspicion as first resolved (first actor,
+      first time). Resolving to the other state raises
+      `ConcurrencyConflict` (`what` is `suspicion:<channel>:<order_id>`);
+      an order without a suspicion raises `ValidationError` naming
+      `order_id`. Both change nothing.
+
+    `prune(before)` deletes every order placed before `before`, with its
+    fingerprints, phone and suspicion, unless the suspicion is pending:
+    orders awaiting review are kept whole. It returns how many orders it
+    deleted. A pruned order no longer matches, and recording it again is
+    a first recording.
+
+    - **Validation.** `sighting` is a `Sighting`; `channel`, `order_id` and
+      `actor` are printable text of 1 to 255 characters; `fingerprints` a
+      sequence of `Fingerprint` (empty allowed: nothing can match); `phone`
+      `None` (in `record`) or E.164; `window` a positive `timedelta` of at
+      most 100 years; `state` `RELEASED` or `REJECTED`; `limit` a positive
+      integer; every time timezone-aware (`NaiveDatetime`). Otherwise
+      `ValidationError` naming the field, and nothing is written.
+    - **Errors.** `StoreError` for storage failures, with the driver's
+      error as its cause.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def record(
+        self,
+        sighting: Sighting,
+        fingerprints: Sequence[Fingerprint],
+        *,
+        phone: str | None,
+        window: dt.timedelta,
+        now: dt.datetime,
+    ) -> Screening:
+        """Record an order and match it, queueing it if it matched; see the class."""
+        ...
+
+    def pending(self, *, limit: int = 1000) -> Sequence[Suspicion]:
+        """Return up to `limit` pending suspicions, oldest first."""
+        ...
+
+    def suspicion(self, channel: str, order_id: str) -> Suspicion | None:
+        """Return the order's suspicion, pending or resolved, or `None`."""
+        ...
+
+    def resolve(
+        self,
+        channel: str,
+        order_id: str,
+        state: ReviewState,
+        *,
+        actor: str,
+        now: dt.datetime,
+    ) -> Suspicion:
+        """Resolve the order's pending suspicion exactly once; see the class."""
+        ...
+
+    def orders_of_buyer(self, phone: str) -> Sequence[Sighting]:
+        """Return the orders recorded with this E.164 phone, oldest first."""
+        ...
+
+    def prune(self, before: dt.datetime) -> int:
+        """Delete orders placed before `before`, unless pending; return how many."""
         ...

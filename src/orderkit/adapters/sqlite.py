@@ -6,6 +6,7 @@ module only reads and writes rows in SQL.
 .. versionadded:: 0.1.0
 """
 
+from orderkit.adapters._sqlite_detector import SqliteDetectorStore
 from orderkit.adapters._sqlite_keys import SqliteKeyStore
 from orderkit.adapters._sqlite_ledger import SqliteLedgerStore
 
@@ -15,4 +16,4 @@ from orderkit.adapters._sqlite_ledger_tables import (
 )
 
 
-__all__ = ["SqliteKeyStore", "SqliteLedgerStore"]
+__all__ = ["SqliteDetectorStore", "SqliteKeyStore", "SqliteLedgerStore"]

@@ -19,6 +19,11 @@ goes through `orderkit.services.Idempotency`: `request_hash` fingerprints the
 canonical request, and a `orderkit.ports.KeyStore` answers a claim with
 `Claimed`, `Replay` (the first `Outcome`, byte for byte) or `InProgress`.
 
+`orderkit.services.DuplicateDetector` records each order's `Sighting` and
+fingerprints; an order matching another within the window gets a
+`Screening` with its `Match`es and a `Suspicion` in the review queue
+(疑似重复), until a person releases or rejects it (`ReviewState`).
+
 .. versionadded:: 0.1.0
 """
 
@@ -34,6 +39,11 @@ from orderkit.dedupe._fingerprints import Fingerprinter as Fingerprinter
 from orderkit.dedupe._fingerprints import FingerprintKind as FingerprintKind
 from orderkit.dedupe._fingerprints import sku_multiset as sku_multiset
 from orderkit.dedupe._keys import IdempotencyKey as IdempotencyKey
+from orderkit.dedupe._matches import Match as Match
+from orderkit.dedupe._matches import ReviewState as ReviewState
+from orderkit.dedupe._matches import Screening as Screening
+from orderkit.dedupe._matches import Sighting as Sighting
+from orderkit.dedupe._matches import Suspicion as Suspicion
 from orderkit.dedupe._phones import NOT_A_PHONE as NOT_A_PHONE
 from orderkit.dedupe._phones import NotAPhone as NotAPhone
 from orderkit.dedupe._phones import normalize_phone as normalize_phone
@@ -51,10 +61,15 @@ __all__ = [
     "Fingerprinter",
     "IdempotencyKey",
     "InProgress",
+    "Match",
     "NOT_A_PHONE",
     "NotAPhone",
     "Outcome",
     "Replay",
+    "ReviewState",
+    "Screening",
+    "Sighting",
+    "Suspicion",
     "normalize_address",
     "normalize_name",
     "normalize_phone",

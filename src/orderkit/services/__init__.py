@@ -2,11 +2,17 @@
 
 `Ledger` is the inventory ledger over any `orderkit.ports.LedgerStore`;
 `Idempotency` runs each request once per key over any
-`orderkit.ports.KeyStore`.
+`orderkit.ports.KeyStore`; `DuplicateDetector` queues orders that repeat
+across channels within a window for review, over any
+`orderkit.ports.DetectorStore`.
 
 .. versionadded:: 0.1.0
 """
 
+from orderkit.services._duplicates import (
+    DEFAULT_DETECTOR_RETENTION as DEFAULT_DETECTOR_RETENTION,
+)
+from orderkit.services._duplicates import DuplicateDetector as DuplicateDetector
 from orderkit.services._idempotency import DEFAULT_KEY_LEASE as DEFAULT_KEY_LEASE
 from orderkit.services._idempotency import (
     DEFAULT_KEY_RETENTION as DEFAULT_KEY_RETENTION,
@@ -19,9 +25,11 @@ from orderkit.services._ledger import Resolution as Resolution
 
 
 __all__ = [
+    "DEFAULT_DETECTOR_RETENTION",
     "DEFAULT_HOLD_TTL",
     "DEFAULT_KEY_LEASE",
     "DEFAULT_KEY_RETENTION",
+    "DuplicateDetector",
     "Idempotency",
     "Ledger",
     "Reply",

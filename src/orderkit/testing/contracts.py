@@ -21,8 +21,14 @@ Needs the `testing` extra (`pip install 'orderkit[testing]'`).
 """
 
 from orderkit.testing._contract_base import StoreContract
+from orderkit.testing._detector_contract import DetectorStoreContract
 from orderkit.testing._key_contract import KeyStoreContract
 from orderkit.testing._ledger_contract import LedgerStoreContract
 
 
-__all__ = ["KeyStoreContract", "LedgerStoreContract", "StoreContract"]
+__all__ = [
+    "DetectorStoreContract",
+    "KeyStoreContract",
+    "LedgerStoreContract",
+    "StoreContract",
+]

@@ -1,0 +1,460 @@
+"""`SqliteDetectorStore`: the duplicate detector's state in SQLite."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TypeVar, final
+
+import pendulum
+
+from orderkit.adapters._sqlite_session import (
+    DEFAULT_TIMEOUT,
+    Session,
+    SessionStore,
+    declare,
+    from_us,
+    to_us,
+    undo,
+)
+from orderkit.dedupe import (
+    Match,
+    ReviewState,
+    Screening,
+    Sighting,
+    Suspicion,
+)
+from orderkit.dedupe._claims import check_now
+from orderkit.dedupe._fingerprints import Fingerprint
+from orderkit.dedupe._matches import (
+    check_before,
+    check_decision,
+    check_fingerprints,
+    check_limit,
+    check_phone,
+    check_sighting,
+    check_text,
+    check_window,
+    decided_otherwise,
+    group_matches,
+    no_suspicion,
+    window_around,
+)
+from orderkit.errors import ValidationError
+
+
+T = TypeVar("T")
+
+
+DETECTOR_SCHEMA_VERSION: Final = 1
+"""The version of the detector's tables this module writes, in `orderkit_meta`."""
+DETECTOR = declare(
+    "detector_schema_version",
+    "detector schema",
+    DETECTOR_SCHEMA_VERSION,
+    (
+        # One row per recorded order; `seq` is the order of recording.
+        (
+            "CREATE TABLE orderkit_detector_orders ("
+            " seq INTEGER PRIMARY KEY, channel TEXT NOT NULL,"
+            " order_id TEXT NOT NULL, placed_at INTEGER NOT NULL, phone TEXT,"
+            " UNIQUE (channel, order_id))"
+        ),
+        (
+            "CREATE INDEX orderkit_detector_orders_placed_at"
+            " ON orderkit_detector_orders (placed_at)"
+        ),
+        (
+            "CREATE INDEX orderkit_detector_orders_phone"
+            " ON orderkit_detector_orders (phone) WHERE phone IS NOT NULL"
+        ),
+        # The window query: by fingerprint, then a range of placing times,
+        # answered from the primary key alone.
+        (
+            "CREATE TABLE orderkit_detector_fingerprints ("
+            " fingerprint TEXT NOT NULL, placed_at INTEGER NOT NULL,"
+            " seq INTEGER NOT NULL, PRIMARY KEY (fingerprint, placed_at, seq))"
+            " WITHOUT ROWID"
+        ),
+        (
+            "CREATE INDEX orderkit_detector_fingerprints_seq"
+            " ON orderkit_detector_fingerprints (seq)"
+        ),
+        # The review queue; `seq` is the order of queueing.
+        (
+            "CREATE TABLE orderkit_detector_suspicions ("
+            " seq INTEGER PRIMARY KEY, channel TEXT NOT NULL,"
+            " order_id TEXT NOT NULL, placed_at INTEGER NOT NULL,"
+            " matches TEXT NOT NULL, flagged_at INTEGER NOT NULL,"
+            " state TEXT NOT NULL, actor TEXT, resolved_at INTEGER,"
+            " UNIQUE (channel, order_id))"
+        ),
+        (
+            "CREATE INDEX orderkit_detector_pending"
+            " ON orderkit_detector_suspicions (flagged_at, seq)"
+            " WHERE state = 'pending'"
+        ),
+    ),
+)
+"""The detector's tables, versioned by the `detector_schema_version` row."""
+
+# The SQL names ReviewState.PENDING by its value, 'pending'.
+_PENDING: Final = ReviewState.PENDING.value
+
+_NEW_ORDER = (
+    "INSERT INTO orderkit_detector_orders (channel, order_id, placed_at, phone)"
+    " VALUES (?, ?, ?, ?) ON CONFLICT (channel, order_id) DO NOTHING"
+)
+_SEEN = (
+    "SELECT o.channel, o.order_id, o.placed_at, f.fingerprint"
+    " FROM orderkit_detector_fingerprints AS f"
+    " JOIN orderkit_detector_orders AS o ON o.seq = f.seq"
+    " WHERE f.fingerprint = ? AND f.placed_at BETWEEN ? AND ?"
+)
+_NEW_FINGERPRINT = (
+    "INSERT INTO orderkit_detector_fingerprints (fingerprint, placed_at, seq)"
+    " VALUES (?, ?, ?)"
+)
+_SUSPICION_COLUMNS = (
+    "channel, order_id, placed_at, matches, flagged_at, state, actor, resolved_at"
+)
+_NEW_SUSPICION = (
+    f"INSERT INTO orderkit_detector_suspicions ({_SUSPICION_COLUMNS})"  # noqa: S608 - constants only
+    " VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)"
+)
+_SUSPICION = (
+    f"SELECT {_SUSPICION_COLUMNS} FROM orderkit_detector_suspicions"  # noqa: S608 - constants only
+    " WHERE channel = ? AND order_id = ?"
+)
+_QUEUE = (
+    f"SELECT {_SUSPICION_COLUMNS} FROM orderkit_detector_suspicions"  # noqa: S608 - constants only
+    " WHERE state = 'pending' ORDER BY flagged_at, seq LIMIT ?"
+)
+_RESOLVE = (
+    "UPDATE orderkit_detector_suspicions SET state = ?, actor = ?, resolved_at = ?"
+    " WHERE channel = ? AND order_id = ? AND state = 'pending'"
+)
+_OF_BUYER = (
+    "SELECT channel, order_id, placed_at FROM orderkit_detector_orders"
+    " WHERE phone = ? ORDER BY placed_at, channel, order_id"
+)
+# Prune keeps every order whose suspicion is pending, whole. First the
+# fingerprints of the orders that go, then their resolved suspicions; the
+# orders last, once only pending suspicions are left to keep them.
+_PRUNE_FINGERPRINTS = (
+    "DELETE FROM orderkit_detector_fingerprints WHERE seq IN ("
+    " SELECT o.seq FROM orderkit_detector_orders AS o WHERE o.placed_at < ?1"
+    " AND NOT EXISTS (SELECT 1 FROM orderkit_detector_suspicions AS s"
+    " WHERE s.channel = o.channel AND s.order_id = o.order_id"
+    " AND s.state = 'pending'))"
+)
+_PRUNE_SUSPICIONS = (
+    "DELETE FROM orderkit_detector_suspicions"
+    " WHERE placed_at < ?1 AND state != 'pending'"
+)
+_PRUNE_ORDERS = (
+    "DELETE FROM orderkit_detector_orders AS o WHERE o.placed_at < ?1"
+    " AND NOT EXISTS (SELECT 1 FROM orderkit_detector_suspicions AS s"
+    " WHERE s.channel = o.channel AND s.order_id = o.order_id)"
+)
+
+
+def _encode_matches(matches: Sequence[Match]) -> str:
+    return json.dumps(
+        [
+            [m.channel, m.order_id, to_us(m.placed_at), [k.value for k in m.kinds]]
+            for m in matches
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _decode_matches(text: str) -> tuple[Match, ...]:
+    return tuple(
+        Match(channel, order_id, from_us(placed_at), kinds)
+        for channel, order_id, placed_at, kinds in json.loads(text)
+    )
+
+
+def _suspicion(row: Sequence[Any]) -> Suspicion:
+    channel, order_id, placed_at, matches, flagged_at, state, actor, resolved_at = row
+    return Suspicion(
+        channel,
+        order_id,
+        from_us(placed_at),
+        _decode_matches(matches),
+        from_us(flagged_at),
+        ReviewState(state),
+        actor,
+        None if resolved_at is None else from_us(resolved_at),
+    )
+
+
+@final
+class SqliteDetectorStore(SessionStore):
+    """A `DetectorStore` in SQLite: one file, any number of processes.
+
+    `target` is a file path, `":memory:"`, or an open `sqlite3.Connection`,
+    exactly as for `SqliteLedgerStore`, and the stores may share a file or
+    a connection.
+
+    **Transactions.** Given a path (or `":memory:"`), every call is one short
+    `BEGIN IMMEDIATE` transaction on the store's own connection (autocommit
+    mode, WAL, `synchronous=NORMAL`, waiting up to `timeout` seconds for the
+    lock). `record` claims the order's row, looks up its matches, and
+    inserts its fingerprints and any suspicion in that one transaction, so
+    of two duplicates recorded at once, in two processes, the second sees
+    the first.
+
+    **Joined sessions.** Given a connection inside a transaction, the store
+    joins it, neither beginning nor committing, and writes in a `SAVEPOINT`,
+    so a refused call undoes only its own writes. Given a connection outside
+    a transaction, the store opens and commits its own. The store never
+    changes a given connection's settings and never closes it.
+
+    **Threads.** One connection per store behind a lock; give each process
+    its own store.
+
+    **Schema.** The tables `orderkit_detector_orders`,
+    `orderkit_detector_fingerprints` and `orderkit_detector_suspicions` are
+    created on first use, versioned by their own row of `orderkit_meta`. A
+    fingerprint's rows are keyed by (fingerprint, placed_at), so the window
+    query is one index range per fingerprint. Fingerprints are stored in
+    their `str()` form, which reveals no phone; the buyer index keeps
+    phones in E.164. Times are integer microseconds since the Unix epoch
+    (UTC).
+
+    **Errors.** Every `sqlite3.Error` becomes `StoreError("sqlite",
+    operation, detail)` with the driver's error as its cause, after rolling
+    back. orderkit's own errors propagate unchanged, writing nothing.
+
+    Args:
+        target: A file path, `":memory:"`, or an open connection.
+        timeout: Seconds to wait for another process's write lock (paths only).
+
+    Raises:
+        StoreError: The file cannot be opened, is not a database, or holds a
+            schema from a newer orderkit.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | sqlite3.Connection,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Open the store on `target`, creating its tables if missing."""
+        self._session = Session(target, DETECTOR, timeout=timeout)
+
+    def record(
+        self,
+        sighting: Sighting,
+        fingerprints: Sequence[Fingerprint],
+        *,
+        phone: str | None,
+        window: dt.timedelta,
+        now: dt.datetime,
+    ) -> Screening:
+        """Record an order and match it (see `orderkit.ports.DetectorStore`).
+
+        Raises:
+            ValidationError: An argument is invalid; nothing was written.
+            StoreError: SQLite failed; nothing was written.
+        """
+        seen = check_sighting(sighting)
+        texts = check_fingerprints(fingerprints)
+        number = check_phone(phone)
+        earliest, latest = window_around(seen.placed_at, check_window(window))
+        flagged_at = check_now(now)
+        bounds = (to_us(earliest), to_us(latest))
+
+        def work(cur: sqlite3.Cursor, savepoint: str | None) -> Screening:
+            return _in_savepoint(
+                cur,
+                savepoint,
+                lambda: _screen(
+                    cur,
+                    seen,
+                    texts=texts,
+                    phone=number,
+                    bounds=bounds,
+                    flagged_at=flagged_at,
+                ),
+            )
+
+        return self._session.transact("record", work)
+
+    def pending(self, *, limit: int = 1000) -> Sequence[Suspicion]:
+        """Return up to `limit` pending suspicions, oldest first.
+
+        Raises:
+            StoreError: SQLite failed.
+        """
+        check_limit(limit)
+        rows = self._session.read(
+            "pending", lambda cur: cur.execute(_QUEUE, (limit,)).fetchall()
+        )
+        return [_suspicion(row) for row in rows]
+
+    def suspicion(self, channel: str, order_id: str) -> Suspicion | None:
+        """Return the order's suspicion, or `None`.
+
+        Raises:
+            StoreError: SQLite failed.
+        """
+        key = (check_text("channel", channel), check_text("order_id", order_id))
+        row = self._session.read(
+            "suspicion", lambda cur: cur.execute(_SUSPICION, key).fetchone()
+        )
+        return None if row is None else _suspicion(row)
+
+    def resolve(
+        self,
+        channel: str,
+        order_id: str,
+        state: ReviewState,
+        *,
+        actor: str,
+        now: dt.datetime,
+    ) -> Suspicion:
+        """Resolve the order's pending suspicion exactly once.
+
+        Raises:
+            ValidationError: The order has no suspicion, or an argument is
+                invalid; nothing was written.
+            ConcurrencyConflict: It was resolved to the other state.
+            StoreError: SQLite failed; nothing was written.
+        """
+        key = (check_text("channel", channel), check_text("order_id", order_id))
+        decision = check_decision(state)
+        who = check_text("actor", actor)
+        at_us = to_us(check_now(now))
+
+        def work(cur: sqlite3.Cursor, _savepoint: str | None) -> Suspicion:
+            # One write statement, which SQLite undoes alone if it fails.
+            cur.execute(_RESOLVE, (decision.value, who, at_us, *key))
+            row = cur.execute(_SUSPICION, key).fetchone()
+            if row is None:
+                raise no_suspicion(*key)
+            suspicion = _suspicion(row)
+            if suspicion.state is not decision:
+                raise decided_otherwise(*key)
+            return suspicion
+
+        return self._session.transact("resolve", work)
+
+    def orders_of_buyer(self, phone: str) -> Sequence[Sighting]:
+        """Return the orders recorded with this E.164 phone, oldest first.
+
+        Raises:
+            StoreError: SQLite failed.
+        """
+        if check_phone(phone) is None:
+            raise ValidationError("phone", phone, "must be E.164, not None")
+        rows = self._session.read(
+            "orders_of_buyer", lambda cur: cur.execute(_OF_BUYER, (phone,)).fetchall()
+        )
+        return [
+            Sighting(channel, order_id, from_us(at)) for channel, order_id, at in rows
+        ]
+
+    def prune(self, before: dt.datetime) -> int:
+        """Delete orders placed before `before`, unless pending; return how many.
+
+        Raises:
+            StoreError: SQLite failed; nothing was written.
+        """
+        cutoff = (to_us(check_before(before)),)
+
+        def work(cur: sqlite3.Cursor, savepoint: str | None) -> int:
+            def prune() -> int:
+                cur.execute(_PRUNE_FINGERPRINTS, cutoff)
+                cur.execute(_PRUNE_SUSPICIONS, cutoff)
+                pruned: int = cur.execute(_PRUNE_ORDERS, cutoff).rowcount
+                return pruned
+
+            return _in_savepoint(cur, savepoint, prune)
+
+        return self._session.transact("prune", work)
+
+    # lifecycle
+
+    def close(self) -> None:
+        """Close the store's own connection; a given connection stays open.
+
+        Closing twice is harmless; any other use after closing raises
+        `StoreError`.
+        """
+        self._session.close()
+
+
+def _in_savepoint(
+    cur: sqlite3.Cursor, savepoint: str | None, work: Callable[[], T]
+) -> T:
+    """Run `work()` in `savepoint` when joining a host's transaction.
+
+    A failure then undoes this call's writes alone; the host's transaction
+    goes on. In the session's own transaction (`savepoint` is `None`) the
+    session rolls everything back instead.
+    """
+    if savepoint is None:
+        return work()
+    cur.execute(f"SAVEPOINT {savepoint}")
+    try:
+        result = work()
+    except BaseException:
+        undo(cur, savepoint)
+        raise
+    cur.execute(f"RELEASE {savepoint}")
+    return result
+
+
+def _screen(  # noqa: PLR0913 - one transaction's inputs, checked by `record`
+    cur: sqlite3.Cursor,
+    seen: Sighting,
+    *,
+    texts: Sequence[str],
+    phone: str | None,
+    bounds: tuple[int, int],
+    flagged_at: pendulum.DateTime,
+) -> Screening:
+    """Claim the order's row, match it, and store its fingerprints and suspicion.
+
+    An order recorded before gets its first screening back, and nothing is
+    written.
+    """
+    key = (seen.channel, seen.order_id)
+    placed_us = to_us(seen.placed_at)
+    cur.execute(_NEW_ORDER, (*key, placed_us, phone))
+    if cur.rowcount != 1:
+        row = cur.execute(_SUSPICION, key).fetchone()
+        stored = None if row is None else _suspicion(row)
+        return Screening(*key, () if stored is None else stored.matches, stored)
+    seq = cur.lastrowid
+    # Its own fingerprints are not stored yet: the order cannot match itself.
+    matches = group_matches(
+        (channel, order_id, from_us(at), text)
+        for text in texts
+        for channel, order_id, at, text in cur.execute(_SEEN, (text, *bounds))
+    )
+    cur.executemany(_NEW_FINGERPRINT, [(text, placed_us, seq) for text in texts])
+    if not matches:
+        return Screening(*key, (), None)
+    suspicion = Suspicion(*key, seen.placed_at, matches, flagged_at)
+    cur.execute(
+        _NEW_SUSPICION,
+        (
+            *key,
+            placed_us,
+            _encode_matches(matches),
+            to_us(flagged_at),
+            _PENDING,
+        ),
+    )
+    return Screening(*key, matches, suspicion)
