@@ -1,0 +1,142 @@
+"""The in-memory key store: Stripe's idempotency contract in a dict."""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import secrets
+import threading
+from typing import final
+
+import pendulum
+
+from orderkit._time import plus
+from orderkit.dedupe._claims import (
+    Claim,
+    Claimed,
+    InProgress,
+    Outcome,
+    Replay,
+    check_duration,
+    check_key,
+    check_now,
+    check_outcome,
+    check_request_hash,
+    check_token,
+)
+from orderkit.errors import ConcurrencyConflict, IdempotencyConflict
+
+
+@final
+class MemoryKeyStore:
+    """A `KeyStore` in a dict, safe to share between threads.
+
+    Keys are indexed by when their lease or completion ended, so `prune`
+    costs O(pruned) however many keys are kept. Nothing survives the
+    process.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self) -> None:
+        """Create an empty store."""
+        self._lock = threading.Lock()
+        self._keys: dict[str, _KeyRecord] = {}
+        # (ended, key): a claim's lease end, or a key's completion. Entries
+        # of keys that moved on since are skipped when popped (lazy deletion).
+        self._ended: list[tuple[pendulum.DateTime, str]] = []
+
+    def claim(
+        self,
+        key: str,
+        request_hash: str,
+        *,
+        now: dt.datetime,
+        lease: dt.timedelta,
+    ) -> Claim:
+        """Claim `key` (see `orderkit.ports.KeyStore`)."""
+        check_key(key)
+        check_request_hash(request_hash)
+        at = check_now(now)
+        until = plus(at, check_duration("lease", lease))
+        with self._lock:
+            record = self._keys.get(key)
+            if record is None:
+                record = self._keys[key] = _KeyRecord(request_hash, until)
+            elif record.request_hash != request_hash:
+                raise IdempotencyConflict(key)
+            elif record.outcome is not None:
+                return Replay(key, record.outcome)
+            elif at < record.until:
+                return InProgress(key, record.until)
+            else:
+                record.take_over(until)
+            heapq.heappush(self._ended, (until, key))
+            return Claimed(key, record.token, until, record.attempt)
+
+    def complete(
+        self, key: str, token: str, outcome: Outcome, *, now: dt.datetime
+    ) -> None:
+        """Store the first outcome of the claim `token` holds."""
+        check_key(key)
+        check_token(token)
+        check_outcome(outcome)
+        at = check_now(now)
+        with self._lock:
+            record = self._keys.get(key)
+            if record is None or record.token != token:
+                raise ConcurrencyConflict(f"idempotency key:{key}")
+            if record.outcome is not None:
+                if record.outcome != outcome:
+                    raise ConcurrencyConflict(f"idempotency key:{key}")
+                return
+            record.outcome = outcome
+            record.completed_at = at
+            heapq.heappush(self._ended, (at, key))
+
+    def abandon(self, key: str, token: str) -> bool:
+        """Delete the unfinished claim `token` holds; say whether it did."""
+        check_key(key)
+        check_token(token)
+        with self._lock:
+            record = self._keys.get(key)
+            if record is None or record.token != token or record.outcome is not None:
+                return False
+            del self._keys[key]
+            return True
+
+    def prune(self, now: dt.datetime, *, retention: dt.timedelta) -> int:
+        """Delete keys that ended `retention` before `now`; return how many."""
+        cutoff = plus(check_now(now), -check_duration("retention", retention))
+        pruned = 0
+        with self._lock:
+            while self._ended and self._ended[0][0] <= cutoff:
+                ended, key = heapq.heappop(self._ended)
+                record = self._keys.get(key)
+                if record is not None and record.ended() == ended:
+                    del self._keys[key]
+                    pruned += 1
+        return pruned
+
+
+class _KeyRecord:
+    """One key as the memory store keeps it, changed under the store's lock."""
+
+    __slots__ = ("attempt", "completed_at", "outcome", "request_hash", "token", "until")
+
+    def __init__(self, request_hash: str, until: pendulum.DateTime) -> None:
+        self.request_hash = request_hash
+        self.token = secrets.token_urlsafe(16)
+        self.until = until
+        self.attempt = 1
+        self.outcome: Outcome | None = None
+        self.completed_at: pendulum.DateTime | None = None
+
+    def take_over(self, until: pendulum.DateTime) -> None:
+        self.token = secrets.token_urlsafe(16)
+        self.until = until
+        self.attempt += 1
+
+    def ended(self) -> pendulum.DateTime:
+        """When the key's completion, or else its lease, ended."""
+        return self.until if self.completed_at is None else self.completed_at

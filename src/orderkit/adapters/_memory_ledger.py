@@ -1,0 +1,286 @@
+"""The in-memory ledger store: heaps of expiries, an owner index, no I/O."""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections.abc import Iterable, Sequence
+from typing import final
+
+import pendulum
+
+from orderkit.adapters import _ledger_engine as engine
+from orderkit.inventory import (
+    Balance,
+    Hold,
+    HoldState,
+    Movement,
+    NoOversell,
+    Plan,
+    Receipt,
+    StockPolicy,
+)
+
+
+_Entry = tuple[pendulum.DateTime, str]
+_NO_POLICY = NoOversell()
+
+
+@final
+class MemoryLedgerStore:
+    """A `LedgerStore` in a dict, safe to share between threads.
+
+    Holds are indexed by expiry, per balance and overall, so that expiring
+    them costs O(expired) however many are live. Nothing survives the
+    process.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self) -> None:
+        """Create an empty store."""
+        self._lock = threading.Lock()
+        self._s = _State()
+
+    def apply(self, plan: Plan) -> Receipt:
+        """Apply `plan` all or nothing (see `orderkit.ports.LedgerStore`)."""
+        with self._lock:
+            try:
+                return engine.apply_plan(self._s, plan)
+            except BaseException:
+                self._s.restore()
+                raise
+
+    def expire_due(
+        self, now: pendulum.DateTime, *, limit: int | None = None
+    ) -> Sequence[Movement]:
+        """Expire live holds due by `now` (or the store's later time)."""
+        with self._lock:
+            return engine.expire_due(
+                self._s, now, lambda at: self._s.pop_due(at, limit)
+            )
+
+    def balances(
+        self,
+        now: pendulum.DateTime,
+        *,
+        sku: str | None = None,
+        location: str | None = None,
+    ) -> Sequence[Balance]:
+        """Return balances as of `now`, due holds counted as expired."""
+        with self._lock:
+            at = now if self._s.high_water_ is None else max(now, self._s.high_water_)
+            found = []
+            for (s, loc), (on_hand, reserved, allocated, safety) in sorted(
+                self._s.figures_.items()
+            ):
+                if (sku is None or s == sku) and (location is None or loc == location):
+                    lapsed = sum(
+                        self._s.holds_[hold_id].quantity
+                        for expires_at, hold_id in self._s.due_by_row.get((s, loc), ())
+                        if expires_at <= at and self._s.is_entry(expires_at, hold_id)
+                    )
+                    found.append(
+                        Balance(s, loc, on_hand, reserved - lapsed, allocated, safety)
+                    )
+            return found
+
+    def hold(self, hold_id: str) -> Hold | None:
+        """Return the hold as stored."""
+        with self._lock:
+            return self._s.holds_.get(hold_id)
+
+    def holds(
+        self,
+        *,
+        owner: str | None = None,
+        sku: str | None = None,
+        state: HoldState | None = None,
+    ) -> Sequence[Hold]:
+        """Return holds as stored, filtered, oldest first."""
+        with self._lock:
+            found = [
+                h
+                for h in self._s.holds_.values()
+                if (owner is None or h.owner == owner)
+                and (sku is None or h.sku == sku)
+                and (state is None or h.state is state)
+            ]
+        return sorted(found, key=lambda h: (h.placed_at, h.hold_id))
+
+    def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
+        """Return up to `limit` movements with `seq > after`."""
+        with self._lock:
+            return self._s.movements_[max(after, 0) : max(after, 0) + max(limit, 0)]
+
+    def policy(self, sku: str) -> StockPolicy:
+        """Return the SKU's stock policy."""
+        return self._s.policies.get(sku, _NO_POLICY)
+
+    def set_policy(self, sku: str, policy: StockPolicy) -> None:
+        """Set the SKU's stock policy."""
+        with self._lock:
+            self._s.policies[sku] = policy
+
+    def set_safety_stock(self, sku: str, location: str, quantity: int) -> None:
+        """Set the safety stock of one balance."""
+        with self._lock:
+            figures = self._s.figures_.setdefault((sku, location), [0, 0, 0, 0])
+            figures[3] = quantity
+            self._s.skus.add(sku)
+            self._s.locations.add(location)
+
+
+class _State:
+    """The store's data, read and written by the engine under the store's lock."""
+
+    def __init__(self) -> None:
+        self.figures_: dict[engine.Row, engine.Figures] = {}
+        self.skus: set[str] = set()
+        self.locations: set[str] = set()
+        self.holds_: dict[str, Hold] = {}
+        self.due_by_row: dict[engine.Row, list[_Entry]] = {}
+        self.due: list[_Entry] = []
+        # Resolved or extended holds leave stale heap entries behind; a heap
+        # is rebuilt once half of it is stale, so scans stay O(live).
+        self.stale_by_row: dict[engine.Row, int] = {}
+        self.stale = 0
+        # Live hold ids per owner: an owner reserving again finds its own
+        # holds without scanning every live hold on a busy balance. Most
+        # owners hold one line: a bare id then, a list only for several.
+        self.owner_live: dict[str, str | list[str]] = {}
+        self.movements_: list[Movement] = []
+        self.receipts: dict[str, Receipt] = {}
+        self.policies: dict[str, StockPolicy] = {}
+        self.high_water_: pendulum.DateTime | None = None
+        # Entries popped while a plan runs; pushed back if it fails.
+        self.popped: list[tuple[engine.Row, _Entry]] = []
+
+    def receipt(self, key: str) -> Receipt | None:
+        return self.receipts.get(key)
+
+    def high_water(self) -> pendulum.DateTime | None:
+        return self.high_water_
+
+    def figures(self, sku: str, location: str) -> engine.Figures | None:
+        return self.figures_.get((sku, location))
+
+    def sku_known(self, sku: str) -> bool:
+        return sku in self.skus
+
+    def location_known(self, location: str) -> bool:
+        return location in self.locations
+
+    def due_holds(self, row: engine.Row, at: pendulum.DateTime) -> Iterable[Hold]:
+        heap = self.due_by_row.get(row)
+        found = []
+        while heap and heap[0][0] <= at:
+            entry = heapq.heappop(heap)
+            if self.is_entry(*entry):
+                self.popped.append((row, entry))
+                found.append(self.holds_[entry[1]])
+        return found
+
+    def owner_holds(self, owner: str, row: engine.Row) -> Iterable[Hold]:
+        ids = self.owner_live.get(owner, ())
+        found = []
+        for hold_id in (ids,) if isinstance(ids, str) else ids:
+            hold = self.holds_[hold_id]
+            if (hold.sku, hold.location) == row:
+                found.append(hold)
+        return found
+
+    def next_seq(self) -> int:
+        return len(self.movements_) + 1
+
+    def write(
+        self,
+        high_water: pendulum.DateTime,
+        figures: dict[engine.Row, engine.Figures],
+        holds: list[Hold],
+        movements: list[Movement],
+        receipt: Receipt | None,
+    ) -> None:
+        self.high_water_ = high_water
+        for row, values in figures.items():
+            self.figures_[row] = values
+            self.skus.add(row[0])
+            self.locations.add(row[1])
+        for hold in holds:
+            old = self.holds_.get(hold.hold_id)
+            self.holds_[hold.hold_id] = hold
+            row = (hold.sku, hold.location)
+            moved = old is None or old.expires_at != hold.expires_at
+            if hold.state is HoldState.LIVE and moved:
+                entry = (hold.expires_at, hold.hold_id)
+                heapq.heappush(self.due_by_row.setdefault(row, []), entry)
+                heapq.heappush(self.due, entry)
+            if old is None and hold.state is HoldState.LIVE:
+                self._remember_owner(hold)
+            elif old is not None and old.state is HoldState.LIVE:
+                if hold.state is not HoldState.LIVE:
+                    self._forget_owner(hold)
+                if moved or hold.state is not HoldState.LIVE:
+                    self._went_stale(row)
+        self.movements_.extend(movements)
+        if receipt is not None:
+            self.receipts[receipt.key] = receipt
+        self.popped.clear()
+
+    def _remember_owner(self, hold: Hold) -> None:
+        ids = self.owner_live.get(hold.owner)
+        if ids is None:
+            self.owner_live[hold.owner] = hold.hold_id
+        elif isinstance(ids, str):
+            self.owner_live[hold.owner] = [ids, hold.hold_id]
+        else:
+            ids.append(hold.hold_id)
+
+    def _forget_owner(self, hold: Hold) -> None:
+        ids = self.owner_live[hold.owner]
+        if isinstance(ids, str):
+            del self.owner_live[hold.owner]
+            return
+        ids.remove(hold.hold_id)
+        if len(ids) == 1:
+            self.owner_live[hold.owner] = ids[0]
+
+    def _went_stale(self, row: engine.Row) -> None:
+        stale = self.stale_by_row[row] = self.stale_by_row.get(row, 0) + 1
+        heap = self.due_by_row[row]
+        if stale > len(heap) // 2:
+            heap[:] = [e for e in heap if self.is_entry(*e)]
+            heapq.heapify(heap)
+            self.stale_by_row[row] = 0
+        self.stale += 1
+        if self.stale > len(self.due) // 2:
+            self.due[:] = [e for e in self.due if self.is_entry(*e)]
+            heapq.heapify(self.due)
+            self.stale = 0
+
+    def is_entry(self, expires_at: pendulum.DateTime, hold_id: str) -> bool:
+        """Whether a heap entry still stands for a live hold (lazy deletion)."""
+        hold = self.holds_[hold_id]
+        return hold.state is HoldState.LIVE and hold.expires_at == expires_at
+
+    def pop_due(self, at: pendulum.DateTime, limit: int | None) -> list[Hold]:
+        found: list[Hold] = []
+        while self.due and self.due[0][0] <= at:
+            if limit is not None and len(found) >= limit:
+                break
+            entry = heapq.heappop(self.due)
+            if self.is_entry(*entry):
+                found.append(self.holds_[entry[1]])
+        return found
+
+    def hold(self, hold_id: str) -> Hold | None:
+        return self.holds_.get(hold_id)
+
+    def policy(self, sku: str) -> StockPolicy:
+        return self.policies.get(sku, _NO_POLICY)
+
+    def restore(self) -> None:
+        """Undo the heap pops of a plan that failed."""
+        for row, entry in self.popped:
+            heapq.heappush(self.due_by_row[row], entry)
+        self.popped.clear()
