@@ -21,7 +21,8 @@ OrderkitError
 │   ├── UnknownLocation (LookupError)       a location the ledger has never stocked
 │   ├── UnknownHold (LookupError)           a hold id the ledger does not know
 │   ├── InvalidPhone                        not a phone number (masked ones are absent)
-│   └── InvalidAddress                      an address with nothing to normalise
+│   ├── InvalidAddress                      an address with nothing to normalise
+│   └── InvalidOffer                        a bad discount offer or stacking policy
 ├── IllegalTransition (ValueError)          an event the order's status forbids
 ├── InsufficientStock (ValueError)          every short line: .shortages
 ├── HoldNotLive (ValueError)                a hold released, expired or committed
@@ -59,6 +60,7 @@ __all__ = [
     "InsufficientStock",
     "InvalidAddress",
     "InvalidMoney",
+    "InvalidOffer",
     "InvalidPhone",
     "InvalidQuantity",
     "KeyInProgress",
@@ -416,3 +418,14 @@ class ConfigurationError(OrderkitError, RuntimeError):
     def __init__(self, setting: str, problem: str) -> None:
         self.setting = setting
         super().__init__(f"{setting}: {problem}")
+
+
+@final
+class InvalidOffer(ValidationError):
+    """A discount offer or stacking policy that cannot be applied as given.
+
+    A percent outside 0..100, a float, a negative amount, an unknown offer
+    kind, or something that is not an offer at all.
+
+    .. versionadded:: 0.1.0
+    """

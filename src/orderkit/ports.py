@@ -33,9 +33,10 @@ from orderkit.inventory import (
     Receipt,
     StockPolicy,
 )
+from orderkit.pricing import LimitDecision, LimitKey
 
 
-__all__ = ["Clock", "DetectorStore", "KeyStore", "LedgerStore"]
+__all__ = ["Clock", "DetectorStore", "KeyStore", "LedgerStore", "LimitStore"]
 
 
 class Clock(Protocol):
@@ -361,4 +362,70 @@ class DetectorStore(Protocol):
 
     def prune(self, before: dt.datetime) -> int:
         """Delete orders placed before `before`, unless pending; return how many."""
+        ...
+
+
+class LimitStore(Protocol):
+    """**Protocol:** where purchase limits count uses, over sliding windows.
+
+    `orderkit.services.PurchaseLimits` drives it: `orderkit.pricing.limit_keys`
+    picks the keys an order consumes (`buyer:B1`, `ip:203.0.113.7`), and the
+    store counts. Run `orderkit.testing.contracts.LimitStoreContract` against
+    any implementation: it checks every rule below.
+
+    A use is `(key, member, at)`. Within a key's window at `now`, the uses
+    with `now - window < at` (later ones included: a clock stepping back
+    never frees room), its **count** is the number of those uses without a
+    member plus the number of distinct members among the others.
+
+    Contract of `consume(keys, now=, use_id=)`, one atomic check-and-count:
+
+    - **Check.** Each `LimitKey` is checked against its own `limit` and
+      `window`: it passes when its count is below `limit`, or when it has a
+      `member` that is already among its window's members (a known account
+      on an IP adds nothing).
+    - **All or nothing.** When every key passes, one use at `now` is
+      recorded for each distinct `(key, member)` pair of the call (a key
+      named twice, by two rules with different windows, is used once) and
+      `Granted()` is returned. Otherwise nothing is recorded and `Exceeded`
+      lists an `Overage` (the key, its count) for every key that failed, in
+      the order given.
+    - **Idempotency.** With a `use_id`, a call whose use id was granted
+      before returns `Granted(replayed=True)` and records nothing, whatever
+      its keys; an exceeded call records nothing, its use id included, so
+      retrying it checks again.
+    - **Isolation.** Concurrent calls behave as if run one at a time, also
+      across processes for stores shared by them: however many racers
+      consume one key with limit `n`, exactly `n` are granted per window.
+    - **Verbatim keys.** Keys and members are compared as given, case,
+      quotes, SQL and emoji included.
+
+    `prune(before)` deletes every use, and every use id, recorded at an
+    instant before `before`, and returns how many uses it deleted. Pass
+    `now` minus the longest window (and at least the retry horizon of use
+    ids): a pruned use no longer counts, and a pruned use id is new again.
+
+    - **Validation.** `keys` a non-empty sequence of `LimitKey` (else
+      `ValidationError` naming `keys` or `keys[i]`); `use_id` `None` or
+      printable text of 1 to 255 characters (`use_id`); every time
+      timezone-aware (`NaiveDatetime` naming `now` or `before`). Refused
+      input records nothing.
+    - **Errors.** `StoreError` for storage failures, with the driver's
+      error as its cause; nothing is recorded.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def consume(
+        self,
+        keys: Sequence[LimitKey],
+        *,
+        now: dt.datetime,
+        use_id: str | None = None,
+    ) -> LimitDecision:
+        """Check every key and record one use of each, all or nothing."""
+        ...
+
+    def prune(self, before: dt.datetime) -> int:
+        """Delete uses recorded before `before`; return how many."""
         ...

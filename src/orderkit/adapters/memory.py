@@ -6,6 +6,12 @@
 from orderkit.adapters._memory_detector import MemoryDetectorStore
 from orderkit.adapters._memory_keys import MemoryKeyStore
 from orderkit.adapters._memory_ledger import MemoryLedgerStore
+from orderkit.adapters._memory_limits import MemoryLimitStore
 
 
-__all__ = ["MemoryDetectorStore", "MemoryKeyStore", "MemoryLedgerStore"]
+__all__ = [
+    "MemoryDetectorStore",
+    "MemoryKeyStore",
+    "MemoryLedgerStore",
+    "MemoryLimitStore",
+]

@@ -14,6 +14,12 @@ from orderkit.adapters._sqlite_ledger import SqliteLedgerStore
 from orderkit.adapters._sqlite_ledger_tables import (
     SCHEMA_VERSION as SCHEMA_VERSION,  # noqa: PLC0414 - an explicit re-export
 )
+from orderkit.adapters._sqlite_limits import SqliteLimitStore
 
 
-__all__ = ["SqliteDetectorStore", "SqliteKeyStore", "SqliteLedgerStore"]
+__all__ = [
+    "SqliteDetectorStore",
+    "SqliteKeyStore",
+    "SqliteLedgerStore",
+    "SqliteLimitStore",
+]

@@ -4,7 +4,8 @@
 `Idempotency` runs each request once per key over any
 `orderkit.ports.KeyStore`; `DuplicateDetector` queues orders that repeat
 across channels within a window for review, over any
-`orderkit.ports.DetectorStore`.
+`orderkit.ports.DetectorStore`; `PurchaseLimits` counts orders against
+per-buyer, IP and device limits over any `orderkit.ports.LimitStore`.
 
 .. versionadded:: 0.1.0
 """
@@ -22,6 +23,7 @@ from orderkit.services._idempotency import Reply as Reply
 from orderkit.services._ledger import DEFAULT_HOLD_TTL as DEFAULT_HOLD_TTL
 from orderkit.services._ledger import Ledger as Ledger
 from orderkit.services._ledger import Resolution as Resolution
+from orderkit.services._limits import PurchaseLimits as PurchaseLimits
 
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "DuplicateDetector",
     "Idempotency",
     "Ledger",
+    "PurchaseLimits",
     "Reply",
     "Resolution",
 ]

@@ -24,11 +24,13 @@ from orderkit.testing._contract_base import StoreContract
 from orderkit.testing._detector_contract import DetectorStoreContract
 from orderkit.testing._key_contract import KeyStoreContract
 from orderkit.testing._ledger_contract import LedgerStoreContract
+from orderkit.testing._limit_contract import LimitStoreContract
 
 
 __all__ = [
     "DetectorStoreContract",
     "KeyStoreContract",
     "LedgerStoreContract",
+    "LimitStoreContract",
     "StoreContract",
 ]

@@ -1,0 +1,100 @@
+"""The in-memory limit store: sliding-window counts in a dict."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Sequence
+from typing import final
+
+import pendulum
+
+from orderkit._time import plus
+from orderkit.pricing import Exceeded, Granted, LimitDecision, LimitKey, Overage
+from orderkit.pricing._limits import check_instant, check_keys, check_use_id, uses_of
+
+
+@final
+class MemoryLimitStore:
+    """A `LimitStore` in a dict, safe to share between threads.
+
+    Each key keeps its uses in a list; a check reads the uses of the keys it
+    names, so it costs O(uses kept per key), which stays near the limit
+    while exceeded calls record nothing. `prune` walks every key. Nothing
+    survives the process.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self) -> None:
+        """Create an empty store."""
+        self._lock = threading.Lock()
+        # key -> [(at, member)], in the order recorded.
+        self._uses: dict[str, list[tuple[pendulum.DateTime, str | None]]] = {}
+        self._use_ids: dict[str, pendulum.DateTime] = {}
+
+    def consume(
+        self,
+        keys: Sequence[LimitKey],
+        *,
+        now: dt.datetime,
+        use_id: str | None = None,
+    ) -> LimitDecision:
+        """Check every key and record one use of each, all or nothing.
+
+        See `orderkit.ports.LimitStore`.
+
+        Raises:
+            ValidationError: Bad keys or use id; nothing was recorded.
+            NaiveDatetime: `now` is naive.
+        """
+        checked = check_keys(keys)
+        use = check_use_id(use_id)
+        at = check_instant("now", now)
+        with self._lock:
+            if use is not None and use in self._use_ids:
+                return Granted(replayed=True)
+            over = [
+                overage
+                for key in checked
+                if (overage := self._check(key, at)) is not None
+            ]
+            if over:
+                return Exceeded(tuple(over))
+            for name, member in uses_of(checked):
+                self._uses.setdefault(name, []).append((at, member))
+            if use is not None:
+                self._use_ids[use] = at
+            return Granted()
+
+    def prune(self, before: dt.datetime) -> int:
+        """Delete uses (and use ids) recorded before `before`; return how many."""
+        cutoff = check_instant("before", before)
+        pruned = 0
+        with self._lock:
+            for name in list(self._uses):
+                kept = [use for use in self._uses[name] if use[0] >= cutoff]
+                pruned += len(self._uses[name]) - len(kept)
+                if kept:
+                    self._uses[name] = kept
+                else:
+                    del self._uses[name]
+            self._use_ids = {u: at for u, at in self._use_ids.items() if at >= cutoff}
+        return pruned
+
+    def _check(self, key: LimitKey, at: pendulum.DateTime) -> Overage | None:
+        """The key's overage at `at`, or `None` when one more use fits."""
+        since = plus(at, -key.window)
+        plain = 0
+        members: set[str] = set()
+        for used_at, member in self._uses.get(key.key, ()):
+            if used_at <= since:
+                continue
+            if member is None:
+                plain += 1
+            else:
+                members.add(member)
+        if key.member is not None and key.member in members:
+            return None
+        count = plain + len(members)
+        return None if count < key.limit else Overage(key, count)

@@ -1,0 +1,216 @@
+"""`SqliteLimitStore`: purchase-limit counts in SQLite, alone or beside the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Final, TypeVar, final
+
+from orderkit._time import plus
+from orderkit.adapters._sqlite_session import (
+    DEFAULT_TIMEOUT,
+    Session,
+    SessionStore,
+    declare,
+    to_us,
+    undo,
+)
+from orderkit.pricing import Exceeded, Granted, LimitDecision, LimitKey, Overage
+from orderkit.pricing._limits import check_instant, check_keys, check_use_id, uses_of
+
+
+T = TypeVar("T")
+
+LIMITS_SCHEMA_VERSION: Final = 1
+"""The version of the limit tables this module writes, kept in `orderkit_meta`."""
+LIMITS = declare(
+    "limits_schema_version",
+    "limit schema",
+    LIMITS_SCHEMA_VERSION,
+    (
+        (
+            "CREATE TABLE orderkit_limit_uses ("
+            " key TEXT NOT NULL, at INTEGER NOT NULL, member TEXT)"
+        ),
+        # The window count: one index range per key, answered from the index.
+        (
+            "CREATE INDEX orderkit_limit_uses_window"
+            " ON orderkit_limit_uses (key, at, member)"
+        ),
+        "CREATE INDEX orderkit_limit_uses_at ON orderkit_limit_uses (at)",
+        (
+            "CREATE TABLE orderkit_limit_use_ids ("
+            " use_id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID"
+        ),
+        "CREATE INDEX orderkit_limit_use_ids_at ON orderkit_limit_use_ids (at)",
+    ),
+)
+"""The limit tables, versioned by the `limits_schema_version` row."""
+
+# Uses without a member count one each; members count once each.
+_COUNT = (
+    "SELECT count(*) - count(member) + count(DISTINCT member),"
+    " coalesce(max(member = ?3), 0)"
+    " FROM orderkit_limit_uses WHERE key = ?1 AND at > ?2"
+)
+_USED = "SELECT 1 FROM orderkit_limit_use_ids WHERE use_id = ?"
+_NEW_USE = "INSERT INTO orderkit_limit_uses (key, at, member) VALUES (?, ?, ?)"
+_NEW_USE_ID = "INSERT INTO orderkit_limit_use_ids (use_id, at) VALUES (?, ?)"
+_PRUNE_USES = "DELETE FROM orderkit_limit_uses WHERE at < ?"
+_PRUNE_USE_IDS = "DELETE FROM orderkit_limit_use_ids WHERE at < ?"
+
+
+@final
+class SqliteLimitStore(SessionStore):
+    """A `LimitStore` in SQLite: one file, any number of processes.
+
+    `target` is a file path, `":memory:"`, or an open `sqlite3.Connection`,
+    exactly as for `SqliteLedgerStore`, and the stores may share a file or
+    a connection.
+
+    **Transactions.** Given a path (or `":memory:"`), every `consume` is one
+    short `BEGIN IMMEDIATE` transaction on the store's own connection
+    (autocommit mode, WAL, `synchronous=NORMAL`, waiting up to `timeout`
+    seconds for the lock): the counts are read and the uses written under
+    the write lock, so racing processes are served one at a time and a
+    limit holds exactly. Each key's count is one range of the index on
+    `(key, at, member)`.
+
+    **Joined sessions.** Given a connection inside a transaction, the store
+    joins it, neither beginning nor committing, and writes in a `SAVEPOINT`,
+    so a failed call undoes only its own writes, and a host rolling back
+    forgets the uses with its order. Given a connection outside a
+    transaction, the store opens and commits its own. The store never
+    changes a given connection's settings and never closes it.
+
+    **Threads.** One connection per store behind a lock; give each process
+    its own store.
+
+    **Schema.** The tables `orderkit_limit_uses` and `orderkit_limit_use_ids`
+    are created on first use, versioned by their own row of `orderkit_meta`.
+    Times are integer microseconds since the Unix epoch (UTC).
+
+    **Errors.** Every `sqlite3.Error` becomes `StoreError("sqlite",
+    operation, detail)` with the driver's error as its cause, after rolling
+    back. orderkit's own errors propagate unchanged, writing nothing.
+
+    Args:
+        target: A file path, `":memory:"`, or an open connection.
+        timeout: Seconds to wait for another process's write lock (paths only).
+
+    Raises:
+        StoreError: The file cannot be opened, is not a database, or holds a
+            schema from a newer orderkit.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | sqlite3.Connection,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Open the store on `target`, creating its tables if missing."""
+        self._session = Session(target, LIMITS, timeout=timeout)
+
+    def consume(
+        self,
+        keys: Sequence[LimitKey],
+        *,
+        now: dt.datetime,
+        use_id: str | None = None,
+    ) -> LimitDecision:
+        """Check every key and record one use of each, all or nothing.
+
+        See `orderkit.ports.LimitStore`.
+
+        Raises:
+            ValidationError: Bad keys or use id; nothing was recorded.
+            NaiveDatetime: `now` is naive.
+            StoreError: SQLite failed; nothing was recorded.
+        """
+        checked = check_keys(keys)
+        use = check_use_id(use_id)
+        at = check_instant("now", now)
+        at_us = to_us(at)
+        bounds = [
+            (key.key, to_us(plus(at, -key.window)), key.member) for key in checked
+        ]
+        rows = [(name, at_us, member) for name, member in uses_of(checked)]
+
+        def work(cur: sqlite3.Cursor, savepoint: str | None) -> LimitDecision:
+            if use is not None and cur.execute(_USED, (use,)).fetchone():
+                return Granted(replayed=True)
+            over = []
+            for key, values in zip(checked, bounds, strict=True):
+                count, known = cur.execute(_COUNT, values).fetchone()
+                if not known and count >= key.limit:
+                    over.append(Overage(key, count))
+            if over:
+                return Exceeded(tuple(over))
+
+            def record() -> LimitDecision:
+                cur.executemany(_NEW_USE, rows)
+                if use is not None:
+                    cur.execute(_NEW_USE_ID, (use, at_us))
+                return Granted()
+
+            return _in_savepoint(cur, savepoint, record)
+
+        return self._session.transact("consume", work)
+
+    def prune(self, before: dt.datetime) -> int:
+        """Delete uses (and use ids) recorded before `before`; return how many.
+
+        Reads only the rows it deletes, through the indexes on `at`.
+
+        Raises:
+            NaiveDatetime: `before` is naive.
+            StoreError: SQLite failed; nothing was deleted.
+        """
+        cutoff = (to_us(check_instant("before", before)),)
+
+        def work(cur: sqlite3.Cursor, savepoint: str | None) -> int:
+
+            def prune() -> int:
+                pruned: int = cur.execute(_PRUNE_USES, cutoff).rowcount
+                cur.execute(_PRUNE_USE_IDS, cutoff)
+                return pruned
+
+            return _in_savepoint(cur, savepoint, prune)
+
+        return self._session.transact("prune", work)
+
+    # lifecycle
+
+    def close(self) -> None:
+        """Close the store's own connection; a given connection stays open.
+
+        Closing twice is harmless; any other use after closing raises
+        `StoreError`.
+        """
+        self._session.close()
+
+
+def _in_savepoint(
+    cur: sqlite3.Cursor, savepoint: str | None, work: Callable[[], T]
+) -> T:
+    """Run `work()` in `savepoint` when joining a host's transaction.
+
+    A failure then undoes this call's writes alone; the host's transaction
+    goes on. In the session's own transaction (`savepoint` is `None`) the
+    session rolls everything back instead.
+    """
+    if savepoint is None:
+        return work()
+    cur.execute(f"SAVEPOINT {savepoint}")
+    try:
+        result = work()
+    except BaseException:
+        undo(cur, savepoint)
+        raise
+    cur.execute(f"RELEASE {savepoint}")
+    return result

@@ -1,0 +1,537 @@
+"""Manual price changes: approval tiers as data, and a change's pure lifecycle.
+
+A price change is requested, routed to the role its amount needs
+(`ApprovalTiers`), then approved, rejected or left to expire. Only an approved
+change moves money: it yields a `PriceChanged` record (old and new value,
+requester, approver, time, reason) that `audit_record` turns into the order's
+`AuditRecord`.
+
+The amount routed is the absolute change of the line total,
+`|new_unit_price - old_unit_price| * quantity`: cutting 10 units by 20.00 each
+moves 200.00, and needs the approval of 200.00.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import final
+
+import attrs
+import pendulum
+
+from orderkit._time import plus, to_utc
+from orderkit._validate import Validator, instance_of, positive_int, text
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import CurrencyMismatch, ValidationError
+from orderkit.money import Money
+from orderkit.orders import AuditRecord, FieldChange, OrderStatus
+from orderkit.pricing._tiers import ApprovalTiers, non_negative_money
+
+
+__all__ = [
+    "AlreadyDecided",
+    "ChangeState",
+    "Decided",
+    "PriceChange",
+    "PriceChanged",
+    "approve",
+    "audit_record",
+    "expire",
+    "reject",
+    "request_change",
+]
+
+
+@final
+class ChangeState(enum.StrEnum):
+    """Where a price change stands; it leaves `PENDING` exactly once.
+
+    .. versionadded:: 0.1.0
+    """
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+def _requested_at(value: dt.datetime) -> pendulum.DateTime:
+    return to_utc(value, "requested_at")
+
+
+def _expires_at(value: dt.datetime) -> pendulum.DateTime:
+    return to_utc(value, "expires_at")
+
+
+def _decided_at(value: dt.datetime | None) -> pendulum.DateTime | None:
+    return None if value is None else to_utc(value, "decided_at")
+
+
+def _optional_text(field: str) -> Validator:
+    check_text = text(field)
+
+    def check(instance: object, attribute: object, value: object) -> None:
+        if value is not None:
+            check_text(instance, attribute, value)
+
+    return check
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class PriceChange:
+    """A request to change one order line's unit price, and its decision.
+
+    Attributes:
+        change_id: The change's id.
+        order_id: The order.
+        line_id: The line whose unit price changes.
+        sku: The line's SKU (anomaly reports compare with its list price).
+        quantity: The line's quantity: the change of the line total is
+            `(new_unit_price - old_unit_price) * quantity`.
+        old_unit_price: The unit price now.
+        new_unit_price: The unit price asked for; never negative.
+        reason: Why, in the requester's words.
+        requester: Who asked: the actor of the change.
+        evidence: A reference to the evidence (ticket, chat log, photo).
+        requested_at: When it was asked (UTC).
+        expires_at: When a pending change lapses (UTC, exclusive).
+        required_role: The role the amount was routed to.
+        state: `PENDING` until approved, rejected or expired.
+        decided_by: Who approved or rejected it; `None` otherwise.
+        decided_at: When it left `PENDING` (UTC); `None` while pending.
+        note: The decider's note, such as why it was rejected.
+
+    Raises:
+        ValidationError: A field is empty or of the wrong type, a price is
+            negative, the prices are equal, or the change expires before it
+            was requested.
+        CurrencyMismatch: The two prices are in different currencies.
+
+    .. versionadded:: 0.1.0
+    """
+
+    change_id: str = attrs.field(validator=text("change_id"))
+    order_id: str = attrs.field(validator=text("order_id"))
+    line_id: str = attrs.field(validator=text("line_id"))
+    sku: str = attrs.field(validator=text("sku"))
+    quantity: int = attrs.field(validator=positive_int("quantity"))
+    old_unit_price: Money = attrs.field(validator=non_negative_money("old_unit_price"))
+    new_unit_price: Money = attrs.field(validator=non_negative_money("new_unit_price"))
+    reason: str = attrs.field(validator=text("reason"))
+    requester: str = attrs.field(validator=text("requester"))
+    evidence: str = attrs.field(validator=text("evidence"))
+    requested_at: pendulum.DateTime = attrs.field(converter=_requested_at)
+    expires_at: pendulum.DateTime = attrs.field(converter=_expires_at)
+    required_role: str = attrs.field(validator=text("required_role"))
+    state: ChangeState = attrs.field(
+        default=ChangeState.PENDING, validator=instance_of("state", ChangeState)
+    )
+    decided_by: str | None = attrs.field(
+        default=None,
+        validator=_optional_text("decided_by"),
+    )
+    decided_at: pendulum.DateTime | None = attrs.field(
+        default=None, converter=_decided_at
+    )
+    note: str = attrs.field(default="", validator=instance_of("note", str))
+
+    def __attrs_post_init__(self) -> None:
+        old, new = self.old_unit_price, self.new_unit_price
+        if new.currency != old.currency:
+            raise CurrencyMismatch(
+                "new_unit_price", new.currency.code, old.currency.code
+            )
+        if new == old:
+            raise ValidationError(
+                "new_unit_price", new, "is the old price; there is nothing to change"
+            )
+        if self.expires_at <= self.requested_at:
+            raise ValidationError(
+                "expires_at", self.expires_at, "must be after requested_at"
+            )
+        pending = self.state is ChangeState.PENDING
+        if pending != (self.decided_at is None):
+            raise ValidationError(
+                "decided_at", self.decided_at, f"does not fit state {self.state}"
+            )
+        decided = self.state in {ChangeState.APPROVED, ChangeState.REJECTED}
+        if decided != (self.decided_by is not None):
+            raise ValidationError(
+                "decided_by", self.decided_by, f"does not fit state {self.state}"
+            )
+
+    @property
+    def delta(self) -> Money:
+        """The change of the line total, signed: negative for a price cut."""
+        return (self.new_unit_price - self.old_unit_price) * self.quantity
+
+    @property
+    def amount(self) -> Money:
+        """The amount routed through the tiers: `abs(delta)`."""
+        return abs(self.delta)
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class PriceChanged:
+    """An approved price change, applied: what the order's audit trail keeps.
+
+    Attributes:
+        change_id: The price change.
+        order_id: The order.
+        line_id: The line.
+        old_unit_price: The unit price before.
+        new_unit_price: The unit price after.
+        quantity: The line's quantity.
+        actor: Who requested the change.
+        approver: Who approved it.
+        approver_role: The role they approved it in.
+        at: When it was approved, and so applied (UTC).
+        reason: The requester's reason.
+        evidence: The requester's evidence reference.
+
+    .. versionadded:: 0.1.0
+    """
+
+    change_id: str
+    order_id: str
+    line_id: str
+    old_unit_price: Money
+    new_unit_price: Money
+    quantity: int
+    actor: str
+    approver: str
+    approver_role: str
+    at: pendulum.DateTime
+    reason: str
+    evidence: str
+
+
+@final
+@attrs.frozen(slots=True)
+class Decided:
+    """The change left `PENDING`.
+
+    Attributes:
+        change: The change in its new state.
+        record: The applied change, for an approval; `None` otherwise.
+
+    .. versionadded:: 0.1.0
+    """
+
+    change: PriceChange
+    record: PriceChanged | None = None
+
+
+@final
+@attrs.frozen(slots=True)
+class AlreadyDecided:
+    """The same decision was taken before; nothing changed.
+
+    Attributes:
+        change: The change, unchanged: `decided_by` and `decided_at` tell
+            who decided it and when.
+
+    .. versionadded:: 0.1.0
+    """
+
+    change: PriceChange
+
+
+def request_change(  # noqa: PLR0913 - keyword-only fields of one request
+    tiers: ApprovalTiers,
+    *,
+    change_id: str,
+    order_id: str,
+    line_id: str,
+    sku: str,
+    quantity: int,
+    old_unit_price: Money,
+    new_unit_price: Money,
+    reason: str,
+    requester: str,
+    evidence: str,
+    requested_at: dt.datetime,
+    ttl: dt.timedelta,
+) -> PriceChange:
+    """Request a price change, routed to the role its amount needs.
+
+    Args:
+        tiers: The approval tiers.
+        change_id: The change's id.
+        order_id: The order.
+        line_id: The line.
+        sku: The line's SKU.
+        quantity: The line's quantity.
+        old_unit_price: The line's unit price now.
+        new_unit_price: The unit price asked for.
+        reason: Why.
+        requester: Who asks.
+        evidence: A reference to the evidence.
+        requested_at: When (timezone-aware).
+        ttl: How long the request waits for a decision (elapsed time).
+
+    Returns:
+        The pending change; `required_role` is the tier of its `amount`.
+
+    Raises:
+        ValidationError: A field is invalid, `ttl` is not positive, or a price
+            is negative (`field` names it).
+        CurrencyMismatch: A price is in another currency than the tiers.
+    """
+    _check_ttl(ttl)
+    at = to_utc(requested_at, "requested_at")
+    change = PriceChange(
+        change_id=change_id,
+        order_id=order_id,
+        line_id=line_id,
+        sku=sku,
+        quantity=quantity,
+        old_unit_price=old_unit_price,
+        new_unit_price=new_unit_price,
+        reason=reason,
+        requester=requester,
+        evidence=evidence,
+        requested_at=at,
+        expires_at=plus(at, ttl),
+        required_role=tiers.roles[-1],
+    )
+    return attrs.evolve(change, required_role=tiers.role_for(change.amount))
+
+
+def _check_ttl(ttl: object) -> None:
+    if not isinstance(ttl, dt.timedelta) or ttl <= dt.timedelta(0):
+        raise ValidationError("ttl", ttl, "must be a positive timedelta")
+
+
+def _same_person(a: str, b: str) -> bool:
+    # "Li.Wei" and " li.wei" are one login in most back offices.
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def _check_decider(
+    change: PriceChange, tiers: ApprovalTiers, decider: str, role: str, verb: str
+) -> None:
+    text("approver")(None, None, decider)
+    if _same_person(decider, change.requester):
+        raise ValidationError(
+            "approver",
+            decider,
+            f"requested change {change.change_id!r}; cannot {verb} it",
+        )
+    if not tiers.can_approve(role, change.required_role):
+        raise ValidationError(
+            "role",
+            role,
+            f"cannot {verb} change {change.change_id!r}: "
+            f"its {change.amount} needs {change.required_role!r} or higher",
+        )
+
+
+def _decide(  # noqa: PLR0913 - the shared steps of approve and reject
+    change: PriceChange,
+    tiers: ApprovalTiers,
+    target: ChangeState,
+    *,
+    approver: str,
+    role: str,
+    now: dt.datetime,
+    note: str,
+) -> Decided | AlreadyDecided:
+    at = to_utc(now, "now")
+    if change.state is target:
+        return AlreadyDecided(change)
+    verb = "approve" if target is ChangeState.APPROVED else "reject"
+    if change.state is not ChangeState.PENDING:
+        raise ValidationError(
+            "state",
+            change.state,
+            f"change {change.change_id!r} is already {change.state}; "
+            f"only a pending change can be decided",
+        )
+    if at >= change.expires_at:
+        raise ValidationError(
+            "now",
+            at,
+            f"change {change.change_id!r} expired at {change.expires_at}; expire it",
+        )
+    if at < change.requested_at:
+        raise ValidationError(
+            "now", at, f"is before the change was requested ({change.requested_at})"
+        )
+    _check_decider(change, tiers, approver, role, verb)
+    decided = attrs.evolve(
+        change, state=target, decided_by=approver, decided_at=at, note=note
+    )
+    if target is not ChangeState.APPROVED:
+        return Decided(decided)
+    record = PriceChanged(
+        change_id=change.change_id,
+        order_id=change.order_id,
+        line_id=change.line_id,
+        old_unit_price=change.old_unit_price,
+        new_unit_price=change.new_unit_price,
+        quantity=change.quantity,
+        actor=change.requester,
+        approver=approver,
+        approver_role=role,
+        at=at,
+        reason=change.reason,
+        evidence=change.evidence,
+    )
+    return Decided(decided, record)
+
+
+def approve(
+    change: PriceChange,
+    tiers: ApprovalTiers,
+    *,
+    approver: str,
+    role: str,
+    now: dt.datetime,
+) -> Decided | AlreadyDecided:
+    """Approve a pending change: the new change and its `PriceChanged` record.
+
+    `role` must be `change.required_role` or a higher tier's role, and the
+    approver must not be the requester (compared ignoring case and spaces).
+
+    Returns:
+        `Decided` with the record to apply; `AlreadyDecided` when the change
+        was approved before (nothing changes, whoever asks).
+
+    Raises:
+        ValidationError: The change was rejected or expired (`field` is
+            `"state"`), is past `expires_at` (`"now"`), the approver requested
+            it (`"approver"`), or `role` is too low or unknown (`"role"`).
+        NaiveDatetime: `now` has no UTC offset.
+    """
+    return _decide(
+        change,
+        tiers,
+        ChangeState.APPROVED,
+        approver=approver,
+        role=role,
+        now=now,
+        note="",
+    )
+
+
+def reject(  # noqa: PLR0913 - keyword-only fields of one decision
+    change: PriceChange,
+    tiers: ApprovalTiers,
+    *,
+    approver: str,
+    role: str,
+    now: dt.datetime,
+    note: str = "",
+) -> Decided | AlreadyDecided:
+    """Reject a pending change; the same people who could approve it may.
+
+    Returns:
+        `Decided` (with no record); `AlreadyDecided` when it was rejected before.
+
+    Raises:
+        ValidationError: As for `approve`.
+        NaiveDatetime: `now` has no UTC offset.
+    """
+    if not isinstance(note, str):
+        raise ValidationError("note", note, "must be a string")
+    return _decide(
+        change,
+        tiers,
+        ChangeState.REJECTED,
+        approver=approver,
+        role=role,
+        now=now,
+        note=note,
+    )
+
+
+def expire(change: PriceChange, now: dt.datetime) -> Decided | AlreadyDecided:
+    """Expire a pending change whose time is up.
+
+    Returns:
+        `Decided` with state `EXPIRED` and `decided_at` the change's
+        `expires_at`; `AlreadyDecided` when it expired before.
+
+    Raises:
+        ValidationError: The change was approved or rejected (`field` is
+            `"state"`), or is not due yet (`"now"`).
+        NaiveDatetime: `now` has no UTC offset.
+    """
+    at = to_utc(now, "now")
+    if change.state is ChangeState.EXPIRED:
+        return AlreadyDecided(change)
+    if change.state is not ChangeState.PENDING:
+        raise ValidationError(
+            "state",
+            change.state,
+            f"change {change.change_id!r} is already {change.state}; "
+            "only a pending change can expire",
+        )
+    if at < change.expires_at:
+        raise ValidationError(
+            "now", at, f"change {change.change_id!r} expires at {change.expires_at}"
+        )
+    return Decided(
+        attrs.evolve(change, state=ChangeState.EXPIRED, decided_at=change.expires_at)
+    )
+
+
+def audit_record(  # noqa: PLR0913 - keyword-only fields of one record
+    record: PriceChanged,
+    *,
+    version: int,
+    key: IdempotencyKey,
+    status: OrderStatus,
+    source: str,
+    recorded_at: dt.datetime | None = None,
+) -> AuditRecord:
+    """The order's audit record of an applied price change.
+
+    The status does not move (`from_status == to_status == status`). The
+    record's `actor` is the requester; its changes are the line's unit price
+    (`lines[L1].unit_price`), and the change's state and approver
+    (`price_changes[C1].state`, `price_changes[C1].approver`), so the trail
+    names both people.
+
+    Args:
+        record: The applied change, from `approve`.
+        version: The order's version after the change.
+        key: The idempotency key of applying it.
+        status: The order's status.
+        source: The system the change was made in (`"back-office"`).
+        recorded_at: When it was applied; defaults to the approval time.
+
+    Returns:
+        An `AuditRecord` with `event_type` `"PriceChanged"`.
+
+    Raises:
+        ValidationError: As for `AuditRecord`.
+    """
+    prefix = f"price_changes[{record.change_id}]"
+    return AuditRecord(
+        order_id=record.order_id,
+        version=version,
+        from_status=status,
+        to_status=status,
+        event_type="PriceChanged",
+        key=key,
+        actor=record.actor,
+        source=source,
+        occurred_at=record.at,
+        recorded_at=record.at if recorded_at is None else recorded_at,
+        changes=(
+            FieldChange(
+                f"lines[{record.line_id}].unit_price",
+                str(record.old_unit_price),
+                str(record.new_unit_price),
+            ),
+            FieldChange(
+                f"{prefix}.state", str(ChangeState.PENDING), str(ChangeState.APPROVED)
+            ),
+            FieldChange(f"{prefix}.approver", "", record.approver),
+        ),
+    )

@@ -1,0 +1,531 @@
+"""Purchase limits: which counters an order consumes, and what a store answers.
+
+The core picks the keys: for each `LimitRule` that applies to a
+`PurchaseContext`, one `LimitKey` naming a counter (`buyer:B1`,
+`phone:+8613800138000`, `ip:203.0.113.7|distinct:buyer`), its limit and its
+window. Counting lives behind `orderkit.ports.LimitStore`, whose `consume`
+answers `Granted` or `Exceeded` for all the keys at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Final, final
+
+import attrs
+
+from orderkit._time import to_utc
+from orderkit._validate import MAX_INT, Validator
+from orderkit.dedupe import normalize_address, normalize_phone, normalize_sku
+from orderkit.errors import ValidationError
+
+
+if TYPE_CHECKING:
+    import pendulum
+
+    from orderkit.orders import Address, Order
+
+
+MAX_LIMIT_TEXT: Final = 255
+"""The longest key, member or use id a limit store accepts, in characters."""
+
+_LONGEST_WINDOW: Final = dt.timedelta(days=36_525)
+
+
+@final
+class LimitScope(enum.StrEnum):
+    """What a limit counts by: who buys, from where, on what, to where.
+
+    .. versionadded:: 0.1.0
+    """
+
+    BUYER = "buyer"
+    """The buyer's account id, per channel when the context names one."""
+    PHONE = "phone"
+    """The buyer's phone in E.164 (masked numbers are absent)."""
+    IP = "ip"
+    """The IP address the order came from."""
+    DEVICE = "device"
+    """The device id (fingerprint) the order came from."""
+    ADDRESS = "address"
+    """The shipping address, normalised (北京市 and 北京 are one place)."""
+
+
+# --------------------------------------------------------------------------
+# Validation shared by the core and the stores
+
+
+def check_limit_text(field: str, value: object) -> str:
+    """Return `value` if it is printable text of 1 to 255 characters.
+
+    Raises:
+        ValidationError: Naming `field`.
+    """
+    if (
+        type(value) is str
+        and 0 < len(value) <= MAX_LIMIT_TEXT
+        and value.isprintable()
+        and not value.isspace()
+    ):
+        return value
+    if not isinstance(value, str) or not value or value.isspace():
+        raise ValidationError(field, value, "must be a non-empty string")
+    if len(value) > MAX_LIMIT_TEXT:
+        raise ValidationError(
+            field, value, f"must be at most {MAX_LIMIT_TEXT} characters"
+        )
+    raise ValidationError(field, value, "must not contain control characters")
+
+
+def check_limit(field: str, value: object) -> int:
+    """Return `value` if it is an int from 1 to 2**63 - 1 (bool refused).
+
+    Raises:
+        ValidationError: Naming `field`.
+    """
+    if type(value) is not int or not 0 < value <= MAX_INT:
+        raise ValidationError(field, value, "must be an integer from 1 to 2**63 - 1")
+    return value
+
+
+def check_window(field: str, value: object) -> dt.timedelta:
+    """Return `value` if it is a positive `timedelta` of at most 100 years.
+
+    Raises:
+        ValidationError: Naming `field`.
+    """
+    if not isinstance(value, dt.timedelta):
+        raise ValidationError(field, value, "must be a datetime.timedelta")
+    if value <= dt.timedelta(0):
+        raise ValidationError(field, value, "must be longer than zero")
+    if value > _LONGEST_WINDOW:
+        raise ValidationError(field, value, "must be at most 100 years")
+    return value
+
+
+def _text_field(field: str) -> Validator:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        check_limit_text(field, value)
+
+    return check
+
+
+def _optional_text_field(field: str) -> Validator:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if value is not None:
+            check_limit_text(field, value)
+
+    return check
+
+
+def _limit_field(field: str) -> Validator:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        check_limit(field, value)
+
+    return check
+
+
+def _window_field(field: str) -> Validator:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        check_window(field, value)
+
+    return check
+
+
+# --------------------------------------------------------------------------
+# What a store counts, and what it answers
+
+
+@final
+@attrs.frozen(slots=True)
+class LimitKey:
+    """One counter to consume, with the limit and the window to check it against.
+
+    A key without a `member` counts uses: granted while fewer than `limit`
+    uses of `key` lie in the window. A key with a `member` counts distinct
+    members ("at most 3 accounts per IP": key `ip:203.0.113.7|distinct:buyer`,
+    member `buyer:B1`): granted while fewer than `limit` distinct members lie
+    in the window, or when `member` is already among them.
+
+    Attributes:
+        key: The counter's name, printable text of 1 to 255 characters,
+            compared verbatim.
+        limit: How many uses (or distinct members) the window holds, at least 1.
+        window: How far back uses count: a use at `t` counts at `now` while
+            `now - window < t`, so it stops counting exactly `window` later.
+        member: What is counted distinctly, or `None` to count uses.
+
+    Raises:
+        ValidationError: A field is out of range, naming it.
+
+    .. versionadded:: 0.1.0
+    """
+
+    key: str = attrs.field(validator=_text_field("key"))
+    limit: int = attrs.field(validator=_limit_field("limit"))
+    window: dt.timedelta = attrs.field(validator=_window_field("window"))
+    member: str | None = attrs.field(
+        default=None,
+        validator=_optional_text_field("member"),
+    )
+
+
+@final
+@attrs.frozen(slots=True)
+class Overage:
+    """One key over its limit, as `consume` found it.
+
+    Attributes:
+        key: The key, as given.
+        count: The uses (or distinct members) already in its window, at
+            least `key.limit`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    key: LimitKey
+    count: int
+
+
+@final
+@attrs.frozen(slots=True)
+class Granted:
+    """Every key was under its limit, and one use of each was recorded.
+
+    Attributes:
+        replayed: True when the call's use id had been granted before and
+            nothing was recorded now.
+
+    .. versionadded:: 0.1.0
+    """
+
+    replayed: bool = False
+
+
+@final
+@attrs.frozen(slots=True)
+class Exceeded:
+    """At least one key was at its limit: nothing was recorded.
+
+    Attributes:
+        over: Every key at or over its limit, in the order given.
+
+    .. versionadded:: 0.1.0
+    """
+
+    over: tuple[Overage, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The names of the keys over their limits."""
+        return tuple(overage.key.key for overage in self.over)
+
+
+LimitDecision = Granted | Exceeded
+"""What `LimitStore.consume` and `PurchaseLimits.check` return."""
+
+
+def check_keys(keys: object) -> tuple[LimitKey, ...]:
+    """Return `keys` as a non-empty tuple of `LimitKey`.
+
+    Raises:
+        ValidationError: Naming `keys` or `keys[i]`.
+    """
+    if isinstance(keys, str | bytes) or not isinstance(keys, Iterable):
+        raise ValidationError("keys", keys, "must be a sequence of LimitKey")
+    found = tuple(keys)
+    if not found:
+        raise ValidationError("keys", found, "must name at least one key")
+    for i, key in enumerate(found):
+        if not isinstance(key, LimitKey):
+            raise ValidationError(f"keys[{i}]", key, "must be a LimitKey")
+    return found
+
+
+def check_use_id(use_id: object) -> str | None:
+    """Return `use_id` if it is `None` or printable text of 1 to 255 characters.
+
+    Raises:
+        ValidationError: Naming `use_id`.
+    """
+    return None if use_id is None else check_limit_text("use_id", use_id)
+
+
+def check_instant(field: str, value: dt.datetime) -> pendulum.DateTime:
+    """Return `value` in UTC.
+
+    Raises:
+        NaiveDatetime: `value` is naive or not a datetime.
+    """
+    return to_utc(value, field)
+
+
+def uses_of(keys: Sequence[LimitKey]) -> tuple[tuple[str, str | None], ...]:
+    """The distinct `(key, member)` pairs of `keys`: one use each, in order."""
+    return tuple(dict.fromkeys((k.key, k.member) for k in keys))
+
+
+# --------------------------------------------------------------------------
+# Rules and the keys an order consumes
+
+
+@final
+@attrs.frozen(slots=True)
+class LimitRule:
+    """A purchase limit: at most `limit` orders per `scope` within `window`.
+
+    With `distinct`, the rule counts distinct values of that scope per value
+    of `scope` instead of orders: `LimitRule(LimitScope.IP, 3, day,
+    distinct=LimitScope.BUYER)` is "at most 3 accounts per IP per day"; an
+    account already seen on the IP within the window may go on ordering.
+    With `sku`, it applies only to orders holding that SKU (compared folded,
+    as `normalize_sku` does) and counts them apart; with `promotion`, only to
+    orders under that promotion.
+
+    Two rules on the same scope with different windows ("5 a day, 20 a
+    week") share one counter: each checks its own window over the same uses.
+
+    Attributes:
+        scope: What the limit counts by.
+        limit: How many orders (or distinct values) the window holds.
+        window: How far back orders count.
+        distinct: The scope counted distinctly, or `None` to count orders.
+        sku: The SKU the rule is limited to, or `None` for every order.
+        promotion: The promotion the rule is limited to, or `None`.
+
+    Raises:
+        ValidationError: A field is out of range, or `distinct` is `scope`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    scope: LimitScope = attrs.field(converter=LimitScope)
+    limit: int = attrs.field(validator=_limit_field("limit"))
+    window: dt.timedelta = attrs.field(validator=_window_field("window"))
+    distinct: LimitScope | None = attrs.field(default=None)
+    sku: str | None = attrs.field(
+        default=None,
+        validator=_optional_text_field("sku"),
+    )
+    promotion: str | None = attrs.field(
+        default=None,
+        validator=_optional_text_field("promotion"),
+    )
+
+    @distinct.validator
+    def _check_distinct(self, _attribute: object, value: object) -> None:
+        if value is None:
+            return
+        if not isinstance(value, LimitScope):
+            raise ValidationError("distinct", value, "must be a LimitScope or None")
+        if value is self.scope:
+            raise ValidationError("distinct", value, "must differ from scope")
+
+
+def _as_skus(skus: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(skus, str) or not isinstance(skus, Iterable):
+        raise ValidationError("skus", skus, "must be a sequence of SKUs")
+    return tuple(skus)
+
+
+@final
+@attrs.frozen(slots=True)
+class PurchaseContext:
+    """Who buys what, from where: the parts of an order the limits count by.
+
+    Absent parts (`None`) are skipped: a rule on an absent part does not
+    apply. Build one from an order with `PurchaseContext.of`.
+
+    Attributes:
+        buyer_id: The buyer's account id.
+        channel: The channel the buyer id belongs to; buyer keys name it,
+            since ids are unique only within a channel.
+        phone: The buyer's phone as sent (masked numbers count as absent).
+        ip: The IP address of the request.
+        device: The device id of the request.
+        address: The shipping address (a masked one counts as absent).
+        skus: The SKUs ordered.
+        promotion: The promotion the order uses, if any.
+        region: The region for phone numbers without a country code.
+
+    .. versionadded:: 0.1.0
+    """
+
+    buyer_id: str | None = attrs.field(
+        default=None,
+        validator=_optional_text_field("buyer_id"),
+    )
+    channel: str | None = attrs.field(
+        default=None,
+        validator=_optional_text_field("channel"),
+    )
+    phone: str | None = None
+    ip: str | None = attrs.field(
+        default=None,
+        validator=_optional_text_field("ip"),
+    )
+    device: str | None = attrs.field(
+        default=None,
+        validator=_optional_text_field("device"),
+    )
+    address: Address | None = None
+    skus: tuple[str, ...] = attrs.field(default=(), converter=_as_skus)
+    promotion: str | None = attrs.field(
+        default=None,
+        validator=_optional_text_field("promotion"),
+    )
+    region: str = "CN"
+
+    @classmethod
+    def of(
+        cls,
+        order: Order,
+        *,
+        ip: str | None = None,
+        device: str | None = None,
+        promotion: str | None = None,
+    ) -> PurchaseContext:
+        """The context of `order`, with the request's IP, device and promotion.
+
+        Args:
+            order: The order placed.
+            ip: The IP address it came from, if known.
+            device: The device id it came from, if known.
+            promotion: The promotion it uses, if any.
+
+        Returns:
+            The buyer, channel, phone, address and SKUs of `order`, with
+            the given request parts.
+        """
+        return cls(
+            buyer_id=order.buyer.buyer_id,
+            channel=order.channel,
+            phone=order.buyer.phone,
+            ip=ip,
+            device=device,
+            address=order.address,
+            skus=tuple(line.sku for line in order.lines),
+            promotion=promotion,
+        )
+
+
+def _escape(value: str) -> str:
+    # `|` separates a key's parts: a value holding one must not forge a part.
+    return value.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _fit(key: str, scope: str) -> str:
+    """`key`, or a hash of it when it is longer than a store accepts."""
+    if len(key) <= MAX_LIMIT_TEXT:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{scope}#sha256:{digest}"
+
+
+class _Parts:
+    """The context's parts, normalised once, read by scope."""
+
+    __slots__ = ("_context", "_folded", "_found")
+
+    def __init__(self, context: PurchaseContext) -> None:
+        self._context = context
+        self._folded: frozenset[str] | None = None
+        self._found: dict[LimitScope, str | None] = {}
+
+    def key(self, rule: LimitRule) -> LimitKey | None:
+        """The key `rule` consumes, or `None` when it does not apply."""
+        context = self._context
+        if rule.promotion is not None and rule.promotion != context.promotion:
+            return None
+        sku = None if rule.sku is None else normalize_sku(rule.sku)
+        if sku is not None and sku not in self._skus():
+            return None
+        value = self.value(rule.scope)
+        if value is None:
+            return None
+        text = f"{rule.scope}:{value}"
+        if sku is not None:
+            text += f"|sku:{_escape(sku)}"
+        if rule.promotion is not None:
+            text += f"|promotion:{_escape(rule.promotion)}"
+        member = None
+        if rule.distinct is not None:
+            seen = self.value(rule.distinct)
+            if seen is None:
+                return None
+            text += f"|distinct:{rule.distinct}"
+            member = _fit(f"{rule.distinct}:{seen}", str(rule.distinct))
+        return LimitKey(_fit(text, str(rule.scope)), rule.limit, rule.window, member)
+
+    def _skus(self) -> frozenset[str]:
+        if self._folded is None:
+            self._folded = frozenset(
+                normalize_sku(sku, field=f"skus[{n}]")
+                for n, sku in enumerate(self._context.skus)
+            )
+        return self._folded
+
+    def value(self, scope: LimitScope) -> str | None:
+        if scope not in self._found:
+            self._found[scope] = self._read(scope)
+        return self._found[scope]
+
+    def _read(self, scope: LimitScope) -> str | None:
+        context = self._context
+        if scope is LimitScope.BUYER:
+            if context.buyer_id is None:
+                return None
+            channel = context.channel
+            buyer = _escape(context.buyer_id)
+            return buyer if channel is None else f"{buyer}|channel:{_escape(channel)}"
+        if scope is LimitScope.PHONE:
+            phone = normalize_phone(context.phone, context.region, field="phone")
+            return None if phone is None else _escape(phone)
+        if scope is LimitScope.ADDRESS:
+            if context.address is None:
+                return None
+            key = normalize_address(context.address)
+            return None if key is None else _escape(key)
+        raw = context.ip if scope is LimitScope.IP else context.device
+        return None if raw is None else _escape(raw)
+
+
+def limit_keys(
+    rules: Iterable[LimitRule], context: PurchaseContext
+) -> tuple[LimitKey, ...]:
+    r"""The keys an order consumes: one per rule that applies to `context`.
+
+    A rule applies when the context has its scope (and its `distinct`
+    scope), holds its SKU and uses its promotion. Keys read
+    `<scope>:<value>`, then `|channel:`, `|sku:`, `|promotion:` and
+    `|distinct:` parts as they apply; `|` and `\` inside values are escaped
+    with a backslash, and a key longer than 255 characters is replaced by a
+    hash of it.
+
+    Args:
+        rules: The limits in force.
+        context: The order and the request.
+
+    Returns:
+        The keys, in the order of the rules that apply.
+
+    Raises:
+        InvalidPhone: A phone rule applies and the phone is not a number.
+        InvalidAddress: An address rule applies and the address is blank.
+        ValidationError: A rule is not a `LimitRule`, or the context is not
+            a `PurchaseContext`.
+    """
+    if not isinstance(context, PurchaseContext):
+        raise ValidationError("context", context, "must be a PurchaseContext")
+    parts = _Parts(context)
+    keys: list[LimitKey] = []
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, LimitRule):
+            raise ValidationError(f"rules[{i}]", rule, "must be a LimitRule")
+        key = parts.key(rule)
+        if key is not None:
+            keys.append(key)
+    return tuple(keys)

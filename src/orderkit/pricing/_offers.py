@@ -1,0 +1,327 @@
+"""Discount offers and the policy that says how they stack."""
+
+from __future__ import annotations
+
+import decimal
+import enum
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import ClassVar, Final, final
+
+import attrs
+
+from orderkit._validate import Validator, positive_int, text
+from orderkit.errors import InvalidOffer
+from orderkit.money import Money
+
+
+@final
+class OfferKind(enum.StrEnum):
+    """The kinds of offer a stacking policy orders, excludes and combines.
+
+    .. versionadded:: 0.1.0
+    """
+
+    PERCENT = "percent"
+    AMOUNT = "amount"
+    FIXED_PRICE = "fixed_price"
+    FREE_SHIPPING = "free_shipping"
+    BUY_X_GET_Y = "buy_x_get_y"
+
+
+def offer_kind(value: OfferKind | str, field: str = "kind") -> OfferKind:
+    """Return the `OfferKind` of a kind or its string value.
+
+    Raises:
+        InvalidOffer: The value is not a known offer kind.
+    """
+    try:
+        return OfferKind(value)
+    except ValueError:
+        known = ", ".join(k.value for k in OfferKind)
+        raise InvalidOffer(
+            field, value, f"unknown offer kind; one of {known}"
+        ) from None
+
+
+def _percent(value: Decimal | int | str) -> Decimal:
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value)
+        except decimal.InvalidOperation:
+            raise InvalidOffer("percent", value, "must be a decimal number") from None
+    else:
+        raise InvalidOffer(
+            "percent", value, "must be a Decimal, an int or a decimal string"
+        )
+    if not number.is_finite() or not 0 <= number <= 100:
+        raise InvalidOffer("percent", value, "must be from 0 to 100")
+    return number
+
+
+def _skus(value: Iterable[str]) -> frozenset[str]:
+    given: object = value
+    if isinstance(given, str) or not isinstance(given, Iterable):
+        raise InvalidOffer("skus", value, "must be a collection of SKUs")
+    skus = frozenset(given)
+    for sku in skus:
+        if not isinstance(sku, str) or not sku.strip():
+            raise InvalidOffer("skus", value, "every SKU must be a non-empty string")
+    return skus
+
+
+def _required_skus(value: Iterable[str]) -> frozenset[str]:
+    skus = _skus(value)
+    if not skus:
+        raise InvalidOffer("skus", value, "name at least one SKU")
+    return skus
+
+
+def _money_at_least_zero(field: str) -> Validator:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if type(value) is not Money:
+            raise InvalidOffer(field, value, "must be a Money")
+        if value.amount < 0:
+            raise InvalidOffer(field, value, "must not be negative")
+
+    return check
+
+
+@final
+@attrs.frozen(slots=True)
+class PercentOff:
+    """A percentage off the order's goods, or off the lines of some SKUs.
+
+    Attributes:
+        code: The offer's code as the buyer or the channel names it.
+        percent: From 0 to 100 (`Decimal("15")` is 15% off).
+        skus: The SKUs it applies to; empty means the whole order (an
+            order discount), otherwise it is a line discount.
+
+    Raises:
+        InvalidOffer: The percent is a float or outside 0..100.
+
+    .. versionadded:: 0.1.0
+    """
+
+    kind: ClassVar[OfferKind] = OfferKind.PERCENT
+    code: str = attrs.field(validator=text("code"))
+    percent: Decimal = attrs.field(converter=_percent)
+    skus: frozenset[str] = attrs.field(default=frozenset(), converter=_skus)
+
+
+@final
+@attrs.frozen(slots=True)
+class AmountOff:
+    """A fixed amount off the order's goods, or off the lines of some SKUs.
+
+    The amount is split over the lines it applies to in proportion to their
+    net amounts, and never takes more than they are worth.
+
+    Attributes:
+        code: The offer's code (`"TENOFF"`).
+        amount: The amount off, zero or more.
+        skus: The SKUs it applies to; empty means the whole order.
+
+    Raises:
+        InvalidOffer: The amount is not a Money or is negative.
+
+    .. versionadded:: 0.1.0
+    """
+
+    kind: ClassVar[OfferKind] = OfferKind.AMOUNT
+    code: str = attrs.field(validator=text("code"))
+    amount: Money = attrs.field(validator=_money_at_least_zero("amount"))
+    skus: frozenset[str] = attrs.field(default=frozenset(), converter=_skus)
+
+
+@final
+@attrs.frozen(slots=True)
+class FixedPrice:
+    """The listed SKUs sell at one unit price (a "now only 99" deal).
+
+    A line already cheaper than the price keeps its price.
+
+    Attributes:
+        code: The offer's code.
+        price: The unit price, zero or more.
+        skus: The SKUs it applies to, at least one.
+
+    .. versionadded:: 0.1.0
+    """
+
+    kind: ClassVar[OfferKind] = OfferKind.FIXED_PRICE
+    code: str = attrs.field(validator=text("code"))
+    price: Money = attrs.field(validator=_money_at_least_zero("price"))
+    skus: frozenset[str] = attrs.field(converter=_required_skus)
+
+
+@final
+@attrs.frozen(slots=True)
+class FreeShipping:
+    """Shipping costs the buyer nothing.
+
+    .. versionadded:: 0.1.0
+    """
+
+    kind: ClassVar[OfferKind] = OfferKind.FREE_SHIPPING
+    code: str = attrs.field(validator=text("code"))
+
+
+@final
+@attrs.frozen(slots=True)
+class BuyXGetY:
+    """Buy `buy` units of a SKU and get `get` more free, within one line.
+
+    A line of 5 with buy 2, get 1 has one free unit (5 // 3 groups of 3).
+
+    .. versionadded:: 0.1.0
+    """
+
+    kind: ClassVar[OfferKind] = OfferKind.BUY_X_GET_Y
+    code: str = attrs.field(validator=text("code"))
+    buy: int = attrs.field(validator=positive_int("buy"))
+    get: int = attrs.field(validator=positive_int("get"))
+    skus: frozenset[str] = attrs.field(converter=_required_skus)
+
+
+Offer = PercentOff | AmountOff | FixedPrice | FreeShipping | BuyXGetY
+"""Any offer: `PercentOff`, `AmountOff`, `FixedPrice`, `FreeShipping`, `BuyXGetY`.
+
+.. versionadded:: 0.1.0
+"""
+OFFER_TYPES: Final = (PercentOff, AmountOff, FixedPrice, FreeShipping, BuyXGetY)
+
+AMOUNT_FIRST: Final[tuple[OfferKind, ...]] = (
+    OfferKind.FIXED_PRICE,
+    OfferKind.BUY_X_GET_Y,
+    OfferKind.AMOUNT,
+    OfferKind.PERCENT,
+    OfferKind.FREE_SHIPPING,
+)
+"""Fixed prices, then buy-X-get-Y, then amounts off, then percentages off.
+
+The default order: a percentage taken after an amount off costs the
+merchant less. `StackingPolicy(order=PERCENT_FIRST)` reverses the two.
+
+.. versionadded:: 0.1.0
+"""
+
+PERCENT_FIRST: Final[tuple[OfferKind, ...]] = (
+    OfferKind.FIXED_PRICE,
+    OfferKind.BUY_X_GET_Y,
+    OfferKind.PERCENT,
+    OfferKind.AMOUNT,
+    OfferKind.FREE_SHIPPING,
+)
+"""Like `AMOUNT_FIRST`, but percentages off before amounts off.
+
+.. versionadded:: 0.1.0
+"""
+
+
+def _order(value: Iterable[OfferKind | str]) -> tuple[OfferKind, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidOffer("order", value, "must be a sequence of offer kinds")
+    kinds = tuple(offer_kind(k, f"order[{i}]") for i, k in enumerate(value))
+    if sorted(kinds) != sorted(OfferKind):
+        raise InvalidOffer("order", value, "must name every offer kind exactly once")
+    return kinds
+
+
+def _kinds(value: Iterable[OfferKind | str]) -> frozenset[OfferKind]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidOffer("exclusive", value, "must be a collection of offer kinds")
+    return frozenset(offer_kind(k, "exclusive") for k in value)
+
+
+def _pairs(
+    value: Iterable[Iterable[OfferKind | str]] | None,
+) -> frozenset[frozenset[OfferKind]] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidOffer("combinable", value, "must be pairs of offer kinds")
+    pairs = []
+    for i, pair in enumerate(value):
+        given: object = pair
+        kinds = tuple(given) if isinstance(given, Iterable) else ()
+        if isinstance(pair, str) or len(kinds) != 2:
+            raise InvalidOffer(f"combinable[{i}]", pair, "must be a pair of kinds")
+        pairs.append(frozenset(offer_kind(k, f"combinable[{i}]") for k in kinds))
+    return frozenset(pairs)
+
+
+def _cap(field: str) -> Validator:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if value is None:
+            return
+        if type(value) is not Decimal or not 0 <= value <= 100:
+            raise InvalidOffer(field, value, "must be a Decimal from 0 to 100, or None")
+
+    return check
+
+
+def _positive_or_none(field: str) -> Validator:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if value is not None and (type(value) is not int or value < 1):
+            raise InvalidOffer(field, value, "must be a positive int, or None")
+
+    return check
+
+
+@final
+@attrs.frozen(slots=True)
+class StackingPolicy:
+    """How offers claimed together are chosen and applied.
+
+    Offers are applied kind by kind in `order`, and in the order they were
+    claimed within a kind. Walking them in that order, an offer is refused
+    when an exclusive offer was taken already, when it is exclusive and
+    another was taken, when `max_stacked` offers were taken, or when
+    `combinable` is given and does not list its kind with the kind of each
+    offer taken (a kind stacks with itself only if listed with itself).
+
+    Attributes:
+        order: Every `OfferKind` once, in the order of application
+            (`AMOUNT_FIRST` or `PERCENT_FIRST`, or your own).
+        exclusive: Kinds that never stack with any other offer.
+        combinable: Pairs of kinds that may stack; `None` lets any
+            non-exclusive kinds stack.
+        max_stacked: At most this many offers per order; `None` for no limit.
+        line_cap: At most this percent of a line's price off it, across
+            all offers (`Decimal("50")`); `None` for no cap.
+        order_cap: At most this percent of the order's goods off them,
+            across all offers; shipping is not counted.
+
+    Raises:
+        InvalidOffer: An unknown kind, an order that does not name every
+            kind once, a cap outside 0..100, or `max_stacked` below 1.
+
+    .. versionadded:: 0.1.0
+    """
+
+    order: tuple[OfferKind, ...] = attrs.field(default=AMOUNT_FIRST, converter=_order)
+    exclusive: frozenset[OfferKind] = attrs.field(default=frozenset(), converter=_kinds)
+    combinable: frozenset[frozenset[OfferKind]] | None = attrs.field(
+        default=None, converter=_pairs
+    )
+    max_stacked: int | None = attrs.field(
+        default=None, validator=_positive_or_none("max_stacked")
+    )
+    line_cap: Decimal | None = attrs.field(default=None, validator=_cap("line_cap"))
+    order_cap: Decimal | None = attrs.field(default=None, validator=_cap("order_cap"))
+
+    def rank(self, kind: OfferKind) -> int:
+        """Return where offers of `kind` come in the order of application."""
+        return self.order.index(kind)
+
+    def combines(self, kind: OfferKind, other: OfferKind) -> bool:
+        """Return whether an offer of `kind` may stack with one of `other`."""
+        if kind in self.exclusive or other in self.exclusive:
+            return False
+        return self.combinable is None or frozenset({kind, other}) in self.combinable

@@ -1,0 +1,602 @@
+"""Totals: an order's lines and offers, priced exactly at the minor unit."""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import final
+
+import attrs
+
+from orderkit._fast import setters
+from orderkit._validate import Validator, as_tuple, instance_of, text
+from orderkit.errors import (
+    CurrencyMismatch,
+    EmptyOrder,
+    InvalidOffer,
+    ValidationError,
+)
+from orderkit.money import Currency, Money, split
+from orderkit.orders import Order, OrderLine
+from orderkit.pricing._offers import (
+    OFFER_TYPES,
+    AmountOff,
+    BuyXGetY,
+    FixedPrice,
+    FreeShipping,
+    Offer,
+    PercentOff,
+    StackingPolicy,
+)
+
+
+_EXACT = decimal.Context(prec=60, rounding=ROUND_HALF_UP)
+_ONE = Decimal(1)
+_new_money = object.__new__
+_set_amount, _set_currency = setters(Money)
+
+
+def _money(minor: int, currency: Currency) -> Money:
+    # Exact integers of minor units need no validation: skip Money's checks.
+    result = _new_money(Money)
+    _set_amount(result, Decimal(minor).scaleb(-currency.minor_units, context=_EXACT))
+    _set_currency(result, currency)
+    return result
+
+
+def split_minor(units: int, weights: Sequence[int]) -> list[int]:
+    """Split `units` over integer `weights` by largest remainder.
+
+    The same parts as `orderkit.money.split` for the same amount in minor
+    units (ties to the earlier part), with integers only; all-zero weights
+    give all-zero parts.
+    """
+    whole = sum(weights)
+    if whole <= 0:
+        return [0] * len(weights)
+    parts = []
+    remainders = []
+    for weight in weights:
+        part, remainder = divmod(units * weight, whole)
+        parts.append(part)
+        remainders.append(remainder)
+    left = units - sum(parts)
+    if left:
+        by_remainder = sorted(range(len(parts)), key=lambda i: (-remainders[i], i))
+        for i in by_remainder[:left]:
+            parts[i] += 1
+    return parts
+
+
+def _lines(value: Iterable[OrderLine]) -> tuple[OrderLine, ...]:
+    lines = as_tuple(value, "lines", OrderLine)
+    if not lines:
+        raise EmptyOrder("lines", lines, "a quote needs at least one line")
+    currency = lines[0].unit_price.currency
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        if line.unit_price.currency != currency:
+            raise CurrencyMismatch(
+                f"lines[{i}].unit_price", line.unit_price.currency.code, currency.code
+            )
+        if line.line_id in seen:
+            raise ValidationError(
+                f"lines[{i}].line_id", line.line_id, "repeats an earlier line id"
+            )
+        seen.add(line.line_id)
+    return lines
+
+
+def _offers(value: Iterable[Offer]) -> tuple[Offer, ...]:
+    given: object = value
+    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+        raise InvalidOffer("offers", value, "must be a sequence of offers")
+    offers = tuple(given)
+    for i, offer in enumerate(offers):
+        if not isinstance(offer, OFFER_TYPES):
+            raise InvalidOffer(f"offers[{i}]", offer, "not an offer of a known kind")
+    return offers
+
+
+def _optional_money(field: str) -> Validator:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if value is not None and type(value) is not Money:
+            raise ValidationError(field, value, "must be a Money or None")
+
+    return check
+
+
+@final
+@attrs.frozen(slots=True)
+class Quote:
+    """An order as priced: its lines, the offers claimed, and the channel's figures.
+
+    The `Order` aggregate holds what was bought; a quote adds what the
+    channel says about money: the offers (coupons, promotions) it applied,
+    shipping, tax, and the total it charged. `price` computes what the
+    total should be; `validate` compares the two.
+
+    Attributes:
+        order_id: The order's id.
+        channel: The sales channel, which picks the pricing policy.
+        lines: The order's lines, at least one, all in one currency.
+        offers: The offers claimed, in the order they were claimed.
+        shipping: Shipping charged, before a free-shipping offer; `None`
+            for none.
+        tax: Tax the channel states; `None` for none.
+        stated_total: The total the channel says the buyer pays, if it
+            says; may be in another currency or negative (a violation).
+        taxes_included: Whether prices already include the tax (then it is
+            not added to the total).
+
+    Raises:
+        EmptyOrder: There are no lines.
+        CurrencyMismatch: Lines, shipping or tax in different currencies.
+        InvalidOffer: An offer is not an offer of a known kind.
+        ValidationError: A line id repeats, or shipping or tax is negative.
+
+    .. versionadded:: 0.1.0
+    """
+
+    order_id: str = attrs.field(validator=text("order_id"))
+    channel: str = attrs.field(validator=text("channel"))
+    lines: tuple[OrderLine, ...] = attrs.field(converter=_lines)
+    offers: tuple[Offer, ...] = attrs.field(default=(), converter=_offers)
+    shipping: Money | None = attrs.field(
+        default=None, validator=_optional_money("shipping")
+    )
+    tax: Money | None = attrs.field(default=None, validator=_optional_money("tax"))
+    stated_total: Money | None = attrs.field(
+        default=None, validator=_optional_money("stated_total")
+    )
+    taxes_included: bool = attrs.field(
+        default=False, validator=instance_of("taxes_included", bool)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        currency = self.currency
+        for name, amount in (("shipping", self.shipping), ("tax", self.tax)):
+            if amount is None:
+                continue
+            if amount.currency != currency:
+                raise CurrencyMismatch(name, amount.currency.code, currency.code)
+            if amount.amount < 0:
+                raise ValidationError(name, amount, "must not be negative")
+
+    @classmethod
+    def from_order(  # noqa: PLR0913 - the channel's figures, keyword-only
+        cls,
+        order: Order,
+        *,
+        offers: Iterable[Offer] = (),
+        shipping: Money | None = None,
+        tax: Money | None = None,
+        stated_total: Money | None = None,
+        taxes_included: bool = False,
+    ) -> Quote:
+        """Build a quote from an order and the channel's figures for it."""
+        return cls(
+            order.order_id,
+            order.channel,
+            order.lines,
+            tuple(offers),
+            shipping,
+            tax,
+            stated_total,
+            taxes_included,
+        )
+
+    @property
+    def currency(self) -> Currency:
+        """The currency of the lines."""
+        return self.lines[0].unit_price.currency
+
+
+@final
+@attrs.frozen(slots=True)
+class NetLine:
+    """One line after the offers: its price, its discounts and what is left.
+
+    `gross - line_discount - order_discount == net`, exactly, and the nets of
+    an order's lines sum to its net goods total.
+
+    Attributes:
+        line_id: The order line's id.
+        sku: The line's SKU.
+        quantity: Units on the line.
+        unit_price: The unit price before discounts.
+        gross: `unit_price * quantity`.
+        line_discount: Discounts of offers aimed at this line's SKU.
+        order_discount: This line's share of order-wide discounts.
+        net: What the line costs after every discount, never negative.
+
+    .. versionadded:: 0.1.0
+    """
+
+    line_id: str
+    sku: str
+    quantity: int
+    unit_price: Money
+    gross: Money
+    line_discount: Money
+    order_discount: Money
+    net: Money
+
+    def below(self, floor: Money) -> bool:
+        """Return whether the net unit price is below `floor`, exactly.
+
+        Compares `net < floor * quantity`, so no rounding of a unit price
+        (199.00 / 3) can hide a line one cent under its floor.
+
+        Raises:
+            CurrencyMismatch: The floor is in another currency.
+        """
+        if floor.currency != self.net.currency:
+            raise CurrencyMismatch("floor", floor.currency.code, self.net.currency.code)
+        # Decimal, not Money: exact, and no Money built per line.
+        return self.net.amount < floor.amount * self.quantity
+
+    @property
+    def net_unit_price(self) -> Money:
+        """The net price of one unit, rounded down to the minor unit."""
+        exact = _EXACT.divide(self.net.amount, Decimal(self.quantity))
+        return Money.rounded(exact, self.net.currency, decimal.ROUND_FLOOR)
+
+
+@final
+@attrs.frozen(slots=True)
+class AppliedOffer:
+    """An offer that was applied, and how much it took off.
+
+    Attributes:
+        index: Its position in the offers claimed.
+        offer: The offer.
+        amount: What it took off, after the caps.
+
+    .. versionadded:: 0.1.0
+    """
+
+    index: int
+    offer: Offer
+    amount: Money
+
+
+@final
+@attrs.frozen(slots=True)
+class RefusedOffer:
+    """An offer the stacking policy (or its currency) kept out.
+
+    Attributes:
+        index: Its position in the offers claimed.
+        offer: The offer.
+        reason: `"exclusive"`, `"not_combinable"`, `"max_stacked"`,
+            `"duplicate_code"` or `"currency_mismatch"`.
+        message: The reason in words.
+
+    .. versionadded:: 0.1.0
+    """
+
+    index: int
+    offer: Offer
+    reason: str
+    message: str
+
+
+@final
+@attrs.frozen(slots=True)
+class Totals:
+    """What an order should cost, line by line, with every offer accounted for.
+
+    `total = goods - line_discounts - order_discounts + shipping -
+    shipping_discount (+ tax unless taxes_included)`, exactly.
+
+    Attributes:
+        currency: The order's currency.
+        lines: Every line after the offers, in order.
+        goods: `sum(unit_price * quantity)`.
+        line_discounts: Discounts of offers aimed at SKUs.
+        order_discounts: Order-wide discounts, split over the lines.
+        shipping: Shipping charged before offers.
+        shipping_discount: What free-shipping offers took off shipping.
+        tax: The tax stated.
+        taxes_included: Whether the tax is inside the prices already.
+        total: What the buyer should pay.
+        applied: The offers applied, in the order of application.
+        refused: The offers kept out, in the order of application.
+
+    .. versionadded:: 0.1.0
+    """
+
+    currency: Currency
+    lines: tuple[NetLine, ...]
+    goods: Money
+    line_discounts: Money
+    order_discounts: Money
+    shipping: Money
+    shipping_discount: Money
+    tax: Money
+    taxes_included: bool
+    total: Money
+    applied: tuple[AppliedOffer, ...]
+    refused: tuple[RefusedOffer, ...]
+
+    @property
+    def net_goods(self) -> Money:
+        """The goods after every discount: the sum of the lines' nets."""
+        return self.goods - self.line_discounts - self.order_discounts
+
+
+DEFAULT_STACKING = StackingPolicy()
+
+
+def _refusal(  # noqa: PLR0911 - one answer per rule, in the policy's order
+    offer: Offer,
+    currency: Currency,
+    taken: list[Offer],
+    policy: StackingPolicy,
+    *,
+    stacking: bool,
+) -> tuple[str, str] | None:
+    amount = (
+        offer.amount
+        if type(offer) is AmountOff
+        else offer.price
+        if type(offer) is FixedPrice
+        else None
+    )
+    if amount is not None and amount.currency != currency:
+        return (
+            "currency_mismatch",
+            (
+                f"offer {offer.code!r} is in {amount.currency.code}, "
+                f"the order in {currency.code}"
+            ),
+        )
+    if not stacking:
+        return None
+    if any(other.code == offer.code for other in taken):
+        return "duplicate_code", f"offer {offer.code!r} is claimed twice"
+    if taken and (
+        offer.kind in policy.exclusive or any(o.kind in policy.exclusive for o in taken)
+    ):
+        return "exclusive", f"offer {offer.code!r} cannot stack with an exclusive offer"
+    if policy.max_stacked is not None and len(taken) >= policy.max_stacked:
+        return (
+            "max_stacked",
+            f"offer {offer.code!r} would stack more than {policy.max_stacked} offers",
+        )
+    for other in taken:
+        if not policy.combines(offer.kind, other.kind):
+            return (
+                "not_combinable",
+                (
+                    f"offer {offer.code!r} ({offer.kind}) does not combine with "
+                    f"{other.code!r} ({other.kind})"
+                ),
+            )
+    return None
+
+
+def _percent_of(units: int, percent: Decimal) -> int:
+    share = _EXACT.divide(_EXACT.multiply(Decimal(units), percent), 100)
+    return int(share.quantize(_ONE, rounding=ROUND_HALF_UP, context=_EXACT))
+
+
+def _wanted(offer: Offer, nets: list[int], lines: list[OrderLine]) -> list[int]:
+    """What one offer would take off each target line, before caps."""
+    if type(offer) is PercentOff:
+        return split_minor(_percent_of(sum(nets), offer.percent), nets)
+    if type(offer) is AmountOff:
+        return split_minor(min(offer.amount.minor, sum(nets)), nets)
+    if type(offer) is FixedPrice:
+        price = offer.price.minor
+        return [
+            max(0, n - price * ln.quantity) for n, ln in zip(nets, lines, strict=True)
+        ]
+    if type(offer) is not BuyXGetY:  # FreeShipping takes nothing off the goods
+        return [0] * len(nets)
+    group = offer.buy + offer.get
+    return [
+        min(n, ln.unit_price.minor * (ln.quantity // group) * offer.get)
+        for n, ln in zip(nets, lines, strict=True)
+    ]
+
+
+def apply_offers(
+    lines: Sequence[OrderLine],
+    offers: Sequence[Offer],
+    *,
+    shipping: Money | None = None,
+    policy: StackingPolicy = DEFAULT_STACKING,
+) -> Totals:
+    """Apply offers to lines under a stacking policy; tax is left out.
+
+    Offers are taken in the policy's order of application; each one's
+    discount is computed on the lines' net amounts so far and split over its
+    lines in proportion to them by largest remainder, so the parts sum to
+    the whole to the minor unit. No line ever goes below zero.
+
+    Args:
+        lines: The order's lines, at least one, in one currency.
+        offers: The offers claimed.
+        shipping: Shipping charged, for free-shipping offers.
+        policy: The stacking policy.
+
+    Returns:
+        The totals, with the offers applied and the ones refused.
+
+    Raises:
+        EmptyOrder: There are no lines.
+        CurrencyMismatch: Lines or shipping in different currencies.
+        InvalidOffer: An offer is not an offer of a known kind.
+    """
+    quote = Quote("-", "-", lines, offers, shipping)
+    return _price(quote, policy, stacking=True)
+
+
+def price(quote: Quote, policy: StackingPolicy = DEFAULT_STACKING) -> Totals:
+    """Price a quote: apply its offers under `policy`, add shipping and tax.
+
+    Returns:
+        The totals; `.total` is what the buyer should pay.
+    """
+    return _price(quote, policy, stacking=True)
+
+
+def expected_total(quote: Quote, policy: StackingPolicy = DEFAULT_STACKING) -> Money:
+    """What the buyer should pay for a quote: `price(quote, policy).total`.
+
+    `sum(unit_price * qty) - line discounts - order discounts + shipping
+    (+ tax where the channel adds it)`, exact at the minor unit.
+    """
+    return _price(quote, policy, stacking=True).total
+
+
+def allocate(totals: Totals, amount: Money) -> tuple[Money, ...]:
+    """Split an order-level amount (shipping, a refund) over the lines.
+
+    In proportion to the lines' net amounts, or their quantities when every
+    line is free, with `orderkit.money.split`: the parts sum to `amount`
+    exactly.
+
+    Raises:
+        CurrencyMismatch: `amount` is in another currency than the order.
+    """
+    if amount.currency != totals.currency:
+        raise CurrencyMismatch("amount", amount.currency.code, totals.currency.code)
+    weights = [line.net.minor for line in totals.lines]
+    if not any(weights):
+        weights = [line.quantity for line in totals.lines]
+    return split(amount, weights)
+
+
+def _price(quote: Quote, policy: StackingPolicy, *, stacking: bool) -> Totals:
+    lines = quote.lines
+    currency = quote.currency
+    count = len(lines)
+    gross = [line.unit_price.minor * line.quantity for line in lines]
+    line_off = [0] * count
+    order_off = [0] * count
+    goods = sum(gross)
+    ship = 0 if quote.shipping is None else quote.shipping.minor
+    ship_off = 0
+    line_room = (
+        None
+        if policy.line_cap is None
+        else [_percent_floor(g, policy.line_cap) for g in gross]
+    )
+    order_room = (
+        None if policy.order_cap is None else _percent_floor(goods, policy.order_cap)
+    )
+
+    offers = quote.offers
+    ranked = sorted(range(len(offers)), key=lambda i: (policy.rank(offers[i].kind), i))
+    taken: list[Offer] = []
+    applied: list[AppliedOffer] = []
+    refused: list[RefusedOffer] = []
+    for index in ranked:
+        offer = offers[index]
+        refusal = _refusal(offer, currency, taken, policy, stacking=stacking)
+        if refusal is not None:
+            refused.append(RefusedOffer(index, offer, *refusal))
+            continue
+        taken.append(offer)
+        if type(offer) is FreeShipping:
+            off = ship - ship_off
+            ship_off += off
+            applied.append(AppliedOffer(index, offer, _money(off, currency)))
+            continue
+        skus = offer.skus
+        targets = [i for i in range(count) if not skus or lines[i].sku in skus]
+        nets = [gross[i] - line_off[i] - order_off[i] for i in targets]
+        wanted = _wanted(offer, nets, [lines[i] for i in targets])
+        if order_room is not None and sum(wanted) > order_room:
+            wanted = split_minor(order_room, wanted)
+        for k, i in enumerate(targets):
+            part = min(wanted[k], nets[k])
+            if line_room is not None:
+                part = min(part, line_room[i])
+                line_room[i] -= part
+            wanted[k] = part
+            if skus:
+                line_off[i] += part
+            else:
+                order_off[i] += part
+        taken_off = sum(wanted)
+        if order_room is not None:
+            order_room -= taken_off
+        applied.append(AppliedOffer(index, offer, _money(taken_off, currency)))
+
+    return _totals(
+        quote,
+        gross=gross,
+        line_off=line_off,
+        order_off=order_off,
+        shipping=(ship, ship_off),
+        applied=applied,
+        refused=refused,
+    )
+
+
+def _totals(  # noqa: PLR0913 - the parts of one result
+    quote: Quote,
+    *,
+    gross: list[int],
+    line_off: list[int],
+    order_off: list[int],
+    shipping: tuple[int, int],
+    applied: list[AppliedOffer],
+    refused: list[RefusedOffer],
+) -> Totals:
+    currency = quote.currency
+    ship, ship_off = shipping
+    known: dict[int, Money] = {}
+
+    def money(minor: int) -> Money:
+        # Lines share amounts (zero discounts, equal prices): build each once.
+        found = known.get(minor)
+        if found is None:
+            found = known[minor] = _money(minor, currency)
+        return found
+
+    goods = sum(gross)
+    tax = 0 if quote.tax is None else quote.tax.minor
+    total_line_off = sum(line_off)
+    total_order_off = sum(order_off)
+    total = goods - total_line_off - total_order_off + ship - ship_off
+    if not quote.taxes_included:
+        total += tax
+    net_lines = tuple(
+        NetLine(
+            line.line_id,
+            line.sku,
+            line.quantity,
+            line.unit_price,
+            money(gross[i]),
+            money(line_off[i]),
+            money(order_off[i]),
+            money(gross[i] - line_off[i] - order_off[i]),
+        )
+        for i, line in enumerate(quote.lines)
+    )
+    return Totals(
+        currency,
+        net_lines,
+        money(goods),
+        money(total_line_off),
+        money(total_order_off),
+        money(ship),
+        money(ship_off),
+        money(tax),
+        quote.taxes_included,
+        money(total),
+        tuple(applied),
+        tuple(refused),
+    )
+
+
+def _percent_floor(units: int, percent: Decimal) -> int:
+    # Integers only: a cap is checked on every line of every order.
+    numerator, denominator = percent.as_integer_ratio()
+    return units * numerator // (denominator * 100)

@@ -1,0 +1,94 @@
+"""Purchase limits over a limit store: the keys an order consumes, counted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import final
+
+import pendulum
+
+from orderkit._time import plus, to_utc
+from orderkit.errors import ValidationError
+from orderkit.ports import Clock, LimitStore
+from orderkit.pricing import (
+    Granted,
+    LimitDecision,
+    LimitRule,
+    PurchaseContext,
+    limit_keys,
+)
+from orderkit.pricing._limits import check_use_id
+
+
+@final
+class PurchaseLimits:
+    """Checks each order against the purchase limits, over any `LimitStore`.
+
+    The rules pick the keys (`orderkit.pricing.limit_keys`); the store
+    checks and counts them in one atomic step, so an order is either
+    granted and counted against every limit that applies, or refused and
+    counted against none.
+
+    Args:
+        rules: The limits in force (per buyer, phone, IP, device, address;
+            per SKU or promotion).
+        store: Where the uses are counted.
+        clock: Where the time comes from.
+
+    Raises:
+        ValidationError: A rule is not a `LimitRule`, naming `rules[i]`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self, rules: Iterable[LimitRule], store: LimitStore, clock: Clock
+    ) -> None:
+        """Create the service over `store`, reading the time from `clock`."""
+        self._rules = tuple(rules)
+        for i, rule in enumerate(self._rules):
+            if not isinstance(rule, LimitRule):
+                raise ValidationError(f"rules[{i}]", rule, "must be a LimitRule")
+        self._store = store
+        self._clock = clock
+
+    @property
+    def rules(self) -> tuple[LimitRule, ...]:
+        """The limits in force."""
+        return self._rules
+
+    def check(
+        self, context: PurchaseContext, *, use_id: str | None = None
+    ) -> LimitDecision:
+        """Consume one use of every limit that applies to `context`, or none.
+
+        Args:
+            context: The order and the request.
+            use_id: The order's identity (`"douyin:DY-1001"`), so that a
+                retried check is granted again without counting twice.
+
+        Returns:
+            `Granted` (also when no rule applies), or `Exceeded` naming every
+            key at its limit, having counted nothing.
+
+        Raises:
+            InvalidPhone: A phone rule applies and the phone is not a number.
+            InvalidAddress: An address rule applies and the address is blank.
+            ValidationError: Bad context or use id; nothing was counted.
+            StoreError: The store failed; nothing was counted.
+        """
+        keys = limit_keys(self._rules, context)
+        use = check_use_id(use_id)
+        if not keys:
+            return Granted()
+        return self._store.consume(keys, now=self._now(), use_id=use)
+
+    def prune(self) -> int:
+        """Delete the uses no rule's window still covers; return how many."""
+        if not self._rules:
+            return 0
+        longest = max(rule.window for rule in self._rules)
+        return self._store.prune(plus(self._now(), -longest))
+
+    def _now(self) -> pendulum.DateTime:
+        return to_utc(self._clock.now(), "clock.now()")

@@ -1,0 +1,522 @@
+"""The limit store contract: every rule of `LimitStore` as tests."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import multiprocessing
+import multiprocessing.queues
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import pendulum
+import pytest
+
+from orderkit.errors import NaiveDatetime, StoreError, ValidationError
+from orderkit.ports import LimitStore
+from orderkit.pricing import (
+    Exceeded,
+    Granted,
+    LimitKey,
+    LimitRule,
+    LimitScope,
+    Overage,
+    PurchaseContext,
+)
+from orderkit.services._limits import PurchaseLimits
+from orderkit.testing._clock import FrozenClock
+from orderkit.testing._contract_base import START as _START
+from orderkit.testing._contract_base import WEIRD_NAMES as _WEIRD
+from orderkit.testing._contract_base import StoreContract
+
+
+_DAY = dt.timedelta(days=1)
+_HOUR = dt.timedelta(hours=1)
+_BUYER = "buyer:dy-buyer-8848|channel:douyin"
+_IP = "ip:203.0.113.7|distinct:buyer"
+
+
+def _five_a_day(key: str = _BUYER) -> LimitKey:
+    return LimitKey(key, 5, _DAY)
+
+
+def _raw_key(*fields: Any) -> LimitKey:  # noqa: ANN401 - wrong types on purpose
+    """A key made of whatever a careless caller passes."""
+    return LimitKey(*fields)
+
+
+class _Barrier(Protocol):
+    """`threading.Barrier` and `multiprocessing`'s alike."""
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+def _consume_race(
+    factory: Callable[[], LimitStore],
+    keys: Sequence[LimitKey],
+    attempts: int,
+    start: dt.datetime,
+    barrier: _Barrier,
+) -> int:
+    """Consume `keys` `attempts` times, a microsecond apart; say how many granted."""
+    store = factory()
+    barrier.wait(timeout=120)
+    granted = 0
+    for i in range(attempts):
+        now = start + dt.timedelta(microseconds=i)
+        if isinstance(store.consume(keys, now=now), Granted):
+            granted += 1
+    return granted
+
+
+def _consume_race_process(
+    race: tuple[Callable[[], LimitStore], Sequence[LimitKey], int, dt.datetime],
+    barrier: _Barrier,
+    results: multiprocessing.queues.Queue[int],
+) -> None:
+    factory, keys, attempts, start = race
+    results.put(_consume_race(factory, keys, attempts, start, barrier))
+
+
+class LimitStoreContract(StoreContract[LimitStore]):
+    """Every rule of `orderkit.ports.LimitStore`, as tests over `make_store()`.
+
+    Subclass it in a test module (its name must start with `Test` for
+    pytest to collect it) and implement `make_store`; the hooks `connect`,
+    `break_store` and `dispose` are described on `StoreContract`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    race_attempts: int = 40
+    """Consumes every racer makes for the one buyer."""
+    race_limit: int = 25
+    """The buyer's limit in the race: fewer than the racers' attempts together."""
+
+    # helpers
+
+    @staticmethod
+    def granted_times(
+        store: LimitStore, key: LimitKey, now: dt.datetime, attempts: int
+    ) -> int:
+        """Consume `key` alone `attempts` times at `now`; say how many were granted."""
+        return sum(
+            isinstance(store.consume([key], now=now), Granted) for _ in range(attempts)
+        )
+
+    def assert_untouched(self, store: LimitStore, key: str, now: dt.datetime) -> None:
+        """Assert that no use of `key` counts at `now`: a limit of one is granted."""
+        assert store.consume([LimitKey(key, 1, _DAY)], now=now) == Granted(), key
+
+    # counting
+
+    def test_a_limit_grants_exactly_its_number_of_uses(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """Five orders a day: five granted, the sixth exceeded with the count."""
+        key = _five_a_day()
+        decisions = [store.consume([key], now=clock.now()) for _ in range(5)]
+        assert decisions == [Granted()] * 5
+        for _ in range(3):
+            assert store.consume([key], now=clock.now()) == Exceeded((Overage(key, 5),))
+
+    def test_a_limit_of_one_grants_once(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """One gift set per buyer: the first order only."""
+        key = LimitKey("buyer:B1|sku:gift-set", 1, _DAY)
+        assert self.granted_times(store, key, clock.now(), 4) == 1
+
+    def test_keys_count_apart_and_weird_ones_are_data(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """Quotes, SQL, emoji, case, 255 CJK characters: each its own counter."""
+        names = [*_WEIRD, "buyer:B1", "buyer:b1", "buyer:B1 ", "%", "_", "礼" * 255]
+        for name in names:
+            granted = self.granted_times(store, LimitKey(name, 2, _DAY), clock.now(), 3)
+            assert granted == 2, name
+        for name in names:
+            exceeded = store.consume([LimitKey(name, 2, _DAY)], now=clock.now())
+            assert exceeded == Exceeded((Overage(LimitKey(name, 2, _DAY), 2),))
+        assert self.granted_times(store, LimitKey("buyer:B2", 2, _DAY), _START, 3) == 2
+
+    def test_each_key_is_checked_against_its_own_limit(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """The limit is the caller's, per call: a higher one grants more."""
+        assert self.granted_times(store, LimitKey(_BUYER, 2, _DAY), clock.now(), 3) == 2
+        assert self.granted_times(store, LimitKey(_BUYER, 4, _DAY), clock.now(), 3) == 2
+
+    # the sliding window
+
+    def test_a_use_stops_counting_exactly_one_window_later(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """The window is (now - window, now]: the bound itself no longer counts."""
+        key = LimitKey(_BUYER, 2, _HOUR)
+        first = clock.now()
+        assert self.granted_times(store, key, first, 1) == 1
+        clock.advance(minutes=30)
+        assert self.granted_times(store, key, clock.now(), 1) == 1
+        just_before = first + _HOUR - dt.timedelta(microseconds=1)
+        assert store.consume([key], now=just_before) == Exceeded((Overage(key, 2),))
+        assert store.consume([key], now=first + _HOUR) == Granted()
+        assert store.consume([key], now=first + _HOUR) == Exceeded((Overage(key, 2),))
+
+    def test_two_windows_over_one_key_share_its_uses(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """5 a day and 7 a week on one buyer: one use per call, checked twice."""
+        day, week = LimitKey(_BUYER, 5, _DAY), LimitKey(_BUYER, 7, 7 * _DAY)
+        assert self.granted_times_both(store, [day, week], clock.now(), 6) == 5
+        clock.advance(days=1)
+        assert self.granted_times_both(store, [day, week], clock.now(), 6) == 2
+        assert store.consume([day, week], now=clock.now()) == Exceeded(
+            (Overage(week, 7),)
+        )
+
+    @staticmethod
+    def granted_times_both(
+        store: LimitStore, keys: list[LimitKey], now: dt.datetime, attempts: int
+    ) -> int:
+        """Consume `keys` together `attempts` times; say how many were granted."""
+        return sum(
+            isinstance(store.consume(keys, now=now), Granted) for _ in range(attempts)
+        )
+
+    def test_a_clock_stepping_back_frees_no_room(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """Uses recorded after `now` still count: the limit never loosens."""
+        key = LimitKey(_BUYER, 2, _HOUR)
+        assert self.granted_times(store, key, clock.now().add(hours=5), 2) == 2
+        assert store.consume([key], now=clock.now()) == Exceeded((Overage(key, 2),))
+
+    def test_times_in_any_zone_are_instants(self, store: LimitStore) -> None:
+        """A `now` at UTC+8 is the same instant as in UTC."""
+        key = LimitKey(_BUYER, 1, _HOUR)
+        beijing = pendulum.datetime(2026, 11, 11, 8, 0, tz="Asia/Shanghai")
+        assert store.consume([key], now=beijing) == Granted()
+        assert store.consume([key], now=_START.add(minutes=59)) == Exceeded(
+            (Overage(key, 1),)
+        )
+        assert store.consume([key], now=_START.add(hours=1)) == Granted()
+
+    # all or nothing
+
+    def test_one_key_over_its_limit_records_nothing_for_any(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """A buyer at the limit: the device and the phone are not counted either."""
+        buyer = LimitKey(_BUYER, 1, _DAY)
+        device = LimitKey("device:iPhone-7F3A", 2, _DAY)
+        phone = LimitKey("phone:+8613800138000", 2, _DAY)
+        assert store.consume([buyer], now=clock.now()) == Granted()
+        for _ in range(5):
+            decision = store.consume([device, buyer, phone], now=clock.now())
+            assert decision == Exceeded((Overage(buyer, 1),))
+            assert isinstance(decision, Exceeded)
+            assert decision.keys == (_BUYER,)
+        assert self.granted_times(store, device, clock.now(), 3) == 2
+        assert self.granted_times(store, phone, clock.now(), 3) == 2
+
+    def test_exceeded_lists_every_key_over_in_the_order_given(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """Each key at its limit is named, with its count; the others are not."""
+        ip = LimitKey("ip:203.0.113.7", 1, _DAY)
+        device = LimitKey("device:iPhone-7F3A", 3, _DAY)
+        buyer = LimitKey(_BUYER, 1, _DAY)
+        assert store.consume([ip, device, buyer], now=clock.now()) == Granted()
+        assert store.consume([buyer, device, ip], now=clock.now()) == Exceeded(
+            (Overage(buyer, 1), Overage(ip, 1))
+        )
+
+    # distinct members
+
+    def test_distinct_members_count_once_each(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """At most 3 accounts per IP: known accounts go on, a fourth is refused."""
+
+        def account(buyer: str) -> LimitKey:
+            return LimitKey(_IP, 3, _DAY, member=f"buyer:{buyer}")
+
+        for buyer in ("B1", "B2", "B1", "B3", "B2", "B1"):
+            assert store.consume([account(buyer)], now=clock.now()) == Granted()
+        assert store.consume([account("B4")], now=clock.now()) == Exceeded(
+            (Overage(account("B4"), 3),)
+        )
+        assert store.consume([account("B3")], now=clock.now()) == Granted()
+        clock.advance(days=1)
+        assert store.consume([account("B4")], now=clock.now()) == Granted()
+
+    def test_a_member_seen_before_its_window_counts_anew(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """Only members within the window are known; older ones are room again."""
+        first = LimitKey(_IP, 1, _HOUR, member="buyer:B1")
+        second = LimitKey(_IP, 1, _HOUR, member="buyer:B2")
+        assert store.consume([first], now=clock.now()) == Granted()
+        assert store.consume([second], now=clock.now()) == Exceeded(
+            (Overage(second, 1),)
+        )
+        clock.advance(hours=1)
+        assert store.consume([second], now=clock.now()) == Granted()
+        assert store.consume([first], now=clock.now()) == Exceeded((Overage(first, 1),))
+
+    # idempotency
+
+    def test_a_retried_use_id_is_granted_once_and_counted_once(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """A retried check for one order replays its grant and counts nothing."""
+        key = LimitKey(_BUYER, 2, _DAY)
+        assert store.consume([key], now=clock.now(), use_id="douyin:DY-1") == Granted()
+        for _ in range(3):
+            again = store.consume([key], now=clock.now(), use_id="douyin:DY-1")
+            assert again == Granted(replayed=True)
+        assert store.consume([key], now=clock.now(), use_id="douyin:DY-2") == Granted()
+        assert store.consume([key], now=clock.now(), use_id="douyin:DY-3") == Exceeded(
+            (Overage(key, 2),)
+        )
+        assert store.consume([key], now=clock.now(), use_id="douyin:DY-2") == Granted(
+            replayed=True
+        )
+
+    def test_an_exceeded_use_id_is_not_remembered(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """A refused order retried once the window slid is checked anew."""
+        key = LimitKey(_BUYER, 1, _HOUR)
+        assert store.consume([key], now=clock.now(), use_id="DY-1") == Granted()
+        refused = store.consume([key], now=clock.now(), use_id="DY-2")
+        assert isinstance(refused, Exceeded)
+        clock.advance(hours=1)
+        assert store.consume([key], now=clock.now(), use_id="DY-2") == Granted()
+
+    # retention
+
+    def test_prune_deletes_uses_before_the_bound(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """Uses and use ids before `before` go; those at it or later stay."""
+        key = LimitKey(_BUYER, 10, 30 * _DAY)
+        store.consume([key], now=clock.now(), use_id="DY-1")
+        store.consume([key, LimitKey("ip:1", 10, _DAY)], now=clock.now())
+        bound = clock.advance(hours=1)
+        store.consume([key], now=clock.now(), use_id="DY-3")
+        clock.advance(hours=1)
+        assert store.prune(bound) == 3
+        assert store.prune(bound) == 0
+        # The uses at the bound still count; the pruned use id is new again.
+        probe = LimitKey(_BUYER, 2, 30 * _DAY)
+        assert store.consume([probe], now=clock.now()) == Granted()
+        assert store.consume([key], now=clock.now(), use_id="DY-3") == Granted(
+            replayed=True
+        )
+        assert store.consume([key], now=clock.now(), use_id="DY-1") == Granted()
+        self.assert_untouched(store, "ip:1", clock.now())
+
+    def test_prune_keeps_everything_after_the_bound(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """Nothing recorded at or after `before` is deleted."""
+        for i in range(20):
+            store.consume([LimitKey(f"buyer:B{i}", 5, _DAY)], now=clock.now())
+        assert store.prune(clock.now()) == 0
+        assert store.prune(clock.now().subtract(days=1)) == 0
+        assert self.granted_times(store, LimitKey("buyer:B1", 1, _DAY), _START, 1) == 0
+
+    # bad input
+
+    @pytest.mark.parametrize(
+        ("make", "field"),
+        [
+            pytest.param(lambda: LimitKey("", 5, _DAY), "key", id="empty-key"),
+            pytest.param(lambda: LimitKey("  ", 5, _DAY), "key", id="blank-key"),
+            pytest.param(lambda: LimitKey("k" * 256, 5, _DAY), "key", id="long-key"),
+            pytest.param(lambda: LimitKey("a\nb", 5, _DAY), "key", id="control"),
+            pytest.param(lambda: _raw_key(7, 5, _DAY), "key", id="int-key"),
+            pytest.param(lambda: LimitKey("k", 0, _DAY), "limit", id="zero-limit"),
+            pytest.param(lambda: LimitKey("k", -1, _DAY), "limit", id="negative"),
+            pytest.param(
+                lambda: LimitKey("k", limit=True, window=_DAY), "limit", id="bool"
+            ),
+            pytest.param(lambda: _raw_key("k", 5.0, _DAY), "limit", id="float"),
+            pytest.param(lambda: LimitKey("k", 2**63, _DAY), "limit", id="huge"),
+            pytest.param(
+                lambda: LimitKey("k", 5, dt.timedelta(0)), "window", id="zero-window"
+            ),
+            pytest.param(lambda: _raw_key("k", 5, 86400), "window", id="int-window"),
+            pytest.param(
+                lambda: LimitKey("k", 5, _DAY, member=""), "member", id="empty-member"
+            ),
+        ],
+    )
+    def test_a_bad_key_names_its_field(
+        self, make: Callable[[], object], field: str
+    ) -> None:
+        """A key is checked when made: keys over 255 characters, no limit, no window."""
+        with pytest.raises(ValidationError) as error:
+            make()
+        assert error.value.field == field
+
+    @pytest.mark.parametrize(
+        ("call", "field"),
+        [
+            pytest.param(lambda s, t: s.consume([], now=t), "keys", id="no-keys"),
+            pytest.param(lambda s, t: s.consume(_BUYER, now=t), "keys", id="str-keys"),
+            pytest.param(lambda s, t: s.consume(None, now=t), "keys", id="none-keys"),
+            pytest.param(
+                lambda s, t: s.consume([_five_a_day(), (_BUYER, 5, _DAY)], now=t),
+                "keys[1]",
+                id="tuple-key",
+            ),
+            pytest.param(
+                lambda s, t: s.consume([_five_a_day()], now=t, use_id=""),
+                "use_id",
+                id="empty-use-id",
+            ),
+            pytest.param(
+                lambda s, t: s.consume([_five_a_day()], now=t, use_id="u" * 256),
+                "use_id",
+                id="long-use-id",
+            ),
+            pytest.param(
+                lambda s, t: s.consume([_five_a_day()], now=t, use_id=1001),
+                "use_id",
+                id="int-use-id",
+            ),
+            pytest.param(
+                lambda s, t: s.consume([_five_a_day()], now=t.naive()),
+                "now",
+                id="naive-now",
+            ),
+            pytest.param(
+                lambda s, _: s.consume([_five_a_day()], now="2026-11-11T00:00Z"),
+                "now",
+                id="str-now",
+            ),
+            pytest.param(lambda s, t: s.prune(t.naive()), "before", id="naive-prune"),
+        ],
+    )
+    def test_bad_input_names_its_field_and_records_nothing(
+        self,
+        store: LimitStore,
+        clock: FrozenClock,
+        call: Callable[[Any, pendulum.DateTime], object],
+        field: str,
+    ) -> None:
+        """Each bad argument raises a ValidationError naming it; nothing counts."""
+        with pytest.raises(ValidationError) as error:
+            call(store, clock.now())
+        assert error.value.field == field
+        if field in {"now", "before"}:
+            assert isinstance(error.value, NaiveDatetime)
+        self.assert_untouched(store, _BUYER, clock.now())
+
+    def test_driver_failures_become_store_errors(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """A failing backend raises StoreError with the driver's error as cause."""
+        store.consume([_five_a_day()], now=clock.now())
+        if not self.break_store(store):
+            pytest.skip("this store has no backend that can fail")
+        with pytest.raises(StoreError) as error:
+            store.consume([_five_a_day()], now=clock.now())
+        assert error.value.__cause__ is not None
+
+    # the service over the store
+
+    def test_the_service_counts_orders_per_buyer_and_per_ip(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """PurchaseLimits: 2 orders per buyer, 2 accounts per IP, all or nothing."""
+        limits = PurchaseLimits(
+            [
+                LimitRule(LimitScope.BUYER, 2, _DAY),
+                LimitRule(LimitScope.IP, 2, _DAY, distinct=LimitScope.BUYER),
+            ],
+            store,
+            clock,
+        )
+
+        def order(buyer: str, ip: str = "203.0.113.7") -> PurchaseContext:
+            return PurchaseContext(buyer_id=buyer, channel="douyin", ip=ip)
+
+        assert limits.check(order("B1"), use_id="DY-1") == Granted()
+        assert limits.check(order("B1"), use_id="DY-1") == Granted(replayed=True)
+        assert limits.check(order("B1")) == Granted()
+        refused = limits.check(order("B1"))
+        assert isinstance(refused, Exceeded)
+        assert refused.keys == ("buyer:B1|channel:douyin",)
+        assert limits.check(order("B2")) == Granted()
+        refused = limits.check(order("B3"))
+        assert isinstance(refused, Exceeded)
+        assert refused.keys == ("ip:203.0.113.7|distinct:buyer",)
+        # B3 was refused on the IP, so B3's own count is untouched.
+        assert limits.check(order("B3", ip="198.51.100.1")) == Granted()
+        assert limits.check(PurchaseContext(channel="douyin")) == Granted()
+        clock.advance(days=2)
+        assert limits.prune() >= 5
+
+    # concurrency
+
+    def test_racers_for_one_buyer_never_pass_the_limit(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """Racers consuming for one buyer at once: exactly the limit is granted."""
+        keys = [
+            LimitKey(_BUYER, self.race_limit, _DAY),
+            LimitKey(_IP, 1, _DAY, member="buyer:dy-buyer-8848"),
+        ]
+        factory = self.connect(store)
+        if factory is None:
+            barrier = threading.Barrier(self.race_workers)
+            with concurrent.futures.ThreadPoolExecutor(self.race_workers) as pool:
+                granted = list(
+                    pool.map(
+                        lambda _: _consume_race(
+                            lambda: store,
+                            keys,
+                            self.race_attempts,
+                            clock.now(),
+                            barrier,
+                        ),
+                        range(self.race_workers),
+                    )
+                )
+        else:
+            granted = self._race_processes(factory, keys, clock.now())
+        assert self.race_attempts * self.race_workers > self.race_limit
+        assert sum(granted) == self.race_limit, granted
+        after = store.consume(keys, now=clock.now().add(seconds=1))
+        assert after == Exceeded((Overage(keys[0], self.race_limit),))
+
+    def _race_processes(
+        self,
+        factory: Callable[[], LimitStore],
+        keys: Sequence[LimitKey],
+        start: pendulum.DateTime,
+    ) -> list[int]:
+        context = multiprocessing.get_context("spawn")
+        barrier = context.Barrier(self.race_workers)
+        results = context.Queue()
+        racers = [
+            context.Process(
+                target=_consume_race_process,
+                args=((factory, keys, self.race_attempts, start), barrier, results),
+            )
+            for _ in range(self.race_workers)
+        ]
+        for racer in racers:
+            racer.start()
+        try:
+            found = [results.get(timeout=180) for _ in racers]
+        finally:
+            for racer in racers:
+                racer.join(timeout=60)
+        assert [racer.exitcode for racer in racers] == [0] * len(racers)
+        return found
