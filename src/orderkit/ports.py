@@ -217,6 +217,14 @@ class LedgerStore(Protocol):
         """Return the balances, filtered by SKU and location, as of `now`."""
         ...
 
+    def receipt(self, key: str) -> Receipt | None:
+        """Return the receipt of the plan applied under `key` (`replayed=True`).
+
+        `None` when no plan with that key was applied, or when it was applied
+        with `remember=False`.
+        """
+        ...
+
     def hold(self, hold_id: str) -> Hold | None:
         """Return the hold as stored, or `None` when there is no such hold."""
         ...

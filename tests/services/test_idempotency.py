@@ -163,14 +163,22 @@ class TestRefusals:
         with pytest.raises(KeyInProgress):  # the claim ends with its lease
             once.run(KEY, HASH, Counted())
 
-    def test_a_call_returning_no_outcome_stores_nothing(
-        self, once: Idempotency, store: MemoryKeyStore
+    def test_a_call_returning_no_outcome_keeps_its_claim_until_the_lease(
+        self, once: Idempotency, clock: FrozenClock
     ) -> None:
+        # The call ran (and may have charged a card) before it returned the
+        # wrong thing: a retry must not run it again while the lease holds.
         bogus: Callable[[], Any] = lambda: b"picked"  # noqa: E731 - a deliberately wrong call
         with pytest.raises(ValidationError) as error:
             once.run(KEY, HASH, bogus)
         assert error.value.field == "outcome"
-        assert is_free(store, str(KEY))
+        again = Counted()
+        with pytest.raises(KeyInProgress):
+            once.run(KEY, HASH, again)
+        assert again.runs == 0
+        clock.advance(seconds=31)
+        assert not once.run(KEY, HASH, again).replayed
+        assert again.runs == 1
 
     @pytest.mark.parametrize(
         ("key", "request_hash_", "field"),

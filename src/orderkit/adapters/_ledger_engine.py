@@ -8,12 +8,14 @@ implement `LedgerStore` any way they like; the contract suite is the judge.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import pendulum
 
 from orderkit import _fast
+from orderkit._time import plus
 from orderkit.errors import (
     ConcurrencyConflict,
     HoldNotLive,
@@ -21,6 +23,7 @@ from orderkit.errors import (
     InvalidQuantity,
     UnknownLocation,
     UnknownSku,
+    ValidationError,
 )
 from orderkit.inventory import (
     Balance,
@@ -234,15 +237,42 @@ def expire_due(
     """Expire the holds `find_due(at)` yields, which the store finds in O(expired)."""
     work = _Work(rows, _time(rows, now))
     for hold in find_due(work.at):
-        if hold.state is HoldState.LIVE and hold.expires_at <= work.at:
+        if (
+            hold.state is HoldState.LIVE
+            and hold.expires_at <= work.at
+            and hold.hold_id not in work.holds
+        ):
             work.resolve(hold, HoldState.EXPIRED, f"expire:{hold.hold_id}")
     work.finish(None)
     return work.written
 
 
+# What a hold write may not change: a hold is one owner's units of one row.
+_IDENTITY = ("owner", "sku", "location", "quantity", "placed_at")
+
+
 def _write_holds(work: _Work, plan: Plan) -> None:
+    # The store works at `at`, which a clock stepping back puts after the
+    # plan's `now`: times the plan derived from `now` move on with it, so a
+    # hold is never born expired and never resolved before it was placed.
+    late = work.at - plan.now
     for write in plan.holds:
         hold_id = write.new.hold_id
+        if write.expected is not None:
+            for name in _IDENTITY:
+                if getattr(write.new, name) != getattr(write.expected, name):
+                    raise ValidationError(
+                        f"holds[{hold_id!r}].{name}",
+                        getattr(write.new, name),
+                        "a hold write may change only its state, expiry, "
+                        "commitment and shipping",
+                    )
+            if write.new.expires_at < write.expected.expires_at:
+                raise ValidationError(
+                    f"holds[{hold_id!r}].expires_at",
+                    write.new.expires_at,
+                    "a hold's expiry never moves earlier",
+                )
         current = work.holds.get(hold_id) or work.rows.hold(hold_id)
         if current != write.expected:
             if (
@@ -253,7 +283,22 @@ def _write_holds(work: _Work, plan: Plan) -> None:
             ):
                 raise HoldNotLive(hold_id, HoldState.EXPIRED.value)
             raise ConcurrencyConflict(f"hold:{hold_id}")
-        work.holds[hold_id] = write.new
+        work.holds[hold_id] = _catch_up(write.expected, write.new, late, work.at)
+
+
+def _catch_up(
+    expected: Hold | None, new: Hold, late: dt.timedelta, at: pendulum.DateTime
+) -> Hold:
+    if not late:
+        return new
+    changes: dict[str, object] = {}
+    if expected is None:
+        changes["placed_at"] = plus(new.placed_at, late)
+    if expected is None or expected.expires_at != new.expires_at:
+        changes["expires_at"] = plus(new.expires_at, late)
+    if new.resolved_at is not None and new.resolved_at < at:
+        changes["resolved_at"] = at
+    return copy_hold(new, **changes) if changes else new
 
 
 def _check(work: _Work, plan: Plan) -> None:

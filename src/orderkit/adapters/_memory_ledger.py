@@ -56,9 +56,13 @@ class MemoryLedgerStore:
     ) -> Sequence[Movement]:
         """Expire live holds due by `now` (or the store's later time)."""
         with self._lock:
-            return engine.expire_due(
-                self._s, now, lambda at: self._s.pop_due(at, limit)
-            )
+            try:
+                return engine.expire_due(
+                    self._s, now, lambda at: self._s.pop_due(at, limit)
+                )
+            except BaseException:
+                self._s.restore()
+                raise
 
     def balances(
         self,
@@ -84,6 +88,12 @@ class MemoryLedgerStore:
                         Balance(s, loc, on_hand, reserved - lapsed, allocated, safety)
                     )
             return found
+
+    def receipt(self, key: str) -> Receipt | None:
+        """Return the first receipt of `key`, marked replayed, or `None`."""
+        with self._lock:
+            first = self._s.receipts.get(key)
+        return None if first is None else engine.copy_receipt(first, replayed=True)
 
     def hold(self, hold_id: str) -> Hold | None:
         """Return the hold as stored."""
@@ -155,6 +165,7 @@ class _State:
         self.high_water_: pendulum.DateTime | None = None
         # Entries popped while a plan runs; pushed back if it fails.
         self.popped: list[tuple[engine.Row, _Entry]] = []
+        self.popped_due: list[_Entry] = []
 
     def receipt(self, key: str) -> Receipt | None:
         return self.receipts.get(key)
@@ -226,6 +237,7 @@ class _State:
         if receipt is not None:
             self.receipts[receipt.key] = receipt
         self.popped.clear()
+        self.popped_due.clear()
 
     def _remember_owner(self, hold: Hold) -> None:
         ids = self.owner_live.get(hold.owner)
@@ -270,6 +282,7 @@ class _State:
                 break
             entry = heapq.heappop(self.due)
             if self.is_entry(*entry):
+                self.popped_due.append(entry)
                 found.append(self.holds_[entry[1]])
         return found
 
@@ -280,7 +293,10 @@ class _State:
         return self.policies.get(sku, _NO_POLICY)
 
     def restore(self) -> None:
-        """Undo the heap pops of a plan that failed."""
+        """Undo the heap pops of a plan or sweep that failed."""
         for row, entry in self.popped:
             heapq.heappush(self.due_by_row[row], entry)
+        for entry in self.popped_due:
+            heapq.heappush(self.due, entry)
         self.popped.clear()
+        self.popped_due.clear()

@@ -22,6 +22,7 @@ from orderkit.adapters._sqlite_ledger_tables import (
     LEDGER,
     MOVEMENT,
     POLICY,
+    decode_receipt,
     read_hold,
     read_movement,
     read_policy,
@@ -275,6 +276,23 @@ class SqliteLedgerStore(SessionStore):
                 )
             ],
         )
+
+    def receipt(self, key: str) -> Receipt | None:
+        """Return the first receipt of `key`, marked replayed, or `None`.
+
+        Raises:
+            StoreError: SQLite failed.
+        """
+
+        def work(cur: sqlite3.Cursor) -> Receipt | None:
+            row = cur.execute(
+                "SELECT body FROM orderkit_receipts WHERE key = ?", (key,)
+            ).fetchone()
+            if row is None:
+                return None
+            return engine.copy_receipt(decode_receipt(row[0]), replayed=True)
+
+        return self._session.read("receipt", work)
 
     def hold(self, hold_id: str) -> Hold | None:
         """Return the hold as stored, or `None`.

@@ -117,8 +117,10 @@ class Idempotency:
             ConcurrencyConflict: This run outlasted its lease and another run
                 took the key over; its outcome was not stored.
             ValidationError: A bad key (empty, control characters, longer
-                than 255 characters) or request hash, or `call` returned
-                something other than an `Outcome`; nothing was stored.
+                than 255 characters) or request hash; nothing was stored.
+                Or `call` returned something other than an `Outcome`: the
+                claim is kept until its lease ends, since the call may
+                have taken effect.
             StoreError: The store failed. If completing failed, the claim
                 stays until its lease ends and a retry then runs again:
                 complete in the transaction of the run's own writes (a
@@ -134,7 +136,7 @@ class Idempotency:
         if not isinstance(claim, Claimed):
             return Reply(claim.outcome, replayed=True)
         try:
-            outcome = check_outcome(call())
+            result = call()
         except Exception as exc:
             # Refused before it took effect: nothing to replay. A
             # BaseException (an interrupt) leaves the claim to its lease, as
@@ -148,6 +150,10 @@ class Idempotency:
                     f"the claim on {text!r} was kept until its lease: {failed}"
                 )
             raise
+        # Checked after the call, outside the abandon: a call that took effect
+        # and then returned the wrong thing keeps its claim until the lease
+        # ends, so a retry cannot run it a second time meanwhile.
+        outcome = check_outcome(result)
         self._store.complete(text, claim.token, outcome, now=self._now())
         return Reply(outcome, replayed=False)
 

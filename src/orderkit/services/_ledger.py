@@ -292,7 +292,8 @@ class Ledger:
         """Release a hold: its units return to available.
 
         Releasing a hold that was resolved already (released, expired or
-        committed) changes nothing and says so with `changed=False`.
+        committed) changes nothing and says so with `changed=False`; a hold
+        past its expiry is reported expired even before a sweep marks it.
 
         Raises:
             UnknownHold: No such hold.
@@ -351,6 +352,8 @@ class Ledger:
         """
         _check(text, "owner", owner)
         found = _lines(lines)
+        if (first := self._first(key)) is not None:
+            return first
         for _ in range(_RETRIES):
             committed = self._store.holds(owner=owner, state=HoldState.COMMITTED)
             stamp = self._stamp(key, reason, actor)
@@ -483,6 +486,18 @@ class Ledger:
         # A drawn key is never repeated, so its receipt need not be kept.
         return planning.Stamp(key, self._now(), reason, actor, remember=not drawn)
 
+    def _first(self, key: str | None) -> Receipt | None:
+        """The first receipt of a key the caller gave, before planning again.
+
+        A retry must replay even when planning now would fail (everything
+        it shipped is gone) or plan something else (the hold it committed
+        is no longer live).
+        """
+        if key is None:
+            return None
+        _check(text, "key", key)
+        return self._store.receipt(key)
+
     def _with_hold(
         self,
         hold_id: str,
@@ -492,6 +507,8 @@ class Ledger:
         actor: str,
     ) -> Receipt | None:
         """Plan from a fresh read of the hold; re-read when it moved meanwhile."""
+        if (first := self._first(key)) is not None:
+            return first
         drawn = key is None
         key = _new_key() if key is None else key
         for _ in range(_RETRIES):
@@ -507,6 +524,13 @@ class Ledger:
 
     def _resolution(self, hold_id: str, receipt: Receipt | None) -> Resolution:
         if receipt is None:
-            return Resolution(self.hold(hold_id), changed=False, receipt=None)
+            hold = self.hold(hold_id)
+            if hold.state is HoldState.LIVE:
+                # Still stored live, but the store found it expired: no sweep
+                # has marked it yet. Report it as what it is.
+                hold = attrs.evolve(
+                    hold, state=HoldState.EXPIRED, resolved_at=hold.expires_at
+                )
+            return Resolution(hold, changed=False, receipt=None)
         hold = _own_hold(receipt, hold_id)
         return Resolution(hold, changed=not receipt.replayed, receipt=receipt)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
@@ -477,6 +478,121 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         ledger.transfer("TEA-01", "W2", "W1", 2)
         clock.advance(hours=1)
         assert ledger.audit() == ()
+
+    # time, retries and failures
+
+    def test_the_high_water_mark_keeps_an_unswept_hold_expired(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """Due by the store's latest time, a hold stays expired as time goes back."""
+        ledger.receive("TEA-01", "W1", 1)
+        ledger.receive("MUG-02", "W2", 1)
+        hold = ledger.reserve("cart-1", [("TEA-01", "W1", 1)]).holds[0]
+        clock.advance(minutes=20)
+        ledger.receive("MUG-02", "W2", 1)  # another balance: the hold stays unswept
+        clock.advance(minutes=-20)
+        with pytest.raises(HoldNotLive) as error:
+            ledger.commit(hold.hold_id)
+        assert error.value.state == "expired"
+        assert ledger.balance("TEA-01", "W1").available == 1
+
+    def test_a_hold_placed_while_the_clock_is_behind_is_not_born_expired(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """Holds are stamped at the store's time, so a full TTL is held."""
+        ledger.receive("TEA-01", "W1", 1)
+        clock.advance(minutes=30)
+        ledger.receive("MUG-02", "W1", 1)
+        clock.advance(minutes=-30)
+        hold = ledger.reserve("cart-1", [("TEA-01", "W1", 1)]).holds[0]
+        assert hold.placed_at == _START.add(minutes=30)
+        assert hold.expires_at == _START.add(minutes=45)
+        with pytest.raises(InsufficientStock):
+            ledger.reserve("cart-2", [("TEA-01", "W1", 1)])
+        assert ledger.commit(hold.hold_id).changed
+
+    def test_a_refused_plan_leaves_no_receipt_and_no_later_time(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """Refused: its key is free again, and its later time was not kept."""
+        ledger.receive("TEA-01", "W1", 1)
+        ledger.receive("MUG-02", "W2", 1)
+        hold = ledger.reserve("cart-1", [("TEA-01", "W1", 1)]).holds[0]
+        clock.advance(minutes=20)
+        with pytest.raises(InsufficientStock):
+            ledger.reserve("cart-2", [("MUG-02", "W2", 2)], key="try-1")
+        clock.advance(minutes=-15)
+        assert ledger.commit(hold.hold_id).changed  # 00:05: still live
+        ledger.receive("MUG-02", "W2", 1)
+        again = ledger.reserve("cart-2", [("MUG-02", "W2", 2)], key="try-1")
+        assert not again.replayed
+
+    def test_a_failed_plan_leaves_due_holds_to_expire_later(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """A plan that expired a hold and then failed does not lose that expiry."""
+        ledger.receive("TEA-01", "W1", 2)
+        ledger.reserve("cart-1", [("TEA-01", "W1", 2)])
+        clock.advance(minutes=15)
+        with pytest.raises(InsufficientStock):
+            ledger.reserve("cart-2", [("TEA-01", "W1", 3)])
+        assert ledger.balance("TEA-01", "W1").available == 2  # both back
+        ledger.reserve("cart-3", [("TEA-01", "W1", 2)])
+        assert list(ledger.expire_due()) == []
+
+    def test_retries_under_the_same_key_replay_the_first_receipt(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """Commit and ship retried under their keys replay, even if planning fails."""
+        ledger.receive("TEA-01", "W1", 5)
+        hold = ledger.reserve("order-1", [("TEA-01", "W1", 2)]).holds[0]
+        first = ledger.commit(hold.hold_id, key="pay-1")
+        again = ledger.commit(hold.hold_id, key="pay-1")
+        assert (again.changed, again.receipt) == (
+            False,
+            store.receipt("pay-1"),
+        )
+        assert again.receipt is not None
+        assert first.receipt is not None
+        assert again.receipt.movements == first.receipt.movements
+        shipped = ledger.ship("order-1", [("TEA-01", "W1", 2)], key="ship-1")
+        before = self.snapshot(store)
+        retry = ledger.ship("order-1", [("TEA-01", "W1", 2)], key="ship-1")
+        assert retry.replayed
+        assert retry.movements == shipped.movements
+        assert self.snapshot(store) == before
+        assert store.receipt("never-used") is None
+
+    def test_releasing_an_unswept_expired_hold_reports_it_expired(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """Past its expiry a hold is expired, swept or not."""
+        ledger.receive("TEA-01", "W1", 1)
+        hold = ledger.reserve("cart-1", [("TEA-01", "W1", 1)]).holds[0]
+        clock.advance(minutes=16)
+        outcome = ledger.release(hold.hold_id)
+        assert (outcome.changed, outcome.hold.state) == (False, HoldState.EXPIRED)
+
+    def test_a_hold_write_changes_only_what_may_change(
+        self, ledger: Ledger, store: LedgerStore, clock: FrozenClock
+    ) -> None:
+        """Owner, SKU, location and quantity are fixed; expiry never moves earlier."""
+        ledger.receive("TEA-01", "W1", 5)
+        hold = ledger.reserve("cart-1", [("TEA-01", "W1", 2)]).holds[0]
+        before = self.snapshot(store)
+        for change in (
+            {"owner": "order-9"},
+            {"quantity": 1},
+            {"expires_at": hold.expires_at.subtract(minutes=1)},
+        ):
+            bad = Plan(
+                key=f"bad-{next(iter(change))}",
+                now=clock.now(),
+                holds=[HoldWrite(hold, attrs.evolve(hold, **change))],
+            )
+            with pytest.raises(ValidationError):
+                store.apply(bad)
+        assert self.snapshot(store) == before
 
     # the port itself
 

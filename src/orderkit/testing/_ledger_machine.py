@@ -195,8 +195,9 @@ def ledger_machine(
                 h.state = HoldState.RELEASED
             made = []
             for i, (row, quantity) in enumerate(demand.items()):
-                now = self.clock.now()
-                hold = _Hold(f"{key}/{i}", owner, row, quantity, now, now + _TTL)
+                # Stamped at the store's time: a clock behind the store's
+                # latest time never makes a hold that is born expired.
+                hold = _Hold(f"{key}/{i}", owner, row, quantity, at, at + _TTL)
                 self.model[hold.hold_id] = hold
                 made.append(hold.hold_id)
             assert [h.hold_id for h in receipt.holds[: len(made)]] == made
@@ -214,7 +215,9 @@ def ledger_machine(
                     return
                 raise AssertionError("extended a hold that is not live")
             new = self.ledger.extend(hold_id, dt.timedelta(minutes=minutes))
-            hold.expires_at = max(hold.expires_at, wanted)
+            if wanted > hold.expires_at:
+                # The extension moves on with the store's time, as new holds do.
+                hold.expires_at = at + dt.timedelta(minutes=minutes)
             assert new.expires_at == hold.expires_at
             self.expire_rows({hold.row}, at)
 
