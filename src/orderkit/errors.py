@@ -20,6 +20,12 @@ OrderkitError
 │   ├── UnknownSku (LookupError)            a SKU the ledger has never stocked
 │   ├── UnknownLocation (LookupError)       a location the ledger has never stocked
 │   ├── UnknownHold (LookupError)           a hold id the ledger does not know
+│   ├── CaptureExceedsAuthorisation         a capture above what is authorised
+│   ├── RefundExceedsCapture                a refund above what was captured
+│   ├── RefundNotPending                    settling a failed refund, or the reverse
+│   ├── UnknownPayment (LookupError)        a payment id the ledger never authorised
+│   ├── UnknownRefund (LookupError)         a refund id the ledger never recorded
+│   ├── UnknownSerial (LookupError)         a returned serial that was not shipped
 │   ├── InvalidPhone                        not a phone number (masked ones are absent)
 │   ├── InvalidAddress                      an address with nothing to normalise
 │   └── InvalidOffer                        a bad discount offer or stacking policy
@@ -50,6 +56,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "CaptureExceedsAuthorisation",
     "ConcurrencyConflict",
     "ConfigurationError",
     "CurrencyMismatch",
@@ -67,11 +74,16 @@ __all__ = [
     "NaiveDatetime",
     "OrderMismatch",
     "OrderkitError",
+    "RefundExceedsCapture",
+    "RefundNotPending",
     "StoreError",
     "StructureError",
     "UnknownCurrency",
     "UnknownHold",
     "UnknownLocation",
+    "UnknownPayment",
+    "UnknownRefund",
+    "UnknownSerial",
     "UnknownSku",
     "UnknownStatus",
     "ValidationError",
@@ -426,6 +438,54 @@ class InvalidOffer(ValidationError):
 
     A percent outside 0..100, a float, a negative amount, an unknown offer
     kind, or something that is not an offer at all.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@final
+class CaptureExceedsAuthorisation(ValidationError):
+    """A capture above what its payment has authorised and not captured yet.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@final
+class RefundExceedsCapture(ValidationError):
+    """A refund above what its payment captured, less what is refunded or pending.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@final
+class RefundNotPending(ValidationError):
+    """A refund settled after it failed, or failed after it settled.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@final
+class UnknownPayment(ValidationError, LookupError):
+    """A payment id the ledger has no authorisation for.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@final
+class UnknownRefund(ValidationError, LookupError):
+    """A refund id the ledger has never recorded.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@final
+class UnknownSerial(ValidationError, LookupError):
+    """A returned serial number that was not shipped on the line it came back for.
 
     .. versionadded:: 0.1.0
     """

@@ -9,6 +9,22 @@ never moves backwards. `TRANSITIONS` is the whole lifecycle as data.
 .. versionadded:: 0.1.0
 """
 
+from orderkit.orders._aftersales import (
+    CASE_TRANSITIONS,
+    AfterSalesCase,
+    CaseAction,
+    CaseState,
+    CaseStep,
+    Inspected,
+    ReturnLine,
+    approve_case,
+    inspect_return,
+    receive_return,
+    refund_case,
+    reject_case,
+    request_return,
+    resolve_case,
+)
 from orderkit.orders._audit import AuditRecord as AuditRecord
 from orderkit.orders._audit import FieldChange as FieldChange
 from orderkit.orders._batch import Batch as Batch
@@ -54,11 +70,16 @@ from orderkit.orders._table import Verdict as Verdict
 __all__ = [
     "Address",
     "AddressChanged",
+    "AfterSalesCase",
     "Applied",
     "AuditRecord",
     "Batch",
     "Buyer",
+    "CASE_TRANSITIONS",
     "Cancelled",
+    "CaseAction",
+    "CaseState",
+    "CaseStep",
     "Closed",
     "Completed",
     "Delivered",
@@ -68,6 +89,7 @@ __all__ = [
     "Event",
     "FieldChange",
     "InTransit",
+    "Inspected",
     "MILESTONES",
     "Milestone",
     "Order",
@@ -81,6 +103,7 @@ __all__ = [
     "PickingStarted",
     "RefundDue",
     "Rejected",
+    "ReturnLine",
     "SHIPMENT_TRANSITIONS",
     "Shipment",
     "ShipmentLine",
@@ -91,5 +114,12 @@ __all__ = [
     "Verdict",
     "apply",
     "apply_all",
+    "approve_case",
+    "inspect_return",
     "milestone",
+    "receive_return",
+    "refund_case",
+    "reject_case",
+    "request_return",
+    "resolve_case",
 ]

@@ -79,6 +79,16 @@ from orderkit.pricing._offers import (
     StackingPolicy,
     offer_kind,
 )
+from orderkit.pricing._payments import (
+    Capture,
+    Override,
+    OverrideKind,
+    PaymentLedger,
+    PaymentRecord,
+    PaymentTotals,
+    Refund,
+    RefundState,
+)
 from orderkit.pricing._tiers import ApprovalTier, ApprovalTiers
 from orderkit.pricing._totals import (
     AppliedOffer,
@@ -111,6 +121,7 @@ __all__ = [
     "ApprovalTier",
     "ApprovalTiers",
     "BuyXGetY",
+    "Capture",
     "ChangeState",
     "Decided",
     "Exceeded",
@@ -125,7 +136,12 @@ __all__ = [
     "Offer",
     "OfferKind",
     "Overage",
+    "Override",
+    "OverrideKind",
     "PERCENT_FIRST",
+    "PaymentLedger",
+    "PaymentRecord",
+    "PaymentTotals",
     "PercentOff",
     "PriceChange",
     "PriceChanged",
@@ -133,6 +149,8 @@ __all__ = [
     "PricingPolicy",
     "PurchaseContext",
     "Quote",
+    "Refund",
+    "RefundState",
     "RefusedOffer",
     "StackingPolicy",
     "Totals",

@@ -32,10 +32,12 @@ from orderkit.money import Currency, Money
 from orderkit.orders import (
     Address,
     AddressChanged,
+    AfterSalesCase,
     Applied,
     AuditRecord,
     Buyer,
     Cancelled,
+    CaseStep,
     Closed,
     Completed,
     Delivered,
@@ -43,6 +45,7 @@ from orderkit.orders import (
     Early,
     Event,
     FieldChange,
+    Inspected,
     InTransit,
     Milestone,
     Order,
@@ -54,6 +57,7 @@ from orderkit.orders import (
     PaymentCaptured,
     PickingStarted,
     RefundDue,
+    ReturnLine,
     Shipment,
     ShipmentLine,
     ShipmentStatus,
@@ -61,11 +65,17 @@ from orderkit.orders import (
     Stale,
     apply,
     apply_all,
+    approve_case,
+    inspect_return,
+    receive_return,
+    request_return,
 )
+from orderkit.pricing import ApprovalTiers
 
 
 __all__ = [
     "addresses",
+    "after_sales_cases",
     "audit_records",
     "buyers",
     "currencies",
@@ -77,6 +87,7 @@ __all__ = [
     "money",
     "order_lines",
     "orders",
+    "return_lines",
 ]
 
 T = TypeVar("T")
@@ -439,6 +450,76 @@ def lifecycles(
     return stream
 
 
+def return_lines() -> st.SearchStrategy[ReturnLine]:
+    """A line of an after-sales case, with up to three serial numbers.
+
+    .. versionadded:: 0.1.0
+    """
+    return st.builds(
+        ReturnLine, _ID, _ID, st.integers(1, 5), st.frozensets(_ID, max_size=3)
+    )
+
+
+# Who approves which refund in generated cases: finance approves any amount.
+_REFUND_TIERS = ApprovalTiers.of(
+    (Money("100.00", "CNY"), "store_manager"), (None, "finance")
+)
+
+
+@st.composite
+def _case_lines(draw: st.DrawFn) -> list[ReturnLine]:
+    """Lines as shipped: one serial per unit, or none (unserialised goods)."""
+    lines = []
+    for i in range(draw(st.integers(1, 3))):
+        quantity = draw(st.integers(1, 3))
+        serials = draw(
+            st.just([])
+            | st.lists(_ID, min_size=quantity, max_size=quantity, unique=True)
+        )
+        lines.append(ReturnLine(f"L{i + 1}", draw(_ID), quantity, frozenset(serials)))
+    return lines
+
+
+@st.composite
+def _case(draw: st.DrawFn, stage: int) -> AfterSalesCase:
+    lines = draw(_case_lines())
+    t = draw(instants())
+    case = request_return(
+        case_id=draw(_ID),
+        order_id=draw(_ID),
+        payment_id=draw(_ID),
+        lines=lines,
+        refund_amount=draw(money("CNY", min_minor=1, max_minor=10**7)),
+        reason=draw(_ID),
+        requester=f"buyer:{draw(_ID)}",
+        return_to=draw(_ID),
+        at=t,
+    )
+    if stage >= 1:
+        case = approve_case(case, "finance:li.na", "finance", _REFUND_TIERS, t)
+    if stage >= 2:
+        serials = {r.line_id: sorted(r.serials) for r in lines if r.serials}
+        shipped = {r.line_id: r.serials for r in lines if r.serials}
+        case = receive_return(case, serials, shipped, t)
+    return case
+
+
+def after_sales_cases() -> st.SearchStrategy[AfterSalesCase]:
+    """An after-sales case, as requested, approved or received.
+
+    .. versionadded:: 0.1.0
+    """
+    return st.integers(0, 2).flatmap(_case)
+
+
+def _inspected() -> st.SearchStrategy[Inspected]:
+    return st.builds(
+        lambda case, passed: inspect_return(case, passed=passed, at=case.requested_at),
+        _case(2),
+        st.booleans(),
+    )
+
+
 _TYPES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Currency: currencies,
     Money: money,
@@ -459,6 +540,10 @@ _TYPES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Duplicate: lambda: st.builds(Duplicate, orders(), events()),
     Stale: lambda: st.builds(Stale, orders(), events(), _TEXT),
     Early: lambda: st.builds(Early, st.none() | orders(), events(), _TEXT),
+    ReturnLine: return_lines,
+    AfterSalesCase: after_sales_cases,
+    CaseStep: lambda: after_sales_cases().map(lambda case: case.steps[-1]),
+    Inspected: _inspected,
     RefundDue: lambda: st.builds(
         RefundDue,
         orders(),
