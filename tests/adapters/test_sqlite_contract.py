@@ -1,8 +1,8 @@
-"""The SQLite stores run the ledger and key store contracts, as a host's would.
+"""The SQLite stores run the ledger, key, detector and limit store contracts.
 
 Each store runs its contract twice: on a file, where racers are processes
 each with its own store, and in `:memory:`, where racers are threads sharing
-the store. The hooks are the same for both stores but for the class and the
+the store. The hooks are the same for every store but for the class and the
 table that `break_store` drops.
 """
 
@@ -17,11 +17,23 @@ from typing import Generic, TypeVar
 
 import pytest
 
-from orderkit.adapters.sqlite import SqliteKeyStore, SqliteLedgerStore
-from orderkit.testing.contracts import KeyStoreContract, LedgerStoreContract
+from orderkit.adapters.sqlite import (
+    SqliteDetectorStore,
+    SqliteKeyStore,
+    SqliteLedgerStore,
+    SqliteLimitStore,
+)
+from orderkit.testing.contracts import (
+    DetectorStoreContract,
+    KeyStoreContract,
+    LedgerStoreContract,
+    LimitStoreContract,
+)
 
 
-S = TypeVar("S", SqliteLedgerStore, SqliteKeyStore)
+S = TypeVar(
+    "S", SqliteLedgerStore, SqliteKeyStore, SqliteDetectorStore, SqliteLimitStore
+)
 
 
 class _Hooks(Generic[S]):
@@ -108,3 +120,31 @@ class TestSqliteKeysMemory(_InMemory[SqliteKeyStore], KeyStoreContract):
 
     store_class = SqliteKeyStore
     victim = "orderkit_keys"
+
+
+class TestSqliteDetectorFile(_OnFile[SqliteDetectorStore], DetectorStoreContract):
+    """SqliteDetectorStore on a file."""
+
+    store_class = SqliteDetectorStore
+    victim = "orderkit_detector_fingerprints"
+
+
+class TestSqliteDetectorMemory(_InMemory[SqliteDetectorStore], DetectorStoreContract):
+    """SqliteDetectorStore in `:memory:`."""
+
+    store_class = SqliteDetectorStore
+    victim = "orderkit_detector_fingerprints"
+
+
+class TestSqliteLimitsFile(_OnFile[SqliteLimitStore], LimitStoreContract):
+    """SqliteLimitStore on a file."""
+
+    store_class = SqliteLimitStore
+    victim = "orderkit_limit_uses"
+
+
+class TestSqliteLimitsMemory(_InMemory[SqliteLimitStore], LimitStoreContract):
+    """SqliteLimitStore in `:memory:`."""
+
+    store_class = SqliteLimitStore
+    victim = "orderkit_limit_uses"

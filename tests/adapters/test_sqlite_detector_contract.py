@@ -1,12 +1,10 @@
-"""The SQLite detector store runs the detector contract; and what only SQLite does."""
+"""What only the SQLite detector store does; its contract is in test_sqlite_contract."""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import itertools
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pendulum
@@ -20,67 +18,11 @@ from orderkit.adapters.sqlite import (
 )
 from orderkit.dedupe import Fingerprint, FingerprintKind, Match, ReviewState, Sighting
 from orderkit.errors import StoreError, ValidationError
-from orderkit.ports import DetectorStore
-from orderkit.testing.contracts import DetectorStoreContract
 
 
 T0 = pendulum.datetime(2026, 11, 11, 0, 0)
 HOUR = dt.timedelta(hours=1)
 GUOMAO = Fingerprint(FingerprintKind.ADDRESS_SKUS, 1, "88" * 16)
-
-
-class _Opened:
-    """Stores a test opened, closed when it ends."""
-
-    @pytest.fixture(autouse=True)
-    def _opened(self) -> Iterator[None]:
-        self.opened: list[SqliteDetectorStore] = []
-        yield
-        for store in self.opened:
-            store.close()
-
-    def open(self, target: str | Path) -> SqliteDetectorStore:
-        store = SqliteDetectorStore(target)
-        self.opened.append(store)
-        return store
-
-
-class TestSqliteDetectorFile(_Opened, DetectorStoreContract):
-    """SqliteDetectorStore on a file: racers are processes, each with its own store."""
-
-    @pytest.fixture(autouse=True)
-    def _files(self, tmp_path: Path) -> None:
-        self.directory = tmp_path
-        self.numbers = itertools.count()
-        self.paths: dict[int, Path] = {}
-
-    def make_store(self) -> DetectorStore:
-        path = self.directory / f"detector-{next(self.numbers)}.db"
-        store = self.open(path)
-        self.paths[id(store)] = path
-        return store
-
-    def connect(self, store: DetectorStore) -> Callable[[], DetectorStore]:
-        return functools.partial(SqliteDetectorStore, self.paths[id(store)])
-
-    def break_store(self, store: DetectorStore) -> bool:
-        # Another connection drops a table behind the store's back.
-        with sqlite3.connect(self.paths[id(store)]) as other:
-            other.execute("DROP TABLE orderkit_detector_fingerprints")
-        other.close()
-        return True
-
-
-class TestSqliteDetectorMemory(_Opened, DetectorStoreContract):
-    """SqliteDetectorStore in `:memory:`: racers are threads sharing the store."""
-
-    def make_store(self) -> DetectorStore:
-        return self.open(":memory:")
-
-    def break_store(self, store: DetectorStore) -> bool:
-        assert isinstance(store, SqliteDetectorStore)
-        store._session.conn.execute("DROP TABLE orderkit_detector_fingerprints")
-        return True
 
 
 # --------------------------------------------------------------------------

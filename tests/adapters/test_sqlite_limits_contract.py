@@ -1,12 +1,10 @@
-"""The SQLite limit store runs the limit contract; and what only SQLite does."""
+"""What only the SQLite limit store does; its contract is in test_sqlite_contract."""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import itertools
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pendulum
@@ -20,68 +18,12 @@ from orderkit.adapters.sqlite import (
     SqliteLimitStore,
 )
 from orderkit.errors import StoreError
-from orderkit.ports import LimitStore
 from orderkit.pricing import Exceeded, Granted, LimitKey, Overage
-from orderkit.testing.contracts import LimitStoreContract
 
 
 T0 = pendulum.datetime(2026, 11, 11, 0, 0)
 DAY = dt.timedelta(days=1)
 BUYER = LimitKey("buyer:B1|channel:douyin", 2, DAY)
-
-
-class _Opened:
-    """Stores a test opened, closed when it ends."""
-
-    @pytest.fixture(autouse=True)
-    def _opened(self) -> Iterator[None]:
-        self.opened: list[SqliteLimitStore] = []
-        yield
-        for store in self.opened:
-            store.close()
-
-    def open(self, target: str | Path) -> SqliteLimitStore:
-        store = SqliteLimitStore(target)
-        self.opened.append(store)
-        return store
-
-
-class TestSqliteLimitsFile(_Opened, LimitStoreContract):
-    """SqliteLimitStore on a file: racers are processes, each with its own store."""
-
-    @pytest.fixture(autouse=True)
-    def _files(self, tmp_path: Path) -> None:
-        self.directory = tmp_path
-        self.numbers = itertools.count()
-        self.paths: dict[int, Path] = {}
-
-    def make_store(self) -> LimitStore:
-        path = self.directory / f"limits-{next(self.numbers)}.db"
-        store = self.open(path)
-        self.paths[id(store)] = path
-        return store
-
-    def connect(self, store: LimitStore) -> Callable[[], LimitStore]:
-        return functools.partial(SqliteLimitStore, self.paths[id(store)])
-
-    def break_store(self, store: LimitStore) -> bool:
-        # Another connection drops a table behind the store's back.
-        with sqlite3.connect(self.paths[id(store)]) as other:
-            other.execute("DROP TABLE orderkit_limit_uses")
-        other.close()
-        return True
-
-
-class TestSqliteLimitsMemory(_Opened, LimitStoreContract):
-    """SqliteLimitStore in `:memory:`: racers are threads sharing the store."""
-
-    def make_store(self) -> LimitStore:
-        return self.open(":memory:")
-
-    def break_store(self, store: LimitStore) -> bool:
-        assert isinstance(store, SqliteLimitStore)
-        store._session.conn.execute("DROP TABLE orderkit_limit_uses")
-        return True
 
 
 # --------------------------------------------------------------------------

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
-from collections.abc import Callable, Sequence
-from typing import Any, Final, TypeVar, final
+from collections.abc import Sequence
+from typing import Any, Final, final
 
 import pendulum
 
 from orderkit.adapters._sqlite_session import (
-    DEFAULT_TIMEOUT,
-    Session,
     SessionStore,
     declare,
     from_us,
+    in_savepoint,
     to_us,
-    undo,
 )
 from orderkit.dedupe import (
     Match,
@@ -44,9 +41,6 @@ from orderkit.dedupe._matches import (
     window_around,
 )
 from orderkit.errors import ValidationError
-
-
-T = TypeVar("T")
 
 
 DETECTOR_SCHEMA_VERSION: Final = 1
@@ -243,14 +237,7 @@ class SqliteDetectorStore(SessionStore):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(
-        self,
-        target: str | os.PathLike[str] | sqlite3.Connection,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        """Open the store on `target`, creating its tables if missing."""
-        self._session = Session(target, DETECTOR, timeout=timeout)
+    _component = DETECTOR
 
     def record(
         self,
@@ -275,7 +262,7 @@ class SqliteDetectorStore(SessionStore):
         bounds = (to_us(earliest), to_us(latest))
 
         def work(cur: sqlite3.Cursor, savepoint: str | None) -> Screening:
-            return _in_savepoint(
+            return in_savepoint(
                 cur,
                 savepoint,
                 lambda: _screen(
@@ -379,40 +366,9 @@ class SqliteDetectorStore(SessionStore):
                 pruned: int = cur.execute(_PRUNE_ORDERS, cutoff).rowcount
                 return pruned
 
-            return _in_savepoint(cur, savepoint, prune)
+            return in_savepoint(cur, savepoint, prune)
 
         return self._session.transact("prune", work)
-
-    # lifecycle
-
-    def close(self) -> None:
-        """Close the store's own connection; a given connection stays open.
-
-        Closing twice is harmless; any other use after closing raises
-        `StoreError`.
-        """
-        self._session.close()
-
-
-def _in_savepoint(
-    cur: sqlite3.Cursor, savepoint: str | None, work: Callable[[], T]
-) -> T:
-    """Run `work()` in `savepoint` when joining a host's transaction.
-
-    A failure then undoes this call's writes alone; the host's transaction
-    goes on. In the session's own transaction (`savepoint` is `None`) the
-    session rolls everything back instead.
-    """
-    if savepoint is None:
-        return work()
-    cur.execute(f"SAVEPOINT {savepoint}")
-    try:
-        result = work()
-    except BaseException:
-        undo(cur, savepoint)
-        raise
-    cur.execute(f"RELEASE {savepoint}")
-    return result
 
 
 def _screen(  # noqa: PLR0913 - one transaction's inputs, checked by `record`

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
 import sqlite3
 from typing import Final, final
 
 from orderkit._time import plus
 from orderkit.adapters._sqlite_session import (
-    DEFAULT_TIMEOUT,
-    Session,
     SessionStore,
     declare,
     from_us,
@@ -129,14 +126,7 @@ class SqliteKeyStore(SessionStore):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(
-        self,
-        target: str | os.PathLike[str] | sqlite3.Connection,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        """Open the store on `target`, creating the schema if it has none."""
-        self._session = Session(target, KEYS, timeout=timeout)
+    _component = KEYS
 
     def claim(
         self,
@@ -237,13 +227,3 @@ class SqliteKeyStore(SessionStore):
             return cur.execute(_PRUNE, (cutoff_us,)).rowcount
 
         return self._session.transact("prune", work)
-
-    # lifecycle
-
-    def close(self) -> None:
-        """Close the store's own connection; a given connection stays open.
-
-        Closing twice is harmless; any other use after closing raises
-        `StoreError`.
-        """
-        self._session.close()

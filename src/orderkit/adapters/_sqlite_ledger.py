@@ -6,7 +6,6 @@ The algorithm is the shared engine's; the engine reads and writes through
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Sequence
 from typing import final
@@ -28,10 +27,8 @@ from orderkit.adapters._sqlite_ledger_tables import (
     read_policy,
 )
 from orderkit.adapters._sqlite_session import (
-    DEFAULT_TIMEOUT,
     FAILURES,
     WRITE_SAVEPOINT,
-    Session,
     SessionStore,
     store_error,
     to_us,
@@ -139,14 +136,7 @@ class SqliteLedgerStore(SessionStore):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(
-        self,
-        target: str | os.PathLike[str] | sqlite3.Connection,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        """Open the store on `target`, creating the schema if it has none."""
-        self._session = Session(target, LEDGER, timeout=timeout)
+    _component = LEDGER
 
     # writes
 
@@ -359,13 +349,3 @@ class SqliteLedgerStore(SessionStore):
         return self._session.read(
             "policy", lambda cur: read_policy(cur.execute(POLICY, (sku,)).fetchone())
         )
-
-    # lifecycle
-
-    def close(self) -> None:
-        """Close the store's own connection; a given connection stays open.
-
-        Closing twice is harmless; any other use after closing raises
-        `StoreError`.
-        """
-        self._session.close()

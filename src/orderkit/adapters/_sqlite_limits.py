@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
-from collections.abc import Callable, Sequence
-from typing import Final, TypeVar, final
+from collections.abc import Sequence
+from typing import Final, final
 
 from orderkit._time import plus
 from orderkit.adapters._sqlite_session import (
-    DEFAULT_TIMEOUT,
-    Session,
     SessionStore,
     declare,
+    in_savepoint,
     to_us,
-    undo,
 )
 from orderkit.pricing import Exceeded, Granted, LimitDecision, LimitKey, Overage
 from orderkit.pricing._limits import check_instant, check_keys, check_use_id, uses_of
 
-
-T = TypeVar("T")
 
 LIMITS_SCHEMA_VERSION: Final = 1
 """The version of the limit tables this module writes, kept in `orderkit_meta`."""
@@ -107,14 +102,7 @@ class SqliteLimitStore(SessionStore):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(
-        self,
-        target: str | os.PathLike[str] | sqlite3.Connection,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        """Open the store on `target`, creating its tables if missing."""
-        self._session = Session(target, LIMITS, timeout=timeout)
+    _component = LIMITS
 
     def consume(
         self,
@@ -158,7 +146,7 @@ class SqliteLimitStore(SessionStore):
                     cur.execute(_NEW_USE_ID, (use, at_us))
                 return Granted()
 
-            return _in_savepoint(cur, savepoint, record)
+            return in_savepoint(cur, savepoint, record)
 
         return self._session.transact("consume", work)
 
@@ -180,37 +168,6 @@ class SqliteLimitStore(SessionStore):
                 cur.execute(_PRUNE_USE_IDS, cutoff)
                 return pruned
 
-            return _in_savepoint(cur, savepoint, prune)
+            return in_savepoint(cur, savepoint, prune)
 
         return self._session.transact("prune", work)
-
-    # lifecycle
-
-    def close(self) -> None:
-        """Close the store's own connection; a given connection stays open.
-
-        Closing twice is harmless; any other use after closing raises
-        `StoreError`.
-        """
-        self._session.close()
-
-
-def _in_savepoint(
-    cur: sqlite3.Cursor, savepoint: str | None, work: Callable[[], T]
-) -> T:
-    """Run `work()` in `savepoint` when joining a host's transaction.
-
-    A failure then undoes this call's writes alone; the host's transaction
-    goes on. In the session's own transaction (`savepoint` is `None`) the
-    session rolls everything back instead.
-    """
-    if savepoint is None:
-        return work()
-    cur.execute(f"SAVEPOINT {savepoint}")
-    try:
-        result = work()
-    except BaseException:
-        undo(cur, savepoint)
-        raise
-    cur.execute(f"RELEASE {savepoint}")
-    return result

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Final, Self, TypeVar, final
+from typing import ClassVar, Final, Self, TypeVar, final
 
 import attrs
 import pendulum
@@ -158,6 +158,27 @@ def undo(cur: sqlite3.Cursor, savepoint: str) -> None:
         cur.execute(f"RELEASE {savepoint}")
 
 
+def in_savepoint(
+    cur: sqlite3.Cursor, savepoint: str | None, work: Callable[[], T]
+) -> T:
+    """Run `work()` in `savepoint` when joining a host's transaction.
+
+    A failure then undoes this call's writes alone; the host's transaction
+    goes on. In the session's own transaction (`savepoint` is `None`) the
+    session rolls everything back instead.
+    """
+    if savepoint is None:
+        return work()
+    cur.execute(f"SAVEPOINT {savepoint}")
+    try:
+        result = work()
+    except BaseException:
+        undo(cur, savepoint)
+        raise
+    cur.execute(f"RELEASE {savepoint}")
+    return result
+
+
 # --------------------------------------------------------------------------
 # Sessions
 
@@ -297,11 +318,31 @@ class Session:
 
 
 class SessionStore:
-    """The `with` block of a store on a `Session`: leaving it closes the store."""
+    """A store on a `Session` over its `_component`'s tables.
+
+    Opening and closing are the same for every SQLite store; leaving the
+    store's `with` block closes it.
+    """
+
+    _component: ClassVar[Component]
+    """The tables the store keeps; each store sets its own."""
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | sqlite3.Connection,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Open the store on `target`, creating its tables if missing."""
+        self._session = Session(target, self._component, timeout=timeout)
 
     def close(self) -> None:
-        """Close the store (each store documents what that means)."""
-        raise NotImplementedError
+        """Close the store's own connection; a given connection stays open.
+
+        Closing twice is harmless; any other use after closing raises
+        `StoreError`.
+        """
+        self._session.close()
 
     def __enter__(self) -> Self:
         return self

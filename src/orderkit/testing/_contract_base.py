@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+import concurrent.futures
+import multiprocessing
+import multiprocessing.queues
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Generic, Protocol, TypeVar
 
 import pendulum
 import pytest
@@ -27,6 +31,26 @@ WEIRD_NAMES = [
 """Names that are data, never code: quotes, SQL, percent signs, emoji, Chinese."""
 
 S = TypeVar("S")
+R = TypeVar("R")
+
+
+class Barrier(Protocol):
+    """`threading.Barrier` and `multiprocessing`'s alike."""
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+Racer = Callable[[Callable[[], S], Barrier], R]
+"""A racer: given a factory for its store and the start barrier, it races."""
+
+
+def _race_process(
+    racer: Racer[S, R],
+    factory: Callable[[], S],
+    barrier: Barrier,
+    results: multiprocessing.queues.Queue[R],
+) -> None:
+    results.put(racer(factory, barrier))
 
 
 class StoreContract(abc.ABC, Generic[S]):
@@ -62,6 +86,43 @@ class StoreContract(abc.ABC, Generic[S]):
         close = getattr(store, "close", None)
         if callable(close):
             close()
+
+    def _race(self, store: S, racers: Sequence[Racer[S, R]]) -> list[R]:
+        """Run `racers` at once on `store`; return what each returned.
+
+        Each racer is called with a factory for its store and a barrier
+        shared by all of them. Without a `connect` factory the racers are
+        threads sharing `store`, and the results come in the racers' order;
+        otherwise each is a spawned process opening its own store (so each
+        racer must pickle: a `functools.partial` of a module-level
+        function), and the results come in the order they finished.
+        """
+        factory = self.connect(store)
+        if factory is None:
+            barrier = threading.Barrier(len(racers))
+            with concurrent.futures.ThreadPoolExecutor(len(racers)) as pool:
+                return list(
+                    pool.map(lambda racer: racer(lambda: store, barrier), racers)
+                )
+        context = multiprocessing.get_context("spawn")
+        shared = context.Barrier(len(racers))
+        results: multiprocessing.queues.Queue[R] = context.Queue()
+        processes = [
+            context.Process(
+                target=_race_process, args=(racer, factory, shared, results)
+            )
+            for racer in racers
+        ]
+        for process in processes:
+            process.start()
+        try:
+            found = [results.get(timeout=180) for _ in processes]
+        finally:
+            for process in processes:
+                process.join(timeout=60)
+        exits = [process.exitcode for process in processes]
+        assert exits == [0] * len(processes), exits  # noqa: S101 - a shipped test
+        return found
 
     @pytest.fixture
     def clock(self) -> FrozenClock:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import datetime as dt
-import multiprocessing
-import multiprocessing.queues
-import threading
+import functools
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import pendulum
 import pytest
@@ -35,7 +32,7 @@ from orderkit.services import DuplicateDetector
 from orderkit.testing._clock import FrozenClock
 from orderkit.testing._contract_base import START as _START
 from orderkit.testing._contract_base import WEIRD_NAMES as _WEIRD
-from orderkit.testing._contract_base import StoreContract
+from orderkit.testing._contract_base import Barrier, StoreContract
 
 
 _HOUR = dt.timedelta(hours=1)
@@ -61,17 +58,34 @@ _DOUYIN = (_WANG_PHONE, _GUOMAO, _DOUYIN_ACCOUNT)
 _MINI = (_WANG_PHONE, _GUOMAO, _MINI_ACCOUNT)
 
 
-class _Barrier(Protocol):
-    """`threading.Barrier` and `multiprocessing`'s alike."""
+def _recording(**changed: object) -> Callable[[Any, pendulum.DateTime], object]:
+    """A call recording Wang Fang's Douyin order at `t`, with `changed` arguments.
 
-    def wait(self, timeout: float | None = None) -> int: ...
+    A callable in `changed` is given `t`, for an argument made from the time.
+    """
+
+    def call(store: DetectorStore, t: pendulum.DateTime) -> object:
+        args: dict[str, Any] = {
+            "sighting": Sighting("douyin", "DY-1", t),
+            "fingerprints": _DOUYIN,
+            "phone": _WANG_FANG,
+            "window": _HOUR,
+            "now": t,
+        }
+        args.update(
+            (name, value(t) if callable(value) else value)
+            for name, value in changed.items()
+        )
+        return store.record(args.pop("sighting"), args.pop("fingerprints"), **args)
+
+    return call
 
 
 def _record_race(
-    factory: Callable[[], DetectorStore],
     plan: Sequence[tuple[int, str]],
     start: dt.datetime,
-    barrier: _Barrier,
+    factory: Callable[[], DetectorStore],
+    barrier: Barrier,
 ) -> list[tuple[str, list[str]]]:
     """Record each `(round, order id)`; in a round all racers share a fingerprint."""
     store = factory()
@@ -87,16 +101,6 @@ def _record_race(
         )
         found.append((order_id, [m.order_id for m in screening.matches]))
     return found
-
-
-def _record_race_process(
-    factory: Callable[[], DetectorStore],
-    plan: Sequence[tuple[int, str]],
-    start: dt.datetime,
-    barrier: _Barrier,
-    results: multiprocessing.queues.Queue[list[tuple[str, list[str]]]],
-) -> None:
-    results.put(_record_race(factory, plan, start, barrier))
 
 
 def _gift_set(
@@ -565,89 +569,27 @@ class DetectorStoreContract(StoreContract[DetectorStore]):
         ("call", "field"),
         [
             pytest.param(
-                lambda s, t: s.record(
-                    ("douyin", "DY-1", t), _DOUYIN, phone=None, window=_HOUR, now=t
-                ),
+                _recording(sighting=lambda t: ("douyin", "DY-1", t), phone=None),
                 "sighting",
                 id="tuple-sighting",
             ),
             pytest.param(
-                lambda s, t: s.record(
-                    Sighting("douyin", "DY-1", t),
-                    str(_GUOMAO),
-                    phone=None,
-                    window=_HOUR,
-                    now=t,
-                ),
+                _recording(fingerprints=str(_GUOMAO), phone=None),
                 "fingerprints",
                 id="text-fingerprints",
             ),
             pytest.param(
-                lambda s, t: s.record(
-                    Sighting("douyin", "DY-1", t),
-                    [_GUOMAO, str(_WANG_PHONE)],
-                    phone=None,
-                    window=_HOUR,
-                    now=t,
-                ),
+                _recording(fingerprints=[_GUOMAO, str(_WANG_PHONE)], phone=None),
                 "fingerprints[1]",
                 id="text-fingerprint",
             ),
+            pytest.param(_recording(phone="13800138000"), "phone", id="national-phone"),
+            pytest.param(_recording(phone="138****8000"), "phone", id="masked-phone"),
             pytest.param(
-                lambda s, t: s.record(
-                    Sighting("douyin", "DY-1", t),
-                    _DOUYIN,
-                    phone="13800138000",
-                    window=_HOUR,
-                    now=t,
-                ),
-                "phone",
-                id="national-phone",
+                _recording(window=dt.timedelta(0)), "window", id="zero-window"
             ),
-            pytest.param(
-                lambda s, t: s.record(
-                    Sighting("douyin", "DY-1", t),
-                    _DOUYIN,
-                    phone="138****8000",
-                    window=_HOUR,
-                    now=t,
-                ),
-                "phone",
-                id="masked-phone",
-            ),
-            pytest.param(
-                lambda s, t: s.record(
-                    Sighting("douyin", "DY-1", t),
-                    _DOUYIN,
-                    phone=_WANG_FANG,
-                    window=dt.timedelta(0),
-                    now=t,
-                ),
-                "window",
-                id="zero-window",
-            ),
-            pytest.param(
-                lambda s, t: s.record(
-                    Sighting("douyin", "DY-1", t),
-                    _DOUYIN,
-                    phone=_WANG_FANG,
-                    window=3600,
-                    now=t,
-                ),
-                "window",
-                id="int-window",
-            ),
-            pytest.param(
-                lambda s, t: s.record(
-                    Sighting("douyin", "DY-1", t),
-                    _DOUYIN,
-                    phone=_WANG_FANG,
-                    window=_HOUR,
-                    now=t.naive(),
-                ),
-                "now",
-                id="naive-now",
-            ),
+            pytest.param(_recording(window=3600), "window", id="int-window"),
+            pytest.param(_recording(now=lambda t: t.naive()), "now", id="naive-now"),
         ],
     )
     def test_a_bad_record_names_its_field_and_stores_nothing(
@@ -803,20 +745,10 @@ class DetectorStoreContract(StoreContract[DetectorStore]):
             [(n, f"R{n}-racer-{racer}") for n in range(self.race_rounds)]
             for racer in range(self.race_workers)
         ]
-        factory = self.connect(store)
-        if factory is None:
-            barrier = threading.Barrier(self.race_workers)
-            with concurrent.futures.ThreadPoolExecutor(self.race_workers) as pool:
-                found = list(
-                    pool.map(
-                        lambda plan: _record_race(
-                            lambda: store, plan, clock.now(), barrier
-                        ),
-                        plans,
-                    )
-                )
-        else:
-            found = self._race_processes(factory, plans, clock.now())
+        found = self._race(
+            store,
+            [functools.partial(_record_race, plan, clock.now()) for plan in plans],
+        )
         matched = {
             order_id: set(others) for racer in found for order_id, others in racer
         }
@@ -830,29 +762,3 @@ class DetectorStoreContract(StoreContract[DetectorStore]):
                 for b in ids[i + 1 :]:
                     assert (b in matched[a]) != (a in matched[b]), (a, b)
         assert len(store.pending()) == self.race_rounds * (self.race_workers - 1)
-
-    def _race_processes(
-        self,
-        factory: Callable[[], DetectorStore],
-        plans: list[list[tuple[int, str]]],
-        start: pendulum.DateTime,
-    ) -> list[list[tuple[str, list[str]]]]:
-        context = multiprocessing.get_context("spawn")
-        barrier = context.Barrier(len(plans))
-        results = context.Queue()
-        racers = [
-            context.Process(
-                target=_record_race_process,
-                args=(factory, plan, start, barrier, results),
-            )
-            for plan in plans
-        ]
-        for racer in racers:
-            racer.start()
-        try:
-            found = [results.get(timeout=180) for _ in racers]
-        finally:
-            for racer in racers:
-                racer.join(timeout=60)
-        assert [racer.exitcode for racer in racers] == [0] * len(racers)
-        return found

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import datetime as dt
-import multiprocessing
-import multiprocessing.queues
-import threading
+import functools
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import pendulum
 import pytest
@@ -27,7 +24,7 @@ from orderkit.services import Idempotency
 from orderkit.testing._clock import FrozenClock
 from orderkit.testing._contract_base import START as _START
 from orderkit.testing._contract_base import WEIRD_NAMES as _WEIRD
-from orderkit.testing._contract_base import StoreContract
+from orderkit.testing._contract_base import Barrier, StoreContract
 
 
 _KEY = "douyin:payment:DY-1001:evt-7781"
@@ -45,17 +42,11 @@ _BODIES = [
 ]
 
 
-class _Barrier(Protocol):
-    """`threading.Barrier` and `multiprocessing`'s alike."""
-
-    def wait(self, timeout: float | None = None) -> int: ...
-
-
 def _claim_race(
-    factory: Callable[[], KeyStore],
     keys: Sequence[str],
     start: dt.datetime,
-    barrier: _Barrier,
+    factory: Callable[[], KeyStore],
+    barrier: Barrier,
 ) -> list[tuple[str, str]]:
     """Claim every key once, completing every other key won; say what each got."""
     store = factory()
@@ -72,16 +63,6 @@ def _claim_race(
         else:
             found.append((key, "in_progress"))
     return found
-
-
-def _claim_race_process(
-    factory: Callable[[], KeyStore],
-    keys: Sequence[str],
-    start: dt.datetime,
-    barrier: _Barrier,
-    results: multiprocessing.queues.Queue[list[tuple[str, str]]],
-) -> None:
-    results.put(_claim_race(factory, keys, start, barrier))
 
 
 def _won(key: str) -> Outcome:
@@ -536,20 +517,10 @@ class KeyStoreContract(StoreContract[KeyStore]):
             + keys[: i * len(keys) // self.race_workers]
             for i in range(self.race_workers)
         ]
-        factory = self.connect(store)
-        if factory is None:
-            barrier = threading.Barrier(self.race_workers)
-            with concurrent.futures.ThreadPoolExecutor(self.race_workers) as pool:
-                found = list(
-                    pool.map(
-                        lambda order: _claim_race(
-                            lambda: store, order, clock.now(), barrier
-                        ),
-                        orders,
-                    )
-                )
-        else:
-            found = self._race_processes(factory, orders, clock.now())
+        found = self._race(
+            store,
+            [functools.partial(_claim_race, order, clock.now()) for order in orders],
+        )
         got: dict[str, list[str]] = {key: [] for key in keys}
         for racer in found:
             for key, what in racer:
@@ -561,29 +532,3 @@ class KeyStoreContract(StoreContract[KeyStore]):
         for i, key in enumerate(keys):
             after = store.claim(key, _HASH, now=clock.now(), lease=_LEASE)
             assert isinstance(after, Replay if i % 2 == 0 else InProgress), key
-
-    def _race_processes(
-        self,
-        factory: Callable[[], KeyStore],
-        orders: list[list[str]],
-        start: pendulum.DateTime,
-    ) -> list[list[tuple[str, str]]]:
-        context = multiprocessing.get_context("spawn")
-        barrier = context.Barrier(len(orders))
-        results = context.Queue()
-        racers = [
-            context.Process(
-                target=_claim_race_process,
-                args=(factory, order, start, barrier, results),
-            )
-            for order in orders
-        ]
-        for racer in racers:
-            racer.start()
-        try:
-            found = [results.get(timeout=180) for _ in racers]
-        finally:
-            for racer in racers:
-                racer.join(timeout=60)
-        assert [racer.exitcode for racer in racers] == [0] * len(racers)
-        return found

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import datetime as dt
-import multiprocessing
-import multiprocessing.queues
+import functools
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -43,15 +41,20 @@ from orderkit.services import Ledger
 from orderkit.testing._clock import FrozenClock
 from orderkit.testing._contract_base import START as _START
 from orderkit.testing._contract_base import WEIRD_NAMES as _WEIRD
-from orderkit.testing._contract_base import StoreContract
+from orderkit.testing._contract_base import Barrier, StoreContract
 from orderkit.testing._ledger_machine import ledger_machine
 
 
 def _race_worker(
-    factory: Callable[[], LedgerStore], sku: str, attempts: int, start: dt.datetime
+    sku: str,
+    attempts: int,
+    start: dt.datetime,
+    factory: Callable[[], LedgerStore],
+    barrier: Barrier,
 ) -> int:
     """Try to reserve one unit `attempts` times; return how many succeeded."""
     ledger = Ledger(factory(), FrozenClock(start))
+    barrier.wait(timeout=120)
     granted = 0
     for i in range(attempts):
         try:
@@ -703,32 +706,8 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         """Several racers reserving one unit at a time never get more than there is."""
         stock = self.race_workers * self.race_attempts // 3
         ledger.receive("HOT-1", "W1", stock)
-        factory = self.connect(store)
-        if factory is None:
-            with concurrent.futures.ThreadPoolExecutor(self.race_workers) as pool:
-                granted = list(
-                    pool.map(
-                        _race_worker,
-                        [lambda: store] * self.race_workers,
-                        ["HOT-1"] * self.race_workers,
-                        [self.race_attempts] * self.race_workers,
-                        [_START] * self.race_workers,
-                    )
-                )
-        else:
-            context = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(
-                self.race_workers, mp_context=context
-            ) as pool:
-                granted = list(
-                    pool.map(
-                        _race_worker,
-                        [factory] * self.race_workers,
-                        ["HOT-1"] * self.race_workers,
-                        [self.race_attempts] * self.race_workers,
-                        [_START] * self.race_workers,
-                    )
-                )
+        racer = functools.partial(_race_worker, "HOT-1", self.race_attempts, _START)
+        granted = self._race(store, [racer] * self.race_workers)
         assert sum(granted) == stock
         assert ledger.balance("HOT-1", "W1").available == 0
         assert ledger.audit() == ()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import datetime as dt
-import multiprocessing
-import multiprocessing.queues
-import threading
+import functools
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import pendulum
 import pytest
@@ -28,7 +25,7 @@ from orderkit.services._limits import PurchaseLimits
 from orderkit.testing._clock import FrozenClock
 from orderkit.testing._contract_base import START as _START
 from orderkit.testing._contract_base import WEIRD_NAMES as _WEIRD
-from orderkit.testing._contract_base import StoreContract
+from orderkit.testing._contract_base import Barrier, StoreContract
 
 
 _DAY = dt.timedelta(days=1)
@@ -46,18 +43,12 @@ def _raw_key(*fields: Any) -> LimitKey:  # noqa: ANN401 - wrong types on purpose
     return LimitKey(*fields)
 
 
-class _Barrier(Protocol):
-    """`threading.Barrier` and `multiprocessing`'s alike."""
-
-    def wait(self, timeout: float | None = None) -> int: ...
-
-
 def _consume_race(
-    factory: Callable[[], LimitStore],
     keys: Sequence[LimitKey],
     attempts: int,
     start: dt.datetime,
-    barrier: _Barrier,
+    factory: Callable[[], LimitStore],
+    barrier: Barrier,
 ) -> int:
     """Consume `keys` `attempts` times, a microsecond apart; say how many granted."""
     store = factory()
@@ -68,15 +59,6 @@ def _consume_race(
         if isinstance(store.consume(keys, now=now), Granted):
             granted += 1
     return granted
-
-
-def _consume_race_process(
-    race: tuple[Callable[[], LimitStore], Sequence[LimitKey], int, dt.datetime],
-    barrier: _Barrier,
-    results: multiprocessing.queues.Queue[int],
-) -> None:
-    factory, keys, attempts, start = race
-    results.put(_consume_race(factory, keys, attempts, start, barrier))
 
 
 class LimitStoreContract(StoreContract[LimitStore]):
@@ -472,51 +454,9 @@ class LimitStoreContract(StoreContract[LimitStore]):
             LimitKey(_BUYER, self.race_limit, _DAY),
             LimitKey(_IP, 1, _DAY, member="buyer:dy-buyer-8848"),
         ]
-        factory = self.connect(store)
-        if factory is None:
-            barrier = threading.Barrier(self.race_workers)
-            with concurrent.futures.ThreadPoolExecutor(self.race_workers) as pool:
-                granted = list(
-                    pool.map(
-                        lambda _: _consume_race(
-                            lambda: store,
-                            keys,
-                            self.race_attempts,
-                            clock.now(),
-                            barrier,
-                        ),
-                        range(self.race_workers),
-                    )
-                )
-        else:
-            granted = self._race_processes(factory, keys, clock.now())
+        racer = functools.partial(_consume_race, keys, self.race_attempts, clock.now())
+        granted = self._race(store, [racer] * self.race_workers)
         assert self.race_attempts * self.race_workers > self.race_limit
         assert sum(granted) == self.race_limit, granted
         after = store.consume(keys, now=clock.now().add(seconds=1))
         assert after == Exceeded((Overage(keys[0], self.race_limit),))
-
-    def _race_processes(
-        self,
-        factory: Callable[[], LimitStore],
-        keys: Sequence[LimitKey],
-        start: pendulum.DateTime,
-    ) -> list[int]:
-        context = multiprocessing.get_context("spawn")
-        barrier = context.Barrier(self.race_workers)
-        results = context.Queue()
-        racers = [
-            context.Process(
-                target=_consume_race_process,
-                args=((factory, keys, self.race_attempts, start), barrier, results),
-            )
-            for _ in range(self.race_workers)
-        ]
-        for racer in racers:
-            racer.start()
-        try:
-            found = [results.get(timeout=180) for _ in racers]
-        finally:
-            for racer in racers:
-                racer.join(timeout=60)
-        assert [racer.exitcode for racer in racers] == [0] * len(racers)
-        return found
