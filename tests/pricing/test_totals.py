@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
 from decimal import Decimal
 
+import attrs
 import pendulum
 import pytest
 from hypothesis import given
@@ -17,6 +19,7 @@ from orderkit.pricing import (
     PERCENT_FIRST,
     AmountOff,
     FreeShipping,
+    NetLine,
     PercentOff,
     Quote,
     StackingPolicy,
@@ -177,6 +180,53 @@ class TestQuote:
     def test_stated_total_must_be_money(self) -> None:
         with pytest.raises(ValidationError, match="stated_total"):
             quote(stated_total=409.94)
+
+
+class TestNetLine:
+    """Priced lines build their Money on first read, and behave as if built."""
+
+    def priced(self) -> tuple[NetLine, NetLine]:
+        line = price(quote(PercentOff("P10", Decimal(10)))).lines[1]
+        built = NetLine(
+            line.line_id,
+            line.sku,
+            line.quantity,
+            line.unit_price,
+            line.gross,
+            line.line_discount,
+            line.order_discount,
+            line.net,
+        )
+        # A fresh line: reading `line`'s fields above built its Money.
+        return price(quote(PercentOff("P10", Decimal(10)))).lines[1], built
+
+    def test_equal_hash_and_repr_as_built(self) -> None:
+        lazy, built = self.priced()
+
+        assert lazy == built
+        assert hash(lazy) == hash(built)
+        assert repr(lazy) == repr(built)
+        assert cny("80.73") == lazy.net
+
+    def test_copies_keep_the_amounts(self) -> None:
+        lazy, built = self.priced()
+
+        assert pickle.loads(pickle.dumps(lazy)) == built  # noqa: S301 - our own bytes
+        assert attrs.evolve(lazy, sku="X").net == built.net
+
+    def test_below_is_the_same_either_way(self) -> None:
+        lazy, built = self.priced()
+
+        for floor in ("26.91", "26.92", "26.90"):
+            assert lazy.below(cny(floor)) == built.below(cny(floor))
+        with pytest.raises(CurrencyMismatch):
+            lazy.below(Money("1.00", "USD"))
+
+    def test_unknown_attribute_raises(self) -> None:
+        lazy, _ = self.priced()
+
+        with pytest.raises(AttributeError, match="no attribute 'nope'"):
+            getattr(lazy, "nope")  # noqa: B009 - the attribute is the test
 
 
 class TestAllocate:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import decimal
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import final
+from typing import TYPE_CHECKING, Any, final
 
 import attrs
 
@@ -222,6 +222,26 @@ class NetLine:
     line_discount: Money
     order_discount: Money
     net: Money
+    # Set by `_net_line` only: the currency and the four amounts in minor
+    # units. Pricing builds ten lines an order and most callers read none of
+    # their amounts, so the Money fields are left unset and built on first
+    # read (`__getattr__`); out of eq, hash and repr, which read the fields.
+    _minor: tuple[Currency, int, int, int, int] | None = attrs.field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )
+
+    if not TYPE_CHECKING:  # hidden from mypy, which would accept any name
+
+        def __getattr__(self, name: str) -> Any:  # noqa: ANN401
+            # Only called when the slot is unset: a lazy line's Money fields.
+            index = _LAZY_FIELDS.get(name)
+            minor = None if index is None else self._minor
+            if minor is None:
+                msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+                raise AttributeError(msg)
+            value = _money(minor[index], minor[0])
+            _SET_FIELD[name](self, value)
+            return value
 
     def below(self, floor: Money) -> bool:
         """Return whether the net unit price is below `floor`, exactly.
@@ -232,8 +252,15 @@ class NetLine:
         Raises:
             CurrencyMismatch: The floor is in another currency.
         """
-        if floor.currency != self.net.currency:
-            raise CurrencyMismatch("floor", floor.currency.code, self.net.currency.code)
+        minor = self._minor
+        currency = self.net.currency if minor is None else minor[0]
+        # Identity first: attrs' != on Currency is slow, and amounts nearly
+        # always share the one instance of a currency.
+        if floor.currency is not currency and floor.currency != currency:
+            raise CurrencyMismatch("floor", floor.currency.code, currency.code)
+        if minor is not None:
+            # Minor units, exact as both amounts are: no Money built.
+            return minor[4] < floor.minor * self.quantity
         # Decimal, not Money: exact, and no Money built per line.
         return self.net.amount < floor.amount * self.quantity
 
@@ -242,6 +269,40 @@ class NetLine:
         """The net price of one unit, rounded down to the minor unit."""
         exact = _EXACT.divide(self.net.amount, Decimal(self.quantity))
         return Money.rounded(exact, self.net.currency, decimal.ROUND_FLOOR)
+
+
+# The lazy Money fields of a NetLine, by their index in `NetLine._minor`.
+_LAZY_FIELDS = {"gross": 1, "line_discount": 2, "order_discount": 3, "net": 4}
+_SET_FIELD = {
+    name: NetLine.__dict__[name].__set__ for name in (*_LAZY_FIELDS, "_minor")
+}
+_SET_LINE_ID, _SET_SKU, _SET_QUANTITY, _SET_UNIT_PRICE = (
+    NetLine.__dict__[name].__set__
+    for name in ("line_id", "sku", "quantity", "unit_price")
+)
+
+
+def _net_line(
+    line: OrderLine,
+    currency: Currency,
+    gross: int,
+    line_off: int,
+    order_off: int,
+) -> NetLine:
+    """A NetLine whose Money fields are built when first read.
+
+    Equal to `NetLine(..., gross, line_discount, order_discount, net)` with
+    those amounts as Money; no validation runs (the parts are exact ints).
+    """
+    result = _new_money(NetLine)
+    _SET_LINE_ID(result, line.line_id)
+    _SET_SKU(result, line.sku)
+    _SET_QUANTITY(result, line.quantity)
+    _SET_UNIT_PRICE(result, line.unit_price)
+    _SET_FIELD["_minor"](
+        result, (currency, gross, line_off, order_off, gross - line_off - order_off)
+    )
+    return result
 
 
 @final
@@ -475,16 +536,17 @@ def _price(quote: Quote, policy: StackingPolicy, *, stacking: bool) -> Totals:
     lines = quote.lines
     currency = quote.currency
     count = len(lines)
-    gross = [line.unit_price.minor * line.quantity for line in lines]
+    # `Money.minor` inlined: the lines are one currency, and this runs on
+    # every line of every order.
+    units = currency.minor_units
+    gross = [int(ln.unit_price.amount.scaleb(units)) * ln.quantity for ln in lines]
     line_off = [0] * count
     order_off = [0] * count
     goods = sum(gross)
     ship = 0 if quote.shipping is None else quote.shipping.minor
     ship_off = 0
     line_room = (
-        None
-        if policy.line_cap is None
-        else [_percent_floor(g, policy.line_cap) for g in gross]
+        None if policy.line_cap is None else _percent_floors(gross, policy.line_cap)
     )
     order_room = (
         None if policy.order_cap is None else _percent_floor(goods, policy.order_cap)
@@ -554,7 +616,8 @@ def _totals(  # noqa: PLR0913 - the parts of one result
     known: dict[int, Money] = {}
 
     def money(minor: int) -> Money:
-        # Lines share amounts (zero discounts, equal prices): build each once.
+        # Totals repeat amounts (zeros, shipping and its discount): build each
+        # once. The lines' amounts are built lazily, by NetLine itself.
         found = known.get(minor)
         if found is None:
             found = known[minor] = _money(minor, currency)
@@ -568,16 +631,7 @@ def _totals(  # noqa: PLR0913 - the parts of one result
     if not quote.taxes_included:
         total += tax
     net_lines = tuple(
-        NetLine(
-            line.line_id,
-            line.sku,
-            line.quantity,
-            line.unit_price,
-            money(gross[i]),
-            money(line_off[i]),
-            money(order_off[i]),
-            money(gross[i] - line_off[i] - order_off[i]),
-        )
+        _net_line(line, currency, gross[i], line_off[i], order_off[i])
         for i, line in enumerate(quote.lines)
     )
     return Totals(
@@ -600,3 +654,10 @@ def _percent_floor(units: int, percent: Decimal) -> int:
     # Integers only: a cap is checked on every line of every order.
     numerator, denominator = percent.as_integer_ratio()
     return units * numerator // (denominator * 100)
+
+
+def _percent_floors(units: list[int], percent: Decimal) -> list[int]:
+    """`_percent_floor` of each of `units`, taking the percent's ratio once."""
+    numerator, denominator = percent.as_integer_ratio()
+    denominator *= 100
+    return [u * numerator // denominator for u in units]

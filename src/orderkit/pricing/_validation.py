@@ -306,12 +306,15 @@ _DEFAULT_POLICY = PricingPolicy()
 def _check_floors(
     totals: Totals, rules: PricingPolicy, violations: list[Violation]
 ) -> None:
+    currency = totals.currency
     for i, line in enumerate(totals.lines):
         floor = rules.floor(line.sku)
         if floor is None:
             continue
-        path = f"lines[{i}].unit_price"
-        if floor.price.currency != totals.currency:
+        # Identity first: attrs' != on Currency is slow, and floors and
+        # orders nearly always share the one instance of a currency.
+        if floor.price.currency is not currency and floor.price.currency != currency:
+            path = f"lines[{i}].unit_price"
             violations.append(
                 Violation(
                     ViolationCode.CURRENCY_MISMATCH,
@@ -323,6 +326,7 @@ def _check_floors(
                 )
             )
         elif line.below(floor.price):
+            path = f"lines[{i}].unit_price"
             net = line.net_unit_price
             violations.append(
                 Violation(
