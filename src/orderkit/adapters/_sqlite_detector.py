@@ -24,7 +24,7 @@ from orderkit.dedupe import (
     Sighting,
     Suspicion,
 )
-from orderkit.dedupe._claims import check_now
+from orderkit.dedupe._claims import check_now, check_text
 from orderkit.dedupe._fingerprints import Fingerprint
 from orderkit.dedupe._matches import (
     check_before,
@@ -33,7 +33,6 @@ from orderkit.dedupe._matches import (
     check_limit,
     check_phone,
     check_sighting,
-    check_text,
     check_window,
     decided_otherwise,
     group_matches,

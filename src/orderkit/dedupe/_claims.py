@@ -110,7 +110,7 @@ def check_key(key: object) -> str:
     Raises:
         ValidationError: Naming the field `key`.
     """
-    return _text("key", key)
+    return check_text("key", key)
 
 
 def check_request_hash(request_hash: object) -> str:
@@ -119,7 +119,7 @@ def check_request_hash(request_hash: object) -> str:
     Raises:
         ValidationError: Naming the field `request_hash`.
     """
-    return _text("request_hash", request_hash)
+    return check_text("request_hash", request_hash)
 
 
 def check_token(token: object) -> str:
@@ -128,7 +128,7 @@ def check_token(token: object) -> str:
     Raises:
         ValidationError: Naming the field `token`.
     """
-    return _text("token", token)
+    return check_text("token", token)
 
 
 def check_duration(field: str, value: object) -> dt.timedelta:
@@ -166,7 +166,15 @@ def check_outcome(outcome: object) -> Outcome:
     return outcome
 
 
-def _text(field: str, value: object) -> str:
+def check_text(field: str, value: object) -> str:
+    """Return `value` if it is printable text of 1 to 255 characters.
+
+    Keys, channels, order ids and limit keys: what a store keys and shows
+    (a `VARCHAR(255)`).
+
+    Raises:
+        ValidationError: Naming `field`.
+    """
     # The common case first, in one test: a short, plain key.
     if (
         type(value) is str

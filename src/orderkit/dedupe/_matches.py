@@ -13,7 +13,7 @@ import pendulum
 
 from orderkit._time import plus, to_utc
 from orderkit._validate import Validator, as_tuple
-from orderkit.dedupe._claims import MAX_KEY_LENGTH, check_duration
+from orderkit.dedupe._claims import check_duration, check_text
 from orderkit.dedupe._fingerprints import Fingerprint, FingerprintKind
 from orderkit.dedupe._phones import normalize_phone
 from orderkit.errors import ConcurrencyConflict, ValidationError
@@ -59,31 +59,6 @@ def check_name(field: str) -> Validator:
         check_text(field, value)
 
     return check
-
-
-def check_text(field: str, value: object) -> str:
-    """Return `value` if it is printable text of 1 to 255 characters.
-
-    Channels, order ids and actors are what a store keys and shows; the
-    limit is a `VARCHAR(255)`.
-
-    Raises:
-        ValidationError: Naming `field`.
-    """
-    if (
-        type(value) is str
-        and 0 < len(value) <= MAX_KEY_LENGTH
-        and value.isprintable()
-        and not value.isspace()
-    ):
-        return value
-    if not isinstance(value, str) or not value or value.isspace():
-        raise ValidationError(field, value, "must be a non-empty string")
-    if len(value) > MAX_KEY_LENGTH:
-        raise ValidationError(
-            field, value, f"must be at most {MAX_KEY_LENGTH} characters"
-        )
-    raise ValidationError(field, value, "must not contain control characters")
 
 
 def _kinds(value: Iterable[FingerprintKind | str]) -> tuple[FingerprintKind, ...]:

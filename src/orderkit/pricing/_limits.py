@@ -13,13 +13,14 @@ import datetime as dt
 import enum
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, final
 
 import attrs
 
 from orderkit._time import to_utc
 from orderkit._validate import MAX_INT, Validator
 from orderkit.dedupe import normalize_address, normalize_phone, normalize_sku
+from orderkit.dedupe._claims import MAX_KEY_LENGTH, check_duration, check_text
 from orderkit.errors import ValidationError
 
 
@@ -27,12 +28,6 @@ if TYPE_CHECKING:
     import pendulum
 
     from orderkit.orders import Address, Order
-
-
-MAX_LIMIT_TEXT: Final = 255
-"""The longest key, member or use id a limit store accepts, in characters."""
-
-_LONGEST_WINDOW: Final = dt.timedelta(days=36_525)
 
 
 @final
@@ -58,28 +53,6 @@ class LimitScope(enum.StrEnum):
 # Validation shared by the core and the stores
 
 
-def check_limit_text(field: str, value: object) -> str:
-    """Return `value` if it is printable text of 1 to 255 characters.
-
-    Raises:
-        ValidationError: Naming `field`.
-    """
-    if (
-        type(value) is str
-        and 0 < len(value) <= MAX_LIMIT_TEXT
-        and value.isprintable()
-        and not value.isspace()
-    ):
-        return value
-    if not isinstance(value, str) or not value or value.isspace():
-        raise ValidationError(field, value, "must be a non-empty string")
-    if len(value) > MAX_LIMIT_TEXT:
-        raise ValidationError(
-            field, value, f"must be at most {MAX_LIMIT_TEXT} characters"
-        )
-    raise ValidationError(field, value, "must not contain control characters")
-
-
 def check_limit(field: str, value: object) -> int:
     """Return `value` if it is an int from 1 to 2**63 - 1 (bool refused).
 
@@ -91,24 +64,9 @@ def check_limit(field: str, value: object) -> int:
     return value
 
 
-def check_window(field: str, value: object) -> dt.timedelta:
-    """Return `value` if it is a positive `timedelta` of at most 100 years.
-
-    Raises:
-        ValidationError: Naming `field`.
-    """
-    if not isinstance(value, dt.timedelta):
-        raise ValidationError(field, value, "must be a datetime.timedelta")
-    if value <= dt.timedelta(0):
-        raise ValidationError(field, value, "must be longer than zero")
-    if value > _LONGEST_WINDOW:
-        raise ValidationError(field, value, "must be at most 100 years")
-    return value
-
-
 def _text_field(field: str) -> Validator:
     def check(_instance: object, _attribute: object, value: object) -> None:
-        check_limit_text(field, value)
+        check_text(field, value)
 
     return check
 
@@ -116,7 +74,7 @@ def _text_field(field: str) -> Validator:
 def _optional_text_field(field: str) -> Validator:
     def check(_instance: object, _attribute: object, value: object) -> None:
         if value is not None:
-            check_limit_text(field, value)
+            check_text(field, value)
 
     return check
 
@@ -130,7 +88,7 @@ def _limit_field(field: str) -> Validator:
 
 def _window_field(field: str) -> Validator:
     def check(_instance: object, _attribute: object, value: object) -> None:
-        check_window(field, value)
+        check_duration(field, value)
 
     return check
 
@@ -251,7 +209,7 @@ def check_use_id(use_id: object) -> str | None:
     Raises:
         ValidationError: Naming `use_id`.
     """
-    return None if use_id is None else check_limit_text("use_id", use_id)
+    return None if use_id is None else check_text("use_id", use_id)
 
 
 def check_instant(field: str, value: dt.datetime) -> pendulum.DateTime:
@@ -419,7 +377,7 @@ def _escape(value: str) -> str:
 
 def _fit(key: str, scope: str) -> str:
     """`key`, or a hash of it when it is longer than a store accepts."""
-    if len(key) <= MAX_LIMIT_TEXT:
+    if len(key) <= MAX_KEY_LENGTH:
         return key
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return f"{scope}#sha256:{digest}"

@@ -17,10 +17,9 @@ from orderkit.dedupe import (
     Suspicion,
     normalize_phone,
 )
-from orderkit.dedupe._claims import check_duration
+from orderkit.dedupe._claims import check_duration, check_text
 from orderkit.dedupe._matches import (
     buyer_phone,
-    check_text,
 )
 from orderkit.errors import ValidationError
 from orderkit.orders import Order
