@@ -156,8 +156,7 @@ class Ledger:
     ) -> Receipt:
         """Goods in: raise on hand by `quantity`. Creates the balance if new."""
         line = StockLine(sku, location, quantity)
-        stamp = self._stamp(key, reason, actor)
-        return self._store.apply(planning.receive(stamp, MovementKind.RECEIVE, line))
+        return self._goods_in(MovementKind.RECEIVE, line, key, reason, actor)
 
     def restock(  # noqa: PLR0913 - keyword-only extras of one movement
         self,
@@ -171,8 +170,7 @@ class Ledger:
     ) -> Receipt:
         """Returned goods, inspected and fit to sell, back on hand."""
         line = StockLine(sku, location, quantity)
-        stamp = self._stamp(key, reason, actor)
-        return self._store.apply(planning.receive(stamp, MovementKind.RESTOCK, line))
+        return self._goods_in(MovementKind.RESTOCK, line, key, reason, actor)
 
     def adjust(  # noqa: PLR0913 - keyword-only extras of one movement
         self,
@@ -485,6 +483,17 @@ class Ledger:
         _check(text, "actor", actor)
         # A drawn key is never repeated, so its receipt need not be kept.
         return planning.Stamp(key, self._now(), reason, actor, remember=not drawn)
+
+    def _goods_in(
+        self,
+        kind: MovementKind,
+        line: StockLine,
+        key: str | None,
+        reason: str,
+        actor: str,
+    ) -> Receipt:
+        stamp = self._stamp(key, reason, actor)
+        return self._store.apply(planning.receive(stamp, kind, line))
 
     def _first(self, key: str | None) -> Receipt | None:
         """The first receipt of a key the caller gave, before planning again.
