@@ -320,7 +320,8 @@ class TestWireFormat:
             '"object_id":"DY-1001","event_id":"evt-7000"},'
             '{"channel":"douyin","event_type":"trade.paid",'
             '"object_id":"DY-1001","event_id":"evt-7001"}],'
-            '"address_changed_at":null}'
+            '"address_changed_at":null,"payment_ledger":null,'
+            '"after_sales":[],"price_changes":[]}'
         ).encode()
         assert expected == CONVERTER.dumps(_order())
         assert expected == STDLIB.dumps(_order())

@@ -212,13 +212,32 @@ def _type_id(cl: Any) -> str:
 CLASSES = [*READERS, OrderEvent]
 
 
+def _without_parts(order: Order) -> Order:
+    return attrs.evolve(order, payment_ledger=None, after_sales=(), price_changes=())
+
+
+@given(ost.orders())
+def test_parts_of_an_order_are_left_to_the_constructors(order: Order) -> None:
+    payload = FAST.unstructure(order)
+    has_parts = bool(order.payment_ledger or order.after_sales or order.price_changes)
+    try:
+        read_by_reader = READERS[Order](payload) == order
+    except Exception:  # noqa: BLE001 - the reader's signal to take the slow path
+        read_by_reader = False
+    assert read_by_reader is not has_parts
+    assert FAST.structure(payload, Order) == order
+
+
 @pytest.mark.parametrize("cl", list(READERS), ids=_type_id)
 class TestReadersRead:
     """Every valid value as written is read by the reader itself, unchanged."""
 
     @given(data=st.data())
     def test_reads_what_was_written(self, cl: Any, data: st.DataObject) -> None:
-        value = data.draw(ost.for_type(cl))
+        strategy = ost.for_type(cl)
+        if cl is Order:
+            strategy = strategy.map(_without_parts)
+        value = data.draw(strategy)
         payload = FAST.unstructure(value)
         read = READERS[cl](payload)  # raises if it leaves the value to the slow path
         assert value == read
@@ -446,7 +465,7 @@ MIRRORED = [
     values.structure_instant,
     values.structure_money,
 ]
-MIRRORED_DIGEST = "de365819ea7f443c5543ced16d029e2b2572c35688fd02d77f49c489b355dcfd"
+MIRRORED_DIGEST = "1c0a3edd7234971acac5e1386d2314b7129357b2a117ac5d32be16a6c0d8ae64"
 
 
 def test_the_rules_the_readers_repeat_are_unchanged() -> None:

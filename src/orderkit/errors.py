@@ -15,7 +15,7 @@ OrderkitError
 │   ├── InvalidQuantity                     zero, negative or not an integer
 │   ├── EmptyOrder                          an order without lines
 │   ├── UnknownStatus (LookupError)         a status string that is not canonical
-│   ├── OrderMismatch                       an event addressed to another order
+│   ├── OrderMismatch                       an event or part for another order
 │   ├── StructureError                      serialized data of the wrong shape
 │   ├── UnknownSku (LookupError)            a SKU the ledger has never stocked
 │   ├── UnknownLocation (LookupError)       a location the ledger has never stocked
@@ -198,7 +198,7 @@ class UnknownStatus(ValidationError, LookupError):
 
 @final
 class OrderMismatch(ValidationError):
-    """An event addressed to another order than the one it was applied to.
+    """An event, or a part of an order, addressed to another order.
 
     Attributes:
         order_id: The order the event was applied to.
@@ -208,9 +208,7 @@ class OrderMismatch(ValidationError):
 
     def __init__(self, order_id: str, event_order_id: str) -> None:
         self.order_id = order_id
-        super().__init__(
-            "order_id", event_order_id, f"the event is not for order {order_id!r}"
-        )
+        super().__init__("order_id", event_order_id, f"is not for order {order_id!r}")
 
 
 @final

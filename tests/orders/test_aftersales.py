@@ -24,7 +24,7 @@ from orderkit.orders import (
     request_return,
     resolve_case,
 )
-from orderkit.pricing._tiers import ApprovalTiers
+from orderkit.pricing import ApprovalTiers
 
 
 T0 = dt.datetime(2025, 1, 20, 9, 30, tzinfo=dt.UTC)  # the week before Spring Festival

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     CurrencyMismatch,
     InvalidMoney,
@@ -19,7 +18,6 @@ from orderkit.errors import (
     ValidationError,
 )
 from orderkit.money import Money
-from orderkit.orders import FieldChange, OrderStatus
 from orderkit.pricing import (
     AlreadyDecided,
     ApprovalTier,
@@ -29,7 +27,6 @@ from orderkit.pricing import (
     PriceChange,
     PriceChanged,
     approve,
-    audit_record,
     expire,
     reject,
     request_change,
@@ -487,52 +484,3 @@ class TestRejectAndExpire:
         with pytest.raises(ValidationError) as caught:
             attrs.evolve(pending, state=ChangeState.APPROVED)
         assert caught.value.field == "decided_at"
-
-
-class TestAuditRecord:
-    """The applied change joins the order's audit trail, naming both people."""
-
-    def test_record_fields(self) -> None:
-        at = T0.add(minutes=5)
-        outcome = decided(
-            approve(change(), TIERS, approver="mgr.li", role=MANAGER, now=at)
-        )
-        assert outcome.record is not None
-        key = IdempotencyKey(
-            "back-office", "price_change", "TB-20261111-8841", "PC-0001"
-        )
-        audit = audit_record(
-            outcome.record,
-            version=4,
-            key=key,
-            status=OrderStatus.PAID,
-            source="back-office",
-        )
-        assert audit.event_type == "PriceChanged"
-        assert audit.actor == "clerk.zhang"
-        assert audit.from_status == audit.to_status == OrderStatus.PAID
-        assert audit.occurred_at == audit.recorded_at == at
-        assert audit.version == 4
-        assert audit.changes == (
-            FieldChange("lines[L1].unit_price", "399.00 CNY", "359.00 CNY"),
-            FieldChange("price_changes[PC-0001].state", "pending", "approved"),
-            FieldChange("price_changes[PC-0001].approver", "", "mgr.li"),
-        )
-
-    def test_recorded_at_may_be_later(self) -> None:
-        outcome = decided(
-            approve(change(), TIERS, approver="mgr.li", role=MANAGER, now=T0)
-        )
-        assert outcome.record is not None
-        key = IdempotencyKey(
-            "back-office", "price_change", "TB-20261111-8841", "PC-0001"
-        )
-        audit = audit_record(
-            outcome.record,
-            version=2,
-            key=key,
-            status="paid",  # type: ignore[arg-type]
-            source="back-office",
-            recorded_at=T0.add(seconds=3),
-        )
-        assert audit.recorded_at == T0.add(seconds=3)

@@ -6,6 +6,12 @@ changes anything in place. Events may arrive twice, late, or out of order:
 duplicates and stale events change nothing, early ones are parked, and status
 never moves backwards. `TRANSITIONS` is the whole lifecycle as data.
 
+The order also holds its own parts: a payment ledger, after-sales cases and
+price-change requests. Each moves through its own pure functions;
+`record_payments`, `record_case` and `record_price_change` store the result
+with the order, one version on, with an audit record (an approved price
+change sets the line's price there).
+
 .. versionadded:: 0.1.0
 """
 
@@ -24,6 +30,13 @@ from orderkit.orders._aftersales import (
     reject_case,
     request_return,
     resolve_case,
+)
+from orderkit.orders._amendments import (
+    Recorded,
+    Unchanged,
+    record_case,
+    record_payments,
+    record_price_change,
 )
 from orderkit.orders._audit import AuditRecord as AuditRecord
 from orderkit.orders._audit import FieldChange as FieldChange
@@ -101,6 +114,7 @@ __all__ = [
     "Payment",
     "PaymentCaptured",
     "PickingStarted",
+    "Recorded",
     "RefundDue",
     "Rejected",
     "ReturnLine",
@@ -111,6 +125,7 @@ __all__ = [
     "Shipped",
     "Stale",
     "TRANSITIONS",
+    "Unchanged",
     "Verdict",
     "apply",
     "apply_all",
@@ -118,6 +133,9 @@ __all__ = [
     "inspect_return",
     "milestone",
     "receive_return",
+    "record_case",
+    "record_payments",
+    "record_price_change",
     "refund_case",
     "reject_case",
     "request_return",

@@ -17,7 +17,7 @@ import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, final
+from typing import Any, Final, final
 
 import attrs
 import pendulum
@@ -35,11 +35,7 @@ from orderkit._validate import (
 from orderkit.errors import IllegalTransition, UnknownSerial, ValidationError
 from orderkit.inventory._stock import StockLine
 from orderkit.money import Money
-
-
-if TYPE_CHECKING:
-    # Only for annotations: orderkit.pricing imports orderkit.orders.
-    from orderkit.pricing._tiers import ApprovalTiers
+from orderkit.orders._tiers import ApprovalTiers
 
 
 __all__ = [

@@ -150,6 +150,9 @@ def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
         cancel_reason=None,
         applied_keys=frozenset((event.key,)),
         address_changed_at=None,
+        payment_ledger=None,
+        after_sales=(),
+        price_changes=(),
     )
     record = _new_record(
         order.order_id,

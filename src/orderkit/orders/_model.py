@@ -21,8 +21,16 @@ from orderkit._validate import (
     text,
 )
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import CurrencyMismatch, EmptyOrder, ValidationError
+from orderkit.errors import (
+    CurrencyMismatch,
+    EmptyOrder,
+    OrderMismatch,
+    ValidationError,
+)
 from orderkit.money import Money
+from orderkit.orders._aftersales import AfterSalesCase
+from orderkit.orders._payments import PaymentLedger
+from orderkit.orders._price_changes import PriceChange
 from orderkit.orders._status import OrderStatus, ShipmentStatus
 
 
@@ -56,6 +64,20 @@ def _payments(value: Iterable[Payment]) -> tuple[Payment, ...]:
 
 def _shipments(value: Iterable[Shipment]) -> tuple[Shipment, ...]:
     return as_tuple(value, "shipments", Shipment)
+
+
+def _payment_ledger(value: PaymentLedger | None) -> PaymentLedger | None:
+    if value is None or type(value) is PaymentLedger:
+        return value
+    raise ValidationError("payment_ledger", value, "must be a PaymentLedger or None")
+
+
+def _after_sales(value: Iterable[AfterSalesCase]) -> tuple[AfterSalesCase, ...]:
+    return as_tuple(value, "after_sales", AfterSalesCase)
+
+
+def _price_changes(value: Iterable[PriceChange]) -> tuple[PriceChange, ...]:
+    return as_tuple(value, "price_changes", PriceChange)
 
 
 def _address_changed_at(value: dt.datetime | None) -> pendulum.DateTime | None:
@@ -266,14 +288,22 @@ class Order:
         applied_keys: Idempotency keys of every event applied to it.
         address_changed_at: When the address last changed at its source; an
             older change arriving later is stale.
+        payment_ledger: The merchant's ledger of the order's money
+            (authorisations, captures, refunds, overrides), once one is kept;
+            `payments` are the captures the channel reported, which move the
+            status.
+        after_sales: Its after-sales cases, in the order they were opened.
+        price_changes: Its manual price-change requests, decided or not.
 
     Raises:
         EmptyOrder: There are no lines.
         CurrencyMismatch: Lines or payments are in different currencies.
         ValidationError: A field has the wrong type; line, payment or
             shipment ids repeat; shipments carry unknown lines or more units
-            than ordered; or the status contradicts the payments and
-            shipments (a `shipped` order without parcels).
+            than ordered; the status contradicts the payments and
+            shipments (a `shipped` order without parcels); or a payment
+            ledger, case or price change belongs to another order, repeats
+            an id, or names a line or refund the order does not have.
 
     .. versionadded:: 0.1.0
     """
@@ -300,11 +330,21 @@ class Order:
     address_changed_at: pendulum.DateTime | None = attrs.field(
         default=None, converter=_address_changed_at
     )
+    payment_ledger: PaymentLedger | None = attrs.field(
+        default=None, converter=_payment_ledger
+    )
+    after_sales: tuple[AfterSalesCase, ...] = attrs.field(
+        default=(), converter=_after_sales
+    )
+    price_changes: tuple[PriceChange, ...] = attrs.field(
+        default=(), converter=_price_changes
+    )
 
     def __attrs_post_init__(self) -> None:
         check_lines(self.lines)
         _check_payments(self)
         _check_shipments(self)
+        check_parts(self)
 
     @property
     def currency(self) -> str:
@@ -408,3 +448,78 @@ def _units_shipped(order: Order) -> dict[str, int]:
                     f"{field}.quantity", part.quantity, "more units than ordered"
                 )
     return shipped
+
+
+def check_parts(order: Order) -> None:
+    """Refuse a payment ledger, case or price change that does not fit the order."""
+    ledger = order.payment_ledger
+    if ledger is not None:
+        if ledger.order_id != order.order_id:
+            raise OrderMismatch(order.order_id, ledger.order_id)
+        if ledger.currency != order.currency:
+            raise CurrencyMismatch(
+                "payment_ledger.currency", ledger.currency, order.currency
+            )
+    lines = {line.line_id: line for line in order.lines}
+    seen: set[str] = set()
+    for i, case in enumerate(order.after_sales):
+        field = f"after_sales[{i}]"
+        _check_part(order, field, case.order_id, case.case_id, seen)
+        _check_money(order, f"{field}.refund_amount", case.refund_amount)
+        for j, part in enumerate(case.lines):
+            _check_line(lines, f"{field}.lines[{j}]", part.line_id, part.sku)
+            if part.quantity > lines[part.line_id].quantity:
+                raise ValidationError(
+                    f"{field}.lines[{j}].quantity",
+                    part.quantity,
+                    "more units than ordered",
+                )
+        if case.refund_id is not None:
+            _check_refund(case, f"{field}.refund_id", ledger)
+    seen.clear()
+    for i, change in enumerate(order.price_changes):
+        field = f"price_changes[{i}]"
+        _check_part(order, field, change.order_id, change.change_id, seen)
+        _check_money(order, f"{field}.new_unit_price", change.new_unit_price)
+        _check_line(lines, field, change.line_id, change.sku)
+
+
+def _check_part(
+    order: Order, field: str, order_id: str, part_id: str, seen: set[str]
+) -> None:
+    if order_id != order.order_id:
+        raise OrderMismatch(order.order_id, order_id)
+    if part_id in seen:
+        raise ValidationError(field, part_id, "repeats an earlier id")
+    seen.add(part_id)
+
+
+def _check_money(order: Order, field: str, amount: Money) -> None:
+    if amount.currency.code != order.currency:
+        raise CurrencyMismatch(field, amount.currency.code, order.currency)
+
+
+def _check_line(
+    lines: dict[str, OrderLine], field: str, line_id: str, sku: str
+) -> None:
+    line = lines.get(line_id)
+    if line is None:
+        raise ValidationError(f"{field}.line_id", line_id, "no such line")
+    if line.sku != sku:
+        raise ValidationError(f"{field}.sku", sku, f"line {line_id!r} is {line.sku!r}")
+
+
+def _check_refund(
+    case: AfterSalesCase, field: str, ledger: PaymentLedger | None
+) -> None:
+    refunds = () if ledger is None else ledger.refunds
+    refund = next((r for r in refunds if r.refund_id == case.refund_id), None)
+    if refund is None:
+        problem = "the payment ledger has no such refund"
+    elif refund.payment_id != case.payment_id:
+        problem = f"refunds payment {refund.payment_id!r}, not {case.payment_id!r}"
+    elif refund.amount != case.refund_amount:
+        problem = f"refunds {refund.amount}, not the case's {case.refund_amount}"
+    else:
+        return
+    raise ValidationError(field, case.refund_id, problem)

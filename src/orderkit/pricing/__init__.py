@@ -22,7 +22,7 @@ money: the offers it applied (`PercentOff`, `AmountOff`, `FixedPrice`,
 
 Manual price changes route by `ApprovalTiers` (amounts to roles, as data)
 and move through `request_change`, `approve`, `reject` and `expire`; an
-approved one yields a `PriceChanged` record for the order's audit trail, and
+approved one is applied to the order by `orderkit.orders.record_price_change`;
 `anomalies` reports many changes by one actor, changes outside working hours
 and changes far from list price. Purchase limits pick the `LimitKey`s that
 apply to a `PurchaseContext` under `LimitRule`s (per buyer, phone, IP,
@@ -36,23 +36,33 @@ naming the field and the value; nothing is computed.
 .. versionadded:: 0.1.0
 """
 
-from orderkit.pricing._anomalies import (
-    WEEKDAYS,
-    Anomaly,
-    AnomalyKind,
-    anomalies,
+from orderkit.orders._payments import (
+    Capture,
+    Override,
+    OverrideKind,
+    PaymentLedger,
+    PaymentRecord,
+    PaymentTotals,
+    Refund,
+    RefundState,
 )
-from orderkit.pricing._approvals import (
+from orderkit.orders._price_changes import (
     AlreadyDecided,
     ChangeState,
     Decided,
     PriceChange,
     PriceChanged,
     approve,
-    audit_record,
     expire,
     reject,
     request_change,
+)
+from orderkit.orders._tiers import ApprovalTier, ApprovalTiers
+from orderkit.pricing._anomalies import (
+    WEEKDAYS,
+    Anomaly,
+    AnomalyKind,
+    anomalies,
 )
 from orderkit.pricing._floors import PriceFloor
 from orderkit.pricing._limits import (
@@ -79,17 +89,6 @@ from orderkit.pricing._offers import (
     StackingPolicy,
     offer_kind,
 )
-from orderkit.pricing._payments import (
-    Capture,
-    Override,
-    OverrideKind,
-    PaymentLedger,
-    PaymentRecord,
-    PaymentTotals,
-    Refund,
-    RefundState,
-)
-from orderkit.pricing._tiers import ApprovalTier, ApprovalTiers
 from orderkit.pricing._totals import (
     AppliedOffer,
     NetLine,
@@ -163,7 +162,6 @@ __all__ = [
     "anomalies",
     "apply_offers",
     "approve",
-    "audit_record",
     "expected_total",
     "expire",
     "limit_keys",

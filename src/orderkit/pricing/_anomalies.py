@@ -24,7 +24,7 @@ from pendulum.tz.exceptions import InvalidTimezone
 
 from orderkit.errors import CurrencyMismatch, ValidationError
 from orderkit.money import Money
-from orderkit.pricing._approvals import PriceChange
+from orderkit.orders._price_changes import PriceChange
 
 
 __all__ = ["Anomaly", "AnomalyKind", "WEEKDAYS", "anomalies"]

@@ -56,6 +56,7 @@ from orderkit.orders import (
     Payment,
     PaymentCaptured,
     PickingStarted,
+    Recorded,
     RefundDue,
     ReturnLine,
     Shipment,
@@ -63,14 +64,18 @@ from orderkit.orders import (
     ShipmentStatus,
     Shipped,
     Stale,
+    Unchanged,
     apply,
     apply_all,
     approve_case,
     inspect_return,
     receive_return,
+    record_case,
+    record_payments,
+    record_price_change,
     request_return,
 )
-from orderkit.pricing import ApprovalTiers
+from orderkit.pricing import ApprovalTiers, ChangeState, PaymentLedger, PriceChange
 
 
 __all__ = [
@@ -221,8 +226,10 @@ def orders() -> st.SearchStrategy[Order]:
     """Orders in every status, each one reachable through `apply`.
 
     Built by applying a `lifecycles()` stream (in any currency), sometimes
-    ended by a cancellation or a close where the lifecycle allows one, so
-    every order is one a store could really hold.
+    ended by a cancellation or a close where the lifecycle allows one, and
+    sometimes given a payment ledger, an after-sales case and a price change
+    (pending or applied) through the `record_*` functions, so every order is
+    one a store could really hold.
 
     .. versionadded:: 0.1.0
     """
@@ -246,9 +253,77 @@ def orders() -> st.SearchStrategy[Order]:
             outcome = apply(order, event, now=start.add(days=30))
             assert isinstance(outcome, Applied | RefundDue)  # noqa: S101
             order = outcome.order
-        return order
+        return _with_parts(draw, order, start.add(days=2))
 
     return build()
+
+
+def _with_parts(draw: st.DrawFn, order: Order, at: pendulum.DateTime) -> Order:
+    """Sometimes a payment ledger, a case and a price change, recorded."""
+    line = order.lines[0]
+    money = line.unit_price
+    parts: list[PaymentLedger | AfterSalesCase | PriceChange] = []
+    if draw(st.booleans()):
+        total = sum((each.amount for each in order.lines), Money.zero(money.currency))
+        ledger = PaymentLedger(order.order_id, order.currency)
+        if total.amount > 0:
+            ledger = ledger.authorise("PAY-1", total, at).capture("PAY-1", total, at)
+        parts.append(ledger)
+    if draw(st.booleans()):
+        refund = Money.from_minor(draw(st.integers(1, 10**6)), money.currency)
+        returned = ReturnLine(
+            line.line_id, line.sku, draw(st.integers(1, line.quantity))
+        )
+        parts.append(
+            request_return(
+                case_id="AS-1",
+                order_id=order.order_id,
+                payment_id="PAY-1",
+                lines=[returned],
+                refund_amount=refund,
+                reason="七天无理由退货",
+                requester="buyer",
+                return_to="WH-1",
+                at=at,
+            )
+        )
+    if draw(st.booleans()):
+        approved = order.status not in {OrderStatus.CANCELLED, OrderStatus.CLOSED}
+        approved = approved and draw(st.booleans())
+        parts.append(
+            PriceChange(
+                change_id="PC-1",
+                order_id=order.order_id,
+                line_id=line.line_id,
+                sku=line.sku,
+                quantity=line.quantity,
+                old_unit_price=line.unit_price,
+                new_unit_price=line.unit_price + Money.from_minor(1, money.currency),
+                reason="price match",
+                requester="clerk",
+                evidence="ticket://1",
+                requested_at=at,
+                expires_at=at.add(days=1),
+                required_role="finance",
+                state=ChangeState.APPROVED if approved else ChangeState.PENDING,
+                decided_by="finance:li.na" if approved else None,
+                decided_at=at if approved else None,
+            )
+        )
+    for n, part in enumerate(parts):
+        key = IdempotencyKey("back-office", "part", order.order_id, str(n))
+        record = _RECORDERS[type(part)]
+        outcome = record(order, part, key=key, actor="clerk", source="erp", now=at)
+        assert isinstance(outcome, Recorded)  # noqa: S101 - every part is new
+        order = outcome.order
+    return order
+
+
+_RECORDERS: dict[type, Callable[..., Recorded | Unchanged]] = {
+    PaymentLedger: record_payments,
+    AfterSalesCase: record_case,
+    PriceChange: record_price_change,
+}
 
 
 _ENDINGS: set[tuple[type[Event], OrderStatus]] = {
@@ -540,6 +615,8 @@ _TYPES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Duplicate: lambda: st.builds(Duplicate, orders(), events()),
     Stale: lambda: st.builds(Stale, orders(), events(), _TEXT),
     Early: lambda: st.builds(Early, st.none() | orders(), events(), _TEXT),
+    Recorded: lambda: st.builds(Recorded, orders(), audit_records()),
+    Unchanged: lambda: st.builds(Unchanged, orders(), _TEXT),
     ReturnLine: return_lines,
     AfterSalesCase: after_sales_cases,
     CaseStep: lambda: after_sales_cases().map(lambda case: case.steps[-1]),

@@ -3,8 +3,8 @@
 A price change is requested, routed to the role its amount needs
 (`ApprovalTiers`), then approved, rejected or left to expire. Only an approved
 change moves money: it yields a `PriceChanged` record (old and new value,
-requester, approver, time, reason) that `audit_record` turns into the order's
-`AuditRecord`.
+requester, approver, time, reason), and `record_price_change` applies it to
+the order with an `AuditRecord` in the order's trail.
 
 The amount routed is the absolute change of the line total,
 `|new_unit_price - old_unit_price| * quantity`: cutting 10 units by 20.00 each
@@ -22,11 +22,9 @@ import pendulum
 
 from orderkit._time import plus, to_utc
 from orderkit._validate import Validator, instance_of, positive_int, text
-from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import CurrencyMismatch, ValidationError
 from orderkit.money import Money
-from orderkit.orders import AuditRecord, FieldChange, OrderStatus
-from orderkit.pricing._tiers import ApprovalTiers, non_negative_money
+from orderkit.orders._tiers import ApprovalTiers, non_negative_money
 
 
 __all__ = [
@@ -36,7 +34,6 @@ __all__ = [
     "PriceChange",
     "PriceChanged",
     "approve",
-    "audit_record",
     "expire",
     "reject",
     "request_change",
@@ -477,61 +474,4 @@ def expire(change: PriceChange, now: dt.datetime) -> Decided | AlreadyDecided:
         )
     return Decided(
         attrs.evolve(change, state=ChangeState.EXPIRED, decided_at=change.expires_at)
-    )
-
-
-def audit_record(  # noqa: PLR0913 - keyword-only fields of one record
-    record: PriceChanged,
-    *,
-    version: int,
-    key: IdempotencyKey,
-    status: OrderStatus,
-    source: str,
-    recorded_at: dt.datetime | None = None,
-) -> AuditRecord:
-    """The order's audit record of an applied price change.
-
-    The status does not move (`from_status == to_status == status`). The
-    record's `actor` is the requester; its changes are the line's unit price
-    (`lines[L1].unit_price`), and the change's state and approver
-    (`price_changes[C1].state`, `price_changes[C1].approver`), so the trail
-    names both people.
-
-    Args:
-        record: The applied change, from `approve`.
-        version: The order's version after the change.
-        key: The idempotency key of applying it.
-        status: The order's status.
-        source: The system the change was made in (`"back-office"`).
-        recorded_at: When it was applied; defaults to the approval time.
-
-    Returns:
-        An `AuditRecord` with `event_type` `"PriceChanged"`.
-
-    Raises:
-        ValidationError: As for `AuditRecord`.
-    """
-    prefix = f"price_changes[{record.change_id}]"
-    return AuditRecord(
-        order_id=record.order_id,
-        version=version,
-        from_status=status,
-        to_status=status,
-        event_type="PriceChanged",
-        key=key,
-        actor=record.actor,
-        source=source,
-        occurred_at=record.at,
-        recorded_at=record.at if recorded_at is None else recorded_at,
-        changes=(
-            FieldChange(
-                f"lines[{record.line_id}].unit_price",
-                str(record.old_unit_price),
-                str(record.new_unit_price),
-            ),
-            FieldChange(
-                f"{prefix}.state", str(ChangeState.PENDING), str(ChangeState.APPROVED)
-            ),
-            FieldChange(f"{prefix}.approver", "", record.approver),
-        ),
     )

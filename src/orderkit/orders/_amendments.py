@@ -1,0 +1,387 @@
+"""Record the order's own parts: its payment ledger, after-sales cases, price changes.
+
+Each of them moves through its own pure functions (`PaymentLedger.capture`,
+`approve_case`, `approve`...). The `record_*` functions store the result with
+the order: one version on, under an idempotency key, with an audit record
+saying what changed, so that the order's audit trail is the whole story. A
+part only moves forwards: a ledger keeps every payment, capture and refund it
+had, a case keeps its history, a decided price change stays decided.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Final, TypeVar, final
+
+import attrs
+import pendulum
+
+from orderkit._fast import copier
+from orderkit._time import to_utc
+from orderkit._validate import instance_of, text
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import IllegalTransition, ValidationError
+from orderkit.orders._aftersales import AfterSalesCase
+from orderkit.orders._audit import AuditRecord, FieldChange
+from orderkit.orders._model import Order, OrderLine
+from orderkit.orders._payments import PaymentLedger, PaymentRecord, Refund, RefundState
+from orderkit.orders._price_changes import ChangeState, PriceChange
+from orderkit.orders._status import OrderStatus
+
+
+__all__ = [
+    "Recorded",
+    "Unchanged",
+    "record_case",
+    "record_payments",
+    "record_price_change",
+]
+
+_T = TypeVar("_T")
+_evolve_order: Final = copier(Order)
+_ENDED: Final = frozenset({OrderStatus.CANCELLED, OrderStatus.CLOSED})
+_FIGURES: Final = ("authorised", "captured", "refunded", "pending", "allowance")
+
+
+@final
+@attrs.frozen(slots=True)
+class Recorded:
+    """The part was stored with the order.
+
+    Attributes:
+        order: The new order, `version` one higher, the key in `applied_keys`.
+        record: The audit record of the change; the status does not move.
+
+    .. versionadded:: 0.1.0
+    """
+
+    order: Order
+    record: AuditRecord
+
+
+@final
+@attrs.frozen(slots=True)
+class Unchanged:
+    """Nothing to record: the key was applied before, or the order holds the part.
+
+    Attributes:
+        order: The order, unchanged.
+        reason: Why nothing changed.
+
+    .. versionadded:: 0.1.0
+    """
+
+    order: Order
+    reason: str
+
+
+def _now(value: dt.datetime) -> pendulum.DateTime:
+    return to_utc(value, "now")
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class _Stamp:
+    """Who records a part, under which key, and when."""
+
+    key: IdempotencyKey = attrs.field(validator=instance_of("key", IdempotencyKey))
+    actor: str = attrs.field(validator=text("actor"))
+    source: str = attrs.field(validator=text("source"))
+    now: pendulum.DateTime = attrs.field(converter=_now)
+
+
+def record_payments(  # noqa: PLR0913 - the part, and who records it when
+    order: Order,
+    ledger: PaymentLedger,
+    *,
+    key: IdempotencyKey,
+    actor: str,
+    source: str,
+    now: dt.datetime,
+) -> Recorded | Unchanged:
+    """Store the order's payment ledger, as the ledger's operations left it.
+
+    The new ledger must extend the stored one: every payment, capture,
+    refund and override it had, in the same places, a pending refund only
+    settled or failed. The audit record lists the figures that moved
+    (`payment_ledger.captured`, `payment_ledger.refunded`...).
+
+    Returns:
+        `Recorded`; `Unchanged` if `key` was applied before or the order
+        holds this ledger already.
+
+    Raises:
+        IllegalTransition: The ledger drops or rewrites what was recorded.
+        OrderMismatch: The ledger is for another order.
+        CurrencyMismatch: The ledger is in another currency than the order.
+        ValidationError: An argument is invalid (`field` names it).
+    """
+    stamp = _Stamp(key=key, actor=actor, source=source, now=now)
+    if type(ledger) is not PaymentLedger:
+        raise ValidationError("ledger", ledger, "must be a PaymentLedger")
+    old = order.payment_ledger
+    if key in order.applied_keys:
+        return _duplicate(order, key)
+    if old == ledger:
+        return Unchanged(order, "the order holds this payment ledger already")
+    if old is not None:
+        _check_extends(order, old, ledger)
+    before = None if old is None else old.totals()
+    after = ledger.totals()
+    changes = tuple(
+        FieldChange(
+            f"payment_ledger.{name}",
+            "" if before is None else str(getattr(before, name)),
+            str(getattr(after, name)),
+        )
+        for name in _FIGURES
+        if before is None or getattr(before, name) != getattr(after, name)
+    )
+    new = attrs.evolve(order, payment_ledger=ledger)
+    return _record(order, new, stamp, "PaymentsRecorded", at=stamp.now, changes=changes)
+
+
+def record_case(  # noqa: PLR0913 - the part, and who records it when
+    order: Order,
+    case: AfterSalesCase,
+    *,
+    key: IdempotencyKey,
+    actor: str,
+    source: str,
+    now: dt.datetime,
+) -> Recorded | Unchanged:
+    """Store an after-sales case with the order: a new one, or its next steps.
+
+    A case already stored must keep its history: the new case's `steps`
+    start with the stored ones. A case with a refund must name a refund of
+    the order's payment ledger for its payment and amount, so record the
+    ledger first. The audit record's change is `after_sales[C1].state`.
+
+    Returns:
+        `Recorded`; `Unchanged` if `key` was applied before or the order
+        holds this case already.
+
+    Raises:
+        IllegalTransition: The case rewrites or drops its recorded history.
+        OrderMismatch: The case is for another order.
+        ValidationError: The case names a line or refund the order does not
+            have, or an argument is invalid (`field` names it).
+    """
+    stamp = _Stamp(key=key, actor=actor, source=source, now=now)
+    if type(case) is not AfterSalesCase:
+        raise ValidationError("case", case, "must be an AfterSalesCase")
+    if key in order.applied_keys:
+        return _duplicate(order, key)
+    index = _place(order.after_sales, _case_id, case.case_id)
+    old = order.after_sales[index] if index < len(order.after_sales) else None
+    if old == case:
+        return Unchanged(order, f"the order holds case {case.case_id!r} already")
+    if old is not None and case.steps[: len(old.steps)] != old.steps:
+        raise IllegalTransition(
+            order.order_id,
+            order.status,
+            f"record_case (case {case.case_id!r})",
+            "the case's history differs from the recorded one",
+        )
+    change = FieldChange(
+        f"after_sales[{case.case_id}].state",
+        "" if old is None else str(old.state),
+        str(case.state),
+    )
+    at = case.steps[-1].at if case.steps else case.requested_at
+    new = attrs.evolve(order, after_sales=_put(order.after_sales, index, case))
+    return _record(order, new, stamp, "AfterSalesRecorded", at=at, changes=(change,))
+
+
+def record_price_change(  # noqa: PLR0913 - the part, and who records it when
+    order: Order,
+    change: PriceChange,
+    *,
+    key: IdempotencyKey,
+    actor: str,
+    source: str,
+    now: dt.datetime,
+) -> Recorded | Unchanged:
+    """Store a price-change request with the order; apply it once approved.
+
+    A pending request is stored as it is. Recording its decision replaces it
+    (a decided change stays decided); an approval also sets the line's unit
+    price, which must still be the change's `old_unit_price`. The audit
+    record of an approval has `event_type` `"PriceChanged"` and names the
+    old and new value (`lines[L1].unit_price`), the requester, the approver
+    and the reason (`price_changes[C1].requester`, `.approver`, `.reason`).
+
+    Returns:
+        `Recorded`; `Unchanged` if `key` was applied before or the order
+        holds this change already.
+
+    Raises:
+        IllegalTransition: The stored change was decided already, or an
+            approval reaches a cancelled or closed order.
+        OrderMismatch: The change is for another order.
+        ValidationError: The change is another request under the same id,
+            names a line the order does not have, or the line's price moved
+            since the request (`field` names it).
+    """
+    stamp = _Stamp(key=key, actor=actor, source=source, now=now)
+    if type(change) is not PriceChange:
+        raise ValidationError("change", change, "must be a PriceChange")
+    if key in order.applied_keys:
+        return _duplicate(order, key)
+    index = _place(order.price_changes, _change_id, change.change_id)
+    old = order.price_changes[index] if index < len(order.price_changes) else None
+    if old == change:
+        return Unchanged(order, f"the order holds change {change.change_id!r} already")
+    if old is not None:
+        _check_decision(order, old, change)
+    prefix = f"price_changes[{change.change_id}]"
+    changes = [
+        FieldChange(
+            f"{prefix}.state", "" if old is None else str(old.state), str(change.state)
+        )
+    ]
+    lines = order.lines
+    event_type = "PriceChangeRecorded"
+    if change.state is ChangeState.APPROVED:
+        event_type = "PriceChanged"
+        lines = _repriced(order, change)
+        changes[:0] = [
+            FieldChange(
+                f"lines[{change.line_id}].unit_price",
+                str(change.old_unit_price),
+                str(change.new_unit_price),
+            )
+        ]
+        changes += [
+            FieldChange(f"{prefix}.requester", "", change.requester),
+            FieldChange(f"{prefix}.approver", "", change.decided_by or ""),
+            FieldChange(f"{prefix}.reason", "", change.reason),
+        ]
+    at = change.requested_at if change.decided_at is None else change.decided_at
+    price_changes = _put(order.price_changes, index, change)
+    new = attrs.evolve(order, lines=lines, price_changes=price_changes)
+    return _record(order, new, stamp, event_type, at=at, changes=tuple(changes))
+
+
+def _check_decision(order: Order, old: PriceChange, new: PriceChange) -> None:
+    if old.state is not ChangeState.PENDING:
+        raise IllegalTransition(
+            order.order_id,
+            order.status,
+            f"record_price_change (change {new.change_id!r})",
+            f"the change is {old.state} already",
+        )
+    decision = ("state", "decided_by", "decided_at", "note")
+    if attrs.evolve(old, **{name: getattr(new, name) for name in decision}) != new:
+        raise ValidationError(
+            "change_id", new.change_id, "names another request than the recorded one"
+        )
+
+
+def _repriced(order: Order, change: PriceChange) -> tuple[OrderLine, ...]:
+    if order.status in _ENDED:
+        raise IllegalTransition(
+            order.order_id,
+            order.status,
+            f"record_price_change (change {change.change_id!r})",
+            f"the order is {order.status}",
+        )
+    line = order.line(change.line_id)
+    if line.unit_price != change.old_unit_price:
+        raise ValidationError(
+            f"price_changes[{change.change_id}].old_unit_price",
+            change.old_unit_price,
+            f"line {line.line_id!r} costs {line.unit_price} now",
+        )
+    return tuple(
+        attrs.evolve(each, unit_price=change.new_unit_price) if each is line else each
+        for each in order.lines
+    )
+
+
+def _check_extends(order: Order, old: PaymentLedger, new: PaymentLedger) -> None:
+    problem = None
+    if not _extends(old.payments, new.payments, _payment_moves_on):
+        problem = "a payment or capture recorded before is missing or changed"
+    elif not _extends(old.refunds, new.refunds, _refund_moves_on):
+        problem = "a refund recorded before is missing, changed or reopened"
+    elif new.overrides[: len(old.overrides)] != old.overrides:
+        problem = "an override recorded before is missing or changed"
+    if problem is not None:
+        raise IllegalTransition(
+            order.order_id, order.status, "record_payments", problem
+        )
+
+
+def _extends(
+    old: Sequence[_T], new: Sequence[_T], fits: Callable[[_T, _T], bool]
+) -> bool:
+    """Whether `new` keeps every item of `old` in its place, each as `fits`."""
+    return len(new) >= len(old) and all(map(fits, old, new))
+
+
+def _payment_moves_on(before: PaymentRecord, after: PaymentRecord) -> bool:
+    return before == attrs.evolve(
+        after, captures=after.captures[: len(before.captures)]
+    )
+
+
+def _refund_moves_on(before: Refund, after: Refund) -> bool:
+    return before == after or (
+        before.state is RefundState.PENDING
+        and attrs.evolve(before, state=after.state, decided_at=after.decided_at)
+        == after
+    )
+
+
+def _place(items: tuple[_T, ...], id_of: Callable[[_T], str], wanted: str) -> int:
+    """The index of the item with this id, or `len(items)` if there is none."""
+    return next(
+        (i for i, item in enumerate(items) if id_of(item) == wanted), len(items)
+    )
+
+
+def _case_id(case: AfterSalesCase) -> str:
+    return case.case_id
+
+
+def _change_id(change: PriceChange) -> str:
+    return change.change_id
+
+
+def _put(items: tuple[_T, ...], index: int, item: _T) -> tuple[_T, ...]:
+    return (*items[:index], item, *items[index + 1 :])
+
+
+def _duplicate(order: Order, key: IdempotencyKey) -> Unchanged:
+    return Unchanged(order, f"key {key} was applied before")
+
+
+def _record(  # noqa: PLR0913 - the orders, the stamp, and what the record says
+    order: Order,
+    new: Order,
+    stamp: _Stamp,
+    event_type: str,
+    *,
+    at: pendulum.DateTime,
+    changes: tuple[FieldChange, ...],
+) -> Recorded:
+    """One version on from `order` to `new`, which `attrs.evolve` checked."""
+    version = order.version + 1
+    new = _evolve_order(
+        new, version=version, applied_keys=order.applied_keys | {stamp.key}
+    )
+    record = AuditRecord(
+        order_id=order.order_id,
+        version=version,
+        from_status=order.status,
+        to_status=order.status,
+        event_type=event_type,
+        key=stamp.key,
+        actor=stamp.actor,
+        source=stamp.source,
+        occurred_at=at,
+        recorded_at=stamp.now,
+        changes=changes,
+    )
+    return Recorded(new, record)

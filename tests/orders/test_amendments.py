@@ -1,0 +1,471 @@
+"""The order's own parts: payment ledger, after-sales cases, price changes.
+
+They are fields of `Order`, checked against it, stored with it (serialised
+with it), and recorded one version at a time with an audit record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TypedDict
+
+import attrs
+import pendulum
+import pytest
+from hypothesis import given
+
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import (
+    CurrencyMismatch,
+    IllegalTransition,
+    OrderMismatch,
+    ValidationError,
+)
+from orderkit.money import Money
+from orderkit.orders import Address as OrderAddress
+from orderkit.orders import (
+    AfterSalesCase,
+    Buyer,
+    FieldChange,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    Recorded,
+    ReturnLine,
+    Unchanged,
+    approve_case,
+    inspect_return,
+    receive_return,
+    record_case,
+    record_payments,
+    record_price_change,
+    refund_case,
+    request_return,
+    resolve_case,
+)
+from orderkit.pricing import (
+    ApprovalTiers,
+    Decided,
+    PaymentLedger,
+    PriceChange,
+    approve,
+    reject,
+    request_change,
+)
+from orderkit.serialization import make_converter
+from orderkit.testing import strategies as ost
+
+
+T0 = pendulum.datetime(2026, 11, 11, 2, 30)  # Singles' Day, 10:30 in Shanghai
+ORDER_ID = "TB-20261111-8841"
+TIERS = ApprovalTiers.of(
+    (Money("100.00", "CNY"), "store_manager"),
+    (Money("500.00", "CNY"), "regional_director"),
+    (None, "finance"),
+)
+CONVERTER = make_converter()
+
+
+def cny(amount: str) -> Money:
+    return Money(amount, "CNY")
+
+
+def key(n: int) -> IdempotencyKey:
+    return IdempotencyKey("back-office", "amend", ORDER_ID, f"op-{n}")
+
+
+def paid_order(**changes: object) -> Order:
+    """Two Yixing tea sets and a tin of Longjing, paid in full (848.00)."""
+    order = Order(
+        order_id=ORDER_ID,
+        channel="taobao",
+        buyer=Buyer("tb-buyer-7"),
+        address=OrderAddress("CN", "浙江省", "杭州市", "西湖区", "龙井路 1 号"),
+        lines=[
+            OrderLine("L1", "TEA-SET-YIXING-6P", 2, cny("399.00")),
+            OrderLine("L2", "LONGJING-250G", 1, cny("50.00")),
+        ],
+        placed_at=T0,
+        status=OrderStatus.PAID,
+        version=2,
+        payments=[Payment("alipay-1", cny("848.00"), T0)],
+    )
+    return attrs.evolve(order, **changes)  # type: ignore[arg-type]
+
+
+def captured() -> PaymentLedger:
+    ledger = PaymentLedger(ORDER_ID, "CNY").authorise("alipay-1", cny("848.00"), T0)
+    return ledger.capture("alipay-1", cny("848.00"), T0)
+
+
+def price_cut() -> PriceChange:
+    """A clerk cuts one tea set from 399.00 to 359.00: 80.00 on two units."""
+    return request_change(
+        TIERS,
+        change_id="PC-0001",
+        order_id=ORDER_ID,
+        line_id="L1",
+        sku="TEA-SET-YIXING-6P",
+        quantity=2,
+        old_unit_price=cny("399.00"),
+        new_unit_price=cny("359.00"),
+        reason="buyer found a scratch on the lid in the live stream",
+        requester="clerk.zhang",
+        evidence="ticket://CS-77120",
+        requested_at=T0,
+        ttl=dt.timedelta(hours=24),
+    )
+
+
+def approved_cut() -> PriceChange:
+    outcome = approve(
+        price_cut(), TIERS, approver="mgr.li", role="store_manager", now=T0.add(hours=1)
+    )
+    assert isinstance(outcome, Decided)
+    return outcome.change
+
+
+def a_return() -> AfterSalesCase:
+    return request_return(
+        case_id="AS-1",
+        order_id=ORDER_ID,
+        payment_id="alipay-1",
+        lines=[ReturnLine("L2", "LONGJING-250G", 1)],
+        refund_amount=cny("50.00"),
+        reason="七天无理由退货",
+        requester="buyer:tb-buyer-7",
+        return_to="HZ-Xihu",
+        at=T0.add(days=3),
+    )
+
+
+def recorded(outcome: Recorded | Unchanged) -> Recorded:
+    assert isinstance(outcome, Recorded), outcome
+    return outcome
+
+
+class Stamp(TypedDict):
+    key: IdempotencyKey
+    actor: str
+    source: str
+    now: dt.datetime
+
+
+def stamp(n: int) -> Stamp:
+    return {"key": key(n), "actor": "ops.wu", "source": "erp", "now": T0.add(days=9)}
+
+
+class TestFieldsOfTheOrder:
+    """Ledger, cases and price changes belong to the order they name."""
+
+    def test_empty_by_default(self) -> None:
+        order = paid_order()
+        assert order.payment_ledger is None
+        assert order.after_sales == ()
+        assert order.price_changes == ()
+
+    def test_a_ledger_of_another_order(self) -> None:
+        with pytest.raises(OrderMismatch) as caught:
+            paid_order(payment_ledger=PaymentLedger("TB-OTHER", "CNY"))
+        assert caught.value.value == "TB-OTHER"
+
+    def test_a_ledger_in_another_currency(self) -> None:
+        with pytest.raises(CurrencyMismatch) as caught:
+            paid_order(payment_ledger=PaymentLedger(ORDER_ID, "USD"))
+        assert caught.value.field == "payment_ledger.currency"
+
+    def test_not_a_ledger(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            paid_order(payment_ledger={"order_id": ORDER_ID})
+        assert caught.value.field == "payment_ledger"
+
+    def test_a_case_for_an_unknown_line(self) -> None:
+        case = attrs.evolve(a_return(), lines=[ReturnLine("L9", "LONGJING-250G", 1)])
+        with pytest.raises(ValidationError) as caught:
+            paid_order(after_sales=[case])
+        assert (caught.value.field, caught.value.value) == (
+            "after_sales[0].lines[0].line_id",
+            "L9",
+        )
+
+    def test_a_case_for_another_sku(self) -> None:
+        case = attrs.evolve(a_return(), lines=[ReturnLine("L2", "BILUOCHUN", 1)])
+        with pytest.raises(ValidationError) as caught:
+            paid_order(after_sales=[case])
+        assert caught.value.field == "after_sales[0].lines[0].sku"
+
+    def test_a_case_returning_more_than_ordered(self) -> None:
+        case = attrs.evolve(a_return(), lines=[ReturnLine("L2", "LONGJING-250G", 2)])
+        with pytest.raises(ValidationError) as caught:
+            paid_order(after_sales=[case])
+        assert caught.value.field == "after_sales[0].lines[0].quantity"
+
+    def test_two_cases_with_one_id(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            paid_order(after_sales=[a_return(), a_return()])
+        assert (caught.value.field, caught.value.value) == ("after_sales[1]", "AS-1")
+
+    def test_a_case_refund_in_another_currency(self) -> None:
+        case = attrs.evolve(a_return(), refund_amount=Money("7.00", "USD"))
+        with pytest.raises(CurrencyMismatch) as caught:
+            paid_order(after_sales=[case])
+        assert caught.value.field == "after_sales[0].refund_amount"
+
+    def test_a_refunded_case_needs_its_refund_in_the_ledger(self) -> None:
+        case = attrs.evolve(a_return(), refund_id="RF-1")
+        with pytest.raises(ValidationError) as caught:
+            paid_order(payment_ledger=captured(), after_sales=[case])
+        assert (caught.value.field, caught.value.value) == (
+            "after_sales[0].refund_id",
+            "RF-1",
+        )
+
+    def test_the_refund_must_match_the_case(self) -> None:
+        ledger = captured().request_refund(
+            "RF-1", "alipay-1", cny("40.00"), "return", T0
+        )
+        case = attrs.evolve(a_return(), refund_id="RF-1")
+        with pytest.raises(ValidationError, match=r"not the case's 50\.00 CNY"):
+            paid_order(payment_ledger=ledger, after_sales=[case])
+
+    def test_a_price_change_of_another_order(self) -> None:
+        with pytest.raises(OrderMismatch):
+            paid_order(price_changes=[attrs.evolve(price_cut(), order_id="TB-X")])
+
+    def test_a_price_change_of_an_unknown_line(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            paid_order(price_changes=[attrs.evolve(price_cut(), line_id="L7")])
+        assert caught.value.field == "price_changes[0].line_id"
+
+
+class TestStoredWithTheOrder:
+    """The parts travel with the order through the converter, both ways."""
+
+    def test_round_trip(self) -> None:
+        ledger = captured().request_refund(
+            "RF-1", "alipay-1", cny("50.00"), "return", T0
+        )
+        case = attrs.evolve(a_return(), refund_id="RF-1")
+        order = paid_order(
+            payment_ledger=ledger, after_sales=[case], price_changes=[price_cut()]
+        )
+        data = CONVERTER.dumps(order)
+        assert CONVERTER.loads(data, Order) == order
+
+    @given(ost.orders())
+    def test_any_order_round_trips(self, order: Order) -> None:
+        assert CONVERTER.loads(CONVERTER.dumps(order), Order) == order
+
+
+class TestPriceChange:
+    """A request is stored pending; its approval sets the price, once."""
+
+    def test_pending_request(self) -> None:
+        outcome = recorded(record_price_change(paid_order(), price_cut(), **stamp(1)))
+        assert outcome.order.price_changes == (price_cut(),)
+        assert outcome.order.line("L1").unit_price == cny("399.00")
+        assert outcome.order.version == 3
+        assert key(1) in outcome.order.applied_keys
+        assert outcome.record.event_type == "PriceChangeRecorded"
+        assert outcome.record.changes == (
+            FieldChange("price_changes[PC-0001].state", "", "pending"),
+        )
+
+    def test_approval_is_applied_with_a_full_audit_record(self) -> None:
+        order = recorded(record_price_change(paid_order(), price_cut(), **stamp(1)))
+        outcome = recorded(record_price_change(order.order, approved_cut(), **stamp(2)))
+        assert outcome.order.line("L1").unit_price == cny("359.00")
+        assert outcome.order.price_changes == (approved_cut(),)
+        record = outcome.record
+        assert (record.event_type, record.version, record.actor) == (
+            "PriceChanged",
+            4,
+            "ops.wu",
+        )
+        assert record.from_status == record.to_status == OrderStatus.PAID
+        assert record.occurred_at == T0.add(hours=1)
+        assert record.recorded_at == T0.add(days=9)
+        assert record.changes == (
+            FieldChange("lines[L1].unit_price", "399.00 CNY", "359.00 CNY"),
+            FieldChange("price_changes[PC-0001].state", "pending", "approved"),
+            FieldChange("price_changes[PC-0001].requester", "", "clerk.zhang"),
+            FieldChange("price_changes[PC-0001].approver", "", "mgr.li"),
+            FieldChange(
+                "price_changes[PC-0001].reason",
+                "",
+                "buyer found a scratch on the lid in the live stream",
+            ),
+        )
+
+    def test_an_approval_recorded_first_is_applied_too(self) -> None:
+        outcome = recorded(
+            record_price_change(paid_order(), approved_cut(), **stamp(1))
+        )
+        assert outcome.order.line("L1").unit_price == cny("359.00")
+
+    def test_applied_twice_changes_nothing(self) -> None:
+        once = recorded(record_price_change(paid_order(), approved_cut(), **stamp(1)))
+        again = record_price_change(once.order, approved_cut(), **stamp(1))
+        assert again == Unchanged(once.order, f"key {key(1)} was applied before")
+        other_key = record_price_change(once.order, approved_cut(), **stamp(2))
+        assert isinstance(other_key, Unchanged)
+        assert other_key.order is once.order
+
+    def test_a_decided_change_stays_decided(self) -> None:
+        order = recorded(record_price_change(paid_order(), approved_cut(), **stamp(1)))
+        with pytest.raises(IllegalTransition, match="approved already"):
+            record_price_change(order.order, price_cut(), **stamp(2))
+
+    def test_a_rejection_leaves_the_price(self) -> None:
+        order = recorded(record_price_change(paid_order(), price_cut(), **stamp(1)))
+        rejected = reject(
+            price_cut(), TIERS, approver="mgr.li", role="store_manager", now=T0
+        )
+        assert isinstance(rejected, Decided)
+        outcome = recorded(
+            record_price_change(order.order, rejected.change, **stamp(2))
+        )
+        assert outcome.order.line("L1").unit_price == cny("399.00")
+        assert outcome.record.event_type == "PriceChangeRecorded"
+
+    def test_another_request_under_the_same_id(self) -> None:
+        order = recorded(record_price_change(paid_order(), price_cut(), **stamp(1)))
+        other = attrs.evolve(approved_cut(), reason="a different story")
+        with pytest.raises(ValidationError) as caught:
+            record_price_change(order.order, other, **stamp(2))
+        assert caught.value.field == "change_id"
+
+    def test_the_line_price_moved_since_the_request(self) -> None:
+        order = paid_order()
+        moved = attrs.evolve(
+            order,
+            lines=[
+                attrs.evolve(order.lines[0], unit_price=cny("389.00")),
+                order.lines[1],
+            ],
+        )
+        with pytest.raises(ValidationError) as caught:
+            record_price_change(moved, approved_cut(), **stamp(1))
+        assert caught.value.field == "price_changes[PC-0001].old_unit_price"
+
+    def test_not_on_a_cancelled_order(self) -> None:
+        order = paid_order(status=OrderStatus.CANCELLED)
+        with pytest.raises(IllegalTransition, match="cancelled"):
+            record_price_change(order, approved_cut(), **stamp(1))
+
+    def test_bad_stamp(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            record_price_change(
+                paid_order(), price_cut(), key=key(1), actor=" ", source="erp", now=T0
+            )
+        assert caught.value.field == "actor"
+
+    def test_naive_now(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            record_price_change(
+                paid_order(),
+                price_cut(),
+                key=key(1),
+                actor="ops.wu",
+                source="erp",
+                now=dt.datetime(2026, 11, 20),  # noqa: DTZ001 - naive on purpose
+            )
+        assert caught.value.field == "now"
+
+
+class TestPayments:
+    """The ledger only grows; the audit record lists the figures that moved."""
+
+    def test_first_ledger(self) -> None:
+        outcome = recorded(record_payments(paid_order(), captured(), **stamp(1)))
+        assert outcome.order.payment_ledger == captured()
+        assert outcome.record.event_type == "PaymentsRecorded"
+        assert outcome.record.changes == (
+            FieldChange("payment_ledger.authorised", "", "848.00 CNY"),
+            FieldChange("payment_ledger.captured", "", "848.00 CNY"),
+            FieldChange("payment_ledger.refunded", "", "0.00 CNY"),
+            FieldChange("payment_ledger.pending", "", "0.00 CNY"),
+            FieldChange("payment_ledger.allowance", "", "0.00 CNY"),
+        )
+
+    def test_a_refund_settles(self) -> None:
+        pending = captured().request_refund(
+            "RF-1", "alipay-1", cny("50.00"), "return", T0
+        )
+        settled = pending.settle_refund("RF-1", T0.add(days=1))
+        order = recorded(record_payments(paid_order(), pending, **stamp(1))).order
+        outcome = recorded(record_payments(order, settled, **stamp(2)))
+        assert outcome.record.changes == (
+            FieldChange("payment_ledger.refunded", "0.00 CNY", "50.00 CNY"),
+            FieldChange("payment_ledger.pending", "50.00 CNY", "0.00 CNY"),
+        )
+
+    def test_a_settled_refund_is_not_reopened(self) -> None:
+        pending = captured().request_refund(
+            "RF-1", "alipay-1", cny("50.00"), "return", T0
+        )
+        settled = pending.settle_refund("RF-1", T0.add(days=1))
+        order = recorded(record_payments(paid_order(), settled, **stamp(1))).order
+        with pytest.raises(IllegalTransition, match="reopened"):
+            record_payments(order, pending, **stamp(2))
+
+    def test_a_capture_is_never_dropped(self) -> None:
+        order = recorded(record_payments(paid_order(), captured(), **stamp(1))).order
+        authorised = PaymentLedger(ORDER_ID, "CNY").authorise(
+            "alipay-1", cny("848.00"), T0
+        )
+        with pytest.raises(IllegalTransition, match="capture"):
+            record_payments(order, authorised, **stamp(2))
+        assert order.payment_ledger == captured()
+
+    def test_the_same_ledger_again(self) -> None:
+        order = recorded(record_payments(paid_order(), captured(), **stamp(1))).order
+        assert isinstance(record_payments(order, captured(), **stamp(2)), Unchanged)
+
+
+class TestAfterSales:
+    """A case joins the order, then its steps; the refund is the ledger's."""
+
+    def test_the_whole_case_on_the_order(self) -> None:
+        order = recorded(record_payments(paid_order(), captured(), **stamp(1))).order
+        case = a_return()
+        order = recorded(record_case(order, case, **stamp(2))).order
+        case = approve_case(case, "mgr.li", "store_manager", TIERS, T0.add(days=4))
+        case = receive_return(case, {}, {}, T0.add(days=6))
+        case = inspect_return(case, passed=True, at=T0.add(days=7)).case
+        outcome = recorded(record_case(order, case, **stamp(3)))
+        assert outcome.record.changes == (
+            FieldChange("after_sales[AS-1].state", "requested", "inspected"),
+        )
+        order = outcome.order
+        refunded = refund_case(case, "RF-1", T0.add(days=7))
+        with pytest.raises(ValidationError) as caught:
+            record_case(order, refunded, **stamp(4))
+        assert caught.value.field == "after_sales[0].refund_id"
+        assert order.payment_ledger is not None
+        ledger = order.payment_ledger.request_refund(
+            "RF-1", "alipay-1", cny("50.00"), "return AS-1", T0.add(days=7)
+        )
+        order = recorded(record_payments(order, ledger, **stamp(5))).order
+        order = recorded(record_case(order, refunded, **stamp(4))).order
+        done = resolve_case(refunded, T0.add(days=8))
+        order = recorded(record_case(order, done, **stamp(6))).order
+        assert order.after_sales == (done,)
+        assert order.version == 8
+        assert CONVERTER.loads(CONVERTER.dumps(order), Order) == order
+
+    def test_history_is_never_rewritten(self) -> None:
+        later = T0.add(days=4)
+        case = approve_case(a_return(), "mgr.li", "store_manager", TIERS, later)
+        order = recorded(record_case(paid_order(), case, **stamp(1))).order
+        other = approve_case(a_return(), "mgr.wu", "store_manager", TIERS, later)
+        with pytest.raises(IllegalTransition, match="history"):
+            record_case(order, other, **stamp(2))
+        with pytest.raises(IllegalTransition, match="history"):
+            record_case(order, a_return(), **stamp(3))
+
+    def test_not_a_case(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            record_case(paid_order(), price_cut(), **stamp(1))  # type: ignore[arg-type]
+        assert caught.value.field == "case"
