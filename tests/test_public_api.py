@@ -65,7 +65,9 @@ SURFACE = {
         "MemoryLimitStore",
     ],
     "orderkit.errors": [
+        "CallTimedOut",
         "CaptureExceedsAuthorisation",
+        "CircuitOpen",
         "ConcurrencyConflict",
         "ConfigurationError",
         "CurrencyMismatch",
@@ -87,6 +89,7 @@ SURFACE = {
         "RefundNotPending",
         "StoreError",
         "StructureError",
+        "TransientError",
         "UnknownCurrency",
         "UnknownHold",
         "UnknownLocation",

@@ -36,7 +36,10 @@ OrderkitError
 ├── KeyInProgress (RuntimeError)            a key whose first run has not finished
 ├── ConcurrencyConflict (RuntimeError)      a record changed under a compare-and-set
 ├── ConfigurationError (RuntimeError)       orderkit set up wrong: a missing secret
-└── StoreError (RuntimeError)               a storage failure, from the driver
+├── StoreError (RuntimeError)               a storage failure, from the driver
+├── TransientError (RuntimeError)           an outside call that may work if retried
+│   └── CallTimedOut (TimeoutError)         no reply in time: it may have run
+└── CircuitOpen (RuntimeError)              a breaker refused the call without trying
 ```
 
 .. versionadded:: 0.1.0
@@ -56,7 +59,9 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "CallTimedOut",
     "CaptureExceedsAuthorisation",
+    "CircuitOpen",
     "ConcurrencyConflict",
     "ConfigurationError",
     "CurrencyMismatch",
@@ -78,6 +83,7 @@ __all__ = [
     "RefundNotPending",
     "StoreError",
     "StructureError",
+    "TransientError",
     "UnknownCurrency",
     "UnknownHold",
     "UnknownLocation",
@@ -355,6 +361,57 @@ class StoreError(OrderkitError, RuntimeError):
         self.store = store
         self.operation = operation
         super().__init__(f"{store} store failed during {operation}: {detail}")
+
+
+class TransientError(OrderkitError, RuntimeError):
+    """A call to the outside failed in a way that may pass if it is tried again.
+
+    Adapters raise it (or a subclass) for timeouts, connection resets, rate
+    limits and server errors; `orderkit.services.retry` retries only these.
+
+    Attributes:
+        operation: What was being called (`"shopify.orders.list"`).
+        retry_after: The seconds the other side asked to wait (a
+            `Retry-After` header), if it said.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self, operation: str, detail: str, *, retry_after: float | None = None
+    ) -> None:
+        self.operation = operation
+        self.retry_after = retry_after
+        super().__init__(f"{operation} failed, may pass on retry: {detail}")
+
+
+@final
+class CallTimedOut(TransientError, TimeoutError):
+    """A call got no reply in time: it may or may not have run on the other side.
+
+    Retry it only under the same idempotency key.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@final
+class CircuitOpen(OrderkitError, RuntimeError):
+    """A circuit breaker refused a call without trying it: the target is failing.
+
+    Attributes:
+        name: The breaker's name.
+        until: When the breaker lets a trial call through (UTC).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, name: str, until: dt.datetime) -> None:
+        self.name = name
+        self.until = until
+        super().__init__(
+            f"circuit {name!r} is open until {until.isoformat()}; not calling"
+        )
 
 
 @final
