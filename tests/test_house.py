@@ -255,7 +255,16 @@ class TestVersion:
 # Import rules (shared/design.md, section 1)
 
 CORE_PACKAGES = frozenset(
-    {"orders", "inventory", "pricing", "dedupe", "calendar", "money", "errors"}
+    {
+        "orders",
+        "inventory",
+        "pricing",
+        "dedupe",
+        "integrations",
+        "calendar",
+        "money",
+        "errors",
+    }
 )
 CORE_THIRD_PARTY = frozenset(
     {"attrs", "attr", "pendulum", "phonenumbers", "typing_extensions"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import pendulum
 
@@ -24,6 +24,7 @@ from orderkit.dedupe import (
     Sighting,
     Suspicion,
 )
+from orderkit.integrations import ChannelPage, ChannelRecord
 from orderkit.inventory import (
     Balance,
     Hold,
@@ -33,10 +34,20 @@ from orderkit.inventory import (
     Receipt,
     StockPolicy,
 )
+from orderkit.orders import Shipment
 from orderkit.pricing import LimitDecision, LimitKey
 
 
-__all__ = ["Clock", "DetectorStore", "KeyStore", "LedgerStore", "LimitStore"]
+__all__ = [
+    "Channel",
+    "ChannelPayloads",
+    "Clock",
+    "CursorStore",
+    "DetectorStore",
+    "KeyStore",
+    "LedgerStore",
+    "LimitStore",
+]
 
 
 class Clock(Protocol):
@@ -436,4 +447,126 @@ class LimitStore(Protocol):
 
     def prune(self, before: dt.datetime) -> int:
         """Delete uses recorded before `before`; return how many."""
+        ...
+
+
+class CursorStore(Protocol):
+    """**Protocol:** where pulls remember how far they have read each feed.
+
+    A feed is named by the host (`"shopify:orders"`). Its cursor is the
+    channel's opaque text for "the next page starts here". A puller reads the
+    cursor, pulls a page, makes the page's records durable, and only then
+    advances the cursor: a crash in between pulls the page again, and the
+    records' idempotency keys make that harmless. Run
+    `orderkit.testing.contracts.CursorStoreContract` against any
+    implementation.
+
+    Contract:
+
+    - `get(feed)` returns the feed's cursor, or `None` for a feed never
+      advanced.
+    - `advance(feed, expected, cursor)` is a compare-and-set: when the
+      feed's cursor is `expected` (`None` for a new feed) it becomes
+      `cursor` and `True` is returned; otherwise nothing changes and `False`
+      is returned, so two pullers of one feed never both move it. Advancing
+      to the cursor it already has is `True` and changes nothing (a retried
+      call).
+    - **Isolation.** Concurrent `advance` calls behave as if run one at a
+      time, also across processes for stores shared by them.
+    - **Verbatim.** Feeds and cursors are compared as given.
+    - **Validation.** `feed` and `cursor` printable text of 1 to 255 and
+      1 to 4096 characters, `expected` `None` or such text (else
+      `ValidationError` naming the argument); refused input changes nothing.
+    - **Errors.** `StoreError` for storage failures, with the driver's
+      error as its cause; nothing changes.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def get(self, feed: str) -> str | None:
+        """Return the feed's cursor, or `None` if it was never advanced."""
+        ...
+
+    def advance(self, feed: str, expected: str | None, cursor: str) -> bool:
+        """Move the feed from `expected` to `cursor`; `False` if it moved."""
+        ...
+
+
+class ChannelPayloads(Protocol):
+    """**Protocol:** a channel's payloads read into canonical records.
+
+    The pure half of a channel: what a reference adapter in
+    `orderkit.adapters.channels` implements, and what
+    `orderkit.testing.contracts.ChannelContract` checks.
+
+    Contract of `parse(payload, topic=)`:
+
+    - `payload` is the decoded JSON (`orderkit.integrations.load_json`
+      keeps its numbers exact); `topic` names its kind, one of `topics`
+      (Shopify's webhook topics such as `"orders/create"`).
+    - It returns every record the payload states, in payload order:
+      `ChannelOrder`s, `ChannelRefund`s, `ChannelTransaction`s.
+    - **Deterministic.** The same payload gives equal records; a re-delivery
+      gives the same idempotency keys, built from the payload's own ids and
+      versions, never from the time of parsing or a delivery id.
+    - **Never guesses.** An unknown status raises `UnknownStatus`; a naive
+      time is read in the zone the channel documents, or refused.
+    - **Errors.** Any payload it cannot map raises a subclass of
+      `OrderkitError` (a `ValidationError` naming the payload path), never
+      another exception, and returns nothing partial. An unknown topic
+      raises `ValidationError` naming `topic`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    @property
+    def channel(self) -> str:
+        """The channel's name, the `channel` of every key and order."""
+        ...
+
+    @property
+    def topics(self) -> frozenset[str]:
+        """The payload kinds `parse` reads."""
+        ...
+
+    def parse(self, payload: Any, *, topic: str) -> Sequence[ChannelRecord]:  # noqa: ANN401 - decoded JSON
+        """Read one payload into canonical records."""
+        ...
+
+
+class Channel(ChannelPayloads, Protocol):
+    """**Protocol:** a sales channel: its payloads, its feed, and what goes back.
+
+    A host implements the I/O over the channel's API; `parse` is usually a
+    reference adapter's.
+
+    Contract:
+
+    - `pull(cursor, limit=)` returns the page after `cursor` (`None`: from
+      the start), at most `limit` records, with the next page's cursor, or
+      `None` after the last page. Pulling the same cursor again returns the
+      same records or later versions of them. Store the cursor in a
+      `CursorStore` only after the page's records are durable.
+    - `push_shipment(order_id, shipment)` tells the channel a parcel left,
+      with its carrier and tracking number; `push_stock(sku, sellable)` sets
+      what the channel may sell. Both are idempotent: pushing the same
+      value twice is harmless.
+    - **Errors.** A failure that may pass on retry raises `TransientError`
+      (`CallTimedOut` when the call may have run); anything else a subclass
+      of `OrderkitError`. Wrap calls in `orderkit.services.retry` and a
+      `CircuitBreaker`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def pull(self, cursor: str | None, *, limit: int) -> ChannelPage:
+        """Return the page after `cursor`, with the next page's cursor."""
+        ...
+
+    def push_shipment(self, order_id: str, shipment: Shipment) -> None:
+        """Tell the channel a parcel left, with its tracking number."""
+        ...
+
+    def push_stock(self, sku: str, sellable: int) -> None:
+        """Set how many units of `sku` the channel may sell."""
         ...

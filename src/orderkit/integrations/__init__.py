@@ -1,0 +1,56 @@
+"""The outside world in canonical form, and exact readers for its payloads.
+
+Channels, payment providers and carriers describe orders their own way. A
+channel adapter (`orderkit.adapters.channels`, or one you write) reads a
+payload with the readers here and returns canonical records:
+`ChannelOrder` (the `OrderPlaced` event, a pricing `Quote`, the mapped
+status and later events), `ChannelRefund` and `ChannelTransaction`, each
+under an idempotency key that is the same on every re-delivery.
+
+The readers never guess: `load_json` keeps numbers exact (`Decimal`, never
+`float`) and refuses NaN, Infinity and repeated keys; `read_money` takes
+decimal text or exact numbers only; `read_instant` needs the zone the
+channel documents for a naive time; `read_status` refuses a status the
+channel's table does not list. Each error names the payload path.
+
+.. versionadded:: 0.1.0
+"""
+
+from orderkit.integrations._reading import (
+    MAX_QUANTITY,
+    load_json,
+    read_id,
+    read_instant,
+    read_money,
+    read_quantity,
+    read_status,
+    read_text,
+)
+from orderkit.integrations._records import (
+    ChannelOrder,
+    ChannelPage,
+    ChannelRecord,
+    ChannelRefund,
+    ChannelTransaction,
+    RefundLine,
+    TransactionKind,
+)
+
+
+__all__ = [
+    "ChannelOrder",
+    "ChannelPage",
+    "ChannelRecord",
+    "ChannelRefund",
+    "ChannelTransaction",
+    "MAX_QUANTITY",
+    "RefundLine",
+    "TransactionKind",
+    "load_json",
+    "read_id",
+    "read_instant",
+    "read_money",
+    "read_quantity",
+    "read_status",
+    "read_text",
+]

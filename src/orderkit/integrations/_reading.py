@@ -1,0 +1,229 @@
+"""Read values out of a channel's JSON payload: exact money, explicit time, paths.
+
+Every reader takes the value and its `path` in the payload
+(`line_items[2].price`) and raises a `ValidationError` naming that path, so a
+bad payload is refused with the place to look. Nothing here guesses: a naive
+time needs the zone the channel documents, a number that is not an exact
+decimal is refused, and an unknown status is reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+import pendulum
+
+from orderkit.errors import (
+    InvalidMoney,
+    InvalidQuantity,
+    NaiveDatetime,
+    StructureError,
+    UnknownStatus,
+    ValidationError,
+)
+from orderkit.money import Currency, Money
+
+
+__all__ = [
+    "MAX_QUANTITY",
+    "load_json",
+    "read_id",
+    "read_instant",
+    "read_money",
+    "read_quantity",
+    "read_status",
+    "read_text",
+]
+
+MAX_QUANTITY: Final = 1_000_000
+"""The most units one line may order: more is a typo or an attack."""
+
+_MAX_TEXT: Final = 10_000
+
+
+def load_json(data: str | bytes) -> Any:  # noqa: ANN401 - JSON is any shape
+    """Parse JSON as a channel sent it, keeping every number exact.
+
+    Numbers with a fraction or exponent become `Decimal` (never `float`);
+    `NaN`, `Infinity` and an object with a repeated key are refused.
+
+    Raises:
+        StructureError: The text is not JSON, or one of the above.
+    """
+    try:
+        return json.loads(
+            data,
+            parse_float=Decimal,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_unique_keys,
+        )
+    except (ValueError, RecursionError) as error:
+        if isinstance(error, StructureError):
+            raise
+        raise StructureError("payload", _clip(data), str(error), "JSON") from error
+
+
+def _refuse_constant(name: str) -> object:
+    raise StructureError("payload", name, "NaN and Infinity are not numbers", "JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise StructureError(
+                key, value, "the key appears twice in one object", "JSON"
+            )
+        result[key] = value
+    return result
+
+
+def _clip(data: str | bytes) -> str | bytes:
+    return data[:80]
+
+
+def read_text(value: object, *, path: str, required: bool = True) -> str:
+    """Text as sent, stripped; `""` for a missing optional value.
+
+    Raises:
+        ValidationError: Not a string, too long, or empty where required.
+    """
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(path, value, "must be text")
+    text = value.strip()
+    if len(text) > _MAX_TEXT:
+        raise ValidationError(path, value, f"is longer than {_MAX_TEXT} characters")
+    if required and not text:
+        raise ValidationError(path, value, "must not be empty")
+    return text
+
+
+def read_id(value: object, *, path: str) -> str:
+    """A channel's id, given as a JSON integer or a string, as text.
+
+    Integers stay exact however large (Python reads them without a float).
+
+    Raises:
+        ValidationError: Not a non-negative integer or a non-empty printable
+            string.
+    """
+    if type(value) is int and value >= 0:
+        return str(value)
+    if isinstance(value, str) and value.strip() and value.isprintable():
+        if len(value) > 255:
+            raise ValidationError(path, value, "is longer than 255 characters")
+        return value.strip()
+    raise ValidationError(path, value, "must be an id: a non-negative integer or text")
+
+
+def read_money(value: object, currency: Currency | str, *, path: str) -> Money:
+    """Money from decimal text (`"199.00"`, `"158.9500"`) or an exact JSON number.
+
+    A JSON number must have been parsed exactly (`load_json` gives `Decimal`
+    or `int`); a `float` is refused, as are more decimal places than the
+    currency has (trailing zeros aside) and negative amounts.
+
+    Raises:
+        InvalidMoney: The value is not an exact, non-negative amount.
+        UnknownCurrency: The currency is not an ISO 4217 code.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise InvalidMoney(path, value, "must be decimal text or an exact number")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isascii():
+            raise InvalidMoney(path, value, "must be written in ASCII digits")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            raise InvalidMoney(path, value, "is not a decimal number") from None
+    else:
+        amount = Decimal(value)
+    if not amount.is_finite():
+        raise InvalidMoney(path, value, "must be a finite amount")
+    if amount < 0:
+        raise InvalidMoney(path, value, "must not be negative")
+    try:
+        return Money(amount, currency)
+    except InvalidMoney as error:
+        raise InvalidMoney(path, value, error.problem) from None
+
+
+def read_quantity(value: object, *, path: str) -> int:
+    """A positive whole number of units, as a JSON integer or ASCII digits.
+
+    Raises:
+        InvalidQuantity: Zero, negative, fractional, an exponent (`"1e3"`),
+            full-width digits, or more than `MAX_QUANTITY`.
+    """
+    if type(value) is int:
+        quantity = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        quantity = int(value)
+    else:
+        raise InvalidQuantity(path, value, "must be a whole number of units")
+    if not 0 < quantity <= MAX_QUANTITY:
+        raise InvalidQuantity(path, value, f"must be between 1 and {MAX_QUANTITY}")
+    return quantity
+
+
+def read_instant(
+    value: object, *, path: str, zone: str | None = None
+) -> pendulum.DateTime:
+    """An instant in UTC from ISO 8601 or RFC 2822 text.
+
+    Text with an offset (`2008-01-10T11:00:00-05:00`, `Z`, `+0000`) is exact.
+    Text without one is local time in `zone`, the zone the channel's
+    documentation names (`"UTC"` for a `_gmt` field, `"Asia/Shanghai"` for
+    Taobao); without `zone` it is refused.
+
+    Raises:
+        NaiveDatetime: The text has no offset and no `zone` was given.
+        ValidationError: Not text, or not a possible date and time.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(path, value, "must be a date and time as text")
+    text = value.strip()
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        parsed = _rfc2822(text, path)
+    if parsed.tzinfo is None:
+        if zone is None:
+            raise NaiveDatetime(path, value)
+        return pendulum.instance(parsed, tz=zone).in_timezone("UTC")
+    return pendulum.instance(parsed).in_timezone("UTC")
+
+
+def _rfc2822(text: str, path: str) -> dt.datetime:
+    try:
+        parsed = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        parsed = None
+    if parsed is None:
+        raise ValidationError(path, text, "is not an ISO 8601 or RFC 2822 time")
+    if text.rstrip().endswith("-0000"):
+        # RFC 2822 says -0000 means "zone unknown": parsedate leaves it naive.
+        return parsed.replace(tzinfo=None)
+    return parsed
+
+
+def read_status(value: object, statuses: Mapping[str, Any], *, path: str) -> Any:  # noqa: ANN401 - whatever the mapping maps to
+    """Look a channel's status up in its documented table; never guess.
+
+    Raises:
+        UnknownStatus: The status is not in the table (`field` is `path`).
+    """
+    if not isinstance(value, str) or value not in statuses:
+        known = ", ".join(sorted(statuses))
+        raise UnknownStatus(
+            path, value, f"is not a status the channel documents ({known})"
+        )
+    return statuses[value]
