@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import pendulum
 
+from orderkit.dedupe import normalize_phone
 from orderkit.errors import (
     InvalidMoney,
     InvalidQuantity,
@@ -34,7 +35,10 @@ __all__ = [
     "load_json",
     "read_id",
     "read_instant",
+    "read_list",
     "read_money",
+    "read_object",
+    "read_phone",
     "read_quantity",
     "read_status",
     "read_text",
@@ -85,6 +89,57 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _clip(data: str | bytes) -> str | bytes:
     return data[:80]
+
+
+def read_object(value: object, *, path: str) -> Mapping[str, Any]:
+    """A JSON object, to read fields from.
+
+    Raises:
+        StructureError: The value is not an object.
+    """
+    if not isinstance(value, dict):
+        raise StructureError(path, value, "must be a JSON object", "object")
+    return value
+
+
+def read_list(value: object, *, path: str, required: bool = True) -> list[Any]:
+    """A JSON array; `[]` for a missing optional one (`None`).
+
+    Raises:
+        StructureError: The value is not an array (or is missing where
+            required).
+    """
+    if value is None and not required:
+        return []
+    if not isinstance(value, list):
+        raise StructureError(path, value, "must be a JSON array", "array")
+    return value
+
+
+def read_phone(value: object, *, path: str, region: str) -> str | None:
+    """A phone number in E.164 when it is one; otherwise the text as sent.
+
+    Platforms mask buyers' numbers (`138****8000`) and test stores use
+    numbers no carrier issues (`555-625-1199`): neither is a reason to
+    refuse an order, so both are kept as the channel sent them, for people
+    to read; matching (`orderkit.dedupe`) treats them as absent.
+
+    Args:
+        value: The number as sent, or `None`/`""` for none.
+        path: Where it is in the payload.
+        region: The channel's home region, for numbers without a country code.
+
+    Raises:
+        ValidationError: Not text, or text that cannot be shown (control
+            characters, too long).
+    """
+    if value is None or value == "":
+        return None
+    text = read_text(value, path=path)
+    if len(text) > 64 or not text.isprintable():
+        raise ValidationError(path, value, "is not a phone number")
+    phone = normalize_phone(text, region, field=path, lenient=True)
+    return phone or text
 
 
 def read_text(value: object, *, path: str, required: bool = True) -> str:

@@ -1,0 +1,235 @@
+"""The contract every channel adapter runs with its own sample payloads."""
+
+from __future__ import annotations
+
+import abc
+import copy
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, final
+
+import attrs
+import pendulum
+import pytest
+
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import OrderkitError, UnknownStatus, ValidationError
+from orderkit.integrations import (
+    ChannelOrder,
+    ChannelRecord,
+    ChannelRefund,
+    ChannelTransaction,
+    load_json,
+)
+from orderkit.orders import Applied, Order, RefundDue, apply_all
+from orderkit.ports import ChannelPayloads
+from orderkit.pricing import price
+from orderkit.serialization import make_converter
+
+
+@final
+@attrs.frozen(slots=True)
+class Sample:
+    """One payload a channel sent, and what reading it must give.
+
+    Attributes:
+        name: A name for test ids (`"order-3-line-items"`).
+        topic: The payload's kind, one of the channel's `topics`.
+        text: The payload as the channel sent it (JSON text).
+        refused: The error type reading it must raise, or `None` when it
+            must map onto valid records.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    topic: str
+    text: str | bytes
+    refused: type[OrderkitError] | None = None
+
+    @classmethod
+    def from_file(
+        cls, path: Path, topic: str, refused: type[OrderkitError] | None = None
+    ) -> Sample:
+        """A sample read from a fixture file, named after it."""
+        return cls(path.stem, topic, path.read_bytes(), refused)
+
+
+_CONVERTER = make_converter()
+
+
+def _instants(record: object) -> Iterator[tuple[str, object]]:
+    """Every datetime inside a record, with its attribute path."""
+    if isinstance(record, dt.datetime):
+        yield "", record
+    elif attrs.has(type(record)):
+        for field in attrs.fields(type(record)):  # type: ignore[arg-type]
+            for path, value in _instants(getattr(record, field.name)):
+                yield f".{field.name}{path}", value
+    elif isinstance(record, tuple | list | frozenset):
+        for i, item in enumerate(record):
+            for path, value in _instants(item):
+                yield f"[{i}]{path}", value
+
+
+def _keys(records: Sequence[ChannelRecord]) -> list[IdempotencyKey]:
+    keys: list[IdempotencyKey] = []
+    for record in records:
+        if isinstance(record, ChannelOrder):
+            keys += [record.placed.key, *(event.key for event in record.events)]
+        else:
+            keys.append(record.key)
+    return keys
+
+
+class ChannelContract(abc.ABC):
+    """The rules every `orderkit.ports.ChannelPayloads` implementation follows.
+
+    Subclass it in your tests, say how to make the adapter and which samples
+    it reads, and pytest checks each sample: it maps onto valid canonical
+    records (the order can be placed and every event applied, the quote
+    prices, it survives the serializer) or raises the typed error the sample
+    names; reading is deterministic; a re-delivery gives the same keys;
+    every time is a UTC instant; an unknown status is reported, not guessed;
+    an unknown topic is refused.
+
+    ```python
+    class TestMyChannel(ChannelContract):
+        def make_channel(self):
+            return MyChannel()
+
+        def samples(self):
+            return [Sample.from_file(FIXTURES / "order.json", "order")]
+
+        def with_status(self, payload, topic, status):
+            payload["status"] = status
+            return payload
+    ```
+
+    .. versionadded:: 0.1.0
+    """
+
+    @abc.abstractmethod
+    def make_channel(self) -> ChannelPayloads:
+        """Return the adapter under test."""
+
+    @abc.abstractmethod
+    def samples(self) -> Sequence[Sample]:
+        """Return the sample payloads, real ones where the channel has them."""
+
+    def with_status(self, payload: Any, topic: str, status: str) -> Any | None:  # noqa: ANN401, ARG002 - decoded JSON; a hook
+        """Return the payload with its order status set to `status`.
+
+        `None` (the default) when the topic carries no status; the
+        unknown-status rule is then checked only for samples where it does.
+        """
+        return None
+
+    # ------------------------------------------------------------------
+    # Fixtures
+
+    @pytest.fixture
+    def channel(self) -> ChannelPayloads:
+        """The adapter under test."""
+        return self.make_channel()
+
+    def _parsed(self) -> Iterator[tuple[Sample, Any]]:
+        for sample in self.samples():
+            yield sample, load_json(sample.text)
+
+    # ------------------------------------------------------------------
+    # Rules
+
+    def test_there_are_samples_of_every_topic_it_reads(
+        self, channel: ChannelPayloads
+    ) -> None:
+        """Every topic the adapter claims is exercised by a sample."""
+        topics = {sample.topic for sample in self.samples()}
+        assert topics <= channel.topics
+        assert topics, "give at least one sample"
+
+    def test_every_sample_maps_or_is_refused(self, channel: ChannelPayloads) -> None:
+        """A sample maps onto valid records, or raises the error it names."""
+        for sample, payload in self._parsed():
+            if sample.refused is not None:
+                with pytest.raises(sample.refused):
+                    channel.parse(payload, topic=sample.topic)
+                continue
+            records = channel.parse(payload, topic=sample.topic)
+            assert records, f"{sample.name}: no records"
+            for record in records:
+                assert isinstance(
+                    record, ChannelOrder | ChannelRefund | ChannelTransaction
+                )
+                if isinstance(record, ChannelOrder):
+                    self._check_order(sample, channel, record)
+                else:
+                    assert record.key.channel == channel.channel
+
+    def _check_order(
+        self, sample: Sample, channel: ChannelPayloads, record: ChannelOrder
+    ) -> None:
+        assert record.channel == channel.channel, sample.name
+        assert record.placed.key.channel == channel.channel, sample.name
+        now = pendulum.datetime(2100, 1, 1)
+        batch = apply_all(None, [record.placed, *record.events], now=now)
+        assert batch.order is not None, f"{sample.name}: the order was not placed"
+        for outcome in batch.outcomes:
+            assert isinstance(outcome, Applied | RefundDue), (sample.name, outcome)
+        price(record.quote)
+        assert _CONVERTER.loads(_CONVERTER.dumps(batch.order), Order) == batch.order
+
+    def test_reading_is_deterministic(self, channel: ChannelPayloads) -> None:
+        """The same payload read twice gives equal records."""
+        for sample, payload in self._parsed():
+            if sample.refused is None:
+                first = channel.parse(payload, topic=sample.topic)
+                again = channel.parse(copy.deepcopy(payload), topic=sample.topic)
+                assert first == again, sample.name
+
+    def test_redelivery_gives_the_same_keys(self, channel: ChannelPayloads) -> None:
+        """A re-sent payload, parsed again from its text, has the same keys."""
+        for sample in self.samples():
+            if sample.refused is None:
+                first = channel.parse(load_json(sample.text), topic=sample.topic)
+                again = channel.parse(load_json(sample.text), topic=sample.topic)
+                keys = _keys(first)
+                assert keys == _keys(again), sample.name
+                assert len(set(keys)) == len(keys), f"{sample.name}: keys repeat"
+
+    def test_times_are_utc_instants(self, channel: ChannelPayloads) -> None:
+        """Every time in every record is timezone-aware UTC."""
+        for sample, payload in self._parsed():
+            if sample.refused is None:
+                for record in channel.parse(payload, topic=sample.topic):
+                    for path, value in _instants(record):
+                        assert isinstance(value, pendulum.DateTime), (sample.name, path)
+                        assert value.utcoffset() == dt.timedelta(0), (sample.name, path)
+
+    def test_unknown_status_is_reported(self, channel: ChannelPayloads) -> None:
+        """A status the channel never documented raises `UnknownStatus`."""
+        for sample, payload in self._parsed():
+            if sample.refused is not None:
+                continue
+            changed = self.with_status(payload, sample.topic, "no-such-status-🦄")
+            if changed is not None:
+                with pytest.raises(UnknownStatus):
+                    channel.parse(changed, topic=sample.topic)
+
+    def test_unknown_topic_is_refused(self, channel: ChannelPayloads) -> None:
+        """A payload kind the adapter does not read raises naming `topic`."""
+        payload = load_json(self.samples()[0].text)
+        with pytest.raises(ValidationError) as caught:
+            channel.parse(payload, topic="no/such-topic")
+        assert caught.value.field == "topic"
+
+    def test_a_payload_of_the_wrong_shape_is_refused(
+        self, channel: ChannelPayloads
+    ) -> None:
+        """Not an object at all: a typed error, never another exception."""
+        for topic in sorted(channel.topics):
+            payloads: list[object] = [[], "order", 42, None, {}]
+            for payload in payloads:
+                with pytest.raises(OrderkitError):
+                    channel.parse(payload, topic=topic)
