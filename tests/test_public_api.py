@@ -293,10 +293,12 @@ SURFACE = {
     "orderkit.serialization": ["Converter", "make_converter"],
     "orderkit.testing": ["FrozenClock"],
     "orderkit.testing.contracts": [
+        "ChannelContract",
         "DetectorStoreContract",
         "KeyStoreContract",
         "LedgerStoreContract",
         "LimitStoreContract",
+        "Sample",
         "StoreContract",
     ],
     "orderkit.testing.strategies": [

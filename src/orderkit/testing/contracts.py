@@ -20,6 +20,7 @@ Needs the `testing` extra (`pip install 'orderkit[testing]'`).
 .. versionadded:: 0.1.0
 """
 
+from orderkit.testing._channel_contract import ChannelContract, Sample
 from orderkit.testing._contract_base import StoreContract
 from orderkit.testing._detector_contract import DetectorStoreContract
 from orderkit.testing._key_contract import KeyStoreContract
@@ -28,9 +29,11 @@ from orderkit.testing._limit_contract import LimitStoreContract
 
 
 __all__ = [
+    "ChannelContract",
     "DetectorStoreContract",
     "KeyStoreContract",
     "LedgerStoreContract",
     "LimitStoreContract",
+    "Sample",
     "StoreContract",
 ]
