@@ -1,0 +1,268 @@
+"""Exact readers for channel payloads: every refusal names the payload path."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+import pendulum
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orderkit.errors import (
+    InvalidMoney,
+    InvalidQuantity,
+    NaiveDatetime,
+    StructureError,
+    UnknownCurrency,
+    UnknownStatus,
+    ValidationError,
+)
+from orderkit.integrations import (
+    MAX_QUANTITY,
+    load_json,
+    read_id,
+    read_instant,
+    read_list,
+    read_money,
+    read_object,
+    read_phone,
+    read_quantity,
+    read_status,
+    read_text,
+)
+from orderkit.money import Money
+
+
+class TestLoadJson:
+    """Numbers stay exact; NaN, Infinity and repeated keys are refused."""
+
+    def test_fractions_are_decimals_and_integers_stay_exact(self) -> None:
+        data = load_json('{"price": 158.9500, "id": 9007199254740993}')
+        assert data == {"price": Decimal("158.9500"), "id": 9007199254740993}
+        assert type(data["price"]) is Decimal
+
+    @pytest.mark.parametrize("text", ['{"a": NaN}', '{"a": Infinity}', "[-Infinity]"])
+    def test_nan_and_infinity(self, text: str) -> None:
+        with pytest.raises(StructureError):
+            load_json(text)
+
+    def test_a_repeated_key(self) -> None:
+        with pytest.raises(StructureError) as caught:
+            load_json('{"total_price": "409.94", "total_price": "0.01"}')
+        assert caught.value.field == "total_price"
+
+    @pytest.mark.parametrize("text", ["", "{", b"\xff\xfe", "[1,]"])
+    def test_not_json(self, text: str | bytes) -> None:
+        with pytest.raises(StructureError) as caught:
+            load_json(text)
+        assert caught.value.field == "payload"
+
+    def test_deep_nesting_is_a_typed_error(self) -> None:
+        with pytest.raises(StructureError):
+            load_json("[" * 100_000 + "]" * 100_000)
+
+
+class TestMoney:
+    """Decimal text or exact numbers, never floats, at the currency's places."""
+
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [
+            ("199.00", "199.00"),
+            ("158.9500", "158.95"),
+            (Decimal("12.5"), "12.50"),
+            (3, "3.00"),
+            (" 10.00 ", "10.00"),
+        ],
+    )
+    def test_exact_values(self, value: object, expected: str) -> None:
+        assert read_money(value, "USD", path="total_price") == Money(expected, "USD")
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            199.0,
+            True,
+            None,
+            "",
+            "12,30",
+            "1e400",
+            "NaN",
+            "Infinity",
+            "\uff11\uff12.\uff10\uff10",
+            [],
+            "-1",
+        ],
+    )
+    def test_refused(self, value: object) -> None:
+        with pytest.raises(InvalidMoney) as caught:
+            read_money(value, "USD", path="line_items[2].price")
+        assert caught.value.field == "line_items[2].price"
+
+    def test_more_places_than_the_currency_has(self) -> None:
+        with pytest.raises(InvalidMoney) as caught:
+            read_money("1.005", "USD", path="total_tax")
+        assert caught.value.field == "total_tax"
+        assert read_money("100", "JPY", path="p") == Money("100", "JPY")
+        with pytest.raises(InvalidMoney):
+            read_money("100.5", "JPY", path="p")
+
+    def test_unknown_currency(self) -> None:
+        with pytest.raises(UnknownCurrency):
+            read_money("1.00", "XYZ", path="p")
+
+    @given(st.decimals(min_value=0, max_value=10**9, places=2))
+    def test_text_and_number_agree(self, amount: Decimal) -> None:
+        as_text = read_money(str(amount), "CNY", path="p")
+        assert as_text == read_money(amount, "CNY", path="p")
+        assert as_text.amount == amount
+
+
+class TestQuantity:
+    """Whole positive units, as JSON integers or ASCII digits."""
+
+    @pytest.mark.parametrize(
+        ("value", "expected"), [(1, 1), ("3", 3), (MAX_QUANTITY, MAX_QUANTITY)]
+    )
+    def test_accepted(self, value: object, expected: int) -> None:
+        assert read_quantity(value, path="num") == expected
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            0,
+            -1,
+            MAX_QUANTITY + 1,
+            1.5,
+            Decimal("2.0"),
+            "1e3",
+            "\uff12",
+            "",
+            None,
+            True,
+            "1.0",
+        ],
+    )
+    def test_refused(self, value: object) -> None:
+        with pytest.raises(InvalidQuantity) as caught:
+            read_quantity(value, path="orders.order[0].num")
+        assert caught.value.field == "orders.order[0].num"
+
+
+class TestInstant:
+    """Offsets are exact; naive time needs the channel's documented zone."""
+
+    def test_iso_with_offset(self) -> None:
+        at = read_instant("2008-01-10T11:00:00-05:00", path="created_at")
+        assert at == pendulum.datetime(2008, 1, 10, 16, 0)
+        assert at.timezone_name == "UTC"
+
+    def test_rfc_2822(self) -> None:
+        at = read_instant("Sun, 24 Mar 2013 23:07:53 +0000", path="date_created")
+        assert at == pendulum.datetime(2013, 3, 24, 23, 7, 53)
+
+    def test_naive_in_the_documented_zone(self) -> None:
+        at = read_instant("2026-11-11 00:00:05", path="created", zone="Asia/Shanghai")
+        assert at == pendulum.datetime(2026, 11, 10, 16, 0, 5)
+        gmt = read_instant("2017-03-22T16:28:08", path="date_created_gmt", zone="UTC")
+        assert gmt == pendulum.datetime(2017, 3, 22, 16, 28, 8)
+
+    @pytest.mark.parametrize(
+        "value", ["2017-08-21 22:22:19", "Sun, 24 Mar 2013 23:07:53 -0000"]
+    )
+    def test_naive_without_a_zone(self, value: str) -> None:
+        with pytest.raises(NaiveDatetime) as caught:
+            read_instant(value, path="created_at")
+        assert caught.value.field == "created_at"
+
+    @pytest.mark.parametrize(
+        "value",
+        ["2026-02-30T00:00:00Z", "yesterday", "", 1700000000, None, "2026-13-01 00:00"],
+    )
+    def test_impossible_or_not_text(self, value: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            read_instant(value, path="pay_time", zone="Asia/Shanghai")
+        assert caught.value.field == "pay_time"
+
+    def test_a_zone_never_overrides_an_offset(self) -> None:
+        at = read_instant(
+            "2026-11-11T00:00:00+08:00", path="p", zone="America/New_York"
+        )
+        assert at == pendulum.datetime(2026, 11, 10, 16, 0)
+
+
+class TestText:
+    """Ids, text, objects and arrays: the wrong type names its path."""
+
+    def test_ids_as_numbers_or_text(self) -> None:
+        assert read_id(9007199254740993, path="id") == "9007199254740993"
+        assert read_id(" 1001 ", path="id") == "1001"
+
+    @pytest.mark.parametrize(
+        "value", [-1, 1.0, True, None, "", " ", "a\x00b", "x" * 256]
+    )
+    def test_bad_ids(self, value: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            read_id(value, path="line_items[0].id")
+        assert caught.value.field == "line_items[0].id"
+
+    def test_text(self) -> None:
+        assert read_text(" 复古闹钟 ", path="title") == "复古闹钟"
+        assert read_text(None, path="note", required=False) == ""
+        with pytest.raises(ValidationError):
+            read_text("  ", path="title")
+        with pytest.raises(ValidationError):
+            read_text(5, path="title")
+
+    def test_objects_and_lists(self) -> None:
+        assert read_object({"a": 1}, path="order") == {"a": 1}
+        assert read_list(None, path="refunds", required=False) == []
+        with pytest.raises(StructureError) as caught:
+            read_object([], path="order")
+        assert caught.value.field == "order"
+        with pytest.raises(StructureError):
+            read_list({}, path="line_items")
+
+
+class TestPhone:
+    """E.164 when it is a number; masked and unissued numbers kept as sent."""
+
+    def test_normalised(self) -> None:
+        assert read_phone("138 0013 8000", path="receiver_mobile", region="CN") == (
+            "+8613800138000"
+        )
+
+    def test_masked_and_test_numbers_are_kept(self) -> None:
+        assert read_phone("138****8000", path="p", region="CN") == "138****8000"
+        assert read_phone("555-625-1199", path="p", region="US") == "555-625-1199"
+        assert read_phone("", path="p", region="US") is None
+        assert read_phone(None, path="p", region="US") is None
+
+    @pytest.mark.parametrize("value", [13800138000, "138\x000013", "1" * 65])
+    def test_refused(self, value: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            read_phone(value, path="shipping_address.phone", region="CN")
+        assert caught.value.field == "shipping_address.phone"
+
+
+class TestStatus:
+    """A status outside the channel's table is reported, never guessed."""
+
+    TABLE: ClassVar = {
+        "WAIT_BUYER_PAY": "pending_payment",
+        "TRADE_FINISHED": "completed",
+    }
+
+    def test_known(self) -> None:
+        assert read_status("TRADE_FINISHED", self.TABLE, path="status") == "completed"
+
+    @pytest.mark.parametrize(
+        "value", ["trade_finished", "TRADE_NO_CREATE_PAY", None, 1]
+    )
+    def test_unknown(self, value: object) -> None:
+        with pytest.raises(UnknownStatus) as caught:
+            read_status(value, self.TABLE, path="status")
+        assert caught.value.field == "status"
+        assert "WAIT_BUYER_PAY" in str(caught.value)
