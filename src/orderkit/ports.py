@@ -24,7 +24,17 @@ from orderkit.dedupe import (
     Sighting,
     Suspicion,
 )
-from orderkit.integrations import ChannelPage, ChannelRecord
+from orderkit.integrations import (
+    ChannelPage,
+    ChannelRecord,
+    ChannelTransaction,
+    Label,
+    Message,
+    PickTask,
+    SettlementLine,
+    TrackingEvent,
+    WarehouseConfirmation,
+)
 from orderkit.inventory import (
     Balance,
     Hold,
@@ -34,11 +44,13 @@ from orderkit.inventory import (
     Receipt,
     StockPolicy,
 )
-from orderkit.orders import Shipment
+from orderkit.money import Money
+from orderkit.orders import Address, Shipment
 from orderkit.pricing import LimitDecision, LimitKey
 
 
 __all__ = [
+    "Carrier",
     "Channel",
     "ChannelPayloads",
     "Clock",
@@ -47,6 +59,9 @@ __all__ = [
     "KeyStore",
     "LedgerStore",
     "LimitStore",
+    "Notifier",
+    "Payments",
+    "Warehouse",
 ]
 
 
@@ -569,4 +584,126 @@ class Channel(ChannelPayloads, Protocol):
 
     def push_stock(self, sku: str, sellable: int) -> None:
         """Set how many units of `sku` the channel may sell."""
+        ...
+
+
+class Warehouse(Protocol):
+    """**Protocol:** a warehouse management system (WMS).
+
+    Contract:
+
+    - `create_pick_task(task)` hands the warehouse a task and returns the
+      warehouse's own id for it. **Idempotent** by `task.task_id`: sending
+      the same task again returns the same id and creates nothing.
+    - `parse_confirmation(payload)` reads one confirmation the warehouse
+      sent (picked, packed, shipped) into a `WarehouseConfirmation`; a
+      `SHIPPED` one carries the carrier and tracking number. Confirmations
+      may arrive twice or out of order: their keys tell re-sends apart, and
+      the order lifecycle orders them.
+    - **Errors.** A payload it cannot read raises a `ValidationError` naming
+      the payload path; calls to the warehouse fail as below.
+    - **Errors.** A failure that may pass on retry raises `TransientError`
+      (`CallTimedOut` when the call may have run: retry it only under the
+      same key); a refusal raises another subclass of `OrderkitError`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def create_pick_task(self, task: PickTask) -> str:
+        """Hand the warehouse a pick task; return its id for the task."""
+        ...
+
+    def parse_confirmation(self, payload: Any) -> WarehouseConfirmation:  # noqa: ANN401 - decoded JSON
+        """Read one confirmation the warehouse sent."""
+        ...
+
+
+class Carrier(Protocol):
+    """**Protocol:** a parcel carrier: labels out, tracking scans in.
+
+    Contract:
+
+    - `create_label(shipment_id, address, parcels=1)` books a pickup and
+      returns the `Label`. **Idempotent** by `shipment_id`: asking again
+      returns the same label and tracking number.
+    - `tracking(tracking_number)` returns the parcel's scans, oldest first,
+      each normalised onto `TrackingStatus` (in transit, out for delivery,
+      delivered, exception) with the carrier's own code kept. A carrier
+      code it cannot map is reported (`UnknownStatus`), never guessed.
+    - **Errors.** A failure that may pass on retry raises `TransientError`
+      (`CallTimedOut` when the call may have run: retry it only under the
+      same key); a refusal raises another subclass of `OrderkitError`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def create_label(
+        self, shipment_id: str, address: Address, *, parcels: int = 1
+    ) -> Label:
+        """Book the shipment with the carrier and return its label."""
+        ...
+
+    def tracking(self, tracking_number: str) -> Sequence[TrackingEvent]:
+        """Return the parcel's scans, oldest first, normalised."""
+        ...
+
+
+class Payments(Protocol):
+    """**Protocol:** a payment provider: captures, refunds, statements.
+
+    Contract:
+
+    - `capture(payment_id, amount, key=)` takes money from an authorisation;
+      `refund(payment_id, amount, key=, reason=)` sends money back against a
+      capture. Both return the provider's `ChannelTransaction` (failed ones
+      included, `succeeded=False`) and are **idempotent** by `key`: the same
+      key returns the first transaction and moves no money again.
+      Amounts never exceed what the order's `PaymentLedger` allows: check
+      there first.
+    - `statement(day)` returns the settlement lines of one day, in the
+      provider's zone, for reconciliation; a day not settled yet returns
+      what is settled so far.
+    - **Errors.** A failure that may pass on retry raises `TransientError`
+      (`CallTimedOut` when the call may have run: retry it only under the
+      same key); a refusal raises another subclass of `OrderkitError`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def capture(
+        self, payment_id: str, amount: Money, *, key: str
+    ) -> ChannelTransaction:
+        """Capture `amount` of the authorisation `payment_id`."""
+        ...
+
+    def refund(
+        self, payment_id: str, amount: Money, *, key: str, reason: str
+    ) -> ChannelTransaction:
+        """Send `amount` back against the payment `payment_id`."""
+        ...
+
+    def statement(self, day: dt.date) -> Sequence[SettlementLine]:
+        """Return the settlement lines of `day`."""
+        ...
+
+
+class Notifier(Protocol):
+    """**Protocol:** messages to buyers through a provider's templates (SMS, WeChat).
+
+    Contract:
+
+    - `send(message)` delivers the template with its parameters to the
+      recipient. **Idempotent** by `message.key`: a message whose key was
+      sent before is not sent again (buyers are never told twice).
+    - A recipient the provider refuses (an invalid or unsubscribed number)
+      raises a `ValidationError` naming `recipient`: do not retry it.
+    - **Errors.** A failure that may pass on retry raises `TransientError`
+      (`CallTimedOut` when the call may have run: retry it only under the
+      same key); a refusal raises another subclass of `OrderkitError`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def send(self, message: Message) -> None:
+        """Send the message once per key."""
         ...

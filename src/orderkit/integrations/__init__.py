@@ -13,9 +13,24 @@ decimal text or exact numbers only; `read_instant` needs the zone the
 channel documents for a naive time; `read_status` refuses a status the
 channel's table does not list. Each error names the payload path.
 
+The other ports speak in records too: a warehouse gets a `PickTask` and
+confirms it (`WarehouseConfirmation`, a `FulfilmentStage`); a carrier issues
+a `Label` and reports `TrackingEvent`s normalised onto `TrackingStatus`; a
+payment provider settles in `SettlementLine`s; a notifier sends `Message`s.
+
 .. versionadded:: 0.1.0
 """
 
+from orderkit.integrations._fulfilment import (
+    FulfilmentStage,
+    Label,
+    PickLine,
+    PickTask,
+    TrackingEvent,
+    TrackingStatus,
+    WarehouseConfirmation,
+)
+from orderkit.integrations._notices import Message, SettlementLine
 from orderkit.integrations._reading import (
     MAX_QUANTITY,
     load_json,
@@ -46,9 +61,18 @@ __all__ = [
     "ChannelRecord",
     "ChannelRefund",
     "ChannelTransaction",
+    "FulfilmentStage",
+    "Label",
     "MAX_QUANTITY",
+    "Message",
+    "PickLine",
+    "PickTask",
     "RefundLine",
+    "SettlementLine",
+    "TrackingEvent",
+    "TrackingStatus",
     "TransactionKind",
+    "WarehouseConfirmation",
     "load_json",
     "read_id",
     "read_instant",

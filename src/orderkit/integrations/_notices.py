@@ -1,0 +1,96 @@
+"""What leaves orderkit for people and for finance: messages and settlement lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import final
+
+import attrs
+import pendulum
+
+from orderkit._time import to_utc
+from orderkit._validate import instance_of, optional_text, text
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import ValidationError
+from orderkit.integrations._records import TransactionKind
+from orderkit.money import Money
+
+
+__all__ = ["Message", "SettlementLine"]
+
+
+def _params(value: object) -> tuple[tuple[str, str], ...]:
+    # A mapping from the caller, or the pairs of a stored message (evolve).
+    items = value.items() if isinstance(value, Mapping) else value
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        raise ValidationError("params", value, "must be a mapping of text to text")
+    pairs: list[tuple[str, str]] = []
+    for pair in items:
+        name, item = pair if isinstance(pair, tuple) and len(pair) == _PAIR else ("", 0)
+        if not isinstance(name, str) or not name or not isinstance(item, str):
+            raise ValidationError(f"params[{name!r}]", item, "must be text")
+        pairs.append((name, item))
+    return tuple(sorted(pairs))
+
+
+_PAIR = 2
+
+
+def _settled_at(value: dt.datetime) -> pendulum.DateTime:
+    return to_utc(value, "settled_at")
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class Message:
+    """A message to a buyer through a template (SMS, WeChat-style notices).
+
+    Attributes:
+        order_id: The order it is about.
+        recipient: Where it goes: a phone in E.164, an OpenID.
+        template: The provider's template id; providers only send approved
+            templates, so the text lives there, not here.
+        params: The template's parameters as `(name, value)` pairs, sorted
+            by name; pass a mapping.
+        key: What makes a re-sent message the same message: send once.
+
+    .. versionadded:: 0.1.0
+    """
+
+    order_id: str = attrs.field(validator=text("order_id"))
+    recipient: str = attrs.field(validator=text("recipient"))
+    template: str = attrs.field(validator=text("template"))
+    params: tuple[tuple[str, str], ...] = attrs.field(factory=dict, converter=_params)
+    key: IdempotencyKey = attrs.field(validator=instance_of("key", IdempotencyKey))
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class SettlementLine:
+    """One line of a payment provider's settlement statement.
+
+    Attributes:
+        transaction_id: The provider's transaction.
+        kind: What the transaction did.
+        amount: The gross amount.
+        fee: What the provider kept.
+        settled_at: When the money moved to the merchant (UTC).
+        order_id: The order, when the provider knows it.
+
+    .. versionadded:: 0.1.0
+    """
+
+    transaction_id: str = attrs.field(validator=text("transaction_id"))
+    kind: TransactionKind = attrs.field(converter=TransactionKind)
+    amount: Money = attrs.field(validator=instance_of("amount", Money))
+    fee: Money = attrs.field(validator=instance_of("fee", Money))
+    settled_at: pendulum.DateTime = attrs.field(converter=_settled_at)
+    order_id: str | None = attrs.field(
+        default=None, validator=optional_text("order_id")
+    )
+
+    @property
+    def net(self) -> Money:
+        """What reached the merchant: `amount - fee`."""
+        return self.amount - self.fee
