@@ -53,12 +53,14 @@ SURFACE = {
         "sku_multiset",
     ],
     "orderkit.adapters.sqlite": [
+        "SqliteCursorStore",
         "SqliteDetectorStore",
         "SqliteKeyStore",
         "SqliteLedgerStore",
         "SqliteLimitStore",
     ],
     "orderkit.adapters.memory": [
+        "MemoryCursorStore",
         "MemoryDetectorStore",
         "MemoryKeyStore",
         "MemoryLedgerStore",
@@ -238,9 +240,11 @@ SURFACE = {
         "DuplicateDetector",
         "Idempotency",
         "Ledger",
+        "Pulled",
         "PurchaseLimits",
         "Reply",
         "Resolution",
+        "pull",
     ],
     "orderkit.pricing": [
         "AMOUNT_FIRST",
@@ -307,6 +311,7 @@ SURFACE = {
     "orderkit.testing": ["FrozenClock"],
     "orderkit.testing.contracts": [
         "ChannelContract",
+        "CursorStoreContract",
         "DetectorStoreContract",
         "KeyStoreContract",
         "LedgerStoreContract",

@@ -3,6 +3,7 @@
 .. versionadded:: 0.1.0
 """
 
+from orderkit.adapters._memory_cursors import MemoryCursorStore
 from orderkit.adapters._memory_detector import MemoryDetectorStore
 from orderkit.adapters._memory_keys import MemoryKeyStore
 from orderkit.adapters._memory_ledger import MemoryLedgerStore
@@ -10,6 +11,7 @@ from orderkit.adapters._memory_limits import MemoryLimitStore
 
 
 __all__ = [
+    "MemoryCursorStore",
     "MemoryDetectorStore",
     "MemoryKeyStore",
     "MemoryLedgerStore",

@@ -6,6 +6,7 @@ module only reads and writes rows in SQL.
 .. versionadded:: 0.1.0
 """
 
+from orderkit.adapters._sqlite_cursors import SqliteCursorStore
 from orderkit.adapters._sqlite_detector import SqliteDetectorStore
 from orderkit.adapters._sqlite_keys import SqliteKeyStore
 from orderkit.adapters._sqlite_ledger import SqliteLedgerStore
@@ -18,6 +19,7 @@ from orderkit.adapters._sqlite_limits import SqliteLimitStore
 
 
 __all__ = [
+    "SqliteCursorStore",
     "SqliteDetectorStore",
     "SqliteKeyStore",
     "SqliteLedgerStore",

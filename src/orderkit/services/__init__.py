@@ -5,7 +5,9 @@
 `orderkit.ports.KeyStore`; `DuplicateDetector` queues orders that repeat
 across channels within a window for review, over any
 `orderkit.ports.DetectorStore`; `PurchaseLimits` counts orders against
-per-buyer, IP and device limits over any `orderkit.ports.LimitStore`.
+per-buyer, IP and device limits over any `orderkit.ports.LimitStore`;
+`pull` reads a channel's feed page by page and moves its cursor in an
+`orderkit.ports.CursorStore` only after the host accepted the page.
 
 .. versionadded:: 0.1.0
 """
@@ -24,6 +26,8 @@ from orderkit.services._ledger import DEFAULT_HOLD_TTL as DEFAULT_HOLD_TTL
 from orderkit.services._ledger import Ledger as Ledger
 from orderkit.services._ledger import Resolution as Resolution
 from orderkit.services._limits import PurchaseLimits as PurchaseLimits
+from orderkit.services._pulling import Pulled as Pulled
+from orderkit.services._pulling import pull as pull
 
 
 __all__ = [
@@ -34,7 +38,9 @@ __all__ = [
     "DuplicateDetector",
     "Idempotency",
     "Ledger",
+    "Pulled",
     "PurchaseLimits",
     "Reply",
     "Resolution",
+    "pull",
 ]

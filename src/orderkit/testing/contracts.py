@@ -22,6 +22,7 @@ Needs the `testing` extra (`pip install 'orderkit[testing]'`).
 
 from orderkit.testing._channel_contract import ChannelContract, Sample
 from orderkit.testing._contract_base import StoreContract
+from orderkit.testing._cursor_contract import CursorStoreContract
 from orderkit.testing._detector_contract import DetectorStoreContract
 from orderkit.testing._key_contract import KeyStoreContract
 from orderkit.testing._ledger_contract import LedgerStoreContract
@@ -30,6 +31,7 @@ from orderkit.testing._limit_contract import LimitStoreContract
 
 __all__ = [
     "ChannelContract",
+    "CursorStoreContract",
     "DetectorStoreContract",
     "KeyStoreContract",
     "LedgerStoreContract",
