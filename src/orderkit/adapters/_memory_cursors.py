@@ -6,7 +6,6 @@ import threading
 from typing import Final, final
 
 from orderkit.dedupe._claims import check_text
-from orderkit.errors import ValidationError
 
 
 MAX_CURSOR_LENGTH: Final = 4096
@@ -31,23 +30,7 @@ def check_cursor(field: str, value: object) -> str:
     Raises:
         ValidationError: Naming `field`.
     """
-    if (
-        type(value) is str
-        and 0 < len(value) <= MAX_CURSOR_LENGTH
-        and value.isprintable()
-        and not value.isspace()
-    ):
-        return value
-    if not isinstance(value, str) or not value or value.isspace():
-        raise ValidationError(field, value, "must be a non-empty string")
-    if len(value) > MAX_CURSOR_LENGTH:
-        raise ValidationError(
-            field, value, f"must be at most {MAX_CURSOR_LENGTH} characters"
-        )
-    if not value.isprintable():
-        raise ValidationError(field, value, "must not contain control characters")
-    # A str subclass is stored as the plain text it holds.
-    return str(value)
+    return check_text(field, value, MAX_CURSOR_LENGTH)
 
 
 def check_advance(

@@ -166,11 +166,11 @@ def check_outcome(outcome: object) -> Outcome:
     return outcome
 
 
-def check_text(field: str, value: object) -> str:
-    """Return `value` if it is printable text of 1 to 255 characters.
+def check_text(field: str, value: object, longest: int = MAX_KEY_LENGTH) -> str:
+    """Return `value` if it is printable text of 1 to `longest` characters.
 
     Keys, channels, order ids and limit keys: what a store keys and shows
-    (a `VARCHAR(255)`).
+    (a `VARCHAR(255)` by default).
 
     Raises:
         ValidationError: Naming `field`.
@@ -178,17 +178,15 @@ def check_text(field: str, value: object) -> str:
     # The common case first, in one test: a short, plain key.
     if (
         type(value) is str
-        and 0 < len(value) <= MAX_KEY_LENGTH
+        and 0 < len(value) <= longest
         and value.isprintable()
         and not value.isspace()
     ):
         return value
     if not isinstance(value, str) or not value or value.isspace():
         raise ValidationError(field, value, "must be a non-empty string")
-    if len(value) > MAX_KEY_LENGTH:
-        raise ValidationError(
-            field, value, f"must be at most {MAX_KEY_LENGTH} characters"
-        )
+    if len(value) > longest:
+        raise ValidationError(field, value, f"must be at most {longest} characters")
     if not value.isprintable():
         raise ValidationError(field, value, "must not contain control characters")
     return str(value)
