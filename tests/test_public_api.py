@@ -233,6 +233,9 @@ SURFACE = {
         "Warehouse",
     ],
     "orderkit.services": [
+        "BreakerState",
+        "CircuitBreaker",
+        "DEFAULT_BREAKER_COOL_DOWN",
         "DEFAULT_DETECTOR_RETENTION",
         "DEFAULT_HOLD_TTL",
         "DEFAULT_KEY_LEASE",
@@ -244,7 +247,9 @@ SURFACE = {
         "PurchaseLimits",
         "Reply",
         "Resolution",
+        "RetryPolicy",
         "pull",
+        "retry",
     ],
     "orderkit.pricing": [
         "AMOUNT_FIRST",
@@ -318,6 +323,12 @@ SURFACE = {
         "LimitStoreContract",
         "Sample",
         "StoreContract",
+    ],
+    "orderkit.testing.faults": [
+        "Fault",
+        "FaultPlan",
+        "Injection",
+        "faulty",
     ],
     "orderkit.testing.strategies": [
         "addresses",

@@ -8,10 +8,17 @@ across channels within a window for review, over any
 per-buyer, IP and device limits over any `orderkit.ports.LimitStore`;
 `pull` reads a channel's feed page by page and moves its cursor in an
 `orderkit.ports.CursorStore` only after the host accepted the page.
+`retry` tries a call again after a `TransientError`, with capped exponential
+backoff; `CircuitBreaker` stops calling a target that keeps failing.
 
 .. versionadded:: 0.1.0
 """
 
+from orderkit.services._breaker import (
+    DEFAULT_BREAKER_COOL_DOWN as DEFAULT_BREAKER_COOL_DOWN,
+)
+from orderkit.services._breaker import BreakerState as BreakerState
+from orderkit.services._breaker import CircuitBreaker as CircuitBreaker
 from orderkit.services._duplicates import (
     DEFAULT_DETECTOR_RETENTION as DEFAULT_DETECTOR_RETENTION,
 )
@@ -28,9 +35,14 @@ from orderkit.services._ledger import Resolution as Resolution
 from orderkit.services._limits import PurchaseLimits as PurchaseLimits
 from orderkit.services._pulling import Pulled as Pulled
 from orderkit.services._pulling import pull as pull
+from orderkit.services._retry import RetryPolicy as RetryPolicy
+from orderkit.services._retry import retry as retry
 
 
 __all__ = [
+    "BreakerState",
+    "CircuitBreaker",
+    "DEFAULT_BREAKER_COOL_DOWN",
     "DEFAULT_DETECTOR_RETENTION",
     "DEFAULT_HOLD_TTL",
     "DEFAULT_KEY_LEASE",
@@ -42,5 +54,7 @@ __all__ = [
     "PurchaseLimits",
     "Reply",
     "Resolution",
+    "RetryPolicy",
     "pull",
+    "retry",
 ]
