@@ -59,6 +59,12 @@ SURFACE = {
         "SqliteLedgerStore",
         "SqliteLimitStore",
     ],
+    "orderkit.adapters.channels": [
+        "FieldMap",
+    ],
+    "orderkit.adapters.channels.mapping": [
+        "FieldMap",
+    ],
     "orderkit.adapters.memory": [
         "MemoryCursorStore",
         "MemoryDetectorStore",
@@ -84,6 +90,7 @@ SURFACE = {
         "InvalidPhone",
         "InvalidQuantity",
         "KeyInProgress",
+        "MappingError",
         "NaiveDatetime",
         "OrderMismatch",
         "OrderkitError",

@@ -17,6 +17,7 @@ OrderkitError
 │   ├── UnknownStatus (LookupError)         a status string that is not canonical
 │   ├── OrderMismatch                       an event or part for another order
 │   ├── StructureError                      serialized data of the wrong shape
+│   ├── MappingError                        several fields of one payload: .errors
 │   ├── UnknownSku (LookupError)            a SKU the ledger has never stocked
 │   ├── UnknownLocation (LookupError)       a location the ledger has never stocked
 │   ├── UnknownHold (LookupError)           a hold id the ledger does not know
@@ -76,6 +77,7 @@ __all__ = [
     "InvalidPhone",
     "InvalidQuantity",
     "KeyInProgress",
+    "MappingError",
     "NaiveDatetime",
     "OrderMismatch",
     "OrderkitError",
@@ -215,6 +217,38 @@ class OrderMismatch(ValidationError):
     def __init__(self, order_id: str, event_order_id: str) -> None:
         self.order_id = order_id
         super().__init__("order_id", event_order_id, f"is not for order {order_id!r}")
+
+
+@final
+class MappingError(ValidationError):
+    """Several fields of one payload, or of one spec, cannot be mapped.
+
+    A payload (or spec) with exactly one problem raises that problem's own
+    error (`UnknownStatus`, `InvalidMoney`, ...); with more, this error
+    lists them all, so one round trip shows everything to fix.
+
+    Attributes:
+        errors: Each problem, in payload order, with its path as `.field`.
+        field: Where the mapped object sits (`"trade_fullinfo_get_response.trade"`,
+            `"spec"`).
+        value: The paths of the problems.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, field: str, errors: Iterable[ValidationError]) -> None:
+        self.errors: tuple[ValidationError, ...] = tuple(errors)
+        details = "; ".join(str(error) for error in self.errors)
+        super().__init__(
+            field,
+            self.paths,
+            f"{len(self.errors)} problems: {details}",
+        )
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The path of every problem, in order."""
+        return tuple(error.field for error in self.errors)
 
 
 @final

@@ -150,6 +150,10 @@ class TestQuantity:
             read_quantity(value, path="orders.order[0].num")
         assert caught.value.field == "orders.order[0].num"
 
+    def test_a_digit_string_longer_than_python_converts(self) -> None:
+        with pytest.raises(InvalidQuantity):
+            read_quantity("9" * 5000, path="num")
+
 
 class TestInstant:
     """Offsets are exact; naive time needs the channel's documented zone."""
@@ -186,6 +190,21 @@ class TestInstant:
             read_instant(value, path="pay_time", zone="Asia/Shanghai")
         assert caught.value.field == "pay_time"
 
+    @pytest.mark.parametrize(
+        ("value", "zone"),
+        [
+            ("0001-01-01T00:00:00+14:00", None),
+            ("9999-12-31T23:59:59-14:00", None),
+            ("0001-01-01 00:00:00", "Asia/Shanghai"),
+        ],
+    )
+    def test_no_utc_instant_at_the_calendar_edge(
+        self, value: str, zone: str | None
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            read_instant(value, path="created", zone=zone)
+        assert caught.value.field == "created"
+
     def test_a_zone_never_overrides_an_offset(self) -> None:
         at = read_instant(
             "2026-11-11T00:00:00+08:00", path="p", zone="America/New_York"
@@ -215,6 +234,11 @@ class TestText:
             read_text("  ", path="title")
         with pytest.raises(ValidationError):
             read_text(5, path="title")
+
+    def test_a_lone_surrogate_is_not_text(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            read_text(load_json('"\\ud800 旺旺"'), path="buyer_nick")
+        assert caught.value.field == "buyer_nick"
 
     def test_objects_and_lists(self) -> None:
         assert read_object({"a": 1}, path="order") == {"a": 1}

@@ -48,6 +48,7 @@ MAX_QUANTITY: Final = 1_000_000
 """The most units one line may order: more is a typo or an attack."""
 
 _MAX_TEXT: Final = 10_000
+_MAX_DIGITS: Final = len(str(MAX_QUANTITY))
 
 
 def load_json(data: str | bytes) -> Any:  # noqa: ANN401 - JSON is any shape
@@ -155,9 +156,21 @@ def read_text(value: object, *, path: str, required: bool = True) -> str:
     text = value.strip()
     if len(text) > _MAX_TEXT:
         raise ValidationError(path, value, f"is longer than {_MAX_TEXT} characters")
+    if not _is_unicode(text):
+        raise ValidationError(path, value, "holds a lone surrogate: not Unicode text")
     if required and not text:
         raise ValidationError(path, value, "must not be empty")
     return text
+
+
+def _is_unicode(text: str) -> bool:
+    # JSON's "\ud800" escapes decode to lone surrogates that no encoder,
+    # and so no store or serializer, accepts.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_id(value: object, *, path: str) -> str:
@@ -220,8 +233,10 @@ def read_quantity(value: object, *, path: str) -> int:
     """
     if type(value) is int:
         quantity = value
+    # Digits past MAX_QUANTITY's are refused below anyway; bounding the text
+    # first keeps int() away from its limit on very long digit strings.
     elif isinstance(value, str) and value.isascii() and value.isdigit():
-        quantity = int(value)
+        quantity = int(value) if len(value) <= _MAX_DIGITS else MAX_QUANTITY + 1
     else:
         raise InvalidQuantity(path, value, "must be a whole number of units")
     if not 0 < quantity <= MAX_QUANTITY:
@@ -250,11 +265,17 @@ def read_instant(
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         parsed = _rfc2822(text, path)
-    if parsed.tzinfo is None:
-        if zone is None:
-            raise NaiveDatetime(path, value)
-        return pendulum.instance(parsed, tz=zone).in_timezone("UTC")
-    return pendulum.instance(parsed).in_timezone("UTC")
+    if parsed.tzinfo is None and zone is None:
+        raise NaiveDatetime(path, value)
+    try:
+        if parsed.tzinfo is None:
+            return pendulum.instance(parsed, tz=zone).in_timezone("UTC")
+        return pendulum.instance(parsed).in_timezone("UTC")
+    except OverflowError:
+        # 0001-01-01 east of UTC, or 9999-12-31 west of it, has no UTC instant.
+        raise ValidationError(
+            path, value, "is outside the years 1 to 9999 in UTC"
+        ) from None
 
 
 def _rfc2822(text: str, path: str) -> dt.datetime:

@@ -2,9 +2,14 @@
 
 Each adapter implements `orderkit.ports.ChannelPayloads` and passes
 `orderkit.testing.contracts.ChannelContract` with the platform's own public
-sample payloads.
+sample payloads. A channel without an adapter maps with a `FieldMap`: a
+declarative spec (a dict, JSON or TOML) from its payload onto the canonical
+order, with no Python code.
 
 .. versionadded:: 0.1.0
 """
 
-__all__: list[str] = []
+from orderkit.adapters.channels.mapping import FieldMap
+
+
+__all__ = ["FieldMap"]
