@@ -25,22 +25,37 @@ def text(field: str) -> Validator:
     return check
 
 
+def is_unicode(value: str) -> bool:
+    """Whether `value` can be stored: it holds no lone surrogate."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def optional_text(field: str) -> Validator:
-    """Refuse anything but `None` or a string."""
+    """Refuse anything but `None` or a string that can be stored."""
 
     def check(_instance: object, _attribute: object, value: object) -> None:
         if value is not None and not isinstance(value, str):
             raise ValidationError(field, value, "must be a string or None")
+        if value is not None and not is_unicode(value):
+            raise ValidationError(field, value, "holds a lone surrogate")
 
     return check
 
 
 def plain_text(field: str) -> Validator:
-    """Refuse anything but a string (empty allowed)."""
+    """Refuse anything but a string that can be stored (empty allowed)."""
 
     def check(_instance: object, _attribute: object, value: object) -> None:
         if not isinstance(value, str):
             raise ValidationError(field, value, "must be a string")
+        if not is_unicode(value):
+            raise ValidationError(field, value, "holds a lone surrogate")
 
     return check
 

@@ -638,6 +638,14 @@ class TestBadInput:
 
         assert "now" == info.value.field
 
+    @pytest.mark.parametrize("field", ["street", "recipient", "phone"])
+    def test_text_no_store_can_hold(self, field: str) -> None:
+        # A lone surrogate (JSON's "\ud800") is a str no encoder writes.
+        with pytest.raises(ValidationError) as info:
+            Address("CN", **{field: "建国路\ud800"})
+
+        assert field == info.value.field
+
     def test_naive_occurred_at(self) -> None:
         naive = dt.datetime(2026, 11, 11, 0, 30)  # noqa: DTZ001
 

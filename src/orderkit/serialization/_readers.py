@@ -29,7 +29,7 @@ from typing import Any, Final, NoReturn
 import pendulum
 
 from orderkit._fast import builder, setters
-from orderkit._validate import MAX_INT
+from orderkit._validate import MAX_INT, is_unicode
 from orderkit.dedupe import IdempotencyKey
 from orderkit.money import _CURRENCIES as CURRENCIES
 from orderkit.money import Money
@@ -141,8 +141,9 @@ def read_buyer(o: Data) -> Buyer:
         and not buyer_id.isspace()
         and buyer_id.isprintable()
         and type(name) is str
-        and (phone is None or type(phone) is str)
-        and (email is None or type(email) is str)
+        and is_unicode(name)
+        and (phone is None or (type(phone) is str and is_unicode(phone)))
+        and (email is None or (type(email) is str and is_unicode(email)))
     ):
         _unusual()
     return _new_buyer(buyer_id, name, phone, email)
@@ -172,12 +173,18 @@ def read_address(o: Data) -> Address:
         and country.isprintable()
         and not country.isspace()
         and type(province) is str
+        and is_unicode(province)
         and type(city) is str
+        and is_unicode(city)
         and type(district) is str
+        and is_unicode(district)
         and type(street) is str
+        and is_unicode(street)
         and type(postcode) is str
+        and is_unicode(postcode)
         and type(recipient) is str
-        and (phone is None or type(phone) is str)
+        and is_unicode(recipient)
+        and (phone is None or (type(phone) is str and is_unicode(phone)))
     ):
         _unusual()
     return _new_address(
@@ -227,6 +234,7 @@ def read_lines(data: Data) -> tuple[OrderLine, ...]:
             and type(quantity) is int
             and 0 < quantity <= MAX_INT
             and type(title) is str
+            and is_unicode(title)
             and type(amount) is str
             and len(amount) <= _MAX_DIGITS
             and amount[0] != "-"  # no negative prices (nor -0, left to Money)
@@ -417,7 +425,10 @@ def read_order(o: Data) -> Order:
         and (type(payments) is list or type(payments) is tuple)
         and (type(shipments) is list or type(shipments) is tuple)
         and (type(keys) is list or type(keys) is tuple)
-        and (cancel_reason is None or type(cancel_reason) is str)
+        and (
+            cancel_reason is None
+            or (type(cancel_reason) is str and is_unicode(cancel_reason))
+        )
         # Ledgers, cases and price changes are rare: the constructors read them.
         and o.get("payment_ledger") is None
         and _empty(o.get("after_sales", ()))
