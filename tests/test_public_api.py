@@ -61,6 +61,14 @@ SURFACE = {
     ],
     "orderkit.adapters.channels": [
         "FieldMap",
+        "ShopifyPayloads",
+        "WooCommercePayloads",
+    ],
+    "orderkit.adapters.channels.shopify": [
+        "ShopifyPayloads",
+    ],
+    "orderkit.adapters.channels.woocommerce": [
+        "WooCommercePayloads",
     ],
     "orderkit.adapters.channels.mapping": [
         "FieldMap",

@@ -1,5 +1,7 @@
 """Reference channel adapters: real platforms' payloads read into canonical records.
 
+`ShopifyPayloads` reads Shopify's order, refund and transaction payloads;
+`WooCommercePayloads` WooCommerce's REST v3 orders, batches and refunds.
 Each adapter implements `orderkit.ports.ChannelPayloads` and passes
 `orderkit.testing.contracts.ChannelContract` with the platform's own public
 sample payloads. A channel without an adapter maps with a `FieldMap`: a
@@ -10,6 +12,8 @@ order, with no Python code.
 """
 
 from orderkit.adapters.channels.mapping import FieldMap
+from orderkit.adapters.channels.shopify import ShopifyPayloads
+from orderkit.adapters.channels.woocommerce import WooCommercePayloads
 
 
-__all__ = ["FieldMap"]
+__all__ = ["FieldMap", "ShopifyPayloads", "WooCommercePayloads"]

@@ -1,0 +1,182 @@
+"""What the reference channel adapters share: exact reads the core leaves out.
+
+Private: the public readers live in `orderkit.integrations`; these wrap them
+where every channel needs the same extra step (a flag, a country code, a
+positive amount, an optional instant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, final
+
+import attrs
+import pendulum
+
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import (
+    InvalidMoney,
+    UnknownCurrency,
+    UnknownStatus,
+    ValidationError,
+)
+from orderkit.integrations import (
+    read_id,
+    read_instant,
+    read_list,
+    read_money,
+    read_object,
+    read_text,
+)
+from orderkit.money import Currency, Money
+from orderkit.orders import OrderEvent, OrderStatus
+
+
+def read_flag(value: object, *, path: str, default: bool = False) -> bool:
+    """A JSON boolean; `default` when the field is missing (`None`).
+
+    Raises:
+        ValidationError: Anything but `true`, `false` or a missing value.
+    """
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ValidationError(path, value, "must be true or false")
+    return value
+
+
+def read_optional_when(
+    value: object, *, path: str, zone: str | None = None
+) -> pendulum.DateTime | None:
+    """`read_instant`, or `None` for a missing or empty time."""
+    if value is None or value == "":
+        return None
+    return read_instant(value, path=path, zone=zone)
+
+
+def read_currency(value: object, *, path: str) -> Currency:
+    """An active ISO 4217 currency from its code.
+
+    Raises:
+        UnknownCurrency: Not the code of an active currency (`field` is `path`).
+    """
+    code = read_text(value, path=path)
+    try:
+        return Currency(code)
+    except UnknownCurrency:
+        raise UnknownCurrency(path, value) from None
+
+
+def read_positive_money(value: object, currency: Currency, *, path: str) -> Money:
+    """`read_money`, refusing zero as well.
+
+    Raises:
+        InvalidMoney: Not an exact amount above zero.
+    """
+    money = read_money(value, currency, path=path)
+    if money.amount <= 0:
+        raise InvalidMoney(path, value, "must be more than zero")
+    return money
+
+
+def read_country(value: object, *, path: str) -> str:
+    """An ISO 3166-1 alpha-2 country code, upper-cased (`"us"` -> `"US"`).
+
+    Raises:
+        ValidationError: Not two ASCII letters.
+    """
+    code = read_text(value, path=path).upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise ValidationError(path, value, "must be an ISO 3166-1 alpha-2 code")
+    return code
+
+
+def read_label(value: object, *, path: str) -> str:
+    """Non-empty printable text that names a thing (a SKU, a carrier, a code).
+
+    Raises:
+        ValidationError: Not text, empty, too long, or with control characters.
+    """
+    label = read_text(value, path=path)
+    if not label.isprintable():
+        raise ValidationError(path, value, "must not contain control characters")
+    return label
+
+
+def read_optional_id(value: object, *, path: str) -> str | None:
+    """`read_id`, or `None` for a missing id (`null`, `""` or `0`).
+
+    Platforms write "no parent" as `null` (Shopify) or `0` (WooCommerce).
+    """
+    if value is None or value == "" or (type(value) is int and value == 0):
+        return None
+    return read_id(value, path=path)
+
+
+def join(prefix: str, name: str) -> str:
+    """A payload path one step down: `join("order", "id")` is `order.id`."""
+    return f"{prefix}.{name}" if prefix else name
+
+
+def guest_id(email: str | None, order_id: str) -> str:
+    """A buyer id for a guest checkout, which has no account id.
+
+    The e-mail address when there is one, so one guest's orders group
+    together; otherwise the order's own id, so guests never share an id
+    (matching on a shared `"guest"` would call every guest order a repeat).
+    """
+    return f"guest:{email}" if email else f"guest-order:{order_id}"
+
+
+def person(first: str, last: str, full: str = "") -> str:
+    """A person's name as shown: the full name if given, else first and last."""
+    return full or " ".join(part for part in (first, last) if part)
+
+
+def stamp(instant: pendulum.DateTime) -> str:
+    """An instant as key text: ISO 8601 in UTC, identical on every re-send."""
+    return instant.isoformat()
+
+
+def key(channel: str, fact: str, object_id: str, event_id: str) -> IdempotencyKey:
+    """The idempotency key of one fact a channel states about an object."""
+    return IdempotencyKey(channel, fact, object_id, event_id)
+
+
+def oldest_first(events: list[OrderEvent]) -> tuple[OrderEvent, ...]:
+    """Events by when they happened; ties keep the payload's order."""
+    return tuple(sorted(events, key=lambda event: event.occurred_at))
+
+
+@final
+@attrs.frozen(slots=True)
+class Unmapped:
+    """A status the channel documents but the canonical lifecycle cannot hold.
+
+    Attributes:
+        reason: Why, and what to read instead, for the `UnknownStatus` raised.
+    """
+
+    reason: str
+
+
+def mapped(value: object, found: OrderStatus | Unmapped, *, path: str) -> OrderStatus:
+    """The status a table lookup found, or `UnknownStatus` for an `Unmapped` one."""
+    if isinstance(found, Unmapped):
+        raise UnknownStatus(path, value, found.reason)
+    return found
+
+
+def objects(
+    value: object, *, path: str, required: bool = True
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """The JSON objects of an array, each with its path (`line_items[2]`).
+
+    Raises:
+        StructureError: Not an array (or missing where required), or an item
+            that is not an object.
+    """
+    return [
+        (f"{path}[{i}]", read_object(item, path=f"{path}[{i}]"))
+        for i, item in enumerate(read_list(value, path=path, required=required))
+    ]

@@ -1,0 +1,651 @@
+"""Shopify's order, refund and transaction payloads, read into canonical records.
+
+`ShopifyPayloads` implements `orderkit.ports.ChannelPayloads` for the Admin
+REST API and its webhooks. It is checked with Shopify's own sample payloads
+(`Shopify/shopify_python_api` test fixtures) by
+`orderkit.testing.contracts.ChannelContract`.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, final
+
+import attrs
+import pendulum
+
+from orderkit.adapters.channels._common import (
+    Unmapped,
+    guest_id,
+    join,
+    key,
+    mapped,
+    objects,
+    oldest_first,
+    person,
+    read_country,
+    read_currency,
+    read_flag,
+    read_label,
+    read_optional_id,
+    read_optional_when,
+    read_positive_money,
+    stamp,
+)
+from orderkit.errors import StructureError, ValidationError
+from orderkit.integrations import (
+    ChannelOrder,
+    ChannelRecord,
+    ChannelRefund,
+    ChannelTransaction,
+    RefundLine,
+    TransactionKind,
+    read_id,
+    read_instant,
+    read_list,
+    read_money,
+    read_object,
+    read_phone,
+    read_quantity,
+    read_status,
+    read_text,
+)
+from orderkit.money import Currency, Money
+from orderkit.orders import (
+    Address,
+    Buyer,
+    Cancelled,
+    OrderEvent,
+    OrderLine,
+    OrderPlaced,
+    OrderStatus,
+    PaymentCaptured,
+)
+from orderkit.pricing import AmountOff, Quote
+
+
+__all__ = ["ShopifyPayloads"]
+
+_CHANNEL: Final = "shopify"
+
+_ORDER_TOPICS: Final = frozenset(
+    {
+        "orders/create",
+        "orders/updated",
+        "orders/paid",
+        "orders/cancelled",
+        "orders/fulfilled",
+        "orders/partially_fulfilled",
+    }
+)
+_ORDERS_PAGE: Final = "orders/list"
+_REFUND: Final = "refunds/create"
+_TRANSACTION: Final = "order_transactions/create"
+_TRANSACTIONS_PAGE: Final = "transactions/list"
+_TOPICS: Final = _ORDER_TOPICS | {
+    _ORDERS_PAGE,
+    _REFUND,
+    _TRANSACTION,
+    _TRANSACTIONS_PAGE,
+}
+
+_S = OrderStatus
+
+# financial_status: what the buyer's money did. "authorized" is money set
+# aside on the card, not taken: the order still awaits payment (canonical
+# "paid" means captured). Refunded orders were paid first; the refunds
+# themselves arrive as refunds/create and belong to after-sales.
+_FINANCIAL: Final[Mapping[str, OrderStatus | Unmapped]] = {
+    "pending": _S.PENDING_PAYMENT,
+    "authorized": _S.PENDING_PAYMENT,
+    "partially_paid": _S.PENDING_PAYMENT,
+    "paid": _S.PAID,
+    "partially_refunded": _S.PAID,
+    "refunded": _S.PAID,
+    "voided": Unmapped(
+        "a voided authorisation on an order that is not cancelled has no"
+        " canonical status: the order can neither be paid nor shipped"
+    ),
+}
+_CAPTURED: Final = frozenset({"paid", "partially_refunded", "refunded"})
+
+# fulfillment_status: null means unfulfilled; None here means "the financial
+# status decides".
+_FULFILMENT: Final[Mapping[str, OrderStatus | Unmapped | None]] = {
+    "unfulfilled": None,
+    "partial": _S.PARTIALLY_SHIPPED,
+    "fulfilled": _S.SHIPPED,
+    "restocked": Unmapped(
+        "restocked items on an order that is not cancelled have no canonical"
+        " status: read the order's refunds"
+    ),
+}
+
+_KINDS: Final[Mapping[str, TransactionKind]] = {
+    "authorization": TransactionKind.AUTHORISATION,
+    "capture": TransactionKind.CAPTURE,
+    "sale": TransactionKind.SALE,
+    "refund": TransactionKind.REFUND,
+    "void": TransactionKind.VOID,
+}
+# A pending transaction has moved no money yet; its key carries the status,
+# so the later "success" of the same transaction is a new fact, not a clash.
+_OUTCOMES: Final[Mapping[str, bool]] = {
+    "success": True,
+    "pending": False,
+    "failure": False,
+    "error": False,
+}
+_RESTOCK_TYPES: Final[Mapping[str, bool]] = {
+    "no_restock": False,
+    "cancel": True,
+    "return": True,
+    "legacy_restock": True,
+}
+
+
+def _optional_currency(value: Currency | str | None) -> Currency | None:
+    if value is None or isinstance(value, Currency):
+        return value
+    return Currency(value)
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class ShopifyPayloads:
+    """Shopify's payloads read into canonical records (channel `"shopify"`).
+
+    Topics:
+
+    - `orders/create`, `orders/updated`, `orders/paid`, `orders/cancelled`,
+      `orders/fulfilled`, `orders/partially_fulfilled`: one order, as the
+      webhook sends it (the bare order object) or as the REST API returns it
+      (`{"order": {...}}`); gives one `ChannelOrder`. The topic does not
+      change the reading: every one of them carries the whole order.
+    - `orders/list`: a page of `GET orders.json` (`{"orders": [...]}`).
+    - `refunds/create`: one refund (bare or `{"refund": {...}}`); gives a
+      `ChannelRefund` for the money its successful `refund` transactions
+      sent back, or nothing when it moved no money (a restock only).
+    - `order_transactions/create`: one transaction, bare or wrapped.
+    - `transactions/list`: a page of transactions, a JSON array or
+      `{"transactions": [...]}`, at least one.
+
+    Orders:
+
+    - Lines: `line_items[i]` id, quantity, `price` (the unit price in the
+      shop's `currency`), `sku`; a line without a SKU (custom items) is
+      known by `shopify-variant-<variant_id>`, or `shopify-line-<id>`.
+    - Money: each of `discount_codes` is an `AmountOff` of its stated
+      `amount` off the whole order (Shopify states the money taken, also for
+      percentage codes); `shipping_lines` prices are summed into shipping;
+      `total_tax` is the tax, `taxes_included` says whether prices hold it;
+      `total_price` is the stated total. Automatic discounts without a code
+      are not read: `orderkit.pricing.validate` reports them as a mismatch.
+    - Buyer: `customer` (its id, name and phone; else the order's or the
+      billing address's phone), else a guest named by the order's e-mail;
+      address: `shipping_address`, else `billing_address` for orders that
+      ship nothing; phones read with the address's
+      `country_code` as the region.
+    - Time: ISO 8601 with an offset, converted to UTC.
+    - Status, in this order of precedence:
+
+      | payload | canonical |
+      |---|---|
+      | `cancelled_at` set | cancelled |
+      | `fulfilled`, paid, and `closed_at` set (archived) | completed |
+      | `fulfillment_status` `fulfilled` | shipped |
+      | `fulfillment_status` `partial` | partially_shipped |
+      | `financial_status` `paid`, `partially_refunded`, `refunded` | paid |
+      | `financial_status` `pending`, `authorized`, `partially_paid` | pending_payment |
+      | `financial_status` `voided`, or `restocked` | `UnknownStatus` |
+
+      The last row has no honest canonical status, so it is reported
+      with the reason; any other value raises `UnknownStatus` too. `closed_at` alone is
+      Shopify's archiving, not canonical closure of an unpaid order, so it
+      changes nothing else.
+    - Events: `PaymentCaptured` of `total_price` when `financial_status`
+      says the money was captured (`authorized` is not a capture), dated
+      `processed_at` (else `created_at`), the only stable time the payload
+      gives; the payment is `order-<id>` because the order names no
+      transaction (`transactions/list` has the provider's ids). `Cancelled`
+      at `cancelled_at` with the `cancel_reason`. Fulfilments are not turned
+      into `Shipped`: that needs the carrier's acknowledgement.
+
+    Keys (the same on every re-send): placed is
+    `(shopify, order.placed, <id>, <updated_at>)`, so a re-delivered version
+    is a duplicate and an edited one a new, stale fact; paid is
+    `(…, order.paid, <id>, <processed_at>)`; cancelled
+    `(…, order.cancelled, <id>, <cancelled_at>)`; a refund
+    `(…, refund, <order_id>, <refund_id>)`; a transaction
+    `(…, transaction, <order_id>, <id>/<status>)`.
+
+    Attributes:
+        currency: The shop's currency, for payloads that state none (the
+            transactions list); payloads that state one use theirs.
+
+    Raises:
+        UnknownCurrency: `currency` is not an ISO 4217 code.
+
+    .. versionadded:: 0.1.0
+    """
+
+    currency: Currency | None = attrs.field(default=None, converter=_optional_currency)
+
+    @property
+    def channel(self) -> str:
+        """`"shopify"`."""
+        return _CHANNEL
+
+    @property
+    def topics(self) -> frozenset[str]:
+        """The order, order page, refund and transaction topics listed above."""
+        return _TOPICS
+
+    def parse(self, payload: Any, *, topic: str) -> tuple[ChannelRecord, ...]:  # noqa: ANN401 - decoded JSON
+        """Read one payload into canonical records, in payload order.
+
+        Args:
+            payload: The decoded JSON (`orderkit.integrations.load_json`).
+            topic: One of `topics`.
+
+        Returns:
+            The records the payload states.
+
+        Raises:
+            ValidationError: The topic is unknown (`field` is `"topic"`), or
+                a value cannot be read (`field` is its payload path);
+                subclasses say more (`UnknownStatus`, `InvalidMoney`...).
+        """
+        if topic in _ORDER_TOPICS:
+            order, at = _unwrap(payload, "order")
+            return (self._order(order, at),)
+        if topic == _ORDERS_PAGE:
+            items = read_object(payload, path="payload").get("orders")
+            _non_empty(items, path="orders")
+            return tuple(
+                self._order(item, item_at)
+                for item_at, item in objects(items, path="orders")
+            )
+        if topic == _REFUND:
+            refund, at = _unwrap(payload, "refund")
+            return self._refund(refund, at)
+        if topic == _TRANSACTION:
+            transaction, at = _unwrap(payload, "transaction")
+            return (self._transaction(transaction, at),)
+        if topic == _TRANSACTIONS_PAGE:
+            return self._transactions(payload)
+        known = ", ".join(sorted(_TOPICS))
+        raise ValidationError(
+            "topic", topic, f"is not a Shopify topic read here ({known})"
+        )
+
+    # ------------------------------------------------------------------
+    # Orders
+
+    def _order(self, order: Mapping[str, Any], at: str) -> ChannelOrder:
+        order_id = read_id(order.get("id"), path=join(at, "id"))
+        currency = read_currency(order.get("currency"), path=join(at, "currency"))
+        status = _status(order, at)
+        created = read_instant(order.get("created_at"), path=join(at, "created_at"))
+        updated = read_instant(order.get("updated_at"), path=join(at, "updated_at"))
+        lines = _lines(order, at, currency)
+        address = _address(order, at)
+        placed = OrderPlaced(
+            order_id=order_id,
+            key=key(_CHANNEL, "order.placed", order_id, stamp(updated)),
+            occurred_at=created,
+            channel=_CHANNEL,
+            buyer=_buyer(order, at, order_id, address.country),
+            address=address,
+            lines=lines,
+        )
+        total = read_money(
+            order.get("total_price"), currency, path=join(at, "total_price")
+        )
+        quote = Quote(
+            order_id,
+            _CHANNEL,
+            lines,
+            _offers(order, at, currency),
+            shipping=_shipping(order, at, currency),
+            tax=read_money(
+                order.get("total_tax"), currency, path=join(at, "total_tax")
+            ),
+            stated_total=total,
+            taxes_included=read_flag(
+                order.get("taxes_included"), path=join(at, "taxes_included")
+            ),
+        )
+        return ChannelOrder(
+            placed=placed,
+            quote=quote,
+            status=status,
+            channel_status=_channel_status(order),
+            events=_events(order, at, order_id, created, total),
+            updated_at=updated,
+        )
+
+    # ------------------------------------------------------------------
+    # Refunds and transactions
+
+    def _refund(self, refund: Mapping[str, Any], at: str) -> tuple[ChannelRecord, ...]:
+        refund_id = read_id(refund.get("id"), path=join(at, "id"))
+        order_id = read_id(refund.get("order_id"), path=join(at, "order_id"))
+        created = read_instant(refund.get("created_at"), path=join(at, "created_at"))
+        reason = read_text(refund.get("note"), path=join(at, "note"), required=False)
+        restock = read_flag(refund.get("restock"), path=join(at, "restock"))
+        lines = []
+        for item_at, item in objects(
+            refund.get("refund_line_items"),
+            path=join(at, "refund_line_items"),
+            required=False,
+        ):
+            lines.append(
+                RefundLine(
+                    read_id(item.get("line_item_id"), path=f"{item_at}.line_item_id"),
+                    read_quantity(item.get("quantity"), path=f"{item_at}.quantity"),
+                    _restock(item, item_at, default=restock),
+                )
+            )
+        amount: Money | None = None
+        parents: set[str] = set()
+        for item_at, item in objects(
+            refund.get("transactions"), path=join(at, "transactions"), required=False
+        ):
+            transaction = self._transaction(item, item_at)
+            if transaction.kind is TransactionKind.REFUND and transaction.succeeded:
+                amount = (
+                    transaction.amount
+                    if amount is None
+                    else amount + transaction.amount
+                )
+                if transaction.parent_id is not None:
+                    parents.add(transaction.parent_id)
+        if amount is None:
+            # Nothing went back (a restock only, or every attempt failed):
+            # no money fact to report.
+            return ()
+        return (
+            ChannelRefund(
+                refund_id=refund_id,
+                order_id=order_id,
+                key=key(_CHANNEL, "refund", order_id, refund_id),
+                amount=amount,
+                created_at=created,
+                lines=lines,
+                payment_id=parents.pop() if len(parents) == 1 else None,
+                reason=reason,
+            ),
+        )
+
+    def _transactions(self, payload: Any) -> tuple[ChannelRecord, ...]:  # noqa: ANN401 - decoded JSON
+        at, items = "", payload
+        if not isinstance(payload, list):
+            at, items = "transactions", read_object(payload, path="payload").get(at)
+        _non_empty(items, path=at or "payload")
+        return tuple(
+            self._transaction(item, item_at)
+            for item_at, item in objects(items, path=at)
+        )
+
+    def _transaction(self, item: Mapping[str, Any], at: str) -> ChannelTransaction:
+        transaction_id = read_id(item.get("id"), path=join(at, "id"))
+        order_id = read_id(item.get("order_id"), path=join(at, "order_id"))
+        status = read_status(item.get("status"), _OUTCOMES, path=join(at, "status"))
+        currency = self._currency_of(item, at)
+        return ChannelTransaction(
+            transaction_id=transaction_id,
+            order_id=order_id,
+            key=key(
+                _CHANNEL,
+                "transaction",
+                order_id,
+                f"{transaction_id}/{item['status']}",
+            ),
+            kind=read_status(item.get("kind"), _KINDS, path=join(at, "kind")),
+            amount=read_positive_money(
+                item.get("amount"), currency, path=join(at, "amount")
+            ),
+            succeeded=status,
+            created_at=read_instant(
+                item.get("created_at"), path=join(at, "created_at")
+            ),
+            parent_id=read_optional_id(
+                item.get("parent_id"), path=join(at, "parent_id")
+            ),
+        )
+
+    def _currency_of(self, item: Mapping[str, Any], at: str) -> Currency:
+        stated = item.get("currency")
+        if stated is not None:
+            return read_currency(stated, path=join(at, "currency"))
+        if self.currency is None:
+            raise ValidationError(
+                join(at, "currency"),
+                None,
+                "is missing, and ShopifyPayloads was given no shop currency",
+            )
+        return self.currency
+
+
+def _unwrap(payload: object, name: str) -> tuple[Mapping[str, Any], str]:
+    """The object itself (a webhook body) or under `name` (a REST response)."""
+    outer = read_object(payload, path="payload")
+    if name in outer:
+        return read_object(outer[name], path=name), name
+    return outer, ""
+
+
+def _non_empty(value: object, *, path: str) -> None:
+    if not read_list(value, path=path):
+        raise StructureError(path, value, "states nothing: the page is empty", "page")
+
+
+def _status(order: Mapping[str, Any], at: str) -> OrderStatus:
+    financial_at = join(at, "financial_status")
+    raw_financial = order.get("financial_status")
+    financial = read_status(raw_financial, _FINANCIAL, path=financial_at)
+    fulfilment_at = join(at, "fulfillment_status")
+    # Shopify writes null for an order nothing of which has shipped.
+    raw_fulfilment = order.get("fulfillment_status") or "unfulfilled"
+    fulfilment = read_status(raw_fulfilment, _FULFILMENT, path=fulfilment_at)
+    cancelled = read_optional_when(
+        order.get("cancelled_at"), path=join(at, "cancelled_at")
+    )
+    closed = read_optional_when(order.get("closed_at"), path=join(at, "closed_at"))
+    if cancelled is not None:
+        return _S.CANCELLED
+    paid = mapped(raw_financial, financial, path=financial_at)
+    if fulfilment is None:
+        return paid
+    shipped = mapped(raw_fulfilment, fulfilment, path=fulfilment_at)
+    if shipped is _S.SHIPPED and closed is not None and paid is _S.PAID:
+        return _S.COMPLETED
+    return shipped
+
+
+def _channel_status(order: Mapping[str, Any]) -> str:
+    fulfilment = order.get("fulfillment_status") or "unfulfilled"
+    text = f"{order['financial_status']}/{fulfilment}"
+    if order.get("cancelled_at"):
+        text += " cancelled"
+    if order.get("closed_at"):
+        text += " closed"
+    return text
+
+
+def _lines(
+    order: Mapping[str, Any], at: str, currency: Currency
+) -> tuple[OrderLine, ...]:
+    lines = []
+    for item_at, item in objects(order.get("line_items"), path=join(at, "line_items")):
+        line_id = read_id(item.get("id"), path=f"{item_at}.id")
+        lines.append(
+            OrderLine(
+                line_id,
+                _sku(item, item_at, line_id),
+                read_quantity(item.get("quantity"), path=f"{item_at}.quantity"),
+                read_money(item.get("price"), currency, path=f"{item_at}.price"),
+                read_text(item.get("name"), path=f"{item_at}.name", required=False)
+                or read_text(
+                    item.get("title"), path=f"{item_at}.title", required=False
+                ),
+            )
+        )
+    return tuple(lines)
+
+
+def _sku(item: Mapping[str, Any], at: str, line_id: str) -> str:
+    if item.get("sku"):
+        return read_label(item["sku"], path=f"{at}.sku")
+    variant = read_optional_id(item.get("variant_id"), path=f"{at}.variant_id")
+    if variant is not None:
+        return f"shopify-variant-{variant}"
+    return f"shopify-line-{line_id}"
+
+
+def _offers(
+    order: Mapping[str, Any], at: str, currency: Currency
+) -> tuple[AmountOff, ...]:
+    offers = []
+    for item_at, item in objects(
+        order.get("discount_codes"), path=join(at, "discount_codes"), required=False
+    ):
+        offers.append(
+            AmountOff(
+                read_label(item.get("code"), path=f"{item_at}.code"),
+                read_money(item.get("amount"), currency, path=f"{item_at}.amount"),
+            )
+        )
+    return tuple(offers)
+
+
+def _shipping(order: Mapping[str, Any], at: str, currency: Currency) -> Money:
+    total = Money.zero(currency)
+    for item_at, item in objects(
+        order.get("shipping_lines"), path=join(at, "shipping_lines"), required=False
+    ):
+        total += read_money(item.get("price"), currency, path=f"{item_at}.price")
+    return total
+
+
+def _address(order: Mapping[str, Any], at: str) -> Address:
+    name = "shipping_address"
+    if order.get(name) is None:
+        # Nothing ships (a gift card, a download): the billing address is
+        # the buyer's only address.
+        name = "billing_address"
+    address_at = join(at, name)
+    if order.get(name) is None:
+        raise StructureError(
+            join(at, "shipping_address"),
+            None,
+            "is missing, and so is billing_address",
+            "address",
+        )
+    raw = read_object(order[name], path=address_at)
+    country = read_country(raw.get("country_code"), path=f"{address_at}.country_code")
+
+    def text(field: str) -> str:
+        return read_text(raw.get(field), path=f"{address_at}.{field}", required=False)
+
+    street = ", ".join(part for part in (text("address1"), text("address2")) if part)
+    return Address(
+        country=country,
+        province=text("province"),
+        city=text("city"),
+        street=street,
+        postcode=text("zip"),
+        recipient=person(text("first_name"), text("last_name"), text("name")),
+        phone=read_phone(raw.get("phone"), path=f"{address_at}.phone", region=country),
+    )
+
+
+def _buyer(order: Mapping[str, Any], at: str, order_id: str, region: str) -> Buyer:
+    email = read_text(order.get("email"), path=join(at, "email"), required=False)
+    phone_at, phone = join(at, "phone"), order.get("phone")
+    name = ""
+    buyer_id = guest_id(email, order_id)
+    if order.get("customer") is not None:
+        customer_at = join(at, "customer")
+        customer = read_object(order["customer"], path=customer_at)
+        buyer_id = read_id(customer.get("id"), path=f"{customer_at}.id")
+        name = person(
+            read_text(
+                customer.get("first_name"),
+                path=f"{customer_at}.first_name",
+                required=False,
+            ),
+            read_text(
+                customer.get("last_name"),
+                path=f"{customer_at}.last_name",
+                required=False,
+            ),
+        )
+        if customer.get("phone"):
+            phone_at, phone = f"{customer_at}.phone", customer["phone"]
+    billing = order.get("billing_address")
+    if not phone and isinstance(billing, dict) and billing.get("phone"):
+        # The one who pays is the buyer: their number when no other is given.
+        phone_at, phone = join(at, "billing_address.phone"), billing["phone"]
+    return Buyer(
+        buyer_id,
+        name,
+        read_phone(phone, path=phone_at, region=region),
+        email or None,
+    )
+
+
+def _restock(item: Mapping[str, Any], at: str, *, default: bool) -> bool:
+    # Newer API versions say per line (restock_type); older ones say once
+    # for the whole refund (restock).
+    if item.get("restock_type") is None:
+        return default
+    restock: bool = read_status(
+        item["restock_type"], _RESTOCK_TYPES, path=f"{at}.restock_type"
+    )
+    return restock
+
+
+def _events(
+    order: Mapping[str, Any],
+    at: str,
+    order_id: str,
+    created: pendulum.DateTime,
+    total: Money,
+) -> tuple[OrderEvent, ...]:
+    events: list[OrderEvent] = []
+    if order.get("financial_status") in _CAPTURED and total.amount > 0:
+        paid = (
+            read_optional_when(order.get("processed_at"), path=join(at, "processed_at"))
+            or created
+        )
+        events.append(
+            PaymentCaptured(
+                order_id=order_id,
+                key=key(_CHANNEL, "order.paid", order_id, stamp(paid)),
+                occurred_at=paid,
+                payment_id=f"order-{order_id}",
+                amount=total,
+            )
+        )
+    cancelled = read_optional_when(
+        order.get("cancelled_at"), path=join(at, "cancelled_at")
+    )
+    if cancelled is not None:
+        why = read_text(
+            order.get("cancel_reason"), path=join(at, "cancel_reason"), required=False
+        )
+        events.append(
+            Cancelled(
+                order_id=order_id,
+                key=key(_CHANNEL, "order.cancelled", order_id, stamp(cancelled)),
+                occurred_at=cancelled,
+                reason=f"cancelled in Shopify: {why}"
+                if why
+                else "cancelled in Shopify",
+            )
+        )
+    return oldest_first(events)

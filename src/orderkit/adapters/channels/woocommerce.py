@@ -1,0 +1,507 @@
+"""WooCommerce's REST v3 orders and refunds, read into canonical records.
+
+`WooCommercePayloads` implements `orderkit.ports.ChannelPayloads` for the
+WooCommerce REST API v3 and its order webhooks. It is checked with the
+response examples of WooCommerce's own API documentation
+(`woocommerce/woocommerce-rest-api-docs`) by
+`orderkit.testing.contracts.ChannelContract`.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import html
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any, Final, final
+
+import attrs
+import pendulum
+
+from orderkit.adapters.channels._common import (
+    Unmapped,
+    guest_id,
+    join,
+    key,
+    mapped,
+    objects,
+    oldest_first,
+    person,
+    read_country,
+    read_currency,
+    read_flag,
+    read_label,
+    read_optional_id,
+    read_optional_when,
+    read_positive_money,
+    stamp,
+)
+from orderkit.errors import (
+    ConfigurationError,
+    InvalidMoney,
+    InvalidQuantity,
+    StructureError,
+    ValidationError,
+)
+from orderkit.integrations import (
+    ChannelOrder,
+    ChannelRecord,
+    ChannelRefund,
+    RefundLine,
+    read_id,
+    read_instant,
+    read_money,
+    read_object,
+    read_phone,
+    read_quantity,
+    read_status,
+    read_text,
+)
+from orderkit.money import Currency, Money
+from orderkit.orders import (
+    Address,
+    Buyer,
+    Cancelled,
+    OrderEvent,
+    OrderLine,
+    OrderPlaced,
+    OrderStatus,
+    PaymentCaptured,
+)
+from orderkit.pricing import AmountOff, Quote
+
+
+__all__ = ["WooCommercePayloads"]
+
+_CHANNEL: Final = "woocommerce"
+
+_ORDER_TOPICS: Final = frozenset({"order.created", "order.updated", "orders/retrieve"})
+_BATCH: Final = "orders/batch"
+_REFUNDS: Final = "orders/refunds"
+_TOPICS: Final = _ORDER_TOPICS | {_BATCH, _REFUNDS}
+
+# Naive times are read from the *_gmt fields, which WooCommerce documents as
+# GMT; the fields without the suffix are in the site's zone, which the
+# payload does not name.
+_ZONE: Final = "UTC"
+
+_S = OrderStatus
+
+# WooCommerce's core statuses (wc_get_order_statuses, plus the two it keeps
+# outside that list). "failed" is unpaid and payable again (WooCommerce lets
+# the buyer retry), so it still awaits payment.
+_STATUSES: Final[Mapping[str, OrderStatus | Unmapped]] = {
+    "pending": _S.PENDING_PAYMENT,
+    "on-hold": _S.PENDING_PAYMENT,
+    "failed": _S.PENDING_PAYMENT,
+    "processing": _S.PAID,
+    "completed": _S.COMPLETED,
+    "cancelled": _S.CANCELLED,
+    "refunded": Unmapped(
+        "a refunded WooCommerce order has no canonical status (the status it"
+        " had before is lost): read its refunds with topic orders/refunds"
+    ),
+    "trash": Unmapped(
+        "a trashed WooCommerce order has no canonical status: the status it"
+        " had is kept in the post meta, not in the payload"
+    ),
+    "checkout-draft": Unmapped(
+        "a checkout draft is a cart the buyer has not submitted, not a placed order"
+    ),
+}
+
+
+def _optional_currency(value: Currency | str | None) -> Currency | None:
+    if value is None or isinstance(value, Currency):
+        return value
+    return Currency(value)
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class WooCommercePayloads:
+    """WooCommerce's payloads read into canonical records (`"woocommerce"`).
+
+    Topics:
+
+    - `order.created`, `order.updated` (the webhooks) and `orders/retrieve`
+      (`GET /wc/v3/orders/<id>`): one order object; gives one `ChannelOrder`.
+    - `orders/batch`: the response of `POST /wc/v3/orders/batch`; gives the
+      orders under `create` and `update`, in that order. Entries under
+      `delete` are skipped: they show the order as it was before it was
+      removed, which is no lifecycle fact; entries carrying an `error` are
+      skipped too (that write failed and states no order). A batch with no
+      order to read is refused.
+    - `orders/refunds`: `GET /wc/v3/orders/<id>/refunds`, a non-empty array;
+      gives one `ChannelRefund` each.
+
+    Orders:
+
+    - Lines: `line_items[i]` id and quantity; the unit price is `subtotal /
+      quantity` (before coupons: WooCommerce's `price` is `total / quantity`,
+      after them, and often a float), refused when it is not a whole number
+      of minor units. A line without a SKU is known by
+      `woocommerce-variation-<id>`, `woocommerce-product-<id>`, or
+      `woocommerce-line-<id>`. Names arrive HTML-escaped (`&ndash;`) and
+      are unescaped: a title is plain text for people.
+    - Money: every amount, string (`"158.9500"`) or bare number (`3`),
+      read exactly in the order's `currency`; `coupon_lines` become
+      `AmountOff` offers of their `discount`; `shipping_lines` totals are
+      summed into shipping; `total_tax` is the tax; `total` the stated
+      total. Line subtotals are always without tax in the REST API, so the
+      tax is always added (`prices_include_tax` only says how the shop shows
+      prices). `fee_lines` are not read: `orderkit.pricing.validate` reports
+      them as a mismatch.
+    - Buyer: `customer_id`, or (0, a guest) a guest named by the billing
+      e-mail; billing name and phone. Address: `shipping`, else `billing`
+      when the order ships nothing (no shipping country); phones read with
+      the address's country as the region.
+    - Time: the naive `*_gmt` fields, read in UTC.
+    - Status (`status`):
+
+      | WooCommerce | canonical |
+      |---|---|
+      | `pending`, `on-hold`, `failed` | pending_payment |
+      | `processing` | paid |
+      | `completed` | completed |
+      | `cancelled` | cancelled |
+      | `refunded`, `trash`, `checkout-draft` | `UnknownStatus`, with the reason |
+
+      Any other status (a plugin's own) raises `UnknownStatus`.
+    - Events: `PaymentCaptured` of `total` at `date_paid_gmt` when the order
+      is not awaiting payment and the total is above zero, paid with
+      `transaction_id` (or `order-<id>` when the gateway gave none, as bank
+      transfers do); `Cancelled` at `date_modified_gmt` for a cancelled
+      order. A completed order's shipment has no tracking number in the
+      payload, so no `Shipped` is made up.
+
+    Refunds: `amount` in the adapter's `currency` (the list states none),
+    the order id from the `_links.up` link (the list repeats it nowhere
+    else), each line from `_refunded_item_id` with its (negative) quantity
+    made positive; lines of zero units refund money only and are left out.
+    `restock` is `False`: the response does not say (`api_restock` is a
+    request flag it does not echo); `payment_id` is `None`.
+
+    Keys (the same on every re-send): placed is
+    `(woocommerce, order.placed, <id>, <date_modified_gmt>)`, so a
+    re-delivered version is a duplicate and a modified one a new, stale
+    fact; paid `(…, order.paid, <id>, <date_paid_gmt>)`; cancelled
+    `(…, order.cancelled, <id>, <date_modified_gmt>)`; a refund
+    `(…, refund, <order_id>, <refund_id>)`.
+
+    Attributes:
+        currency: The shop's currency (WooCommerce > Settings > Currency),
+            needed for refund lists, which state none.
+
+    Raises:
+        UnknownCurrency: `currency` is not an ISO 4217 code.
+
+    .. versionadded:: 0.1.0
+    """
+
+    currency: Currency | None = attrs.field(default=None, converter=_optional_currency)
+
+    @property
+    def channel(self) -> str:
+        """`"woocommerce"`."""
+        return _CHANNEL
+
+    @property
+    def topics(self) -> frozenset[str]:
+        """The order, batch and refund topics listed above."""
+        return _TOPICS
+
+    def parse(self, payload: Any, *, topic: str) -> tuple[ChannelRecord, ...]:  # noqa: ANN401 - decoded JSON
+        """Read one payload into canonical records, in payload order.
+
+        Args:
+            payload: The decoded JSON (`orderkit.integrations.load_json`).
+            topic: One of `topics`.
+
+        Returns:
+            The records the payload states.
+
+        Raises:
+            ValidationError: The topic is unknown (`field` is `"topic"`), or
+                a value cannot be read (`field` is its payload path);
+                subclasses say more (`UnknownStatus`, `InvalidMoney`...).
+            ConfigurationError: A refund list, and no `currency` was given.
+        """
+        if topic in _ORDER_TOPICS:
+            return (_order(read_object(payload, path="payload"), ""),)
+        if topic == _BATCH:
+            return _batch(payload)
+        if topic == _REFUNDS:
+            return self._refunds(payload)
+        known = ", ".join(sorted(_TOPICS))
+        raise ValidationError(
+            "topic", topic, f"is not a WooCommerce topic read here ({known})"
+        )
+
+    def _refunds(self, payload: object) -> tuple[ChannelRecord, ...]:
+        items = objects(payload, path="")
+        if not items:
+            raise StructureError("payload", payload, "lists no refund", "refunds")
+        if self.currency is None:
+            raise ConfigurationError(
+                "currency",
+                "a WooCommerce refund list states no currency:"
+                " give WooCommercePayloads(currency=...)",
+            )
+        return tuple(_refund(item, at, self.currency) for at, item in items)
+
+
+def _batch(payload: object) -> tuple[ChannelRecord, ...]:
+    batch = read_object(payload, path="payload")
+    records: list[ChannelRecord] = []
+    for part in ("create", "update"):
+        for at, item in objects(batch.get(part), path=part, required=False):
+            if item.get("error") is None:
+                records.append(_order(item, at))
+    if not records:
+        raise StructureError(
+            "payload", payload, "states no order under create or update", "batch"
+        )
+    return tuple(records)
+
+
+def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
+    order_id = read_id(order.get("id"), path=join(at, "id"))
+    status_at = join(at, "status")
+    raw_status = order.get("status")
+    status = mapped(
+        raw_status, read_status(raw_status, _STATUSES, path=status_at), path=status_at
+    )
+    currency = read_currency(order.get("currency"), path=join(at, "currency"))
+    created = _when(order, at, "date_created_gmt")
+    modified = _when(order, at, "date_modified_gmt")
+    lines = _lines(order, at, currency)
+    address = _address(order, at)
+    placed = OrderPlaced(
+        order_id=order_id,
+        key=key(_CHANNEL, "order.placed", order_id, stamp(modified)),
+        occurred_at=created,
+        channel=_CHANNEL,
+        buyer=_buyer(order, at, order_id, address.country),
+        address=address,
+        lines=lines,
+    )
+    total = read_money(order.get("total"), currency, path=join(at, "total"))
+    quote = Quote(
+        order_id,
+        _CHANNEL,
+        lines,
+        _offers(order, at, currency),
+        shipping=_shipping(order, at, currency),
+        tax=read_money(order.get("total_tax"), currency, path=join(at, "total_tax")),
+        stated_total=total,
+        taxes_included=False,
+    )
+    # Read for its type only: see the class docstring on why tax is added.
+    read_flag(order.get("prices_include_tax"), path=join(at, "prices_include_tax"))
+    events: list[OrderEvent] = []
+    paid = read_optional_when(
+        order.get("date_paid_gmt"), path=join(at, "date_paid_gmt"), zone=_ZONE
+    )
+    if paid is not None and status is not _S.PENDING_PAYMENT and total.amount > 0:
+        payment = read_text(
+            order.get("transaction_id"), path=join(at, "transaction_id"), required=False
+        )
+        events.append(
+            PaymentCaptured(
+                order_id=order_id,
+                key=key(_CHANNEL, "order.paid", order_id, stamp(paid)),
+                occurred_at=paid,
+                payment_id=payment or f"order-{order_id}",
+                amount=total,
+            )
+        )
+    if status is _S.CANCELLED:
+        events.append(
+            Cancelled(
+                order_id=order_id,
+                key=key(_CHANNEL, "order.cancelled", order_id, stamp(modified)),
+                occurred_at=modified,
+                reason="cancelled in WooCommerce",
+            )
+        )
+    return ChannelOrder(
+        placed=placed,
+        quote=quote,
+        status=status,
+        channel_status=str(raw_status),
+        events=oldest_first(events),
+        updated_at=modified,
+    )
+
+
+def _when(record: Mapping[str, Any], at: str, name: str) -> pendulum.DateTime:
+    return read_instant(record.get(name), path=join(at, name), zone=_ZONE)
+
+
+def _lines(
+    order: Mapping[str, Any], at: str, currency: Currency
+) -> tuple[OrderLine, ...]:
+    lines = []
+    for item_at, item in objects(order.get("line_items"), path=join(at, "line_items")):
+        line_id = read_id(item.get("id"), path=f"{item_at}.id")
+        quantity = read_quantity(item.get("quantity"), path=f"{item_at}.quantity")
+        name = read_text(item.get("name"), path=f"{item_at}.name", required=False)
+        lines.append(
+            OrderLine(
+                line_id,
+                _sku(item, item_at, line_id),
+                quantity,
+                _unit_price(item, item_at, currency, quantity),
+                html.unescape(name),
+            )
+        )
+    return tuple(lines)
+
+
+def _unit_price(
+    item: Mapping[str, Any], at: str, currency: Currency, quantity: int
+) -> Money:
+    subtotal = read_money(item.get("subtotal"), currency, path=f"{at}.subtotal")
+    units, left = divmod(subtotal.minor, quantity)
+    if left:
+        raise InvalidMoney(
+            f"{at}.subtotal",
+            item.get("subtotal"),
+            f"does not split into {quantity} equal unit prices",
+        )
+    return Money.from_minor(units, currency)
+
+
+def _sku(item: Mapping[str, Any], at: str, line_id: str) -> str:
+    if item.get("sku"):
+        return read_label(item["sku"], path=f"{at}.sku")
+    for name, prefix in (("variation_id", "variation"), ("product_id", "product")):
+        found = read_optional_id(item.get(name), path=f"{at}.{name}")
+        if found is not None:
+            return f"woocommerce-{prefix}-{found}"
+    return f"woocommerce-line-{line_id}"
+
+
+def _offers(
+    order: Mapping[str, Any], at: str, currency: Currency
+) -> tuple[AmountOff, ...]:
+    return tuple(
+        AmountOff(
+            read_label(item.get("code"), path=f"{item_at}.code"),
+            read_money(item.get("discount"), currency, path=f"{item_at}.discount"),
+        )
+        for item_at, item in objects(
+            order.get("coupon_lines"), path=join(at, "coupon_lines"), required=False
+        )
+    )
+
+
+def _shipping(order: Mapping[str, Any], at: str, currency: Currency) -> Money:
+    total = Money.zero(currency)
+    for item_at, item in objects(
+        order.get("shipping_lines"), path=join(at, "shipping_lines"), required=False
+    ):
+        total += read_money(item.get("total"), currency, path=f"{item_at}.total")
+    return total
+
+
+def _address(order: Mapping[str, Any], at: str) -> Address:
+    name = "shipping"
+    shipping = order.get(name)
+    if not isinstance(shipping, dict) or not shipping.get("country"):
+        # Nothing ships (virtual or downloadable goods): WooCommerce leaves
+        # the shipping address empty and the billing address is the only one.
+        name = "billing"
+    address_at = join(at, name)
+    raw = read_object(order.get(name), path=address_at)
+    country = read_country(raw.get("country"), path=f"{address_at}.country")
+
+    def text(field: str) -> str:
+        return read_text(raw.get(field), path=f"{address_at}.{field}", required=False)
+
+    street = ", ".join(part for part in (text("address_1"), text("address_2")) if part)
+    phone_at, phone = f"{address_at}.phone", raw.get("phone")
+    billing = order.get("billing")
+    if not phone and isinstance(billing, dict) and billing.get("phone"):
+        # Older versions have no shipping phone: the buyer's is the one to call.
+        phone_at, phone = join(at, "billing.phone"), billing["phone"]
+    return Address(
+        country=country,
+        province=text("state"),
+        city=text("city"),
+        street=street,
+        postcode=text("postcode"),
+        recipient=person(text("first_name"), text("last_name")),
+        phone=read_phone(phone, path=phone_at, region=country),
+    )
+
+
+def _buyer(order: Mapping[str, Any], at: str, order_id: str, region: str) -> Buyer:
+    billing_at = join(at, "billing")
+    billing = read_object(order.get("billing"), path=billing_at)
+
+    def text(field: str) -> str:
+        return read_text(
+            billing.get(field), path=f"{billing_at}.{field}", required=False
+        )
+
+    email = text("email")
+    customer = read_optional_id(order.get("customer_id"), path=join(at, "customer_id"))
+    return Buyer(
+        customer or guest_id(email, order_id),
+        person(text("first_name"), text("last_name")),
+        read_phone(billing.get("phone"), path=f"{billing_at}.phone", region=region),
+        email or None,
+    )
+
+
+def _refund(refund: Mapping[str, Any], at: str, currency: Currency) -> ChannelRefund:
+    refund_id = read_id(refund.get("id"), path=f"{at}.id")
+    order_id = _order_link(refund, at)
+    lines = []
+    for item_at, item in objects(
+        refund.get("line_items"), path=f"{at}.line_items", required=False
+    ):
+        quantity = _refunded_units(item.get("quantity"), path=f"{item_at}.quantity")
+        if quantity:
+            lines.append(RefundLine(_refunded_line(item, item_at), quantity))
+    return ChannelRefund(
+        refund_id=refund_id,
+        order_id=order_id,
+        key=key(_CHANNEL, "refund", order_id, refund_id),
+        amount=read_positive_money(refund.get("amount"), currency, path=f"{at}.amount"),
+        created_at=_when(refund, at, "date_created_gmt"),
+        lines=lines,
+        reason=read_text(refund.get("reason"), path=f"{at}.reason", required=False),
+    )
+
+
+def _order_link(refund: Mapping[str, Any], at: str) -> str:
+    links = read_object(refund.get("_links"), path=f"{at}._links")
+    up_at = f"{at}._links.up"
+    [(link_at, link), *_] = objects(links.get("up"), path=up_at) or [(up_at, {})]
+    href = read_text(link.get("href"), path=f"{link_at}.href")
+    head, _, order_id = urllib.parse.urlsplit(href).path.rstrip("/").rpartition("/")
+    if not head.endswith("/orders") or not order_id.isascii() or not order_id.isdigit():
+        raise ValidationError(
+            f"{link_at}.href", href, "must link to the order (…/orders/<id>)"
+        )
+    return read_id(order_id, path=f"{link_at}.href")
+
+
+def _refunded_units(value: object, *, path: str) -> int:
+    # WooCommerce writes refunded units as a negative quantity.
+    if type(value) is not int or value > 0:
+        raise InvalidQuantity(path, value, "must be zero or a negative whole number")
+    return 0 if value == 0 else read_quantity(-value, path=path)
+
+
+def _refunded_line(item: Mapping[str, Any], at: str) -> str:
+    for meta_at, meta in objects(item.get("meta_data"), path=f"{at}.meta_data"):
+        if meta.get("key") == "_refunded_item_id":
+            return read_id(meta.get("value"), path=f"{meta_at}.value")
+    raise StructureError(
+        f"{at}.meta_data", item.get("meta_data"), "names no _refunded_item_id", "meta"
+    )

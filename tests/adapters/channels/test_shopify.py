@@ -1,0 +1,399 @@
+"""Shopify's own sample payloads, read by the reference adapter."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+
+from orderkit.adapters.channels.shopify import ShopifyPayloads
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import StructureError, UnknownStatus, ValidationError
+from orderkit.integrations import (
+    ChannelOrder,
+    ChannelRefund,
+    ChannelTransaction,
+    RefundLine,
+    TransactionKind,
+    load_json,
+)
+from orderkit.money import Money
+from orderkit.orders import Cancelled, OrderStatus, PaymentCaptured
+from orderkit.ports import ChannelPayloads
+from orderkit.pricing import (
+    AmountOff,
+    PricingPolicy,
+    TotalsPolicy,
+    ViolationCode,
+    validate,
+)
+from orderkit.testing.contracts import ChannelContract, Sample
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures/channels/shopify"
+ORDER = FIXTURES / "order-3-line-items-discount-shipping.json"
+REFUND = FIXTURES / "refund-2-line-items-restock.json"
+TRANSACTIONS = FIXTURES / "transactions-list.json"
+ORDERS_PAGE = FIXTURES / "orders-list-presentment-money-nonascii.json"
+
+
+def usd(amount: str) -> Money:
+    return Money(amount, "USD")
+
+
+def payload(path: Path) -> Any:
+    return load_json(path.read_bytes())
+
+
+def order(changed: dict[str, Any] | None = None) -> ChannelOrder:
+    """The fixture order, with some of its fields changed."""
+    body = payload(ORDER)
+    body["order"].update(changed or {})
+    [record] = ShopifyPayloads().parse(body, topic="orders/updated")
+    assert isinstance(record, ChannelOrder)
+    return record
+
+
+class TestShopifyContract(ChannelContract):
+    """ShopifyPayloads follows the channel contract on every Shopify fixture."""
+
+    def make_channel(self) -> ChannelPayloads:
+        return ShopifyPayloads(currency="USD")
+
+    def samples(self) -> list[Sample]:
+        one = payload(TRANSACTIONS)[0]
+        return [
+            *(
+                Sample.from_file(ORDER, topic)
+                for topic in ("orders/create", "orders/paid")
+            ),
+            Sample.from_file(REFUND, "refunds/create"),
+            Sample.from_file(TRANSACTIONS, "transactions/list"),
+            Sample(
+                "one-transaction",
+                "order_transactions/create",
+                json.dumps(one),
+            ),
+            # Shopify's own page fixture has no line_items: not an order.
+            Sample.from_file(ORDERS_PAGE, "orders/list", StructureError),
+        ]
+
+    def with_status(self, payload: Any, topic: str, status: str) -> Any | None:
+        if topic.startswith("orders/") and topic != "orders/list":
+            payload["order"]["financial_status"] = status
+            return payload
+        if topic == "transactions/list":
+            payload[0]["status"] = status
+            return payload
+        return None
+
+
+class TestOrder:
+    """The order fixture: #1001, three iPods, authorised and not yet shipped."""
+
+    def test_ids_and_times(self) -> None:
+        record = order()
+
+        assert ("450789469", "shopify") == (record.order_id, record.channel)
+        assert pendulum.datetime(2008, 1, 10, 16) == record.placed.occurred_at
+        assert pendulum.datetime(2008, 1, 10, 16) == record.updated_at
+
+    def test_lines(self) -> None:
+        lines = order().placed.lines
+
+        assert [
+            ("466157049", "IPOD2008GREEN", 1, usd("199.00"), "IPod Nano - 8gb - green"),
+            ("518995019", "IPOD2008RED", 1, usd("199.00"), "IPod Nano - 8gb - red"),
+            ("703073504", "IPOD2008BLACK", 1, usd("199.00"), "IPod Nano - 8gb - black"),
+        ] == [(x.line_id, x.sku, x.quantity, x.unit_price, x.title) for x in lines]
+
+    def test_money(self) -> None:
+        quote = order().quote
+
+        assert (AmountOff("TENOFF", usd("10.00")),) == quote.offers
+        assert (usd("0.00"), usd("11.94"), usd("409.94")) == (
+            quote.shipping,
+            quote.tax,
+            quote.stated_total,
+        )
+        assert not quote.taxes_included
+
+    def test_buyer_and_address(self) -> None:
+        placed = order().placed
+
+        assert ("207119551", "Bob Norman", "bob.norman@hostmail.com") == (
+            placed.buyer.buyer_id,
+            placed.buyer.name,
+            placed.buyer.email,
+        )
+        address = placed.address
+        assert ("US", "Kentucky", "Louisville", "Chestnut Street 92", "40202") == (
+            address.country,
+            address.province,
+            address.city,
+            address.street,
+            address.postcode,
+        )
+        # 555 numbers are issued to no one: kept as sent, for people to read.
+        assert "555-625-1199" == address.phone == placed.buyer.phone
+
+    def test_authorised_is_not_paid(self) -> None:
+        record = order()
+
+        assert OrderStatus.PENDING_PAYMENT == record.status
+        assert "authorized/unfulfilled" == record.channel_status
+        assert () == record.events
+
+    def test_key_is_the_version(self) -> None:
+        assert (
+            IdempotencyKey(
+                "shopify", "order.placed", "450789469", "2008-01-10T16:00:00+00:00"
+            )
+            == order().placed.key
+        )
+
+    def test_the_webhook_body_is_the_bare_order(self) -> None:
+        bare = payload(ORDER)["order"]
+
+        [record] = ShopifyPayloads().parse(bare, topic="orders/create")
+
+        assert order() == record
+
+    def test_an_error_names_the_payload_path(self) -> None:
+        body = payload(ORDER)
+        body["order"]["line_items"][2]["price"] = "199.001"
+
+        with pytest.raises(ValidationError) as caught:
+            ShopifyPayloads().parse(body, topic="orders/create")
+
+        assert "order.line_items[2].price" == caught.value.field
+
+
+class TestStatus:
+    """The documented table: financial, fulfilment, cancelled and closed."""
+
+    @pytest.mark.parametrize(
+        ("financial", "fulfilment", "expected"),
+        [
+            ("pending", None, OrderStatus.PENDING_PAYMENT),
+            ("partially_paid", None, OrderStatus.PENDING_PAYMENT),
+            ("paid", None, OrderStatus.PAID),
+            ("refunded", None, OrderStatus.PAID),
+            ("paid", "partial", OrderStatus.PARTIALLY_SHIPPED),
+            ("paid", "fulfilled", OrderStatus.SHIPPED),
+        ],
+    )
+    def test_table(self, financial: str, fulfilment: str | None, expected: str) -> None:
+        changed = {"financial_status": financial, "fulfillment_status": fulfilment}
+
+        assert expected == order(changed).status
+
+    def test_paid_captures_the_total(self) -> None:
+        record = order({"financial_status": "paid"})
+
+        [event] = record.events
+        assert isinstance(event, PaymentCaptured)
+        assert (usd("409.94"), "order-450789469") == (event.amount, event.payment_id)
+        assert (
+            IdempotencyKey(
+                "shopify", "order.paid", "450789469", "2008-01-10T16:00:00+00:00"
+            )
+            == event.key
+        )
+
+    def test_paid_again_after_an_edit_is_the_same_capture(self) -> None:
+        first = order({"financial_status": "paid"})
+        edited = order(
+            {"financial_status": "paid", "updated_at": "2008-01-11T09:00:00Z"}
+        )
+
+        assert first.events == edited.events
+        assert first.placed.key != edited.placed.key
+
+    def test_cancelled_wins(self) -> None:
+        record = order(
+            {
+                "financial_status": "voided",
+                "cancelled_at": "2008-01-10T12:30:00-05:00",
+                "cancel_reason": "customer",
+            }
+        )
+
+        [event] = record.events
+        assert OrderStatus.CANCELLED == record.status
+        assert isinstance(event, Cancelled)
+        assert "cancelled in Shopify: customer" == event.reason
+        assert pendulum.datetime(2008, 1, 10, 17, 30) == event.occurred_at
+
+    def test_archived_fulfilled_and_paid_is_completed(self) -> None:
+        changed = {
+            "financial_status": "paid",
+            "fulfillment_status": "fulfilled",
+            "closed_at": "2008-02-01T10:00:00-05:00",
+        }
+
+        assert OrderStatus.COMPLETED == order(changed).status
+
+    @pytest.mark.parametrize(
+        ("changed", "path"),
+        [
+            ({"financial_status": "voided"}, "order.financial_status"),
+            ({"fulfillment_status": "restocked"}, "order.fulfillment_status"),
+            ({"financial_status": "expired"}, "order.financial_status"),
+        ],
+    )
+    def test_no_honest_mapping_is_reported(
+        self, changed: dict[str, Any], path: str
+    ) -> None:
+        with pytest.raises(UnknownStatus) as caught:
+            order(changed)
+
+        assert path == caught.value.field
+
+
+class TestPricing:
+    """Shopify's own figures, read by the adapter: 409.94 stated, 598.94 computed."""
+
+    def test_reject_holds_the_order(self) -> None:
+        result = validate(order().quote, PricingPolicy(totals=TotalsPolicy.REJECT))
+
+        assert not result.ok
+        [violation] = result.violations
+        assert ViolationCode.TOTAL_MISMATCH == violation.code
+        assert "stated_total" == violation.path
+        assert (usd("598.94"), usd("409.94")) == (violation.expected, violation.actual)
+        assert result.accepted_total is None
+        assert result.hold_reason is not None
+        assert "598.94 USD" in result.hold_reason
+
+    def test_accept_takes_the_channel_total_with_a_warning(self) -> None:
+        result = validate(order().quote, PricingPolicy(totals="accept_channel"))
+
+        assert result.ok
+        assert usd("409.94") == result.accepted_total
+        assert [ViolationCode.TOTAL_MISMATCH] == [w.code for w in result.warnings]
+        assert usd("598.94") == result.totals.total
+
+
+class TestRefund:
+    """The refund fixture: two iPods back on the shelf, 209.00 returned."""
+
+    def test_refund(self) -> None:
+        [refund] = ShopifyPayloads().parse(payload(REFUND), topic="refunds/create")
+
+        assert isinstance(refund, ChannelRefund)
+        assert ("509562969", "450789469", usd("209.00")) == (
+            refund.refund_id,
+            refund.order_id,
+            refund.amount,
+        )
+        assert (
+            RefundLine("703073504", 1, restock=True),
+            RefundLine("466157049", 1, restock=True),
+        ) == refund.lines
+        assert pendulum.datetime(2016, 6, 20, 17, 35, 6) == refund.created_at
+        assert "it broke during shipping" == refund.reason
+        assert refund.payment_id is None
+        assert (
+            IdempotencyKey("shopify", "refund", "450789469", "509562969") == refund.key
+        )
+
+    def test_the_parent_transaction_is_the_payment(self) -> None:
+        body = payload(REFUND)
+        body["refund"]["transactions"][0]["parent_id"] = 389404469
+
+        [refund] = ShopifyPayloads().parse(body, topic="refunds/create")
+
+        assert isinstance(refund, ChannelRefund)
+        assert "389404469" == refund.payment_id
+
+    def test_per_line_restock_type_wins(self) -> None:
+        body = payload(REFUND)
+        body["refund"]["refund_line_items"][0]["restock_type"] = "no_restock"
+
+        [refund] = ShopifyPayloads().parse(body, topic="refunds/create")
+
+        assert isinstance(refund, ChannelRefund)
+        assert [False, True] == [line.restock for line in refund.lines]
+
+    def test_a_refund_that_moved_no_money_states_nothing(self) -> None:
+        body = payload(REFUND)
+        body["refund"]["transactions"][0]["status"] = "failure"
+
+        assert () == ShopifyPayloads().parse(body, topic="refunds/create")
+
+
+class TestTransactions:
+    """The transactions fixture: the 409.94 authorisation, dated before the order."""
+
+    def test_authorisation(self) -> None:
+        channel = ShopifyPayloads(currency="USD")
+
+        [transaction] = channel.parse(payload(TRANSACTIONS), topic="transactions/list")
+
+        assert isinstance(transaction, ChannelTransaction)
+        assert (
+            "389404469",
+            "450789469",
+            TransactionKind.AUTHORISATION,
+            usd("409.94"),
+            True,
+            None,
+        ) == (
+            transaction.transaction_id,
+            transaction.order_id,
+            transaction.kind,
+            transaction.amount,
+            transaction.succeeded,
+            transaction.parent_id,
+        )
+        assert pendulum.datetime(2005, 8, 1, 15, 57, 11) == transaction.created_at
+        assert (
+            IdempotencyKey("shopify", "transaction", "450789469", "389404469/success")
+            == transaction.key
+        )
+
+    def test_no_currency_anywhere_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            ShopifyPayloads().parse(payload(TRANSACTIONS), topic="transactions/list")
+
+        assert "[0].currency" == caught.value.field
+
+    @pytest.mark.parametrize(
+        ("kind", "expected"),
+        [
+            ("capture", TransactionKind.CAPTURE),
+            ("sale", TransactionKind.SALE),
+            ("refund", TransactionKind.REFUND),
+            ("void", TransactionKind.VOID),
+        ],
+    )
+    def test_kinds(self, kind: str, expected: TransactionKind) -> None:
+        body = copy.deepcopy(payload(TRANSACTIONS))
+        body[0].update(kind=kind, currency="USD")
+
+        [transaction] = ShopifyPayloads().parse(body, topic="transactions/list")
+
+        assert isinstance(transaction, ChannelTransaction)
+        assert expected == transaction.kind
+
+    def test_cash_change_is_not_a_payment(self) -> None:
+        body = payload(TRANSACTIONS)
+        body[0].update(kind="change", currency="USD")
+
+        with pytest.raises(UnknownStatus, match=r"\[0\]\.kind"):
+            ShopifyPayloads().parse(body, topic="transactions/list")
+
+
+class TestOrdersPage:
+    """Shopify's orders page fixture has no line items: refused, naming where."""
+
+    def test_refused(self) -> None:
+        with pytest.raises(StructureError) as caught:
+            ShopifyPayloads().parse(payload(ORDERS_PAGE), topic="orders/list")
+
+        assert "orders[0].line_items" == caught.value.field

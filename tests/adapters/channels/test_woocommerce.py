@@ -1,0 +1,328 @@
+"""WooCommerce's documented REST v3 examples, read by the reference adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+
+from orderkit.adapters.channels.woocommerce import WooCommercePayloads
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import (
+    ConfigurationError,
+    InvalidMoney,
+    InvalidQuantity,
+    StructureError,
+    UnknownStatus,
+    ValidationError,
+)
+from orderkit.integrations import ChannelOrder, ChannelRefund, RefundLine, load_json
+from orderkit.money import Money
+from orderkit.orders import Cancelled, OrderStatus, PaymentCaptured
+from orderkit.ports import ChannelPayloads
+from orderkit.pricing import AmountOff, PricingPolicy, TotalsPolicy, validate
+from orderkit.testing.contracts import ChannelContract, Sample
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures/channels/woocommerce"
+ORDER = FIXTURES / "order-v3-retrieve-2-line-items-shipping-tax.json"
+BATCH = FIXTURES / "orders-v3-batch-create-update-delete.json"
+REFUNDS = FIXTURES / "refunds-v3-list.json"
+
+
+def usd(amount: str) -> Money:
+    return Money(amount, "USD")
+
+
+def payload(path: Path) -> Any:
+    return load_json(path.read_bytes())
+
+
+def order(changed: dict[str, Any] | None = None) -> ChannelOrder:
+    """Order 727 from the docs, with some of its fields changed."""
+    body = payload(ORDER)
+    body.update(changed or {})
+    [record] = WooCommercePayloads().parse(body, topic="order.updated")
+    assert isinstance(record, ChannelOrder)
+    return record
+
+
+def refunds(body: Any = None) -> list[ChannelRefund]:
+    records = WooCommercePayloads(currency="USD").parse(
+        payload(REFUNDS) if body is None else body, topic="orders/refunds"
+    )
+    assert all(isinstance(r, ChannelRefund) for r in records)
+    return [r for r in records if isinstance(r, ChannelRefund)]
+
+
+class TestWooCommerceContract(ChannelContract):
+    """WooCommercePayloads follows the channel contract on every WooCommerce fixture."""
+
+    def make_channel(self) -> ChannelPayloads:
+        return WooCommercePayloads(currency="USD")
+
+    def samples(self) -> list[Sample]:
+        return [
+            *(
+                Sample.from_file(ORDER, topic)
+                for topic in ("order.created", "order.updated", "orders/retrieve")
+            ),
+            Sample.from_file(BATCH, "orders/batch"),
+            Sample.from_file(REFUNDS, "orders/refunds"),
+        ]
+
+    def with_status(self, payload: Any, topic: str, status: str) -> Any | None:
+        if topic == "orders/batch":
+            payload["update"][0]["status"] = status
+            return payload
+        if topic.startswith("order"):
+            if topic == "orders/refunds":
+                return None
+            payload["status"] = status
+            return payload
+        return None
+
+
+class TestOrder:
+    """Order 727: two lines, flat-rate shipping, California tax, paid by transfer."""
+
+    def test_ids_and_times(self) -> None:
+        record = order()
+
+        assert ("727", "woocommerce") == (record.order_id, record.channel)
+        # date_created_gmt, read as UTC; date_created is the shop's local time.
+        assert pendulum.datetime(2017, 3, 22, 19, 28, 2) == record.placed.occurred_at
+        assert pendulum.datetime(2017, 3, 22, 19, 28, 8) == record.updated_at
+
+    def test_lines(self) -> None:
+        lines = order().placed.lines
+
+        assert [
+            ("315", "woocommerce-product-93", 2, usd("3.00"), "Woo Single #1"),
+            (
+                "316",
+                "Bar3",
+                1,
+                usd("12.00"),
+                "Ship Your Idea \N{EN DASH} Color: Black, Size: M Test",
+            ),
+        ] == [(x.line_id, x.sku, x.quantity, x.unit_price, x.title) for x in lines]
+
+    def test_money_adds_up(self) -> None:
+        quote = order().quote
+
+        assert (usd("10.00"), usd("1.35"), usd("29.35")) == (
+            quote.shipping,
+            quote.tax,
+            quote.stated_total,
+        )
+        result = validate(quote, PricingPolicy(totals=TotalsPolicy.REJECT))
+        assert result.ok
+        assert usd("29.35") == result.accepted_total
+
+    def test_guest_buyer_and_address(self) -> None:
+        placed = order().placed
+
+        assert ("guest:john.doe@example.com", "John Doe") == (
+            placed.buyer.buyer_id,
+            placed.buyer.name,
+        )
+        assert ("US", "CA", "San Francisco", "969 Market", "94103", "John Doe") == (
+            placed.address.country,
+            placed.address.province,
+            placed.address.city,
+            placed.address.street,
+            placed.address.postcode,
+            placed.address.recipient,
+        )
+
+    def test_processing_is_paid(self) -> None:
+        record = order()
+
+        [event] = record.events
+        assert (OrderStatus.PAID, "processing") == (
+            record.status,
+            record.channel_status,
+        )
+        assert isinstance(event, PaymentCaptured)
+        assert (usd("29.35"), "order-727") == (event.amount, event.payment_id)
+        assert pendulum.datetime(2017, 3, 22, 19, 28, 8) == event.occurred_at
+        assert (
+            IdempotencyKey(
+                "woocommerce", "order.paid", "727", "2017-03-22T19:28:08+00:00"
+            )
+            == event.key
+        )
+
+    def test_the_gateway_transaction_id_is_the_payment(self) -> None:
+        [event] = order({"transaction_id": "ch_3Ox2"}).events
+
+        assert isinstance(event, PaymentCaptured)
+        assert "ch_3Ox2" == event.payment_id
+
+    def test_key_is_the_version(self) -> None:
+        assert (
+            IdempotencyKey(
+                "woocommerce", "order.placed", "727", "2017-03-22T19:28:08+00:00"
+            )
+            == order().placed.key
+        )
+
+    def test_a_coupon_is_an_order_offer(self) -> None:
+        coupon = {"id": 330, "code": "spring10", "discount": "3.00"}
+
+        quote = order({"coupon_lines": [coupon], "total": "26.35"}).quote
+
+        assert (AmountOff("spring10", usd("3.00")),) == quote.offers
+        assert validate(quote, PricingPolicy(totals=TotalsPolicy.REJECT)).ok
+
+    def test_four_decimal_strings_are_exact(self) -> None:
+        body = payload(ORDER)
+        body["line_items"][0]["subtotal"] = "6.0000"
+
+        [record] = WooCommercePayloads().parse(body, topic="order.created")
+
+        assert isinstance(record, ChannelOrder)
+        assert usd("3.00") == record.placed.lines[0].unit_price
+
+    def test_a_subtotal_that_does_not_split_is_refused(self) -> None:
+        body = payload(ORDER)
+        body["line_items"][0]["subtotal"] = "6.01"
+
+        with pytest.raises(InvalidMoney) as caught:
+            WooCommercePayloads().parse(body, topic="order.created")
+
+        assert "line_items[0].subtotal" == caught.value.field
+
+    def test_a_naive_local_time_is_never_read(self) -> None:
+        body = payload(ORDER)
+        del body["date_created_gmt"]
+
+        with pytest.raises(ValidationError) as caught:
+            WooCommercePayloads().parse(body, topic="order.created")
+
+        assert "date_created_gmt" == caught.value.field
+
+
+class TestStatus:
+    """The documented table; what has no honest canonical status is reported."""
+
+    @pytest.mark.parametrize(
+        ("status", "expected"),
+        [
+            ("pending", OrderStatus.PENDING_PAYMENT),
+            ("on-hold", OrderStatus.PENDING_PAYMENT),
+            ("failed", OrderStatus.PENDING_PAYMENT),
+            ("processing", OrderStatus.PAID),
+            ("completed", OrderStatus.COMPLETED),
+            ("cancelled", OrderStatus.CANCELLED),
+        ],
+    )
+    def test_table(self, status: str, expected: OrderStatus) -> None:
+        assert expected == order({"status": status}).status
+
+    def test_awaiting_payment_captures_nothing(self) -> None:
+        assert () == order({"status": "on-hold"}).events
+
+    def test_cancelled_after_payment(self) -> None:
+        events = order({"status": "cancelled"}).events
+
+        assert [PaymentCaptured, Cancelled] == [type(e) for e in events]
+        assert pendulum.datetime(2017, 3, 22, 19, 28, 8) == events[1].occurred_at
+
+    @pytest.mark.parametrize(
+        "status", ["refunded", "trash", "checkout-draft", "shipped"]
+    )
+    def test_reported(self, status: str) -> None:
+        with pytest.raises(UnknownStatus) as caught:
+            order({"status": status})
+
+        assert ("status", status) == (caught.value.field, caught.value.value)
+
+
+class TestBatch:
+    """The batch response: two created, one updated; the deleted one is skipped."""
+
+    def test_orders(self) -> None:
+        records = WooCommercePayloads().parse(payload(BATCH), topic="orders/batch")
+
+        assert [
+            ("728", OrderStatus.PENDING_PAYMENT, usd("62.25")),
+            ("729", OrderStatus.PAID, usd("54.40")),
+            ("727", OrderStatus.COMPLETED, usd("29.35")),
+        ] == [
+            (r.order_id, r.status, r.quote.stated_total)
+            for r in records
+            if isinstance(r, ChannelOrder)
+        ]
+
+    def test_a_variation_without_sku(self) -> None:
+        [_, paid, _] = WooCommercePayloads().parse(payload(BATCH), topic="orders/batch")
+
+        assert isinstance(paid, ChannelOrder)
+        assert "woocommerce-variation-24" == paid.placed.lines[1].sku
+
+    def test_a_failed_write_is_skipped(self) -> None:
+        body = payload(BATCH)
+        body["create"][0] = {"id": 0, "error": {"code": "woocommerce_rest_invalid"}}
+
+        records = WooCommercePayloads().parse(body, topic="orders/batch")
+
+        assert ["729", "727"] == [
+            r.order_id for r in records if isinstance(r, ChannelOrder)
+        ]
+
+    def test_only_deletions_state_nothing(self) -> None:
+        body = {"delete": payload(BATCH)["delete"]}
+
+        with pytest.raises(StructureError):
+            WooCommercePayloads().parse(body, topic="orders/batch")
+
+    def test_an_error_names_the_path_inside_the_batch(self) -> None:
+        body = payload(BATCH)
+        body["update"][0]["line_items"][1]["quantity"] = "1e3"
+
+        with pytest.raises(InvalidQuantity) as caught:
+            WooCommercePayloads().parse(body, topic="orders/batch")
+
+        assert "update[0].line_items[1].quantity" == caught.value.field
+
+
+class TestRefunds:
+    """Refunds 726 (money only) and 724 (one album) of order 723."""
+
+    def test_refunds(self) -> None:
+        money_only, album = refunds()
+
+        assert [
+            ("726", "723", usd("10.00"), ()),
+            ("724", "723", usd("9.00"), (RefundLine("311", 1),)),
+        ] == [(r.refund_id, r.order_id, r.amount, r.lines) for r in (money_only, album)]
+        assert pendulum.datetime(2017, 3, 21, 20, 7, 11) == money_only.created_at
+        assert IdempotencyKey("woocommerce", "refund", "723", "726") == money_only.key
+
+    def test_the_currency_must_be_configured(self) -> None:
+        with pytest.raises(ConfigurationError):
+            WooCommercePayloads().parse(payload(REFUNDS), topic="orders/refunds")
+
+    def test_a_positive_refund_quantity_is_refused(self) -> None:
+        body = payload(REFUNDS)
+        body[1]["line_items"][0]["quantity"] = 1
+
+        with pytest.raises(InvalidQuantity) as caught:
+            refunds(body)
+
+        assert "[1].line_items[0].quantity" == caught.value.field
+
+    def test_the_order_comes_from_the_up_link(self) -> None:
+        body = payload(REFUNDS)
+        body[0]["_links"]["up"][0]["href"] = (
+            "https://example.com/wp-json/wc/v3/products/9"
+        )
+
+        with pytest.raises(ValidationError) as caught:
+            refunds(body)
+
+        assert "[0]._links.up[0].href" == caught.value.field
