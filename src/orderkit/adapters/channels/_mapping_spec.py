@@ -1,0 +1,448 @@
+"""The spec of a `FieldMap`: what it may name, checked and compiled once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+import pendulum
+
+from orderkit.errors import (
+    UnknownStatus,
+    ValidationError,
+)
+from orderkit.integrations import (
+    read_id,
+    read_instant,
+    read_money,
+    read_phone,
+    read_quantity,
+    read_status,
+    read_text,
+)
+from orderkit.money import Currency
+from orderkit.orders import (
+    Address,
+    OrderStatus,
+)
+
+
+# ----------------------------------------------------------------------
+# What a spec may name
+
+
+_CONVERTERS: Final = ("text", "id", "money", "phone", "instant", "integer")
+
+# The converters a kind of target accepts; the first is its default.
+_KINDS: Final[Mapping[str, tuple[str, ...]]] = {
+    "id": ("id", "text"),
+    "text": ("text", "id"),
+    "phone": ("phone", "text"),
+    "money": ("money",),
+    "instant": ("instant",),
+    "integer": ("integer",),
+}
+
+
+@attrs.frozen(slots=True)
+class _Target:
+    kind: str
+    required: bool
+
+
+ORDER_TARGETS: Final[Mapping[str, _Target]] = {
+    "order_id": _Target("id", required=True),
+    "placed_at": _Target("instant", required=True),
+    "status": _Target("text", required=True),
+    "buyer.buyer_id": _Target("id", required=True),
+    "buyer.name": _Target("text", required=False),
+    "buyer.phone": _Target("phone", required=False),
+    "buyer.email": _Target("text", required=False),
+    "address.country": _Target("text", required=True),
+    "address.province": _Target("text", required=False),
+    "address.city": _Target("text", required=False),
+    "address.district": _Target("text", required=False),
+    "address.street": _Target("text", required=False),
+    "address.postcode": _Target("text", required=False),
+    "address.recipient": _Target("text", required=False),
+    "address.phone": _Target("phone", required=False),
+    "shipping": _Target("money", required=False),
+    "tax": _Target("money", required=False),
+    "discount": _Target("money", required=False),
+    "total": _Target("money", required=False),
+    "pay_by": _Target("instant", required=False),
+    "updated_at": _Target("instant", required=False),
+}
+
+LINE_TARGETS: Final[Mapping[str, _Target]] = {
+    "line_id": _Target("id", required=True),
+    "sku": _Target("text", required=True),
+    "quantity": _Target("integer", required=True),
+    "unit_price": _Target("money", required=True),
+    "title": _Target("text", required=False),
+}
+
+_EVENT_ID: Final = _Target("id", required=False)
+_OCCURRED_AT: Final = _Target("instant", required=True)
+
+EVENT_TARGETS: Final[Mapping[str, Mapping[str, _Target]]] = {
+    "payment_captured": {
+        "occurred_at": _OCCURRED_AT,
+        "payment_id": _Target("id", required=True),
+        "amount": _Target("money", required=True),
+        "event_id": _EVENT_ID,
+    },
+    "cancelled": {
+        "occurred_at": _OCCURRED_AT,
+        "reason": _Target("text", required=True),
+        "event_id": _EVENT_ID,
+    },
+    "closed": {
+        "occurred_at": _OCCURRED_AT,
+        "reason": _Target("text", required=False),
+        "event_id": _EVENT_ID,
+    },
+}
+
+TOP_KEYS: Final = frozenset(
+    {"channel", "topics", "root", "currency", "region", "zone", "fields", "lines"}
+    | {"events"}
+)
+_FIELD_KEYS: Final = frozenset({"path", "const", "as", "map", "zone"})
+LINES_KEYS: Final = frozenset({"path", "fields"})
+_EVENT_KEYS: Final = frozenset({"type", "when", "statuses", "fields"})
+_PATH: Final = re.compile(r"[^.\[\]]+(\.[^.\[\]]+)*")
+PLACED: Final = "order_placed"
+
+
+# ----------------------------------------------------------------------
+# The compiled spec
+
+
+@attrs.frozen(slots=True)
+class Field:
+    """One target: where it comes from and how it is read."""
+
+    target: str
+    required: bool
+    convert: str
+    path: tuple[str, ...] = ()
+    const: object = None
+    mapping: tuple[tuple[str, str], ...] | None = None
+    zone: str | None = None
+
+    @property
+    def is_const(self) -> bool:
+        return not self.path
+
+
+@attrs.frozen(slots=True)
+class EventSpec:
+    type: str
+    when: tuple[str, ...]
+    statuses: frozenset[OrderStatus]
+    fields: tuple[Field, ...]
+
+
+@attrs.frozen(slots=True)
+class Settings:
+    """What every converter needs from the spec."""
+
+    currency: str
+    region: str
+    zone: str | None
+
+
+def split_path(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
+def join_path(base: str, parts: Iterable[str]) -> str:
+    return ".".join([base, *parts]) if base else ".".join(parts)
+
+
+# ----------------------------------------------------------------------
+# Compiling a spec
+
+
+@attrs.define
+class Compiler:
+    """Turns a plain spec into compiled parts, collecting every problem."""
+
+    settings: Settings
+    errors: list[ValidationError] = attrs.field(factory=list)
+
+    def fail(self, where: str, value: object, problem: str) -> None:
+        self.errors.append(ValidationError(where, value, problem))
+
+    def table(
+        self, value: object, where: str, allowed: frozenset[str]
+    ) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            self.fail(where or "spec", value, "must be a table (a JSON object)")
+            return {}
+        for key in sorted(set(value) - allowed):
+            self.fail(
+                f"{where}.{key}" if where else key,
+                value[key],
+                f"is not a key here; known: {', '.join(sorted(allowed))}",
+            )
+        return value
+
+    def path(self, value: object, where: str) -> tuple[str, ...]:
+        if isinstance(value, str) and _PATH.fullmatch(value):
+            return split_path(value)
+        self.fail(where, value, "must be a dotted path of keys (orders.order)")
+        return ()
+
+    def fields(
+        self, value: object, where: str, targets: Mapping[str, _Target]
+    ) -> tuple[Field, ...]:
+        if not isinstance(value, Mapping):
+            self.fail(where, value, "must be a table of target: source")
+            return ()
+        compiled: list[Field] = []
+        for target in sorted(value):
+            spec = targets.get(target)
+            if spec is None:
+                known = ", ".join(sorted(targets))
+                self.fail(
+                    f"{where}.{target}", target, f"is not a target; known: {known}"
+                )
+                continue
+            field = self.field(value[target], f"{where}.{target}", target, spec)
+            if field is not None:
+                compiled.append(field)
+        for target in sorted(set(targets) - set(value)):
+            if targets[target].required:
+                self.fail(f"{where}.{target}", None, "is a required target: map it")
+        return tuple(compiled)
+
+    def field(
+        self, value: object, where: str, target: str, spec: _Target
+    ) -> Field | None:
+        if isinstance(value, str):
+            value = {"path": value}
+        before = len(self.errors)
+        table = self.table(value, where, _FIELD_KEYS)
+        if not table:
+            if not self.errors[before:]:
+                self.fail(where, value, "needs a path or a const")
+            return None
+        if ("path" in table) == ("const" in table):
+            self.fail(where, dict(table), "needs exactly one of path and const")
+            return None
+        allowed = _KINDS[spec.kind]
+        convert = table.get("as", allowed[0])
+        if convert not in allowed:
+            problem = (
+                f"is not a converter for {target}; use {' or '.join(allowed)}"
+                if convert in _CONVERTERS
+                else f"is not a converter; known: {', '.join(_CONVERTERS)}"
+            )
+            self.fail(f"{where}.as", convert, problem)
+        zone = table.get("zone")
+        if zone is not None:
+            if convert != "instant":
+                self.fail(
+                    f"{where}.zone", zone, "applies to the instant converter only"
+                )
+            self.zone(zone, f"{where}.zone")
+        mapping = self.mapping(table, where, target, spec)
+        if len(self.errors) > before:
+            return None
+        field = Field(
+            target=target,
+            required=spec.required,
+            convert=convert,
+            path=self.path(table["path"], f"{where}.path") if "path" in table else (),
+            mapping=mapping,
+            zone=zone,
+        )
+        if "const" in table:
+            field = self.constant(field, table["const"], f"{where}.const")
+        return field if len(self.errors) == before else None
+
+    def mapping(
+        self, table: Mapping[str, Any], where: str, target: str, spec: _Target
+    ) -> tuple[tuple[str, str], ...] | None:
+        if "map" not in table:
+            if target == "status":
+                self.fail(f"{where}.map", None, "status needs a map of channel values")
+            return None
+        value = table["map"]
+        if spec.kind not in {"text", "id"}:
+            self.fail(
+                f"{where}.map", value, f"{target} is not text: it cannot be mapped"
+            )
+            return None
+        if not isinstance(value, Mapping) or not value:
+            self.fail(f"{where}.map", value, "must be a table of channel value: value")
+            return None
+        pairs: list[tuple[str, str]] = []
+        for key in sorted(value):
+            mapped = value[key]
+            if target == "status":
+                try:
+                    mapped = OrderStatus(mapped).value
+                except UnknownStatus:
+                    known = ", ".join(status.value for status in OrderStatus)
+                    self.fail(
+                        f"{where}.map.{key}", mapped, f"is not a status; known: {known}"
+                    )
+                    continue
+            elif not isinstance(mapped, str) or not mapped.strip():
+                self.fail(f"{where}.map.{key}", mapped, "must be non-empty text")
+                continue
+            pairs.append((key, mapped))
+        return tuple(pairs)
+
+    def constant(self, field: Field, value: object, where: str) -> Field:
+        try:
+            converted = mapped_value(
+                read_value(value, field, self.settings, where), field, where
+            )
+            if field.target == "address.country":
+                Address(str(converted))
+        except ValidationError as error:
+            self.errors.append(moved(error, where))
+            return field
+        if field.target == "status" and isinstance(converted, str):
+            converted = OrderStatus(converted)
+        return attrs.evolve(field, const=converted)
+
+    def zone(self, value: object, where: str) -> None:
+        try:
+            pendulum.timezone(str(value))
+            if not isinstance(value, str):
+                raise TypeError(value)  # noqa: TRY301 - one report for every bad zone
+        except (TypeError, ValueError):
+            self.fail(where, value, "is not an IANA time zone (Asia/Shanghai)")
+
+    def events(self, value: object) -> tuple[EventSpec, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail("events", value, "must be a list of event tables")
+            return ()
+        compiled: list[EventSpec] = []
+        for i, item in enumerate(value):
+            event = self.event(item, f"events[{i}]")
+            if event is not None:
+                compiled.append(event)
+        return tuple(compiled)
+
+    def event(self, value: object, where: str) -> EventSpec | None:
+        before = len(self.errors)
+        table = self.table(value, where, _EVENT_KEYS)
+        kind = table.get("type")
+        targets = EVENT_TARGETS.get(kind) if isinstance(kind, str) else None
+        if targets is None:
+            known = ", ".join(sorted(EVENT_TARGETS))
+            self.fail(f"{where}.type", kind, f"is not an event type; known: {known}")
+            return None
+        when = self.path(table.get("when"), f"{where}.when")
+        statuses: set[OrderStatus] = set()
+        raw = table.get("statuses", [])
+        if not isinstance(raw, list):
+            self.fail(f"{where}.statuses", raw, "must be a list of statuses")
+            raw = []
+        for j, status in enumerate(raw):
+            try:
+                statuses.add(OrderStatus(status))
+            except UnknownStatus:
+                self.fail(f"{where}.statuses[{j}]", status, "is not a canonical status")
+        fields = self.fields(table.get("fields"), f"{where}.fields", targets)
+        if len(self.errors) > before:
+            return None
+        return EventSpec(kind, when, frozenset(statuses), fields)  # type: ignore[arg-type]
+
+
+def read_settings(spec: Mapping[str, Any], errors: list[ValidationError]) -> Settings:
+    def text(key: str, problem: str) -> str:
+        value = spec.get(key)
+        if isinstance(value, str) and value.strip() and value.isprintable():
+            return value
+        errors.append(ValidationError(key, value, problem))
+        return ""
+
+    currency = text("currency", "must be an ISO 4217 code (CNY)")
+    if currency:
+        try:
+            Currency(currency)
+        except ValidationError as error:
+            errors.append(moved(error, "currency"))
+    region = text("region", "must be the channel's home region (CN)")
+    if region and not (len(region) == 2 and region.isascii() and region.isupper()):
+        errors.append(ValidationError("region", region, "must be an ISO 3166-1 code"))
+    zone = spec.get("zone")
+    return Settings(currency=currency, region=region, zone=zone)
+
+
+def read_topics(value: object, errors: list[ValidationError]) -> frozenset[str]:
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(t, str) and t.strip() and t.isprintable() for t in value)
+    ):
+        return frozenset(value)
+    errors.append(ValidationError("topics", value, "must be a non-empty list of names"))
+    return frozenset()
+
+
+def read_root(
+    value: object, errors: list[ValidationError]
+) -> tuple[tuple[str, ...], bool]:
+    if value is None or value == "":
+        return (), False
+    if isinstance(value, str):
+        text, many = (value[:-2], True) if value.endswith("[]") else (value, False)
+        if _PATH.fullmatch(text):
+            return split_path(text), many
+    errors.append(
+        ValidationError(
+            "root", value, "must be a dotted path, [] at the end for a list"
+        )
+    )
+    return (), False
+
+
+# ----------------------------------------------------------------------
+# Reading one value
+
+
+def read_value(value: object, field: Field, settings: Settings, path: str) -> object:
+    convert = field.convert
+    if convert == "id":
+        return read_id(value, path=path)
+    if convert == "money":
+        return read_money(value, settings.currency, path=path)
+    if convert == "phone":
+        return read_phone(value, path=path, region=settings.region)
+    if convert == "instant":
+        return read_instant(value, path=path, zone=field.zone or settings.zone)
+    if convert == "integer":
+        return read_quantity(value, path=path)
+    return read_text(value, path=path, required=field.required)
+
+
+def mapped_value(value: object, field: Field, path: str) -> object:
+    if field.mapping is None:
+        return value
+    table = dict(field.mapping)
+    if field.target == "status":
+        return OrderStatus(read_status(value, table, path=path))
+    if not isinstance(value, str) or value not in table:
+        known = ", ".join(sorted(table))
+        raise ValidationError(path, value, f"is not one of the mapped values ({known})")
+    return table[value]
+
+
+def moved(error: ValidationError, path: str) -> ValidationError:
+    if error.field == path:
+        return error
+    moved = ValidationError(path, error.value, error.problem)
+    moved.__cause__ = error
+    return moved
