@@ -61,6 +61,7 @@ SURFACE = {
     ],
     "orderkit.adapters.channels": [
         "FieldMap",
+        "MagentoPayloads",
         "ShopifyPayloads",
         "WooCommercePayloads",
     ],
@@ -69,6 +70,9 @@ SURFACE = {
     ],
     "orderkit.adapters.channels.woocommerce": [
         "WooCommercePayloads",
+    ],
+    "orderkit.adapters.channels.magento": [
+        "MagentoPayloads",
     ],
     "orderkit.adapters.channels.mapping": [
         "FieldMap",

@@ -205,6 +205,10 @@ class TestInstant:
             read_instant(value, path="created", zone=zone)
         assert caught.value.field == "created"
 
+    def test_control_characters(self) -> None:
+        with pytest.raises(ValidationError):
+            read_instant("2017-08-21 22:22:19\x00", path="created_at", zone="UTC")
+
     def test_a_zone_never_overrides_an_offset(self) -> None:
         at = read_instant(
             "2026-11-11T00:00:00+08:00", path="p", zone="America/New_York"
@@ -264,6 +268,9 @@ class TestPhone:
         assert read_phone("", path="p", region="US") is None
         assert read_phone(None, path="p", region="US") is None
 
+    def test_a_territory_without_a_numbering_plan(self) -> None:
+        assert read_phone("+64 3 555 0100", path="p", region="PN") == "+64 3 555 0100"
+
     @pytest.mark.parametrize("value", [13800138000, "138\x000013", "1" * 65])
     def test_refused(self, value: object) -> None:
         with pytest.raises(ValidationError) as caught:
@@ -281,6 +288,15 @@ class TestStatus:
 
     def test_known(self) -> None:
         assert read_status("TRADE_FINISHED", self.TABLE, path="status") == "completed"
+
+    def test_numbered_states(self) -> None:
+        table = {"1": "open", "2": "paid"}
+        assert read_status(2, table, path="state") == "paid"
+        with pytest.raises(UnknownStatus) as caught:
+            read_status(4, table, path="state")
+        assert caught.value.value == 4
+        with pytest.raises(UnknownStatus):
+            read_status(value=True, statuses=table, path="state")
 
     @pytest.mark.parametrize(
         "value", ["trade_finished", "TRADE_NO_CREATE_PAY", None, 1]

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 import pendulum
+import phonenumbers
 
 from orderkit.dedupe import normalize_phone
 from orderkit.errors import (
@@ -48,6 +49,7 @@ MAX_QUANTITY: Final = 1_000_000
 """The most units one line may order: more is a typo or an attack."""
 
 _MAX_TEXT: Final = 10_000
+_PHONE_REGIONS: Final = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _MAX_DIGITS: Final = len(str(MAX_QUANTITY))
 
 
@@ -139,6 +141,9 @@ def read_phone(value: object, *, path: str, region: str) -> str | None:
     text = read_text(value, path=path)
     if len(text) > 64 or not text.isprintable():
         raise ValidationError(path, value, "is not a phone number")
+    if region not in _PHONE_REGIONS:
+        # A territory with no numbering plan (AQ, BV, PN): keep it as sent.
+        return text
     phone = normalize_phone(text, region, field=path, lenient=True)
     return phone or text
 
@@ -227,6 +232,9 @@ def read_money(value: object, currency: Currency | str, *, path: str) -> Money:
 def read_quantity(value: object, *, path: str) -> int:
     """A positive whole number of units, as a JSON integer or ASCII digits.
 
+    A JSON number written with a fraction, even `2.0`, is refused: every
+    channel documents quantities as integers, so a fraction means a bug.
+
     Raises:
         InvalidQuantity: Zero, negative, fractional, an exponent (`"1e3"`),
             full-width digits, or more than `MAX_QUANTITY`.
@@ -258,7 +266,7 @@ def read_instant(
         NaiveDatetime: The text has no offset and no `zone` was given.
         ValidationError: Not text, or not a possible date and time.
     """
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip() or not value.isprintable():
         raise ValidationError(path, value, "must be a date and time as text")
     text = value.strip()
     try:
@@ -294,12 +302,16 @@ def _rfc2822(text: str, path: str) -> dt.datetime:
 def read_status(value: object, statuses: Mapping[str, Any], *, path: str) -> Any:  # noqa: ANN401 - whatever the mapping maps to
     """Look a channel's status up in its documented table; never guess.
 
+    A status the channel sends as a JSON integer is looked up as its text.
+
     Raises:
         UnknownStatus: The status is not in the table (`field` is `path`).
     """
-    if not isinstance(value, str) or value not in statuses:
+    # Some channels number their states (Magento's invoice state 2).
+    name = str(value) if type(value) is int else value
+    if not isinstance(name, str) or name not in statuses:
         known = ", ".join(sorted(statuses))
         raise UnknownStatus(
             path, value, f"is not a status the channel documents ({known})"
         )
-    return statuses[value]
+    return statuses[name]

@@ -17,12 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderkit.adapters.channels.mapping import FieldMap
-from orderkit.errors import MappingError
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     EmptyOrder,
     InvalidMoney,
     InvalidQuantity,
+    MappingError,
     NaiveDatetime,
     OrderkitError,
     StructureError,

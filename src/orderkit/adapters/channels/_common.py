@@ -91,13 +91,15 @@ def read_country(value: object, *, path: str) -> str:
     return code
 
 
-def read_label(value: object, *, path: str) -> str:
-    """Non-empty printable text that names a thing (a SKU, a carrier, a code).
+def read_label(value: object, *, path: str, required: bool = True) -> str:
+    """Printable text that names a thing (a SKU, a carrier, a code).
+
+    Empty only where not `required` (`""` for a missing value).
 
     Raises:
         ValidationError: Not text, empty, too long, or with control characters.
     """
-    label = read_text(value, path=path)
+    label = read_text(value, path=path, required=required)
     if not label.isprintable():
         raise ValidationError(path, value, "must not contain control characters")
     return label
