@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -116,7 +115,6 @@ NASTY: list[Any] = [
 ]
 NAIVE_MOMENT = pendulum.datetime(2100, 1, 1)
 CONVERTER = make_converter()
-COUNTS: Counter[str] = Counter()
 
 
 def locations(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -181,34 +179,26 @@ def check_order(record: ChannelOrder) -> None:
     validate(record.quote, PricingPolicy(totals="accept_channel"))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def report() -> Iterator[None]:
-    yield
-    rejected = {k: v for k, v in sorted(COUNTS.items()) if k.startswith("rejected")}
-    print(  # noqa: T201 - the fuzz report, shown with -s
-        f"\nshopify fuzz: accepted={COUNTS['accepted']} {rejected}"
-        f" crashes={COUNTS['crashes']}"
-    )
-
-
 class TestFuzz:
     """Mutated real payloads map onto valid records or raise an OrderkitError."""
 
     # Five times the profile's examples: one parse costs about a millisecond.
     @settings(max_examples=5 * settings().max_examples)
-    @given(mutated())
-    def test_maps_or_refuses(self, case: tuple[Any, str]) -> None:
+    @given(case=mutated())
+    def test_maps_or_refuses(
+        self, case: tuple[Any, str], fuzz_tally: Counter[str]
+    ) -> None:
         payload, topic = case
         try:
             tree = load_json(payload) if isinstance(payload, str) else payload
             records = ShopifyPayloads(currency="USD").parse(tree, topic=topic)
         except OrderkitError as error:
-            COUNTS[f"rejected {type(error).__name__}"] += 1
+            fuzz_tally[f"refused: {type(error).__name__}"] += 1
             return
         except Exception:
-            COUNTS["crashes"] += 1
+            fuzz_tally["crashes"] += 1
             raise
-        COUNTS["accepted"] += 1
+        fuzz_tally["accepted"] += 1
         for record in records:
             if isinstance(record, ChannelOrder):
                 check_order(record)
