@@ -85,6 +85,7 @@ SURFACE = {
         "MemoryLimitStore",
     ],
     "orderkit.errors": [
+        "CalendarDataMissing",
         "CallTimedOut",
         "CaptureExceedsAuthorisation",
         "CircuitOpen",

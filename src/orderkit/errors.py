@@ -37,6 +37,7 @@ OrderkitError
 ├── KeyInProgress (RuntimeError)            a key whose first run has not finished
 ├── ConcurrencyConflict (RuntimeError)      a record changed under a compare-and-set
 ├── ConfigurationError (RuntimeError)       orderkit set up wrong: a missing secret
+├── CalendarDataMissing (LookupError)       a year a business calendar does not cover
 ├── StoreError (RuntimeError)               a storage failure, from the driver
 ├── TransientError (RuntimeError)           an outside call that may work if retried
 │   └── CallTimedOut (TimeoutError)         no reply in time: it may have run
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "CalendarDataMissing",
     "CallTimedOut",
     "CaptureExceedsAuthorisation",
     "CircuitOpen",
@@ -503,6 +505,28 @@ class KeyInProgress(OrderkitError, RuntimeError):
         super().__init__(
             f"idempotency key {key!r} is in progress until {until.isoformat()};"
             " retry after that"
+        )
+
+
+@final
+class CalendarDataMissing(OrderkitError, LookupError):
+    """A business calendar asked about a year its data does not cover.
+
+    Holidays are decided by governments year by year (China announces the
+    next year's 调休 make-up workdays each winter): a calendar never guesses.
+
+    Attributes:
+        calendar: The calendar's name (`"CN"`).
+        year: The year asked about.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, calendar: str, year: int) -> None:
+        self.calendar = calendar
+        self.year = year
+        super().__init__(
+            f"calendar {calendar!r} has no data for {year}; add that year's table"
         )
 
 
