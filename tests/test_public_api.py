@@ -77,6 +77,11 @@ SURFACE = {
     "orderkit.adapters.channels.mapping": [
         "FieldMap",
     ],
+    "orderkit.adapters.notifications": [
+        "MILESTONE_TEMPLATES",
+        "Sent",
+        "TemplateNotifier",
+    ],
     "orderkit.adapters.memory": [
         "MemoryCursorStore",
         "MemoryDetectorStore",
@@ -228,6 +233,7 @@ SURFACE = {
         "TransactionKind",
         "WarehouseConfirmation",
         "load_json",
+        "milestone_message",
         "read_id",
         "read_instant",
         "read_list",

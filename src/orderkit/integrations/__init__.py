@@ -30,7 +30,7 @@ from orderkit.integrations._fulfilment import (
     TrackingStatus,
     WarehouseConfirmation,
 )
-from orderkit.integrations._notices import Message, SettlementLine
+from orderkit.integrations._notices import Message, SettlementLine, milestone_message
 from orderkit.integrations._reading import (
     MAX_QUANTITY,
     load_json,
@@ -74,6 +74,7 @@ __all__ = [
     "TransactionKind",
     "WarehouseConfirmation",
     "load_json",
+    "milestone_message",
     "read_id",
     "read_instant",
     "read_list",

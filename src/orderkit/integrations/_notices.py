@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import final
+from typing import Literal, final
 
 import attrs
 import pendulum
@@ -15,9 +15,10 @@ from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import ValidationError
 from orderkit.integrations._records import TransactionKind
 from orderkit.money import Money
+from orderkit.orders import Order, milestone
 
 
-__all__ = ["Message", "SettlementLine"]
+__all__ = ["Message", "SettlementLine", "milestone_message"]
 
 
 def _params(value: object) -> tuple[tuple[str, str], ...]:
@@ -94,3 +95,42 @@ class SettlementLine:
     def net(self) -> Money:
         """What reached the merchant: `amount - fee`."""
         return self.amount - self.fee
+
+
+def milestone_message(
+    order: Order, *, language: Literal["zh", "en"] = "zh"
+) -> Message | None:
+    """The message that tells the buyer the milestone the order has reached.
+
+    The template is `order.<milestone code>.<language>` (`order.shipped.zh`);
+    its parameters are the order id, the milestone's label, and for a
+    shipped order the carrier and tracking number of its latest parcel. The
+    key is one per order and milestone, so a buyer hears of each milestone
+    once, however often the order is saved.
+
+    Returns:
+        The message, or `None` when the order has no number to send it to
+        (the buyer's and the recipient's phones are absent or masked).
+
+    .. versionadded:: 0.1.0
+    """
+    recipient = _reachable(order.buyer.phone) or _reachable(order.address.phone)
+    if recipient is None:
+        return None
+    stage = milestone(order.status)
+    params = {"order_id": order.order_id, "milestone": stage.label(language)}
+    if order.shipments:
+        parcel = order.shipments[-1]
+        params |= {"carrier": parcel.carrier, "tracking_number": parcel.tracking_number}
+    return Message(
+        order_id=order.order_id,
+        recipient=recipient,
+        template=f"order.{stage.code}.{language}",
+        params=params,
+        key=IdempotencyKey(order.channel, "milestone", order.order_id, stage.code),
+    )
+
+
+def _reachable(phone: str | None) -> str | None:
+    # Only an E.164 number reaches anyone: masked ones (138****8000) do not.
+    return phone if phone and phone.startswith("+") and "*" not in phone else None

@@ -1,0 +1,143 @@
+"""Milestone messages: one per order and milestone, rendered in Chinese and English."""
+
+from __future__ import annotations
+
+import attrs
+import pendulum
+import pytest
+from hypothesis import given
+
+from orderkit.adapters.notifications import (
+    MILESTONE_TEMPLATES,
+    Sent,
+    TemplateNotifier,
+)
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import ValidationError
+from orderkit.integrations import Message, milestone_message
+from orderkit.money import Money
+from orderkit.orders import (
+    MILESTONES,
+    Address,
+    Buyer,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    Shipment,
+    ShipmentLine,
+)
+from orderkit.testing import strategies as ost
+
+
+AT = pendulum.datetime(2026, 11, 11, 2, 0)
+
+
+def shipped_order(**changes: object) -> Order:
+    """A Yixing teapot, paid and handed to SF Express."""
+    order = Order(
+        order_id="TB-20261111-8841",
+        channel="taobao",
+        buyer=Buyer("tb-buyer-7", "王芳", phone="+8613800138000"),
+        address=Address("CN", "浙江省", "杭州市", "西湖区", phone="138****8000"),
+        lines=[OrderLine("L1", "TEAPOT-ZISHA", 1, Money("399.00", "CNY"))],
+        placed_at=AT,
+        status=OrderStatus.SHIPPED,
+        payments=[Payment("alipay-1", Money("399.00", "CNY"), AT)],
+        shipments=[Shipment("S1", [ShipmentLine("L1", 1)], "SF", "SF1400123456", AT)],
+    )
+    return attrs.evolve(order, **changes)  # type: ignore[arg-type]
+
+
+class TestMilestoneMessage:
+    """What the buyer is told, and to which number."""
+
+    def test_shipped_names_the_parcel(self) -> None:
+        message = milestone_message(shipped_order())
+        assert message is not None
+        assert message.recipient == "+8613800138000"
+        assert message.template == "order.shipped.zh"
+        assert dict(message.params) == {
+            "order_id": "TB-20261111-8841",
+            "milestone": "已发货",
+            "carrier": "SF",
+            "tracking_number": "SF1400123456",
+        }
+        assert message.key == IdempotencyKey(
+            "taobao", "milestone", "TB-20261111-8841", "shipped"
+        )
+
+    def test_english(self) -> None:
+        message = milestone_message(shipped_order(), language="en")
+        assert message is not None
+        assert message.template == "order.shipped.en"
+        assert dict(message.params)["milestone"] == "Shipped"
+
+    def test_the_recipients_phone_when_the_buyers_is_masked(self) -> None:
+        order = shipped_order(
+            buyer=Buyer("tb-buyer-7", phone="138****8000"),
+            address=Address("CN", phone="+8613900139000"),
+        )
+        message = milestone_message(order)
+        assert message is not None
+        assert message.recipient == "+8613900139000"
+
+    def test_nobody_to_tell(self) -> None:
+        order = shipped_order(buyer=Buyer("tb-buyer-7", phone="138****8000"))
+        assert milestone_message(order) is None
+
+
+class TestTemplateNotifier:
+    """Rendered from approved templates, each key sent once."""
+
+    def test_renders_and_sends_once(self) -> None:
+        delivered: list[Sent] = []
+        notifier = TemplateNotifier(deliver=delivered.append)
+        message = milestone_message(shipped_order())
+        assert message is not None
+        notifier.send(message)
+        notifier.send(message)
+        assert [sent.text for sent in notifier.sent] == [
+            "【已发货】您的订单 TB-20261111-8841 已由 SF 发出，运单号 SF1400123456。"  # noqa: RUF001
+        ]
+        assert delivered == list(notifier.sent)
+
+    def test_an_unknown_template(self) -> None:
+        message = Message(
+            order_id="1",
+            recipient="+8613800138000",
+            template="promo.double11",
+            key=IdempotencyKey("taobao", "promo", "1", "1"),
+        )
+        with pytest.raises(ValidationError) as caught:
+            TemplateNotifier().send(message)
+        assert caught.value.field == "template"
+
+    def test_a_missing_parameter_sends_nothing(self) -> None:
+        message = Message(
+            order_id="1",
+            recipient="+8613800138000",
+            template="order.shipped.en",
+            params={"order_id": "1"},
+            key=IdempotencyKey("taobao", "milestone", "1", "shipped"),
+        )
+        notifier = TemplateNotifier()
+        with pytest.raises(ValidationError) as caught:
+            notifier.send(message)
+        assert caught.value.field == "params"
+        assert notifier.sent == ()
+
+    def test_every_milestone_has_both_languages(self) -> None:
+        for stage in MILESTONES.values():
+            assert f"order.{stage.code}.zh" in MILESTONE_TEMPLATES
+            assert f"order.{stage.code}.en" in MILESTONE_TEMPLATES
+
+    @given(ost.orders())
+    def test_any_order_renders_in_both_languages(self, order: Order) -> None:
+        reachable = attrs.evolve(order, buyer=Buyer("b", phone="+8613800138000"))
+        for language in ("zh", "en"):
+            message = milestone_message(reachable, language=language)
+            assert message is not None
+            text = TemplateNotifier().render(message)
+            assert order.order_id in text
+            assert MILESTONES[order.status].label(language) in text
