@@ -61,11 +61,11 @@ from orderkit.orders._milestones import Milestone as Milestone
 from orderkit.orders._milestones import milestone as milestone
 from orderkit.orders._model import Address as Address
 from orderkit.orders._model import Buyer as Buyer
-from orderkit.orders._model import Order as Order
 from orderkit.orders._model import OrderLine as OrderLine
 from orderkit.orders._model import Payment as Payment
 from orderkit.orders._model import Shipment as Shipment
 from orderkit.orders._model import ShipmentLine as ShipmentLine
+from orderkit.orders._order import Order as Order
 from orderkit.orders._outcomes import Applied as Applied
 from orderkit.orders._outcomes import Duplicate as Duplicate
 from orderkit.orders._outcomes import Early as Early

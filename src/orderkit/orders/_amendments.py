@@ -24,7 +24,8 @@ from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import IllegalTransition, ValidationError
 from orderkit.orders._aftersales import AfterSalesCase
 from orderkit.orders._audit import AuditRecord, FieldChange
-from orderkit.orders._model import Order, OrderLine
+from orderkit.orders._model import OrderLine
+from orderkit.orders._order import Order
 from orderkit.orders._payments import PaymentLedger, PaymentRecord, Refund, RefundState
 from orderkit.orders._price_changes import ChangeState, PriceChange
 from orderkit.orders._status import OrderStatus

@@ -14,7 +14,7 @@ from orderkit.errors import OrderkitError
 from orderkit.orders._audit import AuditRecord
 from orderkit.orders._events import OrderEvent
 from orderkit.orders._machine import apply
-from orderkit.orders._model import Order
+from orderkit.orders._order import Order
 from orderkit.orders._outcomes import (
     Applied,
     Early,

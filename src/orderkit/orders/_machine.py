@@ -31,7 +31,8 @@ from orderkit.orders._events import (
     PickingStarted,
     Shipped,
 )
-from orderkit.orders._model import Address, Order, Payment, Shipment
+from orderkit.orders._model import Address, Payment, Shipment
+from orderkit.orders._order import Order
 from orderkit.orders._outcomes import (
     Applied,
     Duplicate,
@@ -153,6 +154,7 @@ def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
         payment_ledger=None,
         after_sales=(),
         price_changes=(),
+        parked=(),
     )
     record = _new_record(
         order.order_id,

@@ -10,7 +10,7 @@ from orderkit.errors import OrderkitError
 from orderkit.money import Money
 from orderkit.orders._audit import AuditRecord
 from orderkit.orders._events import OrderEvent
-from orderkit.orders._model import Order
+from orderkit.orders._order import Order
 
 
 @final

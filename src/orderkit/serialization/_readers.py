@@ -12,7 +12,7 @@ again the usual way, which accepts it or raises the error it always raised.
 
 Each reader repeats the rules of its class. tests/test_serialization_readers.py
 pins a digest of the source of those rules (the validators, converters and
-checks of orderkit.orders._model, money, _time), so that a change in the
+checks of orderkit.orders._model and _order, money, _time), so that a change in the
 domain cannot leave a reader behind, and compares fast and slow reads of
 valid and broken documents.
 """
@@ -44,8 +44,8 @@ from orderkit.orders import (
     ShipmentLine,
     ShipmentStatus,
 )
-from orderkit.orders._model import _check_payments as check_payments
-from orderkit.orders._model import _check_shipments as check_shipments
+from orderkit.orders._order import _check_payments as check_payments
+from orderkit.orders._order import _check_shipments as check_shipments
 from orderkit.serialization._wire import Data
 
 
@@ -433,6 +433,7 @@ def read_order(o: Data) -> Order:
         and o.get("payment_ledger") is None
         and _empty(o.get("after_sales", ()))
         and _empty(o.get("price_changes", ()))
+        and _empty(o.get("parked", ()))
     ):
         _unusual()
     order = _new_order(
@@ -451,6 +452,7 @@ def read_order(o: Data) -> Order:
         frozenset([read_key(key) for key in keys]),
         None if address_changed_at is None else read_instant(address_changed_at),
         None,
+        (),
         (),
         (),
     )
