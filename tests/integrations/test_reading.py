@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orderkit.errors import (
+    ConfigurationError,
     InvalidMoney,
     InvalidQuantity,
     NaiveDatetime,
@@ -100,6 +101,15 @@ class TestMoney:
         with pytest.raises(InvalidMoney) as caught:
             read_money(value, "USD", path="line_items[2].price")
         assert caught.value.field == "line_items[2].price"
+
+    @pytest.mark.parametrize("value", ["1_000.00", "-0.00", "+1.00", "1e3", "1.", ".5"])
+    def test_only_plain_decimal_text(self, value: str) -> None:
+        with pytest.raises(InvalidMoney):
+            read_money(value, "USD", path="total_price")
+
+    def test_negative_zero_as_a_number(self) -> None:
+        with pytest.raises(InvalidMoney):
+            read_money(Decimal("-0.00"), "USD", path="total_price")
 
     def test_more_places_than_the_currency_has(self) -> None:
         with pytest.raises(InvalidMoney) as caught:
@@ -204,6 +214,28 @@ class TestInstant:
         with pytest.raises(ValidationError) as caught:
             read_instant(value, path="created", zone=zone)
         assert caught.value.field == "created"
+
+    @pytest.mark.parametrize(
+        "value",
+        ["2017-08-21", "20170821", "Mon, 10 Jan 2008 11:00:00 XYZ"],
+    )
+    def test_no_time_of_day_or_an_unknown_zone_name(self, value: str) -> None:
+        with pytest.raises(ValidationError) as caught:
+            read_instant(value, path="created_at", zone="UTC")
+        assert caught.value.field == "created_at"
+
+    @pytest.mark.parametrize(
+        "value",
+        ["2026-11-01 01:30:00", "2026-03-08 02:30:00"],  # repeated, then skipped
+    )
+    def test_a_local_time_a_dst_change_makes_a_guess(self, value: str) -> None:
+        with pytest.raises(ValidationError, match="ambiguous or impossible"):
+            read_instant(value, path="created", zone="America/New_York")
+
+    def test_a_zone_that_does_not_exist(self) -> None:
+        with pytest.raises(ConfigurationError) as caught:
+            read_instant("2026-11-11 00:00:00", path="created", zone="Asia/Beijing")
+        assert caught.value.setting == "zone"
 
     def test_control_characters(self) -> None:
         with pytest.raises(ValidationError):

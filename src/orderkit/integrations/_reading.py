@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
+import re
+import zoneinfo
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 
 import pendulum
@@ -21,6 +23,7 @@ import phonenumbers
 
 from orderkit.dedupe import normalize_phone
 from orderkit.errors import (
+    ConfigurationError,
     InvalidMoney,
     InvalidQuantity,
     NaiveDatetime,
@@ -49,6 +52,9 @@ MAX_QUANTITY: Final = 1_000_000
 """The most units one line may order: more is a typo or an attack."""
 
 _MAX_TEXT: Final = 10_000
+# How channels write amounts: ASCII digits and at most one point; no sign,
+# exponent, digit separator or full-width digit.
+_DECIMAL_TEXT: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 _PHONE_REGIONS: Final = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _MAX_DIGITS: Final = len(str(MAX_QUANTITY))
 
@@ -211,17 +217,14 @@ def read_money(value: object, currency: Currency | str, *, path: str) -> Money:
         raise InvalidMoney(path, value, "must be decimal text or an exact number")
     if isinstance(value, str):
         text = value.strip()
-        if not text.isascii():
-            raise InvalidMoney(path, value, "must be written in ASCII digits")
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            raise InvalidMoney(path, value, "is not a decimal number") from None
+        if not _DECIMAL_TEXT.fullmatch(text):
+            raise InvalidMoney(path, value, "must be decimal text such as 199.00")
+        amount = Decimal(text)
     else:
         amount = Decimal(value)
     if not amount.is_finite():
         raise InvalidMoney(path, value, "must be a finite amount")
-    if amount < 0:
+    if amount.is_signed():
         raise InvalidMoney(path, value, "must not be negative")
     try:
         return Money(amount, currency)
@@ -255,16 +258,19 @@ def read_quantity(value: object, *, path: str) -> int:
 def read_instant(
     value: object, *, path: str, zone: str | None = None
 ) -> pendulum.DateTime:
-    """An instant in UTC from ISO 8601 or RFC 2822 text.
+    """An instant in UTC from ISO 8601 or RFC 2822 text with a date and a time.
 
     Text with an offset (`2008-01-10T11:00:00-05:00`, `Z`, `+0000`) is exact.
     Text without one is local time in `zone`, the zone the channel's
     documentation names (`"UTC"` for a `_gmt` field, `"Asia/Shanghai"` for
-    Taobao); without `zone` it is refused.
+    Taobao); without `zone` it is refused, and so is a local time that a
+    daylight-saving change makes ambiguous or impossible in `zone`.
 
     Raises:
         NaiveDatetime: The text has no offset and no `zone` was given.
-        ValidationError: Not text, or not a possible date and time.
+        ValidationError: Not text; a date without a time; an RFC 2822 zone
+            name other than UT or GMT; not a possible date and time.
+        ConfigurationError: `zone` is not an IANA zone.
     """
     if not isinstance(value, str) or not value.strip() or not value.isprintable():
         raise ValidationError(path, value, "must be a date and time as text")
@@ -273,17 +279,36 @@ def read_instant(
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         parsed = _rfc2822(text, path)
-    if parsed.tzinfo is None and zone is None:
-        raise NaiveDatetime(path, value)
+    else:
+        if ":" not in text:
+            raise ValidationError(path, value, "is a date without a time of day")
+    if parsed.tzinfo is None:
+        if zone is None:
+            raise NaiveDatetime(path, value)
+        parsed = _localised(parsed, zone, path, value)
     try:
-        if parsed.tzinfo is None:
-            return pendulum.instance(parsed, tz=zone).in_timezone("UTC")
         return pendulum.instance(parsed).in_timezone("UTC")
     except OverflowError:
         # 0001-01-01 east of UTC, or 9999-12-31 west of it, has no UTC instant.
         raise ValidationError(
             path, value, "is outside the years 1 to 9999 in UTC"
         ) from None
+
+
+def _localised(naive: dt.datetime, zone: str, path: str, value: object) -> dt.datetime:
+    try:
+        tz = zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigurationError("zone", f"{zone!r} is not an IANA zone") from None
+    early, late = naive.replace(tzinfo=tz, fold=0), naive.replace(tzinfo=tz, fold=1)
+    if early.utcoffset() != late.utcoffset():
+        # The hour a clock repeats or skips: which instant it meant is a guess.
+        raise ValidationError(
+            path,
+            value,
+            f"is ambiguous or impossible in {zone} (a daylight-saving change)",
+        )
+    return early
 
 
 def _rfc2822(text: str, path: str) -> dt.datetime:
@@ -293,9 +318,12 @@ def _rfc2822(text: str, path: str) -> dt.datetime:
         parsed = None
     if parsed is None:
         raise ValidationError(path, text, "is not an ISO 8601 or RFC 2822 time")
-    if text.rstrip().endswith("-0000"):
-        # RFC 2822 says -0000 means "zone unknown": parsedate leaves it naive.
-        return parsed.replace(tzinfo=None)
+    if parsed.tzinfo is None and not text.endswith("-0000"):
+        # parsedate reads zone names it does not know as no zone at all.
+        raise ValidationError(
+            path, text, "names a zone other than UT, GMT or an offset"
+        )
+    # RFC 2822 says -0000 means "zone unknown": parsedate leaves it naive.
     return parsed
 
 

@@ -94,6 +94,7 @@ NASTY: list[Any] = [
     "199.00000001",
     "1E+400",
     "XXX",
+    "http://[abc/orders/1",  # urlsplit refuses the host
     "usd",
     "ZZZ",
     "",

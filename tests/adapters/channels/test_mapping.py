@@ -379,6 +379,17 @@ def minimal_spec(**changes: Any) -> dict[str, Any]:
 class TestSpecValidation:
     """A wrong spec is refused on loading, naming its place in the spec."""
 
+    @pytest.mark.parametrize("where", [(), ("fields",), ("fields", "status", "map")])
+    def test_a_key_that_is_not_text(self, where: tuple[str, ...]) -> None:
+        spec: dict[Any, Any] = tomllib.loads(SPEC.read_text("utf-8"))
+        table = spec
+        for part in where:
+            table = table[part]
+        table[7] = "x"  # a dict spec may hold any key; JSON and TOML cannot
+        with pytest.raises(ValidationError) as caught:
+            FieldMap.from_dict(spec)
+        assert caught.value.value == 7
+
     def test_minimal_spec_reads_a_flat_payload(self) -> None:
         fm = FieldMap.from_dict(minimal_spec(root="orders[]"))
         payload = {

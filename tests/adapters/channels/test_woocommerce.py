@@ -316,11 +316,16 @@ class TestRefunds:
 
         assert "[1].line_items[0].quantity" == caught.value.field
 
-    def test_the_order_comes_from_the_up_link(self) -> None:
+    @pytest.mark.parametrize(
+        "href",
+        [
+            "https://example.com/wp-json/wc/v3/products/9",
+            "http://[abc/wp-json/wc/v3/orders/723",  # not a URL at all
+        ],
+    )
+    def test_the_order_comes_from_the_up_link(self, href: str) -> None:
         body = payload(REFUNDS)
-        body[0]["_links"]["up"][0]["href"] = (
-            "https://example.com/wp-json/wc/v3/products/9"
-        )
+        body[0]["_links"]["up"][0]["href"] = href
 
         with pytest.raises(ValidationError) as caught:
             refunds(body)

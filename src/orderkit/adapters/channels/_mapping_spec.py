@@ -177,12 +177,21 @@ class Compiler:
     def fail(self, where: str, value: object, problem: str) -> None:
         self.errors.append(ValidationError(where, value, problem))
 
+    def keyed(self, value: Mapping[Any, Any], where: str) -> bool:
+        """Whether every key of a table is text (a Python dict may hold any)."""
+        odd = [key for key in value if not isinstance(key, str)]
+        for key in odd:
+            self.fail(where or "spec", key, "a key of a spec table must be text")
+        return not odd
+
     def table(
         self, value: object, where: str, allowed: frozenset[str]
     ) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
             self.fail(where or "spec", value, "must be a table (a JSON object)")
             return {}
+        if not self.keyed(value, where):
+            value = {key: item for key, item in value.items() if isinstance(key, str)}
         for key in sorted(set(value) - allowed):
             self.fail(
                 f"{where}.{key}" if where else key,
@@ -202,6 +211,8 @@ class Compiler:
     ) -> tuple[Field, ...]:
         if not isinstance(value, Mapping):
             self.fail(where, value, "must be a table of target: source")
+            return ()
+        if not self.keyed(value, where):
             return ()
         compiled: list[Field] = []
         for target in sorted(value):
@@ -280,6 +291,8 @@ class Compiler:
             return None
         if not isinstance(value, Mapping) or not value:
             self.fail(f"{where}.map", value, "must be a table of channel value: value")
+            return None
+        if not self.keyed(value, f"{where}.map"):
             return None
         pairs: list[tuple[str, str]] = []
         for key in sorted(value):

@@ -74,7 +74,7 @@ from orderkit.pricing import AmountOff, Quote
 __all__ = ["FieldMap"]
 
 
-def raise_all(field: str, errors: Sequence[ValidationError]) -> None:
+def _raise_all(field: str, errors: Sequence[ValidationError]) -> None:
     if len(errors) == 1:
         raise errors[0]
     if errors:
@@ -450,7 +450,7 @@ class FieldMap:
         if settled:
             # Constants are read with the currency, region and zone: report
             # those first rather than a knock-on error for every constant.
-            raise_all("spec", errors)
+            _raise_all("spec", errors)
         fields = compiler.fields(table.get("fields"), "fields", ORDER_TARGETS)
         lines = compiler.table(table.get("lines"), "lines", LINES_KEYS)
         lines_path = compiler.path(lines.get("path"), "lines.path") if lines else ()
@@ -460,7 +460,7 @@ class FieldMap:
             else ()
         )
         events = compiler.events(table.get("events"))
-        raise_all("spec", errors)
+        _raise_all("spec", errors)
         return cls(
             str(channel),
             topics,
@@ -541,5 +541,5 @@ class FieldMap:
             record = _order_from(self, obj, base, errors)
             if record is not None:
                 records.append(record)
-        raise_all(root_path or "payload", errors)
+        _raise_all(root_path or "payload", errors)
         return tuple(records)

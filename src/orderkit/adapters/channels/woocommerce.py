@@ -483,7 +483,11 @@ def _order_link(refund: Mapping[str, Any], at: str) -> str:
     up_at = f"{at}._links.up"
     [(link_at, link), *_] = objects(links.get("up"), path=up_at) or [(up_at, {})]
     href = read_text(link.get("href"), path=f"{link_at}.href")
-    head, _, order_id = urllib.parse.urlsplit(href).path.rstrip("/").rpartition("/")
+    try:
+        path = urllib.parse.urlsplit(href).path
+    except ValueError:  # an unbalanced "[" in the host, say
+        path = ""
+    head, _, order_id = path.rstrip("/").rpartition("/")
     if not head.endswith("/orders") or not order_id.isascii() or not order_id.isdigit():
         raise ValidationError(
             f"{link_at}.href", href, "must link to the order (…/orders/<id>)"
