@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from orderkit.adapters.channels import ShopifyPayloads
 from orderkit.errors import ValidationError
+from orderkit.integrations import ChannelOrder, load_json
 from orderkit.money import Money
 from orderkit.orders import OrderLine
 from orderkit.pricing import (
@@ -72,17 +74,33 @@ def shopify_quote() -> Quote:
     )
 
 
+def mapped_quote() -> Quote:
+    """The same fixture read by the Shopify adapter (the channels issue's rerun)."""
+    payload = load_json(FIXTURE.read_bytes())
+    [order] = ShopifyPayloads().parse(payload, topic="orders/create")
+    assert isinstance(order, ChannelOrder)
+    return order.quote
+
+
+@pytest.fixture(params=[shopify_quote, mapped_quote], ids=["canonical", "mapped"])
+def fixture_quote(request: pytest.FixtureRequest) -> Quote:
+    """The Shopify fixture's quote, built by hand and read by the adapter."""
+    build: Any = request.param
+    quote: Quote = build()
+    return quote
+
+
 class TestShopifyFixture:
     """Shopify's own order states 409.94 where its figures make 598.94."""
 
-    def test_the_figures(self) -> None:
-        q = shopify_quote()
+    def test_the_figures(self, fixture_quote: Quote) -> None:
+        q = fixture_quote
 
         assert 3 == len(q.lines)
         assert usd("409.94") == q.stated_total
 
-    def test_reject_holds_the_order(self) -> None:
-        result = validate(shopify_quote(), PricingPolicy(totals=TotalsPolicy.REJECT))
+    def test_reject_holds_the_order(self, fixture_quote: Quote) -> None:
+        result = validate(fixture_quote, PricingPolicy(totals=TotalsPolicy.REJECT))
 
         assert not result.ok
         [violation] = result.violations
@@ -94,8 +112,10 @@ class TestShopifyFixture:
         assert "598.94 USD" in result.hold_reason
         assert "金额不符" in result.hold_reason
 
-    def test_accept_takes_the_channel_total_with_a_warning(self) -> None:
-        result = validate(shopify_quote(), PricingPolicy(totals="accept_channel"))
+    def test_accept_takes_the_channel_total_with_a_warning(
+        self, fixture_quote: Quote
+    ) -> None:
+        result = validate(fixture_quote, PricingPolicy(totals="accept_channel"))
 
         assert result.ok
         assert result.hold_reason is None

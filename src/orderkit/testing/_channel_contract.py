@@ -73,6 +73,14 @@ def _instants(record: object) -> Iterator[tuple[str, object]]:
                 yield f"[{i}]{path}", value
 
 
+def _reordered(value: Any) -> Any:  # noqa: ANN401 - decoded JSON
+    if isinstance(value, dict):
+        return {key: _reordered(value[key]) for key in reversed(value)}
+    if isinstance(value, list):
+        return [_reordered(item) for item in value]
+    return value
+
+
 def _keys(records: Sequence[ChannelRecord]) -> list[IdempotencyKey]:
     keys: list[IdempotencyKey] = []
     for record in records:
@@ -141,13 +149,11 @@ class ChannelContract(abc.ABC):
     # ------------------------------------------------------------------
     # Rules
 
-    def test_there_are_samples_of_every_topic_it_reads(
-        self, channel: ChannelPayloads
-    ) -> None:
-        """Every topic the adapter claims is exercised by a sample."""
+    def test_samples_are_of_topics_it_reads(self, channel: ChannelPayloads) -> None:
+        """There are samples, each of a topic the adapter says it reads."""
         topics = {sample.topic for sample in self.samples()}
-        assert topics <= channel.topics
         assert topics, "give at least one sample"
+        assert topics <= channel.topics, topics - channel.topics
 
     def test_every_sample_maps_or_is_refused(self, channel: ChannelPayloads) -> None:
         """A sample maps onto valid records, or raises the error it names."""
@@ -188,12 +194,23 @@ class ChannelContract(abc.ABC):
                 again = channel.parse(copy.deepcopy(payload), topic=sample.topic)
                 assert first == again, sample.name
 
+    def redelivered(self, payload: Any, topic: str) -> Any:  # noqa: ANN401, ARG002 - decoded JSON; a hook
+        """Return the payload as the channel sends the same fact again.
+
+        By default every object's keys in reverse order: a channel that
+        serialises again may order fields differently, and keys must not
+        depend on it. Override to change what else a re-send changes (a
+        delivery id, a retry counter).
+        """
+        return _reordered(payload)
+
     def test_redelivery_gives_the_same_keys(self, channel: ChannelPayloads) -> None:
-        """A re-sent payload, parsed again from its text, has the same keys."""
-        for sample in self.samples():
+        """A re-sent payload has the same idempotency keys; no key repeats."""
+        for sample, payload in self._parsed():
             if sample.refused is None:
-                first = channel.parse(load_json(sample.text), topic=sample.topic)
-                again = channel.parse(load_json(sample.text), topic=sample.topic)
+                first = channel.parse(payload, topic=sample.topic)
+                resent = self.redelivered(load_json(sample.text), sample.topic)
+                again = channel.parse(resent, topic=sample.topic)
                 keys = _keys(first)
                 assert keys == _keys(again), sample.name
                 assert len(set(keys)) == len(keys), f"{sample.name}: keys repeat"
@@ -209,13 +226,17 @@ class ChannelContract(abc.ABC):
 
     def test_unknown_status_is_reported(self, channel: ChannelPayloads) -> None:
         """A status the channel never documented raises `UnknownStatus`."""
+        checked = 0
         for sample, payload in self._parsed():
             if sample.refused is not None:
                 continue
             changed = self.with_status(payload, sample.topic, "no-such-status-🦄")
             if changed is not None:
+                checked += 1
                 with pytest.raises(UnknownStatus):
                     channel.parse(changed, topic=sample.topic)
+        if not checked:
+            pytest.skip("with_status() sets no sample's status: override it")
 
     def test_unknown_topic_is_refused(self, channel: ChannelPayloads) -> None:
         """A payload kind the adapter does not read raises naming `topic`."""

@@ -26,10 +26,6 @@ from orderkit.orders import Cancelled, OrderStatus, PaymentCaptured
 from orderkit.ports import ChannelPayloads
 from orderkit.pricing import (
     AmountOff,
-    PricingPolicy,
-    TotalsPolicy,
-    ViolationCode,
-    validate,
 )
 from orderkit.testing.contracts import ChannelContract, Sample
 
@@ -253,30 +249,6 @@ class TestStatus:
             order(changed)
 
         assert path == caught.value.field
-
-
-class TestPricing:
-    """Shopify's own figures, read by the adapter: 409.94 stated, 598.94 computed."""
-
-    def test_reject_holds_the_order(self) -> None:
-        result = validate(order().quote, PricingPolicy(totals=TotalsPolicy.REJECT))
-
-        assert not result.ok
-        [violation] = result.violations
-        assert ViolationCode.TOTAL_MISMATCH == violation.code
-        assert "stated_total" == violation.path
-        assert (usd("598.94"), usd("409.94")) == (violation.expected, violation.actual)
-        assert result.accepted_total is None
-        assert result.hold_reason is not None
-        assert "598.94 USD" in result.hold_reason
-
-    def test_accept_takes_the_channel_total_with_a_warning(self) -> None:
-        result = validate(order().quote, PricingPolicy(totals="accept_channel"))
-
-        assert result.ok
-        assert usd("409.94") == result.accepted_total
-        assert [ViolationCode.TOTAL_MISMATCH] == [w.code for w in result.warnings]
-        assert usd("598.94") == result.totals.total
 
 
 class TestRefund:
