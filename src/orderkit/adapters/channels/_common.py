@@ -30,6 +30,7 @@ from orderkit.integrations import (
 )
 from orderkit.money import Currency, Money
 from orderkit.orders import OrderEvent, OrderStatus
+from orderkit.pricing import AmountOff
 
 
 def read_flag(value: object, *, path: str, default: bool = False) -> bool:
@@ -182,3 +183,42 @@ def objects(
         (f"{path}[{i}]", read_object(item, path=f"{path}[{i}]"))
         for i, item in enumerate(read_list(value, path=path, required=required))
     ]
+
+
+def optional_currency(value: Currency | str | None) -> Currency | None:
+    """The store currency an adapter is configured with, if any."""
+    if value is None or isinstance(value, Currency):
+        return value
+    return Currency(value)
+
+
+def amount_offers(
+    order: Mapping[str, Any], at: str, currency: Currency, *, codes: str, amount: str
+) -> tuple[AmountOff, ...]:
+    """One `AmountOff` per entry of the `codes` array, its money at `amount`."""
+    return tuple(
+        AmountOff(
+            read_label(item.get("code"), path=f"{item_at}.code"),
+            read_money(item.get(amount), currency, path=f"{item_at}.{amount}"),
+        )
+        for item_at, item in objects(
+            order.get(codes), path=join(at, codes), required=False
+        )
+    )
+
+
+def shipping_total(
+    order: Mapping[str, Any], at: str, currency: Currency, *, amount: str
+) -> Money:
+    """The sum of the `shipping_lines` entries' `amount` field."""
+    lines_at = join(at, "shipping_lines")
+    total = Money.zero(currency)
+    for item_at, item in objects(
+        order.get("shipping_lines"), path=lines_at, required=False
+    ):
+        price = read_money(item.get(amount), currency, path=f"{item_at}.{amount}")
+        try:
+            total += price
+        except InvalidMoney as error:  # the sum outgrows what Money holds
+            raise InvalidMoney(lines_at, str(total), error.problem) from None
+    return total

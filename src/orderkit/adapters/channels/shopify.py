@@ -18,12 +18,14 @@ import pendulum
 
 from orderkit.adapters.channels._common import (
     Unmapped,
+    amount_offers,
     guest_id,
     join,
     key,
     mapped,
     objects,
     oldest_first,
+    optional_currency,
     person,
     read_country,
     read_currency,
@@ -32,6 +34,7 @@ from orderkit.adapters.channels._common import (
     read_optional_id,
     read_optional_when,
     read_positive_money,
+    shipping_total,
     stamp,
 )
 from orderkit.errors import StructureError, ValidationError
@@ -63,7 +66,7 @@ from orderkit.orders import (
     OrderStatus,
     PaymentCaptured,
 )
-from orderkit.pricing import AmountOff, Quote
+from orderkit.pricing import Quote
 
 
 __all__ = ["ShopifyPayloads"]
@@ -146,12 +149,6 @@ _RESTOCK_TYPES: Final[Mapping[str, bool]] = {
 }
 
 
-def _optional_currency(value: Currency | str | None) -> Currency | None:
-    if value is None or isinstance(value, Currency):
-        return value
-    return Currency(value)
-
-
 @final
 @attrs.frozen(slots=True, kw_only=True)
 class ShopifyPayloads:
@@ -231,7 +228,7 @@ class ShopifyPayloads:
     .. versionadded:: 0.1.0
     """
 
-    currency: Currency | None = attrs.field(default=None, converter=_optional_currency)
+    currency: Currency | None = attrs.field(default=None, converter=optional_currency)
 
     @property
     def channel(self) -> str:
@@ -308,8 +305,8 @@ class ShopifyPayloads:
             order_id,
             _CHANNEL,
             lines,
-            _offers(order, at, currency),
-            shipping=_shipping(order, at, currency),
+            amount_offers(order, at, currency, codes="discount_codes", amount="amount"),
+            shipping=shipping_total(order, at, currency, amount="price"),
             tax=read_money(
                 order.get("total_tax"), currency, path=join(at, "total_tax")
             ),
@@ -504,31 +501,6 @@ def _sku(item: Mapping[str, Any], at: str, line_id: str) -> str:
     if variant is not None:
         return f"shopify-variant-{variant}"
     return f"shopify-line-{line_id}"
-
-
-def _offers(
-    order: Mapping[str, Any], at: str, currency: Currency
-) -> tuple[AmountOff, ...]:
-    offers = []
-    for item_at, item in objects(
-        order.get("discount_codes"), path=join(at, "discount_codes"), required=False
-    ):
-        offers.append(
-            AmountOff(
-                read_label(item.get("code"), path=f"{item_at}.code"),
-                read_money(item.get("amount"), currency, path=f"{item_at}.amount"),
-            )
-        )
-    return tuple(offers)
-
-
-def _shipping(order: Mapping[str, Any], at: str, currency: Currency) -> Money:
-    total = Money.zero(currency)
-    for item_at, item in objects(
-        order.get("shipping_lines"), path=join(at, "shipping_lines"), required=False
-    ):
-        total += read_money(item.get("price"), currency, path=f"{item_at}.price")
-    return total
 
 
 def _address(order: Mapping[str, Any], at: str) -> Address:

@@ -21,12 +21,14 @@ import pendulum
 
 from orderkit.adapters.channels._common import (
     Unmapped,
+    amount_offers,
     guest_id,
     join,
     key,
     mapped,
     objects,
     oldest_first,
+    optional_currency,
     person,
     read_country,
     read_currency,
@@ -35,6 +37,7 @@ from orderkit.adapters.channels._common import (
     read_optional_id,
     read_optional_when,
     read_positive_money,
+    shipping_total,
     stamp,
 )
 from orderkit.errors import (
@@ -69,7 +72,7 @@ from orderkit.orders import (
     OrderStatus,
     PaymentCaptured,
 )
-from orderkit.pricing import AmountOff, Quote
+from orderkit.pricing import Quote
 
 
 __all__ = ["WooCommercePayloads"]
@@ -110,12 +113,6 @@ _STATUSES: Final[Mapping[str, OrderStatus | Unmapped]] = {
         "a checkout draft is a cart the buyer has not submitted, not a placed order"
     ),
 }
-
-
-def _optional_currency(value: Currency | str | None) -> Currency | None:
-    if value is None or isinstance(value, Currency):
-        return value
-    return Currency(value)
 
 
 @final
@@ -200,7 +197,7 @@ class WooCommercePayloads:
     .. versionadded:: 0.1.0
     """
 
-    currency: Currency | None = attrs.field(default=None, converter=_optional_currency)
+    currency: Currency | None = attrs.field(default=None, converter=optional_currency)
 
     @property
     def channel(self) -> str:
@@ -292,8 +289,8 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
         order_id,
         _CHANNEL,
         lines,
-        _offers(order, at, currency),
-        shipping=_shipping(order, at, currency),
+        amount_offers(order, at, currency, codes="coupon_lines", amount="discount"),
+        shipping=shipping_total(order, at, currency, amount="total"),
         tax=read_money(order.get("total_tax"), currency, path=join(at, "total_tax")),
         stated_total=total,
         taxes_included=False,
@@ -382,29 +379,6 @@ def _sku(item: Mapping[str, Any], at: str, line_id: str) -> str:
         if found is not None:
             return f"woocommerce-{prefix}-{found}"
     return f"woocommerce-line-{line_id}"
-
-
-def _offers(
-    order: Mapping[str, Any], at: str, currency: Currency
-) -> tuple[AmountOff, ...]:
-    return tuple(
-        AmountOff(
-            read_label(item.get("code"), path=f"{item_at}.code"),
-            read_money(item.get("discount"), currency, path=f"{item_at}.discount"),
-        )
-        for item_at, item in objects(
-            order.get("coupon_lines"), path=join(at, "coupon_lines"), required=False
-        )
-    )
-
-
-def _shipping(order: Mapping[str, Any], at: str, currency: Currency) -> Money:
-    total = Money.zero(currency)
-    for item_at, item in objects(
-        order.get("shipping_lines"), path=join(at, "shipping_lines"), required=False
-    ):
-        total += read_money(item.get("total"), currency, path=f"{item_at}.total")
-    return total
 
 
 def _address(order: Mapping[str, Any], at: str) -> Address:
