@@ -18,7 +18,12 @@ from typing import Any, ClassVar, Final, final
 import attrs
 import pendulum
 
-from orderkit.adapters.channels._common import read_country, read_currency, read_label
+from orderkit.adapters.channels._common import (
+    person,
+    read_country,
+    read_currency,
+    read_label,
+)
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     EmptyOrder,
@@ -597,9 +602,10 @@ def _invoice_state(value: object) -> bool | None:
 
 
 def _name(first: object, last: object, first_at: str, last_at: str) -> str:
-    given = read_text(first, path=first_at, required=False)
-    family = read_text(last, path=last_at, required=False)
-    return " ".join(part for part in (given, family) if part)
+    return person(
+        read_text(first, path=first_at, required=False),
+        read_text(last, path=last_at, required=False),
+    )
 
 
 def _optional_money(
