@@ -46,6 +46,8 @@ class MovementKind(enum.StrEnum):
     """Held units committed to a paid order: reserved down, allocated up."""
     SHIP = "ship"
     """Allocated units left the building: on hand and allocated down."""
+    UNALLOCATE = "unallocate"
+    """Allocated units of an order cancelled before shipping: allocated down."""
     RESTOCK = "restock"
     """Returned goods back in stock after inspection: on hand up."""
     TRANSFER = "transfer"

@@ -268,9 +268,40 @@ def ship(
             and not shipped at its location (`measure="allocated"`); every
             such line is listed.
     """
+    return _out_of_allocation(stamp, lines, committed, MovementKind.SHIP)
+
+
+def unallocate(
+    stamp: Stamp,
+    lines: Iterable[StockLine],
+    committed: Iterable[Hold],
+) -> Plan:
+    """Return lines of the owner's committed, unshipped units to available.
+
+    For an order cancelled after payment and before its parcels left: the
+    units stay on hand and are sellable again. The owner's newest committed
+    holds give their units back first, so what ships is what was held first.
+
+    Raises:
+        InsufficientStock: A line asks for more than the owner has committed
+            and not shipped at its location (`measure="allocated"`).
+    """
+    return _out_of_allocation(stamp, lines, committed, MovementKind.UNALLOCATE)
+
+
+def _out_of_allocation(
+    stamp: Stamp,
+    lines: Iterable[StockLine],
+    committed: Iterable[Hold],
+    kind: MovementKind,
+) -> Plan:
+    """Take lines out of the owner's allocation: shipped, or given back."""
+    shipping = kind is MovementKind.SHIP
     demand = merge_lines(lines)
     by_row: dict[tuple[str, str], list[Hold]] = {}
-    for hold in sorted(committed, key=lambda h: (h.placed_at, h.hold_id)):
+    for hold in sorted(
+        committed, key=lambda h: (h.placed_at, h.hold_id), reverse=not shipping
+    ):
         if hold.unshipped:
             by_row.setdefault((hold.sku, hold.location), []).append(hold)
     shortages = [
@@ -288,9 +319,12 @@ def ship(
         left = quantity
         for hold in by_row[sku, location]:
             taken = min(left, hold.unshipped)
-            writes.append(
-                HoldWrite(hold, attrs.evolve(hold, shipped=hold.shipped + taken))
+            new = (
+                attrs.evolve(hold, shipped=hold.shipped + taken)
+                if shipping
+                else attrs.evolve(hold, committed=hold.committed - taken)
             )
+            writes.append(HoldWrite(hold, new))
             left -= taken
             if not left:
                 break
@@ -298,17 +332,18 @@ def ship(
             Movement(
                 key=stamp.key,
                 index=i,
-                kind=MovementKind.SHIP,
+                kind=kind,
                 sku=sku,
                 location=location,
-                on_hand=-quantity,
+                on_hand=-quantity if shipping else 0,
                 allocated=-quantity,
                 at=stamp.now,
                 reason=stamp.reason,
                 actor=stamp.actor,
             )
         )
-        checks.append(Check(sku, location, quantity, Measure.ON_HAND, 0))
+        if shipping:
+            checks.append(Check(sku, location, quantity, Measure.ON_HAND, 0))
         checks.append(Check(sku, location, quantity, Measure.ALLOCATED, 0))
     return Plan(
         key=stamp.key,

@@ -8,6 +8,8 @@ across channels within a window for review, over any
 per-buyer, IP and device limits over any `orderkit.ports.LimitStore`;
 `pull` reads a channel's feed page by page and moves its cursor in an
 `orderkit.ports.CursorStore` only after the host accepted the page.
+`reconcile_payments` and `reconcile_stock` compare orders with a payment
+statement and the ledger with a stock count.
 `retry` tries a call again after a `TransientError`, with capped exponential
 backoff; `CircuitBreaker` stops calling a target that keeps failing.
 
@@ -35,8 +37,17 @@ from orderkit.services._ledger import Resolution as Resolution
 from orderkit.services._limits import PurchaseLimits as PurchaseLimits
 from orderkit.services._pulling import Pulled as Pulled
 from orderkit.services._pulling import pull as pull
+from orderkit.services._reconcile import Discrepancy as Discrepancy
+from orderkit.services._reconcile import DiscrepancyKind as DiscrepancyKind
+from orderkit.services._reconcile import Reconciliation as Reconciliation
+from orderkit.services._reconcile import RowProblem as RowProblem
+from orderkit.services._reconcile import reconcile_payments as reconcile_payments
 from orderkit.services._retry import RetryPolicy as RetryPolicy
 from orderkit.services._retry import retry as retry
+from orderkit.services._stock_counts import StockCount as StockCount
+from orderkit.services._stock_counts import StockDifference as StockDifference
+from orderkit.services._stock_counts import StockReconciliation as StockReconciliation
+from orderkit.services._stock_counts import reconcile_stock as reconcile_stock
 
 
 __all__ = [
@@ -47,14 +58,23 @@ __all__ = [
     "DEFAULT_HOLD_TTL",
     "DEFAULT_KEY_LEASE",
     "DEFAULT_KEY_RETENTION",
+    "Discrepancy",
+    "DiscrepancyKind",
     "DuplicateDetector",
     "Idempotency",
     "Ledger",
     "Pulled",
     "PurchaseLimits",
+    "Reconciliation",
     "Reply",
     "Resolution",
     "RetryPolicy",
+    "RowProblem",
+    "StockCount",
+    "StockDifference",
+    "StockReconciliation",
     "pull",
+    "reconcile_payments",
+    "reconcile_stock",
     "retry",
 ]

@@ -348,6 +348,42 @@ class Ledger:
                 not shipped there (`measure="allocated"`), or the location
                 has too little on hand (`measure="on_hand"`); nothing moved.
         """
+        return self._from_allocation(
+            planning.ship, owner, lines, reason=reason, actor=actor, key=key
+        )
+
+    def unallocate(
+        self,
+        owner: str,
+        lines: Iterable[StockLine | tuple[str, str, int]],
+        *,
+        reason: str = "",
+        actor: str = "system",
+        key: str | None = None,
+    ) -> Receipt:
+        """Give `owner`'s committed, unshipped units back: allocated goes down.
+
+        For an order cancelled after payment and before it shipped: the
+        units stay on hand and become available (and sellable) again.
+
+        Raises:
+            InsufficientStock: A line exceeds what `owner` committed and has
+                not shipped there (`measure="allocated"`); nothing moved.
+        """
+        return self._from_allocation(
+            planning.unallocate, owner, lines, reason=reason, actor=actor, key=key
+        )
+
+    def _from_allocation(  # noqa: PLR0913 - the planner, and one operation's fields
+        self,
+        planner: Callable[[planning.Stamp, list[StockLine], Sequence[Hold]], Plan],
+        owner: str,
+        lines: Iterable[StockLine | tuple[str, str, int]],
+        *,
+        reason: str,
+        actor: str,
+        key: str | None,
+    ) -> Receipt:
         _check(text, "owner", owner)
         found = _lines(lines)
         if (first := self._first(key)) is not None:
@@ -356,7 +392,7 @@ class Ledger:
             committed = self._store.holds(owner=owner, state=HoldState.COMMITTED)
             stamp = self._stamp(key, reason, actor)
             try:
-                return self._store.apply(planning.ship(stamp, found, committed))
+                return self._store.apply(planner(stamp, found, committed))
             except ConcurrencyConflict:
                 continue
         raise ConcurrencyConflict(f"holds of owner:{owner}")

@@ -64,7 +64,7 @@ def ledger_machine(
     """Return a state machine class that runs a `Ledger` over `make_store()`."""
 
     class LedgerMachine(RuleBasedStateMachine):
-        """Receive, reserve, extend, release, commit, ship, sweep, count, set policy."""
+        """Receive, reserve, extend, release, commit, ship, unallocate, sweep, count."""
 
         holds = Bundle("holds")
 
@@ -289,6 +289,43 @@ def ledger_machine(
                 left -= taken
             self.on_hand[row] -= quantity
             self.flows[row] -= quantity
+
+        @rule(owner=st.sampled_from(_OWNERS), data=st.data())
+        def unallocate(self, owner: str, data: st.DataObject) -> None:
+            # Newest committed units go back first: what ships is what was
+            # held first.
+            committed = sorted(
+                (
+                    h
+                    for h in self.model.values()
+                    if h.owner == owner and h.committed > h.shipped
+                ),
+                key=lambda h: (h.placed_at, h.hold_id),
+                reverse=True,
+            )
+            rows = sorted({h.row for h in committed})
+            if not rows:
+                return
+            row = data.draw(st.sampled_from(rows))
+            quantity = data.draw(st.integers(1, 4))
+            mine = [h for h in committed if h.row == row]
+            have = sum(h.committed - h.shipped for h in mine)
+            at = self.at()
+            try:
+                self.ledger.unallocate(owner, [(row[0], row[1], quantity)])
+            except InsufficientStock as error:
+                assert have < quantity
+                assert error.shortages == (
+                    Shortage(row[0], row[1], quantity, have, "allocated"),
+                )
+                return
+            assert have >= quantity
+            self.expire_rows({row}, at)
+            left = quantity
+            for h in mine:
+                taken = min(left, h.committed - h.shipped)
+                h.committed -= taken
+                left -= taken
 
         @rule(data=st.data(), counted=st.integers(0, 8))
         def stocktake(self, data: st.DataObject, counted: int) -> None:

@@ -1,0 +1,474 @@
+"""Orders against a payment provider's settlement statement.
+
+The orders say what money should have moved; the statement says what did.
+`reconcile_payments` compares the two by transaction id and reports every
+difference as a `Discrepancy`, together with the rows the statement reader
+could not read, so one bad row never hides the rest of the statement.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+from collections.abc import Iterable
+from typing import Final, Protocol, final
+
+import attrs
+
+from orderkit._validate import (
+    Validator,
+    as_tuple,
+    count,
+    instance_of,
+    optional_text,
+)
+from orderkit.errors import ValidationError
+from orderkit.integrations import SettlementLine, TransactionKind
+from orderkit.money import Money
+from orderkit.orders import Order
+from orderkit.pricing import RefundState
+
+
+__all__ = [
+    "Discrepancy",
+    "DiscrepancyKind",
+    "Reconciliation",
+    "RowProblem",
+    "reconcile_payments",
+]
+
+
+@final
+class DiscrepancyKind(enum.StrEnum):
+    """What differs between the orders and a settlement statement.
+
+    .. versionadded:: 0.1.0
+    """
+
+    MISSING_IN_STATEMENT = "missing_in_statement"
+    """The orders record a capture or settled refund the statement lacks."""
+    MISSING_IN_ORDERS = "missing_in_orders"
+    """The statement moved money under a transaction no order records."""
+    AMOUNT_MISMATCH = "amount_mismatch"
+    """The same transaction, another amount."""
+    CURRENCY_MISMATCH = "currency_mismatch"
+    """The same transaction, another currency."""
+    ORDER_MISMATCH = "order_mismatch"
+    """The same transaction, attributed to another order."""
+    DUPLICATE_CAPTURE = "duplicate_capture"
+    """Money taken twice: a repeated statement line, or a second capture for
+    an order whose recorded captures the statement already settled."""
+    DUPLICATE_REFUND = "duplicate_refund"
+    """A refund the statement lists twice."""
+    REFUND_WITHOUT_PAYMENT = "refund_without_payment"
+    """Money sent back for an order that neither side shows as paid."""
+    MALFORMED_ROW = "malformed_row"
+    """A statement row that could not be read; see its line number."""
+
+
+class RowProblem(Protocol):
+    """**Protocol:** a statement row a reader could not read.
+
+    `orderkit.adapters.statements.MalformedRow` is one; a host's own reader
+    may return anything with these attributes.
+
+    .. versionadded:: 0.1.0
+    """
+
+    @property
+    def line(self) -> int:
+        """The row's line number in the file, from 1."""
+        ...
+
+    @property
+    def field(self) -> str:
+        """The column that could not be read (empty for the whole row)."""
+        ...
+
+    @property
+    def problem(self) -> str:
+        """What was wrong with it."""
+        ...
+
+
+def _optional_money(field: str) -> Validator:
+    check = instance_of(field, Money)
+
+    def optional(instance: object, attribute: object, value: Money | None) -> None:
+        if value is not None:
+            check(instance, attribute, value)
+
+    return optional
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class Discrepancy:
+    """One difference between the orders and the statement.
+
+    Attributes:
+        kind: What differs.
+        order_id: The order concerned, when either side names it.
+        transaction_id: The transaction concerned, if any.
+        expected: What the orders record, if they record it.
+        actual: What the statement shows, if it shows it.
+        line: The statement's line number, for a malformed row.
+        detail: The difference in words, for people.
+
+    .. versionadded:: 0.1.0
+    """
+
+    kind: DiscrepancyKind = attrs.field(converter=DiscrepancyKind)
+    order_id: str | None = attrs.field(
+        default=None, validator=optional_text("order_id")
+    )
+    transaction_id: str | None = attrs.field(
+        default=None, validator=optional_text("transaction_id")
+    )
+    expected: Money | None = attrs.field(
+        default=None,
+        validator=_optional_money("expected"),
+    )
+    actual: Money | None = attrs.field(
+        default=None, validator=_optional_money("actual")
+    )
+    line: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(count("line"))
+    )
+    detail: str = attrs.field(default="", validator=instance_of("detail", str))
+
+
+_CSV_COLUMNS: Final = (
+    "kind",
+    "order_id",
+    "transaction_id",
+    "expected_amount",
+    "expected_currency",
+    "statement_amount",
+    "statement_currency",
+    "line",
+    "detail",
+)
+
+
+def _discrepancies(value: Iterable[Discrepancy]) -> tuple[Discrepancy, ...]:
+    return as_tuple(value, "discrepancies", Discrepancy)
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class Reconciliation:
+    """The result of `reconcile_payments`: what matched and what did not.
+
+    Attributes:
+        discrepancies: Every difference: malformed rows first (by line),
+            then the statement's lines in statement order, then what the
+            statement lacks in the orders' order.
+        matched: Transactions found on both sides with the same amount,
+            currency and order.
+        expected: Captures and settled refunds the orders record, and
+            the pending refunds the statement shows.
+        settled: Statement lines that moved money (captures, sales, refunds).
+        skipped: Statement lines that moved none (authorisations, voids).
+
+    .. versionadded:: 0.1.0
+    """
+
+    discrepancies: tuple[Discrepancy, ...] = attrs.field(converter=_discrepancies)
+    matched: int = attrs.field(validator=count("matched"))
+    expected: int = attrs.field(validator=count("expected"))
+    settled: int = attrs.field(validator=count("settled"))
+    skipped: int = attrs.field(default=0, validator=count("skipped"))
+
+    @property
+    def ok(self) -> bool:
+        """Whether the two sides agree entirely."""
+        return not self.discrepancies
+
+    def of_kind(self, kind: DiscrepancyKind | str) -> tuple[Discrepancy, ...]:
+        """The discrepancies of one kind, in report order."""
+        wanted = DiscrepancyKind(kind)
+        return tuple(d for d in self.discrepancies if d.kind is wanted)
+
+    def to_csv(self) -> str:
+        """The discrepancies as CSV text: a header row, then one row each.
+
+        Columns, in this order: kind, order_id, transaction_id,
+        expected_amount, expected_currency, statement_amount,
+        statement_currency, line, detail. Amounts are plain decimals with
+        the currency in its own column; rows end with CRLF (RFC 4180).
+        Encode the text as UTF-8 (`utf-8-sig` for spreadsheet programs that
+        need the BOM to read Chinese text).
+        """
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(_CSV_COLUMNS)
+        for d in self.discrepancies:
+            writer.writerow(
+                (
+                    d.kind.value,
+                    d.order_id or "",
+                    d.transaction_id or "",
+                    "" if d.expected is None else str(d.expected.amount),
+                    "" if d.expected is None else d.expected.currency.code,
+                    "" if d.actual is None else str(d.actual.amount),
+                    "" if d.actual is None else d.actual.currency.code,
+                    "" if d.line is None else str(d.line),
+                    d.detail,
+                )
+            )
+        return out.getvalue()
+
+
+# A capture and a sale both take money; a refund sends it back. Statement
+# lines of other kinds (authorisations, voids) move no money.
+_CAPTURE: Final = "capture"
+_REFUND: Final = "refund"
+_CLASS_OF: Final = {
+    TransactionKind.CAPTURE: _CAPTURE,
+    TransactionKind.SALE: _CAPTURE,
+    TransactionKind.REFUND: _REFUND,
+}
+
+
+@final
+@attrs.frozen(slots=True)
+class _Expected:
+    order_id: str
+    transaction_id: str
+    money_class: str
+    amount: Money
+    # A pending refund may or may not have reached the statement yet.
+    required: bool
+
+
+def _expected_of(order: Order) -> list[_Expected]:
+    """The money movements one order records, as the statement should show them."""
+    oid = order.order_id
+    ledger = order.payment_ledger
+    if ledger is None:
+        return [
+            _Expected(oid, p.payment_id, _CAPTURE, p.amount, required=True)
+            for p in order.payments
+        ]
+    found = [
+        _Expected(oid, c.capture_id, _CAPTURE, c.amount, required=True)
+        for p in ledger.payments
+        for c in p.captures
+    ]
+    found += [
+        _Expected(
+            oid,
+            r.refund_id,
+            _REFUND,
+            r.amount,
+            required=r.state is RefundState.REFUNDED,
+        )
+        for r in ledger.refunds
+        if r.state is not RefundState.FAILED
+    ]
+    return found
+
+
+def _index_orders(
+    orders: Iterable[Order],
+) -> dict[tuple[str, str], _Expected]:
+    expected: dict[tuple[str, str], _Expected] = {}
+    for i, order in enumerate(as_tuple(orders, "orders", Order)):
+        for item in _expected_of(order):
+            key = (item.money_class, item.transaction_id)
+            first = expected.get(key)
+            if first is not None:
+                raise ValidationError(
+                    f"orders[{i}]",
+                    item.transaction_id,
+                    f"repeats a {item.money_class} of order {first.order_id!r}",
+                )
+            expected[key] = item
+    return expected
+
+
+def _compare(line: SettlementLine, item: _Expected) -> Discrepancy | None:
+    if line.amount.currency != item.amount.currency:
+        kind = DiscrepancyKind.CURRENCY_MISMATCH
+        detail = f"the order records {item.amount}, the statement {line.amount}"
+    elif line.amount != item.amount:
+        kind = DiscrepancyKind.AMOUNT_MISMATCH
+        detail = f"the order records {item.amount}, the statement {line.amount}"
+    elif line.order_id is not None and line.order_id != item.order_id:
+        kind = DiscrepancyKind.ORDER_MISMATCH
+        detail = (
+            f"order {item.order_id!r} records it; "
+            f"the statement names order {line.order_id!r}"
+        )
+    else:
+        return None
+    return Discrepancy(
+        kind=kind,
+        order_id=item.order_id,
+        transaction_id=line.transaction_id,
+        expected=item.amount,
+        actual=line.amount,
+        detail=detail,
+    )
+
+
+def _unmatched(
+    line: SettlementLine,
+    money_class: str,
+    captured_orders: set[str],
+    paid_orders: set[str],
+) -> Discrepancy:
+    """A money line no order records: extra, duplicate or unpaid refund."""
+    if money_class == _CAPTURE and line.order_id in captured_orders:
+        kind = DiscrepancyKind.DUPLICATE_CAPTURE
+        detail = (
+            f"a second {line.kind} for order {line.order_id!r}, whose "
+            "recorded captures the statement settles already"
+        )
+    elif money_class == _REFUND and line.order_id not in paid_orders:
+        kind = DiscrepancyKind.REFUND_WITHOUT_PAYMENT
+        detail = "a refund for an order neither side shows as paid"
+    else:
+        kind = DiscrepancyKind.MISSING_IN_ORDERS
+        detail = f"a {line.kind} no order records"
+    return Discrepancy(
+        kind=kind,
+        order_id=line.order_id,
+        transaction_id=line.transaction_id,
+        actual=line.amount,
+        detail=detail,
+    )
+
+
+def _malformed(rejected: Iterable[RowProblem]) -> list[Discrepancy]:
+    rows = list(rejected)
+    for i, row in enumerate(rows):
+        if not isinstance(getattr(row, "line", None), int) or not isinstance(
+            getattr(row, "problem", None), str
+        ):
+            raise ValidationError(f"rejected[{i}]", row, "must be a RowProblem")
+    return [
+        Discrepancy(
+            kind=DiscrepancyKind.MALFORMED_ROW,
+            line=row.line,
+            detail=f"{row.field}: {row.problem}" if row.field else row.problem,
+        )
+        for row in sorted(rows, key=lambda row: row.line)
+    ]
+
+
+def reconcile_payments(
+    orders: Iterable[Order],
+    lines: Iterable[SettlementLine],
+    *,
+    rejected: Iterable[RowProblem] = (),
+) -> Reconciliation:
+    """Compare what the orders record with what a settlement statement shows.
+
+    The orders' side: each order's payment ledger when it keeps one (every
+    capture under its capture id; every settled refund under its refund id;
+    a pending refund is matched when the statement has it and not missed
+    when it does not; a failed one moved no money), else its `payments`
+    (each a capture under its payment id). The statement's side: its
+    captures and sales (money taken) and refunds (money sent back), matched
+    to the orders' by transaction id; authorisations and voids move no
+    money and are only counted.
+
+    A transaction on both sides is matched when the currency, the amount
+    and (if the statement names one) the order agree, and is a
+    `CURRENCY_MISMATCH`, `AMOUNT_MISMATCH` or `ORDER_MISMATCH` otherwise.
+    A statement line under a transaction id seen earlier in the statement
+    is a `DUPLICATE_CAPTURE` (or `DUPLICATE_REFUND`). One no order records
+    is a `DUPLICATE_CAPTURE` when its order already has every recorded
+    capture in the statement, a `REFUND_WITHOUT_PAYMENT` when it is a
+    refund for an order neither side shows a capture for, and
+    `MISSING_IN_ORDERS` otherwise. A capture or settled refund the
+    statement lacks is `MISSING_IN_STATEMENT`. Rows the reader rejected
+    become `MALFORMED_ROW`s with their line numbers; the rest of the
+    statement is reconciled all the same.
+
+    Args:
+        orders: The orders the statement's period covers.
+        lines: The statement's lines.
+        rejected: The rows the statement reader could not read.
+
+    Returns:
+        The report; nothing is written anywhere.
+
+    Raises:
+        ValidationError: An argument is not a sequence of the right items,
+            or two orders record the same transaction id.
+
+    .. versionadded:: 0.1.0
+    """
+    expected = _index_orders(orders)
+    statement = as_tuple(lines, "lines", SettlementLine)
+    malformed = _malformed(rejected)
+
+    money_lines = [(line, _CLASS_OF.get(line.kind)) for line in statement]
+    paid_orders = {e.order_id for e in expected.values() if e.money_class == _CAPTURE}
+    paid_orders |= {
+        line.order_id
+        for line, money_class in money_lines
+        if money_class == _CAPTURE and line.order_id is not None
+    }
+
+    # First pass: match by transaction id, so that what counts as a second
+    # capture does not depend on the order of the statement's lines.
+    found: dict[int, Discrepancy | None] = {}
+    seen: set[tuple[str, str]] = set()
+    matched = skipped = 0
+    for i, (line, money_class) in enumerate(money_lines):
+        if money_class is None:
+            skipped += 1
+            continue
+        key = (money_class, line.transaction_id)
+        if key in seen:
+            kind = (
+                DiscrepancyKind.DUPLICATE_CAPTURE
+                if money_class == _CAPTURE
+                else DiscrepancyKind.DUPLICATE_REFUND
+            )
+            found[i] = Discrepancy(
+                kind=kind,
+                order_id=line.order_id,
+                transaction_id=line.transaction_id,
+                actual=line.amount,
+                detail=f"the statement lists this {line.kind} again",
+            )
+            continue
+        seen.add(key)
+        item = expected.get(key)
+        if item is not None:
+            found[i] = _compare(line, item)
+            matched += found[i] is None
+    captured_orders = {
+        e.order_id
+        for key, e in expected.items()
+        if e.money_class == _CAPTURE and key in seen
+    }
+    for i, (line, money_class) in enumerate(money_lines):
+        if money_class is not None and i not in found:
+            found[i] = _unmatched(line, money_class, captured_orders, paid_orders)
+
+    missing = [
+        Discrepancy(
+            kind=DiscrepancyKind.MISSING_IN_STATEMENT,
+            order_id=e.order_id,
+            transaction_id=e.transaction_id,
+            expected=e.amount,
+            detail=f"the order records this {e.money_class}; the statement lacks it",
+        )
+        for key, e in expected.items()
+        if e.required and key not in seen
+    ]
+    listed = [found[i] for i in sorted(found)]
+    return Reconciliation(
+        discrepancies=[*malformed, *(d for d in listed if d is not None), *missing],
+        matched=matched,
+        expected=sum(e.required or key in seen for key, e in expected.items()),
+        settled=len(statement) - skipped,
+        skipped=skipped,
+    )
