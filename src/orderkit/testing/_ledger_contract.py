@@ -333,6 +333,32 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         assert error.value.shortages == (Shortage("TEA-01", "W1", 4, 3, "on_hand"),)
         assert self.snapshot(store) == before
 
+    def test_unallocating_gives_unshipped_units_back(self, ledger: Ledger) -> None:
+        """An order cancelled after payment: allocated down, available up."""
+        ledger.receive("TEA-01", "W1", 5)
+        hold = ledger.reserve("order-1", [("TEA-01", "W1", 4)]).holds[0]
+        ledger.commit(hold.hold_id)
+        ledger.ship("order-1", [("TEA-01", "W1", 1)])
+        ledger.unallocate("order-1", [("TEA-01", "W1", 3)], reason="cancelled")
+        assert ledger.balance("TEA-01", "W1") == Balance("TEA-01", "W1", 4, 0, 0)
+        assert ledger.balance("TEA-01", "W1").available == 4
+        kept = ledger.hold(hold.hold_id)
+        assert (kept.committed, kept.shipped) == (1, 1)
+
+    def test_unallocating_more_than_unshipped_fails_atomically(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """Shipped units cannot be given back; nothing moves."""
+        ledger.receive("TEA-01", "W1", 5)
+        hold = ledger.reserve("order-1", [("TEA-01", "W1", 3)]).holds[0]
+        ledger.commit(hold.hold_id)
+        ledger.ship("order-1", [("TEA-01", "W1", 2)])
+        before = self.snapshot(store)
+        with pytest.raises(InsufficientStock) as error:
+            ledger.unallocate("order-1", [("TEA-01", "W1", 2)])
+        assert error.value.shortages == (Shortage("TEA-01", "W1", 2, 1, "allocated"),)
+        assert self.snapshot(store) == before
+
     # stock policies, safety stock, adjustments
 
     def test_no_oversell_is_the_default(self, ledger: Ledger) -> None:
