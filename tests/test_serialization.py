@@ -321,7 +321,7 @@ class TestWireFormat:
             '{"channel":"douyin","event_type":"trade.paid",'
             '"object_id":"DY-1001","event_id":"evt-7001"}],'
             '"address_changed_at":null,"payment_ledger":null,'
-            '"after_sales":[],"price_changes":[],"parked":[]}'
+            '"after_sales":[],"price_changes":[],"parked":[],"review":[]}'
         ).encode()
         assert expected == CONVERTER.dumps(_order())
         assert expected == STDLIB.dumps(_order())

@@ -155,6 +155,7 @@ def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
         after_sales=(),
         price_changes=(),
         parked=(),
+        review=(),
     )
     record = _new_record(
         order.order_id,

@@ -79,6 +79,13 @@ def _parked(value: Iterable[OrderEvent]) -> tuple[OrderEvent, ...]:
     return events  # type: ignore[return-value]  # each is one of EVENT_TYPES
 
 
+def _review(value: Iterable[str]) -> tuple[str, ...]:
+    reasons = as_tuple(value, "review", str)
+    for i, reason in enumerate(reasons):
+        text(f"review[{i}]")(None, None, reason)
+    return reasons
+
+
 def _keys(value: Iterable[IdempotencyKey]) -> frozenset[IdempotencyKey]:
     if isinstance(value, frozenset) and all(
         isinstance(key, IdempotencyKey) for key in value
@@ -123,6 +130,8 @@ class Order:
         parked: Events that arrived before their predecessor (`Early`),
             kept with the order to be applied again after the next event
             that applies.
+        review: Why the order waits for a person before it goes on
+            (`"pricing"`, `"duplicate"`); empty when it does not.
 
     Raises:
         EmptyOrder: There are no lines.
@@ -169,6 +178,7 @@ class Order:
         default=(), converter=_price_changes
     )
     parked: tuple[OrderEvent, ...] = attrs.field(default=(), converter=_parked)
+    review: tuple[str, ...] = attrs.field(default=(), converter=_review)
 
     def __attrs_post_init__(self) -> None:
         check_lines(self.lines)

@@ -434,6 +434,7 @@ def read_order(o: Data) -> Order:
         and _empty(o.get("after_sales", ()))
         and _empty(o.get("price_changes", ()))
         and _empty(o.get("parked", ()))
+        and _empty(o.get("review", ()))
     ):
         _unusual()
     order = _new_order(
@@ -452,6 +453,7 @@ def read_order(o: Data) -> Order:
         frozenset([read_key(key) for key in keys]),
         None if address_changed_at is None else read_instant(address_changed_at),
         None,
+        (),
         (),
         (),
         (),
