@@ -276,7 +276,8 @@ ALLOWED_LAYERS: dict[str, frozenset[str]] = {
     "core": frozenset({"core"}),
     "ports": frozenset({"core", "ports"}),
     "services": frozenset({"core", "ports", "services"}),
-    "adapters": frozenset({"core", "ports", "adapters"}),
+    # Adapters that store documents write them with orderkit.serialization.
+    "adapters": frozenset({"core", "ports", "adapters", "serialization"}),
 }
 # A driver only inside the adapter that needs it.
 DRIVERS = {"sqlite3": f"{ROOT}.adapters.sqlite", "psycopg": f"{ROOT}.adapters.postgres"}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import threading
-from typing import Final, final
+from typing import Final, cast, final
 
 from orderkit.dedupe._claims import check_text
 
@@ -93,3 +94,14 @@ class MemoryCursorStore:
                 return False
             self._cursors[name] = new
             return True
+
+    def _snapshot(self) -> object:
+        """A copy of the store's data, for `MemoryUnitOfWork` to roll back to."""
+        with self._lock:
+            return copy.deepcopy(self._cursors)
+
+    def _restore(self, snapshot: object) -> None:
+        """Put back the data `_snapshot` copied; the snapshot stays reusable."""
+        state = copy.deepcopy(cast("dict[str, str]", snapshot))
+        with self._lock:
+            self._cursors = state

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import bisect
+import copy
 import datetime as dt
 import heapq
 import itertools
 import operator
 import threading
 from collections.abc import Sequence
-from typing import final
+from typing import Any, cast, final
 
 import attrs
 import pendulum
@@ -207,6 +208,28 @@ class MemoryDetectorStore:
             for entry in kept:
                 heapq.heappush(heap, entry)
         return pruned
+
+    _STATE = (
+        "_orders",
+        "_by_fingerprint",
+        "_by_phone",
+        "_suspicions",
+        "_pending",
+        "_by_placed_at",
+    )
+
+    def _snapshot(self) -> object:
+        """A copy of the store's data, for `MemoryUnitOfWork` to roll back to."""
+        # `_seq` only orders what is recorded: a gap after a rollback is harmless.
+        with self._lock:
+            return copy.deepcopy({name: getattr(self, name) for name in self._STATE})
+
+    def _restore(self, snapshot: object) -> None:
+        """Put back the data `_snapshot` copied; the snapshot stays reusable."""
+        state = copy.deepcopy(cast("dict[str, Any]", snapshot))
+        with self._lock:
+            for name in self._STATE:
+                setattr(self, name, state[name])
 
     def _screening(self, key: _Order) -> Screening:
         suspicion = self._suspicions.get(key)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import heapq
 import secrets
 import threading
-from typing import final
+from typing import cast, final
 
 import pendulum
 
@@ -117,6 +118,22 @@ class MemoryKeyStore:
                     del self._keys[key]
                     pruned += 1
         return pruned
+
+    def _snapshot(self) -> object:
+        """A copy of the store's data, for `MemoryUnitOfWork` to roll back to."""
+        with self._lock:
+            return copy.deepcopy((self._keys, self._ended))
+
+    def _restore(self, snapshot: object) -> None:
+        """Put back the data `_snapshot` copied; the snapshot stays reusable."""
+        state = copy.deepcopy(
+            cast(
+                "tuple[dict[str, _KeyRecord], list[tuple[pendulum.DateTime, str]]]",
+                snapshot,
+            )
+        )
+        with self._lock:
+            self._keys, self._ended = state
 
 
 class _KeyRecord:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import heapq
 import threading
 from collections.abc import Iterable, Sequence
-from typing import final
+from typing import cast, final
 
 import pendulum
 
@@ -139,6 +140,17 @@ class MemoryLedgerStore:
             figures[3] = quantity
             self._s.skus.add(sku)
             self._s.locations.add(location)
+
+    def _snapshot(self) -> object:
+        """A copy of the store's data, for `MemoryUnitOfWork` to roll back to."""
+        with self._lock:
+            return copy.deepcopy(self._s)
+
+    def _restore(self, snapshot: object) -> None:
+        """Put back the data `_snapshot` copied; the snapshot stays reusable."""
+        state = copy.deepcopy(cast("_State", snapshot))
+        with self._lock:
+            self._s = state
 
 
 class _State:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import threading
 from collections.abc import Sequence
-from typing import final
+from typing import cast, final
 
 import pendulum
 
 from orderkit._time import plus
 from orderkit.pricing import Exceeded, Granted, LimitDecision, LimitKey, Overage
 from orderkit.pricing._limits import check_instant, check_keys, check_use_id, uses_of
+
+
+_Snapshot = tuple[
+    dict[str, list[tuple[pendulum.DateTime, str | None]]],
+    dict[str, pendulum.DateTime],
+]
 
 
 @final
@@ -81,6 +88,17 @@ class MemoryLimitStore:
                     del self._uses[name]
             self._use_ids = {u: at for u, at in self._use_ids.items() if at >= cutoff}
         return pruned
+
+    def _snapshot(self) -> object:
+        """A copy of the store's data, for `MemoryUnitOfWork` to roll back to."""
+        with self._lock:
+            return copy.deepcopy((self._uses, self._use_ids))
+
+    def _restore(self, snapshot: object) -> None:
+        """Put back the data `_snapshot` copied; the snapshot stays reusable."""
+        state = copy.deepcopy(cast("_Snapshot", snapshot))
+        with self._lock:
+            self._uses, self._use_ids = state
 
     def _check(self, key: LimitKey, at: pendulum.DateTime) -> Overage | None:
         """The key's overage at `at`, or `None` when one more use fits."""

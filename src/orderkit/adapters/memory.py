@@ -8,12 +8,20 @@ from orderkit.adapters._memory_detector import MemoryDetectorStore
 from orderkit.adapters._memory_keys import MemoryKeyStore
 from orderkit.adapters._memory_ledger import MemoryLedgerStore
 from orderkit.adapters._memory_limits import MemoryLimitStore
+from orderkit.adapters._memory_orders import MemoryAuditLog, MemoryOrderStore
+from orderkit.adapters._memory_outbox import MemoryInbox, MemoryOutbox
+from orderkit.adapters._memory_uow import MemoryUnitOfWork
 
 
 __all__ = [
+    "MemoryAuditLog",
     "MemoryCursorStore",
     "MemoryDetectorStore",
+    "MemoryInbox",
     "MemoryKeyStore",
     "MemoryLedgerStore",
     "MemoryLimitStore",
+    "MemoryOrderStore",
+    "MemoryOutbox",
+    "MemoryUnitOfWork",
 ]

@@ -1,4 +1,4 @@
-"""The SQLite store: the ledger in one file, shared safely by several processes.
+"""The SQLite stores: every port in one file, shared safely by several processes.
 
 Standard library only (`sqlite3`). The algorithm is the shared engine's; this
 module only reads and writes rows in SQL.
@@ -16,12 +16,20 @@ from orderkit.adapters._sqlite_ledger_tables import (
     SCHEMA_VERSION as SCHEMA_VERSION,  # noqa: PLC0414 - an explicit re-export
 )
 from orderkit.adapters._sqlite_limits import SqliteLimitStore
+from orderkit.adapters._sqlite_orders import SqliteAuditLog, SqliteOrderStore
+from orderkit.adapters._sqlite_outbox import SqliteInbox, SqliteOutbox
+from orderkit.adapters._sqlite_uow import SqliteUnitOfWork
 
 
 __all__ = [
+    "SqliteAuditLog",
     "SqliteCursorStore",
     "SqliteDetectorStore",
+    "SqliteInbox",
     "SqliteKeyStore",
     "SqliteLedgerStore",
     "SqliteLimitStore",
+    "SqliteOrderStore",
+    "SqliteOutbox",
+    "SqliteUnitOfWork",
 ]

@@ -56,6 +56,9 @@ from orderkit.orders._events import PaymentCaptured as PaymentCaptured
 from orderkit.orders._events import PickingStarted as PickingStarted
 from orderkit.orders._events import Shipped as Shipped
 from orderkit.orders._machine import apply as apply
+from orderkit.orders._messages import MAX_STREAM_LENGTH as MAX_STREAM_LENGTH
+from orderkit.orders._messages import OutboxMessage as OutboxMessage
+from orderkit.orders._messages import order_stream as order_stream
 from orderkit.orders._milestones import MILESTONES as MILESTONES
 from orderkit.orders._milestones import Milestone as Milestone
 from orderkit.orders._milestones import milestone as milestone
@@ -103,6 +106,7 @@ __all__ = [
     "FieldChange",
     "InTransit",
     "Inspected",
+    "MAX_STREAM_LENGTH",
     "MILESTONES",
     "Milestone",
     "Order",
@@ -110,6 +114,7 @@ __all__ = [
     "OrderLine",
     "OrderPlaced",
     "OrderStatus",
+    "OutboxMessage",
     "Outcome",
     "Payment",
     "PaymentCaptured",
@@ -132,6 +137,7 @@ __all__ = [
     "approve_case",
     "inspect_return",
     "milestone",
+    "order_stream",
     "receive_return",
     "record_case",
     "record_payments",

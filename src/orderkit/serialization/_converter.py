@@ -44,6 +44,7 @@ from orderkit.serialization._unions import (
     union_unstructure_hook,
 )
 from orderkit.serialization._values import (
+    structure_bytes,
     structure_currency,
     structure_decimal,
     structure_enum,
@@ -52,6 +53,7 @@ from orderkit.serialization._values import (
     structure_money,
     structure_orderkit_error,
     structure_str,
+    unstructure_bytes,
     unstructure_decimal,
     unstructure_enum,
     unstructure_error,
@@ -292,6 +294,7 @@ def _configure(converter: Converter, *, readers: bool = True) -> None:
     enums = (enum.Enum, enum.StrEnum, enum.IntEnum)
 
     converter.register_unstructure_hook(Decimal, unstructure_decimal)
+    converter.register_unstructure_hook(bytes, unstructure_bytes)
     converter.register_unstructure_hook(Money, unstructure_money)
     converter.register_unstructure_hook(Currency, attrgetter("code"))
     converter.register_unstructure_hook(dt.datetime, unstructure_instant)
@@ -312,6 +315,7 @@ def _configure(converter: Converter, *, readers: bool = True) -> None:
     for kind in enums:
         converter.register_structure_hook(kind, structure_enum)
     converter.register_structure_hook(Decimal, structure_decimal)
+    converter.register_structure_hook(bytes, structure_bytes)
     converter.register_structure_hook(Money, structure_money)
     converter.register_structure_hook(Currency, structure_currency)
     converter.register_structure_hook(dt.datetime, structure_instant)

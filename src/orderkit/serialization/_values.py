@@ -6,6 +6,7 @@ integers, no JSON floats for money) and builds the value by its constructor.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import enum
 from decimal import Decimal
@@ -42,6 +43,21 @@ def structure_decimal(value: Data, _: TypeForm) -> Decimal:
     except InvalidMoney as error:
         problem = "must be a decimal string such as '12.30'"
         raise StructureError("", value, problem, "Decimal") from error
+
+
+def unstructure_bytes(value: bytes) -> str:
+    # JSON has no bytes: standard base64 text, as most JSON APIs write it.
+    return base64.b64encode(value).decode("ascii")
+
+
+@own
+def structure_bytes(value: Data, _: TypeForm) -> bytes:
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value.encode("ascii"), validate=True)
+        except (ValueError, UnicodeEncodeError):
+            pass
+    raise StructureError("", value, "must be base64 text", "bytes")
 
 
 def unstructure_money(value: Money) -> dict[str, str]:

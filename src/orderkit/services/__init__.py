@@ -10,6 +10,9 @@ per-buyer, IP and device limits over any `orderkit.ports.LimitStore`;
 `orderkit.ports.CursorStore` only after the host accepted the page.
 `reconcile_payments` and `reconcile_stock` compare orders with a payment
 statement and the ledger with a stock count.
+`stuck_orders`, `due_to_close`, `status_drift` and `health_report` watch
+the orders (monitoring). `relay` publishes the outbox's messages at least
+once, in order per stream.
 `retry` tries a call again after a `TransientError`, with capped exponential
 backoff; `CircuitBreaker` stops calling a target that keeps failing.
 
@@ -25,6 +28,13 @@ from orderkit.services._duplicates import (
     DEFAULT_DETECTOR_RETENTION as DEFAULT_DETECTOR_RETENTION,
 )
 from orderkit.services._duplicates import DuplicateDetector as DuplicateDetector
+from orderkit.services._health import DEFAULT_HEALTH_RULES as DEFAULT_HEALTH_RULES
+from orderkit.services._health import HealthComponent as HealthComponent
+from orderkit.services._health import HealthMeasure as HealthMeasure
+from orderkit.services._health import HealthReport as HealthReport
+from orderkit.services._health import HealthRules as HealthRules
+from orderkit.services._health import HealthWeights as HealthWeights
+from orderkit.services._health import health_report as health_report
 from orderkit.services._idempotency import DEFAULT_KEY_LEASE as DEFAULT_KEY_LEASE
 from orderkit.services._idempotency import (
     DEFAULT_KEY_RETENTION as DEFAULT_KEY_RETENTION,
@@ -35,6 +45,17 @@ from orderkit.services._ledger import DEFAULT_HOLD_TTL as DEFAULT_HOLD_TTL
 from orderkit.services._ledger import Ledger as Ledger
 from orderkit.services._ledger import Resolution as Resolution
 from orderkit.services._limits import PurchaseLimits as PurchaseLimits
+from orderkit.services._monitor import DEFAULT_STUCK_LIMITS as DEFAULT_STUCK_LIMITS
+from orderkit.services._monitor import DriftKind as DriftKind
+from orderkit.services._monitor import DueToClose as DueToClose
+from orderkit.services._monitor import StatusDrift as StatusDrift
+from orderkit.services._monitor import StuckOrder as StuckOrder
+from orderkit.services._monitor import StuckReason as StuckReason
+from orderkit.services._monitor import StuckRules as StuckRules
+from orderkit.services._monitor import due_to_close as due_to_close
+from orderkit.services._monitor import status_changed_at as status_changed_at
+from orderkit.services._monitor import status_drift as status_drift
+from orderkit.services._monitor import stuck_orders as stuck_orders
 from orderkit.services._pulling import Pulled as Pulled
 from orderkit.services._pulling import pull as pull
 from orderkit.services._reconcile import Discrepancy as Discrepancy
@@ -42,6 +63,9 @@ from orderkit.services._reconcile import DiscrepancyKind as DiscrepancyKind
 from orderkit.services._reconcile import Reconciliation as Reconciliation
 from orderkit.services._reconcile import RowProblem as RowProblem
 from orderkit.services._reconcile import reconcile_payments as reconcile_payments
+from orderkit.services._relay import DEFAULT_RELAY_LEASE as DEFAULT_RELAY_LEASE
+from orderkit.services._relay import Relayed as Relayed
+from orderkit.services._relay import relay as relay
 from orderkit.services._retry import RetryPolicy as RetryPolicy
 from orderkit.services._retry import retry as retry
 from orderkit.services._stock_counts import StockCount as StockCount
@@ -55,26 +79,47 @@ __all__ = [
     "CircuitBreaker",
     "DEFAULT_BREAKER_COOL_DOWN",
     "DEFAULT_DETECTOR_RETENTION",
+    "DEFAULT_HEALTH_RULES",
     "DEFAULT_HOLD_TTL",
     "DEFAULT_KEY_LEASE",
     "DEFAULT_KEY_RETENTION",
+    "DEFAULT_RELAY_LEASE",
+    "DEFAULT_STUCK_LIMITS",
     "Discrepancy",
     "DiscrepancyKind",
+    "DriftKind",
+    "DueToClose",
     "DuplicateDetector",
+    "HealthComponent",
+    "HealthMeasure",
+    "HealthReport",
+    "HealthRules",
+    "HealthWeights",
     "Idempotency",
     "Ledger",
     "Pulled",
     "PurchaseLimits",
     "Reconciliation",
+    "Relayed",
     "Reply",
     "Resolution",
     "RetryPolicy",
     "RowProblem",
+    "StatusDrift",
     "StockCount",
     "StockDifference",
     "StockReconciliation",
+    "StuckOrder",
+    "StuckReason",
+    "StuckRules",
+    "due_to_close",
+    "health_report",
     "pull",
     "reconcile_payments",
     "reconcile_stock",
+    "relay",
     "retry",
+    "status_changed_at",
+    "status_drift",
+    "stuck_orders",
 ]

@@ -27,6 +27,9 @@ from orderkit.testing._detector_contract import DetectorStoreContract
 from orderkit.testing._key_contract import KeyStoreContract
 from orderkit.testing._ledger_contract import LedgerStoreContract
 from orderkit.testing._limit_contract import LimitStoreContract
+from orderkit.testing._order_store_contract import OrderStoreContract, with_converter
+from orderkit.testing._outbox_contract import OutboxContract
+from orderkit.testing._uow_contract import UnitOfWorkContract
 
 
 __all__ = [
@@ -36,6 +39,10 @@ __all__ = [
     "KeyStoreContract",
     "LedgerStoreContract",
     "LimitStoreContract",
+    "OrderStoreContract",
+    "OutboxContract",
     "Sample",
     "StoreContract",
+    "UnitOfWorkContract",
+    "with_converter",
 ]

@@ -1,0 +1,260 @@
+"""In-memory orders and audit trail, and the argument checks every backend shares."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import cast, final
+
+from orderkit._validate import positive_int
+from orderkit.dedupe._claims import check_text
+from orderkit.errors import ConcurrencyConflict, ValidationError
+from orderkit.orders import AuditRecord, Order, OrderStatus
+
+
+_Key = tuple[str, str]
+
+
+def check_key(channel: object, order_id: object) -> _Key:
+    """Return `(channel, order_id)` once both are printable text of 1 to 255.
+
+    Raises:
+        ValidationError: Naming `channel` or `order_id`.
+    """
+    return check_text("channel", channel), check_text("order_id", order_id)
+
+
+def check_save(order: object, expected_version: object) -> tuple[Order, int | None]:
+    """Return the arguments of `save` once valid.
+
+    Raises:
+        ValidationError: Naming `order`, `expected_version` or `order.version`.
+    """
+    if type(order) is not Order:
+        raise ValidationError("order", order, "must be an Order")
+    # Channels and ids an Order accepts are longer or laxer than a store's keys.
+    check_key(order.channel, order.order_id)
+    if expected_version is None:
+        return order, None
+    positive_int("expected_version")(None, None, expected_version)
+    expected = cast("int", expected_version)
+    if order.version <= expected:
+        raise ValidationError(
+            "order.version",
+            order.version,
+            f"must be greater than the expected version {expected}",
+        )
+    return order, expected
+
+
+def check_listing(
+    status: object, after: object, limit: object
+) -> tuple[OrderStatus | None, _Key | None, int]:
+    """Return the arguments of `orders` once valid.
+
+    Raises:
+        ValidationError: Naming `status`, `after` or `limit`.
+    """
+    if status is not None and not isinstance(status, OrderStatus):
+        raise ValidationError("status", status, "must be an OrderStatus or None")
+    key = None
+    if after is not None:
+        if not isinstance(after, tuple) or len(after) != 2:
+            raise ValidationError("after", after, "must be (channel, order_id)")
+        key = check_key(*after)
+    positive_int("limit")(None, None, limit)
+    return status, key, cast("int", limit)
+
+
+def conflict(channel: str, order_id: str) -> ConcurrencyConflict:
+    """The conflict of a save that found the order moved."""
+    return ConcurrencyConflict(f"order:{channel}:{order_id}")
+
+
+def check_records(channel: object, records: object) -> tuple[str, list[AuditRecord]]:
+    """Return the arguments of `append` once valid.
+
+    Raises:
+        ValidationError: Naming `channel`, `records`, `records[i]` or
+            `records[i].order_id`.
+    """
+    name = check_text("channel", channel)
+    if isinstance(records, str | bytes) or not isinstance(records, Sequence):
+        raise ValidationError("records", records, "must be a sequence of AuditRecord")
+    found: list[AuditRecord] = []
+    for i, record in enumerate(records):
+        if type(record) is not AuditRecord:
+            raise ValidationError(f"records[{i}]", record, "must be an AuditRecord")
+        check_text(f"records[{i}].order_id", record.order_id)
+        found.append(record)
+    return name, found
+
+
+def audit_conflict(channel: str, record: AuditRecord) -> ConcurrencyConflict:
+    """The conflict of a record that differs from the one stored under its key."""
+    return ConcurrencyConflict(f"audit:{channel}:{record.order_id}:{record.version}")
+
+
+def new_records(
+    channel: str,
+    records: Sequence[AuditRecord],
+    stored: Callable[[str, int], AuditRecord | None],
+) -> list[AuditRecord]:
+    """The records not stored yet, in the order given, each once.
+
+    `stored(order_id, version)` returns the record stored under that key.
+
+    Raises:
+        ConcurrencyConflict: A record differs from the one stored (or given
+            earlier in the call) under its key.
+    """
+    fresh: dict[tuple[str, int], AuditRecord] = {}
+    for record in records:
+        key = (record.order_id, record.version)
+        known = fresh.get(key) or stored(*key)
+        if known is None:
+            fresh[key] = record
+        elif known != record:
+            raise audit_conflict(channel, record)
+    return list(fresh.values())
+
+
+@final
+class MemoryOrderStore:
+    """An `OrderStore` in a dict, safe to share between threads.
+
+    Orders are immutable, so the store keeps them as given. Each call holds
+    one lock; `orders` sorts every order, O(n log n). Nothing survives the
+    process.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self) -> None:
+        """Create an empty store."""
+        self._lock = threading.Lock()
+        self._orders: dict[_Key, Order] = {}
+
+    def get(self, channel: str, order_id: str) -> Order | None:
+        """Return the stored order, or `None`.
+
+        Raises:
+            ValidationError: Bad channel or order id.
+        """
+        key = check_key(channel, order_id)
+        with self._lock:
+            return self._orders.get(key)
+
+    def save(self, order: Order, expected_version: int | None) -> None:
+        """Store `order` if the stored version is `expected_version`.
+
+        See `orderkit.ports.OrderStore`.
+
+        Raises:
+            ValidationError: Bad arguments; nothing changed.
+            ConcurrencyConflict: The stored version is not the expected one;
+                nothing changed.
+        """
+        order, expected = check_save(order, expected_version)
+        key = check_key(order.channel, order.order_id)
+        with self._lock:
+            stored = self._orders.get(key)
+            found = None if stored is None else stored.version
+            if found != expected:
+                raise conflict(*key)
+            self._orders[key] = order
+
+    def orders(
+        self,
+        *,
+        status: OrderStatus | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> Sequence[Order]:
+        """List orders by channel and id, after `after`, at most `limit`.
+
+        Raises:
+            ValidationError: Bad status, `after` or limit.
+        """
+        wanted, start, most = check_listing(status, after, limit)
+        with self._lock:
+            keys = sorted(self._orders)
+            found = []
+            for key in keys:
+                if start is not None and key <= start:
+                    continue
+                order = self._orders[key]
+                if wanted is None or order.status is wanted:
+                    found.append(order)
+                    if len(found) == most:
+                        break
+            return found
+
+    def _snapshot(self) -> object:
+        """A copy of the store's data, for `MemoryUnitOfWork` to roll back to."""
+        # The orders themselves are immutable: a copy of the dict suffices.
+        with self._lock:
+            return dict(self._orders)
+
+    def _restore(self, snapshot: object) -> None:
+        """Put back the data `_snapshot` copied; the snapshot stays reusable."""
+        state = dict(cast("dict[_Key, Order]", snapshot))
+        with self._lock:
+            self._orders = state
+
+
+@final
+class MemoryAuditLog:
+    """An `AuditLog` in a dict, safe to share between threads.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self) -> None:
+        """Create an empty log."""
+        self._lock = threading.Lock()
+        # (channel, order_id) -> {version: record}
+        self._records: dict[_Key, dict[int, AuditRecord]] = {}
+
+    def append(self, channel: str, records: Sequence[AuditRecord]) -> None:
+        """Store the records, skipping those stored; all or nothing.
+
+        See `orderkit.ports.AuditLog`.
+
+        Raises:
+            ValidationError: Bad channel or records; nothing was stored.
+            ConcurrencyConflict: A record differs from the one stored under
+                its order and version; nothing was stored.
+        """
+        name, checked = check_records(channel, records)
+        with self._lock:
+
+            def stored(order_id: str, version: int) -> AuditRecord | None:
+                return self._records.get((name, order_id), {}).get(version)
+
+            for record in new_records(name, checked, stored):
+                trail = self._records.setdefault((name, record.order_id), {})
+                trail[record.version] = record
+
+    def records(self, channel: str, order_id: str) -> Sequence[AuditRecord]:
+        """Return the order's records in version order.
+
+        Raises:
+            ValidationError: Bad channel or order id.
+        """
+        key = check_key(channel, order_id)
+        with self._lock:
+            trail = self._records.get(key, {})
+            return [trail[version] for version in sorted(trail)]
+
+    def _snapshot(self) -> object:
+        """A copy of the log, for `MemoryUnitOfWork` to roll back to."""
+        with self._lock:
+            return {key: dict(trail) for key, trail in self._records.items()}
+
+    def _restore(self, snapshot: object) -> None:
+        """Put back the log `_snapshot` copied; the snapshot stays reusable."""
+        saved = cast("dict[_Key, dict[int, AuditRecord]]", snapshot)
+        state = {key: dict(trail) for key, trail in saved.items()}
+        with self._lock:
+            self._records = state

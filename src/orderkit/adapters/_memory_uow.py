@@ -1,0 +1,179 @@
+"""`MemoryUnitOfWork`: all or nothing over the memory stores, one unit at a time."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Protocol, Self, TypeVar, final
+
+from orderkit.adapters._memory_cursors import MemoryCursorStore
+from orderkit.adapters._memory_detector import MemoryDetectorStore
+from orderkit.adapters._memory_keys import MemoryKeyStore
+from orderkit.adapters._memory_ledger import MemoryLedgerStore
+from orderkit.adapters._memory_limits import MemoryLimitStore
+from orderkit.adapters._memory_orders import MemoryAuditLog, MemoryOrderStore
+from orderkit.adapters._memory_outbox import MemoryInbox, MemoryOutbox
+from orderkit.errors import StoreError
+
+
+_STORE = "memory"
+T = TypeVar("T")
+
+
+class _Restorable(Protocol):
+    def _snapshot(self) -> object: ...
+
+    def _restore(self, snapshot: object) -> None: ...
+
+
+@final
+class MemoryUnitOfWork:
+    """A `UnitOfWork` over memory stores of its own: the reference semantics.
+
+    The unit of work owns one store of each kind, created empty. `with uow:`
+    takes the unit of work's lock (so units run one at a time, and threads
+    sharing it wait their turn) and copies every store's data; `commit()`
+    keeps what the unit wrote and copies again; leaving the block without
+    committing, or with an exception, puts every store back as it was at
+    the last commit, all at once. Each unit costs a copy of the data, so
+    this suits tests and demos, not millions of orders.
+
+    The stores are the unit's: read them through `uow.orders` and the like
+    inside the block. Outside a unit the properties raise `StoreError`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self) -> None:
+        """Create a unit of work over empty stores."""
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._orders = MemoryOrderStore()
+        self._audit = MemoryAuditLog()
+        self._outbox = MemoryOutbox()
+        self._inbox = MemoryInbox()
+        self._ledger = MemoryLedgerStore()
+        self._keys = MemoryKeyStore()
+        self._limits = MemoryLimitStore()
+        self._detector = MemoryDetectorStore()
+        self._cursors = MemoryCursorStore()
+        self._all: tuple[_Restorable, ...] = (
+            self._orders,
+            self._audit,
+            self._outbox,
+            self._inbox,
+            self._ledger,
+            self._keys,
+            self._limits,
+            self._detector,
+            self._cursors,
+        )
+        self._saved: list[object] = []
+
+    @property
+    def orders(self) -> MemoryOrderStore:
+        """The unit's orders."""
+        return self._open("orders", self._orders)
+
+    @property
+    def audit(self) -> MemoryAuditLog:
+        """The unit's audit trail."""
+        return self._open("audit", self._audit)
+
+    @property
+    def outbox(self) -> MemoryOutbox:
+        """The unit's outbox."""
+        return self._open("outbox", self._outbox)
+
+    @property
+    def inbox(self) -> MemoryInbox:
+        """The unit's inbox."""
+        return self._open("inbox", self._inbox)
+
+    @property
+    def ledger(self) -> MemoryLedgerStore:
+        """The unit's inventory ledger."""
+        return self._open("ledger", self._ledger)
+
+    @property
+    def keys(self) -> MemoryKeyStore:
+        """The unit's idempotency keys."""
+        return self._open("keys", self._keys)
+
+    @property
+    def limits(self) -> MemoryLimitStore:
+        """The unit's purchase-limit counts."""
+        return self._open("limits", self._limits)
+
+    @property
+    def detector(self) -> MemoryDetectorStore:
+        """The unit's duplicate-detector records and review queue."""
+        return self._open("detector", self._detector)
+
+    @property
+    def cursors(self) -> MemoryCursorStore:
+        """The unit's feed cursors."""
+        return self._open("cursors", self._cursors)
+
+    def __enter__(self) -> Self:
+        """Open a unit: wait for the lock, then copy every store's data.
+
+        Raises:
+            StoreError: This thread has a unit open on it already.
+        """
+        if self._owner == threading.get_ident():
+            raise StoreError(_STORE, "begin", "a unit of work is open already")
+        self._lock.acquire()
+        try:
+            self._saved = [store._snapshot() for store in self._all]  # noqa: SLF001 - the stores' rollback hooks
+        except BaseException:
+            self._lock.release()
+            raise
+        self._owner = threading.get_ident()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Put back what was not committed and let the next unit in."""
+        if self._owner != threading.get_ident():
+            return
+        try:
+            self._put_back()
+        finally:
+            self._saved = []
+            self._owner = None
+            self._lock.release()
+
+    def commit(self) -> None:
+        """Keep everything written since the unit opened or last committed.
+
+        Raises:
+            StoreError: No unit is open in this thread.
+        """
+        self._check("commit")
+        self._saved = [store._snapshot() for store in self._all]  # noqa: SLF001 - the stores' rollback hooks
+
+    def rollback(self) -> None:
+        """Undo everything written since the unit opened or last committed.
+
+        Raises:
+            StoreError: No unit is open in this thread.
+        """
+        self._check("rollback")
+        self._put_back()
+
+    def _put_back(self) -> None:
+        for store, saved in zip(self._all, self._saved, strict=True):
+            store._restore(saved)  # noqa: SLF001 - the stores' rollback hooks
+
+    def _check(self, operation: str) -> None:
+        if self._owner != threading.get_ident():
+            raise StoreError(_STORE, operation, "no unit of work is open: use `with`")
+
+    def _open(self, operation: str, store: T) -> T:
+        self._check(operation)
+        return store

@@ -1,0 +1,317 @@
+"""`SqliteOrderStore` and `SqliteAuditLog`: orders and their trail as documents."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Sequence
+from typing import Final, Protocol, TypeVar, final
+
+from orderkit.adapters._memory_orders import (
+    audit_conflict,
+    check_key,
+    check_listing,
+    check_records,
+    check_save,
+    conflict,
+    new_records,
+)
+from orderkit.adapters._sqlite_session import (
+    DEFAULT_TIMEOUT,
+    SessionStore,
+    declare,
+    in_savepoint,
+)
+from orderkit.orders import AuditRecord, Order, OrderStatus
+from orderkit.serialization import make_converter
+
+
+T = TypeVar("T")
+
+ORDERS_SCHEMA_VERSION: Final = 1
+"""The version of the order tables this module writes, kept in `orderkit_meta`."""
+ORDERS = declare(
+    "orders_schema_version",
+    "order schema",
+    ORDERS_SCHEMA_VERSION,
+    (
+        # A rowid table: documents run to kilobytes, which WITHOUT ROWID
+        # tables store badly. The order is one document; the columns beside
+        # it are what is looked up.
+        (
+            "CREATE TABLE orderkit_orders ("
+            " channel TEXT NOT NULL, order_id TEXT NOT NULL,"
+            " version INTEGER NOT NULL, status TEXT NOT NULL,"
+            " document BLOB NOT NULL, UNIQUE (channel, order_id))"
+        ),
+        (
+            "CREATE INDEX orderkit_orders_status"
+            " ON orderkit_orders (status, channel, order_id)"
+        ),
+    ),
+)
+"""The order table, versioned by the `orders_schema_version` row."""
+AUDIT_SCHEMA_VERSION: Final = 1
+"""The version of the audit table this module writes, kept in `orderkit_meta`."""
+AUDIT = declare(
+    "audit_schema_version",
+    "audit schema",
+    AUDIT_SCHEMA_VERSION,
+    (
+        (
+            "CREATE TABLE orderkit_audit ("
+            " channel TEXT NOT NULL, order_id TEXT NOT NULL,"
+            " version INTEGER NOT NULL, record BLOB NOT NULL,"
+            " PRIMARY KEY (channel, order_id, version))"
+        ),
+    ),
+)
+"""The audit table, versioned by the `audit_schema_version` row."""
+
+_GET = "SELECT document FROM orderkit_orders WHERE channel = ? AND order_id = ?"
+_INSERT = (
+    "INSERT INTO orderkit_orders (channel, order_id, version, status, document)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, order_id) DO NOTHING"
+)
+_UPDATE = (
+    "UPDATE orderkit_orders SET version = ?3, status = ?4, document = ?5"
+    " WHERE channel = ?1 AND order_id = ?2 AND version = ?6"
+)
+# Row values compare column by column, TEXT by bytes: UTF-8 byte order is
+# code point order, as Python sorts strings.
+_LIST = (
+    "SELECT document FROM orderkit_orders"
+    " WHERE (?1 IS NULL OR status = ?1) AND (channel, order_id) > (?2, ?3)"
+    " ORDER BY channel, order_id LIMIT ?4"
+)
+_RECORD = (
+    "SELECT record FROM orderkit_audit"
+    " WHERE channel = ? AND order_id = ? AND version = ?"
+)
+_NEW_RECORD = (
+    "INSERT INTO orderkit_audit (channel, order_id, version, record)"
+    " VALUES (?, ?, ?, ?)"
+)
+_RECORDS = (
+    "SELECT record FROM orderkit_audit"
+    " WHERE channel = ? AND order_id = ? ORDER BY version"
+)
+
+
+class Documents(Protocol):
+    """What the SQLite stores need of `orderkit.serialization.make_converter()`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def dumps(self, obj: object) -> bytes:
+        """Write `obj` as JSON bytes; equal values give equal bytes."""
+        ...
+
+    def loads(self, data: bytes, cl: type[T]) -> T:
+        """Read JSON bytes back into a `cl`."""
+        ...
+
+
+class _DocumentStore(SessionStore):
+    """A store whose values are documents written by a converter."""
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | sqlite3.Connection,
+        *,
+        converter: Documents | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Open the store on `target`, creating its tables if missing."""
+        super().__init__(target, timeout=timeout)
+        self._converter = make_converter() if converter is None else converter
+
+
+@final
+class SqliteOrderStore(_DocumentStore):
+    """An `OrderStore` in SQLite: one file, any number of processes.
+
+    `target` is a file path, `":memory:"`, or an open `sqlite3.Connection`,
+    exactly as for `SqliteLedgerStore`, and the stores may share a file or
+    a connection. `converter` is `orderkit.serialization.make_converter()`
+    (or one configured alike): each order is kept whole, as one JSON
+    document, beside the columns it is looked up by (channel, id, version,
+    status), so fields an order gains later need no new columns.
+
+    **Transactions.** Given a path (or `":memory:"`), every `save` is one
+    short `BEGIN IMMEDIATE` transaction on the store's own connection
+    (autocommit mode, WAL, `synchronous=NORMAL`, waiting up to `timeout`
+    seconds for the lock): the compare-and-set is one conditional statement
+    under the write lock, so of racing writers expecting one version exactly
+    one wins.
+
+    **Joined sessions.** Given a connection inside a transaction (a
+    `SqliteUnitOfWork`'s), the store joins it, neither beginning nor
+    committing, and writes in a `SAVEPOINT`, so a failed call undoes only its
+    own writes. Given a connection outside a transaction, the store opens and
+    commits its own. The store never changes a given connection's settings
+    and never closes it.
+
+    **Threads.** One connection per store behind a lock; give each process
+    its own store.
+
+    **Schema.** The table `orderkit_orders` is created on first use,
+    versioned by its own row of `orderkit_meta`.
+
+    **Errors.** Every `sqlite3.Error` becomes `StoreError("sqlite",
+    operation, detail)` with the driver's error as its cause, after rolling
+    back. orderkit's own errors propagate unchanged, writing nothing; a
+    stored document the converter cannot read raises its `StructureError`.
+
+    Args:
+        target: A file path, `":memory:"`, or an open connection.
+        converter: Writes and reads the documents;
+            `orderkit.serialization.make_converter()` by default.
+        timeout: Seconds to wait for another process's write lock (paths only).
+
+    Raises:
+        StoreError: The file cannot be opened, is not a database, or holds a
+            schema from a newer orderkit.
+
+    .. versionadded:: 0.1.0
+    """
+
+    _component = ORDERS
+
+    def get(self, channel: str, order_id: str) -> Order | None:
+        """Return the stored order, or `None`.
+
+        Raises:
+            ValidationError: Bad channel or order id.
+            StoreError: SQLite failed.
+        """
+        key = check_key(channel, order_id)
+        row = self._session.read("get", lambda cur: cur.execute(_GET, key).fetchone())
+        return None if row is None else self._converter.loads(row[0], Order)
+
+    def save(self, order: Order, expected_version: int | None) -> None:
+        """Store `order` if the stored version is `expected_version`.
+
+        See `orderkit.ports.OrderStore`.
+
+        Raises:
+            ValidationError: Bad arguments; nothing changed.
+            ConcurrencyConflict: The stored version is not the expected one;
+                nothing changed.
+            StoreError: SQLite failed; nothing changed.
+        """
+        order, expected = check_save(order, expected_version)
+        key = (order.channel, order.order_id)
+        values = (*key, order.version, order.status.value, self._converter.dumps(order))
+
+        def work(cur: sqlite3.Cursor, savepoint: str | None) -> None:
+
+            def write() -> int:
+                if expected is None:
+                    saved: int = cur.execute(_INSERT, values).rowcount
+                else:
+                    saved = cur.execute(_UPDATE, (*values, expected)).rowcount
+                return saved
+
+            if not in_savepoint(cur, savepoint, write):
+                raise conflict(*key)
+
+        self._session.transact("save", work)
+
+    def orders(
+        self,
+        *,
+        status: OrderStatus | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> Sequence[Order]:
+        """List orders by channel and id, after `after`, at most `limit`.
+
+        Raises:
+            ValidationError: Bad status, `after` or limit.
+            StoreError: SQLite failed.
+        """
+        wanted, start, most = check_listing(status, after, limit)
+        # The empty channel sorts before every channel a store accepts.
+        channel, order_id = ("", "") if start is None else start
+        values = (None if wanted is None else wanted.value, channel, order_id, most)
+        rows = self._session.read(
+            "orders", lambda cur: cur.execute(_LIST, values).fetchall()
+        )
+        return [self._converter.loads(row[0], Order) for row in rows]
+
+
+@final
+class SqliteAuditLog(_DocumentStore):
+    """An `AuditLog` in SQLite, alone or beside the other stores.
+
+    `target`, `converter` and `timeout` are as for `SqliteOrderStore`, and
+    so are transactions, joined sessions, threads and errors. Each record
+    is one JSON document under its `(channel, order_id, version)`; records
+    compare equal when their documents are the same bytes.
+
+    **Schema.** The table `orderkit_audit` is created on first use,
+    versioned by its own row of `orderkit_meta`.
+
+    Args:
+        target: A file path, `":memory:"`, or an open connection.
+        converter: Writes and reads the documents;
+            `orderkit.serialization.make_converter()` by default.
+        timeout: Seconds to wait for another process's write lock (paths only).
+
+    Raises:
+        StoreError: The file cannot be opened, is not a database, or holds a
+            schema from a newer orderkit.
+
+    .. versionadded:: 0.1.0
+    """
+
+    _component = AUDIT
+
+    def append(self, channel: str, records: Sequence[AuditRecord]) -> None:
+        """Store the records, skipping those stored; all or nothing.
+
+        See `orderkit.ports.AuditLog`.
+
+        Raises:
+            ValidationError: Bad channel or records; nothing was stored.
+            ConcurrencyConflict: A record differs from the one stored under
+                its order and version; nothing was stored.
+            StoreError: SQLite failed; nothing was stored.
+        """
+        name, checked = check_records(channel, records)
+        documents = {id(r): self._converter.dumps(r) for r in checked}
+
+        def work(cur: sqlite3.Cursor, savepoint: str | None) -> None:
+            stored: dict[tuple[str, int], AuditRecord] = {}
+            for record in checked:
+                row = cur.execute(
+                    _RECORD, (name, record.order_id, record.version)
+                ).fetchone()
+                if row is None:
+                    continue
+                if bytes(row[0]) != documents[id(record)]:
+                    raise audit_conflict(name, record)
+                stored[record.order_id, record.version] = record
+            fresh = new_records(
+                name, checked, lambda order_id, v: stored.get((order_id, v))
+            )
+            rows = [(name, r.order_id, r.version, documents[id(r)]) for r in fresh]
+            if rows:
+                in_savepoint(cur, savepoint, lambda: cur.executemany(_NEW_RECORD, rows))
+
+        self._session.transact("append", work)
+
+    def records(self, channel: str, order_id: str) -> Sequence[AuditRecord]:
+        """Return the order's records in version order.
+
+        Raises:
+            ValidationError: Bad channel or order id.
+            StoreError: SQLite failed.
+        """
+        key = check_key(channel, order_id)
+        rows = self._session.read(
+            "records", lambda cur: cur.execute(_RECORDS, key).fetchall()
+        )
+        return [self._converter.loads(row[0], AuditRecord) for row in rows]

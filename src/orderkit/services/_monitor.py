@@ -1,0 +1,532 @@
+"""Stuck orders, unpaid orders due to close, and status drift against channels.
+
+Every function here is pure: it takes orders and instants as values and
+returns findings; the caller reads the stores and the clock, and decides
+what to do about each finding (page someone, close the order, re-pull it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Final, final
+
+import attrs
+import pendulum
+
+from orderkit._time import plus, to_utc
+from orderkit._validate import Validator, as_tuple, instance_of, text
+from orderkit.calendar import SlaPolicy
+from orderkit.errors import OrderMismatch, ValidationError
+from orderkit.integrations import ChannelOrder
+from orderkit.orders import AuditRecord, Order, OrderStatus
+
+
+__all__ = [
+    "DEFAULT_STUCK_LIMITS",
+    "DriftKind",
+    "DueToClose",
+    "StatusDrift",
+    "StuckOrder",
+    "StuckReason",
+    "StuckRules",
+    "due_to_close",
+    "status_changed_at",
+    "status_drift",
+    "stuck_orders",
+]
+
+OrderRef = tuple[str, str]
+"""`(channel, order_id)`: how the monitor keys an order, as the stores do."""
+
+DEFAULT_STUCK_LIMITS: Final[Mapping[OrderStatus, dt.timedelta]] = MappingProxyType(
+    {OrderStatus.PAID: dt.timedelta(minutes=30)}
+)
+"""The default time an order may stay in a status: paid, 30 minutes to picking.
+
+.. versionadded:: 0.1.0
+"""
+
+# Statuses in which the buyer waits for a parcel: the ship-by promise runs.
+_AWAITING_SHIPMENT: Final = frozenset(
+    {OrderStatus.PAID, OrderStatus.PICKING, OrderStatus.PARTIALLY_SHIPPED}
+)
+_ZERO = dt.timedelta(0)
+
+
+def _between(start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+    """`end - start` as a plain timedelta: pendulum's `-` builds an Interval."""
+    elapsed: dt.timedelta = dt.datetime.__sub__(end, start)
+    return elapsed
+
+
+@final
+class StuckReason(enum.StrEnum):
+    """Why an order is flagged as stuck.
+
+    .. versionadded:: 0.1.0
+    """
+
+    PAST_SHIP_BY = "past_ship_by"
+    """Awaiting shipment at or after its ship-by deadline: the promise is broken."""
+    STATUS_LIMIT = "status_limit"
+    """No status change within the limit its status allows."""
+
+
+def _limits(
+    value: Mapping[OrderStatus | str, dt.timedelta],
+) -> Mapping[OrderStatus, dt.timedelta]:
+    if not isinstance(value, Mapping):
+        raise ValidationError("limits", value, "must be a mapping of status to limit")
+    limits: dict[OrderStatus, dt.timedelta] = {}
+    items: Iterable[tuple[OrderStatus | str, object]] = value.items()
+    for raw, limit in items:
+        status = OrderStatus(raw)
+        if status.is_terminal:
+            raise ValidationError(
+                f"limits[{status.value}]", limit, "a terminal status cannot be stuck"
+            )
+        if not isinstance(limit, dt.timedelta) or limit <= _ZERO:
+            raise ValidationError(
+                f"limits[{status.value}]", limit, "must be a positive timedelta"
+            )
+        limits[status] = limit
+    return MappingProxyType(limits)
+
+
+def _sla(_instance: object, _attribute: object, value: object) -> None:
+    if value is not None and not isinstance(value, SlaPolicy):
+        raise ValidationError("sla", value, "must be an SlaPolicy or None")
+
+
+_SLA: Validator = _sla
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class StuckRules:
+    """How long an order may wait, as data.
+
+    Two kinds of limit, checked in this order:
+
+    - the ship-by deadline, for orders awaiting shipment (paid, picking,
+      partially shipped): from the `ship_by` mapping given to
+      `stuck_orders`, else from `sla` counted from the order's first
+      payment; at or after it the order is stuck (`PAST_SHIP_BY`);
+    - a per-status limit on the time since the last status change: at or
+      after `since + limits[status]` the order is stuck (`STATUS_LIMIT`).
+
+    Picking has no fixed limit by default: it is judged by the ship-by
+    deadline, so give `sla` or a `ship_by` mapping (or a `limits` entry for
+    picking) for picking orders to be checked at all.
+
+    Attributes:
+        limits: The longest time in each status without a change; by default
+            `DEFAULT_STUCK_LIMITS` (paid: 30 minutes). Terminal statuses
+            are refused.
+        sla: The shipping promise that sets the ship-by deadline of orders
+            without an entry in the `ship_by` mapping; `None` for none.
+
+    Raises:
+        ValidationError: A limit that is not a positive timedelta, a
+            terminal status, or an `sla` that is not an `SlaPolicy`.
+        UnknownStatus: A key that is not a canonical status.
+
+    .. versionadded:: 0.1.0
+    """
+
+    limits: Mapping[OrderStatus, dt.timedelta] = attrs.field(
+        default=DEFAULT_STUCK_LIMITS, converter=_limits, hash=False
+    )
+    sla: SlaPolicy | None = attrs.field(default=None, validator=_SLA)
+
+
+def _since(value: dt.datetime) -> pendulum.DateTime:
+    return to_utc(value, "since")
+
+
+def _deadline(value: dt.datetime) -> pendulum.DateTime:
+    return to_utc(value, "deadline")
+
+
+def _pay_by(value: dt.datetime) -> pendulum.DateTime:
+    return to_utc(value, "pay_by")
+
+
+def _elapsed(field: str) -> Validator:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, dt.timedelta) or value < _ZERO:
+            raise ValidationError(field, value, "must be a timedelta, zero or more")
+
+    return check
+
+
+@final
+@attrs.frozen(slots=True)
+class StuckOrder:
+    """An order that has waited too long where it stands.
+
+    Attributes:
+        channel: The order's channel.
+        order_id: The order's id.
+        status: Where it stands.
+        since: When it entered that status (UTC).
+        age: How long it has stood there: `now - since`, never negative.
+        reason: Which limit it passed.
+        deadline: The instant it became stuck (UTC): the ship-by deadline,
+            or `since` plus the status's limit.
+
+    .. versionadded:: 0.1.0
+    """
+
+    channel: str = attrs.field(validator=text("channel"))
+    order_id: str = attrs.field(validator=text("order_id"))
+    status: OrderStatus = attrs.field(converter=OrderStatus)
+    since: pendulum.DateTime = attrs.field(converter=_since)
+    age: dt.timedelta = attrs.field(validator=_elapsed("age"))
+    reason: StuckReason = attrs.field(converter=StuckReason)
+    deadline: pendulum.DateTime = attrs.field(converter=_deadline)
+
+    @property
+    def overdue(self) -> dt.timedelta:
+        """How long past `deadline` it is at the time of the check."""
+        return self.age - _between(self.since, self.deadline)
+
+
+@final
+@attrs.frozen(slots=True)
+class DueToClose:
+    """An unpaid order whose payment deadline has passed: close it.
+
+    Attributes:
+        channel: The order's channel.
+        order_id: The order's id.
+        pay_by: Its payment deadline (`Order.pay_by`, UTC).
+        overdue: How long past the deadline it is: `now - pay_by`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    channel: str = attrs.field(validator=text("channel"))
+    order_id: str = attrs.field(validator=text("order_id"))
+    pay_by: pendulum.DateTime = attrs.field(converter=_pay_by)
+    overdue: dt.timedelta = attrs.field(validator=_elapsed("overdue"))
+
+
+@final
+class DriftKind(enum.StrEnum):
+    """How our status and the channel's differ.
+
+    .. versionadded:: 0.1.0
+    """
+
+    CHANNEL_AHEAD = "channel_ahead"
+    """The channel is further along ("shipped" while we await shipment): an
+    event never reached us, or the channel was told something we were not."""
+    CHANNEL_BEHIND = "channel_behind"
+    """We are further along: our update (a tracking number) never reached
+    the channel."""
+    CONFLICT = "conflict"
+    """One side ended the order (cancelled or closed) and the other did not."""
+
+
+@final
+@attrs.frozen(slots=True)
+class StatusDrift:
+    """An order whose status differs between us and its channel.
+
+    Attributes:
+        channel: The order's channel.
+        order_id: The order's id.
+        ours: Our status.
+        theirs: The channel's status, mapped onto the canonical lifecycle.
+        kind: Which side is ahead, or that they conflict.
+
+    .. versionadded:: 0.1.0
+    """
+
+    channel: str = attrs.field(validator=text("channel"))
+    order_id: str = attrs.field(validator=text("order_id"))
+    ours: OrderStatus = attrs.field(converter=OrderStatus)
+    theirs: OrderStatus = attrs.field(converter=OrderStatus)
+    kind: DriftKind = attrs.field(validator=instance_of("kind", DriftKind))
+
+
+def status_changed_at(
+    order: Order, records: Iterable[AuditRecord]
+) -> pendulum.DateTime:
+    """When `order` entered its current status, from its audit trail.
+
+    The latest record (by version) that moved the order into its status, or
+    created it there, gives the instant orderkit recorded it
+    (`AuditRecord.recorded_at`): the time our side last saw the status move.
+    Records that only changed data (same status before and after) do not
+    count. Without such a record, the order's `placed_at`: the earliest the
+    status can have been entered, so a missing trail errs towards flagging.
+
+    Args:
+        order: The order.
+        records: Its audit records (`AuditLog.records(channel, order_id)`),
+            in any order.
+
+    Returns:
+        The instant, UTC.
+
+    Raises:
+        ValidationError: `records` is not a sequence of `AuditRecord`.
+        OrderMismatch: A record belongs to another order.
+
+    .. versionadded:: 0.1.0
+    """
+    entered: AuditRecord | None = None
+    for record in as_tuple(records, "records", AuditRecord):
+        if record.order_id != order.order_id:
+            raise OrderMismatch(order.order_id, record.order_id)
+        moved = record.from_status != record.to_status
+        if (
+            moved
+            and record.to_status is order.status
+            and (entered is None or record.version > entered.version)
+        ):
+            entered = record
+    return order.placed_at if entered is None else entered.recorded_at
+
+
+def _orders(value: Iterable[Order]) -> dict[OrderRef, Order]:
+    found: dict[OrderRef, Order] = {}
+    for i, order in enumerate(as_tuple(value, "orders", Order)):
+        ref = (order.channel, order.order_id)
+        if ref in found:
+            raise ValidationError(f"orders[{i}]", ref, "repeats an earlier order")
+        found[ref] = order
+    return found
+
+
+def _instants(
+    value: Mapping[OrderRef, dt.datetime] | None, field: str
+) -> dict[OrderRef, pendulum.DateTime]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError(field, value, "must be a mapping of (channel, order_id)")
+    return {ref: to_utc(at, f"{field}[{ref!r}]") for ref, at in value.items()}
+
+
+def _ship_by_due(
+    order: Order,
+    rules: StuckRules,
+    ship_by: Mapping[OrderRef, pendulum.DateTime],
+) -> pendulum.DateTime | None:
+    """The order's ship-by instant: the mapping's, else the SLA's, else none.
+
+    The SLA counts from the first payment; an order without payments has
+    no SLA deadline (there is no instant to count from).
+    """
+    given = ship_by.get((order.channel, order.order_id))
+    if given is not None:
+        return given
+    if rules.sla is None or not order.payments:
+        return None
+    paid_at = min(payment.captured_at for payment in order.payments)
+    return rules.sla.ship_by(paid_at).due
+
+
+def _stuck(
+    order: Order,
+    since: pendulum.DateTime,
+    now: pendulum.DateTime,
+    rules: StuckRules,
+    ship_by: Mapping[OrderRef, pendulum.DateTime],
+) -> StuckOrder | None:
+    found: tuple[StuckReason, pendulum.DateTime] | None = None
+    due = (
+        _ship_by_due(order, rules, ship_by)
+        if order.status in _AWAITING_SHIPMENT
+        else None
+    )
+    limit = rules.limits.get(order.status)
+    if due is not None and now >= due:
+        found = StuckReason.PAST_SHIP_BY, due
+    elif limit is not None and now >= plus(since, limit):
+        found = StuckReason.STATUS_LIMIT, plus(since, limit)
+    if found is None:
+        return None
+    # A change recorded after `now` (a clock behind the recorder's) counts as
+    # just now rather than as a negative age.
+    age = max(_between(since, now), _ZERO)
+    return StuckOrder(order.channel, order.order_id, order.status, since, age, *found)
+
+
+def stuck_orders(
+    orders: Iterable[Order],
+    *,
+    now: dt.datetime,
+    rules: StuckRules | None = None,
+    changed_at: Mapping[OrderRef, dt.datetime] | None = None,
+    ship_by: Mapping[OrderRef, dt.datetime] | None = None,
+) -> list[StuckOrder]:
+    """Flag orders that have waited too long in their status.
+
+    Terminal orders (completed, cancelled, closed) are never stuck. An order
+    is flagged at most once: a broken ship-by promise (`PAST_SHIP_BY`) wins
+    over a passed status limit (`STATUS_LIMIT`), because it is the one the
+    buyer feels. Both limits are half-open: an order is stuck at the exact
+    deadline instant.
+
+    Args:
+        orders: The orders to check, each `(channel, order_id)` once.
+        now: The instant to judge at, timezone-aware.
+        rules: The limits; `StuckRules()` (paid: 30 minutes) by default.
+        changed_at: When each order entered its status, by
+            `(channel, order_id)`; build it with `status_changed_at` from the
+            audit trail. An order without an entry counts from `placed_at`.
+        ship_by: The ship-by instant promised for each order, by
+            `(channel, order_id)`, overriding `rules.sla` (a channel's own
+            promised ship time).
+
+    Returns:
+        The stuck orders, the longest overdue first (by deadline, then
+        channel and order id).
+
+    Raises:
+        NaiveDatetime: `now` or an instant in a mapping has no UTC offset.
+        ValidationError: An argument of the wrong type, or an order twice.
+        CalendarDataMissing: The SLA counts into a year its calendar does
+            not cover.
+
+    .. versionadded:: 0.1.0
+    """
+    at = to_utc(now, "now")
+    chosen = StuckRules() if rules is None else rules
+    if not isinstance(chosen, StuckRules):
+        raise ValidationError("rules", chosen, "must be a StuckRules or None")
+    entered = _instants(changed_at, "changed_at")
+    promised = _instants(ship_by, "ship_by")
+    found: list[StuckOrder] = []
+    for ref, order in _orders(orders).items():
+        if order.status.is_terminal:
+            continue
+        stuck = _stuck(order, entered.get(ref, order.placed_at), at, chosen, promised)
+        if stuck is not None:
+            found.append(stuck)
+    found.sort(key=lambda s: (s.deadline, s.channel, s.order_id))
+    return found
+
+
+def due_to_close(orders: Iterable[Order], *, now: dt.datetime) -> list[DueToClose]:
+    """Report unpaid orders whose payment deadline has passed.
+
+    An order is due when it is still `pending_payment`, has a `pay_by`, and
+    `now` is at or after it (the deadline is exclusive: paying at `pay_by`
+    is too late). Orders without a `pay_by` are never due: the channel set
+    no deadline.
+
+    Args:
+        orders: The orders to check, each `(channel, order_id)` once.
+        now: The instant to judge at, timezone-aware.
+
+    Returns:
+        The orders to close, the earliest deadline first (then channel and
+        order id).
+
+    Raises:
+        NaiveDatetime: `now` has no UTC offset.
+        ValidationError: `orders` is not a sequence of orders, or repeats one.
+
+    .. versionadded:: 0.1.0
+    """
+    at = to_utc(now, "now")
+    found = [
+        DueToClose(
+            order.channel, order.order_id, order.pay_by, _between(order.pay_by, at)
+        )
+        for order in _orders(orders).values()
+        if order.status is OrderStatus.PENDING_PAYMENT
+        and order.pay_by is not None
+        and at >= order.pay_by
+    ]
+    found.sort(key=lambda d: (d.pay_by, d.channel, d.order_id))
+    return found
+
+
+# The stage a buyer sees. Channels seldom report picking or in-transit, so
+# statuses within one stage are the same answer in two vocabularies, not drift.
+_STAGE: Final[Mapping[OrderStatus, int]] = MappingProxyType(
+    {
+        OrderStatus.PENDING_PAYMENT: 0,
+        OrderStatus.PAID: 1,
+        OrderStatus.PICKING: 1,
+        OrderStatus.PARTIALLY_SHIPPED: 2,
+        OrderStatus.SHIPPED: 3,
+        OrderStatus.IN_TRANSIT: 3,
+        OrderStatus.DELIVERED: 4,
+        OrderStatus.COMPLETED: 5,
+    }
+)
+_ENDED: Final = frozenset({OrderStatus.CANCELLED, OrderStatus.CLOSED})
+
+
+def _drift_kind(ours: OrderStatus, theirs: OrderStatus) -> DriftKind | None:
+    if ours in _ENDED or theirs in _ENDED:
+        return None if (ours in _ENDED) == (theirs in _ENDED) else DriftKind.CONFLICT
+    if _STAGE[theirs] > _STAGE[ours]:
+        return DriftKind.CHANNEL_AHEAD
+    if _STAGE[theirs] < _STAGE[ours]:
+        return DriftKind.CHANNEL_BEHIND
+    return None
+
+
+def _latest(channel_orders: Iterable[ChannelOrder]) -> dict[OrderRef, ChannelOrder]:
+    latest: dict[OrderRef, ChannelOrder] = {}
+    for record in as_tuple(channel_orders, "channel_orders", ChannelOrder):
+        ref = (record.channel, record.order_id)
+        seen = latest.get(ref)
+        # A pull that overlaps an earlier one repeats an order: the newest
+        # state wins; without timestamps, the one given last.
+        if (
+            seen is None
+            or seen.updated_at is None
+            or (record.updated_at is not None and record.updated_at >= seen.updated_at)
+        ):
+            latest[ref] = record
+    return latest
+
+
+def status_drift(
+    orders: Iterable[Order], channel_orders: Iterable[ChannelOrder]
+) -> list[StatusDrift]:
+    """Compare our statuses with what channel pulls report, order by order.
+
+    Orders are matched on `(channel, order_id)`; an order on one side only
+    is not drift (intake and pulls handle it). Statuses are compared by the
+    stage a buyer sees: paid and picking are both "awaiting shipment",
+    shipped and in transit both "shipped", cancelled and closed both
+    "ended"; a difference of stage is drift. When the channel reports one
+    order more than once, its latest record (`updated_at`) counts.
+
+    Args:
+        orders: Our orders, each `(channel, order_id)` once.
+        channel_orders: What channel pulls reported
+            (`orderkit.integrations.ChannelOrder`).
+
+    Returns:
+        Every drifted order, by channel and order id.
+
+    Raises:
+        ValidationError: An argument is not a sequence of the right items,
+            or `orders` repeats an order.
+
+    .. versionadded:: 0.1.0
+    """
+    ours = _orders(orders)
+    found: list[StatusDrift] = []
+    for ref, record in sorted(_latest(channel_orders).items()):
+        order = ours.get(ref)
+        if order is None:
+            continue
+        kind = _drift_kind(order.status, record.status)
+        if kind is not None:
+            found.append(StatusDrift(*ref, order.status, record.status, kind))
+    return found

@@ -1,0 +1,328 @@
+"""The order store contract: every rule of `OrderStore` as tests."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import attrs
+import pytest
+
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import ConcurrencyConflict, StoreError, ValidationError
+from orderkit.money import Money
+from orderkit.orders import (
+    Address,
+    AuditRecord,
+    Buyer,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+)
+from orderkit.ports import OrderStore
+from orderkit.serialization import make_converter
+from orderkit.testing._contract_base import START, Barrier, StoreContract
+from orderkit.testing._contract_base import WEIRD_NAMES as _WEIRD
+
+
+S = TypeVar("S")
+
+
+def with_converter(factory: Callable[..., S], *args: Any, **kwargs: Any) -> S:  # noqa: ANN401 - the factory's own arguments
+    """Return `factory(*args, converter=make_converter(), **kwargs)`.
+
+    A converter does not pickle; `functools.partial(with_converter,
+    SqliteOrderStore, path)` does, so it serves as the `connect` factory of a
+    store that needs one, in another process.
+
+    .. versionadded:: 0.1.0
+    """
+    return factory(*args, converter=make_converter(), **kwargs)
+
+
+def sample_order(
+    order_id: str = "DY-1001",
+    channel: str = "douyin",
+    **changes: Any,  # noqa: ANN401 - attrs.evolve's own arguments
+) -> Order:
+    """A retro clock on Singles' Day: a new order, changed by `changes`."""
+    order = Order(
+        order_id=order_id,
+        channel=channel,
+        buyer=Buyer("BUYER-7", "王小明", phone="138****8000"),
+        address=Address("CN", "广东省", "深圳市", "南山区", "科技园路 1 号"),
+        lines=[OrderLine("L1", "RETRO-CLOCK", 2, Money("199.00", "CNY"), "复古闹钟")],
+        placed_at=START,
+    )
+    return attrs.evolve(order, **changes) if changes else order
+
+
+def paid(order: Order, version: int | None = None) -> Order:
+    """`order` paid in full, one version on (or at `version`)."""
+    key = IdempotencyKey(order.channel, "orders/paid", order.order_id, "evt-1")
+    return attrs.evolve(
+        order,
+        status=OrderStatus.PAID,
+        version=order.version + 1 if version is None else version,
+        payments=(Payment("PAY-1", Money("398.00", "CNY"), START.add(minutes=5)),),
+        applied_keys=order.applied_keys | {key},
+    )
+
+
+def sample_record(
+    order_id: str = "DY-1001", version: int = 2, actor: str = "buyer"
+) -> AuditRecord:
+    """The audit record of the payment that made `sample_order` paid."""
+    return AuditRecord(
+        order_id=order_id,
+        version=version,
+        from_status=OrderStatus.PENDING_PAYMENT,
+        to_status=OrderStatus.PAID,
+        event_type="PaymentCaptured",
+        key=IdempotencyKey("douyin", "orders/paid", order_id, f"evt-{version}"),
+        actor=actor,
+        source="douyin",
+        occurred_at=START.add(minutes=5),
+        recorded_at=START.add(minutes=6),
+    )
+
+
+def _save_race(
+    channel: str,
+    order_id: str,
+    reason: str,
+    factory: Callable[[], OrderStore],
+    barrier: Barrier,
+) -> tuple[str, bool]:
+    """Read the order, then cancel it at the next version; say if it won."""
+    store = factory()
+    order = store.get(channel, order_id)
+    assert order is not None
+    changed = attrs.evolve(
+        order,
+        status=OrderStatus.CANCELLED,
+        version=order.version + 1,
+        cancel_reason=reason,
+    )
+    barrier.wait(timeout=120)
+    try:
+        store.save(changed, order.version)
+    except ConcurrencyConflict:
+        return reason, False
+    return reason, True
+
+
+class OrderStoreContract(StoreContract[OrderStore]):
+    """Every rule of `orderkit.ports.OrderStore`, as tests over `make_store()`.
+
+    Subclass it in a test module (its name must start with `Test` for
+    pytest to collect it) and implement `make_store`; the hooks `connect`,
+    `break_store` and `dispose` are described on `StoreContract`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    # saving and reading
+
+    def test_an_unknown_order_is_none(self, store: OrderStore) -> None:
+        """Nothing stored: `None`."""
+        assert store.get("douyin", "DY-404") is None
+
+    def test_a_new_order_reads_back_equal(self, store: OrderStore) -> None:
+        """The whole order comes back: lines, buyer, payments, keys, version."""
+        order = paid(sample_order())
+        store.save(order, None)
+        found = store.get("douyin", "DY-1001")
+        assert found == order
+        assert type(found) is Order
+
+    def test_an_update_replaces_the_expected_version(self, store: OrderStore) -> None:
+        """Saving over the version read moves the order on."""
+        store.save(sample_order(), None)
+        store.save(paid(sample_order()), 1)
+        found = store.get("douyin", "DY-1001")
+        assert found is not None
+        assert (found.version, found.status) == (2, OrderStatus.PAID)
+
+    def test_versions_may_jump(self, store: OrderStore) -> None:
+        """A batch of events moves the version by more than one."""
+        store.save(sample_order(), None)
+        store.save(paid(sample_order(), version=5), 1)
+        found = store.get("douyin", "DY-1001")
+        assert found is not None
+        assert found.version == 5
+
+    # conflicts
+
+    def test_a_new_order_that_exists_conflicts(self, store: OrderStore) -> None:
+        """Two intakes of one order: the second is told, nothing changes."""
+        store.save(sample_order(), None)
+        with pytest.raises(ConcurrencyConflict) as error:
+            store.save(sample_order(buyer=Buyer("SOMEONE-ELSE")), None)
+        assert error.value.what == "order:douyin:DY-1001"
+        assert store.get("douyin", "DY-1001") == sample_order()
+
+    def test_a_stale_expected_version_conflicts(self, store: OrderStore) -> None:
+        """A writer that read version 1 after it moved to 2 changes nothing."""
+        store.save(sample_order(), None)
+        store.save(paid(sample_order()), 1)
+        late = sample_order(status=OrderStatus.CANCELLED, version=2)
+        with pytest.raises(ConcurrencyConflict):
+            store.save(late, 1)
+        assert store.get("douyin", "DY-1001") == paid(sample_order())
+
+    def test_an_expected_version_ahead_conflicts(self, store: OrderStore) -> None:
+        """Expecting a version the order never had changes nothing."""
+        store.save(sample_order(), None)
+        with pytest.raises(ConcurrencyConflict):
+            store.save(paid(sample_order(), version=4), 3)
+        assert store.get("douyin", "DY-1001") == sample_order()
+
+    def test_updating_a_missing_order_conflicts(self, store: OrderStore) -> None:
+        """An update expects a stored order; none is created."""
+        with pytest.raises(ConcurrencyConflict):
+            store.save(paid(sample_order()), 1)
+        assert store.get("douyin", "DY-1001") is None
+
+    def test_a_version_must_move_forward(self, store: OrderStore) -> None:
+        """Saving at the expected version or below is refused: versions never repeat."""
+        store.save(sample_order(), None)
+        with pytest.raises(ValidationError) as error:
+            store.save(paid(sample_order(), version=1), 1)
+        assert error.value.field == "order.version"
+        assert store.get("douyin", "DY-1001") == sample_order()
+
+    # keys
+
+    def test_the_same_id_on_two_channels_is_two_orders(self, store: OrderStore) -> None:
+        """Ids are unique per channel only."""
+        store.save(sample_order(channel="douyin"), None)
+        store.save(paid(sample_order(channel="taobao")), None)
+        douyin = store.get("douyin", "DY-1001")
+        taobao = store.get("taobao", "DY-1001")
+        assert douyin is not None
+        assert taobao is not None
+        assert (douyin.status, taobao.status) == (
+            OrderStatus.PENDING_PAYMENT,
+            OrderStatus.PAID,
+        )
+
+    def test_weird_ids_and_channels_are_data(self, store: OrderStore) -> None:
+        """Quotes, SQL, emoji and Chinese: each its own order, compared verbatim."""
+        names = [*_WEIRD, "DY-1001 ", "dy-1001", "%", "_"]
+        for name in names:
+            store.save(sample_order(order_id=name, channel=name), None)
+        for name in names:
+            found = store.get(name, name)
+            assert found is not None, name
+            assert (found.channel, found.order_id) == (name, name)
+        assert store.get("DY-1001", "DY-1001") is None
+
+    # listing
+
+    def test_orders_are_listed_by_channel_then_id(self, store: OrderStore) -> None:
+        """Monitoring pages through every order, in a stable order."""
+        keys = [("taobao", "A-2"), ("douyin", "Z-9"), ("douyin", "A-1"), ("jd", "M")]
+        for channel, order_id in keys:
+            store.save(sample_order(order_id=order_id, channel=channel), None)
+        listed = [(o.channel, o.order_id) for o in store.orders()]
+        assert listed == sorted(keys)
+        first = store.orders(limit=2)
+        assert [(o.channel, o.order_id) for o in first] == sorted(keys)[:2]
+        last = first[-1]
+        rest = store.orders(after=(last.channel, last.order_id), limit=10)
+        assert [(o.channel, o.order_id) for o in rest] == sorted(keys)[2:]
+
+    def test_orders_are_listed_by_status(self, store: OrderStore) -> None:
+        """Only the orders of the status asked for."""
+        store.save(sample_order(order_id="DY-1"), None)
+        store.save(paid(sample_order(order_id="DY-2")), None)
+        store.save(sample_order(order_id="DY-3"), None)
+        pending = store.orders(status=OrderStatus.PENDING_PAYMENT)
+        assert [o.order_id for o in pending] == ["DY-1", "DY-3"]
+        assert [o.order_id for o in store.orders(status=OrderStatus.PAID)] == ["DY-2"]
+        assert store.orders(status=OrderStatus.SHIPPED) == []
+
+    # bad input
+
+    @pytest.mark.parametrize(
+        ("call", "field"),
+        [
+            pytest.param(lambda s: s.save("DY-1001", None), "order", id="not-order"),
+            pytest.param(
+                lambda s: s.save(paid(sample_order()), 0),
+                "expected_version",
+                id="zero-version",
+            ),
+            pytest.param(
+                lambda s: s.save(paid(sample_order()), "1"),
+                "expected_version",
+                id="text-version",
+            ),
+            pytest.param(
+                lambda s: s.save(paid(sample_order()), True),  # noqa: FBT003 - bad input
+                "expected_version",
+                id="bool-version",
+            ),
+            pytest.param(
+                lambda s: s.save(sample_order(order_id="D" * 256), None),
+                "order_id",
+                id="long-order-id",
+            ),
+            pytest.param(lambda s: s.get("", "DY-1001"), "channel", id="empty-channel"),
+            pytest.param(lambda s: s.get("douyin", None), "order_id", id="none-id"),
+            pytest.param(
+                lambda s: s.get("douyin", "DY\n1"), "order_id", id="control-id"
+            ),
+            pytest.param(lambda s: s.orders(limit=0), "limit", id="zero-limit"),
+            pytest.param(lambda s: s.orders(status="paid"), "status", id="str-status"),
+            pytest.param(
+                lambda s: s.orders(after=("douyin",)), "after", id="short-after"
+            ),
+        ],
+    )
+    def test_bad_input_names_its_argument_and_changes_nothing(
+        self,
+        store: OrderStore,
+        call: Callable[[Any], object],
+        field: str,
+    ) -> None:
+        """Each bad argument raises a ValidationError naming it; nothing changes."""
+        store.save(sample_order(), None)
+        with pytest.raises(ValidationError) as error:
+            call(store)
+        assert error.value.field == field
+        assert store.get("douyin", "DY-1001") == sample_order()
+        assert len(store.orders()) == 1
+
+    def test_driver_failures_become_store_errors(self, store: OrderStore) -> None:
+        """A failing backend raises StoreError with the driver's error as cause."""
+        store.save(sample_order(), None)
+        if not self.break_store(store):
+            pytest.skip("this store has no backend that can fail")
+        with pytest.raises(StoreError) as error:
+            store.save(paid(sample_order()), 1)
+        assert error.value.__cause__ is not None
+        with pytest.raises(StoreError) as error:
+            store.get("douyin", "DY-1001")
+        assert error.value.__cause__ is not None
+
+    # concurrency
+
+    def test_of_writers_expecting_one_version_exactly_one_wins(
+        self, store: OrderStore
+    ) -> None:
+        """Racers that all read version 1 save version 2: one wins, the rest lose."""
+        store.save(sample_order(), None)
+        racers = [
+            functools.partial(_save_race, "douyin", "DY-1001", f"cancelled by desk {i}")
+            for i in range(self.race_workers)
+        ]
+        results = self._race(store, racers)
+        winners = [reason for reason, won in results if won]
+        assert len(winners) == 1, results
+        found = store.get("douyin", "DY-1001")
+        assert found is not None
+        assert (found.version, found.cancel_reason) == (2, winners[0])

@@ -1,0 +1,252 @@
+"""The unit-of-work contract: all or nothing, over every store of a backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import threading
+from collections.abc import Callable
+
+import attrs
+import pytest
+
+from orderkit.dedupe import Claimed
+from orderkit.errors import ConcurrencyConflict, StoreError
+from orderkit.orders import Order
+from orderkit.orders._messages import OutboxMessage, order_stream
+from orderkit.ports import UnitOfWork
+from orderkit.pricing import Granted, LimitKey
+from orderkit.services import Ledger
+from orderkit.testing._clock import FrozenClock
+from orderkit.testing._contract_base import START, Barrier, StoreContract
+from orderkit.testing._order_store_contract import paid, sample_order, sample_record
+
+
+_FEED = "douyin:orders"
+_SKU = "RETRO-CLOCK"
+_WAREHOUSE = "SZ-1"
+_BUYER = LimitKey("buyer:BUYER-7", 2, dt.timedelta(days=1))
+
+
+class _Crash(Exception):
+    """The failure in the middle of a unit of work."""
+
+
+def _message(message_id: str, order: Order | None = None) -> OutboxMessage:
+    order = order or sample_order()
+    return OutboxMessage(
+        message_id=message_id,
+        stream=order_stream(order.channel, order.order_id),
+        topic="milestone",
+        payload=b'{"milestone":"paid"}',
+        created_at=START,
+    )
+
+
+def _write_everything(uow: UnitOfWork) -> None:
+    """One change, written to every store of the unit."""
+    uow.orders.save(sample_order(), None)
+    uow.orders.save(paid(sample_order()), 1)
+    uow.audit.append("douyin", [sample_record()])
+    uow.outbox.add([_message("paid:douyin:DY-1001")])
+    uow.inbox.seen("notifier", "upstream-1", now=START)
+    Ledger(uow.ledger, FrozenClock(START)).receive(_SKU, _WAREHOUSE, 10, key="PO-1")
+    uow.keys.claim(
+        "douyin:orders/paid:DY-1001", "hash-1", now=START, lease=dt.timedelta(minutes=1)
+    )
+    assert uow.limits.consume([_BUYER], now=START, use_id="DY-1001") == Granted()
+    assert uow.cursors.advance(_FEED, None, "page-2")
+
+
+def _nothing_of_it(uow: UnitOfWork) -> None:
+    """Assert, inside a unit, that nothing `_write_everything` wrote is there."""
+    assert uow.orders.get("douyin", "DY-1001") is None
+    assert uow.audit.records("douyin", "DY-1001") == []
+    assert uow.outbox.unsent() == []
+    assert uow.inbox.seen("notifier", "upstream-1", now=START) is False
+    assert uow.ledger.balances(START) == []
+    assert uow.ledger.receipt("PO-1") is None
+    assert uow.cursors.get(_FEED) is None
+    assert uow.limits.consume([_BUYER], now=START, use_id="DY-1001") == Granted()
+
+
+def _all_of_it(uow: UnitOfWork) -> None:
+    """Assert, inside a unit, that everything `_write_everything` wrote is there."""
+    assert uow.orders.get("douyin", "DY-1001") == paid(sample_order())
+    assert uow.audit.records("douyin", "DY-1001") == [sample_record()]
+    assert [m.message_id for m in uow.outbox.unsent()] == ["paid:douyin:DY-1001"]
+    assert uow.inbox.seen("notifier", "upstream-1", now=START) is True
+    assert [b.on_hand for b in uow.ledger.balances(START)] == [10]
+    assert uow.ledger.receipt("PO-1") is not None
+    assert uow.cursors.get(_FEED) == "page-2"
+    assert uow.limits.consume([_BUYER], now=START, use_id="DY-1001") == Granted(
+        replayed=True
+    )
+
+
+def _bump_race(number: int, factory: Callable[[], UnitOfWork], barrier: Barrier) -> int:
+    """In one unit: read the order, save it one version on, add a message."""
+    uow = factory()
+    barrier.wait(timeout=120)
+    with uow:
+        order = uow.orders.get("douyin", "DY-1001")
+        assert order is not None
+        uow.orders.save(attrs.evolve(order, version=order.version + 1), order.version)
+        uow.outbox.add([_message(f"bump-{number}")])
+        uow.commit()
+        return order.version + 1
+
+
+class UnitOfWorkContract(StoreContract[UnitOfWork]):
+    """Every rule of `orderkit.ports.UnitOfWork`, as tests over `make_store()`.
+
+    `make_store` returns a unit of work over empty stores; `connect`, when
+    given, opens another unit of work on the same backend (in a thread or
+    another process) for the races. The hooks are described on
+    `StoreContract`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def test_commit_makes_everything_visible_together(self, store: UnitOfWork) -> None:
+        """Order, audit, outbox, inbox, ledger, key, limit, cursor: all committed."""
+        with store:
+            _write_everything(store)
+            _all_of_it(store)
+            store.commit()
+        with store:
+            _all_of_it(store)
+
+    def test_a_failure_in_the_middle_leaves_nothing(self, store: UnitOfWork) -> None:
+        """An exception before commit: nothing of the unit is anywhere."""
+
+        def crash() -> None:
+            with store:
+                _write_everything(store)
+                raise _Crash
+
+        with pytest.raises(_Crash):
+            crash()
+        with store:
+            _nothing_of_it(store)
+            # Claimable afresh: the first claim is gone.
+            claim = store.keys.claim(
+                "douyin:orders/paid:DY-1001",
+                "hash-2",
+                now=START,
+                lease=dt.timedelta(minutes=1),
+            )
+            assert isinstance(claim, Claimed)
+            assert claim.attempt == 1
+
+    def test_leaving_without_commit_rolls_back(self, store: UnitOfWork) -> None:
+        """Forgetting to commit is a rollback."""
+        with store:
+            _write_everything(store)
+        with store:
+            _nothing_of_it(store)
+
+    def test_what_follows_a_commit_is_its_own(self, store: UnitOfWork) -> None:
+        """After commit the unit goes on; later writes roll back unless committed."""
+        with store:
+            store.orders.save(sample_order(), None)
+            store.commit()
+            store.orders.save(paid(sample_order()), 1)
+            store.outbox.add([_message("paid:douyin:DY-1001")])
+        with store:
+            assert store.orders.get("douyin", "DY-1001") == sample_order()
+            assert store.outbox.unsent() == []
+
+    def test_rollback_undoes_since_the_last_commit(self, store: UnitOfWork) -> None:
+        """`rollback()` forgets the uncommitted writes; the unit goes on."""
+        with store:
+            store.orders.save(sample_order(), None)
+            store.commit()
+            store.orders.save(paid(sample_order()), 1)
+            store.rollback()
+            assert store.orders.get("douyin", "DY-1001") == sample_order()
+            store.outbox.add([_message("placed:douyin:DY-1001")])
+            store.commit()
+        with store:
+            assert store.orders.get("douyin", "DY-1001") == sample_order()
+            assert len(store.outbox.unsent()) == 1
+
+    def test_a_refused_call_writes_nothing_and_the_unit_goes_on(
+        self, store: UnitOfWork
+    ) -> None:
+        """A conflict inside the unit undoes only itself."""
+        with store:
+            store.orders.save(sample_order(), None)
+            store.outbox.add([_message("placed:douyin:DY-1001")])
+            with pytest.raises(ConcurrencyConflict):
+                store.outbox.add(
+                    [
+                        _message("other"),
+                        attrs.evolve(_message("placed:douyin:DY-1001"), topic="x"),
+                    ]
+                )
+            with pytest.raises(ConcurrencyConflict):
+                store.orders.save(sample_order(), None)
+            store.commit()
+        with store:
+            assert store.orders.get("douyin", "DY-1001") == sample_order()
+            assert [m.message_id for m in store.outbox.unsent()] == [
+                "placed:douyin:DY-1001"
+            ]
+
+    def test_the_stores_belong_to_an_open_unit(self, store: UnitOfWork) -> None:
+        """Outside `with`, stores, commit and rollback raise StoreError."""
+        with pytest.raises(StoreError):
+            _ = store.orders
+        with pytest.raises(StoreError):
+            store.commit()
+        with pytest.raises(StoreError):
+            store.rollback()
+        with store, pytest.raises(StoreError):
+            store.__enter__()
+        with store:
+            assert store.orders.get("douyin", "DY-1001") is None
+
+    def test_others_see_nothing_of_an_open_unit(self, store: UnitOfWork) -> None:
+        """A unit elsewhere, waiting or not, never sees what this one rolls back."""
+        factory = self.connect(store)
+        other = store if factory is None else factory()
+        seen: list[Order | None] = []
+        errors: list[BaseException] = []
+
+        def look() -> None:
+            try:
+                with other:
+                    seen.append(other.orders.get("douyin", "DY-1001"))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        looker = threading.Thread(target=look)
+
+        def crash() -> None:
+            with store:
+                store.orders.save(sample_order(), None)
+                looker.start()
+                raise _Crash
+
+        with pytest.raises(_Crash):
+            crash()
+        looker.join(timeout=60)
+        if other is not store:
+            self.dispose(other)
+        assert errors == []
+        assert seen == [None]
+
+    def test_units_run_as_if_one_at_a_time(self, store: UnitOfWork) -> None:
+        """Racing read-modify-write units lose no update, also across processes."""
+        with store:
+            store.orders.save(sample_order(), None)
+            store.commit()
+        racers = [functools.partial(_bump_race, i) for i in range(self.race_workers)]
+        versions = self._race(store, racers)
+        assert sorted(versions) == list(range(2, 2 + self.race_workers))
+        with store:
+            order = store.orders.get("douyin", "DY-1001")
+            assert order is not None
+            assert order.version == 1 + self.race_workers
+            assert len(store.outbox.unsent()) == self.race_workers
