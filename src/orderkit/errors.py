@@ -21,6 +21,7 @@ OrderkitError
 │   ├── UnknownSku (LookupError)            a SKU the ledger has never stocked
 │   ├── UnknownLocation (LookupError)       a location the ledger has never stocked
 │   ├── UnknownHold (LookupError)           a hold id the ledger does not know
+│   ├── UnknownOrder (LookupError)          an order id the order store does not hold
 │   ├── CaptureExceedsAuthorisation         a capture above what is authorised
 │   ├── RefundExceedsCapture                a refund above what was captured
 │   ├── RefundNotPending                    settling a failed refund, or the reverse
@@ -91,6 +92,7 @@ __all__ = [
     "UnknownCurrency",
     "UnknownHold",
     "UnknownLocation",
+    "UnknownOrder",
     "UnknownPayment",
     "UnknownRefund",
     "UnknownSerial",
@@ -313,6 +315,21 @@ class UnknownLocation(ValidationError, LookupError):
 
     def __init__(self, value: str, field: str = "location") -> None:
         super().__init__(field, value, "no stock was ever recorded at this location")
+
+
+@final
+class UnknownOrder(ValidationError, LookupError):
+    """An order the order store does not hold.
+
+    Attributes:
+        channel: The channel asked about.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, channel: str, order_id: str) -> None:
+        self.channel = channel
+        super().__init__("order_id", order_id, f"no such order on channel {channel!r}")
 
 
 @final

@@ -1,5 +1,11 @@
 """Use cases over the ports: the façades a host application calls.
 
+`OrderDesk` composes them into the order desk over one `UnitOfWork`:
+`accept` an order (limits, review holds, routed stock), `record` events with
+their stock effects, `close_unpaid`, `release` a held order, and the
+`picking_queue`; each returns a typed outcome (`Accepted`, `Held`,
+`AlreadyAccepted`, `Refused`, `EventRecorded`).
+
 `Ledger` is the inventory ledger over any `orderkit.ports.LedgerStore`;
 `Idempotency` runs each request once per key over any
 `orderkit.ports.KeyStore`; `DuplicateDetector` queues orders that repeat
@@ -24,6 +30,7 @@ from orderkit.services._breaker import (
 )
 from orderkit.services._breaker import BreakerState as BreakerState
 from orderkit.services._breaker import CircuitBreaker as CircuitBreaker
+from orderkit.services._desk import OrderDesk as OrderDesk
 from orderkit.services._duplicates import (
     DEFAULT_DETECTOR_RETENTION as DEFAULT_DETECTOR_RETENTION,
 )
@@ -41,6 +48,14 @@ from orderkit.services._idempotency import (
 )
 from orderkit.services._idempotency import Idempotency as Idempotency
 from orderkit.services._idempotency import Reply as Reply
+from orderkit.services._intake import Accepted as Accepted
+from orderkit.services._intake import AlreadyAccepted as AlreadyAccepted
+from orderkit.services._intake import DeskPolicy as DeskPolicy
+from orderkit.services._intake import EventRecorded as EventRecorded
+from orderkit.services._intake import Held as Held
+from orderkit.services._intake import Intake as Intake
+from orderkit.services._intake import RefusalReason as RefusalReason
+from orderkit.services._intake import Refused as Refused
 from orderkit.services._ledger import DEFAULT_HOLD_TTL as DEFAULT_HOLD_TTL
 from orderkit.services._ledger import Ledger as Ledger
 from orderkit.services._ledger import Resolution as Resolution
@@ -75,6 +90,8 @@ from orderkit.services._stock_counts import reconcile_stock as reconcile_stock
 
 
 __all__ = [
+    "Accepted",
+    "AlreadyAccepted",
     "BreakerState",
     "CircuitBreaker",
     "DEFAULT_BREAKER_COOL_DOWN",
@@ -85,21 +102,28 @@ __all__ = [
     "DEFAULT_KEY_RETENTION",
     "DEFAULT_RELAY_LEASE",
     "DEFAULT_STUCK_LIMITS",
+    "DeskPolicy",
     "Discrepancy",
     "DiscrepancyKind",
     "DriftKind",
     "DueToClose",
     "DuplicateDetector",
+    "EventRecorded",
     "HealthComponent",
     "HealthMeasure",
     "HealthReport",
     "HealthRules",
     "HealthWeights",
+    "Held",
     "Idempotency",
+    "Intake",
     "Ledger",
+    "OrderDesk",
     "Pulled",
     "PurchaseLimits",
     "Reconciliation",
+    "RefusalReason",
+    "Refused",
     "Relayed",
     "Reply",
     "Resolution",

@@ -1,0 +1,131 @@
+"""What the order desk writes beside an order: audit records and outbox messages.
+
+Every message is built from what caused it, so its id is the same however
+often the change is retried: the outbox keeps one of each.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pendulum
+
+from orderkit.dedupe import IdempotencyKey
+from orderkit.integrations import milestone_message
+from orderkit.orders import (
+    AuditRecord,
+    FieldChange,
+    Order,
+    OrderEvent,
+    OutboxMessage,
+    RefundDue,
+    order_stream,
+)
+from orderkit.ports import LedgerStore
+
+
+def order_messages(
+    old: Order | None,
+    new: Order,
+    refunds: Sequence[RefundDue],
+    now: pendulum.DateTime,
+) -> list[OutboxMessage]:
+    """The buyer's milestone message when the status moved, and refunds owed."""
+    stream = order_stream(new.channel, new.order_id)
+    messages: list[OutboxMessage] = []
+    if old is None or old.status is not new.status:
+        message = milestone_message(new)
+        if message is not None:
+            payload = {
+                "recipient": message.recipient,
+                "template": message.template,
+                "params": dict(message.params),
+                "key": str(message.key),
+            }
+            message_id = f"milestone:{stream}:{new.status}"
+            messages.append(_message(message_id, stream, "milestone", payload, now))
+    for refund in refunds:
+        payload = {
+            "channel": new.channel,
+            "order_id": new.order_id,
+            "amount": str(refund.amount.amount),
+            "currency": refund.amount.currency.code,
+        }
+        message_id = f"refund:{stream}:{refund.order.version}"
+        messages.append(_message(message_id, stream, "refund", payload, now))
+    return messages
+
+
+def sellable_messages(
+    ledger: LedgerStore, order: Order, now: pendulum.DateTime
+) -> list[OutboxMessage]:
+    """What every channel may sell now of the order's SKUs (brief incident 3).
+
+    One message per SKU and change, on the SKU's own stream, so channels
+    get the updates of a SKU in order.
+    """
+    stream = order_stream(order.channel, order.order_id)
+    messages = []
+    for sku in sorted({line.sku for line in order.lines}):
+        balances = ledger.balances(now, sku=sku)
+        if not balances:
+            continue
+        sellable = sum(balance.sellable() for balance in balances)
+        messages.append(
+            _message(
+                f"sellable:{sku}:{stream}:{order.version}",
+                f"sku:{sku}",
+                "sellable",
+                {"sku": sku, "sellable": sellable},
+                now,
+            )
+        )
+    return messages
+
+
+def review_record(
+    order: Order, now: pendulum.DateTime, review: tuple[str, ...]
+) -> AuditRecord:
+    """The audit record of holding an order for review."""
+    return AuditRecord(
+        order_id=order.order_id,
+        version=order.version,
+        from_status=order.status,
+        to_status=order.status,
+        event_type="HeldForReview",
+        key=IdempotencyKey("orderkit", "review", order.order_id, str(order.version)),
+        actor="orderkit",
+        source="orderkit",
+        occurred_at=now,
+        recorded_at=now,
+        changes=(FieldChange("review", "", ", ".join(review)),),
+    )
+
+
+def parked_record(
+    order: Order, event: OrderEvent, now: pendulum.DateTime
+) -> AuditRecord:
+    """The audit record of parking an early event with the order."""
+    return AuditRecord(
+        order_id=order.order_id,
+        version=order.version,
+        from_status=order.status,
+        to_status=order.status,
+        event_type=f"Parked{type(event).__name__}",
+        key=event.key,
+        actor=event.actor,
+        source=event.source,
+        occurred_at=event.occurred_at,
+        recorded_at=now,
+        changes=(FieldChange("parked", "", type(event).__name__),),
+    )
+
+
+def _message(
+    message_id: str, stream: str, topic: str, payload: object, now: pendulum.DateTime
+) -> OutboxMessage:
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+    return OutboxMessage(
+        message_id=message_id, stream=stream, topic=topic, payload=body, created_at=now
+    )

@@ -1,0 +1,391 @@
+"""The order desk: intake, events and timers, each in one unit of work."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+
+from orderkit.adapters.memory import MemoryUnitOfWork
+from orderkit.adapters.sqlite import SqliteUnitOfWork
+from orderkit.dedupe import Fingerprinter, IdempotencyKey
+from orderkit.errors import IllegalTransition, StoreError, UnknownOrder
+from orderkit.integrations import ChannelOrder
+from orderkit.money import Money
+from orderkit.orders import (
+    Address,
+    Buyer,
+    Cancelled,
+    OrderEvent,
+    OrderLine,
+    OrderPlaced,
+    OrderStatus,
+    PaymentCaptured,
+    PickingStarted,
+    ShipmentLine,
+    Shipped,
+)
+from orderkit.ports import UnitOfWork
+from orderkit.pricing import LimitRule, LimitScope, PriceFloor, PricingPolicy, Quote
+from orderkit.services import (
+    Accepted,
+    AlreadyAccepted,
+    DeskPolicy,
+    Held,
+    Ledger,
+    OrderDesk,
+    RefusalReason,
+    Refused,
+)
+from orderkit.testing import FrozenClock
+
+
+T0 = pendulum.datetime(2026, 11, 11, 0, 0)  # Singles' Day, 08:00 in Shanghai
+SECRET = b"desk-tests-secret-0123456789"
+
+
+def cny(amount: str) -> Money:
+    return Money(amount, "CNY")
+
+
+def key(order_id: str, kind: str, n: str = "1") -> IdempotencyKey:
+    return IdempotencyKey("douyin", kind, order_id, n)
+
+
+def incoming(
+    order_id: str = "DY-1001",
+    *,
+    buyer: str = "buyer-42",
+    phone: str | None = "+8613800138000",
+    quantity: int = 2,
+    price: str = "199.00",
+    stated: str | None = None,
+    events: tuple[OrderEvent, ...] = (),
+) -> ChannelOrder:
+    """A retro alarm clock or two, bought in a Douyin live stream."""
+    placed = OrderPlaced(
+        order_id=order_id,
+        key=key(order_id, "trade.created"),
+        occurred_at=T0,
+        channel="douyin",
+        buyer=Buyer(buyer, "李雷", phone=phone),
+        address=Address("CN", "北京市", "北京市", "朝阳区", f"建国路 {order_id} 号"),
+        lines=[OrderLine("L1", "RETRO-CLOCK", quantity, cny(price))],
+    )
+    stated_total = None if stated is None else cny(stated)
+    quote = Quote(order_id, "douyin", placed.lines, stated_total=stated_total)
+    return ChannelOrder(
+        placed=placed,
+        quote=quote,
+        status=OrderStatus.PENDING_PAYMENT,
+        channel_status="WAIT_BUYER_PAY",
+        events=events,
+    )
+
+
+def paid(order_id: str = "DY-1001", amount: str = "398.00") -> PaymentCaptured:
+    return PaymentCaptured(
+        order_id=order_id,
+        key=key(order_id, "trade.paid"),
+        occurred_at=T0.add(minutes=5),
+        payment_id=f"alipay-{order_id}",
+        amount=cny(amount),
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
+    """An empty backend, in memory or in a SQLite file."""
+    if request.param == "memory":
+        yield MemoryUnitOfWork()
+        return
+    sqlite = SqliteUnitOfWork(tmp_path / "desk.db")
+    yield sqlite
+    sqlite.close()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+def stock(unit: UnitOfWork, clock: FrozenClock, quantity: int = 10) -> None:
+    with unit as uow:
+        Ledger(uow.ledger, clock).receive("RETRO-CLOCK", "BJ-1", quantity)
+        uow.commit()
+
+
+def desk(unit: UnitOfWork, clock: FrozenClock, **policy: Any) -> OrderDesk:
+    return OrderDesk(
+        unit, clock, DeskPolicy(locations=["BJ-1"], **policy), Fingerprinter(SECRET)
+    )
+
+
+def balance(unit: UnitOfWork, clock: FrozenClock) -> tuple[int, int, int]:
+    with unit as uow:
+        b = Ledger(uow.ledger, clock).balance("RETRO-CLOCK", "BJ-1")
+    return (b.on_hand, b.reserved, b.allocated)
+
+
+def outbox(unit: UnitOfWork) -> list[tuple[str, dict[str, Any]]]:
+    with unit as uow:
+        return [(m.topic, json.loads(m.payload)) for m in uow.outbox.unsent()]
+
+
+class TestAccept:
+    """An order in: checked, its stock held, stored with its messages."""
+
+    def test_accepted_holds_stock_until_the_payment_deadline(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        outcome = desk(unit, clock).accept(incoming())
+        assert isinstance(outcome, Accepted)
+        assert outcome.order.status is OrderStatus.PENDING_PAYMENT
+        assert balance(unit, clock) == (10, 2, 0)
+        with unit as uow:
+            assert uow.orders.get("douyin", "DY-1001") == outcome.order
+            assert [r.event_type for r in uow.audit.records("douyin", "DY-1001")] == [
+                "OrderPlaced"
+            ]
+            (hold,) = uow.ledger.holds(owner="order:douyin:DY-1001")
+            assert hold.expires_at == T0.add(minutes=30)
+        topics = outbox(unit)
+        assert ("sellable", {"sku": "RETRO-CLOCK", "sellable": 8}) in topics
+        milestone = next(body for topic, body in topics if topic == "milestone")
+        assert milestone["template"] == "order.submitted.zh"
+        assert milestone["recipient"] == "+8613800138000"
+
+    def test_a_redelivered_order_changes_nothing(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        first = desk(unit, clock).accept(incoming())
+        assert isinstance(first, Accepted)
+        again = desk(unit, clock).accept(incoming())
+        assert again == AlreadyAccepted(first.order)
+        assert balance(unit, clock) == (10, 2, 0)
+
+    def test_out_of_stock_is_refused_and_leaves_nothing(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock, quantity=1)
+        outcome = desk(unit, clock).accept(incoming())
+        assert isinstance(outcome, Refused)
+        assert outcome.reason is RefusalReason.OUT_OF_STOCK
+        [shortage] = outcome.shortages
+        assert (shortage.sku, shortage.requested, shortage.available) == (
+            "RETRO-CLOCK",
+            2,
+            1,
+        )
+        with unit as uow:
+            assert uow.orders.get("douyin", "DY-1001") is None
+            assert uow.outbox.unsent() == []
+            assert uow.detector.orders_of_buyer("+8613800138000") == []
+        assert balance(unit, clock) == (1, 0, 0)
+
+    def test_purchase_limits_refuse_before_pricing_and_stock(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        rule = LimitRule(LimitScope.BUYER, limit=1, window=dt.timedelta(days=1))
+        the_desk = desk(unit, clock, limits=[rule])
+        assert isinstance(the_desk.accept(incoming("DY-1", quantity=1)), Accepted)
+        refused = the_desk.accept(incoming("DY-2", quantity=1, price="1.00"))
+        assert isinstance(refused, Refused)
+        assert refused.reason is RefusalReason.LIMITS
+        assert refused.overages
+        assert balance(unit, clock) == (10, 1, 0)
+
+    def test_a_price_below_the_floor_is_held_without_stock(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        policy = PricingPolicy(floors=[PriceFloor("RETRO-CLOCK", cny("150.00"))])
+        the_desk = desk(unit, clock, pricing=policy)
+        outcome = the_desk.accept(incoming(price="99.00"))
+        assert isinstance(outcome, Held)
+        assert outcome.order.review == ("pricing",)
+        assert "RETRO-CLOCK" in outcome.detail
+        assert balance(unit, clock) == (10, 0, 0)
+        released = the_desk.release("douyin", "DY-1001", actor="ops.wang")
+        assert released.order.review == ()
+        assert balance(unit, clock) == (10, 2, 0)
+        with pytest.raises(IllegalTransition):
+            the_desk.release("douyin", "DY-1001", actor="ops.wang")
+
+    def test_a_suspected_duplicate_is_held(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        assert isinstance(the_desk.accept(incoming("DY-1")), Accepted)
+        second = the_desk.accept(incoming("DY-2"))
+        assert isinstance(second, Held)
+        assert second.order.review == ("duplicate",)
+        assert "DY-1" in second.detail
+
+
+class TestAllOrNothing:
+    """A use case that fails half way leaves every store as it was."""
+
+    def test_a_failing_outbox_undoes_the_order_and_its_stock(
+        self, unit: UnitOfWork, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        stock(unit, clock)
+        with unit as uow:
+            outbox_type = type(uow.outbox)
+
+        def broken(*_args: object, **_kwargs: object) -> None:
+            raise StoreError("outbox", "add", "disk full")
+
+        monkeypatch.setattr(outbox_type, "add", broken)
+        with pytest.raises(StoreError):
+            desk(unit, clock).accept(incoming())
+        monkeypatch.undo()
+        with unit as uow:
+            assert uow.orders.get("douyin", "DY-1001") is None
+            assert uow.audit.records("douyin", "DY-1001") == []
+            assert uow.ledger.holds(owner="order:douyin:DY-1001") == []
+        assert balance(unit, clock) == (10, 0, 0)
+        assert isinstance(desk(unit, clock).accept(incoming()), Accepted)
+
+
+class TestEvents:
+    """Events move the order and its stock together."""
+
+    def test_payment_commits_the_hold(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming())
+        recorded = the_desk.record("douyin", "DY-1001", paid())
+        assert recorded.order.status is OrderStatus.PAID
+        assert balance(unit, clock) == (10, 0, 2)
+        assert any(
+            topic == "milestone" and body["template"] == "order.paid.zh"
+            for topic, body in outbox(unit)
+        )
+
+    def test_an_order_paid_at_intake_is_committed_at_once(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        outcome = desk(unit, clock).accept(incoming(events=(paid(),)))
+        assert isinstance(outcome, Accepted)
+        assert outcome.order.status is OrderStatus.PAID
+        assert balance(unit, clock) == (10, 0, 2)
+
+    def test_an_early_shipment_is_parked_then_shipped(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming(events=(paid(),)))
+        shipped = Shipped(
+            order_id="DY-1001",
+            key=key("DY-1001", "wms.shipped"),
+            occurred_at=T0.add(hours=3),
+            shipment_id="S1",
+            lines=[ShipmentLine("L1", 2)],
+            carrier="SF",
+            tracking_number="SF1400123456",
+        )
+        parked = the_desk.record("douyin", "DY-1001", shipped)
+        assert parked.parked == (shipped,)
+        assert parked.order.parked == (shipped,)
+        assert balance(unit, clock) == (10, 0, 2)
+        again = the_desk.record("douyin", "DY-1001", shipped)
+        assert again.order == parked.order
+        picking = PickingStarted(
+            order_id="DY-1001",
+            key=key("DY-1001", "wms.picking"),
+            occurred_at=T0.add(hours=2),
+        )
+        done = the_desk.record("douyin", "DY-1001", picking)
+        assert done.order.status is OrderStatus.SHIPPED
+        assert done.order.parked == ()
+        assert balance(unit, clock) == (8, 0, 0)
+        with unit as uow:
+            trail = [r.event_type for r in uow.audit.records("douyin", "DY-1001")]
+        assert trail == [
+            "OrderPlaced",
+            "PaymentCaptured",
+            "ParkedShipped",
+            "PickingStarted",
+            "Shipped",
+        ]
+
+    def test_cancelling_after_payment_gives_stock_back_and_owes_a_refund(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming(events=(paid(),)))
+        cancel = Cancelled(
+            order_id="DY-1001",
+            key=key("DY-1001", "trade.cancelled"),
+            occurred_at=T0.add(hours=1),
+            reason="buyer changed their mind",
+        )
+        recorded = the_desk.record("douyin", "DY-1001", cancel)
+        assert recorded.order.status is OrderStatus.CANCELLED
+        assert len(recorded.refund_due) == 1
+        assert balance(unit, clock) == (10, 0, 0)
+        refunds = [body for topic, body in outbox(unit) if topic == "refund"]
+        assert refunds == [
+            {
+                "channel": "douyin",
+                "order_id": "DY-1001",
+                "amount": "398.00",
+                "currency": "CNY",
+            }
+        ]
+
+    def test_an_unknown_order(self, unit: UnitOfWork, clock: FrozenClock) -> None:
+        with pytest.raises(UnknownOrder) as caught:
+            desk(unit, clock).record("douyin", "DY-404", paid("DY-404"))
+        assert caught.value.value == "DY-404"
+
+
+class TestTimersAndQueue:
+    """Unpaid orders close at their deadline; paid ones queue for picking."""
+
+    def test_unpaid_orders_close_and_release_their_stock(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming())
+        assert the_desk.close_unpaid() == ()
+        clock.advance(minutes=31)
+        [closed] = the_desk.close_unpaid()
+        assert closed.order.status is OrderStatus.CLOSED
+        assert balance(unit, clock) == (10, 0, 0)
+        with unit as uow:
+            holds = uow.ledger.holds(owner="order:douyin:DY-1001")
+        assert holds
+        assert not any(h.is_live(clock.now()) for h in holds)
+
+    def test_the_picking_queue_puts_the_bigger_order_first(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming("DY-1", buyer="a", phone=None, quantity=1))
+        the_desk.accept(incoming("DY-2", buyer="b", phone=None, quantity=3))
+        the_desk.record("douyin", "DY-1", paid("DY-1", "199.00"))
+        the_desk.record("douyin", "DY-2", paid("DY-2", "597.00"))
+        queue = the_desk.picking_queue()
+        assert [order.order_id for order in queue] == ["DY-2", "DY-1"]
+        vip = desk(
+            unit, clock, tier=lambda order: 1 if order.buyer.buyer_id == "a" else 0
+        )
+        assert [order.order_id for order in vip.picking_queue()] == ["DY-1", "DY-2"]
