@@ -224,6 +224,7 @@ SURFACE = {
         "Rejected",
         "ReturnLine",
         "SHIPMENT_TRANSITIONS",
+        "Saga",
         "Shipment",
         "ShipmentLine",
         "ShipmentStatus",

@@ -40,6 +40,7 @@ from orderkit.orders import (
     Outcome,
     Payment,
     Rejected,
+    Saga,
     ShipmentLine,
     ShipmentStatus,
     Shipped,
@@ -321,10 +322,33 @@ class TestWireFormat:
             '{"channel":"douyin","event_type":"trade.paid",'
             '"object_id":"DY-1001","event_id":"evt-7001"}],'
             '"address_changed_at":null,"payment_ledger":null,'
-            '"after_sales":[],"price_changes":[],"parked":[],"review":[]}'
+            '"after_sales":[],"price_changes":[],"parked":[],"review":[],'
+            '"saga":null}'
         ).encode()
         assert expected == CONVERTER.dumps(_order())
         assert expected == STDLIB.dumps(_order())
+
+    def test_an_order_with_parked_events_a_review_and_a_saga(self) -> None:
+        shipped = Shipped(
+            order_id="DY-1001",
+            key=IdempotencyKey("douyin", "wms.shipped", "DY-1001", "evt-7009"),
+            occurred_at=pendulum.datetime(2026, 11, 11, 9),
+            shipment_id="S1",
+            lines=[ShipmentLine("L1", 2)],
+            carrier="SF",
+            tracking_number="SF1400123456",
+        )
+        saga = Saga(
+            name="refund",
+            step="requested",
+            key="refund:order:douyin:DY-1001:3",
+            started_at=pendulum.datetime(2026, 11, 11, 10),
+            amount=Money("398.00", "CNY"),
+            reference="PAY-1",
+        )
+        order = attrs.evolve(_order(), parked=[shipped], review=("pricing",), saga=saga)
+        for converter in (CONVERTER, STDLIB):
+            assert converter.loads(converter.dumps(order), Order) == order
 
     def test_sets_are_sorted_whatever_the_iteration_order(self) -> None:
         keys = [

@@ -338,6 +338,14 @@ class TestEvents:
         recorded = the_desk.record("douyin", "DY-1001", cancel)
         assert recorded.order.status is OrderStatus.CANCELLED
         assert len(recorded.refund_due) == 1
+        saga = recorded.order.saga
+        assert saga is not None
+        assert (saga.name, saga.step, saga.amount, saga.reference) == (
+            "refund",
+            "requested",
+            cny("398.00"),
+            "alipay-DY-1001",
+        )
         assert balance(unit, clock) == (10, 0, 0)
         refunds = [body for topic, body in outbox(unit) if topic == "refund"]
         assert refunds == [

@@ -76,6 +76,7 @@ from orderkit.orders._outcomes import Outcome as Outcome
 from orderkit.orders._outcomes import RefundDue as RefundDue
 from orderkit.orders._outcomes import Rejected as Rejected
 from orderkit.orders._outcomes import Stale as Stale
+from orderkit.orders._saga import Saga as Saga
 from orderkit.orders._status import OrderStatus as OrderStatus
 from orderkit.orders._status import ShipmentStatus as ShipmentStatus
 from orderkit.orders._table import SHIPMENT_TRANSITIONS as SHIPMENT_TRANSITIONS
@@ -124,6 +125,7 @@ __all__ = [
     "Rejected",
     "ReturnLine",
     "SHIPMENT_TRANSITIONS",
+    "Saga",
     "Shipment",
     "ShipmentLine",
     "ShipmentStatus",

@@ -156,6 +156,7 @@ def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
         price_changes=(),
         parked=(),
         review=(),
+        saga=None,
     )
     record = _new_record(
         order.order_id,

@@ -38,6 +38,7 @@ from orderkit.orders._model import (
 )
 from orderkit.orders._payments import PaymentLedger
 from orderkit.orders._price_changes import PriceChange
+from orderkit.orders._saga import Saga
 from orderkit.orders._status import OrderStatus, ShipmentStatus
 
 
@@ -132,6 +133,8 @@ class Order:
             that applies.
         review: Why the order waits for a person before it goes on
             (`"pricing"`, `"duplicate"`); empty when it does not.
+        saga: The multi-step use case in flight on it, and its step; `None`
+            when there is none.
 
     Raises:
         EmptyOrder: There are no lines.
@@ -179,6 +182,9 @@ class Order:
     )
     parked: tuple[OrderEvent, ...] = attrs.field(default=(), converter=_parked)
     review: tuple[str, ...] = attrs.field(default=(), converter=_review)
+    saga: Saga | None = attrs.field(
+        default=None, validator=attrs.validators.optional(instance_of("saga", Saga))
+    )
 
     def __attrs_post_init__(self) -> None:
         check_lines(self.lines)

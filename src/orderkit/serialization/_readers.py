@@ -435,6 +435,7 @@ def read_order(o: Data) -> Order:
         and _empty(o.get("price_changes", ()))
         and _empty(o.get("parked", ()))
         and _empty(o.get("review", ()))
+        and o.get("saga") is None
     ):
         _unusual()
     order = _new_order(
@@ -457,6 +458,7 @@ def read_order(o: Data) -> Order:
         (),
         (),
         (),
+        None,
     )
     # The checks of Order.__attrs_post_init__; read_lines made check_lines'.
     check_payments(order)

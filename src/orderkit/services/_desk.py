@@ -45,6 +45,7 @@ from orderkit.pricing import Exceeded, PurchaseContext, validate
 from orderkit.services._desk_notes import (
     order_messages,
     parked_record,
+    refund_saga,
     review_record,
     sellable_messages,
 )
@@ -277,6 +278,9 @@ class OrderDesk:
                     self._stock_effects(uow, outcome.order, outcome.event, now)
                 if isinstance(outcome, RefundDue):
                     refunds.append(outcome)
+            if refunds and new.saga is None:
+                # The refund is owed exactly once: a saga sends it (see Refunds).
+                new = _evolve_order(new, saga=refund_saga(new, refunds[0], now))
             self._store(uow, order, new, records, now, refunds=refunds)
             uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked, tuple(refunds))

@@ -20,6 +20,7 @@ from orderkit.orders import (
     OrderEvent,
     OutboxMessage,
     RefundDue,
+    Saga,
     order_stream,
 )
 from orderkit.ports import LedgerStore
@@ -52,8 +53,9 @@ def order_messages(
             "amount": str(refund.amount.amount),
             "currency": refund.amount.currency.code,
         }
-        message_id = f"refund:{stream}:{refund.order.version}"
-        messages.append(_message(message_id, stream, "refund", payload, now))
+        messages.append(
+            _message(refund_key(new, refund), stream, "refund", payload, now)
+        )
     return messages
 
 
@@ -82,6 +84,26 @@ def sellable_messages(
             )
         )
     return messages
+
+
+def refund_key(order: Order, refund: RefundDue) -> str:
+    """The one key of a refund owed: the outbox message id and the provider key."""
+    return (
+        f"refund:{order_stream(order.channel, order.order_id)}:{refund.order.version}"
+    )
+
+
+def refund_saga(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Saga:
+    """The saga that sends a refund owed back to the original payment."""
+    payment = order.payments[0].payment_id if order.payments else None
+    return Saga(
+        name="refund",
+        step="requested",
+        key=refund_key(order, refund),
+        started_at=now,
+        amount=refund.amount,
+        reference=payment,
+    )
 
 
 def review_record(

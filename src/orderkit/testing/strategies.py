@@ -60,6 +60,7 @@ from orderkit.orders import (
     Recorded,
     RefundDue,
     ReturnLine,
+    Saga,
     Shipment,
     ShipmentLine,
     ShipmentStatus,
@@ -617,6 +618,15 @@ _TYPES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Stale: lambda: st.builds(Stale, orders(), events(), _TEXT),
     Early: lambda: st.builds(Early, st.none() | orders(), events(), _TEXT),
     Recorded: lambda: st.builds(Recorded, orders(), audit_records()),
+    Saga: lambda: st.builds(
+        Saga,
+        name=_ID,
+        step=_ID,
+        key=_ID,
+        started_at=instants(),
+        amount=st.none() | money("CNY"),
+        reference=st.none() | _ID,
+    ),
     OutboxMessage: lambda: st.builds(
         OutboxMessage,
         message_id=_ID,

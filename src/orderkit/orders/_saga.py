@@ -1,0 +1,59 @@
+"""A multi-step use case in flight on an order, persisted with its effects."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import final
+
+import attrs
+import pendulum
+
+from orderkit._time import to_utc
+from orderkit._validate import optional_text, text
+from orderkit.errors import ValidationError
+from orderkit.money import Money
+
+
+__all__ = ["Saga"]
+
+
+def _started_at(value: dt.datetime) -> pendulum.DateTime:
+    return to_utc(value, "started_at")
+
+
+def _optional_money(
+    _instance: object, _attribute: object, value: Money | None
+) -> None:
+    if value is not None and type(value) is not Money:
+        raise ValidationError("amount", value, "must be Money or None")
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class Saga:
+    """A use case of several steps that calls the outside, and how far it got.
+
+    It is stored with the order in the same transaction as each step's
+    effects, so after a crash a recovery reads the step and goes on from
+    there. Calls to the outside carry `key`, so a step repeated after a crash
+    never acts twice.
+
+    Attributes:
+        name: The use case (`"refund"`, `"ship"`).
+        step: The last step done (`"requested"`, `"sent"`).
+        key: The idempotency key of its calls to the outside.
+        started_at: When it started (UTC).
+        amount: The money it moves, if any.
+        reference: What it acts on: a payment id, a shipment id.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str = attrs.field(validator=text("name"))
+    step: str = attrs.field(validator=text("step"))
+    key: str = attrs.field(validator=text("key"))
+    started_at: pendulum.DateTime = attrs.field(converter=_started_at)
+    amount: Money | None = attrs.field(default=None, validator=_optional_money)
+    reference: str | None = attrs.field(
+        default=None, validator=optional_text("reference")
+    )
