@@ -14,11 +14,17 @@ import pytest
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
-from orderkit.errors import IllegalTransition, StoreError, UnknownOrder
+from orderkit.errors import (
+    IllegalTransition,
+    StoreError,
+    UnknownOrder,
+    ValidationError,
+)
 from orderkit.integrations import ChannelOrder
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
+    AfterSalesCase,
     Buyer,
     Cancelled,
     OrderEvent,
@@ -27,11 +33,25 @@ from orderkit.orders import (
     OrderStatus,
     PaymentCaptured,
     PickingStarted,
+    Recorded,
+    ReturnLine,
     ShipmentLine,
     Shipped,
+    Unchanged,
+    approve_case,
+    inspect_return,
+    receive_return,
+    request_return,
 )
 from orderkit.ports import UnitOfWork
-from orderkit.pricing import LimitRule, LimitScope, PriceFloor, PricingPolicy, Quote
+from orderkit.pricing import (
+    ApprovalTiers,
+    LimitRule,
+    LimitScope,
+    PriceFloor,
+    PricingPolicy,
+    Quote,
+)
 from orderkit.services import (
     Accepted,
     AlreadyAccepted,
@@ -47,6 +67,7 @@ from orderkit.testing import FrozenClock
 
 T0 = pendulum.datetime(2026, 11, 11, 0, 0)  # Singles' Day, 08:00 in Shanghai
 SECRET = b"desk-tests-secret-0123456789"
+TIERS = ApprovalTiers.of((Money("100.00", "CNY"), "store_manager"), (None, "finance"))
 
 
 def cny(amount: str) -> Money:
@@ -361,6 +382,111 @@ class TestEvents:
         with pytest.raises(UnknownOrder) as caught:
             desk(unit, clock).record("douyin", "DY-404", paid("DY-404"))
         assert caught.value.value == "DY-404"
+
+
+def shipped_order(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
+    """DY-1001 paid, picked and handed to SF Express."""
+    stock(unit, clock)
+    the_desk = desk(unit, clock)
+    the_desk.accept(incoming(events=(paid(),)))
+    the_desk.record(
+        "douyin",
+        "DY-1001",
+        PickingStarted(
+            order_id="DY-1001",
+            key=key("DY-1001", "wms.picking"),
+            occurred_at=T0.add(hours=2),
+        ),
+    )
+    the_desk.record(
+        "douyin",
+        "DY-1001",
+        Shipped(
+            order_id="DY-1001",
+            key=key("DY-1001", "wms.shipped"),
+            occurred_at=T0.add(hours=3),
+            shipment_id="S1",
+            lines=[ShipmentLine("L1", 2)],
+            carrier="SF",
+            tracking_number="SF1400123456",
+        ),
+    )
+    return the_desk
+
+
+def a_return(passed: bool) -> AfterSalesCase:
+    """One clock back to Beijing, inspected."""
+    case = request_return(
+        case_id="AS-1",
+        order_id="DY-1001",
+        payment_id="alipay-DY-1001",
+        lines=[ReturnLine("L1", "RETRO-CLOCK", 1)],
+        refund_amount=cny("199.00"),
+        reason="七天无理由退货",
+        requester="buyer:buyer-42",
+        return_to="BJ-1",
+        at=T0.add(days=3),
+    )
+    case = approve_case(case, "mgr.li", "finance", TIERS, T0.add(days=4))
+    case = receive_return(case, {}, {}, T0.add(days=6))
+    return inspect_return(case, passed=passed, at=T0.add(days=7)).case
+
+
+class TestAfterSales:
+    """A case joins the order; a passed inspection puts the unit back on hand."""
+
+    def test_a_passed_inspection_restocks_once(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = shipped_order(unit, clock)
+        assert balance(unit, clock) == (8, 0, 0)
+        stamp = {"actor": "ops.wu", "source": "erp"}
+        outcome = the_desk.amend(
+            "douyin",
+            "DY-1001",
+            a_return(passed=True),
+            key=key("DY-1001", "as"),
+            **stamp,
+        )
+        assert isinstance(outcome, Recorded)
+        assert outcome.order.after_sales == (a_return(passed=True),)
+        assert balance(unit, clock) == (9, 0, 0)
+        again = the_desk.amend(
+            "douyin",
+            "DY-1001",
+            a_return(passed=True),
+            key=key("DY-1001", "as2"),
+            **stamp,
+        )
+        assert isinstance(again, Unchanged)
+        assert balance(unit, clock) == (9, 0, 0)
+
+    def test_a_failed_inspection_keeps_the_unit_out(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = shipped_order(unit, clock)
+        the_desk.amend(
+            "douyin",
+            "DY-1001",
+            a_return(passed=False),
+            key=key("DY-1001", "as"),
+            actor="ops.wu",
+            source="erp",
+        )
+        assert balance(unit, clock) == (8, 0, 0)
+
+    def test_not_a_part(self, unit: UnitOfWork, clock: FrozenClock) -> None:
+        the_desk = shipped_order(unit, clock)
+        with pytest.raises(ValidationError) as caught:
+            the_desk.amend(
+                "douyin",
+                "DY-1001",
+                "a refund",  # type: ignore[arg-type]
+                key=key("DY-1001", "as"),
+                actor="ops.wu",
+                source="erp",
+            )
+        assert caught.value.field == "part"
 
 
 class TestTimersAndQueue:

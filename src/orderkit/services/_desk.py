@@ -9,7 +9,7 @@ commits once: a use case that fails leaves every store as it was.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Final, final
 
 import pendulum
@@ -24,24 +24,31 @@ from orderkit.errors import (
     ValidationError,
 )
 from orderkit.integrations import ChannelOrder
-from orderkit.inventory import Hold, HoldState, StockLine, route
 from orderkit.orders import (
+    AfterSalesCase,
     Applied,
     AuditRecord,
-    Cancelled,
     Closed,
     FieldChange,
     Order,
     OrderEvent,
     OrderStatus,
-    PaymentCaptured,
+    Recorded,
     RefundDue,
-    Shipped,
+    Unchanged,
     apply_all,
-    order_stream,
+    record_case,
+    record_payments,
+    record_price_change,
 )
 from orderkit.ports import Clock, UnitOfWork
-from orderkit.pricing import Exceeded, PurchaseContext, validate
+from orderkit.pricing import (
+    Exceeded,
+    PaymentLedger,
+    PriceChange,
+    PurchaseContext,
+    validate,
+)
 from orderkit.services._desk_notes import (
     order_messages,
     parked_record,
@@ -49,6 +56,7 @@ from orderkit.services._desk_notes import (
     review_record,
     sellable_messages,
 )
+from orderkit.services._desk_stock import OrderStock, owner_of
 from orderkit.services._duplicates import DuplicateDetector
 from orderkit.services._intake import (
     Accepted,
@@ -60,7 +68,6 @@ from orderkit.services._intake import (
     RefusalReason,
     Refused,
 )
-from orderkit.services._ledger import Ledger
 from orderkit.services._limits import PurchaseLimits
 
 
@@ -73,9 +80,11 @@ _evolve_order: Final = copier(Order)
 _SHORTEST_HOLD: Final = dt.timedelta(seconds=1)
 
 
-def owner_of(order: Order) -> str:
-    """The owner of an order's holds in the ledger: its stream name."""
-    return order_stream(order.channel, order.order_id)
+_RECORDERS: Final[dict[type, Callable[..., Recorded | Unchanged]]] = {
+    PaymentLedger: record_payments,
+    AfterSalesCase: record_case,
+    PriceChange: record_price_change,
+}
 
 
 @final
@@ -191,7 +200,7 @@ class OrderDesk:
                 order = held
             else:
                 try:
-                    self._hold_stock(uow, order, now)
+                    self._stock(uow).hold(order, now)
                 except InsufficientStock as error:
                     return Refused(
                         order.channel,
@@ -220,7 +229,7 @@ class OrderDesk:
                     order_id, order.status, "release", "the order is not held"
                 )
             now = self._clock.now()
-            self._hold_stock(uow, order, now)
+            self._stock(uow).hold(order, now)
             released = _evolve_order(order, review=(), version=order.version + 1)
             record = AuditRecord(
                 order_id=order_id,
@@ -275,7 +284,7 @@ class OrderDesk:
             refunds = []
             for outcome in batch.outcomes:
                 if isinstance(outcome, Applied | RefundDue):
-                    self._stock_effects(uow, outcome.order, outcome.event, now)
+                    self._stock(uow).follow(outcome.order, outcome.event, now)
                 if isinstance(outcome, RefundDue):
                     refunds.append(outcome)
             if refunds and new.saga is None:
@@ -284,6 +293,46 @@ class OrderDesk:
             self._store(uow, order, new, records, now, refunds=refunds)
             uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked, tuple(refunds))
+
+    def amend(  # noqa: PLR0913 - the order, its part, and who records it when
+        self,
+        channel: str,
+        order_id: str,
+        part: PaymentLedger | AfterSalesCase | PriceChange,
+        *,
+        key: IdempotencyKey,
+        actor: str,
+        source: str,
+    ) -> Recorded | Unchanged:
+        """Store a part of the order: its payment ledger, a case, a price change.
+
+        As `orderkit.orders.record_payments`, `record_case` and
+        `record_price_change`, in one unit with the audit record. An
+        after-sales case that has just passed its inspection puts its units
+        back on hand at `case.return_to` (a `RESTOCK` movement per line,
+        keyed by the case), and the channels hear of the stock.
+
+        Raises:
+            UnknownOrder: The desk has no such order.
+            ValidationError: `part` is none of the three, or does not fit.
+            IllegalTransition: The part moves backwards.
+        """
+        record = _RECORDERS.get(type(part))
+        if record is None:
+            raise ValidationError(
+                "part", part, "must be a PaymentLedger, AfterSalesCase or PriceChange"
+            )
+        with self._unit as uow:
+            order = self._order(uow, channel, order_id)
+            now = self._clock.now()
+            outcome = record(order, part, key=key, actor=actor, source=source, now=now)
+            if isinstance(outcome, Unchanged):
+                return outcome
+            if isinstance(part, AfterSalesCase):
+                self._stock(uow).restock(order, part)
+            self._store(uow, order, outcome.order, [outcome.record], now)
+            uow.commit()
+        return outcome
 
     def close_unpaid(self, *, limit: int = 100) -> tuple[EventRecorded, ...]:
         """Close unpaid orders past their payment deadline; their stock goes back.
@@ -344,77 +393,8 @@ class OrderDesk:
             raise UnknownOrder(channel, order_id)
         return order
 
-    def _ledger(self, uow: UnitOfWork) -> Ledger:
-        return Ledger(uow.ledger, self._clock, hold_ttl=self._policy.pay_window)
-
-    def _hold_stock(
-        self, uow: UnitOfWork, order: Order, now: pendulum.DateTime
-    ) -> None:
-        """Route the order's lines and hold them; commit them if it is paid."""
-        if order.status not in _HOLDING | _COMMITTED:
-            return
-        demand: dict[str, int] = {}
-        for line in order.lines:
-            demand[line.sku] = demand.get(line.sku, 0) + line.quantity
-        balances = [
-            balance for sku in demand for balance in uow.ledger.balances(now, sku=sku)
-        ]
-        chosen = route(
-            demand,
-            balances,
-            locations=self._policy.locations,
-            strategy=self._policy.routing,
-        )
-        deadline = order.pay_by or plus(now, self._policy.pay_window)
-        ledger = self._ledger(uow)
-        receipt = ledger.reserve(
-            owner_of(order),
-            chosen.lines,
-            ttl=max(deadline - now, _SHORTEST_HOLD),
-            reason=f"order {order.order_id}",
-            key=f"{owner_of(order)}:hold:{order.version}",
-        )
-        if order.status in _COMMITTED:
-            for hold in receipt.holds:
-                if hold.state is HoldState.LIVE:
-                    ledger.commit(hold.hold_id, reason="paid")
-
-    def _stock_effects(
-        self, uow: UnitOfWork, order: Order, event: OrderEvent, now: pendulum.DateTime
-    ) -> None:
-        ledger = self._ledger(uow)
-        owner = owner_of(order)
-        holds = uow.ledger.holds(owner=owner)
-        if isinstance(event, PaymentCaptured):
-            live = [h for h in holds if h.is_live(now)]
-            for hold in live:
-                ledger.commit(
-                    hold.hold_id, reason="paid", key=f"{event.key}:{hold.hold_id}"
-                )
-            if not live and not any(h.state is HoldState.COMMITTED for h in holds):
-                # The hold lapsed before the money came: hold the stock again.
-                self._hold_stock(uow, order, now)
-        elif isinstance(event, Shipped):
-            skus = {line.line_id: line.sku for line in order.lines}
-            wanted = [(skus[part.line_id], part.quantity) for part in event.lines]
-            lines = _from_holds(holds, wanted)
-            ledger.ship(
-                owner, lines, reason=f"shipment {event.shipment_id}", key=str(event.key)
-            )
-        elif isinstance(event, Cancelled | Closed):
-            for hold in holds:
-                if hold.state is HoldState.LIVE:
-                    ledger.release(hold.hold_id, reason=type(event).__name__.lower())
-            committed = [h for h in holds if h.state is HoldState.COMMITTED]
-            back = [
-                StockLine(h.sku, h.location, h.unshipped)
-                for h in committed
-                if h.unshipped
-            ]
-            if back:
-                ledger.unallocate(
-                    owner, back, reason="cancelled", key=f"{event.key}:back"
-                )
+    def _stock(self, uow: UnitOfWork) -> OrderStock:
+        return OrderStock(uow.ledger, self._clock, self._policy)
 
     def _store(  # noqa: PLR0913 - the unit, the change, and what it sends
         self,
@@ -434,31 +414,3 @@ class OrderDesk:
         ]
         if messages:
             uow.outbox.add(messages)
-
-
-def _from_holds(
-    holds: Iterable[Hold], wanted: Iterable[tuple[str, int]]
-) -> list[StockLine]:
-    """Where each shipped SKU's units were committed, oldest holds first.
-
-    A SKU shipped beyond what was committed is asked of its first location
-    (or none), so that the ledger refuses it with the shortage.
-    """
-    left: dict[tuple[str, str], int] = {}
-    for hold in holds:
-        if hold.state is HoldState.COMMITTED:
-            row = (hold.sku, hold.location)
-            left[row] = left.get(row, 0) + hold.unshipped
-    lines: list[StockLine] = []
-    for sku, quantity in wanted:
-        rows = [row for row in left if row[0] == sku]
-        need = quantity
-        for row in rows:
-            taken = min(left[row], need)
-            if taken:
-                left[row] -= taken
-                need -= taken
-                lines.append(StockLine(sku, row[1], taken))
-        if need:
-            lines.append(StockLine(sku, rows[0][1] if rows else "-", need))
-    return lines

@@ -1,0 +1,173 @@
+"""An order's stock in the ledger: held, committed, shipped, given back, restocked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Final, final
+
+import pendulum
+
+from orderkit._time import plus
+from orderkit.inventory import Hold, HoldState, StockLine, route
+from orderkit.orders import (
+    AfterSalesCase,
+    Cancelled,
+    CaseState,
+    Closed,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    PaymentCaptured,
+    Shipped,
+    order_stream,
+)
+from orderkit.ports import Clock, LedgerStore
+from orderkit.services._intake import DeskPolicy
+from orderkit.services._ledger import Ledger
+
+
+_S = OrderStatus
+# Statuses in which the order's stock is held (unpaid) or committed (paid).
+_HOLDING: Final = frozenset({_S.PENDING_PAYMENT})
+_COMMITTED: Final = frozenset({_S.PAID, _S.PICKING, _S.PARTIALLY_SHIPPED})
+# A hold must last a moment even when the payment deadline has passed.
+_SHORTEST_HOLD: Final = dt.timedelta(seconds=1)
+
+
+def owner_of(order: Order) -> str:
+    """The owner of an order's holds in the ledger: its stream name."""
+    return order_stream(order.channel, order.order_id)
+
+
+@final
+class OrderStock:
+    """The ledger's side of the order desk, over one unit's ledger store.
+
+    Every write is keyed by the order and the event that caused it, so a
+    use case retried after a crash moves no unit twice.
+    """
+
+    def __init__(self, store: LedgerStore, clock: Clock, policy: DeskPolicy) -> None:
+        """Work on `store`, with holds lasting the policy's payment window."""
+        self._store = store
+        self._policy = policy
+        self._ledger = Ledger(store, clock, hold_ttl=policy.pay_window)
+
+    def hold(self, order: Order, now: pendulum.DateTime) -> None:
+        """Route the order's lines and hold them; commit them if it is paid."""
+        if order.status not in _HOLDING | _COMMITTED:
+            return
+        demand: dict[str, int] = {}
+        for line in order.lines:
+            demand[line.sku] = demand.get(line.sku, 0) + line.quantity
+        balances = [
+            balance for sku in demand for balance in self._store.balances(now, sku=sku)
+        ]
+        chosen = route(
+            demand,
+            balances,
+            locations=self._policy.locations,
+            strategy=self._policy.routing,
+        )
+        deadline = order.pay_by or plus(now, self._policy.pay_window)
+        ledger = self._ledger
+        receipt = ledger.reserve(
+            owner_of(order),
+            chosen.lines,
+            ttl=max(deadline - now, _SHORTEST_HOLD),
+            reason=f"order {order.order_id}",
+            key=f"{owner_of(order)}:hold:{order.version}",
+        )
+        if order.status in _COMMITTED:
+            for hold in receipt.holds:
+                if hold.state is HoldState.LIVE:
+                    ledger.commit(
+                        hold.hold_id,
+                        reason="paid",
+                        key=f"{owner_of(order)}:commit:{hold.hold_id}",
+                    )
+
+    def follow(self, order: Order, event: OrderEvent, now: pendulum.DateTime) -> None:
+        """Move the order's stock as the event that applied to it says."""
+        ledger = self._ledger
+        owner = owner_of(order)
+        holds = self._store.holds(owner=owner)
+        if isinstance(event, PaymentCaptured):
+            live = [h for h in holds if h.is_live(now)]
+            for hold in live:
+                ledger.commit(
+                    hold.hold_id, reason="paid", key=f"{event.key}:{hold.hold_id}"
+                )
+            if not live and not any(h.state is HoldState.COMMITTED for h in holds):
+                # The hold lapsed before the money came: hold the stock again.
+                self.hold(order, now)
+        elif isinstance(event, Shipped):
+            skus = {line.line_id: line.sku for line in order.lines}
+            wanted = [(skus[part.line_id], part.quantity) for part in event.lines]
+            lines = _from_holds(holds, wanted)
+            ledger.ship(
+                owner, lines, reason=f"shipment {event.shipment_id}", key=str(event.key)
+            )
+        elif isinstance(event, Cancelled | Closed):
+            for hold in holds:
+                if hold.state is HoldState.LIVE:
+                    ledger.release(
+                        hold.hold_id,
+                        reason=type(event).__name__.lower(),
+                        key=f"{event.key}:release:{hold.hold_id}",
+                    )
+            committed = [h for h in holds if h.state is HoldState.COMMITTED]
+            back = [
+                StockLine(h.sku, h.location, h.unshipped)
+                for h in committed
+                if h.unshipped
+            ]
+            if back:
+                ledger.unallocate(
+                    owner, back, reason="cancelled", key=f"{event.key}:back"
+                )
+
+    def restock(self, order: Order, case: AfterSalesCase) -> None:
+        """Put a case's units back on hand once its inspection has passed."""
+        before = next((c for c in order.after_sales if c.case_id == case.case_id), None)
+        passed = case.state is CaseState.INSPECTED and case.inspection_passed
+        if not passed or (before is not None and before.state is CaseState.INSPECTED):
+            return
+        ledger = self._ledger
+        for i, line in enumerate(case.lines):
+            ledger.restock(
+                line.sku,
+                case.return_to,
+                line.quantity,
+                reason=f"after-sales case {case.case_id} passed inspection",
+                key=f"aftersales:{case.case_id}:restock:{i}",
+            )
+
+
+def _from_holds(
+    holds: Iterable[Hold], wanted: Iterable[tuple[str, int]]
+) -> list[StockLine]:
+    """Where each shipped SKU's units were committed, oldest holds first.
+
+    A SKU shipped beyond what was committed is asked of its first location
+    (or none), so that the ledger refuses it with the shortage.
+    """
+    left: dict[tuple[str, str], int] = {}
+    for hold in holds:
+        if hold.state is HoldState.COMMITTED:
+            row = (hold.sku, hold.location)
+            left[row] = left.get(row, 0) + hold.unshipped
+    lines: list[StockLine] = []
+    for sku, quantity in wanted:
+        rows = [row for row in left if row[0] == sku]
+        need = quantity
+        for row in rows:
+            taken = min(left[row], need)
+            if taken:
+                left[row] -= taken
+                need -= taken
+                lines.append(StockLine(sku, row[1], taken))
+        if need:
+            lines.append(StockLine(sku, rows[0][1] if rows else "-", need))
+    return lines
