@@ -20,13 +20,14 @@ from orderkit.errors import (
     UnknownOrder,
     ValidationError,
 )
-from orderkit.integrations import ChannelOrder
+from orderkit.integrations import ChannelOrder, TrackingEvent
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
     AfterSalesCase,
     Buyer,
     Cancelled,
+    FieldChange,
     OrderEvent,
     OrderLine,
     OrderPlaced,
@@ -430,6 +431,54 @@ def a_return(passed: bool) -> AfterSalesCase:
     case = approve_case(case, "mgr.li", "finance", TIERS, T0.add(days=4))
     case = receive_return(case, {}, {}, T0.add(days=6))
     return inspect_return(case, passed=passed, at=T0.add(days=7)).case
+
+
+def scan(status: str, n: str, tracking: str = "SF1400123456") -> TrackingEvent:
+    return TrackingEvent(
+        carrier="SF",
+        tracking_number=tracking,
+        status=status,
+        at=T0.add(hours=10 + int(n)),
+        key=IdempotencyKey("sf", "route", tracking, n),
+        carrier_code={"in_transit": "30", "delivered": "80", "exception": "99"}[status],
+        description="快件异常" if status == "exception" else "",
+    )
+
+
+class TestTracking:
+    """A carrier's scans move the parcel; an exception calls a person."""
+
+    def test_in_transit_then_delivered(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = shipped_order(unit, clock)
+        moving = the_desk.track("douyin", "DY-1001", scan("in_transit", "1"))
+        assert moving.order.status is OrderStatus.IN_TRANSIT
+        done = the_desk.track("douyin", "DY-1001", scan("delivered", "2"))
+        assert done.order.status is OrderStatus.DELIVERED
+        again = the_desk.track("douyin", "DY-1001", scan("delivered", "2"))
+        assert again.order == done.order
+
+    def test_an_exception_holds_the_order_once(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = shipped_order(unit, clock)
+        held = the_desk.track("douyin", "DY-1001", scan("exception", "1"))
+        assert held.order.review == ("carrier",)
+        again = the_desk.track("douyin", "DY-1001", scan("exception", "2"))
+        assert again.order == held.order
+        with unit as uow:
+            last = uow.audit.records("douyin", "DY-1001")[-1]
+        assert last.event_type == "HeldForReview"
+        assert FieldChange("tracking", "", "99: 快件异常") in last.changes
+
+    def test_a_parcel_the_order_does_not_have(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = shipped_order(unit, clock)
+        with pytest.raises(ValidationError) as caught:
+            the_desk.track("douyin", "DY-1001", scan("delivered", "1", "YT999"))
+        assert caught.value.field == "tracking_number"
 
 
 class TestAfterSales:

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Final, final
 
+import attrs
 import pendulum
 
 from orderkit._fast import copier
@@ -23,13 +24,15 @@ from orderkit.errors import (
     UnknownOrder,
     ValidationError,
 )
-from orderkit.integrations import ChannelOrder
+from orderkit.integrations import ChannelOrder, TrackingEvent, TrackingStatus
 from orderkit.orders import (
     AfterSalesCase,
     Applied,
     AuditRecord,
     Closed,
+    Delivered,
     FieldChange,
+    InTransit,
     Order,
     OrderEvent,
     OrderStatus,
@@ -293,6 +296,69 @@ class OrderDesk:
             self._store(uow, order, new, records, now, refunds=refunds)
             uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked, tuple(refunds))
+
+    def track(self, channel: str, order_id: str, scan: TrackingEvent) -> EventRecorded:
+        """Apply a carrier's scan of one of the order's parcels.
+
+        In transit and out for delivery move the parcel `InTransit`;
+        delivered moves it `Delivered`; an exception holds the order for a
+        person (`order.review` gains `"carrier"`), since a held, damaged or
+        lost parcel needs a decision.
+
+        Raises:
+            UnknownOrder: The desk has no such order.
+            ValidationError: No parcel of the order has the scan's tracking
+                number (`field` is `"tracking_number"`).
+        """
+        with self._unit as uow:
+            order = self._order(uow, channel, order_id)
+        parcel = next(
+            (
+                p
+                for p in order.shipments
+                if (p.carrier, p.tracking_number)
+                == (scan.carrier, scan.tracking_number)
+            ),
+            None,
+        )
+        if parcel is None:
+            raise ValidationError(
+                "tracking_number",
+                scan.tracking_number,
+                f"no parcel of order {order_id!r} has it with carrier {scan.carrier!r}",
+            )
+        if scan.status is TrackingStatus.EXCEPTION:
+            return self._hold_for(channel, order_id, "carrier", scan)
+        event_type = Delivered if scan.status is TrackingStatus.DELIVERED else InTransit
+        event = event_type(
+            order_id=order_id,
+            key=scan.key,
+            occurred_at=scan.at,
+            source=scan.carrier,
+            shipment_id=parcel.shipment_id,
+        )
+        return self.record(channel, order_id, event)
+
+    def _hold_for(
+        self, channel: str, order_id: str, reason: str, scan: TrackingEvent
+    ) -> EventRecorded:
+        with self._unit as uow:
+            order = self._order(uow, channel, order_id)
+            if reason in order.review:
+                return EventRecorded(order, (), order.parked)
+            now = self._clock.now()
+            review = (*order.review, reason)
+            held = _evolve_order(order, review=review, version=order.version + 1)
+            record = review_record(held, now, review)
+            note = f"{scan.carrier_code}: {scan.description}".strip(": ")
+            record = attrs.evolve(
+                record,
+                key=scan.key,
+                changes=(*record.changes, FieldChange("tracking", "", note)),
+            )
+            self._store(uow, order, held, [record], now)
+            uow.commit()
+        return EventRecorded(held, (), held.parked)
 
     def amend(  # noqa: PLR0913 - the order, its part, and who records it when
         self,
