@@ -78,6 +78,7 @@ SURFACE = {
         "SqliteUnitOfWork",
     ],
     "orderkit.adapters.channels": [
+        "BigCommercePayloads",
         "FieldMap",
         "MagentoPayloads",
         "ShopifyPayloads",
@@ -88,6 +89,9 @@ SURFACE = {
     ],
     "orderkit.adapters.channels.woocommerce": [
         "WooCommercePayloads",
+    ],
+    "orderkit.adapters.channels.bigcommerce": [
+        "BigCommercePayloads",
     ],
     "orderkit.adapters.channels.magento": [
         "MagentoPayloads",

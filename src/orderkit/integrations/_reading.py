@@ -269,7 +269,8 @@ def read_instant(
     Raises:
         NaiveDatetime: The text has no offset and no `zone` was given.
         ValidationError: Not text; a date without a time; an RFC 2822 zone
-            name other than UT or GMT; not a possible date and time.
+            name the standard does not define (UT, GMT and the old US names
+            such as EST are); not a possible date and time.
         ConfigurationError: `zone` is not an IANA zone.
     """
     if not isinstance(value, str) or not value.strip() or not value.isprintable():
