@@ -21,9 +21,7 @@ def _started_at(value: dt.datetime) -> pendulum.DateTime:
     return to_utc(value, "started_at")
 
 
-def _optional_money(
-    _instance: object, _attribute: object, value: Money | None
-) -> None:
+def _optional_money(_instance: object, _attribute: object, value: Money | None) -> None:
     if value is not None and type(value) is not Money:
         raise ValidationError("amount", value, "must be Money or None")
 

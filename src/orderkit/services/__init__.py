@@ -4,7 +4,9 @@
 `accept` an order (limits, review holds, routed stock), `record` events with
 their stock effects, `close_unpaid`, `release` a held order, and the
 `picking_queue`; each returns a typed outcome (`Accepted`, `Held`,
-`AlreadyAccepted`, `Refused`, `EventRecorded`).
+`AlreadyAccepted`, `Refused`, `EventRecorded`). `Checkout`, `Shipping` and
+`Refunds` are sagas for the calls orderkit cannot roll back (payment
+captures, carrier labels, refunds), and `recover` resumes them after a crash.
 
 `Ledger` is the inventory ledger over any `orderkit.ports.LedgerStore`;
 `Idempotency` runs each request once per key over any
@@ -83,6 +85,19 @@ from orderkit.services._relay import Relayed as Relayed
 from orderkit.services._relay import relay as relay
 from orderkit.services._retry import RetryPolicy as RetryPolicy
 from orderkit.services._retry import retry as retry
+from orderkit.services._saga_outcomes import AlreadyDone as AlreadyDone
+from orderkit.services._saga_outcomes import Captured as Captured
+from orderkit.services._saga_outcomes import CaptureDeclined as CaptureDeclined
+from orderkit.services._saga_outcomes import Dispatched as Dispatched
+from orderkit.services._saga_outcomes import Recovery as Recovery
+from orderkit.services._saga_outcomes import RefundDeclined as RefundDeclined
+from orderkit.services._saga_outcomes import Refunded as Refunded
+from orderkit.services._saga_outcomes import SagaOutcome as SagaOutcome
+from orderkit.services._saga_outcomes import Stalled as Stalled
+from orderkit.services._sagas import Checkout as Checkout
+from orderkit.services._sagas import Refunds as Refunds
+from orderkit.services._sagas import Shipping as Shipping
+from orderkit.services._sagas import recover as recover
 from orderkit.services._stock_counts import StockCount as StockCount
 from orderkit.services._stock_counts import StockDifference as StockDifference
 from orderkit.services._stock_counts import StockReconciliation as StockReconciliation
@@ -92,7 +107,11 @@ from orderkit.services._stock_counts import reconcile_stock as reconcile_stock
 __all__ = [
     "Accepted",
     "AlreadyAccepted",
+    "AlreadyDone",
     "BreakerState",
+    "CaptureDeclined",
+    "Captured",
+    "Checkout",
     "CircuitBreaker",
     "DEFAULT_BREAKER_COOL_DOWN",
     "DEFAULT_DETECTOR_RETENTION",
@@ -105,6 +124,7 @@ __all__ = [
     "DeskPolicy",
     "Discrepancy",
     "DiscrepancyKind",
+    "Dispatched",
     "DriftKind",
     "DueToClose",
     "DuplicateDetector",
@@ -122,6 +142,10 @@ __all__ = [
     "Pulled",
     "PurchaseLimits",
     "Reconciliation",
+    "Recovery",
+    "RefundDeclined",
+    "Refunded",
+    "Refunds",
     "RefusalReason",
     "Refused",
     "Relayed",
@@ -129,6 +153,9 @@ __all__ = [
     "Resolution",
     "RetryPolicy",
     "RowProblem",
+    "SagaOutcome",
+    "Shipping",
+    "Stalled",
     "StatusDrift",
     "StockCount",
     "StockDifference",
@@ -141,6 +168,7 @@ __all__ = [
     "pull",
     "reconcile_payments",
     "reconcile_stock",
+    "recover",
     "relay",
     "retry",
     "status_changed_at",

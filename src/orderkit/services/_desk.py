@@ -293,6 +293,11 @@ class OrderDesk:
             if refunds and new.saga is None:
                 # The refund is owed exactly once: a saga sends it (see Refunds).
                 new = _evolve_order(new, saga=refund_saga(new, refunds[0], now))
+            elif refunds and "refund" not in new.review:
+                # Another saga is in flight (a shipment the cancellation
+                # overtook): its end must not be lost, so a person sends this
+                # refund, told by the review flag and the outbox message.
+                new = _evolve_order(new, review=(*new.review, "refund"))
             self._store(uow, order, new, records, now, refunds=refunds)
             uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked, tuple(refunds))

@@ -54,7 +54,9 @@ def order_messages(
             "currency": refund.amount.currency.code,
         }
         messages.append(
-            _message(refund_key(new, refund), stream, "refund", payload, now)
+            _message(
+                refund_key(new, refund.order.version), stream, "refund", payload, now
+            )
         )
     return messages
 
@@ -86,11 +88,9 @@ def sellable_messages(
     return messages
 
 
-def refund_key(order: Order, refund: RefundDue) -> str:
-    """The one key of a refund owed: the outbox message id and the provider key."""
-    return (
-        f"refund:{order_stream(order.channel, order.order_id)}:{refund.order.version}"
-    )
+def refund_key(order: Order, version: int) -> str:
+    """The one key of a refund owed since `version`: message id and provider key."""
+    return f"refund:{order_stream(order.channel, order.order_id)}:{version}"
 
 
 def refund_saga(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Saga:
@@ -99,7 +99,7 @@ def refund_saga(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Saga
     return Saga(
         name="refund",
         step="requested",
-        key=refund_key(order, refund),
+        key=refund_key(order, refund.order.version),
         started_at=now,
         amount=refund.amount,
         reference=payment,

@@ -1,0 +1,240 @@
+"""The steps every saga shares: store it, end it, find it, and what it acts on.
+
+A saga's step is stored with the order, one version on, with an audit
+record (`SagaStarted`, `SagaEnded`), so the audit trail tells every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Final
+
+import attrs
+import pendulum
+
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import (
+    IdempotencyConflict,
+    IllegalTransition,
+    UnknownOrder,
+    ValidationError,
+)
+from orderkit.integrations import ChannelTransaction
+from orderkit.money import Money
+from orderkit.orders import (
+    AuditRecord,
+    FieldChange,
+    Order,
+    OrderStatus,
+    PaymentCaptured,
+    Saga,
+    ShipmentLine,
+)
+from orderkit.ports import Clock, UnitOfWork
+from orderkit.pricing import PaymentLedger
+from orderkit.services._desk_notes import refund_key
+
+
+_S = OrderStatus
+ENDED: Final = frozenset({_S.CANCELLED, _S.CLOSED})
+SHIPPABLE: Final = frozenset({_S.PAID, _S.PICKING, _S.PARTIALLY_SHIPPED})
+ACTOR: Final = "orderkit"
+"""Who the sagas' own audit records and events name as actor and source."""
+REFUND: Final = "refund"
+REQUESTED: Final = "requested"
+
+
+def scan(
+    unit: UnitOfWork, status: OrderStatus | None, *, page: int = 100
+) -> Iterator[Order]:
+    """Every order (of `status`), a page per unit, so no unit stays open long."""
+    after: tuple[str, str] | None = None
+    while True:
+        with unit as uow:
+            batch = uow.orders.orders(status=status, after=after, limit=page)
+        yield from batch
+        if len(batch) < page:
+            return
+        after = (batch[-1].channel, batch[-1].order_id)
+
+
+def order_of(uow: UnitOfWork, channel: str, order_id: str) -> Order:
+    order = uow.orders.get(channel, order_id)
+    if order is None:
+        raise UnknownOrder(channel, order_id)
+    return order
+
+
+def in_flight(unit: UnitOfWork, channel: str, order_id: str, name: str) -> Saga | None:
+    with unit as uow:
+        saga = order_of(uow, channel, order_id).saga
+    return saga if saga is not None and saga.name == name else None
+
+
+def check_same(order: Order, saga: Saga, name: str, key: str, action: str) -> None:
+    if saga.name != name:
+        raise IllegalTransition(
+            order.order_id, order.status, action, f"a {saga.name} saga is in flight"
+        )
+    if saga.key != key:
+        raise IdempotencyConflict(saga.key)
+
+
+def reference(saga: Saga) -> str:
+    if saga.reference is None:
+        raise ValidationError("saga.reference", None, f"a {saga.name} saga needs one")
+    return saga.reference
+
+
+def amount(saga: Saga) -> Money:
+    if saga.amount is None:
+        raise ValidationError("saga.amount", None, f"a {saga.name} saga needs one")
+    return saga.amount
+
+
+def describe(transaction: ChannelTransaction) -> str:
+    verdict = "succeeded" if transaction.succeeded else "declined"
+    return f"{transaction.transaction_id} {verdict}"
+
+
+def _label(saga: Saga | None) -> str:
+    return "" if saga is None else f"{saga.name}/{saga.step}"
+
+
+def unshipped(order: Order) -> tuple[ShipmentLine, ...]:
+    shipped: dict[str, int] = {}
+    for shipment in order.shipments:
+        for part in shipment.lines:
+            shipped[part.line_id] = shipped.get(part.line_id, 0) + part.quantity
+    return tuple(
+        ShipmentLine(line.line_id, line.quantity - shipped.get(line.line_id, 0))
+        for line in order.lines
+        if line.quantity > shipped.get(line.line_id, 0)
+    )
+
+
+def unshippable(order: Order) -> str | None:
+    if order.status not in SHIPPABLE:
+        return f"the order is {order.status}"
+    if order.review:
+        return "the order is held for review"
+    if not unshipped(order):
+        return "every unit has shipped"
+    return None
+
+
+def _saga_record(
+    old: Order, new: Order, saga: Saga, now: pendulum.DateTime, *, started: bool
+) -> AuditRecord:
+    what = "started" if started else "ended"
+    return AuditRecord(
+        order_id=new.order_id,
+        version=new.version,
+        from_status=old.status,
+        to_status=new.status,
+        event_type="SagaStarted" if started else "SagaEnded",
+        key=IdempotencyKey(ACTOR, f"saga.{what}", new.order_id, saga.key),
+        actor=ACTOR,
+        source=ACTOR,
+        occurred_at=now,
+        recorded_at=now,
+        changes=(FieldChange("saga", _label(old.saga), _label(new.saga)),),
+    )
+
+
+def started(order: Order, saga: Saga) -> tuple[Order, AuditRecord]:
+    new = attrs.evolve(order, saga=saga, version=order.version + 1)
+    return new, _saga_record(order, new, saga, saga.started_at, started=True)
+
+
+def ended(
+    order: Order,
+    saga: Saga,
+    result: str,
+    now: pendulum.DateTime,
+    then: Saga | None = None,
+) -> tuple[Order, AuditRecord]:
+    new = attrs.evolve(order, saga=then, version=order.version + 1)
+    record = _saga_record(order, new, saga, now, started=False)
+    record = attrs.evolve(
+        record, changes=(*record.changes, FieldChange("saga.result", "", result))
+    )
+    return new, record
+
+
+def write(uow: UnitOfWork, old: Order, new: Order, *records: AuditRecord) -> None:
+    uow.orders.save(new, old.version)
+    uow.audit.append(new.channel, sorted(records, key=lambda r: r.version))
+
+
+def finish(  # noqa: PLR0913 - the saga, and what ending it records
+    unit: UnitOfWork,
+    clock: Clock,
+    channel: str,
+    order_id: str,
+    saga: Saga,
+    *,
+    result: str,
+    then: Callable[[UnitOfWork, Order], Saga | None] | None = None,
+) -> Order:
+    """End the saga in a unit of its own; a saga ended already stays ended."""
+    with unit as uow:
+        order = order_of(uow, channel, order_id)
+        if order.saga is None or order.saga.key != saga.key:
+            return order
+        follow = None if then is None else then(uow, order)
+        new, record = ended(order, saga, result, clock.now(), follow)
+        write(uow, order, new, record)
+        uow.commit()
+    return new
+
+
+def refund_owed(
+    uow: UnitOfWork, order: Order, event: PaymentCaptured, now: pendulum.DateTime
+) -> Saga | None:
+    """The refund saga the desk could not start while the capture saga ran.
+
+    `OrderDesk.record` starts a refund saga only on an order without one;
+    money captured for an order closed meanwhile is owed back (its `refund`
+    outbox message is written), so the capture saga hands over to it.
+    """
+    if order.status not in ENDED:
+        return None
+    applied = next(
+        (
+            r
+            for r in uow.audit.records(order.channel, order.order_id)
+            if r.key == event.key
+        ),
+        None,
+    )
+    if applied is None:
+        return None
+    return Saga(
+        name=REFUND,
+        step=REQUESTED,
+        # The version the refund became due at: its outbox message's id too.
+        key=refund_key(order, applied.version),
+        started_at=now,
+        amount=event.amount,
+        reference=event.payment_id,
+    )
+
+
+def ledger_after(
+    order: Order,
+    saga: Saga,
+    reason: str,
+    now: pendulum.DateTime,
+    *,
+    succeeded: bool,
+) -> PaymentLedger | None:
+    """The order's payment ledger with the saga's refund, if it keeps that payment."""
+    ledger = order.payment_ledger
+    payment_id = reference(saga)
+    if ledger is None or all(p.payment_id != payment_id for p in ledger.payments):
+        return None
+    requested = ledger.request_refund(saga.key, payment_id, amount(saga), reason, now)
+    if succeeded:
+        return requested.settle_refund(saga.key, now)
+    return requested.fail_refund(saga.key, now)

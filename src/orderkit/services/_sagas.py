@@ -1,0 +1,527 @@
+"""Use cases that call the outside: each a saga whose step is stored with the order.
+
+A saga first stores its step on the order (`Order.saga`, one version on,
+with an audit record), then calls the outside (payment provider, carrier)
+under the saga's key, then records the result and ends the saga. A crash
+anywhere leaves either no saga (nothing was asked of the outside) or a saga
+that `recover` resumes: the call is made again under the same key, which the
+outside honours, and the result is recorded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final, final
+
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import (
+    ConfigurationError,
+    CurrencyMismatch,
+    IdempotencyConflict,
+    IllegalTransition,
+    OrderkitError,
+    ValidationError,
+)
+from orderkit.integrations import ChannelTransaction, Label
+from orderkit.money import Money
+from orderkit.orders import (
+    Order,
+    OrderStatus,
+    PaymentCaptured,
+    PickingStarted,
+    Recorded,
+    Saga,
+    Shipped,
+    order_stream,
+    record_payments,
+)
+from orderkit.ports import Carrier, Clock, Payments, UnitOfWork
+from orderkit.services import _saga_steps as steps
+from orderkit.services._desk import OrderDesk
+from orderkit.services._saga_outcomes import (
+    AlreadyDone,
+    Captured,
+    CaptureDeclined,
+    Dispatched,
+    Recovery,
+    RefundDeclined,
+    Refunded,
+    SagaOutcome,
+    Stalled,
+)
+
+
+__all__ = ["Checkout", "Refunds", "Shipping", "recover"]
+
+_S = OrderStatus
+_CAPTURE: Final = "capture"
+_SHIP: Final = "ship"
+
+
+@final
+class Checkout:
+    """Capture an order's payment with the provider, as a saga.
+
+    `pay` stores a `capture` saga on the order, asks the provider to
+    capture under the saga's key, records `PaymentCaptured` through the
+    desk (which commits the order's held stock), then ends the saga. The
+    key is one per order and payment id, so however often `pay` or
+    `recover` repeats the capture, the provider moves the money once.
+
+    Args:
+        unit: The backend's unit of work.
+        clock: Where the time comes from.
+        desk: The order desk over the same unit of work.
+        payments: The payment provider.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self, unit: UnitOfWork, clock: Clock, desk: OrderDesk, payments: Payments
+    ) -> None:
+        """Capture through `payments`, recording through `desk`."""
+        self._unit = unit
+        self._clock = clock
+        self._desk = desk
+        self._payments = payments
+
+    def pay(
+        self, channel: str, order_id: str, payment_id: str, amount: Money
+    ) -> Captured | CaptureDeclined | AlreadyDone:
+        """Capture `amount` of the authorisation `payment_id` for an unpaid order.
+
+        Calling it again after any failure is safe: a saga in flight for
+        the same payment is resumed under its key, and a payment the order
+        records already is reported as `AlreadyDone` without calling the
+        provider.
+
+        Returns:
+            `Captured`, `CaptureDeclined` or `AlreadyDone`.
+
+        Raises:
+            UnknownOrder: The desk has no such order.
+            IllegalTransition: The order is not waiting for payment, or
+                another saga is in flight on it.
+            IdempotencyConflict: A capture of this payment is in flight
+                for another amount.
+            CurrencyMismatch: `amount` is not in the order's currency.
+            TransientError: The provider failed or timed out
+                (`CallTimedOut`): the saga stays; call again or `recover`.
+        """
+        key = f"{_CAPTURE}:{order_stream(channel, order_id)}:{payment_id}"
+        with self._unit as uow:
+            order = steps.order_of(uow, channel, order_id)
+            saga = order.saga
+            if saga is None:
+                if any(p.payment_id == payment_id for p in order.payments):
+                    return AlreadyDone(order)
+                if order.status is not _S.PENDING_PAYMENT:
+                    raise IllegalTransition(
+                        order_id, order.status, "pay", "the order is not unpaid"
+                    )
+                if amount.currency.code != order.currency:
+                    raise CurrencyMismatch(
+                        "amount", amount.currency.code, order.currency
+                    )
+                saga = Saga(
+                    name=_CAPTURE,
+                    step=steps.REQUESTED,
+                    key=key,
+                    started_at=self._clock.now(),
+                    amount=amount,
+                    reference=payment_id,
+                )
+                steps.write(uow, order, *steps.started(order, saga))
+                uow.commit()
+            else:
+                steps.check_same(order, saga, _CAPTURE, key, "pay")
+                if saga.amount != amount:
+                    raise IdempotencyConflict(key)
+        return self._run(channel, order_id, saga)
+
+    def resume(self, channel: str, order_id: str) -> Captured | CaptureDeclined | None:
+        """Go on with the order's capture saga; `None` if there is none.
+
+        Raises:
+            UnknownOrder: The desk has no such order.
+            TransientError: The provider failed again: the saga stays.
+        """
+        saga = steps.in_flight(self._unit, channel, order_id, _CAPTURE)
+        return None if saga is None else self._run(channel, order_id, saga)
+
+    def _run(
+        self, channel: str, order_id: str, saga: Saga
+    ) -> Captured | CaptureDeclined:
+        payment_id, amount = steps.reference(saga), steps.amount(saga)
+        transaction = self._payments.capture(payment_id, amount, key=saga.key)
+        if not transaction.succeeded:
+            order = steps.finish(
+                self._unit,
+                self._clock,
+                channel,
+                order_id,
+                saga,
+                result=steps.describe(transaction),
+            )
+            return CaptureDeclined(order, transaction)
+        event = PaymentCaptured(
+            order_id=order_id,
+            key=IdempotencyKey(steps.ACTOR, "payment.captured", order_id, saga.key),
+            occurred_at=transaction.created_at,
+            actor=steps.ACTOR,
+            source=steps.ACTOR,
+            payment_id=payment_id,
+            amount=transaction.amount,
+        )
+        recorded = self._desk.record(channel, order_id, event)
+        if recorded.rejected:
+            # The money moved but the order refuses it: keep the saga, so the
+            # capture stays visible (`recover` reports it as stalled).
+            raise recorded.rejected[0].error
+
+        def refund_owed(uow: UnitOfWork, order: Order) -> Saga | None:
+            return steps.refund_owed(uow, order, event, self._clock.now())
+
+        order = steps.finish(
+            self._unit,
+            self._clock,
+            channel,
+            order_id,
+            saga,
+            result=steps.describe(transaction),
+            then=refund_owed,
+        )
+        return Captured(order, transaction)
+
+
+@final
+class Shipping:
+    """Book an order's parcel with the carrier and record it shipped, as a saga.
+
+    `ship` stores a `ship` saga keyed by the shipment id, asks the carrier
+    for a label (the carrier is idempotent by shipment id), records
+    `PickingStarted` if the order is only paid and `Shipped` with the
+    label's carrier and tracking number through the desk (which takes the
+    units out of the ledger), then ends the saga. The parcel carries every
+    unit not shipped yet.
+
+    Args:
+        unit: The backend's unit of work.
+        clock: Where the time comes from.
+        desk: The order desk over the same unit of work.
+        carrier: The carrier.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self, unit: UnitOfWork, clock: Clock, desk: OrderDesk, carrier: Carrier
+    ) -> None:
+        """Book through `carrier`, recording through `desk`."""
+        self._unit = unit
+        self._clock = clock
+        self._desk = desk
+        self._carrier = carrier
+
+    def ship(
+        self, channel: str, order_id: str, shipment_id: str
+    ) -> Dispatched | AlreadyDone:
+        """Ship every unit the order has not shipped yet, as `shipment_id`.
+
+        `shipment_id` is the carrier's idempotency key: make it unique
+        across orders. Calling again after any failure resumes the saga;
+        a shipment the order records already is `AlreadyDone`.
+
+        Returns:
+            `Dispatched` or `AlreadyDone`.
+
+        Raises:
+            UnknownOrder: The desk has no such order.
+            IllegalTransition: The order is not paid, is held for review, has
+                shipped everything, or another saga is in flight on it; or the
+                order refused the shipment after the carrier booked it (the
+                error says which label to void).
+            TransientError: The carrier failed or timed out (`CallTimedOut`):
+                the saga stays; call again or `recover`.
+        """
+        with self._unit as uow:
+            order = steps.order_of(uow, channel, order_id)
+            saga = order.saga
+            if saga is None:
+                if order.shipment(shipment_id) is not None:
+                    return AlreadyDone(order)
+                problem = steps.unshippable(order)
+                if problem is not None:
+                    raise IllegalTransition(order_id, order.status, "ship", problem)
+                saga = Saga(
+                    name=_SHIP,
+                    step=steps.REQUESTED,
+                    key=shipment_id,
+                    started_at=self._clock.now(),
+                    reference=shipment_id,
+                )
+                steps.write(uow, order, *steps.started(order, saga))
+                uow.commit()
+            else:
+                steps.check_same(order, saga, _SHIP, shipment_id, "ship")
+        return self._run(channel, order_id, saga)
+
+    def resume(self, channel: str, order_id: str) -> Dispatched | None:
+        """Go on with the order's ship saga; `None` if there is none.
+
+        Raises:
+            UnknownOrder: The desk has no such order.
+            IllegalTransition: The order refused the shipment (saga ended).
+            TransientError: The carrier failed again: the saga stays.
+        """
+        saga = steps.in_flight(self._unit, channel, order_id, _SHIP)
+        return None if saga is None else self._run(channel, order_id, saga)
+
+    def _run(self, channel: str, order_id: str, saga: Saga) -> Dispatched:
+        shipment_id = steps.reference(saga)
+        with self._unit as uow:
+            order = steps.order_of(uow, channel, order_id)
+        label = self._carrier.create_label(shipment_id, order.address)
+        problem = None
+        if order.shipment(shipment_id) is None:
+            problem = self._record(channel, order, saga, label)
+        result = f"{label.carrier} {label.tracking_number}"
+        if problem is not None:
+            result = f"{result} not shipped: {problem}"
+        order = steps.finish(
+            self._unit, self._clock, channel, order_id, saga, result=result
+        )
+        if problem is not None:
+            raise IllegalTransition(
+                order_id,
+                order.status,
+                "ship",
+                f"{problem}; void label {label.carrier} {label.tracking_number}",
+            )
+        return Dispatched(order, label)
+
+    def _record(
+        self, channel: str, order: Order, saga: Saga, label: Label
+    ) -> str | None:
+        """Record picking (if needed) and the shipment; say why not, if not."""
+        order_id = order.order_id
+        if order.status is _S.PAID:
+            picking = PickingStarted(
+                order_id=order_id,
+                key=IdempotencyKey(steps.ACTOR, "picking.started", order_id, saga.key),
+                occurred_at=saga.started_at,
+                actor=steps.ACTOR,
+                source=steps.ACTOR,
+            )
+            recorded = self._desk.record(channel, order_id, picking)
+            if recorded.rejected:
+                return str(recorded.rejected[0].error)
+            order = recorded.order
+        lines = steps.unshipped(order)
+        if not lines or order.status not in steps.SHIPPABLE:
+            return f"the order is {order.status} with nothing to ship"
+        shipped = Shipped(
+            order_id=order_id,
+            key=IdempotencyKey(steps.ACTOR, "shipped", order_id, saga.key),
+            occurred_at=label.created_at,
+            actor=steps.ACTOR,
+            source=steps.ACTOR,
+            shipment_id=steps.reference(saga),
+            lines=lines,
+            carrier=label.carrier,
+            tracking_number=label.tracking_number,
+        )
+        recorded = self._desk.record(channel, order_id, shipped)
+        if recorded.rejected:
+            return str(recorded.rejected[0].error)
+        return None
+
+
+@final
+class Refunds:
+    """Send the refunds the order desk found owed, as sagas.
+
+    The desk starts a `refund` saga on an order when money was captured
+    for it and it was cancelled or closed (`RefundDue`), with a `refund`
+    outbox message under the same key. `send_due` sends each one to the
+    provider under that key, then records it on the order (the refund
+    requested and settled in the order's payment ledger, when it keeps one
+    with that payment) and ends the saga.
+
+    Args:
+        unit: The backend's unit of work.
+        clock: Where the time comes from.
+        payments: The payment provider.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, unit: UnitOfWork, clock: Clock, payments: Payments) -> None:
+        """Refund through `payments`."""
+        self._unit = unit
+        self._clock = clock
+        self._payments = payments
+
+    def send_due(
+        self, *, limit: int = 100
+    ) -> tuple[Refunded | RefundDeclined | Stalled, ...]:
+        """Send the refunds owed on cancelled and closed orders, at most `limit`.
+
+        A refund that fails is reported as `Stalled` and stays owed; the
+        others go on.
+
+        Returns:
+            What happened to each refund, by channel and order id.
+        """
+        statuses = (_S.CANCELLED, _S.CLOSED)
+        due = [
+            order
+            for status in statuses
+            for order in steps.scan(self._unit, status)
+            if order.saga is not None and order.saga.name == steps.REFUND
+        ]
+        due.sort(key=lambda order: (order.channel, order.order_id))
+        outcomes: list[Refunded | RefundDeclined | Stalled] = []
+        for order in due[:limit]:
+            try:
+                outcome = self.resume(order.channel, order.order_id)
+            except OrderkitError as error:
+                outcomes.append(_stalled(order, error))
+                continue
+            if outcome is not None:
+                outcomes.append(outcome)
+        return tuple(outcomes)
+
+    def resume(self, channel: str, order_id: str) -> Refunded | RefundDeclined | None:
+        """Send the order's refund owed; `None` if no refund saga is in flight.
+
+        Raises:
+            UnknownOrder: The desk has no such order.
+            ValidationError: The saga names no payment or amount.
+            RefundExceedsCapture: The order's payment ledger does not allow
+                the amount; nothing was sent.
+            TransientError: The provider failed or timed out: the saga stays.
+        """
+        saga = steps.in_flight(self._unit, channel, order_id, steps.REFUND)
+        if saga is None:
+            return None
+        payment_id, amount = steps.reference(saga), steps.amount(saga)
+        with self._unit as uow:
+            order = steps.order_of(uow, channel, order_id)
+        reason = order.cancel_reason or "refund owed"
+        # Check the ledger first, as the Payments contract asks: an amount
+        # it refuses is never sent.
+        steps.ledger_after(order, saga, reason, self._clock.now(), succeeded=True)
+        transaction = self._payments.refund(
+            payment_id, amount, key=saga.key, reason=reason
+        )
+        with self._unit as uow:
+            order = steps.order_of(uow, channel, order_id)
+            if order.saga is None or order.saga.key != saga.key:
+                return _refund_outcome(order, transaction)
+            now = self._clock.now()
+            new, records = order, []
+            ledger = steps.ledger_after(
+                order, saga, reason, now, succeeded=transaction.succeeded
+            )
+            if ledger is not None:
+                recorded = record_payments(
+                    order,
+                    ledger,
+                    key=IdempotencyKey(steps.ACTOR, "refund", order_id, saga.key),
+                    actor=steps.ACTOR,
+                    source=steps.ACTOR,
+                    now=now,
+                )
+                if isinstance(recorded, Recorded):
+                    new = recorded.order
+                    records.append(recorded.record)
+            ended, record = steps.ended(new, saga, steps.describe(transaction), now)
+            steps.write(uow, order, ended, record, *records)
+            uow.commit()
+        return _refund_outcome(ended, transaction)
+
+
+def recover(
+    unit: UnitOfWork,
+    *,
+    checkout: Checkout | None = None,
+    shipping: Shipping | None = None,
+    refunds: Refunds | None = None,
+    page: int = 100,
+) -> Recovery:
+    """Resume every saga left in flight, as after a crash.
+
+    It reads every order, `page` at a time, and resumes each saga with the
+    use case that started it, along the same code path: a step done
+    before the crash is done again under the same key, which the outside
+    honours, and recorded once. A saga that fails again stays on its order
+    and is reported as `Stalled`; the others go on.
+
+    Args:
+        unit: The backend's unit of work.
+        checkout: Resumes `capture` sagas.
+        shipping: Resumes `ship` sagas.
+        refunds: Resumes `refund` sagas.
+        page: How many orders to read per unit.
+
+    Returns:
+        The sagas finished and the sagas stalled. A saga whose use case
+        was not given is stalled with a `ConfigurationError`.
+
+    .. versionadded:: 0.1.0
+    """
+    if page < 1:
+        raise ValidationError("page", page, "must be a positive integer")
+    runners: dict[str, Callable[[str, str], SagaOutcome | None] | None] = {
+        _CAPTURE: None if checkout is None else checkout.resume,
+        _SHIP: None if shipping is None else shipping.resume,
+        steps.REFUND: None if refunds is None else refunds.resume,
+    }
+    finished: list[SagaOutcome] = []
+    stalled: list[Stalled] = []
+    for order in steps.scan(unit, None, page=page):
+        saga = order.saga
+        if saga is None:
+            continue
+        runner = runners.get(saga.name)
+        if runner is None:
+            problem = f"no use case given for {saga.name!r} sagas"
+            error = ConfigurationError("recover", problem)
+            stalled.append(Stalled(order.channel, order.order_id, saga, error))
+            continue
+        outcome = _attempt(runner, order)
+        if isinstance(outcome, Stalled):
+            stalled.append(outcome)
+        elif outcome is not None:
+            finished.append(outcome)
+    return Recovery(tuple(finished), tuple(stalled))
+
+
+# ----------------------------------------------------------------------
+# Helpers
+
+
+def _attempt(
+    runner: Callable[[str, str], SagaOutcome | None], order: Order
+) -> SagaOutcome | Stalled | None:
+    try:
+        return runner(order.channel, order.order_id)
+    except OrderkitError as error:
+        return _stalled(order, error)
+
+
+def _stalled(order: Order, error: OrderkitError) -> Stalled:
+    # The saga stays on the order; the next recovery tries it again.
+    saga = order.saga
+    assert saga is not None  # noqa: S101 - only orders with a saga get here
+    return Stalled(order.channel, order.order_id, saga, error)
+
+
+def _refund_outcome(
+    order: Order, transaction: ChannelTransaction
+) -> Refunded | RefundDeclined:
+    if transaction.succeeded:
+        return Refunded(order, transaction)
+    return RefundDeclined(order, transaction)

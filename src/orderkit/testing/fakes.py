@@ -1,0 +1,332 @@
+"""Fakes of the outside ports, for tests: a payment provider and a carrier.
+
+Each keeps what a real one would (captures, refunds, labels) in memory,
+honours the port's idempotency contract, and counts its effects per key, so
+that a test can check that no capture, refund or label happened twice,
+whatever crashed and was retried:
+
+```python
+payments = FakePayments(clock)
+payments.capture("alipay-1", Money("398.00", "CNY"), key="capture:1")
+assert max(payments.effects.values()) == 1
+```
+
+Wrap them with `orderkit.testing.faults.faulty` to make their calls fail.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import final
+
+import attrs
+
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import (
+    IdempotencyConflict,
+    RefundExceedsCapture,
+    UnknownPayment,
+    ValidationError,
+)
+from orderkit.integrations import (
+    ChannelTransaction,
+    Label,
+    SettlementLine,
+    TrackingEvent,
+    TrackingStatus,
+    TransactionKind,
+)
+from orderkit.money import Money
+from orderkit.orders import Address
+from orderkit.ports import Clock
+
+
+__all__ = ["FakeCarrier", "FakePayments"]
+
+
+@attrs.frozen(slots=True)
+class _Request:
+    """What a key was first used for: a repeat must ask the same."""
+
+    kind: TransactionKind
+    payment_id: str
+    amount: Money
+
+
+@final
+class FakePayments:
+    """A payment provider in memory that implements `orderkit.ports.Payments`.
+
+    - `capture` takes any amount of any payment id (it keeps no
+      authorisations), unless the payment id is in `declined`: then the
+      transaction fails (`succeeded=False`) and moves no money.
+    - `refund` sends money back against a payment's captures; more than
+      was captured and not refunded raises `RefundExceedsCapture`, an
+      unknown payment `UnknownPayment`, and nothing is stored. Refunds of a
+      payment id in `refunds_declined` fail (`succeeded=False`).
+    - Both are idempotent by `key`: a key used before returns its first
+      transaction and moves no money; the same key for another request
+      raises `IdempotencyConflict`.
+    - `statement(day)` lists the day's successful transactions (UTC days).
+
+    Attributes:
+        effects: Per key, how many times money moved under it: a test
+            asserts every count is at most 1.
+        calls: Per key, how many calls were made with it (repeats included).
+
+    Args:
+        clock: Stamps the transactions.
+        name: The provider's name, the channel of the transactions' keys.
+        declined: Payment ids whose captures are declined.
+        refunds_declined: Payment ids whose refunds are declined.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        name: str = "fakepay",
+        declined: Iterable[str] = (),
+        refunds_declined: Iterable[str] = (),
+    ) -> None:
+        """Create a provider with no transactions."""
+        self._clock = clock
+        self._name = name
+        self._declined = frozenset(declined)
+        self._refunds_declined = frozenset(refunds_declined)
+        self._lock = threading.Lock()
+        self._first: dict[str, tuple[_Request, ChannelTransaction]] = {}
+        self._transactions: list[ChannelTransaction] = []
+        self.effects: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+
+    @property
+    def transactions(self) -> tuple[ChannelTransaction, ...]:
+        """Every transaction made, in order, failed ones included."""
+        with self._lock:
+            return tuple(self._transactions)
+
+    def captured(self, payment_id: str) -> Money | None:
+        """What was captured of `payment_id` and not refunded; `None` if nothing."""
+        with self._lock:
+            return self._net(payment_id)
+
+    def capture(
+        self, payment_id: str, amount: Money, *, key: str
+    ) -> ChannelTransaction:
+        """Capture `amount` of `payment_id`, once per `key`.
+
+        Raises:
+            IdempotencyConflict: `key` was used for another request.
+        """
+        request = _Request(TransactionKind.CAPTURE, payment_id, amount)
+        with self._lock:
+            first = self._repeat(key, request)
+            if first is not None:
+                return first
+            succeeded = payment_id not in self._declined
+            return self._record(key, request, succeeded=succeeded)
+
+    def refund(
+        self, payment_id: str, amount: Money, *, key: str, reason: str
+    ) -> ChannelTransaction:
+        """Send `amount` back against `payment_id`, once per `key`.
+
+        Raises:
+            IdempotencyConflict: `key` was used for another request.
+            UnknownPayment: Nothing was captured of `payment_id`.
+            RefundExceedsCapture: `amount` is more than what is left of it.
+            ValidationError: `reason` is empty.
+        """
+        if not reason.strip():
+            raise ValidationError("reason", reason, "must be a non-empty string")
+        request = _Request(TransactionKind.REFUND, payment_id, amount)
+        with self._lock:
+            first = self._repeat(key, request)
+            if first is not None:
+                return first
+            left = self._net(payment_id)
+            if left is None:
+                raise UnknownPayment("payment_id", payment_id, "nothing was captured")
+            if amount > left:
+                raise RefundExceedsCapture(
+                    "amount", amount, f"payment {payment_id!r} has {left} left"
+                )
+            succeeded = payment_id not in self._refunds_declined
+            return self._record(key, request, succeeded=succeeded)
+
+    def statement(self, day: dt.date) -> Sequence[SettlementLine]:
+        """The day's successful transactions, settled at once with no fee."""
+        with self._lock:
+            done = [
+                t
+                for t in self._transactions
+                if t.succeeded and t.created_at.date() == day
+            ]
+        return [
+            SettlementLine(
+                transaction_id=t.transaction_id,
+                kind=t.kind,
+                amount=t.amount,
+                fee=Money(0, t.amount.currency),
+                settled_at=t.created_at,
+                order_id=t.order_id,
+            )
+            for t in done
+        ]
+
+    def _repeat(self, key: str, request: _Request) -> ChannelTransaction | None:
+        self.calls[key] += 1
+        first = self._first.get(key)
+        if first is None:
+            return None
+        if first[0] != request:
+            raise IdempotencyConflict(key)
+        return first[1]
+
+    def _record(
+        self, key: str, request: _Request, *, succeeded: bool
+    ) -> ChannelTransaction:
+        prefix = "cap" if request.kind is TransactionKind.CAPTURE else "ref"
+        transaction = ChannelTransaction(
+            transaction_id=f"{prefix}-{len(self._transactions) + 1:06d}",
+            # The provider knows payments, not orders: it reports the payment.
+            order_id=request.payment_id,
+            key=IdempotencyKey(self._name, str(request.kind), request.payment_id, key),
+            kind=request.kind,
+            amount=request.amount,
+            succeeded=succeeded,
+            created_at=self._clock.now(),
+            parent_id=request.payment_id,
+        )
+        self._first[key] = (request, transaction)
+        self._transactions.append(transaction)
+        if succeeded:
+            self.effects[key] += 1
+        return transaction
+
+    def _net(self, payment_id: str) -> Money | None:
+        moved = [
+            t for t in self._transactions if t.succeeded and t.parent_id == payment_id
+        ]
+        captured = [t.amount for t in moved if t.kind is TransactionKind.CAPTURE]
+        if not captured:
+            return None
+        refunded = [t.amount for t in moved if t.kind is TransactionKind.REFUND]
+        return sum(captured[1:], captured[0]) - sum(
+            refunded, Money(0, captured[0].currency)
+        )
+
+
+@final
+class FakeCarrier:
+    """A carrier in memory that implements `orderkit.ports.Carrier`.
+
+    - `create_label` books one parcel per shipment id: asking again returns
+      the same label (idempotent by shipment id); the same shipment id for
+      another address raises `IdempotencyConflict`.
+    - `tracking` returns the scans `scan` added for a parcel, oldest first.
+
+    Attributes:
+        effects: Per shipment id, how many labels were booked: a test
+            asserts every count is at most 1.
+        calls: Per shipment id, how many calls were made (repeats included).
+
+    Args:
+        clock: Stamps the labels and scans.
+        code: The carrier's code (`"SF"`), the prefix of tracking numbers.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, clock: Clock, *, code: str = "SF") -> None:
+        """Create a carrier with no parcels."""
+        self._clock = clock
+        self._code = code
+        self._lock = threading.Lock()
+        self._labels: dict[str, tuple[Address, Label]] = {}
+        self._scans: dict[str, list[TrackingEvent]] = {}
+        self.effects: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+
+    @property
+    def labels(self) -> dict[str, Label]:
+        """Every label booked, by shipment id."""
+        with self._lock:
+            return {sid: label for sid, (_, label) in self._labels.items()}
+
+    def create_label(
+        self, shipment_id: str, address: Address, *, parcels: int = 1
+    ) -> Label:
+        """Book the shipment, once per shipment id, and return its label.
+
+        Raises:
+            IdempotencyConflict: The shipment id was booked for another address.
+            ValidationError: `parcels` is not a positive integer.
+        """
+        if parcels < 1:
+            raise ValidationError("parcels", parcels, "must be a positive integer")
+        with self._lock:
+            self.calls[shipment_id] += 1
+            booked = self._labels.get(shipment_id)
+            if booked is not None:
+                if booked[0] != address:
+                    raise IdempotencyConflict(f"label:{shipment_id}")
+                return booked[1]
+            number = f"{self._code}{len(self._labels) + 1:010d}"
+            label = Label(
+                carrier=self._code,
+                tracking_number=number,
+                document=f"https://labels.example/{number}.pdf",
+                created_at=self._clock.now(),
+            )
+            self._labels[shipment_id] = (address, label)
+            self._scans[number] = []
+            self.effects[shipment_id] += 1
+            return label
+
+    def scan(
+        self, tracking_number: str, status: TrackingStatus, *, description: str = ""
+    ) -> TrackingEvent:
+        """Add a scan of a parcel, now; `tracking` reports it.
+
+        Raises:
+            ValidationError: No parcel has that tracking number.
+        """
+        with self._lock:
+            scans = self._parcel(tracking_number)
+            event = TrackingEvent(
+                carrier=self._code,
+                tracking_number=tracking_number,
+                status=status,
+                at=self._clock.now(),
+                key=IdempotencyKey(
+                    self._code, "scan", tracking_number, str(len(scans) + 1)
+                ),
+                carrier_code=str(status).upper(),
+                description=description,
+            )
+            scans.append(event)
+            return event
+
+    def tracking(self, tracking_number: str) -> Sequence[TrackingEvent]:
+        """Return the parcel's scans, oldest first.
+
+        Raises:
+            ValidationError: No parcel has that tracking number.
+        """
+        with self._lock:
+            return tuple(self._parcel(tracking_number))
+
+    def _parcel(self, tracking_number: str) -> list[TrackingEvent]:
+        scans = self._scans.get(tracking_number)
+        if scans is None:
+            raise ValidationError("tracking_number", tracking_number, "no such parcel")
+        return scans

@@ -1,0 +1,501 @@
+"""Sagas that call the outside: capture, ship and refund, without crashes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from orderkit.adapters.memory import MemoryUnitOfWork
+from orderkit.adapters.sqlite import SqliteUnitOfWork
+from orderkit.dedupe import Fingerprinter, IdempotencyKey
+from orderkit.errors import (
+    CallTimedOut,
+    ConfigurationError,
+    CurrencyMismatch,
+    IdempotencyConflict,
+    IllegalTransition,
+    RefundExceedsCapture,
+    UnknownPayment,
+)
+from orderkit.integrations import ChannelOrder, TrackingStatus
+from orderkit.money import Money
+from orderkit.orders import (
+    Address,
+    Buyer,
+    Cancelled,
+    OrderLine,
+    OrderPlaced,
+    OrderStatus,
+    Saga,
+)
+from orderkit.ports import UnitOfWork
+from orderkit.pricing import PaymentLedger, Quote
+from orderkit.services import (
+    AlreadyDone,
+    Captured,
+    CaptureDeclined,
+    Checkout,
+    DeskPolicy,
+    Dispatched,
+    Ledger,
+    OrderDesk,
+    RefundDeclined,
+    Refunded,
+    Refunds,
+    Shipping,
+    Stalled,
+    recover,
+)
+from orderkit.testing import FrozenClock
+from orderkit.testing.fakes import FakeCarrier, FakePayments
+from orderkit.testing.faults import Fault, FaultPlan, faulty
+
+
+T0 = pendulum.datetime(2026, 11, 11, 0, 0)
+SECRET = b"saga-tests-secret-0123456789"
+CH = "douyin"
+
+
+def cny(amount: str) -> Money:
+    return Money(amount, "CNY")
+
+
+def incoming(order_id: str = "DY-2001", quantity: int = 2) -> ChannelOrder:
+    """A jade teapot or two, bought in a Douyin live stream."""
+    placed = OrderPlaced(
+        order_id=order_id,
+        key=IdempotencyKey(CH, "trade.created", order_id, "1"),
+        occurred_at=T0,
+        channel=CH,
+        buyer=Buyer("buyer-7", "韩梅梅", phone="+8613900139000"),
+        address=Address("CN", "上海市", "上海市", "徐汇区", f"漕溪北路 {order_id} 号"),
+        lines=[OrderLine("L1", "JADE-TEAPOT", quantity, cny("288.00"))],
+    )
+    return ChannelOrder(
+        placed=placed,
+        quote=Quote(order_id, CH, placed.lines),
+        status=OrderStatus.PENDING_PAYMENT,
+        channel_status="WAIT_BUYER_PAY",
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
+    """An empty backend, in memory or in a SQLite file."""
+    if request.param == "memory":
+        yield MemoryUnitOfWork()
+        return
+    sqlite = SqliteUnitOfWork(tmp_path / "sagas.db")
+    yield sqlite
+    sqlite.close()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def desk(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
+    with unit as uow:
+        Ledger(uow.ledger, clock).receive("JADE-TEAPOT", "SH-1", 10)
+        uow.commit()
+    policy = DeskPolicy(locations=["SH-1"])
+    return OrderDesk(unit, clock, policy, Fingerprinter(SECRET))
+
+
+@pytest.fixture
+def payments(clock: FrozenClock) -> FakePayments:
+    return FakePayments(clock)
+
+
+@pytest.fixture
+def carrier(clock: FrozenClock) -> FakeCarrier:
+    return FakeCarrier(clock)
+
+
+def accepted(desk: OrderDesk, order_id: str = "DY-2001") -> None:
+    desk.accept(incoming(order_id))
+
+
+def audit_types(unit: UnitOfWork, order_id: str = "DY-2001") -> list[str]:
+    with unit as uow:
+        return [r.event_type for r in uow.audit.records(CH, order_id)]
+
+
+def holds(unit: UnitOfWork, order_id: str = "DY-2001") -> list[tuple[str, int, int]]:
+    with unit as uow:
+        found = uow.ledger.holds(owner=f"order:{CH}:{order_id}")
+    return [(str(h.state), h.committed, h.shipped) for h in found]
+
+
+class TestCheckout:
+    """Capture as a saga: the step is stored before the provider is asked."""
+
+    def test_pay_captures_once_and_commits_the_hold(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        accepted(desk)
+        outcome = Checkout(unit, clock, desk, payments).pay(
+            CH, "DY-2001", "alipay-77", cny("576.00")
+        )
+        assert isinstance(outcome, Captured)
+        assert outcome.order.status is OrderStatus.PAID
+        assert outcome.order.saga is None
+        assert outcome.transaction.succeeded
+        assert list(payments.effects.values()) == [1]
+        assert audit_types(unit) == [
+            "OrderPlaced",
+            "SagaStarted",
+            "PaymentCaptured",
+            "SagaEnded",
+        ]
+        assert holds(unit) == [("committed", 2, 0)]
+
+    def test_paying_again_is_already_done_and_calls_nobody(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        accepted(desk)
+        checkout = Checkout(unit, clock, desk, payments)
+        checkout.pay(CH, "DY-2001", "alipay-77", cny("576.00"))
+        again = checkout.pay(CH, "DY-2001", "alipay-77", cny("576.00"))
+        assert isinstance(again, AlreadyDone)
+        assert sum(payments.calls.values()) == 1
+
+    def test_a_declined_capture_ends_the_saga_and_leaves_the_order_unpaid(
+        self, unit: UnitOfWork, clock: FrozenClock, desk: OrderDesk
+    ) -> None:
+        accepted(desk)
+        payments = FakePayments(clock, declined=["alipay-77"])
+        checkout = Checkout(unit, clock, desk, payments)
+        outcome = checkout.pay(CH, "DY-2001", "alipay-77", cny("576.00"))
+        assert isinstance(outcome, CaptureDeclined)
+        assert outcome.order.status is OrderStatus.PENDING_PAYMENT
+        assert outcome.order.saga is None
+        assert holds(unit) == [("live", 0, 0)]
+        assert not payments.effects
+
+    def test_a_lost_reply_leaves_the_saga_and_a_retry_captures_once(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        accepted(desk)
+        plan = FaultPlan(script=[Fault.REPLY_LOST])
+        lossy = Checkout(unit, clock, desk, faulty(payments, plan))
+        with pytest.raises(CallTimedOut):
+            lossy.pay(CH, "DY-2001", "alipay-77", cny("576.00"))
+        with unit as uow:
+            order = uow.orders.get(CH, "DY-2001")
+        assert order is not None
+        assert order.status is OrderStatus.PENDING_PAYMENT
+        assert order.saga is not None
+        assert (order.saga.name, order.saga.step) == ("capture", "requested")
+        outcome = lossy.pay(CH, "DY-2001", "alipay-77", cny("576.00"))
+        assert isinstance(outcome, Captured)
+        assert outcome.transaction == payments.transactions[0]
+        assert list(payments.effects.values()) == [1]
+
+    def test_refusals_store_nothing(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        accepted(desk)
+        checkout = Checkout(unit, clock, desk, payments)
+        with pytest.raises(CurrencyMismatch):
+            checkout.pay(CH, "DY-2001", "alipay-77", Money("80.00", "USD"))
+        assert audit_types(unit) == ["OrderPlaced"]
+        plan = FaultPlan(script=[Fault.TIMEOUT_BEFORE])
+        with pytest.raises(CallTimedOut):
+            Checkout(unit, clock, desk, faulty(payments, plan)).pay(
+                CH, "DY-2001", "alipay-77", cny("576.00")
+            )
+        with pytest.raises(IdempotencyConflict):
+            checkout.pay(CH, "DY-2001", "alipay-77", cny("1.00"))
+        with pytest.raises(IllegalTransition, match="capture saga"):
+            Shipping(unit, clock, desk, FakeCarrier(clock)).ship(CH, "DY-2001", "S1")
+
+    def test_money_for_an_order_closed_meanwhile_goes_back(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        accepted(desk)
+        plan = FaultPlan(script=[Fault.TIMEOUT_BEFORE])
+        with pytest.raises(CallTimedOut):
+            Checkout(unit, clock, desk, faulty(payments, plan)).pay(
+                CH, "DY-2001", "alipay-77", cny("576.00")
+            )
+        clock.advance(hours=1)
+        desk.close_unpaid()
+        checkout = Checkout(unit, clock, desk, payments)
+        refunds = Refunds(unit, clock, payments)
+        recovery = recover(unit, checkout=checkout, refunds=refunds)
+        (captured,) = recovery.finished
+        assert isinstance(captured, Captured)
+        assert captured.order.status is OrderStatus.CLOSED
+        saga = captured.order.saga
+        assert saga is not None
+        assert saga.name == "refund"
+        with unit as uow:
+            topics = {m.message_id for m in uow.outbox.unsent() if m.topic == "refund"}
+        assert topics == {saga.key}
+        (refunded,) = refunds.send_due()
+        assert isinstance(refunded, Refunded)
+        assert payments.captured("alipay-77") == cny("0.00")
+
+
+class TestShipping:
+    """Ship as a saga: a label per shipment id, then picking and shipped."""
+
+    def test_ship_books_one_label_and_ships_every_unit(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        payments: FakePayments,
+        carrier: FakeCarrier,
+    ) -> None:
+        accepted(desk)
+        Checkout(unit, clock, desk, payments).pay(
+            CH, "DY-2001", "alipay-77", cny("576.00")
+        )
+        shipping = Shipping(unit, clock, desk, carrier)
+        outcome = shipping.ship(CH, "DY-2001", "SHIP-DY-2001-1")
+        assert isinstance(outcome, Dispatched)
+        assert outcome.order.status is OrderStatus.SHIPPED
+        (shipment,) = outcome.order.shipments
+        assert shipment.tracking_number == outcome.label.tracking_number
+        assert carrier.effects == {"SHIP-DY-2001-1": 1}
+        assert holds(unit) == [("committed", 2, 2)]
+        assert isinstance(shipping.ship(CH, "DY-2001", "SHIP-DY-2001-1"), AlreadyDone)
+        with pytest.raises(IllegalTransition, match="shipped"):
+            shipping.ship(CH, "DY-2001", "SHIP-DY-2001-2")
+        scan = carrier.scan(shipment.tracking_number, TrackingStatus.IN_TRANSIT)
+        assert carrier.tracking(shipment.tracking_number) == (scan,)
+
+    def test_an_unpaid_order_is_not_shipped(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        carrier: FakeCarrier,
+    ) -> None:
+        accepted(desk)
+        with pytest.raises(IllegalTransition, match="pending_payment"):
+            Shipping(unit, clock, desk, carrier).ship(CH, "DY-2001", "S1")
+        assert not carrier.calls
+
+    def test_an_order_cancelled_after_booking_says_which_label_to_void(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        payments: FakePayments,
+        carrier: FakeCarrier,
+    ) -> None:
+        accepted(desk)
+        Checkout(unit, clock, desk, payments).pay(
+            CH, "DY-2001", "alipay-77", cny("576.00")
+        )
+        plan = FaultPlan(script=[Fault.REPLY_LOST])
+        with pytest.raises(CallTimedOut):
+            Shipping(unit, clock, desk, faulty(carrier, plan)).ship(CH, "DY-2001", "S1")
+        cancel = Cancelled(
+            order_id="DY-2001",
+            key=IdempotencyKey(CH, "trade.cancel", "DY-2001", "1"),
+            occurred_at=T0.add(hours=1),
+            reason="买家取消 / the buyer cancelled",
+        )
+        cancelled = desk.record(CH, "DY-2001", cancel)
+        # The ship saga still runs: the refund owed waits for a person.
+        assert cancelled.refund_due
+        assert "refund" in cancelled.order.review
+        recovery = recover(unit, shipping=Shipping(unit, clock, desk, carrier))
+        (stalled,) = recovery.stalled
+        assert isinstance(stalled.error, IllegalTransition)
+        assert "void label SF" in str(stalled.error)
+        with unit as uow:
+            order = uow.orders.get(CH, "DY-2001")
+        assert order is not None
+        assert order.status is OrderStatus.CANCELLED
+        assert order.saga is None
+
+
+class TestRefunds:
+    """Refunds the desk found owed are sent once, and recorded."""
+
+    def paid_then_cancelled(
+        self, unit: UnitOfWork, clock: FrozenClock, desk: OrderDesk, pay: FakePayments
+    ) -> None:
+        accepted(desk)
+        Checkout(unit, clock, desk, pay).pay(CH, "DY-2001", "alipay-77", cny("576.00"))
+        cancel = Cancelled(
+            order_id="DY-2001",
+            key=IdempotencyKey(CH, "trade.cancel", "DY-2001", "1"),
+            occurred_at=T0.add(hours=1),
+            reason="买家取消 / the buyer cancelled",
+        )
+        desk.record(CH, "DY-2001", cancel)
+
+    def test_send_due_refunds_once_and_settles_the_ledger(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        accepted(desk)
+        ledger = (
+            PaymentLedger("DY-2001", "CNY")
+            .authorise("alipay-77", cny("576.00"), T0)
+            .capture("alipay-77", cny("576.00"), T0)
+        )
+        desk.amend(
+            CH,
+            "DY-2001",
+            ledger,
+            key=IdempotencyKey("orderkit", "ledger", "DY-2001", "1"),
+            actor="finance",
+            source="orderkit",
+        )
+        self.paid_then_cancelled(unit, clock, desk, payments)
+        refunds = Refunds(unit, clock, payments)
+        (outcome,) = refunds.send_due()
+        assert isinstance(outcome, Refunded)
+        assert outcome.order.saga is None
+        kept = outcome.order.payment_ledger
+        assert kept is not None
+        assert kept.refunded == cny("576.00")
+        assert refunds.send_due() == ()
+        assert payments.captured("alipay-77") == cny("0.00")
+        assert max(payments.effects.values()) == 1
+        assert audit_types(unit)[-2:] == ["PaymentsRecorded", "SagaEnded"]
+
+    def test_a_declined_refund_is_recorded_and_left_to_a_person(
+        self, unit: UnitOfWork, clock: FrozenClock, desk: OrderDesk
+    ) -> None:
+        payments = FakePayments(clock, refunds_declined=["alipay-77"])
+        self.paid_then_cancelled(unit, clock, desk, payments)
+        (outcome,) = Refunds(unit, clock, payments).send_due()
+        assert isinstance(outcome, RefundDeclined)
+        assert outcome.order.saga is None
+        assert payments.captured("alipay-77") == cny("576.00")
+
+    def test_a_failing_refund_stalls_and_stays_owed(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        self.paid_then_cancelled(unit, clock, desk, payments)
+        plan = FaultPlan(script=[Fault.TRANSIENT])
+        (outcome,) = Refunds(unit, clock, faulty(payments, plan)).send_due()
+        assert isinstance(outcome, Stalled)
+        assert outcome.saga.name == "refund"
+        (again,) = Refunds(unit, clock, payments).send_due()
+        assert isinstance(again, Refunded)
+
+
+class TestRecover:
+    """Recovery resumes every saga in flight, and says what it could not."""
+
+    def test_a_saga_without_its_use_case_is_stalled(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        accepted(desk)
+        plan = FaultPlan(script=[Fault.TIMEOUT_BEFORE])
+        with pytest.raises(CallTimedOut):
+            Checkout(unit, clock, desk, faulty(payments, plan)).pay(
+                CH, "DY-2001", "alipay-77", cny("576.00")
+            )
+        recovery = recover(unit)
+        (stalled,) = recovery.stalled
+        assert isinstance(stalled.error, ConfigurationError)
+        assert recovery.finished == ()
+
+    def test_nothing_in_flight_does_nothing(self, unit: UnitOfWork) -> None:
+        assert recover(unit, page=1).finished == ()
+
+
+class TestFakes:
+    """The fakes keep the ports' idempotency contracts."""
+
+    def test_payments_refuse_more_than_captured_and_unknown_payments(
+        self, clock: FrozenClock
+    ) -> None:
+        payments = FakePayments(clock)
+        payments.capture("wx-1", cny("10.00"), key="k1")
+        with pytest.raises(RefundExceedsCapture):
+            payments.refund("wx-1", cny("10.01"), key="r1", reason="退款")
+        with pytest.raises(UnknownPayment):
+            payments.refund("wx-2", cny("1.00"), key="r2", reason="退款")
+        with pytest.raises(IdempotencyConflict):
+            payments.capture("wx-1", cny("11.00"), key="k1")
+        payments.refund("wx-1", cny("4.00"), key="r3", reason="退款")
+        (capture, refund) = payments.statement(T0.date())
+        assert (capture.amount, refund.amount) == (cny("10.00"), cny("4.00"))
+        assert payments.statement(T0.date() + dt.timedelta(days=1)) == []
+
+    def test_carrier_books_one_label_per_shipment_id(self, clock: FrozenClock) -> None:
+        carrier = FakeCarrier(clock, code="ZTO")
+        address = incoming().placed.address
+        first = carrier.create_label("S1", address)
+        assert carrier.create_label("S1", address) == first
+        assert first.tracking_number.startswith("ZTO")
+        other = Address("CN", "北京市", "北京市", "海淀区", "中关村大街 1 号")
+        with pytest.raises(IdempotencyConflict):
+            carrier.create_label("S1", other)
+        assert carrier.effects == {"S1": 1}
+        assert carrier.calls == {"S1": 3}
+        assert carrier.labels == {"S1": first}
+
+
+def test_saga_value_round_trips_through_sqlite(tmp_path: Path) -> None:
+    """A saga in flight is read back equal from a new connection."""
+    clock = FrozenClock(T0)
+    first = SqliteUnitOfWork(tmp_path / "s.db")
+    with first as uow:
+        Ledger(uow.ledger, clock).receive("JADE-TEAPOT", "SH-1", 10)
+        uow.commit()
+    desk = OrderDesk(
+        first, clock, DeskPolicy(locations=["SH-1"]), Fingerprinter(SECRET)
+    )
+    accepted(desk)
+    plan = FaultPlan(script=[Fault.TIMEOUT_BEFORE])
+    with pytest.raises(CallTimedOut):
+        Checkout(first, clock, desk, faulty(FakePayments(clock), plan)).pay(
+            CH, "DY-2001", "alipay-77", cny("576.00")
+        )
+    first.close()
+    second = SqliteUnitOfWork(tmp_path / "s.db")
+    with second as uow:
+        order = uow.orders.get(CH, "DY-2001")
+    second.close()
+    assert order is not None
+    assert isinstance(order.saga, Saga)
+    assert order.saga.amount == cny("576.00")
