@@ -17,10 +17,11 @@ from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import (
     IllegalTransition,
     StoreError,
+    TransientError,
     UnknownOrder,
     ValidationError,
 )
-from orderkit.integrations import ChannelOrder, TrackingEvent
+from orderkit.integrations import ChannelOrder, PickLine, PickTask, TrackingEvent
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
@@ -443,6 +444,71 @@ def scan(status: str, n: str, tracking: str = "SF1400123456") -> TrackingEvent:
         carrier_code={"in_transit": "30", "delivered": "80", "exception": "99"}[status],
         description="快件异常" if status == "exception" else "",
     )
+
+
+class _Warehouse:
+    """A WMS that takes each pick task once, and can fail the first call."""
+
+    def __init__(self, *, fail_once: bool = False) -> None:
+        self.tasks: dict[str, PickTask] = {}
+        self.fail_once = fail_once
+
+    def create_pick_task(self, task: PickTask) -> str:
+        if self.fail_once:
+            self.fail_once = False
+            raise TransientError("wms.create_pick_task", "503 Service Unavailable")
+        self.tasks.setdefault(task.task_id, task)
+        return f"WMS-{task.task_id}"
+
+    def parse_confirmation(self, payload: Any) -> Any:
+        raise NotImplementedError
+
+
+class TestPicking:
+    """A paid order goes to the warehouse as pick tasks, once."""
+
+    def test_pick_tasks_from_where_the_units_were_committed(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming(events=(paid(),)))
+        wms = _Warehouse()
+        started = the_desk.start_picking("douyin", "DY-1001", wms)
+        assert started.order.status is OrderStatus.PICKING
+        (task,) = wms.tasks.values()
+        assert (task.location, task.lines) == (
+            "BJ-1",
+            (PickLine("L1", "RETRO-CLOCK", 2),),
+        )
+        with pytest.raises(IllegalTransition):
+            the_desk.start_picking("douyin", "DY-1001", wms)
+
+    def test_a_failing_warehouse_is_retried_safely(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming(events=(paid(),)))
+        wms = _Warehouse(fail_once=True)
+        with pytest.raises(TransientError):
+            the_desk.start_picking("douyin", "DY-1001", wms)
+        with unit as uow:
+            order = uow.orders.get("douyin", "DY-1001")
+        assert order is not None
+        assert order.status is OrderStatus.PAID
+        retried = the_desk.start_picking("douyin", "DY-1001", wms)
+        assert retried.order.status is OrderStatus.PICKING
+        assert len(wms.tasks) == 1
+
+    def test_an_unpaid_order_is_not_picked(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming())
+        with pytest.raises(IllegalTransition):
+            the_desk.start_picking("douyin", "DY-1001", _Warehouse())
 
 
 class TestTracking:

@@ -36,6 +36,7 @@ from orderkit.orders import (
     Order,
     OrderEvent,
     OrderStatus,
+    PickingStarted,
     Recorded,
     RefundDue,
     Unchanged,
@@ -44,7 +45,7 @@ from orderkit.orders import (
     record_payments,
     record_price_change,
 )
-from orderkit.ports import Clock, UnitOfWork
+from orderkit.ports import Clock, UnitOfWork, Warehouse
 from orderkit.pricing import (
     Exceeded,
     PaymentLedger,
@@ -301,6 +302,41 @@ class OrderDesk:
             self._store(uow, order, new, records, now, refunds=refunds)
             uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked, tuple(refunds))
+
+    def start_picking(
+        self, channel: str, order_id: str, warehouse: Warehouse
+    ) -> EventRecorded:
+        """Send a paid order's pick tasks to the warehouse, then mark it picking.
+
+        One task per location that holds the order's committed units. Both
+        steps repeat safely: the warehouse takes a task once per task id,
+        and `PickingStarted` is keyed by the order, so a call retried after a
+        failure (a `TransientError`, a crash in between) picks nothing twice.
+
+        Raises:
+            UnknownOrder: The desk has no such order.
+            IllegalTransition: The order is not paid (or already further on).
+            TransientError: The warehouse failed; retry the call.
+        """
+        with self._unit as uow:
+            order = self._order(uow, channel, order_id)
+            if order.status is not _S.PAID or order.review:
+                raise IllegalTransition(
+                    order_id,
+                    order.status,
+                    "start_picking",
+                    "only a paid order that waits for nobody is picked",
+                )
+            tasks = self._stock(uow).pick_tasks(order)
+        for task in tasks:
+            warehouse.create_pick_task(task)
+        started = PickingStarted(
+            order_id=order_id,
+            key=IdempotencyKey("orderkit", "picking", order_id, channel),
+            occurred_at=self._clock.now(),
+            source="orderkit",
+        )
+        return self.record(channel, order_id, started)
 
     def track(self, channel: str, order_id: str, scan: TrackingEvent) -> EventRecorded:
         """Apply a carrier's scan of one of the order's parcels.

@@ -9,6 +9,8 @@ from typing import Final, final
 import pendulum
 
 from orderkit._time import plus
+from orderkit.dedupe import IdempotencyKey
+from orderkit.integrations import PickLine, PickTask
 from orderkit.inventory import Hold, HoldState, StockLine, route
 from orderkit.orders import (
     AfterSalesCase,
@@ -127,6 +129,32 @@ class OrderStock:
                 ledger.unallocate(
                     owner, back, reason="cancelled", key=f"{event.key}:back"
                 )
+
+    def pick_tasks(self, order: Order) -> tuple[PickTask, ...]:
+        """One pick task per location holding the order's committed units.
+
+        Each line's units come from where they were committed, oldest holds
+        first; the task id names the order and the location, so sending a
+        task again is the same task.
+        """
+        holds = self._store.holds(owner=owner_of(order), state=HoldState.COMMITTED)
+        by_location: dict[str, list[PickLine]] = {}
+        for line in order.lines:
+            for part in _from_holds(holds, [(line.sku, line.quantity)]):
+                by_location.setdefault(part.location, []).append(
+                    PickLine(line.line_id, part.sku, part.quantity)
+                )
+        owner = owner_of(order)
+        return tuple(
+            PickTask(
+                task_id=f"pick:{owner}:{location}",
+                order_id=order.order_id,
+                location=location,
+                lines=lines,
+                key=IdempotencyKey(order.channel, "pick", order.order_id, location),
+            )
+            for location, lines in sorted(by_location.items())
+        )
 
     def restock(self, order: Order, case: AfterSalesCase) -> None:
         """Put a case's units back on hand once its inspection has passed."""
