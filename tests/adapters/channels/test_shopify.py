@@ -22,7 +22,13 @@ from orderkit.integrations import (
     load_json,
 )
 from orderkit.money import Money
-from orderkit.orders import Cancelled, OrderStatus, PaymentCaptured
+from orderkit.orders import (
+    Cancelled,
+    OrderStatus,
+    PaymentCaptured,
+    ShipmentLine,
+    Shipped,
+)
 from orderkit.ports import ChannelPayloads
 from orderkit.pricing import (
     AmountOff,
@@ -43,6 +49,18 @@ def usd(amount: str) -> Money:
 
 def payload(path: Path) -> Any:
     return load_json(path.read_bytes())
+
+
+def fulfilled() -> Any:
+    """The fixture order, paid, its one fulfilment a success with UPS."""
+    # Plain json: the only JSON number the adapter does not read is a tax rate.
+    body = json.loads(ORDER.read_text(encoding="utf-8"))
+    body["order"]["financial_status"] = "paid"
+    body["order"]["fulfillment_status"] = "partial"
+    parcel = body["order"]["fulfillments"][0]
+    parcel["status"] = "success"
+    parcel["tracking_company"] = "UPS"
+    return body
 
 
 def order(changed: dict[str, Any] | None = None) -> ChannelOrder:
@@ -74,6 +92,7 @@ class TestShopifyContract(ChannelContract):
                 "order_transactions/create",
                 json.dumps(one),
             ),
+            Sample("fulfilled-with-ups", "orders/fulfilled", json.dumps(fulfilled())),
             # Shopify's own page fixture has no line_items: not an order.
             Sample.from_file(ORDERS_PAGE, "orders/list", StructureError),
         ]
@@ -86,6 +105,39 @@ class TestShopifyContract(ChannelContract):
             payload[0]["status"] = status
             return payload
         return None
+
+
+class TestFulfilments:
+    """A fulfilment Shopify says succeeded, with a carrier, is a shipment."""
+
+    def test_picking_and_the_parcel(self) -> None:
+        [record] = ShopifyPayloads().parse(fulfilled(), topic="orders/fulfilled")
+        assert isinstance(record, ChannelOrder)
+        kinds = [type(event).__name__ for event in record.events]
+        assert kinds == ["PaymentCaptured", "PickingStarted", "Shipped"]
+        shipped = record.events[-1]
+        assert isinstance(shipped, Shipped)
+        assert (shipped.shipment_id, shipped.carrier, shipped.tracking_number) == (
+            "255858046",
+            "UPS",
+            "1Z2345",
+        )
+        assert shipped.lines == (ShipmentLine("466157049", 1),)
+        assert shipped.occurred_at == pendulum.datetime(2014, 1, 22, 20, 58, 27)
+        assert record.status is OrderStatus.PARTIALLY_SHIPPED
+
+    @pytest.mark.parametrize(
+        "change",
+        [{"status": "failure"}, {"tracking_company": None}, {"tracking_number": ""}],
+    )
+    def test_no_shipment_without_success_and_acknowledgement(
+        self, change: dict[str, Any]
+    ) -> None:
+        body = fulfilled()
+        body["order"]["fulfillments"][0].update(change)
+        [record] = ShopifyPayloads().parse(body, topic="orders/fulfilled")
+        assert isinstance(record, ChannelOrder)
+        assert [type(e).__name__ for e in record.events] == ["PaymentCaptured"]
 
 
 class TestOrder:

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any, Final, final
 
 import attrs
-import pendulum
 
 from orderkit.adapters.channels._common import (
     Unmapped,
@@ -24,7 +23,6 @@ from orderkit.adapters.channels._common import (
     key,
     mapped,
     objects,
-    oldest_first,
     optional_currency,
     person,
     read_country,
@@ -37,6 +35,7 @@ from orderkit.adapters.channels._common import (
     shipping_total,
     stamp,
 )
+from orderkit.adapters.channels._shopify_events import order_events
 from orderkit.errors import StructureError, ValidationError
 from orderkit.integrations import (
     ChannelOrder,
@@ -59,12 +58,9 @@ from orderkit.money import Currency, Money
 from orderkit.orders import (
     Address,
     Buyer,
-    Cancelled,
-    OrderEvent,
     OrderLine,
     OrderPlaced,
     OrderStatus,
-    PaymentCaptured,
 )
 from orderkit.pricing import Quote
 
@@ -320,7 +316,7 @@ class ShopifyPayloads:
             quote=quote,
             status=status,
             channel_status=_channel_status(order),
-            events=_events(order, at, order_id, created, total),
+            events=order_events(order, at, order_id, created, total),
             updated_at=updated,
         )
 
@@ -579,45 +575,3 @@ def _restock(item: Mapping[str, Any], at: str, *, default: bool) -> bool:
         item["restock_type"], _RESTOCK_TYPES, path=f"{at}.restock_type"
     )
     return restock
-
-
-def _events(
-    order: Mapping[str, Any],
-    at: str,
-    order_id: str,
-    created: pendulum.DateTime,
-    total: Money,
-) -> tuple[OrderEvent, ...]:
-    events: list[OrderEvent] = []
-    if order.get("financial_status") in _CAPTURED and total.amount > 0:
-        paid = (
-            read_optional_when(order.get("processed_at"), path=join(at, "processed_at"))
-            or created
-        )
-        events.append(
-            PaymentCaptured(
-                order_id=order_id,
-                key=key(_CHANNEL, "order.paid", order_id, stamp(paid)),
-                occurred_at=paid,
-                payment_id=f"order-{order_id}",
-                amount=total,
-            )
-        )
-    cancelled = read_optional_when(
-        order.get("cancelled_at"), path=join(at, "cancelled_at")
-    )
-    if cancelled is not None:
-        why = read_text(
-            order.get("cancel_reason"), path=join(at, "cancel_reason"), required=False
-        )
-        events.append(
-            Cancelled(
-                order_id=order_id,
-                key=key(_CHANNEL, "order.cancelled", order_id, stamp(cancelled)),
-                occurred_at=cancelled,
-                reason=f"cancelled in Shopify: {why}"
-                if why
-                else "cancelled in Shopify",
-            )
-        )
-    return oldest_first(events)

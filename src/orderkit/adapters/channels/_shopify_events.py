@@ -1,0 +1,130 @@
+"""The events a Shopify order payload states: paid, fulfilled, cancelled."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import pendulum
+
+from orderkit.adapters.channels._common import (
+    join,
+    key,
+    objects,
+    oldest_first,
+    read_label,
+    read_optional_when,
+    stamp,
+)
+from orderkit.integrations import read_id, read_instant, read_quantity, read_text
+from orderkit.money import Money
+from orderkit.orders import (
+    Cancelled,
+    OrderEvent,
+    PaymentCaptured,
+    PickingStarted,
+    ShipmentLine,
+    Shipped,
+)
+
+
+_CHANNEL: Final = "shopify"
+_CAPTURED: Final = frozenset({"paid", "partially_refunded", "refunded"})
+
+
+def order_events(
+    order: Mapping[str, Any],
+    at: str,
+    order_id: str,
+    created: pendulum.DateTime,
+    total: Money,
+) -> tuple[OrderEvent, ...]:
+    """Every event the order states, oldest first, each under its own key.
+
+    "Authorized" is not paid: only a captured financial status states a
+    payment. A fulfilment states a shipment only when Shopify says it
+    succeeded and names the carrier and the tracking number (the carrier's
+    acknowledgement); the first such fulfilment also states that picking
+    started, since the parcel cannot leave before it is picked.
+    """
+    events: list[OrderEvent] = []
+    if order.get("financial_status") in _CAPTURED and total.amount > 0:
+        paid = (
+            read_optional_when(order.get("processed_at"), path=join(at, "processed_at"))
+            or created
+        )
+        events.append(
+            PaymentCaptured(
+                order_id=order_id,
+                key=key(_CHANNEL, "order.paid", order_id, stamp(paid)),
+                occurred_at=paid,
+                payment_id=f"order-{order_id}",
+                amount=total,
+            )
+        )
+    cancelled = read_optional_when(
+        order.get("cancelled_at"), path=join(at, "cancelled_at")
+    )
+    if cancelled is not None:
+        why = read_text(
+            order.get("cancel_reason"), path=join(at, "cancel_reason"), required=False
+        )
+        events.append(
+            Cancelled(
+                order_id=order_id,
+                key=key(_CHANNEL, "order.cancelled", order_id, stamp(cancelled)),
+                occurred_at=cancelled,
+                reason=f"cancelled in Shopify: {why}"
+                if why
+                else "cancelled in Shopify",
+            )
+        )
+    events += _fulfilled(order, at, order_id)
+    return oldest_first(events)
+
+
+def _fulfilled(order: Mapping[str, Any], at: str, order_id: str) -> list[OrderEvent]:
+    shipped: list[Shipped] = []
+    for item_at, item in objects(
+        order.get("fulfillments"), path=join(at, "fulfillments"), required=False
+    ):
+        if item.get("status") != "success":
+            continue  # pending, open, cancelled, error, failure: nothing left
+        if not item.get("tracking_number") or not item.get("tracking_company"):
+            continue  # no carrier acknowledgement: not shipped yet
+        fulfilment_id = read_id(item.get("id"), path=f"{item_at}.id")
+        lines = [
+            ShipmentLine(
+                read_id(part.get("id"), path=f"{part_at}.id"),
+                read_quantity(part.get("quantity"), path=f"{part_at}.quantity"),
+            )
+            for part_at, part in objects(
+                item.get("line_items"), path=f"{item_at}.line_items"
+            )
+        ]
+        shipped.append(
+            Shipped(
+                order_id=order_id,
+                key=key(_CHANNEL, "fulfillment", order_id, fulfilment_id),
+                occurred_at=read_instant(
+                    item.get("created_at"), path=f"{item_at}.created_at"
+                ),
+                shipment_id=fulfilment_id,
+                lines=lines,
+                carrier=read_label(
+                    item.get("tracking_company"), path=f"{item_at}.tracking_company"
+                ),
+                tracking_number=read_label(
+                    item.get("tracking_number"), path=f"{item_at}.tracking_number"
+                ),
+            )
+        )
+    if not shipped:
+        return []
+    first = min(shipped, key=lambda event: event.occurred_at)
+    picking = PickingStarted(
+        order_id=order_id,
+        key=key(_CHANNEL, "order.picking", order_id, first.shipment_id),
+        occurred_at=first.occurred_at,
+    )
+    return [picking, *shipped]
