@@ -28,6 +28,7 @@ from orderkit.orders import (
     AfterSalesCase,
     Buyer,
     Cancelled,
+    Completed,
     FieldChange,
     OrderEvent,
     OrderLine,
@@ -64,6 +65,7 @@ from orderkit.services import (
     RefusalReason,
     Refused,
 )
+from orderkit.services import _desk as desk_module
 from orderkit.testing import FrozenClock
 
 
@@ -89,12 +91,13 @@ def incoming(
     price: str = "199.00",
     stated: str | None = None,
     events: tuple[OrderEvent, ...] = (),
+    at: pendulum.DateTime = T0,
 ) -> ChannelOrder:
     """A retro alarm clock or two, bought in a Douyin live stream."""
     placed = OrderPlaced(
         order_id=order_id,
         key=key(order_id, "trade.created"),
-        occurred_at=T0,
+        occurred_at=at,
         channel="douyin",
         buyer=Buyer(buyer, "李雷", phone=phone),
         address=Address("CN", "北京市", "北京市", "朝阳区", f"建国路 {order_id} 号"),
@@ -380,6 +383,38 @@ class TestEvents:
             }
         ]
 
+    def test_complete_after_delivery(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = shipped_order(unit, clock)
+        the_desk.track("douyin", "DY-1001", scan("in_transit", "1"))
+        the_desk.track("douyin", "DY-1001", scan("delivered", "2"))
+        done = the_desk.record(
+            "douyin",
+            "DY-1001",
+            Completed(
+                order_id="DY-1001",
+                key=key("DY-1001", "trade.finished"),
+                occurred_at=T0.add(days=8),
+            ),
+        )
+        assert done.order.status is OrderStatus.COMPLETED
+        assert balance(unit, clock) == (8, 0, 0)
+
+    @pytest.mark.parametrize("event", ["paid", None, 42])
+    def test_not_an_event(
+        self, unit: UnitOfWork, clock: FrozenClock, event: object
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming())
+        with pytest.raises(ValidationError) as caught:
+            the_desk.record("douyin", "DY-1001", event)  # type: ignore[arg-type]
+        assert caught.value.field == "event"
+        with pytest.raises(ValidationError) as caught:
+            the_desk.track("douyin", "DY-1001", event)  # type: ignore[arg-type]
+        assert caught.value.field == "scan"
+
     def test_an_unknown_order(self, unit: UnitOfWork, clock: FrozenClock) -> None:
         with pytest.raises(UnknownOrder) as caught:
             desk(unit, clock).record("douyin", "DY-404", paid("DY-404"))
@@ -622,6 +657,33 @@ class TestTimersAndQueue:
             holds = uow.ledger.holds(owner="order:douyin:DY-1001")
         assert holds
         assert not any(h.is_live(clock.now()) for h in holds)
+
+    def test_every_expired_order_closes_however_many_wait(
+        self, unit: UnitOfWork, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(desk_module, "_PAGE", 2)  # pages of two orders
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming("DY-9", buyer="z", phone=None, quantity=1))
+        clock.advance(minutes=20)
+        for n in range(1, 6):  # younger orders that sort before DY-9
+            younger = incoming(
+                f"DY-{n}", buyer=f"b{n}", phone=None, quantity=1, at=clock.now()
+            )
+            the_desk.accept(younger)
+        clock.advance(minutes=11)
+        closed = the_desk.close_unpaid(limit=100)
+        assert [c.order.order_id for c in closed] == ["DY-9"]
+        assert len(the_desk.close_unpaid(limit=100)) == 0
+
+    @pytest.mark.parametrize("limit", [0, -1, "x", 1.5])
+    def test_limits_are_positive_counts(
+        self, unit: UnitOfWork, clock: FrozenClock, limit: object
+    ) -> None:
+        with pytest.raises(ValidationError):
+            desk(unit, clock).picking_queue(limit=limit)  # type: ignore[arg-type]
+        with pytest.raises(ValidationError):
+            desk(unit, clock).close_unpaid(limit=limit)  # type: ignore[arg-type]
 
     def test_the_picking_queue_puts_the_bigger_order_first(
         self, unit: UnitOfWork, clock: FrozenClock

@@ -117,6 +117,11 @@ class TestCouponStacking:
             clock.set(START.add(seconds=n))  # 15,385 orders within six hours
             offers: list[Offer] = [FLASH, STORE_COUPON] if abusive else []
             outcome = desk.accept(order(n, buyer, offers))
+            with unit as uow:
+                available = (
+                    Ledger(uow.ledger, clock).balance(GIFT_BOX, "HZ-1").available
+                )
+            assert available >= 0
             if isinstance(outcome, Refused):
                 outcomes[
                     f"refused {outcome.reason} {'abuser' if abusive else 'buyer'}"

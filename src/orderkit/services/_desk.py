@@ -8,8 +8,7 @@ commits once: a use case that fails leaves every store as it was.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final, final
 
 import attrs
@@ -17,6 +16,7 @@ import pendulum
 
 from orderkit._fast import copier
 from orderkit._time import plus
+from orderkit._validate import positive_int
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import (
     IllegalTransition,
@@ -26,6 +26,7 @@ from orderkit.errors import (
 )
 from orderkit.integrations import ChannelOrder, TrackingEvent, TrackingStatus
 from orderkit.orders import (
+    EVENT_TYPES,
     AfterSalesCase,
     Applied,
     AuditRecord,
@@ -77,11 +78,10 @@ from orderkit.services._limits import PurchaseLimits
 
 _S = OrderStatus
 # Statuses in which the order's stock is held (unpaid) or committed (paid).
-_HOLDING: Final = frozenset({_S.PENDING_PAYMENT})
-_COMMITTED: Final = frozenset({_S.PAID, _S.PICKING, _S.PARTIALLY_SHIPPED})
 _evolve_order: Final = copier(Order)
+# Orders read per unit when a use case walks every order in a status.
+_PAGE: Final = 500
 # A hold must last a moment even when the payment deadline has passed.
-_SHORTEST_HOLD: Final = dt.timedelta(seconds=1)
 
 
 _RECORDERS: Final[dict[type, Callable[..., Recorded | Unchanged]]] = {
@@ -270,6 +270,8 @@ class OrderDesk:
             UnknownOrder: The desk has no such order.
             StoreError: A store failed; nothing was recorded.
         """
+        if type(event) not in EVENT_TYPES:
+            raise ValidationError("event", event, "must be an order event")
         with self._unit as uow:
             order = self._order(uow, channel, order_id)
             if any(parked.key == event.key for parked in order.parked):
@@ -291,14 +293,8 @@ class OrderDesk:
                     self._stock(uow).follow(outcome.order, outcome.event, now)
                 if isinstance(outcome, RefundDue):
                     refunds.append(outcome)
-            if refunds and new.saga is None:
-                # The refund is owed exactly once: a saga sends it (see Refunds).
-                new = _evolve_order(new, saga=refund_saga(new, refunds[0], now))
-            elif refunds and "refund" not in new.review:
-                # Another saga is in flight (a shipment the cancellation
-                # overtook): its end must not be lost, so a person sends this
-                # refund, told by the review flag and the outbox message.
-                new = _evolve_order(new, review=(*new.review, "refund"))
+            if refunds:
+                new = _owe(new, refunds[0], now)
             self._store(uow, order, new, records, now, refunds=refunds)
             uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked, tuple(refunds))
@@ -348,18 +344,17 @@ class OrderDesk:
 
         Raises:
             UnknownOrder: The desk has no such order.
-            ValidationError: No parcel of the order has the scan's tracking
-                number (`field` is `"tracking_number"`).
+            ValidationError: `scan` is not a `TrackingEvent`, or no parcel of
+                the order has its tracking number (`field` is
+                `"tracking_number"`).
         """
+        if not isinstance(scan, TrackingEvent):
+            raise ValidationError("scan", scan, "must be a TrackingEvent")
         with self._unit as uow:
             order = self._order(uow, channel, order_id)
+        scanned = (scan.carrier, scan.tracking_number)
         parcel = next(
-            (
-                p
-                for p in order.shipments
-                if (p.carrier, p.tracking_number)
-                == (scan.carrier, scan.tracking_number)
-            ),
+            (p for p in order.shipments if (p.carrier, p.tracking_number) == scanned),
             None,
         )
         if parcel is None:
@@ -450,11 +445,12 @@ class OrderDesk:
         Returns:
             What closing each order did, at most `limit` orders.
         """
+        positive_int("limit")(None, None, limit)
         now = self._clock.now()
-        with self._unit as uow:
-            unpaid = uow.orders.orders(status=_S.PENDING_PAYMENT, limit=limit)
-        closed = []
-        for order in unpaid:
+        closed: list[EventRecorded] = []
+        for order in self._all(_S.PENDING_PAYMENT):
+            if len(closed) == limit:
+                break
             deadline = order.pay_by or plus(order.placed_at, self._policy.pay_window)
             if deadline > now:
                 continue
@@ -475,13 +471,20 @@ class OrderDesk:
         value (higher first), then when the order was placed. Orders held for
         review wait outside the queue.
         """
-        with self._unit as uow:
-            paid = [
-                o
-                for o in uow.orders.orders(status=_S.PAID, limit=10_000)
-                if not o.review
-            ]
+        positive_int("limit")(None, None, limit)
+        paid = [order for order in self._all(_S.PAID) if not order.review]
         return tuple(sorted(paid, key=self._priority)[:limit])
+
+    def _all(self, status: OrderStatus) -> Iterator[Order]:
+        """Every order in `status`, page by page, each page in its own unit."""
+        after: tuple[str, str] | None = None
+        while True:
+            with self._unit as uow:
+                page = uow.orders.orders(status=status, after=after, limit=_PAGE)
+            yield from page
+            if len(page) < _PAGE:
+                return
+            after = (page[-1].channel, page[-1].order_id)
 
     # ------------------------------------------------------------------
     # Helpers
@@ -521,3 +524,17 @@ class OrderDesk:
         ]
         if messages:
             uow.outbox.add(messages)
+
+
+def _owe(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Order:
+    """The order with the refund it owes on its way: a saga, or a person."""
+    if order.saga is None:
+        # The refund is owed exactly once: a saga sends it (see Refunds).
+        return _evolve_order(order, saga=refund_saga(order, refund, now))
+    if order.saga.name == "capture" or "refund" in order.review:
+        # A capture saga hands over to a refund saga itself when it ends.
+        return order
+    # Another saga is in flight (a shipment the cancellation overtook): its
+    # end must not be lost, so a person sends this refund, told by the
+    # review flag and the outbox message.
+    return _evolve_order(order, review=(*order.review, "refund"))

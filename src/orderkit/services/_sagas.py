@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final, final
 
+from orderkit._validate import positive_money
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     ConfigurationError,
@@ -110,6 +111,7 @@ class Checkout:
                 (`CallTimedOut`): the saga stays; call again or `recover`.
         """
         key = f"{_CAPTURE}:{order_stream(channel, order_id)}:{payment_id}"
+        positive_money("amount")(None, None, amount)
         with self._unit as uow:
             order = steps.order_of(uow, channel, order_id)
             saga = order.saga
