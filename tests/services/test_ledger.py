@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 from typing import Any
 
 import pendulum
 import pytest
 
-from orderkit.adapters.memory import MemoryLedgerStore
+from orderkit.adapters.memory import MemoryLedgerStore, MemoryUnitOfWork
 from orderkit.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,
@@ -242,3 +243,37 @@ class TestArguments:
         ledger.receive(SKU, "W1", 1)
         ledger.receive("MUG", "W2", 1)
         assert ledger.balance(SKU, "W2") == Balance(SKU, "W2")
+
+
+class TestSellablePushes:
+    """With an outbox, every stock change tells the channels what they may sell."""
+
+    def test_goods_in_stocktake_hold_and_sweep(self) -> None:
+        unit = MemoryUnitOfWork()
+        clock = FrozenClock(pendulum.datetime(2026, 11, 11))
+        with unit as uow:
+            ledger = Ledger(uow.ledger, clock, outbox=uow.outbox)
+            ledger.receive("TEA-01", "W1", 10, key="grn-1")
+            ledger.receive("TEA-01", "W2", 5, key="grn-2")
+            ledger.adjust("TEA-01", "W2", counted=4, key="count-1")
+            ledger.reserve("order-1", [("TEA-01", "W1", 3)], key="hold-1")
+            ledger.receive("TEA-01", "W1", 10, key="grn-1")  # a retry: nothing new
+            clock.advance(hours=1)
+            ledger.expire_due()
+            uow.commit()
+        with unit as uow:
+            sent = [
+                json.loads(m.payload)["sellable"]
+                for m in uow.outbox.unsent()
+                if m.stream == "sku:TEA-01"
+            ]
+        assert sent == [10, 15, 14, 11, 14]
+
+    def test_without_an_outbox_nothing_is_written(self) -> None:
+        unit = MemoryUnitOfWork()
+        clock = FrozenClock(pendulum.datetime(2026, 11, 11))
+        with unit as uow:
+            Ledger(uow.ledger, clock).receive("TEA-01", "W1", 10)
+            uow.commit()
+        with unit as uow:
+            assert uow.outbox.unsent() == []

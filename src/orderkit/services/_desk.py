@@ -59,7 +59,6 @@ from orderkit.services._desk_notes import (
     parked_record,
     refund_saga,
     review_record,
-    sellable_messages,
 )
 from orderkit.services._desk_stock import OrderStock, owner_of
 from orderkit.services._duplicates import DuplicateDetector
@@ -504,7 +503,7 @@ class OrderDesk:
         return order
 
     def _stock(self, uow: UnitOfWork) -> OrderStock:
-        return OrderStock(uow.ledger, self._clock, self._policy)
+        return OrderStock(uow.ledger, self._clock, self._policy, uow.outbox)
 
     def _store(  # noqa: PLR0913 - the unit, the change, and what it sends
         self,
@@ -518,10 +517,7 @@ class OrderDesk:
     ) -> None:
         uow.orders.save(new, None if old is None else old.version)
         uow.audit.append(new.channel, records)
-        messages = [
-            *order_messages(old, new, refunds, now),
-            *sellable_messages(uow.ledger, new, now),
-        ]
+        messages = order_messages(old, new, refunds, now)
         if messages:
             uow.outbox.add(messages)
 

@@ -6,7 +6,6 @@ often the change is retried: the outbox keeps one of each.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import pendulum
@@ -23,7 +22,7 @@ from orderkit.orders import (
     Saga,
     order_stream,
 )
-from orderkit.ports import LedgerStore
+from orderkit.services._sellable import outbox_message
 
 
 def order_messages(
@@ -45,7 +44,9 @@ def order_messages(
                 "key": str(message.key),
             }
             message_id = f"milestone:{stream}:{new.status}"
-            messages.append(_message(message_id, stream, "milestone", payload, now))
+            messages.append(
+                outbox_message(message_id, stream, "milestone", payload, now)
+            )
     for refund in refunds:
         payload = {
             "channel": new.channel,
@@ -54,35 +55,8 @@ def order_messages(
             "currency": refund.amount.currency.code,
         }
         messages.append(
-            _message(
+            outbox_message(
                 refund_key(new, refund.order.version), stream, "refund", payload, now
-            )
-        )
-    return messages
-
-
-def sellable_messages(
-    ledger: LedgerStore, order: Order, now: pendulum.DateTime
-) -> list[OutboxMessage]:
-    """What every channel may sell now of the order's SKUs (brief incident 3).
-
-    One message per SKU and change, on the SKU's own stream, so channels
-    get the updates of a SKU in order.
-    """
-    stream = order_stream(order.channel, order.order_id)
-    messages = []
-    for sku in sorted({line.sku for line in order.lines}):
-        balances = ledger.balances(now, sku=sku)
-        if not balances:
-            continue
-        sellable = sum(balance.sellable() for balance in balances)
-        messages.append(
-            _message(
-                f"sellable:{sku}:{stream}:{order.version}",
-                f"sku:{sku}",
-                "sellable",
-                {"sku": sku, "sellable": sellable},
-                now,
             )
         )
     return messages
@@ -141,13 +115,4 @@ def parked_record(
         occurred_at=event.occurred_at,
         recorded_at=now,
         changes=(FieldChange("parked", "", type(event).__name__),),
-    )
-
-
-def _message(
-    message_id: str, stream: str, topic: str, payload: object, now: pendulum.DateTime
-) -> OutboxMessage:
-    body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-    return OutboxMessage(
-        message_id=message_id, stream=stream, topic=topic, payload=body, created_at=now
     )

@@ -24,7 +24,7 @@ from orderkit.orders import (
     Shipped,
     order_stream,
 )
-from orderkit.ports import Clock, LedgerStore
+from orderkit.ports import Clock, LedgerStore, Outbox
 from orderkit.services._intake import DeskPolicy
 from orderkit.services._ledger import Ledger
 
@@ -50,11 +50,13 @@ class OrderStock:
     use case retried after a crash moves no unit twice.
     """
 
-    def __init__(self, store: LedgerStore, clock: Clock, policy: DeskPolicy) -> None:
-        """Work on `store`, with holds lasting the policy's payment window."""
+    def __init__(
+        self, store: LedgerStore, clock: Clock, policy: DeskPolicy, outbox: Outbox
+    ) -> None:
+        """Work on `store`; stock changes tell the channels through `outbox`."""
         self._store = store
         self._policy = policy
-        self._ledger = Ledger(store, clock, hold_ttl=policy.pay_window)
+        self._ledger = Ledger(store, clock, hold_ttl=policy.pay_window, outbox=outbox)
 
     def hold(self, order: Order, now: pendulum.DateTime) -> None:
         """Route the order's lines and hold them; commit them if it is paid."""

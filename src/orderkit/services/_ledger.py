@@ -35,7 +35,8 @@ from orderkit.inventory import (
 )
 from orderkit.inventory import _planning as planning
 from orderkit.inventory._policies import Backorder, NoOversell, Preorder
-from orderkit.ports import Clock, LedgerStore
+from orderkit.ports import Clock, LedgerStore, Outbox
+from orderkit.services._sellable import sellable_messages
 
 
 DEFAULT_HOLD_TTL = dt.timedelta(minutes=15)
@@ -122,10 +123,16 @@ class Ledger:
     a `ttl`. Receipts carry `signals`: a `Delist` when sellable stock hits
     zero, a `Relist` when it comes back.
 
+    Given an `outbox` in the same unit of work as `store`, every change that
+    moves stock also writes, in the same transaction, one `sellable` message
+    per SKU it touched (stream `sku:<sku>`, body `{"sku", "sellable"}`), so
+    channels stop selling stock that is gone (brief incident 3).
+
     Args:
         store: Where the ledger lives.
         clock: Where the time comes from.
         hold_ttl: The default lifetime of a hold.
+        outbox: Where channels' stock updates go, if anywhere.
 
     .. versionadded:: 0.1.0
     """
@@ -136,11 +143,13 @@ class Ledger:
         clock: Clock,
         *,
         hold_ttl: dt.timedelta = DEFAULT_HOLD_TTL,
+        outbox: Outbox | None = None,
     ) -> None:
         """Create a ledger over `store`, reading the time from `clock`."""
         self._store = store
         self._clock = clock
         self._hold_ttl = _ttl(hold_ttl)
+        self._outbox = outbox
 
     # writes
 
@@ -204,7 +213,7 @@ class Ledger:
         if counted is not None:
             _check(count, "counted", counted)
         stamp = self._stamp(key, reason, actor)
-        return self._store.apply(
+        return self._apply(
             planning.adjust(stamp, sku, location, delta=delta, counted=counted)
         )
 
@@ -229,7 +238,7 @@ class Ledger:
         if target == source:
             raise ValidationError("target", target, "must differ from source")
         stamp = self._stamp(key, reason, actor)
-        return self._store.apply(planning.transfer(stamp, line, target))
+        return self._apply(planning.transfer(stamp, line, target))
 
     def reserve(  # noqa: PLR0913 - keyword-only extras of one operation
         self,
@@ -257,7 +266,7 @@ class Ledger:
         found = _lines(lines)
         lifetime = self._hold_ttl if ttl is None else _ttl(ttl)
         stamp = self._stamp(key, reason, actor)
-        return self._store.apply(
+        return self._apply(
             planning.reserve(stamp, owner, found, plus(stamp.now, lifetime))
         )
 
@@ -392,7 +401,7 @@ class Ledger:
             committed = self._store.holds(owner=owner, state=HoldState.COMMITTED)
             stamp = self._stamp(key, reason, actor)
             try:
-                return self._store.apply(planner(stamp, found, committed))
+                return self._apply(planner(stamp, found, committed))
             except ConcurrencyConflict:
                 continue
         raise ConcurrencyConflict(f"holds of owner:{owner}")
@@ -404,7 +413,11 @@ class Ledger:
         makes the ledger's records say so. It costs O(expired).
         """
         at = self._now() if now is None else to_utc(now, "now")
-        return self._store.expire_due(at)
+        expired = self._store.expire_due(at)
+        if self._outbox is not None and expired:
+            skus = [movement.sku for movement in expired]
+            self._tell(skus, f"expire:{expired[0].key}", at)
+        return expired
 
     def set_policy(self, sku: str, policy: StockPolicy) -> None:
         """Set the SKU's stock policy: `NoOversell`, `Backorder` or `Preorder`."""
@@ -529,7 +542,20 @@ class Ledger:
         actor: str,
     ) -> Receipt:
         stamp = self._stamp(key, reason, actor)
-        return self._store.apply(planning.receive(stamp, kind, line))
+        return self._apply(planning.receive(stamp, kind, line))
+
+    def _apply(self, plan: Plan) -> Receipt:
+        receipt = self._store.apply(plan)
+        if self._outbox is not None and not receipt.replayed:
+            skus = [movement.sku for movement in receipt.movements]
+            self._tell(skus, receipt.key, receipt.at)
+        return receipt
+
+    def _tell(self, skus: list[str], cause: str, now: pendulum.DateTime) -> None:
+        assert self._outbox is not None  # noqa: S101 - callers check
+        messages = sellable_messages(self._store, skus, cause, now)
+        if messages:
+            self._outbox.add(messages)
 
     def _first(self, key: str | None) -> Receipt | None:
         """The first receipt of a key the caller gave, before planning again.
@@ -562,7 +588,7 @@ class Ledger:
             if made is None:
                 return None
             try:
-                return self._store.apply(made)
+                return self._apply(made)
             except ConcurrencyConflict:
                 continue
         raise ConcurrencyConflict(f"hold:{hold_id}")

@@ -1,0 +1,49 @@
+"""Outbox messages, and the one every stock change sends: what channels may sell."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import pendulum
+
+from orderkit.orders import OutboxMessage
+from orderkit.ports import LedgerStore
+
+
+def outbox_message(
+    message_id: str, stream: str, topic: str, payload: object, now: pendulum.DateTime
+) -> OutboxMessage:
+    """A message with a JSON body (sorted keys, UTF-8, Chinese kept as is)."""
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+    return OutboxMessage(
+        message_id=message_id, stream=stream, topic=topic, payload=body, created_at=now
+    )
+
+
+def sellable_messages(
+    ledger: LedgerStore, skus: Iterable[str], cause: str, now: pendulum.DateTime
+) -> list[OutboxMessage]:
+    """What every channel may sell now of `skus` (brief incident 3).
+
+    One `sellable` message per SKU and change, on the SKU's own stream
+    (`sku:<sku>`), so channels get a SKU's updates in order; `cause` names the
+    change (a receipt's key) and keeps the message id the same on a retry.
+    The figure is the SKU's sellable stock summed over its locations.
+    """
+    messages = []
+    for sku in sorted(set(skus)):
+        balances = ledger.balances(now, sku=sku)
+        if not balances:
+            continue
+        sellable = sum(balance.sellable() for balance in balances)
+        messages.append(
+            outbox_message(
+                f"sellable:{sku}:{cause}",
+                f"sku:{sku}",
+                "sellable",
+                {"sku": sku, "sellable": sellable},
+                now,
+            )
+        )
+    return messages
