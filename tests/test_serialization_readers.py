@@ -39,6 +39,7 @@ from orderkit.orders import _order as aggregate
 from orderkit.serialization import Converter, make_converter
 from orderkit.serialization import _values as values
 from orderkit.serialization._converter import _configure
+from orderkit.serialization._generated import _own_hooks_only
 from orderkit.serialization._readers import READERS
 from orderkit.testing import strategies as ost
 
@@ -213,6 +214,12 @@ def _type_id(cl: Any) -> str:
 
 
 CLASSES = [*READERS, OrderEvent]
+
+
+def test_a_plain_converter_uses_the_readers() -> None:
+    # A hook of any field type a reader reads, not ours, turns the readers
+    # off: the fields a reader leaves to the constructors must not.
+    assert _own_hooks_only(make_converter())
 
 
 def _without_parts(order: Order) -> Order:

@@ -24,7 +24,7 @@ from cattrs.gen import make_dict_structure_fn
 from orderkit.errors import StructureError
 from orderkit.money import Money
 from orderkit.serialization._collections import WriteItems, WriteOptional
-from orderkit.serialization._readers import READERS, Reader
+from orderkit.serialization._readers import READERS, UNREAD, Reader
 from orderkit.serialization._values import (
     structure_money,
     unstructure_enum,
@@ -160,7 +160,9 @@ def _own_hooks_only(converter: cattrs.BaseConverter) -> bool:
         converter.get_structure_hook(t) in OWN_HOOKS
         for cl in READERS
         for field in attrs.fields(attrs.resolve_types(cl))
-        if field.init and not _checked_by_constructor(field)
+        if field.init
+        and not _checked_by_constructor(field)
+        and field.name not in UNREAD.get(cl, ())
         for t in _field_types(field.type)
     )
 
