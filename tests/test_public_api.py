@@ -460,10 +460,12 @@ SURFACE = {
         "faulty",
     ],
     "orderkit.testing.strategies": [
+        "NASTY_VALUES",
         "addresses",
         "after_sales_cases",
         "audit_records",
         "buyers",
+        "check_channel_order",
         "currencies",
         "events",
         "for_type",
@@ -473,6 +475,7 @@ SURFACE = {
         "money",
         "order_lines",
         "orders",
+        "payload_mutations",
         "return_lines",
     ],
 }

@@ -11,6 +11,10 @@ def test_my_rule_never_crashes(order):
     my_rule(order)
 ```
 
+To fuzz a channel adapter with its own sample payloads, draw them broken and
+mutated from `payload_mutations` and check each accepted order with
+`check_channel_order`.
+
 Needs the `testing` extra (`pip install 'orderkit[testing]'`).
 
 .. versionadded:: 0.1.0
@@ -78,13 +82,20 @@ from orderkit.orders import (
     request_return,
 )
 from orderkit.pricing import ApprovalTiers, ChangeState, PaymentLedger, PriceChange
+from orderkit.testing._payload_fuzz import (
+    NASTY_VALUES,
+    check_channel_order,
+    payload_mutations,
+)
 
 
 __all__ = [
+    "NASTY_VALUES",
     "addresses",
     "after_sales_cases",
     "audit_records",
     "buyers",
+    "check_channel_order",
     "currencies",
     "events",
     "for_type",
@@ -94,6 +105,7 @@ __all__ = [
     "money",
     "order_lines",
     "orders",
+    "payload_mutations",
     "return_lines",
 ]
 
