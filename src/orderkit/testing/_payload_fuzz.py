@@ -48,7 +48,7 @@ NASTY_VALUES: tuple[Any, ...] = (
     "158.95000001",
     "1E+400",
     "99999999999999999999999999999.0000",
-    "XXX",
+    "XXX",  # ISO 4217 "no currency": a code, but of nothing to pay with
     "http://[abc/orders/1",  # urlsplit refuses the host
     "usd",
     "EUR",
