@@ -17,7 +17,7 @@ from orderkit._time import to_utc
 from orderkit.adapters import SystemClock
 from orderkit.adapters import _sqlite_ledger as ledger_module
 from orderkit.adapters import _sqlite_ledger_rows as rows_module
-from orderkit.adapters._sqlite_session import from_us, to_us
+from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters.sqlite import SCHEMA_VERSION, SqliteLedgerStore
 from orderkit.errors import InsufficientStock, StoreError, UnknownSku
 from orderkit.inventory import (

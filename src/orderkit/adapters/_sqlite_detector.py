@@ -10,13 +10,8 @@ from typing import Any, Final, final
 
 import pendulum
 
-from orderkit.adapters._sqlite_session import (
-    SessionStore,
-    declare,
-    from_us,
-    in_savepoint,
-    to_us,
-)
+from orderkit.adapters._micros import from_us, to_us
+from orderkit.adapters._sqlite_session import SessionStore, declare, in_savepoint
 from orderkit.dedupe import (
     Match,
     ReviewState,

@@ -8,12 +8,8 @@ import sqlite3
 from typing import Final, final
 
 from orderkit._time import plus
-from orderkit.adapters._sqlite_session import (
-    SessionStore,
-    declare,
-    from_us,
-    to_us,
-)
+from orderkit.adapters._micros import from_us, to_us
+from orderkit.adapters._sqlite_session import SessionStore, declare
 from orderkit.dedupe._claims import (
     Claim,
     Claimed,

@@ -14,6 +14,7 @@ import pendulum
 
 from orderkit._time import to_utc
 from orderkit.adapters import _ledger_engine as engine
+from orderkit.adapters._micros import to_us
 from orderkit.adapters._sqlite_ledger_rows import SqliteRows
 from orderkit.adapters._sqlite_ledger_tables import (
     HOLD,
@@ -31,7 +32,6 @@ from orderkit.adapters._sqlite_session import (
     WRITE_SAVEPOINT,
     SessionStore,
     store_error,
-    to_us,
 )
 from orderkit.errors import OrderkitError
 from orderkit.inventory import (

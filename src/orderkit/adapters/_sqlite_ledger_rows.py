@@ -9,6 +9,7 @@ from typing import Any, final
 import pendulum
 
 from orderkit.adapters import _ledger_engine as engine
+from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._sqlite_ledger_tables import (
     HOLD,
     HOLD_BY_ID,
@@ -22,7 +23,7 @@ from orderkit.adapters._sqlite_ledger_tables import (
     read_hold,
     read_policy,
 )
-from orderkit.adapters._sqlite_session import from_us, to_us, undo
+from orderkit.adapters._sqlite_session import undo
 from orderkit.inventory import Hold, Movement, Plan, Receipt, StockPolicy
 
 

@@ -12,7 +12,8 @@ from typing import Any, Final
 
 from orderkit import _fast
 from orderkit.adapters import _ledger_engine as engine
-from orderkit.adapters._sqlite_session import declare, from_us, to_us
+from orderkit.adapters._micros import from_us, to_us
+from orderkit.adapters._sqlite_session import declare
 from orderkit.inventory import (
     Backorder,
     Hold,

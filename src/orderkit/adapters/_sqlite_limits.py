@@ -8,12 +8,8 @@ from collections.abc import Sequence
 from typing import Final, final
 
 from orderkit._time import plus
-from orderkit.adapters._sqlite_session import (
-    SessionStore,
-    declare,
-    in_savepoint,
-    to_us,
-)
+from orderkit.adapters._micros import to_us
+from orderkit.adapters._sqlite_session import SessionStore, declare, in_savepoint
 from orderkit.pricing import Exceeded, Granted, LimitDecision, LimitKey, Overage
 from orderkit.pricing._limits import check_instant, check_keys, check_use_id, uses_of
 

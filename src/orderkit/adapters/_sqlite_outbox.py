@@ -16,13 +16,8 @@ from orderkit.adapters._memory_outbox import (
     check_seen,
     new_messages,
 )
-from orderkit.adapters._sqlite_session import (
-    SessionStore,
-    declare,
-    from_us,
-    in_savepoint,
-    to_us,
-)
+from orderkit.adapters._micros import from_us, to_us
+from orderkit.adapters._sqlite_session import SessionStore, declare, in_savepoint
 from orderkit.orders._messages import OutboxMessage
 
 

@@ -10,7 +10,6 @@ stores may open a database in any order and each checks only its own tables.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import sqlite3
 import threading
@@ -19,7 +18,6 @@ from types import TracebackType
 from typing import ClassVar, Final, Self, TypeVar, final
 
 import attrs
-import pendulum
 
 from orderkit.errors import StoreError
 
@@ -49,32 +47,6 @@ _HAS_META = (
 )
 _VERSION = "SELECT value FROM orderkit_meta WHERE name = ?"
 _SET_VERSION = "INSERT INTO orderkit_meta (name, value) VALUES (?, ?)"
-
-
-# --------------------------------------------------------------------------
-# Time: integer microseconds since the epoch, exact both ways
-
-_EPOCH = pendulum.DateTime(1970, 1, 1, tzinfo=pendulum.UTC)
-_EPOCH_ORDINAL = _EPOCH.toordinal()
-_add = dt.datetime.__add__
-
-
-def to_us(value: pendulum.DateTime) -> int:
-    """Microseconds since the epoch, exactly (fields, not a float timestamp)."""
-    return (
-        (value.toordinal() - _EPOCH_ORDINAL) * 86_400
-        + value.hour * 3_600
-        + value.minute * 60
-        + value.second
-    ) * 1_000_000 + value.microsecond
-
-
-def from_us(value: int) -> pendulum.DateTime:
-    """The UTC instant `value` microseconds after the epoch."""
-    # The stdlib `+` keeps the pendulum subclass and its UTC tzinfo, and is
-    # exact on integers; pendulum's own `+` is several times slower.
-    found: pendulum.DateTime = _add(_EPOCH, dt.timedelta(microseconds=value))
-    return found
 
 
 # --------------------------------------------------------------------------

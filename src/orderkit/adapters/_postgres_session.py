@@ -1,0 +1,348 @@
+"""What every PostgreSQL store shares: connections, transactions, retries, schema.
+
+A `Session` gets its connection from a DSN (one connection it owns), a
+host's connection (used as is, never closed), or a host's pool (one
+connection per call, given back after it). Each call runs in its own
+transaction, or in a savepoint of the host's or a unit of work's open one,
+and turns driver failures into orderkit errors: serialization failures and
+deadlocks become `ConcurrencyConflict` once a bounded number of fresh
+attempts in its own transaction failed (inside someone else's transaction
+the whole transaction is lost, so the caller retries it), everything else
+`StoreError`.
+
+Schema: each store declares its tables as a `Component`, a list of
+migrations; `orderkit_meta` keeps one version row per component. A session
+applies the missing migrations once, under a transaction-level advisory lock,
+so that several processes starting at once create the tables exactly once.
+The tables go in the connection's current schema (the first of its
+`search_path`), so a host may give orderkit a schema of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any, ClassVar, Final, Protocol, Self, TypeVar, final
+
+import attrs
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import pq
+
+from orderkit.errors import ConcurrencyConflict, StoreError
+
+
+T = TypeVar("T")
+
+Connection = psycopg.Connection[Any]
+Cursor = psycopg.Cursor[Any]
+
+STORE: Final = "postgres"
+"""The store name every `StoreError` from these stores carries."""
+DEFAULT_ATTEMPTS: Final = 8
+"""How many times a call runs before a serialization failure is raised."""
+
+_RETRYABLE: Final = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+# One lock for every orderkit schema change in the database: migrations are
+# rare and short, and a per-schema key would need hashing the search_path.
+_SCHEMA_LOCK: Final = 0x6F72_6465_726B_6974  # "orderkit"
+_CREATE_META = (
+    "CREATE TABLE IF NOT EXISTS orderkit_meta"
+    " (name text PRIMARY KEY, value integer NOT NULL)"
+)
+_VERSION = "SELECT value FROM orderkit_meta WHERE name = %s"
+_SET_VERSION = (
+    "INSERT INTO orderkit_meta (name, value) VALUES (%s, %s)"
+    " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+)
+
+
+class ConnectionPool(Protocol):
+    """A host's pool: `psycopg_pool.ConnectionPool` or anything shaped like it.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def connection(self) -> AbstractContextManager[Connection]:
+        """Lend one connection for the `with` block."""
+        ...
+
+
+Target = str | Connection | ConnectionPool
+"""Where a store connects: a DSN, a host's connection, or a host's pool."""
+
+
+# --------------------------------------------------------------------------
+# Schema registry
+
+
+@final
+@attrs.frozen
+class Component:
+    """One store's tables: the migrations that build them, in order.
+
+    The component's version is the number of migrations; a database at
+    version `n` gets migrations `n` onwards.
+    """
+
+    row: str
+    """Its row in `orderkit_meta`."""
+    label: str
+    """What an error calls its version: "the database's {label} version"."""
+    migrations: Sequence[Sequence[str]]
+    """Each migration's statements (table names prefixed `orderkit_`)."""
+
+    @property
+    def version(self) -> int:
+        """The version this orderkit writes; a newer database is refused."""
+        return len(self.migrations)
+
+
+_COMPONENTS: dict[str, Component] = {}
+
+
+def declare(row: str, label: str, migrations: Sequence[Sequence[str]]) -> Component:
+    """Register a store's migrations under their own row of `orderkit_meta`.
+
+    Raises:
+        ValueError: Another component already keeps its version in `row`.
+    """
+    component = Component(row, label, tuple(tuple(m) for m in migrations))
+    if _COMPONENTS.setdefault(row, component) != component:
+        raise ValueError(f"{row!r} already versions another component")
+    return component
+
+
+def migrate(cur: Cursor, component: Component) -> None:
+    """Bring `component`'s tables to this orderkit's version, in the open transaction.
+
+    Raises:
+        StoreError: The database holds a newer version than this orderkit knows.
+    """
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+    cur.execute(_CREATE_META)
+    row = cur.execute(_VERSION, (component.row,)).fetchone()
+    version = 0 if row is None else int(row[0])
+    if version > component.version:
+        raise StoreError(
+            STORE,
+            "open",
+            f"the database's {component.label} version {version} is newer than"
+            f" this orderkit (version {component.version})",
+        )
+    if version == component.version:
+        return
+    for migration in component.migrations[version:]:
+        for statement in migration:
+            cur.execute(statement)
+    cur.execute(_SET_VERSION, (component.row, component.version))
+
+
+# --------------------------------------------------------------------------
+# Errors
+
+
+def store_error(operation: str, exc: BaseException) -> StoreError:
+    """`exc` as the `StoreError` of `operation`, with `exc` as its cause."""
+    detail = str(exc).strip() or type(exc).__name__
+    error = StoreError(STORE, operation, detail)
+    error.__cause__ = exc
+    return error
+
+
+def conflict(operation: str, exc: BaseException) -> ConcurrencyConflict:
+    """A serialization failure or deadlock in `operation` as `ConcurrencyConflict`."""
+    error = ConcurrencyConflict(f"{STORE}:{operation}")
+    error.__cause__ = exc
+    return error
+
+
+def _pause(attempt: int) -> None:
+    # Jittered exponential backoff: racers that collided once spread out.
+    time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))  # noqa: S311 - jitter, not secrets
+
+
+def in_transaction(conn: Connection) -> bool:
+    """Whether `conn` is inside a transaction (open or failed) that is not ours."""
+    return conn.info.transaction_status != pq.TransactionStatus.IDLE
+
+
+# --------------------------------------------------------------------------
+# Sessions
+
+
+@final
+class Session:
+    """A store's connections and the transactions it runs on them.
+
+    Given a DSN, the session owns one autocommit connection (reopened if the
+    server dropped it) and creates or migrates `component`'s tables at once.
+    Given a connection or a pool, it changes no settings, never closes them,
+    and migrates on first use.
+
+    Raises:
+        StoreError: The server cannot be reached, or holds tables from a
+            newer orderkit.
+    """
+
+    __slots__ = (
+        "_attempts",
+        "_closed",
+        "_component",
+        "_conn",
+        "_dsn",
+        "_lock",
+        "_pool",
+        "_ready",
+    )
+
+    def __init__(self, target: Target, component: Component, *, attempts: int) -> None:
+        if attempts < 1:
+            raise ValueError(f"attempts must be at least 1, not {attempts}")
+        self._lock = threading.Lock()
+        self._component = component
+        self._attempts = attempts
+        self._ready = False
+        self._closed = False
+        self._dsn: str | None = None
+        self._conn: Connection | None = None
+        self._pool: ConnectionPool | None = None
+        if isinstance(target, str):
+            self._dsn = target
+            self._conn = self._connect()
+            try:
+                self._ensure(self._conn)
+            except BaseException:
+                self._conn.close()
+                raise
+        elif isinstance(target, psycopg.Connection):
+            self._conn = target
+        else:
+            self._pool = target
+
+    @property
+    def owned(self) -> bool:
+        """Whether the session opened its connection itself (from a DSN)."""
+        return self._dsn is not None
+
+    def transact(self, operation: str, work: Callable[[Cursor], T]) -> T:
+        """Run `work(cursor)` in a transaction of its own or a savepoint of one open.
+
+        In its own transaction a serialization failure or deadlock reruns
+        `work` from the start, up to the session's attempts.
+
+        Raises:
+            ConcurrencyConflict: Every attempt collided with another
+                transaction, or one did inside a host's transaction.
+            StoreError: The server failed; nothing of `work` was written.
+        """
+        with self._connection(operation) as conn:
+            attempt = 0
+            while True:
+                joined = in_transaction(conn)
+                try:
+                    self._ensure(conn)
+                    with conn.transaction():
+                        return work(conn.cursor())
+                except _RETRYABLE as exc:
+                    attempt += 1
+                    if joined or attempt >= self._attempts:
+                        raise conflict(operation, exc) from exc
+                    _pause(attempt)
+                except psycopg.Error as exc:
+                    raise store_error(operation, exc) from exc
+
+    def read(self, operation: str, work: Callable[[Cursor], T]) -> T:
+        """Run `work(cursor)` in one transaction: one consistent view of the tables.
+
+        Raises:
+            StoreError: The server failed.
+        """
+        return self.transact(operation, work)
+
+    def close(self) -> None:
+        """Close an owned connection; leave a given connection or pool alone."""
+        with self._lock:
+            self._closed = True
+            if self._dsn is not None and self._conn is not None:
+                self._conn.close()
+
+    @contextlib.contextmanager
+    def _connection(self, operation: str) -> Iterator[Connection]:
+        if self._pool is not None:
+            if self._closed:
+                raise StoreError(STORE, operation, "the store is closed")
+            with contextlib.ExitStack() as lent:
+                try:
+                    conn = lent.enter_context(self._pool.connection())
+                except Exception as exc:  # the pool's own timeout is no psycopg error
+                    raise store_error(operation, exc) from exc
+                yield conn
+            return
+        with self._lock:
+            if self._closed:
+                raise StoreError(STORE, operation, "the store is closed")
+            own = self._conn
+            assert own is not None  # noqa: S101 - set in __init__ for these targets
+            if own.closed or own.broken:
+                if self._dsn is None:
+                    raise StoreError(STORE, operation, "the given connection is closed")
+                own = self._conn = self._connect()
+                self._ready = False
+            yield own
+
+    def _connect(self) -> Connection:
+        assert self._dsn is not None  # noqa: S101 - only owned sessions connect
+        try:
+            return psycopg.connect(self._dsn, autocommit=True)
+        except psycopg.Error as exc:
+            raise store_error("open", exc) from exc
+
+    def _ensure(self, conn: Connection) -> None:
+        """Create or migrate the component's tables, once per session."""
+        if self._ready:
+            return
+        joined = in_transaction(conn)
+        with conn.transaction():
+            migrate(conn.cursor(), self._component)
+        # Inside a host's transaction the host may yet roll the tables back.
+        self._ready = not joined
+
+
+class SessionStore:
+    """A store on a `Session` over its `_component`'s tables.
+
+    Opening and closing are the same for every PostgreSQL store; leaving the
+    store's `with` block closes it.
+    """
+
+    _component: ClassVar[Component]
+    """The tables the store keeps; each store sets its own."""
+
+    def __init__(self, target: Target, *, attempts: int = DEFAULT_ATTEMPTS) -> None:
+        """Open the store on `target`, creating or migrating its tables."""
+        self._session = Session(target, self._component, attempts=attempts)
+
+    def close(self) -> None:
+        """Close the store's own connection; a given connection or pool stays open.
+
+        Closing twice is harmless; any other use after closing raises
+        `StoreError`.
+        """
+        self._session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
