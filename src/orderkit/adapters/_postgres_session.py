@@ -47,7 +47,8 @@ STORE: Final = "postgres"
 DEFAULT_ATTEMPTS: Final = 8
 """How many times a call runs before a serialization failure is raised."""
 
-_RETRYABLE: Final = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+RETRYABLE: Final = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+"""The driver errors that running the transaction again may cure."""
 # One lock for every orderkit schema change in the database: migrations are
 # rare and short, and a per-schema key would need hashing the search_path.
 _SCHEMA_LOCK: Final = 0x6F72_6465_726B_6974  # "orderkit"
@@ -249,7 +250,7 @@ class Session:
                     self._ensure(conn)
                     with conn.transaction():
                         return work(conn.cursor())
-                except _RETRYABLE as exc:
+                except RETRYABLE as exc:
                     attempt += 1
                     if joined or attempt >= self._attempts:
                         raise conflict(operation, exc) from exc

@@ -498,8 +498,12 @@ class Ledger:
         """
         self.expire_due()
         movements: list[Movement] = []
-        while page := self._store.movements(after=len(movements), limit=10_000):
+        # Page by sequence number, not by count: a store may leave gaps (a
+        # PostgreSQL sequence skips the numbers of rolled-back plans).
+        after = 0
+        while page := self._store.movements(after=after, limit=10_000):
             movements.extend(page)
+            after = page[-1].seq
         rebuilt = replay(movements)
         found = []
         for stored in self.balances():
