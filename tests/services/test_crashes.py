@@ -1,6 +1,7 @@
 """Crash at every step of every saga, restart from the stores, recover: nothing breaks.
 
-For each operation (accept-and-pay, ship, refund), each fault point (before
+For each operation (accept-and-pay, ship, refund of a cancellation, refund
+of an after-sales case that passed inspection), each fault point (before
 and after every store commit and every adapter call) and a few seeds, the
 operation runs on a SQLite file until the injected fault, then the process
 "restarts": a new unit of work on the same file, new desk and sagas, and
@@ -33,15 +34,22 @@ from orderkit.inventory import Balance, Hold, HoldState
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
+    AfterSalesCase,
     AuditRecord,
     Buyer,
     Cancelled,
+    CaseState,
     Order,
     OrderLine,
     OrderPlaced,
     OrderStatus,
     OutboxMessage,
+    ReturnLine,
+    approve_case,
+    inspect_return,
     order_stream,
+    receive_return,
+    request_return,
 )
 from orderkit.ports import (
     AuditLog,
@@ -55,7 +63,7 @@ from orderkit.ports import (
     Outbox,
     UnitOfWork,
 )
-from orderkit.pricing import Quote
+from orderkit.pricing import ApprovalTiers, Quote
 from orderkit.services import (
     AlreadyDone,
     Captured,
@@ -86,6 +94,8 @@ SKUS = ("RETRO-CLOCK", "JADE-TEAPOT", "SILK-FAN")
 SEEDS = (1, 2, 3)
 STOCK = 10
 CRASHES = (Fault.TIMEOUT_BEFORE, Fault.REPLY_LOST)  # before / after the call
+CASE = "AS-3001"
+TIERS = ApprovalTiers.of((Money("100.00", "CNY"), "store_manager"), (None, "finance"))
 
 
 class FaultyUnit:
@@ -178,6 +188,23 @@ class Scenario:
     def total(self) -> Money:
         return sum((line.amount for line in self.lines[1:]), self.lines[0].amount)
 
+    def received(self) -> AfterSalesCase:
+        """One unit of the first line, back at the warehouse."""
+        first = self.lines[0]
+        case = request_return(
+            case_id=CASE,
+            order_id=ORDER,
+            payment_id=PAYMENT,
+            lines=[ReturnLine(first.line_id, first.sku, 1)],
+            refund_amount=first.unit_price,
+            reason="七天无理由退货",
+            requester="buyer:buyer-9",
+            return_to="HZ-1",
+            at=T0.add(days=3),
+        )
+        case = approve_case(case, "mgr.li", "finance", TIERS, T0.add(days=4))
+        return receive_return(case, {}, {}, T0.add(days=6))
+
     def incoming(self) -> ChannelOrder:
         placed = OrderPlaced(
             order_id=ORDER,
@@ -262,12 +289,44 @@ def refund(p: Process, _scenario: Scenario) -> None:
         assert isinstance(outcome, Refunded)
 
 
+def return_received(p: Process, scenario: Scenario) -> None:
+    p.desk.amend(
+        CH,
+        ORDER,
+        scenario.received(),
+        key=IdempotencyKey("erp", "aftersales", CASE, "received"),
+        actor="warehouse.chen",
+        source="erp",
+    )
+
+
+def aftersales_refund(p: Process, scenario: Scenario) -> None:
+    inspected = inspect_return(scenario.received(), passed=True, at=T0.add(days=7))
+    p.desk.amend(
+        CH,
+        ORDER,
+        inspected.case,
+        key=IdempotencyKey("erp", "aftersales", CASE, "inspected"),
+        actor="warehouse.chen",
+        source="erp",
+    )
+    for outcome in p.refunds.send_due():
+        if isinstance(outcome, Stalled):
+            raise outcome.error
+        assert isinstance(outcome, Refunded)
+
+
 Operation = Callable[[Process, Scenario], None]
 # Each operation, what runs before it (without faults), and where it ends.
 OPERATIONS: dict[str, tuple[tuple[Operation, ...], Operation, OrderStatus]] = {
     "accept-and-pay": ((), accept_and_pay, OrderStatus.PAID),
     "ship": ((accept_and_pay,), ship, OrderStatus.SHIPPED),
     "refund": ((accept_and_pay,), refund, OrderStatus.CANCELLED),
+    "after-sales refund": (
+        (accept_and_pay, ship, return_received),
+        aftersales_refund,
+        OrderStatus.SHIPPED,
+    ),
 }
 
 
@@ -331,13 +390,28 @@ def violations(world: World, *, done: OrderStatus | None) -> Counter[str]:
     found["saga left"] += order.saga is not None
     if done is not None:
         found["not finished"] += order.status is not done
+        found["not finished"] += any(
+            c.inspection_passed and c.state is not CaseState.REFUNDED
+            for c in order.after_sales
+        )
     return found
+
+
+def _restocked(order: Order) -> Counter[str]:
+    """Units back on hand: every case whose inspection passed restocked its lines."""
+    back = Counter[str]()
+    for case in order.after_sales:
+        if case.inspection_passed:
+            for line in case.lines:
+                back[line.sku] += line.quantity
+    return back
 
 
 def _holds_leaked(order: Order, holds: list[Hold], balances: dict[str, Balance]) -> int:
     wanted = Counter[str]()
     for line in order.lines:
         wanted[line.sku] += line.quantity
+    back = _restocked(order)
     live = Counter[str]()
     unshipped = Counter[str]()
     shipped = Counter[str]()
@@ -361,7 +435,7 @@ def _holds_leaked(order: Order, holds: list[Hold], balances: dict[str, Balance])
         leaked |= (b.reserved, b.allocated, b.on_hand) != (
             expected[0][sku],
             expected[1][sku],
-            STOCK - expected[2][sku],
+            STOCK - expected[2][sku] + back[sku],
         )
     return int(leaked)
 
@@ -377,7 +451,9 @@ def _effects_twice(world: World, order: Order) -> int:
     if order.status in {OrderStatus.CANCELLED, OrderStatus.CLOSED}:
         twice |= held not in {None, cny("0.00")} and order.saga is None
     elif order.payments:
-        twice |= held != order.payments[0].amount
+        ledger = order.payment_ledger
+        refunded = cny("0.00") if ledger is None else ledger.refunded
+        twice |= held != order.payments[0].amount - refunded
     return int(twice)
 
 
@@ -393,6 +469,9 @@ def _messages_lost(
             lost |= f"milestone:{STREAM}:{record.to_status}" not in messages
         if record.event_type == "Cancelled" and order.payments:
             lost |= f"refund:{STREAM}:{record.version}" not in messages
+    for case in order.after_sales:
+        if case.inspection_passed:
+            lost |= f"refund:{STREAM}:case:{case.case_id}" not in messages
     # The channels' last word on each SKU is what the ledger holds now.
     last: dict[str, int] = {}
     for message in messages.values():  # in the order they were added

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pendulum
 import pytest
 
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.adapters.sqlite import SqliteUnitOfWork
+from orderkit.calendar import CN, SlaPolicy
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import (
     IllegalTransition,
@@ -30,6 +32,7 @@ from orderkit.orders import (
     Cancelled,
     Completed,
     FieldChange,
+    Order,
     OrderEvent,
     OrderLine,
     OrderPlaced,
@@ -38,6 +41,7 @@ from orderkit.orders import (
     PickingStarted,
     Recorded,
     ReturnLine,
+    Saga,
     ShipmentLine,
     Shipped,
     Unchanged,
@@ -56,12 +60,14 @@ from orderkit.pricing import (
     Quote,
 )
 from orderkit.services import (
+    DEFAULT_PICKING_ORDER,
     Accepted,
     AlreadyAccepted,
     DeskPolicy,
     Held,
     Ledger,
     OrderDesk,
+    PickingKey,
     RefusalReason,
     Refused,
 )
@@ -573,6 +579,36 @@ class TestTracking:
         assert last.event_type == "HeldForReview"
         assert FieldChange("tracking", "", "99: 快件异常") in last.changes
 
+    def test_releasing_a_parcel_exception_holds_no_stock_twice(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming(events=(paid(),)))
+        picking = PickingStarted(
+            order_id="DY-1001",
+            key=key("DY-1001", "wms.picking"),
+            occurred_at=T0.add(hours=2),
+        )
+        the_desk.record("douyin", "DY-1001", picking)
+        first = Shipped(
+            order_id="DY-1001",
+            key=key("DY-1001", "wms.shipped"),
+            occurred_at=T0.add(hours=3),
+            shipment_id="S1",
+            lines=[ShipmentLine("L1", 1)],
+            carrier="SF",
+            tracking_number="SF1400123456",
+        )
+        the_desk.record("douyin", "DY-1001", first)
+        assert balance(unit, clock) == (9, 0, 1)
+        held = the_desk.track("douyin", "DY-1001", scan("exception", "1"))
+        assert held.order.status is OrderStatus.PARTIALLY_SHIPPED
+        released = the_desk.release("douyin", "DY-1001", actor="ops.wu")
+        assert released.order.review == ()
+        # The unit still to ship stays committed once, not held again.
+        assert balance(unit, clock) == (9, 0, 1)
+
     def test_a_parcel_the_order_does_not_have(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
@@ -624,6 +660,59 @@ class TestAfterSales:
             source="erp",
         )
         assert balance(unit, clock) == (8, 0, 0)
+
+    def test_a_passed_inspection_owes_its_refund_through_a_saga(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = shipped_order(unit, clock)
+        outcome = the_desk.amend(
+            "douyin",
+            "DY-1001",
+            a_return(passed=True),
+            key=key("DY-1001", "as"),
+            actor="ops.wu",
+            source="erp",
+        )
+        assert isinstance(outcome, Recorded)
+        saga = outcome.order.saga
+        assert saga is not None
+        refund_key = "refund:order:douyin:DY-1001:case:AS-1"
+        assert (saga.name, saga.key, saga.reference) == (
+            "refund",
+            refund_key,
+            "alipay-DY-1001",
+        )
+        assert saga.amount == cny("199.00")
+        assert FieldChange("saga", "", "refund/requested") in outcome.record.changes
+        refunds = [body for topic, body in outbox(unit) if topic == "refund"]
+        assert refunds == [
+            {
+                "amount": "199.00",
+                "case_id": "AS-1",
+                "channel": "douyin",
+                "currency": "CNY",
+                "order_id": "DY-1001",
+            }
+        ]
+        with unit as uow:
+            stored = uow.orders.get("douyin", "DY-1001")
+        assert stored == outcome.order
+
+    def test_a_failed_inspection_owes_nothing(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = shipped_order(unit, clock)
+        outcome = the_desk.amend(
+            "douyin",
+            "DY-1001",
+            a_return(passed=False),
+            key=key("DY-1001", "as"),
+            actor="ops.wu",
+            source="erp",
+        )
+        assert isinstance(outcome, Recorded)
+        assert outcome.order.saga is None
+        assert [topic for topic, _ in outbox(unit) if topic == "refund"] == []
 
     def test_not_a_part(self, unit: UnitOfWork, clock: FrozenClock) -> None:
         the_desk = shipped_order(unit, clock)
@@ -700,3 +789,109 @@ class TestTimersAndQueue:
             unit, clock, tier=lambda order: 1 if order.buyer.buyer_id == "a" else 0
         )
         assert [order.order_id for order in vip.picking_queue()] == ["DY-1", "DY-2"]
+
+    def paid_at(
+        self, the_desk: OrderDesk, order_id: str, at: pendulum.DateTime, price: str
+    ) -> None:
+        placed = at.subtract(minutes=1)
+        the_desk.accept(
+            incoming(
+                order_id, buyer=order_id, phone=None, quantity=1, price=price, at=placed
+            )
+        )
+        the_desk.record(
+            "douyin",
+            order_id,
+            PaymentCaptured(
+                order_id=order_id,
+                key=key(order_id, "trade.paid"),
+                occurred_at=at,
+                payment_id=f"alipay-{order_id}",
+                amount=cny(price),
+            ),
+        )
+
+    def test_the_picking_queue_keeps_the_promise_first_by_default(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        sla = SlaPolicy(CN, "Asia/Shanghai", business_days=1, cutoff=dt.time(16))
+        vip = {"DY-LATE"}
+        the_desk = desk(
+            unit, clock, sla=sla, tier=lambda o: 1 if o.order_id in vip else 0
+        )
+        # 08:10 and 09:00 in Shanghai: before the 16:00 cut-off, due Thursday.
+        self.paid_at(the_desk, "DY-SMALL", T0.add(minutes=10), "59.00")
+        self.paid_at(the_desk, "DY-BIG", T0.add(hours=1), "899.00")
+        # 17:00: after the cut-off, due a day later, however big and VIP.
+        self.paid_at(the_desk, "DY-LATE", T0.add(hours=9), "1999.00")
+        queue = [order.order_id for order in the_desk.picking_queue()]
+        assert queue == ["DY-BIG", "DY-SMALL", "DY-LATE"]
+        assert the_desk.picking_queue(limit=1)[0].order_id == "DY-BIG"
+        assert DeskPolicy(locations=["BJ-1"]).picking_order == DEFAULT_PICKING_ORDER
+        assert DEFAULT_PICKING_ORDER == (
+            PickingKey.SHIP_BY,
+            PickingKey.TIER,
+            PickingKey.VALUE,
+        )
+
+    def test_the_picking_queue_follows_a_custom_order(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        sla = SlaPolicy(CN, "Asia/Shanghai", business_days=1, cutoff=dt.time(16))
+        vip = {"DY-SMALL"}
+
+        def tier(order: Order) -> int:
+            return 1 if order.order_id in vip else 0
+
+        the_desk = desk(unit, clock, sla=sla, tier=tier)
+        self.paid_at(the_desk, "DY-SMALL", T0.add(minutes=10), "59.00")
+        self.paid_at(the_desk, "DY-BIG", T0.add(hours=1), "899.00")
+        self.paid_at(the_desk, "DY-LATE", T0.add(hours=9), "1999.00")
+
+        def queue(*order: PickingKey | str) -> list[str]:
+            custom = desk(unit, clock, sla=sla, tier=tier, picking_order=order)
+            return [o.order_id for o in custom.picking_queue()]
+
+        assert queue("value", "tier", "ship_by") == ["DY-LATE", "DY-BIG", "DY-SMALL"]
+        assert queue(PickingKey.TIER, PickingKey.VALUE) == [
+            "DY-SMALL",
+            "DY-LATE",
+            "DY-BIG",
+        ]
+        # Without criteria: first placed, first picked.
+        assert queue() == ["DY-SMALL", "DY-BIG", "DY-LATE"]
+
+    @pytest.mark.parametrize(
+        ("order", "field"),
+        [
+            (("value", "value"), "picking_order[1]"),
+            (("age",), "picking_order[0]"),
+            ("value", "picking_order"),
+        ],
+    )
+    def test_a_picking_order_is_criteria_named_once(
+        self, order: object, field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            DeskPolicy(locations=["BJ-1"], picking_order=order)  # type: ignore[arg-type]
+        assert caught.value.field == field
+
+    def test_an_order_being_shipped_is_not_in_the_picking_queue(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        self.paid_at(the_desk, "DY-1", T0.add(minutes=10), "59.00")
+        self.paid_at(the_desk, "DY-2", T0.add(minutes=20), "59.00")
+        with unit as uow:
+            order = uow.orders.get("douyin", "DY-1")
+            assert order is not None
+            shipping = Saga(name="ship", step="requested", key="S-DY-1", started_at=T0)
+            uow.orders.save(
+                attrs.evolve(order, saga=shipping, version=order.version + 1),
+                order.version,
+            )
+            uow.commit()
+        assert [o.order_id for o in the_desk.picking_queue()] == ["DY-2"]

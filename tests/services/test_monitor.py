@@ -24,6 +24,7 @@ from orderkit.orders import (
     OrderPlaced,
     OrderStatus,
     Payment,
+    Saga,
     Shipment,
     ShipmentLine,
 )
@@ -331,6 +332,99 @@ class TestStuckOrders:
         for stuck in found:
             assert stuck.age >= dt.timedelta(0)
             assert stuck.deadline <= now
+
+
+def in_flight(name: str, started_at: pendulum.DateTime, key: str) -> Saga:
+    return Saga(name=name, step="requested", key=key, started_at=started_at)
+
+
+class TestWaitingOnSomething:
+    """A saga left in flight or a reason for a person is flagged, ended or not."""
+
+    def test_a_saga_left_in_flight_is_flagged_after_its_limit(self) -> None:
+        shipping = attrs.evolve(
+            order("DY-1001"), saga=in_flight("ship", T0, "SHIP-DY-1001-1")
+        )
+        changed = {("douyin", "DY-1001"): T0}
+        rules = StuckRules(limits={S.PICKING: dt.timedelta(hours=1)})
+        early = stuck_orders(
+            [shipping], now=T0.add(minutes=15).subtract(seconds=1), rules=rules
+        )
+        assert early == []
+        (stuck,) = stuck_orders(
+            [shipping], now=T0.add(minutes=20), rules=rules, changed_at=changed
+        )
+        assert stuck == StuckOrder(
+            "douyin",
+            "DY-1001",
+            S.PAID,
+            T0,
+            dt.timedelta(minutes=20),
+            StuckReason.SAGA_STALLED,
+            T0.add(minutes=15),
+            "ship/requested SHIP-DY-1001-1",
+        )
+        assert stuck.overdue == dt.timedelta(minutes=5)
+
+    def test_an_ended_order_that_still_owes_a_refund_is_flagged(self) -> None:
+        key = "refund:order:douyin:DY-3003:4"
+        owing = attrs.evolve(
+            order("DY-3003", S.CANCELLED), saga=in_flight("refund", T0, key)
+        )
+        settled = order("DY-3004", S.CANCELLED)
+        found = stuck_orders([owing, settled], now=T0.add(hours=1))
+        assert [(s.order_id, s.reason, s.detail) for s in found] == [
+            ("DY-3003", StuckReason.SAGA_STALLED, f"refund/requested {key}")
+        ]
+
+    def test_a_reason_for_a_person_is_flagged_after_its_limit(self) -> None:
+        waiting = attrs.evolve(
+            order("DY-3003", S.CANCELLED), review=("label", "refund")
+        )
+        changed = {("douyin", "DY-3003"): T0}
+        before = stuck_orders([waiting], now=T0.add(minutes=59), changed_at=changed)
+        (stuck,) = stuck_orders([waiting], now=T0.add(hours=2), changed_at=changed)
+        assert before == []
+        assert (stuck.reason, stuck.deadline, stuck.detail) == (
+            StuckReason.AWAITING_REVIEW,
+            T0.add(hours=1),
+            "label, refund",
+        )
+
+    def test_a_broken_promise_then_a_saga_then_a_person_then_a_status(
+        self,
+    ) -> None:
+        paid = order("DY-1001")
+        both = attrs.evolve(paid, saga=in_flight("ship", T0, "S1"), review=("carrier",))
+        held = attrs.evolve(paid, review=("pricing",))
+        now = T0.add(hours=3)
+        changed = {("douyin", "DY-1001"): T0}
+        late = {("douyin", "DY-1001"): T0.add(hours=2)}
+
+        def reason(one: Order, **given: object) -> StuckReason:
+            (stuck,) = stuck_orders([one], now=now, changed_at=changed, **given)  # type: ignore[arg-type]
+            return stuck.reason
+
+        assert reason(both, ship_by=late) is StuckReason.PAST_SHIP_BY
+        assert reason(both) is StuckReason.SAGA_STALLED
+        assert reason(held) is StuckReason.AWAITING_REVIEW
+        assert reason(paid) is StuckReason.STATUS_LIMIT
+
+    def test_the_checks_can_be_turned_off(self) -> None:
+        waiting = attrs.evolve(
+            order("DY-3003", S.CANCELLED),
+            saga=in_flight("refund", T0, "R1"),
+            review=("refund",),
+        )
+        rules = StuckRules(saga_limit=None, review_limit=None)
+        assert stuck_orders([waiting], now=T0.add(days=3), rules=rules) == []
+
+    @pytest.mark.parametrize("field", ["saga_limit", "review_limit"])
+    @pytest.mark.parametrize("limit", [dt.timedelta(0), dt.timedelta(-1), 15])
+    def test_a_limit_is_a_positive_timedelta(self, field: str, limit: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            StuckRules(**{field: limit})  # type: ignore[arg-type]
+        assert caught.value.field == field
 
 
 class TestDueToClose:

@@ -25,15 +25,25 @@ from orderkit.integrations import ChannelOrder, TrackingStatus
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
+    AfterSalesCase,
     Buyer,
     Cancelled,
+    CaseState,
     OrderLine,
     OrderPlaced,
     OrderStatus,
+    PaymentCaptured,
+    Recorded,
+    ReturnLine,
     Saga,
+    approve_case,
+    inspect_return,
+    receive_return,
+    refund_case,
+    request_return,
 )
 from orderkit.ports import UnitOfWork
-from orderkit.pricing import PaymentLedger, Quote
+from orderkit.pricing import ApprovalTiers, PaymentLedger, Quote, RefundState
 from orderkit.services import (
     AlreadyDone,
     Captured,
@@ -43,12 +53,16 @@ from orderkit.services import (
     Dispatched,
     Ledger,
     OrderDesk,
+    Recovery,
     RefundDeclined,
     Refunded,
     Refunds,
     Shipping,
     Stalled,
+    StuckReason,
     recover,
+    status_changed_at,
+    stuck_orders,
 )
 from orderkit.testing import FrozenClock
 from orderkit.testing.fakes import FakeCarrier, FakePayments
@@ -327,18 +341,49 @@ class TestShipping:
             reason="买家取消 / the buyer cancelled",
         )
         cancelled = desk.record(CH, "DY-2001", cancel)
-        # The ship saga still runs: the refund owed waits for a person.
+        # The ship saga still runs: the refund owed waits for its end.
         assert cancelled.refund_due
-        assert "refund" in cancelled.order.review
-        recovery = recover(unit, shipping=Shipping(unit, clock, desk, carrier))
+        assert cancelled.order.review == ()
+        running = cancelled.order.saga
+        assert running is not None
+        assert running.name == "ship"
+        assert payments.captured("alipay-77") == cny("576.00")
+        refunds = Refunds(unit, clock, payments)
+        recovery = recover(
+            unit, shipping=Shipping(unit, clock, desk, carrier), refunds=refunds
+        )
         (stalled,) = recovery.stalled
         assert isinstance(stalled.error, IllegalTransition)
         assert "void label SF" in str(stalled.error)
         with unit as uow:
             order = uow.orders.get(CH, "DY-2001")
+            owed = [m.message_id for m in uow.outbox.unsent() if m.topic == "refund"]
         assert order is not None
         assert order.status is OrderStatus.CANCELLED
-        assert order.saga is None
+        assert order.shipments == ()
+        # The label booked for nothing waits for a person; the refund does not.
+        assert order.review == ("label",)
+        handed = order.saga
+        assert handed is not None
+        assert handed.name == "refund"
+        assert (handed.key, handed.amount) == (owed[0], cny("576.00"))
+        assert owed == [handed.key]
+        (refunded,) = refunds.send_due()
+        assert isinstance(refunded, Refunded)
+        assert refunded.order.saga is None
+        assert payments.captured("alipay-77") == cny("0.00")
+        assert list(payments.effects.values()) == [1, 1]
+        assert carrier.effects == {"S1": 1}
+        assert refunds.send_due() == ()
+        # The monitor shows the label to void until a person releases it.
+        with unit as uow:
+            since = status_changed_at(refunded.order, uow.audit.records(CH, "DY-2001"))
+        changed = {(CH, "DY-2001"): since}
+        later = clock.now().add(hours=2)
+        (stuck,) = stuck_orders([refunded.order], now=later, changed_at=changed)
+        assert (stuck.reason, stuck.detail) == (StuckReason.AWAITING_REVIEW, "label")
+        released = desk.release(CH, "DY-2001", actor="ops.wu").order
+        assert stuck_orders([released], now=later, changed_at=changed) == []
 
 
 class TestRefunds:
@@ -415,6 +460,267 @@ class TestRefunds:
         assert outcome.saga.name == "refund"
         (again,) = Refunds(unit, clock, payments).send_due()
         assert isinstance(again, Refunded)
+
+    def test_money_captured_again_while_a_refund_is_owed_waits_for_a_person(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        self.paid_then_cancelled(unit, clock, desk, payments)
+        payments.capture("wx-2", cny("576.00"), key="wx-2")
+        again = PaymentCaptured(
+            order_id="DY-2001",
+            key=IdempotencyKey(CH, "trade.paid", "DY-2001", "wx-2"),
+            occurred_at=T0.add(hours=2),
+            payment_id="wx-2",
+            amount=cny("576.00"),
+        )
+        recorded = desk.record(CH, "DY-2001", again)
+        assert recorded.refund_due
+        assert recorded.order.review == ("refund",)
+        with unit as uow:
+            owed = [m.message_id for m in uow.outbox.unsent() if m.topic == "refund"]
+        assert len(owed) == 2
+        clock.advance(minutes=20)
+        (stuck,) = stuck_orders([recorded.order], now=clock.now())
+        assert stuck.reason is StuckReason.SAGA_STALLED
+        (sent,) = Refunds(unit, clock, payments).send_due()
+        assert isinstance(sent, Refunded)
+        assert sent.order.saga is None
+        # The first refund went out; the second payment is a person's to return.
+        assert payments.captured("wx-2") == cny("576.00")
+        (stuck,) = stuck_orders([sent.order], now=clock.now().add(hours=2))
+        assert (stuck.reason, stuck.detail) == (StuckReason.AWAITING_REVIEW, "refund")
+
+
+TIERS = ApprovalTiers.of((cny("100.00"), "store_manager"), (None, "finance"))
+
+
+def passed_case(
+    case_id: str = "AS-1", refund: str = "288.00", payment_id: str = "alipay-77"
+) -> AfterSalesCase:
+    """One teapot back to Shanghai, its inspection passed."""
+    case = request_return(
+        case_id=case_id,
+        order_id="DY-2001",
+        payment_id=payment_id,
+        lines=[ReturnLine("L1", "JADE-TEAPOT", 1)],
+        refund_amount=cny(refund),
+        reason="七天无理由退货",
+        requester="buyer:buyer-7",
+        return_to="SH-1",
+        at=T0.add(days=3),
+    )
+    case = approve_case(case, "mgr.li", "finance", TIERS, T0.add(days=4))
+    case = receive_return(case, {}, {}, T0.add(days=6))
+    return inspect_return(case, passed=True, at=T0.add(days=7)).case
+
+
+def case_key(case_id: str = "AS-1") -> str:
+    return f"refund:order:{CH}:DY-2001:case:{case_id}"
+
+
+class TestAfterSalesRefunds:
+    """A case that passed inspection is refunded by a saga, once, and recorded."""
+
+    @staticmethod
+    def ship(
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        payments: FakePayments,
+        carrier: FakeCarrier,
+    ) -> OrderDesk:
+        accepted(desk)
+        Checkout(unit, clock, desk, payments).pay(
+            CH, "DY-2001", "alipay-77", cny("576.00")
+        )
+        Shipping(unit, clock, desk, carrier).ship(CH, "DY-2001", "SHIP-DY-2001-1")
+        return desk
+
+    @pytest.fixture
+    def shipped(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        payments: FakePayments,
+        carrier: FakeCarrier,
+    ) -> OrderDesk:
+        return self.ship(unit, clock, desk, payments, carrier)
+
+    def inspected(self, desk: OrderDesk, case: AfterSalesCase, n: str = "1") -> None:
+        outcome = desk.amend(
+            CH,
+            "DY-2001",
+            case,
+            key=IdempotencyKey("erp", "aftersales", case.case_id, n),
+            actor="ops.wu",
+            source="erp",
+        )
+        assert isinstance(outcome, Recorded)
+
+    def test_the_refund_goes_out_once_and_the_case_is_refunded(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        shipped: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        self.inspected(shipped, passed_case())
+        with unit as uow:
+            order = uow.orders.get(CH, "DY-2001")
+            owed = [m.message_id for m in uow.outbox.unsent() if m.topic == "refund"]
+            on_hand = Ledger(uow.ledger, clock).balance("JADE-TEAPOT", "SH-1").on_hand
+        assert order is not None
+        assert order.saga is not None
+        assert (order.saga.name, order.saga.key) == ("refund", case_key())
+        assert order.saga.amount == cny("288.00")
+        assert owed == [case_key()]
+        assert on_hand == 9  # 10 received, 2 shipped, 1 back after inspection
+        refunds = Refunds(unit, clock, payments)
+        (outcome,) = refunds.send_due()
+        assert isinstance(outcome, Refunded)
+        (case,) = outcome.order.after_sales
+        assert case.state is CaseState.REFUNDED
+        assert case.refund_id == case_key()
+        ledger = outcome.order.payment_ledger
+        assert ledger is not None
+        assert ledger.refunded == cny("288.00")
+        assert outcome.order.saga is None
+        assert outcome.order.review == ()
+        assert payments.captured("alipay-77") == cny("288.00")
+        assert payments.effects[case_key()] == 1
+        assert refunds.send_due() == ()
+        assert recover(unit, refunds=refunds) == Recovery((), ())
+        assert audit_types(unit)[-4:] == [
+            "AfterSalesRecorded",
+            "PaymentsRecorded",
+            "AfterSalesRecorded",
+            "SagaEnded",
+        ]
+
+    def test_a_lost_reply_is_resumed_and_refunds_once(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        shipped: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        self.inspected(shipped, passed_case())
+        plan = FaultPlan(script=[Fault.REPLY_LOST])
+        (stalled,) = Refunds(unit, clock, faulty(payments, plan)).send_due()
+        assert isinstance(stalled, Stalled)
+        assert isinstance(stalled.error, CallTimedOut)
+        # The money went back; the order says so only once it is recorded.
+        assert payments.captured("alipay-77") == cny("288.00")
+        recovery = recover(unit, refunds=Refunds(unit, clock, payments))
+        (refunded,) = recovery.finished
+        assert isinstance(refunded, Refunded)
+        assert refunded.order.after_sales[0].state is CaseState.REFUNDED
+        assert payments.calls[case_key()] == 2
+        assert payments.effects[case_key()] == 1
+        assert payments.captured("alipay-77") == cny("288.00")
+
+    def test_cases_owed_together_are_sent_one_after_the_other(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        shipped: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        self.inspected(shipped, passed_case("AS-1"))
+        # The first case's saga is in flight: the second one's waits for it.
+        self.inspected(shipped, passed_case("AS-2"))
+        with unit as uow:
+            order = uow.orders.get(CH, "DY-2001")
+            owed = [m.message_id for m in uow.outbox.unsent() if m.topic == "refund"]
+        assert order is not None
+        assert order.saga is not None
+        assert order.saga.key == case_key("AS-1")
+        assert owed == [case_key("AS-1"), case_key("AS-2")]
+        first, second = Refunds(unit, clock, payments).send_due()
+        assert isinstance(first, Refunded)
+        assert isinstance(second, Refunded)
+        last = second.order
+        assert [c.state for c in last.after_sales] == [CaseState.REFUNDED] * 2
+        assert last.saga is None
+        assert payments.captured("alipay-77") == cny("0.00")
+        assert max(payments.effects.values()) == 1
+
+    def test_a_refund_beyond_the_capture_is_never_sent(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        shipped: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        self.inspected(shipped, passed_case(refund="600.00"))
+        (stalled,) = Refunds(unit, clock, payments).send_due()
+        assert isinstance(stalled, Stalled)
+        assert isinstance(stalled.error, RefundExceedsCapture)
+        assert case_key() not in payments.calls
+        assert payments.captured("alipay-77") == cny("576.00")
+        with unit as uow:
+            order = uow.orders.get(CH, "DY-2001")
+        assert order is not None
+        assert order.saga is not None  # still owed: recover reports it stalled
+        assert order.saga.key == case_key()
+
+    def test_a_declined_refund_waits_for_a_person_and_is_not_sent_again(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        desk: OrderDesk,
+        carrier: FakeCarrier,
+    ) -> None:
+        payments = FakePayments(clock, refunds_declined=["alipay-77"])
+        shipped = self.ship(unit, clock, desk, payments, carrier)
+        self.inspected(shipped, passed_case())
+        refunds = Refunds(unit, clock, payments)
+        (declined,) = refunds.send_due()
+        assert isinstance(declined, RefundDeclined)
+        assert declined.order.after_sales[0].state is CaseState.INSPECTED
+        assert declined.order.review == ("refund",)
+        ledger = declined.order.payment_ledger
+        assert ledger is not None
+        assert ledger.refund(case_key()).state is RefundState.FAILED
+        assert refunds.send_due() == ()
+        assert payments.calls[case_key()] == 1
+
+    def test_a_case_settled_otherwise_is_not_sent(
+        self,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        shipped: OrderDesk,
+        payments: FakePayments,
+    ) -> None:
+        case = passed_case()
+        self.inspected(shipped, case)
+        # Finance refunded it by hand, under its own refund id, meanwhile.
+        ledger = (
+            PaymentLedger("DY-2001", "CNY")
+            .authorise("alipay-77", cny("576.00"), T0)
+            .capture("alipay-77", cny("576.00"), T0)
+            .request_refund("RF-HAND-1", "alipay-77", cny("288.00"), "by hand", T0)
+        )
+        stamp = {"actor": "finance.zhang", "source": "erp"}
+        shipped.amend(
+            CH, "DY-2001", ledger, key=IdempotencyKey("erp", "l", "1", "1"), **stamp
+        )
+        by_hand = refund_case(case, "RF-HAND-1", T0.add(days=8))
+        shipped.amend(
+            CH, "DY-2001", by_hand, key=IdempotencyKey("erp", "c", "1", "2"), **stamp
+        )
+        assert Refunds(unit, clock, payments).send_due() == ()
+        assert case_key() not in payments.calls
+        with unit as uow:
+            order = uow.orders.get(CH, "DY-2001")
+        assert order is not None
+        assert order.saga is None
+        assert audit_types(unit)[-1] == "SagaEnded"
 
 
 class TestRecover:

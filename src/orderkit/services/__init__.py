@@ -19,7 +19,8 @@ per-buyer, IP and device limits over any `orderkit.ports.LimitStore`;
 `reconcile_payments` and `reconcile_stock` compare orders with a payment
 statement and the ledger with a stock count.
 `stuck_orders`, `due_to_close`, `status_drift` and `health_report` watch
-the orders (monitoring). `relay` publishes the outbox's messages at least
+the orders (monitoring); `health_from_stores` reads the health report's
+figures from the stores itself. `relay` publishes the outbox's messages at least
 once, in order per stream.
 `retry` tries a call again after a `TransientError`, with capped exponential
 backoff; `CircuitBreaker` stops calling a target that keeps failing.
@@ -33,6 +34,9 @@ from orderkit.services._breaker import (
 from orderkit.services._breaker import BreakerState as BreakerState
 from orderkit.services._breaker import CircuitBreaker as CircuitBreaker
 from orderkit.services._desk import OrderDesk as OrderDesk
+from orderkit.services._drift import DriftKind as DriftKind
+from orderkit.services._drift import StatusDrift as StatusDrift
+from orderkit.services._drift import status_drift as status_drift
 from orderkit.services._duplicates import (
     DEFAULT_DETECTOR_RETENTION as DEFAULT_DETECTOR_RETENTION,
 )
@@ -44,18 +48,25 @@ from orderkit.services._health import HealthReport as HealthReport
 from orderkit.services._health import HealthRules as HealthRules
 from orderkit.services._health import HealthWeights as HealthWeights
 from orderkit.services._health import health_report as health_report
+from orderkit.services._health_stores import (
+    health_from_stores as health_from_stores,
+)
 from orderkit.services._idempotency import DEFAULT_KEY_LEASE as DEFAULT_KEY_LEASE
 from orderkit.services._idempotency import (
     DEFAULT_KEY_RETENTION as DEFAULT_KEY_RETENTION,
 )
 from orderkit.services._idempotency import Idempotency as Idempotency
 from orderkit.services._idempotency import Reply as Reply
+from orderkit.services._intake import (
+    DEFAULT_PICKING_ORDER as DEFAULT_PICKING_ORDER,
+)
 from orderkit.services._intake import Accepted as Accepted
 from orderkit.services._intake import AlreadyAccepted as AlreadyAccepted
 from orderkit.services._intake import DeskPolicy as DeskPolicy
 from orderkit.services._intake import EventRecorded as EventRecorded
 from orderkit.services._intake import Held as Held
 from orderkit.services._intake import Intake as Intake
+from orderkit.services._intake import PickingKey as PickingKey
 from orderkit.services._intake import RefusalReason as RefusalReason
 from orderkit.services._intake import Refused as Refused
 from orderkit.services._ledger import DEFAULT_HOLD_TTL as DEFAULT_HOLD_TTL
@@ -63,15 +74,12 @@ from orderkit.services._ledger import Ledger as Ledger
 from orderkit.services._ledger import Resolution as Resolution
 from orderkit.services._limits import PurchaseLimits as PurchaseLimits
 from orderkit.services._monitor import DEFAULT_STUCK_LIMITS as DEFAULT_STUCK_LIMITS
-from orderkit.services._monitor import DriftKind as DriftKind
 from orderkit.services._monitor import DueToClose as DueToClose
-from orderkit.services._monitor import StatusDrift as StatusDrift
 from orderkit.services._monitor import StuckOrder as StuckOrder
 from orderkit.services._monitor import StuckReason as StuckReason
 from orderkit.services._monitor import StuckRules as StuckRules
 from orderkit.services._monitor import due_to_close as due_to_close
 from orderkit.services._monitor import status_changed_at as status_changed_at
-from orderkit.services._monitor import status_drift as status_drift
 from orderkit.services._monitor import stuck_orders as stuck_orders
 from orderkit.services._pulling import Pulled as Pulled
 from orderkit.services._pulling import pull as pull
@@ -80,6 +88,7 @@ from orderkit.services._reconcile import DiscrepancyKind as DiscrepancyKind
 from orderkit.services._reconcile import Reconciliation as Reconciliation
 from orderkit.services._reconcile import RowProblem as RowProblem
 from orderkit.services._reconcile import reconcile_payments as reconcile_payments
+from orderkit.services._refunds import Refunds as Refunds
 from orderkit.services._relay import DEFAULT_RELAY_LEASE as DEFAULT_RELAY_LEASE
 from orderkit.services._relay import Relayed as Relayed
 from orderkit.services._relay import relay as relay
@@ -95,7 +104,6 @@ from orderkit.services._saga_outcomes import Refunded as Refunded
 from orderkit.services._saga_outcomes import SagaOutcome as SagaOutcome
 from orderkit.services._saga_outcomes import Stalled as Stalled
 from orderkit.services._sagas import Checkout as Checkout
-from orderkit.services._sagas import Refunds as Refunds
 from orderkit.services._sagas import Shipping as Shipping
 from orderkit.services._sagas import recover as recover
 from orderkit.services._stock_counts import StockCount as StockCount
@@ -119,6 +127,7 @@ __all__ = [
     "DEFAULT_HOLD_TTL",
     "DEFAULT_KEY_LEASE",
     "DEFAULT_KEY_RETENTION",
+    "DEFAULT_PICKING_ORDER",
     "DEFAULT_RELAY_LEASE",
     "DEFAULT_STUCK_LIMITS",
     "DeskPolicy",
@@ -139,6 +148,7 @@ __all__ = [
     "Intake",
     "Ledger",
     "OrderDesk",
+    "PickingKey",
     "Pulled",
     "PurchaseLimits",
     "Reconciliation",
@@ -164,6 +174,7 @@ __all__ = [
     "StuckReason",
     "StuckRules",
     "due_to_close",
+    "health_from_stores",
     "health_report",
     "pull",
     "reconcile_payments",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Final, final
 
-import attrs
 import pendulum
 
 from orderkit._fast import copier
@@ -24,16 +23,14 @@ from orderkit.errors import (
     UnknownOrder,
     ValidationError,
 )
-from orderkit.integrations import ChannelOrder, TrackingEvent, TrackingStatus
+from orderkit.integrations import ChannelOrder, TrackingEvent
 from orderkit.orders import (
     EVENT_TYPES,
     AfterSalesCase,
     Applied,
     AuditRecord,
     Closed,
-    Delivered,
     FieldChange,
-    InTransit,
     Order,
     OrderEvent,
     OrderStatus,
@@ -55,12 +52,16 @@ from orderkit.pricing import (
     validate,
 )
 from orderkit.services._desk_notes import (
+    case_refund_message,
+    just_passed,
     order_messages,
+    owe,
+    owe_case,
     parked_record,
-    refund_saga,
     review_record,
 )
 from orderkit.services._desk_stock import OrderStock, owner_of
+from orderkit.services._desk_tracking import carrier_hold, parcel_event
 from orderkit.services._duplicates import DuplicateDetector
 from orderkit.services._intake import (
     Accepted,
@@ -218,7 +219,11 @@ class OrderDesk:
         return Accepted(order, tuple(records))
 
     def release(self, channel: str, order_id: str, *, actor: str) -> Accepted:
-        """Let a held order go on, after a person reviewed it: hold its stock.
+        """Let a held order go on, after a person reviewed it.
+
+        Every reason in `order.review` is cleared. An order held at intake
+        has no stock yet: its stock is held now. One held later (a carrier
+        exception, a refund or a label for a person) keeps the stock it has.
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -232,7 +237,10 @@ class OrderDesk:
                     order_id, order.status, "release", "the order is not held"
                 )
             now = self._clock.now()
-            self._stock(uow).hold(order, now)
+            if not uow.ledger.holds(owner=owner_of(order)):
+                # Only an order held at intake waits without stock; one held
+                # later (a carrier exception, a label to void) has its own.
+                self._stock(uow).hold(order, now)
             released = _evolve_order(order, review=(), version=order.version + 1)
             record = AuditRecord(
                 order_id=order_id,
@@ -293,7 +301,7 @@ class OrderDesk:
                 if isinstance(outcome, RefundDue):
                     refunds.append(outcome)
             if refunds:
-                new = _owe(new, refunds[0], now)
+                new = owe(new, refunds[0], now)
             self._store(uow, order, new, records, now, refunds=refunds)
             uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked, tuple(refunds))
@@ -351,46 +359,16 @@ class OrderDesk:
             raise ValidationError("scan", scan, "must be a TrackingEvent")
         with self._unit as uow:
             order = self._order(uow, channel, order_id)
-        scanned = (scan.carrier, scan.tracking_number)
-        parcel = next(
-            (p for p in order.shipments if (p.carrier, p.tracking_number) == scanned),
-            None,
-        )
-        if parcel is None:
-            raise ValidationError(
-                "tracking_number",
-                scan.tracking_number,
-                f"no parcel of order {order_id!r} has it with carrier {scan.carrier!r}",
-            )
-        if scan.status is TrackingStatus.EXCEPTION:
-            return self._hold_for(channel, order_id, "carrier", scan)
-        event_type = Delivered if scan.status is TrackingStatus.DELIVERED else InTransit
-        event = event_type(
-            order_id=order_id,
-            key=scan.key,
-            occurred_at=scan.at,
-            source=scan.carrier,
-            shipment_id=parcel.shipment_id,
-        )
-        return self.record(channel, order_id, event)
-
-    def _hold_for(
-        self, channel: str, order_id: str, reason: str, scan: TrackingEvent
-    ) -> EventRecorded:
+        event = parcel_event(order, scan)
+        if event is not None:
+            return self.record(channel, order_id, event)
         with self._unit as uow:
             order = self._order(uow, channel, order_id)
-            if reason in order.review:
-                return EventRecorded(order, (), order.parked)
             now = self._clock.now()
-            review = (*order.review, reason)
-            held = _evolve_order(order, review=review, version=order.version + 1)
-            record = review_record(held, now, review)
-            note = f"{scan.carrier_code}: {scan.description}".strip(": ")
-            record = attrs.evolve(
-                record,
-                key=scan.key,
-                changes=(*record.changes, FieldChange("tracking", "", note)),
-            )
+            hold = carrier_hold(order, scan, now)
+            if hold is None:
+                return EventRecorded(order, (), order.parked)
+            held, record = hold
             self._store(uow, order, held, [record], now)
             uow.commit()
         return EventRecorded(held, (), held.parked)
@@ -411,7 +389,13 @@ class OrderDesk:
         `record_price_change`, in one unit with the audit record. An
         after-sales case that has just passed its inspection puts its units
         back on hand at `case.return_to` (a `RESTOCK` movement per line,
-        keyed by the case), and the channels hear of the stock.
+        keyed by the case), and the channels hear of the stock; its refund
+        is owed from then on: a `refund` message goes to the outbox and a
+        `refund` saga starts on the order (or, when another saga is in
+        flight, `Refunds.send_due` starts it once that one has ended), which
+        sends `case.refund_amount` back to `case.payment_id` and records the
+        case `REFUNDED`. Do not send that refund yourself; read the case
+        back from the order (`Order.after_sales`) before its next step.
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -431,6 +415,9 @@ class OrderDesk:
                 return outcome
             if isinstance(part, AfterSalesCase):
                 self._stock(uow).restock(order, part)
+                if just_passed(order, part):
+                    uow.outbox.add([case_refund_message(order, part, now)])
+                    outcome = owe_case(outcome, part, now)
             self._store(uow, order, outcome.order, [outcome.record], now)
             uow.commit()
         return outcome
@@ -465,14 +452,19 @@ class OrderDesk:
     def picking_queue(self, *, limit: int = 100) -> tuple[Order, ...]:
         """Paid orders waiting for picking, most urgent first.
 
-        Ordered by promised ship-by time (the SLA from the first payment,
+        Ordered by the policy's `picking_order` (`DeskPolicy.picking_priority`):
+        by default the promised ship-by time (the SLA from the first payment,
         or the payment itself), then customer tier (higher first), then order
-        value (higher first), then when the order was placed. Orders held for
-        review wait outside the queue.
+        value (higher first); then when the order was placed. Orders held for
+        review, or with a saga in flight, wait outside the queue.
         """
         positive_int("limit")(None, None, limit)
-        paid = [order for order in self._all(_S.PAID) if not order.review]
-        return tuple(sorted(paid, key=self._priority)[:limit])
+        paid = [
+            order
+            for order in self._all(_S.PAID)
+            if not order.review and order.saga is None
+        ]
+        return tuple(sorted(paid, key=self._policy.picking_priority)[:limit])
 
     def _all(self, status: OrderStatus) -> Iterator[Order]:
         """Every order in `status`, page by page, each page in its own unit."""
@@ -487,13 +479,6 @@ class OrderDesk:
 
     # ------------------------------------------------------------------
     # Helpers
-
-    def _priority(self, order: Order) -> tuple[object, ...]:
-        paid_at = order.payments[0].captured_at if order.payments else order.placed_at
-        sla = self._policy.sla
-        due = paid_at if sla is None else sla.ship_by(paid_at).due
-        value = sum(line.amount.amount for line in order.lines)
-        return (due, -self._policy.tier(order), -value, order.placed_at, order.order_id)
 
     @staticmethod
     def _order(uow: UnitOfWork, channel: str, order_id: str) -> Order:
@@ -520,17 +505,3 @@ class OrderDesk:
         messages = order_messages(old, new, refunds, now)
         if messages:
             uow.outbox.add(messages)
-
-
-def _owe(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Order:
-    """The order with the refund it owes on its way: a saga, or a person."""
-    if order.saga is None:
-        # The refund is owed exactly once: a saga sends it (see Refunds).
-        return _evolve_order(order, saga=refund_saga(order, refund, now))
-    if order.saga.name == "capture" or "refund" in order.review:
-        # A capture saga hands over to a refund saga itself when it ends.
-        return order
-    # Another saga is in flight (a shipment the cancellation overtook): its
-    # end must not be lost, so a person sends this refund, told by the
-    # review flag and the outbox message.
-    return _evolve_order(order, review=(*order.review, "refund"))

@@ -8,21 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
 import pendulum
 
+from orderkit._fast import copier
 from orderkit.dedupe import IdempotencyKey
 from orderkit.integrations import milestone_message
 from orderkit.orders import (
+    AfterSalesCase,
     AuditRecord,
+    Cancelled,
+    CaseState,
+    Closed,
     FieldChange,
     Order,
     OrderEvent,
     OutboxMessage,
+    Recorded,
     RefundDue,
     Saga,
     order_stream,
 )
 from orderkit.services._sellable import outbox_message
+
+
+_evolve_order = copier(Order)
 
 
 def order_messages(
@@ -78,6 +88,112 @@ def refund_saga(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Saga
         amount=refund.amount,
         reference=payment,
     )
+
+
+def owe(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Order:
+    """The order with the refund it owes on its way: a saga, or a person.
+
+    A refund is owed exactly once, by one saga (see `Refunds`): one starts
+    here when no saga is in flight. A capture saga in flight hands over to
+    the refund when it ends, and so does a ship saga that a cancellation
+    overtook (the parcel cannot be recorded shipped on a cancelled order,
+    so the money goes back once the carrier's side is settled). Anything
+    else (money captured again on an order whose refund is already on its
+    way) waits for a person: `review` gains `"refund"`, which the monitor's
+    stuck orders report.
+    """
+    saga = order.saga
+    if saga is None:
+        return _evolve_order(order, saga=refund_saga(order, refund, now))
+    ending = isinstance(refund.event, Cancelled | Closed)
+    if saga.name == "capture" or (saga.name == "ship" and ending):
+        return order
+    if "refund" in order.review:
+        return order
+    return _evolve_order(order, review=(*order.review, "refund"))
+
+
+def case_refund_key(order: Order, case: AfterSalesCase) -> str:
+    """The one key of an after-sales case's refund: message id and provider key."""
+    return f"refund:{order_stream(order.channel, order.order_id)}:case:{case.case_id}"
+
+
+def case_refund_reason(case: AfterSalesCase) -> str:
+    """What the provider and the payment ledger are told the refund is for."""
+    return f"售后 / after-sales case {case.case_id}: {case.reason}"
+
+
+def just_passed(order: Order, case: AfterSalesCase) -> bool:
+    """Whether recording `case` on `order` records its passed inspection."""
+    if case.state is not CaseState.INSPECTED or not case.inspection_passed:
+        return False
+    before = next((c for c in order.after_sales if c.case_id == case.case_id), None)
+    return before is None or before.state is not CaseState.INSPECTED
+
+
+def case_owed(order: Order) -> AfterSalesCase | None:
+    """The first case of the order whose passed inspection waits for its refund.
+
+    A case is owed its refund from its passed inspection until its refund is
+    in the order's payment ledger, sent or failed: a refund the provider
+    declined is a person's to settle, never sent again under a new key.
+    """
+    ledger = order.payment_ledger
+    sent = set() if ledger is None else {r.refund_id for r in ledger.refunds}
+    for case in order.after_sales:
+        if case.state is not CaseState.INSPECTED or not case.inspection_passed:
+            continue
+        if case_refund_key(order, case) not in sent:
+            return case
+    return None
+
+
+def case_refund_saga(
+    order: Order, case: AfterSalesCase, now: pendulum.DateTime
+) -> Saga:
+    """The saga that sends a case's refund back to the payment it names."""
+    return Saga(
+        name="refund",
+        step="requested",
+        key=case_refund_key(order, case),
+        started_at=now,
+        amount=case.refund_amount,
+        reference=case.payment_id,
+    )
+
+
+def owe_case(
+    recorded: Recorded, case: AfterSalesCase, now: pendulum.DateTime
+) -> Recorded:
+    """The case just recorded with its refund on its way, when no saga is in flight.
+
+    The saga starts in the same version as the case, and its record says
+    so; with another saga in flight, `Refunds.send_due` starts it later.
+    """
+    if recorded.order.saga is not None:
+        return recorded
+    saga = case_refund_saga(recorded.order, case, now)
+    change = FieldChange("saga", "", f"{saga.name}/{saga.step}")
+    record = recorded.record
+    return Recorded(
+        _evolve_order(recorded.order, saga=saga),
+        attrs.evolve(record, changes=(*record.changes, change)),
+    )
+
+
+def case_refund_message(
+    order: Order, case: AfterSalesCase, now: pendulum.DateTime
+) -> OutboxMessage:
+    """The `refund` message of a case's passed inspection, under the saga's key."""
+    payload = {
+        "channel": order.channel,
+        "order_id": order.order_id,
+        "case_id": case.case_id,
+        "amount": str(case.refund_amount.amount),
+        "currency": case.refund_amount.currency.code,
+    }
+    stream = order_stream(order.channel, order.order_id)
+    return outbox_message(case_refund_key(order, case), stream, "refund", payload, now)
 
 
 def review_record(

@@ -1,8 +1,8 @@
-"""Stuck orders, unpaid orders due to close, and status drift against channels.
+"""Stuck orders and unpaid orders due to close (status drift is in `_drift`).
 
 Every function here is pure: it takes orders and instants as values and
 returns findings; the caller reads the stores and the clock, and decides
-what to do about each finding (page someone, close the order, re-pull it).
+what to do about each finding (page someone, close the order, resume it).
 """
 
 from __future__ import annotations
@@ -17,24 +17,20 @@ import attrs
 import pendulum
 
 from orderkit._time import plus, to_utc
-from orderkit._validate import Validator, as_tuple, instance_of, text
+from orderkit._validate import Validator, as_tuple, text
 from orderkit.calendar import SlaPolicy
 from orderkit.errors import OrderMismatch, ValidationError
-from orderkit.integrations import ChannelOrder
 from orderkit.orders import AuditRecord, Order, OrderStatus
 
 
 __all__ = [
     "DEFAULT_STUCK_LIMITS",
-    "DriftKind",
     "DueToClose",
-    "StatusDrift",
     "StuckOrder",
     "StuckReason",
     "StuckRules",
     "due_to_close",
     "status_changed_at",
-    "status_drift",
     "stuck_orders",
 ]
 
@@ -71,6 +67,13 @@ class StuckReason(enum.StrEnum):
 
     PAST_SHIP_BY = "past_ship_by"
     """Awaiting shipment at or after its ship-by deadline: the promise is broken."""
+    SAGA_STALLED = "saga_stalled"
+    """A saga (capture, shipment, refund) in flight for `saga_limit` or
+    longer: `recover` has not finished it, and money or a parcel waits."""
+    AWAITING_REVIEW = "awaiting_review"
+    """Held for a person (`Order.review`: a suspected duplicate, a pricing
+    hold, a carrier exception, a label to void, a refund to settle) for
+    `review_limit` or longer."""
     STATUS_LIMIT = "status_limit"
     """No status change within the limit its status allows."""
 
@@ -104,17 +107,34 @@ def _sla(_instance: object, _attribute: object, value: object) -> None:
 _SLA: Validator = _sla
 
 
+def _optional_limit(field: str) -> Validator:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if value is not None and (
+            not isinstance(value, dt.timedelta) or value <= _ZERO
+        ):
+            raise ValidationError(field, value, "must be a positive timedelta or None")
+
+    return check
+
+
 @final
 @attrs.frozen(slots=True, kw_only=True)
 class StuckRules:
     """How long an order may wait, as data.
 
-    Two kinds of limit, checked in this order:
+    Four kinds of limit, checked in this order:
 
     - the ship-by deadline, for orders awaiting shipment (paid, picking,
       partially shipped): from the `ship_by` mapping given to
       `stuck_orders`, else from `sla` counted from the order's first
       payment; at or after it the order is stuck (`PAST_SHIP_BY`);
+    - a saga in flight, in any status: at or after
+      `saga.started_at + saga_limit` the order is stuck (`SAGA_STALLED`),
+      cancelled and closed orders whose refund is still owed included;
+    - a reason to wait for a person (`Order.review`), in any status: at or
+      after `since + review_limit` the order is stuck (`AWAITING_REVIEW`),
+      counted from when it entered its status, since the order does not
+      keep when the reason was added (it errs towards flagging);
     - a per-status limit on the time since the last status change: at or
       after `since + limits[status]` the order is stuck (`STATUS_LIMIT`).
 
@@ -128,6 +148,11 @@ class StuckRules:
             are refused.
         sla: The shipping promise that sets the ship-by deadline of orders
             without an entry in the `ship_by` mapping; `None` for none.
+        saga_limit: How long a saga may stay in flight; 15 minutes (a saga
+            ends within seconds unless a call keeps failing, and `recover`
+            runs more often than that). `None` turns the check off.
+        review_limit: How long an order may wait for a person; 1 hour.
+            `None` turns the check off.
 
     Raises:
         ValidationError: A limit that is not a positive timedelta, a
@@ -141,6 +166,12 @@ class StuckRules:
         default=DEFAULT_STUCK_LIMITS, converter=_limits, hash=False
     )
     sla: SlaPolicy | None = attrs.field(default=None, validator=_SLA)
+    saga_limit: dt.timedelta | None = attrs.field(
+        default=dt.timedelta(minutes=15), validator=_optional_limit("saga_limit")
+    )
+    review_limit: dt.timedelta | None = attrs.field(
+        default=dt.timedelta(hours=1), validator=_optional_limit("review_limit")
+    )
 
 
 def _since(value: dt.datetime) -> pendulum.DateTime:
@@ -176,7 +207,11 @@ class StuckOrder:
         age: How long it has stood there: `now - since`, never negative.
         reason: Which limit it passed.
         deadline: The instant it became stuck (UTC): the ship-by deadline,
-            or `since` plus the status's limit.
+            the saga's start plus `saga_limit`, or `since` plus the review
+            or status limit.
+        detail: What waits, for a person to read: the saga in flight
+            (`"refund/requested refund:order:douyin:DY-1:7"`) or the review
+            reasons (`"label, refund"`); empty for the other reasons.
 
     .. versionadded:: 0.1.0
     """
@@ -188,6 +223,7 @@ class StuckOrder:
     age: dt.timedelta = attrs.field(validator=_elapsed("age"))
     reason: StuckReason = attrs.field(converter=StuckReason)
     deadline: pendulum.DateTime = attrs.field(converter=_deadline)
+    detail: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
 
     @property
     def overdue(self) -> dt.timedelta:
@@ -213,45 +249,6 @@ class DueToClose:
     order_id: str = attrs.field(validator=text("order_id"))
     pay_by: pendulum.DateTime = attrs.field(converter=_pay_by)
     overdue: dt.timedelta = attrs.field(validator=_elapsed("overdue"))
-
-
-@final
-class DriftKind(enum.StrEnum):
-    """How our status and the channel's differ.
-
-    .. versionadded:: 0.1.0
-    """
-
-    CHANNEL_AHEAD = "channel_ahead"
-    """The channel is further along ("shipped" while we await shipment): an
-    event never reached us, or the channel was told something we were not."""
-    CHANNEL_BEHIND = "channel_behind"
-    """We are further along: our update (a tracking number) never reached
-    the channel."""
-    CONFLICT = "conflict"
-    """One side ended the order (cancelled or closed) and the other did not."""
-
-
-@final
-@attrs.frozen(slots=True)
-class StatusDrift:
-    """An order whose status differs between us and its channel.
-
-    Attributes:
-        channel: The order's channel.
-        order_id: The order's id.
-        ours: Our status.
-        theirs: The channel's status, mapped onto the canonical lifecycle.
-        kind: Which side is ahead, or that they conflict.
-
-    .. versionadded:: 0.1.0
-    """
-
-    channel: str = attrs.field(validator=text("channel"))
-    order_id: str = attrs.field(validator=text("order_id"))
-    ours: OrderStatus = attrs.field(converter=OrderStatus)
-    theirs: OrderStatus = attrs.field(converter=OrderStatus)
-    kind: DriftKind = attrs.field(validator=instance_of("kind", DriftKind))
 
 
 def status_changed_at(
@@ -340,23 +337,49 @@ def _stuck(
     rules: StuckRules,
     ship_by: Mapping[OrderRef, pendulum.DateTime],
 ) -> StuckOrder | None:
-    found: tuple[StuckReason, pendulum.DateTime] | None = None
+    found: tuple[StuckReason, pendulum.DateTime, str] | None = None
     due = (
         _ship_by_due(order, rules, ship_by)
         if order.status in _AWAITING_SHIPMENT
         else None
     )
+    saga = order.saga
+    saga_due = (
+        None
+        if saga is None or rules.saga_limit is None
+        else plus(saga.started_at, rules.saga_limit)
+    )
+    review_due = (
+        None
+        if not order.review or rules.review_limit is None
+        else plus(since, rules.review_limit)
+    )
     limit = rules.limits.get(order.status)
     if due is not None and now >= due:
-        found = StuckReason.PAST_SHIP_BY, due
+        found = StuckReason.PAST_SHIP_BY, due, ""
+    elif saga is not None and saga_due is not None and now >= saga_due:
+        detail = f"{saga.name}/{saga.step} {saga.key}"
+        found = StuckReason.SAGA_STALLED, saga_due, detail
+    elif review_due is not None and now >= review_due:
+        found = StuckReason.AWAITING_REVIEW, review_due, ", ".join(order.review)
     elif limit is not None and now >= plus(since, limit):
-        found = StuckReason.STATUS_LIMIT, plus(since, limit)
+        found = StuckReason.STATUS_LIMIT, plus(since, limit), ""
     if found is None:
         return None
+    reason, deadline, detail = found
     # A change recorded after `now` (a clock behind the recorder's) counts as
     # just now rather than as a negative age.
     age = max(_between(since, now), _ZERO)
-    return StuckOrder(order.channel, order.order_id, order.status, since, age, *found)
+    return StuckOrder(
+        order.channel,
+        order.order_id,
+        order.status,
+        since,
+        age,
+        reason,
+        deadline,
+        detail,
+    )
 
 
 def stuck_orders(
@@ -369,11 +392,14 @@ def stuck_orders(
 ) -> list[StuckOrder]:
     """Flag orders that have waited too long in their status.
 
-    Terminal orders (completed, cancelled, closed) are never stuck. An order
-    is flagged at most once: a broken ship-by promise (`PAST_SHIP_BY`) wins
-    over a passed status limit (`STATUS_LIMIT`), because it is the one the
-    buyer feels. Both limits are half-open: an order is stuck at the exact
-    deadline instant.
+    A terminal order (completed, cancelled, closed) is stuck only while
+    something is still owed on it: a saga in flight (a refund, say) or a
+    reason to wait for a person. An order is flagged at most once, by the
+    first limit it passed in `StuckRules`' order: a broken ship-by promise
+    (`PAST_SHIP_BY`) first, because it is the one the buyer feels, then a
+    stalled saga (`SAGA_STALLED`), a person's review (`AWAITING_REVIEW`) and
+    a passed status limit (`STATUS_LIMIT`). Every limit is half-open: an
+    order is stuck at the exact deadline instant.
 
     Args:
         orders: The orders to check, each `(channel, order_id)` once.
@@ -406,7 +432,7 @@ def stuck_orders(
     promised = _instants(ship_by, "ship_by")
     found: list[StuckOrder] = []
     for ref, order in _orders(orders).items():
-        if order.status.is_terminal:
+        if order.status.is_terminal and order.saga is None and not order.review:
             continue
         stuck = _stuck(order, entered.get(ref, order.placed_at), at, chosen, promised)
         if stuck is not None:
@@ -448,85 +474,4 @@ def due_to_close(orders: Iterable[Order], *, now: dt.datetime) -> list[DueToClos
         and at >= order.pay_by
     ]
     found.sort(key=lambda d: (d.pay_by, d.channel, d.order_id))
-    return found
-
-
-# The stage a buyer sees. Channels seldom report picking or in-transit, so
-# statuses within one stage are the same answer in two vocabularies, not drift.
-_STAGE: Final[Mapping[OrderStatus, int]] = MappingProxyType(
-    {
-        OrderStatus.PENDING_PAYMENT: 0,
-        OrderStatus.PAID: 1,
-        OrderStatus.PICKING: 1,
-        OrderStatus.PARTIALLY_SHIPPED: 2,
-        OrderStatus.SHIPPED: 3,
-        OrderStatus.IN_TRANSIT: 3,
-        OrderStatus.DELIVERED: 4,
-        OrderStatus.COMPLETED: 5,
-    }
-)
-_ENDED: Final = frozenset({OrderStatus.CANCELLED, OrderStatus.CLOSED})
-
-
-def _drift_kind(ours: OrderStatus, theirs: OrderStatus) -> DriftKind | None:
-    if ours in _ENDED or theirs in _ENDED:
-        return None if (ours in _ENDED) == (theirs in _ENDED) else DriftKind.CONFLICT
-    if _STAGE[theirs] > _STAGE[ours]:
-        return DriftKind.CHANNEL_AHEAD
-    if _STAGE[theirs] < _STAGE[ours]:
-        return DriftKind.CHANNEL_BEHIND
-    return None
-
-
-def _latest(channel_orders: Iterable[ChannelOrder]) -> dict[OrderRef, ChannelOrder]:
-    latest: dict[OrderRef, ChannelOrder] = {}
-    for record in as_tuple(channel_orders, "channel_orders", ChannelOrder):
-        ref = (record.channel, record.order_id)
-        seen = latest.get(ref)
-        # A pull that overlaps an earlier one repeats an order: the newest
-        # state wins; without timestamps, the one given last.
-        if (
-            seen is None
-            or seen.updated_at is None
-            or (record.updated_at is not None and record.updated_at >= seen.updated_at)
-        ):
-            latest[ref] = record
-    return latest
-
-
-def status_drift(
-    orders: Iterable[Order], channel_orders: Iterable[ChannelOrder]
-) -> list[StatusDrift]:
-    """Compare our statuses with what channel pulls report, order by order.
-
-    Orders are matched on `(channel, order_id)`; an order on one side only
-    is not drift (intake and pulls handle it). Statuses are compared by the
-    stage a buyer sees: paid and picking are both "awaiting shipment",
-    shipped and in transit both "shipped", cancelled and closed both
-    "ended"; a difference of stage is drift. When the channel reports one
-    order more than once, its latest record (`updated_at`) counts.
-
-    Args:
-        orders: Our orders, each `(channel, order_id)` once.
-        channel_orders: What channel pulls reported
-            (`orderkit.integrations.ChannelOrder`).
-
-    Returns:
-        Every drifted order, by channel and order id.
-
-    Raises:
-        ValidationError: An argument is not a sequence of the right items,
-            or `orders` repeats an order.
-
-    .. versionadded:: 0.1.0
-    """
-    ours = _orders(orders)
-    found: list[StatusDrift] = []
-    for ref, record in sorted(_latest(channel_orders).items()):
-        order = ours.get(ref)
-        if order is None:
-            continue
-        kind = _drift_kind(order.status, record.status)
-        if kind is not None:
-            found.append(StatusDrift(*ref, order.status, record.status, kind))
     return found

@@ -16,6 +16,7 @@ from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     IdempotencyConflict,
     IllegalTransition,
+    OrderkitError,
     UnknownOrder,
     ValidationError,
 )
@@ -33,6 +34,7 @@ from orderkit.orders import (
 from orderkit.ports import Clock, UnitOfWork
 from orderkit.pricing import PaymentLedger
 from orderkit.services._desk_notes import refund_key
+from orderkit.services._saga_outcomes import Stalled
 
 
 _S = OrderStatus
@@ -147,17 +149,23 @@ def started(order: Order, saga: Saga) -> tuple[Order, AuditRecord]:
     return new, _saga_record(order, new, saga, saga.started_at, started=True)
 
 
-def ended(
+def ended(  # noqa: PLR0913 - the saga, its result, and what ending it changes
     order: Order,
     saga: Saga,
     result: str,
     now: pendulum.DateTime,
     then: Saga | None = None,
+    *,
+    review: str | None = None,
 ) -> tuple[Order, AuditRecord]:
     new = attrs.evolve(order, saga=then, version=order.version + 1)
+    held: tuple[FieldChange, ...] = ()
+    if review is not None:
+        new, held = with_review(new, review)
     record = _saga_record(order, new, saga, now, started=False)
     record = attrs.evolve(
-        record, changes=(*record.changes, FieldChange("saga.result", "", result))
+        record,
+        changes=(*record.changes, FieldChange("saga.result", "", result), *held),
     )
     return new, record
 
@@ -176,14 +184,20 @@ def finish(  # noqa: PLR0913 - the saga, and what ending it records
     *,
     result: str,
     then: Callable[[UnitOfWork, Order], Saga | None] | None = None,
+    review: str | None = None,
 ) -> Order:
-    """End the saga in a unit of its own; a saga ended already stays ended."""
+    """End the saga in a unit of its own; a saga ended already stays ended.
+
+    `then` names the saga that follows on the order (a refund owed), and
+    `review` a reason the order now waits for a person, both in the same
+    unit as the end.
+    """
     with unit as uow:
         order = order_of(uow, channel, order_id)
         if order.saga is None or order.saga.key != saga.key:
             return order
         follow = None if then is None else then(uow, order)
-        new, record = ended(order, saga, result, clock.now(), follow)
+        new, record = ended(order, saga, result, clock.now(), follow, review=review)
         write(uow, order, new, record)
         uow.commit()
     return new
@@ -221,6 +235,63 @@ def refund_owed(
     )
 
 
+def refund_after_ship(
+    uow: UnitOfWork, order: Order, now: pendulum.DateTime
+) -> Saga | None:
+    """The refund a cancellation made owed while the order's ship saga ran.
+
+    `OrderDesk.record` leaves it to the ship saga: the cancellation's refund
+    (its `refund` message is in the outbox, keyed by the version that ended
+    the order) starts when the ship saga ends, in the same unit. Money
+    captured after the order ended is owed by another message, which waits
+    for a person (`review` has `"refund"`): then nothing is handed over,
+    since the amount owed by the cancellation alone is no longer the
+    order's payments.
+    """
+    if order.status not in ENDED or not order.payments:
+        return None
+    records = list(uow.audit.records(order.channel, order.order_id))
+    end = next(
+        (
+            r
+            for r in reversed(records)
+            if r.to_status in ENDED and r.from_status not in ENDED
+        ),
+        None,
+    )
+    if end is None:
+        return None
+    if any(
+        r.version > end.version and r.event_type == "PaymentCaptured" for r in records
+    ):
+        return None
+    paid = [p.amount for p in order.payments]
+    return Saga(
+        name=REFUND,
+        step=REQUESTED,
+        key=refund_key(order, end.version),
+        started_at=now,
+        amount=sum(paid[1:], paid[0]),
+        reference=order.payments[0].payment_id,
+    )
+
+
+def stalled(order: Order, error: OrderkitError) -> Stalled:
+    """The order's saga, reported as stalled: it stays for the next try."""
+    saga = order.saga
+    assert saga is not None  # noqa: S101 - only orders with a saga get here
+    return Stalled(order.channel, order.order_id, saga, error)
+
+
+def with_review(order: Order, reason: str) -> tuple[Order, tuple[FieldChange, ...]]:
+    """The order waiting for a person for `reason` too, and the change to audit."""
+    if reason in order.review:
+        return order, ()
+    review = (*order.review, reason)
+    change = FieldChange("review", ", ".join(order.review), ", ".join(review))
+    return attrs.evolve(order, review=review), (change,)
+
+
 def ledger_after(
     order: Order,
     saga: Saga,
@@ -235,6 +306,34 @@ def ledger_after(
     if ledger is None or all(p.payment_id != payment_id for p in ledger.payments):
         return None
     requested = ledger.request_refund(saga.key, payment_id, amount(saga), reason, now)
+    if succeeded:
+        return requested.settle_refund(saga.key, now)
+    return requested.fail_refund(saga.key, now)
+
+
+def case_ledger(
+    order: Order,
+    saga: Saga,
+    reason: str,
+    now: pendulum.DateTime,
+    *,
+    succeeded: bool,
+) -> PaymentLedger:
+    """The order's payment ledger with a case's refund, settled or failed.
+
+    An order without a ledger gets one from its captured payments: a
+    refunded case must name a refund of the ledger, and the ledger is what
+    refuses a refund beyond the capture before anything is sent.
+    """
+    ledger = order.payment_ledger
+    if ledger is None:
+        ledger = PaymentLedger(order.order_id, order.currency)
+        for p in order.payments:
+            ledger = ledger.authorise(p.payment_id, p.amount, p.captured_at)
+            ledger = ledger.capture(p.payment_id, p.amount, p.captured_at)
+    requested = ledger.request_refund(
+        saga.key, reference(saga), amount(saga), reason, now
+    )
     if succeeded:
         return requested.settle_refund(saga.key, now)
     return requested.fail_refund(saga.key, now)

@@ -23,30 +23,27 @@ from orderkit.errors import (
     OrderkitError,
     ValidationError,
 )
-from orderkit.integrations import ChannelTransaction, Label
+from orderkit.integrations import Label
 from orderkit.money import Money
 from orderkit.orders import (
     Order,
     OrderStatus,
     PaymentCaptured,
     PickingStarted,
-    Recorded,
     Saga,
     Shipped,
     order_stream,
-    record_payments,
 )
 from orderkit.ports import Carrier, Clock, Payments, UnitOfWork
 from orderkit.services import _saga_steps as steps
 from orderkit.services._desk import OrderDesk
+from orderkit.services._refunds import Refunds
 from orderkit.services._saga_outcomes import (
     AlreadyDone,
     Captured,
     CaptureDeclined,
     Dispatched,
     Recovery,
-    RefundDeclined,
-    Refunded,
     SagaOutcome,
     Stalled,
 )
@@ -208,6 +205,12 @@ class Shipping:
     units out of the ledger), then ends the saga. The parcel carries every
     unit not shipped yet.
 
+    When the order refuses the shipment after the label is booked (it was
+    cancelled meanwhile), the saga ends without a shipment, in one unit:
+    the order waits for a person to void the label (`review` gains
+    `"label"`), and the refund the cancellation made owed starts as the
+    order's `refund` saga, for `Refunds` to send.
+
     Args:
         unit: The backend's unit of work.
         clock: Where the time comes from.
@@ -274,7 +277,9 @@ class Shipping:
 
         Raises:
             UnknownOrder: The desk has no such order.
-            IllegalTransition: The order refused the shipment (saga ended).
+            IllegalTransition: The order refused the shipment (saga ended,
+                the label left for a person to void, a refund owed handed
+                over).
             TransientError: The carrier failed again: the saga stays.
         """
         saga = steps.in_flight(self._unit, channel, order_id, _SHIP)
@@ -289,19 +294,33 @@ class Shipping:
         if order.shipment(shipment_id) is None:
             problem = self._record(channel, order, saga, label)
         result = f"{label.carrier} {label.tracking_number}"
-        if problem is not None:
-            result = f"{result} not shipped: {problem}"
-        order = steps.finish(
-            self._unit, self._clock, channel, order_id, saga, result=result
-        )
-        if problem is not None:
-            raise IllegalTransition(
-                order_id,
-                order.status,
-                "ship",
-                f"{problem}; void label {label.carrier} {label.tracking_number}",
+        if problem is None:
+            order = steps.finish(
+                self._unit, self._clock, channel, order_id, saga, result=result
             )
-        return Dispatched(order, label)
+            return Dispatched(order, label)
+
+        def refund_owed(uow: UnitOfWork, order: Order) -> Saga | None:
+            return steps.refund_after_ship(uow, order, self._clock.now())
+
+        # The label is booked and nothing ships on it: a person voids it
+        # (the Carrier port has no call for that), told by `review`.
+        order = steps.finish(
+            self._unit,
+            self._clock,
+            channel,
+            order_id,
+            saga,
+            result=f"{result} not shipped: {problem}",
+            then=refund_owed,
+            review="label",
+        )
+        raise IllegalTransition(
+            order_id,
+            order.status,
+            "ship",
+            f"{problem}; void label {label.carrier} {label.tracking_number}",
+        )
 
     def _record(
         self, channel: str, order: Order, saga: Saga, label: Label
@@ -338,111 +357,6 @@ class Shipping:
         if recorded.rejected:
             return str(recorded.rejected[0].error)
         return None
-
-
-@final
-class Refunds:
-    """Send the refunds the order desk found owed, as sagas.
-
-    The desk starts a `refund` saga on an order when money was captured
-    for it and it was cancelled or closed (`RefundDue`), with a `refund`
-    outbox message under the same key. `send_due` sends each one to the
-    provider under that key, then records it on the order (the refund
-    requested and settled in the order's payment ledger, when it keeps one
-    with that payment) and ends the saga.
-
-    Args:
-        unit: The backend's unit of work.
-        clock: Where the time comes from.
-        payments: The payment provider.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, unit: UnitOfWork, clock: Clock, payments: Payments) -> None:
-        """Refund through `payments`."""
-        self._unit = unit
-        self._clock = clock
-        self._payments = payments
-
-    def send_due(
-        self, *, limit: int = 100
-    ) -> tuple[Refunded | RefundDeclined | Stalled, ...]:
-        """Send the refunds owed on cancelled and closed orders, at most `limit`.
-
-        A refund that fails is reported as `Stalled` and stays owed; the
-        others go on.
-
-        Returns:
-            What happened to each refund, by channel and order id.
-        """
-        statuses = (_S.CANCELLED, _S.CLOSED)
-        due = [
-            order
-            for status in statuses
-            for order in steps.scan(self._unit, status)
-            if order.saga is not None and order.saga.name == steps.REFUND
-        ]
-        due.sort(key=lambda order: (order.channel, order.order_id))
-        outcomes: list[Refunded | RefundDeclined | Stalled] = []
-        for order in due[:limit]:
-            try:
-                outcome = self.resume(order.channel, order.order_id)
-            except OrderkitError as error:
-                outcomes.append(_stalled(order, error))
-                continue
-            if outcome is not None:
-                outcomes.append(outcome)
-        return tuple(outcomes)
-
-    def resume(self, channel: str, order_id: str) -> Refunded | RefundDeclined | None:
-        """Send the order's refund owed; `None` if no refund saga is in flight.
-
-        Raises:
-            UnknownOrder: The desk has no such order.
-            ValidationError: The saga names no payment or amount.
-            RefundExceedsCapture: The order's payment ledger does not allow
-                the amount; nothing was sent.
-            TransientError: The provider failed or timed out: the saga stays.
-        """
-        saga = steps.in_flight(self._unit, channel, order_id, steps.REFUND)
-        if saga is None:
-            return None
-        payment_id, amount = steps.reference(saga), steps.amount(saga)
-        with self._unit as uow:
-            order = steps.order_of(uow, channel, order_id)
-        reason = order.cancel_reason or "refund owed"
-        # Check the ledger first, as the Payments contract asks: an amount
-        # it refuses is never sent.
-        steps.ledger_after(order, saga, reason, self._clock.now(), succeeded=True)
-        transaction = self._payments.refund(
-            payment_id, amount, key=saga.key, reason=reason
-        )
-        with self._unit as uow:
-            order = steps.order_of(uow, channel, order_id)
-            if order.saga is None or order.saga.key != saga.key:
-                return _refund_outcome(order, transaction)
-            now = self._clock.now()
-            new, records = order, []
-            ledger = steps.ledger_after(
-                order, saga, reason, now, succeeded=transaction.succeeded
-            )
-            if ledger is not None:
-                recorded = record_payments(
-                    order,
-                    ledger,
-                    key=IdempotencyKey(steps.ACTOR, "refund", order_id, saga.key),
-                    actor=steps.ACTOR,
-                    source=steps.ACTOR,
-                    now=now,
-                )
-                if isinstance(recorded, Recorded):
-                    new = recorded.order
-                    records.append(recorded.record)
-            ended, record = steps.ended(new, saga, steps.describe(transaction), now)
-            steps.write(uow, order, ended, record, *records)
-            uow.commit()
-        return _refund_outcome(ended, transaction)
 
 
 def recover(
@@ -511,19 +425,5 @@ def _attempt(
     try:
         return runner(order.channel, order.order_id)
     except OrderkitError as error:
-        return _stalled(order, error)
-
-
-def _stalled(order: Order, error: OrderkitError) -> Stalled:
-    # The saga stays on the order; the next recovery tries it again.
-    saga = order.saga
-    assert saga is not None  # noqa: S101 - only orders with a saga get here
-    return Stalled(order.channel, order.order_id, saga, error)
-
-
-def _refund_outcome(
-    order: Order, transaction: ChannelTransaction
-) -> Refunded | RefundDeclined:
-    if transaction.succeeded:
-        return Refunded(order, transaction)
-    return RefundDeclined(order, transaction)
+        # The saga stays on the order; the next recovery tries it again.
+        return steps.stalled(order, error)

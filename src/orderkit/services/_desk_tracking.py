@@ -1,0 +1,64 @@
+"""What a carrier's scan does to an order: a parcel event, or a hold for a person."""
+
+from __future__ import annotations
+
+import attrs
+import pendulum
+
+from orderkit._fast import copier
+from orderkit.errors import ValidationError
+from orderkit.integrations import TrackingEvent, TrackingStatus
+from orderkit.orders import AuditRecord, Delivered, FieldChange, InTransit, Order
+from orderkit.services._desk_notes import review_record
+
+
+_evolve_order = copier(Order)
+
+
+def parcel_event(order: Order, scan: TrackingEvent) -> InTransit | Delivered | None:
+    """The event a scan of one of the order's parcels applies; `None` to hold it.
+
+    Raises:
+        ValidationError: No parcel of the order has the scan's tracking
+            number with its carrier (`field` is `"tracking_number"`).
+    """
+    scanned = (scan.carrier, scan.tracking_number)
+    parcel = next(
+        (p for p in order.shipments if (p.carrier, p.tracking_number) == scanned),
+        None,
+    )
+    if parcel is None:
+        raise ValidationError(
+            "tracking_number",
+            scan.tracking_number,
+            f"no parcel of order {order.order_id!r} has it "
+            f"with carrier {scan.carrier!r}",
+        )
+    if scan.status is TrackingStatus.EXCEPTION:
+        return None
+    event_type = Delivered if scan.status is TrackingStatus.DELIVERED else InTransit
+    return event_type(
+        order_id=order.order_id,
+        key=scan.key,
+        occurred_at=scan.at,
+        source=scan.carrier,
+        shipment_id=parcel.shipment_id,
+    )
+
+
+def carrier_hold(
+    order: Order, scan: TrackingEvent, now: pendulum.DateTime
+) -> tuple[Order, AuditRecord] | None:
+    """The order held for a person over a carrier exception; `None` if it is."""
+    if "carrier" in order.review:
+        return None
+    review = (*order.review, "carrier")
+    held = _evolve_order(order, review=review, version=order.version + 1)
+    record = review_record(held, now, review)
+    note = f"{scan.carrier_code}: {scan.description}".strip(": ")
+    record = attrs.evolve(
+        record,
+        key=scan.key,
+        changes=(*record.changes, FieldChange("tracking", "", note)),
+    )
+    return held, record

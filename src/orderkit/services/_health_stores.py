@@ -1,0 +1,239 @@
+"""The order-health report read from the stores: every figure, and where it comes from.
+
+`health_report` scores values its caller gathered; `health_from_stores`
+gathers them itself from one backend (orders and their audit trails, the
+inventory ledger), for an explicit window and clock, and hands them to it.
+Only what no store holds comes from the host: the warehouse's physical
+counts, the complaint figure, and what channel pulls reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+import pendulum
+
+from orderkit._time import to_utc
+from orderkit._validate import as_tuple, positive_int
+from orderkit.calendar import DayWindow
+from orderkit.errors import ValidationError
+from orderkit.integrations import ChannelOrder
+from orderkit.inventory import Movement
+from orderkit.orders import AuditRecord, Order
+from orderkit.ports import Clock, UnitOfWork
+from orderkit.services._health import health_report
+from orderkit.services._health_types import (
+    DEFAULT_HEALTH_RULES,
+    HealthReport,
+    HealthRules,
+    HealthWeights,
+)
+from orderkit.services._monitor import OrderRef, StuckRules, status_changed_at
+from orderkit.services._stock_counts import (
+    StockCount,
+    StockReconciliation,
+    reconcile_stock,
+)
+
+
+__all__ = ["health_from_stores"]
+
+# Movements read per call when the counts are checked against the ledger.
+_MOVEMENTS_PAGE = 1000
+
+
+def _bounds(
+    window: DayWindow | tuple[dt.datetime, dt.datetime], zone: str | None
+) -> tuple[pendulum.DateTime, pendulum.DateTime, str]:
+    if isinstance(window, DayWindow):
+        return window.start, window.end, zone or window.zone
+    # A host may pass anything at run time, whatever the annotation says.
+    pair: object = window
+    if not isinstance(pair, tuple) or len(pair) != 2:
+        raise ValidationError(
+            "window", window, "must be a DayWindow or a (start, end) pair"
+        )
+    start = to_utc(window[0], "window.start")
+    end = to_utc(window[1], "window.end")
+    if end <= start:
+        raise ValidationError("window", window, "must end after it starts")
+    if zone is None:
+        raise ValidationError("zone", zone, "name the store's IANA zone")
+    return start, end, zone
+
+
+def _in_window(
+    order: Order,
+    records: Iterable[AuditRecord],
+    start: pendulum.DateTime,
+    end: pendulum.DateTime,
+) -> bool:
+    """Whether the window counts the order: placed or changed in it, or not done."""
+    if order.placed_at >= end:
+        return False
+    if order.placed_at >= start:
+        return True
+    if any(start <= r.recorded_at < end for r in records):
+        return True
+    # An order left behind by an earlier window still counts against this
+    # one while it is open or waits for something (a refund, a person).
+    return not order.status.is_terminal or order.saga is not None or bool(order.review)
+
+
+def _stock(
+    unit: UnitOfWork, counts: tuple[StockCount, ...], now: pendulum.DateTime
+) -> StockReconciliation | None:
+    if not counts:
+        return None
+    with unit as uow:
+        balances = uow.ledger.balances(now)
+        movements: list[Movement] = []
+        after = 0
+        while True:
+            batch = uow.ledger.movements(after=after, limit=_MOVEMENTS_PAGE)
+            movements.extend(batch)
+            if len(batch) < _MOVEMENTS_PAGE:
+                break
+            after = batch[-1].seq
+    return reconcile_stock(counts, balances, movements)
+
+
+def health_from_stores(  # noqa: PLR0913 - keyword-only inputs of one report
+    unit: UnitOfWork,
+    clock: Clock,
+    *,
+    window: DayWindow | tuple[dt.datetime, dt.datetime],
+    zone: str | None = None,
+    counts: Iterable[StockCount] = (),
+    complaints: int | None = None,
+    channel_orders: Iterable[ChannelOrder] = (),
+    weights: HealthWeights | None = None,
+    rules: HealthRules = DEFAULT_HEALTH_RULES,
+    stuck_rules: StuckRules | None = None,
+    ship_by: Mapping[OrderRef, dt.datetime] | None = None,
+    page: int = 500,
+) -> HealthReport:
+    """Score order health over a window, every figure read from the stores.
+
+    The report is judged at `clock.now()`, over the window `[start, end)`.
+    What is read, and from where:
+
+    - **the window's orders**, from the order store: every order placed
+      before `end` that was placed in the window, has an audit record
+      recorded in it, or is still open (not completed, cancelled or closed)
+      or waiting for something (a saga in flight, a reason in
+      `Order.review`): an order stuck since last week counts against
+      today;
+    - **the audit records**, from the audit log: the records of every order
+      recorded in the window (`start <= recorded_at < end`), and each
+      window order's whole trail for when it entered its status
+      (`status_changed_at`);
+    - **the ledger's balances and movements**, from the ledger store, to
+      check `counts` against (`reconcile_stock`), only when counts are
+      given.
+
+    The measures, as `health_report` computes them from those figures:
+
+    - status sync timeliness = `timely / status changes`: the window's
+      audit records that moved or created an order, and of those the ones
+      with `recorded_at - occurred_at <= rules.max_sync_lag`;
+    - inventory accuracy = `agreed counts / counts`: each count compared
+      with the ledger's on hand at its `counted_at`;
+    - change-approval completion = `decided / (decided + lapsed)` over the
+      window orders' price changes: approved or rejected, over those plus
+      the expired and the pending at or past `expires_at`;
+    - complaint rate = `1 - min(1, complaints / window orders)`, with
+      `complaints` from the host; `None` makes the measure missing, the
+      report lists it in `missing`, and the other weights are scaled up to
+      fill its share;
+    - fulfilment on time = `on time / (shipped + late unshipped)` over the
+      window orders with a ship-by instant (`ship_by`, else
+      `stuck_rules.sla` from the first payment): last parcel shipped
+      before it, over those shipped plus those awaiting shipment at or
+      past it.
+
+    Beside the score: backlog rate `awaiting shipment / (window orders -
+    pending payment - cancelled - closed)`, stuck rate `stuck open orders /
+    open orders`, consistency index `1 - drifted / compared` against
+    `channel_orders`, and the anomalous operations among the window orders'
+    price changes (bulk edits by one actor, edits outside working hours in
+    `zone`). The score is `100 * sum(value * weight) / sum(weight)` over
+    the measures present.
+
+    It reads every order and its audit trail, a page of `page` orders per
+    unit of work (the figures are not one snapshot), and, with counts, the
+    ledger's whole movement history: run it off the hot path.
+
+    Args:
+        unit: The backend's unit of work; nothing is written.
+        clock: Where `now` comes from.
+        window: The window scored: a `DayWindow` (a day in the store's zone)
+            or a `(start, end)` pair of timezone-aware instants.
+        zone: The store's IANA zone, for working hours; by default the
+            `DayWindow`'s zone (required with a pair).
+        counts: The warehouse's physical counts to check the ledger with;
+            none makes inventory accuracy missing.
+        complaints: Complaints about the window's orders, from the host;
+            `None` when it has no figure.
+        channel_orders: What channel pulls reported, for the consistency
+            index.
+        weights: The weights; the brief's by default.
+        rules: Sync lag, working hours and bulk-edit thresholds.
+        stuck_rules: Stuck-order limits and the SLA behind ship-by
+            instants; `StuckRules()` by default.
+        ship_by: Ship-by instants promised per `(channel, order_id)`.
+        page: How many orders to read per unit of work.
+
+    Returns:
+        The report, as `health_report` returns it.
+
+    Raises:
+        ValidationError: An argument is invalid: a window that does not end
+            after it starts, a pair without `zone`, an unknown zone,
+            `complaints` below zero (`field` names it).
+        InvalidQuantity: `page` is not a positive integer.
+        NaiveDatetime: An instant has no UTC offset.
+        StoreError: A store failed.
+
+    .. versionadded:: 0.1.0
+    """
+    start, end, chosen_zone = _bounds(window, zone)
+    positive_int("page")(None, None, page)
+    found_counts = as_tuple(counts, "counts", StockCount)
+    now = to_utc(clock.now(), "now")
+    orders: list[Order] = []
+    records: list[AuditRecord] = []
+    changed: dict[OrderRef, pendulum.DateTime] = {}
+    after: tuple[str, str] | None = None
+    while True:
+        with unit as uow:
+            batch = uow.orders.orders(after=after, limit=page)
+            trails = [
+                (order, tuple(uow.audit.records(order.channel, order.order_id)))
+                for order in batch
+                if order.placed_at < end
+            ]
+        for order, trail in trails:
+            if not _in_window(order, trail, start, end):
+                continue
+            orders.append(order)
+            records.extend(r for r in trail if start <= r.recorded_at < end)
+            changed[order.channel, order.order_id] = status_changed_at(order, trail)
+        if len(batch) < page:
+            break
+        after = (batch[-1].channel, batch[-1].order_id)
+    return health_report(
+        orders,
+        now=now,
+        zone=chosen_zone,
+        records=records,
+        stock=_stock(unit, found_counts, now),
+        complaints=complaints,
+        channel_orders=channel_orders,
+        weights=weights,
+        rules=rules,
+        stuck_rules=stuck_rules,
+        changed_at=changed,
+        ship_by=ship_by,
+    )

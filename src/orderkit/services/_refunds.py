@@ -1,0 +1,281 @@
+"""Refunds owed by the order desk, sent as sagas: cancellations and after-sales.
+
+Two things make money owed back, and both go out the same way, through one
+`refund` saga per refund, keyed once for the outbox message and the
+payment provider:
+
+- a cancellation or close after a capture (`RefundDue`): the desk starts the
+  saga when it records the event, or the capture or ship saga in flight
+  hands over to it when it ends;
+- an after-sales case whose inspection passed: the desk starts the saga when
+  it records the case, or `Refunds.send_due` does once the saga in flight
+  on the order has ended. A refunded case is recorded `REFUNDED`, with its
+  refund in the order's payment ledger.
+"""
+
+from __future__ import annotations
+
+from typing import final
+
+import pendulum
+
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import OrderkitError
+from orderkit.integrations import ChannelTransaction
+from orderkit.orders import (
+    AfterSalesCase,
+    AuditRecord,
+    CaseState,
+    Order,
+    Recorded,
+    Saga,
+    record_case,
+    record_payments,
+    refund_case,
+)
+from orderkit.ports import Clock, Payments, UnitOfWork
+from orderkit.pricing import PaymentLedger
+from orderkit.services import _saga_steps as steps
+from orderkit.services._desk_notes import (
+    case_owed,
+    case_refund_key,
+    case_refund_reason,
+    case_refund_saga,
+)
+from orderkit.services._saga_outcomes import RefundDeclined, Refunded, Stalled
+
+
+__all__ = ["Refunds"]
+
+
+@final
+class Refunds:
+    """Send the refunds the order desk found owed, as sagas.
+
+    The desk starts a `refund` saga on an order when money was captured
+    for it and it was cancelled or closed (`RefundDue`), and when one of
+    its after-sales cases passed inspection, each with a `refund` outbox
+    message under the saga's key. `send_due` sends each one to the provider
+    under that key, then records it on the order (the refund requested and
+    settled in the order's payment ledger, when it keeps one with that
+    payment; for a case, always, and the case `REFUNDED`) and ends the saga.
+    A refund the provider declines is left to a person: the order's
+    `review` gains `"refund"`.
+
+    Args:
+        unit: The backend's unit of work.
+        clock: Where the time comes from.
+        payments: The payment provider.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, unit: UnitOfWork, clock: Clock, payments: Payments) -> None:
+        """Refund through `payments`."""
+        self._unit = unit
+        self._clock = clock
+        self._payments = payments
+
+    def send_due(
+        self, *, limit: int = 100
+    ) -> tuple[Refunded | RefundDeclined | Stalled, ...]:
+        """Send the refunds owed, at most `limit`, by channel and order id.
+
+        A refund saga in flight is resumed; an after-sales case that passed
+        inspection while another saga was in flight gets its saga started
+        here, and an order with several cases owed has them sent one after
+        the other. A refund that fails is reported as `Stalled` and stays
+        owed; the others go on.
+
+        Returns:
+            What happened to each refund, by channel and order id.
+        """
+        due = [order for order in steps.scan(self._unit, None) if _owes(order)]
+        outcomes: list[Refunded | RefundDeclined | Stalled] = []
+        for order in due:
+            # Each round sends one refund; an order owes at most one per case
+            # and one for its cancellation.
+            for _ in range(len(order.after_sales) + 1):
+                if len(outcomes) >= limit:
+                    return tuple(outcomes)
+                outcome = self._send_next(order.channel, order.order_id)
+                if outcome is None:
+                    break
+                outcomes.append(outcome)
+                if isinstance(outcome, Stalled):
+                    break
+        return tuple(outcomes)
+
+    def resume(self, channel: str, order_id: str) -> Refunded | RefundDeclined | None:
+        """Send the order's refund owed; `None` if no refund saga is in flight.
+
+        A case's refund whose case was settled otherwise meanwhile (refunded
+        under another refund id, or resolved) is not sent: its saga ends,
+        and this returns `None`.
+
+        Raises:
+            UnknownOrder: The desk has no such order.
+            ValidationError: The saga names no payment or amount.
+            UnknownPayment: A case names a payment the order does not have;
+                nothing was sent.
+            RefundExceedsCapture: The order's payment ledger does not allow
+                the amount; nothing was sent.
+            TransientError: The provider failed or timed out: the saga stays.
+        """
+        saga = steps.in_flight(self._unit, channel, order_id, steps.REFUND)
+        if saga is None:
+            return None
+        payment_id, amount = steps.reference(saga), steps.amount(saga)
+        with self._unit as uow:
+            order = steps.order_of(uow, channel, order_id)
+        case = _case_of(order, saga)
+        if case is not None and case.state is not CaseState.INSPECTED:
+            result = f"not sent: case {case.case_id} is {case.state}"
+            steps.finish(
+                self._unit, self._clock, channel, order_id, saga, result=result
+            )
+            return None
+        reason = _reason(order, case)
+        # Check the ledger first, as the Payments contract asks: an amount
+        # it refuses is never sent.
+        _ledger(order, saga, case, reason, self._clock.now(), succeeded=True)
+        transaction = self._payments.refund(
+            payment_id, amount, key=saga.key, reason=reason
+        )
+        with self._unit as uow:
+            order = steps.order_of(uow, channel, order_id)
+            if order.saga is None or order.saga.key != saga.key:
+                return _outcome(order, transaction)
+            now = self._clock.now()
+            new, records = _recorded(
+                order, saga, case, reason, transaction=transaction, now=now
+            )
+            ended, record = steps.ended(
+                new,
+                saga,
+                steps.describe(transaction),
+                now,
+                review=None if transaction.succeeded else steps.REFUND,
+            )
+            steps.write(uow, order, ended, record, *records)
+            uow.commit()
+        return _outcome(ended, transaction)
+
+    def _send_next(
+        self, channel: str, order_id: str
+    ) -> Refunded | RefundDeclined | Stalled | None:
+        """Start the order's next refund saga if none runs, and send it."""
+        now = self._clock.now()
+        with self._unit as uow:
+            order = steps.order_of(uow, channel, order_id)
+        saga = _next_saga(order, now)
+        if saga is None:
+            return None
+        try:
+            if order.saga is None:
+                with self._unit as uow:
+                    # Started against the version read: a change in between
+                    # raises ConcurrencyConflict, and the next call retries.
+                    steps.write(uow, order, *steps.started(order, saga))
+                    uow.commit()
+            return self.resume(channel, order_id)
+        except OrderkitError as error:
+            return Stalled(channel, order_id, saga, error)
+
+
+# ----------------------------------------------------------------------
+# Helpers
+
+
+def _owes(order: Order) -> bool:
+    """Whether the order has a refund saga in flight, or a case owed one."""
+    if order.saga is not None:
+        return order.saga.name == steps.REFUND
+    return case_owed(order) is not None
+
+
+def _next_saga(order: Order, now: pendulum.DateTime) -> Saga | None:
+    """The refund saga to send next: the one in flight, or an owed case's."""
+    if order.saga is not None:
+        return order.saga if order.saga.name == steps.REFUND else None
+    case = case_owed(order)
+    return None if case is None else case_refund_saga(order, case, now)
+
+
+def _case_of(order: Order, saga: Saga) -> AfterSalesCase | None:
+    """The after-sales case a refund saga pays, or `None` for a cancellation's."""
+    return next(
+        (c for c in order.after_sales if case_refund_key(order, c) == saga.key),
+        None,
+    )
+
+
+def _reason(order: Order, case: AfterSalesCase | None) -> str:
+    if case is not None:
+        return case_refund_reason(case)
+    return order.cancel_reason or "refund owed"
+
+
+def _ledger(  # noqa: PLR0913 - the refund, and what the provider said
+    order: Order,
+    saga: Saga,
+    case: AfterSalesCase | None,
+    reason: str,
+    now: pendulum.DateTime,
+    *,
+    succeeded: bool,
+) -> PaymentLedger | None:
+    if case is not None:
+        return steps.case_ledger(order, saga, reason, now, succeeded=succeeded)
+    return steps.ledger_after(order, saga, reason, now, succeeded=succeeded)
+
+
+def _recorded(  # noqa: PLR0913 - the refund, and what the provider said
+    order: Order,
+    saga: Saga,
+    case: AfterSalesCase | None,
+    reason: str,
+    *,
+    transaction: ChannelTransaction,
+    now: pendulum.DateTime,
+) -> tuple[Order, list[AuditRecord]]:
+    """The order with the refund in its ledger and its case, and their records."""
+    new, records = order, []
+    succeeded = transaction.succeeded
+    ledger = _ledger(order, saga, case, reason, now, succeeded=succeeded)
+    if ledger is not None:
+        recorded = record_payments(
+            order,
+            ledger,
+            key=IdempotencyKey(steps.ACTOR, "refund", order.order_id, saga.key),
+            actor=steps.ACTOR,
+            source=steps.ACTOR,
+            now=now,
+        )
+        if isinstance(recorded, Recorded):
+            new = recorded.order
+            records.append(recorded.record)
+    if case is not None and succeeded:
+        last = case.steps[-1].at if case.steps else case.requested_at
+        # A case's steps never go back in time, whatever this clock says.
+        refunded = refund_case(case, saga.key, max(now, last), actor=steps.ACTOR)
+        recorded = record_case(
+            new,
+            refunded,
+            key=IdempotencyKey(steps.ACTOR, "refund.case", order.order_id, saga.key),
+            actor=steps.ACTOR,
+            source=steps.ACTOR,
+            now=now,
+        )
+        if isinstance(recorded, Recorded):
+            new = recorded.order
+            records.append(recorded.record)
+    return new, records
+
+
+def _outcome(
+    order: Order, transaction: ChannelTransaction
+) -> Refunded | RefundDeclined:
+    if transaction.succeeded:
+        return Refunded(order, transaction)
+    return RefundDeclined(order, transaction)

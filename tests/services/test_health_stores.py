@@ -1,0 +1,348 @@
+"""The health report read from the stores, checked against figures worked by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from orderkit.adapters.memory import MemoryUnitOfWork
+from orderkit.adapters.sqlite import SqliteUnitOfWork
+from orderkit.calendar import CN, DayWindow, SlaPolicy
+from orderkit.dedupe import Fingerprinter, IdempotencyKey
+from orderkit.errors import InvalidQuantity, NaiveDatetime, ValidationError
+from orderkit.integrations import ChannelOrder
+from orderkit.money import Money
+from orderkit.orders import (
+    Address,
+    Buyer,
+    Cancelled,
+    OrderLine,
+    OrderPlaced,
+    OrderStatus,
+    PaymentCaptured,
+    PickingStarted,
+    ShipmentLine,
+    Shipped,
+)
+from orderkit.ports import UnitOfWork
+from orderkit.pricing import Quote
+from orderkit.services import (
+    DeskPolicy,
+    HealthMeasure,
+    Ledger,
+    OrderDesk,
+    StockCount,
+    StuckReason,
+    StuckRules,
+    health_from_stores,
+    health_report,
+)
+from orderkit.testing import FrozenClock
+
+
+SECRET = b"health-stores-secret-012345"
+ZONE = "Asia/Shanghai"
+# Wednesday 11 November 2026 in Shanghai: 2026-11-10 16:00 to 11-11 16:00 UTC.
+WINDOW = DayWindow(dt.date(2026, 11, 11), ZONE)
+SLA = SlaPolicy(CN, ZONE, business_days=1, cutoff=dt.time(16))
+RULES = StuckRules(sla=SLA)
+# The report is read the next morning, 09:00 in Shanghai.
+NOW = pendulum.datetime(2026, 11, 12, 1, 0)
+
+
+def at(day: int, hour: int, minute: int = 0) -> pendulum.DateTime:
+    return pendulum.datetime(2026, 11, day, hour, minute)
+
+
+def cny(amount: str) -> Money:
+    return Money(amount, "CNY")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
+    """An empty backend, in memory or in a SQLite file."""
+    if request.param == "memory":
+        yield MemoryUnitOfWork()
+        return
+    sqlite = SqliteUnitOfWork(tmp_path / "health.db")
+    yield sqlite
+    sqlite.close()
+
+
+class Shop:
+    """A desk whose clock the test moves, so every recorded_at is known."""
+
+    def __init__(self, unit: UnitOfWork) -> None:
+        self.unit = unit
+        self.clock = FrozenClock(at(8, 0))
+        with unit as uow:
+            ledger = Ledger(uow.ledger, self.clock)
+            ledger.receive("RETRO-CLOCK", "BJ-1", 10)
+            ledger.receive("JADE-TEAPOT", "BJ-1", 5)
+            uow.commit()
+        self.desk = OrderDesk(
+            unit, self.clock, DeskPolicy(locations=["BJ-1"]), Fingerprinter(SECRET)
+        )
+
+    def now(self, when: pendulum.DateTime) -> None:
+        self.clock.advance(seconds=(when - self.clock.now()).in_seconds())
+
+    def accept(self, order_id: str, when: pendulum.DateTime) -> None:
+        self.now(when)
+        placed = OrderPlaced(
+            order_id=order_id,
+            key=IdempotencyKey("douyin", "trade.created", order_id, "1"),
+            occurred_at=when,
+            channel="douyin",
+            buyer=Buyer(f"buyer-{order_id}", "李雷"),
+            address=Address("CN", "北京市", "北京市", "朝阳区", f"建国路 {order_id}"),
+            lines=[OrderLine("L1", "RETRO-CLOCK", 1, cny("199.00"))],
+        )
+        self.desk.accept(
+            ChannelOrder(
+                placed=placed,
+                quote=Quote(order_id, "douyin", placed.lines),
+                status=OrderStatus.PENDING_PAYMENT,
+                channel_status="WAIT_BUYER_PAY",
+            )
+        )
+
+    def pay(
+        self, order_id: str, occurred: pendulum.DateTime, recorded: pendulum.DateTime
+    ) -> None:
+        self.now(recorded)
+        paid = PaymentCaptured(
+            order_id=order_id,
+            key=IdempotencyKey("douyin", "trade.paid", order_id, "1"),
+            occurred_at=occurred,
+            payment_id=f"alipay-{order_id}",
+            amount=cny("199.00"),
+        )
+        self.desk.record("douyin", order_id, paid)
+
+    def ship(self, order_id: str, when: pendulum.DateTime) -> None:
+        self.now(when)
+        self.desk.record(
+            "douyin",
+            order_id,
+            PickingStarted(
+                order_id=order_id,
+                key=IdempotencyKey("wms", "picking", order_id, "1"),
+                occurred_at=when,
+            ),
+        )
+        self.desk.record(
+            "douyin",
+            order_id,
+            Shipped(
+                order_id=order_id,
+                key=IdempotencyKey("wms", "shipped", order_id, "1"),
+                occurred_at=when,
+                shipment_id=f"S-{order_id}",
+                lines=[ShipmentLine("L1", 1)],
+                carrier="SF",
+                tracking_number=f"SF{order_id}",
+            ),
+        )
+
+
+def a_day_of_orders(unit: UnitOfWork) -> Shop:
+    """Five orders around Wednesday's window; three of them are its orders."""
+    shop = Shop(unit)
+    # Monday: placed and closed unpaid, before the window: not the window's.
+    shop.accept("DY-OLD", at(9, 2))
+    shop.now(at(9, 3))
+    shop.desk.close_unpaid()
+    # Monday: paid and never shipped: open, so it counts against Wednesday.
+    shop.accept("DY-STUCK", at(9, 2))
+    shop.pay("DY-STUCK", at(9, 2, 5), at(9, 2, 5))
+    # Wednesday 09:00 Shanghai: paid and shipped, every change synced at once.
+    shop.accept("DY-1", at(11, 1))
+    shop.pay("DY-1", at(11, 1, 5), at(11, 1, 5))
+    shop.ship("DY-1", at(11, 5))
+    # Wednesday 10:00: the payment reached us 30 minutes late.
+    shop.accept("DY-2", at(11, 2))
+    shop.pay("DY-2", at(11, 2, 5), at(11, 2, 35))
+    # Thursday 01:00 Shanghai: after the window.
+    shop.accept("DY-NEXT", at(11, 17))
+    shop.now(NOW)
+    return shop
+
+
+COUNTS = (
+    # 10 received, 1 shipped (DY-1) by noon: agrees.
+    StockCount("RETRO-CLOCK", "BJ-1", 9, at(11, 12)),
+    # 5 received, 4 on the shelf: a unit is missing.
+    StockCount("JADE-TEAPOT", "BJ-1", 4, at(11, 12)),
+)
+
+
+class TestFiguresFromTheStores:
+    """Every figure is read from the stores and matches the hand count."""
+
+    def test_each_measure_and_the_score(self, unit: UnitOfWork) -> None:
+        shop = a_day_of_orders(unit)
+        report = health_from_stores(
+            unit,
+            shop.clock,
+            window=WINDOW,
+            counts=COUNTS,
+            complaints=1,
+            stuck_rules=RULES,
+        )
+
+        def figures(measure: HealthMeasure) -> tuple[int, int, Decimal | None]:
+            c = report.component(measure)
+            return c.numerator, c.denominator, c.value
+
+        # DY-1: placed, paid, picking, shipped on time; DY-2: placed on
+        # time, paid 30 minutes late. DY-STUCK's changes were on Monday.
+        assert figures(HealthMeasure.STATUS_SYNC) == (5, 6, Decimal("0.8333"))
+        assert figures(HealthMeasure.INVENTORY_ACCURACY) == (1, 2, Decimal("0.5000"))
+        # Three window orders (DY-STUCK, DY-1, DY-2), one complaint.
+        assert figures(HealthMeasure.COMPLAINT_RATE) == (1, 3, Decimal("0.6667"))
+        # DY-1 shipped before Thursday's 16:00 UTC deadline; DY-STUCK was
+        # due Tuesday and waits; DY-2 is not due yet.
+        assert figures(HealthMeasure.ON_TIME_FULFILMENT) == (1, 2, Decimal("0.5000"))
+        assert report.missing == (HealthMeasure.CHANGE_APPROVAL,)
+        # 100 * (.30 * 5/6 + .25 * 1/2 + .15 * 2/3 + .10 * 1/2) / .80 = 65.625
+        assert report.score == Decimal("65.62")
+        # Awaiting shipment: DY-STUCK and DY-2, of three paid orders.
+        assert report.backlog_rate == Decimal("0.6667")
+        assert [(s.order_id, s.reason) for s in report.stuck] == [
+            ("DY-STUCK", StuckReason.PAST_SHIP_BY),
+            ("DY-2", StuckReason.STATUS_LIMIT),
+        ]
+        # DY-2 has been paid since the payment was recorded, 02:35 UTC.
+        assert report.stuck[1].since == at(11, 2, 35)
+        assert report.stuck_rate == Decimal("0.6667")
+        assert report.consistency_index is None
+
+    def test_without_a_complaint_figure_the_score_says_so_and_renormalises(
+        self, unit: UnitOfWork
+    ) -> None:
+        shop = a_day_of_orders(unit)
+        report = health_from_stores(
+            unit, shop.clock, window=WINDOW, counts=COUNTS, stuck_rules=RULES
+        )
+        assert report.missing == (
+            HealthMeasure.CHANGE_APPROVAL,
+            HealthMeasure.COMPLAINT_RATE,
+        )
+        # 100 * (.30 * 5/6 + .25 * 1/2 + .10 * 1/2) / .65 = 65.3846...
+        assert report.score == Decimal("65.38")
+        sync = report.component(HealthMeasure.STATUS_SYNC)
+        assert sync.effective_weight == Decimal("0.4615")  # .30 / .65
+
+    def test_it_is_health_report_over_what_the_stores_hold(
+        self, unit: UnitOfWork
+    ) -> None:
+        shop = a_day_of_orders(unit)
+        ids = ("DY-STUCK", "DY-1", "DY-2")
+        with unit as uow:
+            orders = [uow.orders.get("douyin", i) for i in ids]
+            trails = {i: list(uow.audit.records("douyin", i)) for i in ids}
+        records = [
+            r
+            for i in ids
+            for r in trails[i]
+            if WINDOW.start <= r.recorded_at < WINDOW.end
+        ]
+        by_hand = health_report(
+            [o for o in orders if o is not None],
+            now=NOW,
+            zone=ZONE,
+            records=records,
+            complaints=0,
+            stuck_rules=RULES,
+            changed_at={
+                ("douyin", "DY-STUCK"): at(9, 2, 5),
+                ("douyin", "DY-1"): at(11, 5),
+                ("douyin", "DY-2"): at(11, 2, 35),
+            },
+        )
+        read = health_from_stores(
+            unit, shop.clock, window=WINDOW, complaints=0, stuck_rules=RULES
+        )
+        assert read == by_hand
+
+
+class TestTheWindow:
+    """Which orders a window counts, and how it is given."""
+
+    def test_an_old_order_still_owing_a_refund_counts(self, unit: UnitOfWork) -> None:
+        shop = Shop(unit)
+        shop.accept("DY-REFUND", at(9, 2))
+        shop.pay("DY-REFUND", at(9, 2, 5), at(9, 2, 5))
+        shop.now(at(9, 3))
+        cancel = Cancelled(
+            order_id="DY-REFUND",
+            key=IdempotencyKey("douyin", "trade.cancel", "DY-REFUND", "1"),
+            occurred_at=at(9, 3),
+            reason="买家取消 / the buyer cancelled",
+        )
+        shop.desk.record("douyin", "DY-REFUND", cancel)
+        shop.now(NOW)
+        report = health_from_stores(unit, shop.clock, window=WINDOW, complaints=0)
+        # One window order, cancelled with its refund saga left in flight.
+        assert report.component(HealthMeasure.COMPLAINT_RATE).denominator == 1
+        (stuck,) = report.stuck
+        assert (stuck.order_id, stuck.reason) == (
+            "DY-REFUND",
+            StuckReason.SAGA_STALLED,
+        )
+        assert report.stuck_rate is None  # no open order
+
+    def test_a_pair_of_instants_needs_a_zone(self, unit: UnitOfWork) -> None:
+        shop = a_day_of_orders(unit)
+        pair = (WINDOW.start, WINDOW.end)
+        with pytest.raises(ValidationError) as caught:
+            health_from_stores(unit, shop.clock, window=pair)
+        assert caught.value.field == "zone"
+        by_pair = health_from_stores(
+            unit, shop.clock, window=pair, zone=ZONE, complaints=2
+        )
+        by_day = health_from_stores(unit, shop.clock, window=WINDOW, complaints=2)
+        assert by_pair == by_day
+
+    @pytest.mark.parametrize(
+        "window",
+        [
+            (at(11, 16), at(11, 16)),
+            (at(11, 16), at(10, 16)),
+            (at(10, 16),),
+            "yesterday",
+        ],
+    )
+    def test_a_window_must_end_after_it_starts(
+        self, unit: UnitOfWork, window: object
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            health_from_stores(
+                unit,
+                FrozenClock(NOW),
+                window=window,  # type: ignore[arg-type]
+                zone=ZONE,
+            )
+        assert caught.value.field == "window"
+
+    def test_naive_instants_and_bad_pages_are_refused(self, unit: UnitOfWork) -> None:
+        naive = (dt.datetime(2026, 11, 11), dt.datetime(2026, 11, 12))  # noqa: DTZ001
+        with pytest.raises(NaiveDatetime):
+            health_from_stores(unit, FrozenClock(NOW), window=naive, zone=ZONE)
+        with pytest.raises(InvalidQuantity):
+            health_from_stores(unit, FrozenClock(NOW), window=WINDOW, page=0)
+
+    def test_orders_are_read_page_by_page(self, unit: UnitOfWork) -> None:
+        shop = a_day_of_orders(unit)
+        whole = health_from_stores(unit, shop.clock, window=WINDOW, complaints=1)
+        paged = health_from_stores(
+            unit, shop.clock, window=WINDOW, complaints=1, page=1
+        )
+        assert paged == whole
+        assert whole.component(HealthMeasure.COMPLAINT_RATE).denominator == 3
