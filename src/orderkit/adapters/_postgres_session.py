@@ -56,7 +56,12 @@ _CREATE_META = (
     "CREATE TABLE IF NOT EXISTS orderkit_meta"
     " (name text PRIMARY KEY, value integer NOT NULL)"
 )
-_VERSION = "SELECT value FROM orderkit_meta WHERE name = %s"
+_HAS_META = "SELECT to_regclass('orderkit_meta')"
+# `mine`: the row was written by the open transaction, so may yet be undone.
+_VERSION = (
+    "SELECT value, xmin::text = pg_current_xact_id_if_assigned()::text AS mine"
+    " FROM orderkit_meta WHERE name = %s"
+)
 _SET_VERSION = (
     "INSERT INTO orderkit_meta (name, value) VALUES (%s, %s)"
     " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
@@ -119,16 +124,22 @@ def declare(row: str, label: str, migrations: Sequence[Sequence[str]]) -> Compon
     return component
 
 
-def migrate(cur: Cursor, component: Component) -> None:
-    """Bring `component`'s tables to this orderkit's version, in the open transaction.
+def _settled(cur: Cursor, component: Component) -> bool | None:
+    """Whether the component is at this orderkit's version, and committed so.
+
+    `None`: it is not (missing or older). `False`: it is, but written by the
+    open transaction itself, which may yet roll back. `True`: committed.
 
     Raises:
         StoreError: The database holds a newer version than this orderkit knows.
     """
-    cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-    cur.execute(_CREATE_META)
+    found = cur.execute(_HAS_META).fetchone()
+    if found is None or found[0] is None:
+        return None
     row = cur.execute(_VERSION, (component.row,)).fetchone()
-    version = 0 if row is None else int(row[0])
+    if row is None:
+        return None
+    version = int(row[0])
     if version > component.version:
         raise StoreError(
             STORE,
@@ -136,12 +147,38 @@ def migrate(cur: Cursor, component: Component) -> None:
             f"the database's {component.label} version {version} is newer than"
             f" this orderkit (version {component.version})",
         )
-    if version == component.version:
-        return
-    for migration in component.migrations[version:]:
+    if version < component.version:
+        return None
+    return not row[1]
+
+
+def migrate(cur: Cursor, component: Component) -> bool:
+    """Bring `component`'s tables to this orderkit's version, in the open transaction.
+
+    Checks without locking first: the advisory lock serialises every
+    migration in the database, and a transaction that took it would hold it
+    to its end, queueing every other process's first call behind it.
+
+    Returns:
+        Whether the tables were at this version, committed, before the call.
+
+    Raises:
+        StoreError: The database holds a newer version than this orderkit knows.
+    """
+    settled = _settled(cur, component)
+    if settled is not None:
+        return settled
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+    cur.execute(_CREATE_META)
+    # Another process may have migrated while this one waited for the lock.
+    if _settled(cur, component) is not None:
+        return False
+    row = cur.execute(_VERSION, (component.row,)).fetchone()
+    for migration in component.migrations[0 if row is None else int(row[0]) :]:
         for statement in migration:
             cur.execute(statement)
     cur.execute(_SET_VERSION, (component.row, component.version))
+    return False
 
 
 # --------------------------------------------------------------------------
@@ -310,9 +347,10 @@ class Session:
             return
         joined = in_transaction(conn)
         with conn.transaction():
-            migrate(conn.cursor(), self._component)
-        # Inside a host's transaction the host may yet roll the tables back.
-        self._ready = not joined
+            settled = migrate(conn.cursor(), self._component)
+        # Tables this call created inside a host's transaction may yet be
+        # rolled back with it: check again next time.
+        self._ready = settled or not joined
 
 
 class SessionStore:

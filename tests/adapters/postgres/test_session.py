@@ -10,6 +10,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from orderkit.adapters._postgres_session import (
+    _SCHEMA_LOCK,
     STORE,
     Component,
     Session,
@@ -181,3 +182,34 @@ def test_an_unreachable_server_is_a_store_error() -> None:
             WIDGETS,
             attempts=1,
         )
+
+
+def test_a_settled_schema_takes_no_lock_inside_a_host_transaction(pg_dsn: str) -> None:
+    Session(pg_dsn, WIDGETS, attempts=1).close()
+    conn = psycopg.connect(pg_dsn, autocommit=True)
+    session = Session(conn, WIDGETS, attempts=1)
+    with conn.transaction(), psycopg.connect(pg_dsn, autocommit=True) as other:
+        assert session.read("count", _count) == 0
+        # Had the check locked, the host's open transaction would hold the
+        # lock and every other process's first call would queue behind it.
+        row = other.execute(
+            "SELECT pg_try_advisory_lock(%s)", (_SCHEMA_LOCK,)
+        ).fetchone()
+        assert row == (True,)
+        Session(pg_dsn, WIDGETS, attempts=1).close()
+    session.close()
+    conn.close()
+
+
+def test_tables_created_in_a_rolled_back_host_transaction_are_made_again(
+    pg_dsn: str,
+) -> None:
+    conn = psycopg.connect(pg_dsn, autocommit=True)
+    session = Session(conn, WIDGETS, attempts=1)
+    with conn.transaction():
+        assert session.read("count", _count) == 0
+        raise_rollback = psycopg.Rollback()
+        raise raise_rollback
+    assert session.read("count", _count) == 0
+    session.close()
+    conn.close()
