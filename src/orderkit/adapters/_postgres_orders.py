@@ -1,0 +1,358 @@
+"""`PostgresOrderStore` and `PostgresAuditLog`: orders and their trail as documents.
+
+Documents are `bytea`: the converter's own JSON bytes, kept verbatim. `jsonb`
+would reorder keys and drop the bytes' identity (audit records compare by
+their bytes), and refuses the escaped NUL character a buyer's text may carry;
+`text` would tie the bytes to the server's encoding. Decimal amounts are
+strings in that JSON, so they come back exactly either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import final
+
+from orderkit.adapters._memory_orders import (
+    audit_conflict,
+    check_key,
+    check_listing,
+    check_records,
+    check_save,
+    conflict,
+    new_records,
+)
+from orderkit.adapters._postgres_session import (
+    DEFAULT_ATTEMPTS,
+    Cursor,
+    SessionStore,
+    Target,
+    declare,
+)
+from orderkit.adapters._sqlite_orders import Documents
+from orderkit.orders import AuditRecord, Order, OrderStatus
+from orderkit.serialization import make_converter
+
+
+ORDERS = declare(
+    "orders_schema_version",
+    "order schema",
+    (
+        (
+            # The order id leads the key, so the table can be distributed
+            # (Citus) or hash-partitioned by order without code changes.
+            # "C" collation: keys compare by bytes, i.e. by code point, as
+            # Python sorts the listing, whatever the database's locale.
+            (
+                "CREATE TABLE orderkit_orders ("
+                ' order_id text COLLATE "C" NOT NULL,'
+                ' channel text COLLATE "C" NOT NULL,'
+                " version bigint NOT NULL, status text NOT NULL,"
+                " document bytea NOT NULL, PRIMARY KEY (order_id, channel))"
+            ),
+            # The listing pages by (channel, order_id), which the key, led
+            # by the order id, cannot serve.
+            (
+                "CREATE INDEX orderkit_orders_listing"
+                " ON orderkit_orders (channel, order_id)"
+            ),
+            (
+                "CREATE INDEX orderkit_orders_status"
+                " ON orderkit_orders (status, channel, order_id)"
+            ),
+        ),
+    ),
+)
+"""The order table, versioned by the `orders_schema_version` row."""
+AUDIT = declare(
+    "audit_schema_version",
+    "audit schema",
+    (
+        (
+            # Led by the order id, like the orders, so an order's trail
+            # lives beside it when distributed.
+            (
+                "CREATE TABLE orderkit_audit ("
+                ' order_id text COLLATE "C" NOT NULL,'
+                ' channel text COLLATE "C" NOT NULL,'
+                " version bigint NOT NULL, record bytea NOT NULL,"
+                " PRIMARY KEY (order_id, channel, version))"
+            ),
+        ),
+    ),
+)
+"""The audit table, versioned by the `audit_schema_version` row."""
+
+_GET = "SELECT document FROM orderkit_orders WHERE channel = %s AND order_id = %s"
+# Inside a host's or a unit's transaction the row stays locked until it
+# ends: read-modify-write units on one order queue up instead of conflicting.
+_GET_LOCKED = f"{_GET} FOR UPDATE"
+_INSERT = (
+    "INSERT INTO orderkit_orders (channel, order_id, version, status, document)"
+    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (order_id, channel) DO NOTHING"
+)
+# The row lock makes a racing writer wait, then re-check the version it
+# expected against the winner's row: of racers exactly one updates.
+_UPDATE = (
+    "UPDATE orderkit_orders SET version = %s, status = %s, document = %s"
+    " WHERE channel = %s AND order_id = %s AND version = %s"
+)
+# Two statements rather than "status IS NULL OR ...": a prepared statement's
+# generic plan could then use neither index.
+_LIST = (
+    "SELECT document FROM orderkit_orders WHERE (channel, order_id) > (%s, %s)"
+    " ORDER BY channel, order_id LIMIT %s"
+)
+_LIST_STATUS = (
+    "SELECT document FROM orderkit_orders"
+    " WHERE status = %s AND (channel, order_id) > (%s, %s)"
+    " ORDER BY channel, order_id LIMIT %s"
+)
+_RECORDS_AT = (
+    "SELECT order_id, version, record FROM orderkit_audit"
+    " WHERE channel = %s AND (order_id, version) IN"
+    " (SELECT * FROM unnest(%s::text[], %s::bigint[]))"
+)
+_NEW_RECORD = (
+    "INSERT INTO orderkit_audit (channel, order_id, version, record)"
+    " VALUES (%s, %s, %s, %s) ON CONFLICT (order_id, channel, version) DO NOTHING"
+)
+_RECORDS = (
+    "SELECT record FROM orderkit_audit"
+    " WHERE channel = %s AND order_id = %s ORDER BY version"
+)
+
+_AuditKey = tuple[str, int]
+
+
+class _DocumentStore(SessionStore):
+    """A store whose values are documents written by a converter."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        converter: Documents | None = None,
+        attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
+        """Open the store on `target`, creating or migrating its tables."""
+        super().__init__(target, attempts=attempts)
+        self._converter = make_converter() if converter is None else converter
+
+
+@final
+class PostgresOrderStore(_DocumentStore):
+    """An `OrderStore` in PostgreSQL: any number of processes and app servers.
+
+    `target` is a DSN (the store opens and owns one connection), a host's
+    `psycopg.Connection`, or a host's pool (`psycopg_pool.ConnectionPool`).
+    `converter` is `orderkit.serialization.make_converter()` (or one
+    configured alike): each order is kept whole, as one JSON document
+    (`bytea`, the converter's bytes verbatim), beside the columns it is
+    looked up by (channel, id, version, status), so fields an order gains
+    later need no new columns.
+
+    **Transactions.** Every `save` is one conditional statement: an insert
+    that does nothing when the order exists, or an update of the row at the
+    expected version. A racing writer waits for the row, then finds the
+    version moved: of writers expecting one version exactly one wins, in any
+    process, at READ COMMITTED.
+
+    **Joined sessions.** Given a connection inside a transaction (a
+    `PostgresUnitOfWork`'s or the host's), the store joins it, neither
+    beginning nor committing, and writes in a savepoint, so a failed call
+    undoes only its own writes. Given a connection or a pool, `get` reads
+    the row `FOR UPDATE`: inside the host's transaction it stays locked until
+    the transaction ends, so units that read, change and save one order run
+    one after the other instead of failing. Given a DSN, `get` locks nothing.
+    The store never changes a given connection's settings and never closes
+    it or the pool.
+
+    **Schema.** The table `orderkit_orders` (primary key `(order_id,
+    channel)`, so it can be distributed by order) is created on first use,
+    versioned by its own row of `orderkit_meta`.
+
+    **Errors.** Every psycopg error becomes `StoreError("postgres",
+    operation, detail)` with the driver's error as its cause, after rolling
+    back; serialization failures and deadlocks are retried, then raised as
+    `ConcurrencyConflict`. orderkit's own errors propagate unchanged,
+    writing nothing; a stored document the converter cannot read raises its
+    `StructureError`.
+
+    Args:
+        target: A DSN, an open connection, or a pool.
+        converter: Writes and reads the documents;
+            `orderkit.serialization.make_converter()` by default.
+        attempts: How often a call in its own transaction runs before a
+            serialization failure is raised.
+
+    Raises:
+        StoreError: The server cannot be reached, or holds a schema from a
+            newer orderkit.
+
+    .. versionadded:: 0.1.0
+    """
+
+    _component = ORDERS
+
+    def get(self, channel: str, order_id: str) -> Order | None:
+        """Return the stored order, or `None`.
+
+        On a given connection or pool the row is read `FOR UPDATE`: inside
+        a transaction it stays locked until the transaction ends.
+
+        Raises:
+            ValidationError: Bad channel or order id.
+            StoreError: PostgreSQL failed.
+        """
+        key = check_key(channel, order_id)
+        query = _GET if self._session.owned else _GET_LOCKED
+        row = self._session.read("get", lambda cur: cur.execute(query, key).fetchone())
+        return None if row is None else self._converter.loads(row[0], Order)
+
+    def save(self, order: Order, expected_version: int | None) -> None:
+        """Store `order` if the stored version is `expected_version`.
+
+        See `orderkit.ports.OrderStore`.
+
+        Raises:
+            ValidationError: Bad arguments; nothing changed.
+            ConcurrencyConflict: The stored version is not the expected one;
+                nothing changed.
+            StoreError: PostgreSQL failed; nothing changed.
+        """
+        order, expected = check_save(order, expected_version)
+        key = (order.channel, order.order_id)
+        fields = (order.version, order.status.value, self._converter.dumps(order))
+
+        def work(cur: Cursor) -> None:
+            if expected is None:
+                cur.execute(_INSERT, (*key, *fields))
+            else:
+                cur.execute(_UPDATE, (*fields, *key, expected))
+            if cur.rowcount != 1:
+                raise conflict(*key)
+
+        self._session.transact("save", work)
+
+    def orders(
+        self,
+        *,
+        status: OrderStatus | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> Sequence[Order]:
+        """List orders by channel and id, after `after`, at most `limit`.
+
+        Raises:
+            ValidationError: Bad status, `after` or limit.
+            StoreError: PostgreSQL failed.
+        """
+        wanted, start, most = check_listing(status, after, limit)
+        # The empty channel sorts before every channel a store accepts.
+        channel, order_id = ("", "") if start is None else start
+        values: tuple[object, ...] = (channel, order_id, most)
+        query = _LIST
+        if wanted is not None:
+            query, values = _LIST_STATUS, (wanted.value, *values)
+        rows = self._session.read(
+            "orders", lambda cur: cur.execute(query, values).fetchall()
+        )
+        return [self._converter.loads(row[0], Order) for row in rows]
+
+
+@final
+class PostgresAuditLog(_DocumentStore):
+    """An `AuditLog` in PostgreSQL, alone or beside the other stores.
+
+    `target`, `converter` and `attempts` are as for `PostgresOrderStore`,
+    and so are transactions, joined sessions and errors. Each record is one
+    JSON document (`bytea`) under its `(order_id, channel, version)`;
+    records compare equal when their documents are the same bytes. Racing
+    appends of one record store it once: the insert does nothing when the
+    key exists, and the stored bytes are then compared with the call's.
+
+    **Schema.** The table `orderkit_audit` (primary key `(order_id,
+    channel, version)`, so it can be distributed by order beside the
+    orders) is created on first use, versioned by its own row of
+    `orderkit_meta`.
+
+    Args:
+        target: A DSN, an open connection, or a pool.
+        converter: Writes and reads the documents;
+            `orderkit.serialization.make_converter()` by default.
+        attempts: How often a call in its own transaction runs before a
+            serialization failure is raised.
+
+    Raises:
+        StoreError: The server cannot be reached, or holds a schema from a
+            newer orderkit.
+
+    .. versionadded:: 0.1.0
+    """
+
+    _component = AUDIT
+
+    def append(self, channel: str, records: Sequence[AuditRecord]) -> None:
+        """Store the records, skipping those stored; all or nothing.
+
+        See `orderkit.ports.AuditLog`.
+
+        Raises:
+            ValidationError: Bad channel or records; nothing was stored.
+            ConcurrencyConflict: A record differs from the one stored under
+                its order and version; nothing was stored.
+            StoreError: PostgreSQL failed; nothing was stored.
+        """
+        name, checked = check_records(channel, records)
+        documents = {id(r): self._converter.dumps(r) for r in checked}
+
+        def work(cur: Cursor) -> None:
+            found = _stored_records(cur, name, checked)
+            stored: dict[_AuditKey, AuditRecord] = {}
+            for record in checked:
+                key = (record.order_id, record.version)
+                if key not in found:
+                    continue
+                if found[key] != documents[id(record)]:
+                    raise audit_conflict(name, record)
+                stored[key] = record
+            fresh = new_records(
+                name, checked, lambda order_id, v: stored.get((order_id, v))
+            )
+            rows = [(name, r.order_id, r.version, documents[id(r)]) for r in fresh]
+            if not rows:
+                return
+            cur.executemany(_NEW_RECORD, rows)
+            if cur.rowcount == len(rows):
+                return
+            # A racing append stored some of them since we looked: the insert
+            # waited for it to commit, so its records are there to compare.
+            late = _stored_records(cur, name, fresh)
+            for record in fresh:
+                if late.get((record.order_id, record.version)) != documents[id(record)]:
+                    raise audit_conflict(name, record)
+
+        self._session.transact("append", work)
+
+    def records(self, channel: str, order_id: str) -> Sequence[AuditRecord]:
+        """Return the order's records in version order.
+
+        Raises:
+            ValidationError: Bad channel or order id.
+            StoreError: PostgreSQL failed.
+        """
+        key = check_key(channel, order_id)
+        rows = self._session.read(
+            "records", lambda cur: cur.execute(_RECORDS, key).fetchall()
+        )
+        return [self._converter.loads(row[0], AuditRecord) for row in rows]
+
+
+def _stored_records(
+    cur: Cursor, channel: str, records: Sequence[AuditRecord]
+) -> dict[_AuditKey, bytes]:
+    """The stored documents under the records' keys, by `(order_id, version)`."""
+    ids = [r.order_id for r in records]
+    versions = [r.version for r in records]
+    rows = cur.execute(_RECORDS_AT, (channel, ids, versions)).fetchall()
+    return {(str(order_id), int(v)): bytes(record) for order_id, v, record in rows}

@@ -1,0 +1,349 @@
+"""The PostgreSQL order store runs the order store contract, and what only it does.
+
+The contract runs twice: on a DSN, the store owning its connection, and on
+a host's pool; racers are processes, each opening its own store on the
+schema's DSN.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from orderkit.adapters._postgres_orders import (
+    _LIST,
+    _LIST_STATUS,
+    PostgresAuditLog,
+    PostgresOrderStore,
+)
+from orderkit.errors import ConcurrencyConflict, StoreError, StructureError
+from orderkit.money import Money
+from orderkit.orders import OrderLine, OrderStatus
+from orderkit.serialization import make_converter
+from orderkit.testing._contract_base import Barrier
+from orderkit.testing._order_store_contract import paid, sample_order, sample_record
+from orderkit.testing.contracts import OrderStoreContract, with_converter
+
+
+VICTIM = "orderkit_orders"
+
+
+class _Hooks:
+    """One schema per store; closes every store and pool a test opened."""
+
+    @pytest.fixture(autouse=True)
+    def _schemas(self, pg_schemas: Callable[[], str]) -> Iterator[None]:
+        self.schemas = pg_schemas
+        self.dsns: dict[int, str] = {}
+        self.opened: list[PostgresOrderStore | ConnectionPool] = []
+        yield
+        for opened in self.opened:
+            opened.close()
+
+    def connect(self, store: object) -> Callable[[], PostgresOrderStore]:
+        return functools.partial(
+            with_converter, PostgresOrderStore, self.dsns[id(store)]
+        )
+
+    def break_store(self, store: object) -> bool:
+        # Another connection drops the table behind the store's back.
+        with psycopg.connect(self.dsns[id(store)], autocommit=True) as other:
+            other.execute(f"DROP TABLE {VICTIM}")
+        return True
+
+
+class TestPostgresOrders(_Hooks, OrderStoreContract):
+    """PostgresOrderStore on a DSN: racers are processes, each with its own store."""
+
+    def make_store(self) -> PostgresOrderStore:
+        dsn = self.schemas()
+        store = PostgresOrderStore(dsn, converter=make_converter())
+        self.opened.append(store)
+        self.dsns[id(store)] = dsn
+        return store
+
+    # Races of the contract's kind, on what only PostgreSQL does.
+
+    def test_units_that_read_then_save_one_order_all_win(
+        self, store: PostgresOrderStore
+    ) -> None:
+        """Host transactions reading one order queue up on its row: none loses."""
+        store.save(sample_order(), None)
+        dsn = self.dsns[id(store)]
+        versions = self._race(store, [functools.partial(_bump, dsn)] * 4)
+        assert sorted(versions) == [2, 3, 4, 5]  # none lost, none repeated
+        found = store.get("douyin", "DY-1001")
+        assert found is not None
+        assert found.version == 5
+
+    def test_racing_appends_store_a_record_once(
+        self, store: PostgresOrderStore
+    ) -> None:
+        """Three identical records and a different one: one kind is stored."""
+        dsn = self.dsns[id(store)]
+        PostgresAuditLog(dsn, converter=make_converter()).close()
+        actors = ["buyer", "buyer", "buyer", "seller"]
+        racers = [functools.partial(_append_race, dsn, actor) for actor in actors]
+        outcomes = sorted(self._race(store, racers))
+        # The seller's record lost or won against the buyers' identical ones.
+        assert outcomes in (
+            [("buyer", "conflict")] * 3 + [("seller", "stored")],
+            [("buyer", "stored")] * 3 + [("seller", "conflict")],
+        )
+        with PostgresAuditLog(dsn, converter=make_converter()) as log:
+            (record,) = log.records("douyin", "DY-1001")
+        assert record.actor == ("seller" if outcomes[-1][1] == "stored" else "buyer")
+
+
+def _bump(dsn: str, _factory: object, barrier: Barrier) -> int:
+    """In a host transaction: read the order, save it one version on.
+
+    Returns the version saved, or 0 if the save lost.
+    """
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        store = PostgresOrderStore(conn, converter=make_converter())
+        # Tables checked outside the transaction: the units wait for the row only.
+        store.get("douyin", "DY-1001")
+        barrier.wait(timeout=120)
+        try:
+            with conn.transaction():
+                order = store.get("douyin", "DY-1001")
+                assert order is not None
+                changed = attrs.evolve(
+                    order, version=order.version + 1, status=OrderStatus.PAID
+                )
+                store.save(changed, order.version)
+        except ConcurrencyConflict:
+            return 0  # the read did not hold the order
+    return changed.version
+
+
+def _append_race(
+    dsn: str, actor: str, _factory: object, barrier: Barrier
+) -> tuple[str, str]:
+    """Append the record of `actor`; say whether it was stored or conflicted."""
+    with PostgresAuditLog(dsn, converter=make_converter()) as log:
+        barrier.wait(timeout=120)
+        try:
+            log.append("douyin", [sample_record(actor=actor)])
+        except ConcurrencyConflict:
+            return actor, "conflict"
+    return actor, "stored"
+
+
+class TestPostgresOrdersPool(_Hooks, OrderStoreContract):
+    """PostgresOrderStore on a host's pool: every read locks, in its own transaction."""
+
+    def make_store(self) -> PostgresOrderStore:
+        dsn = self.schemas()
+        pool = ConnectionPool(dsn, min_size=1, max_size=2, open=True)
+        self.opened.append(pool)
+        store = PostgresOrderStore(pool, converter=make_converter())
+        self.opened.append(store)
+        self.dsns[id(store)] = dsn
+        return store
+
+
+# --------------------------------------------------------------------------
+# What only PostgreSQL does
+
+
+def _row(dsn: str, query: str, *params: object) -> tuple[Any, ...]:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row
+
+
+class TestDocuments:
+    """An order is one document, the converter's bytes verbatim, beside its keys."""
+
+    def test_a_reopened_store_keeps_the_order(self, pg_dsn: str) -> None:
+        with PostgresOrderStore(pg_dsn, converter=make_converter()) as first:
+            first.save(paid(sample_order()), None)
+        with PostgresOrderStore(pg_dsn, converter=make_converter()) as again:
+            assert again.get("douyin", "DY-1001") == paid(sample_order())
+            with pytest.raises(ConcurrencyConflict):
+                again.save(paid(sample_order(), version=3), 1)
+
+    def test_the_row_holds_the_document_and_its_keys(self, pg_dsn: str) -> None:
+        converter = make_converter()
+        # Amounts whose decimal text a float or a numeric cast would change.
+        line = OrderLine("L2", "GIFT-BOX", 3, Money("0.10", "CNY"), "礼盒\x00")
+        order = paid(sample_order(lines=[*sample_order().lines, line]))
+        with PostgresOrderStore(pg_dsn, converter=converter) as store:
+            store.save(order, None)
+            assert store.get("douyin", "DY-1001") == order
+        row = _row(
+            pg_dsn,
+            "SELECT channel, order_id, version, status, document FROM orderkit_orders",
+        )
+        assert row[:4] == ("douyin", "DY-1001", 2, "paid")
+        assert row[4] == converter.dumps(order)
+        assert b'"amount":"0.10"' in row[4]
+
+    def test_an_unreadable_document_raises_structure_error(self, pg_dsn: str) -> None:
+        with PostgresOrderStore(pg_dsn, converter=make_converter()) as store:
+            store.save(sample_order(), None)
+            with psycopg.connect(pg_dsn, autocommit=True) as other:
+                other.execute(
+                    "UPDATE orderkit_orders SET document = %s", (b'{"lines": []}',)
+                )
+            with pytest.raises(StructureError):
+                store.get("douyin", "DY-1001")
+
+    def test_a_schema_from_a_newer_orderkit_is_refused(self, pg_dsn: str) -> None:
+        PostgresOrderStore(pg_dsn, converter=make_converter()).close()
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE orderkit_meta SET value = 99"
+                " WHERE name = 'orders_schema_version'"
+            )
+        with pytest.raises(StoreError, match="order schema version 99 is newer"):
+            PostgresOrderStore(pg_dsn, converter=make_converter())
+
+    def test_the_order_id_leads_the_keys(self, pg_dsn: str) -> None:
+        PostgresOrderStore(pg_dsn, converter=make_converter()).close()
+        PostgresAuditLog(pg_dsn, converter=make_converter()).close()
+        keys = {
+            table: _row(
+                pg_dsn,
+                "SELECT pg_get_indexdef(indexrelid) FROM pg_index"
+                " WHERE indrelid = %s::regclass AND indisprimary",
+                table,
+            )[0]
+            for table in ("orderkit_orders", "orderkit_audit")
+        }
+        assert keys["orderkit_orders"].endswith("(order_id, channel)")
+        assert keys["orderkit_audit"].endswith("(order_id, channel, version)")
+
+    def test_listing_reads_the_indexes(self, pg_dsn: str) -> None:
+        with PostgresOrderStore(pg_dsn, converter=make_converter()) as store:
+            store.save(sample_order(), None)
+        plans = []
+        with psycopg.connect(pg_dsn) as conn:
+            # A table of one row is scanned whole unless told otherwise.
+            conn.execute("SET LOCAL enable_seqscan = off")
+            for query, values in [
+                (_LIST, ("", "", 10)),
+                (_LIST_STATUS, ("paid", "", "", 10)),
+            ]:
+                rows = conn.execute(f"EXPLAIN {query}", values).fetchall()
+                plans.append(" ".join(row[0] for row in rows))
+        assert "orderkit_orders_listing" in plans[0]
+        assert "orderkit_orders_status" in plans[1]
+
+    def test_the_listing_sorts_by_code_point(self, pg_dsn: str) -> None:
+        keys = [("douyin", "b"), ("douyin", "B"), ("douyin", "é"), ("douyin", "z")]
+        with PostgresOrderStore(pg_dsn, converter=make_converter()) as store:
+            for channel, order_id in keys:
+                store.save(sample_order(order_id=order_id, channel=channel), None)
+            listed = [(o.channel, o.order_id) for o in store.orders()]
+        assert listed == sorted(keys)
+
+
+class TestAuditLog:
+    """The audit trail in PostgreSQL: idempotent per order and version."""
+
+    def test_records_append_once_and_read_in_version_order(self, pg_dsn: str) -> None:
+        with PostgresAuditLog(pg_dsn, converter=make_converter()) as log:
+            log.append("douyin", [sample_record(version=3), sample_record()])
+            log.append("douyin", [sample_record()])
+            assert log.records("douyin", "DY-1001") == [
+                sample_record(),
+                sample_record(version=3),
+            ]
+            assert log.records("taobao", "DY-1001") == []
+
+    def test_a_different_record_at_a_stored_version_conflicts(
+        self, pg_dsn: str
+    ) -> None:
+        with PostgresAuditLog(pg_dsn, converter=make_converter()) as log:
+            log.append("douyin", [sample_record()])
+            with pytest.raises(ConcurrencyConflict) as error:
+                log.append(
+                    "douyin",
+                    [sample_record(version=4), sample_record(actor="someone else")],
+                )
+            assert error.value.what == "audit:douyin:DY-1001:2"
+            assert log.records("douyin", "DY-1001") == [sample_record()]
+
+    def test_two_records_at_one_version_in_one_call_conflict(self, pg_dsn: str) -> None:
+        with PostgresAuditLog(pg_dsn, converter=make_converter()) as log:
+            with pytest.raises(ConcurrencyConflict):
+                log.append("douyin", [sample_record(), sample_record(actor="seller")])
+            assert log.records("douyin", "DY-1001") == []
+
+
+class TestJoinedSession:
+    """Inside a host's transaction, the order commits or rolls back with the host."""
+
+    def test_the_host_rolling_back_forgets_the_order(self, pg_dsn: str) -> None:
+        PostgresOrderStore(pg_dsn, converter=make_converter()).close()
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            joined = PostgresOrderStore(conn, converter=make_converter())
+            with conn.transaction(force_rollback=True):
+                joined.save(sample_order(), None)
+                assert joined.get("douyin", "DY-1001") == sample_order()
+            assert joined.get("douyin", "DY-1001") is None
+            joined.close()
+            assert not conn.closed
+
+    def test_a_refused_save_undoes_only_itself(self, pg_dsn: str) -> None:
+        with PostgresOrderStore(pg_dsn, converter=make_converter()) as own:
+            own.save(sample_order(), None)
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            joined = PostgresOrderStore(conn, converter=make_converter())
+            with conn.transaction():
+                joined.save(sample_order(order_id="DY-2"), None)
+                with pytest.raises(ConcurrencyConflict):
+                    joined.save(paid(sample_order(), version=9), 7)
+                joined.save(paid(sample_order()), 1)
+            assert joined.get("douyin", "DY-2") == sample_order(order_id="DY-2")
+            assert joined.get("douyin", "DY-1001") == paid(sample_order())
+
+    def test_a_read_in_a_transaction_holds_the_order(self, pg_dsn: str) -> None:
+        """A second reader waits for the first transaction, then sees its save."""
+        with PostgresOrderStore(pg_dsn, converter=make_converter()) as own:
+            own.save(sample_order(), None)
+        first = psycopg.connect(pg_dsn, autocommit=True)
+        second = psycopg.connect(pg_dsn, autocommit=True)
+        seen: list[int] = []
+
+        def read_second() -> None:
+            with second.transaction():
+                order = other.get("douyin", "DY-1001")
+                assert order is not None
+                seen.append(order.version)
+                other.save(
+                    attrs.evolve(order, version=order.version + 1), order.version
+                )
+
+        store = PostgresOrderStore(first, converter=make_converter())
+        other = PostgresOrderStore(second, converter=make_converter())
+        try:
+            # The stores check their tables outside any transaction, once, so
+            # that the only lock the second waits for is the order's row.
+            assert store.get("douyin", "DY-1001") == other.get("douyin", "DY-1001")
+            with first.transaction():
+                order = store.get("douyin", "DY-1001")
+                assert order is not None
+                waiter = threading.Thread(target=read_second)
+                waiter.start()
+                waiter.join(0.5)
+                assert waiter.is_alive()
+                assert seen == []
+                store.save(paid(order), 1)
+            waiter.join(30)
+            assert seen == [2]
+            assert store.get("douyin", "DY-1001") == paid(sample_order(), version=3)
+        finally:
+            first.close()
+            second.close()
