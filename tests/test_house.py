@@ -299,7 +299,7 @@ def layer_of(module: str) -> str:
     top = parts[1]
     if top in CORE_PACKAGES:
         return "core"
-    if top in {"_cli", "__main__"}:
+    if top in {"_cli", "cli", "__main__"}:
         return "cli"
     if top.startswith("_"):
         return "core"
@@ -399,7 +399,8 @@ def _internal_violation(module: str, target: str) -> str | None:
     layer = layer_of(module)
     target_layer = layer_of(target)
     if layer == "cli":
-        private = not _is_public(target) and target != f"{ROOT}._cli"
+        own = _within(target, f"{ROOT}.cli")
+        private = not _is_public(target) and target != f"{ROOT}._cli" and not own
         return "the CLI imports only public API" if private else None
     allowed = ALLOWED_LAYERS.get(layer)
     if allowed is not None and target_layer not in allowed:

@@ -77,6 +77,7 @@ SURFACE = {
         "SqliteOutbox",
         "SqliteUnitOfWork",
     ],
+    "orderkit.cli": ["main"],
     "orderkit.adapters.channels": [
         "BigCommercePayloads",
         "FieldMap",

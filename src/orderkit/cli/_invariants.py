@@ -1,0 +1,226 @@
+"""The checks at the end of a run, against the stores themselves.
+
+Nothing here trusts the workers' counts: it reads the database the run
+left behind. The ledger's movements are replayed (`Ledger.audit`) and must
+give the stored balances; no balance may hold more than is on hand (the
+SKUs sell under `NoOversell`); no order's refunds may exceed its captures;
+every order's audit trail must tell the story of its status; holds must
+belong to orders that still need them; and abusers must hold no stock.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Final, final
+
+import attrs
+import pendulum
+
+from orderkit.calendar import DayWindow
+from orderkit.cli import _catalog as catalog
+from orderkit.cli._plans import OrderPlan
+from orderkit.cli._world import SimClock
+from orderkit.errors import OrderkitError
+from orderkit.inventory import Hold, HoldState, NoOversell
+from orderkit.orders import AuditRecord, Order, OrderStatus, order_stream
+from orderkit.ports import UnitOfWork
+from orderkit.services import Ledger
+
+
+_PAGE: Final = 500
+_SHOWN: Final = 20
+_S = OrderStatus
+# Statuses whose order may hold stock: live (unpaid) or committed (paid).
+_HOLDING: Final = frozenset({_S.PENDING_PAYMENT})
+_COMMITTED: Final = frozenset({_S.PAID, _S.PICKING, _S.PARTIALLY_SHIPPED})
+_SHIPPED: Final = frozenset({_S.SHIPPED, _S.IN_TRANSIT, _S.DELIVERED, _S.COMPLETED})
+
+
+@final
+@attrs.define
+class Findings:
+    """What the stores say at the end, and every invariant they break."""
+
+    oversold: int = 0
+    refunds_over_captured: int = 0
+    holds_expired: int = 0
+    shipped: int = 0
+    delivered: int = 0
+    sagas_in_flight: int = 0
+    units_to_abusers: int = 0
+    us_day_orders: int = 0
+    us_day_missed_by_utc8_dates: int = 0
+    violations: list[str] = attrs.field(factory=list)
+    count: int = 0
+
+    def violate(self, what: str) -> None:
+        """Record a broken invariant (the first few are kept in words)."""
+        self.count += 1
+        if len(self.violations) < _SHOWN:
+            self.violations.append(what)
+
+
+def _orders(unit: UnitOfWork) -> Iterator[tuple[Order, Sequence[AuditRecord]]]:
+    """Every order with its audit trail, a page per unit of work."""
+    after: tuple[str, str] | None = None
+    while True:
+        with unit as uow:
+            page = uow.orders.orders(after=after, limit=_PAGE)
+            trails = [uow.audit.records(o.channel, o.order_id) for o in page]
+        yield from zip(page, trails, strict=True)
+        if len(page) < _PAGE:
+            return
+        after = (page[-1].channel, page[-1].order_id)
+
+
+def check(
+    unit: UnitOfWork,
+    plans: Iterable[OrderPlan],
+    now: pendulum.DateTime,
+    *,
+    sellable: Mapping[str, int],
+) -> Findings:
+    """Check every invariant against the stores at simulated time `now`.
+
+    `sellable` is what the channels were last told they may sell of each
+    SKU, through the outbox: it must be what the ledger says now.
+    """
+    found = Findings()
+    clock = SimClock(now)
+    _check_ledger(unit, clock, sellable, found)
+    abusers = {order_stream(p.channel, p.order_id) for p in plans if p.kind == "abuser"}
+    status: dict[str, OrderStatus] = {}
+    window = DayWindow(catalog.US_DAY, catalog.US_ZONE)
+    for order, records in _orders(unit):
+        status[order_stream(order.channel, order.order_id)] = order.status
+        _check_order(order, records, found)
+        if order.channel == "shopify" and order.placed_at in window:
+            found.us_day_orders += 1
+            office_day = order.placed_at.in_timezone(catalog.OFFICE_ZONE).date()
+            found.us_day_missed_by_utc8_dates += office_day != catalog.US_DAY
+    with unit as uow:
+        _check_holds(uow.ledger.holds(), status, abusers, found)
+        found.holds_expired = len(uow.ledger.holds(state=HoldState.EXPIRED))
+    return found
+
+
+def _check_ledger(
+    unit: UnitOfWork, clock: SimClock, told: Mapping[str, int], found: Findings
+) -> None:
+    with unit as uow:
+        ledger = Ledger(uow.ledger, clock)
+        try:
+            differences = ledger.audit()
+        except OrderkitError as error:
+            found.violate(f"ledger: the movements do not replay: {error}")
+            differences = ()
+        uow.commit()
+        for stored, replayed in differences:
+            found.violate(
+                f"ledger: {stored.sku}@{stored.location} stores "
+                f"{_figures(stored.on_hand, stored.reserved, stored.allocated)}, "
+                "its movements replay to "
+                f"{_figures(replayed.on_hand, replayed.reserved, replayed.allocated)}"
+            )
+        balances = ledger.balances()
+        sellable: dict[str, int] = {}
+        for balance in balances:
+            sellable[balance.sku] = sellable.get(balance.sku, 0) + balance.sellable()
+        for sku, units in sorted(sellable.items()):
+            if told.get(sku) != units:
+                found.violate(
+                    f"sync: channels were told {told.get(sku)} of {sku} sellable,"
+                    f" the ledger has {units}"
+                )
+        for balance in balances:
+            if balance.available >= 0:
+                continue
+            if not isinstance(uow.ledger.policy(balance.sku), NoOversell):
+                continue
+            found.oversold += -balance.available
+            found.violate(
+                f"oversold: {balance.sku}@{balance.location} holds "
+                f"{balance.reserved + balance.allocated} of {balance.on_hand} on hand"
+            )
+
+
+def _figures(on_hand: int, reserved: int, allocated: int) -> str:
+    return f"on hand {on_hand}, reserved {reserved}, allocated {allocated}"
+
+
+def _check_order(order: Order, records: Sequence[AuditRecord], found: Findings) -> None:
+    ref = f"{order.channel}:{order.order_id}"
+    found.shipped += bool(order.shipments)
+    found.delivered += order.status in {_S.DELIVERED, _S.COMPLETED}
+    found.sagas_in_flight += order.saga is not None
+    if not records or records[0].event_type != "OrderPlaced":
+        found.violate(f"audit: {ref} has no OrderPlaced record first")
+        return
+    for before, after in itertools.pairwise(records):
+        if after.version <= before.version:
+            found.violate(
+                f"audit: {ref} version {after.version} after {before.version}"
+            )
+        if after.from_status is not before.to_status:
+            found.violate(
+                f"audit: {ref} v{after.version} starts at {after.from_status}, "
+                f"the record before ended at {before.to_status}"
+            )
+    if records[-1].to_status is not order.status:
+        found.violate(
+            f"audit: {ref} is {order.status}, its trail ends at {records[-1].to_status}"
+        )
+    if records[-1].version > order.version:
+        found.violate(f"audit: {ref} has records beyond its version {order.version}")
+    _check_shipped(order, ref, found)
+    ledger = order.payment_ledger
+    if ledger is None:
+        return
+    totals = ledger.totals()
+    if totals.refunded + totals.pending > totals.captured + totals.allowance:
+        found.refunds_over_captured += 1
+        found.violate(
+            f"refunds: {ref} refunded {totals.refunded} (+{totals.pending} pending) "
+            f"of {totals.captured} captured"
+        )
+    paid = sum((p.amount.minor for p in order.payments), 0)
+    if totals.captured.minor > paid:
+        found.violate(f"payments: {ref} ledger captured more than the order was paid")
+
+
+def _check_shipped(order: Order, ref: str, found: Findings) -> None:
+    """Every unit of a shipped order left once: none twice, none missing."""
+    if order.status not in _SHIPPED:
+        return
+    ordered = {line.line_id: line.quantity for line in order.lines}
+    sent: dict[str, int] = {}
+    for shipment in order.shipments:
+        for part in shipment.lines:
+            sent[part.line_id] = sent.get(part.line_id, 0) + part.quantity
+    if sent != ordered:
+        found.violate(f"shipping: {ref} ordered {ordered}, its parcels carry {sent}")
+
+
+def _check_holds(
+    holds: Iterable[Hold],
+    status: dict[str, OrderStatus],
+    abusers: set[str],
+    found: Findings,
+) -> None:
+    for hold in holds:
+        owner, state = hold.owner, status.get(hold.owner)
+        if owner in abusers and hold.committed:
+            found.units_to_abusers += hold.committed
+            found.violate(f"abuse: {owner} got {hold.committed} units")
+        if hold.state is HoldState.LIVE and state not in _HOLDING:
+            found.violate(f"holds: {owner} ({state}) keeps a live hold {hold.hold_id}")
+        if (
+            hold.state is HoldState.COMMITTED
+            and hold.unshipped
+            and (state not in _COMMITTED)
+        ):
+            found.violate(
+                f"holds: {owner} ({state}) keeps {hold.unshipped} units"
+                " committed and unshipped"
+            )

@@ -1,0 +1,147 @@
+"""One simulation from start to end: open the database, stock it, run, check.
+
+`simulate(settings)` is the whole of `orderkit simulate` without the
+command line: it returns the summary as a dict, which `_summary` prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import final
+
+import attrs
+
+from orderkit.cli import _catalog as catalog
+from orderkit.cli._backends import Database, describe, file_in
+from orderkit.cli._invariants import check
+from orderkit.cli._plans import Rates
+from orderkit.cli._summary import summarize
+from orderkit.cli._traffic import plan_day
+from orderkit.cli._workers import Job, Progress, run_here, run_processes
+from orderkit.cli._world import SimClock
+from orderkit.ports import UnitOfWork
+from orderkit.services import Ledger
+
+
+class UsageError(Exception):
+    """The options cannot work together (exit code 2)."""
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class Settings:
+    """What `orderkit simulate` was asked to do."""
+
+    orders: int
+    seed: int
+    workers: int = 1
+    db: str | None = None
+    rates: Rates = attrs.field(factory=Rates)
+
+
+def _ignore(_arrived: int, _now: object) -> None:
+    return None
+
+
+@contextlib.contextmanager
+def _target(db: str | None) -> Iterator[str]:
+    if db is not None:
+        yield db
+        return
+    with tempfile.TemporaryDirectory(prefix="orderkit-simulate-") as directory:
+        yield file_in(directory)
+
+
+def simulate(
+    settings: Settings,
+    *,
+    progress: Progress = _ignore,
+    wrap: Callable[[UnitOfWork], UnitOfWork] | None = None,
+) -> dict[str, object]:
+    """Run the simulation `settings` describe and check the stores after it.
+
+    Args:
+        settings: The options.
+        progress: Told how far the day has come, as it goes.
+        wrap: Wraps the worker's unit of work (one worker only): a test
+            swaps in a broken store to prove the checks can fail.
+
+    Returns:
+        The summary (see `orderkit.cli._summary.KEYS`).
+
+    Raises:
+        UsageError: The database holds orders already, or an in-memory
+            database was asked of several workers.
+        OrderkitError: The database cannot be opened or written.
+        RuntimeError: A worker process failed.
+    """
+    started = time.perf_counter()
+    with _target(settings.db) as target:
+        database = Database(target)
+        try:
+            if settings.workers > 1 and not database.shareable:
+                raise UsageError(
+                    "--db :memory: lives in one process; use a file with --workers"
+                )
+            unit = database.open()
+            _refuse_used(unit, target)
+            _stock(unit, settings.orders)
+            job = Job(
+                target, settings.orders, settings.seed, settings.rates, settings.workers
+            )
+            if settings.workers == 1:
+                worker_unit = unit if wrap is None else wrap(unit)
+                reports = run_here(job, worker_unit, progress)
+            else:
+                if wrap is not None:
+                    raise UsageError("a wrapped store runs with one worker only")
+                reports = run_processes(job, progress)
+            elapsed = time.perf_counter() - started
+            plans = plan_day(settings.orders, settings.seed, settings.rates)
+            ended = max(r.ended_at for r in reports)
+            findings = check(unit, plans, ended, sellable=reports[0].sellable)
+        finally:
+            database.close()
+    tally: Counter[str] = Counter()
+    for report in reports:
+        tally.update(report.tally)
+    return summarize(
+        orders=settings.orders,
+        seed=settings.seed,
+        workers=settings.workers,
+        db=describe(settings.db),
+        tally=tally,
+        reports=reports,
+        findings=findings,
+        elapsed=elapsed,
+    )
+
+
+def _refuse_used(unit: UnitOfWork, target: str) -> None:
+    with unit as uow:
+        used = bool(uow.orders.orders(limit=1))
+    if used:
+        raise UsageError(
+            f"--db {describe(target)} holds orders already; give a new file"
+            " or an empty database"
+        )
+
+
+def _stock(unit: UnitOfWork, orders: int) -> None:
+    """Receive the opening stock, once: the keys make a second call a no-op."""
+    clock = SimClock(catalog.SPAN_START.subtract(hours=1))
+    with unit as uow:
+        ledger = Ledger(uow.ledger, clock, outbox=uow.outbox)
+        for sku, location, units in catalog.stock_plan(orders):
+            ledger.receive(
+                sku,
+                location,
+                units,
+                reason="opening stock",
+                key=f"opening:{sku}:{location}",
+            )
+        uow.commit()

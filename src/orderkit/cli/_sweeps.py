@@ -1,0 +1,129 @@
+"""The back office's timers: expire holds, close unpaid orders, relay, monitor.
+
+One worker runs them, between the other workers' steps (the workers wait
+for each other at every tick), so a sweep never races an order's own
+steps: it sees the whole database as of the tick.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Final, final
+
+import pendulum
+
+from orderkit.cli import _catalog as catalog
+from orderkit.cli._world import World
+from orderkit.orders import Order, OrderStatus, OutboxMessage
+from orderkit.ports import UnitOfWork
+from orderkit.services import Ledger, relay, status_changed_at, stuck_orders
+
+
+_CLOSE_EVERY: Final = dt.timedelta(minutes=15)
+_MONITOR_EVERY: Final = dt.timedelta(hours=1)
+_PAGE: Final = 500
+
+
+def _every(unit: UnitOfWork, status: OrderStatus) -> Iterator[Order]:
+    after: tuple[str, str] | None = None
+    while True:
+        with unit as uow:
+            page = uow.orders.orders(status=status, after=after, limit=_PAGE)
+        yield from page
+        if len(page) < _PAGE:
+            return
+        after = (page[-1].channel, page[-1].order_id)
+
+
+@final
+class Sweeper:
+    """Runs the timers at each tick, each at its own period.
+
+    Args:
+        world: The services of the worker that runs the timers.
+    """
+
+    def __init__(self, world: World) -> None:
+        """Sweep with `world`'s desks and clock."""
+        self._world = world
+        self._closed_at: pendulum.DateTime | None = None
+        self._monitored_at: pendulum.DateTime | None = None
+        self.flagged: set[tuple[str, str]] = set()
+        self.sellable: dict[str, int] = {}
+
+    def sweep(self, at: pendulum.DateTime, *, final: bool = False) -> None:
+        """Run whatever is due at `at` (everything, when `final`)."""
+        world = self._world
+        world.clock.move_to(at)
+        with world.unit as uow:
+            # Through the outbox: the channels hear of stock that came back.
+            ledger = Ledger(uow.ledger, world.clock, outbox=uow.outbox)
+            expired = ledger.expire_due()
+            uow.commit()
+        world.tally["holds_expired_swept"] += len(expired)
+        if final or self._due(self._closed_at, at, _CLOSE_EVERY):
+            self._closed_at = at
+            self._close()
+        self._relay()
+        if final or self._due(self._monitored_at, at, _MONITOR_EVERY):
+            self._monitored_at = at
+            self._monitor(at)
+
+    @staticmethod
+    def _due(
+        last: pendulum.DateTime | None, at: pendulum.DateTime, every: dt.timedelta
+    ) -> bool:
+        return last is None or at - last >= every
+
+    def _close(self) -> None:
+        desk = self._world.desks["CN"]
+        while True:
+            closed = desk.close_unpaid(limit=_PAGE)
+            self._world.tally["closed_unpaid"] += sum(
+                1 for c in closed if c.order.status is OrderStatus.CLOSED
+            )
+            if len(closed) < _PAGE:
+                return
+
+    def _relay(self) -> None:
+        """Publish the outbox: sellable stock to the channels, notices to buyers."""
+        world = self._world
+
+        def publish(message: OutboxMessage) -> None:
+            world.tally[f"outbox_{message.topic}"] += 1
+            if message.topic == "sellable":
+                body = json.loads(message.payload)
+                self.sellable[body["sku"]] = body["sellable"]
+
+        while True:
+            with world.unit as uow:
+                done = relay(
+                    uow.outbox, publish, clock=world.clock, name="relay-0", limit=_PAGE
+                )
+                uow.commit()
+            if len(done.published) < _PAGE:
+                return
+
+    def _monitor(self, at: pendulum.DateTime) -> None:
+        """Flag orders paid but not picked, or picking, for too long."""
+        world = self._world
+        orders = [
+            order
+            for status in (OrderStatus.PAID, OrderStatus.PICKING)
+            for order in _every(world.unit, status)
+        ]
+        changed: dict[tuple[str, str], pendulum.DateTime] = {}
+        with world.unit as uow:
+            for order in orders:
+                records = uow.audit.records(order.channel, order.order_id)
+                changed[order.channel, order.order_id] = status_changed_at(
+                    order, records
+                )
+        found = stuck_orders(
+            orders, now=at, rules=catalog.STUCK_RULES, changed_at=changed
+        )
+        for stuck in found:
+            self.flagged.add((stuck.channel, stuck.order_id))
+        world.tally["stuck_flagged"] = len(self.flagged)

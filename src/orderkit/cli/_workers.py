@@ -1,0 +1,255 @@
+"""Workers: real OS processes driving their share of the day over one database.
+
+Simulated time advances in ticks of five minutes. At each tick every worker
+runs its steps due before the tick, then all wait at a barrier; worker 0
+runs the back office's timers (expire, close, relay, monitor) while the
+others wait at a second barrier; then all skip to the next tick that has
+work. So the workers' clocks stay within one tick of each other (a hold
+never expires early because another worker ran ahead), while within a tick
+they write to the database at the same time, as real servers do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import multiprocessing as mp
+import queue
+from collections import Counter
+from collections.abc import Callable
+from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
+from typing import Any, Final, Protocol, final
+
+import attrs
+import pendulum
+
+from orderkit.cli import _catalog as catalog
+from orderkit.cli._backends import Database
+from orderkit.cli._plans import Rates
+from orderkit.cli._simulation import Driver
+from orderkit.cli._sweeps import Sweeper
+from orderkit.cli._traffic import plan_day
+from orderkit.cli._world import World
+from orderkit.integrations import TransactionKind
+from orderkit.ports import UnitOfWork
+
+
+TICK: Final = dt.timedelta(minutes=5)
+_LAST_SWEEP: Final = dt.timedelta(hours=1)
+"""How long after the last step the final sweep runs: past every deadline."""
+_POLL: Final = 0.1
+
+Progress = Callable[[int, pendulum.DateTime], None]
+"""Told how many orders a worker has taken in, and its simulated time."""
+
+
+@final
+@attrs.frozen(slots=True)
+class Job:
+    """What every worker needs to draw and drive the same day."""
+
+    target: str
+    orders: int
+    seed: int
+    rates: Rates
+    workers: int
+
+
+@final
+@attrs.frozen(slots=True)
+class Report:
+    """What a worker saw: its counts, a few errors, its outside's checks."""
+
+    tally: dict[str, int]
+    errors: tuple[str, ...]
+    refunds_over_captured: int
+    effects_twice: int
+    ended_at: pendulum.DateTime
+    sellable: dict[str, int]
+
+
+class Sync(Protocol):
+    """How workers wait for each other at a tick."""
+
+    def exchange(self, worker: int, next_at: pendulum.DateTime | None) -> list[float]:
+        """Say when this worker's next step is due; hear everyone's."""
+        ...
+
+    def swept(self) -> None:
+        """Wait until worker 0 has run the timers."""
+        ...
+
+
+@final
+class Alone:
+    """The `Sync` of a single worker: nobody to wait for."""
+
+    def exchange(self, worker: int, next_at: pendulum.DateTime | None) -> list[float]:
+        """Hear only this worker."""
+        del worker
+        return [math.inf if next_at is None else next_at.timestamp()]
+
+    def swept(self) -> None:
+        """Nothing to wait for."""
+
+
+@final
+class Shared:
+    """The `Sync` of worker processes: a barrier and one slot per worker."""
+
+    def __init__(self, barrier: Any, slots: SynchronizedArray[float]) -> None:  # noqa: ANN401 - multiprocessing's Barrier has no public type
+        """Wait at `barrier`; say when the next step is due in `slots`."""
+        self._barrier = barrier
+        self._slots = slots
+
+    def exchange(self, worker: int, next_at: pendulum.DateTime | None) -> list[float]:
+        """Publish, wait for all, then read: nobody writes until `swept`."""
+        self._slots[worker] = math.inf if next_at is None else next_at.timestamp()
+        self._barrier.wait()
+        return list(self._slots[:])
+
+    def swept(self) -> None:
+        """Wait at the barrier."""
+        self._barrier.wait()
+
+
+def _tick_after(instant: float) -> pendulum.DateTime:
+    start = catalog.SPAN_START.timestamp()
+    ticks = math.floor((instant - start) / TICK.total_seconds()) + 1
+    return catalog.SPAN_START + TICK * ticks
+
+
+def run_worker(
+    job: Job, worker: int, unit: UnitOfWork, sync: Sync, progress: Progress
+) -> Report:
+    """Draw the day and drive this worker's share of it to the end."""
+    tally: Counter[str] = Counter()
+    world = World(unit, seed=job.seed, worker=worker, rates=job.rates, tally=tally)
+    plans = plan_day(job.orders, job.seed, job.rates)
+    driver = Driver(world, plans, worker=worker, workers=job.workers)
+    sweeper = Sweeper(world) if worker == 0 else None
+    tick = catalog.SPAN_START + TICK
+    while True:
+        driver.run_until(tick)
+        progress(driver.arrived, world.clock.now())
+        due = sync.exchange(worker, driver.next_at())
+        if sweeper is not None:
+            sweeper.sweep(tick)
+        sync.swept()
+        if min(due) == math.inf:
+            break
+        tick = _tick_after(min(due))
+    if sweeper is not None:
+        sweeper.sweep(tick + _LAST_SWEEP, final=True)
+    world.count_faults()
+    return Report(
+        tally=dict(tally),
+        errors=tuple(driver.errors),
+        refunds_over_captured=_over_captured(world),
+        effects_twice=sum(
+            count > 1
+            for counter in (
+                world.psp.effects,
+                *(c.effects for c in world.carriers.values()),
+            )
+            for count in counter.values()
+        ),
+        ended_at=world.clock.now(),
+        sellable={} if sweeper is None else dict(sweeper.sellable),
+    )
+
+
+def _over_captured(world: World) -> int:
+    """Payments the provider refunded more of than it captured."""
+    moved: dict[str, list[int]] = {}
+    for transaction in world.psp.transactions:
+        if transaction.succeeded and transaction.parent_id is not None:
+            sums = moved.setdefault(transaction.parent_id, [0, 0])
+            refund = transaction.kind is TransactionKind.REFUND
+            sums[1 if refund else 0] += transaction.amount.minor
+    return sum(refunded > captured for captured, refunded in moved.values())
+
+
+def _work(  # noqa: PLR0913, PLR0917 - each shared object is its own argument
+    job: Job,
+    worker: int,
+    barrier: Any,  # noqa: ANN401 - multiprocessing's Barrier has no public type
+    slots: SynchronizedArray[float],
+    counts: SynchronizedArray[int],
+    clock: Synchronized[float],
+    results: Any,  # noqa: ANN401 - a multiprocessing queue
+) -> None:
+    """A worker process: drive its share, then put its report on `results`."""
+
+    def told(arrived: int, now: pendulum.DateTime) -> None:
+        counts[worker] = arrived
+        if worker == 0:
+            clock.value = now.timestamp()
+
+    try:
+        database = Database(job.target)
+        try:
+            unit = database.open()
+            report = run_worker(job, worker, unit, Shared(barrier, slots), told)
+        finally:
+            database.close()
+    except BaseException as error:  # noqa: BLE001 - reported to the parent, whatever it is
+        barrier.abort()
+        results.put((worker, None, f"worker {worker}: {type(error).__name__}: {error}"))
+        return
+    results.put((worker, report, None))
+
+
+def run_processes(job: Job, progress: Progress) -> list[Report]:
+    """Run `job.workers` worker processes to the end; their reports, in order.
+
+    Raises:
+        RuntimeError: A worker failed; the message says which and why.
+    """
+    context = mp.get_context("spawn")
+    barrier = context.Barrier(job.workers)
+    slots = context.Array("d", job.workers)
+    counts = context.Array("q", job.workers)
+    clock = context.Value("d", catalog.SPAN_START.timestamp())
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=_work,
+            args=(job, worker, barrier, slots, counts, clock, results),
+            name=f"orderkit-simulate-{worker}",
+        )
+        for worker in range(job.workers)
+    ]
+    for process in processes:
+        process.start()
+    reports: dict[int, Report] = {}
+    failures: list[str] = []
+    try:
+        while len(reports) + len(failures) < job.workers:
+            try:
+                worker, report, failure = results.get(timeout=_POLL)
+            except queue.Empty:
+                progress(sum(counts[:]), pendulum.from_timestamp(clock.value))
+                if not any(p.is_alive() for p in processes) and results.empty():
+                    failures.append("a worker process died without a report")
+                continue
+            if failure is not None:
+                failures.append(failure)
+            else:
+                reports[worker] = report
+    finally:
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+    if failures:
+        # A worker that failed breaks the barrier for the others: its own
+        # message says why, theirs only that the barrier broke.
+        failures.sort(key=lambda f: "BrokenBarrierError" in f)
+        raise RuntimeError(failures[0])
+    return [reports[w] for w in range(job.workers)]
+
+
+def run_here(job: Job, unit: UnitOfWork, progress: Progress) -> list[Report]:
+    """Run the single worker in this process, over `unit`."""
+    return [run_worker(job, 0, unit, Alone(), progress)]

@@ -1,0 +1,110 @@
+"""The command line's surface: help, one-line errors with exit code 2, progress."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pendulum
+import pytest
+
+from orderkit.cli import main
+from orderkit.cli._progress import ProgressBar, wanted
+
+
+class TestHelp:
+    def test_top_level_help_names_the_command(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["--help"]) == 0
+        out = capsys.readouterr().out
+        assert "simulate" in out
+        assert "orderkit simulate --help" in out
+        assert "examples:" in out
+
+    def test_simulate_help_explains_options_with_examples(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["simulate", "--help"]) == 0
+        out = capsys.readouterr().out
+        for option in (
+            "--orders",
+            "--seed",
+            "--workers",
+            "--db",
+            "--json",
+            "--duplicate-rate",
+            "--carrier-timeout-rate",
+            "--return-rate",
+        ):
+            assert option in out, option
+        assert "examples:" in out
+        assert "orderkit simulate --orders 20000 --workers 2 --json" in out
+        assert "exit codes" in out
+
+
+class TestBadUsage:
+    @pytest.mark.parametrize(
+        "args",
+        [
+            [],
+            ["bogus"],
+            ["simulate", "--orders", "0"],
+            ["simulate", "--orders", "many"],
+            ["simulate", "--workers", "0"],
+            ["simulate", "--duplicate-rate", "1.5"],
+            ["simulate", "--abuser-rate", "nan"],
+            ["simulate", "--no-such-option"],
+            ["simulate", "--workers", "2", "--db", ":memory:"],
+        ],
+    )
+    def test_exits_2_with_one_line_on_stderr(
+        self, args: list[str], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(args) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err.count("\n") == 1
+        assert "error:" in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class TestProgress:
+    def test_drawn_on_a_terminal_and_erased(self) -> None:
+        stream = _Terminal()
+        ticks = iter([0.0, 1.0, 2.0, 2.05, 3.0])
+        bar = ProgressBar(200, stream, clock=lambda: next(ticks))
+        bar(50, pendulum.datetime(2026, 11, 10, 16, 5))
+        bar(100, pendulum.datetime(2026, 11, 10, 17))
+        bar(101, pendulum.datetime(2026, 11, 10, 17))  # throttled
+        drawn = stream.getvalue()
+        assert " 25% 50/200 orders  11-11 00:05 Shanghai" in drawn
+        assert " 50% 100/200" in drawn
+        assert "101/200" not in drawn
+        bar.close()
+        assert stream.getvalue().endswith("\r")
+        assert "\n" not in stream.getvalue()
+
+    def test_only_on_a_terminal_and_never_with_json(self) -> None:
+        assert wanted(_Terminal(), json_output=False)
+        assert not wanted(_Terminal(), json_output=True)
+        assert not wanted(io.StringIO(), json_output=False)
+
+    def test_absent_when_stderr_is_not_a_terminal(self) -> None:
+        command = ["simulate", "--orders", "40", "--db", ":memory:", "--json"]
+        done = subprocess.run(  # noqa: S603 - our own interpreter and code
+            [sys.executable, "-m", "orderkit.cli", *command],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
+        assert json.loads(done.stdout)["orders_generated"] == 40
