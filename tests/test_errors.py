@@ -3,6 +3,7 @@
 import builtins
 import datetime as dt
 import inspect
+import pickle
 import re
 from dataclasses import dataclass
 
@@ -236,3 +237,31 @@ class TestLongValues:
         error = ValidationError("", 5, "must be an object")
 
         assert "(top): must be an object (got 5)" == str(error)
+
+
+class TestPickling:
+    """Errors cross process boundaries (a worker pool's results) intact."""
+
+    @pytest.mark.parametrize(
+        "refusal", _REFUSALS, ids=[type(r.error).__name__ for r in _REFUSALS]
+    )
+    def test_a_refusal_pickles_with_its_fields(self, refusal: Refusal) -> None:
+        again = pickle.loads(pickle.dumps(refusal.error))  # noqa: S301 - our own bytes
+        assert type(again) is type(refusal.error)
+        assert (again.field, again.value, str(again)) == (
+            refusal.field,
+            refusal.value,
+            str(refusal.error),
+        )
+
+    def test_other_errors_pickle_with_their_attributes(self) -> None:
+        for error in (
+            errors.ConcurrencyConflict("hold:H1"),
+            errors.StoreError("postgres", "apply", "connection lost"),
+            errors.HoldNotLive("H1", "expired"),
+            errors.IdempotencyConflict("key-1"),
+        ):
+            again = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
+            assert type(again) is type(error)
+            assert again.__dict__ == error.__dict__
+            assert str(again) == str(error)

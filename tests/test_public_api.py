@@ -77,6 +77,18 @@ SURFACE = {
         "SqliteOutbox",
         "SqliteUnitOfWork",
     ],
+    "orderkit.adapters.postgres": [
+        "PostgresAuditLog",
+        "PostgresCursorStore",
+        "PostgresDetectorStore",
+        "PostgresInbox",
+        "PostgresKeyStore",
+        "PostgresLedgerStore",
+        "PostgresLimitStore",
+        "PostgresOrderStore",
+        "PostgresOutbox",
+        "PostgresUnitOfWork",
+    ],
     "orderkit.cli": ["main"],
     "orderkit.adapters.channels": [
         "BigCommercePayloads",

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, final
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from orderkit.inventory import Shortage
 
@@ -112,11 +112,33 @@ def _short(value: object) -> str:
     return _SHORT.repr(value)
 
 
+def _restore(
+    cls: type[OrderkitError], args: tuple[object, ...], state: dict[str, object]
+) -> OrderkitError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class OrderkitError(Exception):
     """The root of every error orderkit raises.
 
+    Every error pickles with its attributes, so it crosses process
+    boundaries (a worker pool returning it to its parent) intact.
+
     .. versionadded:: 0.1.0
     """
+
+    def __reduce__(
+        self,
+    ) -> tuple[
+        Callable[..., OrderkitError],
+        tuple[type[OrderkitError], tuple[object, ...], dict[str, object]],
+    ]:
+        # The subclasses' constructors take their own fields, not `args`,
+        # so the default (calling the class with `args`) cannot rebuild them.
+        return _restore, (type(self), self.args, dict(self.__dict__))
 
 
 class ValidationError(OrderkitError, ValueError):

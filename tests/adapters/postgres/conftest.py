@@ -33,7 +33,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(skip)
 
 
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def pg_figures() -> list[str]:
+    """Lines the run's summary prints under "postgresql concurrency"."""
+    return _FIGURES
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("postgresql concurrency")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
     if DSN:
         return
     terminalreporter.write_sep(

@@ -1,0 +1,261 @@
+"""postgres: the ledger on PostgreSQL from several processes, beside raw psycopg.
+
+Runs only when ``ORDERKIT_PG_DSN`` names a server (``.ci/run`` starts one);
+otherwise the module says so and contributes no figure.
+
+- ``ledger.postgres.reserve@1p`` / ``@2p`` / ``@4p``: reservations per second
+  from 1, 2 and 4 OS processes, each with its own ``PostgresLedgerStore`` on
+  the DSN and a ``Ledger`` over it, one reservation of one unit of a random
+  SKU among 1,000 (each for a new cart) per transaction.
+- ``ledger.postgres.reserve_hot@2p``: the same from 2 processes, every
+  reservation on one hot SKU.
+
+Their baseline ``raw_psycopg`` is the same number of processes running the
+same conditional update with psycopg in autocommit mode, one statement per
+transaction: ``UPDATE stock SET reserved = reserved + 1 WHERE sku = %s AND
+on_hand - reserved - allocated >= 1``, on the same SKU picks. Each run
+starts from fresh tables in a schema of its own, lets every process connect
+and warm up, then runs all of them for the same wall-clock window behind one
+start barrier. After every run, orderkit's and raw alike, the stock is
+checked: no balance below zero and reserved equal to the units granted
+(oversell = 0), else the benchmark fails. ``--quick`` shortens the window.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+from _harness import Computed, Context
+from orderkit.errors import InsufficientStock
+from orderkit.inventory import StockLine
+from orderkit.services import Ledger
+from orderkit.testing import FrozenClock
+
+
+DSN = os.environ.get("ORDERKIT_PG_DSN", "")
+SKUS = 1_000
+STOCK = 10_000_000
+LOCATION = "WH-SH"
+WINDOW_S = 3.0
+QUICK_WINDOW_S = 0.5
+WARMUP_OPS = 50
+
+_RAW_TABLE = (
+    "CREATE TABLE stock (sku text PRIMARY KEY, on_hand bigint NOT NULL,"
+    " reserved bigint NOT NULL, allocated bigint NOT NULL)"
+)
+_RAW_UPDATE = (
+    "UPDATE stock SET reserved = reserved + 1"
+    " WHERE sku = %s AND on_hand - reserved - allocated >= 1"
+)
+
+
+def _skus(hot: bool) -> list[str]:
+    return ["SKU-HOT"] if hot else [f"SKU-{i:05d}" for i in range(SKUS)]
+
+
+@contextmanager
+def _schema() -> Iterator[str]:
+    """A DSN on a new schema, dropped afterwards."""
+    import psycopg  # noqa: PLC0415 - only with a server to talk to
+
+    name = f"orderkit_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    joiner = "&" if "?" in DSN else "?"
+    try:
+        yield f"{DSN}{joiner}options={quote(f'-csearch_path={name}')}"
+    finally:
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+# --------------------------------------------------------------------------
+# The workers (module-level: spawned processes import them)
+
+
+def _orderkit_worker(
+    dsn: str, skus: list[str], seed: int, barrier: Any, window: float
+) -> tuple[int, int, int]:
+    from orderkit.adapters.postgres import PostgresLedgerStore  # noqa: PLC0415
+
+    store = PostgresLedgerStore(dsn)
+    ledger = Ledger(store, FrozenClock())
+    picks = random.Random(seed)  # noqa: S311 - not a secret
+
+    def once(number: int) -> bool:
+        try:
+            ledger.reserve(
+                f"cart-{seed}-{number}", [StockLine(picks.choice(skus), LOCATION, 1)]
+            )
+        except InsufficientStock:
+            return False
+        return True
+
+    granted = sum(once(-1 - i) for i in range(WARMUP_OPS))
+    barrier.wait()
+    deadline = time.perf_counter() + window
+    done = 0
+    while time.perf_counter() < deadline:
+        granted += once(done)
+        done += 1
+    store.close()
+    return done, granted, getattr(store, "retries", 0)
+
+
+def _raw_worker(
+    dsn: str, skus: list[str], seed: int, barrier: Any, window: float
+) -> tuple[int, int, int]:
+    import psycopg  # noqa: PLC0415
+
+    picks = random.Random(seed)  # noqa: S311 - not a secret
+    with psycopg.connect(dsn, autocommit=True) as conn:
+
+        def once() -> bool:
+            return conn.execute(_RAW_UPDATE, (picks.choice(skus),)).rowcount == 1
+
+        granted = sum(once() for _ in range(WARMUP_OPS))
+        barrier.wait()
+        deadline = time.perf_counter() + window
+        done = 0
+        while time.perf_counter() < deadline:
+            granted += once()
+            done += 1
+    return done, granted, 0
+
+
+def _run(
+    worker: Callable[[str, list[str], int, Any, float], tuple[int, int, int]],
+    dsn: str,
+    skus: list[str],
+    processes: int,
+    window: float,
+) -> tuple[float, int]:
+    """Ops per second of `processes` workers over `window`, and units granted."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Manager().Barrier(processes)
+    with context.Pool(processes) as pool:
+        pending = [
+            pool.apply_async(worker, (dsn, skus, 1000 + i, barrier, window))
+            for i in range(processes)
+        ]
+        results = [p.get(timeout=120 + window) for p in pending]
+    ops = sum(r[0] for r in results)
+    return ops / window, sum(r[1] for r in results)
+
+
+# --------------------------------------------------------------------------
+# Stocking and the oversell check
+
+
+def _stock_orderkit(dsn: str, skus: list[str]) -> None:
+    from orderkit.adapters.postgres import PostgresLedgerStore  # noqa: PLC0415
+
+    with PostgresLedgerStore(dsn) as store:
+        ledger = Ledger(store, FrozenClock())
+        for sku in skus:
+            ledger.receive(sku, LOCATION, STOCK)
+
+
+def _check_orderkit(dsn: str, granted: int) -> None:
+    from orderkit.adapters.postgres import PostgresLedgerStore  # noqa: PLC0415
+
+    with PostgresLedgerStore(dsn) as store:
+        balances = Ledger(store, FrozenClock()).balances()
+    _check(
+        "orderkit", [(b.on_hand, b.reserved, b.allocated) for b in balances], granted
+    )
+
+
+def _stock_raw(dsn: str, skus: list[str]) -> None:
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(_RAW_TABLE)
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO stock VALUES (%s, %s, 0, 0)", [(s, STOCK) for s in skus]
+            )
+
+
+def _check_raw(dsn: str, granted: int) -> None:
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT on_hand, reserved, allocated FROM stock").fetchall()
+    _check("raw_psycopg", [(int(a), int(b), int(c)) for a, b, c in rows], granted)
+
+
+def _check(label: str, rows: list[tuple[int, int, int]], granted: int) -> None:
+    oversold = sum(
+        1 for on_hand, reserved, allocated in rows if on_hand - reserved - allocated < 0
+    )
+    reserved = sum(r[1] for r in rows)
+    if oversold or reserved != granted:
+        raise AssertionError(
+            f"{label}: {oversold} balances oversold;"
+            f" reserved {reserved} != granted {granted}"
+        )
+
+
+def _figure(processes: int, *, hot: bool) -> Callable[[Context], float]:
+    def run(context: Context) -> float:
+        window = QUICK_WINDOW_S if context.budget.quick else WINDOW_S
+        skus = _skus(hot)
+        with _schema() as dsn:
+            _stock_orderkit(dsn, skus)
+            rate, granted = _run(_orderkit_worker, dsn, skus, processes, window)
+            _check_orderkit(dsn, granted)
+        return rate
+
+    return run
+
+
+def _raw_figure(processes: int, *, hot: bool) -> Callable[[Context], float]:
+    def run(context: Context) -> float:
+        window = QUICK_WINDOW_S if context.budget.quick else WINDOW_S
+        skus = _skus(hot)
+        with _schema() as dsn:
+            _stock_raw(dsn, skus)
+            rate, granted = _run(_raw_worker, dsn, skus, processes, window)
+            _check_raw(dsn, granted)
+        return rate
+
+    return run
+
+
+def _figures() -> list[Computed]:
+    if not DSN:
+        print(
+            "postgres: ORDERKIT_PG_DSN is not set;"
+            " the ledger.postgres figures are skipped",
+            file=sys.stderr,
+        )
+        return []
+    shapes = [(1, False), (2, False), (4, False), (2, True)]
+    return [
+        Computed(
+            name=f"ledger.postgres.reserve{'_hot' if hot else ''}@{processes}p",
+            unit="ops/s",
+            run=_figure(processes, hot=hot),
+            baselines={"raw_psycopg": _raw_figure(processes, hot=hot)},
+            requires=("psycopg",),
+            description=(
+                f"reservations/s from {processes} processes"
+                + (" on one hot SKU" if hot else f" on random SKUs among {SKUS:,}")
+            ),
+        )
+        for processes, hot in shapes
+    ]
+
+
+FIGURES = _figures()

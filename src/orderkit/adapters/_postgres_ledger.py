@@ -1,0 +1,440 @@
+"""`PostgresLedgerStore`: the ledger in PostgreSQL, shared by any number of processes.
+
+The algorithm is the shared engine's; the engine reads and writes through
+`PostgresRows`, which locks the plan's balances first, and this module adds
+the store's own reads and settings, the batched fast path and the retries.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Final, TypeVar
+
+import pendulum
+import psycopg
+from psycopg import errors as pg_errors
+
+from orderkit._time import to_utc
+from orderkit.adapters import _ledger_engine as engine
+from orderkit.adapters._micros import to_us
+from orderkit.adapters._postgres_ledger_rows import PostgresRows
+from orderkit.adapters._postgres_ledger_tables import (
+    BALANCES,
+    BALANCES_BY,
+    BALANCES_END,
+    DROP_POLICY,
+    HOLD,
+    HOLD_BY_ID,
+    LEDGER,
+    MOVEMENTS_AFTER,
+    POLICY,
+    RECEIPT,
+    SET_POLICY,
+    SET_SAFETY,
+    load_receipt,
+)
+from orderkit.adapters._postgres_session import (
+    DEFAULT_ATTEMPTS,
+    Cursor,
+    SessionStore,
+    Target,
+    store_error,
+)
+from orderkit.adapters._sqlite_ledger_tables import (
+    read_hold,
+    read_movement,
+    read_policy,
+)
+from orderkit.errors import OrderkitError, StoreError
+from orderkit.inventory import (
+    Backorder,
+    Balance,
+    Hold,
+    HoldState,
+    Movement,
+    Plan,
+    Preorder,
+    Receipt,
+    StockPolicy,
+)
+
+
+T = TypeVar("T")
+
+# How many times a plan runs again after losing a race on a unique key (its
+# receipt's, or a hold's or movement's): the next run finds the winner's
+# receipt and replays it, so a second loss takes a storm of such races.
+_DUPLICATE_ATTEMPTS: Final = 4
+_RETRYABLE: Final = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+# Values the driver cannot send (a lone surrogate in text) fail before the
+# server sees them; they are storage failures all the same.
+_UNSENDABLE: Final = (UnicodeEncodeError,)
+
+
+class PostgresLedgerStore(SessionStore):
+    """A `LedgerStore` in PostgreSQL: any number of processes and machines.
+
+    `target` is a DSN, an open `psycopg.Connection` (a backend session,
+    such as the one a unit of work shares) or a host's connection pool
+    (`psycopg_pool.ConnectionPool`: one connection per call).
+
+    **Transactions.** Each write (`apply`, `apply_many`, `expire_due`, the
+    settings) is one transaction at the connection's isolation level (READ
+    COMMITTED by default), and never commits a host's. Before the engine
+    reads anything, `apply` locks every balance the plan touches
+    (`SELECT ... FOR UPDATE`, one by one in (sku, location) order), so that
+    plans sharing a balance run one after the other and multi-line
+    reservations never deadlock; balances a plan creates are inserted with
+    `ON CONFLICT DO NOTHING` first, so two plans creating one wait for each
+    other too. A hold resolved by id (release, commit, extend) is read
+    again under its balance's lock and compared with what the plan
+    expected. Plans on different balances never wait for each other:
+    nothing every plan writes is shared (see the mark below). A refused
+    plan rolls back and writes nothing. Deadlocks and serialization
+    failures (READ COMMITTED has them only in corner cases) run the
+    transaction again, up to `attempts` times, then raise
+    `ConcurrencyConflict`; a plan that loses a race on its key's receipt
+    (two plans under one key on different balances) runs again too, finds
+    the first's receipt and replays it. `retries` counts those runs.
+
+    **Round trips.** A plan is four: BEGIN, one call of
+    `orderkit_ledger_read` (lock, create, then read, each statement with a
+    snapshot of its own), one of `orderkit_ledger_write`, COMMIT. The two
+    functions, created with the tables, plan their statements once per
+    connection, whatever the connection's settings.
+
+    **Time.** Holds expire by the plan's `now` and the stored high-water
+    mark, never the server's clock. The mark is the greatest time any
+    write has worked at: each connection keeps its own row in
+    `orderkit_marks` and raises it only when its time moved on; the mark is
+    the maximum over the rows, read after the balance locks, so a plan
+    that waited sees the time of the one it waited for.
+
+    **Movement numbers** come from a sequence: unique and increasing within
+    a receipt, with gaps (refused plans, rollbacks). Concurrent transactions
+    may commit out of number order, so a reader paging with
+    `movements(after=seq)` while plans commit may later see a lower number
+    appear behind its cursor; a feed should read movements only once the
+    writers are past them.
+
+    **Joined sessions.** Given a connection that is inside a transaction,
+    the store joins it: it neither begins nor commits, and its reads see
+    the host's uncommitted writes. Each write runs in a savepoint, so a
+    failed `apply` undoes only its own writes and leaves the host's intact;
+    the error propagates and rolling back or committing stays the host's
+    decision. A deadlock inside a host's transaction is raised at once as
+    `ConcurrencyConflict` (the whole transaction is lost to the server, so
+    the host retries it). The store never changes a given connection's or
+    pool's settings and never closes them.
+
+    **Threads.** A DSN store has one connection behind a lock: threads may
+    share it and take turns. A pool store lends each call its own
+    connection. Give each process its own store.
+
+    **Schema.** Tables are created on first use, under an advisory lock (so
+    processes starting at once create them once), and versioned by the
+    `schema_version` row of `orderkit_meta`; a database written by a newer
+    orderkit is refused. Every name is prefixed `orderkit_`. Primary keys
+    start with (sku, location) where a row belongs to a balance, so the
+    tables can be partitioned by location or distributed by SKU. Times are
+    stored as bigint microseconds since the Unix epoch (UTC), exactly.
+
+    **Errors.** Every `psycopg.Error` becomes `StoreError("postgres",
+    operation, detail)` with the driver's error as its cause, after rolling
+    back; so do values PostgreSQL cannot hold (NUL in text, a lone
+    surrogate, integers beyond 64 bits). orderkit's own errors propagate
+    unchanged, also after rolling back.
+
+    Args:
+        target: A DSN, an open connection, or a connection pool.
+        attempts: How many times a transaction runs before a deadlock or
+            serialization failure is raised.
+
+    Raises:
+        StoreError: The server cannot be reached, or holds a schema from a
+            newer orderkit.
+
+    .. versionadded:: 0.1.0
+    """
+
+    _component = LEDGER
+    rows_class: ClassVar[type[PostgresRows]] = PostgresRows
+    """The engine's rows; a test may swap in a deliberately broken subclass."""
+
+    def __init__(self, target: Target, *, attempts: int = DEFAULT_ATTEMPTS) -> None:
+        """Open the store on `target`, creating or migrating its tables."""
+        super().__init__(target, attempts=attempts)
+        self._counting = threading.Lock()
+        self.retries = 0
+        """How many times a transaction ran again (deadlock, serialization
+        failure, or a lost race on a unique key), since the store opened."""
+
+    # writes
+
+    def apply(self, plan: Plan) -> Receipt:
+        """Apply `plan` all or nothing (see `orderkit.ports.LedgerStore`).
+
+        Raises:
+            ConcurrencyConflict: Every attempt deadlocked, or a hold moved.
+            StoreError: PostgreSQL failed; nothing was written.
+        """
+
+        def work(cur: Cursor) -> Receipt:
+            rows = self.rows_class(cur, plan)
+            return rows.renumber(engine.apply_plan(rows, plan))
+
+        return self._transact("apply", work)
+
+    def apply_many(self, plans: Sequence[Plan]) -> list[Receipt | OrderkitError]:
+        """Apply each plan on its own, all in one transaction: the batched fast path.
+
+        Each plan succeeds or fails alone, as if applied by `apply` in turn
+        (each in a savepoint of the batch's transaction); the successes
+        commit together. A plan's key seen earlier in the same batch replays
+        that receipt. Every balance of the batch is locked first, in key
+        order, so concurrent batches never deadlock on them.
+
+        Returns:
+            One entry per plan, in order: its `Receipt`, or the
+            `OrderkitError` that refused it (which wrote nothing).
+
+        Raises:
+            ConcurrencyConflict: Every attempt of the batch deadlocked.
+            StoreError: PostgreSQL failed in a way that lost the transaction,
+                or could not commit it; nothing of the batch was written.
+
+        Anything else a plan raises (a bug, not a refusal) rolls the whole
+        batch back and propagates.
+        """
+        if not plans:
+            return []
+
+        def work(cur: Cursor) -> list[Receipt | OrderkitError]:
+            every = (row for plan in plans for row in plan.touched())
+            self.rows_class(cur, None).lock(every)
+            return [self._batched(cur, plan) for plan in plans]
+
+        return self._transact("apply_many", work)
+
+    def _batched(self, cur: Cursor, plan: Plan) -> Receipt | OrderkitError:
+        """One plan of a batch, in its own savepoint."""
+        attempt = 0
+        while True:
+            attempt += 1
+            rows = self.rows_class(cur, plan, undoable=True)
+            try:
+                receipt = engine.apply_plan(rows, plan)
+            except OrderkitError as exc:
+                if not rows.undo():
+                    raise
+                return exc
+            except _RETRYABLE:
+                raise
+            except (psycopg.Error, *_UNSENDABLE) as exc:
+                if not rows.undo():
+                    raise
+                duplicate = isinstance(exc, pg_errors.UniqueViolation)
+                if duplicate and attempt < _DUPLICATE_ATTEMPTS:
+                    self._count(1)
+                    continue
+                return store_error("apply_many", exc)
+            rows.done()
+            return rows.renumber(receipt)
+
+    def expire_due(
+        self, now: pendulum.DateTime, *, limit: int | None = None
+    ) -> Sequence[Movement]:
+        """Expire live holds due by `now` (or the store's later time), oldest first.
+
+        Reads only the due holds, through an index of live holds by expiry,
+        and locks their balances (in key order) before expiring them; a
+        hold that a concurrent plan resolved meanwhile is left alone.
+
+        Raises:
+            StoreError: PostgreSQL failed; nothing was written.
+        """
+        now = to_utc(now, "now")
+        bound = None if limit is None else max(limit, 0)
+
+        def work(cur: Cursor) -> list[Movement]:
+            rows = self.rows_class(cur, None, now=now, limit=bound)
+            engine.expire_due(rows, now, rows.due)
+            return rows.written
+
+        return self._transact("expire_due", work)
+
+    def set_policy(self, sku: str, policy: StockPolicy) -> None:
+        """Set the SKU's stock policy for every location.
+
+        Raises:
+            StoreError: PostgreSQL failed; nothing was written.
+        """
+
+        def work(cur: Cursor) -> None:
+            if isinstance(policy, Backorder):
+                cur.execute(SET_POLICY, (sku, "backorder", policy.limit, None))
+            elif isinstance(policy, Preorder):
+                values = (sku, "preorder", policy.cap, to_us(policy.ends_at))
+                cur.execute(SET_POLICY, values)
+            else:
+                cur.execute(DROP_POLICY, (sku,))
+
+        self._transact("set_policy", work)
+
+    def set_safety_stock(self, sku: str, location: str, quantity: int) -> None:
+        """Set the safety stock of one balance (created empty if new).
+
+        Raises:
+            StoreError: PostgreSQL failed; nothing was written.
+        """
+        self._transact(
+            "set_safety_stock",
+            lambda cur: cur.execute(SET_SAFETY, (sku, location, quantity)),
+        )
+
+    # reads
+
+    def balances(
+        self,
+        now: pendulum.DateTime,
+        *,
+        sku: str | None = None,
+        location: str | None = None,
+    ) -> Sequence[Balance]:
+        """Return balances as of `now`, due holds counted as expired, by SKU.
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+        at = to_us(to_utc(now, "now"))
+        query = BALANCES + BALANCES_BY[sku is not None, location is not None]
+        values = {"now": at, "sku": sku, "location": location}
+        return self._read(
+            "balances",
+            lambda cur: [
+                engine.build_balance(*row)
+                for row in cur.execute(query + BALANCES_END, values)
+            ],
+        )
+
+    def receipt(self, key: str) -> Receipt | None:
+        """Return the first receipt of `key`, marked replayed, or `None`.
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+
+        def work(cur: Cursor) -> Receipt | None:
+            row = cur.execute(RECEIPT, (key,)).fetchone()
+            if row is None:
+                return None
+            return engine.copy_receipt(load_receipt(*row), replayed=True)
+
+        return self._read("receipt", work)
+
+    def hold(self, hold_id: str) -> Hold | None:
+        """Return the hold as stored, or `None`.
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+
+        def work(cur: Cursor) -> Hold | None:
+            row = cur.execute(HOLD_BY_ID, (hold_id,)).fetchone()
+            return None if row is None else read_hold(row)
+
+        return self._read("hold", work)
+
+    def holds(
+        self,
+        *,
+        owner: str | None = None,
+        sku: str | None = None,
+        state: HoldState | None = None,
+    ) -> Sequence[Hold]:
+        """Return holds as stored, filtered, oldest first.
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+        where = []
+        values: list[str] = []
+        chosen = (("owner", owner), ("sku", sku), ("state", state and state.value))
+        for column, value in chosen:
+            if value is not None:
+                where.append(f"{column} = %s")
+                values.append(value)
+        query = HOLD
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY placed_at, hold_id"
+        return self._read(
+            "holds", lambda cur: [read_hold(row) for row in cur.execute(query, values)]
+        )
+
+    def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
+        """Return up to `limit` movements with `seq > after`, in order.
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+        if limit <= 0:
+            return []
+        return self._read(
+            "movements",
+            lambda cur: [
+                read_movement(row)
+                for row in cur.execute(MOVEMENTS_AFTER, (after, limit))
+            ],
+        )
+
+    def policy(self, sku: str) -> StockPolicy:
+        """Return the SKU's stock policy (`NoOversell()` unless one was set).
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+        return self._read(
+            "policy", lambda cur: read_policy(cur.execute(POLICY, (sku,)).fetchone())
+        )
+
+    # transactions
+
+    def _transact(self, operation: str, work: Callable[[Cursor], T]) -> T:
+        """Run `work` in the session's transaction; count and make the runs again.
+
+        The session reruns deadlocks and serialization failures itself; a
+        lost race on a unique key is rerun here, a bounded number of times.
+        """
+        runs = 0
+
+        def counted(cur: Cursor) -> T:
+            nonlocal runs
+            runs += 1
+            return work(cur)
+
+        try:
+            for attempt in range(1, _DUPLICATE_ATTEMPTS + 1):
+                try:
+                    return self._session.transact(operation, counted)
+                except StoreError as exc:
+                    duplicate = isinstance(exc.__cause__, pg_errors.UniqueViolation)
+                    if not duplicate or attempt == _DUPLICATE_ATTEMPTS:
+                        raise
+                except _UNSENDABLE as exc:
+                    raise store_error(operation, exc) from exc
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            self._count(runs - 1)
+
+    def _read(self, operation: str, work: Callable[[Cursor], T]) -> T:
+        try:
+            return self._session.read(operation, work)
+        except _UNSENDABLE as exc:
+            raise store_error(operation, exc) from exc
+
+    def _count(self, retries: int) -> None:
+        if retries > 0:
+            with self._counting:
+                self.retries += retries
