@@ -6,7 +6,9 @@ traffic from four channel adapters through the whole `OrderDesk` on the
 embedded SQLite stores (or PostgreSQL), with faults, retries, circuit
 breakers, returns and refunds, in one or several worker processes, and then
 checks every invariant against the stores; `orderkit simulate --help` lists
-the options.
+the options. `orderkit reconcile ORDERS STATEMENT` reconciles orders with a
+payment provider's bill, and `orderkit replay EVENTS.jsonl` applies a stream
+of order events and prints the orders and their audit trails.
 
 The command line is built on the public API only and on argparse from the
 standard library: it adds no dependency to the core, which never imports it.

@@ -10,6 +10,7 @@ from typing import Final, NoReturn
 import attrs
 
 import orderkit
+from orderkit.cli import _reconcile, _replay
 from orderkit.cli._plans import Rates
 from orderkit.cli._progress import ProgressBar, wanted
 from orderkit.cli._run import Settings, UsageError, simulate
@@ -46,6 +47,8 @@ examples:
   orderkit simulate                 # a flash-sale day, with the invariants checked
   orderkit simulate --workers 2 --orders 20000 --json
   orderkit simulate --help          # every option of the simulation
+  orderkit reconcile orders.jsonl wechat-bill.csv
+  orderkit replay events.jsonl
 """
 _SIMULATE: Final = """\
 Run a simulated Singles' Day through the whole OrderDesk: seeded traffic from
@@ -62,6 +65,7 @@ examples:
   orderkit simulate                        # {DEFAULT_ORDERS:,} orders, seed 1
   orderkit simulate --orders 20000 --workers 2 --json
   orderkit simulate --seed 7 --db day.db   # keep the database to look at
+  orderkit simulate --report day.html      # charts of the day, to open in a browser
   orderkit simulate --db :memory: --orders 500
   orderkit simulate --db postgresql://localhost/orderkit --workers 4
   orderkit simulate --abuser-rate 0.6 --carrier-timeout-rate 0.2
@@ -155,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the summary as JSON on stdout, and nothing else",
     )
+    sim.add_argument(
+        "--report",
+        metavar="PATH",
+        help="also write an HTML report with charts of the day to PATH: one"
+        " self-contained file that opens in a browser without a network",
+    )
     rates = sim.add_argument_group("traffic rates (each a probability from 0 to 1)")
     defaults = Rates()
     for name, meaning in _RATES:
@@ -168,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="R",
             help=f"{meaning} (default {default:g})",
         )
+    _reconcile.register(commands)
+    _replay.register(commands)
     return parser
 
 
@@ -190,6 +202,7 @@ def _simulate(args: argparse.Namespace) -> int:
         workers=args.workers,
         db=args.db,
         rates=_rates(args),
+        report=args.report,
     )
     bar = None
     if wanted(sys.stderr, json_output=args.json):
@@ -231,7 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
+        if args.command != "simulate":
+            return int(args.run(args))
         return _simulate(args)
     except KeyboardInterrupt:
-        _say("orderkit simulate: interrupted")
+        _say(f"orderkit {args.command}: interrupted")
         return 130

@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import final
 
 import attrs
@@ -19,6 +20,8 @@ from orderkit.cli import _catalog as catalog
 from orderkit.cli._backends import Database, describe, file_in
 from orderkit.cli._invariants import check
 from orderkit.cli._plans import Rates
+from orderkit.cli._report import write_report
+from orderkit.cli._series import LedgerSeries, Recorded, read_ledger
 from orderkit.cli._summary import summarize
 from orderkit.cli._traffic import plan_day
 from orderkit.cli._workers import Job, Progress, run_here, run_processes
@@ -41,6 +44,7 @@ class Settings:
     workers: int = 1
     db: str | None = None
     rates: Rates = attrs.field(factory=Rates)
+    report: str | None = None
 
 
 def _ignore(_arrived: int, _now: object) -> None:
@@ -71,15 +75,22 @@ def simulate(
             swaps in a broken store to prove the checks can fail.
 
     Returns:
-        The summary (see `orderkit.cli._summary.KEYS`).
+        The summary (see `orderkit.cli._summary.KEYS`). With
+        `settings.report`, the HTML report is written there too, whether
+        the invariants hold or not.
 
     Raises:
-        UsageError: The database holds orders already, or an in-memory
-            database was asked of several workers.
+        UsageError: The database holds orders already, an in-memory
+            database was asked of several workers, or the report's
+            directory does not exist.
         OrderkitError: The database cannot be opened or written.
         RuntimeError: A worker process failed.
+        OSError: The report cannot be written.
     """
+    if settings.report is not None:
+        _check_report(settings.report)
     started = time.perf_counter()
+    ledger: LedgerSeries | None = None
     with _target(settings.db) as target:
         database = Database(target)
         try:
@@ -104,12 +115,14 @@ def simulate(
             plans = plan_day(settings.orders, settings.seed, settings.rates)
             ended = max(r.ended_at for r in reports)
             findings = check(unit, plans, ended, sellable=reports[0].sellable)
+            if settings.report is not None:
+                ledger = read_ledger(unit)
         finally:
             database.close()
     tally: Counter[str] = Counter()
     for report in reports:
         tally.update(report.tally)
-    return summarize(
+    summary = summarize(
         orders=settings.orders,
         seed=settings.seed,
         workers=settings.workers,
@@ -119,6 +132,21 @@ def simulate(
         findings=findings,
         elapsed=elapsed,
     )
+    if settings.report is not None and ledger is not None:
+        recorded = Recorded()
+        for report in reports:
+            recorded.merge(report.recorded)
+        write_report(settings.report, summary, recorded, ledger)
+    return summary
+
+
+def _check_report(path: str) -> None:
+    """Refuse a report path that cannot be written before the run, not after."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"--report {path} is a directory; give a file name")
+    if not target.parent.is_dir():
+        raise UsageError(f"--report {path}: there is no directory {target.parent}")
 
 
 def _refuse_used(unit: UnitOfWork, target: str) -> None:

@@ -22,6 +22,7 @@ from orderkit.cli import _aftersales as aftersales
 from orderkit.cli import _buying as buying
 from orderkit.cli import _fulfilment as fulfilment
 from orderkit.cli._plans import OrderPlan
+from orderkit.cli._series import Recorder
 from orderkit.cli._steps import Context, OrderState, Step
 from orderkit.cli._world import World
 from orderkit.errors import ConcurrencyConflict, OrderkitError
@@ -73,6 +74,7 @@ class Driver:
         self._seq = itertools.count()
         self.arrived = 0
         self.errors: list[str] = []
+        self.recorder = Recorder()
         for plan in plans:
             if plan.index % workers == worker:
                 self._start(plan)
@@ -98,6 +100,7 @@ class Driver:
             world.clock.move_to(at)
             plan = self._plans[index]
             state = self._states.setdefault(index, OrderState())
+            stage = state.stage
             try:
                 _HANDLERS[step](self, plan, state)
             except ConcurrencyConflict as error:
@@ -111,6 +114,10 @@ class Driver:
                 self._failed(step, plan, error)
             except OrderkitError as error:
                 self._failed(step, plan, error)
+            if state.stage != stage:
+                self.recorder.moved(
+                    plan, stage, state.stage, state.review, world.clock.now()
+                )
             if step is Step.CREATE:
                 self.arrived += 1
 

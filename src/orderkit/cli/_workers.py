@@ -26,6 +26,7 @@ import pendulum
 from orderkit.cli import _catalog as catalog
 from orderkit.cli._backends import Database
 from orderkit.cli._plans import Rates
+from orderkit.cli._series import Recorded
 from orderkit.cli._simulation import Driver
 from orderkit.cli._sweeps import Sweeper
 from orderkit.cli._traffic import plan_day
@@ -58,7 +59,7 @@ class Job:
 @final
 @attrs.frozen(slots=True)
 class Report:
-    """What a worker saw: its counts, a few errors, its outside's checks."""
+    """What a worker saw: counts, a few errors, its outside's checks, its series."""
 
     tally: dict[str, int]
     errors: tuple[str, ...]
@@ -66,6 +67,7 @@ class Report:
     effects_twice: int
     ended_at: pendulum.DateTime
     sellable: dict[str, int]
+    recorded: Recorded
 
 
 class Sync(Protocol):
@@ -156,6 +158,7 @@ def run_worker(
         ),
         ended_at=world.clock.now(),
         sellable={} if sweeper is None else dict(sweeper.sellable),
+        recorded=driver.recorder.recorded,
     )
 
 

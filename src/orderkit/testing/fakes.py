@@ -1,9 +1,10 @@
-"""Fakes of the outside ports, for tests: a payment provider and a carrier.
+"""Fakes of the outside ports, for tests: payments, a carrier, a warehouse, a channel.
 
-Each keeps what a real one would (captures, refunds, labels) in memory,
-honours the port's idempotency contract, and counts its effects per key, so
-that a test can check that no capture, refund or label happened twice,
-whatever crashed and was retried:
+Each keeps what a real one would (captures, refunds, labels, pick tasks,
+pushed parcels) in memory, honours the port's idempotency contract, and the
+payment provider, the carrier and the warehouse count their effects per
+key, so that a test can check that no capture, refund, label or pick task
+happened twice, whatever crashed and was retried:
 
 ```python
 payments = FakePayments(clock)
@@ -11,7 +12,11 @@ payments.capture("alipay-1", Money("398.00", "CNY"), key="capture:1")
 assert max(payments.effects.values()) == 1
 ```
 
-Wrap them with `orderkit.testing.faults.faulty` to make their calls fail.
+`FakeWarehouse` also plays the warehouse's side (`confirm` makes the
+payload it would send), and `FakeChannel` is a feed a test publishes
+records to. The fakes of the other ports are listed in `orderkit.testing`.
+Wrap any of them with `orderkit.testing.faults.faulty` to make their calls
+fail.
 
 .. versionadded:: 0.1.0
 """
@@ -44,9 +49,11 @@ from orderkit.integrations import (
 from orderkit.money import Money
 from orderkit.orders import Address
 from orderkit.ports import Clock
+from orderkit.testing._fake_channel import FakeChannel
+from orderkit.testing._fake_warehouse import FakeWarehouse
 
 
-__all__ = ["FakeCarrier", "FakePayments"]
+__all__ = ["FakeCarrier", "FakeChannel", "FakePayments", "FakeWarehouse"]
 
 
 @attrs.frozen(slots=True)

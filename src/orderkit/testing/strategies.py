@@ -11,6 +11,11 @@ def test_my_rule_never_crashes(order):
     my_rule(order)
 ```
 
+For what arrives from outside: `channel_orders` (orders as an adapter reads
+them, for `OrderDesk.accept` and your pricing rules), `event_streams` (one
+order's events delivered twice and out of order) and `ledger_operations`
+(steps for `orderkit.testing.check_ledger_laws`).
+
 To fuzz a channel adapter with its own sample payloads, draw them broken and
 mutated from `payload_mutations` and check each accepted order with
 `check_channel_order`.
@@ -29,9 +34,8 @@ from typing import Any, TypeVar
 import pendulum
 from hypothesis import strategies as st
 
-from orderkit._iso4217 import MINOR_UNITS
-from orderkit._time import to_utc
 from orderkit.dedupe import IdempotencyKey
+from orderkit.integrations import ChannelOrder
 from orderkit.money import Currency, Money
 from orderkit.orders import (
     Address,
@@ -87,20 +91,43 @@ from orderkit.testing._payload_fuzz import (
     check_channel_order,
     payload_mutations,
 )
+from orderkit.testing._scenario_strategies import (
+    EventStream,
+    channel_orders,
+    event_streams,
+    ledger_operations,
+)
+from orderkit.testing._value_strategies import ID as _ID
+from orderkit.testing._value_strategies import TEXT as _TEXT
+from orderkit.testing._value_strategies import (
+    addresses,
+    buyers,
+    currencies,
+    idempotency_keys,
+    instants,
+    lifecycles,
+    money,
+    order_lines,
+)
+from orderkit.testing._value_strategies import unique_lines as _unique_lines
 
 
 __all__ = [
+    "EventStream",
     "NASTY_VALUES",
     "addresses",
     "after_sales_cases",
     "audit_records",
     "buyers",
+    "channel_orders",
     "check_channel_order",
     "currencies",
+    "event_streams",
     "events",
     "for_type",
     "idempotency_keys",
     "instants",
+    "ledger_operations",
     "lifecycles",
     "money",
     "order_lines",
@@ -110,130 +137,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-_ID = st.text(
-    alphabet=st.characters(
-        codec="utf-8", categories=("L", "N"), include_characters="-_"
-    ),
-    min_size=1,
-    max_size=12,
-)
-_TEXT = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("C", "Zl", "Zp")),
-    max_size=20,
-)
-
-
-def currencies() -> st.SearchStrategy[Currency]:
-    """Any active ISO 4217 currency.
-
-    .. versionadded:: 0.1.0
-    """
-    return st.sampled_from(sorted(MINOR_UNITS)).map(Currency)
-
-
-def money(
-    currency: Currency | str | None = None,
-    *,
-    min_minor: int = -(10**9),
-    max_minor: int = 10**9,
-) -> st.SearchStrategy[Money]:
-    """Amounts of one currency (any, if not given), between two minor-unit bounds.
-
-    .. versionadded:: 0.1.0
-    """
-    cur = st.just(Currency(currency) if isinstance(currency, str) else currency)
-    chosen = currencies() if currency is None else cur
-    return st.builds(
-        Money.from_minor, st.integers(min_value=min_minor, max_value=max_minor), chosen
-    )
-
-
-def instants(
-    min_value: dt.datetime = dt.datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive
-    max_value: dt.datetime = dt.datetime(2100, 1, 1),  # noqa: DTZ001
-) -> st.SearchStrategy[pendulum.DateTime]:
-    """UTC instants, as orderkit hands them back, to the microsecond.
-
-    .. versionadded:: 0.1.0
-    """
-    return st.datetimes(min_value=min_value, max_value=max_value).map(
-        lambda d: pendulum.instance(d, tz="UTC")
-    )
-
-
-def idempotency_keys() -> st.SearchStrategy[IdempotencyKey]:
-    """Keys with printable parts, separators and very long parts included.
-
-    .. versionadded:: 0.1.0
-    """
-    part = st.one_of(
-        _ID,
-        st.text(
-            st.characters(codec="utf-8", categories=("L", "N", "P")),
-            min_size=1,
-            max_size=300,
-        ),
-    )
-    return st.builds(IdempotencyKey, part, part, part, part)
-
-
-def buyers() -> st.SearchStrategy[Buyer]:
-    """Buyers, with and without phone and e-mail.
-
-    .. versionadded:: 0.1.0
-    """
-    return st.builds(
-        Buyer,
-        _ID,
-        _TEXT,
-        st.none() | st.sampled_from(["13812348000", "138****8000", "+1 212 555 0100"]),
-        st.none() | st.emails(),
-    )
-
-
-def addresses() -> st.SearchStrategy[Address]:
-    """Addresses in China and abroad.
-
-    .. versionadded:: 0.1.0
-    """
-    return st.builds(
-        Address,
-        st.sampled_from(["CN", "US", "DE", "JP"]),
-        st.sampled_from(["北京市", "广东省", "New York", ""]),
-        st.sampled_from(["北京市", "深圳市", "Brooklyn", ""]),
-        _TEXT,
-        _TEXT,
-        st.from_regex(r"[0-9]{0,6}", fullmatch=True),
-        _TEXT,
-        st.none() | st.just("13812348000"),
-    )
-
-
-def order_lines(currency: Currency | str = "CNY") -> st.SearchStrategy[OrderLine]:
-    """Order lines priced in one currency.
-
-    .. versionadded:: 0.1.0
-    """
-    return st.builds(
-        OrderLine,
-        _ID,
-        st.sampled_from(["RETRO-CLOCK", "VELVET-LAMP", "TEAK-STOOL", "JADE-TEAPOT"]),
-        st.integers(min_value=1, max_value=50),
-        money(currency, min_minor=1, max_minor=10**7),
-        _TEXT,
-    )
-
-
-def _unique_lines(
-    currency: Currency | str = "CNY",
-) -> st.SearchStrategy[list[OrderLine]]:
-    return st.lists(
-        order_lines(currency),
-        min_size=1,
-        max_size=5,
-        unique_by=lambda line: line.line_id,
-    )
 
 
 def orders() -> st.SearchStrategy[Order]:
@@ -454,91 +357,6 @@ def audit_records() -> st.SearchStrategy[AuditRecord]:
 _EVENT_CLASSES = (OrderPlaced, PaymentCaptured, Shipped, Cancelled)
 
 
-_Step = tuple[type[Event], str, dict[str, Any]]
-_LIFECYCLE_START = pendulum.datetime(2026, 11, 11, tz="UTC")
-
-
-@st.composite
-def _parcels(draw: st.DrawFn, lines: list[OrderLine], *, complete: bool) -> list[_Step]:
-    count = draw(st.integers(min_value=1, max_value=3))
-    contents: list[list[ShipmentLine]] = [[] for _ in range(count)]
-    for line in lines:
-        box = draw(st.integers(min_value=0, max_value=count - 1))
-        first = line.quantity
-        if count > 1 and line.quantity > 1 and draw(st.booleans()):
-            first = draw(st.integers(min_value=1, max_value=line.quantity - 1))
-            contents[(box + 1) % count].append(
-                ShipmentLine(line.line_id, line.quantity - first)
-            )
-        contents[box].append(ShipmentLine(line.line_id, first))
-    boxes = [c for c in contents if c]
-    if not complete and len(boxes) > 1 and draw(st.booleans()):
-        boxes.pop()  # some units stay in the warehouse: partially shipped
-    statuses = list(ShipmentStatus)
-    least = statuses.index(draw(st.sampled_from(statuses)))
-    reached = [draw(st.sampled_from(statuses[least:])) for _ in boxes]
-    steps: list[_Step] = []
-    for n, parts in enumerate(boxes):
-        fields = {"shipment_id": f"S{n + 1}", "lines": parts, "carrier": "SF"}
-        steps.append((Shipped, "wms.shipped", {**fields, "tracking_number": f"SF{n}"}))
-    for n, status in enumerate(reached):
-        sid = {"shipment_id": f"S{n + 1}"}
-        if status is not ShipmentStatus.SHIPPED:
-            steps.append((InTransit, "sf.transit", sid))
-        if status is ShipmentStatus.DELIVERED:
-            steps.append((Delivered, "sf.delivered", sid))
-    if complete and all(s is ShipmentStatus.DELIVERED for s in reached):
-        steps.append((Completed, "order.completed", {}))
-    return steps
-
-
-@st.composite
-def lifecycles(
-    draw: st.DrawFn,
-    *,
-    order_id: str = "DY-1001",
-    currency: Currency | str = "CNY",
-    start: dt.datetime = _LIFECYCLE_START,
-) -> list[OrderEvent]:
-    """A legal event stream for one order, in the order it happened.
-
-    It always starts with `OrderPlaced` and goes as far as a drawn stage:
-    payment, picking, shipments (lines spread, and sometimes split, across
-    one to three parcels, each going as far as shipped, in transit or
-    delivered, some units possibly left unshipped) and completion once every
-    parcel is delivered. Cancellation and closing are left out on purpose:
-    they race with payment, and `RefundDue` settles that race.
-
-    .. versionadded:: 0.1.0
-    """
-    lines = draw(_unique_lines(currency))
-    placed = {
-        "channel": "douyin",
-        "buyer": draw(buyers()),
-        "address": draw(addresses()),
-        "lines": lines,
-    }
-    steps: list[_Step] = [(OrderPlaced, "order.created", placed)]
-    # Weighted towards the shipping stages, where most of the rules are.
-    stage = draw(st.sampled_from([4, 3, 4, 2, 3, 1, 4, 0]))
-    if stage >= 1:
-        total = sum((line.amount for line in lines), Money.zero(currency))
-        paid = {"payment_id": "PAY-1", "amount": total}
-        steps.append((PaymentCaptured, "order.paid", paid))
-    if stage >= 2:
-        steps.append((PickingStarted, "wms.picking", {}))
-    if stage >= 3:
-        steps.extend(draw(_parcels(lines, complete=stage >= 4)))
-    t = to_utc(start, "start")
-    stream: list[OrderEvent] = []
-    for n, (cls, kind, fields) in enumerate(steps):
-        ref = fields.get("shipment_id", order_id)
-        key = IdempotencyKey("douyin", kind, order_id, f"{kind}#{ref}")
-        event = cls(order_id=order_id, key=key, occurred_at=t.add(minutes=n), **fields)
-        stream.append(event)  # type: ignore[arg-type]
-    return stream
-
-
 def return_lines() -> st.SearchStrategy[ReturnLine]:
     """A line of an after-sales case, with up to three serial numbers.
 
@@ -617,6 +435,7 @@ _TYPES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
     Address: addresses,
     OrderLine: order_lines,
     Order: orders,
+    ChannelOrder: channel_orders,
     AuditRecord: audit_records,
     Payment: lambda: _payments("CNY"),
     ShipmentLine: lambda: st.builds(ShipmentLine, _ID, st.integers(1, 99)),

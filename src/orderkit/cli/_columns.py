@@ -1,0 +1,51 @@
+"""Aligned text columns for a terminal, Chinese text included.
+
+A terminal draws an East Asian wide character (Han, full-width forms) in
+two cells, so padding by `len()` would push every column after a Chinese
+detail out of line.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+
+
+def width(text: str) -> int:
+    """The cells `text` takes on a terminal."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        2 if unicodedata.east_asian_width(char) in "WF" else 1
+        for char in text
+        if not unicodedata.combining(char)
+    )
+
+
+def _pad(text: str, cells: int, *, right: bool) -> str:
+    gap = " " * max(cells - width(text), 0)
+    return gap + text if right else text + gap
+
+
+def columns(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right: Sequence[int] = (),
+    indent: str = "  ",
+) -> list[str]:
+    """The header and rows as aligned lines; columns in `right` align right.
+
+    The last column is never padded, so that a long detail leaves no
+    trailing blanks.
+    """
+    table = [list(header), *(list(row) for row in rows)]
+    widths = [max(width(row[i]) for row in table) for i in range(len(header) - 1)]
+    lines = []
+    for row in table:
+        cells = [
+            cell if i == len(row) - 1 else _pad(cell, widths[i], right=i in right)
+            for i, cell in enumerate(row)
+        ]
+        lines.append((indent + "  ".join(cells)).rstrip())
+    return lines

@@ -1,0 +1,111 @@
+"""JSON values from a file, each with the line it starts on.
+
+A file is either one JSON array (each element a value), one JSON value, or
+JSON Lines (one value per line). Every value comes with its line number,
+so a command can say which line it could not use. In JSON Lines a line
+that is not JSON is reported and the rest are read; in an array a syntax
+error leaves no way to find the next element, so the whole file is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Final, final
+
+import attrs
+
+
+def _refuse(name: str) -> object:
+    # orderkit's converter refuses NaN and Infinity; so does reading here.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse)
+_SPACE: Final = " \t\r\n"
+
+
+class NotJson(Exception):
+    """The file cannot be read as JSON at all (a broken array)."""
+
+
+@final
+@attrs.frozen(slots=True)
+class Item:
+    """One value of the file, or why its line is not JSON.
+
+    Attributes:
+        line: The line it starts on, from 1.
+        value: The value parsed (`None` when `error` is set).
+        error: Why the line is not JSON, or `None`.
+    """
+
+    line: int
+    value: object = None
+    error: str | None = None
+
+
+def _line_of(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
+
+
+def _skip(text: str, position: int) -> int:
+    while position < len(text) and text[position] in _SPACE:
+        position += 1
+    return position
+
+
+def _problem(error: ValueError) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"not JSON: {error.msg} (column {error.colno})"
+    return f"not JSON: {error}"
+
+
+def items(text: str) -> Iterator[Item]:
+    """Every value of `text`, with its line; see the module.
+
+    Raises:
+        NotJson: An array that is not JSON (its line is in the message).
+    """
+    text = text.removeprefix("\ufeff")
+    start = _skip(text, 0)
+    if text.startswith("[", start):
+        yield from _array(text, start)
+        return
+    try:
+        value = _DECODER.decode(text)
+    except ValueError:
+        pass  # more than one value: JSON Lines, read line by line below
+    else:
+        yield Item(_line_of(text, start), value)
+        return
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield Item(number, _DECODER.decode(line))
+        except ValueError as error:
+            yield Item(number, error=_problem(error))
+
+
+def _array(text: str, start: int) -> Iterator[Item]:
+    position = _skip(text, start + 1)
+    if text.startswith("]", position):
+        return
+    while True:
+        try:
+            value, end = _DECODER.raw_decode(text, position)
+        except ValueError as error:
+            line = _line_of(text, position)
+            raise NotJson(f"line {line}: {_problem(error)}") from None
+        yield Item(_line_of(text, position), value)
+        position = _skip(text, end)
+        if text.startswith("]", position):
+            if text[_skip(text, position + 1) :]:
+                line = _line_of(text, position + 1)
+                raise NotJson(f"line {line}: not JSON: text after the array")
+            return
+        if not text.startswith(",", position):
+            line = _line_of(text, position)
+            raise NotJson(f"line {line}: not JSON: expected ',' or ']' in the array")
+        position = _skip(text, position + 1)

@@ -1,0 +1,184 @@
+"""`orderkit reconcile ORDERS STATEMENT`: orders against a settlement statement.
+
+The command reads the orders (`_order_files`) and the statement
+(`_statement_files`), runs `orderkit.services.reconcile_payments` on them,
+and shows every difference as a table, or as the report's CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from orderkit.cli._columns import columns
+from orderkit.cli._order_files import InputError, load_orders
+from orderkit.cli._statement_files import FORMATS, NAMES, Statement, load_statement
+from orderkit.errors import OrderkitError, ValidationError
+from orderkit.money import Money
+from orderkit.services import Reconciliation, reconcile_payments
+
+
+if TYPE_CHECKING:
+    Commands = argparse._SubParsersAction[Any]  # noqa: SLF001 - argparse names no public type for it
+
+
+HELP: Final = "compare orders with a WeChat Pay, Alipay, CSV or JSON statement"
+_DESCRIPTION: Final = """\
+Compare what the orders record with what a payment provider's settlement
+statement shows, matched by transaction id, and list every difference:
+captures or refunds missing on either side, amounts, currencies or orders
+that differ, money taken twice, refunds for orders never paid, and the
+statement rows that could not be read, each with its line number (the rest
+of the statement is reconciled all the same).
+
+ORDERS is a JSON file of orders as orderkit serialises them (a JSON array,
+one order, or JSON Lines: one order per line), or an orderkit SQLite
+database such as `orderkit simulate --db day.db` keeps (read from a copy:
+the file is never changed).
+
+STATEMENT is a WeChat Pay bill (交易账单) or an Alipay bill (业务明细) as the
+merchant platform downloads it (GBK, or UTF-8 with a BOM); a plain CSV with
+the columns transaction_id, kind, amount, currency, settled_at and
+optionally fee and order_id; or settlement lines in JSON (an array, or one
+per line). The format is detected unless --format names it.
+"""
+_EXAMPLES: Final = """\
+examples:
+  orderkit reconcile orders.jsonl wechat-bill.csv
+  orderkit reconcile day.db alipay-bill.csv --format alipay
+  orderkit reconcile orders.json statement.json --csv > differences.csv
+  orderkit reconcile orders.jsonl wechat-bill.csv --output differences.csv
+
+exit codes: 0 everything matches, 1 there are differences (unreadable rows
+included), 2 bad usage (a file missing or unreadable, an unknown format).
+"""
+
+
+def register(commands: Commands) -> None:
+    """Add `reconcile` to the `orderkit` parser's commands."""
+    parser = commands.add_parser(
+        "reconcile",
+        help=HELP,
+        description=_DESCRIPTION,
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("orders", metavar="ORDERS", help="orders: JSON or SQLite")
+    parser.add_argument(
+        "statement", metavar="STATEMENT", help="the statement: a bill, CSV or JSON"
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="auto",
+        dest="statement_format",
+        help="the statement's format (default: detected from the file)",
+    )
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument(
+        "--csv",
+        action="store_true",
+        help="print the differences as CSV on stdout instead of the table",
+    )
+    out.add_argument(
+        "--output",
+        metavar="PATH",
+        help="write the differences as CSV to PATH (UTF-8 with a BOM, for"
+        " spreadsheets) and print the table",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `orderkit reconcile` with parsed arguments; return the exit code."""
+    try:
+        orders, source = load_orders(args.orders)
+        statement = load_statement(args.statement, args.statement_format)
+        report = reconcile_payments(
+            orders, statement.lines, rejected=statement.rejected
+        )
+    except InputError as error:
+        return _fail(f"orderkit reconcile: error: {error}")
+    except ValidationError as error:
+        # Two orders claim the same transaction: the orders are at fault.
+        return _fail(f"orderkit reconcile: error: ORDERS {args.orders}: {error}")
+    except OrderkitError as error:
+        return _fail(f"orderkit reconcile: failed: {error}", code=3)
+    code = 0 if report.ok else 1
+    if args.csv:
+        sys.stdout.write(report.to_csv())
+        return code
+    if args.output is not None:
+        try:
+            Path(args.output).write_text(
+                report.to_csv(), encoding="utf-8-sig", newline=""
+            )
+        except OSError as error:
+            return _fail(
+                f"orderkit reconcile: error: --output {args.output}: {error.strerror}"
+            )
+    lines = to_table(report, statement, orders=len(orders), source=source)
+    if args.output is not None:
+        lines.append(f"  the differences are in {args.output}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return code
+
+
+def _fail(message: str, *, code: int = 2) -> int:
+    sys.stderr.write(message.splitlines()[0] + "\n")
+    return code
+
+
+def _money(value: Money | None) -> str:
+    return "" if value is None else f"{value.amount} {value.currency.code}"
+
+
+def to_table(
+    report: Reconciliation, statement: Statement, *, orders: int, source: str
+) -> list[str]:
+    """The report as lines for a terminal: the figures, then the differences."""
+    unread = len(statement.rejected)
+    read = f"{len(statement.lines)} lines read"
+    if unread:
+        read += f", {unread} row{'s' if unread != 1 else ''} unreadable"
+    matched = f"{report.matched:,} of {report.expected:,}"
+    settled = f"{report.settled:,} lines moved money, {report.skipped:,} moved none"
+    lines = [
+        "orderkit reconcile",
+        f"  orders     {orders:,} ({source})",
+        f"  statement  {NAMES[statement.format]}: {read}",
+        f"  matched    {matched} transactions the orders expect",
+        f"  settled    {settled}",
+        "",
+    ]
+    if report.ok:
+        lines.append("  everything matches")
+        return lines
+    unreadable = {row.line: row for row in statement.rejected if row.field}
+    rows = []
+    for d in report.discrepancies:
+        detail = d.detail
+        row = unreadable.get(d.line) if d.line is not None else None
+        if row is not None:
+            detail += f" (got {row.value!r})"
+        rows.append(
+            (
+                d.kind.value,
+                "" if d.line is None else str(d.line),
+                d.order_id or "",
+                d.transaction_id or "",
+                _money(d.expected),
+                _money(d.actual),
+                detail,
+            )
+        )
+    header = ("kind", "line", "order", "transaction", "orders", "statement", "detail")
+    lines.extend(columns(header, rows, right=(1, 4, 5)))
+    tally = Counter(d.kind.value for d in report.discrepancies)
+    count = len(report.discrepancies)
+    kinds = ", ".join(f"{n} {kind}" for kind, n in tally.items())
+    lines += ["", f"  {count:,} difference{'s' if count != 1 else ''}: {kinds}"]
+    return lines

@@ -1,0 +1,307 @@
+"""Applying a stream of serialised order events to a unit of work's stores.
+
+`replay(text, unit)` reads one event per line (`orderkit.serialization`'s
+form, tagged by `"type"`), finds each event's order, applies it with the
+lifecycle's `apply_all` and stores the order and its audit records, as the
+order desk's `record` does, without the desk's stock and outbox effects:
+a replay shows what the lifecycle makes of the stream.
+
+Which order an event is for: an `OrderPlaced` names its channel; any
+other event goes to the order of that id placed earlier in the stream, or
+to the channel given beside the event (`"channel": "taobao"` in the line,
+which the event itself ignores), or else to its key's channel. An event
+for an order not placed yet is parked in memory and applied after the
+order's `OrderPlaced`; an early event for a stored order is parked with
+the order, with an audit record, as the desk does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final, final
+
+import attrs
+import pendulum
+
+from orderkit.cli._jsonlines import items
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import OrderkitError, StructureError
+from orderkit.orders import (
+    Applied,
+    AuditRecord,
+    Duplicate,
+    Early,
+    FieldChange,
+    Order,
+    OrderEvent,
+    OrderPlaced,
+    Outcome,
+    RefundDue,
+    Rejected,
+    Stale,
+    apply,
+    apply_all,
+)
+from orderkit.ports import UnitOfWork
+from orderkit.serialization import make_converter
+
+
+OUTCOMES: Final = ("applied", "refund_due", "duplicate", "stale", "parked", "rejected")
+"""Every outcome a step can have, in the order the summary counts them."""
+_COMMIT_EVERY: Final = 500
+
+
+@final
+@attrs.frozen(slots=True)
+class Step:
+    """What became of one event (an event parked, then applied, has two).
+
+    Attributes:
+        line: The event's line in the file; `None` for an event parked by
+            an earlier replay into the same database.
+        event_type: The event's class name.
+        channel: The order's channel, once known.
+        order_id: The order's id.
+        outcome: One of `OUTCOMES`.
+        detail: What happened, for people.
+    """
+
+    line: int | None
+    event_type: str
+    channel: str
+    order_id: str
+    outcome: str
+    detail: str
+
+
+@final
+@attrs.frozen(slots=True)
+class Malformed:
+    """A line that is not an event: not JSON, or not an event's shape."""
+
+    line: int
+    problem: str
+
+
+@final
+@attrs.define
+class Replay:
+    """Everything a replay did, in the order it happened.
+
+    Attributes:
+        steps: One per outcome, in the order the events were settled.
+        malformed: The lines that could not be read.
+        waiting: Events still waiting, at the end, for an order never placed
+            (they were not stored).
+        touched: The orders the stream reached, `(channel, order_id)`, in
+            the order first reached.
+        events: How many lines held an event.
+    """
+
+    events: int = 0
+    steps: list[Step] = attrs.Factory(list)
+    malformed: list[Malformed] = attrs.Factory(list)
+    waiting: list[Step] = attrs.Factory(list)
+    touched: dict[tuple[str, str], None] = attrs.Factory(dict)
+
+
+# An event applied after it was parked says so in its detail.
+_LATER: Final = "(was parked)"
+
+
+class _Replayer:
+    def __init__(self) -> None:
+        self.result = Replay()
+        self.now = pendulum.datetime(1970, 1, 1)
+        self._line = 0
+        self._current: OrderEvent | None = None
+        self._placed: dict[str, str] = {}
+        self._pending: dict[str, list[OrderEvent]] = {}
+        self._lines: dict[IdempotencyKey, int] = {}
+
+    def event(self, uow: UnitOfWork, line: int, raw: object, event: OrderEvent) -> None:
+        self._lines.setdefault(event.key, line)
+        self._line, self._current = line, event
+        self.now = max(self.now, event.occurred_at)
+        oid = event.order_id
+        if isinstance(event, OrderPlaced):
+            self._placed.setdefault(oid, event.channel)
+            found = uow.orders.get(event.channel, oid)
+            waiting = self._pending.pop(oid, []) if found is None else []
+            self._settle(uow, event.channel, found, event, waiting)
+            return
+        given = raw.get("channel") if isinstance(raw, Mapping) else None
+        channel = given if isinstance(given, str) and given else self._placed.get(oid)
+        channel = channel or event.key.channel
+        found = uow.orders.get(channel, oid)
+        if found is not None:
+            self._settle(uow, channel, found, event, [])
+            return
+        pending = self._pending.setdefault(oid, [])
+        if any(p.key == event.key for p in pending):
+            self._step(event, channel, "duplicate", "already parked, waiting")
+            return
+        pending.append(event)
+        self._step(event, channel, "parked", "the order has not been placed yet")
+
+    def _settle(
+        self,
+        uow: UnitOfWork,
+        channel: str,
+        order: Order | None,
+        event: OrderEvent,
+        waiting: list[OrderEvent],
+    ) -> None:
+        before = order.parked if order is not None else ()
+        if order is not None:
+            self.result.touched.setdefault((channel, order.order_id), None)
+        if any(p.key == event.key for p in before):
+            self._step(event, channel, "duplicate", "already parked, waiting")
+            return
+        batch = apply_all(order, [event], parked=(*before, *waiting), now=self.now)
+        for outcome in batch.outcomes:
+            self._record(outcome, channel)
+        new = batch.order
+        if event in batch.parked:
+            self._step(event, channel, "parked", self._why_early(new, event))
+        if new is None:
+            # The OrderPlaced was rejected: what waited for it waits on.
+            if waiting:
+                self._pending[event.order_id] = [
+                    p for p in batch.parked if p in waiting
+                ]
+            return
+        self.result.touched.setdefault((channel, new.order_id), None)
+        records = list(batch.records)
+        for parked in batch.parked:
+            if parked not in before:
+                new = attrs.evolve(new, version=new.version + 1)
+                records.append(_parked_record(new, parked, self.now))
+        new = attrs.evolve(new, parked=batch.parked)
+        if new == order:
+            return
+        uow.orders.save(new, None if order is None else order.version)
+        uow.audit.append(channel, records)
+
+    def _why_early(self, order: Order | None, event: OrderEvent) -> str:
+        try:
+            outcome = apply(order, event, now=self.now)
+        except OrderkitError as error:
+            return str(error)
+        return outcome.reason if isinstance(outcome, Early) else "waiting"
+
+    def _record(self, outcome: Outcome | Rejected, channel: str) -> None:
+        event = outcome.event
+        later = event is not self._current
+        if isinstance(outcome, Applied | RefundDue):
+            last = outcome.records[-1]
+            was = "placed" if last.from_status is None else last.from_status.value
+            detail = f"{was} -> {last.to_status.value} (v{last.version})"
+            kind = "applied"
+            if isinstance(outcome, RefundDue):
+                kind = "refund_due"
+                detail += f", refund due {outcome.amount}"
+        elif isinstance(outcome, Duplicate):
+            kind, detail = "duplicate", "applied before: nothing changed"
+        elif isinstance(outcome, Stale):
+            kind, detail = "stale", outcome.reason
+        elif isinstance(outcome, Rejected):
+            kind, detail = "rejected", str(outcome.error)
+        else:
+            kind, detail = "parked", outcome.reason
+        self._step(event, channel, kind, f"{detail} {_LATER}" if later else detail)
+
+    def _step(self, event: OrderEvent, channel: str, outcome: str, detail: str) -> None:
+        current = event is self._current
+        self.result.steps.append(
+            Step(
+                line=self._line if current else self._lines.get(event.key),
+                event_type=type(event).__name__,
+                channel=channel,
+                order_id=event.order_id,
+                outcome=outcome,
+                detail=detail,
+            )
+        )
+
+    def finish(self) -> Replay:
+        for oid, events in self._pending.items():
+            for event in events:
+                channel = self._placed.get(oid, event.key.channel)
+                self.result.waiting.append(
+                    Step(
+                        line=self._lines.get(event.key),
+                        event_type=type(event).__name__,
+                        channel=channel,
+                        order_id=oid,
+                        outcome="parked",
+                        detail="its order was never placed: not stored",
+                    )
+                )
+        return self.result
+
+
+def _parked_record(
+    order: Order, event: OrderEvent, now: pendulum.DateTime
+) -> AuditRecord:
+    """The audit record of parking an early event with the order, as the desk's."""
+    return AuditRecord(
+        order_id=order.order_id,
+        version=order.version,
+        from_status=order.status,
+        to_status=order.status,
+        event_type=f"Parked{type(event).__name__}",
+        key=event.key,
+        actor=event.actor,
+        source=event.source,
+        occurred_at=event.occurred_at,
+        recorded_at=now,
+        changes=(FieldChange("parked", "", type(event).__name__),),
+    )
+
+
+def replay(text: str, unit: UnitOfWork) -> Replay:
+    """Apply every event of `text` to the stores of `unit`; see the module.
+
+    Events are applied at the latest `occurred_at` seen so far, so a replay
+    of the same file gives the same audit trail. The unit commits every
+    few hundred events and at the end.
+
+    Raises:
+        NotJson: The file is a JSON array that is not JSON.
+        StoreError: A store failed; what was committed before stays.
+    """
+    converter = make_converter()
+    replayer = _Replayer()
+    with unit as uow:
+        for item in items(text):
+            if item.error is not None:
+                replayer.result.malformed.append(Malformed(item.line, item.error))
+                continue
+            try:
+                event = converter.structure(item.value, OrderEvent)
+            except StructureError as error:
+                where = f"{error.field}: " if error.field else ""
+                problem = f"{where}{error.problem}"
+                replayer.result.malformed.append(Malformed(item.line, problem))
+                continue
+            replayer.result.events += 1
+            replayer.event(uow, item.line, item.value, event)
+            if replayer.result.events % _COMMIT_EVERY == 0:
+                uow.commit()
+        uow.commit()
+    return replayer.finish()
+
+
+def stored(
+    unit: UnitOfWork, touched: Mapping[tuple[str, str], None]
+) -> list[tuple[str, Order, tuple[AuditRecord, ...]]]:
+    """The orders the replay reached, as stored, with their audit trails."""
+    found = []
+    with unit as uow:
+        for channel, order_id in touched:
+            order = uow.orders.get(channel, order_id)
+            if order is not None:
+                trail = tuple(uow.audit.records(channel, order_id))
+                found.append((channel, order, trail))
+    return found

@@ -1,0 +1,246 @@
+"""The STATEMENT argument of `orderkit reconcile`: bills, plain CSV or JSON.
+
+Four formats, detected from the file unless `--format` names one:
+
+- `wechat`: a WeChat Pay merchant bill (交易账单), GBK or UTF-8 with a BOM,
+  read by `orderkit.adapters.statements.read_wechat_bill`;
+- `alipay`: an Alipay merchant bill (业务明细), the same way, by
+  `read_alipay_bill`;
+- `csv`: plain CSV, UTF-8 (or GBK), with a header row naming the columns
+  `transaction_id`, `kind`, `amount`, `currency`, `settled_at`, and
+  optionally `fee` and `order_id`; a row per `SettlementLine`;
+- `json`: settlement lines as `orderkit.serialization` writes them, in a
+  JSON array or one per line.
+
+Whatever the format, a row that cannot be read becomes a `MalformedRow`
+with its line number and the rest are read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final, final
+
+import attrs
+
+from orderkit.adapters.statements import (
+    MalformedRow,
+    StatementRead,
+    read_alipay_bill,
+    read_wechat_bill,
+)
+from orderkit.cli._jsonlines import NotJson, items
+from orderkit.cli._order_files import InputError, read_bytes, utf8
+from orderkit.errors import StructureError, ValidationError
+from orderkit.integrations import (
+    SettlementLine,
+    TransactionKind,
+    read_instant,
+    read_money,
+)
+from orderkit.money import Money
+from orderkit.serialization import make_converter
+
+
+FORMATS: Final = ("auto", "wechat", "alipay", "csv", "json")
+"""The values of `--format`."""
+NAMES: Final = {
+    "wechat": "WeChat Pay bill",
+    "alipay": "Alipay bill",
+    "csv": "CSV statement",
+    "json": "JSON statement",
+}
+_REQUIRED: Final = ("transaction_id", "kind", "amount", "currency", "settled_at")
+# The first cell of each format's header row, as `detect` finds it.
+_HEADERS: Final = {
+    "交易时间": "wechat",
+    "支付宝交易号": "alipay",
+    "transaction_id": "csv",
+}
+_SNIFF_LINES: Final = 40
+
+
+@final
+@attrs.frozen(slots=True)
+class Statement:
+    """What was read from the STATEMENT file.
+
+    Attributes:
+        format: The format it was read as (see `FORMATS`).
+        lines: The settlement lines read.
+        rejected: The rows that could not be read, with line numbers.
+    """
+
+    format: str
+    lines: tuple[SettlementLine, ...]
+    rejected: tuple[MalformedRow, ...]
+
+
+def load_statement(path: str, format_: str = "auto") -> Statement:
+    """Read the statement in `path`, as `format_` or as detected.
+
+    Raises:
+        InputError: The file is missing, of no format known, or not a
+            statement of its format at all (no header, a bill cut short).
+    """
+    data = read_bytes(path, "STATEMENT")
+    chosen = detect(path, data) if format_ == "auto" else format_
+    readers: dict[str, Callable[[bytes, str], StatementRead]] = {
+        "wechat": lambda data, _path: read_wechat_bill(data),
+        "alipay": lambda data, _path: read_alipay_bill(data),
+        "csv": _plain_csv,
+        "json": _json,
+    }
+    try:
+        read = readers[chosen](data, path)
+    except StructureError as error:
+        name = NAMES[chosen]
+        article = "an" if name[0] in "AEIOU" else "a"
+        problem = f"{error.field}: {error.problem}" if error.field else error.problem
+        raise InputError(f"STATEMENT {path}: not {article} {name}: {problem}") from None
+    return Statement(chosen, read.lines, read.rejected)
+
+
+def _text(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        # The providers' bills are GBK; GB 18030 reads every GBK byte alike.
+        return data.decode("gb18030", errors="replace")
+
+
+def detect(path: str, data: bytes) -> str:
+    """The format of a statement file, from its name and first lines.
+
+    Raises:
+        InputError: None of the formats fits.
+    """
+    if Path(path).suffix.lower() in {".json", ".jsonl"}:
+        return "json"
+    head = data.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head[:1] in {b"[", b"{"}:
+        return "json"
+    for line in _text(data[:16_384]).splitlines()[:_SNIFF_LINES]:
+        if not line.strip():
+            continue
+        first = next(csv.reader([line]), [""])[:1] or [""]
+        found = _HEADERS.get(first[0].strip().removeprefix("`").strip())
+        if found is not None:
+            return found
+    raise InputError(
+        f"STATEMENT {path}: cannot tell its format (not a WeChat Pay or Alipay"
+        " bill, a CSV with a transaction_id column, or JSON); give --format"
+    )
+
+
+# --------------------------------------------------------------------------
+# JSON
+
+
+def _json(data: bytes, path: str) -> StatementRead:
+    text = utf8(data, "STATEMENT", path)
+    converter = make_converter()
+    lines: list[SettlementLine] = []
+    rejected: list[MalformedRow] = []
+    try:
+        for item in items(text):
+            if item.error is not None:
+                rejected.append(
+                    MalformedRow(line=item.line, field="", value="", problem=item.error)
+                )
+                continue
+            try:
+                lines.append(converter.structure(item.value, SettlementLine))
+            except StructureError as error:
+                rejected.append(_row(item.line, error))
+    except NotJson as error:
+        raise InputError(f"STATEMENT {path} {error}") from None
+    if (
+        not lines
+        and rejected
+        and all(r.problem.startswith("not JSON") for r in rejected)
+    ):
+        first = rejected[0]
+        raise InputError(f"STATEMENT {path} line {first.line}: {first.problem}")
+    return StatementRead(provider="json", lines=lines, rejected=rejected)
+
+
+def _row(line: int, error: ValidationError) -> MalformedRow:
+    value = error.value if isinstance(error.value, str) else ""
+    return MalformedRow(
+        line=line, field=error.field, value=value[:200], problem=error.problem
+    )
+
+
+# --------------------------------------------------------------------------
+# Plain CSV
+
+
+def _plain_csv(data: bytes, path: str) -> StatementRead:
+    reader = csv.reader(io.StringIO(_text(data), newline=""))
+    header: list[str] | None = None
+    lines: list[SettlementLine] = []
+    rejected: list[MalformedRow] = []
+    start = 1
+    for cells in reader:
+        number, start = start, reader.line_num + 1
+        if not any(cell.strip() for cell in cells):
+            continue
+        if header is None:
+            header = [cell.strip() for cell in cells]
+            missing = [c for c in _REQUIRED if c not in header]
+            if missing:
+                raise InputError(
+                    f"STATEMENT {path} line {number}: the CSV header lacks"
+                    f" {', '.join(missing)}"
+                )
+            continue
+        if len(cells) != len(header):
+            problem = f"has {len(cells)} cells, the header {len(header)}"
+            rejected.append(
+                MalformedRow(
+                    line=number, field="", value=",".join(cells), problem=problem
+                )
+            )
+            continue
+        row = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
+        try:
+            lines.append(_settlement(row))
+        except ValidationError as error:
+            rejected.append(_row(number, error))
+    if header is None:
+        raise InputError(f"STATEMENT {path}: empty, not even a CSV header")
+    return StatementRead(provider="csv", lines=lines, rejected=rejected)
+
+
+def _settlement(row: dict[str, str]) -> SettlementLine:
+    for name in _REQUIRED:
+        if not row[name]:
+            raise ValidationError(name, "", "must not be empty")
+    currency = row["currency"]
+    try:
+        kind = TransactionKind(row["kind"])
+    except ValueError:
+        known = ", ".join(k.value for k in TransactionKind)
+        raise ValidationError("kind", row["kind"], f"is not one of {known}") from None
+    fee = row.get("fee") or "0"
+    return SettlementLine(
+        transaction_id=row["transaction_id"],
+        kind=kind,
+        amount=read_money(row["amount"], currency, path="amount"),
+        fee=_signed(fee, currency),
+        settled_at=read_instant(row["settled_at"], path="settled_at"),
+        order_id=row.get("order_id") or None,
+    )
+
+
+def _signed(value: str, currency: str) -> Money:
+    # A refund's fee comes back to the merchant, written negative.
+    if value.startswith("-"):
+        return -read_money(value[1:], currency, path="fee")
+    return read_money(value, currency, path="fee")

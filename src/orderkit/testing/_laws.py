@@ -1,0 +1,98 @@
+"""The laws a store must keep, and the error that names the one it broke."""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Sequence
+from typing import final
+
+
+@final
+class LedgerLaw(enum.StrEnum):
+    """A law of the inventory ledger that `check_ledger_laws` checks.
+
+    .. versionadded:: 0.1.0
+    """
+
+    CONSERVATION = "conservation"
+    """Every unit is accounted for: on hand is what came in less what went
+    out, reserved is what the live holds hold, allocated is what was
+    committed and neither shipped nor given back."""
+    NO_OVERSELL = "no oversell"
+    """A reservation or a transfer is granted exactly when the available
+    stock covers it: never more, and nothing the stock covers is refused."""
+    REPLAY = "replay equals balances"
+    """Replaying the movements rebuilds the stored balances."""
+    HOLDS_RESOLVE_ONCE = "holds resolve once"
+    """A hold is released, committed or expired once, and then stays so; a
+    hold past its expiry is never committed or extended."""
+    IDEMPOTENT_KEYS = "idempotent keys"
+    """A step repeated under its key returns its first result and changes
+    nothing."""
+
+
+@final
+class OrderStoreLaw(enum.StrEnum):
+    """A law of the order store that `check_order_store_laws` checks.
+
+    .. versionadded:: 0.1.0
+    """
+
+    ROUND_TRIP = "round trip"
+    """An order reads back equal to the one saved."""
+    COMPARE_AND_SET = "compare and set"
+    """A save lands only on the version it expects; a refused save changes
+    nothing."""
+    FORWARD_ONLY = "forward only"
+    """An update must raise the version; one that does not is refused."""
+    LISTING = "listing"
+    """`orders()` lists every order once, by channel then id, page by page,
+    and filters by status."""
+
+
+@final
+class LawBroken(AssertionError):
+    """A store broke a law: which one, how, and the steps that got it there.
+
+    An `AssertionError`, so test runners report it as a failed test.
+
+    Attributes:
+        law: The law broken.
+        detail: What the store did, and what the law expected.
+        seed: The seed of the failing run; `None` for steps given.
+        steps: The steps run, the failing one last, as text.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        law: LedgerLaw | OrderStoreLaw,
+        detail: str,
+        *,
+        seed: int | None,
+        steps: Sequence[str],
+        repeat: str,
+    ) -> None:
+        self.law = law
+        self.detail = detail
+        self.seed = seed
+        self.steps = tuple(steps)
+        self._repeat = repeat
+        numbered = "".join(f"\n  {n}. {step}" for n, step in enumerate(steps, 1))
+        where = f"at step {len(self.steps)}" if self.steps else "at the start"
+        run = "" if seed is None else f" of the run with seed {seed}"
+        super().__init__(
+            f"law {str(law)!r} broken {where}{run}: {detail}\n"
+            f"steps:{numbered or ' none'}\n"
+            f"to run it again: {repeat}"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only arguments: the default reduction would lose them, and
+        # a failure reported from a worker process must arrive whole.
+        rebuild = functools.partial(
+            LawBroken, seed=self.seed, steps=self.steps, repeat=self._repeat
+        )
+        return (rebuild, (self.law, self.detail))

@@ -1,0 +1,208 @@
+"""Strategies for what arrives from outside: channel orders, event deliveries, steps.
+
+`orderkit.testing.strategies` re-exports them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import final
+
+import attrs
+from hypothesis import strategies as st
+
+from orderkit.integrations import ChannelOrder
+from orderkit.money import Currency, Money
+from orderkit.orders import (
+    OrderEvent,
+)
+from orderkit.testing._ledger_ops import (
+    LOCATIONS,
+    OWNERS,
+    SKUS,
+    LedgerAction,
+    LedgerOperation,
+)
+from orderkit.testing._samples import channel_order
+from orderkit.testing._value_strategies import (
+    ID,
+    addresses,
+    buyers,
+    instants,
+    lifecycles,
+    money,
+)
+
+
+_CATALOGUE = ("RETRO-CLOCK", "VELVET-LAMP", "TEAK-STOOL", "JADE-TEAPOT")
+
+
+@final
+@attrs.frozen(slots=True)
+class EventStream:
+    """One order's events as they happened, and as a channel delivered them.
+
+    Attributes:
+        events: The legal stream, in the order it happened (a
+            `lifecycles()` stream).
+        delivered: The same events as the channel delivered them: some
+            twice or more (the same event, the same key), all in a drawn
+            order.
+
+    .. versionadded:: 0.1.0
+    """
+
+    events: tuple[OrderEvent, ...]
+    delivered: tuple[OrderEvent, ...]
+
+    @property
+    def repeats(self) -> int:
+        """How many deliveries were repeats of an event delivered before."""
+        return len(self.delivered) - len(self.events)
+
+
+def event_streams(
+    *, duplicates: bool = True, reorder: bool = True, order_id: str = "DY-1001"
+) -> st.SearchStrategy[EventStream]:
+    """One order's lifecycle, delivered with repeats and out of order.
+
+    What a webhook consumer must survive: channels retry deliveries (the
+    same event again, under the same key) and do not keep their order.
+    Applying `delivered` with `orderkit.orders.apply_all` ends in the same
+    order as applying `events`.
+
+    Args:
+        duplicates: Deliver some events more than once.
+        reorder: Deliver the events in a drawn order, not as they happened.
+        order_id: The order's id.
+
+    .. versionadded:: 0.1.0
+    """
+
+    @st.composite
+    def build(draw: st.DrawFn) -> EventStream:
+        stream = draw(lifecycles(order_id=order_id))
+        resent = (
+            draw(st.lists(st.sampled_from(stream), max_size=len(stream)))
+            if duplicates
+            else []
+        )
+        delivered = stream + resent
+        if reorder:
+            delivered = draw(st.permutations(delivered))
+        else:
+            # Each repeat arrives right after its first delivery: a retry.
+            delivered = [
+                e for event in stream for e in [event] * (1 + resent.count(event))
+            ]
+        return EventStream(tuple(stream), tuple(delivered))
+
+    return build()
+
+
+def channel_orders(
+    *,
+    channel: str = "douyin",
+    currency: Currency | str = "CNY",
+    skus: Sequence[str] = _CATALOGUE,
+    unit_prices: st.SearchStrategy[Money] | None = None,
+    paid: bool | None = None,
+) -> st.SearchStrategy[ChannelOrder]:
+    """Orders as a channel adapter reads them: placed, priced, perhaps paid.
+
+    Each has one to four lines of distinct SKUs drawn from `skus`, one to
+    five units each, a quote whose stated total is what the lines cost (no
+    offers, shipping or tax), and, when paid, a `PaymentCaptured` of that
+    total five minutes after placing. Give them to `OrderDesk.accept`, or
+    check your own pricing rules on their `quote`.
+
+    Args:
+        channel: The channel the orders come from.
+        currency: The currency of every amount.
+        skus: The SKUs lines are drawn from (at least one).
+        unit_prices: Unit prices, in `currency`; any from 0.01 to 10,000.00
+            (in minor units of two decimals) if omitted.
+        paid: Paid orders only (`True`), unpaid only (`False`), or both.
+
+    .. versionadded:: 0.1.0
+    """
+    prices = (
+        money(currency, min_minor=1, max_minor=1_000_000)
+        if unit_prices is None
+        else unit_prices
+    )
+    catalogue = tuple(skus)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> ChannelOrder:
+        chosen = draw(
+            st.lists(st.sampled_from(catalogue), min_size=1, max_size=4, unique=True)
+        )
+        return channel_order(
+            [(sku, draw(st.integers(1, 5)), draw(prices)) for sku in chosen],
+            order_id=draw(ID),
+            channel=channel,
+            currency=currency,
+            paid=draw(st.booleans()) if paid is None else paid,
+            at=draw(instants(dt.datetime(2024, 1, 1), dt.datetime(2030, 1, 1))),  # noqa: DTZ001 - hypothesis bounds are naive
+            buyer=draw(buyers()),
+            address=draw(addresses()),
+        )
+
+    return build()
+
+
+def ledger_operations(
+    *, max_size: int = 40
+) -> st.SearchStrategy[list[LedgerOperation]]:
+    """Steps for `orderkit.testing.check_ledger_laws`, goods in first.
+
+    Receipts, counts, transfers, reservations, commits, releases,
+    extensions, shipments, give-backs, sweeps, waits and repeats under the
+    same key, over two SKUs at two locations for three owners. Hypothesis
+    shrinks a failing list to its fewest steps:
+
+    ```python
+    @given(ost.ledger_operations())
+    def test_my_store_keeps_the_laws(steps):
+        check_ledger_laws(MyLedgerStore, operations=steps)
+    ```
+
+    Args:
+        max_size: At most this many steps.
+
+    .. versionadded:: 0.1.0
+    """
+    sku, location = st.sampled_from(SKUS), st.sampled_from(LOCATIONS)
+    pick = st.integers(0, 99)
+    receive = st.builds(LedgerOperation.receive, sku, location, st.integers(1, 6))
+    lines = st.lists(
+        st.tuples(sku, location, st.integers(1, 4)), min_size=1, max_size=3
+    )
+    step = st.one_of(
+        receive,
+        st.builds(LedgerOperation.stocktake, sku, location, st.integers(0, 8)),
+        st.builds(
+            lambda s, places, q: LedgerOperation.transfer(s, places[0], places[1], q),
+            sku,
+            st.permutations(LOCATIONS),
+            st.integers(1, 4),
+        ),
+        st.builds(LedgerOperation.reserve, st.sampled_from(OWNERS), lines),
+        st.builds(LedgerOperation.extend, pick, st.integers(1, 30)),
+        st.builds(LedgerOperation.commit, pick, st.integers(0, 3)),
+        st.builds(LedgerOperation.release, pick),
+        st.builds(
+            LedgerOperation,
+            action=st.sampled_from([LedgerAction.SHIP, LedgerAction.UNALLOCATE]),
+            pick=pick,
+            quantity=st.integers(1, 4),
+        ),
+        st.just(LedgerOperation.sweep()),
+        st.builds(LedgerOperation.wait, st.integers(1, 20)),
+        st.builds(LedgerOperation.repeat, pick),
+    )
+    return st.tuples(
+        st.lists(receive, min_size=1, max_size=3), st.lists(step, max_size=max_size)
+    ).map(lambda parts: (parts[0] + parts[1])[:max_size])

@@ -1,0 +1,270 @@
+"""`orderkit reconcile ORDERS STATEMENT`: every input form, the report, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from orderkit.adapters.sqlite import SqliteUnitOfWork
+from orderkit.cli import main
+from orderkit.cli._columns import columns, width
+from orderkit.orders import Order
+from orderkit.serialization import make_converter
+
+
+SAMPLES = Path(__file__).parents[1] / "fixtures" / "cli"
+ORDERS = str(SAMPLES / "orders.jsonl")
+WECHAT = str(SAMPLES / "wechat-bill.csv")
+FINDINGS = str(SAMPLES / "wechat-bill-findings.csv")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    code = main(["reconcile", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def orders_of(path: str) -> list[Order]:
+    converter = make_converter()
+    text = Path(path).read_text(encoding="utf-8")
+    return [converter.loads(line, Order) for line in text.splitlines()]
+
+
+class TestAgreement:
+    """Statements that say what the orders say: exit code 0."""
+
+    @pytest.mark.parametrize(
+        ("orders", "statement", "named"),
+        [
+            ("orders.jsonl", "wechat-bill.csv", "WeChat Pay bill"),
+            ("orders.jsonl", "statement.json", "JSON statement"),
+            ("orders.jsonl", "statement.csv", "CSV statement"),
+            ("alipay-orders.json", "alipay-bill.csv", "Alipay bill"),
+        ],
+    )
+    def test_every_format_is_detected_and_matches(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        orders: str,
+        statement: str,
+        named: str,
+    ) -> None:
+        code, out, err = run(capsys, SAMPLES / orders, SAMPLES / statement)
+        assert (code, err) == (0, "")
+        assert f"statement  {named}" in out
+        assert "everything matches" in out
+
+    def test_a_utf8_bill_with_a_bom_reads_like_the_gbk_one(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        text = Path(WECHAT).read_bytes().decode("gbk")
+        bill = tmp_path / "bill.csv"
+        bill.write_bytes(text.encode("utf-8-sig"))
+        assert run(capsys, ORDERS, bill)[0] == 0
+
+    def test_an_empty_difference_list_is_a_header_only_csv(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        code, out, _ = run(capsys, ORDERS, WECHAT, "--csv")
+        assert code == 0
+        assert out.startswith("kind,order_id,transaction_id,")
+        assert csv_rows(out) == []
+
+
+class TestFindings:
+    """Differences are listed, malformed rows by line, and the rest reconciled."""
+
+    def test_table_lists_each_difference_and_exits_1(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        code, out, err = run(capsys, ORDERS, FINDINGS)
+        assert (code, err) == (1, "")
+        assert "1 row unreadable" in out
+        rows = [line.split() for line in out.splitlines() if line.startswith("  ")]
+        kinds = [row[0] for row in rows]
+        for kind in (
+            "malformed_row",
+            "amount_mismatch",
+            "duplicate_capture",
+            "missing_in_statement",
+        ):
+            assert kind in kinds, kind
+        malformed = rows[kinds.index("malformed_row")]
+        assert malformed[1] == "8"
+        assert "'66.6O'" in out  # the cell as written, beside the problem
+        assert "4 differences" in out
+
+    def test_csv_has_one_row_per_difference_with_line_numbers(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        code, out, _ = run(capsys, ORDERS, FINDINGS, "--csv")
+        assert code == 1
+        found = {(r["kind"], r["order_id"], r["line"]) for r in csv_rows(out)}
+        assert found == {
+            ("malformed_row", "", "8"),
+            ("amount_mismatch", "DY-1002", ""),
+            ("duplicate_capture", "DY-1001", ""),
+            ("missing_in_statement", "DY-1003", ""),
+        }
+
+    def test_output_writes_the_csv_with_a_bom_and_prints_the_table(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        target = tmp_path / "differences.csv"
+        code, out, _ = run(capsys, ORDERS, FINDINGS, "--output", target)
+        assert code == 1
+        assert "amount_mismatch" in out
+        assert str(target) in out
+        data = target.read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf")
+        assert len(csv_rows(data.decode("utf-8-sig"))) == 4
+
+    def test_bad_json_statement_lines_are_reported_and_the_rest_reconciled(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        lines = json.loads(Path(SAMPLES / "statement.json").read_text("utf-8"))
+        lines[1]["amount"]["amount"] = 848.0  # a float: money is never a float
+        text = [json.dumps(line, ensure_ascii=False) for line in lines]
+        text.insert(2, '{"transaction_id": "cut short"')
+        statement = tmp_path / "statement.jsonl"
+        statement.write_text("\n".join(text) + "\n", encoding="utf-8")
+        code, out, _ = run(capsys, ORDERS, statement, "--csv")
+        assert code == 1
+        found = {(r["kind"], r["line"], r["transaction_id"]) for r in csv_rows(out)}
+        assert found == {
+            ("malformed_row", "2", ""),
+            ("malformed_row", "3", ""),
+            ("missing_in_statement", "", "4200000002"),
+        }
+
+    def test_bad_plain_csv_rows_are_reported_by_line(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        text = Path(SAMPLES / "statement.csv").read_text("utf-8").splitlines()
+        text[2] = text[2].replace(",sale,", ",payout,")
+        text[4] = text[4].replace("+00:00", "").replace("Z", "")  # no offset
+        statement = tmp_path / "statement.csv"
+        statement.write_text("\n".join(text) + "\n", encoding="utf-8")
+        code, out, _ = run(capsys, ORDERS, statement, "--csv")
+        assert code == 1
+        malformed = [r for r in csv_rows(out) if r["kind"] == "malformed_row"]
+        assert [(r["line"], r["detail"].split(":")[0]) for r in malformed] == [
+            ("3", "kind"),
+            ("5", "settled_at"),
+        ]
+
+
+class TestSqliteOrders:
+    """An orderkit SQLite database is read as the orders, and left untouched."""
+
+    def test_orders_from_a_database_match_and_the_file_is_unchanged(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        db = tmp_path / "orders.db"
+        unit = SqliteUnitOfWork(db)
+        with unit as uow:
+            for order in orders_of(ORDERS):
+                uow.orders.save(order, None)
+            uow.commit()
+        unit.close()
+        before = hashlib.sha256(db.read_bytes()).hexdigest()
+        code, out, err = run(capsys, db, WECHAT)
+        assert (code, err) == (0, "")
+        assert "3 (SQLite)" in out
+        assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+class TestBadUsage:
+    """Exit code 2 with one line on stderr, and nothing on stdout."""
+
+    @pytest.mark.parametrize(
+        ("args", "said"),
+        [
+            ([], "required"),
+            (["missing.jsonl", WECHAT], "ORDERS missing.jsonl: no such file"),
+            ([ORDERS, "missing.csv"], "STATEMENT missing.csv: no such file"),
+            ([ORDERS, WECHAT, "--format", "swift"], "invalid choice"),
+            ([ORDERS, WECHAT, "--csv", "--output", "x.csv"], "not allowed"),
+            ([ORDERS, WECHAT, "--format", "alipay"], "not an Alipay bill"),
+            ([ORDERS, str(SAMPLES)], "is a directory"),
+        ],
+    )
+    def test_exits_2_with_one_line(
+        self, capsys: pytest.CaptureFixture[str], args: list[str], said: str
+    ) -> None:
+        code, out, err = run(capsys, *args)
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1
+        assert said in err
+
+    def test_a_statement_of_no_known_format_asks_for_format(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        notes = tmp_path / "notes.txt"
+        notes.write_text("order,paid\nDY-1001,yes\n", encoding="utf-8")
+        code, _, err = run(capsys, ORDERS, notes)
+        assert code == 2
+        assert "cannot tell its format" in err
+        assert "--format" in err
+
+    def test_a_broken_order_names_its_line_and_field(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        lines = Path(ORDERS).read_text("utf-8").splitlines()
+        broken = json.loads(lines[1])
+        broken["lines"][0]["quantity"] = "2"  # text is never a quantity
+        lines[1] = json.dumps(broken, ensure_ascii=False)
+        orders = tmp_path / "orders.jsonl"
+        orders.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        code, _, err = run(capsys, orders, WECHAT)
+        assert code == 2
+        assert "line 2: lines[0].quantity" in err
+        assert err.count("\n") == 1
+
+    def test_two_orders_with_one_transaction_are_refused(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        text = Path(ORDERS).read_text("utf-8")
+        twice = tmp_path / "orders.jsonl"
+        twice.write_text(text + text.replace("DY-10", "DY-20"), encoding="utf-8")
+        code, _, err = run(capsys, twice, WECHAT)
+        assert code == 2
+        assert "repeats a capture" in err
+
+
+class TestHelp:
+    def test_help_explains_the_inputs_with_examples(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["reconcile", "--help"]) == 0
+        out = capsys.readouterr().out
+        for text in ("ORDERS", "STATEMENT", "--format", "--csv", "--output"):
+            assert text in out, text
+        assert "examples:" in out
+        assert "orderkit reconcile orders.jsonl wechat-bill.csv" in out
+        assert "exit codes" in out
+
+    def test_top_level_help_names_the_command(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["--help"]) == 0
+        assert "reconcile" in capsys.readouterr().out
+
+
+class TestColumns:
+    def test_chinese_text_takes_two_cells_and_columns_stay_aligned(self) -> None:
+        assert width("应结订单金额") == 12
+        lines = columns(("field", "next"), [("应结", "a"), ("amount", "b")])
+        assert [
+            width(line[: line.index(last)])
+            for line, last in zip(lines[1:], "ab", strict=True)
+        ] == [10, 10]

@@ -1,0 +1,264 @@
+"""The kit's fakes: one for every port, and the warehouse and channel ones at work."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from typing import Any
+
+import pendulum
+import pytest
+
+import orderkit.ports
+import orderkit.testing
+from orderkit.adapters.channels import ShopifyPayloads
+from orderkit.adapters.memory import MemoryCursorStore
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import IdempotencyConflict, ValidationError
+from orderkit.integrations import (
+    ChannelOrder,
+    ChannelRecord,
+    FulfilmentStage,
+    PickLine,
+    PickTask,
+)
+from orderkit.money import Money
+from orderkit.orders import (
+    Address,
+    Buyer,
+    OrderLine,
+    OrderPlaced,
+    OrderStatus,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+)
+from orderkit.pricing import Quote
+from orderkit.services import pull
+from orderkit.testing import FrozenClock
+from orderkit.testing.fakes import FakeChannel, FakeWarehouse
+
+
+T0 = pendulum.datetime(2026, 11, 11, 2, tz="UTC")
+
+
+# --------------------------------------------------------------------------
+# A fake for every port
+
+
+def _kit_table() -> dict[str, str]:
+    """The port -> fake table of `orderkit.testing`'s docstring."""
+    doc = orderkit.testing.__doc__ or ""
+    return dict(re.findall(r"^\| `(\w+)` \| `([\w.]+)` \|$", doc, re.MULTILINE))
+
+
+def _resolve(dotted: str) -> Any:
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _protocol_members(port: type) -> set[str]:
+    return {
+        name
+        for name, value in vars(port).items()
+        if not name.startswith("_") and (callable(value) or isinstance(value, property))
+    }
+
+
+class TestEveryPortHasAFake:
+    """`orderkit.testing` names an in-memory fake for each port, and it fits."""
+
+    def test_the_table_covers_every_port(self) -> None:
+        assert sorted(orderkit.ports.__all__) == sorted(_kit_table())
+
+    @pytest.mark.parametrize("port", sorted(orderkit.ports.__all__))
+    def test_the_fake_has_every_member_of_the_port(self, port: str) -> None:
+        protocol = getattr(orderkit.ports, port)
+        fake = _resolve(_kit_table()[port])
+        members = set().union(
+            *(_protocol_members(base) for base in inspect.getmro(protocol)[:-1])
+        )
+        missing = sorted(m for m in members if not hasattr(fake, m))
+        assert [] == missing
+
+
+# --------------------------------------------------------------------------
+# The warehouse
+
+
+def _task(task_id: str = "PT-1", quantity: int = 2) -> PickTask:
+    return PickTask(
+        task_id=task_id,
+        order_id="DY-1001",
+        location="HZ-1",
+        lines=[PickLine("L1", "JADE-TEAPOT", quantity)],
+        key=IdempotencyKey("orderkit", "pick", "DY-1001", task_id),
+    )
+
+
+class TestFakeWarehouse:
+    """Pick tasks once per task id; confirmations as the WMS would send them."""
+
+    def test_a_task_sent_again_is_the_same_task(self) -> None:
+        wms = FakeWarehouse(FrozenClock(T0))
+        first = wms.create_pick_task(_task())
+        assert first == wms.create_pick_task(_task())
+        assert {"PT-1": 1} == dict(wms.effects)
+        assert {"PT-1": 2} == dict(wms.calls)
+        assert {"PT-1": _task()} == wms.tasks
+
+    def test_another_task_under_the_same_id_conflicts(self) -> None:
+        wms = FakeWarehouse(FrozenClock(T0))
+        wms.create_pick_task(_task())
+        with pytest.raises(IdempotencyConflict):
+            wms.create_pick_task(_task(quantity=3))
+        assert {"PT-1": 1} == dict(wms.effects)
+
+    def test_a_confirmation_reads_back_and_a_resend_keeps_its_key(self) -> None:
+        clock = FrozenClock(T0)
+        wms = FakeWarehouse(clock)
+        wms.create_pick_task(_task())
+        payload = wms.confirm(
+            "PT-1", "shipped", carrier="SF", tracking_number="SF0000000001"
+        )
+        first = wms.parse_confirmation(payload)
+        clock.advance(minutes=5)
+        again = wms.parse_confirmation(dict(payload))
+        assert FulfilmentStage.SHIPPED is first.stage
+        assert ("DY-1001", "SF", "SF0000000001") == (
+            first.order_id,
+            first.carrier,
+            first.tracking_number,
+        )
+        assert T0 == first.at
+        assert first.key == again.key
+
+    def test_each_stage_has_its_own_key(self) -> None:
+        wms = FakeWarehouse(FrozenClock(T0))
+        wms.create_pick_task(_task())
+        picked = wms.parse_confirmation(wms.confirm("PT-1", FulfilmentStage.PICKED))
+        packed = wms.parse_confirmation(wms.confirm("PT-1", FulfilmentStage.PACKED))
+        assert picked.key != packed.key
+
+    @pytest.mark.parametrize(
+        ("payload", "field"),
+        [
+            ([], "payload"),
+            (
+                {"task_id": "PT-1", "order_id": "DY-1001", "stage": "picked"},
+                "payload.at",
+            ),
+            (
+                {
+                    "task_id": "PT-1",
+                    "order_id": "D",
+                    "stage": "lost",
+                    "at": "2026-11-11",
+                },
+                "payload.stage",
+            ),
+            (
+                {"task_id": "PT-1", "order_id": "D", "stage": "picked", "at": "soon"},
+                "payload.at",
+            ),
+        ],
+    )
+    def test_a_payload_it_cannot_read_names_the_path(
+        self, payload: object, field: str
+    ) -> None:
+        wms = FakeWarehouse(FrozenClock(T0))
+        with pytest.raises(ValidationError) as caught:
+            wms.parse_confirmation(payload)
+        assert field == caught.value.field
+
+    def test_a_shipped_confirmation_needs_its_tracking_number(self) -> None:
+        wms = FakeWarehouse(FrozenClock(T0))
+        wms.create_pick_task(_task())
+        with pytest.raises(ValidationError, match="tracking_number"):
+            wms.parse_confirmation(wms.confirm("PT-1", "shipped", carrier="SF"))
+
+    def test_only_its_own_tasks_can_be_confirmed(self) -> None:
+        wms = FakeWarehouse(FrozenClock(T0))
+        with pytest.raises(ValidationError) as caught:
+            wms.confirm("PT-404", "picked")
+        assert "task_id" == caught.value.field
+
+
+# --------------------------------------------------------------------------
+# The channel
+
+
+def _order(n: int) -> ChannelOrder:
+    order_id = f"FS-{n}"
+    lines = [OrderLine("L1", "JADE-TEAPOT", 1, Money("88.00", "CNY"))]
+    placed = OrderPlaced(
+        order_id=order_id,
+        key=IdempotencyKey("fakeshop", "order.created", order_id, "1"),
+        occurred_at=T0,
+        channel="fakeshop",
+        buyer=Buyer("B1", "李雷"),
+        address=Address("CN", "浙江省", "杭州市", "西湖区", "龙井路 1 号"),
+        lines=lines,
+    )
+    return ChannelOrder(
+        placed=placed,
+        quote=Quote(order_id, "fakeshop", lines),
+        status=OrderStatus.PENDING_PAYMENT,
+        channel_status="unpaid",
+    )
+
+
+class TestFakeChannel:
+    """A feed a test publishes to, pulled page by page; pushes kept once."""
+
+    def test_pull_reads_every_record_once_and_resumes_after_more(self) -> None:
+        channel = FakeChannel()
+        cursors = MemoryCursorStore()
+        accepted: list[ChannelRecord] = []
+        records: list[ChannelRecord] = [_order(n) for n in range(5)]
+        channel.publish(*records)
+
+        first = pull(channel, cursors, "fakeshop:orders", accepted.extend, limit=2)
+        assert first.caught_up
+        assert records == accepted
+
+        later: list[ChannelRecord] = [_order(n) for n in range(5, 8)]
+        channel.publish(*later)
+        pull(channel, cursors, "fakeshop:orders", accepted.extend, limit=2)
+        # The last page is read again on the next pull, as the port allows:
+        # the records' keys make that harmless.
+        assert [*records, records[-1], *later] == accepted
+        assert [None, "2", "4", "4", "6"] == channel.pulls
+
+    def test_a_cursor_it_never_handed_out_is_refused(self) -> None:
+        channel = FakeChannel()
+        for cursor in ("7", "-1", "two", "\u00b2"):
+            with pytest.raises(ValidationError) as caught:
+                channel.pull(cursor, limit=10)
+            assert "cursor" == caught.value.field
+
+    def test_pushes_are_kept_once(self) -> None:
+        channel = FakeChannel()
+        parcel = Shipment(
+            "S1",
+            [ShipmentLine("L1", 1)],
+            "SF",
+            "SF0000000001",
+            T0,
+            ShipmentStatus.SHIPPED,
+        )
+        channel.push_shipment("DY-1001", parcel)
+        channel.push_shipment("DY-1001", parcel)
+        channel.push_stock("JADE-TEAPOT", 7)
+        channel.push_stock("JADE-TEAPOT", 5)
+        assert {"DY-1001": (parcel,)} == channel.shipments
+        assert {"JADE-TEAPOT": 5} == channel.stock
+
+    def test_parse_uses_the_payloads_given(self) -> None:
+        shopify = ShopifyPayloads()
+        channel = FakeChannel("shopify", payloads=shopify)
+        assert shopify.topics == channel.topics
+        with pytest.raises(ValidationError) as caught:
+            FakeChannel().parse({}, topic="orders/create")
+        assert "topic" == caught.value.field
