@@ -127,3 +127,15 @@ class TestOneTransaction:
         path.write_bytes(b"not a database, just notes " * 100)
         with pytest.raises(StoreError):
             SqliteUnitOfWork(path, converter=make_converter())
+
+
+def test_closing_inside_an_open_unit_is_refused_not_a_hang(tmp_path: Path) -> None:
+    uow = SqliteUnitOfWork(tmp_path / "orderkit.db", converter=make_converter())
+    with uow:
+        with pytest.raises(StoreError, match="leave it first"):
+            uow.close()
+        uow.orders.save(sample_order(), None)
+        uow.commit()
+    uow.close()
+    with pytest.raises(StoreError):
+        uow.__enter__()

@@ -239,7 +239,13 @@ class SqliteUnitOfWork:
 
         Closing twice is harmless; a unit opened after closing raises
         `StoreError`.
+
+        Raises:
+            StoreError: This thread has a unit open on it: leave it first
+                (waiting for the unit's own lock would never end).
         """
+        if self._owner == threading.get_ident():
+            raise StoreError(STORE, "close", "a unit of work is open: leave it first")
         with self._lock:
             if self._owned:
                 self._conn.close()

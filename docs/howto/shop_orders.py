@@ -1,0 +1,152 @@
+"""The part of a web shop that talks to orderkit, with no web framework in it.
+
+The Django and FastAPI how-tos wrap these in a view, an endpoint and a
+worker command; their doctests call them directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from orderkit.dedupe import Fingerprinter
+from orderkit.errors import ConcurrencyConflict, OrderkitError, StoreError
+from orderkit.integrations import ChannelOrder, load_json
+from orderkit.orders import Applied, OutboxMessage, RefundDue
+from orderkit.ports import ChannelPayloads, Clock, Outbox, UnitOfWork
+from orderkit.services import AlreadyAccepted, DeskPolicy, OrderDesk, relay
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a webhook view answers: an HTTP status and a JSON body."""
+
+    status: int
+    body: dict[str, object] = field(default_factory=dict)
+
+
+class Desks:
+    """Order desks for the requests of one process, each over its own unit of work.
+
+    A unit of work runs one transaction at a time, so each request in flight
+    borrows a desk of its own and gives it back when done, for the next
+    request to reuse. Desks are opened when more requests run at once than
+    ever before, and kept: opening one costs a connection and a schema
+    check, which no request should pay. It works the same whether the
+    server keeps its threads or starts one per request.
+    """
+
+    def __init__(
+        self,
+        open_unit: Callable[[], UnitOfWork],
+        *,
+        clock: Clock,
+        policy: DeskPolicy,
+        secret: bytes,
+    ) -> None:
+        """Remember how to open a unit; nothing is opened yet."""
+        self._open_unit = open_unit
+        self._clock = clock
+        self._policy = policy
+        self._secret = secret
+        self._idle: queue.SimpleQueue[OrderDesk] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._units: list[UnitOfWork] = []
+
+    @contextlib.contextmanager
+    def desk(self) -> Iterator[OrderDesk]:
+        """Borrow a desk for one request."""
+        try:
+            desk = self._idle.get_nowait()
+        except queue.Empty:
+            desk = self._open()
+        try:
+            yield desk
+        finally:
+            self._idle.put(desk)
+
+    def _open(self) -> OrderDesk:
+        unit = self._open_unit()
+        with self._lock:
+            self._units.append(unit)
+        fingerprinter = Fingerprinter(self._secret)
+        return OrderDesk(unit, self._clock, self._policy, fingerprinter)
+
+    def close(self) -> None:
+        """Close every unit of work opened, at the process's shutdown."""
+        with self._lock:
+            units, self._units = self._units, []
+        for unit in units:
+            close = getattr(unit, "close", None)
+            if callable(close):
+                close()
+
+
+def take_webhook(
+    desk: OrderDesk, channel: ChannelPayloads, topic: str, body: bytes
+) -> Reply:
+    """Read one webhook's body and hand each order in it to the desk.
+
+    A 2xx reply tells the channel to stop sending; anything else, to send
+    the same webhook again later, which the orders' idempotency keys make
+    harmless. Each desk call is its own transaction: there is nothing to
+    commit or roll back here.
+    """
+    try:
+        records = channel.parse(load_json(body), topic=topic)
+    except OrderkitError as error:
+        # A payload that cannot be read reads no better when sent again.
+        return Reply(422, {"error": str(error)})
+    try:
+        taken = [
+            {"order_id": record.order_id, "outcome": _take(desk, record)}
+            for record in records
+            # Refunds and transactions go to `desk.amend`; left out here.
+            if isinstance(record, ChannelOrder)
+        ]
+    except (StoreError, ConcurrencyConflict) as error:
+        # Nothing of the failed call was written: let the channel retry.
+        return Reply(503, {"error": str(error)})
+    except OrderkitError as error:
+        # An event the order cannot take (a payment after its cancellation).
+        return Reply(422, {"error": str(error)})
+    return Reply(200, {"orders": taken})
+
+
+def _take(desk: OrderDesk, order: ChannelOrder) -> str:
+    outcome = desk.accept(order)
+    if not isinstance(outcome, AlreadyAccepted):
+        return type(outcome).__name__.lower()
+    # A later version of an order the desk has: record the events it states
+    # (a payment, a cancellation); a re-sent one changes nothing.
+    changed = False
+    for event in order.events:
+        recorded = desk.record(order.channel, order.order_id, event)
+        changed |= any(isinstance(o, Applied | RefundDue) for o in recorded.outcomes)
+    return "updated" if changed else "unchanged"
+
+
+def run_relay(  # noqa: PLR0913 - the ports, then the worker's own settings
+    outbox: Outbox,
+    publish: Callable[[OutboxMessage], object],
+    *,
+    clock: Clock,
+    name: str,
+    stop: Callable[[], bool],
+    idle: float = 1.0,
+) -> int:
+    """Publish the outbox until `stop()` says so; return how many were published.
+
+    One relay pass after another; when a pass publishes nothing, the worker
+    waits `idle` seconds (on `clock`, so a test clock waits no time).
+    """
+    published = 0
+    while not stop():
+        done = relay(outbox, publish, clock=clock, name=name)
+        published += len(done.published)
+        if not done.published:
+            clock.sleep(idle)
+    return published
