@@ -70,6 +70,9 @@ _RETRYABLE: Final = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 # Values the driver cannot send (a lone surrogate in text) fail before the
 # server sees them; they are storage failures all the same.
 _UNSENDABLE: Final = (UnicodeEncodeError,)
+# The transaction-level lock every batch that creates balances takes, and
+# holds to its end.
+_CREATING_BATCH: Final = "SELECT pg_advisory_xact_lock(7525474117427127138)"
 
 
 class PostgresLedgerStore(SessionStore):
@@ -124,9 +127,11 @@ class PostgresLedgerStore(SessionStore):
     failed `apply` undoes only its own writes and leaves the host's intact;
     the error propagates and rolling back or committing stays the host's
     decision. A deadlock inside a host's transaction is raised at once as
-    `ConcurrencyConflict` (the whole transaction is lost to the server, so
-    the host retries it). The store never changes a given connection's or
-    pool's settings and never closes them.
+    `ConcurrencyConflict` with the driver's error as its cause: only the
+    call's savepoint is rolled back, but the host's transaction still holds
+    the locks that met in the circle, so the host runs it again. The store
+    never changes a given connection's or pool's settings and never closes
+    them.
 
     **Threads.** A DSN store has one connection behind a lock: threads may
     share it and take turns. A pool store lends each call its own
@@ -212,7 +217,12 @@ class PostgresLedgerStore(SessionStore):
 
         def work(cur: Cursor) -> list[Receipt | OrderkitError]:
             every = (row for plan in plans for row in plan.touched())
-            self.rows_class(cur, None).lock(every)
+            if not self.rows_class(cur, None).lock(every):
+                # Its plans create balances one plan at a time, in plan order,
+                # and a new row's insert blocks until its transaction ends:
+                # two such batches could wait for each other in a circle.
+                # Batches that create balances take turns instead.
+                cur.execute(_CREATING_BATCH)
             return [self._batched(cur, plan) for plan in plans]
 
         return self._transact("apply_many", work)

@@ -200,11 +200,17 @@ class PostgresRows:
 
     # reading under the lock
 
-    def lock(self, rows: Iterable[engine.Row]) -> None:
-        """Lock the existing balances among `rows`, in key order; read nothing."""
+    def lock(self, rows: Iterable[engine.Row]) -> bool:
+        """Lock the existing balances among `rows`, in key order.
+
+        Returns:
+            Whether every one of `rows` exists.
+        """
         ordered = sorted(set(rows))
-        if ordered and self.locking:
-            self._cur.execute(LOCK, (_json(ordered),))
+        if not ordered or not self.locking:
+            return True
+        found = self._cur.execute(LOCK, (_json(ordered),)).fetchone()
+        return found is not None and int(found[0]) == len(ordered)
 
     def _start(self) -> None:
         if self._started:

@@ -255,8 +255,10 @@ class Session:
             self._conn = self._connect()
             try:
                 self._ensure(self._conn)
-            except BaseException:
+            except BaseException as exc:
                 self._conn.close()
+                if isinstance(exc, psycopg.Error):
+                    raise store_error("open", exc) from exc
                 raise
         elif isinstance(target, psycopg.Connection):
             self._conn = target
@@ -277,15 +279,21 @@ class Session:
         Raises:
             ConcurrencyConflict: Every attempt collided with another
                 transaction, or one did inside a host's transaction.
-            StoreError: The server failed; nothing of `work` was written.
+            StoreError: The server failed; nothing of `work` was written,
+                unless the connection was lost while committing: then, as
+                with any database, whether it committed is unknown.
         """
-        with self._connection(operation) as conn:
+        with self._connection(operation) as lent:
+            conn = lent
             attempt = 0
+            reopened = False
             while True:
                 joined = in_transaction(conn)
+                began = False
                 try:
                     self._ensure(conn)
                     with conn.transaction():
+                        began = True
                         return work(conn.cursor())
                 except RETRYABLE as exc:
                     attempt += 1
@@ -293,7 +301,13 @@ class Session:
                         raise conflict(operation, exc) from exc
                     _pause(attempt)
                 except psycopg.Error as exc:
-                    raise store_error(operation, exc) from exc
+                    # The server may have dropped an idle owned connection;
+                    # psycopg learns so only on use. Nothing was sent for
+                    # `work` yet, so one new connection is safe to try.
+                    if began or reopened or self._dsn is None or not conn.broken:
+                        raise store_error(operation, exc) from exc
+                    conn = self._reopen()
+                    reopened = True
 
     def read(self, operation: str, work: Callable[[Cursor], T]) -> T:
         """Run `work(cursor)` in one transaction: one consistent view of the tables.
@@ -330,9 +344,14 @@ class Session:
             if own.closed or own.broken:
                 if self._dsn is None:
                     raise StoreError(STORE, operation, "the given connection is closed")
-                own = self._conn = self._connect()
-                self._ready = False
+                own = self._reopen()
             yield own
+
+    def _reopen(self) -> Connection:
+        """A new owned connection in place of a dropped one (the lock is held)."""
+        conn = self._conn = self._connect()
+        self._ready = False
+        return conn
 
     def _connect(self) -> Connection:
         assert self._dsn is not None  # noqa: S101 - only owned sessions connect

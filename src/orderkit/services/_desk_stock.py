@@ -84,7 +84,7 @@ class OrderStock:
             key=f"{owner_of(order)}:hold:{order.version}",
         )
         if order.status in _COMMITTED:
-            for hold in receipt.holds:
+            for hold in _in_lock_order(receipt.holds):
                 if hold.state is HoldState.LIVE:
                     ledger.commit(
                         hold.hold_id,
@@ -99,7 +99,7 @@ class OrderStock:
         holds = self._store.holds(owner=owner)
         if isinstance(event, PaymentCaptured):
             live = [h for h in holds if h.is_live(now)]
-            for hold in live:
+            for hold in _in_lock_order(live):
                 ledger.commit(
                     hold.hold_id, reason="paid", key=f"{event.key}:{hold.hold_id}"
                 )
@@ -114,7 +114,7 @@ class OrderStock:
                 owner, lines, reason=f"shipment {event.shipment_id}", key=str(event.key)
             )
         elif isinstance(event, Cancelled | Closed):
-            for hold in holds:
+            for hold in _in_lock_order(holds):
                 if hold.state is HoldState.LIVE:
                     ledger.release(
                         hold.hold_id,
@@ -201,3 +201,13 @@ def _from_holds(
         if need:
             lines.append(StockLine(sku, rows[0][1] if rows else "-", need))
     return lines
+
+
+def _in_lock_order(holds: Iterable[Hold]) -> list[Hold]:
+    """`holds` by balance, as a store that locks balances takes them.
+
+    A unit of work that commits or releases several holds keeps each
+    balance's lock to its end; taking them in one order everywhere means two
+    units never wait for each other in a circle.
+    """
+    return sorted(holds, key=lambda h: (h.sku, h.location, h.hold_id))

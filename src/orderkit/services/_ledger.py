@@ -70,6 +70,19 @@ class Resolution:
     receipt: Receipt | None
 
 
+def _retry_or_raise(conflict: ConcurrencyConflict) -> None:
+    """Return to plan again from a fresh read, or raise `conflict` as it is.
+
+    A hold that moved between the read and the write (the store's
+    compare-and-set) is worth reading again. A conflict the database driver
+    reported (a deadlock, a serialization failure) is not: the store has
+    retried what it could, and inside a unit of work the unit's earlier
+    locks are still held, so the same call would only meet it again.
+    """
+    if conflict.__cause__ is not None:
+        raise conflict
+
+
 def _check(
     validator: Callable[[str], Callable[..., None]], field: str, value: object
 ) -> None:
@@ -402,8 +415,8 @@ class Ledger:
             stamp = self._stamp(key, reason, actor)
             try:
                 return self._apply(planner(stamp, found, committed))
-            except ConcurrencyConflict:
-                continue
+            except ConcurrencyConflict as exc:
+                _retry_or_raise(exc)
         raise ConcurrencyConflict(f"holds of owner:{owner}")
 
     def expire_due(self, now: dt.datetime | None = None) -> Sequence[Movement]:
@@ -593,8 +606,8 @@ class Ledger:
                 return None
             try:
                 return self._apply(made)
-            except ConcurrencyConflict:
-                continue
+            except ConcurrencyConflict as exc:
+                _retry_or_raise(exc)
         raise ConcurrencyConflict(f"hold:{hold_id}")
 
     def _resolution(self, hold_id: str, receipt: Receipt | None) -> Resolution:

@@ -21,7 +21,13 @@ from psycopg_pool import ConnectionPool
 from orderkit.adapters._micros import to_us
 from orderkit.adapters._postgres_ledger import PostgresLedgerStore
 from orderkit.adapters._postgres_ledger_rows import PostgresRows
-from orderkit.errors import InsufficientStock, InvalidQuantity, StoreError, UnknownSku
+from orderkit.errors import (
+    InsufficientStock,
+    InvalidQuantity,
+    OrderkitError,
+    StoreError,
+    UnknownSku,
+)
 from orderkit.inventory import (
     Balance,
     HoldState,
@@ -626,3 +632,48 @@ def test_every_table_is_keyed_for_partitioning(pg_dsn: str) -> None:
         "orderkit_marks": "{backend}",
         "orderkit_meta": "{name}",
     }
+
+
+def test_batches_creating_balances_in_opposite_orders_never_deadlock(
+    pg_dsn: str,
+) -> None:
+    """Batches whose plans create the same new balances in opposite orders take turns.
+
+    With one attempt only, a deadlock would surface as `ConcurrencyConflict`.
+    """
+    PostgresLedgerStore(pg_dsn).close()
+    now = pendulum.datetime(2026, 11, 11)
+    failures: list[str] = []
+
+    def receive_batches(reverse: bool) -> None:
+        store = PostgresLedgerStore(pg_dsn, attempts=1)
+        for batch in range(40):
+            rows = [(f"NEW-{batch}-{i}", "WH") for i in range(6)]
+            if reverse:
+                rows.reverse()
+            plans = [
+                planning.receive(
+                    planning.Stamp(f"{reverse}-{batch}-{sku}", now),
+                    MovementKind.RECEIVE,
+                    StockLine(sku, location, 1),
+                )
+                for sku, location in rows
+            ]
+            try:
+                store.apply_many(plans)
+            except OrderkitError as exc:
+                failures.append(repr(exc))
+        store.close()
+
+    racers = [
+        threading.Thread(target=receive_batches, args=(r,)) for r in (False, True)
+    ]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=120)
+    assert failures == []
+    with PostgresLedgerStore(pg_dsn) as store:
+        balances = store.balances(now)
+    assert len(balances) == 40 * 6
+    assert {b.on_hand for b in balances} == {2}
