@@ -6,6 +6,7 @@ import copy
 import threading
 from typing import Final, cast, final
 
+from orderkit.adapters._memory_journal import Journal, Journaled
 from orderkit.dedupe._claims import check_text
 
 
@@ -50,7 +51,7 @@ def check_advance(
 
 
 @final
-class MemoryCursorStore:
+class MemoryCursorStore(Journaled):
     """A `CursorStore` in a dict, safe to share between threads.
 
     Each call holds one lock, so concurrent `advance` calls on a feed are
@@ -63,6 +64,7 @@ class MemoryCursorStore:
         """Create an empty store."""
         self._lock = threading.Lock()
         self._cursors: dict[str, str] = {}
+        self._journal: Journal | None = None
 
     def get(self, feed: str) -> str | None:
         """Return the feed's cursor, or `None` if it was never advanced.
@@ -92,6 +94,8 @@ class MemoryCursorStore:
                 return True
             if current != old:
                 return False
+            if self._journal is not None:
+                self._journal.item(self._cursors, name)
             self._cursors[name] = new
             return True
 

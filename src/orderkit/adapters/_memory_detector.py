@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import copy
 import datetime as dt
-import heapq
+import functools
 import itertools
 import operator
 import threading
@@ -15,6 +15,7 @@ from typing import Any, cast, final
 import attrs
 import pendulum
 
+from orderkit.adapters._memory_journal import Journal, Journaled, child, pop, push
 from orderkit.dedupe import (
     Match,
     ReviewState,
@@ -69,7 +70,7 @@ class _Recorded:
 
 
 @final
-class MemoryDetectorStore:
+class MemoryDetectorStore(Journaled):
     """A `DetectorStore` in dicts, safe to share between threads.
 
     Each fingerprint keeps its orders sorted by `placed_at`, so matching
@@ -91,6 +92,9 @@ class MemoryDetectorStore:
         self._pending: dict[_Order, None] = {}
         # (placed_at, seq, order) of every order, for prune.
         self._by_placed_at: list[_Seen] = []
+        self._journal: Journal | None = None
+        # A rollback put an order back in `_pending` out of queue order.
+        self._disordered = False
 
     def record(
         self,
@@ -120,21 +124,37 @@ class MemoryDetectorStore:
                     (*other, when, text) for when, _, other in index[start:end]
                 )
             matches = group_matches(found)
-            seq = next(self._seq)
-            self._orders[key] = _Recorded(seq, at, texts, number)
-            entry = (at, seq, key)
-            for text in texts:
-                # Sorted by (placed_at, seq): a later order goes after equal times.
-                bisect.insort(self._by_fingerprint.setdefault(text, []), entry)
-            heapq.heappush(self._by_placed_at, entry)
-            if number is not None:
-                self._by_phone.setdefault(number, {})[key] = None
+            journal = self._journal
+            self._index(key, _Recorded(next(self._seq), at, texts, number), journal)
             suspicion = None
             if matches:
                 suspicion = Suspicion(*key, at, matches, flagged_at)
+                if journal is not None:
+                    journal.item(self._suspicions, key)
+                    journal.item(self._pending, key)
                 self._suspicions[key] = suspicion
                 self._pending[key] = None
             return Screening(*key, matches, suspicion)
+
+    def _index(self, key: _Order, recorded: _Recorded, journal: Journal | None) -> None:
+        """Store a new order and index it: the writes of `record`."""
+        if journal is not None:
+            journal.item(self._orders, key)
+        self._orders[key] = recorded
+        entry = (recorded.placed_at, recorded.seq, key)
+        for text in recorded.fingerprints:
+            index = child(journal, self._by_fingerprint, text, list)
+            # Sorted by (placed_at, seq): a later order goes after equal times.
+            where = bisect.bisect_right(index, entry)
+            if journal is not None:
+                journal.record(functools.partial(index.__delitem__, where))
+            index.insert(where, entry)
+        push(journal, self._by_placed_at, entry)
+        if recorded.phone is not None:
+            orders = child(journal, self._by_phone, recorded.phone, dict)
+            if journal is not None:
+                journal.item(orders, key)
+            orders[key] = None
 
     def pending(self, *, limit: int = 1000) -> Sequence[Suspicion]:
         """Return up to `limit` pending suspicions, oldest first."""
@@ -173,6 +193,9 @@ class MemoryDetectorStore:
                 suspicion = attrs.evolve(
                     suspicion, state=decision, actor=who, resolved_at=at
                 )
+                if self._journal is not None:
+                    self._journal.item(self._suspicions, key)
+                    self._journal.record(functools.partial(self._requeue, key))
                 self._suspicions[key] = suspicion
                 del self._pending[key]
             elif suspicion.state is not decision:
@@ -197,16 +220,17 @@ class MemoryDetectorStore:
         pruned = 0
         kept: list[_Seen] = []
         with self._lock:
+            journal = self._journal
             heap = self._by_placed_at
             while heap and heap[0][0] < cutoff:
-                entry = heapq.heappop(heap)
+                entry = pop(journal, heap)
                 if entry[2] in self._pending:
                     kept.append(entry)
                 else:
-                    self._forget(entry)
+                    self._forget(entry, journal)
                     pruned += 1
             for entry in kept:
-                heapq.heappush(heap, entry)
+                push(journal, heap, entry)
         return pruned
 
     _STATE = (
@@ -231,22 +255,53 @@ class MemoryDetectorStore:
             for name in self._STATE:
                 setattr(self, name, state[name])
 
+    def _requeue(self, key: _Order) -> None:
+        """Undo `resolve` taking an order off the queue (a rollback)."""
+        if self._pending and self._seq_of(next(reversed(self._pending))) > (
+            self._seq_of(key)
+        ):
+            self._disordered = True
+        self._pending[key] = None
+
+    def _seq_of(self, key: _Order) -> int:
+        return self._orders[key].seq
+
+    def _rolled_back(self) -> None:
+        # Pending orders are queued in the order recorded: put back in place.
+        if self._disordered:
+            ordered = sorted(self._pending, key=self._seq_of)
+            self._pending.clear()
+            self._pending.update(dict.fromkeys(ordered))
+            self._disordered = False
+
     def _screening(self, key: _Order) -> Screening:
         suspicion = self._suspicions.get(key)
         matches: tuple[Match, ...] = () if suspicion is None else suspicion.matches
         return Screening(*key, matches, suspicion)
 
-    def _forget(self, entry: _Seen) -> None:
+    def _forget(self, entry: _Seen, journal: Journal | None) -> None:
         key = entry[2]
+        if journal is not None:
+            journal.item(self._orders, key)
+            journal.item(self._suspicions, key)
         recorded = self._orders.pop(key)
+        self._suspicions.pop(key, None)
         for text in recorded.fingerprints:
             seen = self._by_fingerprint[text]
-            del seen[bisect.bisect_left(seen, entry)]
+            where = bisect.bisect_left(seen, entry)
+            if journal is not None:
+                journal.record(functools.partial(seen.insert, where, entry))
+            del seen[where]
             if not seen:
+                if journal is not None:
+                    journal.item(self._by_fingerprint, text)
                 del self._by_fingerprint[text]
         if recorded.phone is not None:
             orders = self._by_phone[recorded.phone]
+            if journal is not None:
+                journal.item(orders, key)
             del orders[key]
             if not orders:
+                if journal is not None:
+                    journal.item(self._by_phone, recorded.phone)
                 del self._by_phone[recorded.phone]
-        self._suspicions.pop(key, None)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import heapq
+import functools
 import secrets
 import threading
+from collections.abc import Callable
 from typing import cast, final
 
 import pendulum
 
 from orderkit._time import plus
+from orderkit.adapters._memory_journal import Journal, Journaled, pop, push
 from orderkit.dedupe._claims import (
     Claim,
     Claimed,
@@ -29,7 +31,7 @@ from orderkit.errors import ConcurrencyConflict, IdempotencyConflict
 
 
 @final
-class MemoryKeyStore:
+class MemoryKeyStore(Journaled):
     """A `KeyStore` in a dict, safe to share between threads.
 
     Keys are indexed by when their lease or completion ended, so `prune`
@@ -46,6 +48,7 @@ class MemoryKeyStore:
         # (ended, key): a claim's lease end, or a key's completion. Entries
         # of keys that moved on since are skipped when popped (lazy deletion).
         self._ended: list[tuple[pendulum.DateTime, str]] = []
+        self._journal: Journal | None = None
 
     def claim(
         self,
@@ -61,8 +64,11 @@ class MemoryKeyStore:
         at = check_now(now)
         until = plus(at, check_duration("lease", lease))
         with self._lock:
+            journal = self._journal
             record = self._keys.get(key)
             if record is None:
+                if journal is not None:
+                    journal.item(self._keys, key)
                 record = self._keys[key] = _KeyRecord(request_hash, until)
             elif record.request_hash != request_hash:
                 raise IdempotencyConflict(key)
@@ -71,8 +77,10 @@ class MemoryKeyStore:
             elif at < record.until:
                 return InProgress(key, record.until)
             else:
+                if journal is not None:
+                    journal.record(record.saved())
                 record.take_over(until)
-            heapq.heappush(self._ended, (until, key))
+            push(journal, self._ended, (until, key))
             return Claimed(key, record.token, until, record.attempt)
 
     def complete(
@@ -91,9 +99,12 @@ class MemoryKeyStore:
                 if record.outcome != outcome:
                     raise ConcurrencyConflict(f"idempotency key:{key}")
                 return
+            journal = self._journal
+            if journal is not None:
+                journal.record(record.saved())
             record.outcome = outcome
             record.completed_at = at
-            heapq.heappush(self._ended, (at, key))
+            push(journal, self._ended, (at, key))
 
     def abandon(self, key: str, token: str) -> bool:
         """Delete the unfinished claim `token` holds; say whether it did."""
@@ -103,6 +114,8 @@ class MemoryKeyStore:
             record = self._keys.get(key)
             if record is None or record.token != token or record.outcome is not None:
                 return False
+            if self._journal is not None:
+                self._journal.item(self._keys, key)
             del self._keys[key]
             return True
 
@@ -111,10 +124,13 @@ class MemoryKeyStore:
         cutoff = plus(check_now(now), -check_duration("retention", retention))
         pruned = 0
         with self._lock:
+            journal = self._journal
             while self._ended and self._ended[0][0] <= cutoff:
-                ended, key = heapq.heappop(self._ended)
+                ended, key = pop(journal, self._ended)
                 record = self._keys.get(key)
                 if record is not None and record.ended() == ended:
+                    if journal is not None:
+                        journal.item(self._keys, key)
                     del self._keys[key]
                     pruned += 1
         return pruned
@@ -148,6 +164,21 @@ class _KeyRecord:
         self.attempt = 1
         self.outcome: Outcome | None = None
         self.completed_at: pendulum.DateTime | None = None
+
+    def saved(self) -> Callable[[], None]:
+        """What puts the record's fields back as they are now."""
+        return functools.partial(
+            self._put_back,
+            (self.token, self.until, self.attempt, self.outcome, self.completed_at),
+        )
+
+    def _put_back(
+        self,
+        fields: tuple[
+            str, pendulum.DateTime, int, Outcome | None, pendulum.DateTime | None
+        ],
+    ) -> None:
+        (self.token, self.until, self.attempt, self.outcome, self.completed_at) = fields
 
     def take_over(self, until: pendulum.DateTime) -> None:
         self.token = secrets.token_urlsafe(16)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import heapq
 import threading
 from collections.abc import Iterable, Sequence
@@ -11,6 +12,7 @@ from typing import cast, final
 import pendulum
 
 from orderkit.adapters import _ledger_engine as engine
+from orderkit.adapters._memory_journal import Journal, Journaled, child, pop, push
 from orderkit.inventory import (
     Balance,
     Hold,
@@ -28,7 +30,7 @@ _NO_POLICY = NoOversell()
 
 
 @final
-class MemoryLedgerStore:
+class MemoryLedgerStore(Journaled):
     """A `LedgerStore` in a dict, safe to share between threads.
 
     Holds are indexed by expiry, per balance and overall, so that expiring
@@ -42,6 +44,7 @@ class MemoryLedgerStore:
         """Create an empty store."""
         self._lock = threading.Lock()
         self._s = _State()
+        self._journal: Journal | None = None
 
     def apply(self, plan: Plan) -> Receipt:
         """Apply `plan` all or nothing (see `orderkit.ports.LedgerStore`)."""
@@ -131,25 +134,47 @@ class MemoryLedgerStore:
     def set_policy(self, sku: str, policy: StockPolicy) -> None:
         """Set the SKU's stock policy."""
         with self._lock:
+            if self._journal is not None:
+                self._journal.item(self._s.policies, sku)
             self._s.policies[sku] = policy
 
     def set_safety_stock(self, sku: str, location: str, quantity: int) -> None:
         """Set the safety stock of one balance."""
         with self._lock:
-            figures = self._s.figures_.setdefault((sku, location), [0, 0, 0, 0])
+            journal = self._journal
+            s = self._s
+            figures = s.figures_.get((sku, location))
+            if figures is None:
+                if journal is not None:
+                    journal.item(s.figures_, (sku, location))
+                figures = s.figures_[sku, location] = [0, 0, 0, 0]
+            if journal is not None:
+                journal.record(functools.partial(figures.__setitem__, 3, figures[3]))
+                journal.added(s.skus, sku)
+                journal.added(s.locations, location)
             figures[3] = quantity
-            self._s.skus.add(sku)
-            self._s.locations.add(location)
+            s.skus.add(sku)
+            s.locations.add(location)
+
+    def _begin(self) -> None:
+        super()._begin()
+        self._s.journal = self._journal
+
+    def _end(self) -> None:
+        super()._end()
+        self._s.journal = None
 
     def _snapshot(self) -> object:
         """A copy of the store's data, for `MemoryUnitOfWork` to roll back to."""
         with self._lock:
-            return copy.deepcopy(self._s)
+            # The journal is not data: the copy has none.
+            return copy.deepcopy(self._s, {id(self._s.journal): None})
 
     def _restore(self, snapshot: object) -> None:
         """Put back the data `_snapshot` copied; the snapshot stays reusable."""
         state = copy.deepcopy(cast("_State", snapshot))
         with self._lock:
+            state.journal = self._s.journal
             self._s = state
 
 
@@ -178,6 +203,9 @@ class _State:
         # Entries popped while a plan runs; pushed back if it fails.
         self.popped: list[tuple[engine.Row, _Entry]] = []
         self.popped_due: list[_Entry] = []
+        # The store's journal while a unit is open (`popped` needs none: it
+        # is empty again when each call returns).
+        self.journal: Journal | None = None
 
     def receipt(self, key: str) -> Receipt | None:
         return self.receipts.get(key)
@@ -198,7 +226,7 @@ class _State:
         heap = self.due_by_row.get(row)
         found = []
         while heap and heap[0][0] <= at:
-            entry = heapq.heappop(heap)
+            entry = pop(self.journal, heap)
             if self.is_entry(*entry):
                 self.popped.append((row, entry))
                 found.append(self.holds_[entry[1]])
@@ -224,60 +252,96 @@ class _State:
         movements: list[Movement],
         receipt: Receipt | None,
     ) -> None:
+        journal = self.journal
+        if journal is not None:
+            journal.attr(self, "high_water_")
         self.high_water_ = high_water
         for row, values in figures.items():
+            if journal is not None:
+                journal.item(self.figures_, row)
+                journal.added(self.skus, row[0])
+                journal.added(self.locations, row[1])
             self.figures_[row] = values
             self.skus.add(row[0])
             self.locations.add(row[1])
         for hold in holds:
-            old = self.holds_.get(hold.hold_id)
-            self.holds_[hold.hold_id] = hold
-            row = (hold.sku, hold.location)
-            moved = old is None or old.expires_at != hold.expires_at
-            if hold.state is HoldState.LIVE and moved:
-                entry = (hold.expires_at, hold.hold_id)
-                heapq.heappush(self.due_by_row.setdefault(row, []), entry)
-                heapq.heappush(self.due, entry)
-            if old is None and hold.state is HoldState.LIVE:
-                self._remember_owner(hold)
-            elif old is not None and old.state is HoldState.LIVE:
-                if hold.state is not HoldState.LIVE:
-                    self._forget_owner(hold)
-                if moved or hold.state is not HoldState.LIVE:
-                    self._went_stale(row)
+            self._write_hold(hold, journal)
+        if journal is not None:
+            journal.length(self.movements_)
+            if receipt is not None:
+                journal.item(self.receipts, receipt.key)
         self.movements_.extend(movements)
         if receipt is not None:
             self.receipts[receipt.key] = receipt
         self.popped.clear()
         self.popped_due.clear()
 
+    def _write_hold(self, hold: Hold, journal: Journal | None) -> None:
+        old = self.holds_.get(hold.hold_id)
+        if journal is not None:
+            journal.item(self.holds_, hold.hold_id)
+        self.holds_[hold.hold_id] = hold
+        row = (hold.sku, hold.location)
+        moved = old is None or old.expires_at != hold.expires_at
+        if hold.state is HoldState.LIVE and moved:
+            entry = (hold.expires_at, hold.hold_id)
+            push(journal, child(journal, self.due_by_row, row, list), entry)
+            push(journal, self.due, entry)
+        if old is None and hold.state is HoldState.LIVE:
+            self._remember_owner(hold)
+        elif old is not None and old.state is HoldState.LIVE:
+            if hold.state is not HoldState.LIVE:
+                self._forget_owner(hold)
+            if moved or hold.state is not HoldState.LIVE:
+                self._went_stale(row)
+
     def _remember_owner(self, hold: Hold) -> None:
+        journal = self.journal
         ids = self.owner_live.get(hold.owner)
-        if ids is None:
-            self.owner_live[hold.owner] = hold.hold_id
-        elif isinstance(ids, str):
-            self.owner_live[hold.owner] = [ids, hold.hold_id]
+        if ids is None or isinstance(ids, str):
+            if journal is not None:
+                journal.item(self.owner_live, hold.owner)
+            self.owner_live[hold.owner] = (
+                hold.hold_id if ids is None else [ids, hold.hold_id]
+            )
         else:
+            if journal is not None:
+                journal.length(ids)
             ids.append(hold.hold_id)
 
     def _forget_owner(self, hold: Hold) -> None:
+        journal = self.journal
         ids = self.owner_live[hold.owner]
+        if journal is not None:
+            journal.item(self.owner_live, hold.owner)
         if isinstance(ids, str):
             del self.owner_live[hold.owner]
             return
-        ids.remove(hold.hold_id)
+        where = ids.index(hold.hold_id)
+        if journal is not None:
+            journal.record(functools.partial(ids.insert, where, hold.hold_id))
+        del ids[where]
         if len(ids) == 1:
             self.owner_live[hold.owner] = ids[0]
 
     def _went_stale(self, row: engine.Row) -> None:
+        journal = self.journal
+        if journal is not None:
+            journal.item(self.stale_by_row, row)
+            journal.attr(self, "stale")
         stale = self.stale_by_row[row] = self.stale_by_row.get(row, 0) + 1
         heap = self.due_by_row[row]
         if stale > len(heap) // 2:
+            # O(len(heap)), as the rebuild is: once per len(heap) // 2 calls.
+            if journal is not None:
+                journal.whole(heap)
             heap[:] = [e for e in heap if self.is_entry(*e)]
             heapq.heapify(heap)
             self.stale_by_row[row] = 0
         self.stale += 1
         if self.stale > len(self.due) // 2:
+            if journal is not None:
+                journal.whole(self.due)
             self.due[:] = [e for e in self.due if self.is_entry(*e)]
             heapq.heapify(self.due)
             self.stale = 0
@@ -292,7 +356,7 @@ class _State:
         while self.due and self.due[0][0] <= at:
             if limit is not None and len(found) >= limit:
                 break
-            entry = heapq.heappop(self.due)
+            entry = pop(self.journal, self.due)
             if self.is_entry(*entry):
                 self.popped_due.append(entry)
                 found.append(self.holds_[entry[1]])
@@ -307,8 +371,8 @@ class _State:
     def restore(self) -> None:
         """Undo the heap pops of a plan or sweep that failed."""
         for row, entry in self.popped:
-            heapq.heappush(self.due_by_row[row], entry)
+            push(self.journal, self.due_by_row[row], entry)
         for entry in self.popped_due:
-            heapq.heappush(self.due, entry)
+            push(self.journal, self.due, entry)
         self.popped.clear()
         self.popped_due.clear()

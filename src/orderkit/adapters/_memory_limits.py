@@ -11,6 +11,7 @@ from typing import cast, final
 import pendulum
 
 from orderkit._time import plus
+from orderkit.adapters._memory_journal import Journal, Journaled
 from orderkit.pricing import Exceeded, Granted, LimitDecision, LimitKey, Overage
 from orderkit.pricing._limits import check_instant, check_keys, check_use_id, uses_of
 
@@ -22,7 +23,7 @@ _Snapshot = tuple[
 
 
 @final
-class MemoryLimitStore:
+class MemoryLimitStore(Journaled):
     """A `LimitStore` in a dict, safe to share between threads.
 
     Each key keeps its uses in a list; a check reads the uses of the keys it
@@ -39,6 +40,7 @@ class MemoryLimitStore:
         # key -> [(at, member)], in the order recorded.
         self._uses: dict[str, list[tuple[pendulum.DateTime, str | None]]] = {}
         self._use_ids: dict[str, pendulum.DateTime] = {}
+        self._journal: Journal | None = None
 
     def consume(
         self,
@@ -68,9 +70,19 @@ class MemoryLimitStore:
             ]
             if over:
                 return Exceeded(tuple(over))
+            journal = self._journal
             for name, member in uses_of(checked):
-                self._uses.setdefault(name, []).append((at, member))
+                uses = self._uses.get(name)
+                if uses is None:
+                    if journal is not None:
+                        journal.item(self._uses, name)
+                    uses = self._uses[name] = []
+                elif journal is not None:
+                    journal.length(uses)
+                uses.append((at, member))
             if use is not None:
+                if journal is not None:
+                    journal.item(self._use_ids, use)
                 self._use_ids[use] = at
             return Granted()
 
@@ -79,13 +91,18 @@ class MemoryLimitStore:
         cutoff = check_instant("before", before)
         pruned = 0
         with self._lock:
+            journal = self._journal
             for name in list(self._uses):
                 kept = [use for use in self._uses[name] if use[0] >= cutoff]
                 pruned += len(self._uses[name]) - len(kept)
+                if journal is not None:
+                    journal.item(self._uses, name)
                 if kept:
                     self._uses[name] = kept
                 else:
                     del self._uses[name]
+            if journal is not None:
+                journal.attr(self, "_use_ids")
             self._use_ids = {u: at for u, at in self._use_ids.items() if at >= cutoff}
         return pruned
 

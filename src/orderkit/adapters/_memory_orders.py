@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import cast, final
 
 from orderkit._validate import positive_int
+from orderkit.adapters._memory_journal import Journal, Journaled
 from orderkit.dedupe._claims import check_text
 from orderkit.errors import ConcurrencyConflict, ValidationError
 from orderkit.orders import AuditRecord, Order, OrderStatus
@@ -120,7 +121,7 @@ def new_records(
 
 
 @final
-class MemoryOrderStore:
+class MemoryOrderStore(Journaled):
     """An `OrderStore` in a dict, safe to share between threads.
 
     Orders are immutable, so the store keeps them as given. Each call holds
@@ -134,6 +135,7 @@ class MemoryOrderStore:
         """Create an empty store."""
         self._lock = threading.Lock()
         self._orders: dict[_Key, Order] = {}
+        self._journal: Journal | None = None
 
     def get(self, channel: str, order_id: str) -> Order | None:
         """Return the stored order, or `None`.
@@ -162,6 +164,8 @@ class MemoryOrderStore:
             found = None if stored is None else stored.version
             if found != expected:
                 raise conflict(*key)
+            if self._journal is not None:
+                self._journal.item(self._orders, key)
             self._orders[key] = order
 
     def orders(
@@ -204,7 +208,7 @@ class MemoryOrderStore:
 
 
 @final
-class MemoryAuditLog:
+class MemoryAuditLog(Journaled):
     """An `AuditLog` in a dict, safe to share between threads.
 
     .. versionadded:: 0.1.0
@@ -215,6 +219,7 @@ class MemoryAuditLog:
         self._lock = threading.Lock()
         # (channel, order_id) -> {version: record}
         self._records: dict[_Key, dict[int, AuditRecord]] = {}
+        self._journal: Journal | None = None
 
     def append(self, channel: str, records: Sequence[AuditRecord]) -> None:
         """Store the records, skipping those stored; all or nothing.
@@ -232,8 +237,16 @@ class MemoryAuditLog:
             def stored(order_id: str, version: int) -> AuditRecord | None:
                 return self._records.get((name, order_id), {}).get(version)
 
+            journal = self._journal
             for record in new_records(name, checked, stored):
-                trail = self._records.setdefault((name, record.order_id), {})
+                key = (name, record.order_id)
+                trail = self._records.get(key)
+                if trail is None:
+                    if journal is not None:
+                        journal.item(self._records, key)
+                    trail = self._records[key] = {}
+                if journal is not None:
+                    journal.item(trail, record.version)
                 trail[record.version] = record
 
     def records(self, channel: str, order_id: str) -> Sequence[AuditRecord]:

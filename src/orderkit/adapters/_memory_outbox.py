@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import threading
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ import pendulum
 
 from orderkit._time import plus, to_utc
 from orderkit._validate import positive_int
+from orderkit.adapters._memory_journal import Journal, Journaled
 from orderkit.dedupe._claims import check_duration, check_text
 from orderkit.errors import ConcurrencyConflict, ValidationError
 from orderkit.orders._messages import OutboxMessage
@@ -131,6 +133,12 @@ def check_before(before: object) -> pendulum.DateTime:
     return to_utc(cast("dt.datetime", before), "before")
 
 
+def _lease_back(
+    entry: _Entry, relay: str | None, until: pendulum.DateTime | None
+) -> None:
+    entry.relay, entry.until = relay, until
+
+
 class _Entry:
     """One stored message and where it stands."""
 
@@ -150,7 +158,7 @@ class _Entry:
 
 
 @final
-class MemoryOutbox:
+class MemoryOutbox(Journaled):
     """An `Outbox` in a dict, safe to share between threads.
 
     Each call holds one lock, so racing relays are served one at a time. A
@@ -168,6 +176,9 @@ class MemoryOutbox:
         # Unsent messages by sequence: dicts keep insertion order, which is
         # sequence order, so a claim walks them oldest first.
         self._unsent: dict[int, _Entry] = {}
+        self._journal: Journal | None = None
+        # A rollback put a message back in `_unsent` out of sequence order.
+        self._disordered = False
 
     def add(self, messages: Sequence[OutboxMessage]) -> None:
         """Store the messages in order, skipping those stored; all or nothing.
@@ -186,8 +197,12 @@ class MemoryOutbox:
                 for m in checked
                 if (e := self._entries.get(m.message_id)) is not None
             }
+            journal = self._journal
             for message in new_messages(checked, stored):
                 entry = _Entry(next(self._seq), message)
+                if journal is not None:
+                    journal.item(self._entries, message.message_id)
+                    journal.item(self._unsent, entry.seq)
                 self._entries[message.message_id] = entry
                 self._unsent[entry.seq] = entry
 
@@ -217,7 +232,12 @@ class MemoryOutbox:
                 taken.append(entry)
                 if len(taken) == most:
                     break
+            journal = self._journal
             for entry in taken:
+                if journal is not None:
+                    journal.record(
+                        functools.partial(_lease_back, entry, entry.relay, entry.until)
+                    )
                 entry.relay, entry.until = name, until
             return [entry.message for entry in taken]
 
@@ -239,6 +259,8 @@ class MemoryOutbox:
                 entry = self._entries.get(message_id)
                 if entry is None or entry.sent_at is not None or entry.relay != name:
                     continue
+                if self._journal is not None:
+                    self._journal.record(functools.partial(self._unsend, entry))
                 entry.sent_at = at
                 del self._unsent[entry.seq]
                 marked += 1
@@ -269,7 +291,10 @@ class MemoryOutbox:
                 for message_id, entry in self._entries.items()
                 if entry.sent_at is not None and entry.sent_at < cutoff
             ]
+            journal = self._journal
             for message_id in gone:
+                if journal is not None:
+                    journal.item(self._entries, message_id)
                 del self._entries[message_id]
         return len(gone)
 
@@ -277,6 +302,21 @@ class MemoryOutbox:
         """A copy of the outbox, for `MemoryUnitOfWork` to roll back to."""
         with self._lock:
             return {message_id: e.copy() for message_id, e in self._entries.items()}
+
+    def _unsend(self, entry: _Entry) -> None:
+        """Undo `mark_sent` of one message (a rollback, under the lock)."""
+        entry.sent_at = None
+        if self._unsent and next(reversed(self._unsent)) > entry.seq:
+            self._disordered = True
+        self._unsent[entry.seq] = entry
+
+    def _rolled_back(self) -> None:
+        # Messages put back unsent go back in their place: O(unsent), once.
+        if self._disordered:
+            ordered = sorted(self._unsent.items())
+            self._unsent.clear()
+            self._unsent.update(ordered)
+            self._disordered = False
 
     def _restore(self, snapshot: object) -> None:
         """Put back the outbox `_snapshot` copied; the snapshot stays reusable."""
@@ -291,7 +331,7 @@ class MemoryOutbox:
 
 
 @final
-class MemoryInbox:
+class MemoryInbox(Journaled):
     """An `Inbox` in a dict, safe to share between threads.
 
     .. versionadded:: 0.1.0
@@ -301,6 +341,7 @@ class MemoryInbox:
         """Create an empty inbox."""
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, str], pendulum.DateTime] = {}
+        self._journal: Journal | None = None
 
     def seen(self, consumer: str, message_id: str, *, now: dt.datetime) -> bool:
         """Say whether `consumer` had the message; record it if not.
@@ -315,6 +356,8 @@ class MemoryInbox:
         with self._lock:
             if (name, message) in self._seen:
                 return True
+            if self._journal is not None:
+                self._journal.item(self._seen, (name, message))
             self._seen[name, message] = at
             return False
 
@@ -328,6 +371,8 @@ class MemoryInbox:
         with self._lock:
             kept = {key: at for key, at in self._seen.items() if at >= cutoff}
             pruned = len(self._seen) - len(kept)
+            if self._journal is not None:
+                self._journal.attr(self, "_seen")
             self._seen = kept
         return pruned
 

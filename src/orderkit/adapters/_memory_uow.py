@@ -20,10 +20,14 @@ _STORE = "memory"
 T = TypeVar("T")
 
 
-class _Restorable(Protocol):
-    def _snapshot(self) -> object: ...
+class _Journaled(Protocol):
+    def _begin(self) -> None: ...
 
-    def _restore(self, snapshot: object) -> None: ...
+    def _commit(self) -> None: ...
+
+    def _rollback(self) -> None: ...
+
+    def _end(self) -> None: ...
 
 
 @final
@@ -32,11 +36,14 @@ class MemoryUnitOfWork:
 
     The unit of work owns one store of each kind, created empty. `with uow:`
     takes the unit of work's lock (so units run one at a time, and threads
-    sharing it wait their turn) and copies every store's data; `commit()`
-    keeps what the unit wrote and copies again; leaving the block without
-    committing, or with an exception, puts every store back as it was at
-    the last commit, all at once. Each unit costs a copy of the data, so
-    this suits tests and demos, not millions of orders.
+    sharing it wait their turn) and has every store journal its writes:
+    each write first records how to undo itself. `commit()` keeps what the
+    unit wrote and drops the journal; leaving the block without committing,
+    or with an exception, replays the journal backwards, putting every store
+    back as it was at the last commit, all at once. A unit costs O(what it
+    writes), however much the stores hold (a rollback that took a message
+    or a suspicion off its queue also re-sorts that queue). Nothing survives
+    the process.
 
     The stores are the unit's: read them through `uow.orders` and the like
     inside the block. Outside a unit the properties raise `StoreError`.
@@ -57,7 +64,7 @@ class MemoryUnitOfWork:
         self._limits = MemoryLimitStore()
         self._detector = MemoryDetectorStore()
         self._cursors = MemoryCursorStore()
-        self._all: tuple[_Restorable, ...] = (
+        self._all: tuple[_Journaled, ...] = (
             self._orders,
             self._audit,
             self._outbox,
@@ -68,7 +75,6 @@ class MemoryUnitOfWork:
             self._detector,
             self._cursors,
         )
-        self._saved: list[object] = []
 
     @property
     def orders(self) -> MemoryOrderStore:
@@ -116,7 +122,7 @@ class MemoryUnitOfWork:
         return self._open("cursors", self._cursors)
 
     def __enter__(self) -> Self:
-        """Open a unit: wait for the lock, then copy every store's data.
+        """Open a unit: wait for the lock, then start every store's journal.
 
         Raises:
             StoreError: This thread has a unit open on it already.
@@ -125,8 +131,10 @@ class MemoryUnitOfWork:
             raise StoreError(_STORE, "begin", "a unit of work is open already")
         self._lock.acquire()
         try:
-            self._saved = [store._snapshot() for store in self._all]  # noqa: SLF001 - the stores' rollback hooks
+            for store in self._all:
+                store._begin()  # noqa: SLF001 - the stores' rollback hooks
         except BaseException:
+            self._end()
             self._lock.release()
             raise
         self._owner = threading.get_ident()
@@ -144,7 +152,7 @@ class MemoryUnitOfWork:
         try:
             self._put_back()
         finally:
-            self._saved = []
+            self._end()
             self._owner = None
             self._lock.release()
 
@@ -155,7 +163,8 @@ class MemoryUnitOfWork:
             StoreError: No unit is open in this thread.
         """
         self._check("commit")
-        self._saved = [store._snapshot() for store in self._all]  # noqa: SLF001 - the stores' rollback hooks
+        for store in self._all:
+            store._commit()  # noqa: SLF001 - the stores' rollback hooks
 
     def rollback(self) -> None:
         """Undo everything written since the unit opened or last committed.
@@ -167,8 +176,12 @@ class MemoryUnitOfWork:
         self._put_back()
 
     def _put_back(self) -> None:
-        for store, saved in zip(self._all, self._saved, strict=True):
-            store._restore(saved)  # noqa: SLF001 - the stores' rollback hooks
+        for store in self._all:
+            store._rollback()  # noqa: SLF001 - the stores' rollback hooks
+
+    def _end(self) -> None:
+        for store in self._all:
+            store._end()  # noqa: SLF001 - the stores' rollback hooks
 
     def _check(self, operation: str) -> None:
         if self._owner != threading.get_ident():

@@ -1,0 +1,193 @@
+"""The undo journal a memory store keeps while a `MemoryUnitOfWork` unit is open.
+
+A memory store used on its own keeps no journal: its `_journal` is `None`,
+and each write costs one `is not None` check more. While a unit is open,
+every write first records how to undo itself (the old value of a dict key
+or an attribute, "absent", a list's length, the heap slots a push or pop
+moves), so that `commit()` costs dropping the journal and a rollback
+replays it backwards: both O(what the unit wrote), however much the stores
+hold. Replaying every record backwards, from the last, puts each structure
+back exactly as it was, down to the layout of its heaps.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections.abc import Callable, MutableMapping
+from functools import partial
+from typing import Any, Final, TypeVar, final
+
+
+H = TypeVar("H", bound="tuple[Any, ...]")
+"""A heap's item: a tuple, compared as heapq compares it."""
+K = TypeVar("K")
+V = TypeVar("V")
+ABSENT: Final[Any] = object()
+"""What a journal records for a key that was not in its dict."""
+
+
+def _put(mapping: MutableMapping[Any, Any], key: object, old: object) -> None:
+    if old is ABSENT:
+        mapping.pop(key, None)
+    else:
+        mapping[key] = old
+
+
+def _truncate(items: list[Any], length: int) -> None:
+    del items[length:]
+
+
+def _put_slots(heap: list[Any], length: int, slots: list[tuple[int, Any]]) -> None:
+    """Give `heap` its old length back, then its old values in `slots`."""
+    if len(heap) > length:
+        del heap[length:]
+    else:
+        # A pop took the last slot away: it is among `slots`.
+        heap.extend([None] * (length - len(heap)))
+    for index, value in slots:
+        heap[index] = value
+
+
+@final
+class Journal:
+    """Undo records, newest last; replayed backwards to roll back."""
+
+    __slots__ = ("undo",)
+
+    def __init__(self) -> None:
+        self.undo: list[Callable[[], object]] = []
+
+    def record(self, undo: Callable[[], object]) -> None:
+        """Keep `undo`, to be called on rollback."""
+        self.undo.append(undo)
+
+    def item(self, mapping: MutableMapping[Any, Any], key: object) -> None:
+        """Before `mapping[key]` is set or deleted: keep its value, or absent."""
+        self.undo.append(partial(_put, mapping, key, mapping.get(key, ABSENT)))
+
+    def attr(self, owner: object, name: str) -> None:
+        """Before `owner.name` is set: keep its value."""
+        self.undo.append(partial(setattr, owner, name, getattr(owner, name)))
+
+    def length(self, items: list[Any]) -> None:
+        """Before `items` grows at its end only: keep its length."""
+        self.undo.append(partial(_truncate, items, len(items)))
+
+    def whole(self, items: list[Any]) -> None:
+        """Before `items` is rewritten at large: keep a copy (O(len(items)))."""
+        self.undo.append(partial(items.__setitem__, slice(None), items[:]))
+
+    def added(self, members: set[Any], member: object) -> None:
+        """Before `member` is added to `members`: undo it if it is new."""
+        if member not in members:
+            self.undo.append(partial(members.discard, member))
+
+    def push(self, heap: list[Any], item: object) -> None:
+        """`heapq.heappush(heap, item)`, undone exactly in O(log n).
+
+        A push moves the slots from the new leaf up to the root, no others.
+        """
+        slots = []
+        index = len(heap)
+        while index > 0:
+            index = (index - 1) >> 1
+            slots.append((index, heap[index]))
+        self.undo.append(partial(_put_slots, heap, len(heap), slots))
+        heapq.heappush(heap, item)
+
+    def pop(self, heap: list[H]) -> H:
+        """`heapq.heappop(heap)`, undone exactly in O(log n).
+
+        A pop takes the last slot and moves the slots on one path from the
+        root down (following the smaller child, the right one on a tie, as
+        `heapq` does), and no others: the path is found before popping.
+        """
+        end = len(heap) - 1
+        slots = [(end, heap[end])] if end >= 0 else []
+        index = 0
+        while index < end:
+            slots.append((index, heap[index]))
+            child = 2 * index + 1
+            if child >= end:
+                break
+            right = child + 1
+            if right < end and not heap[child] < heap[right]:
+                child = right
+            index = child
+        self.undo.append(partial(_put_slots, heap, len(heap), slots))
+        return heapq.heappop(heap)
+
+    def replay(self) -> None:
+        """Undo every record, newest first, and forget them."""
+        undo = self.undo
+        while undo:
+            undo.pop()()
+
+    def clear(self) -> None:
+        """Forget every record: what they undo is kept."""
+        self.undo.clear()
+
+
+def child(
+    journal: Journal | None, mapping: dict[K, V], key: K, new: Callable[[], V]
+) -> V:
+    """`mapping.setdefault(key, new())`, journaled when a unit is open."""
+    found = mapping.get(key)
+    if found is None:
+        if journal is not None:
+            journal.item(mapping, key)
+        found = mapping[key] = new()
+    return found
+
+
+def push(journal: Journal | None, heap: list[Any], item: object) -> None:
+    """`heapq.heappush`, journaled when a unit is open."""
+    if journal is None:
+        heapq.heappush(heap, item)
+    else:
+        journal.push(heap, item)
+
+
+def pop(journal: Journal | None, heap: list[H]) -> H:
+    """`heapq.heappop`, journaled when a unit is open."""
+    if journal is None:
+        return heapq.heappop(heap)
+    return journal.pop(heap)
+
+
+class Journaled:
+    """What `MemoryUnitOfWork` calls on each memory store it owns.
+
+    A store sets `_lock` and, in `__init__`, `_journal = None`; it records
+    every write in `_journal` when that is not `None`.
+    """
+
+    _lock: threading.Lock
+    _journal: Journal | None
+
+    def _begin(self) -> None:
+        """Start journaling: a unit opened."""
+        with self._lock:
+            self._journal = Journal()
+
+    def _commit(self) -> None:
+        """Keep what the unit wrote so far."""
+        with self._lock:
+            if self._journal is not None:
+                self._journal.clear()
+
+    def _rollback(self) -> None:
+        """Undo what the unit wrote since it opened or last committed."""
+        with self._lock:
+            if self._journal is not None:
+                self._journal.replay()
+                self._rolled_back()
+
+    def _end(self) -> None:
+        """Stop journaling: the unit closed (after committing or rolling back)."""
+        with self._lock:
+            self._journal = None
+
+    def _rolled_back(self) -> None:
+        """Mend what a replay cannot (the order of a dict), under the lock."""
