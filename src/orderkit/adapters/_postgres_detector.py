@@ -9,9 +9,9 @@ from typing import Final, final
 import pendulum
 
 from orderkit._validate import MAX_INT
+from orderkit.adapters._detector_rows import encode_matches, read_suspicion
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._postgres_session import Cursor, SessionStore, declare
-from orderkit.adapters._sqlite_detector import _encode_matches, _suspicion
 from orderkit.dedupe import ReviewState, Screening, Sighting, Suspicion
 from orderkit.dedupe._claims import check_now, check_text
 from orderkit.dedupe._fingerprints import Fingerprint
@@ -283,7 +283,7 @@ class PostgresDetectorStore(SessionStore):
         found = self._session.read(
             "pending", lambda cur: cur.execute(_QUEUE, rows).fetchall()
         )
-        return [_suspicion(row) for row in found]
+        return [read_suspicion(row) for row in found]
 
     def suspicion(self, channel: str, order_id: str) -> Suspicion | None:
         """Return the order's suspicion, or `None`.
@@ -295,7 +295,7 @@ class PostgresDetectorStore(SessionStore):
         row = self._session.read(
             "suspicion", lambda cur: cur.execute(_SUSPICION, key).fetchone()
         )
-        return None if row is None else _suspicion(row)
+        return None if row is None else read_suspicion(row)
 
     def resolve(
         self,
@@ -325,7 +325,7 @@ class PostgresDetectorStore(SessionStore):
                 row = cur.execute(_SUSPICION, key).fetchone()
             if row is None:
                 raise no_suspicion(*key)
-            suspicion = _suspicion(row)
+            suspicion = read_suspicion(row)
             if suspicion.state is not decision:
                 raise decided_otherwise(*key)
             return suspicion
@@ -380,7 +380,7 @@ def _screen(  # noqa: PLR0913 - one transaction's inputs, checked by `record`
     placed_us = to_us(seen.placed_at)
     if cur.execute(_NEW_ORDER, (*key, placed_us, phone)).rowcount != 1:
         row = cur.execute(_SUSPICION, key).fetchone()
-        stored = None if row is None else _suspicion(row)
+        stored = None if row is None else read_suspicion(row)
         return Screening(*key, () if stored is None else stored.matches, stored)
     if not texts:
         return Screening(*key, (), None)
@@ -397,6 +397,6 @@ def _screen(  # noqa: PLR0913 - one transaction's inputs, checked by `record`
     suspicion = Suspicion(*key, seen.placed_at, matches, flagged_at)
     cur.execute(
         _NEW_SUSPICION,
-        (*key, placed_us, _encode_matches(matches), to_us(flagged_at), _PENDING),
+        (*key, placed_us, encode_matches(matches), to_us(flagged_at), _PENDING),
     )
     return Screening(*key, matches, suspicion)

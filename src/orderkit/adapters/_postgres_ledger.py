@@ -17,6 +17,7 @@ from psycopg import errors as pg_errors
 
 from orderkit._time import to_utc
 from orderkit.adapters import _ledger_engine as engine
+from orderkit.adapters._ledger_rows import read_hold, read_movement, read_policy
 from orderkit.adapters._micros import to_us
 from orderkit.adapters._postgres_ledger_rows import PostgresRows
 from orderkit.adapters._postgres_ledger_tables import (
@@ -40,11 +41,6 @@ from orderkit.adapters._postgres_session import (
     SessionStore,
     Target,
     store_error,
-)
-from orderkit.adapters._sqlite_ledger_tables import (
-    read_hold,
-    read_movement,
-    read_policy,
 )
 from orderkit.errors import OrderkitError, StoreError
 from orderkit.inventory import (

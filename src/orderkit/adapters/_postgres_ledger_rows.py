@@ -26,6 +26,14 @@ import pendulum
 from psycopg import pq
 
 from orderkit.adapters import _ledger_engine as engine
+from orderkit.adapters._ledger_rows import (
+    NO_POLICY,
+    encode_receipt,
+    hold_row,
+    movement_row,
+    read_hold,
+    read_policy,
+)
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._postgres_ledger_tables import (
     DUE_ROWS,
@@ -39,14 +47,6 @@ from orderkit.adapters._postgres_ledger_tables import (
     load_receipt,
 )
 from orderkit.adapters._postgres_session import Cursor
-from orderkit.adapters._sqlite_ledger_tables import (
-    NO_POLICY,
-    encode_receipt,
-    hold_row,
-    movement_row,
-    read_hold,
-    read_policy,
-)
 from orderkit.inventory import Hold, HoldState, Movement, Plan, Receipt, StockPolicy
 
 

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import Final
 
 from orderkit.adapters import _ledger_engine as engine
+from orderkit.adapters._ledger_rows import HOLD_COLUMNS, decode_receipt
 from orderkit.adapters._postgres_session import declare
-from orderkit.adapters._sqlite_ledger_tables import HOLD_COLUMNS, decode_receipt
 from orderkit.inventory import Receipt
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import final
 
+from orderkit.adapters._documents import Documents
 from orderkit.adapters._memory_orders import (
     audit_conflict,
     check_key,
@@ -28,7 +29,6 @@ from orderkit.adapters._postgres_session import (
     Target,
     declare,
 )
-from orderkit.adapters._sqlite_orders import Documents
 from orderkit.orders import AuditRecord, Order, OrderStatus
 from orderkit.serialization import make_converter
 

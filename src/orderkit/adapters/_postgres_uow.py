@@ -11,6 +11,7 @@ from typing import Self, TypeVar, final
 
 import psycopg
 
+from orderkit.adapters._documents import Documents
 from orderkit.adapters._postgres_cursors import PostgresCursorStore
 from orderkit.adapters._postgres_detector import PostgresDetectorStore
 from orderkit.adapters._postgres_keys import PostgresKeyStore
@@ -30,7 +31,6 @@ from orderkit.adapters._postgres_session import (
     in_transaction,
     store_error,
 )
-from orderkit.adapters._sqlite_orders import Documents
 from orderkit.errors import StoreError
 
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections.abc import Sequence
-from typing import Any, Final, final
+from typing import Final, final
 
 import pendulum
 
+from orderkit.adapters._detector_rows import encode_matches, read_suspicion
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._sqlite_session import SessionStore, declare, in_savepoint
 from orderkit.dedupe import (
-    Match,
     ReviewState,
     Screening,
     Sighting,
@@ -150,38 +149,6 @@ _PRUNE_ORDERS = (
 )
 
 
-def _encode_matches(matches: Sequence[Match]) -> str:
-    return json.dumps(
-        [
-            [m.channel, m.order_id, to_us(m.placed_at), [k.value for k in m.kinds]]
-            for m in matches
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-def _decode_matches(text: str) -> tuple[Match, ...]:
-    return tuple(
-        Match(channel, order_id, from_us(placed_at), kinds)
-        for channel, order_id, placed_at, kinds in json.loads(text)
-    )
-
-
-def _suspicion(row: Sequence[Any]) -> Suspicion:
-    channel, order_id, placed_at, matches, flagged_at, state, actor, resolved_at = row
-    return Suspicion(
-        channel,
-        order_id,
-        from_us(placed_at),
-        _decode_matches(matches),
-        from_us(flagged_at),
-        ReviewState(state),
-        actor,
-        None if resolved_at is None else from_us(resolved_at),
-    )
-
-
 @final
 class SqliteDetectorStore(SessionStore):
     """A `DetectorStore` in SQLite: one file, any number of processes.
@@ -281,7 +248,7 @@ class SqliteDetectorStore(SessionStore):
         rows = self._session.read(
             "pending", lambda cur: cur.execute(_QUEUE, (limit,)).fetchall()
         )
-        return [_suspicion(row) for row in rows]
+        return [read_suspicion(row) for row in rows]
 
     def suspicion(self, channel: str, order_id: str) -> Suspicion | None:
         """Return the order's suspicion, or `None`.
@@ -293,7 +260,7 @@ class SqliteDetectorStore(SessionStore):
         row = self._session.read(
             "suspicion", lambda cur: cur.execute(_SUSPICION, key).fetchone()
         )
-        return None if row is None else _suspicion(row)
+        return None if row is None else read_suspicion(row)
 
     def resolve(
         self,
@@ -323,7 +290,7 @@ class SqliteDetectorStore(SessionStore):
             row = cur.execute(_SUSPICION, key).fetchone()
             if row is None:
                 raise no_suspicion(*key)
-            suspicion = _suspicion(row)
+            suspicion = read_suspicion(row)
             if suspicion.state is not decision:
                 raise decided_otherwise(*key)
             return suspicion
@@ -384,7 +351,7 @@ def _screen(  # noqa: PLR0913 - one transaction's inputs, checked by `record`
     cur.execute(_NEW_ORDER, (*key, placed_us, phone))
     if cur.rowcount != 1:
         row = cur.execute(_SUSPICION, key).fetchone()
-        stored = None if row is None else _suspicion(row)
+        stored = None if row is None else read_suspicion(row)
         return Screening(*key, () if stored is None else stored.matches, stored)
     seq = cur.lastrowid
     # Its own fingerprints are not stored yet: the order cannot match itself.
@@ -402,7 +369,7 @@ def _screen(  # noqa: PLR0913 - one transaction's inputs, checked by `record`
         (
             *key,
             placed_us,
-            _encode_matches(matches),
+            encode_matches(matches),
             to_us(flagged_at),
             _PENDING,
         ),

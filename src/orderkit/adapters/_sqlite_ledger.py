@@ -14,6 +14,12 @@ import pendulum
 
 from orderkit._time import to_utc
 from orderkit.adapters import _ledger_engine as engine
+from orderkit.adapters._ledger_rows import (
+    decode_receipt,
+    read_hold,
+    read_movement,
+    read_policy,
+)
 from orderkit.adapters._micros import to_us
 from orderkit.adapters._sqlite_ledger_rows import SqliteRows
 from orderkit.adapters._sqlite_ledger_tables import (
@@ -22,10 +28,6 @@ from orderkit.adapters._sqlite_ledger_tables import (
     LEDGER,
     MOVEMENT,
     POLICY,
-    decode_receipt,
-    read_hold,
-    read_movement,
-    read_policy,
 )
 from orderkit.adapters._sqlite_session import (
     FAILURES,

@@ -9,13 +9,9 @@ from typing import Any, final
 import pendulum
 
 from orderkit.adapters import _ledger_engine as engine
-from orderkit.adapters._micros import from_us, to_us
-from orderkit.adapters._sqlite_ledger_tables import (
-    HOLD,
-    HOLD_BY_ID,
+from orderkit.adapters._ledger_rows import (
     HOLD_COLUMNS,
     NO_POLICY,
-    POLICY,
     decode_receipt,
     encode_receipt,
     hold_row,
@@ -23,6 +19,8 @@ from orderkit.adapters._sqlite_ledger_tables import (
     read_hold,
     read_policy,
 )
+from orderkit.adapters._micros import from_us, to_us
+from orderkit.adapters._sqlite_ledger_tables import HOLD, HOLD_BY_ID, POLICY
 from orderkit.adapters._sqlite_session import undo
 from orderkit.inventory import Hold, Movement, Plan, Receipt, StockPolicy
 

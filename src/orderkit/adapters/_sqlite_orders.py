@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Sequence
-from typing import Final, Protocol, TypeVar, final
+from typing import Final, TypeVar, final
 
+from orderkit.adapters._documents import Documents
 from orderkit.adapters._memory_orders import (
     audit_conflict,
     check_key,
@@ -96,21 +97,6 @@ _RECORDS = (
     "SELECT record FROM orderkit_audit"
     " WHERE channel = ? AND order_id = ? ORDER BY version"
 )
-
-
-class Documents(Protocol):
-    """What the SQLite stores need of `orderkit.serialization.make_converter()`.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def dumps(self, obj: object) -> bytes:
-        """Write `obj` as JSON bytes; equal values give equal bytes."""
-        ...
-
-    def loads(self, data: bytes, cl: type[T]) -> T:
-        """Read JSON bytes back into a `cl`."""
-        ...
 
 
 class _DocumentStore(SessionStore):

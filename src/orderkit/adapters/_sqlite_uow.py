@@ -9,12 +9,13 @@ import threading
 from types import TracebackType
 from typing import Self, TypeVar, final
 
+from orderkit.adapters._documents import Documents
 from orderkit.adapters._sqlite_cursors import SqliteCursorStore
 from orderkit.adapters._sqlite_detector import SqliteDetectorStore
 from orderkit.adapters._sqlite_keys import SqliteKeyStore
 from orderkit.adapters._sqlite_ledger import SqliteLedgerStore
 from orderkit.adapters._sqlite_limits import SqliteLimitStore
-from orderkit.adapters._sqlite_orders import Documents, SqliteAuditLog, SqliteOrderStore
+from orderkit.adapters._sqlite_orders import SqliteAuditLog, SqliteOrderStore
 from orderkit.adapters._sqlite_outbox import SqliteInbox, SqliteOutbox
 from orderkit.adapters._sqlite_session import (
     DEFAULT_TIMEOUT,

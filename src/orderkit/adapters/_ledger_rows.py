@@ -1,0 +1,160 @@
+"""The ledger's rows as every SQL store writes them, and back to ledger values.
+
+The SQLite and PostgreSQL ledgers keep the same columns: times as integer
+microseconds since the epoch, states and kinds as their values, and a
+receipt whole, as compact JSON of its rows in column order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Final
+
+from orderkit import _fast
+from orderkit.adapters import _ledger_engine as engine
+from orderkit.adapters._micros import from_us, to_us
+from orderkit.inventory import (
+    Backorder,
+    Hold,
+    HoldState,
+    Movement,
+    MovementKind,
+    NoOversell,
+    Preorder,
+    Receipt,
+    StockPolicy,
+)
+
+
+HOLD_COLUMNS: Final = (
+    "hold_id, owner, sku, location, quantity, placed_at, expires_at,"
+    " state, committed, shipped, resolved_at"
+)
+"""A hold's columns, in the order `read_hold()` reads them."""
+MOVEMENT_COLUMNS: Final = (
+    "key, idx, kind, sku, location, on_hand, reserved, allocated, at,"
+    " reason, actor, hold_id, counted, seq"
+)
+"""A movement's columns, in the order `read_movement()` reads them."""
+
+_STATES = {s.value: s for s in HoldState}
+_KINDS = {k.value: k for k in MovementKind}
+NO_POLICY: Final = NoOversell()
+"""The policy of a SKU without one."""
+_build_hold = _fast.builder(Hold)
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def read_hold(row: Sequence[Any]) -> Hold:
+    """The hold in a row of `HOLD_COLUMNS`."""
+    resolved = row[10]
+    return _build_hold(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        from_us(row[5]),
+        from_us(row[6]),
+        _STATES[row[7]],
+        row[8],
+        row[9],
+        None if resolved is None else from_us(resolved),
+    )
+
+
+def hold_row(h: Hold) -> tuple[Any, ...]:
+    """The hold as a row of `HOLD_COLUMNS`."""
+    resolved = h.resolved_at
+    return (
+        h.hold_id,
+        h.owner,
+        h.sku,
+        h.location,
+        h.quantity,
+        to_us(h.placed_at),
+        to_us(h.expires_at),
+        h.state.value,
+        h.committed,
+        h.shipped,
+        None if resolved is None else to_us(resolved),
+    )
+
+
+def read_movement(row: Sequence[Any]) -> Movement:
+    """The movement in a row of `MOVEMENT_COLUMNS`."""
+    return engine.build_movement(
+        row[0],
+        row[1],
+        _KINDS[row[2]],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        from_us(row[8]),
+        row[9],
+        row[10],
+        row[11],
+        row[12],
+        row[13],
+    )
+
+
+def movement_row(m: Movement) -> tuple[Any, ...]:
+    """The movement as a row of `MOVEMENT_COLUMNS`."""
+    return (
+        m.key,
+        m.index,
+        m.kind.value,
+        m.sku,
+        m.location,
+        m.on_hand,
+        m.reserved,
+        m.allocated,
+        to_us(m.at),
+        m.reason,
+        m.actor,
+        m.hold_id,
+        m.counted,
+        m.seq,
+    )
+
+
+def encode_receipt(r: Receipt) -> str:
+    """The receipt as compact JSON: rows in column order, times in microseconds."""
+    return _ENCODER.encode(
+        [
+            r.key,
+            to_us(r.at),
+            [movement_row(m) for m in r.movements],
+            [hold_row(h) for h in r.holds],
+            [
+                (b.sku, b.location, b.on_hand, b.reserved, b.allocated, b.safety_stock)
+                for b in r.balances
+            ],
+        ]
+    )
+
+
+def decode_receipt(body: str) -> Receipt:
+    """The receipt `encode_receipt` wrote."""
+    key, at, movements, holds, balances = json.loads(body)
+    return Receipt(
+        key=key,
+        at=from_us(at),
+        movements=[read_movement(m) for m in movements],
+        holds=[read_hold(h) for h in holds],
+        balances=[engine.build_balance(*b) for b in balances],
+    )
+
+
+def read_policy(row: Sequence[Any] | None) -> StockPolicy:
+    """The policy in a row of `kind, quantity, ends_at`; `NoOversell()` for no row."""
+    if row is None:
+        return NO_POLICY
+    kind, quantity, ends_at = row
+    if kind == "backorder":
+        return Backorder(quantity)
+    return Preorder(quantity, from_us(ends_at))
