@@ -6,11 +6,11 @@ its own store on the schema's DSN.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
+from tests.adapters.postgres._stores import OneSchemaPerStore
 
 from orderkit.adapters._postgres_cursors import PostgresCursorStore
 from orderkit.errors import StoreError
@@ -29,33 +29,11 @@ Connection = psycopg.Connection[tuple[object, ...]]
 # The contract
 
 
-class TestPostgresCursors(CursorStoreContract):
+class TestPostgresCursors(OneSchemaPerStore[PostgresCursorStore], CursorStoreContract):
     """PostgresCursorStore: racers are processes, each with its own store."""
 
-    @pytest.fixture(autouse=True)
-    def _schemas(self, pg_schemas: Callable[[], str]) -> Iterator[None]:
-        self.schemas = pg_schemas
-        self.dsns: dict[int, str] = {}
-        self.opened: list[PostgresCursorStore] = []
-        yield
-        for store in self.opened:
-            store.close()
-
-    def make_store(self) -> PostgresCursorStore:
-        dsn = self.schemas()
-        store = PostgresCursorStore(dsn)
-        self.opened.append(store)
-        self.dsns[id(store)] = dsn
-        return store
-
-    def connect(self, store: object) -> Callable[[], PostgresCursorStore]:
-        return functools.partial(PostgresCursorStore, self.dsns[id(store)])
-
-    def break_store(self, store: object) -> bool:
-        # Another connection drops the table behind the store's back.
-        with psycopg.connect(self.dsns[id(store)], autocommit=True) as other:
-            other.execute(f"DROP TABLE {VICTIM}")
-        return True
+    store_class = PostgresCursorStore
+    victim = VICTIM
 
 
 # --------------------------------------------------------------------------

@@ -7,13 +7,13 @@ its own store on the schema's DSN.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pendulum
 import psycopg
 import pytest
 from psycopg import sql
+from tests.adapters.postgres._stores import OneSchemaPerStore
 
 from orderkit.adapters._postgres_detector import PostgresDetectorStore
 from orderkit.dedupe import Fingerprint, FingerprintKind, Match, ReviewState, Sighting
@@ -33,33 +33,13 @@ Connection = psycopg.Connection[tuple[object, ...]]
 # The contract
 
 
-class TestPostgresDetector(DetectorStoreContract):
+class TestPostgresDetector(
+    OneSchemaPerStore[PostgresDetectorStore], DetectorStoreContract
+):
     """PostgresDetectorStore: racers are processes, each with its own store."""
 
-    @pytest.fixture(autouse=True)
-    def _schemas(self, pg_schemas: Callable[[], str]) -> Iterator[None]:
-        self.schemas = pg_schemas
-        self.dsns: dict[int, str] = {}
-        self.opened: list[PostgresDetectorStore] = []
-        yield
-        for store in self.opened:
-            store.close()
-
-    def make_store(self) -> PostgresDetectorStore:
-        dsn = self.schemas()
-        store = PostgresDetectorStore(dsn)
-        self.opened.append(store)
-        self.dsns[id(store)] = dsn
-        return store
-
-    def connect(self, store: object) -> Callable[[], PostgresDetectorStore]:
-        return functools.partial(PostgresDetectorStore, self.dsns[id(store)])
-
-    def break_store(self, store: object) -> bool:
-        # Another connection drops a table behind the store's back.
-        with psycopg.connect(self.dsns[id(store)], autocommit=True) as other:
-            other.execute(f"DROP TABLE {VICTIM}")
-        return True
+    store_class = PostgresDetectorStore
+    victim = VICTIM
 
 
 # --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import pendulum
 import psycopg
 import pytest
+from tests.adapters.postgres._stores import OneSchemaPerStore
 
 from orderkit.adapters._postgres_keys import PostgresKeyStore
 from orderkit.dedupe._claims import Claimed, InProgress, Outcome, Replay
@@ -35,33 +36,11 @@ VICTIM = "orderkit_keys"
 # The contract
 
 
-class TestPostgresKeys(KeyStoreContract):
+class TestPostgresKeys(OneSchemaPerStore[PostgresKeyStore], KeyStoreContract):
     """PostgresKeyStore: racers are processes, each with its own store."""
 
-    @pytest.fixture(autouse=True)
-    def _schemas(self, pg_schemas: Callable[[], str]) -> Iterator[None]:
-        self.schemas = pg_schemas
-        self.dsns: dict[int, str] = {}
-        self.opened: list[PostgresKeyStore] = []
-        yield
-        for store in self.opened:
-            store.close()
-
-    def make_store(self) -> PostgresKeyStore:
-        dsn = self.schemas()
-        store = PostgresKeyStore(dsn)
-        self.opened.append(store)
-        self.dsns[id(store)] = dsn
-        return store
-
-    def connect(self, store: object) -> Callable[[], PostgresKeyStore]:
-        return functools.partial(PostgresKeyStore, self.dsns[id(store)])
-
-    def break_store(self, store: object) -> bool:
-        # Another connection drops the table behind the store's back.
-        with psycopg.connect(self.dsns[id(store)], autocommit=True) as other:
-            other.execute(f"DROP TABLE {VICTIM}")
-        return True
+    store_class = PostgresKeyStore
+    victim = VICTIM
 
     def test_racers_for_a_lapsed_claim_take_it_over_once(
         self, store: PostgresKeyStore, clock: FrozenClock
