@@ -18,6 +18,7 @@ from orderkit.inventory import (
     Hold,
     HoldState,
     Movement,
+    MovementKind,
     NoOversell,
     Plan,
     Receipt,
@@ -125,7 +126,12 @@ class MemoryLedgerStore(Journaled):
     def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
         """Return up to `limit` movements with `seq > after`."""
         with self._lock:
-            return self._s.movements_[max(after, 0) : max(after, 0) + max(limit, 0)]
+            start = max(after, 0)
+            logged = self._s.movements_[start : start + max(limit, 0)]
+        return [
+            entry if type(entry) is Movement else _unpacked(entry, seq)
+            for seq, entry in enumerate(logged, start + 1)
+        ]
 
     def policy(self, sku: str) -> StockPolicy:
         """Return the SKU's stock policy."""
@@ -196,7 +202,9 @@ class _State:
         # holds without scanning every live hold on a busy balance. Most
         # owners hold one line: a bare id then, a list only for several.
         self.owner_live: dict[str, str | list[str]] = {}
-        self.movements_: list[Movement] = []
+        # The log of movements, a movement's seq its position + 1. A hold's
+        # own hold movement is logged as the hold (see `_packed`).
+        self.movements_: list[Movement | Hold] = []
         self.receipts: dict[str, Receipt] = {}
         self.policies: dict[str, StockPolicy] = {}
         self.high_water_: pendulum.DateTime | None = None
@@ -270,7 +278,7 @@ class _State:
             journal.length(self.movements_)
             if receipt is not None:
                 journal.item(self.receipts, receipt.key)
-        self.movements_.extend(movements)
+        self.movements_.extend([_packed(m, self.holds_) for m in movements])
         if receipt is not None:
             self.receipts[receipt.key] = receipt
         self.popped.clear()
@@ -376,3 +384,28 @@ class _State:
             push(self.journal, self.due, entry)
         self.popped.clear()
         self.popped_due.clear()
+
+
+def _unpacked(hold: Hold, seq: int) -> Movement:
+    """The movement that placed `hold`, numbered `seq`."""
+    key, _, index = hold.hold_id.rpartition("/")
+    return engine.build_movement(
+        key, int(index), MovementKind.HOLD, hold.sku, hold.location, 0,
+        hold.quantity, 0, hold.placed_at, "", "system", hold.hold_id, None, seq,
+    )  # fmt: skip
+
+
+def _packed(movement: Movement, holds: dict[str, Hold]) -> Movement | Hold:
+    """`movement`, or the hold it placed when `_unpacked` gives it back exactly.
+
+    A live hold then costs its hold alone, not a hold and a movement that
+    repeats it: a flash sale keeps millions of them outstanding.
+    """
+    if movement.kind is not MovementKind.HOLD or movement.hold_id is None:
+        return movement
+    hold = holds.get(movement.hold_id)
+    if hold is None or not hold.hold_id.rpartition("/")[2].isdecimal():
+        return movement
+    if _unpacked(hold, movement.seq) == movement:
+        return hold
+    return movement

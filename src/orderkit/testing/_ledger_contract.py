@@ -131,6 +131,42 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         assert [m.sku for m in (*first, *rest)] == [f"SKU-{i}" for i in range(7)]
         assert len(first) == 3  # the page size asked for
 
+    def test_the_log_reads_back_what_every_receipt_returned(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """`movements()` gives back each movement exactly as its receipt did.
+
+        Hold movements of every shape: keys with slashes, a caller's reason
+        and actor, several lines, an owner replacing its own holds, a clock
+        that stepped back, holds later committed, released or expired.
+        """
+        ledger.receive("TEA-01", "W1", 50)
+        ledger.receive("MUG-02", "W1", 50)
+        written = list(ledger.movements())
+        two_lines = [("TEA-01", "W1", 1), ("MUG-02", "W1", 2)]
+        receipts = [
+            ledger.reserve("cart-1", [("TEA-01", "W1", 2)]),
+            ledger.reserve("cart-2", two_lines, key="order/7/1"),
+            ledger.reserve("cart-3", [("MUG-02", "W1", 1)], reason="VIP", actor="ops"),
+            ledger.reserve("cart-1", two_lines, key="again-1"),
+        ]
+        clock.advance(minutes=-5)
+        receipts.append(ledger.reserve("cart-4", [("TEA-01", "W1", 3)], key="9"))
+        for resolved in (
+            ledger.commit(receipts[1].holds[0].hold_id),
+            ledger.release(receipts[2].holds[0].hold_id),
+        ):
+            assert resolved.receipt is not None
+            receipts.append(resolved.receipt)
+        for receipt in receipts:
+            written.extend(receipt.movements)
+        clock.advance(hours=1)
+        written.extend(ledger.expire_due())
+        assert list(ledger.movements()) == written
+        assert [m.seq for m in written] == list(range(1, len(written) + 1))
+        middle = ledger.movements(after=3, limit=4)
+        assert list(middle) == written[3:7]
+
     def test_weird_names_round_trip_verbatim(self, ledger: Ledger) -> None:
         """Quotes, semicolons, percent signs, emoji and Chinese are data, not code."""
         for name in _WEIRD:
