@@ -78,20 +78,19 @@ class MemoryLedgerStore(Journaled):
     ) -> Sequence[Balance]:
         """Return balances as of `now`, due holds counted as expired."""
         with self._lock:
-            at = now if self._s.high_water_ is None else max(now, self._s.high_water_)
+            s = self._s
+            at = now if s.high_water_ is None else max(now, s.high_water_)
             found = []
-            for (s, loc), (on_hand, reserved, allocated, safety) in sorted(
-                self._s.figures_.items()
-            ):
-                if (sku is None or s == sku) and (location is None or loc == location):
-                    lapsed = sum(
-                        self._s.holds_[hold_id].quantity
-                        for expires_at, hold_id in self._s.due_by_row.get((s, loc), ())
-                        if expires_at <= at and self._s.is_entry(expires_at, hold_id)
-                    )
-                    found.append(
-                        Balance(s, loc, on_hand, reserved - lapsed, allocated, safety)
-                    )
+            for row in s.rows(sku, location):
+                on_hand, reserved, allocated, safety = s.figures_[row]
+                lapsed = sum(
+                    s.holds_[hold_id].quantity
+                    for expires_at, hold_id in s.due_by_row.get(row, ())
+                    if expires_at <= at and s.is_entry(expires_at, hold_id)
+                )
+                found.append(
+                    Balance(*row, on_hand, reserved - lapsed, allocated, safety)
+                )
             return found
 
     def receipt(self, key: str) -> Receipt | None:
@@ -217,6 +216,22 @@ class _State:
 
     def receipt(self, key: str) -> Receipt | None:
         return self.receipts.get(key)
+
+    def rows(self, sku: str | None, location: str | None) -> list[engine.Row]:
+        """The balances' rows of `sku` and `location` (`None`: any), sorted.
+
+        A SKU's rows are found among the locations, not among every row:
+        routing asks for one SKU at a time, and a store has far fewer
+        locations than SKUs.
+        """
+        if sku is not None and location is not None:
+            return [(sku, location)] if (sku, location) in self.figures_ else []
+        if sku is not None:
+            rows = self.figures_
+            return [(sku, at) for at in sorted(self.locations) if (sku, at) in rows]
+        return sorted(
+            row for row in self.figures_ if location is None or row[1] == location
+        )
 
     def high_water(self) -> pendulum.DateTime | None:
         return self.high_water_
