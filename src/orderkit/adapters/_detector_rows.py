@@ -1,13 +1,17 @@
-"""The duplicate detector's review queue as every SQL store writes its rows."""
+"""The duplicate detector as every SQL store reads and writes its rows."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
+from orderkit._validate import MAX_INT
 from orderkit.adapters._micros import from_us, to_us
-from orderkit.dedupe import Match, ReviewState, Suspicion
+from orderkit.dedupe import Match, ReviewState, Sighting, Suspicion
+from orderkit.dedupe._claims import check_text
+from orderkit.dedupe._matches import check_limit, check_phone
+from orderkit.errors import ValidationError
 
 
 def encode_matches(matches: Sequence[Match]) -> str:
@@ -42,3 +46,59 @@ def read_suspicion(row: Sequence[Any]) -> Suspicion:
         actor,
         None if resolved_at is None else from_us(resolved_at),
     )
+
+
+class DetectorReads:
+    """The `DetectorStore` reads, which every SQL store answers alike.
+
+    A store sets `_queries` to its statements, in its driver's parameter
+    style: the review queue (`limit`), one suspicion (`channel`,
+    `order_id`), a buyer's orders (`phone`).
+    """
+
+    # The store's own session, SQLite's or PostgreSQL's: both `read`.
+    _session: Any
+    _queries: ClassVar[tuple[str, str, str]]
+
+    def pending(self, *, limit: int = 1000) -> Sequence[Suspicion]:
+        """Return up to `limit` pending suspicions, oldest first.
+
+        Raises:
+            StoreError: The database failed.
+        """
+        queue = self._queries[0]
+        # LIMIT is a 64-bit integer: a larger limit asks for every row anyway.
+        rows = (min(check_limit(limit), MAX_INT),)
+        found = self._session.read(
+            "pending", lambda cur: cur.execute(queue, rows).fetchall()
+        )
+        return [read_suspicion(row) for row in found]
+
+    def suspicion(self, channel: str, order_id: str) -> Suspicion | None:
+        """Return the order's suspicion, or `None`.
+
+        Raises:
+            StoreError: The database failed.
+        """
+        one = self._queries[1]
+        key = (check_text("channel", channel), check_text("order_id", order_id))
+        row = self._session.read(
+            "suspicion", lambda cur: cur.execute(one, key).fetchone()
+        )
+        return None if row is None else read_suspicion(row)
+
+    def orders_of_buyer(self, phone: str) -> Sequence[Sighting]:
+        """Return the orders recorded with this E.164 phone, oldest first.
+
+        Raises:
+            StoreError: The database failed.
+        """
+        of_buyer = self._queries[2]
+        if check_phone(phone) is None:
+            raise ValidationError("phone", phone, "must be E.164, not None")
+        rows = self._session.read(
+            "orders_of_buyer", lambda cur: cur.execute(of_buyer, (phone,)).fetchall()
+        )
+        return [
+            Sighting(channel, order_id, from_us(at)) for channel, order_id, at in rows
+        ]

@@ -8,8 +8,11 @@ from typing import Final, final
 
 import pendulum
 
-from orderkit._validate import MAX_INT
-from orderkit.adapters._detector_rows import encode_matches, read_suspicion
+from orderkit.adapters._detector_rows import (
+    DetectorReads,
+    encode_matches,
+    read_suspicion,
+)
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._postgres_session import Cursor, SessionStore, declare
 from orderkit.dedupe import ReviewState, Screening, Sighting, Suspicion
@@ -19,7 +22,6 @@ from orderkit.dedupe._matches import (
     check_before,
     check_decision,
     check_fingerprints,
-    check_limit,
     check_phone,
     check_sighting,
     check_window,
@@ -28,7 +30,6 @@ from orderkit.dedupe._matches import (
     no_suspicion,
     window_around,
 )
-from orderkit.errors import ValidationError
 
 
 DETECTOR = declare(
@@ -181,7 +182,7 @@ _PRUNE = (
 
 
 @final
-class PostgresDetectorStore(SessionStore):
+class PostgresDetectorStore(SessionStore, DetectorReads):
     """A `DetectorStore` in PostgreSQL: any number of processes and machines.
 
     `target` is a DSN, a host's `psycopg.Connection`, or a host's pool
@@ -237,6 +238,7 @@ class PostgresDetectorStore(SessionStore):
     """
 
     _component = DETECTOR
+    _queries = (_QUEUE, _SUSPICION, _OF_BUYER)
 
     def record(
         self,
@@ -272,31 +274,6 @@ class PostgresDetectorStore(SessionStore):
 
         return self._session.transact("record", work)
 
-    def pending(self, *, limit: int = 1000) -> Sequence[Suspicion]:
-        """Return up to `limit` pending suspicions, oldest first.
-
-        Raises:
-            StoreError: PostgreSQL failed.
-        """
-        # LIMIT is a bigint: a larger limit asks for every row anyway.
-        rows = (min(check_limit(limit), MAX_INT),)
-        found = self._session.read(
-            "pending", lambda cur: cur.execute(_QUEUE, rows).fetchall()
-        )
-        return [read_suspicion(row) for row in found]
-
-    def suspicion(self, channel: str, order_id: str) -> Suspicion | None:
-        """Return the order's suspicion, or `None`.
-
-        Raises:
-            StoreError: PostgreSQL failed.
-        """
-        key = (check_text("channel", channel), check_text("order_id", order_id))
-        row = self._session.read(
-            "suspicion", lambda cur: cur.execute(_SUSPICION, key).fetchone()
-        )
-        return None if row is None else read_suspicion(row)
-
     def resolve(
         self,
         channel: str,
@@ -331,21 +308,6 @@ class PostgresDetectorStore(SessionStore):
             return suspicion
 
         return self._session.transact("resolve", work)
-
-    def orders_of_buyer(self, phone: str) -> Sequence[Sighting]:
-        """Return the orders recorded with this E.164 phone, oldest first.
-
-        Raises:
-            StoreError: PostgreSQL failed.
-        """
-        if check_phone(phone) is None:
-            raise ValidationError("phone", phone, "must be E.164, not None")
-        rows = self._session.read(
-            "orders_of_buyer", lambda cur: cur.execute(_OF_BUYER, (phone,)).fetchall()
-        )
-        return [
-            Sighting(channel, order_id, from_us(at)) for channel, order_id, at in rows
-        ]
 
     def prune(self, before: dt.datetime) -> int:
         """Delete orders placed before `before`, unless pending; return how many.

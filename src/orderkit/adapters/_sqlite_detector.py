@@ -9,7 +9,11 @@ from typing import Final, final
 
 import pendulum
 
-from orderkit.adapters._detector_rows import encode_matches, read_suspicion
+from orderkit.adapters._detector_rows import (
+    DetectorReads,
+    encode_matches,
+    read_suspicion,
+)
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._sqlite_session import SessionStore, declare, in_savepoint
 from orderkit.dedupe import (
@@ -24,7 +28,6 @@ from orderkit.dedupe._matches import (
     check_before,
     check_decision,
     check_fingerprints,
-    check_limit,
     check_phone,
     check_sighting,
     check_window,
@@ -33,7 +36,6 @@ from orderkit.dedupe._matches import (
     no_suspicion,
     window_around,
 )
-from orderkit.errors import ValidationError
 
 
 DETECTOR_SCHEMA_VERSION: Final = 1
@@ -150,7 +152,7 @@ _PRUNE_ORDERS = (
 
 
 @final
-class SqliteDetectorStore(SessionStore):
+class SqliteDetectorStore(SessionStore, DetectorReads):
     """A `DetectorStore` in SQLite: one file, any number of processes.
 
     `target` is a file path, `":memory:"`, or an open `sqlite3.Connection`,
@@ -199,6 +201,7 @@ class SqliteDetectorStore(SessionStore):
     """
 
     _component = DETECTOR
+    _queries = (_QUEUE, _SUSPICION, _OF_BUYER)
 
     def record(
         self,
@@ -238,30 +241,6 @@ class SqliteDetectorStore(SessionStore):
 
         return self._session.transact("record", work)
 
-    def pending(self, *, limit: int = 1000) -> Sequence[Suspicion]:
-        """Return up to `limit` pending suspicions, oldest first.
-
-        Raises:
-            StoreError: SQLite failed.
-        """
-        check_limit(limit)
-        rows = self._session.read(
-            "pending", lambda cur: cur.execute(_QUEUE, (limit,)).fetchall()
-        )
-        return [read_suspicion(row) for row in rows]
-
-    def suspicion(self, channel: str, order_id: str) -> Suspicion | None:
-        """Return the order's suspicion, or `None`.
-
-        Raises:
-            StoreError: SQLite failed.
-        """
-        key = (check_text("channel", channel), check_text("order_id", order_id))
-        row = self._session.read(
-            "suspicion", lambda cur: cur.execute(_SUSPICION, key).fetchone()
-        )
-        return None if row is None else read_suspicion(row)
-
     def resolve(
         self,
         channel: str,
@@ -296,21 +275,6 @@ class SqliteDetectorStore(SessionStore):
             return suspicion
 
         return self._session.transact("resolve", work)
-
-    def orders_of_buyer(self, phone: str) -> Sequence[Sighting]:
-        """Return the orders recorded with this E.164 phone, oldest first.
-
-        Raises:
-            StoreError: SQLite failed.
-        """
-        if check_phone(phone) is None:
-            raise ValidationError("phone", phone, "must be E.164, not None")
-        rows = self._session.read(
-            "orders_of_buyer", lambda cur: cur.execute(_OF_BUYER, (phone,)).fetchall()
-        )
-        return [
-            Sighting(channel, order_id, from_us(at)) for channel, order_id, at in rows
-        ]
 
     def prune(self, before: dt.datetime) -> int:
         """Delete orders placed before `before`, unless pending; return how many.
