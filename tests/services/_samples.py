@@ -1,15 +1,20 @@
-"""Sample orders, audit records and channel pulls for the monitoring tests.
+"""Sample orders, audit records, channel pulls and backends for the service tests.
 
 The stuck-order monitor and the health score read the same kinds of orders:
 one tea order in any status, its audit trail, and what a channel says of it.
+The desk and saga tests run each case on every backend.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
 
 import pendulum
 
+from orderkit.adapters.memory import MemoryUnitOfWork
+from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.calendar import CN, SlaPolicy
 from orderkit.dedupe import IdempotencyKey
 from orderkit.integrations import ChannelOrder
@@ -19,6 +24,7 @@ from orderkit.orders import (
     AuditRecord,
     Buyer,
     Order,
+    OrderEvent,
     OrderLine,
     OrderPlaced,
     OrderStatus,
@@ -26,6 +32,7 @@ from orderkit.orders import (
     Shipment,
     ShipmentLine,
 )
+from orderkit.ports import UnitOfWork
 from orderkit.pricing import Quote
 
 
@@ -35,6 +42,37 @@ S = OrderStatus
 SLA = SlaPolicy(CN, "Asia/Shanghai", business_days=1, cutoff=dt.time(16))
 TEA = OrderLine("L1", "LONGJING-250G", 2, Money("199.00", "CNY"), "西湖龙井 250g")
 SHIPPED_STATUSES = (S.SHIPPED, S.IN_TRANSIT, S.DELIVERED, S.COMPLETED)
+
+
+def cny(amount: str) -> Money:
+    """`amount` in Chinese yuan."""
+    return Money(amount, "CNY")
+
+
+def backend(kind: str, path: Path) -> Iterator[UnitOfWork]:
+    """An empty unit of work, "memory" or "sqlite" at `path`; closed afterwards."""
+    if kind == "memory":
+        yield MemoryUnitOfWork()
+        return
+    sqlite = SqliteUnitOfWork(path)
+    yield sqlite
+    sqlite.close()
+
+
+def awaiting_payment(
+    placed: OrderPlaced,
+    *,
+    stated: Money | None = None,
+    events: tuple[OrderEvent, ...] = (),
+) -> ChannelOrder:
+    """`placed` as its channel reports it before payment, priced at its lines."""
+    return ChannelOrder(
+        placed=placed,
+        quote=Quote(placed.order_id, placed.channel, placed.lines, stated_total=stated),
+        status=OrderStatus.PENDING_PAYMENT,
+        channel_status="WAIT_BUYER_PAY",
+        events=events,
+    )
 
 
 def order(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 
 import pendulum
@@ -78,6 +79,19 @@ def fail(breaker: CircuitBreaker, carrier: Carrier, times: int) -> None:
     for _ in range(times):
         with pytest.raises(TransientError):
             breaker.call(carrier.label)
+
+
+def trip_and_wait(
+    breaker: CircuitBreaker, carrier: Carrier, clock: FrozenClock, **wait: float
+) -> None:
+    """Open the breaker with five failures in a row, then move the clock by `wait`."""
+    fail(breaker, carrier, 5)
+    clock.advance(**wait)
+
+
+def transitions(*states: BreakerState) -> list[Change]:
+    """The changes sf-express reports as it walks through `states` in turn."""
+    return [("sf-express", old, new) for old, new in itertools.pairwise(states)]
 
 
 class TestClosed:
@@ -177,13 +191,9 @@ class TestHalfOpen:
         clock: FrozenClock,
         changes: list[Change],
     ) -> None:
-        fail(breaker, carrier, 5)
-        clock.advance(seconds=30)
+        trip_and_wait(breaker, carrier, clock, seconds=30)
         assert HALF_OPEN is breaker.state
-        assert [
-            ("sf-express", CLOSED, OPEN),
-            ("sf-express", OPEN, HALF_OPEN),
-        ] == changes
+        assert transitions(CLOSED, OPEN, HALF_OPEN) == changes
 
     def test_a_successful_trial_closes_it(
         self,
@@ -192,16 +202,11 @@ class TestHalfOpen:
         clock: FrozenClock,
         changes: list[Change],
     ) -> None:
-        fail(breaker, carrier, 5)
-        clock.advance(seconds=30)
+        trip_and_wait(breaker, carrier, clock, seconds=30)
         carrier.down = False
         assert "SF1000006" == breaker.call(carrier.label)
         assert CLOSED is breaker.state
-        assert [
-            ("sf-express", CLOSED, OPEN),
-            ("sf-express", OPEN, HALF_OPEN),
-            ("sf-express", HALF_OPEN, CLOSED),
-        ] == changes
+        assert transitions(CLOSED, OPEN, HALF_OPEN, CLOSED) == changes
         # Closed afresh: four failures do not open it again.
         fail(breaker, carrier, 4)
         assert CLOSED is breaker.state
@@ -213,8 +218,7 @@ class TestHalfOpen:
         clock: FrozenClock,
         changes: list[Change],
     ) -> None:
-        fail(breaker, carrier, 5)
-        clock.advance(seconds=45)
+        trip_and_wait(breaker, carrier, clock, seconds=45)
         fail(breaker, carrier, 1)
         assert 6 == carrier.calls
         assert OPEN is breaker.state
@@ -222,17 +226,12 @@ class TestHalfOpen:
             breaker.call(carrier.label)
         assert T0.add(seconds=75) == caught.value.until
         assert 6 == carrier.calls
-        assert [
-            ("sf-express", CLOSED, OPEN),
-            ("sf-express", OPEN, HALF_OPEN),
-            ("sf-express", HALF_OPEN, OPEN),
-        ] == changes
+        assert transitions(CLOSED, OPEN, HALF_OPEN, OPEN) == changes
 
     def test_only_one_trial_at_a_time(
         self, breaker: CircuitBreaker, carrier: Carrier, clock: FrozenClock
     ) -> None:
-        fail(breaker, carrier, 5)
-        clock.advance(seconds=30)
+        trip_and_wait(breaker, carrier, clock, seconds=30)
         carrier.down = False
         refused: list[CircuitOpen] = []
 
@@ -256,8 +255,7 @@ class TestHalfOpen:
         clock: FrozenClock,
         changes: list[Change],
     ) -> None:
-        fail(breaker, carrier, 5)
-        clock.advance(seconds=30)
+        trip_and_wait(breaker, carrier, clock, seconds=30)
 
         def bad_request() -> str:
             raise ValidationError("tracking_number", "", "must not be empty")
@@ -277,8 +275,7 @@ class TestHalfOpen:
         clock: FrozenClock,
         changes: list[Change],
     ) -> None:
-        fail(breaker, carrier, 5)
-        clock.advance(minutes=10)
+        trip_and_wait(breaker, carrier, clock, minutes=10)
         carrier.down = False
         breaker.call(carrier.label)
         assert [CLOSED, OPEN, HALF_OPEN, CLOSED] == [
@@ -289,8 +286,7 @@ class TestHalfOpen:
     def test_a_clock_stepping_back_keeps_it_open(
         self, breaker: CircuitBreaker, carrier: Carrier, clock: FrozenClock
     ) -> None:
-        fail(breaker, carrier, 5)
-        clock.advance(hours=-1)
+        trip_and_wait(breaker, carrier, clock, hours=-1)
         clock.advance(seconds=45)
         assert OPEN is breaker.state
 

@@ -11,10 +11,8 @@ from typing import Any
 import attrs
 import pendulum
 import pytest
+from tests.services._samples import SLA, awaiting_payment, backend, cny
 
-from orderkit.adapters.memory import MemoryUnitOfWork
-from orderkit.adapters.sqlite import SqliteUnitOfWork
-from orderkit.calendar import CN, SlaPolicy
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import (
     IllegalTransition,
@@ -57,7 +55,6 @@ from orderkit.pricing import (
     LimitScope,
     PriceFloor,
     PricingPolicy,
-    Quote,
 )
 from orderkit.services import (
     DEFAULT_PICKING_ORDER,
@@ -78,10 +75,6 @@ from orderkit.testing import FrozenClock
 T0 = pendulum.datetime(2026, 11, 11, 0, 0)  # Singles' Day, 08:00 in Shanghai
 SECRET = b"desk-tests-secret-0123456789"
 TIERS = ApprovalTiers.of((Money("100.00", "CNY"), "store_manager"), (None, "finance"))
-
-
-def cny(amount: str) -> Money:
-    return Money(amount, "CNY")
 
 
 def key(order_id: str, kind: str, n: str = "1") -> IdempotencyKey:
@@ -110,35 +103,50 @@ def incoming(
         lines=[OrderLine("L1", "RETRO-CLOCK", quantity, cny(price))],
     )
     stated_total = None if stated is None else cny(stated)
-    quote = Quote(order_id, "douyin", placed.lines, stated_total=stated_total)
-    return ChannelOrder(
-        placed=placed,
-        quote=quote,
-        status=OrderStatus.PENDING_PAYMENT,
-        channel_status="WAIT_BUYER_PAY",
-        events=events,
-    )
+    return awaiting_payment(placed, stated=stated_total, events=events)
 
 
-def paid(order_id: str = "DY-1001", amount: str = "398.00") -> PaymentCaptured:
+def paid(
+    order_id: str = "DY-1001",
+    amount: str = "398.00",
+    at: pendulum.DateTime | None = None,
+) -> PaymentCaptured:
+    """Alipay's capture of `amount` for the order, five minutes in unless `at`."""
     return PaymentCaptured(
         order_id=order_id,
         key=key(order_id, "trade.paid"),
-        occurred_at=T0.add(minutes=5),
+        occurred_at=T0.add(minutes=5) if at is None else at,
         payment_id=f"alipay-{order_id}",
         amount=cny(amount),
+    )
+
+
+def picking_started() -> PickingStarted:
+    """The warehouse starts picking DY-1001, two hours in."""
+    return PickingStarted(
+        order_id="DY-1001",
+        key=key("DY-1001", "wms.picking"),
+        occurred_at=T0.add(hours=2),
+    )
+
+
+def parcel_shipped(units: int = 2) -> Shipped:
+    """DY-1001's parcel S1, with `units` clocks, handed to SF Express three hours in."""
+    return Shipped(
+        order_id="DY-1001",
+        key=key("DY-1001", "wms.shipped"),
+        occurred_at=T0.add(hours=3),
+        shipment_id="S1",
+        lines=[ShipmentLine("L1", units)],
+        carrier="SF",
+        tracking_number="SF1400123456",
     )
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
     """An empty backend, in memory or in a SQLite file."""
-    if request.param == "memory":
-        yield MemoryUnitOfWork()
-        return
-    sqlite = SqliteUnitOfWork(tmp_path / "desk.db")
-    yield sqlite
-    sqlite.close()
+    yield from backend(request.param, tmp_path / "desk.db")
 
 
 @pytest.fixture
@@ -156,6 +164,21 @@ def desk(unit: UnitOfWork, clock: FrozenClock, **policy: Any) -> OrderDesk:
     return OrderDesk(
         unit, clock, DeskPolicy(locations=["BJ-1"], **policy), Fingerprinter(SECRET)
     )
+
+
+def desk_with_order(
+    unit: UnitOfWork, clock: FrozenClock, *events: OrderEvent
+) -> OrderDesk:
+    """A stocked desk that has accepted DY-1001, with `events` at intake."""
+    stock(unit, clock)
+    the_desk = desk(unit, clock)
+    the_desk.accept(incoming(events=events))
+    return the_desk
+
+
+def refund_messages(unit: UnitOfWork) -> list[dict[str, Any]]:
+    """The bodies of the refund messages waiting in the outbox."""
+    return [body for topic, body in outbox(unit) if topic == "refund"]
 
 
 def balance(unit: UnitOfWork, clock: FrozenClock) -> tuple[int, int, int]:
@@ -295,9 +318,7 @@ class TestEvents:
     def test_payment_commits_the_hold(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        stock(unit, clock)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming())
+        the_desk = desk_with_order(unit, clock)
         recorded = the_desk.record("douyin", "DY-1001", paid())
         assert recorded.order.status is OrderStatus.PAID
         assert balance(unit, clock) == (10, 0, 2)
@@ -318,30 +339,15 @@ class TestEvents:
     def test_an_early_shipment_is_parked_then_shipped(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        stock(unit, clock)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming(events=(paid(),)))
-        shipped = Shipped(
-            order_id="DY-1001",
-            key=key("DY-1001", "wms.shipped"),
-            occurred_at=T0.add(hours=3),
-            shipment_id="S1",
-            lines=[ShipmentLine("L1", 2)],
-            carrier="SF",
-            tracking_number="SF1400123456",
-        )
+        the_desk = desk_with_order(unit, clock, paid())
+        shipped = parcel_shipped()
         parked = the_desk.record("douyin", "DY-1001", shipped)
         assert parked.parked == (shipped,)
         assert parked.order.parked == (shipped,)
         assert balance(unit, clock) == (10, 0, 2)
         again = the_desk.record("douyin", "DY-1001", shipped)
         assert again.order == parked.order
-        picking = PickingStarted(
-            order_id="DY-1001",
-            key=key("DY-1001", "wms.picking"),
-            occurred_at=T0.add(hours=2),
-        )
-        done = the_desk.record("douyin", "DY-1001", picking)
+        done = the_desk.record("douyin", "DY-1001", picking_started())
         assert done.order.status is OrderStatus.SHIPPED
         assert done.order.parked == ()
         assert balance(unit, clock) == (8, 0, 0)
@@ -358,9 +364,7 @@ class TestEvents:
     def test_cancelling_after_payment_gives_stock_back_and_owes_a_refund(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        stock(unit, clock)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming(events=(paid(),)))
+        the_desk = desk_with_order(unit, clock, paid())
         cancel = Cancelled(
             order_id="DY-1001",
             key=key("DY-1001", "trade.cancelled"),
@@ -379,7 +383,7 @@ class TestEvents:
             "alipay-DY-1001",
         )
         assert balance(unit, clock) == (10, 0, 0)
-        refunds = [body for topic, body in outbox(unit) if topic == "refund"]
+        refunds = refund_messages(unit)
         assert refunds == [
             {
                 "channel": "douyin",
@@ -411,9 +415,7 @@ class TestEvents:
     def test_not_an_event(
         self, unit: UnitOfWork, clock: FrozenClock, event: object
     ) -> None:
-        stock(unit, clock)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming())
+        the_desk = desk_with_order(unit, clock)
         with pytest.raises(ValidationError) as caught:
             the_desk.record("douyin", "DY-1001", event)  # type: ignore[arg-type]
         assert caught.value.field == "event"
@@ -429,31 +431,9 @@ class TestEvents:
 
 def shipped_order(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
     """DY-1001 paid, picked and handed to SF Express."""
-    stock(unit, clock)
-    the_desk = desk(unit, clock)
-    the_desk.accept(incoming(events=(paid(),)))
-    the_desk.record(
-        "douyin",
-        "DY-1001",
-        PickingStarted(
-            order_id="DY-1001",
-            key=key("DY-1001", "wms.picking"),
-            occurred_at=T0.add(hours=2),
-        ),
-    )
-    the_desk.record(
-        "douyin",
-        "DY-1001",
-        Shipped(
-            order_id="DY-1001",
-            key=key("DY-1001", "wms.shipped"),
-            occurred_at=T0.add(hours=3),
-            shipment_id="S1",
-            lines=[ShipmentLine("L1", 2)],
-            carrier="SF",
-            tracking_number="SF1400123456",
-        ),
-    )
+    the_desk = desk_with_order(unit, clock, paid())
+    the_desk.record("douyin", "DY-1001", picking_started())
+    the_desk.record("douyin", "DY-1001", parcel_shipped())
     return the_desk
 
 
@@ -473,6 +453,20 @@ def a_return(passed: bool) -> AfterSalesCase:
     case = approve_case(case, "mgr.li", "finance", TIERS, T0.add(days=4))
     case = receive_return(case, {}, {}, T0.add(days=6))
     return inspect_return(case, passed=passed, at=T0.add(days=7)).case
+
+
+def amend_as_ops(
+    the_desk: OrderDesk, part: AfterSalesCase, kind: str = "as"
+) -> Recorded | Unchanged:
+    """Store `part` on DY-1001 as ops.wu from the ERP, keyed by `kind`."""
+    return the_desk.amend(
+        "douyin",
+        "DY-1001",
+        part,
+        key=key("DY-1001", kind),
+        actor="ops.wu",
+        source="erp",
+    )
 
 
 def scan(status: str, n: str, tracking: str = "SF1400123456") -> TrackingEvent:
@@ -511,9 +505,7 @@ class TestPicking:
     def test_pick_tasks_from_where_the_units_were_committed(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        stock(unit, clock)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming(events=(paid(),)))
+        the_desk = desk_with_order(unit, clock, paid())
         wms = _Warehouse()
         started = the_desk.start_picking("douyin", "DY-1001", wms)
         assert started.order.status is OrderStatus.PICKING
@@ -528,9 +520,7 @@ class TestPicking:
     def test_a_failing_warehouse_is_retried_safely(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        stock(unit, clock)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming(events=(paid(),)))
+        the_desk = desk_with_order(unit, clock, paid())
         wms = _Warehouse(fail_once=True)
         with pytest.raises(TransientError):
             the_desk.start_picking("douyin", "DY-1001", wms)
@@ -545,9 +535,7 @@ class TestPicking:
     def test_an_unpaid_order_is_not_picked(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        stock(unit, clock)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming())
+        the_desk = desk_with_order(unit, clock)
         with pytest.raises(IllegalTransition):
             the_desk.start_picking("douyin", "DY-1001", _Warehouse())
 
@@ -582,25 +570,9 @@ class TestTracking:
     def test_releasing_a_parcel_exception_holds_no_stock_twice(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        stock(unit, clock)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming(events=(paid(),)))
-        picking = PickingStarted(
-            order_id="DY-1001",
-            key=key("DY-1001", "wms.picking"),
-            occurred_at=T0.add(hours=2),
-        )
-        the_desk.record("douyin", "DY-1001", picking)
-        first = Shipped(
-            order_id="DY-1001",
-            key=key("DY-1001", "wms.shipped"),
-            occurred_at=T0.add(hours=3),
-            shipment_id="S1",
-            lines=[ShipmentLine("L1", 1)],
-            carrier="SF",
-            tracking_number="SF1400123456",
-        )
-        the_desk.record("douyin", "DY-1001", first)
+        the_desk = desk_with_order(unit, clock, paid())
+        the_desk.record("douyin", "DY-1001", picking_started())
+        the_desk.record("douyin", "DY-1001", parcel_shipped(units=1))
         assert balance(unit, clock) == (9, 0, 1)
         held = the_desk.track("douyin", "DY-1001", scan("exception", "1"))
         assert held.order.status is OrderStatus.PARTIALLY_SHIPPED
@@ -626,24 +598,11 @@ class TestAfterSales:
     ) -> None:
         the_desk = shipped_order(unit, clock)
         assert balance(unit, clock) == (8, 0, 0)
-        stamp = {"actor": "ops.wu", "source": "erp"}
-        outcome = the_desk.amend(
-            "douyin",
-            "DY-1001",
-            a_return(passed=True),
-            key=key("DY-1001", "as"),
-            **stamp,
-        )
+        outcome = amend_as_ops(the_desk, a_return(passed=True))
         assert isinstance(outcome, Recorded)
         assert outcome.order.after_sales == (a_return(passed=True),)
         assert balance(unit, clock) == (9, 0, 0)
-        again = the_desk.amend(
-            "douyin",
-            "DY-1001",
-            a_return(passed=True),
-            key=key("DY-1001", "as2"),
-            **stamp,
-        )
+        again = amend_as_ops(the_desk, a_return(passed=True), kind="as2")
         assert isinstance(again, Unchanged)
         assert balance(unit, clock) == (9, 0, 0)
 
@@ -651,28 +610,14 @@ class TestAfterSales:
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
         the_desk = shipped_order(unit, clock)
-        the_desk.amend(
-            "douyin",
-            "DY-1001",
-            a_return(passed=False),
-            key=key("DY-1001", "as"),
-            actor="ops.wu",
-            source="erp",
-        )
+        amend_as_ops(the_desk, a_return(passed=False))
         assert balance(unit, clock) == (8, 0, 0)
 
     def test_a_passed_inspection_owes_its_refund_through_a_saga(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
         the_desk = shipped_order(unit, clock)
-        outcome = the_desk.amend(
-            "douyin",
-            "DY-1001",
-            a_return(passed=True),
-            key=key("DY-1001", "as"),
-            actor="ops.wu",
-            source="erp",
-        )
+        outcome = amend_as_ops(the_desk, a_return(passed=True))
         assert isinstance(outcome, Recorded)
         saga = outcome.order.saga
         assert saga is not None
@@ -684,7 +629,7 @@ class TestAfterSales:
         )
         assert saga.amount == cny("199.00")
         assert FieldChange("saga", "", "refund/requested") in outcome.record.changes
-        refunds = [body for topic, body in outbox(unit) if topic == "refund"]
+        refunds = refund_messages(unit)
         assert refunds == [
             {
                 "amount": "199.00",
@@ -702,14 +647,7 @@ class TestAfterSales:
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
         the_desk = shipped_order(unit, clock)
-        outcome = the_desk.amend(
-            "douyin",
-            "DY-1001",
-            a_return(passed=False),
-            key=key("DY-1001", "as"),
-            actor="ops.wu",
-            source="erp",
-        )
+        outcome = amend_as_ops(the_desk, a_return(passed=False))
         assert isinstance(outcome, Recorded)
         assert outcome.order.saga is None
         assert [topic for topic, _ in outbox(unit) if topic == "refund"] == []
@@ -717,14 +655,7 @@ class TestAfterSales:
     def test_not_a_part(self, unit: UnitOfWork, clock: FrozenClock) -> None:
         the_desk = shipped_order(unit, clock)
         with pytest.raises(ValidationError) as caught:
-            the_desk.amend(
-                "douyin",
-                "DY-1001",
-                "a refund",  # type: ignore[arg-type]
-                key=key("DY-1001", "as"),
-                actor="ops.wu",
-                source="erp",
-            )
+            amend_as_ops(the_desk, "a refund")  # type: ignore[arg-type]
         assert caught.value.field == "part"
 
 
@@ -734,9 +665,7 @@ class TestTimersAndQueue:
     def test_unpaid_orders_close_and_release_their_stock(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        stock(unit, clock)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming())
+        the_desk = desk_with_order(unit, clock)
         assert the_desk.close_unpaid() == ()
         clock.advance(minutes=31)
         [closed] = the_desk.close_unpaid()
@@ -799,32 +728,25 @@ class TestTimersAndQueue:
                 order_id, buyer=order_id, phone=None, quantity=1, price=price, at=placed
             )
         )
-        the_desk.record(
-            "douyin",
-            order_id,
-            PaymentCaptured(
-                order_id=order_id,
-                key=key(order_id, "trade.paid"),
-                occurred_at=at,
-                payment_id=f"alipay-{order_id}",
-                amount=cny(price),
-            ),
-        )
+        the_desk.record("douyin", order_id, paid(order_id, price, at=at))
 
-    def test_the_picking_queue_keeps_the_promise_first_by_default(
-        self, unit: UnitOfWork, clock: FrozenClock
-    ) -> None:
-        stock(unit, clock)
-        sla = SlaPolicy(CN, "Asia/Shanghai", business_days=1, cutoff=dt.time(16))
-        vip = {"DY-LATE"}
-        the_desk = desk(
-            unit, clock, sla=sla, tier=lambda o: 1 if o.order_id in vip else 0
-        )
+    def pay_small_big_and_late(self, the_desk: OrderDesk) -> None:
+        """DY-SMALL and DY-BIG paid before the 16:00 cut-off, DY-LATE after it."""
         # 08:10 and 09:00 in Shanghai: before the 16:00 cut-off, due Thursday.
         self.paid_at(the_desk, "DY-SMALL", T0.add(minutes=10), "59.00")
         self.paid_at(the_desk, "DY-BIG", T0.add(hours=1), "899.00")
         # 17:00: after the cut-off, due a day later, however big and VIP.
         self.paid_at(the_desk, "DY-LATE", T0.add(hours=9), "1999.00")
+
+    def test_the_picking_queue_keeps_the_promise_first_by_default(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        vip = {"DY-LATE"}
+        the_desk = desk(
+            unit, clock, sla=SLA, tier=lambda o: 1 if o.order_id in vip else 0
+        )
+        self.pay_small_big_and_late(the_desk)
         queue = [order.order_id for order in the_desk.picking_queue()]
         assert queue == ["DY-BIG", "DY-SMALL", "DY-LATE"]
         assert the_desk.picking_queue(limit=1)[0].order_id == "DY-BIG"
@@ -839,19 +761,16 @@ class TestTimersAndQueue:
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
         stock(unit, clock)
-        sla = SlaPolicy(CN, "Asia/Shanghai", business_days=1, cutoff=dt.time(16))
         vip = {"DY-SMALL"}
 
         def tier(order: Order) -> int:
             return 1 if order.order_id in vip else 0
 
-        the_desk = desk(unit, clock, sla=sla, tier=tier)
-        self.paid_at(the_desk, "DY-SMALL", T0.add(minutes=10), "59.00")
-        self.paid_at(the_desk, "DY-BIG", T0.add(hours=1), "899.00")
-        self.paid_at(the_desk, "DY-LATE", T0.add(hours=9), "1999.00")
+        the_desk = desk(unit, clock, sla=SLA, tier=tier)
+        self.pay_small_big_and_late(the_desk)
 
         def queue(*order: PickingKey | str) -> list[str]:
-            custom = desk(unit, clock, sla=sla, tier=tier, picking_order=order)
+            custom = desk(unit, clock, sla=SLA, tier=tier, picking_order=order)
             return [o.order_id for o in custom.picking_queue()]
 
         assert queue("value", "tier", "ship_by") == ["DY-LATE", "DY-BIG", "DY-SMALL"]

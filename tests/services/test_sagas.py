@@ -6,10 +6,11 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pendulum
 import pytest
+from tests.services._samples import awaiting_payment, backend, cny
 
-from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import (
@@ -29,6 +30,7 @@ from orderkit.orders import (
     Buyer,
     Cancelled,
     CaseState,
+    Order,
     OrderLine,
     OrderPlaced,
     OrderStatus,
@@ -42,8 +44,8 @@ from orderkit.orders import (
     refund_case,
     request_return,
 )
-from orderkit.ports import UnitOfWork
-from orderkit.pricing import ApprovalTiers, PaymentLedger, Quote, RefundState
+from orderkit.ports import Carrier, Payments, UnitOfWork
+from orderkit.pricing import ApprovalTiers, PaymentLedger, RefundState
 from orderkit.services import (
     AlreadyDone,
     Captured,
@@ -74,10 +76,6 @@ SECRET = b"saga-tests-secret-0123456789"
 CH = "douyin"
 
 
-def cny(amount: str) -> Money:
-    return Money(amount, "CNY")
-
-
 def incoming(order_id: str = "DY-2001", quantity: int = 2) -> ChannelOrder:
     """A jade teapot or two, bought in a Douyin live stream."""
     placed = OrderPlaced(
@@ -89,23 +87,13 @@ def incoming(order_id: str = "DY-2001", quantity: int = 2) -> ChannelOrder:
         address=Address("CN", "上海市", "上海市", "徐汇区", f"漕溪北路 {order_id} 号"),
         lines=[OrderLine("L1", "JADE-TEAPOT", quantity, cny("288.00"))],
     )
-    return ChannelOrder(
-        placed=placed,
-        quote=Quote(order_id, CH, placed.lines),
-        status=OrderStatus.PENDING_PAYMENT,
-        channel_status="WAIT_BUYER_PAY",
-    )
+    return awaiting_payment(placed)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
     """An empty backend, in memory or in a SQLite file."""
-    if request.param == "memory":
-        yield MemoryUnitOfWork()
-        return
-    sqlite = SqliteUnitOfWork(tmp_path / "sagas.db")
-    yield sqlite
-    sqlite.close()
+    yield from backend(request.param, tmp_path / "sagas.db")
 
 
 @pytest.fixture
@@ -113,13 +101,40 @@ def clock() -> FrozenClock:
     return FrozenClock(T0)
 
 
-@pytest.fixture
-def desk(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
+def stocked_desk(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
+    """A desk over `unit` with ten jade teapots in stock at SH-1."""
     with unit as uow:
         Ledger(uow.ledger, clock).receive("JADE-TEAPOT", "SH-1", 10)
         uow.commit()
     policy = DeskPolicy(locations=["SH-1"])
     return OrderDesk(unit, clock, policy, Fingerprinter(SECRET))
+
+
+@attrs.frozen
+class Shop:
+    """One backend, its clock and its stocked desk: what every saga runs on."""
+
+    unit: UnitOfWork
+    clock: FrozenClock
+    desk: OrderDesk
+
+    def checkout(self, payments: Payments) -> Checkout:
+        """Capture through `payments`."""
+        return Checkout(self.unit, self.clock, self.desk, payments)
+
+    def shipping(self, carrier: Carrier) -> Shipping:
+        """Book labels through `carrier`."""
+        return Shipping(self.unit, self.clock, self.desk, carrier)
+
+    def refunds(self, payments: Payments) -> Refunds:
+        """Send the refunds owed through `payments`."""
+        return Refunds(self.unit, self.clock, payments)
+
+
+@pytest.fixture
+def shop(unit: UnitOfWork, clock: FrozenClock) -> Shop:
+    """The backend under test, its frozen clock and a stocked desk."""
+    return Shop(unit, clock, stocked_desk(unit, clock))
 
 
 @pytest.fixture
@@ -134,6 +149,61 @@ def carrier(clock: FrozenClock) -> FakeCarrier:
 
 def accepted(desk: OrderDesk, order_id: str = "DY-2001") -> None:
     desk.accept(incoming(order_id))
+
+
+def pay(
+    checkout: Checkout, amount: Money | None = None
+) -> Captured | CaptureDeclined | AlreadyDone:
+    """Capture `amount` (all 576.00 unless given) of alipay-77 for DY-2001."""
+    return checkout.pay(
+        CH, "DY-2001", "alipay-77", cny("576.00") if amount is None else amount
+    )
+
+
+def accepted_and_paid(shop: Shop, payments: FakePayments) -> None:
+    """DY-2001 accepted, then its 576.00 captured."""
+    accepted(shop.desk)
+    pay(shop.checkout(payments))
+
+
+def capture_timed_out(shop: Shop, payments: FakePayments) -> None:
+    """Start DY-2001's capture saga; the call times out before the provider acts."""
+    plan = FaultPlan(script=[Fault.TIMEOUT_BEFORE])
+    with pytest.raises(CallTimedOut):
+        pay(shop.checkout(faulty(payments, plan)))
+
+
+def buyer_cancelled() -> Cancelled:
+    """The buyer cancels DY-2001 an hour in."""
+    return Cancelled(
+        order_id="DY-2001",
+        key=IdempotencyKey(CH, "trade.cancel", "DY-2001", "1"),
+        occurred_at=T0.add(hours=1),
+        reason="买家取消 / the buyer cancelled",
+    )
+
+
+def captured_ledger() -> PaymentLedger:
+    """DY-2001's payment ledger: 576.00 authorised and captured on alipay-77."""
+    return (
+        PaymentLedger("DY-2001", "CNY")
+        .authorise("alipay-77", cny("576.00"), T0)
+        .capture("alipay-77", cny("576.00"), T0)
+    )
+
+
+def stored(unit: UnitOfWork) -> Order:
+    """DY-2001 as the backend has it; there must be one."""
+    with unit as uow:
+        order = uow.orders.get(CH, "DY-2001")
+    assert order is not None
+    return order
+
+
+def refunds_owed(unit: UnitOfWork) -> list[str]:
+    """The message ids of the refund messages waiting in the outbox."""
+    with unit as uow:
+        return [m.message_id for m in uow.outbox.unsent() if m.topic == "refund"]
 
 
 def audit_types(unit: UnitOfWork, order_id: str = "DY-2001") -> list[str]:
@@ -151,127 +221,91 @@ class TestCheckout:
     """Capture as a saga: the step is stored before the provider is asked."""
 
     def test_pay_captures_once_and_commits_the_hold(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        payments: FakePayments,
+        self, shop: Shop, payments: FakePayments
     ) -> None:
-        accepted(desk)
-        outcome = Checkout(unit, clock, desk, payments).pay(
-            CH, "DY-2001", "alipay-77", cny("576.00")
-        )
+        accepted(shop.desk)
+        outcome = pay(shop.checkout(payments))
         assert isinstance(outcome, Captured)
         assert outcome.order.status is OrderStatus.PAID
         assert outcome.order.saga is None
         assert outcome.transaction.succeeded
         assert list(payments.effects.values()) == [1]
-        assert audit_types(unit) == [
+        assert audit_types(shop.unit) == [
             "OrderPlaced",
             "SagaStarted",
             "PaymentCaptured",
             "SagaEnded",
         ]
-        assert holds(unit) == [("committed", 2, 0)]
+        assert holds(shop.unit) == [("committed", 2, 0)]
 
     def test_paying_again_is_already_done_and_calls_nobody(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        payments: FakePayments,
+        self, shop: Shop, payments: FakePayments
     ) -> None:
-        accepted(desk)
-        checkout = Checkout(unit, clock, desk, payments)
-        checkout.pay(CH, "DY-2001", "alipay-77", cny("576.00"))
-        again = checkout.pay(CH, "DY-2001", "alipay-77", cny("576.00"))
+        accepted(shop.desk)
+        checkout = shop.checkout(payments)
+        pay(checkout)
+        again = pay(checkout)
         assert isinstance(again, AlreadyDone)
         assert sum(payments.calls.values()) == 1
 
     def test_a_declined_capture_ends_the_saga_and_leaves_the_order_unpaid(
-        self, unit: UnitOfWork, clock: FrozenClock, desk: OrderDesk
+        self, shop: Shop
     ) -> None:
-        accepted(desk)
-        payments = FakePayments(clock, declined=["alipay-77"])
-        checkout = Checkout(unit, clock, desk, payments)
-        outcome = checkout.pay(CH, "DY-2001", "alipay-77", cny("576.00"))
+        accepted(shop.desk)
+        payments = FakePayments(shop.clock, declined=["alipay-77"])
+        outcome = pay(shop.checkout(payments))
         assert isinstance(outcome, CaptureDeclined)
         assert outcome.order.status is OrderStatus.PENDING_PAYMENT
         assert outcome.order.saga is None
-        assert holds(unit) == [("live", 0, 0)]
+        assert holds(shop.unit) == [("live", 0, 0)]
         assert not payments.effects
 
     def test_a_lost_reply_leaves_the_saga_and_a_retry_captures_once(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        payments: FakePayments,
+        self, shop: Shop, payments: FakePayments
     ) -> None:
-        accepted(desk)
+        accepted(shop.desk)
         plan = FaultPlan(script=[Fault.REPLY_LOST])
-        lossy = Checkout(unit, clock, desk, faulty(payments, plan))
+        lossy = shop.checkout(faulty(payments, plan))
         with pytest.raises(CallTimedOut):
-            lossy.pay(CH, "DY-2001", "alipay-77", cny("576.00"))
-        with unit as uow:
-            order = uow.orders.get(CH, "DY-2001")
-        assert order is not None
+            pay(lossy)
+        order = stored(shop.unit)
         assert order.status is OrderStatus.PENDING_PAYMENT
         assert order.saga is not None
         assert (order.saga.name, order.saga.step) == ("capture", "requested")
-        outcome = lossy.pay(CH, "DY-2001", "alipay-77", cny("576.00"))
+        outcome = pay(lossy)
         assert isinstance(outcome, Captured)
         assert outcome.transaction == payments.transactions[0]
         assert list(payments.effects.values()) == [1]
 
-    def test_refusals_store_nothing(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        payments: FakePayments,
-    ) -> None:
-        accepted(desk)
-        checkout = Checkout(unit, clock, desk, payments)
+    def test_refusals_store_nothing(self, shop: Shop, payments: FakePayments) -> None:
+        accepted(shop.desk)
+        checkout = shop.checkout(payments)
         with pytest.raises(CurrencyMismatch):
-            checkout.pay(CH, "DY-2001", "alipay-77", Money("80.00", "USD"))
-        assert audit_types(unit) == ["OrderPlaced"]
-        plan = FaultPlan(script=[Fault.TIMEOUT_BEFORE])
-        with pytest.raises(CallTimedOut):
-            Checkout(unit, clock, desk, faulty(payments, plan)).pay(
-                CH, "DY-2001", "alipay-77", cny("576.00")
-            )
+            pay(checkout, Money("80.00", "USD"))
+        assert audit_types(shop.unit) == ["OrderPlaced"]
+        capture_timed_out(shop, payments)
         with pytest.raises(IdempotencyConflict):
-            checkout.pay(CH, "DY-2001", "alipay-77", cny("1.00"))
+            pay(checkout, cny("1.00"))
         with pytest.raises(IllegalTransition, match="capture saga"):
-            Shipping(unit, clock, desk, FakeCarrier(clock)).ship(CH, "DY-2001", "S1")
+            shop.shipping(FakeCarrier(shop.clock)).ship(CH, "DY-2001", "S1")
 
     def test_money_for_an_order_closed_meanwhile_goes_back(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        payments: FakePayments,
+        self, shop: Shop, payments: FakePayments
     ) -> None:
-        accepted(desk)
-        plan = FaultPlan(script=[Fault.TIMEOUT_BEFORE])
-        with pytest.raises(CallTimedOut):
-            Checkout(unit, clock, desk, faulty(payments, plan)).pay(
-                CH, "DY-2001", "alipay-77", cny("576.00")
-            )
-        clock.advance(hours=1)
-        desk.close_unpaid()
-        checkout = Checkout(unit, clock, desk, payments)
-        refunds = Refunds(unit, clock, payments)
-        recovery = recover(unit, checkout=checkout, refunds=refunds)
+        accepted(shop.desk)
+        capture_timed_out(shop, payments)
+        shop.clock.advance(hours=1)
+        shop.desk.close_unpaid()
+        checkout = shop.checkout(payments)
+        refunds = shop.refunds(payments)
+        recovery = recover(shop.unit, checkout=checkout, refunds=refunds)
         (captured,) = recovery.finished
         assert isinstance(captured, Captured)
         assert captured.order.status is OrderStatus.CLOSED
         saga = captured.order.saga
         assert saga is not None
         assert saga.name == "refund"
-        with unit as uow:
-            topics = {m.message_id for m in uow.outbox.unsent() if m.topic == "refund"}
+        topics = set(refunds_owed(shop.unit))
         assert topics == {saga.key}
         (refunded,) = refunds.send_due()
         assert isinstance(refunded, Refunded)
@@ -282,25 +316,17 @@ class TestShipping:
     """Ship as a saga: a label per shipment id, then picking and shipped."""
 
     def test_ship_books_one_label_and_ships_every_unit(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        payments: FakePayments,
-        carrier: FakeCarrier,
+        self, shop: Shop, payments: FakePayments, carrier: FakeCarrier
     ) -> None:
-        accepted(desk)
-        Checkout(unit, clock, desk, payments).pay(
-            CH, "DY-2001", "alipay-77", cny("576.00")
-        )
-        shipping = Shipping(unit, clock, desk, carrier)
+        accepted_and_paid(shop, payments)
+        shipping = shop.shipping(carrier)
         outcome = shipping.ship(CH, "DY-2001", "SHIP-DY-2001-1")
         assert isinstance(outcome, Dispatched)
         assert outcome.order.status is OrderStatus.SHIPPED
         (shipment,) = outcome.order.shipments
         assert shipment.tracking_number == outcome.label.tracking_number
         assert carrier.effects == {"SHIP-DY-2001-1": 1}
-        assert holds(unit) == [("committed", 2, 2)]
+        assert holds(shop.unit) == [("committed", 2, 2)]
         assert isinstance(shipping.ship(CH, "DY-2001", "SHIP-DY-2001-1"), AlreadyDone)
         with pytest.raises(IllegalTransition, match="shipped"):
             shipping.ship(CH, "DY-2001", "SHIP-DY-2001-2")
@@ -308,39 +334,21 @@ class TestShipping:
         assert carrier.tracking(shipment.tracking_number) == (scan,)
 
     def test_an_unpaid_order_is_not_shipped(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        carrier: FakeCarrier,
+        self, shop: Shop, carrier: FakeCarrier
     ) -> None:
-        accepted(desk)
+        accepted(shop.desk)
         with pytest.raises(IllegalTransition, match="pending_payment"):
-            Shipping(unit, clock, desk, carrier).ship(CH, "DY-2001", "S1")
+            shop.shipping(carrier).ship(CH, "DY-2001", "S1")
         assert not carrier.calls
 
     def test_an_order_cancelled_after_booking_says_which_label_to_void(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        payments: FakePayments,
-        carrier: FakeCarrier,
+        self, shop: Shop, payments: FakePayments, carrier: FakeCarrier
     ) -> None:
-        accepted(desk)
-        Checkout(unit, clock, desk, payments).pay(
-            CH, "DY-2001", "alipay-77", cny("576.00")
-        )
+        accepted_and_paid(shop, payments)
         plan = FaultPlan(script=[Fault.REPLY_LOST])
         with pytest.raises(CallTimedOut):
-            Shipping(unit, clock, desk, faulty(carrier, plan)).ship(CH, "DY-2001", "S1")
-        cancel = Cancelled(
-            order_id="DY-2001",
-            key=IdempotencyKey(CH, "trade.cancel", "DY-2001", "1"),
-            occurred_at=T0.add(hours=1),
-            reason="买家取消 / the buyer cancelled",
-        )
-        cancelled = desk.record(CH, "DY-2001", cancel)
+            shop.shipping(faulty(carrier, plan)).ship(CH, "DY-2001", "S1")
+        cancelled = shop.desk.record(CH, "DY-2001", buyer_cancelled())
         # The ship saga still runs: the refund owed waits for its end.
         assert cancelled.refund_due
         assert cancelled.order.review == ()
@@ -348,17 +356,13 @@ class TestShipping:
         assert running is not None
         assert running.name == "ship"
         assert payments.captured("alipay-77") == cny("576.00")
-        refunds = Refunds(unit, clock, payments)
-        recovery = recover(
-            unit, shipping=Shipping(unit, clock, desk, carrier), refunds=refunds
-        )
+        refunds = shop.refunds(payments)
+        recovery = recover(shop.unit, shipping=shop.shipping(carrier), refunds=refunds)
         (stalled,) = recovery.stalled
         assert isinstance(stalled.error, IllegalTransition)
         assert "void label SF" in str(stalled.error)
-        with unit as uow:
-            order = uow.orders.get(CH, "DY-2001")
-            owed = [m.message_id for m in uow.outbox.unsent() if m.topic == "refund"]
-        assert order is not None
+        order = stored(shop.unit)
+        owed = refunds_owed(shop.unit)
         assert order.status is OrderStatus.CANCELLED
         assert order.shipments == ()
         # The label booked for nothing waits for a person; the refund does not.
@@ -376,55 +380,37 @@ class TestShipping:
         assert carrier.effects == {"S1": 1}
         assert refunds.send_due() == ()
         # The monitor shows the label to void until a person releases it.
-        with unit as uow:
+        with shop.unit as uow:
             since = status_changed_at(refunded.order, uow.audit.records(CH, "DY-2001"))
         changed = {(CH, "DY-2001"): since}
-        later = clock.now().add(hours=2)
+        later = shop.clock.now().add(hours=2)
         (stuck,) = stuck_orders([refunded.order], now=later, changed_at=changed)
         assert (stuck.reason, stuck.detail) == (StuckReason.AWAITING_REVIEW, "label")
-        released = desk.release(CH, "DY-2001", actor="ops.wu").order
+        released = shop.desk.release(CH, "DY-2001", actor="ops.wu").order
         assert stuck_orders([released], now=later, changed_at=changed) == []
 
 
 class TestRefunds:
     """Refunds the desk found owed are sent once, and recorded."""
 
-    def paid_then_cancelled(
-        self, unit: UnitOfWork, clock: FrozenClock, desk: OrderDesk, pay: FakePayments
-    ) -> None:
-        accepted(desk)
-        Checkout(unit, clock, desk, pay).pay(CH, "DY-2001", "alipay-77", cny("576.00"))
-        cancel = Cancelled(
-            order_id="DY-2001",
-            key=IdempotencyKey(CH, "trade.cancel", "DY-2001", "1"),
-            occurred_at=T0.add(hours=1),
-            reason="买家取消 / the buyer cancelled",
-        )
-        desk.record(CH, "DY-2001", cancel)
+    def paid_then_cancelled(self, shop: Shop, payments: FakePayments) -> None:
+        accepted_and_paid(shop, payments)
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())
 
     def test_send_due_refunds_once_and_settles_the_ledger(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        payments: FakePayments,
+        self, shop: Shop, payments: FakePayments
     ) -> None:
-        accepted(desk)
-        ledger = (
-            PaymentLedger("DY-2001", "CNY")
-            .authorise("alipay-77", cny("576.00"), T0)
-            .capture("alipay-77", cny("576.00"), T0)
-        )
-        desk.amend(
+        accepted(shop.desk)
+        shop.desk.amend(
             CH,
             "DY-2001",
-            ledger,
+            captured_ledger(),
             key=IdempotencyKey("orderkit", "ledger", "DY-2001", "1"),
             actor="finance",
             source="orderkit",
         )
-        self.paid_then_cancelled(unit, clock, desk, payments)
-        refunds = Refunds(unit, clock, payments)
+        self.paid_then_cancelled(shop, payments)
+        refunds = shop.refunds(payments)
         (outcome,) = refunds.send_due()
         assert isinstance(outcome, Refunded)
         assert outcome.order.saga is None
@@ -434,41 +420,33 @@ class TestRefunds:
         assert refunds.send_due() == ()
         assert payments.captured("alipay-77") == cny("0.00")
         assert max(payments.effects.values()) == 1
-        assert audit_types(unit)[-2:] == ["PaymentsRecorded", "SagaEnded"]
+        assert audit_types(shop.unit)[-2:] == ["PaymentsRecorded", "SagaEnded"]
 
     def test_a_declined_refund_is_recorded_and_left_to_a_person(
-        self, unit: UnitOfWork, clock: FrozenClock, desk: OrderDesk
+        self, shop: Shop
     ) -> None:
-        payments = FakePayments(clock, refunds_declined=["alipay-77"])
-        self.paid_then_cancelled(unit, clock, desk, payments)
-        (outcome,) = Refunds(unit, clock, payments).send_due()
+        payments = FakePayments(shop.clock, refunds_declined=["alipay-77"])
+        self.paid_then_cancelled(shop, payments)
+        (outcome,) = shop.refunds(payments).send_due()
         assert isinstance(outcome, RefundDeclined)
         assert outcome.order.saga is None
         assert payments.captured("alipay-77") == cny("576.00")
 
     def test_a_failing_refund_stalls_and_stays_owed(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        payments: FakePayments,
+        self, shop: Shop, payments: FakePayments
     ) -> None:
-        self.paid_then_cancelled(unit, clock, desk, payments)
+        self.paid_then_cancelled(shop, payments)
         plan = FaultPlan(script=[Fault.TRANSIENT])
-        (outcome,) = Refunds(unit, clock, faulty(payments, plan)).send_due()
+        (outcome,) = shop.refunds(faulty(payments, plan)).send_due()
         assert isinstance(outcome, Stalled)
         assert outcome.saga.name == "refund"
-        (again,) = Refunds(unit, clock, payments).send_due()
+        (again,) = shop.refunds(payments).send_due()
         assert isinstance(again, Refunded)
 
     def test_money_captured_again_while_a_refund_is_owed_waits_for_a_person(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        payments: FakePayments,
+        self, shop: Shop, payments: FakePayments
     ) -> None:
-        self.paid_then_cancelled(unit, clock, desk, payments)
+        self.paid_then_cancelled(shop, payments)
         payments.capture("wx-2", cny("576.00"), key="wx-2")
         again = PaymentCaptured(
             order_id="DY-2001",
@@ -477,21 +455,19 @@ class TestRefunds:
             payment_id="wx-2",
             amount=cny("576.00"),
         )
-        recorded = desk.record(CH, "DY-2001", again)
+        recorded = shop.desk.record(CH, "DY-2001", again)
         assert recorded.refund_due
         assert recorded.order.review == ("refund",)
-        with unit as uow:
-            owed = [m.message_id for m in uow.outbox.unsent() if m.topic == "refund"]
-        assert len(owed) == 2
-        clock.advance(minutes=20)
-        (stuck,) = stuck_orders([recorded.order], now=clock.now())
+        assert len(refunds_owed(shop.unit)) == 2
+        shop.clock.advance(minutes=20)
+        (stuck,) = stuck_orders([recorded.order], now=shop.clock.now())
         assert stuck.reason is StuckReason.SAGA_STALLED
-        (sent,) = Refunds(unit, clock, payments).send_due()
+        (sent,) = shop.refunds(payments).send_due()
         assert isinstance(sent, Refunded)
         assert sent.order.saga is None
         # The first refund went out; the second payment is a person's to return.
         assert payments.captured("wx-2") == cny("576.00")
-        (stuck,) = stuck_orders([sent.order], now=clock.now().add(hours=2))
+        (stuck,) = stuck_orders([sent.order], now=shop.clock.now().add(hours=2))
         assert (stuck.reason, stuck.detail) == (StuckReason.AWAITING_REVIEW, "refund")
 
 
@@ -526,30 +502,16 @@ class TestAfterSalesRefunds:
     """A case that passed inspection is refunded by a saga, once, and recorded."""
 
     @staticmethod
-    def ship(
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        payments: FakePayments,
-        carrier: FakeCarrier,
-    ) -> OrderDesk:
-        accepted(desk)
-        Checkout(unit, clock, desk, payments).pay(
-            CH, "DY-2001", "alipay-77", cny("576.00")
-        )
-        Shipping(unit, clock, desk, carrier).ship(CH, "DY-2001", "SHIP-DY-2001-1")
-        return desk
+    def ship(shop: Shop, payments: FakePayments, carrier: FakeCarrier) -> OrderDesk:
+        accepted_and_paid(shop, payments)
+        shop.shipping(carrier).ship(CH, "DY-2001", "SHIP-DY-2001-1")
+        return shop.desk
 
     @pytest.fixture
     def shipped(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        payments: FakePayments,
-        carrier: FakeCarrier,
+        self, shop: Shop, payments: FakePayments, carrier: FakeCarrier
     ) -> OrderDesk:
-        return self.ship(unit, clock, desk, payments, carrier)
+        return self.ship(shop, payments, carrier)
 
     def inspected(self, desk: OrderDesk, case: AfterSalesCase, n: str = "1") -> None:
         outcome = desk.amend(
@@ -563,24 +525,21 @@ class TestAfterSalesRefunds:
         assert isinstance(outcome, Recorded)
 
     def test_the_refund_goes_out_once_and_the_case_is_refunded(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        shipped: OrderDesk,
-        payments: FakePayments,
+        self, shop: Shop, shipped: OrderDesk, payments: FakePayments
     ) -> None:
         self.inspected(shipped, passed_case())
-        with unit as uow:
-            order = uow.orders.get(CH, "DY-2001")
-            owed = [m.message_id for m in uow.outbox.unsent() if m.topic == "refund"]
-            on_hand = Ledger(uow.ledger, clock).balance("JADE-TEAPOT", "SH-1").on_hand
-        assert order is not None
+        order = stored(shop.unit)
+        owed = refunds_owed(shop.unit)
+        with shop.unit as uow:
+            on_hand = (
+                Ledger(uow.ledger, shop.clock).balance("JADE-TEAPOT", "SH-1").on_hand
+            )
         assert order.saga is not None
         assert (order.saga.name, order.saga.key) == ("refund", case_key())
         assert order.saga.amount == cny("288.00")
         assert owed == [case_key()]
         assert on_hand == 9  # 10 received, 2 shipped, 1 back after inspection
-        refunds = Refunds(unit, clock, payments)
+        refunds = shop.refunds(payments)
         (outcome,) = refunds.send_due()
         assert isinstance(outcome, Refunded)
         (case,) = outcome.order.after_sales
@@ -594,8 +553,8 @@ class TestAfterSalesRefunds:
         assert payments.captured("alipay-77") == cny("288.00")
         assert payments.effects[case_key()] == 1
         assert refunds.send_due() == ()
-        assert recover(unit, refunds=refunds) == Recovery((), ())
-        assert audit_types(unit)[-4:] == [
+        assert recover(shop.unit, refunds=refunds) == Recovery((), ())
+        assert audit_types(shop.unit)[-4:] == [
             "AfterSalesRecorded",
             "PaymentsRecorded",
             "AfterSalesRecorded",
@@ -603,20 +562,16 @@ class TestAfterSalesRefunds:
         ]
 
     def test_a_lost_reply_is_resumed_and_refunds_once(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        shipped: OrderDesk,
-        payments: FakePayments,
+        self, shop: Shop, shipped: OrderDesk, payments: FakePayments
     ) -> None:
         self.inspected(shipped, passed_case())
         plan = FaultPlan(script=[Fault.REPLY_LOST])
-        (stalled,) = Refunds(unit, clock, faulty(payments, plan)).send_due()
+        (stalled,) = shop.refunds(faulty(payments, plan)).send_due()
         assert isinstance(stalled, Stalled)
         assert isinstance(stalled.error, CallTimedOut)
         # The money went back; the order says so only once it is recorded.
         assert payments.captured("alipay-77") == cny("288.00")
-        recovery = recover(unit, refunds=Refunds(unit, clock, payments))
+        recovery = recover(shop.unit, refunds=shop.refunds(payments))
         (refunded,) = recovery.finished
         assert isinstance(refunded, Refunded)
         assert refunded.order.after_sales[0].state is CaseState.REFUNDED
@@ -625,23 +580,17 @@ class TestAfterSalesRefunds:
         assert payments.captured("alipay-77") == cny("288.00")
 
     def test_cases_owed_together_are_sent_one_after_the_other(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        shipped: OrderDesk,
-        payments: FakePayments,
+        self, shop: Shop, shipped: OrderDesk, payments: FakePayments
     ) -> None:
         self.inspected(shipped, passed_case("AS-1"))
         # The first case's saga is in flight: the second one's waits for it.
         self.inspected(shipped, passed_case("AS-2"))
-        with unit as uow:
-            order = uow.orders.get(CH, "DY-2001")
-            owed = [m.message_id for m in uow.outbox.unsent() if m.topic == "refund"]
-        assert order is not None
+        order = stored(shop.unit)
+        owed = refunds_owed(shop.unit)
         assert order.saga is not None
         assert order.saga.key == case_key("AS-1")
         assert owed == [case_key("AS-1"), case_key("AS-2")]
-        first, second = Refunds(unit, clock, payments).send_due()
+        first, second = shop.refunds(payments).send_due()
         assert isinstance(first, Refunded)
         assert isinstance(second, Refunded)
         last = second.order
@@ -651,35 +600,25 @@ class TestAfterSalesRefunds:
         assert max(payments.effects.values()) == 1
 
     def test_a_refund_beyond_the_capture_is_never_sent(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        shipped: OrderDesk,
-        payments: FakePayments,
+        self, shop: Shop, shipped: OrderDesk, payments: FakePayments
     ) -> None:
         self.inspected(shipped, passed_case(refund="600.00"))
-        (stalled,) = Refunds(unit, clock, payments).send_due()
+        (stalled,) = shop.refunds(payments).send_due()
         assert isinstance(stalled, Stalled)
         assert isinstance(stalled.error, RefundExceedsCapture)
         assert case_key() not in payments.calls
         assert payments.captured("alipay-77") == cny("576.00")
-        with unit as uow:
-            order = uow.orders.get(CH, "DY-2001")
-        assert order is not None
+        order = stored(shop.unit)
         assert order.saga is not None  # still owed: recover reports it stalled
         assert order.saga.key == case_key()
 
     def test_a_declined_refund_waits_for_a_person_and_is_not_sent_again(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        carrier: FakeCarrier,
+        self, shop: Shop, carrier: FakeCarrier
     ) -> None:
-        payments = FakePayments(clock, refunds_declined=["alipay-77"])
-        shipped = self.ship(unit, clock, desk, payments, carrier)
+        payments = FakePayments(shop.clock, refunds_declined=["alipay-77"])
+        shipped = self.ship(shop, payments, carrier)
         self.inspected(shipped, passed_case())
-        refunds = Refunds(unit, clock, payments)
+        refunds = shop.refunds(payments)
         (declined,) = refunds.send_due()
         assert isinstance(declined, RefundDeclined)
         assert declined.order.after_sales[0].state is CaseState.INSPECTED
@@ -691,20 +630,13 @@ class TestAfterSalesRefunds:
         assert payments.calls[case_key()] == 1
 
     def test_a_case_settled_otherwise_is_not_sent(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        shipped: OrderDesk,
-        payments: FakePayments,
+        self, shop: Shop, shipped: OrderDesk, payments: FakePayments
     ) -> None:
         case = passed_case()
         self.inspected(shipped, case)
         # Finance refunded it by hand, under its own refund id, meanwhile.
-        ledger = (
-            PaymentLedger("DY-2001", "CNY")
-            .authorise("alipay-77", cny("576.00"), T0)
-            .capture("alipay-77", cny("576.00"), T0)
-            .request_refund("RF-HAND-1", "alipay-77", cny("288.00"), "by hand", T0)
+        ledger = captured_ledger().request_refund(
+            "RF-HAND-1", "alipay-77", cny("288.00"), "by hand", T0
         )
         stamp = {"actor": "finance.zhang", "source": "erp"}
         shipped.amend(
@@ -714,32 +646,21 @@ class TestAfterSalesRefunds:
         shipped.amend(
             CH, "DY-2001", by_hand, key=IdempotencyKey("erp", "c", "1", "2"), **stamp
         )
-        assert Refunds(unit, clock, payments).send_due() == ()
+        assert shop.refunds(payments).send_due() == ()
         assert case_key() not in payments.calls
-        with unit as uow:
-            order = uow.orders.get(CH, "DY-2001")
-        assert order is not None
-        assert order.saga is None
-        assert audit_types(unit)[-1] == "SagaEnded"
+        assert stored(shop.unit).saga is None
+        assert audit_types(shop.unit)[-1] == "SagaEnded"
 
 
 class TestRecover:
     """Recovery resumes every saga in flight, and says what it could not."""
 
     def test_a_saga_without_its_use_case_is_stalled(
-        self,
-        unit: UnitOfWork,
-        clock: FrozenClock,
-        desk: OrderDesk,
-        payments: FakePayments,
+        self, shop: Shop, payments: FakePayments
     ) -> None:
-        accepted(desk)
-        plan = FaultPlan(script=[Fault.TIMEOUT_BEFORE])
-        with pytest.raises(CallTimedOut):
-            Checkout(unit, clock, desk, faulty(payments, plan)).pay(
-                CH, "DY-2001", "alipay-77", cny("576.00")
-            )
-        recovery = recover(unit)
+        accepted(shop.desk)
+        capture_timed_out(shop, payments)
+        recovery = recover(shop.unit)
         (stalled,) = recovery.stalled
         assert isinstance(stalled.error, ConfigurationError)
         assert recovery.finished == ()
@@ -785,18 +706,9 @@ def test_saga_value_round_trips_through_sqlite(tmp_path: Path) -> None:
     """A saga in flight is read back equal from a new connection."""
     clock = FrozenClock(T0)
     first = SqliteUnitOfWork(tmp_path / "s.db")
-    with first as uow:
-        Ledger(uow.ledger, clock).receive("JADE-TEAPOT", "SH-1", 10)
-        uow.commit()
-    desk = OrderDesk(
-        first, clock, DeskPolicy(locations=["SH-1"]), Fingerprinter(SECRET)
-    )
-    accepted(desk)
-    plan = FaultPlan(script=[Fault.TIMEOUT_BEFORE])
-    with pytest.raises(CallTimedOut):
-        Checkout(first, clock, desk, faulty(FakePayments(clock), plan)).pay(
-            CH, "DY-2001", "alipay-77", cny("576.00")
-        )
+    shop = Shop(first, clock, stocked_desk(first, clock))
+    accepted(shop.desk)
+    capture_timed_out(shop, FakePayments(clock))
     first.close()
     second = SqliteUnitOfWork(tmp_path / "s.db")
     with second as uow:
