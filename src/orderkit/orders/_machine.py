@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from typing import Any, Final, TypeVar
+from operator import attrgetter
+from typing import Any, Final
 
 import pendulum
 
-from orderkit._fast import builder, copier
+from orderkit._fast import builder
 from orderkit._time import to_utc
 from orderkit.errors import (
     CurrencyMismatch,
-    IllegalTransition,
     OrderMismatch,
     ValidationError,
 )
-from orderkit.orders._audit import AuditRecord, FieldChange
+from orderkit.orders._commit import (
+    commit,
+    moved,
+    new_applied,
+    new_change,
+    new_record,
+    refuse,
+    unchanged,
+    with_address,
+    with_cancel_reason,
+    with_payments,
+)
 from orderkit.orders._events import (
     AddressChanged,
     Cancelled,
@@ -31,7 +42,7 @@ from orderkit.orders._events import (
     PickingStarted,
     Shipped,
 )
-from orderkit.orders._model import Address, Payment, Shipment
+from orderkit.orders._model import Address, Payment
 from orderkit.orders._order import Order
 from orderkit.orders._outcomes import (
     Applied,
@@ -41,101 +52,34 @@ from orderkit.orders._outcomes import (
     RefundDue,
     Stale,
 )
-from orderkit.orders._status import OrderStatus, ShipmentStatus
-from orderkit.orders._table import SHIPMENT_TRANSITIONS, TRANSITIONS, Verdict
+from orderkit.orders._parcels import parcel_moved, shipped
+from orderkit.orders._status import OrderStatus
+from orderkit.orders._table import TRANSITIONS, Verdict
 
 
-_S = OrderStatus
-_SS = ShipmentStatus
-_PREDECESSOR: Final = {
-    PickingStarted: "PaymentCaptured",
-    Shipped: "PickingStarted",
-    InTransit: "Shipped for this shipment",
-    Delivered: "InTransit for this shipment",
-    Completed: "Delivered for every shipment",
-}
-_WHY_ILLEGAL: Final = {
-    Cancelled: "something has shipped; open an after-sales case instead",
-    AddressChanged: "the address cannot change once something has shipped",
-    Shipped: "every unit of every line has shipped already",
-}
-_SHIPMENT_RANK: Final = {_SS.SHIPPED: 0, _SS.IN_TRANSIT: 1, _SS.DELIVERED: 2}
-_Timed = TypeVar("_Timed", Payment, Shipment)
-# The parts of every order, record and shipment built here come from an order
-# and an event that were validated already: skip validating them again.
+# The parts of every instance built here come from an order and an event that
+# were validated already: skip validating them again.
 _new_order: Final = builder(Order)
-_evolve_order: Final = copier(Order)
-_evolve_shipment: Final = copier(Shipment)
-_new_record: Final = builder(AuditRecord)
-_new_shipment: Final = builder(Shipment)
 _new_payment: Final = builder(Payment)
-_new_applied: Final = builder(Applied)
-_new_change: Final = builder(FieldChange)
-_ORDER_STATUS_OF: Final = {
-    _SS.SHIPPED: _S.SHIPPED,
-    _SS.IN_TRANSIT: _S.IN_TRANSIT,
-    _SS.DELIVERED: _S.DELIVERED,
-}
-
-
-def _commit(
-    order: Order,
-    event: OrderEvent,
-    now: pendulum.DateTime,
-    status: OrderStatus,
-    changes: tuple[FieldChange, ...] = (),
-    **updates: object,
-) -> Applied:
-    """Apply the event: the new order, one version on, and its audit record."""
-    version = order.version + 1
-    record = _new_record(
-        order.order_id,
-        version,
-        order.status,
-        status,
-        type(event).__name__,
-        event.key,
-        event.actor,
-        event.source,
-        event.occurred_at,
-        now,
-        changes,
-    )
-    new = _evolve_order(
-        order,
-        status=status,
-        version=version,
-        applied_keys=order.applied_keys | {event.key},
-        **updates,
-    )
-    return _new_applied(new, (record,), event)
-
-
-def _refuse(
-    order: Order, event: OrderEvent, reason: str | None = None
-) -> IllegalTransition:
-    if reason is None:
-        if order.status.is_terminal:
-            reason = f"the order is {order.status}"
-        else:
-            reason = _WHY_ILLEGAL.get(type(event), "not allowed in this status")
-    return IllegalTransition(order.order_id, order.status, type(event).__name__, reason)
-
-
-def _unchanged(
-    order: Order, event: OrderEvent, verdict: OrderStatus | Verdict
-) -> Outcome:
-    """Turn a verdict that changes nothing into its outcome, or raise."""
-    if verdict is Verdict.STALE:
-        return Stale(order, event, f"the order is already {order.status}")
-    if verdict is Verdict.EARLY:
-        return Early(order, event, f"{_PREDECESSOR[type(event)]} has not been applied")
-    raise _refuse(order, event)
+_new_duplicate: Final = builder(Duplicate)
+_DateTime: Final = pendulum.DateTime
+_UTC: Final = pendulum.UTC
+_payment_when: Final = attrgetter("captured_at", "payment_id")
+# The table as a plain dict, and the members the steps test, as constants: a
+# mapping proxy adds a call to every look-up, and a member looked up on its
+# enum class costs some 50ns (Python 3.11). Both classes are final, so
+# `type(cell) is OrderStatus` says what `isinstance` says, without the
+# enum metaclass's slower instance check.
+_CELLS: Final = dict(TRANSITIONS)
+_PENDING_PAYMENT: Final = OrderStatus.PENDING_PAYMENT
+_KEEP: Final = Verdict.KEEP
+_REFUND_DUE: Final = Verdict.REFUND_DUE
 
 
 def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
     # OrderPlaced validated its lines as Order does; a new order has nothing
     # else (payments, parcels) that could contradict them.
+    key = event.key
     order = _new_order(
         order_id=event.order_id,
         channel=event.channel,
@@ -143,13 +87,13 @@ def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
         address=event.address,
         lines=event.lines,
         placed_at=event.occurred_at,
-        status=OrderStatus.PENDING_PAYMENT,
+        status=_PENDING_PAYMENT,
         version=1,
         pay_by=event.pay_by,
         payments=(),
         shipments=(),
         cancel_reason=None,
-        applied_keys=frozenset((event.key,)),
+        applied_keys=frozenset((key,)),
         address_changed_at=None,
         payment_ledger=None,
         after_sales=(),
@@ -158,87 +102,76 @@ def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
         review=(),
         saga=None,
     )
-    record = _new_record(
-        order.order_id,
+    record = new_record(
+        event.order_id,
         1,
         None,
-        order.status,
+        _PENDING_PAYMENT,
         "OrderPlaced",
-        event.key,
+        key,
         event.actor,
         event.source,
         event.occurred_at,
         now,
         (),
     )
-    return _new_applied(order, (record,), event)
+    return new_applied(order, (record,), event)
 
 
 def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Outcome:
+    payment_id = event.payment_id
     for payment in order.payments:
-        if payment.payment_id == event.payment_id:
-            return Stale(
-                order, event, f"payment {event.payment_id!r} is already captured"
-            )
+        if payment.payment_id == payment_id:
+            return Stale(order, event, f"payment {payment_id!r} is already captured")
     if event.amount.currency.code != order.currency:
         raise CurrencyMismatch("amount", event.amount.currency.code, order.currency)
-    cell = TRANSITIONS[order.status, PaymentCaptured]
-    if cell is Verdict.KEEP or cell is Verdict.REFUND_DUE:
+    cell = _CELLS[order.status, PaymentCaptured]
+    if cell is _KEEP or cell is _REFUND_DUE:
         status = order.status
-    elif isinstance(cell, OrderStatus):
+    elif type(cell) is OrderStatus:
         status = cell
     else:  # pragma: no cover - the table has no other verdict for payments
-        return _unchanged(order, event, cell)
-    payment = _new_payment(event.payment_id, event.amount, event.occurred_at)
-    change = _new_change(f"payments[{event.payment_id}]", "", str(event.amount))
-    applied = _commit(
-        order, event, now, status, (change,), payments=_by_time(order.payments, payment)
-    )
-    if cell is Verdict.REFUND_DUE:
+        return unchanged(order, event, cell)
+    payment = _new_payment(payment_id, event.amount, event.occurred_at)
+    payments = order.payments
+    # Sorted by when it happened at the source, not by arrival, so that any
+    # delivery order of the same events builds the same order.
+    if not payments or _payment_when(payments[-1]) <= _payment_when(payment):
+        payments = (*payments, payment)
+    else:
+        payments = tuple(sorted((*payments, payment), key=_payment_when))
+    change = new_change(f"payments[{payment_id}]", "", str(event.amount))
+    applied = commit(order, event, now, status, (change,), with_payments, payments)
+    if cell is _REFUND_DUE:
         return RefundDue(applied.order, applied.records, event, event.amount)
     return applied
 
 
-def _by_time(items: tuple[_Timed, ...], item: _Timed) -> tuple[_Timed, ...]:
-    # Sorted by when it happened at the source, not by arrival, so that any
-    # delivery order of the same events builds the same order.
-    if not items or _when(items[-1]) <= _when(item):
-        return items + (item,)  # noqa: RUF005 - mypy cannot type (*items, item) here
-    merged = list(items)
-    merged.append(item)
-    merged.sort(key=_when)
-    return tuple(merged)
-
-
-def _when(item: Payment | Shipment) -> tuple[pendulum.DateTime, str]:
-    if isinstance(item, Payment):
-        return item.captured_at, item.payment_id
-    return item.shipped_at, item.shipment_id
-
-
 def _move(order: Order, event: OrderEvent, now: pendulum.DateTime) -> Outcome:
-    cell = TRANSITIONS[order.status, type(event)]
-    if not isinstance(cell, OrderStatus):
-        return _unchanged(order, event, cell)
-    if isinstance(event, PickingStarted) and event.location is not None:
-        change = _new_change("location", "", event.location)
-        return _commit(order, event, now, cell, (change,))
-    return _commit(order, event, now, cell)
+    cell = _CELLS[order.status, type(event)]
+    if type(cell) is not OrderStatus:
+        return unchanged(order, event, cell)
+    if type(event) is PickingStarted and event.location is not None:
+        change = new_change("location", "", event.location)
+        return commit(order, event, now, cell, (change,), moved)
+    return commit(order, event, now, cell, (), moved)
 
 
 def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> Outcome:
-    cell = TRANSITIONS[order.status, type(event)]
-    if not isinstance(cell, OrderStatus):
-        return _unchanged(order, event, cell)
+    cell = _CELLS[order.status, type(event)]
+    if type(cell) is not OrderStatus:
+        return unchanged(order, event, cell)
     if (
         isinstance(event, Closed)
         and order.pay_by is not None
         and event.occurred_at < order.pay_by
     ):
         reason = f"its payment deadline {order.pay_by.isoformat()} has not passed"
-        raise _refuse(order, event, reason)
-    change = _new_change("cancel_reason", "", event.reason)
-    applied = _commit(order, event, now, cell, (change,), cancel_reason=event.reason)
+        raise refuse(order, event, reason)
+    change = new_change("cancel_reason", "", event.reason)
+    applied = commit(
+        order, event, now, cell, (change,), with_cancel_reason, event.reason
+    )
     if not order.payments:
         return applied
     # The money captured must go back, whichever of payment and cancellation
@@ -248,22 +181,23 @@ def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> O
 
 
 def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Outcome:
-    cell = TRANSITIONS[order.status, AddressChanged]
-    if cell is not Verdict.KEEP:
-        return _unchanged(order, event, cell)
+    cell = _CELLS[order.status, AddressChanged]
+    if cell is not _KEEP:
+        return unchanged(order, event, cell)
     last = order.address_changed_at
     if last is not None and event.occurred_at < last:
         reason = f"a later address change (made {last.isoformat()}) is applied"
         return Stale(order, event, reason)
-    change = _new_change("address", _describe(order.address), _describe(event.address))
-    return _commit(
+    change = new_change("address", _describe(order.address), _describe(event.address))
+    return commit(
         order,
         event,
         now,
         order.status,
         (change,),
-        address=event.address,
-        address_changed_at=event.occurred_at,
+        with_address,
+        event.address,
+        event.occurred_at,
     )
 
 
@@ -274,107 +208,8 @@ def _describe(address: Address) -> str:
     return f"{who} {place}".strip()
 
 
-def _fulfilment(order: Order, shipments: tuple[Shipment, ...]) -> OrderStatus:
-    shipped: dict[str, int] = {}
-    for shipment in shipments:
-        for part in shipment.lines:
-            shipped[part.line_id] = shipped.get(part.line_id, 0) + part.quantity
-    for line in order.lines:
-        if shipped.get(line.line_id, 0) < line.quantity:
-            return OrderStatus.PARTIALLY_SHIPPED
-    return _slowest(shipments)
-
-
-def _slowest(shipments: tuple[Shipment, ...]) -> OrderStatus:
-    """The order's status once every unit has shipped: its slowest parcel's."""
-    slowest = ShipmentStatus.DELIVERED
-    for shipment in shipments:
-        if _SHIPMENT_RANK[shipment.status] < _SHIPMENT_RANK[slowest]:
-            slowest = shipment.status
-    return _ORDER_STATUS_OF[slowest]
-
-
-def _check_shipment(order: Order, event: Shipped) -> None:
-    ordered = {line.line_id: line.quantity for line in order.lines}
-    shipping: dict[str, int] = {}
-    for shipment in order.shipments:
-        for part in shipment.lines:
-            shipping[part.line_id] = shipping.get(part.line_id, 0) + part.quantity
-    for i, part in enumerate(event.lines):
-        if part.line_id not in ordered:
-            raise ValidationError(
-                f"lines[{i}].line_id",
-                part.line_id,
-                f"order {order.order_id!r} has no such line",
-            )
-        shipping[part.line_id] = shipping.get(part.line_id, 0) + part.quantity
-        if shipping[part.line_id] > ordered[part.line_id]:
-            reason = (
-                f"line {part.line_id!r} would ship {shipping[part.line_id]} units "
-                f"of {ordered[part.line_id]} ordered"
-            )
-            raise _refuse(order, event, reason)
-
-
-def _shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
-    if order.shipment(event.shipment_id) is not None:
-        reason = f"shipment {event.shipment_id!r} has shipped already"
-        return Stale(order, event, reason)
-    cell = TRANSITIONS[order.status, Shipped]
-    if cell is not Verdict.BY_SHIPMENTS:
-        return _unchanged(order, event, cell)
-    _check_shipment(order, event)
-    shipment = _new_shipment(
-        event.shipment_id,
-        event.lines,
-        event.carrier,
-        event.tracking_number,
-        event.occurred_at,
-        _SS.SHIPPED,
-    )
-    shipments = _by_time(order.shipments, shipment)
-    change = _new_change(
-        f"shipments[{event.shipment_id}]",
-        "",
-        f"{event.carrier} {event.tracking_number}",
-    )
-    status = _fulfilment(order, shipments)
-    return _commit(order, event, now, status, (change,), shipments=shipments)
-
-
-def _parcel_moved(
-    order: Order, event: InTransit | Delivered, now: pendulum.DateTime
-) -> Outcome:
-    cell = TRANSITIONS[order.status, type(event)]
-    if cell is not Verdict.BY_SHIPMENTS:
-        return _unchanged(order, event, cell)
-    shipments = order.shipments
-    current = None
-    for i, shipment in enumerate(shipments):  # noqa: B007 - i is used after the loop
-        if shipment.shipment_id == event.shipment_id:
-            current = shipment
-            break
-    before = None if current is None else current.status
-    step = SHIPMENT_TRANSITIONS[before, type(event)]
-    if step is Verdict.STALE:
-        reason = f"shipment {event.shipment_id!r} is already {before}"
-        return Stale(order, event, reason)
-    if current is None or isinstance(step, Verdict):
-        return Early(order, event, f"{_PREDECESSOR[type(event)]} has not been applied")
-    moved = _evolve_shipment(current, status=step)
-    shipments = (*shipments[:i], moved, *shipments[i + 1 :])
-    status: OrderStatus = order.status
-    if status is not OrderStatus.PARTIALLY_SHIPPED:
-        # Once every unit has shipped, the order is as far as its slowest parcel.
-        status = _slowest(shipments)
-    change = _new_change(
-        f"shipments[{event.shipment_id}].status", str(before), str(step)
-    )
-    return _commit(order, event, now, status, (change,), shipments=shipments)
-
-
 def _placed_again(order: Order, event: OrderPlaced, _now: pendulum.DateTime) -> Outcome:
-    return _unchanged(order, event, Verdict.STALE)
+    return unchanged(order, event, Verdict.STALE)
 
 
 _Step = Callable[[Order, Any, pendulum.DateTime], Outcome]
@@ -382,9 +217,9 @@ _STEPS: Final[Mapping[type[Event], _Step]] = {
     OrderPlaced: _placed_again,
     PaymentCaptured: _payment,
     PickingStarted: _move,
-    Shipped: _shipped,
-    InTransit: _parcel_moved,
-    Delivered: _parcel_moved,
+    Shipped: shipped,
+    InTransit: parcel_moved,
+    Delivered: parcel_moved,
     Completed: _move,
     Cancelled: _ended,
     Closed: _ended,
@@ -420,12 +255,16 @@ def apply(order: Order | None, event: OrderEvent, *, now: dt.datetime) -> Outcom
 
     .. versionadded:: 0.1.0
     """
-    instant = to_utc(now, "now")
+    # The common case, a UTC pendulum instant, is the one to_utc returns as is.
+    if type(now) is _DateTime and now.tzinfo is _UTC:
+        instant = now
+    else:
+        instant = to_utc(now, "now")
     step = _STEPS.get(type(event))
     if step is None:
         raise ValidationError("event", event, "is not an order event")
     if order is None:
-        if isinstance(event, OrderPlaced):
+        if type(event) is OrderPlaced:
             return _placed(event, instant)
         return Early(None, event, "OrderPlaced has not been applied")
     if type(order) is not Order:
@@ -433,5 +272,5 @@ def apply(order: Order | None, event: OrderEvent, *, now: dt.datetime) -> Outcom
     if event.order_id != order.order_id:
         raise OrderMismatch(order.order_id, event.order_id)
     if event.key in order.applied_keys:
-        return Duplicate(order, event)
+        return _new_duplicate(order, event)
     return step(order, event, instant)
