@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
 import secrets
 import threading
-from collections.abc import Callable
-from typing import cast, final
+from typing import Final, cast, final
 
 import pendulum
 
+from orderkit._fast import builder
 from orderkit._time import plus
 from orderkit.adapters._memory_journal import Journal, Journaled, pop, push
 from orderkit.dedupe._claims import (
+    MAX_DURATION,
+    MAX_KEY_LENGTH,
     Claim,
     Claimed,
     InProgress,
@@ -27,6 +28,7 @@ from orderkit.dedupe._claims import (
     check_request_hash,
     check_token,
 )
+from orderkit.dedupe._tokens import draw_token
 from orderkit.errors import ConcurrencyConflict, IdempotencyConflict
 
 
@@ -35,8 +37,9 @@ class MemoryKeyStore(Journaled):
     """A `KeyStore` in a dict, safe to share between threads.
 
     Keys are indexed by when their lease or completion ended, so `prune`
-    costs O(pruned) however many keys are kept. Nothing survives the
-    process.
+    costs O(pruned) however many keys are kept (plus O(log n) for each
+    claim or completion since it last ran, which it indexes). Nothing
+    survives the process.
 
     .. versionadded:: 0.1.0
     """
@@ -44,10 +47,14 @@ class MemoryKeyStore(Journaled):
     def __init__(self) -> None:
         """Create an empty store."""
         self._lock = threading.Lock()
-        self._keys: dict[str, _KeyRecord] = {}
-        # (ended, key): a claim's lease end, or a key's completion. Entries
-        # of keys that moved on since are skipped when popped (lazy deletion).
+        self._keys: dict[str, _Record] = {}
+        # (ended, key): a claim's lease end, or a key's completion, as a heap.
+        # Entries of keys that moved on since are skipped when popped (lazy
+        # deletion).
         self._ended: list[tuple[pendulum.DateTime, str]] = []
+        # Entries made since the last prune, pushed onto `_ended` by the next
+        # one: an append costs less than a push, and only prune reads them.
+        self._ending: list[tuple[pendulum.DateTime, str]] = []
         self._journal: Journal | None = None
 
     def claim(
@@ -59,29 +66,59 @@ class MemoryKeyStore(Journaled):
         lease: dt.timedelta,
     ) -> Claim:
         """Claim `key` (see `orderkit.ports.KeyStore`)."""
-        check_key(key)
-        check_request_hash(request_hash)
-        at = check_now(now)
-        until = plus(at, check_duration("lease", lease))
+        # The checks' common cases inline (the calls cost more than a claim
+        # of a new key); anything else goes through the checks themselves.
+        if not (
+            type(key) is str
+            and 0 < len(key) <= MAX_KEY_LENGTH
+            and key.isprintable()
+            and not key.isspace()
+        ):
+            check_key(key)
+        if not (
+            type(request_hash) is str
+            and 0 < len(request_hash) <= MAX_KEY_LENGTH
+            and request_hash.isprintable()
+            and not request_hash.isspace()
+        ):
+            check_request_hash(request_hash)
+        at = now if type(now) is _DateTime and now.tzinfo is _UTC else check_now(now)
+        if not (type(lease) is _timedelta and _NO_TIME < lease <= MAX_DURATION):
+            check_duration("lease", lease)
+        until: pendulum.DateTime = _add(at, lease)  # `plus`, without the call
         with self._lock:
-            journal = self._journal
             record = self._keys.get(key)
-            if record is None:
-                if journal is not None:
-                    journal.item(self._keys, key)
-                record = self._keys[key] = _KeyRecord(request_hash, until)
-            elif record.request_hash != request_hash:
-                raise IdempotencyConflict(key)
-            elif record.outcome is not None:
-                return Replay(key, record.outcome)
-            elif at < record.until:
-                return InProgress(key, record.until)
-            else:
-                if journal is not None:
-                    journal.record(record.saved())
-                record.take_over(until)
-            push(journal, self._ended, (until, key))
-            return Claimed(key, record.token, until, record.attempt)
+            if record is not None:
+                return self._claim_known(key, record, request_hash, at, until)
+            token = _new_token()
+            journal = self._journal
+            if journal is not None:
+                journal.item(self._keys, key)
+                journal.length(self._ending)
+            self._keys[key] = (request_hash, token, until, 1, None, None)
+            self._ending.append((until, key))
+            return _claimed(key, token, until, 1)
+
+    def _claim_known(
+        self,
+        key: str,
+        record: _Record,
+        request_hash: str,
+        at: pendulum.DateTime,
+        until: pendulum.DateTime,
+    ) -> Claim:
+        """A claim of a key the store holds; under the lock."""
+        stored, _, held_until, attempt, outcome, _ = record
+        if stored != request_hash:
+            raise IdempotencyConflict(key)
+        if outcome is not None:
+            return Replay(key, outcome)
+        if at < held_until:
+            return InProgress(key, held_until)
+        # The lease ran out: a takeover.
+        token = _new_token()
+        self._write(key, (request_hash, token, until, attempt + 1, None, None), until)
+        return _claimed(key, token, until, attempt + 1)
 
     def complete(
         self, key: str, token: str, outcome: Outcome, *, now: dt.datetime
@@ -93,18 +130,14 @@ class MemoryKeyStore(Journaled):
         at = check_now(now)
         with self._lock:
             record = self._keys.get(key)
-            if record is None or record.token != token:
+            if record is None or record[1] != token:
                 raise ConcurrencyConflict(f"idempotency key:{key}")
-            if record.outcome is not None:
-                if record.outcome != outcome:
+            request_hash, _, until, attempt, stored, _ = record
+            if stored is not None:
+                if stored != outcome:
                     raise ConcurrencyConflict(f"idempotency key:{key}")
                 return
-            journal = self._journal
-            if journal is not None:
-                journal.record(record.saved())
-            record.outcome = outcome
-            record.completed_at = at
-            push(journal, self._ended, (at, key))
+            self._write(key, (request_hash, token, until, attempt, outcome, at), at)
 
     def abandon(self, key: str, token: str) -> bool:
         """Delete the unfinished claim `token` holds; say whether it did."""
@@ -112,7 +145,7 @@ class MemoryKeyStore(Journaled):
         check_token(token)
         with self._lock:
             record = self._keys.get(key)
-            if record is None or record.token != token or record.outcome is not None:
+            if record is None or record[1] != token or record[4] is not None:
                 return False
             if self._journal is not None:
                 self._journal.item(self._keys, key)
@@ -125,66 +158,80 @@ class MemoryKeyStore(Journaled):
         pruned = 0
         with self._lock:
             journal = self._journal
+            if self._ending:
+                if journal is not None:
+                    journal.whole(self._ending)
+                for item in self._ending:
+                    push(journal, self._ended, item)
+                self._ending.clear()
             while self._ended and self._ended[0][0] <= cutoff:
                 ended, key = pop(journal, self._ended)
                 record = self._keys.get(key)
-                if record is not None and record.ended() == ended:
+                if record is not None and _ended_at(record) == ended:
                     if journal is not None:
                         journal.item(self._keys, key)
                     del self._keys[key]
                     pruned += 1
         return pruned
 
+    def _write(self, key: str, record: _Record, ended: pendulum.DateTime) -> None:
+        """Replace the record of a known `key`, which ended (or ends) `ended`."""
+        journal = self._journal
+        if journal is not None:
+            journal.item(self._keys, key)
+            journal.length(self._ending)
+        self._keys[key] = record
+        self._ending.append((ended, key))
+
     def _snapshot(self) -> object:
         """A copy of the store's data, for `MemoryUnitOfWork` to roll back to."""
         with self._lock:
-            return copy.deepcopy((self._keys, self._ended))
+            return copy.deepcopy((self._keys, self._ended, self._ending))
 
     def _restore(self, snapshot: object) -> None:
         """Put back the data `_snapshot` copied; the snapshot stays reusable."""
         state = copy.deepcopy(
             cast(
-                "tuple[dict[str, _KeyRecord], list[tuple[pendulum.DateTime, str]]]",
+                "tuple[dict[str, _Record], list[tuple[pendulum.DateTime, str]],"
+                " list[tuple[pendulum.DateTime, str]]]",
                 snapshot,
             )
         )
         with self._lock:
-            self._keys, self._ended = state
+            self._keys, self._ended, self._ending = state
 
 
-class _KeyRecord:
-    """One key as the memory store keeps it, changed under the store's lock."""
+# One key as the memory store keeps it: (request_hash, token, until, attempt,
+# outcome, completed_at). A change replaces the tuple, so that undoing it
+# (`Journal.item`) puts the old one back.
+_Record = tuple[
+    str, str, pendulum.DateTime, int, Outcome | None, pendulum.DateTime | None
+]
 
-    __slots__ = ("attempt", "completed_at", "outcome", "request_hash", "token", "until")
 
-    def __init__(self, request_hash: str, until: pendulum.DateTime) -> None:
-        self.request_hash = request_hash
-        self.token = secrets.token_urlsafe(16)
-        self.until = until
-        self.attempt = 1
-        self.outcome: Outcome | None = None
-        self.completed_at: pendulum.DateTime | None = None
+def _ended_at(record: _Record) -> pendulum.DateTime:
+    """When the key's completion, or else its lease, ended."""
+    completed_at = record[5]
+    return record[2] if completed_at is None else completed_at
 
-    def saved(self) -> Callable[[], None]:
-        """What puts the record's fields back as they are now."""
-        return functools.partial(
-            self._put_back,
-            (self.token, self.until, self.attempt, self.outcome, self.completed_at),
-        )
 
-    def _put_back(
-        self,
-        fields: tuple[
-            str, pendulum.DateTime, int, Outcome | None, pendulum.DateTime | None
-        ],
-    ) -> None:
-        (self.token, self.until, self.attempt, self.outcome, self.completed_at) = fields
+def _new_token() -> str:
+    """A fresh claim token, `secrets.token_urlsafe(16)` as drawn in batches.
 
-    def take_over(self, until: pendulum.DateTime) -> None:
-        self.token = secrets.token_urlsafe(16)
-        self.until = until
-        self.attempt += 1
+    Tests that put a stand-in for `secrets` here (to count tokens) get one
+    call to its `token_urlsafe` a token, as the store always made.
+    """
+    if secrets is _SECRETS:
+        return draw_token()
+    return secrets.token_urlsafe(_TOKEN_BYTES)
 
-    def ended(self) -> pendulum.DateTime:
-        """When the key's completion, or else its lease, ended."""
-        return self.until if self.completed_at is None else self.completed_at
+
+_SECRETS: Final = secrets
+_TOKEN_BYTES: Final = 16
+_DateTime: Final = pendulum.DateTime
+_UTC: Final = pendulum.UTC
+_timedelta: Final = dt.timedelta
+_NO_TIME: Final = dt.timedelta(0)
+_add: Final = dt.datetime.__add__
+# Claims made here have a checked key, a fresh token and a lease's end.
+_claimed: Final = builder(Claimed)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import sqlite3
 from typing import Final, final
 
@@ -23,6 +22,7 @@ from orderkit.dedupe._claims import (
     check_request_hash,
     check_token,
 )
+from orderkit.dedupe._tokens import draw_token
 from orderkit.errors import ConcurrencyConflict, IdempotencyConflict
 
 
@@ -143,7 +143,7 @@ class SqliteKeyStore(SessionStore):
         at = check_now(now)
         until = plus(at, check_duration("lease", lease))
         at_us, until_us = to_us(at), to_us(until)
-        token = secrets.token_urlsafe(16)
+        token = draw_token()  # secrets.token_urlsafe(16), drawn in batches
 
         def work(cur: sqlite3.Cursor, _savepoint: str | None) -> Claim:
             cur.execute(_NEW_KEY, (key, request_hash, token, until_us))

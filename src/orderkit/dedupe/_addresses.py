@@ -6,7 +6,7 @@ import functools
 import re
 from typing import TYPE_CHECKING, Final
 
-from orderkit.dedupe._text import clean, squeeze_separators
+from orderkit.dedupe._text import clean, fold, join_squeezed, squeeze_separators
 from orderkit.errors import InvalidAddress
 
 
@@ -61,9 +61,18 @@ def _province_forms() -> dict[str, str]:
 # Province-level names as written, each mapped to the form keys are built with.
 _PROVINCE_FORMS: Final = _province_forms()
 
-_PROVINCE = re.compile(
-    "|".join(re.escape(form) for form in sorted(_PROVINCE_FORMS, key=len, reverse=True))
-)
+
+def _forms_by_first() -> dict[str, tuple[str, ...]]:
+    """The province-level forms by their first character, longest first."""
+    by_first: dict[str, list[str]] = {}
+    for form in sorted(_PROVINCE_FORMS, key=len, reverse=True):
+        by_first.setdefault(form[0], []).append(form)
+    return {first: tuple(forms) for first, forms in by_first.items()}
+
+
+# Looked up by the first character, the longest form first: what a regex
+# alternation of the forms, longest first, matches, without trying each.
+_FORMS_BY_FIRST: Final = _forms_by_first()
 # Placeholders of the national division codes (GB/T 2260) that some platforms
 # send as the city: "北京市 / 市辖区 / 朝阳区", "湖北省 / 省直辖县级行政区划 / 仙桃市".
 _PLACEHOLDERS: Final = ("省直辖县级行政区划", "自治区直辖县级行政区划", "市辖区")
@@ -134,65 +143,85 @@ _PARTS: Final = ("province", "city", "district", "street")
 def _key(country: str, parts: tuple[str, str, str, str], field: str) -> str | None:
     # Cached: repeat buyers send the same address, and folding costs several
     # microseconds. Errors are not cached; they are raised again.
-    folded = {
-        name: clean(value, f"{field}.{name}", InvalidAddress)
+    folded = [
+        fold(value)
+        if type(value) is str and value.isprintable()
+        else clean(value, f"{field}.{name}", InvalidAddress)
         for name, value in zip(_PARTS, parts, strict=True)
-    }
-    if any(_MASK.search(value) for value in folded.values()):
+    ]
+    if _MASK.search("".join(folded)):
         return None
-    if not squeeze_separators(folded["street"]):
+    squeezed = [squeeze_separators(value) for value in folded]
+    if not squeezed[3]:
         raise InvalidAddress(
             f"{field}.street",
             parts[3],
             "is blank once whitespace and punctuation are folded",
         )
     if country in _CHINESE_WRITING:
-        body = _chinese_key(folded)
+        body = _chinese_key(*squeezed)
     else:
-        names = ("street", "district", "city", "province")
-        body = squeeze_separators(" ".join(folded[name] for name in names))
+        province, city, district, street = folded
+        body = squeeze_separators(f"{street} {district} {city} {province}")
     return f"{country}:{body}"
 
 
-def _chinese_key(folded: dict[str, str]) -> str:
-    head = " ".join(folded[name] for name in ("province", "city", "district"))
-    head_key, _ = _read_chinese(head)
+def _chinese_key(province: str, city: str, district: str, street: str) -> str:
+    # The parts come squeezed, and are joined as squeezing them joined would.
+    head = join_squeezed(join_squeezed(province, city), district)
+    head_key, _ = _read_squeezed(head)
     if not head_key:
         # Everything is in the street.
-        return _read_chinese(folded["street"])[0]
-    whole, _ = _read_chinese(f"{head} {folded['street']}")
-    street_key, street_has_province = _read_chinese(folded["street"])
+        return _read_squeezed(street)[0]
+    whole, _ = _read_squeezed(join_squeezed(head, street))
+    street_key, street_has_province = _read_squeezed(street)
     repeats_head = street_key.startswith(head_key)
     # A bare "广州" head and a "广州路5号" street are not a repeat; a district
     # ("朝阳区朝阳区") or a province at the start of the street makes one sure.
-    district = squeeze_separators(folded["district"])
     sure = street_has_province or district.endswith(_DISTRICT_SUFFIXES)
     return street_key if repeats_head and sure else whole
 
 
 def _read_chinese(text: str) -> tuple[str, bool]:
     """The key of an address written the Chinese way; whether it had a province."""
-    rest = squeeze_separators(text)
-    match = _PROVINCE.match(rest)
-    province = _PROVINCE_FORMS[match[0]] if match else ""
-    if match and match[0] == province and rest[match.end() :].startswith("市"):
-        # "吉林市..." is the city of Jilin, not the province of that name.
-        province, match = "", None
-    if match:
-        rest = rest[match.end() :]
+    return _read_squeezed(squeeze_separators(text))
+
+
+def _province_form(text: str) -> str | None:
+    """The province-level form `text` starts with, the longest if several do."""
+    for form in _FORMS_BY_FIRST.get(text[:1], ()):
+        if text.startswith(form):
+            return form
+    return None
+
+
+def _read_squeezed(rest: str) -> tuple[str, bool]:
+    """`_read_chinese` of text squeezed already."""
+    province = ""
+    form = _province_form(rest)
+    if form is not None:
+        province = _PROVINCE_FORMS[form]
+        if form == province and rest.startswith("市", len(form)):
+            # "吉林市..." is the city of Jilin, not the province of that name.
+            province = ""
+        else:
+            rest = rest[len(form) :]
     if province in _MUNICIPALITIES:
         repeated = (f"{province}市", province, *_PLACEHOLDERS)
         while rest.startswith(repeated):
             rest = rest[len(next(r for r in repeated if rest.startswith(r))) :]
         return province + rest, True
-    if province:
+    if province and rest.startswith(_PLACEHOLDERS):
         for placeholder in _PLACEHOLDERS:
             rest = rest.removeprefix(placeholder)
-    cities = []
-    for _ in range(2):
-        city = _CITY.match(rest)
-        if city is None:
-            break
-        cities.append(city[1])
+    # Up to two cities with their 市 suffix.
+    city = _CITY.match(rest)
+    if city is None:
+        return province + rest, bool(province)
+    cities = city[1]
+    rest = rest[city.end() :]
+    city = _CITY.match(rest)
+    if city is not None:
+        cities += city[1]
         rest = rest[city.end() :]
-    return province + "".join(cities) + rest, bool(province)
+    return province + cities + rest, bool(province)

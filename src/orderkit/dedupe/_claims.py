@@ -16,9 +16,11 @@ from orderkit.errors import ValidationError
 MAX_KEY_LENGTH = 255
 """The longest key a key store accepts, in characters (a `VARCHAR(255)`)."""
 
-# Leases and retention beyond a century are mistakes, and would overflow
-# datetime arithmetic near its ends.
-_LONGEST = dt.timedelta(days=36_525)
+MAX_DURATION = dt.timedelta(days=36_525)
+"""The longest lease or retention a key store accepts: a century.
+
+Longer ones are mistakes, and would overflow datetime arithmetic near its ends.
+"""
 
 
 @final
@@ -141,7 +143,7 @@ def check_duration(field: str, value: object) -> dt.timedelta:
         raise ValidationError(field, value, "must be a datetime.timedelta")
     if value <= dt.timedelta(0):
         raise ValidationError(field, value, "must be longer than zero")
-    if value > _LONGEST:
+    if value > MAX_DURATION:
         raise ValidationError(field, value, "must be at most 100 years")
     return value
 

@@ -7,7 +7,7 @@ import hashlib
 import json
 import json.encoder
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, final
 
 import attrs
@@ -15,8 +15,11 @@ import attrs
 from orderkit._fast import builder
 from orderkit._validate import Validator
 from orderkit.dedupe._addresses import normalize_address
+from orderkit.dedupe._phones import _MAX_LENGTH as _MAX_PHONE_LENGTH
 from orderkit.dedupe._phones import _REGIONS, normalize_phone
-from orderkit.dedupe._text import normalize_sku
+from orderkit.dedupe._phones import _read as _read_phone
+from orderkit.dedupe._text import _CACHED_LENGTH as _SKU_CACHED
+from orderkit.dedupe._text import _fold_sku, normalize_sku
 from orderkit.errors import ConfigurationError, InvalidAddress, ValidationError
 
 
@@ -185,7 +188,15 @@ class Fingerprinter:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_channel_regions", "_hasher", "_region", "_test")
+    __slots__ = (
+        "_address",
+        "_buyer",
+        "_channel_regions",
+        "_hasher",
+        "_phone",
+        "_region",
+        "_test",
+    )
 
     def __init__(
         self,
@@ -222,6 +233,11 @@ class Fingerprinter:
         self._region = region
         self._channel_regions = regions
         self._hasher = hashlib.blake2b(key=bytes(secret), digest_size=_DIGEST_SIZE)
+        # Each kind's document starts the same way (`canonical`): hashed once
+        # here, then copied with that start in it.
+        self._phone = self._started(f'{{"kind":{_quote(_PHONE.value)},"phone":')
+        self._address = self._started('{"address":')
+        self._buyer = self._started('{"buyer_id":')
 
     @classmethod
     def for_tests(
@@ -236,6 +252,11 @@ class Fingerprinter:
         return cls(
             _TestSecret(_TEST_SECRET), region=region, channel_regions=channel_regions
         )
+
+    def _started(self, head: str) -> hashlib.blake2b:
+        hasher = self._hasher.copy()
+        hasher.update(head.encode("ascii"))
+        return hasher
 
     def __repr__(self) -> str:
         secret = "the public test key" if self._test else "hidden"
@@ -267,45 +288,57 @@ class Fingerprinter:
             region = self._channel_regions.get(order.channel, self._region)
         else:
             _check_region(region, "region")
-        skus = _encode_skus(sku_multiset(order.lines))
+        tail = _tail(order.lines)
         found: list[Fingerprint] = []
-        phones: list[str] = []
-        for raw in (order.buyer.phone, order.address.phone):
+        buyer = order.buyer
+        address = order.address
+        first = None
+        for raw in (buyer.phone, address.phone):
             if raw is None or not raw.strip():
                 continue
-            phone = normalize_phone(raw, region, lenient=True)
-            if isinstance(phone, str) and phone not in phones:
-                phones.append(phone)
-                found.append(self._hash(_PHONE, skus, {"phone": phone}))
+            phone: object
+            if type(raw) is str and len(raw) <= _MAX_PHONE_LENGTH:
+                # What normalize_phone(raw, region, lenient=True) reads, minus
+                # its checks of a region checked already.
+                phone = _read_phone(raw, region)
+            else:
+                phone = normalize_phone(raw, region, lenient=True)
+            if isinstance(phone, str) and phone != first:
+                first = phone
+                hasher = self._phone.copy()
+                hasher.update(_quote(phone).encode("ascii"))
+                hasher.update(tail)
+                found.append(_new_fingerprint(_PHONE, _VERSION, hasher.hexdigest()))
         try:
-            address = normalize_address(order.address)
+            key = normalize_address(address)
         except InvalidAddress:
-            address = None
-        if address is not None:
-            found.append(self._hash(_ADDRESS, skus, {"address": address}))
-        buyer = {
-            "channel": order.channel.strip().casefold(),
-            "buyer_id": order.buyer.buyer_id.strip(),
-        }
-        found.append(self._hash(_BUYER, skus, buyer))
+            key = None
+        if key is not None:
+            hasher = self._address.copy()
+            hasher.update(f"{_quote(key)},{_ADDRESS_KIND}".encode("ascii"))
+            hasher.update(tail)
+            found.append(_new_fingerprint(_ADDRESS, _VERSION, hasher.hexdigest()))
+        buyer_id = _quote(buyer.buyer_id.strip())
+        channel = _quote(order.channel.strip().casefold())
+        hasher = self._buyer.copy()
+        hasher.update(f'{buyer_id},"channel":{channel},{_BUYER_KIND}'.encode("ascii"))
+        hasher.update(tail)
+        found.append(_new_fingerprint(_BUYER, _VERSION, hasher.hexdigest()))
         return tuple(found)
-
-    def _hash(
-        self, kind: FingerprintKind, skus: str, parts: dict[str, str]
-    ) -> Fingerprint:
-        hasher = self._hasher.copy()
-        hasher.update(_encode(kind, skus, parts))
-        return _new_fingerprint(kind, FINGERPRINT_VERSION, hasher.hexdigest())
 
 
 _PHONE: Final = FingerprintKind.PHONE_SKUS
 _ADDRESS: Final = FingerprintKind.ADDRESS_SKUS
 _BUYER: Final = FingerprintKind.BUYER_SKUS
+_VERSION: Final = FINGERPRINT_VERSION
 # Fingerprints made here have a known kind, version and a hex digest.
 _new_fingerprint: Final = builder(Fingerprint)
 # The C function behind json.dumps(..., ensure_ascii=True) for one string:
 # a quoted JSON string with every non-ASCII character escaped.
 _quote: Final = json.encoder.encode_basestring_ascii
+# What follows the address, and the buyer's channel, in their documents.
+_ADDRESS_KIND: Final = f'"kind":{_quote(_ADDRESS.value)}'
+_BUYER_KIND: Final = f'"kind":{_quote(_BUYER.value)}'
 
 
 def canonical(
@@ -321,6 +354,30 @@ def canonical(
     non-ASCII character keeps the bytes the same on every Python version.
     """
     return _encode(kind, _encode_skus(skus), parts)
+
+
+def _tail(lines: Sequence[OrderLine]) -> bytes:
+    """The end every document of an order shares: its SKUs and the version.
+
+    What `canonical` puts after the kind's parts, from `sku_multiset(lines)`;
+    the SKUs are read from their cache directly, and any that is not there
+    (long or broken) sends the lines through `sku_multiset`, which folds them
+    and raises what it raises.
+    """
+    totals: dict[str, int] = {}
+    for line in lines:
+        sku = line.sku
+        folded = (
+            _fold_sku(sku) if type(sku) is str and len(sku) <= _SKU_CACHED else None
+        )
+        if not folded:
+            return _skus_tail(_encode_skus(sku_multiset(lines)))
+        totals[folded] = totals.get(folded, 0) + line.quantity
+    return _skus_tail(_encode_skus(tuple(sorted(totals.items()))))
+
+
+def _skus_tail(skus: str) -> bytes:
+    return f',"skus":{skus},"v":{FINGERPRINT_VERSION}}}'.encode("ascii")
 
 
 def _encode_skus(skus: tuple[tuple[str, int], ...]) -> str:

@@ -30,7 +30,11 @@ _WIDE = (
     "\u1100-\u11ff\u2e80-\u2fdf\u3000-\u9fff\ua960-\ua97f\uac00-\ud7ff"
     "\uf900-\ufaff\ufe30-\ufe4f\U00020000-\U0003ffff"
 )
-_SPACE_BY_WIDE = re.compile(f" (?=[{_WIDE}])|(?<=[{_WIDE}]) ")
+# A space next to a wide character, written to start with the space (the
+# lookbehind checks the character before it) so that `re` skips ahead to
+# each space instead of trying every position.
+_SPACE_BY_WIDE = re.compile(f" (?:(?=[{_WIDE}])|(?<=[{_WIDE}] ))")
+_IS_WIDE = re.compile(f"[{_WIDE}]")
 
 
 def clean(
@@ -48,11 +52,22 @@ def clean(
     """
     if not isinstance(value, str):
         raise error(field, value, "must be a string")
+    if value.isprintable():
+        return fold(value)
     if _SURROGATE.search(value):
         raise error(field, value, "contains a lone surrogate, which is not text")
     if _CONTROL.search(value):
         raise error(field, value, "must not contain control characters")
-    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", value))
+    return fold(_INVISIBLE.sub("", value))
+
+
+def fold(text: str) -> str:
+    """`clean` of text with no surrogate, control or invisible character.
+
+    Printable text (`str.isprintable`) is such text: surrogates, control
+    characters and the invisible format characters are all unprintable.
+    """
+    text = unicodedata.normalize("NFKC", text)
     # NFKC again after case folding: folding can leave non-NFKC sequences.
     return unicodedata.normalize("NFKC", text.casefold())
 
@@ -64,7 +79,26 @@ def squeeze_spaces(text: str) -> str:
 
 def squeeze_separators(text: str) -> str:
     """Like `squeeze_spaces`, with punctuation and symbols folded as whitespace."""
+    if text.isalnum():
+        # Letters and digits only (what `\w` is, less the underscore):
+        # nothing to fold.
+        return text
     return _SPACE_BY_WIDE.sub("", _SEPARATORS.sub(" ", text).strip())
+
+
+def join_squeezed(head: str, tail: str) -> str:
+    """`squeeze_separators(f"{a} {b}")`, given `head` and `tail` squeezed from a and b.
+
+    The space between them goes, as every space does, when a wide character
+    is on either side of it; an empty side leaves the other as it is.
+    """
+    if not head:
+        return tail
+    if not tail:
+        return head
+    if _IS_WIDE.match(head[-1]) or _IS_WIDE.match(tail[0]):
+        return head + tail
+    return f"{head} {tail}"
 
 
 def normalize_name(text: str, *, field: str = "name") -> str:

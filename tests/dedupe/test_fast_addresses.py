@@ -1,0 +1,194 @@
+"""Text and addresses folded by shortcuts fold as the plain definitions did.
+
+The address key is part of every `address+skus` fingerprint, which users
+persist: each shortcut on the way to it (printable text folded without its
+checks, parts squeezed once and joined, provinces looked up by their first
+character) is held here against the definition it replaced, and the whole
+key against the whole former reading.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orderkit.dedupe import _addresses, _text
+from orderkit.errors import InvalidAddress, OrderkitError, ValidationError
+
+
+# The definitions the shortcuts replace.
+_OLD_SPACE_BY_WIDE = re.compile(f" (?=[{_text._WIDE}])|(?<=[{_text._WIDE}]) ")
+_OLD_PROVINCE = re.compile(
+    "|".join(
+        re.escape(form)
+        for form in sorted(_addresses._PROVINCE_FORMS, key=len, reverse=True)
+    )
+)
+
+
+def old_squeeze(text: str) -> str:
+    return _OLD_SPACE_BY_WIDE.sub("", _text._SEPARATORS.sub(" ", text).strip())
+
+
+def old_clean(value: str, field: str) -> str:
+    if _text._SURROGATE.search(value):
+        raise ValidationError(
+            field, value, "contains a lone surrogate, which is not text"
+        )
+    if _text._CONTROL.search(value):
+        raise ValidationError(field, value, "must not contain control characters")
+    text = unicodedata.normalize("NFKC", _text._INVISIBLE.sub("", value))
+    return unicodedata.normalize("NFKC", text.casefold())
+
+
+def old_read_chinese(text: str) -> tuple[str, bool]:
+    rest = old_squeeze(text)
+    match = _OLD_PROVINCE.match(rest)
+    province = _addresses._PROVINCE_FORMS[match[0]] if match else ""
+    if match and match[0] == province and rest[match.end() :].startswith("市"):
+        province, match = "", None
+    if match:
+        rest = rest[match.end() :]
+    if province in _addresses._MUNICIPALITIES:
+        repeated = (f"{province}市", province, *_addresses._PLACEHOLDERS)
+        while rest.startswith(repeated):
+            rest = rest[len(next(r for r in repeated if rest.startswith(r))) :]
+        return province + rest, True
+    if province:
+        for placeholder in _addresses._PLACEHOLDERS:
+            rest = rest.removeprefix(placeholder)
+    cities = []
+    for _ in range(2):
+        city = _addresses._CITY.match(rest)
+        if city is None:
+            break
+        cities.append(city[1])
+        rest = rest[city.end() :]
+    return province + "".join(cities) + rest, bool(province)
+
+
+def old_key(country: str, parts: tuple[str, str, str, str]) -> str | None:
+    names = ("province", "city", "district", "street")
+    folded = {}
+    for name, value in zip(names, parts, strict=True):
+        try:
+            folded[name] = old_clean(value, f"address.{name}")
+        except ValidationError as error:
+            raise InvalidAddress(error.field, value, error.problem) from None
+    if any(_addresses._MASK.search(value) for value in folded.values()):
+        return None
+    if not old_squeeze(folded["street"]):
+        raise InvalidAddress(
+            "address.street",
+            parts[3],
+            "is blank once whitespace and punctuation are folded",
+        )
+    if country not in _addresses._CHINESE_WRITING:
+        words = " ".join(folded[name] for name in reversed(names))
+        return f"{country}:{old_squeeze(words)}"
+    head = " ".join(folded[name] for name in names[:3])
+    head_key, _ = old_read_chinese(head)
+    if not head_key:
+        return f"{country}:{old_read_chinese(folded['street'])[0]}"
+    whole, _ = old_read_chinese(f"{head} {folded['street']}")
+    street_key, street_has_province = old_read_chinese(folded["street"])
+    district = old_squeeze(folded["district"])
+    sure = street_has_province or district.endswith(_addresses._DISTRICT_SUFFIXES)
+    repeats = street_key.startswith(head_key) and sure
+    return f"{country}:{street_key if repeats else whole}"
+
+
+def outcome(call: Any, *args: Any) -> object:
+    """What a call returns, or the type, field and message of what it raises."""
+    try:
+        return call(*args)
+    except OrderkitError as error:
+        return (type(error), getattr(error, "field", None), str(error))
+
+
+# Pieces of Chinese addresses: every province-level form, cities with and
+# without their suffix, placeholders, streets, and characters that fold.
+pieces = st.one_of(
+    st.sampled_from(sorted(_addresses._PROVINCE_FORMS)),
+    st.sampled_from(["深圳", "深圳市", "苏州市昆山市", "吉林市", "广州路", "朝阳区"]),
+    st.sampled_from([*_addresses._PLACEHOLDERS, "区", "县", "旗", "号", "市"]),
+    st.text(alphabet="路号栋室1\uff123-_ ,.\u3000\u200bAaß\t*", max_size=4),
+)
+part_texts = st.lists(pieces, max_size=4).map("".join)
+
+
+class TestTextShortcuts:
+    """Folding printable text and squeezing words skip only what is absent."""
+
+    def test_printable_text_has_nothing_clean_refuses_or_drops(self) -> None:
+        printable = "".join(
+            c for c in map(chr, range(sys.maxunicode + 1)) if c.isprintable()
+        )
+        assert not _text._SURROGATE.search(printable)
+        assert not _text._CONTROL.search(printable)
+        assert not _text._INVISIBLE.search(printable)
+
+    def test_alphanumeric_is_what_separators_are_not(self) -> None:
+        everything = list(map(chr, range(sys.maxunicode + 1)))
+        alnum = "".join(c for c in everything if c.isalnum())
+        other = "".join(c for c in everything if not c.isalnum())
+        assert not _text._SEPARATORS.search(alnum)
+        assert _text._SEPARATORS.fullmatch(other)
+
+    @given(st.text())
+    def test_clean_is_the_plain_definition(self, value: str) -> None:
+        assert outcome(_text.clean, value, "f") == outcome(old_clean, value, "f")
+
+    @given(st.text(alphabet="北京 a1_-.\u3000\t\U00020000", max_size=16))
+    def test_squeezing_is_the_plain_definition(self, text: str) -> None:
+        assert _text.squeeze_separators(text) == old_squeeze(text)
+
+    @given(st.text(alphabet="北 a\u3000\U00020000\t", max_size=12))
+    def test_spaces_by_wide_characters_are_the_same_spaces(self, text: str) -> None:
+        found = _text._SPACE_BY_WIDE.sub("", text)
+        assert found == _OLD_SPACE_BY_WIDE.sub("", text)
+        assert _text.squeeze_spaces(text) == _OLD_SPACE_BY_WIDE.sub(
+            "", _text._WHITESPACE.sub(" ", text).strip()
+        )
+
+    @given(st.text(max_size=8), st.text(alphabet="北京 a1_-.\u3000", max_size=8))
+    def test_joining_squeezed_parts_squeezes_them_joined(self, a: str, b: str) -> None:
+        joined = _text.join_squeezed(_text.squeeze_separators(a), old_squeeze(b))
+        assert joined == old_squeeze(f"{a} {b}")
+
+
+class TestProvinceLookup:
+    """The forms looked up by their first character: the longest one, as before."""
+
+    @given(
+        st.sampled_from(sorted(_addresses._PROVINCE_FORMS)),
+        st.text(alphabet="市省自治区北京广东内蒙古吉林路", max_size=6),
+    )
+    def test_the_same_form_as_the_alternation(self, form: str, rest: str) -> None:
+        for text in (form + rest, rest + form, rest):
+            match = _OLD_PROVINCE.match(text)
+            assert _addresses._province_form(text) == (match[0] if match else None)
+
+
+class TestAddressKeys:
+    """The whole key, read the new way, is the key read the former way."""
+
+    @settings(max_examples=500)
+    @given(
+        st.sampled_from(["CN", "CN", "HK", "US"]),
+        st.tuples(part_texts, part_texts, part_texts, part_texts),
+    )
+    def test_the_key_is_the_former_key(
+        self, country: str, parts: tuple[str, str, str, str]
+    ) -> None:
+        fast = outcome(_addresses._key.__wrapped__, country, parts, "address")
+        assert fast == outcome(old_key, country, parts)
+
+    @given(part_texts)
+    def test_a_street_reads_as_it_did(self, text: str) -> None:
+        assert _addresses._read_chinese(text) == old_read_chinese(text)
