@@ -97,8 +97,8 @@ def states(uow: MemoryUnitOfWork) -> dict[str, object]:
 def counted_tokens() -> Iterator[None]:
     """Key tokens 't1', 't2', ...: the same in two runs of the same calls."""
     count = itertools.count(1)
-    fake = mock.Mock(token_urlsafe=lambda _n: f"t{next(count)}")
-    with mock.patch.object(_memory_keys, "secrets", fake):
+    tokens = (f"t{n}" for n in count)
+    with mock.patch.object(_memory_keys, "draw_token", side_effect=tokens):
         yield
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import secrets
 import threading
 from typing import Final, cast, final
 
@@ -90,7 +89,7 @@ class MemoryKeyStore(Journaled):
             record = self._keys.get(key)
             if record is not None:
                 return self._claim_known(key, record, request_hash, at, until)
-            token = _new_token()
+            token = draw_token()
             journal = self._journal
             if journal is not None:
                 journal.item(self._keys, key)
@@ -116,7 +115,7 @@ class MemoryKeyStore(Journaled):
         if at < held_until:
             return InProgress(key, held_until)
         # The lease ran out: a takeover.
-        token = _new_token()
+        token = draw_token()
         self._write(key, (request_hash, token, until, attempt + 1, None, None), until)
         return _claimed(key, token, until, attempt + 1)
 
@@ -215,19 +214,6 @@ def _ended_at(record: _Record) -> pendulum.DateTime:
     return record[2] if completed_at is None else completed_at
 
 
-def _new_token() -> str:
-    """A fresh claim token, `secrets.token_urlsafe(16)` as drawn in batches.
-
-    Tests that put a stand-in for `secrets` here (to count tokens) get one
-    call to its `token_urlsafe` a token, as the store always made.
-    """
-    if secrets is _SECRETS:
-        return draw_token()
-    return secrets.token_urlsafe(_TOKEN_BYTES)
-
-
-_SECRETS: Final = secrets
-_TOKEN_BYTES: Final = 16
 _DateTime: Final = pendulum.DateTime
 _UTC: Final = pendulum.UTC
 _timedelta: Final = dt.timedelta

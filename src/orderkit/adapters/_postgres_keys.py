@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from typing import Final, final
 
 from orderkit._time import plus
@@ -22,6 +21,7 @@ from orderkit.dedupe._claims import (
     check_request_hash,
     check_token,
 )
+from orderkit.dedupe._tokens import draw_token
 from orderkit.errors import ConcurrencyConflict, IdempotencyConflict
 
 
@@ -158,7 +158,7 @@ class PostgresKeyStore(SessionStore):
         at = check_now(now)
         until = plus(at, check_duration("lease", lease))
         at_us = to_us(at)
-        token = secrets.token_urlsafe(16)
+        token = draw_token()  # secrets.token_urlsafe(16), drawn in batches
         values = {
             "key": key,
             "hash": request_hash,

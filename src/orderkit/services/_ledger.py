@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Callable, Iterable, Sequence
 from typing import final
 
@@ -12,6 +11,7 @@ import pendulum
 
 from orderkit._time import plus, to_utc
 from orderkit._validate import count, positive_int, signed_int, text
+from orderkit.dedupe._tokens import draw_token
 from orderkit.errors import (
     ConcurrencyConflict,
     HoldNotLive,
@@ -48,7 +48,7 @@ _RETRIES = 5
 def _new_key() -> str:
     # 128 random bits, 22 characters: as unique as a UUID, and shorter to
     # keep in every movement, hold id and receipt.
-    return secrets.token_urlsafe(16)
+    return draw_token()
 
 
 @final
