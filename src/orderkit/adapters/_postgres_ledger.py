@@ -1,8 +1,10 @@
 """`PostgresLedgerStore`: the ledger in PostgreSQL, shared by any number of processes.
 
-The algorithm is the shared engine's; the engine reads and writes through
-`PostgresRows`, which locks the plan's balances first, and this module adds
-the store's own reads and settings, the batched fast path and the retries.
+Most plans are one call of a server-side function (`_postgres_ledger_fast`);
+the rest run the shared engine, which reads and writes through
+`PostgresRows`, locking the plan's balances first. This module adds the
+settings, the batched path and the retries; the reads are
+`_postgres_ledger_reads`.
 """
 
 from __future__ import annotations
@@ -17,37 +19,25 @@ from psycopg import errors as pg_errors
 
 from orderkit._time import to_utc
 from orderkit.adapters import _ledger_engine as engine
-from orderkit.adapters._ledger_rows import read_hold, read_movement, read_policy
+from orderkit.adapters import _postgres_ledger_fast as fast
 from orderkit.adapters._micros import to_us
+from orderkit.adapters._postgres_ledger_reads import UNSENDABLE, LedgerReads
 from orderkit.adapters._postgres_ledger_rows import PostgresRows
 from orderkit.adapters._postgres_ledger_tables import (
-    BALANCES,
-    BALANCES_BY,
-    BALANCES_END,
     DROP_POLICY,
-    HOLD,
-    HOLD_BY_ID,
     LEDGER,
-    MOVEMENTS_AFTER,
-    POLICY,
-    RECEIPT,
     SET_POLICY,
     SET_SAFETY,
-    load_receipt,
 )
 from orderkit.adapters._postgres_session import (
     DEFAULT_ATTEMPTS,
     Cursor,
-    SessionStore,
     Target,
     store_error,
 )
 from orderkit.errors import OrderkitError, StoreError
 from orderkit.inventory import (
     Backorder,
-    Balance,
-    Hold,
-    HoldState,
     Movement,
     Plan,
     Preorder,
@@ -63,15 +53,12 @@ T = TypeVar("T")
 # receipt and replays it, so a second loss takes a storm of such races.
 _DUPLICATE_ATTEMPTS: Final = 4
 _RETRYABLE: Final = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
-# Values the driver cannot send (a lone surrogate in text) fail before the
-# server sees them; they are storage failures all the same.
-_UNSENDABLE: Final = (UnicodeEncodeError,)
 # The transaction-level lock every batch that creates balances takes, and
 # holds to its end.
 _CREATING_BATCH: Final = "SELECT pg_advisory_xact_lock(7525474117427127138)"
 
 
-class PostgresLedgerStore(SessionStore):
+class PostgresLedgerStore(LedgerReads):
     """A `LedgerStore` in PostgreSQL: any number of processes and machines.
 
     `target` is a DSN, an open `psycopg.Connection` (a backend session,
@@ -80,15 +67,14 @@ class PostgresLedgerStore(SessionStore):
 
     **Transactions.** Each write (`apply`, `apply_many`, `expire_due`, the
     settings) is one transaction at the connection's isolation level (READ
-    COMMITTED by default), and never commits a host's. Before the engine
-    reads anything, `apply` locks every balance the plan touches
-    (`SELECT ... FOR UPDATE`, one by one in (sku, location) order), so that
-    plans sharing a balance run one after the other and multi-line
-    reservations never deadlock; balances a plan creates are inserted with
-    `ON CONFLICT DO NOTHING` first, so two plans creating one wait for each
-    other too. A hold resolved by id (release, commit, extend) is read
-    again under its balance's lock and compared with what the plan
-    expected. Plans on different balances never wait for each other:
+    COMMITTED by default), and never commits a host's. Before it reads
+    anything, `apply` locks every balance the plan touches (one by one in
+    (sku, location) order), so that plans sharing a balance run one after
+    the other and multi-line reservations never deadlock; balances a plan
+    creates are inserted with `ON CONFLICT DO NOTHING` first, so two plans
+    creating one wait for each other too. A hold resolved by id (release,
+    commit, extend) is read again under its balance's lock and compared
+    with what the plan expected. Plans on different balances never wait for each other:
     nothing every plan writes is shared (see the mark below). A refused
     plan rolls back and writes nothing. Deadlocks and serialization
     failures (READ COMMITTED has them only in corner cases) run the
@@ -97,9 +83,18 @@ class PostgresLedgerStore(SessionStore):
     (two plans under one key on different balances) runs again too, finds
     the first's receipt and replays it. `retries` counts those runs.
 
-    **Round trips.** A plan is four: BEGIN, one call of
-    `orderkit_ledger_read` (lock, create, then read, each statement with a
-    snapshot of its own), one of `orderkit_ledger_write`, COMMIT. The two
+    **Round trips.** A plan that needs only arithmetic (new holds only, as
+    reserving, receiving and transfers make; every balance already there; no
+    hold of its balances due, nor the superseded owner's) is one statement:
+    a call of `orderkit_ledger_apply` that locks its balances by adding its
+    deltas (`UPDATE`), checks it and writes it, all on the server, its
+    locks held for that one statement. On an autocommit connection outside
+    any transaction the call is its own transaction, without BEGIN and
+    COMMIT; in a host's, a savepoint's. Any other plan, and one that would
+    take a figure below zero, the call leaves as it found it and the shared
+    engine applies it in four: BEGIN, `orderkit_ledger_read` (lock, create,
+    then read, each statement with a snapshot of its own),
+    `orderkit_ledger_write`, COMMIT. Every read is one statement too. The
     functions, created with the tables, plan their statements once per
     connection, whatever the connection's settings.
 
@@ -180,6 +175,12 @@ class PostgresLedgerStore(SessionStore):
             ConcurrencyConflict: Every attempt deadlocked, or a hold moved.
             StoreError: PostgreSQL failed; nothing was written.
         """
+        call = fast.prepare(plan, locking=self.rows_class.locking)
+        if call is not None:
+            receipt = self._transact("apply", call.run, single=True)
+            if receipt is not None:
+                return receipt
+            # Left to the engine, the call having written nothing.
 
         def work(cur: Cursor) -> Receipt:
             rows = self.rows_class(cur, plan)
@@ -237,7 +238,7 @@ class PostgresLedgerStore(SessionStore):
                 return exc
             except _RETRYABLE:
                 raise
-            except (psycopg.Error, *_UNSENDABLE) as exc:
+            except (psycopg.Error, *UNSENDABLE) as exc:
                 if not rows.undo():
                     raise
                 duplicate = isinstance(exc, pg_errors.UniqueViolation)
@@ -299,115 +300,11 @@ class PostgresLedgerStore(SessionStore):
             lambda cur: cur.execute(SET_SAFETY, (sku, location, quantity)),
         )
 
-    # reads
-
-    def balances(
-        self,
-        now: pendulum.DateTime,
-        *,
-        sku: str | None = None,
-        location: str | None = None,
-    ) -> Sequence[Balance]:
-        """Return balances as of `now`, due holds counted as expired, by SKU.
-
-        Raises:
-            StoreError: PostgreSQL failed.
-        """
-        at = to_us(to_utc(now, "now"))
-        query = BALANCES + BALANCES_BY[sku is not None, location is not None]
-        values = {"now": at, "sku": sku, "location": location}
-        return self._read(
-            "balances",
-            lambda cur: [
-                engine.build_balance(*row)
-                for row in cur.execute(query + BALANCES_END, values)
-            ],
-        )
-
-    def receipt(self, key: str) -> Receipt | None:
-        """Return the first receipt of `key`, marked replayed, or `None`.
-
-        Raises:
-            StoreError: PostgreSQL failed.
-        """
-
-        def work(cur: Cursor) -> Receipt | None:
-            row = cur.execute(RECEIPT, (key,)).fetchone()
-            if row is None:
-                return None
-            return engine.copy_receipt(load_receipt(*row), replayed=True)
-
-        return self._read("receipt", work)
-
-    def hold(self, hold_id: str) -> Hold | None:
-        """Return the hold as stored, or `None`.
-
-        Raises:
-            StoreError: PostgreSQL failed.
-        """
-
-        def work(cur: Cursor) -> Hold | None:
-            row = cur.execute(HOLD_BY_ID, (hold_id,)).fetchone()
-            return None if row is None else read_hold(row)
-
-        return self._read("hold", work)
-
-    def holds(
-        self,
-        *,
-        owner: str | None = None,
-        sku: str | None = None,
-        state: HoldState | None = None,
-    ) -> Sequence[Hold]:
-        """Return holds as stored, filtered, oldest first.
-
-        Raises:
-            StoreError: PostgreSQL failed.
-        """
-        where = []
-        values: list[str] = []
-        chosen = (("owner", owner), ("sku", sku), ("state", state and state.value))
-        for column, value in chosen:
-            if value is not None:
-                where.append(f"{column} = %s")
-                values.append(value)
-        query = HOLD
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY placed_at, hold_id"
-        return self._read(
-            "holds", lambda cur: [read_hold(row) for row in cur.execute(query, values)]
-        )
-
-    def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
-        """Return up to `limit` movements with `seq > after`, in order.
-
-        Raises:
-            StoreError: PostgreSQL failed.
-        """
-        if limit <= 0:
-            return []
-        return self._read(
-            "movements",
-            lambda cur: [
-                read_movement(row)
-                for row in cur.execute(MOVEMENTS_AFTER, (after, limit))
-            ],
-        )
-
-    def policy(self, sku: str) -> StockPolicy:
-        """Return the SKU's stock policy (`NoOversell()` unless one was set).
-
-        Raises:
-            StoreError: PostgreSQL failed.
-        """
-        return self._read(
-            "policy", lambda cur: read_policy(cur.execute(POLICY, (sku,)).fetchone())
-        )
-
     # transactions
 
-    def _transact(self, operation: str, work: Callable[[Cursor], T]) -> T:
+    def _transact(
+        self, operation: str, work: Callable[[Cursor], T], *, single: bool = False
+    ) -> T:
         """Run `work` in the session's transaction; count and make the runs again.
 
         The session reruns deadlocks and serialization failures itself; a
@@ -423,22 +320,16 @@ class PostgresLedgerStore(SessionStore):
         try:
             for attempt in range(1, _DUPLICATE_ATTEMPTS + 1):
                 try:
-                    return self._session.transact(operation, counted)
+                    return self._session.transact(operation, counted, single=single)
                 except StoreError as exc:
                     duplicate = isinstance(exc.__cause__, pg_errors.UniqueViolation)
                     if not duplicate or attempt == _DUPLICATE_ATTEMPTS:
                         raise
-                except _UNSENDABLE as exc:
+                except UNSENDABLE as exc:
                     raise store_error(operation, exc) from exc
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
             self._count(runs - 1)
-
-    def _read(self, operation: str, work: Callable[[Cursor], T]) -> T:
-        try:
-            return self._session.read(operation, work)
-        except _UNSENDABLE as exc:
-            raise store_error(operation, exc) from exc
 
     def _count(self, retries: int) -> None:
         if retries > 0:

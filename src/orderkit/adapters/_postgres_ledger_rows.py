@@ -12,8 +12,10 @@ its own: a plan that waited sees the receipt, holds and high-water mark of
 the one it waited for. Holds change only under their balance's lock, so
 the holds read are the holds written over.
 
-A plan is five round trips: BEGIN, the lock, one read of everything else,
-one write of everything (a call of `orderkit_ledger_write`), COMMIT.
+The store applies most plans in one call instead (`_postgres_ledger_fast`);
+the plans the call leaves come here, four round trips: BEGIN, the lock and
+every read (`orderkit_ledger_read`), the write (`orderkit_ledger_write`),
+COMMIT.
 """
 
 from __future__ import annotations
@@ -74,9 +76,10 @@ class PostgresRows:
     `renumber()` and `written` carry those into what the store returns.
 
     **A seam for tests only.** `locking` says whether the balances are
-    locked before they are read. A subclass that sets it to False reads
-    them unlocked: two processes then both sell the last unit, which is how
-    a concurrency test proves that it can see an oversell. Never ship one.
+    locked before they are read, here and in the store's one call
+    (`_postgres_ledger_fast`). A subclass that sets it to False reads them
+    unlocked: two processes then both sell the last unit, which is how a
+    concurrency test proves that it can see an oversell. Never ship one.
     """
 
     locking: ClassVar[bool] = True

@@ -17,6 +17,7 @@ from typing import Final
 
 from orderkit.adapters import _ledger_engine as engine
 from orderkit.adapters._ledger_rows import HOLD_COLUMNS, decode_receipt
+from orderkit.adapters._postgres_ledger_function import APPLY_FUNCTION
 from orderkit.adapters._postgres_session import declare
 from orderkit.inventory import Receipt
 
@@ -283,6 +284,7 @@ LEDGER = declare(
             _READ_FUNCTION,
             _WRITE_FUNCTION,
         ),
+        (APPLY_FUNCTION,),  # version 2: a plan in one call
     ],
 )
 """The ledger's tables, versioned by the `schema_version` row of `orderkit_meta`."""

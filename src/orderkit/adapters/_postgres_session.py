@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -205,6 +206,15 @@ def _pause(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))  # noqa: S311 - jitter, not secrets
 
 
+def _quiet(conn: Connection) -> bool:
+    """Whether nothing waits on `conn`: a server ending a session says so first."""
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return False
+    return not readable
+
+
 def in_transaction(conn: Connection) -> bool:
     """Whether `conn` is inside a transaction (open or failed) that is not ours."""
     return conn.info.transaction_status != pq.TransactionStatus.IDLE
@@ -270,11 +280,18 @@ class Session:
         """Whether the session opened its connection itself (from a DSN)."""
         return self._dsn is not None
 
-    def transact(self, operation: str, work: Callable[[Cursor], T]) -> T:
+    def transact(
+        self, operation: str, work: Callable[[Cursor], T], *, single: bool = False
+    ) -> T:
         """Run `work(cursor)` in a transaction of its own or a savepoint of one open.
 
         In its own transaction a serialization failure or deadlock reruns
         `work` from the start, up to the session's attempts.
+
+        `single` says `work` sends one statement: on a quiet autocommit
+        connection outside any transaction it runs as its own transaction,
+        without BEGIN and COMMIT. A connection the server hung up on is
+        found out by the BEGIN instead, before `work` sends anything.
 
         Raises:
             ConcurrencyConflict: Every attempt collided with another
@@ -292,6 +309,9 @@ class Session:
                 began = False
                 try:
                     self._ensure(conn)
+                    if single and not joined and conn.autocommit and _quiet(conn):
+                        began = True
+                        return work(conn.cursor())
                     with conn.transaction():
                         began = True
                         return work(conn.cursor())

@@ -1,0 +1,215 @@
+"""The PostgreSQL ledger's fast path: a plan in one call of `orderkit_ledger_apply`.
+
+`prepare` turns a plan the function can apply alone (new holds only, no
+stocktake, no hold id twice) into the call's parameters; `OneCall.run`
+sends it and turns the answer into the receipt the engine would have
+returned, or raises the shortage, or says that the engine must run the
+plan after all (`None`), the function having written nothing.
+
+The receipt is built here from the plan, as the engine's `finish` builds
+it: the plan's movements numbered with the stored numbers (its own ones
+indexed in order and at the store's time), its new holds (moved on by the
+difference when the store's time is later than the plan's), and the
+balances the plan moved, then those it checked, as they ended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, Final
+
+import pendulum
+
+from orderkit._time import plus
+from orderkit.adapters import _ledger_engine as engine
+from orderkit.adapters._ledger_rows import hold_row
+from orderkit.adapters._micros import from_us, to_us
+from orderkit.adapters._postgres_ledger_tables import load_receipt
+from orderkit.adapters._postgres_session import Cursor
+from orderkit.errors import InsufficientStock
+from orderkit.inventory import Hold, Measure, Movement, Plan, Receipt, Shortage
+
+
+APPLY: Final = "SELECT * FROM orderkit_ledger_apply(%s, %s, %s, %s, %s, %s)"
+"""One call of `orderkit_ledger_apply` (`_postgres_ledger_function`); its
+parameters: the lock, the key, remember, the plan's time, the superseded
+owner, and the plan as one JSON document."""
+
+_MEASURES: Final = {Measure.AVAILABLE: 0, Measure.ON_HAND: 1, Measure.ALLOCATED: 2}
+_ENCODE: Final = json.JSONEncoder(separators=(",", ":")).encode
+_APPLIED, _REPLAYED, _SHORT = 0, 1, 2
+_NOT_LATE: Final = dt.timedelta(0)
+
+
+class OneCall:
+    """One plan as a call of `orderkit_ledger_apply`, and its answer read back."""
+
+    __slots__ = ("_loaded", "_own", "_params", "_plan", "_rows")
+
+    def __init__(
+        self,
+        plan: Plan,
+        params: tuple[Any, ...],
+        rows: list[engine.Row],
+        loaded: list[int],
+        own: list[int | None],
+    ) -> None:
+        self._plan = plan
+        self._params = params
+        self._rows = rows
+        self._loaded = loaded
+        self._own = own
+
+    def run(self, cur: Cursor) -> Receipt | None:
+        """Apply the plan in one statement; `None`: the engine must run it.
+
+        Raises:
+            InsufficientStock: A check failed; nothing was written.
+        """
+        found = cur.execute(APPLY, self._params).fetchone()
+        assert found is not None  # noqa: S101 - a function's one row
+        status, at, seqs, body, figures = found
+        if status == _APPLIED:
+            return self._receipt(at, seqs, figures)
+        if status == _REPLAYED:
+            return engine.copy_receipt(load_receipt(body, seqs), replayed=True)
+        if status == _SHORT:
+            checks = self._plan.checks
+            raise InsufficientStock(
+                [
+                    Shortage(
+                        checks[index].sku,
+                        checks[index].location,
+                        checks[index].requested,
+                        available,
+                        checks[index].measure.value,
+                    )
+                    for index, available in zip(
+                        figures[::2], figures[1::2], strict=True
+                    )
+                ]
+            )
+        return None
+
+    def _receipt(
+        self, at_us: int, seqs: Sequence[int], figures: Sequence[int]
+    ) -> Receipt:
+        plan = self._plan
+        now = plan.now
+        at = now if at_us == self._params[3] else from_us(at_us)
+        movements = tuple(
+            engine.copy_movement(m, seq=seq)
+            if index is None
+            else engine.copy_movement(m, index=index, at=at, seq=seq)
+            for m, index, seq in zip(plan.movements, self._own, seqs, strict=True)
+        )
+        late = _NOT_LATE if at is now else dt.datetime.__sub__(at, now)
+        holds = tuple(_catch_up(w.new, late, at) for w in plan.holds)
+        rows = self._rows
+        balances = tuple(
+            engine.build_balance(*rows[i], *figures[4 * i : 4 * i + 4])
+            for i in self._loaded
+        )
+        return engine.build_receipt(
+            plan.key,
+            at,
+            movements,
+            holds,
+            balances,
+            False,  # noqa: FBT003 - a generated builder
+        )
+
+
+def prepare(plan: Plan, *, locking: bool) -> OneCall | None:
+    """The plan as one call, or `None` when only the engine can apply it.
+
+    `locking` false reads the balances unlocked: `PostgresRows.locking`'s
+    deliberately broken test variant, never false in use.
+    """
+    holds = []
+    for write in plan.holds:
+        if write.expected is not None:
+            return None  # a compare-and-set of a stored hold
+        holds.append(hold_row(write.new))
+    if len({h[0] for h in holds}) != len(holds):
+        return None  # one id written twice: the engine's conflict
+    key = plan.key
+    now = to_us(plan.now)
+    deltas: dict[engine.Row, list[int]] = {}
+    movements: list[tuple[Any, ...]] = []
+    own: list[int | None] = []
+    count = 0
+    for m in plan.movements:
+        if m.counted is not None:
+            return None  # a stocktake sets on hand from what it finds
+        row = (m.sku, m.location)
+        delta = deltas.get(row)
+        if delta is None:
+            delta = deltas[row] = [0, 0, 0]
+        delta[0] += m.on_hand
+        delta[1] += m.reserved
+        delta[2] += m.allocated
+        if m.key == key:
+            own.append(count)
+            movements.append(_movement_row(m, count, now, len(own)))
+            count += 1
+        else:
+            own.append(None)
+            movements.append(_movement_row(m, m.index, to_us(m.at), len(own)))
+    checks = plan.checks
+    rows = sorted(plan.touched())
+    where = {row: i for i, row in enumerate(rows)}
+    loaded = dict.fromkeys(deltas)
+    for c in checks:
+        loaded[c.sku, c.location] = None
+    loaded_at = [where[row] for row in loaded]
+    zero = (0, 0, 0)
+    document = _ENCODE(
+        (
+            [(*row, *deltas.get(row, zero)) for row in rows],
+            loaded_at,
+            [
+                (where[c.sku, c.location], _MEASURES[c.measure], c.minimum, c.requested)
+                for c in checks
+            ],
+            holds,
+            movements,
+        )
+    )
+    params = (locking, key, plan.remember, now, plan.supersede, document)
+    return OneCall(plan, params, rows, loaded_at, own)
+
+
+def _movement_row(m: Movement, index: int, at: int, seq: int) -> tuple[Any, ...]:
+    """`movement_row()` as the engine numbers it, the plan's own at the plan's time."""
+    return (
+        m.key,
+        index,
+        m.kind.value,
+        m.sku,
+        m.location,
+        m.on_hand,
+        m.reserved,
+        m.allocated,
+        at,
+        m.reason,
+        m.actor,
+        m.hold_id,
+        None,
+        seq,
+    )
+
+
+def _catch_up(new: Hold, late: dt.timedelta, at: pendulum.DateTime) -> Hold:
+    """A new hold moved on as the engine moves one when the store's time is later."""
+    if not late:
+        return new
+    resolved = new.resolved_at
+    return engine.copy_hold(
+        new,
+        placed_at=plus(new.placed_at, late),
+        expires_at=plus(new.expires_at, late),
+        resolved_at=at if resolved is not None and resolved < at else resolved,
+    )

@@ -1,0 +1,152 @@
+"""The PostgreSQL ledger's reads: each one statement, its own transaction.
+
+`PostgresLedgerStore` inherits them. Every read is a single statement, so on
+an autocommit connection outside any transaction it runs alone, one round
+trip (see `Session.transact`); inside a host's transaction it joins it and
+sees the host's uncommitted writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Final, TypeVar
+
+import pendulum
+
+from orderkit._time import to_utc
+from orderkit.adapters import _ledger_engine as engine
+from orderkit.adapters._ledger_rows import read_hold, read_movement, read_policy
+from orderkit.adapters._micros import to_us
+from orderkit.adapters._postgres_ledger_tables import (
+    BALANCES,
+    BALANCES_BY,
+    BALANCES_END,
+    HOLD,
+    HOLD_BY_ID,
+    MOVEMENTS_AFTER,
+    POLICY,
+    RECEIPT,
+    load_receipt,
+)
+from orderkit.adapters._postgres_session import Cursor, SessionStore, store_error
+from orderkit.inventory import Balance, Hold, HoldState, Movement, Receipt, StockPolicy
+
+
+T = TypeVar("T")
+# Values the driver cannot send (a lone surrogate in text) fail before the
+# server sees them; they are storage failures all the same.
+UNSENDABLE: Final = (UnicodeEncodeError,)
+
+
+class LedgerReads(SessionStore):
+    """The reads of `PostgresLedgerStore` (see there)."""
+
+    def balances(
+        self,
+        now: pendulum.DateTime,
+        *,
+        sku: str | None = None,
+        location: str | None = None,
+    ) -> Sequence[Balance]:
+        """Return balances as of `now`, due holds counted as expired, by SKU.
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+        at = to_us(to_utc(now, "now"))
+        query = BALANCES + BALANCES_BY[sku is not None, location is not None]
+        values = {"now": at, "sku": sku, "location": location}
+        return self._read(
+            "balances",
+            lambda cur: [
+                engine.build_balance(*row)
+                for row in cur.execute(query + BALANCES_END, values)
+            ],
+        )
+
+    def receipt(self, key: str) -> Receipt | None:
+        """Return the first receipt of `key`, marked replayed, or `None`.
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+
+        def work(cur: Cursor) -> Receipt | None:
+            row = cur.execute(RECEIPT, (key,)).fetchone()
+            if row is None:
+                return None
+            return engine.copy_receipt(load_receipt(*row), replayed=True)
+
+        return self._read("receipt", work)
+
+    def hold(self, hold_id: str) -> Hold | None:
+        """Return the hold as stored, or `None`.
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+
+        def work(cur: Cursor) -> Hold | None:
+            row = cur.execute(HOLD_BY_ID, (hold_id,)).fetchone()
+            return None if row is None else read_hold(row)
+
+        return self._read("hold", work)
+
+    def holds(
+        self,
+        *,
+        owner: str | None = None,
+        sku: str | None = None,
+        state: HoldState | None = None,
+    ) -> Sequence[Hold]:
+        """Return holds as stored, filtered, oldest first.
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+        where = []
+        values: list[str] = []
+        chosen = (("owner", owner), ("sku", sku), ("state", state and state.value))
+        for column, value in chosen:
+            if value is not None:
+                where.append(f"{column} = %s")
+                values.append(value)
+        query = HOLD
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY placed_at, hold_id"
+        return self._read(
+            "holds", lambda cur: [read_hold(row) for row in cur.execute(query, values)]
+        )
+
+    def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
+        """Return up to `limit` movements with `seq > after`, in order.
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+        if limit <= 0:
+            return []
+        return self._read(
+            "movements",
+            lambda cur: [
+                read_movement(row)
+                for row in cur.execute(MOVEMENTS_AFTER, (after, limit))
+            ],
+        )
+
+    def policy(self, sku: str) -> StockPolicy:
+        """Return the SKU's stock policy (`NoOversell()` unless one was set).
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+        return self._read(
+            "policy", lambda cur: read_policy(cur.execute(POLICY, (sku,)).fetchone())
+        )
+
+    def _read(self, operation: str, work: Callable[[Cursor], T]) -> T:
+        try:
+            return self._session.transact(operation, work, single=True)
+        except UNSENDABLE as exc:
+            raise store_error(operation, exc) from exc
