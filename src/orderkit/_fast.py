@@ -5,15 +5,16 @@ new instance come from instances that were validated already (an order and
 an event), that work is wasted. These builders set the slots directly, with
 code generated per class, the way attrs generates `__init__`.
 
-Each class gets a private twin: a subclass that adds no slot, so it has the
-very same layout, and is not frozen, so the interpreter stores its slots
-with its specialised slot store (under 10ns a slot on Python 3.11, where a
-member descriptor's `__set__` costs some 50ns). A builder fills a twin, then
-re-types it to the public class, which the interpreter allows because the
-layouts agree: what leaves here is an ordinary instance of the class, equal
-to the one its validating constructor would build from the same values, and
-as frozen. Where an interpreter refuses the re-typing, the builders set the
-slots through their descriptors instead.
+Each class gets a private draft (`draft`): a subclass that adds no slot, so
+it has the very same layout, and is not frozen, so the interpreter stores its
+slots with its specialised slot store (under 10ns a slot on Python 3.11,
+where a member descriptor's `__set__` costs some 50ns). A builder fills a
+draft, then re-types it to the public class, which the interpreter allows
+because the layouts agree: what leaves here is an ordinary instance of the
+class, equal to the one its validating constructor would build from the same
+values, and as frozen. Where an interpreter refuses the re-typing, the
+builders set the slots through their descriptors instead. The fast readers
+of `orderkit.serialization` fill drafts by hand.
 """
 
 from __future__ import annotations
@@ -91,29 +92,57 @@ def _names(cls: type) -> list[str]:
     return names
 
 
-_twins: dict[type, type | None] = {}
+_drafts: dict[type, type] = {}
 
 
-def _twin(cls: type) -> type | None:
-    """A subclass with the layout of `cls` that stores slots plainly, or None."""
-    if cls in _twins:
-        return _twins[cls]
-    # Both slots of setattro must be the plain ones, or the class keeps the
-    # frozen __setattr__'s Python-level hook and its stores stay slow.
+def draft(cls: type) -> Any:  # noqa: ANN401 - its instances take any attribute
+    """The draft class of a frozen, slotted attrs class, made once per class.
+
+    A draft is a subclass that adds no slot and restores `object.__init__`
+    and `object.__setattr__`: calling it makes an empty instance, which code
+    fills with plain attribute stores, then turns into the class itself::
+
+        line = draft(OrderLine)()
+        line.line_id = ...  # every field, in any order
+        line.__class__ = OrderLine
+
+    Every field (and the cached hash slot of a class with `cache_hash=True`)
+    must be set before that assignment; no validator runs.
+
+    Raises:
+        TypeError: `cls` is not a slotted attrs class, or the interpreter
+            refuses to turn a draft into it.
+    """
+    found = _drafts.get(cls)
+    if found is not None:
+        return found
+    if not attrs.has(cls) or "__slots__" not in cls.__dict__:
+        msg = f"{cls.__qualname__} is not a slotted attrs class"
+        raise TypeError(msg)
+    # Both attribute hooks: CPython keeps them in one slot, and specialises
+    # attribute stores only when neither is overridden.
     namespace = {
         "__slots__": (),
+        "__init__": object.__init__,
         "__setattr__": object.__setattr__,
         "__delattr__": object.__delattr__,
         "__module__": __name__,
+        "__qualname__": f"{cls.__qualname__}Draft",
     }
-    twin: type | None = type(f"_Building{cls.__name__}", (cls,), namespace)
+    drafted = type(f"{cls.__name__}Draft", (cls,), namespace)
+    # Refused here, when the draft is made, rather than on first use.
+    probe = drafted()
+    probe.__class__ = cls
+    _drafts[cls] = drafted
+    return drafted
+
+
+def _twin(cls: type) -> type | None:
+    """The draft of `cls`, or None where the interpreter refuses one."""
     try:
-        probe: object = object.__new__(twin)  # type: ignore[arg-type]
-        probe.__class__ = cls
+        return draft(cls)  # type: ignore[no-any-return]
     except TypeError:  # pragma: no cover - an interpreter that refuses re-typing
-        twin = None
-    _twins[cls] = twin
-    return twin
+        return None
 
 
 def _generate(

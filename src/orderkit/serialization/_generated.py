@@ -258,8 +258,11 @@ def _write(get: str, hook: UnstructureHook, source: _Source, depth: int) -> str:
             get if inner == var else f"(None if ({var} := {get}) is None else {inner})"
         )
     if isinstance(hook, WriteItems):
-        var = source.local()
-        return f"[{_write(var, hook.item, source, depth)} for {var} in {get}]"
+        var, items = source.local(), source.local()
+        item = _write(var, hook.item, source, depth)
+        # A comprehension costs a function call even when there is nothing to
+        # write, and most of an order's lists are empty.
+        return f"([{item} for {var} in {items}] if ({items} := {get}) else [])"
     cl = _WRITERS.get(hook) if isinstance(hook, types.FunctionType) else None
     if cl is None or depth >= _INLINE_DEPTH:
         return f"{source.hook(hook)}({get})"
