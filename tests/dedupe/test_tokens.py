@@ -2,6 +2,8 @@
 
 import base64
 import collections
+import ctypes
+import os
 import re
 
 from orderkit.dedupe import _tokens
@@ -42,3 +44,23 @@ def test_a_batch_is_drawn_only_when_the_pool_is_empty() -> None:
     _tokens._pool.clear()
     draw_token()
     assert len(_tokens._pool) == _tokens._BATCH - 1
+
+
+def test_a_child_forked_without_python_hooks_draws_its_own_tokens() -> None:
+    """A fork made by C code (a pre-forking server) runs no at-fork hook."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    draw_token()  # the parent holds tokens it has not handed out
+    read, write = os.pipe()
+    child = libc.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.close(read)
+        os.write(write, draw_token().encode())
+        os._exit(0)
+    os.close(write)
+    try:
+        childs = os.read(read, 64).decode()
+    finally:
+        os.close(read)
+        os.waitpid(child, 0)
+    assert TOKEN.fullmatch(childs)
+    assert childs != draw_token()

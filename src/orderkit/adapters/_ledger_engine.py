@@ -27,6 +27,7 @@ from orderkit.errors import (
 )
 from orderkit.inventory import (
     Balance,
+    Check,
     Hold,
     HoldState,
     Measure,
@@ -278,7 +279,7 @@ def _write_holds(work: _Work, plan: Plan) -> None:
             ):
                 raise HoldNotLive(hold_id, HoldState.EXPIRED.value)
             raise ConcurrencyConflict(f"hold:{hold_id}")
-        work.holds[hold_id] = _catch_up(write.expected, write.new, late, work.at)
+        work.holds[hold_id] = catch_up(write.expected, write.new, late, work.at)
 
 
 def _check_identity(expected: Hold, new: Hold) -> None:
@@ -298,9 +299,14 @@ def _check_identity(expected: Hold, new: Hold) -> None:
     )
 
 
-def _catch_up(
+def catch_up(
     expected: Hold | None, new: Hold, late: dt.timedelta, at: pendulum.DateTime
 ) -> Hold:
+    """`new` moved on by `late` to the store's time `at` (`expected`: what it replaces).
+
+    The store works at `at` when a clock stepping back puts it after the
+    plan's time: what the plan derived from its time moves on with it.
+    """
     if not late:
         return new
     changes: dict[str, object] = {}
@@ -311,6 +317,13 @@ def _catch_up(
     if new.resolved_at is not None and new.resolved_at < at:
         changes["resolved_at"] = at
     return copy_hold(new, **changes) if changes else new
+
+
+def shortage(check: Check, available: int) -> Shortage:
+    """What `check` lacked, `available` being the figure the error reports."""
+    return Shortage(
+        check.sku, check.location, check.requested, available, check.measure.value
+    )
 
 
 def _check(work: _Work, plan: Plan) -> None:
@@ -329,14 +342,6 @@ def _check(work: _Work, plan: Plan) -> None:
             else check.minimum
         )
         if value < minimum:
-            shortages.append(
-                Shortage(
-                    check.sku,
-                    check.location,
-                    check.requested,
-                    value + check.requested - minimum,
-                    check.measure.value,
-                )
-            )
+            shortages.append(shortage(check, value + check.requested - minimum))
     if shortages:
         raise InsufficientStock(shortages)

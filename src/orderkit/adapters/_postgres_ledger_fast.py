@@ -20,16 +20,13 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-import pendulum
-
-from orderkit._time import plus
 from orderkit.adapters import _ledger_engine as engine
 from orderkit.adapters._ledger_rows import hold_row
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._postgres_ledger_tables import load_receipt
 from orderkit.adapters._postgres_session import Cursor
 from orderkit.errors import InsufficientStock
-from orderkit.inventory import Hold, Measure, Movement, Plan, Receipt, Shortage
+from orderkit.inventory import Measure, Movement, Plan, Receipt
 
 
 APPLY: Final = "SELECT * FROM orderkit_ledger_apply(%s, %s, %s, %s, %s, %s)"
@@ -79,13 +76,7 @@ class OneCall:
             checks = self._plan.checks
             raise InsufficientStock(
                 [
-                    Shortage(
-                        checks[index].sku,
-                        checks[index].location,
-                        checks[index].requested,
-                        available,
-                        checks[index].measure.value,
-                    )
+                    engine.shortage(checks[index], available)
                     for index, available in zip(
                         figures[::2], figures[1::2], strict=True
                     )
@@ -106,7 +97,7 @@ class OneCall:
             for m, index, seq in zip(plan.movements, self._own, seqs, strict=True)
         )
         late = _NOT_LATE if at is now else dt.datetime.__sub__(at, now)
-        holds = tuple(_catch_up(w.new, late, at) for w in plan.holds)
+        holds = tuple(engine.catch_up(None, w.new, late, at) for w in plan.holds)
         rows = self._rows
         balances = tuple(
             engine.build_balance(*rows[i], *figures[4 * i : 4 * i + 4])
@@ -199,17 +190,4 @@ def _movement_row(m: Movement, index: int, at: int, seq: int) -> tuple[Any, ...]
         m.hold_id,
         None,
         seq,
-    )
-
-
-def _catch_up(new: Hold, late: dt.timedelta, at: pendulum.DateTime) -> Hold:
-    """A new hold moved on as the engine moves one when the store's time is later."""
-    if not late:
-        return new
-    resolved = new.resolved_at
-    return engine.copy_hold(
-        new,
-        placed_at=plus(new.placed_at, late),
-        expires_at=plus(new.expires_at, late),
-        resolved_at=at if resolved is not None and resolved < at else resolved,
     )

@@ -12,9 +12,9 @@ store's time or owned by the superseded owner, no figure falling below
 zero. Anything else it answers "fall back", and the store runs the plan
 through the engine (`PostgresRows`) instead; so does a refusal that must
 name a figure, while a shortage is reported here. Each balance is locked
-by the UPDATE that adds the plan's deltas, so a plan that is refused,
-replayed or left to the engine takes its deltas back before it answers:
-the call then leaves every table as it found it.
+(`SELECT ... FOR UPDATE`) and read first, and written only once the plan is
+checked: a plan that is refused, replayed or left to the engine leaves
+every table as it found it.
 
 Besides the key, `p_remember`, the plan's time `p_now` and the superseded
 owner, the plan comes as one JSON document `p_plan`: one string for the
@@ -49,35 +49,28 @@ from __future__ import annotations
 from typing import Final
 
 
-# Each balance, in the order given: with the lock, one UPDATE adds the
-# plan's deltas and returns the figures after them (a balance the plan only
-# reads is locked with SELECT ... FOR UPDATE); without, the figures are read
-# bare and written back whole at the end, as the broken variant must.
+# Each balance, in the order given, read with the plan's deltas added: with
+# the lock, SELECT ... FOR UPDATE, so the figures stay true until the call
+# ends; without, bare, as the broken variant must. Nothing is written until
+# the plan is checked, so a plan refused, replayed or left to the engine
+# writes nothing at all.
 _LOCK_ROW = """
             e := p_rows->(i - 1);
-            IF NOT p_lock THEN
+            IF p_lock THEN
+                SELECT b.on_hand + (e->>2)::bigint, b.reserved + (e->>3)::bigint,
+                    b.allocated + (e->>4)::bigint, b.safety_stock
+                INTO b_on_hand, b_reserved, b_allocated, b_safety
+                FROM orderkit_balances AS b
+                WHERE b.sku = e->>0 AND b.location = e->>1 FOR UPDATE;
+            ELSE
                 SELECT b.on_hand + (e->>2)::bigint, b.reserved + (e->>3)::bigint,
                     b.allocated + (e->>4)::bigint, b.safety_stock
                 INTO b_on_hand, b_reserved, b_allocated, b_safety
                 FROM orderkit_balances AS b
                 WHERE b.sku = e->>0 AND b.location = e->>1;
-            ELSIF e->>2 <> '0' OR e->>3 <> '0' OR e->>4 <> '0' THEN
-                UPDATE orderkit_balances AS b
-                SET on_hand = b.on_hand + (e->>2)::bigint,
-                    reserved = b.reserved + (e->>3)::bigint,
-                    allocated = b.allocated + (e->>4)::bigint
-                WHERE b.sku = e->>0 AND b.location = e->>1
-                RETURNING b.on_hand, b.reserved, b.allocated, b.safety_stock
-                INTO b_on_hand, b_reserved, b_allocated, b_safety;
-            ELSE
-                SELECT b.on_hand, b.reserved, b.allocated, b.safety_stock
-                INTO b_on_hand, b_reserved, b_allocated, b_safety
-                FROM orderkit_balances AS b
-                WHERE b.sku = e->>0 AND b.location = e->>1 FOR UPDATE;
             END IF;
             IF NOT FOUND THEN
-                n := i - 1;  -- a balance to create, or an unknown SKU or location
-                EXIT plan;
+                EXIT plan;  -- a balance to create, or an unknown SKU or location
             END IF;
             a_sku[i] := e->>0;
             a_loc[i] := e->>1;
@@ -123,17 +116,15 @@ _CATCH_UP = """
                 FROM jsonb_array_elements(p_holds) WITH ORDINALITY AS t (e, o));"""
 
 _WRITE = """
-        IF NOT p_lock THEN
-            FOR i IN 1 .. n_rows LOOP
-                e := p_rows->(i - 1);
-                IF e->>2 <> '0' OR e->>3 <> '0' OR e->>4 <> '0' THEN
-                    UPDATE orderkit_balances AS b SET on_hand = r_figures[4 * i - 3],
-                        reserved = r_figures[4 * i - 2],
-                        allocated = r_figures[4 * i - 1]
-                    WHERE b.sku = a_sku[i] AND b.location = a_loc[i];
-                END IF;
-            END LOOP;
-        END IF;
+        FOR i IN 1 .. n_rows LOOP
+            e := p_rows->(i - 1);
+            IF e->>2 <> '0' OR e->>3 <> '0' OR e->>4 <> '0' THEN
+                UPDATE orderkit_balances AS b SET on_hand = r_figures[4 * i - 3],
+                    reserved = r_figures[4 * i - 2],
+                    allocated = r_figures[4 * i - 1]
+                WHERE b.sku = a_sku[i] AND b.location = a_loc[i];
+            END IF;
+        END LOOP;
         IF mark IS DISTINCT FROM r_at THEN
             INSERT INTO orderkit_marks AS m (backend, high_water)
             VALUES (pg_backend_pid(), r_at) ON CONFLICT (backend) DO UPDATE
@@ -169,22 +160,6 @@ _WRITE = """
         r_status := 0;
         RETURN;"""
 
-# Take back the deltas of the first n balances: the plan is refused or left
-# to the engine, and the call writes nothing.
-_UNDO = """
-    IF p_lock THEN
-        FOR i IN 1 .. n LOOP
-            e := p_rows->(i - 1);
-            IF e->>2 <> '0' OR e->>3 <> '0' OR e->>4 <> '0' THEN
-                UPDATE orderkit_balances AS b
-                SET on_hand = b.on_hand - (e->>2)::bigint,
-                    reserved = b.reserved - (e->>3)::bigint,
-                    allocated = b.allocated - (e->>4)::bigint
-                WHERE b.sku = a_sku[i] AND b.location = a_loc[i];
-            END IF;
-        END LOOP;
-    END IF;"""
-
 APPLY_FUNCTION: Final = f"""
 CREATE FUNCTION orderkit_ledger_apply(p_lock boolean, p_key text,
     p_remember boolean, p_now bigint, p_owner text, p_plan jsonb,
@@ -198,7 +173,6 @@ DECLARE
     p_holds jsonb := p_plan->3;
     p_movements jsonb := p_plan->4;
     n_rows integer := jsonb_array_length(p_rows);
-    n integer := n_rows;
     e jsonb;
     j integer;
     b_on_hand bigint;
@@ -267,7 +241,7 @@ BEGIN
             END IF;
         END LOOP;
         -- Checked: write it all.{_WRITE.format(catch_up=_CATCH_UP)}
-    END plan;{_UNDO}
+    END plan;
 END
 $$"""  # noqa: S608 - constants only
 """The plan's whole application in one call (see the module's docstring)."""

@@ -21,6 +21,7 @@ The tables go in the connection's current schema (the first of its
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import select
 import threading
@@ -206,6 +207,11 @@ def _pause(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))  # noqa: S311 - jitter, not secrets
 
 
+# A network that drops idle connections unheard (a NAT, a load balancer)
+# waits minutes first; a connection used within this many seconds is alive.
+_FRESH_SECONDS = 10.0
+
+
 def _quiet(conn: Connection) -> bool:
     """Whether nothing waits on `conn`: a server ending a session says so first."""
     try:
@@ -247,6 +253,7 @@ class Session:
         "_lock",
         "_pool",
         "_ready",
+        "_used",
     )
 
     def __init__(self, target: Target, component: Component, *, attempts: int) -> None:
@@ -257,6 +264,8 @@ class Session:
         self._attempts = attempts
         self._ready = False
         self._closed = False
+        # When a call last finished: `_fresh` trusts a connection used lately.
+        self._used = -math.inf
         self._dsn: str | None = None
         self._conn: Connection | None = None
         self._pool: ConnectionPool | None = None
@@ -289,9 +298,11 @@ class Session:
         `work` from the start, up to the session's attempts.
 
         `single` says `work` sends one statement: on a quiet autocommit
-        connection outside any transaction it runs as its own transaction,
-        without BEGIN and COMMIT. A connection the server hung up on is
-        found out by the BEGIN instead, before `work` sends anything.
+        connection outside any transaction, used by a call a moment ago, it
+        runs as its own transaction, without BEGIN and COMMIT. Otherwise the
+        BEGIN finds out about a connection that was lost meanwhile, before
+        `work` sends anything: the server's hang-up (which `_quiet` sees
+        waiting), or a network that dropped an idle connection unheard.
 
         Raises:
             ConcurrencyConflict: Every attempt collided with another
@@ -309,12 +320,13 @@ class Session:
                 began = False
                 try:
                     self._ensure(conn)
-                    if single and not joined and conn.autocommit and _quiet(conn):
+                    if single and not joined and self._fresh(conn):
                         began = True
-                        return work(conn.cursor())
-                    with conn.transaction():
-                        began = True
-                        return work(conn.cursor())
+                        result = work(conn.cursor())
+                    else:
+                        with conn.transaction():
+                            began = True
+                            result = work(conn.cursor())
                 except RETRYABLE as exc:
                     attempt += 1
                     if joined or attempt >= self._attempts:
@@ -328,6 +340,17 @@ class Session:
                         raise store_error(operation, exc) from exc
                     conn = self._reopen()
                     reopened = True
+                else:
+                    self._used = time.monotonic()
+                    return result
+
+    def _fresh(self, conn: Connection) -> bool:
+        """Whether `conn` may run a statement without BEGIN (see `transact`)."""
+        return (
+            conn.autocommit
+            and time.monotonic() - self._used < _FRESH_SECONDS
+            and _quiet(conn)
+        )
 
     def read(self, operation: str, work: Callable[[Cursor], T]) -> T:
         """Run `work(cursor)` in one transaction: one consistent view of the tables.
@@ -376,9 +399,11 @@ class Session:
     def _connect(self) -> Connection:
         assert self._dsn is not None  # noqa: S101 - only owned sessions connect
         try:
-            return psycopg.connect(self._dsn, autocommit=True)
+            conn = psycopg.connect(self._dsn, autocommit=True)
         except psycopg.Error as exc:
             raise store_error("open", exc) from exc
+        self._used = time.monotonic()  # a connection just made is alive
+        return conn
 
     def _ensure(self, conn: Connection) -> None:
         """Create or migrate the component's tables, once per session."""

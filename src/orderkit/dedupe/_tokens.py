@@ -27,12 +27,19 @@ _CLEARED: Final = int.from_bytes(
 )  # fmt: skip
 
 # Shared by every store: list.pop and list.extend are atomic, and two
-# threads refilling it at once only draw a batch more.
+# threads refilling it at once only draw a batch more. A process forked with
+# tokens left must not hand out the ones its parent will: `_pid` says whose
+# they are (a fork made by C code runs no `os.register_at_fork` hook).
 _pool: list[str] = []
+_pid = os.getpid()
 
 
 def draw_token() -> str:
     """A fresh token, as `secrets.token_urlsafe(16)` would give it."""
+    global _pid  # noqa: PLW0603 - the pool's owner, checked on every draw
+    if _pid != os.getpid():
+        _pool.clear()
+        _pid = os.getpid()
     while True:
         try:
             return _pool.pop()
@@ -45,8 +52,3 @@ def _batch() -> list[str]:
     drawn = int.from_bytes(secrets.token_bytes(size), "big") & _CLEARED
     chars = base64.urlsafe_b64encode(drawn.to_bytes(size, "big")).decode("ascii")
     return [chars[i : i + _TOKEN] for i in range(0, len(chars), _GROUP)]
-
-
-if hasattr(os, "register_at_fork"):
-    # A forked child must not hand out the tokens its parent will.
-    os.register_at_fork(after_in_child=_pool.clear)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final, TypeVar
 
 import pendulum
 
@@ -23,7 +23,7 @@ from orderkit.orders._events import (
 from orderkit.orders._order import Order
 from orderkit.orders._outcomes import Applied, Early, Outcome, Stale
 from orderkit.orders._status import OrderStatus
-from orderkit.orders._table import Verdict
+from orderkit.orders._table import TRANSITIONS, Verdict
 
 
 # The parts of every instance built here come from an order and an event that
@@ -42,6 +42,26 @@ with_address: Final = changer(
 with_cancel_reason: Final = changer(
     Order, "status", "version", "applied_keys", "cancel_reason"
 )
+
+T = TypeVar("T")
+
+# The table as a plain dict: a mapping proxy adds a call to every look-up.
+CELLS: Final = dict(TRANSITIONS)
+
+
+def in_time_order(
+    items: tuple[T, ...], item: T, when: Callable[[T], Any]
+) -> tuple[T, ...]:
+    """`items` with `item`, sorted by `when`, as `sorted` would place it.
+
+    By when it happened at the source, not by arrival, so that any delivery
+    order of the same events builds the same order. Most arrive in order:
+    then `item` goes last, without sorting.
+    """
+    if not items or when(items[-1]) <= when(item):
+        return (*items, item)
+    return tuple(sorted((*items, item), key=when))
+
 
 _PREDECESSOR: Final = {
     PickingStarted: "PaymentCaptured",

@@ -17,7 +17,9 @@ from orderkit.errors import (
     ValidationError,
 )
 from orderkit.orders._commit import (
+    CELLS,
     commit,
+    in_time_order,
     moved,
     new_applied,
     new_change,
@@ -54,7 +56,7 @@ from orderkit.orders._outcomes import (
 )
 from orderkit.orders._parcels import parcel_moved, shipped
 from orderkit.orders._status import OrderStatus
-from orderkit.orders._table import TRANSITIONS, Verdict
+from orderkit.orders._table import Verdict
 
 
 # The parts of every instance built here come from an order and an event that
@@ -65,12 +67,10 @@ _new_duplicate: Final = builder(Duplicate)
 _DateTime: Final = pendulum.DateTime
 _UTC: Final = pendulum.UTC
 _payment_when: Final = attrgetter("captured_at", "payment_id")
-# The table as a plain dict, and the members the steps test, as constants: a
-# mapping proxy adds a call to every look-up, and a member looked up on its
-# enum class costs some 50ns (Python 3.11). Both classes are final, so
+# The members the steps test, as constants: a member looked up on its enum
+# class costs some 50ns (Python 3.11). Both classes are final, so
 # `type(cell) is OrderStatus` says what `isinstance` says, without the
 # enum metaclass's slower instance check.
-_CELLS: Final = dict(TRANSITIONS)
 _PENDING_PAYMENT: Final = OrderStatus.PENDING_PAYMENT
 _KEEP: Final = Verdict.KEEP
 _REFUND_DUE: Final = Verdict.REFUND_DUE
@@ -125,7 +125,7 @@ def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Ou
             return Stale(order, event, f"payment {payment_id!r} is already captured")
     if event.amount.currency.code != order.currency:
         raise CurrencyMismatch("amount", event.amount.currency.code, order.currency)
-    cell = _CELLS[order.status, PaymentCaptured]
+    cell = CELLS[order.status, PaymentCaptured]
     if cell is _KEEP or cell is _REFUND_DUE:
         status = order.status
     elif type(cell) is OrderStatus:
@@ -133,13 +133,7 @@ def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Ou
     else:  # pragma: no cover - the table has no other verdict for payments
         return unchanged(order, event, cell)
     payment = _new_payment(payment_id, event.amount, event.occurred_at)
-    payments = order.payments
-    # Sorted by when it happened at the source, not by arrival, so that any
-    # delivery order of the same events builds the same order.
-    if not payments or _payment_when(payments[-1]) <= _payment_when(payment):
-        payments = (*payments, payment)
-    else:
-        payments = tuple(sorted((*payments, payment), key=_payment_when))
+    payments = in_time_order(order.payments, payment, _payment_when)
     change = new_change(f"payments[{payment_id}]", "", str(event.amount))
     applied = commit(order, event, now, status, (change,), with_payments, payments)
     if cell is _REFUND_DUE:
@@ -148,7 +142,7 @@ def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Ou
 
 
 def _move(order: Order, event: OrderEvent, now: pendulum.DateTime) -> Outcome:
-    cell = _CELLS[order.status, type(event)]
+    cell = CELLS[order.status, type(event)]
     if type(cell) is not OrderStatus:
         return unchanged(order, event, cell)
     if type(event) is PickingStarted and event.location is not None:
@@ -158,7 +152,7 @@ def _move(order: Order, event: OrderEvent, now: pendulum.DateTime) -> Outcome:
 
 
 def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> Outcome:
-    cell = _CELLS[order.status, type(event)]
+    cell = CELLS[order.status, type(event)]
     if type(cell) is not OrderStatus:
         return unchanged(order, event, cell)
     if (
@@ -181,7 +175,7 @@ def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> O
 
 
 def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Outcome:
-    cell = _CELLS[order.status, AddressChanged]
+    cell = CELLS[order.status, AddressChanged]
     if cell is not _KEEP:
         return unchanged(order, event, cell)
     last = order.address_changed_at

@@ -10,8 +10,10 @@ import pendulum
 from orderkit._fast import builder, changer
 from orderkit.errors import ValidationError
 from orderkit.orders._commit import (
+    CELLS,
     commit,
     early,
+    in_time_order,
     new_change,
     refuse,
     unchanged,
@@ -22,7 +24,7 @@ from orderkit.orders._model import Shipment
 from orderkit.orders._order import Order
 from orderkit.orders._outcomes import Outcome, Stale
 from orderkit.orders._status import OrderStatus, ShipmentStatus
-from orderkit.orders._table import SHIPMENT_TRANSITIONS, TRANSITIONS, Verdict
+from orderkit.orders._table import SHIPMENT_TRANSITIONS, Verdict
 
 
 _SS = ShipmentStatus
@@ -36,12 +38,11 @@ _ORDER_STATUS_AT: Final = (
     OrderStatus.IN_TRANSIT,
     OrderStatus.DELIVERED,
 )
-# The tables as plain dicts, and the members the steps test, as constants: a
-# mapping proxy adds a call to every look-up, and a member looked up on its
-# enum class costs some 50ns (Python 3.11). ShipmentStatus is final, so
-# `type(step) is ShipmentStatus` says what `isinstance` says, without the
-# enum metaclass's slower instance check.
-_CELLS: Final = dict(TRANSITIONS)
+# The parcel table as a plain dict (see `CELLS`), and the members the steps
+# test, as constants: a member looked up on its enum class costs some 50ns
+# (Python 3.11). ShipmentStatus is final, so `type(step) is ShipmentStatus`
+# says what `isinstance` says, without the enum metaclass's slower instance
+# check.
 _PARCEL_STEPS: Final = dict(SHIPMENT_TRANSITIONS)
 _BY_SHIPMENTS: Final = Verdict.BY_SHIPMENTS
 _STALE: Final = Verdict.STALE
@@ -61,7 +62,7 @@ def shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
         if shipment.shipment_id == shipment_id:
             reason = f"shipment {shipment_id!r} has shipped already"
             return Stale(order, event, reason)
-    cell = _CELLS[order.status, Shipped]
+    cell = CELLS[order.status, Shipped]
     if cell is not _BY_SHIPMENTS:
         return unchanged(order, event, cell)
     all_shipped = _check_shipment(order, event)
@@ -73,11 +74,7 @@ def shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
         event.occurred_at,
         _SHIPPED,
     )
-    shipments = order.shipments
-    if not shipments or _shipped_when(shipments[-1]) <= _shipped_when(shipment):
-        shipments = (*shipments, shipment)
-    else:
-        shipments = tuple(sorted((*shipments, shipment), key=_shipped_when))
+    shipments = in_time_order(order.shipments, shipment, _shipped_when)
     change = new_change(
         f"shipments[{shipment_id}]", "", f"{event.carrier} {event.tracking_number}"
     )
@@ -127,7 +124,7 @@ def parcel_moved(
 ) -> Outcome:
     """Move the event's parcel on; the order follows its slowest parcel."""
     kind = type(event)
-    cell = _CELLS[order.status, kind]
+    cell = CELLS[order.status, kind]
     if cell is not _BY_SHIPMENTS:
         return unchanged(order, event, cell)
     shipment_id = event.shipment_id

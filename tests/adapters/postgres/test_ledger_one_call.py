@@ -79,12 +79,24 @@ def test_a_reservation_is_one_round_trip(store: PostgresLedgerStore) -> None:
     assert _round_trips(store, lambda: ledger.balance("TEA-01", "W1")) == 1
 
 
+def _row_version(store: PostgresLedgerStore, sku: str) -> tuple[Any, ...]:
+    """Where the balance's current row version is, and which transaction wrote it."""
+    conn = store._session._conn
+    assert conn is not None
+    found = conn.execute(
+        "SELECT ctid::text, xmin::text FROM orderkit_balances WHERE sku = %s", (sku,)
+    ).fetchone()
+    assert found is not None
+    return tuple(found)
+
+
 def test_a_refusal_is_one_round_trip_and_writes_nothing(
     store: PostgresLedgerStore,
 ) -> None:
     ledger = Ledger(store, FrozenClock(START))
     ledger.receive("TEA-01", "W1", 1)
     before = LedgerStoreContract.snapshot(store)
+    version = _row_version(store, "TEA-01")
 
     def refused() -> None:
         with pytest.raises(OrderkitError, match="requested 2, available 1"):
@@ -92,6 +104,9 @@ def test_a_refusal_is_one_round_trip_and_writes_nothing(
 
     assert _round_trips(store, refused) == 1
     assert LedgerStoreContract.snapshot(store) == before
+    # Not even a row version written and taken back: a flash sale refuses
+    # thousands a second on its hottest rows.
+    assert _row_version(store, "TEA-01") == version
 
 
 def test_a_dropped_connection_is_reopened_before_the_call(
@@ -116,6 +131,22 @@ def test_a_dropped_connection_is_reopened_before_the_call(
     receipt = ledger.reserve("cart-1", [StockLine("TEA-01", "W1", 2)])
     assert receipt.balances[0].reserved == 2
     assert store._session._conn is not conn
+
+
+def test_a_connection_idle_for_long_is_tried_by_a_begin_first(
+    store: PostgresLedgerStore,
+) -> None:
+    """A network may drop an idle connection unheard: a BEGIN finds out, not the call.
+
+    The BEGIN fails harmlessly and the store reconnects; the call itself,
+    once sent, may have been applied, so it is never sent twice.
+    """
+    ledger = Ledger(store, FrozenClock(START))
+    ledger.receive("TEA-01", "W1", 5)
+    store._session._used -= 60.0
+    lines = [StockLine("TEA-01", "W1", 1)]
+    assert _round_trips(store, lambda: ledger.reserve("cart-1", lines)) == 3
+    assert _round_trips(store, lambda: ledger.reserve("cart-2", lines)) == 1
 
 
 def test_a_database_of_version_1_gets_the_function(pg_dsn: str) -> None:
