@@ -12,9 +12,9 @@ where a member descriptor's `__set__` costs some 50ns). A builder fills a
 draft, then re-types it to the public class, which the interpreter allows
 because the layouts agree: what leaves here is an ordinary instance of the
 class, equal to the one its validating constructor would build from the same
-values, and as frozen. Where an interpreter refuses the re-typing, the
-builders set the slots through their descriptors instead. The fast readers
-of `orderkit.serialization` fill drafts by hand.
+values, and as frozen. An interpreter that refused the re-typing would make
+`draft` raise `TypeError` when a module making a builder is imported, not
+later. The fast readers of `orderkit.serialization` fill drafts by hand.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ T = TypeVar("T")
 # sets it to None, and __hash__ fills it on first use.
 _HASH_SLOT = "_attrs_cached_hash"
 # Generated names end in `_` or start with `_`: attrs field names do neither.
-_GENERATED = frozenset({"_new", "_cls", "_twin", "_KEEP"})
+_GENERATED = frozenset({"_new", "_cls", "_draft", "_KEEP"})
 
 
 def builder(cls: type[T]) -> Callable[..., T]:
@@ -137,14 +137,6 @@ def draft(cls: type) -> Any:  # noqa: ANN401 - its instances take any attribute
     return drafted
 
 
-def _twin(cls: type) -> type | None:
-    """The draft of `cls`, or None where the interpreter refuses one."""
-    try:
-        return draft(cls)  # type: ignore[no-any-return]
-    except TypeError:  # pragma: no cover - an interpreter that refuses re-typing
-        return None
-
-
 def _generate(
     cls: type[T], name: str, params: str, values: Iterable[str]
 ) -> Callable[..., T]:
@@ -152,29 +144,14 @@ def _generate(
     names = _names(cls)
     values = list(values)
     hashed = _HASH_SLOT in cls.__dict__
-    twin = _twin(cls)
-    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_twin": twin}
-    scope["_KEEP"] = object()
-    if twin is not None:
-        lines = [
-            f"self_.{field} = {value}"
-            for field, value in zip(names, values, strict=True)
-        ]
-        if hashed:
-            lines.append(f"self_.{_HASH_SLOT} = None")
-        lines = ["self_ = _new(_twin)", *lines, "self_.__class__ = _cls"]
-    else:  # pragma: no cover - an interpreter that refuses re-typing
-        # A slot's member descriptor sets it directly, bypassing the frozen
-        # class's __setattr__.
-        for field in (*names, _HASH_SLOT) if hashed else names:
-            scope[f"_set_{field}"] = cls.__dict__[field].__set__
-        lines = [
-            f"_set_{field}(self_, {value})"
-            for field, value in zip(names, values, strict=True)
-        ]
-        if hashed:
-            lines.append(f"_set_{_HASH_SLOT}(self_, None)")
-        lines = ["self_ = _new(_cls)", *lines]
+    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    scope["_draft"], scope["_KEEP"] = draft(cls), object()
+    lines = [
+        f"self_.{field} = {value}" for field, value in zip(names, values, strict=True)
+    ]
+    if hashed:
+        lines.append(f"self_.{_HASH_SLOT} = None")
+    lines = ["self_ = _new(_draft)", *lines, "self_.__class__ = _cls"]
     body = "".join(f"    {line}\n" for line in (*lines, "return self_"))
     source = f"def {name}({params}):\n{body}"
     label = f"<orderkit {name} {cls.__qualname__}>"

@@ -26,6 +26,7 @@ import random
 import select
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -264,8 +265,11 @@ class Session:
         self._attempts = attempts
         self._ready = False
         self._closed = False
-        # When a call last finished: `_fresh` trusts a connection used lately.
-        self._used = -math.inf
+        # When a call last finished on each connection (a pool lends several):
+        # `_fresh` trusts a connection used lately.
+        self._used: weakref.WeakKeyDictionary[Connection, float] = (
+            weakref.WeakKeyDictionary()
+        )
         self._dsn: str | None = None
         self._conn: Connection | None = None
         self._pool: ConnectionPool | None = None
@@ -341,14 +345,14 @@ class Session:
                     conn = self._reopen()
                     reopened = True
                 else:
-                    self._used = time.monotonic()
+                    self._used[conn] = time.monotonic()
                     return result
 
     def _fresh(self, conn: Connection) -> bool:
         """Whether `conn` may run a statement without BEGIN (see `transact`)."""
         return (
             conn.autocommit
-            and time.monotonic() - self._used < _FRESH_SECONDS
+            and time.monotonic() - self._used.get(conn, -math.inf) < _FRESH_SECONDS
             and _quiet(conn)
         )
 
@@ -402,7 +406,7 @@ class Session:
             conn = psycopg.connect(self._dsn, autocommit=True)
         except psycopg.Error as exc:
             raise store_error("open", exc) from exc
-        self._used = time.monotonic()  # a connection just made is alive
+        self._used[conn] = time.monotonic()  # a connection just made is alive
         return conn
 
     def _ensure(self, conn: Connection) -> None:

@@ -143,7 +143,9 @@ def test_a_connection_idle_for_long_is_tried_by_a_begin_first(
     """
     ledger = Ledger(store, FrozenClock(START))
     ledger.receive("TEA-01", "W1", 5)
-    store._session._used -= 60.0
+    conn = store._session._conn
+    assert conn is not None
+    store._session._used[conn] -= 60.0
     lines = [StockLine("TEA-01", "W1", 1)]
     assert _round_trips(store, lambda: ledger.reserve("cart-1", lines)) == 3
     assert _round_trips(store, lambda: ledger.reserve("cart-2", lines)) == 1
