@@ -158,3 +158,20 @@ def read_policy(row: Sequence[Any] | None) -> StockPolicy:
     if kind == "backorder":
         return Backorder(quantity)
     return Preorder(quantity, from_us(ends_at))
+
+
+def holds_query(
+    marker: str, owner: str | None, sku: str | None, state: HoldState | None
+) -> tuple[str, list[str]]:
+    """`LedgerStore.holds`' query and values, `marker` the driver's (`?`, `%s`)."""
+    where = []
+    values: list[str] = []
+    chosen = (("owner", owner), ("sku", sku), ("state", state and state.value))
+    for column, value in chosen:
+        if value is not None:
+            where.append(f"{column} = {marker}")
+            values.append(value)
+    query = f"SELECT {HOLD_COLUMNS} FROM orderkit_holds"  # noqa: S608 - constants only
+    if where:
+        query += " WHERE " + " AND ".join(where)
+    return query + " ORDER BY placed_at, hold_id", values

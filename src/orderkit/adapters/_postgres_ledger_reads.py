@@ -15,13 +15,17 @@ import pendulum
 
 from orderkit._time import to_utc
 from orderkit.adapters import _ledger_engine as engine
-from orderkit.adapters._ledger_rows import read_hold, read_movement, read_policy
+from orderkit.adapters._ledger_rows import (
+    holds_query,
+    read_hold,
+    read_movement,
+    read_policy,
+)
 from orderkit.adapters._micros import to_us
 from orderkit.adapters._postgres_ledger_tables import (
     BALANCES,
     BALANCES_BY,
     BALANCES_END,
-    HOLD,
     HOLD_BY_ID,
     MOVEMENTS_AFTER,
     POLICY,
@@ -104,17 +108,7 @@ class LedgerReads(SessionStore):
         Raises:
             StoreError: PostgreSQL failed.
         """
-        where = []
-        values: list[str] = []
-        chosen = (("owner", owner), ("sku", sku), ("state", state and state.value))
-        for column, value in chosen:
-            if value is not None:
-                where.append(f"{column} = %s")
-                values.append(value)
-        query = HOLD
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY placed_at, hold_id"
+        query, values = holds_query("%s", owner, sku, state)
         return self._read(
             "holds", lambda cur: [read_hold(row) for row in cur.execute(query, values)]
         )

@@ -16,6 +16,7 @@ from orderkit._time import to_utc
 from orderkit.adapters import _ledger_engine as engine
 from orderkit.adapters._ledger_rows import (
     decode_receipt,
+    holds_query,
     read_hold,
     read_movement,
     read_policy,
@@ -23,7 +24,6 @@ from orderkit.adapters._ledger_rows import (
 from orderkit.adapters._micros import to_us
 from orderkit.adapters._sqlite_ledger_rows import SqliteRows
 from orderkit.adapters._sqlite_ledger_tables import (
-    HOLD,
     HOLD_BY_ID,
     LEDGER,
     MOVEMENT,
@@ -311,17 +311,7 @@ class SqliteLedgerStore(SessionStore):
         Raises:
             StoreError: SQLite failed.
         """
-        where = []
-        values: list[str] = []
-        chosen = (("owner", owner), ("sku", sku), ("state", state and state.value))
-        for column, value in chosen:
-            if value is not None:
-                where.append(f"{column} = ?")
-                values.append(value)
-        query = HOLD
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY placed_at, hold_id"
+        query, values = holds_query("?", owner, sku, state)
         return self._session.read(
             "holds", lambda cur: [read_hold(row) for row in cur.execute(query, values)]
         )
