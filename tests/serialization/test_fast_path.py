@@ -129,7 +129,7 @@ CHANGES: list[tuple[tuple[str | int, ...], object]] = [
     (("lines", 1, "unit_price", "amount"), 89),
     (("lines", 1, "unit_price", "amount"), None),
     (("lines", 1, "unit_price", "currency"), "USD"),
-    (("lines", 1, "unit_price", "currency"), "XXX"),
+    (("lines", 1, "unit_price", "currency"), "XXX"),  # ISO 4217 "no currency"
     (("lines", 1, "unit_price", "currency"), ["CNY"]),
     (("lines", 0, "unit_price", "currency"), "JPY"),
     (("lines", 1, "unit_price"), "89.50 CNY"),
