@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
+
+import pendulum
 
 from orderkit._validate import MAX_INT
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.dedupe import Match, ReviewState, Sighting, Suspicion
-from orderkit.dedupe._claims import check_text
-from orderkit.dedupe._matches import check_limit, check_phone
+from orderkit.dedupe._claims import check_now, check_text
+from orderkit.dedupe._fingerprints import Fingerprint
+from orderkit.dedupe._matches import (
+    check_decision,
+    check_fingerprints,
+    check_limit,
+    check_phone,
+    check_sighting,
+    check_window,
+    window_around,
+)
 from orderkit.errors import ValidationError
 
 
@@ -102,3 +114,38 @@ class DetectorReads:
         return [
             Sighting(channel, order_id, from_us(at)) for channel, order_id, at in rows
         ]
+
+
+class Recording(NamedTuple):
+    """`DetectorStore.record`'s arguments, checked, as a SQL store writes them."""
+
+    seen: Sighting
+    texts: Sequence[str]
+    phone: str | None
+    bounds: tuple[int, int]  # the window's ends, in microseconds
+    flagged_at: pendulum.DateTime
+
+
+def recording(
+    sighting: Sighting,
+    fingerprints: Sequence[Fingerprint],
+    phone: str | None,
+    window: dt.timedelta,
+    now: dt.datetime,
+) -> Recording:
+    """Check `record`'s arguments (raising `ValidationError`) before any I/O."""
+    seen = check_sighting(sighting)
+    texts = check_fingerprints(fingerprints)
+    number = check_phone(phone)
+    earliest, latest = window_around(seen.placed_at, check_window(window))
+    return Recording(
+        seen, texts, number, (to_us(earliest), to_us(latest)), check_now(now)
+    )
+
+
+def resolving(
+    channel: str, order_id: str, state: ReviewState, actor: str, now: dt.datetime
+) -> tuple[tuple[str, str], ReviewState, str, int]:
+    """`resolve`'s arguments, checked: the order's key, the decision, who, when (µs)."""
+    key = (check_text("channel", channel), check_text("order_id", order_id))
+    return key, check_decision(state), check_text("actor", actor), to_us(check_now(now))

@@ -6,29 +6,23 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Final, final
 
-import pendulum
-
 from orderkit.adapters._detector_rows import (
     DetectorReads,
+    Recording,
     encode_matches,
     read_suspicion,
+    recording,
+    resolving,
 )
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._postgres_session import Cursor, SessionStore, declare
 from orderkit.dedupe import ReviewState, Screening, Sighting, Suspicion
-from orderkit.dedupe._claims import check_now, check_text
 from orderkit.dedupe._fingerprints import Fingerprint
 from orderkit.dedupe._matches import (
     check_before,
-    check_decision,
-    check_fingerprints,
-    check_phone,
-    check_sighting,
-    check_window,
     decided_otherwise,
     group_matches,
     no_suspicion,
-    window_around,
 )
 
 
@@ -255,22 +249,10 @@ class PostgresDetectorStore(SessionStore, DetectorReads):
             ValidationError: An argument is invalid; nothing was written.
             StoreError: PostgreSQL failed; nothing was written.
         """
-        seen = check_sighting(sighting)
-        texts = check_fingerprints(fingerprints)
-        number = check_phone(phone)
-        earliest, latest = window_around(seen.placed_at, check_window(window))
-        flagged_at = check_now(now)
-        bounds = (to_us(earliest), to_us(latest))
+        checked = recording(sighting, fingerprints, phone, window, now)
 
         def work(cur: Cursor) -> Screening:
-            return _screen(
-                cur,
-                seen,
-                texts=texts,
-                phone=number,
-                bounds=bounds,
-                flagged_at=flagged_at,
-            )
+            return _screen(cur, checked)
 
         return self._session.transact("record", work)
 
@@ -291,10 +273,7 @@ class PostgresDetectorStore(SessionStore, DetectorReads):
             ConcurrencyConflict: It was resolved to the other state.
             StoreError: PostgreSQL failed; nothing was written.
         """
-        key = (check_text("channel", channel), check_text("order_id", order_id))
-        decision = check_decision(state)
-        who = check_text("actor", actor)
-        at_us = to_us(check_now(now))
+        key, decision, who, at_us = resolving(channel, order_id, state, actor, now)
 
         def work(cur: Cursor) -> Suspicion:
             row = cur.execute(_RESOLVE, (decision.value, who, at_us, *key)).fetchone()
@@ -324,20 +303,13 @@ class PostgresDetectorStore(SessionStore, DetectorReads):
         return self._session.transact("prune", work)
 
 
-def _screen(  # noqa: PLR0913 - one transaction's inputs, checked by `record`
-    cur: Cursor,
-    seen: Sighting,
-    *,
-    texts: Sequence[str],
-    phone: str | None,
-    bounds: tuple[int, int],
-    flagged_at: pendulum.DateTime,
-) -> Screening:
+def _screen(cur: Cursor, checked: Recording) -> Screening:
     """Claim the order's row, match it, and store its fingerprints and suspicion.
 
     An order recorded before gets its first screening back, and nothing is
     written.
     """
+    seen, texts, phone, bounds, flagged_at = checked
     key = (seen.channel, seen.order_id)
     placed_us = to_us(seen.placed_at)
     if cur.execute(_NEW_ORDER, (*key, placed_us, phone)).rowcount != 1:

@@ -7,12 +7,13 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Final, final
 
-import pendulum
-
 from orderkit.adapters._detector_rows import (
     DetectorReads,
+    Recording,
     encode_matches,
     read_suspicion,
+    recording,
+    resolving,
 )
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._sqlite_session import SessionStore, declare, in_savepoint
@@ -22,19 +23,12 @@ from orderkit.dedupe import (
     Sighting,
     Suspicion,
 )
-from orderkit.dedupe._claims import check_now, check_text
 from orderkit.dedupe._fingerprints import Fingerprint
 from orderkit.dedupe._matches import (
     check_before,
-    check_decision,
-    check_fingerprints,
-    check_phone,
-    check_sighting,
-    check_window,
     decided_otherwise,
     group_matches,
     no_suspicion,
-    window_around,
 )
 
 
@@ -218,25 +212,13 @@ class SqliteDetectorStore(SessionStore, DetectorReads):
             ValidationError: An argument is invalid; nothing was written.
             StoreError: SQLite failed; nothing was written.
         """
-        seen = check_sighting(sighting)
-        texts = check_fingerprints(fingerprints)
-        number = check_phone(phone)
-        earliest, latest = window_around(seen.placed_at, check_window(window))
-        flagged_at = check_now(now)
-        bounds = (to_us(earliest), to_us(latest))
+        checked = recording(sighting, fingerprints, phone, window, now)
 
         def work(cur: sqlite3.Cursor, savepoint: str | None) -> Screening:
             return in_savepoint(
                 cur,
                 savepoint,
-                lambda: _screen(
-                    cur,
-                    seen,
-                    texts=texts,
-                    phone=number,
-                    bounds=bounds,
-                    flagged_at=flagged_at,
-                ),
+                lambda: _screen(cur, checked),
             )
 
         return self._session.transact("record", work)
@@ -258,10 +240,7 @@ class SqliteDetectorStore(SessionStore, DetectorReads):
             ConcurrencyConflict: It was resolved to the other state.
             StoreError: SQLite failed; nothing was written.
         """
-        key = (check_text("channel", channel), check_text("order_id", order_id))
-        decision = check_decision(state)
-        who = check_text("actor", actor)
-        at_us = to_us(check_now(now))
+        key, decision, who, at_us = resolving(channel, order_id, state, actor, now)
 
         def work(cur: sqlite3.Cursor, _savepoint: str | None) -> Suspicion:
             # One write statement, which SQLite undoes alone if it fails.
@@ -296,20 +275,13 @@ class SqliteDetectorStore(SessionStore, DetectorReads):
         return self._session.transact("prune", work)
 
 
-def _screen(  # noqa: PLR0913 - one transaction's inputs, checked by `record`
-    cur: sqlite3.Cursor,
-    seen: Sighting,
-    *,
-    texts: Sequence[str],
-    phone: str | None,
-    bounds: tuple[int, int],
-    flagged_at: pendulum.DateTime,
-) -> Screening:
+def _screen(cur: sqlite3.Cursor, checked: Recording) -> Screening:
     """Claim the order's row, match it, and store its fingerprints and suspicion.
 
     An order recorded before gets its first screening back, and nothing is
     written.
     """
+    seen, texts, phone, bounds, flagged_at = checked
     key = (seen.channel, seen.order_id)
     placed_us = to_us(seen.placed_at)
     cur.execute(_NEW_ORDER, (*key, placed_us, phone))
