@@ -1,8 +1,8 @@
 """Fast readers for the parts of an order: money, instants, and the small classes.
 
 See `_readers` for what a fast reader promises. Each reader here checks its
-value inline and fills a draft (`orderkit._fast.draft`) of its class; any
-value it does not read raises, for the constructors to read instead.
+value inline and builds its class without validating again (`orderkit._fast`);
+any value it does not read raises, for the constructors to read instead.
 
 The conditions spell out the validators of orderkit._validate for exact
 types: `text` is `type(v) is str and v and not v.isspace() and
@@ -24,7 +24,7 @@ from typing import Final, NoReturn, cast
 
 import pendulum
 
-from orderkit._fast import draft
+from orderkit._fast import builder, draft
 from orderkit._validate import MAX_INT, is_unicode
 from orderkit.dedupe import IdempotencyKey
 from orderkit.money import _CURRENCIES as CURRENCIES
@@ -49,14 +49,17 @@ def unusual() -> NoReturn:
     raise Unusual
 
 
+# A line's parts are filled in place, in the reading loop (`_readers`); the
+# other parts, a few to an order, through the builders.
 MONEY: Final = draft(Money)
 LINE: Final = draft(OrderLine)
-_BUYER: Final = draft(Buyer)
-_ADDRESS: Final = draft(Address)
-_PAYMENT: Final = draft(Payment)
-_SHIPMENT_LINE: Final = draft(ShipmentLine)
-_SHIPMENT: Final = draft(Shipment)
-_KEY: Final = draft(IdempotencyKey)
+_new_money: Final = builder(Money)
+_new_buyer: Final = builder(Buyer)
+_new_address: Final = builder(Address)
+_new_payment: Final = builder(Payment)
+_new_shipment_line: Final = builder(ShipmentLine)
+_new_shipment: Final = builder(Shipment)
+_new_key: Final = builder(IdempotencyKey)
 
 
 # --------------------------------------------------------------------------
@@ -133,13 +136,7 @@ def read_buyer(o: Data) -> Buyer:
         and is_unicode(f"{name}{phone or ''}{email or ''}")
     ):
         unusual()
-    buyer = _BUYER()
-    buyer.buyer_id = buyer_id
-    buyer.name = name
-    buyer.phone = phone
-    buyer.email = email
-    buyer.__class__ = Buyer
-    return buyer  # type: ignore[no-any-return]
+    return _new_buyer(buyer_id, name, phone, email)
 
 
 def read_address(o: Data) -> Address:
@@ -175,17 +172,9 @@ def read_address(o: Data) -> Address:
         )
     ):
         unusual()
-    address = _ADDRESS()
-    address.country = country
-    address.province = province
-    address.city = city
-    address.district = district
-    address.street = street
-    address.postcode = postcode
-    address.recipient = recipient
-    address.phone = phone
-    address.__class__ = Address
-    return address  # type: ignore[no-any-return]
+    return _new_address(
+        country, province, city, district, street, postcode, recipient, phone
+    )
 
 
 def read_payment(o: Data) -> Payment:
@@ -213,16 +202,7 @@ def read_payment(o: Data) -> Payment:
     value = to_decimal(amount)
     if not value > 0:  # positive_money
         unusual()
-    money = MONEY()
-    money.amount = value
-    money.currency = currency
-    money.__class__ = Money
-    payment = _PAYMENT()
-    payment.payment_id = payment_id
-    payment.amount = money
-    payment.captured_at = captured_at
-    payment.__class__ = Payment
-    return payment  # type: ignore[no-any-return]
+    return _new_payment(payment_id, _new_money(value, currency), captured_at)
 
 
 def read_shipment_line(o: Data) -> ShipmentLine:
@@ -240,11 +220,7 @@ def read_shipment_line(o: Data) -> ShipmentLine:
         and 0 < quantity <= MAX_INT
     ):
         unusual()
-    line = _SHIPMENT_LINE()
-    line.line_id = line_id
-    line.quantity = quantity
-    line.__class__ = ShipmentLine
-    return line  # type: ignore[no-any-return]
+    return _new_shipment_line(line_id, quantity)
 
 
 _SHIPMENT_STATUS: Final = ShipmentStatus._value2member_map_
@@ -279,15 +255,14 @@ def read_shipment(o: Data) -> Shipment:
         and status in _SHIPMENT_STATUS
     ):
         unusual()
-    shipment = _SHIPMENT()
-    shipment.shipment_id = shipment_id
-    shipment.lines = tuple(map(read_shipment_line, lines))
-    shipment.carrier = carrier
-    shipment.tracking_number = tracking_number
-    shipment.shipped_at = shipped_at
-    shipment.status = _SHIPMENT_STATUS[status]
-    shipment.__class__ = Shipment
-    return shipment  # type: ignore[no-any-return]
+    return _new_shipment(
+        shipment_id,
+        tuple(map(read_shipment_line, lines)),
+        carrier,
+        tracking_number,
+        shipped_at,
+        _SHIPMENT_STATUS[status],
+    )
 
 
 def read_keys(data: list[Data] | tuple[Data, ...]) -> frozenset[IdempotencyKey]:
@@ -317,15 +292,7 @@ def read_keys(data: list[Data] | tuple[Data, ...]) -> frozenset[IdempotencyKey]:
             and f"{channel}{event_type}{object_id}{event_id}".isprintable()
         ):
             unusual()
-        key = _KEY()
-        key.channel = channel
-        key.event_type = event_type
-        key.object_id = object_id
-        key.event_id = event_id
-        # The slot of cache_hash=True, empty as __init__ leaves it.
-        key._attrs_cached_hash = None  # noqa: SLF001
-        key.__class__ = IdempotencyKey
-        keys.append(key)
+        keys.append(_new_key(channel, event_type, object_id, event_id))
     return frozenset(keys)
 
 
