@@ -102,23 +102,28 @@ def read_movement(row: Sequence[Any]) -> Movement:
     )
 
 
-def movement_row(m: Movement) -> tuple[Any, ...]:
-    """The movement as a row of `MOVEMENT_COLUMNS`."""
+def movement_row(
+    m: Movement,
+    index: int | None = None,
+    at_us: int | None = None,
+    seq: int | None = None,
+) -> tuple[Any, ...]:
+    """The movement as a row of `MOVEMENT_COLUMNS`, numbered as given if given."""
     return (
         m.key,
-        m.index,
+        m.index if index is None else index,
         m.kind.value,
         m.sku,
         m.location,
         m.on_hand,
         m.reserved,
         m.allocated,
-        to_us(m.at),
+        to_us(m.at) if at_us is None else at_us,
         m.reason,
         m.actor,
         m.hold_id,
         m.counted,
-        m.seq,
+        m.seq if seq is None else seq,
     )
 
 

@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from orderkit.adapters import _ledger_engine as engine
-from orderkit.adapters._ledger_rows import hold_row
+from orderkit.adapters._ledger_rows import hold_row, movement_row
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._postgres_ledger_tables import load_receipt
 from orderkit.adapters._postgres_session import Cursor
 from orderkit.errors import InsufficientStock
-from orderkit.inventory import Measure, Movement, Plan, Receipt
+from orderkit.inventory import Measure, Plan, Receipt
 
 
 APPLY: Final = "SELECT * FROM orderkit_ledger_apply(%s, %s, %s, %s, %s, %s)"
@@ -144,11 +144,11 @@ def prepare(plan: Plan, *, locking: bool) -> OneCall | None:
         delta[2] += m.allocated
         if m.key == key:
             own.append(count)
-            movements.append(_movement_row(m, count, now, len(own)))
+            movements.append(movement_row(m, count, now, len(own)))
             count += 1
         else:
             own.append(None)
-            movements.append(_movement_row(m, m.index, to_us(m.at), len(own)))
+            movements.append(movement_row(m, seq=len(own)))
     checks = plan.checks
     rows = sorted(plan.touched())
     where = {row: i for i, row in enumerate(rows)}
@@ -171,23 +171,3 @@ def prepare(plan: Plan, *, locking: bool) -> OneCall | None:
     )
     params = (locking, key, plan.remember, now, plan.supersede, document)
     return OneCall(plan, params, rows, loaded_at, own)
-
-
-def _movement_row(m: Movement, index: int, at: int, seq: int) -> tuple[Any, ...]:
-    """`movement_row()` as the engine numbers it, the plan's own at the plan's time."""
-    return (
-        m.key,
-        index,
-        m.kind.value,
-        m.sku,
-        m.location,
-        m.on_hand,
-        m.reserved,
-        m.allocated,
-        at,
-        m.reason,
-        m.actor,
-        m.hold_id,
-        None,
-        seq,
-    )
