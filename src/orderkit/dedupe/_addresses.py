@@ -6,7 +6,7 @@ import functools
 import re
 from typing import TYPE_CHECKING, Final
 
-from orderkit.dedupe._text import clean, fold, join_squeezed, squeeze_separators
+from orderkit.dedupe._text import clean, join_squeezed, squeeze_separators
 from orderkit.errors import InvalidAddress
 
 
@@ -144,9 +144,7 @@ def _key(country: str, parts: tuple[str, str, str, str], field: str) -> str | No
     # Cached: repeat buyers send the same address, and folding costs several
     # microseconds. Errors are not cached; they are raised again.
     folded = [
-        fold(value)
-        if type(value) is str and value.isprintable()
-        else clean(value, f"{field}.{name}", InvalidAddress)
+        clean(value, f"{field}.{name}", InvalidAddress)
         for name, value in zip(_PARTS, parts, strict=True)
     ]
     if _MASK.search("".join(folded)):
