@@ -74,6 +74,18 @@ Key claims, one operation = one claim of a new key:
 
 Goal for both: within 3x of the floor (a ratio of at least 0.33).
 
+``dedupe.keystore.memory`` has a second baseline, ``least_store``: the least
+any key store can do in Python, to show where the goal stands. It is the
+same loop over the same keys calling ``claim(key, request_hash, now=...,
+lease=...)`` on an object whose method does only what issue #4 asks of
+every claim: it refuses a key that is not text of 1 to 255 characters (a
+rejected request stores nothing), and keeps the request hash (to tell a
+re-send from a conflict) with the claim's time and lease, with one ``in``
+test and one dict insert. It answers one ``Claimed`` built in setup: no
+other check, no token, no lease end, no lock, no undo journal. Its rate
+against the floor's (``least_store`` value / ``floor`` value) is the best
+ratio any store could reach.
+
 The clock stands still (``now`` is one UTC ``pendulum.DateTime``, the lease
 one minute).
 """
@@ -131,6 +143,7 @@ MEMORY_OPS = 1_000
 SQLITE_OPS = 20
 NOW = pendulum.datetime(2026, 11, 11, 0, 5, tz="UTC")
 LEASE = dt.timedelta(minutes=1)
+MAX_KEY_LENGTH = 255  # issue #4: longer keys are refused
 
 PLACED = pendulum.datetime(2026, 11, 11, 0, 5, tz="Asia/Shanghai")
 PRICE = Money("99.00", "CNY")
@@ -451,6 +464,33 @@ def _key_data() -> _Keys:
     return _keys[0]
 
 
+class _LeastStore:
+    """The least a key store can do: keep each new key's record in a dict."""
+
+    def __init__(self, answer: Claimed) -> None:
+        self.records: dict[str, tuple[str, pendulum.DateTime, dt.timedelta]] = {}
+        self.answer = answer
+
+    def claim(
+        self,
+        key: str,
+        request_hash: str,
+        *,
+        now: pendulum.DateTime,
+        lease: dt.timedelta,
+    ) -> Claimed:
+        if type(key) is not str or not 0 < len(key) <= MAX_KEY_LENGTH:
+            raise ValueError(key)
+        records = self.records
+        if key in records:
+            raise ValueError(key)
+        records[key] = (request_hash, now, lease)
+        return self.answer
+
+
+_LEAST_ANSWER = Claimed("least", "token", NOW + LEASE)
+
+
 class _Memory:
     def __init__(self) -> None:
         self.keys = _key_data()
@@ -458,6 +498,8 @@ class _Memory:
         self.at = 0
         self.seen: set[str] = set()
         self.floor_at = 0
+        self.least = _LeastStore(_LEAST_ANSWER)
+        self.least_at = 0
 
 
 _memory: list[_Memory] = []
@@ -469,22 +511,34 @@ def _setup_memory() -> None:
     _memory.append(_Memory())
 
 
-def memory_claim() -> None:
-    state = _memory[0]
-    start = state.at
-    if start == KEYS:
-        state.store = MemoryKeyStore()
-        start = 0
-    claim = state.store.claim
+def _claim_all(claim: Callable[..., object], keys: _Keys, start: int) -> int:
+    """Claim the next `MEMORY_OPS` keys from `start`; the index after them."""
     end = start + MEMORY_OPS
-    keys = state.keys
     for key, request_hash in zip(
         keys.keys[start:end], keys.hashes[start:end], strict=True
     ):
         claimed = claim(key, request_hash, now=NOW, lease=LEASE)
         if not isinstance(claimed, Claimed):
             raise TypeError(f"{key}: {claimed!r}, not Claimed")
-    state.at = end
+    return end
+
+
+def memory_claim() -> None:
+    state = _memory[0]
+    start = state.at
+    if start == KEYS:
+        state.store = MemoryKeyStore()
+        start = 0
+    state.at = _claim_all(state.store.claim, state.keys, start)
+
+
+def least_store_claim() -> None:
+    state = _memory[0]
+    start = state.least_at
+    if start == KEYS:
+        state.least = _LeastStore(_LEAST_ANSWER)
+        start = 0
+    state.least_at = _claim_all(state.least.claim, state.keys, start)
 
 
 def floor_memory_claim() -> None:
@@ -604,7 +658,7 @@ FIGURES: list[Figure] = [
         unit="claims/s",
         run=memory_claim,
         ops_per_call=MEMORY_OPS,
-        baselines={"floor": floor_memory_claim},
+        baselines={"floor": floor_memory_claim, "least_store": least_store_claim},
         description="MemoryKeyStore.claim of a new key (goal: within 3x of floor)",
         setup=_setup_memory,
     ),
