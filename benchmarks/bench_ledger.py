@@ -39,6 +39,17 @@ reserved to allocated, release returns it, a sweep pops due entries (skipping
 holds resolved meanwhile). No validation, no movements, no receipts, no
 idempotency.
 
+A second baseline, ``least_ledger``, shows where the goal stands: the least a
+ledger can do that keeps what issue #3 asks of each operation, run by the
+same loop as orderkit's (``reserve(owner, [StockLine(...)])``, then
+``commit`` or ``release`` of ``receipt.holds[0].hold_id``). The floor's
+dicts and heap, plus: the owner checked to be text; a key drawn per
+operation as ``Ledger`` draws its keys; a hold object (slots, mutable) with
+its id, owner, line, expiry and state; one movement tuple (key, kind, line,
+time, reason, actor) appended to a log per operation; a resolved hold kept,
+so that resolving it again is a no-op that says so. One line per
+reservation only, no policy, no receipt beyond the hold, no sweep, no undo.
+
 SQLite store (needs ``orderkit.adapters.sqlite``; skipped before it lands):
 
 - ``ledger.sqlite.reserve``: one reservation per transaction, ``Ledger``
@@ -93,6 +104,7 @@ import pendulum
 
 from _harness import Computed, Context, Figure
 from orderkit.adapters.memory import MemoryLedgerStore
+from orderkit.dedupe._tokens import draw_token
 from orderkit.inventory import (
     HoldState,
     Movement,
@@ -225,6 +237,93 @@ FLOOR_TTL = TTL.total_seconds()
 FLOOR_PAST_TTL = PAST_TTL.total_seconds()
 
 
+# The least ledger ------------------------------------------------------------
+
+
+class _LeastHold:
+    __slots__ = (
+        "expires_at",
+        "hold_id",
+        "location",
+        "owner",
+        "quantity",
+        "sku",
+        "state",
+    )
+    expires_at: float
+    hold_id: str
+    location: str
+    owner: str
+    quantity: int
+    sku: str
+    state: HoldState
+
+
+class _LeastReceipt:
+    __slots__ = ("holds", "key")
+    holds: tuple[_LeastHold, ...]
+    key: str
+
+
+class Least:
+    """The least a ledger can do that keeps what issue #3 asks of each operation."""
+
+    def __init__(self, skus: Sequence[str], stock: int) -> None:
+        self.balances = {(sku, LOCATION): [stock, 0, 0] for sku in skus}
+        self.holds: dict[str, _LeastHold] = {}
+        self.log: list[tuple[object, ...]] = []
+        self.expiries: list[tuple[float, str]] = []
+        self.now = 0.0
+
+    def reserve(self, owner: str, lines: Sequence[StockLine]) -> _LeastReceipt:
+        if type(owner) is not str or not owner:
+            raise ValueError(owner)
+        (line,) = lines
+        sku, location, quantity = line.sku, line.location, line.quantity
+        balance = self.balances[sku, location]
+        if balance[0] - balance[1] - balance[2] < quantity:
+            raise ValueError(sku)
+        balance[1] += quantity
+        key = draw_token()
+        hold = _LeastHold()
+        hold.hold_id = hold_id = key + "/0"
+        hold.owner = owner
+        hold.sku = sku
+        hold.location = location
+        hold.quantity = quantity
+        hold.expires_at = expires_at = self.now + FLOOR_TTL
+        hold.state = HoldState.LIVE
+        self.holds[hold_id] = hold
+        self.log.append((key, "hold", sku, location, quantity, self.now, "", "system"))
+        heapq.heappush(self.expiries, (expires_at, hold_id))
+        receipt = _LeastReceipt()
+        receipt.key = key
+        receipt.holds = (hold,)
+        return receipt
+
+    def commit(self, hold_id: str) -> bool:
+        return self._resolve(hold_id, HoldState.COMMITTED, "commit")
+
+    def release(self, hold_id: str) -> bool:
+        return self._resolve(hold_id, HoldState.RELEASED, "release")
+
+    def _resolve(self, hold_id: str, state: HoldState, kind: str) -> bool:
+        hold = self.holds[hold_id]
+        if hold.state is not HoldState.LIVE:
+            return False  # resolved before: a no-op that says so
+        hold.state = state
+        quantity = hold.quantity
+        balance = self.balances[hold.sku, hold.location]
+        balance[1] -= quantity
+        if state is HoldState.COMMITTED:
+            balance[2] += quantity
+        key = draw_token()
+        self.log.append(
+            (key, kind, hold.sku, hold.location, quantity, self.now, "", "system")
+        )
+        return True
+
+
 # reserve, then commit or release, at N SKUs --------------------------------
 
 
@@ -239,9 +338,11 @@ class _Stocked:
         _receive_all(self.store, skus, self.clock.now())
         self.ledger = Ledger(self.store, self.clock, hold_ttl=TTL)
         self.floor = Floor(skus, STOCK)
+        self.least = Least(skus, STOCK)
         self.picks = _picks(skus, n, PICKS)
         self.ledger_at = 0
         self.floor_at = 0
+        self.least_at = 0
 
 
 _stocked: list[_Stocked] = []
@@ -285,6 +386,26 @@ def _ledger_cycle(n: int, *, commit: bool) -> Callable[[], None]:
     return run
 
 
+def _least_cycle(n: int, *, commit: bool) -> Callable[[], None]:
+    def run() -> None:
+        state = _current(n)
+        least = state.least
+        reserve = least.reserve
+        resolve = least.commit if commit else least.release
+        picks = state.picks
+        start = state.least_at
+        for i in range(start, start + OPS_PER_CALL):
+            receipt = reserve(
+                OWNERS[i & 1023], [StockLine(picks[i & (PICKS - 1)], LOCATION, 1)]
+            )
+            resolve(receipt.holds[0].hold_id)
+        state.least_at = start + OPS_PER_CALL
+        least.now += FLOOR_PAST_TTL
+
+    run.__name__ = f"least_{'commit' if commit else 'release'}_{n}"
+    return run
+
+
 def _floor_cycle(n: int, *, commit: bool) -> Callable[[], None]:
     def run() -> None:
         state = _current(n)
@@ -312,7 +433,10 @@ def _cycle_figures() -> list[Figure]:
                     unit="ops/s",
                     run=_ledger_cycle(n, commit=commit),
                     ops_per_call=OPS_PER_CALL,
-                    baselines={"floor": _floor_cycle(n, commit=commit)},
+                    baselines={
+                        "floor": _floor_cycle(n, commit=commit),
+                        "least_ledger": _least_cycle(n, commit=commit),
+                    },
                     description=(
                         f"reserve one unit of a random SKU among {n:,}, then "
                         f"{op.partition('_')[2]} the hold (goal: within 5x of floor)"
