@@ -132,6 +132,28 @@ class TestRendering:
         assert "a sale day of 80,000 orders takes 20.0 s on one core" in text
         assert text.count("a sale day of") == 1
 
+    def test_a_least_baseline_says_whether_the_goal_can_be_reached(self) -> None:
+        text = rendered(
+            result("dedupe.keystore.memory", 600.0, "floor", 20000.0, "claims/s"),
+            result("dedupe.keystore.memory", 600.0, "least_store", 5600.0, "claims/s"),
+            result("ledger.sqlite.reserve", 15.0, "raw_sqlite", 140.0, "ops/s"),
+            result("ledger.sqlite.reserve", 15.0, "least_sqlite", 80.0, "ops/s"),
+        )
+
+        assert (
+            "| `dedupe.keystore.memory` | ≥ 0.33x (#4: within 3x of the floor) |"
+            " `least_store` | 0.28x | **no** | 0.11x |"
+        ) in text
+        assert (
+            "| `ledger.sqlite.reserve` | ≥ 0.50x (#3: half the raw rate) |"
+            " `least_sqlite` | 0.57x | yes | 0.19x |"
+        ) in text
+
+    def test_without_least_baselines_there_is_no_such_table(self) -> None:
+        text = rendered(result("pricing.validate", 1.0, "floor", 2.0, "orders/s"))
+
+        assert "Where the goals stand" not in text
+
     def test_goals_without_a_figure_are_listed(self) -> None:
         text = rendered(result("pricing.validate", 1.0, "floor", 2.0, "orders/s"))
 
