@@ -491,15 +491,41 @@ class _LeastStore:
 _LEAST_ANSWER = Claimed("least", "token", NOW + LEASE)
 
 
+class _Claimant:
+    """A key store made by `make`, claiming the keys in turn, 1,000 per call.
+
+    When the keys run out, the store is replaced by a new one and they are
+    used again.
+    """
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+        self.store = make()
+        self.at = 0
+
+    def claim_next(self, keys: _Keys) -> None:
+        start = self.at
+        if start == KEYS:
+            self.store = self.make()
+            start = 0
+        claim = self.store.claim
+        end = start + MEMORY_OPS
+        for key, request_hash in zip(
+            keys.keys[start:end], keys.hashes[start:end], strict=True
+        ):
+            claimed = claim(key, request_hash, now=NOW, lease=LEASE)
+            if not isinstance(claimed, Claimed):
+                raise TypeError(f"{key}: {claimed!r}, not Claimed")
+        self.at = end
+
+
 class _Memory:
     def __init__(self) -> None:
         self.keys = _key_data()
-        self.store = MemoryKeyStore()
-        self.at = 0
+        self.orderkit = _Claimant(MemoryKeyStore)
+        self.least = _Claimant(lambda: _LeastStore(_LEAST_ANSWER))
         self.seen: set[str] = set()
         self.floor_at = 0
-        self.least = _LeastStore(_LEAST_ANSWER)
-        self.least_at = 0
 
 
 _memory: list[_Memory] = []
@@ -511,34 +537,14 @@ def _setup_memory() -> None:
     _memory.append(_Memory())
 
 
-def _claim_all(claim: Callable[..., object], keys: _Keys, start: int) -> int:
-    """Claim the next `MEMORY_OPS` keys from `start`; the index after them."""
-    end = start + MEMORY_OPS
-    for key, request_hash in zip(
-        keys.keys[start:end], keys.hashes[start:end], strict=True
-    ):
-        claimed = claim(key, request_hash, now=NOW, lease=LEASE)
-        if not isinstance(claimed, Claimed):
-            raise TypeError(f"{key}: {claimed!r}, not Claimed")
-    return end
-
-
 def memory_claim() -> None:
     state = _memory[0]
-    start = state.at
-    if start == KEYS:
-        state.store = MemoryKeyStore()
-        start = 0
-    state.at = _claim_all(state.store.claim, state.keys, start)
+    state.orderkit.claim_next(state.keys)
 
 
 def least_store_claim() -> None:
     state = _memory[0]
-    start = state.least_at
-    if start == KEYS:
-        state.least = _LeastStore(_LEAST_ANSWER)
-        start = 0
-    state.least_at = _claim_all(state.least.claim, state.keys, start)
+    state.least.claim_next(state.keys)
 
 
 def floor_memory_claim() -> None:

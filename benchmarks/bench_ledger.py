@@ -367,19 +367,28 @@ def _current(n: int) -> _Stocked:
     return state
 
 
+def _reserve_resolve(ledger: Any, picks: list[str], start: int, *, commit: bool) -> int:
+    """`OPS_PER_CALL` reservations through `ledger`, each hold then resolved.
+
+    `ledger` is orderkit's `Ledger` or `Least`: the same calls, as a caller
+    makes them. Returns where the next call starts.
+    """
+    reserve = ledger.reserve
+    resolve = ledger.commit if commit else ledger.release
+    for i in range(start, start + OPS_PER_CALL):
+        receipt = reserve(
+            OWNERS[i & 1023], [StockLine(picks[i & (PICKS - 1)], LOCATION, 1)]
+        )
+        resolve(receipt.holds[0].hold_id)
+    return start + OPS_PER_CALL
+
+
 def _ledger_cycle(n: int, *, commit: bool) -> Callable[[], None]:
     def run() -> None:
         state = _current(n)
-        reserve = state.ledger.reserve
-        resolve = state.ledger.commit if commit else state.ledger.release
-        picks = state.picks
-        start = state.ledger_at
-        for i in range(start, start + OPS_PER_CALL):
-            receipt = reserve(
-                OWNERS[i & 1023], [StockLine(picks[i & (PICKS - 1)], LOCATION, 1)]
-            )
-            resolve(receipt.holds[0].hold_id)
-        state.ledger_at = start + OPS_PER_CALL
+        state.ledger_at = _reserve_resolve(
+            state.ledger, state.picks, state.ledger_at, commit=commit
+        )
         state.clock.advance(seconds=PAST_TTL.total_seconds())
 
     run.__name__ = f"ledger_{'commit' if commit else 'release'}_{n}"
@@ -389,18 +398,10 @@ def _ledger_cycle(n: int, *, commit: bool) -> Callable[[], None]:
 def _least_cycle(n: int, *, commit: bool) -> Callable[[], None]:
     def run() -> None:
         state = _current(n)
-        least = state.least
-        reserve = least.reserve
-        resolve = least.commit if commit else least.release
-        picks = state.picks
-        start = state.least_at
-        for i in range(start, start + OPS_PER_CALL):
-            receipt = reserve(
-                OWNERS[i & 1023], [StockLine(picks[i & (PICKS - 1)], LOCATION, 1)]
-            )
-            resolve(receipt.holds[0].hold_id)
-        state.least_at = start + OPS_PER_CALL
-        least.now += FLOOR_PAST_TTL
+        state.least_at = _reserve_resolve(
+            state.least, state.picks, state.least_at, commit=commit
+        )
+        state.least.now += FLOOR_PAST_TTL
 
     run.__name__ = f"least_{'commit' if commit else 'release'}_{n}"
     return run

@@ -113,6 +113,23 @@ def _schema() -> Iterator[str]:
 # The workers (module-level: spawned processes import them)
 
 
+def _race(once: Callable[[int], bool], barrier: Any, window: float) -> tuple[int, int]:
+    """Warm up, wait for every process, then call `once` for `window` seconds.
+
+    `once(number)` makes one reservation, numbered from 0 in the window and
+    negative in the warm-up, and says whether it was granted. Returns the
+    reservations made in the window and the units granted in all.
+    """
+    granted = sum(once(-1 - i) for i in range(WARMUP_OPS))
+    barrier.wait()
+    deadline = time.perf_counter() + window
+    done = 0
+    while time.perf_counter() < deadline:
+        granted += once(done)
+        done += 1
+    return done, granted
+
+
 def _orderkit_worker(
     dsn: str, skus: list[str], seed: int, barrier: Any, window: float
 ) -> tuple[int, int, int]:
@@ -131,13 +148,7 @@ def _orderkit_worker(
             return False
         return True
 
-    granted = sum(once(-1 - i) for i in range(WARMUP_OPS))
-    barrier.wait()
-    deadline = time.perf_counter() + window
-    done = 0
-    while time.perf_counter() < deadline:
-        granted += once(done)
-        done += 1
+    done, granted = _race(once, barrier, window)
     store.close()
     return done, granted, getattr(store, "retries", 0)
 
@@ -150,16 +161,10 @@ def _raw_worker(
     picks = random.Random(seed)  # noqa: S311 - not a secret
     with psycopg.connect(dsn, autocommit=True) as conn:
 
-        def once() -> bool:
+        def once(_number: int) -> bool:
             return conn.execute(_RAW_UPDATE, (picks.choice(skus),)).rowcount == 1
 
-        granted = sum(once() for _ in range(WARMUP_OPS))
-        barrier.wait()
-        deadline = time.perf_counter() + window
-        done = 0
-        while time.perf_counter() < deadline:
-            granted += once()
-            done += 1
+        done, granted = _race(once, barrier, window)
     return done, granted, 0
 
 
@@ -184,13 +189,7 @@ def _least_worker(
             }
             return conn.execute(_LEAST_RESERVE, hold).rowcount == 1
 
-        granted = sum(once(-1 - i) for i in range(WARMUP_OPS))
-        barrier.wait()
-        deadline = time.perf_counter() + window
-        done = 0
-        while time.perf_counter() < deadline:
-            granted += once(done)
-            done += 1
+        done, granted = _race(once, barrier, window)
     return done, granted, 0
 
 
