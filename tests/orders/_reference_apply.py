@@ -21,6 +21,7 @@ from orderkit.errors import (
     OrderMismatch,
     ValidationError,
 )
+from orderkit.money import Money
 from orderkit.orders._audit import AuditRecord, FieldChange
 from orderkit.orders._events import (
     AddressChanged,
@@ -46,6 +47,7 @@ from orderkit.orders._outcomes import (
     RefundDue,
     Stale,
 )
+from orderkit.orders._payments import RefundState
 from orderkit.orders._status import OrderStatus, ShipmentStatus
 from orderkit.orders._table import SHIPMENT_TRANSITIONS, TRANSITIONS, Verdict
 
@@ -256,8 +258,25 @@ def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> O
         return applied
     # The money captured must go back, whichever of payment and cancellation
     # arrived first: here when the capture came first, in _payment otherwise.
-    captured = sum((p.amount for p in order.payments[1:]), order.payments[0].amount)
-    return RefundDue(applied.order, applied.records, event, captured)
+    # Since the fix of the refund owed: less what the payment ledger shows
+    # refunded or pending on each payment.
+    owed = Money.zero(order.currency)
+    ledger = order.payment_ledger
+    kept = set() if ledger is None else {p.payment_id for p in ledger.payments}
+    for payment in order.payments:
+        left = payment.amount
+        if ledger is not None and payment.payment_id in kept:
+            for refund in ledger.refunds:
+                if refund.payment_id == payment.payment_id and refund.state in (
+                    RefundState.REFUNDED,
+                    RefundState.PENDING,
+                ):
+                    left -= refund.amount
+        if left.amount > 0:
+            owed += left
+    if owed.amount <= 0:
+        return applied
+    return RefundDue(applied.order, applied.records, event, owed)
 
 
 def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Outcome:

@@ -471,6 +471,103 @@ class TestRefunds:
         assert (stuck.reason, stuck.detail) == (StuckReason.AWAITING_REVIEW, "refund")
 
 
+    def captured(
+        self, shop: Shop, payments: FakePayments, payment_id: str, amount: str
+    ) -> None:
+        """`amount` of DY-2001 captured by the provider and recorded by the desk."""
+        payments.capture(payment_id, cny(amount), key=payment_id)
+        shop.desk.record(
+            CH,
+            "DY-2001",
+            PaymentCaptured(
+                order_id="DY-2001",
+                key=IdempotencyKey(CH, "trade.paid", "DY-2001", payment_id),
+                occurred_at=shop.clock.now(),
+                payment_id=payment_id,
+                amount=cny(amount),
+            ),
+        )
+
+    def test_an_order_paid_in_two_payments_gets_each_of_them_back(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        accepted(shop.desk)
+        self.captured(shop, payments, "alipay-77", "300.00")
+        self.captured(shop, payments, "wx-2", "276.00")
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+
+        (outcome,) = shop.refunds(payments).send_due()
+
+        assert isinstance(outcome, Refunded)
+        assert outcome.order.saga is None
+        assert payments.captured("alipay-77") == cny("0.00")
+        assert payments.captured("wx-2") == cny("0.00")
+        assert shop.refunds(payments).send_due() == ()
+        assert max(payments.effects.values()) == 1
+
+    def test_a_cancellation_owes_only_what_was_not_refunded_yet(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        accepted_and_paid(shop, payments)
+        payments.refund("alipay-77", cny("50.00"), key="rf-50", reason="价保")
+        shop.desk.amend(
+            CH,
+            "DY-2001",
+            captured_ledger()
+            .request_refund("rf-50", "alipay-77", cny("50.00"), "价保", T0)
+            .settle_refund("rf-50", T0),
+            key=IdempotencyKey("orderkit", "ledger", "DY-2001", "1"),
+            actor="finance",
+            source="orderkit",
+        )
+
+        cancelled = shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        (outcome,) = shop.refunds(payments).send_due()
+
+        assert [r.amount for r in cancelled.refund_due] == [cny("526.00")]
+        assert isinstance(outcome, Refunded)
+        assert payments.captured("alipay-77") == cny("0.00")
+        kept = outcome.order.payment_ledger
+        assert kept is not None
+        assert kept.refunded == cny("576.00")
+
+    def test_a_cancellation_after_a_full_refund_owes_nothing(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        accepted_and_paid(shop, payments)
+        shop.desk.amend(
+            CH,
+            "DY-2001",
+            captured_ledger()
+            .request_refund("rf-all", "alipay-77", cny("576.00"), "缺货", T0)
+            .settle_refund("rf-all", T0),
+            key=IdempotencyKey("orderkit", "ledger", "DY-2001", "1"),
+            actor="finance",
+            source="orderkit",
+        )
+
+        cancelled = shop.desk.record(CH, "DY-2001", buyer_cancelled())
+
+        assert cancelled.refund_due == ()
+        assert cancelled.order.saga is None
+        assert refunds_owed(shop.unit) == []
+
+    def test_money_captured_after_a_refunded_cancellation_goes_back_to_its_payment(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        self.paid_then_cancelled(shop, payments)
+        (first,) = shop.refunds(payments).send_due()
+        assert isinstance(first, Refunded)
+        shop.clock.advance(hours=2)
+        self.captured(shop, payments, "wx-2", "576.00")
+
+        (second,) = shop.refunds(payments).send_due()
+
+        assert isinstance(second, Refunded)
+        assert payments.captured("wx-2") == cny("0.00")
+        assert payments.captured("alipay-77") == cny("0.00")
+
+
 TIERS = ApprovalTiers.of((cny("100.00"), "store_manager"), (None, "finance"))
 
 

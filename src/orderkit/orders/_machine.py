@@ -54,6 +54,7 @@ from orderkit.orders._outcomes import (
     RefundDue,
     Stale,
 )
+from orderkit.orders._owed import owed_back
 from orderkit.orders._parcels import parcel_moved, shipped
 from orderkit.orders._status import OrderStatus
 from orderkit.orders._table import Verdict
@@ -170,8 +171,11 @@ def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> O
         return applied
     # The money captured must go back, whichever of payment and cancellation
     # arrived first: here when the capture came first, in _payment otherwise.
-    captured = sum((p.amount for p in order.payments[1:]), order.payments[0].amount)
-    return RefundDue(applied.order, applied.records, event, captured)
+    # What was refunded already (the payment ledger says so) is not owed.
+    owed = owed_back(order)
+    if owed.amount <= 0:
+        return applied
+    return RefundDue(applied.order, applied.records, event, owed)
 
 
 def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Outcome:

@@ -24,11 +24,13 @@ from orderkit.orders import (
     Order,
     OrderEvent,
     OutboxMessage,
+    PaymentCaptured,
     Recorded,
     RefundDue,
     Saga,
     order_stream,
 )
+from orderkit.orders._owed import left_on
 from orderkit.services._sellable import outbox_message
 
 
@@ -78,16 +80,34 @@ def refund_key(order: Order, version: int) -> str:
 
 
 def refund_saga(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Saga:
-    """The saga that sends a refund owed back to the original payment."""
-    payment = order.payments[0].payment_id if order.payments else None
+    """The saga that sends a refund owed back to the payments it came from.
+
+    Money captured on an ended order goes back to that payment; an ended
+    order's captures go back to each payment in turn (`Refunds` splits the
+    amount), starting from the first that still holds any.
+    """
     return Saga(
         name="refund",
         step="requested",
         key=refund_key(order, refund.order.version),
         started_at=now,
         amount=refund.amount,
-        reference=payment,
+        reference=refunded_payment(order, refund.event),
     )
+
+
+def refunded_payment(order: Order, event: OrderEvent | None) -> str | None:
+    """The payment a refund owed because of `event` goes back to first.
+
+    Money captured on an ended order (`event` a `PaymentCaptured`) goes back
+    to that payment; what ending the order owes, to the first payment that
+    still holds any.
+    """
+    if isinstance(event, PaymentCaptured):
+        return event.payment_id
+    holding = (p for p in order.payments if left_on(order, p).amount > 0)
+    first = next(holding, None)
+    return None if first is None else first.payment_id
 
 
 def owe(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Order:

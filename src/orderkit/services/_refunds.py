@@ -22,6 +22,7 @@ import pendulum
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import OrderkitError
 from orderkit.integrations import ChannelTransaction
+from orderkit.money import Money
 from orderkit.orders import (
     AfterSalesCase,
     AuditRecord,
@@ -33,6 +34,7 @@ from orderkit.orders import (
     record_payments,
     refund_case,
 )
+from orderkit.orders._owed import refund_parts
 from orderkit.ports import Clock, Payments, UnitOfWork
 from orderkit.pricing import PaymentLedger
 from orderkit.services import _saga_steps as steps
@@ -59,6 +61,9 @@ class Refunds:
     under that key, then records it on the order (the refund requested and
     settled in the order's payment ledger, when it keeps one with that
     payment; for a case, always, and the case `REFUNDED`) and ends the saga.
+    What ending an order owes goes back to each payment that holds some of
+    it, one refund per payment: the first under the saga's key, the others
+    under the key and their number (`<key>/2`, ...).
     A refund the provider declines is left to a person: the order's
     `review` gains `"refund"`.
 
@@ -125,7 +130,6 @@ class Refunds:
         saga = steps.in_flight(self._unit, channel, order_id, steps.REFUND)
         if saga is None:
             return None
-        payment_id, amount = steps.reference(saga), steps.amount(saga)
         with self._unit as uow:
             order = steps.order_of(uow, channel, order_id)
         case = _case_of(order, saga)
@@ -136,30 +140,42 @@ class Refunds:
             )
             return None
         reason = _reason(order, case)
+        parts = _parts(order, saga, case)
         # Check the ledger first, as the Payments contract asks: an amount
         # it refuses is never sent.
-        _ledger(order, saga, case, reason, self._clock.now(), succeeded=True)
-        transaction = self._payments.refund(
-            payment_id, amount, key=saga.key, reason=reason
-        )
+        _ledger(order, case, _sent(parts, None), reason, self._clock.now())
+        transactions: list[ChannelTransaction] = []
+        for refund_id, part_payment, part_amount in parts:
+            transaction = self._payments.refund(
+                part_payment, part_amount, key=refund_id, reason=reason
+            )
+            transactions.append(transaction)
+            if not transaction.succeeded:
+                break  # the rest waits for the person who settles this one
         with self._unit as uow:
             order = steps.order_of(uow, channel, order_id)
             if order.saga is None or order.saga.key != saga.key:
-                return _outcome(order, transaction)
+                return _outcome(order, transactions)
             now = self._clock.now()
             new, records = _recorded(
-                order, saga, case, reason, transaction=transaction, now=now
+                order,
+                saga,
+                case,
+                reason,
+                sent=_sent(parts, transactions),
+                now=now,
             )
+            succeeded = all(t.succeeded for t in transactions)
             ended, record = steps.ended(
                 new,
                 saga,
-                steps.describe(transaction),
+                "; ".join(steps.describe(t) for t in transactions),
                 now,
-                review=None if transaction.succeeded else steps.REFUND,
+                review=None if succeeded else steps.REFUND,
             )
             steps.write(uow, order, ended, record, *records)
             uow.commit()
-        return _outcome(ended, transaction)
+        return _outcome(ended, transactions)
 
     def _send_next(
         self, channel: str, order_id: str
@@ -216,18 +232,55 @@ def _reason(order: Order, case: AfterSalesCase | None) -> str:
     return order.cancel_reason or "refund owed"
 
 
-def _ledger(  # noqa: PLR0913 - the refund, and what the provider said
+_Part = tuple[str, str, Money]
+"""One refund sent for a saga: its refund id (the provider's key), payment, amount."""
+
+
+def _parts(order: Order, saga: Saga, case: AfterSalesCase | None) -> list[_Part]:
+    """The refunds a saga sends: one per payment its amount goes back to.
+
+    A case's refund goes back to the payment it names. What an ended order
+    owes goes back to the saga's payment first, then to the order's other
+    payments in turn, each giving what it still holds; the first part is
+    keyed by the saga's key, the others by the key and their number.
+
+    Raises:
+        ValidationError: The saga names no payment or amount.
+        RefundExceedsCapture: The payments hold less than the amount.
+    """
+    payment_id, amount = steps.reference(saga), steps.amount(saga)
+    if case is not None:
+        return [(saga.key, payment_id, amount)]
+    return [
+        (saga.key if n == 0 else f"{saga.key}/{n + 1}", part_payment, part_amount)
+        for n, (part_payment, part_amount) in enumerate(
+            refund_parts(order, payment_id, amount)
+        )
+    ]
+
+
+def _sent(
+    parts: list[_Part], transactions: list[ChannelTransaction] | None
+) -> list[steps.SentRefund]:
+    """The parts sent, each with whether it succeeded; all of them with `None`."""
+    if transactions is None:
+        return [(*part, True) for part in parts]
+    return [
+        (*part, transaction.succeeded)
+        for part, transaction in zip(parts, transactions, strict=False)
+    ]
+
+
+def _ledger(
     order: Order,
-    saga: Saga,
     case: AfterSalesCase | None,
+    sent: list[steps.SentRefund],
     reason: str,
     now: pendulum.DateTime,
-    *,
-    succeeded: bool,
 ) -> PaymentLedger | None:
     if case is not None:
-        return steps.case_ledger(order, saga, reason, now, succeeded=succeeded)
-    return steps.ledger_after(order, saga, reason, now, succeeded=succeeded)
+        return steps.case_ledger(order, sent, reason, now)
+    return steps.ledger_after(order, sent, reason, now)
 
 
 def _recorded(  # noqa: PLR0913 - the refund, and what the provider said
@@ -236,13 +289,12 @@ def _recorded(  # noqa: PLR0913 - the refund, and what the provider said
     case: AfterSalesCase | None,
     reason: str,
     *,
-    transaction: ChannelTransaction,
+    sent: list[steps.SentRefund],
     now: pendulum.DateTime,
 ) -> tuple[Order, list[AuditRecord]]:
     """The order with the refund in its ledger and its case, and their records."""
     new, records = order, []
-    succeeded = transaction.succeeded
-    ledger = _ledger(order, saga, case, reason, now, succeeded=succeeded)
+    ledger = _ledger(order, case, sent, reason, now)
     if ledger is not None:
         recorded = record_payments(
             order,
@@ -255,7 +307,7 @@ def _recorded(  # noqa: PLR0913 - the refund, and what the provider said
         if isinstance(recorded, Recorded):
             new = recorded.order
             records.append(recorded.record)
-    if case is not None and succeeded:
+    if case is not None and all(succeeded for *_, succeeded in sent):
         last = case.steps[-1].at if case.steps else case.requested_at
         # A case's steps never go back in time, whatever this clock says.
         refunded = refund_case(case, saga.key, max(now, last), actor=steps.ACTOR)
@@ -274,8 +326,10 @@ def _recorded(  # noqa: PLR0913 - the refund, and what the provider said
 
 
 def _outcome(
-    order: Order, transaction: ChannelTransaction
+    order: Order, transactions: list[ChannelTransaction]
 ) -> Refunded | RefundDeclined:
-    if transaction.succeeded:
-        return Refunded(order, transaction)
-    return RefundDeclined(order, transaction)
+    """Refunded with the last part's answer, or declined with the declined one."""
+    last = transactions[-1]
+    if last.succeeded:
+        return Refunded(order, last)
+    return RefundDeclined(order, last)

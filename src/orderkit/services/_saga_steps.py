@@ -6,7 +6,7 @@ record (`SagaStarted`, `SagaEnded`), so the audit trail tells every step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
 import attrs
@@ -31,9 +31,10 @@ from orderkit.orders import (
     Saga,
     ShipmentLine,
 )
+from orderkit.orders._owed import owed_back
 from orderkit.ports import Clock, UnitOfWork
 from orderkit.pricing import PaymentLedger
-from orderkit.services._desk_notes import refund_key
+from orderkit.services._desk_notes import refund_key, refunded_payment
 from orderkit.services._saga_outcomes import Stalled
 
 
@@ -265,14 +266,16 @@ def refund_after_ship(
         r.version > end.version and r.event_type == "PaymentCaptured" for r in records
     ):
         return None
-    paid = [p.amount for p in order.payments]
+    owed = owed_back(order)
+    if owed.amount <= 0:
+        return None
     return Saga(
         name=REFUND,
         step=REQUESTED,
         key=refund_key(order, end.version),
         started_at=now,
-        amount=sum(paid[1:], paid[0]),
-        reference=order.payments[0].payment_id,
+        amount=owed,
+        reference=refunded_payment(order, None),
     )
 
 
@@ -292,32 +295,46 @@ def with_review(order: Order, reason: str) -> tuple[Order, tuple[FieldChange, ..
     return attrs.evolve(order, review=review), (change,)
 
 
-def ledger_after(
-    order: Order,
-    saga: Saga,
+SentRefund = tuple[str, str, Money, bool]
+"""A refund sent: its refund id, payment, amount, and whether it succeeded."""
+
+
+def with_refunds(
+    ledger: PaymentLedger,
+    sent: Sequence[SentRefund],
     reason: str,
     now: pendulum.DateTime,
-    *,
-    succeeded: bool,
+) -> PaymentLedger:
+    """`ledger` with each refund requested, then settled or failed."""
+    for refund_id, payment_id, refunded, succeeded in sent:
+        ledger = ledger.request_refund(refund_id, payment_id, refunded, reason, now)
+        if succeeded:
+            ledger = ledger.settle_refund(refund_id, now)
+        else:
+            ledger = ledger.fail_refund(refund_id, now)
+    return ledger
+
+
+def ledger_after(
+    order: Order,
+    sent: Sequence[SentRefund],
+    reason: str,
+    now: pendulum.DateTime,
 ) -> PaymentLedger | None:
-    """The order's payment ledger with the saga's refund, if it keeps that payment."""
+    """The order's payment ledger with the refunds on payments it keeps, if any."""
     ledger = order.payment_ledger
-    payment_id = reference(saga)
-    if ledger is None or all(p.payment_id != payment_id for p in ledger.payments):
+    if ledger is None:
         return None
-    requested = ledger.request_refund(saga.key, payment_id, amount(saga), reason, now)
-    if succeeded:
-        return requested.settle_refund(saga.key, now)
-    return requested.fail_refund(saga.key, now)
+    kept = {p.payment_id for p in ledger.payments}
+    mine = [refund for refund in sent if refund[1] in kept]
+    return with_refunds(ledger, mine, reason, now) if mine else None
 
 
 def case_ledger(
     order: Order,
-    saga: Saga,
+    sent: Sequence[SentRefund],
     reason: str,
     now: pendulum.DateTime,
-    *,
-    succeeded: bool,
 ) -> PaymentLedger:
     """The order's payment ledger with a case's refund, settled or failed.
 
@@ -331,9 +348,4 @@ def case_ledger(
         for p in order.payments:
             ledger = ledger.authorise(p.payment_id, p.amount, p.captured_at)
             ledger = ledger.capture(p.payment_id, p.amount, p.captured_at)
-    requested = ledger.request_refund(
-        saga.key, reference(saga), amount(saga), reason, now
-    )
-    if succeeded:
-        return requested.settle_refund(saga.key, now)
-    return requested.fail_refund(saga.key, now)
+    return with_refunds(ledger, sent, reason, now)
