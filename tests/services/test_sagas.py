@@ -21,6 +21,7 @@ from orderkit.errors import (
     IllegalTransition,
     RefundExceedsCapture,
     UnknownPayment,
+    ValidationError,
 )
 from orderkit.integrations import ChannelOrder, TrackingStatus
 from orderkit.money import Money
@@ -470,7 +471,6 @@ class TestRefunds:
         (stuck,) = stuck_orders([sent.order], now=shop.clock.now().add(hours=2))
         assert (stuck.reason, stuck.detail) == (StuckReason.AWAITING_REVIEW, "refund")
 
-
     def captured(
         self, shop: Shop, payments: FakePayments, payment_id: str, amount: str
     ) -> None:
@@ -657,6 +657,37 @@ class TestAfterSalesRefunds:
             "AfterSalesRecorded",
             "SagaEnded",
         ]
+
+    @staticmethod
+    def on_hand(shop: Shop) -> int:
+        with shop.unit as uow:
+            balance = Ledger(uow.ledger, shop.clock).balance("JADE-TEAPOT", "SH-1")
+        return balance.on_hand
+
+    def test_units_an_earlier_case_put_back_cannot_be_put_back_again(
+        self, shop: Shop, shipped: OrderDesk
+    ) -> None:
+        self.inspected(shipped, passed_case("AS-1"))
+        self.inspected(shipped, passed_case("AS-2"))
+        assert self.on_hand(shop) == 10  # both shipped teapots are back
+
+        with pytest.raises(ValidationError, match="0 units shipped and not returned"):
+            self.inspected(shipped, passed_case("AS-3"))
+
+        assert self.on_hand(shop) == 10
+        assert [c.case_id for c in stored(shop.unit).after_sales] == ["AS-1", "AS-2"]
+
+    def test_a_case_on_an_order_that_never_shipped_puts_nothing_back(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        accepted_and_paid(shop, payments)
+
+        with pytest.raises(ValidationError, match=r"lines\[0\]\.quantity"):
+            self.inspected(shop.desk, passed_case())
+
+        assert self.on_hand(shop) == 10
+        assert stored(shop.unit).after_sales == ()
+        assert refunds_owed(shop.unit) == []
 
     def test_a_lost_reply_is_resumed_and_refunds_once(
         self, shop: Shop, shipped: OrderDesk, payments: FakePayments

@@ -10,6 +10,7 @@ import pendulum
 
 from orderkit._time import plus
 from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import ValidationError
 from orderkit.integrations import PickLine, PickTask
 from orderkit.inventory import Hold, HoldState, StockLine, route
 from orderkit.orders import (
@@ -159,11 +160,18 @@ class OrderStock:
         )
 
     def restock(self, order: Order, case: AfterSalesCase) -> None:
-        """Put a case's units back on hand once its inspection has passed."""
+        """Put a case's units back on hand once its inspection has passed.
+
+        Raises:
+            ValidationError: The case returns more units of a line than
+                shipped and not put back by an earlier case; nothing is
+                restocked.
+        """
         before = next((c for c in order.after_sales if c.case_id == case.case_id), None)
         passed = case.state is CaseState.INSPECTED and case.inspection_passed
         if not passed or (before is not None and before.state is CaseState.INSPECTED):
             return
+        _check_returnable(order, case)
         ledger = self._ledger
         for i, line in enumerate(case.lines):
             ledger.restock(
@@ -173,6 +181,33 @@ class OrderStock:
                 reason=f"after-sales case {case.case_id} passed inspection",
                 key=f"aftersales:{case.case_id}:restock:{i}",
             )
+
+
+def _check_returnable(order: Order, case: AfterSalesCase) -> None:
+    """Refuse a case putting back units the ledger never shipped, or twice.
+
+    What the ledger took out for a line is what the order's shipments
+    carried; cases that passed inspection before this one put some of it
+    back already.
+    """
+    left: dict[str, int] = {}
+    for shipment in order.shipments:
+        for part in shipment.lines:
+            left[part.line_id] = left.get(part.line_id, 0) + part.quantity
+    for earlier in order.after_sales:
+        if earlier.case_id != case.case_id and earlier.inspection_passed:
+            for line in earlier.lines:
+                left[line.line_id] = left.get(line.line_id, 0) - line.quantity
+    for i, line in enumerate(case.lines):
+        returnable = left.get(line.line_id, 0)
+        if line.quantity > returnable:
+            raise ValidationError(
+                f"lines[{i}].quantity",
+                line.quantity,
+                f"line {line.line_id!r} has {max(returnable, 0)} units shipped"
+                " and not returned by an earlier case",
+            )
+        left[line.line_id] = returnable - line.quantity
 
 
 def _from_holds(

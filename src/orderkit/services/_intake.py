@@ -14,7 +14,7 @@ from orderkit._validate import as_tuple, instance_of
 from orderkit.calendar import SlaPolicy
 from orderkit.errors import ValidationError
 from orderkit.inventory import RoutingStrategy, Shortage
-from orderkit.orders import AuditRecord, Order, OrderEvent, Rejected
+from orderkit.orders import AuditRecord, Order, OrderEvent, RefundDue, Rejected
 from orderkit.pricing import LimitRule, Overage, PricingPolicy
 
 
@@ -172,7 +172,7 @@ class EventRecorded:
     order: Order
     outcomes: tuple[object, ...]
     parked: tuple[OrderEvent, ...]
-    refund_due: tuple[object, ...] = ()
+    refund_due: tuple[RefundDue, ...] = ()
 
     @property
     def rejected(self) -> tuple[Rejected, ...]:
