@@ -336,6 +336,78 @@ class TestEvents:
         assert outcome.order.status is OrderStatus.PAID
         assert balance(unit, clock) == (10, 0, 2)
 
+    def test_early_events_stated_at_intake_are_parked_with_the_order(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        # A cash-on-delivery order: picked and shipped before it is paid.
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        accepted = the_desk.accept(
+            incoming(events=(picking_started(), parcel_shipped()))
+        )
+        assert isinstance(accepted, Accepted)
+        assert accepted.order.status is OrderStatus.PENDING_PAYMENT
+        assert accepted.order.parked == (picking_started(), parcel_shipped())
+        assert [r.event_type for r in accepted.records] == [
+            "OrderPlaced",
+            "ParkedPickingStarted",
+            "ParkedShipped",
+        ]
+
+        done = the_desk.record("douyin", "DY-1001", paid(at=T0.add(hours=5)))
+
+        assert done.order.status is OrderStatus.SHIPPED
+        assert done.order.parked == ()
+        assert balance(unit, clock) == (8, 0, 0)
+
+    def test_paid_and_cancelled_at_intake_owes_its_refund(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        cancel = Cancelled(
+            order_id="DY-1001",
+            key=key("DY-1001", "trade.cancelled"),
+            occurred_at=T0.add(hours=1),
+            reason="buyer changed their mind",
+        )
+
+        accepted = desk(unit, clock).accept(incoming(events=(paid(), cancel)))
+
+        assert isinstance(accepted, Accepted)
+        assert accepted.order.status is OrderStatus.CANCELLED
+        saga = accepted.order.saga
+        assert saga is not None
+        assert (saga.name, saga.amount, saga.reference) == (
+            "refund",
+            cny("398.00"),
+            "alipay-DY-1001",
+        )
+        assert [m["amount"] for m in refund_messages(unit)] == ["398.00"]
+        assert balance(unit, clock) == (10, 0, 0)
+
+    def test_units_shipped_before_intake_never_stay_allocated(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = desk_with_order(
+            unit, clock, paid(), picking_started(), parcel_shipped(1)
+        )
+        # One clock left before orderkit knew of the order: one is committed.
+        assert balance(unit, clock) == (10, 0, 1)
+        last = Shipped(
+            order_id="DY-1001",
+            key=key("DY-1001", "wms.shipped", "2"),
+            occurred_at=T0.add(hours=4),
+            shipment_id="S2",
+            lines=[ShipmentLine("L1", 1)],
+            carrier="SF",
+            tracking_number="SF1400123457",
+        )
+
+        done = the_desk.record("douyin", "DY-1001", last)
+
+        assert done.order.status is OrderStatus.SHIPPED
+        assert balance(unit, clock) == (9, 0, 0)
+
     def test_an_early_shipment_is_parked_then_shipped(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:

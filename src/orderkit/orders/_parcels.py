@@ -55,6 +55,15 @@ _TEXT: Final = {status: str(status) for status in ShipmentStatus}
 _shipped_when: Final = attrgetter("shipped_at", "shipment_id")
 
 
+def shipped_by_line(order: Order) -> dict[str, int]:
+    """The units the order's parcels carry, by line id (lines with none absent)."""
+    shipped: dict[str, int] = {}
+    for shipment in order.shipments:
+        for part in shipment.lines:
+            shipped[part.line_id] = shipped.get(part.line_id, 0) + part.quantity
+    return shipped
+
+
 def shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
     """Add the event's parcel; the order follows its units and parcels."""
     shipment_id = event.shipment_id

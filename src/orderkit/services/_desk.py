@@ -141,6 +141,12 @@ class OrderDesk:
         refuses it. Refused orders leave nothing behind; held ones are stored
         without stock, waiting for `release`.
 
+        The events the channel states with the order apply as `record`
+        applies them: early ones are parked with the order, and money owed
+        back (paid, then cancelled) goes out through a `refund` message and
+        saga. Units the order's parcels carried before the desk knew of it
+        are not held: they left before the ledger could count them.
+
         Args:
             incoming: The order as its channel adapter read it.
             ip: The IP address the buyer ordered from, for limits.
@@ -162,9 +168,12 @@ class OrderDesk:
                 return AlreadyAccepted(found)
             now = self._clock.now()
             batch = apply_all(None, [incoming.placed, *incoming.events], now=now)
-            order = batch.order
-            assert order is not None  # noqa: S101 - OrderPlaced always places
+            assert batch.order is not None  # noqa: S101 - OrderPlaced always places
             records = list(batch.records)
+            order = _parking(batch.order, batch.parked, (), records, now)
+            refunds = [o for o in batch.outcomes if isinstance(o, RefundDue)]
+            if refunds:
+                order = owe(order, refunds[0], now)
             screening = DuplicateDetector(
                 self._policy.duplicate_window,
                 uow.detector,
@@ -212,7 +221,7 @@ class OrderDesk:
                         RefusalReason.OUT_OF_STOCK,
                         shortages=error.shortages,
                     )
-            self._store(uow, None, order, records, now)
+            self._store(uow, None, order, records, now, refunds=refunds)
             uow.commit()
         if review:
             return Held(order, tuple(records), "; ".join(details))
@@ -286,12 +295,8 @@ class OrderDesk:
             now = self._clock.now()
             batch = apply_all(order, [event], parked=order.parked, now=now)
             assert batch.order is not None  # noqa: S101 - it started with an order
-            new, records = batch.order, list(batch.records)
-            for parked in batch.parked:
-                if parked not in order.parked:
-                    new = _evolve_order(new, version=new.version + 1)
-                    records.append(parked_record(new, parked, now))
-            new = _evolve_order(new, parked=batch.parked)
+            records = list(batch.records)
+            new = _parking(batch.order, batch.parked, order.parked, records, now)
             if new == order:
                 return EventRecorded(order, batch.outcomes, batch.parked)
             refunds = []
@@ -505,3 +510,18 @@ class OrderDesk:
         messages = order_messages(old, new, refunds, now)
         if messages:
             uow.outbox.add(messages)
+
+
+def _parking(
+    order: Order,
+    parked: tuple[OrderEvent, ...],
+    before: tuple[OrderEvent, ...],
+    records: list[AuditRecord],
+    now: pendulum.DateTime,
+) -> Order:
+    """`order` keeping `parked`, a version and a record for each newly parked."""
+    for event in parked:
+        if event not in before:
+            order = _evolve_order(order, version=order.version + 1)
+            records.append(parked_record(order, event, now))
+    return _evolve_order(order, parked=parked)

@@ -25,6 +25,7 @@ from orderkit.orders import (
     Shipped,
     order_stream,
 )
+from orderkit.orders._parcels import shipped_by_line
 from orderkit.ports import Clock, LedgerStore, Outbox
 from orderkit.services._intake import DeskPolicy
 from orderkit.services._ledger import Ledger
@@ -60,12 +61,23 @@ class OrderStock:
         self._ledger = Ledger(store, clock, hold_ttl=policy.pay_window, outbox=outbox)
 
     def hold(self, order: Order, now: pendulum.DateTime) -> None:
-        """Route the order's lines and hold them; commit them if it is paid."""
+        """Route the order's lines and hold them; commit them if it is paid.
+
+        Units the order's shipments carried already (an order taken in
+        partly shipped) left before the ledger knew of the order: only the
+        rest is held, so that none stays allocated once the last parcel
+        ships.
+        """
         if order.status not in _HOLDING | _COMMITTED:
             return
+        shipped = shipped_by_line(order)
         demand: dict[str, int] = {}
         for line in order.lines:
-            demand[line.sku] = demand.get(line.sku, 0) + line.quantity
+            left = line.quantity - shipped.get(line.line_id, 0)
+            if left > 0:
+                demand[line.sku] = demand.get(line.sku, 0) + left
+        if not demand:
+            return
         balances = [
             balance for sku in demand for balance in self._store.balances(now, sku=sku)
         ]
@@ -190,10 +202,7 @@ def _check_returnable(order: Order, case: AfterSalesCase) -> None:
     carried; cases that passed inspection before this one put some of it
     back already.
     """
-    left: dict[str, int] = {}
-    for shipment in order.shipments:
-        for part in shipment.lines:
-            left[part.line_id] = left.get(part.line_id, 0) + part.quantity
+    left = shipped_by_line(order)
     for earlier in order.after_sales:
         if earlier.case_id != case.case_id and earlier.inspection_passed:
             for line in earlier.lines:

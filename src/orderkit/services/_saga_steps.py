@@ -32,6 +32,7 @@ from orderkit.orders import (
     ShipmentLine,
 )
 from orderkit.orders._owed import owed_back
+from orderkit.orders._parcels import shipped_by_line
 from orderkit.ports import Clock, UnitOfWork
 from orderkit.pricing import PaymentLedger
 from orderkit.services._desk_notes import refund_key, refunded_payment
@@ -105,10 +106,7 @@ def _label(saga: Saga | None) -> str:
 
 
 def unshipped(order: Order) -> tuple[ShipmentLine, ...]:
-    shipped: dict[str, int] = {}
-    for shipment in order.shipments:
-        for part in shipment.lines:
-            shipped[part.line_id] = shipped.get(part.line_id, 0) + part.quantity
+    shipped = shipped_by_line(order)
     return tuple(
         ShipmentLine(line.line_id, line.quantity - shipped.get(line.line_id, 0))
         for line in order.lines
