@@ -653,6 +653,19 @@ class TestTracking:
         # The unit still to ship stays committed once, not held again.
         assert balance(unit, clock) == (9, 0, 1)
 
+    def test_an_exception_scan_delivered_again_after_release_changes_nothing(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = shipped_order(unit, clock)
+        exception = scan("exception", "1")
+        the_desk.track("douyin", "DY-1001", exception)
+        released = the_desk.release("douyin", "DY-1001", actor="ops.wu")
+
+        again = the_desk.track("douyin", "DY-1001", exception)
+
+        assert again.order == released.order
+        assert again.order.review == ()
+
     def test_a_parcel_the_order_does_not_have(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:

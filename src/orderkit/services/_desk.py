@@ -77,11 +77,9 @@ from orderkit.services._limits import PurchaseLimits
 
 
 _S = OrderStatus
-# Statuses in which the order's stock is held (unpaid) or committed (paid).
 _evolve_order: Final = copier(Order)
 # Orders read per unit when a use case walks every order in a status.
 _PAGE: Final = 500
-# A hold must last a moment even when the payment deadline has passed.
 
 
 _RECORDERS: Final[dict[type, Callable[..., Recorded | Unchanged]]] = {

@@ -49,11 +49,21 @@ def parcel_event(order: Order, scan: TrackingEvent) -> InTransit | Delivered | N
 def carrier_hold(
     order: Order, scan: TrackingEvent, now: pendulum.DateTime
 ) -> tuple[Order, AuditRecord] | None:
-    """The order held for a person over a carrier exception; `None` if it is."""
-    if "carrier" in order.review:
+    """The order held for a person over a carrier exception; `None` if it is.
+
+    A scan holds the order once: its key joins the order's applied keys, so
+    the carrier delivering it again after a person released the order
+    changes nothing.
+    """
+    if "carrier" in order.review or scan.key in order.applied_keys:
         return None
     review = (*order.review, "carrier")
-    held = _evolve_order(order, review=review, version=order.version + 1)
+    held = _evolve_order(
+        order,
+        review=review,
+        version=order.version + 1,
+        applied_keys=order.applied_keys | {scan.key},
+    )
     record = review_record(held, now, review)
     note = f"{scan.carrier_code}: {scan.description}".strip(": ")
     record = attrs.evolve(
