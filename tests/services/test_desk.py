@@ -408,6 +408,27 @@ class TestEvents:
         assert done.order.status is OrderStatus.SHIPPED
         assert balance(unit, clock) == (9, 0, 0)
 
+    def test_a_payment_after_the_stock_sold_out_is_recorded_for_a_person(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock, quantity=2)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming("DY-1"))
+        clock.advance(minutes=40)  # DY-1's hold lapsed: DY-2 takes both clocks
+        other = incoming("DY-2", buyer="buyer-43", phone=None, at=clock.now())
+        assert isinstance(the_desk.accept(other), Accepted)
+
+        late = the_desk.record("douyin", "DY-1", paid("DY-1", at=clock.now()))
+
+        assert late.order.status is OrderStatus.PAID
+        assert [p.payment_id for p in late.order.payments] == ["alipay-DY-1"]
+        assert late.order.review == ("stock",)
+        assert balance(unit, clock) == (2, 2, 0)  # DY-2's hold, untouched
+        stock(unit, clock, quantity=2)
+        released = the_desk.release("douyin", "DY-1", actor="ops.wu")
+        assert released.order.review == ()
+        assert balance(unit, clock) == (4, 2, 2)
+
     def test_an_early_shipment_is_parked_then_shipped(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:

@@ -229,8 +229,9 @@ class OrderDesk:
         """Let a held order go on, after a person reviewed it.
 
         Every reason in `order.review` is cleared. An order held at intake
-        has no stock yet: its stock is held now. One held later (a carrier
-        exception, a refund or a label for a person) keeps the stock it has.
+        has no stock yet, and one paid after its stock sold out has none
+        left: its stock is held now. One held later (a carrier exception, a
+        refund or a label for a person) keeps the stock it has.
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -244,10 +245,12 @@ class OrderDesk:
                     order_id, order.status, "release", "the order is not held"
                 )
             now = self._clock.now()
-            if not uow.ledger.holds(owner=owner_of(order)):
-                # Only an order held at intake waits without stock; one held
-                # later (a carrier exception, a label to void) has its own.
-                self._stock(uow).hold(order, now)
+            stock = self._stock(uow)
+            if not stock.has_stock(order, now):
+                # An order held at intake waits without stock, and one paid
+                # after its hold lapsed and its stock sold out lost it; one
+                # held later (a carrier exception, a label to void) has its own.
+                stock.hold(order, now)
             released = _evolve_order(order, review=(), version=order.version + 1)
             record = AuditRecord(
                 order_id=order_id,
@@ -279,6 +282,11 @@ class OrderDesk:
         shipment takes its units out of the ledger; a cancellation or close
         releases held stock and gives back committed, unshipped units. Money
         owed back (`RefundDue`) goes to the outbox as a `refund` message.
+        A payment that comes after the order's hold lapsed holds its stock
+        again; when the stock is gone meanwhile, the payment is recorded all
+        the same and the order waits for a person (`review` gains
+        `"stock"`): `release` holds its stock once there is some, or the
+        order is cancelled and its money owed back.
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -298,13 +306,19 @@ class OrderDesk:
             if new == order:
                 return EventRecorded(order, batch.outcomes, batch.parked)
             refunds = []
+            stocked = True
             for outcome in batch.outcomes:
                 if isinstance(outcome, Applied | RefundDue):
-                    self._stock(uow).follow(outcome.order, outcome.event, now)
+                    stock = self._stock(uow)
+                    stocked &= stock.follow(outcome.order, outcome.event, now)
                 if isinstance(outcome, RefundDue):
                     refunds.append(outcome)
             if refunds:
                 new = owe(new, refunds[0], now)
+            if not stocked and "stock" not in new.review:
+                review = (*new.review, "stock")
+                new = _evolve_order(new, review=review, version=new.version + 1)
+                records.append(review_record(new, now, review))
             self._store(uow, order, new, records, now, refunds=refunds)
             uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked, tuple(refunds))

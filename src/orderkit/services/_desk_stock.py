@@ -10,7 +10,7 @@ import pendulum
 
 from orderkit._time import plus
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import ValidationError
+from orderkit.errors import InsufficientStock, ValidationError
 from orderkit.integrations import PickLine, PickTask
 from orderkit.inventory import Hold, HoldState, StockLine, route
 from orderkit.orders import (
@@ -105,8 +105,21 @@ class OrderStock:
                         key=f"{owner_of(order)}:commit:{hold.hold_id}",
                     )
 
-    def follow(self, order: Order, event: OrderEvent, now: pendulum.DateTime) -> None:
-        """Move the order's stock as the event that applied to it says."""
+    def has_stock(self, order: Order, now: pendulum.DateTime) -> bool:
+        """Whether the ledger holds stock for the order: live or committed."""
+        return any(
+            hold.state is HoldState.COMMITTED or hold.is_live(now)
+            for hold in self._store.holds(owner=owner_of(order))
+        )
+
+    def follow(self, order: Order, event: OrderEvent, now: pendulum.DateTime) -> bool:
+        """Move the order's stock as the event that applied to it says.
+
+        Returns:
+            False when the order was paid after its hold lapsed and its
+            stock is gone meanwhile: nothing moved, and a person must
+            decide (restock, or cancel and refund). True otherwise.
+        """
         ledger = self._ledger
         owner = owner_of(order)
         holds = self._store.holds(owner=owner)
@@ -118,7 +131,10 @@ class OrderStock:
                 )
             if not live and not any(h.state is HoldState.COMMITTED for h in holds):
                 # The hold lapsed before the money came: hold the stock again.
-                self.hold(order, now)
+                try:
+                    self.hold(order, now)
+                except InsufficientStock:
+                    return False
         elif isinstance(event, Shipped):
             skus = {line.line_id: line.sku for line in order.lines}
             wanted = [(skus[part.line_id], part.quantity) for part in event.lines]
@@ -144,6 +160,7 @@ class OrderStock:
                 ledger.unallocate(
                     owner, back, reason="cancelled", key=f"{event.key}:back"
                 )
+        return True
 
     def pick_tasks(self, order: Order) -> tuple[PickTask, ...]:
         """One pick task per location holding the order's committed units.
