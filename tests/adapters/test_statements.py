@@ -156,6 +156,14 @@ class TestMalformedRows:
         assert (row.line, row.field) == (8, "")
         assert row.problem == "has 26 cells, the header 27"
 
+    def test_a_cell_too_long_for_the_csv_module(self) -> None:
+        data = WECHAT.replace(b"`DY-1003", b"`DY-1003" + b"x" * 200_000)
+        read = read_wechat_bill(data)
+        (row,) = read.rejected
+        assert (row.line, row.problem) == (8, "is not CSV: a cell is too long")
+        assert len(row.value) == 200
+        assert len(read.lines) == 3
+
     def test_bytes_that_are_not_gbk(self) -> None:
         data = WECHAT.replace(b"`DY-1003", b"`DY-\xff\xff1003")
         read = read_wechat_bill(data)

@@ -206,6 +206,28 @@ class TestBadUsage:
         assert err.count("\n") == 1
         assert said in err
 
+    def test_a_csv_cell_too_long_for_the_csv_module_names_its_line(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        text = Path(SAMPLES / "statement.csv").read_text("utf-8").splitlines()
+        text[2] = text[2].replace(",sale,", f',sale,"{"x" * 200_000}",', 1)
+        statement = tmp_path / "statement.csv"
+        statement.write_text("\n".join(text) + "\n", encoding="utf-8")
+        code, out, err = run(capsys, ORDERS, statement)
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1
+        assert "line 3: not CSV" in err
+
+    def test_a_json_statement_nested_too_deeply_is_refused(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        statement = tmp_path / "statement.json"
+        statement.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+        code, out, err = run(capsys, ORDERS, statement)
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1
+        assert "nested too deeply" in err
+
     def test_a_statement_of_no_known_format_asks_for_format(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:

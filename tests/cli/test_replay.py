@@ -86,6 +86,19 @@ class TestSample:
         assert result["outcomes"]["duplicate"] == 1
         assert result["outcomes"]["stale"] == 1
 
+    def test_a_line_nested_too_deeply_is_malformed(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        deep = '{"a":' * 50_000 + "1" + "}" * 50_000
+        lines = [sample_lines()[0], deep]
+
+        code, result = run_json(capsys, write(tmp_path / "e.jsonl", lines))
+
+        assert code == 1
+        assert result["malformed"] == [
+            {"line": 2, "problem": "not JSON: nested too deeply"}
+        ]
+
     def test_malformed_lines_are_reported_by_number_and_the_rest_applied(
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -209,6 +222,39 @@ class TestStore:
         assert "CNY" in result["steps"][-1]["detail"]
         assert order(result, "TB-1111-01")["order"]["status"] == "pending_payment"
 
+    def test_an_event_a_store_refuses_is_rejected_and_the_rest_applied(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        placed = json.loads(sample_lines()[0])
+        too_long = {**placed, "order_id": "X" * 300}
+        too_long["key"] = {**placed["key"], "object_id": "X" * 300}
+        lines = [json.dumps(too_long, ensure_ascii=False), sample_lines()[0]]
+        db = tmp_path / "orders.db"
+
+        code, result = run_json(capsys, write(tmp_path / "e.jsonl", lines), "--db", db)
+
+        assert code == 1
+        assert outcomes(result) == [
+            (1, "OrderPlaced", "rejected"),
+            (2, "OrderPlaced", "applied"),
+        ]
+        assert "a store refused it" in result["steps"][0]["detail"]
+        assert [o["order"]["order_id"] for o in result["orders"]] == ["TB-1111-01"]
+
+    def test_the_channel_beside_an_event_comes_before_an_order_of_its_id(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        placed, pay = sample_lines()[0], json.loads(sample_lines()[1])
+        elsewhere = {**pay, "channel": "jd", "key": {**pay["key"], "channel": "jd"}}
+        lines = [json.dumps(elsewhere, ensure_ascii=False), placed]
+
+        code, result = run_json(capsys, write(tmp_path / "e.jsonl", lines))
+
+        assert code == 0
+        # jd's payment waits for jd's order of that id, not taobao's.
+        assert order(result, "TB-1111-01")["order"]["status"] == "pending_payment"
+        assert [(w["line"], w["channel"]) for w in result["waiting"]] == [(1, "jd")]
+
 
 class TestBadUsage:
     @pytest.mark.parametrize(
@@ -232,6 +278,8 @@ class TestBadUsage:
         [
             ("订单".encode("gbk"), "not UTF-8"),
             (b'[{"type": "Completed"}, oops]', "line 1: not JSON"),
+            (b'["not an event"]\n{"type": "Closed"}\n', "line 2: not JSON"),
+            (b"[" * 100_000 + b"]" * 100_000, "line 1: not JSON: nested too deeply"),
         ],
     )
     def test_unreadable_files_exit_2(

@@ -101,12 +101,16 @@ class StatementRead:
 # Rows and cells
 
 
+_SHOWN: Final = 200
+"""How much of a refused line a `MalformedRow` shows."""
+
+
 @final
 @attrs.frozen(slots=True)
 class _Row:
     number: int
     text: str
-    cells: tuple[str, ...]
+    cells: tuple[str, ...] | None  # None: not CSV (see `_cells`)
 
 
 def _decoded(data: bytes, provider: str) -> list[tuple[int, str | None, bytes]]:
@@ -130,12 +134,18 @@ def _decoded(data: bytes, provider: str) -> list[tuple[int, str | None, bytes]]:
     return found
 
 
-def _cells(text: str) -> tuple[str, ...]:
+def _cells(text: str) -> tuple[str, ...] | None:
+    """The line's cells; `None` when the csv module refuses the line.
+
+    It refuses a cell longer than its field size limit.
+    """
+    try:
+        found = next(csv.reader([text]))
+    except csv.Error:
+        return None
     # A backtick before the value (WeChat Pay) and tabs around it (Alipay)
     # only keep spreadsheets from reading ids as numbers.
-    return tuple(
-        cell.strip().removeprefix("`").strip() for cell in next(csv.reader([text]))
-    )
+    return tuple(cell.strip().removeprefix("`").strip() for cell in found)
 
 
 def _signed_money(value: str, currency: str, *, path: str) -> Money:
@@ -166,8 +176,9 @@ def _read(data: bytes, layout: _Layout, zone: str) -> StatementRead:
     ended = False
     for number, text, raw in _decoded(data, provider):
         if header is None:
-            if text is not None and text.strip() and layout.is_header(_cells(text)):
-                header = _check_header(_cells(text), layout, number)
+            cells = None if text is None or not text.strip() else _cells(text)
+            if cells is not None and layout.is_header(cells):
+                header = _check_header(cells, layout, number)
             continue
         if text is None:
             rejected.append(
@@ -223,6 +234,16 @@ def _read_row(
     zone: str,
     rejected: list[MalformedRow],
 ) -> SettlementLine | None:
+    if row.cells is None:
+        rejected.append(
+            MalformedRow(
+                line=row.number,
+                field="",
+                value=row.text[:_SHOWN],
+                problem="is not CSV: a cell is too long",
+            )
+        )
+        return None
     if len(row.cells) != len(header):
         rejected.append(
             MalformedRow(
@@ -320,7 +341,7 @@ _WECHAT: Final = _Layout(
         "手续费",
     ),
     is_header=lambda cells: cells[:1] == ("交易时间",),
-    is_end=lambda text: _cells(text)[:1] == ("总交易单数",),
+    is_end=lambda text: (_cells(text) or ())[:1] == ("总交易单数",),
     end_name="the 总交易单数 summary row",
     read_row=_wechat_row,
 )

@@ -55,9 +55,16 @@ def _skip(text: str, position: int) -> int:
     return position
 
 
-def _problem(error: ValueError) -> str:
+# What reading can raise on bad text: a syntax error, or nesting deeper than
+# the decoder's recursion allows (a line of 50,000 open brackets).
+_UNREADABLE: Final = (ValueError, RecursionError)
+
+
+def _problem(error: ValueError | RecursionError) -> str:
     if isinstance(error, json.JSONDecodeError):
         return f"not JSON: {error.msg} (column {error.colno})"
+    if isinstance(error, RecursionError):
+        return "not JSON: nested too deeply"
     return f"not JSON: {error}"
 
 
@@ -74,7 +81,7 @@ def items(text: str) -> Iterator[Item]:
         return
     try:
         value = _DECODER.decode(text)
-    except ValueError:
+    except _UNREADABLE:
         pass  # more than one value: JSON Lines, read line by line below
     else:
         yield Item(_line_of(text, start), value)
@@ -84,7 +91,7 @@ def items(text: str) -> Iterator[Item]:
             continue
         try:
             yield Item(number, _DECODER.decode(line))
-        except ValueError as error:
+        except _UNREADABLE as error:
             yield Item(number, error=_problem(error))
 
 
@@ -95,14 +102,15 @@ def _array(text: str, start: int) -> Iterator[Item]:
     while True:
         try:
             value, end = _DECODER.raw_decode(text, position)
-        except ValueError as error:
+        except _UNREADABLE as error:
             line = _line_of(text, position)
             raise NotJson(f"line {line}: {_problem(error)}") from None
         yield Item(_line_of(text, position), value)
         position = _skip(text, end)
         if text.startswith("]", position):
-            if text[_skip(text, position + 1) :]:
-                line = _line_of(text, position + 1)
+            after = _skip(text, position + 1)
+            if after < len(text):
+                line = _line_of(text, after)
                 raise NotJson(f"line {line}: not JSON: text after the array")
             return
         if not text.startswith(",", position):

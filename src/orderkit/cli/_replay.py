@@ -44,9 +44,9 @@ when that arrives), a refund due, or rejected. Lines that are not JSON or
 not an event are reported with their line numbers, and the rest applied.
 Then the orders the stream reached are shown, each with its audit trail.
 
-An OrderPlaced names its channel; any other event goes to the order of its
-id placed earlier in the stream, else to the channel given beside it in
-the line ("channel": "taobao"), else to its key's channel. Events are
+An OrderPlaced names its channel; any other event goes to the channel
+given beside it in the line ("channel": "taobao"), else to the order of
+its id placed earlier in the stream, else to its key's channel. Events are
 applied at the latest occurred_at seen so far, so a replay is repeatable.
 The lifecycle only: no stock is held or moved, no message is sent.
 """

@@ -7,12 +7,14 @@ order desk's `record` does, without the desk's stock and outbox effects:
 a replay shows what the lifecycle makes of the stream.
 
 Which order an event is for: an `OrderPlaced` names its channel; any
-other event goes to the order of that id placed earlier in the stream, or
-to the channel given beside the event (`"channel": "taobao"` in the line,
-which the event itself ignores), or else to its key's channel. An event
-for an order not placed yet is parked in memory and applied after the
-order's `OrderPlaced`; an early event for a stored order is parked with
-the order, with an audit record, as the desk does.
+other event goes to the channel given beside it (`"channel": "taobao"` in
+the line, which the event itself ignores), else to the order of that id
+placed earlier in the stream, else to its key's channel. An event for an
+order not placed yet is parked in memory and applied after that channel's
+`OrderPlaced` of the order; an early event for a stored order is parked
+with the order, with an audit record, as the desk does. An event a store
+refuses (an id too long to keep, say) is reported rejected, and nothing of
+it is stored.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pendulum
 
 from orderkit.cli._jsonlines import items
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import OrderkitError, StructureError
+from orderkit.errors import OrderkitError, StructureError, ValidationError
 from orderkit.orders import (
     Applied,
     AuditRecord,
@@ -116,28 +118,58 @@ class _Replayer:
         self._line = 0
         self._current: OrderEvent | None = None
         self._placed: dict[str, str] = {}
-        self._pending: dict[str, list[OrderEvent]] = {}
+        # Events waiting for their order, by (channel, order id).
+        self._pending: dict[tuple[str, str], list[OrderEvent]] = {}
         self._lines: dict[IdempotencyKey, int] = {}
 
     def event(self, uow: UnitOfWork, line: int, raw: object, event: OrderEvent) -> None:
         self._lines.setdefault(event.key, line)
         self._line, self._current = line, event
         self.now = max(self.now, event.occurred_at)
+        channel = self._channel(raw, event)
+        # What applying the event may change, to undo if a store refuses it:
+        # the steps, and the order's entries of pending and placed.
+        steps = len(self.result.steps)
+        key = (channel, event.order_id)
+        pending = self._pending.get(key)
+        waited = None if pending is None else list(pending)
+        placed = event.order_id in self._placed
+        try:
+            self._apply(uow, channel, event)
+        except ValidationError as error:
+            # A store refused what the lifecycle took: nothing of the event
+            # was written (a store writes nothing when it refuses), so the
+            # replay forgets what it made of it too.
+            del self.result.steps[steps:]
+            self._pending.pop(key, None)
+            if waited is not None:
+                self._pending[key] = waited
+            if not placed:
+                self._placed.pop(event.order_id, None)
+            self._step(event, channel, "rejected", f"a store refused it: {error}")
+
+    def _channel(self, raw: object, event: OrderEvent) -> str:
+        """The channel of the event's order (see the module)."""
+        if isinstance(event, OrderPlaced):
+            return event.channel
+        given = raw.get("channel") if isinstance(raw, Mapping) else None
+        if isinstance(given, str) and given:
+            return given
+        return self._placed.get(event.order_id) or event.key.channel
+
+    def _apply(self, uow: UnitOfWork, channel: str, event: OrderEvent) -> None:
         oid = event.order_id
         if isinstance(event, OrderPlaced):
-            self._placed.setdefault(oid, event.channel)
-            found = uow.orders.get(event.channel, oid)
-            waiting = self._pending.pop(oid, []) if found is None else []
-            self._settle(uow, event.channel, found, event, waiting)
+            self._placed.setdefault(oid, channel)
+            found = uow.orders.get(channel, oid)
+            waiting = self._pending.pop((channel, oid), []) if found is None else []
+            self._settle(uow, channel, found, event, waiting)
             return
-        given = raw.get("channel") if isinstance(raw, Mapping) else None
-        channel = given if isinstance(given, str) and given else self._placed.get(oid)
-        channel = channel or event.key.channel
         found = uow.orders.get(channel, oid)
         if found is not None:
             self._settle(uow, channel, found, event, [])
             return
-        pending = self._pending.setdefault(oid, [])
+        pending = self._pending.setdefault((channel, oid), [])
         if any(p.key == event.key for p in pending):
             self._step(event, channel, "duplicate", "already parked, waiting")
             return
@@ -167,7 +199,7 @@ class _Replayer:
         if new is None:
             # The OrderPlaced was rejected: what waited for it waits on.
             if waiting:
-                self._pending[event.order_id] = [
+                self._pending[channel, event.order_id] = [
                     p for p in batch.parked if p in waiting
                 ]
             return
@@ -225,9 +257,8 @@ class _Replayer:
         )
 
     def finish(self) -> Replay:
-        for oid, events in self._pending.items():
+        for (channel, oid), events in self._pending.items():
             for event in events:
-                channel = self._placed.get(oid, event.key.channel)
                 self.result.waiting.append(
                     Step(
                         line=self._lines.get(event.key),

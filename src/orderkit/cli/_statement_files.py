@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final, final
 
@@ -128,7 +128,10 @@ def detect(path: str, data: bytes) -> str:
     for line in _text(data[:16_384]).splitlines()[:_SNIFF_LINES]:
         if not line.strip():
             continue
-        first = next(csv.reader([line]), [""])[:1] or [""]
+        try:
+            first = next(csv.reader([line]), [""])[:1] or [""]
+        except csv.Error:
+            continue  # a cell too long for the csv module: not a header
         found = _HEADERS.get(first[0].strip().removeprefix("`").strip())
         if found is not None:
             return found
@@ -181,14 +184,33 @@ def _row(line: int, error: ValidationError) -> MalformedRow:
 # Plain CSV
 
 
+def _records(text: str, path: str) -> Iterator[tuple[int, list[str]]]:
+    """Each CSV record with the line it starts on (a cell may span lines).
+
+    Raises:
+        InputError: A record the csv module refuses (a cell longer than its
+            field size limit): after it the reader cannot find the next one.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1
+    while True:
+        try:
+            cells = next(reader, None)
+        except csv.Error as error:
+            raise InputError(
+                f"STATEMENT {path} line {start}: not CSV: {error}"
+            ) from None
+        if cells is None:
+            return
+        yield start, cells
+        start = reader.line_num + 1
+
+
 def _plain_csv(data: bytes, path: str) -> StatementRead:
-    reader = csv.reader(io.StringIO(_text(data), newline=""))
     header: list[str] | None = None
     lines: list[SettlementLine] = []
     rejected: list[MalformedRow] = []
-    start = 1
-    for cells in reader:
-        number, start = start, reader.line_num + 1
+    for number, cells in _records(_text(data), path):
         if not any(cell.strip() for cell in cells):
             continue
         if header is None:
