@@ -51,3 +51,35 @@ def plus(instant: pendulum.DateTime, elapsed: dt.timedelta) -> pendulum.DateTime
     """
     moved: pendulum.DateTime = dt.datetime.__add__(instant, elapsed)
     return moved
+
+
+LAST: pendulum.DateTime = pendulum.DateTime(
+    9999, 12, 31, 23, 59, 59, 999_999, tzinfo=pendulum.UTC
+)
+"""The last instant a datetime holds."""
+
+
+def plus_or_last(
+    instant: pendulum.DateTime, elapsed: dt.timedelta
+) -> pendulum.DateTime:
+    """`plus`, or `LAST` when the sum lies beyond it: for an expiry, never."""
+    try:
+        return plus(instant, elapsed)
+    except OverflowError:
+        return LAST
+
+
+def ending(
+    instant: pendulum.DateTime, elapsed: dt.timedelta, field: str
+) -> pendulum.DateTime:
+    """`plus`, refusing a sum beyond `LAST` as a bad `field`.
+
+    Raises:
+        ValidationError: `instant + elapsed` lies beyond the last datetime.
+    """
+    try:
+        return plus(instant, elapsed)
+    except OverflowError:
+        raise ValidationError(
+            field, elapsed, "ends after the last instant a datetime holds"
+        ) from None

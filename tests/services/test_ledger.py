@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import json
 from typing import Any
 
@@ -220,6 +221,18 @@ class TestArguments:
         with pytest.raises(ValidationError) as error:
             ledger.reserve("cart", lines)
         assert error.value.field.startswith("lines")
+
+    def test_a_ttl_ending_after_the_last_datetime_is_refused(
+        self, ledger: Ledger
+    ) -> None:
+        ledger.receive(SKU, "W1", 1)
+        with pytest.raises(ValidationError) as error:
+            ledger.reserve("cart", [(SKU, "W1", 1)], ttl=dt.timedelta.max)
+        assert error.value.field == "ttl"
+        hold = ledger.reserve("cart", [(SKU, "W1", 1)]).holds[0]
+        with pytest.raises(ValidationError) as error:
+            ledger.extend(hold.hold_id, dt.timedelta.max)
+        assert error.value.field == "ttl"
 
     def test_transfer_to_itself_is_refused(self, ledger: Ledger) -> None:
         ledger.receive(SKU, "W1", 1)

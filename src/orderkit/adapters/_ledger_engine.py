@@ -15,7 +15,7 @@ from typing import Protocol
 import pendulum
 
 from orderkit import _fast
-from orderkit._time import plus
+from orderkit._time import plus, plus_or_last
 from orderkit.errors import (
     ConcurrencyConflict,
     HoldNotLive,
@@ -313,7 +313,8 @@ def catch_up(
     if expected is None:
         changes["placed_at"] = plus(new.placed_at, late)
     if expected is None or expected.expires_at != new.expires_at:
-        changes["expires_at"] = plus(new.expires_at, late)
+        # A hold that ends at the end of time ends there still.
+        changes["expires_at"] = plus_or_last(new.expires_at, late)
     if new.resolved_at is not None and new.resolved_at < at:
         changes["resolved_at"] = at
     return copy_hold(new, **changes) if changes else new

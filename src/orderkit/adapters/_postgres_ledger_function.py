@@ -48,6 +48,15 @@ from __future__ import annotations
 
 from typing import Final
 
+from orderkit._time import LAST
+from orderkit.adapters._micros import to_us
+
+
+# The figures are summed and checked as numeric, not bigint: a plan of
+# absurd quantities (up to 2**63 - 1, which the validators allow) must be
+# refused as short, as the engine refuses it in Python's integers, not fail
+# on an overflow. A figure beyond bigint leaves the plan to the engine.
+_BIGINT_MAX: Final = 2**63 - 1
 
 # Each balance, in the order given, read with the plan's deltas added: with
 # the lock, SELECT ... FOR UPDATE, so the figures stay true until the call
@@ -57,14 +66,14 @@ from typing import Final
 _LOCK_ROW = """
             e := p_rows->(i - 1);
             IF p_lock THEN
-                SELECT b.on_hand + (e->>2)::bigint, b.reserved + (e->>3)::bigint,
-                    b.allocated + (e->>4)::bigint, b.safety_stock
+                SELECT b.on_hand + (e->>2)::numeric, b.reserved + (e->>3)::numeric,
+                    b.allocated + (e->>4)::numeric, b.safety_stock
                 INTO b_on_hand, b_reserved, b_allocated, b_safety
                 FROM orderkit_balances AS b
                 WHERE b.sku = e->>0 AND b.location = e->>1 FOR UPDATE;
             ELSE
-                SELECT b.on_hand + (e->>2)::bigint, b.reserved + (e->>3)::bigint,
-                    b.allocated + (e->>4)::bigint, b.safety_stock
+                SELECT b.on_hand + (e->>2)::numeric, b.reserved + (e->>3)::numeric,
+                    b.allocated + (e->>4)::numeric, b.safety_stock
                 INTO b_on_hand, b_reserved, b_allocated, b_safety
                 FROM orderkit_balances AS b
                 WHERE b.sku = e->>0 AND b.location = e->>1;
@@ -74,16 +83,15 @@ _LOCK_ROW = """
             END IF;
             a_sku[i] := e->>0;
             a_loc[i] := e->>1;
-            r_figures := r_figures || ARRAY[b_on_hand, b_reserved, b_allocated,
-                b_safety];"""
+            f := f || ARRAY[b_on_hand, b_reserved, b_allocated, b_safety];"""
 
 _CHECK = """
             e := p_checks->k;
             j := 4 * (e->>0)::integer;
             v := CASE (e->>1)::integer
-                WHEN 0 THEN r_figures[j + 1] - r_figures[j + 2] - r_figures[j + 3]
-                WHEN 1 THEN r_figures[j + 1] ELSE r_figures[j + 3] END;
-            floor_ := (e->>2)::bigint;
+                WHEN 0 THEN f[j + 1] - f[j + 2] - f[j + 3]
+                WHEN 1 THEN f[j + 1] ELSE f[j + 3] END;
+            floor_ := (e->>2)::numeric;
             IF floor_ IS NULL THEN
                 -- Every policy's floor is zero or below: read it only below.
                 floor_ := 0;
@@ -98,11 +106,12 @@ _CHECK = """
                 END IF;
             END IF;
             IF v < floor_ THEN
-                short := short || ARRAY[k, v + (e->>3)::bigint - floor_];
+                short := short || ARRAY[k, v + (e->>3)::numeric - floor_];
             END IF;"""
 
 # When the store's time is later than the plan's, the plan's own movements
-# move to it, and its new holds by the difference (the engine's catch-up).
+# move to it, and its new holds by the difference (the engine's catch-up);
+# an expiry at the end of time stays there, as the engine's does.
 _CATCH_UP = """
             movements := (SELECT coalesce(jsonb_agg(CASE WHEN t.e->>0 = p_key
                     THEN jsonb_set(t.e, '{8}', to_jsonb(r_at)) ELSE t.e END
@@ -110,10 +119,11 @@ _CATCH_UP = """
                 FROM jsonb_array_elements(p_movements) WITH ORDINALITY AS t (e, o));
             holds := (SELECT coalesce(jsonb_agg(jsonb_set(jsonb_set(jsonb_set(t.e,
                     '{5}', to_jsonb((t.e->>5)::bigint + late)),
-                    '{6}', to_jsonb((t.e->>6)::bigint + late)),
+                    '{6}', to_jsonb(least((t.e->>6)::bigint + late, LAST_US))),
                     '{10}', CASE WHEN (t.e->>10)::bigint < r_at
                         THEN to_jsonb(r_at) ELSE t.e->10 END) ORDER BY t.o), '[]')
                 FROM jsonb_array_elements(p_holds) WITH ORDINALITY AS t (e, o));"""
+_CATCH_UP = _CATCH_UP.replace("LAST_US", str(to_us(LAST)))
 
 _WRITE = """
         FOR i IN 1 .. n_rows LOOP
@@ -175,18 +185,19 @@ DECLARE
     n_rows integer := jsonb_array_length(p_rows);
     e jsonb;
     j integer;
-    b_on_hand bigint;
-    b_reserved bigint;
-    b_allocated bigint;
-    b_safety bigint;
+    b_on_hand numeric;
+    b_reserved numeric;
+    b_allocated numeric;
+    b_safety numeric;
+    f numeric[] := '{{}}';
     a_sku text[];
     a_loc text[];
     mark bigint;
     late bigint;
-    v bigint;
-    floor_ bigint;
+    v numeric;
+    floor_ numeric;
     pol record;
-    short bigint[] := '{{}}';
+    short numeric[] := '{{}}';
     holds jsonb := p_holds;
     movements jsonb := p_movements;
 BEGIN
@@ -229,19 +240,30 @@ BEGIN
         FOR k IN 0 .. jsonb_array_length(p_checks) - 1 LOOP{_CHECK}
         END LOOP;
         IF cardinality(short) > 0 THEN
+            IF (SELECT max(abs(x)) FROM unnest(short) AS x) > {_BIGINT_MAX} THEN
+                EXIT plan;  -- too large to report: the engine reports it
+            END IF;
             r_status := 2;
-            r_figures := short;
+            r_figures := short::bigint[];
             EXIT plan;
         END IF;
         FOR i IN 1 .. n_rows LOOP
-            IF r_figures[4 * i - 3] < 0 OR r_figures[4 * i - 2] < 0
-                OR r_figures[4 * i - 1] < 0
+            IF f[4 * i - 3] < 0 OR f[4 * i - 2] < 0 OR f[4 * i - 1] < 0
+                OR f[4 * i - 3] > {_BIGINT_MAX} OR f[4 * i - 2] > {_BIGINT_MAX}
+                OR f[4 * i - 1] > {_BIGINT_MAX}
             THEN
-                EXIT plan;  -- the engine names the figure
+                EXIT plan;  -- the engine names the figure, or fails to store it
             END IF;
         END LOOP;
+        r_figures := f::bigint[];
         -- Checked: write it all.{_WRITE.format(catch_up=_CATCH_UP)}
     END plan;
 END
 $$"""  # noqa: S608 - constants only
 """The plan's whole application in one call (see the module's docstring)."""
+
+
+REPLACE_APPLY_FUNCTION: Final = APPLY_FUNCTION.replace(
+    "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1
+)
+"""The function as a later migration installs it over an earlier version."""

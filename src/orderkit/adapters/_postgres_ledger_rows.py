@@ -38,6 +38,7 @@ from orderkit.adapters._ledger_rows import (
 )
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._postgres_ledger_tables import (
+    DROP_BALANCES,
     DUE_ROWS,
     HOLD_BY_ID,
     LOCATION_KNOWN,
@@ -117,6 +118,11 @@ class PostgresRows:
 
     def receipt(self, key: str) -> Receipt | None:  # noqa: ARG002 - read with the lock
         self._start()
+        if self._receipt is not None and self._created:
+            # A replay writes nothing: the balances the read created for the
+            # plan go again, or an unknown SKU would be known from now on.
+            self._cur.execute(DROP_BALANCES, (_json(sorted(self._created)),))
+            self._created.clear()
         return self._receipt
 
     def high_water(self) -> pendulum.DateTime | None:

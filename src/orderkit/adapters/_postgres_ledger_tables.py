@@ -17,7 +17,10 @@ from typing import Final
 
 from orderkit.adapters import _ledger_engine as engine
 from orderkit.adapters._ledger_rows import HOLD_COLUMNS, decode_receipt
-from orderkit.adapters._postgres_ledger_function import APPLY_FUNCTION
+from orderkit.adapters._postgres_ledger_function import (
+    APPLY_FUNCTION,
+    REPLACE_APPLY_FUNCTION,
+)
 from orderkit.adapters._postgres_session import declare
 from orderkit.inventory import Receipt
 
@@ -285,6 +288,8 @@ LEDGER = declare(
             _WRITE_FUNCTION,
         ),
         (APPLY_FUNCTION,),  # version 2: a plan in one call
+        # version 3: its figures summed as numeric, so no quantity overflows
+        (REPLACE_APPLY_FUNCTION,),
     ],
 )
 """The ledger's tables, versioned by the `schema_version` row of `orderkit_meta`."""
@@ -328,6 +333,11 @@ WRITE: Final = (
 
 
 # The store's own reads and settings.
+DROP_BALANCES: Final = (
+    "DELETE FROM orderkit_balances AS b USING json_array_elements(%s::json) AS r (e)"
+    " WHERE b.sku = r.e->>0 AND b.location = r.e->>1"
+)
+"""Drop the balances of a JSON array of [sku, location]: those a read created."""
 MOVEMENTS_AFTER: Final = f"{MOVEMENT} WHERE seq > %s ORDER BY seq LIMIT %s"
 """Up to `limit` movements after a sequence number, in order."""
 SET_SAFETY: Final = (

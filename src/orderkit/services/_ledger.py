@@ -9,7 +9,7 @@ from typing import final
 import attrs
 import pendulum
 
-from orderkit._time import plus, to_utc
+from orderkit._time import ending, to_utc
 from orderkit._validate import count, positive_int, signed_int, text
 from orderkit.dedupe._tokens import draw_token
 from orderkit.errors import (
@@ -280,7 +280,7 @@ class Ledger:
         lifetime = self._hold_ttl if ttl is None else _ttl(ttl)
         stamp = self._stamp(key, reason, actor)
         return self._apply(
-            planning.reserve(stamp, owner, found, plus(stamp.now, lifetime))
+            planning.reserve(stamp, owner, found, ending(stamp.now, lifetime, "ttl"))
         )
 
     def extend(
@@ -295,7 +295,7 @@ class Ledger:
         lifetime = self._hold_ttl if ttl is None else _ttl(ttl)
 
         def plan(stamp: planning.Stamp, hold: Hold) -> Plan:
-            return planning.extend(stamp, hold, plus(stamp.now, lifetime))
+            return planning.extend(stamp, hold, ending(stamp.now, lifetime, "ttl"))
 
         receipt = self._with_hold(hold_id, plan, key, "", "system")
         assert receipt is not None  # noqa: S101 - extend always plans or raises

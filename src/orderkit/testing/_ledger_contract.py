@@ -13,6 +13,7 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from orderkit._time import LAST
 from orderkit.errors import (
     ConcurrencyConflict,
     HoldNotLive,
@@ -500,6 +501,19 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         )
         assert self.snapshot(store) == before
 
+    def test_a_repeated_key_for_new_stock_creates_no_balance(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """A replay writes nothing, not even the empty balance of a new SKU."""
+        ledger.receive("TEA-01", "W1", 5, key="grn-1")
+        before = self.snapshot(store)
+        again = ledger.receive("NEW-09", "W9", 3, key="grn-1")
+        assert again.replayed
+        assert self.snapshot(store) == before
+        assert [(b.sku, b.location) for b in ledger.balances()] == [("TEA-01", "W1")]
+        with pytest.raises(UnknownSku):
+            ledger.reserve("cart-1", [("NEW-09", "W9", 1)])
+
     def test_movement_keys_are_unique_per_operation(self, ledger: Ledger) -> None:
         """Each movement has a distinct (key, index), expiries included."""
         ledger.receive("TEA-01", "W1", 5)
@@ -574,6 +588,23 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         assert hold.expires_at == _START.add(minutes=45)
         with pytest.raises(InsufficientStock):
             ledger.reserve("cart-2", [("TEA-01", "W1", 1)])
+        assert ledger.commit(hold.hold_id).changed
+
+    def test_a_hold_until_the_end_of_time_placed_while_behind_ends_there(
+        self, ledger: Ledger, store: LedgerStore, clock: FrozenClock
+    ) -> None:
+        """Moved on to the store's time, an expiry at the end of time stays."""
+        ledger.receive("TEA-01", "W1", 1)
+        clock.advance(minutes=30)
+        ledger.receive("MUG-02", "W1", 1)
+        clock.advance(minutes=-30)
+        # Ten minutes before the end of time, from the plan's time; moved on
+        # by the thirty minutes the store is ahead, it would end after it.
+        # (A stdlib difference: pendulum's `-` rounds so long a span.)
+        forever = dt.datetime.__sub__(LAST, _START) - dt.timedelta(minutes=10)
+        hold = ledger.reserve("cart-1", [("TEA-01", "W1", 1)], ttl=forever).holds[0]
+        assert hold.expires_at == LAST
+        assert [h.expires_at for h in store.holds()] == [LAST]
         assert ledger.commit(hold.hold_id).changed
 
     def test_a_refused_plan_leaves_no_receipt_and_no_later_time(

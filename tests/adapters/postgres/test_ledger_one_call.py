@@ -169,7 +169,29 @@ def test_a_database_of_version_1_gets_the_function(pg_dsn: str) -> None:
         found = admin.execute(
             "SELECT value FROM orderkit_meta WHERE name = 'schema_version'"
         ).fetchone()
-    assert found == (2,)
+    assert found == (3,)
+
+
+def test_a_database_of_version_2_gets_the_function_again(pg_dsn: str) -> None:
+    with PostgresLedgerStore(pg_dsn) as store:
+        Ledger(store, FrozenClock(START)).receive("TEA-01", "W1", 5)
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        # An earlier body, as a stand-in: it leaves every plan to the engine.
+        admin.execute(
+            "CREATE OR REPLACE FUNCTION orderkit_ledger_apply(p_lock boolean,"
+            " p_key text, p_remember boolean, p_now bigint, p_owner text,"
+            " p_plan jsonb, OUT r_status integer, OUT r_at bigint,"
+            " OUT r_seqs bigint[], OUT r_body text, OUT r_figures bigint[])"
+            " LANGUAGE sql AS $$ SELECT 3, NULL::bigint, NULL::bigint[],"
+            " NULL::text, NULL::bigint[] $$"
+        )
+        admin.execute(
+            "UPDATE orderkit_meta SET value = 2 WHERE name = 'schema_version'"
+        )
+    with PostgresLedgerStore(pg_dsn) as store:
+        ledger = Ledger(store, FrozenClock(START))
+        lines = [("TEA-01", "W1", 1)]
+        assert _round_trips(store, lambda: ledger.reserve("cart-1", lines)) == 1
 
 
 # --------------------------------------------------------------------------
@@ -263,6 +285,10 @@ def _story(store: PostgresLedgerStore) -> list[object]:  # noqa: PLR0915 - one s
     # Available counts what is allocated: 11 on hand, 4 reserved, 2 allocated.
     do(lambda: ledger.reserve("cart-13", [("MUG-02", "W1", 6)], key="k15"))
     do(lambda: ledger.ship("cart-2", [StockLine("MUG-02", "W1", 2)], key="s1"))
+    # Quantities as large as the validators allow: short, not an overflow.
+    most = 2**63 - 1
+    do(lambda: ledger.reserve("cart-14", [("TEA-01", "W1", most)], key="k16"))
+    do(lambda: ledger.transfer("TEA-01", "W2", "W1", most, key="t3"))
     # Plans no `Ledger` makes: a check on a balance not moved, a movement
     # under another key, a bound on allocated; later a hold id already
     # taken, a figure below zero, a new hold born resolved.
