@@ -38,6 +38,7 @@ from orderkit.inventory import (
     Shortage,
     StockPolicy,
 )
+from orderkit.inventory._movements import EXPIRY_KEY_PREFIX
 
 
 Row = tuple[str, str]
@@ -142,7 +143,7 @@ class _Work:
     def expire_due(self, row: Row) -> None:
         for hold in self.rows.due_holds(row, self.at):
             if hold.hold_id not in self.holds:
-                self.resolve(hold, HoldState.EXPIRED, f"expire:{hold.hold_id}")
+                self.resolve(hold, HoldState.EXPIRED, expiry_key(hold))
 
     def finish(
         self, key: str | None, own: Iterable[str] = (), *, remember: bool = True
@@ -243,7 +244,7 @@ def expire_due(
             and hold.expires_at <= work.at
             and hold.hold_id not in work.holds
         ):
-            work.resolve(hold, HoldState.EXPIRED, f"expire:{hold.hold_id}")
+            work.resolve(hold, HoldState.EXPIRED, expiry_key(hold))
     work.finish(None)
     return work.written
 
@@ -263,6 +264,15 @@ def _write_holds(work: _Work, plan: Plan) -> None:
         hold_id = write.new.hold_id
         if write.expected is not None:
             _check_identity(write.expected, write.new)
+            if (
+                write.expected.state is not HoldState.LIVE
+                and write.new.state is HoldState.LIVE
+            ):
+                raise ValidationError(
+                    f"holds[{hold_id!r}].state",
+                    write.new.state.value,
+                    f"a hold leaves live once: it is {write.expected.state}",
+                )
             if write.new.expires_at < write.expected.expires_at:
                 raise ValidationError(
                     f"holds[{hold_id!r}].expires_at",
@@ -297,6 +307,11 @@ def _check_identity(expected: Hold, new: Hold) -> None:
         getattr(new, name),
         "a hold write may change only its state, expiry, commitment and shipping",
     )
+
+
+def expiry_key(hold: Hold) -> str:
+    """The key of a hold's expiry: the ledger's own, no caller's (see `Plan.key`)."""
+    return f"{EXPIRY_KEY_PREFIX}{hold.hold_id}"
 
 
 def catch_up(

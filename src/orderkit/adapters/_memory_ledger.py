@@ -11,6 +11,7 @@ from typing import cast, final
 
 import pendulum
 
+from orderkit._time import to_utc
 from orderkit.adapters import _ledger_engine as engine
 from orderkit.adapters._memory_journal import Journal, Journaled, child, pop, push
 from orderkit.inventory import (
@@ -60,6 +61,7 @@ class MemoryLedgerStore(Journaled):
         self, now: pendulum.DateTime, *, limit: int | None = None
     ) -> Sequence[Movement]:
         """Expire live holds due by `now` (or the store's later time)."""
+        now = to_utc(now, "now")
         with self._lock:
             try:
                 return engine.expire_due(
@@ -77,6 +79,7 @@ class MemoryLedgerStore(Journaled):
         location: str | None = None,
     ) -> Sequence[Balance]:
         """Return balances as of `now`, due holds counted as expired."""
+        now = to_utc(now, "now")
         with self._lock:
             s = self._s
             at = now if s.high_water_ is None else max(now, s.high_water_)

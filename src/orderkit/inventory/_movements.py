@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable
-from typing import final
+from typing import Final, final
 
 import attrs
 import pendulum
 
 from orderkit._time import to_utc
 from orderkit._validate import count, instance_of, optional_text, signed_int, text
+from orderkit.errors import ValidationError
 from orderkit.inventory._stock import Balance
 
 
@@ -52,6 +53,22 @@ class MovementKind(enum.StrEnum):
     """Returned goods back in stock after inspection: on hand up."""
     TRANSFER = "transfer"
     """Stock moved between locations: on hand down at one, up at the other."""
+
+
+EXPIRY_KEY_PREFIX: Final = "expire:"
+"""The ledger's own keys: a hold's expiry is keyed `expire:<hold_id>`."""
+
+
+def check_operation_key(field: str, key: str) -> None:
+    """Refuse an operation key in the ledger's own namespace for expiries.
+
+    Raises:
+        ValidationError: `key` starts with `EXPIRY_KEY_PREFIX`.
+    """
+    if key.startswith(EXPIRY_KEY_PREFIX):
+        raise ValidationError(
+            field, key, f"starts with {EXPIRY_KEY_PREFIX!r}, kept for expiries"
+        )
 
 
 @final

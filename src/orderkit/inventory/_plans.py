@@ -14,7 +14,7 @@ from orderkit._time import to_utc
 from orderkit._validate import as_tuple, count, instance_of, optional_text, text
 from orderkit.errors import InvalidQuantity
 from orderkit.inventory._holds import Hold
-from orderkit.inventory._movements import Movement
+from orderkit.inventory._movements import Movement, check_operation_key
 from orderkit.inventory._signals import Delist, Relist, StockSignal
 from orderkit.inventory._stock import Balance
 
@@ -108,6 +108,10 @@ def _balances(value: Iterable[Balance]) -> tuple[Balance, ...]:
     return as_tuple(value, "balances", Balance)
 
 
+def _operation_key(_: object, __: object, key: str) -> None:
+    check_operation_key("key", key)
+
+
 @final
 @attrs.frozen(slots=True, kw_only=True)
 class Plan:
@@ -116,6 +120,7 @@ class Plan:
     Attributes:
         key: The operation's idempotency key: applying a plan with a key the
             store has seen returns the first receipt and writes nothing.
+            Keys starting with `expire:` are the ledger's own (expiries).
         now: The caller's time; the store uses the later of it and the
             latest time it has seen.
         movements: Balance changes, in order. An `ADJUST` movement with
@@ -132,7 +137,7 @@ class Plan:
     .. versionadded:: 0.1.0
     """
 
-    key: str = attrs.field(validator=text("key"))
+    key: str = attrs.field(validator=[text("key"), _operation_key])
     now: pendulum.DateTime = attrs.field(converter=_now)
     movements: tuple[Movement, ...] = attrs.field(default=(), converter=_movements)
     holds: tuple[HoldWrite, ...] = attrs.field(default=(), converter=_hold_writes)

@@ -34,6 +34,7 @@ from orderkit.inventory import (
     replay,
 )
 from orderkit.inventory import _planning as planning
+from orderkit.inventory._movements import check_operation_key
 from orderkit.inventory._policies import Backorder, NoOversell, Preorder
 from orderkit.ports import Clock, LedgerStore, Outbox
 from orderkit.services._sellable import sellable_messages
@@ -544,6 +545,7 @@ class Ledger:
             key, drawn = _new_key(), True
         else:
             _check(text, "key", key)
+            check_operation_key("key", key)
         if not isinstance(reason, str):
             raise ValidationError("reason", reason, "must be a string")
         _check(text, "actor", actor)

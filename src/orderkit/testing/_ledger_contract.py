@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+import pendulum
 import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
@@ -19,6 +20,7 @@ from orderkit.errors import (
     HoldNotLive,
     InsufficientStock,
     InvalidQuantity,
+    NaiveDatetime,
     StoreError,
     UnknownHold,
     UnknownLocation,
@@ -513,6 +515,67 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         assert [(b.sku, b.location) for b in ledger.balances()] == [("TEA-01", "W1")]
         with pytest.raises(UnknownSku):
             ledger.reserve("cart-1", [("NEW-09", "W9", 1)])
+
+    def test_the_ledgers_own_keys_for_expiries_are_refused_to_callers(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """`expire:<hold_id>` keys a hold's expiry; no operation may take it."""
+        ledger.receive("TEA-01", "W1", 5)
+        before = self.snapshot(store)
+        with pytest.raises(ValidationError) as error:
+            ledger.receive("TEA-01", "W1", 1, key="expire:cart-7/0")
+        assert error.value.field == "key"
+        with pytest.raises(ValidationError):
+            Plan(key="expire:cart-7/0", now=_START)
+        assert self.snapshot(store) == before
+
+    def test_a_resolved_hold_is_never_written_live_again(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """A hold leaves live once: a plan that revives one is refused."""
+        ledger.receive("TEA-01", "W1", 10)
+        hold = ledger.reserve("cart-1", [("TEA-01", "W1", 2)]).holds[0]
+        ledger.release(hold.hold_id)
+        released = store.hold(hold.hold_id)
+        assert released is not None
+        revived = attrs.evolve(released, state=HoldState.LIVE, resolved_at=None)
+        before = self.snapshot(store)
+        with pytest.raises(ValidationError) as error:
+            store.apply(
+                Plan(key="revive", now=_START, holds=[HoldWrite(released, revived)])
+            )
+        assert error.value.field == f"holds[{hold.hold_id!r}].state"
+        assert self.snapshot(store) == before
+
+    def test_a_naive_now_is_refused_and_changes_nothing(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """Times are UTC instants: a naive one is refused, the store unharmed."""
+        ledger.receive("TEA-01", "W1", 5)
+        before = self.snapshot(store)
+        naive = dt.datetime(2026, 11, 11, 12, 0)  # noqa: DTZ001 - naive on purpose
+        with pytest.raises(NaiveDatetime):
+            store.expire_due(naive)  # type: ignore[arg-type]
+        with pytest.raises(NaiveDatetime):
+            store.balances(naive)  # type: ignore[arg-type]
+        assert self.snapshot(store) == before
+        ledger.reserve("cart-1", [("TEA-01", "W1", 1)])
+
+    def test_a_sweep_at_an_instant_in_another_zone_keeps_every_time_in_utc(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """A zoned `now` is the same instant in UTC; no zone leaks into the store."""
+        ledger.receive("TEA-01", "W1", 5)
+        short = dt.timedelta(minutes=1)
+        hold = ledger.reserve("cart-1", [("TEA-01", "W1", 2)], ttl=short).holds[0]
+        shanghai = _START.add(minutes=5).in_timezone("Asia/Shanghai")
+        (swept,) = store.expire_due(shanghai)
+        assert swept.at == _START.add(minutes=5)
+        assert swept.at.tzinfo is pendulum.UTC
+        expired = store.hold(hold.hold_id)
+        assert expired is not None
+        assert expired.resolved_at is not None
+        assert expired.resolved_at.tzinfo is pendulum.UTC
 
     def test_movement_keys_are_unique_per_operation(self, ledger: Ledger) -> None:
         """Each movement has a distinct (key, index), expiries included."""
