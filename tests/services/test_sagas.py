@@ -488,6 +488,20 @@ class TestRefunds:
             ),
         )
 
+    @staticmethod
+    def refunded_before(shop: Shop, refund_id: str, amount: str) -> None:
+        """DY-2001's ledger, amended by finance: `amount` of it refunded already."""
+        shop.desk.amend(
+            CH,
+            "DY-2001",
+            captured_ledger()
+            .request_refund(refund_id, "alipay-77", cny(amount), "价保", T0)
+            .settle_refund(refund_id, T0),
+            key=IdempotencyKey("orderkit", "ledger", "DY-2001", "1"),
+            actor="finance",
+            source="orderkit",
+        )
+
     def test_an_order_paid_in_two_payments_gets_each_of_them_back(
         self, shop: Shop, payments: FakePayments
     ) -> None:
@@ -510,16 +524,7 @@ class TestRefunds:
     ) -> None:
         accepted_and_paid(shop, payments)
         payments.refund("alipay-77", cny("50.00"), key="rf-50", reason="价保")
-        shop.desk.amend(
-            CH,
-            "DY-2001",
-            captured_ledger()
-            .request_refund("rf-50", "alipay-77", cny("50.00"), "价保", T0)
-            .settle_refund("rf-50", T0),
-            key=IdempotencyKey("orderkit", "ledger", "DY-2001", "1"),
-            actor="finance",
-            source="orderkit",
-        )
+        self.refunded_before(shop, "rf-50", "50.00")
 
         cancelled = shop.desk.record(CH, "DY-2001", buyer_cancelled())
         (outcome,) = shop.refunds(payments).send_due()
@@ -535,16 +540,7 @@ class TestRefunds:
         self, shop: Shop, payments: FakePayments
     ) -> None:
         accepted_and_paid(shop, payments)
-        shop.desk.amend(
-            CH,
-            "DY-2001",
-            captured_ledger()
-            .request_refund("rf-all", "alipay-77", cny("576.00"), "缺货", T0)
-            .settle_refund("rf-all", T0),
-            key=IdempotencyKey("orderkit", "ledger", "DY-2001", "1"),
-            actor="finance",
-            source="orderkit",
-        )
+        self.refunded_before(shop, "rf-all", "576.00")
 
         cancelled = shop.desk.record(CH, "DY-2001", buyer_cancelled())
 
