@@ -21,6 +21,8 @@ from orderkit.errors import (
     ValidationError,
 )
 from orderkit.money import Currency, Money, split
+from orderkit.orders import OrderLine
+from orderkit.pricing import Quote, price
 from orderkit.testing.strategies import currencies, money
 
 
@@ -606,6 +608,34 @@ class TestContextIndependence:
             total = Money("123456.78", "CNY") + Money("0.01", "CNY")
 
         assert Money("123456.79", "CNY") == total
+
+    def test_minor_units_sign_and_splits_ignore_a_low_precision_context(
+        self,
+    ) -> None:
+        m = Money("1234567.89", "USD")
+        with decimal.localcontext(decimal.Context(prec=6)):
+            minor, negated, absolute = m.minor, -m, abs(-m)
+            parts = split(m, [1, 1])
+
+        assert minor == 123456789
+        assert negated == Money("-1234567.89", "USD")
+        assert absolute == m
+        assert sum(parts, Money.zero("USD")) == m
+
+    def test_prices_ignore_a_low_precision_context(self) -> None:
+        quote = Quote(
+            "o-1", "shop", [OrderLine("L1", "SKU-1", 1, Money("1234567.89", "CNY"))]
+        )
+        with decimal.localcontext(decimal.Context(prec=6)):
+            total = price(quote).total
+
+        assert total == Money("1234567.89", "CNY")
+
+    def test_from_minor_too_large_is_refused(self) -> None:
+        with pytest.raises(InvalidMoney) as caught:
+            Money.from_minor(10**60 + 1, "USD")
+
+        assert "minor" == caught.value.field
 
     def test_a_product_too_large_to_hold_exactly_is_refused(self) -> None:
         with pytest.raises(InvalidMoney):

@@ -110,7 +110,7 @@ class Currency:
         except (KeyError, TypeError):
             raise UnknownCurrency("currency", self.code) from None
         object.__setattr__(self, "minor_units", units)
-        object.__setattr__(self, "_quantum", Decimal(1).scaleb(-units))
+        object.__setattr__(self, "_quantum", Decimal(1).scaleb(-units, context=_EXACT))
 
     def __repr__(self) -> str:
         return f"Currency({self.code!r})"
@@ -235,19 +235,24 @@ class Money:
     @property
     def minor(self) -> int:
         """The amount in minor units (fen, cents): `123` for `1.23 CNY`."""
-        return int(self.amount.scaleb(self.currency.minor_units))
+        return int(self.amount.scaleb(self.currency.minor_units, context=_EXACT))
 
     @classmethod
     def from_minor(cls, minor: int, currency: Currency | str) -> Money:
         """Build a `Money` from an integer count of minor units.
 
         Raises:
-            InvalidMoney: `minor` is not an int (a bool or a float included).
+            InvalidMoney: `minor` is not an int (a bool or a float included),
+                or too large for a `Money`.
         """
         if type(minor) is not int:
             raise InvalidMoney("minor", minor, "must be an int count of minor units")
         cur = _as_currency(currency)
-        return cls(Decimal(minor).scaleb(-cur.minor_units, context=_EXACT), cur)
+        try:
+            amount = Decimal(minor).scaleb(-cur.minor_units, context=_EXACT)
+        except decimal.DecimalException:
+            raise InvalidMoney("minor", minor, "is too large") from None
+        return cls(amount, cur)
 
     def scaled(
         self, factor: Decimal | int | str, rounding: str = DEFAULT_ROUNDING
@@ -305,10 +310,10 @@ class Money:
     __rmul__ = __mul__
 
     def __neg__(self) -> Money:
-        return self._new(-self.amount)
+        return self._new(self.amount.copy_negate())
 
     def __abs__(self) -> Money:
-        return self._new(abs(self.amount))
+        return self._new(self.amount.copy_abs())
 
     def __lt__(self, other: Money) -> bool:
         if not isinstance(other, Money):

@@ -15,8 +15,8 @@ import datetime as dt
 import enum
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
-from typing import final
+from decimal import Context, Decimal
+from typing import Final, final
 
 import attrs
 import pendulum
@@ -25,6 +25,11 @@ from pendulum.tz.exceptions import InvalidTimezone
 from orderkit.errors import CurrencyMismatch, ValidationError
 from orderkit.money import Money
 from orderkit.orders._price_changes import PriceChange
+
+
+# A price's deviation from its list price, in its own context: the caller's
+# decimal precision never changes which changes are flagged.
+_RATIO: Final = Context(prec=28)
 
 
 __all__ = ["Anomaly", "AnomalyKind", "WEEKDAYS", "anomalies"]
@@ -210,7 +215,7 @@ def _far_from_list(
         new = change.new_unit_price
         if new.currency != listed.currency:
             raise CurrencyMismatch(field, listed.currency.code, new.currency.code)
-        deviation = abs(new.amount - listed.amount) / listed.amount
+        deviation = _RATIO.divide(abs(new - listed).amount, listed.amount)
         if deviation > max_deviation:
             found.append(
                 Anomaly(

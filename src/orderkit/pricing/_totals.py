@@ -261,8 +261,9 @@ class NetLine:
         if minor is not None:
             # Minor units, exact as both amounts are: no Money built.
             return minor[4] < floor.minor * self.quantity
-        # Decimal, not Money: exact, and no Money built per line.
-        return self.net.amount < floor.amount * self.quantity
+        # Decimal, not Money: no Money built per line; exact in its own
+        # context, whatever the caller's.
+        return self.net.amount < _EXACT.multiply(floor.amount, self.quantity)
 
     @property
     def net_unit_price(self) -> Money:
@@ -539,7 +540,10 @@ def _price(quote: Quote, policy: StackingPolicy, *, stacking: bool) -> Totals:
     # `Money.minor` inlined: the lines are one currency, and this runs on
     # every line of every order.
     units = currency.minor_units
-    gross = [int(ln.unit_price.amount.scaleb(units)) * ln.quantity for ln in lines]
+    gross = [
+        int(ln.unit_price.amount.scaleb(units, context=_EXACT)) * ln.quantity
+        for ln in lines
+    ]
     line_off = [0] * count
     order_off = [0] * count
     goods = sum(gross)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 
 import pendulum
@@ -60,6 +60,7 @@ __all__ = [
 ]
 
 _RATE = Decimal("0.0001")
+_FIGURES = Context(prec=28)
 _SCORE = Decimal("0.01")
 
 
@@ -124,7 +125,7 @@ def _fulfilment(
 def _rate(part: int, whole: int) -> Decimal | None:
     if whole == 0:
         return None
-    return (Decimal(part) / Decimal(whole)).quantize(_RATE, ROUND_HALF_EVEN)
+    return _decimal(Fraction(part, whole), _RATE)
 
 
 def _value(measure: HealthMeasure, ratio: _Ratio) -> Fraction | None:
@@ -137,8 +138,9 @@ def _value(measure: HealthMeasure, ratio: _Ratio) -> Fraction | None:
 
 
 def _decimal(value: Fraction, quantum: Decimal) -> Decimal:
-    exact = Decimal(value.numerator) / Decimal(value.denominator)
-    return exact.quantize(quantum, ROUND_HALF_EVEN)
+    # In its own context: the caller's decimal precision never moves a figure.
+    exact = _FIGURES.divide(Decimal(value.numerator), Decimal(value.denominator))
+    return exact.quantize(quantum, ROUND_HALF_EVEN, context=_FIGURES)
 
 
 def _score(
