@@ -58,6 +58,19 @@ class TestOfferKinds:
         # 5 boxes: one group of three, so one box free.
         assert cny("88.00") == totals.lines[0].line_discount
 
+    def test_free_units_are_worth_what_an_earlier_offer_made_them(self) -> None:
+        # "Now only 66" first (the default order), then buy 2, get 1: one of
+        # the five boxes is free at 66, not at its list price of 88.
+        totals = apply_offers(
+            LINES,
+            [
+                FixedPrice("NOW66", cny("66.00"), {"MOONCAKE-BOX"}),
+                BuyXGetY("B2G1", 2, 1, {"MOONCAKE-BOX"}),
+            ],
+        )
+
+        assert cny("264.00") == totals.lines[0].net  # 4 boxes at 66
+
     def test_percent_of_the_whole_order(self) -> None:
         totals = apply_offers(LINES, [FLASH_SALE])
 

@@ -178,6 +178,9 @@ class BuyXGetY:
     """Buy `buy` units of a SKU and get `get` more free, within one line.
 
     A line of 5 with buy 2, get 1 has one free unit (5 // 3 groups of 3).
+    A free unit is worth what the line's units cost when the offer applies:
+    after a fixed price or a percent off that came first, that lower price
+    (rounded down to the minor unit).
 
     .. versionadded:: 0.1.0
     """

@@ -459,8 +459,11 @@ def _wanted(offer: Offer, nets: list[int], lines: list[OrderLine]) -> list[int]:
     if type(offer) is not BuyXGetY:  # FreeShipping takes nothing off the goods
         return [0] * len(nets)
     group = offer.buy + offer.get
+    # The free units are worth what the line's units cost so far: an earlier
+    # offer (a fixed price, a percent off) made them cheaper already. Rounded
+    # down, so the merchant never gives away more than the free units.
     return [
-        min(n, ln.unit_price.minor * (ln.quantity // group) * offer.get)
+        n * ((ln.quantity // group) * offer.get) // ln.quantity
         for n, ln in zip(nets, lines, strict=True)
     ]
 
