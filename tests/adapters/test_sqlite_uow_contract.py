@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from orderkit.adapters.sqlite import SqliteOrderStore, SqliteUnitOfWork
@@ -127,6 +128,53 @@ class TestOneTransaction:
         path.write_bytes(b"not a database, just notes " * 100)
         with pytest.raises(StoreError):
             SqliteUnitOfWork(path, converter=make_converter())
+
+
+class TestTransactionLost:
+    """A unit whose transaction SQLite ended writes nothing more on its own."""
+
+    def test_after_sqlite_rolls_the_unit_back_nothing_more_is_written(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "orderkit.db"
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        uow = SqliteUnitOfWork(conn, converter=make_converter())
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages + 4}")  # a nearly full disk
+        huge = "x" * 200_000
+        big = attrs.evolve(sample_order(), order_id="DY-BIG", cancel_reason=huge)
+        with uow:
+            uow.orders.save(sample_order(), None)
+            with pytest.raises(StoreError):
+                uow.orders.save(big, None)  # SQLite rolls the whole unit back
+            with pytest.raises(StoreError, match="leave the unit"):
+                uow.cursors.advance("douyin:orders", None, "page-2")
+            with pytest.raises(StoreError, match="rolled the transaction back"):
+                uow.commit()
+        with SqliteOrderStore(path, converter=make_converter()) as other:
+            assert other.get("douyin", "DY-1001") is None
+        with SqliteUnitOfWork(path, converter=make_converter()) as again:
+            assert again.cursors.get("douyin:orders") is None
+        conn.close()
+
+    def test_a_commit_that_committed_never_reports_a_failure(
+        self, uow: SqliteUnitOfWork, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "orderkit.db"
+        other = sqlite3.connect(path, isolation_level=None, timeout=0.1)
+        with uow:
+            uow.orders.save(sample_order(), None)
+            uow.commit()
+            # Another process takes the write lock right after the commit:
+            # the unit's next transaction waits for its next call.
+            other.execute("BEGIN IMMEDIATE")
+            with SqliteOrderStore(path, converter=make_converter()) as reader:
+                assert reader.get("douyin", "DY-1001") == sample_order()
+            other.execute("ROLLBACK")
+            uow.orders.save(paid(sample_order()), 1)
+        other.close()
+        with SqliteOrderStore(path, converter=make_converter()) as reader:
+            assert reader.get("douyin", "DY-1001") == sample_order()
 
 
 def test_closing_inside_an_open_unit_is_refused_not_a_hang(tmp_path: Path) -> None:

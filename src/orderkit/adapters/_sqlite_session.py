@@ -170,7 +170,7 @@ class Session:
             tables from a newer orderkit.
     """
 
-    __slots__ = ("_component", "_cur", "_lock", "_owned", "_ready", "conn")
+    __slots__ = ("_component", "_cur", "_lock", "_owned", "_ready", "conn", "joined")
 
     def __init__(
         self,
@@ -182,6 +182,9 @@ class Session:
         self._lock = threading.Lock()
         self._component = component
         self._ready = False
+        self.joined: Callable[[], None] | None = None
+        """Set by a unit of work holding the connection: called before every
+        call, it makes sure the unit's transaction is open (or raises)."""
         if isinstance(target, sqlite3.Connection):
             self._owned = False
             self.conn = target
@@ -221,6 +224,8 @@ class Session:
             cur = self._cur
             try:
                 self._ensure()
+                if self.joined is not None:
+                    self.joined()
                 if self.conn.in_transaction:
                     return work(cur, WRITE_SAVEPOINT)
                 cur.execute("BEGIN IMMEDIATE")
@@ -243,6 +248,8 @@ class Session:
         with self._lock:
             try:
                 self._ensure()
+                if self.joined is not None:
+                    self.joined()
                 return work(self._cur)
             except FAILURES as exc:
                 raise store_error(operation, exc) from exc

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self, TypeVar, final
 
@@ -49,8 +50,11 @@ class SqliteUnitOfWork:
     see nothing of an open unit; a second writer, in any process, waits for
     the write lock up to `timeout` seconds, then gets `StoreError`.
 
-    After `commit()` the unit goes on in a new transaction, so writes after
-    it are rolled back on leaving unless committed again.
+    After `commit()` the unit goes on in a new transaction, begun by its next
+    store call, so writes after it are rolled back on leaving unless
+    committed again. Should SQLite roll the unit's transaction back itself (a
+    full disk, an I/O error), every later call in the unit raises
+    `StoreError` rather than write on its own: leave the unit.
 
     Units of one `SqliteUnitOfWork` run one at a time: threads sharing it
     wait their turn. Give each process its own (SQLite serialises writers
@@ -123,6 +127,11 @@ class SqliteUnitOfWork:
             # now, once, instead of on every call inside the units.
             for store in stores:
                 store._session.read("open", _nothing)  # noqa: SLF001 - the stores' shared session
+            self._stores = stores
+            # After a commit or rollback the next transaction begins with the
+            # unit's next call, so that a COMMIT that succeeded never reports
+            # the failure of a BEGIN after it.
+            self._due = False
         except BaseException:
             if self._owned:
                 self._conn.close()
@@ -190,6 +199,8 @@ class SqliteUnitOfWork:
             self._lock.release()
             raise
         self._owner = threading.get_ident()
+        self._due = False
+        self._join(self._in_unit)
         return self
 
     def __exit__(
@@ -204,6 +215,8 @@ class SqliteUnitOfWork:
         try:
             self._rollback()
         finally:
+            self._join(None)
+            self._due = False
             self._owner = None
             self._lock.release()
 
@@ -215,15 +228,17 @@ class SqliteUnitOfWork:
                 commit (everything since the last commit is rolled back).
         """
         self._check("commit")
+        if self._due:
+            return  # nothing written since the last commit
         if not self._in_transaction():
             raise StoreError(STORE, "commit", "SQLite rolled the transaction back")
         try:
             self._execute("commit", "COMMIT")
         except StoreError:
             self._rollback()
-            self._execute("begin", "BEGIN IMMEDIATE")
             raise
-        self._execute("begin", "BEGIN IMMEDIATE")
+        finally:
+            self._due = True
 
     def rollback(self) -> None:
         """Undo everything written since the unit opened or last committed.
@@ -233,7 +248,7 @@ class SqliteUnitOfWork:
         """
         self._check("rollback")
         self._rollback()
-        self._execute("begin", "BEGIN IMMEDIATE")
+        self._due = True
 
     def close(self) -> None:
         """Close the unit of work's own connection; a given one stays open.
@@ -261,6 +276,30 @@ class SqliteUnitOfWork:
                 STORE, "begin", "the connection is inside a transaction already"
             )
         self._execute("begin", "BEGIN IMMEDIATE")
+
+    def _join(self, joined: Callable[[], None] | None) -> None:
+        for store in self._stores:
+            store._session.joined = joined  # noqa: SLF001 - the stores' shared session
+
+    def _in_unit(self) -> None:
+        """Before each store call in the unit: the unit's transaction, open.
+
+        Raises:
+            StoreError: SQLite failed to begin the next transaction after a
+                commit or rollback (another process kept the write lock), or
+                rolled the unit's transaction back itself (a full disk, an I/O
+                error): nothing more is written in this unit; leave it.
+        """
+        if self._conn.in_transaction:
+            return
+        if not self._due:
+            raise StoreError(
+                STORE,
+                "write",
+                "SQLite rolled the unit's transaction back: leave the unit",
+            )
+        self._execute("begin", "BEGIN IMMEDIATE")
+        self._due = False
 
     def _execute(self, operation: str, statement: str) -> None:
         try:
