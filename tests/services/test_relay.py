@@ -59,6 +59,24 @@ class TestPublishing:
         assert done == Relayed(published=("m1", "m2", "m3", "m4"))
         assert outbox.unsent() == []
 
+    def test_a_publish_that_outlives_its_lease_is_reported_unmarked(
+        self, clock: FrozenClock
+    ) -> None:
+        """Another relay took the message over: this pass's mark did not count."""
+        outbox = MemoryOutbox()
+        outbox.add([message("m1")])
+        lease = dt.timedelta(seconds=60)
+
+        def slow(_: OutboxMessage) -> None:
+            clock.advance(seconds=120)
+            taken = outbox.claim(relay="relay-2", now=clock.now(), lease=lease)
+            assert [m.message_id for m in taken] == ["m1"]
+
+        done = relay(outbox, slow, clock=clock, name="relay-1", lease=lease)
+
+        assert done == Relayed(published=("m1",), unmarked=1)
+        assert [m.message_id for m in outbox.unsent()] == ["m1"]
+
     def test_an_empty_outbox_is_a_quiet_pass(self, clock: FrozenClock) -> None:
         """Nothing to claim: nothing published, nothing raised."""
         assert relay(MemoryOutbox(), print, clock=clock, name="relay-1") == Relayed()

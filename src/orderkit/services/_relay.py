@@ -31,8 +31,8 @@ class Relayed:
     """What one `relay` pass did.
 
     Attributes:
-        published: The ids of the messages published and marked sent, in
-            the order published.
+        published: The ids of the messages published, in the order
+            published; all but `unmarked` of them were marked sent.
         failed: The ids of the messages whose publishing raised, one per
             stream at most; each comes back, with the rest of its stream,
             when the lease ends.
@@ -40,6 +40,11 @@ class Relayed:
             because an earlier message of their stream failed.
         errors: What publishing each failed message raised, in the order of
             `failed`.
+        unmarked: How many of `published` were not marked sent: their lease
+            ran out while they were being published, so another relay took
+            them over and publishes them again (the outbox delivers at least
+            once; the inbox drops the repeat). Zero when publishing is
+            quicker than the lease.
 
     .. versionadded:: 0.1.0
     """
@@ -48,6 +53,7 @@ class Relayed:
     failed: tuple[str, ...] = ()
     held_back: tuple[str, ...] = ()
     errors: tuple[Exception, ...] = attrs.field(default=(), eq=False)
+    unmarked: int = 0
 
 
 def relay(  # noqa: PLR0913 - the ports, the relay's name, then bounds
@@ -125,13 +131,15 @@ def relay(  # noqa: PLR0913 - the ports, the relay's name, then bounds
             errors.append(exc)
             continue
         published.append(message.message_id)
+    marked = 0
     if published:
-        outbox.mark_sent(published, relay=relay_name, now=clock.now())
+        marked = outbox.mark_sent(published, relay=relay_name, now=clock.now())
     return Relayed(
         published=tuple(published),
         failed=tuple(failed),
         held_back=tuple(held_back),
         errors=tuple(errors),
+        unmarked=len(published) - marked,
     )
 
 
