@@ -31,8 +31,17 @@ _OLD_PROVINCE = re.compile(
 )
 
 
+# Letters, digits, combining marks and characters this Python's Unicode has
+# not assigned (or leaves to private use) make words; everything else is a space.
+_IN_WORDS = {"Mn", "Mc", "Me", "Cn", "Co"}
+
+
 def old_squeeze(text: str) -> str:
-    return _OLD_SPACE_BY_WIDE.sub("", _text._SEPARATORS.sub(" ", text).strip())
+    spaced = "".join(
+        c if c.isalnum() or unicodedata.category(c) in _IN_WORDS else " "
+        for c in text
+    )
+    return _OLD_SPACE_BY_WIDE.sub("", re.sub(" +", " ", spaced).strip())
 
 
 def old_clean(value: str, field: str) -> str:

@@ -24,7 +24,7 @@ from orderkit.dedupe import (
     normalize_phone,
     sku_multiset,
 )
-from orderkit.dedupe._fingerprints import canonical
+from orderkit.dedupe._fingerprints import FINGERPRINT_VERSION, canonical
 from orderkit.errors import InvalidAddress, OrderkitError, ValidationError
 from orderkit.money import Money
 from orderkit.orders import Address, Buyer, Order, OrderLine
@@ -77,7 +77,7 @@ def slow_fingerprints(order: Order, region: str = "CN") -> list[str]:
     }
     documents.append((kind, canonical(kind, skus, **buyer)))
     return [
-        f"v1:{kind.value}:"
+        f"v{FINGERPRINT_VERSION}:{kind.value}:"
         + hashlib.blake2b(document, key=TEST_KEY, digest_size=16).hexdigest()
         for kind, document in documents
     ]

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from orderkit.orders import Order, OrderLine
 
 
-FINGERPRINT_VERSION: Final = 1
+FINGERPRINT_VERSION: Final = 2
 """The version of the fingerprint algorithm, part of every fingerprint.
 
 A change to normalisation or to the canonical encoding that would change a

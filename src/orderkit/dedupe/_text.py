@@ -21,9 +21,15 @@ _INVISIBLE = re.compile(r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u
 _WHITESPACE = re.compile(r"\s+")
 _SKU_CACHE_SIZE = 4_096
 _CACHED_LENGTH = 128  # longer SKUs are folded without the cache
-# Everything that is not a letter or a digit separates words: punctuation,
-# symbols, whitespace. `\w` in `re` is `str.isalnum()` plus the underscore.
+# Punctuation, symbols and whitespace separate words. `\w` in `re` is
+# `str.isalnum()` plus the underscore, so `[\W_]` finds them, and with them
+# two kinds of characters that are part of words: combining marks (the vowel
+# signs of Devanagari and Thai) and characters unassigned in this Python's
+# Unicode (a rare Han character a later Unicode assigns). `_separated` keeps
+# those (`_spaced`), so that कमला and कमल stay apart and no Python version
+# drops what another keeps.
 _SEPARATORS = re.compile(r"[\W_]+")
+_IN_WORDS = frozenset({"Mn", "Mc", "Me", "Cn", "Co"})
 # Scripts written without spaces between words (Han, kana, Hangul and their
 # punctuation blocks): a space next to one of them is not a word boundary.
 _WIDE = (
@@ -78,12 +84,27 @@ def squeeze_spaces(text: str) -> str:
 
 
 def squeeze_separators(text: str) -> str:
-    """Like `squeeze_spaces`, with punctuation and symbols folded as whitespace."""
+    """Like `squeeze_spaces`, with punctuation and symbols folded as whitespace.
+
+    Combining marks and unassigned characters are part of the words they
+    stand in, not separators.
+    """
     if text.isalnum():
         # Letters and digits only (what `\w` is, less the underscore):
         # nothing to fold.
         return text
-    return _SPACE_BY_WIDE.sub("", _SEPARATORS.sub(" ", text).strip())
+    spaced = _SEPARATORS.sub(_spaced, text)
+    if "  " in spaced:
+        spaced = _WHITESPACE.sub(" ", spaced)
+    return _SPACE_BY_WIDE.sub("", spaced.strip())
+
+
+def _spaced(run: re.Match[str]) -> str:
+    """A run of separators as a space, keeping the word characters among it."""
+    found = run.group()
+    if found.isascii():
+        return " "  # ASCII has no combining marks and nothing unassigned
+    return "".join(c if unicodedata.category(c) in _IN_WORDS else " " for c in found)
 
 
 def join_squeezed(head: str, tail: str) -> str:
