@@ -38,8 +38,7 @@ _IN_WORDS = {"Mn", "Mc", "Me", "Cn", "Co"}
 
 def old_squeeze(text: str) -> str:
     spaced = "".join(
-        c if c.isalnum() or unicodedata.category(c) in _IN_WORDS else " "
-        for c in text
+        c if c.isalnum() or unicodedata.category(c) in _IN_WORDS else " " for c in text
     )
     return _OLD_SPACE_BY_WIDE.sub("", re.sub(" +", " ", spaced).strip())
 

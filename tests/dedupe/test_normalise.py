@@ -231,6 +231,12 @@ class TestRegions:
     def test_a_us_number_on_a_us_channel(self) -> None:
         assert "+15025550143" == normalize_phone("(502) 555-0143", "US")
 
+    @pytest.mark.parametrize("written", ["090ー1234ー5678", "090ｰ1234ｰ5678"])
+    def test_the_katakana_long_vowel_mark_is_a_dash_in_japan(
+        self, written: str
+    ) -> None:
+        assert "+819012345678" == normalize_phone(written, "JP")
+
     def test_the_region_decides_how_a_national_number_reads(self) -> None:
         # WooCommerce's sample number is fictional in the US, but the same
         # digits are a valid landline in China: the channel's region matters.

@@ -184,6 +184,12 @@ class TestDistinct:
         }
         assert request_hash(InTransit(**common)) != request_hash(Delivered(**common))
 
+    def test_a_pendulum_duration_hashes_as_its_timedelta(self) -> None:
+        hour = dt.timedelta(hours=1)
+        assert request_hash(pendulum.duration(hours=1)) == request_hash(hour)
+        start = pendulum.datetime(2026, 11, 11, 0)
+        assert request_hash(start.add(hours=1) - start) == request_hash(hour)
+
     def test_kinds_never_collide(self) -> None:
         values: list[object] = [
             1,

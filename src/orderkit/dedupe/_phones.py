@@ -209,11 +209,13 @@ def _read_text(raw: str, region: str) -> str | _Refused | None:
 
 def _parse(text: str, region: str) -> str | _Refused:
     """The number in `text` in E.164, without its extension."""
-    if any(char.isalpha() for char in text):
+    dialled = _SEPARATORS.sub("", text)
+    # Letters among the separators removed: the katakana long-vowel mark
+    # (ー) is a letter to `isalpha`, and a dash in Japanese numbers.
+    if any(char.isalpha() for char in dialled):
         # phonenumbers would read "1-800-FLOWERS" as digits; a buyer's number
         # with letters in it is junk, not a vanity number.
         return _Refused("contains letters")
-    dialled = _SEPARATORS.sub("", text)
     if not _DIALLED.fullmatch(dialled):
         return _Refused("contains characters that are not part of a phone number")
     if len(dialled.lstrip("+")) > _MAX_DIGITS:

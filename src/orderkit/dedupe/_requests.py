@@ -106,7 +106,9 @@ def _encode(value: object, path: str) -> object:  # noqa: C901, PLR0911, PLR0912
     if isinstance(value, dt.date):
         return {"date": value.isoformat()}
     if isinstance(value, dt.timedelta):
-        return {"timedelta": value // _MICROSECOND}
+        # The stdlib's division: pendulum's Duration overrides `//` and fails
+        # on a plain timedelta.
+        return {"timedelta": dt.timedelta.__floordiv__(value, _MICROSECOND)}
     if isinstance(value, tuple | list):
         return [_encode(item, f"{path}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, frozenset | set):
