@@ -57,6 +57,21 @@ LAST: pendulum.DateTime = pendulum.DateTime(
     9999, 12, 31, 23, 59, 59, 999_999, tzinfo=pendulum.UTC
 )
 """The last instant a datetime holds."""
+FIRST: pendulum.DateTime = pendulum.DateTime(1, 1, 1, tzinfo=pendulum.UTC)
+"""The first instant a datetime holds."""
+
+
+def before_or_first(
+    instant: pendulum.DateTime, elapsed: dt.timedelta
+) -> pendulum.DateTime:
+    """`elapsed` before `instant`, or `FIRST` when that lies before it.
+
+    For the start of a window or a cutoff: nothing lies before `FIRST`.
+    """
+    try:
+        return plus(instant, -elapsed)
+    except OverflowError:
+        return FIRST
 
 
 def plus_or_last(

@@ -10,7 +10,7 @@ from typing import Final, cast, final
 import pendulum
 
 from orderkit._fast import builder
-from orderkit._time import plus
+from orderkit._time import before_or_first, ending
 from orderkit.adapters._memory_journal import Journal, Journaled, pop, push
 from orderkit.dedupe._claims import (
     MAX_DURATION,
@@ -84,7 +84,10 @@ class MemoryKeyStore(Journaled):
         at = now if type(now) is _DateTime and now.tzinfo is _UTC else check_now(now)
         if not (type(lease) is _timedelta and _NO_TIME < lease <= MAX_DURATION):
             check_duration("lease", lease)
-        until: pendulum.DateTime = _add(at, lease)  # `plus`, without the call
+        try:
+            until: pendulum.DateTime = _add(at, lease)  # `plus`, without the call
+        except OverflowError:
+            until = ending(at, lease, "lease")  # raises, naming the lease
         with self._lock:
             record = self._keys.get(key)
             if record is not None:
@@ -153,7 +156,7 @@ class MemoryKeyStore(Journaled):
 
     def prune(self, now: dt.datetime, *, retention: dt.timedelta) -> int:
         """Delete keys that ended `retention` before `now`; return how many."""
-        cutoff = plus(check_now(now), -check_duration("retention", retention))
+        cutoff = before_or_first(check_now(now), check_duration("retention", retention))
         pruned = 0
         with self._lock:
             journal = self._journal

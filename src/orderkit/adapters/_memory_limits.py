@@ -10,7 +10,7 @@ from typing import cast, final
 
 import pendulum
 
-from orderkit._time import plus
+from orderkit._time import before_or_first
 from orderkit.adapters._memory_journal import Journal, Journaled
 from orderkit.pricing import Exceeded, Granted, LimitDecision, LimitKey, Overage
 from orderkit.pricing._limits import check_instant, check_keys, check_use_id, uses_of
@@ -119,7 +119,7 @@ class MemoryLimitStore(Journaled):
 
     def _check(self, key: LimitKey, at: pendulum.DateTime) -> Overage | None:
         """The key's overage at `at`, or `None` when one more use fits."""
-        since = plus(at, -key.window)
+        since = before_or_first(at, key.window)
         plain = 0
         members: set[str] = set()
         for used_at, member in self._uses.get(key.key, ()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final, final
 
-from orderkit._time import plus
+from orderkit._time import before_or_first, ending
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._postgres_session import Cursor, SessionStore, declare
 from orderkit.dedupe._claims import (
@@ -156,7 +156,7 @@ class PostgresKeyStore(SessionStore):
         check_key(key)
         check_request_hash(request_hash)
         at = check_now(now)
-        until = plus(at, check_duration("lease", lease))
+        until = ending(at, check_duration("lease", lease), "lease")
         at_us = to_us(at)
         token = draw_token()  # secrets.token_urlsafe(16), drawn in batches
         values = {
@@ -239,7 +239,7 @@ class PostgresKeyStore(SessionStore):
         Raises:
             StoreError: PostgreSQL failed; nothing was written.
         """
-        cutoff = plus(check_now(now), -check_duration("retention", retention))
+        cutoff = before_or_first(check_now(now), check_duration("retention", retention))
         cutoff_us = to_us(cutoff)
 
         def work(cur: Cursor) -> int:

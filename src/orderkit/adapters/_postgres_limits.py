@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import final
 
-from orderkit._time import plus
+from orderkit._time import before_or_first
 from orderkit.adapters._micros import to_us
 from orderkit.adapters._postgres_session import Cursor, SessionStore, declare
 from orderkit.pricing import Exceeded, Granted, LimitDecision, LimitKey, Overage
@@ -171,7 +171,7 @@ class PostgresLimitStore(SessionStore):
         turns = (at_us, sorted({key.key for key in checked}))
         windows = (
             [key.key for key in checked],
-            [to_us(plus(at, -key.window)) for key in checked],
+            [to_us(before_or_first(at, key.window)) for key in checked],
             [key.member for key in checked],
         )
         names, members = zip(*uses_of(checked), strict=True)

@@ -6,7 +6,7 @@ import datetime as dt
 import sqlite3
 from typing import Final, final
 
-from orderkit._time import plus
+from orderkit._time import before_or_first, ending
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._sqlite_session import SessionStore, declare
 from orderkit.dedupe._claims import (
@@ -141,7 +141,7 @@ class SqliteKeyStore(SessionStore):
         check_key(key)
         check_request_hash(request_hash)
         at = check_now(now)
-        until = plus(at, check_duration("lease", lease))
+        until = ending(at, check_duration("lease", lease), "lease")
         at_us, until_us = to_us(at), to_us(until)
         token = draw_token()  # secrets.token_urlsafe(16), drawn in batches
 
@@ -216,7 +216,7 @@ class SqliteKeyStore(SessionStore):
         Raises:
             StoreError: SQLite failed; nothing was written.
         """
-        cutoff = plus(check_now(now), -check_duration("retention", retention))
+        cutoff = before_or_first(check_now(now), check_duration("retention", retention))
         cutoff_us = to_us(cutoff)
 
         def work(cur: sqlite3.Cursor, _savepoint: str | None) -> int:

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Final, final
 
-from orderkit._time import plus
+from orderkit._time import before_or_first
 from orderkit.adapters._micros import to_us
 from orderkit.adapters._sqlite_session import SessionStore, declare, in_savepoint
 from orderkit.pricing import Exceeded, Granted, LimitDecision, LimitKey, Overage
@@ -121,7 +121,8 @@ class SqliteLimitStore(SessionStore):
         at = check_instant("now", now)
         at_us = to_us(at)
         bounds = [
-            (key.key, to_us(plus(at, -key.window)), key.member) for key in checked
+            (key.key, to_us(before_or_first(at, key.window)), key.member)
+            for key in checked
         ]
         rows = [(name, at_us, member) for name, member in uses_of(checked)]
 

@@ -8,7 +8,7 @@ from typing import final
 
 import pendulum
 
-from orderkit._time import plus, to_utc
+from orderkit._time import before_or_first, to_utc
 from orderkit.dedupe import (
     Fingerprinter,
     ReviewState,
@@ -207,7 +207,7 @@ class DuplicateDetector:
         Returns:
             How many orders were forgotten.
         """
-        return self._store.prune(plus(self._now(), -self._retention))
+        return self._store.prune(before_or_first(self._now(), self._retention))
 
     def _resolve(
         self, channel: str, order_id: str, state: ReviewState, actor: str

@@ -7,7 +7,7 @@ from typing import final
 
 import pendulum
 
-from orderkit._time import plus, to_utc
+from orderkit._time import before_or_first, to_utc
 from orderkit.errors import ValidationError
 from orderkit.ports import Clock, LimitStore
 from orderkit.pricing import (
@@ -88,7 +88,7 @@ class PurchaseLimits:
         if not self._rules:
             return 0
         longest = max(rule.window for rule in self._rules)
-        return self._store.prune(plus(self._now(), -longest))
+        return self._store.prune(before_or_first(self._now(), longest))
 
     def _now(self) -> pendulum.DateTime:
         return to_utc(self._clock.now(), "clock.now()")

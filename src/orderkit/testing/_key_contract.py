@@ -197,6 +197,15 @@ class KeyStoreContract(StoreContract[KeyStore]):
         assert claim.until == _START.add(seconds=30)
         assert claim.until.utcoffset() == dt.timedelta(0)
 
+    def test_instants_at_the_ends_of_time(self, store: KeyStore) -> None:
+        """A lease past the last instant is refused; pruning near the first is none."""
+        late = pendulum.datetime(9999, 12, 31, 23, 30)
+        with pytest.raises(ValidationError) as error:
+            store.claim(_KEY, _HASH, now=late, lease=dt.timedelta(hours=1))
+        assert error.value.field == "lease"
+        early = pendulum.datetime(1, 1, 1, 0, 1)
+        assert store.prune(early, retention=dt.timedelta(days=7)) == 0
+
     # conflicts
 
     def test_another_request_under_a_completed_key_conflicts(

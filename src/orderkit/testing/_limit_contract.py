@@ -185,6 +185,17 @@ class LimitStoreContract(StoreContract[LimitStore]):
         )
         assert store.consume([key], now=_START.add(hours=1)) == Granted()
 
+    def test_a_window_reaching_before_the_first_instant_counts_from_it(
+        self, store: LimitStore
+    ) -> None:
+        """Near the start of time a window simply starts there."""
+        key = LimitKey(_BUYER, 1, dt.timedelta(days=1))
+        early = pendulum.datetime(1, 1, 1, 0, 1)
+        assert store.consume([key], now=early) == Granted()
+        assert store.consume([key], now=early.add(hours=1)) == Exceeded(
+            (Overage(key, 1),)
+        )
+
     # all or nothing
 
     def test_one_key_over_its_limit_records_nothing_for_any(
