@@ -36,6 +36,7 @@ import attrs
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import pq
+from psycopg.rows import tuple_row
 
 from orderkit.errors import ConcurrencyConflict, StoreError
 
@@ -188,6 +189,15 @@ def migrate(cur: Cursor, component: Component) -> bool:
 # Errors
 
 
+def _cursor(conn: Connection) -> Cursor:
+    """A cursor giving tuples, whatever row factory a host's connection has.
+
+    The stores read rows by position; a host may have set `dict_row` on the
+    connection or pool it lends them.
+    """
+    return conn.cursor(row_factory=tuple_row)
+
+
 def store_error(operation: str, exc: BaseException) -> StoreError:
     """`exc` as the `StoreError` of `operation`, with `exc` as its cause."""
     detail = str(exc).strip() or type(exc).__name__
@@ -326,11 +336,11 @@ class Session:
                     self._ensure(conn)
                     if single and not joined and self._fresh(conn):
                         began = True
-                        result = work(conn.cursor())
+                        result = work(_cursor(conn))
                     else:
                         with conn.transaction():
                             began = True
-                            result = work(conn.cursor())
+                            result = work(_cursor(conn))
                 except RETRYABLE as exc:
                     attempt += 1
                     if joined or attempt >= self._attempts:
@@ -415,7 +425,7 @@ class Session:
             return
         joined = in_transaction(conn)
         with conn.transaction():
-            settled = migrate(conn.cursor(), self._component)
+            settled = migrate(_cursor(conn), self._component)
         # Tables this call created inside a host's transaction may yet be
         # rolled back with it: check again next time.
         self._ready = settled or not joined
