@@ -319,12 +319,15 @@ def _rfc2822(text: str, path: str) -> dt.datetime:
         parsed = None
     if parsed is None:
         raise ValidationError(path, text, "is not an ISO 8601 or RFC 2822 time")
-    if parsed.tzinfo is None and not text.endswith("-0000"):
+    if parsed.tzinfo is None:
+        if text.endswith("-0000"):
+            # RFC 5322 3.3: -0000 is Universal Time, written by a system whose
+            # own zone is unknown; parsedate leaves it naive all the same.
+            return parsed.replace(tzinfo=dt.UTC)
         # parsedate reads zone names it does not know as no zone at all.
         raise ValidationError(
             path, text, "names a zone other than UT, GMT or an offset"
         )
-    # RFC 2822 says -0000 means "zone unknown": parsedate leaves it naive.
     return parsed
 
 
