@@ -170,6 +170,36 @@ class TestOrder:
         )
         assert not quote.taxes_included
 
+    def test_a_shipping_code_comes_off_shipping_not_the_goods(self) -> None:
+        quote = order(
+            {
+                "discount_codes": [
+                    {"code": "TENOFF", "amount": "10.00", "type": "fixed_amount"},
+                    {"code": "FREESHIP", "amount": "12.00", "type": "shipping"},
+                ],
+                "shipping_lines": [
+                    {"code": "Standard", "price": "8.00", "title": "Standard"},
+                    {"code": "Express", "price": "6.00", "title": "Express"},
+                ],
+            }
+        ).quote
+
+        assert (AmountOff("TENOFF", usd("10.00")),) == quote.offers
+        assert usd("2.00") == quote.shipping  # 8.00 + 6.00 - 12.00
+
+    def test_a_shipping_code_above_the_shipping_leaves_it_free(self) -> None:
+        quote = order(
+            {
+                "discount_codes": [
+                    {"code": "FREESHIP", "amount": "10.00", "type": "shipping"}
+                ],
+                "shipping_lines": [{"code": "Std", "price": "6.00", "title": "Std"}],
+            }
+        ).quote
+
+        assert () == quote.offers
+        assert usd("0.00") == quote.shipping
+
     def test_buyer_and_address(self) -> None:
         placed = order().placed
 

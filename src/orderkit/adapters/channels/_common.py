@@ -7,7 +7,7 @@ positive amount, an optional instant).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, final
 
 import attrs
@@ -192,10 +192,19 @@ def optional_currency(value: Currency | str | None) -> Currency | None:
     return Currency(value)
 
 
-def amount_offers(
-    order: Mapping[str, Any], at: str, currency: Currency, *, codes: str, amount: str
+def amount_offers(  # noqa: PLR0913 - the order, where, and which codes
+    order: Mapping[str, Any],
+    at: str,
+    currency: Currency,
+    *,
+    codes: str,
+    amount: str,
+    kind_of: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> tuple[AmountOff, ...]:
-    """One `AmountOff` per entry of the `codes` array, its money at `amount`."""
+    """One `AmountOff` per entry of the `codes` array, its money at `amount`.
+
+    With `kind_of`, only the entries it accepts.
+    """
     return tuple(
         AmountOff(
             read_label(item.get("code"), path=f"{item_at}.code"),
@@ -204,6 +213,7 @@ def amount_offers(
         for item_at, item in objects(
             order.get(codes), path=join(at, codes), required=False
         )
+        if kind_of is None or kind_of(item)
     )
 
 

@@ -172,7 +172,9 @@ class ShopifyPayloads:
       known by `shopify-variant-<variant_id>`, or `shopify-line-<id>`.
     - Money: each of `discount_codes` is an `AmountOff` of its stated
       `amount` off the whole order (Shopify states the money taken, also for
-      percentage codes); `shipping_lines` prices are summed into shipping;
+      percentage codes), except a code of `type` `shipping`, whose amount
+      comes off shipping; `shipping_lines` prices are summed into shipping,
+      less those codes (never below zero);
       `total_tax` is the tax, `taxes_included` says whether prices hold it;
       `total_price` is the stated total. Automatic discounts without a code
       are not read: `orderkit.pricing.validate` reports them as a mismatch.
@@ -301,8 +303,15 @@ class ShopifyPayloads:
             order_id,
             _CHANNEL,
             lines,
-            amount_offers(order, at, currency, codes="discount_codes", amount="amount"),
-            shipping=shipping_total(order, at, currency, amount="price"),
+            amount_offers(
+                order,
+                at,
+                currency,
+                codes="discount_codes",
+                amount="amount",
+                kind_of=_off_the_goods,
+            ),
+            shipping=_shipping(order, at, currency),
             tax=read_money(
                 order.get("total_tax"), currency, path=join(at, "total_tax")
             ),
@@ -575,3 +584,23 @@ def _restock(item: Mapping[str, Any], at: str, *, default: bool) -> bool:
         item["restock_type"], _RESTOCK_TYPES, path=f"{at}.restock_type"
     )
     return restock
+
+
+def _off_the_goods(code: Mapping[str, Any]) -> bool:
+    """Whether a discount code takes its money off the goods, not off shipping."""
+    return code.get("type") != "shipping"
+
+
+def _shipping(order: Mapping[str, Any], at: str, currency: Currency) -> Money:
+    """The shipping lines' prices, less the discount codes of type `shipping`."""
+    shipping = shipping_total(order, at, currency, amount="price")
+    for code in amount_offers(
+        order,
+        at,
+        currency,
+        codes="discount_codes",
+        amount="amount",
+        kind_of=lambda code: not _off_the_goods(code),
+    ):
+        shipping = max(shipping - code.amount, Money.zero(currency))
+    return shipping
