@@ -271,6 +271,11 @@ class TestMoney:
         assert payload["discount_amount"] == 0
         assert read_order(payload).quote.offers == ()
 
+    def test_a_discount_of_minus_zero_is_no_offer(self) -> None:
+        payload = order_payload()
+        payload["discount_amount"] = Decimal("-0.0")  # as PHP may write 0 off
+        assert read_order(payload).quote.offers == ()
+
     def test_a_negative_discount_amount_is_an_amount_off(self) -> None:
         payload = order_payload()
         payload |= {

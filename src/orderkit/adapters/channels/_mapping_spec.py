@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import attrs
-import pendulum
 
 from orderkit.errors import (
     UnknownStatus,
@@ -327,11 +327,13 @@ class Compiler:
         return attrs.evolve(field, const=converted)
 
     def zone(self, value: object, where: str) -> None:
+        # The check reading uses (`zoneinfo`), which knows zones by their exact
+        # name: pendulum would also take "utc", which reading then refuses.
         try:
-            pendulum.timezone(str(value))
             if not isinstance(value, str):
                 raise TypeError(value)  # noqa: TRY301 - one report for every bad zone
-        except (TypeError, ValueError):
+            zoneinfo.ZoneInfo(value)
+        except (TypeError, ValueError, zoneinfo.ZoneInfoNotFoundError):
             self.fail(where, value, "is not an IANA time zone (Asia/Shanghai)")
 
     def events(self, value: object) -> tuple[EventSpec, ...]:

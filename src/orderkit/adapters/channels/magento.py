@@ -454,12 +454,10 @@ def _discount(value: object, currency: Currency) -> Money:
     magnitude, negative = value, False
     if isinstance(value, str) and value.strip().startswith("-"):
         magnitude, negative = value.strip()[1:], True
-    elif (
-        isinstance(value, Decimal | int)
-        and not isinstance(value, bool)
-        and (not isinstance(value, Decimal) or value.is_finite())
-        and value < 0
-    ):
+    elif isinstance(value, Decimal) and value.is_finite() and value.is_signed():
+        # `is_signed`, not `< 0`: a JSON -0.0 is signed and reads as no discount.
+        magnitude, negative = value.copy_abs(), True
+    elif isinstance(value, int) and not isinstance(value, bool) and value < 0:
         magnitude, negative = -value, True
     amount = read_money(magnitude, currency, path="discount_amount")
     if amount.amount and not negative:

@@ -86,9 +86,15 @@ _T = TypeVar("_T")
 
 
 def _lookup(obj: Mapping[str, Any], parts: Sequence[str], base: str) -> object:
-    """The value at `parts` inside `obj`, or `_MISSING` when a key is absent."""
+    """The value at `parts` inside `obj`, or `_MISSING` when a key is absent.
+
+    A `null` on the way is absent too: platforms send `"payment": null` for
+    an order not paid yet, meaning there is nothing under it.
+    """
     current: object = obj
     for i, part in enumerate(parts):
+        if current is None and i:
+            return _MISSING
         current = read_object(current, path=join_path(base, parts[:i]) or "payload")
         if part not in current:
             return _MISSING
