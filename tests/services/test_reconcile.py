@@ -212,6 +212,23 @@ class TestEveryKind:
             (K.DUPLICATE_CAPTURE, "WX-2")
         ]
 
+    def test_an_unknown_capture_is_no_duplicate_while_a_recorded_one_is_absent(
+        self,
+    ) -> None:
+        # Paid in two parts; the statement settles one, and a capture the
+        # orders do not know: it may be the other one under another id.
+        parts = (Payment("WX-1", cny("99.00"), T0), Payment("WX-2", cny("100.00"), T0))
+        two = order("DY-1001", payments=parts)
+        statement = [
+            line("WX-1", "99.00", order_id="DY-1001"),
+            line("WX-9", "100.00", order_id="DY-1001"),
+        ]
+        report = reconcile_payments([two], statement)
+        assert sorted((d.kind, d.transaction_id) for d in report.discrepancies) == [
+            (K.MISSING_IN_ORDERS, "WX-9"),
+            (K.MISSING_IN_STATEMENT, "WX-2"),
+        ]
+
     def test_duplicate_refund(self) -> None:
         refund = line("RF-1", "59.00", order_id="DY-2001", kind=TransactionKind.REFUND)
         statement = [line("WX-2001", "848.00", order_id="DY-2001"), refund, refund]

@@ -444,11 +444,13 @@ def reconcile_payments(
         if item is not None:
             found[i] = _compare(line, item)
             matched += found[i] is None
-    captured_orders = {
-        e.order_id
-        for key, e in expected.items()
-        if e.money_class == _CAPTURE and key in seen
-    }
+    # An order counts as captured once every capture it records is in the
+    # statement: only then is another capture for it a second charge.
+    recorded: dict[str, set[tuple[str, str]]] = {}
+    for key, e in expected.items():
+        if e.money_class == _CAPTURE:
+            recorded.setdefault(e.order_id, set()).add(key)
+    captured_orders = {oid for oid, keys in recorded.items() if keys <= seen}
     for i, (line, money_class) in enumerate(money_lines):
         if money_class is not None and i not in found:
             found[i] = _unmatched(line, money_class, captured_orders, paid_orders)
