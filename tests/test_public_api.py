@@ -189,6 +189,7 @@ SURFACE = {
         "Plan",
         "Preorder",
         "Receipt",
+        "Swept",
         "Relist",
         "Route",
         "RoutingStrategy",

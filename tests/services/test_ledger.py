@@ -282,6 +282,20 @@ class TestSellablePushes:
             ]
         assert sent == [10, 15, 14, 11, 14]
 
+    def test_a_safety_stock_change_tells_the_channels(self) -> None:
+        unit = MemoryUnitOfWork()
+        clock = FrozenClock(pendulum.datetime(2026, 11, 11))
+        with unit as uow:
+            ledger = Ledger(uow.ledger, clock, outbox=uow.outbox)
+            ledger.receive("TEA-01", "W1", 3, key="grn-1")
+            ledger.set_safety_stock("TEA-01", "W1", 3)
+            ledger.set_safety_stock("TEA-01", "W1", 4)  # still nothing for sale
+            ledger.set_safety_stock("TEA-01", "W1", 1)
+            uow.commit()
+        with unit as uow:
+            sent = [json.loads(m.payload)["sellable"] for m in uow.outbox.unsent()]
+        assert sent == [3, 0, 2]
+
     def test_without_an_outbox_nothing_is_written(self) -> None:
         unit = MemoryUnitOfWork()
         clock = FrozenClock(pendulum.datetime(2026, 11, 11))

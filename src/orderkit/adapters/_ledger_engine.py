@@ -39,6 +39,7 @@ from orderkit.inventory import (
     StockPolicy,
 )
 from orderkit.inventory._movements import EXPIRY_KEY_PREFIX
+from orderkit.inventory._plans import Swept, signals_of
 
 
 Row = tuple[str, str]
@@ -89,6 +90,7 @@ class _Work:
         self.holds: dict[str, Hold] = {}
         self.movements: list[Movement] = []
         self.written: list[Movement] = []
+        self.balances: list[Balance] = []
 
     def load(self, row: Row, *, creating: bool) -> Figures:
         figures = self.figures.get(row)
@@ -172,6 +174,7 @@ class _Work:
                         "would fall below zero",
                     )
             balances.append(build_balance(sku, location, *figures))
+        self.balances = balances
         # The plan's own holds first: `receipt.holds[0]` is what a caller made.
         first = [self.holds[hold_id] for hold_id in own]
         holds = first + [h for h in self.holds.values() if h not in first]
@@ -235,7 +238,7 @@ def expire_due(
     rows: Rows,
     now: pendulum.DateTime,
     find_due: Callable[[pendulum.DateTime], Iterable[Hold]],
-) -> list[Movement]:
+) -> Swept:
     """Expire the holds `find_due(at)` yields, which the store finds in O(expired)."""
     work = _Work(rows, _time(rows, now))
     for hold in find_due(work.at):
@@ -246,7 +249,7 @@ def expire_due(
         ):
             work.resolve(hold, HoldState.EXPIRED, expiry_key(hold))
     work.finish(None)
-    return work.written
+    return Swept(work.written, signals_of(work.written, work.balances))
 
 
 # What a hold write may not change: a hold is one owner's units of one row.
@@ -330,7 +333,14 @@ def catch_up(
     if expected is None or expected.expires_at != new.expires_at:
         # A hold that ends at the end of time ends there still.
         changes["expires_at"] = plus_or_last(new.expires_at, late)
-    if new.resolved_at is not None and new.resolved_at < at:
+    resolved = new.resolved_at
+    if (
+        resolved is not None
+        and resolved < at
+        and (expected is None or expected.resolved_at != resolved)
+    ):
+        # Only a resolution this write makes moves on; one made long ago
+        # (a committed hold shipped now) stays when it happened.
         changes["resolved_at"] = at
     return copy_hold(new, **changes) if changes else new
 

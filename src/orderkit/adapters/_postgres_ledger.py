@@ -43,6 +43,7 @@ from orderkit.inventory import (
     Preorder,
     Receipt,
     StockPolicy,
+    Swept,
 )
 
 
@@ -264,10 +265,10 @@ class PostgresLedgerStore(LedgerReads):
         now = to_utc(now, "now")
         bound = None if limit is None else max(limit, 0)
 
-        def work(cur: Cursor) -> list[Movement]:
+        def work(cur: Cursor) -> Swept:
             rows = self.rows_class(cur, None, now=now, limit=bound)
-            engine.expire_due(rows, now, rows.due)
-            return rows.written
+            swept = engine.expire_due(rows, now, rows.due)
+            return Swept(rows.written, swept.signals)  # with the stored numbers
 
         return self._transact("expire_due", work)
 

@@ -19,6 +19,7 @@ from orderkit.inventory._plans import HoldWrite as HoldWrite
 from orderkit.inventory._plans import Measure as Measure
 from orderkit.inventory._plans import Plan as Plan
 from orderkit.inventory._plans import Receipt as Receipt
+from orderkit.inventory._plans import Swept as Swept
 from orderkit.inventory._policies import Backorder as Backorder
 from orderkit.inventory._policies import NoOversell as NoOversell
 from orderkit.inventory._policies import Preorder as Preorder
@@ -49,6 +50,7 @@ __all__ = [
     "Plan",
     "Preorder",
     "Receipt",
+    "Swept",
     "Relist",
     "Route",
     "RoutingStrategy",

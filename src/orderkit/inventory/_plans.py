@@ -188,16 +188,57 @@ class Receipt:
     @property
     def signals(self) -> tuple[StockSignal, ...]:
         """A `Delist` or `Relist` per balance whose sellable stock hit or left zero."""
-        moved: dict[tuple[str, str], int] = {}
-        for m in self.movements:
-            row = (m.sku, m.location)
-            moved[row] = moved.get(row, 0) + m.on_hand - m.reserved - m.allocated
-        found: list[StockSignal] = []
-        for b in self.balances:
-            after = b.available - b.safety_stock
-            before = after - moved.get((b.sku, b.location), 0)
-            if before > 0 >= after:
-                found.append(Delist(b.sku, b.location, b.available, b.safety_stock))
-            elif after > 0 >= before:
-                found.append(Relist(b.sku, b.location, b.available, b.safety_stock))
-        return tuple(found)
+        return signals_of(self.movements, self.balances)
+
+
+def signals_of(
+    movements: Iterable[Movement], balances: Iterable[Balance]
+) -> tuple[StockSignal, ...]:
+    """A `Delist` or `Relist` per balance whose sellable stock hit or left zero.
+
+    `balances` are the figures after `movements`, which moved them there.
+    """
+    moved: dict[tuple[str, str], int] = {}
+    for m in movements:
+        row = (m.sku, m.location)
+        moved[row] = moved.get(row, 0) + m.on_hand - m.reserved - m.allocated
+    found = (
+        crossing(b, b.available - b.safety_stock - moved.get((b.sku, b.location), 0))
+        for b in balances
+    )
+    return tuple(signal for signal in found if signal is not None)
+
+
+def crossing(balance: Balance, before: int) -> StockSignal | None:
+    """`Delist` or `Relist` when the balance's `available - safety_stock` crossed zero.
+
+    `before` is what that figure was; `balance` has it now.
+    """
+    b = balance
+    after = b.available - b.safety_stock
+    if before > 0 >= after:
+        return Delist(b.sku, b.location, b.available, b.safety_stock)
+    if after > 0 >= before:
+        return Relist(b.sku, b.location, b.available, b.safety_stock)
+    return None
+
+
+@final
+class Swept(list[Movement]):
+    """What an expiry sweep wrote: its `EXPIRE` movements, as a list of them.
+
+    Attributes:
+        signals: A `Relist` per balance the expired holds brought back to
+            sale (as a `Receipt`'s `signals` say for a plan).
+
+    .. versionadded:: 0.1.0
+    """
+
+    signals: tuple[StockSignal, ...]
+
+    def __init__(
+        self, movements: Iterable[Movement] = (), signals: Iterable[StockSignal] = ()
+    ) -> None:
+        """The sweep's movements, and the signals they raised."""
+        super().__init__(movements)
+        self.signals = tuple(signals)

@@ -31,10 +31,13 @@ from orderkit.inventory import (
     Receipt,
     StockLine,
     StockPolicy,
+    StockSignal,
+    Swept,
     replay,
 )
 from orderkit.inventory import _planning as planning
 from orderkit.inventory._movements import check_operation_key
+from orderkit.inventory._plans import crossing, signals_of
 from orderkit.inventory._policies import Backorder, NoOversell, Preorder
 from orderkit.ports import Clock, LedgerStore, Outbox
 from orderkit.services._sellable import sellable_messages
@@ -420,14 +423,25 @@ class Ledger:
                 _retry_or_raise(exc)
         raise ConcurrencyConflict(f"holds of owner:{owner}")
 
-    def expire_due(self, now: dt.datetime | None = None) -> Sequence[Movement]:
+    def expire_due(self, now: dt.datetime | None = None) -> Swept:
         """Expire every live hold past its TTL; return the `EXPIRE` movements.
 
         Expired holds never block a buyer even before a sweep runs; the sweep
-        makes the ledger's records say so. It costs O(expired).
+        makes the ledger's records say so. It costs O(expired). The result is
+        a list of the movements whose `signals` hold a `Relist` for each
+        balance the expired holds brought back to sale.
         """
         at = self._now() if now is None else to_utc(now, "now")
         expired = self._store.expire_due(at)
+        if not isinstance(expired, Swept):
+            # A host's store returns the movements alone: read the balances.
+            rows = {(m.sku, m.location): None for m in expired}
+            after = [
+                balance
+                for sku, location in rows
+                for balance in self._store.balances(at, sku=sku, location=location)
+            ]
+            expired = Swept(expired, signals_of(expired, after))
         if self._outbox is not None and expired:
             skus = [movement.sku for movement in expired]
             self._tell(skus, f"expire:{expired[0].key}", at)
@@ -440,12 +454,29 @@ class Ledger:
             raise ValidationError("policy", policy, "must be a stock policy")
         self._store.set_policy(sku, policy)
 
-    def set_safety_stock(self, sku: str, location: str, quantity: int) -> None:
-        """Keep `quantity` units of `sku` at `location` back from sale."""
+    def set_safety_stock(
+        self, sku: str, location: str, quantity: int
+    ) -> StockSignal | None:
+        """Keep `quantity` units of `sku` at `location` back from sale.
+
+        Returns:
+            A `Delist` when the balance's sellable stock falls to zero, a
+            `Relist` when it comes back from zero, else `None`. With an
+            outbox, the channels hear of the new sellable figure too.
+        """
         _check(text, "sku", sku)
         _check(text, "location", location)
         _check(count, "quantity", quantity)
+        now = self._now()
+        found = self._store.balances(now, sku=sku, location=location)
         self._store.set_safety_stock(sku, location, quantity)
+        if not found:
+            return None  # a new, empty balance: nothing for sale before or after
+        (old,) = found
+        (new,) = self._store.balances(now, sku=sku, location=location)
+        if self._outbox is not None and old.sellable() != new.sellable():
+            self._tell([sku], f"safety:{sku}:{location}:{quantity}", now)
+        return crossing(new, old.available - old.safety_stock)
 
     # reads
 

@@ -448,6 +448,50 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         receipt = ledger.reserve("cart-3", [("TEA-01", "W1", 1)])
         assert receipt.signals == (Delist("TEA-01", "W1", 2, 2),)
 
+    def test_a_sweep_says_which_balances_came_back_to_sale(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """The holds it expires free stock: their balances' Relists come with it."""
+        ledger.receive("TEA-01", "W1", 1)
+        ledger.receive("MUG-02", "W1", 5)
+        held = ledger.reserve("cart-1", [("TEA-01", "W1", 1), ("MUG-02", "W1", 1)])
+        assert held.signals == (Delist("TEA-01", "W1", 0, 0),)
+        clock.advance(minutes=20)
+        swept = ledger.expire_due()
+        assert sorted(m.sku for m in swept) == ["MUG-02", "TEA-01"]
+        assert swept.signals == (Relist("TEA-01", "W1", 1, 0),)
+        assert ledger.expire_due().signals == ()
+
+    def test_safety_stock_says_when_sale_stops_and_starts_again(
+        self, ledger: Ledger
+    ) -> None:
+        """Raising it to all there is delists; lowering it again relists."""
+        ledger.receive("TEA-01", "W1", 3)
+        assert ledger.set_safety_stock("TEA-01", "W1", 3) == Delist(
+            "TEA-01", "W1", 3, 3
+        )
+        assert ledger.set_safety_stock("TEA-01", "W1", 4) is None
+        assert ledger.set_safety_stock("TEA-01", "W1", 1) == Relist(
+            "TEA-01", "W1", 3, 1
+        )
+        assert ledger.set_safety_stock("TEA-01", "W1", 0) is None
+        assert ledger.set_safety_stock("NEW-09", "W1", 2) is None
+
+    def test_shipping_keeps_when_the_hold_was_committed(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """A clock behind the store's moves on what it writes, not history."""
+        ledger.receive("TEA-01", "W1", 5)
+        hold = ledger.reserve("order-1", [("TEA-01", "W1", 2)]).holds[0]
+        committed = ledger.commit(hold.hold_id).hold
+        clock.advance(minutes=10)
+        ledger.receive("MUG-02", "W1", 1)  # the store's time moves on
+        clock.advance(minutes=-5)
+        ledger.ship("order-1", [("TEA-01", "W1", 1)])
+        shipped = ledger.hold(hold.hold_id)
+        assert shipped.shipped == 1
+        assert shipped.resolved_at == committed.resolved_at == _START
+
     def test_stocktake_sets_on_hand_and_records_the_difference(
         self, ledger: Ledger
     ) -> None:
