@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pendulum
 import pytest
 from hypothesis import given, settings
@@ -33,6 +34,13 @@ class TestChannelOrders:
         ost.check_channel_order(order)
         # The stated total is what the lines cost: the strict policy agrees.
         assert validate(order.quote, PricingPolicy()).ok
+
+    def test_an_order_whose_quote_does_not_validate_fails_the_check(self) -> None:
+        record = channel_order([("JADE-TEAPOT", 1, "88.00")])
+        # The channel states its total in another currency: held under any policy.
+        quote = attrs.evolve(record.quote, stated_total=Money("88.00", "USD"))
+        with pytest.raises(AssertionError, match="does not validate"):
+            ost.check_channel_order(attrs.evolve(record, quote=quote))
 
     @settings(max_examples=10)
     @given(

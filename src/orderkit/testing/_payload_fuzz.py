@@ -215,7 +215,7 @@ def check_channel_order(record: ChannelOrder) -> None:
 
     Raises:
         AssertionError: One of the above does not hold.
-        OrderkitError: The quote does not validate.
+        OrderkitError: The quote cannot even be priced (a malformed quote).
 
     .. versionadded:: 0.1.0
     """
@@ -232,4 +232,9 @@ def check_channel_order(record: ChannelOrder) -> None:
         raise AssertionError(
             f"{batch.order.order_id!r} changed in a round trip: {stored}"
         )
-    validate(record.quote, PricingPolicy(totals="accept_channel"))
+    verdict = validate(record.quote, PricingPolicy(totals="accept_channel"))
+    if not verdict.ok:
+        raise AssertionError(
+            f"the quote of {record.placed.order_id!r} does not validate:"
+            f" {verdict.violations}"
+        )
