@@ -145,6 +145,13 @@ class SweepsEarly(_Wrapped):
         return self.inner.expire_due(now.add(days=1), limit=limit)
 
 
+class PagesFromTheStart(_Wrapped):
+    """Lists the movements from the first, whatever page was asked for."""
+
+    def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:  # noqa: ARG002
+        return self.inner.movements(limit=limit)
+
+
 class ForgetsKeys(_Wrapped):
     """Keeps no receipts, so a repeated key writes again."""
 
@@ -177,6 +184,7 @@ class TestBrokenLedgerStores:
             (CachesHolds, LedgerLaw.HOLDS_RESOLVE_ONCE),
             (SweepsEarly, LedgerLaw.HOLDS_RESOLVE_ONCE),
             (ForgetsKeys, LedgerLaw.IDEMPOTENT_KEYS),
+            (PagesFromTheStart, LedgerLaw.REPLAY),  # broken, not looped forever
         ],
     )
     def test_the_broken_law_is_named(
@@ -352,6 +360,17 @@ class SameVersionAgain(_Orders):
         self.inner.save(order, expected_version)
 
 
+class VersionsBackwards(_Orders):
+    """Refuses an update that repeats the version, but lands one going back."""
+
+    def save(self, order: Order, expected_version: int | None) -> None:
+        if expected_version is not None and order.version < expected_version:
+            landed = attrs.evolve(order, version=expected_version + 1)
+            self.inner.save(landed, expected_version)
+            return
+        self.inner.save(order, expected_version)
+
+
 class DropsTheReason(_Orders):
     """Stores a cancelled order without its reason."""
 
@@ -376,6 +395,19 @@ class ListsByIdOnly(_Orders):
         return ranked[:limit]
 
 
+class IgnoresAfter(_Orders):
+    """Lists from the first order, whatever page was asked for."""
+
+    def orders(
+        self,
+        *,
+        status: OrderStatus | None = None,
+        after: tuple[str, str] | None = None,  # noqa: ARG002 - the port's
+        limit: int = 100,
+    ) -> Sequence[Order]:
+        return self.inner.orders(status=status, limit=limit)
+
+
 class TestBrokenOrderStores:
     """Each broken order store is caught, and the error names the law."""
 
@@ -384,8 +416,10 @@ class TestBrokenOrderStores:
         [
             (LastWriterWins, OrderStoreLaw.COMPARE_AND_SET),
             (SameVersionAgain, OrderStoreLaw.FORWARD_ONLY),
+            (VersionsBackwards, OrderStoreLaw.FORWARD_ONLY),
             (DropsTheReason, OrderStoreLaw.ROUND_TRIP),
             (ListsByIdOnly, OrderStoreLaw.LISTING),
+            (IgnoresAfter, OrderStoreLaw.LISTING),  # broken, not looped forever
         ],
     )
     def test_the_broken_law_is_named(

@@ -8,9 +8,9 @@
   `OrderStore` through its own (`OrderStoreLaw`); both raise `LawBroken`,
   an `AssertionError` naming the law, and need no pytest.
   `LedgerOperation` is one step of a ledger run, `LedgerAction` its kind.
-- `orderkit.testing.strategies`: hypothesis strategies for every public
-  value type and event, event streams delivered twice and out of order,
-  channel orders and ledger operations.
+- `orderkit.testing.strategies`: hypothesis strategies for money, orders,
+  their parts and events (`for_type` lists them), event streams delivered
+  twice and out of order, channel orders and ledger operations.
 - `orderkit.testing.contracts`: the contract suite of every port, for
   pytest, to subclass for your own stores.
 - `orderkit.testing.fakes` and `orderkit.testing.faults`: fakes of the

@@ -112,6 +112,12 @@ class LedgerModel:
         found: list[Movement] = []
         after = 0
         while page := self.store.movements(after=after, limit=1000):
+            if page[0].seq <= after:
+                # A store that ignores `after` would be paged forever.
+                raise self.broken(
+                    LedgerLaw.REPLAY,
+                    f"movements after {after} start at number {page[0].seq}",
+                )
             found.extend(page)
             after = page[-1].seq
         return found

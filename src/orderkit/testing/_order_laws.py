@@ -165,7 +165,8 @@ class _Run:
     def _still(self) -> None:
         key = self.rng.choice(sorted(self.model))
         stored = self.model[key]
-        order = self.changed(stored, stored.version)
+        # At the stored version or below it: a version never repeats.
+        order = self.changed(stored, self.rng.randint(1, stored.version))
         error = self.save(order, stored.version)
         self.refused(OrderStoreLaw.FORWARD_ONLY, error, ValidationError)
 
@@ -202,6 +203,12 @@ class _Run:
             if len(page) > limit:
                 raise self.broken(
                     OrderStoreLaw.LISTING, f"a page of {len(page)} for limit {limit}"
+                )
+            first = (page[0].channel, page[0].order_id)
+            if after is not None and first <= after:
+                # A store that ignores `after` would be paged forever.
+                raise self.broken(
+                    OrderStoreLaw.LISTING, f"a page after {after} starts at {first}"
                 )
             listed.extend((o.channel, o.order_id) for o in page)
             after = listed[-1]

@@ -194,6 +194,15 @@ class OrderStoreContract(StoreContract[OrderStore]):
         assert error.value.field == "order.version"
         assert store.get("douyin", "DY-1001") == sample_order()
 
+    def test_a_version_never_goes_back(self, store: OrderStore) -> None:
+        """Below the expected version is refused too, or a stale writer wins."""
+        store.save(sample_order(), None)
+        store.save(paid(sample_order(), version=3), 1)
+        with pytest.raises(ValidationError) as error:
+            store.save(paid(sample_order(), version=2), 3)
+        assert error.value.field == "order.version"
+        assert store.get("douyin", "DY-1001") == paid(sample_order(), version=3)
+
     # keys
 
     def test_the_same_id_on_two_channels_is_two_orders(self, store: OrderStore) -> None:

@@ -482,7 +482,13 @@ _TYPES: dict[type[Any], Callable[[], st.SearchStrategy[Any]]] = {
 
 
 def for_type(cls: type[T]) -> st.SearchStrategy[T]:
-    """A strategy for any public orderkit value type or event class.
+    """A strategy for an order's value types, its events and its outcomes.
+
+    Covers `Money` and `Currency`, the order aggregate and its parts
+    (`Order`, `OrderLine`, `Buyer`, `Address`, `Payment`, `Shipment`,
+    `AfterSalesCase`, `Saga`, ...), audit records, outbox messages, the
+    lifecycle's outcomes, `ChannelOrder`, and every event class. Inventory,
+    pricing and dedupe values have no strategy here yet.
 
     Raises:
         LookupError: orderkit has no strategy for `cls`.
