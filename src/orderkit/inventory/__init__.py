@@ -50,7 +50,6 @@ __all__ = [
     "Plan",
     "Preorder",
     "Receipt",
-    "Swept",
     "Relist",
     "Route",
     "RoutingStrategy",
@@ -58,6 +57,7 @@ __all__ = [
     "StockLine",
     "StockPolicy",
     "StockSignal",
+    "Swept",
     "replay",
     "route",
 ]
