@@ -519,6 +519,64 @@ class TestRefunds:
         assert shop.refunds(payments).send_due() == ()
         assert max(payments.effects.values()) == 1
 
+    def test_a_payment_recorded_after_the_cancellation_never_moves_its_parts(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        accepted(shop.desk)
+        self.captured(shop, payments, "alipay-77", "300.00")
+        self.captured(shop, payments, "wx-2", "276.00")
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        # A late notice: paid once more, with a payment sorting before wx-2.
+        self.captured(shop, payments, "alipay-3", "50.00")
+        assert "refund" in stored(shop.unit).review  # that one is a person's
+
+        (outcome,) = shop.refunds(payments).send_due()
+
+        assert isinstance(outcome, Refunded)
+        assert payments.captured("alipay-77") == cny("0.00")
+        assert payments.captured("wx-2") == cny("0.00")
+        assert payments.captured("alipay-3") == cny("50.00")
+
+    def test_a_declined_part_leaves_the_other_payments_refunded(
+        self, shop: Shop
+    ) -> None:
+        payments = FakePayments(shop.clock, refunds_declined=["alipay-77"])
+        accepted(shop.desk)
+        self.captured(shop, payments, "alipay-77", "300.00")
+        self.captured(shop, payments, "wx-2", "276.00")
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+
+        (outcome,) = shop.refunds(payments).send_due()
+
+        assert isinstance(outcome, RefundDeclined)
+        assert payments.captured("wx-2") == cny("0.00")
+        assert payments.captured("alipay-77") == cny("300.00")
+        assert outcome.order.review == ("refund",)
+
+    def test_a_capture_the_channel_reported_first_is_still_refunded(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        accepted(shop.desk)
+        with pytest.raises(CallTimedOut):
+            pay(shop.checkout(faulty(payments, FaultPlan(script=[Fault.REPLY_LOST]))))
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())  # nothing paid yet
+        # The channel's feed reports the saga's capture under its own key.
+        reported = PaymentCaptured(
+            order_id="DY-2001",
+            key=IdempotencyKey(CH, "trade.paid", "DY-2001", "feed"),
+            occurred_at=shop.clock.now(),
+            payment_id="alipay-77",
+            amount=cny("576.00"),
+        )
+        assert shop.desk.record(CH, "DY-2001", reported).refund_due
+
+        refunds = shop.refunds(payments)
+        recover(shop.unit, checkout=shop.checkout(payments), refunds=refunds)
+        refunds.send_due()
+
+        assert payments.captured("alipay-77") == cny("0.00")
+        assert stored(shop.unit).saga is None
+
     def test_a_cancellation_owes_only_what_was_not_refunded_yet(
         self, shop: Shop, payments: FakePayments
     ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import final
 
 import attrs
@@ -26,6 +27,25 @@ def _optional_money(_instance: object, _attribute: object, value: Money | None) 
         raise ValidationError("amount", value, "must be Money or None")
 
 
+def _as_parts(value: Iterable[tuple[str, Money]]) -> tuple[tuple[str, Money], ...]:
+    return tuple(value)
+
+
+def _parts(_instance: object, _attribute: object, value: tuple[object, ...]) -> None:
+    # The parts come from stored documents too: check their shape at runtime.
+    for i, part in enumerate(value):
+        if (
+            not isinstance(part, tuple)
+            or len(part) != 2
+            or not isinstance(part[0], str)
+            or not part[0]
+            or type(part[1]) is not Money
+        ):
+            raise ValidationError(
+                f"parts[{i}]", part, "must be a (payment id, Money) pair"
+            )
+
+
 @final
 @attrs.frozen(slots=True, kw_only=True)
 class Saga:
@@ -43,6 +63,9 @@ class Saga:
         started_at: When it started (UTC).
         amount: The money it moves, if any.
         reference: What it acts on: a payment id, a shipment id.
+        parts: For a refund owed back to several payments: each payment and
+            its share of `amount`, fixed when the saga starts, so that every
+            attempt sends the same refunds. Empty: all of it to `reference`.
 
     .. versionadded:: 0.1.0
     """
@@ -54,4 +77,7 @@ class Saga:
     amount: Money | None = attrs.field(default=None, validator=_optional_money)
     reference: str | None = attrs.field(
         default=None, validator=optional_text("reference")
+    )
+    parts: tuple[tuple[str, Money], ...] = attrs.field(
+        default=(), converter=_as_parts, validator=_parts
     )

@@ -14,6 +14,7 @@ import pendulum
 from orderkit._fast import copier
 from orderkit.dedupe import IdempotencyKey
 from orderkit.integrations import milestone_message
+from orderkit.money import Money
 from orderkit.orders import (
     AfterSalesCase,
     AuditRecord,
@@ -30,7 +31,7 @@ from orderkit.orders import (
     Saga,
     order_stream,
 )
-from orderkit.orders._owed import left_on
+from orderkit.orders._owed import left_on, refund_parts
 from orderkit.services._sellable import outbox_message
 
 
@@ -86,6 +87,10 @@ def refund_saga(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Saga
     order's captures go back to each payment in turn (`Refunds` splits the
     amount), starting from the first that still holds any.
     """
+    if isinstance(refund.event, PaymentCaptured):
+        parts: tuple[tuple[str, Money], ...] = ()
+    else:
+        parts = owed_parts(order, refund.amount)
     return Saga(
         name="refund",
         step="requested",
@@ -93,7 +98,18 @@ def refund_saga(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Saga
         started_at=now,
         amount=refund.amount,
         reference=refunded_payment(order, refund.event),
+        parts=parts,
     )
+
+
+def owed_parts(order: Order, amount: Money) -> tuple[tuple[str, Money], ...]:
+    """What ending `order` owes, split over its payments as they stand now.
+
+    Fixed on the saga when it starts, so that a payment recorded later (it
+    owes its own refund) never changes where this one goes.
+    """
+    first = refunded_payment(order, None)
+    return () if first is None else refund_parts(order, first, amount)
 
 
 def refunded_payment(order: Order, event: OrderEvent | None) -> str | None:
@@ -126,7 +142,12 @@ def owe(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Order:
     if saga is None:
         return _evolve_order(order, saga=refund_saga(order, refund, now))
     ending = isinstance(refund.event, Cancelled | Closed)
-    if saga.name == "capture" or (saga.name == "ship" and ending):
+    own_capture = (
+        saga.name == "capture"
+        and isinstance(refund.event, PaymentCaptured)
+        and refund.event.payment_id == saga.reference
+    )
+    if own_capture or (saga.name == "ship" and ending):
         return order
     if "refund" in order.review:
         return order

@@ -34,7 +34,6 @@ from orderkit.orders import (
     record_payments,
     refund_case,
 )
-from orderkit.orders._owed import refund_parts
 from orderkit.ports import Clock, Payments, UnitOfWork
 from orderkit.pricing import PaymentLedger
 from orderkit.services import _saga_steps as steps
@@ -140,18 +139,16 @@ class Refunds:
             )
             return None
         reason = _reason(order, case)
-        parts = _parts(order, saga, case)
+        parts = _parts(saga, case)
         # Check the ledger first, as the Payments contract asks: an amount
         # it refuses is never sent.
         _ledger(order, case, _sent(parts, None), reason, self._clock.now())
-        transactions: list[ChannelTransaction] = []
-        for refund_id, part_payment, part_amount in parts:
-            transaction = self._payments.refund(
-                part_payment, part_amount, key=refund_id, reason=reason
-            )
-            transactions.append(transaction)
-            if not transaction.succeeded:
-                break  # the rest waits for the person who settles this one
+        # Every part, whatever became of the others: the payments are
+        # independent, and a declined one is left to a person on its own.
+        transactions = [
+            self._payments.refund(payment, amount, key=refund_id, reason=reason)
+            for refund_id, payment, amount in parts
+        ]
         with self._unit as uow:
             order = steps.order_of(uow, channel, order_id)
             if order.saga is None or order.saga.key != saga.key:
@@ -236,26 +233,24 @@ _Part = tuple[str, str, Money]
 """One refund sent for a saga: its refund id (the provider's key), payment, amount."""
 
 
-def _parts(order: Order, saga: Saga, case: AfterSalesCase | None) -> list[_Part]:
+def _parts(saga: Saga, case: AfterSalesCase | None) -> list[_Part]:
     """The refunds a saga sends: one per payment its amount goes back to.
 
     A case's refund goes back to the payment it names. What an ended order
-    owes goes back to the saga's payment first, then to the order's other
-    payments in turn, each giving what it still holds; the first part is
-    keyed by the saga's key, the others by the key and their number.
+    owes goes back to the payments the saga fixed when it started (its
+    `parts`), each its share; the first part is keyed by the saga's key, the
+    others by the key and their number. A saga without parts sends all of
+    its amount to its payment.
 
     Raises:
         ValidationError: The saga names no payment or amount.
-        RefundExceedsCapture: The payments hold less than the amount.
     """
     payment_id, amount = steps.reference(saga), steps.amount(saga)
-    if case is not None:
+    if case is not None or not saga.parts:
         return [(saga.key, payment_id, amount)]
     return [
         (saga.key if n == 0 else f"{saga.key}/{n + 1}", part_payment, part_amount)
-        for n, (part_payment, part_amount) in enumerate(
-            refund_parts(order, payment_id, amount)
-        )
+        for n, (part_payment, part_amount) in enumerate(saga.parts)
     ]
 
 
@@ -267,7 +262,7 @@ def _sent(
         return [(*part, True) for part in parts]
     return [
         (*part, transaction.succeeded)
-        for part, transaction in zip(parts, transactions, strict=False)
+        for part, transaction in zip(parts, transactions, strict=True)
     ]
 
 
@@ -328,8 +323,8 @@ def _recorded(  # noqa: PLR0913 - the refund, and what the provider said
 def _outcome(
     order: Order, transactions: list[ChannelTransaction]
 ) -> Refunded | RefundDeclined:
-    """Refunded with the last part's answer, or declined with the declined one."""
-    last = transactions[-1]
-    if last.succeeded:
-        return Refunded(order, last)
-    return RefundDeclined(order, last)
+    """Declined with the first part declined, or refunded with the last part."""
+    declined = next((t for t in transactions if not t.succeeded), None)
+    if declined is not None:
+        return RefundDeclined(order, declined)
+    return Refunded(order, transactions[-1])

@@ -35,7 +35,7 @@ from orderkit.orders._owed import owed_back
 from orderkit.orders._parcels import shipped_by_line
 from orderkit.ports import Clock, UnitOfWork
 from orderkit.pricing import PaymentLedger
-from orderkit.services._desk_notes import refund_key, refunded_payment
+from orderkit.services._desk_notes import owed_parts, refund_key, refunded_payment
 from orderkit.services._saga_outcomes import Stalled
 
 
@@ -213,11 +213,14 @@ def refund_owed(
     """
     if order.status not in ENDED:
         return None
+    # The record that applied this payment, under whichever key: the channel
+    # may have reported it before the saga's own event came.
+    change = f"payments[{event.payment_id}]"
     applied = next(
         (
             r
             for r in uow.audit.records(order.channel, order.order_id)
-            if r.key == event.key
+            if any(c.field == change for c in r.changes)
         ),
         None,
     )
@@ -274,6 +277,7 @@ def refund_after_ship(
         started_at=now,
         amount=owed,
         reference=refunded_payment(order, None),
+        parts=owed_parts(order, owed),
     )
 
 
