@@ -272,6 +272,19 @@ class TestPriceChange:
             FieldChange("price_changes[PC-0001].state", "", "pending"),
         )
 
+    def test_a_change_for_fewer_units_than_the_line_has_is_refused(self) -> None:
+        # Routed by 1 unit (40.00), it would reprice both (80.00): a lower
+        # tier would approve moving more than it may.
+        fewer = attrs.evolve(price_cut(), quantity=1)
+        order = recorded(record_price_change(paid_order(), fewer, **stamp(1)))
+        decided = approve(
+            fewer, TIERS, approver="mgr.li", role="store_manager", now=T0.add(hours=1)
+        )
+        assert isinstance(decided, Decided)
+        with pytest.raises(ValidationError) as caught:
+            record_price_change(order.order, decided.change, **stamp(2))
+        assert caught.value.field == "price_changes[PC-0001].quantity"
+
     def test_approval_is_applied_with_a_full_audit_record(self) -> None:
         order = recorded(record_price_change(paid_order(), price_cut(), **stamp(1)))
         outcome = recorded(record_price_change(order.order, approved_cut(), **stamp(2)))

@@ -258,6 +258,18 @@ class TestAccept:
         assert refused.overages
         assert balance(unit, clock) == (10, 1, 0)
 
+    @pytest.mark.parametrize("phone", ["10086", "123"])
+    def test_a_phone_no_key_can_be_read_from_is_outside_phone_limits(
+        self, unit: UnitOfWork, clock: FrozenClock, phone: str
+    ) -> None:
+        stock(unit, clock)
+        rules = [
+            LimitRule(LimitScope.PHONE, limit=1, window=dt.timedelta(days=1)),
+            LimitRule(LimitScope.ADDRESS, limit=1, window=dt.timedelta(days=1)),
+        ]
+        accepted = desk(unit, clock, limits=rules).accept(incoming(phone=phone))
+        assert isinstance(accepted, Accepted)
+
     def test_a_price_below_the_floor_is_held_without_stock(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:

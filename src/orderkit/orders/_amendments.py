@@ -294,6 +294,14 @@ def _repriced(order: Order, change: PriceChange) -> tuple[OrderLine, ...]:
             change.old_unit_price,
             f"line {line.line_id!r} costs {line.unit_price} now",
         )
+    if line.quantity != change.quantity:
+        # The tiers routed the change by its quantity: a smaller one would let
+        # a lower tier approve moving more money than it may.
+        raise ValidationError(
+            f"price_changes[{change.change_id}].quantity",
+            change.quantity,
+            f"line {line.line_id!r} has {line.quantity} units",
+        )
     return tuple(
         attrs.evolve(each, unit_price=change.new_unit_price) if each is line else each
         for each in order.lines

@@ -21,7 +21,7 @@ from orderkit._time import to_utc
 from orderkit._validate import MAX_INT, Validator
 from orderkit.dedupe import normalize_address, normalize_phone, normalize_sku
 from orderkit.dedupe._claims import MAX_KEY_LENGTH, check_duration, check_text
-from orderkit.errors import ValidationError
+from orderkit.errors import InvalidAddress, ValidationError
 
 
 if TYPE_CHECKING:
@@ -356,15 +356,27 @@ class PurchaseContext:
 
         Returns:
             The buyer, channel, phone, address and SKUs of `order`, with
-            the given request parts.
+            the given request parts. A phone or address the channel kept
+            although no key can be read from it (a test store's "10086", a
+            street of dashes) is left out, as the duplicate detector leaves
+            it out: such an order is no reason to refuse, and the rules on
+            that part do not apply to it.
         """
+        phone = order.buyer.phone
+        if not isinstance(normalize_phone(phone, lenient=True), str | None):
+            phone = None
+        address: Address | None = order.address
+        try:
+            normalize_address(order.address)
+        except InvalidAddress:
+            address = None
         return cls(
             buyer_id=order.buyer.buyer_id,
             channel=order.channel,
-            phone=order.buyer.phone,
+            phone=phone,
             ip=ip,
             device=device,
-            address=order.address,
+            address=address,
             skus=tuple(line.sku for line in order.lines),
             promotion=promotion,
         )
