@@ -13,7 +13,7 @@ import pendulum
 import pytest
 from tests.services._samples import SLA, awaiting_payment, backend, cny
 
-from orderkit.dedupe import Fingerprinter, IdempotencyKey
+from orderkit.dedupe import Fingerprinter, IdempotencyKey, ReviewState
 from orderkit.errors import (
     IllegalTransition,
     StoreError,
@@ -297,6 +297,38 @@ class TestAccept:
         assert isinstance(second, Held)
         assert second.order.review == ("duplicate",)
         assert "DY-1" in second.detail
+
+    def test_releasing_a_suspected_duplicate_releases_its_review_too(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming("DY-1"))
+        the_desk.accept(incoming("DY-2"))
+
+        the_desk.release("douyin", "DY-2", actor="ops.wu")
+
+        with unit as uow:
+            assert list(uow.detector.pending()) == []
+        assert balance(unit, clock) == (10, 4, 0)
+
+    def test_a_duplicate_rejected_in_review_is_not_released(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming("DY-1"))
+        the_desk.accept(incoming("DY-2"))
+        with unit as uow:
+            uow.detector.resolve(
+                "douyin", "DY-2", ReviewState.REJECTED, actor="kefu", now=T0
+            )
+            uow.commit()
+
+        with pytest.raises(IllegalTransition, match="rejected it as a duplicate"):
+            the_desk.release("douyin", "DY-2", actor="ops.wu")
+
+        assert balance(unit, clock) == (10, 2, 0)
 
 
 class TestAllOrNothing:

@@ -16,8 +16,9 @@ import pendulum
 from orderkit._fast import copier
 from orderkit._time import plus
 from orderkit._validate import positive_int
-from orderkit.dedupe import Fingerprinter, IdempotencyKey
+from orderkit.dedupe import Fingerprinter, IdempotencyKey, ReviewState
 from orderkit.errors import (
+    ConcurrencyConflict,
     IllegalTransition,
     InsufficientStock,
     UnknownOrder,
@@ -233,9 +234,13 @@ class OrderDesk:
         left: its stock is held now. One held later (a carrier exception, a
         refund or a label for a person) keeps the stock it has.
 
+        An order held as a suspected duplicate is released in the duplicate
+        detector's review queue too, in the same unit.
+
         Raises:
             UnknownOrder: The desk has no such order.
-            IllegalTransition: The order is not held for review.
+            IllegalTransition: The order is not held for review, or a reviewer
+                rejected it as a duplicate in the detector's queue.
             InsufficientStock: Its lines cannot be filled now; nothing changed.
         """
         with self._unit as uow:
@@ -245,6 +250,20 @@ class OrderDesk:
                     order_id, order.status, "release", "the order is not held"
                 )
             now = self._clock.now()
+            if "duplicate" in order.review:
+                # The detector's review queue says the same: released, unless
+                # a reviewer rejected it there as a duplicate.
+                try:
+                    uow.detector.resolve(
+                        channel, order_id, ReviewState.RELEASED, actor=actor, now=now
+                    )
+                except ConcurrencyConflict:
+                    raise IllegalTransition(
+                        order_id,
+                        order.status,
+                        "release",
+                        "a reviewer rejected it as a duplicate: cancel it",
+                    ) from None
             stock = self._stock(uow)
             if not stock.has_stock(order, now):
                 # An order held at intake waits without stock, and one paid
