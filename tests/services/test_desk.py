@@ -270,6 +270,21 @@ class TestAccept:
         accepted = desk(unit, clock, limits=rules).accept(incoming(phone=phone))
         assert isinstance(accepted, Accepted)
 
+    def test_a_channel_total_the_policy_accepts_is_recorded_for_reconciliation(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        policy = PricingPolicy(totals="accept_channel")
+        accepted = desk(unit, clock, pricing=policy).accept(incoming(stated="388.00"))
+
+        assert isinstance(accepted, Accepted)
+        warning = accepted.records[-1]
+        assert warning.event_type == "PricingWarning"
+        assert [(c.field, c.new) for c in warning.changes] == [
+            ("stated_total", "388.00 CNY")
+        ]
+        assert accepted.order.version == warning.version == 2
+
     def test_a_price_below_the_floor_is_held_without_stock(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:

@@ -30,6 +30,7 @@ from orderkit.orders import (
     AfterSalesCase,
     Applied,
     AuditRecord,
+    Batch,
     Closed,
     FieldChange,
     Order,
@@ -59,6 +60,7 @@ from orderkit.services._desk_notes import (
     owe,
     owe_case,
     parked_record,
+    pricing_warning_record,
     review_record,
 )
 from orderkit.services._desk_stock import OrderStock, owner_of
@@ -169,10 +171,7 @@ class OrderDesk:
             batch = apply_all(None, [incoming.placed, *incoming.events], now=now)
             assert batch.order is not None  # noqa: S101 - OrderPlaced always places
             records = list(batch.records)
-            order = _parking(batch.order, batch.parked, (), records, now)
-            refunds = [o for o in batch.outcomes if isinstance(o, RefundDue)]
-            if refunds:
-                order = owe(order, refunds[0], now)
+            order, refunds = _taken_in(batch, records, now)
             screening = DuplicateDetector(
                 self._policy.duplicate_window,
                 uow.detector,
@@ -200,10 +199,10 @@ class OrderDesk:
                     "疑似重复 / suspected duplicate of "
                     + ", ".join(f"{m.channel}:{m.order_id}" for m in screening.matches)
                 )
-            pricing = validate(incoming.quote, self._policy.pricing_for(order.channel))
-            if not pricing.ok:
+            order, why = self._priced(incoming, order, now, records)
+            if why is not None:
                 review.append("pricing")
-                details.append(pricing.hold_reason or "pricing")
+                details.append(why)
             if review:
                 held = _evolve_order(
                     order, review=tuple(review), version=order.version + 1
@@ -225,6 +224,27 @@ class OrderDesk:
         if review:
             return Held(order, tuple(records), "; ".join(details))
         return Accepted(order, tuple(records))
+
+    def _priced(
+        self,
+        incoming: ChannelOrder,
+        order: Order,
+        now: pendulum.DateTime,
+        records: list[AuditRecord],
+    ) -> tuple[Order, str | None]:
+        """Price the order's quote: why it is held, or `None`.
+
+        A difference the policy accepted (the channel's total taken) goes
+        into the audit trail as a `PricingWarning` record, for
+        reconciliation.
+        """
+        pricing = validate(incoming.quote, self._policy.pricing_for(order.channel))
+        if not pricing.ok:
+            return order, pricing.hold_reason or "pricing"
+        if pricing.warnings:
+            order = _evolve_order(order, version=order.version + 1)
+            records.append(pricing_warning_record(order, now, pricing.warnings))
+        return order, None
 
     def release(self, channel: str, order_id: str, *, actor: str) -> Accepted:
         """Let a held order go on, after a person reviewed it.
@@ -556,3 +576,19 @@ def _parking(
             order = _evolve_order(order, version=order.version + 1)
             records.append(parked_record(order, event, now))
     return _evolve_order(order, parked=parked)
+
+
+def _taken_in(
+    batch: Batch, records: list[AuditRecord], now: pendulum.DateTime
+) -> tuple[Order, list[RefundDue]]:
+    """The order the intake's events made, and the refunds they owe.
+
+    Its early events are parked with it, and a saga is on its way for the
+    first refund.
+    """
+    assert batch.order is not None  # noqa: S101 - OrderPlaced always places
+    order = _parking(batch.order, batch.parked, (), records, now)
+    refunds = [o for o in batch.outcomes if isinstance(o, RefundDue)]
+    if refunds:
+        order = owe(order, refunds[0], now)
+    return order, refunds

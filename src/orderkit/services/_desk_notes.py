@@ -32,6 +32,7 @@ from orderkit.orders import (
     order_stream,
 )
 from orderkit.orders._owed import left_on, refund_parts
+from orderkit.pricing import Violation
 from orderkit.services._sellable import outbox_message
 
 
@@ -235,6 +236,33 @@ def case_refund_message(
     }
     stream = order_stream(order.channel, order.order_id)
     return outbox_message(case_refund_key(order, case), stream, "refund", payload, now)
+
+
+def pricing_warning_record(
+    order: Order, now: pendulum.DateTime, warnings: Sequence[Violation]
+) -> AuditRecord:
+    """The audit record of a difference the pricing policy accepted.
+
+    `TotalsPolicy.ACCEPT_CHANNEL` takes the channel's total and records a
+    reconciliation warning: this is that record, one change per warning,
+    from what orderkit computed to what the channel stated.
+    """
+    return AuditRecord(
+        order_id=order.order_id,
+        version=order.version,
+        from_status=order.status,
+        to_status=order.status,
+        event_type="PricingWarning",
+        key=IdempotencyKey("orderkit", "pricing", order.order_id, str(order.version)),
+        actor="orderkit",
+        source="orderkit",
+        occurred_at=now,
+        recorded_at=now,
+        changes=tuple(
+            FieldChange(w.path, str(w.expected or ""), str(w.actual or ""))
+            for w in warnings
+        ),
+    )
 
 
 def review_record(
