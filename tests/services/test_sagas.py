@@ -27,6 +27,7 @@ from orderkit.integrations import ChannelOrder, TrackingStatus
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
+    AddressChanged,
     AfterSalesCase,
     Buyer,
     Cancelled,
@@ -333,6 +334,31 @@ class TestShipping:
             shipping.ship(CH, "DY-2001", "SHIP-DY-2001-2")
         scan = carrier.scan(shipment.tracking_number, TrackingStatus.IN_TRANSIT)
         assert carrier.tracking(shipment.tracking_number) == (scan,)
+
+    def test_an_address_changed_after_booking_is_left_to_a_person(
+        self, shop: Shop, payments: FakePayments, carrier: FakeCarrier
+    ) -> None:
+        accepted_and_paid(shop, payments)
+        lossy = faulty(carrier, FaultPlan(script=[Fault.REPLY_LOST]))
+        with pytest.raises(CallTimedOut):
+            shop.shipping(lossy).ship(CH, "DY-2001", "SHIP-1")  # booked, reply lost
+        moved = AddressChanged(
+            order_id="DY-2001",
+            key=IdempotencyKey(CH, "trade.address", "DY-2001", "1"),
+            occurred_at=shop.clock.now(),
+            address=Address("CN", "北京市", "北京市", "朝阳区", "建国路 8 号"),
+        )
+        shop.desk.record(CH, "DY-2001", moved)
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        refunds = shop.refunds(payments)
+
+        recover(shop.unit, shipping=shop.shipping(carrier), refunds=refunds)
+        refunds.send_due()
+
+        order = stored(shop.unit)
+        assert order.saga is None
+        assert "label" in order.review
+        assert payments.captured("alipay-77") == cny("0.00")
 
     def test_an_unpaid_order_is_not_shipped(
         self, shop: Shop, carrier: FakeCarrier

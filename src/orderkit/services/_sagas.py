@@ -289,7 +289,32 @@ class Shipping:
         shipment_id = steps.reference(saga)
         with self._unit as uow:
             order = steps.order_of(uow, channel, order_id)
-        label = self._carrier.create_label(shipment_id, order.address)
+
+        def refund_owed(uow: UnitOfWork, order: Order) -> Saga | None:
+            return steps.refund_after_ship(uow, order, self._clock.now())
+
+        try:
+            label = self._carrier.create_label(shipment_id, order.address)
+        except IdempotencyConflict as refused:
+            # The label was booked for the address the order had then (it
+            # changed since): asking again can never succeed. A person books
+            # it again or voids it; a refund owed meanwhile goes out.
+            order = steps.finish(
+                self._unit,
+                self._clock,
+                channel,
+                order_id,
+                saga,
+                result=f"label {shipment_id} refused: {refused}",
+                then=refund_owed,
+                review="label",
+            )
+            raise IllegalTransition(
+                order_id,
+                order.status,
+                "ship",
+                f"the carrier booked {shipment_id} for another address",
+            ) from refused
         problem = None
         if order.shipment(shipment_id) is None:
             problem = self._record(channel, order, saga, label)
@@ -299,9 +324,6 @@ class Shipping:
                 self._unit, self._clock, channel, order_id, saga, result=result
             )
             return Dispatched(order, label)
-
-        def refund_owed(uow: UnitOfWork, order: Order) -> Saga | None:
-            return steps.refund_after_ship(uow, order, self._clock.now())
 
         # The label is booked and nothing ships on it: a person voids it
         # (the Carrier port has no call for that), told by `review`.
