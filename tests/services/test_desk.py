@@ -316,10 +316,7 @@ class TestAccept:
     def test_releasing_a_suspected_duplicate_releases_its_review_too(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        stock(unit, clock)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming("DY-1"))
-        the_desk.accept(incoming("DY-2"))
+        the_desk = held_duplicate(unit, clock)
 
         the_desk.release("douyin", "DY-2", actor="ops.wu")
 
@@ -330,10 +327,7 @@ class TestAccept:
     def test_a_duplicate_rejected_in_review_is_not_released(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        stock(unit, clock)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming("DY-1"))
-        the_desk.accept(incoming("DY-2"))
+        the_desk = held_duplicate(unit, clock)
         with unit as uow:
             uow.detector.resolve(
                 "douyin", "DY-2", ReviewState.REJECTED, actor="kefu", now=T0
@@ -344,6 +338,15 @@ class TestAccept:
             the_desk.release("douyin", "DY-2", actor="ops.wu")
 
         assert balance(unit, clock) == (10, 2, 0)
+
+
+def held_duplicate(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
+    """A stocked desk holding DY-2 as a suspected duplicate of DY-1."""
+    stock(unit, clock)
+    the_desk = desk(unit, clock)
+    the_desk.accept(incoming("DY-1"))
+    the_desk.accept(incoming("DY-2"))
+    return the_desk
 
 
 class TestAllOrNothing:

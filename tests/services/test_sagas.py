@@ -528,13 +528,17 @@ class TestRefunds:
             source="orderkit",
         )
 
-    def test_an_order_paid_in_two_payments_gets_each_of_them_back(
-        self, shop: Shop, payments: FakePayments
-    ) -> None:
+    def paid_twice_then_cancelled(self, shop: Shop, payments: FakePayments) -> None:
+        """DY-2001 paid 300.00 on alipay-77 and 276.00 on wx-2, then cancelled."""
         accepted(shop.desk)
         self.captured(shop, payments, "alipay-77", "300.00")
         self.captured(shop, payments, "wx-2", "276.00")
         shop.desk.record(CH, "DY-2001", buyer_cancelled())
+
+    def test_an_order_paid_in_two_payments_gets_each_of_them_back(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        self.paid_twice_then_cancelled(shop, payments)
 
         (outcome,) = shop.refunds(payments).send_due()
 
@@ -548,10 +552,7 @@ class TestRefunds:
     def test_a_payment_recorded_after_the_cancellation_never_moves_its_parts(
         self, shop: Shop, payments: FakePayments
     ) -> None:
-        accepted(shop.desk)
-        self.captured(shop, payments, "alipay-77", "300.00")
-        self.captured(shop, payments, "wx-2", "276.00")
-        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        self.paid_twice_then_cancelled(shop, payments)
         # A late notice: paid once more, with a payment sorting before wx-2.
         self.captured(shop, payments, "alipay-3", "50.00")
         assert "refund" in stored(shop.unit).review  # that one is a person's
@@ -567,10 +568,7 @@ class TestRefunds:
         self, shop: Shop
     ) -> None:
         payments = FakePayments(shop.clock, refunds_declined=["alipay-77"])
-        accepted(shop.desk)
-        self.captured(shop, payments, "alipay-77", "300.00")
-        self.captured(shop, payments, "wx-2", "276.00")
-        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        self.paid_twice_then_cancelled(shop, payments)
 
         (outcome,) = shop.refunds(payments).send_due()
 

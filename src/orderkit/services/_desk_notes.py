@@ -247,40 +247,41 @@ def pricing_warning_record(
     reconciliation warning: this is that record, one change per warning,
     from what orderkit computed to what the channel stated.
     """
-    return AuditRecord(
-        order_id=order.order_id,
-        version=order.version,
-        from_status=order.status,
-        to_status=order.status,
-        event_type="PricingWarning",
-        key=IdempotencyKey("orderkit", "pricing", order.order_id, str(order.version)),
-        actor="orderkit",
-        source="orderkit",
-        occurred_at=now,
-        recorded_at=now,
-        changes=tuple(
-            FieldChange(w.path, str(w.expected or ""), str(w.actual or ""))
-            for w in warnings
-        ),
+    changes = tuple(
+        FieldChange(w.path, str(w.expected or ""), str(w.actual or ""))
+        for w in warnings
     )
+    return _desk_record(order, now, "PricingWarning", "pricing", changes)
 
 
 def review_record(
     order: Order, now: pendulum.DateTime, review: tuple[str, ...]
 ) -> AuditRecord:
     """The audit record of holding an order for review."""
+    change = FieldChange("review", "", ", ".join(review))
+    return _desk_record(order, now, "HeldForReview", "review", (change,))
+
+
+def _desk_record(
+    order: Order,
+    now: pendulum.DateTime,
+    event_type: str,
+    kind: str,
+    changes: tuple[FieldChange, ...],
+) -> AuditRecord:
+    """A record the desk itself writes at the order's version, keyed by it."""
     return AuditRecord(
         order_id=order.order_id,
         version=order.version,
         from_status=order.status,
         to_status=order.status,
-        event_type="HeldForReview",
-        key=IdempotencyKey("orderkit", "review", order.order_id, str(order.version)),
+        event_type=event_type,
+        key=IdempotencyKey("orderkit", kind, order.order_id, str(order.version)),
         actor="orderkit",
         source="orderkit",
         occurred_at=now,
         recorded_at=now,
-        changes=(FieldChange("review", "", ", ".join(review)),),
+        changes=changes,
     )
 
 

@@ -289,30 +289,17 @@ class Shipping:
         shipment_id = steps.reference(saga)
         with self._unit as uow:
             order = steps.order_of(uow, channel, order_id)
-
-        def refund_owed(uow: UnitOfWork, order: Order) -> Saga | None:
-            return steps.refund_after_ship(uow, order, self._clock.now())
-
         try:
             label = self._carrier.create_label(shipment_id, order.address)
         except IdempotencyConflict as refused:
             # The label was booked for the address the order had then (it
             # changed since): asking again can never succeed. A person books
             # it again or voids it; a refund owed meanwhile goes out.
-            order = steps.finish(
-                self._unit,
-                self._clock,
+            raise self._for_a_person(
                 channel,
                 order_id,
                 saga,
-                result=f"label {shipment_id} refused: {refused}",
-                then=refund_owed,
-                review="label",
-            )
-            raise IllegalTransition(
-                order_id,
-                order.status,
-                "ship",
+                f"label {shipment_id} refused: {refused}",
                 f"the carrier booked {shipment_id} for another address",
             ) from refused
         problem = None
@@ -327,22 +314,36 @@ class Shipping:
 
         # The label is booked and nothing ships on it: a person voids it
         # (the Carrier port has no call for that), told by `review`.
+        raise self._for_a_person(
+            channel,
+            order_id,
+            saga,
+            f"{result} not shipped: {problem}",
+            f"{problem}; void label {label.carrier} {label.tracking_number}",
+        )
+
+    def _for_a_person(
+        self, channel: str, order_id: str, saga: Saga, result: str, reason: str
+    ) -> IllegalTransition:
+        """End the ship saga with `review` "label", a refund owed handed over.
+
+        Returns the error to raise: the order refused the shipment.
+        """
+
+        def refund_owed(uow: UnitOfWork, order: Order) -> Saga | None:
+            return steps.refund_after_ship(uow, order, self._clock.now())
+
         order = steps.finish(
             self._unit,
             self._clock,
             channel,
             order_id,
             saga,
-            result=f"{result} not shipped: {problem}",
+            result=result,
             then=refund_owed,
             review="label",
         )
-        raise IllegalTransition(
-            order_id,
-            order.status,
-            "ship",
-            f"{problem}; void label {label.carrier} {label.tracking_number}",
-        )
+        return IllegalTransition(order_id, order.status, "ship", reason)
 
     def _record(
         self, channel: str, order: Order, saga: Saga, label: Label
