@@ -169,7 +169,6 @@ class OrderDesk:
                 return AlreadyAccepted(found)
             now = self._clock.now()
             batch = apply_all(None, [incoming.placed, *incoming.events], now=now)
-            assert batch.order is not None  # noqa: S101 - OrderPlaced always places
             records = list(batch.records)
             order, refunds = _taken_in(batch, records, now)
             screening = DuplicateDetector(
