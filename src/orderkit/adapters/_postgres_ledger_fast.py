@@ -1,7 +1,10 @@
-"""The PostgreSQL ledger's fast path: a plan in one call of `orderkit_ledger_apply`.
+"""The PostgreSQL ledger's fast path: a plan in one call of a server-side function.
 
-`prepare` turns a plan the function can apply alone (new holds only, no
-stocktake, no hold id twice) into the call's parameters; `OneCall.run`
+`prepare` turns a plan a function can apply alone into the call's
+parameters: the reservation of one line, the commonest plan of all, into a
+call of `orderkit_ledger_hold` with plain parameters; any other plan of new
+holds only, with no stocktake and no hold id twice, into a call of
+`orderkit_ledger_apply` with the plan as JSON. `OneCall.run`
 sends it and turns the answer into the receipt the engine would have
 returned, or raises the shortage, or says that the engine must run the
 plan after all (`None`), the function having written nothing.
@@ -26,13 +29,21 @@ from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._postgres_ledger_tables import load_receipt
 from orderkit.adapters._postgres_session import Cursor
 from orderkit.errors import InsufficientStock
-from orderkit.inventory import Measure, Plan, Receipt
+from orderkit.inventory import HoldState, Measure, MovementKind, Plan, Receipt
 
 
 APPLY: Final = "SELECT * FROM orderkit_ledger_apply(%s, %s, %s, %s, %s, %s)"
 """One call of `orderkit_ledger_apply` (`_postgres_ledger_function`); its
 parameters: the lock, the key, remember, the plan's time, the superseded
 owner, and the plan as one JSON document."""
+HOLD: Final = (
+    "SELECT * FROM orderkit_ledger_hold(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+    " %s, %s)"
+)
+"""One call of `orderkit_ledger_hold`, for a plan of one new hold on one
+balance; its parameters: the key, remember, the plan's time, the superseded
+owner, then the hold's balance, quantity, id, owner, placed and expiry
+instants, and the movement's reason and actor."""
 
 _MEASURES: Final = {Measure.AVAILABLE: 0, Measure.ON_HAND: 1, Measure.ALLOCATED: 2}
 _ENCODE: Final = json.JSONEncoder(separators=(",", ":")).encode
@@ -41,20 +52,27 @@ _NOT_LATE: Final = dt.timedelta(0)
 
 
 class OneCall:
-    """One plan as a call of `orderkit_ledger_apply`, and its answer read back."""
+    """One plan as a call of a ledger function, and its answer read back.
 
-    __slots__ = ("_loaded", "_own", "_params", "_plan", "_rows")
+    Both functions answer alike (see `_postgres_ledger_function`).
+    """
 
-    def __init__(
+    __slots__ = ("_loaded", "_now", "_own", "_params", "_plan", "_rows", "_statement")
+
+    def __init__(  # noqa: PLR0913 - the call, and what reading its answer needs
         self,
         plan: Plan,
+        statement: str,
         params: tuple[Any, ...],
-        rows: list[engine.Row],
-        loaded: list[int],
-        own: list[int | None],
+        *,
+        rows: Sequence[engine.Row],
+        loaded: Sequence[int],
+        own: Sequence[int | None],
     ) -> None:
         self._plan = plan
+        self._statement = statement
         self._params = params
+        self._now = to_us(plan.now)
         self._rows = rows
         self._loaded = loaded
         self._own = own
@@ -65,7 +83,7 @@ class OneCall:
         Raises:
             InsufficientStock: A check failed; nothing was written.
         """
-        found = cur.execute(APPLY, self._params).fetchone()
+        found = cur.execute(self._statement, self._params).fetchone()
         assert found is not None  # noqa: S101 - a function's one row
         status, at, seqs, body, figures = found
         if status == _APPLIED:
@@ -89,7 +107,7 @@ class OneCall:
     ) -> Receipt:
         plan = self._plan
         now = plan.now
-        at = now if at_us == self._params[3] else from_us(at_us)
+        at = now if at_us == self._now else from_us(at_us)
         movements = tuple(
             engine.copy_movement(m, seq=seq)
             if index is None
@@ -119,6 +137,15 @@ def prepare(plan: Plan, *, locking: bool) -> OneCall | None:
     `locking` false reads the balances unlocked: `PostgresRows.locking`'s
     deliberately broken test variant, never false in use.
     """
+    if locking:
+        call = _one_hold(plan)
+        if call is not None:
+            return call
+    return _whole_plan(plan, locking=locking)
+
+
+def _whole_plan(plan: Plan, *, locking: bool) -> OneCall | None:
+    """The plan as a call of `orderkit_ledger_apply`, if it can apply it."""
     holds = []
     for write in plan.holds:
         if write.expected is not None:
@@ -170,4 +197,59 @@ def prepare(plan: Plan, *, locking: bool) -> OneCall | None:
         )
     )
     params = (locking, key, plan.remember, now, plan.supersede, document)
-    return OneCall(plan, params, rows, loaded_at, own)
+    return OneCall(plan, APPLY, params, rows=rows, loaded=loaded_at, own=own)
+
+
+_ONE: Final = (0,)
+
+
+def _one_hold(plan: Plan) -> OneCall | None:
+    """A reservation of one line as a call of `orderkit_ledger_hold`, if it is one.
+
+    The plan must be the planner's reservation of one line, exactly: one new
+    live hold, its own hold movement and nothing else, and one check of the
+    hold's balance for the hold's quantity under the SKU's stock policy.
+    """
+    if len(plan.holds) != 1 or len(plan.movements) != 1 or len(plan.checks) != 1:
+        return None
+    write = plan.holds[0]
+    hold = write.new
+    m = plan.movements[0]
+    c = plan.checks[0]
+    sku = hold.sku
+    location = hold.location
+    quantity = hold.quantity
+    if not (
+        write.expected is None
+        and hold.state is HoldState.LIVE
+        and hold.committed == hold.shipped == 0
+        and hold.resolved_at is None
+        and m.key == plan.key
+        and m.kind is MovementKind.HOLD
+        and m.hold_id == hold.hold_id
+        and m.sku == c.sku == sku
+        and m.location == c.location == location
+        and m.on_hand == m.allocated == 0
+        and m.reserved == c.requested == quantity > 0
+        and m.counted is None
+        and c.measure is Measure.AVAILABLE
+        and c.minimum is None
+    ):
+        return None
+    now = to_us(plan.now)
+    params = (
+        plan.key,
+        plan.remember,
+        now,
+        plan.supersede,
+        sku,
+        location,
+        quantity,
+        hold.hold_id,
+        hold.owner,
+        to_us(hold.placed_at),
+        to_us(hold.expires_at),
+        m.reason,
+        m.actor,
+    )
+    return OneCall(plan, HOLD, params, rows=((sku, location),), loaded=_ONE, own=_ONE)

@@ -267,3 +267,118 @@ REPLACE_APPLY_FUNCTION: Final = APPLY_FUNCTION.replace(
     "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1
 )
 """The function as a later migration installs it over an earlier version."""
+
+
+HOLD_FUNCTION: Final = f"""
+CREATE OR REPLACE FUNCTION orderkit_ledger_hold(p_key text, p_remember boolean,
+    p_now bigint, p_owner text, p_sku text, p_location text, p_quantity bigint,
+    p_hold_id text, p_holder text, p_placed bigint, p_expires bigint,
+    p_reason text, p_actor text,
+    OUT r_status integer, OUT r_at bigint, OUT r_seqs bigint[],
+    OUT r_body text, OUT r_figures bigint[])
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    b_on_hand bigint;
+    b_reserved bigint;
+    b_allocated bigint;
+    b_safety bigint;
+    mark bigint;
+    blocked boolean;
+    available numeric;
+    seq bigint;
+BEGIN
+    r_status := 3;  -- until known otherwise: left to `orderkit_ledger_apply`
+    IF p_remember THEN
+        -- A stored receipt never changes: no lock needed to replay it.
+        SELECT r.body, r.seqs INTO r_body, r_seqs FROM orderkit_receipts AS r
+        WHERE r.key = p_key;
+        IF FOUND THEN
+            r_status := 1;
+            RETURN;
+        END IF;
+    END IF;
+    -- The lock, the check and the write in one statement, as raw SQL would
+    -- reserve; a refusal writes no row version.
+    UPDATE orderkit_balances AS b SET reserved = b.reserved + p_quantity
+    WHERE b.sku = p_sku AND b.location = p_location
+        AND b.on_hand::numeric - b.reserved - b.allocated >= p_quantity
+    RETURNING b.on_hand, b.reserved, b.allocated, b.safety_stock
+    INTO b_on_hand, b_reserved, b_allocated, b_safety;
+    IF NOT FOUND THEN
+        SELECT b.on_hand::numeric - b.reserved - b.allocated INTO available
+        FROM orderkit_balances AS b
+        WHERE b.sku = p_sku AND b.location = p_location FOR UPDATE;
+        IF NOT FOUND OR available >= p_quantity OR available < -{_BIGINT_MAX} THEN
+            RETURN;  -- a balance to create, stock freed meanwhile, or too short to say
+        END IF;
+    END IF;
+    -- Read after the lock, as the engine reads: a plan that waited sees
+    -- what it waited for. Anything the engine must do first (expire a due
+    -- hold, supersede the owner's, apply a stock policy, report a taken id)
+    -- is left to it. A receipt of the key committed while this call waited
+    -- fails its insert below on the unique key: the store runs the plan
+    -- again, and the first look above replays it.
+    SELECT m.mark, EXISTS (SELECT 1 FROM orderkit_holds AS h
+            WHERE h.sku = p_sku AND h.location = p_location AND h.state = 'live'
+            AND h.expires_at <= greatest(p_now, m.mark))
+        OR EXISTS (SELECT 1 FROM orderkit_holds AS h WHERE h.owner = p_owner
+            AND h.sku = p_sku AND h.location = p_location AND h.state = 'live')
+        OR (available IS NULL
+            AND EXISTS (SELECT 1 FROM orderkit_holds AS h WHERE h.hold_id = p_hold_id))
+        OR (available IS NOT NULL
+            AND EXISTS (SELECT 1 FROM orderkit_policies AS p WHERE p.sku = p_sku))
+    INTO mark, blocked
+    FROM (SELECT max(high_water) AS mark FROM orderkit_marks) AS m;
+    IF blocked THEN
+        IF available IS NULL THEN
+            UPDATE orderkit_balances AS b SET reserved = b.reserved - p_quantity
+            WHERE b.sku = p_sku AND b.location = p_location;
+        END IF;
+        RETURN;
+    END IF;
+    IF available IS NOT NULL THEN
+        r_status := 2;
+        r_figures := ARRAY[0, available::bigint];
+        RETURN;
+    END IF;
+    r_at := greatest(p_now, mark);
+    IF mark IS DISTINCT FROM r_at THEN
+        INSERT INTO orderkit_marks AS m (backend, high_water)
+        VALUES (pg_backend_pid(), r_at) ON CONFLICT (backend) DO UPDATE
+        SET high_water = greatest(m.high_water, excluded.high_water);
+    END IF;
+    -- A later store time moves the hold on by the difference (catch-up).
+    WITH hold AS (INSERT INTO orderkit_holds (hold_id, owner, sku, location,
+            quantity, placed_at, expires_at, state, committed, shipped, resolved_at)
+        VALUES (p_hold_id, p_holder, p_sku, p_location, p_quantity,
+            p_placed + r_at - p_now, least(p_expires + r_at - p_now, {to_us(LAST)}),
+            'live', 0, 0, NULL))
+    INSERT INTO orderkit_movements (key, idx, kind, sku, location, on_hand,
+        reserved, allocated, at, reason, actor, hold_id, counted, seq)
+    VALUES (p_key, 0, 'hold', p_sku, p_location, 0, p_quantity, 0, r_at,
+        p_reason, p_actor, p_hold_id, NULL, nextval('orderkit_movements_seq'))
+    RETURNING orderkit_movements.seq INTO seq;
+    r_seqs := ARRAY[seq];
+    IF p_remember THEN
+        INSERT INTO orderkit_receipts (key, body, seqs)
+        VALUES (p_key, jsonb_build_array(p_key, r_at,
+            jsonb_build_array(jsonb_build_array(p_key, 0, 'hold', p_sku, p_location,
+                0, p_quantity, 0, r_at, p_reason, p_actor, p_hold_id, NULL, 1)),
+            jsonb_build_array(jsonb_build_array(p_hold_id, p_holder, p_sku,
+                p_location, p_quantity, p_placed + r_at - p_now,
+                least(p_expires + r_at - p_now, {to_us(LAST)}), 'live', 0, 0, NULL)),
+            jsonb_build_array(jsonb_build_array(p_sku, p_location, b_on_hand,
+                b_reserved, b_allocated, b_safety)))::text, r_seqs);
+    END IF;
+    r_figures := ARRAY[b_on_hand, b_reserved, b_allocated, b_safety];
+    r_status := 0;
+END
+$$"""  # noqa: S608 - constants only
+"""One new hold on one balance (`_postgres_ledger_fast.prepare`'s common plan).
+
+A reservation of one line, in three statements with scalar parameters and
+no JSON to take apart: the conditional update, one read of what the engine
+would have to do first, and the hold with its movement. Its answers are
+`orderkit_ledger_apply`'s; "fall back" leaves the plan to the engine, having
+written nothing (a balance reserved and then found blocked is put back).
+"""

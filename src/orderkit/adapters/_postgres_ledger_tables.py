@@ -19,6 +19,7 @@ from orderkit.adapters import _ledger_engine as engine
 from orderkit.adapters._ledger_rows import HOLD_COLUMNS, decode_receipt
 from orderkit.adapters._postgres_ledger_function import (
     APPLY_FUNCTION,
+    HOLD_FUNCTION,
     REPLACE_APPLY_FUNCTION,
 )
 from orderkit.adapters._postgres_session import declare
@@ -290,6 +291,7 @@ LEDGER = declare(
         (APPLY_FUNCTION,),  # version 2: a plan in one call
         # version 3: its figures summed as numeric, so no quantity overflows
         (REPLACE_APPLY_FUNCTION,),
+        (HOLD_FUNCTION,),  # version 4: a one-line reservation in three statements
     ],
 )
 """The ledger's tables, versioned by the `schema_version` row of `orderkit_meta`."""

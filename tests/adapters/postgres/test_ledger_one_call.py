@@ -12,6 +12,7 @@ import datetime as dt
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -156,6 +157,7 @@ def test_a_database_of_version_1_gets_the_function(pg_dsn: str) -> None:
         Ledger(store, FrozenClock(START)).receive("TEA-01", "W1", 5)
     with psycopg.connect(pg_dsn, autocommit=True) as admin:
         admin.execute("DROP FUNCTION orderkit_ledger_apply")
+        admin.execute("DROP FUNCTION orderkit_ledger_hold")
         admin.execute(
             "UPDATE orderkit_meta SET value = 1 WHERE name = 'schema_version'"
         )
@@ -169,7 +171,7 @@ def test_a_database_of_version_1_gets_the_function(pg_dsn: str) -> None:
         found = admin.execute(
             "SELECT value FROM orderkit_meta WHERE name = 'schema_version'"
         ).fetchone()
-    assert found == (3,)
+    assert found == (4,)
 
 
 def test_a_database_of_version_2_gets_the_function_again(pg_dsn: str) -> None:
@@ -249,6 +251,7 @@ def _story(store: PostgresLedgerStore) -> list[object]:  # noqa: PLR0915 - one s
     do(lambda: ledger.reserve("cart-1", lines, key="k1"))
     do(lambda: ledger.reserve("cart-1", lines, key="k1"))  # replayed
     do(lambda: ledger.reserve("cart-2", [("MUG-02", "W1", 2)], key="k2"))
+    do(lambda: ledger.reserve("cart-2", [("MUG-02", "W1", 2)], key="k2"))  # replayed
     do(lambda: ledger.reserve("cart-3", [("MUG-02", "W1", 1)], key="k3"))
     do(
         lambda: ledger.reserve(
@@ -386,3 +389,70 @@ def test_the_story_meets_every_answer_of_the_call(
     with PostgresLedgerStore(pg_dsn) as store:
         _story(store)
     assert seen == {"applied", "replayed", "short", "engine"}
+
+
+def test_the_story_meets_every_answer_of_the_one_line_call(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`orderkit_ledger_hold`, too: applied, replayed, short and left to the other."""
+    seen: set[str] = set()
+    run = fast.OneCall.run
+
+    def spied(call: fast.OneCall, cur: Any) -> Receipt | None:
+        one_line = call._statement == fast.HOLD
+        try:
+            receipt = run(call, cur)
+        except InsufficientStock:
+            seen.add("short" if one_line else "other")
+            raise
+        if not one_line:
+            seen.add("other")
+        elif receipt is None:
+            seen.add("engine")
+        else:
+            seen.add("replayed" if receipt.replayed else "applied")
+        return receipt
+
+    monkeypatch.setattr(fast.OneCall, "run", spied)
+    with PostgresLedgerStore(pg_dsn) as store:
+        _story(store)
+    assert seen == {"applied", "replayed", "short", "engine", "other"}
+
+
+def test_a_key_committed_while_the_one_line_call_waited_is_replayed(
+    pg_dsn: str,
+) -> None:
+    """The same reservation twice at once: the second waits, then replays the first.
+
+    It looked for the key's receipt before it waited for the balance, when
+    the first had not committed yet: it must not reserve a second time.
+    """
+    lines = [StockLine("TEA-01", "W1", 2)]
+    with PostgresLedgerStore(pg_dsn) as second:
+        Ledger(second, FrozenClock(START)).receive("TEA-01", "W1", 5)
+        with psycopg.connect(pg_dsn) as host:
+            # A host's open transaction, holding the balance's lock.
+            host.execute("SELECT 1")
+            first = Ledger(PostgresLedgerStore(host), FrozenClock(START))
+            original = first.reserve("cart-1", lines, key="K")
+            with ThreadPoolExecutor(1) as pool:
+                waiting = pool.submit(
+                    Ledger(second, FrozenClock(START)).reserve, "cart-1", lines, key="K"
+                )
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and not _waits_for_a_lock(pg_dsn):
+                    time.sleep(0.01)
+                assert _waits_for_a_lock(pg_dsn)
+                host.commit()
+                again = waiting.result(timeout=30)
+        assert again == attrs.evolve(original, replayed=True)
+        assert Ledger(second, FrozenClock(START)).balance("TEA-01", "W1").reserved == 2
+
+
+def _waits_for_a_lock(dsn: str) -> bool:
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        found = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"
+        ).fetchone()
+    return found is not None and found[0] > 0
