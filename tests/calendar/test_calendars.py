@@ -57,6 +57,13 @@ class TestTableCalendar:
         assert not friday_off.is_business_day(dt.date(2026, 2, 13))
         assert friday_off.is_business_day(dt.date(2026, 2, 14))
 
+    def test_a_weekend_given_as_a_generator(self) -> None:
+        weekend = TableCalendar(
+            "Config", first_year=2026, last_year=2026, weekend=(d for d in (5, 6))
+        )
+        assert weekend.weekend == frozenset({5, 6})
+        assert not weekend.is_business_day(dt.date(2026, 3, 7))  # a Saturday
+
     def test_it_is_a_business_calendar(self) -> None:
         assert isinstance(SHOP, BusinessCalendar)
         assert isinstance(CN, BusinessCalendar)

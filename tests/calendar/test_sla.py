@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orderkit.calendar import CN, US_FEDERAL, DayWindow, Deadline, SlaPolicy, day_of
+from orderkit.calendar import (
+    CN,
+    US_FEDERAL,
+    DayWindow,
+    Deadline,
+    SlaPolicy,
+    TableCalendar,
+    day_of,
+)
 from orderkit.errors import CalendarDataMissing, NaiveDatetime, ValidationError
 
 
@@ -136,6 +144,29 @@ class TestProperties:
         assert first.due <= second.due
 
 
+class TestDaylightSaving:
+    """A cut-off the clocks skip falls at the change, right after the gap."""
+
+    def test_paid_after_a_skipped_cut_off_counts_from_the_next_day(self) -> None:
+        every_day = TableCalendar(
+            "Every day", first_year=2026, last_year=2026, weekend={2}
+        )
+        policy = SlaPolicy(
+            every_day, "America/New_York", cutoff=dt.time(2, 30), business_days=0
+        )
+        # 2026-03-08: New York skips 02:00-03:00; the cut-off falls at 03:00 EDT.
+        before = pendulum.datetime(2026, 3, 8, 1, 59, tz="America/New_York")
+        after = pendulum.datetime(2026, 3, 8, 3, 15, tz="America/New_York")
+        assert policy.ship_by(before).received == dt.date(2026, 3, 8)
+        assert policy.ship_by(after).received == dt.date(2026, 3, 9)
+
+    def test_a_day_whose_midnight_was_skipped_starts_after_the_gap(self) -> None:
+        # Toronto, 1919: the clocks went from 23:30 on 30 March to 00:30 on the 31st.
+        window = DayWindow(dt.date(1919, 3, 31), "America/Toronto")
+        assert window.start == pendulum.datetime(1919, 3, 31, 4, 30)
+        assert DayWindow(dt.date(1919, 3, 30), "America/Toronto").end == window.start
+
+
 class TestBadInput:
     """Bad policies and naive payments are typed errors."""
 
@@ -192,6 +223,26 @@ class TestBadInput:
     def test_exactly_one_promise(self, promises: dict[str, int]) -> None:
         with pytest.raises(ValidationError, match="exactly one"):
             SlaPolicy(CN, SHANGHAI, **promises)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("field", "changes"),
+        [
+            ("due", {"due": dt.datetime(2026, 1, 7)}),  # noqa: DTZ001 - naive on purpose
+            ("received", {"received": "2026-01-05"}),
+            ("day", {"day": dt.datetime(2026, 1, 6, tzinfo=dt.UTC)}),
+            ("zone", {"zone": "Asia"}),
+        ],
+    )
+    def test_a_bad_deadline(self, field: str, changes: dict[str, object]) -> None:
+        given = {
+            "received": dt.date(2026, 1, 5),
+            "day": dt.date(2026, 1, 6),
+            "due": pendulum.datetime(2026, 1, 6, 16),
+            "zone": SHANGHAI,
+        } | changes
+        with pytest.raises(ValidationError) as caught:
+            Deadline(**given)  # type: ignore[arg-type]
+        assert field == caught.value.field
 
     def test_not_a_calendar(self) -> None:
         with pytest.raises(ValidationError) as caught:

@@ -239,6 +239,8 @@ class TestRules:
         [
             ("zone", "Mars/Olympus_Mons"),
             ("zone", 8),
+            ("zone", "America"),  # a folder of the zone database
+            ("zone", "localtime"),  # the host's zone, no store's
             ("max_per_actor", 0),
             ("max_per_actor", True),
             ("window", dt.timedelta(0)),

@@ -191,6 +191,13 @@ class TestMeasures:
         with pytest.raises(InvalidQuantity):
             health_report([], now=T0, zone=ZONE, complaints=-1)
 
+    @pytest.mark.parametrize("zone", ["localtime", "Asia", "Mars/Olympus_Mons"])
+    def test_a_zone_that_is_no_place_is_refused(self, zone: str) -> None:
+        # The host's own zone would judge working hours by the server's clock.
+        with pytest.raises(ValidationError) as caught:
+            health_report([], now=T0, zone=zone)
+        assert ("zone", zone) == (caught.value.field, caught.value.value)
+
     def test_fulfilment_counts_late_unshipped_orders_as_late(self) -> None:
         due = SLA.ship_by(T0).due
         orders = [

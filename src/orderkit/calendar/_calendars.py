@@ -76,15 +76,16 @@ def _weekend(value: Iterable[int]) -> frozenset[int]:
     raw: object = value  # checked as what it is, not what it claims to be
     if isinstance(raw, str | bytes | Mapping) or not isinstance(raw, Iterable):
         raise ValidationError("weekend", value, "must be a set of weekday numbers")
-    days: tuple[object, ...] = tuple(raw)
-    for day in days:
+    days: set[int] = set()
+    for day in tuple(raw):  # read once: a generator gives its days only once
         if not isinstance(day, int) or isinstance(day, bool) or not 0 <= day <= 6:
             raise ValidationError(
                 "weekend", value, "weekday numbers run from 0 (Monday) to 6 (Sunday)"
             )
-    if len(set(days)) == 7:
+        days.add(day)
+    if len(days) == 7:
         raise ValidationError("weekend", value, "leaves no working weekday")
-    return frozenset(value)
+    return frozenset(days)
 
 
 def _dated(field: str, value: Mapping[dt.date, str]) -> tuple[tuple[dt.date, str], ...]:

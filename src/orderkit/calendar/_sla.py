@@ -21,7 +21,13 @@ from orderkit.calendar._calendars import (
     add_business_days,
     next_business_day,
 )
-from orderkit.calendar._windows import DayWindow, day_of, wall_instant, zone_info
+from orderkit.calendar._windows import (
+    DayWindow,
+    check_day,
+    day_of,
+    wall_instant,
+    zone_info,
+)
 from orderkit.errors import ValidationError
 
 
@@ -74,6 +80,18 @@ def _amount(field: str, least: int, most: int) -> Validator:
     return check
 
 
+def _received(value: object) -> dt.date:
+    return check_day(value, "received")
+
+
+def _due_day(value: object) -> dt.date:
+    return check_day(value, "day")
+
+
+def _due(value: dt.datetime) -> pendulum.DateTime:
+    return to_utc(value, "due")
+
+
 @final
 @attrs.frozen(slots=True)
 class Deadline:
@@ -92,10 +110,10 @@ class Deadline:
     .. versionadded:: 0.1.0
     """
 
-    received: dt.date
-    day: dt.date
-    due: pendulum.DateTime
-    zone: str
+    received: dt.date = attrs.field(converter=_received)
+    day: dt.date = attrs.field(converter=_due_day)
+    due: pendulum.DateTime = attrs.field(converter=_due)
+    zone: str = attrs.field(validator=_ZONE)
 
     def is_met_by(self, shipped_at: dt.datetime) -> bool:
         """Whether shipping at `shipped_at` keeps the promise: before `due`.

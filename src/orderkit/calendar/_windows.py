@@ -29,6 +29,9 @@ _ONE_DAY = dt.timedelta(days=1)
 _NOT_A_PLACE = frozenset({"localtime", "posixrules", "Factory"})
 
 
+_TICK = dt.timedelta(microseconds=1)
+
+
 def zone_info(zone: object, field: str = "zone") -> pendulum.Timezone:
     """Return the IANA zone named `zone`.
 
@@ -42,7 +45,7 @@ def zone_info(zone: object, field: str = "zone") -> pendulum.Timezone:
         raise ValidationError(field, zone, "is not an IANA zone of a place")
     try:
         return pendulum.timezone(zone)
-    except (InvalidTimezone, ValueError):
+    except (InvalidTimezone, ValueError, OSError):  # OSError: a folder (`Asia`)
         raise ValidationError(
             field, zone, "is not an IANA time zone (Asia/Shanghai)"
         ) from None
@@ -67,13 +70,32 @@ def wall_instant(
 ) -> pendulum.DateTime:
     """The first instant whose wall clock in `tz` reads `time` or later on `day`.
 
-    `fold=0`: a wall time skipped by a DST change maps to the instant right
-    after the gap, a repeated one to its first occurrence.
+    A wall time skipped by a DST change maps to the instant right after the
+    gap (the change itself), a repeated one to its first occurrence.
 
     Raises:
         ValidationError: The instant lies beyond the range of datetimes.
     """
-    return to_utc(dt.datetime.combine(day, time).replace(tzinfo=tz, fold=0), field)
+    wall = dt.datetime.combine(day, time)
+    first = wall.replace(tzinfo=tz, fold=0)
+    instant = to_utc(first, field)
+    second = wall.replace(tzinfo=tz, fold=1)
+    if second.utcoffset() == first.utcoffset():
+        return instant
+    earlier = to_utc(second, field)
+    if earlier >= instant:
+        return instant  # repeated: fold 0 is its first occurrence
+    # Skipped: fold 0 reads it with the offset before the change, fold 1 with
+    # the one after; the change lies between the two, found to the tick.
+    before = first.utcoffset()
+    low, high = earlier, instant  # the offset at `low` is `before`, at `high` not
+    while high - low > _TICK:
+        middle = low + (high - low) / 2
+        if dt.datetime.astimezone(middle, tz).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    return to_utc(high, field)
 
 
 def _midnight(day: dt.date, tz: pendulum.Timezone, field: str) -> pendulum.DateTime:

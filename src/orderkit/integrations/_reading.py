@@ -299,7 +299,7 @@ def read_instant(
 def _localised(naive: dt.datetime, zone: str, path: str, value: object) -> dt.datetime:
     try:
         tz = zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise ConfigurationError("zone", f"{zone!r} is not an IANA zone") from None
     early, late = naive.replace(tzinfo=tz, fold=0), naive.replace(tzinfo=tz, fold=1)
     if early.utcoffset() != late.utcoffset():

@@ -20,8 +20,8 @@ from typing import Final, final
 
 import attrs
 import pendulum
-from pendulum.tz.exceptions import InvalidTimezone
 
+from orderkit.calendar._windows import zone_info
 from orderkit.errors import CurrencyMismatch, ValidationError
 from orderkit.money import Money
 from orderkit.orders._price_changes import PriceChange
@@ -72,12 +72,8 @@ class Anomaly:
 
 
 def _zone(zone: str) -> pendulum.Timezone:
-    if not isinstance(zone, str):
-        raise ValidationError("zone", zone, "must be an IANA zone name")
-    try:
-        return pendulum.timezone(zone)
-    except (InvalidTimezone, ValueError):
-        raise ValidationError("zone", zone, "is not an IANA time zone") from None
+    # The calendar's check: the host's `localtime` is no store's zone either.
+    return zone_info(zone)
 
 
 def _check_hours(hours: object) -> None:

@@ -456,6 +456,7 @@ class TestSpecValidation:
             ({"currency": "XYZ"}, "currency"),
             ({"region": "china"}, "region"),
             ({"zone": "Mars/Olympus"}, "zone"),
+            ({"zone": "Asia"}, "zone"),  # a folder of the zone database
             ({"zone": "utc"}, "zone"),  # pendulum takes it; reading would not
             ({"topics": []}, "topics"),
             ({"root": "a..b"}, "root"),
@@ -485,6 +486,7 @@ class TestSpecValidation:
             ("shipping", {"path": "s", "map": {"a": "b"}}, "fields.shipping.map"),
             ("shipping", {"const": 1.5}, "fields.shipping.const"),
             ("placed_at", {"path": "t", "zone": "Nowhere"}, "fields.placed_at.zone"),
+            ("placed_at", {"path": "t", "zone": "Europe"}, "fields.placed_at.zone"),
             ("address.country", {"const": "China"}, "fields.address.country.const"),
         ],
     )

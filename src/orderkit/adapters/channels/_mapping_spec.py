@@ -333,7 +333,7 @@ class Compiler:
             if not isinstance(value, str):
                 raise TypeError(value)  # noqa: TRY301 - one report for every bad zone
             zoneinfo.ZoneInfo(value)
-        except (TypeError, ValueError, zoneinfo.ZoneInfoNotFoundError):
+        except (TypeError, ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
             self.fail(where, value, "is not an IANA time zone (Asia/Shanghai)")
 
     def events(self, value: object) -> tuple[EventSpec, ...]:
