@@ -107,6 +107,21 @@ _US_HOLIDAYS = (
     ("2026-11-11", "Veterans Day"),
     ("2026-11-26", "Thanksgiving Day"),
     ("2026-12-25", "Christmas Day"),
+    ("2027-01-01", "New Year's Day"),
+    ("2027-01-18", "Martin Luther King Jr. Day"),
+    ("2027-02-15", "Washington's Birthday"),
+    ("2027-05-31", "Memorial Day"),
+    ("2027-06-18", "Juneteenth National Independence Day (observed)"),
+    ("2027-06-19", "Juneteenth National Independence Day"),
+    ("2027-07-04", "Independence Day"),
+    ("2027-07-05", "Independence Day (observed)"),
+    ("2027-09-06", "Labor Day"),
+    ("2027-10-11", "Columbus Day"),
+    ("2027-11-11", "Veterans Day"),
+    ("2027-11-25", "Thanksgiving Day"),
+    ("2027-12-24", "Christmas Day (observed)"),
+    ("2027-12-25", "Christmas Day"),
+    ("2027-12-31", "New Year's Day (observed)"),
 )
 
 
@@ -135,10 +150,13 @@ CN = TableCalendar(
 US_FEDERAL = TableCalendar(
     "US",
     first_year=2024,
-    last_year=2026,
+    last_year=2027,
     holidays={dt.date.fromisoformat(day): name for day, name in _US_HOLIDAYS},
 )
-"""United States federal holidays, 2024 to 2026, on their observed dates.
+"""United States federal holidays, 2024 to 2027, on their observed dates.
+
+Rule-based, so known years ahead; China's table waits for each year's
+official announcement (usually in November of the year before).
 
 .. versionadded:: 0.1.0
 """
