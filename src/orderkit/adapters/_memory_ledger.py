@@ -86,11 +86,7 @@ class MemoryLedgerStore(Journaled):
             found = []
             for row in s.rows(sku, location):
                 on_hand, reserved, allocated, safety = s.figures_[row]
-                lapsed = sum(
-                    s.holds_[hold_id].quantity
-                    for expires_at, hold_id in s.due_by_row.get(row, ())
-                    if expires_at <= at and s.is_entry(expires_at, hold_id)
-                )
+                lapsed = s.lapsed(row, at)
                 found.append(
                     Balance(*row, on_hand, reserved - lapsed, allocated, safety)
                 )
@@ -371,6 +367,30 @@ class _State:
             self.due[:] = [e for e in self.due if self.is_entry(*e)]
             heapq.heapify(self.due)
             self.stale = 0
+
+    def lapsed(self, row: engine.Row, at: pendulum.DateTime) -> int:
+        """The units of the row's live holds due by `at`, not yet expired.
+
+        Walks only the heap's entries due by `at` (a subtree whose root is
+        not due holds none), not every live hold of the row: a hot SKU's
+        balance is read on every order.
+        """
+        heap = self.due_by_row.get(row)
+        if not heap or heap[0][0] > at:
+            return 0
+        total = 0
+        size = len(heap)
+        stack = [0]
+        while stack:
+            index = stack.pop()
+            expires_at, hold_id = heap[index]
+            if expires_at > at:
+                continue
+            if self.is_entry(expires_at, hold_id):
+                total += self.holds_[hold_id].quantity
+            child = 2 * index + 1
+            stack.extend(c for c in (child, child + 1) if c < size)
+        return total
 
     def is_entry(self, expires_at: pendulum.DateTime, hold_id: str) -> bool:
         """Whether a heap entry still stands for a live hold (lazy deletion)."""
