@@ -287,6 +287,11 @@ def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Out
     if last is not None and event.occurred_at < last:
         reason = f"a later address change (made {last.isoformat()}) is applied"
         return Stale(order, event, reason)
+    if event.occurred_at == last and _rank(event.address) <= _rank(order.address):
+        # Two changes made at one instant: the one whose address sorts last
+        # wins, so that every arrival order ends with the same address.
+        reason = f"an address change made at the same instant ({last.isoformat()}) wins"
+        return Stale(order, event, reason)
     change = _new_change("address", _describe(order.address), _describe(event.address))
     return _commit(
         order,
@@ -296,6 +301,19 @@ def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Out
         (change,),
         address=event.address,
         address_changed_at=event.occurred_at,
+    )
+
+
+def _rank(address: Address) -> tuple[str, ...]:
+    return (
+        address.country,
+        address.province,
+        address.city,
+        address.district,
+        address.street,
+        address.postcode,
+        address.recipient,
+        address.phone or "",
     )
 
 

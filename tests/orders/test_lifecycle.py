@@ -819,6 +819,20 @@ class TestAddressChanges:
         assert other is not None
         assert one.address == other.address
 
+    @pytest.mark.parametrize("cities", [("深圳市", "广州市"), ("广州市", "深圳市")])
+    def test_two_changes_at_one_instant_end_alike_in_either_order(
+        self, cities: tuple[str, str]
+    ) -> None:
+        first, second = (self.change(city, 20) for city in cities)
+
+        batch = apply_all(None, [placed(), first, second], now=NOW)
+
+        assert batch.order is not None
+        assert "深圳市" == batch.order.address.city  # the one that sorts last
+        last_arrived = batch.outcomes[-1]
+        # Arriving second, the one that sorts first changes nothing.
+        assert isinstance(last_arrived, Stale if cities[1] == "广州市" else Applied)
+
     def test_a_phone_only_change_is_recorded_with_both_numbers(self) -> None:
         order = order_in(S.PAID)
         event = AddressChanged(
