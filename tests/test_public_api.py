@@ -312,6 +312,7 @@ SURFACE = {
         "OrderStore",
         "Outbox",
         "Payments",
+        "StreamLocks",
         "UnitOfWork",
         "Warehouse",
     ],

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import final
 
+from orderkit._validate import as_tuple
 from orderkit.adapters._memory_outbox import (
     check_before,
     check_claim,
@@ -203,6 +204,19 @@ class PostgresOutbox(SessionStore):
     """
 
     _component = OUTBOX
+
+    def lock_streams(self, streams: Sequence[str]) -> None:
+        """Take the streams' locks until the transaction ends (see `ports.StreamLocks`).
+
+        Raises:
+            ValidationError: `streams` is not a sequence of text.
+            StoreError: PostgreSQL failed.
+        """
+        wanted = sorted(set(as_tuple(streams, "streams", str)))
+        if wanted:
+            self._session.transact(
+                "lock_streams", lambda cur: cur.execute(_LOCK_STREAMS, (wanted,))
+            )
 
     def add(self, messages: Sequence[OutboxMessage]) -> None:
         """Store the messages in order, skipping those stored; all or nothing.

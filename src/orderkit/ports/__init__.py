@@ -12,6 +12,7 @@ from orderkit.ports._orders import (
     Inbox,
     OrderStore,
     Outbox,
+    StreamLocks,
     UnitOfWork,
 )
 from orderkit.ports._outside import (
@@ -48,6 +49,7 @@ __all__ = [
     "OrderStore",
     "Outbox",
     "Payments",
+    "StreamLocks",
     "UnitOfWork",
     "Warehouse",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from orderkit.orders import AuditRecord, Order, OrderStatus
 from orderkit.orders._messages import OutboxMessage
@@ -189,6 +189,31 @@ class Outbox(Protocol):
 
     def prune(self, before: dt.datetime) -> int:
         """Delete the messages sent before `before`; return how many."""
+        ...
+
+
+@runtime_checkable
+class StreamLocks(Protocol):
+    """**Protocol:** an `Outbox` that lets a caller take streams' turns early.
+
+    An outbox shared by concurrent transactions (PostgreSQL's) hands each
+    stream's messages their order by a lock per stream, held until the
+    transaction ends. A caller whose message reports a figure it reads
+    first (the ledger's `sellable` messages) takes the stream's lock before
+    reading: a concurrent change then commits either before the read, and
+    is seen, or after the message, and sends its own later one; so the
+    stream's last message always tells the figure as it ended. An outbox
+    whose transactions never overlap (memory, SQLite) needs no such lock.
+
+    Contract: `lock_streams(streams)` takes, in the caller's transaction,
+    the locks that `add` takes for messages of those streams, and holds
+    them until the transaction ends.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def lock_streams(self, streams: Sequence[str]) -> None:
+        """Take the streams' locks in the caller's transaction, until it ends."""
         ...
 
 

@@ -39,8 +39,8 @@ from orderkit.inventory import _planning as planning
 from orderkit.inventory._movements import check_operation_key
 from orderkit.inventory._plans import crossing, signals_of
 from orderkit.inventory._policies import Backorder, NoOversell, Preorder
-from orderkit.ports import Clock, LedgerStore, Outbox
-from orderkit.services._sellable import sellable_messages
+from orderkit.ports import Clock, LedgerStore, Outbox, StreamLocks
+from orderkit.services._sellable import sellable_messages, sellable_stream
 
 
 DEFAULT_HOLD_TTL = dt.timedelta(minutes=15)
@@ -603,6 +603,10 @@ class Ledger:
 
     def _tell(self, skus: list[str], cause: str, now: pendulum.DateTime) -> None:
         assert self._outbox is not None  # noqa: S101 - callers check
+        if isinstance(self._outbox, StreamLocks):
+            # The figure is read after the streams' turn is ours: a change
+            # committing meanwhile is seen, or sends its own message after.
+            self._outbox.lock_streams([sellable_stream(sku) for sku in skus])
         messages = sellable_messages(self._store, skus, cause, now)
         if messages:
             self._outbox.add(messages)

@@ -21,6 +21,11 @@ def outbox_message(
     )
 
 
+def sellable_stream(sku: str) -> str:
+    """The stream of the SKU's `sellable` messages: one per SKU, in order."""
+    return f"sku:{sku}"
+
+
 def sellable_messages(
     ledger: LedgerStore, skus: Iterable[str], cause: str, now: pendulum.DateTime
 ) -> list[OutboxMessage]:
@@ -40,7 +45,7 @@ def sellable_messages(
         messages.append(
             outbox_message(
                 f"sellable:{sku}:{cause}",
-                f"sku:{sku}",
+                sellable_stream(sku),
                 "sellable",
                 {"sku": sku, "sellable": sellable},
                 now,
