@@ -11,6 +11,7 @@ import pendulum
 import pytest
 
 from orderkit.cli import main
+from orderkit.cli._backends import describe
 from orderkit.cli._progress import ProgressBar, wanted
 
 
@@ -58,6 +59,7 @@ class TestBadUsage:
             ["simulate", "--abuser-rate", "nan"],
             ["simulate", "--no-such-option"],
             ["simulate", "--workers", "2", "--db", ":memory:"],
+            ["simulate", "--workers", "2", "--db", ""],
         ],
     )
     def test_exits_2_with_one_line_on_stderr(
@@ -68,6 +70,21 @@ class TestBadUsage:
         assert out == ""
         assert err.count("\n") == 1
         assert "error:" in err
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://orderkit:s3cr3t@db.example:5432/shop",
+        "postgresql://db.example/shop?user=orderkit&password=s3cr3t&sslmode=require",
+        "postgres://db.example/shop?PASSWORD=s3cr3t",
+    ],
+)
+def test_the_summary_names_a_dsn_without_its_password(dsn: str) -> None:
+    named = describe(dsn)
+    assert "s3cr3t" not in named
+    assert "db.example" in named
+    assert "shop" in named
 
 
 class _Terminal(io.StringIO):

@@ -13,6 +13,7 @@ import importlib
 import os
 from collections.abc import Callable
 from typing import Final, cast, final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.errors import ConfigurationError
@@ -29,12 +30,22 @@ def is_dsn(target: str) -> bool:
 
 
 def describe(target: str | None) -> str:
-    """The database as the summary names it, without a DSN's password."""
+    """The database as the summary names it, without a DSN's password.
+
+    A DSN loses its user part (`user:password@`) and any `password`
+    parameter of its query.
+    """
     if target is None:
         return "temporary SQLite file"
     if is_dsn(target):
-        scheme, _, rest = target.partition("://")
-        return f"{scheme}://{rest.rpartition('@')[2]}"
+        parts = urlsplit(target)
+        query = [
+            (name, value)
+            for name, value in parse_qsl(parts.query, keep_blank_values=True)
+            if name.lower() != "password"
+        ]
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit((parts.scheme, host, parts.path, urlencode(query), ""))
     return target
 
 

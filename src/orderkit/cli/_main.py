@@ -95,6 +95,14 @@ def _count(low: int, high: int) -> type[int]:
     return parse  # type: ignore[return-value]  # argparse calls it like a type
 
 
+def _database(text: str) -> str:
+    # SQLite reads "" as a private database per connection: workers would
+    # each see their own, and the checks a database none of them used.
+    if not text:
+        raise argparse.ArgumentTypeError("empty: give a file path, :memory: or a DSN")
+    return text
+
+
 def _rate(text: str) -> float:
     try:
         value = float(text)
@@ -150,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--db",
+        type=_database,
         metavar="PATH|:memory:|DSN",
         help="a SQLite file (kept), ':memory:', or a postgresql:// DSN;"
         " by default a SQLite file in a temporary directory, removed after",

@@ -539,7 +539,9 @@ class Ledger:
 
         Returns:
             `(stored, replayed)` pairs that differ in on hand, reserved or
-            allocated; empty when the store is consistent.
+            allocated; empty when the store is consistent. A balance the
+            movements make but the store lacks is compared as an empty
+            stored balance.
         """
         self.expire_due()
         movements: list[Movement] = []
@@ -550,11 +552,11 @@ class Ledger:
             movements.extend(page)
             after = page[-1].seq
         rebuilt = replay(movements)
+        kept = {(b.sku, b.location): b for b in self.balances()}
         found = []
-        for stored in self.balances():
-            again = rebuilt.get(
-                (stored.sku, stored.location), Balance(stored.sku, stored.location)
-            )
+        for row in sorted(kept.keys() | rebuilt.keys()):
+            stored = kept.get(row) or Balance(*row)
+            again = rebuilt.get(row) or Balance(*row)
             if (stored.on_hand, stored.reserved, stored.allocated) != (
                 again.on_hand,
                 again.reserved,

@@ -1,0 +1,221 @@
+"""The end-of-run checks of `orderkit simulate` see a broken store.
+
+One small day runs on a SQLite file; each test corrupts a copy of it the
+way a bug would (an event applied twice, a record lost, a status moved
+back, a balance gone, a refund beyond its capture) and runs the checks as
+the command does. A check that cannot see its violation would let a broken
+run report "every invariant holds".
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pendulum
+import pytest
+
+from orderkit.adapters.sqlite import SqliteUnitOfWork
+from orderkit.cli._backends import Database
+from orderkit.cli._invariants import Findings, check
+from orderkit.cli._plans import OrderPlan, Rates
+from orderkit.cli._run import _stock
+from orderkit.cli._traffic import plan_day
+from orderkit.cli._workers import Job, run_here
+
+
+ORDERS, SEED = 300, 5
+Corruption = Callable[[sqlite3.Connection], None]
+
+
+@attrs.frozen
+class Day:
+    path: str
+    plans: Sequence[OrderPlan]
+    ended: pendulum.DateTime
+    sellable: Mapping[str, int]
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> Day:
+    """One small run kept on disk, with what the command hands to `check`."""
+    path = str(tmp_path_factory.mktemp("day") / "day.db")
+    database = Database(path)
+    unit = database.open()
+    try:
+        _stock(unit, ORDERS)
+        reports = run_here(Job(path, ORDERS, SEED, Rates(), 1), unit, lambda *_: None)
+        plans = plan_day(ORDERS, SEED, Rates())
+        ended = max(r.ended_at for r in reports)
+        clean = check(unit, plans, ended, sellable=reports[0].sellable)
+    finally:
+        database.close()
+    assert clean.count == 0, clean.violations
+    return Day(path, plans, ended, reports[0].sellable)
+
+
+def _checked(day: Day, tmp_path: Path, corrupt: Corruption) -> Findings:
+    copy = str(tmp_path / "corrupt.db")
+    shutil.copy(day.path, copy)
+    with sqlite3.connect(copy) as con:
+        corrupt(con)
+    unit = SqliteUnitOfWork(copy)
+    try:
+        return check(unit, day.plans, day.ended, sellable=day.sellable)
+    finally:
+        unit.close()
+
+
+def _trail(con: sqlite3.Connection, ref: tuple[str, str]) -> list[dict[str, Any]]:
+    rows = con.execute(
+        "SELECT record FROM orderkit_audit WHERE channel = ? AND order_id = ?"
+        " ORDER BY version",
+        ref,
+    ).fetchall()
+    return [json.loads(row[0]) for row in rows]
+
+
+def _document(con: sqlite3.Connection, ref: tuple[str, str]) -> dict[str, Any]:
+    (found,) = con.execute(
+        "SELECT document FROM orderkit_orders WHERE channel = ? AND order_id = ?", ref
+    ).fetchone()
+    document: dict[str, Any] = json.loads(found)
+    return document
+
+
+def _put_document(
+    con: sqlite3.Connection, ref: tuple[str, str], document: dict[str, Any]
+) -> None:
+    con.execute(
+        "UPDATE orderkit_orders SET document = ?, version = ?, status = ?"
+        " WHERE channel = ? AND order_id = ?",
+        (
+            json.dumps(document, ensure_ascii=False).encode(),
+            document["version"],
+            document["status"],
+            *ref,
+        ),
+    )
+
+
+def _put_record(
+    con: sqlite3.Connection, ref: tuple[str, str], record: dict[str, Any]
+) -> None:
+    con.execute(
+        "INSERT INTO orderkit_audit (channel, order_id, version, record)"
+        " VALUES (?, ?, ?, ?)",
+        (*ref, record["version"], json.dumps(record, ensure_ascii=False).encode()),
+    )
+
+
+def _an_order(con: sqlite3.Connection, status: str) -> tuple[str, str]:
+    found = con.execute(
+        "SELECT channel, order_id FROM orderkit_orders WHERE status = ?"
+        " ORDER BY order_id",
+        (status,),
+    ).fetchone()
+    assert found is not None, f"no {status} order in the day"
+    return found[0], found[1]
+
+
+def _said(found: Findings, words: str) -> None:
+    assert found.count > 0
+    assert any(words in v for v in found.violations), found.violations
+
+
+def test_an_event_applied_twice_is_seen(day: Day, tmp_path: Path) -> None:
+    def corrupt(con: sqlite3.Connection) -> None:
+        ref = _an_order(con, "delivered")
+        last = _trail(con, ref)[-1]
+        again = last["version"] + 1
+        _put_record(con, ref, {**last, "version": again})
+        _put_document(con, ref, {**_document(con, ref), "version": again})
+
+    _said(_checked(day, tmp_path, corrupt), "twice")
+
+
+def test_a_record_lost_from_the_middle_is_seen(day: Day, tmp_path: Path) -> None:
+    def corrupt(con: sqlite3.Connection) -> None:
+        ref = _an_order(con, "delivered")
+        con.execute(
+            "DELETE FROM orderkit_audit WHERE channel = ? AND order_id = ?"
+            " AND version = ?",
+            (*ref, _trail(con, ref)[-2]["version"]),
+        )
+
+    _said(_checked(day, tmp_path, corrupt), "version")
+
+
+def test_a_record_lost_from_the_end_is_seen(day: Day, tmp_path: Path) -> None:
+    """The last record left the status as it was: only the versions tell."""
+
+    def corrupt(con: sqlite3.Connection) -> None:
+        for channel, order_id in con.execute(
+            "SELECT channel, order_id FROM orderkit_orders ORDER BY order_id"
+        ).fetchall():
+            last = _trail(con, (channel, order_id))[-1]
+            if last["version"] > 1 and last["from_status"] == last["to_status"]:
+                con.execute(
+                    "DELETE FROM orderkit_audit WHERE channel = ? AND order_id = ?"
+                    " AND version = ?",
+                    (channel, order_id, last["version"]),
+                )
+                return
+        pytest.fail("no order whose last record keeps its status")
+
+    _said(_checked(day, tmp_path, corrupt), "its trail ends at")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [("closed", "pending_payment"), ("cancelled", "paid")]
+)
+def test_a_status_moved_back_with_its_record_is_seen(
+    day: Day, tmp_path: Path, old: str, new: str
+) -> None:
+    def corrupt(con: sqlite3.Connection) -> None:
+        ref = _an_order(con, old)
+        last = _trail(con, ref)[-1]
+        version = last["version"] + 1
+        key = {"channel": "x", "event_type": "x", "object_id": ref[1], "event_id": "x"}
+        moved = {**last, "version": version, "from_status": old, "to_status": new}
+        _put_record(con, ref, {**moved, "event_type": "PaymentCaptured", "key": key})
+        document = _document(con, ref)
+        _put_document(con, ref, {**document, "status": new, "version": version})
+
+    _said(_checked(day, tmp_path, corrupt), "which the lifecycle never does")
+
+
+def test_a_sku_whose_balances_vanished_is_seen(day: Day, tmp_path: Path) -> None:
+    def corrupt(con: sqlite3.Connection) -> None:
+        (sku,) = con.execute(
+            "SELECT sku FROM orderkit_balances GROUP BY sku HAVING sum(on_hand) > 0"
+            " ORDER BY sku LIMIT 1"
+        ).fetchone()
+        con.execute("DELETE FROM orderkit_balances WHERE sku = ?", (sku,))
+
+    _said(_checked(day, tmp_path, corrupt), "its movements replay to")
+
+
+def test_a_refund_beyond_its_capture_is_counted_not_raised(
+    day: Day, tmp_path: Path
+) -> None:
+    def corrupt(con: sqlite3.Connection) -> None:
+        for channel, order_id, stored in con.execute(
+            "SELECT channel, order_id, document FROM orderkit_orders ORDER BY order_id"
+        ).fetchall():
+            document = json.loads(stored)
+            ledger = document["payment_ledger"]
+            if ledger and ledger["refunds"]:
+                ledger["refunds"][0]["amount"]["amount"] = "99999.00"
+                _put_document(con, (channel, order_id), document)
+                return
+        pytest.fail("no refund in the day")
+
+    found = _checked(day, tmp_path, corrupt)
+    assert found.refunds_over_captured == 1
+    _said(found, "cannot be read")
