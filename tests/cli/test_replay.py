@@ -279,6 +279,8 @@ class TestBadUsage:
             ("订单".encode("gbk"), "not UTF-8"),
             (b'[{"type": "Completed"}, oops]', "line 1: not JSON"),
             (b'["not an event"]\n{"type": "Closed"}\n', "line 2: not JSON"),
+            # An empty array, too: the lines after it were dropped unread.
+            (b'[]\n{"type": "Closed"}\n', "line 2: not JSON: text after the array"),
             (b"[" * 100_000 + b"]" * 100_000, "line 1: not JSON: nested too deeply"),
         ],
     )

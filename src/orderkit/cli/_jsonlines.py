@@ -4,7 +4,8 @@ A file is either one JSON array (each element a value), one JSON value, or
 JSON Lines (one value per line). Every value comes with its line number,
 so a command can say which line it could not use. In JSON Lines a line
 that is not JSON is reported and the rest are read; in an array a syntax
-error leaves no way to find the next element, so the whole file is refused.
+error, or anything after it, leaves no way to tell what was meant, so the
+whole file is refused.
 """
 
 from __future__ import annotations
@@ -96,24 +97,31 @@ def items(text: str) -> Iterator[Item]:
 
 
 def _array(text: str, start: int) -> Iterator[Item]:
+    counted, line = 0, 1
+
+    def line_of(position: int) -> int:
+        # Counted on from the last position asked: the positions only grow,
+        # so a long array is read in linear time.
+        nonlocal counted, line
+        line += text.count("\n", counted, position)
+        counted = position
+        return line
+
     position = _skip(text, start + 1)
-    if text.startswith("]", position):
-        return
-    while True:
+    while not text.startswith("]", position):
         try:
             value, end = _DECODER.raw_decode(text, position)
         except _UNREADABLE as error:
-            line = _line_of(text, position)
-            raise NotJson(f"line {line}: {_problem(error)}") from None
-        yield Item(_line_of(text, position), value)
+            raise NotJson(f"line {line_of(position)}: {_problem(error)}") from None
+        yield Item(line_of(position), value)
         position = _skip(text, end)
         if text.startswith("]", position):
-            after = _skip(text, position + 1)
-            if after < len(text):
-                line = _line_of(text, after)
-                raise NotJson(f"line {line}: not JSON: text after the array")
-            return
+            break
         if not text.startswith(",", position):
-            line = _line_of(text, position)
-            raise NotJson(f"line {line}: not JSON: expected ',' or ']' in the array")
+            raise NotJson(
+                f"line {line_of(position)}: not JSON: expected ',' or ']' in the array"
+            )
         position = _skip(text, position + 1)
+    after = _skip(text, position + 1)
+    if after < len(text):  # also after an empty array
+        raise NotJson(f"line {line_of(after)}: not JSON: text after the array")

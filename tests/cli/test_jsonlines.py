@@ -1,0 +1,53 @@
+"""Reading JSON values with their lines: arrays, single values and JSON Lines."""
+
+from __future__ import annotations
+
+import json
+from typing import SupportsIndex
+
+import pytest
+
+from orderkit.cli import _jsonlines
+from orderkit.cli._jsonlines import Item, NotJson, items
+
+
+def test_each_element_of_an_array_comes_with_its_line() -> None:
+    text = '[\n  {"a": 1},\n\n  {"b": 2}, {"c": 3}\n]\n'
+    assert [Item(2, {"a": 1}), Item(4, {"b": 2}), Item(4, {"c": 3})] == list(
+        items(text)
+    )
+
+
+def test_an_empty_array_is_no_values() -> None:
+    assert [] == list(items(" [ ] \n"))
+
+
+@pytest.mark.parametrize("text", ["[]\n{}\n", '[1]\n{"type": "Closed"}\n'])
+def test_nothing_may_follow_an_array(text: str) -> None:
+    with pytest.raises(NotJson, match="line 2: not JSON: text after the array"):
+        list(items(text))
+
+
+def test_a_long_array_counts_its_lines_once() -> None:
+    """Each line is counted once, not once per element: linear, not quadratic."""
+    text = "[\n" + ",\n".join(json.dumps({"n": n}) for n in range(2_000)) + "\n]"
+    counted = 0
+
+    class Counting(str):
+        __slots__ = ()
+
+        def count(
+            self,
+            sub: str,
+            start: SupportsIndex | None = None,
+            end: SupportsIndex | None = None,
+        ) -> int:
+            nonlocal counted
+            assert isinstance(start, int)
+            assert isinstance(end, int)
+            counted += end - start
+            return str.count(self, sub, start, end)
+
+    read = list(_jsonlines._array(Counting(text), 0))
+    assert [item.line for item in read] == list(range(2, 2_002))
+    assert counted <= len(text)
