@@ -48,6 +48,17 @@ def optional_text(field: str) -> Validator:
     return check
 
 
+def optional_name(field: str) -> Validator:
+    """Refuse anything but `None` or a non-empty, printable string (see `text`)."""
+    check_text = text(field)
+
+    def check(instance: object, attribute: object, value: object) -> None:
+        if value is not None:
+            check_text(instance, attribute, value)
+
+    return check
+
+
 def plain_text(field: str) -> Validator:
     """Refuse anything but a string that can be stored (empty allowed)."""
 

@@ -236,13 +236,17 @@ class OrderMismatch(ValidationError):
 
     Attributes:
         order_id: The order the event was applied to.
+        field: `order_id`, or where the part's own order id sits
+            (`payment_ledger.order_id`, `after_sales[0].order_id`).
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, order_id: str, event_order_id: str) -> None:
+    def __init__(
+        self, order_id: str, event_order_id: str, field: str = "order_id"
+    ) -> None:
         self.order_id = order_id
-        super().__init__("order_id", event_order_id, f"is not for order {order_id!r}")
+        super().__init__(field, event_order_id, f"is not for order {order_id!r}")
 
 
 @final

@@ -1,5 +1,6 @@
 import datetime as dt
 
+import attrs
 import pytest
 
 from orderkit.errors import (
@@ -297,4 +298,21 @@ class TestBadInput:
         }
         with pytest.raises(ValidationError) as caught:
             request_return(**kwargs)  # type: ignore[arg-type]
+        assert field == caught.value.field
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("required_role", ""),
+            ("required_role", 3),
+            ("refund_id", "\n"),
+            ("refund_id", b"RF-1"),
+            ("inspection_passed", "yes"),
+        ],
+    )
+    def test_a_case_refuses_what_it_could_not_store(
+        self, field: str, value: object
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            attrs.evolve(case_for(), **{field: value})  # type: ignore[arg-type]
         assert field == caught.value.field

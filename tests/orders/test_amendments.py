@@ -168,7 +168,10 @@ class TestFieldsOfTheOrder:
     def test_a_ledger_of_another_order(self) -> None:
         with pytest.raises(OrderMismatch) as caught:
             paid_order(payment_ledger=PaymentLedger("TB-OTHER", "CNY"))
-        assert caught.value.value == "TB-OTHER"
+        assert (caught.value.field, caught.value.value) == (
+            "payment_ledger.order_id",
+            "TB-OTHER",
+        )
 
     def test_a_ledger_in_another_currency(self) -> None:
         with pytest.raises(CurrencyMismatch) as caught:
@@ -230,8 +233,22 @@ class TestFieldsOfTheOrder:
             paid_order(payment_ledger=ledger, after_sales=[case])
 
     def test_a_price_change_of_another_order(self) -> None:
-        with pytest.raises(OrderMismatch):
+        with pytest.raises(OrderMismatch) as caught:
             paid_order(price_changes=[attrs.evolve(price_cut(), order_id="TB-X")])
+        assert (caught.value.field, caught.value.value) == (
+            "price_changes[0].order_id",
+            "TB-X",
+        )
+
+    def test_a_case_of_another_order(self) -> None:
+        with pytest.raises(OrderMismatch) as caught:
+            paid_order(after_sales=[attrs.evolve(a_return(), order_id="TB-X")])
+        assert caught.value.field == "after_sales[0].order_id"
+
+    def test_a_note_that_cannot_be_stored(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            attrs.evolve(price_cut(), note="half \ud800")
+        assert caught.value.field == "note"
 
     def test_a_price_change_of_an_unknown_line(self) -> None:
         with pytest.raises(ValidationError) as caught:

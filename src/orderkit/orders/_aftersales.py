@@ -27,6 +27,7 @@ from orderkit._validate import (
     as_tuple,
     instance_of,
     items_of,
+    optional_name,
     plain_text,
     positive_int,
     positive_money,
@@ -240,9 +241,16 @@ class AfterSalesCase:
     state: CaseState = attrs.field(
         default=CaseState.REQUESTED, validator=instance_of("state", CaseState)
     )
-    required_role: str | None = attrs.field(default=None)
-    inspection_passed: bool | None = attrs.field(default=None)
-    refund_id: str | None = attrs.field(default=None)
+    required_role: str | None = attrs.field(
+        default=None, validator=optional_name("required_role")
+    )
+    inspection_passed: bool | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(instance_of("inspection_passed", bool)),
+    )
+    refund_id: str | None = attrs.field(
+        default=None, validator=optional_name("refund_id")
+    )
     steps: tuple[CaseStep, ...] = attrs.field(default=(), converter=_steps)
 
     @lines.validator

@@ -306,7 +306,9 @@ def check_parts(order: Order) -> None:
     ledger = order.payment_ledger
     if ledger is not None:
         if ledger.order_id != order.order_id:
-            raise OrderMismatch(order.order_id, ledger.order_id)
+            raise OrderMismatch(
+                order.order_id, ledger.order_id, "payment_ledger.order_id"
+            )
         if ledger.currency != order.currency:
             raise CurrencyMismatch(
                 "payment_ledger.currency", ledger.currency, order.currency
@@ -339,7 +341,7 @@ def _check_part(
     order: Order, field: str, order_id: str, part_id: str, seen: set[str]
 ) -> None:
     if order_id != order.order_id:
-        raise OrderMismatch(order.order_id, order_id)
+        raise OrderMismatch(order.order_id, order_id, f"{field}.order_id")
     if part_id in seen:
         raise ValidationError(field, part_id, "repeats an earlier id")
     seen.add(part_id)

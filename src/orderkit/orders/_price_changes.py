@@ -21,7 +21,13 @@ import attrs
 import pendulum
 
 from orderkit._time import plus, to_utc
-from orderkit._validate import Validator, instance_of, positive_int, text
+from orderkit._validate import (
+    instance_of,
+    optional_name,
+    plain_text,
+    positive_int,
+    text,
+)
 from orderkit.errors import CurrencyMismatch, ValidationError
 from orderkit.money import Money
 from orderkit.orders._tiers import ApprovalTiers, non_negative_money
@@ -63,16 +69,6 @@ def _expires_at(value: dt.datetime) -> pendulum.DateTime:
 
 def _decided_at(value: dt.datetime | None) -> pendulum.DateTime | None:
     return None if value is None else to_utc(value, "decided_at")
-
-
-def _optional_text(field: str) -> Validator:
-    check_text = text(field)
-
-    def check(instance: object, attribute: object, value: object) -> None:
-        if value is not None:
-            check_text(instance, attribute, value)
-
-    return check
 
 
 @final
@@ -127,12 +123,12 @@ class PriceChange:
     )
     decided_by: str | None = attrs.field(
         default=None,
-        validator=_optional_text("decided_by"),
+        validator=optional_name("decided_by"),
     )
     decided_at: pendulum.DateTime | None = attrs.field(
         default=None, converter=_decided_at
     )
-    note: str = attrs.field(default="", validator=instance_of("note", str))
+    note: str = attrs.field(default="", validator=plain_text("note"))
 
     def __attrs_post_init__(self) -> None:
         old, new = self.old_unit_price, self.new_unit_price
