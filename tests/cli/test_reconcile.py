@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -145,6 +147,9 @@ class TestFindings:
             ("malformed_row", "3", ""),
             ("missing_in_statement", "", "4200000002"),
         }
+        _, table, _ = run(capsys, ORDERS, statement)
+        assert "(got '848.0')" in table  # the value as written, not ''
+        assert "(got '')" not in table
 
     def test_bad_plain_csv_rows_are_reported_by_line(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
@@ -251,6 +256,62 @@ class TestBadUsage:
         assert code == 2
         assert "line 2: lines[0].quantity" in err
         assert err.count("\n") == 1
+
+    @pytest.mark.parametrize("orders", [b"", b" \n\n"])
+    def test_orders_that_are_no_json_at_all_are_refused(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path, orders: bytes
+    ) -> None:
+        # Every statement line would show as missing from the orders.
+        empty = tmp_path / "orders.jsonl"
+        empty.write_bytes(orders)
+        code, out, err = run(capsys, empty, WECHAT)
+        assert (code, out) == (2, "")
+        assert "empty" in err
+
+    def test_an_explicit_empty_array_is_no_orders(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        none = tmp_path / "orders.json"
+        none.write_text("[]\n", encoding="utf-8")
+        code, out, _ = run(capsys, none, WECHAT, "--csv")
+        assert code == 1
+        assert {r["kind"] for r in csv_rows(out)} == {"missing_in_orders"}
+
+    def test_a_database_without_orderkit_orders_is_refused(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        other = tmp_path / "other.db"
+        with contextlib.closing(sqlite3.connect(other)) as db:
+            db.execute("CREATE TABLE notes (text)")
+            db.commit()
+        before = hashlib.sha256(other.read_bytes()).hexdigest()
+        code, out, err = run(capsys, other, WECHAT)
+        assert (code, out) == (2, "")
+        assert "not an orderkit database" in err
+        assert hashlib.sha256(other.read_bytes()).hexdigest() == before
+
+    def test_a_csv_header_that_names_a_column_twice_is_refused(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        text = Path(SAMPLES / "statement.csv").read_text("utf-8").splitlines()
+        text = [
+            f"{line},{'amount' if n == 0 else '1.00'}" for n, line in enumerate(text)
+        ]
+        statement = tmp_path / "statement.csv"
+        statement.write_text("\n".join(text) + "\n", encoding="utf-8")
+        code, out, err = run(capsys, ORDERS, statement)
+        assert (code, out) == (2, "")
+        assert "names amount twice" in err
+
+    def test_a_csv_of_bytes_no_encoding_reads_is_refused(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        data = Path(SAMPLES / "statement.csv").read_bytes()
+        statement = tmp_path / "statement.csv"
+        statement.write_bytes(data + b"\xff\xfe,sale,1.00\n")
+        code, out, err = run(capsys, ORDERS, statement)
+        assert (code, out) == (2, "")
+        assert "not UTF-8 or GB 18030 text" in err
 
     def test_two_orders_with_one_transaction_are_refused(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path

@@ -10,7 +10,9 @@ user's file, not even a SQLite file of some other program.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Final
@@ -78,6 +80,9 @@ def load_orders(path: str) -> tuple[tuple[Order, ...], str]:
                 ) from None
     except NotJson as error:
         raise InputError(f"ORDERS {path} {error}") from None
+    if not text.strip():
+        # Every statement line would be reported missing from no orders at all.
+        raise InputError(f"ORDERS {path}: empty; a file of no orders says [] instead")
     return tuple(orders), "JSON"
 
 
@@ -89,6 +94,10 @@ def _from_sqlite(path: str) -> tuple[Order, ...]:
         wal = Path(f"{path}-wal")
         if wal.exists():
             shutil.copyfile(wal, Path(f"{copy}-wal"))
+        if not _has_orders_table(copy):
+            raise InputError(
+                f"ORDERS {path}: not an orderkit database (no orders table)"
+            )
         try:
             unit = SqliteUnitOfWork(copy)
         except StoreError as error:
@@ -103,6 +112,21 @@ def _from_sqlite(path: str) -> tuple[Order, ...]:
             ) from None
         finally:
             unit.close()
+
+
+def _has_orders_table(path: Path) -> bool:
+    """Whether the SQLite file holds orderkit's orders (opening it would make them)."""
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        ) as db:
+            found = db.execute(
+                "SELECT 1 FROM sqlite_master"
+                " WHERE type = 'table' AND name = 'orderkit_orders'"
+            ).fetchone()
+    except sqlite3.Error:
+        return False
+    return found is not None
 
 
 def _all_orders(unit: SqliteUnitOfWork) -> tuple[Order, ...]:

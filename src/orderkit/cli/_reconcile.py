@@ -162,7 +162,7 @@ def to_table(
     for d in report.discrepancies:
         detail = d.detail
         row = unreadable.get(d.line) if d.line is not None else None
-        if row is not None:
+        if row is not None and row.value:
             detail += f" (got {row.value!r})"
         rows.append(
             (

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final, final
@@ -104,14 +105,29 @@ def load_statement(path: str, format_: str = "auto") -> Statement:
     return Statement(chosen, read.lines, read.rejected)
 
 
-def _text(data: bytes) -> str:
+def _text(data: bytes, path: str | None = None) -> str:
+    """The bytes as UTF-8 or, failing that, GB 18030 text.
+
+    With a `path`, bytes that are neither are refused (an `InputError`
+    naming the first such byte); without, they are replaced, as befits a
+    look at a file's first lines (cut anywhere).
+    """
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
+        data, last = data[3:], "utf-8"
+    else:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            # The providers' bills are GBK; GB 18030 reads every GBK byte alike.
+            last = "gb18030"
+    if path is None:
+        return data.decode(last, errors="replace")
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        # The providers' bills are GBK; GB 18030 reads every GBK byte alike.
-        return data.decode("gb18030", errors="replace")
+        return data.decode(last)
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"STATEMENT {path}: not UTF-8 or GB 18030 text (byte {error.start + 1})"
+        ) from None
 
 
 def detect(path: str, data: bytes) -> str:
@@ -174,9 +190,18 @@ def _json(data: bytes, path: str) -> StatementRead:
 
 
 def _row(line: int, error: ValidationError) -> MalformedRow:
-    value = error.value if isinstance(error.value, str) else ""
+    """The refused row, its value as written: a JSON value as its JSON text."""
+    value = error.value
+    if value is attrs.NOTHING:
+        written = ""  # a missing field: the problem says so
+    elif isinstance(value, str):
+        written = value
+    else:
+        written = json.dumps(value, ensure_ascii=False, default=repr)
+    # A JSON escape may have made a lone surrogate, which no row can hold.
+    written = written[:200].encode("utf-8", "backslashreplace").decode()
     return MalformedRow(
-        line=line, field=error.field, value=value[:200], problem=error.problem
+        line=line, field=error.field, value=written, problem=error.problem
     )
 
 
@@ -210,11 +235,17 @@ def _plain_csv(data: bytes, path: str) -> StatementRead:
     header: list[str] | None = None
     lines: list[SettlementLine] = []
     rejected: list[MalformedRow] = []
-    for number, cells in _records(_text(data), path):
+    for number, cells in _records(_text(data, path), path):
         if not any(cell.strip() for cell in cells):
             continue
         if header is None:
             header = [cell.strip() for cell in cells]
+            twice = sorted({c for c in header if c and header.count(c) > 1})
+            if twice:
+                raise InputError(
+                    f"STATEMENT {path} line {number}: the CSV header names"
+                    f" {', '.join(twice)} twice"
+                )
             missing = [c for c in _REQUIRED if c not in header]
             if missing:
                 raise InputError(
