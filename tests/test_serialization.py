@@ -45,6 +45,7 @@ from orderkit.orders import (
     ShipmentStatus,
     Shipped,
 )
+from orderkit.pricing import PurchaseContext
 from orderkit.serialization import Converter, make_converter
 from orderkit.serialization._wire import TAGS
 from orderkit.testing import strategies as ost
@@ -180,6 +181,18 @@ class TestRoundTrip:
         assert value == STDLIB.loads(written, cl)
         # Equality ignores zones and Decimal exponents; the bytes do not.
         assert written == CONVERTER.dumps(CONVERTER.loads(written, cl))
+
+
+def test_a_purchase_context_reads_back_equal() -> None:
+    """Its annotations name `Address`, which a converter must be able to resolve."""
+    context = PurchaseContext(
+        buyer_id="buyer-42",
+        channel="douyin",
+        phone="+8613912345678",
+        address=Address("CN", "广东省", "深圳市", street="科技园路 1 号"),
+        skus=["TEA-01"],
+    )
+    assert context == CONVERTER.loads(CONVERTER.dumps(context), PurchaseContext)
 
 
 class TestRoundTripCoverage:

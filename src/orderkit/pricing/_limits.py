@@ -23,11 +23,15 @@ from orderkit.dedupe import normalize_address, normalize_phone, normalize_sku
 from orderkit.dedupe._claims import MAX_KEY_LENGTH, check_duration, check_text
 from orderkit.errors import InvalidAddress, ValidationError
 
+# At run time, not only for type checkers: a converter resolves
+# `PurchaseContext`'s annotations to read and write it.
+from orderkit.orders._model import Address
+
 
 if TYPE_CHECKING:
     import pendulum
 
-    from orderkit.orders import Address, Order
+    from orderkit.orders import Order
 
 
 @final
