@@ -33,6 +33,7 @@ from orderkit.orders import (
     Payment,
     Shipment,
     ShipmentLine,
+    ShipmentStatus,
 )
 from orderkit.orders import _model as model
 from orderkit.orders import _order as aggregate
@@ -450,6 +451,48 @@ class TestHostHooks:
         converter.register_structure_hook(Buyer, lambda _value, _type: Buyer("host"))
         payload = _order_payload()
         assert "host" == converter.structure(payload, Order).buyer.buyer_id
+
+    @pytest.mark.parametrize("detailed", [False, True])
+    def test_a_plain_type_the_constructor_checks(self, detailed: bool) -> None:
+        """A `str` hook reaches the fields whose constructors check `str` too."""
+        converter = make_converter(detailed=detailed)
+        converter.register_structure_hook(str, lambda value, _: str(value).strip())
+        payload = _order_payload()
+        payload["order_id"] = " DY-1001 "
+        payload["lines"][0]["line_id"] = " L1 "
+        order = converter.structure(payload, Order)
+        assert ("DY-1001", "L1") == (order.order_id, order.lines[0].line_id)
+
+    @pytest.mark.parametrize("detailed", [False, True])
+    def test_a_status_enum(self, detailed: bool) -> None:
+        converter = make_converter(detailed=detailed)
+        converter.register_structure_hook(
+            ShipmentStatus, lambda value, _: ShipmentStatus(str(value).lower())
+        )
+        shipment = {
+            "shipment_id": "S1",
+            "lines": [{"line_id": "L1", "quantity": 1}],
+            "tracking_number": "SF1",
+            "carrier": "SF",
+            "shipped_at": "2026-11-11T00:00:00Z",
+            "status": "IN_TRANSIT",
+        }
+        assert (
+            converter.structure(shipment, Shipment).status is ShipmentStatus.IN_TRANSIT
+        )
+
+    @pytest.mark.parametrize("detailed", [False, True])
+    def test_extra_keys_forbidden(self, detailed: bool) -> None:
+        converter = make_converter(detailed=detailed).copy(forbid_extra_keys=True)
+        line = {
+            "line_id": "L1",
+            "sku": "RETRO-CLOCK",
+            "quantity": 1,
+            "unit_price": {"amount": "199.00", "currency": "CNY"},
+            "titel": "a typo of title",
+        }
+        with pytest.raises(StructureError, match="titel"):
+            converter.structure(line, OrderLine)
 
 
 # What the readers repeat: if any of it changes, review _readers.py (the

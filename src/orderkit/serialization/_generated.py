@@ -80,7 +80,9 @@ def _fast_attrs_hook(cl: type, converter: cattrs.BaseConverter) -> StructureHook
 
     Arguments go by position where the class allows, defaults are inlined,
     `Money` is built in place, and a field whose constructor checks its type
-    itself is passed as read.
+    itself is passed as read, unless the host gave the converter a hook of
+    its own for that type (a `str` hook that strips spaces, say): then the
+    field is read through it, as the detailed hook reads it.
     """
     attrs.resolve_types(cl)
     namespace: dict[str, Any] = {"cl": cl}
@@ -93,7 +95,7 @@ def _fast_attrs_hook(cl: type, converter: cattrs.BaseConverter) -> StructureHook
         key = repr(field.name)
         read = f"o[{key}]"
         field_hook = None
-        if not _checked_by_constructor(field):
+        if not (_checked_by_constructor(field) and _own_hooks_for(converter, field)):
             field_hook = converter.get_structure_hook(field.type)
         if field_hook is structure_money:
             # Money checks its own arguments; a value of the wrong shape fails
@@ -149,21 +151,27 @@ def _field_types(t: TypeForm) -> list[TypeForm]:
     return [t, *itertools.chain.from_iterable(_field_types(a) for a in inner)]
 
 
+def _own_hooks_for(
+    converter: cattrs.BaseConverter, field: attrs.Attribute[Any]
+) -> bool:
+    """Whether the converter reads the field, and every type in it, with our hooks."""
+    return all(
+        converter.get_structure_hook(t) in OWN_HOOKS for t in _field_types(field.type)
+    )
+
+
 def _own_hooks_only(converter: cattrs.BaseConverter) -> bool:
     """Whether the converter reads every value the fast readers read with our hooks.
 
-    A host's own hook for `Money`, a nested class or a collection (one the
-    constructor-checked fields do not consult) must be honoured: then every
-    class takes the generated hook instead.
+    A host's own hook for `Money`, a nested class, a collection, or a plain
+    type (`str`, `int`, a status enum) must be honoured: then every class
+    takes the generated hook instead.
     """
     return all(
-        converter.get_structure_hook(t) in OWN_HOOKS
+        _own_hooks_for(converter, field)
         for cl in READERS
         for field in attrs.fields(attrs.resolve_types(cl))
-        if field.init
-        and not _checked_by_constructor(field)
-        and field.name not in UNREAD.get(cl, ())
-        for t in _field_types(field.type)
+        if field.init and field.name not in UNREAD.get(cl, ())
     )
 
 
@@ -199,7 +207,7 @@ def attrs_hook(cl: type, converter: cattrs.BaseConverter) -> StructureHook:
     """
     hook = attrs_hook_without_readers(cl, converter)
     reader = READERS.get(cl)
-    if reader is None or converter.detailed_validation:
+    if reader is None or _careful(converter):
         return hook
     return own(_reader_first(reader, hook, converter))
 
@@ -208,9 +216,20 @@ def attrs_hook_without_readers(
     cl: type, converter: cattrs.BaseConverter
 ) -> StructureHook:
     """`attrs_hook` without the fast readers: what they must agree with."""
-    if converter.detailed_validation:
+    if _careful(converter):
         return own(_careful_attrs_hook(cl, converter))
     return own(_fast_attrs_hook(cl, converter))
+
+
+def _careful(converter: cattrs.BaseConverter) -> bool:
+    """Whether only cattrs' own hooks do what the converter asks.
+
+    Detailed validation names every problem; refusing extra keys needs the
+    keys looked at, which the generated hooks and fast readers never do.
+    """
+    return converter.detailed_validation or bool(
+        getattr(converter, "forbid_extra_keys", False)
+    )
 
 
 # Writers this module generated, and their classes: a parent inlines them.
