@@ -1,7 +1,10 @@
 """The memory outbox and inbox run the outbox contract, as a host's would."""
 
+import pytest
+
 from orderkit.adapters.memory import MemoryInbox, MemoryOutbox
-from orderkit.ports import Inbox, Outbox
+from orderkit.errors import ValidationError
+from orderkit.ports import Inbox, Outbox, StreamLocks
 from orderkit.testing.contracts import OutboxContract
 
 
@@ -13,3 +16,12 @@ class TestMemoryOutbox(OutboxContract):
 
     def make_inbox(self) -> Inbox:
         return MemoryInbox()
+
+
+def test_its_stream_locks_check_what_they_are_given() -> None:
+    outbox = MemoryOutbox()
+    assert isinstance(outbox, StreamLocks)
+    outbox.lock_streams(["sku:CLOCK", "sku:CLOCK"])
+    with pytest.raises(ValidationError) as caught:
+        outbox.lock_streams("sku:CLOCK")
+    assert "streams" == caught.value.field

@@ -12,7 +12,7 @@ from typing import cast, final
 import pendulum
 
 from orderkit._time import plus, to_utc
-from orderkit._validate import positive_int
+from orderkit._validate import as_tuple, positive_int
 from orderkit.adapters._memory_journal import Journal, Journaled
 from orderkit.dedupe._claims import check_duration, check_text
 from orderkit.errors import ConcurrencyConflict, ValidationError
@@ -179,6 +179,17 @@ class MemoryOutbox(Journaled):
         self._journal: Journal | None = None
         # A rollback put a message back in `_unsent` out of sequence order.
         self._disordered = False
+
+    def lock_streams(self, streams: Sequence[str]) -> None:
+        """Check `streams` and do nothing else (`orderkit.ports.StreamLocks`).
+
+        The store's own lock lets one transaction at a time change it, so a
+        stream's turn is always the caller's already.
+
+        Raises:
+            ValidationError: `streams` is not a sequence of text.
+        """
+        as_tuple(streams, "streams", str)
 
     def add(self, messages: Sequence[OutboxMessage]) -> None:
         """Store the messages in order, skipping those stored; all or nothing.

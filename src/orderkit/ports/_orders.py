@@ -203,7 +203,9 @@ class StreamLocks(Protocol):
     reading: a concurrent change then commits either before the read, and
     is seen, or after the message, and sends its own later one; so the
     stream's last message always tells the figure as it ended. An outbox
-    whose transactions never overlap (memory, SQLite) needs no such lock.
+    whose transactions never overlap needs no such lock: the memory
+    outbox's `lock_streams` only checks its argument, and the SQLite one
+    does without.
 
     Contract: `lock_streams(streams)` takes, in the caller's transaction,
     the locks that `add` takes for messages of those streams, and holds

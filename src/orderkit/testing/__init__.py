@@ -33,6 +33,7 @@ An in-memory fake of every port:
 | `OrderStore` | `orderkit.adapters.memory.MemoryOrderStore` |
 | `AuditLog` | `orderkit.adapters.memory.MemoryAuditLog` |
 | `Outbox` | `orderkit.adapters.memory.MemoryOutbox` |
+| `StreamLocks` | `orderkit.adapters.memory.MemoryOutbox` |
 | `Inbox` | `orderkit.adapters.memory.MemoryInbox` |
 | `LedgerStore` | `orderkit.adapters.memory.MemoryLedgerStore` |
 | `KeyStore` | `orderkit.adapters.memory.MemoryKeyStore` |
