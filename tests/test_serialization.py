@@ -3,7 +3,7 @@
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, get_args
+from typing import Any, Final, get_args
 
 import attrs
 import cattrs
@@ -719,6 +719,49 @@ class TestFastPath:
         else:
             target[last] = replacement
         assert _outcome(DETAILED, payload, cl) == _outcome(CONVERTER, payload, cl)
+
+
+class TestExplainingAFailure:
+    """A failed read is explained by a detailed twin: made once, remade after a hook."""
+
+    LINE: Final = {
+        "line_id": "L1",
+        "sku": "RETRO-CLOCK",
+        "quantity": "1",  # text is never a quantity
+        "unit_price": {"amount": "199.00", "currency": "CNY"},
+    }
+
+    def test_the_twin_is_made_once_for_many_failures(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        converter = make_converter()
+        copies = 0
+        copy = Converter.copy
+
+        def counted(self: Converter, *args: Any, **kwargs: Any) -> Converter:
+            nonlocal copies
+            copies += 1
+            return copy(self, *args, **kwargs)
+
+        monkeypatch.setattr(Converter, "copy", counted)
+        for _ in range(3):
+            with pytest.raises(StructureError, match="quantity"):
+                converter.structure(self.LINE, OrderLine)
+        assert copies == 1
+
+    def test_a_hook_registered_later_explains_the_next_failure(self) -> None:
+        converter = make_converter()
+        with pytest.raises(StructureError) as before:
+            converter.structure(self.LINE, OrderLine)
+
+        def sku(_value: object, _type: object) -> str:
+            raise ValueError("the host refuses every SKU")
+
+        converter.register_structure_hook(str, sku)
+        with pytest.raises(StructureError) as after:
+            converter.structure(self.LINE, OrderLine)
+        assert "host refuses" not in str(before.value)
+        assert "host refuses" in str(after.value)
 
 
 class TestRejected:

@@ -123,7 +123,7 @@ class Converter(cattrs.Converter):
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_dumps", "_json_backend", "_loads")
+    __slots__ = ("_dumps", "_json_backend", "_loads", "_twin")
 
     def __init__(
         self,
@@ -133,6 +133,24 @@ class Converter(cattrs.Converter):
     ) -> None:
         super().__init__(*args, **kwargs)
         self._json_backend, self._dumps, self._loads = _json_codec(json)
+        # The detailed twin that explains a failed read: built on the first
+        # failure, kept until a structure hook is registered.
+        self._twin: Converter | None = None
+
+    def register_structure_hook(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        """Register a structure hook; see `cattrs.Converter.register_structure_hook`."""
+        self._twin = None
+        return super().register_structure_hook(*args, **kwargs)
+
+    def register_structure_hook_func(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        """Register a structure hook by predicate; see cattrs."""
+        self._twin = None
+        super().register_structure_hook_func(*args, **kwargs)
+
+    def register_structure_hook_factory(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        """Register a structure hook factory; see cattrs."""
+        self._twin = None
+        return super().register_structure_hook_factory(*args, **kwargs)
 
     @property
     def json_backend(self) -> Literal["orjson", "stdlib"]:
@@ -150,6 +168,7 @@ class Converter(cattrs.Converter):
         copied = super().copy(*args, **kwargs)
         codec = _json_codec(self._json_backend)
         copied._json_backend, copied._dumps, copied._loads = codec  # noqa: SLF001
+        copied._twin = None  # noqa: SLF001
         return copied
 
     def dumps(self, obj: object, unstructure_as: TypeForm = None) -> bytes:
@@ -237,8 +256,11 @@ class Converter(cattrs.Converter):
         if self.detailed_validation:
             return report(obj, cl, error)
         # A copy with every hook registered so far, so that a report reads the
-        # data exactly as the failed read did; built only on this slow path.
-        twin = self.copy(detailed_validation=True)
+        # data exactly as the failed read did; built only on this slow path,
+        # once until the next registration (a copy costs milliseconds).
+        twin = self._twin
+        if twin is None:
+            twin = self._twin = self.copy(detailed_validation=True)
         try:
             twin.get_structure_hook(cl)(obj, cl)
         except Exception as detailed:  # noqa: BLE001 - it becomes the report
