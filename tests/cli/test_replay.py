@@ -277,6 +277,7 @@ class TestBadUsage:
         ("data", "said"),
         [
             ("订单".encode("gbk"), "not UTF-8"),
+            (b"\xef\xbb\xbf[\xff]", "not UTF-8 text (byte 5)"),  # the BOM counts
             (b'[{"type": "Completed"}, oops]', "line 1: not JSON"),
             (b'["not an event"]\n{"type": "Closed"}\n', "line 2: not JSON"),
             # An empty array, too: the lines after it were dropped unread.

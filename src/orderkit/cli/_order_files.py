@@ -46,11 +46,13 @@ def read_bytes(path: str, what: str) -> bytes:
 
 def utf8(data: bytes, what: str, path: str) -> str:
     """The text of a file that JSON requires to be UTF-8 (a BOM is allowed)."""
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
-        return data.decode("utf-8-sig")
+        return data[bom:].decode("utf-8")
     except UnicodeDecodeError as error:
+        # Counted in the file, byte order mark included.
         raise InputError(
-            f"{what} {path}: not UTF-8 text (byte {error.start + 1})"
+            f"{what} {path}: not UTF-8 text (byte {bom + error.start + 1})"
         ) from None
 
 
