@@ -76,6 +76,7 @@ SURFACE = {
         "SqliteOrderStore",
         "SqliteOutbox",
         "SqliteUnitOfWork",
+        "holds_orders",
     ],
     "orderkit.adapters.postgres": [
         "PostgresAuditLog",

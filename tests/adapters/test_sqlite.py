@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing
 import sqlite3
@@ -18,7 +19,12 @@ from orderkit.adapters import SystemClock
 from orderkit.adapters import _sqlite_ledger as ledger_module
 from orderkit.adapters import _sqlite_ledger_rows as rows_module
 from orderkit.adapters._micros import from_us, to_us
-from orderkit.adapters.sqlite import SCHEMA_VERSION, SqliteLedgerStore
+from orderkit.adapters.sqlite import (
+    SCHEMA_VERSION,
+    SqliteLedgerStore,
+    SqliteUnitOfWork,
+    holds_orders,
+)
 from orderkit.errors import InsufficientStock, StoreError, UnknownSku
 from orderkit.inventory import (
     Balance,
@@ -614,3 +620,22 @@ class TestFlashSale:
                 available += movement.on_hand - movement.reserved - movement.allocated
                 assert available >= 0  # at every step of the log, not only at the end
             assert ledger.audit() == ()
+
+
+def test_holds_orders_looks_without_creating(tmp_path: Path) -> None:
+    """`holds_orders` tells an orderkit database apart, and changes no file."""
+    store = tmp_path / "orders.db"
+    SqliteUnitOfWork(store).close()
+    other = tmp_path / "other.db"
+    with contextlib.closing(sqlite3.connect(other)) as db:
+        db.execute("CREATE TABLE notes (text)")
+        db.commit()
+    before = other.read_bytes()
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database", encoding="utf-8")
+    assert holds_orders(store)
+    assert not holds_orders(other)
+    assert not holds_orders(text)
+    assert not holds_orders(tmp_path / "missing.db")
+    assert other.read_bytes() == before
+    assert not (tmp_path / "missing.db").exists()

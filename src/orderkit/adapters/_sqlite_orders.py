@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Final, TypeVar, final
 
 from orderkit.adapters._documents import Documents
@@ -301,3 +303,23 @@ class SqliteAuditLog(_DocumentStore):
             "records", lambda cur: cur.execute(_RECORDS, key).fetchall()
         )
         return [self._converter.loads(row[0], AuditRecord) for row in rows]
+
+
+def holds_orders(path: str | os.PathLike[str]) -> bool:
+    """Whether the SQLite file at `path` holds orderkit's orders table.
+
+    Read only: unlike opening a store, it creates nothing. `False` for a
+    file that is not a SQLite database at all.
+
+    .. versionadded:: 0.1.0
+    """
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            found = db.execute(
+                "SELECT 1 FROM sqlite_master"
+                " WHERE type = 'table' AND name = 'orderkit_orders'"
+            ).fetchone()
+    except sqlite3.Error:
+        return False
+    return found is not None

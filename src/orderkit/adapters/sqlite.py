@@ -16,7 +16,11 @@ from orderkit.adapters._sqlite_ledger_tables import (
     SCHEMA_VERSION as SCHEMA_VERSION,  # noqa: PLC0414 - an explicit re-export
 )
 from orderkit.adapters._sqlite_limits import SqliteLimitStore
-from orderkit.adapters._sqlite_orders import SqliteAuditLog, SqliteOrderStore
+from orderkit.adapters._sqlite_orders import (
+    SqliteAuditLog,
+    SqliteOrderStore,
+    holds_orders,
+)
 from orderkit.adapters._sqlite_outbox import SqliteInbox, SqliteOutbox
 from orderkit.adapters._sqlite_uow import SqliteUnitOfWork
 
@@ -32,4 +36,5 @@ __all__ = [
     "SqliteOrderStore",
     "SqliteOutbox",
     "SqliteUnitOfWork",
+    "holds_orders",
 ]

@@ -10,14 +10,12 @@ user's file, not even a SQLite file of some other program.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Final
 
-from orderkit.adapters.sqlite import SqliteUnitOfWork
+from orderkit.adapters.sqlite import SqliteUnitOfWork, holds_orders
 from orderkit.cli._jsonlines import NotJson, items
 from orderkit.errors import StoreError, StructureError
 from orderkit.orders import Order
@@ -96,7 +94,7 @@ def _from_sqlite(path: str) -> tuple[Order, ...]:
         wal = Path(f"{path}-wal")
         if wal.exists():
             shutil.copyfile(wal, Path(f"{copy}-wal"))
-        if not _has_orders_table(copy):
+        if not holds_orders(copy):
             raise InputError(
                 f"ORDERS {path}: not an orderkit database (no orders table)"
             )
@@ -114,21 +112,6 @@ def _from_sqlite(path: str) -> tuple[Order, ...]:
             ) from None
         finally:
             unit.close()
-
-
-def _has_orders_table(path: Path) -> bool:
-    """Whether the SQLite file holds orderkit's orders (opening it would make them)."""
-    try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-        ) as db:
-            found = db.execute(
-                "SELECT 1 FROM sqlite_master"
-                " WHERE type = 'table' AND name = 'orderkit_orders'"
-            ).fetchone()
-    except sqlite3.Error:
-        return False
-    return found is not None
 
 
 def _all_orders(unit: SqliteUnitOfWork) -> tuple[Order, ...]:
