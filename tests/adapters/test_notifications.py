@@ -13,7 +13,7 @@ from orderkit.adapters.notifications import (
     TemplateNotifier,
 )
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import ValidationError
+from orderkit.errors import TransientError, ValidationError
 from orderkit.integrations import Message, milestone_message
 from orderkit.money import Money
 from orderkit.orders import (
@@ -101,6 +101,32 @@ class TestTemplateNotifier:
             "【已发货】您的订单 TB-20261111-8841 已由 SF 发出，运单号 SF1400123456。"  # noqa: RUF001
         ]
         assert delivered == list(notifier.sent)
+
+    def test_a_failed_delivery_is_sent_again_under_its_key(self) -> None:
+        """A gateway that fails once: the retry delivers, and only then is it sent."""
+        attempts: list[Sent] = []
+
+        def gateway(sent: Sent) -> None:
+            attempts.append(sent)
+            if len(attempts) == 1:
+                raise TransientError("sms.send", "503 Service Unavailable")
+
+        notifier = TemplateNotifier(deliver=gateway)
+        message = milestone_message(shipped_order())
+        assert message is not None
+        with pytest.raises(TransientError):
+            notifier.send(message)
+        assert notifier.sent == ()
+        notifier.send(message)
+        notifier.send(message)
+        assert len(attempts) == 2
+        assert list(notifier.sent) == attempts[1:]
+
+    def test_a_template_with_a_stray_dollar_is_refused_when_given(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            TemplateNotifier(templates={"promo.zh": "满$100减$20，订单 $order_id"})  # noqa: RUF001
+        assert caught.value.field == "templates['promo.zh']"
+        TemplateNotifier(templates={"promo.zh": "满$$100减$$20，订单 $order_id"})  # noqa: RUF001
 
     def test_an_unknown_template(self) -> None:
         message = Message(

@@ -268,6 +268,26 @@ class TestHalfOpen:
         assert CLOSED is breaker.state
         assert 3 == len(changes)
 
+    def test_a_hook_failing_on_half_open_does_not_keep_it_shut(
+        self, clock: FrozenClock, carrier: Carrier
+    ) -> None:
+        """The alert hook fails once as the breaker half-opens; the next call tries."""
+        failing = [True]
+
+        def alert(_name: str, _old: BreakerState, new: BreakerState) -> None:
+            if new is HALF_OPEN and failing.pop():
+                raise TimeoutError("the alert webhook timed out")
+
+        breaker = CircuitBreaker(
+            "sf-express", clock=clock, cool_down=COOL_DOWN, on_change=alert
+        )
+        trip_and_wait(breaker, carrier, clock, seconds=30)
+        carrier.down = False
+        with pytest.raises(TimeoutError):
+            breaker.call(carrier.label)
+        breaker.call(carrier.label)  # the trial, not CircuitOpen for ever
+        assert CLOSED is breaker.state
+
     def test_half_opens_on_the_next_call_without_reading_state(
         self,
         breaker: CircuitBreaker,

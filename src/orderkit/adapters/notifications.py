@@ -65,6 +65,9 @@ class Sent:
     text: str
 
 
+_INVALID: Final = "has an invalid placeholder (write $$ for a literal $)"
+
+
 @final
 class TemplateNotifier:
     """A `Notifier` that renders templates and sends each message key once.
@@ -84,9 +87,15 @@ class TemplateNotifier:
     ) -> None:
         """Create a notifier over `templates`."""
         self._templates = dict(templates)
+        for name, text in self._templates.items():
+            raw: object = text  # checked as what it is, not what it claims to be
+            if not isinstance(raw, str) or not string.Template(raw).is_valid():
+                raise ValidationError(f"templates[{name!r}]", text, _INVALID)
         self._deliver = deliver
         self._lock = threading.Lock()
         self._sent: dict[str, Sent] = {}
+        # Keys being delivered right now: sent once delivery returns.
+        self._sending: set[str] = set()
 
     @property
     def sent(self) -> tuple[Sent, ...]:
@@ -112,9 +121,16 @@ class TemplateNotifier:
             raise ValidationError(
                 "params", dict(message.params), f"lacks {missing.args[0]!r}"
             ) from None
+        except ValueError:
+            raise ValidationError("template", message.template, _INVALID) from None
 
     def send(self, message: Message) -> None:
         """Render and send the message, unless its key was sent before.
+
+        A key counts as sent once `deliver` returns: when it raises (a
+        gateway's `TransientError`), the error propagates and a retry under
+        the same key sends again. While one call delivers a key, another
+        call with that key returns at once.
 
         Raises:
             ValidationError: As `render`; nothing is sent.
@@ -123,9 +139,17 @@ class TemplateNotifier:
             raise ValidationError("message", message, "must be a Message")
         key = str(message.key)
         with self._lock:
-            if key in self._sent:
+            if key in self._sent or key in self._sending:
                 return
             sent = Sent(message, self.render(message))
+            self._sending.add(key)
+        try:
+            if self._deliver is not None:
+                self._deliver(sent)
+        except BaseException:
+            with self._lock:
+                self._sending.discard(key)
+            raise
+        with self._lock:
+            self._sending.discard(key)
             self._sent[key] = sent
-        if self._deliver is not None:
-            self._deliver(sent)

@@ -166,7 +166,13 @@ class CircuitBreaker:
             trial = state is BreakerState.HALF_OPEN and not self._trial
             if trial:
                 self._trial = True
-        self._report(changes)
+        try:
+            self._report(changes)
+        except BaseException:
+            # The host's hook failed before the trial began: no trial ran,
+            # so the next call may be it (else the breaker waited for ever).
+            self._release(trial=trial)
+            raise
         if state is BreakerState.OPEN and until is not None:
             raise CircuitOpen(self._name, until)
         if state is BreakerState.HALF_OPEN and not trial:
