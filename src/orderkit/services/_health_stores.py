@@ -19,7 +19,7 @@ from orderkit._validate import as_tuple, positive_int
 from orderkit.calendar import DayWindow
 from orderkit.errors import ValidationError
 from orderkit.integrations import ChannelOrder
-from orderkit.inventory import Movement
+from orderkit.inventory import Movement, replay
 from orderkit.orders import AuditRecord, Order
 from orderkit.ports import Clock, UnitOfWork
 from orderkit.services._health import health_report
@@ -82,12 +82,11 @@ def _in_window(
 
 
 def _stock(
-    unit: UnitOfWork, counts: tuple[StockCount, ...], now: pendulum.DateTime
+    unit: UnitOfWork, counts: tuple[StockCount, ...]
 ) -> StockReconciliation | None:
     if not counts:
         return None
     with unit as uow:
-        balances = uow.ledger.balances(now)
         movements: list[Movement] = []
         after = 0
         while True:
@@ -96,7 +95,10 @@ def _stock(
             if len(batch) < _MOVEMENTS_PAGE:
                 break
             after = batch[-1].seq
-    return reconcile_stock(counts, balances, movements)
+    # The balances as these movements make them, not as the store reads
+    # them a moment later: on PostgreSQL (READ COMMITTED) a write committing
+    # between the two reads would be in one and not the other.
+    return reconcile_stock(counts, list(replay(movements).values()), movements)
 
 
 def health_from_stores(  # noqa: PLR0913 - keyword-only inputs of one report
@@ -228,7 +230,7 @@ def health_from_stores(  # noqa: PLR0913 - keyword-only inputs of one report
         now=now,
         zone=chosen_zone,
         records=records,
-        stock=_stock(unit, found_counts, now),
+        stock=_stock(unit, found_counts),
         complaints=complaints,
         channel_orders=channel_orders,
         weights=weights,
