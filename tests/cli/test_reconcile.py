@@ -168,6 +168,48 @@ class TestFindings:
         ]
 
 
+class TestDay:
+    """`--day`: a daily bill must show the money the orders made that day only."""
+
+    def statement_without_the_last_capture(self, tmp_path: Path) -> Path:
+        lines = json.loads(Path(SAMPLES / "statement.json").read_text("utf-8"))
+        statement = tmp_path / "statement.json"
+        statement.write_text(json.dumps(lines[:-1], ensure_ascii=False), "utf-8")
+        return statement
+
+    def test_a_capture_of_another_day_is_not_missed(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        statement = self.statement_without_the_last_capture(tmp_path)
+        code, _, _ = run(capsys, ORDERS, statement)
+        assert code == 1
+        code, out, _ = run(capsys, ORDERS, statement, "--day", "2026-02-27", "--csv")
+        assert (code, csv_rows(out)) == (0, [])
+
+    def test_a_capture_of_the_day_still_is(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        statement = self.statement_without_the_last_capture(tmp_path)
+        code, out, _ = run(capsys, ORDERS, statement, "--day", "2026-03-01", "--csv")
+        assert code == 1
+        assert [r["kind"] for r in csv_rows(out)] == ["missing_in_statement"]
+
+    @pytest.mark.parametrize(
+        ("args", "said"),
+        [
+            (["--day", "2026-13-01"], "not a date"),
+            (["--day", "2026-03-01", "--zone", "Asia"], "--zone"),
+        ],
+    )
+    def test_a_bad_day_or_zone_is_bad_usage(
+        self, capsys: pytest.CaptureFixture[str], args: list[str], said: str
+    ) -> None:
+        code, out, err = run(capsys, ORDERS, WECHAT, *args)
+        assert (code, out) == (2, "")
+        assert said in err
+        assert err.count("\n") == 1
+
+
 class TestSqliteOrders:
     """An orderkit SQLite database is read as the orders, and left untouched."""
 

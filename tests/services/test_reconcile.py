@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from orderkit.calendar import DayWindow
 from orderkit.errors import NaiveDatetime, ValidationError
 from orderkit.integrations import SettlementLine, TransactionKind
 from orderkit.inventory import Balance, Movement, MovementKind
@@ -275,6 +276,64 @@ class TestEveryKind:
         report = reconcile_payments([paid("DY-1001", "WX-1")], [])
         assert report.of_kind("missing_in_statement") == report.discrepancies
         assert report.of_kind(K.AMOUNT_MISMATCH) == ()
+
+
+class TestDailyBills:
+    """A bill covers one day: what was made on other days is not missed."""
+
+    DAY_2 = DayWindow(
+        T0.add(days=1).in_timezone("Asia/Shanghai").date(), "Asia/Shanghai"
+    )
+
+    def refunded_next_day(self) -> Order:
+        ledger = PaymentLedger("DY-3001", "CNY").authorise("WX-3001", cny("199.00"), T0)
+        ledger = ledger.capture("WX-3001", cny("199.00"), T0)
+        ledger = ledger.request_refund("RF-9", "WX-3001", cny("59.00"), "破损", T0)
+        ledger = ledger.settle_refund("RF-9", T0.add(days=1))
+        return order("DY-3001", ledger=ledger)
+
+    def refund_line(self) -> SettlementLine:
+        return line("RF-9", "59.00", order_id="DY-3001", kind=TransactionKind.REFUND)
+
+    def test_a_refund_settled_days_after_its_capture(self) -> None:
+        report = reconcile_payments(
+            [self.refunded_next_day()], [self.refund_line()], period=self.DAY_2
+        )
+        assert report.ok, report.discrepancies
+        assert (report.matched, report.expected) == (1, 1)
+
+    def test_without_a_period_every_capture_is_required(self) -> None:
+        report = reconcile_payments([self.refunded_next_day()], [self.refund_line()])
+        assert kinds(report) == [K.MISSING_IN_STATEMENT]
+
+    def test_what_the_day_made_must_still_be_there(self) -> None:
+        day_1 = (T0.subtract(hours=1), T0.add(hours=23))
+        report = reconcile_payments([self.refunded_next_day()], [], period=day_1)
+        assert [(d.kind, d.transaction_id) for d in report.discrepancies] == [
+            (K.MISSING_IN_STATEMENT, "WX-3001")
+        ]
+
+    def test_a_capture_settled_after_midnight_is_matched(self) -> None:
+        late = line("WX-3001", "199.00", order_id="DY-3001")
+        report = reconcile_payments(
+            [self.refunded_next_day()], [late, self.refund_line()], period=self.DAY_2
+        )
+        assert report.ok
+        assert report.matched == 2
+
+    @pytest.mark.parametrize(
+        "period",
+        [
+            (T0, T0),
+            (T0.add(hours=1), T0),
+            (T0.naive(), T0.add(days=1).naive()),
+            "2026-03-02",
+        ],
+    )
+    def test_a_period_that_is_none(self, period: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            reconcile_payments([], [], period=period)  # type: ignore[arg-type]
+        assert caught.value.field.startswith("period")
 
 
 class TestBadInput:

@@ -8,11 +8,13 @@ and shows every difference as a table, or as the report's CSV.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from orderkit.calendar import DayWindow
 from orderkit.cli._columns import columns
 from orderkit.cli._order_files import InputError, load_orders
 from orderkit.cli._statement_files import FORMATS, NAMES, Statement, load_statement
@@ -44,6 +46,10 @@ merchant platform downloads it (GBK, or UTF-8 with a BOM); a plain CSV with
 the columns transaction_id, kind, amount, currency, settled_at and
 optionally fee and order_id; or settlement lines in JSON (an array, or one
 per line). The format is detected unless --format names it.
+
+A daily bill shows its own day's money: with --day, only the captures and
+refunds the orders made that day (in --zone, Beijing time by default) must
+be in it, so a refund settled days after its payment reconciles on its day.
 """
 _EXAMPLES: Final = """\
 examples:
@@ -51,6 +57,7 @@ examples:
   orderkit reconcile day.db alipay-bill.csv --format alipay
   orderkit reconcile orders.json statement.json --csv > differences.csv
   orderkit reconcile orders.jsonl wechat-bill.csv --output differences.csv
+  orderkit reconcile day.db wechat-bill-2026-11-11.csv --day 2026-11-11
 
 exit codes: 0 everything matches, 1 there are differences (unreadable rows
 included), 2 bad usage (a file missing or unreadable, an unknown format).
@@ -77,6 +84,20 @@ def register(commands: Commands) -> None:
         dest="statement_format",
         help="the statement's format (default: detected from the file)",
     )
+    parser.add_argument(
+        "--day",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="the statement's day: what the orders made on other days is not"
+        " required (default: everything the orders record)",
+    )
+    parser.add_argument(
+        "--zone",
+        default="Asia/Shanghai",
+        metavar="ZONE",
+        help="the IANA zone --day is a day of (default: Asia/Shanghai, as the"
+        " WeChat Pay and Alipay bills are)",
+    )
     out = parser.add_mutually_exclusive_group()
     out.add_argument(
         "--csv",
@@ -95,10 +116,11 @@ def register(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run `orderkit reconcile` with parsed arguments; return the exit code."""
     try:
+        period = _period(args)
         orders, source = load_orders(args.orders)
         statement = load_statement(args.statement, args.statement_format)
         report = reconcile_payments(
-            orders, statement.lines, rejected=statement.rejected
+            orders, statement.lines, rejected=statement.rejected, period=period
         )
     except InputError as error:
         return _fail(f"orderkit reconcile: error: {error}")
@@ -125,6 +147,22 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"  the differences are in {args.output}")
     sys.stdout.write("\n".join(lines) + "\n")
     return code
+
+
+def _period(args: argparse.Namespace) -> DayWindow | None:
+    if args.day is None:
+        return None
+    try:
+        return DayWindow(args.day, args.zone)
+    except ValidationError as error:
+        raise InputError(f"--zone: {error}") from None
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _fail(message: str, *, code: int = 2) -> int:

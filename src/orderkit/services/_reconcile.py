@@ -9,13 +9,16 @@ could not read, so one bad row never hides the rest of the statement.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import enum
 import io
 from collections.abc import Iterable
 from typing import Final, Protocol, final
 
 import attrs
+import pendulum
 
+from orderkit._time import to_utc
 from orderkit._validate import (
     Validator,
     as_tuple,
@@ -23,6 +26,7 @@ from orderkit._validate import (
     instance_of,
     optional_text,
 )
+from orderkit.calendar import DayWindow
 from orderkit.errors import ValidationError
 from orderkit.integrations import SettlementLine, TransactionKind
 from orderkit.money import Money
@@ -243,17 +247,30 @@ class _Expected:
     required: bool
 
 
-def _expected_of(order: Order) -> list[_Expected]:
-    """The money movements one order records, as the statement should show them."""
+_Period = tuple[pendulum.DateTime, pendulum.DateTime]
+
+
+def _expected_of(order: Order, period: _Period | None) -> list[_Expected]:
+    """The money movements one order records, as the statement should show them.
+
+    With a `period`, only those made in it must be there; the others are
+    matched if they are (a capture settled late) and missed by no one.
+    """
+
+    def due(at: pendulum.DateTime | None) -> bool:
+        return period is None or (at is not None and period[0] <= at < period[1])
+
     oid = order.order_id
     ledger = order.payment_ledger
     if ledger is None:
         return [
-            _Expected(oid, p.payment_id, _CAPTURE, p.amount, required=True)
+            _Expected(
+                oid, p.payment_id, _CAPTURE, p.amount, required=due(p.captured_at)
+            )
             for p in order.payments
         ]
     found = [
-        _Expected(oid, c.capture_id, _CAPTURE, c.amount, required=True)
+        _Expected(oid, c.capture_id, _CAPTURE, c.amount, required=due(c.at))
         for p in ledger.payments
         for c in p.captures
     ]
@@ -263,7 +280,7 @@ def _expected_of(order: Order) -> list[_Expected]:
             r.refund_id,
             _REFUND,
             r.amount,
-            required=r.state is RefundState.REFUNDED,
+            required=r.state is RefundState.REFUNDED and due(r.decided_at),
         )
         for r in ledger.refunds
         if r.state is not RefundState.FAILED
@@ -272,11 +289,11 @@ def _expected_of(order: Order) -> list[_Expected]:
 
 
 def _index_orders(
-    orders: Iterable[Order],
+    orders: Iterable[Order], period: _Period | None
 ) -> dict[tuple[str, str], _Expected]:
     expected: dict[tuple[str, str], _Expected] = {}
     for i, order in enumerate(as_tuple(orders, "orders", Order)):
-        for item in _expected_of(order):
+        for item in _expected_of(order, period):
             key = (item.money_class, item.transaction_id)
             first = expected.get(key)
             if first is not None:
@@ -359,11 +376,27 @@ def _malformed(rejected: Iterable[RowProblem]) -> list[Discrepancy]:
     ]
 
 
+def _period(period: object) -> _Period | None:
+    if period is None:
+        return None
+    if isinstance(period, DayWindow):
+        return period.start, period.end
+    if not isinstance(period, tuple) or len(period) != 2:
+        raise ValidationError(
+            "period", period, "must be a DayWindow or a (start, end) pair"
+        )
+    start, end = to_utc(period[0], "period[0]"), to_utc(period[1], "period[1]")
+    if end <= start:
+        raise ValidationError("period", period, "must end after it starts")
+    return start, end
+
+
 def reconcile_payments(
     orders: Iterable[Order],
     lines: Iterable[SettlementLine],
     *,
     rejected: Iterable[RowProblem] = (),
+    period: DayWindow | tuple[dt.datetime, dt.datetime] | None = None,
 ) -> Reconciliation:
     """Compare what the orders record with what a settlement statement shows.
 
@@ -389,21 +422,30 @@ def reconcile_payments(
     become `MALFORMED_ROW`s with their line numbers; the rest of the
     statement is reconciled all the same.
 
+    A daily bill shows the money of its day only: give its `period` (a
+    `DayWindow`, or a `(start, end)` pair of instants, end excluded) and a
+    capture or settled refund made outside it is not required, so a refund
+    settled days after its capture reconciles on the day it settled. It is
+    still matched when the statement has it (a payment made just before
+    midnight and settled after). Without a period, all of them are required.
+
     Args:
         orders: The orders the statement's period covers.
         lines: The statement's lines.
         rejected: The rows the statement reader could not read.
+        period: The statement's period, if it covers one.
 
     Returns:
         The report; nothing is written anywhere.
 
     Raises:
         ValidationError: An argument is not a sequence of the right items,
-            or two orders record the same transaction id.
+            two orders record the same transaction id, or the period is
+            not one (naive, or ending before it starts).
 
     .. versionadded:: 0.1.0
     """
-    expected = _index_orders(orders)
+    expected = _index_orders(orders, _period(period))
     statement = as_tuple(lines, "lines", SettlementLine)
     malformed = _malformed(rejected)
 
