@@ -177,6 +177,11 @@ class TestInstant:
         at = read_instant("Sun, 24 Mar 2013 23:07:53 +0000", path="date_created")
         assert at == pendulum.datetime(2013, 3, 24, 23, 7, 53)
 
+    def test_rfc_2822_beyond_any_year(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            read_instant("1 Jan 99999999999999999999 00:00:00 +0000", path="完成时间")
+        assert caught.value.field == "完成时间"
+
     def test_rfc_2822_minus_zero_is_universal_time_in_any_zone(self) -> None:
         # RFC 5322 3.3: -0000 is UT from a system whose own zone is unknown.
         text = "Sun, 24 Mar 2013 23:07:53 -0000"

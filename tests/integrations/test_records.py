@@ -9,7 +9,12 @@ import pendulum
 import pytest
 
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import NaiveDatetime, OrderMismatch, ValidationError
+from orderkit.errors import (
+    CurrencyMismatch,
+    NaiveDatetime,
+    OrderMismatch,
+    ValidationError,
+)
 from orderkit.integrations import (
     ChannelOrder,
     ChannelPage,
@@ -87,6 +92,21 @@ class TestChannelOrder:
             )
         assert caught.value.field == "quote.lines"
 
+    @pytest.mark.parametrize(
+        ("events", "field"),
+        [(["paid"], "events[0]"), ("paid", "events"), (None, "events")],
+    )
+    def test_events_that_are_not_events(self, events: object, field: str) -> None:
+        with pytest.raises(ValidationError) as caught:
+            ChannelOrder(
+                placed=placed(),
+                quote=quote(),
+                status="paid",
+                channel_status="x",
+                events=events,  # type: ignore[arg-type]
+            )
+        assert caught.value.field == field
+
     def test_an_unknown_status(self) -> None:
         with pytest.raises(ValueError, match="shipped-ish"):
             ChannelOrder(
@@ -129,6 +149,11 @@ class TestTransactionsAndPages:
         with pytest.raises(ValidationError) as caught:
             ChannelPage(records=["order"])  # type: ignore[list-item]
         assert caught.value.field == "records[0]"
+
+    def test_a_page_of_nothing_at_all(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            ChannelPage(records=None)  # type: ignore[arg-type]
+        assert caught.value.field == "records"
 
 
 class TestFulfilment:
@@ -209,3 +234,44 @@ class TestNotices:
             settled_at=AT,
         )
         assert line.net == Money("99.40", "CNY")
+
+    @pytest.mark.parametrize(
+        ("kind", "fee", "net"),
+        [
+            ("refund", "-0.35", "-58.65"),  # sent back, the fee returned
+            ("refund", "0.00", "-59.00"),
+            ("void", "0.00", "0.00"),
+            ("capture", "0.35", "58.65"),
+        ],
+    )
+    def test_settlement_net_by_kind(self, kind: str, fee: str, net: str) -> None:
+        line = SettlementLine(
+            transaction_id="RF-1",
+            kind=kind,
+            amount=Money("59.00", "CNY"),
+            fee=Money(fee, "CNY"),
+            settled_at=AT,
+        )
+        assert line.net == Money(net, "CNY")
+
+    def test_a_fee_in_another_currency(self) -> None:
+        with pytest.raises(CurrencyMismatch) as caught:
+            SettlementLine(
+                transaction_id="2088-1",
+                kind="sale",
+                amount=Money("100.00", "CNY"),
+                fee=Money("0.60", "USD"),
+                settled_at=AT,
+            )
+        assert caught.value.field == "fee"
+
+    def test_an_unknown_kind(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            SettlementLine(
+                transaction_id="2088-1",
+                kind="payment",
+                amount=Money("100.00", "CNY"),
+                fee=Money("0.60", "CNY"),
+                settled_at=AT,
+            )
+        assert (caught.value.field, caught.value.value) == ("kind", "payment")

@@ -353,6 +353,28 @@ class TestBadInput:
             reconcile_payments([], [], rejected=["row 3"])  # type: ignore[list-item]
         assert caught.value.field == "rejected[0]"
 
+    def test_rejected_rows_must_name_their_field(self) -> None:
+        @attrs.frozen
+        class Row:
+            line: int
+            problem: str
+
+        with pytest.raises(ValidationError) as caught:
+            reconcile_payments([], [], rejected=[Row(3, "bad")])  # type: ignore[list-item]
+        assert caught.value.field == "rejected[0]"
+
+    def test_rejected_must_be_rows(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            reconcile_payments([], [], rejected=None)  # type: ignore[arg-type]
+        assert caught.value.field == "rejected"
+
+    def test_an_unknown_discrepancy_kind(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Reconciliation(discrepancies=[], matched=0, expected=0, settled=0).of_kind(
+                "missing"
+            )
+        assert caught.value.value == "missing"
+
 
 HEADER = (
     "kind,order_id,transaction_id,expected_amount,expected_currency,"

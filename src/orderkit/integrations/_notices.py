@@ -12,7 +12,7 @@ import pendulum
 from orderkit._time import to_utc
 from orderkit._validate import instance_of, optional_text, text
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import ValidationError
+from orderkit.errors import CurrencyMismatch, ValidationError
 from orderkit.integrations._records import TransactionKind
 from orderkit.money import Money
 from orderkit.orders import Order, milestone
@@ -91,10 +91,25 @@ class SettlementLine:
         default=None, validator=optional_text("order_id")
     )
 
+    def __attrs_post_init__(self) -> None:
+        if self.fee.currency != self.amount.currency:
+            raise CurrencyMismatch("fee", self.fee, str(self.amount.currency))
+
     @property
     def net(self) -> Money:
-        """What reached the merchant: `amount - fee`."""
-        return self.amount - self.fee
+        """What the line moved to the merchant, after the provider's fee.
+
+        Money taken (a sale or capture): `amount - fee`. A refund sends
+        `amount` back: `-amount - fee`, negative, and a fee the provider
+        returns (written negative) comes back with it. An authorisation or a
+        void moves no money: `-fee`.
+        """
+        kind = self.kind
+        if kind is TransactionKind.SALE or kind is TransactionKind.CAPTURE:
+            return self.amount - self.fee
+        if kind is TransactionKind.REFUND:
+            return -self.amount - self.fee
+        return -self.fee
 
 
 def milestone_message(

@@ -315,7 +315,7 @@ def _localised(naive: dt.datetime, zone: str, path: str, value: object) -> dt.da
 def _rfc2822(text: str, path: str) -> dt.datetime:
     try:
         parsed = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         parsed = None
     if parsed is None:
         raise ValidationError(path, text, "is not an ISO 8601 or RFC 2822 time")

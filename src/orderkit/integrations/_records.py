@@ -54,7 +54,12 @@ def _created_at(value: dt.datetime) -> pendulum.DateTime:
 
 
 def _events(value: Iterable[OrderEvent]) -> tuple[OrderEvent, ...]:
-    return tuple(value)
+    events: list[OrderEvent] = []
+    for i, event in enumerate(as_tuple(value, "events", object)):
+        if not isinstance(event, OrderEvent):
+            raise ValidationError(f"events[{i}]", event, "must be an order event")
+        events.append(event)
+    return tuple(events)
 
 
 @final
@@ -175,6 +180,11 @@ class TransactionKind(enum.StrEnum):
     .. versionadded:: 0.1.0
     """
 
+    @classmethod
+    def _missing_(cls, value: object) -> TransactionKind:
+        known = ", ".join(kind.value for kind in cls)
+        raise ValidationError("kind", value, f"is not a transaction kind ({known})")
+
     AUTHORISATION = "authorisation"
     """Money set aside, not taken yet."""
     CAPTURE = "capture"
@@ -223,11 +233,12 @@ ChannelRecord = ChannelOrder | ChannelRefund | ChannelTransaction
 
 
 def _records(value: Iterable[ChannelRecord]) -> tuple[ChannelRecord, ...]:
-    records = tuple(value)
-    for i, record in enumerate(records):
+    records: list[ChannelRecord] = []
+    for i, record in enumerate(as_tuple(value, "records", object)):
         if not isinstance(record, ChannelOrder | ChannelRefund | ChannelTransaction):
             raise ValidationError(f"records[{i}]", record, "must be a channel record")
-    return records
+        records.append(record)
+    return tuple(records)
 
 
 @final

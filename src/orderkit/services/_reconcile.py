@@ -50,6 +50,11 @@ class DiscrepancyKind(enum.StrEnum):
     .. versionadded:: 0.1.0
     """
 
+    @classmethod
+    def _missing_(cls, value: object) -> DiscrepancyKind:
+        known = ", ".join(kind.value for kind in cls)
+        raise ValidationError("kind", value, f"is not a discrepancy kind ({known})")
+
     MISSING_IN_STATEMENT = "missing_in_statement"
     """The orders record a capture or settled refund the statement lacks."""
     MISSING_IN_ORDERS = "missing_in_orders"
@@ -360,10 +365,11 @@ def _unmatched(
 
 
 def _malformed(rejected: Iterable[RowProblem]) -> list[Discrepancy]:
-    rows = list(rejected)
+    rows: tuple[RowProblem, ...] = as_tuple(rejected, "rejected", object)  # type: ignore[arg-type]
     for i, row in enumerate(rows):
-        if not isinstance(getattr(row, "line", None), int) or not isinstance(
-            getattr(row, "problem", None), str
+        if not all(
+            isinstance(getattr(row, name, None), kind)
+            for name, kind in (("line", int), ("field", str), ("problem", str))
         ):
             raise ValidationError(f"rejected[{i}]", row, "must be a RowProblem")
     return [
