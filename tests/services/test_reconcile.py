@@ -336,6 +336,51 @@ class TestDailyBills:
         assert caught.value.field.startswith("period")
 
 
+class TestRefundIdsPerOrder:
+    """Alipay's refund request number is unique only within its trade."""
+
+    @staticmethod
+    def refunded(order_id: str) -> Order:
+        ledger = PaymentLedger(order_id, "CNY").authorise(
+            f"T-{order_id}", cny("199.00"), T0
+        )
+        ledger = ledger.capture(f"T-{order_id}", cny("199.00"), T0)
+        ledger = ledger.request_refund("1", f"T-{order_id}", cny("59.00"), "破损", T0)
+        return order(order_id, ledger=ledger.settle_refund("1", T0.add(hours=2)))
+
+    def statement(self, *refund_orders: str | None) -> list[SettlementLine]:
+        captures = [line(f"T-{oid}", "199.00", order_id=oid) for oid in ("A", "B")]
+        refunds = [
+            line("1", "59.00", order_id=oid, kind=TransactionKind.REFUND)
+            for oid in refund_orders
+        ]
+        return captures + refunds
+
+    def test_two_orders_with_refund_one_reconcile(self) -> None:
+        orders = [self.refunded("A"), self.refunded("B")]
+        report = reconcile_payments(orders, self.statement("A", "B"))
+        assert report.ok, report.discrepancies
+        assert report.matched == 4
+
+    def test_a_refund_line_naming_no_order_matches_when_one_order_has_it(self) -> None:
+        anonymous = line("1", "59.00", order_id=None, kind=TransactionKind.REFUND)
+        report = reconcile_payments(
+            [self.refunded("A")], [line("T-A", "199.00", order_id="A"), anonymous]
+        )
+        assert report.ok, report.discrepancies
+
+    def test_a_refund_listed_twice_for_one_order_is_a_duplicate(self) -> None:
+        orders = [self.refunded("A"), self.refunded("B")]
+        report = reconcile_payments(orders, self.statement("A", "B", "A"))
+        assert kinds(report) == [K.DUPLICATE_REFUND]
+
+    def test_a_refund_naming_another_order_is_an_order_mismatch(self) -> None:
+        report = reconcile_payments(
+            [self.refunded("A"), paid("B", "T-B")], self.statement("B")
+        )
+        assert K.ORDER_MISMATCH in kinds(report)
+
+
 class TestBadInput:
     """Bad arguments are typed errors; nothing is reported half."""
 

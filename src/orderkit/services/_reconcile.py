@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import enum
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Final, Protocol, final
 
 import attrs
@@ -293,13 +293,53 @@ def _expected_of(order: Order, period: _Period | None) -> list[_Expected]:
     return found
 
 
+# Where a transaction id is unique: a capture's all over the provider; a
+# refund's only within its order (Alipay's 退款请求号 need only be unique
+# under its trade), so a refund's key holds its order.
+_Key = tuple[str, str, str]
+
+
+def _key(item: _Expected) -> _Key:
+    scope = item.order_id if item.money_class == _REFUND else ""
+    return item.money_class, scope, item.transaction_id
+
+
+def _line_key(
+    line: SettlementLine,
+    money_class: str,
+    expected: Mapping[_Key, _Expected],
+    refunds: Mapping[str, list[str]],
+) -> _Key:
+    """The key a statement line is matched under (see `_key`)."""
+    tid = line.transaction_id
+    if money_class != _REFUND:
+        return money_class, "", tid
+    if line.order_id is not None and (_REFUND, line.order_id, tid) in expected:
+        return _REFUND, line.order_id, tid
+    # A line that names no order, or another: its refund id alone, when one
+    # order records it (then a line naming another is an ORDER_MISMATCH).
+    owners = refunds.get(tid, [])
+    if len(owners) == 1:
+        return _REFUND, owners[0], tid
+    return _REFUND, line.order_id or "", tid
+
+
+def _refund_owners(expected: Mapping[_Key, _Expected]) -> dict[str, list[str]]:
+    """The orders that record each refund id."""
+    owners: dict[str, list[str]] = {}
+    for money_class, order_id, tid in expected:
+        if money_class == _REFUND:
+            owners.setdefault(tid, []).append(order_id)
+    return owners
+
+
 def _index_orders(
     orders: Iterable[Order], period: _Period | None
-) -> dict[tuple[str, str], _Expected]:
-    expected: dict[tuple[str, str], _Expected] = {}
+) -> dict[_Key, _Expected]:
+    expected: dict[_Key, _Expected] = {}
     for i, order in enumerate(as_tuple(orders, "orders", Order)):
         for item in _expected_of(order, period):
-            key = (item.money_class, item.transaction_id)
+            key = _key(item)
             first = expected.get(key)
             if first is not None:
                 raise ValidationError(
@@ -466,13 +506,14 @@ def reconcile_payments(
     # First pass: match by transaction id, so that what counts as a second
     # capture does not depend on the order of the statement's lines.
     found: dict[int, Discrepancy | None] = {}
-    seen: set[tuple[str, str]] = set()
+    seen: set[_Key] = set()
+    refunds = _refund_owners(expected)
     matched = skipped = 0
     for i, (line, money_class) in enumerate(money_lines):
         if money_class is None:
             skipped += 1
             continue
-        key = (money_class, line.transaction_id)
+        key = _line_key(line, money_class, expected, refunds)
         if key in seen:
             kind = (
                 DiscrepancyKind.DUPLICATE_CAPTURE
@@ -494,7 +535,7 @@ def reconcile_payments(
             matched += found[i] is None
     # An order counts as captured once every capture it records is in the
     # statement: only then is another capture for it a second charge.
-    recorded: dict[str, set[tuple[str, str]]] = {}
+    recorded: dict[str, set[_Key]] = {}
     for key, e in expected.items():
         if e.money_class == _CAPTURE:
             recorded.setdefault(e.order_id, set()).add(key)
