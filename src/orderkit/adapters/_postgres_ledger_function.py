@@ -321,8 +321,12 @@ BEGIN
     SELECT m.mark, EXISTS (SELECT 1 FROM orderkit_holds AS h
             WHERE h.sku = p_sku AND h.location = p_location AND h.state = 'live'
             AND h.expires_at <= greatest(p_now, m.mark))
-        OR EXISTS (SELECT 1 FROM orderkit_holds AS h WHERE h.owner = p_owner
-            AND h.sku = p_sku AND h.location = p_location AND h.state = 'live')
+        -- By owner alone (OFFSET 0 keeps the planner from it): through the
+        -- balance's index, a hot balance's thousands of holds are read.
+        OR EXISTS (SELECT 1 FROM (SELECT h.sku, h.location, h.state
+                FROM orderkit_holds AS h WHERE h.owner = p_owner OFFSET 0) AS own
+            WHERE own.sku = p_sku AND own.location = p_location
+            AND own.state = 'live')
         OR (available IS NULL
             AND EXISTS (SELECT 1 FROM orderkit_holds AS h WHERE h.hold_id = p_hold_id))
         OR (available IS NOT NULL
