@@ -9,6 +9,7 @@ call fails as a lost table would make it.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -52,3 +53,23 @@ class OneSchemaPerStore(Generic[S]):
         with psycopg.connect(self.dsns[id(store)], autocommit=True) as other:
             other.execute(f"DROP TABLE {self.victim}")
         return True
+
+
+def someone_waits_for_a_lock(dsn: str) -> bool:
+    """Whether a session of the DSN's database waits for a lock right now."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        found = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"
+        ).fetchone()
+    return found is not None and found[0] > 0
+
+
+def until_someone_waits_for_a_lock(dsn: str, *, seconds: float = 10.0) -> bool:
+    """Wait until a session waits for a lock; `False` if none did in time."""
+    deadline = time.monotonic() + seconds
+    while not someone_waits_for_a_lock(dsn):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True

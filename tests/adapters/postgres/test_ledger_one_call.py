@@ -20,6 +20,7 @@ import pendulum
 import psycopg
 import pytest
 from psycopg import pq
+from tests.adapters.postgres._stores import until_someone_waits_for_a_lock
 
 from orderkit.adapters import _postgres_ledger_fast as fast
 from orderkit.adapters._postgres_ledger import PostgresLedgerStore
@@ -439,20 +440,8 @@ def test_a_key_committed_while_the_one_line_call_waited_is_replayed(
                 waiting = pool.submit(
                     Ledger(second, FrozenClock(START)).reserve, "cart-1", lines, key="K"
                 )
-                deadline = time.monotonic() + 10
-                while time.monotonic() < deadline and not _waits_for_a_lock(pg_dsn):
-                    time.sleep(0.01)
-                assert _waits_for_a_lock(pg_dsn)
+                assert until_someone_waits_for_a_lock(pg_dsn)
                 host.commit()
                 again = waiting.result(timeout=30)
         assert again == attrs.evolve(original, replayed=True)
         assert Ledger(second, FrozenClock(START)).balance("TEA-01", "W1").reserved == 2
-
-
-def _waits_for_a_lock(dsn: str) -> bool:
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        found = admin.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            " AND datname = current_database()"
-        ).fetchone()
-    return found is not None and found[0] > 0

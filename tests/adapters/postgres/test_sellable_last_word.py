@@ -10,12 +10,11 @@ its message, committed last, leaves the channels selling stock that is gone.
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pendulum
-import psycopg
 import pytest
+from tests.adapters.postgres._stores import until_someone_waits_for_a_lock
 
 from orderkit.adapters.postgres import PostgresOutbox, PostgresUnitOfWork
 from orderkit.errors import ValidationError
@@ -38,15 +37,6 @@ def _reserve(dsn: str, location: str, owner: str) -> None:
         unit.close()
 
 
-def _someone_waits_for_a_lock(dsn: str) -> bool:
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        found = admin.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            " AND datname = current_database()"
-        ).fetchone()
-    return found is not None and found[0] > 0
-
-
 def test_the_stream_ends_with_the_figure_the_ledger_ends_with(pg_dsn: str) -> None:
     setup = PostgresUnitOfWork(pg_dsn)
     with setup as uow:
@@ -60,10 +50,7 @@ def test_the_stream_ends_with_the_figure_the_ledger_ends_with(pg_dsn: str) -> No
             "cart-1", [("CLOCK", "main#1", 1)]
         )
         second = pool.submit(_reserve, pg_dsn, "main#2", "cart-2")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not _someone_waits_for_a_lock(pg_dsn):
-            time.sleep(0.01)
-        assert _someone_waits_for_a_lock(pg_dsn)
+        assert until_someone_waits_for_a_lock(pg_dsn)
         uow.commit()
         second.result(timeout=30)
     first.close()
