@@ -21,7 +21,14 @@ from orderkit.errors import (
     UnknownOrder,
     ValidationError,
 )
-from orderkit.integrations import ChannelOrder, PickLine, PickTask, TrackingEvent
+from orderkit.integrations import (
+    ChannelOrder,
+    FulfilmentStage,
+    PickLine,
+    PickTask,
+    TrackingEvent,
+    TrackingStatus,
+)
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
@@ -447,6 +454,32 @@ class TestEvents:
         assert [m["amount"] for m in refund_messages(unit)] == ["398.00"]
         assert balance(unit, clock) == (10, 0, 0)
 
+    def test_a_second_refund_owed_at_intake_waits_for_a_person(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """Paid, cancelled, paid again: a saga sends one back, a person the other."""
+        stock(unit, clock)
+        cancel = Cancelled(
+            order_id="DY-1001",
+            key=key("DY-1001", "trade.cancelled"),
+            occurred_at=T0.add(hours=1),
+            reason="buyer changed their mind",
+        )
+        late = PaymentCaptured(
+            order_id="DY-1001",
+            key=key("DY-1001", "trade.paid", "2"),
+            occurred_at=T0.add(hours=2),
+            payment_id="alipay-DY-1001-2",
+            amount=cny("398.00"),
+        )
+
+        accepted = desk(unit, clock).accept(incoming(events=(paid(), cancel, late)))
+
+        assert isinstance(accepted, Accepted)
+        assert accepted.order.saga is not None
+        assert accepted.order.saga.name == "refund"
+        assert "refund" in accepted.order.review
+
     def test_units_shipped_before_intake_never_stay_allocated(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
@@ -716,11 +749,34 @@ class TestTracking:
         held = the_desk.track("douyin", "DY-1001", scan("exception", "1"))
         assert held.order.review == ("carrier",)
         again = the_desk.track("douyin", "DY-1001", scan("exception", "2"))
-        assert again.order == held.order
+        assert again.order.review == ("carrier",)  # held once, the scan kept
+        same = the_desk.track("douyin", "DY-1001", scan("exception", "2"))
+        assert same.order == again.order
         with unit as uow:
             last = uow.audit.records("douyin", "DY-1001")[-1]
         assert last.event_type == "HeldForReview"
         assert FieldChange("tracking", "", "99: 快件异常") in last.changes
+
+    def test_scans_sent_again_after_a_release_hold_nothing(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """A carrier re-sending its whole history: both exceptions seen before."""
+        the_desk = shipped_order(unit, clock)
+        the_desk.track("douyin", "DY-1001", scan("exception", "1"))
+        the_desk.track("douyin", "DY-1001", scan("exception", "2"))
+        the_desk.release("douyin", "DY-1001", actor="ops.li")
+        for number in ("1", "2"):
+            again = the_desk.track("douyin", "DY-1001", scan("exception", number))
+            assert again.order.review == ()
+
+    def test_a_late_exception_about_a_delivered_parcel_holds_nothing(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = shipped_order(unit, clock)
+        the_desk.track("douyin", "DY-1001", scan("in_transit", "1"))
+        done = the_desk.track("douyin", "DY-1001", scan("delivered", "2"))
+        late = the_desk.track("douyin", "DY-1001", scan("exception", "3"))
+        assert late.order == done.order
 
     def test_releasing_a_parcel_exception_holds_no_stock_twice(
         self, unit: UnitOfWork, clock: FrozenClock
@@ -982,3 +1038,33 @@ class TestTimersAndQueue:
             )
             uow.commit()
         assert [o.order_id for o in the_desk.picking_queue()] == ["DY-2"]
+
+
+class TestPolicyChecks:
+    """A policy refuses what would fail every order later."""
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("duplicate_window", dt.timedelta(days=-1)),
+            ("duplicate_window", "1d"),
+            ("tier", 5),
+        ],
+    )
+    def test_a_bad_field(self, field: str, value: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            DeskPolicy(locations=["BJ-1"], **{field: value})  # type: ignore[arg-type]
+        assert field == caught.value.field
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: TrackingStatus("lost"), "status"),
+        (lambda: FulfilmentStage("delivered"), "stage"),
+    ],
+)
+def test_unknown_codes_are_typed(make: Any, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        make()
+    assert field == caught.value.field

@@ -26,6 +26,7 @@ from orderkit._validate import (
     text,
 )
 from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import UnknownStatus, ValidationError
 
 
 __all__ = [
@@ -100,6 +101,11 @@ class FulfilmentStage(enum.StrEnum):
     .. versionadded:: 0.1.0
     """
 
+    @classmethod
+    def _missing_(cls, value: object) -> FulfilmentStage:
+        known = ", ".join(stage.value for stage in cls)
+        raise ValidationError("stage", value, f"is not a fulfilment stage ({known})")
+
     PICKED = "picked"
     """Every unit is off the shelf."""
     PACKED = "packed"
@@ -172,6 +178,11 @@ class TrackingStatus(enum.StrEnum):
 
     .. versionadded:: 0.1.0
     """
+
+    @classmethod
+    def _missing_(cls, value: object) -> TrackingStatus:
+        known = ", ".join(status.value for status in cls)
+        raise UnknownStatus("status", value, f"not a tracking status ({known})")
 
     IN_TRANSIT = "in_transit"
     """Moving through the carrier's network."""

@@ -351,8 +351,8 @@ class OrderDesk:
                     stocked &= stock.follow(outcome.order, outcome.event, now)
                 if isinstance(outcome, RefundDue):
                     refunds.append(outcome)
-            if refunds:
-                new = owe(new, refunds[0], now)
+            for refund in refunds:
+                new = owe(new, refund, now)
             if not stocked and "stock" not in new.review:
                 review = (*new.review, "stock")
                 new = _evolve_order(new, review=review, version=new.version + 1)
@@ -582,12 +582,12 @@ def _taken_in(
 ) -> tuple[Order, list[RefundDue]]:
     """The order the intake's events made, and the refunds they owe.
 
-    Its early events are parked with it, and a saga is on its way for the
-    first refund.
+    Its early events are parked with it, a saga is on its way for the first
+    refund, and any other waits for a person (see `owe`).
     """
     assert batch.order is not None  # noqa: S101 - OrderPlaced always places
     order = _parking(batch.order, batch.parked, (), records, now)
     refunds = [o for o in batch.outcomes if isinstance(o, RefundDue)]
-    if refunds:
-        order = owe(order, refunds[0], now)
+    for refund in refunds:
+        order = owe(order, refund, now)
     return order, refunds

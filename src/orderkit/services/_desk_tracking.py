@@ -8,11 +8,30 @@ import pendulum
 from orderkit._fast import copier
 from orderkit.errors import ValidationError
 from orderkit.integrations import TrackingEvent, TrackingStatus
-from orderkit.orders import AuditRecord, Delivered, FieldChange, InTransit, Order
+from orderkit.orders import (
+    AuditRecord,
+    Delivered,
+    FieldChange,
+    InTransit,
+    Order,
+    OrderStatus,
+    ShipmentStatus,
+)
 from orderkit.services._desk_notes import review_record
 
 
 _evolve_order = copier(Order)
+
+
+def _delivered(order: Order, scan: TrackingEvent) -> bool:
+    if order.status in {OrderStatus.DELIVERED, OrderStatus.COMPLETED}:
+        return True
+    scanned = (scan.carrier, scan.tracking_number)
+    return any(
+        (p.carrier, p.tracking_number) == scanned
+        and p.status is ShipmentStatus.DELIVERED
+        for p in order.shipments
+    )
 
 
 def parcel_event(order: Order, scan: TrackingEvent) -> InTransit | Delivered | None:
@@ -49,15 +68,19 @@ def parcel_event(order: Order, scan: TrackingEvent) -> InTransit | Delivered | N
 def carrier_hold(
     order: Order, scan: TrackingEvent, now: pendulum.DateTime
 ) -> tuple[Order, AuditRecord] | None:
-    """The order held for a person over a carrier exception; `None` if it is.
+    """The order held for a person over a carrier exception; `None`: nothing to do.
 
     A scan holds the order once: its key joins the order's applied keys, so
     the carrier delivering it again after a person released the order
-    changes nothing.
+    changes nothing. One that comes while the order is held already is
+    recorded the same way (its key kept, the hold unchanged), so that a
+    carrier re-sending its whole history does not hold a released order
+    again. An exception about a parcel, or an order, already delivered is
+    stale: nothing to do.
     """
-    if "carrier" in order.review or scan.key in order.applied_keys:
+    if scan.key in order.applied_keys or _delivered(order, scan):
         return None
-    review = (*order.review, "carrier")
+    review = order.review if "carrier" in order.review else (*order.review, "carrier")
     held = _evolve_order(
         order,
         review=review,

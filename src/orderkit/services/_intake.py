@@ -202,10 +202,23 @@ def _locations(value: Iterable[str]) -> tuple[str, ...]:
     return locations
 
 
-def _pay_window(value: object) -> dt.timedelta:
+def _positive(field: str, value: object) -> dt.timedelta:
     if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
-        raise ValidationError("pay_window", value, "must be a positive timedelta")
+        raise ValidationError(field, value, "must be a positive timedelta")
     return value
+
+
+def _pay_window(value: object) -> dt.timedelta:
+    return _positive("pay_window", value)
+
+
+def _duplicate_window(value: object) -> dt.timedelta:
+    return _positive("duplicate_window", value)
+
+
+def _check_tier(_instance: object, _attribute: object, value: object) -> None:
+    if not callable(value):
+        raise ValidationError("tier", value, "must be a function of an order")
 
 
 def _no_tier(_order: Order) -> int:
@@ -272,14 +285,16 @@ class DeskPolicy:
         factory=dict, converter=_pricing
     )
     limits: tuple[LimitRule, ...] = attrs.field(default=(), converter=_rules)
-    duplicate_window: dt.timedelta = attrs.field(default=dt.timedelta(days=1))
+    duplicate_window: dt.timedelta = attrs.field(
+        default=dt.timedelta(days=1), converter=_duplicate_window
+    )
     pay_window: dt.timedelta = attrs.field(
         default=DEFAULT_PAY_WINDOW, converter=_pay_window
     )
     sla: SlaPolicy | None = attrs.field(
         default=None, validator=attrs.validators.optional(instance_of("sla", SlaPolicy))
     )
-    tier: Callable[[Order], int] = attrs.field(default=_no_tier)
+    tier: Callable[[Order], int] = attrs.field(default=_no_tier, validator=_check_tier)
     picking_order: tuple[PickingKey, ...] = attrs.field(
         default=DEFAULT_PICKING_ORDER, converter=_picking_order
     )
