@@ -309,6 +309,19 @@ class TestAccept:
         with pytest.raises(IllegalTransition):
             the_desk.release("douyin", "DY-1001", actor="ops.wang")
 
+    def test_a_held_order_paid_takes_no_stock_until_released(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        policy = PricingPolicy(floors=[PriceFloor("RETRO-CLOCK", cny("150.00"))])
+        the_desk = desk(unit, clock, pricing=policy)
+        the_desk.accept(incoming(price="99.00"))
+        recorded = the_desk.record("douyin", "DY-1001", paid(amount="198.00"))
+        assert recorded.order.review == ("pricing",)
+        assert balance(unit, clock) == (10, 0, 0)
+        the_desk.release("douyin", "DY-1001", actor="ops.wang")
+        assert balance(unit, clock) == (10, 0, 2)  # held and committed: paid
+
     def test_a_suspected_duplicate_is_held(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
@@ -479,6 +492,23 @@ class TestEvents:
         assert accepted.order.saga is not None
         assert accepted.order.saga.name == "refund"
         assert "refund" in accepted.order.review
+
+    def test_a_parcel_of_units_the_ledger_never_gave_waits_for_a_person(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """Its hold lapsed and the stock sold; the shop shipped from elsewhere."""
+        stock(unit, clock, quantity=2)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming())
+        clock.advance(hours=1)  # the 30-minute payment window's hold lapses
+        other = desk(unit, clock).accept(incoming("DY-2", buyer="buyer-7", phone=None))
+        assert isinstance(other, Accepted)
+        paid_late = the_desk.record("douyin", "DY-1001", paid(at=T0.add(minutes=50)))
+        assert paid_late.order.review == ("stock",)
+        the_desk.record("douyin", "DY-1001", picking_started())
+        shipped = the_desk.record("douyin", "DY-1001", parcel_shipped())
+        assert shipped.order.status is OrderStatus.SHIPPED
+        assert shipped.order.review == ("stock",)
 
     def test_units_shipped_before_intake_never_stay_allocated(
         self, unit: UnitOfWork, clock: FrozenClock

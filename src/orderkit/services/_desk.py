@@ -324,7 +324,11 @@ class OrderDesk:
         again; when the stock is gone meanwhile, the payment is recorded all
         the same and the order waits for a person (`review` gains
         `"stock"`): `release` holds its stock once there is some, or the
-        order is cancelled and its money owed back.
+        order is cancelled and its money owed back. So does a parcel shipped
+        of units the ledger never gave the order: the shipment is recorded
+        and the ledger's figures wait for a person. An order held at intake
+        (`"duplicate"`, `"pricing"`) takes no stock when paid: `release`
+        holds and commits it.
 
         Raises:
             UnknownOrder: The desk has no such order.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final, final
 
 import pendulum
@@ -37,6 +37,10 @@ _HOLDING: Final = frozenset({_S.PENDING_PAYMENT})
 _COMMITTED: Final = frozenset({_S.PAID, _S.PICKING, _S.PARTIALLY_SHIPPED})
 # A hold must last a moment even when the payment deadline has passed.
 _SHORTEST_HOLD: Final = dt.timedelta(seconds=1)
+
+
+HELD_WITHOUT_STOCK: Final = frozenset({"duplicate", "pricing"})
+"""Why an order is held at intake: it takes no stock until a person releases it."""
 
 
 def owner_of(order: Order) -> str:
@@ -115,52 +119,82 @@ class OrderStock:
     def follow(self, order: Order, event: OrderEvent, now: pendulum.DateTime) -> bool:
         """Move the order's stock as the event that applied to it says.
 
+        An order held at intake (a suspected duplicate, a price to check)
+        has no stock until a person releases it, paid or not.
+
         Returns:
-            False when the order was paid after its hold lapsed and its
-            stock is gone meanwhile: nothing moved, and a person must
-            decide (restock, or cancel and refund). True otherwise.
+            False when the stock the event needs is not the order's: paid
+            after its hold lapsed and the stock gone meanwhile, or a parcel
+            shipped of units the ledger never gave the order. Nothing moved,
+            and a person must decide (restock, adjust, or cancel and
+            refund). True otherwise.
         """
-        ledger = self._ledger
-        owner = owner_of(order)
-        holds = self._store.holds(owner=owner)
+        holds = self._store.holds(owner=owner_of(order))
         if isinstance(event, PaymentCaptured):
-            live = [h for h in holds if h.is_live(now)]
-            for hold in _in_lock_order(live):
-                ledger.commit(
-                    hold.hold_id, reason="paid", key=f"{event.key}:{hold.hold_id}"
-                )
-            if not live and not any(h.state is HoldState.COMMITTED for h in holds):
-                # The hold lapsed before the money came: hold the stock again.
-                try:
-                    self.hold(order, now)
-                except InsufficientStock:
-                    return False
-        elif isinstance(event, Shipped):
-            skus = {line.line_id: line.sku for line in order.lines}
-            wanted = [(skus[part.line_id], part.quantity) for part in event.lines]
-            lines = _from_holds(holds, wanted)
-            ledger.ship(
-                owner, lines, reason=f"shipment {event.shipment_id}", key=str(event.key)
-            )
-        elif isinstance(event, Cancelled | Closed):
-            for hold in _in_lock_order(holds):
-                if hold.state is HoldState.LIVE:
-                    ledger.release(
-                        hold.hold_id,
-                        reason=type(event).__name__.lower(),
-                        key=f"{event.key}:release:{hold.hold_id}",
-                    )
-            committed = [h for h in holds if h.state is HoldState.COMMITTED]
-            back = [
-                StockLine(h.sku, h.location, h.unshipped)
-                for h in committed
-                if h.unshipped
-            ]
-            if back:
-                ledger.unallocate(
-                    owner, back, reason="cancelled", key=f"{event.key}:back"
-                )
+            return self._paid(order, event, holds, now)
+        if isinstance(event, Shipped):
+            return self._shipped(order, event, holds)
+        if isinstance(event, Cancelled | Closed):
+            self._ended(order, event, holds)
         return True
+
+    def _paid(
+        self,
+        order: Order,
+        event: PaymentCaptured,
+        holds: Sequence[Hold],
+        now: pendulum.DateTime,
+    ) -> bool:
+        live = [h for h in holds if h.is_live(now)]
+        for hold in _in_lock_order(live):
+            self._ledger.commit(
+                hold.hold_id, reason="paid", key=f"{event.key}:{hold.hold_id}"
+            )
+        stockless = not live and not any(h.state is HoldState.COMMITTED for h in holds)
+        if stockless and not HELD_WITHOUT_STOCK & set(order.review):
+            # The hold lapsed before the money came: hold the stock again.
+            try:
+                self.hold(order, now)
+            except InsufficientStock:
+                return False
+        return True
+
+    def _shipped(self, order: Order, event: Shipped, holds: Sequence[Hold]) -> bool:
+        skus = {line.line_id: line.sku for line in order.lines}
+        wanted = [(skus[part.line_id], part.quantity) for part in event.lines]
+        try:
+            self._ledger.ship(
+                owner_of(order),
+                _from_holds(holds, wanted),
+                reason=f"shipment {event.shipment_id}",
+                key=str(event.key),
+            )
+        except InsufficientStock:
+            # The parcel left all the same: the channel's word is kept, and
+            # the ledger's figures wait for a person.
+            return False
+        return True
+
+    def _ended(
+        self, order: Order, event: Cancelled | Closed, holds: Sequence[Hold]
+    ) -> None:
+        ledger = self._ledger
+        for hold in _in_lock_order(holds):
+            if hold.state is HoldState.LIVE:
+                ledger.release(
+                    hold.hold_id,
+                    reason=type(event).__name__.lower(),
+                    key=f"{event.key}:release:{hold.hold_id}",
+                )
+        back = [
+            StockLine(h.sku, h.location, h.unshipped)
+            for h in holds
+            if h.state is HoldState.COMMITTED and h.unshipped
+        ]
+        if back:
+            ledger.unallocate(
+                owner_of(order), back, reason="cancelled", key=f"{event.key}:back"
+            )
 
     def pick_tasks(self, order: Order) -> tuple[PickTask, ...]:
         """One pick task per location holding the order's committed units.
