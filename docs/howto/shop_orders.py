@@ -7,6 +7,7 @@ worker command; their doctests call them directly.
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -18,6 +19,9 @@ from orderkit.integrations import ChannelOrder, load_json
 from orderkit.orders import Applied, OutboxMessage, RefundDue
 from orderkit.ports import ChannelPayloads, Clock, Outbox, UnitOfWork
 from orderkit.services import AlreadyAccepted, DeskPolicy, OrderDesk, relay
+
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -100,11 +104,18 @@ def take_webhook(
     except OrderkitError as error:
         # A payload that cannot be read reads no better when sent again.
         return Reply(422, {"error": str(error)})
+    others = sorted(
+        {type(r).__name__ for r in records if not isinstance(r, ChannelOrder)}
+    )
+    if others:
+        # Refunds and transactions go to `desk.amend`, which this app does
+        # not wire: a 2xx would tell the channel they were taken. Subscribe
+        # to order topics only, or handle these before answering 200.
+        return Reply(422, {"error": f"not handled here: {', '.join(others)}"})
     try:
         taken = [
             {"order_id": record.order_id, "outcome": _take(desk, record)}
             for record in records
-            # Refunds and transactions go to `desk.amend`; left out here.
             if isinstance(record, ChannelOrder)
         ]
     except (StoreError, ConcurrencyConflict) as error:
@@ -141,12 +152,16 @@ def run_relay(  # noqa: PLR0913 - the ports, then the worker's own settings
     """Publish the outbox until `stop()` says so; return how many were published.
 
     One relay pass after another; when a pass publishes nothing, the worker
-    waits `idle` seconds (on `clock`, so a test clock waits no time).
+    waits `idle` seconds (on `clock`, so a test clock waits no time). What
+    failed to publish is logged: it is tried again when its lease ends, and
+    holds its stream's later messages back until then.
     """
     published = 0
     while not stop():
         done = relay(outbox, publish, clock=clock, name=name)
         published += len(done.published)
+        for message_id, error in zip(done.failed, done.errors, strict=False):
+            _log.warning("relay %s: %s not published: %s", name, message_id, error)
         if not done.published:
             clock.sleep(idle)
     return published

@@ -914,7 +914,7 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
 
     def test_the_ledger_behaves_like_a_plain_dict_model(self) -> None:
         """Random operations against a dict model: conservation, no oversell, replay."""
-        machine = ledger_machine(self.make_store)
+        machine = ledger_machine(self.make_store, self.dispose)
         run_state_machine_as_test(
             machine,
             settings=settings(stateful_step_count=min(_steps(), 30)),

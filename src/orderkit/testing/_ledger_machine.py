@@ -60,8 +60,13 @@ class _Hold:
 
 def ledger_machine(
     make_store: Callable[[], LedgerStore],
+    dispose: Callable[[LedgerStore], None] | None = None,
 ) -> type[RuleBasedStateMachine]:
-    """Return a state machine class that runs a `Ledger` over `make_store()`."""
+    """Return a state machine class that runs a `Ledger` over `make_store()`.
+
+    `dispose(store)`, if given, is called with each run's store when the run
+    ends (a store on a database drops its schema there).
+    """
 
     class LedgerMachine(RuleBasedStateMachine):
         """Receive, reserve, extend, release, commit, ship, unallocate, sweep, count."""
@@ -71,13 +76,18 @@ def ledger_machine(
         def __init__(self) -> None:
             super().__init__()
             self.clock = FrozenClock(_START)
-            self.ledger = Ledger(make_store(), self.clock, hold_ttl=_TTL)
+            self.store = make_store()
+            self.ledger = Ledger(self.store, self.clock, hold_ttl=_TTL)
             self.mark: pendulum.DateTime | None = None
             self.on_hand: dict[Row, int] = {}
             self.flows: dict[Row, int] = {}
             self.model: dict[str, _Hold] = {}
             self.limits: dict[str, int] = {}
             self.keys = 0
+
+        def teardown(self) -> None:
+            if dispose is not None:
+                dispose(self.store)
 
         # model helpers
 
