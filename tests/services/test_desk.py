@@ -799,6 +799,19 @@ class TestTracking:
             again = the_desk.track("douyin", "DY-1001", scan("exception", number))
             assert again.order.review == ()
 
+    def test_a_scan_of_a_parcel_parked_before_its_picking_parks_too(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """Shipped came before PickingStarted; the carrier's scans come next."""
+        the_desk = desk_with_order(unit, clock, paid())
+        the_desk.record("douyin", "DY-1001", parcel_shipped())
+        moving = the_desk.track("douyin", "DY-1001", scan("in_transit", "1"))
+        assert moving.order.status is OrderStatus.PAID
+        assert len(moving.order.parked) == 2
+        picked = the_desk.record("douyin", "DY-1001", picking_started())
+        assert picked.order.status is OrderStatus.IN_TRANSIT
+        assert picked.order.parked == ()
+
     def test_a_late_exception_about_a_delivered_parcel_holds_nothing(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:

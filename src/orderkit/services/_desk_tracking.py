@@ -15,7 +15,9 @@ from orderkit.orders import (
     InTransit,
     Order,
     OrderStatus,
+    Shipment,
     ShipmentStatus,
+    Shipped,
 )
 from orderkit.services._desk_notes import review_record
 
@@ -37,14 +39,19 @@ def _delivered(order: Order, scan: TrackingEvent) -> bool:
 def parcel_event(order: Order, scan: TrackingEvent) -> InTransit | Delivered | None:
     """The event a scan of one of the order's parcels applies; `None` to hold it.
 
+    A parcel whose `Shipped` event is parked (it came before its picking)
+    is the order's all the same: the scan's event parks behind it.
+
     Raises:
-        ValidationError: No parcel of the order has the scan's tracking
-            number with its carrier (`field` is `"tracking_number"`).
+        ValidationError: No parcel of the order, recorded or parked, has the
+            scan's tracking number with its carrier (`field` is
+            `"tracking_number"`).
     """
     scanned = (scan.carrier, scan.tracking_number)
+    parcels: list[Shipment | Shipped] = [*order.shipments]
+    parcels += (e for e in order.parked if isinstance(e, Shipped))
     parcel = next(
-        (p for p in order.shipments if (p.carrier, p.tracking_number) == scanned),
-        None,
+        (p for p in parcels if (p.carrier, p.tracking_number) == scanned), None
     )
     if parcel is None:
         raise ValidationError(
