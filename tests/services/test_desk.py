@@ -322,6 +322,23 @@ class TestAccept:
         the_desk.release("douyin", "DY-1001", actor="ops.wang")
         assert balance(unit, clock) == (10, 0, 2)  # held and committed: paid
 
+    def test_an_event_the_order_cannot_take_holds_it_for_a_person(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        dollars = PaymentCaptured(
+            order_id="DY-1001",
+            key=key("DY-1001", "trade.paid"),
+            occurred_at=T0.add(minutes=5),
+            payment_id="alipay-DY-1001",
+            amount=Money("398.00", "USD"),
+        )
+        outcome = desk(unit, clock).accept(incoming(events=(dollars,)))
+        assert isinstance(outcome, Held)
+        assert outcome.order.review == ("event",)
+        assert "PaymentCaptured" in outcome.detail
+        assert balance(unit, clock) == (10, 0, 0)
+
     def test_a_suspected_duplicate_is_held(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:

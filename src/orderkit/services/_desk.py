@@ -39,6 +39,7 @@ from orderkit.orders import (
     PickingStarted,
     Recorded,
     RefundDue,
+    Rejected,
     Unchanged,
     apply_all,
     record_case,
@@ -202,6 +203,15 @@ class OrderDesk:
             if why is not None:
                 review.append("pricing")
                 details.append(why)
+            refused = [o for o in batch.outcomes if isinstance(o, Rejected)]
+            if refused:
+                # The channel states what the order cannot be: a person
+                # looks before it goes on, rather than the event vanishing.
+                review.append("event")
+                details.append(
+                    "拒收的事件 / events refused: "
+                    + "; ".join(f"{type(r.event).__name__}: {r.error}" for r in refused)
+                )
             if review:
                 held = _evolve_order(
                     order, review=tuple(review), version=order.version + 1

@@ -39,7 +39,7 @@ _COMMITTED: Final = frozenset({_S.PAID, _S.PICKING, _S.PARTIALLY_SHIPPED})
 _SHORTEST_HOLD: Final = dt.timedelta(seconds=1)
 
 
-HELD_WITHOUT_STOCK: Final = frozenset({"duplicate", "pricing"})
+HELD_WITHOUT_STOCK: Final = frozenset({"duplicate", "event", "pricing"})
 """Why an order is held at intake: it takes no stock until a person releases it."""
 
 
