@@ -6,6 +6,8 @@ import contextlib
 import datetime as dt
 import multiprocessing
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -639,3 +641,32 @@ def test_holds_orders_looks_without_creating(tmp_path: Path) -> None:
     assert not holds_orders(tmp_path / "missing.db")
     assert other.read_bytes() == before
     assert not (tmp_path / "missing.db").exists()
+
+
+@pytest.mark.parametrize("opened", [SqliteUnitOfWork, SqliteLedgerStore])
+def test_opening_a_file_another_writer_holds_waits_for_it(
+    tmp_path: Path, opened: type[SqliteUnitOfWork | SqliteLedgerStore]
+) -> None:
+    """Switching a file to WAL is busy at once while another writes: it waits instead.
+
+    As when two processes open a new file together, or a host writes its own
+    tables in the file (not in WAL mode yet) while orderkit opens it.
+    """
+    path = tmp_path / "shared.db"
+    writing = threading.Event()
+
+    def host() -> None:
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("CREATE TABLE host_notes (text)")
+            writing.set()
+            time.sleep(0.3)
+            db.execute("COMMIT")
+
+    writer = threading.Thread(target=host)
+    writer.start()
+    try:
+        assert writing.wait(10)
+        opened(path, timeout=5.0).close()
+    finally:
+        writer.join(10)

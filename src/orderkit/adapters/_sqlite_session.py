@@ -13,6 +13,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import ClassVar, Final, Self, TypeVar, final
@@ -69,6 +70,34 @@ class Component:
 
 
 _COMPONENTS: dict[str, Component] = {}
+
+
+_WAITS: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+def use_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Put the file in WAL mode with `synchronous = NORMAL`, waiting for writers.
+
+    Switching a file to WAL needs it to itself for a moment, and SQLite
+    answers "busy" at once, without the connection's busy timeout, while
+    another process writes (two processes opening a new file together, a
+    host writing its own tables). So the switch is tried again until
+    `timeout` seconds are up, as every other wait for the write lock is.
+
+    Raises:
+        sqlite3.OperationalError: Still busy after `timeout`, or another error.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code not in _WAITS or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+    conn.execute("PRAGMA synchronous = NORMAL")
 
 
 def declare(row: str, label: str, version: int, ddl: Sequence[str]) -> Component:
@@ -199,8 +228,7 @@ class Session:
             raise store_error("open", exc) from exc
         self._cur = self.conn.cursor()
         try:
-            self._cur.execute("PRAGMA journal_mode = WAL")
-            self._cur.execute("PRAGMA synchronous = NORMAL")
+            use_wal(self.conn, timeout)
             self._ensure()
         except BaseException as exc:
             self.conn.close()

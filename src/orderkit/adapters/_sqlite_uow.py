@@ -24,6 +24,7 @@ from orderkit.adapters._sqlite_session import (
     STORE,
     SessionStore,
     store_error,
+    use_wal,
 )
 from orderkit.errors import StoreError
 
@@ -97,9 +98,12 @@ class SqliteUnitOfWork:
                     isolation_level=None,
                     check_same_thread=False,
                 )
-                self._conn.execute("PRAGMA journal_mode = WAL")
-                self._conn.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.Error as exc:
+                raise store_error("open", exc) from exc
+            try:
+                use_wal(self._conn, timeout)
+            except sqlite3.Error as exc:
+                self._conn.close()
                 raise store_error("open", exc) from exc
         conn = self._conn
         try:
