@@ -459,6 +459,38 @@ class TestRefunds:
         assert outcome.order.saga is None
         assert payments.captured("alipay-77") == cny("576.00")
 
+    def test_a_part_the_provider_refuses_leaves_the_sent_parts_recorded(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        """Two payments; the provider refuses the second part after the first went."""
+        accepted(shop.desk)
+        for payment_id, amount in (("alipay-77", "300.00"), ("wx-2", "276.00")):
+            payments.capture(payment_id, cny(amount), key=payment_id)
+            shop.desk.record(
+                CH,
+                "DY-2001",
+                PaymentCaptured(
+                    order_id="DY-2001",
+                    key=IdempotencyKey(CH, "trade.paid", "DY-2001", payment_id),
+                    occurred_at=shop.clock.now(),
+                    payment_id=payment_id,
+                    amount=cny(amount),
+                ),
+            )
+        # 10.00 of wx-2 went back at the provider, unknown to the order: the
+        # provider refuses a refund of all 276.00 of it.
+        payments.refund("wx-2", cny("10.00"), key="price-protection", reason="价保")
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        refunds = shop.refunds(payments)
+        (outcome,) = refunds.send_due()
+        assert isinstance(outcome, RefundDeclined)
+        assert payments.captured("alipay-77") == cny("0.00")
+        order = stored(shop.unit)
+        assert order.saga is None
+        assert "refund" in order.review  # wx-2's part is a person's now
+        assert refunds.send_due() == ()
+        assert payments.captured("alipay-77") == cny("0.00")  # sent once
+
     def test_a_failing_refund_stalls_and_stays_owed(
         self, shop: Shop, payments: FakePayments
     ) -> None:

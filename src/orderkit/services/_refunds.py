@@ -20,8 +20,8 @@ from typing import final
 import pendulum
 
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import OrderkitError
-from orderkit.integrations import ChannelTransaction
+from orderkit.errors import OrderkitError, TransientError
+from orderkit.integrations import ChannelTransaction, TransactionKind
 from orderkit.money import Money
 from orderkit.orders import (
     AfterSalesCase,
@@ -145,10 +145,7 @@ class Refunds:
         _ledger(order, case, _sent(parts, None), reason, self._clock.now())
         # Every part, whatever became of the others: the payments are
         # independent, and a declined one is left to a person on its own.
-        transactions = [
-            self._payments.refund(payment, amount, key=refund_id, reason=reason)
-            for refund_id, payment, amount in parts
-        ]
+        transactions = [self._send(order, part, reason) for part in parts]
         with self._unit as uow:
             order = steps.order_of(uow, channel, order_id)
             if order.saga is None or order.saga.key != saga.key:
@@ -173,6 +170,31 @@ class Refunds:
             steps.write(uow, order, ended, record, *records)
             uow.commit()
         return _outcome(ended, transactions)
+
+    def _send(self, order: Order, part: _Part, reason: str) -> ChannelTransaction:
+        """One part sent; a refusal (not a failure to retry) is a declined part.
+
+        The parts sent before it were sent all the same: they must be
+        recorded, so a refusal cannot be let out with them unrecorded. A
+        `TransientError` is: the retry sends every part again, under the
+        same keys, which the provider answers with what it did.
+        """
+        refund_id, payment, amount = part
+        try:
+            return self._payments.refund(payment, amount, key=refund_id, reason=reason)
+        except TransientError:
+            raise
+        except OrderkitError:
+            return ChannelTransaction(
+                transaction_id=refund_id,
+                order_id=order.order_id,
+                key=IdempotencyKey("orderkit", "refund", order.order_id, refund_id),
+                kind=TransactionKind.REFUND,
+                amount=amount,
+                succeeded=False,
+                created_at=self._clock.now(),
+                parent_id=payment,
+            )
 
     def _send_next(
         self, channel: str, order_id: str
