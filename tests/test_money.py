@@ -637,6 +637,24 @@ class TestContextIndependence:
 
         assert "minor" == caught.value.field
 
+    def test_a_host_trapping_inexact_in_the_default_context_changes_nothing(
+        self,
+    ) -> None:
+        """`decimal.DefaultContext` is where a host sets its process's defaults."""
+        trapped = decimal.DefaultContext.traps[decimal.Inexact]
+        decimal.DefaultContext.traps[decimal.Inexact] = True
+        try:
+            rounded = Money.rounded("12.345", "CNY")
+            scaled = Money("10.00", "CNY").scaled("0.3333")
+        finally:
+            decimal.DefaultContext.traps[decimal.Inexact] = trapped
+        assert (rounded, scaled) == (Money("12.35", "CNY"), Money("3.33", "CNY"))
+
+    def test_an_amount_too_large_to_print_is_invalid_money(self) -> None:
+        with pytest.raises(InvalidMoney) as caught:
+            Money(10**5000, "CNY")
+        assert "bits" in str(caught.value)
+
     def test_a_product_too_large_to_hold_exactly_is_refused(self) -> None:
         with pytest.raises(InvalidMoney):
             Money("9" * 26, "CNY") * 1000

@@ -109,6 +109,9 @@ _SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 6
 
 
 def _short(value: object) -> str:
+    if isinstance(value, int) and value.bit_length() > 10_000:
+        # Beyond what Python turns into digits (a ValueError, not a message).
+        return f"<an int of {value.bit_length()} bits>"
     return _SHORT.repr(value)
 
 

@@ -55,12 +55,28 @@ DEFAULT_ROUNDING = ROUND_HALF_UP
 Half-up (四舍五入) is what buyers and Chinese tax invoices expect.
 """
 
+
+def _context(*traps: type[decimal.DecimalException]) -> decimal.Context:
+    # Every field given, none taken from `decimal.DefaultContext`, which a
+    # host may change (an Inexact trap) before orderkit loads.
+    return decimal.Context(
+        prec=50,
+        rounding=decimal.ROUND_HALF_EVEN,
+        Emin=decimal.MIN_EMIN,
+        Emax=decimal.MAX_EMAX,
+        capitals=1,
+        clamp=0,
+        flags=[],
+        traps=[decimal.InvalidOperation, decimal.Overflow, *traps],
+    )
+
+
 # Money never depends on the caller's decimal context: exact operations run in
 # this one, which raises instead of rounding (50 digits is far beyond any
-# amount of money), and rounding happens only where a mode is named.
-_EXACT = decimal.Context(
-    prec=50, traps=[decimal.InvalidOperation, decimal.Inexact, decimal.Overflow]
-)
+# amount of money), and rounding happens only where a mode is named; the wide
+# one rounds at 50 digits where a result is rounded next anyway.
+_EXACT = _context(decimal.Inexact)
+_WIDE = _context(decimal.DivisionByZero)
 # At most 28 significant digits at the minor unit (the default decimal
 # precision, and what a NUMERIC column of any store here holds exactly).
 _MAX_DIGITS = 28
@@ -220,9 +236,7 @@ class Money:
             raise ValidationError("rounding", rounding, "not a decimal rounding mode")
         value = _as_decimal(amount)
         try:
-            rounded = value.quantize(
-                cur.quantum, rounding=rounding, context=decimal.Context(prec=50)
-            )
+            rounded = value.quantize(cur.quantum, rounding=rounding, context=_WIDE)
         except decimal.DecimalException:
             raise InvalidMoney("amount", amount, "is too large") from None
         return cls(rounded, cur)
@@ -266,9 +280,10 @@ class Money:
         Returns:
             The product at the currency's minor unit.
         """
-        product = decimal.Context(prec=50).multiply(
-            self.amount, _as_decimal(factor, "factor")
-        )
+        try:
+            product = _WIDE.multiply(self.amount, _as_decimal(factor, "factor"))
+        except decimal.DecimalException:
+            raise InvalidMoney("factor", factor, "is too large") from None
         return Money.rounded(product, self.currency, rounding)
 
     def _same(self, other: Money, field: str) -> None:

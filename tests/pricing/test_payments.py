@@ -243,6 +243,22 @@ class TestBadInput:
                 dt.datetime(2024, 11, 11),  # noqa: DTZ001 - naive on purpose
             )
 
+    @pytest.mark.parametrize(
+        ("state", "decided_at"),
+        [
+            (RefundState.REFUNDED, None),
+            (RefundState.FAILED, None),
+            (RefundState.PENDING, T0),
+            (RefundState.REFUNDED, T0 - dt.timedelta(days=3)),
+        ],
+    )
+    def test_a_refund_decided_as_it_cannot_be(
+        self, state: RefundState, decided_at: dt.datetime | None
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Refund("r1", "p1", cny("1.00"), "x", T0, state, decided_at)
+        assert "decided_at" == caught.value.field
+
     def test_stored_parts_that_break_the_cap_are_refused(self) -> None:
         payment = PaymentRecord("p1", cny("10.00"), T0)
         refund = Refund("r1", "p1", cny("1.00"), "x", T0)

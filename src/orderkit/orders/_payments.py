@@ -169,6 +169,20 @@ class Refund:
         default=None, converter=_optional_at
     )
 
+    def __attrs_post_init__(self) -> None:
+        decided = self.decided_at
+        if (self.state is RefundState.PENDING) != (decided is None):
+            problem = (
+                "is set on a pending refund"
+                if decided is not None
+                else f"is missing on a {self.state} refund"
+            )
+            raise ValidationError("decided_at", decided, problem)
+        if decided is not None and decided < self.requested_at:
+            raise ValidationError(
+                "decided_at", decided, "is before the refund was requested"
+            )
+
 
 @final
 @attrs.frozen(slots=True)
