@@ -670,3 +670,32 @@ def test_opening_a_file_another_writer_holds_waits_for_it(
         opened(path, timeout=5.0).close()
     finally:
         writer.join(10)
+
+
+def test_a_store_kept_past_its_unit_is_refused(tmp_path: Path) -> None:
+    """Neither alone, nor inside the unit another thread has open on the object."""
+    unit = SqliteUnitOfWork(tmp_path / "kept.db")
+    try:
+        with unit as uow:
+            kept = uow.ledger
+        with pytest.raises(StoreError):
+            kept.receipt("op-1")
+        inside = threading.Event()
+        leave = threading.Event()
+
+        def other_thread() -> None:
+            with unit:
+                inside.set()
+                leave.wait(10)
+
+        other = threading.Thread(target=other_thread)
+        other.start()
+        try:
+            assert inside.wait(10)
+            with pytest.raises(StoreError):
+                kept.receipt("op-1")
+        finally:
+            leave.set()
+            other.join(10)
+    finally:
+        unit.close()

@@ -136,6 +136,8 @@ class SqliteUnitOfWork:
             # unit's next call, so that a COMMIT that succeeded never reports
             # the failure of a BEGIN after it.
             self._due = False
+            # A store kept past its unit must not write on its own.
+            self._join(self._outside)
         except BaseException:
             if self._owned:
                 self._conn.close()
@@ -219,7 +221,7 @@ class SqliteUnitOfWork:
         try:
             self._rollback()
         finally:
-            self._join(None)
+            self._join(self._outside)
             self._due = False
             self._owner = None
             self._lock.release()
@@ -281,6 +283,14 @@ class SqliteUnitOfWork:
             )
         self._execute("begin", "BEGIN IMMEDIATE")
 
+    def _outside(self) -> None:
+        """Before a call of a store kept past its unit: refused.
+
+        Raises:
+            StoreError: Always: the unit's stores are used inside `with`.
+        """
+        raise StoreError(STORE, "call", "no unit of work is open: use `with unit:`")
+
     def _join(self, joined: Callable[[], None] | None) -> None:
         for store in self._stores:
             store._session.joined = joined  # noqa: SLF001 - the stores' shared session
@@ -294,6 +304,10 @@ class SqliteUnitOfWork:
                 rolled the unit's transaction back itself (a full disk, an I/O
                 error): nothing more is written in this unit; leave it.
         """
+        if self._owner != threading.get_ident():
+            # Another thread's unit: a store taken in one thread and kept
+            # must not write into the transaction another thread opened.
+            self._outside()
         if self._conn.in_transaction:
             return
         if not self._due:
