@@ -491,6 +491,34 @@ class TestRefunds:
         assert refunds.send_due() == ()
         assert payments.captured("alipay-77") == cny("0.00")  # sent once
 
+    def test_a_refund_that_fails_after_the_cancellation_is_owed_again(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        """Pending when the order ended, it counted as paid back; it was not."""
+        accepted_and_paid(shop, payments)
+        pending = captured_ledger().request_refund(
+            "rf-50", "alipay-77", cny("50.00"), "价保", T0
+        )
+        finance = IdempotencyKey("erp", "ledger", "DY-2001", "1")
+        shop.desk.amend(
+            CH, "DY-2001", pending, key=finance, actor="finance", source="erp"
+        )
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        shop.refunds(payments).send_due()
+        kept = stored(shop.unit).payment_ledger
+        assert kept is not None
+        failed = kept.fail_refund("rf-50", T0.add(hours=2))
+        shop.desk.amend(
+            CH,
+            "DY-2001",
+            failed,
+            key=IdempotencyKey("erp", "ledger", "DY-2001", "2"),
+            actor="finance",
+            source="erp",
+        )
+        assert payments.captured("alipay-77") == cny("50.00")
+        assert "refund" in stored(shop.unit).review
+
     def test_a_failing_refund_stalls_and_stays_owed(
         self, shop: Shop, payments: FakePayments
     ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Final, final
 
+import attrs
 import pendulum
 
 from orderkit._fast import copier
@@ -46,6 +47,7 @@ from orderkit.orders import (
     record_payments,
     record_price_change,
 )
+from orderkit.orders._owed import owed_back
 from orderkit.ports import Clock, UnitOfWork, Warehouse
 from orderkit.pricing import (
     Exceeded,
@@ -482,12 +484,18 @@ class OrderDesk:
             outcome = record(order, part, key=key, actor=actor, source=source, now=now)
             if isinstance(outcome, Unchanged):
                 return outcome
+            records = [outcome.record]
             if isinstance(part, AfterSalesCase):
                 self._stock(uow).restock(order, part)
                 if just_passed(order, part):
                     uow.outbox.add([case_refund_message(order, part, now)])
                     outcome = owe_case(outcome, part, now)
-            self._store(uow, order, outcome.order, [outcome.record], now)
+            elif isinstance(part, PaymentLedger) and order.status.is_terminal:
+                owed = _owed_more(order, outcome.order, now)
+                if owed is not None:
+                    outcome = attrs.evolve(outcome, order=owed[0])
+                    records.append(owed[1])
+            self._store(uow, order, outcome.order, records, now)
             uow.commit()
         return outcome
 
@@ -589,6 +597,21 @@ def _parking(
             order = _evolve_order(order, version=order.version + 1)
             records.append(parked_record(order, event, now))
     return _evolve_order(order, parked=parked)
+
+
+def _owed_more(
+    before: Order, after: Order, now: pendulum.DateTime
+) -> tuple[Order, AuditRecord] | None:
+    """An ended order that owes more once its ledger changed, held for a person.
+
+    A refund pending when the order ended was counted as paid back; when it
+    fails later, its money is owed again, and nothing else would send it.
+    """
+    if owed_back(after).amount <= owed_back(before).amount or "refund" in after.review:
+        return None
+    review = (*after.review, "refund")
+    held = _evolve_order(after, review=review, version=after.version + 1)
+    return held, review_record(held, now, review)
 
 
 def _taken_in(
