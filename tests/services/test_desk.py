@@ -128,6 +128,16 @@ def paid(
     )
 
 
+def buyer_cancelled() -> Cancelled:
+    """The buyer cancels DY-1001 an hour in."""
+    return Cancelled(
+        order_id="DY-1001",
+        key=key("DY-1001", "trade.cancelled"),
+        occurred_at=T0.add(hours=1),
+        reason="buyer changed their mind",
+    )
+
+
 def picking_started() -> PickingStarted:
     """The warehouse starts picking DY-1001, two hours in."""
     return PickingStarted(
@@ -463,12 +473,7 @@ class TestEvents:
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
         stock(unit, clock)
-        cancel = Cancelled(
-            order_id="DY-1001",
-            key=key("DY-1001", "trade.cancelled"),
-            occurred_at=T0.add(hours=1),
-            reason="buyer changed their mind",
-        )
+        cancel = buyer_cancelled()
 
         accepted = desk(unit, clock).accept(incoming(events=(paid(), cancel)))
 
@@ -489,12 +494,7 @@ class TestEvents:
     ) -> None:
         """Paid, cancelled, paid again: a saga sends one back, a person the other."""
         stock(unit, clock)
-        cancel = Cancelled(
-            order_id="DY-1001",
-            key=key("DY-1001", "trade.cancelled"),
-            occurred_at=T0.add(hours=1),
-            reason="buyer changed their mind",
-        )
+        cancel = buyer_cancelled()
         late = PaymentCaptured(
             order_id="DY-1001",
             key=key("DY-1001", "trade.paid", "2"),
@@ -600,12 +600,7 @@ class TestEvents:
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
         the_desk = desk_with_order(unit, clock, paid())
-        cancel = Cancelled(
-            order_id="DY-1001",
-            key=key("DY-1001", "trade.cancelled"),
-            occurred_at=T0.add(hours=1),
-            reason="buyer changed their mind",
-        )
+        cancel = buyer_cancelled()
         recorded = the_desk.record("douyin", "DY-1001", cancel)
         assert recorded.order.status is OrderStatus.CANCELLED
         assert len(recorded.refund_due) == 1

@@ -464,19 +464,8 @@ class TestRefunds:
     ) -> None:
         """Two payments; the provider refuses the second part after the first went."""
         accepted(shop.desk)
-        for payment_id, amount in (("alipay-77", "300.00"), ("wx-2", "276.00")):
-            payments.capture(payment_id, cny(amount), key=payment_id)
-            shop.desk.record(
-                CH,
-                "DY-2001",
-                PaymentCaptured(
-                    order_id="DY-2001",
-                    key=IdempotencyKey(CH, "trade.paid", "DY-2001", payment_id),
-                    occurred_at=shop.clock.now(),
-                    payment_id=payment_id,
-                    amount=cny(amount),
-                ),
-            )
+        self.captured(shop, payments, "alipay-77", "300.00")
+        self.captured(shop, payments, "wx-2", "276.00")
         # 10.00 of wx-2 went back at the provider, unknown to the order: the
         # provider refuses a refund of all 276.00 of it.
         payments.refund("wx-2", cny("10.00"), key="price-protection", reason="价保")
