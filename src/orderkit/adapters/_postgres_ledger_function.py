@@ -311,6 +311,16 @@ BEGIN
         IF NOT FOUND OR available >= p_quantity OR available < -{_BIGINT_MAX} THEN
             RETURN;  -- a balance to create, stock freed meanwhile, or too short to say
         END IF;
+        IF p_remember THEN
+            -- The key's plan may have committed while this call waited for
+            -- the balance: then it is replayed, not reported short.
+            SELECT r.body, r.seqs INTO r_body, r_seqs FROM orderkit_receipts AS r
+            WHERE r.key = p_key;
+            IF FOUND THEN
+                r_status := 1;
+                RETURN;
+            END IF;
+        END IF;
     END IF;
     -- Read after the lock, as the engine reads: a plan that waited sees
     -- what it waited for. Anything the engine must do first (expire a due
@@ -327,8 +337,7 @@ BEGIN
                 FROM orderkit_holds AS h WHERE h.owner = p_owner OFFSET 0) AS own
             WHERE own.sku = p_sku AND own.location = p_location
             AND own.state = 'live')
-        OR (available IS NULL
-            AND EXISTS (SELECT 1 FROM orderkit_holds AS h WHERE h.hold_id = p_hold_id))
+        OR EXISTS (SELECT 1 FROM orderkit_holds AS h WHERE h.hold_id = p_hold_id)
         OR (available IS NOT NULL
             AND EXISTS (SELECT 1 FROM orderkit_policies AS p WHERE p.sku = p_sku))
     INTO mark, blocked

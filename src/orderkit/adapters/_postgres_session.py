@@ -376,8 +376,9 @@ class Session:
         cur = cursors.get(conn)
         if cur is None or cur.closed:
             if len(cursors) >= _CURSORS_KEPT:
-                for gone in [c for c in cursors if c.closed]:
-                    del cursors[gone]
+                # A snapshot of the keys: a pool's other threads add theirs.
+                for gone in [c for c in list(cursors) if c.closed]:
+                    cursors.pop(gone, None)
             cur = cursors[conn] = _cursor(conn)
         return cur
 

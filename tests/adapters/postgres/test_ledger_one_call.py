@@ -348,6 +348,15 @@ def _story(store: PostgresLedgerStore) -> list[object]:  # noqa: PLR0915 - one s
         resolved_at=START.add(minutes=1),
     )
     do(lambda: store.apply(Plan(key="p5", now=now, holds=(HoldWrite(None, resolved),))))
+    # A hold id taken by a plan no Ledger makes, then asked for under its key
+    # and short: the taken id is the answer, not the shortage.
+    gone = attrs.evolve(
+        _hold("k17/0", "cart-15", "MUG-02", 1),
+        state=HoldState.RELEASED,
+        resolved_at=START,
+    )
+    do(lambda: store.apply(Plan(key="p6", now=now, holds=(HoldWrite(None, gone),))))
+    do(lambda: ledger.reserve("cart-16", [("MUG-02", "W1", 10**6)], key="k17"))
     do(lambda: ledger.receive("TEA-01", "W1", 2**40, key="r5"))
     out.append(LedgerStoreContract.snapshot(store))
     out.extend(store.receipt(key) for key in ("k1", "k11", "r6", "p1", "p5"))
@@ -445,3 +454,26 @@ def test_a_key_committed_while_the_one_line_call_waited_is_replayed(
                 again = waiting.result(timeout=30)
         assert again == attrs.evolve(original, replayed=True)
         assert Ledger(second, FrozenClock(START)).balance("TEA-01", "W1").reserved == 2
+
+
+def test_a_key_that_took_the_last_unit_while_the_call_waited_is_replayed(
+    pg_dsn: str,
+) -> None:
+    """The second call under the key finds no stock left: its first plan took it."""
+    with PostgresLedgerStore(pg_dsn) as second:
+        Ledger(second, FrozenClock(START)).receive("TEA-01", "W1", 1)
+        with psycopg.connect(pg_dsn) as host:
+            host.execute("SELECT 1")
+            first = Ledger(PostgresLedgerStore(host), FrozenClock(START))
+            original = first.reserve("cart-A", [("TEA-01", "W1", 1)], key="K")
+            with ThreadPoolExecutor(1) as pool:
+                waiting = pool.submit(
+                    Ledger(second, FrozenClock(START)).reserve,
+                    "cart-B",
+                    [("TEA-01", "W1", 1)],
+                    key="K",
+                )
+                assert until_someone_waits_for_a_lock(pg_dsn)
+                host.commit()
+                again = waiting.result(timeout=30)
+        assert again == attrs.evolve(original, replayed=True)
