@@ -22,6 +22,11 @@ def test_an_empty_array_is_no_values() -> None:
     assert [] == list(items(" [ ] \n"))
 
 
+def test_a_trailing_comma_is_not_json() -> None:
+    with pytest.raises(NotJson, match="line 1: not JSON"):
+        list(items('[{"a": 1},]'))
+
+
 @pytest.mark.parametrize("text", ["[]\n{}\n", '[1]\n{"type": "Closed"}\n'])
 def test_nothing_may_follow_an_array(text: str) -> None:
     with pytest.raises(NotJson, match="line 2: not JSON: text after the array"):

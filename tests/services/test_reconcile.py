@@ -369,6 +369,27 @@ class TestRefundIdsPerOrder:
         )
         assert report.ok, report.discrepancies
 
+    @pytest.mark.parametrize("b_first", [False, True])
+    def test_a_line_naming_its_order_exactly_is_matched_whatever_the_order(
+        self, b_first: bool
+    ) -> None:
+        """B's refund "1" failed: B's line is B's, never a second one of A's."""
+        failed = PaymentLedger("B", "CNY").authorise("T-B", cny("199.00"), T0)
+        failed = failed.capture("T-B", cny("199.00"), T0)
+        failed = failed.request_refund("1", "T-B", cny("59.00"), "破损", T0)
+        orders = [
+            self.refunded("A"),
+            order("B", ledger=failed.fail_refund("1", T0.add(hours=2))),
+        ]
+        refund_lines = self.statement("A", "B")[2:]
+        if b_first:
+            refund_lines.reverse()
+        report = reconcile_payments(orders, self.statement()[:2] + refund_lines)
+        assert [(d.kind, d.order_id) for d in report.discrepancies] == [
+            (K.MISSING_IN_ORDERS, "B")
+        ]
+        assert report.matched == 3
+
     def test_a_refund_listed_twice_for_one_order_is_a_duplicate(self) -> None:
         orders = [self.refunded("A"), self.refunded("B")]
         report = reconcile_payments(orders, self.statement("A", "B", "A"))

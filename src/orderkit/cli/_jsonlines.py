@@ -122,6 +122,10 @@ def _array(text: str, start: int) -> Iterator[Item]:
                 f"line {line_of(position)}: not JSON: expected ',' or ']' in the array"
             )
         position = _skip(text, position + 1)
+        if text.startswith("]", position):
+            raise NotJson(
+                f"line {line_of(position)}: not JSON: a value must follow ','"
+            )
     after = _skip(text, position + 1)
     if after < len(text):  # also after an empty array
         raise NotJson(f"line {line_of(after)}: not JSON: text after the array")

@@ -307,21 +307,27 @@ def _key(item: _Expected) -> _Key:
 def _line_key(
     line: SettlementLine,
     money_class: str,
-    expected: Mapping[_Key, _Expected],
     refunds: Mapping[str, list[str]],
+    named: set[_Key],
 ) -> _Key:
-    """The key a statement line is matched under (see `_key`)."""
+    """The key a statement line is matched under (see `_key`).
+
+    `named` holds the refund keys that some line names exactly, order and
+    all: those are never taken by a line that only shares the number.
+    """
     tid = line.transaction_id
     if money_class != _REFUND:
         return money_class, "", tid
-    if line.order_id is not None and (_REFUND, line.order_id, tid) in expected:
-        return _REFUND, line.order_id, tid
+    exact = (_REFUND, line.order_id or "", tid)
+    if exact in named:
+        return exact
     # A line that names no order, or another: its refund id alone, when one
-    # order records it (then a line naming another is an ORDER_MISMATCH).
+    # order records it and no line names it exactly (then a line naming
+    # another order is an ORDER_MISMATCH).
     owners = refunds.get(tid, [])
-    if len(owners) == 1:
+    if len(owners) == 1 and (_REFUND, owners[0], tid) not in named:
         return _REFUND, owners[0], tid
-    return _REFUND, line.order_id or "", tid
+    return exact
 
 
 def _refund_owners(expected: Mapping[_Key, _Expected]) -> dict[str, list[str]]:
@@ -508,12 +514,18 @@ def reconcile_payments(
     found: dict[int, Discrepancy | None] = {}
     seen: set[_Key] = set()
     refunds = _refund_owners(expected)
+    named = {
+        key
+        for line, money_class in money_lines
+        if money_class == _REFUND
+        and (key := (_REFUND, line.order_id or "", line.transaction_id)) in expected
+    }
     matched = skipped = 0
     for i, (line, money_class) in enumerate(money_lines):
         if money_class is None:
             skipped += 1
             continue
-        key = _line_key(line, money_class, expected, refunds)
+        key = _line_key(line, money_class, refunds, named)
         if key in seen:
             kind = (
                 DiscrepancyKind.DUPLICATE_CAPTURE
