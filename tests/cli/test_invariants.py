@@ -22,11 +22,13 @@ import pytest
 
 from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.cli._backends import Database
-from orderkit.cli._invariants import Findings, check
+from orderkit.cli._invariants import Findings, _check_once, check
 from orderkit.cli._plans import OrderPlan, Rates
 from orderkit.cli._run import _stock
 from orderkit.cli._traffic import plan_day
 from orderkit.cli._workers import Job, run_here
+from orderkit.dedupe import IdempotencyKey
+from orderkit.orders import AuditRecord, OrderStatus
 
 
 ORDERS, SEED = 300, 5
@@ -219,3 +221,30 @@ def test_a_refund_beyond_its_capture_is_counted_not_raised(
     found = _checked(day, tmp_path, corrupt)
     assert found.refunds_over_captured == 1
     _said(found, "cannot be read")
+
+
+def test_only_lifecycle_events_must_be_applied_once() -> None:
+    """A desk record may repeat its key (a saga begun again); an event may not."""
+
+    def record(version: int, event_type: str) -> AuditRecord:
+        return AuditRecord(
+            order_id="DY-1",
+            version=version,
+            from_status=OrderStatus.PAID,
+            to_status=OrderStatus.PAID,
+            event_type=event_type,
+            key=IdempotencyKey("douyin", "paid", "DY-1", "1"),
+            actor="system",
+            source="douyin",
+            occurred_at=pendulum.datetime(2026, 11, 11),
+            recorded_at=pendulum.datetime(2026, 11, 11),
+        )
+
+    desk = Findings()
+    _check_once([record(2, "SagaStarted"), record(3, "SagaStarted")], "DY-1", desk)
+    assert desk.count == 0
+    events = Findings()
+    _check_once(
+        [record(2, "PaymentCaptured"), record(3, "PaymentCaptured")], "DY-1", events
+    )
+    assert events.count == 1
