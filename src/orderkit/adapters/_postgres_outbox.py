@@ -212,7 +212,8 @@ class PostgresOutbox(SessionStore):
             ValidationError: `streams` is not a sequence of text.
             StoreError: PostgreSQL failed.
         """
-        wanted = sorted(set(as_tuple(streams, "streams", str)))
+        # `_LOCK_STREAMS` takes each lock once, in one order.
+        wanted = list(as_tuple(streams, "streams", str))
         if wanted:
             self._session.transact(
                 "lock_streams", lambda cur: cur.execute(_LOCK_STREAMS, (wanted,))

@@ -339,8 +339,8 @@ class OrderDesk:
         order is cancelled and its money owed back. So does a parcel shipped
         of units the ledger never gave the order: the shipment is recorded
         and the ledger's figures wait for a person. An order held at intake
-        (`"duplicate"`, `"pricing"`) takes no stock when paid: `release`
-        holds and commits it.
+        (`"duplicate"`, `"pricing"`, `"event"`) takes no stock when paid:
+        `release` holds and commits it.
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -370,9 +370,8 @@ class OrderDesk:
             for refund in refunds:
                 new = owe(new, refund, now)
             if not stocked and "stock" not in new.review:
-                review = (*new.review, "stock")
-                new = _evolve_order(new, review=review, version=new.version + 1)
-                records.append(review_record(new, now, review))
+                new, held = _held_for(new, "stock", now)
+                records.append(held)
             self._store(uow, order, new, records, now, refunds=refunds)
             uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked, tuple(refunds))
@@ -609,8 +608,15 @@ def _owed_more(
     """
     if owed_back(after).amount <= owed_back(before).amount or "refund" in after.review:
         return None
-    review = (*after.review, "refund")
-    held = _evolve_order(after, review=review, version=after.version + 1)
+    return _held_for(after, "refund", now)
+
+
+def _held_for(
+    order: Order, reason: str, now: pendulum.DateTime
+) -> tuple[Order, AuditRecord]:
+    """The order waiting for a person for one more `reason`, and its audit record."""
+    review = (*order.review, reason)
+    held = _evolve_order(order, review=review, version=order.version + 1)
     return held, review_record(held, now, review)
 
 

@@ -12,6 +12,7 @@ import attrs
 
 from orderkit._validate import as_tuple, instance_of
 from orderkit.calendar import SlaPolicy
+from orderkit.dedupe._claims import check_duration
 from orderkit.errors import ValidationError
 from orderkit.inventory import RoutingStrategy, Shortage
 from orderkit.orders import AuditRecord, Order, OrderEvent, RefundDue, Rejected
@@ -202,18 +203,15 @@ def _locations(value: Iterable[str]) -> tuple[str, ...]:
     return locations
 
 
-def _positive(field: str, value: object) -> dt.timedelta:
+def _pay_window(value: object) -> dt.timedelta:
     if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
-        raise ValidationError(field, value, "must be a positive timedelta")
+        raise ValidationError("pay_window", value, "must be a positive timedelta")
     return value
 
 
-def _pay_window(value: object) -> dt.timedelta:
-    return _positive("pay_window", value)
-
-
 def _duplicate_window(value: object) -> dt.timedelta:
-    return _positive("duplicate_window", value)
+    # The duplicate detector's own check of its window, made when the policy is.
+    return check_duration("duplicate_window", value)
 
 
 def _check_tier(_instance: object, _attribute: object, value: object) -> None:

@@ -167,6 +167,9 @@ class Ledger:
         self._clock = clock
         self._hold_ttl = _ttl(hold_ttl)
         self._outbox = outbox
+        # Asked once: a protocol check per stock change costs microseconds.
+        locking: object = outbox
+        self._locks = locking.lock_streams if isinstance(locking, StreamLocks) else None
 
     # writes
 
@@ -605,10 +608,10 @@ class Ledger:
 
     def _tell(self, skus: list[str], cause: str, now: pendulum.DateTime) -> None:
         assert self._outbox is not None  # noqa: S101 - callers check
-        if isinstance(self._outbox, StreamLocks):
+        if self._locks is not None:
             # The figure is read after the streams' turn is ours: a change
             # committing meanwhile is seen, or sends its own message after.
-            self._outbox.lock_streams([sellable_stream(sku) for sku in skus])
+            self._locks([sellable_stream(sku) for sku in skus])
         messages = sellable_messages(self._store, skus, cause, now)
         if messages:
             self._outbox.add(messages)

@@ -429,6 +429,35 @@ def test_the_story_meets_every_answer_of_the_one_line_call(
     assert seen == {"applied", "replayed", "short", "engine", "other"}
 
 
+def _raced(
+    pg_dsn: str, stock: int, owners: tuple[str, str], quantity: int
+) -> tuple[Receipt, Receipt, int]:
+    """Two reservations under key K: the second sent while the first's unit is open.
+
+    Returns the first's receipt, the second's, and the units reserved after.
+    """
+    lines = [StockLine("TEA-01", "W1", quantity)]
+    with PostgresLedgerStore(pg_dsn) as second:
+        Ledger(second, FrozenClock(START)).receive("TEA-01", "W1", stock)
+        with psycopg.connect(pg_dsn) as host:
+            # A host's open transaction, holding the balance's lock.
+            host.execute("SELECT 1")
+            first = Ledger(PostgresLedgerStore(host), FrozenClock(START))
+            original = first.reserve(owners[0], lines, key="K")
+            with ThreadPoolExecutor(1) as pool:
+                waiting = pool.submit(
+                    Ledger(second, FrozenClock(START)).reserve,
+                    owners[1],
+                    lines,
+                    key="K",
+                )
+                assert until_someone_waits_for_a_lock(pg_dsn)
+                host.commit()
+                again = waiting.result(timeout=30)
+        reserved = Ledger(second, FrozenClock(START)).balance("TEA-01", "W1").reserved
+    return original, again, reserved
+
+
 def test_a_key_committed_while_the_one_line_call_waited_is_replayed(
     pg_dsn: str,
 ) -> None:
@@ -437,43 +466,15 @@ def test_a_key_committed_while_the_one_line_call_waited_is_replayed(
     It looked for the key's receipt before it waited for the balance, when
     the first had not committed yet: it must not reserve a second time.
     """
-    lines = [StockLine("TEA-01", "W1", 2)]
-    with PostgresLedgerStore(pg_dsn) as second:
-        Ledger(second, FrozenClock(START)).receive("TEA-01", "W1", 5)
-        with psycopg.connect(pg_dsn) as host:
-            # A host's open transaction, holding the balance's lock.
-            host.execute("SELECT 1")
-            first = Ledger(PostgresLedgerStore(host), FrozenClock(START))
-            original = first.reserve("cart-1", lines, key="K")
-            with ThreadPoolExecutor(1) as pool:
-                waiting = pool.submit(
-                    Ledger(second, FrozenClock(START)).reserve, "cart-1", lines, key="K"
-                )
-                assert until_someone_waits_for_a_lock(pg_dsn)
-                host.commit()
-                again = waiting.result(timeout=30)
-        assert again == attrs.evolve(original, replayed=True)
-        assert Ledger(second, FrozenClock(START)).balance("TEA-01", "W1").reserved == 2
+    original, again, reserved = _raced(pg_dsn, 5, ("cart-1", "cart-1"), 2)
+    assert again == attrs.evolve(original, replayed=True)
+    assert reserved == 2
 
 
 def test_a_key_that_took_the_last_unit_while_the_call_waited_is_replayed(
     pg_dsn: str,
 ) -> None:
     """The second call under the key finds no stock left: its first plan took it."""
-    with PostgresLedgerStore(pg_dsn) as second:
-        Ledger(second, FrozenClock(START)).receive("TEA-01", "W1", 1)
-        with psycopg.connect(pg_dsn) as host:
-            host.execute("SELECT 1")
-            first = Ledger(PostgresLedgerStore(host), FrozenClock(START))
-            original = first.reserve("cart-A", [("TEA-01", "W1", 1)], key="K")
-            with ThreadPoolExecutor(1) as pool:
-                waiting = pool.submit(
-                    Ledger(second, FrozenClock(START)).reserve,
-                    "cart-B",
-                    [("TEA-01", "W1", 1)],
-                    key="K",
-                )
-                assert until_someone_waits_for_a_lock(pg_dsn)
-                host.commit()
-                again = waiting.result(timeout=30)
-        assert again == attrs.evolve(original, replayed=True)
+    original, again, reserved = _raced(pg_dsn, 1, ("cart-A", "cart-B"), 1)
+    assert again == attrs.evolve(original, replayed=True)
+    assert reserved == 1
