@@ -268,8 +268,10 @@ class _LeastReceipt:
 class Least:
     """The least a ledger can do that keeps what issue #3 asks of each operation."""
 
-    def __init__(self, skus: Sequence[str], stock: int) -> None:
-        self.balances = {(sku, LOCATION): [stock, 0, 0] for sku in skus}
+    def __init__(
+        self, skus: Sequence[str], stock: int, location: str = LOCATION
+    ) -> None:
+        self.balances = {(sku, location): [stock, 0, 0] for sku in skus}
         self.holds: dict[str, _LeastHold] = {}
         self.log: list[tuple[object, ...]] = []
         self.expiries: list[tuple[float, str]] = []
@@ -299,6 +301,43 @@ class Least:
         receipt = _LeastReceipt()
         receipt.key = key
         receipt.holds = (hold,)
+        return receipt
+
+    def reserve_all(
+        self, owner: str, location: str, lines: Sequence[tuple[str, int]]
+    ) -> _LeastReceipt:
+        """Several lines, all or nothing: one key, a hold and a movement per line.
+
+        Demand for one SKU is not summed: the lines' SKUs are distinct.
+        """
+        if type(owner) is not str or not owner:
+            raise ValueError(owner)
+        balances = self.balances
+        rows = [balances[sku, location] for sku, _ in lines]
+        for (sku, quantity), balance in zip(lines, rows, strict=True):
+            if balance[0] - balance[1] - balance[2] < quantity:
+                raise ValueError(sku)
+        key = draw_token()
+        now = self.now
+        expires_at = now + FLOOR_TTL
+        holds = []
+        for n, ((sku, quantity), balance) in enumerate(zip(lines, rows, strict=True)):
+            balance[1] += quantity
+            hold = _LeastHold()
+            hold.hold_id = hold_id = f"{key}/{n}"
+            hold.owner = owner
+            hold.sku = sku
+            hold.location = location
+            hold.quantity = quantity
+            hold.expires_at = expires_at
+            hold.state = HoldState.LIVE
+            self.holds[hold_id] = hold
+            self.log.append((key, "hold", sku, location, quantity, now, "", "system"))
+            heapq.heappush(self.expiries, (expires_at, hold_id))
+            holds.append(hold)
+        receipt = _LeastReceipt()
+        receipt.key = key
+        receipt.holds = tuple(holds)
         return receipt
 
     def commit(self, hold_id: str) -> bool:
