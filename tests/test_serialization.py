@@ -3,7 +3,7 @@
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Final, get_args
+from typing import Any, Final, Literal, get_args
 
 import attrs
 import cattrs
@@ -896,6 +896,42 @@ class TestCountsFitSixtyFourBits:
             )
 
         assert "quantity" == caught.value.field
+
+
+@pytest.mark.parametrize("backend", ["orjson", "stdlib"])
+class TestLargeIntegersInJson:
+    """Both JSON readers judge an integer by its value, whatever its size."""
+
+    def test_an_integer_amount_beyond_64_bits_is_read_exactly(
+        self, backend: Literal["orjson", "stdlib"]
+    ) -> None:
+        document = b'{"amount": 18446744073709551616, "currency": "CNY"}'
+
+        money = make_converter(json=backend).loads(document, Money)
+
+        assert Money(Decimal(2**64), "CNY") == money
+
+    def test_a_quantity_beyond_64_bits_is_refused_for_its_size(
+        self, backend: Literal["orjson", "stdlib"]
+    ) -> None:
+        document = (
+            b'{"line_id": "L1", "sku": "RETRO-CLOCK", "quantity": 18446744073709551616,'
+            b' "unit_price": {"amount": "1.00", "currency": "CNY"}}'
+        )
+
+        with pytest.raises(StructureError) as caught:
+            make_converter(json=backend).loads(document, OrderLine)
+
+        assert "quantity" == caught.value.field
+        assert "2**63 - 1" in str(caught.value)
+
+    def test_a_float_amount_is_still_refused(
+        self, backend: Literal["orjson", "stdlib"]
+    ) -> None:
+        with pytest.raises(StructureError, match="floats are not exact"):
+            make_converter(json=backend).loads(
+                b'{"amount": 1.5, "currency": "CNY"}', Money
+            )
 
 
 class TestTopLevelPaths:

@@ -13,7 +13,7 @@ import json as _json
 from collections.abc import Callable
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any, Literal, Self, TypeAlias, TypeVar, final, overload
+from typing import Any, Final, Literal, Self, TypeAlias, TypeVar, final, overload
 
 import attrs
 import cattrs
@@ -99,6 +99,10 @@ def _json_codec(
         return _json.loads(data, parse_constant=_refuse_constant)
 
     return "stdlib", dumps, loads
+
+
+_EXACT_LOADS: Final = _json_codec("stdlib")[2]
+"""The standard library's reader: every integer exact, whatever its size."""
 
 
 def _refuse_constant(name: str) -> None:
@@ -214,7 +218,19 @@ class Converter(cattrs.Converter):
         except (ValueError, TypeError, RecursionError) as error:
             problem = f"is not valid JSON ({error})"
             raise StructureError("", data, problem, type_name(cl)) from error
-        return self.structure(obj, cl)
+        if self._json_backend == "stdlib":
+            return self.structure(obj, cl)
+        try:
+            return self.structure(obj, cl)
+        except StructureError as error:
+            refused = error
+        # orjson reads an integer beyond 64 bits as a float, which a field
+        # refuses as inexact: judge the document on the numbers it holds.
+        try:
+            exact = _EXACT_LOADS(data)
+        except (ValueError, TypeError, RecursionError):
+            raise refused from refused.__cause__
+        return self.structure(exact, cl)
 
     @overload
     def structure(self, obj: Data, cl: type[T]) -> T: ...
