@@ -65,6 +65,28 @@ class TestAgreement:
         assert f"statement  {named}" in out
         assert "everything matches" in out
 
+    def test_an_empty_order_id_is_unknown_in_json_as_in_csv(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        rows = json.loads((SAMPLES / "statement.json").read_text(encoding="utf-8"))
+        for row in rows:
+            row["order_id"] = ""
+        as_json = tmp_path / "statement.json"
+        as_json.write_text(json.dumps(rows), encoding="utf-8")
+        text = (SAMPLES / "statement.csv").read_text(encoding="utf-8")
+        header, *lines = text.splitlines()
+        as_csv = tmp_path / "statement.csv"
+        as_csv.write_text(
+            "\n".join([header, *(line.rsplit(",", 1)[0] + "," for line in lines)]),
+            encoding="utf-8",
+        )
+
+        from_csv = run(capsys, ORDERS, as_csv, "--csv")
+        from_json = run(capsys, ORDERS, as_json, "--csv")
+
+        assert from_csv[0] == 0, from_csv
+        assert from_json == from_csv
+
     def test_a_utf8_bill_with_a_bom_reads_like_the_gbk_one(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:

@@ -10,7 +10,8 @@ Four formats, detected from the file unless `--format` names one:
   `transaction_id`, `kind`, `amount`, `currency`, `settled_at`, and
   optionally `fee` and `order_id`; a row per `SettlementLine`;
 - `json`: settlement lines as `orderkit.serialization` writes them, in a
-  JSON array or one per line.
+  JSON array or one per line (an empty `order_id`, like an empty CSV cell,
+  names no order).
 
 Whatever the format, a row that cannot be read becomes a `MalformedRow`
 with its line number and the rest are read.
@@ -174,9 +175,14 @@ def _json(data: bytes, path: str) -> StatementRead:
                 )
                 continue
             try:
-                lines.append(converter.structure(item.value, SettlementLine))
+                line = converter.structure(item.value, SettlementLine)
             except StructureError as error:
                 rejected.append(_row(item.line, error))
+                continue
+            if line.order_id == "":
+                # It names no order, as an empty CSV cell does.
+                line = attrs.evolve(line, order_id=None)
+            lines.append(line)
     except NotJson as error:
         raise InputError(f"STATEMENT {path} {error}") from None
     if (
