@@ -415,3 +415,12 @@ class TestColumns:
             width(line[: line.index(last)])
             for line, last in zip(lines[1:], "ab", strict=True)
         ] == [10, 10]
+
+    def test_a_row_stays_on_its_line_whatever_its_cells_hold(self) -> None:
+        lines = columns(("a", "b"), [("tao\nbao", "x\ty"), ("\x1b[31m", "z")])
+
+        assert lines == [
+            "  a         b",
+            "  tao\\nbao  x\\ty",
+            "  \\x1b[31m  z",
+        ]

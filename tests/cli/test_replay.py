@@ -197,6 +197,21 @@ class TestStore:
         assert [w["line"] for w in result["waiting"]] == [1]
         assert order(result, "TB-1111-01")["order"]["status"] == "picking"
 
+    def test_a_channel_with_a_newline_keeps_the_table_s_rows_whole(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        pick = json.loads(sample_lines()[5])
+        lines = [*sample_lines()[:2], json.dumps({**pick, "channel": "tao\nbao"})]
+
+        code, out, _ = run(
+            capsys, write(tmp_path / "e.jsonl", lines), "--db", tmp_path / "o.db"
+        )
+
+        assert code == 1  # the store refuses that channel
+        (row,) = [line for line in out.splitlines() if "PickingStarted" in line]
+        assert "tao\\nbao:TB-1111-01" in row
+        assert "rejected" in row
+
     def test_events_for_an_order_never_placed_wait_unstored(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:

@@ -22,6 +22,17 @@ def width(text: str) -> int:
     )
 
 
+def shown(text: str) -> str:
+    """`text` with each unprintable character escaped, so that it keeps to its line.
+
+    A newline or a tab from the data would otherwise break a table's rows
+    apart, or a terminal control sequence act on the terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _pad(text: str, cells: int, *, right: bool) -> str:
     gap = " " * max(cells - width(text), 0)
     return gap + text if right else text + gap
@@ -37,9 +48,9 @@ def columns(
     """The header and rows as aligned lines; columns in `right` align right.
 
     The last column is never padded, so that a long detail leaves no
-    trailing blanks.
+    trailing blanks. Cells are `shown()`: a row stays on one line.
     """
-    table = [list(header), *(list(row) for row in rows)]
+    table = [list(header), *([shown(cell) for cell in row] for row in rows)]
     widths = [max(width(row[i]) for row in table) for i in range(len(header) - 1)]
     lines = []
     for row in table:

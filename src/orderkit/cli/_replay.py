@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.cli._backends import Database, describe
-from orderkit.cli._columns import columns
+from orderkit.cli._columns import columns, shown
 from orderkit.cli._jsonlines import NotJson
 from orderkit.cli._order_files import InputError, read_bytes, utf8
 from orderkit.cli._replaying import OUTCOMES, Replay, Step, replay, stored
@@ -214,7 +214,7 @@ def to_table(result: Replay, orders: Stored, db: str) -> list[str]:
         ]
     lines += ["", f"  orders ({len(orders)})"]
     for channel, order, trail in orders:
-        lines += ["", f"  {channel}:{order.order_id}  {_about(order)}"]
+        lines += ["", f"  {shown(channel)}:{order.order_id}  {_about(order)}"]
         lines += columns(
             ("v", "occurred (UTC)", "event", "status", "by", "changes"),
             [_record(record) for record in trail],
