@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from pathlib import Path
 
 import pendulum
@@ -14,7 +15,7 @@ from orderkit.adapters.statements import (
     read_alipay_bill,
     read_wechat_bill,
 )
-from orderkit.errors import StructureError
+from orderkit.errors import ConfigurationError, StructureError
 from orderkit.integrations import SettlementLine, TransactionKind
 from orderkit.money import Money
 from orderkit.orders import Address, Buyer, Order, OrderLine, OrderStatus, Payment
@@ -82,6 +83,16 @@ class TestWeChatSample:
     def test_another_zone_can_be_named(self) -> None:
         first = read_wechat_bill(WECHAT, zone="UTC").lines[0]
         assert first.settled_at == pendulum.datetime(2026, 3, 1, 9, 12, 45)
+
+    @pytest.mark.parametrize("read", [read_wechat_bill, read_alipay_bill])
+    @pytest.mark.parametrize("bill", [WECHAT, ALIPAY, b""])
+    def test_a_bad_zone_is_refused_before_any_row_is_read(
+        self, read: Callable[..., StatementRead], bill: bytes
+    ) -> None:
+        with pytest.raises(ConfigurationError) as caught:
+            read(bill, zone="Mars/Olympus_Mons")
+
+        assert "zone" == caught.value.setting
 
     def test_utf8_with_a_bom_reads_the_same(self) -> None:
         utf8 = codecs.BOM_UTF8 + WECHAT.decode("gbk").encode("utf-8")

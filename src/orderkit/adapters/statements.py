@@ -36,6 +36,7 @@ from orderkit.integrations import (
     read_instant,
     read_money,
 )
+from orderkit.integrations._reading import zone_named
 from orderkit.money import Currency, Money
 
 
@@ -169,6 +170,7 @@ class _Layout:
 
 
 def _read(data: bytes, layout: _Layout, zone: str) -> StatementRead:
+    zone_named(zone)  # a bad zone is refused before any row, not at the first
     provider = layout.provider
     header: tuple[str, ...] | None = None
     lines: list[SettlementLine] = []
@@ -369,6 +371,7 @@ def read_wechat_bill(data: bytes, *, zone: str = _BILL_ZONE) -> StatementRead:
         The lines read and the rows that could not be, with line numbers.
 
     Raises:
+        ConfigurationError: `zone` is not an IANA zone.
         StructureError: No column header, a required column missing, or no
             summary after the data (a bill cut short).
 
@@ -451,6 +454,7 @@ def read_alipay_bill(data: bytes, *, zone: str = _BILL_ZONE) -> StatementRead:
         The lines read and the rows that could not be, with line numbers.
 
     Raises:
+        ConfigurationError: `zone` is not an IANA zone.
         StructureError: No column header, a required column missing, or no
             end-of-list line after the data (a bill cut short).
 

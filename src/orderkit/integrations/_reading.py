@@ -296,11 +296,20 @@ def read_instant(
         ) from None
 
 
-def _localised(naive: dt.datetime, zone: str, path: str, value: object) -> dt.datetime:
+def zone_named(zone: str) -> zoneinfo.ZoneInfo:
+    """The IANA zone `zone`, as `read_instant` reads local times in it.
+
+    Raises:
+        ConfigurationError: `zone` is not an IANA zone.
+    """
     try:
-        tz = zoneinfo.ZoneInfo(zone)
+        return zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise ConfigurationError("zone", f"{zone!r} is not an IANA zone") from None
+
+
+def _localised(naive: dt.datetime, zone: str, path: str, value: object) -> dt.datetime:
+    tz = zone_named(zone)
     early, late = naive.replace(tzinfo=tz, fold=0), naive.replace(tzinfo=tz, fold=1)
     if early.utcoffset() != late.utcoffset():
         # The hour a clock repeats or skips: which instant it meant is a guess.
