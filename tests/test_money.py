@@ -320,6 +320,29 @@ class TestScaled:
         assert Money("0.03", "CNY") == half.scaled("0.05")
         assert Money("0.02", "CNY") == half.scaled("0.05", ROUND_HALF_EVEN)
 
+    def test_a_long_factor_rounds_once(self) -> None:
+        # Just under half a fen: rounded first at 50 digits it would be half
+        # a fen, and then round up.
+        factor = decimal.Context(prec=100).subtract(Decimal("0.005"), Decimal("1E-60"))
+
+        assert Money("0.00", "CNY") == Money("1.00", "CNY").scaled(factor)
+
+    @given(
+        amount=st.decimals(places=2, min_value=-(10**25), max_value=10**25),
+        factor=st.decimals(allow_nan=False, allow_infinity=False, places=40),
+    )
+    def test_scaled_is_the_exact_product_rounded_once(
+        self, amount: Decimal, factor: Decimal
+    ) -> None:
+        exact = decimal.Context(prec=200).multiply(amount, factor)
+        expected = exact.quantize(Decimal("0.01"), rounding=decimal.ROUND_HALF_UP)
+        try:
+            got = Money(amount, "CNY").scaled(factor)
+        except InvalidMoney:
+            assert len(expected.as_tuple().digits) > 28  # too large to hold
+        else:
+            assert Money(expected, "CNY") == got
+
     @pytest.mark.parametrize("factor", [0.85, True, "1e-1", Decimal("NaN")])
     def test_refuses_an_inexact_factor(self, factor: Any) -> None:
         with pytest.raises(InvalidMoney) as caught:

@@ -56,11 +56,11 @@ Half-up (四舍五入) is what buyers and Chinese tax invoices expect.
 """
 
 
-def _context(*traps: type[decimal.DecimalException]) -> decimal.Context:
+def _context(*traps: type[decimal.DecimalException], prec: int = 50) -> decimal.Context:
     # Every field given, none taken from `decimal.DefaultContext`, which a
     # host may change (an Inexact trap) before orderkit loads.
     return decimal.Context(
-        prec=50,
+        prec=prec,
         rounding=decimal.ROUND_HALF_EVEN,
         Emin=decimal.MIN_EMIN,
         Emax=decimal.MAX_EMAX,
@@ -280,8 +280,13 @@ class Money:
         Returns:
             The product at the currency's minor unit.
         """
+        exact = _as_decimal(factor, "factor")
+        digits = len(self.amount.as_tuple().digits) + len(exact.as_tuple().digits)
+        # A product has at most as many digits as its factors together: at
+        # that precision it is exact, and rounds once, in `rounding`'s mode.
+        wide = _WIDE if digits <= _WIDE.prec else _context(prec=digits)
         try:
-            product = _WIDE.multiply(self.amount, _as_decimal(factor, "factor"))
+            product = wide.multiply(self.amount, exact)
         except decimal.DecimalException:
             raise InvalidMoney("factor", factor, "is too large") from None
         return Money.rounded(product, self.currency, rounding)
