@@ -29,6 +29,7 @@ from orderkit.orders import (
     Address,
     AddressChanged,
     AfterSalesCase,
+    AuditRecord,
     Buyer,
     Cancelled,
     CaseState,
@@ -206,6 +207,13 @@ def refunds_owed(unit: UnitOfWork) -> list[str]:
     """The message ids of the refund messages waiting in the outbox."""
     with unit as uow:
         return [m.message_id for m in uow.outbox.unsent() if m.topic == "refund"]
+
+
+def saga_ended(unit: UnitOfWork, order_id: str = "DY-2001") -> AuditRecord:
+    """The order's last SagaEnded record."""
+    with unit as uow:
+        records = uow.audit.records(CH, order_id)
+    return [r for r in records if r.event_type == "SagaEnded"][-1]
 
 
 def audit_types(unit: UnitOfWork, order_id: str = "DY-2001") -> list[str]:
@@ -478,6 +486,13 @@ class TestRefunds:
         assert order.saga is None
         assert "refund" in order.review  # wx-2's part is a person's now
         assert refunds.send_due() == ()
+        # The person reads why the provider refused it.
+        (result,) = [
+            c.new for c in saga_ended(shop.unit).changes if c.field == "saga.result"
+        ]
+        declined = [part for part in result.split("; ") if "declined" in part]
+        assert len(declined) == 1
+        assert "payment 'wx-2' has 266.00 CNY left" in declined[0], result
         assert payments.captured("alipay-77") == cny("0.00")  # sent once
 
     def test_a_refund_that_fails_after_the_cancellation_is_owed_again(

@@ -145,7 +145,8 @@ class Refunds:
         _ledger(order, case, _sent(parts, None), reason, self._clock.now())
         # Every part, whatever became of the others: the payments are
         # independent, and a declined one is left to a person on its own.
-        transactions = [self._send(order, part, reason) for part in parts]
+        sent = [self._send(order, part, reason) for part in parts]
+        transactions = [transaction for transaction, _ in sent]
         with self._unit as uow:
             order = steps.order_of(uow, channel, order_id)
             if order.saga is None or order.saga.key != saga.key:
@@ -163,7 +164,9 @@ class Refunds:
             ended, record = steps.ended(
                 new,
                 saga,
-                "; ".join(steps.describe(t) for t in transactions),
+                "; ".join(
+                    steps.describe(t) + (f" ({why})" if why else "") for t, why in sent
+                ),
                 now,
                 review=None if succeeded else steps.REFUND,
             )
@@ -171,20 +174,25 @@ class Refunds:
             uow.commit()
         return _outcome(ended, transactions)
 
-    def _send(self, order: Order, part: _Part, reason: str) -> ChannelTransaction:
-        """One part sent; a refusal (not a failure to retry) is a declined part.
+    def _send(
+        self, order: Order, part: _Part, reason: str
+    ) -> tuple[ChannelTransaction, str]:
+        """One part sent, and why the provider refused it ("" if it did not).
 
-        The parts sent before it were sent all the same: they must be
-        recorded, so a refusal cannot be let out with them unrecorded. A
-        `TransientError` is: the retry sends every part again, under the
-        same keys, which the provider answers with what it did.
+        A refusal (not a failure to retry) is a declined part. The parts
+        sent before it were sent all the same: they must be recorded, so a
+        refusal cannot be let out with them unrecorded. A `TransientError`
+        is: the retry sends every part again, under the same keys, which
+        the provider answers with what it did.
         """
         refund_id, payment, amount = part
         try:
-            return self._payments.refund(payment, amount, key=refund_id, reason=reason)
+            sent = self._payments.refund(payment, amount, key=refund_id, reason=reason)
         except TransientError:
             raise
-        except OrderkitError:
+        except OrderkitError as error:
+            # The person who settles it reads the provider's reason in the
+            # saga's result.
             return ChannelTransaction(
                 transaction_id=refund_id,
                 order_id=order.order_id,
@@ -194,7 +202,8 @@ class Refunds:
                 succeeded=False,
                 created_at=self._clock.now(),
                 parent_id=payment,
-            )
+            ), str(error)
+        return sent, ""
 
     def _send_next(
         self, channel: str, order_id: str
