@@ -1,5 +1,6 @@
 """orderkit.serialization: the JSON wire format, round trips and read errors."""
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from decimal import Decimal
@@ -13,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import orderkit.orders
+from orderkit.calendar import DayWindow, day_of
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     EmptyOrder,
@@ -45,7 +47,7 @@ from orderkit.orders import (
     ShipmentStatus,
     Shipped,
 )
-from orderkit.pricing import PurchaseContext
+from orderkit.pricing import LimitRule, LimitScope, PurchaseContext
 from orderkit.serialization import Converter, make_converter
 from orderkit.serialization._wire import TAGS
 from orderkit.testing import strategies as ost
@@ -932,6 +934,82 @@ class TestLargeIntegersInJson:
             make_converter(json=backend).loads(
                 b'{"amount": 1.5, "currency": "CNY"}', Money
             )
+
+
+class TestDurations:
+    """A `timedelta` is an ISO 8601 duration in days and the day's time."""
+
+    @pytest.mark.parametrize(
+        ("duration", "text"),
+        [
+            (dt.timedelta(0), "PT0S"),
+            (dt.timedelta(days=1), "P1D"),
+            (dt.timedelta(minutes=30), "PT30M"),
+            (
+                dt.timedelta(days=2, hours=3, seconds=5, microseconds=500),
+                "P2DT3H5.0005S",
+            ),
+            (-dt.timedelta(hours=1), "-PT1H"),
+        ],
+    )
+    def test_written_in_its_shortest_form(
+        self, duration: dt.timedelta, text: str
+    ) -> None:
+        assert CONVERTER.unstructure(duration) == text
+        assert CONVERTER.structure(text, dt.timedelta) == duration
+
+    @given(st.timedeltas())
+    def test_reads_back_equal(self, duration: dt.timedelta) -> None:
+        written = CONVERTER.dumps(duration)
+        assert CONVERTER.loads(written, dt.timedelta) == duration
+        assert STDLIB.loads(written, dt.timedelta) == duration
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [("P1W", dt.timedelta(weeks=1)), ("PT1,5S", dt.timedelta(seconds=1.5))],
+    )
+    def test_weeks_and_a_decimal_comma_are_read(
+        self, text: str, expected: dt.timedelta
+    ) -> None:
+        assert CONVERTER.structure(text, dt.timedelta) == expected
+
+    @pytest.mark.parametrize(
+        "value", ["P1Y", "P1M", "P", "PT", "P1DT", "1D", "PT1.5M", 1800, 1800.0, None]
+    )
+    def test_anything_else_is_refused(self, value: object) -> None:
+        with pytest.raises(StructureError, match="ISO 8601 duration"):
+            CONVERTER.structure(value, dt.timedelta)
+
+    def test_too_long_is_refused(self) -> None:
+        with pytest.raises(StructureError, match="longer than"):
+            CONVERTER.structure("P999999999999D", dt.timedelta)
+
+    def test_a_limit_rule_reads_back_equal(self) -> None:
+        rule = LimitRule(LimitScope.BUYER, 5, dt.timedelta(days=1))
+        written = CONVERTER.dumps(rule)
+        assert b'"window":"P1D"' in written
+        assert CONVERTER.loads(written, LimitRule) == rule
+
+
+class TestDates:
+    """A `date` is ISO 8601's calendar date, `YYYY-MM-DD`."""
+
+    @given(st.dates())
+    def test_reads_back_equal(self, day: dt.date) -> None:
+        written = CONVERTER.dumps(day)
+        assert len(written) == len(b'"2026-11-11"')
+        assert CONVERTER.loads(written, dt.date) == day
+
+    @pytest.mark.parametrize(
+        "value", ["20261111", "2026-W46-3", "2026-13-01", "2026-11-11T00:00:00Z", 5]
+    )
+    def test_anything_else_is_refused(self, value: object) -> None:
+        with pytest.raises(StructureError, match="ISO 8601 date"):
+            CONVERTER.structure(value, dt.date)
+
+    def test_a_day_window_reads_back_equal(self) -> None:
+        window = day_of(pendulum.datetime(2026, 11, 11, 3), "Asia/Shanghai")
+        assert CONVERTER.loads(CONVERTER.dumps(window), DayWindow) == window
 
 
 class TestTopLevelPaths:

@@ -14,6 +14,10 @@ The wire format, each rule pinned by a test:
   `"2026-11-11T08:00:00Z"`, with six digits of fraction only when the
   microsecond is not zero. Reading accepts any ISO 8601 timestamp with an
   offset and converts it to UTC; one without an offset is refused.
+- A `date` is ISO 8601's calendar date (`"2026-11-11"`); a `timedelta` an
+  ISO 8601 duration in days and the day's time, shortest first (`"P1D"`,
+  `"PT30M"`, `"P2DT3H5.5S"`, `"-PT1H"`). Reading takes weeks too (`"P1W"`),
+  and refuses years and months, which have no fixed length.
 - An enum is its value (`"in_transit"`).
 - An `IdempotencyKey` is an object with its four parts.
 - A tuple is a list; a frozenset is a sorted list, so equal values always

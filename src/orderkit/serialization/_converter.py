@@ -46,7 +46,9 @@ from orderkit.serialization._unions import (
 from orderkit.serialization._values import (
     structure_bytes,
     structure_currency,
+    structure_date,
     structure_decimal,
+    structure_duration,
     structure_enum,
     structure_instant,
     structure_int,
@@ -54,7 +56,9 @@ from orderkit.serialization._values import (
     structure_orderkit_error,
     structure_str,
     unstructure_bytes,
+    unstructure_date,
     unstructure_decimal,
+    unstructure_duration,
     unstructure_enum,
     unstructure_error,
     unstructure_instant,
@@ -336,6 +340,8 @@ def _configure(converter: Converter, *, readers: bool = True) -> None:
     converter.register_unstructure_hook(Money, unstructure_money)
     converter.register_unstructure_hook(Currency, attrgetter("code"))
     converter.register_unstructure_hook(dt.datetime, unstructure_instant)
+    converter.register_unstructure_hook(dt.date, unstructure_date)
+    converter.register_unstructure_hook(dt.timedelta, unstructure_duration)
     converter.register_unstructure_hook(OrderkitError, unstructure_error)
     for kind in enums:
         converter.register_unstructure_hook(kind, unstructure_enum)
@@ -357,6 +363,8 @@ def _configure(converter: Converter, *, readers: bool = True) -> None:
     converter.register_structure_hook(Money, structure_money)
     converter.register_structure_hook(Currency, structure_currency)
     converter.register_structure_hook(dt.datetime, structure_instant)
+    converter.register_structure_hook(dt.date, structure_date)
+    converter.register_structure_hook(dt.timedelta, structure_duration)
     converter.register_structure_hook(OrderkitError, structure_orderkit_error)
     for predicate, structure_factory in (
         (is_homogeneous_sequence, sequence_hook),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import enum
+import re
 from decimal import Decimal
 from typing import Final
 
@@ -128,6 +129,80 @@ def structure_instant(value: Data, _: TypeForm) -> pendulum.DateTime:
     if parsed.utcoffset() is None:
         raise NaiveDatetime("", value)
     return to_utc(parsed, "")
+
+
+def unstructure_date(value: dt.date) -> str:
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+@own
+def structure_date(value: Data, _: TypeForm) -> dt.date:
+    # Only the extended calendar form: what `unstructure_date` writes, and
+    # not the week or basic forms `date.fromisoformat` also takes.
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.date(value.year, value.month, value.day)
+    problem = "must be an ISO 8601 date such as '2026-11-11'"
+    raise StructureError("", value, problem, "date")
+
+
+def unstructure_duration(value: dt.timedelta) -> str:
+    # ISO 8601, in the units a timedelta has: days, then the day's time.
+    sign = "-" if value < dt.timedelta(0) else ""
+    value = abs(value)
+    minutes, seconds = divmod(value.seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M")) if n)
+    if value.microseconds:
+        time += f"{seconds}.{value.microseconds:06d}".rstrip("0") + "S"
+    elif seconds:
+        time += f"{seconds}S"
+    days = f"{value.days}D" if value.days else ""
+    if not (days or time):
+        return "PT0S"
+    return f"{sign}P{days}{'T' if time else ''}{time}"
+
+
+_DURATION: Final = re.compile(
+    r"(-)?P(?:(\d+)W)?(?:(\d+)D)?"
+    r"(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:[.,](\d{1,6}))?S)?)?",
+    re.ASCII,
+)
+
+
+@own
+def structure_duration(value: Data, _: TypeForm) -> dt.timedelta:
+    # Years and months have no fixed length: a duration in them is refused.
+    if isinstance(value, dt.timedelta):
+        return value
+    found = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    if found is not None and value not in ("P", "-P"):
+        sign, weeks, days, hours, minutes, seconds, fraction = found.groups()
+        try:
+            duration = dt.timedelta(
+                weeks=int(weeks or 0),
+                days=int(days or 0),
+                hours=int(hours or 0),
+                minutes=int(minutes or 0),
+                seconds=int(seconds or 0),
+                microseconds=int((fraction or "").ljust(6, "0")),
+            )
+        except OverflowError:
+            problem = "is longer than a duration can be"
+            raise StructureError("", value, problem, "timedelta") from None
+        return -duration if sign else duration
+    problem = (
+        "must be an ISO 8601 duration in weeks, days, hours, minutes and"
+        " seconds, such as 'PT30M' or 'P1D'"
+    )
+    raise StructureError("", value, problem, "timedelta")
 
 
 def unstructure_error(value: OrderkitError) -> dict[str, str]:
