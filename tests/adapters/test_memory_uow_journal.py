@@ -651,8 +651,8 @@ CASES: dict[str, tuple[Callable[[], st.SearchStrategy[Op]], Apply, Setup]] = {
     "cursors": (_cursors_ops, _cursors_apply, _no_setup),
 }
 
-# A unit: ops, each maybe followed by a commit; then how it ends. A unit of
-# `None` runs its ops outside any unit of work.
+# A unit: ops, each maybe followed by a commit; then how it ends. An
+# "outside" unit calls the unit's store with no unit open: refused.
 End = str  # "commit", "exit" (no commit), "raise", "rollback-then-exit"
 
 
@@ -680,7 +680,9 @@ def _run_journaled(
     uow = MemoryUnitOfWork()
     store = getattr(uow, f"_{name}")
     ctx: dict[str, Any] = {}
-    setup(store, ctx)
+    with uow:
+        setup(store, ctx)
+        uow.commit()
     trace: list[object] = []
     for end, steps in units:
         if end == "outside":
@@ -714,14 +716,19 @@ def _run_copied(
     """The same units the old way: a copy on open and commit, restored on exit."""
     uow = MemoryUnitOfWork()  # only for `state`: its store is used directly
     store = getattr(uow, f"_{name}")
+    # The unit's store serves calls only while it journals, in this thread:
+    # it journals throughout here, but the journal is only ever dropped.
+    store._begin()
     ctx: dict[str, Any] = {}
     setup(store, ctx)
     trace: list[object] = []
     for end, steps in units:
         if end == "outside":
+            store._end()
             for op, _commit in steps:
                 trace.append(_outcome(functools.partial(apply, store, op, ctx)))
             trace.append(state(uow, name))
+            store._begin()
             continue
         saved = store._snapshot()
         for op, commit in steps:
@@ -736,6 +743,7 @@ def _run_copied(
             trace.append(state(uow, name))
         store._restore(saved)
         trace.append(state(uow, name))
+    store._end()
     return trace
 
 
@@ -795,17 +803,17 @@ KNOWN_UNITS: dict[str, tuple[str, list[Any]]] = {
     "key taken over, then undone": (
         "keys",
         [
-            ("outside", [(("claim", "k1", "h", 0), False)]),
+            ("commit", [(("claim", "k1", "h", 0), False)]),
             ("raise", [(("claim", "k1", "h", 10), False)]),
-            ("outside", [(("claim", "k1", "h", 11), False)]),
+            ("commit", [(("claim", "k1", "h", 11), False)]),
         ],
     ),
     "key completed, then undone": (
         "keys",
         [
-            ("outside", [(("claim", "k1", "h", 0), False)]),
+            ("commit", [(("claim", "k1", "h", 0), False)]),
             ("rollback", [(("complete", "k1", True, 1), False)]),
-            ("outside", [(("claim", "k1", "h", 2), False)]),
+            ("commit", [(("claim", "k1", "h", 2), False)]),
         ],
     ),
 }

@@ -75,6 +75,8 @@ class MemoryCursorStore(Journaled):
         """
         name = check_feed(feed)
         with self._lock:
+            if self._owned:
+                self._in_unit("get")
             return self._cursors.get(name)
 
     def advance(self, feed: str, expected: str | None, cursor: str) -> bool:
@@ -88,6 +90,8 @@ class MemoryCursorStore(Journaled):
         """
         name, old, new = check_advance(feed, expected, cursor)
         with self._lock:
+            if self._owned:
+                self._in_unit("advance")
             current = self._cursors.get(name)
             # A retried call whose first attempt moved the feed: already done.
             if current == new:

@@ -113,6 +113,8 @@ class MemoryDetectorStore(Journaled):
         earliest, latest = window_around(at, check_window(window))
         flagged_at = check_now(now)
         with self._lock:
+            if self._owned:
+                self._in_unit("record")
             if key in self._orders:
                 return self._screening(key)
             found: list[tuple[str, str, pendulum.DateTime, str]] = []
@@ -160,6 +162,8 @@ class MemoryDetectorStore(Journaled):
         """Return up to `limit` pending suspicions, oldest first."""
         check_limit(limit)
         with self._lock:
+            if self._owned:
+                self._in_unit("pending")
             queued = [self._suspicions[key] for key in self._pending]
         # A stable sort: equal flagging times keep the order they were queued.
         queued.sort(key=lambda s: s.flagged_at)
@@ -169,6 +173,8 @@ class MemoryDetectorStore(Journaled):
         """Return the order's suspicion, or `None`."""
         key = (check_text("channel", channel), check_text("order_id", order_id))
         with self._lock:
+            if self._owned:
+                self._in_unit("suspicion")
             return self._suspicions.get(key)
 
     def resolve(
@@ -186,6 +192,8 @@ class MemoryDetectorStore(Journaled):
         who = check_text("actor", actor)
         at = check_now(now)
         with self._lock:
+            if self._owned:
+                self._in_unit("resolve")
             suspicion = self._suspicions.get(key)
             if suspicion is None:
                 raise no_suspicion(*key)
@@ -207,6 +215,8 @@ class MemoryDetectorStore(Journaled):
         if check_phone(phone) is None:
             raise ValidationError("phone", phone, "must be E.164, not None")
         with self._lock:
+            if self._owned:
+                self._in_unit("orders_of_buyer")
             found = [
                 Sighting(*key, self._orders[key].placed_at)
                 for key in self._by_phone.get(phone, ())
@@ -220,6 +230,8 @@ class MemoryDetectorStore(Journaled):
         pruned = 0
         kept: list[_Seen] = []
         with self._lock:
+            if self._owned:
+                self._in_unit("prune")
             journal = self._journal
             heap = self._by_placed_at
             while heap and heap[0][0] < cutoff:

@@ -1,7 +1,9 @@
 """The undo journal a memory store keeps while a `MemoryUnitOfWork` unit is open.
 
 A memory store used on its own keeps no journal: its `_journal` is `None`,
-and each write costs one `is not None` check more. While a unit is open,
+and each write costs one `is not None` check more. A store a unit of work
+owns refuses every call outside that unit's thread while it is open, and
+every call when no unit is open (`Journaled._in_unit`). While a unit is open,
 every write first records how to undo itself (the old value of a dict key
 or an attribute, "absent", a list's length, the heap slots a push or pop
 moves), so that `commit()` costs dropping the journal and a rollback
@@ -18,11 +20,14 @@ from collections.abc import Callable, MutableMapping
 from functools import partial
 from typing import Any, Final, TypeVar, final
 
+from orderkit.errors import StoreError
+
 
 H = TypeVar("H", bound="tuple[Any, ...]")
 """A heap's item: a tuple, compared as heapq compares it."""
 K = TypeVar("K")
 V = TypeVar("V")
+_STORE: Final = "memory"
 ABSENT: Final[Any] = object()
 """What a journal records for a key that was not in its dict."""
 
@@ -160,16 +165,47 @@ class Journaled:
     """What `MemoryUnitOfWork` calls on each memory store it owns.
 
     A store sets `_lock` and, in `__init__`, `_journal = None`; it records
-    every write in `_journal` when that is not `None`.
+    every write in `_journal` when that is not `None`. Every public method
+    of a store starts with `if self._owned: self._in_unit(name)`, so that
+    a store kept past its unit, or used from a thread other than the one
+    whose unit is open, is refused with `StoreError` before it reads or
+    writes anything, as the SQLite unit's stores are. A store used on its
+    own (not owned) pays that one attribute check and nothing more.
     """
 
     _lock: threading.Lock
     _journal: Journal | None
+    # Class defaults: a store created on its own is not owned, so its
+    # `__init__` need not know about units at all.
+    _owned: bool = False
+    """Set by the `MemoryUnitOfWork` that created the store."""
+    _thread: int | None = None
+    """The thread whose unit is open (set by `_begin`), else `None`."""
+
+    def _own(self) -> None:
+        """Belong to a unit of work: every call needs its unit open from now on."""
+        self._owned = True
+
+    def _in_unit(self, operation: str) -> None:
+        """Before a call of an owned store: its unit is open in this thread.
+
+        Checked without the store's lock: only the thread whose unit is open
+        can close it, so when this passes the unit stays open for the call.
+
+        Raises:
+            StoreError: No unit is open, or another thread's unit is: the
+                store was kept past its unit. Nothing was read or written.
+        """
+        if self._journal is None or self._thread != threading.get_ident():
+            raise StoreError(
+                _STORE, operation, "no unit of work is open: use `with unit:`"
+            )
 
     def _begin(self) -> None:
-        """Start journaling: a unit opened."""
+        """Start journaling: a unit opened in this thread."""
         with self._lock:
             self._journal = Journal()
+            self._thread = threading.get_ident()
 
     def _commit(self) -> None:
         """Keep what the unit wrote so far."""
@@ -188,6 +224,7 @@ class Journaled:
         """Stop journaling: the unit closed (after committing or rolling back)."""
         with self._lock:
             self._journal = None
+            self._thread = None
 
     def _rolled_back(self) -> None:
         """Mend what a replay cannot (the order of a dict), under the lock."""

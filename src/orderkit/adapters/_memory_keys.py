@@ -89,6 +89,8 @@ class MemoryKeyStore(Journaled):
         except OverflowError:
             until = ending(at, lease, "lease")  # raises, naming the lease
         with self._lock:
+            if self._owned:
+                self._in_unit("claim")
             record = self._keys.get(key)
             if record is not None:
                 return self._claim_known(key, record, request_hash, at, until)
@@ -131,6 +133,8 @@ class MemoryKeyStore(Journaled):
         check_outcome(outcome)
         at = check_now(now)
         with self._lock:
+            if self._owned:
+                self._in_unit("complete")
             record = self._keys.get(key)
             if record is None or record[1] != token:
                 raise ConcurrencyConflict(f"idempotency key:{key}")
@@ -146,6 +150,8 @@ class MemoryKeyStore(Journaled):
         check_key(key)
         check_token(token)
         with self._lock:
+            if self._owned:
+                self._in_unit("abandon")
             record = self._keys.get(key)
             if record is None or record[1] != token or record[4] is not None:
                 return False
@@ -159,6 +165,8 @@ class MemoryKeyStore(Journaled):
         cutoff = before_or_first(check_now(now), check_duration("retention", retention))
         pruned = 0
         with self._lock:
+            if self._owned:
+                self._in_unit("prune")
             journal = self._journal
             if self._ending:
                 if journal is not None:

@@ -51,6 +51,8 @@ class MemoryLedgerStore(Journaled):
     def apply(self, plan: Plan) -> Receipt:
         """Apply `plan` all or nothing (see `orderkit.ports.LedgerStore`)."""
         with self._lock:
+            if self._owned:
+                self._in_unit("apply")
             try:
                 return engine.apply_plan(self._s, plan)
             except BaseException:
@@ -63,6 +65,8 @@ class MemoryLedgerStore(Journaled):
         """Expire live holds due by `now` (or the store's later time)."""
         now = to_utc(now, "now")
         with self._lock:
+            if self._owned:
+                self._in_unit("expire_due")
             try:
                 return engine.expire_due(
                     self._s, now, lambda at: self._s.pop_due(at, limit)
@@ -81,6 +85,8 @@ class MemoryLedgerStore(Journaled):
         """Return balances as of `now`, due holds counted as expired."""
         now = to_utc(now, "now")
         with self._lock:
+            if self._owned:
+                self._in_unit("balances")
             s = self._s
             at = now if s.high_water_ is None else max(now, s.high_water_)
             found = []
@@ -95,12 +101,16 @@ class MemoryLedgerStore(Journaled):
     def receipt(self, key: str) -> Receipt | None:
         """Return the first receipt of `key`, marked replayed, or `None`."""
         with self._lock:
+            if self._owned:
+                self._in_unit("receipt")
             first = self._s.receipts.get(key)
         return None if first is None else engine.copy_receipt(first, replayed=True)
 
     def hold(self, hold_id: str) -> Hold | None:
         """Return the hold as stored."""
         with self._lock:
+            if self._owned:
+                self._in_unit("hold")
             return self._s.holds_.get(hold_id)
 
     def holds(
@@ -112,6 +122,8 @@ class MemoryLedgerStore(Journaled):
     ) -> Sequence[Hold]:
         """Return holds as stored, filtered, oldest first."""
         with self._lock:
+            if self._owned:
+                self._in_unit("holds")
             found = [
                 h
                 for h in self._s.holds_.values()
@@ -124,6 +136,8 @@ class MemoryLedgerStore(Journaled):
     def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
         """Return up to `limit` movements with `seq > after`."""
         with self._lock:
+            if self._owned:
+                self._in_unit("movements")
             start = max(after, 0)
             logged = self._s.movements_[start : start + max(limit, 0)]
         return [
@@ -133,11 +147,15 @@ class MemoryLedgerStore(Journaled):
 
     def policy(self, sku: str) -> StockPolicy:
         """Return the SKU's stock policy."""
+        if self._owned:
+            self._in_unit("policy")
         return self._s.policies.get(sku, _NO_POLICY)
 
     def set_policy(self, sku: str, policy: StockPolicy) -> None:
         """Set the SKU's stock policy."""
         with self._lock:
+            if self._owned:
+                self._in_unit("set_policy")
             if self._journal is not None:
                 self._journal.item(self._s.policies, sku)
             self._s.policies[sku] = policy
@@ -145,6 +163,8 @@ class MemoryLedgerStore(Journaled):
     def set_safety_stock(self, sku: str, location: str, quantity: int) -> None:
         """Set the safety stock of one balance."""
         with self._lock:
+            if self._owned:
+                self._in_unit("set_safety_stock")
             journal = self._journal
             s = self._s
             figures = s.figures_.get((sku, location))

@@ -61,6 +61,8 @@ class MemoryLimitStore(Journaled):
         use = check_use_id(use_id)
         at = check_instant("now", now)
         with self._lock:
+            if self._owned:
+                self._in_unit("consume")
             if use is not None and use in self._use_ids:
                 return Granted(replayed=True)
             over = [
@@ -91,6 +93,8 @@ class MemoryLimitStore(Journaled):
         cutoff = check_instant("before", before)
         pruned = 0
         with self._lock:
+            if self._owned:
+                self._in_unit("prune")
             journal = self._journal
             for name in list(self._uses):
                 kept = [use for use in self._uses[name] if use[0] >= cutoff]

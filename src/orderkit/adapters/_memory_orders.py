@@ -145,6 +145,8 @@ class MemoryOrderStore(Journaled):
         """
         key = check_key(channel, order_id)
         with self._lock:
+            if self._owned:
+                self._in_unit("get")
             return self._orders.get(key)
 
     def save(self, order: Order, expected_version: int | None) -> None:
@@ -160,6 +162,8 @@ class MemoryOrderStore(Journaled):
         order, expected = check_save(order, expected_version)
         key = check_key(order.channel, order.order_id)
         with self._lock:
+            if self._owned:
+                self._in_unit("save")
             stored = self._orders.get(key)
             found = None if stored is None else stored.version
             if found != expected:
@@ -182,6 +186,8 @@ class MemoryOrderStore(Journaled):
         """
         wanted, start, most = check_listing(status, after, limit)
         with self._lock:
+            if self._owned:
+                self._in_unit("orders")
             keys = sorted(self._orders)
             found = []
             for key in keys:
@@ -233,6 +239,8 @@ class MemoryAuditLog(Journaled):
         """
         name, checked = check_records(channel, records)
         with self._lock:
+            if self._owned:
+                self._in_unit("append")
 
             def stored(order_id: str, version: int) -> AuditRecord | None:
                 return self._records.get((name, order_id), {}).get(version)
@@ -257,6 +265,8 @@ class MemoryAuditLog(Journaled):
         """
         key = check_key(channel, order_id)
         with self._lock:
+            if self._owned:
+                self._in_unit("records")
             trail = self._records.get(key, {})
             return [trail[version] for version in sorted(trail)]
 

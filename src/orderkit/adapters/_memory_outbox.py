@@ -188,8 +188,12 @@ class MemoryOutbox(Journaled):
 
         Raises:
             ValidationError: `streams` is not a sequence of text.
+            StoreError: The outbox is a unit of work's, and its unit is not
+                open in this thread.
         """
         as_tuple(streams, "streams", str)
+        if self._owned:
+            self._in_unit("lock_streams")
 
     def add(self, messages: Sequence[OutboxMessage]) -> None:
         """Store the messages in order, skipping those stored; all or nothing.
@@ -203,6 +207,8 @@ class MemoryOutbox(Journaled):
         """
         checked = check_messages(messages)
         with self._lock:
+            if self._owned:
+                self._in_unit("add")
             stored = {
                 m.message_id: e.message
                 for m in checked
@@ -230,6 +236,8 @@ class MemoryOutbox(Journaled):
         """
         name, at, until, most = check_claim(relay, now, lease, limit)
         with self._lock:
+            if self._owned:
+                self._in_unit("claim")
             blocked: set[str] = set()
             taken: list[_Entry] = []
             for entry in self._unsent.values():
@@ -266,6 +274,8 @@ class MemoryOutbox(Journaled):
         ids, name, at = check_mark(message_ids, relay, now)
         marked = 0
         with self._lock:
+            if self._owned:
+                self._in_unit("mark_sent")
             for message_id in ids:
                 entry = self._entries.get(message_id)
                 if entry is None or entry.sent_at is not None or entry.relay != name:
@@ -285,6 +295,8 @@ class MemoryOutbox(Journaled):
         """
         most = check_limit(limit)
         with self._lock:
+            if self._owned:
+                self._in_unit("unsent")
             return [
                 entry.message for entry in itertools.islice(self._unsent.values(), most)
             ]
@@ -297,6 +309,8 @@ class MemoryOutbox(Journaled):
         """
         cutoff = check_before(before)
         with self._lock:
+            if self._owned:
+                self._in_unit("prune")
             gone = [
                 message_id
                 for message_id, entry in self._entries.items()
@@ -365,6 +379,8 @@ class MemoryInbox(Journaled):
         """
         name, message, at = check_seen(consumer, message_id, now)
         with self._lock:
+            if self._owned:
+                self._in_unit("seen")
             if (name, message) in self._seen:
                 return True
             if self._journal is not None:
@@ -380,6 +396,8 @@ class MemoryInbox(Journaled):
         """
         cutoff = check_before(before)
         with self._lock:
+            if self._owned:
+                self._in_unit("prune")
             kept = {key: at for key, at in self._seen.items() if at >= cutoff}
             pruned = len(self._seen) - len(kept)
             if self._journal is not None:

@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 
 class _Journaled(Protocol):
+    def _own(self) -> None: ...
+
     def _begin(self) -> None: ...
 
     def _commit(self) -> None: ...
@@ -46,7 +48,12 @@ class MemoryUnitOfWork:
     the process.
 
     The stores are the unit's: read them through `uow.orders` and the like
-    inside the block. Outside a unit the properties raise `StoreError`.
+    inside the block. Outside a unit the properties raise `StoreError`. So
+    does every call of a store kept past its unit (taken inside the block,
+    called after it), reads included, and every call from a thread other
+    than the one whose unit is open: such a call reads and writes nothing,
+    as with `SqliteUnitOfWork`. Stores created on their own (not by a unit
+    of work) work from any thread, with no unit, as before.
 
     .. versionadded:: 0.1.0
     """
@@ -75,6 +82,8 @@ class MemoryUnitOfWork:
             self._detector,
             self._cursors,
         )
+        for store in self._all:
+            store._own()  # noqa: SLF001 - a kept store must not write on its own
 
     @property
     def orders(self) -> MemoryOrderStore:
