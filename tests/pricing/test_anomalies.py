@@ -122,6 +122,15 @@ class TestManyByOneActor:
         )
         assert [a.change_ids for a in found] == [("PC-0", "PC-1", "PC-2", "PC-3")]
 
+    def test_one_login_however_spelled_is_one_actor(self) -> None:
+        logins = ["clerk.zhang", "Clerk.Zhang", " clerk.zhang", "CLERK.ZHANG"]
+        burst = [
+            change(f"PC-{i}", WED_MORNING.add(minutes=i), requester=login)
+            for i, login in enumerate(logins)
+        ]
+        found = of_kind(report(burst), AnomalyKind.MANY_BY_ONE_ACTOR)
+        assert [(a.actor, len(a.change_ids)) for a in found] == [("clerk.zhang", 4)]
+
     def test_two_separate_bursts(self) -> None:
         morning = [change(f"PC-A{i}", WED_MORNING.add(minutes=i)) for i in range(4)]
         afternoon = [

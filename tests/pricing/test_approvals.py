@@ -415,6 +415,48 @@ class TestApprove:
             )
 
 
+class TestADecisionHoldsItsRules:
+    """A decided change is a decision `approve` or `reject` could have made."""
+
+    @pytest.mark.parametrize("state", [ChangeState.APPROVED, ChangeState.REJECTED])
+    @pytest.mark.parametrize("who", ["clerk.zhang", " Clerk.Zhang "])
+    def test_the_requester_never_decides(self, state: ChangeState, who: str) -> None:
+        with pytest.raises(ValidationError) as caught:
+            attrs.evolve(
+                change(), state=state, decided_by=who, decided_at=T0.add(minutes=5)
+            )
+        assert caught.value.field == "decided_by"
+
+    @pytest.mark.parametrize("state", [ChangeState.APPROVED, ChangeState.REJECTED])
+    @pytest.mark.parametrize("after", [dt.timedelta(hours=24), dt.timedelta(days=3)])
+    def test_not_at_or_after_expiry(
+        self, state: ChangeState, after: dt.timedelta
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            attrs.evolve(
+                change(), state=state, decided_by="mgr.li", decided_at=T0 + after
+            )
+        assert caught.value.field == "decided_at"
+
+    def test_not_before_the_request(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            attrs.evolve(
+                change(),
+                state=ChangeState.APPROVED,
+                decided_by="mgr.li",
+                decided_at=T0.add(seconds=-1),
+            )
+        assert caught.value.field == "decided_at"
+
+    def test_the_last_instant_before_expiry_is_in_time(self) -> None:
+        pending = change()
+        last = pending.expires_at.add(microseconds=-1)
+        approved = attrs.evolve(
+            pending, state=ChangeState.APPROVED, decided_by="mgr.li", decided_at=last
+        )
+        assert approved.decided_at == last
+
+
 class TestRejectAndExpire:
     """A change leaves pending once: rejected, or expired when its time is up."""
 

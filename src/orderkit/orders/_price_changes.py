@@ -154,6 +154,23 @@ class PriceChange:
             raise ValidationError(
                 "decided_by", self.decided_by, f"does not fit state {self.state}"
             )
+        # What `approve` and `reject` check, held by the value itself: a
+        # decision made any other way (a copy with its fields set, a
+        # document read back) cannot skip it.
+        if self.decided_by is not None and _same_person(
+            self.decided_by, self.requester
+        ):
+            raise ValidationError(
+                "decided_by", self.decided_by, "requested the change; cannot decide it"
+            )
+        at = self.decided_at  # set whenever the change is decided (checked above)
+        if decided and at is not None and not self.requested_at <= at < self.expires_at:
+            raise ValidationError(
+                "decided_at",
+                at,
+                f"must be from requested_at ({self.requested_at}) to before"
+                f" expires_at ({self.expires_at})",
+            )
 
     @property
     def delta(self) -> Money:
@@ -299,9 +316,13 @@ def _check_ttl(ttl: object) -> None:
         raise ValidationError("ttl", ttl, "must be a positive timedelta")
 
 
+def login(name: str) -> str:
+    """`name` as back offices compare logins: "Li.Wei" and " li.wei" are one."""
+    return name.strip().casefold()
+
+
 def _same_person(a: str, b: str) -> bool:
-    # "Li.Wei" and " li.wei" are one login in most back offices.
-    return a.strip().casefold() == b.strip().casefold()
+    return login(a) == login(b)
 
 
 def _check_decider(

@@ -24,7 +24,7 @@ import pendulum
 from orderkit.calendar._windows import zone_info
 from orderkit.errors import CurrencyMismatch, ValidationError
 from orderkit.money import Money
-from orderkit.orders._price_changes import PriceChange
+from orderkit.orders._price_changes import PriceChange, login
 
 
 # A price's deviation from its list price, in its own context: the caller's
@@ -131,9 +131,10 @@ def _bursts(
     """More than `max_per_actor` requests by one actor within any `window`."""
     by_actor: dict[str, list[PriceChange]] = defaultdict(list)
     for change in changes:
-        by_actor[change.requester].append(change)
+        # One login however the back office spells it, as approvals compare.
+        by_actor[login(change.requester)].append(change)
     found: list[Anomaly] = []
-    for actor, own in by_actor.items():
+    for own in by_actor.values():
         own.sort(key=lambda c: (c.requested_at, c.change_id))
         # Half-open windows [t, t + window): spans of too many merge into one.
         spans: list[list[int]] = []
@@ -153,7 +154,7 @@ def _bursts(
                 Anomaly(
                     AnomalyKind.MANY_BY_ONE_ACTOR,
                     tuple(c.change_id for c in burst),
-                    actor,
+                    burst[0].requester,
                     f"{len(burst)} changes from {burst[0].requested_at} to "
                     f"{burst[-1].requested_at}; more than {max_per_actor} "
                     f"within {window}",
