@@ -26,6 +26,8 @@ from orderkit.orders import Address as OrderAddress
 from orderkit.orders import (
     AfterSalesCase,
     Buyer,
+    CaseState,
+    CaseStep,
     FieldChange,
     Order,
     OrderLine,
@@ -499,3 +501,111 @@ class TestAfterSales:
         with pytest.raises(ValidationError) as caught:
             record_case(paid_order(), price_cut(), **stamp(1))  # type: ignore[arg-type]
         assert caught.value.field == "case"
+
+
+class TestACaseIsOneItsFunctionsMade:
+    """A case is recorded only as its own functions could have made it."""
+
+    def approved(self) -> tuple[Order, AfterSalesCase]:
+        order = recorded(record_payments(paid_order(), captured(), **stamp(1))).order
+        case = approve_case(
+            a_return(), "mgr.li", "store_manager", TIERS, T0.add(days=4)
+        )
+        return recorded(record_case(order, case, **stamp(2))).order, case
+
+    def test_what_was_approved_cannot_change_afterwards(self) -> None:
+        order, case = self.approved()
+        raised = attrs.evolve(case, refund_amount=cny("576.00"))
+        received = receive_return(raised, {}, {}, T0.add(days=6))
+
+        with pytest.raises(ValidationError) as caught:
+            record_case(order, received, **stamp(3))
+
+        assert caught.value.field == "after_sales[AS-1]"
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("payment_id", "wx-2"),  # a payment the order has too
+            ("return_to", "HZ-Binjiang"),
+            ("reason", "另一个理由"),
+            ("requester", "buyer:someone-else"),
+            ("requested_at", T0.add(days=1)),
+        ],
+    )
+    def test_nor_anything_else_the_case_was_opened_with(
+        self, field: str, value: object
+    ) -> None:
+        order, case = self.approved()
+        order = attrs.evolve(
+            order, payments=(*order.payments, Payment("wx-2", cny("1.00"), T0))
+        )
+        changed = attrs.evolve(case, **{field: value})
+
+        with pytest.raises(ValidationError) as caught:
+            record_case(order, changed, **stamp(3))
+
+        assert caught.value.field == "after_sales[AS-1]"
+
+    def test_a_state_set_without_its_steps_is_refused(self) -> None:
+        skipped = attrs.evolve(
+            a_return(), state=CaseState.INSPECTED, inspection_passed=True
+        )
+
+        with pytest.raises(IllegalTransition, match="history"):
+            record_case(paid_order(), skipped, **stamp(1))
+
+    def test_a_state_moved_back_is_refused(self) -> None:
+        order, case = self.approved()
+        received = receive_return(case, {}, {}, T0.add(days=6))
+        order = recorded(record_case(order, received, **stamp(3))).order
+        back = attrs.evolve(received, state=CaseState.APPROVED)
+
+        with pytest.raises(IllegalTransition, match="history"):
+            record_case(order, back, **stamp(4))
+
+    def test_a_step_the_machine_does_not_have_is_refused(self) -> None:
+        case = a_return()
+        jump = CaseStep(
+            "refund", CaseState.REQUESTED, CaseState.REFUNDED, "ops", T0.add(days=4)
+        )
+        forged = attrs.evolve(
+            case, state=CaseState.REFUNDED, refund_id="RF-1", steps=(*case.steps, jump)
+        )
+
+        with pytest.raises(IllegalTransition, match="history steps from requested"):
+            record_case(paid_order(), forged, **stamp(1))
+
+    @pytest.mark.parametrize(
+        ("mark", "value"),
+        [("required_role", None), ("inspection_passed", None), ("refund_id", "RF-9")],
+    )
+    def test_each_step_leaves_its_mark_and_only_it(
+        self, mark: str, value: object
+    ) -> None:
+        order, case = self.approved()
+        received = receive_return(case, {}, {}, T0.add(days=6))
+        inspected = inspect_return(received, passed=True, at=T0.add(days=7)).case
+
+        with pytest.raises(IllegalTransition, match=mark):
+            record_case(order, attrs.evolve(inspected, **{mark: value}), **stamp(3))
+
+    def test_a_verdict_recorded_is_never_changed(self) -> None:
+        order, case = self.approved()
+        received = receive_return(case, {}, {}, T0.add(days=6))
+        failed = inspect_return(received, passed=False, at=T0.add(days=7)).case
+        order = recorded(record_case(order, failed, **stamp(3))).order
+        passed = attrs.evolve(failed, inspection_passed=True)
+
+        with pytest.raises(IllegalTransition, match="inspection_passed"):
+            record_case(order, passed, **stamp(4))
+
+    def test_the_cases_its_functions_make_are_all_recorded(self) -> None:
+        order, case = self.approved()
+        received = receive_return(case, {}, {}, T0.add(days=6))
+        inspected = inspect_return(received, passed=False, at=T0.add(days=7)).case
+        for n, each in enumerate(
+            [received, inspected, resolve_case(inspected, T0.add(days=8))]
+        ):
+            order = recorded(record_case(order, each, **stamp(3 + n))).order
+        assert order.after_sales[0].state is CaseState.RESOLVED

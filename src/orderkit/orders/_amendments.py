@@ -11,6 +11,7 @@ had, a case keeps its history, a decided price change stays decided.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Final, TypeVar, final
 
@@ -22,7 +23,13 @@ from orderkit._time import to_utc
 from orderkit._validate import instance_of, text
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import IllegalTransition, ValidationError
-from orderkit.orders._aftersales import AfterSalesCase
+from orderkit.orders._aftersales import (
+    CASE_TRANSITIONS,
+    AfterSalesCase,
+    CaseAction,
+    CaseState,
+    CaseStep,
+)
 from orderkit.orders._audit import AuditRecord, FieldChange
 from orderkit.orders._model import OrderLine
 from orderkit.orders._order import Order
@@ -177,13 +184,7 @@ def record_case(  # noqa: PLR0913 - the part, and who records it when
     old = order.after_sales[index] if index < len(order.after_sales) else None
     if old == case:
         return Unchanged(order, f"the order holds case {case.case_id!r} already")
-    if old is not None and case.steps[: len(old.steps)] != old.steps:
-        raise IllegalTransition(
-            order.order_id,
-            order.status,
-            f"record_case (case {case.case_id!r})",
-            "the case's history differs from the recorded one",
-        )
+    _check_case(order, old, case)
     change = FieldChange(
         f"after_sales[{case.case_id}].state",
         "" if old is None else str(old.state),
@@ -192,6 +193,109 @@ def record_case(  # noqa: PLR0913 - the part, and who records it when
     at = case.steps[-1].at if case.steps else case.requested_at
     new = attrs.evolve(order, after_sales=_put(order.after_sales, index, case))
     return _record(order, new, stamp, "AfterSalesRecorded", at=at, changes=(change,))
+
+
+def _check_case(order: Order, old: AfterSalesCase | None, case: AfterSalesCase) -> None:
+    """Refuse a case its own functions could not have made from the stored one.
+
+    A case is a value anyone can build: its history must be a path through
+    `CASE_TRANSITIONS` that ends in its state, each step's mark set exactly
+    when its step is there, and what its approval agreed to unchanged since.
+    """
+
+    def refuse(problem: str) -> IllegalTransition:
+        where = f"record_case (case {case.case_id!r})"
+        return IllegalTransition(order.order_id, order.status, where, problem)
+
+    if old is not None and case.steps[: len(old.steps)] != old.steps:
+        raise refuse("the case's history differs from the recorded one")
+    problem = _history_problem(case)
+    if problem is not None:
+        raise refuse(problem)
+    if old is not None:
+        agreed = attrs.evolve(
+            old,
+            lines=[
+                attrs.evolve(line, serials=new_line.serials)
+                for line, new_line in zip(old.lines, case.lines, strict=False)
+            ],
+            **{name: getattr(case, name) for name in _CASE_PROGRESS},
+        )
+        if len(old.lines) != len(case.lines) or agreed != case:
+            raise ValidationError(
+                f"after_sales[{case.case_id}]",
+                case,
+                "changes what the recorded case was opened or approved for",
+            )
+        marks: list[tuple[str, object, object]] = [
+            (name, getattr(old, name), getattr(case, name))
+            for name in ("required_role", "inspection_passed", "refund_id")
+        ]
+        marks += [
+            (f"lines[{line.line_id}].serials", line.serials or None, now.serials)
+            for line, now in zip(old.lines, case.lines, strict=True)
+        ]
+        for name, recorded, now in marks:
+            if recorded is not None and now != recorded:
+                raise refuse(f"the case's {name} was recorded already")
+
+
+_CASE_PROGRESS: Final = (
+    "state",
+    "steps",
+    "required_role",
+    "inspection_passed",
+    "refund_id",
+)
+"""What moves as a case does; every other field stays as the case was opened."""
+
+
+def _history_problem(case: AfterSalesCase) -> str | None:
+    """What is wrong with the case's steps and the marks they leave, if anything."""
+    actions, problem = _path(case.steps)
+    if problem is None and case.state is not case.steps[-1].after:
+        problem = (
+            f"the case is {case.state}, but its history ends {case.steps[-1].after}"
+        )
+    marks = (
+        (CaseAction.APPROVE, case.required_role, "required_role"),
+        (CaseAction.INSPECT, case.inspection_passed, "inspection_passed"),
+        (CaseAction.REFUND, case.refund_id, "refund_id"),
+    )
+    for action, mark, name in marks:
+        if problem is None and (action in actions) != (mark is not None):
+            problem = f"the case's {name} does not fit its history"
+    if problem is None and CaseAction.REFUND in actions and not case.inspection_passed:
+        problem = "the case was refunded without a passed inspection"
+    return problem
+
+
+def _path(steps: Sequence[CaseStep]) -> tuple[set[CaseAction], str | None]:
+    """The actions of a case's history, and why it is no path of the machine."""
+    first = steps[0] if steps else None
+    if first is None or (first.action, first.before, first.after) != (
+        "request",
+        None,
+        CaseState.REQUESTED,
+    ):
+        return set(), "the case's history does not start with its request"
+    actions: set[CaseAction] = set()
+    for before, step in itertools.pairwise(steps):
+        action = _ACTIONS.get(step.action)
+        if (
+            action is None
+            or step.before is not before.after
+            or CASE_TRANSITIONS[before.after, action] is not step.after
+        ):
+            return actions, (
+                f"the case's history steps from {before.after}"
+                f" by {step.action!r} to {step.after}"
+            )
+        actions.add(action)
+    return actions, None
+
+
+_ACTIONS: Final = {action.value: action for action in CaseAction}
 
 
 def record_price_change(  # noqa: PLR0913 - the part, and who records it when

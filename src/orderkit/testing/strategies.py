@@ -180,13 +180,16 @@ def _with_parts(draw: st.DrawFn, order: Order, at: pendulum.DateTime) -> Order:
     line = order.lines[0]
     money = line.unit_price
     parts: list[PaymentLedger | AfterSalesCase | PriceChange] = []
+    # A case goes back to a payment the order has: one paid, or the ledger's.
+    payment = order.payments[0].payment_id if order.payments else None
     if draw(st.booleans()):
         total = sum((each.amount for each in order.lines), Money.zero(money.currency))
         ledger = PaymentLedger(order.order_id, order.currency)
         if total.amount > 0:
             ledger = ledger.authorise("PAY-1", total, at).capture("PAY-1", total, at)
+            payment = "PAY-1"
         parts.append(ledger)
-    if draw(st.booleans()):
+    if payment is not None and draw(st.booleans()):
         refund = Money.from_minor(draw(st.integers(1, 10**6)), money.currency)
         returned = ReturnLine(
             line.line_id, line.sku, draw(st.integers(1, line.quantity))
@@ -195,7 +198,7 @@ def _with_parts(draw: st.DrawFn, order: Order, at: pendulum.DateTime) -> Order:
             request_return(
                 case_id="AS-1",
                 order_id=order.order_id,
-                payment_id="PAY-1",
+                payment_id=payment,
                 lines=[returned],
                 refund_amount=refund,
                 reason="七天无理由退货",
