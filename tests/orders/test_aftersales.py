@@ -6,6 +6,7 @@ import pytest
 from orderkit.errors import (
     CurrencyMismatch,
     IllegalTransition,
+    UnknownPayment,
     UnknownSerial,
     ValidationError,
 )
@@ -13,9 +14,15 @@ from orderkit.inventory._stock import StockLine
 from orderkit.money import Money
 from orderkit.orders import (
     CASE_TRANSITIONS,
+    Address,
     AfterSalesCase,
+    Buyer,
     CaseAction,
     CaseState,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
     ReturnLine,
     approve_case,
     inspect_return,
@@ -25,7 +32,7 @@ from orderkit.orders import (
     request_return,
     resolve_case,
 )
-from orderkit.pricing import ApprovalTiers
+from orderkit.pricing import ApprovalTiers, PaymentLedger
 
 
 T0 = dt.datetime(2025, 1, 20, 9, 30, tzinfo=dt.UTC)  # the week before Spring Festival
@@ -87,9 +94,9 @@ class TestHappyPath:
             StockLine("DJI-BATT", "SZ-Nanshan", 1),
         ) == outcome.restock
         assert (
-            "aftersales:AS-7001:restock:0",
-            "aftersales:AS-7001:restock:1",
-        ) == outcome.restock_keys
+            "aftersales:order:douyin:DY-20250118-42:case:AS-7001:restock:0",
+            "aftersales:order:douyin:DY-20250118-42:case:AS-7001:restock:1",
+        ) == outcome.restock_keys("douyin")
         done = resolve_case(refund_case(outcome.case, "RF-AS-7001", at(51)), at(52))
         assert CaseState.RESOLVED == done.state
         assert "RF-AS-7001" == done.refund_id
@@ -109,6 +116,13 @@ class TestHappyPath:
         assert once is refund_case(once, "RF-1", at(52))
         with pytest.raises(IllegalTransition):
             refund_case(once, "RF-2", at(52))
+
+    def test_refund_repeat_after_resolve_is_a_no_op(self) -> None:
+        case = inspect_return(received(), passed=True, at=at(50)).case
+        done = resolve_case(refund_case(case, "RF-1", at(51)), at(52))
+        assert done is refund_case(done, "RF-1", at(53))
+        with pytest.raises(IllegalTransition):
+            refund_case(done, "RF-2", at(53))
 
     def test_inputs_are_never_mutated(self) -> None:
         case = case_for()
@@ -142,7 +156,7 @@ class TestInspection:
             received(), passed=False, at=at(50), note="water damage"
         )
         assert () == outcome.restock
-        assert () == outcome.restock_keys
+        assert () == outcome.restock_keys("douyin")
         assert outcome.case.inspection_passed is False
         with pytest.raises(IllegalTransition) as caught:
             refund_case(outcome.case, "RF-1", at(51))
@@ -316,3 +330,107 @@ class TestBadInput:
         with pytest.raises(ValidationError) as caught:
             attrs.evolve(case_for(), **{field: value})  # type: ignore[arg-type]
         assert field == caught.value.field
+
+
+PAYMENT = "alipay-2088-555"
+
+
+def paid_order(**changes: object) -> Order:
+    """DY-20250118-42: the two drones and the battery, paid by Alipay."""
+    order = Order(
+        order_id="DY-20250118-42",
+        channel="douyin",
+        buyer=Buyer("buyer:wang.fang"),
+        address=Address("CN", "广东省", "深圳市", "南山区", "科技园 1 号"),
+        lines=[
+            OrderLine("L1", "DJI-MINI4", 2, cny("2199.00")),
+            OrderLine("L2", "DJI-BATT", 1, cny("390.00")),
+        ],
+        placed_at=T0,
+        status=OrderStatus.PAID,
+        payments=[Payment(PAYMENT, cny("4788.00"), T0)],
+    )
+    return attrs.evolve(order, **changes)  # type: ignore[arg-type]
+
+
+def battery_back(case_id: str) -> AfterSalesCase:
+    """Only the spare battery back (it has no serial number), inspection passed."""
+    case = attrs.evolve(
+        case_for("390.00"), case_id=case_id, lines=[ReturnLine("L2", "DJI-BATT", 1)]
+    )
+    case = approve_case(case, "fin.chen", "finance", TIERS, at(1))
+    case = receive_return(case, {}, SHIPPED, at(48))
+    return inspect_return(case, passed=True, at=at(50)).case
+
+
+def refunded_ledger(*refund_ids: str) -> PaymentLedger:
+    """The order's capture, and a 390.00 refund requested under each id."""
+    ledger = (
+        PaymentLedger("DY-20250118-42", "CNY")
+        .authorise(PAYMENT, cny("4788.00"), T0)
+        .capture(PAYMENT, cny("4788.00"), T0)
+    )
+    for refund_id in refund_ids:
+        ledger = ledger.request_refund(refund_id, PAYMENT, cny("390.00"), "r", at(51))
+    return ledger
+
+
+class TestOnTheOrder:
+    """The order refuses a case that does not fit its payments or other cases."""
+
+    def test_a_payment_the_order_never_had_is_refused(self) -> None:
+        typo = attrs.evolve(battery_back("AS-1"), payment_id="alipay-2088-556")
+        with pytest.raises(UnknownPayment) as caught:
+            paid_order(after_sales=[typo])
+        assert ("after_sales[0].payment_id", "alipay-2088-556") == (
+            caught.value.field,
+            caught.value.value,
+        )
+        # A payment only the payment ledger knows of is the order's too.
+        ledger = refunded_ledger().authorise("wxpay-1", cny("1.00"), T0)
+        by_wechat = attrs.evolve(typo, payment_id="wxpay-1")
+        order = paid_order(payment_ledger=ledger, after_sales=[by_wechat])
+        assert (by_wechat,) == order.after_sales
+
+    def test_a_serial_another_case_received_is_refused(self) -> None:
+        both = inspect_return(received(), passed=True, at=at(50)).case
+        again = approve_case(
+            attrs.evolve(
+                case_for("2199.00"),
+                case_id="AS-7002",
+                lines=[ReturnLine("L1", "DJI-MINI4", 1)],
+            ),
+            "fin.chen",
+            "finance",
+            TIERS,
+            at(1),
+        )
+        again = receive_return(again, {"L1": ["DJI-MINI4-0002"]}, SHIPPED, at(49))
+        with pytest.raises(ValidationError) as caught:
+            paid_order(after_sales=[both, again])
+        assert ("after_sales[1].lines[0].serials", "DJI-MINI4-0002") == (
+            caught.value.field,
+            caught.value.value,
+        )
+        assert "'AS-7001'" in caught.value.problem
+
+    def test_a_refund_that_fails_after_its_case_is_still_recorded(self) -> None:
+        # The ledger must be able to say the money did not go out; that a
+        # case is not recorded refunded by a failed refund is record_case's.
+        ledger = refunded_ledger("RF-1").fail_refund("RF-1", at(52))
+        case = refund_case(battery_back("AS-1"), "RF-1", at(51))
+        order = paid_order(payment_ledger=ledger, after_sales=[case])
+        assert order.after_sales == (case,)
+
+    def test_two_cases_cannot_name_one_refund(self) -> None:
+        first = refund_case(battery_back("AS-1"), "RF-1", at(51))
+        second = refund_case(battery_back("AS-2"), "RF-1", at(51))
+        with pytest.raises(ValidationError) as caught:
+            paid_order(
+                payment_ledger=refunded_ledger("RF-1"), after_sales=[first, second]
+            )
+        assert ("after_sales[1].refund_id", "RF-1") == (
+            caught.value.field,
+            caught.value.value,
+        )
+        assert "'AS-1'" in caught.value.problem

@@ -7,7 +7,7 @@ with it), and recorded one version at a time with an audit record.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import attrs
 import pendulum
@@ -540,7 +540,8 @@ class TestACaseIsOneItsFunctionsMade:
         order = attrs.evolve(
             order, payments=(*order.payments, Payment("wx-2", cny("1.00"), T0))
         )
-        changed = attrs.evolve(case, **{field: value})
+        new_values: dict[str, Any] = {field: value}
+        changed = attrs.evolve(case, **new_values)
 
         with pytest.raises(ValidationError) as caught:
             record_case(order, changed, **stamp(3))
@@ -587,8 +588,9 @@ class TestACaseIsOneItsFunctionsMade:
         received = receive_return(case, {}, {}, T0.add(days=6))
         inspected = inspect_return(received, passed=True, at=T0.add(days=7)).case
 
+        marked: dict[str, Any] = {mark: value}
         with pytest.raises(IllegalTransition, match=mark):
-            record_case(order, attrs.evolve(inspected, **{mark: value}), **stamp(3))
+            record_case(order, attrs.evolve(inspected, **marked), **stamp(3))
 
     def test_a_verdict_recorded_is_never_changed(self) -> None:
         order, case = self.approved()
@@ -599,6 +601,30 @@ class TestACaseIsOneItsFunctionsMade:
 
         with pytest.raises(IllegalTransition, match="inspection_passed"):
             record_case(order, passed, **stamp(4))
+
+    def test_a_case_is_not_recorded_refunded_by_a_failed_refund(self) -> None:
+        order, case = self.approved()
+        received = receive_return(case, {}, {}, T0.add(days=6))
+        inspected = inspect_return(received, passed=True, at=T0.add(days=7)).case
+        order = recorded(record_case(order, inspected, **stamp(3))).order
+        assert order.payment_ledger is not None
+        ledger = order.payment_ledger.request_refund(
+            "RF-1", "alipay-1", cny("50.00"), "return AS-1", T0.add(days=7)
+        ).fail_refund("RF-1", T0.add(days=7, hours=1))
+        order = recorded(record_payments(order, ledger, **stamp(4))).order
+        before = order
+
+        with pytest.raises(ValidationError) as caught:
+            record_case(
+                order, refund_case(inspected, "RF-1", T0.add(days=8)), **stamp(5)
+            )
+
+        assert (caught.value.field, caught.value.value) == (
+            "after_sales[0].refund_id",
+            "RF-1",
+        )
+        assert "failed" in str(caught.value)
+        assert order == before
 
     def test_the_cases_its_functions_make_are_all_recorded(self) -> None:
         order, case = self.approved()

@@ -53,13 +53,16 @@ from orderkit.orders import (
     approve_case,
     inspect_return,
     receive_return,
+    refund_case,
     request_return,
+    resolve_case,
 )
 from orderkit.ports import UnitOfWork
 from orderkit.pricing import (
     ApprovalTiers,
     LimitRule,
     LimitScope,
+    PaymentLedger,
     PriceFloor,
     PricingPolicy,
 )
@@ -669,6 +672,11 @@ def shipped_order(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
 
 def a_return(passed: bool) -> AfterSalesCase:
     """One clock back to Beijing, inspected."""
+    return inspect_return(received_return(), passed=passed, at=T0.add(days=7)).case
+
+
+def received_return() -> AfterSalesCase:
+    """One clock back in Beijing, not inspected yet."""
     case = request_return(
         case_id="AS-1",
         order_id="DY-1001",
@@ -681,8 +689,7 @@ def a_return(passed: bool) -> AfterSalesCase:
         at=T0.add(days=3),
     )
     case = approve_case(case, "mgr.li", "finance", TIERS, T0.add(days=4))
-    case = receive_return(case, {}, {}, T0.add(days=6))
-    return inspect_return(case, passed=passed, at=T0.add(days=7)).case
+    return receive_return(case, {}, {}, T0.add(days=6))
 
 
 def amend_as_ops(
@@ -883,6 +890,72 @@ class TestAfterSales:
         assert balance(unit, clock) == (9, 0, 0)
         again = amend_as_ops(the_desk, a_return(passed=True), kind="as2")
         assert isinstance(again, Unchanged)
+        assert balance(unit, clock) == (9, 0, 0)
+
+    def test_another_orders_case_under_the_same_id_restocks_too(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = shipped_order(unit, clock)
+        the_desk.accept(incoming("DY-1002", buyer="buyer-43", phone="+8613800138001"))
+        the_desk.record("douyin", "DY-1002", paid("DY-1002"))
+        picking = attrs.evolve(
+            picking_started(), order_id="DY-1002", key=key("DY-1002", "wms.picking")
+        )
+        the_desk.record("douyin", "DY-1002", picking)
+        parcel = attrs.evolve(
+            parcel_shipped(),
+            order_id="DY-1002",
+            key=key("DY-1002", "wms.shipped"),
+            tracking_number="SF1400123457",
+        )
+        the_desk.record("douyin", "DY-1002", parcel)
+        assert balance(unit, clock) == (6, 0, 0)
+        amend_as_ops(the_desk, a_return(passed=True))
+        assert balance(unit, clock) == (7, 0, 0)
+        # Case ids are unique within an order only: DY-1002 has its own AS-1.
+        theirs = attrs.evolve(
+            a_return(passed=True), order_id="DY-1002", payment_id="alipay-DY-1002"
+        )
+        outcome = the_desk.amend(
+            "douyin",
+            "DY-1002",
+            theirs,
+            key=key("DY-1002", "as"),
+            actor="ops.wu",
+            source="erp",
+        )
+        assert isinstance(outcome, Recorded)
+        assert balance(unit, clock) == (8, 0, 0)
+
+    def test_a_passed_inspection_recorded_with_its_refund_restocks_once(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = shipped_order(unit, clock)
+        amend_as_ops(the_desk, received_return(), kind="received")
+        # Finance inspected and refunded it by hand; the ERP records both.
+        ledger = (
+            PaymentLedger("DY-1001", "CNY")
+            .authorise("alipay-DY-1001", cny("398.00"), T0)
+            .capture("alipay-DY-1001", cny("398.00"), T0)
+            .request_refund("RF-1", "alipay-DY-1001", cny("199.00"), "by hand", T0)
+        )
+        the_desk.amend(
+            "douyin",
+            "DY-1001",
+            ledger,
+            key=key("DY-1001", "l"),
+            actor="fin.zhang",
+            source="erp",
+        )
+        by_hand = refund_case(a_return(passed=True), "RF-1", T0.add(days=8))
+        outcome = amend_as_ops(the_desk, by_hand, kind="refunded")
+        assert isinstance(outcome, Recorded)
+        assert balance(unit, clock) == (9, 0, 0)
+        # It names its refund already: none is owed.
+        assert outcome.order.saga is None
+        assert refund_messages(unit) == []
+        done = amend_as_ops(the_desk, resolve_case(by_hand, T0.add(days=9)), "done")
+        assert isinstance(done, Recorded)
         assert balance(unit, clock) == (9, 0, 0)
 
     def test_a_failed_inspection_keeps_the_unit_out(

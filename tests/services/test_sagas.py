@@ -899,6 +899,27 @@ class TestAfterSalesRefunds:
         assert refunds.send_due() == ()
         assert payments.calls[case_key()] == 1
 
+    def test_a_declined_refund_never_reads_as_the_cases_refund(
+        self, shop: Shop, carrier: FakeCarrier
+    ) -> None:
+        payments = FakePayments(shop.clock, refunds_declined=["alipay-77"])
+        shipped = self.ship(shop, payments, carrier)
+        case = passed_case()
+        self.inspected(shipped, case)
+        (declined,) = shop.refunds(payments).send_due()
+        assert isinstance(declined, RefundDeclined)
+        before = stored(shop.unit)
+
+        with pytest.raises(ValidationError) as caught:
+            self.inspected(shipped, refund_case(case, case_key(), T0.add(days=8)), "2")
+
+        assert (caught.value.field, caught.value.value) == (
+            "after_sales[0].refund_id",
+            case_key(),
+        )
+        assert stored(shop.unit) == before
+        assert before.after_sales[0].state is CaseState.INSPECTED
+
     def test_a_case_settled_otherwise_is_not_sent(
         self, shop: Shop, shipped: OrderDesk, payments: FakePayments
     ) -> None:

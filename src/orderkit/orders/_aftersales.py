@@ -36,6 +36,7 @@ from orderkit._validate import (
 from orderkit.errors import IllegalTransition, UnknownSerial, ValidationError
 from orderkit.inventory._stock import StockLine
 from orderkit.money import Money
+from orderkit.orders._messages import order_stream
 from orderkit.orders._tiers import ApprovalTiers
 
 
@@ -273,7 +274,7 @@ class Inspected:
         case: The inspected case.
         restock: One `StockLine` per returned line when the inspection
             passed; empty when it failed. Give each to the inventory ledger
-            (`Ledger.restock`) under its key in `restock_keys`.
+            (`Ledger.restock`) under its key in `restock_keys(channel)`.
 
     .. versionadded:: 0.1.0
     """
@@ -281,13 +282,28 @@ class Inspected:
     case: AfterSalesCase
     restock: tuple[StockLine, ...]
 
-    @property
-    def restock_keys(self) -> tuple[str, ...]:
-        """An idempotency key per restock line: a retried restock is a no-op."""
+    def restock_keys(self, channel: str) -> tuple[str, ...]:
+        """An idempotency key per restock line: a retried restock is a no-op.
+
+        Args:
+            channel: The channel the case's order was placed on.
+
+        Raises:
+            ValidationError: `channel` is not printable text.
+        """
         return tuple(
-            f"aftersales:{self.case.case_id}:restock:{i}"
-            for i in range(len(self.restock))
+            restock_key(channel, self.case, i) for i in range(len(self.restock))
         )
+
+
+def restock_key(channel: str, case: AfterSalesCase, i: int) -> str:
+    """The ledger key of putting back line `i` of `case`, on `channel`.
+
+    A case id is unique within its order only: the key names the order's
+    stream too, so that two orders' cases with one id never share a key.
+    """
+    stream = order_stream(channel, case.order_id)
+    return f"aftersales:{stream}:case:{case.case_id}:restock:{i}"
 
 
 def _refuse(case: AfterSalesCase, action: CaseAction, reason: str) -> IllegalTransition:
@@ -516,6 +532,10 @@ def inspect_return(
     return Inspected(inspected, restock)
 
 
+# A case that names its refund: refunded, or resolved after its refund.
+_REFUNDED: Final = frozenset({CaseState.REFUNDED, CaseState.RESOLVED})
+
+
 def refund_case(
     case: AfterSalesCase,
     refund_id: str,
@@ -528,10 +548,11 @@ def refund_case(
     Send the same refund to the payment ledger
     (`PaymentLedger.request_refund(refund_id, case.payment_id,
     case.refund_amount, ...)`). Repeating it with the same `refund_id` is a
-    no-op.
+    no-op, after the case was resolved too.
 
     Returns:
-        The case, `REFUNDED`.
+        The case, `REFUNDED`; a case refunded under `refund_id` already, as
+        it is (`REFUNDED` or `RESOLVED`).
 
     Raises:
         IllegalTransition: The case is not `INSPECTED`, its inspection failed,
@@ -539,7 +560,7 @@ def refund_case(
         ValidationError: `refund_id` is empty.
     """
     text("refund_id")(None, None, refund_id)
-    if case.state is CaseState.REFUNDED and case.refund_id == refund_id:
+    if case.refund_id == refund_id and case.state in _REFUNDED:
         return case
     if case.state is CaseState.INSPECTED and not case.inspection_passed:
         raise _refuse(

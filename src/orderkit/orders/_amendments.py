@@ -185,6 +185,7 @@ def record_case(  # noqa: PLR0913 - the part, and who records it when
     if old == case:
         return Unchanged(order, f"the order holds case {case.case_id!r} already")
     _check_case(order, old, case)
+    _check_refund_sent(order, index, old, case)
     change = FieldChange(
         f"after_sales[{case.case_id}].state",
         "" if old is None else str(old.state),
@@ -238,6 +239,27 @@ def _check_case(order: Order, old: AfterSalesCase | None, case: AfterSalesCase) 
         for name, recorded, now in marks:
             if recorded is not None and now != recorded:
                 raise refuse(f"the case's {name} was recorded already")
+
+
+def _check_refund_sent(
+    order: Order, index: int, old: AfterSalesCase | None, case: AfterSalesCase
+) -> None:
+    """Refuse a case newly refunded by a refund the ledger has as failed.
+
+    Only when the case first names it: a refund that fails after its case
+    was recorded is still recorded in the ledger, and the money is owed.
+    """
+    if case.refund_id is None or (old is not None and old.refund_id is not None):
+        return
+    refunds = () if order.payment_ledger is None else order.payment_ledger.refunds
+    if any(
+        r.refund_id == case.refund_id and r.state is RefundState.FAILED for r in refunds
+    ):
+        raise ValidationError(
+            f"after_sales[{index}].refund_id",
+            case.refund_id,
+            "the refund failed: the case is not refunded by it",
+        )
 
 
 _CASE_PROGRESS: Final = (

@@ -21,10 +21,11 @@ from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     CurrencyMismatch,
     OrderMismatch,
+    UnknownPayment,
     ValidationError,
 )
 from orderkit.money import Money
-from orderkit.orders._aftersales import AfterSalesCase
+from orderkit.orders._aftersales import AfterSalesCase, ReturnLine
 from orderkit.orders._events import EVENT_TYPES, Event, OrderEvent
 from orderkit.orders._model import (
     Address,
@@ -144,7 +145,11 @@ class Order:
             than ordered; the status contradicts the payments and
             shipments (a `shipped` order without parcels); or a payment
             ledger, case or price change belongs to another order, repeats
-            an id, or names a line or refund the order does not have.
+            an id, or names a line or refund the order does not have; or a
+            case names a serial another case received on its line, or a
+            refund that another case names.
+        UnknownPayment: A case names a payment that is neither in
+            `payments` nor in the payment ledger.
 
     .. versionadded:: 0.1.0
     """
@@ -302,7 +307,15 @@ def _units_shipped(order: Order) -> dict[str, int]:
 
 
 def check_parts(order: Order) -> None:
-    """Refuse a payment ledger, case or price change that does not fit the order."""
+    """Refuse a payment ledger, case or price change that does not fit the order.
+
+    A case must name a payment of the order (`UnknownPayment`), never take
+    back a serial another case received on the same line, and, once
+    refunded, name a refund of the payment ledger for its payment and
+    amount that no other case names. (That the refund has not failed is
+    `record_case`'s check: a refund may fail after its case was recorded,
+    and the ledger must still be able to say so.)
+    """
     ledger = order.payment_ledger
     if ledger is not None:
         if ledger.order_id != order.order_id:
@@ -314,11 +327,34 @@ def check_parts(order: Order) -> None:
                 "payment_ledger.currency", ledger.currency, order.currency
             )
     lines = {line.line_id: line for line in order.lines}
+    _check_cases(order, lines, ledger)
     seen: set[str] = set()
+    for i, change in enumerate(order.price_changes):
+        field = f"price_changes[{i}]"
+        _check_part(order, field, change.order_id, change.change_id, seen)
+        _check_money(order, f"{field}.new_unit_price", change.new_unit_price)
+        _check_line(lines, field, change.line_id, change.sku)
+
+
+def _check_cases(
+    order: Order, lines: dict[str, OrderLine], ledger: PaymentLedger | None
+) -> None:
+    payments = {p.payment_id for p in order.payments}
+    if ledger is not None:
+        payments.update(p.payment_id for p in ledger.payments)
+    seen: set[str] = set()
+    received: dict[tuple[str, str], str] = {}
+    refunded: dict[str, str] = {}
     for i, case in enumerate(order.after_sales):
         field = f"after_sales[{i}]"
         _check_part(order, field, case.order_id, case.case_id, seen)
         _check_money(order, f"{field}.refund_amount", case.refund_amount)
+        if case.payment_id not in payments:
+            raise UnknownPayment(
+                f"{field}.payment_id",
+                case.payment_id,
+                f"order {order.order_id!r} has no such payment",
+            )
         for j, part in enumerate(case.lines):
             _check_line(lines, f"{field}.lines[{j}]", part.line_id, part.sku)
             if part.quantity > lines[part.line_id].quantity:
@@ -327,14 +363,9 @@ def check_parts(order: Order) -> None:
                     part.quantity,
                     "more units than ordered",
                 )
+            _check_serials(case, f"{field}.lines[{j}].serials", part, received)
         if case.refund_id is not None:
-            _check_refund(case, f"{field}.refund_id", ledger)
-    seen.clear()
-    for i, change in enumerate(order.price_changes):
-        field = f"price_changes[{i}]"
-        _check_part(order, field, change.order_id, change.change_id, seen)
-        _check_money(order, f"{field}.new_unit_price", change.new_unit_price)
-        _check_line(lines, field, change.line_id, change.sku)
+            _check_refund(case, case.refund_id, f"{field}.refund_id", ledger, refunded)
 
 
 def _check_part(
@@ -362,17 +393,46 @@ def _check_line(
         raise ValidationError(f"{field}.sku", sku, f"line {line_id!r} is {line.sku!r}")
 
 
-def _check_refund(
-    case: AfterSalesCase, field: str, ledger: PaymentLedger | None
+def _check_serials(
+    case: AfterSalesCase,
+    field: str,
+    part: ReturnLine,
+    received: dict[tuple[str, str], str],
 ) -> None:
+    """Refuse a serial of the line that an earlier case received already.
+
+    One shipped unit comes back once: received by two cases it would be
+    restocked and refunded twice.
+    """
+    for serial in sorted(part.serials):
+        other = received.setdefault((part.line_id, serial), case.case_id)
+        if other != case.case_id:
+            raise ValidationError(
+                field,
+                serial,
+                f"case {other!r} received it on line {part.line_id!r} already",
+            )
+
+
+def _check_refund(
+    case: AfterSalesCase,
+    refund_id: str,
+    field: str,
+    ledger: PaymentLedger | None,
+    refunded: dict[str, str],
+) -> None:
+    """Refuse a case's refund that is not its own."""
     refunds = () if ledger is None else ledger.refunds
-    refund = next((r for r in refunds if r.refund_id == case.refund_id), None)
+    refund = next((r for r in refunds if r.refund_id == refund_id), None)
+    other = refunded.setdefault(refund_id, case.case_id)
     if refund is None:
         problem = "the payment ledger has no such refund"
     elif refund.payment_id != case.payment_id:
         problem = f"refunds payment {refund.payment_id!r}, not {case.payment_id!r}"
     elif refund.amount != case.refund_amount:
         problem = f"refunds {refund.amount}, not the case's {case.refund_amount}"
+    elif other != case.case_id:
+        problem = f"case {other!r} is refunded by it already"
     else:
         return
-    raise ValidationError(field, case.refund_id, problem)
+    raise ValidationError(field, refund_id, problem)

@@ -16,7 +16,6 @@ from orderkit.inventory import Hold, HoldState, StockLine, route
 from orderkit.orders import (
     AfterSalesCase,
     Cancelled,
-    CaseState,
     Closed,
     Order,
     OrderEvent,
@@ -25,6 +24,7 @@ from orderkit.orders import (
     Shipped,
     order_stream,
 )
+from orderkit.orders._aftersales import restock_key
 from orderkit.orders._parcels import shipped_by_line
 from orderkit.ports import Clock, LedgerStore, Outbox
 from orderkit.services._intake import DeskPolicy
@@ -225,14 +225,23 @@ class OrderStock:
     def restock(self, order: Order, case: AfterSalesCase) -> None:
         """Put a case's units back on hand once its inspection has passed.
 
+        The units go back when the case is recorded with a passed inspection
+        that the stored case (if any) had no verdict for yet, whatever step
+        the case has reached since (a case inspected and refunded by hand,
+        then recorded, comes back too). Each line is keyed by the order and
+        the case (`restock_key`).
+
         Raises:
             ValidationError: The case returns more units of a line than
                 shipped and not put back by an earlier case; nothing is
                 restocked.
         """
         before = next((c for c in order.after_sales if c.case_id == case.case_id), None)
-        passed = case.state is CaseState.INSPECTED and case.inspection_passed
-        if not passed or (before is not None and before.state is CaseState.INSPECTED):
+        # The verdict is set once, by the inspection: a stored verdict means
+        # the units went back (or stayed out) when it was recorded.
+        if not case.inspection_passed or (
+            before is not None and before.inspection_passed is not None
+        ):
             return
         _check_returnable(order, case)
         ledger = self._ledger
@@ -242,7 +251,7 @@ class OrderStock:
                 case.return_to,
                 line.quantity,
                 reason=f"after-sales case {case.case_id} passed inspection",
-                key=f"aftersales:{case.case_id}:restock:{i}",
+                key=restock_key(order.channel, case, i),
             )
 
 
