@@ -424,3 +424,10 @@ class TestColumns:
             "  tao\\nbao  x\\ty",
             "  \\x1b[31m  z",
         ]
+
+    def test_spaces_are_shown_as_they_are(self) -> None:
+        # A full-width space in a Chinese address, a no-break space: neither
+        # breaks a row or acts on a terminal.
+        (_, row) = columns(("a", "b"), [("龙井路\u30001号", "x\u00a0y")])
+
+        assert row == "  龙井路\u30001号  x\u00a0y"

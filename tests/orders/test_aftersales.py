@@ -414,6 +414,28 @@ class TestOnTheOrder:
         )
         assert "'AS-7001'" in caught.value.problem
 
+    def test_a_unit_that_failed_inspection_may_come_back_in_a_later_case(
+        self,
+    ) -> None:
+        # It went back to the buyer: neither restocked nor refunded.
+        failed = inspect_return(received(), passed=False, at=at(50)).case
+        again = approve_case(
+            attrs.evolve(
+                case_for("2199.00"),
+                case_id="AS-7002",
+                lines=[ReturnLine("L1", "DJI-MINI4", 1)],
+            ),
+            "fin.chen",
+            "finance",
+            TIERS,
+            at(60),
+        )
+        again = receive_return(again, {"L1": ["DJI-MINI4-0002"]}, SHIPPED, at(61))
+
+        order = paid_order(after_sales=[failed, again])
+
+        assert [c.case_id for c in order.after_sales] == ["AS-7001", "AS-7002"]
+
     def test_a_refund_that_fails_after_its_case_is_still_recorded(self) -> None:
         # The ledger must be able to say the money did not go out; that a
         # case is not recorded refunded by a failed refund is record_case's.

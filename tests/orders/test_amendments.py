@@ -626,6 +626,54 @@ class TestACaseIsOneItsFunctionsMade:
         assert "failed" in str(caught.value)
         assert order == before
 
+    def test_approved_by_its_own_requester_is_refused(self) -> None:
+        case = a_return()
+        step = CaseStep(
+            "approve",
+            CaseState.REQUESTED,
+            CaseState.APPROVED,
+            " Buyer:TB-Buyer-7",  # the requester, spelled otherwise
+            T0.add(days=4),
+        )
+        forged = attrs.evolve(
+            case,
+            state=CaseState.APPROVED,
+            required_role="store_manager",
+            steps=(*case.steps, step),
+        )
+
+        with pytest.raises(IllegalTransition, match="own requester"):
+            record_case(paid_order(), forged, **stamp(1))
+
+    def test_a_passed_case_resolved_without_its_refund_is_refused(self) -> None:
+        order, case = self.approved()
+        received = receive_return(case, {}, {}, T0.add(days=6))
+        passed = inspect_return(received, passed=True, at=T0.add(days=7)).case
+        step = CaseStep(
+            "resolve", CaseState.INSPECTED, CaseState.RESOLVED, "ops", T0.add(days=8)
+        )
+        forged = attrs.evolve(
+            passed, state=CaseState.RESOLVED, steps=(*passed.steps, step)
+        )
+
+        with pytest.raises(IllegalTransition, match="without a refund"):
+            record_case(order, forged, **stamp(3))
+
+    def test_a_step_before_the_one_it_follows_is_refused(self) -> None:
+        case = a_return()
+        step = CaseStep(
+            "approve", CaseState.REQUESTED, CaseState.APPROVED, "mgr.li", T0
+        )
+        forged = attrs.evolve(
+            case,
+            state=CaseState.APPROVED,
+            required_role="store_manager",
+            steps=(*case.steps, step),
+        )
+
+        with pytest.raises(IllegalTransition, match="before the step it follows"):
+            record_case(paid_order(), forged, **stamp(1))
+
     def test_the_cases_its_functions_make_are_all_recorded(self) -> None:
         order, case = self.approved()
         received = receive_return(case, {}, {}, T0.add(days=6))

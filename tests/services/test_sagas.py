@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import attrs
@@ -23,7 +23,12 @@ from orderkit.errors import (
     UnknownPayment,
     ValidationError,
 )
-from orderkit.integrations import ChannelOrder, TrackingStatus
+from orderkit.integrations import (
+    ChannelOrder,
+    ChannelTransaction,
+    SettlementLine,
+    TrackingStatus,
+)
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
@@ -612,6 +617,45 @@ class TestRefunds:
         assert payments.captured("wx-2") == cny("0.00")
         assert shop.refunds(payments).send_due() == ()
         assert max(payments.effects.values()) == 1
+
+    def test_a_refusal_no_store_could_hold_as_text_is_recorded_all_the_same(
+        self, shop: Shop
+    ) -> None:
+        """A gateway's message with a lone surrogate, kept escaped in the result."""
+
+        class Gateway:
+            def __init__(self, inner: FakePayments) -> None:
+                self.inner = inner
+
+            def capture(
+                self, payment_id: str, amount: Money, *, key: str
+            ) -> ChannelTransaction:
+                return self.inner.capture(payment_id, amount, key=key)
+
+            def refund(
+                self, payment_id: str, amount: Money, *, key: str, reason: str
+            ) -> ChannelTransaction:
+                if payment_id == "wx-2":
+                    problem = "渠道返回: \udc9e余额不足"
+                    raise RefundExceedsCapture("amount", amount, problem)
+                return self.inner.refund(payment_id, amount, key=key, reason=reason)
+
+            def statement(self, day: dt.date) -> Sequence[SettlementLine]:
+                return self.inner.statement(day)
+
+        fake = FakePayments(shop.clock)
+        accepted(shop.desk)
+        self.captured(shop, fake, "alipay-77", "300.00")
+        self.captured(shop, fake, "wx-2", "276.00")
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+
+        (outcome,) = shop.refunds(Gateway(fake)).send_due()
+
+        assert isinstance(outcome, RefundDeclined), outcome
+        assert fake.captured("alipay-77") == cny("0.00")
+        changes = saga_ended(shop.unit).changes
+        (result,) = [c.new for c in changes if c.field == "saga.result"]
+        assert "\\udc9e余额不足" in result
 
     def test_a_payment_recorded_after_the_cancellation_never_moves_its_parts(
         self, shop: Shop, payments: FakePayments

@@ -50,13 +50,20 @@ class _UnitConnection:
     transaction, writes in a savepoint of it.
     """
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "thread")
 
     def __init__(self) -> None:
         self.conn: Connection | None = None
+        self.thread: int | None = None
+
+    def lend(self, conn: Connection) -> None:
+        """Serve `conn` to the calling thread's store calls, and no other's."""
+        self.conn, self.thread = conn, threading.get_ident()
 
     def connection(self) -> AbstractContextManager[Connection]:
-        if self.conn is None:
+        # A store taken in one thread and kept must not write into the
+        # transaction another thread opened (nor share its connection).
+        if self.conn is None or self.thread != threading.get_ident():
             raise StoreError(STORE, "connect", "no unit of work is open: use `with`")
         return contextlib.nullcontext(self.conn)
 
@@ -159,7 +166,7 @@ class PostgresUnitOfWork:
             # Outside a transaction each store creates or checks its tables
             # now, once, instead of on a unit's first call to it.
             with self._borrowed("open") as conn:
-                unit.conn = conn
+                unit.lend(conn)
                 try:
                     for store in stores:
                         store._session.read("open", _nothing)  # noqa: SLF001 - the stores' shared session
@@ -337,7 +344,7 @@ class PostgresUnitOfWork:
             raise StoreError(
                 STORE, "begin", "the connection is inside a transaction already"
             )
-        self._unit.conn = conn
+        self._unit.lend(conn)
         try:
             self._start()
         except StoreError:
@@ -345,7 +352,8 @@ class PostgresUnitOfWork:
             # last unit; nothing is lost yet, so connect again once.
             if self._dsn is None or not conn.broken:
                 raise
-            self._unit.conn = self._conn = self._connect()
+            self._conn = self._connect()
+            self._unit.lend(self._conn)
             self._start()
 
     def _start(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from typing import Final
 
 
 def width(text: str) -> int:
@@ -30,7 +31,15 @@ def shown(text: str) -> str:
     """
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return "".join(
+        repr(c)[1:-1] if unicodedata.category(c) in _UNSHOWN else c for c in text
+    )
+
+
+# Controls, formats, line and paragraph separators, surrogates: what breaks a
+# row or acts on a terminal. Spaces (a full-width one in a Chinese address)
+# are shown as they are.
+_UNSHOWN: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 def _pad(text: str, cells: int, *, right: bool) -> str:

@@ -34,7 +34,7 @@ from orderkit.orders._audit import AuditRecord, FieldChange
 from orderkit.orders._model import OrderLine
 from orderkit.orders._order import Order
 from orderkit.orders._payments import PaymentLedger, PaymentRecord, Refund, RefundState
-from orderkit.orders._price_changes import ChangeState, PriceChange
+from orderkit.orders._price_changes import ChangeState, PriceChange, login
 from orderkit.orders._status import OrderStatus
 
 
@@ -275,6 +275,8 @@ _CASE_PROGRESS: Final = (
 def _history_problem(case: AfterSalesCase) -> str | None:
     """What is wrong with the case's steps and the marks they leave, if anything."""
     actions, problem = _path(case.steps)
+    if problem is None:
+        problem = _step_problem(case)
     if problem is None and case.state is not case.steps[-1].after:
         problem = (
             f"the case is {case.state}, but its history ends {case.steps[-1].after}"
@@ -318,6 +320,26 @@ def _path(steps: Sequence[CaseStep]) -> tuple[set[CaseAction], str | None]:
 
 
 _ACTIONS: Final = {action.value: action for action in CaseAction}
+
+
+def _step_problem(case: AfterSalesCase) -> str | None:
+    """What the case functions refuse that the machine's table does not say."""
+    last = case.requested_at
+    for step in case.steps:
+        if step.at < last:
+            return f"the case's {step.action} step is before the step it follows"
+        last = step.at
+        if step.action == CaseAction.APPROVE and login(step.actor) == login(
+            case.requester
+        ):
+            return "the case was approved by its own requester"
+        if (
+            step.action == CaseAction.RESOLVE
+            and step.before is CaseState.INSPECTED
+            and case.inspection_passed
+        ):
+            return "the case passed its inspection and was resolved without a refund"
+    return None
 
 
 def record_price_change(  # noqa: PLR0913 - the part, and who records it when

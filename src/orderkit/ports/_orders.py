@@ -281,7 +281,9 @@ class UnitOfWork(Protocol):
     - **One at a time.** A unit of work object runs one unit at a time:
       threads sharing one wait their turn; entering it again from inside
       its own unit raises `StoreError`. Its stores belong to the open
-      unit: use them only inside the `with` block.
+      unit: use them only inside the `with` block, in its thread. A store
+      kept past its unit, or called from another thread while a unit is
+      open, raises `StoreError` and writes nothing.
     - **Errors.** `StoreError` for storage failures (the unit is rolled
       back), and for using the stores when no unit is open; the stores'
       own errors otherwise. A store call that raises writes nothing, and

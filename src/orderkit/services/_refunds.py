@@ -202,7 +202,7 @@ class Refunds:
                 succeeded=False,
                 created_at=self._clock.now(),
                 parent_id=payment,
-            ), str(error)
+            ), _reason_text(error)
         return sent, ""
 
     def _send_next(
@@ -359,3 +359,13 @@ def _outcome(
     if declined is not None:
         return RefundDeclined(order, declined)
     return Refunded(order, transactions[-1])
+
+
+def _reason_text(error: Exception, most: int = 500) -> str:
+    """A provider's refusal as text an audit record can hold, at most `most` long.
+
+    A gateway's message may carry a lone surrogate, which no store can hold:
+    the record that ends the saga must never fail on it.
+    """
+    text = str(error).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= most else f"{text[: most - 1]}…"

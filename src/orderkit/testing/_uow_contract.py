@@ -207,6 +207,31 @@ class UnitOfWorkContract(StoreContract[UnitOfWork]):
         with store:
             assert store.orders.get("douyin", "DY-1001") is None
 
+    def test_a_kept_store_serves_no_other_unit_or_thread(
+        self, store: UnitOfWork
+    ) -> None:
+        """A store kept past its unit, or called from another thread, is refused."""
+        with store:
+            kept = store.orders
+        with pytest.raises(StoreError):
+            kept.save(sample_order(), None)
+        refused: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                kept.save(sample_order(), None)
+            except StoreError as exc:
+                refused.append(exc)
+
+        with store:
+            writer = threading.Thread(target=write)
+            writer.start()
+            writer.join(timeout=60)
+            store.commit()
+        assert len(refused) == 1
+        with store:
+            assert store.orders.get("douyin", "DY-1001") is None
+
     def test_others_see_nothing_of_an_open_unit(self, store: UnitOfWork) -> None:
         """A unit elsewhere, waiting or not, never sees what this one rolls back."""
         factory = self.connect(store)
