@@ -363,6 +363,17 @@ def battery_back(case_id: str) -> AfterSalesCase:
     return inspect_return(case, passed=True, at=at(50)).case
 
 
+def drone_0002_again(
+    *, approved_at: dt.datetime, received_at: dt.datetime
+) -> AfterSalesCase:
+    """A second case, AS-7002, bringing back the drone DJI-MINI4-0002."""
+    case = attrs.evolve(
+        case_for("2199.00"), case_id="AS-7002", lines=[ReturnLine("L1", "DJI-MINI4", 1)]
+    )
+    case = approve_case(case, "fin.chen", "finance", TIERS, approved_at)
+    return receive_return(case, {"L1": ["DJI-MINI4-0002"]}, SHIPPED, received_at)
+
+
 def refunded_ledger(*refund_ids: str) -> PaymentLedger:
     """The order's capture, and a 390.00 refund requested under each id."""
     ledger = (
@@ -394,18 +405,7 @@ class TestOnTheOrder:
 
     def test_a_serial_another_case_received_is_refused(self) -> None:
         both = inspect_return(received(), passed=True, at=at(50)).case
-        again = approve_case(
-            attrs.evolve(
-                case_for("2199.00"),
-                case_id="AS-7002",
-                lines=[ReturnLine("L1", "DJI-MINI4", 1)],
-            ),
-            "fin.chen",
-            "finance",
-            TIERS,
-            at(1),
-        )
-        again = receive_return(again, {"L1": ["DJI-MINI4-0002"]}, SHIPPED, at(49))
+        again = drone_0002_again(approved_at=at(1), received_at=at(49))
         with pytest.raises(ValidationError) as caught:
             paid_order(after_sales=[both, again])
         assert ("after_sales[1].lines[0].serials", "DJI-MINI4-0002") == (
@@ -419,18 +419,7 @@ class TestOnTheOrder:
     ) -> None:
         # It went back to the buyer: neither restocked nor refunded.
         failed = inspect_return(received(), passed=False, at=at(50)).case
-        again = approve_case(
-            attrs.evolve(
-                case_for("2199.00"),
-                case_id="AS-7002",
-                lines=[ReturnLine("L1", "DJI-MINI4", 1)],
-            ),
-            "fin.chen",
-            "finance",
-            TIERS,
-            at(60),
-        )
-        again = receive_return(again, {"L1": ["DJI-MINI4-0002"]}, SHIPPED, at(61))
+        again = drone_0002_again(approved_at=at(60), received_at=at(61))
 
         order = paid_order(after_sales=[failed, again])
 
