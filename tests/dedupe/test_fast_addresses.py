@@ -99,6 +99,10 @@ def old_key(country: str, parts: tuple[str, str, str, str]) -> str | None:
     if country not in _addresses._CHINESE_WRITING:
         words = " ".join(folded[name] for name in reversed(names))
         return f"{country}:{old_squeeze(words)}"
+    if old_squeeze(folded["city"]) in _addresses._PLACEHOLDERS:
+        # A placeholder city names nothing (changed on purpose: joined to a
+        # municipality without 市, "北京" + "市辖区" read as "北京市" + "辖区").
+        folded["city"] = ""
     head = " ".join(folded[name] for name in names[:3])
     head_key, _ = old_read_chinese(head)
     if not head_key:

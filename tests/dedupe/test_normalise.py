@@ -333,6 +333,8 @@ class TestChineseAddresses:
             cn("北京市朝阳区建国路88号"),
             cn("建国路88号", "北京", "北京市", "朝阳区"),
             cn("建国路88号", "北京市", "市辖区", "朝阳区"),
+            # The placeholder after a name without 市: not "北京市" + "辖区".
+            cn("建国路88号", "北京", "市辖区", "朝阳区"),
             cn("北京市朝阳区建国路88号", "北京", "北京市", "朝阳区"),
             cn("朝阳区建国路88号", "北京市"),
             cn("北京 北京市 朝阳区 建国路 88 号"),
@@ -342,6 +344,11 @@ class TestChineseAddresses:
     )
     def test_a_municipality_written_many_ways(self, address: Address) -> None:
         assert "CN:北京朝阳区建国路88号" == normalize_address(address)
+
+    @pytest.mark.parametrize("city", ["上海", "天津", "重庆"])
+    def test_every_municipality_drops_the_placeholder(self, city: str) -> None:
+        with_placeholder = normalize_address(cn("建国路88号", city, "市辖区", "某区"))
+        assert with_placeholder == normalize_address(cn("建国路88号", city, "", "某区"))
 
     @pytest.mark.parametrize(
         "address",

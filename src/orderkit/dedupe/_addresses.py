@@ -166,6 +166,9 @@ def _key(country: str, parts: tuple[str, str, str, str], field: str) -> str | No
 
 def _chinese_key(province: str, city: str, district: str, street: str) -> str:
     # The parts come squeezed, and are joined as squeezing them joined would.
+    if city in _PLACEHOLDERS:
+        # Dropped before joining: "北京" + "市辖区" would read as "北京市" + "辖区".
+        city = ""
     head = join_squeezed(join_squeezed(province, city), district)
     head_key, _ = _read_squeezed(head)
     if not head_key:

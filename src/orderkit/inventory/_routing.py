@@ -122,9 +122,10 @@ def route(
             are summed.
         balances: The stock; a location offers `max(0, available)` of a SKU.
             Balances of SKUs not demanded are ignored.
-        locations: The candidate locations, in location order. By default the
-            order of first appearance in `distances` if given, else in
-            `balances`. Stock at other locations is ignored.
+        locations: The candidate locations, in location order. By default
+            the locations of `distances` if given (it lists the places that
+            ship to the destination), else of `balances`, in order of first
+            appearance. Stock at other locations is ignored.
         distances: Location to distance from the destination (int, float or
             Decimal, zero or more). Required by `RoutingStrategy.NEAREST`;
             other strategies use it only for the default location order.
@@ -136,7 +137,8 @@ def route(
     Raises:
         EmptyOrder: `demand` has no lines.
         InvalidQuantity: A demanded quantity is not a positive integer.
-        UnknownLocation: Under `NEAREST`, a candidate location has no distance.
+        UnknownLocation: Under `NEAREST`, a location of `locations` has no
+            distance.
         ValidationError: Any other malformed argument, or `NEAREST` without
             `distances`.
         InsufficientStock: All candidate locations together fall short; one
