@@ -38,6 +38,7 @@ from typing import final
 
 import attrs
 
+from orderkit._decimal import context
 from orderkit._iso4217 import MINOR_UNITS
 from orderkit.errors import (
     CurrencyMismatch,
@@ -56,27 +57,12 @@ Half-up (四舍五入) is what buyers and Chinese tax invoices expect.
 """
 
 
-def _context(*traps: type[decimal.DecimalException], prec: int = 50) -> decimal.Context:
-    # Every field given, none taken from `decimal.DefaultContext`, which a
-    # host may change (an Inexact trap) before orderkit loads.
-    return decimal.Context(
-        prec=prec,
-        rounding=decimal.ROUND_HALF_EVEN,
-        Emin=decimal.MIN_EMIN,
-        Emax=decimal.MAX_EMAX,
-        capitals=1,
-        clamp=0,
-        flags=[],
-        traps=[decimal.InvalidOperation, decimal.Overflow, *traps],
-    )
-
-
 # Money never depends on the caller's decimal context: exact operations run in
 # this one, which raises instead of rounding (50 digits is far beyond any
 # amount of money), and rounding happens only where a mode is named; the wide
 # one rounds at 50 digits where a result is rounded next anyway.
-_EXACT = _context(decimal.Inexact)
-_WIDE = _context(decimal.DivisionByZero)
+_EXACT = context(decimal.Inexact)
+_WIDE = context(decimal.DivisionByZero)
 # At most 28 significant digits at the minor unit (the default decimal
 # precision, and what a NUMERIC column of any store here holds exactly).
 _MAX_DIGITS = 28
@@ -284,7 +270,7 @@ class Money:
         digits = len(self.amount.as_tuple().digits) + len(exact.as_tuple().digits)
         # A product has at most as many digits as its factors together: at
         # that precision it is exact, and rounds once, in `rounding`'s mode.
-        wide = _WIDE if digits <= _WIDE.prec else _context(prec=digits)
+        wide = _WIDE if digits <= _WIDE.prec else context(prec=digits)
         try:
             product = wide.multiply(self.amount, exact)
         except decimal.DecimalException:

@@ -22,6 +22,7 @@ from orderkit.pricing import (
     Quote,
     StackingPolicy,
     TotalsPolicy,
+    Validation,
     ViolationCode,
     validate,
 )
@@ -122,6 +123,41 @@ class TestShopifyFixture:
         assert usd("409.94") == result.accepted_total
         assert [ViolationCode.TOTAL_MISMATCH] == [w.code for w in result.warnings]
         assert usd("598.94") == result.totals.total
+
+
+class TestAChannelTotalBelowTheFloors:
+    """What a channel's total takes off is a discount: the floors see it too."""
+
+    LINES = (OrderLine("L1", "YIXING-TEAPOT", 2, cny("199.00"), "紫砂壶"),)
+    # 144.00 a unit: two teapots may not net under 288.00.
+    FLOOR = PriceFloor.from_cost("YIXING-TEAPOT", cny("120.00"), "1.2")
+
+    def validated(self, stated: str) -> Validation:
+        rules = PricingPolicy(floors=[self.FLOOR], totals=TotalsPolicy.ACCEPT_CHANNEL)
+        quote = Quote("TB-1", "taobao", self.LINES, stated_total=cny(stated))
+        return validate(quote, rules)
+
+    def test_a_total_under_the_floors_holds_the_order(self) -> None:
+        result = self.validated("100.00")
+
+        assert not result.ok
+        assert result.accepted_total is None
+        [violation] = result.violations
+        assert (ViolationCode.BELOW_FLOOR, "lines[0]") == (
+            violation.code,
+            violation.path,
+        )
+        assert (cny("288.00"), cny("100.00")) == (violation.expected, violation.actual)
+
+    @pytest.mark.parametrize("stated", ["288.00", "300.00", "450.00"])
+    def test_a_total_at_or_over_the_floors_is_taken_with_a_warning(
+        self, stated: str
+    ) -> None:
+        result = self.validated(stated)
+
+        assert result.ok
+        assert cny(stated) == result.accepted_total
+        assert [ViolationCode.TOTAL_MISMATCH] == [w.code for w in result.warnings]
 
 
 LINES = [

@@ -13,14 +13,13 @@ from decimal import Decimal
 
 import attrs
 
+from orderkit._decimal import context
 from orderkit.errors import NaiveDatetime, ValidationError
 from orderkit.money import Money
 
 
 # Enough precision to normalise any finite Decimal without rounding it.
-_EXACT = decimal.Context(
-    prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN
-)
+_EXACT = context(prec=decimal.MAX_PREC)
 _UTC = dt.UTC
 _MICROSECOND = dt.timedelta(microseconds=1)
 

@@ -12,15 +12,17 @@ Three patterns, each reported with the changes behind it:
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import enum
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from decimal import Context, Decimal
+from decimal import Decimal
 from typing import Final, final
 
 import attrs
 import pendulum
 
+from orderkit._decimal import context
 from orderkit.calendar._windows import zone_info
 from orderkit.errors import CurrencyMismatch, ValidationError
 from orderkit.money import Money
@@ -29,7 +31,7 @@ from orderkit.orders._price_changes import PriceChange, login
 
 # A price's deviation from its list price, in its own context: the caller's
 # decimal precision never changes which changes are flagged.
-_RATIO: Final = Context(prec=28)
+_RATIO: Final = context(decimal.DivisionByZero, prec=28)
 
 
 __all__ = ["Anomaly", "AnomalyKind", "WEEKDAYS", "anomalies"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, final
 
 import attrs
 
+from orderkit._decimal import context
 from orderkit._fast import setters
 from orderkit._validate import Validator, as_tuple, instance_of, text
 from orderkit.errors import (
@@ -31,7 +32,8 @@ from orderkit.pricing._offers import (
 )
 
 
-_EXACT = decimal.Context(prec=60, rounding=ROUND_HALF_UP)
+# Its own context: the host's default (an Inexact trap) never changes a price.
+_EXACT = context(decimal.DivisionByZero, prec=60, rounding=ROUND_HALF_UP)
 _ONE = Decimal(1)
 _new_money = object.__new__
 _set_amount, _set_currency = setters(Money)

@@ -13,7 +13,7 @@ from orderkit.errors import ValidationError
 from orderkit.money import Money
 from orderkit.pricing._floors import PriceFloor
 from orderkit.pricing._offers import StackingPolicy
-from orderkit.pricing._totals import DEFAULT_STACKING, Quote, Totals, _price
+from orderkit.pricing._totals import DEFAULT_STACKING, Quote, Totals, _price, allocate
 
 
 @final
@@ -89,7 +89,11 @@ class TotalsPolicy(enum.StrEnum):
     REJECT = "reject"
     """Hold the order: the mismatch is a violation."""
     ACCEPT_CHANNEL = "accept_channel"
-    """Take the channel's total and record a reconciliation warning."""
+    """Take the channel's total and record a reconciliation warning.
+
+    A total below the computed one still holds the order when what it takes
+    off, split over the lines, brings a line under its floor.
+    """
 
 
 def _floors(value: Iterable[PriceFloor]) -> tuple[PriceFloor, ...]:
@@ -290,6 +294,8 @@ def validate(quote: Quote, policy: PricingPolicy | None = None) -> Validation:
             )
             if rules.totals is TotalsPolicy.ACCEPT_CHANNEL:
                 warnings.append(mismatch)
+                if stated < computed and rules.floors:
+                    _check_channel_floors(totals, stated, rules, violations)
             else:
                 violations.append(mismatch)
     # Without violations a stated total either equals the computed one or
@@ -336,6 +342,40 @@ def _check_floors(
                     net,
                     f"{line.sku!r} nets {net} a unit after discounts, "
                     f"under its floor {floor.price}",
+                )
+            )
+
+
+def _check_channel_floors(
+    totals: Totals, stated: Money, rules: PricingPolicy, violations: list[Violation]
+) -> None:
+    """The floors against a channel total below the computed one.
+
+    What the channel took off is a discount like any other: it is split over
+    the lines as an order-level amount is (`allocate`), and a line it takes
+    under its floor holds the order, as a coupon would.
+    """
+    reported = {v.path for v in violations}
+    shares = allocate(totals, totals.total - stated)
+    for i, (line, share) in enumerate(zip(totals.lines, shares, strict=True)):
+        floor = rules.floor(line.sku)
+        if (
+            floor is None
+            or floor.price.currency != totals.currency
+            or f"lines[{i}].unit_price" in reported  # under it already, or unfit
+        ):
+            continue
+        least = floor.price * line.quantity
+        net = line.net - share
+        if net < least:
+            violations.append(
+                Violation(
+                    ViolationCode.BELOW_FLOOR,
+                    f"lines[{i}]",
+                    least,
+                    net,
+                    f"{line.quantity} x {line.sku!r} net {net} in the channel's"
+                    f" total {stated}, under their floor {least}",
                 )
             )
 

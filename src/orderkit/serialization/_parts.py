@@ -24,6 +24,7 @@ from typing import Final, NoReturn, cast
 
 import pendulum
 
+from orderkit._decimal import context
 from orderkit._fast import builder, draft
 from orderkit._validate import MAX_INT, is_unicode
 from orderkit.dedupe import IdempotencyKey
@@ -85,9 +86,8 @@ CURRENCY_PATTERNS: Final = {
 # `Decimal(text)` for the amounts read here: faster to call, and exact
 # whatever the thread's context (Money's limit of 28 digits is well within
 # the precision; anything it would round, or could not read, raises).
-to_decimal: Final = decimal.Context(
-    prec=2 * MAX_DIGITS,
-    traps=[decimal.InvalidOperation, decimal.Inexact, decimal.Rounded],
+to_decimal: Final = context(
+    decimal.Inexact, decimal.Rounded, prec=2 * MAX_DIGITS
 ).create_decimal
 
 

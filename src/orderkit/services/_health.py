@@ -10,12 +10,14 @@ weights are scaled up to fill its share.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
 import pendulum
 
+from orderkit._decimal import context
 from orderkit._time import to_utc
 from orderkit._validate import as_tuple, count, instance_of
 from orderkit.integrations import ChannelOrder
@@ -60,7 +62,7 @@ __all__ = [
 ]
 
 _RATE = Decimal("0.0001")
-_FIGURES = Context(prec=28)
+_FIGURES = context(decimal.DivisionByZero, prec=28)
 _SCORE = Decimal("0.01")
 
 
