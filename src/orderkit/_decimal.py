@@ -9,6 +9,13 @@ change with it, so every context here is given every field.
 from __future__ import annotations
 
 import decimal
+from typing import Final
+
+
+MAX_DIGITS: Final = 28
+"""Significant digits of an amount at its minor unit, at most: what `Money`
+holds (the default decimal precision, and what a NUMERIC column of any store
+here holds exactly)."""
 
 
 def context(

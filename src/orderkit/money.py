@@ -38,7 +38,7 @@ from typing import final
 
 import attrs
 
-from orderkit._decimal import context
+from orderkit._decimal import MAX_DIGITS, context
 from orderkit._iso4217 import MINOR_UNITS
 from orderkit.errors import (
     CurrencyMismatch,
@@ -63,9 +63,6 @@ Half-up (四舍五入) is what buyers and Chinese tax invoices expect.
 # one rounds at 50 digits where a result is rounded next anyway.
 _EXACT = context(decimal.Inexact)
 _WIDE = context(decimal.DivisionByZero)
-# At most 28 significant digits at the minor unit (the default decimal
-# precision, and what a NUMERIC column of any store here holds exactly).
-_MAX_DIGITS = 28
 _ROUNDING_MODES = frozenset(
     {
         decimal.ROUND_CEILING,
@@ -191,7 +188,7 @@ class Money:
             ) from None
         except decimal.DecimalException:
             raise InvalidMoney("amount", amount, "is too large") from None
-        if exact and exact.adjusted() + 1 + cur.minor_units > _MAX_DIGITS:
+        if exact and exact.adjusted() + 1 + cur.minor_units > MAX_DIGITS:
             _check_size(exact, cur, amount)
         _set_amount(self, exact)
         _set_currency(self, cur)
@@ -358,9 +355,9 @@ _set_currency = Money.__dict__["currency"].__set__
 
 
 def _check_size(amount: Decimal, currency: Currency, given: object) -> None:
-    if amount and amount.adjusted() + 1 + currency.minor_units > _MAX_DIGITS:
+    if amount and amount.adjusted() + 1 + currency.minor_units > MAX_DIGITS:
         raise InvalidMoney(
-            "amount", given, f"is too large (over {_MAX_DIGITS} significant digits)"
+            "amount", given, f"is too large (over {MAX_DIGITS} significant digits)"
         )
 
 

@@ -163,8 +163,10 @@ class TestBadInput:
         assert error.value.field == field
 
     def test_an_unknown_scope_is_refused(self) -> None:
-        with pytest.raises(ValueError, match="'cookie' is not a valid LimitScope"):
+        with pytest.raises(ValidationError) as error:
             LimitRule("cookie", 5, DAY)
+        assert (error.value.field, error.value.value) == ("scope", "cookie")
+        assert "buyer" in error.value.problem
 
     def test_a_junk_phone_and_a_blank_street_name_their_fields(self) -> None:
         with pytest.raises(InvalidPhone) as phone:
@@ -182,8 +184,39 @@ class TestBadInput:
             PurchaseContext(skus="GIFT-SET")
         assert error.value.field == "skus"
         with pytest.raises(ValidationError) as error:
+            PurchaseContext(address="北京市朝阳区建国路88号")  # type: ignore[arg-type]
+        assert error.value.field == "address"
+        with pytest.raises(ValidationError) as error:
+            PurchaseContext(phone=13800138000)  # type: ignore[arg-type]
+        assert error.value.field == "phone"
+        with pytest.raises(ValidationError) as error:
             limit_keys([LimitRule(S.BUYER, 5, DAY), "5/day"], PurchaseContext())  # type: ignore[list-item]
         assert error.value.field == "rules[1]"
+
+    def test_prune_keeps_a_use_id_for_its_retention_not_only_the_window(
+        self,
+    ) -> None:
+        store, clock = MemoryLimitStore(), FrozenClock(SALE)
+        limits = PurchaseLimits(
+            [LimitRule(S.BUYER, 1, dt.timedelta(minutes=10))], store, clock
+        )
+        buyer = PurchaseContext(buyer_id="B1", channel="shopify")
+        assert limits.check(buyer, use_id="shopify:1001") == Granted()
+        clock.advance(minutes=15)
+
+        limits.prune()
+
+        # The channel retries the same order: a replay, not a second use.
+        assert limits.check(buyer, use_id="shopify:1001") == Granted(replayed=True)
+        clock.advance(days=8)
+        assert limits.prune() == 1
+
+    def test_the_service_refuses_a_bad_retention(self) -> None:
+        with pytest.raises(ValidationError) as error:
+            PurchaseLimits(
+                [], MemoryLimitStore(), FrozenClock(SALE), retention=dt.timedelta(0)
+            )
+        assert error.value.field == "retention"
 
     def test_the_service_refuses_bad_rules_and_use_ids(self) -> None:
         store, clock = MemoryLimitStore(), FrozenClock(SALE)

@@ -213,10 +213,22 @@ class TestBadInput:
         with pytest.raises(InvalidOffer, match=r"combinable\[0\]"):
             StackingPolicy(combinable=[("percent",)])
 
-    @pytest.mark.parametrize("cap", [Decimal(101), 50, Decimal(-1)])
-    def test_cap_outside_0_to_100(self, cap: object) -> None:
-        with pytest.raises(InvalidOffer, match="line_cap"):
-            StackingPolicy(line_cap=cap)  # type: ignore[arg-type]
+    @pytest.mark.parametrize(
+        "cap",
+        [
+            Decimal(101),
+            50,
+            Decimal(-1),
+            Decimal("NaN"),
+            Decimal("sNaN"),
+            Decimal("Inf"),
+        ],
+    )
+    @pytest.mark.parametrize("field", ["line_cap", "order_cap"])
+    def test_cap_outside_0_to_100(self, cap: object, field: str) -> None:
+        with pytest.raises(InvalidOffer) as caught:
+            StackingPolicy(**{field: cap})  # type: ignore[arg-type]
+        assert caught.value.field == field
 
     def test_max_stacked_zero(self) -> None:
         with pytest.raises(InvalidOffer, match="max_stacked"):

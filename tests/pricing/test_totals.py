@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orderkit.errors import CurrencyMismatch, EmptyOrder, InvalidOffer, ValidationError
+from orderkit.errors import (
+    CurrencyMismatch,
+    EmptyOrder,
+    InvalidMoney,
+    InvalidOffer,
+    ValidationError,
+)
 from orderkit.money import Money, split
 from orderkit.orders import Address, Buyer, Order, OrderLine
 from orderkit.pricing import (
@@ -123,6 +129,23 @@ class TestExpectedTotal:
 
         assert cny("12.00") == totals.total
         assert all(line.net == cny("0.00") for line in totals.lines)
+
+
+class TestTooLargeForMoney:
+    """Lines Money holds may sum to more than it holds: refused, never returned."""
+
+    def test_goods_over_28_digits_are_refused(self) -> None:
+        line = OrderLine("L1", "GOLD", 10, cny("99999999999999999999999999.99"))
+
+        with pytest.raises(InvalidMoney) as caught:
+            price(Quote("O-1", "taobao", [line]))
+
+        assert caught.value.field == "lines"
+
+    def test_the_largest_total_money_holds_is_priced(self) -> None:
+        line = OrderLine("L1", "GOLD", 1, cny("99999999999999999999999999.99"))
+
+        assert price(Quote("O-1", "taobao", [line])).total == line.unit_price
 
 
 class TestQuote:

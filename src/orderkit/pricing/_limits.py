@@ -234,6 +234,14 @@ def uses_of(keys: Sequence[LimitKey]) -> tuple[tuple[str, str | None], ...]:
 # Rules and the keys an order consumes
 
 
+def _scope(value: LimitScope | str) -> LimitScope:
+    try:
+        return LimitScope(value)
+    except ValueError:
+        names = ", ".join(scope.value for scope in LimitScope)
+        raise ValidationError("scope", value, f"must be one of {names}") from None
+
+
 @final
 @attrs.frozen(slots=True)
 class LimitRule:
@@ -264,7 +272,7 @@ class LimitRule:
     .. versionadded:: 0.1.0
     """
 
-    scope: LimitScope = attrs.field(converter=LimitScope)
+    scope: LimitScope = attrs.field(converter=_scope)
     limit: int = attrs.field(validator=_limit_field("limit"))
     window: dt.timedelta = attrs.field(validator=_window_field("window"))
     distinct: LimitScope | None = attrs.field(default=None)
@@ -285,6 +293,14 @@ class LimitRule:
             raise ValidationError("distinct", value, "must be a LimitScope or None")
         if value is self.scope:
             raise ValidationError("distinct", value, "must differ from scope")
+
+
+def _optional_of(field: str, kind: type) -> Validator:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if value is not None and not isinstance(value, kind):
+            raise ValidationError(field, value, f"must be a {kind.__name__} or None")
+
+    return check
 
 
 def _as_skus(skus: Iterable[str]) -> tuple[str, ...]:
@@ -324,7 +340,7 @@ class PurchaseContext:
         default=None,
         validator=_optional_text_field("channel"),
     )
-    phone: str | None = None
+    phone: str | None = attrs.field(default=None, validator=_optional_of("phone", str))
     ip: str | None = attrs.field(
         default=None,
         validator=_optional_text_field("ip"),
@@ -333,7 +349,9 @@ class PurchaseContext:
         default=None,
         validator=_optional_text_field("device"),
     )
-    address: Address | None = None
+    address: Address | None = attrs.field(
+        default=None, validator=_optional_of("address", Address)
+    )
     skus: tuple[str, ...] = attrs.field(default=(), converter=_as_skus)
     promotion: str | None = attrs.field(
         default=None,

@@ -263,7 +263,7 @@ def _cap(field: str) -> Validator:
     def check(_instance: object, _attribute: object, value: object) -> None:
         if value is None:
             return
-        if type(value) is not Decimal or not 0 <= value <= 100:
+        if type(value) is not Decimal or not value.is_finite() or not 0 <= value <= 100:
             raise InvalidOffer(field, value, "must be a Decimal from 0 to 100, or None")
 
     return check

@@ -5,16 +5,17 @@ from __future__ import annotations
 import decimal
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
 
-from orderkit._decimal import context
+from orderkit._decimal import MAX_DIGITS, context
 from orderkit._fast import setters
 from orderkit._validate import Validator, as_tuple, instance_of, text
 from orderkit.errors import (
     CurrencyMismatch,
     EmptyOrder,
+    InvalidMoney,
     InvalidOffer,
     ValidationError,
 )
@@ -36,6 +37,8 @@ from orderkit.pricing._offers import (
 _EXACT = context(decimal.DivisionByZero, prec=60, rounding=ROUND_HALF_UP)
 _ONE = Decimal(1)
 _new_money = object.__new__
+# Money holds at most MAX_DIGITS significant digits at the minor unit.
+_TOO_MANY_MINOR: Final = 10**MAX_DIGITS
 _set_amount, _set_currency = setters(Money)
 
 
@@ -507,6 +510,10 @@ def price(quote: Quote, policy: StackingPolicy = DEFAULT_STACKING) -> Totals:
 
     Returns:
         The totals; `.total` is what the buyer should pay.
+
+    Raises:
+        InvalidMoney: The goods or the total have more significant digits
+            than `Money` holds (field `lines`).
     """
     return _price(quote, policy, stacking=True)
 
@@ -639,6 +646,11 @@ def _totals(  # noqa: PLR0913 - the parts of one result
     total = goods - total_line_off - total_order_off + ship - ship_off
     if not quote.taxes_included:
         total += tax
+    if max(abs(goods), abs(total)) >= _TOO_MANY_MINOR:
+        # Each line fits Money; their sum may not, and Money could not hold it.
+        amount = _money(max(goods, total, key=abs), currency)
+        problem = f"total {amount} is over {MAX_DIGITS} significant digits"
+        raise InvalidMoney("lines", amount, problem)
     net_lines = tuple(
         _net_line(line, currency, gross[i], line_off[i], order_off[i])
         for i, line in enumerate(quote.lines)

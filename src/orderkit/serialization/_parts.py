@@ -24,7 +24,7 @@ from typing import Final, NoReturn, cast
 
 import pendulum
 
-from orderkit._decimal import context
+from orderkit._decimal import MAX_DIGITS, context
 from orderkit._fast import builder, draft
 from orderkit._validate import MAX_INT, is_unicode
 from orderkit.dedupe import IdempotencyKey
@@ -65,8 +65,6 @@ _new_key: Final = builder(IdempotencyKey)
 
 # --------------------------------------------------------------------------
 # Values
-
-MAX_DIGITS: Final = 28  # money's limit, at the minor unit
 
 
 @functools.cache

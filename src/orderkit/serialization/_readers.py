@@ -28,6 +28,7 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import Any, Final
 
+from orderkit._decimal import MAX_DIGITS
 from orderkit._fast import draft
 from orderkit._validate import MAX_INT, is_unicode
 from orderkit.dedupe import IdempotencyKey
@@ -47,7 +48,6 @@ from orderkit.orders._order import _UNSHIPPED
 from orderkit.orders._order import _check_shipments as check_shipments
 from orderkit.serialization._parts import (
     LINE,
-    MAX_DIGITS,
     MONEY,
     read_address,
     read_buyer,

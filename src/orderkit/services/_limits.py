@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import final
 
 import pendulum
 
 from orderkit._time import before_or_first, to_utc
+from orderkit.dedupe._claims import check_duration
 from orderkit.errors import ValidationError
 from orderkit.ports import Clock, LimitStore
 from orderkit.pricing import (
@@ -18,6 +20,7 @@ from orderkit.pricing import (
     limit_keys,
 )
 from orderkit.pricing._limits import check_use_id
+from orderkit.services._idempotency import DEFAULT_KEY_RETENTION
 
 
 @final
@@ -34,15 +37,24 @@ class PurchaseLimits:
             per SKU or promotion).
         store: Where the uses are counted.
         clock: Where the time comes from.
+        retention: How long `prune` keeps a use at least, so that a check
+            retried with its use id within that time is not counted twice
+            (the longest rule's window is kept in any case).
 
     Raises:
-        ValidationError: A rule is not a `LimitRule`, naming `rules[i]`.
+        ValidationError: A rule is not a `LimitRule`, naming `rules[i]`;
+            `retention` is not a positive timedelta.
 
     .. versionadded:: 0.1.0
     """
 
     def __init__(
-        self, rules: Iterable[LimitRule], store: LimitStore, clock: Clock
+        self,
+        rules: Iterable[LimitRule],
+        store: LimitStore,
+        clock: Clock,
+        *,
+        retention: dt.timedelta = DEFAULT_KEY_RETENTION,
     ) -> None:
         """Create the service over `store`, reading the time from `clock`."""
         self._rules = tuple(rules)
@@ -51,6 +63,7 @@ class PurchaseLimits:
                 raise ValidationError(f"rules[{i}]", rule, "must be a LimitRule")
         self._store = store
         self._clock = clock
+        self._retention = check_duration("retention", retention)
 
     @property
     def rules(self) -> tuple[LimitRule, ...]:
@@ -84,11 +97,17 @@ class PurchaseLimits:
         return self._store.consume(keys, now=self._now(), use_id=use)
 
     def prune(self) -> int:
-        """Delete the uses no rule's window still covers; return how many."""
+        """Delete the uses no rule's window covers, kept `retention`; return how many.
+
+        A use is kept for the longer of the longest window and `retention`:
+        its use id must outlive the window, or a check retried after the
+        window would be counted again.
+        """
         if not self._rules:
             return 0
         longest = max(rule.window for rule in self._rules)
-        return self._store.prune(before_or_first(self._now(), longest))
+        kept = max(longest, self._retention)
+        return self._store.prune(before_or_first(self._now(), kept))
 
     def _now(self) -> pendulum.DateTime:
         return to_utc(self._clock.now(), "clock.now()")
