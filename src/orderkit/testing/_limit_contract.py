@@ -434,6 +434,7 @@ class LimitStoreContract(StoreContract[LimitStore]):
             ],
             store,
             clock,
+            retention=_DAY,  # so that two days on, prune() finds every use old
         )
 
         def order(buyer: str, ip: str = "203.0.113.7") -> PurchaseContext:
