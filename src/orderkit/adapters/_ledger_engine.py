@@ -16,6 +16,7 @@ import pendulum
 
 from orderkit import _fast
 from orderkit._time import plus, plus_or_last
+from orderkit._validate import MAX_INT
 from orderkit.errors import (
     ConcurrencyConflict,
     HoldNotLive,
@@ -172,6 +173,13 @@ class _Work:
                         f"balance[{sku!r}, {location!r}].{name}",
                         value,
                         "would fall below zero",
+                    )
+                if value > MAX_INT:
+                    # Every store holds a signed 64-bit count, and reads refuse more.
+                    raise InvalidQuantity(
+                        f"balance[{sku!r}, {location!r}].{name}",
+                        value,
+                        "would exceed 2**63 - 1",
                     )
             balances.append(build_balance(sku, location, *figures))
         self.balances = balances

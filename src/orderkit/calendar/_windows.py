@@ -203,13 +203,22 @@ def day_of(instant: dt.datetime, zone: str) -> DayWindow:
 
     Raises:
         NaiveDatetime: `instant` has no UTC offset.
-        ValidationError: `zone` is not an IANA zone.
+        ValidationError: `zone` is not an IANA zone, or `instant` has no day
+            in it (the first or the last date of the calendar).
 
     .. versionadded:: 0.1.0
     """
-    at = to_utc(instant, "instant")
+    return _day_of(to_utc(instant, "instant"), zone, "instant")
+
+
+def _day_of(at: pendulum.DateTime, zone: str, field: str) -> DayWindow:
     tz = zone_info(zone)
-    local = dt.datetime.astimezone(at, tz)
+    try:
+        local = dt.datetime.astimezone(at, tz)
+    except OverflowError:
+        raise ValidationError(
+            field, at, f"has no day in {zone}: past the first or last date"
+        ) from None
     window = DayWindow(dt.date(local.year, local.month, local.day), zone)
     # Where a zone turns its clocks back over midnight, the wall date of an
     # instant in the repeated hour disagrees with the windows; they decide.
@@ -240,4 +249,4 @@ def yesterday(now: dt.datetime, zone: str) -> DayWindow:
 
     .. versionadded:: 0.1.0
     """
-    return day_of(now, zone).preceding()
+    return _day_of(to_utc(now, "now"), zone, "now").preceding()

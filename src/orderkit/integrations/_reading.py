@@ -184,6 +184,10 @@ def _is_unicode(text: str) -> bool:
     return True
 
 
+# An id, as text, is at most 255 characters: so is an integer one.
+_LONGEST_ID: Final = 10**255
+
+
 def read_id(value: object, *, path: str) -> str:
     """A channel's id, given as a JSON integer or a string, as text.
 
@@ -193,7 +197,7 @@ def read_id(value: object, *, path: str) -> str:
         ValidationError: Not a non-negative integer or a non-empty printable
             string.
     """
-    if type(value) is int and value >= 0:
+    if type(value) is int and 0 <= value < _LONGEST_ID:
         return str(value)
     if isinstance(value, str) and value.strip() and value.isprintable():
         if len(value) > 255:

@@ -11,7 +11,14 @@ import attrs
 import pendulum
 
 from orderkit._time import to_utc
-from orderkit._validate import count, instance_of, optional_text, signed_int, text
+from orderkit._validate import (
+    count,
+    instance_of,
+    optional_text,
+    plain_text,
+    signed_int,
+    text,
+)
 from orderkit.errors import ValidationError
 from orderkit.inventory._stock import Balance
 
@@ -106,7 +113,7 @@ class Movement:
     reserved: int = attrs.field(default=0, validator=signed_int("reserved"))
     allocated: int = attrs.field(default=0, validator=signed_int("allocated"))
     at: pendulum.DateTime = attrs.field(converter=_at)
-    reason: str = attrs.field(default="", validator=instance_of("reason", str))
+    reason: str = attrs.field(default="", validator=plain_text("reason"))
     actor: str = attrs.field(default="system", validator=text("actor"))
     hold_id: str | None = attrs.field(default=None, validator=optional_text("hold_id"))
     counted: int | None = attrs.field(default=None, converter=_optional_count)

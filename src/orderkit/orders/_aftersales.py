@@ -141,10 +141,10 @@ def _requested_at(value: dt.datetime) -> pendulum.DateTime:
 def _serials(value: Iterable[str]) -> frozenset[str]:
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise ValidationError("serials", value, "must be a set of serial numbers")
-    serials = frozenset(value)
-    for serial in sorted(serials, key=repr):
+    items = tuple(value)
+    for serial in items:
         text("serials")(None, None, serial)
-    return serials
+    return frozenset(items)
 
 
 @final
@@ -185,7 +185,9 @@ class CaseStep:
     """
 
     action: str = attrs.field(validator=text("action"))
-    before: CaseState | None = attrs.field()
+    before: CaseState | None = attrs.field(
+        validator=attrs.validators.optional(instance_of("before", CaseState))
+    )
     after: CaseState = attrs.field(validator=instance_of("after", CaseState))
     actor: str = attrs.field(validator=text("actor"))
     at: pendulum.DateTime = attrs.field(converter=_at)

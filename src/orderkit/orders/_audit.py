@@ -12,6 +12,7 @@ import pendulum
 from orderkit._time import to_utc
 from orderkit._validate import as_tuple, instance_of, plain_text, positive_int, text
 from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import ValidationError
 from orderkit.orders._status import OrderStatus
 
 
@@ -27,8 +28,19 @@ def _changes(value: Iterable[FieldChange]) -> tuple[FieldChange, ...]:
     return as_tuple(value, "changes", FieldChange)
 
 
+def _status(value: OrderStatus | str, field: str) -> OrderStatus:
+    try:
+        return OrderStatus(value)
+    except ValidationError as error:  # UnknownStatus, naming `status`
+        raise type(error)(field, value, error.problem) from None
+
+
 def _from_status(value: OrderStatus | str | None) -> OrderStatus | None:
-    return None if value is None else OrderStatus(value)
+    return None if value is None else _status(value, "from_status")
+
+
+def _to_status(value: OrderStatus | str) -> OrderStatus:
+    return _status(value, "to_status")
 
 
 @final
@@ -73,7 +85,7 @@ class AuditRecord:
     order_id: str = attrs.field(validator=text("order_id"))
     version: int = attrs.field(validator=positive_int("version"))
     from_status: OrderStatus | None = attrs.field(converter=_from_status)
-    to_status: OrderStatus = attrs.field(converter=OrderStatus)
+    to_status: OrderStatus = attrs.field(converter=_to_status)
     event_type: str = attrs.field(validator=text("event_type"))
     key: IdempotencyKey = attrs.field(validator=instance_of("key", IdempotencyKey))
     actor: str = attrs.field(validator=text("actor"))

@@ -85,6 +85,14 @@ def _at(value: dt.datetime) -> pendulum.DateTime:
     return to_utc(value, "at")
 
 
+def _authorised_at(value: dt.datetime) -> pendulum.DateTime:
+    return to_utc(value, "authorised_at")
+
+
+def _requested_at(value: dt.datetime) -> pendulum.DateTime:
+    return to_utc(value, "requested_at")
+
+
 def _optional_at(value: dt.datetime | None) -> pendulum.DateTime | None:
     return None if value is None else to_utc(value, "decided_at")
 
@@ -128,7 +136,7 @@ class PaymentRecord:
 
     payment_id: str = attrs.field(validator=text("payment_id"))
     authorised: Money = attrs.field(validator=positive_money("authorised"))
-    authorised_at: pendulum.DateTime = attrs.field(converter=_at)
+    authorised_at: pendulum.DateTime = attrs.field(converter=_authorised_at)
     captures: tuple[Capture, ...] = attrs.field(default=(), converter=_captures)
 
     @property
@@ -161,7 +169,7 @@ class Refund:
     payment_id: str = attrs.field(validator=text("payment_id"))
     amount: Money = attrs.field(validator=positive_money("amount"))
     reason: str = attrs.field(validator=text("reason"))
-    requested_at: pendulum.DateTime = attrs.field(converter=_at)
+    requested_at: pendulum.DateTime = attrs.field(converter=_requested_at)
     state: RefundState = attrs.field(
         default=RefundState.PENDING, validator=instance_of("state", RefundState)
     )

@@ -20,7 +20,7 @@ from typing import final
 import attrs
 import pendulum
 
-from orderkit._time import plus, to_utc
+from orderkit._time import ending, to_utc
 from orderkit._validate import (
     instance_of,
     optional_name,
@@ -305,7 +305,7 @@ def request_change(  # noqa: PLR0913 - keyword-only fields of one request
         requester=requester,
         evidence=evidence,
         requested_at=at,
-        expires_at=plus(at, ttl),
+        expires_at=ending(at, ttl, "ttl"),
         required_role=tiers.roles[-1],
     )
     return attrs.evolve(change, required_role=tiers.role_for(change.amount))

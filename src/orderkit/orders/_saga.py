@@ -28,6 +28,9 @@ def _optional_money(_instance: object, _attribute: object, value: Money | None) 
 
 
 def _as_parts(value: Iterable[tuple[str, Money]]) -> tuple[tuple[str, Money], ...]:
+    given: object = value  # from a stored document too: any shape
+    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+        raise ValidationError("parts", value, "must be a sequence of (id, Money)")
     return tuple(value)
 
 

@@ -67,11 +67,11 @@ def _skus(value: Iterable[str]) -> frozenset[str]:
     given: object = value
     if isinstance(given, str) or not isinstance(given, Iterable):
         raise InvalidOffer("skus", value, "must be a collection of SKUs")
-    skus = frozenset(given)
-    for sku in skus:
+    items = tuple(given)
+    for sku in items:
         if not isinstance(sku, str) or not sku.strip():
             raise InvalidOffer("skus", value, "every SKU must be a non-empty string")
-    return skus
+    return frozenset(items)
 
 
 def _required_skus(value: Iterable[str]) -> frozenset[str]:

@@ -196,6 +196,13 @@ def _pricing(value: Mapping[str, PricingPolicy]) -> Mapping[str, PricingPolicy]:
     return MappingProxyType(dict(value))
 
 
+def _routing(value: RoutingStrategy | str) -> RoutingStrategy:
+    try:
+        return RoutingStrategy(value)
+    except ValidationError as error:
+        raise ValidationError("routing", value, error.problem) from None
+
+
 def _locations(value: Iterable[str]) -> tuple[str, ...]:
     locations = as_tuple(value, "locations", str)
     if not locations:
@@ -274,7 +281,7 @@ class DeskPolicy:
 
     locations: tuple[str, ...] = attrs.field(converter=_locations)
     routing: RoutingStrategy = attrs.field(
-        default=RoutingStrategy.LOCATION_ORDER, converter=RoutingStrategy
+        default=RoutingStrategy.LOCATION_ORDER, converter=_routing
     )
     pricing: PricingPolicy = attrs.field(
         factory=PricingPolicy, validator=instance_of("pricing", PricingPolicy)

@@ -10,7 +10,7 @@ import attrs
 import pendulum
 
 from orderkit._time import ending, to_utc
-from orderkit._validate import count, positive_int, signed_int, text
+from orderkit._validate import count, plain_text, positive_int, signed_int, text
 from orderkit.dedupe._tokens import draw_token
 from orderkit.errors import (
     ConcurrencyConflict,
@@ -119,9 +119,9 @@ def _own_hold(receipt: Receipt, hold_id: str) -> Hold:
     raise IdempotencyConflict(receipt.key)
 
 
-def _ttl(value: object) -> dt.timedelta:
+def _ttl(value: object, field: str = "ttl") -> dt.timedelta:
     if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
-        raise ValidationError("ttl", value, "must be a positive timedelta")
+        raise ValidationError(field, value, "must be a positive timedelta")
     return value
 
 
@@ -165,7 +165,7 @@ class Ledger:
         """Create a ledger over `store`, reading the time from `clock`."""
         self._store = store
         self._clock = clock
-        self._hold_ttl = _ttl(hold_ttl)
+        self._hold_ttl = _ttl(hold_ttl, "hold_ttl")
         self._outbox = outbox
         # Asked once: a protocol check per stock change costs microseconds.
         locking: object = outbox
@@ -253,6 +253,7 @@ class Ledger:
         Raises:
             InsufficientStock: `source` has fewer than `quantity` available.
         """
+        _check(text, "source", source)
         line = StockLine(sku, source, quantity)
         _check(text, "target", target)
         if target == source:
@@ -582,8 +583,7 @@ class Ledger:
         else:
             _check(text, "key", key)
             check_operation_key("key", key)
-        if not isinstance(reason, str):
-            raise ValidationError("reason", reason, "must be a string")
+        _check(plain_text, "reason", reason)
         _check(text, "actor", actor)
         # A drawn key is never repeated, so its receipt need not be kept.
         return planning.Stamp(key, self._now(), reason, actor, remember=not drawn)

@@ -86,7 +86,10 @@ def _limits(
     limits: dict[OrderStatus, dt.timedelta] = {}
     items: Iterable[tuple[OrderStatus | str, object]] = value.items()
     for raw, limit in items:
-        status = OrderStatus(raw)
+        try:
+            status = OrderStatus(raw)
+        except ValidationError as error:  # UnknownStatus, naming `status`
+            raise type(error)(f"limits[{raw!r}]", raw, error.problem) from None
         if status.is_terminal:
             raise ValidationError(
                 f"limits[{status.value}]", limit, "a terminal status cannot be stuck"

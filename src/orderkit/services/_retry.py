@@ -37,8 +37,16 @@ def _seconds(
 ) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise ValidationError(attribute.name, value, "must be a number of seconds")
-    if not math.isfinite(value) or value <= 0:
+    if not _finite(value) or value <= 0:
         raise ValidationError(attribute.name, value, "must be finite and above zero")
+
+
+def _finite(value: float) -> bool:
+    """Whether `value` is a finite float, or an int a float can hold."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond any float: seconds past any use
+        return False
 
 
 def _cap(
@@ -190,8 +198,8 @@ def _hint(error: TransientError) -> float | None:
     hint = error.retry_after
     if not isinstance(hint, (int, float)) or isinstance(hint, bool):
         return None
-    if not math.isfinite(hint) or hint < 0:
-        return None
+    if not _finite(hint) or hint < 0:
+        return None  # a provider's hint no float holds is no hint
     return float(hint)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final, final
 
-from orderkit._validate import positive_money
+from orderkit._validate import MAX_INT, positive_money
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     ConfigurationError,
@@ -411,8 +411,7 @@ def recover(
 
     .. versionadded:: 0.1.0
     """
-    if page < 1:
-        raise ValidationError("page", page, "must be a positive integer")
+    _check_page(page)
     runners: dict[str, Callable[[str, str], SagaOutcome | None] | None] = {
         _CAPTURE: None if checkout is None else checkout.resume,
         _SHIP: None if shipping is None else shipping.resume,
@@ -450,3 +449,8 @@ def _attempt(
     except OrderkitError as error:
         # The saga stays on the order; the next recovery tries it again.
         return steps.stalled(order, error)
+
+
+def _check_page(page: object) -> None:
+    if type(page) is not int or not 0 < page <= MAX_INT:
+        raise ValidationError("page", page, "must be a positive integer")
