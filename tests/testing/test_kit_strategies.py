@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -34,6 +35,17 @@ class TestChannelOrders:
         ost.check_channel_order(order)
         # The stated total is what the lines cost: the strict policy agrees.
         assert validate(order.quote, PricingPolicy()).ok
+
+    def test_one_id_on_two_channels_is_two_orders_not_duplicates(
+        self,
+        orderkit_desk: OrderDesk,
+        orderkit_stock: Callable[[str, int], object],
+    ) -> None:
+        orderkit_stock("TEA", 10)
+        for channel in ("douyin", "taobao"):
+            sample = channel_order([("TEA", 1, "10.00")], channel=channel)
+            outcome = orderkit_desk.accept(sample)
+            assert isinstance(outcome, Accepted), outcome
 
     def test_an_order_whose_quote_does_not_validate_fails_the_check(self) -> None:
         record = channel_order([("JADE-TEAPOT", 1, "88.00")])

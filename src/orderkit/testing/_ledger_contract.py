@@ -650,6 +650,44 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         assert [h.state for h in ledger.holds(state=HoldState.LIVE)] == [HoldState.LIVE]
         assert ledger.balance("TEA-01", "W1").reserved == 1
 
+    def test_a_sweep_with_a_limit_expires_at_most_that_many(
+        self, store: LedgerStore, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """`expire_due(limit=)` writes at most `limit`; the next sweep the rest."""
+        ledger.receive("TEA-01", "W1", 10)
+        for i in range(3):
+            ledger.reserve(f"cart-{i}", [("TEA-01", "W1", 1)])
+        clock.advance(minutes=30)
+        first = store.expire_due(clock.now(), limit=2)
+        assert len(first) == 2
+        assert len(store.holds(state=HoldState.LIVE)) == 1
+        rest = store.expire_due(clock.now(), limit=2)
+        assert len(rest) == 1
+        assert store.holds(state=HoldState.LIVE) == []
+        assert ledger.balance("TEA-01", "W1").reserved == 0
+
+    def test_holds_are_listed_oldest_first_and_filtered(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        """`holds()` is oldest first, and each filter keeps only its holds."""
+        ledger.receive("TEA-01", "W1", 10)
+        ledger.receive("MUG-02", "W1", 10)
+        placed = []
+        for i, sku in enumerate(["TEA-01", "MUG-02", "TEA-01"]):
+            placed.append(ledger.reserve(f"cart-{i}", [(sku, "W1", 1)]).holds[0])
+            clock.advance(minutes=1)
+        assert [h.hold_id for h in ledger.holds()] == [h.hold_id for h in placed]
+        assert [h.hold_id for h in ledger.holds(sku="TEA-01")] == [
+            placed[0].hold_id,
+            placed[2].hold_id,
+        ]
+        assert [h.hold_id for h in ledger.holds(owner="cart-1")] == [placed[1].hold_id]
+        ledger.release(placed[0].hold_id)
+        assert [h.hold_id for h in ledger.holds(state=HoldState.LIVE)] == [
+            placed[1].hold_id,
+            placed[2].hold_id,
+        ]
+
     def test_replaying_the_movements_rebuilds_the_balances(
         self, ledger: Ledger, clock: FrozenClock
     ) -> None:

@@ -230,6 +230,24 @@ class OutboxContract(StoreContract[Outbox]):
         assert inbox.seen("notifier", "m1", now=START + _LEASE) is False
         assert inbox.seen("notifier", "m2", now=START + _LEASE) is True
 
+    @pytest.mark.parametrize(
+        ("consumer", "message_id", "now", "field"),
+        [
+            ("", "m1", START, "consumer"),
+            ("notifier", "\n", START, "message_id"),
+            ("notifier", "m" * 256, START, "message_id"),
+            ("notifier", "m1", dt.datetime(2026, 11, 11), "now"),  # noqa: DTZ001 - naive
+        ],
+    )
+    def test_the_inbox_names_bad_input_and_records_nothing(
+        self, inbox: Inbox, consumer: str, message_id: str, now: dt.datetime, field: str
+    ) -> None:
+        """Bad text or a naive time is a typed error, and no delivery is recorded."""
+        with pytest.raises(ValidationError) as error:
+            inbox.seen(consumer, message_id, now=now)
+        assert error.value.field == field
+        assert inbox.prune(START.add(years=1)) == 0
+
     # bad input
 
     @pytest.mark.parametrize(

@@ -47,9 +47,9 @@ def channel_order(  # noqa: PLR0913 - the lines, then keyword-only details
     Douyin, unpaid. Lines get ids `L1`, `L2`...; the quote states the total
     the lines cost; a paid order carries a `PaymentCaptured` of that total
     five minutes after `at`. Unless given, the buyer and the address are
-    made from the order id, so two sample orders are never suspected
-    duplicates of each other. For many drawn orders, use
-    `orderkit.testing.strategies.channel_orders`.
+    made from the channel and the order id, so two sample orders (also one
+    id on two channels) are never suspected duplicates of each other. For
+    many drawn orders, use `orderkit.testing.strategies.channel_orders`.
 
     Args:
         lines: `(sku, quantity, unit price)` of each line, at least one.
@@ -76,8 +76,11 @@ def channel_order(  # noqa: PLR0913 - the lines, then keyword-only details
         key=IdempotencyKey(channel, "order.created", order_id, "1"),
         occurred_at=placed_at,
         channel=channel,
-        buyer=Buyer(f"buyer-{order_id}", "李雷") if buyer is None else buyer,
-        address=Address("CN", "浙江省", "杭州市", "西湖区", f"龙井路 {order_id} 号")
+        # The channel too: one order id on two channels is two orders.
+        buyer=Buyer(f"buyer-{channel}-{order_id}", "李雷") if buyer is None else buyer,
+        address=Address(
+            "CN", "浙江省", "杭州市", "西湖区", f"龙井路 {channel} {order_id} 号"
+        )
         if address is None
         else address,
         lines=made,

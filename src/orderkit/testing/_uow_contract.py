@@ -10,8 +10,8 @@ from collections.abc import Callable
 import attrs
 import pytest
 
-from orderkit.dedupe import Claimed
-from orderkit.errors import ConcurrencyConflict, StoreError
+from orderkit.dedupe import Claimed, Fingerprint, FingerprintKind, Sighting
+from orderkit.errors import ConcurrencyConflict, StoreError, ValidationError
 from orderkit.orders import Order
 from orderkit.orders._messages import OutboxMessage, order_stream
 from orderkit.ports import UnitOfWork
@@ -26,6 +26,8 @@ _FEED = "douyin:orders"
 _SKU = "RETRO-CLOCK"
 _WAREHOUSE = "SZ-1"
 _BUYER = LimitKey("buyer:BUYER-7", 2, dt.timedelta(days=1))
+_PHONE = "+8613812348000"
+_PHONE_PRINT = Fingerprint(FingerprintKind.PHONE_SKUS, 1, f"{0x138:032x}")
 
 
 class _Crash(Exception):
@@ -56,6 +58,13 @@ def _write_everything(uow: UnitOfWork) -> None:
     )
     assert uow.limits.consume([_BUYER], now=START, use_id="DY-1001") == Granted()
     assert uow.cursors.advance(_FEED, None, "page-2")
+    uow.detector.record(
+        Sighting("douyin", "DY-1001", START),
+        [_PHONE_PRINT],
+        phone=_PHONE,
+        window=dt.timedelta(days=1),
+        now=START,
+    )
 
 
 def _nothing_of_it(uow: UnitOfWork) -> None:
@@ -67,6 +76,7 @@ def _nothing_of_it(uow: UnitOfWork) -> None:
     assert uow.ledger.balances(START) == []
     assert uow.ledger.receipt("PO-1") is None
     assert uow.cursors.get(_FEED) is None
+    assert uow.detector.orders_of_buyer(_PHONE) == []
     assert uow.limits.consume([_BUYER], now=START, use_id="DY-1001") == Granted()
 
 
@@ -79,6 +89,7 @@ def _all_of_it(uow: UnitOfWork) -> None:
     assert [b.on_hand for b in uow.ledger.balances(START)] == [10]
     assert uow.ledger.receipt("PO-1") is not None
     assert uow.cursors.get(_FEED) == "page-2"
+    assert [s.order_id for s in uow.detector.orders_of_buyer(_PHONE)] == ["DY-1001"]
     assert uow.limits.consume([_BUYER], now=START, use_id="DY-1001") == Granted(
         replayed=True
     )
@@ -206,6 +217,48 @@ class UnitOfWorkContract(StoreContract[UnitOfWork]):
             store.__enter__()
         with store:
             assert store.orders.get("douyin", "DY-1001") is None
+
+    def test_the_audit_log_keeps_each_version_once_in_order(
+        self, store: UnitOfWork
+    ) -> None:
+        """Appends are idempotent per version, all or nothing, read in order."""
+        first, second = sample_record(version=2), sample_record(version=3)
+        with store:
+            store.audit.append("douyin", [second])
+            store.audit.append("douyin", [first, second])  # `second` again: skipped
+            store.commit()
+        with store:
+            assert store.audit.records("douyin", "DY-1001") == [first, second]
+            assert store.audit.records("taobao", "DY-1001") == []
+        rewritten = sample_record(version=3, actor="ops")
+        with store:
+            with pytest.raises(ConcurrencyConflict) as caught:
+                store.audit.append("douyin", [sample_record(version=4), rewritten])
+            assert caught.value.what == "audit:douyin:DY-1001:3"
+            store.commit()
+        with store:
+            assert store.audit.records("douyin", "DY-1001") == [first, second]
+
+    @pytest.mark.parametrize(
+        ("channel", "order_records", "field"),
+        [
+            ("", None, "channel"),
+            ("douyin", "not records", "records"),
+            ("douyin", ["not a record"], "records[0]"),
+        ],
+    )
+    def test_the_audit_log_names_bad_input_and_stores_nothing(
+        self, store: UnitOfWork, channel: str, order_records: object, field: str
+    ) -> None:
+        """A bad channel or record is a `ValidationError` naming it."""
+        records = [sample_record()] if order_records is None else order_records
+        with store:
+            with pytest.raises(ValidationError) as caught:
+                store.audit.append(channel, records)  # type: ignore[arg-type]
+            assert caught.value.field == field
+            store.commit()
+        with store:
+            assert store.audit.records("douyin", "DY-1001") == []
 
     def test_a_kept_store_serves_no_other_unit_or_thread(
         self, store: UnitOfWork
