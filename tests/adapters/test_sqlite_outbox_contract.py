@@ -66,6 +66,16 @@ class TestSqliteOutboxFile(_Hooks, OutboxContract):
     def connect(self, store: object) -> Callable[[], SqliteOutbox]:
         return functools.partial(SqliteOutbox, self.paths[id(store)])
 
+    def make_inbox(self) -> SqliteInbox:
+        path = self.directory / f"inbox-{next(self.numbers)}.db"
+        inbox = SqliteInbox(path)
+        self.opened.append(inbox)
+        self.paths[id(inbox)] = path
+        return inbox
+
+    def connect_inbox(self, inbox: object) -> Callable[[], SqliteInbox]:
+        return functools.partial(SqliteInbox, self.paths[id(inbox)])
+
     def break_store(self, store: object) -> bool:
         with sqlite3.connect(self.paths[id(store)]) as other:
             other.execute(f"DROP TABLE {VICTIM}")

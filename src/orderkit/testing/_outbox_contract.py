@@ -41,6 +41,13 @@ def _ids(messages: object) -> list[str]:
     return [m.message_id for m in messages]  # type: ignore[attr-defined]
 
 
+def _seen_race(message_id: str, factory: Callable[[], Inbox], barrier: Barrier) -> bool:
+    """Deliver `message_id` to one consumer once, at the start; say if it was seen."""
+    inbox = factory()
+    barrier.wait(timeout=120)
+    return inbox.seen("notifier", message_id, now=START)
+
+
 def _claim_race(
     relay: str, limit: int, factory: Callable[[], Outbox], barrier: Barrier
 ) -> list[tuple[str, str]]:
@@ -221,6 +228,25 @@ class OutboxContract(StoreContract[Outbox]):
         for name in _WEIRD:
             assert inbox.seen(name, name, now=START) is False
             assert inbox.seen(name, name, now=START) is True
+
+    def connect_inbox(self, inbox: Inbox) -> Callable[[], Inbox] | None:  # noqa: ARG002 - a hook for subclasses
+        """Return a picklable factory opening `inbox` again in another process.
+
+        `None` (the default) races threads on `inbox` itself.
+        """
+        return None
+
+    def test_racers_delivering_one_message_get_exactly_one_false(
+        self, inbox: Inbox
+    ) -> None:
+        """Of racers delivering one message to one consumer, exactly one acts."""
+        for round_ in range(3):
+            racers = [
+                functools.partial(_seen_race, f"m{round_}")
+                for _ in range(self.race_workers)
+            ]
+            seen = self._race(inbox, racers, self.connect_inbox(inbox))
+            assert sorted(seen) == [False] + [True] * (self.race_workers - 1), seen
 
     def test_the_inbox_forgets_what_it_prunes(self, inbox: Inbox) -> None:
         """Deliveries recorded before the cutoff are forgotten; later ones kept."""

@@ -55,9 +55,14 @@ class TestPostgresOutbox(OutboxContract):
         return store
 
     def make_inbox(self) -> PostgresInbox:
-        inbox = PostgresInbox(self.schemas())
+        dsn = self.schemas()
+        inbox = PostgresInbox(dsn)
         self.opened.append(inbox)
+        self.dsns[id(inbox)] = dsn
         return inbox
+
+    def connect_inbox(self, inbox: object) -> Callable[[], PostgresInbox]:
+        return functools.partial(PostgresInbox, self.dsns[id(inbox)])
 
     def connect(self, store: object) -> Callable[[], PostgresOutbox]:
         return functools.partial(PostgresOutbox, self.dsns[id(store)])
