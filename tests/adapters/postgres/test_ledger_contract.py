@@ -40,7 +40,7 @@ from orderkit.inventory import (
 )
 from orderkit.inventory import _planning as planning
 from orderkit.services import Ledger
-from orderkit.testing import FrozenClock
+from orderkit.testing import FrozenClock, check_ledger_laws
 from orderkit.testing.contracts import LedgerStoreContract
 
 
@@ -687,3 +687,12 @@ def test_batches_creating_balances_in_opposite_orders_never_deadlock(
         balances = store.balances(now)
     assert len(balances) == 40 * 6
     assert {b.on_hand for b in balances} == {2}
+
+
+def test_the_ledger_laws_hold_on_postgres(pg_schemas: Callable[[], str]) -> None:
+    """The laws a host runs, each run on a store of a schema of its own.
+
+    The memory and SQLite stores run them too (`tests/testing/test_laws.py`):
+    each judged against the same model, the three stores agree.
+    """
+    check_ledger_laws(lambda: PostgresLedgerStore(pg_schemas()), runs=4)
