@@ -163,3 +163,15 @@ def signed_int(field: str) -> Validator:
             raise InvalidQuantity(field, value, "must be within +-(2**63 - 1)")
 
     return check
+
+
+def renamed(convert: Callable[[Any], T], field: str, value: object) -> T:
+    """`convert(value)`; its `ValidationError` (of the same type) names `field`.
+
+    For a converter shared by several fields, such as an enum that names
+    itself (`status`, `strategy`), used for one that has another name.
+    """
+    try:
+        return convert(value)
+    except ValidationError as error:
+        raise type(error)(field, value, error.problem) from None

@@ -10,9 +10,15 @@ import attrs
 import pendulum
 
 from orderkit._time import to_utc
-from orderkit._validate import as_tuple, instance_of, plain_text, positive_int, text
+from orderkit._validate import (
+    as_tuple,
+    instance_of,
+    plain_text,
+    positive_int,
+    renamed,
+    text,
+)
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import ValidationError
 from orderkit.orders._status import OrderStatus
 
 
@@ -28,19 +34,12 @@ def _changes(value: Iterable[FieldChange]) -> tuple[FieldChange, ...]:
     return as_tuple(value, "changes", FieldChange)
 
 
-def _status(value: OrderStatus | str, field: str) -> OrderStatus:
-    try:
-        return OrderStatus(value)
-    except ValidationError as error:  # UnknownStatus, naming `status`
-        raise type(error)(field, value, error.problem) from None
-
-
 def _from_status(value: OrderStatus | str | None) -> OrderStatus | None:
-    return None if value is None else _status(value, "from_status")
+    return None if value is None else renamed(OrderStatus, "from_status", value)
 
 
 def _to_status(value: OrderStatus | str) -> OrderStatus:
-    return _status(value, "to_status")
+    return renamed(OrderStatus, "to_status", value)
 
 
 @final

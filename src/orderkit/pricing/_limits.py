@@ -52,6 +52,11 @@ class LimitScope(enum.StrEnum):
     ADDRESS = "address"
     """The shipping address, normalised (北京市 and 北京 are one place)."""
 
+    @classmethod
+    def _missing_(cls, value: object) -> LimitScope:
+        names = ", ".join(scope.value for scope in cls)
+        raise ValidationError("scope", value, f"must be one of {names}")
+
 
 # --------------------------------------------------------------------------
 # Validation shared by the core and the stores
@@ -234,14 +239,6 @@ def uses_of(keys: Sequence[LimitKey]) -> tuple[tuple[str, str | None], ...]:
 # Rules and the keys an order consumes
 
 
-def _scope(value: LimitScope | str) -> LimitScope:
-    try:
-        return LimitScope(value)
-    except ValueError:
-        names = ", ".join(scope.value for scope in LimitScope)
-        raise ValidationError("scope", value, f"must be one of {names}") from None
-
-
 @final
 @attrs.frozen(slots=True)
 class LimitRule:
@@ -272,7 +269,7 @@ class LimitRule:
     .. versionadded:: 0.1.0
     """
 
-    scope: LimitScope = attrs.field(converter=_scope)
+    scope: LimitScope = attrs.field(converter=LimitScope)
     limit: int = attrs.field(validator=_limit_field("limit"))
     window: dt.timedelta = attrs.field(validator=_window_field("window"))
     distinct: LimitScope | None = attrs.field(default=None)

@@ -10,7 +10,7 @@ from typing import Final, final
 
 import attrs
 
-from orderkit._validate import as_tuple, instance_of
+from orderkit._validate import as_tuple, instance_of, renamed
 from orderkit.calendar import SlaPolicy
 from orderkit.dedupe._claims import check_duration
 from orderkit.errors import ValidationError
@@ -197,10 +197,7 @@ def _pricing(value: Mapping[str, PricingPolicy]) -> Mapping[str, PricingPolicy]:
 
 
 def _routing(value: RoutingStrategy | str) -> RoutingStrategy:
-    try:
-        return RoutingStrategy(value)
-    except ValidationError as error:
-        raise ValidationError("routing", value, error.problem) from None
+    return renamed(RoutingStrategy, "routing", value)
 
 
 def _locations(value: Iterable[str]) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ import attrs
 import pendulum
 
 from orderkit._time import plus, to_utc
-from orderkit._validate import Validator, as_tuple, text
+from orderkit._validate import Validator, as_tuple, renamed, text
 from orderkit.calendar import SlaPolicy
 from orderkit.errors import OrderMismatch, ValidationError
 from orderkit.orders import AuditRecord, Order, OrderStatus
@@ -86,10 +86,7 @@ def _limits(
     limits: dict[OrderStatus, dt.timedelta] = {}
     items: Iterable[tuple[OrderStatus | str, object]] = value.items()
     for raw, limit in items:
-        try:
-            status = OrderStatus(raw)
-        except ValidationError as error:  # UnknownStatus, naming `status`
-            raise type(error)(f"limits[{raw!r}]", raw, error.problem) from None
+        status = renamed(OrderStatus, f"limits[{raw!r}]", raw)
         if status.is_terminal:
             raise ValidationError(
                 f"limits[{status.value}]", limit, "a terminal status cannot be stuck"

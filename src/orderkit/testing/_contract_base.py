@@ -35,13 +35,6 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 
-class _Unset:
-    """No factory given: `_race` asks `connect`."""
-
-
-_UNSET = _Unset()
-
-
 class Barrier(Protocol):
     """`threading.Barrier` and `multiprocessing`'s alike."""
 
@@ -95,12 +88,7 @@ class StoreContract(abc.ABC, Generic[S]):
         if callable(close):
             close()
 
-    def _race(
-        self,
-        store: T,
-        racers: Sequence[Racer[T, R]],
-        factory: Callable[[], T] | _Unset | None = _UNSET,
-    ) -> list[R]:
+    def _race(self, store: S, racers: Sequence[Racer[S, R]]) -> list[R]:
         """Run `racers` at once on `store`; return what each returned.
 
         Each racer is called with a factory for its store and a barrier
@@ -109,11 +97,16 @@ class StoreContract(abc.ABC, Generic[S]):
         otherwise each is a spawned process opening its own store (so each
         racer must pickle: a `functools.partial` of a module-level
         function), and the results come in the order they finished.
-        `factory` stands in for `connect(store)` when `store` is another
-        kind of store than the contract's (an outbox contract's inbox).
         """
-        if isinstance(factory, _Unset):
-            factory = self.connect(store)  # type: ignore[arg-type, assignment]
+        return self._race_with(store, racers, self.connect(store))
+
+    def _race_with(
+        self,
+        store: T,
+        racers: Sequence[Racer[T, R]],
+        factory: Callable[[], T] | None,
+    ) -> list[R]:
+        """`_race` with the factory given: for a store of another kind than `S`."""
         if factory is None:
             barrier = threading.Barrier(len(racers))
             with concurrent.futures.ThreadPoolExecutor(len(racers)) as pool:

@@ -245,7 +245,7 @@ class OutboxContract(StoreContract[Outbox]):
                 functools.partial(_seen_race, f"m{round_}")
                 for _ in range(self.race_workers)
             ]
-            seen = self._race(inbox, racers, self.connect_inbox(inbox))
+            seen = self._race_with(inbox, racers, self.connect_inbox(inbox))
             assert sorted(seen) == [False] + [True] * (self.race_workers - 1), seen
 
     def test_the_inbox_forgets_what_it_prunes(self, inbox: Inbox) -> None:
