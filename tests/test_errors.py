@@ -219,6 +219,19 @@ class TestMessages:
         assert expected == (error.order_id, error.status, error.event)
         for part in (*expected, "a completed order cannot be cancelled"):
             assert part in message
+        assert error.case_id is None
+        assert message.startswith("order 'DY-1001' in status 'completed'")
+
+    def test_illegal_transition_of_a_case_names_the_case(self) -> None:
+        error = IllegalTransition(
+            "DY-1001", "rejected", "approve", "the case ended", case_id="AS-1"
+        )
+        expected = (
+            "case 'AS-1' of order 'DY-1001' in state 'rejected' cannot take approve:"
+            " the case ended"
+        )
+        assert expected == str(error)
+        assert "AS-1" == pickle.loads(pickle.dumps(error)).case_id  # noqa: S301
 
 
 class TestLongValues:

@@ -305,23 +305,38 @@ class StructureError(ValidationError):
 class IllegalTransition(OrderkitError, ValueError):
     """An event that the order's current status forbids; nothing was changed.
 
+    For a step of an after-sales case, the case's state forbids it:
+    `case_id` names the case and `status` is the case's state.
+
     Attributes:
         order_id: The order the event was applied to.
-        status: The order's status, as its string value.
-        event: The event's type name (`"Cancelled"`).
+        status: The order's status (or the case's state), as its string value.
+        event: The event's type name (`"Cancelled"`), or the case's action.
         reason: Why the event is illegal here.
+        case_id: The after-sales case refused the step; `None` for an order.
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, order_id: str, status: str, event: str, reason: str) -> None:
+    def __init__(
+        self,
+        order_id: str,
+        status: str,
+        event: str,
+        reason: str,
+        *,
+        case_id: str | None = None,
+    ) -> None:
         self.order_id = order_id
         self.status = status
         self.event = event
         self.reason = reason
-        super().__init__(
-            f"order {order_id!r} in status {status!r} cannot take {event}: {reason}"
-        )
+        self.case_id = case_id
+        if case_id is None:
+            subject = f"order {order_id!r} in status {status!r}"
+        else:
+            subject = f"case {case_id!r} of order {order_id!r} in state {status!r}"
+        super().__init__(f"{subject} cannot take {event}: {reason}")
 
 
 @final

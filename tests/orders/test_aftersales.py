@@ -141,6 +141,12 @@ class TestRejection:
         with pytest.raises(IllegalTransition) as caught:
             approve_case(case, "fin.chen", "finance", TIERS, at(3))
         assert "rejected" == caught.value.status
+        assert (case.case_id, "approve") == (caught.value.case_id, caught.value.event)
+        # The message speaks of the case and its state, not of an order status.
+        expected = (
+            f"case {case.case_id!r} of order {case.order_id!r} in state 'rejected'"
+        )
+        assert str(caught.value).startswith(expected)
 
     def test_reject_needs_a_reason(self) -> None:
         with pytest.raises(ValidationError) as caught:

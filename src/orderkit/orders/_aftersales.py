@@ -310,7 +310,7 @@ def restock_key(channel: str, case: AfterSalesCase, i: int) -> str:
 
 def _refuse(case: AfterSalesCase, action: CaseAction, reason: str) -> IllegalTransition:
     return IllegalTransition(
-        case.order_id, str(case.state), f"{action} (case {case.case_id!r})", reason
+        case.order_id, str(case.state), str(action), reason, case_id=case.case_id
     )
 
 
