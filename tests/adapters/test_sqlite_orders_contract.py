@@ -167,6 +167,30 @@ class TestAuditLog:
             ]
             assert log.records("taobao", "DY-1001") == []
 
+    def test_an_append_in_a_host_transaction_is_two_statements(
+        self, path: Path
+    ) -> None:
+        # One query for what is stored and one insert: no query per record,
+        # and no savepoint around a single row.
+        SqliteAuditLog(path, converter=make_converter()).close()
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            log = SqliteAuditLog(conn, converter=make_converter())
+            log.append("douyin", [sample_record()])
+            conn.execute("BEGIN")
+            statements: list[str] = []
+            conn.set_trace_callback(statements.append)
+            log.append("douyin", [sample_record(version=3), sample_record()])
+            conn.set_trace_callback(None)
+            conn.execute("COMMIT")
+            assert log.records("douyin", "DY-1001") == [
+                sample_record(),
+                sample_record(version=3),
+            ]
+        finally:
+            conn.close()
+        assert 2 == len(statements)
+
     def test_a_different_record_at_a_stored_version_conflicts(self, path: Path) -> None:
         with SqliteAuditLog(path, converter=make_converter()) as log:
             log.append("douyin", [sample_record()])

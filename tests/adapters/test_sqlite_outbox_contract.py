@@ -13,18 +13,20 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import attrs
 import pendulum
 import pytest
 
 from orderkit.adapters._sqlite_outbox import _CLAIMABLE
 from orderkit.adapters.sqlite import SqliteInbox, SqliteOutbox
-from orderkit.errors import StoreError
+from orderkit.errors import ConcurrencyConflict, StoreError
 from orderkit.orders import OutboxMessage, order_stream
 from orderkit.testing.contracts import OutboxContract
 
 
 VICTIM = "orderkit_outbox"
 T0 = pendulum.datetime(2026, 11, 11)
+_9S = dt.timedelta(seconds=9)
 
 
 class _Hooks:
@@ -122,6 +124,34 @@ class TestQueue:
         assert statements[0] == "BEGIN IMMEDIATE"
         assert statements[-1] == "COMMIT"
         assert statements.count("BEGIN IMMEDIATE") == 1
+
+    def test_adding_reads_what_is_stored_in_one_query(self, tmp_path: Path) -> None:
+        # One statement per message made the desk's every order slower.
+        with SqliteOutbox(tmp_path / "outbox.db") as outbox:
+            outbox.add([_message("m1")])
+            statements: list[str] = []
+            outbox._session.conn.set_trace_callback(statements.append)
+            outbox.add([_message("m1"), _message("m2"), _message("m3")])
+            assert [
+                m.message_id for m in outbox.claim(relay="r", now=T0, lease=_9S)
+            ] == [
+                "m1",
+                "m2",
+                "m3",
+            ]
+        assert 1 == sum("FROM orderkit_outbox WHERE" in s for s in statements[:3])
+
+    def test_a_long_batch_is_read_in_chunks(self, tmp_path: Path) -> None:
+        # More ids than SQLite before 3.32 takes as parameters of one query.
+        ids = [f"m{i}" for i in range(1_200)]
+        with SqliteOutbox(tmp_path / "outbox.db") as outbox:
+            outbox.add([_message(i) for i in ids[::2]])
+            outbox.add([_message(i) for i in ids])
+            changed = attrs.evolve(_message("m1100"), payload=b"[]")
+            with pytest.raises(ConcurrencyConflict):
+                outbox.add([*map(_message, ids[:1_100]), changed])
+            claimed = outbox.claim(relay="r", now=T0, lease=_9S, limit=2_000)
+        assert ids[::2] + ids[1::2] == [m.message_id for m in claimed]
 
     def test_the_claim_reads_the_partial_indexes(self, tmp_path: Path) -> None:
         with SqliteOutbox(tmp_path / "outbox.db") as outbox:

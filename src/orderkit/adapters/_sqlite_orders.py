@@ -23,7 +23,8 @@ from orderkit.adapters._sqlite_session import (
     DEFAULT_TIMEOUT,
     SessionStore,
     declare,
-    in_savepoint,
+    select_in,
+    write_rows,
 )
 from orderkit.orders import AuditRecord, Order, OrderStatus
 from orderkit.serialization import make_converter
@@ -88,8 +89,8 @@ _LIST = (
     " ORDER BY channel, order_id LIMIT ?4"
 )
 _RECORD = (
-    "SELECT record FROM orderkit_audit"
-    " WHERE channel = ? AND order_id = ? AND version = ?"
+    "SELECT version, record FROM orderkit_audit"
+    " WHERE channel = ? AND order_id = ? AND version IN ({})"
 )
 _NEW_RECORD = (
     "INSERT INTO orderkit_audit (channel, order_id, version, record)"
@@ -193,16 +194,13 @@ class SqliteOrderStore(_DocumentStore):
         key = (order.channel, order.order_id)
         values = (*key, order.version, order.status.value, self._converter.dumps(order))
 
-        def work(cur: sqlite3.Cursor, savepoint: str | None) -> None:
-
-            def write() -> int:
-                if expected is None:
-                    saved: int = cur.execute(_INSERT, values).rowcount
-                else:
-                    saved = cur.execute(_UPDATE, (*values, expected)).rowcount
-                return saved
-
-            if not in_savepoint(cur, savepoint, write):
+        def work(cur: sqlite3.Cursor, _savepoint: str | None) -> None:
+            # One statement: SQLite undoes it alone if it fails, no savepoint.
+            if expected is None:
+                saved = cur.execute(_INSERT, values).rowcount
+            else:
+                saved = cur.execute(_UPDATE, (*values, expected)).rowcount
+            if not saved:
                 raise conflict(*key)
 
         self._session.transact("save", work)
@@ -272,22 +270,29 @@ class SqliteAuditLog(_DocumentStore):
         documents = {id(r): self._converter.dumps(r) for r in checked}
 
         def work(cur: sqlite3.Cursor, savepoint: str | None) -> None:
+            versions: dict[str, list[int]] = {}
+            for record in checked:
+                versions.setdefault(record.order_id, []).append(record.version)
+            found = {
+                (order_id, version): bytes(document)
+                for order_id, wanted in versions.items()
+                for version, document in select_in(
+                    cur, _RECORD, wanted, (name, order_id)
+                )
+            }
             stored: dict[tuple[str, int], AuditRecord] = {}
             for record in checked:
-                row = cur.execute(
-                    _RECORD, (name, record.order_id, record.version)
-                ).fetchone()
-                if row is None:
+                document = found.get((record.order_id, record.version))
+                if document is None:
                     continue
-                if bytes(row[0]) != documents[id(record)]:
+                if document != documents[id(record)]:
                     raise audit_conflict(name, record)
                 stored[record.order_id, record.version] = record
             fresh = new_records(
                 name, checked, lambda order_id, v: stored.get((order_id, v))
             )
             rows = [(name, r.order_id, r.version, documents[id(r)]) for r in fresh]
-            if rows:
-                in_savepoint(cur, savepoint, lambda: cur.executemany(_NEW_RECORD, rows))
+            write_rows(cur, savepoint, _NEW_RECORD, rows)
 
         self._session.transact("append", work)
 

@@ -17,7 +17,13 @@ from orderkit.adapters._memory_outbox import (
     new_messages,
 )
 from orderkit.adapters._micros import from_us, to_us
-from orderkit.adapters._sqlite_session import SessionStore, declare, in_savepoint
+from orderkit.adapters._sqlite_session import (
+    SessionStore,
+    declare,
+    in_savepoint,
+    select_in,
+    write_rows,
+)
 from orderkit.orders._messages import OutboxMessage
 
 
@@ -72,7 +78,7 @@ INBOX = declare(
 
 _STORED = (
     "SELECT message_id, stream, topic, payload, created_at"
-    " FROM orderkit_outbox WHERE message_id = ?"
+    " FROM orderkit_outbox WHERE message_id IN ({})"
 )
 _ADD = (
     "INSERT INTO orderkit_outbox (message_id, stream, topic, payload, created_at)"
@@ -178,17 +184,13 @@ class SqliteOutbox(SessionStore):
         checked = check_messages(messages)
 
         def work(cur: sqlite3.Cursor, savepoint: str | None) -> None:
-            stored = {}
-            for message in checked:
-                row = cur.execute(_STORED, (message.message_id,)).fetchone()
-                if row is not None:
-                    stored[message.message_id] = _message(row)
+            ids = [message.message_id for message in checked]
+            stored = {row[0]: _message(row) for row in select_in(cur, _STORED, ids)}
             rows = [
                 (m.message_id, m.stream, m.topic, m.payload, to_us(m.created_at))
                 for m in new_messages(checked, stored)
             ]
-            if rows:
-                in_savepoint(cur, savepoint, lambda: cur.executemany(_ADD, rows))
+            write_rows(cur, savepoint, _ADD, rows)
 
         self._session.transact("add", work)
 

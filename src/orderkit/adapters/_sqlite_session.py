@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import ClassVar, Final, Self, TypeVar, final
+from typing import Any, ClassVar, Final, Self, TypeVar, final
 
 import attrs
 
@@ -73,6 +73,8 @@ _COMPONENTS: dict[str, Component] = {}
 
 
 _WAITS: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+# Values per `IN (...)` query: under the 999 parameters of SQLite before 3.32.
+_IN_CHUNK: Final = 500
 
 
 def use_wal(conn: sqlite3.Connection, timeout: float) -> None:
@@ -178,6 +180,45 @@ def in_savepoint(
         raise
     cur.execute(f"RELEASE {savepoint}")
     return result
+
+
+def write_rows(
+    cur: sqlite3.Cursor,
+    savepoint: str | None,
+    statement: str,
+    rows: Sequence[Sequence[object]],
+) -> None:
+    """Run `statement` once per row, all or nothing (see `in_savepoint`).
+
+    One row needs no savepoint: SQLite undoes a failed statement's own
+    changes and keeps the transaction, and a savepoint would add two
+    statements to every such write.
+    """
+    if len(rows) == 1:
+        cur.execute(statement, rows[0])
+    elif rows:
+        in_savepoint(cur, savepoint, lambda: cur.executemany(statement, rows))
+
+
+def select_in(
+    cur: sqlite3.Cursor,
+    statement: str,
+    values: Sequence[object],
+    prefix: Sequence[object] = (),
+) -> list[Any]:
+    """The rows `statement` selects for `values`, in one query per chunk.
+
+    `statement` has one `{}` where its `IN (...)` list goes, after the
+    parameters in `prefix`. One query instead of one per value saves a
+    statement per value; chunks stay under the oldest SQLite's limit of
+    999 parameters.
+    """
+    rows: list[Any] = []
+    for start in range(0, len(values), _IN_CHUNK):
+        chunk = values[start : start + _IN_CHUNK]
+        query = statement.format(", ".join("?" * len(chunk)))
+        rows.extend(cur.execute(query, (*prefix, *chunk)))
+    return rows
 
 
 # --------------------------------------------------------------------------
