@@ -51,6 +51,8 @@ _CREATING = frozenset({MovementKind.RECEIVE, MovementKind.ADJUST, MovementKind.R
 _MEASURES = {Measure.ON_HAND: 0, Measure.ALLOCATED: 2}
 
 copy_movement = _fast.copier(Movement)
+_number_own = _fast.changer(Movement, "index", "at", "seq")
+_number = _fast.changer(Movement, "seq")
 copy_hold = _fast.copier(Hold)
 build_balance = _fast.builder(Balance)
 build_movement = _fast.builder(Movement)
@@ -155,37 +157,32 @@ class _Work:
         seq = self.rows.next_seq()
         numbered: list[Movement] = []
         index = 0
+        at = self.at
         for m in self.movements:
             if m.key == key:
-                m = copy_movement(m, index=index, at=self.at, seq=seq)  # noqa: PLW2901 - renumbered copy
+                numbered.append(_number_own(m, index, at, seq))
                 index += 1
             else:
-                m = copy_movement(m, seq=seq)  # noqa: PLW2901 - numbered copy
-            numbered.append(m)
+                numbered.append(_number(m, seq))
             seq += 1
         balances = []
         for (sku, location), figures in self.figures.items():
-            for name, value in zip(
-                ("on_hand", "reserved", "allocated"), figures, strict=False
+            on_hand, reserved, allocated, _ = figures
+            if not (
+                0 <= on_hand <= MAX_INT
+                and 0 <= reserved <= MAX_INT
+                and 0 <= allocated <= MAX_INT
             ):
-                if value < 0:
-                    raise InvalidQuantity(
-                        f"balance[{sku!r}, {location!r}].{name}",
-                        value,
-                        "would fall below zero",
-                    )
-                if value > MAX_INT:
-                    # Every store holds a signed 64-bit count, and reads refuse more.
-                    raise InvalidQuantity(
-                        f"balance[{sku!r}, {location!r}].{name}",
-                        value,
-                        "would exceed 2**63 - 1",
-                    )
+                _refuse(sku, location, figures)
             balances.append(build_balance(sku, location, *figures))
         self.balances = balances
         # The plan's own holds first: `receipt.holds[0]` is what a caller made.
+        # `self.holds` is keyed by hold id, so a hold is among `first` when
+        # its id is among `own`.
+        own = list(own)
         first = [self.holds[hold_id] for hold_id in own]
-        holds = first + [h for h in self.holds.values() if h not in first]
+        mine = set(own)
+        holds = first + [h for i, h in self.holds.items() if i not in mine]
         receipt = None
         if key is not None:
             receipt = build_receipt(
@@ -201,6 +198,24 @@ class _Work:
         )
         self.written = numbered
         return receipt
+
+
+def _refuse(sku: str, location: str, figures: Figures) -> None:
+    """Raise for the first of a balance's counts out of a store's range."""
+    for name, value in zip(("on_hand", "reserved", "allocated"), figures, strict=False):
+        if value < 0:
+            raise InvalidQuantity(
+                f"balance[{sku!r}, {location!r}].{name}",
+                value,
+                "would fall below zero",
+            )
+        if value > MAX_INT:
+            # Every store holds a signed 64-bit count, and reads refuse more.
+            raise InvalidQuantity(
+                f"balance[{sku!r}, {location!r}].{name}",
+                value,
+                "would exceed 2**63 - 1",
+            )
 
 
 def _require_known(rows: Rows, row: Row) -> None:

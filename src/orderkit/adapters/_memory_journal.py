@@ -88,16 +88,22 @@ class Journal:
         if member not in members:
             self.undo.append(partial(members.discard, member))
 
-    def push(self, heap: list[Any], item: object) -> None:
+    def push(self, heap: list[Any], item: Any) -> None:  # noqa: ANN401 - any heap item
         """`heapq.heappush(heap, item)`, undone exactly in O(log n).
 
-        A push moves the slots from the new leaf up to the root, no others.
+        A push moves the slots from the new leaf up, as long as `item` is
+        less than the slot's parent, no others: the slots it will move are
+        found first, by the very comparisons `heapq` makes. Most pushes (a
+        later expiry) move none, and their undo is a truncation.
         """
         slots = []
         index = len(heap)
         while index > 0:
             index = (index - 1) >> 1
-            slots.append((index, heap[index]))
+            parent = heap[index]
+            if not item < parent:
+                break
+            slots.append((index, parent))
         self.undo.append(partial(_put_slots, heap, len(heap), slots))
         heapq.heappush(heap, item)
 

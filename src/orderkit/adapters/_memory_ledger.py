@@ -29,6 +29,7 @@ from orderkit.inventory import (
 
 _Entry = tuple[pendulum.DateTime, str]
 _NO_POLICY = NoOversell()
+_balance = engine.build_balance
 
 
 @final
@@ -88,13 +89,17 @@ class MemoryLedgerStore(Journaled):
             if self._owned:
                 self._in_unit("balances")
             s = self._s
-            at = now if s.high_water_ is None else max(now, s.high_water_)
+            mark = s.high_water_
+            at = now if mark is None or now >= mark else mark
             found = []
+            # Built without re-validation, as the SQL stores build theirs:
+            # the engine checked every figure it wrote (the ledger checks a
+            # safety stock), and the lapsed units are some of the reserved.
             for row in s.rows(sku, location):
                 on_hand, reserved, allocated, safety = s.figures_[row]
                 lapsed = s.lapsed(row, at)
                 found.append(
-                    Balance(*row, on_hand, reserved - lapsed, allocated, safety)
+                    _balance(*row, on_hand, reserved - lapsed, allocated, safety)
                 )
             return found
 
@@ -247,6 +252,10 @@ class _State:
             return [(sku, location)] if (sku, location) in self.figures_ else []
         if sku is not None:
             rows = self.figures_
+            if len(self.locations) == 1:
+                # A store of one location, as many are: nothing to sort.
+                (at,) = self.locations
+                return [(sku, at)] if (sku, at) in rows else []
             return [(sku, at) for at in sorted(self.locations) if (sku, at) in rows]
         return sorted(
             row for row in self.figures_ if location is None or row[1] == location
@@ -462,8 +471,20 @@ def _packed(movement: Movement, holds: dict[str, Hold]) -> Movement | Hold:
     if movement.kind is not MovementKind.HOLD or movement.hold_id is None:
         return movement
     hold = holds.get(movement.hold_id)
-    if hold is None or not hold.hold_id.rpartition("/")[2].isdecimal():
+    if hold is None:
         return movement
-    if _unpacked(hold, movement.seq) == movement:
+    key, _, index = hold.hold_id.rpartition("/")
+    if not index.isdecimal():
+        return movement
+    # `_unpacked(hold, movement.seq) == movement`, field by field, without
+    # building the movement: its kind, hold id and seq agree already.
+    m = movement
+    if (
+        m.key, m.index, m.sku, m.location, m.on_hand, m.reserved, m.allocated,
+        m.at, m.reason, m.actor, m.counted,
+    ) == (
+        key, int(index), hold.sku, hold.location, 0, hold.quantity, 0,
+        hold.placed_at, "", "system", None,
+    ):  # fmt: skip
         return hold
     return movement

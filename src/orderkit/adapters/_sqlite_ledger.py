@@ -80,6 +80,10 @@ _BALANCES_BY = {
     (True, True): " WHERE b.sku = :sku AND b.location = :location",
 }
 _BALANCES_END = " GROUP BY b.sku, b.location ORDER BY b.sku, b.location"
+# Whole, once: routing and every stock change read balances.
+_BALANCES_QUERY = {
+    given: _BALANCES + where + _BALANCES_END for given, where in _BALANCES_BY.items()
+}
 
 
 @final
@@ -258,13 +262,13 @@ class SqliteLedgerStore(SessionStore):
             StoreError: SQLite failed.
         """
         at = to_us(to_utc(now, "now"))
-        query = _BALANCES + _BALANCES_BY[sku is not None, location is not None]
+        query = _BALANCES_QUERY[sku is not None, location is not None]
         return self._session.read(
             "balances",
             lambda cur: [
                 engine.build_balance(*row)
                 for row in cur.execute(
-                    query + _BALANCES_END, {"now": at, "sku": sku, "location": location}
+                    query, {"now": at, "sku": sku, "location": location}
                 )
             ],
         )

@@ -11,6 +11,7 @@ from typing import final
 
 import attrs
 
+from orderkit._fast import builder
 from orderkit._validate import MAX_INT, as_tuple, text
 from orderkit.errors import (
     EmptyOrder,
@@ -89,6 +90,13 @@ class Route:
         return len(self.locations)
 
 
+# `route` builds its result from values it validated itself: the demand's
+# SKUs, the candidates' names, and quantities `_split` keeps within the
+# demand and above zero. Re-validating them cost a third of its time.
+_new_route = builder(Route)
+_new_line = builder(StockLine)
+
+
 def route(
     demand: Mapping[str, int] | Iterable[tuple[str, int]],
     balances: Iterable[Balance],
@@ -146,7 +154,8 @@ def route(
 
     .. versionadded:: 0.1.0
     """
-    strategy = RoutingStrategy(strategy)
+    if type(strategy) is not RoutingStrategy:
+        strategy = RoutingStrategy(strategy)
     wanted = _demand(demand)
     stock, stocked = _balances(balances, wanted)
     table = None if distances is None else _distances(distances)
@@ -160,12 +169,14 @@ def route(
     skus = tuple(wanted)
     needs = tuple(wanted.values())
     offers = {
-        place: tuple(max(0, stock.get((sku, place), 0)) for sku in skus)
+        place: tuple([max(0, stock.get((sku, place), 0)) for sku in skus])
         for place in candidates
     }
     ranked = _rank(candidates, offers, table, strategy)
 
-    totals = [sum(offers[place][j] for place in candidates) for j in range(len(skus))]
+    # Each SKU's offers summed over the candidates (a row per candidate).
+    columns = zip(*offers.values(), strict=True)
+    totals = [sum(column) for column in columns] or [0] * len(skus)
     short = [
         Shortage(sku, None, need, total)
         for sku, need, total in zip(skus, needs, totals, strict=True)
@@ -182,19 +193,30 @@ def route(
     else:
         chosen = _greedy(needs, table_of)
 
+    if len(chosen) == 1:
+        # One location ships it all: each line whole, in the demand's order,
+        # as the general split below would have it.
+        place = useful[chosen[0]]
+        return _new_route(
+            tuple([_new_line(sku, place, need) for sku, need in wanted.items()])
+        )
     pieces: list[tuple[int, int, int]] = []
     for j, need in enumerate(needs):
         available = [table_of[i][j] for i in chosen]
         for slot, quantity in _split(need, available):
             pieces.append((chosen[slot], j, quantity))
     pieces.sort()
-    return Route(StockLine(skus[j], useful[i], quantity) for i, j, quantity in pieces)
+    return _new_route(
+        tuple([_new_line(skus[j], useful[i], quantity) for i, j, quantity in pieces])
+    )
 
 
 def _demand(demand: object) -> dict[str, int]:
     """SKU to total quantity, in order of first appearance."""
-    if isinstance(demand, Mapping):
-        pairs = [(sku, quantity, "demand") for sku, quantity in demand.items()]
+    # A dict first: the ABC's isinstance costs more than the rest of a line.
+    if type(demand) is dict or isinstance(demand, Mapping):
+        check = text("demand")
+        pairs = [(sku, quantity, check) for sku, quantity in demand.items()]
     elif isinstance(demand, str | bytes) or not isinstance(demand, Iterable):
         raise ValidationError(
             "demand", demand, "must map SKU to quantity, or be (sku, quantity) pairs"
@@ -210,18 +232,21 @@ def _demand(demand: object) -> dict[str, int]:
                 raise ValidationError(
                     f"demand[{i}]", item, "must be a (sku, quantity) pair"
                 )
-            pairs.append((item[0], item[1], f"demand[{i}]"))
+            pairs.append((item[0], item[1], text(f"demand[{i}]")))
     if not pairs:
         raise EmptyOrder("demand", demand, "an order needs at least one line")
     wanted: dict[str, int] = {}
-    for sku, quantity, where in pairs:
-        text(where)(None, None, sku)
-        field = f"demand[{sku!r}]"
+    for sku, quantity, check in pairs:
+        check(None, None, sku)
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
-            raise InvalidQuantity(field, quantity, "must be a positive integer")
+            raise InvalidQuantity(
+                f"demand[{sku!r}]", quantity, "must be a positive integer"
+            )
         total = wanted.get(sku, 0) + quantity
         if total > MAX_INT:
-            raise InvalidQuantity(field, total, "must be at most 2**63 - 1")
+            raise InvalidQuantity(
+                f"demand[{sku!r}]", total, "must be at most 2**63 - 1"
+            )
         wanted[sku] = total
     return wanted
 
@@ -252,7 +277,9 @@ def _locations(locations: Iterable[str]) -> tuple[str, ...]:
     names = as_tuple(locations, "locations", str)
     seen: set[str] = set()
     for i, name in enumerate(names):
-        text(f"locations[{i}]")(None, None, name)
+        if not (name.strip() and name.isprintable()):
+            # Only then is the field named: `text` raises, naming it.
+            text(f"locations[{i}]")(None, None, name)
         if name in seen:
             raise ValidationError(f"locations[{i}]", name, "repeats a location")
         seen.add(name)
@@ -325,6 +352,10 @@ def _min_pieces(need: int, available: Iterable[int]) -> int:
 
 def _fewest(needs: Sequence[int], offers: Sequence[Sequence[int]]) -> tuple[int, ...]:
     """The best-ranked of the smallest sets of offers (ranked best first) that fill."""
+    # The common case, and the search's first answer when it holds: the
+    # best-ranked offer fills the whole order.
+    if all(units >= need for units, need in zip(offers[0], needs, strict=True)):
+        return (0,)
     # No set is smaller than the pieces its hardest line needs.
     smallest = max(
         _min_pieces(need, (offer[j] for offer in offers))
@@ -370,6 +401,11 @@ def _split(need: int, available: Sequence[int]) -> list[tuple[int, int]]:
     The fewest pieces; their positions the lexicographically smallest that
     can fill the line; each piece as large as it can be, in rank order.
     """
+    # The common case, and the search's answer when it holds: the first
+    # offer that fills the line alone.
+    for position, units in enumerate(available):
+        if units >= need:
+            return [(position, need)]
     pieces = _min_pieces(need, available)
     picked: list[int] = []
     got = 0

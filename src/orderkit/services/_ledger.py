@@ -9,6 +9,7 @@ from typing import final
 import attrs
 import pendulum
 
+from orderkit._fast import builder
 from orderkit._time import ending, to_utc
 from orderkit._validate import count, plain_text, positive_int, signed_int, text
 from orderkit.dedupe._tokens import draw_token
@@ -39,7 +40,7 @@ from orderkit.inventory import _planning as planning
 from orderkit.inventory._movements import check_operation_key
 from orderkit.inventory._plans import crossing, signals_of
 from orderkit.inventory._policies import Backorder, NoOversell, Preorder
-from orderkit.ports import Clock, LedgerStore, Outbox, StreamLocks
+from orderkit.ports import Clock, LedgerStore, Outbox
 from orderkit.services._sellable import sellable_messages, sellable_stream
 
 
@@ -47,6 +48,15 @@ DEFAULT_HOLD_TTL = dt.timedelta(minutes=15)
 """How long a hold lasts unless `reserve` or `Ledger` says otherwise: a checkout."""
 
 _RETRIES = 5
+
+# The validators of every stamp and reservation, made once: `reserve` is
+# the ledger's hottest path (the order desk's every order).
+_check_owner = text("owner")
+_check_key = text("key")
+_check_reason = plain_text("reason")
+_check_actor = text("actor")
+# Stamp has no validators: its builder makes the same instance, cheaper.
+_new_stamp = builder(planning.Stamp)
 
 
 def _new_key() -> str:
@@ -167,9 +177,12 @@ class Ledger:
         self._clock = clock
         self._hold_ttl = _ttl(hold_ttl, "hold_ttl")
         self._outbox = outbox
-        # Asked once: a protocol check per stock change costs microseconds.
-        locking: object = outbox
-        self._locks = locking.lock_streams if isinstance(locking, StreamLocks) else None
+        # What `isinstance(outbox, StreamLocks)` asks of a protocol with one
+        # method, without its cost (microseconds, and the desk makes a
+        # ledger per order): the method is there, and not blocked by None.
+        self._locks: Callable[[Sequence[str]], None] | None = getattr(
+            outbox, "lock_streams", None
+        )
 
     # writes
 
@@ -283,7 +296,7 @@ class Ledger:
             UnknownSku: A SKU that was never stocked.
             UnknownLocation: A location where nothing was ever stocked.
         """
-        _check(text, "owner", owner)
+        _check_owner(None, None, owner)
         found = _lines(lines)
         lifetime = self._hold_ttl if ttl is None else _ttl(ttl)
         stamp = self._stamp(key, reason, actor)
@@ -581,12 +594,12 @@ class Ledger:
         if key is None:
             key, drawn = _new_key(), True
         else:
-            _check(text, "key", key)
+            _check_key(None, None, key)
             check_operation_key("key", key)
-        _check(plain_text, "reason", reason)
-        _check(text, "actor", actor)
+        _check_reason(None, None, reason)
+        _check_actor(None, None, actor)
         # A drawn key is never repeated, so its receipt need not be kept.
-        return planning.Stamp(key, self._now(), reason, actor, remember=not drawn)
+        return _new_stamp(key, self._now(), reason, actor, not drawn)
 
     def _goods_in(
         self,

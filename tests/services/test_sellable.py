@@ -1,0 +1,80 @@
+"""A SKU's `sellable` message, built by hand for speed, is the general one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from orderkit.errors import OrderkitError
+from orderkit.orders import OutboxMessage
+from orderkit.services._sellable import (
+    _sellable_message,
+    outbox_message,
+    sellable_stream,
+)
+from orderkit.testing.strategies import instants
+
+
+def _general(sku: str, sellable: int, cause: str, now: dt.datetime) -> object:
+    """What `outbox_message` makes of the same figure, or the error it raises."""
+    try:
+        return outbox_message(
+            f"sellable:{sku}:{cause}",
+            sellable_stream(sku),
+            "sellable",
+            {"sku": sku, "sellable": sellable},
+            now,  # type: ignore[arg-type] - a foreign zone on purpose
+        )
+    except Exception as error:  # noqa: BLE001 - the same error, whichever
+        return (type(error), str(error))
+
+
+def _fast(sku: str, sellable: int, cause: str, now: dt.datetime) -> object:
+    try:
+        return _sellable_message(sku, sellable, cause, now)  # type: ignore[arg-type]
+    except Exception as error:  # noqa: BLE001 - the same error, whichever
+        return (type(error), str(error))
+
+
+_ZONES = st.sampled_from(["UTC", "Asia/Shanghai", "America/Los_Angeles"])
+
+
+@given(
+    sku=st.text(min_size=0, max_size=300),
+    sellable=st.integers(min_value=0, max_value=2**63 - 1),
+    cause=st.text(min_size=1, max_size=40),
+    now=instants(),
+    zone=_ZONES,
+)
+@example(
+    sku='引号"\\/\u2028é', sellable=7, cause="k", now=pendulum.now("UTC"), zone="UTC"
+)
+@example(sku="a\x00b", sellable=0, cause="k", now=pendulum.now("UTC"), zone="UTC")
+@example(sku="\ud800", sellable=0, cause="k", now=pendulum.now("UTC"), zone="UTC")
+@example(sku=" ", sellable=0, cause="k", now=pendulum.now("UTC"), zone="UTC")
+@example(sku="x" * 240, sellable=1, cause="k" * 10, now=pendulum.now("UTC"), zone="UTC")
+def test_the_fast_message_is_the_general_one(
+    sku: str, sellable: int, cause: str, now: dt.datetime, zone: str
+) -> None:
+    at = pendulum.instance(now).in_timezone(zone)
+    expected = _general(sku, sellable, cause, at)
+    assert expected == _fast(sku, sellable, cause, at)
+    if isinstance(expected, OutboxMessage):
+        # The same bytes, not only equal JSON: stores keep payloads verbatim.
+        fast = _fast(sku, sellable, cause, at)
+        assert isinstance(fast, OutboxMessage)
+        assert expected.payload == fast.payload
+        assert type(expected.created_at) is type(fast.created_at)
+
+
+def test_a_naive_instant_is_refused_alike() -> None:
+    naive = dt.datetime(2026, 11, 11, 0, 5)  # noqa: DTZ001 - refused on purpose
+    expected = _general("SKU-1", 1, "k", naive)
+    assert isinstance(expected, tuple)
+    assert expected == _fast("SKU-1", 1, "k", naive)
+    with pytest.raises(OrderkitError):
+        _sellable_message("SKU-1", 1, "k", naive)  # type: ignore[arg-type]
