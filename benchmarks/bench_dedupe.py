@@ -400,6 +400,7 @@ _streams: dict[str, _Stream] = {}
 def _clear_caches() -> None:
     phones._read.cache_clear()  # noqa: SLF001 - the benchmark resets them
     addresses._key.cache_clear()  # noqa: SLF001
+    addresses._head.cache_clear()  # noqa: SLF001
     text._fold_sku.cache_clear()  # noqa: SLF001
 
 

@@ -315,6 +315,7 @@ def _check_floor(incoming: ChannelOrder, order: Order, plain: _Plain) -> None:
 def _clear_caches() -> None:
     phones._read.cache_clear()  # noqa: SLF001 - the benchmark resets them
     addresses._key.cache_clear()  # noqa: SLF001
+    addresses._head.cache_clear()  # noqa: SLF001
     text._fold_sku.cache_clear()  # noqa: SLF001
 
 

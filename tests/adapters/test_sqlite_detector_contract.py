@@ -103,7 +103,8 @@ class TestFiles:
         with SqliteDetectorStore(path) as store:
             record(store, "douyin", "DY-1")
             plan = store._session.conn.execute(
-                f"EXPLAIN QUERY PLAN {_SEEN}", (str(GUOMAO), 0, 1)
+                f"EXPLAIN QUERY PLAN {_SEEN.format('?, ?, ?')}",
+                (0, 1, str(GUOMAO), "v2:phone+skus:x", "v2:buyer+skus:y"),
             ).fetchall()
         details = " | ".join(row[-1] for row in plan)
         assert "SEARCH f USING PRIMARY KEY (fingerprint=? AND placed_at>? AND" in (

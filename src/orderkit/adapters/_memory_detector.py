@@ -6,6 +6,7 @@ import bisect
 import copy
 import datetime as dt
 import functools
+import heapq
 import itertools
 import operator
 import threading
@@ -15,7 +16,7 @@ from typing import Any, cast, final
 import attrs
 import pendulum
 
-from orderkit.adapters._memory_journal import Journal, Journaled, child, pop, push
+from orderkit.adapters._memory_journal import Journal, Journaled, pop, push
 from orderkit.dedupe import (
     Match,
     ReviewState,
@@ -118,14 +119,17 @@ class MemoryDetectorStore(Journaled):
             if key in self._orders:
                 return self._screening(key)
             found: list[tuple[str, str, pendulum.DateTime, str]] = []
+            by_fingerprint = self._by_fingerprint
             for text in texts:
-                index = self._by_fingerprint.get(text, [])
+                index = by_fingerprint.get(text)
+                if index is None:
+                    continue
                 start = bisect.bisect_left(index, earliest, key=_PLACED_AT)
                 end = bisect.bisect_right(index, latest, key=_PLACED_AT)
                 found.extend(
                     (*other, when, text) for when, _, other in index[start:end]
                 )
-            matches = group_matches(found)
+            matches = group_matches(found) if found else ()
             journal = self._journal
             self._index(key, _Recorded(next(self._seq), at, texts, number), journal)
             suspicion = None
@@ -139,24 +143,52 @@ class MemoryDetectorStore(Journaled):
             return Screening(*key, matches, suspicion)
 
     def _index(self, key: _Order, recorded: _Recorded, journal: Journal | None) -> None:
-        """Store a new order and index it: the writes of `record`."""
-        if journal is not None:
-            journal.item(self._orders, key)
+        """Store a new order and index it: the writes of `record`.
+
+        With a unit open, one journal record undoes them all (`_unindex`):
+        replayed newest first, it finds the stores exactly as this left them.
+        """
         self._orders[key] = recorded
         entry = (recorded.placed_at, recorded.seq, key)
+        by_fingerprint = self._by_fingerprint
         for text in recorded.fingerprints:
-            index = child(journal, self._by_fingerprint, text, list)
-            # Sorted by (placed_at, seq): a later order goes after equal times.
-            where = bisect.bisect_right(index, entry)
-            if journal is not None:
-                journal.record(functools.partial(index.__delitem__, where))
-            index.insert(where, entry)
-        push(journal, self._by_placed_at, entry)
+            index = by_fingerprint.get(text)
+            if index is None:
+                by_fingerprint[text] = [entry]
+            elif entry > index[-1]:
+                # Sorted by (placed_at, seq): the usual, latest order goes last.
+                index.append(entry)
+            else:
+                bisect.insort_right(index, entry)
+        heap = self._by_placed_at
+        heapq.heappush(heap, entry)
         if recorded.phone is not None:
-            orders = child(journal, self._by_phone, recorded.phone, dict)
-            if journal is not None:
-                journal.item(orders, key)
-            orders[key] = None
+            orders = self._by_phone.get(recorded.phone)
+            if orders is None:
+                self._by_phone[recorded.phone] = {key: None}
+            else:
+                orders[key] = None
+        if journal is not None:
+            journal.record(functools.partial(self._unindex, entry, recorded))
+
+    def _unindex(self, entry: _Seen, recorded: _Recorded) -> None:
+        """Undo `_index` on the stores exactly as it left them (a rollback)."""
+        key = entry[2]
+        del self._orders[key]
+        by_fingerprint = self._by_fingerprint
+        for text in recorded.fingerprints:
+            index = by_fingerprint[text]
+            if len(index) == 1:
+                del by_fingerprint[text]
+            else:
+                del index[bisect.bisect_left(index, entry)]
+        _unpush(self._by_placed_at, entry)
+        if recorded.phone is not None:
+            orders = self._by_phone[recorded.phone]
+            if len(orders) == 1:
+                del self._by_phone[recorded.phone]
+            else:
+                del orders[key]
 
     def pending(self, *, limit: int = 1000) -> Sequence[Suspicion]:
         """Return up to `limit` pending suspicions, oldest first."""
@@ -317,3 +349,21 @@ class MemoryDetectorStore(Journaled):
                 if journal is not None:
                     journal.item(self._by_phone, recorded.phone)
                 del self._by_phone[recorded.phone]
+
+
+def _unpush(heap: list[_Seen], entry: _Seen) -> None:
+    """Undo `heapq.heappush(heap, entry)`, back to the very layout before it.
+
+    The push put `entry` in a new leaf and moved it up its path to the root,
+    each parent it passed one step down: move them back up, then drop the
+    leaf. In the usual case (a later order) it never moved.
+    """
+    path = [len(heap) - 1]
+    while heap[path[-1]] is not entry:
+        if not path[-1]:  # pragma: no cover - replayed out of order
+            msg = "the heap changed since the push"
+            raise AssertionError(msg)
+        path.append((path[-1] - 1) >> 1)
+    for i in range(len(path) - 1, 0, -1):
+        heap[path[i]] = heap[path[i - 1]]
+    heap.pop()

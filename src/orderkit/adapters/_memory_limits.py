@@ -6,7 +6,8 @@ import copy
 import datetime as dt
 import threading
 from collections.abc import Sequence
-from typing import cast, final
+from functools import partial
+from typing import Final, cast, final
 
 import pendulum
 
@@ -16,6 +17,8 @@ from orderkit.pricing import Exceeded, Granted, LimitDecision, LimitKey, Overage
 from orderkit.pricing._limits import check_instant, check_keys, check_use_id, uses_of
 
 
+# Every grant that records uses is the same answer.
+_GRANTED: Final = Granted()
 _Snapshot = tuple[
     dict[str, list[tuple[pendulum.DateTime, str | None]]],
     dict[str, pendulum.DateTime],
@@ -72,21 +75,18 @@ class MemoryLimitStore(Journaled):
             ]
             if over:
                 return Exceeded(tuple(over))
-            journal = self._journal
-            for name, member in uses_of(checked):
+            used = uses_of(checked)
+            for name, member in used:
                 uses = self._uses.get(name)
                 if uses is None:
-                    if journal is not None:
-                        journal.item(self._uses, name)
                     uses = self._uses[name] = []
-                elif journal is not None:
-                    journal.length(uses)
                 uses.append((at, member))
             if use is not None:
-                if journal is not None:
-                    journal.item(self._use_ids, use)
                 self._use_ids[use] = at
-            return Granted()
+            if self._journal is not None:
+                # One record undoes them all (`_unconsume`).
+                self._journal.record(partial(self._unconsume, used, use))
+            return _GRANTED
 
     def prune(self, before: dt.datetime) -> int:
         """Delete uses (and use ids) recorded before `before`; return how many."""
@@ -120,6 +120,23 @@ class MemoryLimitStore(Journaled):
         state = copy.deepcopy(cast("_Snapshot", snapshot))
         with self._lock:
             self._uses, self._use_ids = state
+
+    def _unconsume(
+        self, used: tuple[tuple[str, str | None], ...], use: str | None
+    ) -> None:
+        """Undo `consume`'s writes, on the stores exactly as it left them.
+
+        Replayed newest first, so each list ends with the uses it appended;
+        a list they started is removed whole, as it was absent.
+        """
+        if use is not None:
+            del self._use_ids[use]
+        for name, _ in reversed(used):
+            uses = self._uses[name]
+            if len(uses) == 1:
+                del self._uses[name]
+            else:
+                uses.pop()
 
     def _check(self, key: LimitKey, at: pendulum.DateTime) -> Overage | None:
         """The key's overage at `at`, or `None` when one more use fits."""

@@ -16,7 +16,12 @@ from orderkit.adapters._detector_rows import (
     resolving,
 )
 from orderkit.adapters._micros import from_us, to_us
-from orderkit.adapters._sqlite_session import SessionStore, declare, in_savepoint
+from orderkit.adapters._sqlite_session import (
+    SessionStore,
+    declare,
+    in_savepoint,
+    select_in,
+)
 from orderkit.dedupe import (
     ReviewState,
     Screening,
@@ -91,11 +96,14 @@ _NEW_ORDER = (
     "INSERT INTO orderkit_detector_orders (channel, order_id, placed_at, phone)"
     " VALUES (?, ?, ?, ?) ON CONFLICT (channel, order_id) DO NOTHING"
 )
+# The window query of one fingerprint: an index range of its rows.
+# All of an order's fingerprints (a few) in one statement: the primary key's
+# range per fingerprint, as one query each would read it.
 _SEEN = (
     "SELECT o.channel, o.order_id, o.placed_at, f.fingerprint"
     " FROM orderkit_detector_fingerprints AS f"
     " JOIN orderkit_detector_orders AS o ON o.seq = f.seq"
-    " WHERE f.fingerprint = ? AND f.placed_at BETWEEN ? AND ?"
+    " WHERE f.placed_at BETWEEN ? AND ? AND f.fingerprint IN ({})"
 )
 _NEW_FINGERPRINT = (
     "INSERT INTO orderkit_detector_fingerprints (fingerprint, placed_at, seq)"
@@ -291,10 +299,15 @@ def _screen(cur: sqlite3.Cursor, checked: Recording) -> Screening:
         return Screening(*key, () if stored is None else stored.matches, stored)
     seq = cur.lastrowid
     # Its own fingerprints are not stored yet: the order cannot match itself.
-    matches = group_matches(
-        (channel, order_id, from_us(at), text)
-        for text in texts
-        for channel, order_id, at, text in cur.execute(_SEEN, (text, *bounds))
+    # One query for them all; group_matches orders what it finds itself.
+    rows = select_in(cur, _SEEN, texts, bounds)
+    matches = (
+        group_matches(
+            (channel, order_id, from_us(at), text)
+            for channel, order_id, at, text in rows
+        )
+        if rows
+        else ()
     )
     cur.executemany(_NEW_FINGERPRINT, [(text, placed_us, seq) for text in texts])
     if not matches:

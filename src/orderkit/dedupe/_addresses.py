@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from orderkit.dedupe._text import clean, join_squeezed, squeeze_separators
 from orderkit.errors import InvalidAddress
@@ -87,6 +87,8 @@ _DISTRICT_SUFFIXES: Final = ("区", "县", "旗")
 # The characters with which Chinese platforms mask an address.
 _MASK = re.compile("[*\u2022\u25cf\u2217]")
 _CACHE_SIZE = 8_192
+# Provinces, cities and districts as written: China has some 3,000 districts.
+_HEAD_CACHE_SIZE = 4_096
 # Longer addresses are folded without the cache, which so holds at most a
 # few megabytes whatever the input.
 _CACHED_LENGTH = 256
@@ -136,50 +138,70 @@ def normalize_address(address: Address, *, field: str = "address") -> str | None
     return _key(address.country, parts, field)
 
 
-_PARTS: Final = ("province", "city", "district", "street")
-
-
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _key(country: str, parts: tuple[str, str, str, str], field: str) -> str | None:
     # Cached: repeat buyers send the same address, and folding costs several
     # microseconds. Errors are not cached; they are raised again.
-    folded = [
-        clean(value, f"{field}.{name}", InvalidAddress)
-        for name, value in zip(_PARTS, parts, strict=True)
-    ]
-    if _MASK.search("".join(folded)):
+    province, city, district, street = parts
+    cached = len(province) + len(city) + len(district) <= _CACHED_LENGTH
+    head = (_head if cached else _head.__wrapped__)(province, city, district, field)
+    folded = clean(street, f"{field}.street", InvalidAddress)
+    if head.masked or _MASK.search(folded):
         return None
-    squeezed = [squeeze_separators(value) for value in folded]
-    if not squeezed[3]:
+    squeezed = squeeze_separators(folded)
+    if not squeezed:
         raise InvalidAddress(
             f"{field}.street",
-            parts[3],
+            street,
             "is blank once whitespace and punctuation are folded",
         )
     if country in _CHINESE_WRITING:
-        body = _chinese_key(*squeezed)
+        body = _chinese_key(head, squeezed)
     else:
-        province, city, district, street = folded
-        body = squeeze_separators(f"{street} {district} {city} {province}")
+        province, city, district = head.folded
+        body = squeeze_separators(f"{folded} {district} {city} {province}")
     return f"{country}:{body}"
 
 
-def _chinese_key(province: str, city: str, district: str, street: str) -> str:
-    # The parts come squeezed, and are joined as squeezing them joined would.
-    if city in _PLACEHOLDERS:
+class _Head(NamedTuple):
+    """The province, city and district of an address, folded and read once."""
+
+    folded: tuple[str, str, str]
+    masked: bool
+    district: str  # squeezed
+    text: str  # the three squeezed parts joined, as squeezing them joined would
+    key: str  # `_read_squeezed(text)`'s key
+
+
+@functools.lru_cache(maxsize=_HEAD_CACHE_SIZE)
+def _head(province: str, city: str, district: str, field: str) -> _Head:
+    # Cached apart from the whole key: the streets of new addresses differ,
+    # their provinces, cities and districts (some thousands) repeat.
+    folded = (
+        clean(province, f"{field}.province", InvalidAddress),
+        clean(city, f"{field}.city", InvalidAddress),
+        clean(district, f"{field}.district", InvalidAddress),
+    )
+    squeezed = [squeeze_separators(value) for value in folded]
+    if squeezed[1] in _PLACEHOLDERS:
         # Dropped before joining: "北京" + "市辖区" would read as "北京市" + "辖区".
-        city = ""
-    head = join_squeezed(join_squeezed(province, city), district)
-    head_key, _ = _read_squeezed(head)
-    if not head_key:
+        squeezed[1] = ""
+    text = join_squeezed(join_squeezed(squeezed[0], squeezed[1]), squeezed[2])
+    masked = any(_MASK.search(value) for value in folded)
+    return _Head(folded, masked, squeezed[2], text, _read_squeezed(text)[0])
+
+
+def _chinese_key(head: _Head, street: str) -> str:
+    # The street comes squeezed, and is joined as squeezing it joined would.
+    if not head.key:
         # Everything is in the street.
         return _read_squeezed(street)[0]
-    whole, _ = _read_squeezed(join_squeezed(head, street))
+    whole, _ = _read_squeezed(join_squeezed(head.text, street))
     street_key, street_has_province = _read_squeezed(street)
-    repeats_head = street_key.startswith(head_key)
+    repeats_head = street_key.startswith(head.key)
     # A bare "广州" head and a "广州路5号" street are not a repeat; a district
     # ("朝阳区朝阳区") or a province at the start of the street makes one sure.
-    sure = street_has_province or district.endswith(_DISTRICT_SUFFIXES)
+    sure = street_has_province or head.district.endswith(_DISTRICT_SUFFIXES)
     return street_key if repeats_head and sure else whole
 
 

@@ -117,7 +117,8 @@ class Fingerprint:
 
     def __str__(self) -> str:
         """The stored form: `v<version>:<kind>:<digest>`."""
-        return f"v{self.version}:{self.kind.value}:{self.digest}"
+        # A StrEnum formats as its value, without the enum's slow `.value`.
+        return f"v{self.version}:{self.kind}:{self.digest}"
 
     @classmethod
     def parse(cls, text: str) -> Fingerprint:

@@ -13,10 +13,11 @@ import datetime as dt
 import enum
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, Final, final
 
 import attrs
 
+from orderkit._fast import builder
 from orderkit._time import to_utc
 from orderkit._validate import MAX_INT, Validator
 from orderkit.dedupe import normalize_address, normalize_phone, normalize_sku
@@ -201,9 +202,12 @@ def check_keys(keys: object) -> tuple[LimitKey, ...]:
     Raises:
         ValidationError: Naming `keys` or `keys[i]`.
     """
-    if isinstance(keys, str | bytes) or not isinstance(keys, Iterable):
+    if type(keys) is tuple:
+        found = keys  # as `limit_keys` gives them: no copy
+    elif isinstance(keys, str | bytes) or not isinstance(keys, Iterable):
         raise ValidationError("keys", keys, "must be a sequence of LimitKey")
-    found = tuple(keys)
+    else:
+        found = tuple(keys)
     if not found:
         raise ValidationError("keys", found, "must name at least one key")
     for i, key in enumerate(found):
@@ -232,6 +236,8 @@ def check_instant(field: str, value: dt.datetime) -> pendulum.DateTime:
 
 def uses_of(keys: Sequence[LimitKey]) -> tuple[tuple[str, str | None], ...]:
     """The distinct `(key, member)` pairs of `keys`: one use each, in order."""
+    if len(keys) == 1:
+        return ((keys[0].key, keys[0].member),)
     return tuple(dict.fromkeys((k.key, k.member) for k in keys))
 
 
@@ -381,7 +387,8 @@ class PurchaseContext:
             it out: such an order is no reason to refuse, and the rules on
             that part do not apply to it.
         """
-        phone = order.buyer.phone
+        buyer = order.buyer
+        phone = buyer.phone
         if not isinstance(normalize_phone(phone, lenient=True), str | None):
             phone = None
         address: Address | None = order.address
@@ -389,16 +396,41 @@ class PurchaseContext:
             normalize_address(order.address)
         except InvalidAddress:
             address = None
+        skus = tuple(line.sku for line in order.lines)
+        buyer_id, channel = buyer.buyer_id, order.channel
+        if (
+            type(buyer_id) is str
+            and type(channel) is str
+            and len(buyer_id) <= MAX_KEY_LENGTH
+            and len(channel) <= MAX_KEY_LENGTH
+        ):
+            # The order's parts passed its own checks (non-blank printable
+            # text, an Address, text SKUs); only the request's are checked,
+            # in the order the constructor checks them.
+            request = (("ip", ip), ("device", device), ("promotion", promotion))
+            for field, value in request:
+                if value is not None:
+                    check_text(field, value)
+            # fmt: off
+            return _new_context(
+                buyer_id, channel, phone, ip, device, address, skus, promotion,
+                _REGION,
+            )
+            # fmt: on
         return cls(
-            buyer_id=order.buyer.buyer_id,
-            channel=order.channel,
+            buyer_id=buyer_id,
+            channel=channel,
             phone=phone,
             ip=ip,
             device=device,
             address=address,
-            skus=tuple(line.sku for line in order.lines),
+            skus=skus,
             promotion=promotion,
         )
+
+
+_new_context: Final = builder(PurchaseContext)
+_REGION: Final = attrs.fields(PurchaseContext).region.default
 
 
 def _escape(value: str) -> str:
@@ -412,6 +444,9 @@ def _fit(key: str, scope: str) -> str:
         return key
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return f"{scope}#sha256:{digest}"
+
+
+_new_key: Final = builder(LimitKey)
 
 
 class _Parts:
@@ -447,7 +482,14 @@ class _Parts:
                 return None
             text += f"|distinct:{rule.distinct}"
             member = _fit(f"{rule.distinct}:{seen}", str(rule.distinct))
-        return LimitKey(_fit(text, str(rule.scope)), rule.limit, rule.window, member)
+        # The rule checked its limit and window as a key checks them: only
+        # the key's own text is checked again.
+        return _new_key(
+            check_text("key", _fit(text, str(rule.scope))),
+            rule.limit,
+            rule.window,
+            None if member is None else check_text("member", member),
+        )
 
     def _skus(self) -> frozenset[str]:
         if self._folded is None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 import attrs
 
 from orderkit._decimal import MAX_DIGITS, context
-from orderkit._fast import setters
+from orderkit._fast import builder, draft, setters
 from orderkit._validate import Validator, as_tuple, instance_of, text
 from orderkit.errors import (
     CurrencyMismatch,
@@ -277,15 +277,23 @@ class NetLine:
         return Money.rounded(exact, self.net.currency, decimal.ROUND_FLOOR)
 
 
+def net_below(line: NetLine, floor: Money, least: int) -> bool:
+    """`line.below(floor)` for a floor in the line's currency, `least` minor units.
+
+    A line `_net_line` made compares in minor units, without `floor.minor`.
+    """
+    minor = line._minor  # noqa: SLF001 - NetLine's own parts, in its module
+    if minor is None:
+        return line.below(floor)
+    return minor[4] < least * line.quantity
+
+
 # The lazy Money fields of a NetLine, by their index in `NetLine._minor`.
 _LAZY_FIELDS = {"gross": 1, "line_discount": 2, "order_discount": 3, "net": 4}
-_SET_FIELD = {
-    name: NetLine.__dict__[name].__set__ for name in (*_LAZY_FIELDS, "_minor")
-}
-_SET_LINE_ID, _SET_SKU, _SET_QUANTITY, _SET_UNIT_PRICE = (
-    NetLine.__dict__[name].__set__
-    for name in ("line_id", "sku", "quantity", "unit_price")
-)
+_SET_FIELD = {name: NetLine.__dict__[name].__set__ for name in _LAZY_FIELDS}
+# NetLine's draft (`orderkit._fast.draft`): plain attribute stores, cheaper
+# than its slots' setters. `_net_line` leaves the lazy fields unset.
+_NetLineDraft = draft(NetLine)
 
 
 def _net_line(
@@ -300,15 +308,16 @@ def _net_line(
     Equal to `NetLine(..., gross, line_discount, order_discount, net)` with
     those amounts as Money; no validation runs (the parts are exact ints).
     """
-    result = _new_money(NetLine)
-    _SET_LINE_ID(result, line.line_id)
-    _SET_SKU(result, line.sku)
-    _SET_QUANTITY(result, line.quantity)
-    _SET_UNIT_PRICE(result, line.unit_price)
-    _SET_FIELD["_minor"](
-        result, (currency, gross, line_off, order_off, gross - line_off - order_off)
-    )
-    return result
+    result = _NetLineDraft()
+    result.line_id = line.line_id
+    result.sku = line.sku
+    result.quantity = line.quantity
+    result.unit_price = line.unit_price
+    net = gross - line_off - order_off
+    result._minor = (currency, gross, line_off, order_off, net)  # noqa: SLF001
+    result.__class__ = NetLine
+    line_after: NetLine = result
+    return line_after
 
 
 @final
@@ -327,6 +336,10 @@ class AppliedOffer:
     index: int
     offer: Offer
     amount: Money
+
+
+# Applied offers are built of checked parts: AppliedOffer has no checks.
+_new_applied: Final = builder(AppliedOffer)
 
 
 @final
@@ -387,11 +400,44 @@ class Totals:
     total: Money
     applied: tuple[AppliedOffer, ...]
     refused: tuple[RefusedOffer, ...]
+    # Set by `_totals` only: the currency and six amounts in minor units, as
+    # `NetLine._minor`. Most callers read the total alone (`validate`), so
+    # the other Money fields are left unset and built on first read.
+    _minor: tuple[Currency, int, int, int, int, int, int] | None = attrs.field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )
+
+    if not TYPE_CHECKING:  # hidden from mypy, which would accept any name
+
+        def __getattr__(self, name: str) -> Any:  # noqa: ANN401
+            # Only called when the slot is unset: lazy totals' Money fields.
+            index = _LAZY_TOTALS.get(name)
+            minor = None if index is None else self._minor
+            if minor is None:
+                msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+                raise AttributeError(msg)
+            value = _money(minor[index], minor[0])
+            _SET_TOTALS_FIELD[name](self, value)
+            return value
 
     @property
     def net_goods(self) -> Money:
         """The goods after every discount: the sum of the lines' nets."""
         return self.goods - self.line_discounts - self.order_discounts
+
+
+# The lazy Money fields of Totals, by their index in `Totals._minor`.
+_LAZY_TOTALS = {
+    "goods": 1,
+    "line_discounts": 2,
+    "order_discounts": 3,
+    "shipping": 4,
+    "shipping_discount": 5,
+    "tax": 6,
+}
+_SET_TOTALS_FIELD = {name: Totals.__dict__[name].__set__ for name in _LAZY_TOTALS}
+# Totals' draft (`orderkit._fast.draft`): `_totals` fills it, lazy fields unset.
+_TotalsDraft = draft(Totals)
 
 
 DEFAULT_STACKING = StackingPolicy()
@@ -412,7 +458,13 @@ def _refusal(  # noqa: PLR0911 - one answer per rule, in the policy's order
         if type(offer) is FixedPrice
         else None
     )
-    if amount is not None and amount.currency != currency:
+    # Identity first: attrs' != on Currency is slow, and amounts nearly
+    # always share the one instance of a currency.
+    if (
+        amount is not None
+        and amount.currency is not currency
+        and amount.currency != currency
+    ):
         return (
             "currency_mismatch",
             (
@@ -420,7 +472,8 @@ def _refusal(  # noqa: PLR0911 - one answer per rule, in the policy's order
                 f"the order in {currency.code}"
             ),
         )
-    if not stacking:
+    if not stacking or not taken:
+        # Every rule below refuses an offer for the ones taken before it.
         return None
     if any(other.code == offer.code for other in taken):
         return "duplicate_code", f"offer {offer.code!r} is claimed twice"
@@ -450,7 +503,7 @@ def _percent_of(units: int, percent: Decimal) -> int:
     return int(share.quantize(_ONE, rounding=ROUND_HALF_UP, context=_EXACT))
 
 
-def _wanted(offer: Offer, nets: list[int], lines: list[OrderLine]) -> list[int]:
+def _wanted(offer: Offer, nets: list[int], lines: Sequence[OrderLine]) -> list[int]:
     """What one offer would take off each target line, before caps."""
     if type(offer) is PercentOff:
         return split_minor(_percent_of(sum(nets), offer.percent), nets)
@@ -569,7 +622,9 @@ def _price(quote: Quote, policy: StackingPolicy, *, stacking: bool) -> Totals:
     )
 
     offers = quote.offers
-    ranked = sorted(range(len(offers)), key=lambda i: (policy.rank(offers[i].kind), i))
+    ranked: Sequence[int] = range(len(offers))  # one offer: nothing to order
+    if len(offers) > 1:
+        ranked = sorted(ranked, key=lambda i: (policy.rank(offers[i].kind), i))
     taken: list[Offer] = []
     applied: list[AppliedOffer] = []
     refused: list[RefusedOffer] = []
@@ -583,12 +638,12 @@ def _price(quote: Quote, policy: StackingPolicy, *, stacking: bool) -> Totals:
         if type(offer) is FreeShipping:
             off = ship - ship_off
             ship_off += off
-            applied.append(AppliedOffer(index, offer, _money(off, currency)))
+            applied.append(_new_applied(index, offer, _money(off, currency)))
             continue
         skus = offer.skus
-        targets = [i for i in range(count) if not skus or lines[i].sku in skus]
+        targets, aimed = _targets(lines, skus)
         nets = [gross[i] - line_off[i] - order_off[i] for i in targets]
-        wanted = _wanted(offer, nets, [lines[i] for i in targets])
+        wanted = _wanted(offer, nets, aimed)
         if order_room is not None and sum(wanted) > order_room:
             wanted = split_minor(order_room, wanted)
         for k, i in enumerate(targets):
@@ -604,7 +659,7 @@ def _price(quote: Quote, policy: StackingPolicy, *, stacking: bool) -> Totals:
         taken_off = sum(wanted)
         if order_room is not None:
             order_room -= taken_off
-        applied.append(AppliedOffer(index, offer, _money(taken_off, currency)))
+        applied.append(_new_applied(index, offer, _money(taken_off, currency)))
 
     return _totals(
         quote,
@@ -615,6 +670,16 @@ def _price(quote: Quote, policy: StackingPolicy, *, stacking: bool) -> Totals:
         applied=applied,
         refused=refused,
     )
+
+
+def _targets(
+    lines: Sequence[OrderLine], skus: frozenset[str]
+) -> tuple[Sequence[int], Sequence[OrderLine]]:
+    """The lines an offer aims at, by index and themselves: all without SKUs."""
+    if not skus:
+        return range(len(lines)), lines
+    targets = [i for i, line in enumerate(lines) if line.sku in skus]
+    return targets, [lines[i] for i in targets]
 
 
 def _totals(  # noqa: PLR0913 - the parts of one result
@@ -629,16 +694,6 @@ def _totals(  # noqa: PLR0913 - the parts of one result
 ) -> Totals:
     currency = quote.currency
     ship, ship_off = shipping
-    known: dict[int, Money] = {}
-
-    def money(minor: int) -> Money:
-        # Totals repeat amounts (zeros, shipping and its discount): build each
-        # once. The lines' amounts are built lazily, by NetLine itself.
-        found = known.get(minor)
-        if found is None:
-            found = known[minor] = _money(minor, currency)
-        return found
-
     goods = sum(gross)
     tax = 0 if quote.tax is None else quote.tax.minor
     total_line_off = sum(line_off)
@@ -652,23 +707,26 @@ def _totals(  # noqa: PLR0913 - the parts of one result
         problem = f"total {amount} is over {MAX_DIGITS} significant digits"
         raise InvalidMoney("lines", amount, problem)
     net_lines = tuple(
-        _net_line(line, currency, gross[i], line_off[i], order_off[i])
-        for i, line in enumerate(quote.lines)
+        [
+            _net_line(line, currency, gross[i], line_off[i], order_off[i])
+            for i, line in enumerate(quote.lines)
+        ]
     )
-    return Totals(
-        currency,
-        net_lines,
-        money(goods),
-        money(total_line_off),
-        money(total_order_off),
-        money(ship),
-        money(ship_off),
-        money(tax),
-        quote.taxes_included,
-        money(total),
-        tuple(applied),
-        tuple(refused),
+    result = _TotalsDraft()
+    result.currency = currency
+    result.lines = net_lines
+    result.taxes_included = quote.taxes_included
+    result.total = _money(total, currency)
+    result.applied = tuple(applied)
+    result.refused = tuple(refused)
+    # fmt: off
+    result._minor = (  # noqa: SLF001 - its own lazy slot
+        currency, goods, total_line_off, total_order_off, ship, ship_off, tax,
     )
+    # fmt: on
+    result.__class__ = Totals
+    totals: Totals = result
+    return totals
 
 
 def _percent_floor(units: int, percent: Decimal) -> int:

@@ -8,12 +8,20 @@ from typing import Final, Literal, final
 
 import attrs
 
+from orderkit._fast import builder
 from orderkit._validate import Validator, as_tuple, instance_of
 from orderkit.errors import ValidationError
 from orderkit.money import Money
 from orderkit.pricing._floors import PriceFloor
 from orderkit.pricing._offers import StackingPolicy
-from orderkit.pricing._totals import DEFAULT_STACKING, Quote, Totals, _price, allocate
+from orderkit.pricing._totals import (
+    DEFAULT_STACKING,
+    Quote,
+    Totals,
+    _price,
+    allocate,
+    net_below,
+)
 
 
 @final
@@ -153,23 +161,26 @@ class PricingPolicy:
     max_order_quantity: int | None = attrs.field(
         default=None, validator=_limit("max_order_quantity")
     )
-    _by_sku: Mapping[str, PriceFloor] = attrs.field(
+    # Each SKU's floor, with its price in minor units (checked on every line
+    # of every order, and `Money.minor` is not free).
+    _by_sku: Mapping[str, tuple[PriceFloor, int]] = attrs.field(
         init=False, eq=False, repr=False, hash=False
     )
 
     def __attrs_post_init__(self) -> None:
-        by_sku: dict[str, PriceFloor] = {}
+        by_sku: dict[str, tuple[PriceFloor, int]] = {}
         for i, floor in enumerate(self.floors):
             if floor.sku in by_sku:
                 raise ValidationError(
                     f"floors[{i}].sku", floor.sku, "has a floor already"
                 )
-            by_sku[floor.sku] = floor
+            by_sku[floor.sku] = (floor, floor.price.minor)
         object.__setattr__(self, "_by_sku", by_sku)
 
     def floor(self, sku: str) -> PriceFloor | None:
         """Return the floor of a SKU, or `None` if it has none."""
-        return self._by_sku.get(sku)
+        found = self._by_sku.get(sku)
+        return None if found is None else found[0]
 
 
 @final
@@ -263,7 +274,11 @@ def validate(quote: Quote, policy: PricingPolicy | None = None) -> Validation:
     stated = quote.stated_total
     computed = totals.total
     if stated is not None:
-        if stated.currency != computed.currency:
+        # Identity first, as in `_check_floors`.
+        if (
+            stated.currency is not computed.currency
+            and stated.currency != computed.currency
+        ):
             violations.append(
                 Violation(
                     ViolationCode.CURRENCY_MISMATCH,
@@ -301,22 +316,26 @@ def validate(quote: Quote, policy: PricingPolicy | None = None) -> Validation:
     # Without violations a stated total either equals the computed one or
     # is the channel's, accepted by the policy.
     accepted = None if violations else computed if stated is None else stated
-    return Validation(
+    return _new_validation(
         quote.order_id, totals, tuple(violations), tuple(warnings), accepted
     )
 
 
 _DEFAULT_POLICY = PricingPolicy()
+# A validation is made of checked parts: Validation has no checks to run.
+_new_validation: Final = builder(Validation)
 
 
 def _check_floors(
     totals: Totals, rules: PricingPolicy, violations: list[Violation]
 ) -> None:
     currency = totals.currency
+    by_sku = rules._by_sku  # noqa: SLF001 - the policy's own floors, in its module
     for i, line in enumerate(totals.lines):
-        floor = rules.floor(line.sku)
-        if floor is None:
+        found = by_sku.get(line.sku)
+        if found is None:
             continue
+        floor, least = found
         # Identity first: attrs' != on Currency is slow, and floors and
         # orders nearly always share the one instance of a currency.
         if floor.price.currency is not currency and floor.price.currency != currency:
@@ -331,7 +350,7 @@ def _check_floors(
                     f"the order in {totals.currency.code}",
                 )
             )
-        elif line.below(floor.price):
+        elif net_below(line, floor.price, least):
             path = f"lines[{i}].unit_price"
             net = line.net_unit_price
             violations.append(

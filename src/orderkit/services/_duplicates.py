@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import final
+from typing import Final, final
 
 import pendulum
 
+from orderkit._fast import builder
 from orderkit._time import before_or_first, to_utc
 from orderkit.dedupe import (
     Fingerprinter,
@@ -17,10 +18,8 @@ from orderkit.dedupe import (
     Suspicion,
     normalize_phone,
 )
-from orderkit.dedupe._claims import check_duration, check_text
-from orderkit.dedupe._matches import (
-    buyer_phone,
-)
+from orderkit.dedupe._claims import MAX_KEY_LENGTH, check_duration, check_text
+from orderkit.dedupe._matches import buyer_phone
 from orderkit.errors import ValidationError
 from orderkit.orders import Order
 from orderkit.ports import Clock, DetectorStore
@@ -120,7 +119,7 @@ class DuplicateDetector:
         """
         if not isinstance(order, Order):
             raise ValidationError("order", order, "must be an Order")
-        sighting = Sighting(order.channel, order.order_id, order.placed_at)
+        sighting = _sighting(order)
         fingerprints = self._fingerprinter.fingerprints(order)
         return self._store.record(
             sighting,
@@ -219,3 +218,24 @@ class DuplicateDetector:
 
     def _now(self) -> pendulum.DateTime:
         return to_utc(self._clock.now(), "clock.now()")
+
+
+_new_sighting: Final = builder(Sighting)
+
+
+def _sighting(order: Order) -> Sighting:
+    """The order's `Sighting`, built unchecked when the order's checks suffice.
+
+    An `Order` holds its channel and id as non-blank printable text and its
+    `placed_at` in UTC already; only the length limit of 255 is the
+    sighting's own.
+    """
+    channel, order_id = order.channel, order.order_id
+    if (
+        type(channel) is str
+        and type(order_id) is str
+        and len(channel) <= MAX_KEY_LENGTH
+        and len(order_id) <= MAX_KEY_LENGTH
+    ):
+        return _new_sighting(channel, order_id, order.placed_at)
+    return Sighting(channel, order_id, order.placed_at)
