@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import attrs
 import pendulum
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from orderkit.adapters.notifications import (
     MILESTONE_TEMPLATES,
@@ -157,6 +160,29 @@ class TestTemplateNotifier:
         for stage in MILESTONES.values():
             assert f"order.{stage.code}.zh" in MILESTONE_TEMPLATES
             assert f"order.{stage.code}.en" in MILESTONE_TEMPLATES
+
+    @given(ost.orders(), st.sampled_from(["zh", "en"]))
+    def test_the_message_is_what_its_constructor_makes(
+        self, order: Order, language: Literal["zh", "en"]
+    ) -> None:
+        # milestone_message skips the checks the order made: the same message.
+        message = milestone_message(order, language=language)
+        if message is None:
+            return
+        assert message == Message(
+            order_id=message.order_id,
+            recipient=message.recipient,
+            template=message.template,
+            params=dict(message.params),
+            key=message.key,
+        )
+
+    def test_a_phone_with_a_control_character_is_refused(self) -> None:
+        # The order stores any phone as text; the message refuses, as it did.
+        order = attrs.evolve(shipped_order(), buyer=Buyer("b", phone="+86138\n0013"))
+        with pytest.raises(ValidationError) as caught:
+            milestone_message(order)
+        assert "recipient" == caught.value.field
 
     @given(ost.orders())
     def test_any_order_renders_in_both_languages(self, order: Order) -> None:

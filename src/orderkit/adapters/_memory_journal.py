@@ -222,7 +222,8 @@ class Journaled:
     def _rollback(self) -> None:
         """Undo what the unit wrote since it opened or last committed."""
         with self._lock:
-            if self._journal is not None:
+            # Most units end committed: their journal is empty, nothing to mend.
+            if self._journal is not None and self._journal.undo:
                 self._journal.replay()
                 self._rolled_back()
 

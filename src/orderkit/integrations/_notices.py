@@ -9,6 +9,7 @@ from typing import Literal, final
 import attrs
 import pendulum
 
+from orderkit._fast import builder
 from orderkit._time import to_utc
 from orderkit._validate import instance_of, optional_text, text
 from orderkit.dedupe import IdempotencyKey
@@ -133,17 +134,28 @@ def milestone_message(
     if recipient is None:
         return None
     stage = milestone(order.status)
-    params = {"order_id": order.order_id, "milestone": stage.label(language)}
+    params = [("milestone", stage.label(language)), ("order_id", order.order_id)]
     if order.shipments:
         parcel = order.shipments[-1]
-        params |= {"carrier": parcel.carrier, "tracking_number": parcel.tracking_number}
-    return Message(
-        order_id=order.order_id,
-        recipient=recipient,
-        template=f"order.{stage.code}.{language}",
-        params=params,
-        key=IdempotencyKey(order.channel, "milestone", order.order_id, stage.code),
+        params += [
+            ("carrier", parcel.carrier),
+            ("tracking_number", parcel.tracking_number),
+        ]
+    # The order checked every other part as the message would (a phone only
+    # as storable text): it is built without checking them again, its pairs
+    # sorted as the constructor sorts them.
+    _check_recipient(None, None, recipient)
+    return _new_message(
+        order.order_id,
+        recipient,
+        f"order.{stage.code}.{language}",
+        tuple(sorted(params)),
+        IdempotencyKey(order.channel, "milestone", order.order_id, stage.code),
     )
+
+
+_new_message = builder(Message)
+_check_recipient = text("recipient")
 
 
 def _reachable(phone: str | None) -> str | None:
