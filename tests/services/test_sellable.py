@@ -27,7 +27,7 @@ def _general(sku: str, sellable: int, cause: str, now: dt.datetime) -> object:
             sellable_stream(sku),
             "sellable",
             {"sku": sku, "sellable": sellable},
-            now,  # type: ignore[arg-type] - a foreign zone on purpose
+            now,  # type: ignore[arg-type]  # a naive or foreign instant on purpose
         )
     except Exception as error:  # noqa: BLE001 - the same error, whichever
         return (type(error), str(error))
