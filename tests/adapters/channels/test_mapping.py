@@ -256,6 +256,33 @@ class TestStatuses:
         assert f"{ROOT}.status" == caught.value.field
 
 
+class TestEmptyStrings:
+    """Exports write "" for what they lack: an optional amount or time is absent."""
+
+    def test_optional_amounts_and_times_are_left_out(self) -> None:
+        payload = sample()
+        order = trade(payload)
+        order["discount_fee"] = ""
+        order["post_fee"] = ""
+        order["modified"] = ""
+        record = parse_one(payload)
+        assert record.quote.offers == ()
+        assert record.quote.shipping is None
+        assert record.updated_at is None
+
+    def test_optional_text_keeps_its_empty_string(self) -> None:
+        payload = sample()
+        trade(payload)["buyer_nick"] = ""
+        assert "" == parse_one(payload).placed.buyer.name
+
+    def test_a_required_empty_amount_is_refused_by_its_converter(self) -> None:
+        payload = sample()
+        trade(payload)["orders"]["order"][0]["price"] = ""
+        with pytest.raises(InvalidMoney) as caught:
+            fieldmap().parse(payload, topic="trade")
+        assert f"{ROOT}.orders.order[0].price" == caught.value.field
+
+
 class TestErrorsAtOnce:
     """A payload with several broken fields reports every one, with its path."""
 

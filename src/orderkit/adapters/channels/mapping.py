@@ -133,7 +133,7 @@ class _Reader:
         except ValidationError as error:
             self.errors.append(error)
             return _MISSING
-        if value is _MISSING or value is None:
+        if value is _MISSING or value is None or _empty(value, field):
             if field.required:
                 self.errors.append(ValidationError(path, None, "is missing"))
                 return _MISSING
@@ -163,6 +163,15 @@ class _Reader:
             where = self.sources.get(f"{prefix}{error.field}", fallback or self.base)
             self.errors.append(moved(error, where or "payload"))
             return None
+
+
+def _empty(value: object, field: Field) -> bool:
+    """Whether `value` is an optional non-text field's empty string: absent.
+
+    Exports write `""` for an amount or a time they do not have, as `when`
+    reads it (`_Reader.present`); text keeps its `""`, which is a value.
+    """
+    return value == "" and not field.required and field.convert != "text"
 
 
 def _text_or_empty(value: object) -> str:
