@@ -177,6 +177,12 @@ class TestTemplateNotifier:
             key=message.key,
         )
 
+    @pytest.mark.parametrize("language", ["fr", "en\n", "zh\ud800", None, ["zh"]])
+    def test_a_language_of_no_template_is_refused(self, language: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            milestone_message(shipped_order(), language=language)  # type: ignore[arg-type]
+        assert "language" == caught.value.field
+
     def test_a_phone_with_a_control_character_is_refused(self) -> None:
         # The order stores any phone as text; the message refuses, as it did.
         order = attrs.evolve(shipped_order(), buyer=Buyer("b", phone="+86138\n0013"))

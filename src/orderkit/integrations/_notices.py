@@ -128,8 +128,14 @@ def milestone_message(
         The message, or `None` when the order has no number to send it to
         (the buyer's and the recipient's phones are absent or masked).
 
+    Raises:
+        ValidationError: `language` is neither `"zh"` nor `"en"`, or the
+            phone to send to holds a control character.
+
     .. versionadded:: 0.1.0
     """
+    if language not in _LANGUAGES:
+        raise ValidationError("language", language, "must be 'zh' or 'en'")
     recipient = _reachable(order.buyer.phone) or _reachable(order.address.phone)
     if recipient is None:
         return None
@@ -155,6 +161,7 @@ def milestone_message(
 
 
 _new_message = builder(Message)
+_LANGUAGES = ("zh", "en")
 _check_recipient = text("recipient")
 
 
