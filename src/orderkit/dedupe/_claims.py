@@ -168,6 +168,20 @@ def check_outcome(outcome: object) -> Outcome:
     return outcome
 
 
+def fit_keys(first: object, second: object) -> bool:
+    """Whether both are `str` of at most `MAX_KEY_LENGTH` characters.
+
+    For text an `Order` checked already (printable, not blank): all that
+    `check_text` adds to it, for a builder that skips the checks.
+    """
+    return (
+        type(first) is str
+        and type(second) is str
+        and len(first) <= MAX_KEY_LENGTH
+        and len(second) <= MAX_KEY_LENGTH
+    )
+
+
 def check_text(field: str, value: object, longest: int = MAX_KEY_LENGTH) -> str:
     """Return `value` if it is printable text of 1 to `longest` characters.
 

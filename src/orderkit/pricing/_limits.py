@@ -21,7 +21,12 @@ from orderkit._fast import builder
 from orderkit._time import to_utc
 from orderkit._validate import MAX_INT, Validator
 from orderkit.dedupe import normalize_address, normalize_phone, normalize_sku
-from orderkit.dedupe._claims import MAX_KEY_LENGTH, check_duration, check_text
+from orderkit.dedupe._claims import (
+    MAX_KEY_LENGTH,
+    check_duration,
+    check_text,
+    fit_keys,
+)
 from orderkit.errors import InvalidAddress, ValidationError
 
 # At run time, not only for type checkers: a converter resolves
@@ -398,12 +403,7 @@ class PurchaseContext:
             address = None
         skus = tuple(line.sku for line in order.lines)
         buyer_id, channel = buyer.buyer_id, order.channel
-        if (
-            type(buyer_id) is str
-            and type(channel) is str
-            and len(buyer_id) <= MAX_KEY_LENGTH
-            and len(channel) <= MAX_KEY_LENGTH
-        ):
+        if fit_keys(buyer_id, channel):
             # The order's parts passed its own checks (non-blank printable
             # text, an Address, text SKUs); only the request's are checked,
             # in the order the constructor checks them.

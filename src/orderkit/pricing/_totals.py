@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, Final, final
 
@@ -239,14 +239,7 @@ class NetLine:
 
         def __getattr__(self, name: str) -> Any:  # noqa: ANN401
             # Only called when the slot is unset: a lazy line's Money fields.
-            index = _LAZY_FIELDS.get(name)
-            minor = None if index is None else self._minor
-            if minor is None:
-                msg = f"{type(self).__name__!r} object has no attribute {name!r}"
-                raise AttributeError(msg)
-            value = _money(minor[index], minor[0])
-            _SET_FIELD[name](self, value)
-            return value
+            return _lazy_money(self, name, _LAZY_FIELDS, _SET_FIELD)
 
     def below(self, floor: Money) -> bool:
         """Return whether the net unit price is below `floor`, exactly.
@@ -289,6 +282,31 @@ def net_below(line: NetLine, floor: Money, least: int) -> bool:
 
 
 # The lazy Money fields of a NetLine, by their index in `NetLine._minor`.
+def _lazy_money(
+    instance: NetLine | Totals,
+    name: str,
+    fields: Mapping[str, int],
+    setters: Mapping[str, Callable[[object, Money], None]],
+) -> Money:
+    """Build, keep and return the lazy Money field `name` of `instance`.
+
+    `fields` gives each lazy field's place in `instance._minor`; any other
+    name, or an instance built with its Money fields, has no such attribute.
+    """
+    index = fields.get(name)
+    # The currency, then amounts in minor units at the places `fields` names;
+    # `_minor` itself is read only for a lazy field: unset, it would recurse.
+    minor: tuple[Any, ...] | None = (
+        None if index is None else instance._minor  # noqa: SLF001 - its own
+    )
+    if index is None or minor is None:
+        msg = f"{type(instance).__name__!r} object has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = _money(minor[index], minor[0])
+    setters[name](instance, value)
+    return value
+
+
 _LAZY_FIELDS = {"gross": 1, "line_discount": 2, "order_discount": 3, "net": 4}
 _SET_FIELD = {name: NetLine.__dict__[name].__set__ for name in _LAZY_FIELDS}
 # NetLine's draft (`orderkit._fast.draft`): plain attribute stores, cheaper
@@ -411,14 +429,7 @@ class Totals:
 
         def __getattr__(self, name: str) -> Any:  # noqa: ANN401
             # Only called when the slot is unset: lazy totals' Money fields.
-            index = _LAZY_TOTALS.get(name)
-            minor = None if index is None else self._minor
-            if minor is None:
-                msg = f"{type(self).__name__!r} object has no attribute {name!r}"
-                raise AttributeError(msg)
-            value = _money(minor[index], minor[0])
-            _SET_TOTALS_FIELD[name](self, value)
-            return value
+            return _lazy_money(self, name, _LAZY_TOTALS, _SET_TOTALS_FIELD)
 
     @property
     def net_goods(self) -> Money:

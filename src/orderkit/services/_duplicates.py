@@ -18,7 +18,7 @@ from orderkit.dedupe import (
     Suspicion,
     normalize_phone,
 )
-from orderkit.dedupe._claims import MAX_KEY_LENGTH, check_duration, check_text
+from orderkit.dedupe._claims import check_duration, check_text, fit_keys
 from orderkit.dedupe._matches import buyer_phone
 from orderkit.errors import ValidationError
 from orderkit.orders import Order
@@ -231,11 +231,6 @@ def _sighting(order: Order) -> Sighting:
     sighting's own.
     """
     channel, order_id = order.channel, order.order_id
-    if (
-        type(channel) is str
-        and type(order_id) is str
-        and len(channel) <= MAX_KEY_LENGTH
-        and len(order_id) <= MAX_KEY_LENGTH
-    ):
+    if fit_keys(channel, order_id):
         return _new_sighting(channel, order_id, order.placed_at)
     return Sighting(channel, order_id, order.placed_at)
