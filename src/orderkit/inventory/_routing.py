@@ -277,9 +277,7 @@ def _locations(locations: Iterable[str]) -> tuple[str, ...]:
     names = as_tuple(locations, "locations", str)
     seen: set[str] = set()
     for i, name in enumerate(names):
-        if not (name.strip() and name.isprintable()):
-            # Only then is the field named: `text` raises, naming it.
-            text(f"locations[{i}]")(None, None, name)
+        text(f"locations[{i}]")(None, None, name)
         if name in seen:
             raise ValidationError(f"locations[{i}]", name, "repeats a location")
         seen.add(name)
