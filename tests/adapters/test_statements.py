@@ -98,6 +98,15 @@ class TestWeChatSample:
         utf8 = codecs.BOM_UTF8 + WECHAT.decode("gbk").encode("utf-8")
         assert read_wechat_bill(utf8) == read_wechat_bill(WECHAT)
 
+    @pytest.mark.parametrize(
+        ("read", "bill"), [(read_wechat_bill, WECHAT), (read_alipay_bill, ALIPAY)]
+    )
+    def test_utf8_without_a_bom_reads_the_same(
+        self, read: Callable[..., StatementRead], bill: bytes
+    ) -> None:
+        # As a bill opened and saved again by an editor that writes UTF-8.
+        assert read(bill.decode("gbk").encode("utf-8")) == read(bill)
+
     def test_lf_line_ends_read_the_same(self) -> None:
         assert read_wechat_bill(WECHAT.replace(b"\r\n", b"\n")) == read_wechat_bill(
             WECHAT

@@ -27,10 +27,22 @@ def test_a_trailing_comma_is_not_json() -> None:
         list(items('[{"a": 1},]'))
 
 
-@pytest.mark.parametrize("text", ["[]\n{}\n", '[1]\n{"type": "Closed"}\n'])
-def test_nothing_may_follow_an_array(text: str) -> None:
-    with pytest.raises(NotJson, match="line 2: not JSON: text after the array"):
+@pytest.mark.parametrize(
+    ("text", "line"), [("[\n1\n]\n{}\n", 4), ('[1,\n 2]\n{"type": "Closed"}\n', 3)]
+)
+def test_nothing_may_follow_an_array_over_lines(text: str, line: int) -> None:
+    with pytest.raises(NotJson, match=f"line {line}: not JSON: text after the array"):
         list(items(text))
+
+
+@pytest.mark.parametrize("first", ["[]", '["not an event"]', " [1, [2]] "])
+def test_an_array_on_the_first_line_of_json_lines_is_its_first_value(
+    first: str,
+) -> None:
+    text = f'{first}\n{{"a": 1}}\nnot json\n'
+    read = list(items(text))
+    assert read[:2] == [Item(1, json.loads(first)), Item(2, {"a": 1})]
+    assert (read[2].line, read[2].error) == (3, "not JSON: Expecting value (column 1)")
 
 
 def test_a_long_array_counts_its_lines_once() -> None:

@@ -65,6 +65,17 @@ class TestAgreement:
         assert f"statement  {named}" in out
         assert "everything matches" in out
 
+    def test_a_csv_is_detected_whatever_the_order_of_its_columns(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        rows = Path(SAMPLES / "statement.csv").read_text("utf-8").splitlines()
+        moved = [",".join([*r.split(",")[1:], r.split(",")[0]]) for r in rows]
+        statement = tmp_path / "statement.txt"  # no suffix to go by
+        statement.write_text("\n".join(moved) + "\n", encoding="utf-8")
+        code, out, err = run(capsys, ORDERS, statement)
+        assert (code, err) == (0, "")
+        assert "statement  CSV statement" in out
+
     def test_an_empty_order_id_is_unknown_in_json_as_in_csv(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:
@@ -189,6 +200,53 @@ class TestFindings:
             ("5", "settled_at"),
         ]
 
+    def test_a_csv_cell_too_long_for_the_csv_module_is_one_malformed_row(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        text = Path(SAMPLES / "statement.csv").read_text("utf-8").splitlines()
+        text[2] = text[2].replace(",sale,", f',sale,"{"x" * 200_000}",', 1)
+        statement = tmp_path / "statement.csv"
+        statement.write_text("\n".join(text) + "\n", encoding="utf-8")
+        code, out, err = run(capsys, ORDERS, statement, "--csv")
+        assert (code, err) == (1, "")
+        found = [(r["kind"], r["line"], r["transaction_id"]) for r in csv_rows(out)]
+        assert found == [
+            ("malformed_row", "3", ""),
+            ("missing_in_statement", "", "4200000002"),
+        ]
+        assert csv_rows(out)[0]["detail"].startswith("not CSV: field larger")
+
+    def test_a_bad_value_is_shown_as_written_in_the_table_and_the_csv(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        text = Path(SAMPLES / "statement.csv").read_text("utf-8").splitlines()
+        text[2] = text[2].replace(",5.09,", ",--0.35,")
+        statement = tmp_path / "statement.csv"
+        statement.write_text("\n".join(text) + "\n", encoding="utf-8")
+        target = tmp_path / "differences.csv"
+        _, table, _ = run(capsys, ORDERS, statement, "--output", target)
+        _, out, _ = run(capsys, ORDERS, statement, "--csv")
+        assert "(got '--0.35')" in table
+        (row,) = [r for r in csv_rows(out) if r["kind"] == "malformed_row"]
+        assert row["line"] == "3"
+        assert row["detail"].startswith("fee: ")
+        assert row["detail"].endswith(" (got '--0.35')")
+        written = csv_rows(target.read_text(encoding="utf-8-sig"))
+        assert [r for r in written if r["kind"] == "malformed_row"] == [row]
+
+    def test_a_json_lines_statement_whose_first_line_is_an_array(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        lines = json.loads(Path(SAMPLES / "statement.json").read_text("utf-8"))
+        text = ["[]", *(json.dumps(line, ensure_ascii=False) for line in lines)]
+        statement = tmp_path / "statement.jsonl"
+        statement.write_text("\n".join(text) + "\n", encoding="utf-8")
+        code, out, _ = run(capsys, ORDERS, statement, "--csv")
+        assert code == 1
+        assert [(r["kind"], r["line"]) for r in csv_rows(out)] == [
+            ("malformed_row", "1")
+        ]
+
 
 class TestDay:
     """`--day`: a daily bill must show the money the orders made that day only."""
@@ -221,6 +279,9 @@ class TestDay:
         [
             (["--day", "2026-13-01"], "not a date"),
             (["--day", "2026-03-01", "--zone", "Asia"], "--zone"),
+            # Checked without --day too: a typo is not ignored.
+            (["--zone", "Mars/Base"], "argument --zone: 'Mars/Base' is not"),
+            (["--day", "9999-12-31"], "--day 9999-12-31: is the last date"),
         ],
     )
     def test_a_bad_day_or_zone_is_bad_usage(
@@ -251,6 +312,17 @@ class TestSqliteOrders:
         assert "3 (SQLite)" in out
         assert hashlib.sha256(db.read_bytes()).hexdigest() == before
 
+    def test_a_write_ahead_log_that_cannot_be_read_is_one_line(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        db = tmp_path / "orders.db"
+        SqliteUnitOfWork(db).close()
+        (tmp_path / "orders.db-wal").mkdir()  # as unreadable as can be
+        code, out, err = run(capsys, db, WECHAT)
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1
+        assert f"ORDERS {db}-wal: cannot read it: Is a directory" in err
+
 
 class TestBadUsage:
     """Exit code 2 with one line on stderr, and nothing on stdout."""
@@ -275,18 +347,6 @@ class TestBadUsage:
         assert err.count("\n") == 1
         assert said in err
 
-    def test_a_csv_cell_too_long_for_the_csv_module_names_its_line(
-        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
-    ) -> None:
-        text = Path(SAMPLES / "statement.csv").read_text("utf-8").splitlines()
-        text[2] = text[2].replace(",sale,", f',sale,"{"x" * 200_000}",', 1)
-        statement = tmp_path / "statement.csv"
-        statement.write_text("\n".join(text) + "\n", encoding="utf-8")
-        code, out, err = run(capsys, ORDERS, statement)
-        assert (code, out) == (2, "")
-        assert err.count("\n") == 1
-        assert "line 3: not CSV" in err
-
     def test_a_json_statement_nested_too_deeply_is_refused(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:
@@ -296,6 +356,23 @@ class TestBadUsage:
         assert (code, out) == (2, "")
         assert err.count("\n") == 1
         assert "nested too deeply" in err
+
+    @pytest.mark.parametrize(
+        ("name", "data"), [("statement.json", b""), ("statement.jsonl", b" \n\n")]
+    )
+    def test_an_empty_json_statement_is_refused(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        tmp_path: Path,
+        name: str,
+        data: bytes,
+    ) -> None:
+        # Every capture would be reported missing from it, as from an empty CSV.
+        statement = tmp_path / name
+        statement.write_bytes(data)
+        code, out, err = run(capsys, ORDERS, statement)
+        assert (code, out) == (2, "")
+        assert err == f"orderkit reconcile: error: STATEMENT {statement}: empty\n"
 
     def test_a_statement_of_no_known_format_asks_for_format(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path

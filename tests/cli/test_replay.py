@@ -108,6 +108,20 @@ class TestSample:
         assert "type" in result["malformed"][1]["problem"]
         assert result["malformed_lines"] == 2
 
+    def test_a_first_line_that_is_an_array_is_one_malformed_line(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        lines = ['["not an event"]', *sample_lines()[:2]]
+
+        code, result = run_json(capsys, write(tmp_path / "e.jsonl", lines))
+
+        assert code == 1
+        assert [m["line"] for m in result["malformed"]] == [1]
+        assert outcomes(result) == [
+            (2, "OrderPlaced", "applied"),
+            (3, "PaymentCaptured", "applied"),
+        ]
+
     def test_orders_end_in_their_status_with_a_gapless_audit_trail(
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -179,8 +193,16 @@ class TestStore:
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:
         db = tmp_path / "orders.db"
+        placed = sample_lines()[0]
+        jd = json.loads(placed)
+        jd["channel"] = "jd"
+        jd["key"] = {**jd["key"], "channel": "jd"}
+        # The same order id stored on two channels: which one is not guessed.
         run_json(
-            capsys, write(tmp_path / "placed.jsonl", sample_lines()[:2]), "--db", db
+            capsys,
+            write(tmp_path / "placed.jsonl", [*sample_lines()[:2], json.dumps(jd)]),
+            "--db",
+            db,
         )
         pick = json.loads(sample_lines()[5])  # its key's channel is the warehouse's
         assert pick["key"]["channel"] == "wms"
@@ -188,14 +210,38 @@ class TestStore:
         code, result = run_json(
             capsys, write(tmp_path / "pick.jsonl", lines), "--db", db
         )
-        assert code == 0
-        # Without the channel it is looked for under its key's: not found.
+        assert code == 1  # line 1 was not stored
         assert outcomes(result) == [
             (1, "PickingStarted", "parked"),
             (2, "PickingStarted", "applied"),
         ]
-        assert [w["line"] for w in result["waiting"]] == [1]
+        (waiting,) = result["waiting"]
+        assert waiting["line"] == 1
+        assert "stored on jd, taobao" in waiting["detail"]
+        assert 'give its "channel"' in waiting["detail"]
         assert order(result, "TB-1111-01")["order"]["status"] == "picking"
+
+    def test_a_later_replay_finds_a_stored_order_by_its_id(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        db = tmp_path / "orders.db"
+        first = [sample_lines()[n - 1] for n in (1, 2, 6, 8, 9)]
+        code, _ = run_json(capsys, write(tmp_path / "day1.jsonl", first), "--db", db)
+        assert code == 0
+        scan = json.loads(sample_lines()[9])  # no "channel": its key's is sf's
+        assert (scan["type"], scan["key"]["channel"]) == ("InTransit", "sf")
+
+        code, result = run_json(
+            capsys, write(tmp_path / "day2.jsonl", [json.dumps(scan)]), "--db", db
+        )
+
+        assert code == 0
+        assert result["waiting"] == []
+        assert [(s["channel"], s["outcome"]) for s in result["steps"]] == [
+            ("taobao", "applied"),  # and the Delivered parked with the order
+            ("taobao", "applied"),
+        ]
+        assert order(result, "TB-1111-01")["order"]["status"] == "delivered"
 
     def test_a_channel_with_a_newline_keeps_the_table_s_rows_whole(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
@@ -215,14 +261,18 @@ class TestStore:
     def test_events_for_an_order_never_placed_wait_unstored(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:
-        code, result = run_json(
-            capsys, write(tmp_path / "e.jsonl", sample_lines()[3:4])
-        )
-        assert code == 0
+        events = write(tmp_path / "e.jsonl", sample_lines()[3:4])
+        code, result = run_json(capsys, events)
+        assert code == 1  # the event was lost: not stored
         assert [(w["line"], w["order_id"]) for w in result["waiting"]] == [
             (1, "TB-1111-02")
         ]
+        assert 'give its "channel" in the event' in result["waiting"][0]["detail"]
         assert result["orders"] == []
+        code, out, _ = run(capsys, events)
+        assert code == 1
+        assert 'not stored; give "channel"' in out
+        assert "line 1: PaymentCaptured for TB-1111-02\n" in out
 
     def test_a_rejected_event_exits_1(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
@@ -265,7 +315,7 @@ class TestStore:
 
         code, result = run_json(capsys, write(tmp_path / "e.jsonl", lines))
 
-        assert code == 0
+        assert code == 1  # the jd payment waits, unstored
         # jd's payment waits for jd's order of that id, not taobao's.
         assert order(result, "TB-1111-01")["order"]["status"] == "pending_payment"
         assert [(w["line"], w["channel"]) for w in result["waiting"]] == [(1, "jd")]
@@ -294,9 +344,8 @@ class TestBadUsage:
             ("订单".encode("gbk"), "not UTF-8"),
             (b"\xef\xbb\xbf[\xff]", "not UTF-8 text (byte 5)"),  # the BOM counts
             (b'[{"type": "Completed"}, oops]', "line 1: not JSON"),
-            (b'["not an event"]\n{"type": "Closed"}\n', "line 2: not JSON"),
-            # An empty array, too: the lines after it were dropped unread.
-            (b'[]\n{"type": "Closed"}\n', "line 2: not JSON: text after the array"),
+            # An array over lines: what follows it was dropped unread.
+            (b'[\n[]\n]\n{"type": "Closed"}\n', "line 4: not JSON: text after"),
             (b"[" * 100_000 + b"]" * 100_000, "line 1: not JSON: nested too deeply"),
         ],
     )

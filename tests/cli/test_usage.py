@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pendulum
 import pytest
@@ -13,6 +14,9 @@ import pytest
 from orderkit.cli import main
 from orderkit.cli._backends import describe
 from orderkit.cli._progress import ProgressBar, wanted
+
+
+EVENTS = Path(__file__).parents[1] / "fixtures" / "cli" / "events.jsonl"
 
 
 class TestHelp:
@@ -60,6 +64,7 @@ class TestBadUsage:
             ["simulate", "--no-such-option"],
             ["simulate", "--workers", "2", "--db", ":memory:"],
             ["simulate", "--workers", "2", "--db", ""],
+            ["replay", str(EVENTS), "--db", ""],  # nothing would be kept
         ],
     )
     def test_exits_2_with_one_line_on_stderr(
@@ -70,6 +75,31 @@ class TestBadUsage:
         assert out == ""
         assert err.count("\n") == 1
         assert "error:" in err
+
+
+class TestUnforeseen:
+    @pytest.mark.parametrize(
+        ("command", "where"),
+        [
+            (["reconcile", "orders.jsonl", "bill.csv"], "_reconcile.load_orders"),
+            (["replay", "events.jsonl"], "_replay._read"),
+        ],
+    )
+    def test_an_unexpected_error_is_one_line_and_exit_3(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+        command: list[str],
+        where: str,
+    ) -> None:
+        def broken(*_args: object) -> None:
+            raise KeyError("a bug")
+
+        monkeypatch.setattr(f"orderkit.cli.{where}", broken)
+        assert main(command) == 3
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err == f"orderkit {command[0]}: failed: KeyError: 'a bug'\n"
 
 
 @pytest.mark.parametrize(

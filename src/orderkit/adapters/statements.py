@@ -120,10 +120,14 @@ def _decoded(data: bytes, provider: str) -> list[tuple[int, str | None, bytes]]:
         raise StructureError("data", data, "must be the bill's bytes", provider)
     # A UTF-8 byte order mark declares the encoding; without one the
     # providers write GBK. GB 18030 decodes every GBK byte sequence alike
-    # and is the superset providers actually emit for rare characters.
+    # and is the superset providers actually emit for rare characters. A
+    # bill saved again as UTF-8 without a mark is told by decoding whole:
+    # Chinese text in GBK is practically never valid UTF-8.
     encoding = "gb18030"
     if data.startswith(codecs.BOM_UTF8):
         data, encoding = data[len(codecs.BOM_UTF8) :], "utf-8"
+    elif _is_utf8(data):
+        encoding = "utf-8"
     found: list[tuple[int, str | None, bytes]] = []
     # GBK's trail bytes are 0x40-0xFE, so a 0x0A byte always ends a line.
     for number, raw in enumerate(data.split(b"\n"), start=1):
@@ -133,6 +137,14 @@ def _decoded(data: bytes, provider: str) -> list[tuple[int, str | None, bytes]]:
         except UnicodeDecodeError:
             found.append((number, None, chunk))
     return found
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _cells(text: str) -> tuple[str, ...] | None:
@@ -364,7 +376,8 @@ def read_wechat_bill(data: bytes, *, zone: str = _BILL_ZONE) -> StatementRead:
     交易时间 is local time in `zone`; 商户订单号 is the order id.
 
     Args:
-        data: The bill's bytes, GBK (or UTF-8 with a byte order mark).
+        data: The bill's bytes, GBK, or UTF-8 with or without a byte
+            order mark.
         zone: The IANA zone of the bill's times.
 
     Returns:
@@ -447,7 +460,8 @@ def read_alipay_bill(data: bytes, *, zone: str = _BILL_ZONE) -> StatementRead:
     完成时间 is local time in `zone`; 商户订单号 is the order id.
 
     Args:
-        data: The bill's bytes, GBK (or UTF-8 with a byte order mark).
+        data: The bill's bytes, GBK, or UTF-8 with or without a byte
+            order mark.
         zone: The IANA zone of the bill's times.
 
     Returns:

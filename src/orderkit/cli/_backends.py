@@ -9,6 +9,7 @@ module nor psycopg is needed for the other two.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 from collections.abc import Callable
@@ -27,6 +28,19 @@ _DSN_SCHEMES: Final = ("postgresql://", "postgres://")
 def is_dsn(target: str) -> bool:
     """Whether `target` names a PostgreSQL database."""
     return target.startswith(_DSN_SCHEMES)
+
+
+def database_option(text: str) -> str:
+    """`--db`'s value, checked as argparse's `type=`: not empty.
+
+    Raises:
+        argparse.ArgumentTypeError: `text` is empty.
+    """
+    # SQLite reads "" as a private database per connection: nothing would
+    # be kept, and simulate's workers would each see their own.
+    if not text:
+        raise argparse.ArgumentTypeError("empty: give a file path, :memory: or a DSN")
+    return text
 
 
 def describe(target: str | None) -> str:

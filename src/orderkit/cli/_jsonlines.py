@@ -1,11 +1,12 @@
 """JSON values from a file, each with the line it starts on.
 
 A file is either one JSON array (each element a value), one JSON value, or
-JSON Lines (one value per line). Every value comes with its line number,
-so a command can say which line it could not use. In JSON Lines a line
-that is not JSON is reported and the rest are read; in an array a syntax
-error, or anything after it, leaves no way to tell what was meant, so the
-whole file is refused.
+JSON Lines (one value per line; a first line that is a whole array, with
+lines after it, is the first value of JSON Lines). Every value comes with
+its line number, so a command can say which line it could not use. In
+JSON Lines a line that is not JSON is reported and the rest are read; in an
+array a syntax error, or anything after it, leaves no way to tell what was
+meant, so the whole file is refused.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def items(text: str) -> Iterator[Item]:
     """
     text = text.removeprefix("\ufeff")
     start = _skip(text, 0)
-    if text.startswith("[", start):
+    if text.startswith("[", start) and not _first_of_lines(text, start):
         yield from _array(text, start)
         return
     try:
@@ -94,6 +95,23 @@ def items(text: str) -> Iterator[Item]:
             yield Item(number, _DECODER.decode(line))
         except _UNREADABLE as error:
             yield Item(number, error=_problem(error))
+
+
+def _first_of_lines(text: str, start: int) -> bool:
+    """Whether the array at `start` is a whole line with more lines after it.
+
+    Such a file is JSON Lines whose first value happens to be an array.
+    Only the first line is read to tell: an array spread over lines reads
+    as an array, and its errors refuse the file as before.
+    """
+    end = text.find("\n", start)
+    if end == -1 or _skip(text, end) == len(text):
+        return False
+    try:
+        _DECODER.decode(text[start:end])
+    except _UNREADABLE:
+        return False
+    return True
 
 
 def _array(text: str, start: int) -> Iterator[Item]:

@@ -11,6 +11,7 @@ import attrs
 
 import orderkit
 from orderkit.cli import _reconcile, _replay
+from orderkit.cli._backends import database_option
 from orderkit.cli._plans import Rates
 from orderkit.cli._progress import ProgressBar, wanted
 from orderkit.cli._run import Settings, UsageError, simulate
@@ -95,14 +96,6 @@ def _count(low: int, high: int) -> type[int]:
     return parse  # type: ignore[return-value]  # argparse calls it like a type
 
 
-def _database(text: str) -> str:
-    # SQLite reads "" as a private database per connection: workers would
-    # each see their own, and the checks a database none of them used.
-    if not text:
-        raise argparse.ArgumentTypeError("empty: give a file path, :memory: or a DSN")
-    return text
-
-
 def _rate(text: str) -> float:
     try:
         value = float(text)
@@ -158,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--db",
-        type=_database,
+        type=database_option,
         metavar="PATH|:memory:|DSN",
         help="a SQLite file (kept), ':memory:', or a postgresql:// DSN;"
         " by default a SQLite file in a temporary directory, removed after",
@@ -226,9 +219,6 @@ def _simulate(args: argparse.Namespace) -> int:
     except (OrderkitError, RuntimeError, OSError) as error:
         _say(f"orderkit simulate: failed: {error}")
         return 3
-    except Exception as error:  # noqa: BLE001 - a bug, still said in one line
-        _say(f"orderkit simulate: failed: {type(error).__name__}: {error}")
-        return 3
     finally:
         if bar is not None:
             bar.close()
@@ -259,3 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say(f"orderkit {args.command}: interrupted")
         return 130
+    except Exception as error:  # noqa: BLE001 - a bug, still said in one line
+        # Any command: what the command itself did not foresee.
+        _say(f"orderkit {args.command}: failed: {type(error).__name__}: {error}")
+        return 3

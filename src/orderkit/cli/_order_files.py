@@ -89,11 +89,11 @@ def load_orders(path: str) -> tuple[tuple[Order, ...], str]:
 def _from_sqlite(path: str) -> tuple[Order, ...]:
     with tempfile.TemporaryDirectory(prefix="orderkit-reconcile-") as directory:
         copy = Path(directory) / "orders.db"
-        shutil.copyfile(path, copy)
+        _copy(Path(path), copy)
         # Committed pages still in the write-ahead log belong to the database.
         wal = Path(f"{path}-wal")
         if wal.exists():
-            shutil.copyfile(wal, Path(f"{copy}-wal"))
+            _copy(wal, Path(f"{copy}-wal"))
         if not holds_orders(copy):
             raise InputError(
                 f"ORDERS {path}: not an orderkit database (no orders table)"
@@ -112,6 +112,16 @@ def _from_sqlite(path: str) -> tuple[Order, ...]:
             ) from None
         finally:
             unit.close()
+
+
+def _copy(source: Path, target: Path) -> None:
+    try:
+        shutil.copyfile(source, target)
+    except OSError as error:
+        # A -wal that is a directory, or that this user may not read.
+        raise InputError(
+            f"ORDERS {source}: cannot read it: {error.strerror or error}"
+        ) from None
 
 
 def _all_orders(unit: SqliteUnitOfWork) -> tuple[Order, ...]:

@@ -14,7 +14,10 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
+
 from orderkit.calendar import DayWindow
+from orderkit.calendar._windows import zone_info
 from orderkit.cli._columns import columns
 from orderkit.cli._order_files import InputError, load_orders
 from orderkit.cli._statement_files import FORMATS, NAMES, Statement, load_statement
@@ -42,9 +45,9 @@ database such as `orderkit simulate --db day.db` keeps (read from a copy:
 the file is never changed).
 
 STATEMENT is a WeChat Pay bill (交易账单) or an Alipay bill (业务明细) as the
-merchant platform downloads it (GBK, or UTF-8 with a BOM); a plain CSV with
-the columns transaction_id, kind, amount, currency, settled_at and
-optionally fee and order_id; or settlement lines in JSON (an array, or one
+merchant platform downloads it (GBK), or saved again as UTF-8; a plain
+CSV with the columns transaction_id, kind, amount, currency, settled_at
+and optionally fee and order_id; or settlement lines in JSON (an array, or one
 per line). The format is detected unless --format names it.
 
 A daily bill shows its own day's money: with --day, only the captures and
@@ -60,7 +63,8 @@ examples:
   orderkit reconcile day.db wechat-bill-2026-11-11.csv --day 2026-11-11
 
 exit codes: 0 everything matches, 1 there are differences (unreadable rows
-included), 2 bad usage (a file missing or unreadable, an unknown format).
+included), 2 bad usage (a file missing or unreadable, an unknown format),
+3 the run failed.
 """
 
 
@@ -93,6 +97,7 @@ def register(commands: Commands) -> None:
     )
     parser.add_argument(
         "--zone",
+        type=_zone,
         default="Asia/Shanghai",
         metavar="ZONE",
         help="the IANA zone --day is a day of (default: Asia/Shanghai, as the"
@@ -122,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         report = reconcile_payments(
             orders, statement.lines, rejected=statement.rejected, period=period
         )
+        report = _with_values(report, statement)
     except InputError as error:
         return _fail(f"orderkit reconcile: error: {error}")
     except ValidationError as error:
@@ -155,7 +161,17 @@ def _period(args: argparse.Namespace) -> DayWindow | None:
     try:
         return DayWindow(args.day, args.zone)
     except ValidationError as error:
-        raise InputError(f"--zone: {error}") from None
+        # --zone was checked as it was read: what is left is the day's.
+        raise InputError(f"--day {args.day}: {error.problem}") from None
+
+
+def _zone(text: str) -> str:
+    # Checked whether or not --day is given, as DayWindow would check it.
+    try:
+        zone_info(text)
+    except ValidationError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} {error.problem}") from None
+    return text
 
 
 def _day(text: str) -> dt.date:
@@ -172,6 +188,23 @@ def _fail(message: str, *, code: int = 2) -> int:
 
 def _money(value: Money | None) -> str:
     return "" if value is None else f"{value.amount} {value.currency.code}"
+
+
+def _with_values(report: Reconciliation, statement: Statement) -> Reconciliation:
+    """The report with each unreadable row's value as written in its detail.
+
+    The table and the CSV both show it: a problem such as "must be decimal
+    text" says little without the text.
+    """
+    unreadable = {row.line: row for row in statement.rejected if row.field}
+    shown = []
+    for d in report.discrepancies:
+        row = unreadable.get(d.line) if d.line is not None else None
+        if row is not None and row.value:
+            shown.append(attrs.evolve(d, detail=f"{d.detail} (got {row.value!r})"))
+        else:
+            shown.append(d)
+    return attrs.evolve(report, discrepancies=shown)
 
 
 def to_table(
@@ -195,24 +228,18 @@ def to_table(
     if report.ok:
         lines.append("  everything matches")
         return lines
-    unreadable = {row.line: row for row in statement.rejected if row.field}
-    rows = []
-    for d in report.discrepancies:
-        detail = d.detail
-        row = unreadable.get(d.line) if d.line is not None else None
-        if row is not None and row.value:
-            detail += f" (got {row.value!r})"
-        rows.append(
-            (
-                d.kind.value,
-                "" if d.line is None else str(d.line),
-                d.order_id or "",
-                d.transaction_id or "",
-                _money(d.expected),
-                _money(d.actual),
-                detail,
-            )
+    rows = [
+        (
+            d.kind.value,
+            "" if d.line is None else str(d.line),
+            d.order_id or "",
+            d.transaction_id or "",
+            _money(d.expected),
+            _money(d.actual),
+            d.detail,
         )
+        for d in report.discrepancies
+    ]
     header = ("kind", "line", "order", "transaction", "orders", "statement", "detail")
     lines.extend(columns(header, rows, right=(1, 4, 5)))
     tally = Counter(d.kind.value for d in report.discrepancies)

@@ -18,11 +18,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from orderkit.adapters.memory import MemoryUnitOfWork
-from orderkit.cli._backends import Database, describe
+from orderkit.cli._backends import Database, database_option, describe
 from orderkit.cli._columns import columns, shown
 from orderkit.cli._jsonlines import NotJson
 from orderkit.cli._order_files import InputError, read_bytes, utf8
-from orderkit.cli._replaying import OUTCOMES, Replay, Step, replay, stored
+from orderkit.cli._replaying import (
+    NEVER_PLACED,
+    OUTCOMES,
+    Replay,
+    Step,
+    replay,
+    stored,
+)
 from orderkit.errors import ConfigurationError, OrderkitError
 from orderkit.orders import AuditRecord, Order
 from orderkit.ports import UnitOfWork
@@ -46,7 +53,8 @@ Then the orders the stream reached are shown, each with its audit trail.
 
 An OrderPlaced names its channel; any other event goes to the channel
 given beside it in the line ("channel": "taobao"), else to the order of
-its id placed earlier in the stream, else to its key's channel. Events are
+its id placed earlier in the stream, else to its key's channel if the
+order is stored there, else to the one stored order of its id. Events are
 applied at the latest occurred_at seen so far, so a replay is repeatable.
 The lifecycle only: no stock is held or moved, no message is sent.
 """
@@ -57,9 +65,16 @@ examples:
   orderkit replay events.jsonl --db orders.db   # keep the orders, replay more later
   some-exporter | orderkit replay -             # read the events from stdin
 
-exit codes: 0 every line read and no event rejected, 1 malformed lines or
-rejected events, 2 bad usage (a file missing or not UTF-8), 3 the store failed.
+exit codes: 0 every line read, no event rejected or left waiting, 1 malformed
+lines, rejected events, or events still waiting for their order at the end,
+2 bad usage (a file missing or not UTF-8), 3 the store failed.
 """
+
+
+_WAITING: Final = (
+    '  waiting for an order never placed (not stored; give "channel" in an'
+    " event whose key names another channel than its order's)"
+)
 
 
 def register(commands: Commands) -> None:
@@ -78,6 +93,7 @@ def register(commands: Commands) -> None:
     )
     parser.add_argument(
         "--db",
+        type=database_option,
         metavar="PATH|:memory:|DSN",
         help="a SQLite file (created if new, kept), ':memory:', or a"
         " postgresql:// DSN; by default the memory stores, gone after",
@@ -131,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
         out = "\n".join(to_table(result, orders, db))
     sys.stdout.write(out + "\n")
     rejected = any(step.outcome == "rejected" for step in result.steps)
-    return 1 if result.malformed or rejected else 0
+    # An event still waiting was not stored: as lost as a malformed line.
+    return 1 if result.malformed or rejected or result.waiting else 0
 
 
 def _tally(result: Replay) -> dict[str, int]:
@@ -208,9 +225,11 @@ def to_table(result: Replay, orders: Stored, db: str) -> list[str]:
         lines += ["", "  malformed lines (not applied)"]
         lines += [f"  line {m.line}: {m.problem}" for m in result.malformed]
     if result.waiting:
-        lines += ["", "  waiting for an order never placed (not stored)"]
+        lines += ["", _WAITING]
         lines += [
-            f"  line {s.line}: {s.event_type} for {s.order_id}" for s in result.waiting
+            f"  line {s.line}: {s.event_type} for {s.order_id}"
+            + ("" if s.detail == NEVER_PLACED else f": {s.detail}")
+            for s in result.waiting
         ]
     lines += ["", f"  orders ({len(orders)})"]
     for channel, order, trail in orders:

@@ -9,8 +9,11 @@ a replay shows what the lifecycle makes of the stream.
 Which order an event is for: an `OrderPlaced` names its channel; any
 other event goes to the channel given beside it (`"channel": "taobao"` in
 the line, which the event itself ignores), else to the order of that id
-placed earlier in the stream, else to its key's channel. An event for an
-order not placed yet is parked in memory and applied after that channel's
+placed earlier in the stream, else to its key's channel if the store holds
+the order there, else to the one stored order of that id on any channel
+(a warehouse's or carrier's key names its own channel, not the order's).
+An id stored on two channels is not guessed at. An event for an order not
+placed yet is parked in memory and applied after that channel's
 `OrderPlaced` of the order; an early event for a stored order is parked
 with the order, with an audit record, as the desk does. An event a store
 refuses (an id too long to keep, say) is reported rejected, and nothing of
@@ -50,7 +53,13 @@ from orderkit.serialization import make_converter
 
 OUTCOMES: Final = ("applied", "refund_due", "duplicate", "stale", "parked", "rejected")
 """Every outcome a step can have, in the order the summary counts them."""
+NEVER_PLACED: Final = (
+    'its order was never placed: not stored (give its "channel" in the event'
+    " if the order is stored under another channel than the event's key)"
+)
+"""Why an event still waits at the end (unless its order id is ambiguous)."""
 _COMMIT_EVERY: Final = 500
+_PAGE: Final = 500
 
 
 @final
@@ -94,7 +103,7 @@ class Replay:
         steps: One per outcome, in the order the events were settled.
         malformed: The lines that could not be read.
         waiting: Events still waiting, at the end, for an order never placed
-            (they were not stored).
+            or stored under more than one channel (they were not stored).
         touched: The orders the stream reached, `(channel, order_id)`, in
             the order first reached.
         events: How many lines held an event.
@@ -121,12 +130,18 @@ class _Replayer:
         # Events waiting for their order, by (channel, order id).
         self._pending: dict[tuple[str, str], list[OrderEvent]] = {}
         self._lines: dict[IdempotencyKey, int] = {}
+        # The channels of every stored order id, read once, at the first
+        # event whose order is neither placed in the stream nor under its
+        # key's channel; orders stored after that were placed in the stream.
+        self._stored: dict[str, list[str]] | None = None
+        # Ids stored on more than one channel: their events wait, unguessed.
+        self._ambiguous: dict[str, list[str]] = {}
 
     def event(self, uow: UnitOfWork, line: int, raw: object, event: OrderEvent) -> None:
         self._lines.setdefault(event.key, line)
         self._line, self._current = line, event
         self.now = max(self.now, event.occurred_at)
-        channel = self._channel(raw, event)
+        channel = self._channel(uow, raw, event)
         # What applying the event may change, to undo if a store refuses it:
         # the steps, and the order's entries of pending and placed.
         steps = len(self.result.steps)
@@ -148,14 +163,50 @@ class _Replayer:
                 self._placed.pop(event.order_id, None)
             self._step(event, channel, "rejected", f"a store refused it: {error}")
 
-    def _channel(self, raw: object, event: OrderEvent) -> str:
+    def _channel(self, uow: UnitOfWork, raw: object, event: OrderEvent) -> str:
         """The channel of the event's order (see the module)."""
         if isinstance(event, OrderPlaced):
             return event.channel
         given = raw.get("channel") if isinstance(raw, Mapping) else None
         if isinstance(given, str) and given:
             return given
-        return self._placed.get(event.order_id) or event.key.channel
+        oid, fallback = event.order_id, event.key.channel
+        placed = self._placed.get(oid)
+        if placed:
+            return placed
+        if uow.orders.get(fallback, oid) is not None:
+            return fallback
+        channels = self._stored_channels(uow).get(oid, [])
+        if len(channels) == 1:
+            return channels[0]
+        if len(channels) > 1:
+            self._ambiguous[oid] = channels
+        return fallback
+
+    def _stored_channels(self, uow: UnitOfWork) -> dict[str, list[str]]:
+        # The OrderStore port finds an order by channel and id only, so the
+        # ids are listed once, page by page.
+        if self._stored is None:
+            self._stored = {}
+            after: tuple[str, str] | None = None
+            while True:
+                page = uow.orders.orders(after=after, limit=_PAGE)
+                for order in page:
+                    self._stored.setdefault(order.order_id, []).append(order.channel)
+                if len(page) < _PAGE:
+                    break
+                after = (page[-1].channel, page[-1].order_id)
+        return self._stored
+
+    def _unplaced(self, order_id: str, otherwise: str) -> str:
+        """Why an event waits for its order: `otherwise`, unless its id is ambiguous."""
+        channels = self._ambiguous.get(order_id)
+        if channels:
+            return (
+                f"orders of this id are stored on {', '.join(channels)}:"
+                f' give its "channel" in the event'
+            )
+        return otherwise
 
     def _apply(self, uow: UnitOfWork, channel: str, event: OrderEvent) -> None:
         oid = event.order_id
@@ -174,7 +225,8 @@ class _Replayer:
             self._step(event, channel, "duplicate", "already parked, waiting")
             return
         pending.append(event)
-        self._step(event, channel, "parked", "the order has not been placed yet")
+        detail = self._unplaced(oid, "the order has not been placed yet")
+        self._step(event, channel, "parked", detail)
 
     def _settle(
         self,
@@ -266,7 +318,7 @@ class _Replayer:
                         channel=channel,
                         order_id=oid,
                         outcome="parked",
-                        detail="its order was never placed: not stored",
+                        detail=self._unplaced(oid, NEVER_PLACED),
                     )
                 )
         return self.result

@@ -2,7 +2,7 @@
 
 Four formats, detected from the file unless `--format` names one:
 
-- `wechat`: a WeChat Pay merchant bill (交易账单), GBK or UTF-8 with a BOM,
+- `wechat`: a WeChat Pay merchant bill (交易账单), GBK or UTF-8,
   read by `orderkit.adapters.statements.read_wechat_bill`;
 - `alipay`: an Alipay merchant bill (业务明细), the same way, by
   `read_alipay_bill`;
@@ -56,7 +56,9 @@ NAMES: Final = {
     "json": "JSON statement",
 }
 _REQUIRED: Final = ("transaction_id", "kind", "amount", "currency", "settled_at")
-# The first cell of each format's header row, as `detect` finds it.
+# The first cell of each format's header row, as `detect` finds it; a
+# plain CSV's header is told by its cells (or by this first one, so that a
+# header lacking a column is read, and refused, as a CSV saying which).
 _HEADERS: Final = {
     "交易时间": "wechat",
     "支付宝交易号": "alipay",
@@ -146,15 +148,18 @@ def detect(path: str, data: bytes) -> str:
         if not line.strip():
             continue
         try:
-            first = next(csv.reader([line]), [""])[:1] or [""]
+            cells = next(csv.reader([line]), None) or [""]
         except csv.Error:
             continue  # a cell too long for the csv module: not a header
-        found = _HEADERS.get(first[0].strip().removeprefix("`").strip())
+        found = _HEADERS.get(cells[0].strip().removeprefix("`").strip())
         if found is not None:
             return found
+        if set(_REQUIRED) <= {cell.strip() for cell in cells}:
+            return "csv"
     raise InputError(
         f"STATEMENT {path}: cannot tell its format (not a WeChat Pay or Alipay"
-        " bill, a CSV with a transaction_id column, or JSON); give --format"
+        " bill, a CSV whose header names transaction_id, kind, amount, currency"
+        " and settled_at, or JSON); give --format"
     )
 
 
@@ -164,6 +169,10 @@ def detect(path: str, data: bytes) -> str:
 
 def _json(data: bytes, path: str) -> StatementRead:
     text = utf8(data, "STATEMENT", path)
+    if not text.strip():
+        # Every capture would be reported missing from no statement at all;
+        # an empty CSV is refused alike. A statement of no lines says [].
+        raise InputError(f"STATEMENT {path}: empty")
     converter = make_converter()
     lines: list[SettlementLine] = []
     rejected: list[MalformedRow] = []
@@ -215,12 +224,11 @@ def _row(line: int, error: ValidationError) -> MalformedRow:
 # Plain CSV
 
 
-def _records(text: str, path: str) -> Iterator[tuple[int, list[str]]]:
+def _records(text: str) -> Iterator[tuple[int, list[str] | MalformedRow]]:
     """Each CSV record with the line it starts on (a cell may span lines).
 
-    Raises:
-        InputError: A record the csv module refuses (a cell longer than its
-            field size limit): after it the reader cannot find the next one.
+    A record the csv module refuses (a cell longer than its field size
+    limit) comes as a `MalformedRow`; the reader goes on at the next line.
     """
     reader = csv.reader(io.StringIO(text, newline=""))
     start = 1
@@ -228,9 +236,10 @@ def _records(text: str, path: str) -> Iterator[tuple[int, list[str]]]:
         try:
             cells = next(reader, None)
         except csv.Error as error:
-            raise InputError(
-                f"STATEMENT {path} line {start}: not CSV: {error}"
-            ) from None
+            problem = f"not CSV: {error}"
+            yield start, MalformedRow(line=start, field="", value="", problem=problem)
+            start = reader.line_num + 1
+            continue
         if cells is None:
             return
         yield start, cells
@@ -241,23 +250,17 @@ def _plain_csv(data: bytes, path: str) -> StatementRead:
     header: list[str] | None = None
     lines: list[SettlementLine] = []
     rejected: list[MalformedRow] = []
-    for number, cells in _records(_text(data, path), path):
+    for number, cells in _records(_text(data, path)):
+        if isinstance(cells, MalformedRow):
+            if header is None:
+                # Without its header the rows below could not be read.
+                raise InputError(f"STATEMENT {path} line {number}: {cells.problem}")
+            rejected.append(cells)
+            continue
         if not any(cell.strip() for cell in cells):
             continue
         if header is None:
-            header = [cell.strip() for cell in cells]
-            twice = sorted({c for c in header if c and header.count(c) > 1})
-            if twice:
-                raise InputError(
-                    f"STATEMENT {path} line {number}: the CSV header names"
-                    f" {', '.join(twice)} twice"
-                )
-            missing = [c for c in _REQUIRED if c not in header]
-            if missing:
-                raise InputError(
-                    f"STATEMENT {path} line {number}: the CSV header lacks"
-                    f" {', '.join(missing)}"
-                )
+            header = _header(cells, f"STATEMENT {path} line {number}")
             continue
         if len(cells) != len(header):
             problem = f"has {len(cells)} cells, the header {len(header)}"
@@ -275,6 +278,18 @@ def _plain_csv(data: bytes, path: str) -> StatementRead:
     if header is None:
         raise InputError(f"STATEMENT {path}: empty, not even a CSV header")
     return StatementRead(provider="csv", lines=lines, rejected=rejected)
+
+
+def _header(cells: list[str], where: str) -> list[str]:
+    """The column names of a header row, refused if twice or lacking."""
+    header = [cell.strip() for cell in cells]
+    twice = sorted({c for c in header if c and header.count(c) > 1})
+    if twice:
+        raise InputError(f"{where}: the CSV header names {', '.join(twice)} twice")
+    missing = [c for c in _REQUIRED if c not in header]
+    if missing:
+        raise InputError(f"{where}: the CSV header lacks {', '.join(missing)}")
+    return header
 
 
 def _settlement(row: dict[str, str]) -> SettlementLine:
@@ -300,6 +315,12 @@ def _settlement(row: dict[str, str]) -> SettlementLine:
 
 def _signed(value: str, currency: str) -> Money:
     # A refund's fee comes back to the merchant, written negative.
-    if value.startswith("-"):
+    if not value.startswith("-"):
+        return read_money(value, currency, path="fee")
+    try:
         return -read_money(value[1:], currency, path="fee")
-    return read_money(value, currency, path="fee")
+    except ValidationError as error:
+        if error.value != value[1:]:
+            raise  # of something else than the fee's text (its currency)
+        # Said of the text as written, not of what follows its sign.
+        raise ValidationError(error.field, value, error.problem) from None
