@@ -170,6 +170,11 @@ class TestMalformedRows:
         )
         assert [x.order_id for x in read.lines] == ["DY-1001", "DY-1001", "DY-1003"]
 
+    def test_a_bad_negative_fee_is_named_as_written(self) -> None:
+        read = read_wechat_bill(edited(WECHAT, ",`-0.35,", ",`--0.35,"))
+        (row,) = read.rejected
+        assert (row.line, row.field, row.value) == (7, "手续费", "--0.35")
+
     def test_a_row_with_a_missing_cell(self) -> None:
         read = read_wechat_bill(edited(WECHAT, ",`66.60,`0.00,`", ",`66.60,`0.00"))
         (row,) = read.rejected

@@ -36,7 +36,7 @@ from orderkit.integrations import (
     read_instant,
     read_money,
 )
-from orderkit.integrations._reading import zone_named
+from orderkit.integrations._reading import read_signed_money, zone_named
 from orderkit.money import Currency, Money
 
 
@@ -159,13 +159,6 @@ def _cells(text: str) -> tuple[str, ...] | None:
     # A backtick before the value (WeChat Pay) and tabs around it (Alipay)
     # only keep spreadsheets from reading ids as numbers.
     return tuple(cell.strip().removeprefix("`").strip() for cell in found)
-
-
-def _signed_money(value: str, currency: str, *, path: str) -> Money:
-    """Exact money that may be written negative (`-0.06`), as the bills do."""
-    if value.startswith("-"):
-        return -read_money(value[1:], currency, path=path)
-    return read_money(value, currency, path=path)
 
 
 @final
@@ -331,7 +324,7 @@ def _wechat_row(cells: dict[str, str], zone: str) -> SettlementLine:
         transaction_id=_required(cells, id_column),
         kind=kind,
         amount=gross,
-        fee=_signed_money(_required(cells, "手续费"), currency, path="手续费"),
+        fee=read_signed_money(_required(cells, "手续费"), currency, path="手续费"),
         settled_at=_when(cells, "交易时间", zone),
         order_id=cells["商户订单号"] or None,
     )
@@ -412,10 +405,10 @@ def _alipay_row(cells: dict[str, str], zone: str) -> SettlementLine:
         raise ValidationError("业务类型", business, f"is not a type ({known})")
     column = _ALIPAY_AMOUNT
     written = _required(cells, column)
-    gross = _signed_money(written, _ALIPAY_CURRENCY, path=column)
+    gross = read_signed_money(written, _ALIPAY_CURRENCY, path=column)
     refund = kind is TransactionKind.REFUND
     id_column = "退款批次号/请求号" if refund else "支付宝交易号"
-    fee = _signed_money(
+    fee = read_signed_money(
         _required(cells, _ALIPAY_FEE), _ALIPAY_CURRENCY, path=_ALIPAY_FEE
     )
     return SettlementLine(

@@ -43,7 +43,7 @@ from orderkit.integrations import (
     read_instant,
     read_money,
 )
-from orderkit.money import Money
+from orderkit.integrations._reading import read_signed_money
 from orderkit.serialization import make_converter
 
 
@@ -307,20 +307,8 @@ def _settlement(row: dict[str, str]) -> SettlementLine:
         transaction_id=row["transaction_id"],
         kind=kind,
         amount=read_money(row["amount"], currency, path="amount"),
-        fee=_signed(fee, currency),
+        # A refund's fee comes back to the merchant, written negative.
+        fee=read_signed_money(fee, currency, path="fee"),
         settled_at=read_instant(row["settled_at"], path="settled_at"),
         order_id=row.get("order_id") or None,
     )
-
-
-def _signed(value: str, currency: str) -> Money:
-    # A refund's fee comes back to the merchant, written negative.
-    if not value.startswith("-"):
-        return read_money(value, currency, path="fee")
-    try:
-        return -read_money(value[1:], currency, path="fee")
-    except ValidationError as error:
-        if error.value != value[1:]:
-            raise  # of something else than the fee's text (its currency)
-        # Said of the text as written, not of what follows its sign.
-        raise ValidationError(error.field, value, error.problem) from None

@@ -236,6 +236,24 @@ def read_money(value: object, currency: Currency | str, *, path: str) -> Money:
         raise InvalidMoney(path, value, error.problem) from None
 
 
+def read_signed_money(value: str, currency: Currency | str, *, path: str) -> Money:
+    """`read_money` of text that may be written negative (`"-0.06"`).
+
+    Settlement statements write a refund's fee that way. An error names the
+    text as written, sign included.
+
+    Raises:
+        InvalidMoney: The text after the sign is not an exact amount.
+        UnknownCurrency: The currency is not an ISO 4217 code.
+    """
+    if not value.startswith("-"):
+        return read_money(value, currency, path=path)
+    try:
+        return -read_money(value[1:], currency, path=path)
+    except InvalidMoney as error:
+        raise InvalidMoney(path, value, error.problem) from None
+
+
 def read_quantity(value: object, *, path: str) -> int:
     """A positive whole number of units, as a JSON integer or ASCII digits.
 
