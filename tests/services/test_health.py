@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from decimal import Decimal
 
 import pendulum
@@ -139,6 +140,13 @@ class TestHealthWeights:
             weights(status_sync="0.40")
         assert (caught.value.field, caught.value.value) == ("weights", Decimal("1.10"))
 
+    def test_the_sum_is_exact_whatever_the_callers_decimal_context(self) -> None:
+        with decimal.localcontext() as local:
+            local.prec = 3
+            with pytest.raises(ValidationError) as caught:
+                weights(status_sync="0.30004")
+        assert caught.value.value == Decimal("1.00004")
+
 
 class TestMeasures:
     """Each measure follows its documented formula."""
@@ -197,6 +205,12 @@ class TestMeasures:
         with pytest.raises(ValidationError) as caught:
             health_report([], now=T0, zone=zone)
         assert ("zone", zone) == (caught.value.field, caught.value.value)
+
+    @pytest.mark.parametrize("promised", [[("douyin", "DY-1")], []])
+    def test_a_ship_by_that_is_not_a_mapping_is_named(self, promised: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            health_report([], now=T0, zone=ZONE, ship_by=promised)  # type: ignore[arg-type]
+        assert (caught.value.field, caught.value.value) == ("ship_by", promised)
 
     def test_fulfilment_counts_late_unshipped_orders_as_late(self) -> None:
         due = SLA.ship_by(T0).due

@@ -310,6 +310,15 @@ class TestTheWindow:
         by_day = health_from_stores(unit, shop.clock, window=WINDOW, complaints=2)
         assert by_pair == by_day
 
+    @pytest.mark.parametrize("zone", ["", 0])
+    def test_a_bad_zone_beside_a_day_is_refused(
+        self, unit: UnitOfWork, zone: object
+    ) -> None:
+        shop = a_day_of_orders(unit)
+        with pytest.raises(ValidationError) as caught:
+            health_from_stores(unit, shop.clock, window=WINDOW, zone=zone)  # type: ignore[arg-type]
+        assert (caught.value.field, caught.value.value) == ("zone", zone)
+
     @pytest.mark.parametrize(
         "window",
         [

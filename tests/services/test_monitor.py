@@ -20,13 +20,16 @@ from tests.services._samples import (
 )
 
 from orderkit.errors import NaiveDatetime, OrderMismatch, UnknownStatus, ValidationError
+from orderkit.money import Money
 from orderkit.orders import (
     Order,
     OrderStatus,
+    Payment,
     Saga,
 )
 from orderkit.services import (
     DEFAULT_STUCK_LIMITS,
+    DeskPolicy,
     DriftKind,
     DueToClose,
     StatusDrift,
@@ -159,6 +162,27 @@ class TestStuckOrders:
             (StuckReason.PAST_SHIP_BY, T0.add(hours=2))
         ]
 
+    def test_the_picking_queue_counts_ship_by_from_the_first_capture_too(
+        self,
+    ) -> None:
+        # The later capture's notice came first: payments are in arrival
+        # order, and both the queue and the monitor count from the earliest.
+        early = pendulum.datetime(2026, 11, 11, 15, 55, tz="Asia/Shanghai")
+        late = early.add(minutes=10)  # after the 16:00 cut-off: a day later
+        paid_twice = attrs.evolve(
+            order("DY-2001", paid_at=early),
+            payments=(
+                Payment("WX-2", Money("100.00", "CNY"), late),
+                Payment("WX-1", Money("298.00", "CNY"), early),
+            ),
+        )
+        due = SLA.ship_by(early).due
+        (stuck,) = stuck_orders([paid_twice], now=due, rules=StuckRules(sla=SLA))
+        queued = DeskPolicy(locations=["HZ-1"], sla=SLA).picking_priority(paid_twice)
+
+        assert (stuck.reason, stuck.deadline) == (StuckReason.PAST_SHIP_BY, due)
+        assert queued[0] == due
+
     def test_picking_without_sla_or_promise_is_not_judged(self) -> None:
         assert stuck_orders([order("DY-2001", S.PICKING)], now=T0.add(days=30)) == []
 
@@ -199,6 +223,15 @@ class TestStuckOrders:
             changed_at={("douyin", "DY-1001"): T0.add(minutes=1)},
         )
         assert [s.age for s in found] == [dt.timedelta(0)]
+
+    def test_a_change_recorded_after_now_counts_as_now_for_overdue(self) -> None:
+        (found,) = stuck_orders(
+            [order("DY-1001", S.PICKING)],
+            now=T0,
+            ship_by={("douyin", "DY-1001"): T0.subtract(hours=1)},
+            changed_at={("douyin", "DY-1001"): T0.add(minutes=10)},
+        )
+        assert (found.since, found.overdue) == (T0, dt.timedelta(hours=1))
 
     def test_naive_now_is_refused(self) -> None:
         with pytest.raises(NaiveDatetime):

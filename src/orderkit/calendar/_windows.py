@@ -10,6 +10,7 @@ shift, or Santiago's clocks jumping over midnight itself).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import final
 
 import attrs
@@ -44,11 +45,18 @@ def zone_info(zone: object, field: str = "zone") -> pendulum.Timezone:
     if zone in _NOT_A_PLACE:
         raise ValidationError(field, zone, "is not an IANA zone of a place")
     try:
-        return pendulum.timezone(zone)
+        return _timezone(zone)
     except (InvalidTimezone, ValueError, OSError):  # OSError: a folder (`Asia`)
         raise ValidationError(
             field, zone, "is not an IANA time zone (Asia/Shanghai)"
         ) from None
+
+
+@functools.lru_cache(maxsize=256)
+def _timezone(name: str) -> pendulum.Timezone:
+    # pendulum reads the zone's file on every call, and an SLA asks for its
+    # zones several times per order. A failed lookup raises, uncached.
+    return pendulum.timezone(name)
 
 
 def check_day(day: object, field: str) -> dt.date:

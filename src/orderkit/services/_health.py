@@ -44,6 +44,7 @@ from orderkit.services._monitor import (
     OrderRef,
     StuckRules,
     _between,
+    _instants,
     _orders,
     _ship_by_due,
     stuck_orders,
@@ -289,10 +290,7 @@ def health_report(  # noqa: PLR0913 - keyword-only inputs of one report
     items = tuple(found.values())
     trail = as_tuple(records, "records", AuditRecord)
     changes = tuple(change for order in items for change in order.price_changes)
-    promised = {
-        ref: to_utc(instant, f"ship_by[{ref!r}]")
-        for ref, instant in (ship_by or {}).items()
-    }
+    promised = _instants(ship_by, "ship_by")
     on_time, late = _fulfilment(items, at, limits, promised)
     ratios = {
         HealthMeasure.STATUS_SYNC: _sync(trail, rules.max_sync_lag),

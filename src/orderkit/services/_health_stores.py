@@ -47,7 +47,7 @@ def _bounds(
     window: DayWindow | tuple[dt.datetime, dt.datetime], zone: str | None
 ) -> tuple[pendulum.DateTime, pendulum.DateTime, str]:
     if isinstance(window, DayWindow):
-        return window.start, window.end, zone or window.zone
+        return window.start, window.end, window.zone if zone is None else zone
     # A host may pass anything at run time, whatever the annotation says.
     pair: object = window
     if not isinstance(pair, tuple) or len(pair) != 2:
@@ -196,6 +196,8 @@ def health_from_stores(  # noqa: PLR0913 - keyword-only inputs of one report
             `complaints` below zero (`field` names it).
         InvalidQuantity: `page` is not a positive integer.
         NaiveDatetime: An instant has no UTC offset.
+        CalendarDataMissing: The SLA counts into a year its calendar does
+            not cover.
         StoreError: A store failed.
 
     .. versionadded:: 0.1.0

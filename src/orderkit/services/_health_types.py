@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from collections.abc import Mapping
 from decimal import Decimal
+from fractions import Fraction
 from types import MappingProxyType
 from typing import Final, final
 
 import attrs
 
+from orderkit._decimal import context
 from orderkit._validate import Validator, count
 from orderkit.errors import ValidationError
 from orderkit.pricing import WEEKDAYS, Anomaly
@@ -56,6 +59,10 @@ _FORMULAS: Final[Mapping[HealthMeasure, str]] = MappingProxyType(
         HealthMeasure.ON_TIME_FULFILMENT: "on_time / (shipped + late_unshipped)",
     }
 )
+
+
+# The sum a refusal shows, whatever the caller's decimal context.
+_SHOWN: Final = context()
 
 
 def _weight(field: str) -> Validator:
@@ -108,8 +115,11 @@ class HealthWeights:
     )
 
     def __attrs_post_init__(self) -> None:
-        total = sum((self.of(measure) for measure in HealthMeasure), Decimal(0))
-        if total != 1:
+        weights = [self.of(measure) for measure in HealthMeasure]
+        # Added exactly: in the caller's decimal context the sum would round
+        # (1.00004 is 1.00 at three digits).
+        if sum(map(Fraction, weights), Fraction(0)) != 1:
+            total = functools.reduce(_SHOWN.add, weights, Decimal(0))
             raise ValidationError("weights", total, "must sum to exactly 1")
 
     def of(self, measure: HealthMeasure) -> Decimal:

@@ -316,8 +316,12 @@ class DeskPolicy:
         parts: list[object] = []
         for key in self.picking_order:
             if key is PickingKey.SHIP_BY:
-                paid = order.payments[0].captured_at if order.payments else None
-                paid_at = order.placed_at if paid is None else paid
+                # Payments are kept in the order their notices came: the
+                # first capture is the earliest, as the monitor counts it.
+                paid_at = min(
+                    (payment.captured_at for payment in order.payments),
+                    default=order.placed_at,
+                )
                 parts.append(
                     paid_at if self.sla is None else self.sla.ship_by(paid_at).due
                 )

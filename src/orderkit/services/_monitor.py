@@ -203,7 +203,8 @@ class StuckOrder:
         channel: The order's channel.
         order_id: The order's id.
         status: Where it stands.
-        since: When it entered that status (UTC).
+        since: When it entered that status (UTC); a change recorded after
+            the check's `now` (the recorder's clock ahead) counts as `now`.
         age: How long it has stood there: `now - since`, never negative.
         reason: Which limit it passed.
         deadline: The instant it became stuck (UTC): the ship-by deadline,
@@ -337,6 +338,9 @@ def _stuck(
     rules: StuckRules,
     ship_by: Mapping[OrderRef, pendulum.DateTime],
 ) -> StuckOrder | None:
+    # A change recorded after `now` (a clock behind the recorder's) counts as
+    # just now: no negative age, and `overdue` stays `now - deadline`.
+    since = min(since, now)
     found: tuple[StuckReason, pendulum.DateTime, str] | None = None
     due = (
         _ship_by_due(order, rules, ship_by)
@@ -367,9 +371,7 @@ def _stuck(
     if found is None:
         return None
     reason, deadline, detail = found
-    # A change recorded after `now` (a clock behind the recorder's) counts as
-    # just now rather than as a negative age.
-    age = max(_between(since, now), _ZERO)
+    age = _between(since, now)
     return StuckOrder(
         order.channel,
         order.order_id,
