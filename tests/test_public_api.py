@@ -294,6 +294,7 @@ SURFACE = {
         "read_object",
         "read_phone",
         "read_quantity",
+        "read_signed_money",
         "read_status",
         "read_text",
     ],

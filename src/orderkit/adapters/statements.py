@@ -35,8 +35,9 @@ from orderkit.integrations import (
     TransactionKind,
     read_instant,
     read_money,
+    read_signed_money,
 )
-from orderkit.integrations._reading import read_signed_money, zone_named
+from orderkit.integrations._reading import zone_named
 from orderkit.money import Currency, Money
 
 

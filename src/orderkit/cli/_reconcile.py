@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from orderkit.calendar import DayWindow
-from orderkit.calendar._windows import zone_info
 from orderkit.cli._columns import columns
 from orderkit.cli._order_files import InputError, load_orders
 from orderkit.cli._statement_files import FORMATS, NAMES, Statement, load_statement
@@ -165,10 +164,13 @@ def _period(args: argparse.Namespace) -> DayWindow | None:
         raise InputError(f"--day {args.day}: {error.problem}") from None
 
 
+_ANY_DAY: Final = dt.date(2026, 1, 1)
+
+
 def _zone(text: str) -> str:
-    # Checked whether or not --day is given, as DayWindow would check it.
+    # Checked whether or not --day is given, by the check a day's window makes.
     try:
-        zone_info(text)
+        DayWindow(_ANY_DAY, text)
     except ValidationError as error:
         raise argparse.ArgumentTypeError(f"{text!r} {error.problem}") from None
     return text

@@ -42,8 +42,8 @@ from orderkit.integrations import (
     TransactionKind,
     read_instant,
     read_money,
+    read_signed_money,
 )
-from orderkit.integrations._reading import read_signed_money
 from orderkit.serialization import make_converter
 
 

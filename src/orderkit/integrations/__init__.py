@@ -41,6 +41,7 @@ from orderkit.integrations._reading import (
     read_object,
     read_phone,
     read_quantity,
+    read_signed_money,
     read_status,
     read_text,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "read_object",
     "read_phone",
     "read_quantity",
+    "read_signed_money",
     "read_status",
     "read_text",
 ]

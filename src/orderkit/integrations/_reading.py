@@ -245,6 +245,8 @@ def read_signed_money(value: str, currency: Currency | str, *, path: str) -> Mon
     Raises:
         InvalidMoney: The text after the sign is not an exact amount.
         UnknownCurrency: The currency is not an ISO 4217 code.
+
+    .. versionadded:: 0.1.0
     """
     if not value.startswith("-"):
         return read_money(value, currency, path=path)
