@@ -210,7 +210,12 @@ def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Ou
         order, event, now, status, (change,), payments=_by_time(order.payments, payment)
     )
     if cell is Verdict.REFUND_DUE:
-        return RefundDue(applied.order, applied.records, event, event.amount)
+        # Since the fix of the late capture notice: less what the payment
+        # ledger shows refunded or pending on this payment.
+        left = _left(order, payment)
+        if left.amount <= 0:
+            return applied
+        return RefundDue(applied.order, applied.records, event, left)
     return applied
 
 
@@ -261,22 +266,26 @@ def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> O
     # Since the fix of the refund owed: less what the payment ledger shows
     # refunded or pending on each payment.
     owed = Money.zero(order.currency)
-    ledger = order.payment_ledger
-    kept = set() if ledger is None else {p.payment_id for p in ledger.payments}
     for payment in order.payments:
-        left = payment.amount
-        if ledger is not None and payment.payment_id in kept:
-            for refund in ledger.refunds:
-                if refund.payment_id == payment.payment_id and refund.state in (
-                    RefundState.REFUNDED,
-                    RefundState.PENDING,
-                ):
-                    left -= refund.amount
-        if left.amount > 0:
-            owed += left
+        owed += _left(order, payment)
     if owed.amount <= 0:
         return applied
     return RefundDue(applied.order, applied.records, event, owed)
+
+
+def _left(order: Order, payment: Payment) -> Money:
+    """What `payment` holds: less the refunds its ledger shows, never below zero."""
+    left = payment.amount
+    ledger = order.payment_ledger
+    kept = set() if ledger is None else {p.payment_id for p in ledger.payments}
+    if ledger is not None and payment.payment_id in kept:
+        for refund in ledger.refunds:
+            if refund.payment_id == payment.payment_id and refund.state in (
+                RefundState.REFUNDED,
+                RefundState.PENDING,
+            ):
+                left -= refund.amount
+    return left if left.amount > 0 else Money.zero(order.currency)
 
 
 def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Outcome:

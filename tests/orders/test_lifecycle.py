@@ -60,6 +60,7 @@ from orderkit.orders import (
     apply_all,
     milestone,
 )
+from orderkit.pricing import PaymentLedger
 
 
 PLACED_AT = pendulum.datetime(2026, 11, 11, 0, 5, tz="Asia/Shanghai")
@@ -536,6 +537,34 @@ class TestIdempotency:
         assert S.CANCELLED == first.order.status
         assert isinstance(again, Duplicate)
         assert isinstance(resent, Stale)
+
+    def test_capture_after_cancel_owes_only_what_its_ledger_has_not_refunded(
+        self,
+    ) -> None:
+        """The provider's notices (capture, then refund) came before the channel's."""
+        order = apply_all(None, [placed(), cancelled()], now=NOW).order
+        assert order is not None
+        ledger = (
+            PaymentLedger(ORDER_ID, "CNY")
+            .authorise("PAY-1", Money("487.50", "CNY"), at(1))
+            .capture("PAY-1", Money("487.50", "CNY"), at(1))
+            .request_refund("RF-1", "PAY-1", Money("400.00", "CNY"), "twice", at(2))
+        )
+        partly = attrs.evolve(order, payment_ledger=ledger)
+        fully = attrs.evolve(
+            order,
+            payment_ledger=ledger.request_refund(
+                "RF-2", "PAY-1", Money("87.50", "CNY"), "twice", at(2)
+            ),
+        )
+
+        owed = apply(partly, paid(), now=NOW)
+        nothing = apply(fully, paid(), now=NOW)
+
+        assert isinstance(owed, RefundDue)
+        assert Money("87.50", "CNY") == owed.amount
+        assert type(nothing) is Applied
+        assert (S.CANCELLED, 1) == (nothing.order.status, len(nothing.order.payments))
 
     def test_closed_timer_after_payment_is_stale(self) -> None:
         order = order_in(S.PAID)

@@ -278,6 +278,38 @@ class TestAccept:
         assert refused.overages
         assert balance(unit, clock) == (10, 1, 0)
 
+    def test_an_order_taken_in_already_ended_buys_nothing_and_owes_its_refund(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """Paid, then cancelled before the desk heard of it: no limit counts it."""
+        stock(unit, clock)
+        rule = LimitRule(LimitScope.BUYER, limit=1, window=dt.timedelta(days=1))
+        the_desk = desk(unit, clock, limits=[rule])
+
+        def ended(order_id: str, quantity: int, owed: str) -> ChannelOrder:
+            cancelled = attrs.evolve(
+                buyer_cancelled(), order_id=order_id, key=key(order_id, "cancel")
+            )
+            events = (paid(order_id, owed), cancelled)
+            return incoming(order_id, quantity=quantity, events=events)
+
+        # Each buys a different number of clocks: none is a suspected duplicate.
+        first = the_desk.accept(ended("DY-1", 1, "199.00"))
+        live = the_desk.accept(incoming("DY-2", quantity=2))  # the one use
+        second = the_desk.accept(ended("DY-3", 3, "597.00"))
+
+        assert isinstance(first, Accepted)
+        assert isinstance(live, Accepted)
+        assert isinstance(second, Accepted), second
+        for intake, owed in ((first, "199.00"), (second, "597.00")):
+            assert intake.order.status is OrderStatus.CANCELLED
+            saga = intake.order.saga
+            assert saga is not None
+            assert (saga.name, saga.amount) == ("refund", cny(owed))
+        refused = the_desk.accept(incoming("DY-4", quantity=4))
+        assert isinstance(refused, Refused)
+        assert refused.reason is RefusalReason.LIMITS
+
     @pytest.mark.parametrize("phone", ["10086", "123"])
     def test_a_phone_no_key_can_be_read_from_is_outside_phone_limits(
         self, unit: UnitOfWork, clock: FrozenClock, phone: str

@@ -19,6 +19,7 @@ from orderkit.errors import (
     CurrencyMismatch,
     IdempotencyConflict,
     IllegalTransition,
+    InvalidQuantity,
     RefundExceedsCapture,
     UnknownPayment,
     ValidationError,
@@ -191,6 +192,17 @@ def buyer_cancelled() -> Cancelled:
     )
 
 
+def channel_paid(payment_id: str, amount: str) -> PaymentCaptured:
+    """The channel's notice that `amount` of DY-2001 was paid on `payment_id`."""
+    return PaymentCaptured(
+        order_id="DY-2001",
+        key=IdempotencyKey(CH, "trade.paid", "DY-2001", payment_id),
+        occurred_at=T0.add(minutes=30),
+        payment_id=payment_id,
+        amount=cny(amount),
+    )
+
+
 def captured_ledger() -> PaymentLedger:
     """DY-2001's payment ledger: 576.00 authorised and captured on alipay-77."""
     return (
@@ -325,6 +337,88 @@ class TestCheckout:
         (refunded,) = refunds.send_due()
         assert isinstance(refunded, Refunded)
         assert payments.captured("alipay-77") == cny("0.00")
+
+    @pytest.mark.parametrize("payment_id", ["", "   ", None])
+    def test_a_blank_payment_id_is_refused_before_anything_is_stored(
+        self, shop: Shop, payments: FakePayments, payment_id: object
+    ) -> None:
+        accepted(shop.desk)
+        checkout = shop.checkout(payments)
+        with pytest.raises(ValidationError) as caught:
+            checkout.pay(CH, "DY-2001", payment_id, cny("576.00"))  # type: ignore[arg-type]
+        assert caught.value.field == "payment_id"
+        assert not payments.calls
+        assert audit_types(shop.unit) == ["OrderPlaced"]
+        assert isinstance(pay(checkout), Captured)  # the order is not wedged
+
+    def test_a_cancellation_while_the_capture_runs_is_refunded_once_by_its_saga(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        """The channel reports the saga's capture, then the buyer cancels."""
+        accepted(shop.desk)
+        with pytest.raises(CallTimedOut):
+            pay(shop.checkout(faulty(payments, FaultPlan(script=[Fault.REPLY_LOST]))))
+        shop.desk.record(CH, "DY-2001", channel_paid("alipay-77", "576.00"))
+        cancelled = shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        # The capture saga still runs: the refund owed waits for its end.
+        assert [r.amount for r in cancelled.refund_due] == [cny("576.00")]
+        assert cancelled.order.review == ()
+        refunds = shop.refunds(payments)
+        recover(shop.unit, checkout=shop.checkout(payments), refunds=refunds)
+        handed = stored(shop.unit).saga
+        assert handed is not None
+        assert handed.name == "refund"
+        # One refund owed, one saga, one key: the message's and the provider's.
+        assert refunds_owed(shop.unit) == [handed.key]
+        (refunded,) = refunds.send_due()
+        assert isinstance(refunded, Refunded)
+        assert refunded.transaction.key.event_id == handed.key
+        assert refunded.order.saga is None
+        assert refunded.order.review == ()  # nothing is left for a person
+        assert payments.captured("alipay-77") == cny("0.00")
+        assert refunds.send_due() == ()
+
+    def test_a_declined_capture_hands_over_the_refund_a_cancellation_owes(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        """Paid on another payment meanwhile, then cancelled: that goes back."""
+        accepted(shop.desk)
+        capture_timed_out(shop, payments)
+        payments.capture("wx-2", cny("576.00"), key="wx-2")
+        shop.desk.record(CH, "DY-2001", channel_paid("wx-2", "576.00"))
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        declining = FakePayments(shop.clock, declined=["alipay-77"])
+        refunds = shop.refunds(payments)
+
+        recovery = recover(shop.unit, checkout=shop.checkout(declining))
+        (refunded,) = refunds.send_due()
+
+        assert [type(done) for done in recovery.finished] == [CaptureDeclined]
+        assert isinstance(refunded, Refunded)
+        assert refunded.order.review == ()
+        assert payments.captured("wx-2") == cny("0.00")
+
+    def test_a_capture_after_a_cancellation_that_owed_money_is_a_persons(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        """Two refunds fall due while the capture runs: a person settles both."""
+        accepted(shop.desk)
+        capture_timed_out(shop, payments)
+        payments.capture("wx-2", cny("10.00"), key="wx-2")
+        shop.desk.record(CH, "DY-2001", channel_paid("wx-2", "10.00"))
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())  # owes wx-2's 10.00
+
+        refunds = shop.refunds(payments)
+        recover(shop.unit, checkout=shop.checkout(payments), refunds=refunds)
+
+        order = stored(shop.unit)
+        assert order.status is OrderStatus.CANCELLED
+        assert order.review == ("refund",)
+        assert order.saga is None
+        assert len(refunds_owed(shop.unit)) == 2
+        assert refunds.send_due() == ()
+        assert payments.captured("alipay-77") == cny("576.00")
+        assert payments.captured("wx-2") == cny("10.00")
 
 
 class TestShipping:
@@ -753,6 +847,70 @@ class TestRefunds:
         assert payments.captured("wx-2") == cny("0.00")
         assert payments.captured("alipay-77") == cny("0.00")
 
+    @pytest.mark.parametrize(
+        ("refunded", "owed"), [("576.00", None), ("500.00", "76.00")]
+    )
+    def test_a_late_notice_owes_only_what_the_ledger_shows_not_refunded(
+        self, shop: Shop, payments: FakePayments, refunded: str, owed: str | None
+    ) -> None:
+        """Paid twice: the provider's notices of wx-2 came before the channel's."""
+        self.paid_then_cancelled(shop, payments)
+        shop.refunds(payments).send_due()
+        payments.capture("wx-2", cny("576.00"), key="wx-2")
+        payments.refund("wx-2", cny(refunded), key="RF-wx-2", reason="paid twice")
+        ledger = (
+            PaymentLedger("DY-2001", "CNY")
+            .authorise("wx-2", cny("576.00"), T0)
+            .capture("wx-2", cny("576.00"), T0)
+            .request_refund("RF-wx-2", "wx-2", cny(refunded), "paid twice", T0)
+            .settle_refund("RF-wx-2", T0)
+        )
+        finance = IdempotencyKey("erp", "ledger", "DY-2001", "1")
+        shop.desk.amend(CH, "DY-2001", ledger, key=finance, actor="fin", source="erp")
+
+        late = shop.desk.record(CH, "DY-2001", channel_paid("wx-2", "576.00"))
+        outcomes = shop.refunds(payments).send_due()
+
+        assert [str(r.amount.amount) for r in late.refund_due] == (
+            [] if owed is None else [owed]
+        )
+        assert len(refunds_owed(shop.unit)) == (1 if owed is None else 2)
+        assert [type(o) for o in outcomes] == ([] if owed is None else [Refunded])
+        assert payments.captured("wx-2") == cny("0.00")
+        assert stored(shop.unit).saga is None
+
+    def test_a_refund_on_a_payment_the_ledger_lacked_is_recorded_in_it(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        """Finance keeps alipay-77 in the ledger; wx-2 is paid on top, then all ends."""
+        accepted(shop.desk)
+        finance = IdempotencyKey("erp", "ledger", "DY-2001", "1")
+        shop.desk.amend(
+            CH, "DY-2001", captured_ledger(), key=finance, actor="fin", source="erp"
+        )
+        self.captured(shop, payments, "alipay-77", "576.00")
+        self.captured(shop, payments, "wx-2", "10.00")
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+
+        (outcome,) = shop.refunds(payments).send_due()
+
+        assert isinstance(outcome, Refunded)
+        kept = outcome.order.payment_ledger
+        assert kept is not None
+        assert kept.totals("wx-2").refunded == cny("10.00")
+        assert kept.refunded == cny("586.00")
+        assert payments.captured("wx-2") == cny("0.00")
+
+    @pytest.mark.parametrize("limit", [0, -1, "3", 2.5, True])
+    def test_send_due_refuses_a_limit_that_is_not_a_positive_count(
+        self, shop: Shop, payments: FakePayments, limit: object
+    ) -> None:
+        self.paid_then_cancelled(shop, payments)
+        with pytest.raises(InvalidQuantity) as caught:
+            shop.refunds(payments).send_due(limit=limit)  # type: ignore[arg-type]
+        assert caught.value.field == "limit"
+        assert payments.captured("alipay-77") == cny("576.00")
+
 
 TIERS = ApprovalTiers.of((cny("100.00"), "store_manager"), (None, "finance"))
 
@@ -912,6 +1070,27 @@ class TestAfterSalesRefunds:
         assert last.saga is None
         assert payments.captured("alipay-77") == cny("0.00")
         assert max(payments.effects.values()) == 1
+
+    def test_a_case_on_a_payment_recorded_after_the_ledger_began_is_refunded(
+        self, shop: Shop, shipped: OrderDesk, payments: FakePayments
+    ) -> None:
+        """A supplement paid on the shipped order, after AS-1 began the ledger."""
+        self.inspected(shipped, passed_case("AS-1"))
+        (first,) = shop.refunds(payments).send_due()
+        assert isinstance(first, Refunded)
+        payments.capture("wx-2", cny("10.00"), key="wx-2")
+        shipped.record(CH, "DY-2001", channel_paid("wx-2", "10.00"))
+        self.inspected(shipped, passed_case("AS-2", "10.00", payment_id="wx-2"))
+
+        (second,) = shop.refunds(payments).send_due()
+
+        assert isinstance(second, Refunded), second
+        assert [c.state for c in second.order.after_sales] == [CaseState.REFUNDED] * 2
+        ledger = second.order.payment_ledger
+        assert ledger is not None
+        assert ledger.totals("wx-2").refunded == cny("10.00")
+        assert payments.captured("wx-2") == cny("0.00")
+        assert payments.captured("alipay-77") == cny("288.00")
 
     def test_a_refund_beyond_the_capture_is_never_sent(
         self, shop: Shop, shipped: OrderDesk, payments: FakePayments

@@ -54,7 +54,7 @@ from orderkit.orders._outcomes import (
     RefundDue,
     Stale,
 )
-from orderkit.orders._owed import owed_back
+from orderkit.orders._owed import left_on, owed_back
 from orderkit.orders._parcels import parcel_moved, shipped
 from orderkit.orders._status import OrderStatus
 from orderkit.orders._table import Verdict
@@ -138,7 +138,12 @@ def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Ou
     change = new_change(f"payments[{payment_id}]", "", str(event.amount))
     applied = commit(order, event, now, status, (change,), with_payments, payments)
     if cell is _REFUND_DUE:
-        return RefundDue(applied.order, applied.records, event, event.amount)
+        # What the payment ledger shows refunded on this payment already (the
+        # provider's notice came before the channel's) is not owed again.
+        owed = left_on(applied.order, payment)
+        if owed.amount <= 0:
+            return applied
+        return RefundDue(applied.order, applied.records, event, owed)
     return applied
 
 
@@ -258,7 +263,8 @@ def apply(order: Order | None, event: OrderEvent, *, now: dt.datetime) -> Outcom
         the order has passed the event's stage; `Early` if the event's
         predecessor has not arrived (also for any event but `OrderPlaced`
         on `None`); `RefundDue` for a capture on a cancelled or closed order,
-        and for the cancellation of an order that has captured money.
+        and for the cancellation of an order that has captured money, each
+        owing what the payment ledger does not show refunded already.
         Only `Applied` and `RefundDue` carry a changed order.
 
     Raises:

@@ -84,6 +84,8 @@ from orderkit.services._limits import PurchaseLimits
 
 _S = OrderStatus
 _evolve_order: Final = copier(Order)
+# An order in one of these buys nothing: purchase limits do not count it.
+_ENDED: Final = frozenset({_S.CANCELLED, _S.CLOSED})
 # Orders read per unit when a use case walks every order in a status.
 _PAGE: Final = 500
 
@@ -139,7 +141,10 @@ class OrderDesk:
         The pipeline, in order: an order the desk holds already is
         `AlreadyAccepted`; the duplicate screen records it (a suspected
         duplicate is held for review); purchase limits refuse it when a
-        limit is reached; a pricing violation holds it for review; otherwise
+        limit is reached (not an order already cancelled or closed when it
+        comes in: it buys nothing, so it neither counts against a limit nor
+        uses one, and the refund it owes is owed as without limits); a
+        pricing violation holds it for review; otherwise
         its lines are routed to locations and their stock held (until the
         payment deadline, or committed if it is paid already), and a shortage
         refuses it. Refused orders leave nothing behind; held ones are stored
@@ -180,19 +185,9 @@ class OrderDesk:
                 self._fingerprinter,
                 self._clock,
             ).check(order)
-            context = PurchaseContext.of(
-                order, ip=ip, device=device, promotion=promotion
-            )
-            decision = PurchaseLimits(
-                self._policy.limits, uow.limits, self._clock
-            ).check(context, use_id=owner_of(order))
-            if isinstance(decision, Exceeded):
-                return Refused(
-                    order.channel,
-                    order.order_id,
-                    RefusalReason.LIMITS,
-                    overages=decision.over,
-                )
+            limited = self._limited(uow, order, ip, device, promotion)
+            if limited is not None:
+                return limited
             review: list[str] = []
             details: list[str] = []
             if screening.suspected:
@@ -235,6 +230,34 @@ class OrderDesk:
         if review:
             return Held(order, tuple(records), "; ".join(details))
         return Accepted(order, tuple(records))
+
+    def _limited(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        ip: str | None,
+        device: str | None,
+        promotion: str | None,
+    ) -> Refused | None:
+        """The refusal when a purchase limit is reached, or `None`.
+
+        An order taken in already ended buys nothing: no limit applies to
+        it and it uses none, so that the refund it owes is not lost with it.
+        """
+        if order.status in _ENDED:
+            return None
+        context = PurchaseContext.of(order, ip=ip, device=device, promotion=promotion)
+        decision = PurchaseLimits(self._policy.limits, uow.limits, self._clock).check(
+            context, use_id=owner_of(order)
+        )
+        if isinstance(decision, Exceeded):
+            return Refused(
+                order.channel,
+                order.order_id,
+                RefusalReason.LIMITS,
+                overages=decision.over,
+            )
+        return None
 
     def _priced(
         self,

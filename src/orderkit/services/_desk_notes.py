@@ -31,7 +31,7 @@ from orderkit.orders import (
     Saga,
     order_stream,
 )
-from orderkit.orders._owed import left_on, refund_parts
+from orderkit.orders._owed import left_on, owed_back, refund_parts
 from orderkit.pricing import Violation
 from orderkit.services._sellable import outbox_message
 
@@ -131,28 +131,43 @@ def owe(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Order:
     """The order with the refund it owes on its way: a saga, or a person.
 
     A refund is owed exactly once, by one saga (see `Refunds`): one starts
-    here when no saga is in flight. A capture saga in flight hands over to
-    the refund when it ends, and so does a ship saga that a cancellation
-    overtook (the parcel cannot be recorded shipped on a cancelled order,
-    so the money goes back once the carrier's side is settled). Anything
-    else (money captured again on an order whose refund is already on its
-    way) waits for a person: `review` gains `"refund"`, which the monitor's
-    stuck orders report.
+    here when no saga is in flight. A saga in flight hands over to the
+    refund when it ends (see `handed_over`): a capture saga, the refund of
+    its own payment captured on an order ended meanwhile or the refund of a
+    cancellation made while it ran; a ship saga, the refund of a
+    cancellation that overtook it (the parcel cannot be recorded shipped on
+    a cancelled order, so the money goes back once the carrier's side is
+    settled). Anything else (money captured again on an order whose refund
+    is already on its way) waits for a person: `review` gains `"refund"`,
+    which the monitor's stuck orders report.
     """
     saga = order.saga
     if saga is None:
         return _evolve_order(order, saga=refund_saga(order, refund, now))
-    ending = isinstance(refund.event, Cancelled | Closed)
-    own_capture = (
-        saga.name == "capture"
-        and isinstance(refund.event, PaymentCaptured)
-        and refund.event.payment_id == saga.reference
-    )
-    if own_capture or (saga.name == "ship" and ending):
+    if handed_over(order, saga, refund):
         return order
     if "refund" in order.review:
         return order
     return _evolve_order(order, review=(*order.review, "refund"))
+
+
+def handed_over(order: Order, saga: Saga, refund: RefundDue) -> bool:
+    """Whether the saga in flight on `order` starts `refund` when it ends.
+
+    A cancellation's refund waits for a capture or ship saga. A capture
+    saga's own payment, captured on an order ended meanwhile, waits for it
+    too when it is all the order owes; when the cancellation owed more, the
+    saga would end with two refunds and one saga to send them, so this one
+    is a person's (and with it the rest: see `refund_after_capture`).
+    """
+    if isinstance(refund.event, Cancelled | Closed):
+        return saga.name in {"capture", "ship"}
+    return (
+        saga.name == "capture"
+        and isinstance(refund.event, PaymentCaptured)
+        and refund.event.payment_id == saga.reference
+        and owed_back(order) <= refund.amount
+    )
 
 
 def case_refund_key(order: Order, case: AfterSalesCase) -> str:

@@ -19,6 +19,7 @@ from typing import final
 
 import pendulum
 
+from orderkit._validate import positive_int
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import OrderkitError, TransientError
 from orderkit.integrations import ChannelTransaction, TransactionKind
@@ -58,8 +59,9 @@ class Refunds:
     its after-sales cases passed inspection, each with a `refund` outbox
     message under the saga's key. `send_due` sends each one to the provider
     under that key, then records it on the order (the refund requested and
-    settled in the order's payment ledger, when it keeps one with that
-    payment; for a case, always, and the case `REFUNDED`) and ends the saga.
+    settled in the order's payment ledger, when it keeps one, a payment it
+    lacks added first; for a case, always, and the case `REFUNDED`) and
+    ends the saga.
     What ending an order owes goes back to each payment that holds some of
     it, one refund per payment: the first under the saga's key, the others
     under the key and their number (`<key>/2`, ...).
@@ -93,7 +95,12 @@ class Refunds:
 
         Returns:
             What happened to each refund, by channel and order id.
+
+        Raises:
+            InvalidQuantity: `limit` is not a positive integer; nothing
+                was sent.
         """
+        positive_int("limit")(None, None, limit)
         due = [order for order in steps.scan(self._unit, None) if _owes(order)]
         outcomes: list[Refunded | RefundDeclined | Stalled] = []
         for order in due:

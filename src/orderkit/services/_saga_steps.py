@@ -27,11 +27,10 @@ from orderkit.orders import (
     FieldChange,
     Order,
     OrderStatus,
-    PaymentCaptured,
     Saga,
     ShipmentLine,
 )
-from orderkit.orders._owed import owed_back
+from orderkit.orders._owed import left_on, owed_back
 from orderkit.orders._parcels import shipped_by_line
 from orderkit.ports import Clock, UnitOfWork
 from orderkit.pricing import PaymentLedger
@@ -202,29 +201,38 @@ def finish(  # noqa: PLR0913 - the saga, and what ending it records
     return new
 
 
-def refund_owed(
-    uow: UnitOfWork, order: Order, event: PaymentCaptured, now: pendulum.DateTime
+def refund_after_capture(
+    uow: UnitOfWork, order: Order, payment_id: str, now: pendulum.DateTime
 ) -> Saga | None:
-    """The refund saga the desk could not start while the capture saga ran.
+    """The refund the desk could not start while the capture saga ran.
 
-    `OrderDesk.record` starts a refund saga only on an order without one;
-    money captured for an order closed meanwhile is owed back (its `refund`
-    outbox message is written), so the capture saga hands over to it.
+    `OrderDesk.record` starts a refund saga only on an order without one,
+    and hands a refund owed meanwhile over to the capture saga (see
+    `owe`), which starts it when it ends, declined or not: the refund of
+    its own payment, captured on an order ended meanwhile (keyed by the
+    version that applied the payment, whoever reported it first), or else
+    the refund a cancellation made owed while it ran (keyed by the version
+    that ended the order, as after a ship saga). Each is the `refund`
+    outbox message already written; what the payment ledger shows refunded
+    since is not sent again. When a refund owed meanwhile waits for a
+    person (`review` has `"refund"`), nothing is handed over: that person
+    settles what the order owes, and the machine sends none of it.
     """
-    if order.status not in ENDED:
+    if order.status not in ENDED or REFUND in order.review:
         return None
+    records = list(uow.audit.records(order.channel, order.order_id))
     # The record that applied this payment, under whichever key: the channel
     # may have reported it before the saga's own event came.
-    change = f"payments[{event.payment_id}]"
+    change = f"payments[{payment_id}]"
     applied = next(
-        (
-            r
-            for r in uow.audit.records(order.channel, order.order_id)
-            if any(c.field == change for c in r.changes)
-        ),
-        None,
+        (r for r in records if any(c.field == change for c in r.changes)), None
     )
-    if applied is None:
+    if applied is None or applied.from_status not in ENDED:
+        # Captured before the order ended, or not at all: what ending it owes.
+        return _ending_refund(order, records, now)
+    payment = next(p for p in order.payments if p.payment_id == payment_id)
+    owed = left_on(order, payment)
+    if owed.amount <= 0:
         return None
     return Saga(
         name=REFUND,
@@ -232,8 +240,8 @@ def refund_owed(
         # The version the refund became due at: its outbox message's id too.
         key=refund_key(order, applied.version),
         started_at=now,
-        amount=event.amount,
-        reference=event.payment_id,
+        amount=owed,
+        reference=payment_id,
     )
 
 
@@ -253,6 +261,17 @@ def refund_after_ship(
     if order.status not in ENDED or not order.payments:
         return None
     records = list(uow.audit.records(order.channel, order.order_id))
+    return _ending_refund(order, records, now)
+
+
+def _ending_refund(
+    order: Order, records: Sequence[AuditRecord], now: pendulum.DateTime
+) -> Saga | None:
+    """The refund ending `order` owes, keyed by the version that ended it.
+
+    None when nothing is owed, or when money was captured after the order
+    ended: that capture's refund waits for a person, who settles the rest.
+    """
     end = next(
         (
             r
@@ -323,10 +342,16 @@ def ledger_after(
     reason: str,
     now: pendulum.DateTime,
 ) -> PaymentLedger | None:
-    """The order's payment ledger with the refunds on payments it keeps, if any."""
+    """The order's payment ledger with the refunds sent, if it keeps one.
+
+    A payment the ledger does not keep yet is added to it first, captured
+    as the order recorded it: a refund sent on it must show in the ledger,
+    or what the order still holds (`left_on`) would count it as never sent.
+    """
     ledger = order.payment_ledger
     if ledger is None:
         return None
+    ledger = with_payments(ledger, order)
     kept = {p.payment_id for p in ledger.payments}
     mine = [refund for refund in sent if refund[1] in kept]
     return with_refunds(ledger, mine, reason, now) if mine else None
@@ -340,14 +365,23 @@ def case_ledger(
 ) -> PaymentLedger:
     """The order's payment ledger with a case's refund, settled or failed.
 
-    An order without a ledger gets one from its captured payments: a
-    refunded case must name a refund of the ledger, and the ledger is what
-    refuses a refund beyond the capture before anything is sent.
+    The ledger keeps every payment of the order (one without a ledger gets
+    one, from its captured payments; a payment recorded after the ledger
+    started is added): a refunded case must name a refund of the ledger,
+    and the ledger is what refuses a refund beyond the capture before
+    anything is sent.
     """
     ledger = order.payment_ledger
     if ledger is None:
         ledger = PaymentLedger(order.order_id, order.currency)
-        for p in order.payments:
+    return with_refunds(with_payments(ledger, order), sent, reason, now)
+
+
+def with_payments(ledger: PaymentLedger, order: Order) -> PaymentLedger:
+    """`ledger` keeping every payment of `order`: those it lacks, captured in full."""
+    kept = {p.payment_id for p in ledger.payments}
+    for p in order.payments:
+        if p.payment_id not in kept:
             ledger = ledger.authorise(p.payment_id, p.amount, p.captured_at)
             ledger = ledger.capture(p.payment_id, p.amount, p.captured_at)
-    return with_refunds(ledger, sent, reason, now)
+    return ledger

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final, final
 
-from orderkit._validate import MAX_INT, positive_money
+from orderkit._validate import MAX_INT, positive_money, text
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     ConfigurationError,
@@ -65,6 +65,9 @@ class Checkout:
     desk (which commits the order's held stock), then ends the saga. The
     key is one per order and payment id, so however often `pay` or
     `recover` repeats the capture, the provider moves the money once.
+    A refund that fell due while it ran (the order cancelled or closed
+    meanwhile) starts when the saga ends, captured or declined, in the
+    same unit (see *Sagas* in the concepts).
 
     Args:
         unit: The backend's unit of work.
@@ -98,6 +101,9 @@ class Checkout:
             `Captured`, `CaptureDeclined` or `AlreadyDone`.
 
         Raises:
+            ValidationError: `payment_id` is not a non-empty string, or
+                `amount` not a positive amount (`field` names it); nothing
+                was stored or asked.
             UnknownOrder: The desk has no such order.
             IllegalTransition: The order is not waiting for payment, or
                 another saga is in flight on it.
@@ -107,8 +113,11 @@ class Checkout:
             TransientError: The provider failed or timed out
                 (`CallTimedOut`): the saga stays; call again or `recover`.
         """
-        key = f"{_CAPTURE}:{order_stream(channel, order_id)}:{payment_id}"
+        # Checked before the key is built from it: a blank id would store a
+        # saga that no capture can end.
+        text("payment_id")(None, None, payment_id)
         positive_money("amount")(None, None, amount)
+        key = f"{_CAPTURE}:{order_stream(channel, order_id)}:{payment_id}"
         with self._unit as uow:
             order = steps.order_of(uow, channel, order_id)
             saga = order.saga
@@ -153,6 +162,11 @@ class Checkout:
         self, channel: str, order_id: str, saga: Saga
     ) -> Captured | CaptureDeclined:
         payment_id, amount = steps.reference(saga), steps.amount(saga)
+
+        def refund_owed(uow: UnitOfWork, order: Order) -> Saga | None:
+            # Declined or not: a cancellation meanwhile may owe other money.
+            return steps.refund_after_capture(uow, order, payment_id, self._clock.now())
+
         transaction = self._payments.capture(payment_id, amount, key=saga.key)
         if not transaction.succeeded:
             order = steps.finish(
@@ -162,6 +176,7 @@ class Checkout:
                 order_id,
                 saga,
                 result=steps.describe(transaction),
+                then=refund_owed,
             )
             return CaptureDeclined(order, transaction)
         event = PaymentCaptured(
@@ -178,10 +193,6 @@ class Checkout:
             # The money moved but the order refuses it: keep the saga, so the
             # capture stays visible (`recover` reports it as stalled).
             raise recorded.rejected[0].error
-
-        def refund_owed(uow: UnitOfWork, order: Order) -> Saga | None:
-            return steps.refund_owed(uow, order, event, self._clock.now())
-
         order = steps.finish(
             self._unit,
             self._clock,
