@@ -77,6 +77,9 @@ from orderkit.services import (
     PickingKey,
     RefusalReason,
     Refused,
+    StuckOrder,
+    status_changed_at,
+    stuck_orders,
 )
 from orderkit.services import _desk as desk_module
 from orderkit.testing import FrozenClock
@@ -420,6 +423,47 @@ class TestAccept:
             the_desk.release("douyin", "DY-2", actor="ops.wu")
 
         assert balance(unit, clock) == (10, 2, 0)
+
+    def test_a_rejected_duplicate_cancelled_waits_for_nobody(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        # dedupe.md: a duplicate rejected in review is cancelled by the host.
+        the_desk = held_duplicate(unit, clock)
+        with unit as uow:
+            uow.detector.resolve(
+                "douyin", "DY-2", ReviewState.REJECTED, actor="kefu", now=T0
+            )
+            uow.commit()
+        cancel = Cancelled(
+            order_id="DY-2",
+            key=key("DY-2", "trade.cancelled"),
+            occurred_at=T0,
+            reason="duplicate",
+        )
+
+        done = the_desk.record("douyin", "DY-2", cancel)
+
+        assert (done.order.status, done.order.review) == (OrderStatus.CANCELLED, ())
+        assert stuck(unit, clock.now().add(days=30)) == []
+        with unit as uow:
+            last = uow.audit.records("douyin", "DY-2")[-1]
+        assert (last.event_type, last.changes) == (
+            "ReviewWithdrawn",
+            (FieldChange("review", "duplicate", ""),),
+        )
+
+
+def stuck(unit: UnitOfWork, now: pendulum.DateTime) -> list[StuckOrder]:
+    """The stuck orders of the desk's store at `now`, as the monitor sees them."""
+    with unit as uow:
+        orders = list(uow.orders.orders())
+        changed = {
+            (o.channel, o.order_id): status_changed_at(
+                o, uow.audit.records(o.channel, o.order_id)
+            )
+            for o in orders
+        }
+    return stuck_orders(orders, now=now, changed_at=changed)
 
 
 def held_duplicate(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
@@ -1059,6 +1103,20 @@ class TestTimersAndQueue:
             holds = uow.ledger.holds(owner="order:douyin:DY-1001")
         assert holds
         assert not any(h.is_live(clock.now()) for h in holds)
+
+    def test_an_order_held_at_intake_closes_waiting_for_nobody(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = held_duplicate(unit, clock)
+        clock.advance(minutes=31)
+
+        closed = {c.order.order_id: c.order for c in the_desk.close_unpaid()}
+
+        assert (closed["DY-2"].status, closed["DY-2"].review) == (
+            OrderStatus.CLOSED,
+            (),
+        )
+        assert stuck(unit, clock.now().add(days=30)) == []
 
     def test_every_expired_order_closes_however_many_wait(
         self, unit: UnitOfWork, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch

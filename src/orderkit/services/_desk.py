@@ -65,8 +65,9 @@ from orderkit.services._desk_notes import (
     parked_record,
     pricing_warning_record,
     review_record,
+    withdrawn_record,
 )
-from orderkit.services._desk_stock import OrderStock, owner_of
+from orderkit.services._desk_stock import HELD_WITHOUT_STOCK, OrderStock, owner_of
 from orderkit.services._desk_tracking import carrier_hold, parcel_event
 from orderkit.services._duplicates import DuplicateDetector
 from orderkit.services._intake import (
@@ -363,7 +364,10 @@ class OrderDesk:
         of units the ledger never gave the order: the shipment is recorded
         and the ledger's figures wait for a person. An order held at intake
         (`"duplicate"`, `"pricing"`, `"event"`) takes no stock when paid:
-        `release` holds and commits it.
+        `release` holds and commits it. Cancelled or closed, it waits for
+        nobody any more: those reasons leave `review`, with a
+        `ReviewWithdrawn` audit record (a suspected duplicate stays in the
+        detector's review queue, for a person to resolve there).
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -395,6 +399,9 @@ class OrderDesk:
             if not stocked and "stock" not in new.review:
                 new, held = _held_for(new, "stock", now)
                 records.append(held)
+            if new.status in _ENDED and HELD_WITHOUT_STOCK & set(new.review):
+                new, withdrawn = _withdrawn(new, now)
+                records.append(withdrawn)
             self._store(uow, order, new, records, now, refunds=refunds)
             uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked, tuple(refunds))
@@ -632,6 +639,18 @@ def _owed_more(
     if owed_back(after).amount <= owed_back(before).amount or "refund" in after.review:
         return None
     return _held_for(after, "refund", now)
+
+
+def _withdrawn(order: Order, now: pendulum.DateTime) -> tuple[Order, AuditRecord]:
+    """An order ended while held at intake, no longer waiting for a person.
+
+    Whether it was a duplicate, or priced right, or its events meant what
+    they said, no longer decides anything: it takes no stock and owes
+    nothing for them. What it still owes (a refund) stays for a person.
+    """
+    review = tuple(r for r in order.review if r not in HELD_WITHOUT_STOCK)
+    ended = _evolve_order(order, review=review, version=order.version + 1)
+    return ended, withdrawn_record(ended, now, order.review)
 
 
 def _held_for(

@@ -277,6 +277,14 @@ def review_record(
     return _desk_record(order, now, "HeldForReview", "review", (change,))
 
 
+def withdrawn_record(
+    order: Order, now: pendulum.DateTime, before: tuple[str, ...]
+) -> AuditRecord:
+    """The audit record of an ended order's intake reasons, no longer reviewed."""
+    change = FieldChange("review", ", ".join(before), ", ".join(order.review))
+    return _desk_record(order, now, "ReviewWithdrawn", "withdrawn", (change,))
+
+
 def _desk_record(
     order: Order,
     now: pendulum.DateTime,
