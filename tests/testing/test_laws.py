@@ -4,7 +4,8 @@
 against its own stores, with or without pytest. They must pass orderkit's
 memory and SQLite stores, and they must catch a store that breaks a law,
 naming that law: each broken store below breaks one, the way a real
-implementation would get it wrong.
+implementation would get it wrong. The contract suites must fail the same
+broken stores (the last section).
 """
 
 from __future__ import annotations
@@ -18,15 +19,21 @@ from typing import Any, cast
 import attrs
 import pendulum
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
+from hypothesis.stateful import run_state_machine_as_test
 
-from orderkit.adapters.memory import MemoryLedgerStore, MemoryOrderStore
+from orderkit.adapters.memory import (
+    MemoryLedgerStore,
+    MemoryOrderStore,
+    MemoryUnitOfWork,
+)
 from orderkit.adapters.sqlite import SqliteLedgerStore, SqliteOrderStore
-from orderkit.errors import ValidationError
+from orderkit.errors import ConcurrencyConflict, ValidationError
 from orderkit.inventory import Hold, Movement, MovementKind, Plan, Receipt
 from orderkit.orders import Order, OrderStatus
-from orderkit.ports import LedgerStore, OrderStore
+from orderkit.ports import LedgerStore, OrderStore, UnitOfWork
 from orderkit.serialization import make_converter
+from orderkit.services import Ledger
 from orderkit.testing import (
     LawBroken,
     LedgerAction,
@@ -37,6 +44,14 @@ from orderkit.testing import (
     check_order_store_laws,
 )
 from orderkit.testing import strategies as ost
+from orderkit.testing._clock import FrozenClock
+from orderkit.testing._contract_base import START
+from orderkit.testing._ledger_machine import ledger_machine
+from orderkit.testing.contracts import (
+    LedgerStoreContract,
+    OrderStoreContract,
+    UnitOfWorkContract,
+)
 
 
 # --------------------------------------------------------------------------
@@ -162,8 +177,54 @@ class ForgetsKeys(_Wrapped):
         return None
 
 
+class ForgetsOldKeys(_Wrapped):
+    """Keeps only its 3 latest receipts: a late retry writes again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[str] = []
+
+    def apply(self, plan: Plan) -> Receipt:
+        if plan.remember and self.inner.receipt(plan.key) is None:
+            self.keys.append(plan.key)
+            if len(self.keys) > 3:
+                self.inner._s.receipts.pop(self.keys.pop(0), None)
+        return self.inner.apply(plan)
+
+
+class ListsHoldsBadly(_Wrapped):
+    """Lists holds through a lookup that fails once there are some."""
+
+    def holds(self, **filters: Any) -> Sequence[Hold]:
+        found = self.inner.holds(**filters)
+        if found:
+            raise KeyError(found[0].hold_id)
+        return found
+
+
+class SkipsChecksLate(_Wrapped):
+    """Skips the stock checks from its 80th plan on: past the default steps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plans = 0
+
+    def apply(self, plan: Plan) -> Receipt:
+        self.plans += 1
+        if self.plans >= 80:
+            plan = attrs.evolve(plan, checks=())
+        return self.inner.apply(plan)
+
+
 def _broken(make: Callable[[], object]) -> Callable[[], LedgerStore]:
     return lambda: cast("LedgerStore", make())
+
+
+def _hint_raises(command: str, **names: object) -> LawBroken:
+    """Run the "to run it again" command exactly as printed; return its error."""
+    with pytest.raises(LawBroken) as caught:
+        eval(command, names)  # noqa: S307 - our own hint, as a user would paste it
+    return caught.value
 
 
 def _ledger_law_broken(make: Callable[[], object], **kwargs: Any) -> LawBroken:
@@ -184,6 +245,7 @@ class TestBrokenLedgerStores:
             (CachesHolds, LedgerLaw.HOLDS_RESOLVE_ONCE),
             (SweepsEarly, LedgerLaw.HOLDS_RESOLVE_ONCE),
             (ForgetsKeys, LedgerLaw.IDEMPOTENT_KEYS),
+            (ForgetsOldKeys, LedgerLaw.IDEMPOTENT_KEYS),
             (PagesFromTheStart, LedgerLaw.REPLAY),  # broken, not looped forever
         ],
     )
@@ -221,6 +283,41 @@ class TestBrokenLedgerStores:
             again.detail,
             again.steps,
         )
+
+    def test_the_printed_command_repeats_a_failure_past_the_default_steps(
+        self,
+    ) -> None:
+        first = _ledger_law_broken(SkipsChecksLate, steps=150)
+        assert "steps=150" in str(first)
+        again = _hint_raises(
+            str(first).rsplit("to run it again: ", 1)[1],
+            check_ledger_laws=check_ledger_laws,
+            make_store=_broken(SkipsChecksLate),
+        )
+        assert (first.law, first.detail, first.steps) == (
+            again.law,
+            again.detail,
+            again.steps,
+        )
+
+    def test_a_repeat_says_which_step_it_repeats(self) -> None:
+        steps = [LedgerOperation.receive("TEA", "W1", 2), LedgerOperation.repeat(5)]
+        error = _ledger_law_broken(ForgetsKeys, operations=steps)
+        assert LedgerLaw.IDEMPOTENT_KEYS == error.law
+        assert (
+            "receive TEA@W1 2",
+            "repeat step #5 (step 1: receive TEA@W1 2)",
+        ) == error.steps
+
+    def test_a_store_error_while_checking_is_a_broken_law(self) -> None:
+        steps = [
+            LedgerOperation.receive("TEA", "W1", 2),
+            LedgerOperation.reserve("cart-1", [("TEA", "W1", 1)]),
+        ]
+        error = _ledger_law_broken(ListsHoldsBadly, operations=steps)
+        assert LedgerLaw.NO_OVERSELL == error.law
+        assert "raised KeyError(" in error.detail
+        assert isinstance(error.__cause__, KeyError)
 
     def test_steps_given_are_run_as_given(self) -> None:
         steps = [
@@ -408,6 +505,56 @@ class IgnoresAfter(_Orders):
         return self.inner.orders(status=status, limit=limit)
 
 
+class ColumnsOnly(_Orders):
+    """Keeps the columns it knows: the order's parts and desk fields are dropped."""
+
+    def save(self, order: Order, expected_version: int | None) -> None:
+        kept = attrs.evolve(
+            order,
+            review=(),
+            saga=None,
+            pay_by=None,
+            address_changed_at=None,
+            price_changes=(),
+            after_sales=(),
+            payment_ledger=None,
+        )
+        self.inner.save(kept, expected_version)
+
+
+class DuplicateAsKeyError(_Orders):
+    """Reports an order it holds already with its driver's KeyError."""
+
+    def save(self, order: Order, expected_version: int | None) -> None:
+        try:
+            self.inner.save(order, expected_version)
+        except ConcurrencyConflict:
+            if expected_version is None:
+                raise KeyError(f"{order.channel}:{order.order_id}") from None
+            raise
+
+
+class LastWriterWinsLate(LastWriterWins):
+    """Saves over whatever is stored from its 45th save on: past the default steps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saves = 0
+
+    def save(self, order: Order, expected_version: int | None) -> None:
+        self.saves += 1
+        if self.saves >= 45:
+            super().save(order, expected_version)
+        else:
+            self.inner.save(order, expected_version)
+
+
+def _order_law_broken(make: Callable[[], object], **kwargs: Any) -> LawBroken:
+    with pytest.raises(LawBroken) as caught:
+        check_order_store_laws(lambda: cast("OrderStore", make()), **kwargs)
+    return caught.value
+
+
 class TestBrokenOrderStores:
     """Each broken order store is caught, and the error names the law."""
 
@@ -418,6 +565,8 @@ class TestBrokenOrderStores:
             (SameVersionAgain, OrderStoreLaw.FORWARD_ONLY),
             (VersionsBackwards, OrderStoreLaw.FORWARD_ONLY),
             (DropsTheReason, OrderStoreLaw.ROUND_TRIP),
+            (ColumnsOnly, OrderStoreLaw.ROUND_TRIP),
+            (DuplicateAsKeyError, OrderStoreLaw.COMPARE_AND_SET),
             (ListsByIdOnly, OrderStoreLaw.LISTING),
             (IgnoresAfter, OrderStoreLaw.LISTING),  # broken, not looped forever
         ],
@@ -425,12 +574,119 @@ class TestBrokenOrderStores:
     def test_the_broken_law_is_named(
         self, store: Callable[[], object], law: OrderStoreLaw
     ) -> None:
-        with pytest.raises(LawBroken) as caught:
-            check_order_store_laws(lambda: cast("OrderStore", store()))
-        assert law == caught.value.law
-        assert "check_order_store_laws(make_store, seed=" in str(caught.value)
+        error = _order_law_broken(store)
+        assert law == error.law
+        assert "check_order_store_laws(make_store, seed=" in str(error)
+
+    def test_a_store_error_is_a_broken_law_with_its_cause(self) -> None:
+        error = _order_law_broken(DuplicateAsKeyError)
+        assert "expecting None raised KeyError(" in error.detail
+        assert isinstance(error.__cause__, KeyError)
+
+    def test_a_lost_part_is_named(self) -> None:
+        error = _order_law_broken(ColumnsOnly)
+        assert "differs in " in error.detail
+
+    def test_the_printed_command_repeats_a_failure_past_the_default_steps(
+        self,
+    ) -> None:
+        first = _order_law_broken(LastWriterWinsLate, steps=80)
+        assert "steps=80" in str(first)
+        again = _hint_raises(
+            str(first).rsplit("to run it again: ", 1)[1],
+            check_order_store_laws=check_order_store_laws,
+            make_store=LastWriterWinsLate,
+        )
+        assert (first.law, first.detail, first.steps) == (
+            again.law,
+            again.detail,
+            again.steps,
+        )
 
     def test_bad_arguments_are_refused(self) -> None:
         with pytest.raises(ValidationError) as caught:
             check_order_store_laws(MemoryOrderStore, steps=0)
         assert "steps" == caught.value.field
+
+
+# --------------------------------------------------------------------------
+# The contract suites fail the same broken stores
+
+
+class _LedgerContract(LedgerStoreContract):
+    def __init__(self, make: Callable[[], object]) -> None:
+        self.make = make
+
+    def make_store(self) -> LedgerStore:
+        return cast("LedgerStore", self.make())
+
+
+class _OrderContract(OrderStoreContract):
+    def __init__(self, make: Callable[[], object]) -> None:
+        self.make = make
+
+    def make_store(self) -> OrderStore:
+        return cast("OrderStore", self.make())
+
+
+class WipesOnRollback(MemoryUnitOfWork):  # type: ignore[misc]  # final: a double
+    """A rollback that undid anything also empties one store, committed rows too."""
+
+    def __init__(self, victim: str) -> None:
+        super().__init__()
+        self.victim = victim
+
+    def _put_back(self) -> None:
+        journals = [getattr(store, "_journal", None) for store in self._all]
+        undid = any(journal is not None and journal.undo for journal in journals)
+        super()._put_back()
+        if undid:
+            store = getattr(self, f"_{self.victim}")
+            store._restore(type(store)()._snapshot())
+
+
+class _UnitContract(UnitOfWorkContract):
+    def __init__(self, victim: str) -> None:
+        self.victim = victim
+
+    def make_store(self) -> UnitOfWork:
+        return cast("UnitOfWork", WipesOnRollback(self.victim))
+
+
+class TestContractsFailBrokenStores:
+    """Each contract suite has a test that fails the broken store."""
+
+    def test_a_key_retried_late_is_checked(self) -> None:
+        contract = _LedgerContract(ForgetsOldKeys)
+        store = contract.make_store()
+        with pytest.raises(AssertionError):
+            contract.test_a_key_retried_after_many_others_still_replays(
+                Ledger(store, FrozenClock(START)), store
+            )
+
+    def test_the_state_machine_retries_keys_late(self) -> None:
+        # Generation only: a shrunk failure is not what this test is after.
+        quick = settings(
+            max_examples=100,
+            stateful_step_count=30,
+            phases=[Phase.generate],
+            database=None,
+            derandomize=True,
+        )
+        with pytest.raises(AssertionError):
+            run_state_machine_as_test(ledger_machine(ForgetsOldKeys), settings=quick)
+
+    def test_every_part_of_an_order_is_read_back(self) -> None:
+        with pytest.raises(AssertionError, match=r"payment_ledger|saga"):
+            _OrderContract(ColumnsOnly).test_any_order_reads_back_equal()
+
+    @pytest.mark.parametrize(
+        "victim",
+        ["audit", "outbox", "inbox", "ledger", "keys", "limits", "detector", "cursors"],
+    )
+    def test_a_rollback_that_loses_a_commit_is_caught(self, victim: str) -> None:
+        contract = _UnitContract(victim)
+        with pytest.raises(AssertionError):
+            contract.test_undoing_a_unit_keeps_what_was_committed_before(
+                contract.make_store()
+            )

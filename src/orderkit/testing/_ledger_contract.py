@@ -560,6 +560,22 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         with pytest.raises(UnknownSku):
             ledger.reserve("cart-1", [("NEW-09", "W9", 1)])
 
+    def test_a_key_retried_after_many_others_still_replays(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """A retry that comes late, after other keyed plans, replays all the same.
+
+        A store that keeps only its latest receipts would apply it twice.
+        """
+        first = ledger.receive("TEA-01", "W1", 5, key="grn-1")
+        for n in range(10):
+            ledger.receive("MUG-02", "W1", 1, key=f"grn-{n + 2}")
+        before = self.snapshot(store)
+        again = ledger.receive("TEA-01", "W1", 5, key="grn-1")
+        assert again.replayed
+        assert again.movements == first.movements
+        assert self.snapshot(store) == before
+
     def test_the_ledgers_own_keys_for_expiries_are_refused_to_callers(
         self, ledger: Ledger, store: LedgerStore
     ) -> None:

@@ -47,7 +47,9 @@ def check_ledger_laws(
 
     Raises:
         LawBroken: The store broke a law; the error names it, the run's
-            seed and every step up to the failing one.
+            seed and every step up to the failing one. An error the port
+            does not allow (a driver's `KeyError`) breaks the law of the
+            step it came from, and is the `LawBroken`'s cause.
         ValidationError: An argument is invalid (naming it).
 
     .. versionadded:: 0.1.0
@@ -81,7 +83,7 @@ def _run(
 ) -> None:
     store = make_store()
     try:
-        LedgerRun(store, seed).steps(operations)
+        LedgerRun(store, seed, len(operations)).steps(operations)
     finally:
         close = getattr(store, "close", None)
         if callable(close):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import pendulum
@@ -28,6 +29,7 @@ from orderkit.inventory import (
     HoldState,
     MovementKind,
     NoOversell,
+    Receipt,
     Shortage,
     replay,
 )
@@ -84,6 +86,8 @@ def ledger_machine(
             self.model: dict[str, _Hold] = {}
             self.limits: dict[str, int] = {}
             self.keys = 0
+            # Each keyed step that wrote: how to run it again, and its receipt.
+            self.done: dict[str, tuple[Callable[[], Receipt], Receipt]] = {}
 
         def teardown(self) -> None:
             if dispose is not None:
@@ -98,6 +102,19 @@ def ledger_machine(
         def key(self) -> str:
             self.keys += 1
             return f"op-{self.keys}"
+
+        def wrote(self, key: str, again: Callable[[], Receipt]) -> Receipt:
+            """Run `again` once, and record it to be repeated under `key`."""
+            receipt = again()
+            self.done[key] = (again, receipt)
+            return receipt
+
+        def snapshot(self) -> tuple[Any, ...]:
+            return (
+                tuple(self.store.balances(self.at())),
+                tuple(self.store.holds()),
+                tuple(self.store.movements(limit=100_000)),
+            )
 
         def live(self, hold: _Hold, at: pendulum.DateTime) -> bool:
             return hold.state is HoldState.LIVE and hold.expires_at > at
@@ -143,8 +160,10 @@ def ledger_machine(
         )
         def receive(self, sku: str, location: str, quantity: int) -> None:
             row = (sku, location)
-            at = self.at()
-            self.ledger.receive(sku, location, quantity)
+            at, key = self.at(), self.key()
+            self.wrote(
+                key, lambda: self.ledger.receive(sku, location, quantity, key=key)
+            )
             self.on_hand[row] = self.on_hand.get(row, 0) + quantity
             self.flows[row] = self.flows.get(row, 0) + quantity
             self.expire_rows({row}, at)
@@ -192,7 +211,9 @@ def ledger_machine(
                 if can < quantity:
                     short.append(Shortage(row[0], row[1], quantity, can))
             try:
-                receipt = self.ledger.reserve(owner, lines, key=key)
+                receipt = self.wrote(
+                    key, lambda: self.ledger.reserve(owner, lines, key=key)
+                )
             except InsufficientStock as error:
                 assert error.shortages == tuple(short)
                 return multiple()
@@ -342,8 +363,13 @@ def ledger_machine(
             if not self.on_hand:
                 return
             row = data.draw(st.sampled_from(sorted(self.on_hand)))
-            at = self.at()
-            self.ledger.adjust(row[0], row[1], counted=counted, reason="stocktake")
+            at, key = self.at(), self.key()
+            self.wrote(
+                key,
+                lambda: self.ledger.adjust(
+                    row[0], row[1], counted=counted, reason="stocktake", key=key
+                ),
+            )
             self.flows[row] += counted - self.on_hand[row]
             self.on_hand[row] = counted
             self.expire_rows({row}, at)
@@ -352,6 +378,18 @@ def ledger_machine(
         def set_policy(self, sku: str, limit: int) -> None:
             self.ledger.set_policy(sku, Backorder(limit) if limit else NoOversell())
             self.limits[sku] = limit
+
+        @precondition(lambda self: bool(self.done))
+        @rule(data=st.data())
+        def repeat(self, data: st.DataObject) -> None:
+            # A retry, however late: the first receipt, and nothing written.
+            key = data.draw(st.sampled_from(list(self.done)), label="retried key")
+            again, first = self.done[key]
+            before = self.snapshot()
+            receipt = again()
+            assert receipt.replayed, key
+            assert receipt.movements == first.movements, key
+            assert self.snapshot() == before, key
 
         @rule(minutes=st.integers(-20, 30))
         def move_clock(self, minutes: int) -> None:

@@ -46,14 +46,17 @@ class Done:
     label: str
     again: Callable[[], object]
     first: object
+    step: int
+    """Its number in the run's steps, from 1."""
 
 
 class LedgerModel:
     """The run's store, ledger and clock, and what the steps should have done."""
 
-    def __init__(self, store: LedgerStore, seed: int | None) -> None:
+    def __init__(self, store: LedgerStore, seed: int | None, count: int) -> None:
         self.store = store
         self.seed = seed
+        self.count = count  # steps in the run: a seed repeats only with them
         self.clock = FrozenClock(START)
         self.ledger = Ledger(store, self.clock, hold_ttl=TTL)
         self.on_hand: dict[Row, int] = {}
@@ -66,7 +69,10 @@ class LedgerModel:
         if self.seed is None:
             again = "check_ledger_laws(make_store, operations=the steps above)"
         else:
-            again = f"check_ledger_laws(make_store, seed={self.seed}, runs=1)"
+            again = (
+                f"check_ledger_laws(make_store, seed={self.seed}, runs=1, "
+                f"steps={self.count})"
+            )
         return LawBroken(law, detail, seed=self.seed, steps=self.history, repeat=again)
 
     def key(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from orderkit.errors import HoldNotLive, InsufficientStock, UnknownLocation, UnknownSku
 from orderkit.inventory import HoldState, Receipt
@@ -47,7 +47,20 @@ class LedgerRun(LedgerModel):
                 raise self.broken(
                     _LAW_OF[op.action], f"{op} raised {error!r}"
                 ) from error
-            self.check()
+            try:
+                self.check()
+            except LawBroken:
+                raise
+            except Exception as error:
+                raise self.broken(
+                    _LAW_OF[op.action], f"reading back after {op} raised {error!r}"
+                ) from error
+
+    def did(
+        self, op: LedgerOperation, run: Callable[[], object], first: object
+    ) -> None:
+        """Record a step that wrote, for a later `REPEAT` to run again."""
+        self.done.append(Done(str(op), run, first, len(self.history)))
 
     # steps
 
@@ -57,7 +70,7 @@ class LedgerRun(LedgerModel):
         def run() -> Receipt:
             return self.ledger.receive(op.sku, op.location, op.quantity, key=key)
 
-        self.done.append(Done(str(op), run, run()))
+        self.did(op, run, run())
         self.on_hand[row] = self.on_hand.get(row, 0) + op.quantity
 
     def _stocktake(self, op: LedgerOperation) -> None:
@@ -68,7 +81,7 @@ class LedgerRun(LedgerModel):
                 op.sku, op.location, counted=op.quantity, reason="count", key=key
             )
 
-        self.done.append(Done(str(op), run, run()))
+        self.did(op, run, run())
         self.on_hand[op.sku, op.location] = op.quantity
 
     def _transfer(self, op: LedgerOperation) -> None:
@@ -93,7 +106,7 @@ class LedgerRun(LedgerModel):
             self.refused(law, op, error, short)
             return
         self.granted(law, op, short)
-        self.done.append(Done(str(op), run, first))
+        self.did(op, run, first)
         self.on_hand[source] -= op.quantity
         target = (op.sku, op.target)
         self.on_hand[target] = self.on_hand.get(target, 0) + op.quantity
@@ -126,7 +139,7 @@ class LedgerRun(LedgerModel):
             self.refused(law, op, error, short)
             return
         self.granted(law, op, short)
-        self.done.append(Done(str(op), run, first))
+        self.did(op, run, first)
         for h in mine:
             h.state = HoldState.RELEASED
         made = {
@@ -167,7 +180,7 @@ class LedgerRun(LedgerModel):
         def run() -> object:
             return self.ledger.extend(hold.hold_id, minutes, key=key)
 
-        self.done.append(Done(str(op), run, run()))
+        self.did(op, run, run())
         hold.expires_at = max(hold.expires_at, self.now() + minutes)
 
     def _commit(self, op: LedgerOperation) -> None:
@@ -191,7 +204,7 @@ class LedgerRun(LedgerModel):
         if outcome.changed != self.live(hold):
             raise self.broken(law, f"{op} said changed={outcome.changed}")
         if outcome.changed:
-            self.done.append(Done(str(op), run, outcome))
+            self.did(op, run, outcome)
             hold.state = HoldState.COMMITTED
             owed = (hold.owner, hold.row)
             self.owed[owed] = self.owed.get(owed, 0) + (quantity or hold.quantity)
@@ -213,7 +226,7 @@ class LedgerRun(LedgerModel):
                 f"{'live' if self.live(hold) else 'resolved or expired'}",
             )
         if outcome.changed:
-            self.done.append(Done(str(op), run, outcome))
+            self.did(op, run, outcome)
             hold.state = HoldState.RELEASED
 
     def _ship(self, op: LedgerOperation) -> None:
@@ -245,7 +258,7 @@ class LedgerRun(LedgerModel):
             self.refused(law, op, error, short)
             return
         self.granted(law, op, short)
-        self.done.append(Done(str(op), run, first))
+        self.did(op, run, first)
         self.owed[owner, row] -= op.quantity
         if shipping:
             self.on_hand[row] -= op.quantity
@@ -275,6 +288,8 @@ class LedgerRun(LedgerModel):
         if n is None:
             return
         done = self.done[n]
+        # Say which step it repeats: `#64` alone means nothing to a reader.
+        self.history[-1] = f"{op} (step {done.step}: {done.label})"
         law = LedgerLaw.IDEMPOTENT_KEYS
         before = self.snapshot()
         again = done.again()

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import attrs
 import pytest
 
-from orderkit.dedupe import Claimed, Fingerprint, FingerprintKind, Sighting
+from orderkit.dedupe import Claimed, Fingerprint, FingerprintKind, InProgress, Sighting
 from orderkit.errors import ConcurrencyConflict, StoreError, ValidationError
 from orderkit.orders import Order
 from orderkit.orders._messages import OutboxMessage, order_stream
@@ -67,6 +67,28 @@ def _write_everything(uow: UnitOfWork) -> None:
     )
 
 
+def _write_something_else(uow: UnitOfWork) -> None:
+    """Another change to every store, over what `_write_everything` committed."""
+    uow.orders.save(sample_order(order_id="DY-2"), None)
+    uow.orders.save(paid(sample_order(), version=3), 2)
+    uow.audit.append("douyin", [sample_record(version=3)])
+    uow.outbox.add([_message("placed:douyin:DY-2")])
+    uow.inbox.seen("notifier", "upstream-2", now=START)
+    Ledger(uow.ledger, FrozenClock(START)).receive(_SKU, _WAREHOUSE, 5, key="PO-2")
+    uow.keys.claim(
+        "douyin:orders/paid:DY-2", "hash-2", now=START, lease=dt.timedelta(minutes=1)
+    )
+    assert uow.limits.consume([_BUYER], now=START, use_id="DY-2") == Granted()
+    assert uow.cursors.advance(_FEED, "page-2", "page-3")
+    uow.detector.record(
+        Sighting("douyin", "DY-2", START),
+        [_PHONE_PRINT],
+        phone=_PHONE,
+        window=dt.timedelta(days=1),
+        now=START,
+    )
+
+
 def _nothing_of_it(uow: UnitOfWork) -> None:
     """Assert, inside a unit, that nothing `_write_everything` wrote is there."""
     assert uow.orders.get("douyin", "DY-1001") is None
@@ -88,6 +110,10 @@ def _all_of_it(uow: UnitOfWork) -> None:
     assert uow.inbox.seen("notifier", "upstream-1", now=START) is True
     assert [b.on_hand for b in uow.ledger.balances(START)] == [10]
     assert uow.ledger.receipt("PO-1") is not None
+    claim = uow.keys.claim(
+        "douyin:orders/paid:DY-1001", "hash-1", now=START, lease=dt.timedelta(minutes=1)
+    )
+    assert isinstance(claim, InProgress)
     assert uow.cursors.get(_FEED) == "page-2"
     assert [s.order_id for s in uow.detector.orders_of_buyer(_PHONE)] == ["DY-1001"]
     assert uow.limits.consume([_BUYER], now=START, use_id="DY-1001") == Granted(
@@ -181,6 +207,34 @@ class UnitOfWorkContract(StoreContract[UnitOfWork]):
         with store:
             assert store.orders.get("douyin", "DY-1001") == sample_order()
             assert len(store.outbox.unsent()) == 1
+
+    def test_undoing_a_unit_keeps_what_was_committed_before(
+        self, store: UnitOfWork
+    ) -> None:
+        """A failed unit, or a `rollback()`, undoes its own writes, never a commit's.
+
+        Each unit here writes to every store over what an earlier unit
+        committed: a rollback that restores a store to empty, or loses its
+        committed rows, shows up in one of them.
+        """
+        with store:
+            _write_everything(store)
+            store.commit()
+
+        def crash() -> None:
+            with store:
+                _write_something_else(store)
+                raise _Crash
+
+        with pytest.raises(_Crash):
+            crash()
+        with store:
+            _all_of_it(store)
+        with store:
+            _write_something_else(store)
+            store.rollback()
+        with store:
+            _all_of_it(store)
 
     def test_a_refused_call_writes_nothing_and_the_unit_goes_on(
         self, store: UnitOfWork
