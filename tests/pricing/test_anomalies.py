@@ -123,7 +123,7 @@ class TestManyByOneActor:
         assert [a.change_ids for a in found] == [("PC-0", "PC-1", "PC-2", "PC-3")]
 
     def test_one_login_however_spelled_is_one_actor(self) -> None:
-        logins = ["clerk.zhang", "Clerk.Zhang", " clerk.zhang", "CLERK.ZHANG"]
+        logins = ["clerk.zhang", "Clerk.Zhang", " clerk.zhang", "ＣＬＥＲＫ.ＺＨＡＮＧ"]
         burst = [
             change(f"PC-{i}", WED_MORNING.add(minutes=i), requester=login)
             for i, login in enumerate(logins)

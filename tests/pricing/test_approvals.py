@@ -419,7 +419,10 @@ class TestADecisionHoldsItsRules:
     """A decided change is a decision `approve` or `reject` could have made."""
 
     @pytest.mark.parametrize("state", [ChangeState.APPROVED, ChangeState.REJECTED])
-    @pytest.mark.parametrize("who", ["clerk.zhang", " Clerk.Zhang "])
+    @pytest.mark.parametrize(
+        "who",
+        ["clerk.zhang", " Clerk.Zhang ", "ＣＬＥＲＫ.ＺＨＡＮＧ", "clerk\u2024zhang"],
+    )
     def test_the_requester_never_decides(self, state: ChangeState, who: str) -> None:
         with pytest.raises(ValidationError) as caught:
             attrs.evolve(

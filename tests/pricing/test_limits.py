@@ -138,6 +138,27 @@ class TestKeyPicking:
             "phone:+8613800138000",
         ]
 
+    def test_a_context_from_an_order_with_a_long_buyer_id(self) -> None:
+        # Shopify's customer ids are URLs; an order takes any length.
+        long_id = "gid://shopify/Customer/" + "7" * 240
+        placed = OrderPlaced(
+            order_id="SH-1",
+            key=IdempotencyKey("shopify", "orders/create", "SH-1", "1"),
+            occurred_at=SALE,
+            channel="shopify",
+            buyer=Buyer(long_id, "Li Lei", "13800138000"),
+            address=GUOMAO,
+            lines=(OrderLine("L1", "RETRO-CLOCK", 1, Money("19.90", "CNY")),),
+        )
+        outcome = apply(None, placed, now=SALE)
+        assert isinstance(outcome, Applied)
+
+        context = PurchaseContext.of(outcome.order)
+
+        assert context.buyer_id == long_id
+        [key] = limit_keys([LimitRule(S.BUYER, 5, DAY)], context)
+        assert key.key.startswith("buyer#sha256:")
+
 
 class TestBadInput:
     """Bad rules and contexts raise typed errors naming the field."""

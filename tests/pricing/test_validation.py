@@ -132,8 +132,10 @@ class TestAChannelTotalBelowTheFloors:
     # 144.00 a unit: two teapots may not net under 288.00.
     FLOOR = PriceFloor.from_cost("YIXING-TEAPOT", cny("120.00"), "1.2")
 
-    def validated(self, stated: str) -> Validation:
-        rules = PricingPolicy(floors=[self.FLOOR], totals=TotalsPolicy.ACCEPT_CHANNEL)
+    def validated(
+        self, stated: str, totals: TotalsPolicy = TotalsPolicy.ACCEPT_CHANNEL
+    ) -> Validation:
+        rules = PricingPolicy(floors=[self.FLOOR], totals=totals)
         quote = Quote("TB-1", "taobao", self.LINES, stated_total=cny(stated))
         return validate(quote, rules)
 
@@ -148,6 +150,14 @@ class TestAChannelTotalBelowTheFloors:
             violation.path,
         )
         assert (cny("288.00"), cny("100.00")) == (violation.expected, violation.actual)
+
+    def test_rejecting_the_total_still_says_it_is_under_the_floors(self) -> None:
+        result = self.validated("100.00", TotalsPolicy.REJECT)
+
+        assert [(v.code, v.path) for v in result.violations] == [
+            (ViolationCode.TOTAL_MISMATCH, "stated_total"),
+            (ViolationCode.BELOW_FLOOR, "lines[0]"),
+        ]
 
     @pytest.mark.parametrize("stated", ["288.00", "300.00", "450.00"])
     def test_a_total_at_or_over_the_floors_is_taken_with_a_warning(

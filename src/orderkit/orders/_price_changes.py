@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import unicodedata
 from typing import final
 
 import attrs
@@ -317,8 +318,15 @@ def _check_ttl(ttl: object) -> None:
 
 
 def login(name: str) -> str:
-    """`name` as back offices compare logins: "Li.Wei" and " li.wei" are one."""
-    return name.strip().casefold()
+    """`name` as back offices compare logins: "Li.Wei", " li.wei" and "ＬＩ.ＷＥＩ" are one.
+
+    Width and compatibility forms fold (NFKC) as well as case, as RFC 8265
+    compares user names: a full-width login typed in a CJK back office is
+    the same person.
+    """
+    # NFKC again after case folding: folding can leave non-NFKC sequences.
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return unicodedata.normalize("NFKC", folded).strip()
 
 
 def _same_person(a: str, b: str) -> bool:

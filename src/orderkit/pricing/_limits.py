@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final, final
 
@@ -88,8 +89,10 @@ def _text_field(field: str) -> Validator:
 
 def _optional_text_field(field: str) -> Validator:
     def check(_instance: object, _attribute: object, value: object) -> None:
+        # Any length: a key longer than a store keeps is hashed (`_fit`), and
+        # an order may carry a buyer id of any length.
         if value is not None:
-            check_text(field, value)
+            check_text(field, value, longest=sys.maxsize)
 
     return check
 
@@ -337,6 +340,9 @@ class PurchaseContext:
         promotion: The promotion the order uses, if any.
         region: The region for phone numbers without a country code.
 
+    Text parts may be of any length: a limit key longer than a store keeps
+    is hashed.
+
     .. versionadded:: 0.1.0
     """
 
@@ -410,7 +416,7 @@ class PurchaseContext:
             request = (("ip", ip), ("device", device), ("promotion", promotion))
             for field, value in request:
                 if value is not None:
-                    check_text(field, value)
+                    check_text(field, value, longest=sys.maxsize)
             # fmt: off
             return _new_context(
                 buyer_id, channel, phone, ip, device, address, skus, promotion,

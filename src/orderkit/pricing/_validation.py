@@ -95,7 +95,11 @@ class TotalsPolicy(enum.StrEnum):
     """
 
     REJECT = "reject"
-    """Hold the order: the mismatch is a violation."""
+    """Hold the order: the mismatch is a violation.
+
+    A total below the computed one that brings a line under its floor is
+    a `below_floor` violation too, as with `ACCEPT_CHANNEL`.
+    """
     ACCEPT_CHANNEL = "accept_channel"
     """Take the channel's total and record a reconciliation warning.
 
@@ -309,10 +313,12 @@ def validate(quote: Quote, policy: PricingPolicy | None = None) -> Validation:
             )
             if rules.totals is TotalsPolicy.ACCEPT_CHANNEL:
                 warnings.append(mismatch)
-                if stated < computed and rules.floors:
-                    _check_channel_floors(totals, stated, rules, violations)
             else:
                 violations.append(mismatch)
+            # Whatever the policy: a reviewer told only of a total mismatch
+            # would not know the channel's total breaks a floor.
+            if stated < computed and rules.floors:
+                _check_channel_floors(totals, stated, rules, violations)
     # Without violations a stated total either equals the computed one or
     # is the channel's, accepted by the policy.
     accepted = None if violations else computed if stated is None else stated

@@ -245,7 +245,7 @@ class OrderDesk:
         An order taken in already ended buys nothing: no limit applies to
         it and it uses none, so that the refund it owes is not lost with it.
         """
-        if order.status in _ENDED:
+        if order.status in _ENDED or not self._policy.limits:
             return None
         context = PurchaseContext.of(order, ip=ip, device=device, promotion=promotion)
         decision = PurchaseLimits(self._policy.limits, uow.limits, self._clock).check(
