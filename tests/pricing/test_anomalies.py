@@ -123,7 +123,8 @@ class TestManyByOneActor:
         assert [a.change_ids for a in found] == [("PC-0", "PC-1", "PC-2", "PC-3")]
 
     def test_one_login_however_spelled_is_one_actor(self) -> None:
-        logins = ["clerk.zhang", "Clerk.Zhang", " clerk.zhang", "ＣＬＥＲＫ.ＺＨＡＮＧ"]
+        full_width = "".join(chr(ord(c) + 0xFEE0) for c in "CLERK") + ".zhang"
+        logins = ["clerk.zhang", "Clerk.Zhang", " clerk.zhang", full_width]
         burst = [
             change(f"PC-{i}", WED_MORNING.add(minutes=i), requester=login)
             for i, login in enumerate(logins)

@@ -421,7 +421,12 @@ class TestADecisionHoldsItsRules:
     @pytest.mark.parametrize("state", [ChangeState.APPROVED, ChangeState.REJECTED])
     @pytest.mark.parametrize(
         "who",
-        ["clerk.zhang", " Clerk.Zhang ", "ＣＬＥＲＫ.ＺＨＡＮＧ", "clerk\u2024zhang"],
+        [
+            "clerk.zhang",
+            " Clerk.Zhang ",
+            "".join(chr(ord(c) + 0xFEE0) for c in "CLERK") + ".zhang",  # full width
+            "clerk\u2024zhang",  # a one-dot leader
+        ],
     )
     def test_the_requester_never_decides(self, state: ChangeState, who: str) -> None:
         with pytest.raises(ValidationError) as caught:

@@ -318,11 +318,11 @@ def _check_ttl(ttl: object) -> None:
 
 
 def login(name: str) -> str:
-    """`name` as back offices compare logins: "Li.Wei", " li.wei" and "ＬＩ.ＷＥＩ" are one.
+    """`name` as back offices compare logins: "Li.Wei" and " li.wei" are one.
 
     Width and compatibility forms fold (NFKC) as well as case, as RFC 8265
-    compares user names: a full-width login typed in a CJK back office is
-    the same person.
+    compares user names: "Li.Wei" typed in full-width letters in a CJK back
+    office is the same person.
     """
     # NFKC again after case folding: folding can leave non-NFKC sequences.
     folded = unicodedata.normalize("NFKC", name).casefold()
