@@ -107,12 +107,30 @@ def old_key(country: str, parts: tuple[str, str, str, str]) -> str | None:
     head_key, _ = old_read_chinese(head)
     if not head_key:
         return f"{country}:{old_read_chinese(folded['street'])[0]}"
-    whole, _ = old_read_chinese(f"{head} {folded['street']}")
-    street_key, street_has_province = old_read_chinese(folded["street"])
-    district = old_squeeze(folded["district"])
+    street = old_squeeze(folded["street"])
+    street_key, street_has_province = old_read_chinese(street)
+    city, district = old_squeeze(folded["city"]), old_squeeze(folded["district"])
     sure = street_has_province or district.endswith(_addresses._DISTRICT_SUFFIXES)
-    repeats = street_key.startswith(head_key) and sure
-    return f"{country}:{street_key if repeats else whole}"
+    if street_key.startswith(head_key) and sure:
+        return f"{country}:{street_key}"
+    whole, _ = old_read_chinese(f"{head} {old_unrepeated(street, city, district)}")
+    return f"{country}:{whole}"
+
+
+def old_unrepeated(street: str, city: str, district: str) -> str:
+    # Changed on purpose: a street that starts by repeating the district
+    # (with its suffix), the city and district, or a city with 市 and no
+    # district, not before a road word, is read without the repeat.
+    name = city.removesuffix("市")
+    tails = [f"{name}市"] if name and not district else []
+    if len(district) > 1 and district.endswith(_addresses._DISTRICT_SUFFIXES):
+        cities = [f"{name}市", name] if name else []
+        tails = [*(old_squeeze(f"{c} {district}") for c in cities), district]
+    for tail in tails:
+        rest = street.removeprefix(tail)
+        if rest not in {"", street} and not rest.startswith(_addresses._ROAD_WORDS):
+            return rest
+    return street
 
 
 def outcome(call: Any, *args: Any) -> object:

@@ -378,6 +378,16 @@ class TestWhichPartsMatch:
         kinds = [f.kind for f in FOR_TESTS.fingerprints(order(address=address))]
         assert [PHONE, BUYER] == kinds
 
+    def test_a_street_repeating_the_district_matches_the_address(self) -> None:
+        # Incident 6: typing the district again before the door made the
+        # address fingerprint miss, so a duplicate to that door went unflagged.
+        plain = Address("CN", "广东省", "深圳市", "南山区", "科技园1号")
+        repeated = Address("CN", "广东省", "深圳市", "南山区", "南山区科技园1号")
+        assert (
+            by_kind(FOR_TESTS.fingerprints(order(address=plain)))[ADDRESS]
+            == by_kind(FOR_TESTS.fingerprints(order(address=repeated)))[ADDRESS]
+        )
+
     def test_buyer_ids_are_per_channel(self) -> None:
         douyin = by_kind(FOR_TESTS.fingerprints(order(channel="douyin")))[BUYER]
         youzan = by_kind(FOR_TESTS.fingerprints(order(channel="youzan")))[BUYER]

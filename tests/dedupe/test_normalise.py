@@ -319,6 +319,35 @@ class TestProvinceSuffixes:
         assert long_form == short_form
 
 
+# Heads, each with how a street may start by repeating its end.
+REPEATED_HEADS = [
+    (("广东省", "深圳市", "南山区"), ("南山区", "深圳市南山区", "深圳南山区")),
+    (("广东", "深圳", "南山区"), ("南山区", "深圳市南山区", "广东省深圳市南山区")),
+    (("北京市", "北京市", "朝阳区"), ("朝阳区", "北京市朝阳区", "北京朝阳区")),
+    (("北京", "市辖区", "朝阳区"), ("朝阳区", "北京市朝阳区")),
+    (("吉林省", "吉林市", "船营区"), ("船营区", "吉林市船营区", "吉林船营区")),
+    (("广西壮族自治区", "南宁市", "青秀区"), ("青秀区", "南宁青秀区", "南宁市青秀区")),
+    (
+        ("内蒙古", "呼伦贝尔", "鄂温克族自治旗"),
+        ("鄂温克族自治旗", "呼伦贝尔市鄂温克族自治旗"),
+    ),
+    (("新疆", "伊犁哈萨克自治州", "伊宁县"), ("伊宁县", "伊犁哈萨克自治州伊宁县")),
+    (
+        ("香港特别行政区", "九龙", "油尖旺区"),
+        ("油尖旺区", "九龙油尖旺区", "香港九龙油尖旺区"),
+    ),
+    (("广东省", "广州市", ""), ("广州市", "广东广州市")),
+]
+DOORS = [
+    "科技园1号",
+    "南山路5号",
+    "广州路5号",
+    "大冲村3栋201室",
+    "Tower A 12楼",
+    "1号楼",
+]
+
+
 class TestChineseAddresses:
     """One place, written structured or in the street alone, gives one key."""
 
@@ -402,6 +431,63 @@ class TestChineseAddresses:
             cn("吉林市船营区解放路1号")
         )
 
+    @pytest.mark.parametrize(
+        "address",
+        [
+            cn("南山区科技园1号", "广东省", "深圳市", "南山区"),
+            cn("深圳市南山区科技园1号", "广东省", "深圳市", "南山区"),
+            cn("深圳南山区科技园1号", "广东省", "深圳市", "南山区"),
+            cn("深圳市 南山区 科技园 1 号", "广东", "深圳", "南山区"),
+        ],
+    )
+    def test_a_street_repeating_the_city_and_district(self, address: Address) -> None:
+        # How buyers type the detail address after picking the region: a
+        # second key for the same door evaded address limits (incident 6).
+        assert "CN:广东深圳南山区科技园1号" == normalize_address(address)
+
+    @pytest.mark.parametrize(
+        ("address", "key"),
+        [
+            (cn("朝阳区建国路88号", "北京市", "", "朝阳区"), "北京朝阳区建国路88号"),
+            (
+                cn("朝阳区建国路88号", "北京", "市辖区", "朝阳区"),
+                "北京朝阳区建国路88号",
+            ),
+            (
+                cn("船营区解放路1号", "吉林", "吉林市", "船营区"),
+                "吉林吉林船营区解放路1号",
+            ),
+            (
+                cn("吉林市船营区解放路1号", "吉林省", "吉林市", "船营区"),
+                "吉林吉林船营区解放路1号",
+            ),
+            (
+                cn("鄂温克族自治旗1号", "内蒙古", "呼伦贝尔市", "鄂温克族自治旗"),
+                "内蒙古呼伦贝尔鄂温克族自治旗1号",
+            ),
+            # No district: the city, written with its 市, is the repeat.
+            (cn("广州市广州路5号", "广东省", "广州市"), "广东广州广州路5号"),
+        ],
+    )
+    def test_a_street_repeating_the_end_of_the_head(
+        self, address: Address, key: str
+    ) -> None:
+        assert f"CN:{key}" == normalize_address(address)
+
+    @given(st.sampled_from(REPEATED_HEADS), st.data(), st.sampled_from(DOORS))
+    def test_repeating_the_end_of_the_head_changes_nothing(
+        self,
+        head_and_repeats: tuple[tuple[str, str, str], tuple[str, ...]],
+        data: st.DataObject,
+        door: str,
+    ) -> None:
+        (province, city, district), repeats = head_and_repeats
+        repeat = data.draw(st.sampled_from(repeats))
+        separator = data.draw(st.sampled_from(["", " ", ", "]))
+        plain = cn(door, province, city, district)
+        repeated = cn(f"{repeat}{separator}{door}", province, city, district)
+        assert normalize_address(repeated) == normalize_address(plain)
+
 
 class TestDifferentPlaces:
     """Folding never merges two places."""
@@ -421,6 +507,22 @@ class TestDifferentPlaces:
         assert "CN:广东广州广州路5号" == normalize_address(
             cn("广州路5号", "广东省", "广州市")
         )
+
+    @pytest.mark.parametrize(
+        ("road", "head", "key"),
+        [
+            ("南山路1号", ("广东省", "深圳市", "南山区"), "CN:广东深圳南山区南山路1号"),
+            ("矿区路5号", ("山西省", "阳泉市", "矿区"), "CN:山西阳泉矿区矿区路5号"),
+            ("城区大街2号", ("山西省", "大同市", "城区"), "CN:山西大同城区城区大街2号"),
+        ],
+    )
+    def test_a_road_named_after_its_district_keeps_its_name(
+        self, road: str, head: tuple[str, str, str], key: str
+    ) -> None:
+        # 南山路 is not the district 南山区 repeated, nor is 矿区路 in 矿区:
+        # written after the district, the road keeps its name.
+        assert key == normalize_address(cn(road, *head))
+        assert key == normalize_address(cn(f"{head[2]}{road}", *head))
 
     def test_a_street_word_with_a_city_suffix_is_left_alone(self) -> None:
         assert "CN:广东深圳南山区城市花园3栋" == normalize_address(

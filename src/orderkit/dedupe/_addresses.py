@@ -84,6 +84,9 @@ _CITY = re.compile(
 # Platforms (and buyers) often repeat the whole address in the street field;
 # a repeat is recognised only when it is unmistakable.
 _DISTRICT_SUFFIXES: Final = ("区", "县", "旗")
+# What follows a district's name when the name is part of a road's
+# (矿区路 in 矿区), not a repeat of the district.
+_ROAD_WORDS: Final = ("路", "街", "道", "巷", "弄", "大道", "大街")
 # The characters with which Chinese platforms mask an address.
 _MASK = re.compile("[*\u2022\u25cf\u2217]")
 _CACHE_SIZE = 8_192
@@ -110,7 +113,12 @@ def normalize_address(address: Address, *, field: str = "address") -> str | None
       (深圳市 and 深圳, 苏州市昆山市 and 苏州昆山);
     - the parts may be structured or all in `street`: `北京市朝阳区建国路88号` in
       the street alone gives the key of `北京 / 北京市 / 朝阳区 / 建国路88号`,
-      and a street that repeats the whole structured part is read once.
+      and a street that repeats the whole structured part is read once, as
+      is one that starts with the district (`南山区科技园1号`), the city and
+      district (`深圳市南山区...`, with or without 市) or, when there is no
+      district, the city with its 市; a district repeated so is recognised
+      only with its suffix (区, 县 or 旗), and not before a road word
+      (矿区路 in 矿区 is a road).
 
     Other addresses are compared by their words: street, district, city and
     province, in that order. The postcode, the recipient and the phone are
@@ -171,6 +179,7 @@ class _Head(NamedTuple):
     district: str  # squeezed
     text: str  # the three squeezed parts joined, as squeezing them joined would
     key: str  # `_read_squeezed(text)`'s key
+    tails: tuple[str, ...]  # `_tails` of the squeezed city and district
 
 
 @functools.lru_cache(maxsize=_HEAD_CACHE_SIZE)
@@ -188,7 +197,24 @@ def _head(province: str, city: str, district: str, field: str) -> _Head:
         squeezed[1] = ""
     text = join_squeezed(join_squeezed(squeezed[0], squeezed[1]), squeezed[2])
     masked = any(_MASK.search(value) for value in folded)
-    return _Head(folded, masked, squeezed[2], text, _read_squeezed(text)[0])
+    key = _read_squeezed(text)[0]
+    tails = _tails(squeezed[1], squeezed[2])
+    return _Head(folded, masked, squeezed[2], text, key, tails)
+
+
+def _tails(city: str, district: str) -> tuple[str, ...]:
+    """How a street can start by repeating the end of its head, longest first.
+
+    Each ends with a suffix written out, so that it is unmistakable: "南山区"
+    repeats the district 南山区, "南山路" does not.
+    """
+    name = city.removesuffix("市")
+    if len(district) > 1 and district.endswith(_DISTRICT_SUFFIXES):
+        cities = (f"{name}市", name) if name else ()
+        return (*(join_squeezed(c, district) for c in cities), district)
+    if name and not district:
+        return (f"{name}市",)
+    return ()
 
 
 def _chinese_key(head: _Head, street: str) -> str:
@@ -196,13 +222,27 @@ def _chinese_key(head: _Head, street: str) -> str:
     if not head.key:
         # Everything is in the street.
         return _read_squeezed(street)[0]
-    whole, _ = _read_squeezed(join_squeezed(head.text, street))
     street_key, street_has_province = _read_squeezed(street)
-    repeats_head = street_key.startswith(head.key)
     # A bare "广州" head and a "广州路5号" street are not a repeat; a district
     # ("朝阳区朝阳区") or a province at the start of the street makes one sure.
     sure = street_has_province or head.district.endswith(_DISTRICT_SUFFIXES)
-    return street_key if repeats_head and sure else whole
+    if sure and street_key.startswith(head.key):
+        return street_key
+    if street.startswith(head.tails):
+        street = _unrepeated(head.tails, street)
+    return _read_squeezed(join_squeezed(head.text, street))[0]
+
+
+def _unrepeated(tails: tuple[str, ...], street: str) -> str:
+    """The street without the head's tail it starts with, if that is a repeat."""
+    # Buyers type the door after the district or the city they picked, and
+    # repeat them: such a street reads as if they had not.
+    for tail in tails:
+        if street.startswith(tail):
+            rest = street[len(tail) :]
+            if rest and not rest.startswith(_ROAD_WORDS):
+                return rest
+    return street
 
 
 def _read_chinese(text: str) -> tuple[str, bool]:
