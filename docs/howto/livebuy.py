@@ -13,7 +13,7 @@ from typing import Any, Final
 import pendulum
 
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import InvalidMoney, ValidationError
+from orderkit.errors import EmptyOrder, InvalidMoney, ValidationError
 from orderkit.integrations import (
     ChannelOrder,
     ChannelRecord,
@@ -58,6 +58,14 @@ def read_fen(value: object, *, path: str) -> Money:
     return Money.from_minor(value, CURRENCY)
 
 
+def read_code(value: object, *, path: str) -> str:
+    """Text that names a thing (a SKU): printable, as orderkit requires."""
+    code = read_text(value, path=path)
+    if not code.isprintable():
+        raise ValidationError(path, value, "must not contain control characters")
+    return code
+
+
 def read_unix(value: object, *, path: str) -> pendulum.DateTime:
     """An instant from Unix seconds (a JSON integer), in UTC."""
     if type(value) is not int or not 0 < value < 2**32:
@@ -98,10 +106,7 @@ def _order(order: Mapping[str, Any]) -> ChannelOrder:
     created = read_unix(order.get("create_time"), path="order.create_time")
     buyer = read_object(order.get("buyer"), path="order.buyer")
     phone = read_phone(buyer.get("mobile"), path="order.buyer.mobile", region="CN")
-    lines = tuple(
-        _line(item, f"order.items[{i}]")
-        for i, item in enumerate(read_list(order.get("items"), path="order.items"))
-    )
+    lines = _lines(read_list(order.get("items"), path="order.items"))
     placed = OrderPlaced(
         order_id=order_id,
         # The order's own id and creation time: the same on every re-send.
@@ -139,11 +144,28 @@ def _order(order: Mapping[str, Any]) -> ChannelOrder:
     )
 
 
+def _lines(items: list[Any]) -> tuple[OrderLine, ...]:
+    # OrderPlaced refuses these too, but naming its own `lines`: checked
+    # here, the error names the payload path.
+    if not items:
+        raise EmptyOrder("order.items", items, "an order needs at least one item")
+    lines: list[OrderLine] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        line = _line(item, f"order.items[{i}]")
+        if line.line_id in seen:
+            path = f"order.items[{i}].item_id"
+            raise ValidationError(path, line.line_id, "repeats an earlier item")
+        seen.add(line.line_id)
+        lines.append(line)
+    return tuple(lines)
+
+
 def _line(item: object, path: str) -> OrderLine:
     line = read_object(item, path=path)
     return OrderLine(
         read_id(line.get("item_id"), path=f"{path}.item_id"),
-        read_text(line.get("sku_code"), path=f"{path}.sku_code"),
+        read_code(line.get("sku_code"), path=f"{path}.sku_code"),
         read_quantity(line.get("count"), path=f"{path}.count"),
         read_fen(line.get("price"), path=f"{path}.price"),
         title=read_text(line.get("title"), path=f"{path}.title", required=False),

@@ -281,6 +281,30 @@ class TestOrder:
 
         assert "[0].products[1].price_ex_tax" == caught.value.field
 
+    def test_a_repeated_product_id_names_its_path(self) -> None:
+        body = merged()
+        body[0]["products"][1]["id"] = body[0]["products"][0]["id"]
+
+        with pytest.raises(ValidationError) as caught:
+            BigCommercePayloads().parse(body, topic=LIST)
+
+        assert "[0].products[1].id" == caught.value.field
+
+    def test_a_refusal_of_the_canonical_order_names_the_order(self) -> None:
+        # A guest's buyer id is made of the e-mail; the tab in it is refused
+        # by Buyer (at `buyer_id`), reported at the order in the list.
+        body = merged()
+        body[0]["customer_id"] = 0
+        body[0]["billing_address"]["email"] = "a\tb@example.com"
+
+        with pytest.raises(ValidationError) as caught:
+            BigCommercePayloads().parse(body, topic=LIST)
+
+        assert "[0]" == caught.value.field
+        assert str(caught.value).startswith("[0]: ")
+        assert isinstance(caught.value.__cause__, ValidationError)
+        assert "buyer_id" == caught.value.__cause__.field
+
     def test_two_currencies_are_refused(self) -> None:
         with pytest.raises(ValidationError) as caught:
             order({"currency_code": "EUR"})

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orderkit.adapters.channels._common import moved
 from orderkit.adapters.channels.mapping import FieldMap
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
@@ -347,6 +348,25 @@ class TestErrorsAtOnce:
         with pytest.raises(ValidationError) as caught:
             fieldmap().parse(payload, topic="trade")
         assert f"{ROOT}.buyer_open_uid" == caught.value.field
+
+    def test_a_moved_refusal_keeps_its_class(self) -> None:
+        # What a core refusal is moved with (here and in the adapters): the
+        # subclass, its own attributes and the message follow the new path.
+        error = StructureError("lines", [], "must not be empty", "list")
+
+        relocated = moved(error, f"{ROOT}.orders")
+
+        assert isinstance(relocated, StructureError)
+        assert (f"{ROOT}.orders", [], "list", error) == (
+            relocated.field,
+            relocated.value,
+            relocated.type_name,
+            relocated.__cause__,
+        )
+        assert str(
+            StructureError(f"{ROOT}.orders", [], "must not be empty", "list")
+        ) == str(relocated)
+        assert "lines" == error.field
 
     def test_naive_time_without_a_zone_is_refused(self) -> None:
         spec = tomllib.loads(SPEC.read_text("utf-8"))

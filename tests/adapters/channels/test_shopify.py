@@ -12,7 +12,12 @@ import pytest
 
 from orderkit.adapters.channels.shopify import ShopifyPayloads
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import StructureError, UnknownStatus, ValidationError
+from orderkit.errors import (
+    EmptyOrder,
+    StructureError,
+    UnknownStatus,
+    ValidationError,
+)
 from orderkit.integrations import (
     ChannelOrder,
     ChannelRefund,
@@ -139,6 +144,19 @@ class TestFulfilments:
         assert isinstance(record, ChannelOrder)
         assert [type(e).__name__ for e in record.events] == ["PaymentCaptured"]
 
+    def test_a_refused_parcel_names_the_fulfilment(self) -> None:
+        body = fulfilled()
+        body["order"]["fulfillments"][0]["line_items"] = []
+
+        # Shipped refuses it at `lines`; the error keeps its class.
+        with pytest.raises(EmptyOrder) as caught:
+            ShopifyPayloads().parse(body, topic="orders/fulfilled")
+
+        assert "order.fulfillments[0]" == caught.value.field
+        assert str(caught.value).startswith("order.fulfillments[0]: ")
+        assert isinstance(caught.value.__cause__, EmptyOrder)
+        assert "lines" == caught.value.__cause__.field
+
 
 class TestOrder:
     """The order fixture: #1001, three iPods, authorised and not yet shipped."""
@@ -250,6 +268,39 @@ class TestOrder:
 
         assert "order.line_items[2].price" == caught.value.field
 
+    def test_no_line_items_names_the_payload_path(self) -> None:
+        body = payload(ORDER)
+        body["order"]["line_items"] = []
+
+        with pytest.raises(EmptyOrder) as caught:
+            ShopifyPayloads().parse(body, topic="orders/create")
+
+        assert "order.line_items" == caught.value.field
+
+    def test_a_repeated_line_id_names_its_path_in_the_page(self) -> None:
+        first = payload(ORDER)["order"]
+        second = copy.deepcopy(first)
+        second["id"] = 2
+        second["line_items"][2]["id"] = second["line_items"][0]["id"]
+
+        with pytest.raises(ValidationError) as caught:
+            ShopifyPayloads().parse({"orders": [first, second]}, topic="orders/list")
+
+        assert "orders[1].line_items[2].id" == caught.value.field
+
+    def test_a_refusal_of_the_canonical_order_names_the_order(self) -> None:
+        # A guest's buyer id is made of the e-mail; the tab in it is refused
+        # by Buyer (at `buyer_id`), reported at the order.
+        body = payload(ORDER)
+        body["order"].update(customer=None, email="a\tb@example.com")
+
+        with pytest.raises(ValidationError) as caught:
+            ShopifyPayloads().parse(body, topic="orders/create")
+
+        assert "order" == caught.value.field
+        assert isinstance(caught.value.__cause__, ValidationError)
+        assert "buyer_id" == caught.value.__cause__.field
+
 
 class TestStatus:
     """The documented table: financial, fulfilment, cancelled and closed."""
@@ -306,6 +357,17 @@ class TestStatus:
         assert isinstance(event, Cancelled)
         assert "cancelled in Shopify: customer" == event.reason
         assert pendulum.datetime(2008, 1, 10, 17, 30) == event.occurred_at
+
+    def test_a_cancel_reason_with_a_line_break_names_its_path(self) -> None:
+        body = payload(ORDER)
+        body["order"].update(
+            cancelled_at="2008-01-10T12:30:00-05:00", cancel_reason="other\nx"
+        )
+
+        with pytest.raises(ValidationError) as caught:
+            ShopifyPayloads().parse(body, topic="orders/cancelled")
+
+        assert "order.cancel_reason" == caught.value.field
 
     def test_archived_fulfilled_and_paid_is_completed(self) -> None:
         changed = {

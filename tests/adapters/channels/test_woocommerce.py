@@ -12,6 +12,7 @@ from orderkit.adapters.channels.woocommerce import WooCommercePayloads
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     ConfigurationError,
+    EmptyOrder,
     InvalidMoney,
     InvalidQuantity,
     StructureError,
@@ -162,6 +163,32 @@ class TestOrder:
         assert isinstance(event, PaymentCaptured)
         assert "ch_3Ox2" == event.payment_id
 
+    def test_a_transaction_id_with_a_line_break_names_its_path(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            order({"transaction_id": "ch_1\n2"})
+
+        assert "transaction_id" == caught.value.field
+
+    def test_no_line_items_names_the_path(self) -> None:
+        with pytest.raises(EmptyOrder) as caught:
+            order({"line_items": []})
+
+        assert "line_items" == caught.value.field
+
+    def test_a_refusal_of_the_canonical_order_names_the_order(self) -> None:
+        # A guest's buyer id is made of the e-mail; the tab in it is refused
+        # by Buyer (at `buyer_id`), reported at the order: the whole payload.
+        body = payload(ORDER)
+        body["customer_id"] = 0
+        body["billing"]["email"] = "a\tb@example.com"
+
+        with pytest.raises(ValidationError) as caught:
+            WooCommercePayloads().parse(body, topic="order.created")
+
+        assert "payload" == caught.value.field
+        assert isinstance(caught.value.__cause__, ValidationError)
+        assert "buyer_id" == caught.value.__cause__.field
+
     def test_key_is_the_version(self) -> None:
         assert (
             IdempotencyKey(
@@ -288,6 +315,16 @@ class TestBatch:
             WooCommercePayloads().parse(body, topic="orders/batch")
 
         assert "update[0].line_items[1].quantity" == caught.value.field
+
+    def test_a_repeated_line_id_names_its_path_inside_the_batch(self) -> None:
+        body = payload(BATCH)
+        lines = body["create"][1]["line_items"]
+        lines[1]["id"] = lines[0]["id"]
+
+        with pytest.raises(ValidationError) as caught:
+            WooCommercePayloads().parse(body, topic="orders/batch")
+
+        assert "create[1].line_items[1].id" == caught.value.field
 
 
 class TestRefunds:

@@ -7,14 +7,16 @@ positive amount, an optional instant).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
-from typing import Any, final
+from typing import Any, ParamSpec, TypeVar, final
 
 import attrs
 import pendulum
 
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
+    EmptyOrder,
     InvalidMoney,
     UnknownCurrency,
     UnknownStatus,
@@ -31,6 +33,10 @@ from orderkit.integrations import (
 from orderkit.money import Currency, Money
 from orderkit.orders import OrderEvent, OrderStatus
 from orderkit.pricing import AmountOff
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 def read_flag(value: object, *, path: str, default: bool = False) -> bool:
@@ -114,6 +120,75 @@ def read_optional_id(value: object, *, path: str) -> str | None:
     if value is None or value == "" or (type(value) is int and value == 0):
         return None
     return read_id(value, path=path)
+
+
+def read_line_id(value: object, *, path: str, seen: set[str]) -> str:
+    """`read_id` for an order line's id, refusing one an earlier line had.
+
+    Checked here, while the lines are read, so the error names the payload
+    path; `OrderPlaced` refuses it too, but at `lines[i].line_id`.
+
+    Raises:
+        ValidationError: Not an id, or the id of an earlier line in `seen`
+            (to which it is added otherwise).
+    """
+    line_id = read_id(value, path=path)
+    if line_id in seen:
+        raise ValidationError(path, line_id, "repeats an earlier line id")
+    seen.add(line_id)
+    return line_id
+
+
+def require_lines(items: list[Any], *, path: str, what: str = "line") -> None:
+    """Refuse an order whose array of lines at `path` is empty.
+
+    Raises:
+        EmptyOrder: `items` is empty (`field` is `path`, not `lines`).
+    """
+    if not items:
+        raise EmptyOrder(path, items, f"an order needs at least one {what}")
+
+
+def moved(error: ValidationError, path: str) -> ValidationError:
+    """`error` as raised at `path`: a canonical class's refusal at its payload path.
+
+    The same class with the same attributes (an `InvalidMoney` stays one, a
+    `StructureError` keeps its `type_name`), `field` and the message naming
+    `path`, and the original chained as `__cause__`; `error` itself when it
+    already names `path`.
+    """
+    if error.field == path:
+        return error
+    relocated = copy.copy(error)
+    # The base initialiser sets `field` and writes the message the same way
+    # for every subclass; the subclass's own attributes come with the copy.
+    ValidationError.__init__(relocated, path, error.value, error.problem)
+    relocated.__cause__ = error
+    return relocated
+
+
+def built(
+    path: str, make: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+) -> _T:
+    """`make(*args, **kwargs)`, a refusal of it moved to the payload path `path`.
+
+    For canonical classes (`OrderPlaced`, `Quote`, an event) made of values
+    already read: their checks name their own attributes (`lines`,
+    `reason`), which say nothing about where the payload went wrong. The
+    arguments are evaluated before the call, so a reader's error among them
+    keeps its own, exact path.
+
+    Raises:
+        ValidationError: `make` refused (`field` is `path`, or `"payload"`
+            for the top of the payload); the same subclass.
+    """
+    try:
+        return make(*args, **kwargs)
+    except ValidationError as error:
+        relocated = moved(error, path or "payload")
+        if relocated is error:
+            raise
+        raise relocated from error
 
 
 def join(prefix: str, name: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Final
 
 import attrs
 
+from orderkit.adapters.channels._common import moved
 from orderkit.errors import (
     UnknownStatus,
     ValidationError,
@@ -453,11 +454,3 @@ def mapped_value(value: object, field: Field, path: str) -> object:
         known = ", ".join(sorted(table))
         raise ValidationError(path, value, f"is not one of the mapped values ({known})")
     return table[value]
-
-
-def moved(error: ValidationError, path: str) -> ValidationError:
-    if error.field == path:
-        return error
-    moved = ValidationError(path, error.value, error.problem)
-    moved.__cause__ = error
-    return moved

@@ -8,6 +8,7 @@ from typing import Any, Final
 import pendulum
 
 from orderkit.adapters.channels._common import (
+    built,
     join,
     key,
     objects,
@@ -16,7 +17,7 @@ from orderkit.adapters.channels._common import (
     read_optional_when,
     stamp,
 )
-from orderkit.integrations import read_id, read_instant, read_quantity, read_text
+from orderkit.integrations import read_id, read_instant, read_quantity
 from orderkit.money import Money
 from orderkit.orders import (
     Cancelled,
@@ -54,7 +55,9 @@ def order_events(
             or created
         )
         events.append(
-            PaymentCaptured(
+            built(
+                at,
+                PaymentCaptured,
                 order_id=order_id,
                 key=key(_CHANNEL, "order.paid", order_id, stamp(paid)),
                 occurred_at=paid,
@@ -66,11 +69,15 @@ def order_events(
         order.get("cancelled_at"), path=join(at, "cancelled_at")
     )
     if cancelled is not None:
-        why = read_text(
+        # Printable, as the event's reason must be: a line break is refused
+        # here, at its payload path.
+        why = read_label(
             order.get("cancel_reason"), path=join(at, "cancel_reason"), required=False
         )
         events.append(
-            Cancelled(
+            built(
+                at,
+                Cancelled,
                 order_id=order_id,
                 key=key(_CHANNEL, "order.cancelled", order_id, stamp(cancelled)),
                 occurred_at=cancelled,
@@ -94,7 +101,9 @@ def _fulfilled(order: Mapping[str, Any], at: str, order_id: str) -> list[OrderEv
             continue  # no carrier acknowledgement: not shipped yet
         fulfilment_id = read_id(item.get("id"), path=f"{item_at}.id")
         lines = [
-            ShipmentLine(
+            built(
+                part_at,
+                ShipmentLine,
                 read_id(part.get("id"), path=f"{part_at}.id"),
                 read_quantity(part.get("quantity"), path=f"{part_at}.quantity"),
             )
@@ -103,7 +112,9 @@ def _fulfilled(order: Mapping[str, Any], at: str, order_id: str) -> list[OrderEv
             )
         ]
         shipped.append(
-            Shipped(
+            built(
+                item_at,
+                Shipped,
                 order_id=order_id,
                 key=key(_CHANNEL, "fulfillment", order_id, fulfilment_id),
                 occurred_at=read_instant(
@@ -122,7 +133,9 @@ def _fulfilled(order: Mapping[str, Any], at: str, order_id: str) -> list[OrderEv
     if not shipped:
         return []
     first = min(shipped, key=lambda event: event.occurred_at)
-    picking = PickingStarted(
+    picking = built(
+        at,
+        PickingStarted,
         order_id=order_id,
         key=key(_CHANNEL, "order.picking", order_id, first.shipment_id),
         occurred_at=first.occurred_at,

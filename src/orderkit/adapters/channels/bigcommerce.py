@@ -20,6 +20,7 @@ import pendulum
 
 from orderkit.adapters.channels._common import (
     Unmapped,
+    built,
     guest_id,
     join,
     key,
@@ -30,11 +31,12 @@ from orderkit.adapters.channels._common import (
     read_currency,
     read_flag,
     read_label,
+    read_line_id,
     read_optional_id,
+    require_lines,
     stamp,
 )
 from orderkit.errors import (
-    EmptyOrder,
     InvalidMoney,
     StructureError,
     UnknownStatus,
@@ -256,7 +258,11 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
     modified = _when(order, at, "date_modified")
     lines = _lines(order, at, currency)
     address = _address(order, at)
-    placed = OrderPlaced(
+    # built(): a refusal by the canonical classes names this order's path,
+    # not their own attributes.
+    placed = built(
+        at,
+        OrderPlaced,
         order_id=order_id,
         key=key(_CHANNEL, "order.placed", order_id, stamp(modified)),
         occurred_at=created,
@@ -265,7 +271,9 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
         address=address,
         lines=lines,
     )
-    quote = Quote(
+    quote = built(
+        at,
+        Quote,
         order_id,
         _CHANNEL,
         lines,
@@ -280,7 +288,9 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
     events: list[OrderEvent] = []
     if status is _S.CANCELLED:
         events.append(
-            Cancelled(
+            built(
+                at,
+                Cancelled,
                 order_id=order_id,
                 key=key(_CHANNEL, "order.cancelled", order_id, stamp(modified)),
                 occurred_at=modified,
@@ -289,14 +299,18 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
         )
     elif status is _S.CLOSED:
         events.append(
-            Closed(
+            built(
+                at,
+                Closed,
                 order_id=order_id,
                 key=key(_CHANNEL, "order.closed", order_id, stamp(modified)),
                 occurred_at=modified,
                 reason="declined in BigCommerce",
             )
         )
-    return ChannelOrder(
+    return built(
+        at,
+        ChannelOrder,
         placed=placed,
         quote=quote,
         status=status,
@@ -386,11 +400,16 @@ def _lines(
             " merge GET /v2/orders/{id}/products into `products` first",
             "array",
         )
+    items = objects(products, path=products_at)
+    require_lines(items, path=products_at, what="product")
     lines = []
-    for item_at, item in objects(products, path=products_at):
-        line_id = read_id(item.get("id"), path=f"{item_at}.id")
+    seen: set[str] = set()
+    for item_at, item in items:
+        line_id = read_line_id(item.get("id"), path=f"{item_at}.id", seen=seen)
         lines.append(
-            OrderLine(
+            built(
+                item_at,
+                OrderLine,
                 line_id,
                 _sku(item, item_at, line_id),
                 read_quantity(item.get("quantity"), path=f"{item_at}.quantity"),
@@ -398,8 +417,6 @@ def _lines(
                 read_text(item.get("name"), path=f"{item_at}.name", required=False),
             )
         )
-    if not lines:
-        raise EmptyOrder(products_at, products, "an order needs at least one product")
     return tuple(lines)
 
 
@@ -430,7 +447,9 @@ def _address(order: Mapping[str, Any], at: str) -> Address:
         )
 
     street = ", ".join(part for part in (text("street_1"), text("street_2")) if part)
-    return Address(
+    return built(
+        billing_at,
+        Address,
         country=country,
         province=text("state"),
         city=text("city"),
@@ -447,7 +466,9 @@ def _buyer(order: Mapping[str, Any], at: str, order_id: str, address: Address) -
     billing_at, billing = _billing(order, at)
     email = read_text(billing.get("email"), path=f"{billing_at}.email", required=False)
     customer = read_optional_id(order.get("customer_id"), path=join(at, "customer_id"))
-    return Buyer(
+    return built(
+        at,
+        Buyer,
         customer or guest_id(email, order_id),
         address.recipient,
         address.phone,

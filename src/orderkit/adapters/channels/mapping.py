@@ -24,6 +24,7 @@ from typing import Any, Final, TypeVar, final
 import attrs
 import pendulum
 
+from orderkit.adapters.channels._common import moved
 from orderkit.adapters.channels._mapping_spec import (
     LINE_TARGETS,
     LINES_KEYS,
@@ -36,7 +37,6 @@ from orderkit.adapters.channels._mapping_spec import (
     Settings,
     join_path,
     mapped_value,
-    moved,
     read_root,
     read_settings,
     read_topics,

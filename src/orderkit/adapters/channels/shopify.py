@@ -18,6 +18,7 @@ import attrs
 from orderkit.adapters.channels._common import (
     Unmapped,
     amount_offers,
+    built,
     guest_id,
     join,
     key,
@@ -29,9 +30,11 @@ from orderkit.adapters.channels._common import (
     read_currency,
     read_flag,
     read_label,
+    read_line_id,
     read_optional_id,
     read_optional_when,
     read_positive_money,
+    require_lines,
     shipping_total,
     stamp,
 )
@@ -205,14 +208,21 @@ class ShopifyPayloads:
       `processed_at` (else `created_at`), the only stable time the payload
       gives; the payment is `order-<id>` because the order names no
       transaction (`transactions/list` has the provider's ids). `Cancelled`
-      at `cancelled_at` with the `cancel_reason`. Fulfilments are not turned
-      into `Shipped`: that needs the carrier's acknowledgement.
+      at `cancelled_at` with the `cancel_reason`. Each of `fulfillments`
+      whose `status` is `success` and that names a `tracking_company` and a
+      `tracking_number` (the carrier's acknowledgement) is a `Shipped` of
+      its `line_items` at its `created_at`, the fulfilment id as the
+      shipment id; the earliest of them also states `PickingStarted` at the
+      same time (a parcel leaves only once picked). Other fulfilments
+      (pending, cancelled, no tracking yet) state nothing.
 
     Keys (the same on every re-send): placed is
     `(shopify, order.placed, <id>, <updated_at>)`, so a re-delivered version
     is a duplicate and an edited one a new, stale fact; paid is
     `(…, order.paid, <id>, <processed_at>)`; cancelled
-    `(…, order.cancelled, <id>, <cancelled_at>)`; a refund
+    `(…, order.cancelled, <id>, <cancelled_at>)`; shipped
+    `(…, fulfillment, <id>, <fulfilment id>)`; picking
+    `(…, order.picking, <id>, <id of the earliest such fulfilment>)`; a refund
     `(…, refund, <order_id>, <refund_id>)`; a transaction
     `(…, transaction, <order_id>, <id>/<status>)`.
 
@@ -287,7 +297,11 @@ class ShopifyPayloads:
         updated = read_instant(order.get("updated_at"), path=join(at, "updated_at"))
         lines = _lines(order, at, currency)
         address = _address(order, at)
-        placed = OrderPlaced(
+        # built(): a refusal by the canonical classes names this order's
+        # path, not their own attributes.
+        placed = built(
+            at,
+            OrderPlaced,
             order_id=order_id,
             key=key(_CHANNEL, "order.placed", order_id, stamp(updated)),
             occurred_at=created,
@@ -299,7 +313,9 @@ class ShopifyPayloads:
         total = read_money(
             order.get("total_price"), currency, path=join(at, "total_price")
         )
-        quote = Quote(
+        quote = built(
+            at,
+            Quote,
             order_id,
             _CHANNEL,
             lines,
@@ -320,7 +336,9 @@ class ShopifyPayloads:
                 order.get("taxes_included"), path=join(at, "taxes_included")
             ),
         )
-        return ChannelOrder(
+        return built(
+            at,
+            ChannelOrder,
             placed=placed,
             quote=quote,
             status=status,
@@ -481,11 +499,17 @@ def _channel_status(order: Mapping[str, Any]) -> str:
 def _lines(
     order: Mapping[str, Any], at: str, currency: Currency
 ) -> tuple[OrderLine, ...]:
+    lines_at = join(at, "line_items")
+    items = objects(order.get("line_items"), path=lines_at)
+    require_lines(items, path=lines_at)
     lines = []
-    for item_at, item in objects(order.get("line_items"), path=join(at, "line_items")):
-        line_id = read_id(item.get("id"), path=f"{item_at}.id")
+    seen: set[str] = set()
+    for item_at, item in items:
+        line_id = read_line_id(item.get("id"), path=f"{item_at}.id", seen=seen)
         lines.append(
-            OrderLine(
+            built(
+                item_at,
+                OrderLine,
                 line_id,
                 _sku(item, item_at, line_id),
                 read_quantity(item.get("quantity"), path=f"{item_at}.quantity"),
@@ -529,7 +553,9 @@ def _address(order: Mapping[str, Any], at: str) -> Address:
         return read_text(raw.get(field), path=f"{address_at}.{field}", required=False)
 
     street = ", ".join(part for part in (text("address1"), text("address2")) if part)
-    return Address(
+    return built(
+        address_at,
+        Address,
         country=country,
         province=text("province"),
         city=text("city"),
@@ -567,7 +593,9 @@ def _buyer(order: Mapping[str, Any], at: str, order_id: str, region: str) -> Buy
     if not phone and isinstance(billing, dict) and billing.get("phone"):
         # The one who pays is the buyer: their number when no other is given.
         phone_at, phone = join(at, "billing_address.phone"), billing["phone"]
-    return Buyer(
+    return built(
+        at,
+        Buyer,
         buyer_id,
         name,
         read_phone(phone, path=phone_at, region=region),

@@ -22,6 +22,7 @@ import pendulum
 from orderkit.adapters.channels._common import (
     Unmapped,
     amount_offers,
+    built,
     guest_id,
     join,
     key,
@@ -34,9 +35,11 @@ from orderkit.adapters.channels._common import (
     read_currency,
     read_flag,
     read_label,
+    read_line_id,
     read_optional_id,
     read_optional_when,
     read_positive_money,
+    require_lines,
     shipping_total,
     stamp,
 )
@@ -275,7 +278,11 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
     modified = _when(order, at, "date_modified_gmt")
     lines = _lines(order, at, currency)
     address = _address(order, at)
-    placed = OrderPlaced(
+    # built(): a refusal by the canonical classes names this order's path,
+    # not their own attributes.
+    placed = built(
+        at,
+        OrderPlaced,
         order_id=order_id,
         key=key(_CHANNEL, "order.placed", order_id, stamp(modified)),
         occurred_at=created,
@@ -285,7 +292,9 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
         lines=lines,
     )
     total = read_money(order.get("total"), currency, path=join(at, "total"))
-    quote = Quote(
+    quote = built(
+        at,
+        Quote,
         order_id,
         _CHANNEL,
         lines,
@@ -302,11 +311,14 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
         order.get("date_paid_gmt"), path=join(at, "date_paid_gmt"), zone=_ZONE
     )
     if paid is not None and status is not _S.PENDING_PAYMENT and total.amount > 0:
-        payment = read_text(
+        # Printable, as a payment id must be: refused here, at its payload path.
+        payment = read_label(
             order.get("transaction_id"), path=join(at, "transaction_id"), required=False
         )
         events.append(
-            PaymentCaptured(
+            built(
+                at,
+                PaymentCaptured,
                 order_id=order_id,
                 key=key(_CHANNEL, "order.paid", order_id, stamp(paid)),
                 occurred_at=paid,
@@ -316,14 +328,18 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
         )
     if status is _S.CANCELLED:
         events.append(
-            Cancelled(
+            built(
+                at,
+                Cancelled,
                 order_id=order_id,
                 key=key(_CHANNEL, "order.cancelled", order_id, stamp(modified)),
                 occurred_at=modified,
                 reason="cancelled in WooCommerce",
             )
         )
-    return ChannelOrder(
+    return built(
+        at,
+        ChannelOrder,
         placed=placed,
         quote=quote,
         status=status,
@@ -340,13 +356,19 @@ def _when(record: Mapping[str, Any], at: str, name: str) -> pendulum.DateTime:
 def _lines(
     order: Mapping[str, Any], at: str, currency: Currency
 ) -> tuple[OrderLine, ...]:
+    lines_at = join(at, "line_items")
+    items = objects(order.get("line_items"), path=lines_at)
+    require_lines(items, path=lines_at)
     lines = []
-    for item_at, item in objects(order.get("line_items"), path=join(at, "line_items")):
-        line_id = read_id(item.get("id"), path=f"{item_at}.id")
+    seen: set[str] = set()
+    for item_at, item in items:
+        line_id = read_line_id(item.get("id"), path=f"{item_at}.id", seen=seen)
         quantity = read_quantity(item.get("quantity"), path=f"{item_at}.quantity")
         name = read_text(item.get("name"), path=f"{item_at}.name", required=False)
         lines.append(
-            OrderLine(
+            built(
+                item_at,
+                OrderLine,
                 line_id,
                 _sku(item, item_at, line_id),
                 quantity,
@@ -401,7 +423,9 @@ def _address(order: Mapping[str, Any], at: str) -> Address:
     if not phone and isinstance(billing, dict) and billing.get("phone"):
         # Older versions have no shipping phone: the buyer's is the one to call.
         phone_at, phone = join(at, "billing.phone"), billing["phone"]
-    return Address(
+    return built(
+        address_at,
+        Address,
         country=country,
         province=text("state"),
         city=text("city"),
@@ -423,7 +447,9 @@ def _buyer(order: Mapping[str, Any], at: str, order_id: str, region: str) -> Buy
 
     email = text("email")
     customer = read_optional_id(order.get("customer_id"), path=join(at, "customer_id"))
-    return Buyer(
+    return built(
+        at,
+        Buyer,
         customer or guest_id(email, order_id),
         person(text("first_name"), text("last_name")),
         read_phone(billing.get("phone"), path=f"{billing_at}.phone", region=region),
