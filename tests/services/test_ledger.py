@@ -296,6 +296,24 @@ class TestSellablePushes:
             sent = [json.loads(m.payload)["sellable"] for m in uow.outbox.unsent()]
         assert sent == [3, 0, 2]
 
+    @pytest.mark.parametrize("minutes_apart", [0, 1])
+    def test_a_safety_stock_set_back_to_an_earlier_figure_tells_them_again(
+        self, minutes_apart: int
+    ) -> None:
+        unit = MemoryUnitOfWork()
+        clock = FrozenClock(pendulum.datetime(2026, 11, 11))
+        for figure in (5, 3, 5):
+            with unit as uow:
+                ledger = Ledger(uow.ledger, clock, outbox=uow.outbox)
+                if figure == 5 and not uow.outbox.unsent():
+                    ledger.receive("TEA-01", "W1", 10, key="grn-1")
+                ledger.set_safety_stock("TEA-01", "W1", figure)
+                uow.commit()
+            clock.advance(minutes=minutes_apart)
+        with unit as uow:
+            sent = [json.loads(m.payload)["sellable"] for m in uow.outbox.unsent()]
+        assert sent == [10, 5, 7, 5]
+
     def test_without_an_outbox_nothing_is_written(self) -> None:
         unit = MemoryUnitOfWork()
         clock = FrozenClock(pendulum.datetime(2026, 11, 11))

@@ -492,7 +492,9 @@ class Ledger:
         (old,) = found
         (new,) = self._store.balances(now, sku=sku, location=location)
         if self._outbox is not None and old.sellable() != new.sellable():
-            self._tell([sku], f"safety:{sku}:{location}:{quantity}", now)
+            # A cause of its own: the same figure set again later is a new
+            # change, whose message must not be taken for the first one's.
+            self._tell([sku], f"safety:{sku}:{location}:{_new_key()}", now)
         return crossing(new, old.available - old.safety_stock)
 
     # reads
