@@ -29,6 +29,7 @@ from orderkit.integrations import (
     TrackingEvent,
     TrackingStatus,
 )
+from orderkit.inventory import Backorder, Preorder
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
@@ -267,6 +268,34 @@ class TestAccept:
             assert uow.outbox.unsent() == []
             assert uow.detector.orders_of_buyer("+8613800138000") == []
         assert balance(unit, clock) == (1, 0, 0)
+
+    def test_a_backordered_sku_is_taken_as_far_as_its_policy_lets_it(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock, quantity=1)
+        with unit as uow:
+            Ledger(uow.ledger, clock).set_policy("RETRO-CLOCK", Backorder(2))
+            uow.commit()
+        the_desk = desk(unit, clock)
+        assert isinstance(the_desk.accept(incoming("DY-1", quantity=3)), Accepted)
+        assert balance(unit, clock) == (1, 3, 0)
+        outcome = the_desk.accept(incoming("DY-2", buyer="buyer-43", phone=None))
+        assert isinstance(outcome, Refused)
+        [shortage] = outcome.shortages
+        assert (shortage.requested, shortage.available) == (2, 0)
+
+    def test_a_closed_preorder_takes_only_the_stock(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock, quantity=1)
+        with unit as uow:
+            closed = Preorder(5, ends_at=T0.subtract(hours=1))
+            Ledger(uow.ledger, clock).set_policy("RETRO-CLOCK", closed)
+            uow.commit()
+        outcome = desk(unit, clock).accept(incoming())
+        assert isinstance(outcome, Refused)
+        [shortage] = outcome.shortages
+        assert (shortage.requested, shortage.available) == (2, 1)
 
     def test_purchase_limits_refuse_before_pricing_and_stock(
         self, unit: UnitOfWork, clock: FrozenClock
@@ -650,6 +679,26 @@ class TestEvents:
         assert released.order.review == ()
         assert balance(unit, clock) == (4, 2, 2)
 
+    def test_a_payment_the_store_finds_lapsed_holds_the_stock_again(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = desk_with_order(unit, clock)
+        with unit as uow:
+            (hold,) = uow.ledger.holds(owner="order:douyin:DY-1001")
+        # Another worker, its clock ahead, writes just after the hold's expiry:
+        # the store now judges the hold lapsed, though this clock says live.
+        with unit as uow:
+            ahead = FrozenClock(hold.expires_at.add(seconds=1))
+            Ledger(uow.ledger, ahead).receive("MUG", "BJ-1", 1)
+            uow.commit()
+        clock.set(hold.expires_at.subtract(seconds=1))
+
+        recorded = the_desk.record("douyin", "DY-1001", paid(at=clock.now()))
+
+        assert recorded.order.status is OrderStatus.PAID
+        assert recorded.order.review == ()
+        assert balance(unit, clock) == (10, 0, 2)
+
     def test_an_early_shipment_is_parked_then_shipped(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
@@ -829,6 +878,39 @@ class TestPicking:
         )
         with pytest.raises(IllegalTransition):
             the_desk.start_picking("douyin", "DY-1001", wms)
+
+    def test_two_lines_of_one_sku_pick_each_unit_where_it_was_committed(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        with unit as uow:
+            ledger = Ledger(uow.ledger, clock)
+            ledger.receive("RETRO-CLOCK", "BJ-1", 3)
+            ledger.receive("RETRO-CLOCK", "BJ-2", 2)
+            uow.commit()
+        placed = OrderPlaced(
+            order_id="DY-1001",
+            key=key("DY-1001", "trade.created"),
+            occurred_at=T0,
+            channel="douyin",
+            buyer=Buyer("buyer-42", "李雷", phone=None),
+            address=Address("CN", "北京市", "北京市", "朝阳区", "建国路 1 号"),
+            lines=[
+                OrderLine("L1", "RETRO-CLOCK", 2, cny("199.00")),
+                OrderLine("L2", "RETRO-CLOCK", 3, cny("199.00")),
+            ],
+        )
+        policy = DeskPolicy(locations=["BJ-1", "BJ-2"])
+        the_desk = OrderDesk(unit, clock, policy, Fingerprinter(SECRET))
+        the_desk.accept(awaiting_payment(placed, events=(paid(amount="995.00"),)))
+        wms = _Warehouse()
+        the_desk.start_picking("douyin", "DY-1001", wms)
+        assert {t.location: t.lines for t in wms.tasks.values()} == {
+            "BJ-1": (
+                PickLine("L1", "RETRO-CLOCK", 2),
+                PickLine("L2", "RETRO-CLOCK", 1),
+            ),
+            "BJ-2": (PickLine("L2", "RETRO-CLOCK", 2),),
+        }
 
     def test_a_failing_warehouse_is_retried_safely(
         self, unit: UnitOfWork, clock: FrozenClock
@@ -1273,6 +1355,12 @@ class TestPolicyChecks:
         with pytest.raises(ValidationError) as caught:
             DeskPolicy(locations=["BJ-1"], **{field: value})  # type: ignore[arg-type]
         assert field == caught.value.field
+
+    def test_nearest_routing_is_refused_for_want_of_distances(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            DeskPolicy(locations=["BJ-1"], routing="nearest")
+        assert caught.value.field == "routing"
+        assert "distances" in caught.value.problem
 
 
 @pytest.mark.parametrize(

@@ -191,6 +191,28 @@ class TestAudit:
         ((stored, replayed),) = ledger.audit()
         assert (stored.on_hand, replayed.on_hand) == (7, 5)
 
+    def test_a_hold_falling_due_during_the_audit_is_no_mismatch(
+        self, store: MemoryLedgerStore
+    ) -> None:
+        class Ticking:
+            """A real clock: every reading a second after the last."""
+
+            def __init__(self) -> None:
+                self.at = T0
+
+            def now(self) -> pendulum.DateTime:
+                self.at = self.at.add(seconds=1)
+                return self.at
+
+            def sleep(self, seconds: float) -> None:
+                self.at = self.at.add(seconds=seconds)
+
+        ledger = Ledger(store, Ticking())
+        ledger.receive(SKU, "W1", 5)  # at T0 + 1 s
+        ledger.reserve("cart", [(SKU, "W1", 2)], ttl=dt.timedelta(seconds=2))
+        # Due at T0 + 4 s: the audit's next reading, after one at T0 + 3 s.
+        assert ledger.audit() == ()
+
 
 class TestKeyReuse:
     """A key reused for another kind of call is a conflict, not a crash."""

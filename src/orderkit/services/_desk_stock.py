@@ -6,13 +6,15 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Final, final
 
+import attrs
 import pendulum
 
 from orderkit._time import plus
+from orderkit._validate import MAX_INT
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import InsufficientStock, ValidationError
+from orderkit.errors import HoldNotLive, InsufficientStock, ValidationError
 from orderkit.integrations import PickLine, PickTask
-from orderkit.inventory import Hold, HoldState, StockLine, route
+from orderkit.inventory import Balance, Hold, HoldState, StockLine, route
 from orderkit.orders import (
     AfterSalesCase,
     Cancelled,
@@ -83,9 +85,18 @@ class OrderStock:
                 demand[line.sku] = demand.get(line.sku, 0) + left
         if not demand:
             return
-        balances = [
-            balance for sku in demand for balance in self._store.balances(now, sku=sku)
-        ]
+        store = self._store
+        balances: list[Balance] = []
+        for sku in demand:
+            # `route` offers what is available; a Backorder or an open
+            # Preorder lets the SKU's available go below zero, and `reserve`
+            # takes those units: route offers them too. `reserve` judges the
+            # policy at the store's time, and so has the last word.
+            allowance = -store.policy(sku).floor(now)
+            balances.extend(
+                _allowing(balance, allowance) if allowance else balance
+                for balance in store.balances(now, sku=sku)
+            )
         chosen = route(
             demand,
             balances,
@@ -147,12 +158,18 @@ class OrderStock:
         holds: Sequence[Hold],
         now: pendulum.DateTime,
     ) -> bool:
-        live = [h for h in holds if h.is_live(now)]
-        for hold in _in_lock_order(live):
-            self._ledger.commit(
-                hold.hold_id, reason="paid", key=f"{event.key}:{hold.hold_id}"
-            )
-        stockless = not live and not any(h.state is HoldState.COMMITTED for h in holds)
+        committed = any(h.state is HoldState.COMMITTED for h in holds)
+        for hold in _in_lock_order(h for h in holds if h.is_live(now)):
+            try:
+                self._ledger.commit(
+                    hold.hold_id, reason="paid", key=f"{event.key}:{hold.hold_id}"
+                )
+            except HoldNotLive:
+                # Live by this clock, lapsed by the store's: it judges at its
+                # high-water mark, which a worker with a clock ahead moved on.
+                continue
+            committed = True
+        stockless = not committed
         if stockless and not HELD_WITHOUT_STOCK & set(order.review):
             # The hold lapsed before the money came: hold the stock again.
             try:
@@ -167,7 +184,7 @@ class OrderStock:
         try:
             self._ledger.ship(
                 owner_of(order),
-                _from_holds(holds, wanted),
+                [part for _, part in _from_holds(holds, wanted)],
                 reason=f"shipment {event.shipment_id}",
                 key=str(event.key),
             )
@@ -206,12 +223,15 @@ class OrderStock:
         task again is the same task.
         """
         holds = self._store.holds(owner=owner_of(order), state=HoldState.COMMITTED)
+        lines = order.lines
+        wanted = [(line.sku, line.quantity) for line in lines]
         by_location: dict[str, list[PickLine]] = {}
-        for line in order.lines:
-            for part in _from_holds(holds, [(line.sku, line.quantity)]):
-                by_location.setdefault(part.location, []).append(
-                    PickLine(line.line_id, part.sku, part.quantity)
-                )
+        # One pass over all lines: two lines of one SKU share its committed
+        # units, so the second takes what the first left, not the same units.
+        for i, part in _from_holds(holds, wanted):
+            by_location.setdefault(part.location, []).append(
+                PickLine(lines[i].line_id, part.sku, part.quantity)
+            )
         owner = owner_of(order)
         return tuple(
             PickTask(
@@ -257,6 +277,15 @@ class OrderStock:
             )
 
 
+def _allowing(balance: Balance, allowance: int) -> Balance:
+    """`balance` as `route` should see it: `allowance` more units available.
+
+    On hand carries the allowance, since `route` reads only `available`; the
+    store's counts stop at 2**63 - 1, and no reservation goes past them.
+    """
+    return attrs.evolve(balance, on_hand=min(balance.on_hand + allowance, MAX_INT))
+
+
 def _until(deadline: pendulum.DateTime, now: pendulum.DateTime) -> dt.timedelta:
     """`deadline - now`, exact, as a plain `timedelta`.
 
@@ -292,10 +321,14 @@ def _check_returnable(order: Order, case: AfterSalesCase) -> None:
 
 def _from_holds(
     holds: Iterable[Hold], wanted: Iterable[tuple[str, int]]
-) -> list[StockLine]:
-    """Where each shipped SKU's units were committed, oldest holds first.
+) -> list[tuple[int, StockLine]]:
+    """Where each wanted SKU's units were committed, oldest holds first.
 
-    A SKU shipped beyond what was committed is asked of its first location
+    Each part comes with the index in `wanted` it serves. The committed
+    units are taken once across all of `wanted`: two entries of one SKU
+    never both take the same units.
+
+    A SKU wanted beyond what was committed is asked of its first location
     (or none), so that the ledger refuses it with the shortage.
     """
     left: dict[tuple[str, str], int] = {}
@@ -303,8 +336,8 @@ def _from_holds(
         if hold.state is HoldState.COMMITTED:
             row = (hold.sku, hold.location)
             left[row] = left.get(row, 0) + hold.unshipped
-    lines: list[StockLine] = []
-    for sku, quantity in wanted:
+    lines: list[tuple[int, StockLine]] = []
+    for i, (sku, quantity) in enumerate(wanted):
         rows = [row for row in left if row[0] == sku]
         need = quantity
         for row in rows:
@@ -312,9 +345,9 @@ def _from_holds(
             if taken:
                 left[row] -= taken
                 need -= taken
-                lines.append(StockLine(sku, row[1], taken))
+                lines.append((i, StockLine(sku, row[1], taken)))
         if need:
-            lines.append(StockLine(sku, rows[0][1] if rows else "-", need))
+            lines.append((i, StockLine(sku, rows[0][1] if rows else "-", need)))
     return lines
 
 

@@ -197,7 +197,17 @@ def _pricing(value: Mapping[str, PricingPolicy]) -> Mapping[str, PricingPolicy]:
 
 
 def _routing(value: RoutingStrategy | str) -> RoutingStrategy:
-    return renamed(RoutingStrategy, "routing", value)
+    strategy = renamed(RoutingStrategy, "routing", value)
+    if strategy is RoutingStrategy.NEAREST:
+        # Distances are from each order's destination: a policy fixed before
+        # any order has none to give, and every accept would fail.
+        raise ValidationError(
+            "routing",
+            value,
+            "the desk has no distances from an order's destination:"
+            " use 'location_order' or 'most_stock'",
+        )
+    return strategy
 
 
 def _locations(value: Iterable[str]) -> tuple[str, ...]:
@@ -255,7 +265,9 @@ class DeskPolicy:
 
     Attributes:
         locations: Where stock may ship from, best first (the routing order).
-        routing: How locations are ranked when more than one can ship.
+        routing: How locations are ranked when more than one can ship:
+            `LOCATION_ORDER` (the default) or `MOST_STOCK`. `NEAREST` is
+            refused, since distances are from each order's destination.
         pricing: The pricing policy of channels without their own.
         channel_pricing: Pricing policies by channel.
         limits: The purchase limits in force.

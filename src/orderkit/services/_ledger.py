@@ -562,7 +562,11 @@ class Ledger:
             movements make but the store lacks is compared as an empty
             stored balance.
         """
-        self.expire_due()
+        # One reading of the clock for both sides: a hold falling due between
+        # a sweep and a later read would count as live in the replay but
+        # expired in the stored balances.
+        now = self._now()
+        self.expire_due(now)
         movements: list[Movement] = []
         # Page by sequence number, not by count: a store may leave gaps (a
         # PostgreSQL sequence skips the numbers of rolled-back plans).
@@ -571,7 +575,7 @@ class Ledger:
             movements.extend(page)
             after = page[-1].seq
         rebuilt = replay(movements)
-        kept = {(b.sku, b.location): b for b in self.balances()}
+        kept = {(b.sku, b.location): b for b in self._store.balances(now)}
         found = []
         for row in sorted(kept.keys() | rebuilt.keys()):
             stored = kept.get(row) or Balance(*row)
