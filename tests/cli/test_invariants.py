@@ -41,6 +41,7 @@ class Day:
     plans: Sequence[OrderPlan]
     ended: pendulum.DateTime
     sellable: Mapping[str, int]
+    provider_holds: Mapping[str, int]
 
 
 @pytest.fixture(scope="module")
@@ -54,23 +55,42 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Day:
         reports = run_here(Job(path, ORDERS, SEED, Rates(), 1), unit, lambda *_: None)
         plans = plan_day(ORDERS, SEED, Rates())
         ended = max(r.ended_at for r in reports)
-        clean = check(unit, plans, ended, sellable=reports[0].sellable)
+        holds = reports[0].provider_holds
+        clean = check(
+            unit, plans, ended, sellable=reports[0].sellable, provider_holds=holds
+        )
     finally:
         database.close()
     assert clean.count == 0, clean.violations
-    return Day(path, plans, ended, reports[0].sellable)
+    assert holds, "the provider holds no money at all: nothing was checked"
+    return Day(path, plans, ended, reports[0].sellable, holds)
 
 
-def _checked(day: Day, tmp_path: Path, corrupt: Corruption) -> Findings:
+def _checked(
+    day: Day,
+    tmp_path: Path,
+    corrupt: Corruption,
+    provider_holds: Mapping[str, int] | None = None,
+) -> Findings:
     copy = str(tmp_path / "corrupt.db")
     shutil.copy(day.path, copy)
     with sqlite3.connect(copy) as con:
         corrupt(con)
     unit = SqliteUnitOfWork(copy)
     try:
-        return check(unit, day.plans, day.ended, sellable=day.sellable)
+        return check(
+            unit,
+            day.plans,
+            day.ended,
+            sellable=day.sellable,
+            provider_holds=provider_holds,
+        )
     finally:
         unit.close()
+
+
+def _untouched(con: sqlite3.Connection) -> None:
+    del con
 
 
 def _trail(con: sqlite3.Connection, ref: tuple[str, str]) -> list[dict[str, Any]]:
@@ -223,8 +243,61 @@ def test_a_refund_beyond_its_capture_is_counted_not_raised(
     _said(found, "cannot be read")
 
 
-def test_only_lifecycle_events_must_be_applied_once() -> None:
-    """A desk record may repeat its key (a saga begun again); an event may not."""
+@pytest.mark.parametrize("event_type", ["AfterSalesRecorded", "PaymentsRecorded"])
+def test_a_desk_record_applied_twice_is_seen(
+    day: Day, tmp_path: Path, event_type: str
+) -> None:
+    """An amendment recorded again, one version on, as a double execution leaves it."""
+
+    def corrupt(con: sqlite3.Connection) -> None:
+        for channel, order_id in con.execute(
+            "SELECT channel, order_id FROM orderkit_orders ORDER BY order_id"
+        ).fetchall():
+            ref = (channel, order_id)
+            trail = _trail(con, ref)
+            found = [r for r in trail if r["event_type"] == event_type]
+            if found:
+                version, status = trail[-1]["version"] + 1, trail[-1]["to_status"]
+                again = {**found[0], "version": version}
+                _put_record(
+                    con, ref, {**again, "from_status": status, "to_status": status}
+                )
+                _put_document(con, ref, {**_document(con, ref), "version": version})
+                return
+        pytest.fail(f"no {event_type} record in the day")
+
+    _said(_checked(day, tmp_path, corrupt), f"applied {event_type}")
+
+
+def test_money_the_provider_holds_for_no_order_is_seen(
+    day: Day, tmp_path: Path
+) -> None:
+    """A capture whose reply was lost, on an order that never recorded it."""
+    holds = {**day.provider_holds, "taobao:lost-reply": 100}
+    found = _checked(day, tmp_path, _untouched, provider_holds=holds)
+    assert found.count == 1
+    _said(found, "provider: holds 100 (minor units) of payment taobao:lost-reply")
+
+
+def test_money_the_provider_holds_beyond_a_refund_is_seen(
+    day: Day, tmp_path: Path
+) -> None:
+    """A refund the order records settled that the provider never sent."""
+    with sqlite3.connect(day.path) as con:
+        payment = next(
+            refund["payment_id"]
+            for (stored,) in con.execute("SELECT document FROM orderkit_orders")
+            for refund in (json.loads(stored)["payment_ledger"] or {}).get(
+                "refunds", []
+            )
+            if refund["state"] == "refunded"
+        )
+    holds = {**day.provider_holds, payment: day.provider_holds.get(payment, 0) + 1}
+    _said(_checked(day, tmp_path, _untouched, provider_holds=holds), payment)
+
+
+def test_every_record_is_applied_once_a_saga_may_begin_again() -> None:
+    """A saga may begin again under its key once it ended; nothing else may repeat."""
 
     def record(version: int, event_type: str) -> AuditRecord:
         return AuditRecord(
@@ -240,11 +313,15 @@ def test_only_lifecycle_events_must_be_applied_once() -> None:
             recorded_at=pendulum.datetime(2026, 11, 11),
         )
 
-    desk = Findings()
-    _check_once([record(2, "SagaStarted"), record(3, "SagaStarted")], "DY-1", desk)
-    assert desk.count == 0
-    events = Findings()
-    _check_once(
-        [record(2, "PaymentCaptured"), record(3, "PaymentCaptured")], "DY-1", events
-    )
-    assert events.count == 1
+    def violations(*event_types: str) -> int:
+        found = Findings()
+        trail = [record(v, e) for v, e in enumerate(event_types, start=2)]
+        _check_once(trail, "DY-1", found)
+        return found.count
+
+    assert violations("SagaStarted", "SagaEnded", "SagaStarted", "SagaEnded") == 0
+    assert violations("SagaEnded", "SagaStarted", "SagaEnded") == 0
+    assert violations("SagaStarted", "SagaStarted") == 1
+    assert violations("SagaStarted", "SagaEnded", "SagaEnded") == 1
+    for event_type in ("PaymentCaptured", "AfterSalesRecorded", "PaymentsRecorded"):
+        assert violations(event_type, event_type) == 1, event_type

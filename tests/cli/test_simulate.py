@@ -13,7 +13,8 @@ import attrs
 import pendulum
 import pytest
 
-from orderkit.cli import _main, main
+from orderkit.cli import _main, _workers, main
+from orderkit.cli._plans import Rates
 from orderkit.cli._run import Settings, simulate
 from orderkit.cli._summary import KEYS, failed
 from orderkit.inventory import Balance, Plan, Receipt
@@ -155,6 +156,41 @@ class TestWorkers:
         assert out == ""
         assert err.count("\n") == 1
         assert "holds orders already" in err
+
+    def test_each_worker_recovers_its_own_sagas(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """Every worker has a fake provider and carriers of its own."""
+        db = str(tmp_path / "day.db")
+        summary = run_json(
+            capsys,
+            *("--orders", "80", "--workers", "2", "--db", db),
+            *("--payment-timeout-rate", "1", "--carrier-timeout-rate", "1"),
+        )
+        assert (summary["exit"], summary["sagas_in_flight"]) == (0, 0)
+        assert summary["refunds"] > 0
+
+
+class TestTheOutageEnds:
+    """Every provider call times out, half of them after the money moved."""
+
+    RATES = Rates(payment_timeout=1.0, carrier_timeout=1.0)
+
+    def test_the_money_of_closed_orders_goes_back(self) -> None:
+        summary = simulate(Settings(orders=60, seed=1, db=":memory:", rates=self.RATES))
+        assert not failed(summary), summary["violations"]
+        assert summary["paid"] == 0
+        assert cast("int", summary["closed_unpaid"]) > 0
+        assert summary["sagas_in_flight"] == 0
+        assert cast("int", summary["refunds"]) > 0
+
+    def test_money_kept_fails_the_run(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(_workers, "recover_sagas", lambda _world: None)
+        summary = simulate(Settings(orders=60, seed=1, db=":memory:", rates=self.RATES))
+        assert failed(summary)
+        assert cast("int", summary["sagas_in_flight"]) > 0
+        violations = cast("list[str]", summary["violations"])
+        assert any(v.startswith("provider: holds") for v in violations), violations
 
 
 @pytest.mark.skipif(

@@ -12,8 +12,9 @@ import pendulum
 import pytest
 
 from orderkit.cli import main
-from orderkit.cli._backends import describe
+from orderkit.cli._backends import Database, describe
 from orderkit.cli._progress import ProgressBar, wanted
+from orderkit.cli._run import _stock
 
 
 EVENTS = Path(__file__).parents[1] / "fixtures" / "cli" / "events.jsonl"
@@ -75,6 +76,22 @@ class TestBadUsage:
         assert out == ""
         assert err.count("\n") == 1
         assert "error:" in err
+
+    def test_a_database_holding_stock_only_is_refused(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """A run stopped before its first order: its stock is not this day's."""
+        db = str(tmp_path / "stocked.db")
+        database = Database(db)
+        try:
+            _stock(database.open(), 10)
+        finally:
+            database.close()
+        assert main(["simulate", "--orders", "20", "--db", db]) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err.count("\n") == 1
+        assert "holds stock already" in err
 
 
 class TestUnforeseen:

@@ -5,9 +5,11 @@ left behind. The ledger's movements are replayed (`Ledger.audit`) and must
 give the stored balances; no balance may hold more than is on hand (the
 SKUs sell under `NoOversell`); no order's refunds may exceed its captures;
 every order's audit trail must tell the story of its status, one version
-after the other, each event once, each move one the lifecycle allows; holds
-must belong to orders that still need them; and abusers must hold no stock.
-An order the store cannot read back is a violation too, not a crash.
+after the other, each record once, each move one the lifecycle allows; holds
+must belong to orders that still need them; abusers must hold no stock; and
+the payment provider may hold no money the orders do not record as paid and
+not refunded. An order the store cannot read back is a violation too, not a
+crash.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from orderkit.cli._world import SimClock
 from orderkit.errors import OrderkitError, RefundExceedsCapture
 from orderkit.inventory import Hold, HoldState, NoOversell
 from orderkit.orders import (
-    EVENT_TYPES,
     TRANSITIONS,
     AuditRecord,
     Order,
@@ -35,6 +36,7 @@ from orderkit.orders import (
     order_stream,
 )
 from orderkit.ports import UnitOfWork
+from orderkit.pricing import RefundState
 from orderkit.services import Ledger
 
 
@@ -71,8 +73,8 @@ def _moves() -> frozenset[tuple[OrderStatus, OrderStatus]]:
 
 
 _MOVES: Final = _moves()
-# The lifecycle's events: each is applied once, whatever its channel re-sends.
-_EVENT_NAMES: Final = frozenset(event.__name__ for event in EVENT_TYPES)
+# A saga's records: each half may come again once the other came between.
+_SAGA_HALVES: Final = {"SagaStarted": "SagaEnded", "SagaEnded": "SagaStarted"}
 
 
 @final
@@ -143,11 +145,15 @@ def check(
     now: pendulum.DateTime,
     *,
     sellable: Mapping[str, int],
+    provider_holds: Mapping[str, int] | None = None,
 ) -> Findings:
     """Check every invariant against the stores at simulated time `now`.
 
     `sellable` is what the channels were last told they may sell of each
     SKU, through the outbox: it must be what the ledger says now.
+    `provider_holds` is what the payment provider holds of each payment id
+    (captured less refunded, in minor units): no more than the orders
+    record of it, paid and not refunded (not checked when `None`).
     """
     plans = list(plans)
     found = Findings()
@@ -157,9 +163,11 @@ def check(
     status: dict[str, OrderStatus] = {}
     window = DayWindow(catalog.US_DAY, catalog.US_ZONE)
     planned = [(p.channel, p.order_id) for p in plans]
+    recorded: dict[str, int] = {}
     for order, records in _orders(unit, planned, found):
         status[order_stream(order.channel, order.order_id)] = order.status
         _check_order(order, records, found)
+        _count_kept(order, recorded)
         if order.channel == "shopify" and order.placed_at in window:
             found.us_day_orders += 1
             office_day = order.placed_at.in_timezone(catalog.OFFICE_ZONE).date()
@@ -167,7 +175,40 @@ def check(
     with unit as uow:
         _check_holds(uow.ledger.holds(), status, abusers, found)
         found.holds_expired = len(uow.ledger.holds(state=HoldState.EXPIRED))
+    if provider_holds is not None:
+        _check_provider(provider_holds, recorded, found)
     return found
+
+
+def _count_kept(order: Order, recorded: dict[str, int]) -> None:
+    """Add what the order records kept of each payment: paid, less refunded."""
+    for payment in order.payments:
+        kept = recorded.get(payment.payment_id, 0) + payment.amount.minor
+        recorded[payment.payment_id] = kept
+    if order.payment_ledger is not None:
+        for refund in order.payment_ledger.refunds:
+            if refund.state is RefundState.REFUNDED:
+                kept = recorded.get(refund.payment_id, 0) - refund.amount.minor
+                recorded[refund.payment_id] = kept
+
+
+def _check_provider(
+    holds: Mapping[str, int], recorded: Mapping[str, int], found: Findings
+) -> None:
+    """The provider keeps no money that no order records as kept.
+
+    A capture whose reply was lost, on an order closed meanwhile, is money
+    taken from a buyer for nothing until the recovery refunds it. (The
+    other way round is no violation: a channel may report a payment taken
+    outside this provider.)
+    """
+    for payment, held in sorted(holds.items()):
+        kept = recorded.get(payment, 0)
+        if held > kept:
+            found.violate(
+                f"provider: holds {held} (minor units) of payment {payment},"
+                f" the orders record {kept} of it kept"
+            )
 
 
 def _check_ledger(
@@ -275,15 +316,24 @@ def _check_trail(
 
 
 def _check_once(records: Sequence[AuditRecord], ref: str, found: Findings) -> None:
-    """Each lifecycle event once; the desk's own records may repeat a key."""
+    """Each record once; a saga may begin again under its key once it ended.
+
+    An event, an amendment or a note of the desk applied a second time is a
+    double execution, whatever its type. A capture declined and asked again
+    under the same payment id begins its saga again, under the same key, and
+    ends it again: a saga's start (or end) may repeat after its end (or
+    start), never twice in a row.
+    """
     seen: set[tuple[str, str]] = set()
     for record in records:
-        if record.event_type not in _EVENT_NAMES:
-            continue
-        applied = (record.event_type, str(record.key))
+        saga = record.event_type in _SAGA_HALVES
+        # A saga's two records name its key alike (event_id), not their kind.
+        applied = (record.event_type, record.key.event_id if saga else str(record.key))
         if applied in seen:
             found.violate(f"audit: {ref} applied {applied[0]} {applied[1]} twice")
         seen.add(applied)
+        if saga:
+            seen.discard((_SAGA_HALVES[record.event_type], applied[1]))
 
 
 def _check_shipped(order: Order, ref: str, found: Findings) -> None:

@@ -56,10 +56,13 @@ Run a simulated Singles' Day through the whole OrderDesk: seeded traffic from
 Taobao (a FieldMap, in Chinese), Magento, Shopify (a US store whose day
 crosses midnight in Shanghai) and WooCommerce, through their adapters, with
 seven warehouses in three regions, a payment provider and carriers that
-time out, retries and circuit breakers. At the end the stores are checked:
-the ledger replays to its balances, nothing is oversold, no refund exceeds
-its capture, every audit trail matches its order, the channels were told
-the stock the ledger has.
+time out, retries and circuit breakers. At the end the outage is over: the
+sagas left in flight are recovered and the refunds owed sent. Then the
+stores are checked: the ledger replays to its balances, nothing is
+oversold, no refund exceeds its capture, no saga is left in flight, every
+audit trail matches its order, the channels were told the stock the ledger
+has, the payment provider holds no money the orders do not record.
+A database that holds orders or stock already is refused.
 """
 _EXAMPLES: Final = f"""\
 examples:

@@ -80,7 +80,7 @@ def simulate(
         the invariants hold or not.
 
     Raises:
-        UsageError: The database holds orders already, an in-memory
+        UsageError: The database holds orders or stock already, an in-memory
             database was asked of several workers, or the report's
             directory does not exist.
         OrderkitError: The database cannot be opened or written.
@@ -114,7 +114,13 @@ def simulate(
             elapsed = time.perf_counter() - started
             plans = plan_day(settings.orders, settings.seed, settings.rates)
             ended = max(r.ended_at for r in reports)
-            findings = check(unit, plans, ended, sellable=reports[0].sellable)
+            holds: dict[str, int] = {}
+            for report in reports:
+                # Each payment was asked of one worker's provider only.
+                holds.update(report.provider_holds)
+            findings = check(
+                unit, plans, ended, sellable=reports[0].sellable, provider_holds=holds
+            )
             if settings.report is not None:
                 ledger = read_ledger(unit)
         finally:
@@ -150,13 +156,24 @@ def _check_report(path: str) -> None:
 
 
 def _refuse_used(unit: UnitOfWork, target: str) -> None:
+    """Refuse a database a run wrote to: its day would not be this seed's.
+
+    A run writes its opening stock first, in one unit, then its orders: a
+    database with stock movements and no orders is a run stopped before its
+    first order, and its stock (of another size, perhaps) would stand in
+    for this run's, whose receipts share its keys.
+    """
     with unit as uow:
-        used = bool(uow.orders.orders(limit=1))
-    if used:
-        raise UsageError(
-            f"--db {describe(target)} holds orders already; give a new file"
-            " or an empty database"
-        )
+        if uow.orders.orders(limit=1):
+            held = "orders"
+        elif uow.ledger.movements(limit=1):
+            held = "stock"
+        else:
+            return
+    raise UsageError(
+        f"--db {describe(target)} holds {held} already; give a new file"
+        " or an empty database"
+    )
 
 
 def _stock(unit: UnitOfWork, orders: int) -> None:

@@ -64,7 +64,7 @@ KEYS: Final[tuple[tuple[str, str], ...]] = (
     ("sellable_pushes", "sellable-stock updates relayed to the channels"),
     ("us_day_orders", "US orders of 2026-11-10 in New York's day"),
     ("us_day_missed_by_utc8_dates", "  of which a UTC+8 date query would miss"),
-    ("sagas_in_flight", "sagas left unfinished at the end"),
+    ("sagas_in_flight", "sagas left unfinished after the recovery (must be 0)"),
     ("conflicts_retried", "steps that raced another worker, done again"),
     ("errors", "steps that failed unexpectedly (must be 0)"),
     ("invariant_violations", "broken invariants, checked on the stores (must be 0)"),
@@ -79,6 +79,7 @@ KEYS: Final[tuple[tuple[str, str], ...]] = (
 MUST_BE_ZERO: Final = (
     "oversold",
     "refunds_over_captured",
+    "sagas_in_flight",
     "invariant_violations",
     "errors",
 )

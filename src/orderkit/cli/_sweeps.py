@@ -2,7 +2,9 @@
 
 One worker runs them, between the other workers' steps (the workers wait
 for each other at every tick), so a sweep never races an order's own
-steps: it sees the whole database as of the tick.
+steps: it sees the whole database as of the tick. At the end of the day
+each worker also recovers its sagas (`recover_sagas`), once the outage is
+over.
 """
 
 from __future__ import annotations
@@ -18,12 +20,22 @@ from orderkit.cli import _catalog as catalog
 from orderkit.cli._world import World
 from orderkit.orders import Order, OrderStatus, OutboxMessage
 from orderkit.ports import UnitOfWork
-from orderkit.services import Ledger, relay, status_changed_at, stuck_orders
+from orderkit.services import (
+    Ledger,
+    Refunded,
+    Stalled,
+    recover,
+    relay,
+    status_changed_at,
+    stuck_orders,
+)
 
 
 _CLOSE_EVERY: Final = dt.timedelta(minutes=15)
 _MONITOR_EVERY: Final = dt.timedelta(hours=1)
 _PAGE: Final = 500
+_EVERY: Final = 2**62
+"""A `send_due` limit above any count of refunds: every one owed, each round."""
 
 
 def _every(unit: UnitOfWork, status: OrderStatus) -> Iterator[Order]:
@@ -127,3 +139,44 @@ class Sweeper:
         for stuck in found:
             self.flagged.add((stuck.channel, stuck.order_id))
         world.tally["stuck_flagged"] = len(self.flagged)
+
+
+def recover_sagas(world: World) -> None:
+    """End the outage, resume the sagas left in flight, send every refund owed.
+
+    The library's own recovery, as a host runs it when its outside answers
+    again (see *Sagas and crash recovery*): a capture whose reply was lost
+    is asked again under its key, and the money of an order closed
+    meanwhile goes back as a refund; a parcel booked during a carrier's
+    outage ships. Once per region, each with its desk, checkout and
+    carrier; the others' sagas (and other workers') stall on the calls
+    their providers refuse and wait for their own turn.
+    """
+    world.end_outage()
+    tally = world.tally
+    for region in catalog.REGIONS:
+        recovery = recover(
+            world.unit,
+            checkout=world.checkouts[region],
+            shipping=world.shipping[region],
+            refunds=world.refunds,
+            page=_PAGE,
+        )
+        tally["sagas_recovered"] += len(recovery.finished)
+        tally["refunds"] += sum(isinstance(o, Refunded) for o in recovery.finished)
+        if not recovery.stalled:
+            # Nothing waits for another region's turn: spare a scan of
+            # every order per region left.
+            break
+    # A capture saga recovered hands over to the refund its money owes, and
+    # a case waiting for a saga to end is owed its refund now: send them
+    # all, round after round, until a round sends nothing.
+    while True:
+        sent = [
+            outcome
+            for outcome in world.refunds.send_due(limit=_EVERY)
+            if not isinstance(outcome, Stalled)
+        ]
+        tally["refunds"] += sum(isinstance(o, Refunded) for o in sent)
+        if not sent:
+            return

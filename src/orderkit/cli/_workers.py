@@ -28,7 +28,7 @@ from orderkit.cli._backends import Database
 from orderkit.cli._plans import Rates
 from orderkit.cli._series import Recorded
 from orderkit.cli._simulation import Driver
-from orderkit.cli._sweeps import Sweeper
+from orderkit.cli._sweeps import Sweeper, recover_sagas
 from orderkit.cli._traffic import plan_day
 from orderkit.cli._world import World
 from orderkit.integrations import TransactionKind
@@ -65,6 +65,7 @@ class Report:
     errors: tuple[str, ...]
     refunds_over_captured: int
     effects_twice: int
+    provider_holds: dict[str, int]
     ended_at: pendulum.DateTime
     sellable: dict[str, int]
     recorded: Recorded
@@ -141,13 +142,26 @@ def run_worker(
         if min(due) == math.inf:
             break
         tick = _tick_after(min(due))
+    # The end of the day, one worker at a time: worker 0 first runs every
+    # timer (the unpaid orders close), then each worker recovers the sagas
+    # of its own orders through its own fake provider and carriers.
+    end = tick + _LAST_SWEEP
+    for turn in range(job.workers):
+        if turn == worker:
+            if sweeper is not None:
+                sweeper.sweep(end, final=True)
+            world.clock.move_to(end)
+            recover_sagas(world)
+        sync.swept()
     if sweeper is not None:
-        sweeper.sweep(tick + _LAST_SWEEP, final=True)
+        # Relay what the recoveries wrote, so the channels hear of it.
+        sweeper.sweep(end, final=True)
     world.count_faults()
     return Report(
         tally=dict(tally),
         errors=tuple(driver.errors),
         refunds_over_captured=_over_captured(world),
+        provider_holds=_holds(world),
         effects_twice=sum(
             count > 1
             for counter in (
@@ -171,6 +185,17 @@ def _over_captured(world: World) -> int:
             refund = transaction.kind is TransactionKind.REFUND
             sums[1 if refund else 0] += transaction.amount.minor
     return sum(refunded > captured for captured, refunded in moved.values())
+
+
+def _holds(world: World) -> dict[str, int]:
+    """What the provider holds of each payment: captured less refunded (minor units)."""
+    held: dict[str, int] = {}
+    for transaction in world.psp.transactions:
+        if transaction.succeeded and transaction.parent_id is not None:
+            sign = -1 if transaction.kind is TransactionKind.REFUND else 1
+            payment = transaction.parent_id
+            held[payment] = held.get(payment, 0) + sign * transaction.amount.minor
+    return {payment: minor for payment, minor in held.items() if minor}
 
 
 def _work(  # noqa: PLR0913, PLR0917 - each shared object is its own argument

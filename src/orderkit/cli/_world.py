@@ -24,7 +24,15 @@ from orderkit.cli._adapters import parsers
 from orderkit.cli._plans import Rates
 from orderkit.dedupe import Fingerprinter
 from orderkit.errors import CallTimedOut, ValidationError
-from orderkit.integrations import Label, PickTask, TrackingEvent, WarehouseConfirmation
+from orderkit.integrations import (
+    ChannelTransaction,
+    Label,
+    PickTask,
+    SettlementLine,
+    TrackingEvent,
+    WarehouseConfirmation,
+)
+from orderkit.money import Money
 from orderkit.orders import Address
 from orderkit.ports import Carrier, ChannelPayloads, Payments, UnitOfWork
 from orderkit.services import (
@@ -98,24 +106,100 @@ class SimWarehouse:
 
 
 @final
+class Provider:
+    """The payment provider as one worker's services reach it.
+
+    During the day the calls go through the fault plan (`port`); once the
+    outage is over (`over`), straight to the fake. Every worker process has
+    a fake provider of its own, so after the outage a provider answers only
+    for the payments this worker asked to capture (`asked`, shared by the
+    worker's providers, names the region whose checkout asked): another
+    worker's payment, or for a checkout another region's, times out and
+    waits for its own worker and region to recover it.
+
+    Args:
+        fake: The worker's fake provider.
+        port: The fake behind the fault plan.
+        asked: Payment id to the region whose checkout asked to capture it.
+        region: The region whose checkout this is; `None` for refunds.
+    """
+
+    def __init__(
+        self,
+        fake: FakePayments,
+        port: Payments,
+        asked: dict[str, str],
+        region: str | None,
+    ) -> None:
+        """Answer through `port` until the outage is over, then through `fake`."""
+        self._fake = fake
+        self._port = port
+        self._asked = asked
+        self._region = region
+        self.over = False
+
+    def capture(
+        self, payment_id: str, amount: Money, *, key: str
+    ) -> ChannelTransaction:
+        """Capture, through the faults until the outage is over."""
+        if not self.over:
+            if self._region is not None:
+                self._asked.setdefault(payment_id, self._region)
+            return self._port.capture(payment_id, amount, key=key)
+        self._own(payment_id, "capture", self._region)
+        return self._fake.capture(payment_id, amount, key=key)
+
+    def refund(
+        self, payment_id: str, amount: Money, *, key: str, reason: str
+    ) -> ChannelTransaction:
+        """Refund, through the faults until the outage is over."""
+        if not self.over:
+            return self._port.refund(payment_id, amount, key=key, reason=reason)
+        self._own(payment_id, "refund", None)
+        return self._fake.refund(payment_id, amount, key=key, reason=reason)
+
+    def statement(self, day: dt.date) -> Sequence[SettlementLine]:
+        """The fake's statement of `day`."""
+        return self._fake.statement(day)
+
+    def _own(self, payment_id: str, call: str, region: str | None) -> None:
+        asked = self._asked.get(payment_id)
+        if asked is None or (region is not None and asked != region):
+            raise CallTimedOut(f"payments.{call}", "not this worker's payment")
+
+
+@final
 class BrownoutCarrier:
     """A carrier whose label API times out during the peak's brownout.
 
     Outside the brownout, calls go through `inner` (which injects random
-    timeouts of its own); tracking always answers.
+    timeouts of its own); tracking always answers. Once the outage is over
+    (`over`), labels go straight to `fake`, for the shipments this worker
+    asked of this carrier only (see `Provider`: another worker's fake
+    carrier booked the others).
     """
 
-    def __init__(self, inner: Carrier, clock: SimClock, *, brownout: bool) -> None:
+    def __init__(
+        self, inner: Carrier, fake: Carrier, clock: SimClock, *, brownout: bool
+    ) -> None:
         """Wrap `inner`; `brownout=False` keeps the API up all day."""
         self._inner = inner
+        self._fake = fake
         self._clock = clock
         self._brownout = brownout
+        self._asked: set[str] = set()
         self.timeouts = 0
+        self.over = False
 
     def create_label(
         self, shipment_id: str, address: Address, *, parcels: int = 1
     ) -> Label:
         """Book the parcel, unless the API is browned out."""
+        if self.over:
+            if shipment_id not in self._asked:
+                raise CallTimedOut("carrier.create_label", "not this worker's parcel")
+            return self._fake.create_label(shipment_id, address, parcels=parcels)
+        self._asked.add(shipment_id)
         if self._brownout and _BROWNOUT[0] <= self._clock.now() < _BROWNOUT[1]:
             self.timeouts += 1
             raise CallTimedOut("carrier.create_label", "brownout at peak load")
@@ -170,7 +254,11 @@ class World:
         payments: Payments = faulty(
             self.psp, self.payment_faults, methods=["capture", "refund"]
         )
-        self.payments = payments
+        asked: dict[str, str] = {}
+        self.providers = {
+            region: Provider(self.psp, payments, asked, region)
+            for region in (*catalog.REGIONS, None)
+        }
         self.desks = {
             region: OrderDesk(
                 unit, self.clock, catalog.desk_policy(region), self.fingerprinter
@@ -178,10 +266,10 @@ class World:
             for region in catalog.REGIONS
         }
         self.checkouts = {
-            region: Checkout(unit, self.clock, desk, payments)
+            region: Checkout(unit, self.clock, desk, self.providers[region])
             for region, desk in self.desks.items()
         }
-        self.refunds = Refunds(unit, self.clock, payments)
+        self.refunds = Refunds(unit, self.clock, self.providers[None])
         self.carriers: dict[str, FakeCarrier] = {}
         self.breakers: dict[str, CircuitBreaker] = {}
         self.brownouts: list[BrownoutCarrier] = []
@@ -197,6 +285,7 @@ class World:
             self.carriers[region] = fake
             carrier = BrownoutCarrier(
                 faulty(fake, self.carrier_faults, methods=["create_label"]),
+                fake,
                 self.clock,
                 brownout=rates.carrier_timeout > 0,
             )
@@ -230,6 +319,13 @@ class World:
         return retry(
             call, clock=self.clock, policy=_RETRY, rng=self.rng, on_retry=counted
         )
+
+    def end_outage(self) -> None:
+        """The provider and the carriers answer again, without faults."""
+        for provider in self.providers.values():
+            provider.over = True
+        for carrier in self.brownouts:
+            carrier.over = True
 
     def count_faults(self) -> None:
         """Add the timeouts the fault plans and brownouts injected to the tally."""
