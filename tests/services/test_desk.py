@@ -284,6 +284,24 @@ class TestAccept:
         [shortage] = outcome.shortages
         assert (shortage.requested, shortage.available) == (2, 0)
 
+    def test_stock_on_hand_elsewhere_comes_before_a_backorder(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        with unit as uow:
+            ledger = Ledger(uow.ledger, clock)
+            ledger.receive("RETRO-CLOCK", "BJ-1", 1)
+            ledger.receive("RETRO-CLOCK", "SH-1", 10)
+            ledger.set_policy("RETRO-CLOCK", Backorder(5))
+            uow.commit()
+        policy = DeskPolicy(locations=["BJ-1", "SH-1"])
+        the_desk = OrderDesk(unit, clock, policy, Fingerprinter(SECRET))
+
+        assert isinstance(the_desk.accept(incoming()), Accepted)  # 2 units
+
+        with unit as uow:
+            holds = uow.ledger.holds(owner="order:douyin:DY-1001")
+        assert [(h.location, h.quantity) for h in holds] == [("SH-1", 2)]
+
     def test_a_closed_preorder_takes_only_the_stock(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
@@ -452,6 +470,26 @@ class TestAccept:
             the_desk.release("douyin", "DY-2", actor="ops.wu")
 
         assert balance(unit, clock) == (10, 2, 0)
+
+    def test_a_duplicate_that_comes_in_cancelled_waits_for_nobody(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming("DY-1"))
+        cancel = Cancelled(
+            order_id="DY-2",
+            key=key("DY-2", "trade.cancelled"),
+            occurred_at=T0,
+            reason="duplicate",
+        )
+
+        done = the_desk.accept(incoming("DY-2", events=(cancel,)))
+
+        assert isinstance(done, Accepted)
+        assert (done.order.status, done.order.review) == (OrderStatus.CANCELLED, ())
+        assert stuck(unit, clock.now().add(days=30)) == []
+        assert balance(unit, clock) == (10, 2, 0)  # DY-1's hold alone
 
     def test_a_rejected_duplicate_cancelled_waits_for_nobody(
         self, unit: UnitOfWork, clock: FrozenClock

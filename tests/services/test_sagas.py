@@ -420,6 +420,45 @@ class TestCheckout:
         assert payments.captured("alipay-77") == cny("576.00")
         assert payments.captured("wx-2") == cny("10.00")
 
+    def test_a_late_capture_refunded_already_leaves_the_cancellation_to_the_saga(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        """A notice that owes nothing gives the order to nobody: the saga refunds."""
+        accepted(shop.desk)
+        capture_timed_out(shop, payments)
+        payments.capture("wx-2", cny("576.00"), key="wx-2")
+        shop.desk.record(CH, "DY-2001", channel_paid("wx-2", "576.00"))
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())  # owes wx-2's 576.00
+        _refunded_by_finance(shop, payments, "wx-3", "10.00")
+
+        refunds = shop.refunds(payments)
+        declining = FakePayments(shop.clock, declined=["alipay-77"])
+        recover(shop.unit, checkout=shop.checkout(declining), refunds=refunds)
+        refunds.send_due()
+
+        assert stored(shop.unit).review == ()
+        assert payments.captured("wx-2") == cny("0.00")
+
+
+def _refunded_by_finance(
+    shop: Shop, payments: FakePayments, payment_id: str, amount: str
+) -> None:
+    """A payment finance captured and refunded, then the channel's late notice of it."""
+    money = cny(amount)
+    payments.capture(payment_id, money, key=payment_id)
+    payments.refund(payment_id, money, key=f"RF-{payment_id}", reason="paid twice")
+    ledger = (
+        PaymentLedger("DY-2001", "CNY")
+        .authorise(payment_id, money, T0)
+        .capture(payment_id, money, T0)
+        .request_refund(f"RF-{payment_id}", payment_id, money, "paid twice", T0)
+        .settle_refund(f"RF-{payment_id}", T0)
+    )
+    key = IdempotencyKey("erp", "ledger", "DY-2001", "1")
+    shop.desk.amend(CH, "DY-2001", ledger, key=key, actor="fin", source="erp")
+    late = shop.desk.record(CH, "DY-2001", channel_paid(payment_id, amount))
+    assert late.refund_due == ()
+
 
 class TestShipping:
     """Ship as a saga: a label per shipment id, then picking and shipped."""
@@ -474,6 +513,23 @@ class TestShipping:
         with pytest.raises(IllegalTransition, match="pending_payment"):
             shop.shipping(carrier).ship(CH, "DY-2001", "S1")
         assert not carrier.calls
+
+    def test_a_late_capture_refunded_already_leaves_the_refund_to_the_saga(
+        self, shop: Shop, payments: FakePayments, carrier: FakeCarrier
+    ) -> None:
+        accepted_and_paid(shop, payments)
+        plan = FaultPlan(script=[Fault.TIMEOUT_BEFORE])
+        with pytest.raises(CallTimedOut):
+            shop.shipping(faulty(carrier, plan)).ship(CH, "DY-2001", "S1")
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())  # owes 576.00
+        _refunded_by_finance(shop, payments, "wx-3", "10.00")
+
+        refunds = shop.refunds(payments)
+        recover(shop.unit, shipping=shop.shipping(carrier), refunds=refunds)
+        refunds.send_due()
+
+        assert "refund" not in stored(shop.unit).review
+        assert payments.captured("alipay-77") == cny("0.00")
 
     def test_an_order_cancelled_after_booking_says_which_label_to_void(
         self, shop: Shop, payments: FakePayments, carrier: FakeCarrier

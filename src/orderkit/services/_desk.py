@@ -17,7 +17,7 @@ import pendulum
 from orderkit._fast import copier
 from orderkit._time import plus
 from orderkit._validate import positive_int
-from orderkit.dedupe import Fingerprinter, IdempotencyKey, ReviewState
+from orderkit.dedupe import Fingerprinter, IdempotencyKey, ReviewState, Screening
 from orderkit.errors import (
     ConcurrencyConflict,
     IllegalTransition,
@@ -149,7 +149,9 @@ class OrderDesk:
         its lines are routed to locations and their stock held (until the
         payment deadline, or committed if it is paid already), and a shortage
         refuses it. Refused orders leave nothing behind; held ones are stored
-        without stock, waiting for `release`.
+        without stock, waiting for `release`. An order that comes in
+        cancelled or closed is never held: it waits for nobody (a suspected
+        duplicate still goes to the detector's review queue).
 
         The events the channel states with the order apply as `record`
         applies them: early ones are parked with the order, and money owed
@@ -189,27 +191,12 @@ class OrderDesk:
             limited = self._limited(uow, order, ip, device, promotion)
             if limited is not None:
                 return limited
-            review: list[str] = []
-            details: list[str] = []
-            if screening.suspected:
-                review.append("duplicate")
-                details.append(
-                    "疑似重复 / suspected duplicate of "
-                    + ", ".join(f"{m.channel}:{m.order_id}" for m in screening.matches)
-                )
             order, why = self._priced(incoming, order, now, records)
-            if why is not None:
-                review.append("pricing")
-                details.append(why)
-            refused = [o for o in batch.outcomes if isinstance(o, Rejected)]
-            if refused:
-                # The channel states what the order cannot be: a person
-                # looks before it goes on, rather than the event vanishing.
-                review.append("event")
-                details.append(
-                    "拒收的事件 / events refused: "
-                    + "; ".join(f"{type(r.event).__name__}: {r.error}" for r in refused)
-                )
+            # An order that came in cancelled or closed takes no stock and
+            # waits for nobody, as one held at intake and ended later.
+            reasons = [] if order.status in _ENDED else _held(screening, why, batch)
+            review = [reason for reason, _ in reasons]
+            details = [detail for _, detail in reasons]
             if review:
                 held = _evolve_order(
                     order, review=tuple(review), version=order.version + 1
@@ -639,6 +626,25 @@ def _owed_more(
     if owed_back(after).amount <= owed_back(before).amount or "refund" in after.review:
         return None
     return _held_for(after, "refund", now)
+
+
+def _held(
+    screening: Screening, pricing: str | None, batch: Batch
+) -> list[tuple[str, str]]:
+    """Why intake holds an order for a person: each reason, with its detail."""
+    reasons = []
+    if screening.suspected:
+        matches = ", ".join(f"{m.channel}:{m.order_id}" for m in screening.matches)
+        reasons.append(("duplicate", f"疑似重复 / suspected duplicate of {matches}"))
+    if pricing is not None:
+        reasons.append(("pricing", pricing))
+    refused = [o for o in batch.outcomes if isinstance(o, Rejected)]
+    if refused:
+        # The channel states what the order cannot be: a person looks
+        # before it goes on, rather than the event vanishing.
+        events = "; ".join(f"{type(r.event).__name__}: {r.error}" for r in refused)
+        reasons.append(("event", f"拒收的事件 / events refused: {events}"))
+    return reasons
 
 
 def _withdrawn(order: Order, now: pendulum.DateTime) -> tuple[Order, AuditRecord]:

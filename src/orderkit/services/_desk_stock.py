@@ -14,7 +14,7 @@ from orderkit._validate import MAX_INT
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import HoldNotLive, InsufficientStock, ValidationError
 from orderkit.integrations import PickLine, PickTask
-from orderkit.inventory import Balance, Hold, HoldState, StockLine, route
+from orderkit.inventory import Balance, Hold, HoldState, Route, StockLine, route
 from orderkit.orders import (
     AfterSalesCase,
     Cancelled,
@@ -86,23 +86,23 @@ class OrderStock:
         if not demand:
             return
         store = self._store
-        balances: list[Balance] = []
-        for sku in demand:
-            # `route` offers what is available; a Backorder or an open
-            # Preorder lets the SKU's available go below zero, and `reserve`
-            # takes those units: route offers them too. `reserve` judges the
-            # policy at the store's time, and so has the last word.
-            allowance = -store.policy(sku).floor(now)
-            balances.extend(
-                _allowing(balance, allowance) if allowance else balance
-                for balance in store.balances(now, sku=sku)
-            )
-        chosen = route(
-            demand,
-            balances,
-            locations=self._policy.locations,
-            strategy=self._policy.routing,
-        )
+        balances = [
+            balance for sku in demand for balance in store.balances(now, sku=sku)
+        ]
+        try:
+            chosen = self._route(demand, balances)
+        except InsufficientStock:
+            # Stock on hand first; then what a Backorder or an open Preorder
+            # lets a SKU's available go below zero by, which `reserve` takes
+            # too. `reserve` judges the policy at the store's time, and so
+            # has the last word.
+            allowances = {sku: -store.policy(sku).floor(now) for sku in demand}
+            if not any(allowances.values()):
+                raise
+            allowed = [
+                _allowing(balance, allowances[balance.sku]) for balance in balances
+            ]
+            chosen = self._route(demand, allowed)
         deadline = order.pay_by or plus(now, self._policy.pay_window)
         ledger = self._ledger
         owner = owner_of(order)
@@ -121,6 +121,14 @@ class OrderStock:
                         reason="paid",
                         key=f"{owner}:commit:{hold.hold_id}",
                     )
+
+    def _route(self, demand: dict[str, int], balances: list[Balance]) -> Route:
+        return route(
+            demand,
+            balances,
+            locations=self._policy.locations,
+            strategy=self._policy.routing,
+        )
 
     def has_stock(self, order: Order, now: pendulum.DateTime) -> bool:
         """Whether the ledger holds stock for the order: live or committed."""
@@ -283,6 +291,8 @@ def _allowing(balance: Balance, allowance: int) -> Balance:
     On hand carries the allowance, since `route` reads only `available`; the
     store's counts stop at 2**63 - 1, and no reservation goes past them.
     """
+    if not allowance:
+        return balance
     return attrs.evolve(balance, on_hand=min(balance.on_hand + allowance, MAX_INT))
 
 

@@ -269,8 +269,11 @@ def _ending_refund(
 ) -> Saga | None:
     """The refund ending `order` owes, keyed by the version that ended it.
 
-    None when nothing is owed, or when money was captured after the order
-    ended: that capture's refund waits for a person, who settles the rest.
+    None when nothing is owed, or when a person was given the order's
+    refunds (`review` has `"refund"`: money captured after it ended, and
+    owed back, came while the saga ran): that person settles the rest. A
+    late capture the payment ledger shows refunded already owes nothing
+    and gives the order to nobody.
     """
     end = next(
         (
@@ -282,9 +285,7 @@ def _ending_refund(
     )
     if end is None:
         return None
-    if any(
-        r.version > end.version and r.event_type == "PaymentCaptured" for r in records
-    ):
+    if REFUND in order.review:
         return None
     owed = owed_back(order)
     if owed.amount <= 0:
