@@ -471,6 +471,29 @@ class TestAccept:
 
         assert balance(unit, clock) == (10, 2, 0)
 
+    def test_a_racing_delivery_that_lost_the_stock_is_already_accepted(
+        self, unit: UnitOfWork, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Two deliveries of one order race on a shared database: both read no
+        # order, and the winner takes the last units and commits first.
+        stock(unit, clock, quantity=2)
+        the_desk = desk(unit, clock)
+        assert isinstance(the_desk.accept(incoming()), Accepted)
+        with unit as uow:
+            store_type = type(uow.orders)
+        real_get = store_type.get
+        reads: list[str] = []
+
+        def first_read_misses(store: Any, channel: str, order_id: str) -> Any:
+            reads.append(order_id)
+            return None if len(reads) == 1 else real_get(store, channel, order_id)
+
+        monkeypatch.setattr(store_type, "get", first_read_misses)
+        outcome = the_desk.accept(incoming())
+
+        assert isinstance(outcome, AlreadyAccepted)
+        assert balance(unit, clock) == (2, 2, 0)
+
     def test_a_duplicate_that_comes_in_cancelled_waits_for_nobody(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:

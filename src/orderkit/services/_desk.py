@@ -170,6 +170,9 @@ class OrderDesk:
 
         Raises:
             ValidationError: `incoming` is not a `ChannelOrder`.
+            ConcurrencyConflict: Another process stored this order while this
+                call ran; nothing was recorded, and calling again answers
+                `AlreadyAccepted`.
             StoreError: A store failed; nothing was recorded.
         """
         if not isinstance(incoming, ChannelOrder):
@@ -207,6 +210,12 @@ class OrderDesk:
                 try:
                     self._stock(uow).hold(order, now)
                 except InsufficientStock as error:
+                    # A delivery of this order racing ours may have taken the
+                    # stock and committed while we waited (on the detector's
+                    # claim, in a database of many processes): it is accepted.
+                    raced = uow.orders.get(incoming.channel, incoming.order_id)
+                    if raced is not None:
+                        return AlreadyAccepted(raced)
                     return Refused(
                         order.channel,
                         order.order_id,
