@@ -81,12 +81,11 @@ from orderkit.services._intake import (
     Refused,
 )
 from orderkit.services._limits import PurchaseLimits
+from orderkit.services._saga_steps import ENDED
 
 
 _S = OrderStatus
 _evolve_order: Final = copier(Order)
-# An order in one of these buys nothing: purchase limits do not count it.
-_ENDED: Final = frozenset({_S.CANCELLED, _S.CLOSED})
 # Orders read per unit when a use case walks every order in a status.
 _PAGE: Final = 500
 
@@ -197,7 +196,7 @@ class OrderDesk:
             order, why = self._priced(incoming, order, now, records)
             # An order that came in cancelled or closed takes no stock and
             # waits for nobody, as one held at intake and ended later.
-            reasons = [] if order.status in _ENDED else _held(screening, why, batch)
+            reasons = [] if order.status in ENDED else _held(screening, why, batch)
             review = [reason for reason, _ in reasons]
             details = [detail for _, detail in reasons]
             if review:
@@ -241,7 +240,7 @@ class OrderDesk:
         An order taken in already ended buys nothing: no limit applies to
         it and it uses none, so that the refund it owes is not lost with it.
         """
-        if order.status in _ENDED or not self._policy.limits:
+        if order.status in ENDED or not self._policy.limits:
             return None
         context = PurchaseContext.of(order, ip=ip, device=device, promotion=promotion)
         decision = PurchaseLimits(self._policy.limits, uow.limits, self._clock).check(
@@ -395,7 +394,7 @@ class OrderDesk:
             if not stocked and "stock" not in new.review:
                 new, held = _held_for(new, "stock", now)
                 records.append(held)
-            if new.status in _ENDED and HELD_WITHOUT_STOCK & set(new.review):
+            if new.status in ENDED and HELD_WITHOUT_STOCK & set(new.review):
                 new, withdrawn = _withdrawn(new, now)
                 records.append(withdrawn)
             self._store(uow, order, new, records, now, refunds=refunds)

@@ -17,6 +17,7 @@ from orderkit.errors import ValidationError
 from orderkit.inventory import RoutingStrategy, Shortage
 from orderkit.orders import AuditRecord, Order, OrderEvent, RefundDue, Rejected
 from orderkit.pricing import LimitRule, Overage, PricingPolicy
+from orderkit.services._monitor import first_capture
 
 
 __all__ = [
@@ -328,12 +329,7 @@ class DeskPolicy:
         parts: list[object] = []
         for key in self.picking_order:
             if key is PickingKey.SHIP_BY:
-                # Payments are kept in the order their notices came: the
-                # first capture is the earliest, as the monitor counts it.
-                paid_at = min(
-                    (payment.captured_at for payment in order.payments),
-                    default=order.placed_at,
-                )
+                paid_at = first_capture(order) or order.placed_at
                 parts.append(
                     paid_at if self.sla is None else self.sla.ship_by(paid_at).due
                 )

@@ -325,10 +325,18 @@ def _ship_by_due(
     given = ship_by.get((order.channel, order.order_id))
     if given is not None:
         return given
-    if rules.sla is None or not order.payments:
+    paid_at = first_capture(order)
+    if rules.sla is None or paid_at is None:
         return None
-    paid_at = min(payment.captured_at for payment in order.payments)
     return rules.sla.ship_by(paid_at).due
+
+
+def first_capture(order: Order) -> pendulum.DateTime | None:
+    """When the order's money first came: its earliest capture, or `None`.
+
+    Payments are kept in the order their notices came, not their captures'.
+    """
+    return min((payment.captured_at for payment in order.payments), default=None)
 
 
 def _stuck(
