@@ -124,6 +124,32 @@ class TestTargets:
         other.close()
         assert "wal" == mode
 
+    def test_a_new_file_gets_small_pages_and_a_long_wal(self, path: Path) -> None:
+        unit = SqliteUnitOfWork(path)
+        own = unit._conn  # the pragma is the connection's own
+        (checkpoint,) = own.execute("PRAGMA wal_autocheckpoint").fetchone()
+        unit.close()
+        with sqlite3.connect(path) as other:
+            (page_size,) = other.execute("PRAGMA page_size").fetchone()
+        other.close()
+        assert (1024, 16_000) == (page_size, checkpoint)
+
+    def test_an_existing_file_keeps_its_page_size_and_rows(
+        self, path: Path, clock: FrozenClock
+    ) -> None:
+        host = sqlite3.connect(path, isolation_level=None)
+        host.execute("PRAGMA page_size = 8192")
+        host.execute("CREATE TABLE host_notes (note TEXT)")
+        host.execute("INSERT INTO host_notes VALUES ('kept')")
+        host.close()
+        with SqliteLedgerStore(path) as store:
+            Ledger(store, clock).receive("TEA-01", "W1", 5)
+        with sqlite3.connect(path) as other:
+            (page_size,) = other.execute("PRAGMA page_size").fetchone()
+            notes = other.execute("SELECT note FROM host_notes").fetchall()
+        other.close()
+        assert (8192, [("kept",)]) == (page_size, notes)
+
     def test_memory_is_private_to_its_store(self, clock: FrozenClock) -> None:
         with (
             SqliteLedgerStore(":memory:") as one,

@@ -77,8 +77,22 @@ _WAITS: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _IN_CHUNK: Final = 500
 
 
+# A unit of work writes a row or two into some thirty B-trees, and a commit
+# copies each page it dirtied into the WAL: small pages copy a quarter of the
+# bytes. Checkpoints then fsync and copy pages back into the file: a longer
+# WAL (at most about 16 MiB) lets one checkpoint write a hot page once for
+# many commits. Measured on the desk benchmark: 1.25-1.3x the orders/s of
+# SQLite's defaults (4 KiB pages, 1,000-page WAL).
+_PAGE_SIZE: Final = 1024
+_WAL_PAGES: Final = 16_000
+
+
 def use_wal(conn: sqlite3.Connection, timeout: float) -> None:
     """Put the file in WAL mode with `synchronous = NORMAL`, waiting for writers.
+
+    A file created here gets 1 KiB pages (SQLite keeps an existing file's
+    page size), and the connection checkpoints when its WAL passes 16,000
+    pages.
 
     Switching a file to WAL needs it to itself for a moment, and SQLite
     answers "busy" at once, without the connection's busy timeout, while
@@ -89,6 +103,8 @@ def use_wal(conn: sqlite3.Connection, timeout: float) -> None:
     Raises:
         sqlite3.OperationalError: Still busy after `timeout`, or another error.
     """
+    # Before the first write, which fixes a new file's page size for good.
+    conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -100,6 +116,7 @@ def use_wal(conn: sqlite3.Connection, timeout: float) -> None:
                 raise
             time.sleep(0.01)
     conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"PRAGMA wal_autocheckpoint = {_WAL_PAGES}")
 
 
 def declare(row: str, label: str, version: int, ddl: Sequence[str]) -> Component:
