@@ -21,7 +21,7 @@ import pendulum
 
 from orderkit._validate import positive_int
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import OrderkitError, TransientError
+from orderkit.errors import OrderkitError
 from orderkit.integrations import ChannelTransaction, TransactionKind
 from orderkit.money import Money
 from orderkit.orders import (
@@ -65,8 +65,9 @@ class Refunds:
     What ending an order owes goes back to each payment that holds some of
     it, one refund per payment: the first under the saga's key, the others
     under the key and their number (`<key>/2`, ...).
-    A refund the provider declines is left to a person: the order's
-    `review` gains `"refund"`.
+    A refund the provider declines or refuses is left to a person: the
+    order's `review` gains `"refund"`. One not sent now (a failure to retry,
+    an open circuit breaker) stays owed, its saga in flight.
 
     Args:
         unit: The backend's unit of work.
@@ -131,7 +132,8 @@ class Refunds:
                 nothing was sent.
             RefundExceedsCapture: The order's payment ledger does not allow
                 the amount; nothing was sent.
-            TransientError: The provider failed or timed out: the saga stays.
+            TransientError: The provider failed or timed out, or its circuit
+                breaker is open (`CircuitOpen`): the saga stays.
         """
         saga = steps.in_flight(self._unit, channel, order_id, steps.REFUND)
         if saga is None:
@@ -188,14 +190,15 @@ class Refunds:
 
         A refusal (not a failure to retry) is a declined part. The parts
         sent before it were sent all the same: they must be recorded, so a
-        refusal cannot be let out with them unrecorded. A `TransientError`
+        refusal cannot be let out with them unrecorded. A failure to retry
+        (a `TransientError`, an open circuit breaker: `steps.RETRY_LATER`)
         is: the retry sends every part again, under the same keys, which
         the provider answers with what it did.
         """
         refund_id, payment, amount = part
         try:
             sent = self._payments.refund(payment, amount, key=refund_id, reason=reason)
-        except TransientError:
+        except steps.RETRY_LATER:
             raise
         except OrderkitError as error:
             # The person who settles it reads the provider's reason in the
@@ -209,7 +212,7 @@ class Refunds:
                 succeeded=False,
                 created_at=self._clock.now(),
                 parent_id=payment,
-            ), _reason_text(error)
+            ), steps.reason_text(error)
         return sent, ""
 
     def _send_next(
@@ -366,13 +369,3 @@ def _outcome(
     if declined is not None:
         return RefundDeclined(order, declined)
     return Refunded(order, transactions[-1])
-
-
-def _reason_text(error: Exception, most: int = 500) -> str:
-    """A provider's refusal as text an audit record can hold, at most `most` long.
-
-    A gateway's message may carry a lone surrogate, which no store can hold:
-    the record that ends the saga must never fail on it.
-    """
-    text = str(error).encode("utf-8", "backslashreplace").decode("utf-8")
-    return text if len(text) <= most else f"{text[: most - 1]}…"

@@ -14,9 +14,14 @@ import pendulum
 
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
-    IdempotencyConflict,
+    CaptureExceedsAuthorisation,
+    CircuitOpen,
+    ConcurrencyConflict,
     IllegalTransition,
+    KeyInProgress,
     OrderkitError,
+    StoreError,
+    TransientError,
     UnknownOrder,
     ValidationError,
 )
@@ -27,8 +32,10 @@ from orderkit.orders import (
     FieldChange,
     Order,
     OrderStatus,
+    Recorded,
     Saga,
     ShipmentLine,
+    record_payments,
 )
 from orderkit.orders._owed import left_on, owed_back
 from orderkit.orders._parcels import shipped_by_line
@@ -45,6 +52,15 @@ ACTOR: Final = "orderkit"
 """Who the sagas' own audit records and events name as actor and source."""
 REFUND: Final = "refund"
 REQUESTED: Final = "requested"
+RETRY_LATER: Final = (
+    TransientError,
+    CircuitOpen,
+    KeyInProgress,
+    ConcurrencyConflict,
+    StoreError,
+)
+"""Errors from a call to the outside that are no refusal: asked again, it may
+succeed, so the saga stays. Any other `OrderkitError` is the outside's no."""
 
 
 def scan(
@@ -75,12 +91,12 @@ def in_flight(unit: UnitOfWork, channel: str, order_id: str, name: str) -> Saga 
 
 
 def check_same(order: Order, saga: Saga, name: str, key: str, action: str) -> None:
-    if saga.name != name:
+    """Refuse `action` unless `saga` is the one it would start (same name and key)."""
+    if saga.name != name or saga.key != key:
+        of = "" if saga.reference is None else f" for {saga.reference}"
         raise IllegalTransition(
-            order.order_id, order.status, action, f"a {saga.name} saga is in flight"
+            order.order_id, order.status, action, f"a {saga.name} saga is in flight{of}"
         )
-    if saga.key != key:
-        raise IdempotencyConflict(saga.key)
 
 
 def reference(saga: Saga) -> str:
@@ -98,6 +114,16 @@ def amount(saga: Saga) -> Money:
 def describe(transaction: ChannelTransaction) -> str:
     verdict = "succeeded" if transaction.succeeded else "declined"
     return f"{transaction.transaction_id} {verdict}"
+
+
+def reason_text(error: Exception, most: int = 500) -> str:
+    """An outside's refusal as text an audit record can hold, at most `most` long.
+
+    A gateway's message may carry a lone surrogate, which no store can hold:
+    the record that ends the saga must never fail on it.
+    """
+    text = str(error).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= most else f"{text[: most - 1]}\u2026"
 
 
 def _label(saga: Saga | None) -> str:
@@ -183,22 +209,80 @@ def finish(  # noqa: PLR0913 - the saga, and what ending it records
     result: str,
     then: Callable[[UnitOfWork, Order], Saga | None] | None = None,
     review: str | None = None,
+    change: Callable[[Order, pendulum.DateTime], Changed] | None = None,
 ) -> Order:
     """End the saga in a unit of its own; a saga ended already stays ended.
 
-    `then` names the saga that follows on the order (a refund owed), and
-    `review` a reason the order now waits for a person, both in the same
-    unit as the end.
+    `change` records what the saga did on the order (a capture in its
+    payment ledger), `then` names the saga that follows on the order (a
+    refund owed), and `review` a reason the order now waits for a person,
+    all in the same unit as the end.
     """
     with unit as uow:
         order = order_of(uow, channel, order_id)
         if order.saga is None or order.saga.key != saga.key:
             return order
-        follow = None if then is None else then(uow, order)
-        new, record = ended(order, saga, result, clock.now(), follow, review=review)
-        write(uow, order, new, record)
+        now = clock.now()
+        changed, records = (order, ()) if change is None else change(order, now)
+        follow = None if then is None else then(uow, changed)
+        new, record = ended(changed, saga, result, now, follow, review=review)
+        write(uow, order, new, record, *records)
         uow.commit()
     return new
+
+
+Changed = tuple[Order, tuple[AuditRecord, ...]]
+"""An order changed, and the audit records of the change."""
+
+
+def with_capture(order: Order, saga: Saga, now: pendulum.DateTime) -> Changed:
+    """`order` with its payments captured in its payment ledger, if it keeps one.
+
+    A host that keeps the ledger records the authorisation; the capture the
+    saga made must show there too, or a refund of it is refused as beyond
+    the capture and reconciliation misses it.
+
+    Raises:
+        CaptureExceedsAuthorisation: The ledger allows less than was captured.
+    """
+    ledger = order.payment_ledger
+    if ledger is None:
+        return order, ()
+    recorded = record_payments(
+        order,
+        with_payments(ledger, order),
+        key=IdempotencyKey(ACTOR, "capture", order.order_id, saga.key),
+        actor=ACTOR,
+        source=ACTOR,
+        now=now,
+    )
+    if isinstance(recorded, Recorded):
+        return recorded.order, (recorded.record,)
+    return order, ()
+
+
+def check_capture(order: Order, payment_id: str, amount: Money) -> None:
+    """Refuse a capture the order's payment ledger does not allow; change nothing.
+
+    A ledger that does not keep `payment_id` allows it (the capture is
+    added to it, in full, when recorded). One that keeps it allows at most
+    what it authorised: a capture it shows already is the host's record of
+    this one, made before asking the provider, and is not added again.
+
+    Raises:
+        CaptureExceedsAuthorisation: `amount` is more than the ledger
+            authorised on `payment_id`.
+    """
+    ledger = order.payment_ledger
+    kept = None if ledger is None else ledger.payments
+    record = next((p for p in kept or () if p.payment_id == payment_id), None)
+    if record is not None and amount > record.authorised:
+        raise CaptureExceedsAuthorisation(
+            "amount",
+            amount,
+            f"payment {payment_id!r} has {record.authorised} authorised in the "
+            "order's payment ledger",
+        )
 
 
 def refund_after_capture(
@@ -379,10 +463,21 @@ def case_ledger(
 
 
 def with_payments(ledger: PaymentLedger, order: Order) -> PaymentLedger:
-    """`ledger` keeping every payment of `order`: those it lacks, captured in full."""
-    kept = {p.payment_id for p in ledger.payments}
+    """`ledger` keeping every payment of `order` captured.
+
+    A payment it lacks is added, authorised and captured in full; one it
+    keeps with no capture (the host recorded only the authorisation) is
+    captured as the order recorded it.
+
+    Raises:
+        CaptureExceedsAuthorisation: The order captured more of a payment
+            than the ledger authorised.
+    """
+    kept = {p.payment_id: p for p in ledger.payments}
     for p in order.payments:
         if p.payment_id not in kept:
             ledger = ledger.authorise(p.payment_id, p.amount, p.captured_at)
-            ledger = ledger.capture(p.payment_id, p.amount, p.captured_at)
+        elif kept[p.payment_id].captures:
+            continue
+        ledger = ledger.capture(p.payment_id, p.amount, p.captured_at)
     return ledger

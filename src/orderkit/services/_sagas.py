@@ -62,9 +62,12 @@ class Checkout:
 
     `pay` stores a `capture` saga on the order, asks the provider to
     capture under the saga's key, records `PaymentCaptured` through the
-    desk (which commits the order's held stock), then ends the saga. The
-    key is one per order and payment id, so however often `pay` or
-    `recover` repeats the capture, the provider moves the money once.
+    desk (which commits the order's held stock), then ends the saga, the
+    capture recorded in the order's payment ledger in the same unit when
+    the order keeps one (a host's ledger holding the authorisation bounds
+    what `pay` captures). The key is one per order and payment id, so
+    however often `pay` or `recover` repeats the capture, the provider
+    moves the money once.
     A refund that fell due while it ran (the order cancelled or closed
     meanwhile) starts when the saga ends, captured or declined, in the
     same unit (see *Sagas* in the concepts).
@@ -95,7 +98,10 @@ class Checkout:
         Calling it again after any failure is safe: a saga in flight for
         the same payment is resumed under its key, and a payment the order
         records already is reported as `AlreadyDone` without calling the
-        provider.
+        provider, whatever other saga is in flight. A provider's refusal
+        (not a failure to retry) ends the saga as a decline would: nothing
+        was captured, a refund owed meanwhile is handed on, and another
+        authorisation may be paid.
 
         Returns:
             `Captured`, `CaptureDeclined` or `AlreadyDone`.
@@ -106,12 +112,18 @@ class Checkout:
                 was stored or asked.
             UnknownOrder: The desk has no such order.
             IllegalTransition: The order is not waiting for payment, or
-                another saga is in flight on it.
+                another saga is in flight on it (the reason names it).
             IdempotencyConflict: A capture of this payment is in flight
                 for another amount.
             CurrencyMismatch: `amount` is not in the order's currency.
+            CaptureExceedsAuthorisation: The order's payment ledger keeps
+                `payment_id` and authorised less than `amount`; nothing was
+                stored or asked.
             TransientError: The provider failed or timed out
-                (`CallTimedOut`): the saga stays; call again or `recover`.
+                (`CallTimedOut`), or its circuit breaker is open
+                (`CircuitOpen`): the saga stays; call again or `recover`.
+            OrderkitError: The provider refused the capture (another
+                subclass, such as `UnknownPayment`): the saga ended.
         """
         # Checked before the key is built from it: a blank id would store a
         # saga that no capture can end.
@@ -121,9 +133,11 @@ class Checkout:
         with self._unit as uow:
             order = steps.order_of(uow, channel, order_id)
             saga = order.saga
+            mine = saga is not None and saga.key == key
+            if not mine and any(p.payment_id == payment_id for p in order.payments):
+                # Whatever runs on the order now (a refund of it): done is done.
+                return AlreadyDone(order)
             if saga is None:
-                if any(p.payment_id == payment_id for p in order.payments):
-                    return AlreadyDone(order)
                 if order.status is not _S.PENDING_PAYMENT:
                     raise IllegalTransition(
                         order_id, order.status, "pay", "the order is not unpaid"
@@ -132,6 +146,8 @@ class Checkout:
                     raise CurrencyMismatch(
                         "amount", amount.currency.code, order.currency
                     )
+                # The Payments contract: never more than the ledger allows.
+                steps.check_capture(order, payment_id, amount)
                 saga = Saga(
                     name=_CAPTURE,
                     step=steps.REQUESTED,
@@ -154,6 +170,10 @@ class Checkout:
         Raises:
             UnknownOrder: The desk has no such order.
             TransientError: The provider failed again: the saga stays.
+            CaptureExceedsAuthorisation: The order's payment ledger refuses
+                the capture made: the saga stays, for a person.
+            OrderkitError: The provider refused the capture: the saga ended
+                as declined.
         """
         saga = steps.in_flight(self._unit, channel, order_id, _CAPTURE)
         return None if saga is None else self._run(channel, order_id, saga)
@@ -167,7 +187,24 @@ class Checkout:
             # Declined or not: a cancellation meanwhile may owe other money.
             return steps.refund_after_capture(uow, order, payment_id, self._clock.now())
 
-        transaction = self._payments.capture(payment_id, amount, key=saga.key)
+        try:
+            transaction = self._payments.capture(payment_id, amount, key=saga.key)
+        except steps.RETRY_LATER:
+            raise
+        except OrderkitError as refused:
+            # A refusal moved no money, as a decline: the saga ends the same
+            # way (a refund owed meanwhile handed on), so a new authorisation
+            # can be paid; the caller learns why from the refusal itself.
+            steps.finish(
+                self._unit,
+                self._clock,
+                channel,
+                order_id,
+                saga,
+                result=f"{payment_id} refused: {steps.reason_text(refused)}",
+                then=refund_owed,
+            )
+            raise
         if not transaction.succeeded:
             order = steps.finish(
                 self._unit,
@@ -201,6 +238,7 @@ class Checkout:
             saga,
             result=steps.describe(transaction),
             then=refund_owed,
+            change=lambda order, now: steps.with_capture(order, saga, now),
         )
         return Captured(order, transaction)
 
@@ -220,7 +258,9 @@ class Shipping:
     cancelled meanwhile), the saga ends without a shipment, in one unit:
     the order waits for a person to void the label (`review` gains
     `"label"`), and the refund the cancellation made owed starts as the
-    order's `refund` saga, for `Refunds` to send.
+    order's `refund` saga, for `Refunds` to send. A carrier that refuses
+    the label (an address it does not serve: no failure to retry) ends the
+    saga the same way, for a person to book the parcel otherwise.
 
     Args:
         unit: The backend's unit of work.
@@ -247,7 +287,8 @@ class Shipping:
 
         `shipment_id` is the carrier's idempotency key: make it unique
         across orders. Calling again after any failure resumes the saga;
-        a shipment the order records already is `AlreadyDone`.
+        a shipment the order records already is `AlreadyDone`, whatever
+        other saga is in flight.
 
         Returns:
             `Dispatched` or `AlreadyDone`.
@@ -255,18 +296,24 @@ class Shipping:
         Raises:
             UnknownOrder: The desk has no such order.
             IllegalTransition: The order is not paid, is held for review, has
-                shipped everything, or another saga is in flight on it; or the
-                order refused the shipment after the carrier booked it (the
-                error says which label to void).
-            TransientError: The carrier failed or timed out (`CallTimedOut`):
-                the saga stays; call again or `recover`.
+                shipped everything, or another saga is in flight on it (the
+                reason names it); or the order refused the shipment after the
+                carrier booked it (the error says which label to void), or the
+                carrier refused the label (its error is the `__cause__`): the
+                saga ended, the order waits for a person (`review` has
+                `"label"`).
+            TransientError: The carrier failed or timed out (`CallTimedOut`),
+                or its circuit breaker is open (`CircuitOpen`): the saga
+                stays; call again or `recover`.
         """
         with self._unit as uow:
             order = steps.order_of(uow, channel, order_id)
             saga = order.saga
+            mine = saga is not None and saga.key == shipment_id
+            if not mine and order.shipment(shipment_id) is not None:
+                # Whatever runs on the order now (a refund): done is done.
+                return AlreadyDone(order)
             if saga is None:
-                if order.shipment(shipment_id) is not None:
-                    return AlreadyDone(order)
                 problem = steps.unshippable(order)
                 if problem is not None:
                     raise IllegalTransition(order_id, order.status, "ship", problem)
@@ -288,9 +335,9 @@ class Shipping:
 
         Raises:
             UnknownOrder: The desk has no such order.
-            IllegalTransition: The order refused the shipment (saga ended,
-                the label left for a person to void, a refund owed handed
-                over).
+            IllegalTransition: The order refused the shipment, or the carrier
+                refused the label (saga ended, left for a person, a refund
+                owed handed over).
             TransientError: The carrier failed again: the saga stays.
         """
         saga = steps.in_flight(self._unit, channel, order_id, _SHIP)
@@ -312,6 +359,19 @@ class Shipping:
                 saga,
                 f"label {shipment_id} refused: {refused}",
                 f"the carrier booked {shipment_id} for another address",
+            ) from refused
+        except steps.RETRY_LATER:
+            raise
+        except OrderkitError as refused:
+            # The carrier's no (an address it does not serve): asking again
+            # gets the same answer, so a person decides; a refund owed
+            # meanwhile goes out.
+            raise self._for_a_person(
+                channel,
+                order_id,
+                saga,
+                f"label {shipment_id} refused: {steps.reason_text(refused)}",
+                f"the carrier refused {shipment_id}: {steps.reason_text(refused)}",
             ) from refused
         problem = None
         if order.shipment(shipment_id) is None:
