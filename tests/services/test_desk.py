@@ -1025,6 +1025,45 @@ class TestTracking:
         assert last.event_type == "HeldForReview"
         assert FieldChange("tracking", "", "99: 快件异常") in last.changes
 
+    def test_each_hold_audits_the_reasons_it_found(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """A record's `old` is the review before it, whatever the order waited for."""
+        the_desk = shipped_order(unit, clock)
+        with unit as uow:
+            order = uow.orders.get("douyin", "DY-1001")
+            assert order is not None
+            uow.orders.save(
+                attrs.evolve(order, review=("label",), version=order.version + 1),
+                order.version,
+            )
+            uow.commit()
+        the_desk.track("douyin", "DY-1001", scan("exception", "1"))
+        the_desk.track("douyin", "DY-1001", scan("exception", "2"))
+        with unit as uow:
+            records = uow.audit.records("douyin", "DY-1001")
+        changes = [c for r in records for c in r.changes if c.field == "review"]
+        assert changes == [
+            FieldChange("review", "label", "label, carrier"),
+            FieldChange("review", "label, carrier", "label, carrier"),
+        ]
+
+    def test_a_stock_or_refund_hold_audits_the_reasons_it_found(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """Held for stock or a refund while waiting already: `old` is that review."""
+        desk_with_order(unit, clock, paid())
+        with unit as uow:
+            order = uow.orders.get("douyin", "DY-1001")
+        assert order is not None
+        waiting = attrs.evolve(order, review=("label",))
+        for reason in ("stock", "refund"):
+            held, record = desk_module._held_for(waiting, reason, clock.now())
+            assert held.review == ("label", reason)
+            assert record.changes == (
+                FieldChange("review", "label", f"label, {reason}"),
+            )
+
     def test_scans_sent_again_after_a_release_hold_nothing(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:

@@ -13,8 +13,8 @@ import pytest
 import orderkit.ports
 import orderkit.testing
 from orderkit.adapters.channels import ShopifyPayloads
-from orderkit.adapters.memory import MemoryCursorStore
-from orderkit.dedupe import IdempotencyKey
+from orderkit.adapters.memory import MemoryCursorStore, MemoryUnitOfWork
+from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import IdempotencyConflict, ValidationError
 from orderkit.integrations import (
     ChannelOrder,
@@ -26,18 +26,39 @@ from orderkit.integrations import (
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
+    AfterSalesCase,
     Buyer,
     OrderLine,
     OrderPlaced,
     OrderStatus,
+    ReturnLine,
     Shipment,
     ShipmentLine,
     ShipmentStatus,
+    approve_case,
+    inspect_return,
+    receive_return,
+    request_return,
 )
-from orderkit.pricing import Quote
-from orderkit.services import pull
+from orderkit.pricing import ApprovalTiers, Quote
+from orderkit.services import (
+    Checkout,
+    DeskPolicy,
+    Ledger,
+    OrderDesk,
+    Refunded,
+    Refunds,
+    Shipping,
+    pull,
+    reconcile_payments,
+)
 from orderkit.testing import FrozenClock
-from orderkit.testing.fakes import FakeChannel, FakeWarehouse
+from orderkit.testing.fakes import (
+    FakeCarrier,
+    FakeChannel,
+    FakePayments,
+    FakeWarehouse,
+)
 
 
 T0 = pendulum.datetime(2026, 11, 11, 2, tz="UTC")
@@ -172,6 +193,33 @@ class TestFakeWarehouse:
             wms.parse_confirmation(payload)
         assert field == caught.value.field
 
+    @pytest.mark.parametrize(
+        "at",
+        [
+            "12:00",  # a time of day: it was dated with the machine's today
+            "2026-11-11",
+            "2026-11-11T10:00:00",  # no offset: whose 10 o'clock?
+            "2026-11-11 10:00",
+            "Wed, 11 Nov 2026 10:00:00 +0800",
+        ],
+    )
+    def test_at_must_be_an_instant_with_its_offset(self, at: str) -> None:
+        wms = FakeWarehouse(FrozenClock(T0))
+        wms.create_pick_task(_task())
+        payload = {**wms.confirm("PT-1", "picked"), "at": at}
+        with pytest.raises(ValidationError) as caught:
+            wms.parse_confirmation(payload)
+        assert ("payload.at", at) == (caught.value.field, caught.value.value)
+
+    @pytest.mark.parametrize(
+        "at", ["2026-11-11T10:00:00+08:00", "2026-11-11T02:00Z", "20261111T020000Z"]
+    )
+    def test_at_in_any_offset_reads_as_the_same_instant(self, at: str) -> None:
+        wms = FakeWarehouse(FrozenClock(T0))
+        wms.create_pick_task(_task())
+        payload = {**wms.confirm("PT-1", "picked"), "at": at}
+        assert T0 == wms.parse_confirmation(payload).at
+
     def test_a_shipped_confirmation_needs_its_tracking_number(self) -> None:
         wms = FakeWarehouse(FrozenClock(T0))
         wms.create_pick_task(_task())
@@ -183,6 +231,81 @@ class TestFakeWarehouse:
         with pytest.raises(ValidationError) as caught:
             wms.confirm("PT-404", "picked")
         assert "task_id" == caught.value.field
+
+
+# --------------------------------------------------------------------------
+# The payment provider
+
+
+class TestFakePaymentsStatement:
+    """The statement names what the services record, so it reconciles."""
+
+    def test_a_capture_and_a_case_refund_reconcile(self) -> None:
+        clock = FrozenClock(T0)
+        unit = MemoryUnitOfWork()
+        with unit as uow:
+            Ledger(uow.ledger, clock).receive("JADE-TEAPOT", "SH-1", 5)
+            uow.commit()
+        desk = OrderDesk(
+            unit,
+            clock,
+            DeskPolicy(locations=["SH-1"]),
+            Fingerprinter(b"kit-fakes-secret-0123456789"),
+        )
+        desk.accept(_order(1))
+        payments = FakePayments(clock)
+        Checkout(unit, clock, desk, payments).pay(
+            "fakeshop", "FS-1", "alipay-1", Money("88.00", "CNY")
+        )
+        Shipping(unit, clock, desk, FakeCarrier(clock)).ship("fakeshop", "FS-1", "S1")
+        desk.amend(
+            "fakeshop",
+            "FS-1",
+            _passed_case(),
+            key=IdempotencyKey("erp", "aftersales", "AS-1", "1"),
+            actor="ops.wu",
+            source="erp",
+        )
+        (refunded,) = Refunds(unit, clock, payments).send_due()
+        assert isinstance(refunded, Refunded)
+        statement = payments.statement(T0.date())
+
+        report = reconcile_payments([refunded.order], statement)
+
+        assert report.ok, report.to_csv()
+        assert (2, 2) == (report.matched, report.expected)
+        assert [None, None] == [line.order_id for line in statement]
+
+    def test_a_second_capture_of_a_payment_is_reported(self) -> None:
+        """The services capture a payment once: another is money taken twice."""
+        clock = FrozenClock(T0)
+        payments = FakePayments(clock)
+        payments.capture("alipay-1", Money("88.00", "CNY"), key="k1")
+        payments.capture("alipay-1", Money("88.00", "CNY"), key="k2")
+        report = reconcile_payments([], payments.statement(T0.date()))
+        assert [
+            ("missing_in_orders", "alipay-1"),
+            ("duplicate_capture", "alipay-1"),
+        ] == [(d.kind, d.transaction_id) for d in report.discrepancies]
+
+
+def _passed_case() -> AfterSalesCase:
+    """FS-1's teapot back to SH-1, its inspection passed."""
+    case = request_return(
+        case_id="AS-1",
+        order_id="FS-1",
+        payment_id="alipay-1",
+        lines=[ReturnLine("L1", "JADE-TEAPOT", 1)],
+        refund_amount=Money("88.00", "CNY"),
+        reason="七天无理由退货",
+        requester="buyer:B1",
+        return_to="SH-1",
+        at=T0,
+    )
+    tiers = ApprovalTiers.of((None, "store_manager"))
+    case = approve_case(case, "mgr.li", "store_manager", tiers, T0)
+    case = receive_return(case, {}, {}, T0)
+    return inspect_return(case, passed=True, at=T0).case
 
 
 # --------------------------------------------------------------------------
@@ -237,6 +360,14 @@ class TestFakeChannel:
             with pytest.raises(ValidationError) as caught:
                 channel.pull(cursor, limit=10)
             assert "cursor" == caught.value.field
+
+    @pytest.mark.parametrize("cursor", [5, b"2", 2.0])
+    def test_a_cursor_that_is_not_text_is_refused(self, cursor: object) -> None:
+        channel = FakeChannel()
+        channel.publish(*(_order(n) for n in range(7)))
+        with pytest.raises(ValidationError) as caught:
+            channel.pull(cursor, limit=1)  # type: ignore[arg-type]
+        assert ("cursor", cursor) == (caught.value.field, caught.value.value)
 
     def test_pushes_are_kept_once(self) -> None:
         channel = FakeChannel()

@@ -673,7 +673,7 @@ def _held_for(
     """The order waiting for a person for one more `reason`, and its audit record."""
     review = (*order.review, reason)
     held = _evolve_order(order, review=review, version=order.version + 1)
-    return held, review_record(held, now, review)
+    return held, review_record(held, now, review, before=order.review)
 
 
 def _taken_in(

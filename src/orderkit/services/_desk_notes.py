@@ -270,10 +270,18 @@ def pricing_warning_record(
 
 
 def review_record(
-    order: Order, now: pendulum.DateTime, review: tuple[str, ...]
+    order: Order,
+    now: pendulum.DateTime,
+    review: tuple[str, ...],
+    *,
+    before: tuple[str, ...] = (),
 ) -> AuditRecord:
-    """The audit record of holding an order for review."""
-    change = FieldChange("review", "", ", ".join(review))
+    """The audit record of holding an order for review.
+
+    Its change goes from the reasons the order waited for `before` (none
+    for an order held as it is taken in) to `review`.
+    """
+    change = FieldChange("review", ", ".join(before), ", ".join(review))
     return _desk_record(order, now, "HeldForReview", "review", (change,))
 
 

@@ -94,7 +94,7 @@ def carrier_hold(
         version=order.version + 1,
         applied_keys=order.applied_keys | {scan.key},
     )
-    record = review_record(held, now, review)
+    record = review_record(held, now, review, before=order.review)
     note = f"{scan.carrier_code}: {scan.description}".strip(": ")
     record = attrs.evolve(
         record,

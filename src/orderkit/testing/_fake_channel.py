@@ -118,7 +118,11 @@ class FakeChannel:
         with self._lock:
             self._stock[sku] = sellable
 
-    def _offset(self, cursor: str) -> int:
-        if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > len(self._feed):
+    def _offset(self, cursor: object) -> int:
+        if (
+            not isinstance(cursor, str)
+            or not (cursor.isascii() and cursor.isdigit())
+            or int(cursor) > len(self._feed)
+        ):
             raise ValidationError("cursor", cursor, "is not a cursor of this feed")
         return int(cursor)

@@ -119,8 +119,10 @@ class FakeWarehouse:
 
         Raises:
             ValidationError: The payload is not such a dict (naming the
-                path, `payload.stage`), or a `shipped` one lacks its carrier
-                or tracking number.
+                path, `payload.stage`), its `at` is not an ISO 8601 date and
+                time of day with a UTC offset, as `confirm` writes it
+                (`payload.at`), or a `shipped` one lacks its carrier or
+                tracking number.
         """
         if not isinstance(payload, dict):
             raise ValidationError("payload", payload, "must be a JSON object")
@@ -129,14 +131,6 @@ class FakeWarehouse:
                 raise ValidationError(
                     f"payload.{field}", payload.get(field), "must be a string"
                 )
-        parsed: object = None
-        with contextlib.suppress(ValueError):
-            parsed = pendulum.parse(payload["at"])
-        if not isinstance(parsed, dt.datetime):
-            raise ValidationError(
-                "payload.at", payload["at"], "must be an ISO 8601 instant"
-            )
-        at = to_utc(parsed, "payload.at")
         try:
             stage = FulfilmentStage(payload["stage"])
         except ValueError:
@@ -147,8 +141,22 @@ class FakeWarehouse:
             task_id=payload["task_id"],
             order_id=payload["order_id"],
             stage=stage,
-            at=at,
+            at=_instant(payload["at"]),
             key=IdempotencyKey(self._name, "confirmation", payload["task_id"], stage),
             carrier=payload.get("carrier"),
             tracking_number=payload.get("tracking_number"),
         )
+
+
+def _instant(text: str) -> pendulum.DateTime:
+    """`payload.at` in UTC: ISO 8601 text with a date, a time and an offset."""
+    parsed = None
+    with contextlib.suppress(ValueError):
+        parsed = dt.datetime.fromisoformat(text)
+    # A bare time, a bare date or a time without an offset is no instant:
+    # reading one would date it or place it in a zone of our own choosing.
+    if parsed is None or parsed.tzinfo is None:
+        raise ValidationError(
+            "payload.at", text, "must be an ISO 8601 date and time with an offset"
+        )
+    return to_utc(parsed, "payload.at")

@@ -79,7 +79,9 @@ class FakePayments:
     - Both are idempotent by `key`: a key used before returns its first
       transaction and moves no money; the same key for another request
       raises `IdempotencyConflict`.
-    - `statement(day)` lists the day's successful transactions (UTC days).
+    - `statement(day)` lists the day's successful transactions (UTC days),
+      a capture under its payment id and a refund under its key, so that
+      it reconciles with what the services record.
 
     Attributes:
         effects: Per key, how many times money moved under it: a test
@@ -170,23 +172,32 @@ class FakePayments:
             return self._record(key, request, succeeded=succeeded)
 
     def statement(self, day: dt.date) -> Sequence[SettlementLine]:
-        """The day's successful transactions, settled at once with no fee."""
+        """The day's successful transactions, settled at once with no fee.
+
+        Each line names its transaction by the merchant's own id, as the
+        orders record it and `orderkit.services.reconcile_payments` matches
+        it: a capture by its payment id, a refund by its key (the refund
+        id). No line names an order: the provider knows payments only.
+        """
         with self._lock:
             done = [
-                t
-                for t in self._transactions
+                (key, request, t)
+                for key, (request, t) in self._first.items()
                 if t.succeeded and t.created_at.date() == day
             ]
         return [
             SettlementLine(
-                transaction_id=t.transaction_id,
+                transaction_id=(
+                    request.payment_id
+                    if request.kind is TransactionKind.CAPTURE
+                    else key
+                ),
                 kind=t.kind,
                 amount=t.amount,
                 fee=Money(0, t.amount.currency),
                 settled_at=t.created_at,
-                order_id=t.order_id,
             )
-            for t in done
+            for key, request, t in done
         ]
 
     def _repeat(self, key: str, request: _Request) -> ChannelTransaction | None:
