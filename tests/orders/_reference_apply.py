@@ -313,8 +313,8 @@ def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Out
     )
 
 
-def _rank(address: Address) -> tuple[str, ...]:
-    return (
+def _rank(address: Address) -> tuple[tuple[str, ...], bool, str]:
+    fields = (
         address.country,
         address.province,
         address.city,
@@ -322,8 +322,8 @@ def _rank(address: Address) -> tuple[str, ...]:
         address.street,
         address.postcode,
         address.recipient,
-        address.phone or "",
     )
+    return (fields, address.phone is not None, address.phone or "")
 
 
 def _describe(address: Address) -> str:

@@ -37,6 +37,7 @@ from orderkit.errors import IllegalTransition, UnknownSerial, ValidationError
 from orderkit.inventory._stock import StockLine
 from orderkit.money import Money
 from orderkit.orders._messages import order_stream
+from orderkit.orders._price_changes import login
 from orderkit.orders._tiers import ApprovalTiers
 
 
@@ -138,12 +139,14 @@ def _requested_at(value: dt.datetime) -> pendulum.DateTime:
     return to_utc(value, "requested_at")
 
 
-def _serials(value: Iterable[str]) -> frozenset[str]:
+def _serials(value: Iterable[str], field: str = "serials") -> frozenset[str]:
+    # A bare str is refused, not read as its characters: `in` on a str is a
+    # substring test, which would accept serial "RC5-0004" against "RC5-000451".
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise ValidationError("serials", value, "must be a set of serial numbers")
+        raise ValidationError(field, value, "must be a set of serial numbers")
     items = tuple(value)
     for serial in items:
-        text("serials")(None, None, serial)
+        text(field)(None, None, serial)
     return frozenset(items)
 
 
@@ -392,7 +395,9 @@ def approve_case(
     Raises:
         IllegalTransition: The case is not `REQUESTED`.
         ValidationError: `role` may not approve this amount, or is not a role
-            of `tiers`; `approver` is the requester.
+            of `tiers`; `approver` is the requester, compared as price
+            changes compare logins (`login`): case and width fold, so
+            "Li.Wei" typed in full-width letters is "li.wei".
         CurrencyMismatch: The refund is in another currency than `tiers`.
     """
     text("approver")(None, None, approver)
@@ -406,7 +411,7 @@ def approve_case(
             f"cannot approve case {case.case_id!r}: its refund of "
             f"{case.refund_amount} needs {required!r} or higher",
         )
-    if approver.strip().casefold() == case.requester.strip().casefold():
+    if login(approver) == login(case.requester):
         raise ValidationError(
             "approver", approver, f"opened case {case.case_id!r}; cannot approve it"
         )
@@ -460,7 +465,7 @@ def _check_serials(
 def receive_return(
     case: AfterSalesCase,
     serials: Mapping[str, Iterable[str]],
-    shipped_serials: Mapping[str, frozenset[str]],
+    shipped_serials: Mapping[str, Iterable[str]],
     at: dt.datetime,
     *,
     actor: str = "warehouse",
@@ -483,8 +488,11 @@ def receive_return(
     Raises:
         IllegalTransition: The case is not `APPROVED`.
         UnknownSerial: A serial number was not shipped on its line.
-        ValidationError: A line id is not in the case, or a serialised line
-            has too few or too many serial numbers.
+        ValidationError: A line id is not in the case or not a string; the
+            serials of a line, in `serials` or `shipped_serials`, are not a
+            collection of non-empty strings (`field` names the line, as in
+            `shipped_serials[L1]`: a bare str is refused too); or a
+            serialised line has too few or too many serial numbers.
     """
     if not isinstance(serials, Mapping):
         raise ValidationError("serials", serials, "must map line ids to serials")
@@ -494,8 +502,20 @@ def receive_return(
         )
     if CASE_TRANSITIONS[case.state, CaseAction.RECEIVE] is None:
         _step(case, CaseAction.RECEIVE, at, actor)  # raises IllegalTransition
-    got = {line_id: _serials(values) for line_id, values in serials.items()}
-    _check_serials(case, got, shipped_serials)
+    for line_id in serials:
+        text("serials")(None, None, line_id)
+    got = {
+        line_id: _serials(values, f"serials[{line_id}]")
+        for line_id, values in serials.items()
+    }
+    shipped = {
+        line.line_id: _serials(
+            shipped_serials[line.line_id], f"shipped_serials[{line.line_id}]"
+        )
+        for line in case.lines
+        if line.line_id in shipped_serials
+    }
+    _check_serials(case, got, shipped)
     lines = tuple(
         attrs.evolve(line, serials=got.get(line.line_id, frozenset()))
         for line in case.lines

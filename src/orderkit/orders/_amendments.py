@@ -31,6 +31,7 @@ from orderkit.orders._aftersales import (
     CaseStep,
 )
 from orderkit.orders._audit import AuditRecord, FieldChange
+from orderkit.orders._commit import next_version
 from orderkit.orders._model import OrderLine
 from orderkit.orders._order import Order
 from orderkit.orders._payments import PaymentLedger, PaymentRecord, Refund, RefundState
@@ -524,7 +525,7 @@ def _record(  # noqa: PLR0913 - the orders, the stamp, and what the record says
     changes: tuple[FieldChange, ...],
 ) -> Recorded:
     """One version on from `order` to `new`, which `attrs.evolve` checked."""
-    version = order.version + 1
+    version = next_version(order)
     new = _evolve_order(
         new, version=version, applied_keys=order.applied_keys | {stamp.key}
     )

@@ -8,7 +8,8 @@ from typing import Any, Final, TypeVar
 import pendulum
 
 from orderkit._fast import builder, changer
-from orderkit.errors import IllegalTransition
+from orderkit._validate import MAX_INT
+from orderkit.errors import IllegalTransition, InvalidQuantity
 from orderkit.orders._audit import AuditRecord, FieldChange
 from orderkit.orders._events import (
     AddressChanged,
@@ -77,6 +78,22 @@ _WHY_ILLEGAL: Final = {
 }
 
 
+def next_version(order: Order) -> int:
+    """The version of `order` once changed: one higher, at most 2**63 - 1.
+
+    The changers skip `Order`'s validators, so the bound is checked here: an
+    order at 2**63 would dump, but neither load back nor fit a store.
+
+    Raises:
+        InvalidQuantity: `order` is at version 2**63 - 1 already, as `Order`
+            refuses a version past it (`field` is `"version"`).
+    """
+    version = order.version + 1
+    if version > MAX_INT:
+        raise InvalidQuantity("version", version, "must be at most 2**63 - 1")
+    return version
+
+
 def commit(  # noqa: PLR0913, PLR0917 - the step, what it changes, and how
     order: Order,
     event: OrderEvent,
@@ -91,7 +108,7 @@ def commit(  # noqa: PLR0913, PLR0917 - the step, what it changes, and how
     `copy` is one of this module's changers, and `parts` the values it takes
     after the status, version and keys.
     """
-    version = order.version + 1
+    version = next_version(order)
     key = event.key
     record = new_record(
         order.order_id,

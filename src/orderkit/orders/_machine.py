@@ -209,8 +209,11 @@ def _address(order: Order, event: AddressChanged, now: pendulum.DateTime) -> Out
     )
 
 
-def _rank(address: Address) -> tuple[str, ...]:
-    return (
+def _rank(address: Address) -> tuple[tuple[str, ...], bool, str]:
+    # A total order on every field: two addresses that differ must rank
+    # apart, or the one applied first would stay. No phone (None) ranks
+    # below any phone, "" included.
+    fields = (
         address.country,
         address.province,
         address.city,
@@ -218,8 +221,8 @@ def _rank(address: Address) -> tuple[str, ...]:
         address.street,
         address.postcode,
         address.recipient,
-        address.phone or "",
     )
+    return (fields, address.phone is not None, address.phone or "")
 
 
 def _describe(address: Address) -> str:
@@ -274,6 +277,8 @@ def apply(order: Order | None, event: OrderEvent, *, now: dt.datetime) -> Outcom
         NaiveDatetime: `now` has no UTC offset.
         ValidationError: The event does not fit the order (an unknown line,
             a payment in another currency, not an order event at all).
+        InvalidQuantity: The event would change an order at version
+            2**63 - 1, the highest `Order` holds (`field` is `"version"`).
 
     .. versionadded:: 0.1.0
     """

@@ -72,6 +72,19 @@ def _decided_at(value: dt.datetime | None) -> pendulum.DateTime | None:
     return None if value is None else to_utc(value, "decided_at")
 
 
+def _at(value: dt.datetime) -> pendulum.DateTime:
+    return to_utc(value, "at")
+
+
+def _check_prices(old: Money, new: Money) -> None:
+    if new.currency != old.currency:
+        raise CurrencyMismatch("new_unit_price", new.currency.code, old.currency.code)
+    if new == old:
+        raise ValidationError(
+            "new_unit_price", new, "is the old price; there is nothing to change"
+        )
+
+
 @final
 @attrs.frozen(slots=True, kw_only=True)
 class PriceChange:
@@ -132,15 +145,7 @@ class PriceChange:
     note: str = attrs.field(default="", validator=plain_text("note"))
 
     def __attrs_post_init__(self) -> None:
-        old, new = self.old_unit_price, self.new_unit_price
-        if new.currency != old.currency:
-            raise CurrencyMismatch(
-                "new_unit_price", new.currency.code, old.currency.code
-            )
-        if new == old:
-            raise ValidationError(
-                "new_unit_price", new, "is the old price; there is nothing to change"
-            )
+        _check_prices(self.old_unit_price, self.new_unit_price)
         if self.expires_at <= self.requested_at:
             raise ValidationError(
                 "expires_at", self.expires_at, "must be after requested_at"
@@ -203,21 +208,37 @@ class PriceChanged:
         reason: The requester's reason.
         evidence: The requester's evidence reference.
 
+    Raises:
+        ValidationError: A field is empty or of the wrong type, a price is
+            negative, the prices are equal, or the approver is the requester
+            (`field` names it).
+        NaiveDatetime: `at` has no UTC offset.
+        CurrencyMismatch: The two prices are in different currencies.
+
     .. versionadded:: 0.1.0
     """
 
-    change_id: str
-    order_id: str
-    line_id: str
-    old_unit_price: Money
-    new_unit_price: Money
-    quantity: int
-    actor: str
-    approver: str
-    approver_role: str
-    at: pendulum.DateTime
-    reason: str
-    evidence: str
+    change_id: str = attrs.field(validator=text("change_id"))
+    order_id: str = attrs.field(validator=text("order_id"))
+    line_id: str = attrs.field(validator=text("line_id"))
+    old_unit_price: Money = attrs.field(validator=non_negative_money("old_unit_price"))
+    new_unit_price: Money = attrs.field(validator=non_negative_money("new_unit_price"))
+    quantity: int = attrs.field(validator=positive_int("quantity"))
+    actor: str = attrs.field(validator=text("actor"))
+    approver: str = attrs.field(validator=text("approver"))
+    approver_role: str = attrs.field(validator=text("approver_role"))
+    at: pendulum.DateTime = attrs.field(converter=_at)
+    reason: str = attrs.field(validator=text("reason"))
+    evidence: str = attrs.field(validator=text("evidence"))
+
+    def __attrs_post_init__(self) -> None:
+        # What `PriceChange` holds of a decided change, held by the record
+        # too: one built or read back any other way cannot skip it.
+        _check_prices(self.old_unit_price, self.new_unit_price)
+        if _same_person(self.approver, self.actor):
+            raise ValidationError(
+                "approver", self.approver, "requested the change; cannot approve it"
+            )
 
 
 @final
