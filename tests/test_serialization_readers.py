@@ -519,7 +519,7 @@ MIRRORED = [
     values.structure_instant,
     values.structure_money,
 ]
-MIRRORED_DIGEST = "f6ccba529967a433b7ec65aac3c07762c674d1d680c4c6d31017697d01733a5c"
+MIRRORED_DIGEST = "7cc4706f17a1659f9796837e3e715b87e50564e326ff6b1422393c19436b1243"
 
 
 def test_the_rules_the_readers_repeat_are_unchanged() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from orderkit.errors import EmptyOrder, InvalidQuantity, ValidationError
 from orderkit.money import Money
@@ -13,16 +13,28 @@ Validator = Callable[[Any, Any, Any], None]
 T = TypeVar("T")
 
 
-def text(field: str) -> Validator:
-    """Refuse anything but a non-empty, printable string."""
+def text(field: str, longest: int | None = None) -> Validator:
+    """Refuse anything but non-empty, printable text of `longest` characters at most."""
 
     def check(_instance: object, _attribute: object, value: object) -> None:
         if not isinstance(value, str) or not value.strip():
             raise ValidationError(field, value, "must be a non-empty string")
         if not value.isprintable():
             raise ValidationError(field, value, "must not contain control characters")
+        if longest is not None and len(value) > longest:
+            raise ValidationError(field, value, f"must be at most {longest} characters")
 
     return check
+
+
+MAX_NAME_LENGTH: Final = 255
+"""The longest name of a SKU or a location, in characters, as other ports' ids."""
+MAX_OWNER_LENGTH: Final = 1024
+"""The longest owner of holds, in characters: the order desk's are order streams
+(`orderkit.orders.MAX_STREAM_LENGTH`)."""
+MAX_KEY_LENGTH: Final = 4096
+"""The longest operation key a caller gives the ledger, in characters: the order
+desk's keys join an owner and a hold id."""
 
 
 def is_unicode(value: str) -> bool:
@@ -48,9 +60,9 @@ def optional_text(field: str) -> Validator:
     return check
 
 
-def optional_name(field: str) -> Validator:
+def optional_name(field: str, longest: int | None = None) -> Validator:
     """Refuse anything but `None` or a non-empty, printable string (see `text`)."""
-    check_text = text(field)
+    check_text = text(field, longest)
 
     def check(instance: object, attribute: object, value: object) -> None:
         if value is not None:
@@ -67,6 +79,22 @@ def plain_text(field: str) -> Validator:
             raise ValidationError(field, value, "must be a string")
         if not is_unicode(value):
             raise ValidationError(field, value, "holds a lone surrogate")
+
+    return check
+
+
+def stored_text(field: str) -> Validator:
+    """Refuse anything but a string every store's text column holds (empty allowed).
+
+    `plain_text`, less NUL: a PostgreSQL text value cannot hold it, so a
+    store of PostgreSQL would refuse what the others keep.
+    """
+    check_plain = plain_text(field)
+
+    def check(instance: object, attribute: object, value: object) -> None:
+        check_plain(instance, attribute, value)
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationError(field, value, "must not contain NUL")
 
     return check
 

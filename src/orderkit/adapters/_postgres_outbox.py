@@ -21,6 +21,15 @@ from orderkit.adapters._postgres_session import Cursor, SessionStore, declare
 from orderkit.orders._messages import OutboxMessage
 
 
+# A stream's hash, as `orderkit_outbox_streams` keys it: a row of any
+# stream fits a btree, and a stream's unsent messages stay in `seq` order.
+_STREAM_HASH = "hashtextextended({s}, 0)"
+# An earlier message `e` of the stream of `m`, through that index.
+_SAME_STREAM = (
+    f"{_STREAM_HASH.format(s='e.stream')} = {_STREAM_HASH.format(s='m.stream')}"
+    " AND e.stream = m.stream"
+)
+
 OUTBOX = declare(
     "outbox_schema_version",
     "outbox schema",
@@ -52,6 +61,19 @@ OUTBOX = declare(
             (
                 "CREATE INDEX orderkit_outbox_sent ON orderkit_outbox (sent_at)"
                 " WHERE sent_at IS NOT NULL"
+            ),
+        ),
+        (
+            # Version 2: a btree row holds at most 2704 bytes, less than a
+            # stream of `MAX_STREAM_LENGTH` characters (up to 4096 bytes).
+            # The index keeps the stream's 64-bit hash in its place, so any
+            # stream fits; the queries compare the hash, for the index, and
+            # then the stream itself (see `_SAME_STREAM`).
+            "DROP INDEX orderkit_outbox_streams",
+            (
+                "CREATE INDEX orderkit_outbox_streams ON orderkit_outbox"
+                f" ({_STREAM_HASH.format(s='stream')}, seq) INCLUDE (leased_until)"
+                " WHERE sent_at IS NULL"
             ),
         ),
     ),
@@ -96,10 +118,10 @@ _ADD = (
 # A message is claimable unless it, or an earlier unsent message of its
 # stream, is under a live lease. Racing relays skip each other's rows.
 _CANDIDATES = (
-    "SELECT seq FROM orderkit_outbox AS m"
+    "SELECT seq FROM orderkit_outbox AS m"  # noqa: S608 - constants only
     " WHERE sent_at IS NULL AND NOT EXISTS ("
     "  SELECT 1 FROM orderkit_outbox AS e"
-    "  WHERE e.stream = m.stream AND e.sent_at IS NULL AND e.seq <= m.seq"
+    f"  WHERE {_SAME_STREAM} AND e.sent_at IS NULL AND e.seq <= m.seq"
     "  AND e.leased_until > %(now)s)"
     " ORDER BY seq LIMIT %(limit)s FOR UPDATE OF m SKIP LOCKED"
 )
@@ -109,10 +131,11 @@ _CANDIDATES = (
 # its stream is a candidate too, and none is under a live lease, as seen
 # now, after the rows were locked.
 _LEASE = (
-    "UPDATE orderkit_outbox AS m SET relay = %(relay)s, leased_until = %(until)s"
+    "UPDATE orderkit_outbox AS m"  # noqa: S608 - constants only
+    " SET relay = %(relay)s, leased_until = %(until)s"
     " WHERE seq = ANY(%(picked)s::bigint[]) AND sent_at IS NULL AND NOT EXISTS ("
     "  SELECT 1 FROM orderkit_outbox AS e"
-    "  WHERE e.stream = m.stream AND e.sent_at IS NULL AND e.seq <= m.seq"
+    f"  WHERE {_SAME_STREAM} AND e.sent_at IS NULL AND e.seq <= m.seq"
     "  AND (e.leased_until > %(now)s OR e.seq <> ALL(%(picked)s::bigint[])))"
     " RETURNING seq, message_id, stream, topic, payload, created_at"
 )

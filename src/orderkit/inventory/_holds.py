@@ -10,7 +10,14 @@ import attrs
 import pendulum
 
 from orderkit._time import to_utc
-from orderkit._validate import count, instance_of, positive_int, text
+from orderkit._validate import (
+    MAX_NAME_LENGTH,
+    MAX_OWNER_LENGTH,
+    count,
+    instance_of,
+    positive_int,
+    text,
+)
 
 
 def _placed_at(value: dt.datetime) -> pendulum.DateTime:
@@ -47,10 +54,11 @@ class Hold:
 
     Attributes:
         hold_id: The hold's id.
-        owner: The cart or order holding the units. An owner's own holds
-            never block it when it reserves again.
-        sku: The SKU.
-        location: Where the units are.
+        owner: The cart or order holding the units (1 to 1024 characters,
+            as an order's stream). An owner's own holds never block it when
+            it reserves again.
+        sku: The SKU (1 to 255 characters).
+        location: Where the units are (1 to 255 characters).
         quantity: Units held.
         placed_at: When the hold was placed (UTC).
         expires_at: When it stops counting as reserved (UTC, exclusive).
@@ -63,9 +71,9 @@ class Hold:
     """
 
     hold_id: str = attrs.field(validator=text("hold_id"))
-    owner: str = attrs.field(validator=text("owner"))
-    sku: str = attrs.field(validator=text("sku"))
-    location: str = attrs.field(validator=text("location"))
+    owner: str = attrs.field(validator=text("owner", MAX_OWNER_LENGTH))
+    sku: str = attrs.field(validator=text("sku", MAX_NAME_LENGTH))
+    location: str = attrs.field(validator=text("location", MAX_NAME_LENGTH))
     quantity: int = attrs.field(validator=positive_int("quantity"))
     placed_at: pendulum.DateTime = attrs.field(converter=_placed_at)
     expires_at: pendulum.DateTime = attrs.field(converter=_expires_at)

@@ -12,11 +12,12 @@ import pendulum
 
 from orderkit._time import to_utc
 from orderkit._validate import (
+    MAX_NAME_LENGTH,
     count,
     instance_of,
-    optional_text,
-    plain_text,
+    optional_name,
     signed_int,
+    stored_text,
     text,
 )
 from orderkit.errors import ValidationError
@@ -95,7 +96,8 @@ class Movement:
         reserved: Change to reserved (signed).
         allocated: Change to allocated (signed).
         at: When the store applied it (UTC).
-        reason: Free text for people: a PO number, "damaged", "stocktake".
+        reason: Free text for people: a PO number, "damaged", "stocktake"
+            (no NUL, which PostgreSQL's text cannot hold).
         actor: Who caused it.
         hold_id: The hold it resolves or places, if any.
         counted: For a stocktake, the counted on-hand figure.
@@ -107,15 +109,15 @@ class Movement:
     key: str = attrs.field(validator=text("key"))
     index: int = attrs.field(default=0, validator=count("index"))
     kind: MovementKind = attrs.field(validator=instance_of("kind", MovementKind))
-    sku: str = attrs.field(validator=text("sku"))
-    location: str = attrs.field(validator=text("location"))
+    sku: str = attrs.field(validator=text("sku", MAX_NAME_LENGTH))
+    location: str = attrs.field(validator=text("location", MAX_NAME_LENGTH))
     on_hand: int = attrs.field(default=0, validator=signed_int("on_hand"))
     reserved: int = attrs.field(default=0, validator=signed_int("reserved"))
     allocated: int = attrs.field(default=0, validator=signed_int("allocated"))
     at: pendulum.DateTime = attrs.field(converter=_at)
-    reason: str = attrs.field(default="", validator=plain_text("reason"))
+    reason: str = attrs.field(default="", validator=stored_text("reason"))
     actor: str = attrs.field(default="system", validator=text("actor"))
-    hold_id: str | None = attrs.field(default=None, validator=optional_text("hold_id"))
+    hold_id: str | None = attrs.field(default=None, validator=optional_name("hold_id"))
     counted: int | None = attrs.field(default=None, converter=_optional_count)
     seq: int = attrs.field(default=0, validator=count("seq"))
 

@@ -11,7 +11,15 @@ import attrs
 import pendulum
 
 from orderkit._time import to_utc
-from orderkit._validate import as_tuple, count, instance_of, optional_text, text
+from orderkit._validate import (
+    MAX_NAME_LENGTH,
+    MAX_OWNER_LENGTH,
+    as_tuple,
+    count,
+    instance_of,
+    optional_name,
+    text,
+)
 from orderkit.errors import InvalidQuantity
 from orderkit.inventory._holds import Hold
 from orderkit.inventory._movements import Movement, check_operation_key
@@ -53,8 +61,8 @@ class Check:
     .. versionadded:: 0.1.0
     """
 
-    sku: str = attrs.field(validator=text("sku"))
-    location: str = attrs.field(validator=text("location"))
+    sku: str = attrs.field(validator=text("sku", MAX_NAME_LENGTH))
+    location: str = attrs.field(validator=text("location", MAX_NAME_LENGTH))
     requested: int = attrs.field(validator=count("requested"))
     measure: Measure = attrs.field(
         default=Measure.AVAILABLE, validator=instance_of("measure", Measure)
@@ -143,7 +151,7 @@ class Plan:
     holds: tuple[HoldWrite, ...] = attrs.field(default=(), converter=_hold_writes)
     checks: tuple[Check, ...] = attrs.field(default=(), converter=_checks)
     supersede: str | None = attrs.field(
-        default=None, validator=optional_text("supersede")
+        default=None, validator=optional_name("supersede", MAX_OWNER_LENGTH)
     )
     remember: bool = attrs.field(default=True, validator=instance_of("remember", bool))
 

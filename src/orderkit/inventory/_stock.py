@@ -6,7 +6,14 @@ from typing import final
 
 import attrs
 
-from orderkit._validate import count, optional_text, positive_int, signed_int, text
+from orderkit._validate import (
+    MAX_NAME_LENGTH,
+    count,
+    optional_text,
+    positive_int,
+    signed_int,
+    text,
+)
 
 
 @final
@@ -15,15 +22,16 @@ class StockLine:
     """A quantity of one SKU at one location: a line of a reservation or shipment.
 
     Attributes:
-        sku: The stock-keeping unit.
-        location: The warehouse or store that holds it.
+        sku: The stock-keeping unit: printable text of 1 to 255 characters.
+        location: The warehouse or store that holds it: printable text of 1
+            to 255 characters.
         quantity: How many units, at least 1.
 
     .. versionadded:: 0.1.0
     """
 
-    sku: str = attrs.field(validator=text("sku"))
-    location: str = attrs.field(validator=text("location"))
+    sku: str = attrs.field(validator=text("sku", MAX_NAME_LENGTH))
+    location: str = attrs.field(validator=text("location", MAX_NAME_LENGTH))
     quantity: int = attrs.field(validator=positive_int("quantity"))
 
 
@@ -36,8 +44,8 @@ class Balance:
     policy; `on_hand`, `reserved` and `allocated` never do.
 
     Attributes:
-        sku: The stock-keeping unit.
-        location: Where the stock is.
+        sku: The stock-keeping unit (1 to 255 characters).
+        location: Where the stock is (1 to 255 characters).
         on_hand: Units physically there.
         reserved: Units in live holds (carts and unpaid orders).
         allocated: Units committed to paid orders, not yet shipped.
@@ -46,8 +54,8 @@ class Balance:
     .. versionadded:: 0.1.0
     """
 
-    sku: str = attrs.field(validator=text("sku"))
-    location: str = attrs.field(validator=text("location"))
+    sku: str = attrs.field(validator=text("sku", MAX_NAME_LENGTH))
+    location: str = attrs.field(validator=text("location", MAX_NAME_LENGTH))
     on_hand: int = attrs.field(default=0, validator=count("on_hand"))
     reserved: int = attrs.field(default=0, validator=count("reserved"))
     allocated: int = attrs.field(default=0, validator=count("allocated"))

@@ -11,7 +11,17 @@ import pendulum
 
 from orderkit._fast import builder
 from orderkit._time import ending, to_utc
-from orderkit._validate import count, plain_text, positive_int, signed_int, text
+from orderkit._validate import (
+    MAX_KEY_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_OWNER_LENGTH,
+    Validator,
+    count,
+    positive_int,
+    signed_int,
+    stored_text,
+    text,
+)
 from orderkit.dedupe._tokens import draw_token
 from orderkit.errors import (
     ConcurrencyConflict,
@@ -51,9 +61,9 @@ _RETRIES = 5
 
 # The validators of every stamp and reservation, made once: `reserve` is
 # the ledger's hottest path (the order desk's every order).
-_check_owner = text("owner")
-_check_key = text("key")
-_check_reason = plain_text("reason")
+_check_owner = text("owner", MAX_OWNER_LENGTH)
+_check_key = text("key", MAX_KEY_LENGTH)
+_check_reason = stored_text("reason")
 _check_actor = text("actor")
 # Stamp has no validators: its builder makes the same instance, cheaper.
 _new_stamp = builder(planning.Stamp)
@@ -103,6 +113,11 @@ def _check(
     validator(field)(None, None, value)
 
 
+def _name(field: str) -> Validator:
+    """A SKU's or a location's validator: printable text of 1 to 255 characters."""
+    return text(field, MAX_NAME_LENGTH)
+
+
 def _lines(lines: object) -> list[StockLine]:
     if isinstance(lines, str | bytes) or not isinstance(lines, Iterable):
         raise ValidationError("lines", lines, "must be a sequence of StockLine")
@@ -145,6 +160,12 @@ class Ledger:
     key returns the first receipt (`replayed=True`) and changes nothing.
     Without a key, a fresh one is drawn, so retrying is then the caller's
     risk. Keys must be unique per operation, not per order.
+
+    Names are printable text: SKUs and locations of 1 to 255 characters,
+    owners of up to 1024 (an order's stream) and keys of up to 4096; a
+    reason is any text without NUL or a lone surrogate. Anything else is a
+    `ValidationError` naming the field, whatever the store, before anything
+    is written.
 
     Time comes from `clock`; holds last `hold_ttl` unless `reserve` is given
     a `ttl`. Receipts carry `signals`: a `Delist` when sellable stock hits
@@ -233,8 +254,8 @@ class Ledger:
         Raises:
             InsufficientStock: `delta` would take on hand below zero.
         """
-        _check(text, "sku", sku)
-        _check(text, "location", location)
+        _check(_name, "sku", sku)
+        _check(_name, "location", location)
         if (delta is None) == (counted is None):
             raise ValidationError(
                 "delta", delta, "give exactly one of delta and counted"
@@ -266,9 +287,9 @@ class Ledger:
         Raises:
             InsufficientStock: `source` has fewer than `quantity` available.
         """
-        _check(text, "source", source)
+        _check(_name, "source", source)
         line = StockLine(sku, source, quantity)
-        _check(text, "target", target)
+        _check(_name, "target", target)
         if target == source:
             raise ValidationError("target", target, "must differ from source")
         stamp = self._stamp(key, reason, actor)
@@ -427,7 +448,7 @@ class Ledger:
         actor: str,
         key: str | None,
     ) -> Receipt:
-        _check(text, "owner", owner)
+        _check_owner(None, None, owner)
         found = _lines(lines)
         if (first := self._first(key)) is not None:
             return first
@@ -466,7 +487,7 @@ class Ledger:
 
     def set_policy(self, sku: str, policy: StockPolicy) -> None:
         """Set the SKU's stock policy: `NoOversell`, `Backorder` or `Preorder`."""
-        _check(text, "sku", sku)
+        _check(_name, "sku", sku)
         if not isinstance(policy, NoOversell | Backorder | Preorder):
             raise ValidationError("policy", policy, "must be a stock policy")
         self._store.set_policy(sku, policy)
@@ -481,8 +502,8 @@ class Ledger:
             `Relist` when it comes back from zero, else `None`. With an
             outbox, the channels hear of the new sellable figure too.
         """
-        _check(text, "sku", sku)
-        _check(text, "location", location)
+        _check(_name, "sku", sku)
+        _check(_name, "location", location)
         _check(count, "quantity", quantity)
         now = self._now()
         found = self._store.balances(now, sku=sku, location=location)
@@ -506,8 +527,8 @@ class Ledger:
             UnknownSku: The SKU was never stocked.
             UnknownLocation: The location never had any stock.
         """
-        _check(text, "sku", sku)
-        _check(text, "location", location)
+        _check(_name, "sku", sku)
+        _check(_name, "location", location)
         found = self._store.balances(self._now(), sku=sku, location=location)
         if found:
             return found[0]
@@ -644,7 +665,7 @@ class Ledger:
         """
         if key is None:
             return None
-        _check(text, "key", key)
+        _check_key(None, None, key)
         return self._store.receipt(key)
 
     def _with_hold(

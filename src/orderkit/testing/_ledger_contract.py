@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import random
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +47,16 @@ from orderkit.testing._contract_base import START as _START
 from orderkit.testing._contract_base import WEIRD_NAMES as _WEIRD
 from orderkit.testing._contract_base import Barrier, StoreContract
 from orderkit.testing._ledger_machine import ledger_machine
+
+
+def _wide(length: int, seed: int) -> str:
+    """`length` printable characters of 4 UTF-8 bytes each, in no repeating pattern.
+
+    Rare CJK ideographs (Extension B), drawn from a fixed seed: random
+    enough that no database compresses them under its index row limit.
+    """
+    draw = random.Random(seed)  # noqa: S311 - test data, not secrecy
+    return "".join(chr(draw.randint(0x20000, 0x2A6DF)) for _ in range(length))
 
 
 def _race_worker(
@@ -186,6 +197,32 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
             )
         reasons = {m.reason for m in ledger.movements(limit=1000)}
         assert set(_WEIRD) <= reasons
+
+    def test_names_as_long_as_allowed_round_trip(self, ledger: Ledger) -> None:
+        """SKUs and locations of 255 characters, owners of 1024, 4 bytes each in UTF-8.
+
+        What one store keeps, every store keeps: no index of a database may
+        refuse a name the ledger accepts.
+        """
+        sku, location, other = _wide(255, 1), _wide(255, 2), _wide(255, 3)
+        owner = _wide(1024, 4)
+        ledger.receive(sku, location, 5, reason=_wide(300, 5))
+        ledger.receive(sku, other, 5)
+        first = ledger.reserve(owner, [(sku, location, 2), (sku, other, 1)])
+        assert len(first.holds) == 2
+        # Again: the owner's own hold there is found (by owner) and replaced.
+        again = ledger.reserve(owner, [(sku, location, 3)], key=_wide(100, 6))
+        assert {h.state for h in again.holds} == {HoldState.LIVE, HoldState.RELEASED}
+        live = ledger.holds(owner=owner, state=HoldState.LIVE)
+        assert sorted((h.location, h.quantity) for h in live) == sorted(
+            [(location, 3), (other, 1)]
+        )
+        (new,) = (h for h in again.holds if h.state is HoldState.LIVE)
+        assert ledger.hold(new.hold_id) == new
+        ledger.commit(new.hold_id)
+        assert ledger.balance(sku, location) == Balance(sku, location, 5, 0, 3)
+        assert ledger.balance(sku, other) == Balance(sku, other, 5, 1, 0)
+        assert ledger.audit() == ()
 
     # reservations
 
@@ -923,6 +960,37 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
             pytest.param(lambda led: led.hold("nope"), "hold_id", id="unknown-hold"),
             pytest.param(
                 lambda led: led.adjust("T", "W1"), "delta", id="no-adjustment"
+            ),
+            pytest.param(
+                lambda led: led.receive("T" * 256, "W1", 1), "sku", id="long-sku"
+            ),
+            pytest.param(
+                lambda led: led.receive("T", "W" * 256, 1), "location", id="long-loc"
+            ),
+            pytest.param(
+                lambda led: led.transfer("T", "W1", "W" * 256, 1),
+                "target",
+                id="long-target",
+            ),
+            pytest.param(
+                lambda led: led.reserve("c" * 1025, [("T", "W1", 1)]),
+                "owner",
+                id="long-owner",
+            ),
+            pytest.param(
+                lambda led: led.receive("T", "W1", 1, key="k" * 4097),
+                "key",
+                id="long-key",
+            ),
+            pytest.param(
+                lambda led: led.receive("T", "W1", 1, reason="count\x00fix"),
+                "reason",
+                id="nul-reason",
+            ),
+            pytest.param(
+                lambda led: led.adjust("T", "W1", counted=1, reason="stock\x00take"),
+                "reason",
+                id="nul-reason-stocktake",
             ),
         ],
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import functools
+import random
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from orderkit.errors import ConcurrencyConflict, StoreError, ValidationError
-from orderkit.orders._messages import OutboxMessage, order_stream
+from orderkit.orders._messages import MAX_STREAM_LENGTH, OutboxMessage, order_stream
 from orderkit.ports import Inbox, Outbox
 from orderkit.testing._contract_base import START, Barrier, StoreContract
 from orderkit.testing._contract_base import WEIRD_NAMES as _WEIRD
@@ -113,6 +114,31 @@ class OutboxContract(StoreContract[Outbox]):
         assert list(store.unsent()) == messages
         claimed = store.claim(relay="relay-1", now=START, lease=_LEASE)
         assert list(claimed) == messages
+
+    def test_streams_as_long_as_allowed_keep_their_order(self, store: Outbox) -> None:
+        """Streams of `MAX_STREAM_LENGTH` characters of 4 UTF-8 bytes each.
+
+        Two of them differing in their last character only are two streams:
+        a lease on one never holds the other back.
+        """
+        draw = random.Random(5)  # noqa: S311 - test data, not secrecy
+        head = "sku:" + "".join(
+            chr(draw.randint(0x20000, 0x2A6DF)) for _ in range(MAX_STREAM_LENGTH - 5)
+        )
+        first, second = head + "A", head + "B"
+        messages = [
+            _message("m1", stream=first),
+            _message("m2", stream=second),
+            _message("m3", stream=first),
+        ]
+        store.add(messages)
+        assert list(store.unsent()) == messages
+        assert _ids(store.claim(relay="relay-1", now=START, lease=_LEASE, limit=1)) == [
+            "m1"
+        ]
+        assert _ids(store.claim(relay="relay-2", now=START, lease=_LEASE)) == ["m2"]
+        assert store.mark_sent(["m1"], relay="relay-1", now=START) == 1
+        assert _ids(store.claim(relay="relay-2", now=START, lease=_LEASE)) == ["m3"]
 
     # claiming
 

@@ -585,17 +585,19 @@ class TestStoreErrors:
         with pytest.raises(StoreError, match="postgres store failed during apply"):
             ledger.receive("TEA-01", "W1", 5)
 
-    def test_text_postgres_cannot_hold(
+    def test_text_postgres_cannot_hold_is_refused_by_every_store(
         self, ledger: Ledger, store: PostgresLedgerStore
     ) -> None:
+        """NUL: PostgreSQL text cannot hold it, so no store takes it (a typed error)."""
         name = "NUL\x00byte"
         ledger.receive("TEA-01", "W1", 5)
         before = LedgerStoreContract.snapshot(store)
-        with pytest.raises(StoreError) as error:
+        with pytest.raises(ValidationError) as error:
             ledger.receive("TEA-01", "W1", 1, reason=name)
-        assert error.value.__cause__ is not None
-        (failed,) = store.apply_many([_plan("k1", name, 1)])
-        assert isinstance(failed, StoreError)
+        assert error.value.field == "reason"
+        with pytest.raises(ValidationError) as error:
+            ledger.reserve(name, [("TEA-01", "W1", 1)])
+        assert error.value.field == "owner"
         assert LedgerStoreContract.snapshot(store) == before
 
     def test_text_no_store_can_hold_is_refused_before_the_store(
