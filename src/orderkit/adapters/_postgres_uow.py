@@ -347,11 +347,14 @@ class PostgresUnitOfWork:
         self._unit.lend(conn)
         try:
             self._start()
-        except StoreError:
+        except StoreError as exc:
             # The server may have dropped an idle owned connection since the
-            # last unit; nothing is lost yet, so connect again once.
-            if self._dsn is None or not conn.broken:
+            # last unit; nothing is lost yet, so connect again once. psycopg
+            # may not know yet: the socket closed under BEGIN itself.
+            dropped = conn.broken or isinstance(exc.__cause__, psycopg.OperationalError)
+            if self._dsn is None or not dropped:
                 raise
+            conn.close()
             self._conn = self._connect()
             self._unit.lend(self._conn)
             self._start()

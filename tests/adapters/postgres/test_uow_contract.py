@@ -138,3 +138,33 @@ def test_a_dropped_connection_is_reopened_for_the_next_unit(dsn: str) -> None:
     with uow:
         assert uow.orders.get("douyin", "DY-1001") == sample_order()
     uow.close()
+
+
+def test_a_connection_dropped_before_psycopg_knows_is_reopened(
+    dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The socket closes under BEGIN itself: the connection is not `broken` yet.
+
+    A terminated backend reaches psycopg only when the connection is used,
+    so the unit's BEGIN is the first to fail; it asked nothing yet.
+    """
+    uow = PostgresUnitOfWork(dsn, converter=make_converter())
+    with uow:
+        dropped = uow._conn
+    start = PostgresUnitOfWork._start
+    failures = [psycopg.OperationalError("connection socket closed")]
+
+    def start_on_a_dropped_socket(self: PostgresUnitOfWork) -> None:
+        if failures:
+            raise StoreError("postgres", "begin", "socket closed") from failures.pop()
+        start(self)
+
+    monkeypatch.setattr(PostgresUnitOfWork, "_start", start_on_a_dropped_socket)
+    with uow:
+        uow.orders.save(sample_order(), None)
+        uow.commit()
+    assert dropped is not None
+    assert dropped.closed
+    with uow:
+        assert uow.orders.get("douyin", "DY-1001") == sample_order()
+    uow.close()
