@@ -151,6 +151,19 @@ class TestOrders:
             Saga(name="checkout", step="s", key="k", started_at=T0, parts=None)  # type: ignore[arg-type]
         assert caught.value.field == "parts"
 
+    @pytest.mark.parametrize("payment_id", ["\ud800", "\x00", "   ", ""])
+    def test_a_saga_part_names_its_payment_as_every_id(self, payment_id: str) -> None:
+        """An id no store can hold is refused here, not when the order is saved."""
+        with pytest.raises(ValidationError) as caught:
+            Saga(
+                name="refund",
+                step="sent",
+                key="k",
+                started_at=T0,
+                parts=((payment_id, Money("1.00", "CNY")),),
+            )
+        assert caught.value.field == "parts[0][0]"
+
     def test_a_serial_must_be_text(self) -> None:
         with pytest.raises(ValidationError) as caught:
             ReturnLine("L1", "SKU", 1, [["SN1"]])  # type: ignore[list-item]

@@ -37,16 +37,13 @@ def _as_parts(value: Iterable[tuple[str, Money]]) -> tuple[tuple[str, Money], ..
 def _parts(_instance: object, _attribute: object, value: tuple[object, ...]) -> None:
     # The parts come from stored documents too: check their shape at runtime.
     for i, part in enumerate(value):
-        if (
-            not isinstance(part, tuple)
-            or len(part) != 2
-            or not isinstance(part[0], str)
-            or not part[0]
-            or type(part[1]) is not Money
-        ):
+        if not isinstance(part, tuple) or len(part) != 2 or type(part[1]) is not Money:
             raise ValidationError(
                 f"parts[{i}]", part, "must be a (payment id, Money) pair"
             )
+        # As every payment id: an id no store can hold would fail the order's
+        # next save, long after the saga that made it.
+        text(f"parts[{i}][0]")(None, None, part[0])
 
 
 @final
