@@ -935,6 +935,33 @@ class TestRefunds:
         assert payments.captured("wx-2") == cny("0.00")
         assert stored(shop.unit).saga is None
 
+    def test_a_refund_the_host_made_meanwhile_leaves_the_rest_to_a_person(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        """Finance refunds 100.00 by hand while the cancellation's 576.00 is due."""
+        accepted(shop.desk)
+        first = IdempotencyKey("erp", "ledger", "DY-2001", "1")
+        ledger = captured_ledger()
+        shop.desk.amend(CH, "DY-2001", ledger, key=first, actor="fin", source="erp")
+        self.captured(shop, payments, "alipay-77", "576.00")
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        payments.refund("alipay-77", cny("100.00"), key="RF-hand", reason="goodwill")
+        by_hand = ledger.request_refund(
+            "RF-hand", "alipay-77", cny("100.00"), "goodwill", T0
+        ).settle_refund("RF-hand", T0)
+        second = IdempotencyKey("erp", "ledger", "DY-2001", "2")
+        shop.desk.amend(CH, "DY-2001", by_hand, key=second, actor="fin", source="erp")
+
+        (stalled,) = shop.refunds(payments).send_due()
+
+        assert isinstance(stalled, Stalled)
+        assert isinstance(stalled.error, RefundExceedsCapture)
+        order = stored(shop.unit)
+        assert order.saga is None
+        assert "refund" in order.review
+        assert payments.captured("alipay-77") == cny("476.00")  # nothing sent
+        assert shop.refunds(payments).send_due() == ()  # not asked again
+
     def test_a_refund_on_a_payment_the_ledger_lacked_is_recorded_in_it(
         self, shop: Shop, payments: FakePayments
     ) -> None:

@@ -21,7 +21,7 @@ import pendulum
 
 from orderkit._validate import positive_int
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import OrderkitError
+from orderkit.errors import OrderkitError, RefundExceedsCapture
 from orderkit.integrations import ChannelTransaction, TransactionKind
 from orderkit.money import Money
 from orderkit.orders import (
@@ -131,7 +131,10 @@ class Refunds:
             UnknownPayment: A case names a payment the order does not have;
                 nothing was sent.
             RefundExceedsCapture: The order's payment ledger does not allow
-                the amount; nothing was sent.
+                the amount; nothing was sent. A case's refund stays owed (the
+                saga stays, reported `Stalled`); an ended order's saga ends and
+                the order waits for a person (`review` gains `"refund"`), since
+                the ledger changed after the refund fell due.
             TransientError: The provider failed or timed out, or its circuit
                 breaker is open (`CircuitOpen`): the saga stays.
         """
@@ -151,7 +154,23 @@ class Refunds:
         parts = _parts(saga, case)
         # Check the ledger first, as the Payments contract asks: an amount
         # it refuses is never sent.
-        _ledger(order, case, _sent(parts, None), reason, self._clock.now())
+        try:
+            _ledger(order, case, _sent(parts, None), reason, self._clock.now())
+        except RefundExceedsCapture as refused:
+            if case is None:
+                # Refunded by other means since the order ended (a host's
+                # ledger amendment): the same refund would be refused for
+                # ever, and sending less is a person's call.
+                steps.finish(
+                    self._unit,
+                    self._clock,
+                    channel,
+                    order_id,
+                    saga,
+                    result=f"not sent: {steps.reason_text(refused)}",
+                    review=steps.REFUND,
+                )
+            raise
         # Every part, whatever became of the others: the payments are
         # independent, and a declined one is left to a person on its own.
         sent = [self._send(order, part, reason) for part in parts]
