@@ -988,6 +988,27 @@ class TestPicking:
         assert retried.order.status is OrderStatus.PICKING
         assert len(wms.tasks) == 1
 
+    def test_an_order_cancelled_while_its_tasks_go_out_waits_for_a_person(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """Another process cancels between the paid check and PickingStarted."""
+        the_desk = desk_with_order(unit, clock, paid())
+
+        class _CancelledMeanwhile(_Warehouse):
+            def create_pick_task(self, task: PickTask) -> str:
+                the_desk.record("douyin", "DY-1001", buyer_cancelled())
+                return super().create_pick_task(task)
+
+        wms = _CancelledMeanwhile()
+        with pytest.raises(IllegalTransition) as refused:
+            the_desk.start_picking("douyin", "DY-1001", wms)
+        (task_id,) = wms.tasks
+        assert task_id in refused.value.reason
+        with unit as uow:
+            order = uow.orders.get("douyin", "DY-1001")
+        assert order is not None
+        assert (order.status, order.review) == (OrderStatus.CANCELLED, ("pick",))
+
     def test_an_unpaid_order_is_not_picked(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:

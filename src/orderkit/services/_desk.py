@@ -25,7 +25,7 @@ from orderkit.errors import (
     UnknownOrder,
     ValidationError,
 )
-from orderkit.integrations import ChannelOrder, TrackingEvent
+from orderkit.integrations import ChannelOrder, PickTask, TrackingEvent
 from orderkit.orders import (
     EVENT_TYPES,
     AfterSalesCase,
@@ -411,9 +411,16 @@ class OrderDesk:
         and `PickingStarted` is keyed by the order, so a call retried after a
         failure (a `TransientError`, a crash in between) picks nothing twice.
 
+        An order cancelled by another process while its tasks were sent
+        cannot start picking, and the `Warehouse` port cannot withdraw a
+        task: the order waits for a person (`order.review` gains `"pick"`)
+        to void the tasks, and this raises.
+
         Raises:
             UnknownOrder: The desk has no such order.
-            IllegalTransition: The order is not paid (or already further on).
+            IllegalTransition: The order is not paid (or already further on);
+                or it moved on while its tasks were sent (the error names the
+                tasks to void).
             TransientError: The warehouse failed; retry the call.
         """
         with self._unit as uow:
@@ -434,7 +441,36 @@ class OrderDesk:
             occurred_at=self._clock.now(),
             source="orderkit",
         )
-        return self.record(channel, order_id, started)
+        recorded = self.record(channel, order_id, started)
+        refused = [o for o in recorded.outcomes if isinstance(o, Rejected)]
+        if refused and tasks:
+            raise self._pick_refused(channel, order_id, tasks, refused[0].error)
+        return recorded
+
+    def _pick_refused(
+        self,
+        channel: str,
+        order_id: str,
+        tasks: Sequence[PickTask],
+        why: Exception,
+    ) -> IllegalTransition:
+        """Hold an order that moved on while its pick tasks went out, for a person."""
+        with self._unit as uow:
+            order = self._order(uow, channel, order_id)
+            if "pick" not in order.review:
+                now = self._clock.now()
+                held, record = _held_for(order, "pick", now)
+                self._store(uow, order, held, [record], now)
+                uow.commit()
+        voids = ", ".join(task.task_id for task in tasks)
+        error = IllegalTransition(
+            order_id,
+            order.status,
+            "start_picking",
+            f"the order moved on while its pick tasks were sent: void {voids}",
+        )
+        error.__cause__ = why
+        return error
 
     def track(self, channel: str, order_id: str, scan: TrackingEvent) -> EventRecorded:
         """Apply a carrier's scan of one of the order's parcels.
