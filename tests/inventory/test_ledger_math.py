@@ -204,6 +204,23 @@ class TestReplay:
         with pytest.raises(InvalidQuantity):
             replay([movement(MovementKind.SHIP, on_hand=-1, allocated=-1)])
 
+    def test_a_sum_below_zero_names_the_balance_and_figure(self) -> None:
+        with pytest.raises(InvalidQuantity) as error:
+            replay([movement(MovementKind.COMMIT, reserved=-2, allocated=2)])
+        assert (error.value.field, error.value.value) == (
+            f"balance[{TEA!r}, 'W1'].reserved",
+            -2,
+        )
+
+    def test_only_the_sums_are_bounded(self) -> None:
+        # A store checks a balance once a plan's movements are all applied:
+        # one plan may take a figure below zero and back.
+        movements = [
+            movement(MovementKind.ADJUST, on_hand=-2),
+            movement(MovementKind.RECEIVE, on_hand=5),
+        ]
+        assert replay(movements) == {(TEA, "W1"): Balance(TEA, "W1", 3)}
+
 
 class TestSignals:
     """A receipt says when sellable stock hit zero or came back."""
@@ -301,13 +318,31 @@ class TestPlanning:
             planning.ship(stamp(), [StockLine(TEA, "W1", 6)], [newer, older])
         assert error.value.shortages == (Shortage(TEA, "W1", 6, 5, "allocated"),)
 
+    def test_a_negative_delta_keeps_available_at_the_policy_floor(self) -> None:
+        loss = planning.adjust(stamp(), TEA, "W1", delta=-2, counted=None)
+        assert Check(TEA, "W1", 2, Measure.AVAILABLE, None) in loss.checks
+        gain = planning.adjust(stamp(), TEA, "W1", delta=2, counted=None)
+        assert gain.checks == ()
+
+    def test_commit_beyond_a_committed_hold_is_invalid(self) -> None:
+        done = hold(state=HoldState.COMMITTED, committed=5, resolved_at=T0)
+        assert planning.commit(stamp(), done, 5) is None
+        with pytest.raises(InvalidQuantity) as error:
+            planning.commit(stamp(), done, 6)
+        assert error.value.field == "quantity"
+
     def test_stocktake_carries_the_count_and_a_negative_delta_is_checked(
         self,
     ) -> None:
         count = planning.adjust(stamp(), TEA, "W1", delta=None, counted=7)
         assert (count.movements[0].counted, count.checks) == (7, ())
         loss = planning.adjust(stamp(), TEA, "W1", delta=-2, counted=None)
-        assert loss.checks == (Check(TEA, "W1", 2, Measure.ON_HAND, 0),)
+        # On hand stays whole, and units promised to holds stay promised: a
+        # correction does not take available below the policy's floor.
+        assert loss.checks == (
+            Check(TEA, "W1", 2, Measure.ON_HAND, 0),
+            Check(TEA, "W1", 2, Measure.AVAILABLE, None),
+        )
 
 
 class TestPlanValues:

@@ -707,3 +707,28 @@ class TestProperties:
             assert not fills(case, [p for p in result.locations if p != place])
         for sku in case.demand:
             assert min_pieces(case, sku, result.locations) == pieces_of(result, sku)
+
+
+class TestUnorderedLocations:
+    """Locations rank and break ties, so an unordered collection is refused."""
+
+    @pytest.mark.parametrize(
+        "locations",
+        [
+            pytest.param({"L1", "L2"}, id="set"),
+            pytest.param(frozenset({"L1", "L2"}), id="frozenset"),
+            pytest.param({"L1": 0, "L2": 1}.keys(), id="dict-keys"),
+            pytest.param({"L1": 0, "L2": 1}.items(), id="dict-items"),
+        ],
+    )
+    def test_refused_by_field(self, locations: Any) -> None:
+        stock = [Balance(TEA, "L1", on_hand=3), Balance(TEA, "L2", on_hand=3)]
+        with pytest.raises(ValidationError) as error:
+            route({TEA: 2}, stock, locations=locations, strategy=LOCATION_ORDER)
+        assert error.value.field == "locations"
+
+    def test_a_tie_follows_the_order_given(self) -> None:
+        stock = [Balance(TEA, "L1", on_hand=3), Balance(TEA, "L2", on_hand=3)]
+        for order in (["L1", "L2"], ("L2", "L1")):
+            chosen = route({TEA: 2}, stock, locations=order, strategy=MOST_STOCK)
+            assert chosen.locations == (order[0],)

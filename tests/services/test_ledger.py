@@ -3,31 +3,43 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as dt
 import json
+import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 import pendulum
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orderkit.adapters.memory import MemoryLedgerStore, MemoryUnitOfWork
+from orderkit.adapters.sqlite import SqliteLedgerStore
 from orderkit.errors import (
     ConcurrencyConflict,
+    HoldNotLive,
     IdempotencyConflict,
     InsufficientStock,
+    InvalidQuantity,
     ValidationError,
 )
 from orderkit.inventory import (
+    Backorder,
     Balance,
+    Delist,
     HoldState,
     Plan,
     Receipt,
+    Relist,
     RoutingStrategy,
     Shortage,
+    StockSignal,
     route,
 )
 from orderkit.ports import LedgerStore
-from orderkit.services import Ledger
+from orderkit.services import DeskPolicy, Ledger
 from orderkit.testing import FrozenClock
 from orderkit.testing.contracts import LedgerStoreContract
 
@@ -344,3 +356,266 @@ class TestSellablePushes:
             uow.commit()
         with unit as uow:
             assert uow.outbox.unsent() == []
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Any) -> LedgerStore:
+    if request.param == "memory":
+        return MemoryLedgerStore()
+    return SqliteLedgerStore(str(tmp_path / "ledger.db"))
+
+
+class TestSafetyStockAfterALapsedHold:
+    """A hold past its expiry, not swept yet: each crossing is signalled once."""
+
+    def test_the_relist_comes_from_the_safety_change_and_the_sweep_is_quiet(
+        self, any_store: LedgerStore
+    ) -> None:
+        clock = FrozenClock(T0)
+        ledger = Ledger(any_store, clock)
+        ledger.receive("TEA", "W1", 2)
+        ledger.set_safety_stock("TEA", "W1", 1)
+        hold = ledger.reserve("cart-1", [("TEA", "W1", 1)]).holds[0]
+        clock.advance(minutes=16)
+        assert ledger.set_safety_stock("TEA", "W1", 0) == Relist("TEA", "W1", 2, 0)
+        assert ledger.hold(hold.hold_id).state is HoldState.EXPIRED
+        assert ledger.expire_due().signals == ()
+        assert ledger.receive("TEA", "W1", 1).signals == ()
+
+    def test_a_delist_and_a_relist_not_two_of_each(
+        self, any_store: LedgerStore
+    ) -> None:
+        clock = FrozenClock(T0)
+        ledger = Ledger(any_store, clock)
+        ledger.receive("TEA", "W1", 1)
+        told: list[StockSignal | None] = list(
+            ledger.reserve("cart-1", [("TEA", "W1", 1)]).signals
+        )
+        clock.advance(minutes=16)
+        told.append(ledger.set_safety_stock("TEA", "W1", 1))  # sellable 0 -> 0
+        told.append(ledger.set_safety_stock("TEA", "W1", 0))  # sellable 0 -> 1
+        told.extend(ledger.expire_due().signals)
+        assert told == [
+            Delist("TEA", "W1", 0, 0),
+            None,
+            Relist("TEA", "W1", 1, 0),
+        ]
+
+    def test_a_lapsed_hold_on_another_balance_is_left_to_the_sweep(self) -> None:
+        clock = FrozenClock(T0)
+        ledger = Ledger(MemoryLedgerStore(), clock)
+        ledger.receive("TEA", "W1", 1)
+        ledger.receive("TEA", "W2", 1)
+        ledger.reserve("cart-1", [("TEA", "W2", 1)])
+        clock.advance(minutes=16)
+        assert ledger.set_safety_stock("TEA", "W1", 0) is None
+        assert ledger.expire_due().signals == (Relist("TEA", "W2", 1, 0),)
+
+
+_ROWS = [("A", "W1"), ("A", "W2")]
+_STEPS = st.one_of(
+    st.tuples(st.just("receive"), st.sampled_from(_ROWS), st.integers(1, 3)),
+    st.tuples(
+        st.just("reserve"),
+        st.sampled_from(["c1", "c2"]),
+        st.sampled_from(_ROWS),
+        st.integers(1, 3),
+    ),
+    st.tuples(st.just("commit"), st.integers(0, 20)),
+    st.tuples(st.just("release"), st.integers(0, 20)),
+    st.tuples(st.just("tick"), st.integers(1, 20)),
+    st.tuples(st.just("sweep")),
+    st.tuples(st.just("count"), st.sampled_from(_ROWS), st.integers(0, 4)),
+    st.tuples(st.just("safety"), st.sampled_from(_ROWS), st.integers(0, 2)),
+)
+
+
+class TestSignalsTellEveryCrossingOnce:
+    """A channel that follows every signal always shows what is sellable."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(steps=st.lists(_STEPS, max_size=30))
+    def test_any_run(self, steps: list[tuple[Any, ...]]) -> None:  # noqa: C901 - one branch per step
+        clock = FrozenClock(T0)
+        ledger = Ledger(MemoryLedgerStore(), clock)
+        listed = {}
+        for sku, location in _ROWS:
+            ledger.receive(sku, location, 1)
+            listed[sku, location] = True
+        holds: list[str] = []
+
+        def tell(signals: Iterable[StockSignal | None]) -> None:
+            for signal in signals:
+                if signal is None:
+                    continue
+                row = (signal.sku, signal.location)
+                # A Delist for a listing that is down, or a Relist for one
+                # that is up, says the channel missed a crossing.
+                assert listed[row] is isinstance(signal, Delist), (signal, steps)
+                listed[row] = isinstance(signal, Relist)
+
+        for step in steps:
+            kind = step[0]
+            try:
+                if kind == "receive":
+                    tell(ledger.receive(step[1][0], step[1][1], step[2]).signals)
+                elif kind == "reserve":
+                    receipt = ledger.reserve(step[1], [(*step[2], step[3])])
+                    holds.append(receipt.holds[0].hold_id)
+                    tell(receipt.signals)
+                elif kind in ("commit", "release") and holds:
+                    hold_id = holds[step[1] % len(holds)]
+                    done = (
+                        ledger.commit(hold_id)
+                        if kind == "commit"
+                        else ledger.release(hold_id)
+                    )
+                    tell(done.receipt.signals if done.receipt else ())
+                elif kind == "tick":
+                    clock.advance(minutes=step[1])
+                elif kind == "sweep":
+                    tell(ledger.expire_due().signals)
+                elif kind == "count":
+                    tell(ledger.adjust(*step[1], counted=step[2]).signals)
+                elif kind == "safety":
+                    sku, location = step[1]
+                    tell([ledger.set_safety_stock(sku, location, step[2])])
+            except (InsufficientStock, HoldNotLive):
+                pass
+        tell(ledger.expire_due().signals)
+        for balance in ledger.balances():
+            row = (balance.sku, balance.location)
+            assert listed[row] is (balance.sellable() > 0), (balance, steps)
+
+
+class TestAuditOfALostMovement:
+    """A store whose movements lost one is reported, not raised on."""
+
+    def test_a_lost_receipt_is_a_mismatch(self, tmp_path: Any) -> None:
+        path = str(tmp_path / "ledger.db")
+        ledger = Ledger(SqliteLedgerStore(path), FrozenClock(T0))
+        ledger.receive(SKU, "W1", 5)
+        ledger.adjust(SKU, "W1", delta=-2)
+        ledger.receive(SKU, "W2", 1)
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute("DELETE FROM orderkit_movements WHERE kind = 'receive'")
+            db.commit()
+        found = ledger.audit()
+        assert [
+            (stored.location, stored.on_hand, replayed.on_hand)
+            for stored, replayed in found
+        ] == [("W1", 3, -2), ("W2", 1, 0)]
+
+
+class TestCommitArguments:
+    """`commit` refuses a quantity beyond the hold, however often it is called."""
+
+    def test_more_than_the_hold_after_it_was_committed(self, ledger: Ledger) -> None:
+        ledger.receive(SKU, "W1", 5)
+        hold = ledger.reserve("order-1", [(SKU, "W1", 3)]).holds[0]
+        assert ledger.commit(hold.hold_id, 2).changed
+        with pytest.raises(InvalidQuantity) as error:
+            ledger.commit(hold.hold_id, 4)
+        assert (error.value.field, error.value.value) == ("quantity", 4)
+        again = ledger.commit(hold.hold_id, 3)  # a retry within the hold
+        assert (again.changed, again.hold.committed) == (False, 2)
+
+
+class TestReadFilters:
+    """The filters of `holds` and `balances` are checked like every argument."""
+
+    @pytest.mark.parametrize(
+        ("filters", "field"),
+        [
+            pytest.param({"state": "live"}, "state", id="state-as-text"),
+            pytest.param({"state": 1}, "state", id="state-as-number"),
+            pytest.param({"sku": 5}, "sku", id="sku-number"),
+            pytest.param({"sku": ""}, "sku", id="sku-empty"),
+            pytest.param({"owner": "a\x00b"}, "owner", id="owner-nul"),
+        ],
+    )
+    def test_holds(
+        self, any_store: LedgerStore, filters: dict[str, Any], field: str
+    ) -> None:
+        ledger = Ledger(any_store, FrozenClock(T0))
+        ledger.receive(SKU, "W1", 5)
+        ledger.reserve("order-1", [(SKU, "W1", 3)])
+        with pytest.raises(ValidationError) as error:
+            ledger.holds(**filters)
+        assert error.value.field == field
+        assert len(ledger.holds(state=HoldState.LIVE, sku=SKU, owner="order-1")) == 1
+
+    @pytest.mark.parametrize(
+        ("filters", "field"),
+        [
+            pytest.param({"sku": 5}, "sku", id="sku-number"),
+            pytest.param({"location": ""}, "location", id="location-empty"),
+            pytest.param({"location": "x" * 256}, "location", id="location-long"),
+        ],
+    )
+    def test_balances(
+        self, any_store: LedgerStore, filters: dict[str, Any], field: str
+    ) -> None:
+        ledger = Ledger(any_store, FrozenClock(T0))
+        ledger.receive(SKU, "W1", 5)
+        with pytest.raises(ValidationError) as error:
+            ledger.balances(**filters)
+        assert error.value.field == field
+
+
+class TestDeskLocationsAreOrdered:
+    """The desk's locations rank them, so they must come in the caller's order."""
+
+    @pytest.mark.parametrize(
+        "locations",
+        [
+            pytest.param({"W1", "W2"}, id="set"),
+            pytest.param(frozenset({"W1", "W2"}), id="frozenset"),
+            pytest.param({"W1": 0, "W2": 1}.keys(), id="dict-keys"),
+        ],
+    )
+    def test_an_unordered_collection_is_refused(self, locations: Any) -> None:
+        with pytest.raises(ValidationError) as error:
+            DeskPolicy(locations=locations)
+        assert error.value.field == "locations"
+        assert DeskPolicy(locations=("W1", "W2")).locations == ("W1", "W2")
+
+
+class TestCorrections:
+    """A correction keeps what is promised to buyers; a stocktake records the shelf."""
+
+    def test_a_correction_below_what_is_promised_is_refused(
+        self, ledger: Ledger
+    ) -> None:
+        ledger.receive(SKU, "W1", 5)
+        hold = ledger.reserve("order-1", [(SKU, "W1", 5)]).holds[0]
+        with pytest.raises(InsufficientStock) as error:
+            ledger.adjust(SKU, "W1", delta=-3, reason="damaged")
+        assert error.value.shortages == (Shortage(SKU, "W1", 3, 0, "available"),)
+        assert ledger.balance(SKU, "W1") == Balance(SKU, "W1", 5, 5, 0)
+        ledger.release(hold.hold_id)
+        ledger.adjust(SKU, "W1", delta=-3, reason="damaged")
+        assert ledger.balance(SKU, "W1").available == 2
+
+    def test_a_correction_may_reach_a_backorder_floor(self, ledger: Ledger) -> None:
+        ledger.set_policy(SKU, Backorder(2))
+        ledger.receive(SKU, "W1", 5)
+        ledger.reserve("order-1", [(SKU, "W1", 4)])
+        ledger.adjust(SKU, "W1", delta=-3)  # available 1 -> -2: the floor
+        assert ledger.balance(SKU, "W1").available == -2
+        with pytest.raises(InsufficientStock):
+            ledger.adjust(SKU, "W1", delta=-1)
+
+    def test_a_stocktake_below_what_is_promised_is_recorded_and_delists(
+        self, ledger: Ledger
+    ) -> None:
+        ledger.receive(SKU, "W1", 6)
+        ledger.reserve("order-1", [(SKU, "W1", 5)])
+        receipt = ledger.adjust(SKU, "W1", counted=2, reason="stocktake")
+        assert receipt.signals == (Delist(SKU, "W1", -3, 0),)
+        assert ledger.balance(SKU, "W1").available == -3
+        with pytest.raises(InsufficientStock):
+            ledger.reserve("cart-2", [(SKU, "W1", 1)])
+        # Sellable was zero already: the next count says nothing more.
+        assert ledger.adjust(SKU, "W1", counted=1).signals == ()
+        assert ledger.receive(SKU, "W1", 5).signals == (Relist(SKU, "W1", 1, 0),)

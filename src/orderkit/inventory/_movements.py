@@ -20,7 +20,7 @@ from orderkit._validate import (
     stored_text,
     text,
 )
-from orderkit.errors import ValidationError
+from orderkit.errors import InvalidQuantity, ValidationError
 from orderkit.inventory._stock import Balance
 
 
@@ -122,16 +122,15 @@ class Movement:
     seq: int = attrs.field(default=0, validator=count("seq"))
 
 
-def replay(movements: Iterable[Movement]) -> dict[tuple[str, str], Balance]:
-    """Rebuild balances from movements, keyed by `(sku, location)`.
+_FIGURES = ("on_hand", "reserved", "allocated")
 
-    Compare the result with a store's balances to audit it: they are equal
-    in `on_hand`, `reserved` and `allocated` for every key (`safety_stock` is
-    a setting, not a movement, and comes back as 0).
 
-    Raises:
-        InvalidQuantity: The movements drive a figure below zero: they are
-            not a consistent ledger.
+def movement_sums(
+    movements: Iterable[Movement],
+) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """Sum `(on_hand, reserved, allocated)` per `(sku, location)`, unchecked.
+
+    Lost movements make sums below zero; `Ledger.audit` reports them as such.
     """
     sums: dict[tuple[str, str], list[int]] = {}
     for m in movements:
@@ -139,7 +138,34 @@ def replay(movements: Iterable[Movement]) -> dict[tuple[str, str], Balance]:
         row[0] += m.on_hand
         row[1] += m.reserved
         row[2] += m.allocated
-    return {
-        (sku, location): Balance(sku, location, on_hand, reserved, allocated)
-        for (sku, location), (on_hand, reserved, allocated) in sums.items()
-    }
+    return {key: (row[0], row[1], row[2]) for key, row in sums.items()}
+
+
+def replay(movements: Iterable[Movement]) -> dict[tuple[str, str], Balance]:
+    """Rebuild balances from movements, keyed by `(sku, location)`.
+
+    Compare the result with a store's balances to audit it: they are equal
+    in `on_hand`, `reserved` and `allocated` for every key (`safety_stock` is
+    a setting, not a movement, and comes back as 0). `Ledger.audit` does so,
+    and reports a store whose movements sum below zero instead of raising.
+
+    Only each balance's sums are bounded, not the figures on the way there:
+    a store checks a balance once all of a plan's movements are applied, so
+    a plan may pass below zero between two of its own movements.
+
+    Raises:
+        InvalidQuantity: The movements of a balance sum to a figure below
+            zero (field `balance[<sku>, <location>].<figure>`): they are not
+            a consistent ledger (one was lost, say).
+    """
+    found = {}
+    for (sku, location), figures in movement_sums(movements).items():
+        for name, value in zip(_FIGURES, figures, strict=True):
+            if value < 0:
+                raise InvalidQuantity(
+                    f"balance[{sku!r}, {location!r}].{name}",
+                    value,
+                    "the movements sum below zero",
+                )
+        found[sku, location] = Balance(sku, location, *figures)
+    return found

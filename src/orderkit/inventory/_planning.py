@@ -83,7 +83,14 @@ def adjust(
     delta: int | None,
     counted: int | None,
 ) -> Plan:
-    """A correction by `delta`, or a stocktake that sets on hand to `counted`."""
+    """A correction by `delta`, or a stocktake that sets on hand to `counted`.
+
+    A negative `delta` is checked twice: on hand stays at or above zero, and
+    available at or above the policy's floor, as for a reservation, since
+    held and committed units are promised to buyers. A stocktake is not
+    checked: it records the shelf as it is, even when that leaves available
+    below the floor.
+    """
     movement = Movement(
         key=stamp.key,
         kind=MovementKind.ADJUST,
@@ -97,7 +104,10 @@ def adjust(
     )
     checks: tuple[Check, ...] = ()
     if delta is not None and delta < 0:
-        checks = (Check(sku, location, -delta, Measure.ON_HAND, 0),)
+        checks = (
+            Check(sku, location, -delta, Measure.ON_HAND, 0),
+            Check(sku, location, -delta, Measure.AVAILABLE, None),
+        )
     return Plan(
         key=stamp.key,
         now=stamp.now,
@@ -105,6 +115,17 @@ def adjust(
         movements=(movement,),
         checks=checks,
     )
+
+
+def sweep(stamp: Stamp, sku: str, location: str) -> Plan:
+    """Expire the balance's due holds, and nothing else.
+
+    A store expires the due holds of every balance a plan touches before
+    anything else (`LedgerStore.apply`, step 1); this plan's one check, on
+    hand at or above zero, always holds and makes it touch the balance.
+    """
+    check = Check(sku, location, 0, Measure.ON_HAND, 0)
+    return Plan(key=stamp.key, now=stamp.now, remember=stamp.remember, checks=(check,))
 
 
 def transfer(
@@ -210,16 +231,18 @@ def commit(
 
     Raises:
         HoldNotLive: The hold was released or expired.
-        InvalidQuantity: `quantity` exceeds the hold.
+        InvalidQuantity: `quantity` exceeds the hold, whatever its state.
     """
-    if hold.state is HoldState.COMMITTED:
-        return None
-    _require_live(hold)
     taken = hold.quantity if quantity is None else quantity
+    # Checked before the no-op: a retry asking for more than the hold is a
+    # caller's mistake whatever became of the hold.
     if taken > hold.quantity:
         raise InvalidQuantity(
             "quantity", taken, f"exceeds hold {hold.hold_id!r} of {hold.quantity}"
         )
+    if hold.state is HoldState.COMMITTED:
+        return None
+    _require_live(hold)
     return _resolve(stamp, hold, taken)
 
 

@@ -21,6 +21,10 @@ def _ends_at(value: dt.datetime) -> pendulum.DateTime:
 class NoOversell:
     """The default policy: available stock never goes below zero.
 
+    No reservation, transfer or correction takes it there; only a stocktake
+    counting fewer units than are held and committed does, since a count
+    records the shelf as it is (see `Balance`).
+
     .. versionadded:: 0.1.0
     """
 

@@ -6,6 +6,7 @@ import enum
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from typing import final
 
@@ -130,7 +131,8 @@ def route(
             are summed.
         balances: The stock; a location offers `max(0, available)` of a SKU.
             Balances of SKUs not demanded are ignored.
-        locations: The candidate locations, in location order. By default
+        locations: The candidate locations, in location order: a list or
+            tuple, never a set, whose order would change between runs. By default
             the locations of `distances` if given (it lists the places that
             ship to the destination), else of `balances`, in order of first
             appearance. Stock at other locations is ignored.
@@ -273,8 +275,28 @@ def _balances(
     return stock, tuple(stocked)
 
 
+def ordered_locations(value: Iterable[str]) -> tuple[str, ...]:
+    """Locations in the caller's order, as a tuple; an unordered collection is refused.
+
+    The order ranks the locations and breaks every tie, so it must be the
+    caller's: a set of strings iterates in an order the hash seed picks,
+    from one run to the next. Every `collections.abc.Set` is refused, set
+    views of a dict (`keys()`, `items()`) too: pass a list of them.
+
+    Raises:
+        ValidationError: `value` is a set, a frozenset or another
+            `collections.abc.Set`, or not a sequence of strings (field
+            `locations`).
+    """
+    if isinstance(value, AbstractSet):
+        raise ValidationError(
+            "locations", value, "must be in order (a list or tuple), not a set"
+        )
+    return as_tuple(value, "locations", str)
+
+
 def _locations(locations: Iterable[str]) -> tuple[str, ...]:
-    names = as_tuple(locations, "locations", str)
+    names = ordered_locations(locations)
     seen: set[str] = set()
     for i, name in enumerate(names):
         text(f"locations[{i}]")(None, None, name)

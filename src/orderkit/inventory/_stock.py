@@ -40,8 +40,15 @@ class StockLine:
 class Balance:
     """The stock of one SKU at one location.
 
-    `available` may fall below zero only under a backorder or preorder
-    policy; `on_hand`, `reserved` and `allocated` never do.
+    `available` falls below zero under a backorder or preorder policy, down
+    to the policy's floor (what was sold stays sold when the policy changes
+    or pre-orders close), and under any policy when a stocktake
+    (`Ledger.adjust(counted=...)`) counts fewer units than are held and
+    committed: the count records the shelf as it is. New holds are then
+    refused while available is below the policy's floor, and the count's
+    receipt carries a `Delist` if the balance was on sale. A correction by
+    `delta` never takes it below the floor. `on_hand`, `reserved` and
+    `allocated` never fall below zero.
 
     Attributes:
         sku: The stock-keeping unit (1 to 255 characters).

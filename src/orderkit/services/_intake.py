@@ -15,6 +15,7 @@ from orderkit.calendar import SlaPolicy
 from orderkit.dedupe._claims import check_duration
 from orderkit.errors import ValidationError
 from orderkit.inventory import RoutingStrategy, Shortage
+from orderkit.inventory._routing import ordered_locations
 from orderkit.orders import AuditRecord, Order, OrderEvent, RefundDue, Rejected
 from orderkit.pricing import LimitRule, Overage, PricingPolicy
 from orderkit.services._monitor import first_capture
@@ -212,7 +213,7 @@ def _routing(value: RoutingStrategy | str) -> RoutingStrategy:
 
 
 def _locations(value: Iterable[str]) -> tuple[str, ...]:
-    locations = as_tuple(value, "locations", str)
+    locations = ordered_locations(value)
     if not locations:
         raise ValidationError("locations", locations, "name at least one location")
     return locations
@@ -265,7 +266,8 @@ class DeskPolicy:
     """How the order desk decides, as data.
 
     Attributes:
-        locations: Where stock may ship from, best first (the routing order).
+        locations: Where stock may ship from, best first (the routing order):
+            a list or tuple, never a set.
         routing: How locations are ranked when more than one can ship:
             `LOCATION_ORDER` (the default) or `MOST_STOCK`. `NEAREST` is
             refused, since distances are from each order's destination.

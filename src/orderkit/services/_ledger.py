@@ -17,6 +17,7 @@ from orderkit._validate import (
     MAX_OWNER_LENGTH,
     Validator,
     count,
+    optional_name,
     positive_int,
     signed_int,
     stored_text,
@@ -44,10 +45,9 @@ from orderkit.inventory import (
     StockPolicy,
     StockSignal,
     Swept,
-    replay,
 )
 from orderkit.inventory import _planning as planning
-from orderkit.inventory._movements import check_operation_key
+from orderkit.inventory._movements import check_operation_key, movement_sums
 from orderkit.inventory._plans import crossing, signals_of
 from orderkit.inventory._policies import Backorder, NoOversell, Preorder
 from orderkit.ports import Clock, LedgerStore, Outbox
@@ -65,8 +65,13 @@ _check_owner = text("owner", MAX_OWNER_LENGTH)
 _check_key = text("key", MAX_KEY_LENGTH)
 _check_reason = stored_text("reason")
 _check_actor = text("actor")
+_check_owner_filter = optional_name("owner", MAX_OWNER_LENGTH)
+_check_sku_filter = optional_name("sku", MAX_NAME_LENGTH)
+_check_location_filter = optional_name("location", MAX_NAME_LENGTH)
 # Stamp has no validators: its builder makes the same instance, cheaper.
 _new_stamp = builder(planning.Stamp)
+# An audit's replayed side, unchecked: lost movements sum below zero.
+_report = builder(Balance)
 
 
 def _new_key() -> str:
@@ -251,8 +256,20 @@ class Ledger:
         Give exactly one of `delta` and `counted`. The movement records the
         difference (and, for a stocktake, the counted figure).
 
+        A correction never breaks a promise: a negative `delta` must leave
+        on hand at or above zero and available at or above the policy's
+        floor, as a reservation must, since held and committed units are
+        promised to buyers (release or reroute those holds first). A
+        stocktake records the shelf as it is and is always accepted, even
+        when fewer units are counted than are held and committed: available
+        is then below zero, new holds are refused while it is below the
+        policy's floor, and the receipt carries a `Delist` if the balance
+        was on sale.
+
         Raises:
-            InsufficientStock: `delta` would take on hand below zero.
+            InsufficientStock: `delta` would take on hand below zero
+                (`measure="on_hand"`) or available below the policy's floor
+                (`measure="available"`); nothing moved.
         """
         _check(_name, "sku", sku)
         _check(_name, "location", location)
@@ -497,9 +514,17 @@ class Ledger:
     ) -> StockSignal | None:
         """Keep `quantity` units of `sku` at `location` back from sale.
 
+        The balance's holds past their expiry are expired first, as
+        `expire_due()` would (a write, whose `EXPIRE` movements the ledger
+        keeps). Signals always compare with the figures the ledger last
+        recorded, where an expired hold still counts until a sweep or a
+        write marks it: so receipts, sweeps and this method, taken
+        together, signal each time sellable stock hits or leaves zero once.
+
         Returns:
             A `Delist` when the balance's sellable stock falls to zero, a
-            `Relist` when it comes back from zero, else `None`. With an
+            `Relist` when it comes back from zero, else `None`: one signal
+            for the expiry and the new safety stock together. With an
             outbox, the channels hear of the new sellable figure too.
         """
         _check(_name, "sku", sku)
@@ -507,16 +532,24 @@ class Ledger:
         _check(count, "quantity", quantity)
         now = self._now()
         found = self._store.balances(now, sku=sku, location=location)
-        self._store.set_safety_stock(sku, location, quantity)
         if not found:
+            self._store.set_safety_stock(sku, location, quantity)
             return None  # a new, empty balance: nothing for sale before or after
+        # As of now, due holds count as expired: as after the sweep below.
         (old,) = found
+        # Expired here, the due holds' signal joins this change's: left to a
+        # later sweep, it would be measured from a figure this change moved.
+        swept = self._apply(
+            planning.sweep(self._stamp(None, "", "system"), sku, location)
+        )
+        freed = sum(m.on_hand - m.reserved - m.allocated for m in swept.movements)
+        self._store.set_safety_stock(sku, location, quantity)
         (new,) = self._store.balances(now, sku=sku, location=location)
         if self._outbox is not None and old.sellable() != new.sellable():
             # A cause of its own: the same figure set again later is a new
             # change, whose message must not be taken for the first one's.
             self._tell([sku], f"safety:{sku}:{location}:{_new_key()}", now)
-        return crossing(new, old.available - old.safety_stock)
+        return crossing(new, old.available - freed - old.safety_stock)
 
     # reads
 
@@ -542,6 +575,8 @@ class Ledger:
         self, *, sku: str | None = None, location: str | None = None
     ) -> Sequence[Balance]:
         """Return every balance, or those of one SKU or location, as of now."""
+        _check_sku_filter(None, None, sku)
+        _check_location_filter(None, None, location)
         return self._store.balances(self._now(), sku=sku, location=location)
 
     def hold(self, hold_id: str) -> Hold:
@@ -563,7 +598,16 @@ class Ledger:
         sku: str | None = None,
         state: HoldState | None = None,
     ) -> Sequence[Hold]:
-        """Return holds as stored, filtered by owner, SKU and state, oldest first."""
+        """Return holds as stored, filtered by owner, SKU and state, oldest first.
+
+        Raises:
+            ValidationError: A filter that is neither `None` nor a valid name
+                (or, for `state`, a `HoldState`).
+        """
+        _check_owner_filter(None, None, owner)
+        _check_sku_filter(None, None, sku)
+        if state is not None and not isinstance(state, HoldState):
+            raise ValidationError("state", state, "must be a HoldState")
         return self._store.holds(owner=owner, sku=sku, state=state)
 
     def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
@@ -581,7 +625,9 @@ class Ledger:
             `(stored, replayed)` pairs that differ in on hand, reserved or
             allocated; empty when the store is consistent. A balance the
             movements make but the store lacks is compared as an empty
-            stored balance.
+            stored balance. `replayed` holds what the movements sum to,
+            even below zero when a movement was lost: such a `Balance` is
+            a report only (its constructor would refuse those figures).
         """
         # One reading of the clock for both sides: a hold falling due between
         # a sweep and a later read would count as live in the replay but
@@ -595,18 +641,16 @@ class Ledger:
         while page := self._store.movements(after=after, limit=10_000):
             movements.extend(page)
             after = page[-1].seq
-        rebuilt = replay(movements)
+        # The sums, not `replay`: a lost movement can take one below zero,
+        # which is what an audit is for, so it is reported, not raised.
+        sums = movement_sums(movements)
         kept = {(b.sku, b.location): b for b in self._store.balances(now)}
         found = []
-        for row in sorted(kept.keys() | rebuilt.keys()):
+        for row in sorted(kept.keys() | sums.keys()):
             stored = kept.get(row) or Balance(*row)
-            again = rebuilt.get(row) or Balance(*row)
-            if (stored.on_hand, stored.reserved, stored.allocated) != (
-                again.on_hand,
-                again.reserved,
-                again.allocated,
-            ):
-                found.append((stored, again))
+            figures = sums.get(row, (0, 0, 0))
+            if (stored.on_hand, stored.reserved, stored.allocated) != figures:
+                found.append((stored, _report(*row, *figures, 0)))
         return tuple(found)
 
     # helpers
