@@ -52,6 +52,16 @@ from orderkit._time import LAST
 from orderkit.adapters._micros import to_us
 
 
+# How the functions find a key's receipt. Since schema version 6 the
+# receipts are keyed by the md5 digest of the key, not the key (see
+# `_postgres_ledger_tables`): the digest finds the row through the primary
+# key, and the key itself makes the match exact. Versions 2 to 4 installed
+# the functions with the look-up of before; their steps keep that text, so
+# that no migration step ever changes once released.
+_BY_KEY_BEFORE_6: Final = "r.key = p_key"
+BY_KEY: Final = "r.key_digest = md5(p_key)::uuid AND r.key = p_key"
+"""A receipt `r` of the key `p_key`, through the receipts' primary key."""
+
 # The figures are summed and checked as numeric, not bigint: a plan of
 # absurd quantities (up to 2**63 - 1, which the validators allow) must be
 # refused as short, as the engine refuses it in Python's integers, not fail
@@ -170,7 +180,10 @@ _WRITE = """
         r_status := 0;
         RETURN;"""
 
-APPLY_FUNCTION: Final = f"""
+
+def _apply_function(by_key: str) -> str:
+    """`orderkit_ledger_apply`, its receipt found by `by_key`."""
+    return f"""
 CREATE FUNCTION orderkit_ledger_apply(p_lock boolean, p_key text,
     p_remember boolean, p_now bigint, p_owner text, p_plan jsonb,
     OUT r_status integer, OUT r_at bigint, OUT r_seqs bigint[],
@@ -209,7 +222,7 @@ BEGIN
         -- Read after the locks: a plan that waited sees what it waited for.
         IF p_remember THEN
             SELECT r.body, r.seqs INTO r_body, r_seqs FROM orderkit_receipts AS r
-            WHERE r.key = p_key;
+            WHERE {by_key};
             IF FOUND THEN
                 r_status := 1;
                 EXIT plan;
@@ -260,6 +273,9 @@ BEGIN
     END plan;
 END
 $$"""  # noqa: S608 - constants only
+
+
+APPLY_FUNCTION: Final = _apply_function(_BY_KEY_BEFORE_6)
 """The plan's whole application in one call (see the module's docstring)."""
 
 
@@ -269,7 +285,9 @@ REPLACE_APPLY_FUNCTION: Final = APPLY_FUNCTION.replace(
 """The function as a later migration installs it over an earlier version."""
 
 
-HOLD_FUNCTION: Final = f"""
+def _hold_function(by_key: str) -> str:
+    """`orderkit_ledger_hold`, its receipt found by `by_key`."""
+    return f"""
 CREATE OR REPLACE FUNCTION orderkit_ledger_hold(p_key text, p_remember boolean,
     p_now bigint, p_owner text, p_sku text, p_location text, p_quantity bigint,
     p_hold_id text, p_holder text, p_placed bigint, p_expires bigint,
@@ -291,7 +309,7 @@ BEGIN
     IF p_remember THEN
         -- A stored receipt never changes: no lock needed to replay it.
         SELECT r.body, r.seqs INTO r_body, r_seqs FROM orderkit_receipts AS r
-        WHERE r.key = p_key;
+        WHERE {by_key};
         IF FOUND THEN
             r_status := 1;
             RETURN;
@@ -315,7 +333,7 @@ BEGIN
             -- The key's plan may have committed while this call waited for
             -- the balance: then it is replayed, not reported short.
             SELECT r.body, r.seqs INTO r_body, r_seqs FROM orderkit_receipts AS r
-            WHERE r.key = p_key;
+            WHERE {by_key};
             IF FOUND THEN
                 r_status := 1;
                 RETURN;
@@ -387,6 +405,9 @@ BEGIN
     r_status := 0;
 END
 $$"""  # noqa: S608 - constants only
+
+
+HOLD_FUNCTION: Final = _hold_function(_BY_KEY_BEFORE_6)
 """One new hold on one balance (`_postgres_ledger_fast.prepare`'s common plan).
 
 A reservation of one line, in three statements with scalar parameters and
@@ -395,3 +416,11 @@ would have to do first, and the hold with its movement. Its answers are
 `orderkit_ledger_apply`'s; "fall back" leaves the plan to the engine, having
 written nothing (a balance reserved and then found blocked is put back).
 """
+
+
+APPLY_FUNCTION_6: Final = _apply_function(BY_KEY).replace(
+    "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1
+)
+"""`APPLY_FUNCTION` as version 6 installs it: receipts found by their key's digest."""
+HOLD_FUNCTION_6: Final = _hold_function(BY_KEY)
+"""`HOLD_FUNCTION` as version 6 installs it: receipts found by their key's digest."""

@@ -76,7 +76,7 @@ class LedgerReads(SessionStore):
         """
 
         def work(cur: Cursor) -> Receipt | None:
-            row = cur.execute(RECEIPT, (key,)).fetchone()
+            row = cur.execute(RECEIPT, {"key": key}).fetchone()
             if row is None:
                 return None
             return engine.copy_receipt(load_receipt(*row), replayed=True)

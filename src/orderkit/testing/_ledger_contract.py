@@ -224,6 +224,53 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         assert ledger.balance(sku, other) == Balance(sku, other, 5, 1, 0)
         assert ledger.audit() == ()
 
+    def test_keys_as_long_as_allowed_reserve_replay_commit_and_release(
+        self, ledger: Ledger, store: LedgerStore
+    ) -> None:
+        """Keys of 4096 characters on names of 255, 4 bytes each in UTF-8.
+
+        A hold's id is its key and a number: with its SKU and location, 18 KB
+        that no index of a database may refuse, on every path of a plan (one
+        line, several, and a stored hold's commit and release).
+        """
+        sku, location, other = _wide(255, 11), _wide(255, 12), _wide(255, 13)
+        one, two, paid, freed = (_wide(4096, seed) for seed in range(14, 18))
+        ledger.receive(sku, location, 5, key=_wide(4096, 18))
+        ledger.receive(sku, other, 5)
+        single = ledger.reserve("cart-1", [(sku, location, 2)], key=one)
+        double = ledger.reserve(
+            "cart-2", [(sku, location, 1), (sku, other, 1)], key=two
+        )
+        assert [h.hold_id for h in single.holds] == [f"{one}/0"]
+        assert sorted(h.hold_id for h in double.holds) == [f"{two}/0", f"{two}/1"]
+        before = self.snapshot(store)
+        for first, lines, owner in (
+            (single, [(sku, location, 2)], "cart-1"),
+            (double, [(sku, location, 1), (sku, other, 1)], "cart-2"),
+        ):
+            again = ledger.reserve(owner, lines, key=first.key)
+            assert again.replayed
+            assert (again.movements, again.holds) == (first.movements, first.holds)
+            assert store.receipt(first.key) == again
+        assert self.snapshot(store) == before
+        (held,) = single.holds
+        assert ledger.hold(held.hold_id) == held
+        committed = ledger.commit(held.hold_id, key=paid)
+        assert committed.hold.state is HoldState.COMMITTED
+        assert ledger.commit(held.hold_id, key=paid).receipt == store.receipt(paid)
+        released = [
+            ledger.release(hold.hold_id, key=key)
+            for hold, key in zip(double.holds, (freed, _wide(4096, 19)), strict=True)
+        ]
+        assert {r.hold.state for r in released} == {HoldState.RELEASED}
+        assert ledger.balance(sku, location) == Balance(sku, location, 5, 0, 2)
+        assert ledger.balance(sku, other) == Balance(sku, other, 5, 0, 0)
+        assert {h.state for h in ledger.holds()} == {
+            HoldState.COMMITTED,
+            HoldState.RELEASED,
+        }
+        assert ledger.audit() == ()
+
     # reservations
 
     def test_reservation_is_all_or_nothing_and_lists_every_short_line(
