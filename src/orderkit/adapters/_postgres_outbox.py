@@ -101,14 +101,17 @@ _STORED = (
     "SELECT message_id, stream, topic, payload, created_at"
     " FROM orderkit_outbox WHERE message_id = ANY(%s)"
 )
-# One lock per stream, in key order so that two adds never wait in a circle:
-# a stream's messages draw their `seq` one transaction after the other, so
-# a later message never commits before an earlier one of its stream. The
+# One lock per stream: a stream's messages draw their `seq` one transaction
+# after the other, so a later message never commits before an earlier one of
+# its stream. Taken in the streams' code point order (`COLLATE "C"`, as
+# Python sorts text), the order the ledger takes a SKU's stream in before
+# its balances (`Ledger`), so no two transactions wait in a circle. The
 # table's oid seeds the hash: each schema's outbox has its own locks.
 _LOCK_STREAMS = (
-    "SELECT pg_advisory_xact_lock(k) FROM ("
-    " SELECT DISTINCT hashtextextended(s, 'orderkit_outbox'::regclass::oid::bigint)"
-    " AS k FROM unnest(%s::text[]) AS s) AS keys ORDER BY k"
+    "SELECT pg_advisory_xact_lock("
+    "hashtextextended(s, 'orderkit_outbox'::regclass::oid::bigint))"
+    " FROM (SELECT DISTINCT s FROM unnest(%s::text[]) AS s) AS streams"
+    ' ORDER BY s COLLATE "C"'
 )
 _ADD = (
     "INSERT INTO orderkit_outbox (message_id, stream, topic, payload, created_at)"

@@ -84,13 +84,14 @@ class PostgresUnitOfWork:
 
     Units on one order queue up rather than fail: inside a unit, reading an
     order locks its row until the unit ends, and the ledger locks the
-    balances a plan touches, in (SKU, location) order within each call. The
-    locks last to the unit's end, so a unit that makes several ledger calls
-    should make them in that order too (the order desk commits and releases
-    an order's holds so). Units that take locks in crossed orders may
-    deadlock; the server breaks the tie and the loser's store call raises
-    `ConcurrencyConflict` with the driver's error as its cause. Run the unit
-    again.
+    balances a plan touches, in (SKU, location) order within each call. A
+    `Ledger` with this unit's outbox takes each SKU's `sellable` stream
+    before its balances, SKUs in code point order. The locks last to the
+    unit's end, so a unit that makes several ledger calls should make them
+    in SKU order too (the order desk commits and releases an order's holds
+    so). Units that take locks in crossed orders may deadlock; the server
+    breaks the tie and the loser's store call raises `ConcurrencyConflict`
+    with the driver's error as its cause. Run the unit again.
 
     After `commit()` the unit goes on in a new transaction, so writes after
     it are rolled back on leaving unless committed again.

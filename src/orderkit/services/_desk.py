@@ -170,8 +170,9 @@ class OrderDesk:
         Raises:
             ValidationError: `incoming` is not a `ChannelOrder`.
             ConcurrencyConflict: Another process stored this order while this
-                call ran; nothing was recorded, and calling again answers
-                `AlreadyAccepted`.
+                call ran (calling again answers `AlreadyAccepted`), or its
+                store broke a tie between crossed units; nothing was recorded:
+                call again.
             StoreError: A store failed; nothing was recorded.
         """
         if not isinstance(incoming, ChannelOrder):
@@ -366,6 +367,9 @@ class OrderDesk:
 
         Raises:
             UnknownOrder: The desk has no such order.
+            ConcurrencyConflict: Another process changed the order while this
+                call ran, or the store broke a tie between crossed units;
+                nothing was recorded: call again.
             StoreError: A store failed; nothing was recorded.
         """
         if type(event) not in EVENT_TYPES:

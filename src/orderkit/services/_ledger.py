@@ -482,11 +482,19 @@ class Ledger:
         """Expire every live hold past its TTL; return the `EXPIRE` movements.
 
         Expired holds never block a buyer even before a sweep runs; the sweep
-        makes the ledger's records say so. It costs O(expired). The result is
-        a list of the movements whose `signals` hold a `Relist` for each
-        balance the expired holds brought back to sale.
+        makes the ledger's records say so. It costs O(expired); with an
+        outbox that lets the ledger take streams' turns (`StreamLocks`:
+        PostgreSQL's, the memory one) it first reads the live holds, O(live),
+        to take the due ones' streams before their balances, as every other
+        change does. The result is a list of the movements whose `signals`
+        hold a `Relist` for each balance the expired holds brought back to
+        sale.
         """
         at = self._now() if now is None else to_utc(now, "now")
+        if self._outbox is not None and self._locks is not None:
+            # The sweep locks the due holds' balances: their streams first.
+            live = self._store.holds(state=HoldState.LIVE)
+            self._take_turns(h.sku for h in live if h.expires_at <= at)
         expired = self._store.expire_due(at)
         if not isinstance(expired, Swept):
             # A host's store returns the movements alone: read the balances.
@@ -684,11 +692,25 @@ class Ledger:
         return self._apply(planning.receive(stamp, kind, line))
 
     def _apply(self, plan: Plan) -> Receipt:
+        self._take_turns(sku for sku, _ in plan.touched())
         receipt = self._store.apply(plan)
         if self._outbox is not None and not receipt.replayed:
             skus = [movement.sku for movement in receipt.movements]
             self._tell(skus, receipt.key, receipt.at)
         return receipt
+
+    def _take_turns(self, skus: Iterable[str]) -> None:
+        """Take the SKUs' `sellable` streams' turns before their balances' locks.
+
+        A store that locks balances (PostgreSQL's) keeps the locks to the
+        transaction's end, as the outbox does its streams'. Taken in one
+        order everywhere (a SKU's stream, then its balances; SKUs in code
+        point order, as the order desk commits and releases holds), no two
+        units wait for each other in a circle: whoever holds a balance
+        holds its SKU's stream.
+        """
+        if self._outbox is not None and self._locks is not None:
+            self._locks(sorted({sellable_stream(sku) for sku in skus}))
 
     def _tell(self, skus: list[str], cause: str, now: pendulum.DateTime) -> None:
         assert self._outbox is not None  # noqa: S101 - callers check

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 import pendulum
+from tests.adapters.postgres._stores import until_someone_waits_for_a_lock
 
 from orderkit.adapters.postgres import PostgresUnitOfWork
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
@@ -88,3 +90,68 @@ def test_payments_for_crossed_orders_never_deadlock(pg_dsn: str) -> None:
             balance = Ledger(check.ledger, clock).balance(sku, "BJ-1")
             assert (balance.reserved, balance.allocated) == (0, 2 * PAIRS)
     check.close()
+
+
+def _in_a_unit(dsn: str, clock: FrozenClock, work: Callable[[Ledger], object]) -> str:
+    """Run `work` on a ledger in a unit of its own; say how the unit ended."""
+    uow = PostgresUnitOfWork(dsn)
+    try:
+        with uow:
+            work(Ledger(uow.ledger, clock, outbox=uow.outbox))
+            uow.commit()
+    except Exception as exc:  # noqa: BLE001 - reported by the caller's assertion
+        return repr(exc)
+    finally:
+        uow.close()
+    return "committed"
+
+
+def test_a_commit_and_a_reservation_of_other_balances_never_deadlock(
+    pg_dsn: str,
+) -> None:
+    """One order's holds commit one by one while another order reserves.
+
+    P holds SKU-A at SH-1 and SKU-B at BJ-1; Q reserves both SKUs at BJ-1,
+    so they share one balance, and a SKU's stream serves both locations.
+    P's unit takes SKU-A's turn, then waits with it; Q must then wait for
+    SKU-A before it locks any balance, or P's next commit (SKU-B at BJ-1)
+    and Q's stream turn for SKU-A would wait for each other in a circle.
+    """
+    clock = FrozenClock(START)
+    setup = PostgresUnitOfWork(pg_dsn)
+    with setup:
+        ledger = Ledger(setup.ledger, clock, outbox=setup.outbox)
+        for sku, location in (("SKU-A", "SH-1"), ("SKU-A", "BJ-1"), ("SKU-B", "BJ-1")):
+            ledger.receive(sku, location, 10)
+        receipt = ledger.reserve("P", [("SKU-A", "SH-1", 1), ("SKU-B", "BJ-1", 1)])
+        setup.commit()
+    setup.close()
+    first, second = sorted(receipt.holds, key=lambda h: (h.sku, h.location))
+    halfway, go_on = threading.Event(), threading.Event()
+    results: dict[str, str] = {}
+
+    def pay(ledger: Ledger) -> None:
+        ledger.commit(first.hold_id)
+        halfway.set()
+        go_on.wait(timeout=30)
+        ledger.commit(second.hold_id)
+
+    def reserve(ledger: Ledger) -> None:
+        ledger.reserve("Q", [("SKU-A", "BJ-1", 1), ("SKU-B", "BJ-1", 1)])
+
+    def run(name: str, work: Callable[[Ledger], object]) -> threading.Thread:
+        def target() -> None:
+            results[name] = _in_a_unit(pg_dsn, clock, work)
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        return thread
+
+    payer = run("pay", pay)
+    assert halfway.wait(timeout=30)
+    reserver = run("reserve", reserve)
+    assert until_someone_waits_for_a_lock(pg_dsn)
+    go_on.set()
+    for thread in (payer, reserver):
+        thread.join(timeout=60)
+    assert results == {"pay": "committed", "reserve": "committed"}
