@@ -62,7 +62,8 @@ Their baseline ``raw_sqlite`` is ``sqlite3`` doing the same conditional
 update, ``UPDATE stock SET reserved = reserved + ? WHERE sku = ? AND on_hand -
 reserved - allocated >= ?`` (one per ``BEGIN IMMEDIATE ... COMMIT``, or 100
 in one transaction for the batch) on a file with the store's pragmas
-(``journal_mode=WAL``, ``synchronous=NORMAL``). Both pick random SKUs among
+(``use_wal``: WAL, ``synchronous=NORMAL``, 1 KiB pages, a 16,000-page
+WAL). Both pick random SKUs among
 1,000; each reservation is for a new cart, and the clock stands still, so
 the holds stay live and the store's tables grow as the figure runs (as a
 busy store's do). Each figure starts from fresh files. Commit and release
@@ -103,6 +104,7 @@ from typing import Any
 import pendulum
 
 from _harness import Computed, Context, Figure
+from orderkit.adapters._sqlite_session import use_wal
 from orderkit.adapters.memory import MemoryLedgerStore
 from orderkit.dedupe._tokens import draw_token
 from orderkit.inventory import (
@@ -631,8 +633,7 @@ def _sweep_seconds(baseline: str | None) -> Callable[[Context], float]:
 def _raw_stock(path: Path, skus: Sequence[str]) -> sqlite3.Connection:
     """A raw stock table of `skus` in a new file with the store's pragmas."""
     raw = sqlite3.connect(path, isolation_level=None)
-    raw.execute("PRAGMA journal_mode=WAL")
-    raw.execute("PRAGMA synchronous=NORMAL")
+    use_wal(raw, 5.0)  # the stores' own pragmas
     raw.execute(
         "CREATE TABLE stock (sku TEXT PRIMARY KEY, on_hand INTEGER NOT NULL,"
         " reserved INTEGER NOT NULL, allocated INTEGER NOT NULL)"
