@@ -72,6 +72,7 @@ from orderkit.services import (
     Accepted,
     AlreadyAccepted,
     DeskPolicy,
+    DuplicateDetector,
     Held,
     Ledger,
     OrderDesk,
@@ -79,6 +80,7 @@ from orderkit.services import (
     RefusalReason,
     Refused,
     StuckOrder,
+    StuckReason,
     status_changed_at,
     stuck_orders,
 )
@@ -88,6 +90,7 @@ from orderkit.testing import FrozenClock
 
 T0 = pendulum.datetime(2026, 11, 11, 0, 0)  # Singles' Day, 08:00 in Shanghai
 SECRET = b"desk-tests-secret-0123456789"
+WINDOW = dt.timedelta(days=1)
 TIERS = ApprovalTiers.of((Money("100.00", "CNY"), "store_manager"), (None, "finance"))
 
 
@@ -471,6 +474,56 @@ class TestAccept:
 
         assert balance(unit, clock) == (10, 2, 0)
 
+    def test_a_duplicate_confirmed_and_pruned_in_the_detector_is_released(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        # The reviewer confirmed it in the detector's queue (dedupe.md: the
+        # order proceeds), and the routine prune forgot the suspicion since.
+        the_desk = held_duplicate(unit, clock)
+        with unit as uow:
+            detector = DuplicateDetector(
+                WINDOW, uow.detector, Fingerprinter(SECRET), clock
+            )
+            detector.confirm("douyin", "DY-2", actor="kefu")
+            uow.commit()
+        clock.advance(days=8)
+        with unit as uow:
+            pruned = DuplicateDetector(
+                WINDOW, uow.detector, Fingerprinter(SECRET), clock
+            )
+            assert pruned.prune()
+            uow.commit()
+            assert uow.detector.suspicion("douyin", "DY-2") is None
+
+        released = the_desk.release("douyin", "DY-2", actor="ops.wu")
+
+        assert released.order.review == ()
+        assert balance(unit, clock) == (10, 2, 0)  # DY-2's hold; DY-1's lapsed
+        with unit as uow:
+            assert uow.detector.suspicion("douyin", "DY-2") is None
+
+    def test_a_duplicate_confirmed_in_the_detector_is_released_as_confirmed(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = held_duplicate(unit, clock)
+        with unit as uow:
+            uow.detector.resolve(
+                "douyin", "DY-2", ReviewState.RELEASED, actor="kefu", now=T0
+            )
+            uow.commit()
+        clock.advance(minutes=5)
+
+        the_desk.release("douyin", "DY-2", actor="ops.wu")
+
+        with unit as uow:
+            suspicion = uow.detector.suspicion("douyin", "DY-2")
+        assert suspicion is not None
+        assert (suspicion.state, suspicion.actor, suspicion.resolved_at) == (
+            ReviewState.RELEASED,
+            "kefu",
+            T0,
+        )
+
     def test_a_racing_delivery_that_lost_the_stock_is_already_accepted(
         self, unit: UnitOfWork, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -739,6 +792,59 @@ class TestEvents:
         released = the_desk.release("douyin", "DY-1", actor="ops.wu")
         assert released.order.review == ()
         assert balance(unit, clock) == (4, 2, 2)
+
+    def test_a_cancelled_order_waiting_for_stock_waits_for_nobody(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        stock(unit, clock, quantity=2)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming("DY-1001"))
+        clock.advance(minutes=40)  # DY-1001's hold lapsed: DY-2 takes both clocks
+        other = incoming("DY-2", buyer="buyer-43", phone=None, at=clock.now())
+        assert isinstance(the_desk.accept(other), Accepted)
+        late = the_desk.record("douyin", "DY-1001", paid(at=clock.now()))
+        assert late.order.review == ("stock",)
+
+        done = the_desk.record("douyin", "DY-1001", buyer_cancelled())
+
+        assert (done.order.status, done.order.review) == (OrderStatus.CANCELLED, ())
+        # The money goes back through the refund saga, not through a person.
+        assert done.order.saga is not None
+        assert done.order.saga.name == "refund"
+        assert [body["amount"] for body in refund_messages(unit)] == ["398.00"]
+        with unit as uow:
+            last = uow.audit.records("douyin", "DY-1001")[-1]
+        assert (last.event_type, last.changes) == (
+            "ReviewWithdrawn",
+            (FieldChange("review", "stock", ""),),
+        )
+        assert balance(unit, clock) == (2, 2, 0)  # DY-2's hold, untouched
+        later = clock.now().add(days=30)
+        assert all(
+            s.reason is not StuckReason.AWAITING_REVIEW for s in stuck(unit, later)
+        )
+
+    def test_an_ended_order_keeps_the_reasons_a_person_settles(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        desk_with_order(unit, clock, paid(), buyer_cancelled())
+        with unit as uow:
+            order = uow.orders.get("douyin", "DY-1001")
+        assert order is not None
+        waiting = attrs.evolve(
+            order, review=("refund", "stock", "label", "pick", "carrier", "event")
+        )
+
+        ended, record = desk_module._withdrawn(waiting, clock.now())
+
+        assert ended.review == ("refund", "label", "pick", "carrier")
+        assert record.changes == (
+            FieldChange(
+                "review",
+                "refund, stock, label, pick, carrier, event",
+                "refund, label, pick, carrier",
+            ),
+        )
 
     def test_a_payment_the_store_finds_lapsed_holds_the_stock_again(
         self, unit: UnitOfWork, clock: FrozenClock

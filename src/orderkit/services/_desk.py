@@ -64,10 +64,11 @@ from orderkit.services._desk_notes import (
     owe_case,
     parked_record,
     pricing_warning_record,
+    reached,
     review_record,
     withdrawn_record,
 )
-from orderkit.services._desk_stock import HELD_WITHOUT_STOCK, OrderStock, owner_of
+from orderkit.services._desk_stock import SETTLED_BY_ENDING, OrderStock, owner_of
 from orderkit.services._desk_tracking import carrier_hold, parcel_event
 from orderkit.services._duplicates import DuplicateDetector
 from orderkit.services._intake import (
@@ -155,8 +156,10 @@ class OrderDesk:
         The events the channel states with the order apply as `record`
         applies them: early ones are parked with the order, and money owed
         back (paid, then cancelled) goes out through a `refund` message and
-        saga. Units the order's parcels carried before the desk knew of it
-        are not held: they left before the ledger could count them.
+        saga; every status they move the order through writes its
+        `milestone` message, as `record` does. Units the order's parcels
+        carried before the desk knew of it are not held: they left before
+        the ledger could count them.
 
         Args:
             incoming: The order as its channel adapter read it.
@@ -222,7 +225,9 @@ class OrderDesk:
                         RefusalReason.OUT_OF_STOCK,
                         shortages=error.shortages,
                     )
-            self._store(uow, None, order, records, now, refunds=refunds)
+            self._store(
+                uow, None, order, records, now, passed=reached(batch), refunds=refunds
+            )
             uow.commit()
         if review:
             return Held(order, tuple(records), "; ".join(details))
@@ -286,7 +291,10 @@ class OrderDesk:
         refund or a label for a person) keeps the stock it has.
 
         An order held as a suspected duplicate is released in the duplicate
-        detector's review queue too, in the same unit.
+        detector's review queue too, in the same unit, while its suspicion
+        is pending there. One a reviewer released there already, or whose
+        resolved suspicion `DuplicateDetector.prune` has deleted since, is
+        released here alone: the detector has nothing left to resolve.
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -302,19 +310,7 @@ class OrderDesk:
                 )
             now = self._clock.now()
             if "duplicate" in order.review:
-                # The detector's review queue says the same: released, unless
-                # a reviewer rejected it there as a duplicate.
-                try:
-                    uow.detector.resolve(
-                        channel, order_id, ReviewState.RELEASED, actor=actor, now=now
-                    )
-                except ConcurrencyConflict:
-                    raise IllegalTransition(
-                        order_id,
-                        order.status,
-                        "release",
-                        "a reviewer rejected it as a duplicate: cancel it",
-                    ) from None
+                self._released_as_duplicate(uow, order, actor, now)
             stock = self._stock(uow)
             if not stock.has_stock(order, now):
                 # An order held at intake waits without stock, and one paid
@@ -341,6 +337,36 @@ class OrderDesk:
             uow.commit()
         return Accepted(released, (record,))
 
+    @staticmethod
+    def _released_as_duplicate(
+        uow: UnitOfWork, order: Order, actor: str, now: pendulum.DateTime
+    ) -> None:
+        """Say in the detector's review queue what releasing the order says.
+
+        A suspicion released already, or deleted once resolved (`prune`
+        spares pending ones only), has nothing left to say; one a reviewer
+        rejected there as a duplicate forbids the release.
+        """
+        channel, order_id = order.channel, order.order_id
+        suspicion = uow.detector.suspicion(channel, order_id)
+        if suspicion is None or suspicion.state is ReviewState.RELEASED:
+            return
+        rejected = IllegalTransition(
+            order_id,
+            order.status,
+            "release",
+            "a reviewer rejected it as a duplicate: cancel it",
+        )
+        if suspicion.state is ReviewState.REJECTED:
+            raise rejected
+        try:
+            uow.detector.resolve(
+                channel, order_id, ReviewState.RELEASED, actor=actor, now=now
+            )
+        except ConcurrencyConflict:
+            # Rejected by another process since it was read.
+            raise rejected from None
+
     # ------------------------------------------------------------------
     # Events
 
@@ -360,10 +386,16 @@ class OrderDesk:
         of units the ledger never gave the order: the shipment is recorded
         and the ledger's figures wait for a person. An order held at intake
         (`"duplicate"`, `"pricing"`, `"event"`) takes no stock when paid:
-        `release` holds and commits it. Cancelled or closed, it waits for
-        nobody any more: those reasons leave `review`, with a
-        `ReviewWithdrawn` audit record (a suspected duplicate stays in the
-        detector's review queue, for a person to resolve there).
+        `release` holds and commits it. Cancelled or closed, an order takes
+        no stock and waits for nobody about it any more: those reasons and
+        `"stock"` leave `review`, with a `ReviewWithdrawn` audit record (a
+        suspected duplicate stays in the detector's review queue, for a
+        person to resolve there; the money it holds goes back through its
+        refund saga). `"refund"`, `"label"`, `"pick"` and `"carrier"` stay.
+
+        Every status the order passes writes a `milestone` message for the
+        buyer, each under its own id: a parked `Shipped` applied behind a
+        `PickingStarted` tells of picking, then of shipping.
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -398,10 +430,12 @@ class OrderDesk:
             if not stocked and "stock" not in new.review:
                 new, held = _held_for(new, "stock", now)
                 records.append(held)
-            if new.status in ENDED and HELD_WITHOUT_STOCK & set(new.review):
+            if new.status in ENDED and SETTLED_BY_ENDING & set(new.review):
                 new, withdrawn = _withdrawn(new, now)
                 records.append(withdrawn)
-            self._store(uow, order, new, records, now, refunds=refunds)
+            self._store(
+                uow, order, new, records, now, passed=reached(batch), refunds=refunds
+            )
             uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked, tuple(refunds))
 
@@ -639,11 +673,17 @@ class OrderDesk:
         records: Sequence[AuditRecord],
         now: pendulum.DateTime,
         *,
+        passed: Sequence[Order] = (),
         refunds: Sequence[RefundDue] = (),
     ) -> None:
+        """Save `new` over `old` with its records and what it tells the world.
+
+        `passed` is the order as each status change of the unit left it (see
+        `reached`): one milestone message each.
+        """
         uow.orders.save(new, None if old is None else old.version)
         uow.audit.append(new.channel, records)
-        messages = order_messages(old, new, refunds, now)
+        messages = order_messages(passed, new, refunds, now)
         if messages:
             uow.outbox.add(messages)
 
@@ -696,13 +736,15 @@ def _held(
 
 
 def _withdrawn(order: Order, now: pendulum.DateTime) -> tuple[Order, AuditRecord]:
-    """An order ended while held at intake, no longer waiting for a person.
+    """An ended order, no longer waiting for a person about its stock.
 
     Whether it was a duplicate, or priced right, or its events meant what
-    they said, no longer decides anything: it takes no stock and owes
-    nothing for them. What it still owes (a refund) stays for a person.
+    they said, or where its stock went, no longer decides anything: it
+    takes no stock and owes nothing for them. The money it holds goes back
+    through its refund saga; what else it owes (a refund a saga cannot
+    send, a label, pick tasks) stays for a person.
     """
-    review = tuple(r for r in order.review if r not in HELD_WITHOUT_STOCK)
+    review = tuple(r for r in order.review if r not in SETTLED_BY_ENDING)
     ended = _evolve_order(order, review=review, version=order.version + 1)
     return ended, withdrawn_record(ended, now, order.review)
 

@@ -17,7 +17,9 @@ from orderkit.integrations import milestone_message
 from orderkit.money import Money
 from orderkit.orders import (
     AfterSalesCase,
+    Applied,
     AuditRecord,
+    Batch,
     Cancelled,
     CaseState,
     Closed,
@@ -39,17 +41,37 @@ from orderkit.services._sellable import outbox_message
 _evolve_order = copier(Order)
 
 
+def reached(batch: Batch) -> tuple[Order, ...]:
+    """The order as each status change of the batch left it, in order.
+
+    Every applied event whose audit record moved the status counts, parked
+    events applied behind the one recorded included: a buyer hears of each
+    milestone the order passed, not only of the last.
+    """
+    return tuple(
+        outcome.order
+        for outcome in batch.outcomes
+        if isinstance(outcome, Applied | RefundDue)
+        and any(r.from_status is not r.to_status for r in outcome.records)
+    )
+
+
 def order_messages(
-    old: Order | None,
+    passed: Sequence[Order],
     new: Order,
     refunds: Sequence[RefundDue],
     now: pendulum.DateTime,
 ) -> list[OutboxMessage]:
-    """The buyer's milestone message when the status moved, and refunds owed."""
+    """A milestone message per status the order passed, and refunds owed.
+
+    `passed` is the order as each status change left it (see `reached`):
+    each message says what the buyer would have heard had the events come
+    one by one, under the one id of its order and status.
+    """
     stream = order_stream(new.channel, new.order_id)
     messages: list[OutboxMessage] = []
-    if old is None or old.status is not new.status:
-        message = milestone_message(new)
+    for step in passed:
+        message = milestone_message(step)
         if message is not None:
             payload = {
                 "recipient": message.recipient,
@@ -57,7 +79,7 @@ def order_messages(
                 "params": dict(message.params),
                 "key": str(message.key),
             }
-            message_id = f"milestone:{stream}:{new.status}"
+            message_id = f"milestone:{stream}:{step.status}"
             messages.append(
                 outbox_message(message_id, stream, "milestone", payload, now)
             )
@@ -288,7 +310,7 @@ def review_record(
 def withdrawn_record(
     order: Order, now: pendulum.DateTime, before: tuple[str, ...]
 ) -> AuditRecord:
-    """The audit record of an ended order's intake reasons, no longer reviewed."""
+    """The audit record of the reasons an ended order no longer waits for."""
     change = FieldChange("review", ", ".join(before), ", ".join(order.review))
     return _desk_record(order, now, "ReviewWithdrawn", "withdrawn", (change,))
 

@@ -45,6 +45,15 @@ _SHORTEST_HOLD: Final = dt.timedelta(seconds=1)
 HELD_WITHOUT_STOCK: Final = frozenset({"duplicate", "event", "pricing"})
 """Why an order is held at intake: it takes no stock until a person releases it."""
 
+SETTLED_BY_ENDING: Final = HELD_WITHOUT_STOCK | {"stock"}
+"""Why an order waits for a person that its cancellation or close settles.
+
+An ended order takes no stock: whether it may (intake's reasons) or where
+its stock went (`"stock"`) no longer decides anything. What it owes back
+goes through its refund saga; a refund, a label or pick tasks to void and
+a carrier's exception still need a person.
+"""
+
 
 def owner_of(order: Order) -> str:
     """The owner of an order's holds in the ledger: its stream name."""
