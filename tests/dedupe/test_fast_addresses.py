@@ -54,30 +54,52 @@ def old_clean(value: str, field: str) -> str:
     return unicodedata.normalize("NFKC", text.casefold())
 
 
-def old_read_chinese(text: str) -> tuple[str, bool]:
-    rest = old_squeeze(text)
+# Where two parts meet when no space separates them (changed on purpose: each
+# part is read on its own, so "青岛" + "市南区" is not "青岛市" + "南区").
+_MARK = "\x1f"
+_OLD_WIDE = re.compile(f"[{_text._WIDE}]")
+
+
+def old_join(*parts: str) -> str:
+    text = ""
+    for part in filter(None, map(old_squeeze, parts)):
+        wide = text and (_OLD_WIDE.match(text[-1]) or _OLD_WIDE.match(part[0]))
+        text = f"{text}{_MARK if wide else ' '}{part}" if text else part
+    return text
+
+
+def old_read_chinese(*parts: str) -> tuple[str, bool]:
+    rest = old_join(*parts)
     match = _OLD_PROVINCE.match(rest)
     province = _addresses._PROVINCE_FORMS[match[0]] if match else ""
+    end = match.end() if match else 0
     if match and match[0] == province and rest[match.end() :].startswith("市"):
         province, match = "", None
+    elif province and any(
+        rest.startswith(province + p) for p in _addresses._PLACEHOLDERS
+    ):
+        # Changed on purpose: "北京市辖区" is 北京 and 市辖区, not 北京市 and 辖区.
+        end = len(province)
     if match:
-        rest = rest[match.end() :]
+        rest = rest[end:].lstrip(_MARK)
     if province in _addresses._MUNICIPALITIES:
         repeated = (f"{province}市", province, *_addresses._PLACEHOLDERS)
         while rest.startswith(repeated):
             rest = rest[len(next(r for r in repeated if rest.startswith(r))) :]
-        return province + rest, True
+            rest = rest.lstrip(_MARK)
+        return province + rest.replace(_MARK, ""), True
     if province:
         for placeholder in _addresses._PLACEHOLDERS:
             rest = rest.removeprefix(placeholder)
+        rest = rest.lstrip(_MARK)
     cities = []
     for _ in range(2):
         city = _addresses._CITY.match(rest)
         if city is None:
             break
         cities.append(city[1])
-        rest = rest[city.end() :]
-    return province + "".join(cities) + rest, bool(province)
+        rest = rest[city.end() :].lstrip(_MARK)
+    return province + "".join(cities) + rest.replace(_MARK, ""), bool(province)
 
 
 def old_key(country: str, parts: tuple[str, str, str, str]) -> str | None:
@@ -103,8 +125,8 @@ def old_key(country: str, parts: tuple[str, str, str, str]) -> str | None:
         # A placeholder city names nothing (changed on purpose: joined to a
         # municipality without 市, "北京" + "市辖区" read as "北京市" + "辖区").
         folded["city"] = ""
-    head = " ".join(folded[name] for name in names[:3])
-    head_key, _ = old_read_chinese(head)
+    head = [folded[name] for name in names[:3]]
+    head_key, _ = old_read_chinese(*head)
     if not head_key:
         return f"{country}:{old_read_chinese(folded['street'])[0]}"
     street = old_squeeze(folded["street"])
@@ -113,8 +135,30 @@ def old_key(country: str, parts: tuple[str, str, str, str]) -> str | None:
     sure = street_has_province or district.endswith(_addresses._DISTRICT_SUFFIXES)
     if street_key.startswith(head_key) and sure:
         return f"{country}:{street_key}"
-    whole, _ = old_read_chinese(f"{head} {old_unrepeated(street, city, district)}")
+    rest = old_unrepeated(street, city, district)
+    after = old_after_province(folded["province"], street)
+    if after and old_unrepeated(after, city, district) != after:
+        rest = old_unrepeated(after, city, district)
+    whole, _ = old_read_chinese(*head, rest)
     return f"{country}:{whole}"
+
+
+def old_after_province(province_part: str, street: str) -> str:
+    # Changed on purpose: after the head's province, the city and district
+    # repeated as the head has them ("山东 青岛 市南区 ..." under 山东/青岛市/市南区).
+    province = _OLD_PROVINCE.match(old_squeeze(province_part))
+    named = _OLD_PROVINCE.match(street)
+    if not province or not named:
+        return ""
+    short = _addresses._PROVINCE_FORMS[province[0]]
+    if _addresses._PROVINCE_FORMS[named[0]] != short:
+        return ""
+    after = street[named.end() :]
+    if any(street.startswith(short + p) for p in _addresses._PLACEHOLDERS):
+        after = street[len(short) :]
+    for placeholder in _addresses._PLACEHOLDERS:
+        after = after.removeprefix(placeholder)
+    return after
 
 
 def old_unrepeated(street: str, city: str, district: str) -> str:

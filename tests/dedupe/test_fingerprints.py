@@ -1,5 +1,6 @@
 """Fingerprints: versioned, keyed hashes that say which parts of two orders match."""
 
+import datetime as dt
 import hashlib
 import json
 import random
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from orderkit.adapters.memory import MemoryDetectorStore
 from orderkit.dedupe import (
     FINGERPRINT_VERSION,
     Fingerprint,
@@ -23,6 +25,8 @@ from orderkit.dedupe._fingerprints import canonical
 from orderkit.errors import ConfigurationError, ValidationError
 from orderkit.money import Money
 from orderkit.orders import Address, Buyer, Order, OrderLine
+from orderkit.services import DuplicateDetector
+from orderkit.testing import FrozenClock
 
 
 PHONE = FingerprintKind.PHONE_SKUS
@@ -489,3 +493,41 @@ class TestProperties:
         after = FOR_TESTS.fingerprints(order(lines=more))
         assert [f.kind for f in before] == [f.kind for f in after]
         assert all(b != a for b, a in zip(before, after, strict=True))
+
+
+class TestOneDoorOneAddressFingerprint:
+    """Structured parts written with or without their suffixes match."""
+
+    def test_a_city_without_its_suffix_before_a_district_starting_with_it(
+        self,
+    ) -> None:
+        # 青岛 / 市南区 and 青岛市 / 市南区 are one door: the duplicate screen
+        # and the address purchase limit see one address.
+        def qingdao(city: str, street: str) -> Address:
+            return Address(
+                "CN", province="山东省", city=city, district="市南区", street=street
+            )
+
+        first = by_kind(
+            FOR_TESTS.fingerprints(order(address=qingdao("青岛市", "香港中路10号")))
+        )
+        for address in (
+            qingdao("青岛", "香港中路10号"),
+            qingdao("青岛", "山东 青岛 市南区 香港中路10号"),
+        ):
+            again = by_kind(FOR_TESTS.fingerprints(order(address=address)))
+            assert first[ADDRESS] == again[ADDRESS]
+
+    def test_the_detector_checks_an_extension_in_other_digits(self) -> None:
+        # The extension of 转١٢٣٤ is stored as 1234, which stores accept.
+        detector = DuplicateDetector(
+            dt.timedelta(hours=1),
+            MemoryDetectorStore(),
+            FOR_TESTS,
+            FrozenClock(PLACED_AT),
+        )
+        relay = "17012345678\u8f6c\u0661\u0662\u0663\u0664"
+        assert not detector.check(order(phone=relay)).suspected
+        assert detector.check(
+            order(order_id="DY-2", phone="17012345678转1234")
+        ).suspected

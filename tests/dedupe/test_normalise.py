@@ -215,6 +215,23 @@ class TestExtensions:
     def test_is_kept_after_the_number(self, written: str) -> None:
         assert f"{MOBILE};ext=1234" == normalize_phone(written)
 
+    @pytest.mark.parametrize(
+        "digits",
+        [
+            "\u0661\u0662\u0663\u0664",  # Arabic-Indic
+            "\u06f1\u06f2\u06f3\u06f4",  # Persian
+            "\u0967\u0968\u0969\u096a",  # Devanagari
+        ],
+        ids=["arabic-indic", "persian", "devanagari"],
+    )
+    @pytest.mark.parametrize("marker", ["转", " ext ", "-"])
+    def test_digits_of_any_script_give_the_e164_extension(
+        self, digits: str, marker: str
+    ) -> None:
+        # NFKC leaves these digits alone; stores accept only ASCII after ;ext=.
+        found = normalize_phone(f"13800138000{marker}{digits}")
+        assert f"{MOBILE};ext=1234" == found
+
     def test_two_relay_extensions_are_two_buyers(self) -> None:
         assert normalize_phone("17012345678转1111") != normalize_phone(
             "17012345678转2222"
@@ -473,6 +490,77 @@ class TestChineseAddresses:
         self, address: Address, key: str
     ) -> None:
         assert f"CN:{key}" == normalize_address(address)
+
+    @pytest.mark.parametrize(
+        ("province", "city", "district", "key"),
+        [
+            ("山东省", "青岛", "市南区", "山东青岛市南区"),
+            ("山东省", "青岛", "市北区", "山东青岛市北区"),
+            ("山东省", "济南", "市中区", "山东济南市中区"),
+            ("四川省", "乐山", "市中区", "四川乐山市中区"),
+            ("西藏自治区", "拉萨", "新市区", "西藏拉萨新市区"),
+            ("新疆", "乌鲁木齐", "新市区", "新疆乌鲁木齐新市区"),
+            ("江苏省", "苏州", "昆山市", "江苏苏州昆山"),
+        ],
+    )
+    def test_a_city_with_or_without_its_suffix_before_any_district(
+        self, province: str, city: str, district: str, key: str
+    ) -> None:
+        # The city field keeps its own name: "青岛" + "市南区" is not the city
+        # 青岛市 and a district 南区 (a second key for one door evaded the
+        # duplicate screen and address limits).
+        without = cn("香港中路10号", province, city, district)
+        with_suffix = cn("香港中路10号", province, f"{city}市", district)
+        assert f"CN:{key}香港中路10号" == normalize_address(without)
+        assert normalize_address(with_suffix) == normalize_address(without)
+
+    @pytest.mark.parametrize(
+        ("head", "repeat", "door"),
+        [
+            (("北京", "市辖区", "朝阳区"), "北京 市辖区 朝阳区", "建国路88号"),
+            (("北京", "市辖区", "朝阳区"), "北京市辖区朝阳区", "建国路88号"),
+            (("北京市", "市辖区", "朝阳区"), "北京 市辖区 朝阳区", "建国路88号"),
+            (
+                ("湖北", "省直辖县级行政区划", "仙桃市"),
+                "湖北 省直辖县级行政区划 仙桃市",
+                "钱沟路1号",
+            ),
+            (
+                ("新疆", "自治区直辖县级行政区划", "石河子市"),
+                "新疆 自治区直辖县级行政区划 石河子市",
+                "北一路1号",
+            ),
+            (("山东省", "青岛", "市南区"), "山东 青岛 市南区", "香港中路10号"),
+            (("山东省", "青岛市", "市南区"), "山东 青岛 市南区", "香港中路10号"),
+            (("山东", "青岛市", "市南区"), "山东省 青岛市 市南区", "香港中路10号"),
+            (("山东", "青岛", "市南区"), "山东省青岛市市南区", "香港中路10号"),
+            (("河北", "石家庄", "市辖区"), "河北 石家庄 市辖区", "中山路1号"),
+        ],
+    )
+    def test_a_full_address_street_repeating_the_head_however_written(
+        self, head: tuple[str, str, str], repeat: str, door: str
+    ) -> None:
+        # Platforms' "full address" fields join the parts with their own
+        # suffixes: the repeat is read once, as for the plain street.
+        plain = cn(door, *head)
+        full = cn(f"{repeat} {door}", *head)
+        assert normalize_address(full) == normalize_address(plain)
+
+    @pytest.mark.parametrize(
+        "street",
+        ["北京 市辖区 朝阳区 建国路88号", "湖北 省直辖县级行政区划 仙桃市 钱沟路1号"],
+    )
+    def test_a_placeholder_after_a_province_in_the_street_alone(
+        self, street: str
+    ) -> None:
+        # "北京市辖区" is 北京 and 市辖区, not 北京市 and 辖区.
+        assert normalize_address(cn(street)) in {
+            "CN:北京朝阳区建国路88号",
+            "CN:湖北仙桃钱沟路1号",
+        }
+        assert normalize_address(cn(street)) == normalize_address(
+            cn(street.replace("市辖区 ", "").replace("省直辖县级行政区划 ", ""))
+        )
 
     @given(st.sampled_from(REPEATED_HEADS), st.data(), st.sampled_from(DOORS))
     def test_repeating_the_end_of_the_head_changes_nothing(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import os
 import subprocess
@@ -153,6 +154,21 @@ class TestCanonical:
     def test_equal_values_hash_alike(self, one: object, other: object) -> None:
         assert one == other
         assert request_hash(one) == request_hash(other)
+
+    def test_keys_that_encode_alike_hash_alike_in_any_insertion_order(self) -> None:
+        # An enum member and its value are distinct keys with one encoding:
+        # the pairs are sorted by value too, not left in insertion order.
+        class Status(enum.Enum):
+            PAID = "paid"
+
+        first = {Status.PAID: "1", "paid": "2"}
+        second = {"paid": "2", Status.PAID: "1"}
+        assert first == second
+        assert request_hash(first) == request_hash(second)
+        # Mappings whose keys encode apart keep the hash they always had.
+        assert request_hash({"b": 2, "a": 1}) == (
+            "2dc0e55f250a898513ef86f95b94c7f4651876137d4d3582081e2fda97941715"
+        )
 
     def test_a_list_and_a_tuple_are_one_sequence(self) -> None:
         # A channel's JSON gives lists where the domain holds tuples.

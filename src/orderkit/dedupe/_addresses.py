@@ -73,13 +73,18 @@ def _forms_by_first() -> dict[str, tuple[str, ...]]:
 # Looked up by the first character, the longest form first: what a regex
 # alternation of the forms, longest first, matches, without trying each.
 _FORMS_BY_FIRST: Final = _forms_by_first()
+# Where two structured parts meet in the text read (`_join_parts`): a control
+# character, which `clean` refuses in every part, so never one of theirs.
+_PART: Final = "\x1f"
 # Placeholders of the national division codes (GB/T 2260) that some platforms
 # send as the city: "北京市 / 市辖区 / 朝阳区", "湖北省 / 省直辖县级行政区划 / 仙桃市".
 _PLACEHOLDERS: Final = ("省直辖县级行政区划", "自治区直辖县级行政区划", "市辖区")
 # A city written with its 市 suffix: two to four Han characters none of which
-# ends an administrative unit or names a street part, then 市.
+# ends an administrative unit or names a street part, then 市; or such
+# characters that end a structured part (`_PART` follows), as a city field
+# without its 市 ("苏州" / "昆山市" is 苏州市 / 昆山市).
 _CITY = re.compile(
-    r"((?:(?![省市区县旗镇乡村街路道巷弄号楼栋室])[\u4e00-\u9fff]){2,4})市"
+    r"((?:(?![省市区县旗镇乡村街路道巷弄号楼栋室])[\u4e00-\u9fff]){2,4})(?:市|(?=\x1f))"
 )
 # Platforms (and buyers) often repeat the whole address in the street field;
 # a repeat is recognised only when it is unmistakable.
@@ -111,14 +116,19 @@ def normalize_address(address: Address, *, field: str = "address") -> str | None
       GB/T 2260 placeholders (`市辖区`) are dropped;
     - the 市 suffix of the first two cities after the province is dropped
       (深圳市 and 深圳, 苏州市昆山市 and 苏州昆山);
+    - each structured part is read on its own, so no suffix runs from one
+      part into the next: `青岛 / 市南区` is the city 青岛 and the district
+      市南区, as `青岛市 / 市南区` is, and a city field without its 市 counts
+      as a city (`苏州 / 昆山市` and `苏州市 / 昆山市` agree);
     - the parts may be structured or all in `street`: `北京市朝阳区建国路88号` in
       the street alone gives the key of `北京 / 北京市 / 朝阳区 / 建国路88号`,
-      and a street that repeats the whole structured part is read once, as
-      is one that starts with the district (`南山区科技园1号`), the city and
-      district (`深圳市南山区...`, with or without 市) or, when there is no
-      district, the city with its 市; a district repeated so is recognised
-      only with its suffix (区, 县 or 旗), and not before a road word
-      (矿区路 in 矿区 is a road).
+      and a street that repeats the whole structured part, its suffixes
+      written or not (`山东 青岛 市南区 ...`, `北京 市辖区 朝阳区 ...`), is
+      read once, as is one that starts with the district (`南山区科技园1号`),
+      the city and district (`深圳市南山区...`, with or without 市) or, when
+      there is no district, the city with its 市; a district repeated so is
+      recognised only with its suffix (区, 县 or 旗), and not before a road
+      word (矿区路 in 矿区 is a road).
 
     Other addresses are compared by their words: street, district, city and
     province, in that order. The postcode, the recipient and the phone are
@@ -176,9 +186,11 @@ class _Head(NamedTuple):
 
     folded: tuple[str, str, str]
     masked: bool
+    province: str  # the short form the province field starts with, or ""
     district: str  # squeezed
-    text: str  # the three squeezed parts joined, as squeezing them joined would
+    text: str  # the three squeezed parts joined by `_join_parts`
     key: str  # `_read_squeezed(text)`'s key
+    closed: bool  # whether a street after `text` is read as it is
     tails: tuple[str, ...]  # `_tails` of the squeezed city and district
 
 
@@ -195,11 +207,26 @@ def _head(province: str, city: str, district: str, field: str) -> _Head:
     if squeezed[1] in _PLACEHOLDERS:
         # Dropped before joining: "北京" + "市辖区" would read as "北京市" + "辖区".
         squeezed[1] = ""
-    text = join_squeezed(join_squeezed(squeezed[0], squeezed[1]), squeezed[2])
+    text = _join_parts(_join_parts(squeezed[0], squeezed[1]), squeezed[2])
     masked = any(_MASK.search(value) for value in folded)
     key = _read_squeezed(text)[0]
+    # Read as if a street followed: a closed head takes any street as it is.
+    closed = not _read_squeezed(text + _PART)[2]
+    form = _province_form(squeezed[0])
     tails = _tails(squeezed[1], squeezed[2])
-    return _Head(folded, masked, squeezed[2], text, key, tails)
+    named = "" if form is None else _PROVINCE_FORMS[form]
+    return _Head(folded, masked, named, squeezed[2], text, key, closed, tails)
+
+
+def _join_parts(head: str, tail: str) -> str:
+    """`join_squeezed` of two parts, marking where they meet.
+
+    Each part is read on its own: the mark stops a name or a suffix from
+    running across parts, so that "青岛" + "市南区" is the city 青岛 and the
+    district 市南区, as "青岛市" + "市南区" is, not the city 青岛市 and 南区.
+    `_read_squeezed` drops the marks.
+    """
+    return join_squeezed(head, tail, _PART)
 
 
 def _tails(city: str, district: str) -> tuple[str, ...]:
@@ -222,19 +249,44 @@ def _chinese_key(head: _Head, street: str) -> str:
     if not head.key:
         # Everything is in the street.
         return _read_squeezed(street)[0]
-    street_key, street_has_province = _read_squeezed(street)
+    street_key, street_has_province, _ = _read_squeezed(street)
     # A bare "广州" head and a "广州路5号" street are not a repeat; a district
     # ("朝阳区朝阳区") or a province at the start of the street makes one sure.
     sure = street_has_province or head.district.endswith(_DISTRICT_SUFFIXES)
     if sure and street_key.startswith(head.key):
         return street_key
-    if street.startswith(head.tails):
-        street = _unrepeated(head.tails, street)
-    return _read_squeezed(join_squeezed(head.text, street))[0]
+    rest = _unrepeated(head.tails, street) if street.startswith(head.tails) else None
+    if rest is None and head.province and street[:1] in _FORMS_BY_FIRST:
+        after = _after_province(head.province, street)
+        if after.startswith(head.tails):
+            rest = _unrepeated(head.tails, after)
+    if head.closed:
+        # What reading the head and the street joined gives, without reading
+        # the head again: the key and the text of a closed head both end with
+        # a wide character or with the same one, so they join alike.
+        return join_squeezed(head.key, rest or street)
+    return _read_squeezed(_join_parts(head.text, rest or street))[0]
 
 
-def _unrepeated(tails: tuple[str, ...], street: str) -> str:
-    """The street without the head's tail it starts with, if that is a repeat."""
+def _after_province(province: str, street: str) -> str:
+    """The street after the province it starts with, if that is the head's."""
+    # A "full address" repeats the head with its suffixes written as its
+    # writer chose ("山东 青岛 市南区" under 山东省 / 青岛市 / 市南区), which
+    # reading the street alone cannot tell from 青岛市 + 南区: the head's own
+    # city and district, after its province, are a repeat however written.
+    form = _province_form(street)
+    if not province or form is None or _PROVINCE_FORMS[form] != province:
+        return ""
+    rest = street[len(form) :]
+    if street.startswith(province) and street.startswith(_PLACEHOLDERS, len(province)):
+        rest = street[len(province) :]
+    for placeholder in _PLACEHOLDERS:
+        rest = rest.removeprefix(placeholder)
+    return rest
+
+
+def _unrepeated(tails: tuple[str, ...], street: str) -> str | None:
+    """The street without the head's tail it starts with, or None if it has none."""
     # Buyers type the door after the district or the city they picked, and
     # repeat them: such a street reads as if they had not.
     for tail in tails:
@@ -242,12 +294,13 @@ def _unrepeated(tails: tuple[str, ...], street: str) -> str:
             rest = street[len(tail) :]
             if rest and not rest.startswith(_ROAD_WORDS):
                 return rest
-    return street
+    return None
 
 
 def _read_chinese(text: str) -> tuple[str, bool]:
     """The key of an address written the Chinese way; whether it had a province."""
-    return _read_squeezed(squeeze_separators(text))
+    key, has_province, _ = _read_squeezed(squeeze_separators(text))
+    return key, has_province
 
 
 def _province_form(text: str) -> str | None:
@@ -258,8 +311,13 @@ def _province_form(text: str) -> str | None:
     return None
 
 
-def _read_squeezed(rest: str) -> tuple[str, bool]:
-    """`_read_chinese` of text squeezed already."""
+def _read_squeezed(rest: str) -> tuple[str, bool, bool]:
+    """`_read_chinese` of text squeezed already, its parts joined by `_join_parts`.
+
+    The third value says whether the reading is open: whether it consumed
+    the whole text, so that more text after it could be read on (a city
+    after a province); a closed reading takes what follows as it is.
+    """
     province = ""
     form = _province_form(rest)
     if form is not None:
@@ -268,23 +326,30 @@ def _read_squeezed(rest: str) -> tuple[str, bool]:
             # "吉林市..." is the city of Jilin, not the province of that name.
             province = ""
         else:
-            rest = rest[len(form) :]
+            if rest.startswith(province) and rest.startswith(
+                _PLACEHOLDERS, len(province)
+            ):
+                # "北京市辖区" is 北京 and the placeholder 市辖区, not 北京市 and 辖区.
+                form = province
+            rest = rest[len(form) :].lstrip(_PART)
     if province in _MUNICIPALITIES:
         repeated = (f"{province}市", province, *_PLACEHOLDERS)
         while rest.startswith(repeated):
             rest = rest[len(next(r for r in repeated if rest.startswith(r))) :]
-        return province + rest, True
+            rest = rest.lstrip(_PART)
+        return province + rest.replace(_PART, ""), True, not rest
     if province and rest.startswith(_PLACEHOLDERS):
         for placeholder in _PLACEHOLDERS:
             rest = rest.removeprefix(placeholder)
+        rest = rest.lstrip(_PART)
     # Up to two cities with their 市 suffix.
     city = _CITY.match(rest)
     if city is None:
-        return province + rest, bool(province)
+        return province + rest.replace(_PART, ""), bool(province), not rest
     cities = city[1]
-    rest = rest[city.end() :]
+    rest = rest[city.end() :].lstrip(_PART)
     city = _CITY.match(rest)
-    if city is not None:
-        cities += city[1]
-        rest = rest[city.end() :]
-    return province + cities + rest, bool(province)
+    if city is None:
+        return province + cities + rest.replace(_PART, ""), bool(province), not rest
+    rest = rest[city.end() :].replace(_PART, "")
+    return province + cities + city[1] + rest, bool(province), False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
+import unicodedata
 from typing import Final, Literal, final, overload
 
 import attrs
@@ -126,9 +127,9 @@ def normalize_phone(
     A masked number (`"138****8000"`, as Chinese platforms deliver them)
     counts as absent: it gives `None` and is never hashed or matched. An
     extension (`"13800138000转1234"`, `"... ext 12"`, `"13800138000-1234"`)
-    is kept after the number as `"+8613800138000;ext=1234"`, because
-    platforms' privacy relay numbers are shared by many buyers and told apart
-    only by it.
+    is kept after the number as `"+8613800138000;ext=1234"`, in ASCII digits
+    whatever digits it was written in (`"转١٢٣٤"` too), because platforms'
+    privacy relay numbers are shared by many buyers and told apart only by it.
 
     Results are cached (a bounded LRU cache), since parsing costs tens of
     microseconds.
@@ -204,7 +205,11 @@ def _read_text(raw: str, region: str) -> str | _Refused | None:
             number, extension = head, match["ext"]
     if isinstance(number, _Refused):
         return number
-    return f"{number};ext={extension}" if extension else number
+    if not extension:
+        return number
+    # `\d` matches every script's digits, and NFKC folds only the full-width
+    # ones: "转١٢٣٤" is extension 1234, in the E.164 form stores check.
+    return f"{number};ext={''.join(str(unicodedata.digit(c)) for c in extension)}"
 
 
 def _parse(text: str, region: str) -> str | _Refused:

@@ -46,7 +46,10 @@ def request_hash(value: object) -> str:
     - enums: their value;
     - tuples and lists: lists; sets and frozensets: `{"set": [...]}` in the
       order of their items' encodings; mappings: `{"map": [[k, v], ...]}`
-      likewise;
+      in the order of their keys' encodings, then of their values' (an enum
+      member and its value are distinct keys that encode alike: their pairs
+      are sorted by value, so equal mappings hash alike in any insertion
+      order);
     - `str`, `int`, `bool` and `None`: themselves.
 
     The encoding is part of the contract: stored keys hold these hashes, so
@@ -118,7 +121,9 @@ def _encode(value: object, path: str) -> object:  # noqa: C901, PLR0911, PLR0912
             [_encode(k, f"{path}[{k!r}]"), _encode(v, f"{path}[{k!r}]")]
             for k, v in value.items()
         ]
-        return {"map": sorted(pairs, key=lambda pair: _sort_key(pair[0]))}
+        # By key, then value: two keys may encode alike (an enum member and
+        # its value), and equal mappings must not hash by insertion order.
+        return {"map": sorted(pairs, key=lambda p: (_sort_key(p[0]), _sort_key(p[1])))}
     if isinstance(value, float):
         raise ValidationError(path, value, "floats are not exact; use a Decimal")
     raise ValidationError(path, value, f"{kind.__name__} has no canonical form to hash")

@@ -107,18 +107,19 @@ def _spaced(run: re.Match[str]) -> str:
     return "".join(c if unicodedata.category(c) in _IN_WORDS else " " for c in found)
 
 
-def join_squeezed(head: str, tail: str) -> str:
+def join_squeezed(head: str, tail: str, joint: str = "") -> str:
     """`squeeze_separators(f"{a} {b}")`, given `head` and `tail` squeezed from a and b.
 
     The space between them goes, as every space does, when a wide character
-    is on either side of it; an empty side leaves the other as it is.
+    is on either side of it, and `joint` stands in its place; an empty side
+    leaves the other as it is.
     """
     if not head:
         return tail
     if not tail:
         return head
     if _IS_WIDE.match(head[-1]) or _IS_WIDE.match(tail[0]):
-        return head + tail
+        return head + joint + tail
     return f"{head} {tail}"
 
 
