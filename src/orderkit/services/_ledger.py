@@ -695,8 +695,9 @@ class Ledger:
         self._take_turns(sku for sku, _ in plan.touched())
         receipt = self._store.apply(plan)
         if self._outbox is not None and not receipt.replayed:
+            # Every movement is on a balance the plan touched: turns taken.
             skus = [movement.sku for movement in receipt.movements]
-            self._tell(skus, receipt.key, receipt.at)
+            self._tell(skus, receipt.key, receipt.at, turns_taken=True)
         return receipt
 
     def _take_turns(self, skus: Iterable[str]) -> None:
@@ -712,9 +713,16 @@ class Ledger:
         if self._outbox is not None and self._locks is not None:
             self._locks(sorted({sellable_stream(sku) for sku in skus}))
 
-    def _tell(self, skus: list[str], cause: str, now: pendulum.DateTime) -> None:
+    def _tell(
+        self,
+        skus: list[str],
+        cause: str,
+        now: pendulum.DateTime,
+        *,
+        turns_taken: bool = False,
+    ) -> None:
         assert self._outbox is not None  # noqa: S101 - callers check
-        if self._locks is not None:
+        if self._locks is not None and not turns_taken:
             # The figure is read after the streams' turn is ours: a change
             # committing meanwhile is seen, or sends its own message after.
             self._locks([sellable_stream(sku) for sku in skus])
