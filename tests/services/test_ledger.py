@@ -348,6 +348,27 @@ class TestSellablePushes:
             sent = [json.loads(m.payload)["sellable"] for m in uow.outbox.unsent()]
         assert sent == [10, 5, 7, 5]
 
+    @pytest.mark.parametrize(("safety", "sent"), [(3, [10, 0, 7]), (0, [10, 0, 10])])
+    def test_a_safety_stock_over_a_lapsed_hold_tells_one_figure(
+        self, safety: int, sent: list[int]
+    ) -> None:
+        """The lapse and the new safety stock: one message, never units kept back."""
+        unit = MemoryUnitOfWork()
+        clock = FrozenClock(pendulum.datetime(2026, 11, 11))
+        with unit as uow:
+            ledger = Ledger(uow.ledger, clock, outbox=uow.outbox)
+            ledger.receive("TEA-01", "W1", 10, key="grn-1")
+            ledger.reserve("cart-1", [("TEA-01", "W1", 10)], key="hold-1")
+            uow.commit()
+        clock.advance(minutes=16)  # the hold lapses, not swept yet
+        with unit as uow:
+            ledger = Ledger(uow.ledger, clock, outbox=uow.outbox)
+            ledger.set_safety_stock("TEA-01", "W1", safety)
+            uow.commit()
+        with unit as uow:
+            told = [json.loads(m.payload)["sellable"] for m in uow.outbox.unsent()]
+        assert told == sent
+
     def test_without_an_outbox_nothing_is_written(self) -> None:
         unit = MemoryUnitOfWork()
         clock = FrozenClock(pendulum.datetime(2026, 11, 11))

@@ -547,17 +547,21 @@ class Ledger:
         (old,) = found
         # Expired here, the due holds' signal joins this change's: left to a
         # later sweep, it would be measured from a figure this change moved.
-        swept = self._apply(
+        # No message of its own either: it would offer, for a moment, the
+        # units the new safety stock keeps back.
+        self._take_turns([sku])
+        swept = self._store.apply(
             planning.sweep(self._stamp(None, "", "system"), sku, location)
         )
         freed = sum(m.on_hand - m.reserved - m.allocated for m in swept.movements)
         self._store.set_safety_stock(sku, location, quantity)
         (new,) = self._store.balances(now, sku=sku, location=location)
-        if self._outbox is not None and old.sellable() != new.sellable():
+        recorded = old.available - freed - old.safety_stock  # as last told
+        if self._outbox is not None and max(0, recorded) != new.sellable():
             # A cause of its own: the same figure set again later is a new
             # change, whose message must not be taken for the first one's.
             self._tell([sku], f"safety:{sku}:{location}:{_new_key()}", now)
-        return crossing(new, old.available - freed - old.safety_stock)
+        return crossing(new, recorded)
 
     # reads
 
