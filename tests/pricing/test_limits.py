@@ -138,6 +138,26 @@ class TestKeyPicking:
             "phone:+8613800138000",
         ]
 
+    def test_a_context_reads_a_national_number_in_the_region_given(self) -> None:
+        placed = OrderPlaced(
+            order_id="1001",
+            key=IdempotencyKey("shopify", "orders/create", "1001", "1"),
+            occurred_at=SALE,
+            channel="shopify",
+            buyer=Buyer("gid-7", "Ada Lovelace", "(502) 555-0143"),
+            address=Address("US", province="Kentucky", street="Chestnut Street 92"),
+            lines=(OrderLine("L1", "RETRO-CLOCK", 1, Money("19.90", "USD")),),
+        )
+        outcome = apply(None, placed, now=SALE)
+        assert isinstance(outcome, Applied)
+        context = PurchaseContext.of(outcome.order, region="US")
+        assert context.region == "US"
+        [key] = limit_keys([LimitRule(S.PHONE, 5, DAY)], context)
+        assert key.key == "phone:+15025550143"
+        with pytest.raises(ValidationError) as error:
+            PurchaseContext.of(outcome.order, region="USA")
+        assert error.value.field == "region"
+
     def test_a_context_from_an_order_with_a_long_buyer_id(self) -> None:
         # Shopify's customer ids are URLs; an order takes any length.
         long_id = "gid://shopify/Customer/" + "7" * 240
@@ -213,6 +233,9 @@ class TestBadInput:
         with pytest.raises(ValidationError) as error:
             limit_keys([LimitRule(S.BUYER, 5, DAY), "5/day"], PurchaseContext())  # type: ignore[list-item]
         assert error.value.field == "rules[1]"
+        with pytest.raises(ValidationError) as error:
+            PurchaseContext(phone="13800138000", region="China")
+        assert (error.value.field, error.value.value) == ("region", "China")
 
     def test_prune_keeps_a_use_id_for_its_retention_not_only_the_window(
         self,

@@ -375,6 +375,49 @@ class TestAccept:
         accepted = desk(unit, clock, limits=rules).accept(incoming(phone=phone))
         assert isinstance(accepted, Accepted)
 
+    def test_a_national_number_counts_in_the_channels_region_against_limits(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """One US buyer, once in national form, once in E.164: one phone key."""
+        stock(unit, clock)
+        rule = LimitRule(LimitScope.PHONE, limit=1, window=dt.timedelta(days=1))
+        the_desk = OrderDesk(
+            unit,
+            clock,
+            DeskPolicy(locations=["BJ-1"], limits=[rule]),
+            Fingerprinter(SECRET, channel_regions={"douyin": "US"}),
+        )
+        first = the_desk.accept(incoming("DY-1", buyer="b-1", phone="(502) 555-0143"))
+        assert isinstance(first, Accepted)
+        again = the_desk.accept(incoming("DY-2", buyer="b-2", phone="+15025550143"))
+        assert isinstance(again, Refused)
+        assert again.reason is RefusalReason.LIMITS
+
+    def test_an_order_held_or_cancelled_still_counts_against_limits(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """Limits count attempts to buy: cancelling makes no room in the window."""
+        stock(unit, clock)
+        the_desk = desk(
+            unit,
+            clock,
+            limits=[LimitRule(LimitScope.BUYER, limit=1, window=dt.timedelta(days=1))],
+            pricing=PricingPolicy(floors=[PriceFloor("RETRO-CLOCK", cny("150.00"))]),
+            duplicate_window=dt.timedelta(hours=1),
+        )
+        held = the_desk.accept(incoming("DY-1", price="99.00"))
+        assert isinstance(held, Held)
+        refused = the_desk.accept(incoming("DY-2"))
+        assert isinstance(refused, Refused)
+        assert refused.reason is RefusalReason.LIMITS
+        the_desk.record("douyin", "DY-1", buyer_cancelled())
+        again = the_desk.accept(incoming("DY-3"))
+        assert isinstance(again, Refused)
+        assert again.reason is RefusalReason.LIMITS
+        clock.advance(days=1)
+        later = the_desk.accept(incoming("DY-4", at=T0.add(days=1)))
+        assert isinstance(later, Accepted), later
+
     def test_a_channel_total_the_policy_accepts_is_recorded_for_reconciliation(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:

@@ -254,6 +254,15 @@ class Fingerprinter:
             _TestSecret(_TEST_SECRET), region=region, channel_regions=channel_regions
         )
 
+    def region_of(self, channel: str) -> str:
+        """The region this fingerprinter reads `channel`'s phone numbers in.
+
+        A host reading an order's phone elsewhere (purchase limits, its own
+        buyer index) reads it in this region too, so that every key of one
+        buyer agrees.
+        """
+        return self._channel_regions.get(channel, self._region)
+
     def _started(self, head: str) -> hashlib.blake2b:
         hasher = self._hasher.copy()
         hasher.update(head.encode("ascii"))
@@ -286,7 +295,7 @@ class Fingerprinter:
             ConfigurationError: `region` is not a region phonenumbers knows.
         """
         if region is None:
-            region = self._channel_regions.get(order.channel, self._region)
+            region = self.region_of(order.channel)
         else:
             _check_region(region, "region")
         tail = _tail(order.lines)

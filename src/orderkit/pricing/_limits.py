@@ -28,6 +28,7 @@ from orderkit.dedupe._claims import (
     check_text,
     fit_keys,
 )
+from orderkit.dedupe._phones import _REGIONS as _PHONE_REGIONS
 from orderkit.errors import InvalidAddress, ValidationError
 
 # At run time, not only for type checkers: a converter resolves
@@ -314,6 +315,11 @@ def _optional_of(field: str, kind: type) -> Validator:
     return check
 
 
+def _region(_instance: object, _attribute: object, value: object) -> None:
+    if value not in _PHONE_REGIONS:
+        raise ValidationError("region", value, "is not a region phonenumbers knows")
+
+
 def _as_skus(skus: Iterable[str]) -> tuple[str, ...]:
     if isinstance(skus, str) or not isinstance(skus, Iterable):
         raise ValidationError("skus", skus, "must be a sequence of SKUs")
@@ -371,7 +377,7 @@ class PurchaseContext:
         default=None,
         validator=_optional_text_field("promotion"),
     )
-    region: str = "CN"
+    region: str = attrs.field(default="CN", validator=_region)
 
     @classmethod
     def of(
@@ -381,6 +387,7 @@ class PurchaseContext:
         ip: str | None = None,
         device: str | None = None,
         promotion: str | None = None,
+        region: str = "CN",
     ) -> PurchaseContext:
         """The context of `order`, with the request's IP, device and promotion.
 
@@ -389,6 +396,10 @@ class PurchaseContext:
             ip: The IP address it came from, if known.
             device: The device id it came from, if known.
             promotion: The promotion it uses, if any.
+            region: The region for its phone numbers without a country
+                code: the channel's, as the duplicate detector reads them
+                (`Fingerprinter.region_of`), so that a national number
+                counts against the same key as the buyer's E.164 one.
 
         Returns:
             The buyer, channel, phone, address and SKUs of `order`, with
@@ -398,9 +409,10 @@ class PurchaseContext:
             it out: such an order is no reason to refuse, and the rules on
             that part do not apply to it.
         """
+        _region(None, _REGION_FIELD, region)
         buyer = order.buyer
         phone = buyer.phone
-        if not isinstance(normalize_phone(phone, lenient=True), str | None):
+        if not isinstance(normalize_phone(phone, region, lenient=True), str | None):
             phone = None
         address: Address | None = order.address
         try:
@@ -420,7 +432,7 @@ class PurchaseContext:
             # fmt: off
             return _new_context(
                 buyer_id, channel, phone, ip, device, address, skus, promotion,
-                _REGION,
+                region,
             )
             # fmt: on
         return cls(
@@ -432,11 +444,12 @@ class PurchaseContext:
             address=address,
             skus=skus,
             promotion=promotion,
+            region=region,
         )
 
 
 _new_context: Final = builder(PurchaseContext)
-_REGION: Final = attrs.fields(PurchaseContext).region.default
+_REGION_FIELD: Final = attrs.fields(PurchaseContext).region
 
 
 def _escape(value: str) -> str:

@@ -248,7 +248,13 @@ class OrderDesk:
         """
         if order.status in ENDED or not self._policy.limits:
             return None
-        context = PurchaseContext.of(order, ip=ip, device=device, promotion=promotion)
+        context = PurchaseContext.of(
+            order,
+            ip=ip,
+            device=device,
+            promotion=promotion,
+            region=self._fingerprinter.region_of(order.channel),
+        )
         decision = PurchaseLimits(self._policy.limits, uow.limits, self._clock).check(
             context, use_id=owner_of(order)
         )
