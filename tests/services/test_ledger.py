@@ -640,3 +640,55 @@ class TestCorrections:
         # Sellable was zero already: the next count says nothing more.
         assert ledger.adjust(SKU, "W1", counted=1).signals == ()
         assert ledger.receive(SKU, "W1", 5).signals == (Relist(SKU, "W1", 1, 0),)
+
+
+class _WatchedStreams:
+    """An outbox's stream locks, and the store's sweep, written down in turn."""
+
+    def __init__(self, store: LedgerStore) -> None:
+        self.store = store
+        self.taken: list[str] = []
+        self.swept_unlocked: list[str] = []
+
+    def lock_streams(self, streams: Iterable[str]) -> None:
+        self.taken.extend(streams)
+
+    def add(self, messages: Iterable[Any]) -> None:
+        list(messages)
+
+    def expire_due(self, now: pendulum.DateTime, *, limit: int | None = None) -> Any:
+        swept = self.store.expire_due(now, limit=limit)
+        self.swept_unlocked.extend(
+            m.sku for m in swept if f"sku:{m.sku}" not in self.taken
+        )
+        return swept
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+class TestSweepBehindTheStoresTime:
+    """A sweep by a clock behind the store's takes every stream it sweeps first."""
+
+    def test_holds_due_by_the_stores_time_alone_wait_for_a_later_sweep(
+        self, any_store: LedgerStore
+    ) -> None:
+        clock = FrozenClock(T0)
+        watched = _WatchedStreams(any_store)
+        ledger = Ledger(watched, clock, outbox=watched)
+        ledger.receive("TEA", "W1", 1)
+        ledger.receive("MUG", "W1", 1)
+        ttl = dt.timedelta(minutes=10)
+        hold = ledger.reserve("cart-1", [("TEA", "W1", 1)], ttl=ttl).holds[0]
+        clock.advance(minutes=20)
+        ledger.receive("MUG", "W1", 1)  # another process's write: the store's time
+        clock.advance(minutes=-15)  # this process's clock is behind it
+
+        swept = ledger.expire_due()
+
+        assert list(swept) == []
+        assert watched.swept_unlocked == []
+        # Due by the store's time, the hold blocks nobody before it is swept.
+        assert ledger.balance("TEA", "W1").available == 1
+        assert ledger.reserve("cart-2", [("TEA", "W1", 1)]).holds[0].owner == "cart-2"
+        assert ledger.hold(hold.hold_id).state is HoldState.EXPIRED

@@ -262,12 +262,18 @@ def expire_due(
     now: pendulum.DateTime,
     find_due: Callable[[pendulum.DateTime], Iterable[Hold]],
 ) -> Swept:
-    """Expire the holds `find_due(at)` yields, which the store finds in O(expired)."""
+    """Expire the holds `find_due(now)` yields, which the store finds in O(expired).
+
+    Due by the caller's `now`, not the store's later time: the caller took
+    the due holds' streams first (`Ledger.expire_due`), and it can only
+    know the holds due by its own time. Holds due by the store's time alone
+    count as expired already, and a later sweep writes them.
+    """
     work = _Work(rows, _time(rows, now))
-    for hold in find_due(work.at):
+    for hold in find_due(now):
         if (
             hold.state is HoldState.LIVE
-            and hold.expires_at <= work.at
+            and hold.expires_at <= now
             and hold.hold_id not in work.holds
         ):
             work.resolve(hold, HoldState.EXPIRED, expiry_key(hold))

@@ -63,7 +63,7 @@ class MemoryLedgerStore(Journaled):
     def expire_due(
         self, now: pendulum.DateTime, *, limit: int | None = None
     ) -> Sequence[Movement]:
-        """Expire live holds due by `now` (or the store's later time)."""
+        """Expire live holds due by `now`, oldest first, at the store's time."""
         now = to_utc(now, "now")
         with self._lock:
             if self._owned:

@@ -253,7 +253,7 @@ class PostgresLedgerStore(LedgerReads):
     def expire_due(
         self, now: pendulum.DateTime, *, limit: int | None = None
     ) -> Sequence[Movement]:
-        """Expire live holds due by `now` (or the store's later time), oldest first.
+        """Expire live holds due by `now`, oldest first, at the store's time.
 
         Reads only the due holds, through an index of live holds by expiry,
         and locks their balances (in key order) before expiring them; a

@@ -376,8 +376,6 @@ LEDGER = declare(
 """The ledger's tables, versioned by the `schema_version` row of `orderkit_meta`."""
 
 
-_NOW = f"greatest(%(now)s::bigint, {MARK})"
-
 READ: Final = (
     "SELECT * FROM orderkit_ledger_read(%(touched)s, %(lock)s, %(read)s, %(now)s,"
     " %(key)s, %(owner)s, %(ids)s, %(policies)s)"
@@ -392,7 +390,7 @@ LOCK: Final = (
 DUE_ROWS: Final = (
     f"SELECT {MARK}, array_agg(sku), array_agg(location) FROM ("  # noqa: S608 - constants
     f" SELECT DISTINCT sku, location FROM ({HOLD} WHERE state = 'live'"
-    f" AND expires_at <= {_NOW} ORDER BY expires_at, hold_id"
+    " AND expires_at <= %(now)s::bigint ORDER BY expires_at, hold_id"
     " LIMIT %(limit)s::bigint) AS due) AS due_rows"
 )
 """The mark, and the balances of the first `limit` due holds (NULL: all)."""

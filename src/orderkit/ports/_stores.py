@@ -166,9 +166,14 @@ class LedgerStore(Protocol):
     def expire_due(
         self, now: pendulum.DateTime, *, limit: int | None = None
     ) -> Sequence[Movement]:
-        """Expire live holds due by `max(now, mark)`, in O(expired).
+        """Expire live holds due by `now`, in O(expired), at the store's time.
 
-        Returns the `EXPIRE` movements written, at most `limit` of them.
+        The movements are written at `max(now, mark)`, as every write is; the
+        holds expired are those due by `now` alone, the holds whose streams
+        the caller could see were due (`Ledger.expire_due` takes them
+        first). A hold due by the mark only already counts as expired, and
+        a later sweep writes it. Returns the `EXPIRE` movements written, at
+        most `limit` of them.
         """
         ...
 

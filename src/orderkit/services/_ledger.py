@@ -488,7 +488,10 @@ class Ledger:
         to take the due ones' streams before their balances, as every other
         change does. The result is a list of the movements whose `signals`
         hold a `Relist` for each balance the expired holds brought back to
-        sale.
+        sale. Holds due by `now` are expired; one due only by a later time
+        the store has seen (another process's clock ahead of this one's)
+        counts as expired already and waits for a later sweep, so that
+        the sweep never takes a balance whose stream it did not take first.
         """
         at = self._now() if now is None else to_utc(now, "now")
         if self._outbox is not None and self._locks is not None:

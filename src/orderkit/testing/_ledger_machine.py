@@ -398,15 +398,18 @@ def ledger_machine(
         @precondition(lambda self: bool(self.model))
         @rule()
         def sweep(self) -> None:
-            at = self.at()
+            # Due by the caller's clock, written at the store's time: a hold
+            # due by the store's time alone waits for a later sweep.
+            now, at = self.clock.now(), self.at()
             swept = self.ledger.expire_due()
             due = {
                 h.hold_id
                 for h in self.model.values()
-                if h.state is HoldState.LIVE and h.expires_at <= at
+                if h.state is HoldState.LIVE and h.expires_at <= now
             }
             assert {m.hold_id for m in swept} == due
-            self.expire_rows({h.row for h in self.model.values()}, at)
+            self.expire_rows({h.row for h in self.model.values()}, now)
+            self.mark = at
 
         # invariants
 
