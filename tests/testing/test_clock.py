@@ -165,3 +165,32 @@ class TestSleepRefusesNonsense:
 
         assert before == clock.now()
         assert [] == clock.slept
+
+
+class TestSleepRecordsOnlyWhatItDid:
+    """A sleep is recorded only when the clock moved by it."""
+
+    @pytest.mark.parametrize("seconds", [1e300, 1e12])
+    def test_past_the_last_datetime_is_refused_and_changes_nothing(
+        self, seconds: float
+    ) -> None:
+        clock = FrozenClock(SINGLES_DAY)
+        with pytest.raises(ValueError, match="9999"):
+            clock.sleep(seconds)
+        assert SINGLES_DAY == clock.now()
+        assert [] == clock.slept
+
+    def test_a_sleep_under_a_microsecond_moves_the_clock_one(self) -> None:
+        clock = FrozenClock(SINGLES_DAY)
+        clock.sleep(4e-7)
+        assert SINGLES_DAY.add(microseconds=1) == clock.now()
+        assert [4e-7] == clock.slept
+
+    def test_a_loop_sleeping_until_a_deadline_gets_there(self) -> None:
+        clock = FrozenClock(SINGLES_DAY)
+        deadline = SINGLES_DAY.add(microseconds=1)
+        for _ in range(3):
+            if clock.now() >= deadline:
+                break
+            clock.sleep(1e-9)
+        assert clock.now() >= deadline

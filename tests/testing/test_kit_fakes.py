@@ -226,6 +226,34 @@ class TestFakeWarehouse:
         with pytest.raises(ValidationError, match="tracking_number"):
             wms.parse_confirmation(wms.confirm("PT-1", "shipped", carrier="SF"))
 
+    @pytest.mark.parametrize(
+        ("fields", "path"),
+        [
+            ({"task_id": ""}, "payload.task_id"),
+            ({"order_id": " "}, "payload.order_id"),
+            ({"stage": "shipped", "tracking_number": "SF1"}, "payload.carrier"),
+            (
+                {"stage": "shipped", "carrier": 123, "tracking_number": "SF1"},
+                "payload.carrier",
+            ),
+            ({"stage": "shipped", "carrier": "SF"}, "payload.tracking_number"),
+            ({"carrier": 7}, "payload.carrier"),
+        ],
+    )
+    def test_a_bad_field_names_its_payload_path(
+        self, fields: dict[str, object], path: str
+    ) -> None:
+        payload = {
+            "task_id": "PT-1",
+            "order_id": "DY-1001",
+            "stage": "packed",
+            "at": "2026-11-11T02:00:00+00:00",
+            **fields,
+        }
+        with pytest.raises(ValidationError) as caught:
+            FakeWarehouse(FrozenClock(T0)).parse_confirmation(payload)
+        assert path == caught.value.field
+
     def test_only_its_own_tasks_can_be_confirmed(self) -> None:
         wms = FakeWarehouse(FrozenClock(T0))
         with pytest.raises(ValidationError) as caught:

@@ -42,14 +42,28 @@ class FrozenClock:
     def sleep(self, seconds: float) -> None:
         """Advance the clock by `seconds` and remember the wait.
 
+        The clock counts whole microseconds: `seconds` is rounded to the
+        nearest one, but a positive sleep moves the clock by at least one,
+        so code that sleeps until a deadline always gets there. A refused
+        duration leaves the clock and `slept` as they were.
+
         Raises:
-            ValueError: `seconds` is negative or not finite.
+            ValueError: `seconds` is negative, not finite, or would move the
+                clock past the last instant a datetime can hold.
         """
         if not math.isfinite(seconds) or seconds < 0:
             msg = f"cannot sleep {seconds!r} s: give a finite, non-negative duration"
             raise ValueError(msg)
+        micros = round(seconds * 1_000_000)
+        if seconds > 0:
+            micros = max(micros, 1)
+        try:
+            later = self._now.add(microseconds=micros)
+        except OverflowError:
+            msg = f"cannot sleep {seconds!r} s: the clock would pass the year 9999"
+            raise ValueError(msg) from None
         self.slept.append(seconds)
-        self._now = self._now.add(microseconds=round(seconds * 1_000_000))
+        self._now = later
 
     def advance(self, **duration: float) -> pendulum.DateTime:
         """Move the clock on (`advance(minutes=15)`); return the new instant.

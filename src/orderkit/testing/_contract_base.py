@@ -78,7 +78,11 @@ class StoreContract(abc.ABC, Generic[S]):
         """Make the backend fail on its next write (drop a table, revoke rights).
 
         Return False (the default) when the store has no backend to break;
-        the error-translation test is then skipped.
+        the error-translation test is then skipped. That test checks that
+        the failing call raises `StoreError` with the driver's error as its
+        `__cause__`; `LedgerStoreContract` also reads the store back (each of
+        balances, holds and movements that does not raise `StoreError`
+        itself) and checks the failed plan changed none of it.
         """
         return False
 

@@ -11,6 +11,7 @@ from typing import Any, final
 import pendulum
 
 from orderkit._time import to_utc
+from orderkit._validate import optional_text, text
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import IdempotencyConflict, ValidationError
 from orderkit.integrations import FulfilmentStage, PickTask, WarehouseConfirmation
@@ -121,8 +122,11 @@ class FakeWarehouse:
             ValidationError: The payload is not such a dict (naming the
                 path, `payload.stage`), its `at` is not an ISO 8601 date and
                 time of day with a UTC offset, as `confirm` writes it
-                (`payload.at`), or a `shipped` one lacks its carrier or
-                tracking number.
+                (`payload.at`), its `task_id` or `order_id` is not
+                non-empty printable text (`payload.task_id`,
+                `payload.order_id`), or its `carrier` or `tracking_number`
+                is not text, or is missing from a `shipped` one
+                (`payload.carrier`, `payload.tracking_number`).
         """
         if not isinstance(payload, dict):
             raise ValidationError("payload", payload, "must be a JSON object")
@@ -137,6 +141,14 @@ class FakeWarehouse:
             raise ValidationError(
                 "payload.stage", payload["stage"], "must be a FulfilmentStage"
             ) from None
+        # Checked here, before the key and the confirmation check them again,
+        # so that the error names the payload's path, not the model's field.
+        for field in ("task_id", "order_id"):
+            text(f"payload.{field}")(None, None, payload[field])
+        shipped = stage is FulfilmentStage.SHIPPED
+        for field in ("carrier", "tracking_number"):
+            check = text if shipped else optional_text
+            check(f"payload.{field}")(None, None, payload.get(field))
         return WarehouseConfirmation(
             task_id=payload["task_id"],
             order_id=payload["order_id"],

@@ -278,6 +278,19 @@ class LimitStoreContract(StoreContract[LimitStore]):
             replayed=True
         )
 
+    def test_a_granted_use_id_replays_whatever_its_keys(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """A retry naming other keys replays the grant and touches none of them."""
+        buyer, ip = LimitKey(_BUYER, 1, _DAY), LimitKey(_IP, 1, _DAY)
+        assert (
+            store.consume([buyer], now=clock.now(), use_id="douyin:DY-1") == Granted()
+        )
+        again = store.consume([buyer, ip], now=clock.now(), use_id="douyin:DY-1")
+        assert again == Granted(replayed=True)
+        # The replay recorded nothing: the IP still has its one use left.
+        assert store.consume([ip], now=clock.now(), use_id="douyin:DY-2") == Granted()
+
     def test_an_exceeded_use_id_is_not_remembered(
         self, store: LimitStore, clock: FrozenClock
     ) -> None:

@@ -30,11 +30,12 @@ from orderkit.testing._laws import LawBroken, OrderStoreLaw
 
 _START = pendulum.datetime(2026, 11, 11)
 # Ids unique only within a channel, and code points that sort apart from
-# their look (an upper-case id before a lower-case one, Chinese last).
+# their look (an upper-case id before a lower-case one, Chinese last):
+# "B-1" comes before "a-1", which a case-insensitive collation reverses.
 _KEYS = tuple(
     (channel, order_id)
     for channel in ("douyin", "shopify", "淘宝")
-    for order_id in ("A-1", "a-1", "10", "9", "订单-1")
+    for order_id in ("A-1", "a-1", "B-1", "10", "9", "订单-1")
 )
 _STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.CANCELLED)
 _TOTAL = Money("398.00", "CNY")

@@ -285,8 +285,17 @@ class OrderStoreContract(StoreContract[OrderStore]):
     # listing
 
     def test_orders_are_listed_by_channel_then_id(self, store: OrderStore) -> None:
-        """Monitoring pages through every order, in a stable order."""
-        keys = [("taobao", "A-2"), ("douyin", "Z-9"), ("douyin", "A-1"), ("jd", "M")]
+        """Monitoring pages through every order, ids compared as code points."""
+        # "B-1" before "a-2" and "Z-9" before "a-2": a case-insensitive or
+        # locale collation lists them the other way round.
+        keys = [
+            ("taobao", "A-2"),
+            ("douyin", "Z-9"),
+            ("douyin", "a-2"),
+            ("douyin", "B-1"),
+            ("douyin", "A-1"),
+            ("jd", "M"),
+        ]
         for channel, order_id in keys:
             store.save(sample_order(order_id=order_id, channel=channel), None)
         listed = [(o.channel, o.order_id) for o in store.orders()]
@@ -305,7 +314,25 @@ class OrderStoreContract(StoreContract[OrderStore]):
         pending = store.orders(status=OrderStatus.PENDING_PAYMENT)
         assert [o.order_id for o in pending] == ["DY-1", "DY-3"]
         assert [o.order_id for o in store.orders(status=OrderStatus.PAID)] == ["DY-2"]
-        assert store.orders(status=OrderStatus.SHIPPED) == []
+        assert list(store.orders(status=OrderStatus.SHIPPED)) == []
+
+    def test_orders_of_a_status_page_through_every_one(self, store: OrderStore) -> None:
+        """Pages of one status are full: the status filters before the limit."""
+        for number in range(1, 7):
+            order = sample_order(order_id=f"DY-{number}")
+            store.save(paid(order) if number % 2 == 0 else order, None)
+        for status, wanted in (
+            (OrderStatus.PAID, ["DY-2", "DY-4", "DY-6"]),
+            (OrderStatus.PENDING_PAYMENT, ["DY-1", "DY-3", "DY-5"]),
+        ):
+            listed: list[str] = []
+            after: tuple[str, str] | None = None
+            while page := store.orders(status=status, after=after, limit=1):
+                assert len(page) == 1, status
+                listed.append(page[0].order_id)
+                after = (page[0].channel, page[0].order_id)
+                assert len(listed) <= len(wanted), (status, listed)
+            assert listed == wanted, status
 
     # bad input
 

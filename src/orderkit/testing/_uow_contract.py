@@ -92,20 +92,20 @@ def _write_something_else(uow: UnitOfWork) -> None:
 def _nothing_of_it(uow: UnitOfWork) -> None:
     """Assert, inside a unit, that nothing `_write_everything` wrote is there."""
     assert uow.orders.get("douyin", "DY-1001") is None
-    assert uow.audit.records("douyin", "DY-1001") == []
-    assert uow.outbox.unsent() == []
+    assert list(uow.audit.records("douyin", "DY-1001")) == []
+    assert list(uow.outbox.unsent()) == []
     assert uow.inbox.seen("notifier", "upstream-1", now=START) is False
-    assert uow.ledger.balances(START) == []
+    assert list(uow.ledger.balances(START)) == []
     assert uow.ledger.receipt("PO-1") is None
     assert uow.cursors.get(_FEED) is None
-    assert uow.detector.orders_of_buyer(_PHONE) == []
+    assert list(uow.detector.orders_of_buyer(_PHONE)) == []
     assert uow.limits.consume([_BUYER], now=START, use_id="DY-1001") == Granted()
 
 
 def _all_of_it(uow: UnitOfWork) -> None:
     """Assert, inside a unit, that everything `_write_everything` wrote is there."""
     assert uow.orders.get("douyin", "DY-1001") == paid(sample_order())
-    assert uow.audit.records("douyin", "DY-1001") == [sample_record()]
+    assert list(uow.audit.records("douyin", "DY-1001")) == [sample_record()]
     assert [m.message_id for m in uow.outbox.unsent()] == ["paid:douyin:DY-1001"]
     assert uow.inbox.seen("notifier", "upstream-1", now=START) is True
     assert [b.on_hand for b in uow.ledger.balances(START)] == [10]
@@ -192,7 +192,7 @@ class UnitOfWorkContract(StoreContract[UnitOfWork]):
             store.outbox.add([_message("paid:douyin:DY-1001")])
         with store:
             assert store.orders.get("douyin", "DY-1001") == sample_order()
-            assert store.outbox.unsent() == []
+            assert list(store.outbox.unsent()) == []
 
     def test_rollback_undoes_since_the_last_commit(self, store: UnitOfWork) -> None:
         """`rollback()` forgets the uncommitted writes; the unit goes on."""
@@ -282,8 +282,8 @@ class UnitOfWorkContract(StoreContract[UnitOfWork]):
             store.audit.append("douyin", [first, second])  # `second` again: skipped
             store.commit()
         with store:
-            assert store.audit.records("douyin", "DY-1001") == [first, second]
-            assert store.audit.records("taobao", "DY-1001") == []
+            assert list(store.audit.records("douyin", "DY-1001")) == [first, second]
+            assert list(store.audit.records("taobao", "DY-1001")) == []
         rewritten = sample_record(version=3, actor="ops")
         with store:
             with pytest.raises(ConcurrencyConflict) as caught:
@@ -291,7 +291,7 @@ class UnitOfWorkContract(StoreContract[UnitOfWork]):
             assert caught.value.what == "audit:douyin:DY-1001:3"
             store.commit()
         with store:
-            assert store.audit.records("douyin", "DY-1001") == [first, second]
+            assert list(store.audit.records("douyin", "DY-1001")) == [first, second]
 
     @pytest.mark.parametrize(
         ("channel", "order_records", "field"),
@@ -312,7 +312,7 @@ class UnitOfWorkContract(StoreContract[UnitOfWork]):
             assert caught.value.field == field
             store.commit()
         with store:
-            assert store.audit.records("douyin", "DY-1001") == []
+            assert list(store.audit.records("douyin", "DY-1001")) == []
 
     def test_a_kept_store_serves_no_other_unit_or_thread(
         self, store: UnitOfWork
