@@ -140,6 +140,36 @@ class TestManyByOneActor:
         found = of_kind(report(afternoon + morning), AnomalyKind.MANY_BY_ONE_ACTOR)
         assert [a.change_ids[0] for a in found] == ["PC-A0", "PC-B0"]
 
+    def test_bursts_of_two_actors_come_in_the_order_of_the_changes(self) -> None:
+        # Zhang asks first (a lone change), so his afternoon burst used to be
+        # reported before Wang's earlier one: actor by actor.
+        lone = [change("PC-Z0", WED_MORNING)]
+        zhang = [
+            change(f"PC-Z{i}", WED_MORNING.add(hours=5, minutes=i))
+            for i in (1, 2, 3, 4)
+        ]
+        wang = [
+            change(
+                f"PC-W{i}", WED_MORNING.add(hours=1, minutes=i), requester="clerk.wang"
+            )
+            for i in range(4)
+        ]
+        found = of_kind(report(lone + zhang + wang), AnomalyKind.MANY_BY_ONE_ACTOR)
+        assert [(a.actor, a.change_ids[0]) for a in found] == [
+            ("clerk.wang", "PC-W0"),
+            ("clerk.zhang", "PC-Z1"),
+        ]
+
+    def test_bursts_starting_together_come_in_change_id_order(self) -> None:
+        ids = {"clerk.zhang": "PC-B", "clerk.wang": "PC-A"}
+        changes = [
+            change(f"{prefix}{i}", WED_MORNING.add(minutes=i), requester=who)
+            for who, prefix in ids.items()
+            for i in range(4)
+        ]
+        found = of_kind(report(changes), AnomalyKind.MANY_BY_ONE_ACTOR)
+        assert [a.change_ids[0] for a in found] == ["PC-A0", "PC-B0"]
+
 
 class TestOutsideWorkingHours:
     """Working hours are wall-clock hours in the store's zone, DST included."""

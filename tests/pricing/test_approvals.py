@@ -415,6 +415,61 @@ class TestApprove:
             )
 
 
+class TestApprovalRoutesTheAmount:
+    """`approve` and `reject` need the amount's role, whatever role a change carries."""
+
+    def test_a_change_built_with_a_low_role_needs_its_amount_s_role(self) -> None:
+        # 100 cups from 89.00 to 0.00 move 8,900.00: finance's to approve.
+        built = PriceChange(
+            change_id="PC-0002",
+            order_id="TB-20261111-8841",
+            line_id="L1",
+            sku="CUP-CELADON-200ML",
+            quantity=100,
+            old_unit_price=cny("89.00"),
+            new_unit_price=cny("0.00"),
+            reason="read back from a document",
+            requester="clerk.zhang",
+            evidence="ticket://CS-77121",
+            requested_at=T0,
+            expires_at=T0.add(hours=24),
+            required_role=MANAGER,
+        )
+        for decide in (approve, reject):
+            with pytest.raises(ValidationError) as caught:
+                decide(built, TIERS, approver="mgr.li", role=MANAGER, now=T0)
+            assert (caught.value.field, caught.value.value) == ("role", MANAGER)
+            assert "'finance'" in str(caught.value)
+        outcome = decided(
+            approve(built, TIERS, approver="cfo.wu", role=FINANCE, now=T0)
+        )
+        assert outcome.record is not None
+        assert outcome.record.approver_role == FINANCE
+
+    def test_a_request_evolved_to_move_more_keeps_no_small_route(self) -> None:
+        small = change()  # 40.00 off: the store manager's
+        assert small.required_role == MANAGER
+        big = attrs.evolve(small, quantity=1000, new_unit_price=cny("0.00"))
+        with pytest.raises(ValidationError) as caught:
+            approve(big, TIERS, approver="mgr.li", role=MANAGER, now=T0)
+        assert caught.value.field == "role"
+        with pytest.raises(ValidationError):
+            approve(big, TIERS, approver="dir.chen", role=DIRECTOR, now=T0)
+
+    def test_a_stored_role_above_the_amount_s_still_binds(self) -> None:
+        # Routed under a stricter table, or by a person: never lowered here.
+        strict = attrs.evolve(change(), required_role=DIRECTOR)
+        with pytest.raises(ValidationError) as caught:
+            approve(strict, TIERS, approver="mgr.li", role=MANAGER, now=T0)
+        assert caught.value.field == "role"
+        assert "'regional_director'" in str(caught.value)
+
+    def test_tiers_in_another_currency_refused(self) -> None:
+        dollars = ApprovalTiers.of((Money("100.00", "USD"), MANAGER), (None, FINANCE))
+        with pytest.raises(CurrencyMismatch):
+            approve(change(), dollars, approver="cfo.wu", role=FINANCE, now=T0)
+
+
 class TestADecisionHoldsItsRules:
     """A decided change is a decision `approve` or `reject` could have made."""
 

@@ -33,6 +33,7 @@ from orderkit.pricing import (
     apply_offers,
     expected_total,
     price,
+    validate,
 )
 from orderkit.pricing._totals import split_minor
 
@@ -146,6 +147,79 @@ class TestTooLargeForMoney:
         line = OrderLine("L1", "GOLD", 1, cny("99999999999999999999999999.99"))
 
         assert price(Quote("O-1", "taobao", [line])).total == line.unit_price
+
+    def test_a_quote_money_cannot_total_is_refused_when_built(self) -> None:
+        # 10**9 units at 10**18 CNY: each figure fits Money, the goods do not.
+        line = OrderLine("L1", "GOLD", 10**9, cny("1" + "0" * 18))
+
+        with pytest.raises(InvalidMoney) as caught:
+            Quote("O-1", "taobao", [line])
+
+        assert (caught.value.field, caught.value.value) == ("lines", (line,))
+        assert "1000000000000000000000000000.00 CNY" in str(caught.value)
+
+    @pytest.mark.parametrize(
+        ("figures", "field"),
+        [
+            ({"shipping": cny("0.02")}, "shipping"),
+            ({"shipping": cny("0.01"), "tax": cny("0.01")}, "tax"),
+        ],
+    )
+    def test_shipping_or_tax_that_bring_it_over_are_named(
+        self, figures: dict[str, Money], field: str
+    ) -> None:
+        line = OrderLine("L1", "GOLD", 1, cny("99999999999999999999999999.98"))
+
+        with pytest.raises(InvalidMoney) as caught:
+            Quote("O-1", "taobao", [line], **figures)  # type: ignore[arg-type]
+
+        assert (caught.value.field, caught.value.value) == (field, figures[field])
+
+    def test_tax_inside_the_prices_adds_nothing(self) -> None:
+        line = OrderLine("L1", "GOLD", 1, cny("99999999999999999999999999.98"))
+        q = Quote(
+            "O-1",
+            "taobao",
+            [line],
+            shipping=cny("0.01"),
+            tax=cny("5.00"),
+            taxes_included=True,
+        )
+
+        assert validate(q).accepted_total == cny("99999999999999999999999999.99")
+
+    def test_the_largest_quote_validates(self) -> None:
+        lines = [
+            OrderLine("L1", "GOLD", 3, cny("33333333333333333333333333.32")),
+            OrderLine("L2", "SILVER", 7, cny("0.00")),
+        ]
+        q = Quote("O-1", "taobao", lines, shipping=cny("0.01"), tax=cny("0.02"))
+
+        assert validate(q).accepted_total == cny("99999999999999999999999999.99")
+
+    @given(
+        prices=st.lists(st.integers(1, 10**28 - 1), min_size=1, max_size=3),
+        quantity=st.integers(1, 10**9),
+        shipping=st.integers(0, 10**28 - 1),
+    )
+    def test_validate_never_raises_for_a_quote_that_was_built(
+        self, prices: list[int], quantity: int, shipping: int
+    ) -> None:
+        def minor(units: int) -> Money:
+            return Money(Decimal(units).scaleb(-2), "CNY")
+
+        lines = [
+            OrderLine(f"L{i}", f"SKU-{i}", quantity, minor(p))
+            for i, p in enumerate(prices)
+        ]
+        if sum(prices) * quantity + shipping >= 10**28:
+            with pytest.raises(InvalidMoney) as caught:
+                Quote("O-1", "taobao", lines, shipping=minor(shipping))
+            assert caught.value.field in {"lines", "shipping"}
+            return
+        q = Quote("O-1", "taobao", lines, shipping=minor(shipping))
+
+        assert validate(q).accepted_total == price(q).total
 
 
 class TestQuote:

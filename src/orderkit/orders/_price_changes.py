@@ -364,12 +364,18 @@ def _check_decider(
             decider,
             f"requested change {change.change_id!r}; cannot {verb} it",
         )
-    if not tiers.can_approve(role, change.required_role):
+    # Routed again by the amount, as an after-sales refund is: a change built
+    # directly, read back or evolved may carry a role its amount is above. A
+    # stored role above the amount's still binds (the tiers may have moved).
+    needed = tiers.role_for(change.amount)
+    if tiers.rank(change.required_role) > tiers.rank(needed):
+        needed = change.required_role
+    if not tiers.can_approve(role, needed):
         raise ValidationError(
             "role",
             role,
             f"cannot {verb} change {change.change_id!r}: "
-            f"its {change.amount} needs {change.required_role!r} or higher",
+            f"its {change.amount} needs {needed!r} or higher",
         )
 
 
@@ -437,8 +443,12 @@ def approve(
 ) -> Decided | AlreadyDecided:
     """Approve a pending change: the new change and its `PriceChanged` record.
 
-    `role` must be `change.required_role` or a higher tier's role, and the
-    approver must not be the requester (compared ignoring case and spaces).
+    `role` must be the role `tiers` route `change.amount` to, or a higher
+    tier's role (and no lower than `change.required_role`), and the approver
+    must not be the requester (compared ignoring case and spaces). The amount
+    is routed again here: a change whose stored `required_role` is below its
+    amount's (built directly, read back, or evolved from a smaller request)
+    still needs the amount's role.
 
     Returns:
         `Decided` with the record to apply; `AlreadyDecided` when the change
@@ -447,7 +457,9 @@ def approve(
     Raises:
         ValidationError: The change was rejected or expired (`field` is
             `"state"`), is past `expires_at` (`"now"`), the approver requested
-            it (`"approver"`), or `role` is too low or unknown (`"role"`).
+            it (`"approver"`), or `role` is too low or unknown, or
+            `change.required_role` is not one of the tiers' roles (`"role"`).
+        CurrencyMismatch: The change is in another currency than the tiers.
         NaiveDatetime: `now` has no UTC offset.
     """
     return _decide(
@@ -477,6 +489,7 @@ def reject(  # noqa: PLR0913 - keyword-only fields of one decision
 
     Raises:
         ValidationError: As for `approve`.
+        CurrencyMismatch: As for `approve`.
         NaiveDatetime: `now` has no UTC offset.
     """
     if not isinstance(note, str):

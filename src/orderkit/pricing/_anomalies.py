@@ -135,7 +135,9 @@ def _bursts(
     for change in changes:
         # One login however the back office spells it, as approvals compare.
         by_actor[login(change.requester)].append(change)
-    found: list[Anomaly] = []
+    # Keyed by the burst's first change: reported in the order of the
+    # changes, not actor by actor.
+    found: list[tuple[pendulum.DateTime, str, Anomaly]] = []
     for own in by_actor.values():
         own.sort(key=lambda c: (c.requested_at, c.change_id))
         # Half-open windows [t, t + window): spans of too many merge into one.
@@ -152,17 +154,17 @@ def _bursts(
                 spans.append([start, end])
         for first, last in spans:
             burst = own[first : last + 1]
-            found.append(
-                Anomaly(
-                    AnomalyKind.MANY_BY_ONE_ACTOR,
-                    tuple(c.change_id for c in burst),
-                    burst[0].requester,
-                    f"{len(burst)} changes from {burst[0].requested_at} to "
-                    f"{burst[-1].requested_at}; more than {max_per_actor} "
-                    f"within {window}",
-                )
+            anomaly = Anomaly(
+                AnomalyKind.MANY_BY_ONE_ACTOR,
+                tuple(c.change_id for c in burst),
+                burst[0].requester,
+                f"{len(burst)} changes from {burst[0].requested_at} to "
+                f"{burst[-1].requested_at}; more than {max_per_actor} "
+                f"within {window}",
             )
-    return found
+            found.append((burst[0].requested_at, burst[0].change_id, anomaly))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [anomaly for _, _, anomaly in found]
 
 
 def _off_hours(
@@ -261,7 +263,8 @@ def anomalies(  # noqa: PLR0913 - keyword-only rules of one report
 
     Returns:
         The anomalies: bursts first, then off-hours, then prices far from
-        list; within a kind, in the order of the changes.
+        list; within a kind, in the order of the changes (bursts by their
+        first change: `requested_at`, then `change_id`).
 
     Raises:
         ValidationError: A rule or a list price is invalid (`field` names it).

@@ -37,8 +37,6 @@ from orderkit.pricing._offers import (
 _EXACT = context(decimal.DivisionByZero, prec=60, rounding=ROUND_HALF_UP)
 _ONE = Decimal(1)
 _new_money = object.__new__
-# Money holds at most MAX_DIGITS significant digits at the minor unit.
-_TOO_MANY_MINOR: Final = 10**MAX_DIGITS
 _set_amount, _set_currency = setters(Money)
 
 
@@ -72,6 +70,42 @@ def split_minor(units: int, weights: Sequence[int]) -> list[int]:
         for i in by_remainder[:left]:
             parts[i] += 1
     return parts
+
+
+def _check_size(quote: Quote) -> None:
+    """Refuse a quote whose goods, or the most it can come to, Money cannot hold.
+
+    Each line fits Money; their sum may not, nor that sum with shipping and
+    tax (offers only take off). Refused here, `price` and `validate` never
+    meet a total they could not return. The error names the part that
+    brings the sum over.
+    """
+    # Exact below 10**28 minor units (60 digits of precision), and never
+    # rounded under it above: the host's context plays no part.
+    add, multiply = _EXACT.add, _EXACT.multiply
+    most = Decimal(0)
+    for line in quote.lines:
+        most = add(most, multiply(line.unit_price.amount, line.quantity))
+    _check_most(quote, "lines", quote.lines, most)
+    if quote.shipping is not None:
+        most = add(most, quote.shipping.amount)
+        _check_most(quote, "shipping", quote.shipping, most)
+    if quote.tax is not None and not quote.taxes_included:
+        most = add(most, quote.tax.amount)
+        _check_most(quote, "tax", quote.tax, most)
+
+
+def _check_most(quote: Quote, field: str, value: object, most: Decimal) -> None:
+    currency = quote.currency
+    # Money's own rule: at most MAX_DIGITS significant digits at the minor unit.
+    if not most or most.adjusted() + 1 + currency.minor_units <= MAX_DIGITS:
+        return
+    raise InvalidMoney(
+        field,
+        value,
+        f"brings the quote to {most} {currency.code}, over the"
+        f" {MAX_DIGITS} significant digits Money holds",
+    )
 
 
 def _lines(value: Iterable[OrderLine]) -> tuple[OrderLine, ...]:
@@ -140,6 +174,10 @@ class Quote:
         CurrencyMismatch: Lines, shipping or tax in different currencies.
         InvalidOffer: An offer is not an offer of a known kind.
         ValidationError: A line id repeats, or shipping or tax is negative.
+        InvalidMoney: The lines' `unit_price * quantity` sum, or that sum
+            with shipping and tax (where added), has more significant digits
+            than `Money` holds (`field` is `lines`, `shipping` or `tax`,
+            whichever brings it over).
 
     .. versionadded:: 0.1.0
     """
@@ -168,6 +206,7 @@ class Quote:
                 raise CurrencyMismatch(name, amount.currency.code, currency.code)
             if amount.amount < 0:
                 raise ValidationError(name, amount, "must not be negative")
+        _check_size(self)
 
     @classmethod
     def from_order(  # noqa: PLR0913 - the channel's figures, keyword-only
@@ -574,10 +613,6 @@ def price(quote: Quote, policy: StackingPolicy = DEFAULT_STACKING) -> Totals:
 
     Returns:
         The totals; `.total` is what the buyer should pay.
-
-    Raises:
-        InvalidMoney: The goods or the total have more significant digits
-            than `Money` holds (field `lines`).
     """
     return _price(quote, policy, stacking=True)
 
@@ -712,11 +747,7 @@ def _totals(  # noqa: PLR0913 - the parts of one result
     total = goods - total_line_off - total_order_off + ship - ship_off
     if not quote.taxes_included:
         total += tax
-    if max(abs(goods), abs(total)) >= _TOO_MANY_MINOR:
-        # Each line fits Money; their sum may not, and Money could not hold it.
-        amount = _money(max(goods, total, key=abs), currency)
-        problem = f"total {amount} is over {MAX_DIGITS} significant digits"
-        raise InvalidMoney("lines", amount, problem)
+    # `Quote` refused goods and totals Money cannot hold: `_money` needs no check.
     net_lines = tuple(
         [
             _net_line(line, currency, gross[i], line_off[i], order_off[i])
