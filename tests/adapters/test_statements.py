@@ -246,6 +246,19 @@ class TestNotABill:
             read_wechat_bill(edited(WECHAT, ",手续费,", ",服务费,"))
         assert caught.value.field == "line 4"
 
+    def test_a_wechat_column_named_twice(self) -> None:
+        # Read by name, one of the two columns would be dropped unseen.
+        with pytest.raises(StructureError, match="应结订单金额 twice") as caught:
+            read_wechat_bill(edited(WECHAT, ",订单金额,", ",应结订单金额,"))
+        assert caught.value.field == "line 4"
+
+    def test_an_alipay_column_named_twice(self) -> None:
+        received, amount = "商家实收\uff08元\uff09", "订单金额\uff08元\uff09"
+        with pytest.raises(StructureError, match="twice") as caught:
+            read_alipay_bill(edited(ALIPAY, f",{received},", f",{amount},"))
+        assert caught.value.field == "line 5"
+        assert amount in caught.value.problem
+
     def test_text_instead_of_bytes(self) -> None:
         with pytest.raises(StructureError):
             read_alipay_bill(ALIPAY.decode("gbk"))  # type: ignore[arg-type]

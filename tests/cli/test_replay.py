@@ -306,6 +306,57 @@ class TestStore:
         assert "a store refused it" in result["steps"][0]["detail"]
         assert [o["order"]["order_id"] for o in result["orders"]] == ["TB-1111-01"]
 
+    def test_an_order_id_too_long_to_look_up_rejects_its_event_only(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        # Not placed in the stream and no "channel" beside it: its order is
+        # looked up in the store, which refuses the id.
+        placed, pay = sample_lines()[0], json.loads(sample_lines()[1])
+        too_long = {**pay, "order_id": "X" * 300}
+        lines = [placed, json.dumps(too_long, ensure_ascii=False), sample_lines()[1]]
+        db = tmp_path / "orders.db"
+
+        code, result = run_json(capsys, write(tmp_path / "e.jsonl", lines), "--db", db)
+
+        assert code == 1
+        assert outcomes(result) == [
+            (1, "OrderPlaced", "applied"),
+            (2, "PaymentCaptured", "rejected"),
+            (3, "PaymentCaptured", "applied"),
+        ]
+        assert result["steps"][1]["channel"] == "taobao"
+        assert "order_id" in result["steps"][1]["detail"]
+        # The events around it were stored: a second replay finds them.
+        code, again = run_json(
+            capsys, write(tmp_path / "e2.jsonl", lines[2:]), "--db", db
+        )
+        assert code == 0
+        assert outcomes(again) == [(1, "PaymentCaptured", "duplicate")]
+        assert order(again, "TB-1111-01")["order"]["status"] == "paid"
+
+    def test_a_refused_array_stores_nothing(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        # More events than one commit takes, then a syntax error.
+        placed = json.loads(sample_lines()[0])
+        events = []
+        for i in range(501):
+            oid = f"TB-ARR-{i}"
+            key = {**placed["key"], "object_id": oid}
+            events.append(json.dumps({**placed, "order_id": oid, "key": key}))
+        path = tmp_path / "events.json"
+        path.write_text("[\n" + ",\n".join(events) + ',\n{"type": oops}\n]\n')
+        db = tmp_path / "orders.db"
+
+        code, out, err = run(capsys, path, "--db", db)
+
+        assert (code, out) == (2, "")
+        assert "line 503: not JSON" in err
+        code, result = run_json(
+            capsys, write(tmp_path / "e.jsonl", [events[0]]), "--db", db
+        )
+        assert outcomes(result) == [(1, "OrderPlaced", "applied")]
+
     def test_the_channel_beside_an_event_comes_before_an_order_of_its_id(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:

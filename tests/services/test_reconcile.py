@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 
 import attrs
@@ -395,6 +397,32 @@ class TestRefundIdsPerOrder:
         report = reconcile_payments(orders, self.statement("A", "B", "A"))
         assert kinds(report) == [K.DUPLICATE_REFUND]
 
+    @pytest.mark.parametrize("anonymous_first", [False, True])
+    def test_a_refund_listed_again_naming_no_order_is_a_duplicate(
+        self, anonymous_first: bool
+    ) -> None:
+        named = line("1", "59.00", order_id="A", kind=TransactionKind.REFUND)
+        anonymous = attrs.evolve(named, order_id=None)  # an empty order cell
+        refunds = [anonymous, named] if anonymous_first else [named, anonymous]
+        statement = [line("T-A", "199.00", order_id="A"), *refunds]
+        report = reconcile_payments([self.refunded("A")], statement)
+        assert kinds(report) == [K.DUPLICATE_REFUND]
+        assert report.matched == 2
+
+    def test_a_refund_of_that_number_naming_another_order_is_not_a_repeat(
+        self,
+    ) -> None:
+        # Alipay numbers refunds per trade: C's refund "1" is not A's again.
+        statement = [
+            line("T-A", "199.00", order_id="A"),
+            line("1", "59.00", order_id="A", kind=TransactionKind.REFUND),
+            line("1", "59.00", order_id="C", kind=TransactionKind.REFUND),
+        ]
+        report = reconcile_payments([self.refunded("A")], statement)
+        assert [(d.kind, d.order_id) for d in report.discrepancies] == [
+            (K.REFUND_WITHOUT_PAYMENT, "C")
+        ]
+
     def test_a_refund_naming_another_order_is_an_order_mismatch(self) -> None:
         report = reconcile_payments(
             [self.refunded("A"), paid("B", "T-B")], self.statement("B")
@@ -464,6 +492,47 @@ class TestCsv:
             "missing_in_statement,DY-1002,WX-2,199.00,CNY,,,,"
             "the order records this capture; the statement lacks it\r\n"
         )
+
+    @pytest.mark.parametrize(
+        ("written", "cell"),
+        [
+            (
+                '=HYPERLINK("https://evil.example")',
+                '\'=HYPERLINK("https://evil.example")',
+            ),
+            ("@SUM(1+1)", "'@SUM(1+1)"),
+            ("+86-1", "'+86-1"),
+            ("-1+1", "'-1+1"),
+            ("\tWX-1", "'\tWX-1"),
+            ("\rWX-1", "'\rWX-1"),
+            ("-42", "-42"),  # a plain number is no formula
+            ("WX=1", "WX=1"),
+        ],
+    )
+    def test_a_cell_a_spreadsheet_would_run_is_written_as_text(
+        self, written: str, cell: str
+    ) -> None:
+        found = Discrepancy(
+            kind=K.AMOUNT_MISMATCH,
+            order_id=written,
+            transaction_id=written,
+            expected=cny("-12.00"),
+            actual=cny("-12.50"),
+            detail=written,
+        )
+        report = Reconciliation(discrepancies=[found], matched=0, expected=1, settled=1)
+        (row,) = list(csv.reader(io.StringIO(report.to_csv(), newline="")))[1:]
+        assert row == [
+            "amount_mismatch",
+            cell,
+            cell,
+            "-12.00",
+            "CNY",
+            "-12.50",
+            "CNY",
+            "",
+            cell,
+        ]
 
     def test_empty_report_is_the_header(self) -> None:
         report = reconcile_payments([], [])

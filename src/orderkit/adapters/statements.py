@@ -13,7 +13,8 @@ they could not read, so that one bad row never stops the rest of the bill
 from being reconciled (`orderkit.services.reconcile_payments`).
 
 A file that is not such a bill at all (no column header, a missing column,
-or a bill cut short before its summary) is refused with a `StructureError`.
+a column named twice, or a bill cut short before its summary) is refused
+with a `StructureError`.
 
 .. versionadded:: 0.1.0
 """
@@ -224,6 +225,16 @@ def _read(data: bytes, layout: _Layout, zone: str) -> StatementRead:
 def _check_header(
     cells: tuple[str, ...], layout: _Layout, number: int
 ) -> tuple[str, ...]:
+    # A row is read by column name: of two columns of one name, one would
+    # be dropped unseen.
+    twice = sorted({c for c in cells if c and cells.count(c) > 1})
+    if twice:
+        raise StructureError(
+            f"line {number}",
+            ",".join(cells),
+            f"names the column(s) {', '.join(twice)} twice",
+            f"{layout.provider} bill",
+        )
     missing = [c for c in layout.columns if c not in cells]
     if missing:
         raise StructureError(
@@ -379,8 +390,9 @@ def read_wechat_bill(data: bytes, *, zone: str = _BILL_ZONE) -> StatementRead:
 
     Raises:
         ConfigurationError: `zone` is not an IANA zone.
-        StructureError: No column header, a required column missing, or no
-            summary after the data (a bill cut short).
+        StructureError: No column header, a required column missing or
+            a column named twice, or no summary after the data (a bill
+            cut short).
 
     .. versionadded:: 0.1.0
     """
@@ -463,8 +475,9 @@ def read_alipay_bill(data: bytes, *, zone: str = _BILL_ZONE) -> StatementRead:
 
     Raises:
         ConfigurationError: `zone` is not an IANA zone.
-        StructureError: No column header, a required column missing, or no
-            end-of-list line after the data (a bill cut short).
+        StructureError: No column header, a required column missing or
+            a column named twice, or no end-of-list line after the data
+            (a bill cut short).
 
     .. versionadded:: 0.1.0
     """

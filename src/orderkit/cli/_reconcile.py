@@ -22,7 +22,7 @@ from orderkit.cli._order_files import InputError, load_orders
 from orderkit.cli._statement_files import FORMATS, NAMES, Statement, load_statement
 from orderkit.errors import OrderkitError, ValidationError
 from orderkit.money import Money
-from orderkit.services import Reconciliation, reconcile_payments
+from orderkit.services import DiscrepancyKind, Reconciliation, reconcile_payments
 
 
 if TYPE_CHECKING:
@@ -198,11 +198,15 @@ def _with_values(report: Reconciliation, statement: Statement) -> Reconciliation
     The table and the CSV both show it: a problem such as "must be decimal
     text" says little without the text.
     """
-    unreadable = {row.line: row for row in statement.rejected if row.field}
+    # The malformed rows come first in the report, one per rejected row, in
+    # line order; rows may share a line (a JSON array written on one), so
+    # they are paired in order, not looked up by line.
+    unreadable = iter(sorted(statement.rejected, key=lambda row: row.line))
     shown = []
     for d in report.discrepancies:
-        row = unreadable.get(d.line) if d.line is not None else None
-        if row is not None and row.value:
+        malformed = d.kind is DiscrepancyKind.MALFORMED_ROW
+        row = next(unreadable, None) if malformed else None
+        if row is not None and row.field and row.value:
             shown.append(attrs.evolve(d, detail=f"{d.detail} (got {row.value!r})"))
         else:
             shown.append(d)

@@ -141,7 +141,14 @@ class _Replayer:
         self._lines.setdefault(event.key, line)
         self._line, self._current = line, event
         self.now = max(self.now, event.occurred_at)
-        channel = self._channel(uow, raw, event)
+        try:
+            channel = self._channel(uow, raw, event)
+        except ValidationError as error:
+            # Looking the order up checks its id as a store keeps it: an id
+            # too long to keep refuses the event, not the whole replay.
+            channel = event.key.channel
+            self._step(event, channel, "rejected", f"a store refused it: {error}")
+            return
         # What applying the event may change, to undo if a store refuses it:
         # the steps, and the order's entries of pending and placed.
         steps = len(self.result.steps)
@@ -347,17 +354,22 @@ def replay(text: str, unit: UnitOfWork) -> Replay:
     """Apply every event of `text` to the stores of `unit`; see the module.
 
     Events are applied at the latest `occurred_at` seen so far, so a replay
-    of the same file gives the same audit trail. The unit commits every
-    few hundred events and at the end.
+    of the same file gives the same audit trail. The whole file is read
+    before the first event is applied; then the unit commits every few
+    hundred events and at the end.
 
     Raises:
-        NotJson: The file is a JSON array that is not JSON.
+        NotJson: The file is a JSON array that is not JSON; nothing of it
+            was applied.
         StoreError: A store failed; what was committed before stays.
     """
     converter = make_converter()
     replayer = _Replayer()
+    # A broken array is refused whole: read it all before a commit could
+    # keep the events ahead of the error.
+    read = list(items(text))
     with unit as uow:
-        for item in items(text):
+        for item in read:
             if item.error is not None:
                 replayer.result.malformed.append(Malformed(item.line, item.error))
                 continue

@@ -65,6 +65,7 @@ _HEADERS: Final = {
     "transaction_id": "csv",
 }
 _SNIFF_LINES: Final = 40
+_SNIFF_CHARS: Final = 16_384
 
 
 @final
@@ -111,9 +112,11 @@ def load_statement(path: str, format_: str = "auto") -> Statement:
 def _text(data: bytes, path: str | None = None) -> str:
     """The bytes as UTF-8 or, failing that, GB 18030 text.
 
-    With a `path`, bytes that are neither are refused (an `InputError`
-    naming the first such byte); without, they are replaced, as befits a
-    look at a file's first lines (cut anywhere).
+    The encoding is chosen as the bill readers choose it: a byte order
+    mark, else UTF-8 if the whole of `data` decodes as UTF-8. With a
+    `path`, bytes that are neither are refused (an `InputError` naming the
+    first such byte); without, they are replaced, as befits a look at a
+    file's first lines.
     """
     if data.startswith(b"\xef\xbb\xbf"):
         data, last = data[3:], "utf-8"
@@ -144,7 +147,9 @@ def detect(path: str, data: bytes) -> str:
     head = data.removeprefix(b"\xef\xbb\xbf").lstrip()
     if head[:1] in {b"[", b"{"}:
         return "json"
-    for line in _text(data[:16_384]).splitlines()[:_SNIFF_LINES]:
+    # The encoding is told from the whole file, as the readers tell it: a
+    # UTF-8 character cut at the sniffing limit would read as GB 18030.
+    for line in _text(data)[:_SNIFF_CHARS].splitlines()[:_SNIFF_LINES]:
         if not line.strip():
             continue
         try:

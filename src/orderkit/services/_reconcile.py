@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import enum
 import io
+import re
 from collections.abc import Iterable, Mapping
 from typing import Final, Protocol, final
 
@@ -161,6 +162,19 @@ _CSV_COLUMNS: Final = (
 )
 
 
+# Spreadsheet programs read a cell starting with one of these as a formula
+# (CSV injection); a statement's text is the provider's or a buyer's.
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER: Final = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _cell(text: str) -> str:
+    """`text` as a cell that a spreadsheet program shows, never evaluates."""
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def _discrepancies(value: Iterable[Discrepancy]) -> tuple[Discrepancy, ...]:
     return as_tuple(value, "discrepancies", Discrepancy)
 
@@ -209,13 +223,24 @@ class Reconciliation:
         the currency in its own column; rows end with CRLF (RFC 4180).
         Encode the text as UTF-8 (`utf-8-sig` for spreadsheet programs that
         need the BOM to read Chinese text).
+
+        Any cell, in any column, that starts with `=`, `+`, `-`, `@`, a tab
+        or a carriage return is written with an apostrophe before it
+        (`'=HYPERLINK(...)`), so that a spreadsheet program shows a
+        transaction or order id from the statement as text instead of
+        running it as a formula. A cell that is a plain decimal number
+        (digits with an optional minus sign and fraction, such as `-12.00`)
+        is no formula and is written as it is. To read an id back exactly,
+        take the apostrophe off a cell that starts with `'` and then one of
+        those characters.
         """
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(_CSV_COLUMNS)
         for d in self.discrepancies:
             writer.writerow(
-                (
+                _cell(cell)
+                for cell in (
                     d.kind.value,
                     d.order_id or "",
                     d.transaction_id or "",
@@ -313,7 +338,8 @@ def _line_key(
     """The key a statement line is matched under (see `_key`).
 
     `named` holds the refund keys that some line names exactly, order and
-    all: those are never taken by a line that only shares the number.
+    all: those are never taken by a line naming another order that only
+    shares the number (a line naming no order repeats the refund).
     """
     tid = line.transaction_id
     if money_class != _REFUND:
@@ -323,10 +349,14 @@ def _line_key(
         return exact
     # A line that names no order, or another: its refund id alone, when one
     # order records it and no line names it exactly (then a line naming
-    # another order is an ORDER_MISMATCH).
+    # another order is an ORDER_MISMATCH). A line naming no order takes
+    # that refund even when another line names it, and so repeats it; one
+    # naming another order may be that order's refund of the same number.
     owners = refunds.get(tid, [])
-    if len(owners) == 1 and (_REFUND, owners[0], tid) not in named:
-        return _REFUND, owners[0], tid
+    if len(owners) == 1:
+        only = (_REFUND, owners[0], tid)
+        if not line.order_id or only not in named:
+            return only
     return exact
 
 
