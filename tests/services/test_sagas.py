@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import attrs
@@ -47,6 +47,7 @@ from orderkit.orders import (
     Recorded,
     ReturnLine,
     Saga,
+    Unchanged,
     approve_case,
     inspect_return,
     receive_return,
@@ -1247,6 +1248,131 @@ class TestAfterSalesRefunds:
         assert case_key() not in payments.calls
         assert stored(shop.unit).saga is None
         assert audit_types(shop.unit)[-1] == "SagaEnded"
+
+    @staticmethod
+    def refunded_by_hand(shop: Shop, case: AfterSalesCase) -> None:
+        """Finance refunds the case by hand: RF-HAND-1 pending, the case REFUNDED."""
+        stamp = {"actor": "finance.zhang", "source": "erp"}
+        desk = shop.desk
+        ledger = stored_ledger(shop.unit).request_refund(
+            "RF-HAND-1", "alipay-77", case.refund_amount, "by hand", T0
+        )
+        desk.amend(
+            CH, "DY-2001", ledger, key=IdempotencyKey("erp", "l", "1", "1"), **stamp
+        )
+        by_hand = refund_case(case, "RF-HAND-1", T0.add(days=8))
+        desk.amend(
+            CH, "DY-2001", by_hand, key=IdempotencyKey("erp", "c", "1", "2"), **stamp
+        )
+
+    def test_a_case_refunded_by_hand_while_its_refund_is_sent_is_a_persons(
+        self, shop: Shop, shipped: OrderDesk, payments: FakePayments
+    ) -> None:
+        """The refund went out: the ledger shows it, and a person sees both."""
+        case = passed_case()
+        self.inspected(shipped, case)
+        provider = _DuringRefund(payments, lambda: self.refunded_by_hand(shop, case))
+
+        (outcome,) = shop.refunds(provider).send_due()
+
+        assert isinstance(outcome, Refunded)
+        assert payments.effects[case_key()] == 1
+        order = stored(shop.unit)
+        ledger = order.payment_ledger
+        assert ledger is not None
+        sent = ledger.refund(case_key())
+        assert (sent.amount, sent.state) == (cny("288.00"), RefundState.REFUNDED)
+        assert ledger.refund("RF-HAND-1").state is RefundState.PENDING
+        (kept,) = order.after_sales
+        assert (kept.state, kept.refund_id) == (CaseState.REFUNDED, "RF-HAND-1")
+        assert order.saga is None
+        assert order.review == ("refund",)
+        (result,) = [
+            c.new for c in saga_ended(shop.unit).changes if c.field == "saga.result"
+        ]
+        assert "not sent" not in result
+        assert "sent while case AS-1 was refunded under RF-HAND-1" in result
+        assert shop.refunds(payments).send_due() == ()
+        assert payments.calls[case_key()] == 1
+
+    def test_a_case_refunded_by_hand_after_a_lost_reply_is_a_persons(
+        self, shop: Shop, shipped: OrderDesk, payments: FakePayments
+    ) -> None:
+        """The provider may have paid already: nothing says so but a person."""
+        case = passed_case()
+        self.inspected(shipped, case)
+        plan = FaultPlan(script=[Fault.REPLY_LOST])
+        (stalled,) = shop.refunds(faulty(payments, plan)).send_due()
+        assert isinstance(stalled, Stalled)
+        self.refunded_by_hand(shop, case)
+
+        assert shop.refunds(payments).send_due() == ()
+
+        assert payments.effects[case_key()] == 1  # not sent again
+        order = stored(shop.unit)
+        assert order.saga is None
+        assert order.review == ("refund",)
+        (result,) = [
+            c.new for c in saga_ended(shop.unit).changes if c.field == "saga.result"
+        ]
+        assert case_key() in result
+
+    def test_a_hand_refund_of_a_refunded_case_that_fails_waits_for_a_person(
+        self, shop: Shop, shipped: OrderDesk
+    ) -> None:
+        """The case stays refunded, so nothing else would send its money."""
+        self.refunded_by_hand(shop, passed_case())
+        ledger = stored_ledger(shop.unit)
+        failed = ledger.fail_refund("RF-HAND-1", T0.add(days=9))
+        stamp = {"actor": "finance.zhang", "source": "erp"}
+
+        shipped.amend(
+            CH, "DY-2001", failed, key=IdempotencyKey("erp", "l", "1", "3"), **stamp
+        )
+
+        held = stored(shop.unit)
+        assert held.status is OrderStatus.SHIPPED
+        assert held.review == ("refund",)
+        assert audit_types(shop.unit)[-1] == "HeldForReview"
+        later = shop.clock.now().add(days=1)
+        (stuck,) = stuck_orders([held], now=later)
+        assert (stuck.reason, stuck.detail) == (StuckReason.AWAITING_REVIEW, "refund")
+        # Applying twice changes nothing, under its key or another.
+        for n in ("3", "4"):
+            again = shipped.amend(
+                CH, "DY-2001", failed, key=IdempotencyKey("erp", "l", "1", n), **stamp
+            )
+            assert isinstance(again, Unchanged)
+        assert stored(shop.unit) == held
+
+
+def stored_ledger(unit: UnitOfWork) -> PaymentLedger:
+    """DY-2001's payment ledger as stored, or its captured one if it keeps none."""
+    return stored(unit).payment_ledger or captured_ledger()
+
+
+class _DuringRefund:
+    """A payment provider that runs `meanwhile` as its first refund is asked."""
+
+    def __init__(self, inner: FakePayments, meanwhile: Callable[[], None]) -> None:
+        self._inner = inner
+        self._meanwhile: Callable[[], None] | None = meanwhile
+
+    def capture(
+        self, payment_id: str, amount: Money, *, key: str
+    ) -> ChannelTransaction:
+        return self._inner.capture(payment_id, amount, key=key)
+
+    def refund(
+        self, payment_id: str, amount: Money, *, key: str, reason: str
+    ) -> ChannelTransaction:
+        if self._meanwhile is not None:
+            meanwhile, self._meanwhile = self._meanwhile, None
+            meanwhile()
+        return self._inner.refund(payment_id, amount, key=key, reason=reason)
+
+    def statement(self, day: dt.date) -> Sequence[SettlementLine]:
+        return self._inner.statement(day)
 
 
 class TestRecover:

@@ -57,6 +57,7 @@ from orderkit.pricing import (
     validate,
 )
 from orderkit.services._desk_notes import (
+    case_refund_failed,
     case_refund_message,
     just_passed,
     order_messages,
@@ -572,6 +573,15 @@ class OrderDesk:
         case `REFUNDED`. Do not send that refund yourself; read the case
         back from the order (`Order.after_sales`) before its next step.
 
+        A payment ledger in which the refund a case was recorded `REFUNDED`
+        by has failed leaves that money owed, and nothing sends it again
+        (the case stays refunded): the order waits for a person (`review`
+        gains `"refund"`, which `stuck_orders` reports), whatever its
+        status. So does a completed, cancelled or closed order whose
+        payments hold more once its ledger changed (a refund pending when
+        it ended has failed). Recording the same ledger again changes
+        nothing.
+
         Raises:
             UnknownOrder: The desk has no such order.
             ValidationError: `part` is none of the three, or does not fit.
@@ -594,8 +604,17 @@ class OrderDesk:
                 if just_passed(order, part):
                     uow.outbox.add([case_refund_message(order, part, now)])
                     outcome = owe_case(outcome, part, now)
-            elif isinstance(part, PaymentLedger) and order.status.is_terminal:
-                owed = _owed_more(order, outcome.order, now)
+            elif isinstance(part, PaymentLedger):
+                owed = None
+                if order.status.is_terminal:
+                    owed = _owed_more(order, outcome.order, now)
+                if (
+                    owed is None
+                    and "refund" not in outcome.order.review
+                    and case_refund_failed(order, outcome.order) is not None
+                ):
+                    # Whatever its status: nothing else would send it again.
+                    owed = _held_for(outcome.order, "refund", now)
                 if owed is not None:
                     outcome = attrs.evolve(outcome, order=owed[0])
                     records.append(owed[1])

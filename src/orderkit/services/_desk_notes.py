@@ -34,7 +34,7 @@ from orderkit.orders import (
     order_stream,
 )
 from orderkit.orders._owed import left_on, owed_back, refund_parts
-from orderkit.pricing import Violation
+from orderkit.pricing import RefundState, Violation
 from orderkit.services._sellable import outbox_message
 
 
@@ -225,6 +225,26 @@ def case_owed(order: Order) -> AfterSalesCase | None:
         if case_refund_key(order, case) not in sent:
             return case
     return None
+
+
+def case_refund_failed(before: Order, after: Order) -> AfterSalesCase | None:
+    """The first case recorded refunded whose refund failed from `before` to `after`.
+
+    A refunded case keeps its history, so it never owes its refund again
+    (see `case_owed`): the money its failed refund did not pay back is a
+    person's to send.
+    """
+    ledger = after.payment_ledger
+    if ledger is None:
+        return None
+    kept = () if before.payment_ledger is None else before.payment_ledger.refunds
+    failed_before = {r.refund_id for r in kept if r.state is RefundState.FAILED}
+    failed = {
+        r.refund_id
+        for r in ledger.refunds
+        if r.state is RefundState.FAILED and r.refund_id not in failed_before
+    }
+    return next((c for c in after.after_sales if c.refund_id in failed), None)
 
 
 def case_refund_saga(

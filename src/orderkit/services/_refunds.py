@@ -60,8 +60,9 @@ class Refunds:
     message under the saga's key. `send_due` sends each one to the provider
     under that key, then records it on the order (the refund requested and
     settled in the order's payment ledger, when it keeps one, a payment it
-    lacks added first; for a case, always, and the case `REFUNDED`) and
-    ends the saga.
+    lacks added first; for a case, always, and the case `REFUNDED` unless
+    a person settled it otherwise while the refund was at the provider,
+    which leaves the order to a person) and ends the saga.
     What ending an order owes goes back to each payment that holds some of
     it, one refund per payment: the first under the saga's key, the others
     under the key and their number (`<key>/2`, ...).
@@ -123,7 +124,14 @@ class Refunds:
 
         A case's refund whose case was settled otherwise meanwhile (refunded
         under another refund id, or resolved) is not sent: its saga ends,
-        and this returns `None`.
+        the order waits for a person (`review` gains `"refund"`: an earlier
+        attempt whose reply was lost may have paid the buyer already), and
+        this returns `None`. One settled otherwise while the refund was
+        at the provider was sent all the same: it is recorded in the order's
+        payment ledger (the money left), the case stays as the person
+        recorded it, and the saga ends with the order waiting for a person
+        (`review` gains `"refund"`), its result saying the refund was sent
+        and how the case was settled.
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -145,9 +153,20 @@ class Refunds:
             order = steps.order_of(uow, channel, order_id)
         case = _case_of(order, saga)
         if case is not None and case.state is not CaseState.INSPECTED:
-            result = f"not sent: case {case.case_id} is {case.state}"
+            # Nothing says whether an earlier attempt reached the provider
+            # (its reply lost): a person checks the buyer is not paid twice.
+            result = (
+                f"not sent now: case {case.case_id} is {case.state}; an earlier "
+                f"attempt under {saga.key} may have reached the provider"
+            )
             steps.finish(
-                self._unit, self._clock, channel, order_id, saga, result=result
+                self._unit,
+                self._clock,
+                channel,
+                order_id,
+                saga,
+                result=result,
+                review=steps.REFUND,
             )
             return None
         reason = _reason(order, case)
@@ -180,6 +199,15 @@ class Refunds:
             if order.saga is None or order.saga.key != saga.key:
                 return _outcome(order, transactions)
             now = self._clock.now()
+            result = "; ".join(
+                steps.describe(t) + (f" ({why})" if why else "") for t, why in sent
+            )
+            succeeded = all(t.succeeded for t in transactions)
+            if case is not None:
+                # The case as it stands now: a person may have settled it
+                # while the refund was at the provider.
+                case = _case_of(order, saga) or case
+            settled = _settled_otherwise(case)
             new, records = _recorded(
                 order,
                 saga,
@@ -188,15 +216,14 @@ class Refunds:
                 sent=_sent(parts, transactions),
                 now=now,
             )
-            succeeded = all(t.succeeded for t in transactions)
+            if settled is not None:
+                result = f"{result}; {settled}"
             ended, record = steps.ended(
                 new,
                 saga,
-                "; ".join(
-                    steps.describe(t) + (f" ({why})" if why else "") for t, why in sent
-                ),
+                result,
                 now,
-                review=None if succeeded else steps.REFUND,
+                review=None if succeeded and settled is None else steps.REFUND,
             )
             steps.write(uow, order, ended, record, *records)
             uow.commit()
@@ -283,6 +310,21 @@ def _case_of(order: Order, saga: Saga) -> AfterSalesCase | None:
     )
 
 
+def _settled_otherwise(case: AfterSalesCase | None) -> str | None:
+    """Why a case's refund no longer pays it, or `None` while it is owed.
+
+    A case waits for its refund from its passed inspection until it is
+    recorded `REFUNDED`: anything else was settled without this refund.
+    """
+    if case is None or (case.state is CaseState.INSPECTED and case.inspection_passed):
+        return None
+    under = "" if case.refund_id is None else f" under {case.refund_id}"
+    return (
+        f"sent while case {case.case_id} was {case.state}{under} by other "
+        "means: a person checks the buyer is not refunded twice"
+    )
+
+
 def _reason(order: Order, case: AfterSalesCase | None) -> str:
     if case is not None:
         return case_refund_reason(case)
@@ -347,8 +389,15 @@ def _recorded(  # noqa: PLR0913 - the refund, and what the provider said
     sent: list[steps.SentRefund],
     now: pendulum.DateTime,
 ) -> tuple[Order, list[AuditRecord]]:
-    """The order with the refund in its ledger and its case, and their records."""
+    """The order with the refund in its ledger and its case, and their records.
+
+    A case's refund is always written into the ledger (the provider was
+    asked under the saga's key); the case is recorded `REFUNDED` by it only
+    while it still waits for it, with every part succeeded.
+    """
     new, records = order, []
+    # Whatever became of the case, the ledger shows what the provider did
+    # under the saga's key.
     ledger = _ledger(order, case, sent, reason, now)
     if ledger is not None:
         recorded = record_payments(
@@ -362,7 +411,8 @@ def _recorded(  # noqa: PLR0913 - the refund, and what the provider said
         if isinstance(recorded, Recorded):
             new = recorded.order
             records.append(recorded.record)
-    if case is not None and all(succeeded for *_, succeeded in sent):
+    owed = _settled_otherwise(case) is None
+    if case is not None and owed and all(succeeded for *_, succeeded in sent):
         last = case.steps[-1].at if case.steps else case.requested_at
         # A case's steps never go back in time, whatever this clock says.
         refunded = refund_case(case, saga.key, max(now, last), actor=steps.ACTOR)
