@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import decimal
+import io
 from decimal import Decimal
 
 import pendulum
@@ -173,6 +175,15 @@ class TestMeasures:
         stock = reconcile_stock(counts, balances, [])
         report = health_report([], now=T0, zone=ZONE, stock=stock)
         assert report.component(M.INVENTORY_ACCURACY).value == Decimal("0.5000")
+
+    def test_stock_csv_never_hands_a_spreadsheet_a_formula(self) -> None:
+        counts = [StockCount("=HYPERLINK(1)", "@WH", 36, T0)]
+        balances = [Balance("=HYPERLINK(1)", "@WH", on_hand=38)]
+        rows = list(
+            csv.reader(io.StringIO(reconcile_stock(counts, balances, []).to_csv()))
+        )
+        assert rows[1][:2] == ["'=HYPERLINK(1)", "'@WH"]
+        assert rows[1][5] == "-2"  # a number stays a number
 
     def test_change_approval_leaves_changes_in_progress_out(self) -> None:
         now = T0.add(hours=30)

@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import enum
 import io
-import re
 from collections.abc import Iterable, Mapping
 from typing import Final, Protocol, final
 
@@ -33,6 +32,7 @@ from orderkit.integrations import SettlementLine, TransactionKind
 from orderkit.money import Money
 from orderkit.orders import Order
 from orderkit.pricing import RefundState
+from orderkit.services._cells import spreadsheet_cell
 
 
 __all__ = [
@@ -162,19 +162,6 @@ _CSV_COLUMNS: Final = (
 )
 
 
-# Spreadsheet programs read a cell starting with one of these as a formula
-# (CSV injection); a statement's text is the provider's or a buyer's.
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER: Final = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-
-
-def _cell(text: str) -> str:
-    """`text` as a cell that a spreadsheet program shows, never evaluates."""
-    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
-
-
 def _discrepancies(value: Iterable[Discrepancy]) -> tuple[Discrepancy, ...]:
     return as_tuple(value, "discrepancies", Discrepancy)
 
@@ -239,7 +226,7 @@ class Reconciliation:
         writer.writerow(_CSV_COLUMNS)
         for d in self.discrepancies:
             writer.writerow(
-                _cell(cell)
+                spreadsheet_cell(cell)
                 for cell in (
                     d.kind.value,
                     d.order_id or "",

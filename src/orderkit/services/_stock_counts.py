@@ -20,6 +20,7 @@ from orderkit._time import to_utc
 from orderkit._validate import as_tuple, count, text
 from orderkit.errors import ValidationError
 from orderkit.inventory import Balance, Movement, MovementKind
+from orderkit.services._cells import spreadsheet_cell
 
 
 __all__ = [
@@ -141,25 +142,28 @@ class StockReconciliation:
         Columns, in this order: sku, location, counted_at, counted, on_hand,
         difference, since, movements. Times are ISO 8601 in UTC; movements
         are `key#index kind ±units`, separated by `"; "`. Rows end with CRLF
-        (RFC 4180).
+        (RFC 4180). A SKU, location or movements cell starting with `=`,
+        `+`, `-`, `@`, a tab or a carriage return is written with an
+        apostrophe before it, so that a spreadsheet program never runs it
+        as a formula (as `Reconciliation.to_csv` does).
         """
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(_CSV_COLUMNS)
         for d in self.differences:
+            movements = "; ".join(
+                f"{m.key}#{m.index} {m.kind.value} {m.on_hand:+d}" for m in d.movements
+            )
             writer.writerow(
                 (
-                    d.sku,
-                    d.location,
+                    spreadsheet_cell(d.sku),
+                    spreadsheet_cell(d.location),
                     d.counted_at.isoformat(),
                     d.counted,
                     d.on_hand,
                     d.difference,
                     "" if d.since is None else d.since.isoformat(),
-                    "; ".join(
-                        f"{m.key}#{m.index} {m.kind.value} {m.on_hand:+d}"
-                        for m in d.movements
-                    ),
+                    spreadsheet_cell(movements),
                 )
             )
         return out.getvalue()
