@@ -108,6 +108,25 @@ class TestSample:
         assert "type" in result["malformed"][1]["problem"]
         assert result["malformed_lines"] == 2
 
+    def test_a_key_named_twice_is_a_malformed_line(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        placed, paid = sample_lines()[:2]
+        # A second "type": one reader would see a capture, another an order.
+        twice = paid.replace("{", '{"type": "OrderPlaced", ', 1)
+        assert json.loads(twice)["type"] == "PaymentCaptured"
+
+        code, result = run_json(capsys, write(tmp_path / "e.jsonl", [placed, twice]))
+
+        assert code == 1
+        assert result["malformed"] == [
+            {
+                "line": 2,
+                "problem": "not JSON: the key 'type' appears twice in one object",
+            }
+        ]
+        assert outcomes(result) == [(1, "OrderPlaced", "applied")]
+
     def test_a_first_line_that_is_an_array_is_one_malformed_line(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:

@@ -2,7 +2,8 @@
 
 A file is either one JSON array (each element a value), one JSON value, or
 JSON Lines (one value per line; a first line that is a whole array, with
-lines after it, is the first value of JSON Lines). Every value comes with
+lines after it, is the first value of JSON Lines). An object naming a key
+twice is not read: its line is reported as not JSON. Every value comes with
 its line number, so a command can say which line it could not use. In
 JSON Lines a line that is not JSON is reported and the rest are read; in an
 array a syntax error, or anything after it, leaves no way to tell what was
@@ -23,7 +24,18 @@ def _refuse(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
 
 
-_DECODER: Final = json.JSONDecoder(parse_constant=_refuse)
+def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    # Readers disagree on a repeated key (first or last wins: a second
+    # "type" turns one event into another), so no reader may guess.
+    found: dict[str, object] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        found[key] = value
+    return found
+
+
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse, object_pairs_hook=_unique)
 _SPACE: Final = " \t\r\n"
 
 
