@@ -30,6 +30,7 @@ from orderkit.integrations import (
     read_object,
     read_phone,
     read_quantity,
+    read_signed_money,
     read_status,
     read_text,
 )
@@ -349,3 +350,43 @@ class TestStatus:
             read_status(value, self.TABLE, path="status")
         assert caught.value.field == "status"
         assert "WAIT_BUYER_PAY" in str(caught.value)
+
+
+class TestWrongTypes:
+    """A value of the wrong type is refused with a typed error naming it."""
+
+    @pytest.mark.parametrize("data", [{"id": 1}, [1], None, 7, Decimal("1.5")])
+    def test_load_json_of_what_is_not_text(self, data: object) -> None:
+        with pytest.raises(StructureError) as caught:
+            load_json(data)  # type: ignore[arg-type]
+        assert ("payload", "JSON") == (caught.value.field, caught.value.type_name)
+
+    @pytest.mark.parametrize("value", [Decimal("-0.06"), -6, None, 0.06, True])
+    def test_signed_money_that_is_not_text(self, value: object) -> None:
+        with pytest.raises(InvalidMoney) as caught:
+            read_signed_money(value, "CNY", path="fee")
+        assert ("fee", value) == (caught.value.field, caught.value.value)
+
+
+class TestSignedMoney:
+    """Amounts written negative, as statements write a refund's fee."""
+
+    @pytest.mark.parametrize(
+        ("text", "amount"),
+        [("-0.06", "-0.06"), ("0.06", "0.06"), ("-0.00", "0.00"), ("-0", "0.00")],
+    )
+    def test_read(self, text: str, amount: str) -> None:
+        money = read_signed_money(text, "CNY", path="fee")
+        assert Money(amount, "CNY") == money
+        assert str(Money(amount, "CNY")) == str(money)
+
+    def test_a_negative_zero_is_zero(self) -> None:
+        money = read_signed_money("-0.00", "CNY", path="fee")
+        assert not money.amount.is_signed()
+        assert "0.00 CNY" == str(money)
+
+    @pytest.mark.parametrize("text", ["-", "--1", "-1e3", "-0.001"])
+    def test_refused(self, text: str) -> None:
+        with pytest.raises(InvalidMoney) as caught:
+            read_signed_money(text, "CNY", path="fee")
+        assert ("fee", text) == (caught.value.field, caught.value.value)

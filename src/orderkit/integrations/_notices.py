@@ -12,7 +12,7 @@ import pendulum
 from orderkit._fast import builder
 from orderkit._time import to_utc
 from orderkit._validate import instance_of, optional_text, text
-from orderkit.dedupe import IdempotencyKey
+from orderkit.dedupe import IdempotencyKey, normalize_phone
 from orderkit.errors import CurrencyMismatch, ValidationError
 from orderkit.integrations._records import TransactionKind
 from orderkit.money import Money
@@ -124,9 +124,15 @@ def milestone_message(
     key is one per order and milestone, so a buyer hears of each milestone
     once, however often the order is saved.
 
+    The message goes to the buyer's phone, else the address's recipient's:
+    the first that is a valid number in E.164 (`+` and the country code).
+    A phone kept as the channel sent it (masked, a digit short, a number no
+    carrier issues, no country code) reaches no one and is passed over.
+
     Returns:
         The message, or `None` when the order has no number to send it to
-        (the buyer's and the recipient's phones are absent or masked).
+        (the buyer's and the recipient's phones are absent, masked or not
+        valid numbers).
 
     Raises:
         ValidationError: `language` is neither `"zh"` nor `"en"`, or the
@@ -165,6 +171,17 @@ _LANGUAGES = ("zh", "en")
 _check_recipient = text("recipient")
 
 
+# Any region: the numbers read here start with "+" and name their own country.
+_ANY_REGION = "CN"
+
+
 def _reachable(phone: str | None) -> str | None:
-    # Only an E.164 number reaches anyone: masked ones (138****8000) do not.
-    return phone if phone and phone.startswith("+") and "*" not in phone else None
+    # Only a valid E.164 number reaches anyone. The order keeps what
+    # read_phone could not read as the channel sent it ("138****8000",
+    # "+1 502 555 012"), and text without "+" has no country to dial.
+    if not phone or not phone.startswith("+"):
+        return None
+    if not phone.isprintable():
+        return phone  # refused by the message's own check, as documented
+    found = normalize_phone(phone, _ANY_REGION, lenient=True)
+    return found if isinstance(found, str) else None

@@ -66,8 +66,13 @@ def load_json(data: str | bytes) -> Any:  # noqa: ANN401 - JSON is any shape
     `NaN`, `Infinity` and an object with a repeated key are refused.
 
     Raises:
-        StructureError: The text is not JSON, or one of the above.
+        StructureError: The text is not JSON, or one of the above, or
+            `data` is not text or bytes (JSON decoded already, say).
     """
+    if not isinstance(data, str | bytes | bytearray):
+        raise StructureError(
+            "payload", data, "must be JSON text (str or bytes), not decoded", "JSON"
+        )
     try:
         return json.loads(
             data,
@@ -236,24 +241,31 @@ def read_money(value: object, currency: Currency | str, *, path: str) -> Money:
         raise InvalidMoney(path, value, error.problem) from None
 
 
-def read_signed_money(value: str, currency: Currency | str, *, path: str) -> Money:
+def read_signed_money(value: object, currency: Currency | str, *, path: str) -> Money:
     """`read_money` of text that may be written negative (`"-0.06"`).
 
     Settlement statements write a refund's fee that way. An error names the
-    text as written, sign included.
+    text as written, sign included. A zero written negative (`"-0.00"`) is
+    zero.
 
     Raises:
-        InvalidMoney: The text after the sign is not an exact amount.
+        InvalidMoney: Not text (a JSON number or `null` too: statements
+            write amounts as text), or the text after the sign is not an
+            exact amount.
         UnknownCurrency: The currency is not an ISO 4217 code.
 
     .. versionadded:: 0.1.0
     """
+    if not isinstance(value, str):
+        raise InvalidMoney(path, value, "must be decimal text such as -0.06")
     if not value.startswith("-"):
         return read_money(value, currency, path=path)
     try:
-        return -read_money(value[1:], currency, path=path)
+        amount = read_money(value[1:], currency, path=path)
     except InvalidMoney as error:
         raise InvalidMoney(path, value, error.problem) from None
+    # Negated, zero would be -0.00: a sign that means nothing.
+    return -amount if amount.amount else amount
 
 
 def read_quantity(value: object, *, path: str) -> int:

@@ -11,7 +11,8 @@ import pendulum
 import pytest
 
 from orderkit.adapters.channels.bigcommerce import BigCommercePayloads
-from orderkit.dedupe import IdempotencyKey
+from orderkit.adapters.memory import MemoryUnitOfWork
+from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import (
     EmptyOrder,
     InvalidMoney,
@@ -26,6 +27,8 @@ from orderkit.money import Money
 from orderkit.orders import Cancelled, Closed, OrderStatus
 from orderkit.ports import ChannelPayloads
 from orderkit.pricing import AmountOff, PricingPolicy, TotalsPolicy, validate
+from orderkit.services import Accepted, DeskPolicy, Ledger, OrderDesk
+from orderkit.testing import FrozenClock
 from orderkit.testing.contracts import ChannelContract, Sample
 
 
@@ -437,3 +440,55 @@ class TestStatus:
             order({"is_deleted": True})
 
         assert "is_deleted" == caught.value.field
+
+
+class TestStores:
+    """Each store its own channel name: every store's first order is 100."""
+
+    def test_the_default_channel_is_bigcommerce(self) -> None:
+        record = order()
+
+        assert "bigcommerce" == BigCommercePayloads().channel == record.channel
+        assert "bigcommerce" == record.placed.key.channel == record.quote.channel
+
+    def test_two_stores_order_100_are_two_orders(self) -> None:
+        [body] = merged()
+        # Another store's order 100: another buyer.
+        other = copy.deepcopy(body)
+        other["billing_address"].update(email="li.na@example.cn", first_name="Li")
+        [first] = BigCommercePayloads("bigcommerce-us").parse(body, topic=ONE)
+        [second] = BigCommercePayloads(channel="bigcommerce-uk").parse(other, topic=ONE)
+        assert isinstance(first, ChannelOrder)
+        assert isinstance(second, ChannelOrder)
+        clock = FrozenClock(pendulum.datetime(2026, 11, 11))
+        unit = MemoryUnitOfWork()
+        with unit as uow:
+            for line in first.placed.lines:
+                Ledger(uow.ledger, clock).receive(line.sku, "W1", 10)
+            uow.commit()
+        secret = Fingerprinter(b"a-secret-of-16-bytes")
+        desk = OrderDesk(unit, clock, DeskPolicy(locations=["W1"]), secret)
+
+        assert isinstance(desk.accept(first), Accepted)
+        taken = desk.accept(second)
+
+        assert isinstance(taken, Accepted)
+        assert ("bigcommerce-uk", "100") == (taken.order.channel, taken.order.order_id)
+
+    def test_the_store_names_every_key(self) -> None:
+        [body] = merged()
+        body["status_id"] = 5
+        [record] = BigCommercePayloads("bigcommerce-uk").parse(body, topic=ONE)
+        assert isinstance(record, ChannelOrder)
+
+        keys = [record.placed.key, *(event.key for event in record.events)]
+        assert 2 == len(keys)
+        assert {"bigcommerce-uk"} == {k.channel for k in keys}
+        assert "bigcommerce-uk" == record.quote.channel
+
+    @pytest.mark.parametrize("name", ["", "  ", "bc\tuk", 7, None])
+    def test_a_channel_that_is_no_name_is_refused(self, name: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            BigCommercePayloads(name)  # type: ignore[arg-type]
+
+        assert ("channel", name) == (caught.value.field, caught.value.value)

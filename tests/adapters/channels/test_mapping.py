@@ -226,8 +226,8 @@ class TestStatuses:
         payload = sample()
         trade(payload).update(status="TRADE_CLOSED", end_time="2025-11-12 09:30:00")
         record = parse_one(payload)
-        paid, cancelled = record.events
-        assert isinstance(paid, PaymentCaptured)
+        # Refunded in full already: no payment is stated, so none is owed back.
+        (cancelled,) = record.events
         assert isinstance(cancelled, Cancelled)
         assert utc(2025, 11, 12, 1, 30) == cancelled.occurred_at
         batch = apply_all(None, [record.placed, *record.events], now=FAR_FUTURE)
@@ -718,3 +718,18 @@ class TestFuzz:
         assert batch.order is not None
         assert CONVERTER.loads(CONVERTER.dumps(batch.order), Order) == batch.order
         price(record.quote)
+
+
+class TestSpecText:
+    """A spec that is not text is refused with a typed error, not a TypeError."""
+
+    @pytest.mark.parametrize("text", [b'channel = "x"', None, {"channel": "x"}])
+    def test_toml_that_is_not_text(self, text: object) -> None:
+        with pytest.raises(StructureError) as caught:
+            FieldMap.from_toml(text)  # type: ignore[arg-type]
+        assert ("spec", "TOML") == (caught.value.field, caught.value.type_name)
+
+    def test_json_decoded_already(self) -> None:
+        with pytest.raises(StructureError) as caught:
+            FieldMap.from_json({"channel": "x"})  # type: ignore[arg-type]
+        assert "spec" == caught.value.field

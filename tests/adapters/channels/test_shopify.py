@@ -11,8 +11,10 @@ import pendulum
 import pytest
 
 from orderkit.adapters.channels.shopify import ShopifyPayloads
-from orderkit.dedupe import IdempotencyKey
+from orderkit.adapters.memory import MemoryUnitOfWork
+from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import (
+    CurrencyMismatch,
     EmptyOrder,
     StructureError,
     UnknownStatus,
@@ -37,7 +39,11 @@ from orderkit.orders import (
 from orderkit.ports import ChannelPayloads
 from orderkit.pricing import (
     AmountOff,
+    PricingPolicy,
+    TotalsPolicy,
 )
+from orderkit.services import Accepted, DeskPolicy, Ledger, OrderDesk
+from orderkit.testing import FrozenClock
 from orderkit.testing.contracts import ChannelContract, Sample
 
 
@@ -513,3 +519,127 @@ class TestOrdersPage:
             ShopifyPayloads().parse(payload(ORDERS_PAGE), topic="orders/list")
 
         assert "orders[0].line_items" == caught.value.field
+
+
+def _refund(amount: str, status: str = "success", **changed: object) -> Any:
+    """One refund of the fixture order, as Shopify embeds it in the order."""
+    transaction = {
+        "id": 179259969,
+        "order_id": 450789469,
+        "kind": "refund",
+        "status": status,
+        "amount": amount,
+        "currency": "USD",
+        "created_at": "2008-01-11T10:00:00-05:00",
+        "parent_id": 389404469,
+        **changed,
+    }
+    return {"id": 509562969, "order_id": 450789469, "transactions": [transaction]}
+
+
+def _cancelled(financial: str, refunds: list[Any]) -> dict[str, Any]:
+    """The fixture order cancelled (Shopify's "Cancel order"), nothing shipped."""
+    return {
+        "financial_status": financial,
+        "cancelled_at": "2008-01-11T11:00:00-05:00",
+        "cancel_reason": "customer",
+        "fulfillments": [],
+        "refunds": refunds,
+    }
+
+
+def _taken_in(record: ChannelOrder) -> tuple[Accepted, list[str]]:
+    """`record` accepted by an in-memory desk, and the refunds it owes."""
+    clock = FrozenClock(pendulum.datetime(2026, 11, 11))
+    unit = MemoryUnitOfWork()
+    with unit as uow:
+        for line in record.placed.lines:
+            Ledger(uow.ledger, clock).receive(line.sku, "W1", 10)
+        uow.commit()
+    # The fixture's stated total is not its lines': take Shopify's.
+    pricing = PricingPolicy(totals=TotalsPolicy.ACCEPT_CHANNEL)
+    policy = DeskPolicy(locations=["W1"], pricing=pricing)
+    desk = OrderDesk(unit, clock, policy, Fingerprinter(b"a-secret-of-16-bytes"))
+    taken = desk.accept(record)
+    assert isinstance(taken, Accepted)
+    with unit as uow:
+        messages = uow.outbox.unsent()
+    owed = [json.loads(m.payload)["amount"] for m in messages if m.topic == "refund"]
+    return taken, owed
+
+
+class TestRefundedAlready:
+    """The capture states what Shopify still holds, never what it refunded."""
+
+    def test_cancelled_and_refunded_in_full_owes_nothing(self) -> None:
+        record = order(_cancelled("refunded", [_refund("409.94")]))
+
+        assert [Cancelled] == [type(event) for event in record.events]
+        taken, owed = _taken_in(record)
+        assert OrderStatus.CANCELLED == taken.order.status
+        assert [] == owed
+
+    def test_refunded_owes_nothing_even_without_its_refunds(self) -> None:
+        # financial_status "refunded" says all of it went back.
+        record = order(_cancelled("refunded", []))
+
+        assert [Cancelled] == [type(event) for event in record.events]
+
+    def test_cancelled_and_partly_refunded_owes_back_the_rest(self) -> None:
+        refunds = [
+            _refund("100.00"),
+            _refund("50.00", "failure", id=179259970),
+            _refund("9.94", kind="capture", id=179259971),
+        ]
+        record = order(_cancelled("partially_refunded", refunds))
+
+        paid, cancelled = record.events
+        assert isinstance(paid, PaymentCaptured)
+        assert isinstance(cancelled, Cancelled)
+        assert usd("309.94") == paid.amount
+        taken, owed = _taken_in(record)
+        assert OrderStatus.CANCELLED == taken.order.status
+        assert ["309.94"] == owed
+
+    def test_a_refund_without_a_currency_is_in_the_orders(self) -> None:
+        refund = _refund("100.00")
+        del refund["transactions"][0]["currency"]
+        record = order({"financial_status": "partially_refunded", "refunds": [refund]})
+
+        [paid] = record.events
+        assert isinstance(paid, PaymentCaptured)
+        assert usd("309.94") == paid.amount
+
+    def test_refunded_in_full_and_not_cancelled_is_not_paid_to_ship(self) -> None:
+        record = order({"financial_status": "refunded", "refunds": [_refund("409.94")]})
+
+        assert () == record.events
+        taken, owed = _taken_in(record)
+        # Never picked; status_drift reports it, close_unpaid closes it.
+        assert OrderStatus.PENDING_PAYMENT == taken.order.status
+        assert () == taken.order.payments
+        assert [] == owed
+
+    def test_refunded_in_full_after_shipping_keeps_its_capture(self) -> None:
+        body = fulfilled()
+        body["order"].update(
+            financial_status="refunded", fulfillment_status="fulfilled"
+        )
+        [record] = ShopifyPayloads().parse(body, topic="orders/updated")
+        assert isinstance(record, ChannelOrder)
+
+        paid = [e for e in record.events if isinstance(e, PaymentCaptured)]
+        assert [usd("409.94")] == [e.amount for e in paid]
+
+    def test_partially_refunded_without_its_refunds_is_refused(self) -> None:
+        with pytest.raises(StructureError) as caught:
+            order({"financial_status": "partially_refunded"})
+
+        assert "order.refunds" == caught.value.field
+
+    def test_a_refund_in_another_currency_is_refused(self) -> None:
+        refund = _refund("100.00", currency="EUR")
+        with pytest.raises(CurrencyMismatch) as caught:
+            order({"financial_status": "partially_refunded", "refunds": [refund]})
+
+        assert "order.refunds[0].transactions[0].currency" == caught.value.field

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,8 @@ import pendulum
 import pytest
 
 from orderkit.adapters.channels.woocommerce import WooCommercePayloads
-from orderkit.dedupe import IdempotencyKey
+from orderkit.adapters.memory import MemoryUnitOfWork
+from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import (
     ConfigurationError,
     EmptyOrder,
@@ -24,6 +26,8 @@ from orderkit.money import Money
 from orderkit.orders import Cancelled, OrderStatus, PaymentCaptured
 from orderkit.ports import ChannelPayloads
 from orderkit.pricing import AmountOff, PricingPolicy, TotalsPolicy, validate
+from orderkit.services import Accepted, DeskPolicy, Ledger, OrderDesk
+from orderkit.testing import FrozenClock
 from orderkit.testing.contracts import ChannelContract, Sample
 
 
@@ -368,3 +372,131 @@ class TestRefunds:
             refunds(body)
 
         assert "[0]._links.up[0].href" == caught.value.field
+
+
+def _desk_with_stock(record: ChannelOrder) -> tuple[OrderDesk, MemoryUnitOfWork]:
+    """An in-memory desk with ten of each of `record`'s SKUs at W1."""
+    clock = FrozenClock(pendulum.datetime(2026, 11, 11))
+    unit = MemoryUnitOfWork()
+    with unit as uow:
+        for line in record.placed.lines:
+            Ledger(uow.ledger, clock).receive(line.sku, "W1", 10)
+        uow.commit()
+    secret = Fingerprinter(b"a-secret-of-16-bytes")
+    return OrderDesk(unit, clock, DeskPolicy(locations=["W1"]), secret), unit
+
+
+def _refunds_owed(unit: MemoryUnitOfWork) -> list[str]:
+    """The amounts of the desk's `refund` messages."""
+    with unit as uow:
+        messages = uow.outbox.unsent()
+    return [json.loads(m.payload)["amount"] for m in messages if m.topic == "refund"]
+
+
+class TestStores:
+    """Each store its own channel name: stores number their orders alike."""
+
+    def test_the_default_channel_is_woocommerce(self) -> None:
+        record = order()
+
+        assert "woocommerce" == WooCommercePayloads().channel == record.channel
+        assert "woocommerce" == record.placed.key.channel == record.quote.channel
+
+    def test_two_stores_order_727_are_two_orders(self) -> None:
+        body = payload(ORDER)
+        # Another store's order 727: another buyer, another day.
+        other = payload(ORDER)
+        other["billing"].update(first_name="Li", last_name="Na", email="li@example.cn")
+        other["shipping"].update(first_name="Li", last_name="Na", country="CN")
+        other["date_created_gmt"] = "2017-03-25T08:00:00"
+        [first] = WooCommercePayloads(channel="woo-us").parse(
+            body, topic="order.created"
+        )
+        [second] = WooCommercePayloads(channel="woo-cn").parse(
+            other, topic="order.created"
+        )
+        assert isinstance(first, ChannelOrder)
+        assert isinstance(second, ChannelOrder)
+        desk, _ = _desk_with_stock(first)
+
+        assert isinstance(desk.accept(first), Accepted)
+        taken = desk.accept(second)
+
+        assert isinstance(taken, Accepted)
+        assert ("woo-cn", "727") == (taken.order.channel, taken.order.order_id)
+
+    def test_the_store_names_every_key(self) -> None:
+        body = payload(ORDER)
+        body["status"] = "cancelled"
+        [record] = WooCommercePayloads(channel="woo-cn").parse(
+            body, topic="order.updated"
+        )
+        [refund, *_] = WooCommercePayloads(currency="USD", channel="woo-cn").parse(
+            payload(REFUNDS), topic="orders/refunds"
+        )
+        assert isinstance(record, ChannelOrder)
+        assert isinstance(refund, ChannelRefund)
+
+        keys = [record.placed.key, *(event.key for event in record.events), refund.key]
+        assert {"woo-cn"} == {k.channel for k in keys}
+        assert "woo-cn" == record.quote.channel
+
+    @pytest.mark.parametrize("name", ["", "  ", "woo\ncn", 7, None])
+    def test_a_channel_that_is_no_name_is_refused(self, name: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            WooCommercePayloads(channel=name)  # type: ignore[arg-type]
+
+        assert ("channel", name) == (caught.value.field, caught.value.value)
+
+
+class TestRefundedAlready:
+    """The capture states what the shop still holds, never what it refunded."""
+
+    def test_a_partly_refunded_cancelled_order_owes_back_the_rest(self) -> None:
+        record = order(
+            {"status": "cancelled", "refunds": [{"id": 726, "total": "-10.00"}]}
+        )
+        paid, _ = record.events
+        assert isinstance(paid, PaymentCaptured)
+        assert usd("19.35") == paid.amount
+
+        desk, unit = _desk_with_stock(record)
+        taken = desk.accept(record)
+
+        assert isinstance(taken, Accepted)
+        assert OrderStatus.CANCELLED == taken.order.status
+        assert ["19.35"] == _refunds_owed(unit)
+
+    def test_a_cancelled_order_refunded_in_full_owes_nothing(self) -> None:
+        record = order(
+            {
+                "status": "cancelled",
+                "refunds": [
+                    {"id": 726, "total": "-20.00"},
+                    {"id": 728, "total": "-9.35"},
+                ],
+            }
+        )
+
+        assert [Cancelled] == [type(e) for e in record.events]
+        desk, unit = _desk_with_stock(record)
+        taken = desk.accept(record)
+        assert isinstance(taken, Accepted)
+        assert OrderStatus.CANCELLED == taken.order.status
+        assert [] == _refunds_owed(unit)
+
+    def test_a_completed_order_refunded_in_full_keeps_its_capture(self) -> None:
+        # Its goods left: the desk never cancels it, so it owes nothing back.
+        record = order(
+            {"status": "completed", "refunds": [{"id": 726, "total": "-29.35"}]}
+        )
+
+        [paid] = record.events
+        assert isinstance(paid, PaymentCaptured)
+        assert usd("29.35") == paid.amount
+
+    def test_a_refund_written_positive_is_refused(self) -> None:
+        with pytest.raises(InvalidMoney) as caught:
+            order({"refunds": [{"id": 726, "total": "10.00"}]})
+
+        assert "refunds[0].total" == caught.value.field

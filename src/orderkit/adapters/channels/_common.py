@@ -216,6 +216,16 @@ def stamp(instant: pendulum.DateTime) -> str:
     return instant.isoformat()
 
 
+def check_channel(_instance: object, _attribute: object, value: object) -> None:
+    """An attrs validator for an adapter's `channel`: a non-empty printable name.
+
+    Raises:
+        ValidationError: Naming the field `channel`.
+    """
+    if not isinstance(value, str) or not value.strip() or not value.isprintable():
+        raise ValidationError("channel", value, "must be a non-empty name")
+
+
 def key(channel: str, fact: str, object_id: str, event_id: str) -> IdempotencyKey:
     """The idempotency key of one fact a channel states about an object."""
     return IdempotencyKey(channel, fact, object_id, event_id)

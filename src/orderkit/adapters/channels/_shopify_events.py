@@ -30,7 +30,6 @@ from orderkit.orders import (
 
 
 _CHANNEL: Final = "shopify"
-_CAPTURED: Final = frozenset({"paid", "partially_refunded", "refunded"})
 
 
 def order_events(
@@ -38,18 +37,19 @@ def order_events(
     at: str,
     order_id: str,
     created: pendulum.DateTime,
-    total: Money,
+    captured: Money | None,
 ) -> tuple[OrderEvent, ...]:
     """Every event the order states, oldest first, each under its own key.
 
-    "Authorized" is not paid: only a captured financial status states a
-    payment. A fulfilment states a shipment only when Shopify says it
-    succeeded and names the carrier and the tracking number (the carrier's
-    acknowledgement); the first such fulfilment also states that picking
-    started, since the parcel cannot leave before it is picked.
+    `captured` is the payment to state, if any (the caller decides it from
+    the financial status and the order's refunds). A fulfilment states a
+    shipment only when Shopify says it succeeded and names the carrier and
+    the tracking number (the carrier's acknowledgement); the first such
+    fulfilment also states that picking started, since the parcel cannot
+    leave before it is picked.
     """
     events: list[OrderEvent] = []
-    if order.get("financial_status") in _CAPTURED and total.amount > 0:
+    if captured is not None:
         paid = (
             read_optional_when(order.get("processed_at"), path=join(at, "processed_at"))
             or created
@@ -62,7 +62,7 @@ def order_events(
                 key=key(_CHANNEL, "order.paid", order_id, stamp(paid)),
                 occurred_at=paid,
                 payment_id=f"order-{order_id}",
-                amount=total,
+                amount=captured,
             )
         )
     cancelled = read_optional_when(

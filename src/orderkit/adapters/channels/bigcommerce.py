@@ -21,6 +21,7 @@ import pendulum
 from orderkit.adapters.channels._common import (
     Unmapped,
     built,
+    check_channel,
     guest_id,
     join,
     key,
@@ -70,8 +71,6 @@ from orderkit.pricing import AmountOff, Quote
 
 __all__ = ["BigCommercePayloads"]
 
-_CHANNEL: Final = "bigcommerce"
-
 _LIST: Final = "v2/orders"
 _ONE: Final = "v2/orders/{id}"
 _TOPICS: Final = frozenset({_LIST, _ONE})
@@ -116,7 +115,7 @@ _STATUSES: Final[Mapping[str, OrderStatus | Unmapped]] = {
 @final
 @attrs.frozen(slots=True)
 class BigCommercePayloads:
-    """BigCommerce's V2 order payloads read into canonical records (`"bigcommerce"`).
+    """BigCommerce's V2 order payloads read into canonical records.
 
     Topics:
 
@@ -201,19 +200,27 @@ class BigCommercePayloads:
     in `GET /v3/orders/{id}/transactions`. No `Shipped`: the tracking
     numbers are in the shipments sub-resource.
 
-    **Keys** (the same on every re-send): placed is
-    `(bigcommerce, order.placed, <id>, <date_modified>)`, so a re-delivered
-    version is a duplicate and a modified one a new fact; cancelled
+    **Keys** (the same on every re-send), `<channel>` being `channel`:
+    placed is `(<channel>, order.placed, <id>, <date_modified>)`, so a
+    re-delivered version is a duplicate and a modified one a new fact; cancelled
     `(…, order.cancelled, <id>, <date_modified>)`, closed
     `(…, order.closed, <id>, <date_modified>)`, the time as UTC ISO 8601.
+
+    Attributes:
+        channel: The channel's name in every key, order and quote
+            (`"bigcommerce"`). Give each store its own (`"bigcommerce-us"`,
+            `"bigcommerce-uk"`) when one desk takes in several: every store
+            numbers its orders from 100, so two stores' order 100 would
+            otherwise be one order to the desk, and the second would be
+            answered `AlreadyAccepted` with the first.
+
+    Raises:
+        ValidationError: `channel` is not a non-empty printable name.
 
     .. versionadded:: 0.1.0
     """
 
-    @property
-    def channel(self) -> str:
-        """`"bigcommerce"`."""
-        return _CHANNEL
+    channel: str = attrs.field(default="bigcommerce", validator=check_channel)
 
     @property
     def topics(self) -> frozenset[str]:
@@ -238,19 +245,19 @@ class BigCommercePayloads:
                 its products, `UnknownStatus`, `InvalidMoney`...).
         """
         if topic == _ONE:
-            return (_order(read_object(payload, path="payload"), ""),)
+            return (_order(read_object(payload, path="payload"), "", self.channel),)
         if topic == _LIST:
             items = objects(payload, path="")
             if not items:
                 raise StructureError("payload", payload, "lists no order", "orders")
-            return tuple(_order(item, at) for at, item in items)
+            return tuple(_order(item, at, self.channel) for at, item in items)
         known = ", ".join(sorted(_TOPICS))
         raise ValidationError(
             "topic", topic, f"is not a BigCommerce topic read here ({known})"
         )
 
 
-def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
+def _order(order: Mapping[str, Any], at: str, channel: str) -> ChannelOrder:
     order_id = read_id(order.get("id"), path=join(at, "id"))
     status, channel_status = _status(order, at)
     currency = _currency(order, at)
@@ -264,9 +271,9 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
         at,
         OrderPlaced,
         order_id=order_id,
-        key=key(_CHANNEL, "order.placed", order_id, stamp(modified)),
+        key=key(channel, "order.placed", order_id, stamp(modified)),
         occurred_at=created,
-        channel=_CHANNEL,
+        channel=channel,
         buyer=_buyer(order, at, order_id, address),
         address=address,
         lines=lines,
@@ -275,7 +282,7 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
         at,
         Quote,
         order_id,
-        _CHANNEL,
+        channel,
         lines,
         _offers(order, at, currency),
         shipping=_sum(
@@ -292,7 +299,7 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
                 at,
                 Cancelled,
                 order_id=order_id,
-                key=key(_CHANNEL, "order.cancelled", order_id, stamp(modified)),
+                key=key(channel, "order.cancelled", order_id, stamp(modified)),
                 occurred_at=modified,
                 reason="cancelled in BigCommerce",
             )
@@ -303,7 +310,7 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
                 at,
                 Closed,
                 order_id=order_id,
-                key=key(_CHANNEL, "order.closed", order_id, stamp(modified)),
+                key=key(channel, "order.closed", order_id, stamp(modified)),
                 occurred_at=modified,
                 reason="declined in BigCommerce",
             )

@@ -19,6 +19,7 @@ import attrs
 import pendulum
 
 from orderkit.adapters.channels._common import (
+    check_channel,
     person,
     read_country,
     read_currency,
@@ -227,12 +228,7 @@ class MagentoPayloads:
     INVOICE_TOPIC: ClassVar[str] = "V1/invoices"
     """The topic of an invoice, as `GET /V1/invoices/{id}` returns it."""
 
-    channel: str = attrs.field(default="magento")
-
-    @channel.validator
-    def _check_channel(self, _attribute: object, value: object) -> None:
-        if not isinstance(value, str) or not value.strip() or not value.isprintable():
-            raise ValidationError("channel", value, "must be a non-empty name")
+    channel: str = attrs.field(default="magento", validator=check_channel)
 
     @property
     def topics(self) -> frozenset[str]:

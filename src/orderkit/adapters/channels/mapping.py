@@ -507,9 +507,14 @@ class FieldMap:
         """Compile a spec written as TOML.
 
         Raises:
-            StructureError: The text is not TOML (`.field` is `"spec"`).
+            StructureError: The text is not TOML, or not text (`.field` is
+                `"spec"`; decode bytes as UTF-8 first).
             ValidationError: The spec is wrong, as in `from_dict`.
         """
+        if not isinstance(text, str):
+            raise StructureError(
+                "spec", text, "must be TOML text (str); decode bytes first", "TOML"
+            )
         try:
             spec = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:

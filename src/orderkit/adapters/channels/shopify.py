@@ -39,7 +39,7 @@ from orderkit.adapters.channels._common import (
     stamp,
 )
 from orderkit.adapters.channels._shopify_events import order_events
-from orderkit.errors import StructureError, ValidationError
+from orderkit.errors import CurrencyMismatch, StructureError, ValidationError
 from orderkit.integrations import (
     ChannelOrder,
     ChannelRecord,
@@ -97,8 +97,8 @@ _S = OrderStatus
 
 # financial_status: what the buyer's money did. "authorized" is money set
 # aside on the card, not taken: the order still awaits payment (canonical
-# "paid" means captured). Refunded orders were paid first; the refunds
-# themselves arrive as refunds/create and belong to after-sales.
+# "paid" means captured). Refunded orders were paid first; what Shopify
+# refunded is taken off the capture the order states (see _captured).
 _FINANCIAL: Final[Mapping[str, OrderStatus | Unmapped]] = {
     "pending": _S.PENDING_PAYMENT,
     "authorized": _S.PENDING_PAYMENT,
@@ -112,6 +112,8 @@ _FINANCIAL: Final[Mapping[str, OrderStatus | Unmapped]] = {
     ),
 }
 _CAPTURED: Final = frozenset({"paid", "partially_refunded", "refunded"})
+# Statuses at which goods have left: the desk can no longer cancel the order.
+_GONE: Final = frozenset({_S.PARTIALLY_SHIPPED, _S.SHIPPED, _S.COMPLETED})
 
 # fulfillment_status: null means unfulfilled; None here means "the financial
 # status decides".
@@ -203,11 +205,30 @@ class ShopifyPayloads:
       with the reason; any other value raises `UnknownStatus` too. `closed_at` alone is
       Shopify's archiving, not canonical closure of an unpaid order, so it
       changes nothing else.
-    - Events: `PaymentCaptured` of `total_price` when `financial_status`
-      says the money was captured (`authorized` is not a capture), dated
+    - Events: `PaymentCaptured` when `financial_status` says the money was
+      captured (`authorized` is not a capture), of what Shopify still holds:
+      `total_price` less the successful `refund` transactions of the
+      order's `refunds` (nothing for `refunded`), so a desk that ends the
+      order never owes back money Shopify has refunded already. Dated
       `processed_at` (else `created_at`), the only stable time the payload
       gives; the payment is `order-<id>` because the order names no
-      transaction (`transactions/list` has the provider's ids). `Cancelled`
+      transaction (`transactions/list` has the provider's ids). When
+      Shopify holds nothing, no `PaymentCaptured` is stated: cancelled, the
+      order owes nothing back; not cancelled and not shipped (`refunded`,
+      unfulfilled: its `status` stays paid, as Shopify says), the desk keeps
+      it awaiting payment, so it is never picked, `status_drift` reports
+      it (Shopify ahead), and `close_unpaid` closes it at its deadline
+      unless Shopify cancels it first. An order refunded in full after
+      goods left (partially shipped, shipped, completed) states the capture
+      of `total_price`: its parcels apply only to a paid order, and a desk
+      never cancels a shipped order, so it owes none of it back; its
+      refunds are after-sales. A `partially_refunded` order that lists no
+      successful refund is refused (`StructureError` naming `refunds`), and
+      so is a refund in another currency than the order's (naming its
+      `currency`): what Shopify holds cannot be told. The desk records an
+      order's events once, by key: for an order it holds already, record
+      Shopify's refunds in its payment ledger (`OrderDesk.amend`) before
+      its `Cancelled`, or ending it owes back the whole capture. `Cancelled`
       at `cancelled_at` with the `cancel_reason`. Each of `fulfillments`
       whose `status` is `success` and that names a `tracking_company` and a
       `tracking_number` (the carrier's acknowledgement) is a `Shipped` of
@@ -215,6 +236,12 @@ class ShopifyPayloads:
       shipment id; the earliest of them also states `PickingStarted` at the
       same time (a parcel leaves only once picked). Other fulfilments
       (pending, cancelled, no tracking yet) state nothing.
+    - Free orders: a paid order whose `total_price` is zero (a 100%
+      discount) is `paid` here, as Shopify says, but states no
+      `PaymentCaptured` (a capture is above zero): the desk keeps it
+      awaiting payment, never picks it, and `close_unpaid` closes it at its
+      deadline, its stock released. Take such orders in yourself until the
+      desk supports them.
 
     Keys (the same on every re-send): placed is
     `(shopify, order.placed, <id>, <updated_at>)`, so a re-delivered version
@@ -343,9 +370,59 @@ class ShopifyPayloads:
             quote=quote,
             status=status,
             channel_status=_channel_status(order),
-            events=order_events(order, at, order_id, created, total),
+            events=order_events(
+                order, at, order_id, created, self._captured(order, at, total, status)
+            ),
             updated_at=updated,
         )
+
+    def _captured(
+        self, order: Mapping[str, Any], at: str, total: Money, status: OrderStatus
+    ) -> Money | None:
+        """The capture the order states: what Shopify still holds, or `None`."""
+        financial = order.get("financial_status")
+        if financial not in _CAPTURED or total.amount <= 0:
+            return None
+        refunded = self._refunded(order, at, total.currency)
+        if financial == "partially_refunded" and refunded.amount <= 0:
+            raise StructureError(
+                join(at, "refunds"),
+                order.get("refunds"),
+                "lists no successful refund of a partially_refunded order:"
+                " what Shopify still holds cannot be told",
+                "refunds",
+            )
+        held = Money.zero(total.currency)
+        if financial != "refunded" and refunded < total:
+            held = total - refunded
+        if held.amount > 0:
+            return held
+        # Refunded in full after goods left: the parcels need a paid order,
+        # and a shipped order is never cancelled, so nothing is owed back.
+        return total if status in _GONE else None
+
+    def _refunded(self, order: Mapping[str, Any], at: str, currency: Currency) -> Money:
+        """The successful refund transactions of the order's `refunds`."""
+        refunded = Money.zero(currency)
+        for refund_at, refund in objects(
+            order.get("refunds"), path=join(at, "refunds"), required=False
+        ):
+            for item_at, item in objects(
+                refund.get("transactions"),
+                path=f"{refund_at}.transactions",
+                required=False,
+            ):
+                transaction = self._transaction(item, item_at, currency)
+                if transaction.kind is not TransactionKind.REFUND:
+                    continue
+                if not transaction.succeeded:
+                    continue
+                if transaction.amount.currency != currency:
+                    raise CurrencyMismatch(
+                        join(item_at, "currency"), item.get("currency"), currency.code
+                    )
+                refunded += transaction.amount
+        return refunded
 
     # ------------------------------------------------------------------
     # Refunds and transactions
@@ -410,11 +487,13 @@ class ShopifyPayloads:
             for item_at, item in objects(items, path=at)
         )
 
-    def _transaction(self, item: Mapping[str, Any], at: str) -> ChannelTransaction:
+    def _transaction(
+        self, item: Mapping[str, Any], at: str, currency: Currency | None = None
+    ) -> ChannelTransaction:
         transaction_id = read_id(item.get("id"), path=join(at, "id"))
         order_id = read_id(item.get("order_id"), path=join(at, "order_id"))
         status = read_status(item.get("status"), _OUTCOMES, path=join(at, "status"))
-        currency = self._currency_of(item, at)
+        currency = self._currency_of(item, at, currency)
         return ChannelTransaction(
             transaction_id=transaction_id,
             order_id=order_id,
@@ -437,10 +516,14 @@ class ShopifyPayloads:
             ),
         )
 
-    def _currency_of(self, item: Mapping[str, Any], at: str) -> Currency:
+    def _currency_of(
+        self, item: Mapping[str, Any], at: str, default: Currency | None
+    ) -> Currency:
         stated = item.get("currency")
         if stated is not None:
             return read_currency(stated, path=join(at, "currency"))
+        if default is not None:  # the order's, for a refund it embeds
+            return default
         if self.currency is None:
             raise ValidationError(
                 join(at, "currency"),

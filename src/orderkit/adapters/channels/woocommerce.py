@@ -23,6 +23,7 @@ from orderkit.adapters.channels._common import (
     Unmapped,
     amount_offers,
     built,
+    check_channel,
     guest_id,
     join,
     key,
@@ -61,6 +62,7 @@ from orderkit.integrations import (
     read_object,
     read_phone,
     read_quantity,
+    read_signed_money,
     read_status,
     read_text,
 )
@@ -79,8 +81,6 @@ from orderkit.pricing import Quote
 
 
 __all__ = ["WooCommercePayloads"]
-
-_CHANNEL: Final = "woocommerce"
 
 _ORDER_TOPICS: Final = frozenset({"order.created", "order.updated", "orders/retrieve"})
 _BATCH: Final = "orders/batch"
@@ -121,7 +121,7 @@ _STATUSES: Final[Mapping[str, OrderStatus | Unmapped]] = {
 @final
 @attrs.frozen(slots=True, kw_only=True)
 class WooCommercePayloads:
-    """WooCommerce's payloads read into canonical records (`"woocommerce"`).
+    """WooCommerce's payloads read into canonical records (channel `channel`).
 
     Topics:
 
@@ -169,12 +169,21 @@ class WooCommercePayloads:
       | `refunded`, `trash`, `checkout-draft` | `UnknownStatus`, with the reason |
 
       Any other status (a plugin's own) raises `UnknownStatus`.
-    - Events: `PaymentCaptured` of `total` at `date_paid_gmt` when the order
-      is not awaiting payment and the total is above zero, paid with
-      `transaction_id` (or `order-<id>` when the gateway gave none, as bank
-      transfers do); `Cancelled` at `date_modified_gmt` for a cancelled
-      order. A completed order's shipment has no tracking number in the
-      payload, so no `Shipped` is made up.
+    - Events: `PaymentCaptured` at `date_paid_gmt` when the order is not
+      awaiting payment, of what the shop still holds: `total` less the
+      order's `refunds` (each `total` written negative), so a desk that
+      ends the order never owes back money WooCommerce has refunded
+      already; none when that is nothing (a completed order refunded in
+      full, whose goods left, states `total`), nor for a total of zero (see
+      below). Paid with `transaction_id` (or `order-<id>` when the gateway
+      gave none, as bank transfers do); `Cancelled` at `date_modified_gmt`
+      for a cancelled order. A completed order's shipment has no tracking
+      number in the payload, so no `Shipped` is made up.
+    - Free orders: a paid order whose `total` is zero (a 100% coupon) is
+      `paid` here, as WooCommerce says, but states no `PaymentCaptured`
+      (a capture is above zero): the desk keeps it awaiting payment, never
+      picks it, and `close_unpaid` closes it at its deadline, its stock
+      released. Take such orders in yourself until the desk supports them.
 
     Refunds: `amount` in the adapter's `currency` (the list states none),
     the order id from the `_links.up` link (the list repeats it nowhere
@@ -183,8 +192,8 @@ class WooCommercePayloads:
     `restock` is `False`: the response does not say (`api_restock` is a
     request flag it does not echo); `payment_id` is `None`.
 
-    Keys (the same on every re-send): placed is
-    `(woocommerce, order.placed, <id>, <date_modified_gmt>)`, so a
+    Keys (the same on every re-send), `<channel>` being `channel`: placed is
+    `(<channel>, order.placed, <id>, <date_modified_gmt>)`, so a
     re-delivered version is a duplicate and a modified one a new, stale
     fact; paid `(…, order.paid, <id>, <date_paid_gmt>)`; cancelled
     `(…, order.cancelled, <id>, <date_modified_gmt>)`; a refund
@@ -193,19 +202,22 @@ class WooCommercePayloads:
     Attributes:
         currency: The shop's currency (WooCommerce > Settings > Currency),
             needed for refund lists, which state none.
+        channel: The channel's name in every key, order and quote
+            (`"woocommerce"`). Give each store its own (`"woo-eu"`,
+            `"woo-cn"`) when one desk takes in several: every store numbers
+            its orders from 1, so two stores' order 727 would otherwise be
+            one order to the desk, and the second would be answered
+            `AlreadyAccepted` with the first.
 
     Raises:
         UnknownCurrency: `currency` is not an ISO 4217 code.
+        ValidationError: `channel` is not a non-empty printable name.
 
     .. versionadded:: 0.1.0
     """
 
     currency: Currency | None = attrs.field(default=None, converter=optional_currency)
-
-    @property
-    def channel(self) -> str:
-        """`"woocommerce"`."""
-        return _CHANNEL
+    channel: str = attrs.field(default="woocommerce", validator=check_channel)
 
     @property
     def topics(self) -> frozenset[str]:
@@ -229,9 +241,9 @@ class WooCommercePayloads:
             ConfigurationError: A refund list, and no `currency` was given.
         """
         if topic in _ORDER_TOPICS:
-            return (_order(read_object(payload, path="payload"), ""),)
+            return (_order(read_object(payload, path="payload"), "", self.channel),)
         if topic == _BATCH:
-            return _batch(payload)
+            return _batch(payload, self.channel)
         if topic == _REFUNDS:
             return self._refunds(payload)
         known = ", ".join(sorted(_TOPICS))
@@ -249,16 +261,18 @@ class WooCommercePayloads:
                 "a WooCommerce refund list states no currency:"
                 " give WooCommercePayloads(currency=...)",
             )
-        return tuple(_refund(item, at, self.currency) for at, item in items)
+        return tuple(
+            _refund(item, at, self.currency, self.channel) for at, item in items
+        )
 
 
-def _batch(payload: object) -> tuple[ChannelRecord, ...]:
+def _batch(payload: object, channel: str) -> tuple[ChannelRecord, ...]:
     batch = read_object(payload, path="payload")
     records: list[ChannelRecord] = []
     for part in ("create", "update"):
         for at, item in objects(batch.get(part), path=part, required=False):
             if item.get("error") is None:
-                records.append(_order(item, at))
+                records.append(_order(item, at, channel))
     if not records:
         raise StructureError(
             "payload", payload, "states no order under create or update", "batch"
@@ -266,7 +280,7 @@ def _batch(payload: object) -> tuple[ChannelRecord, ...]:
     return tuple(records)
 
 
-def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
+def _order(order: Mapping[str, Any], at: str, channel: str) -> ChannelOrder:
     order_id = read_id(order.get("id"), path=join(at, "id"))
     status_at = join(at, "status")
     raw_status = order.get("status")
@@ -284,9 +298,9 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
         at,
         OrderPlaced,
         order_id=order_id,
-        key=key(_CHANNEL, "order.placed", order_id, stamp(modified)),
+        key=key(channel, "order.placed", order_id, stamp(modified)),
         occurred_at=created,
-        channel=_CHANNEL,
+        channel=channel,
         buyer=_buyer(order, at, order_id, address.country),
         address=address,
         lines=lines,
@@ -296,7 +310,7 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
         at,
         Quote,
         order_id,
-        _CHANNEL,
+        channel,
         lines,
         amount_offers(order, at, currency, codes="coupon_lines", amount="discount"),
         shipping=shipping_total(order, at, currency, amount="total"),
@@ -310,7 +324,8 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
     paid = read_optional_when(
         order.get("date_paid_gmt"), path=join(at, "date_paid_gmt"), zone=_ZONE
     )
-    if paid is not None and status is not _S.PENDING_PAYMENT and total.amount > 0:
+    captured = _captured(order, at, total, status)
+    if paid is not None and status is not _S.PENDING_PAYMENT and captured is not None:
         # Printable, as a payment id must be: refused here, at its payload path.
         payment = read_label(
             order.get("transaction_id"), path=join(at, "transaction_id"), required=False
@@ -320,10 +335,10 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
                 at,
                 PaymentCaptured,
                 order_id=order_id,
-                key=key(_CHANNEL, "order.paid", order_id, stamp(paid)),
+                key=key(channel, "order.paid", order_id, stamp(paid)),
                 occurred_at=paid,
                 payment_id=payment or f"order-{order_id}",
-                amount=total,
+                amount=captured,
             )
         )
     if status is _S.CANCELLED:
@@ -332,7 +347,7 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
                 at,
                 Cancelled,
                 order_id=order_id,
-                key=key(_CHANNEL, "order.cancelled", order_id, stamp(modified)),
+                key=key(channel, "order.cancelled", order_id, stamp(modified)),
                 occurred_at=modified,
                 reason="cancelled in WooCommerce",
             )
@@ -347,6 +362,30 @@ def _order(order: Mapping[str, Any], at: str) -> ChannelOrder:
         events=oldest_first(events),
         updated_at=modified,
     )
+
+
+def _captured(
+    order: Mapping[str, Any], at: str, total: Money, status: OrderStatus
+) -> Money | None:
+    """The capture the order states: what the shop still holds, or `None`."""
+    refunded = Money.zero(total.currency)
+    for refund_at, refund in objects(
+        order.get("refunds"), path=join(at, "refunds"), required=False
+    ):
+        # WooCommerce writes a refund's total negative ("-10.00").
+        amount = read_signed_money(
+            refund.get("total"), total.currency, path=f"{refund_at}.total"
+        )
+        if amount.amount > 0:
+            raise InvalidMoney(
+                f"{refund_at}.total", refund.get("total"), "must be zero or negative"
+            )
+        refunded -= amount
+    if refunded < total:
+        return total - refunded
+    # Refunded in full after it was completed: the goods left, and a desk
+    # never cancels a shipped order, so nothing is owed back.
+    return total if status is _S.COMPLETED and total.amount > 0 else None
 
 
 def _when(record: Mapping[str, Any], at: str, name: str) -> pendulum.DateTime:
@@ -457,7 +496,9 @@ def _buyer(order: Mapping[str, Any], at: str, order_id: str, region: str) -> Buy
     )
 
 
-def _refund(refund: Mapping[str, Any], at: str, currency: Currency) -> ChannelRefund:
+def _refund(
+    refund: Mapping[str, Any], at: str, currency: Currency, channel: str
+) -> ChannelRefund:
     refund_id = read_id(refund.get("id"), path=f"{at}.id")
     order_id = _order_link(refund, at)
     lines = []
@@ -470,7 +511,7 @@ def _refund(refund: Mapping[str, Any], at: str, currency: Currency) -> ChannelRe
     return ChannelRefund(
         refund_id=refund_id,
         order_id=order_id,
-        key=key(_CHANNEL, "refund", order_id, refund_id),
+        key=key(channel, "refund", order_id, refund_id),
         amount=read_positive_money(refund.get("amount"), currency, path=f"{at}.amount"),
         created_at=_when(refund, at, "date_created_gmt"),
         lines=lines,
