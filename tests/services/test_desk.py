@@ -418,6 +418,29 @@ class TestAccept:
         later = the_desk.accept(incoming("DY-4", at=T0.add(days=1)))
         assert isinstance(later, Accepted), later
 
+    def test_an_order_id_as_long_as_stores_keep_is_taken_in_and_refunded(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """Message ids and refund keys built from it fit, whatever its length."""
+        stock(unit, clock)
+        long_id = "T" * 255
+        the_desk = desk(unit, clock)
+        assert isinstance(the_desk.accept(incoming(long_id)), Accepted)
+        the_desk.record("douyin", long_id, paid(long_id))
+        cancel = Cancelled(
+            order_id=long_id,
+            key=key(long_id, "trade.cancelled"),
+            occurred_at=T0.add(hours=1),
+            reason="buyer changed their mind",
+        )
+        the_desk.record("douyin", long_id, cancel)
+        with unit as uow:
+            ids = [m.message_id for m in uow.outbox.unsent()]
+        assert ids
+        assert all(len(i) <= 255 for i in ids)
+        assert len(refund_messages(unit)) == 1
+        assert balance(unit, clock) == (10, 0, 0)
+
     def test_a_channel_total_the_policy_accepts_is_recorded_for_reconciliation(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:

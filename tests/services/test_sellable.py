@@ -9,13 +9,17 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.errors import OrderkitError
 from orderkit.orders import OutboxMessage
+from orderkit.orders._messages import fit_id
+from orderkit.services import Ledger
 from orderkit.services._sellable import (
     _sellable_message,
     outbox_message,
     sellable_stream,
 )
+from orderkit.testing import FrozenClock
 from orderkit.testing.strategies import instants
 
 
@@ -23,7 +27,7 @@ def _general(sku: str, sellable: int, cause: str, now: dt.datetime) -> object:
     """What `outbox_message` makes of the same figure, or the error it raises."""
     try:
         return outbox_message(
-            f"sellable:{sku}:{cause}",
+            fit_id(f"sellable:{sku}:{cause}"),
             sellable_stream(sku),
             "sellable",
             {"sku": sku, "sellable": sellable},
@@ -78,3 +82,33 @@ def test_a_naive_instant_is_refused_alike() -> None:
     assert expected == _fast("SKU-1", 1, "k", naive)
     with pytest.raises(OrderkitError):
         _sellable_message("SKU-1", 1, "k", naive)  # type: ignore[arg-type]
+
+
+class TestLongNames:
+    """Names the ledger takes make message ids that fit, unique and stable."""
+
+    def test_a_long_sku_and_key_fit_and_stay_apart(self) -> None:
+        now = pendulum.datetime(2026, 11, 11, tz="UTC")
+        sku = "S" * 255
+        first = _sellable_message(sku, 1, "k" * 4096, now)
+        again = _sellable_message(sku, 1, "k" * 4096, now)
+        other = _sellable_message(sku, 1, "k" * 4095, now)
+        assert len(first.message_id) == 255
+        assert first.message_id == again.message_id
+        assert first.message_id != other.message_id
+
+    def test_an_id_that_fits_is_unchanged(self) -> None:
+        now = pendulum.datetime(2026, 11, 11, tz="UTC")
+        message = _sellable_message("TEA-01", 3, "grn-1", now)
+        assert message.message_id == "sellable:TEA-01:grn-1"
+
+    def test_a_ledger_with_an_outbox_takes_every_name_it_documents(self) -> None:
+        unit = MemoryUnitOfWork()
+        clock = FrozenClock(pendulum.datetime(2026, 11, 11))
+        with unit as uow:
+            ledger = Ledger(uow.ledger, clock, outbox=uow.outbox)
+            ledger.receive("S" * 255, "W" * 255, 5, key="k" * 4096)
+            ledger.reserve("o" * 1024, [("S" * 255, "W" * 255, 1)], key="r" * 4096)
+            uow.commit()
+        with unit as uow:
+            assert [len(m.message_id) for m in uow.outbox.unsent()] == [255, 255]

@@ -78,6 +78,23 @@ def order_stream(channel: str, order_id: str) -> str:
     return f"{full[:256]}:sha256={digest}"
 
 
+def fit_id(text: str, longest: int = _MAX_ID_LENGTH) -> str:
+    """`text` as an id of at most `longest` characters, the same on every call.
+
+    An id built from names the stores take (SKUs and order ids of up to
+    255 characters, keys of up to 4,096) may be longer than a message id
+    may be: such an id keeps its head and ends in the SHA-256 of the whole,
+    as a long `order_stream` does. An id that fits is `text` itself.
+    """
+    if len(text) <= longest:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{text[: longest - _HASHED]}:sha256={digest}"
+
+
+_HASHED: Final = len(":sha256=") + 64
+
+
 @final
 @attrs.frozen(slots=True, kw_only=True)
 class OutboxMessage:

@@ -7,6 +7,7 @@ often the change is retried: the outbox keeps one of each.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import attrs
 import pendulum
@@ -33,6 +34,7 @@ from orderkit.orders import (
     Saga,
     order_stream,
 )
+from orderkit.orders._messages import fit_id
 from orderkit.orders._owed import left_on, owed_back, refund_parts
 from orderkit.pricing import RefundState, Violation
 from orderkit.services._sellable import outbox_message
@@ -79,7 +81,7 @@ def order_messages(
                 "params": dict(message.params),
                 "key": str(message.key),
             }
-            message_id = f"milestone:{stream}:{step.status}"
+            message_id = fit_id(f"milestone:{stream}:{step.status}")
             messages.append(
                 outbox_message(message_id, stream, "milestone", payload, now)
             )
@@ -100,7 +102,7 @@ def order_messages(
 
 def refund_key(order: Order, version: int) -> str:
     """The one key of a refund owed since `version`: message id and provider key."""
-    return f"refund:{order_stream(order.channel, order.order_id)}:{version}"
+    return _refund_id(f"refund:{order_stream(order.channel, order.order_id)}:{version}")
 
 
 def refund_saga(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Saga:
@@ -194,7 +196,16 @@ def handed_over(order: Order, saga: Saga, refund: RefundDue) -> bool:
 
 def case_refund_key(order: Order, case: AfterSalesCase) -> str:
     """The one key of an after-sales case's refund: message id and provider key."""
-    return f"refund:{order_stream(order.channel, order.order_id)}:case:{case.case_id}"
+    stream = order_stream(order.channel, order.order_id)
+    return _refund_id(f"refund:{stream}:case:{case.case_id}")
+
+
+def _refund_id(key: str) -> str:
+    # Room for the `/<n>` a refund split over payments adds to its parts' keys.
+    return fit_id(key, _MAX_REFUND_KEY)
+
+
+_MAX_REFUND_KEY: Final = 255 - len("/999999")
 
 
 def case_refund_reason(case: AfterSalesCase) -> str:

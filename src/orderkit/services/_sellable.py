@@ -9,6 +9,7 @@ from json.encoder import encode_basestring
 import pendulum
 
 from orderkit.orders import OutboxMessage
+from orderkit.orders._messages import fit_id
 from orderkit.ports import LedgerStore
 
 
@@ -63,7 +64,7 @@ def _sellable_message(
     """
     body = f'{{"sellable": {sellable}, "sku": {encode_basestring(sku)}}}'.encode()
     return OutboxMessage(
-        message_id=f"sellable:{sku}:{cause}",
+        message_id=fit_id(f"sellable:{sku}:{cause}"),
         stream=sellable_stream(sku),
         topic="sellable",
         payload=body,
