@@ -172,3 +172,27 @@ class TestProgress:
         assert done.returncode == 0, done.stderr
         assert done.stderr == ""
         assert json.loads(done.stdout)["orders_generated"] == 40
+
+
+@pytest.mark.parametrize(
+    ("command", "where", "says"),
+    [
+        ("simulate", "missing/day.db", "there is no directory"),
+        ("simulate", ".", "is a directory"),
+        ("replay", "missing/day.db", "there is no directory"),
+    ],
+)
+def test_a_database_path_that_cannot_be_opened_is_bad_usage(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    where: str,
+    says: str,
+) -> None:
+    first = ["--orders", "50"] if command == "simulate" else [str(EVENTS)]
+    code = main([command, *first, "--db", str(tmp_path / where)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert says in err
+    assert len(err.strip().splitlines()) == 1

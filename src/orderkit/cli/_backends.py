@@ -13,6 +13,7 @@ import argparse
 import importlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Final, cast, final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -31,15 +32,22 @@ def is_dsn(target: str) -> bool:
 
 
 def database_option(text: str) -> str:
-    """`--db`'s value, checked as argparse's `type=`: not empty.
+    """`--db`'s value, checked as argparse's `type=`.
 
     Raises:
-        argparse.ArgumentTypeError: `text` is empty.
+        argparse.ArgumentTypeError: `text` is empty, or a file path that is
+            a directory or lies in no directory (bad usage, before any run).
     """
     # SQLite reads "" as a private database per connection: nothing would
     # be kept, and simulate's workers would each see their own.
     if not text:
         raise argparse.ArgumentTypeError("empty: give a file path, :memory: or a DSN")
+    if text != MEMORY and not is_dsn(text):
+        path = Path(text)
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name")
+        if not path.parent.is_dir():
+            raise argparse.ArgumentTypeError(f"there is no directory {path.parent}")
     return text
 
 
