@@ -213,6 +213,29 @@ class TestSerials:
         with pytest.raises(UnknownSerial):
             receive_return(self.approved(), serials, SHIPPED, at(48))
 
+    def test_serials_are_not_taken_before_the_goods_come_back(self) -> None:
+        # They would count as received: the unit could never come back in
+        # the case that really receives it.
+        with pytest.raises(ValidationError) as caught:
+            request_return(
+                case_id="AS-7001",
+                order_id="DY-20250118-42",
+                payment_id="alipay-2088-555",
+                lines=[
+                    ReturnLine("L2", "DJI-BATT", 1),
+                    ReturnLine("L1", "DJI-MINI4", 1, frozenset({"DJI-MINI4-0001"})),
+                ],
+                refund_amount=cny("2199.00"),
+                reason="七天无理由退货",
+                requester="buyer:wang.fang",
+                return_to="SZ-Nanshan",
+                at=T0,
+            )
+        assert (caught.value.field, caught.value.value) == (
+            "lines[1].serials",
+            ["DJI-MINI4-0001"],
+        )
+
     def test_line_not_in_case(self) -> None:
         with pytest.raises(ValidationError) as caught:
             receive_return(self.approved(), {"L9": ["X"]}, SHIPPED, at(48))

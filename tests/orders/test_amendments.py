@@ -43,6 +43,7 @@ from orderkit.orders import (
     record_payments,
     record_price_change,
     refund_case,
+    reject_case,
     request_return,
     resolve_case,
 )
@@ -455,6 +456,35 @@ class TestPayments:
         order = recorded(record_payments(paid_order(), captured(), **stamp(1))).order
         assert isinstance(record_payments(order, captured(), **stamp(2)), Unchanged)
 
+    def test_a_ledger_in_another_currency_is_a_currency_mismatch(self) -> None:
+        order = recorded(record_payments(paid_order(), captured(), **stamp(1))).order
+        usd = PaymentLedger(ORDER_ID, "USD").authorise(
+            "alipay-1", Money("848.00", "USD"), T0
+        )
+
+        with pytest.raises(CurrencyMismatch) as caught:
+            record_payments(order, usd, **stamp(2))
+
+        assert (caught.value.field, caught.value.value, caught.value.expected) == (
+            "payment_ledger.currency",
+            "USD",
+            "CNY",
+        )
+
+    def test_a_ledger_of_another_order_is_an_order_mismatch(self) -> None:
+        order = recorded(record_payments(paid_order(), captured(), **stamp(1))).order
+        other = PaymentLedger("TB-OTHER", "CNY").authorise(
+            "alipay-1", cny("848.00"), T0
+        )
+
+        with pytest.raises(OrderMismatch) as caught:
+            record_payments(order, other, **stamp(2))
+
+        assert (caught.value.field, caught.value.value) == (
+            "payment_ledger.order_id",
+            "TB-OTHER",
+        )
+
 
 class TestAfterSales:
     """A case joins the order, then its steps; the refund is the ledger's."""
@@ -683,3 +713,76 @@ class TestACaseIsOneItsFunctionsMade:
         ):
             order = recorded(record_case(order, each, **stamp(3 + n))).order
         assert order.after_sales[0].state is CaseState.RESOLVED
+
+
+def with_serials(case: AfterSalesCase, *serials: str) -> AfterSalesCase:
+    """`case` with serials on its line though it never received anything.
+
+    Older versions' `request_return` kept serials passed to it: stored
+    orders may hold such cases.
+    """
+    line = attrs.evolve(case.lines[0], serials=frozenset(serials))
+    return attrs.evolve(case, lines=[line])
+
+
+def approved_as(case_id: str) -> AfterSalesCase:
+    case = attrs.evolve(a_return(), case_id=case_id)
+    return approve_case(case, "mgr.li", "store_manager", TIERS, T0.add(days=4))
+
+
+def tin_back(case: AfterSalesCase, serial: str = "LJ-0001") -> AfterSalesCase:
+    """The tin of Longjing received back, serial `serial` as shipped."""
+    return receive_return(case, {"L2": [serial]}, {"L2": [serial]}, T0.add(days=6))
+
+
+class TestCaseSerials:
+    """A case's serials are what its receive step recorded: they came back."""
+
+    def test_serials_without_a_receive_step_are_refused(self) -> None:
+        order = recorded(record_case(paid_order(), approved_as("AS-1"), **stamp(1)))
+        before = order.order
+
+        for n, case_id in enumerate(["AS-1", "AS-2"]):  # moved on, and new
+            forged = with_serials(approved_as(case_id), "LJ-0001")
+            with pytest.raises(IllegalTransition, match=r"lines\[L2\]\.serials"):
+                record_case(before, forged, **stamp(2 + n))
+
+        assert before.after_sales == (approved_as("AS-1"),)
+
+    @pytest.mark.parametrize("serials", [(), ("LJ-0001",)])
+    def test_serials_received_are_never_changed(self, serials: tuple[str, ...]) -> None:
+        case = approved_as("AS-1")
+        received = receive_return(
+            case, {"L2": serials}, {"L2": serials}, T0.add(days=6)
+        )
+        order = recorded(record_case(paid_order(), received, **stamp(1))).order
+        inspected = inspect_return(received, passed=True, at=T0.add(days=7)).case
+
+        with pytest.raises(IllegalTransition, match=r"lines\[L2\]\.serials"):
+            record_case(order, with_serials(inspected, "LJ-0002"), **stamp(2))
+
+    def test_a_case_stored_with_serials_it_never_received_blocks_nothing(
+        self,
+    ) -> None:
+        stale = with_serials(a_return(), "LJ-0001")
+        # An order stored by an older version still loads.
+        order = paid_order(after_sales=[stale])
+        assert CONVERTER.loads(CONVERTER.dumps(order), Order) == order
+
+        # Another case that really receives the tin is recorded.
+        order = recorded(record_case(order, approved_as("AS-2"), **stamp(1))).order
+        real = tin_back(approved_as("AS-2"))
+        order = recorded(record_case(order, real, **stamp(2))).order
+        assert order.after_sales == (stale, real)
+
+        # The stale case moves on: rejected as it is, or received for real.
+        later = T0.add(days=4)
+        rejected = reject_case(stale, "mgr.li", "sent the tin in AS-2", later)
+        outcome = recorded(record_case(order, rejected, **stamp(3)))
+        assert outcome.order.after_sales[0] == rejected
+        approved = approve_case(stale, "mgr.li", "store_manager", TIERS, later)
+        with pytest.raises(ValidationError, match="received it"):
+            record_case(order, tin_back(approved), **stamp(4))
+        again = tin_back(approved, "LJ-0002")
+        outcome = recorded(record_case(order, again, **stamp(5)))
+        assert outcome.order.after_sales[0] == again

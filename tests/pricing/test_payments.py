@@ -1,4 +1,5 @@
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -10,6 +11,7 @@ from orderkit.errors import (
     CaptureExceedsAuthorisation,
     CurrencyMismatch,
     IdempotencyConflict,
+    NaiveDatetime,
     RefundExceedsCapture,
     RefundNotPending,
     UnknownPayment,
@@ -242,6 +244,37 @@ class TestBadInput:
                 "x",
                 dt.datetime(2024, 11, 11),  # noqa: DTZ001 - naive on purpose
             )
+
+    @pytest.mark.parametrize(
+        "operation",
+        [
+            lambda ledger, at: ledger.authorise("unionpay-1", cny("1.00"), at),
+            lambda ledger, at: ledger.capture("alipay-2088-001", cny("1.00"), at),
+            lambda ledger, at: ledger.request_refund(
+                "RF-1", "alipay-2088-001", cny("1.00"), "x", at
+            ),
+            lambda ledger, at: ledger.override(
+                "OV-1",
+                OverrideKind.GOODWILL,
+                "alipay-2088-001",
+                cny("1.00"),
+                actor="cs.li",
+                reason="late delivery",
+                at=at,
+            ),
+        ],
+        ids=["authorise", "capture", "request_refund", "override"],
+    )
+    def test_a_naive_time_names_the_argument(
+        self,
+        paid: PaymentLedger,
+        operation: Callable[[PaymentLedger, dt.datetime], PaymentLedger],
+    ) -> None:
+        naive = dt.datetime(2024, 11, 11, 8)  # noqa: DTZ001 - naive on purpose
+        with pytest.raises(NaiveDatetime) as caught:
+            operation(paid, naive)
+        # Every operation calls its time `at`: the error names what was passed.
+        assert (caught.value.field, caught.value.value) == ("at", naive)
 
     @pytest.mark.parametrize(
         ("state", "decided_at"),

@@ -160,7 +160,8 @@ class ReturnLine:
         sku: The line's SKU: what goes back on hand after a passed inspection.
         quantity: Units returned, at least 1.
         serials: The serial numbers of the units, as received (empty until
-            `receive`, and for goods without serial numbers).
+            `receive_return`, which `request_return` insists on, and for
+            goods without serial numbers).
 
     .. versionadded:: 0.1.0
     """
@@ -359,7 +360,9 @@ def request_return(  # noqa: PLR0913 - a case is these facts, keyword-only
 
     Raises:
         ValidationError: A field is invalid, such as an empty `payment_id`:
-            a refund must reference the original payment (`field` names it).
+            a refund must reference the original payment, or a line has
+            serials, which only `receive_return` records (`field` names it,
+            as in `lines[0].serials`).
         EmptyOrder: `lines` is empty.
     """
     case = AfterSalesCase(
@@ -373,6 +376,14 @@ def request_return(  # noqa: PLR0913 - a case is these facts, keyword-only
         return_to=return_to,
         requested_at=at,
     )
+    for i, line in enumerate(case.lines):
+        # Serials here would count as received, though nothing came back yet.
+        if line.serials:
+            raise ValidationError(
+                f"lines[{i}].serials",
+                sorted(line.serials),
+                "are recorded when the goods come back (receive_return)",
+            )
     step = CaseStep("request", None, CaseState.REQUESTED, requester, at, reason)
     return attrs.evolve(case, steps=(step,))
 

@@ -22,7 +22,12 @@ from orderkit._fast import copier
 from orderkit._time import to_utc
 from orderkit._validate import instance_of, text
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import IllegalTransition, ValidationError
+from orderkit.errors import (
+    CurrencyMismatch,
+    IllegalTransition,
+    OrderMismatch,
+    ValidationError,
+)
 from orderkit.orders._aftersales import (
     CASE_TRANSITIONS,
     AfterSalesCase,
@@ -133,6 +138,7 @@ def record_payments(  # noqa: PLR0913 - the part, and who records it when
         return _duplicate(order, key)
     if old == ledger:
         return Unchanged(order, "the order holds this payment ledger already")
+    _check_belongs(order, ledger)
     if old is not None:
         _check_extends(order, old, ledger)
     before = None if old is None else old.totals()
@@ -171,7 +177,8 @@ def record_case(  # noqa: PLR0913 - the part, and who records it when
         holds this case already.
 
     Raises:
-        IllegalTransition: The case rewrites or drops its recorded history.
+        IllegalTransition: The case rewrites or drops its recorded history,
+            or its lines' serials change other than by its receive step.
         OrderMismatch: The case is for another order.
         ValidationError: The case names a line or refund the order does not
             have, or an argument is invalid (`field` names it).
@@ -203,6 +210,9 @@ def _check_case(order: Order, old: AfterSalesCase | None, case: AfterSalesCase) 
     A case is a value anyone can build: its history must be a path through
     `CASE_TRANSITIONS` that ends in its state, each step's mark set exactly
     when its step is there, and what its approval agreed to unchanged since.
+    The lines' serials are the receive step's mark: they change only when
+    that step is recorded. A stored case that carries serials without it
+    (as `request_return` once let in) keeps them, and can move on.
     """
 
     def refuse(problem: str) -> IllegalTransition:
@@ -229,17 +239,26 @@ def _check_case(order: Order, old: AfterSalesCase | None, case: AfterSalesCase) 
                 case,
                 "changes what the recorded case was opened or approved for",
             )
-        marks: list[tuple[str, object, object]] = [
-            (name, getattr(old, name), getattr(case, name))
-            for name in ("required_role", "inspection_passed", "refund_id")
-        ]
-        marks += [
-            (f"lines[{line.line_id}].serials", line.serials or None, now.serials)
-            for line, now in zip(old.lines, case.lines, strict=True)
-        ]
-        for name, recorded, now in marks:
-            if recorded is not None and now != recorded:
+        for name in ("required_role", "inspection_passed", "refund_id"):
+            mark = getattr(old, name)
+            if mark is not None and getattr(case, name) != mark:
                 raise refuse(f"the case's {name} was recorded already")
+    problem = _serials_problem(old, case)
+    if problem is not None:
+        raise refuse(problem)
+
+
+def _serials_problem(old: AfterSalesCase | None, case: AfterSalesCase) -> str | None:
+    """Serials that change without the receive step, which alone sets them."""
+    new_steps = case.steps if old is None else case.steps[len(old.steps) :]
+    if any(step.action == CaseAction.RECEIVE for step in new_steps):
+        return None
+    recorded = {} if old is None else {line.line_id: line.serials for line in old.lines}
+    for line in case.lines:
+        if line.serials != recorded.get(line.line_id, frozenset()):
+            field = f"lines[{line.line_id}].serials"
+            return f"the case's {field} change without a receive step"
+    return None
 
 
 def _check_refund_sent(
@@ -455,6 +474,20 @@ def _repriced(order: Order, change: PriceChange) -> tuple[OrderLine, ...]:
         attrs.evolve(each, unit_price=change.new_unit_price) if each is line else each
         for each in order.lines
     )
+
+
+def _check_belongs(order: Order, ledger: PaymentLedger) -> None:
+    """Refuse a ledger of another order or currency, as `Order` would.
+
+    Before `_check_extends`: a ledger in another currency differs from the
+    stored one everywhere, and the caller is owed the error that says why.
+    """
+    if ledger.order_id != order.order_id:
+        raise OrderMismatch(order.order_id, ledger.order_id, "payment_ledger.order_id")
+    if ledger.currency != order.currency:
+        raise CurrencyMismatch(
+            "payment_ledger.currency", ledger.currency, order.currency
+        )
 
 
 def _check_extends(order: Order, old: PaymentLedger, new: PaymentLedger) -> None:

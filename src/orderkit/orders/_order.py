@@ -25,7 +25,7 @@ from orderkit.errors import (
     ValidationError,
 )
 from orderkit.money import Money
-from orderkit.orders._aftersales import AfterSalesCase, ReturnLine
+from orderkit.orders._aftersales import AfterSalesCase, CaseAction, ReturnLine
 from orderkit.orders._events import EVENT_TYPES, Event, OrderEvent
 from orderkit.orders._model import (
     Address,
@@ -309,8 +309,9 @@ def _units_shipped(order: Order) -> dict[str, int]:
 def check_parts(order: Order) -> None:
     """Refuse a payment ledger, case or price change that does not fit the order.
 
-    A case must name a payment of the order (`UnknownPayment`), never take
-    back a serial another case received on the same line, and, once
+    A case must name a payment of the order (`UnknownPayment`), never
+    receive a serial another case received on the same line (only a case
+    whose history has its receive step received its serials), and, once
     refunded, name a refund of the payment ledger for its payment and
     amount that no other case names. (That the refund has not failed is
     `record_case`'s check: a refund may fail after its case was recorded,
@@ -355,6 +356,10 @@ def _check_cases(
                 case.payment_id,
                 f"order {order.order_id!r} has no such payment",
             )
+        # A unit that failed inspection went back to the buyer: it may come
+        # back in a later case. Serials without a receive step (older
+        # versions stored them from request_return) were never received.
+        holds_units = _received(case) and case.inspection_passed is not False
         for j, part in enumerate(case.lines):
             _check_line(lines, f"{field}.lines[{j}]", part.line_id, part.sku)
             if part.quantity > lines[part.line_id].quantity:
@@ -363,12 +368,15 @@ def _check_cases(
                     part.quantity,
                     "more units than ordered",
                 )
-            if case.inspection_passed is not False:
-                # A unit that failed inspection went back to the buyer: it
-                # may come back in a later case.
+            if holds_units:
                 _check_serials(case, f"{field}.lines[{j}].serials", part, received)
         if case.refund_id is not None:
             _check_refund(case, case.refund_id, f"{field}.refund_id", ledger, refunded)
+
+
+def _received(case: AfterSalesCase) -> bool:
+    """Whether the case's history has its receive step: its serials came back."""
+    return any(step.action == CaseAction.RECEIVE for step in case.steps)
 
 
 def _check_part(

@@ -384,7 +384,8 @@ class PaymentLedger:
             CurrencyMismatch: `amount` is in another currency than the ledger.
             IdempotencyConflict: `payment_id` was authorised for another amount.
         """
-        record = PaymentRecord(payment_id, amount, at)
+        # The argument's name, not the record's field: the caller passed `at`.
+        record = PaymentRecord(payment_id, amount, to_utc(at, "at"))
         self._same_currency(amount, "amount")
         for existing in self.payments:
             if existing.payment_id == payment_id:
@@ -466,7 +467,8 @@ class PaymentLedger:
                 amount and allowance, less what is refunded or pending.
             IdempotencyConflict: `refund_id` was used for another refund.
         """
-        refund = Refund(refund_id, payment_id, amount, reason, at)
+        # The argument's name, not the refund's field: the caller passed `at`.
+        refund = Refund(refund_id, payment_id, amount, reason, to_utc(at, "at"))
         self._same_currency(amount, "amount")
         self._payment(payment_id, "payment_id")
         for existing in self.refunds:

@@ -398,7 +398,8 @@ def _case(draw: st.DrawFn, stage: int) -> AfterSalesCase:
         case_id=draw(_ID),
         order_id=draw(_ID),
         payment_id=draw(_ID),
-        lines=lines,
+        # Serials come with the goods: receive_return records them below.
+        lines=[ReturnLine(r.line_id, r.sku, r.quantity) for r in lines],
         refund_amount=draw(money("CNY", min_minor=1, max_minor=10**7)),
         reason=draw(_ID),
         requester=f"buyer:{draw(_ID)}",
