@@ -935,8 +935,9 @@ class TestRefusedInput:
 
         assert ("lines", lines) == (info.value.field, info.value.value)
 
-    @pytest.mark.parametrize("amount", ["0.00", "-1.00"])
-    def test_a_capture_must_be_positive(self, amount: str) -> None:
+    # Zero is a free order's capture (TestFreeOrders); below zero is no capture.
+    @pytest.mark.parametrize("amount", ["-0.01", "-1.00"])
+    def test_a_capture_must_not_be_negative(self, amount: str) -> None:
         with pytest.raises(ValidationError) as info:
             PaymentCaptured(
                 order_id=ORDER_ID,
@@ -1020,3 +1021,88 @@ class TestStoredOrders:
             attrs.evolve(order_in(S.PAID), applied_keys=["x"])  # type: ignore[list-item]
 
         assert "applied_keys[0]" == info.value.field
+
+
+def paid_nothing(payment_id: str = "FREE-1", minutes: int = 1) -> PaymentCaptured:
+    """A free order's capture: the channel says paid, and nothing was taken."""
+    return PaymentCaptured(
+        order_id=ORDER_ID,
+        key=key("order.paid", payment_id),
+        occurred_at=at(minutes),
+        payment_id=payment_id,
+        amount=Money("0.00", "CNY"),
+    )
+
+
+class TestFreeOrders:
+    """A capture of zero pays a free order, records no payment and owes nothing."""
+
+    def test_a_zero_capture_pays_an_unpaid_order_without_a_payment(self) -> None:
+        order = applied(apply(None, placed(), now=NOW)).order
+
+        outcome = applied(apply(order, paid_nothing(), now=NOW))
+
+        assert S.PAID == outcome.order.status
+        assert () == outcome.order.payments
+        (record,) = outcome.records
+        assert (S.PENDING_PAYMENT, S.PAID, "PaymentCaptured") == (
+            record.from_status,
+            record.to_status,
+            record.event_type,
+        )
+        assert [("zero_capture[FREE-1]", "", "0.00 CNY")] == [
+            (c.field, c.old, c.new) for c in record.changes
+        ]
+        assert key("order.paid", "FREE-1") in outcome.order.applied_keys
+
+    def test_a_free_order_paid_is_picked_and_shipped(self) -> None:
+        batch = apply_all(
+            None,
+            [
+                placed(),
+                paid_nothing(),
+                picking(),
+                shipped("S1", ("L1", 2)),
+                shipped("S2", ("L2", 1), minutes=130),
+            ],
+            now=NOW,
+        )
+
+        assert batch.order is not None
+        assert S.SHIPPED == batch.order.status
+        assert all(isinstance(o, Applied) for o in batch.outcomes)
+
+    def test_a_zero_capture_delivered_again_is_a_duplicate(self) -> None:
+        order = apply_all(None, [placed(), paid_nothing()], now=NOW).order
+        assert order is not None
+
+        assert isinstance(apply(order, paid_nothing(), now=NOW), Duplicate)
+
+    @pytest.mark.parametrize(
+        "status",
+        [S.PAID, S.PICKING, S.SHIPPED, S.COMPLETED, S.CANCELLED, S.CLOSED],
+    )
+    def test_a_zero_capture_past_payment_changes_nothing(self, status: S) -> None:
+        order = order_in(status)
+
+        outcome = apply(order, paid_nothing("FREE-9", minutes=40), now=NOW)
+
+        # Stale, not RefundDue: nothing was captured, so nothing is owed.
+        assert isinstance(outcome, Stale)
+        assert order is outcome.order
+
+    def test_cancelling_a_free_order_paid_owes_nothing(self) -> None:
+        batch = apply_all(None, [placed(), paid_nothing(), cancelled()], now=NOW)
+
+        assert batch.order is not None
+        assert (S.CANCELLED, ()) == (batch.order.status, batch.order.payments)
+        assert not any(isinstance(o, RefundDue) for o in batch.outcomes)
+
+    def test_a_zero_capture_in_another_currency_is_refused(self) -> None:
+        order = order_in(S.PENDING_PAYMENT)
+        dollars = attrs.evolve(paid_nothing(), amount=Money("0.00", "USD"))
+
+        with pytest.raises(CurrencyMismatch) as info:
+            apply(order, dollars, now=NOW)
+
+        assert ("amount", "USD") == (info.value.field, info.value.value)

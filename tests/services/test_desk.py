@@ -13,6 +13,7 @@ import pendulum
 import pytest
 from tests.services._samples import SLA, awaiting_payment, backend, cny
 
+from orderkit.adapters.channels import ShopifyPayloads
 from orderkit.dedupe import Fingerprinter, IdempotencyKey, ReviewState
 from orderkit.errors import (
     IllegalTransition,
@@ -28,6 +29,7 @@ from orderkit.integrations import (
     PickTask,
     TrackingEvent,
     TrackingStatus,
+    load_json,
 )
 from orderkit.inventory import Backorder, Preorder
 from orderkit.money import Money
@@ -1667,3 +1669,121 @@ def test_unknown_codes_are_typed(make: Any, field: str) -> None:
     with pytest.raises(ValidationError) as caught:
         make()
     assert field == caught.value.field
+
+
+SHOPIFY_ORDER = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures/channels/shopify/order-3-line-items-discount-shipping.json"
+)
+
+
+def free_shopify_order(**changed: Any) -> ChannelOrder:
+    """Shopify's order #1001 made free by a 100% code: Shopify says it is paid."""
+    body = load_json(SHOPIFY_ORDER.read_bytes())
+    body["order"].update(
+        financial_status="paid",
+        fulfillments=[],
+        discount_codes=[{"code": "FREE100", "amount": "597.00", "type": "percentage"}],
+        total_tax="0.00",
+        total_price="0.00",
+        **changed,
+    )
+    [record] = ShopifyPayloads().parse(body, topic="orders/paid")
+    assert isinstance(record, ChannelOrder)
+    return record
+
+
+class TestFreeOrders:
+    """A free order its channel reports paid is taken in paid, and owes nothing."""
+
+    @staticmethod
+    def shopify_desk(
+        unit: UnitOfWork, clock: FrozenClock, record: ChannelOrder
+    ) -> OrderDesk:
+        """A desk at W1 holding ten of each of the record's SKUs."""
+        with unit as uow:
+            for line in record.placed.lines:
+                Ledger(uow.ledger, clock).receive(line.sku, "W1", 10)
+            uow.commit()
+        return OrderDesk(
+            unit, clock, DeskPolicy(locations=["W1"]), Fingerprinter(SECRET)
+        )
+
+    @staticmethod
+    def balances(
+        unit: UnitOfWork, clock: FrozenClock, record: ChannelOrder
+    ) -> set[tuple[int, int, int]]:
+        with unit as uow:
+            ledger = Ledger(uow.ledger, clock)
+            found = [ledger.balance(line.sku, "W1") for line in record.placed.lines]
+        return {(b.on_hand, b.reserved, b.allocated) for b in found}
+
+    def test_a_free_shopify_order_is_paid_picked_and_shipped(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        record = free_shopify_order()
+        the_desk = self.shopify_desk(unit, clock, record)
+
+        taken = the_desk.accept(record)
+
+        assert isinstance(taken, Accepted)
+        assert (OrderStatus.PAID, ()) == (taken.order.status, taken.order.payments)
+        assert {(10, 0, 1)} == self.balances(unit, clock, record)  # committed
+        assert [] == refund_messages(unit)
+        clock.advance(days=30)
+        assert () == the_desk.close_unpaid()
+        order_id = record.placed.order_id
+        wms = _Warehouse()
+        picked = the_desk.start_picking("shopify", order_id, wms)
+        assert OrderStatus.PICKING == picked.order.status
+        parcel = Shipped(
+            order_id=order_id,
+            key=IdempotencyKey("shopify", "fulfillment", order_id, "F1"),
+            occurred_at=clock.now(),
+            shipment_id="F1",
+            lines=[ShipmentLine(line.line_id, 1) for line in record.placed.lines],
+            carrier="UPS",
+            tracking_number="1Z2345",
+        )
+        shipped = the_desk.record("shopify", order_id, parcel)
+        assert OrderStatus.SHIPPED == shipped.order.status
+        assert {(9, 0, 0)} == self.balances(unit, clock, record)
+
+    def test_a_free_order_cancelled_owes_nothing(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        record = free_shopify_order()
+        the_desk = self.shopify_desk(unit, clock, record)
+        the_desk.accept(record)
+        order_id = record.placed.order_id
+
+        ended = the_desk.record(
+            "shopify",
+            order_id,
+            Cancelled(
+                order_id=order_id,
+                key=IdempotencyKey("shopify", "order.cancelled", order_id, "1"),
+                occurred_at=clock.now(),
+                reason="cancelled in Shopify: customer",
+            ),
+        )
+
+        assert OrderStatus.CANCELLED == ended.order.status
+        assert () == ended.refund_due
+        assert [] == refund_messages(unit)
+        assert {(10, 0, 0)} == self.balances(unit, clock, record)
+
+    def test_a_free_order_taken_in_cancelled_owes_nothing(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        record = free_shopify_order(
+            cancelled_at="2008-01-11T11:00:00-05:00", cancel_reason="customer"
+        )
+        the_desk = self.shopify_desk(unit, clock, record)
+
+        taken = the_desk.accept(record)
+
+        assert isinstance(taken, Accepted)
+        assert OrderStatus.CANCELLED == taken.order.status
+        assert [] == refund_messages(unit)
+        assert {(10, 0, 0)} == self.balances(unit, clock, record)

@@ -183,6 +183,16 @@ class TestStuckOrders:
         assert (stuck.reason, stuck.deadline) == (StuckReason.PAST_SHIP_BY, due)
         assert queued[0] == due
 
+    def test_a_free_order_counts_ship_by_from_when_it_was_placed(self) -> None:
+        # Paid by a zero capture, which records no payment: as the queue does.
+        free = attrs.evolve(order("DY-2001", S.PICKING), payments=())
+        due = SLA.ship_by(free.placed_at).due
+        (stuck,) = stuck_orders([free], now=due, rules=StuckRules(sla=SLA))
+        queued = DeskPolicy(locations=["HZ-1"], sla=SLA).picking_priority(free)
+
+        assert (stuck.reason, stuck.deadline) == (StuckReason.PAST_SHIP_BY, due)
+        assert queued[0] == due
+
     def test_picking_without_sla_or_promise_is_not_judged(self) -> None:
         assert stuck_orders([order("DY-2001", S.PICKING)], now=T0.add(days=30)) == []
 

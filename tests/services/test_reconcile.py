@@ -13,11 +13,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orderkit.calendar import DayWindow
+from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import NaiveDatetime, ValidationError
 from orderkit.integrations import SettlementLine, TransactionKind
 from orderkit.inventory import Balance, Movement, MovementKind
 from orderkit.money import Money
-from orderkit.orders import Address, Buyer, Order, OrderLine, OrderStatus, Payment
+from orderkit.orders import (
+    Address,
+    Buyer,
+    Order,
+    OrderLine,
+    OrderPlaced,
+    OrderStatus,
+    Payment,
+    PaymentCaptured,
+    apply_all,
+)
 from orderkit.pricing import PaymentLedger
 from orderkit.services import (
     Discrepancy,
@@ -786,3 +797,37 @@ class TestStockCounts:
             StockCount("PUER-357G", "WH-HZ", 40, T0.naive())
         with pytest.raises(NaiveDatetime):
             reconcile_stock([], [], [], since=T0.naive())
+
+
+class TestFreeOrders:
+    """A free order paid with a capture of zero took no money: no line is due."""
+
+    def test_a_free_order_paid_expects_no_statement_line(self) -> None:
+        free = order("DY-3001", total="0.00")
+        placed = OrderPlaced(
+            order_id="DY-3001",
+            key=IdempotencyKey("douyin", "trade.created", "DY-3001", "1"),
+            occurred_at=T0,
+            channel="douyin",
+            buyer=free.buyer,
+            address=free.address,
+            lines=free.lines,
+        )
+        captured = PaymentCaptured(
+            order_id="DY-3001",
+            key=IdempotencyKey("douyin", "trade.paid", "DY-3001", "1"),
+            occurred_at=T0.add(minutes=1),
+            payment_id="WX-FREE",
+            amount=cny("0.00"),
+        )
+        batch = apply_all(None, [placed, captured], now=T0.add(minutes=2))
+        assert batch.order is not None
+        assert OrderStatus.PAID == batch.order.status
+
+        report = reconcile_payments(
+            [batch.order, paid("DY-1001", "WX-1")],
+            [line("WX-1", "199.00", order_id="DY-1001")],
+        )
+
+        assert report.ok
+        assert (report.matched, report.expected) == (1, 1)

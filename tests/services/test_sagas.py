@@ -1440,3 +1440,20 @@ def test_saga_value_round_trips_through_sqlite(tmp_path: Path) -> None:
     assert order is not None
     assert isinstance(order.saga, Saga)
     assert order.saga.amount == cny("576.00")
+
+
+@pytest.mark.parametrize("amount", ["0.00", "-1.00"])
+def test_pay_refuses_a_capture_of_zero_before_anything_is_stored(
+    shop: Shop, payments: FakePayments, amount: str
+) -> None:
+    """A capture of zero is a channel's free order, never one to ask a provider for."""
+    accepted(shop.desk)
+    checkout = shop.checkout(payments)
+
+    with pytest.raises(ValidationError) as caught:
+        pay(checkout, cny(amount))
+
+    assert (caught.value.field, caught.value.value) == ("amount", cny(amount))
+    assert not payments.calls
+    assert audit_types(shop.unit) == ["OrderPlaced"]
+    assert stored(shop.unit).status is OrderStatus.PENDING_PAYMENT

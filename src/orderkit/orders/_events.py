@@ -13,7 +13,6 @@ from orderkit._validate import (
     instance_of,
     items_of,
     optional_text,
-    positive_money,
     text,
 )
 from orderkit.dedupe import IdempotencyKey
@@ -28,6 +27,7 @@ from orderkit.orders._model import (
     _shipment_lines,
     check_lines,
 )
+from orderkit.orders._tiers import non_negative_money
 
 
 def _occurred_at(value: dt.datetime) -> pendulum.DateTime:
@@ -96,16 +96,28 @@ class OrderPlaced(Event):
 class PaymentCaptured(Event):
     """The payment provider captured money for the order.
 
+    A capture of zero is a free order paid (a 100% discount, free samples,
+    which channels report as paid): it moves an order awaiting payment to
+    `paid` like any capture, but records no `Payment`, since nothing was
+    captured; once the order is paid or ended it is `Stale`, and owes no
+    refund. The lifecycle does not check that the order is free, as an order
+    does not know its total after discounts: the channel adapters state a
+    zero capture only for a paid order of total zero, and `FieldMap`
+    refuses one for an order whose mapped total is absent or not zero.
+
     Attributes:
         payment_id: The provider's transaction id; a second capture event with
             the same id is the same capture.
-        amount: The amount captured, in the order's currency.
+        amount: The amount captured, in the order's currency: zero or more.
+
+    Raises:
+        ValidationError: `amount` is not a `Money`, or is negative.
 
     .. versionadded:: 0.1.0
     """
 
     payment_id: str = attrs.field(validator=text("payment_id"))
-    amount: Money = attrs.field(validator=positive_money("amount"))
+    amount: Money = attrs.field(validator=non_negative_money("amount"))
 
 
 @final

@@ -74,6 +74,7 @@ _payment_when: Final = attrgetter("captured_at", "payment_id")
 # enum metaclass's slower instance check.
 _PENDING_PAYMENT: Final = OrderStatus.PENDING_PAYMENT
 _KEEP: Final = Verdict.KEEP
+_STALE: Final = Verdict.STALE
 _REFUND_DUE: Final = Verdict.REFUND_DUE
 
 
@@ -127,6 +128,8 @@ def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Ou
     if event.amount.currency.code != order.currency:
         raise CurrencyMismatch("amount", event.amount.currency.code, order.currency)
     cell = CELLS[order.status, PaymentCaptured]
+    if not event.amount.amount:
+        return _free(order, event, now, cell)
     if cell is _KEEP or cell is _REFUND_DUE:
         status = order.status
     elif type(cell) is OrderStatus:
@@ -145,6 +148,22 @@ def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Ou
             return applied
         return RefundDue(applied.order, applied.records, event, owed)
     return applied
+
+
+def _free(
+    order: Order,
+    event: PaymentCaptured,
+    now: pendulum.DateTime,
+    cell: OrderStatus | Verdict,
+) -> Outcome:
+    # A free order paid: nothing was captured, so no Payment is kept (nothing
+    # to refund, reconcile or store), and only an unpaid order moves. On an
+    # order paid or ended already it changes nothing: where a capture keeps
+    # the status or is owed back, zero is neither kept nor owed.
+    if type(cell) is not OrderStatus:
+        return unchanged(order, event, _STALE)
+    change = new_change(f"zero_capture[{event.payment_id}]", "", str(event.amount))
+    return commit(order, event, now, cell, (change,), moved)
 
 
 def _move(order: Order, event: OrderEvent, now: pendulum.DateTime) -> Outcome:
@@ -267,7 +286,9 @@ def apply(order: Order | None, event: OrderEvent, *, now: dt.datetime) -> Outcom
         predecessor has not arrived (also for any event but `OrderPlaced`
         on `None`); `RefundDue` for a capture on a cancelled or closed order,
         and for the cancellation of an order that has captured money, each
-        owing what the payment ledger does not show refunded already.
+        owing what the payment ledger does not show refunded already. A
+        capture of zero (a free order) moves an unpaid order to `paid`
+        without recording a payment, and is `Stale` on any other order.
         Only `Applied` and `RefundDue` carry a changed order.
 
     Raises:

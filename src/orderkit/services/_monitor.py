@@ -319,13 +319,14 @@ def _ship_by_due(
 ) -> pendulum.DateTime | None:
     """The order's ship-by instant: the mapping's, else the SLA's, else none.
 
-    The SLA counts from the first payment; an order without payments has
-    no SLA deadline (there is no instant to count from).
+    The SLA counts from the first payment; a free order (paid by a zero
+    capture, which records no payment) from when it was placed, as the
+    picking queue counts it.
     """
     given = ship_by.get((order.channel, order.order_id))
     if given is not None:
         return given
-    paid_at = first_capture(order)
+    paid_at = first_capture(order) or order.placed_at
     if rules.sla is None or paid_at is None:
         return None
     return rules.sla.ship_by(paid_at).due

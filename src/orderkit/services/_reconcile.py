@@ -473,10 +473,11 @@ def reconcile_payments(
     capture under its capture id; every settled refund under its refund id;
     a pending refund is matched when the statement has it and not missed
     when it does not; a failed one moved no money), else its `payments`
-    (each a capture under its payment id). The statement's side: its
-    captures and sales (money taken) and refunds (money sent back), matched
-    to the orders' by transaction id; authorisations and voids move no
-    money and are only counted.
+    (each a capture under its payment id). A free order paid with a
+    capture of zero records no payment, so no line is due for it. The
+    statement's side: its captures and sales (money taken) and refunds
+    (money sent back), matched to the orders' by transaction id;
+    authorisations and voids move no money and are only counted.
 
     A transaction on both sides is matched when the currency, the amount
     and (if the statement names one) the order agree, and is a

@@ -733,3 +733,104 @@ class TestSpecText:
         with pytest.raises(StructureError) as caught:
             FieldMap.from_json({"channel": "x"})  # type: ignore[arg-type]
         assert "spec" == caught.value.field
+
+
+def paid_spec(*, total: bool = True) -> dict[str, Any]:
+    """`minimal_spec` with a payment event whose amount is its own field."""
+    spec = minimal_spec()
+    if total:
+        spec["fields"]["total"] = {"path": "total", "as": "money"}
+    spec["events"] = [
+        {
+            "type": "payment_captured",
+            "when": "paid_at",
+            "fields": {
+                "occurred_at": {"path": "paid_at", "as": "instant"},
+                "payment_id": "payment.id",
+                "amount": {"path": "payment.amount", "as": "money"},
+            },
+        }
+    ]
+    return spec
+
+
+def paid_payload(total: str, amount: str) -> dict[str, Any]:
+    return {
+        "id": 7,
+        "created_at": "2025-06-18T10:00:00+08:00",
+        "paid_at": "2025-06-18T10:01:00+08:00",
+        "state": "PAID",
+        "buyer": "b-1",
+        "total": total,
+        "payment": {"id": "PAY-7", "amount": amount},
+        "items": [{"id": 1, "sku": "S", "qty": 2, "price": "0.00"}],
+    }
+
+
+class TestFreeOrders:
+    """A payment of zero is a free order's: stated only when the total is zero."""
+
+    def test_a_zero_payment_of_a_free_order_is_stated(self) -> None:
+        fm = FieldMap.from_dict(paid_spec())
+
+        (record,) = fm.parse(paid_payload("0.00", "0.00"), topic="order")
+
+        assert isinstance(record, ChannelOrder)
+        (paid,) = record.events
+        assert isinstance(paid, PaymentCaptured)
+        assert Money("0.00", "CNY") == paid.amount
+        batch = apply_all(None, [record.placed, *record.events], now=FAR_FUTURE)
+        assert batch.order is not None
+        assert (OrderStatus.PAID, ()) == (batch.order.status, batch.order.payments)
+
+    def test_a_zero_payment_of_an_order_with_a_total_is_refused(self) -> None:
+        fm = FieldMap.from_dict(paid_spec())
+
+        with pytest.raises(ValidationError) as caught:
+            fm.parse(paid_payload("19.80", "0.00"), topic="order")
+
+        assert ("payment.amount", Money("0.00", "CNY")) == (
+            caught.value.field,
+            caught.value.value,
+        )
+        assert "the order's total (total) is 19.80 CNY" in caught.value.problem
+
+    def test_a_zero_payment_without_a_total_is_refused(self) -> None:
+        fm = FieldMap.from_dict(paid_spec(total=False))
+
+        with pytest.raises(ValidationError) as caught:
+            fm.parse(paid_payload("0.00", "0.00"), topic="order")
+
+        assert "payment.amount" == caught.value.field
+        assert "no total" in caught.value.problem
+
+    def test_a_refused_zero_payment_is_reported_with_the_other_problems(
+        self,
+    ) -> None:
+        fm = FieldMap.from_dict(paid_spec())
+        payload = paid_payload("19.80", "0.00")
+        payload["buyer"] = ""
+
+        with pytest.raises(MappingError) as caught:
+            fm.parse(payload, topic="order")
+
+        assert {"buyer", "payment.amount"} == set(caught.value.paths)
+
+    def test_an_unreadable_total_is_reported_once(self) -> None:
+        fm = FieldMap.from_dict(paid_spec())
+
+        with pytest.raises(ValidationError) as caught:
+            fm.parse(paid_payload("19.8x", "0.00"), topic="order")
+
+        assert "total" == caught.value.field
+
+    def test_a_zero_taobao_payment_is_a_free_order_paid(self) -> None:
+        payload = sample()
+        for line in trade(payload)["orders"]["order"]:
+            line["price"] = "0.00"
+        trade(payload).update(post_fee="0.00", discount_fee="0.00", payment="0.00")
+
+        (paid,) = parse_one(payload).events
+
+        assert isinstance(paid, PaymentCaptured)
+        assert Money("0.00", "CNY") == paid.amount

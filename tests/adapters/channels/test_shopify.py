@@ -643,3 +643,47 @@ class TestRefundedAlready:
             order({"financial_status": "partially_refunded", "refunds": [refund]})
 
         assert "order.refunds[0].transactions[0].currency" == caught.value.field
+
+
+def _free(financial: str = "paid") -> dict[str, Any]:
+    """The fixture order made free by a 100% code (Shopify states the money off)."""
+    return {
+        "financial_status": financial,
+        "fulfillments": [],
+        "discount_codes": [
+            {"code": "FREE100", "amount": "597.00", "type": "percentage"}
+        ],
+        "total_tax": "0.00",
+        "total_price": "0.00",
+    }
+
+
+class TestFreeOrders:
+    """A free order Shopify says is paid states a capture of zero, and no other."""
+
+    def test_a_free_paid_order_states_a_capture_of_zero(self) -> None:
+        record = order(_free())
+
+        [paid] = record.events
+        assert isinstance(paid, PaymentCaptured)
+        assert (usd("0.00"), "order-450789469") == (paid.amount, paid.payment_id)
+        assert "order.paid" == paid.key.event_type
+        assert OrderStatus.PAID == record.status
+        taken, owed = _taken_in(record)
+        assert (OrderStatus.PAID, ()) == (taken.order.status, taken.order.payments)
+        assert [] == owed
+
+    @pytest.mark.parametrize("financial", ["pending", "authorized"])
+    def test_a_free_order_not_paid_states_no_capture(self, financial: str) -> None:
+        record = order(_free(financial))
+
+        assert () == record.events
+        assert OrderStatus.PENDING_PAYMENT == record.status
+
+    def test_a_free_order_cancelled_owes_nothing(self) -> None:
+        record = order({**_free(), **_cancelled("paid", [])})
+
+        assert [PaymentCaptured, Cancelled] == [type(e) for e in record.events]
+        taken, owed = _taken_in(record)
+        assert OrderStatus.CANCELLED == taken.order.status
+        assert [] == owed

@@ -500,3 +500,49 @@ class TestRefundedAlready:
             order({"refunds": [{"id": 726, "total": "10.00"}]})
 
         assert "refunds[0].total" == caught.value.field
+
+
+def _free(status: str = "processing") -> ChannelOrder:
+    """Order 727 made free by a 100% coupon, shipped free and untaxed."""
+    body = payload(ORDER)
+    body.update(
+        status=status,
+        coupon_lines=[{"id": 1, "code": "free100", "discount": "24.00"}],
+        total_tax="0.00",
+        total="0.00",
+    )
+    for shipping in body["shipping_lines"]:
+        shipping["total"] = "0.00"
+    [record] = WooCommercePayloads().parse(body, topic="order.updated")
+    assert isinstance(record, ChannelOrder)
+    return record
+
+
+class TestFreeOrders:
+    """A free order WooCommerce marks paid states a capture of zero, and no other."""
+
+    def test_a_free_paid_order_states_a_capture_of_zero(self) -> None:
+        record = _free()
+
+        [paid] = record.events
+        assert isinstance(paid, PaymentCaptured)
+        assert (usd("0.00"), "order-727") == (paid.amount, paid.payment_id)
+        assert OrderStatus.PAID == record.status
+        desk, unit = _desk_with_stock(record)
+        taken = desk.accept(record)
+        assert isinstance(taken, Accepted)
+        assert (OrderStatus.PAID, ()) == (taken.order.status, taken.order.payments)
+        assert [] == _refunds_owed(unit)
+
+    def test_a_free_order_awaiting_payment_states_no_capture(self) -> None:
+        assert () == _free("on-hold").events
+
+    def test_a_free_order_cancelled_owes_nothing(self) -> None:
+        record = _free("cancelled")
+
+        assert [PaymentCaptured, Cancelled] == [type(e) for e in record.events]
+        desk, unit = _desk_with_stock(record)
+        taken = desk.accept(record)
+        assert isinstance(taken, Accepted)
+        assert OrderStatus.CANCELLED == taken.order.status
+        assert [] == _refunds_owed(unit)

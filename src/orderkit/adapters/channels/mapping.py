@@ -192,6 +192,7 @@ def _order_from(
         reader,
         values.get("order_id"),
         status if isinstance(status, OrderStatus) else None,
+        values.get("total"),
     )
     if len(errors) > start or lines is None or events is None:
         return None
@@ -329,7 +330,11 @@ def _line(got: Mapping[str, Any]) -> OrderLine:
 
 
 def _events_from(
-    fieldmap: FieldMap, reader: _Reader, order_id: object, status: OrderStatus | None
+    fieldmap: FieldMap,
+    reader: _Reader,
+    order_id: object,
+    status: OrderStatus | None,
+    total: object,
 ) -> tuple[OrderEvent, ...] | None:
     stated: list[OrderEvent] = []
     failed = False
@@ -345,6 +350,11 @@ def _events_from(
         if got is None or not isinstance(order_id, str):
             failed = True
             continue
+        if spec.type == "payment_captured" and not _paid_as_free(
+            got["amount"], total, event_reader, reader
+        ):
+            failed = True
+            continue
         event = event_reader.build(
             functools.partial(_event, fieldmap.channel, spec, order_id, got)
         )
@@ -356,6 +366,36 @@ def _events_from(
         return None
     # Oldest first, as ChannelOrder promises; ties keep the spec's order.
     return tuple(sorted(stated, key=lambda event: event.occurred_at))
+
+
+def _paid_as_free(
+    amount: Money, total: object, event_reader: _Reader, reader: _Reader
+) -> bool:
+    """Whether a capture of `amount` may be stated; else report why not.
+
+    A capture of zero is a free order paid: only an order whose mapped total
+    is zero may state one, as the lifecycle cannot tell (an order does not
+    know its total after discounts). A total that failed to read is
+    reported already.
+    """
+    if amount.amount or total is _MISSING:
+        return True
+    if isinstance(total, Money) and not total.amount:
+        return True
+    stated = (
+        f"'s total ({reader.sources['total']}) is {total}"
+        if isinstance(total, Money)
+        else " states no total"
+    )
+    reader.errors.append(
+        ValidationError(
+            event_reader.sources["amount"],
+            amount,
+            f"is zero, but the order{stated}: only a free order (a total of"
+            " zero) is paid nothing",
+        )
+    )
+    return False
 
 
 def _event(
@@ -533,8 +573,11 @@ class FieldMap:
             ValidationError: `topic` is not one of `topics` (`.field` is
                 `"topic"`), or a field is missing or malformed (`.field` is
                 its payload path; `UnknownStatus` for a status the map does
-                not list). Several problems raise `MappingError` listing
-                them all; nothing is returned in part.
+                not list), or a `payment_captured` amount is zero for an
+                order whose mapped `total` is absent or not zero (`.field`
+                is the amount's path: only a free order is paid nothing).
+                Several problems raise `MappingError` listing them all;
+                nothing is returned in part.
         """
         if topic not in self.topics:
             known = ", ".join(sorted(self.topics))

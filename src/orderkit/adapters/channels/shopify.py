@@ -209,7 +209,8 @@ class ShopifyPayloads:
       captured (`authorized` is not a capture), of what Shopify still holds:
       `total_price` less the successful `refund` transactions of the
       order's `refunds` (nothing for `refunded`), so a desk that ends the
-      order never owes back money Shopify has refunded already. Dated
+      order never owes back money Shopify has refunded already (a free
+      order's is zero: see below). Dated
       `processed_at` (else `created_at`), the only stable time the payload
       gives; the payment is `order-<id>` because the order names no
       transaction (`transactions/list` has the provider's ids). When
@@ -236,12 +237,13 @@ class ShopifyPayloads:
       shipment id; the earliest of them also states `PickingStarted` at the
       same time (a parcel leaves only once picked). Other fulfilments
       (pending, cancelled, no tracking yet) state nothing.
-    - Free orders: a paid order whose `total_price` is zero (a 100%
-      discount) is `paid` here, as Shopify says, but states no
-      `PaymentCaptured` (a capture is above zero): the desk keeps it
-      awaiting payment, never picks it, and `close_unpaid` closes it at its
-      deadline, its stock released. Take such orders in yourself until the
-      desk supports them.
+    - Free orders: an order whose `total_price` is zero (a 100% discount,
+      free samples) and whose `financial_status` is `paid` states a
+      `PaymentCaptured` of zero, dated and keyed as any capture: the desk
+      takes it in paid, commits its stock and picks it, `close_unpaid`
+      leaves it alone, and cancelling it owes nothing back. A zero capture
+      is stated for no other order: a free order not marked paid is
+      awaiting payment as Shopify says.
 
     Keys (the same on every re-send): placed is
     `(shopify, order.placed, <id>, <updated_at>)`, so a re-delivered version
@@ -381,7 +383,11 @@ class ShopifyPayloads:
     ) -> Money | None:
         """The capture the order states: what Shopify still holds, or `None`."""
         financial = order.get("financial_status")
-        if financial not in _CAPTURED or total.amount <= 0:
+        if not total.amount:
+            # A free order (a 100% discount): Shopify marks it paid with
+            # nothing captured, and the zero capture moves it to paid.
+            return total if financial == "paid" else None
+        if financial not in _CAPTURED:
             return None
         refunded = self._refunded(order, at, total.currency)
         if financial == "partially_refunded" and refunded.amount <= 0:

@@ -174,16 +174,17 @@ class WooCommercePayloads:
       order's `refunds` (each `total` written negative), so a desk that
       ends the order never owes back money WooCommerce has refunded
       already; none when that is nothing (a completed order refunded in
-      full, whose goods left, states `total`), nor for a total of zero (see
-      below). Paid with `transaction_id` (or `order-<id>` when the gateway
+      full, whose goods left, states `total`), but zero for a total of zero
+      (see below). Paid with `transaction_id` (or `order-<id>` when the gateway
       gave none, as bank transfers do); `Cancelled` at `date_modified_gmt`
       for a cancelled order. A completed order's shipment has no tracking
       number in the payload, so no `Shipped` is made up.
-    - Free orders: a paid order whose `total` is zero (a 100% coupon) is
-      `paid` here, as WooCommerce says, but states no `PaymentCaptured`
-      (a capture is above zero): the desk keeps it awaiting payment, never
-      picks it, and `close_unpaid` closes it at its deadline, its stock
-      released. Take such orders in yourself until the desk supports them.
+    - Free orders: an order whose `total` is zero (a 100% coupon) that
+      WooCommerce marks paid (`date_paid_gmt` set, not awaiting payment)
+      states a `PaymentCaptured` of zero: the desk takes it in paid,
+      commits its stock and picks it, `close_unpaid` leaves it alone, and
+      cancelling it owes nothing back. A zero capture is stated for no
+      other order.
 
     Refunds: `amount` in the adapter's `currency` (the list states none),
     the order id from the `_links.up` link (the list repeats it nowhere
@@ -381,11 +382,15 @@ def _captured(
                 f"{refund_at}.total", refund.get("total"), "must be zero or negative"
             )
         refunded -= amount
+    if not total.amount:
+        # A free order (a 100% coupon): paid with nothing captured, and the
+        # zero capture moves it to paid; the caller states it only when paid.
+        return total
     if refunded < total:
         return total - refunded
     # Refunded in full after it was completed: the goods left, and a desk
     # never cancels a shipped order, so nothing is owed back.
-    return total if status is _S.COMPLETED and total.amount > 0 else None
+    return total if status is _S.COMPLETED else None
 
 
 def _when(record: Mapping[str, Any], at: str, name: str) -> pendulum.DateTime:
