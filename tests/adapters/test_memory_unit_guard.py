@@ -251,6 +251,7 @@ READS: dict[str, dict[str, Call]] = {
         "holds": lambda s, _c, _k: s.holds(),
         "movements": lambda s, _c, _k: s.movements(),
         "policy": lambda s, _c, _k: s.policy("TEA"),
+        "high_water": lambda s, _c, _k: s.high_water(),
     },
     "keys": {},
     "limits": {},

@@ -645,8 +645,9 @@ class TestCorrections:
 class _WatchedStreams:
     """An outbox's stream locks, and the store's sweep, written down in turn."""
 
-    def __init__(self, store: LedgerStore) -> None:
+    def __init__(self, store: LedgerStore, *, tells_its_time: bool = True) -> None:
         self.store = store
+        self.tells_its_time = tells_its_time
         self.taken: list[str] = []
         self.swept_unlocked: list[str] = []
 
@@ -664,31 +665,58 @@ class _WatchedStreams:
         return swept
 
     def __getattr__(self, name: str) -> Any:
+        if name == "high_water" and not self.tells_its_time:
+            raise AttributeError(name)  # a host's store that does not tell it
         return getattr(self.store, name)
+
+
+def _behind_the_store(
+    store: LedgerStore, clock: FrozenClock, **watched: bool
+) -> tuple[Ledger, _WatchedStreams, str]:
+    """A hold due by the store's time (another process wrote later), not the clock's."""
+    spy = _WatchedStreams(store, **watched)
+    ledger = Ledger(spy, clock, outbox=spy)
+    ledger.receive("TEA", "W1", 1)
+    ledger.receive("MUG", "W1", 1)
+    ttl = dt.timedelta(minutes=10)
+    hold = ledger.reserve("cart-1", [("TEA", "W1", 1)], ttl=ttl).holds[0]
+    clock.advance(minutes=20)
+    ledger.receive("MUG", "W1", 1)  # another process's write: the store's time
+    clock.advance(minutes=-15)  # this process's clock is behind it
+    return ledger, spy, hold.hold_id
 
 
 class TestSweepBehindTheStoresTime:
     """A sweep by a clock behind the store's takes every stream it sweeps first."""
 
-    def test_holds_due_by_the_stores_time_alone_wait_for_a_later_sweep(
+    def test_the_sweep_goes_by_the_stores_time_streams_first(
         self, any_store: LedgerStore
     ) -> None:
-        clock = FrozenClock(T0)
-        watched = _WatchedStreams(any_store)
-        ledger = Ledger(watched, clock, outbox=watched)
-        ledger.receive("TEA", "W1", 1)
-        ledger.receive("MUG", "W1", 1)
-        ttl = dt.timedelta(minutes=10)
-        hold = ledger.reserve("cart-1", [("TEA", "W1", 1)], ttl=ttl).holds[0]
-        clock.advance(minutes=20)
-        ledger.receive("MUG", "W1", 1)  # another process's write: the store's time
-        clock.advance(minutes=-15)  # this process's clock is behind it
+        ledger, spy, hold_id = _behind_the_store(any_store, FrozenClock(T0))
 
         swept = ledger.expire_due()
 
-        assert list(swept) == []
-        assert watched.swept_unlocked == []
+        assert [m.hold_id for m in swept] == [hold_id]
+        assert spy.swept_unlocked == []
+        assert ledger.hold(hold_id).state is HoldState.EXPIRED
+
+    def test_a_store_that_does_not_tell_its_time_is_swept_by_the_clock(
+        self, any_store: LedgerStore
+    ) -> None:
+        ledger, spy, hold_id = _behind_the_store(
+            any_store, FrozenClock(T0), tells_its_time=False
+        )
+
+        assert list(ledger.expire_due()) == []
+        assert spy.swept_unlocked == []
         # Due by the store's time, the hold blocks nobody before it is swept.
         assert ledger.balance("TEA", "W1").available == 1
         assert ledger.reserve("cart-2", [("TEA", "W1", 1)]).holds[0].owner == "cart-2"
-        assert ledger.hold(hold.hold_id).state is HoldState.EXPIRED
+        assert ledger.hold(hold_id).state is HoldState.EXPIRED
+
+    def test_an_audit_behind_the_stores_time_finds_nothing(
+        self, any_store: LedgerStore
+    ) -> None:
+        ledger, _, _ = _behind_the_store(any_store, FrozenClock(T0))
+
+        assert ledger.audit() == ()

@@ -103,6 +103,20 @@ class MemoryLedgerStore(Journaled):
                 )
             return found
 
+    def high_water(self) -> pendulum.DateTime | None:
+        """The latest time this store has worked at (its high-water mark).
+
+        Every write works at `max(now, mark)`, and reads count a live hold
+        due by that time as expired: `Ledger.expire_due` and
+        `Ledger.audit` sweep at it, so that what they write and read agree
+        with the store, whatever a caller's clock says. `None` before the
+        first write.
+        """
+        with self._lock:
+            if self._owned:
+                self._in_unit("high_water")
+            return self._s.high_water_
+
     def receipt(self, key: str) -> Receipt | None:
         """Return the first receipt of `key`, marked replayed, or `None`."""
         with self._lock:

@@ -21,12 +21,13 @@ from orderkit.adapters._ledger_rows import (
     read_movement,
     read_policy,
 )
-from orderkit.adapters._micros import to_us
+from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._postgres_ledger_tables import (
     BALANCES,
     BALANCES_BY,
     BALANCES_END,
     HOLD_BY_ID,
+    MARK,
     MOVEMENTS_AFTER,
     POLICY,
     RECEIPT,
@@ -67,6 +68,25 @@ class LedgerReads(SessionStore):
                 for row in cur.execute(query + BALANCES_END, values)
             ],
         )
+
+    def high_water(self) -> pendulum.DateTime | None:
+        """The latest time this store has worked at (its high-water mark).
+
+        Every write works at `max(now, mark)`, and reads count a live hold
+        due by that time as expired: `Ledger.expire_due` and
+        `Ledger.audit` sweep at it, so that what they write and read agree
+        with the store, whatever a caller's clock says. `None` before the
+        first write.
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+
+        def work(cur: Cursor) -> pendulum.DateTime | None:
+            row = cur.execute(f"SELECT {MARK}").fetchone()
+            return None if row is None or row[0] is None else from_us(row[0])
+
+        return self._read("high_water", work)
 
     def receipt(self, key: str) -> Receipt | None:
         """Return the first receipt of `key`, marked replayed, or `None`.

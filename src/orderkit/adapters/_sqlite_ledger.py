@@ -21,7 +21,7 @@ from orderkit.adapters._ledger_rows import (
     read_movement,
     read_policy,
 )
-from orderkit.adapters._micros import to_us
+from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._sqlite_ledger_rows import SqliteRows
 from orderkit.adapters._sqlite_ledger_tables import (
     HOLD_BY_ID,
@@ -272,6 +272,25 @@ class SqliteLedgerStore(SessionStore):
                 )
             ],
         )
+
+    def high_water(self) -> pendulum.DateTime | None:
+        """The latest time this store has worked at (its high-water mark).
+
+        Every write works at `max(now, mark)`, and reads count a live hold
+        due by that time as expired: `Ledger.expire_due` and
+        `Ledger.audit` sweep at it, so that what they write and read agree
+        with the store, whatever a caller's clock says. `None` before the
+        first write.
+
+        Raises:
+            StoreError: SQLite failed.
+        """
+
+        def work(cur: sqlite3.Cursor) -> pendulum.DateTime | None:
+            row = cur.execute("SELECT high_water FROM orderkit_mark").fetchone()
+            return None if row is None or row[0] is None else from_us(row[0])
+
+        return self._session.read("high_water", work)
 
     def receipt(self, key: str) -> Receipt | None:
         """Return the first receipt of `key`, marked replayed, or `None`.

@@ -156,6 +156,13 @@ class LedgerStore(Protocol):
     `balances` count a live hold past its expiry as expired, whether or not
     it has been swept.
 
+    Optionally, `high_water()` returns the mark (`None` before the first
+    write), as the reference stores do: `Ledger.expire_due` and
+    `Ledger.audit` then sweep at the store's time, so that a caller whose
+    clock is behind another's still sweeps every hold the reads count as
+    expired, and an audit finds the two sides agree. Without it they go by
+    the caller's clock.
+
     .. versionadded:: 0.1.0
     """
 
@@ -169,11 +176,11 @@ class LedgerStore(Protocol):
         """Expire live holds due by `now`, in O(expired), at the store's time.
 
         The movements are written at `max(now, mark)`, as every write is; the
-        holds expired are those due by `now` alone, the holds whose streams
-        the caller could see were due (`Ledger.expire_due` takes them
-        first). A hold due by the mark only already counts as expired, and
-        a later sweep writes it. Returns the `EXPIRE` movements written, at
-        most `limit` of them.
+        holds expired are those due by `now`, the holds whose streams the
+        caller took first (`Ledger.expire_due` passes the store's time when
+        the store tells it, see `high_water` above). A hold due by the mark
+        only already counts as expired, and a later sweep writes it.
+        Returns the `EXPIRE` movements written, at most `limit` of them.
         """
         ...
 

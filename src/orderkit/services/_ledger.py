@@ -209,6 +209,11 @@ class Ledger:
         self._locks: Callable[[Sequence[str]], None] | None = getattr(
             outbox, "lock_streams", None
         )
+        # The reference stores tell their high-water mark; a host's store
+        # may not, and its sweeps then go by the caller's clock alone.
+        self._high_water: Callable[[], pendulum.DateTime | None] | None = getattr(
+            store, "high_water", None
+        )
 
     # writes
 
@@ -488,12 +493,15 @@ class Ledger:
         to take the due ones' streams before their balances, as every other
         change does. The result is a list of the movements whose `signals`
         hold a `Relist` for each balance the expired holds brought back to
-        sale. Holds due by `now` are expired; one due only by a later time
-        the store has seen (another process's clock ahead of this one's)
-        counts as expired already and waits for a later sweep, so that
-        the sweep never takes a balance whose stream it did not take first.
+        sale. The sweep goes by the store's time when it is later than
+        `now` (another process's clock ahead of this one's), read from a
+        store that tells it (`high_water()`, as the reference stores do):
+        so it expires every hold the store's reads count as expired, having
+        taken their streams first. A store that does not tell it is swept
+        by `now`, and a hold due only by its later time waits for a later
+        sweep (it counts as expired meanwhile).
         """
-        at = self._now() if now is None else to_utc(now, "now")
+        at = self._store_time(self._now() if now is None else to_utc(now, "now"))
         if self._outbox is not None and self._locks is not None:
             # The sweep locks the due holds' balances: their streams first.
             live = self._store.holds(state=HoldState.LIVE)
@@ -672,6 +680,11 @@ class Ledger:
 
     def _now(self) -> pendulum.DateTime:
         return to_utc(self._clock.now(), "clock.now()")
+
+    def _store_time(self, now: pendulum.DateTime) -> pendulum.DateTime:
+        """`now`, or the store's later time: what its reads count as expired."""
+        mark = None if self._high_water is None else self._high_water()
+        return now if mark is None or now >= mark else mark
 
     def _stamp(
         self, key: str | None, reason: str, actor: str, *, drawn: bool = False

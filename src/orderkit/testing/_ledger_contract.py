@@ -814,6 +814,23 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         assert error.value.state == "expired"
         assert ledger.balance("TEA-01", "W1").available == 1
 
+    def test_a_sweep_and_an_audit_behind_the_stores_time_agree_with_it(
+        self, ledger: Ledger, store: LedgerStore, clock: FrozenClock
+    ) -> None:
+        """A store that tells its time (`high_water()`) is swept and audited at it."""
+        if getattr(store, "high_water", None) is None:
+            pytest.skip("this store does not tell its time (high_water)")
+        ledger.receive("TEA-01", "W1", 1)
+        ledger.receive("MUG-02", "W2", 1)
+        hold = ledger.reserve("cart-1", [("TEA-01", "W1", 1)]).holds[0]
+        clock.advance(minutes=20)
+        ledger.receive("MUG-02", "W2", 1)  # another balance: the hold stays unswept
+        assert store.high_water() == clock.now()  # type: ignore[attr-defined]
+        clock.advance(minutes=-10)
+        assert ledger.audit() == ()
+        assert ledger.hold(hold.hold_id).state is HoldState.EXPIRED
+        assert ledger.expire_due() == []
+
     def test_a_hold_placed_while_the_clock_is_behind_is_not_born_expired(
         self, ledger: Ledger, clock: FrozenClock
     ) -> None:
