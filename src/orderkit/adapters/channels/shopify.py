@@ -39,7 +39,7 @@ from orderkit.adapters.channels._common import (
     stamp,
 )
 from orderkit.adapters.channels._shopify_events import order_events
-from orderkit.errors import CurrencyMismatch, StructureError, ValidationError
+from orderkit.errors import StructureError, ValidationError
 from orderkit.integrations import (
     ChannelOrder,
     ChannelRecord,
@@ -205,31 +205,24 @@ class ShopifyPayloads:
       with the reason; any other value raises `UnknownStatus` too. `closed_at` alone is
       Shopify's archiving, not canonical closure of an unpaid order, so it
       changes nothing else.
-    - Events: `PaymentCaptured` when `financial_status` says the money was
-      captured (`authorized` is not a capture), of what Shopify still holds:
-      `total_price` less the successful `refund` transactions of the
-      order's `refunds` (nothing for `refunded`), so a desk that ends the
-      order never owes back money Shopify has refunded already (a free
-      order's is zero: see below). Dated
-      `processed_at` (else `created_at`), the only stable time the payload
-      gives; the payment is `order-<id>` because the order names no
-      transaction (`transactions/list` has the provider's ids). When
-      Shopify holds nothing, no `PaymentCaptured` is stated: cancelled, the
-      order owes nothing back; not cancelled and not shipped (`refunded`,
-      unfulfilled: its `status` stays paid, as Shopify says), the desk keeps
-      it awaiting payment, so it is never picked, `status_drift` reports
-      it (Shopify ahead), and `close_unpaid` closes it at its deadline
-      unless Shopify cancels it first. An order refunded in full after
-      goods left (partially shipped, shipped, completed) states the capture
-      of `total_price`: its parcels apply only to a paid order, and a desk
-      never cancels a shipped order, so it owes none of it back; its
-      refunds are after-sales. A `partially_refunded` order that lists no
-      successful refund is refused (`StructureError` naming `refunds`), and
-      so is a refund in another currency than the order's (naming its
-      `currency`): what Shopify holds cannot be told. The desk records an
-      order's events once, by key: for an order it holds already, record
-      Shopify's refunds in its payment ledger (`OrderDesk.amend`) before
-      its `Cancelled`, or ending it owes back the whole capture. `Cancelled`
+    - Events: `PaymentCaptured` of `total_price` when `financial_status`
+      says the money was captured (`authorized` is not a capture; a free
+      order's is zero: see below), dated `processed_at` (else
+      `created_at`), the only stable time the payload gives; the payment is
+      `order-<id>` because the order names no transaction
+      (`transactions/list` has the provider's ids). The capture is the
+      whole total even when part was refunded (`partially_refunded`): the
+      desk takes refunds off what ending the order owes from the order's
+      payment ledger, so record Shopify's refunds there (`OrderDesk.amend`)
+      before the order's `Cancelled` once the desk holds its capture.
+      An order refunded in full (`refunded`) before any goods left states
+      no capture: Shopify holds none of it, so cancelled it owes nothing
+      back, and not cancelled the desk keeps it awaiting payment, never
+      picks it, `status_drift` reports it (Shopify ahead) and
+      `close_unpaid` closes it at its deadline unless Shopify cancels it
+      first. Refunded in full after goods left (partially shipped, shipped,
+      completed), it states the capture: its parcels apply only to a paid
+      order, and a shipped order is never cancelled. `Cancelled`
       at `cancelled_at` with the `cancel_reason`. Each of `fulfillments`
       whose `status` is `success` and that names a `tracking_company` and a
       `tracking_number` (the carrier's acknowledgement) is a `Shipped` of
@@ -373,15 +366,15 @@ class ShopifyPayloads:
             status=status,
             channel_status=_channel_status(order),
             events=order_events(
-                order, at, order_id, created, self._captured(order, at, total, status)
+                order, at, order_id, created, self._captured(order, total, status)
             ),
             updated_at=updated,
         )
 
     def _captured(
-        self, order: Mapping[str, Any], at: str, total: Money, status: OrderStatus
+        self, order: Mapping[str, Any], total: Money, status: OrderStatus
     ) -> Money | None:
-        """The capture the order states: what Shopify still holds, or `None`."""
+        """The capture the order states, or `None`: see the class docstring."""
         financial = order.get("financial_status")
         if not total.amount:
             # A free order (a 100% discount): Shopify marks it paid with
@@ -389,46 +382,14 @@ class ShopifyPayloads:
             return total if financial == "paid" else None
         if financial not in _CAPTURED:
             return None
-        refunded = self._refunded(order, at, total.currency)
-        if financial == "partially_refunded" and refunded.amount <= 0:
-            raise StructureError(
-                join(at, "refunds"),
-                order.get("refunds"),
-                "lists no successful refund of a partially_refunded order:"
-                " what Shopify still holds cannot be told",
-                "refunds",
-            )
-        held = Money.zero(total.currency)
-        if financial != "refunded" and refunded < total:
-            held = total - refunded
-        if held.amount > 0:
-            return held
-        # Refunded in full after goods left: the parcels need a paid order,
-        # and a shipped order is never cancelled, so nothing is owed back.
-        return total if status in _GONE else None
-
-    def _refunded(self, order: Mapping[str, Any], at: str, currency: Currency) -> Money:
-        """The successful refund transactions of the order's `refunds`."""
-        refunded = Money.zero(currency)
-        for refund_at, refund in objects(
-            order.get("refunds"), path=join(at, "refunds"), required=False
-        ):
-            for item_at, item in objects(
-                refund.get("transactions"),
-                path=f"{refund_at}.transactions",
-                required=False,
-            ):
-                transaction = self._transaction(item, item_at, currency)
-                if transaction.kind is not TransactionKind.REFUND:
-                    continue
-                if not transaction.succeeded:
-                    continue
-                if transaction.amount.currency != currency:
-                    raise CurrencyMismatch(
-                        join(item_at, "currency"), item.get("currency"), currency.code
-                    )
-                refunded += transaction.amount
-        return refunded
+        if financial == "refunded" and status not in _GONE:
+            # Refunded in full before anything left: Shopify holds none of
+            # it, so a cancellation owes nothing back and nothing is picked.
+            return None
+        # The whole capture, however much was refunded since: the desk
+        # takes refunds off what it owes from the order's payment ledger,
+        # which must see every refund against the same capture.
+        return total
 
     # ------------------------------------------------------------------
     # Refunds and transactions
@@ -493,13 +454,11 @@ class ShopifyPayloads:
             for item_at, item in objects(items, path=at)
         )
 
-    def _transaction(
-        self, item: Mapping[str, Any], at: str, currency: Currency | None = None
-    ) -> ChannelTransaction:
+    def _transaction(self, item: Mapping[str, Any], at: str) -> ChannelTransaction:
         transaction_id = read_id(item.get("id"), path=join(at, "id"))
         order_id = read_id(item.get("order_id"), path=join(at, "order_id"))
         status = read_status(item.get("status"), _OUTCOMES, path=join(at, "status"))
-        currency = self._currency_of(item, at, currency)
+        currency = self._currency_of(item, at)
         return ChannelTransaction(
             transaction_id=transaction_id,
             order_id=order_id,
@@ -522,14 +481,10 @@ class ShopifyPayloads:
             ),
         )
 
-    def _currency_of(
-        self, item: Mapping[str, Any], at: str, default: Currency | None
-    ) -> Currency:
+    def _currency_of(self, item: Mapping[str, Any], at: str) -> Currency:
         stated = item.get("currency")
         if stated is not None:
             return read_currency(stated, path=join(at, "currency"))
-        if default is not None:  # the order's, for a refund it embeds
-            return default
         if self.currency is None:
             raise ValidationError(
                 join(at, "currency"),

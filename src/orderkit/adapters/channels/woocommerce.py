@@ -169,14 +169,16 @@ class WooCommercePayloads:
       | `refunded`, `trash`, `checkout-draft` | `UnknownStatus`, with the reason |
 
       Any other status (a plugin's own) raises `UnknownStatus`.
-    - Events: `PaymentCaptured` at `date_paid_gmt` when the order is not
-      awaiting payment, of what the shop still holds: `total` less the
-      order's `refunds` (each `total` written negative), so a desk that
-      ends the order never owes back money WooCommerce has refunded
-      already; none when that is nothing (a completed order refunded in
-      full, whose goods left, states `total`), but zero for a total of zero
-      (see below). Paid with `transaction_id` (or `order-<id>` when the gateway
-      gave none, as bank transfers do); `Cancelled` at `date_modified_gmt`
+    - Events: `PaymentCaptured` of `total` at `date_paid_gmt` when the order
+      is not awaiting payment (zero for a free order: see below). It is the
+      whole total even when part was refunded: the desk takes refunds off
+      what ending the order owes from the order's payment ledger, so record
+      the order's refunds (topic `orders/refunds`) there
+      (`OrderDesk.amend`) before its `Cancelled`. A cancelled order whose
+      `refunds` give back all of it states no capture: the shop holds none
+      of it, so it owes nothing back. Paid with `transaction_id`
+      (or `order-<id>` when the gateway gave none, as bank transfers do);
+      `Cancelled` at `date_modified_gmt`
       for a cancelled order. A completed order's shipment has no tracking
       number in the payload, so no `Shipped` is made up.
     - Free orders: an order whose `total` is zero (a 100% coupon) that
@@ -325,8 +327,9 @@ def _order(order: Mapping[str, Any], at: str, channel: str) -> ChannelOrder:
     paid = read_optional_when(
         order.get("date_paid_gmt"), path=join(at, "date_paid_gmt"), zone=_ZONE
     )
-    captured = _captured(order, at, total, status)
-    if paid is not None and status is not _S.PENDING_PAYMENT and captured is not None:
+    returned = _refunded_in_full(order, at, total)
+    held = status is not _S.CANCELLED or not returned
+    if paid is not None and status is not _S.PENDING_PAYMENT and held:
         # Printable, as a payment id must be: refused here, at its payload path.
         payment = read_label(
             order.get("transaction_id"), path=join(at, "transaction_id"), required=False
@@ -339,7 +342,7 @@ def _order(order: Mapping[str, Any], at: str, channel: str) -> ChannelOrder:
                 key=key(channel, "order.paid", order_id, stamp(paid)),
                 occurred_at=paid,
                 payment_id=payment or f"order-{order_id}",
-                amount=captured,
+                amount=total,
             )
         )
     if status is _S.CANCELLED:
@@ -365,10 +368,8 @@ def _order(order: Mapping[str, Any], at: str, channel: str) -> ChannelOrder:
     )
 
 
-def _captured(
-    order: Mapping[str, Any], at: str, total: Money, status: OrderStatus
-) -> Money | None:
-    """The capture the order states: what the shop still holds, or `None`."""
+def _refunded_in_full(order: Mapping[str, Any], at: str, total: Money) -> bool:
+    """Whether the order's `refunds` give back all of `total` (and it is not free)."""
     refunded = Money.zero(total.currency)
     for refund_at, refund in objects(
         order.get("refunds"), path=join(at, "refunds"), required=False
@@ -382,15 +383,7 @@ def _captured(
                 f"{refund_at}.total", refund.get("total"), "must be zero or negative"
             )
         refunded -= amount
-    if not total.amount:
-        # A free order (a 100% coupon): paid with nothing captured, and the
-        # zero capture moves it to paid; the caller states it only when paid.
-        return total
-    if refunded < total:
-        return total - refunded
-    # Refunded in full after it was completed: the goods left, and a desk
-    # never cancels a shipped order, so nothing is owed back.
-    return total if status is _S.COMPLETED else None
+    return total.amount > 0 and refunded >= total
 
 
 def _when(record: Mapping[str, Any], at: str, name: str) -> pendulum.DateTime:
