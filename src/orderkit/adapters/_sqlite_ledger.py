@@ -274,13 +274,9 @@ class SqliteLedgerStore(SessionStore):
         )
 
     def high_water(self) -> pendulum.DateTime | None:
-        """The latest time this store has worked at (its high-water mark).
+        """The latest time this store has worked at, `None` before a write.
 
-        Every write works at `max(now, mark)`, and reads count a live hold
-        due by that time as expired: `Ledger.expire_due` and
-        `Ledger.audit` sweep at it, so that what they write and read agree
-        with the store, whatever a caller's clock says. `None` before the
-        first write.
+        The optional `high_water` of the `LedgerStore` port.
 
         Raises:
             StoreError: SQLite failed.
