@@ -234,6 +234,9 @@ class TestBadInput:
             limit_keys([LimitRule(S.BUYER, 5, DAY), "5/day"], PurchaseContext())  # type: ignore[list-item]
         assert error.value.field == "rules[1]"
         with pytest.raises(ValidationError) as error:
+            LimitKey("ip:203.0.113.7|distinct:buyer", 3, DAY, member="b" * 256)
+        assert error.value.field == "member"
+        with pytest.raises(ValidationError) as error:
             PurchaseContext(phone="13800138000", region="China")
         assert (error.value.field, error.value.value) == ("region", "China")
 

@@ -60,7 +60,16 @@ _CREATE_META = (
     "CREATE TABLE IF NOT EXISTS orderkit_meta"
     " (name text PRIMARY KEY, value integer NOT NULL)"
 )
-_HAS_META = "SELECT to_regclass('orderkit_meta')"
+# Whether the current schema (where tables are created) holds orderkit's
+# tables, and which schema the search_path would find them in otherwise.
+_HAS_META = (
+    "SELECT EXISTS (SELECT FROM pg_class c"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relname = 'orderkit_meta' AND n.nspname = current_schema()),"
+    " (SELECT relnamespace::regnamespace::text FROM pg_class"
+    " WHERE oid = to_regclass('orderkit_meta')),"
+    " current_schema()"
+)
 # `mine`: the row was written by the open transaction, so may yet be undone.
 _VERSION = (
     "SELECT value, xmin::text = pg_current_xact_id_if_assigned()::text AS mine"
@@ -135,10 +144,23 @@ def _settled(cur: Cursor, component: Component) -> bool | None:
     open transaction itself, which may yet roll back. `True`: committed.
 
     Raises:
-        StoreError: The database holds a newer version than this orderkit knows.
+        StoreError: The database holds a newer version than this orderkit
+            knows; or orderkit's tables are on the search_path in another
+            schema than the current one, where tables are made and the
+            unqualified names would soon find new, empty ones.
     """
     found = cur.execute(_HAS_META).fetchone()
-    if found is None or found[0] is None:
+    assert found is not None  # noqa: S101 - one row of scalars
+    here, elsewhere, schema = found
+    if not here:
+        if elsewhere is not None:
+            raise StoreError(
+                STORE,
+                "open",
+                f"orderkit's tables are in schema {elsewhere}, but the current"
+                f" schema (the search_path's first) is {schema}: put {elsewhere}"
+                " first on the search_path",
+            )
         return None
     row = cur.execute(_VERSION, (component.row,)).fetchone()
     if row is None:

@@ -88,12 +88,12 @@ def _text_field(field: str) -> Validator:
     return check
 
 
-def _optional_text_field(field: str) -> Validator:
+def _optional_text_field(field: str, longest: int = sys.maxsize) -> Validator:
     def check(_instance: object, _attribute: object, value: object) -> None:
-        # Any length: a key longer than a store keeps is hashed (`_fit`), and
-        # an order may carry a buyer id of any length.
+        # Any length by default: a key longer than a store keeps is hashed
+        # (`_fit`), and an order may carry a buyer id of any length.
         if value is not None:
-            check_text(field, value, longest=sys.maxsize)
+            check_text(field, value, longest=longest)
 
     return check
 
@@ -133,7 +133,8 @@ class LimitKey:
         limit: How many uses (or distinct members) the window holds, at least 1.
         window: How far back uses count: a use at `t` counts at `now` while
             `now - window < t`, so it stops counting exactly `window` later.
-        member: What is counted distinctly, or `None` to count uses.
+        member: What is counted distinctly, or `None` to count uses:
+            printable text of 1 to 255 characters, as `key`.
 
     Raises:
         ValidationError: A field is out of range, naming it.
@@ -144,9 +145,10 @@ class LimitKey:
     key: str = attrs.field(validator=_text_field("key"))
     limit: int = attrs.field(validator=_limit_field("limit"))
     window: dt.timedelta = attrs.field(validator=_window_field("window"))
+    # As long as a key: the stores key uses by both (`limit_keys` hashes a
+    # longer one, as it does keys).
     member: str | None = attrs.field(
-        default=None,
-        validator=_optional_text_field("member"),
+        default=None, validator=_optional_text_field("member", MAX_KEY_LENGTH)
     )
 
 

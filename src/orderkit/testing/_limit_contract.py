@@ -123,6 +123,18 @@ class LimitStoreContract(StoreContract[LimitStore]):
             assert exceeded == Exceeded((Overage(LimitKey(name, 2, _DAY), 2),))
         assert self.granted_times(store, LimitKey("buyer:B2", 2, _DAY), _START, 3) == 2
 
+    def test_the_longest_key_and_member_are_kept(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """255 characters of 4 bytes each, in the key and the member alike."""
+        wide = "".join(chr(0x20000 + n * 7919 % 40000) for n in range(255))
+        key = LimitKey(wide, 2, _DAY, member=wide[::-1])
+        assert store.consume([key], now=clock.now()) == Granted()
+        other = LimitKey(wide, 2, _DAY, member=wide)
+        assert store.consume([other], now=clock.now()) == Granted()
+        third = LimitKey(wide, 2, _DAY, member="buyer:B3")
+        assert store.consume([third], now=clock.now()) == Exceeded((Overage(third, 2),))
+
     def test_each_key_is_checked_against_its_own_limit(
         self, store: LimitStore, clock: FrozenClock
     ) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
+import uuid
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
+from tests.adapters.postgres.conftest import DSN, with_schema
 
 from orderkit.adapters._postgres_session import (
     _SCHEMA_LOCK,
@@ -233,3 +235,28 @@ def test_a_connection_dropped_during_work_is_not_run_again(pg_dsn: str) -> None:
     assert calls == [1]
     assert session.read("count", _count) == 0
     session.close()
+
+
+def test_tables_in_another_schema_of_the_path_are_refused_not_made_anew() -> None:
+    """The current schema is where tables are made: one without them is refused."""
+    made, there = f"orderkit_test_{uuid.uuid4().hex[:12]}", ""
+    try:
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{made}"')
+        there = f"orderkit_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{there}"')
+        Session(with_schema(DSN, there), WIDGETS, attempts=1).close()
+        path = with_schema(DSN, f"{made},{there}")
+        with pytest.raises(StoreError, match=f"tables are in schema {there}"):
+            Session(path, WIDGETS, attempts=1)
+        with psycopg.connect(DSN) as conn:
+            found = conn.execute(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (made,)
+            ).fetchone()
+        assert found == (0,)  # nothing made in the current schema
+    finally:
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            for schema in (made, there):
+                if schema:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
