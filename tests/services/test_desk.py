@@ -501,8 +501,47 @@ class TestAccept:
         )
         outcome = desk(unit, clock).accept(incoming(events=(dollars,)))
         assert isinstance(outcome, Held)
-        assert outcome.order.review == ("event",)
-        assert "PaymentCaptured" in outcome.detail
+        # A payment of its own reason: money the buyer paid stays a person's.
+        assert outcome.order.review == ("payment",)
+        assert "PaymentCaptured alipay-DY-1001" in outcome.detail
+        assert balance(unit, clock) == (10, 0, 0)
+
+    def test_a_payment_the_order_cannot_take_stays_a_persons_when_it_ends(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """Taken in cancelled, or cancelled later: nothing else says it was paid."""
+        stock(unit, clock)
+        the_desk = desk(unit, clock)
+
+        def dollars(order_id: str) -> PaymentCaptured:
+            return PaymentCaptured(
+                order_id=order_id,
+                key=key(order_id, "trade.paid"),
+                occurred_at=T0.add(minutes=5),
+                payment_id=f"alipay-{order_id}",
+                amount=Money("398.00", "USD"),
+            )
+
+        def cancel(order_id: str) -> Cancelled:
+            return Cancelled(
+                order_id=order_id,
+                key=key(order_id, "trade.cancelled"),
+                occurred_at=T0.add(hours=1),
+                reason="buyer changed their mind",
+            )
+
+        ended = the_desk.accept(
+            incoming("DY-1", events=(dollars("DY-1"), cancel("DY-1")))
+        )
+        assert isinstance(ended, Held)
+        assert ended.order.status is OrderStatus.CANCELLED
+        assert ended.order.review == ("payment",)
+        held = the_desk.accept(incoming("DY-2", buyer="b-2", events=(dollars("DY-2"),)))
+        assert isinstance(held, Held)
+        later = the_desk.record("douyin", "DY-2", cancel("DY-2"))
+        assert later.order.review == ("payment",)
+        released = the_desk.release("douyin", "DY-2", actor="ops.wang")
+        assert released.order.review == ()
         assert balance(unit, clock) == (10, 0, 0)
 
     def test_a_suspected_duplicate_is_held(

@@ -37,6 +37,7 @@ from orderkit.orders import (
     Order,
     OrderEvent,
     OrderStatus,
+    PaymentCaptured,
     PickingStarted,
     Recorded,
     RefundDue,
@@ -200,8 +201,11 @@ class OrderDesk:
                 return limited
             order, why = self._priced(incoming, order, now, records)
             # An order that came in cancelled or closed takes no stock and
-            # waits for nobody, as one held at intake and ended later.
-            reasons = [] if order.status in ENDED else _held(screening, why, batch)
+            # waits for nobody about it, as one held at intake and ended
+            # later: only a payment it could not take is still a person's.
+            reasons = _held(screening, why, batch)
+            if order.status in ENDED:
+                reasons = [r for r in reasons if r[0] not in SETTLED_BY_ENDING]
             review = [reason for reason, _ in reasons]
             details = [detail for _, detail in reasons]
             if review:
@@ -392,13 +396,15 @@ class OrderDesk:
         order is cancelled and its money owed back. So does a parcel shipped
         of units the ledger never gave the order: the shipment is recorded
         and the ledger's figures wait for a person. An order held at intake
-        (`"duplicate"`, `"pricing"`, `"event"`) takes no stock when paid:
-        `release` holds and commits it. Cancelled or closed, an order takes
-        no stock and waits for nobody about it any more: those reasons and
-        `"stock"` leave `review`, with a `ReviewWithdrawn` audit record (a
-        suspected duplicate stays in the detector's review queue, for a
-        person to resolve there; the money it holds goes back through its
-        refund saga). `"refund"`, `"label"`, `"pick"` and `"carrier"` stay.
+        (`"duplicate"`, `"pricing"`, `"event"`, `"payment"`) takes no stock
+        when paid: `release` holds and commits it. Cancelled or closed, an
+        order takes no stock and waits for nobody about it any more: those
+        reasons but `"payment"`, and `"stock"`, leave `review`, with a
+        `ReviewWithdrawn` audit record (a suspected duplicate stays in the
+        detector's review queue, for a person to resolve there; the money it
+        holds goes back through its refund saga). `"payment"` (a payment the
+        order could not take: no saga knows of it), `"refund"`, `"label"`,
+        `"pick"` and `"carrier"` stay.
 
         Every status the order passes writes a `milestone` message for the
         buyer, each under its own id: a parked `Shipped` applied behind a
@@ -752,11 +758,24 @@ def _held(
     if pricing is not None:
         reasons.append(("pricing", pricing))
     refused = [o for o in batch.outcomes if isinstance(o, Rejected)]
-    if refused:
-        # The channel states what the order cannot be: a person looks
-        # before it goes on, rather than the event vanishing.
-        events = "; ".join(f"{type(r.event).__name__}: {r.error}" for r in refused)
-        reasons.append(("event", f"拒收的事件 / events refused: {events}"))
+    # The channel states what the order cannot be: a person looks before it
+    # goes on, rather than the event vanishing. A payment it could not take
+    # is money the buyer paid, whatever becomes of the order.
+    payments = [
+        f"PaymentCaptured {r.event.payment_id}: {r.error}"
+        for r in refused
+        if isinstance(r.event, PaymentCaptured)
+    ]
+    others = [
+        f"{type(r.event).__name__}: {r.error}"
+        for r in refused
+        if not isinstance(r.event, PaymentCaptured)
+    ]
+    if others:
+        reasons.append(("event", f"拒收的事件 / events refused: {'; '.join(others)}"))
+    if payments:
+        paid = "; ".join(payments)
+        reasons.append(("payment", f"拒收的付款 / payments refused: {paid}"))
     return reasons
 
 
