@@ -264,10 +264,10 @@ def expire_due(
 ) -> Swept:
     """Expire the holds `find_due(now)` yields, which the store finds in O(expired).
 
-    Due by the caller's `now`, not the store's later time: the caller took
-    the due holds' streams first (`Ledger.expire_due`), and it can only
-    know the holds due by its own time. Holds due by the store's time alone
-    count as expired already, and a later sweep writes them.
+    Due by the `now` given, not the store's later time: the caller took the
+    streams of the holds due by it first (`Ledger.expire_due`, which gives
+    the store's own time when the store tells it). Holds due by a later
+    time alone count as expired already, and a later sweep writes them.
     """
     work = _Work(rows, _time(rows, now))
     for hold in find_due(now):

@@ -200,12 +200,12 @@ def case_refund_key(order: Order, case: AfterSalesCase) -> str:
     return _refund_id(f"refund:{stream}:case:{case.case_id}")
 
 
+_MAX_REFUND_KEY: Final = 255 - len("/999999")
+
+
 def _refund_id(key: str) -> str:
     # Room for the `/<n>` a refund split over payments adds to its parts' keys.
     return fit_id(key, _MAX_REFUND_KEY)
-
-
-_MAX_REFUND_KEY: Final = 255 - len("/999999")
 
 
 def case_refund_reason(case: AfterSalesCase) -> str:

@@ -209,11 +209,6 @@ class Ledger:
         self._locks: Callable[[Sequence[str]], None] | None = getattr(
             outbox, "lock_streams", None
         )
-        # The reference stores tell their high-water mark; a host's store
-        # may not, and its sweeps then go by the caller's clock alone.
-        self._high_water: Callable[[], pendulum.DateTime | None] | None = getattr(
-            store, "high_water", None
-        )
 
     # writes
 
@@ -683,7 +678,11 @@ class Ledger:
 
     def _store_time(self, now: pendulum.DateTime) -> pendulum.DateTime:
         """`now`, or the store's later time: what its reads count as expired."""
-        mark = None if self._high_water is None else self._high_water()
+        # The reference stores tell their high-water mark; a host's store
+        # may not, and its sweeps then go by the caller's clock alone. Asked
+        # here, not when the ledger is made: the desk makes one per order.
+        high_water = getattr(self._store, "high_water", None)
+        mark = None if high_water is None else high_water()
         return now if mark is None or now >= mark else mark
 
     def _stamp(

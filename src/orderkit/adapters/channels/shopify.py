@@ -97,8 +97,8 @@ _S = OrderStatus
 
 # financial_status: what the buyer's money did. "authorized" is money set
 # aside on the card, not taken: the order still awaits payment (canonical
-# "paid" means captured). Refunded orders were paid first; what Shopify
-# refunded is taken off the capture the order states (see _captured).
+# "paid" means captured). Refunded orders were paid first: their capture is
+# stated whole, unless all of it went back before anything left (_captured).
 _FINANCIAL: Final[Mapping[str, OrderStatus | Unmapped]] = {
     "pending": _S.PENDING_PAYMENT,
     "authorized": _S.PENDING_PAYMENT,
