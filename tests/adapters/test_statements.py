@@ -117,6 +117,33 @@ class TestWeChatSample:
         assert read_wechat_bill(data).lines[1].kind is TransactionKind.VOID
 
 
+class TestWeChatRefundStates:
+    """Only a refund WeChat Pay settled is read as money sent back."""
+
+    @pytest.mark.parametrize("state", ["PROCESSING", "REFUNDCLOSE", "CHANGE"])
+    def test_an_unsettled_refund_is_shown_not_matched(self, state: str) -> None:
+        read = read_wechat_bill(
+            edited(WECHAT, "`ORIGINAL,`SUCCESS", f"`ORIGINAL,`{state}")
+        )
+        (row,) = read.rejected
+        assert (row.line, row.field, row.value) == (7, "退款状态", state)
+        assert "only a SUCCESS refund is settled money" in row.problem
+        assert [line.kind for line in read.lines] == [TransactionKind.SALE] * 3
+        report = reconcile_payments(sample_orders(), read.lines, rejected=read.rejected)
+        kinds = [(d.kind, d.line) for d in report.discrepancies]
+        assert (DiscrepancyKind.MALFORMED_ROW, 7) in kinds
+
+    def test_an_unknown_refund_state_is_named(self) -> None:
+        read = read_wechat_bill(edited(WECHAT, "`ORIGINAL,`SUCCESS", "`ORIGINAL,`DONE"))
+        (row,) = read.rejected
+        assert (row.field, row.value) == ("退款状态", "DONE")
+        assert "is not a refund state WeChat Pay uses" in row.problem
+
+    def test_a_blank_refund_state_reads_as_before(self) -> None:
+        read = read_wechat_bill(edited(WECHAT, "`ORIGINAL,`SUCCESS", "`ORIGINAL,`"))
+        assert read == read_wechat_bill(WECHAT)
+
+
 class TestAlipaySample:
     """The sample bill reads into two trades and a refund."""
 

@@ -90,7 +90,8 @@ class StatementRead:
     Attributes:
         provider: Whose bill it is (`"wechat"`, `"alipay"`).
         lines: The rows read, in the bill's order.
-        rejected: The rows that could not be read, in the bill's order.
+        rejected: The rows that could not be read, or that state no settled
+            money (a WeChat Pay refund not `SUCCESS`), in the bill's order.
 
     .. versionadded:: 0.1.0
     """
@@ -327,6 +328,8 @@ def _wechat_row(cells: dict[str, str], zone: str) -> SettlementLine:
     except UnknownCurrency:
         raise ValidationError("货币种类", currency, "is not an ISO 4217 code") from None
     refund = kind is TransactionKind.REFUND
+    if refund:
+        _settled_refund(cells)
     # Refunds go under the merchant's refund number, the id a payment
     # ledger records when it asks for the refund (Alipay's bill does too).
     id_column = "商户退款单号" if refund else "微信订单号"
@@ -339,6 +342,33 @@ def _wechat_row(cells: dict[str, str], zone: str) -> SettlementLine:
         fee=read_signed_money(_required(cells, "手续费"), currency, path="手续费"),
         settled_at=_when(cells, "交易时间", zone),
         order_id=cells["商户订单号"] or None,
+    )
+
+
+_WECHAT_REFUND_STATES: Final = {
+    "PROCESSING": "is still processing: no money has reached the buyer yet",
+    "REFUNDCLOSE": "was closed: no money went back",
+    "CHANGE": "failed to reach the buyer and must be redone by hand",
+}
+
+
+def _settled_refund(cells: dict[str, str]) -> None:
+    """Refuse a refund row whose 退款状态 says the money has not gone back.
+
+    The bill lists a refund on the day it was asked for, whatever became of
+    it; read as refunded, a closed or failed one would match the payment
+    ledger's refund and hide that the buyer never got the money. A bill
+    without the column, or a blank cell, is read as settled, as before.
+    """
+    state = cells.get("退款状态", "")
+    if state in {"", "SUCCESS"}:
+        return
+    problem = _WECHAT_REFUND_STATES.get(state, "is not a refund state WeChat Pay uses")
+    raise ValidationError(
+        "退款状态",
+        state,
+        f"{problem}; only a SUCCESS refund is settled money (read it again in a "
+        "later bill)",
     )
 
 
@@ -377,7 +407,10 @@ def read_wechat_bill(data: bytes, *, zone: str = _BILL_ZONE) -> StatementRead:
     `REFUND` a `REFUND` of 退款金额 under 商户退款单号 (the merchant's
     refund number, which a payment ledger records as the refund id);
     `REVOKED` a `VOID`. 手续费 is the fee as written (negative on a
-    refund: returned).
+    refund: returned). A refund row whose 退款状态 is not `SUCCESS`
+    (`PROCESSING`, `REFUNDCLOSE`, `CHANGE`) moved no money to the buyer
+    yet: it is returned among the rejected rows, naming the state, so that
+    reconciliation shows it to a person instead of matching it.
     交易时间 is local time in `zone`; 商户订单号 is the order id.
 
     Args:
