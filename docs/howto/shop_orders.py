@@ -14,9 +14,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from orderkit.dedupe import Fingerprinter
-from orderkit.errors import ConcurrencyConflict, OrderkitError, StoreError
+from orderkit.errors import (
+    ConcurrencyConflict,
+    IllegalTransition,
+    OrderkitError,
+    StoreError,
+)
 from orderkit.integrations import ChannelOrder, load_json
-from orderkit.orders import Applied, OutboxMessage, RefundDue
+from orderkit.orders import Applied, OutboxMessage, Recorded, RefundDue
 from orderkit.ports import ChannelPayloads, Clock, Outbox, UnitOfWork
 from orderkit.services import AlreadyAccepted, DeskPolicy, OrderDesk, relay
 
@@ -108,9 +113,11 @@ def take_webhook(
         {type(r).__name__ for r in records if not isinstance(r, ChannelOrder)}
     )
     if others:
-        # Refunds and transactions go to `desk.amend`, which this app does
-        # not wire: a 2xx would tell the channel they were taken. Subscribe
-        # to order topics only, or handle these before answering 200.
+        # A refund webhook goes to `desk.record_refund` and a transaction to
+        # `desk.amend`, which this app does not wire: a 2xx would tell the
+        # channel they were taken. Subscribe to order topics only (an
+        # order's own refunds are recorded in `_take`), or handle these
+        # before answering 200.
         return Reply(422, {"error": f"not handled here: {', '.join(others)}"})
     try:
         taken = [
@@ -118,11 +125,13 @@ def take_webhook(
             for record in records
             if isinstance(record, ChannelOrder)
         ]
-    except (StoreError, ConcurrencyConflict) as error:
-        # Nothing of the failed call was written: let the channel retry.
+    except (StoreError, ConcurrencyConflict, IllegalTransition) as error:
+        # Nothing of the failed call was written: let the channel retry (a
+        # refund waits while the order's saga is in flight).
         return Reply(503, {"error": str(error)})
     except OrderkitError as error:
-        # An event the order cannot take (a payment after its cancellation).
+        # An event the order cannot take (a payment after its cancellation),
+        # or a refund beyond what it holds (the order waits for a person).
         return Reply(422, {"error": str(error)})
     return Reply(200, {"orders": taken})
 
@@ -131,9 +140,14 @@ def _take(desk: OrderDesk, order: ChannelOrder) -> str:
     outcome = desk.accept(order)
     if not isinstance(outcome, AlreadyAccepted):
         return type(outcome).__name__.lower()
-    # A later version of an order the desk has: record the events it states
-    # (a payment, a cancellation); a re-sent one changes nothing.
+    # A later version of an order the desk has: record the money the channel
+    # sent back first, so that a cancellation owes only the rest, then the
+    # events it states (a payment, a cancellation); a re-sent one changes
+    # nothing.
     changed = False
+    for refund in order.refunds:
+        recorded = desk.record_refund(order.channel, order.order_id, refund)
+        changed |= isinstance(recorded, Recorded)
     for event in order.events:
         recorded = desk.record(order.channel, order.order_id, event)
         changed |= any(isinstance(o, Applied | RefundDue) for o in recorded.outcomes)

@@ -22,13 +22,28 @@ import pytest
 
 from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.cli._backends import Database
-from orderkit.cli._invariants import Findings, _check_once, check
+from orderkit.cli._invariants import Findings, _check_once, _check_shipped, check
 from orderkit.cli._plans import OrderPlan, Rates
 from orderkit.cli._run import _stock
 from orderkit.cli._traffic import plan_day
 from orderkit.cli._workers import Job, run_here
 from orderkit.dedupe import IdempotencyKey
-from orderkit.orders import AuditRecord, OrderStatus
+from orderkit.money import Money
+from orderkit.orders import (
+    Address,
+    AuditRecord,
+    Buyer,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderPlaced,
+    OrderStatus,
+    PaymentCaptured,
+    PickingStarted,
+    ShipmentLine,
+    Shipped,
+    apply_all,
+)
 
 
 ORDERS, SEED = 300, 5
@@ -325,3 +340,61 @@ def test_every_record_is_applied_once_a_saga_may_begin_again() -> None:
     assert violations("SagaStarted", "SagaEnded", "SagaEnded") == 1
     for event_type in ("PaymentCaptured", "AfterSalesRecorded", "PaymentsRecorded"):
         assert violations(event_type, event_type) == 1, event_type
+
+
+def _shipped_order(parcel: Sequence[tuple[str, int]]) -> Order:
+    """A paid order of two clocks and a gift card, shipped in one `parcel`."""
+    t = pendulum.datetime(2026, 11, 11, tz="UTC")
+    key = IdempotencyKey
+    yuan = Money("99.00", "CNY")
+    events: list[OrderEvent] = [
+        OrderPlaced(
+            order_id="DY-1",
+            key=key("douyin", "trade", "DY-1", "created"),
+            occurred_at=t,
+            channel="douyin",
+            buyer=Buyer("b-1", "王芳"),
+            address=Address(
+                "CN", province="广东省", city="深圳市", street="科技园路1号"
+            ),
+            lines=[
+                OrderLine("L1", "CLOCK", 2, yuan),
+                OrderLine("L2", "GIFT-CARD", 1, yuan, stocked=False),
+            ],
+        ),
+        PaymentCaptured(
+            order_id="DY-1",
+            key=key("douyin", "trade", "DY-1", "paid"),
+            occurred_at=t,
+            payment_id="P1",
+            amount=Money("297.00", "CNY"),
+        ),
+        PickingStarted(
+            order_id="DY-1",
+            key=key("douyin", "trade", "DY-1", "picking"),
+            occurred_at=t,
+        ),
+        Shipped(
+            order_id="DY-1",
+            key=key("douyin", "trade", "DY-1", "shipped"),
+            occurred_at=t,
+            shipment_id="S1",
+            lines=[ShipmentLine(line_id, n) for line_id, n in parcel],
+            carrier="SF",
+            tracking_number="SF1",
+        ),
+    ]
+    order = apply_all(None, events, now=t).order
+    assert order is not None
+    return order
+
+
+@pytest.mark.parametrize("parcel", [[("L1", 2)], [("L1", 2), ("L2", 1)]])
+def test_a_gift_card_need_not_ride_in_a_parcel(
+    parcel: Sequence[tuple[str, int]],
+) -> None:
+    order = _shipped_order(parcel)
+    assert order.status is OrderStatus.SHIPPED
+    found = Findings()
+    _check_shipped(order, "douyin:DY-1", found)
+    assert found.violations == []

@@ -64,7 +64,7 @@ _PREDECESSOR: Final = {
 _WHY_ILLEGAL: Final = {
     Cancelled: "something has shipped; open an after-sales case instead",
     AddressChanged: "the address cannot change once something has shipped",
-    Shipped: "every unit of every line has shipped already",
+    Shipped: "every stocked unit has shipped already",
 }
 _SHIPMENT_RANK: Final = {_SS.SHIPPED: 0, _SS.IN_TRANSIT: 1, _SS.DELIVERED: 2}
 _Timed = TypeVar("_Timed", Payment, Shipment)

@@ -1,13 +1,14 @@
 """Crash at every step of every saga, restart from the stores, recover: nothing breaks.
 
-For each operation (accept-and-pay, ship, refund of a cancellation, refund
-of an after-sales case that passed inspection), each fault point (before
-and after every store commit and every adapter call) and a few seeds, the
+For each operation (accept-and-pay, start picking, ship, refund of a
+cancellation, refund of an after-sales case that passed inspection), each
+fault point (before and after every store commit and every adapter call)
+and a few seeds, the
 operation runs on a SQLite file until the injected fault, then the process
 "restarts": a new unit of work on the same file, new desk and sagas, and
 `recover`. The stores must then hold no partial write, no leaked hold and
-no lost outbox message, and the fake provider and carrier must have acted
-at most once per key; after the caller retries the operation, it must be
+no lost outbox message, and the fake provider, carrier and warehouse must
+have acted at most once per key; after the caller retries the operation, it must be
 done, exactly once.
 """
 
@@ -79,7 +80,7 @@ from orderkit.services import (
     recover,
 )
 from orderkit.testing import FrozenClock
-from orderkit.testing.fakes import FakeCarrier, FakePayments
+from orderkit.testing.fakes import FakeCarrier, FakePayments, FakeWarehouse
 from orderkit.testing.faults import Fault, FaultPlan, faulty
 
 
@@ -90,6 +91,7 @@ ORDER = "DY-3001"
 PAYMENT = "alipay-3001"
 SHIPMENT = "SHIP-DY-3001-1"
 STREAM = order_stream(CH, ORDER)
+TASK = f"pick:{STREAM}:HZ-1"
 SKUS = ("RETRO-CLOCK", "JADE-TEAPOT", "SILK-FAN")
 SEEDS = (1, 2, 3)
 STOCK = 10
@@ -237,6 +239,7 @@ class Process:
     checkout: Checkout
     shipping: Shipping
     refunds: Refunds
+    warehouse: FakeWarehouse
 
     @classmethod
     def start(
@@ -246,6 +249,8 @@ class Process:
         payments: FakePayments,
         carrier: FakeCarrier,
         plan: FaultPlan,
+        *,
+        warehouse: FakeWarehouse,
     ) -> Process:
         sqlite = SqliteUnitOfWork(path)
         unit = FaultyUnit(sqlite, plan)
@@ -261,6 +266,7 @@ class Process:
             Checkout(unit, clock, desk, pay),
             Shipping(unit, clock, desk, ship),
             Refunds(unit, clock, pay),
+            faulty(warehouse, plan, methods=["create_pick_task"]),
         )
 
 
@@ -268,6 +274,16 @@ def accept_and_pay(p: Process, scenario: Scenario) -> None:
     p.desk.accept(scenario.incoming())
     outcome = p.checkout.pay(CH, ORDER, PAYMENT, scenario.total)
     assert isinstance(outcome, Captured | AlreadyDone)
+
+
+def start_picking(p: Process, _scenario: Scenario) -> None:
+    with p.unit as uow:
+        order = uow.orders.get(CH, ORDER)
+    assert order is not None
+    # What a caller's retry finds once `recover` has finished the pick.
+    if order.status is not OrderStatus.PICKING:
+        picked = p.desk.start_picking(CH, ORDER, p.warehouse)
+        assert picked.order.status is OrderStatus.PICKING
 
 
 def ship(p: Process, _scenario: Scenario) -> None:
@@ -320,6 +336,7 @@ Operation = Callable[[Process, Scenario], None]
 # Each operation, what runs before it (without faults), and where it ends.
 OPERATIONS: dict[str, tuple[tuple[Operation, ...], Operation, OrderStatus]] = {
     "accept-and-pay": ((), accept_and_pay, OrderStatus.PAID),
+    "pick": ((accept_and_pay,), start_picking, OrderStatus.PICKING),
     "ship": ((accept_and_pay,), ship, OrderStatus.SHIPPED),
     "refund": ((accept_and_pay,), refund, OrderStatus.CANCELLED),
     "after-sales refund": (
@@ -339,14 +356,21 @@ class World:
     clock: FrozenClock = attrs.field(factory=lambda: FrozenClock(T0))
     payments: FakePayments = attrs.field(init=False)
     carrier: FakeCarrier = attrs.field(init=False)
+    warehouse: FakeWarehouse = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.payments = FakePayments(self.clock)
         self.carrier = FakeCarrier(self.clock)
+        self.warehouse = FakeWarehouse(self.clock)
 
     def process(self, plan: FaultPlan | None = None) -> Process:
         return Process.start(
-            self.path, self.clock, self.payments, self.carrier, plan or FaultPlan()
+            self.path,
+            self.clock,
+            self.payments,
+            self.carrier,
+            plan or FaultPlan(),
+            warehouse=self.warehouse,
         )
 
     def prepare(self, before: tuple[Operation, ...]) -> None:
@@ -388,6 +412,9 @@ def violations(world: World, *, done: OrderStatus | None) -> Counter[str]:
     found["effect twice"] += _effects_twice(world, order)
     found["message lost"] += _messages_lost(order, records, messages, balances)
     found["saga left"] += order.saga is not None
+    # Picking, the warehouse has the order's one task: all its stock is at HZ-1.
+    picking = order.status is OrderStatus.PICKING
+    found["not finished"] += picking and set(world.warehouse.tasks) != {TASK}
     if done is not None:
         found["not finished"] += order.status is not done
         found["not finished"] += any(
@@ -446,6 +473,7 @@ def _effects_twice(world: World, order: Order) -> int:
     # One capture key and at most one refund key and one label per order.
     twice |= sum(world.payments.effects.values()) > 2
     twice |= len(world.carrier.labels) > 1
+    twice |= any(n > 1 for n in world.warehouse.effects.values())
     # The money the provider holds is what the order says it should.
     held = world.payments.captured(PAYMENT)
     if order.status in {OrderStatus.CANCELLED, OrderStatus.CLOSED}:
@@ -516,6 +544,8 @@ def run_crash(
         checkout=restarted.checkout,
         shipping=restarted.shipping,
         refunds=restarted.refunds,
+        desk=restarted.desk,
+        warehouse=restarted.warehouse,
     )
     restarted.sqlite.close()
     found["saga left"] += len(recovery.stalled)

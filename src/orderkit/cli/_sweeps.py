@@ -148,9 +148,11 @@ def recover_sagas(world: World) -> None:
     again (see *Sagas and crash recovery*): a capture whose reply was lost
     is asked again under its key, and the money of an order closed
     meanwhile goes back as a refund; a parcel booked during a carrier's
-    outage ships. Once per region, each with its desk, checkout and
-    carrier; the others' sagas (and other workers') stall on the calls
-    their providers refuse and wait for their own turn.
+    outage ships; pick tasks whose reply was lost are sent again. Once per
+    region, each with its desk, checkout, carrier and warehouse; the
+    others' sagas (and other workers') stall on the calls their providers
+    refuse, or on the locations the region's desk does not serve, and wait
+    for their own turn.
     """
     world.end_outage()
     tally = world.tally
@@ -160,6 +162,8 @@ def recover_sagas(world: World) -> None:
             checkout=world.checkouts[region],
             shipping=world.shipping[region],
             refunds=world.refunds,
+            desk=world.desks[region],
+            warehouse=world.warehouses[region],
             page=_PAGE,
         )
         tally["sagas_recovered"] += len(recovery.finished)

@@ -4,8 +4,9 @@ Channels, payment providers and carriers describe orders their own way. A
 channel adapter (`orderkit.adapters.channels`, or one you write) reads a
 payload with the readers here and returns canonical records:
 `ChannelOrder` (the `OrderPlaced` event, a pricing `Quote`, the mapped
-status and later events), `ChannelRefund` and `ChannelTransaction`, each
-under an idempotency key that is the same on every re-delivery.
+status, later events and the refunds the channel made already),
+`ChannelRefund` and `ChannelTransaction`, each under an idempotency key
+that is the same on every re-delivery.
 
 The readers never guess: `load_json` keeps numbers exact (`Decimal`, never
 `float`) and refuses NaN, Infinity and repeated keys; `read_money` takes

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import final
 
 import attrs
@@ -28,9 +28,14 @@ from orderkit._validate import (
     text,
 )
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import OrderMismatch, ValidationError
+from orderkit.errors import (
+    CurrencyMismatch,
+    OrderMismatch,
+    RefundExceedsCapture,
+    ValidationError,
+)
 from orderkit.money import Money
-from orderkit.orders import OrderEvent, OrderPlaced, OrderStatus
+from orderkit.orders import OrderEvent, OrderPlaced, OrderStatus, PaymentCaptured
 from orderkit.pricing import Quote
 
 
@@ -62,6 +67,10 @@ def _events(value: Iterable[OrderEvent]) -> tuple[OrderEvent, ...]:
     return tuple(events)
 
 
+def _order_refunds(value: Iterable[ChannelRefund]) -> tuple[ChannelRefund, ...]:
+    return as_tuple(value, "refunds", ChannelRefund)
+
+
 @final
 @attrs.frozen(slots=True, kw_only=True)
 class ChannelOrder:
@@ -79,11 +88,29 @@ class ChannelOrder:
             each under its own idempotency key, oldest first.
         updated_at: When the channel last changed the order (UTC), if it
             says: pulls resume from it.
+        refunds: The money the channel sent back already, as the payload
+            states it, whether or not the payload states a capture. When
+            `events` capture money, each refund comes off one of those
+            captures, the one it names, else the order's only capture (a
+            channel may name the provider's transaction instead, or none),
+            and `OrderDesk.accept` records them as it takes the order in.
+            When they capture none (an order refunded in full before
+            goods left, or one the payload no longer states paid), the
+            refunds are for `OrderDesk.record_refund` on an order the desk
+            has already, which places them on the payments it recorded;
+            `accept` records none of them (a new order with no payment has
+            nothing to refund).
 
     Raises:
-        OrderMismatch: The quote or an event is for another order.
-        ValidationError: A field has the wrong type, or the quote's lines
-            are not the order's.
+        OrderMismatch: The quote, an event or a refund is for another order.
+        CurrencyMismatch: A refund is in another currency than the order.
+        RefundExceedsCapture: The refunds of a stated capture add up to more
+            than it took (`field` is the first refund beyond it,
+            `refunds[2].amount`).
+        ValidationError: A field has the wrong type, the quote's lines
+            are not the order's, a refund id repeats, or the order states
+            captures and a refund comes off none of them
+            (`refunds[0].payment_id`).
 
     .. versionadded:: 0.1.0
     """
@@ -95,6 +122,9 @@ class ChannelOrder:
     events: tuple[OrderEvent, ...] = attrs.field(default=(), converter=_events)
     updated_at: pendulum.DateTime | None = attrs.field(
         default=None, converter=_updated_at
+    )
+    refunds: tuple[ChannelRefund, ...] = attrs.field(
+        default=(), converter=_order_refunds
     )
 
     def __attrs_post_init__(self) -> None:
@@ -108,6 +138,47 @@ class ChannelOrder:
         for event in self.events:
             if event.order_id != order_id:
                 raise OrderMismatch(order_id, event.order_id)
+        self._check_refunds()
+
+    def _check_refunds(self) -> None:
+        """Refuse refunds the desk could not take off the captures stated.
+
+        Refunds of an order that states no capture are checked for the
+        order, currency and id only: the desk places them on the payments
+        it recorded (`OrderDesk.record_refund`).
+        """
+        order_id, currency = self.placed.order_id, self.quote.currency.code
+        captures = stated_captures(self.events, currency)
+        left = {payment_id: amount for payment_id, amount, _ in captures}
+        seen: set[str] = set()
+        for i, refund in enumerate(self.refunds):
+            if refund.order_id != order_id:
+                raise OrderMismatch(order_id, refund.order_id, f"refunds[{i}].order_id")
+            if refund.amount.currency.code != currency:
+                raise CurrencyMismatch(
+                    f"refunds[{i}].amount", refund.amount.currency.code, currency
+                )
+            if refund.refund_id in seen:
+                raise ValidationError(
+                    f"refunds[{i}].refund_id", refund.refund_id, "repeats a refund"
+                )
+            seen.add(refund.refund_id)
+            if not left:
+                continue
+            payment_id = refund_payment(refund, tuple(left))
+            if payment_id is None:
+                raise ValidationError(
+                    f"refunds[{i}].payment_id",
+                    refund.payment_id,
+                    f"names none of the {len(left)} captures the order states",
+                )
+            if refund.amount > left[payment_id]:
+                raise RefundExceedsCapture(
+                    f"refunds[{i}].amount",
+                    refund.amount,
+                    f"capture {payment_id!r} has {left[payment_id]} not refunded",
+                )
+            left[payment_id] -= refund.amount
 
     @property
     def order_id(self) -> str:
@@ -146,6 +217,10 @@ def _refund_lines(value: Iterable[RefundLine]) -> tuple[RefundLine, ...]:
 @attrs.frozen(slots=True, kw_only=True)
 class ChannelRefund:
     """Money a channel sent back for an order.
+
+    The channel paid it back itself: `OrderDesk.record_refund` records it
+    in the order's payment ledger, so that ending the order owes back only
+    the rest.
 
     Attributes:
         refund_id: The channel's refund id.
@@ -226,6 +301,47 @@ class ChannelTransaction:
     parent_id: str | None = attrs.field(
         default=None, validator=optional_text("parent_id")
     )
+
+
+def refund_payment(refund: ChannelRefund, payment_ids: Sequence[str]) -> str | None:
+    """The payment a channel's refund comes off, among the order's `payment_ids`.
+
+    The one it names when the order has it; else the order's only payment:
+    a channel may name the provider's transaction where the order knows
+    the capture under its own id (Shopify's refunds name the capture
+    transaction, its orders `order-<id>`), or name none (WooCommerce).
+    `None` when the order has no payment, or several and the refund names
+    none of them: it cannot be placed without a guess.
+    """
+    if refund.payment_id in payment_ids:
+        return refund.payment_id
+    if len(payment_ids) == 1:
+        return payment_ids[0]
+    return None
+
+
+def stated_captures(
+    events: Iterable[OrderEvent], currency: str
+) -> tuple[tuple[str, Money, pendulum.DateTime], ...]:
+    """The money `events` capture in `currency`: payment id, amount and time.
+
+    The first capture of each payment, as the lifecycle keeps it (a later
+    one of the same payment is stale); a zero capture takes nothing.
+    """
+    captures: dict[str, tuple[str, Money, pendulum.DateTime]] = {}
+    for event in events:
+        if (
+            isinstance(event, PaymentCaptured)
+            and event.amount.amount > 0
+            and event.amount.currency.code == currency
+            and event.payment_id not in captures
+        ):
+            captures[event.payment_id] = (
+                event.payment_id,
+                event.amount,
+                event.occurred_at,
+            )
+    return tuple(captures.values())
 
 
 ChannelRecord = ChannelOrder | ChannelRefund | ChannelTransaction

@@ -280,7 +280,11 @@ class Inspected:
         case: The inspected case.
         restock: One `StockLine` per returned line when the inspection
             passed; empty when it failed. Give each to the inventory ledger
-            (`Ledger.restock`) under its key in `restock_keys(channel)`.
+            (`Ledger.restock`) under its key in `restock_keys(channel)`,
+            except the lines of unstocked order lines (`OrderLine.stocked`
+            false: a gift card, a download), which have no stock to go
+            back to (a case knows its lines' SKUs, not their kind);
+            `OrderDesk.amend` skips them itself.
 
     .. versionadded:: 0.1.0
     """

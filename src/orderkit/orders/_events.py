@@ -141,8 +141,10 @@ class PickingStarted(Event):
 class Shipped(Event):
     """A carrier acknowledged a parcel with a tracking number.
 
-    The order is `partially_shipped` until every unit of every line has
-    shipped, then `shipped`.
+    The order is `partially_shipped` until every unit of every stocked line
+    has shipped, then `shipped`. A parcel may carry an unstocked line
+    (`OrderLine.stocked` false), and need not: once the stocked units have
+    all shipped, a later parcel is refused, whatever it carries.
 
     Attributes:
         shipment_id: The shipment's id; a second event with the same id is the

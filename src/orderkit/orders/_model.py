@@ -12,6 +12,7 @@ import pendulum
 from orderkit._time import to_utc
 from orderkit._validate import (
     as_tuple,
+    instance_of,
     items_of,
     optional_text,
     plain_text,
@@ -129,13 +130,24 @@ class OrderLine:
 
     Attributes:
         line_id: The line's id, unique within the order.
-        sku: The stock-keeping unit.
+        sku: The stock-keeping unit. An unstocked line still has one: the
+            channel's, or one its adapter makes up (Shopify's custom items
+            are `"shopify-line-<line id>"`), which the duplicate screen,
+            purchase limits and price floors read as any other.
         quantity: Units ordered, a positive integer.
         unit_price: Price of one unit before discounts.
         title: The product title, as the channel showed it.
+        stocked: Whether the line's units come out of the inventory ledger
+            (keyword-only, `True` by default). A line with no stock behind
+            it (a gift card, a service or fee, a digital download, a custom
+            item without a SKU) is `False`: it is priced and paid as any
+            other, but never routed, held, committed, picked or restocked,
+            and a parcel need not carry it (an order whose stocked units
+            have all shipped has shipped in full).
 
     Raises:
         InvalidQuantity: The quantity is not a positive integer.
+        ValidationError: `stocked` is not a bool.
 
     .. versionadded:: 0.1.0
     """
@@ -145,6 +157,9 @@ class OrderLine:
     quantity: int = attrs.field(validator=positive_int("quantity"))
     unit_price: Money = attrs.field()
     title: str = attrs.field(default="", validator=plain_text("title"))
+    stocked: bool = attrs.field(
+        default=True, kw_only=True, validator=instance_of("stocked", bool)
+    )
 
     @unit_price.validator
     def _check_price(self, _attribute: object, price: Money) -> None:

@@ -268,7 +268,10 @@ def _check_shipments(order: Order) -> None:
         problem = None if status in _UNSHIPPED else "at least one shipment"
     elif status in _UNSHIPPED:
         problem = "no shipment before shipping"
-    elif any(shipped[line.line_id] < line.quantity for line in order.lines):
+    elif any(
+        shipped[line.line_id] < line.quantity for line in order.lines if line.stocked
+    ):
+        # Unstocked lines (a gift card, a fee) need no parcel to have shipped.
         partial = status is OrderStatus.PARTIALLY_SHIPPED
         problem = None if partial else "every unit shipped"
     else:

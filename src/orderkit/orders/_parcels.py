@@ -32,7 +32,8 @@ _new_shipment: Final = builder(Shipment)
 _with_status: Final = changer(Shipment, "status")
 _SHIPMENT_RANK: Final = {_SS.SHIPPED: 0, _SS.IN_TRANSIT: 1, _SS.DELIVERED: 2}
 _DELIVERED_RANK: Final = 2
-# The order's status once every unit has shipped, by its slowest parcel's rank.
+# The order's status once every stocked unit has shipped, by its slowest parcel's
+# rank.
 _ORDER_STATUS_AT: Final = (
     OrderStatus.SHIPPED,
     OrderStatus.IN_TRANSIT,
@@ -92,7 +93,12 @@ def shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
 
 
 def _check_shipment(order: Order, event: Shipped) -> bool:
-    """Refuse lines the order lacks or over-shipped; say if every unit shipped."""
+    """Refuse lines the order lacks or over-shipped; say if it shipped in full.
+
+    An order has shipped in full once every unit of its stocked lines has:
+    an unstocked line (a gift card, a fee, a download) needs no parcel,
+    though a parcel may carry it.
+    """
     ordered = {line.line_id: line.quantity for line in order.lines}
     shipping: dict[str, int] = {}
     for shipment in order.shipments:
@@ -112,8 +118,8 @@ def _check_shipment(order: Order, event: Shipped) -> bool:
                 f"of {ordered[part.line_id]} ordered"
             )
             raise refuse(order, event, reason)
-    for line_id, quantity in ordered.items():
-        if shipping.get(line_id, 0) < quantity:
+    for line in order.lines:
+        if line.stocked and shipping.get(line.line_id, 0) < line.quantity:
             return False
     return True
 

@@ -46,6 +46,19 @@ def _parts(_instance: object, _attribute: object, value: tuple[object, ...]) -> 
         text(f"parts[{i}][0]")(None, None, part[0])
 
 
+def _as_tasks(value: Iterable[str]) -> tuple[str, ...]:
+    given: object = value  # from a stored document too: any shape
+    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+        raise ValidationError("tasks", value, "must be a sequence of task ids")
+    return tuple(value)
+
+
+def _tasks(_instance: object, _attribute: object, value: tuple[object, ...]) -> None:
+    # From stored documents too: each id must be one a warehouse and a store take.
+    for i, task_id in enumerate(value):
+        text(f"tasks[{i}]")(None, None, task_id)
+
+
 @final
 @attrs.frozen(slots=True, kw_only=True)
 class Saga:
@@ -57,7 +70,7 @@ class Saga:
     never acts twice.
 
     Attributes:
-        name: The use case (`"refund"`, `"ship"`).
+        name: The use case (`"capture"`, `"pick"`, `"ship"`, `"refund"`).
         step: The last step done (`"requested"`, `"sent"`).
         key: The idempotency key of its calls to the outside.
         started_at: When it started (UTC).
@@ -66,6 +79,10 @@ class Saga:
         parts: For a refund owed back to several payments: each payment and
             its share of `amount`, fixed when the saga starts, so that every
             attempt sends the same refunds. Empty: all of it to `reference`.
+        tasks: For a pick: the ids of the pick tasks it sends to the
+            warehouse, fixed when the saga starts, so that every attempt
+            sends the same tasks and a person knows which to void when the
+            order moves on. Empty for the other sagas.
 
     .. versionadded:: 0.1.0
     """
@@ -80,4 +97,7 @@ class Saga:
     )
     parts: tuple[tuple[str, Money], ...] = attrs.field(
         default=(), converter=_as_parts, validator=_parts
+    )
+    tasks: tuple[str, ...] = attrs.field(
+        default=(), converter=_as_tasks, validator=_tasks
     )

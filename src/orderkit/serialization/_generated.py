@@ -23,6 +23,7 @@ from cattrs.gen import make_dict_structure_fn
 
 from orderkit.errors import StructureError
 from orderkit.money import Money
+from orderkit.orders import OrderLine, Saga
 from orderkit.serialization._collections import WriteItems, WriteOptional
 from orderkit.serialization._readers import READERS, UNREAD, Reader
 from orderkit.serialization._values import (
@@ -248,6 +249,15 @@ _INLINE: Final[tuple[tuple[UnstructureHook, str], ...]] = (
 )
 
 
+# Fields written only when they differ from their default: added to a class
+# after documents of it were stored, they leave those documents as they
+# were, and a reader that predates them reads what they default to.
+OMITTED_AT_DEFAULT: Final[Mapping[type, frozenset[str]]] = {
+    OrderLine: frozenset({"stocked"}),
+    Saga: frozenset({"tasks"}),
+}
+
+
 class _Source:
     """The names a generated function uses: hooks it calls, and locals."""
 
@@ -299,12 +309,20 @@ def _write_fields(
     tag = TAGS.get(cl)
     if tag is not None:
         items.append(f"{TAG!r}: {tag!r}")
+    omitted = OMITTED_AT_DEFAULT.get(cl, frozenset())
     for field in attrs.fields(cl):
-        if field.init:
-            hook = source.converter.get_unstructure_hook(field.type)
-            value = _write(f"{first or get}.{field.name}", hook, source, depth)
-            items.append(f"{field.name!r}: {value}")
-            first = None
+        if not field.init:
+            continue
+        hook = source.converter.get_unstructure_hook(field.type)
+        read = f"{first or get}.{field.name}"
+        first = None
+        if field.name not in omitted:
+            items.append(f"{field.name!r}: {_write(read, hook, source, depth)}")
+            continue
+        var, default = source.local(), source.local()
+        source.namespace[default] = field.default
+        value = f"{{{field.name!r}: {_write(var, hook, source, depth)}}}"
+        items.append(f"**({{}} if ({var} := {read}) == {default} else {value})")
     return f"{{{', '.join(items)}}}"
 
 

@@ -115,6 +115,8 @@ def read_lines(data: Data) -> tuple[OrderLine, ...]:
         quantity = o["quantity"]
         price = o["unit_price"]
         title = o.get("title", "")
+        # Absent in orders stored before lines could be unstocked: stocked.
+        stocked = o.get("stocked", True)
         # A price of another type fails to subscript; read as structure_money
         # reads it otherwise.
         if not (
@@ -129,6 +131,7 @@ def read_lines(data: Data) -> tuple[OrderLine, ...]:
             and sku.isprintable()
             and type(quantity) is int
             and 0 < quantity <= MAX_INT
+            and (stocked is True or stocked is False)
         ):
             unusual()
         amount = price["amount"]
@@ -146,6 +149,7 @@ def read_lines(data: Data) -> tuple[OrderLine, ...]:
         line.quantity = quantity
         line.unit_price = money
         line.title = title
+        line.stocked = stocked
         line.__class__ = OrderLine
         lines.append(line)
     # join refuses anything but strings (titles and prices are stored, or read

@@ -22,10 +22,18 @@ from orderkit.errors import (
     ConcurrencyConflict,
     IllegalTransition,
     InsufficientStock,
+    OrderkitError,
+    OrderMismatch,
+    RefundExceedsCapture,
     UnknownOrder,
     ValidationError,
 )
-from orderkit.integrations import ChannelOrder, PickTask, TrackingEvent
+from orderkit.integrations import (
+    ChannelOrder,
+    ChannelRefund,
+    PickTask,
+    TrackingEvent,
+)
 from orderkit.orders import (
     EVENT_TYPES,
     AfterSalesCase,
@@ -57,6 +65,7 @@ from orderkit.pricing import (
     PurchaseContext,
     validate,
 )
+from orderkit.services._channel_refunds import intake_batch, record_channel_refund
 from orderkit.services._desk_notes import (
     case_refund_failed,
     case_refund_message,
@@ -84,7 +93,17 @@ from orderkit.services._intake import (
     Refused,
 )
 from orderkit.services._limits import PurchaseLimits
-from orderkit.services._saga_steps import ENDED
+from orderkit.services._picking import (
+    PICK,
+    check_served,
+    pick_ended,
+    pick_refused,
+    pick_started,
+    picked_for_nobody,
+    picking,
+    voids,
+)
+from orderkit.services._saga_steps import ENDED, RETRY_LATER, reason_text
 
 
 _S = OrderStatus
@@ -163,6 +182,17 @@ class OrderDesk:
         carried before the desk knew of it are not held: they left before
         the ledger could count them.
 
+        The money the channel sent back already (`incoming.refunds`) is
+        recorded first, whatever the order's status, in its payment ledger
+        as `record_refund` records it (an audit record each, keyed by the
+        refund), off the captures the order states: the refund a cancelled
+        order owes is only what the channel still holds, nothing when it
+        gave all of it back, and a paid order cancelled later owes only the
+        rest. Refunds of an order that states no capture are not recorded
+        (a new order with no payment has nothing to refund). An order
+        answered `AlreadyAccepted` records nothing: give each of its
+        `refunds` to `record_refund`, then its events to `record`.
+
         Args:
             incoming: The order as its channel adapter read it.
             ip: The IP address the buyer ordered from, for limits.
@@ -187,8 +217,7 @@ class OrderDesk:
             if found is not None:
                 return AlreadyAccepted(found)
             now = self._clock.now()
-            batch = apply_all(None, [incoming.placed, *incoming.events], now=now)
-            records = list(batch.records)
+            batch, records = intake_batch(incoming, now)
             order, refunds = _taken_in(batch, records, now)
             screening = DuplicateDetector(
                 self._policy.duplicate_window,
@@ -406,6 +435,17 @@ class OrderDesk:
         order could not take: no saga knows of it), `"refund"`, `"label"`,
         `"pick"` and `"carrier"` stay.
 
+        An order whose `pick` saga is in flight (`start_picking`) ends it in
+        the unit that moves it out of paid: done once picking starts (or a
+        later event applies), and for a person when it is cancelled, since
+        the warehouse may have its tasks: `review` gains `"pick"`, the
+        saga's `SagaEnded` record names the tasks to void, and the refund
+        owed starts its saga as on any cancelled order. An order cancelled
+        once picking started waits for a person the same way: `review`
+        gains `"pick"`, and its `HeldForReview` record names the tasks to
+        void (those its committed units made, read before the cancellation
+        gives them back); its refund goes out as ever.
+
         Every status the order passes writes a `milestone` message for the
         buyer, each under its own id: a parked `Shipped` applied behind a
         `PickingStarted` tells of picking, then of shipping.
@@ -430,6 +470,7 @@ class OrderDesk:
             new = _parking(batch.order, batch.parked, order.parked, records, now)
             if new == order:
                 return EventRecorded(order, batch.outcomes, batch.parked)
+            picked = _picked(self._stock(uow), order, new)
             refunds = []
             stocked = True
             for outcome in batch.outcomes:
@@ -438,6 +479,11 @@ class OrderDesk:
                     stocked &= stock.follow(outcome.order, outcome.event, now)
                 if isinstance(outcome, RefundDue):
                     refunds.append(outcome)
+            # Out of paid, the pick saga is over: before a refund owed starts
+            # the order's next saga.
+            new, ending = pick_ended(new, now)
+            records.extend(ending)
+            new = _held_if_picked(new, picked, now, records)
             for refund in refunds:
                 new = owe(new, refund, now)
             if not stocked and "stock" not in new.review:
@@ -457,68 +503,126 @@ class OrderDesk:
     ) -> EventRecorded:
         """Send a paid order's pick tasks to the warehouse, then mark it picking.
 
-        One task per location that holds the order's committed units. Both
-        steps repeat safely: the warehouse takes a task once per task id,
-        and `PickingStarted` is keyed by the order, so a call retried after a
-        failure (a `TransientError`, a crash in between) picks nothing twice.
+        One task per location that holds the order's committed units. First a
+        `pick` saga naming the tasks is stored on the order (`Order.saga`),
+        then the tasks go to the warehouse, then `PickingStarted` is recorded
+        in the unit that ends the saga. Every step repeats safely: the
+        warehouse takes a task once per task id, and `PickingStarted` is
+        keyed by the order, so a call retried after a failure (a
+        `TransientError`, a crash in between: `recover` retries too) sends
+        the same tasks and picks nothing twice. While the saga is in flight
+        the order stays in the `picking_queue`, so a host that picks from
+        the queue retries it.
 
-        An order cancelled by another process while its tasks were sent
-        cannot start picking, and the `Warehouse` port cannot withdraw a
-        task: the order waits for a person (`order.review` gains `"pick"`)
-        to void the tasks, and this raises.
+        The `Warehouse` port cannot withdraw a task, and one whose reply was
+        lost may be picked: an order cancelled or closed while its pick saga
+        is in flight (by another process, or before the call is retried)
+        ends the saga in the same unit and waits for a person (`order.review`
+        gains `"pick"`) to void the tasks the saga's `SagaEnded` audit
+        record names; its refund goes out as ever. This call then raises.
+        So does a warehouse that refuses a task (an error that is no failure
+        to retry, such as `UnknownLocation` or `IdempotencyConflict`): the
+        saga ends, the order waits for a person (`review` gains `"pick"`) to
+        void the tasks and pick it otherwise (`release`), and the call
+        raises. A retry that finds the order's committed stock no longer
+        makes the saga's tasks ends it the same way.
 
         Raises:
             UnknownOrder: The desk has no such order.
-            IllegalTransition: The order is not paid (or already further on);
-                or it moved on while its tasks were sent (the error names the
-                tasks to void).
-            TransientError: The warehouse failed; retry the call.
+            IllegalTransition: The order is not paid (or already further on),
+                waits for a person, or another saga is in flight on it; or it
+                moved on while its tasks were sent, or the warehouse refused a
+                task (its error is the `__cause__`): the error names the tasks
+                to void.
+            ConfigurationError: A task goes to a location the desk's
+                `DeskPolicy.locations` do not list: nothing was sent or
+                stored; pick it with that location's desk and warehouse.
+            TransientError: The warehouse failed or timed out, or another
+                failure to retry (`CircuitOpen`...): the saga stays; retry
+                the call, or `recover`.
         """
         with self._unit as uow:
             order = self._order(uow, channel, order_id)
-            if order.status is not _S.PAID or order.review:
-                raise IllegalTransition(
-                    order_id,
-                    order.status,
-                    "start_picking",
-                    "only a paid order that waits for nobody is picked",
-                )
-            tasks = self._stock(uow).pick_tasks(order)
+            saga = picking(order)
+            if saga is None:
+                _check_pickable(order)
+                tasks = self._stock(uow).pick_tasks(order)
+                check_served(order, tasks, self._policy.locations)
+                if tasks:
+                    now = self._clock.now()
+                    started, record = pick_started(order, tasks, now)
+                    self._store(uow, order, started, [record], now)
+                    uow.commit()
+                    saga = started.saga
+            elif order.status is _S.PAID:
+                # Resumed: the same tasks, from the same committed units.
+                tasks = self._stock(uow).pick_tasks(order)
+                # Before anything is sent or ended: another desk's resumes it.
+                check_served(order, tasks, self._policy.locations)
+            else:
+                tasks = ()
+        if saga is not None and tuple(t.task_id for t in tasks) != saga.tasks:
+            # Its stock is no longer what the saga sent: a person decides.
+            sent = ", ".join(saga.tasks)
+            why = IllegalTransition(
+                order_id,
+                order.status,
+                "start_picking",
+                f"its committed stock no longer makes the tasks {sent}",
+            )
+            raise self._pick_refused(channel, order_id, saga.tasks, why)
+        sent_ids = [task.task_id for task in tasks]
         for task in tasks:
-            warehouse.create_pick_task(task)
-        started = PickingStarted(
+            try:
+                warehouse.create_pick_task(task)
+            except RETRY_LATER:
+                raise
+            except OrderkitError as no:
+                # The warehouse's no: asking again gets the same answer, and
+                # a task sent before it may be picked, so a person decides.
+                said = f"the warehouse refused {task.task_id}: {reason_text(no)}"
+                raise self._pick_refused(channel, order_id, sent_ids, no, said) from no
+        event = PickingStarted(
             order_id=order_id,
             key=IdempotencyKey("orderkit", "picking", order_id, channel),
             occurred_at=self._clock.now(),
             source="orderkit",
         )
-        recorded = self.record(channel, order_id, started)
+        recorded = self.record(channel, order_id, event)
         refused = [o for o in recorded.outcomes if isinstance(o, Rejected)]
         if refused and tasks:
-            raise self._pick_refused(channel, order_id, tasks, refused[0].error)
+            raise self._pick_refused(channel, order_id, sent_ids, refused[0].error)
         return recorded
 
     def _pick_refused(
         self,
         channel: str,
         order_id: str,
-        tasks: Sequence[PickTask],
+        tasks: Sequence[str],
         why: Exception,
+        said: str = "the order moved on while its pick tasks were sent",
     ) -> IllegalTransition:
-        """Hold an order that moved on while its pick tasks went out, for a person."""
+        """Hold an order whose pick tasks went out for nothing, for a person.
+
+        Its pick saga, when still in flight, ends in the same unit. Returns
+        the error to raise: `said`, then the tasks to void; its cause `why`.
+        """
         with self._unit as uow:
             order = self._order(uow, channel, order_id)
-            if "pick" not in order.review:
-                now = self._clock.now()
-                held, record = _held_for(order, "pick", now)
-                self._store(uow, order, held, [record], now)
+            now = self._clock.now()
+            held: tuple[Order, AuditRecord] | None = None
+            if picking(order) is not None:
+                held = pick_refused(order, why, now)
+            elif PICK not in order.review:
+                held = _held_for(order, PICK, now)
+            if held is not None:
+                self._store(uow, order, held[0], [held[1]], now)
                 uow.commit()
-        voids = ", ".join(task.task_id for task in tasks)
         error = IllegalTransition(
             order_id,
             order.status,
             "start_picking",
-            f"the order moved on while its pick tasks were sent: void {voids}",
+            f"{said}: {voids(tasks)}",
         )
         error.__cause__ = why
         return error
@@ -628,6 +732,101 @@ class OrderDesk:
             uow.commit()
         return outcome
 
+    def record_refund(
+        self, channel: str, order_id: str, refund: ChannelRefund
+    ) -> Recorded | Unchanged:
+        """Record money the channel sent back for an order the desk has.
+
+        The refund goes into the order's payment ledger, settled when the
+        channel made it, under the channel's refund id, in one unit with
+        its `PaymentsRecorded` audit record (keyed by `refund.key`). It
+        comes off the payment it names, else the order's only payment (a
+        channel may name the provider's transaction where the order knows
+        the capture by another id); a payment the ledger lacks is added,
+        captured as the order recorded it. What ending the order owes back
+        is then only what its payments still hold, so record a channel's
+        refunds (the `refunds` of the `ChannelOrder` you were answered
+        `AlreadyAccepted` for, whether or not it states a capture, and each
+        refund webhook) before the events that end the order. The same
+        refund recorded again, from either source and under any key,
+        changes nothing.
+
+        Nothing is sent: the channel paid this money back. While a saga is
+        in flight on the order (`Order.saga`: a `refund` saga may be at the
+        provider with money sized before this refund) the refund is refused
+        and nothing is written: record it again once the saga has ended (one
+        recorded already is `Unchanged` all the same). A
+        refund beyond what its payment still holds means the buyer was paid
+        back twice (the channel's refund came after orderkit's own): the
+        order waits for a person (`review` gains `"refund"`, with its
+        `HeldForReview` audit record, committed) and this call raises;
+        recording it again raises again and holds nothing more.
+
+        Returns:
+            `Recorded`; `Unchanged` when the ledger has the refund settled
+            already, or its key was applied.
+
+        Raises:
+            UnknownOrder: The desk has no such order.
+            ValidationError: `refund` is not a `ChannelRefund`.
+            OrderMismatch: The refund is for another order.
+            CurrencyMismatch: The refund is in another currency than the order.
+            UnknownPayment: The refund cannot be placed: the order has no
+                payment, or several and it names none of them (`field` is
+                `payment_id`); nothing was recorded.
+            IllegalTransition: A saga is in flight on the order (the reason
+                names it); nothing was recorded: call again once it ended.
+            RefundExceedsCapture: The payment holds less than the refund,
+                not refunded or pending (`field` is `amount`); the refund is
+                not recorded and the order waits for a person.
+            IdempotencyConflict: The ledger has another refund under the
+                refund's id; nothing was recorded.
+            ConcurrencyConflict: Another process changed the order while
+                this call ran; nothing was recorded: call again.
+            StoreError: A store failed; nothing was recorded.
+        """
+        if not isinstance(refund, ChannelRefund):
+            raise ValidationError("refund", refund, "must be a ChannelRefund")
+        if refund.order_id != order_id:
+            raise OrderMismatch(order_id, refund.order_id, "refund.order_id")
+        with self._unit as uow:
+            order = self._order(uow, channel, order_id)
+            now = self._clock.now()
+            outcome: Recorded | Unchanged | RefundExceedsCapture
+            try:
+                outcome = record_channel_refund(order, refund, now)
+            except RefundExceedsCapture as error:
+                outcome = error
+            if isinstance(outcome, Unchanged):
+                return outcome
+            if order.saga is not None:
+                # A refund saga may be at the provider with money sized
+                # before this refund: recorded now, the ledger would refuse
+                # the saga's own refund, its money sent and unrecorded.
+                raise IllegalTransition(
+                    order_id,
+                    order.status,
+                    "record_refund",
+                    f"a {order.saga.name} saga is in flight: record the refund "
+                    "again once it has ended",
+                )
+            if isinstance(outcome, Recorded):
+                self._store(uow, order, outcome.order, [outcome.record], now)
+                uow.commit()
+                return outcome
+            # The payments hold less: the buyer was paid this back already
+            # (orderkit's saga sent it too), which only a person can settle.
+            if "refund" not in order.review:
+                held, record = _held_for(order, "refund", now)
+                self._store(uow, order, held, [record], now)
+                uow.commit()
+        raise RefundExceedsCapture(
+            outcome.field,
+            outcome.value,
+            f"{outcome.problem}; the buyer may have been paid back twice: the "
+            "order waits for a person (review 'refund')",
+        ) from outcome
+
     def close_unpaid(self, *, limit: int = 100) -> tuple[EventRecorded, ...]:
         """Close unpaid orders past their payment deadline; their stock goes back.
 
@@ -662,13 +861,16 @@ class OrderDesk:
         by default the promised ship-by time (the SLA from the first payment,
         or the payment itself), then customer tier (higher first), then order
         value (higher first); then when the order was placed. Orders held for
-        review, or with a saga in flight, wait outside the queue.
+        review, or with a saga other than their pick saga in flight, wait
+        outside the queue; an order whose pick saga is in flight (a reply
+        lost, a crash) stays, since `start_picking` resumes it with the same
+        tasks.
         """
         positive_int("limit")(None, None, limit)
         paid = [
             order
             for order in self._all(_S.PAID)
-            if not order.review and order.saga is None
+            if not order.review and (order.saga is None or picking(order) is not None)
         ]
         return tuple(sorted(paid, key=self._policy.picking_priority)[:limit])
 
@@ -777,6 +979,48 @@ def _held(
         paid = "; ".join(payments)
         reasons.append(("payment", f"拒收的付款 / payments refused: {paid}"))
     return reasons
+
+
+def _picked(stock: OrderStock, old: Order, new: Order) -> tuple[PickTask, ...]:
+    """The pick tasks the warehouse has of an order that ends while picking.
+
+    Read before the unit gives its committed units back; none otherwise.
+    """
+    if old.status is _S.PICKING and new.status in ENDED:
+        return stock.pick_tasks(old)
+    return ()
+
+
+def _held_if_picked(
+    order: Order,
+    picked: Sequence[PickTask],
+    now: pendulum.DateTime,
+    records: list[AuditRecord],
+) -> Order:
+    """An order ended while picking, held for a person to void `picked`."""
+    if not picked or PICK in order.review:
+        return order
+    held, record = picked_for_nobody(order, picked, now)
+    records.append(record)
+    return held
+
+
+def _check_pickable(order: Order) -> None:
+    """Refuse to start picking an order that is not paid, or that waits.
+
+    Raises:
+        IllegalTransition: The order is not paid, waits for a person, or
+            another saga is in flight on it (the reason says which).
+    """
+    if order.status is not _S.PAID or order.review:
+        why = "only a paid order that waits for nobody is picked"
+        if PICK in order.review:
+            why = f"{why}: its pick tasks wait for a person to void them"
+    elif order.saga is not None:
+        why = f"a {order.saga.name} saga is in flight"
+    else:
+        return
+    raise IllegalTransition(order.order_id, order.status, "start_picking", why)
 
 
 def _withdrawn(order: Order, now: pendulum.DateTime) -> tuple[Order, AuditRecord]:

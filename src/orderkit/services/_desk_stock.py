@@ -78,21 +78,17 @@ class OrderStock:
         self._ledger = Ledger(store, clock, hold_ttl=policy.pay_window, outbox=outbox)
 
     def hold(self, order: Order, now: pendulum.DateTime) -> None:
-        """Route the order's lines and hold them; commit them if it is paid.
+        """Route the order's stocked lines and hold them; commit them if it is paid.
 
         Units the order's shipments carried already (an order taken in
         partly shipped) left before the ledger knew of the order: only the
         rest is held, so that none stays allocated once the last parcel
-        ships.
+        ships. Unstocked lines (`OrderLine.stocked` false: a gift card, a
+        fee) take nothing: an order of those alone holds nothing.
         """
         if order.status not in _TAKING_STOCK:
             return
-        shipped = shipped_by_line(order)
-        demand: dict[str, int] = {}
-        for line in order.lines:
-            left = line.quantity - shipped.get(line.line_id, 0)
-            if left > 0:
-                demand[line.sku] = demand.get(line.sku, 0) + left
+        demand = _demand(order)
         if not demand:
             return
         store = self._store
@@ -197,8 +193,15 @@ class OrderStock:
         return True
 
     def _shipped(self, order: Order, event: Shipped, holds: Sequence[Hold]) -> bool:
-        skus = {line.line_id: line.sku for line in order.lines}
-        wanted = [(skus[part.line_id], part.quantity) for part in event.lines]
+        # The parcel's unstocked lines (a gift card in the box) took no stock.
+        skus = {line.line_id: line.sku for line in order.lines if line.stocked}
+        wanted = [
+            (skus[part.line_id], part.quantity)
+            for part in event.lines
+            if part.line_id in skus
+        ]
+        if not wanted:
+            return True
         try:
             self._ledger.ship(
                 owner_of(order),
@@ -236,12 +239,13 @@ class OrderStock:
     def pick_tasks(self, order: Order) -> tuple[PickTask, ...]:
         """One pick task per location holding the order's committed units.
 
-        Each line's units come from where they were committed, oldest holds
-        first; the task id names the order and the location, so sending a
-        task again is the same task.
+        Each stocked line's units come from where they were committed,
+        oldest holds first; the task id names the order and the location, so
+        sending a task again is the same task. Unstocked lines are picked
+        from nowhere: an order of those alone has no task.
         """
         holds = self._store.holds(owner=owner_of(order), state=HoldState.COMMITTED)
-        lines = order.lines
+        lines = [line for line in order.lines if line.stocked]
         wanted = [(line.sku, line.quantity) for line in lines]
         by_location: dict[str, list[PickLine]] = {}
         # One pass over all lines: two lines of one SKU share its committed
@@ -269,7 +273,8 @@ class OrderStock:
         that the stored case (if any) had no verdict for yet, whatever step
         the case has reached since (a case inspected and refunded by hand,
         then recorded, comes back too). Each line is keyed by the order and
-        the case (`restock_key`).
+        the case (`restock_key`). The case's lines of unstocked order lines
+        (a gift card, a fee) go back nowhere: the ledger never had them.
 
         Raises:
             ValidationError: The case returns more units of a line than
@@ -285,7 +290,10 @@ class OrderStock:
             return
         _check_returnable(order, case)
         ledger = self._ledger
+        unstocked = _unstocked(order)
         for i, line in enumerate(case.lines):
+            if line.line_id in unstocked:
+                continue
             ledger.restock(
                 line.sku,
                 case.return_to,
@@ -320,14 +328,17 @@ def _check_returnable(order: Order, case: AfterSalesCase) -> None:
 
     What the ledger took out for a line is what the order's shipments
     carried; cases that passed inspection before this one put some of it
-    back already.
+    back already. Unstocked lines are not the ledger's: they are not checked.
     """
+    unstocked = _unstocked(order)
     left = shipped_by_line(order)
     for earlier in order.after_sales:
         if earlier.case_id != case.case_id and earlier.inspection_passed:
             for line in earlier.lines:
                 left[line.line_id] = left.get(line.line_id, 0) - line.quantity
     for i, line in enumerate(case.lines):
+        if line.line_id in unstocked:
+            continue
         returnable = left.get(line.line_id, 0)
         if line.quantity > returnable:
             raise ValidationError(
@@ -337,6 +348,22 @@ def _check_returnable(order: Order, case: AfterSalesCase) -> None:
                 " and not returned by an earlier case",
             )
         left[line.line_id] = returnable - line.quantity
+
+
+def _demand(order: Order) -> dict[str, int]:
+    """The units by SKU the order's stocked lines still need: not shipped yet."""
+    shipped = shipped_by_line(order)
+    demand: dict[str, int] = {}
+    for line in order.lines:
+        left = line.quantity - shipped.get(line.line_id, 0)
+        if line.stocked and left > 0:
+            demand[line.sku] = demand.get(line.sku, 0) + left
+    return demand
+
+
+def _unstocked(order: Order) -> frozenset[str]:
+    """The ids of the order's lines with no stock behind them."""
+    return frozenset(line.line_id for line in order.lines if not line.stocked)
 
 
 def _from_holds(

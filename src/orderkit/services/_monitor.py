@@ -68,12 +68,13 @@ class StuckReason(enum.StrEnum):
     PAST_SHIP_BY = "past_ship_by"
     """Awaiting shipment at or after its ship-by deadline: the promise is broken."""
     SAGA_STALLED = "saga_stalled"
-    """A saga (capture, shipment, refund) in flight for `saga_limit` or
-    longer: `recover` has not finished it, and money or a parcel waits."""
+    """A saga (capture, pick, shipment, refund) in flight for `saga_limit`
+    or longer: `recover` has not finished it, and money, pick tasks or a
+    parcel wait."""
     AWAITING_REVIEW = "awaiting_review"
     """Held for a person (`Order.review`: a suspected duplicate, a pricing
-    hold, a carrier exception, a label to void, a refund to settle) for
-    `review_limit` or longer."""
+    hold, a carrier exception, a label or pick tasks to void, a refund to
+    settle) for `review_limit` or longer."""
     STATUS_LIMIT = "status_limit"
     """No status change within the limit its status allows."""
 

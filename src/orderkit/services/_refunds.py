@@ -36,7 +36,6 @@ from orderkit.orders import (
     refund_case,
 )
 from orderkit.ports import Clock, Payments, UnitOfWork
-from orderkit.pricing import PaymentLedger
 from orderkit.services import _saga_steps as steps
 from orderkit.services._desk_notes import (
     case_owed,
@@ -59,8 +58,8 @@ class Refunds:
     its after-sales cases passed inspection, each with a `refund` outbox
     message under the saga's key. `send_due` sends each one to the provider
     under that key, then records it on the order (the refund requested and
-    settled in the order's payment ledger, when it keeps one, a payment it
-    lacks added first; for a case, always, and the case `REFUNDED` unless
+    settled in the order's payment ledger, one made for an order without,
+    a payment it lacks added first; for a case, the case `REFUNDED` unless
     a person settled it otherwise while the refund was at the provider,
     which leaves the order to a person) and ends the saga.
     What ending an order owes goes back to each payment that holds some of
@@ -174,7 +173,7 @@ class Refunds:
         # Check the ledger first, as the Payments contract asks: an amount
         # it refuses is never sent.
         try:
-            _ledger(order, case, _sent(parts, None), reason, self._clock.now())
+            steps.ledger_after(order, _sent(parts, None), reason, self._clock.now())
         except RefundExceedsCapture as refused:
             if case is None:
                 # Refunded by other means since the order ended (a host's
@@ -368,18 +367,6 @@ def _sent(
     ]
 
 
-def _ledger(
-    order: Order,
-    case: AfterSalesCase | None,
-    sent: list[steps.SentRefund],
-    reason: str,
-    now: pendulum.DateTime,
-) -> PaymentLedger | None:
-    if case is not None:
-        return steps.case_ledger(order, sent, reason, now)
-    return steps.ledger_after(order, sent, reason, now)
-
-
 def _recorded(  # noqa: PLR0913 - the refund, and what the provider said
     order: Order,
     saga: Saga,
@@ -391,26 +378,24 @@ def _recorded(  # noqa: PLR0913 - the refund, and what the provider said
 ) -> tuple[Order, list[AuditRecord]]:
     """The order with the refund in its ledger and its case, and their records.
 
-    A case's refund is always written into the ledger (the provider was
-    asked under the saga's key); the case is recorded `REFUNDED` by it only
-    while it still waits for it, with every part succeeded.
+    The refund is always written into the ledger (the provider was asked
+    under the saga's key); a case is recorded `REFUNDED` by it only while it
+    still waits for it, with every part succeeded.
     """
     new, records = order, []
     # Whatever became of the case, the ledger shows what the provider did
     # under the saga's key.
-    ledger = _ledger(order, case, sent, reason, now)
-    if ledger is not None:
-        recorded = record_payments(
-            order,
-            ledger,
-            key=IdempotencyKey(steps.ACTOR, "refund", order.order_id, saga.key),
-            actor=steps.ACTOR,
-            source=steps.ACTOR,
-            now=now,
-        )
-        if isinstance(recorded, Recorded):
-            new = recorded.order
-            records.append(recorded.record)
+    recorded = record_payments(
+        order,
+        steps.ledger_after(order, sent, reason, now),
+        key=IdempotencyKey(steps.ACTOR, "refund", order.order_id, saga.key),
+        actor=steps.ACTOR,
+        source=steps.ACTOR,
+        now=now,
+    )
+    if isinstance(recorded, Recorded):
+        new = recorded.order
+        records.append(recorded.record)
     owed = _settled_otherwise(case) is None
     if case is not None and owed and all(succeeded for *_, succeeded in sent):
         last = case.steps[-1].at if case.steps else case.requested_at

@@ -9,6 +9,7 @@ import attrs
 from orderkit.errors import OrderkitError
 from orderkit.integrations import ChannelTransaction, Label
 from orderkit.orders import Order, Saga
+from orderkit.services._intake import EventRecorded
 
 
 __all__ = [
@@ -84,8 +85,9 @@ class Refunded:
     """The provider sent the money back and the order records the refund.
 
     Attributes:
-        order: The order as stored afterwards, its refund saga ended (and its
-            payment ledger's refund settled, when it keeps one).
+        order: The order as stored afterwards, its refund saga ended and its
+            payment ledger's refund settled (an order without a ledger gets
+            one).
         transaction: The provider's refund.
 
     .. versionadded:: 0.1.0
@@ -104,8 +106,9 @@ class RefundDeclined:
     key, so sending it again would be declined again); a person settles it.
 
     Attributes:
-        order: The order as stored afterwards, its saga ended (and its
-            payment ledger's refund failed, when it keeps one).
+        order: The order as stored afterwards, its saga ended and its
+            payment ledger's refund failed (an order without a ledger gets
+            one).
         transaction: The provider's declined transaction (`succeeded=False`).
 
     .. versionadded:: 0.1.0
@@ -132,8 +135,11 @@ class AlreadyDone:
     order: Order
 
 
-SagaOutcome = Captured | CaptureDeclined | Dispatched | Refunded | RefundDeclined
-"""What finishing one saga did."""
+SagaOutcome = (
+    Captured | CaptureDeclined | Dispatched | Refunded | RefundDeclined | EventRecorded
+)
+"""What finishing one saga did: for a pick saga, `OrderDesk.start_picking`'s
+`EventRecorded` (the order picking)."""
 
 
 @final

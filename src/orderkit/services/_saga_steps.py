@@ -426,35 +426,15 @@ def ledger_after(
     sent: Sequence[SentRefund],
     reason: str,
     now: pendulum.DateTime,
-) -> PaymentLedger | None:
-    """The order's payment ledger with the refunds sent, if it keeps one.
-
-    A payment the ledger does not keep yet is added to it first, captured
-    as the order recorded it: a refund sent on it must show in the ledger,
-    or what the order still holds (`left_on`) would count it as never sent.
-    """
-    ledger = order.payment_ledger
-    if ledger is None:
-        return None
-    ledger = with_payments(ledger, order)
-    kept = {p.payment_id for p in ledger.payments}
-    mine = [refund for refund in sent if refund[1] in kept]
-    return with_refunds(ledger, mine, reason, now) if mine else None
-
-
-def case_ledger(
-    order: Order,
-    sent: Sequence[SentRefund],
-    reason: str,
-    now: pendulum.DateTime,
 ) -> PaymentLedger:
-    """The order's payment ledger with a case's refund, settled or failed.
+    """The order's payment ledger with the refunds sent, settled or failed.
 
-    The ledger keeps every payment of the order (one without a ledger gets
-    one, from its captured payments; a payment recorded after the ledger
-    started is added): a refunded case must name a refund of the ledger,
-    and the ledger is what refuses a refund beyond the capture before
-    anything is sent.
+    The ledger keeps every payment of the order (an order without a ledger
+    gets one, from its captured payments; a payment recorded after the
+    ledger started is added): a refund sent must show in the ledger, or
+    what the order still holds (`left_on`) would count it as never sent, a
+    channel's refund of the same money recorded later would go unseen, and
+    a refunded case must name a refund of the ledger.
     """
     ledger = order.payment_ledger
     if ledger is None:

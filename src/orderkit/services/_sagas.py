@@ -5,7 +5,8 @@ with an audit record), then calls the outside (payment provider, carrier)
 under the saga's key, then records the result and ends the saga. A crash
 anywhere leaves either no saga (nothing was asked of the outside) or a saga
 that `recover` resumes: the call is made again under the same key, which the
-outside honours, and the result is recorded once.
+outside honours, and the result is recorded once. `OrderDesk.start_picking`
+runs the `pick` saga (its pick tasks to the warehouse) the same way.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ from orderkit.orders import (
     Shipped,
     order_stream,
 )
-from orderkit.ports import Carrier, Clock, Payments, UnitOfWork
+from orderkit.ports import Carrier, Clock, Payments, UnitOfWork, Warehouse
 from orderkit.services import _saga_steps as steps
 from orderkit.services._desk import OrderDesk
+from orderkit.services._intake import EventRecorded
+from orderkit.services._picking import PICK
 from orderkit.services._refunds import Refunds
 from orderkit.services._saga_outcomes import (
     AlreadyDone,
@@ -453,12 +456,14 @@ class Shipping:
         return None
 
 
-def recover(
+def recover(  # noqa: PLR0913 - a use case per kind of saga
     unit: UnitOfWork,
     *,
     checkout: Checkout | None = None,
     shipping: Shipping | None = None,
     refunds: Refunds | None = None,
+    desk: OrderDesk | None = None,
+    warehouse: Warehouse | None = None,
     page: int = 100,
 ) -> Recovery:
     """Resume every saga left in flight, as after a crash.
@@ -467,13 +472,27 @@ def recover(
     use case that started it, along the same code path: a step done
     before the crash is done again under the same key, which the outside
     honours, and recorded once. A saga that fails again stays on its order
-    and is reported as `Stalled`; the others go on.
+    and is reported as `Stalled`; the others go on. A `pick` saga needs
+    `desk` and `warehouse` (without them it stays, stalled with a
+    `ConfigurationError`): it sends its tasks again and records picking
+    (`OrderDesk.start_picking`) while the order is paid. One whose order
+    moved on, or whose task the warehouse refuses, ends, the order waiting
+    for a person to void its tasks (`review` has `"pick"`), and is
+    reported as `Stalled` with the `IllegalTransition` that names them.
+    One whose tasks go to a location the desk's `DeskPolicy.locations` do
+    not list is not sent: it stays, stalled with a `ConfigurationError`
+    naming the location, for the call given that location's desk and
+    warehouse (a host with a warehouse per region calls `recover` once per
+    region).
 
     Args:
         unit: The backend's unit of work.
         checkout: Resumes `capture` sagas.
         shipping: Resumes `ship` sagas.
         refunds: Resumes `refund` sagas.
+        desk: With `warehouse`, resumes the `pick` sagas of its locations.
+        warehouse: Where those `pick` sagas send their tasks: the warehouse
+            of `desk`'s locations.
         page: How many orders to read per unit.
 
     Returns:
@@ -487,6 +506,7 @@ def recover(
         _CAPTURE: None if checkout is None else checkout.resume,
         _SHIP: None if shipping is None else shipping.resume,
         steps.REFUND: None if refunds is None else refunds.resume,
+        PICK: _picker(unit, desk, warehouse),
     }
     finished: list[SagaOutcome] = []
     stalled: list[Stalled] = []
@@ -520,6 +540,22 @@ def _attempt(
     except OrderkitError as error:
         # The saga stays on the order; the next recovery tries it again.
         return steps.stalled(order, error)
+
+
+def _picker(
+    unit: UnitOfWork, desk: OrderDesk | None, warehouse: Warehouse | None
+) -> Callable[[str, str], EventRecorded | None] | None:
+    """What resumes a pick saga: `start_picking`, while the saga is in flight."""
+    if desk is None or warehouse is None:
+        return None
+
+    def resume(channel: str, order_id: str) -> EventRecorded | None:
+        # Ended since the scan read it: nothing left to send.
+        if steps.in_flight(unit, channel, order_id, PICK) is None:
+            return None
+        return desk.start_picking(channel, order_id, warehouse)
+
+    return resume
 
 
 def _check_page(page: object) -> None:

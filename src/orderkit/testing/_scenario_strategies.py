@@ -27,6 +27,7 @@ from orderkit.testing._ledger_ops import (
 from orderkit.testing._samples import channel_order
 from orderkit.testing._value_strategies import (
     ID,
+    STOCKED,
     addresses,
     buyers,
     instants,
@@ -101,21 +102,24 @@ def event_streams(
     return build()
 
 
-def channel_orders(
+def channel_orders(  # noqa: PLR0913 - keyword-only options, each with a default
     *,
     channel: str = "douyin",
     currency: Currency | str = "CNY",
     skus: Sequence[str] = _CATALOGUE,
     unit_prices: st.SearchStrategy[Money] | None = None,
     paid: bool | None = None,
+    unstocked: bool = True,
 ) -> st.SearchStrategy[ChannelOrder]:
     """Orders as a channel adapter reads them: placed, priced, perhaps paid.
 
     Each has one to four lines of distinct SKUs drawn from `skus`, one to
     five units each, a quote whose stated total is what the lines cost (no
     offers, shipping or tax), and, when paid, a `PaymentCaptured` of that
-    total five minutes after placing. Give them to `OrderDesk.accept`, or
-    check your own pricing rules on their `quote`.
+    total five minutes after placing. About one line in four is unstocked
+    (`OrderLine.stocked` false: drop-shipped, a gift card, a fee), which a
+    desk takes in without stock. Give them to `OrderDesk.accept`, or check
+    your own pricing rules on their `quote`.
 
     Args:
         channel: The channel the orders come from.
@@ -124,6 +128,7 @@ def channel_orders(
         unit_prices: Unit prices, in `currency`; any from 0.01 to 10,000.00
             (in minor units of two decimals) if omitted.
         paid: Paid orders only (`True`), unpaid only (`False`), or both.
+        unstocked: Draw unstocked lines too; `False` for stocked ones only.
 
     .. versionadded:: 0.1.0
     """
@@ -139,7 +144,7 @@ def channel_orders(
         chosen = draw(
             st.lists(st.sampled_from(catalogue), min_size=1, max_size=4, unique=True)
         )
-        return channel_order(
+        record = channel_order(
             [(sku, draw(st.integers(1, 5)), draw(prices)) for sku in chosen],
             order_id=draw(ID),
             channel=channel,
@@ -148,6 +153,17 @@ def channel_orders(
             at=draw(instants(dt.datetime(2024, 1, 1), dt.datetime(2030, 1, 1))),  # noqa: DTZ001 - hypothesis bounds are naive
             buyer=draw(buyers()),
             address=draw(addresses()),
+        )
+        if not unstocked:
+            return record
+        lines = tuple(
+            line if draw(STOCKED) else attrs.evolve(line, stocked=False)
+            for line in record.placed.lines
+        )
+        return attrs.evolve(
+            record,
+            placed=attrs.evolve(record.placed, lines=lines),
+            quote=attrs.evolve(record.quote, lines=lines),
         )
 
     return build()

@@ -1,7 +1,8 @@
 """The strategies every other one builds on: ids, money, parties, lines, lifecycles.
 
-`orderkit.testing.strategies` re-exports the public ones; `ID`, `TEXT` and
-`unique_lines` are shared with the other strategy modules of the kit.
+`orderkit.testing.strategies` re-exports the public ones; `ID`, `TEXT`,
+`STOCKED` and `unique_lines` are shared with the other strategy modules of
+the kit.
 """
 
 from __future__ import annotations
@@ -133,8 +134,21 @@ def addresses() -> st.SearchStrategy[Address]:
     )
 
 
-def order_lines(currency: Currency | str = "CNY") -> st.SearchStrategy[OrderLine]:
-    """Order lines priced in one currency.
+# Whether a line is stocked: mostly, and shrinking to stocked.
+STOCKED = st.sampled_from([True, True, True, False])
+
+
+def order_lines(
+    currency: Currency | str = "CNY", *, unstocked: bool = True
+) -> st.SearchStrategy[OrderLine]:
+    """Order lines priced in one currency, about one in four unstocked.
+
+    An unstocked line (`OrderLine.stocked` false) is a gift card, a fee or
+    a download: the ledger never holds it.
+
+    Args:
+        currency: The currency of the unit prices.
+        unstocked: Draw unstocked lines too; `False` for stocked ones only.
 
     .. versionadded:: 0.1.0
     """
@@ -145,14 +159,15 @@ def order_lines(currency: Currency | str = "CNY") -> st.SearchStrategy[OrderLine
         st.integers(min_value=1, max_value=50),
         money(currency, min_minor=1, max_minor=10**7),
         TEXT,
+        stocked=STOCKED if unstocked else st.just(value=True),
     )
 
 
 def unique_lines(
-    currency: Currency | str = "CNY",
+    currency: Currency | str = "CNY", *, unstocked: bool = True
 ) -> st.SearchStrategy[list[OrderLine]]:
     return st.lists(
-        order_lines(currency),
+        order_lines(currency, unstocked=unstocked),
         min_size=1,
         max_size=5,
         unique_by=lambda line: line.line_id,
@@ -165,9 +180,20 @@ _LIFECYCLE_START = pendulum.datetime(2026, 11, 11, tz="UTC")
 
 @st.composite
 def _parcels(draw: st.DrawFn, lines: list[OrderLine], *, complete: bool) -> list[_Step]:
+    """Parcels carrying the lines; an unstocked line rides with stocked units.
+
+    Once every stocked unit has shipped, a later parcel is refused: so that
+    any delivery order of the parcels is legal, a parcel carries an
+    unstocked line only beside stocked units (or all of an order with none),
+    and sometimes none carries it.
+    """
+    stocked = [line for line in lines if line.stocked]
+    if not stocked:
+        parts = [ShipmentLine(line.line_id, line.quantity) for line in lines]
+        return _parcel_steps(draw, [parts], complete=complete)
     count = draw(st.integers(min_value=1, max_value=3))
     contents: list[list[ShipmentLine]] = [[] for _ in range(count)]
-    for line in lines:
+    for line in stocked:
         box = draw(st.integers(min_value=0, max_value=count - 1))
         first = line.quantity
         if count > 1 and line.quantity > 1 and draw(st.booleans()):
@@ -177,8 +203,19 @@ def _parcels(draw: st.DrawFn, lines: list[OrderLine], *, complete: bool) -> list
             )
         contents[box].append(ShipmentLine(line.line_id, first))
     boxes = [c for c in contents if c]
+    for line in lines:
+        if not line.stocked and draw(st.booleans()):
+            box = draw(st.integers(min_value=0, max_value=len(boxes) - 1))
+            boxes[box].append(ShipmentLine(line.line_id, line.quantity))
     if not complete and len(boxes) > 1 and draw(st.booleans()):
         boxes.pop()  # some units stay in the warehouse: partially shipped
+    return _parcel_steps(draw, boxes, complete=complete)
+
+
+def _parcel_steps(
+    draw: st.DrawFn, boxes: list[list[ShipmentLine]], *, complete: bool
+) -> list[_Step]:
+    """Each box shipped, then moved on as far as a drawn status."""
     statuses = list(ShipmentStatus)
     least = statuses.index(draw(st.sampled_from(statuses)))
     reached = [draw(st.sampled_from(statuses[least:])) for _ in boxes]
@@ -204,6 +241,7 @@ def lifecycles(
     order_id: str = "DY-1001",
     currency: Currency | str = "CNY",
     start: dt.datetime = _LIFECYCLE_START,
+    unstocked: bool = False,
 ) -> list[OrderEvent]:
     """A legal event stream for one order, in the order it happened.
 
@@ -214,9 +252,15 @@ def lifecycles(
     parcel is delivered. Cancellation and closing are left out on purpose:
     they race with payment, and `RefundDue` settles that race.
 
+    With `unstocked=True`, about one line in four is unstocked
+    (`OrderLine.stocked` false): it rides in a parcel beside stocked units,
+    or in none, and the order has shipped once its stocked units have. Off
+    by default: without them, an order ships every unit before it has
+    shipped.
+
     .. versionadded:: 0.1.0
     """
-    lines = draw(unique_lines(currency))
+    lines = draw(unique_lines(currency, unstocked=unstocked))
     placed = {
         "channel": "douyin",
         "buyer": draw(buyers()),

@@ -146,7 +146,9 @@ def orders() -> st.SearchStrategy[Order]:
     ended by a cancellation or a close where the lifecycle allows one, and
     sometimes given a payment ledger, an after-sales case and a price change
     (pending or applied) through the `record_*` functions, so every order is
-    one a store could really hold.
+    one a store could really hold. About one line in four is unstocked
+    (`OrderLine.stocked` false: a gift card, a fee), which a parcel may
+    carry or leave out.
 
     .. versionadded:: 0.1.0
     """
@@ -155,7 +157,11 @@ def orders() -> st.SearchStrategy[Order]:
     def build(draw: st.DrawFn) -> Order:
         currency = draw(currencies())
         start = draw(instants(max_value=dt.datetime(2090, 1, 1)))  # noqa: DTZ001
-        stream = draw(lifecycles(order_id=draw(_ID), currency=currency, start=start))
+        stream = draw(
+            lifecycles(
+                order_id=draw(_ID), currency=currency, start=start, unstocked=True
+            )
+        )
         order = apply_all(None, stream, now=start.add(days=30)).order
         assert order is not None  # noqa: S101 - lifecycles() always places the order
         ending = draw(st.sampled_from([None, Cancelled, Closed]))

@@ -492,3 +492,50 @@ class TestStores:
             BigCommercePayloads(name)  # type: ignore[arg-type]
 
         assert ("channel", name) == (caught.value.field, caught.value.value)
+
+
+class TestUnstockedLines:
+    """A digital product is a line with no stock behind it."""
+
+    def test_physical_products_are_stocked(self) -> None:
+        lines = order().placed.lines
+        assert [line.stocked for line in lines] == [True, True]
+
+    @pytest.mark.parametrize("kind", ["digital", "giftcertificate"])
+    def test_a_digital_product_is_unstocked(self, kind: str) -> None:
+        products = copy.deepcopy(PRODUCTS)
+        products[1]["type"] = kind
+        lines = order({"products": products}).placed.lines
+        assert [(line.line_id, line.stocked) for line in lines] == [
+            ("11", True),
+            ("12", False),
+        ]
+
+    def test_a_product_without_a_type_is_stocked(self) -> None:
+        products = copy.deepcopy(PRODUCTS)
+        del products[0]["type"]
+        assert order({"products": products}).placed.lines[0].stocked is True
+
+    @pytest.mark.parametrize("kind", ["Digital", "", 1, []])
+    def test_another_type_is_refused_with_its_path(self, kind: object) -> None:
+        [body] = merged()
+        body["products"][1]["type"] = kind
+        with pytest.raises(ValidationError) as caught:
+            BigCommercePayloads().parse(body, topic=ONE)
+        assert ("products[1].type", kind) == (caught.value.field, caught.value.value)
+
+    def test_a_desk_takes_a_digital_product_in_without_its_stock(self) -> None:
+        products = copy.deepcopy(PRODUCTS)
+        products[1]["type"] = "digital"
+        record = order({"products": products})
+        clock = FrozenClock(record.placed.occurred_at)
+        unit = MemoryUnitOfWork()
+        with unit as uow:
+            Ledger(uow.ledger, clock).receive("TOTE-NAT", "W1", 10)
+            uow.commit()
+        secret = Fingerprinter(b"a-secret-of-16-bytes")
+        desk = OrderDesk(unit, clock, DeskPolicy(locations=["W1"]), secret)
+
+        assert isinstance(desk.accept(record), Accepted)
+        with unit as uow:
+            assert {h.sku for h in uow.ledger.holds()} == {"TOTE-NAT"}

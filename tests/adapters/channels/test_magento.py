@@ -137,7 +137,12 @@ class TestOrderLines:
         assert lines == (
             OrderLine("3", "WS12-M-Orange", 1, usd("22"), "Radiant Tee-M-Orange"),
             OrderLine(
-                "4", "240-LV08", 1, usd("18"), "Advanced Pilates & Yoga (Strength)"
+                "4",
+                "240-LV08",
+                1,
+                usd("18"),
+                "Advanced Pilates & Yoga (Strength)",
+                stocked=False,  # a downloadable product
             ),
             OrderLine(
                 "5",
@@ -649,3 +654,43 @@ class TestJsonText:
     def test_text_that_is_not_exact_json_is_refused(self, text: str) -> None:
         with pytest.raises(StructureError):
             load_json(text)
+
+
+class TestUnstockedLines:
+    """Virtual, downloadable and gift card rows are lines with no stock."""
+
+    def test_the_samples_downloadable_row_is_unstocked(self) -> None:
+        lines = read_order(order_payload()).placed.lines
+        assert [(line.line_id, line.stocked) for line in lines] == [
+            ("3", True),
+            ("4", False),
+            ("5", True),
+            ("10", True),
+        ]
+
+    @pytest.mark.parametrize("kind", ["virtual", "downloadable", "giftcard"])
+    def test_a_product_type_without_stock_is_unstocked(self, kind: str) -> None:
+        payload = order_payload()
+        payload["items"][0] |= {"product_type": kind, "is_virtual": 0}
+        (line, *_) = read_order(payload).placed.lines
+        assert (line.sku, line.stocked) == ("WS12-M-Orange", False)
+
+    def test_a_virtual_row_of_any_type_is_unstocked(self) -> None:
+        payload = order_payload()
+        payload["items"][0]["is_virtual"] = 1
+        (line, *_) = read_order(payload).placed.lines
+        assert line.stocked is False
+
+    def test_a_row_without_the_flag_is_stocked(self) -> None:
+        payload = order_payload()
+        del payload["items"][0]["is_virtual"]
+        (line, *_) = read_order(payload).placed.lines
+        assert line.stocked is True
+
+    @pytest.mark.parametrize("flag", ["1", True, 2])
+    def test_a_flag_that_is_not_0_or_1_is_refused_with_its_path(
+        self, flag: object
+    ) -> None:
+        payload = order_payload()
+        payload["items"][1]["is_virtual"] = flag
+        assert refused(payload).field == "items[1].is_virtual"

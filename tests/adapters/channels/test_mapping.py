@@ -834,3 +834,108 @@ class TestFreeOrders:
 
         assert isinstance(paid, PaymentCaptured)
         assert Money("0.00", "CNY") == paid.amount
+
+
+def _lines_with(stocked: object, items: Sequence[dict[str, Any]]) -> list[bool]:
+    """How a minimal spec mapping `stocked` as given reads each item's line."""
+    spec = minimal_spec()
+    spec["lines"]["fields"]["stocked"] = stocked
+    payload = {
+        "id": 7,
+        "created_at": "2025-06-18T10:00:00+08:00",
+        "state": "PAID",
+        "buyer": "b-1",
+        "items": [
+            {"id": n, "sku": f"S{n}", "qty": 1, "price": "9.90", **item}
+            for n, item in enumerate(items, 1)
+        ],
+    }
+    (record,) = FieldMap.from_dict(spec).parse(payload, topic="order")
+    assert isinstance(record, ChannelOrder)
+    return [line.stocked for line in record.placed.lines]
+
+
+class TestStockedLines:
+    """A line field, or a rule, says which lines have no stock behind them."""
+
+    def test_lines_are_stocked_unless_mapped(self) -> None:
+        assert all(line.stocked for line in parse_one(sample()).placed.lines)
+
+    def test_a_flag_read_as_one(self) -> None:
+        items: list[dict[str, Any]] = [
+            {"ships": True},
+            {"ships": False},
+            {"ships": 0},
+            {"ships": "1"},
+            {"ships": "false"},
+            {"ships": None},
+            {},
+        ]
+        expected = [True, False, False, True, False, True, True]
+        assert _lines_with("ships", items) == expected
+
+    def test_a_rule_over_text_names_the_unstocked_kinds(self) -> None:
+        rule = {
+            "path": "kind",
+            "as": "text",
+            "map": {"virtual": False, "giftcard": False, "service": False},
+        }
+        items = [{"kind": "simple"}, {"kind": "virtual"}, {"kind": "giftcard"}, {}]
+        assert _lines_with(rule, items) == [True, False, False, True]
+
+    def test_a_rule_over_a_flag_inverts_it(self) -> None:
+        rule = {"path": "is_virtual", "map": {"true": False}}
+        items: list[dict[str, Any]] = [
+            {"is_virtual": 1},
+            {"is_virtual": 0},
+            {"is_virtual": True},
+            {},
+        ]
+        assert _lines_with(rule, items) == [False, True, False, True]
+
+    def test_a_constant_for_every_line(self) -> None:
+        assert _lines_with({"const": False}, [{}, {}]) == [False, False]
+
+    @pytest.mark.parametrize("value", ["yes", 2, [], "TRUE"])
+    def test_a_value_that_is_no_flag_is_refused_with_its_path(
+        self, value: object
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            _lines_with("ships", [{}, {"ships": value}])
+        assert ("items[1].ships", value) == (caught.value.field, caught.value.value)
+
+    @pytest.mark.parametrize(
+        ("source", "where"),
+        [
+            ({"path": "kind", "as": "text"}, "lines.fields.stocked.map"),
+            ({"path": "kind", "as": "money"}, "lines.fields.stocked.as"),
+            (
+                {"path": "kind", "as": "text", "map": {"virtual": "no"}},
+                "lines.fields.stocked.map.virtual",
+            ),
+            ({"const": "no"}, "lines.fields.stocked.const"),
+            # Read as a flag, "1" is looked up as "true": it would never match.
+            ({"path": "is_virtual", "map": {"1": False}}, "lines.fields.stocked.map.1"),
+        ],
+    )
+    def test_a_wrong_rule_is_refused_on_loading(
+        self, source: object, where: str
+    ) -> None:
+        spec = minimal_spec()
+        spec["lines"]["fields"]["stocked"] = source
+        with pytest.raises(ValidationError) as caught:
+            FieldMap.from_dict(spec)
+        assert where == caught.value.field
+
+    def test_a_rule_survives_toml(self) -> None:
+        rule = 'stocked = { path = "is_virtual", map = { "true" = false } }'
+        text = SPEC.read_text("utf-8").replace(
+            'title = "title"', f'title = "title"\n{rule}'
+        )
+        spec = tomllib.loads(text)
+        assert FieldMap.from_toml(text) == FieldMap.from_dict(spec)
+        payload = sample()
+        trade(payload)["orders"]["order"][0]["is_virtual"] = True
+        (record,) = FieldMap.from_toml(text).parse(payload, topic="trade")
+        assert isinstance(record, ChannelOrder)
+        assert record.placed.lines[0].stocked is False

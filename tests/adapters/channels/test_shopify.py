@@ -34,17 +34,18 @@ from orderkit.orders import (
     PaymentCaptured,
     ShipmentLine,
     Shipped,
+    Unchanged,
 )
 from orderkit.ports import ChannelPayloads
 from orderkit.pricing import (
     AmountOff,
-    PaymentLedger,
     PricingPolicy,
     TotalsPolicy,
 )
-from orderkit.services import Accepted, DeskPolicy, Ledger, OrderDesk
+from orderkit.services import Accepted, AlreadyAccepted, DeskPolicy, Ledger, OrderDesk
 from orderkit.testing import FrozenClock
 from orderkit.testing.contracts import ChannelContract, Sample
+from orderkit.testing.strategies import check_channel_order
 
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures/channels/shopify"
@@ -622,33 +623,41 @@ class TestRefundedAlready:
         assert usd("409.94") == paid.amount
 
     def test_a_refund_recorded_in_the_ledger_is_owed_back_once(self) -> None:
-        """The host records Shopify's refund before the cancellation, as told."""
+        """The host records Shopify's refunds before the cancellation, as told."""
         record = order(
             {"financial_status": "partially_refunded", "refunds": [_refund("100.00")]}
         )
         taken, desk, unit = _desk_with(record)
-        [payment] = taken.order.payments
-        at = payment.captured_at
-        ledger = (
-            PaymentLedger("450789469", "USD")
-            .authorise(payment.payment_id, usd("409.94"), at)
-            .capture(payment.payment_id, usd("409.94"), at)
-            .request_refund("RF-1", payment.payment_id, usd("100.00"), "refund", at)
-            .settle_refund("RF-1", at)
-        )
-        desk.amend(
-            "shopify",
-            "450789469",
-            ledger,
-            key=IdempotencyKey("shop", "ledger", "450789469", "1"),
-            actor="host",
-            source="shopify",
-        )
+        # Taken in with its refund in the payment ledger.
+        ledger = taken.order.payment_ledger
+        assert ledger is not None
+        assert usd("100.00") == ledger.refunded
+
         cancelled = order(_cancelled("partially_refunded", [_refund("100.00")]))
+        assert isinstance(desk.accept(cancelled), AlreadyAccepted)
+        for refund in cancelled.refunds:
+            recorded = desk.record_refund("shopify", "450789469", refund)
+            assert isinstance(recorded, Unchanged)
         for event in cancelled.events:
             desk.record("shopify", "450789469", event)
 
         assert ["309.94"] == _owed(unit)
+
+    def test_paid_then_refunded_in_full_and_cancelled_owes_nothing(self) -> None:
+        record = order({"financial_status": "paid"})
+        _, desk, unit = _desk_with(record)
+        later = order(_cancelled("refunded", [_refund("409.94")]))
+
+        # No capture stated (Shopify holds none of it), but its refunds are.
+        assert [Cancelled] == [type(event) for event in later.events]
+        assert [usd("409.94")] == [refund.amount for refund in later.refunds]
+        assert isinstance(desk.accept(later), AlreadyAccepted)
+        for refund in later.refunds:
+            desk.record_refund("shopify", "450789469", refund)
+        for event in later.events:
+            desk.record("shopify", "450789469", event)
+
+        assert [] == _owed(unit)
 
     def test_refunded_in_full_and_not_cancelled_is_not_paid_to_ship(self) -> None:
         record = order({"financial_status": "refunded", "refunds": [_refund("409.94")]})
@@ -670,6 +679,82 @@ class TestRefundedAlready:
 
         paid = [e for e in record.events if isinstance(e, PaymentCaptured)]
         assert [usd("409.94")] == [e.amount for e in paid]
+
+    def test_the_order_states_its_refunds(self) -> None:
+        record = order(
+            {"financial_status": "partially_refunded", "refunds": [_refund("100.00")]}
+        )
+
+        [refund] = record.refunds
+        assert ("509562969", usd("100.00"), "389404469") == (
+            refund.refund_id,
+            refund.amount,
+            refund.payment_id,
+        )
+        # The same key as the refunds/create webhook's: one refund.
+        assert (
+            IdempotencyKey("shopify", "refund", "450789469", "509562969") == refund.key
+        )
+        # The refund lists no time of its own: its money went back then.
+        assert pendulum.datetime(2008, 1, 11, 15) == refund.created_at
+
+    def test_a_cancelled_partly_refunded_order_owes_only_the_rest(self) -> None:
+        record = order(_cancelled("partially_refunded", [_refund("100.00")]))
+
+        taken, desk, unit = _desk_with(record)
+
+        assert OrderStatus.CANCELLED == taken.order.status
+        assert ["309.94"] == _owed(unit)
+        # The refunds/create webhook of the same refund is recorded once.
+        body = payload(REFUND)
+        body["refund"]["transactions"][0].update(amount="100.00", parent_id=389404469)
+        [webhook] = ShopifyPayloads().parse(body, topic="refunds/create")
+        assert isinstance(webhook, ChannelRefund)
+        assert isinstance(
+            desk.record_refund("shopify", "450789469", webhook), Unchanged
+        )
+        assert ["309.94"] == _owed(unit)
+
+    def test_a_refund_after_intake_comes_off_the_cancellation(self) -> None:
+        record = order({"financial_status": "paid"})
+        _, desk, unit = _desk_with(record)
+        body = payload(REFUND)
+        body["refund"]["transactions"][0].update(amount="100.00", parent_id=389404469)
+        [webhook] = ShopifyPayloads().parse(body, topic="refunds/create")
+        assert isinstance(webhook, ChannelRefund)
+
+        desk.record_refund("shopify", "450789469", webhook)
+        cancelled = order(_cancelled("partially_refunded", [_refund("100.00")]))
+        for event in cancelled.events:
+            desk.record("shopify", "450789469", event)
+
+        assert ["309.94"] == _owed(unit)
+
+    def test_only_refunds_in_the_shops_currency_are_stated(self) -> None:
+        record = order(
+            {
+                "financial_status": "partially_refunded",
+                "presentment_currency": "EUR",
+                "refunds": [_refund("90.00", currency="EUR"), _refund("5.00")],
+            }
+        )
+
+        assert [usd("5.00")] == [refund.amount for refund in record.refunds]
+
+    def test_refunded_in_full_and_not_cancelled_states_only_its_refunds(
+        self,
+    ) -> None:
+        record = order({"financial_status": "refunded", "refunds": [_refund("409.94")]})
+
+        # For an order the desk holds paid; a new one has nothing to refund.
+        assert [usd("409.94")] == [refund.amount for refund in record.refunds]
+        assert () == record.events
+        taken, owed = _taken_in(record)
+        assert (OrderStatus.PENDING_PAYMENT, None) == (
+            taken.order.status,
+            taken.order.payment_ledger,
+        )
+        assert [] == owed
 
     def test_partially_refunded_without_its_refunds_is_read(self) -> None:
         [paid] = order({"financial_status": "partially_refunded"}).events
@@ -719,3 +804,93 @@ class TestFreeOrders:
         taken, owed = _taken_in(record)
         assert OrderStatus.CANCELLED == taken.order.status
         assert [] == owed
+
+
+def _gift_card_first(**item: object) -> dict[str, Any]:
+    """The fixture's first line item with some of its fields changed."""
+    body = payload(ORDER)["order"]
+    first = {**body["line_items"][0], **item}
+    return {"line_items": [first, *body["line_items"][1:]]}
+
+
+class TestUnstockedLines:
+    """Gift cards, items that need no shipping and custom items hold no stock."""
+
+    def test_the_fixture_lines_are_stocked(self) -> None:
+        assert [True, True, True] == [line.stocked for line in order().placed.lines]
+
+    @pytest.mark.parametrize(
+        "item",
+        [
+            {"gift_card": True},
+            {"requires_shipping": False},
+            {"variant_id": None, "sku": ""},
+        ],
+    )
+    def test_a_line_with_no_stock_behind_it(self, item: dict[str, Any]) -> None:
+        lines = order(_gift_card_first(**item)).placed.lines
+
+        assert [False, True, True] == [line.stocked for line in lines]
+
+    def test_a_deleted_product_with_a_sku_stays_stocked(self) -> None:
+        lines = order(_gift_card_first(variant_id=None)).placed.lines
+
+        assert ("IPOD2008GREEN", True) == (lines[0].sku, lines[0].stocked)
+
+    def test_a_custom_item_keeps_its_made_up_sku(self) -> None:
+        lines = order(_gift_card_first(variant_id=None, sku=None)).placed.lines
+
+        assert ("shopify-line-466157049", False) == (lines[0].sku, lines[0].stocked)
+
+    def test_a_flag_that_is_not_a_boolean_is_named(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            order(_gift_card_first(gift_card="yes"))
+
+        assert "order.line_items[0].gift_card" == caught.value.field
+
+    def test_a_parcel_of_unstocked_lines_alone_states_nothing(self) -> None:
+        body = fulfilled()
+        body["order"]["line_items"][0]["gift_card"] = True
+        [record] = ShopifyPayloads().parse(body, topic="orders/fulfilled")
+
+        assert isinstance(record, ChannelOrder)
+        assert ["PaymentCaptured"] == [type(e).__name__ for e in record.events]
+
+    def test_an_order_of_unstocked_lines_alone_ships_with_them(self) -> None:
+        body = fulfilled()
+        for item in body["order"]["line_items"]:
+            item["gift_card"] = True
+        [record] = ShopifyPayloads().parse(body, topic="orders/fulfilled")
+
+        assert isinstance(record, ChannelOrder)
+        assert ["PaymentCaptured", "PickingStarted", "Shipped"] == [
+            type(e).__name__ for e in record.events
+        ]
+
+    def test_unstocked_lines_alone_in_two_parcels_ship_with_the_first(
+        self,
+    ) -> None:
+        body = fulfilled()
+        for item in body["order"]["line_items"]:
+            item["gift_card"] = True
+        first = body["order"]["fulfillments"][0]
+        later = {**first, "id": first["id"] + 1, "created_at": "2015-01-11T10:00:00Z"}
+        body["order"]["fulfillments"].append(later)
+        [record] = ShopifyPayloads().parse(body, topic="orders/fulfilled")
+
+        assert isinstance(record, ChannelOrder)
+        shipped = [e for e in record.events if isinstance(e, Shipped)]
+        assert [str(first["id"])] == [e.shipment_id for e in shipped]
+        check_channel_order(record)
+
+    def test_the_desk_holds_stock_for_the_stocked_lines_only(self) -> None:
+        record = order(_gift_card_first(gift_card=True))
+        taken, _, unit = _desk_with(record)
+
+        gift, *goods = record.placed.lines
+        with unit as uow:
+            ledger = Ledger(uow.ledger, FrozenClock(pendulum.datetime(2026, 11, 11)))
+            assert 10 == ledger.balance(gift.sku, "W1").available
+            for line in goods:
+                assert 10 - line.quantity == ledger.balance(line.sku, "W1").available
+        assert OrderStatus.PENDING_PAYMENT == taken.order.status

@@ -23,10 +23,10 @@ from orderkit.errors import (
 )
 from orderkit.integrations import ChannelOrder, ChannelRefund, RefundLine, load_json
 from orderkit.money import Money
-from orderkit.orders import Cancelled, OrderStatus, PaymentCaptured
+from orderkit.orders import Cancelled, OrderStatus, PaymentCaptured, Unchanged
 from orderkit.ports import ChannelPayloads
 from orderkit.pricing import AmountOff, PricingPolicy, TotalsPolicy, validate
-from orderkit.services import Accepted, DeskPolicy, Ledger, OrderDesk
+from orderkit.services import Accepted, AlreadyAccepted, DeskPolicy, Ledger, OrderDesk
 from orderkit.testing import FrozenClock
 from orderkit.testing.contracts import ChannelContract, Sample
 
@@ -495,6 +495,112 @@ class TestRefundedAlready:
             order({"refunds": [{"id": 726, "total": "10.00"}]})
 
         assert "refunds[0].total" == caught.value.field
+
+    def test_the_order_states_its_refunds(self) -> None:
+        record = order(
+            {
+                "status": "cancelled",
+                "refunds": [
+                    {"id": 726, "reason": "one short", "total": "-10.00"},
+                    {"id": 724, "total": "-0.00"},
+                ],
+            }
+        )
+
+        # The refund that moved no money is left out.
+        [refund] = record.refunds
+        assert ("726", "727", usd("10.00"), None, "one short") == (
+            refund.refund_id,
+            refund.order_id,
+            refund.amount,
+            refund.payment_id,
+            refund.reason,
+        )
+        assert IdempotencyKey("woocommerce", "refund", "727", "726") == refund.key
+        assert record.updated_at == refund.created_at
+
+    def test_a_cancelled_partly_refunded_order_owes_only_the_rest(self) -> None:
+        record = order(
+            {"status": "cancelled", "refunds": [{"id": 726, "total": "-10.00"}]}
+        )
+        desk, unit = _desk_with_stock(record)
+
+        taken = desk.accept(record)
+
+        assert isinstance(taken, Accepted)
+        assert ["19.35"] == _refunds_owed(unit)
+        # The refund list states the same refund: recorded once.
+        body = payload(REFUNDS)[:1]
+        body[0]["_links"]["up"][0]["href"] = (
+            "https://example.com/wp-json/wc/v3/orders/727"
+        )
+        [listed] = refunds(body)
+        again = desk.record_refund("woocommerce", "727", listed)
+        assert isinstance(again, Unchanged)
+
+    def test_an_order_refunded_in_full_and_cancelled_states_only_its_refunds(
+        self,
+    ) -> None:
+        record = order(
+            {"status": "cancelled", "refunds": [{"id": 726, "total": "-29.35"}]}
+        )
+
+        # No capture: the shop holds none of it. Its refunds are for an
+        # order the desk holds paid; a new one has nothing to refund.
+        assert [Cancelled] == [type(e) for e in record.events]
+        assert [usd("29.35")] == [refund.amount for refund in record.refunds]
+        desk, unit = _desk_with_stock(record)
+        taken = desk.accept(record)
+        assert isinstance(taken, Accepted)
+        assert taken.order.payment_ledger is None
+        assert [] == _refunds_owed(unit)
+
+    def test_paid_then_cancelled_and_refunded_in_full_owes_nothing(self) -> None:
+        first = order({})
+        desk, unit = _desk_with_stock(first)
+        assert isinstance(desk.accept(first), Accepted)
+        later = order(
+            {
+                "status": "cancelled",
+                "date_modified_gmt": "2017-03-25T10:00:00",
+                "refunds": [
+                    {"id": 726, "total": "-20.00"},
+                    {"id": 728, "total": "-9.35"},
+                ],
+            }
+        )
+
+        assert isinstance(desk.accept(later), AlreadyAccepted)
+        for refund in later.refunds:
+            desk.record_refund("woocommerce", "727", refund)
+        for event in later.events:
+            desk.record("woocommerce", "727", event)
+
+        assert [] == _refunds_owed(unit)
+
+    def test_a_paid_order_taken_in_partly_refunded_owes_only_the_rest(self) -> None:
+        first = order({"refunds": [{"id": 726, "total": "-10.00"}]})
+        desk, unit = _desk_with_stock(first)
+        taken = desk.accept(first)
+        assert isinstance(taken, Accepted)
+        assert OrderStatus.PAID == taken.order.status
+        later = order(
+            {
+                "status": "cancelled",
+                "date_modified_gmt": "2017-03-25T10:00:00",
+                "refunds": [{"id": 726, "total": "-10.00"}],
+            }
+        )
+
+        assert isinstance(desk.accept(later), AlreadyAccepted)
+        for refund in later.refunds:
+            assert isinstance(
+                desk.record_refund("woocommerce", "727", refund), Unchanged
+            )
+        for event in later.events:
+            desk.record("woocommerce", "727", event)
+
+        assert ["19.35"] == _refunds_owed(unit)
 
 
 def _free(status: str = "processing") -> ChannelOrder:

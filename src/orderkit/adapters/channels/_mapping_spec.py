@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, cast
 
 import attrs
 
@@ -34,7 +34,7 @@ from orderkit.orders import (
 # What a spec may name
 
 
-_CONVERTERS: Final = ("text", "id", "money", "phone", "instant", "integer")
+_CONVERTERS: Final = ("text", "id", "money", "phone", "instant", "integer", "flag")
 
 # The converters a kind of target accepts; the first is its default.
 _KINDS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -44,6 +44,8 @@ _KINDS: Final[Mapping[str, tuple[str, ...]]] = {
     "money": ("money",),
     "instant": ("instant",),
     "integer": ("integer",),
+    # A flag is read as one, or as text that a map turns into one.
+    "flag": ("flag", "text"),
 }
 
 
@@ -83,7 +85,13 @@ LINE_TARGETS: Final[Mapping[str, _Target]] = {
     "quantity": _Target("integer", required=True),
     "unit_price": _Target("money", required=True),
     "title": _Target("text", required=False),
+    # Absent, or a value its map does not name: the line is stocked.
+    "stocked": _Target("flag", required=False),
 }
+
+_FLAG_TARGETS: Final = frozenset(
+    target for target, spec in LINE_TARGETS.items() if spec.kind == "flag"
+)
 
 _EVENT_ID: Final = _Target("id", required=False)
 _OCCURRED_AT: Final = _Target("instant", required=True)
@@ -131,7 +139,8 @@ class Field:
     convert: str
     path: tuple[str, ...] = ()
     const: object = None
-    mapping: tuple[tuple[str, str], ...] | None = None
+    # Channel value -> status or text, or (a flag target) -> bool.
+    mapping: tuple[tuple[str, str | bool], ...] | None = None
     zone: str | None = None
 
     @property
@@ -279,13 +288,18 @@ class Compiler:
 
     def mapping(
         self, table: Mapping[str, Any], where: str, target: str, spec: _Target
-    ) -> tuple[tuple[str, str], ...] | None:
+    ) -> tuple[tuple[str, str | bool], ...] | None:
         if "map" not in table:
-            if target == "status":
-                self.fail(f"{where}.map", None, "status needs a map of channel values")
+            # A status, or a flag read as text, is nothing until mapped.
+            if target == "status" or (
+                spec.kind == "flag" and table.get("as") == "text"
+            ):
+                self.fail(
+                    f"{where}.map", None, f"{target} needs a map of channel values"
+                )
             return None
         value = table["map"]
-        if spec.kind not in {"text", "id"}:
+        if spec.kind not in {"text", "id", "flag"}:
             self.fail(
                 f"{where}.map", value, f"{target} is not text: it cannot be mapped"
             )
@@ -295,23 +309,53 @@ class Compiler:
             return None
         if not self.keyed(value, f"{where}.map"):
             return None
-        pairs: list[tuple[str, str]] = []
+        as_flag = spec.kind == "flag" and table.get("as") != "text"
+        if as_flag and not self.flag_keys(value, f"{where}.map"):
+            return None
+        pairs: list[tuple[str, str | bool]] = []
         for key in sorted(value):
-            mapped = value[key]
-            if target == "status":
-                try:
-                    mapped = OrderStatus(mapped).value
-                except UnknownStatus:
-                    known = ", ".join(status.value for status in OrderStatus)
-                    self.fail(
-                        f"{where}.map.{key}", mapped, f"is not a status; known: {known}"
-                    )
-                    continue
-            elif not isinstance(mapped, str) or not mapped.strip():
-                self.fail(f"{where}.map.{key}", mapped, "must be non-empty text")
-                continue
-            pairs.append((key, mapped))
+            mapped = self.mapped_to(value[key], f"{where}.map.{key}", target, spec)
+            if mapped is not None:
+                pairs.append((key, mapped))
         return tuple(pairs)
+
+    def flag_keys(self, table: Mapping[str, Any], where: str) -> bool:
+        """Whether a map of a value read as a flag has only keys it can match.
+
+        The value is looked up as `"true"` or `"false"`: any other key would
+        never match, and the line keep its default unseen.
+        """
+        odd = sorted(key for key in table if key not in {"true", "false"})
+        for key in odd:
+            self.fail(
+                f"{where}.{key}",
+                key,
+                'a flag is looked up as "true" or "false": read the value as '
+                'text (as = "text") to map other values',
+            )
+        return not odd
+
+    def mapped_to(
+        self, mapped: object, where: str, target: str, spec: _Target
+    ) -> str | bool | None:
+        """What a map maps a channel value to, checked; `None` if refused."""
+        if spec.kind == "flag":
+            if isinstance(mapped, bool):
+                return mapped
+            self.fail(where, mapped, "must be true or false")
+            return None
+        if target == "status":
+            try:
+                # Whatever the spec holds: anything but a status is refused.
+                return OrderStatus(cast("str", mapped)).value
+            except UnknownStatus:
+                known = ", ".join(status.value for status in OrderStatus)
+                self.fail(where, mapped, f"is not a status; known: {known}")
+                return None
+        if not isinstance(mapped, str) or not mapped.strip():
+            self.fail(where, mapped, "must be non-empty text")
+            return None
+        return mapped
 
     def constant(self, field: Field, value: object, where: str) -> Field:
         try:
@@ -429,25 +473,62 @@ def read_root(
 # Reading one value
 
 
+# What the flag converter reads: JSON's booleans, and the 1/0 and
+# true/false that exports write for them.
+_FLAGS: Final[Mapping[str, bool]] = {
+    "true": True,
+    "false": False,
+    "1": True,
+    "0": False,
+}
+
+
+def read_flag(value: object, *, path: str) -> bool:
+    """A flag: `true`/`false`, `1`/`0`, or the same as text."""
+    if isinstance(value, bool):
+        return value
+    if type(value) is int and value in {0, 1}:
+        return value == 1
+    if isinstance(value, str) and value in _FLAGS:
+        return _FLAGS[value]
+    raise ValidationError(path, value, "must be true or false (or 1 or 0)")
+
+
+# The converters that need nothing but the value and its path.
+_BY_PATH: Final[Mapping[str, Callable[..., object]]] = {
+    "id": read_id,
+    "integer": read_quantity,
+    "flag": read_flag,
+}
+
+
 def read_value(value: object, field: Field, settings: Settings, path: str) -> object:
     convert = field.convert
-    if convert == "id":
-        return read_id(value, path=path)
+    plain = _BY_PATH.get(convert)
+    if plain is not None:
+        return plain(value, path=path)
     if convert == "money":
         return read_money(value, settings.currency, path=path)
     if convert == "phone":
         return read_phone(value, path=path, region=settings.region)
     if convert == "instant":
         return read_instant(value, path=path, zone=field.zone or settings.zone)
-    if convert == "integer":
-        return read_quantity(value, path=path)
     return read_text(value, path=path, required=field.required)
 
 
 def mapped_value(value: object, field: Field, path: str) -> object:
+    """The value as the field's map maps it (unmapped without one).
+
+    A flag target's map is a rule: a channel value it names gives its
+    flag, any other gives `None`, the target's default (a line is stocked).
+    A flag read as one is looked up as `"true"` or `"false"`.
+    """
     if field.mapping is None:
         return value
     table = dict(field.mapping)
+    if field.target in _FLAG_TARGETS:
+        key = ("true" if value else "false") if isinstance(value, bool) else value
+        return table.get(key) if isinstance(key, str) else None
     if field.target == "status":
         return OrderStatus(read_status(value, table, path=path))
     if not isinstance(value, str) or value not in table:

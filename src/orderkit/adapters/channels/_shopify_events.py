@@ -22,6 +22,7 @@ from orderkit.money import Money
 from orderkit.orders import (
     Cancelled,
     OrderEvent,
+    OrderLine,
     PaymentCaptured,
     PickingStarted,
     ShipmentLine,
@@ -32,12 +33,14 @@ from orderkit.orders import (
 _CHANNEL: Final = "shopify"
 
 
-def order_events(
+def order_events(  # noqa: PLR0913 - the order, where, and what its parts say
     order: Mapping[str, Any],
     at: str,
     order_id: str,
     created: pendulum.DateTime,
     captured: Money | None,
+    *,
+    lines: tuple[OrderLine, ...],
 ) -> tuple[OrderEvent, ...]:
     """Every event the order states, oldest first, each under its own key.
 
@@ -46,7 +49,11 @@ def order_events(
     shipment only when Shopify says it succeeded and names the carrier and
     the tracking number (the carrier's acknowledgement); the first such
     fulfilment also states that picking started, since the parcel cannot
-    leave before it is picked.
+    leave before it is picked. A fulfilment of unstocked `lines` alone (a
+    gift card sent by post) states nothing when the order has stocked
+    lines: the parcels of those say when it shipped, and one after the
+    last would be refused. An order of unstocked lines alone states its
+    first such fulfilment only: it has shipped with it.
     """
     events: list[OrderEvent] = []
     if captured is not None:
@@ -86,11 +93,15 @@ def order_events(
                 else "cancelled in Shopify",
             )
         )
-    events += _fulfilled(order, at, order_id)
+    events += _fulfilled(order, at, order_id, lines)
     return oldest_first(events)
 
 
-def _fulfilled(order: Mapping[str, Any], at: str, order_id: str) -> list[OrderEvent]:
+def _fulfilled(
+    order: Mapping[str, Any], at: str, order_id: str, lines: tuple[OrderLine, ...]
+) -> list[OrderEvent]:
+    unstocked = {line.line_id for line in lines if not line.stocked}
+    skip_unstocked = len(unstocked) < len(lines)
     shipped: list[Shipped] = []
     for item_at, item in objects(
         order.get("fulfillments"), path=join(at, "fulfillments"), required=False
@@ -100,7 +111,7 @@ def _fulfilled(order: Mapping[str, Any], at: str, order_id: str) -> list[OrderEv
         if not item.get("tracking_number") or not item.get("tracking_company"):
             continue  # no carrier acknowledgement: not shipped yet
         fulfilment_id = read_id(item.get("id"), path=f"{item_at}.id")
-        lines = [
+        parcel = [
             built(
                 part_at,
                 ShipmentLine,
@@ -111,6 +122,8 @@ def _fulfilled(order: Mapping[str, Any], at: str, order_id: str) -> list[OrderEv
                 item.get("line_items"), path=f"{item_at}.line_items"
             )
         ]
+        if skip_unstocked and parcel and all(p.line_id in unstocked for p in parcel):
+            continue
         shipped.append(
             built(
                 item_at,
@@ -121,7 +134,7 @@ def _fulfilled(order: Mapping[str, Any], at: str, order_id: str) -> list[OrderEv
                     item.get("created_at"), path=f"{item_at}.created_at"
                 ),
                 shipment_id=fulfilment_id,
-                lines=lines,
+                lines=parcel,
                 carrier=read_label(
                     item.get("tracking_company"), path=f"{item_at}.tracking_company"
                 ),
@@ -133,6 +146,10 @@ def _fulfilled(order: Mapping[str, Any], at: str, order_id: str) -> list[OrderEv
     if not shipped:
         return []
     first = min(shipped, key=lambda event: event.occurred_at)
+    if not skip_unstocked:
+        # Unstocked lines alone ship with the first parcel: a later one
+        # would be refused.
+        shipped = [first]
     picking = built(
         at,
         PickingStarted,

@@ -137,7 +137,11 @@ class BigCommercePayloads:
       store entered it, with or without tax, so it is not read), SKU `sku`,
       else `bigcommerce-variant-<variant_id>`, `bigcommerce-product-<product_id>`
       or `bigcommerce-line-<id>` (custom products have no SKU), title
-      `name`;
+      `name`; a `digital` product or a `giftcertificate` (`type`,
+      `physical`, `digital` or `giftcertificate`; a missing type is
+      physical) is unstocked (`OrderLine.stocked` false: the desk holds and
+      ships no stock for it), any other type is refused (`ValidationError`
+      naming `products[i].type`);
     - an order whose `products` is the sub-resource link, or missing, is
       refused with `StructureError` naming `products` (`[0].products` in a
       list); an empty `products` array with `EmptyOrder`.
@@ -422,9 +426,19 @@ def _lines(
                 read_quantity(item.get("quantity"), path=f"{item_at}.quantity"),
                 _money(item, item_at, currency, "price_ex_tax"),
                 read_text(item.get("name"), path=f"{item_at}.name", required=False),
+                stocked=_stocked(item.get("type"), f"{item_at}.type"),
             )
         )
     return tuple(lines)
+
+
+def _stocked(value: object, at: str) -> bool:
+    """Whether a product of this `type` comes out of stock: physical ones only."""
+    if value is None or value == "physical":
+        return True
+    if value in ("digital", "giftcertificate"):  # a tuple: the value may be a list
+        return False
+    raise ValidationError(at, value, "must be physical, digital or giftcertificate")
 
 
 def _sku(item: Mapping[str, Any], at: str, line_id: str) -> str:

@@ -103,6 +103,10 @@ _INVOICE_STATES: Final[Mapping[str, bool | None]] = MappingProxyType(
 # Item types whose rows have child rows (parent_item_id points at them).
 _BUNDLE: Final = "bundle"
 _CONFIGURABLE: Final = "configurable"
+# Product types with no stock behind them: Magento's own virtual and
+# downloadable products, and Adobe Commerce's gift cards (a code sent, or a
+# card the store does not count as inventory).
+_UNSTOCKED_TYPES: Final = frozenset({"virtual", "downloadable", "giftcard"})
 # Magento's own event names, as its observers know them: the kind of event
 # in every idempotency key.
 _PLACED: Final = "sales_order_place_after"
@@ -131,7 +135,10 @@ class MagentoPayloads:
 
     - every top-level row (no `parent_item_id`) is one `OrderLine`: line id
       `item_id`, quantity `qty_ordered`, unit price the row's `price`
-      (before tax and discount), title `name`;
+      (before tax and discount), title `name`; it is unstocked
+      (`OrderLine.stocked` false: the desk holds and ships no stock for
+      it) when the row is virtual (`is_virtual` 1) or its `product_type`
+      is `virtual`, `downloadable` or `giftcard`;
     - a configurable product's line takes the SKU of its one child row, the
       simple product that leaves the warehouse (its price is on the parent,
       the child's is 0);
@@ -392,12 +399,14 @@ def _line(
         sku = read_label(child.get("sku"), path=f"items[{child_index}].sku")
     else:
         sku = read_label(row.get("sku"), path=f"{at}.sku")
+    virtual = _flag(row.get("is_virtual"), f"{at}.is_virtual")
     return OrderLine(
         line_id=item_id,
         sku=sku,
         quantity=read_quantity(row.get("qty_ordered"), path=f"{at}.qty_ordered"),
         unit_price=read_money(row.get("price"), currency, path=f"{at}.price"),
         title=read_text(row.get("name"), path=f"{at}.name", required=False),
+        stocked=not virtual and kind not in _UNSTOCKED_TYPES,
     )
 
 

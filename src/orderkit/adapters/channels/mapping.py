@@ -2,9 +2,10 @@
 
 A `FieldMap` is built from a plain dict (or JSON, or TOML) that says where
 each canonical field sits in the channel's payload, how to read it (`text`,
-`id`, `money`, `phone`, `instant`, `integer`), which constants to fill in,
-how the channel's statuses map onto the lifecycle, where the lines are and
-which later events (a payment, a cancellation) the payload states. It is an
+`id`, `money`, `phone`, `instant`, `integer`, `flag`), which constants to
+fill in, how the channel's statuses map onto the lifecycle, where the lines
+are (and which of them have no stock behind them) and which later events (a
+payment, a cancellation) the payload states. It is an
 `orderkit.ports.ChannelPayloads`: `parse(payload, topic=)` returns
 `orderkit.integrations.ChannelOrder` records, and reports every missing or
 malformed field at once, each with its payload path.
@@ -320,12 +321,14 @@ def _lines_from(fieldmap: FieldMap, reader: _Reader) -> tuple[OrderLine, ...] | 
 
 
 def _line(got: Mapping[str, Any]) -> OrderLine:
+    stocked = got.get("stocked")
     return OrderLine(
         got["line_id"],
         got["sku"],
         got["quantity"],
         got["unit_price"],
         title=_text_or_empty(got.get("title")),
+        stocked=True if stocked is None else stocked,
     )
 
 
@@ -484,6 +487,16 @@ class FieldMap:
         `when`, `statuses`, `fields`). A source is a payload path, or a
         table with `path` or `const`, and optionally `as` (the converter),
         `map` (channel value: value) and `zone`.
+
+        A line's `stocked` target says whether its units come out of the
+        ledger (`OrderLine.stocked`): a flag (`true`/`false`, `1`/`0`, as
+        JSON or text: `{"path": "requires_shipping"}`), or a rule, a `map`
+        of channel values to `true`/`false` read `as` `text` (`{"path":
+        "product_type", "as": "text", "map": {"virtual": false}}`) or of
+        `"true"`/`"false"` read as a flag (`{"path": "is_virtual", "map":
+        {"true": false}}`); a value the rule does not name, or no value,
+        leaves the line stocked. `{"const": false}` makes every line
+        unstocked (a channel that sells services alone).
 
         Raises:
             ValidationError: The spec is wrong; `.field` is its path in the

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Final, final
 
 import attrs
+import pendulum
 
 from orderkit.adapters.channels._common import (
     Unmapped,
@@ -165,7 +166,8 @@ class ShopifyPayloads:
     - `orders/list`: a page of `GET orders.json` (`{"orders": [...]}`).
     - `refunds/create`: one refund (bare or `{"refund": {...}}`); gives a
       `ChannelRefund` for the money its successful `refund` transactions
-      sent back, or nothing when it moved no money (a restock only).
+      sent back, or nothing when it moved no money (a restock only): give
+      it to `OrderDesk.record_refund`.
     - `order_transactions/create`: one transaction, bare or wrapped.
     - `transactions/list`: a page of transactions, a JSON array or
       `{"transactions": [...]}`, at least one.
@@ -174,7 +176,11 @@ class ShopifyPayloads:
 
     - Lines: `line_items[i]` id, quantity, `price` (the unit price in the
       shop's `currency`), `sku`; a line without a SKU (custom items) is
-      known by `shopify-variant-<variant_id>`, or `shopify-line-<id>`.
+      known by `shopify-variant-<variant_id>`, or `shopify-line-<id>`. A
+      gift card (`gift_card`), an item that needs no shipping
+      (`requires_shipping` false: a download, a service) and a custom item
+      (no `sku`, no `variant_id`) are unstocked lines (`OrderLine.stocked`
+      false).
     - Money: each of `discount_codes` is an `AmountOff` of its stated
       `amount` off the whole order (Shopify states the money taken, also for
       percentage codes), except a code of `type` `shipping`, whose amount
@@ -211,25 +217,35 @@ class ShopifyPayloads:
       `created_at`), the only stable time the payload gives; the payment is
       `order-<id>` because the order names no transaction
       (`transactions/list` has the provider's ids). The capture is the
-      whole total even when part was refunded (`partially_refunded`): the
-      desk takes refunds off what ending the order owes from the order's
-      payment ledger, so record Shopify's refunds there (`OrderDesk.amend`)
-      before the order's `Cancelled` once the desk holds its capture.
-      An order refunded in full (`refunded`) before any goods left states
-      no capture: Shopify holds none of it, so cancelled it owes nothing
-      back, and not cancelled the desk keeps it awaiting payment, never
-      picks it, `status_drift` reports it (Shopify ahead) and
-      `close_unpaid` closes it at its deadline unless Shopify cancels it
-      first. Refunded in full after goods left (partially shipped, shipped,
-      completed), it states the capture: its parcels apply only to a paid
-      order, and a shipped order is never cancelled. `Cancelled`
+      whole total even when part was refunded (`partially_refunded`), the
+      same on every notice: the desk takes refunds off what ending the
+      order owes through the order's payment ledger. The order's `refunds`
+      that moved money in the shop's currency are its
+      `ChannelOrder.refunds`, with or without a capture, each read as
+      `refunds/create` reads it (same key, `payment_id` the parent
+      transaction; one without its own `created_at` is dated by its last
+      refund transaction); a refund in the buyer's presentment currency is
+      left out (the payload has no shop-currency amount for it).
+      `OrderDesk.accept` records them off the capture; record them (and
+      each `refunds/create`) with `OrderDesk.record_refund` before the
+      events of an order the desk holds (answered `AlreadyAccepted`). An
+      order refunded in full (`refunded`) before any goods left states no
+      capture, only its refunds (for an order the desk holds paid): Shopify
+      holds none of it, so cancelled it owes nothing back, and not
+      cancelled the desk keeps it awaiting payment, never picks it,
+      `status_drift` reports it (Shopify ahead) and `close_unpaid` closes
+      it at its deadline unless Shopify cancels it first. Refunded in full
+      after goods left (partially shipped, shipped, completed), it states
+      the capture and its refunds: its parcels apply only to a paid order,
+      and a shipped order is never cancelled. `Cancelled`
       at `cancelled_at` with the `cancel_reason`. Each of `fulfillments`
       whose `status` is `success` and that names a `tracking_company` and a
       `tracking_number` (the carrier's acknowledgement) is a `Shipped` of
       its `line_items` at its `created_at`, the fulfilment id as the
       shipment id; the earliest of them also states `PickingStarted` at the
       same time (a parcel leaves only once picked). Other fulfilments
-      (pending, cancelled, no tracking yet) state nothing.
+      (pending, cancelled, no tracking yet) state nothing, nor does one of
+      unstocked lines alone when the order has stocked lines.
     - Free orders: an order whose `total_price` is zero (a 100% discount,
       free samples) and whose `financial_status` is `paid` states a
       `PaymentCaptured` of zero, dated and keyed as any capture: the desk
@@ -358,6 +374,7 @@ class ShopifyPayloads:
                 order.get("taxes_included"), path=join(at, "taxes_included")
             ),
         )
+        captured = self._captured(order, total, status)
         return built(
             at,
             ChannelOrder,
@@ -365,10 +382,11 @@ class ShopifyPayloads:
             quote=quote,
             status=status,
             channel_status=_channel_status(order),
-            events=order_events(
-                order, at, order_id, created, self._captured(order, total, status)
-            ),
+            events=order_events(order, at, order_id, created, captured, lines=lines),
             updated_at=updated,
+            # Stated with or without a capture: an order the desk holds paid
+            # needs them for `record_refund` even when Shopify states none.
+            refunds=self._refunds(order, at, currency),
         )
 
     def _captured(
@@ -384,7 +402,8 @@ class ShopifyPayloads:
             return None
         if financial == "refunded" and status not in _GONE:
             # Refunded in full before anything left: Shopify holds none of
-            # it, so a cancellation owes nothing back and nothing is picked.
+            # it, so a cancellation owes nothing back and nothing is picked
+            # (stated paid, the order would be picked, refunds or not).
             return None
         # The whole capture, however much was refunded since: the desk
         # takes refunds off what it owes from the order's payment ledger,
@@ -394,10 +413,35 @@ class ShopifyPayloads:
     # ------------------------------------------------------------------
     # Refunds and transactions
 
-    def _refund(self, refund: Mapping[str, Any], at: str) -> tuple[ChannelRecord, ...]:
+    def _refunds(
+        self, order: Mapping[str, Any], at: str, currency: Currency
+    ) -> tuple[ChannelRefund, ...]:
+        """The order's `refunds` that moved money in its currency, in payload order.
+
+        A refund in the buyer's presentment currency is left out: its
+        amount in the shop's currency is not in the payload.
+        """
+        refunds = []
+        for item_at, item in objects(
+            order.get("refunds"), path=join(at, "refunds"), required=False
+        ):
+            for refund in self._refund(item, item_at, embedded=True):
+                assert isinstance(refund, ChannelRefund)  # noqa: S101 - _refund's only record
+                if refund.amount.currency == currency:
+                    refunds.append(refund)
+        return tuple(refunds)
+
+    def _refund(
+        self, refund: Mapping[str, Any], at: str, *, embedded: bool = False
+    ) -> tuple[ChannelRecord, ...]:
         refund_id = read_id(refund.get("id"), path=join(at, "id"))
         order_id = read_id(refund.get("order_id"), path=join(at, "order_id"))
-        created = read_instant(refund.get("created_at"), path=join(at, "created_at"))
+        stated = refund.get("created_at")
+        created = (
+            None
+            if embedded and stated is None
+            else read_instant(stated, path=join(at, "created_at"))
+        )
         reason = read_text(refund.get("note"), path=join(at, "note"), required=False)
         restock = read_flag(refund.get("restock"), path=join(at, "restock"))
         lines = []
@@ -414,6 +458,9 @@ class ShopifyPayloads:
                 )
             )
         amount: Money | None = None
+        # When the last of its money went back: the time of a refund an
+        # order lists without its own.
+        went: pendulum.DateTime | None = None
         parents: set[str] = set()
         for item_at, item in objects(
             refund.get("transactions"), path=join(at, "transactions"), required=False
@@ -427,7 +474,8 @@ class ShopifyPayloads:
                 )
                 if transaction.parent_id is not None:
                     parents.add(transaction.parent_id)
-        if amount is None:
+                went = max(went or transaction.created_at, transaction.created_at)
+        if amount is None or went is None:
             # Nothing went back (a restock only, or every attempt failed):
             # no money fact to report.
             return ()
@@ -437,7 +485,7 @@ class ShopifyPayloads:
                 order_id=order_id,
                 key=key(_CHANNEL, "refund", order_id, refund_id),
                 amount=amount,
-                created_at=created,
+                created_at=went if created is None else created,
                 lines=lines,
                 payment_id=parents.pop() if len(parents) == 1 else None,
                 reason=reason,
@@ -562,9 +610,27 @@ def _lines(
                 or read_text(
                     item.get("title"), path=f"{item_at}.title", required=False
                 ),
+                stocked=_stocked(item, item_at),
             )
         )
     return tuple(lines)
+
+
+def _stocked(item: Mapping[str, Any], at: str) -> bool:
+    """Whether the line's units come out of stock.
+
+    Not a gift card, not an item that needs no shipping (a download, a
+    service), and not a custom item (neither SKU nor variant: its made-up
+    SKU can never have stock). A line with a SKU and no variant is a
+    product deleted since: stocked, as it was sold.
+    """
+    gift_card = read_flag(item.get("gift_card"), path=f"{at}.gift_card")
+    ships = read_flag(
+        item.get("requires_shipping"), path=f"{at}.requires_shipping", default=True
+    )
+    variant = read_optional_id(item.get("variant_id"), path=f"{at}.variant_id")
+    custom = variant is None and not item.get("sku")
+    return ships and not gift_card and not custom
 
 
 def _sku(item: Mapping[str, Any], at: str, line_id: str) -> str:

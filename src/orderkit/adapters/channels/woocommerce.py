@@ -134,7 +134,7 @@ class WooCommercePayloads:
       skipped too (that write failed and states no order). A batch with no
       order to read is refused.
     - `orders/refunds`: `GET /wc/v3/orders/<id>/refunds`, a non-empty array;
-      gives one `ChannelRefund` each.
+      gives one `ChannelRefund` each, for `OrderDesk.record_refund`.
 
     Orders:
 
@@ -171,12 +171,20 @@ class WooCommercePayloads:
       Any other status (a plugin's own) raises `UnknownStatus`.
     - Events: `PaymentCaptured` of `total` at `date_paid_gmt` when the order
       is not awaiting payment (zero for a free order: see below). It is the
-      whole total even when part was refunded: the desk takes refunds off
-      what ending the order owes from the order's payment ledger, so record
-      the order's refunds (topic `orders/refunds`) there
-      (`OrderDesk.amend`) before its `Cancelled`. A cancelled order whose
-      `refunds` give back all of it states no capture: the shop holds none
-      of it, so it owes nothing back. Paid with `transaction_id`
+      whole total even when part was refunded, the same on every notice:
+      the desk takes refunds off what ending the order owes through the
+      order's payment ledger. The order's `refunds` that moved money are
+      its `ChannelOrder.refunds`, with or without a capture, keyed as
+      topic `orders/refunds` keys them; the order lists only their id,
+      `reason` and `total`, so each is dated `date_modified_gmt` (it was
+      made by then), names no payment and lists no lines.
+      `OrderDesk.accept` records them off the capture; record them (and
+      the `orders/refunds` list) with `OrderDesk.record_refund` before the
+      events of an order the desk holds (answered `AlreadyAccepted`). A
+      cancelled order whose `refunds` give back all of it states no
+      capture, only its refunds (for an order the desk holds paid): the
+      shop holds none of it, so it owes nothing back. Paid with
+      `transaction_id`
       (or `order-<id>` when the gateway gave none, as bank transfers do);
       `Cancelled` at `date_modified_gmt`
       for a cancelled order. A completed order's shipment has no tracking
@@ -327,24 +335,34 @@ def _order(order: Mapping[str, Any], at: str, channel: str) -> ChannelOrder:
     paid = read_optional_when(
         order.get("date_paid_gmt"), path=join(at, "date_paid_gmt"), zone=_ZONE
     )
-    returned = _refunded_in_full(order, at, total)
-    held = status is not _S.CANCELLED or not returned
+    refunds = _listed_refunds(
+        order,
+        at,
+        currency=currency,
+        channel=channel,
+        order_id=order_id,
+        modified=modified,
+    )
+    returned = sum((r.amount for r in refunds), Money.zero(total.currency))
+    # A cancelled order refunded in full states no capture (see the class
+    # docstring): the shop holds none of it.
+    held = status is not _S.CANCELLED or not total.amount or returned < total
+    captured: PaymentCaptured | None = None
     if paid is not None and status is not _S.PENDING_PAYMENT and held:
         # Printable, as a payment id must be: refused here, at its payload path.
         payment = read_label(
             order.get("transaction_id"), path=join(at, "transaction_id"), required=False
         )
-        events.append(
-            built(
-                at,
-                PaymentCaptured,
-                order_id=order_id,
-                key=key(channel, "order.paid", order_id, stamp(paid)),
-                occurred_at=paid,
-                payment_id=payment or f"order-{order_id}",
-                amount=total,
-            )
+        captured = built(
+            at,
+            PaymentCaptured,
+            order_id=order_id,
+            key=key(channel, "order.paid", order_id, stamp(paid)),
+            occurred_at=paid,
+            payment_id=payment or f"order-{order_id}",
+            amount=total,
         )
+        events.append(captured)
     if status is _S.CANCELLED:
         events.append(
             built(
@@ -365,25 +383,56 @@ def _order(order: Mapping[str, Any], at: str, channel: str) -> ChannelOrder:
         channel_status=str(raw_status),
         events=oldest_first(events),
         updated_at=modified,
+        # Stated with or without a capture: an order the desk holds paid
+        # needs them for `record_refund` even when this one states none.
+        refunds=refunds,
     )
 
 
-def _refunded_in_full(order: Mapping[str, Any], at: str, total: Money) -> bool:
-    """Whether the order's `refunds` give back all of `total` (and it is not free)."""
-    refunded = Money.zero(total.currency)
+def _listed_refunds(  # noqa: PLR0913 - the order, and what every refund repeats
+    order: Mapping[str, Any],
+    at: str,
+    *,
+    currency: Currency,
+    channel: str,
+    order_id: str,
+    modified: pendulum.DateTime,
+) -> tuple[ChannelRefund, ...]:
+    """The refunds the order lists that moved money, in payload order.
+
+    The list gives each refund's id, reason and total only: a refund is
+    dated when the order was last modified (it was made by then), and names
+    no payment; its lines are read with topic `orders/refunds`.
+    """
+    refunds = []
     for refund_at, refund in objects(
         order.get("refunds"), path=join(at, "refunds"), required=False
     ):
         # WooCommerce writes a refund's total negative ("-10.00").
         amount = read_signed_money(
-            refund.get("total"), total.currency, path=f"{refund_at}.total"
+            refund.get("total"), currency, path=f"{refund_at}.total"
         )
         if amount.amount > 0:
             raise InvalidMoney(
                 f"{refund_at}.total", refund.get("total"), "must be zero or negative"
             )
-        refunded -= amount
-    return total.amount > 0 and refunded >= total
+        refund_id = read_id(refund.get("id"), path=f"{refund_at}.id")
+        if amount.amount:
+            refunds.append(
+                ChannelRefund(
+                    refund_id=refund_id,
+                    order_id=order_id,
+                    key=key(channel, "refund", order_id, refund_id),
+                    amount=-amount,
+                    created_at=modified,
+                    reason=read_text(
+                        refund.get("reason"),
+                        path=f"{refund_at}.reason",
+                        required=False,
+                    ),
+                )
+            )
+    return tuple(refunds)
 
 
 def _when(record: Mapping[str, Any], at: str, name: str) -> pendulum.DateTime:

@@ -1,0 +1,179 @@
+"""A channel's refunds in the order's payment ledger: money it sent back already.
+
+A channel that refunds the buyer itself (Shopify's "Refund", WooCommerce's
+refunds) took that money off the order's captures before orderkit could. The
+desk records each such refund in the order's payment ledger, settled, under
+the channel's refund id, so that what ending the order owes back (`owed_back`)
+is only what the channel still holds, and a refund recorded twice (the order
+payload and the refund webhook both state it) comes off once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pendulum
+
+from orderkit.errors import (
+    CurrencyMismatch,
+    IdempotencyConflict,
+    OrderMismatch,
+    UnknownPayment,
+)
+from orderkit.integrations import ChannelOrder, ChannelRefund
+from orderkit.integrations._records import refund_payment, stated_captures
+from orderkit.orders import (
+    AuditRecord,
+    Batch,
+    Order,
+    Payment,
+    Recorded,
+    Unchanged,
+    apply_all,
+    record_payments,
+)
+from orderkit.pricing import PaymentLedger, RefundState
+
+
+def record_channel_refund(
+    order: Order,
+    refund: ChannelRefund,
+    now: pendulum.DateTime,
+    *,
+    payments: Sequence[Payment] | None = None,
+) -> Recorded | Unchanged:
+    """The order with `refund` settled in its payment ledger, and the record.
+
+    The refund comes off the payment `refund_payment` places it on, among
+    `payments` (by default the order's): a payment the ledger does not
+    keep yet is added to it first, captured as the order recorded it (one
+    without a ledger gets one). Its ledger id is the channel's refund id,
+    requested and settled when the channel made it; one recorded pending
+    under that id is settled. Recorded under the refund's key, by the
+    channel.
+
+    Returns:
+        `Recorded`; `Unchanged` when the ledger has the refund settled
+        already or its key was applied before.
+
+    Raises:
+        OrderMismatch: The refund is for another order.
+        CurrencyMismatch: The refund is in another currency than the order.
+        UnknownPayment: The refund cannot be placed: the order has no
+            payment, or several and it names none of them (`payment_id`).
+        RefundExceedsCapture: The payment holds less than the refund, not
+            refunded or pending (`amount`).
+        IdempotencyConflict: The ledger has a refund under this id for
+            another payment or amount.
+        RefundNotPending: The ledger has it failed.
+    """
+    if refund.order_id != order.order_id:
+        raise OrderMismatch(order.order_id, refund.order_id, "refund.order_id")
+    if refund.amount.currency.code != order.currency:
+        raise CurrencyMismatch("amount", refund.amount.currency.code, order.currency)
+    if refund.key in order.applied_keys:
+        return Unchanged(order, f"key {refund.key} was applied before")
+    known = order.payments if payments is None else payments
+    payment_id = refund_payment(refund, tuple(p.payment_id for p in known))
+    if payment_id is None:
+        raise UnknownPayment(
+            "payment_id",
+            refund.payment_id,
+            f"order {order.order_id!r} has {len(known)} payments and the refund "
+            "names none of them",
+        )
+    payment = next(p for p in known if p.payment_id == payment_id)
+    ledger = order.payment_ledger or PaymentLedger(order.order_id, order.currency)
+    existing = next(
+        (r for r in ledger.refunds if r.refund_id == refund.refund_id), None
+    )
+    if existing is None:
+        ledger = _holding(ledger, payment).request_refund(
+            refund.refund_id,
+            payment_id,
+            refund.amount,
+            _reason(refund),
+            refund.created_at,
+        )
+    elif (existing.payment_id, existing.amount) != (payment_id, refund.amount):
+        raise IdempotencyConflict(f"refund:{refund.refund_id}")
+    elif existing.state is RefundState.REFUNDED:
+        return Unchanged(order, f"refund {refund.refund_id!r} is recorded already")
+    # Settled when the channel made it; one the ledger had pending, never
+    # before its request (the ledger refuses a settlement that precedes it).
+    settled_at = (
+        refund.created_at
+        if existing is None
+        else max(refund.created_at, existing.requested_at)
+    )
+    ledger = ledger.settle_refund(refund.refund_id, settled_at)
+    return record_payments(
+        order,
+        ledger,
+        key=refund.key,
+        actor=refund.key.channel,
+        source=refund.key.channel,
+        now=now,
+    )
+
+
+def intake_batch(
+    incoming: ChannelOrder, now: pendulum.DateTime
+) -> tuple[Batch, list[AuditRecord]]:
+    """The intake's events applied, and every audit record it wrote, in order.
+
+    The channel's refunds are recorded first, right after the order is
+    placed and before its events, whatever its status: the ledger then has
+    every refund of a paid order, and a cancellation (stated now or
+    recorded later) owes back only what the channel still holds, as it
+    would had the refunds come before it. The refunds come off the captures
+    the order states (`ChannelOrder` checked they fit); an order that
+    states none has no payment to take them from, and they are not
+    recorded (they are for `OrderDesk.record_refund` on an order the desk
+    has already).
+    """
+    captures = [
+        Payment(payment_id, amount, at)
+        for payment_id, amount, at in stated_captures(
+            incoming.events, incoming.quote.currency.code
+        )
+    ]
+    if not incoming.refunds or not captures:
+        batch = apply_all(None, [incoming.placed, *incoming.events], now=now)
+        return batch, list(batch.records)
+    placed = apply_all(None, [incoming.placed], now=now)
+    assert placed.order is not None  # noqa: S101 - OrderPlaced always places
+    order = placed.order
+    records = list(placed.records)
+    for refund in incoming.refunds:
+        recorded = record_channel_refund(order, refund, now, payments=captures)
+        if isinstance(recorded, Recorded):
+            order = recorded.order
+            records.append(recorded.record)
+    rest = apply_all(order, incoming.events, now=now)
+    batch = Batch(rest.order, (*placed.outcomes, *rest.outcomes), rest.parked)
+    return batch, [*records, *rest.records]
+
+
+def _holding(ledger: PaymentLedger, payment: Payment) -> PaymentLedger:
+    """`ledger` keeping `payment` captured, as the order recorded it.
+
+    A payment it lacks is authorised and captured in full; one it keeps
+    with no capture (the host recorded only the authorisation) is captured.
+    """
+    kept = next(
+        (p for p in ledger.payments if p.payment_id == payment.payment_id), None
+    )
+    if kept is None:
+        ledger = ledger.authorise(
+            payment.payment_id, payment.amount, payment.captured_at
+        )
+    elif kept.captures:
+        return ledger
+    return ledger.capture(payment.payment_id, payment.amount, payment.captured_at)
+
+
+def _reason(refund: ChannelRefund) -> str:
+    """What the payment ledger says the refund is for."""
+    said = f": {refund.reason}" if refund.reason else ""
+    return f"{refund.key.channel} 退款 / refund {refund.refund_id}{said}"
