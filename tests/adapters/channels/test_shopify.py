@@ -894,3 +894,35 @@ class TestUnstockedLines:
             for line in goods:
                 assert 10 - line.quantity == ledger.balance(line.sku, "W1").available
         assert OrderStatus.PENDING_PAYMENT == taken.order.status
+
+
+class TestPartlyFulfilledWithUnstockedLines:
+    """Shopify stays `partial` while a service waits: the goods have shipped."""
+
+    def body(self, *, all_goods: bool) -> Any:
+        body = fulfilled()
+        items = body["order"]["line_items"]
+        for item in items[1:]:
+            item["requires_shipping"] = False  # services, fulfilled by hand
+        if not all_goods:
+            items[0]["quantity"] = 2  # the parcel carries one of them
+        parcel = body["order"]["fulfillments"][0]
+        parcel["line_items"] = [{"id": items[0]["id"], "quantity": 1}]
+        return body
+
+    def test_every_stocked_unit_sent_reads_as_shipped(self) -> None:
+        [record] = ShopifyPayloads().parse(
+            self.body(all_goods=True), topic="orders/fulfilled"
+        )
+
+        assert isinstance(record, ChannelOrder)
+        assert OrderStatus.SHIPPED == record.status
+        check_channel_order(record)
+
+    def test_stocked_units_still_to_send_read_as_partly_shipped(self) -> None:
+        [record] = ShopifyPayloads().parse(
+            self.body(all_goods=False), topic="orders/fulfilled"
+        )
+
+        assert isinstance(record, ChannelOrder)
+        assert OrderStatus.PARTIALLY_SHIPPED == record.status

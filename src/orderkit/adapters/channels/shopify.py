@@ -62,9 +62,11 @@ from orderkit.money import Currency, Money
 from orderkit.orders import (
     Address,
     Buyer,
+    OrderEvent,
     OrderLine,
     OrderPlaced,
     OrderStatus,
+    Shipped,
 )
 from orderkit.pricing import Quote
 
@@ -202,6 +204,7 @@ class ShopifyPayloads:
       | `cancelled_at` set | cancelled |
       | `fulfilled`, paid, and `closed_at` set (archived) | completed |
       | `fulfillment_status` `fulfilled` | shipped |
+      | `fulfillment_status` `partial`, its parcels carrying every stocked unit | shipped |
       | `fulfillment_status` `partial` | partially_shipped |
       | `financial_status` `paid`, `partially_refunded`, `refunded` | paid |
       | `financial_status` `pending`, `authorized`, `partially_paid` | pending_payment |
@@ -375,14 +378,15 @@ class ShopifyPayloads:
             ),
         )
         captured = self._captured(order, total, status)
+        events = order_events(order, at, order_id, created, captured, lines=lines)
         return built(
             at,
             ChannelOrder,
             placed=placed,
             quote=quote,
-            status=status,
+            status=_shipped_in_full(status, lines, events),
             channel_status=_channel_status(order),
-            events=order_events(order, at, order_id, created, captured, lines=lines),
+            events=events,
             updated_at=updated,
             # Stated with or without a capture: an order the desk holds paid
             # needs them for `record_refund` even when Shopify states none.
@@ -576,6 +580,29 @@ def _status(order: Mapping[str, Any], at: str) -> OrderStatus:
     if shipped is _S.SHIPPED and closed is not None and paid is _S.PAID:
         return _S.COMPLETED
     return shipped
+
+
+def _shipped_in_full(
+    status: OrderStatus, lines: tuple[OrderLine, ...], events: tuple[OrderEvent, ...]
+) -> OrderStatus:
+    """`shipped` for a `partial` order whose parcels carry every stocked unit.
+
+    Shopify stays `partial` until its unstocked lines (a service, a gift
+    card) are fulfilled by hand, which may never happen; the order has
+    shipped by the lifecycle's rule, and reading it `partially_shipped`
+    would show as drift for ever.
+    """
+    if status is not _S.PARTIALLY_SHIPPED:
+        return status
+    sent: dict[str, int] = {}
+    for event in events:
+        if isinstance(event, Shipped):
+            for part in event.lines:
+                sent[part.line_id] = sent.get(part.line_id, 0) + part.quantity
+    stocked = [line for line in lines if line.stocked]
+    if stocked and all(sent.get(line.line_id, 0) >= line.quantity for line in stocked):
+        return _S.SHIPPED
+    return status
 
 
 def _channel_status(order: Mapping[str, Any]) -> str:
