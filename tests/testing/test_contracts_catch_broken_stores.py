@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import pytest
 
 from orderkit.adapters.memory import (
@@ -213,3 +214,24 @@ def test_stores_returning_tuples_pass_the_contracts() -> None:
     store = _Tuples(MemoryLedgerStore())
     clock = FrozenClock(START)
     ledgers.test_expire_due_sweeps_only_the_due_holds(Ledger(store, clock), clock)
+
+
+class _ForgetsTasks(_Wrapped):
+    """Reads a saga back without the ids of the pick tasks it sent."""
+
+    def get(self, channel: str, order_id: str) -> Order | None:
+        order: Order | None = self.inner.get(channel, order_id)
+        if order is None or order.saga is None:
+            return order
+        return attrs.evolve(order, saga=attrs.evolve(order.saga, tasks=()))
+
+
+class _TaskLosingOrders(OrderStoreContract):
+    def make_store(self) -> OrderStore:
+        return _orders(_ForgetsTasks(MemoryOrderStore()))
+
+
+def test_a_store_that_loses_a_pick_sagas_tasks_fails_the_contract() -> None:
+    _Orders().test_any_order_reads_back_equal()
+    with pytest.raises(AssertionError):
+        _TaskLosingOrders().test_any_order_reads_back_equal()

@@ -92,20 +92,34 @@ def sample_record(
     )
 
 
-def _with_desk_fields(order: Order) -> Order:
-    """`order` with what the desk and its sagas set, which `orders()` leaves empty."""
+def _with_desk_fields(order: Order, *, picking: bool = False) -> Order:
+    """`order` with what the desk and its sagas set, which `orders()` leaves empty.
+
+    Its saga is a refund's, or with `picking` a pick's with the ids of the
+    tasks it sends (a store that lost them would have every pick resumed
+    held for a person).
+    """
+    saga = Saga(
+        name="refund",
+        step="requested",
+        key=f"refund:{order.order_id}:1",
+        started_at=order.placed_at.add(days=3),
+        reference="PAY-1",
+    )
+    if picking:
+        saga = Saga(
+            name="pick",
+            step="requested",
+            key=f"pick:{order.order_id}",
+            started_at=order.placed_at.add(days=1),
+            tasks=(f"pick:{order.order_id}:WH-1", f"pick:{order.order_id}:WH-2"),
+        )
     return attrs.evolve(
         order,
         pay_by=order.placed_at.add(minutes=30),
         address_changed_at=order.placed_at.add(hours=1),
         review=("地址在付款后修改 / address changed after payment",),
-        saga=Saga(
-            name="refund",
-            step="requested",
-            key=f"refund:{order.order_id}:1",
-            started_at=order.placed_at.add(days=3),
-            reference="PAY-1",
-        ),
+        saga=saga,
     )
 
 
@@ -162,8 +176,9 @@ class OrderStoreContract(StoreContract[OrderStore]):
         """Every part comes back: cases, price changes, payment ledger, saga, times.
 
         Orders drawn in every status, with the parts a desk records on them
-        (every other one also with a saga, a review, a payment deadline and
-        an address change), each saved in a store of its own.
+        (every other one also with a saga, a refund's or a pick's with its
+        tasks, a review, a payment deadline and an address change), each
+        saved in a store of its own.
         """
         drawn: list[Order] = []
 
@@ -171,7 +186,10 @@ class OrderStoreContract(StoreContract[OrderStore]):
         @settings(max_examples=min(_examples(), 20), database=None)
         @given(orders())
         def draw(order: Order) -> None:
-            drawn.append(_with_desk_fields(order) if len(drawn) % 2 else order)
+            n = len(drawn)
+            drawn.append(
+                _with_desk_fields(order, picking=n % 4 == 3) if n % 2 else order
+            )
 
         # Drawn before any store is made: a store's own threads (a pool's)
         # may use `random`, which hypothesis refuses while it draws.
