@@ -21,7 +21,13 @@ from orderkit.errors import (
     StoreError,
 )
 from orderkit.integrations import ChannelOrder, load_json
-from orderkit.orders import Applied, OutboxMessage, Recorded, RefundDue
+from orderkit.orders import (
+    Applied,
+    OutboxMessage,
+    PaymentCaptured,
+    Recorded,
+    RefundDue,
+)
 from orderkit.ports import ChannelPayloads, Clock, Outbox, UnitOfWork
 from orderkit.services import AlreadyAccepted, DeskPolicy, OrderDesk, relay
 
@@ -113,11 +119,12 @@ def take_webhook(
         {type(r).__name__ for r in records if not isinstance(r, ChannelOrder)}
     )
     if others:
-        # A refund webhook goes to `desk.record_refund` and a transaction to
-        # `desk.amend`, which this app does not wire: a 2xx would tell the
-        # channel they were taken. Subscribe to order topics only (an
-        # order's own refunds are recorded in `_take`), or handle these
-        # before answering 200.
+        # A refund webhook goes to `desk.record_refund`, which this app wires
+        # for an order's own refunds only (in `_take`): a 2xx would tell the
+        # channel they were taken. A refund transaction is the same money as
+        # its refund: never amend it into the payment ledger as well, or it
+        # comes off twice. Subscribe to order topics only, or hand refunds
+        # to `desk.record_refund` before answering 200.
         return Reply(422, {"error": f"not handled here: {', '.join(others)}"})
     try:
         taken = [
@@ -127,7 +134,7 @@ def take_webhook(
         ]
     except (StoreError, ConcurrencyConflict, IllegalTransition) as error:
         # Nothing of the failed call was written: let the channel retry (a
-        # refund waits while the order's saga is in flight).
+        # refund waits while a refund or capture saga is in flight).
         return Reply(503, {"error": str(error)})
     except OrderkitError as error:
         # An event the order cannot take (a payment after its cancellation),
@@ -140,15 +147,21 @@ def _take(desk: OrderDesk, order: ChannelOrder) -> str:
     outcome = desk.accept(order)
     if not isinstance(outcome, AlreadyAccepted):
         return type(outcome).__name__.lower()
-    # A later version of an order the desk has: record the money the channel
-    # sent back first, so that a cancellation owes only the rest, then the
-    # events it states (a payment, a cancellation); a re-sent one changes
-    # nothing.
+    # A later version of an order the desk has: its payments first (a refund
+    # comes off one), then the money the channel sent back, so that a
+    # cancellation owes only the rest, then its other events; a re-sent one
+    # changes nothing.
+    payments = [e for e in order.events if isinstance(e, PaymentCaptured)]
+    others = [e for e in order.events if not isinstance(e, PaymentCaptured)]
     changed = False
+    for event in payments:
+        recorded = desk.record(order.channel, order.order_id, event)
+        changed |= any(isinstance(o, Applied | RefundDue) for o in recorded.outcomes)
     for refund in order.refunds:
-        recorded = desk.record_refund(order.channel, order.order_id, refund)
-        changed |= isinstance(recorded, Recorded)
-    for event in order.events:
+        changed |= isinstance(
+            desk.record_refund(order.channel, order.order_id, refund), Recorded
+        )
+    for event in others:
         recorded = desk.record(order.channel, order.order_id, event)
         changed |= any(isinstance(o, Applied | RefundDue) for o in recorded.outcomes)
     return "updated" if changed else "unchanged"

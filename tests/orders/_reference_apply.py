@@ -64,9 +64,17 @@ _PREDECESSOR: Final = {
 _WHY_ILLEGAL: Final = {
     Cancelled: "something has shipped; open an after-sales case instead",
     AddressChanged: "the address cannot change once something has shipped",
-    Shipped: "every stocked unit has shipped already",
+    Shipped: "every stocked unit has shipped; only unstocked lines may follow",
 }
 _SHIPMENT_RANK: Final = {_SS.SHIPPED: 0, _SS.IN_TRANSIT: 1, _SS.DELIVERED: 2}
+_SHIPPED_IN_FULL: Final = frozenset(
+    {
+        OrderStatus.SHIPPED,
+        OrderStatus.IN_TRANSIT,
+        OrderStatus.DELIVERED,
+        OrderStatus.COMPLETED,
+    }
+)
 _Timed = TypeVar("_Timed", Payment, Shipment)
 # The reference builds every instance with its validating constructor, so a
 # fast path that builds an instance its class would refuse shows up here.
@@ -339,7 +347,7 @@ def _fulfilment(order: Order, shipments: tuple[Shipment, ...]) -> OrderStatus:
         for part in shipment.lines:
             shipped[part.line_id] = shipped.get(part.line_id, 0) + part.quantity
     for line in order.lines:
-        if shipped.get(line.line_id, 0) < line.quantity:
+        if line.stocked and shipped.get(line.line_id, 0) < line.quantity:
             return OrderStatus.PARTIALLY_SHIPPED
     return _slowest(shipments)
 
@@ -380,6 +388,18 @@ def _shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
         reason = f"shipment {event.shipment_id!r} has shipped already"
         return Stale(order, event, reason)
     cell = TRANSITIONS[order.status, Shipped]
+    unstocked = {line.line_id for line in order.lines if not line.stocked}
+    if (
+        order.status in _SHIPPED_IN_FULL
+        and event.lines
+        and all(part.line_id in unstocked for part in event.lines)
+    ):
+        _check_shipment(order, event)
+        reason = (
+            f"shipment {event.shipment_id!r} carries unstocked lines alone, "
+            "and every stocked unit has shipped already"
+        )
+        return Stale(order, event, reason)
     if cell is not Verdict.BY_SHIPMENTS:
         return _unchanged(order, event, cell)
     _check_shipment(order, event)

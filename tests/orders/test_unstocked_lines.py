@@ -13,14 +13,19 @@ from orderkit.orders import (
     Address,
     Applied,
     Buyer,
+    Cancelled,
+    Delivered,
+    InTransit,
     Order,
     OrderLine,
     OrderPlaced,
     OrderStatus,
     PaymentCaptured,
     PickingStarted,
+    RefundDue,
     ShipmentLine,
     Shipped,
+    Stale,
     apply,
     apply_all,
 )
@@ -29,6 +34,7 @@ from orderkit.orders import (
 T0 = pendulum.datetime(2026, 11, 11)
 CLOCK = OrderLine("L1", "RETRO-CLOCK", 2, Money("199.00", "CNY"))
 GIFT_CARD = OrderLine("L2", "custom:L2", 1, Money("100.00", "CNY"), stocked=False)
+EBOOK = OrderLine("L3", "custom:L3", 1, Money("30.00", "CNY"), stocked=False)
 
 
 def _key(kind: str, n: str = "1") -> IdempotencyKey:
@@ -71,6 +77,14 @@ def parcel(*parts: ShipmentLine, n: str = "1") -> Shipped:
         carrier="SF",
         tracking_number=f"SF{n}",
     )
+
+
+def shipped_in_full() -> Order:
+    """A clock and a gift card, the clocks sent: shipped, the gift card not."""
+    outcome = apply(picking(CLOCK, GIFT_CARD), parcel(ShipmentLine("L1", 2)), now=T0)
+    assert isinstance(outcome, Applied)
+    assert OrderStatus.SHIPPED == outcome.order.status
+    return outcome.order
 
 
 class TestOrderLine:
@@ -121,10 +135,102 @@ class TestShipping:
                 now=T0,
             )
 
-    def test_a_parcel_after_the_stocked_units_shipped_is_refused(self) -> None:
-        first = apply(picking(CLOCK, GIFT_CARD), parcel(ShipmentLine("L1", 2)), now=T0)
+    def test_a_gift_card_alone_after_the_stocked_units_shipped_is_stale(
+        self,
+    ) -> None:
+        order = shipped_in_full()
+
+        outcome = apply(order, parcel(ShipmentLine("L2", 1), n="2"), now=T0)
+
+        assert isinstance(outcome, Stale)
+        assert outcome.order is order
+        assert OrderStatus.SHIPPED == outcome.order.status
+        assert ["S1"] == [s.shipment_id for s in outcome.order.shipments]
+
+    @pytest.mark.parametrize(
+        "parts",
+        [
+            (ShipmentLine("L1", 1),),  # stocked, and over-shipped
+            (ShipmentLine("L1", 1), ShipmentLine("L2", 1)),  # a stocked unit beside
+            (ShipmentLine("L2", 2),),  # unstocked alone, over-shipped
+            (ShipmentLine("L9", 1),),  # a line the order lacks
+        ],
+    )
+    def test_any_other_parcel_after_the_last_is_refused(
+        self, parts: tuple[ShipmentLine, ...]
+    ) -> None:
+        order = shipped_in_full()
+
         with pytest.raises(IllegalTransition):
-            apply(first.order, parcel(ShipmentLine("L2", 1), n="2"), now=T0)
+            apply(order, parcel(*parts, n="2"), now=T0)
+
+    def test_a_gift_card_alone_after_delivery_is_stale(self) -> None:
+        order = shipped_in_full()
+        for kind, event_class in (("transit", InTransit), ("delivered", Delivered)):
+            event = event_class(
+                order_id="DY-1",
+                key=_key(kind),
+                occurred_at=T0.add(hours=2),
+                shipment_id="S1",
+            )
+            outcome = apply(order, event, now=T0)
+            assert isinstance(outcome, Applied)
+            order = outcome.order
+        assert OrderStatus.DELIVERED == order.status
+
+        outcome = apply(order, parcel(ShipmentLine("L2", 1), n="2"), now=T0)
+
+        assert isinstance(outcome, Stale)
+        assert outcome.order is order
+
+    def test_an_order_of_unstocked_lines_alone_finds_its_second_parcel_stale(
+        self,
+    ) -> None:
+        first = apply(picking(GIFT_CARD, EBOOK), parcel(ShipmentLine("L2", 1)), now=T0)
+        assert isinstance(first, Applied)
+        assert OrderStatus.SHIPPED == first.order.status
+
+        outcome = apply(first.order, parcel(ShipmentLine("L3", 1), n="2"), now=T0)
+
+        assert isinstance(outcome, Stale)
+        assert outcome.order is first.order
+
+    def test_either_parcel_of_unstocked_lines_alone_may_come_first(self) -> None:
+        one, two = parcel(ShipmentLine("L2", 1)), parcel(ShipmentLine("L3", 1), n="2")
+        for stream in ([one, two], [two, one]):
+            batch = apply_all(picking(GIFT_CARD, EBOOK), stream, now=T0)
+            assert [Applied, Stale] == [type(o) for o in batch.outcomes]
+            assert batch.order is not None
+            assert OrderStatus.SHIPPED == batch.order.status
+
+    def test_a_cancelled_order_of_unstocked_lines_refuses_a_parcel(self) -> None:
+        cancelled = Cancelled(
+            order_id="DY-1",
+            key=_key("cancelled"),
+            occurred_at=T0.add(minutes=3),
+            reason="buyer changed their mind",
+        )
+        outcome = apply(picking(GIFT_CARD), cancelled, now=T0)
+        assert isinstance(outcome, RefundDue)
+        assert OrderStatus.CANCELLED == outcome.order.status
+
+        with pytest.raises(IllegalTransition):
+            apply(outcome.order, parcel(ShipmentLine("L2", 1)), now=T0)
+
+    def test_a_gift_card_stored_stocked_ships_the_order_with_its_parcel(
+        self,
+    ) -> None:
+        # An order stored before its gift card read unstocked: that parcel
+        # is the order's last.
+        order = picking(CLOCK, attrs.evolve(GIFT_CARD, stocked=True))
+        first = apply(order, parcel(ShipmentLine("L1", 2)), now=T0)
+        assert isinstance(first, Applied)
+        assert OrderStatus.PARTIALLY_SHIPPED == first.order.status
+
+        outcome = apply(first.order, parcel(ShipmentLine("L2", 1), n="2"), now=T0)
+
+        assert isinstance(outcome, Applied)
+        assert OrderStatus.SHIPPED == outcome.order.status
 
     def test_an_order_shipped_but_for_its_unstocked_lines_is_valid(self) -> None:
         order = apply(

@@ -6,12 +6,15 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pendulum
 import pytest
 from tests.services._samples import backend, cny
 
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import (
+    CallTimedOut,
+    CaptureExceedsAuthorisation,
     IdempotencyConflict,
     IllegalTransition,
     OrderMismatch,
@@ -20,7 +23,13 @@ from orderkit.errors import (
     UnknownPayment,
     ValidationError,
 )
-from orderkit.integrations import ChannelOrder, ChannelRefund, ChannelTransaction
+from orderkit.integrations import (
+    ChannelOrder,
+    ChannelRefund,
+    ChannelTransaction,
+    SettlementLine,
+    TransactionKind,
+)
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
@@ -40,14 +49,17 @@ from orderkit.pricing import PaymentLedger, Quote, RefundState
 from orderkit.services import (
     Accepted,
     AlreadyAccepted,
+    Checkout,
     DeskPolicy,
     Ledger,
     OrderDesk,
     Refunded,
     Refunds,
+    reconcile_payments,
 )
 from orderkit.testing import FrozenClock
-from orderkit.testing.fakes import FakePayments
+from orderkit.testing.fakes import FakePayments, FakeWarehouse
+from orderkit.testing.faults import Fault, FaultPlan, faulty
 
 
 T0 = pendulum.datetime(2026, 11, 11, 0, 0)
@@ -643,3 +655,181 @@ class TestEndedOrders:
         assert ("refund",) == held.review
         assert [*records, "HeldForReview"] == audit(unit)
         assert payments.captured("alipay-77") == cny("0.00")
+
+
+def lost_reply(service: object) -> object:
+    """`service` whose first call is made and its reply lost (`CallTimedOut`)."""
+    return faulty(service, FaultPlan(script=[Fault.REPLY_LOST]))
+
+
+class TestSagasThatMoveNoMoney:
+    """A pick or ship saga moves no money: the channel's refund is recorded."""
+
+    def test_a_refund_during_a_pick_saga_is_never_paid_back_again(
+        self, desk: OrderDesk, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        desk.accept(channel_order(paid()))
+        with pytest.raises(CallTimedOut):
+            desk.start_picking(CH, ID, lost_reply(FakeWarehouse(clock)))  # type: ignore[arg-type]
+        saga = stored(unit).saga
+        assert saga is not None
+        assert "pick" == saga.name  # in flight until a retry or recover
+
+        recorded = desk.record_refund(CH, ID, refund())
+        desk.record(CH, ID, cancelled())
+
+        assert isinstance(recorded, Recorded)
+        assert [("RF-1", "alipay-77", "100.00", RefundState.REFUNDED)] == refunded(
+            stored(unit)
+        )
+        # The buyer gets back only what the channel still holds.
+        assert ["476.00"] == owed(unit)
+        payments = FakePayments(clock)
+        payments.capture("alipay-77", cny("576.00"), key="cap")
+        (sent,) = Refunds(unit, clock, payments).send_due()
+        assert isinstance(sent, Refunded)
+        assert payments.captured("alipay-77") == cny("100.00")
+
+    def test_a_refund_during_a_capture_saga_is_refused(
+        self, desk: OrderDesk, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        desk.accept(channel_order(status=OrderStatus.PENDING_PAYMENT))
+        checkout = Checkout(unit, clock, desk, lost_reply(FakePayments(clock)))  # type: ignore[arg-type]
+        with pytest.raises(CallTimedOut):
+            checkout.pay(CH, ID, "auth-9", cny("576.00"))
+        # The channel's own capture lands while orderkit's is in flight.
+        desk.record(CH, ID, paid())
+        before, records = stored(unit), audit(unit)
+
+        with pytest.raises(IllegalTransition) as caught:
+            desk.record_refund(CH, ID, refund())
+
+        assert "capture saga is in flight" in caught.value.reason
+        nothing_changed(unit, before, records)
+
+
+class TestHostLedgers:
+    """A host's ledger extends the one the order holds, with orderkit's records."""
+
+    def test_a_ledger_from_scratch_is_refused_saying_what_to_extend(
+        self, desk: OrderDesk, unit: UnitOfWork
+    ) -> None:
+        desk.accept(channel_order(paid()))
+        desk.record_refund(CH, ID, refund())
+        own = PaymentLedger(ID, "CNY").authorise("alipay-77", cny("576.00"), T0)
+        key = IdempotencyKey("erp", "ledger", ID, "1")
+
+        with pytest.raises(IllegalTransition) as caught:
+            desk.amend(CH, ID, own, key=key, actor="fin", source="erp")
+
+        assert "extend the order's stored ledger" in caught.value.reason
+        assert "order.payment_ledger" in caught.value.reason
+        # Extended from the stored ledger, the host's record is taken.
+        ledger = stored(unit).payment_ledger
+        assert ledger is not None
+        ledger = ledger.request_refund(
+            "ERP-1", "alipay-77", cny("6.00"), "邮费 / postage", T0.add(hours=2)
+        )
+        amended = desk.amend(CH, ID, ledger, key=key, actor="fin", source="erp")
+        assert isinstance(amended, Recorded)
+
+    def test_a_ledger_authorising_less_than_captured_is_named(
+        self, desk: OrderDesk, unit: UnitOfWork
+    ) -> None:
+        desk.accept(channel_order(paid()))
+        host = PaymentLedger(ID, "CNY").authorise("alipay-77", cny("500.00"), T0)
+        key = IdempotencyKey("erp", "ledger", ID, "1")
+        desk.amend(CH, ID, host, key=key, actor="fin", source="erp")
+        before, records = stored(unit), audit(unit)
+
+        with pytest.raises(CaptureExceedsAuthorisation) as caught:
+            desk.record_refund(CH, ID, refund())
+
+        assert "payment_ledger" == caught.value.field
+        assert "amend the ledger with the capture" in caught.value.problem
+        nothing_changed(unit, before, records)
+
+
+def two_payments() -> tuple[PaymentCaptured, PaymentCaptured]:
+    """DY-3001 paid in two: 300.00 and 276.00."""
+    return paid("alipay-77", "300.00"), attrs.evolve(
+        paid("alipay-78", "276.00"), occurred_at=T0.add(minutes=6)
+    )
+
+
+def capture_lines(*pairs: tuple[str, str]) -> list[SettlementLine]:
+    return [
+        SettlementLine(
+            transaction_id=transaction_id,
+            kind=TransactionKind.CAPTURE,
+            amount=cny(amount),
+            fee=cny("0.00"),
+            settled_at=T0.add(hours=1),
+        )
+        for transaction_id, amount in pairs
+    ]
+
+
+def refund_line(refund_id: str, amount: str) -> SettlementLine:
+    return SettlementLine(
+        transaction_id=refund_id,
+        kind=TransactionKind.REFUND,
+        amount=cny(amount),
+        fee=cny("0.00"),
+        settled_at=T0.add(hours=1),
+        order_id=ID,
+    )
+
+
+class TestReconciledAfterwards:
+    """A ledger orderkit made still expects every capture of the order."""
+
+    def test_a_refund_on_one_payment_keeps_the_other_expected(
+        self, desk: OrderDesk, unit: UnitOfWork
+    ) -> None:
+        desk.accept(channel_order(*two_payments()))
+
+        desk.record_refund(CH, ID, refund(payment_id="alipay-77"))
+
+        order = stored(unit)
+        assert order.payment_ledger is not None
+        kept = [p.payment_id for p in order.payment_ledger.payments]
+        assert ["alipay-77", "alipay-78"] == kept
+        statement = [
+            *capture_lines(("alipay-77", "300.00"), ("alipay-78", "276.00")),
+            refund_line("RF-1", "100.00"),
+        ]
+        assert reconcile_payments([order], statement).ok
+        missing = reconcile_payments([order], statement[:1] + statement[2:])
+        assert [("missing_in_statement", "alipay-78")] == [
+            (d.kind.value, d.transaction_id) for d in missing.discrepancies
+        ]
+
+    def test_the_refunds_taken_in_keep_every_stated_capture(
+        self, desk: OrderDesk, unit: UnitOfWork
+    ) -> None:
+        desk.accept(
+            channel_order(*two_payments(), refunds=(refund(payment_id="alipay-78"),))
+        )
+
+        order = stored(unit)
+        assert order.payment_ledger is not None
+        kept = [p.payment_id for p in order.payment_ledger.payments]
+        assert ["alipay-77", "alipay-78"] == kept
+
+    def test_a_payment_after_the_saga_made_the_ledger_is_expected(
+        self, desk: OrderDesk, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        desk.accept(channel_order(paid(), cancelled(), status=OrderStatus.CANCELLED))
+        payments = FakePayments(clock, refunds_declined=["alipay-77"])
+        payments.capture("alipay-77", cny("576.00"), key="cap-1")
+        Refunds(unit, clock, payments).send_due()  # declined: in a ledger all the same
+        assert stored(unit).payment_ledger is not None
+        payments.capture("alipay-78", cny("576.00"), key="cap-2")
+        late = attrs.evolve(paid("alipay-78"), occurred_at=T0.add(hours=2, minutes=30))
+        desk.record(CH, ID, late)  # a payment after the cancellation
+
+        order = stored(unit)
+        assert ["alipay-77", "alipay-78"] == [p.payment_id for p in order.payments]
+        report = reconcile_payments([order], payments.statement(T0.date()))
+        assert [] == [(d.kind.value, d.transaction_id) for d in report.discrepancies]

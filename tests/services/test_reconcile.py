@@ -156,6 +156,35 @@ class TestAgreement:
         )
         assert report.ok
 
+    def test_payments_a_ledger_does_not_keep_are_expected_as_captures(
+        self,
+    ) -> None:
+        """A ledger made for one payment's refund: the other is still a capture."""
+        ledger = PaymentLedger("DY-2002", "CNY").authorise("WX-1", cny("300.00"), T0)
+        ledger = ledger.capture("WX-1", cny("300.00"), T0, capture_id="CAP-1")
+        ledger = ledger.request_refund("RF-1", "WX-1", cny("50.00"), "少发", T0)
+        ledger = ledger.settle_refund("RF-1", T0.add(hours=1))
+        payments = (
+            Payment("WX-1", cny("300.00"), T0),
+            Payment("WX-2", cny("276.00"), T0.add(minutes=1)),
+        )
+        orders = [order("DY-2002", payments=payments, ledger=ledger, total="576.00")]
+        statement = [
+            line("CAP-1", "300.00", order_id="DY-2002"),
+            line("WX-2", "276.00", order_id="DY-2002"),
+            line("RF-1", "50.00", order_id="DY-2002", kind=TransactionKind.REFUND),
+        ]
+
+        report = reconcile_payments(orders, statement)
+        missing = reconcile_payments(orders, [statement[0], statement[2]])
+
+        assert report.ok
+        # The payment the ledger keeps is its capture, never twice.
+        assert (report.matched, report.expected) == (3, 3)
+        assert [(d.kind, d.transaction_id) for d in missing.discrepancies] == [
+            (K.MISSING_IN_STATEMENT, "WX-2")
+        ]
+
 
 class TestEveryKind:
     """Each kind of difference is found and named."""

@@ -42,7 +42,9 @@ def cancel(ctx: Context, plan: OrderPlan, state: OrderState) -> None:
         desk = world.desk_of(plan.channel)
         recorded = desk.record(plan.channel, plan.order_id, event)
         count_outcomes(world, recorded.outcomes)
-        if recorded.rejected:
+        # Parked parcels the cancellation let through may be refused: only
+        # the cancellation's own refusal means it came too late.
+        if any(refused.event.key == event.key for refused in recorded.rejected):
             world.tally["cancellations_too_late"] += 1
             return
         state.stage = "cancelled"

@@ -117,15 +117,22 @@ def record_payments(  # noqa: PLR0913 - the part, and who records it when
 
     The new ledger must extend the stored one: every payment, capture,
     refund and override it had, in the same places, a pending refund only
-    settled or failed. The audit record lists the figures that moved
-    (`payment_ledger.captured`, `payment_ledger.refunded`...).
+    settled or failed. Build it from `order.payment_ledger`, never from
+    scratch: the stored ledger may hold what orderkit recorded itself (the
+    refunds a `refund` saga sent, with the order's payments; a channel's
+    refunds, recorded by `OrderDesk.record_refund` or taken in with the
+    order), even on an order whose ledger you never stored. The audit
+    record lists the figures that moved (`payment_ledger.captured`,
+    `payment_ledger.refunded`...).
 
     Returns:
         `Recorded`; `Unchanged` if `key` was applied before or the order
         holds this ledger already.
 
     Raises:
-        IllegalTransition: The ledger drops or rewrites what was recorded.
+        IllegalTransition: The ledger drops or rewrites what was recorded
+            (the reason says to extend `order.payment_ledger`, which may
+            hold what orderkit recorded).
         OrderMismatch: The ledger is for another order.
         CurrencyMismatch: The ledger is in another currency than the order.
         ValidationError: An argument is invalid (`field` names it).
@@ -499,8 +506,15 @@ def _check_extends(order: Order, old: PaymentLedger, new: PaymentLedger) -> None
     elif new.overrides[: len(old.overrides)] != old.overrides:
         problem = "an override recorded before is missing or changed"
     if problem is not None:
+        # A host's ledger built from scratch misses what orderkit recorded
+        # itself: say where to start from.
         raise IllegalTransition(
-            order.order_id, order.status, "record_payments", problem
+            order.order_id,
+            order.status,
+            "record_payments",
+            f"{problem}: extend the order's stored ledger "
+            "(order.payment_ledger), which may hold what orderkit recorded "
+            "(the refunds its refund saga sent, the channel's refunds)",
         )
 
 

@@ -74,7 +74,7 @@ _PREDECESSOR: Final = {
 _WHY_ILLEGAL: Final = {
     Cancelled: "something has shipped; open an after-sales case instead",
     AddressChanged: "the address cannot change once something has shipped",
-    Shipped: "every stocked unit has shipped already",
+    Shipped: "every stocked unit has shipped; only unstocked lines may follow",
 }
 
 

@@ -143,8 +143,10 @@ class Shipped(Event):
 
     The order is `partially_shipped` until every unit of every stocked line
     has shipped, then `shipped`. A parcel may carry an unstocked line
-    (`OrderLine.stocked` false), and need not: once the stocked units have
-    all shipped, a later parcel is refused, whatever it carries.
+    (`OrderLine.stocked` false), and need not. Once the stocked units have
+    all shipped, a later parcel of unstocked lines alone (a gift card sent
+    on its own) is `Stale`: it changes nothing, and is not kept. Any other
+    later parcel, or one shipping more units than ordered, is refused.
 
     Attributes:
         shipment_id: The shipment's id; a second event with the same id is the

@@ -49,6 +49,16 @@ _BY_SHIPMENTS: Final = Verdict.BY_SHIPMENTS
 _STALE: Final = Verdict.STALE
 _SHIPPED: Final = _SS.SHIPPED
 _PARTIALLY_SHIPPED: Final = OrderStatus.PARTIALLY_SHIPPED
+# The statuses of an order whose stocked units have all shipped, where the
+# table refuses a parcel.
+_SHIPPED_IN_FULL: Final = frozenset(
+    {
+        OrderStatus.SHIPPED,
+        OrderStatus.IN_TRANSIT,
+        OrderStatus.DELIVERED,
+        OrderStatus.COMPLETED,
+    }
+)
 # A status's text as `str()` gives it, once rather than per record.
 _TEXT: Final = {status: str(status) for status in ShipmentStatus}
 # Parcels are sorted by when they shipped at the source, not by arrival, so
@@ -74,6 +84,8 @@ def shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
             return Stale(order, event, reason)
     cell = CELLS[order.status, Shipped]
     if cell is not _BY_SHIPMENTS:
+        if order.status in _SHIPPED_IN_FULL and unstocked_alone(order, event):
+            return _after_the_last(order, event)
         return unchanged(order, event, cell)
     all_shipped = _check_shipment(order, event)
     shipment = _new_shipment(
@@ -90,6 +102,28 @@ def shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
     )
     status = _slowest(shipments) if all_shipped else _PARTIALLY_SHIPPED
     return commit(order, event, now, status, (change,), with_shipments, shipments)
+
+
+def unstocked_alone(order: Order, event: Shipped) -> bool:
+    """Whether the event's parcel carries unstocked lines of the order alone."""
+    unstocked = {line.line_id for line in order.lines if not line.stocked}
+    return bool(event.lines) and all(part.line_id in unstocked for part in event.lines)
+
+
+def _after_the_last(order: Order, event: Shipped) -> Stale:
+    """A parcel of unstocked lines alone after every stocked unit has shipped.
+
+    It changes nothing: the order has shipped already, and a channel may
+    well send a gift card or a download its own way, after the goods (or
+    read a line stocked before it was unstocked). It is not kept, but it
+    may not ship more units than were ordered.
+    """
+    _check_shipment(order, event)
+    reason = (
+        f"shipment {event.shipment_id!r} carries unstocked lines alone, "
+        "and every stocked unit has shipped already"
+    )
+    return Stale(order, event, reason)
 
 
 def _check_shipment(order: Order, event: Shipped) -> bool:

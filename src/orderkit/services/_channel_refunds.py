@@ -11,10 +11,12 @@ payload and the refund webhook both state it) comes off once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import pendulum
 
 from orderkit.errors import (
+    CaptureExceedsAuthorisation,
     CurrencyMismatch,
     IdempotencyConflict,
     OrderMismatch,
@@ -28,11 +30,29 @@ from orderkit.orders import (
     Order,
     Payment,
     Recorded,
+    Saga,
     Unchanged,
     apply_all,
     record_payments,
 )
 from orderkit.pricing import PaymentLedger, RefundState
+from orderkit.services._saga_steps import REFUND, with_payments
+
+
+# The sagas that move money: `refund`, and `capture` (`_sagas._CAPTURE`, not
+# importable here: `_sagas` imports the desk). One of them may be at the
+# provider with money sized before a channel's refund.
+_MOVES_MONEY: Final = frozenset({REFUND, "capture"})
+
+
+def moving_money(order: Order) -> Saga | None:
+    """The order's saga in flight if it moves money (`refund`, `capture`), else `None`.
+
+    A `pick` or `ship` saga moves none: a channel's refund recorded while it
+    runs changes nothing it does.
+    """
+    saga = order.saga
+    return saga if saga is not None and saga.name in _MOVES_MONEY else None
 
 
 def record_channel_refund(
@@ -46,8 +66,10 @@ def record_channel_refund(
 
     The refund comes off the payment `refund_payment` places it on, among
     `payments` (by default the order's): a payment the ledger does not
-    keep yet is added to it first, captured as the order recorded it (one
-    without a ledger gets one). Its ledger id is the channel's refund id,
+    keep yet is added to it first, captured as the order recorded it. An
+    order without a ledger gets one keeping every one of `payments`, as the
+    refund saga's does, so that reconciliation still expects their
+    captures. Its ledger id is the channel's refund id,
     requested and settled when the channel made it; one recorded pending
     under that id is settled. Recorded under the refund's key, by the
     channel.
@@ -66,6 +88,10 @@ def record_channel_refund(
         IdempotencyConflict: The ledger has a refund under this id for
             another payment or amount.
         RefundNotPending: The ledger has it failed.
+        CaptureExceedsAuthorisation: The order's ledger keeps the payment
+            with no capture and authorised less than the order captured
+            (`field` is `payment_ledger`): amend the ledger with the
+            capture first.
     """
     if refund.order_id != order.order_id:
         raise OrderMismatch(order.order_id, refund.order_id, "refund.order_id")
@@ -83,7 +109,9 @@ def record_channel_refund(
             "names none of them",
         )
     payment = next(p for p in known if p.payment_id == payment_id)
-    ledger = order.payment_ledger or PaymentLedger(order.order_id, order.currency)
+    ledger = order.payment_ledger
+    if ledger is None:
+        ledger = with_payments(PaymentLedger(order.order_id, order.currency), known)
     existing = next(
         (r for r in ledger.refunds if r.refund_id == refund.refund_id), None
     )
@@ -156,21 +184,26 @@ def intake_batch(
 
 
 def _holding(ledger: PaymentLedger, payment: Payment) -> PaymentLedger:
-    """`ledger` keeping `payment` captured, as the order recorded it.
+    """`ledger` keeping `payment` captured, as the order recorded it (`with_payments`).
 
-    A payment it lacks is authorised and captured in full; one it keeps
-    with no capture (the host recorded only the authorisation) is captured.
+    Raises:
+        CaptureExceedsAuthorisation: The ledger keeps the payment with no
+            capture and authorised less than the order captured.
     """
     kept = next(
         (p for p in ledger.payments if p.payment_id == payment.payment_id), None
     )
-    if kept is None:
-        ledger = ledger.authorise(
-            payment.payment_id, payment.amount, payment.captured_at
+    if kept is not None and not kept.captures and payment.amount > kept.authorised:
+        # Said of the ledger the host keeps: the refund's amount is not at fault.
+        raise CaptureExceedsAuthorisation(
+            "payment_ledger",
+            kept.authorised,
+            f"the order captured {payment.amount} of payment "
+            f"{payment.payment_id!r} and its payment ledger authorised "
+            f"{kept.authorised} of it, with no capture: amend the ledger with "
+            "the capture, then record the refund",
         )
-    elif kept.captures:
-        return ledger
-    return ledger.capture(payment.payment_id, payment.amount, payment.captured_at)
+    return with_payments(ledger, (payment,))
 
 
 def _reason(refund: ChannelRefund) -> str:

@@ -65,7 +65,11 @@ from orderkit.pricing import (
     PurchaseContext,
     validate,
 )
-from orderkit.services._channel_refunds import intake_batch, record_channel_refund
+from orderkit.services._channel_refunds import (
+    intake_batch,
+    moving_money,
+    record_channel_refund,
+)
 from orderkit.services._desk_notes import (
     case_refund_failed,
     case_refund_message,
@@ -103,7 +107,7 @@ from orderkit.services._picking import (
     picking,
     voids,
 )
-from orderkit.services._saga_steps import ENDED, RETRY_LATER, reason_text
+from orderkit.services._saga_steps import ENDED, RETRY_LATER, reason_text, refusal
 
 
 _S = OrderStatus
@@ -190,8 +194,10 @@ class OrderDesk:
         gave all of it back, and a paid order cancelled later owes only the
         rest. Refunds of an order that states no capture are not recorded
         (a new order with no payment has nothing to refund). An order
-        answered `AlreadyAccepted` records nothing: give each of its
-        `refunds` to `record_refund`, then its events to `record`.
+        answered `AlreadyAccepted` records nothing: give its payments
+        (`PaymentCaptured` events) to `record`, then each of its `refunds`
+        to `record_refund` (a refund comes off a payment the order has),
+        then its other events to `record`.
 
         Args:
             incoming: The order as its channel adapter read it.
@@ -527,6 +533,11 @@ class OrderDesk:
         raises. A retry that finds the order's committed stock no longer
         makes the saga's tasks ends it the same way.
 
+        Only a refusal of `PickingStarted` itself counts: a parked event it
+        lets through that the order refuses (a channel parcel of more units
+        than ordered) is among the returned outcomes, as `record` returns it,
+        and picking has started all the same.
+
         Raises:
             UnknownOrder: The desk has no such order.
             IllegalTransition: The order is not paid (or already further on),
@@ -589,9 +600,9 @@ class OrderDesk:
             source="orderkit",
         )
         recorded = self.record(channel, order_id, event)
-        refused = [o for o in recorded.outcomes if isinstance(o, Rejected)]
-        if refused and tasks:
-            raise self._pick_refused(channel, order_id, sent_ids, refused[0].error)
+        refused = refusal(recorded, event)
+        if refused is not None and tasks:
+            raise self._pick_refused(channel, order_id, sent_ids, refused)
         return recorded
 
     def _pick_refused(
@@ -692,10 +703,20 @@ class OrderDesk:
         it ended has failed). Recording the same ledger again changes
         nothing.
 
+        A payment ledger must extend the one the order holds: build it from
+        `order.payment_ledger` (read back from the desk), never from
+        scratch. orderkit may have made or extended it without you: a
+        `refund` saga records every refund it sends there (with the order's
+        payments), and the channel's own refunds (`record_refund`, and
+        those `accept` takes in) are there under the channel's refund ids.
+        A ledger that leaves them out is refused.
+
         Raises:
             UnknownOrder: The desk has no such order.
             ValidationError: `part` is none of the three, or does not fit.
-            IllegalTransition: The part moves backwards.
+            IllegalTransition: The part moves backwards: a payment ledger
+                that drops or changes what the stored one holds (the
+                reason says to extend `order.payment_ledger`).
         """
         record = _RECORDERS.get(type(part))
         if record is None:
@@ -751,11 +772,13 @@ class OrderDesk:
         refund recorded again, from either source and under any key,
         changes nothing.
 
-        Nothing is sent: the channel paid this money back. While a saga is
-        in flight on the order (`Order.saga`: a `refund` saga may be at the
-        provider with money sized before this refund) the refund is refused
-        and nothing is written: record it again once the saga has ended (one
-        recorded already is `Unchanged` all the same). A
+        Nothing is sent: the channel paid this money back. While a saga
+        that moves money is in flight on the order (`Order.saga` named
+        `refund` or `capture`: it may be at the provider with money sized
+        before this refund) the refund is refused and nothing is written:
+        record it again once the saga has ended (one recorded already is
+        `Unchanged` all the same). A `pick` or `ship` saga moves no money:
+        the refund is recorded while it runs. A
         refund beyond what its payment still holds means the buyer was paid
         back twice (the channel's refund came after orderkit's own): the
         order waits for a person (`review` gains `"refund"`, with its
@@ -774,11 +797,17 @@ class OrderDesk:
             UnknownPayment: The refund cannot be placed: the order has no
                 payment, or several and it names none of them (`field` is
                 `payment_id`); nothing was recorded.
-            IllegalTransition: A saga is in flight on the order (the reason
-                names it); nothing was recorded: call again once it ended.
+            IllegalTransition: A `refund` or `capture` saga is in flight on
+                the order (the reason names it); nothing was recorded: call
+                again once it ended.
             RefundExceedsCapture: The payment holds less than the refund,
                 not refunded or pending (`field` is `amount`); the refund is
                 not recorded and the order waits for a person.
+            CaptureExceedsAuthorisation: The order's payment ledger (a
+                host's, amended in) keeps the payment with no capture and
+                authorised less than the order captured (`field` is
+                `payment_ledger`); nothing was recorded: amend the ledger
+                with the capture, then call again.
             IdempotencyConflict: The ledger has another refund under the
                 refund's id; nothing was recorded.
             ConcurrencyConflict: Another process changed the order while
@@ -799,15 +828,19 @@ class OrderDesk:
                 outcome = error
             if isinstance(outcome, Unchanged):
                 return outcome
-            if order.saga is not None:
+            saga = moving_money(order)
+            if saga is not None:
                 # A refund saga may be at the provider with money sized
                 # before this refund: recorded now, the ledger would refuse
-                # the saga's own refund, its money sent and unrecorded.
+                # the saga's own refund, its money sent and unrecorded. A
+                # pick or ship saga moves none, and may wait long for a
+                # retry: refused then, a cancellation meanwhile would owe
+                # this refund back again.
                 raise IllegalTransition(
                     order_id,
                     order.status,
                     "record_refund",
-                    f"a {order.saga.name} saga is in flight: record the refund "
+                    f"a {saga.name} saga is in flight: record the refund "
                     "again once it has ended",
                 )
             if isinstance(outcome, Recorded):

@@ -279,14 +279,18 @@ def _expected_of(order: Order, period: _Period | None) -> list[_Expected]:
 
     oid = order.order_id
     ledger = order.payment_ledger
-    if ledger is None:
-        return [
-            _Expected(
-                oid, p.payment_id, _CAPTURE, p.amount, required=due(p.captured_at)
-            )
-            for p in order.payments
-        ]
+    # A payment the ledger does not keep is a capture under its payment id,
+    # as on an order without a ledger: orderkit makes a ledger for the
+    # payments it refunds, and a payment recorded later is not in it.
+    kept = set() if ledger is None else {p.payment_id for p in ledger.payments}
     found = [
+        _Expected(oid, p.payment_id, _CAPTURE, p.amount, required=due(p.captured_at))
+        for p in order.payments
+        if p.payment_id not in kept
+    ]
+    if ledger is None:
+        return found
+    found += [
         _Expected(oid, c.capture_id, _CAPTURE, c.amount, required=due(c.at))
         for p in ledger.payments
         for c in p.captures
@@ -472,8 +476,11 @@ def reconcile_payments(
     The orders' side: each order's payment ledger when it keeps one (every
     capture under its capture id; every settled refund under its refund id;
     a pending refund is matched when the statement has it and not missed
-    when it does not; a failed one moved no money), else its `payments`
-    (each a capture under its payment id). A free order paid with a
+    when it does not; a failed one moved no money), and each of its
+    `payments` the ledger does not keep (a capture under its payment id, as
+    for an order without a ledger: orderkit makes one for the payments it
+    or the channel refunded, and a payment recorded later is not in it). A
+    free order paid with a
     capture of zero records no payment, so no line is due for it. The
     statement's side: its captures and sales (money taken) and refunds
     (money sent back), matched to the orders' by transaction id;

@@ -6,7 +6,7 @@ record (`SagaStarted`, `SagaEnded`), so the audit trail tells every step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Final
 
 import attrs
@@ -31,7 +31,9 @@ from orderkit.orders import (
     AuditRecord,
     FieldChange,
     Order,
+    OrderEvent,
     OrderStatus,
+    Payment,
     Recorded,
     Saga,
     ShipmentLine,
@@ -42,6 +44,7 @@ from orderkit.orders._parcels import shipped_by_line
 from orderkit.ports import Clock, UnitOfWork
 from orderkit.pricing import PaymentLedger
 from orderkit.services._desk_notes import owed_parts, refund_key, refunded_payment
+from orderkit.services._intake import EventRecorded
 from orderkit.services._saga_outcomes import Stalled
 
 
@@ -124,6 +127,19 @@ def reason_text(error: Exception, most: int = 500) -> str:
     """
     text = str(error).encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= most else f"{text[: most - 1]}\u2026"
+
+
+def refusal(recorded: EventRecorded, event: OrderEvent) -> OrderkitError | None:
+    """Why the order refused `event` itself, or `None` if it did not.
+
+    `recorded.rejected` also holds the parked events `event` let through
+    that the order refused (a channel parcel shipping too much): those
+    leave `event`'s own step done, and `record` dropped them as ever.
+    """
+    for outcome in recorded.rejected:
+        if outcome.event.key == event.key:
+            return outcome.error
+    return None
 
 
 def _label(saga: Saga | None) -> str:
@@ -250,7 +266,7 @@ def with_capture(order: Order, saga: Saga, now: pendulum.DateTime) -> Changed:
         return order, ()
     recorded = record_payments(
         order,
-        with_payments(ledger, order),
+        with_payments(ledger, order.payments),
         key=IdempotencyKey(ACTOR, "capture", order.order_id, saga.key),
         actor=ACTOR,
         source=ACTOR,
@@ -439,11 +455,11 @@ def ledger_after(
     ledger = order.payment_ledger
     if ledger is None:
         ledger = PaymentLedger(order.order_id, order.currency)
-    return with_refunds(with_payments(ledger, order), sent, reason, now)
+    return with_refunds(with_payments(ledger, order.payments), sent, reason, now)
 
 
-def with_payments(ledger: PaymentLedger, order: Order) -> PaymentLedger:
-    """`ledger` keeping every payment of `order` captured.
+def with_payments(ledger: PaymentLedger, payments: Iterable[Payment]) -> PaymentLedger:
+    """`ledger` keeping each of `payments` (an order's) captured.
 
     A payment it lacks is added, authorised and captured in full; one it
     keeps with no capture (the host recorded only the authorisation) is
@@ -454,7 +470,7 @@ def with_payments(ledger: PaymentLedger, order: Order) -> PaymentLedger:
             than the ledger authorised.
     """
     kept = {p.payment_id: p for p in ledger.payments}
-    for p in order.payments:
+    for p in payments:
         if p.payment_id not in kept:
             ledger = ledger.authorise(p.payment_id, p.amount, p.captured_at)
         elif kept[p.payment_id].captures:

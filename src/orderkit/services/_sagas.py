@@ -73,7 +73,10 @@ class Checkout:
     moves the money once.
     A refund that fell due while it ran (the order cancelled or closed
     meanwhile) starts when the saga ends, captured or declined, in the
-    same unit (see *Sagas* in the concepts).
+    same unit (see *Sagas* in the concepts). Only the order refusing the
+    capture itself keeps the saga: a parked event the capture lets through
+    that the order refuses (a channel parcel of more units than ordered)
+    is dropped as `OrderDesk.record` drops it, and the saga ends.
 
     Args:
         unit: The backend's unit of work.
@@ -228,11 +231,11 @@ class Checkout:
             payment_id=payment_id,
             amount=transaction.amount,
         )
-        recorded = self._desk.record(channel, order_id, event)
-        if recorded.rejected:
+        kept = steps.refusal(self._desk.record(channel, order_id, event), event)
+        if kept is not None:
             # The money moved but the order refuses it: keep the saga, so the
             # capture stays visible (`recover` reports it as stalled).
-            raise recorded.rejected[0].error
+            raise kept
         order = steps.finish(
             self._unit,
             self._clock,
@@ -263,7 +266,10 @@ class Shipping:
     `"label"`), and the refund the cancellation made owed starts as the
     order's `refund` saga, for `Refunds` to send. A carrier that refuses
     the label (an address it does not serve: no failure to retry) ends the
-    saga the same way, for a person to book the parcel otherwise.
+    saga the same way, for a person to book the parcel otherwise. A parked
+    event that `PickingStarted` or the shipment lets through and the order
+    refuses (a channel parcel of more units than ordered) is no refusal of
+    the shipment: `OrderDesk.record` drops it as ever.
 
     Args:
         unit: The backend's unit of work.
@@ -433,8 +439,9 @@ class Shipping:
                 source=steps.ACTOR,
             )
             recorded = self._desk.record(channel, order_id, picking)
-            if recorded.rejected:
-                return str(recorded.rejected[0].error)
+            refused = steps.refusal(recorded, picking)
+            if refused is not None:
+                return str(refused)
             order = recorded.order
         lines = steps.unshipped(order)
         if not lines or order.status not in steps.SHIPPABLE:
@@ -450,10 +457,8 @@ class Shipping:
             carrier=label.carrier,
             tracking_number=label.tracking_number,
         )
-        recorded = self._desk.record(channel, order_id, shipped)
-        if recorded.rejected:
-            return str(recorded.rejected[0].error)
-        return None
+        refused = steps.refusal(self._desk.record(channel, order_id, shipped), shipped)
+        return None if refused is None else str(refused)
 
 
 def recover(  # noqa: PLR0913 - a use case per kind of saga

@@ -182,10 +182,10 @@ _LIFECYCLE_START = pendulum.datetime(2026, 11, 11, tz="UTC")
 def _parcels(draw: st.DrawFn, lines: list[OrderLine], *, complete: bool) -> list[_Step]:
     """Parcels carrying the lines; an unstocked line rides with stocked units.
 
-    Once every stocked unit has shipped, a later parcel is refused: so that
-    any delivery order of the parcels is legal, a parcel carries an
-    unstocked line only beside stocked units (or all of an order with none),
-    and sometimes none carries it.
+    Once every stocked unit has shipped, a later parcel is refused (or, of
+    unstocked lines alone, stale): so that any delivery order of the parcels
+    applies each one, a parcel carries an unstocked line only beside stocked
+    units (or all of an order with none), and sometimes none carries it.
     """
     stocked = [line for line in lines if line.stocked]
     if not stocked:

@@ -29,12 +29,15 @@ from orderkit.integrations import (
 )
 from orderkit.money import Money
 from orderkit.orders import (
+    Applied,
     Cancelled,
     OrderStatus,
     PaymentCaptured,
     ShipmentLine,
     Shipped,
+    Stale,
     Unchanged,
+    apply_all,
 )
 from orderkit.ports import ChannelPayloads
 from orderkit.pricing import (
@@ -848,13 +851,86 @@ class TestUnstockedLines:
 
         assert "order.line_items[0].gift_card" == caught.value.field
 
-    def test_a_parcel_of_unstocked_lines_alone_states_nothing(self) -> None:
+    def test_a_parcel_of_unstocked_lines_alone_is_stated(self) -> None:
         body = fulfilled()
         body["order"]["line_items"][0]["gift_card"] = True
         [record] = ShopifyPayloads().parse(body, topic="orders/fulfilled")
 
         assert isinstance(record, ChannelOrder)
-        assert ["PaymentCaptured"] == [type(e).__name__ for e in record.events]
+        assert ["PaymentCaptured", "PickingStarted", "Shipped"] == [
+            type(e).__name__ for e in record.events
+        ]
+        taken, desk, _ = _desk_with(record)
+        assert OrderStatus.PARTIALLY_SHIPPED == taken.order.status
+        assert record.status == taken.order.status
+        for event in record.events:
+            assert () == desk.record("shopify", "450789469", event).rejected
+        check_channel_order(record)
+
+    def test_a_gift_card_sent_after_the_goods_changes_nothing(self) -> None:
+        record = self.goods_then_gift_card(gift_card=True)
+
+        shipped = [e.shipment_id for e in record.events if isinstance(e, Shipped)]
+        assert ["900001", "900002"] == shipped
+        outcomes = apply_all(
+            None, [record.placed, *record.events], now=pendulum.datetime(2026, 11, 11)
+        ).outcomes
+        assert [Applied] * 4 + [Stale] == [type(o) for o in outcomes]
+        taken, desk, _ = _desk_with(record)
+        assert OrderStatus.SHIPPED == taken.order.status == record.status
+        assert ["900001"] == [s.shipment_id for s in taken.order.shipments]
+        for event in record.events:
+            assert () == desk.record("shopify", "450789469", event).rejected
+        check_channel_order(record)
+
+    def test_an_order_stored_before_its_gift_card_was_unstocked_ships(self) -> None:
+        # Stored by a release that read every line stocked: the goods' parcel
+        # left it partly shipped, waiting for the gift card's.
+        stored = self.goods_then_gift_card(gift_card=None, with_gift_parcel=False)
+        taken, desk, unit = _desk_with(stored)
+        assert [True, True, True] == [line.stocked for line in taken.order.lines]
+        assert OrderStatus.PARTIALLY_SHIPPED == taken.order.status
+
+        now = self.goods_then_gift_card(gift_card=True)
+        assert isinstance(desk.accept(now), AlreadyAccepted)
+        for event in now.events:
+            assert () == desk.record("shopify", "450789469", event).rejected
+        with unit as uow:
+            order = uow.orders.get("shopify", "450789469")
+        assert order is not None
+        assert OrderStatus.SHIPPED == order.status
+        assert ["900001", "900002"] == [s.shipment_id for s in order.shipments]
+
+    @staticmethod
+    def goods_then_gift_card(
+        *, gift_card: bool | None, with_gift_parcel: bool = True
+    ) -> ChannelOrder:
+        """The fixture paid, its goods sent, then its gift card on its own."""
+        body = fulfilled()
+        items = body["order"]["line_items"]
+        if gift_card is not None:
+            items[0]["gift_card"] = gift_card
+        goods = {
+            "id": 900001,
+            "status": "success",
+            "tracking_company": "UPS",
+            "tracking_number": "1ZGOODS",
+            "created_at": "2015-01-10T10:00:00Z",
+            "line_items": [{"id": item["id"], "quantity": 1} for item in items[1:]],
+        }
+        gift = {
+            **goods,
+            "id": 900002,
+            "tracking_number": "1ZGIFT",
+            "created_at": "2015-01-11T10:00:00Z",
+            "line_items": [{"id": items[0]["id"], "quantity": 1}],
+        }
+        body["order"]["fulfillments"] = [goods, gift] if with_gift_parcel else [goods]
+        if with_gift_parcel:
+            body["order"]["fulfillment_status"] = "fulfilled"
+        [record] = ShopifyPayloads().parse(body, topic="orders/fulfilled")
+        assert isinstance(record, ChannelOrder)
+        return record
 
     def test_an_order_of_unstocked_lines_alone_ships_with_them(self) -> None:
         body = fulfilled()
@@ -874,13 +950,27 @@ class TestUnstockedLines:
         for item in body["order"]["line_items"]:
             item["gift_card"] = True
         first = body["order"]["fulfillments"][0]
-        later = {**first, "id": first["id"] + 1, "created_at": "2015-01-11T10:00:00Z"}
+        first["line_items"] = [{"id": first["line_items"][0]["id"], "quantity": 1}]
+        later = {
+            **first,
+            "id": first["id"] + 1,
+            "created_at": "2015-01-11T10:00:00Z",
+            "line_items": [{"id": body["order"]["line_items"][1]["id"], "quantity": 1}],
+        }
         body["order"]["fulfillments"].append(later)
         [record] = ShopifyPayloads().parse(body, topic="orders/fulfilled")
 
         assert isinstance(record, ChannelOrder)
         shipped = [e for e in record.events if isinstance(e, Shipped)]
-        assert [str(first["id"])] == [e.shipment_id for e in shipped]
+        assert [str(first["id"]), str(later["id"])] == [e.shipment_id for e in shipped]
+        outcomes = apply_all(
+            None, [record.placed, *record.events], now=pendulum.datetime(2026, 11, 11)
+        ).outcomes
+        assert [Applied] * 4 + [Stale] == [type(o) for o in outcomes]
+        taken, desk, _ = _desk_with(record)
+        assert OrderStatus.SHIPPED == taken.order.status
+        for event in record.events:
+            assert () == desk.record("shopify", "450789469", event).rejected
         check_channel_order(record)
 
     def test_the_desk_holds_stock_for_the_stocked_lines_only(self) -> None:

@@ -22,7 +22,6 @@ from orderkit.money import Money
 from orderkit.orders import (
     Cancelled,
     OrderEvent,
-    OrderLine,
     PaymentCaptured,
     PickingStarted,
     ShipmentLine,
@@ -33,14 +32,12 @@ from orderkit.orders import (
 _CHANNEL: Final = "shopify"
 
 
-def order_events(  # noqa: PLR0913 - the order, where, and what its parts say
+def order_events(
     order: Mapping[str, Any],
     at: str,
     order_id: str,
     created: pendulum.DateTime,
     captured: Money | None,
-    *,
-    lines: tuple[OrderLine, ...],
 ) -> tuple[OrderEvent, ...]:
     """Every event the order states, oldest first, each under its own key.
 
@@ -49,11 +46,10 @@ def order_events(  # noqa: PLR0913 - the order, where, and what its parts say
     shipment only when Shopify says it succeeded and names the carrier and
     the tracking number (the carrier's acknowledgement); the first such
     fulfilment also states that picking started, since the parcel cannot
-    leave before it is picked. A fulfilment of unstocked `lines` alone (a
-    gift card sent by post) states nothing when the order has stocked
-    lines: the parcels of those say when it shipped, and one after the
-    last would be refused. An order of unstocked lines alone states its
-    first such fulfilment only: it has shipped with it.
+    leave before it is picked. A fulfilment of unstocked lines alone (a
+    gift card sent by post) is stated too: the order's lines as stored say
+    whether it ships the order, and after the last stocked unit it is
+    `Stale` (an order stored before its gift card read unstocked needs it).
     """
     events: list[OrderEvent] = []
     if captured is not None:
@@ -93,15 +89,11 @@ def order_events(  # noqa: PLR0913 - the order, where, and what its parts say
                 else "cancelled in Shopify",
             )
         )
-    events += _fulfilled(order, at, order_id, lines)
+    events += _fulfilled(order, at, order_id)
     return oldest_first(events)
 
 
-def _fulfilled(
-    order: Mapping[str, Any], at: str, order_id: str, lines: tuple[OrderLine, ...]
-) -> list[OrderEvent]:
-    unstocked = {line.line_id for line in lines if not line.stocked}
-    skip_unstocked = len(unstocked) < len(lines)
+def _fulfilled(order: Mapping[str, Any], at: str, order_id: str) -> list[OrderEvent]:
     shipped: list[Shipped] = []
     for item_at, item in objects(
         order.get("fulfillments"), path=join(at, "fulfillments"), required=False
@@ -122,8 +114,6 @@ def _fulfilled(
                 item.get("line_items"), path=f"{item_at}.line_items"
             )
         ]
-        if skip_unstocked and parcel and all(p.line_id in unstocked for p in parcel):
-            continue
         shipped.append(
             built(
                 item_at,
@@ -146,10 +136,6 @@ def _fulfilled(
     if not shipped:
         return []
     first = min(shipped, key=lambda event: event.occurred_at)
-    if not skip_unstocked:
-        # Unstocked lines alone ship with the first parcel: a later one
-        # would be refused.
-        shipped = [first]
     picking = built(
         at,
         PickingStarted,

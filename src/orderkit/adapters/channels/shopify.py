@@ -204,7 +204,7 @@ class ShopifyPayloads:
       | `cancelled_at` set | cancelled |
       | `fulfilled`, paid, and `closed_at` set (archived) | completed |
       | `fulfillment_status` `fulfilled` | shipped |
-      | `fulfillment_status` `partial`, its parcels carrying every stocked unit | shipped |
+      | `fulfillment_status` `partial`, every stocked unit sent | shipped |
       | `fulfillment_status` `partial` | partially_shipped |
       | `financial_status` `paid`, `partially_refunded`, `refunded` | paid |
       | `financial_status` `pending`, `authorized`, `partially_paid` | pending_payment |
@@ -247,8 +247,9 @@ class ShopifyPayloads:
       its `line_items` at its `created_at`, the fulfilment id as the
       shipment id; the earliest of them also states `PickingStarted` at the
       same time (a parcel leaves only once picked). Other fulfilments
-      (pending, cancelled, no tracking yet) state nothing, nor does one of
-      unstocked lines alone when the order has stocked lines.
+      (pending, cancelled, no tracking yet) state nothing. A fulfilment of
+      unstocked lines alone (a gift card sent on its own) is stated too:
+      after the last stocked unit the lifecycle finds it `Stale`.
     - Free orders: an order whose `total_price` is zero (a 100% discount,
       free samples) and whose `financial_status` is `paid` states a
       `PaymentCaptured` of zero, dated and keyed as any capture: the desk
@@ -378,7 +379,7 @@ class ShopifyPayloads:
             ),
         )
         captured = self._captured(order, total, status)
-        events = order_events(order, at, order_id, created, captured, lines=lines)
+        events = order_events(order, at, order_id, created, captured)
         return built(
             at,
             ChannelOrder,
