@@ -21,13 +21,7 @@ from orderkit.errors import (
     StoreError,
 )
 from orderkit.integrations import ChannelOrder, load_json
-from orderkit.orders import (
-    Applied,
-    OutboxMessage,
-    PaymentCaptured,
-    Recorded,
-    RefundDue,
-)
+from orderkit.orders import Applied, OutboxMessage, Recorded, RefundDue
 from orderkit.ports import ChannelPayloads, Clock, Outbox, UnitOfWork
 from orderkit.services import AlreadyAccepted, DeskPolicy, OrderDesk, relay
 
@@ -147,23 +141,20 @@ def _take(desk: OrderDesk, order: ChannelOrder) -> str:
     outcome = desk.accept(order)
     if not isinstance(outcome, AlreadyAccepted):
         return type(outcome).__name__.lower()
-    # A later version of an order the desk has: its payments first (a refund
-    # comes off one), then the money the channel sent back, so that a
-    # cancellation owes only the rest, then its other events; a re-sent one
+    # A later version of an order the desk has: the money the channel sent
+    # back first (off a payment the notice states, if the order has not
+    # recorded it yet), so that a cancellation, or a payment on an order
+    # closed meanwhile, owes only the rest; then its events. A re-sent one
     # changes nothing.
-    payments = [e for e in order.events if isinstance(e, PaymentCaptured)]
-    others = [e for e in order.events if not isinstance(e, PaymentCaptured)]
     changed = False
-    for event in payments:
-        recorded = desk.record(order.channel, order.order_id, event)
-        changed |= any(isinstance(o, Applied | RefundDue) for o in recorded.outcomes)
     for refund in order.refunds:
-        changed |= isinstance(
-            desk.record_refund(order.channel, order.order_id, refund), Recorded
+        recorded = desk.record_refund(
+            order.channel, order.order_id, refund, stated=order.events
         )
-    for event in others:
-        recorded = desk.record(order.channel, order.order_id, event)
-        changed |= any(isinstance(o, Applied | RefundDue) for o in recorded.outcomes)
+        changed |= isinstance(recorded, Recorded)
+    for event in order.events:
+        outcomes = desk.record(order.channel, order.order_id, event).outcomes
+        changed |= any(isinstance(o, Applied | RefundDue) for o in outcomes)
     return "updated" if changed else "unchanged"
 
 

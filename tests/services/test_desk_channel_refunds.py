@@ -265,6 +265,29 @@ class TestIntake:
         desk.record(CH, ID, cancelled())
         assert ["476.00"] == owed(unit)
 
+    def test_a_refund_comes_off_a_payment_the_notice_states(
+        self, desk: OrderDesk, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        # Closed unpaid, then a notice: the buyer paid after all, and the
+        # channel sent 100.00 of it back. The refund first, off the stated
+        # payment: the late payment then owes only the rest.
+        desk.accept(channel_order(status=OrderStatus.PENDING_PAYMENT))
+        clock.advance(hours=48)
+        desk.close_unpaid()
+        assert OrderStatus.CLOSED == stored(unit).status
+        with pytest.raises(UnknownPayment):
+            desk.record_refund(CH, ID, refund())
+
+        recorded = desk.record_refund(CH, ID, refund(), stated=[paid()])
+        late = desk.record(CH, ID, paid())
+
+        assert isinstance(recorded, Recorded)
+        assert ["476.00"] == [str(r.amount.amount) for r in late.refund_due]
+        assert ["476.00"] == owed(unit)
+        assert isinstance(
+            desk.record_refund(CH, ID, refund(), stated=[paid()]), Unchanged
+        )
+
     def test_refunds_of_an_order_stating_no_capture_are_not_recorded(
         self, desk: OrderDesk, unit: UnitOfWork
     ) -> None:

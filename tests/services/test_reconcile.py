@@ -185,6 +185,18 @@ class TestAgreement:
             (K.MISSING_IN_STATEMENT, "WX-2")
         ]
 
+    def test_a_host_ledger_under_the_providers_ids_is_expected_once(self) -> None:
+        """The order knows the payment as `order-DY-9`, the host's ledger as `pi_77`."""
+        ledger = PaymentLedger("DY-9", "CNY").authorise("pi_77", cny("199.00"), T0)
+        ledger = ledger.capture("pi_77", cny("199.00"), T0, capture_id="ch_77")
+        payments = (Payment("order-DY-9", cny("199.00"), T0),)
+        orders = [order("DY-9", payments=payments, ledger=ledger)]
+
+        report = reconcile_payments(orders, [line("ch_77", "199.00", order_id="DY-9")])
+
+        assert report.ok
+        assert (report.matched, report.expected) == (1, 1)
+
 
 class TestEveryKind:
     """Each kind of difference is found and named."""

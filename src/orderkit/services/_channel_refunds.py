@@ -10,7 +10,7 @@ payload and the refund webhook both state it) comes off once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 import pendulum
@@ -28,6 +28,7 @@ from orderkit.orders import (
     AuditRecord,
     Batch,
     Order,
+    OrderEvent,
     Payment,
     Recorded,
     Saga,
@@ -142,6 +143,23 @@ def record_channel_refund(
         actor=refund.key.channel,
         source=refund.key.channel,
         now=now,
+    )
+
+
+def with_stated(order: Order, events: Iterable[OrderEvent]) -> tuple[Payment, ...]:
+    """The order's payments, then the captures `events` state that it lacks.
+
+    A notice may state a payment the desk has not recorded yet beside a
+    refund of it: the refund comes off that payment all the same.
+    """
+    known = {payment.payment_id for payment in order.payments}
+    return (
+        *order.payments,
+        *(
+            Payment(payment_id, amount, at)
+            for payment_id, amount, at in stated_captures(events, order.currency)
+            if payment_id not in known
+        ),
     )
 
 

@@ -8,7 +8,7 @@ commits once: a use case that fails leaves every store as it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Final, final
 
 import attrs
@@ -69,6 +69,7 @@ from orderkit.services._channel_refunds import (
     intake_batch,
     moving_money,
     record_channel_refund,
+    with_stated,
 )
 from orderkit.services._desk_notes import (
     case_refund_failed,
@@ -194,10 +195,9 @@ class OrderDesk:
         gave all of it back, and a paid order cancelled later owes only the
         rest. Refunds of an order that states no capture are not recorded
         (a new order with no payment has nothing to refund). An order
-        answered `AlreadyAccepted` records nothing: give its payments
-        (`PaymentCaptured` events) to `record`, then each of its `refunds`
-        to `record_refund` (a refund comes off a payment the order has),
-        then its other events to `record`.
+        answered `AlreadyAccepted` records nothing: give each of its
+        `refunds` to `record_refund` with its events as `stated` (a refund
+        may come off a payment they state), then its events to `record`.
 
         Args:
             incoming: The order as its channel adapter read it.
@@ -754,7 +754,12 @@ class OrderDesk:
         return outcome
 
     def record_refund(
-        self, channel: str, order_id: str, refund: ChannelRefund
+        self,
+        channel: str,
+        order_id: str,
+        refund: ChannelRefund,
+        *,
+        stated: Iterable[OrderEvent] = (),
     ) -> Recorded | Unchanged:
         """Record money the channel sent back for an order the desk has.
 
@@ -768,9 +773,12 @@ class OrderDesk:
         is then only what its payments still hold, so record a channel's
         refunds (the `refunds` of the `ChannelOrder` you were answered
         `AlreadyAccepted` for, whether or not it states a capture, and each
-        refund webhook) before the events that end the order. The same
-        refund recorded again, from either source and under any key,
-        changes nothing.
+        refund webhook) before its events: before a cancellation, and before
+        a payment it states that the order has not recorded yet (a payment
+        on an ended order owes back what it holds then). Give such a
+        notice's events as `stated`: the refund may come off a capture they
+        state. The same refund recorded again, from either source and under
+        any key, changes nothing.
 
         Nothing is sent: the channel paid this money back. While a saga
         that moves money is in flight on the order (`Order.saga` named
@@ -823,7 +831,9 @@ class OrderDesk:
             now = self._clock.now()
             outcome: Recorded | Unchanged | RefundExceedsCapture
             try:
-                outcome = record_channel_refund(order, refund, now)
+                outcome = record_channel_refund(
+                    order, refund, now, payments=with_stated(order, stated)
+                )
             except RefundExceedsCapture as error:
                 outcome = error
             if isinstance(outcome, Unchanged):

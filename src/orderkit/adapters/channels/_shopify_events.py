@@ -22,6 +22,7 @@ from orderkit.money import Money
 from orderkit.orders import (
     Cancelled,
     OrderEvent,
+    OrderLine,
     PaymentCaptured,
     PickingStarted,
     ShipmentLine,
@@ -32,12 +33,14 @@ from orderkit.orders import (
 _CHANNEL: Final = "shopify"
 
 
-def order_events(
+def order_events(  # noqa: PLR0913 - the order, where, and what its parts say
     order: Mapping[str, Any],
     at: str,
     order_id: str,
     created: pendulum.DateTime,
     captured: Money | None,
+    *,
+    lines: tuple[OrderLine, ...],
 ) -> tuple[OrderEvent, ...]:
     """Every event the order states, oldest first, each under its own key.
 
@@ -46,10 +49,13 @@ def order_events(
     shipment only when Shopify says it succeeded and names the carrier and
     the tracking number (the carrier's acknowledgement); the first such
     fulfilment also states that picking started, since the parcel cannot
-    leave before it is picked. A fulfilment of unstocked lines alone (a
-    gift card sent by post) is stated too: the order's lines as stored say
+    leave before it is picked. A fulfilment of unstocked `lines` alone (a
+    gift card sent by post) is stated once a fulfilment carrying stocked
+    units is (or when the order has none): the order's lines as stored say
     whether it ships the order, and after the last stocked unit it is
     `Stale` (an order stored before its gift card read unstocked needs it).
+    Stated before the goods left, it would move a paid order past picking
+    with its goods still on the shelf; nor does it say that picking started.
     """
     events: list[OrderEvent] = []
     if captured is not None:
@@ -89,11 +95,14 @@ def order_events(
                 else "cancelled in Shopify",
             )
         )
-    events += _fulfilled(order, at, order_id)
+    events += _fulfilled(order, at, order_id, lines)
     return oldest_first(events)
 
 
-def _fulfilled(order: Mapping[str, Any], at: str, order_id: str) -> list[OrderEvent]:
+def _fulfilled(
+    order: Mapping[str, Any], at: str, order_id: str, lines: tuple[OrderLine, ...]
+) -> list[OrderEvent]:
+    stocked = {line.line_id for line in lines if line.stocked}
     shipped: list[Shipped] = []
     for item_at, item in objects(
         order.get("fulfillments"), path=join(at, "fulfillments"), required=False
@@ -133,9 +142,10 @@ def _fulfilled(order: Mapping[str, Any], at: str, order_id: str) -> list[OrderEv
                 ),
             )
         )
-    if not shipped:
-        return []
-    first = min(shipped, key=lambda event: event.occurred_at)
+    goods = [e for e in shipped if any(p.line_id in stocked for p in e.lines)]
+    if stocked and not goods:
+        return []  # nothing of the stock has left yet
+    first = min(goods or shipped, key=lambda event: event.occurred_at)
     picking = built(
         at,
         PickingStarted,

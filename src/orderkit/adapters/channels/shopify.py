@@ -245,11 +245,14 @@ class ShopifyPayloads:
       whose `status` is `success` and that names a `tracking_company` and a
       `tracking_number` (the carrier's acknowledgement) is a `Shipped` of
       its `line_items` at its `created_at`, the fulfilment id as the
-      shipment id; the earliest of them also states `PickingStarted` at the
-      same time (a parcel leaves only once picked). Other fulfilments
-      (pending, cancelled, no tracking yet) state nothing. A fulfilment of
-      unstocked lines alone (a gift card sent on its own) is stated too:
-      after the last stocked unit the lifecycle finds it `Stale`.
+      shipment id; the earliest of them carrying stocked units also states
+      `PickingStarted` at the same time (a parcel leaves only once picked).
+      Other fulfilments (pending, cancelled, no tracking yet) state
+      nothing. A fulfilment of unstocked lines alone (a gift card sent on
+      its own) is stated once one carrying stocked units is, or when the
+      order has none (before, it would move a paid order past picking with
+      its goods on the shelf); after the last stocked unit the lifecycle
+      finds it `Stale`.
     - Free orders: an order whose `total_price` is zero (a 100% discount,
       free samples) and whose `financial_status` is `paid` states a
       `PaymentCaptured` of zero, dated and keyed as any capture: the desk
@@ -379,7 +382,7 @@ class ShopifyPayloads:
             ),
         )
         captured = self._captured(order, total, status)
-        events = order_events(order, at, order_id, created, captured)
+        events = order_events(order, at, order_id, created, captured, lines=lines)
         return built(
             at,
             ChannelOrder,
