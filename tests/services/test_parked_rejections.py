@@ -118,13 +118,19 @@ def test_start_picking_is_done_though_a_parcel_it_lets_through_is_refused(
 
     order = stored(unit)
     assert order.status is OrderStatus.PARTIALLY_SHIPPED
-    assert order.review == ()
     assert order.saga is None
     assert shipment_ids(order) == ["S1"]
     assert list(warehouse.effects.values()) == [1]
-    # The refused parcel is told to the caller and dropped, as `record` does.
+    # The refused parcel is told to the caller and dropped, as `record` does,
+    # and to a person: what the channel said shipped is no pick's concern.
     assert [r.event.key for r in recorded.rejected] == [parcel("S2", 2).key]
     assert order.parked == ()
+    assert order.review == ("event",)
+    with unit as uow:
+        held = list(uow.audit.records("douyin", ORDER))[-1]
+    assert held.event_type == "HeldForReview"
+    assert "Shipped" in held.changes[-1].new
+    assert "3 units of 2 ordered" in held.changes[-1].new
 
 
 def test_ship_ships_what_is_left_though_a_parcel_picking_lets_through_is_refused(

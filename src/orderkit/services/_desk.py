@@ -420,10 +420,14 @@ class OrderDesk:
         """Apply an event from a channel, warehouse or carrier, with its effects.
 
         Early events are parked with the order and applied after the next
-        event that applies. A payment commits the order's held stock; a
-        shipment takes its units out of the ledger; a cancellation or close
-        releases held stock and gives back committed, unshipped units. Money
-        owed back (`RefundDue`) goes to the outbox as a `refund` message.
+        event that applies; one the order then refuses (a channel parcel of
+        more units than ordered) is dropped, and the order waits for a
+        person (`review` gains `"event"`, its audit record naming the
+        event), as one refused at intake does. A payment commits the
+        order's held stock; a shipment takes its units out of the ledger; a
+        cancellation or close releases held stock and gives back committed,
+        unshipped units. Money owed back (`RefundDue`) goes to the outbox as
+        a `refund` message.
         A payment that comes after the order's hold lapsed holds its stock
         again; when the stock is gone meanwhile, the payment is recorded all
         the same and the order waits for a person (`review` gains
@@ -490,6 +494,7 @@ class OrderDesk:
             new, ending = pick_ended(new, now)
             records.extend(ending)
             new = _held_if_picked(new, picked, now, records)
+            new = _held_if_refused(new, event, batch, now, records)
             for refund in refunds:
                 new = owe(new, refund, now)
             if not stocked and "stock" not in new.review:
@@ -780,7 +785,10 @@ class OrderDesk:
         state. The same refund recorded again, from either source and under
         any key, changes nothing.
 
-        Nothing is sent: the channel paid this money back. While a saga
+        Nothing is sent: the channel paid this money back. A `refund`
+        outbox message written when the order ended states what it owed
+        then; the refund saga sends what the payments still hold when it
+        runs, this refund off. While a saga
         that moves money is in flight on the order (`Order.saga` named
         `refund` or `capture`: it may be at the provider with money sized
         before this refund) the refund is refused and nothing is written:
@@ -1045,6 +1053,34 @@ def _held_if_picked(
         return order
     held, record = picked_for_nobody(order, picked, now)
     records.append(record)
+    return held
+
+
+def _held_if_refused(
+    order: Order,
+    event: OrderEvent,
+    batch: Batch,
+    now: pendulum.DateTime,
+    records: list[AuditRecord],
+) -> Order:
+    """An order that refused parked events `event` let through, held for a person.
+
+    The channel stated them (an early parcel of more units than ordered):
+    dropped with no word, a person would never learn what it said, as at
+    intake (`"event"`). The audit record names each.
+    """
+    refused = [
+        f"{type(r.event).__name__} {r.event.key}: {r.error}"
+        for r in batch.outcomes
+        if isinstance(r, Rejected) and r.event.key != event.key
+    ]
+    if not refused or "event" in order.review:
+        return order
+    held, record = _held_for(order, "event", now)
+    said = FieldChange(
+        "event", "", f"拒收的事件 / events refused: {'; '.join(refused)}"
+    )
+    records.append(attrs.evolve(record, changes=(*record.changes, said)))
     return held
 
 
