@@ -10,7 +10,7 @@ import attrs
 import pendulum
 
 from orderkit._time import to_utc
-from orderkit._validate import optional_text, text
+from orderkit._validate import as_tuple, optional_text, text
 from orderkit.errors import ValidationError
 from orderkit.money import Money
 
@@ -47,10 +47,7 @@ def _parts(_instance: object, _attribute: object, value: tuple[object, ...]) -> 
 
 
 def _as_tasks(value: Iterable[str]) -> tuple[str, ...]:
-    given: object = value  # from a stored document too: any shape
-    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
-        raise ValidationError("tasks", value, "must be a sequence of task ids")
-    return tuple(value)
+    return as_tuple(value, "tasks", str)
 
 
 def _tasks(_instance: object, _attribute: object, value: tuple[object, ...]) -> None:
