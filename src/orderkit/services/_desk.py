@@ -523,7 +523,9 @@ class OrderDesk:
         `TransientError`, a crash in between: `recover` retries too) sends
         the same tasks and picks nothing twice. While the saga is in flight
         the order stays in the `picking_queue`, so a host that picks from
-        the queue retries it.
+        the queue retries it. A call that resumes the saga finishes it even
+        when the order has come to wait for a person meanwhile (a refund
+        gone wrong): its tasks may be at the warehouse already.
 
         The `Warehouse` port cannot withdraw a task, and one whose reply was
         lost may be picked: an order cancelled or closed while its pick saga
