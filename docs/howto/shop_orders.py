@@ -23,7 +23,13 @@ from orderkit.errors import (
 from orderkit.integrations import ChannelOrder, load_json
 from orderkit.orders import Applied, OutboxMessage, Recorded, RefundDue
 from orderkit.ports import ChannelPayloads, Clock, Outbox, UnitOfWork
-from orderkit.services import AlreadyAccepted, DeskPolicy, OrderDesk, relay
+from orderkit.services import (
+    AlreadyAccepted,
+    DeskPolicy,
+    EventRecorded,
+    OrderDesk,
+    relay,
+)
 
 
 _log = logging.getLogger(__name__)
@@ -141,20 +147,14 @@ def _take(desk: OrderDesk, order: ChannelOrder) -> str:
     outcome = desk.accept(order)
     if not isinstance(outcome, AlreadyAccepted):
         return type(outcome).__name__.lower()
-    # A later version of an order the desk has: the money the channel sent
-    # back first (off a payment the notice states, if the order has not
-    # recorded it yet), so that a cancellation, or a payment on an order
-    # closed meanwhile, owes only the rest; then its events. A re-sent one
-    # changes nothing.
+    # A later version of an order the desk has: its refunds, then its events
+    # (a re-sent one changes nothing).
     changed = False
-    for refund in order.refunds:
-        recorded = desk.record_refund(
-            order.channel, order.order_id, refund, stated=order.events
-        )
-        changed |= isinstance(recorded, Recorded)
-    for event in order.events:
-        outcomes = desk.record(order.channel, order.order_id, event).outcomes
-        changed |= any(isinstance(o, Applied | RefundDue) for o in outcomes)
+    for done in desk.update(order):
+        if isinstance(done, EventRecorded):
+            changed |= any(isinstance(o, Applied | RefundDue) for o in done.outcomes)
+        else:
+            changed |= isinstance(done, Recorded)
     return "updated" if changed else "unchanged"
 
 

@@ -33,6 +33,7 @@ from orderkit.integrations import (
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
+    Applied,
     Buyer,
     Cancelled,
     Order,
@@ -51,6 +52,7 @@ from orderkit.services import (
     AlreadyAccepted,
     Checkout,
     DeskPolicy,
+    EventRecorded,
     Ledger,
     OrderDesk,
     Refunded,
@@ -856,3 +858,47 @@ class TestReconciledAfterwards:
         assert ["alipay-77", "alipay-78"] == [p.payment_id for p in order.payments]
         report = reconcile_payments([order], payments.statement(T0.date()))
         assert [] == [(d.kind.value, d.transaction_id) for d in report.discrepancies]
+
+
+class TestUpdate:
+    """A later notice of an order the desk holds: its refunds, then its events."""
+
+    def test_a_late_payment_and_its_refund_owe_only_the_rest(
+        self, desk: OrderDesk, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        desk.accept(channel_order(status=OrderStatus.PENDING_PAYMENT))
+        clock.advance(hours=48)
+        desk.close_unpaid()
+        later = channel_order(paid(), refunds=(refund(),))
+
+        done = desk.update(later)
+
+        assert [type(d) for d in done] == [Recorded, EventRecorded]
+        assert ["476.00"] == owed(unit)
+        again = desk.update(later)
+        assert isinstance(again[0], Unchanged)
+        assert isinstance(again[1], EventRecorded)
+        assert not [o for o in again[1].outcomes if isinstance(o, Applied)]
+        assert ["476.00"] == owed(unit)
+
+    def test_a_pending_order_is_paid_with_its_refund_recorded(
+        self, desk: OrderDesk, unit: UnitOfWork
+    ) -> None:
+        desk.accept(channel_order(status=OrderStatus.PENDING_PAYMENT))
+
+        desk.update(channel_order(paid(), refunds=(refund(),)))
+
+        order = stored(unit)
+        assert OrderStatus.PAID == order.status
+        assert [("RF-1", "alipay-77", "100.00", RefundState.REFUNDED)] == refunded(
+            order
+        )
+
+    def test_an_order_the_desk_lacks_is_unknown(self, desk: OrderDesk) -> None:
+        with pytest.raises(UnknownOrder):
+            desk.update(channel_order(paid()))
+
+    def test_anything_but_a_channel_order_is_refused(self, desk: OrderDesk) -> None:
+        with pytest.raises(ValidationError) as caught:
+            desk.update(paid())  # type: ignore[arg-type]
+        assert "incoming" == caught.value.field

@@ -195,9 +195,8 @@ class OrderDesk:
         gave all of it back, and a paid order cancelled later owes only the
         rest. Refunds of an order that states no capture are not recorded
         (a new order with no payment has nothing to refund). An order
-        answered `AlreadyAccepted` records nothing: give each of its
-        `refunds` to `record_refund` with its events as `stated` (a refund
-        may come off a payment they state), then its events to `record`.
+        answered `AlreadyAccepted` records nothing: give it to `update`,
+        which records its refunds, then its events.
 
         Args:
             incoming: The order as its channel adapter read it.
@@ -879,6 +878,45 @@ class OrderDesk:
             f"{outcome.problem}; the buyer may have been paid back twice: the "
             "order waits for a person (review 'refund')",
         ) from outcome
+
+    def update(
+        self, incoming: ChannelOrder
+    ) -> tuple[Recorded | Unchanged | EventRecorded, ...]:
+        """Apply a later notice of an order the desk holds, as the channel sent it.
+
+        What a host does with a `ChannelOrder` that `accept` answered
+        `AlreadyAccepted`: each of its `refunds` goes to `record_refund`,
+        with its events as `stated` (a refund may come off a payment the
+        notice states that the order has not recorded yet), then each of its
+        events to `record`, in that order: a cancellation, or a payment on an
+        order closed meanwhile, then owes back only what the channel still
+        holds. Every step is its own unit of work and repeats safely, so a
+        notice sent again, or this call repeated after a failure, records
+        nothing twice.
+
+        Returns:
+            One outcome per refund (`Recorded`, `Unchanged`), then one per
+            event (`EventRecorded`).
+
+        Raises:
+            UnknownOrder: The desk has no such order: `accept` it.
+            ValidationError: `incoming` is not a `ChannelOrder`.
+            IllegalTransition: A refund came while a saga that moves money
+                is in flight (see `record_refund`): the steps before it are
+                recorded; call again once the saga has ended.
+            RefundExceedsCapture: A refund the payments no longer hold (see
+                `record_refund`): the order waits for a person.
+            OrderkitError: As `record_refund` and `record` raise.
+        """
+        if not isinstance(incoming, ChannelOrder):
+            raise ValidationError("incoming", incoming, "must be a ChannelOrder")
+        channel, order_id = incoming.channel, incoming.order_id
+        done: list[Recorded | Unchanged | EventRecorded] = [
+            self.record_refund(channel, order_id, refund, stated=incoming.events)
+            for refund in incoming.refunds
+        ]
+        done += [self.record(channel, order_id, event) for event in incoming.events]
+        return tuple(done)
 
     def close_unpaid(self, *, limit: int = 100) -> tuple[EventRecorded, ...]:
         """Close unpaid orders past their payment deadline; their stock goes back.
