@@ -87,6 +87,7 @@ from orderkit.services import (
     stuck_orders,
 )
 from orderkit.services import _desk as desk_module
+from orderkit.services._desk_notes import held_for
 from orderkit.testing import FrozenClock
 
 
@@ -1292,7 +1293,7 @@ class TestTracking:
         assert order is not None
         waiting = attrs.evolve(order, review=("label",))
         for reason in ("stock", "refund"):
-            held, record = desk_module._held_for(waiting, reason, clock.now())
+            held, record = held_for(waiting, reason, clock.now())
             assert held.review == ("label", reason)
             assert record.changes == (
                 FieldChange("review", "label", f"label, {reason}"),

@@ -147,6 +147,8 @@ class ChannelOrder:
         order, currency and id only: the desk places them on the payments
         it recorded (`OrderDesk.record_refund`).
         """
+        if not self.refunds:
+            return
         order_id, currency = self.placed.order_id, self.quote.currency.code
         captures = stated_captures(self.events, currency)
         left = {payment_id: amount for payment_id, amount, _ in captures}

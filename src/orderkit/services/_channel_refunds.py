@@ -178,13 +178,18 @@ def intake_batch(
     recorded (they are for `OrderDesk.record_refund` on an order the desk
     has already).
     """
-    captures = [
-        Payment(payment_id, amount, at)
-        for payment_id, amount, at in stated_captures(
-            incoming.events, incoming.quote.currency.code
-        )
-    ]
-    if not incoming.refunds or not captures:
+    # Most orders state no refund: their intake reads no capture either.
+    captures = (
+        [
+            Payment(payment_id, amount, at)
+            for payment_id, amount, at in stated_captures(
+                incoming.events, incoming.quote.currency.code
+            )
+        ]
+        if incoming.refunds
+        else []
+    )
+    if not captures:
         batch = apply_all(None, [incoming.placed, *incoming.events], now=now)
         return batch, list(batch.records)
     placed = apply_all(None, [incoming.placed], now=now)

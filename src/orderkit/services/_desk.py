@@ -74,6 +74,7 @@ from orderkit.services._channel_refunds import (
 from orderkit.services._desk_notes import (
     case_refund_failed,
     case_refund_message,
+    held_for,
     just_passed,
     order_messages,
     owe,
@@ -81,6 +82,7 @@ from orderkit.services._desk_notes import (
     parked_record,
     pricing_warning_record,
     reached,
+    refused_events,
     review_record,
     withdrawn_record,
 )
@@ -497,7 +499,7 @@ class OrderDesk:
             for refund in refunds:
                 new = owe(new, refund, now)
             if not stocked and "stock" not in new.review:
-                new, held = _held_for(new, "stock", now)
+                new, held = held_for(new, "stock", now)
                 records.append(held)
             if new.status in ENDED and SETTLED_BY_ENDING & set(new.review):
                 new, withdrawn = _withdrawn(new, now)
@@ -631,7 +633,7 @@ class OrderDesk:
             if picking(order) is not None:
                 held = pick_refused(order, why, now)
             elif PICK not in order.review:
-                held = _held_for(order, PICK, now)
+                held = held_for(order, PICK, now)
             if held is not None:
                 self._store(uow, order, held[0], [held[1]], now)
                 uow.commit()
@@ -751,7 +753,7 @@ class OrderDesk:
                     and case_refund_failed(order, outcome.order) is not None
                 ):
                     # Whatever its status: nothing else would send it again.
-                    owed = _held_for(outcome.order, "refund", now)
+                    owed = held_for(outcome.order, "refund", now)
                 if owed is not None:
                     outcome = attrs.evolve(outcome, order=owed[0])
                     records.append(owed[1])
@@ -869,7 +871,7 @@ class OrderDesk:
             # The payments hold less: the buyer was paid this back already
             # (orderkit's saga sent it too), which only a person can settle.
             if "refund" not in order.review:
-                held, record = _held_for(order, "refund", now)
+                held, record = held_for(order, "refund", now)
                 self._store(uow, order, held, [record], now)
                 uow.commit()
         raise RefundExceedsCapture(
@@ -1037,7 +1039,7 @@ def _owed_more(
     """
     if owed_back(after).amount <= owed_back(before).amount or "refund" in after.review:
         return None
-    return _held_for(after, "refund", now)
+    return held_for(after, "refund", now)
 
 
 def _held(
@@ -1059,13 +1061,9 @@ def _held(
         for r in refused
         if isinstance(r.event, PaymentCaptured)
     ]
-    others = [
-        f"{type(r.event).__name__}: {r.error}"
-        for r in refused
-        if not isinstance(r.event, PaymentCaptured)
-    ]
+    others = [r for r in refused if not isinstance(r.event, PaymentCaptured)]
     if others:
-        reasons.append(("event", f"拒收的事件 / events refused: {'; '.join(others)}"))
+        reasons.append(("event", refused_events(others)))
     if payments:
         paid = "; ".join(payments)
         reasons.append(("payment", f"拒收的付款 / payments refused: {paid}"))
@@ -1110,17 +1108,15 @@ def _held_if_refused(
     intake (`"event"`). The audit record names each.
     """
     refused = [
-        f"{type(r.event).__name__} {r.event.key}: {r.error}"
+        r
         for r in batch.outcomes
         if isinstance(r, Rejected) and r.event.key != event.key
     ]
     if not refused or "event" in order.review:
         return order
-    held, record = _held_for(order, "event", now)
-    said = FieldChange(
-        "event", "", f"拒收的事件 / events refused: {'; '.join(refused)}"
-    )
-    records.append(attrs.evolve(record, changes=(*record.changes, said)))
+    said = FieldChange("event", "", refused_events(refused))
+    held, record = held_for(order, "event", now, said)
+    records.append(record)
     return held
 
 
@@ -1154,15 +1150,6 @@ def _withdrawn(order: Order, now: pendulum.DateTime) -> tuple[Order, AuditRecord
     review = tuple(r for r in order.review if r not in SETTLED_BY_ENDING)
     ended = _evolve_order(order, review=review, version=order.version + 1)
     return ended, withdrawn_record(ended, now, order.review)
-
-
-def _held_for(
-    order: Order, reason: str, now: pendulum.DateTime
-) -> tuple[Order, AuditRecord]:
-    """The order waiting for a person for one more `reason`, and its audit record."""
-    review = (*order.review, reason)
-    held = _evolve_order(order, review=review, version=order.version + 1)
-    return held, review_record(held, now, review, before=order.review)
 
 
 def _taken_in(

@@ -6,7 +6,7 @@ often the change is retried: the outbox keeps one of each.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 import attrs
@@ -31,6 +31,7 @@ from orderkit.orders import (
     PaymentCaptured,
     Recorded,
     RefundDue,
+    Rejected,
     Saga,
     order_stream,
 )
@@ -336,6 +337,28 @@ def review_record(
     """
     change = FieldChange("review", ", ".join(before), ", ".join(review))
     return _desk_record(order, now, "HeldForReview", "review", (change,))
+
+
+def held_for(
+    order: Order, reason: str, now: pendulum.DateTime, *said: FieldChange
+) -> tuple[Order, AuditRecord]:
+    """The order waiting for a person for one more `reason`, and its audit record.
+
+    The record's changes are the review's, then `said`: what the person is
+    to act on (the tasks to void, the events refused).
+    """
+    review = (*order.review, reason)
+    held = _evolve_order(order, review=review, version=order.version + 1)
+    record = review_record(held, now, review, before=order.review)
+    if said:
+        record = attrs.evolve(record, changes=(*record.changes, *said))
+    return held, record
+
+
+def refused_events(rejected: Iterable[Rejected]) -> str:
+    """What a person is told of events the order refused: each, and why."""
+    said = "; ".join(f"{type(r.event).__name__}: {r.error}" for r in rejected)
+    return f"拒收的事件 / events refused: {said}"
 
 
 def withdrawn_record(

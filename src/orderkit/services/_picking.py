@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Final
 
-import attrs
 import pendulum
 
 from orderkit.errors import ConfigurationError
@@ -27,7 +26,7 @@ from orderkit.orders import (
     order_stream,
 )
 from orderkit.services import _saga_steps as steps
-from orderkit.services._desk_notes import review_record
+from orderkit.services._desk_notes import held_for
 
 
 PICK: Final = "pick"
@@ -129,8 +128,5 @@ def picked_for_nobody(
 
     `review` gains "pick"; the audit record names the tasks to void.
     """
-    review = (*order.review, PICK)
-    held = attrs.evolve(order, review=review, version=order.version + 1)
-    record = review_record(held, now, review, before=order.review)
     void = FieldChange(PICK, "", voids([task.task_id for task in tasks]))
-    return held, attrs.evolve(record, changes=(*record.changes, void))
+    return held_for(order, PICK, now, void)
