@@ -129,12 +129,30 @@ def movement_row(
 
 def encode_receipt(r: Receipt) -> str:
     """The receipt as compact JSON: rows in column order, times in microseconds."""
+    return encode_receipt_rows(
+        r,
+        to_us(r.at),
+        [movement_row(m) for m in r.movements],
+        [hold_row(h) for h in r.holds],
+    )
+
+
+def encode_receipt_rows(
+    r: Receipt,
+    at_us: int,
+    movements: Sequence[Sequence[Any]],
+    holds: Sequence[Sequence[Any]],
+) -> str:
+    """`encode_receipt(r)`, given its time and the rows of its movements and holds.
+
+    A store that writes those rows anyway encodes them once.
+    """
     return _ENCODER.encode(
         [
             r.key,
-            to_us(r.at),
-            [movement_row(m) for m in r.movements],
-            [hold_row(h) for h in r.holds],
+            at_us,
+            movements,
+            holds,
             [
                 (b.sku, b.location, b.on_hand, b.reserved, b.allocated, b.safety_stock)
                 for b in r.balances

@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import copy
 import datetime as dt
-import functools
 import heapq
 import itertools
 import operator
@@ -169,7 +168,7 @@ class MemoryDetectorStore(Journaled):
             else:
                 orders[key] = None
         if journal is not None:
-            journal.record(functools.partial(self._unindex, entry, recorded))
+            journal.record(self._unindex, entry, recorded)
 
     def _unindex(self, entry: _Seen, recorded: _Recorded) -> None:
         """Undo `_index` on the stores exactly as it left them (a rollback)."""
@@ -235,7 +234,7 @@ class MemoryDetectorStore(Journaled):
                 )
                 if self._journal is not None:
                     self._journal.item(self._suspicions, key)
-                    self._journal.record(functools.partial(self._requeue, key))
+                    self._journal.record(self._requeue, key)
                 self._suspicions[key] = suspicion
                 del self._pending[key]
             elif suspicion.state is not decision:
@@ -334,7 +333,7 @@ class MemoryDetectorStore(Journaled):
             seen = self._by_fingerprint[text]
             where = bisect.bisect_left(seen, entry)
             if journal is not None:
-                journal.record(functools.partial(seen.insert, where, entry))
+                journal.record(seen.insert, where, entry)
             del seen[where]
             if not seen:
                 if journal is not None:

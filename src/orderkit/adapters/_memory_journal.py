@@ -9,7 +9,11 @@ or an attribute, "absent", a list's length, the heap slots a push or pop
 moves), so that `commit()` costs dropping the journal and a rollback
 replays it backwards: both O(what the unit wrote), however much the stores
 hold. Replaying every record backwards, from the last, puts each structure
-back exactly as it was, down to the layout of its heaps.
+back exactly as it was, down to the layout of its heaps. A unit's stores
+share one journal: a commit clears one list, and a rollback replays one.
+
+A record is a tuple, `(undo, *arguments)`: one object where a
+`functools.partial` would be two, for the garbage collector to track.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from __future__ import annotations
 import heapq
 import threading
 from collections.abc import Callable, MutableMapping
-from functools import partial
 from typing import Any, Final, TypeVar, final
 
 from orderkit.errors import StoreError
@@ -32,7 +35,8 @@ ABSENT: Final[Any] = object()
 """What a journal records for a key that was not in its dict."""
 
 
-def _put(mapping: MutableMapping[Any, Any], key: object, old: object) -> None:
+def put(mapping: MutableMapping[Any, Any], key: object, old: object) -> None:
+    """Give `mapping[key]` its `old` value back, or take the key out if `ABSENT`."""
     if old is ABSENT:
         mapping.pop(key, None)
     else:
@@ -41,6 +45,10 @@ def _put(mapping: MutableMapping[Any, Any], key: object, old: object) -> None:
 
 def _truncate(items: list[Any], length: int) -> None:
     del items[length:]
+
+
+def _put_whole(items: list[Any], old: list[Any]) -> None:
+    items[:] = old
 
 
 def _put_slots(heap: list[Any], length: int, slots: list[tuple[int, Any]]) -> None:
@@ -61,32 +69,33 @@ class Journal:
     __slots__ = ("undo",)
 
     def __init__(self) -> None:
-        self.undo: list[Callable[[], object]] = []
+        self.undo: list[tuple[Any, ...]] = []
+        """Each record is `(undo, *arguments)`: `undo(*arguments)` rolls it back."""
 
-    def record(self, undo: Callable[[], object]) -> None:
-        """Keep `undo`, to be called on rollback."""
-        self.undo.append(undo)
+    def record(self, undo: Callable[..., object], *arguments: object) -> None:
+        """Keep `undo(*arguments)`, to be called on rollback."""
+        self.undo.append((undo, *arguments))
 
     def item(self, mapping: MutableMapping[Any, Any], key: object) -> None:
         """Before `mapping[key]` is set or deleted: keep its value, or absent."""
-        self.undo.append(partial(_put, mapping, key, mapping.get(key, ABSENT)))
+        self.undo.append((put, mapping, key, mapping.get(key, ABSENT)))
 
     def attr(self, owner: object, name: str) -> None:
         """Before `owner.name` is set: keep its value."""
-        self.undo.append(partial(setattr, owner, name, getattr(owner, name)))
+        self.undo.append((setattr, owner, name, getattr(owner, name)))
 
     def length(self, items: list[Any]) -> None:
         """Before `items` grows at its end only: keep its length."""
-        self.undo.append(partial(_truncate, items, len(items)))
+        self.undo.append((_truncate, items, len(items)))
 
     def whole(self, items: list[Any]) -> None:
         """Before `items` is rewritten at large: keep a copy (O(len(items)))."""
-        self.undo.append(partial(items.__setitem__, slice(None), items[:]))
+        self.undo.append((_put_whole, items, items[:]))
 
     def added(self, members: set[Any], member: object) -> None:
         """Before `member` is added to `members`: undo it if it is new."""
         if member not in members:
-            self.undo.append(partial(members.discard, member))
+            self.undo.append((members.discard, member))
 
     def push(self, heap: list[Any], item: Any) -> None:  # noqa: ANN401 - any heap item
         """`heapq.heappush(heap, item)`, undone exactly in O(log n).
@@ -94,18 +103,23 @@ class Journal:
         A push moves the slots from the new leaf up, as long as `item` is
         less than the slot's parent, no others: the slots it will move are
         found first, by the very comparisons `heapq` makes. Most pushes (a
-        later expiry) move none, and their undo is a truncation.
+        later expiry) move none: `item` is appended, as `heapq` would leave
+        it, and their undo is a truncation.
         """
         slots = []
-        index = len(heap)
+        index = length = len(heap)
         while index > 0:
             index = (index - 1) >> 1
             parent = heap[index]
             if not item < parent:
                 break
             slots.append((index, parent))
-        self.undo.append(partial(_put_slots, heap, len(heap), slots))
-        heapq.heappush(heap, item)
+        if slots:
+            self.undo.append((_put_slots, heap, length, slots))
+            heapq.heappush(heap, item)
+        else:
+            self.undo.append((_truncate, heap, length))
+            heap.append(item)
 
     def pop(self, heap: list[H]) -> H:
         """`heapq.heappop(heap)`, undone exactly in O(log n).
@@ -126,14 +140,15 @@ class Journal:
             if right < end and not heap[child] < heap[right]:
                 child = right
             index = child
-        self.undo.append(partial(_put_slots, heap, len(heap), slots))
+        self.undo.append((_put_slots, heap, len(heap), slots))
         return heapq.heappop(heap)
 
     def replay(self) -> None:
         """Undo every record, newest first, and forget them."""
         undo = self.undo
         while undo:
-            undo.pop()()
+            call, *arguments = undo.pop()
+            call(*arguments)
 
     def clear(self) -> None:
         """Forget every record: what they undo is kept."""
@@ -177,6 +192,10 @@ class Journaled:
     whose unit is open, is refused with `StoreError` before it reads or
     writes anything, as the SQLite unit's stores are. A store used on its
     own (not owned) pays that one attribute check and nothing more.
+
+    The unit commits and rolls back the journal it hands its stores itself:
+    while it is open, no thread but its own gets past `_in_unit`, so a
+    replay needs none of the stores' locks.
     """
 
     _lock: threading.Lock
@@ -207,31 +226,19 @@ class Journaled:
                 _STORE, operation, "no unit of work is open: use `with unit:`"
             )
 
-    def _begin(self) -> None:
-        """Start journaling: a unit opened in this thread."""
-        with self._lock:
-            self._journal = Journal()
-            self._thread = threading.get_ident()
+    # Nor do `_begin` and `_end` take the lock: they run in the unit's own
+    # thread, and `_thread` only ever holds that thread or `None`, so a call
+    # from any other thread is refused whatever they have set so far.
 
-    def _commit(self) -> None:
-        """Keep what the unit wrote so far."""
-        with self._lock:
-            if self._journal is not None:
-                self._journal.clear()
-
-    def _rollback(self) -> None:
-        """Undo what the unit wrote since it opened or last committed."""
-        with self._lock:
-            # Most units end committed: their journal is empty, nothing to mend.
-            if self._journal is not None and self._journal.undo:
-                self._journal.replay()
-                self._rolled_back()
+    def _begin(self, journal: Journal | None = None) -> None:
+        """Start journaling in `journal` (a new one if `None`): a unit opened here."""
+        self._journal = Journal() if journal is None else journal
+        self._thread = threading.get_ident()
 
     def _end(self) -> None:
         """Stop journaling: the unit closed (after committing or rolling back)."""
-        with self._lock:
-            self._journal = None
-            self._thread = None
+        self._journal = None
+        self._thread = None
 
     def _rolled_back(self) -> None:
-        """Mend what a replay cannot (the order of a dict), under the lock."""
+        """Mend what a replay cannot (the order of a dict), after the unit's replay."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import functools
 import heapq
 import threading
 from collections.abc import Iterable, Sequence
@@ -13,7 +12,15 @@ import pendulum
 
 from orderkit._time import to_utc
 from orderkit.adapters import _ledger_engine as engine
-from orderkit.adapters._memory_journal import Journal, Journaled, child, pop, push
+from orderkit.adapters._memory_journal import (
+    ABSENT,
+    Journal,
+    Journaled,
+    child,
+    pop,
+    push,
+    put,
+)
 from orderkit.inventory import (
     Balance,
     Hold,
@@ -188,15 +195,15 @@ class MemoryLedgerStore(Journaled):
                     journal.item(s.figures_, (sku, location))
                 figures = s.figures_[sku, location] = [0, 0, 0, 0]
             if journal is not None:
-                journal.record(functools.partial(figures.__setitem__, 3, figures[3]))
+                journal.record(figures.__setitem__, 3, figures[3])
                 journal.added(s.skus, sku)
                 journal.added(s.locations, location)
             figures[3] = quantity
             s.skus.add(sku)
             s.locations.add(location)
 
-    def _begin(self) -> None:
-        super()._begin()
+    def _begin(self, journal: Journal | None = None) -> None:
+        super()._begin(journal)
         self._s.journal = self._journal
 
     def _end(self) -> None:
@@ -315,27 +322,50 @@ class _State:
     ) -> None:
         journal = self.journal
         if journal is not None:
-            journal.attr(self, "high_water_")
+            # One record undoes the whole write but for its holds, which
+            # journal their own writes (a hold moves heaps and owner lists).
+            journal.record(
+                self._unwrite,
+                self.high_water_,
+                [(row, self.figures_.get(row, ABSENT)) for row in figures],
+                [sku for sku, _ in figures if sku not in self.skus],
+                [at for _, at in figures if at not in self.locations],
+                len(self.movements_),
+                None
+                if receipt is None
+                else (receipt.key, self.receipts.get(receipt.key, ABSENT)),
+            )
         self.high_water_ = high_water
         for row, values in figures.items():
-            if journal is not None:
-                journal.item(self.figures_, row)
-                journal.added(self.skus, row[0])
-                journal.added(self.locations, row[1])
             self.figures_[row] = values
             self.skus.add(row[0])
             self.locations.add(row[1])
         for hold in holds:
             self._write_hold(hold, journal)
-        if journal is not None:
-            journal.length(self.movements_)
-            if receipt is not None:
-                journal.item(self.receipts, receipt.key)
         self.movements_.extend([_packed(m, self.holds_) for m in movements])
         if receipt is not None:
             self.receipts[receipt.key] = receipt
         self.popped.clear()
         self.popped_due.clear()
+
+    def _unwrite(  # noqa: PLR0913, PLR0917 - what one write changed, in order
+        self,
+        high_water: pendulum.DateTime | None,
+        figures: list[tuple[engine.Row, engine.Figures]],
+        skus: list[str],
+        locations: list[str],
+        logged: int,
+        receipt: tuple[str, Receipt] | None,
+    ) -> None:
+        """Undo `write` but for its holds (a rollback): the old values it kept."""
+        self.high_water_ = high_water
+        for row, old in figures:
+            put(self.figures_, row, old)
+        self.skus.difference_update(skus)
+        self.locations.difference_update(locations)
+        del self.movements_[logged:]
+        if receipt is not None:
+            put(self.receipts, *receipt)
 
     def _write_hold(self, hold: Hold, journal: Journal | None) -> None:
         old = self.holds_.get(hold.hold_id)
@@ -380,7 +410,7 @@ class _State:
             return
         where = ids.index(hold.hold_id)
         if journal is not None:
-            journal.record(functools.partial(ids.insert, where, hold.hold_id))
+            journal.record(ids.insert, where, hold.hold_id)
         del ids[where]
         if len(ids) == 1:
             self.owner_live[hold.owner] = ids[0]

@@ -6,7 +6,6 @@ import copy
 import datetime as dt
 import threading
 from collections.abc import Sequence
-from functools import partial
 from typing import Final, cast, final
 
 import pendulum
@@ -85,7 +84,7 @@ class MemoryLimitStore(Journaled):
                 self._use_ids[use] = at
             if self._journal is not None:
                 # One record undoes them all (`_unconsume`).
-                self._journal.record(partial(self._unconsume, used, use))
+                self._journal.record(self._unconsume, used, use)
             return _GRANTED
 
     def prune(self, before: dt.datetime) -> int:

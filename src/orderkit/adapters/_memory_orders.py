@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import cast, final
+from typing import Any, TypeGuard, cast, final
 
 from orderkit._validate import positive_int
 from orderkit.adapters._memory_journal import Journal, Journaled
@@ -14,6 +14,14 @@ from orderkit.orders import AuditRecord, Order, OrderStatus
 
 
 _Key = tuple[str, str]
+
+
+def is_sequence(value: object) -> TypeGuard[Sequence[Any]]:
+    """Whether `value` is a `Sequence` of items: not text, nor bytes."""
+    # A list or a tuple, as nearly every caller passes, skips the ABC check.
+    return type(value) in (list, tuple) or (
+        not isinstance(value, str | bytes) and isinstance(value, Sequence)
+    )
 
 
 def check_key(channel: object, order_id: object) -> _Key:
@@ -80,7 +88,7 @@ def check_records(channel: object, records: object) -> tuple[str, list[AuditReco
             `records[i].order_id`.
     """
     name = check_text("channel", channel)
-    if isinstance(records, str | bytes) or not isinstance(records, Sequence):
+    if not is_sequence(records):
         raise ValidationError("records", records, "must be a sequence of AuditRecord")
     found: list[AuditRecord] = []
     for i, record in enumerate(records):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import itertools
 import threading
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ import pendulum
 from orderkit._time import plus, to_utc
 from orderkit._validate import as_tuple, positive_int
 from orderkit.adapters._memory_journal import Journal, Journaled
+from orderkit.adapters._memory_orders import is_sequence
 from orderkit.dedupe._claims import check_duration, check_text
 from orderkit.errors import ConcurrencyConflict, ValidationError
 from orderkit.orders._messages import OutboxMessage
@@ -25,7 +25,7 @@ def check_messages(messages: object) -> list[OutboxMessage]:
     Raises:
         ValidationError: Naming `messages` or `messages[i]`.
     """
-    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+    if not is_sequence(messages):
         raise ValidationError(
             "messages", messages, "must be a sequence of OutboxMessage"
         )
@@ -214,14 +214,12 @@ class MemoryOutbox(Journaled):
                 for m in checked
                 if (e := self._entries.get(m.message_id)) is not None
             }
-            journal = self._journal
-            for message in new_messages(checked, stored):
-                entry = _Entry(next(self._seq), message)
-                if journal is not None:
-                    journal.item(self._entries, message.message_id)
-                    journal.item(self._unsent, entry.seq)
-                self._entries[message.message_id] = entry
+            added = [_Entry(next(self._seq), m) for m in new_messages(checked, stored)]
+            for entry in added:
+                self._entries[entry.message.message_id] = entry
                 self._unsent[entry.seq] = entry
+            if self._journal is not None and added:
+                self._journal.record(self._unadd, added)
 
     def claim(
         self, *, relay: str, now: dt.datetime, lease: dt.timedelta, limit: int = 100
@@ -254,9 +252,7 @@ class MemoryOutbox(Journaled):
             journal = self._journal
             for entry in taken:
                 if journal is not None:
-                    journal.record(
-                        functools.partial(_lease_back, entry, entry.relay, entry.until)
-                    )
+                    journal.record(_lease_back, entry, entry.relay, entry.until)
                 entry.relay, entry.until = name, until
             return [entry.message for entry in taken]
 
@@ -281,7 +277,7 @@ class MemoryOutbox(Journaled):
                 if entry is None or entry.sent_at is not None or entry.relay != name:
                     continue
                 if self._journal is not None:
-                    self._journal.record(functools.partial(self._unsend, entry))
+                    self._journal.record(self._unsend, entry)
                 entry.sent_at = at
                 del self._unsent[entry.seq]
                 marked += 1
@@ -328,8 +324,14 @@ class MemoryOutbox(Journaled):
         with self._lock:
             return {message_id: e.copy() for message_id, e in self._entries.items()}
 
+    def _unadd(self, added: list[_Entry]) -> None:
+        """Undo `add` of the entries `added`, each new to the outbox (a rollback)."""
+        for entry in added:
+            del self._entries[entry.message.message_id]
+            del self._unsent[entry.seq]
+
     def _unsend(self, entry: _Entry) -> None:
-        """Undo `mark_sent` of one message (a rollback, under the lock)."""
+        """Undo `mark_sent` of one message (a rollback)."""
         entry.sent_at = None
         if self._unsent and next(reversed(self._unsent)) > entry.seq:
             self._disordered = True

@@ -8,6 +8,7 @@ from typing import Protocol, Self, TypeVar, final
 
 from orderkit.adapters._memory_cursors import MemoryCursorStore
 from orderkit.adapters._memory_detector import MemoryDetectorStore
+from orderkit.adapters._memory_journal import Journal
 from orderkit.adapters._memory_keys import MemoryKeyStore
 from orderkit.adapters._memory_ledger import MemoryLedgerStore
 from orderkit.adapters._memory_limits import MemoryLimitStore
@@ -23,11 +24,9 @@ T = TypeVar("T")
 class _Journaled(Protocol):
     def _own(self) -> None: ...
 
-    def _begin(self) -> None: ...
+    def _begin(self, journal: Journal | None = None) -> None: ...
 
-    def _commit(self) -> None: ...
-
-    def _rollback(self) -> None: ...
+    def _rolled_back(self) -> None: ...
 
     def _end(self) -> None: ...
 
@@ -38,14 +37,14 @@ class MemoryUnitOfWork:
 
     The unit of work owns one store of each kind, created empty. `with uow:`
     takes the unit of work's lock (so units run one at a time, and threads
-    sharing it wait their turn) and has every store journal its writes:
-    each write first records how to undo itself. `commit()` keeps what the
-    unit wrote and drops the journal; leaving the block without committing,
-    or with an exception, replays the journal backwards, putting every store
-    back as it was at the last commit, all at once. A unit costs O(what it
-    writes), however much the stores hold (a rollback that took a message
-    or a suspicion off its queue also re-sorts that queue). Nothing survives
-    the process.
+    sharing it wait their turn) and has every store journal its writes in
+    the unit's one journal: each write first records how to undo itself.
+    `commit()` keeps what the unit wrote and drops the journal; leaving the
+    block without committing, or with an exception, replays the journal
+    backwards, putting every store back as it was at the last commit, all
+    at once. A unit costs O(what it writes), however much the stores hold
+    (a rollback that took a message or a suspicion off its queue also
+    re-sorts that queue). Nothing survives the process.
 
     The stores are the unit's: read them through `uow.orders` and the like
     inside the block. Outside a unit the properties raise `StoreError`. So
@@ -62,6 +61,8 @@ class MemoryUnitOfWork:
         """Create a unit of work over empty stores."""
         self._lock = threading.Lock()
         self._owner: int | None = None
+        # Every store journals here while a unit is open: empty between units.
+        self._journal = Journal()
         self._orders = MemoryOrderStore()
         self._audit = MemoryAuditLog()
         self._outbox = MemoryOutbox()
@@ -141,7 +142,7 @@ class MemoryUnitOfWork:
         self._lock.acquire()
         try:
             for store in self._all:
-                store._begin()  # noqa: SLF001 - the stores' rollback hooks
+                store._begin(self._journal)  # noqa: SLF001 - the stores' hooks
         except BaseException:
             self._end()
             self._lock.release()
@@ -172,8 +173,7 @@ class MemoryUnitOfWork:
             StoreError: No unit is open in this thread.
         """
         self._check("commit")
-        for store in self._all:
-            store._commit()  # noqa: SLF001 - the stores' rollback hooks
+        self._journal.clear()
 
     def rollback(self) -> None:
         """Undo everything written since the unit opened or last committed.
@@ -185,12 +185,17 @@ class MemoryUnitOfWork:
         self._put_back()
 
     def _put_back(self) -> None:
-        for store in self._all:
-            store._rollback()  # noqa: SLF001 - the stores' rollback hooks
+        # Most units end committed: their journal is empty, nothing to mend.
+        if self._journal.undo:
+            self._journal.replay()
+            for store in self._all:
+                store._rolled_back()  # noqa: SLF001 - the stores' rollback hooks
 
     def _end(self) -> None:
         for store in self._all:
             store._end()  # noqa: SLF001 - the stores' rollback hooks
+        # Empty already, unless a replay failed: no record outlives its unit.
+        self._journal.clear()
 
     def _check(self, operation: str) -> None:
         if self._owner != threading.get_ident():

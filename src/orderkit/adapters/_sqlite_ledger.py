@@ -64,14 +64,15 @@ _SET_POLICY = (
 _DROP_POLICY = "DELETE FROM orderkit_policies WHERE sku = ?"
 
 # Due holds count as expired at the later of the caller's time and the mark,
-# whether or not a sweep has written so: one aggregate over the live index.
+# whether or not a sweep has written so: one sum per balance over the live
+# index, with no grouping (a balance is one row).
 _BALANCES = (
     "SELECT b.sku, b.location, b.on_hand,"
-    " b.reserved - coalesce(sum(h.quantity), 0), b.allocated, b.safety_stock"
-    " FROM orderkit_balances AS b LEFT JOIN orderkit_holds AS h"
-    " ON h.state = 'live' AND h.sku = b.sku AND h.location = b.location"
+    " b.reserved - coalesce((SELECT sum(h.quantity) FROM orderkit_holds AS h"
+    " WHERE h.state = 'live' AND h.sku = b.sku AND h.location = b.location"
     " AND h.expires_at"
-    " <= max(:now, coalesce((SELECT high_water FROM orderkit_mark), :now))"
+    " <= max(:now, coalesce((SELECT high_water FROM orderkit_mark), :now))), 0),"
+    " b.allocated, b.safety_stock FROM orderkit_balances AS b"
 )
 _BALANCES_BY = {
     (False, False): "",
@@ -79,7 +80,7 @@ _BALANCES_BY = {
     (False, True): " WHERE b.location = :location",
     (True, True): " WHERE b.sku = :sku AND b.location = :location",
 }
-_BALANCES_END = " GROUP BY b.sku, b.location ORDER BY b.sku, b.location"
+_BALANCES_END = " ORDER BY b.sku, b.location"
 # Whole, once: routing and every stock change read balances.
 _BALANCES_QUERY = {
     given: _BALANCES + where + _BALANCES_END for given, where in _BALANCES_BY.items()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Any, final
+from typing import Any, Final, final
 
 import pendulum
 
@@ -14,6 +14,7 @@ from orderkit.adapters._ledger_rows import (
     NO_POLICY,
     decode_receipt,
     encode_receipt,
+    encode_receipt_rows,
     hold_row,
     movement_row,
     read_hold,
@@ -36,22 +37,44 @@ _START = (
     " (SELECT max(seq) FROM orderkit_movements),"
     " (SELECT body FROM orderkit_receipts WHERE key = ?)"
 )
-# Everything the engine reads about one balance, in one statement: its
-# figures (tag 0), its SKU's policy (1), live holds due by ?3 (2), live holds
-# of the superseding owner ?4 (3), and the hold the plan writes there ?5 (4).
+# Everything the engine reads about one balance, in one statement part: its
+# figures (tag 0), its SKU's policy (1), live holds due by ?1 (2), live holds
+# of the superseding owner ?2 (3), and the hold the plan writes there (4);
+# each part starts with the row's place in the batch. A plan's rows are read
+# in one statement of one part per row, 16 rows at most: few enough shapes
+# of statement to stay in the connection's statement cache, and far under
+# SQLite's limits of 500 terms in a compound SELECT and 999 parameters.
 _ROW = (
-    "SELECT 0, on_hand, reserved, allocated, safety_stock,"  # noqa: S608 - constants
+    "SELECT {i}, 0, on_hand, reserved, allocated, safety_stock,"  # noqa: S608 - constants
     " NULL, NULL, NULL, NULL, NULL, NULL, NULL"
-    " FROM orderkit_balances WHERE sku = ?1 AND location = ?2"
-    " UNION ALL SELECT 1, kind, quantity, ends_at,"
+    " FROM orderkit_balances WHERE sku = ?{sku} AND location = ?{location}"
+    " UNION ALL SELECT {i}, 1, kind, quantity, ends_at,"
     " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
-    " FROM orderkit_policies WHERE sku = ?1"
-    f" UNION ALL SELECT 2, {HOLD_COLUMNS} FROM orderkit_holds"
-    " WHERE state = 'live' AND sku = ?1 AND location = ?2 AND expires_at <= ?3"
-    f" UNION ALL SELECT 3, {HOLD_COLUMNS} FROM orderkit_holds"
-    " WHERE owner = ?4 AND sku = ?1 AND location = ?2 AND state = 'live'"
-    f" UNION ALL SELECT 4, {HOLD_COLUMNS} FROM orderkit_holds WHERE hold_id = ?5"
+    " FROM orderkit_policies WHERE sku = ?{sku}"
+    f" UNION ALL SELECT {{i}}, 2, {HOLD_COLUMNS} FROM orderkit_holds"
+    " WHERE state = 'live' AND sku = ?{sku} AND location = ?{location}"
+    " AND expires_at <= ?1"
+    f" UNION ALL SELECT {{i}}, 3, {HOLD_COLUMNS} FROM orderkit_holds"
+    " WHERE owner = ?2 AND sku = ?{sku} AND location = ?{location}"
+    " AND state = 'live'"
+    f" UNION ALL SELECT {{i}}, 4, {HOLD_COLUMNS} FROM orderkit_holds"
+    " WHERE hold_id = ?{placed}"
 )
+_ROWS_CHUNK: Final = 16
+_ROWS: dict[int, str] = {}
+
+
+def _rows_query(count: int) -> str:
+    """The statement reading `count` rows, built once per count."""
+    query = _ROWS.get(count)
+    if query is None:
+        query = _ROWS[count] = " UNION ALL ".join(
+            _ROW.format(i=i, sku=3 * i + 3, location=3 * i + 4, placed=3 * i + 5)
+            for i in range(count)
+        )
+    return query
+
+
 _FIGURES = (
     "SELECT on_hand, reserved, allocated, safety_stock FROM orderkit_balances"
     " WHERE sku = ? AND location = ?"
@@ -97,19 +120,23 @@ class SqliteRows:
     """The engine's reads and one write, in SQL, inside the store's transaction.
 
     Reads change nothing, so they are cached for the plan's lifetime: the
-    first read of a balance fetches all the engine will ask about it.
+    first read of a balance fetches all the engine will ask about it, and
+    about every other balance the plan touches, in one statement.
     Given a `savepoint` name, the write runs in that `SAVEPOINT`, so that a
     failure undoes it alone and the enclosing transaction goes on.
     """
 
     __slots__ = (
         "_cur",
+        "_due",
+        "_due_at",
         "_figures",
         "_holds",
         "_mark",
         "_owned",
         "_owner",
         "_placed",
+        "_plan",
         "_policies",
         "_remember",
         "_savepoint",
@@ -121,6 +148,7 @@ class SqliteRows:
     ) -> None:
         self._cur = cur
         self._savepoint = savepoint
+        self._plan = plan
         self._owner = None if plan is None else plan.supersede
         self._remember = plan is None or plan.remember
         self._placed: dict[engine.Row, str] = {}
@@ -133,6 +161,8 @@ class SqliteRows:
         self._policies: dict[str, StockPolicy] = {}
         self._holds: dict[str, Hold | None] = {}
         self._owned: dict[engine.Row, list[Hold]] = {}
+        self._due: dict[engine.Row, list[Hold]] = {}
+        self._due_at: int | None = None
 
     def receipt(self, key: str) -> Receipt | None:
         if not self._remember:
@@ -159,35 +189,55 @@ class SqliteRows:
             self._seq = seq or 0
 
     def due_holds(self, row: engine.Row, at: pendulum.DateTime) -> Iterable[Hold]:
-        sku, location = row
-        placed = self._placed.get(row)
-        values = (sku, location, to_us(at), self._owner, placed)
-        due = []
-        owned: list[Hold] = []
-        figures = None
-        policy: StockPolicy = NO_POLICY
-        for found in self._cur.execute(_ROW, values):
-            tag = found[0]
+        at_us = to_us(at)
+        if at_us != self._due_at:
+            self._due.clear()
+            self._due_at = at_us
+        due = self._due.get(row)
+        if due is None:
+            # The engine asks about each row the plan touches in turn.
+            touched = () if self._plan is None else self._plan.touched()
+            wanted = [r for r in touched if r not in self._due]
+            self._load(wanted if row in wanted else [row], at_us)
+            due = self._due[row]
+        return due
+
+    def _load(self, rows: Sequence[engine.Row], at_us: int) -> None:
+        """Read everything the engine will ask about `rows`, due by `at_us`."""
+        for start in range(0, len(rows), _ROWS_CHUNK):
+            self._load_chunk(rows[start : start + _ROWS_CHUNK], at_us)
+
+    def _load_chunk(self, rows: Sequence[engine.Row], at_us: int) -> None:
+        values: list[object] = [at_us, self._owner]
+        for row in rows:
+            values += (*row, self._placed.get(row))
+        due: list[list[Any]] = [[] for _ in rows]
+        owned: list[list[Hold]] = [[] for _ in rows]
+        figures: list[engine.Figures | None] = [None] * len(rows)
+        policies: list[StockPolicy] = [NO_POLICY] * len(rows)
+        for found in self._cur.execute(_rows_query(len(rows)), values):
+            i, tag = found[0], found[1]
             if tag == 0:
-                figures = list(found[1:5])
+                figures[i] = list(found[2:6])
             elif tag == 1:
-                policy = read_policy(found[1:4])
+                policies[i] = read_policy(found[2:5])
             elif tag == 2:
-                due.append(found)
+                due[i].append(found[1:])
             else:
-                hold = self._holds[found[1]] = read_hold(found[1:])
+                hold = self._holds[found[2]] = read_hold(found[2:])
                 if tag == 3:
-                    owned.append(hold)
-        self._figures[row] = figures
-        self._policies[sku] = policy
-        self._owned[row] = owned
-        if placed is not None:
-            self._holds.setdefault(placed, None)
-        due.sort(key=_due_order)
-        holds = [read_hold(found[1:]) for found in due]
-        for hold in holds:
-            self._holds[hold.hold_id] = hold
-        return holds
+                    owned[i].append(hold)
+        for i, row in enumerate(rows):
+            self._figures[row] = figures[i]
+            self._policies[row[0]] = policies[i]
+            self._owned[row] = owned[i]
+            placed = self._placed.get(row)
+            if placed is not None:
+                self._holds.setdefault(placed, None)
+            due[i].sort(key=_due_order)
+            holds = self._due[row] = [read_hold(found[1:]) for found in due[i]]
+            for hold in holds:
+                self._holds[hold.hold_id] = hold
 
     def owner_holds(self, owner: str, row: engine.Row) -> Iterable[Hold]:
         if owner == self._owner and row in self._owned:
@@ -243,18 +293,42 @@ class SqliteRows:
                     _UPSERT_BALANCE,
                     [(s, loc, *values) for (s, loc), values in figures.items()],
                 )
-            if holds:
-                cur.executemany(_UPSERT_HOLD, [hold_row(h) for h in holds])
-            if movements:
-                cur.executemany(_INSERT_MOVEMENT, [movement_row(m) for m in movements])
+            hold_rows = [hold_row(h) for h in holds]
+            if hold_rows:
+                cur.executemany(_UPSERT_HOLD, hold_rows)
+            movement_rows = [movement_row(m) for m in movements]
+            if movement_rows:
+                cur.executemany(_INSERT_MOVEMENT, movement_rows)
             if receipt is not None:
-                cur.execute(_INSERT_RECEIPT, (receipt.key, encode_receipt(receipt)))
+                body = _receipt_body(
+                    receipt, holds, hold_rows, movements, movement_rows
+                )
+                cur.execute(_INSERT_RECEIPT, (receipt.key, body))
         except BaseException:
             if savepoint is not None:
                 undo(cur, savepoint)
             raise
         if savepoint is not None:
             cur.execute(f"RELEASE {savepoint}")
+
+
+def _receipt_body(
+    receipt: Receipt,
+    holds: Sequence[Hold],
+    hold_rows: list[tuple[Any, ...]],
+    movements: Sequence[Movement],
+    movement_rows: list[tuple[Any, ...]],
+) -> str:
+    """The receipt's JSON, from the rows just written when they are its own."""
+    if _same(receipt.holds, holds) and _same(receipt.movements, movements):
+        return encode_receipt_rows(receipt, to_us(receipt.at), movement_rows, hold_rows)
+    return encode_receipt(receipt)
+
+
+def _same(these: Sequence[object], those: Sequence[object]) -> bool:
+    return len(these) == len(those) and all(
+        a is b for a, b in zip(these, those, strict=True)
+    )
 
 
 def _due_order(row: Sequence[Any]) -> tuple[int, str]:

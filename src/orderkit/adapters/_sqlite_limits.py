@@ -46,7 +46,13 @@ _COUNT = (
     " coalesce(max(member = ?3), 0)"
     " FROM orderkit_limit_uses WHERE key = ?1 AND at > ?2"
 )
-_USED = "SELECT 1 FROM orderkit_limit_use_ids WHERE use_id = ?"
+# The first key's count, and whether the use id was recorded: one statement.
+_COUNT_USED = (
+    "SELECT count(*) - count(member) + count(DISTINCT member),"
+    " coalesce(max(member = ?3), 0),"
+    " EXISTS (SELECT 1 FROM orderkit_limit_use_ids WHERE use_id = ?4)"
+    " FROM orderkit_limit_uses WHERE key = ?1 AND at > ?2"
+)
 _NEW_USE = "INSERT INTO orderkit_limit_uses (key, at, member) VALUES (?, ?, ?)"
 _NEW_USE_ID = "INSERT INTO orderkit_limit_use_ids (use_id, at) VALUES (?, ?)"
 _PRUNE_USES = "DELETE FROM orderkit_limit_uses WHERE at < ?"
@@ -127,11 +133,16 @@ class SqliteLimitStore(SessionStore):
         rows = [(name, at_us, member) for name, member in uses_of(checked)]
 
         def work(cur: sqlite3.Cursor, savepoint: str | None) -> LimitDecision:
-            if use is not None and cur.execute(_USED, (use,)).fetchone():
-                return Granted(replayed=True)
             over = []
-            for key, values in zip(checked, bounds, strict=True):
-                count, known = cur.execute(_COUNT, values).fetchone()
+            for i, (key, values) in enumerate(zip(checked, bounds, strict=True)):
+                if i or use is None:
+                    count, known = cur.execute(_COUNT, values).fetchone()
+                else:
+                    count, known, used = cur.execute(
+                        _COUNT_USED, (*values, use)
+                    ).fetchone()
+                    if used:
+                        return Granted(replayed=True)
                 if not known and count >= key.limit:
                     over.append(Overage(key, count))
             if over:

@@ -23,6 +23,7 @@ from orderkit.adapters._sqlite_session import (
     DEFAULT_TIMEOUT,
     SessionStore,
     declare,
+    insert_new,
     select_in,
     write_rows,
 )
@@ -270,6 +271,14 @@ class SqliteAuditLog(_DocumentStore):
         documents = {id(r): self._converter.dumps(r) for r in checked}
 
         def work(cur: sqlite3.Cursor, savepoint: str | None) -> None:
+            # One new record, the usual case: one statement. Several are
+            # read first, so that a batch of stored and new records takes
+            # two statements, never three.
+            if len(checked) == 1:
+                (r,) = checked
+                row = (name, r.order_id, r.version, documents[id(r)])
+                if insert_new(cur, _NEW_RECORD, [row]):
+                    return
             versions: dict[str, list[int]] = {}
             for record in checked:
                 versions.setdefault(record.order_id, []).append(record.version)

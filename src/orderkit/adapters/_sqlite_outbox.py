@@ -21,6 +21,7 @@ from orderkit.adapters._sqlite_session import (
     SessionStore,
     declare,
     in_savepoint,
+    insert_new,
     select_in,
     write_rows,
 )
@@ -123,6 +124,10 @@ def _message(row: Sequence[object]) -> OutboxMessage:
     )
 
 
+def _row(m: OutboxMessage) -> tuple[object, ...]:
+    return (m.message_id, m.stream, m.topic, m.payload, to_us(m.created_at))
+
+
 @final
 class SqliteOutbox(SessionStore):
     """An `Outbox` in SQLite: one file, any number of processes and relays.
@@ -141,10 +146,11 @@ class SqliteOutbox(SessionStore):
     read through partial indexes: sent messages cost nothing until pruned.
 
     **Joined sessions.** Given a connection inside a transaction, the store
-    joins it, neither beginning nor committing, and writes in a `SAVEPOINT`.
-    Given a connection outside a transaction, the store opens and commits
-    its own. The store never changes a given connection's settings and
-    never closes it.
+    joins it, neither beginning nor committing, and writes all or nothing:
+    in one statement, or in a `SAVEPOINT` around several. Given a
+    connection outside a transaction, the store opens and commits its own.
+    The store never changes a given connection's settings and never closes
+    it.
 
     **Threads.** One connection per store behind a lock; give each process
     its own store.
@@ -182,14 +188,15 @@ class SqliteOutbox(SessionStore):
             StoreError: SQLite failed; nothing was stored.
         """
         checked = check_messages(messages)
+        ids = [message.message_id for message in checked]
 
         def work(cur: sqlite3.Cursor, savepoint: str | None) -> None:
-            ids = [message.message_id for message in checked]
+            # Distinct ids, none stored yet: the usual case, one statement.
+            fresh = len(set(ids)) == len(ids)
+            if fresh and insert_new(cur, _ADD, [_row(m) for m in checked]):
+                return
             stored = {row[0]: _message(row) for row in select_in(cur, _STORED, ids)}
-            rows = [
-                (m.message_id, m.stream, m.topic, m.payload, to_us(m.created_at))
-                for m in new_messages(checked, stored)
-            ]
+            rows = [_row(m) for m in new_messages(checked, stored)]
             write_rows(cur, savepoint, _ADD, rows)
 
         self._session.transact("add", work)

@@ -75,6 +75,10 @@ _COMPONENTS: dict[str, Component] = {}
 _WAITS: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 # Values per `IN (...)` query: under the 999 parameters of SQLite before 3.32.
 _IN_CHUNK: Final = 500
+# Parameters per statement: the limit of SQLite before 3.32.
+_MAX_PARAMETERS: Final = 999
+# Multi-row forms of one-row INSERTs, by statement and row count.
+_MANY_ROWS: dict[tuple[str, int], str] = {}
 
 
 # A unit of work writes a row or two into some thirty B-trees, and a commit
@@ -215,6 +219,33 @@ def write_rows(
         cur.execute(statement, rows[0])
     elif rows:
         in_savepoint(cur, savepoint, lambda: cur.executemany(statement, rows))
+
+
+def insert_new(
+    cur: sqlite3.Cursor, statement: str, rows: Sequence[Sequence[object]]
+) -> bool:
+    """Insert all `rows` in one statement if none of their keys is stored.
+
+    `statement` inserts one row (`VALUES (?, ...)`, no conflict clause);
+    here it takes every row at once. One statement is all or nothing on its
+    own, so it needs no savepoint, and the store needs no read first: a key
+    stored already fails it whole, with nothing written, and the caller
+    then compares with what is stored, as a read first would have (False).
+    So do rows too many for one statement.
+    """
+    if not rows or len(rows) * len(rows[0]) > _MAX_PARAMETERS:
+        return False
+    query = _MANY_ROWS.get((statement, len(rows)))
+    if query is None:
+        one = statement[statement.rindex("(") :]
+        query = _MANY_ROWS[statement, len(rows)] = statement + f", {one}" * (
+            len(rows) - 1
+        )
+    try:
+        cur.execute(query, [value for row in rows for value in row])
+    except sqlite3.IntegrityError:
+        return False
+    return True
 
 
 def select_in(

@@ -155,18 +155,20 @@ def milestone_message(
         ]
     # The order checked every other part as the message would (a phone only
     # as storable text): it is built without checking them again, its pairs
-    # sorted as the constructor sorts them.
+    # sorted as the constructor sorts them. Its key's parts are the order's
+    # channel and id, which it checked as the key checks them, and names.
     _check_recipient(None, None, recipient)
     return _new_message(
         order.order_id,
         recipient,
         f"order.{stage.code}.{language}",
         tuple(sorted(params)),
-        IdempotencyKey(order.channel, "milestone", order.order_id, stage.code),
+        _new_key(order.channel, "milestone", order.order_id, stage.code),
     )
 
 
 _new_message = builder(Message)
+_new_key = builder(IdempotencyKey)
 _LANGUAGES = ("zh", "en")
 _check_recipient = text("recipient")
 

@@ -217,8 +217,7 @@ def _demand(demand: object) -> dict[str, int]:
     """SKU to total quantity, in order of first appearance."""
     # A dict first: the ABC's isinstance costs more than the rest of a line.
     if type(demand) is dict or isinstance(demand, Mapping):
-        check = text("demand")
-        pairs = [(sku, quantity, check) for sku, quantity in demand.items()]
+        pairs = [(sku, quantity, _check_sku) for sku, quantity in demand.items()]
     elif isinstance(demand, str | bytes) or not isinstance(demand, Iterable):
         raise ValidationError(
             "demand", demand, "must map SKU to quantity, or be (sku, quantity) pairs"
@@ -251,6 +250,9 @@ def _demand(demand: object) -> dict[str, int]:
             )
         wanted[sku] = total
     return wanted
+
+
+_check_sku = text("demand")
 
 
 def _balances(
@@ -296,6 +298,11 @@ def ordered_locations(value: Iterable[str]) -> tuple[str, ...]:
 
 
 def _locations(locations: Iterable[str]) -> tuple[str, ...]:
+    global _last_checked  # noqa: PLW0603 - one tuple, replaced whole
+    # A tuple is immutable, and one that passed holds only text: the same
+    # tuple again (the order desk's policy's, on every order) passes again.
+    if locations is _last_checked:
+        return _last_checked
     names = ordered_locations(locations)
     seen: set[str] = set()
     for i, name in enumerate(names):
@@ -303,7 +310,12 @@ def _locations(locations: Iterable[str]) -> tuple[str, ...]:
         if name in seen:
             raise ValidationError(f"locations[{i}]", name, "repeats a location")
         seen.add(name)
+    if names is locations:
+        _last_checked = names
     return names
+
+
+_last_checked: tuple[str, ...] | None = None
 
 
 def _distances(distances: object) -> dict[str, int | float | Decimal]:

@@ -9,6 +9,7 @@ from typing import Final, final
 import attrs
 import pendulum
 
+from orderkit._fast import builder
 from orderkit._time import to_utc
 from orderkit._validate import Validator
 from orderkit.errors import ValidationError
@@ -69,13 +70,33 @@ def order_stream(channel: str, order_id: str) -> str:
 
     .. versionadded:: 0.1.0
     """
-    _key_text("channel", MAX_STREAM_LENGTH)(None, None, channel)
-    _key_text("order_id", MAX_STREAM_LENGTH)(None, None, order_id)
+    _check_channel(None, None, channel)
+    _check_order_id(None, None, order_id)
+    return _stream(channel, order_id)
+
+
+def known_order_stream(channel: str, order_id: str) -> str:
+    """`order_stream` of the channel and id of an `Order`, which checked them.
+
+    An order's channel and id are non-blank printable text already: only
+    their length, which an order does not bound, is left to check, and a
+    part too long goes through `order_stream` to be refused as it refuses it.
+    """
+    if len(channel) > MAX_STREAM_LENGTH or len(order_id) > MAX_STREAM_LENGTH:
+        return order_stream(channel, order_id)
+    return _stream(channel, order_id)
+
+
+def _stream(channel: str, order_id: str) -> str:
     full = f"order:{_escape(channel)}:{_escape(order_id)}"
     if len(full) <= MAX_STREAM_LENGTH:
         return full
     digest = hashlib.sha256(full.encode("utf-8", "surrogatepass")).hexdigest()
     return f"{full[:256]}:sha256={digest}"
+
+
+_check_channel: Final = _key_text("channel", MAX_STREAM_LENGTH)
+_check_order_id: Final = _key_text("order_id", MAX_STREAM_LENGTH)
 
 
 def fit_id(text: str, longest: int = _MAX_ID_LENGTH) -> str:
@@ -135,3 +156,25 @@ class OutboxMessage:
     topic: str = attrs.field(validator=_key_text("topic", _MAX_ID_LENGTH))
     payload: bytes = attrs.field(validator=_bytes("payload"))
     created_at: pendulum.DateTime = attrs.field(converter=_created_at)
+
+
+_build_message: Final = builder(OutboxMessage)
+
+
+def made_message(
+    message_id: str,
+    stream: str,
+    topic: str,
+    payload: bytes,
+    created_at: dt.datetime,
+) -> OutboxMessage:
+    """An `OutboxMessage` orderkit made of checked parts, without checking them again.
+
+    For orderkit's own messages only, never a caller's fields: `message_id`
+    through `fit_id`, `stream` from `order_stream`, `topic` a constant, and
+    every text they join printable and non-blank, checked where it came
+    from; `payload` is bytes it encoded. The constructor would build the
+    same message: only `created_at`, from a host's clock, is converted as it
+    converts it.
+    """
+    return _build_message(message_id, stream, topic, payload, _created_at(created_at))

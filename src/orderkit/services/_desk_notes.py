@@ -7,6 +7,7 @@ often the change is retried: the outbox keeps one of each.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from json.encoder import encode_basestring
 from typing import Final
 
 import attrs
@@ -14,7 +15,7 @@ import pendulum
 
 from orderkit._fast import copier
 from orderkit.dedupe import IdempotencyKey
-from orderkit.integrations import milestone_message
+from orderkit.integrations import Message, milestone_message
 from orderkit.money import Money
 from orderkit.orders import (
     AfterSalesCase,
@@ -33,9 +34,8 @@ from orderkit.orders import (
     RefundDue,
     Rejected,
     Saga,
-    order_stream,
 )
-from orderkit.orders._messages import fit_id
+from orderkit.orders._messages import fit_id, known_order_stream, made_message
 from orderkit.orders._owed import left_on, owed_back, refund_parts
 from orderkit.pricing import RefundState, Violation
 from orderkit.services._sellable import outbox_message
@@ -71,21 +71,16 @@ def order_messages(
     each message says what the buyer would have heard had the events come
     one by one, under the one id of its order and status.
     """
-    stream = order_stream(new.channel, new.order_id)
+    stream = known_order_stream(new.channel, new.order_id)
     messages: list[OutboxMessage] = []
     for step in passed:
         message = milestone_message(step)
         if message is not None:
-            payload = {
-                "recipient": message.recipient,
-                "template": message.template,
-                "params": dict(message.params),
-                "key": str(message.key),
-            }
             message_id = fit_id(f"milestone:{stream}:{step.status}")
-            messages.append(
-                outbox_message(message_id, stream, "milestone", payload, now)
-            )
+            # An order's stream and status, and a constant: made of checked
+            # text only (see `made_message`).
+            body = milestone_body(message)
+            messages.append(made_message(message_id, stream, "milestone", body, now))
     for refund in refunds:
         payload = {
             "channel": new.channel,
@@ -101,9 +96,33 @@ def order_messages(
     return messages
 
 
+def milestone_body(message: Message) -> bytes:
+    """A milestone message's body, as `outbox_message` would encode it.
+
+    The buyer's message, its key as text: `{"recipient", "template",
+    "params", "key"}`, the parameters a mapping. Every accepted order sends
+    one, so it is written without the encoder's cost, as the encoder writes
+    it: its keys sorted, its separators, and its own string escapes.
+    """
+    params = ", ".join(
+        f"{_quote(name)}: {_quote(value)}"
+        for name, value in sorted(dict(message.params).items())
+    )
+    return (
+        f'{{"key": {_quote(str(message.key))}, "params": {{{params}}}, '
+        f'"recipient": {_quote(message.recipient)}, '
+        f'"template": {_quote(message.template)}}}'
+    ).encode()
+
+
+_quote: Final = encode_basestring
+
+
 def refund_key(order: Order, version: int) -> str:
     """The one key of a refund owed since `version`: message id and provider key."""
-    return _refund_id(f"refund:{order_stream(order.channel, order.order_id)}:{version}")
+    return _refund_id(
+        f"refund:{known_order_stream(order.channel, order.order_id)}:{version}"
+    )
 
 
 def refund_saga(order: Order, refund: RefundDue, now: pendulum.DateTime) -> Saga:
@@ -197,7 +216,7 @@ def handed_over(order: Order, saga: Saga, refund: RefundDue) -> bool:
 
 def case_refund_key(order: Order, case: AfterSalesCase) -> str:
     """The one key of an after-sales case's refund: message id and provider key."""
-    stream = order_stream(order.channel, order.order_id)
+    stream = known_order_stream(order.channel, order.order_id)
     return _refund_id(f"refund:{stream}:case:{case.case_id}")
 
 
@@ -303,7 +322,7 @@ def case_refund_message(
         "amount": str(case.refund_amount.amount),
         "currency": case.refund_amount.currency.code,
     }
-    stream = order_stream(order.channel, order.order_id)
+    stream = known_order_stream(order.channel, order.order_id)
     return outbox_message(case_refund_key(order, case), stream, "refund", payload, now)
 
 

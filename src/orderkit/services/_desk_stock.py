@@ -24,9 +24,9 @@ from orderkit.orders import (
     OrderStatus,
     PaymentCaptured,
     Shipped,
-    order_stream,
 )
 from orderkit.orders._aftersales import restock_key
+from orderkit.orders._messages import known_order_stream
 from orderkit.orders._parcels import shipped_by_line
 from orderkit.ports import Clock, LedgerStore, Outbox
 from orderkit.services._intake import DeskPolicy
@@ -58,7 +58,7 @@ carrier's exception still need a person.
 
 def owner_of(order: Order) -> str:
     """The owner of an order's holds in the ledger: its stream name."""
-    return order_stream(order.channel, order.order_id)
+    return known_order_stream(order.channel, order.order_id)
 
 
 @final

@@ -8,8 +8,8 @@ from json.encoder import encode_basestring
 
 import pendulum
 
-from orderkit.orders import OutboxMessage
-from orderkit.orders._messages import fit_id
+from orderkit.orders import MAX_STREAM_LENGTH, OutboxMessage
+from orderkit.orders._messages import fit_id, made_message
 from orderkit.ports import LedgerStore
 
 
@@ -48,7 +48,7 @@ def sellable_messages(
         balances = ledger.balances(now, sku=sku)
         if not balances:
             continue
-        sellable = sum(balance.sellable() for balance in balances)
+        sellable = sum([balance.sellable() for balance in balances])
         messages.append(_sellable_message(sku, sellable, cause, now))
     return messages
 
@@ -63,9 +63,20 @@ def _sellable_message(
     keys sorted, its separators, and its own string escapes.
     """
     body = f'{{"sellable": {sellable}, "sku": {encode_basestring(sku)}}}'.encode()
+    message_id = fit_id(f"sellable:{sku}:{cause}")
+    stream = sellable_stream(sku)
+    # What the constructor would check of the parts that vary (both start
+    # with a name, so neither is blank; the id fits): a SKU or a cause it
+    # would refuse goes to it, to be refused as it refuses them.
+    if (
+        message_id.isprintable()
+        and stream.isprintable()
+        and len(stream) <= MAX_STREAM_LENGTH
+    ):
+        return made_message(message_id, stream, "sellable", body, now)
     return OutboxMessage(
-        message_id=fit_id(f"sellable:{sku}:{cause}"),
-        stream=sellable_stream(sku),
+        message_id=message_id,
+        stream=stream,
         topic="sellable",
         payload=body,
         created_at=now,
