@@ -9,7 +9,7 @@ implement `LedgerStore` any way they like; the contract suite is the judge.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import pendulum
@@ -95,20 +95,23 @@ class _Work:
         self.written: list[Movement] = []
         self.balances: list[Balance] = []
 
-    def load(self, row: Row, *, creating: bool) -> Figures:
-        figures = self.figures.get(row)
-        if figures is None:
-            found = self.rows.figures(*row)
-            if found is None:
-                if not creating:
-                    _require_known(self.rows, row)
-                found = [0, 0, 0, 0]
-            figures = self.figures[row] = list(found)
+    def read(self, row: Row, *, creating: bool) -> Figures:
+        """Read the row's figures from the store into `self.figures`, once.
+
+        Callers look in `self.figures` first (`self.figures.get(row) or ...`:
+        figures are never empty), so a row read already costs one lookup.
+        """
+        found = self.rows.figures(*row)
+        if found is None:
+            if not creating:
+                _require_known(self.rows, row)
+            found = [0, 0, 0, 0]
+        figures = self.figures[row] = list(found)
         return figures
 
     def move(self, movement: Movement) -> None:
         row = (movement.sku, movement.location)
-        figures = self.load(
+        figures = self.figures.get(row) or self.read(
             row,
             creating=movement.kind in _CREATING
             or (movement.kind is MovementKind.TRANSFER and movement.on_hand > 0),
@@ -151,7 +154,7 @@ class _Work:
                 self.resolve(hold, HoldState.EXPIRED, expiry_key(hold))
 
     def finish(
-        self, key: str | None, own: Iterable[str] = (), *, remember: bool = True
+        self, key: str | None, own: Sequence[str] = (), *, remember: bool = True
     ) -> Receipt | None:
         """Number the movements, check no figure is negative, write it all."""
         seq = self.rows.next_seq()
@@ -167,22 +170,25 @@ class _Work:
             seq += 1
         balances = []
         for (sku, location), figures in self.figures.items():
-            on_hand, reserved, allocated, _ = figures
+            on_hand, reserved, allocated, safety = figures
             if not (
                 0 <= on_hand <= MAX_INT
                 and 0 <= reserved <= MAX_INT
                 and 0 <= allocated <= MAX_INT
             ):
                 _refuse(sku, location, figures)
-            balances.append(build_balance(sku, location, *figures))
+            balances.append(
+                build_balance(sku, location, on_hand, reserved, allocated, safety)
+            )
         self.balances = balances
         # The plan's own holds first: `receipt.holds[0]` is what a caller made.
-        # `self.holds` is keyed by hold id, so a hold is among `first` when
-        # its id is among `own`.
-        own = list(own)
-        first = [self.holds[hold_id] for hold_id in own]
+        # `self.holds` is keyed by hold id and holds every id of `own`, so it
+        # holds others exactly when it has more keys than `own` has distinct ids.
+        written = self.holds
+        holds = [written[hold_id] for hold_id in own]
         mine = set(own)
-        holds = first + [h for i, h in self.holds.items() if i not in mine]
+        if len(written) > len(mine):
+            holds += [h for i, h in written.items() if i not in mine]
         receipt = None
         if key is not None:
             receipt = build_receipt(
@@ -251,7 +257,7 @@ def apply_plan(rows: Rows, plan: Plan) -> Receipt:
         work.move(movement)
     _check(work, plan)
     receipt = work.finish(
-        plan.key, (w.new.hold_id for w in plan.holds), remember=plan.remember
+        plan.key, [w.new.hold_id for w in plan.holds], remember=plan.remember
     )
     assert receipt is not None  # noqa: S101 - finish returns one whenever given a key
     return receipt
@@ -383,8 +389,10 @@ def shortage(check: Check, available: int) -> Shortage:
 
 def _check(work: _Work, plan: Plan) -> None:
     shortages = []
+    loaded = work.figures
     for check in plan.checks:
-        figures = work.load((check.sku, check.location), creating=False)
+        row = (check.sku, check.location)
+        figures = loaded.get(row) or work.read(row, creating=False)
         on_hand, reserved, allocated, _ = figures
         value = (
             on_hand - reserved - allocated

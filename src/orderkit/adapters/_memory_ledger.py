@@ -99,14 +99,19 @@ class MemoryLedgerStore(Journaled):
             mark = s.high_water_
             at = now if mark is None or now >= mark else mark
             found = []
+            figures = s.figures_
+            due_by_row = s.due_by_row
             # Built without re-validation, as the SQL stores build theirs:
             # the engine checked every figure it wrote (the ledger checks a
             # safety stock), and the lapsed units are some of the reserved.
             for row in s.rows(sku, location):
-                on_hand, reserved, allocated, safety = s.figures_[row]
-                lapsed = s.lapsed(row, at)
+                on_hand, reserved, allocated, safety = figures[row]
+                heap = due_by_row.get(row)
+                # A heap's root is its earliest expiry: none due, none lapsed.
+                if heap and heap[0][0] <= at:
+                    reserved -= s.lapsed(heap, at)
                 found.append(
-                    _balance(*row, on_hand, reserved - lapsed, allocated, safety)
+                    _balance(row[0], row[1], on_hand, reserved, allocated, safety)
                 )
             return found
 
@@ -228,6 +233,8 @@ class _State:
     """The store's data, read and written by the engine under the store's lock."""
 
     def __init__(self) -> None:
+        # A row's SKU and location are among `skus` and `locations` while
+        # the row is in `figures_`.
         self.figures_: dict[engine.Row, engine.Figures] = {}
         self.skus: set[str] = set()
         self.locations: set[str] = set()
@@ -321,25 +328,28 @@ class _State:
         receipt: Receipt | None,
     ) -> None:
         journal = self.journal
+        stored = self.figures_
+        # A stored row's SKU and location are known: only new rows add any.
+        new = [row for row in figures if row not in stored]
         if journal is not None:
             # One record undoes the whole write but for its holds, which
             # journal their own writes (a hold moves heaps and owner lists).
             journal.record(
                 self._unwrite,
                 self.high_water_,
-                [(row, self.figures_.get(row, ABSENT)) for row in figures],
-                [sku for sku, _ in figures if sku not in self.skus],
-                [at for _, at in figures if at not in self.locations],
+                [(row, stored.get(row, ABSENT)) for row in figures],
+                [sku for sku, _ in new if sku not in self.skus],
+                [at for _, at in new if at not in self.locations],
                 len(self.movements_),
                 None
                 if receipt is None
                 else (receipt.key, self.receipts.get(receipt.key, ABSENT)),
             )
         self.high_water_ = high_water
-        for row, values in figures.items():
-            self.figures_[row] = values
-            self.skus.add(row[0])
-            self.locations.add(row[1])
+        stored.update(figures)
+        for sku, at in new:
+            self.skus.add(sku)
+            self.locations.add(at)
         for hold in holds:
             self._write_hold(hold, journal)
         self.movements_.extend([_packed(m, self.holds_) for m in movements])
@@ -437,16 +447,13 @@ class _State:
             heapq.heapify(self.due)
             self.stale = 0
 
-    def lapsed(self, row: engine.Row, at: pendulum.DateTime) -> int:
-        """The units of the row's live holds due by `at`, not yet expired.
+    def lapsed(self, heap: list[_Entry], at: pendulum.DateTime) -> int:
+        """The units of the live holds of a row's `heap` due by `at`, not yet expired.
 
         Walks only the heap's entries due by `at` (a subtree whose root is
         not due holds none), not every live hold of the row: a hot SKU's
         balance is read on every order.
         """
-        heap = self.due_by_row.get(row)
-        if not heap or heap[0][0] > at:
-            return 0
         total = 0
         size = len(heap)
         stack = [0]
