@@ -25,6 +25,7 @@ from orderkit.dedupe import (
     sku_multiset,
 )
 from orderkit.dedupe._fingerprints import FINGERPRINT_VERSION, canonical
+from orderkit.dedupe._matches import check_fingerprints
 from orderkit.errors import InvalidAddress, OrderkitError, ValidationError
 from orderkit.money import Money
 from orderkit.orders import Address, Buyer, Order, OrderLine
@@ -228,3 +229,25 @@ class TestMobileShortcut:
             assert _phones._read.__wrapped__(raw, region) == _phones._read_text(
                 raw, region
             )
+
+
+class TestStoredFingerprints:
+    """`check_fingerprints` takes a tuple first, and checks it as any sequence."""
+
+    def test_a_tuple_is_checked_item_by_item(self) -> None:
+        found = FOR_TESTS.fingerprints(order_with_phone(MOBILE))
+        assert check_fingerprints(found) == tuple(str(f) for f in found)
+        assert check_fingerprints([*found, *found]) == check_fingerprints(found)
+        with pytest.raises(ValidationError) as raised:
+            check_fingerprints((*found, str(found[0])))
+        assert raised.value.field == f"fingerprints[{len(found)}]"
+
+    @pytest.mark.parametrize(
+        "value",
+        ["abc", b"abc", 42, {"a": 1}.keys()],
+        ids=["str", "bytes", "int", "keys"],
+    )
+    def test_anything_else_is_refused_whole(self, value: object) -> None:
+        with pytest.raises(ValidationError) as raised:
+            check_fingerprints(value)
+        assert raised.value.field == "fingerprints"

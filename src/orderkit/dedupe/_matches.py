@@ -253,7 +253,11 @@ def check_fingerprints(value: object) -> tuple[str, ...]:
     Raises:
         ValidationError: Naming the field `fingerprints` (or an item of it).
     """
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+    # A tuple first (what `fingerprints` returns): the ABC's isinstance
+    # costs more than checking a fingerprint.
+    if type(value) is not tuple and (
+        isinstance(value, str | bytes) or not isinstance(value, Sequence)
+    ):
         raise ValidationError(
             "fingerprints", value, "must be a sequence of Fingerprint"
         )

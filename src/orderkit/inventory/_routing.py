@@ -158,7 +158,38 @@ def route(
     """
     if type(strategy) is not RoutingStrategy:
         strategy = RoutingStrategy(strategy)
-    wanted = _demand(demand)
+    return _route(_demand(demand), balances, locations, distances, strategy)
+
+
+def route_summed(
+    demand: dict[str, int],
+    balances: Iterable[Balance],
+    *,
+    locations: Sequence[str],
+    strategy: RoutingStrategy,
+) -> Route:
+    """`route` of what an order's lines ask, summed by SKU: the order desk's.
+
+    Each SKU is an `OrderLine`'s, which checked it as `route` does, and
+    each quantity a sum of lines' positive quantities: only the sum's bound
+    is left to check. The balances and locations are checked as `route`
+    checks them, with the same errors.
+    """
+    if not demand:
+        raise EmptyOrder("demand", demand, "an order needs at least one line")
+    for sku, total in demand.items():
+        _check_total(sku, total)
+    return _route(demand, balances, locations, None, strategy)
+
+
+def _route(
+    wanted: dict[str, int],
+    balances: Iterable[Balance],
+    locations: Sequence[str] | None,
+    distances: Mapping[str, int | float | Decimal] | None,
+    strategy: RoutingStrategy,
+) -> Route:
+    """`route`, once the demand is summed and checked."""
     stock, stocked = _balances(balances, wanted)
     table = None if distances is None else _distances(distances)
     if locations is not None:
@@ -243,13 +274,14 @@ def _demand(demand: object) -> dict[str, int]:
             raise InvalidQuantity(
                 f"demand[{sku!r}]", quantity, "must be a positive integer"
             )
-        total = wanted.get(sku, 0) + quantity
-        if total > MAX_INT:
-            raise InvalidQuantity(
-                f"demand[{sku!r}]", total, "must be at most 2**63 - 1"
-            )
-        wanted[sku] = total
+        wanted[sku] = _check_total(sku, wanted.get(sku, 0) + quantity)
     return wanted
+
+
+def _check_total(sku: str, total: int) -> int:
+    if total > MAX_INT:
+        raise InvalidQuantity(f"demand[{sku!r}]", total, "must be at most 2**63 - 1")
+    return total
 
 
 _check_sku = text("demand")

@@ -8,8 +8,9 @@ commits once: a use case that fails leaves every store as it was.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Final, final
+from typing import Final, Generic, TypeVar, final
 
 import attrs
 import pendulum
@@ -22,7 +23,6 @@ from orderkit.errors import (
     ConcurrencyConflict,
     IllegalTransition,
     InsufficientStock,
-    OrderkitError,
     OrderMismatch,
     RefundExceedsCapture,
     UnknownOrder,
@@ -46,7 +46,6 @@ from orderkit.orders import (
     OrderEvent,
     OrderStatus,
     PaymentCaptured,
-    PickingStarted,
     Recorded,
     RefundDue,
     Rejected,
@@ -102,15 +101,12 @@ from orderkit.services._intake import (
 from orderkit.services._limits import PurchaseLimits
 from orderkit.services._picking import (
     PICK,
-    check_served,
+    OrderPicking,
     pick_ended,
-    pick_refused,
-    pick_started,
     picked_for_nobody,
-    picking,
-    voids,
+    queued,
 )
-from orderkit.services._saga_steps import ENDED, RETRY_LATER, reason_text, refusal
+from orderkit.services._saga_steps import ENDED
 
 
 _S = OrderStatus
@@ -124,6 +120,34 @@ _RECORDERS: Final[dict[type, Callable[..., Recorded | Unchanged]]] = {
     AfterSalesCase: record_case,
     PriceChange: record_price_change,
 }
+_T = TypeVar("_T")
+
+
+@final
+class _PerStores(Generic[_T]):
+    """A service over a unit's stores, made again only when they are others.
+
+    The desk's clock, policy and fingerprinter never change, and a unit of
+    work hands out the same store objects unit after unit (the reference
+    ones do): the service the last call made serves the next, rather than
+    one made per order. It is still made in the use case, from the stores
+    the unit gives it, so whatever it refuses is refused by that call and
+    every later one, as before.
+    """
+
+    __slots__ = ("_last", "_make")
+
+    def __init__(self, make: Callable[..., _T]) -> None:
+        self._make = make
+        self._last: tuple[tuple[object, ...], _T] | None = None
+
+    def __call__(self, *stores: object) -> _T:
+        # Read and replaced whole: threads sharing the desk never pair one
+        # store with another's service. By identity: a store is its object.
+        last = self._last
+        if last is None or not all(map(operator.is_, last[0], stores)):
+            last = self._last = (stores, self._make(*stores))
+        return last[1]
 
 
 @final
@@ -153,6 +177,17 @@ class OrderDesk:
         self._clock = clock
         self._policy = policy
         self._fingerprinter = fingerprinter
+        self._detectors: _PerStores[DuplicateDetector] = _PerStores(
+            lambda store: DuplicateDetector(
+                policy.duplicate_window, store, fingerprinter, clock
+            )
+        )
+        self._limiters: _PerStores[PurchaseLimits] = _PerStores(
+            lambda store: PurchaseLimits(policy.limits, store, clock)
+        )
+        self._stocks: _PerStores[OrderStock] = _PerStores(
+            lambda ledger, outbox: OrderStock(ledger, clock, policy, outbox)
+        )
 
     # ------------------------------------------------------------------
     # Intake
@@ -226,12 +261,7 @@ class OrderDesk:
             now = self._clock.now()
             batch, records = intake_batch(incoming, now)
             order, refunds = _taken_in(batch, records, now)
-            screening = DuplicateDetector(
-                self._policy.duplicate_window,
-                uow.detector,
-                self._fingerprinter,
-                self._clock,
-            ).check(order)
+            screening = self._detectors(uow.detector).check(order)
             limited = self._limited(uow, order, ip, device, promotion)
             if limited is not None:
                 return limited
@@ -296,9 +326,7 @@ class OrderDesk:
             promotion=promotion,
             region=self._fingerprinter.region_of(order.channel),
         )
-        decision = PurchaseLimits(self._policy.limits, uow.limits, self._clock).check(
-            context, use_id=owner_of(order)
-        )
+        decision = self._limiters(uow.limits).check(context, use_id=owner_of(order))
         if isinstance(decision, Exceeded):
             return Refused(
                 order.channel,
@@ -560,91 +588,10 @@ class OrderDesk:
                 failure to retry (`CircuitOpen`...): the saga stays; retry
                 the call, or `recover`.
         """
-        with self._unit as uow:
-            order = self._order(uow, channel, order_id)
-            saga = picking(order)
-            if saga is None:
-                _check_pickable(order)
-                tasks = self._stock(uow).pick_tasks(order)
-                check_served(order, tasks, self._policy.locations)
-                if tasks:
-                    now = self._clock.now()
-                    started, record = pick_started(order, tasks, now)
-                    self._store(uow, order, started, [record], now)
-                    uow.commit()
-                    saga = started.saga
-            elif order.status is _S.PAID:
-                # Resumed: the same tasks, from the same committed units.
-                tasks = self._stock(uow).pick_tasks(order)
-                # Before anything is sent or ended: another desk's resumes it.
-                check_served(order, tasks, self._policy.locations)
-            else:
-                tasks = ()
-        if saga is not None and tuple(t.task_id for t in tasks) != saga.tasks:
-            # Its stock is no longer what the saga sent: a person decides.
-            sent = ", ".join(saga.tasks)
-            why = IllegalTransition(
-                order_id,
-                order.status,
-                "start_picking",
-                f"its committed stock no longer makes the tasks {sent}",
-            )
-            raise self._pick_refused(channel, order_id, saga.tasks, why)
-        sent_ids = [task.task_id for task in tasks]
-        for task in tasks:
-            try:
-                warehouse.create_pick_task(task)
-            except RETRY_LATER:
-                raise
-            except OrderkitError as no:
-                # The warehouse's no: asking again gets the same answer, and
-                # a task sent before it may be picked, so a person decides.
-                said = f"the warehouse refused {task.task_id}: {reason_text(no)}"
-                raise self._pick_refused(channel, order_id, sent_ids, no, said) from no
-        event = PickingStarted(
-            order_id=order_id,
-            key=IdempotencyKey("orderkit", "picking", order_id, channel),
-            occurred_at=self._clock.now(),
-            source="orderkit",
+        picker = OrderPicking(
+            self._unit, self._clock, self._policy.locations, self._stock, self.record
         )
-        recorded = self.record(channel, order_id, event)
-        refused = refusal(recorded, event)
-        if refused is not None and tasks:
-            raise self._pick_refused(channel, order_id, sent_ids, refused)
-        return recorded
-
-    def _pick_refused(
-        self,
-        channel: str,
-        order_id: str,
-        tasks: Sequence[str],
-        why: Exception,
-        said: str = "the order moved on while its pick tasks were sent",
-    ) -> IllegalTransition:
-        """Hold an order whose pick tasks went out for nothing, for a person.
-
-        Its pick saga, when still in flight, ends in the same unit. Returns
-        the error to raise: `said`, then the tasks to void; its cause `why`.
-        """
-        with self._unit as uow:
-            order = self._order(uow, channel, order_id)
-            now = self._clock.now()
-            held: tuple[Order, AuditRecord] | None = None
-            if picking(order) is not None:
-                held = pick_refused(order, why, now)
-            elif PICK not in order.review:
-                held = held_for(order, PICK, now)
-            if held is not None:
-                self._store(uow, order, held[0], [held[1]], now)
-                uow.commit()
-        error = IllegalTransition(
-            order_id,
-            order.status,
-            "start_picking",
-            f"{said}: {voids(tasks)}",
-        )
-        error.__cause__ = why
-        return error
+        return picker.start(channel, order_id, warehouse)
 
     def track(self, channel: str, order_id: str, scan: TrackingEvent) -> EventRecorded:
         """Apply a carrier's scan of one of the order's parcels.
@@ -960,11 +907,7 @@ class OrderDesk:
         tasks.
         """
         positive_int("limit")(None, None, limit)
-        paid = [
-            order
-            for order in self._all(_S.PAID)
-            if not order.review and (order.saga is None or picking(order) is not None)
-        ]
+        paid = [order for order in self._all(_S.PAID) if queued(order)]
         return tuple(sorted(paid, key=self._policy.picking_priority)[:limit])
 
     def _all(self, status: OrderStatus) -> Iterator[Order]:
@@ -989,7 +932,7 @@ class OrderDesk:
         return order
 
     def _stock(self, uow: UnitOfWork) -> OrderStock:
-        return OrderStock(uow.ledger, self._clock, self._policy, uow.outbox)
+        return self._stocks(uow.ledger, uow.outbox)
 
     def _store(  # noqa: PLR0913 - the unit, the change, and what it sends
         self,
@@ -1118,24 +1061,6 @@ def _held_if_refused(
     held, record = held_for(order, "event", now, said)
     records.append(record)
     return held
-
-
-def _check_pickable(order: Order) -> None:
-    """Refuse to start picking an order that is not paid, or that waits.
-
-    Raises:
-        IllegalTransition: The order is not paid, waits for a person, or
-            another saga is in flight on it (the reason says which).
-    """
-    if order.status is not _S.PAID or order.review:
-        why = "only a paid order that waits for nobody is picked"
-        if PICK in order.review:
-            why = f"{why}: its pick tasks wait for a person to void them"
-    elif order.saga is not None:
-        why = f"a {order.saga.name} saga is in flight"
-    else:
-        return
-    raise IllegalTransition(order.order_id, order.status, "start_picking", why)
 
 
 def _withdrawn(order: Order, now: pendulum.DateTime) -> tuple[Order, AuditRecord]:

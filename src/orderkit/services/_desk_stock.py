@@ -14,7 +14,8 @@ from orderkit._validate import MAX_INT
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import HoldNotLive, InsufficientStock, ValidationError
 from orderkit.integrations import PickLine, PickTask
-from orderkit.inventory import Balance, Hold, HoldState, Route, StockLine, route
+from orderkit.inventory import Balance, Hold, HoldState, Route, StockLine
+from orderkit.inventory._routing import route_summed
 from orderkit.orders import (
     AfterSalesCase,
     Cancelled,
@@ -129,7 +130,7 @@ class OrderStock:
                     )
 
     def _route(self, demand: dict[str, int], balances: list[Balance]) -> Route:
-        return route(
+        return route_summed(
             demand,
             balances,
             locations=self._policy.locations,

@@ -124,7 +124,12 @@ def _name(field: str) -> Validator:
 
 
 def _lines(lines: object) -> list[StockLine]:
-    if isinstance(lines, str | bytes) or not isinstance(lines, Iterable):
+    # A list or a tuple first: the ABC's isinstance costs more than a line.
+    if (
+        type(lines) is not list
+        and type(lines) is not tuple
+        and (isinstance(lines, str | bytes) or not isinstance(lines, Iterable))
+    ):
         raise ValidationError("lines", lines, "must be a sequence of StockLine")
     found = [
         line if isinstance(line, StockLine) else _line(i, line)
@@ -711,7 +716,8 @@ class Ledger:
         return self._apply(planning.receive(stamp, kind, line))
 
     def _apply(self, plan: Plan) -> Receipt:
-        self._take_turns(sku for sku, _ in plan.touched())
+        if self._outbox is not None and self._locks is not None:
+            self._take_turns(sku for sku, _ in plan.touched())
         receipt = self._store.apply(plan)
         if self._outbox is not None and not receipt.replayed:
             # Every movement is on a balance the plan touched: turns taken.

@@ -6,27 +6,34 @@ task whose reply was lost, or sent before a crash, may be picked. The saga
 ends in the unit that moves the order out of paid: picking started (the
 tasks are the order's), or the order cancelled or closed (the tasks may
 pick goods for nobody: a person voids them, told by `review` "pick").
+`OrderPicking` runs the saga for the desk, against its unit and a warehouse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from typing import Final
+from collections.abc import Callable, Collection, Sequence
+from typing import Final, final
 
 import pendulum
 
-from orderkit.errors import ConfigurationError
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import ConfigurationError, IllegalTransition, OrderkitError
 from orderkit.integrations import PickTask
 from orderkit.orders import (
     AuditRecord,
     FieldChange,
     Order,
+    OrderEvent,
     OrderStatus,
+    PickingStarted,
     Saga,
     order_stream,
 )
+from orderkit.ports import Clock, UnitOfWork, Warehouse
 from orderkit.services import _saga_steps as steps
 from orderkit.services._desk_notes import held_for
+from orderkit.services._desk_stock import OrderStock
+from orderkit.services._intake import EventRecorded
 
 
 PICK: Final = "pick"
@@ -130,3 +137,147 @@ def picked_for_nobody(
     """
     void = FieldChange(PICK, "", voids([task.task_id for task in tasks]))
     return held_for(order, PICK, now, void)
+
+
+def queued(order: Order) -> bool:
+    """Whether a paid order waits in the picking queue.
+
+    One held for review, or with a saga other than its pick saga in flight,
+    waits outside; one whose pick saga is in flight stays, since
+    `OrderDesk.start_picking` resumes it with the same tasks.
+    """
+    return not order.review and (order.saga is None or picking(order) is not None)
+
+
+def _check_pickable(order: Order) -> None:
+    """Refuse to start picking an order that is not paid, or that waits.
+
+    Raises:
+        IllegalTransition: The order is not paid, waits for a person, or
+            another saga is in flight on it (the reason says which).
+    """
+    if order.status is not OrderStatus.PAID or order.review:
+        why = "only a paid order that waits for nobody is picked"
+        if PICK in order.review:
+            why = f"{why}: its pick tasks wait for a person to void them"
+    elif order.saga is not None:
+        why = f"a {order.saga.name} saga is in flight"
+    else:
+        return
+    raise IllegalTransition(order.order_id, order.status, "start_picking", why)
+
+
+@final
+class OrderPicking:
+    """The pick saga run for the order desk: `OrderDesk.start_picking`.
+
+    The desk lends what the saga needs of it: its unit of work and clock,
+    the locations it serves, its stock over a unit, and its `record`, which
+    applies `PickingStarted` with all its effects.
+    """
+
+    def __init__(
+        self,
+        unit: UnitOfWork,
+        clock: Clock,
+        locations: Collection[str],
+        stock: Callable[[UnitOfWork], OrderStock],
+        record: Callable[[str, str, OrderEvent], EventRecorded],
+    ) -> None:
+        """Run the saga over `unit`, recording through `record`."""
+        self._unit = unit
+        self._clock = clock
+        self._locations = locations
+        self._stock = stock
+        self._record = record
+
+    def start(self, channel: str, order_id: str, warehouse: Warehouse) -> EventRecorded:
+        """Send a paid order's pick tasks to `warehouse`, then mark it picking.
+
+        What each step does, and what it raises: `OrderDesk.start_picking`.
+        """
+        with self._unit as uow:
+            order = steps.order_of(uow, channel, order_id)
+            saga = picking(order)
+            if saga is None:
+                _check_pickable(order)
+                tasks = self._stock(uow).pick_tasks(order)
+                check_served(order, tasks, self._locations)
+                if tasks:
+                    now = self._clock.now()
+                    started, record = pick_started(order, tasks, now)
+                    steps.write(uow, order, started, record)
+                    uow.commit()
+                    saga = started.saga
+            elif order.status is OrderStatus.PAID:
+                # Resumed: the same tasks, from the same committed units.
+                tasks = self._stock(uow).pick_tasks(order)
+                # Before anything is sent or ended: another desk's resumes it.
+                check_served(order, tasks, self._locations)
+            else:
+                tasks = ()
+        if saga is not None and tuple(t.task_id for t in tasks) != saga.tasks:
+            # Its stock is no longer what the saga sent: a person decides.
+            sent = ", ".join(saga.tasks)
+            why = IllegalTransition(
+                order_id,
+                order.status,
+                "start_picking",
+                f"its committed stock no longer makes the tasks {sent}",
+            )
+            raise self._refused(channel, order_id, saga.tasks, why)
+        sent_ids = [task.task_id for task in tasks]
+        for task in tasks:
+            try:
+                warehouse.create_pick_task(task)
+            except steps.RETRY_LATER:
+                raise
+            except OrderkitError as no:
+                # The warehouse's no: asking again gets the same answer, and
+                # a task sent before it may be picked, so a person decides.
+                said = f"the warehouse refused {task.task_id}: {steps.reason_text(no)}"
+                raise self._refused(channel, order_id, sent_ids, no, said) from no
+        event = PickingStarted(
+            order_id=order_id,
+            key=IdempotencyKey("orderkit", "picking", order_id, channel),
+            occurred_at=self._clock.now(),
+            source="orderkit",
+        )
+        recorded = self._record(channel, order_id, event)
+        refused = steps.refusal(recorded, event)
+        if refused is not None and tasks:
+            raise self._refused(channel, order_id, sent_ids, refused)
+        return recorded
+
+    def _refused(
+        self,
+        channel: str,
+        order_id: str,
+        tasks: Sequence[str],
+        why: Exception,
+        said: str = "the order moved on while its pick tasks were sent",
+    ) -> IllegalTransition:
+        """Hold an order whose pick tasks went out for nothing, for a person.
+
+        Its pick saga, when still in flight, ends in the same unit. Returns
+        the error to raise: `said`, then the tasks to void; its cause `why`.
+        """
+        with self._unit as uow:
+            order = steps.order_of(uow, channel, order_id)
+            now = self._clock.now()
+            held: tuple[Order, AuditRecord] | None = None
+            if picking(order) is not None:
+                held = pick_refused(order, why, now)
+            elif PICK not in order.review:
+                held = held_for(order, PICK, now)
+            if held is not None:
+                steps.write(uow, order, *held)
+                uow.commit()
+        error = IllegalTransition(
+            order_id,
+            order.status,
+            "start_picking",
+            f"{said}: {voids(tasks)}",
+        )
+        error.__cause__ = why
+        return error
