@@ -72,10 +72,14 @@ class _Broken(Exception):
     pass
 
 
-def test_records_a_failed_replay_left_behind_do_not_outlive_the_unit(
+def test_a_record_that_fails_to_replay_leaves_only_its_own_write(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A replay that raises leaves records: the next unit never replays them."""
+    """A replay goes on past a record that raises, then raises its error.
+
+    Stopping at it would keep every older write of the unit, in every store;
+    and no record outlives the unit, to be replayed by a later one.
+    """
     uow = MemoryUnitOfWork()
     with uow:
         uow.cursors.advance("feed", None, "c-1")
@@ -89,16 +93,21 @@ def test_records_a_failed_replay_left_behind_do_not_outlive_the_unit(
         with uow:
             uow.cursors.advance("feed", "c-1", "c-2")
             uow.outbox.add([_message("m-1")])
+            uow.orders.save(sample_order("DY-1"), None)
 
     monkeypatch.setattr(outbox, "_unadd", broken)
     with pytest.raises(_Broken):
         write_and_leave()
-    # The cursor's record, older than the broken one, was dropped unplayed.
     assert not uow._journal.undo
     monkeypatch.undo()
     with uow:
+        # Older and newer than the broken record: both undone.
+        assert uow.cursors.get("feed") == "c-1"
+        assert uow.orders.get("douyin", "DY-1") is None
+        # The broken record's own write is what stays.
+        assert [m.message_id for m in uow.outbox.unsent()] == ["m-1"]
         uow.cursors.advance("other", None, "x")
         uow.rollback()
         # Rolling back this unit undid its own write alone.
         assert uow.cursors.get("other") is None
-        assert uow.cursors.get("feed") == "c-2"
+        assert uow.cursors.get("feed") == "c-1"

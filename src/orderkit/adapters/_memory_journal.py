@@ -144,11 +144,22 @@ class Journal:
         return heapq.heappop(heap)
 
     def replay(self) -> None:
-        """Undo every record, newest first, and forget them."""
+        """Undo every record, newest first, and forget them.
+
+        A record whose undo raises does not stop the others: stopping would
+        keep every older write of the unit, in every store, where only that
+        record's write is left. The first error is raised once all are done.
+        """
         undo = self.undo
+        failed: BaseException | None = None
         while undo:
             call, *arguments = undo.pop()
-            call(*arguments)
+            try:
+                call(*arguments)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                failed = exc if failed is None else failed
+        if failed is not None:
+            raise failed
 
     def clear(self) -> None:
         """Forget every record: what they undo is kept."""

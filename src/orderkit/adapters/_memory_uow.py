@@ -187,9 +187,12 @@ class MemoryUnitOfWork:
     def _put_back(self) -> None:
         # Most units end committed: their journal is empty, nothing to mend.
         if self._journal.undo:
-            self._journal.replay()
-            for store in self._all:
-                store._rolled_back()  # noqa: SLF001 - the stores' rollback hooks
+            try:
+                self._journal.replay()
+            finally:
+                # Mended even when a record failed: the others were replayed.
+                for store in self._all:
+                    store._rolled_back()  # noqa: SLF001 - the stores' rollback hooks
 
     def _end(self) -> None:
         for store in self._all:

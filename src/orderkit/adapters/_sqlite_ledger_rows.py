@@ -121,7 +121,8 @@ class SqliteRows:
 
     Reads change nothing, so they are cached for the plan's lifetime: the
     first read of a balance fetches all the engine will ask about it, and
-    about every other balance the plan touches, in one statement.
+    about every other balance the plan touches, in one statement per 16
+    balances.
     Given a `savepoint` name, the write runs in that `SAVEPOINT`, so that a
     failure undoes it alone and the enclosing transaction goes on.
     """

@@ -334,7 +334,9 @@ def _locations(locations: Iterable[str]) -> tuple[str, ...]:
     # A tuple is immutable, and one that passed holds only text: the same
     # tuple again (the order desk's policy's, on every order) passes again.
     if locations is _last_checked:
-        return _last_checked
+        # `locations`, not the global read again: another thread may have
+        # replaced it meanwhile.
+        return locations
     names = ordered_locations(locations)
     seen: set[str] = set()
     for i, name in enumerate(names):

@@ -132,7 +132,8 @@ class _PerStores(Generic[_T]):
     ones do): the service the last call made serves the next, rather than
     one made per order. It is still made in the use case, from the stores
     the unit gives it, so whatever it refuses is refused by that call and
-    every later one, as before.
+    every later one, as before. It keeps the last stores it was given (and
+    so their objects stay alive) until a call brings others.
     """
 
     __slots__ = ("_last", "_make")

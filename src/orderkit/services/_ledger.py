@@ -209,8 +209,8 @@ class Ledger:
         self._hold_ttl = _ttl(hold_ttl, "hold_ttl")
         self._outbox = outbox
         # What `isinstance(outbox, StreamLocks)` asks of a protocol with one
-        # method, without its cost (microseconds, and the desk makes a
-        # ledger per order): the method is there, and not blocked by None.
+        # method, without its cost (microseconds, and a ledger is made per
+        # use case): the method is there, and not blocked by None.
         self._locks: Callable[[Sequence[str]], None] | None = getattr(
             outbox, "lock_streams", None
         )
