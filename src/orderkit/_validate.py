@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, TypeGuard, TypeVar
 
 from orderkit.errors import EmptyOrder, InvalidQuantity, ValidationError
 from orderkit.money import Money
@@ -144,6 +144,15 @@ def items_of(field: str, kind: type) -> Validator:
                 )
 
     return check
+
+
+def is_sequence(value: object) -> TypeGuard[Sequence[Any]]:
+    """Whether `value` is a `Sequence` of items: not text, nor bytes."""
+    # A list or a tuple, as nearly every caller passes, skips the ABC's
+    # isinstance, which costs more than checking an item.
+    return type(value) in (list, tuple) or (
+        not isinstance(value, str | bytes) and isinstance(value, Sequence)
+    )
 
 
 def as_tuple(value: Iterable[T], field: str, kind: type[T]) -> tuple[T, ...]:

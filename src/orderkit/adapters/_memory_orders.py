@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeGuard, cast, final
+from typing import cast, final
 
-from orderkit._validate import positive_int
+from orderkit._validate import is_sequence, positive_int
 from orderkit.adapters._memory_journal import Journal, Journaled
 from orderkit.dedupe._claims import check_text
 from orderkit.errors import ConcurrencyConflict, ValidationError
@@ -14,14 +14,6 @@ from orderkit.orders import AuditRecord, Order, OrderStatus
 
 
 _Key = tuple[str, str]
-
-
-def is_sequence(value: object) -> TypeGuard[Sequence[Any]]:
-    """Whether `value` is a `Sequence` of items: not text, nor bytes."""
-    # A list or a tuple, as nearly every caller passes, skips the ABC check.
-    return type(value) in (list, tuple) or (
-        not isinstance(value, str | bytes) and isinstance(value, Sequence)
-    )
 
 
 def check_key(channel: object, order_id: object) -> _Key:

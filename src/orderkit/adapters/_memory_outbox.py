@@ -11,9 +11,8 @@ from typing import cast, final
 import pendulum
 
 from orderkit._time import plus, to_utc
-from orderkit._validate import as_tuple, positive_int
+from orderkit._validate import as_tuple, is_sequence, positive_int
 from orderkit.adapters._memory_journal import Journal, Journaled
-from orderkit.adapters._memory_orders import is_sequence
 from orderkit.dedupe._claims import check_duration, check_text
 from orderkit.errors import ConcurrencyConflict, ValidationError
 from orderkit.orders._messages import OutboxMessage
@@ -86,7 +85,7 @@ def check_mark(
         ValidationError: Naming `message_ids`, `message_ids[i]` or `relay`.
         NaiveDatetime: `now` is naive.
     """
-    if isinstance(message_ids, str | bytes) or not isinstance(message_ids, Sequence):
+    if not is_sequence(message_ids):
         raise ValidationError(
             "message_ids", message_ids, "must be a sequence of message ids"
         )

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final, final
 
 import attrs
 import pendulum
 
 from orderkit._time import plus, to_utc
-from orderkit._validate import Validator, as_tuple
+from orderkit._validate import Validator, as_tuple, is_sequence
 from orderkit.dedupe._claims import check_duration, check_text
 from orderkit.dedupe._fingerprints import Fingerprint, FingerprintKind
 from orderkit.dedupe._phones import normalize_phone
@@ -253,11 +253,7 @@ def check_fingerprints(value: object) -> tuple[str, ...]:
     Raises:
         ValidationError: Naming the field `fingerprints` (or an item of it).
     """
-    # A tuple first (what `fingerprints` returns): the ABC's isinstance
-    # costs more than checking a fingerprint.
-    if type(value) is not tuple and (
-        isinstance(value, str | bytes) or not isinstance(value, Sequence)
-    ):
+    if not is_sequence(value):
         raise ValidationError(
             "fingerprints", value, "must be a sequence of Fingerprint"
         )
