@@ -966,6 +966,43 @@ class TestRefunds:
         assert payments.captured("alipay-77") == cny("476.00")  # nothing sent
         assert shop.refunds(payments).send_due() == ()  # not asked again
 
+    def test_a_refund_the_host_made_while_the_saga_was_at_the_provider_is_a_persons(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        """Finance asks 100.00 back by hand while the saga's 576.00 is being sent."""
+        accepted(shop.desk)
+        first = IdempotencyKey("erp", "ledger", "DY-2001", "1")
+        ledger = captured_ledger()
+        shop.desk.amend(CH, "DY-2001", ledger, key=first, actor="fin", source="erp")
+        self.captured(shop, payments, "alipay-77", "576.00")
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        by_hand = ledger.request_refund(
+            "RF-hand", "alipay-77", cny("100.00"), "goodwill", T0
+        )
+        second = IdempotencyKey("erp", "ledger", "DY-2001", "2")
+
+        def finance() -> None:
+            shop.desk.amend(
+                CH, "DY-2001", by_hand, key=second, actor="fin", source="erp"
+            )
+
+        provider = _DuringRefund(payments, finance)
+
+        (outcome,) = shop.refunds(provider).send_due()
+
+        assert isinstance(outcome, Refunded)
+        assert payments.captured("alipay-77") == cny("0.00")  # the 576.00 left
+        order = stored(shop.unit)
+        assert order.saga is None
+        assert order.review == ("refund",)
+        assert order.payment_ledger == by_hand  # it cannot hold both
+        (result,) = [
+            c.new for c in saga_ended(shop.unit).changes if c.field == "saga.result"
+        ]
+        assert "576.00" in result
+        assert "not recorded" in result
+        assert shop.refunds(payments).send_due() == ()  # not asked again
+
     def test_a_refund_on_a_payment_the_ledger_lacked_is_recorded_in_it(
         self, shop: Shop, payments: FakePayments
     ) -> None:
@@ -1191,6 +1228,9 @@ class TestAfterSalesRefunds:
         order = stored(shop.unit)
         assert order.saga is not None  # still owed: recover reports it stalled
         assert order.saga.key == case_key()
+        assert order.review == ("refund",)  # where people look for work
+        shop.refunds(payments).send_due()
+        assert audit_types(shop.unit).count("HeldForReview") == 1
 
     def test_a_declined_refund_waits_for_a_person_and_is_not_sent_again(
         self, shop: Shop, carrier: FakeCarrier

@@ -42,6 +42,7 @@ from orderkit.services._desk_notes import (
     case_refund_key,
     case_refund_reason,
     case_refund_saga,
+    held_for,
 )
 from orderkit.services._saga_outcomes import RefundDeclined, Refunded, Stalled
 
@@ -130,7 +131,11 @@ class Refunds:
         payment ledger (the money left), the case stays as the person
         recorded it, and the saga ends with the order waiting for a person
         (`review` gains `"refund"`), its result saying the refund was sent
-        and how the case was settled.
+        and how the case was settled. An ended order's refund that its
+        payment ledger refuses once sent (a host amended the ledger while
+        the refund was at the provider) ends its saga all the same, the
+        order waiting for a person (`review` gains `"refund"`), its result
+        saying what was sent and why the ledger does not show it.
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -139,9 +144,11 @@ class Refunds:
                 nothing was sent.
             RefundExceedsCapture: The order's payment ledger does not allow
                 the amount; nothing was sent. A case's refund stays owed (the
-                saga stays, reported `Stalled`); an ended order's saga ends and
+                saga stays, reported `Stalled`) and the order waits for a
+                person (`review` gains `"refund"`); an ended order's saga ends and
                 the order waits for a person (`review` gains `"refund"`), since
-                the ledger changed after the refund fell due.
+                the ledger changed after the refund fell due (its result
+                says an earlier attempt may have reached the provider).
             TransientError: The provider failed or timed out, or its circuit
                 breaker is open (`CircuitOpen`): the saga stays.
         """
@@ -185,9 +192,14 @@ class Refunds:
                     channel,
                     order_id,
                     saga,
-                    result=f"not sent: {steps.reason_text(refused)}",
+                    result=(
+                        f"not sent now: {steps.reason_text(refused)}; an earlier "
+                        f"attempt under {saga.key} may have reached the provider"
+                    ),
                     review=steps.REFUND,
                 )
+            else:
+                self._held(channel, order_id)
             raise
         # Every part, whatever became of the others: the payments are
         # independent, and a declined one is left to a person on its own.
@@ -207,14 +219,24 @@ class Refunds:
                 # while the refund was at the provider.
                 case = _case_of(order, saga) or case
             settled = _settled_otherwise(case)
-            new, records = _recorded(
-                order,
-                saga,
-                case,
-                reason,
-                sent=_sent(parts, transactions),
-                now=now,
-            )
+            try:
+                new, records = _recorded(
+                    order,
+                    saga,
+                    case,
+                    reason,
+                    sent=_sent(parts, transactions),
+                    now=now,
+                )
+            except RefundExceedsCapture as refused:
+                if case is not None:
+                    raise
+                # The ledger changed while the refund was at the provider (a
+                # host's amendment) and cannot hold both: only a person can
+                # tell which to keep. Ended now, while what was sent is known;
+                # a retry would find the ledger refusing and not know it.
+                new, records = order, []
+                settled = f"not recorded: {steps.reason_text(refused)}"
             if settled is not None:
                 result = f"{result}; {settled}"
             ended, record = steps.ended(
@@ -227,6 +249,21 @@ class Refunds:
             steps.write(uow, order, ended, record, *records)
             uow.commit()
         return _outcome(ended, transactions)
+
+    def _held(self, channel: str, order_id: str) -> None:
+        """Put the order in a person's hands (`review` gains `"refund"`).
+
+        A case's refund the ledger refuses stays owed, its saga in flight
+        (which also bars the channel's refunds and other sagas), until a
+        person changes the ledger or the case: they look at `review`.
+        """
+        with self._unit as uow:
+            order = steps.order_of(uow, channel, order_id)
+            if steps.REFUND in order.review:
+                return
+            held, record = held_for(order, steps.REFUND, self._clock.now())
+            steps.write(uow, order, held, record)
+            uow.commit()
 
     def _send(
         self, order: Order, part: _Part, reason: str
