@@ -21,6 +21,7 @@ from orderkit.adapters._sqlite_session import (
     declare,
     in_savepoint,
     select_in,
+    write_rows,
 )
 from orderkit.dedupe import (
     ReviewState,
@@ -309,7 +310,8 @@ def _screen(cur: sqlite3.Cursor, checked: Recording) -> Screening:
         if rows
         else ()
     )
-    cur.executemany(_NEW_FINGERPRINT, [(text, placed_us, seq) for text in texts])
+    # In the caller's savepoint or transaction, which undoes it with the rest.
+    write_rows(cur, None, _NEW_FINGERPRINT, [(text, placed_us, seq) for text in texts])
     if not matches:
         return Screening(*key, (), None)
     suspicion = Suspicion(*key, seen.placed_at, matches, flagged_at)

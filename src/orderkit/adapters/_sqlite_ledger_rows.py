@@ -22,7 +22,7 @@ from orderkit.adapters._ledger_rows import (
 )
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._sqlite_ledger_tables import HOLD, HOLD_BY_ID, POLICY
-from orderkit.adapters._sqlite_session import undo
+from orderkit.adapters._sqlite_session import undo, write_rows
 from orderkit.inventory import Hold, Movement, Plan, Receipt, StockPolicy
 
 
@@ -289,17 +289,15 @@ class SqliteRows:
         try:
             if mark != self._mark:
                 cur.execute(_SET_MARK, (mark,))
-            if figures:
-                cur.executemany(
-                    _UPSERT_BALANCE,
-                    [(s, loc, *values) for (s, loc), values in figures.items()],
-                )
+            # Under this write's savepoint (or in the store's own
+            # transaction): the rows need none of their own. A dict's
+            # balances never repeat a key; holds may.
+            balance_rows = [(s, loc, *values) for (s, loc), values in figures.items()]
+            write_rows(cur, None, _UPSERT_BALANCE, balance_rows)
             hold_rows = [hold_row(h) for h in holds]
-            if hold_rows:
-                cur.executemany(_UPSERT_HOLD, hold_rows)
+            write_rows(cur, None, _UPSERT_HOLD, hold_rows, key=1)
             movement_rows = [movement_row(m) for m in movements]
-            if movement_rows:
-                cur.executemany(_INSERT_MOVEMENT, movement_rows)
+            write_rows(cur, None, _INSERT_MOVEMENT, movement_rows)
             if receipt is not None:
                 body = _receipt_body(
                     receipt, holds, hold_rows, movements, movement_rows

@@ -9,7 +9,12 @@ from typing import Final, final
 
 from orderkit._time import before_or_first
 from orderkit.adapters._micros import to_us
-from orderkit.adapters._sqlite_session import SessionStore, declare, in_savepoint
+from orderkit.adapters._sqlite_session import (
+    SessionStore,
+    declare,
+    in_savepoint,
+    write_rows,
+)
 from orderkit.pricing import Exceeded, Granted, LimitDecision, LimitKey, Overage
 from orderkit.pricing._limits import check_instant, check_keys, check_use_id, uses_of
 
@@ -149,7 +154,8 @@ class SqliteLimitStore(SessionStore):
                 return Exceeded(tuple(over))
 
             def record() -> LimitDecision:
-                cur.executemany(_NEW_USE, rows)
+                # The savepoint undoes them with the use id.
+                write_rows(cur, None, _NEW_USE, rows)
                 if use is not None:
                     cur.execute(_NEW_USE_ID, (use, at_us))
                 return Granted()

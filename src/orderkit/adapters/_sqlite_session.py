@@ -79,6 +79,8 @@ _IN_CHUNK: Final = 500
 _MAX_PARAMETERS: Final = 999
 # Multi-row forms of one-row INSERTs, by statement and row count.
 _MANY_ROWS: dict[tuple[str, int], str] = {}
+# `select_in`'s statements with their `IN (...)` lists, by statement and length.
+_IN_QUERIES: dict[tuple[str, int], str] = {}
 
 
 # A unit of work writes a row or two into some thirty B-trees, and a commit
@@ -208,16 +210,30 @@ def write_rows(
     savepoint: str | None,
     statement: str,
     rows: Sequence[Sequence[object]],
+    *,
+    key: int = 0,
 ) -> None:
-    """Run `statement` once per row, all or nothing (see `in_savepoint`).
+    """Write `rows` in order with the one-row `statement`, all or nothing.
 
-    One row needs no savepoint: SQLite undoes a failed statement's own
-    changes and keeps the transaction, and a savepoint would add two
-    statements to every such write.
+    `statement` writes one row (`VALUES (?, ...)`, as for `insert_new`, and
+    may go on with a conflict clause). Rows that fit in one statement go in
+    one, which SQLite undoes whole if it fails; a statement per row would
+    take a savepoint around them too (see `in_savepoint`: with `savepoint`
+    `None`, the caller's transaction or savepoint undoes them). SQLite
+    inserts a statement's rows in the order given, so their rowids are
+    those of one statement per row.
+
+    An upsert names in `key` how many leading values make a row's conflict
+    key: rows repeating a key go one statement each, so that a later row
+    plainly updates what an earlier one wrote, as it always did.
     """
-    if len(rows) == 1:
+    count = len(rows)
+    if count == 1:
         cur.execute(statement, rows[0])
-    elif rows:
+    elif count and _fits(rows) and (not key or _distinct(rows, key)):
+        values = [value for row in rows for value in row]
+        cur.execute(_many_rows(statement, count), values)
+    elif count:
         in_savepoint(cur, savepoint, lambda: cur.executemany(statement, rows))
 
 
@@ -233,19 +249,43 @@ def insert_new(
     then compares with what is stored, as a read first would have (False).
     So do rows too many for one statement.
     """
-    if not rows or len(rows) * len(rows[0]) > _MAX_PARAMETERS:
+    if not rows or not _fits(rows):
         return False
-    query = _MANY_ROWS.get((statement, len(rows)))
-    if query is None:
-        one = statement[statement.rindex("(") :]
-        query = _MANY_ROWS[statement, len(rows)] = statement + f", {one}" * (
-            len(rows) - 1
-        )
     try:
-        cur.execute(query, [value for row in rows for value in row])
+        cur.execute(
+            _many_rows(statement, len(rows)),
+            [value for row in rows for value in row],
+        )
     except sqlite3.IntegrityError:
         return False
     return True
+
+
+def _fits(rows: Sequence[Sequence[object]]) -> bool:
+    """Whether `rows` (not empty) fit the parameters of one statement."""
+    return len(rows) * len(rows[0]) <= _MAX_PARAMETERS
+
+
+def _distinct(rows: Sequence[Sequence[object]], key: int) -> bool:
+    """Whether no two of `rows` share their first `key` values."""
+    return len({tuple(row[:key]) for row in rows}) == len(rows)
+
+
+def _many_rows(statement: str, count: int) -> str:
+    """The one-row `statement` taking `count` rows, built once per count.
+
+    Its `VALUES (...)` list, which holds no parentheses of its own, is
+    repeated; whatever follows it (a conflict clause) stays after the last.
+    """
+    query = _MANY_ROWS.get((statement, count))
+    if query is None:
+        start = statement.index(" VALUES (") + len(" VALUES ")
+        end = statement.index(")", start) + 1
+        one = statement[start:end]
+        query = _MANY_ROWS[statement, count] = (
+            statement[:end] + f", {one}" * (count - 1) + statement[end:]
+        )
+    return query
 
 
 def select_in(
@@ -264,7 +304,11 @@ def select_in(
     rows: list[Any] = []
     for start in range(0, len(values), _IN_CHUNK):
         chunk = values[start : start + _IN_CHUNK]
-        query = statement.format(", ".join("?" * len(chunk)))
+        query = _IN_QUERIES.get((statement, len(chunk)))
+        if query is None:
+            query = _IN_QUERIES[statement, len(chunk)] = statement.format(
+                ", ".join("?" * len(chunk))
+            )
         rows.extend(cur.execute(query, (*prefix, *chunk)))
     return rows
 
