@@ -455,6 +455,9 @@ SURFACE = {
     ],
     "orderkit.serialization": ["Converter", "make_converter"],
     "orderkit.testing": [
+        "DeskAction",
+        "DeskLaw",
+        "DeskOperation",
         "FrozenClock",
         "LawBroken",
         "LedgerAction",
@@ -462,6 +465,7 @@ SURFACE = {
         "LedgerOperation",
         "OrderStoreLaw",
         "channel_order",
+        "check_desk_laws",
         "check_ledger_laws",
         "check_order_store_laws",
     ],

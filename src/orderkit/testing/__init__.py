@@ -8,6 +8,10 @@
   `OrderStore` through its own (`OrderStoreLaw`); both raise `LawBroken`,
   an `AssertionError` naming the law, and need no pytest.
   `LedgerOperation` is one step of a ledger run, `LedgerAction` its kind.
+- `check_desk_laws(make_unit)` drives an `OrderDesk` over any `UnitOfWork`
+  beside one over the memory reference and compares answers and stores
+  after every step (`DeskLaw`); `DeskOperation` is one step, `DeskAction`
+  its kind.
 - `orderkit.testing.strategies`: hypothesis strategies for money, orders,
   their parts and events (`for_type` lists them), event streams delivered
   twice and out of order, channel orders and ledger operations.
@@ -54,6 +58,10 @@ The strategies and contracts need the `testing` extra:
 """
 
 from orderkit.testing._clock import FrozenClock as FrozenClock
+from orderkit.testing._desk_laws import check_desk_laws as check_desk_laws
+from orderkit.testing._desk_ops import DeskAction as DeskAction
+from orderkit.testing._desk_ops import DeskOperation as DeskOperation
+from orderkit.testing._laws import DeskLaw as DeskLaw
 from orderkit.testing._laws import LawBroken as LawBroken
 from orderkit.testing._laws import LedgerLaw as LedgerLaw
 from orderkit.testing._laws import OrderStoreLaw as OrderStoreLaw
@@ -67,6 +75,9 @@ from orderkit.testing._samples import channel_order as channel_order
 
 
 __all__ = [
+    "DeskAction",
+    "DeskLaw",
+    "DeskOperation",
     "FrozenClock",
     "LawBroken",
     "LedgerAction",
@@ -74,6 +85,7 @@ __all__ = [
     "LedgerOperation",
     "OrderStoreLaw",
     "channel_order",
+    "check_desk_laws",
     "check_ledger_laws",
     "check_order_store_laws",
 ]

@@ -52,6 +52,44 @@ class OrderStoreLaw(enum.StrEnum):
 
 
 @final
+class DeskLaw(enum.StrEnum):
+    """A law of a whole unit of work that `check_desk_laws` checks.
+
+    The first six compare the unit with the reference, a desk over a
+    `MemoryUnitOfWork` given the same steps; the last three hold on any
+    store.
+
+    .. versionadded:: 0.1.0
+    """
+
+    ANSWERS = "same answers"
+    """The desk over the unit answers each step as the reference does: the
+    same outcome, or the same typed error."""
+    ORDERS = "same orders"
+    """The unit holds the orders the reference holds, equal in every field."""
+    AUDIT = "same audit trail"
+    """Each order's audit records are the reference's, in version order."""
+    OUTBOX = "same outbox"
+    """The unit's unsent messages are the reference's (ids, streams, topics,
+    payloads, times), oldest first."""
+    STOCK = "same stock"
+    """The ledger's balances, holds, movements (but their store-made `seq`)
+    and stock policies are the reference's."""
+    REVIEW = "same review queue"
+    """The duplicate detector's pending suspicions are the reference's."""
+    NO_OVERSELL = "no oversell"
+    """No balance under `NoOversell` has more reserved and allocated than
+    on hand."""
+    FORWARD_ONLY = "forward only"
+    """An order never goes away, its version never goes down, its status
+    never moves backwards (an ended order stays ended), and its audit
+    records are never changed or dropped."""
+    IDEMPOTENT_STEPS = "idempotent steps"
+    """A step repeated (a notice delivered again, a call retried with its
+    key) changes nothing in the unit."""
+
+
+@final
 class LawBroken(AssertionError):
     """A store broke a law: which one, how, and the steps that got it there.
 
@@ -68,7 +106,7 @@ class LawBroken(AssertionError):
 
     def __init__(
         self,
-        law: LedgerLaw | OrderStoreLaw,
+        law: LedgerLaw | OrderStoreLaw | DeskLaw,
         detail: str,
         *,
         seed: int | None,

@@ -1,0 +1,309 @@
+"""A desk law run's vocabulary: the laws it checks, and its steps as data."""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable, Iterable
+from typing import Final, final
+
+import attrs
+
+from orderkit.errors import ValidationError
+
+
+@final
+class DeskAction(enum.StrEnum):
+    """What one `DeskOperation` does.
+
+    .. versionadded:: 0.1.0
+    """
+
+    RECEIVE = "receive"
+    """Goods in: `quantity` of `sku` at `location`, the channels told."""
+    ACCEPT = "accept"
+    """`OrderDesk.accept` a channel's order: `order_id` on `channel`, from
+    `buyer`, of `lines`, paid already when `paid`."""
+    NOTICE_PAID = "notice paid"
+    """`OrderDesk.update` with the channel's later notice that an unpaid
+    order (`pick`) was paid."""
+    NOTICE_CANCELLED = "notice cancelled"
+    """`OrderDesk.update` with the channel's later notice that an order not
+    ended (`pick`) was cancelled."""
+    PAY = "pay"
+    """`Checkout.pay` an unpaid order (`pick`) in full, with a fake provider."""
+    CANCEL = "cancel"
+    """`OrderDesk.record` a support agent's cancellation of an order not
+    ended (`pick`)."""
+    RELEASE = "release"
+    """`OrderDesk.release` an order held for review (`pick`)."""
+    PICK = "pick"
+    """`OrderDesk.start_picking` a paid order (`pick`), with a fake warehouse."""
+    SHIP = "ship"
+    """`OrderDesk.record` the one parcel of an order being picked (`pick`)."""
+    REFUND = "refund"
+    """`Refunds.send_due`: the money owed back goes out, with the fake
+    provider."""
+    CLOSE = "close"
+    """`OrderDesk.close_unpaid`: orders past their payment deadline close."""
+    SWEEP = "sweep"
+    """`Ledger.expire_due`: holds past their expiry expire."""
+    WAIT = "wait"
+    """Both clocks move `minutes` on."""
+    REPEAT = "repeat"
+    """Run a step that changed the reference again, as a retry would: an
+    accept, a notice, a payment, a cancellation, picking or a parcel
+    (`pick` chooses which, among those made so far)."""
+
+
+StepLine = tuple[str, int]
+"""`(sku, quantity)`; the price is the SKU's in `PRICES`."""
+_A = DeskAction
+
+SKUS: Final = ("TEA", "MUG", "POT")
+"""The SKUs orders buy: plenty of tea, a few mugs, a pot or two."""
+PRICES: Final = {"TEA": "30.00", "MUG": "45.00", "POT": "120.00"}
+"""Each SKU's unit price, in CNY."""
+LOCATIONS: Final = ("W1", "W2")
+"""Where the desk keeps stock (its `DeskPolicy.locations`)."""
+CHANNELS: Final = ("douyin", "shopify", "taobao")
+_PICKED: Final = frozenset(
+    {
+        _A.NOTICE_PAID,
+        _A.NOTICE_CANCELLED,
+        _A.PAY,
+        _A.CANCEL,
+        _A.RELEASE,
+        _A.PICK,
+        _A.SHIP,
+        _A.REPEAT,
+    }
+)
+
+
+def _action(value: DeskAction | str) -> DeskAction:
+    try:
+        return DeskAction(value)
+    except ValueError:
+        raise ValidationError("action", value, "must be a DeskAction") from None
+
+
+def _lines(value: object) -> tuple[StepLine, ...]:
+    if not isinstance(value, list | tuple):
+        raise ValidationError("lines", value, "must be a sequence of lines")
+    found: list[StepLine] = []
+    for i, line in enumerate(value):
+        match line:
+            case (str(sku), int(quantity)) if sku in PRICES and quantity > 0:
+                found.append((sku, quantity))
+            case _:
+                raise ValidationError(
+                    f"lines[{i}]",
+                    line,
+                    f"must be (sku, quantity), a SKU of {', '.join(SKUS)}",
+                )
+    return tuple(found)
+
+
+@final
+@attrs.frozen(slots=True, kw_only=True)
+class DeskOperation:
+    """One step of `check_desk_laws`: something asked of the order desk, as data.
+
+    Build them with the class methods (`DeskOperation.accept("douyin",
+    "DY-1", "buyer-1", [("TEA", 2)])`). Steps on an order the desk holds
+    name it by `pick`, an index (modulo their count) into the orders the
+    step fits, by channel and id: a payment picks among the unpaid orders,
+    a shipment among those being picked. So any list of steps makes sense,
+    and most steps do something; a step with nothing to pick from is
+    skipped.
+
+    Attributes:
+        action: What the step does.
+        channel: The channel of an accepted order.
+        order_id: Its id on the channel.
+        buyer: Who ordered: the same buyer (address) and lines on another
+            channel makes a suspected duplicate.
+        lines: What the order buys, as `(sku, quantity)`.
+        paid: Whether the order comes in paid.
+        sku: The SKU of goods in.
+        location: Where goods come in.
+        quantity: How many units come in.
+        pick: Which order, or which earlier step, by index.
+        minutes: How long to wait.
+
+    .. versionadded:: 0.1.0
+    """
+
+    action: DeskAction = attrs.field(converter=_action)
+    channel: str = ""
+    order_id: str = ""
+    buyer: str = ""
+    lines: tuple[StepLine, ...] = attrs.field(default=(), converter=_lines)
+    paid: bool = False
+    sku: str = ""
+    location: str = ""
+    quantity: int = 0
+    pick: int = 0
+    minutes: int = 0
+
+    @classmethod
+    def receive(cls, sku: str, location: str, quantity: int) -> DeskOperation:
+        """Goods in."""
+        return cls(
+            action=DeskAction.RECEIVE, sku=sku, location=location, quantity=quantity
+        )
+
+    @classmethod
+    def accept(
+        cls,
+        channel: str,
+        order_id: str,
+        buyer: str,
+        lines: Iterable[StepLine],
+        *,
+        paid: bool = False,
+    ) -> DeskOperation:
+        """A channel's order taken in."""
+        return cls(
+            action=DeskAction.ACCEPT,
+            channel=channel,
+            order_id=order_id,
+            buyer=buyer,
+            lines=tuple(lines),
+            paid=paid,
+        )
+
+    @classmethod
+    def on(cls, action: DeskAction | str, pick: int = 0) -> DeskOperation:
+        """A step on an order the desk holds (or a `REPEAT`), chosen by `pick`."""
+        return cls(action=action, pick=pick)
+
+    @classmethod
+    def wait(cls, minutes: int) -> DeskOperation:
+        """Time passing."""
+        return cls(action=DeskAction.WAIT, minutes=minutes)
+
+    @classmethod
+    def timer(cls, action: DeskAction | str) -> DeskOperation:
+        """A timer: `REFUND`, `CLOSE` or `SWEEP`."""
+        return cls(action=action)
+
+    def __attrs_post_init__(self) -> None:
+        problem = _problem(self)
+        if problem is not None:
+            raise ValidationError(*problem)
+
+    def __str__(self) -> str:
+        return _SAY.get(self.action, _say_picked)(self)
+
+
+def _say_accept(op: DeskOperation) -> str:
+    bought = ", ".join(f"{sku} {quantity}" for sku, quantity in op.lines)
+    paid = ", paid" if op.paid else ""
+    return f"accept {op.channel}:{op.order_id} from {op.buyer}: {bought}{paid}"
+
+
+def _say_picked(op: DeskOperation) -> str:
+    return f"{op.action} #{op.pick}"
+
+
+_SAY: Final[dict[DeskAction, Callable[[DeskOperation], str]]] = {
+    _A.RECEIVE: lambda op: f"receive {op.sku}@{op.location} {op.quantity}",
+    _A.ACCEPT: _say_accept,
+    _A.REPEAT: lambda op: f"repeat step #{op.pick}",
+    _A.WAIT: lambda op: f"wait {op.minutes} min",
+    _A.REFUND: lambda _: "send the refunds due",
+    _A.CLOSE: lambda _: "close unpaid orders",
+    _A.SWEEP: lambda _: "sweep expired holds",
+}
+
+
+def _problem(op: DeskOperation) -> tuple[str, object, str] | None:
+    """What is wrong with a step, as `(field, value, problem)`; `None` if nothing."""
+    a = op.action
+    if a is _A.RECEIVE and not (op.sku in PRICES and op.location in LOCATIONS):
+        return ("sku", op.sku, f"and location must be of {SKUS} and {LOCATIONS}")
+    if a is _A.RECEIVE and op.quantity < 1:
+        return ("quantity", op.quantity, "must be at least 1")
+    if a is _A.ACCEPT and not (op.channel and op.order_id and op.buyer and op.lines):
+        return ("lines", op.lines, "and a channel, order id and buyer are needed")
+    if a is _A.WAIT and op.minutes < 1:
+        return ("minutes", op.minutes, "must be at least 1")
+    if a in _PICKED and op.pick < 0:
+        return ("pick", op.pick, "must not be negative")
+    return None
+
+
+# How often each step is drawn: mostly orders coming in and moving on.
+_WEIGHTS: Final = {
+    _A.RECEIVE: 3,
+    _A.ACCEPT: 8,
+    _A.NOTICE_PAID: 2,
+    _A.NOTICE_CANCELLED: 1,
+    _A.PAY: 3,
+    _A.CANCEL: 1,
+    _A.RELEASE: 1,
+    _A.PICK: 2,
+    _A.SHIP: 2,
+    _A.REFUND: 1,
+    _A.CLOSE: 1,
+    _A.SWEEP: 1,
+    _A.WAIT: 2,
+    _A.REPEAT: 3,
+}
+# Few mugs and pots: shortages, refusals and lapsed holds come soon.
+_GOODS_IN: Final = {"TEA": (6, 12), "MUG": (2, 5), "POT": (1, 3)}
+
+
+def random_operations(rng: random.Random, steps: int) -> list[DeskOperation]:
+    """`steps` operations drawn from `rng`, starting with goods in."""
+    made = [
+        DeskOperation.receive(sku, LOCATIONS[0], rng.randint(*_GOODS_IN[sku]))
+        for sku in SKUS
+    ]
+    accepted: list[DeskOperation] = []
+    actions = list(_WEIGHTS)
+    weights = list(_WEIGHTS.values())
+    while len(made) < steps:
+        action = rng.choices(actions, weights)[0]
+        if action is _A.ACCEPT:
+            op = _draw_accept(rng, accepted)
+            accepted.append(op)
+        elif action is _A.RECEIVE:
+            sku = rng.choice(SKUS)
+            quantity = rng.randint(*_GOODS_IN[sku])
+            op = DeskOperation.receive(sku, rng.choice(LOCATIONS), quantity)
+        elif action is _A.WAIT:
+            op = DeskOperation.wait(rng.randint(2, 20))
+        elif action in _PICKED:
+            op = DeskOperation.on(action, rng.randint(0, 99))
+        else:
+            op = DeskOperation.timer(action)
+        made.append(op)
+    return made[:steps]
+
+
+def _draw_accept(rng: random.Random, accepted: list[DeskOperation]) -> DeskOperation:
+    roll = rng.random()
+    if accepted and roll < 0.1:
+        # The same notice delivered again, maybe much later.
+        return rng.choice(accepted)
+    n = len(accepted) + 1
+    channel = rng.choice(CHANNELS)
+    order_id = f"{channel[:2].upper()}-{n}"
+    if accepted and roll < 0.3:
+        # The buyer of an earlier order buys the same on another channel:
+        # a suspected duplicate, held for review.
+        twin = rng.choice(accepted)
+        others = [c for c in CHANNELS if c != twin.channel]
+        channel = rng.choice(others)
+        order_id = f"{channel[:2].upper()}-{n}"
+        return DeskOperation.accept(
+            channel, order_id, twin.buyer, twin.lines, paid=rng.random() < 0.3
+        )
+    skus = rng.sample(SKUS, rng.randint(1, 2))
+    lines = [(sku, rng.randint(1, 2)) for sku in skus]
+    return DeskOperation.accept(
+        channel, order_id, f"buyer-{n}", lines, paid=rng.random() < 0.3
+    )

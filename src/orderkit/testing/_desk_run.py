@@ -1,0 +1,403 @@
+"""One desk law run: a desk over the unit and one over the reference, in lock-step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Final, cast, final
+
+import attrs
+import pendulum
+
+from orderkit.adapters.memory import MemoryUnitOfWork
+from orderkit.dedupe import Fingerprinter, IdempotencyKey
+from orderkit.errors import OrderkitError
+from orderkit.integrations import ChannelOrder
+from orderkit.inventory import Movement
+from orderkit.money import Money
+from orderkit.orders import (
+    Address,
+    Buyer,
+    Cancelled,
+    Order,
+    OrderStatus,
+    PaymentCaptured,
+    ShipmentLine,
+    Shipped,
+)
+from orderkit.ports import UnitOfWork
+from orderkit.services import Checkout, DeskPolicy, Ledger, OrderDesk, Refunds
+from orderkit.testing._clock import FrozenClock
+from orderkit.testing._desk_ops import (
+    LOCATIONS,
+    PRICES,
+    DeskAction,
+    DeskOperation,
+)
+from orderkit.testing._desk_state import (
+    State,
+    changed,
+    difference,
+    moved_back,
+    orders,
+    oversold,
+    read,
+    short,
+)
+from orderkit.testing._fake_warehouse import FakeWarehouse
+from orderkit.testing._laws import DeskLaw, LawBroken
+from orderkit.testing._samples import channel_order
+from orderkit.testing.fakes import FakePayments
+
+
+START: Final = pendulum.datetime(2026, 11, 11, 2)
+_A = DeskAction
+_S = OrderStatus
+_POLICY: Final = DeskPolicy(locations=LOCATIONS)
+_FINGERPRINTER: Final = Fingerprinter.for_tests()
+# The steps a retry may repeat: each is keyed, so a repeat is a replay.
+_REPEATABLE: Final = frozenset(
+    {
+        _A.RECEIVE,
+        _A.ACCEPT,
+        _A.NOTICE_PAID,
+        _A.NOTICE_CANCELLED,
+        _A.PAY,
+        _A.CANCEL,
+        _A.PICK,
+        _A.SHIP,
+    }
+)
+_CANCELLABLE: Final = frozenset({_S.PENDING_PAYMENT, _S.PAID, _S.PICKING})
+
+Key = tuple[str, str]
+
+
+@final
+class _Side:
+    """A desk over one unit, with its own clock, payment provider and warehouse."""
+
+    def __init__(self, unit: UnitOfWork) -> None:
+        self.unit = unit
+        self.clock = FrozenClock(START)
+        self.desk = OrderDesk(unit, self.clock, _POLICY, _FINGERPRINTER)
+        payments = FakePayments(self.clock)
+        self.checkout = Checkout(unit, self.clock, self.desk, payments)
+        self.refunds = Refunds(unit, self.clock, payments)
+        self.warehouse = FakeWarehouse(self.clock)
+
+    def ledger(self, uow: UnitOfWork) -> Ledger:
+        # Through the outbox, as a host's sweeper does: the channels hear of it.
+        return Ledger(uow.ledger, self.clock, outbox=uow.outbox)
+
+
+Call = Callable[[_Side], object]
+
+
+@final
+@attrs.frozen
+class _Raised:
+    """A typed error as an answer: equal when its type and message are."""
+
+    name: str
+    text: str
+    error: BaseException = attrs.field(eq=False, repr=False)
+
+
+@final
+@attrs.frozen
+class _Done:
+    """A step that changed the reference, for a `REPEAT` to run again."""
+
+    step: int
+    label: str
+    call: Call
+
+
+class DeskRun:
+    """Runs each step on both desks, then checks every `DeskLaw`."""
+
+    def __init__(self, unit: UnitOfWork, seed: int | None, count: int) -> None:
+        self.subject = _Side(unit)
+        self.reference = _Side(MemoryUnitOfWork())
+        self.seed = seed
+        self.count = count
+        self.history: list[str] = []
+        self.done: list[_Done] = []
+        self.sent: dict[DeskOperation, ChannelOrder] = {}
+        self.notices: dict[Key, ChannelOrder] = {}
+        self.expected: State = self.read_reference()
+        self.got: State = self.read_subject()
+
+    def broken(self, law: DeskLaw, detail: str) -> LawBroken:
+        again = (
+            "check_desk_laws(make_unit, operations=the steps above)"
+            if self.seed is None
+            else f"check_desk_laws(make_unit, seed={self.seed}, runs=1, "
+            f"steps={self.count})"
+        )
+        return LawBroken(law, detail, seed=self.seed, steps=self.history, repeat=again)
+
+    # driving
+
+    def steps(self, operations: Sequence[DeskOperation]) -> None:
+        for op in operations:
+            self.history.append(str(op))
+            call = self.call_of(op)
+            if call is not None:
+                self.step(op, call)
+
+    def step(self, op: DeskOperation, call: Call) -> None:
+        expected, said = _answer(call, self.reference), self.answer(call)
+        before, was = self.expected, self.got
+        self.expected, self.got = self.read_reference(), self.read_subject()
+        # The laws of any store first: an oversold unit also answers
+        # otherwise than the reference, but "no oversell" says what is wrong.
+        if op.action is _A.REPEAT and self.got != was:
+            law = DeskLaw.IDEMPOTENT_STEPS
+            raise self.broken(law, f"it changed the unit: {changed(was, self.got)}")
+        problem = oversold(self.got)
+        if problem is not None:
+            raise self.broken(DeskLaw.NO_OVERSELL, problem)
+        problem = moved_back(was, self.got)
+        if problem is not None:
+            raise self.broken(DeskLaw.FORWARD_ONLY, problem)
+        if said != expected:
+            answered = f"the unit answered {short(said, 320)}"
+            raise self.broken(
+                DeskLaw.ANSWERS, f"{answered}, the reference {short(expected, 320)}"
+            ) from _cause(said)
+        for law, part in self.expected.items():
+            problem = difference(part, self.got[law])
+            if problem is not None:
+                raise self.broken(law, problem)
+        if op.action is _A.ACCEPT:
+            self.accepted(op)
+        if op.action in _REPEATABLE and self.expected != before:
+            self.done.append(_Done(len(self.history), self.history[-1], call))
+
+    def answer(self, call: Call) -> object:
+        try:
+            return _answer(call, self.subject)
+        except Exception as error:
+            # A driver's own error is no answer a desk may give.
+            detail = f"the unit raised {error!r}"
+            raise self.broken(DeskLaw.ANSWERS, detail) from error
+
+    def read_reference(self) -> State:
+        return read(self.reference.unit, self.now())
+
+    def read_subject(self) -> State:
+        def blame(law: DeskLaw, error: Exception) -> LawBroken:
+            return self.broken(law, f"reading the unit back raised {error!r}")
+
+        return read(self.subject.unit, self.now(), blame)
+
+    # the steps, as calls on either side
+
+    def call_of(self, op: DeskOperation) -> Call | None:
+        """The step as a call either desk can run; `None` to skip it."""
+        a = op.action
+        timer = _TIMERS.get(a)
+        if timer is not None:
+            return timer
+        if a is _A.RECEIVE:
+            return self.receive(op)
+        if a is _A.ACCEPT:
+            return self.accept(op)
+        if a is _A.WAIT:
+            return lambda side: side.clock.advance(minutes=op.minutes)
+        if a is _A.REPEAT:
+            return self.repeat(op)
+        order = self.target(op)
+        return None if order is None else self.on_order(a, order)
+
+    def on_order(self, a: DeskAction, order: Order) -> Call:
+        channel, order_id, now = order.channel, order.order_id, self.now()
+        if a is _A.NOTICE_PAID:
+            return self.notice(order, _paid(order, now), _S.PAID)
+        if a is _A.NOTICE_CANCELLED:
+            cancelled = _cancelled(order, "order.cancelled", now)
+            return self.notice(order, cancelled, _S.CANCELLED)
+        if a is _A.PAY:
+            total = _total(order)
+            return lambda side: side.checkout.pay(
+                channel, order_id, f"CARD-{order_id}", total
+            )
+        if a is _A.RELEASE:
+            return lambda side: side.desk.release(channel, order_id, actor="law-clerk")
+        if a is _A.PICK:
+            return lambda side: side.desk.start_picking(
+                channel, order_id, side.warehouse
+            )
+        event = (
+            _cancelled(order, "support.cancel", now)
+            if a is _A.CANCEL
+            else _shipped(order, now)
+        )
+        return lambda side: side.desk.record(channel, order_id, event)
+
+    def now(self) -> pendulum.DateTime:
+        return self.reference.clock.now()
+
+    def receive(self, op: DeskOperation) -> Call:
+        key = f"law:receive:{len(self.history)}"
+
+        def run(side: _Side) -> object:
+            with side.unit as uow:
+                receipt = side.ledger(uow).receive(
+                    op.sku, op.location, op.quantity, key=key
+                )
+                uow.commit()
+            return receipt
+
+        return run
+
+    def accept(self, op: DeskOperation) -> Call:
+        # The same notice again is the same one, however late it comes.
+        notice = self.sent.setdefault(op, _notice(op, self.now()))
+        return lambda side: side.desk.accept(notice)
+
+    def accepted(self, op: DeskOperation) -> None:
+        """Keep the notice the reference took the order in with, for later ones."""
+        key = (op.channel, op.order_id)
+        if f"{op.channel}:{op.order_id}" in self.expected[DeskLaw.ORDERS]:
+            self.notices.setdefault(key, self.sent[op])
+
+    def notice(
+        self, order: Order, event: PaymentCaptured | Cancelled, status: OrderStatus
+    ) -> Call:
+        first = self.notices[order.channel, order.order_id]
+        later = attrs.evolve(
+            first,
+            events=(*first.events, event),
+            status=status,
+            channel_status=str(status),
+        )
+        return lambda side: side.desk.update(later)
+
+    def repeat(self, op: DeskOperation) -> Call | None:
+        if not self.done:
+            return None
+        done = self.done[op.pick % len(self.done)]
+        # Say which step it repeats: `#64` alone means nothing to a reader.
+        self.history[-1] = f"{op} (step {done.step}: {done.label})"
+        return done.call
+
+    def target(self, op: DeskOperation) -> Order | None:
+        """The order of a step: `pick` among the reference's orders it fits."""
+        fits = _FITS[op.action]
+        fitting = [o for o in orders(self.expected) if fits(o)]
+        if not fitting:
+            return None
+        order = fitting[op.pick % len(fitting)]
+        self.history[-1] = f"{op} ({order.channel}:{order.order_id})"
+        return order
+
+
+def _answer(call: Call, side: _Side) -> object:
+    try:
+        return _said(call(side))
+    except OrderkitError as error:
+        return _Raised(type(error).__name__, str(error), error)
+
+
+def _said(value: object) -> object:
+    """An answer as the desks are compared on: store-made sequence numbers left out."""
+    if isinstance(value, BaseException):
+        # An outcome that carries an error (`Stalled`): errors equal by identity.
+        return _Raised(type(value).__name__, str(value), value)
+    if isinstance(value, list | tuple):
+        # A sweep's `Swept` is a list that says more than its items.
+        signals = getattr(value, "signals", ())
+        return (tuple(_said(item) for item in value), signals)
+    if isinstance(value, Movement):
+        return attrs.evolve(value, seq=0)
+    if attrs.has(type(value)) and not isinstance(value, Order):
+        fields = attrs.fields(cast("type[attrs.AttrsInstance]", type(value)))
+        return (type(value).__name__, *(_said(getattr(value, f.name)) for f in fields))
+    return value
+
+
+def _cause(said: object) -> BaseException | None:
+    return said.error if isinstance(said, _Raised) else None
+
+
+def _sweep(side: _Side) -> object:
+    with side.unit as uow:
+        swept = side.ledger(uow).expire_due()
+        uow.commit()
+    return swept
+
+
+def _notice(op: DeskOperation, now: pendulum.DateTime) -> ChannelOrder:
+    """The channel's first notice of the order, placed now."""
+    return channel_order(
+        [(sku, quantity, PRICES[sku]) for sku, quantity in op.lines],
+        order_id=op.order_id,
+        channel=op.channel,
+        paid=op.paid,
+        at=now,
+        buyer=Buyer(op.buyer, "李雷", phone=None),
+        # The buyer's own address: one buyer on two channels, same lines,
+        # is a suspected duplicate.
+        address=Address("CN", "浙江省", "杭州市", "西湖区", f"龙井路 {op.buyer} 号"),
+    )
+
+
+def _total(order: Order) -> Money:
+    amounts = [line.amount for line in order.lines]
+    return sum(amounts[1:], amounts[0])
+
+
+def _paid(order: Order, now: pendulum.DateTime) -> PaymentCaptured:
+    # The key the first notice's payment has (`channel_order`): one payment.
+    return PaymentCaptured(
+        order_id=order.order_id,
+        key=IdempotencyKey(order.channel, "order.paid", order.order_id, "1"),
+        occurred_at=now,
+        payment_id=f"PAY-{order.order_id}",
+        amount=_total(order),
+    )
+
+
+def _cancelled(order: Order, kind: str, now: pendulum.DateTime) -> Cancelled:
+    return Cancelled(
+        order_id=order.order_id,
+        key=IdempotencyKey(order.channel, kind, order.order_id, "1"),
+        occurred_at=now,
+        reason="买家取消 / buyer cancelled",
+    )
+
+
+def _shipped(order: Order, now: pendulum.DateTime) -> Shipped:
+    return Shipped(
+        order_id=order.order_id,
+        key=IdempotencyKey(order.channel, "wms.shipped", order.order_id, "1"),
+        occurred_at=now,
+        shipment_id="S1",
+        lines=[ShipmentLine(line.line_id, line.quantity) for line in order.lines],
+        carrier="SF",
+        tracking_number=f"SF{sum(map(ord, order.order_id)):010d}",
+    )
+
+
+_TIMERS: Final[dict[DeskAction, Call]] = {
+    _A.REFUND: lambda side: side.refunds.send_due(),
+    _A.CLOSE: lambda side: side.desk.close_unpaid(),
+    _A.SWEEP: _sweep,
+}
+
+
+def _queued(order: Order) -> bool:
+    return order.status is _S.PAID and not order.review and order.saga is None
+
+
+_FITS: Final[dict[DeskAction, Callable[[Order], bool]]] = {
+    _A.NOTICE_PAID: lambda o: o.status is _S.PENDING_PAYMENT,
+    _A.PAY: lambda o: o.status is _S.PENDING_PAYMENT and o.saga is None,
+    _A.NOTICE_CANCELLED: lambda o: o.status in _CANCELLABLE,
+    _A.CANCEL: lambda o: o.status in _CANCELLABLE,
+    _A.RELEASE: lambda o: bool(o.review),
+    _A.PICK: _queued,
+    _A.SHIP: lambda o: o.status is _S.PICKING,
+}

@@ -1,0 +1,387 @@
+"""`check_desk_laws`: good units pass, each kind of broken unit is named.
+
+A host runs `check_desk_laws` against its own unit of work (its order
+store, audit log, outbox and ledger on its own database). orderkit's
+memory and SQLite units must pass it, and it must catch a unit that gets
+one thing wrong, naming the law: each broken unit below wraps a memory
+unit and breaks one store the way a real backend could.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, cast
+
+import attrs
+import pytest
+from hypothesis import settings
+
+from orderkit.adapters.memory import MemoryUnitOfWork
+from orderkit.adapters.sqlite import SqliteUnitOfWork
+from orderkit.errors import ValidationError
+from orderkit.inventory import Hold, MovementKind, Plan, Receipt
+from orderkit.orders import AuditRecord, Order, OrderStatus
+from orderkit.orders._messages import OutboxMessage
+from orderkit.ports import UnitOfWork
+from orderkit.testing import (
+    DeskAction,
+    DeskLaw,
+    DeskOperation,
+    LawBroken,
+    check_desk_laws,
+)
+
+
+# Runs per unit, after the suite's hypothesis profile: 5 in CI, 10 by
+# default, 100 for a soak (`HYPOTHESIS_PROFILE=thorough`).
+RUNS = max(4, settings().max_examples // 10)
+D = DeskOperation
+A = DeskAction
+
+
+# --------------------------------------------------------------------------
+# Units that keep the laws
+
+
+class TestGoodUnits:
+    """orderkit's own units keep every law, in memory and on SQLite."""
+
+    def test_memory_unit(self) -> None:
+        check_desk_laws(MemoryUnitOfWork, runs=RUNS)
+
+    def test_sqlite_unit_in_memory(self) -> None:
+        check_desk_laws(lambda: SqliteUnitOfWork(":memory:"), runs=RUNS)
+
+    def test_sqlite_unit_on_a_file(self, tmp_path: Path) -> None:
+        numbers = itertools.count()
+
+        def make() -> SqliteUnitOfWork:
+            return SqliteUnitOfWork(tmp_path / f"run-{next(numbers)}.db")
+
+        check_desk_laws(make, runs=max(1, RUNS // 2), seed=100)
+
+    def test_each_run_closes_its_unit(self) -> None:
+        made: list[_Closing] = []
+
+        def make() -> UnitOfWork:
+            made.append(_Closing())
+            return cast("UnitOfWork", made[-1])
+
+        check_desk_laws(make, runs=2, steps=5)
+
+        assert [unit.closed for unit in made] == [True, True]
+
+    def test_given_steps(self) -> None:
+        check_desk_laws(MemoryUnitOfWork, operations=_DUPLICATE_HELD)
+
+
+# --------------------------------------------------------------------------
+# Units that break a law
+
+
+class _Store:
+    """A store of a memory unit, every call passed on."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class _Unit:
+    """A memory unit of work; subclasses wrap one of its stores."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryUnitOfWork()
+
+    def __enter__(self) -> Self:
+        self.inner.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.inner.__exit__(exc_type, exc, tb)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class _Closing(_Unit):
+    """A good unit that says whether it was closed."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _SkipsPayments(_Store):
+    def append(self, channel: str, records: Sequence[AuditRecord]) -> None:
+        self.inner.append(
+            channel, [r for r in records if r.event_type != "PaymentCaptured"]
+        )
+
+
+class DropsPaymentRecords(_Unit):
+    """Its audit log skips the records of payments (a filter on event types)."""
+
+    @property
+    def audit(self) -> Any:
+        return _SkipsPayments(self.inner.audit)
+
+
+class _LosesReview(_Store):
+    def save(self, order: Order, expected_version: int | None) -> None:
+        self.inner.save(attrs.evolve(order, review=()), expected_version)
+
+
+class LosesReview(_Unit):
+    """Its order store saves orders without their review reasons (a column left out)."""
+
+    @property
+    def orders(self) -> Any:
+        return _LosesReview(self.inner.orders)
+
+
+class _HidesCancelled(_Store):
+    def get(self, channel: str, order_id: str) -> Order | None:
+        found: Order | None = self.inner.get(channel, order_id)
+        return None if found and found.status is OrderStatus.CANCELLED else found
+
+    def orders(self, **query: Any) -> Sequence[Order]:
+        page = self.inner.orders(**query)
+        return [o for o in page if o.status is not OrderStatus.CANCELLED]
+
+
+class HidesCancelled(_Unit):
+    """Its order store reads cancelled orders as deleted (a soft-delete filter)."""
+
+    @property
+    def orders(self) -> Any:
+        return _HidesCancelled(self.inner.orders)
+
+
+class _NoRefunds(_Store):
+    def add(self, messages: Sequence[OutboxMessage]) -> None:
+        self.inner.add([m for m in messages if m.topic != "refund"])
+
+
+class DropsRefundMessages(_Unit):
+    """Its outbox drops the messages of a topic it was not told of."""
+
+    @property
+    def outbox(self) -> Any:
+        return _NoRefunds(self.inner.outbox)
+
+
+class _ListsLiveHolds(_Store):
+    def holds(self, **query: Any) -> Sequence[Hold]:
+        if query.get("state") is not None:
+            return self.inner.holds(**query)  # type: ignore[no-any-return]
+        return [h for h in self.inner.holds(**query) if h.resolved_at is None]
+
+
+class ForgetsResolvedHolds(_Unit):
+    """Its ledger lists only live holds when asked for all of them."""
+
+    @property
+    def ledger(self) -> Any:
+        return _ListsLiveHolds(self.inner.ledger)
+
+
+class _CommitsTwice(_Store):
+    def apply(self, plan: Plan) -> Receipt:
+        kept = tuple(
+            attrs.evolve(m, reserved=0) if m.kind is MovementKind.COMMIT else m
+            for m in plan.movements
+        )
+        return self.inner.apply(attrs.evolve(plan, movements=kept))  # type: ignore[no-any-return]
+
+
+class Oversells(_Unit):
+    """Its ledger commits a hold without taking its units out of reserved."""
+
+    @property
+    def ledger(self) -> Any:
+        return _CommitsTwice(self.inner.ledger)
+
+
+class _AppliesAgain(_Store):
+    def apply(self, plan: Plan) -> Receipt:
+        if self.inner.receipt(plan.key) is not None:
+            plan = attrs.evolve(plan, key=f"{plan.key}+again")
+        return self.inner.apply(plan)  # type: ignore[no-any-return]
+
+
+class IgnoresKeys(_Unit):
+    """Its ledger applies a plan again under a key it has applied."""
+
+    @property
+    def ledger(self) -> Any:
+        return _AppliesAgain(self.inner.ledger)
+
+
+class _NoReviewColumn(_Store):
+    def save(self, order: Order, expected_version: int | None) -> None:
+        if order.review:
+            raise KeyError("review")
+        self.inner.save(order, expected_version)
+
+
+class CrashesOnHeldOrders(_Unit):
+    """Its order store's row mapper raises `KeyError` on an order held for review."""
+
+    @property
+    def orders(self) -> Any:
+        return _NoReviewColumn(self.inner.orders)
+
+
+class _NoQueue(_Store):
+    def pending(self, *, limit: int = 1000) -> Sequence[object]:
+        return self.inner.pending(limit=limit)[:0]  # type: ignore[no-any-return]
+
+
+class EmptyReviewQueue(_Unit):
+    """Its detector's review queue lists nothing."""
+
+    @property
+    def detector(self) -> Any:
+        return _NoQueue(self.inner.detector)
+
+
+_DUPLICATE_HELD = [
+    D.receive("TEA", "W1", 5),
+    D.accept("douyin", "DY-1", "buyer-1", [("TEA", 1)]),
+    D.accept("shopify", "SH-2", "buyer-1", [("TEA", 1)]),
+]
+_PAID_THEN_CANCELLED = [
+    D.receive("TEA", "W1", 5),
+    D.accept("douyin", "DY-1", "buyer-1", [("TEA", 2)]),
+    D.on(A.PAY),
+    D.on(A.CANCEL),
+]
+
+
+def _broken(
+    unit: Callable[[], UnitOfWork], operations: Sequence[DeskOperation] | None = None
+) -> LawBroken:
+    check = (
+        functools.partial(check_desk_laws, unit, runs=3)
+        if operations is None
+        else functools.partial(check_desk_laws, unit, operations=operations)
+    )
+    with pytest.raises(LawBroken) as caught:
+        check()
+    return caught.value
+
+
+class TestBrokenUnits:
+    """Each broken unit breaks the law it breaks, whether steps are drawn or given."""
+
+    @pytest.mark.parametrize(
+        ("unit", "law", "operations"),
+        [
+            (DropsPaymentRecords, DeskLaw.AUDIT, _PAID_THEN_CANCELLED),
+            (LosesReview, DeskLaw.ORDERS, _DUPLICATE_HELD),
+            (HidesCancelled, DeskLaw.FORWARD_ONLY, _PAID_THEN_CANCELLED),
+            (DropsRefundMessages, DeskLaw.OUTBOX, _PAID_THEN_CANCELLED),
+            (ForgetsResolvedHolds, DeskLaw.STOCK, _PAID_THEN_CANCELLED),
+            (EmptyReviewQueue, DeskLaw.REVIEW, _DUPLICATE_HELD),
+            (CrashesOnHeldOrders, DeskLaw.ANSWERS, _DUPLICATE_HELD),
+            (
+                Oversells,
+                DeskLaw.NO_OVERSELL,
+                [
+                    D.receive("MUG", "W1", 2),
+                    D.accept("douyin", "DY-1", "buyer-1", [("MUG", 2)]),
+                    D.on(A.PAY),
+                ],
+            ),
+            (
+                IgnoresKeys,
+                DeskLaw.IDEMPOTENT_STEPS,
+                [D.receive("TEA", "W1", 5), D.on(A.REPEAT)],
+            ),
+        ],
+    )
+    def test_given_steps(
+        self,
+        unit: Callable[[], UnitOfWork],
+        law: DeskLaw,
+        operations: list[DeskOperation],
+    ) -> None:
+        broken = _broken(unit, operations)
+
+        assert broken.law is law
+        assert broken.seed is None
+        # Each step as given, a step on an order naming it: "pay #0 (douyin:DY-1)".
+        assert len(broken.steps) <= len(operations)
+        assert all(map(str.startswith, broken.steps, map(str, operations)))
+        assert f"law {str(law)!r} broken at step {len(broken.steps)}:" in str(broken)
+
+    @pytest.mark.parametrize(
+        ("unit", "laws"),
+        [
+            (DropsPaymentRecords, {DeskLaw.AUDIT}),
+            (LosesReview, {DeskLaw.ORDERS}),
+            (HidesCancelled, {DeskLaw.FORWARD_ONLY}),
+            (DropsRefundMessages, {DeskLaw.OUTBOX}),
+            (ForgetsResolvedHolds, {DeskLaw.STOCK}),
+            (EmptyReviewQueue, {DeskLaw.REVIEW}),
+            (CrashesOnHeldOrders, {DeskLaw.ANSWERS}),
+            # While stock is left over, the units a commit keeps reserved
+            # show first in the sellable figure the channels are told.
+            (Oversells, {DeskLaw.NO_OVERSELL, DeskLaw.OUTBOX}),
+            (IgnoresKeys, {DeskLaw.IDEMPOTENT_STEPS}),
+        ],
+    )
+    def test_drawn_steps(
+        self, unit: Callable[[], UnitOfWork], laws: set[DeskLaw]
+    ) -> None:
+        assert _broken(unit).law in laws
+
+
+class TestArguments:
+    """Bad arguments and steps are refused with `ValidationError`, naming them."""
+
+    @pytest.mark.parametrize(
+        ("call", "field"),
+        [
+            (lambda: check_desk_laws(MemoryUnitOfWork, runs=0), "runs"),
+            (lambda: check_desk_laws(MemoryUnitOfWork, steps=0), "steps"),
+            (lambda: check_desk_laws("unit"), "make_unit"),  # type: ignore[arg-type]
+            (
+                lambda: check_desk_laws(MemoryUnitOfWork, operations=["pay"]),  # type: ignore[list-item]
+                "operations[0]",
+            ),
+            (lambda: D.receive("TEA", "W9", 1), "sku"),
+            (lambda: D.receive("TEA", "W1", 0), "quantity"),
+            (lambda: D.accept("douyin", "DY-1", "b", [("SPOON", 1)]), "lines[0]"),
+            (lambda: D.accept("douyin", "DY-1", "b", []), "lines"),
+            (lambda: D.on(A.PAY, -1), "pick"),
+            (lambda: D.on("bogus"), "action"),
+            (lambda: D.wait(0), "minutes"),
+        ],
+    )
+    def test_refused(self, call: Callable[[], object], field: str) -> None:
+        with pytest.raises(ValidationError) as caught:
+            call()
+
+        assert caught.value.field == field
+
+    def test_steps_read_as_what_they_do(self) -> None:
+        assert [str(op) for op in _PAID_THEN_CANCELLED] == [
+            "receive TEA@W1 5",
+            "accept douyin:DY-1 from buyer-1: TEA 2",
+            "pay #0",
+            "cancel #0",
+        ]
