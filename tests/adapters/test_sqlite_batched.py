@@ -94,7 +94,7 @@ class TestWriteRows:
         conn.execute("INSERT INTO t (k, v) VALUES ('b', 'stored')")
         rows = [("c", "1"), ("b", "2"), ("a", "3")]
         statements = _traced(conn)
-        write_rows(conn.cursor(), None, _UPSERT, rows, key=1)
+        write_rows(conn.cursor(), None, _UPSERT, rows)
         assert len(statements) == 1
         assert statements[0].count("VALUES") == 1
         assert statements[0].count("), (") == 2
@@ -102,18 +102,14 @@ class TestWriteRows:
             self._one_at_a_time(rows)
         )
 
-    def test_a_repeated_key_goes_one_row_a_statement(
+    def test_a_repeated_key_updates_the_row_as_one_statement_a_row_would(
         self, conn: sqlite3.Connection
     ) -> None:
         conn.execute("INSERT INTO t (k, v) VALUES ('b', 'stored')")
         rows = [("a", "1"), ("b", "2"), ("a", "3")]
         statements = _traced(conn)
-        conn.execute("BEGIN")
-        write_rows(conn.cursor(), "sp", _UPSERT, rows, key=1)
-        conn.execute("COMMIT")
-        inserts = [s for s in statements if s.startswith("INSERT")]
-        assert len(inserts) == 3
-        assert not any("), (" in s for s in inserts)
+        write_rows(conn.cursor(), None, _UPSERT, rows)
+        assert [s.count("), (") for s in statements] == [2]
         assert conn.execute("SELECT * FROM t ORDER BY id").fetchall() == (
             self._one_at_a_time(rows)
         )
@@ -124,7 +120,7 @@ class TestWriteRows:
         rows = [(f"k{i:04}", str(i)) for i in range(600, 0, -1)]
         statements = _traced(conn)
         conn.execute("BEGIN")
-        write_rows(conn.cursor(), "sp", _UPSERT, rows, key=1)
+        write_rows(conn.cursor(), "sp", _UPSERT, rows)
         conn.execute("COMMIT")
         assert sum(s.startswith("INSERT") for s in statements) == 600
         stored = conn.execute("SELECT k, v FROM t ORDER BY id").fetchall()
@@ -146,6 +142,33 @@ class TestWriteRows:
         assert conn.in_transaction
         conn.execute("COMMIT")
         assert conn.execute("SELECT k FROM t").fetchall() == [("kept",)]
+
+    def test_a_statement_made_to_fail_leaves_none_of_the_rows(
+        self, conn: sqlite3.Connection
+    ) -> None:
+        """FAIL keeps a statement's earlier rows: the savepoint undoes them."""
+        conn.execute(
+            "CREATE TRIGGER no_c BEFORE INSERT ON t WHEN NEW.k = 'c'"
+            " BEGIN SELECT RAISE(FAIL, 'no c'); END"
+        )
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO t (k, v) VALUES ('kept', '0')")
+        with pytest.raises(sqlite3.IntegrityError, match="no c"):
+            write_rows(
+                conn.cursor(), "sp", _UPSERT, [("a", "1"), ("b", "2"), ("c", "3")]
+            )
+        assert conn.in_transaction
+        conn.execute("COMMIT")
+        assert conn.execute("SELECT k FROM t").fetchall() == [("kept",)]
+
+    def test_a_statement_it_cannot_take_is_refused_when_built(self) -> None:
+        with pytest.raises(ValueError, match="one-row VALUES"):
+            write_rows(
+                sqlite3.connect(":memory:").cursor(),
+                None,
+                "INSERT INTO t (k, v) VALUES (?, coalesce(?, 0))",
+                [("a", "1"), ("b", None)],
+            )
 
 
 # --------------------------------------------------------------------------

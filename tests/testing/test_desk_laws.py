@@ -363,7 +363,20 @@ class TestArguments:
                 lambda: check_desk_laws(MemoryUnitOfWork, operations=["pay"]),  # type: ignore[list-item]
                 "operations[0]",
             ),
-            (lambda: D.receive("TEA", "W9", 1), "sku"),
+            (lambda: D.receive("TEA", "W9", 1), "location"),
+            (lambda: D.receive("SPOON", "W1", 1), "sku"),
+            pytest.param(
+                lambda: D.accept("douyin", "DY-1", "b", [("TEA", True)]),
+                "lines[0]",
+                id="a-bool-quantity",
+            ),
+            pytest.param(lambda: D.on(A.RECEIVE), "action", id="on-not-an-order-step"),
+            pytest.param(lambda: D.timer(A.PAY), "action", id="timer-not-a-timer"),
+            pytest.param(
+                lambda: check_desk_laws(MemoryUnitOfWork, operations=[], runs=0),
+                "runs",
+                id="runs-with-steps-given",
+            ),
             (lambda: D.receive("TEA", "W1", 0), "quantity"),
             (lambda: D.accept("douyin", "DY-1", "b", [("SPOON", 1)]), "lines[0]"),
             (lambda: D.accept("douyin", "DY-1", "b", []), "lines"),

@@ -290,12 +290,11 @@ class SqliteRows:
             if mark != self._mark:
                 cur.execute(_SET_MARK, (mark,))
             # Under this write's savepoint (or in the store's own
-            # transaction): the rows need none of their own. A dict's
-            # balances never repeat a key; holds may.
+            # transaction): the rows need none of their own.
             balance_rows = [(s, loc, *values) for (s, loc), values in figures.items()]
             write_rows(cur, None, _UPSERT_BALANCE, balance_rows)
             hold_rows = [hold_row(h) for h in holds]
-            write_rows(cur, None, _UPSERT_HOLD, hold_rows, key=1)
+            write_rows(cur, None, _UPSERT_HOLD, hold_rows)
             movement_rows = [movement_row(m) for m in movements]
             write_rows(cur, None, _INSERT_MOVEMENT, movement_rows)
             if receipt is not None:

@@ -210,29 +210,25 @@ def write_rows(
     savepoint: str | None,
     statement: str,
     rows: Sequence[Sequence[object]],
-    *,
-    key: int = 0,
 ) -> None:
     """Write `rows` in order with the one-row `statement`, all or nothing.
 
     `statement` writes one row (`VALUES (?, ...)`, as for `insert_new`, and
     may go on with a conflict clause). Rows that fit in one statement go in
-    one, which SQLite undoes whole if it fails; a statement per row would
-    take a savepoint around them too (see `in_savepoint`: with `savepoint`
-    `None`, the caller's transaction or savepoint undoes them). SQLite
-    inserts a statement's rows in the order given, so their rowids are
-    those of one statement per row.
-
-    An upsert names in `key` how many leading values make a row's conflict
-    key: rows repeating a key go one statement each, so that a later row
-    plainly updates what an earlier one wrote, as it always did.
+    one: SQLite writes its rows one after the other, as one statement each
+    would (the same rowids; an upsert's later row updates what an earlier
+    one wrote). Several rows go in `savepoint` (see `in_savepoint`; with
+    `None`, the caller's transaction or savepoint undoes them): a statement
+    is undone whole only when it aborts, and a host's trigger may make it
+    fail instead, keeping its rows before the failing one.
     """
     count = len(rows)
     if count == 1:
         cur.execute(statement, rows[0])
-    elif count and _fits(rows) and (not key or _distinct(rows, key)):
+    elif count and _fits(rows):
+        query = _many_rows(statement, count)
         values = [value for row in rows for value in row]
-        cur.execute(_many_rows(statement, count), values)
+        in_savepoint(cur, savepoint, lambda: cur.execute(query, values))
     elif count:
         in_savepoint(cur, savepoint, lambda: cur.executemany(statement, rows))
 
@@ -248,6 +244,11 @@ def insert_new(
     stored already fails it whole, with nothing written, and the caller
     then compares with what is stored, as a read first would have (False).
     So do rows too many for one statement.
+
+    A statement that fails rather than aborts keeps its rows before the
+    failing one: orderkit's tables take no such conflict clause, and a
+    host's trigger on them must `RAISE(ABORT, ...)`, as the SQLite adapter
+    documents.
     """
     if not rows or not _fits(rows):
         return False
@@ -266,11 +267,6 @@ def _fits(rows: Sequence[Sequence[object]]) -> bool:
     return len(rows) * len(rows[0]) <= _MAX_PARAMETERS
 
 
-def _distinct(rows: Sequence[Sequence[object]], key: int) -> bool:
-    """Whether no two of `rows` share their first `key` values."""
-    return len({tuple(row[:key]) for row in rows}) == len(rows)
-
-
 def _many_rows(statement: str, count: int) -> str:
     """The one-row `statement` taking `count` rows, built once per count.
 
@@ -282,6 +278,8 @@ def _many_rows(statement: str, count: int) -> str:
         start = statement.index(" VALUES (") + len(" VALUES ")
         end = statement.index(")", start) + 1
         one = statement[start:end]
+        if statement.count(" VALUES (") != 1 or "(" in one[1:]:
+            raise ValueError(f"not a one-row VALUES statement: {statement}")
         query = _MANY_ROWS[statement, count] = (
             statement[:end] + f", {one}" * (count - 1) + statement[end:]
         )

@@ -3,6 +3,12 @@
 Standard library only (`sqlite3`). The algorithm is the shared engine's; this
 module only reads and writes rows in SQL.
 
+A host may keep its own tables in the same file and have orderkit's writes
+join its transaction. A trigger it puts on orderkit's tables must refuse
+with `RAISE(ABORT, ...)`, SQLite's default: a statement made to fail
+instead keeps the rows it wrote before the failing one, which the store
+call that wrote them could not undo.
+
 .. versionadded:: 0.1.0
 """
 

@@ -48,6 +48,11 @@ def check_desk_laws(
     order is compared). Everything else the ports let a store choose is
     fixed by them for these steps, so it is compared whole.
 
+    The steps run one at a time and every unit they open commits, so what
+    only concurrency or a rollback shows (a stale version saved over a
+    newer one, an outbox written outside the transaction) is left to the
+    contract suites (`OrderStoreContract`, `UnitOfWorkContract`).
+
     Args:
         make_unit: Makes a new, empty unit of work.
         operations: Run these steps once instead of drawn ones.
@@ -66,12 +71,12 @@ def check_desk_laws(
     """
     if not callable(make_unit):
         raise ValidationError("make_unit", make_unit, "must be callable")
-    if operations is not None:
-        _run(make_unit, _operations(operations), None)
-        return
     signed_int("seed")(None, None, seed)
     positive_int("runs")(None, None, runs)
     positive_int("steps")(None, None, steps)
+    if operations is not None:
+        _run(make_unit, _operations(operations), None)
+        return
     for n in range(runs):
         drawn = random_operations(random.Random(seed + n), steps)  # noqa: S311 - not secrecy
         _run(make_unit, drawn, seed + n)

@@ -1,4 +1,4 @@
-"""A desk law run's vocabulary: the laws it checks, and its steps as data."""
+"""A desk law run's steps as data, and how they are drawn."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ PRICES: Final = {"TEA": "30.00", "MUG": "45.00", "POT": "120.00"}
 LOCATIONS: Final = ("W1", "W2")
 """Where the desk keeps stock (its `DeskPolicy.locations`)."""
 CHANNELS: Final = ("douyin", "shopify", "taobao")
+_TIMERS: Final = frozenset({_A.REFUND, _A.CLOSE, _A.SWEEP})
 _PICKED: Final = frozenset(
     {
         _A.NOTICE_PAID,
@@ -88,13 +89,23 @@ def _action(value: DeskAction | str) -> DeskAction:
         raise ValidationError("action", value, "must be a DeskAction") from None
 
 
+def _one_of(value: DeskAction | str, allowed: frozenset[DeskAction]) -> DeskAction:
+    action = _action(value)
+    if action not in allowed:
+        names = ", ".join(sorted(a.name for a in allowed))
+        raise ValidationError("action", value, f"must be one of {names}")
+    return action
+
+
 def _lines(value: object) -> tuple[StepLine, ...]:
     if not isinstance(value, list | tuple):
         raise ValidationError("lines", value, "must be a sequence of lines")
     found: list[StepLine] = []
     for i, line in enumerate(value):
         match line:
-            case (str(sku), int(quantity)) if sku in PRICES and quantity > 0:
+            case (str(sku), int(quantity)) if (
+                sku in PRICES and quantity > 0 and not isinstance(quantity, bool)
+            ):
                 found.append((sku, quantity))
             case _:
                 raise ValidationError(
@@ -176,8 +187,12 @@ class DeskOperation:
 
     @classmethod
     def on(cls, action: DeskAction | str, pick: int = 0) -> DeskOperation:
-        """A step on an order the desk holds (or a `REPEAT`), chosen by `pick`."""
-        return cls(action=action, pick=pick)
+        """A step on an order the desk holds (or a `REPEAT`), chosen by `pick`.
+
+        Raises:
+            ValidationError: `action` is not such a step.
+        """
+        return cls(action=_one_of(action, _PICKED), pick=pick)
 
     @classmethod
     def wait(cls, minutes: int) -> DeskOperation:
@@ -186,8 +201,12 @@ class DeskOperation:
 
     @classmethod
     def timer(cls, action: DeskAction | str) -> DeskOperation:
-        """A timer: `REFUND`, `CLOSE` or `SWEEP`."""
-        return cls(action=action)
+        """A timer: `REFUND`, `CLOSE` or `SWEEP`.
+
+        Raises:
+            ValidationError: `action` is not a timer.
+        """
+        return cls(action=_one_of(action, _TIMERS))
 
     def __attrs_post_init__(self) -> None:
         problem = _problem(self)
@@ -222,16 +241,22 @@ _SAY: Final[dict[DeskAction, Callable[[DeskOperation], str]]] = {
 def _problem(op: DeskOperation) -> tuple[str, object, str] | None:
     """What is wrong with a step, as `(field, value, problem)`; `None` if nothing."""
     a = op.action
-    if a is _A.RECEIVE and not (op.sku in PRICES and op.location in LOCATIONS):
-        return ("sku", op.sku, f"and location must be of {SKUS} and {LOCATIONS}")
-    if a is _A.RECEIVE and op.quantity < 1:
-        return ("quantity", op.quantity, "must be at least 1")
+    problems = [
+        (a is _A.RECEIVE and op.sku not in PRICES, "sku", f"one of {SKUS}"),
+        (
+            a is _A.RECEIVE and op.location not in LOCATIONS,
+            "location",
+            f"one of {LOCATIONS}",
+        ),
+        (a is _A.RECEIVE and op.quantity < 1, "quantity", "at least 1"),
+        (a is _A.WAIT and op.minutes < 1, "minutes", "at least 1"),
+        (a in _PICKED and op.pick < 0, "pick", "0 or more"),
+    ]
+    for wrong, field, wanted in problems:
+        if wrong:
+            return (field, getattr(op, field), f"must be {wanted}")
     if a is _A.ACCEPT and not (op.channel and op.order_id and op.buyer and op.lines):
         return ("lines", op.lines, "and a channel, order id and buyer are needed")
-    if a is _A.WAIT and op.minutes < 1:
-        return ("minutes", op.minutes, "must be at least 1")
-    if a in _PICKED and op.pick < 0:
-        return ("pick", op.pick, "must not be negative")
     return None
 
 
