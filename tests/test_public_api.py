@@ -505,6 +505,7 @@ SURFACE = {
         "channel_orders",
         "check_channel_order",
         "currencies",
+        "desk_operations",
         "event_streams",
         "events",
         "for_type",

@@ -18,13 +18,13 @@ from typing import Any, Self, cast
 
 import attrs
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.errors import ValidationError
 from orderkit.inventory import Hold, MovementKind, Plan, Receipt
-from orderkit.orders import AuditRecord, Order, OrderStatus
+from orderkit.orders import AuditRecord, CaseState, Order, OrderStatus
 from orderkit.orders._messages import OutboxMessage
 from orderkit.ports import UnitOfWork
 from orderkit.testing import (
@@ -34,11 +34,14 @@ from orderkit.testing import (
     LawBroken,
     check_desk_laws,
 )
+from orderkit.testing import strategies as ost
 
 
 # Runs per unit, after the suite's hypothesis profile: 5 in CI, 10 by
 # default, 100 for a soak (`HYPOTHESIS_PROFILE=thorough`).
 RUNS = max(4, settings().max_examples // 10)
+# Drawn lists of steps per unit: 10 in CI, 20 by default.
+EXAMPLES = max(10, settings().max_examples // 5)
 D = DeskOperation
 A = DeskAction
 
@@ -77,6 +80,78 @@ class TestGoodUnits:
 
     def test_given_steps(self) -> None:
         check_desk_laws(MemoryUnitOfWork, operations=_DUPLICATE_HELD)
+
+    def test_money_back_steps_and_their_retries(self) -> None:
+        # Steps done so far: goods in, accept, pay, pick, ship, the case
+        # (#5), the channel's refund (#6): the retries repeat those two.
+        steps = [
+            *_CASE_REFUNDED,
+            D.on(A.CHANNEL_REFUND),
+            D.on(A.REPEAT, 5),
+            D.on(A.REPEAT, 6),
+        ]
+        check_desk_laws(lambda: SqliteUnitOfWork(":memory:"), operations=steps)
+
+    def test_a_retry_the_reference_changes_on(self) -> None:
+        # The second refund is beyond the payment: the order is held; a
+        # person releases it; the same refund again holds it again, in the
+        # reference too, so the unit must do the same.
+        steps = [
+            D.receive("TEA", "W1", 5),
+            D.accept("douyin", "DY-1", "buyer-1", [("TEA", 1)], paid=True),
+            D.on(A.CHANNEL_REFUND),
+            D.on(A.CHANNEL_REFUND),
+            D.on(A.RELEASE),
+            D.on(A.REPEAT, 3),
+        ]
+        check_desk_laws(lambda: SqliteUnitOfWork(":memory:"), operations=steps)
+
+    def test_drawn_runs_send_money_back(self) -> None:
+        made: list[MemoryUnitOfWork] = []
+
+        def make() -> MemoryUnitOfWork:
+            made.append(MemoryUnitOfWork())
+            return made[-1]
+
+        check_desk_laws(make, runs=4)
+
+        stored = [o for unit in made for o in _orders(unit)]
+        cases = [c for o in stored for c in o.after_sales]
+        refunds = [
+            r.refund_id
+            for o in stored
+            if o.payment_ledger is not None
+            for r in o.payment_ledger.refunds
+        ]
+        assert any(c.state is CaseState.REFUNDED for c in cases)
+        assert any(c.state is CaseState.INSPECTED for c in cases)
+        assert any(":case:" in r for r in refunds)
+        assert any(r.startswith("CR-") for r in refunds)
+
+
+class TestDrawnByHypothesis:
+    """`desk_operations` draws steps a unit runs, and shrinks a failure."""
+
+    @settings(max_examples=EXAMPLES)
+    @given(ost.desk_operations())
+    def test_memory_unit(self, steps: list[DeskOperation]) -> None:
+        check_desk_laws(MemoryUnitOfWork, operations=steps)
+
+    @settings(max_examples=EXAMPLES)
+    @given(ost.desk_operations(max_size=25))
+    def test_sqlite_unit(self, steps: list[DeskOperation]) -> None:
+        check_desk_laws(lambda: SqliteUnitOfWork(":memory:"), operations=steps)
+
+    @settings(max_examples=EXAMPLES)
+    @given(ost.desk_operations(max_size=12))
+    def test_goods_come_in_first(self, steps: list[DeskOperation]) -> None:
+        assert 1 <= len(steps) <= 12
+        assert steps[0].action is A.RECEIVE
+
+
+def _orders(unit: UnitOfWork) -> Sequence[Order]:
+    with unit as uow:
+        return uow.orders.orders(limit=1000)
 
 
 # --------------------------------------------------------------------------
@@ -258,6 +333,50 @@ class EmptyReviewQueue(_Unit):
         return _NoQueue(self.inner.detector)
 
 
+class _LosesCases(_Store):
+    def save(self, order: Order, expected_version: int | None) -> None:
+        self.inner.save(attrs.evolve(order, after_sales=()), expected_version)
+
+
+class LosesCases(_Unit):
+    """Its order store saves orders without their after-sales cases."""
+
+    @property
+    def orders(self) -> Any:
+        return _LosesCases(self.inner.orders)
+
+
+class _SkipsCases(_Store):
+    def append(self, channel: str, records: Sequence[AuditRecord]) -> None:
+        self.inner.append(
+            channel, [r for r in records if r.event_type != "AfterSalesRecorded"]
+        )
+
+
+class DropsCaseRecords(_Unit):
+    """Its audit log skips the records of after-sales cases."""
+
+    @property
+    def audit(self) -> Any:
+        return _SkipsCases(self.inner.audit)
+
+
+class _FirstLedger(_Store):
+    def save(self, order: Order, expected_version: int | None) -> None:
+        stored = self.inner.get(order.channel, order.order_id)
+        if stored is not None and stored.payment_ledger is not None:
+            order = attrs.evolve(order, payment_ledger=stored.payment_ledger)
+        self.inner.save(order, expected_version)
+
+
+class KeepsFirstPaymentLedger(_Unit):
+    """Its order store writes an order's payment ledger once, never updating it."""
+
+    @property
+    def orders(self) -> Any:
+        return _FirstLedger(self.inner.orders)
+
+
 _DUPLICATE_HELD = [
     D.receive("TEA", "W1", 5),
     D.accept("douyin", "DY-1", "buyer-1", [("TEA", 1)]),
@@ -268,6 +387,21 @@ _PAID_THEN_CANCELLED = [
     D.accept("douyin", "DY-1", "buyer-1", [("TEA", 2)]),
     D.on(A.PAY),
     D.on(A.CANCEL),
+]
+_CASE_REFUNDED = [
+    D.receive("TEA", "W1", 5),
+    D.accept("douyin", "DY-1", "buyer-1", [("TEA", 2)]),
+    D.on(A.PAY),
+    D.on(A.PICK),
+    D.on(A.SHIP),
+    D.on(A.CASE),
+    D.timer(A.REFUND),
+]
+_CHANNEL_REFUNDS = [
+    D.receive("TEA", "W1", 5),
+    D.accept("douyin", "DY-1", "buyer-1", [("TEA", 2)], paid=True),
+    D.on(A.CHANNEL_REFUND),
+    D.on(A.CHANNEL_REFUND),
 ]
 
 
@@ -311,6 +445,9 @@ class TestBrokenUnits:
                 DeskLaw.IDEMPOTENT_STEPS,
                 [D.receive("TEA", "W1", 5), D.on(A.REPEAT)],
             ),
+            (LosesCases, DeskLaw.ORDERS, _CASE_REFUNDED),
+            (DropsCaseRecords, DeskLaw.AUDIT, _CASE_REFUNDED),
+            (KeepsFirstPaymentLedger, DeskLaw.ORDERS, _CHANNEL_REFUNDS),
         ],
     )
     def test_given_steps(
@@ -342,6 +479,9 @@ class TestBrokenUnits:
             # show first in the sellable figure the channels are told.
             (Oversells, {DeskLaw.NO_OVERSELL, DeskLaw.OUTBOX}),
             (IgnoresKeys, {DeskLaw.IDEMPOTENT_STEPS}),
+            (LosesCases, {DeskLaw.ORDERS}),
+            (DropsCaseRecords, {DeskLaw.AUDIT}),
+            (KeepsFirstPaymentLedger, {DeskLaw.ORDERS}),
         ],
     )
     def test_drawn_steps(
@@ -398,3 +538,8 @@ class TestArguments:
             "pay #0",
             "cancel #0",
         ]
+        assert [str(op) for op in _CASE_REFUNDED[-2:]] == [
+            "case #0",
+            "send the refunds due",
+        ]
+        assert str(D.on(A.CHANNEL_REFUND, 3)) == "channel refund #3"

@@ -750,7 +750,9 @@ class OrderDesk:
         back twice (the channel's refund came after orderkit's own): the
         order waits for a person (`review` gains `"refund"`, with its
         `HeldForReview` audit record, committed) and this call raises;
-        recording it again raises again and holds nothing more.
+        recording it again raises again, and holds nothing more while the
+        order waits; once a person released it, the same refund holds it
+        again (the channel still says it paid that money back).
 
         Returns:
             `Recorded`; `Unchanged` when the ledger has the refund settled

@@ -35,14 +35,18 @@ def check_desk_laws(
     channel orders accepted (some sold out, some suspected duplicates held
     for review, some delivered again), later notices of payment and
     cancellation, payments through `Checkout`, cancellations, releases,
-    picking, parcels, refunds sent, unpaid orders closed, holds swept, the
-    clock moving, and earlier steps retried. After each step it checks
-    every `DeskLaw`: the two desks gave the same answer (outcome or typed
-    error), and the unit holds what the reference holds (orders, audit
-    trails, unsent outbox messages, balances, holds, movements, stock
-    policies, pending suspicions); no oversell; orders only move forward;
-    a retried step changes nothing. A unit with a `close()` method is
-    closed after its run. No pytest needed.
+    picking, parcels, after-sales cases that passed inspection (stock back,
+    a refund owed), the channels' own refunds (`OrderDesk.record_refund`),
+    refunds sent, unpaid orders closed, holds swept, the clock moving, and
+    earlier steps retried. After each step it checks every `DeskLaw`: the
+    two desks gave the same answer (outcome or typed error), and the unit
+    holds what the reference holds (orders, audit trails, unsent outbox
+    messages, balances, holds, movements, stock policies, pending
+    suspicions); no oversell; orders only move forward; a retried step
+    changes nothing the reference keeps as it was. A unit with a `close()`
+    method is closed after its run. No pytest needed. With hypothesis, draw
+    `operations` from `orderkit.testing.strategies.desk_operations()` and a
+    failure shrinks to its fewest steps.
 
     What a store makes itself is left out: the `seq` of each movement (their
     order is compared). Everything else the ports let a store choose is

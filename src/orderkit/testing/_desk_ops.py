@@ -41,6 +41,14 @@ class DeskAction(enum.StrEnum):
     """`OrderDesk.start_picking` a paid order (`pick`), with a fake warehouse."""
     SHIP = "ship"
     """`OrderDesk.record` the one parcel of an order being picked (`pick`)."""
+    CASE = "case"
+    """`OrderDesk.amend` a shipped order (`pick`) with an after-sales case
+    whose inspection has just passed: one unit of a line not yet returned
+    comes back, and its price is owed back to the order's first payment
+    (a `REFUND` sends it)."""
+    CHANNEL_REFUND = "channel refund"
+    """`OrderDesk.record_refund`: the channel sent one unit's price of an
+    order with a payment (`pick`, whatever its status) back itself."""
     REFUND = "refund"
     """`Refunds.send_due`: the money owed back goes out, with the fake
     provider."""
@@ -52,8 +60,8 @@ class DeskAction(enum.StrEnum):
     """Both clocks move `minutes` on."""
     REPEAT = "repeat"
     """Run a step that changed the reference again, as a retry would: an
-    accept, a notice, a payment, a cancellation, picking or a parcel
-    (`pick` chooses which, among those made so far)."""
+    accept, a notice, a payment, a cancellation, picking, a parcel, a case
+    or a channel's refund (`pick` chooses which, among those made so far)."""
 
 
 StepLine = tuple[str, int]
@@ -67,8 +75,9 @@ PRICES: Final = {"TEA": "30.00", "MUG": "45.00", "POT": "120.00"}
 LOCATIONS: Final = ("W1", "W2")
 """Where the desk keeps stock (its `DeskPolicy.locations`)."""
 CHANNELS: Final = ("douyin", "shopify", "taobao")
-_TIMERS: Final = frozenset({_A.REFUND, _A.CLOSE, _A.SWEEP})
-_PICKED: Final = frozenset(
+TIMERS: Final = frozenset({_A.REFUND, _A.CLOSE, _A.SWEEP})
+"""The steps `DeskOperation.timer` makes."""
+PICKED: Final = frozenset(
     {
         _A.NOTICE_PAID,
         _A.NOTICE_CANCELLED,
@@ -77,9 +86,12 @@ _PICKED: Final = frozenset(
         _A.RELEASE,
         _A.PICK,
         _A.SHIP,
+        _A.CASE,
+        _A.CHANNEL_REFUND,
         _A.REPEAT,
     }
 )
+"""The steps `DeskOperation.on` makes: on an order, or a retry, by `pick`."""
 
 
 def _action(value: DeskAction | str) -> DeskAction:
@@ -192,7 +204,7 @@ class DeskOperation:
         Raises:
             ValidationError: `action` is not such a step.
         """
-        return cls(action=_one_of(action, _PICKED), pick=pick)
+        return cls(action=_one_of(action, PICKED), pick=pick)
 
     @classmethod
     def wait(cls, minutes: int) -> DeskOperation:
@@ -206,7 +218,7 @@ class DeskOperation:
         Raises:
             ValidationError: `action` is not a timer.
         """
-        return cls(action=_one_of(action, _TIMERS))
+        return cls(action=_one_of(action, TIMERS))
 
     def __attrs_post_init__(self) -> None:
         problem = _problem(self)
@@ -250,7 +262,7 @@ def _problem(op: DeskOperation) -> tuple[str, object, str] | None:
         ),
         (a is _A.RECEIVE and op.quantity < 1, "quantity", "at least 1"),
         (a is _A.WAIT and op.minutes < 1, "minutes", "at least 1"),
-        (a in _PICKED and op.pick < 0, "pick", "0 or more"),
+        (a in PICKED and op.pick < 0, "pick", "0 or more"),
     ]
     for wrong, field, wanted in problems:
         if wrong:
@@ -271,7 +283,9 @@ _WEIGHTS: Final = {
     _A.RELEASE: 1,
     _A.PICK: 2,
     _A.SHIP: 2,
-    _A.REFUND: 1,
+    _A.CASE: 2,
+    _A.CHANNEL_REFUND: 1,
+    _A.REFUND: 2,
     _A.CLOSE: 1,
     _A.SWEEP: 1,
     _A.WAIT: 2,
@@ -301,7 +315,7 @@ def random_operations(rng: random.Random, steps: int) -> list[DeskOperation]:
             op = DeskOperation.receive(sku, rng.choice(LOCATIONS), quantity)
         elif action is _A.WAIT:
             op = DeskOperation.wait(rng.randint(2, 20))
-        elif action in _PICKED:
+        elif action in PICKED:
             op = DeskOperation.on(action, rng.randint(0, 99))
         else:
             op = DeskOperation.timer(action)

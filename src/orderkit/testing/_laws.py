@@ -86,7 +86,10 @@ class DeskLaw(enum.StrEnum):
     records are never changed or dropped."""
     IDEMPOTENT_STEPS = "idempotent steps"
     """A step repeated (a notice delivered again, a call retried with its
-    key) changes nothing in the unit."""
+    key) changes nothing in the unit that it leaves alone in the reference.
+    (The desk answers one retry with a change: a channel's refund beyond its
+    payment, delivered again after a person released the order, holds the
+    order again; the laws above hold the unit to the reference's change.)"""
 
 
 @final

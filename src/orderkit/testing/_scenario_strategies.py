@@ -17,6 +17,8 @@ from orderkit.money import Currency, Money
 from orderkit.orders import (
     OrderEvent,
 )
+from orderkit.testing import _desk_ops as desk
+from orderkit.testing._desk_ops import DeskOperation
 from orderkit.testing._ledger_ops import (
     LOCATIONS,
     OWNERS,
@@ -222,3 +224,90 @@ def ledger_operations(
     return st.tuples(
         st.lists(receive, min_size=1, max_size=3), st.lists(step, max_size=max_size)
     ).map(lambda parts: (parts[0] + parts[1])[:max_size])
+
+
+def desk_operations(*, max_size: int = 40) -> st.SearchStrategy[list[DeskOperation]]:
+    """Steps for `orderkit.testing.check_desk_laws`, goods in first.
+
+    Goods in, channel orders (few order ids and buyers, so notices come
+    again and suspected duplicates are held), later notices, payments,
+    cancellations, releases, picking, parcels, after-sales cases, the
+    channels' own refunds, refunds sent, unpaid orders closed, sweeps,
+    waits and retries. Hypothesis shrinks a failing list to its fewest
+    steps:
+
+    ```python
+    @given(ost.desk_operations())
+    def test_my_unit_keeps_the_laws(steps):
+        check_desk_laws(MyUnitOfWork, operations=steps)
+    ```
+
+    Args:
+        max_size: At most this many steps.
+
+    .. versionadded:: 0.1.0
+    """
+    sku = st.sampled_from(desk.SKUS)
+    receive = st.builds(
+        DeskOperation.receive,
+        sku,
+        st.sampled_from(desk.LOCATIONS),
+        st.integers(1, 8),
+    )
+    channel = st.sampled_from(desk.CHANNELS)
+    accept = st.builds(
+        lambda c, n, buyer, lines, paid: DeskOperation.accept(
+            c, f"{c[:2].upper()}-{n}", buyer, lines, paid=paid
+        ),
+        channel,
+        st.integers(1, 6),
+        st.sampled_from(("buyer-1", "buyer-2", "buyer-3")),
+        st.lists(
+            st.tuples(sku, st.integers(1, 2)),
+            min_size=1,
+            max_size=2,
+            unique_by=lambda line: line[0],
+        ),
+        st.booleans(),
+    )
+    step = st.one_of(
+        receive,
+        accept,
+        st.builds(
+            DeskOperation.on,
+            st.sampled_from(sorted(desk.PICKED)),
+            st.integers(0, 99),
+        ),
+        st.builds(DeskOperation.timer, st.sampled_from(sorted(desk.TIMERS))),
+        st.builds(DeskOperation.wait, st.integers(1, 90)),
+    )
+    # An order and the steps that take it on, so that a short list reaches
+    # a parcel, a case and its refund: steps apart, it rarely would.
+    journey = st.builds(
+        lambda first, n, pick: [
+            first,
+            *(_onward(a, pick) for a in _JOURNEY[:n]),
+        ],
+        accept,
+        st.integers(0, len(_JOURNEY)),
+        st.integers(0, 3),
+    )
+    parts = st.lists(st.one_of(step.map(lambda op: [op]), journey), max_size=max_size)
+    return st.tuples(st.lists(receive, min_size=1, max_size=3), parts).map(
+        lambda drawn: (drawn[0] + [op for part in drawn[1] for op in part])[:max_size]
+    )
+
+
+_JOURNEY = (
+    desk.DeskAction.PAY,
+    desk.DeskAction.PICK,
+    desk.DeskAction.SHIP,
+    desk.DeskAction.CASE,
+    desk.DeskAction.REFUND,
+)
+
+
+def _onward(action: desk.DeskAction, pick: int) -> DeskOperation:
+    if action in desk.TIMERS:
+        return DeskOperation.timer(action)
+    return DeskOperation.on(action, pick)

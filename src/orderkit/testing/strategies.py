@@ -13,8 +13,9 @@ def test_my_rule_never_crashes(order):
 
 For what arrives from outside: `channel_orders` (orders as an adapter reads
 them, for `OrderDesk.accept` and your pricing rules), `event_streams` (one
-order's events delivered twice and out of order) and `ledger_operations`
-(steps for `orderkit.testing.check_ledger_laws`).
+order's events delivered twice and out of order), `ledger_operations`
+(steps for `orderkit.testing.check_ledger_laws`) and `desk_operations`
+(steps for `orderkit.testing.check_desk_laws`).
 
 To fuzz a channel adapter with its own sample payloads, draw them broken and
 mutated from `payload_mutations` and check each accepted order with
@@ -94,6 +95,7 @@ from orderkit.testing._payload_fuzz import (
 from orderkit.testing._scenario_strategies import (
     EventStream,
     channel_orders,
+    desk_operations,
     event_streams,
     ledger_operations,
 )
@@ -122,6 +124,7 @@ __all__ = [
     "channel_orders",
     "check_channel_order",
     "currencies",
+    "desk_operations",
     "event_streams",
     "events",
     "for_type",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from hypothesis import settings
 
 from orderkit.adapters.postgres import PostgresUnitOfWork
-from orderkit.testing import check_desk_laws
+from orderkit.testing import DeskAction, DeskOperation, check_desk_laws
 
 
 # Runs after the suite's hypothesis profile: 2 in CI, 4 by default.
@@ -24,3 +24,22 @@ class TestDeskLawsOnPostgres:
 
     def test_drawn_runs(self, pg_schemas: Callable[[], str]) -> None:
         check_desk_laws(lambda: PostgresUnitOfWork(pg_schemas()), runs=RUNS)
+
+    def test_money_back(self, pg_schemas: Callable[[], str]) -> None:
+        # A case refunded by the desk, the channel's own refunds (the second
+        # beyond the payment: refused, the order held), and their retries.
+        a, d = DeskAction, DeskOperation
+        steps = [
+            d.receive("TEA", "W1", 5),
+            d.accept("douyin", "DY-1", "buyer-1", [("TEA", 2)]),
+            d.on(a.PAY),
+            d.on(a.PICK),
+            d.on(a.SHIP),
+            d.on(a.CASE),
+            d.timer(a.REFUND),
+            d.on(a.CHANNEL_REFUND),
+            d.on(a.CHANNEL_REFUND),
+            d.on(a.REPEAT, 5),
+            d.on(a.REPEAT, 7),
+        ]
+        check_desk_laws(lambda: PostgresUnitOfWork(pg_schemas()), operations=steps)
