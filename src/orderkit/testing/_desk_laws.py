@@ -10,11 +10,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Sequence
 
-from orderkit._validate import positive_int, signed_int
+from orderkit._validate import as_tuple, positive_int, signed_int
 from orderkit.errors import ValidationError
 from orderkit.ports import UnitOfWork
 from orderkit.testing._desk_ops import DeskOperation, random_operations
 from orderkit.testing._desk_run import DeskRun
+from orderkit.testing._laws import close_if_closable
 
 
 def check_desk_laws(
@@ -79,19 +80,11 @@ def check_desk_laws(
     positive_int("runs")(None, None, runs)
     positive_int("steps")(None, None, steps)
     if operations is not None:
-        _run(make_unit, _operations(operations), None)
+        _run(make_unit, as_tuple(operations, "operations", DeskOperation), None)
         return
     for n in range(runs):
         drawn = random_operations(random.Random(seed + n), steps)  # noqa: S311 - not secrecy
         _run(make_unit, drawn, seed + n)
-
-
-def _operations(operations: Iterable[DeskOperation]) -> list[DeskOperation]:
-    found = list(operations)
-    for i, op in enumerate(found):
-        if not isinstance(op, DeskOperation):
-            raise ValidationError(f"operations[{i}]", op, "must be a DeskOperation")
-    return found
 
 
 def _run(
@@ -103,6 +96,4 @@ def _run(
     try:
         DeskRun(unit, seed, len(operations)).steps(operations)
     finally:
-        close = getattr(unit, "close", None)
-        if callable(close):
-            close()
+        close_if_closable(unit)

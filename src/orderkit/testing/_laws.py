@@ -137,3 +137,10 @@ class LawBroken(AssertionError):
             LawBroken, seed=self.seed, steps=self.steps, repeat=self._repeat
         )
         return (rebuild, (self.law, self.detail))
+
+
+def close_if_closable(store: object) -> None:
+    """Call `store.close()` if it has one: a law run's store or unit is done."""
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from orderkit._validate import positive_int, signed_int
 from orderkit.errors import ValidationError
 from orderkit.ports import LedgerStore
+from orderkit.testing._laws import close_if_closable
 from orderkit.testing._ledger_ops import LedgerOperation, random_operations
 from orderkit.testing._ledger_run import LedgerRun
 
@@ -85,6 +86,4 @@ def _run(
     try:
         LedgerRun(store, seed, len(operations)).steps(operations)
     finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
+        close_if_closable(store)

@@ -25,7 +25,7 @@ from orderkit.orders import (
 )
 from orderkit.ports import OrderStore
 from orderkit.pricing import ChangeState, PaymentLedger, PriceChange
-from orderkit.testing._laws import LawBroken, OrderStoreLaw
+from orderkit.testing._laws import LawBroken, OrderStoreLaw, close_if_closable
 
 
 _START = pendulum.datetime(2026, 11, 11)
@@ -91,9 +91,7 @@ def check_order_store_laws(
         try:
             _Run(store, seed + n, steps).steps()
         finally:
-            close = getattr(store, "close", None)
-            if callable(close):
-                close()
+            close_if_closable(store)
 
 
 def _new_order(channel: str, order_id: str) -> Order:
