@@ -647,3 +647,86 @@ class TestFreeOrders:
         assert isinstance(taken, Accepted)
         assert OrderStatus.CANCELLED == taken.order.status
         assert [] == _refunds_owed(unit)
+
+
+class TestUnstockedProducts:
+    """Virtual and downloadable products, named by the host, hold no stock."""
+
+    def test_every_line_is_stocked_by_default(self) -> None:
+        assert [True, True] == [line.stocked for line in order().placed.lines]
+
+    @pytest.mark.parametrize(
+        ("unstocked", "stocked"),
+        [
+            pytest.param({93}, [False, True], id="a-product"),
+            pytest.param({23}, [True, False], id="a-variation"),
+            pytest.param({22}, [True, False], id="a-variation-s-parent-product"),
+            pytest.param({24, 999}, [True, True], id="other-products"),
+        ],
+    )
+    def test_a_line_of_a_named_product_or_variation_is_unstocked(
+        self, unstocked: set[int], stocked: list[bool]
+    ) -> None:
+        shop = WooCommercePayloads(unstocked_products=unstocked)
+        [record] = shop.parse(payload(ORDER), topic="order.updated")
+        assert isinstance(record, ChannelOrder)
+
+        assert stocked == [line.stocked for line in record.placed.lines]
+
+    def test_a_batch_reads_them_too(self) -> None:
+        body = payload(BATCH)
+        shop = WooCommercePayloads(unstocked_products=[93])
+        plain = WooCommercePayloads().parse(body, topic="orders/batch")
+        marked = shop.parse(body, topic="orders/batch")
+
+        def kinds(records: object) -> list[tuple[str, bool]]:
+            assert isinstance(records, tuple)
+            return [
+                (line.sku, line.stocked)
+                for record in records
+                if isinstance(record, ChannelOrder)
+                for line in record.placed.lines
+            ]
+
+        assert all(stocked for _, stocked in kinds(plain))
+        assert {"woocommerce-product-93"} == {
+            sku for sku, stocked in kinds(marked) if not stocked
+        }
+
+    def test_the_desk_holds_no_stock_for_a_download(self) -> None:
+        shop = WooCommercePayloads(unstocked_products=[93])
+        [record] = shop.parse(payload(ORDER), topic="order.updated")
+        assert isinstance(record, ChannelOrder)
+        clock = FrozenClock(pendulum.datetime(2026, 11, 11))
+        unit = MemoryUnitOfWork()
+        with unit as uow:
+            # Stock of the stocked line only: a download has none to hold.
+            Ledger(uow.ledger, clock).receive("Bar3", "W1", 10)
+            uow.commit()
+        secret = Fingerprinter(b"a-secret-of-16-bytes")
+        desk = OrderDesk(unit, clock, DeskPolicy(locations=["W1"]), secret)
+
+        taken = desk.accept(record)
+
+        assert isinstance(taken, Accepted)
+        with unit as uow:
+            held = {(hold.sku, hold.quantity) for hold in uow.ledger.holds()}
+        assert {("Bar3", 1)} == held
+
+    @pytest.mark.parametrize(
+        ("given", "field"),
+        [
+            pytest.param("93", "unstocked_products", id="text"),
+            pytest.param(93, "unstocked_products", id="one-id"),
+            pytest.param([93, "94"], "unstocked_products[1]", id="an-id-as-text"),
+            pytest.param([0], "unstocked_products[0]", id="zero"),
+            pytest.param([True], "unstocked_products[0]", id="a-bool"),
+        ],
+    )
+    def test_ids_that_are_not_product_ids_are_refused(
+        self, given: object, field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            WooCommercePayloads(unstocked_products=given)  # type: ignore[arg-type]
+
+        assert field == caught.value.field

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import html
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, final
 
 import attrs
 import pendulum
 
+from orderkit._validate import as_tuple, positive_int
 from orderkit.adapters.channels._common import (
     Unmapped,
     amount_offers,
@@ -118,6 +119,13 @@ _STATUSES: Final[Mapping[str, OrderStatus | Unmapped]] = {
 }
 
 
+def _product_ids(value: Iterable[int]) -> frozenset[int]:
+    ids = as_tuple(value, "unstocked_products", int)
+    for i, product_id in enumerate(ids):
+        positive_int(f"unstocked_products[{i}]")(None, None, product_id)
+    return frozenset(ids)
+
+
 @final
 @attrs.frozen(slots=True, kw_only=True)
 class WooCommercePayloads:
@@ -144,7 +152,11 @@ class WooCommercePayloads:
       of minor units. A line without a SKU is known by
       `woocommerce-variation-<id>`, `woocommerce-product-<id>`, or
       `woocommerce-line-<id>`. Names arrive HTML-escaped (`&ndash;`) and
-      are unescaped: a title is plain text for people.
+      are unescaped: a title is plain text for people. A line is unstocked
+      (`OrderLine.stocked` false: the desk holds and ships no stock for it)
+      when its `product_id` or `variation_id` is in `unstocked_products`;
+      the payload itself does not say which products are virtual or
+      downloadable (the product does).
     - Money: every amount, string (`"158.9500"`) or bare number (`3`),
       read exactly in the order's `currency`; `coupon_lines` become
       `AmountOff` offers of their `discount`; `shipping_lines` totals are
@@ -213,6 +225,11 @@ class WooCommercePayloads:
     Attributes:
         currency: The shop's currency (WooCommerce > Settings > Currency),
             needed for refund lists, which state none.
+        unstocked_products: The ids of the shop's products and variations
+            that have no stock behind them: its virtual and downloadable
+            ones (`GET /wc/v3/products?virtual=true`, `?downloadable=true`
+            and their variations). Their lines are unstocked. Empty by
+            default: every line is stocked.
         channel: The channel's name in every key, order and quote
             (`"woocommerce"`). Give each store its own (`"woo-eu"`,
             `"woo-cn"`) when one desk takes in several: every store numbers
@@ -222,13 +239,17 @@ class WooCommercePayloads:
 
     Raises:
         UnknownCurrency: `currency` is not an ISO 4217 code.
-        ValidationError: `channel` is not a non-empty printable name.
+        ValidationError: `channel` is not a non-empty printable name, or
+            `unstocked_products` is not a collection of positive ids.
 
     .. versionadded:: 0.1.0
     """
 
     currency: Currency | None = attrs.field(default=None, converter=optional_currency)
     channel: str = attrs.field(default="woocommerce", validator=check_channel)
+    unstocked_products: frozenset[int] = attrs.field(
+        default=frozenset(), converter=_product_ids
+    )
 
     @property
     def topics(self) -> frozenset[str]:
@@ -252,9 +273,9 @@ class WooCommercePayloads:
             ConfigurationError: A refund list, and no `currency` was given.
         """
         if topic in _ORDER_TOPICS:
-            return (_order(read_object(payload, path="payload"), "", self.channel),)
+            return (_order(read_object(payload, path="payload"), "", self),)
         if topic == _BATCH:
-            return _batch(payload, self.channel)
+            return _batch(payload, self)
         if topic == _REFUNDS:
             return self._refunds(payload)
         known = ", ".join(sorted(_TOPICS))
@@ -277,13 +298,13 @@ class WooCommercePayloads:
         )
 
 
-def _batch(payload: object, channel: str) -> tuple[ChannelRecord, ...]:
+def _batch(payload: object, shop: WooCommercePayloads) -> tuple[ChannelRecord, ...]:
     batch = read_object(payload, path="payload")
     records: list[ChannelRecord] = []
     for part in ("create", "update"):
         for at, item in objects(batch.get(part), path=part, required=False):
             if item.get("error") is None:
-                records.append(_order(item, at, channel))
+                records.append(_order(item, at, shop))
     if not records:
         raise StructureError(
             "payload", payload, "states no order under create or update", "batch"
@@ -291,7 +312,10 @@ def _batch(payload: object, channel: str) -> tuple[ChannelRecord, ...]:
     return tuple(records)
 
 
-def _order(order: Mapping[str, Any], at: str, channel: str) -> ChannelOrder:
+def _order(
+    order: Mapping[str, Any], at: str, shop: WooCommercePayloads
+) -> ChannelOrder:
+    channel = shop.channel
     order_id = read_id(order.get("id"), path=join(at, "id"))
     status_at = join(at, "status")
     raw_status = order.get("status")
@@ -301,7 +325,7 @@ def _order(order: Mapping[str, Any], at: str, channel: str) -> ChannelOrder:
     currency = read_currency(order.get("currency"), path=join(at, "currency"))
     created = _when(order, at, "date_created_gmt")
     modified = _when(order, at, "date_modified_gmt")
-    lines = _lines(order, at, currency)
+    lines = _lines(order, at, currency, shop.unstocked_products)
     address = _address(order, at)
     # built(): a refusal by the canonical classes names this order's path,
     # not their own attributes.
@@ -440,7 +464,7 @@ def _when(record: Mapping[str, Any], at: str, name: str) -> pendulum.DateTime:
 
 
 def _lines(
-    order: Mapping[str, Any], at: str, currency: Currency
+    order: Mapping[str, Any], at: str, currency: Currency, unstocked: frozenset[int]
 ) -> tuple[OrderLine, ...]:
     lines_at = join(at, "line_items")
     items = objects(order.get("line_items"), path=lines_at)
@@ -460,9 +484,20 @@ def _lines(
                 quantity,
                 _unit_price(item, item_at, currency, quantity),
                 html.unescape(name),
+                stocked=not _products(item, item_at) & unstocked,
             )
         )
     return tuple(lines)
+
+
+def _products(item: Mapping[str, Any], at: str) -> set[int]:
+    """The ids of the line's product and variation (WooCommerce writes 0 for none)."""
+    ids = set()
+    for name in ("product_id", "variation_id"):
+        found = read_optional_id(item.get(name), path=f"{at}.{name}")
+        if found is not None and found.isdecimal():
+            ids.add(int(found))
+    return ids
 
 
 def _unit_price(
