@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Final
 
 import pendulum
 
 from orderkit.errors import NaiveDatetime, ValidationError
+
+
+NOT_A_PLACE: Final = frozenset({"localtime", "posixrules", "Factory"})
+"""Names the tz database holds that are no place's zone: `localtime` is
+whatever zone the host is set to, the others are build artefacts. A time
+read in one would mean another instant on another host."""
 
 
 def to_utc(value: dt.datetime, field: str) -> pendulum.DateTime:

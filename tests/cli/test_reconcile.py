@@ -10,18 +10,21 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pendulum
 import pytest
 
 from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.cli import main
 from orderkit.cli._columns import columns, width
-from orderkit.orders import Order
+from orderkit.money import Money
+from orderkit.orders import Address, Buyer, Order, OrderLine, OrderStatus, Payment
 from orderkit.serialization import make_converter
 
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "cli"
 ORDERS = str(SAMPLES / "orders.jsonl")
 WECHAT = str(SAMPLES / "wechat-bill.csv")
+BEIJING = ("--zone", "Asia/Shanghai")
 FINDINGS = str(SAMPLES / "wechat-bill-findings.csv")
 
 
@@ -341,16 +344,102 @@ class TestDay:
         statement = self.statement_without_the_last_capture(tmp_path)
         code, _, _ = run(capsys, ORDERS, statement)
         assert code == 1
-        code, out, _ = run(capsys, ORDERS, statement, "--day", "2026-02-27", "--csv")
+        code, out, _ = run(
+            capsys, ORDERS, statement, "--day", "2026-02-27", *BEIJING, "--csv"
+        )
         assert (code, csv_rows(out)) == (0, [])
 
     def test_a_capture_of_the_day_still_is(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:
         statement = self.statement_without_the_last_capture(tmp_path)
-        code, out, _ = run(capsys, ORDERS, statement, "--day", "2026-03-01", "--csv")
+        code, out, _ = run(
+            capsys, ORDERS, statement, "--day", "2026-03-01", *BEIJING, "--csv"
+        )
         assert code == 1
         assert [r["kind"] for r in csv_rows(out)] == ["missing_in_statement"]
+
+    @pytest.mark.parametrize("name", ["statement.json", "statement.csv"])
+    def test_a_plain_statement_s_day_needs_its_zone(
+        self, capsys: pytest.CaptureFixture[str], name: str
+    ) -> None:
+        # Its provider may cut days in UTC, or in the shop's zone: no guess.
+        code, out, err = run(capsys, ORDERS, str(SAMPLES / name), "--day", "2026-03-01")
+
+        assert (code, out) == (2, "")
+        assert "--day needs --zone" in err
+        assert err.count("\n") == 1
+
+    def test_a_bill_s_day_is_beijing_s_by_default(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        plain = run(capsys, ORDERS, WECHAT, "--day", "2026-03-01", "--csv")
+        beijing = run(capsys, ORDERS, WECHAT, "--day", "2026-03-01", *BEIJING, "--csv")
+        zone = ("--zone", "America/New_York")
+        new_york = run(capsys, ORDERS, WECHAT, "--day", "2026-03-01", *zone, "--csv")
+
+        assert plain == beijing
+        assert plain[2] == ""
+        # The bill's Beijing times before 13:00 are 28 February's in New York.
+        assert "settled outside 2026-03-01 in America/New_York" in new_york[2]
+
+    def test_a_day_in_the_statement_s_own_zone_is_cut_there(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """A US provider's UTC day requires that day's captures, not UTC+8's."""
+        converter = make_converter()
+
+        def paid(order_id: str, payment_id: str, at: pendulum.DateTime) -> object:
+            return converter.unstructure(
+                Order(
+                    order_id=order_id,
+                    channel="shopify",
+                    buyer=Buyer(f"b-{order_id}"),
+                    address=Address("US", "NY", "New York", "", "1 Main St"),
+                    lines=[OrderLine("L1", "SKU", 1, Money("10.00", "USD"))],
+                    placed_at=at,
+                    status=OrderStatus.PAID,
+                    payments=(Payment(payment_id, Money("10.00", "USD"), at),),
+                )
+            )
+
+        orders = tmp_path / "orders.json"
+        # 1 March in UTC, 2 March in Beijing; and 28 February, 1 March.
+        late = paid("A", "ch_late", pendulum.datetime(2026, 3, 1, 20))
+        early = paid("B", "ch_early", pendulum.datetime(2026, 2, 28, 20))
+        orders.write_text(json.dumps([late, early]), "utf-8")
+        statement = tmp_path / "statement.csv"
+        statement.write_text(
+            "transaction_id,kind,amount,currency,settled_at,order_id\n"
+            "ch_other,sale,5.00,USD,2026-03-01T09:00:00Z,C\n",
+            "utf-8",
+        )
+        day = ("--day", "2026-03-01", "--csv")
+
+        code, out, _ = run(capsys, orders, statement, *day, "--zone", "UTC")
+
+        assert code == 1
+        assert [(r["kind"], r["transaction_id"]) for r in csv_rows(out)] == [
+            ("missing_in_orders", "ch_other"),
+            ("missing_in_statement", "ch_late"),
+        ]
+
+    def test_lines_settled_outside_the_day_are_noted(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        statement = str(SAMPLES / "statement.json")
+        # 01:12, 02:30 and 06:05 UTC on 1 March are still 28 February there.
+        args = ("--day", "2026-03-01", "--zone", "America/Los_Angeles", "--csv")
+
+        _, _, err = run(capsys, ORDERS, statement, *args)
+        _, _, fine = run(capsys, ORDERS, statement, "--day", "2026-03-01", *BEIJING)
+
+        assert err == (
+            "orderkit reconcile: note: 3 statement lines settled outside"
+            " 2026-03-01 in America/Los_Angeles: is --zone the zone of the"
+            " statement's days?\n"
+        )
+        assert fine == ""
 
     @pytest.mark.parametrize(
         ("args", "said"),

@@ -222,6 +222,31 @@ class TestEveryKind:
             (K.MISSING_IN_STATEMENT, "RF-1")
         ]
 
+    @pytest.mark.parametrize("order_id", ["DY-2001", None])
+    def test_a_failed_refund_the_statement_paid_is_named_so(
+        self, order_id: str | None
+    ) -> None:
+        orders = [order("DY-2001", ledger=refunded_ledger(), total="848.00")]
+        statement = [
+            line("WX-2001", "848.00", order_id="DY-2001"),
+            line("RF-1", "59.00", order_id="DY-2001", kind=TransactionKind.REFUND),
+            line("RF-3", "10.00", order_id=order_id, kind=TransactionKind.REFUND),
+        ]
+
+        report = reconcile_payments(orders, statement)
+
+        # Still a difference, but finance looks for a refund paid after all.
+        assert report.discrepancies == (
+            Discrepancy(
+                kind=K.MISSING_IN_ORDERS,
+                order_id=order_id,
+                transaction_id="RF-3",
+                actual=cny("10.00"),
+                detail="a refund the order records as failed; the statement"
+                " shows it paid",
+            ),
+        )
+
     def test_missing_in_orders(self) -> None:
         report = reconcile_payments([], [line("WX-7", "66.60", order_id="DY-1003")])
         assert kinds(report) == [K.MISSING_IN_ORDERS]

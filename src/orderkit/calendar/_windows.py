@@ -17,7 +17,7 @@ import attrs
 import pendulum
 from pendulum.tz.exceptions import InvalidTimezone
 
-from orderkit._time import to_utc
+from orderkit._time import NOT_A_PLACE, to_utc
 from orderkit.errors import NaiveDatetime, ValidationError
 
 
@@ -25,9 +25,6 @@ __all__ = ["DayWindow", "check_day", "day_of", "yesterday", "zone_info"]
 
 
 _ONE_DAY = dt.timedelta(days=1)
-# Names the tz database holds that are not a place: `localtime` is whatever
-# zone the host is set to, the others are build artefacts.
-_NOT_A_PLACE = frozenset({"localtime", "posixrules", "Factory"})
 
 
 _TICK = dt.timedelta(microseconds=1)
@@ -42,7 +39,7 @@ def zone_info(zone: object, field: str = "zone") -> pendulum.Timezone:
     """
     if not isinstance(zone, str):
         raise ValidationError(field, zone, "must be an IANA zone name (Asia/Shanghai)")
-    if zone in _NOT_A_PLACE:
+    if zone in NOT_A_PLACE:
         raise ValidationError(field, zone, "is not an IANA zone of a place")
     try:
         return _timezone(zone)

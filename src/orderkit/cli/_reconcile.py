@@ -50,8 +50,12 @@ and optionally fee and order_id; or settlement lines in JSON (an array, or one
 per line). The format is detected unless --format names it.
 
 A daily bill shows its own day's money: with --day, only the captures and
-refunds the orders made that day (in --zone, Beijing time by default) must
-be in it, so a refund settled days after its payment reconciles on its day.
+refunds the orders made that day (in --zone) must be in it, so a refund
+settled days after its payment reconciles on its day. WeChat Pay and Alipay
+cut their bills' days in Beijing time, the default for them; a CSV or JSON
+statement's provider may cut its days in any zone, so --day needs --zone
+with one. Statement lines settled outside the day are counted in a note on
+stderr: a sign of the wrong --zone, or of another day's statement.
 """
 _EXAMPLES: Final = """\
 examples:
@@ -60,6 +64,7 @@ examples:
   orderkit reconcile orders.json statement.json --csv > differences.csv
   orderkit reconcile orders.jsonl wechat-bill.csv --output differences.csv
   orderkit reconcile day.db wechat-bill-2026-11-11.csv --day 2026-11-11
+  orderkit reconcile orders.json stripe-2026-03-01.csv --day 2026-03-01 --zone UTC
 
 exit codes: 0 everything matches, 1 there are differences (unreadable rows
 included), 2 bad usage (a file missing or unreadable, an unknown format),
@@ -97,10 +102,10 @@ def register(commands: Commands) -> None:
     parser.add_argument(
         "--zone",
         type=_zone,
-        default="Asia/Shanghai",
         metavar="ZONE",
-        help="the IANA zone --day is a day of (default: Asia/Shanghai, as the"
-        " WeChat Pay and Alipay bills are)",
+        help="the IANA zone --day is a day of (default for WeChat Pay and"
+        " Alipay bills: Asia/Shanghai, as they are; needed with --day for a CSV"
+        " or JSON statement)",
     )
     out = parser.add_mutually_exclusive_group()
     out.add_argument(
@@ -120,9 +125,9 @@ def register(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run `orderkit reconcile` with parsed arguments; return the exit code."""
     try:
-        period = _period(args)
         orders, source = load_orders(args.orders)
         statement = load_statement(args.statement, args.statement_format)
+        period = _period(args, statement)
         report = reconcile_payments(
             orders, statement.lines, rejected=statement.rejected, period=period
         )
@@ -134,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"orderkit reconcile: error: ORDERS {args.orders}: {error}")
     except OrderkitError as error:
         return _fail(f"orderkit reconcile: failed: {error}", code=3)
+    if period is not None:
+        _note_outside(statement, period)
     code = 0 if report.ok else 1
     if args.csv:
         sys.stdout.write(report.to_csv())
@@ -154,14 +161,40 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _period(args: argparse.Namespace) -> DayWindow | None:
+# The providers whose bills cut their days in Beijing time, whatever the zone
+# of the orders.
+_BEIJING_BILLS: Final = frozenset({"wechat", "alipay"})
+
+
+def _period(args: argparse.Namespace, statement: Statement) -> DayWindow | None:
     if args.day is None:
         return None
+    zone = args.zone
+    if zone is None:
+        if statement.format not in _BEIJING_BILLS:
+            # A wrong guess would go unnoticed: the report would just differ
+            # (the brief's "yesterday's orders" cut by UTC+8 dates).
+            raise InputError(
+                f"--day needs --zone for a {NAMES[statement.format]}: the IANA"
+                " zone its provider cuts days in (UTC, America/New_York, ...)"
+            )
+        zone = "Asia/Shanghai"
     try:
-        return DayWindow(args.day, args.zone)
+        return DayWindow(args.day, zone)
     except ValidationError as error:
         # --zone was checked as it was read: what is left is the day's.
         raise InputError(f"--day {args.day}: {error.problem}") from None
+
+
+def _note_outside(statement: Statement, period: DayWindow) -> None:
+    outside = sum(line.settled_at not in period for line in statement.lines)
+    if outside:
+        lines = "line" if outside == 1 else "lines"
+        sys.stderr.write(
+            f"orderkit reconcile: note: {outside} statement {lines} settled"
+            f" outside {period.day} in {period.zone}: is --zone the zone of"
+            " the statement's days?\n"
+        )
 
 
 _ANY_DAY: Final = dt.date(2026, 1, 1)

@@ -21,6 +21,7 @@ from typing import Any, Final
 import pendulum
 import phonenumbers
 
+from orderkit._time import NOT_A_PLACE
 from orderkit.dedupe import normalize_phone
 from orderkit.errors import (
     ConfigurationError,
@@ -336,8 +337,12 @@ def zone_named(zone: str) -> zoneinfo.ZoneInfo:
     """The IANA zone `zone`, as `read_instant` reads local times in it.
 
     Raises:
-        ConfigurationError: `zone` is not an IANA zone.
+        ConfigurationError: `zone` is not an IANA zone of a place (the
+            host's `localtime` would read one payload as other instants on
+            other hosts).
     """
+    if zone in NOT_A_PLACE:
+        raise ConfigurationError("zone", f"{zone!r} is not an IANA zone of a place")
     try:
         return zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):

@@ -59,7 +59,8 @@ class DiscrepancyKind(enum.StrEnum):
     MISSING_IN_STATEMENT = "missing_in_statement"
     """The orders record a capture or settled refund the statement lacks."""
     MISSING_IN_ORDERS = "missing_in_orders"
-    """The statement moved money under a transaction no order records."""
+    """The statement moved money under a transaction no order records (or
+    one its order records as failed: the detail says so)."""
     AMOUNT_MISMATCH = "amount_mismatch"
     """The same transaction, another amount."""
     CURRENCY_MISMATCH = "currency_mismatch"
@@ -418,14 +419,32 @@ def _compare(line: SettlementLine, item: _Expected) -> Discrepancy | None:
     )
 
 
+def _failed_refunds(orders: tuple[Order, ...]) -> dict[str, set[str]]:
+    """The orders whose ledgers record each refund id as failed."""
+    failed: dict[str, set[str]] = {}
+    for order in orders:
+        ledger = order.payment_ledger
+        for refund in () if ledger is None else ledger.refunds:
+            if refund.state is RefundState.FAILED:
+                failed.setdefault(refund.refund_id, set()).add(order.order_id)
+    return failed
+
+
 def _unmatched(
     line: SettlementLine,
     money_class: str,
     captured_orders: set[str],
     paid_orders: set[str],
+    failed: Mapping[str, set[str]],
 ) -> Discrepancy:
     """A money line no order records: extra, duplicate or unpaid refund."""
-    if money_class == _CAPTURE and line.order_id in captured_orders:
+    owners = failed.get(line.transaction_id, set())
+    if money_class == _REFUND and owners and line.order_id in {*owners, None}:
+        # Not missing: the order knows it, as one the provider refused,
+        # so finance looks at a refund paid after all, not a stray one.
+        kind = DiscrepancyKind.MISSING_IN_ORDERS
+        detail = "a refund the order records as failed; the statement shows it paid"
+    elif money_class == _CAPTURE and line.order_id in captured_orders:
         kind = DiscrepancyKind.DUPLICATE_CAPTURE
         detail = (
             f"a second {line.kind} for order {line.order_id!r}, whose "
@@ -539,7 +558,9 @@ def reconcile_payments(
 
     .. versionadded:: 0.1.0
     """
-    expected = _index_orders(orders, _period(period))
+    recorded_orders = as_tuple(orders, "orders", Order)
+    expected = _index_orders(recorded_orders, _period(period))
+    failed = _failed_refunds(recorded_orders)
     statement = as_tuple(lines, "lines", SettlementLine)
     malformed = _malformed(rejected)
 
@@ -596,7 +617,9 @@ def reconcile_payments(
     captured_orders = {oid for oid, keys in recorded.items() if keys <= seen}
     for i, (line, money_class) in enumerate(money_lines):
         if money_class is not None and i not in found:
-            found[i] = _unmatched(line, money_class, captured_orders, paid_orders)
+            found[i] = _unmatched(
+                line, money_class, captured_orders, paid_orders, failed
+            )
 
     missing = [
         Discrepancy(

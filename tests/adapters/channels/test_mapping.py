@@ -505,6 +505,9 @@ class TestSpecValidation:
             ({"zone": "Mars/Olympus"}, "zone"),
             ({"zone": "Asia"}, "zone"),  # a folder of the zone database
             ({"zone": "utc"}, "zone"),  # pendulum takes it; reading would not
+            # Whatever zone the host is set to: other instants on other hosts.
+            ({"zone": "localtime"}, "zone"),
+            ({"zone": "Factory"}, "zone"),
             ({"topics": []}, "topics"),
             ({"root": "a..b"}, "root"),
             ({"channel": ""}, "channel"),
@@ -534,6 +537,11 @@ class TestSpecValidation:
             ("shipping", {"const": 1.5}, "fields.shipping.const"),
             ("placed_at", {"path": "t", "zone": "Nowhere"}, "fields.placed_at.zone"),
             ("placed_at", {"path": "t", "zone": "Europe"}, "fields.placed_at.zone"),
+            (
+                "placed_at",
+                {"path": "t", "zone": "posixrules"},
+                "fields.placed_at.zone",
+            ),
             ("address.country", {"const": "China"}, "fields.address.country.const"),
         ],
     )

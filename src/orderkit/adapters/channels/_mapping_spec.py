@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, cast
 
@@ -11,6 +10,7 @@ import attrs
 
 from orderkit.adapters.channels._common import moved
 from orderkit.errors import (
+    ConfigurationError,
     UnknownStatus,
     ValidationError,
 )
@@ -23,6 +23,7 @@ from orderkit.integrations import (
     read_status,
     read_text,
 )
+from orderkit.integrations._reading import zone_named
 from orderkit.money import Currency
 from orderkit.orders import (
     Address,
@@ -372,14 +373,16 @@ class Compiler:
         return attrs.evolve(field, const=converted)
 
     def zone(self, value: object, where: str) -> None:
-        # The check reading uses (`zoneinfo`), which knows zones by their exact
-        # name: pendulum would also take "utc", which reading then refuses.
+        # The check reading uses (`zone_named`), which knows zones by their
+        # exact name: pendulum would also take "utc", which reading refuses.
         try:
             if not isinstance(value, str):
                 raise TypeError(value)  # noqa: TRY301 - one report for every bad zone
-            zoneinfo.ZoneInfo(value)
-        except (TypeError, ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
-            self.fail(where, value, "is not an IANA time zone (Asia/Shanghai)")
+            zone_named(value)
+        except (TypeError, ConfigurationError):
+            self.fail(
+                where, value, "is not an IANA time zone of a place (Asia/Shanghai)"
+            )
 
     def events(self, value: object) -> tuple[EventSpec, ...]:
         if value is None:
