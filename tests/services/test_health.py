@@ -240,6 +240,27 @@ class TestMeasures:
         on_time = report.component(M.ON_TIME_FULFILMENT)
         assert (on_time.numerator, on_time.denominator) == (1, 3)
 
+    def test_a_promise_the_calendar_cannot_count_is_on_neither_side(self) -> None:
+        due = SLA.ship_by(T0).due
+        at_year_end = pendulum.datetime(2026, 12, 31, 10, tz="Asia/Shanghai")
+        orders = [
+            order("DY-1", S.SHIPPED, shipped_at=due.subtract(hours=1)),
+            # Its business day after 31 December is 2027's: no table yet.
+            order("DY-2", S.PICKING, paid_at=at_year_end),
+        ]
+        report = health_report(
+            orders,
+            now=pendulum.datetime(2027, 1, 6),
+            zone=ZONE,
+            stuck_rules=StuckRules(sla=SLA),
+        )
+
+        on_time = report.component(M.ON_TIME_FULFILMENT)
+        assert (on_time.numerator, on_time.denominator) == (1, 1)
+        assert [(s.order_id, s.reason) for s in report.stuck] == [
+            ("DY-2", StuckReason.NO_SHIP_BY)
+        ]
+
 
 class TestScore:
     """The score is the weighted mean of present measures, renormalised."""

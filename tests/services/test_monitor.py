@@ -193,6 +193,36 @@ class TestStuckOrders:
         assert (stuck.reason, stuck.deadline) == (StuckReason.PAST_SHIP_BY, due)
         assert queued[0] == due
 
+    def test_a_promise_the_calendar_cannot_count_is_flagged_not_fatal(
+        self,
+    ) -> None:
+        # Paid 30 December: three business days count into 2027, a year the
+        # bundled calendar has no holidays for until they are announced.
+        at_year_end = pendulum.datetime(2026, 12, 30, 10, tz="Asia/Shanghai")
+        waiting = order("DY-2001", S.PICKING, paid_at=at_year_end)
+        late = order("DY-2002", S.PICKING)
+        sla = attrs.evolve(SLA, business_days=3)
+        now = pendulum.datetime(2026, 12, 30, 6)
+
+        found = stuck_orders([waiting, late], now=now, rules=StuckRules(sla=sla))
+
+        # The scan goes on: the other order's broken promise is still seen.
+        assert [(s.order_id, s.reason) for s in found] == [
+            ("DY-2002", StuckReason.PAST_SHIP_BY),
+            ("DY-2001", StuckReason.NO_SHIP_BY),
+        ]
+        flagged = found[1]
+        assert flagged.deadline == at_year_end
+        assert "2027" in flagged.detail
+        assert "'CN'" in flagged.detail
+
+    def test_the_picking_queue_ranks_such_an_order_as_due_when_paid(self) -> None:
+        at_year_end = pendulum.datetime(2026, 12, 30, 10, tz="Asia/Shanghai")
+        waiting = order("DY-2001", S.PAID, paid_at=at_year_end)
+        policy = DeskPolicy(locations=["HZ-1"], sla=attrs.evolve(SLA, business_days=3))
+
+        assert policy.picking_priority(waiting)[0] == at_year_end
+
     def test_picking_without_sla_or_promise_is_not_judged(self) -> None:
         assert stuck_orders([order("DY-2001", S.PICKING)], now=T0.add(days=30)) == []
 

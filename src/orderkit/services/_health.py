@@ -20,6 +20,7 @@ import pendulum
 from orderkit._decimal import context
 from orderkit._time import to_utc
 from orderkit._validate import as_tuple, count, instance_of
+from orderkit.errors import CalendarDataMissing
 from orderkit.integrations import ChannelOrder
 from orderkit.orders import AuditRecord, Order, OrderStatus
 from orderkit.pricing import (
@@ -112,7 +113,12 @@ def _fulfilment(
         ref = (order.channel, order.order_id)
         if order.status in {OrderStatus.CANCELLED, OrderStatus.CLOSED}:
             continue
-        due = _ship_by_due(order, rules, ship_by)
+        try:
+            due = _ship_by_due(order, rules, ship_by)
+        except CalendarDataMissing:
+            # Neither kept nor broken until the year's table is loaded;
+            # `stuck_orders` flags it (`NO_SHIP_BY`).
+            continue
         if due is None:
             continue
         if order.status in _AWAITING_SHIPMENT:
@@ -243,7 +249,8 @@ def health_report(  # noqa: PLR0913 - keyword-only inputs of one report
     - fulfilment on time: orders whose last parcel shipped before their
       ship-by instant, over those shipped plus those still awaiting
       shipment at or past it (cancelled, closed and orders without a
-      deadline are left out).
+      deadline are left out, as are those whose deadline the SLA's calendar
+      cannot count yet: `stuck_orders` flags them `NO_SHIP_BY`).
 
     A measure with a zero denominator is missing. The score is
     `100 * sum(value * weight) / sum(weight)` over the present measures,
@@ -274,8 +281,6 @@ def health_report(  # noqa: PLR0913 - keyword-only inputs of one report
         NaiveDatetime: `now` or an instant in a mapping has no UTC offset.
         ValidationError: An argument of the wrong type or out of range
             (`complaints` below zero, an unknown zone, an order twice).
-        CalendarDataMissing: The SLA counts into a year its calendar does
-            not cover.
 
     .. versionadded:: 0.1.0
     """

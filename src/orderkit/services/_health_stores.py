@@ -153,7 +153,9 @@ def health_from_stores(  # noqa: PLR0913 - keyword-only inputs of one report
       window orders with a ship-by instant (`ship_by`, else
       `stuck_rules.sla` from the first payment): last parcel shipped
       before it, over those shipped plus those awaiting shipment at or
-      past it.
+      past it. An order whose ship-by the SLA cannot count (its calendar
+      lacks a year) counts on neither side; it is among the stuck orders
+      (`StuckReason.NO_SHIP_BY`).
 
     Beside the score: backlog rate `awaiting shipment / (window orders -
     pending payment - cancelled - closed)`, stuck rate `stuck open orders /
@@ -196,8 +198,6 @@ def health_from_stores(  # noqa: PLR0913 - keyword-only inputs of one report
             `complaints` below zero (`field` names it).
         InvalidQuantity: `page` is not a positive integer.
         NaiveDatetime: An instant has no UTC offset.
-        CalendarDataMissing: The SLA counts into a year its calendar does
-            not cover.
         StoreError: A store failed.
 
     .. versionadded:: 0.1.0

@@ -13,7 +13,7 @@ import attrs
 from orderkit._validate import as_tuple, instance_of, renamed
 from orderkit.calendar import SlaPolicy
 from orderkit.dedupe._claims import check_duration
-from orderkit.errors import ValidationError
+from orderkit.errors import CalendarDataMissing, ValidationError
 from orderkit.inventory import RoutingStrategy, Shortage
 from orderkit.inventory._routing import ordered_locations
 from orderkit.orders import AuditRecord, Order, OrderEvent, RefundDue, Rejected
@@ -326,17 +326,28 @@ class DeskPolicy:
         One part per criterion of `picking_order`, then the time the order
         was placed and its id, so the queue's order is total and stable.
         The value compares amounts as numbers: a desk that mixes currencies
-        should rank by tier and ship-by time only.
+        should rank by tier and ship-by time only. An order whose ship-by
+        the SLA's calendar cannot count yet (a year with no table) ranks as
+        due when it was paid.
         """
         parts: list[object] = []
         for key in self.picking_order:
             if key is PickingKey.SHIP_BY:
-                paid_at = first_capture(order) or order.placed_at
-                parts.append(
-                    paid_at if self.sla is None else self.sla.ship_by(paid_at).due
-                )
+                parts.append(self._ship_by(order))
             elif key is PickingKey.TIER:
                 parts.append(-self.tier(order))
             else:
                 parts.append(-sum(line.amount.amount for line in order.lines))
         return (*parts, order.placed_at, order.order_id)
+
+    def _ship_by(self, order: Order) -> dt.datetime:
+        paid_at = first_capture(order) or order.placed_at
+        if self.sla is None:
+            return paid_at
+        try:
+            return self.sla.ship_by(paid_at).due
+        except CalendarDataMissing:
+            # A promise the calendar cannot count yet (next year's holidays
+            # not loaded) ranks as due at payment, the earliest it could
+            # be: picked early, never late for want of a table.
+            return paid_at

@@ -19,7 +19,7 @@ import pendulum
 from orderkit._time import plus, to_utc
 from orderkit._validate import Validator, as_tuple, renamed, text
 from orderkit.calendar import SlaPolicy
-from orderkit.errors import OrderMismatch, ValidationError
+from orderkit.errors import CalendarDataMissing, OrderMismatch, ValidationError
 from orderkit.orders import AuditRecord, Order, OrderStatus
 
 
@@ -77,6 +77,12 @@ class StuckReason(enum.StrEnum):
     settle) for `review_limit` or longer."""
     STATUS_LIMIT = "status_limit"
     """No status change within the limit its status allows."""
+    NO_SHIP_BY = "no_ship_by"
+    """Awaiting shipment, and its ship-by deadline cannot be counted: the SLA's
+    business calendar does not cover a year the count reaches (China's next
+    year before its holidays are announced and loaded). The promise cannot
+    be checked until a person adds that year's table; the order's deadline
+    is its payment, and the detail names the calendar and the year."""
 
 
 def _limits(
@@ -352,11 +358,26 @@ def _stuck(
     # just now: no negative age, and `overdue` stays `now - deadline`.
     since = min(since, now)
     found: tuple[StuckReason, pendulum.DateTime, str] | None = None
-    due = (
-        _ship_by_due(order, rules, ship_by)
-        if order.status in _AWAITING_SHIPMENT
-        else None
-    )
+    try:
+        due = (
+            _ship_by_due(order, rules, ship_by)
+            if order.status in _AWAITING_SHIPMENT
+            else None
+        )
+    except CalendarDataMissing as missing:
+        # One order's uncountable promise must not blind the scan to every
+        # other stuck order; nor may it pass for kept.
+        paid_at = first_capture(order) or order.placed_at
+        return StuckOrder(
+            order.channel,
+            order.order_id,
+            order.status,
+            since,
+            _between(since, now),
+            StuckReason.NO_SHIP_BY,
+            paid_at,
+            str(missing),
+        )
     saga = order.saga
     saga_due = (
         None
@@ -411,7 +432,10 @@ def stuck_orders(
     (`PAST_SHIP_BY`) first, because it is the one the buyer feels, then a
     stalled saga (`SAGA_STALLED`), a person's review (`AWAITING_REVIEW`) and
     a passed status limit (`STATUS_LIMIT`). Every limit is half-open: an
-    order is stuck at the exact deadline instant.
+    order is stuck at the exact deadline instant. An order awaiting shipment
+    whose ship-by the SLA cannot count (its calendar lacks a year the count
+    reaches) is flagged at once as `NO_SHIP_BY`, its deadline its payment:
+    the rest of the scan goes on, and the missing year is seen.
 
     Args:
         orders: The orders to check, each `(channel, order_id)` once.
@@ -431,8 +455,6 @@ def stuck_orders(
     Raises:
         NaiveDatetime: `now` or an instant in a mapping has no UTC offset.
         ValidationError: An argument of the wrong type, or an order twice.
-        CalendarDataMissing: The SLA counts into a year its calendar does
-            not cover.
 
     .. versionadded:: 0.1.0
     """
