@@ -34,6 +34,7 @@ from orderkit.integrations import (
     PickTask,
     TrackingEvent,
 )
+from orderkit.money import Money
 from orderkit.orders import (
     EVENT_TYPES,
     AfterSalesCase,
@@ -84,6 +85,13 @@ from orderkit.services._desk_notes import (
     refused_events,
     review_record,
     withdrawn_record,
+)
+from orderkit.services._desk_overpaid import (
+    held_if_overpaid,
+    paid_twice,
+    placed_total,
+    recorded_total,
+    state_total,
 )
 from orderkit.services._desk_stock import SETTLED_BY_ENDING, OrderStock, owner_of
 from orderkit.services._desk_tracking import carrier_hold, parcel_event
@@ -236,6 +244,15 @@ class OrderDesk:
         answered `AlreadyAccepted` records nothing: give it to `update`,
         which records its refunds, then its events.
 
+        The total the order is taken in at (the accepted total; for an order
+        held for its pricing, the larger of the computed and the channel's
+        stated total) goes into its `OrderPlaced` audit record as the change
+        `total`: the order does not keep it, and `record` checks later
+        payments against it. An order the notice states paid twice, its
+        payments holding more than that total, is taken in as any paid order
+        (stock committed) and waits for a person (`review` gains
+        `"overpaid"`, see `record`).
+
         Args:
             incoming: The order as its channel adapter read it.
             ip: The IP address the buyer ordered from, for limits.
@@ -266,7 +283,7 @@ class OrderDesk:
             limited = self._limited(uow, order, ip, device, promotion)
             if limited is not None:
                 return limited
-            order, why = self._priced(incoming, order, now, records)
+            order, why, total = self._priced(incoming, order, now, records)
             # An order that came in cancelled or closed takes no stock and
             # waits for nobody about it, as one held at intake and ended
             # later: only a payment it could not take is still a person's.
@@ -297,6 +314,9 @@ class OrderDesk:
                         RefusalReason.OUT_OF_STOCK,
                         shortages=error.shortages,
                     )
+            # Paid twice in the notice itself: stock as any paid order, and a
+            # person settles the excess.
+            order = _held_if_overpaid(order, total, now, records)
             self._store(
                 uow, None, order, records, now, passed=reached(batch), refunds=refunds
             )
@@ -343,20 +363,24 @@ class OrderDesk:
         order: Order,
         now: pendulum.DateTime,
         records: list[AuditRecord],
-    ) -> tuple[Order, str | None]:
-        """Price the order's quote: why it is held, or `None`.
+    ) -> tuple[Order, str | None, Money]:
+        """Price the order's quote: why it is held, or `None`, and its total.
 
         A difference the policy accepted (the channel's total taken) goes
         into the audit trail as a `PricingWarning` record, for
-        reconciliation.
+        reconciliation. The total the order is taken in at goes into its
+        `OrderPlaced` record (change `total`): the order does not keep it,
+        and a payment recorded later is checked against it.
         """
         pricing = validate(incoming.quote, self._policy.pricing_for(order.channel))
+        total = placed_total(pricing, incoming.quote)
+        state_total(records, total)
         if not pricing.ok:
-            return order, pricing.hold_reason or "pricing"
+            return order, pricing.hold_reason or "pricing", total
         if pricing.warnings:
             order = _evolve_order(order, version=order.version + 1)
             records.append(pricing_warning_record(order, now, pricing.warnings))
-        return order, None
+        return order, None, total
 
     def release(self, channel: str, order_id: str, *, actor: str) -> Accepted:
         """Let a held order go on, after a person reviewed it.
@@ -364,7 +388,12 @@ class OrderDesk:
         Every reason in `order.review` is cleared. An order held at intake
         has no stock yet, and one paid after its stock sold out has none
         left: its stock is held now. One held later (a carrier exception, a
-        refund or a label for a person) keeps the stock it has.
+        refund or a label for a person, a payment too many) keeps the stock
+        it has. Releasing moves no money: an order released as `"overpaid"`
+        keeps every payment, and owes all they hold back if it is cancelled
+        or closed later; a person sends the excess back otherwise (the
+        channel's refund, recorded with `record_refund`). A payment recorded
+        after the release that pays it over again holds it again.
 
         An order held as a suspected duplicate is released in the duplicate
         detector's review queue too, in the same unit, while its suspicion
@@ -468,12 +497,30 @@ class OrderDesk:
         (`"duplicate"`, `"pricing"`, `"event"`, `"payment"`) takes no stock
         when paid: `release` holds and commits it. Cancelled or closed, an
         order takes no stock and waits for nobody about it any more: those
-        reasons but `"payment"`, and `"stock"`, leave `review`, with a
+        reasons but `"payment"`, and `"stock"` and `"overpaid"`, leave
+        `review`, with a
         `ReviewWithdrawn` audit record (a suspected duplicate stays in the
         detector's review queue, for a person to resolve there; the money it
         holds goes back through its refund saga). `"payment"` (a payment the
         order could not take: no saga knows of it), `"refund"`, `"label"`,
         `"pick"` and `"carrier"` stay.
+
+        A payment that leaves an order (not cancelled or closed) holding two
+        payments or more whose captures, less what was refunded or is
+        pending on them, come to more than the order costs (the total
+        `accept` took it in at, moved by approved price changes) is recorded
+        all the same, and the order waits for a person in the same unit:
+        `review` gains `"overpaid"`, and its `HeldForReview` audit record
+        names every payment with what it holds (`payments`), the `total`
+        and the excess (`overpaid`). Its stock and status go on as for any
+        payment; it leaves the picking queue until `release`. Cancelled or
+        closed, the order sends back all its payments hold through its
+        refund saga, so `"overpaid"` leaves `review` as the reasons above
+        do. A refund recorded later (`record_refund`) changes nothing about
+        it: a person says the excess is settled by releasing it. An order
+        whose trail states no total (taken in by an earlier orderkit, or
+        stored by its host) is not checked; nor is an order's only payment:
+        the one capture of what its channel or `Checkout` charged.
 
         An order whose `pick` saga is in flight (`start_picking`) ends it in
         the unit that moves it out of paid: done once picking starts (or a
@@ -530,6 +577,7 @@ class OrderDesk:
             if not stocked and "stock" not in new.review:
                 new, held = held_for(new, "stock", now)
                 records.append(held)
+            new = _held_if_paid_twice(uow, order, new, now, records)
             if new.status in ENDED and SETTLED_BY_ENDING & set(new.review):
                 new, withdrawn = _withdrawn(new, now)
                 records.append(withdrawn)
@@ -752,7 +800,10 @@ class OrderDesk:
         `HeldForReview` audit record, committed) and this call raises;
         recording it again raises again, and holds nothing more while the
         order waits; once a person released it, the same refund holds it
-        again (the channel still says it paid that money back).
+        again (the channel still says it paid that money back). A refund of
+        the payment too many of an order waiting as `"overpaid"` is recorded
+        and leaves it waiting: only a person says the excess is settled
+        (`release`).
 
         Returns:
             `Recorded`; `Unchanged` when the ledger has the refund settled
@@ -986,6 +1037,39 @@ def _owed_more(
     if owed_back(after).amount <= owed_back(before).amount or "refund" in after.review:
         return None
     return held_for(after, "refund", now)
+
+
+def _held_if_paid_twice(
+    uow: UnitOfWork,
+    old: Order,
+    new: Order,
+    now: pendulum.DateTime,
+    records: list[AuditRecord],
+) -> Order:
+    """`new`, waiting for a person if the payment it recorded paid it over."""
+    if not paid_twice(old, new):
+        return new
+    # Read for an order paid more than once only: a rare case, off the
+    # common path of one payment per order.
+    trail = uow.audit.records(new.channel, new.order_id)
+    total = recorded_total(trail, new.currency)
+    return _held_if_overpaid(new, total, now, records)
+
+
+def _held_if_overpaid(
+    order: Order,
+    total: Money | None,
+    now: pendulum.DateTime,
+    records: list[AuditRecord],
+) -> Order:
+    """`order`, waiting for a person if it holds two payments and too much."""
+    if len(order.payments) < 2 or order.status in ENDED:
+        return order
+    over = held_if_overpaid(order, total, now)
+    if over is None:
+        return order
+    records.append(over[1])
+    return over[0]
 
 
 def _held(
