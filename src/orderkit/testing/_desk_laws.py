@@ -34,8 +34,9 @@ def check_desk_laws(
     `FrozenClock` the run moves for both, through `steps` operations drawn
     from `random.Random(seed + run)` (`DeskAction` lists them): goods in,
     channel orders accepted (some sold out, some suspected duplicates held
-    for review, some delivered again), later notices of payment and
-    cancellation, payments through `Checkout`, cancellations, releases,
+    for review, some delivered again), later notices of payment (a second
+    one too: an order paid twice) and cancellation, payments through
+    `Checkout`, cancellations, releases,
     picking, parcels, after-sales cases that passed inspection (stock back,
     a refund owed), the channels' own refunds (`OrderDesk.record_refund`),
     refunds sent, unpaid orders closed, holds swept, the clock moving, and

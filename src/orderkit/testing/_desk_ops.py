@@ -27,6 +27,10 @@ class DeskAction(enum.StrEnum):
     NOTICE_PAID = "notice paid"
     """`OrderDesk.update` with the channel's later notice that an unpaid
     order (`pick`) was paid."""
+    NOTICE_PAID_AGAIN = "notice paid again"
+    """`OrderDesk.update` with the channel's later notice of a second
+    payment, under another payment id, for an order paid and not shipped
+    yet (`pick`): an order paid twice, which waits for a person."""
     NOTICE_CANCELLED = "notice cancelled"
     """`OrderDesk.update` with the channel's later notice that an order not
     ended (`pick`) was cancelled."""
@@ -80,6 +84,7 @@ TIMERS: Final = frozenset({_A.REFUND, _A.CLOSE, _A.SWEEP})
 PICKED: Final = frozenset(
     {
         _A.NOTICE_PAID,
+        _A.NOTICE_PAID_AGAIN,
         _A.NOTICE_CANCELLED,
         _A.PAY,
         _A.CANCEL,
@@ -290,6 +295,7 @@ _WEIGHTS: Final = {
     _A.SWEEP: 1,
     _A.WAIT: 2,
     _A.REPEAT: 3,
+    _A.NOTICE_PAID_AGAIN: 1,
 }
 # Few mugs and pots: shortages, refusals and lapsed holds come soon.
 _GOODS_IN: Final = {"TEA": (6, 12), "MUG": (2, 5), "POT": (1, 3)}

@@ -68,6 +68,7 @@ _REPEATABLE: Final = frozenset(
         _A.RECEIVE,
         _A.ACCEPT,
         _A.NOTICE_PAID,
+        _A.NOTICE_PAID_AGAIN,
         _A.NOTICE_CANCELLED,
         _A.PAY,
         _A.CANCEL,
@@ -79,6 +80,7 @@ _REPEATABLE: Final = frozenset(
 )
 _MONEY_BACK: Final = frozenset({_A.CASE, _A.CHANNEL_REFUND})
 _CANCELLABLE: Final = frozenset({_S.PENDING_PAYMENT, _S.PAID, _S.PICKING})
+_PAID_UNSHIPPED: Final = frozenset({_S.PAID, _S.PICKING})
 
 Key = tuple[str, str]
 
@@ -229,11 +231,10 @@ class DeskRun:
 
     def on_order(self, a: DeskAction, order: Order) -> Call:
         channel, order_id, now = order.channel, order.order_id, self.now()
-        if a is _A.NOTICE_PAID:
-            return self.notice(order, _paid(order, now), _S.PAID)
-        if a is _A.NOTICE_CANCELLED:
-            cancelled = _cancelled(order, "order.cancelled", now)
-            return self.notice(order, cancelled, _S.CANCELLED)
+        told = _NOTICES.get(a)
+        if told is not None:
+            later, status = told
+            return self.notice(order, later(order, now), status)
         if a is _A.PAY:
             total = _total(order)
             return lambda side: side.checkout.pay(
@@ -378,13 +379,17 @@ def _total(order: Order) -> Money:
     return sum(amounts[1:], amounts[0])
 
 
-def _paid(order: Order, now: pendulum.DateTime) -> PaymentCaptured:
-    # The key the first notice's payment has (`channel_order`): one payment.
+def _paid(
+    order: Order, now: pendulum.DateTime, *, again: bool = False
+) -> PaymentCaptured:
+    # The key the first notice's payment has (`channel_order`): one payment;
+    # or a second one, under keys and an id of its own.
+    n = "2" if again else "1"
     return PaymentCaptured(
         order_id=order.order_id,
-        key=IdempotencyKey(order.channel, "order.paid", order.order_id, "1"),
+        key=IdempotencyKey(order.channel, "order.paid", order.order_id, n),
         occurred_at=now,
-        payment_id=f"PAY-{order.order_id}",
+        payment_id=f"PAY{n if again else ''}-{order.order_id}",
         amount=_total(order),
     )
 
@@ -457,6 +462,23 @@ def _channel_refund(
     )
 
 
+_NOTICES: Final[
+    dict[
+        DeskAction,
+        tuple[
+            Callable[[Order, pendulum.DateTime], PaymentCaptured | Cancelled],
+            OrderStatus,
+        ],
+    ]
+] = {
+    _A.NOTICE_PAID: (_paid, _S.PAID),
+    _A.NOTICE_PAID_AGAIN: (lambda o, now: _paid(o, now, again=True), _S.PAID),
+    _A.NOTICE_CANCELLED: (
+        lambda o, now: _cancelled(o, "order.cancelled", now),
+        _S.CANCELLED,
+    ),
+}
+"""A channel's later notice of an order: the event it adds, the status it says."""
 _TIERS: Final = ApprovalTiers.of((None, "finance"))
 _TIMERS: Final[dict[DeskAction, Call]] = {
     _A.REFUND: lambda side: side.refunds.send_due(),
@@ -471,6 +493,7 @@ def _queued(order: Order) -> bool:
 
 _FITS: Final[dict[DeskAction, Callable[[Order], bool]]] = {
     _A.NOTICE_PAID: lambda o: o.status is _S.PENDING_PAYMENT,
+    _A.NOTICE_PAID_AGAIN: lambda o: o.status in _PAID_UNSHIPPED and bool(o.payments),
     _A.PAY: lambda o: o.status is _S.PENDING_PAYMENT and o.saga is None,
     _A.NOTICE_CANCELLED: lambda o: o.status in _CANCELLABLE,
     _A.CANCEL: lambda o: o.status in _CANCELLABLE,
