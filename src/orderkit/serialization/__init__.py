@@ -18,7 +18,23 @@ The wire format, each rule pinned by a test:
   ISO 8601 duration in days and the day's time, shortest first (`"P1D"`,
   `"PT30M"`, `"P2DT3H5.5S"`, `"-PT1H"`). Reading takes weeks too (`"P1W"`),
   and refuses years and months, which have no fixed length.
+- A wall-clock `time` (an SLA's cut-off) is ISO 8601 without an offset,
+  to the minute when it is one (`"16:00"`, `"16:00:30"`).
 - An enum is its value (`"in_transit"`).
+- A mapping (`DeskPolicy.channel_pricing`, `StuckRules.limits`) is an
+  object, its keys read as their type (a status by its value).
+- A business calendar is the name of one orderkit ships (`"CN"`,
+  `"US_FEDERAL"`), which is how one equal to it is written, or a table:
+  `{"name": ..., "first_year": ..., "last_year": ..., "weekend": [5, 6],
+  "holidays": {"2026-10-01": "National Day"}, "workdays": {...}}`. A
+  calendar of another class than `TableCalendar` is not written: a
+  `ValidationError` naming `calendar`.
+- A stacking policy's `combinable` is a list of pairs of kinds; a kind that
+  stacks with itself is written as a pair of it (`["percent", "percent"]`).
+- A field that holds a function (`DeskPolicy.tier`) is left out while it
+  holds its default; writing another function raises `ValidationError`
+  naming the field, and data that gives one is refused: set it in code
+  after reading (`attrs.evolve(policy, tier=...)`).
 - An `IdempotencyKey` is an object with its four parts.
 - A tuple is a list; a frozenset is a sorted list, so equal values always
   give equal bytes.
@@ -29,8 +45,10 @@ The wire format, each rule pinned by a test:
 - The error in a `Rejected` outcome is written as its class name and message
   (`{"type": "IllegalTransition", "message": "..."}`) for people to read; it
   is not read back, so neither is `Rejected`.
-- Strings and integers are never coerced: `5` is not a SKU, and neither
-  `"3"` nor `3.0` is a quantity. Keys orderkit does not know are ignored.
+- Strings and numbers are never coerced: `5` is not a SKU, neither `"3"`
+  nor `3.0` is a quantity, and `"0.5"` is not a number of seconds. Keys
+  orderkit does not know are ignored; a converter copied with
+  `copy(forbid_extra_keys=True)` refuses them, as configuration should.
 - Every value is built by its constructor, so the domain's rules hold on
   read exactly as in code.
 - Data that cannot be read raises `StructureError` (an `OrderkitError` and a

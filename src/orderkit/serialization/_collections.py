@@ -1,7 +1,8 @@
-"""Hooks for lists, tuples, sets and optionals.
+"""Hooks for lists, tuples, sets, mappings and optionals.
 
 A tuple is read from and written as a list; a set or frozenset is written as
-a sorted list, so equal values always give equal bytes.
+a sorted list, so equal values always give equal bytes. A mapping is an
+object.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import json
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from operator import attrgetter
 from typing import Any, Final, final, get_args
 
 import attrs
 import cattrs
+from cattrs.cols import is_mapping, mapping_structure_factory
 from cattrs.errors import IterableValidationError, IterableValidationNote
 
 from orderkit.dedupe import IdempotencyKey
@@ -88,6 +90,24 @@ def sequence_hook(t: TypeForm, converter: cattrs.BaseConverter) -> StructureHook
 
 def set_hook(t: TypeForm, converter: cattrs.BaseConverter) -> StructureHook:
     return _collection_hook(t, converter, origin_of(t) or t)
+
+
+def is_mapping_type(t: TypeForm) -> bool:
+    return bool(is_mapping(t))
+
+
+def mapping_hook(t: TypeForm, converter: cattrs.BaseConverter) -> StructureHook:
+    # cattrs' own hook, which reads keys and values by their hooks (and says
+    # which key failed), once the value is known to be an object at all.
+    inner = mapping_structure_factory(t, converter)
+    name = type_name(t)
+
+    def structure_mapping(value: Data, _: TypeForm) -> Data:
+        if not isinstance(value, Mapping):
+            raise StructureError("", value, "must be an object", name)
+        return inner(value, t)
+
+    return own(structure_mapping)
 
 
 def optional_hook(t: TypeForm, converter: cattrs.BaseConverter) -> StructureHook:

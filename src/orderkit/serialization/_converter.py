@@ -23,8 +23,10 @@ from orderkit.errors import OrderkitError, StructureError
 from orderkit.money import Currency, Money
 from orderkit.serialization._collections import (
     is_homogeneous_sequence,
+    is_mapping_type,
     is_optional,
     is_set,
+    mapping_hook,
     optional_hook,
     sequence_hook,
     set_hook,
@@ -38,6 +40,19 @@ from orderkit.serialization._generated import (
     unstructure_attrs_hook,
 )
 from orderkit.serialization._paths import report, type_name
+from orderkit.serialization._policies import (
+    calendar_structure_hook,
+    calendar_unstructure_hook,
+    dated_structure_hook,
+    is_business_calendar,
+    is_dated_names,
+    is_function_type,
+    is_offer_pairs,
+    pairs_structure_hook,
+    structure_function,
+    unstructure_dated,
+    unstructure_pairs,
+)
 from orderkit.serialization._unions import (
     is_tagged_union,
     union_structure_hook,
@@ -50,11 +65,13 @@ from orderkit.serialization._values import (
     structure_decimal,
     structure_duration,
     structure_enum,
+    structure_float,
     structure_instant,
     structure_int,
     structure_money,
     structure_orderkit_error,
     structure_str,
+    structure_time,
     unstructure_bytes,
     unstructure_date,
     unstructure_decimal,
@@ -63,6 +80,7 @@ from orderkit.serialization._values import (
     unstructure_error,
     unstructure_instant,
     unstructure_money,
+    unstructure_time,
 )
 from orderkit.serialization._wire import Data, TypeForm
 
@@ -342,6 +360,7 @@ def _configure(converter: Converter, *, readers: bool = True) -> None:
     converter.register_unstructure_hook(dt.datetime, unstructure_instant)
     converter.register_unstructure_hook(dt.date, unstructure_date)
     converter.register_unstructure_hook(dt.timedelta, unstructure_duration)
+    converter.register_unstructure_hook(dt.time, unstructure_time)
     converter.register_unstructure_hook(OrderkitError, unstructure_error)
     for kind in enums:
         converter.register_unstructure_hook(kind, unstructure_enum)
@@ -351,11 +370,15 @@ def _configure(converter: Converter, *, readers: bool = True) -> None:
         (is_set, unstructure_set_hook),
         (attrs.has, unstructure_attrs_hook),
         (is_tagged_union, union_unstructure_hook),
+        (is_business_calendar, calendar_unstructure_hook),
     ):
         converter.register_unstructure_hook_factory(predicate, unstructure_factory)
+    converter.register_unstructure_hook_func(is_dated_names, unstructure_dated)
+    converter.register_unstructure_hook_func(is_offer_pairs, unstructure_pairs)
 
     converter.register_structure_hook(str, structure_str)
     converter.register_structure_hook(int, structure_int)
+    converter.register_structure_hook(float, structure_float)
     for kind in enums:
         converter.register_structure_hook(kind, structure_enum)
     converter.register_structure_hook(Decimal, structure_decimal)
@@ -365,12 +388,18 @@ def _configure(converter: Converter, *, readers: bool = True) -> None:
     converter.register_structure_hook(dt.datetime, structure_instant)
     converter.register_structure_hook(dt.date, structure_date)
     converter.register_structure_hook(dt.timedelta, structure_duration)
+    converter.register_structure_hook(dt.time, structure_time)
     converter.register_structure_hook(OrderkitError, structure_orderkit_error)
     for predicate, structure_factory in (
         (is_homogeneous_sequence, sequence_hook),
         (is_set, set_hook),
+        (is_mapping_type, mapping_hook),
         (is_optional, optional_hook),
         (attrs.has, attrs_hook if readers else attrs_hook_without_readers),
         (is_tagged_union, union_structure_hook),
+        (is_business_calendar, calendar_structure_hook),
+        (is_dated_names, dated_structure_hook),
+        (is_offer_pairs, pairs_structure_hook),
     ):
         converter.register_structure_hook_factory(predicate, structure_factory)
+    converter.register_structure_hook_func(is_function_type, structure_function)

@@ -25,6 +25,7 @@ from orderkit.errors import StructureError
 from orderkit.money import Money
 from orderkit.orders import OrderLine, Saga
 from orderkit.serialization._collections import WriteItems, WriteOptional
+from orderkit.serialization._policies import is_function_type, refuse_function
 from orderkit.serialization._readers import READERS, UNREAD, Reader
 from orderkit.serialization._values import (
     structure_money,
@@ -313,9 +314,12 @@ def _write_fields(
     for field in attrs.fields(cl):
         if not field.init:
             continue
-        hook = source.converter.get_unstructure_hook(field.type)
         read = f"{first or get}.{field.name}"
         first = None
+        if is_function_type(field.type):
+            items.append(_write_function(field, read, source))
+            continue
+        hook = source.converter.get_unstructure_hook(field.type)
         if field.name not in omitted:
             items.append(f"{field.name!r}: {_write(read, hook, source, depth)}")
             continue
@@ -326,6 +330,17 @@ def _write_fields(
     return f"{{{', '.join(items)}}}"
 
 
+def _write_function(field: attrs.Attribute[Any], get: str, source: _Source) -> str:
+    """A field holding a function: left out at its default, refused otherwise."""
+    var, default = source.local(), source.local()
+    # A required function has no default: any value is refused.
+    source.namespace[default] = field.default
+    refuse = source.local()
+    source.namespace[refuse] = refuse_function
+    written = f"{refuse}({field.name!r}, {var})"
+    return f"**({{}} if ({var} := {get}) is {default} else {written})"
+
+
 def unstructure_attrs_hook(
     cl: type, converter: cattrs.BaseConverter
 ) -> UnstructureHook:
@@ -333,7 +348,8 @@ def unstructure_attrs_hook(
 
     Text and numbers are copied; enums, `Money`, optionals, lists and nested
     classes (to a depth of three) are written inline; anything else goes
-    through its hook. A tagged class writes its tag first.
+    through its hook. A tagged class writes its tag first. A field holding a
+    function is left out while it holds its default, and refused otherwise.
     """
     attrs.resolve_types(cl)
     source = _Source(converter)

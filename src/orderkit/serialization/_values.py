@@ -205,6 +205,42 @@ def structure_duration(value: Data, _: TypeForm) -> dt.timedelta:
     raise StructureError("", value, problem, "timedelta")
 
 
+def unstructure_time(value: dt.time) -> str:
+    # A wall-clock time of day (a cut-off), to the minute when it is one.
+    if value.second or value.microsecond:
+        return value.isoformat()
+    return f"{value.hour:02d}:{value.minute:02d}"
+
+
+_TIME: Final = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?", re.ASCII)
+
+
+@own
+def structure_time(value: Data, _: TypeForm) -> dt.time:
+    # Only a wall clock: an offset has no place where the zone is given apart
+    # (an SLA's `zone`), and TOML's local time arrives as a `time` already.
+    if isinstance(value, str) and _TIME.fullmatch(value):
+        try:
+            return dt.time.fromisoformat(value)
+        except ValueError:
+            pass
+    elif isinstance(value, dt.time):
+        return value
+    problem = (
+        "must be a wall-clock time such as '16:00' or '16:00:30', without an offset"
+    )
+    raise StructureError("", value, problem, "time")
+
+
+@own
+def structure_float(value: Data, _: TypeForm) -> Data:
+    # JSON and TOML numbers only: a string is not coerced (as for int), and
+    # the constructor judges the number.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    raise StructureError("", value, "must be a number", "float")
+
+
 def unstructure_error(value: OrderkitError) -> dict[str, str]:
     return {TAG: type(value).__name__, "message": str(value)}
 
