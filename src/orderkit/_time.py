@@ -10,10 +10,17 @@ import pendulum
 from orderkit.errors import NaiveDatetime, ValidationError
 
 
-NOT_A_PLACE: Final = frozenset({"localtime", "posixrules", "Factory"})
-"""Names the tz database holds that are no place's zone: `localtime` is
-whatever zone the host is set to, the others are build artefacts. A time
-read in one would mean another instant on another host."""
+_NOT_A_PLACE: Final = frozenset({"localtime", "posixrules", "Factory"})
+
+
+def not_a_place(zone: str) -> bool:
+    """Whether `zone` names no place's zone, though the tz database holds it.
+
+    `localtime` is whatever zone the host is set to, the others are build
+    artefacts, also under the database's `posix/` and `right/` copies: a time
+    read in one would mean another instant on another host.
+    """
+    return zone.rpartition("/")[2] in _NOT_A_PLACE
 
 
 def to_utc(value: dt.datetime, field: str) -> pendulum.DateTime:

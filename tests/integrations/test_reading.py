@@ -245,7 +245,16 @@ class TestInstant:
 
     # "Asia": a folder; the others are in the database but no place's zone.
     @pytest.mark.parametrize(
-        "zone", ["Asia/Beijing", "Asia", "localtime", "posixrules", "Factory"]
+        "zone",
+        [
+            "Asia/Beijing",
+            "Asia",
+            "localtime",
+            "posixrules",
+            "Factory",
+            "posix/Factory",
+            "right/Factory",
+        ],
     )
     def test_a_zone_that_does_not_exist(self, zone: str) -> None:
         with pytest.raises(ConfigurationError) as caught:

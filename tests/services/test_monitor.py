@@ -216,6 +216,24 @@ class TestStuckOrders:
         assert "2027" in flagged.detail
         assert "'CN'" in flagged.detail
 
+    def test_such_an_order_s_other_reasons_still_show(self) -> None:
+        # Paid after the cut-off on 31 December: its ship-by counts into 2027.
+        paid = pendulum.datetime(2026, 12, 31, 10, 0)
+        saga = Saga(name="pick", step="requested", key="k-1", started_at=paid)
+        stalled = attrs.evolve(order("DY-9", paid_at=paid), saga=saga)
+        now = paid.add(hours=6)
+        changed = {("douyin", "DY-9"): paid}
+
+        (stuck,) = stuck_orders(
+            [stalled], now=now, rules=StuckRules(sla=SLA), changed_at=changed
+        )
+
+        assert stuck.reason is StuckReason.SAGA_STALLED
+        assert stuck.detail == (
+            "pick/requested k-1; calendar 'CN' has no data for 2027;"
+            " add that year's table"
+        )
+
     def test_the_picking_queue_ranks_such_an_order_as_due_when_paid(self) -> None:
         at_year_end = pendulum.datetime(2026, 12, 30, 10, tz="Asia/Shanghai")
         waiting = order("DY-2001", S.PAID, paid_at=at_year_end)

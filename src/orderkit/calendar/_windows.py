@@ -17,7 +17,7 @@ import attrs
 import pendulum
 from pendulum.tz.exceptions import InvalidTimezone
 
-from orderkit._time import NOT_A_PLACE, to_utc
+from orderkit._time import not_a_place, to_utc
 from orderkit.errors import NaiveDatetime, ValidationError
 
 
@@ -39,7 +39,7 @@ def zone_info(zone: object, field: str = "zone") -> pendulum.Timezone:
     """
     if not isinstance(zone, str):
         raise ValidationError(field, zone, "must be an IANA zone name (Asia/Shanghai)")
-    if zone in NOT_A_PLACE:
+    if not_a_place(zone):
         raise ValidationError(field, zone, "is not an IANA zone of a place")
     try:
         return _timezone(zone)

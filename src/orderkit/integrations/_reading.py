@@ -21,7 +21,7 @@ from typing import Any, Final
 import pendulum
 import phonenumbers
 
-from orderkit._time import NOT_A_PLACE
+from orderkit._time import not_a_place
 from orderkit.dedupe import normalize_phone
 from orderkit.errors import (
     ConfigurationError,
@@ -341,7 +341,8 @@ def zone_named(zone: str) -> zoneinfo.ZoneInfo:
             host's `localtime` would read one payload as other instants on
             other hosts).
     """
-    if zone in NOT_A_PLACE:
+    # str(): a value of another type goes on to ZoneInfo's own refusal.
+    if not_a_place(str(zone)):
         raise ConfigurationError("zone", f"{zone!r} is not an IANA zone of a place")
     try:
         return zoneinfo.ZoneInfo(zone)

@@ -250,7 +250,8 @@ def health_report(  # noqa: PLR0913 - keyword-only inputs of one report
       ship-by instant, over those shipped plus those still awaiting
       shipment at or past it (cancelled, closed and orders without a
       deadline are left out, as are those whose deadline the SLA's calendar
-      cannot count yet: `stuck_orders` flags them `NO_SHIP_BY`).
+      cannot count yet, shipped or not: while one awaits shipment,
+      `stuck_orders` flags it).
 
     A measure with a zero denominator is missing. The score is
     `100 * sum(value * weight) / sum(weight)` over the present measures,

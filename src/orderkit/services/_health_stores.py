@@ -154,8 +154,8 @@ def health_from_stores(  # noqa: PLR0913 - keyword-only inputs of one report
       `stuck_rules.sla` from the first payment): last parcel shipped
       before it, over those shipped plus those awaiting shipment at or
       past it. An order whose ship-by the SLA cannot count (its calendar
-      lacks a year) counts on neither side; it is among the stuck orders
-      (`StuckReason.NO_SHIP_BY`).
+      lacks a year) counts on neither side, shipped or not; while it awaits
+      shipment, it is among the stuck orders (`StuckReason.NO_SHIP_BY`).
 
     Beside the score: backlog rate `awaiting shipment / (window orders -
     pending payment - cancelled - closed)`, stuck rate `stuck open orders /

@@ -82,7 +82,9 @@ class StuckReason(enum.StrEnum):
     business calendar does not cover a year the count reaches (China's next
     year before its holidays are announced and loaded). The promise cannot
     be checked until a person adds that year's table; the order's deadline
-    is its payment, and the detail names the calendar and the year."""
+    is its payment, and the detail names the calendar and the year. (An
+    order stuck for another reason too is flagged for that one, the
+    missing year in its detail.)"""
 
 
 def _limits(
@@ -144,6 +146,11 @@ class StuckRules:
       keep when the reason was added (it errs towards flagging);
     - a per-status limit on the time since the last status change: at or
       after `since + limits[status]` the order is stuck (`STATUS_LIMIT`).
+
+    A ship-by the `sla` cannot count (its calendar has no table for a year
+    the count reaches) is no deadline, and no pass either: the order is
+    flagged at once, by the first other limit it passed with the missing
+    year added to the detail, else as `NO_SHIP_BY`.
 
     Picking has no fixed limit by default: it is judged by the ship-by
     deadline, so give `sla` or a `ship_by` mapping (or a `limits` entry for
@@ -347,6 +354,20 @@ def first_capture(order: Order) -> pendulum.DateTime | None:
     return min((payment.captured_at for payment in order.payments), default=None)
 
 
+def _due_if_counted(
+    order: Order,
+    rules: StuckRules,
+    ship_by: Mapping[OrderRef, pendulum.DateTime],
+) -> tuple[pendulum.DateTime | None, str | None]:
+    """The ship-by of an order awaiting shipment, or why it cannot be counted."""
+    if order.status not in _AWAITING_SHIPMENT:
+        return None, None
+    try:
+        return _ship_by_due(order, rules, ship_by), None
+    except CalendarDataMissing as missing:
+        return None, str(missing)
+
+
 def _stuck(
     order: Order,
     since: pendulum.DateTime,
@@ -358,26 +379,7 @@ def _stuck(
     # just now: no negative age, and `overdue` stays `now - deadline`.
     since = min(since, now)
     found: tuple[StuckReason, pendulum.DateTime, str] | None = None
-    try:
-        due = (
-            _ship_by_due(order, rules, ship_by)
-            if order.status in _AWAITING_SHIPMENT
-            else None
-        )
-    except CalendarDataMissing as missing:
-        # One order's uncountable promise must not blind the scan to every
-        # other stuck order; nor may it pass for kept.
-        paid_at = first_capture(order) or order.placed_at
-        return StuckOrder(
-            order.channel,
-            order.order_id,
-            order.status,
-            since,
-            _between(since, now),
-            StuckReason.NO_SHIP_BY,
-            paid_at,
-            str(missing),
-        )
+    due, missing = _due_if_counted(order, rules, ship_by)
     saga = order.saga
     saga_due = (
         None
@@ -399,6 +401,16 @@ def _stuck(
         found = StuckReason.AWAITING_REVIEW, review_due, ", ".join(order.review)
     elif limit is not None and now >= plus(since, limit):
         found = StuckReason.STATUS_LIMIT, plus(since, limit), ""
+    if missing is not None:
+        # One order's uncountable promise must not blind the scan to every
+        # other order, nor pass for kept: flagged at once, and said beside
+        # any other reason it has.
+        if found is None:
+            paid_at = first_capture(order) or order.placed_at
+            found = StuckReason.NO_SHIP_BY, paid_at, missing
+        else:
+            reason, deadline, detail = found
+            found = reason, deadline, "; ".join(filter(None, (detail, missing)))
     if found is None:
         return None
     reason, deadline, detail = found
@@ -434,8 +446,9 @@ def stuck_orders(
     a passed status limit (`STATUS_LIMIT`). Every limit is half-open: an
     order is stuck at the exact deadline instant. An order awaiting shipment
     whose ship-by the SLA cannot count (its calendar lacks a year the count
-    reaches) is flagged at once as `NO_SHIP_BY`, its deadline its payment:
-    the rest of the scan goes on, and the missing year is seen.
+    reaches) is flagged at once: by its other limits as ever, the missing
+    year added to the detail, else as `NO_SHIP_BY`, its deadline its
+    payment. The rest of the scan goes on, and the missing year is seen.
 
     Args:
         orders: The orders to check, each `(channel, order_id)` once.

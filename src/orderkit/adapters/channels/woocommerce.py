@@ -19,7 +19,6 @@ from typing import Any, Final, final
 import attrs
 import pendulum
 
-from orderkit._validate import as_tuple, positive_int
 from orderkit.adapters.channels._common import (
     Unmapped,
     amount_offers,
@@ -120,10 +119,18 @@ _STATUSES: Final[Mapping[str, OrderStatus | Unmapped]] = {
 
 
 def _product_ids(value: Iterable[int]) -> frozenset[int]:
-    ids = as_tuple(value, "unstocked_products", int)
-    for i, product_id in enumerate(ids):
-        positive_int(f"unstocked_products[{i}]")(None, None, product_id)
-    return frozenset(ids)
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError(
+            "unstocked_products", value, "must be a collection of product ids"
+        )
+    ids = frozenset(value)
+    for product_id in ids:
+        # Usually a set: the bad id is named, not a place in it.
+        if type(product_id) is not int or product_id < 1:
+            raise ValidationError(
+                "unstocked_products", product_id, "must hold positive product ids"
+            )
+    return ids
 
 
 @final
