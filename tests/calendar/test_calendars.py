@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import MappingProxyType
+from typing import ClassVar
 
 import chinese_calendar  # type: ignore[import-untyped]
 import holidays
@@ -108,6 +110,67 @@ class TestNeverGuesses:
     def test_it_is_a_lookup_error(self) -> None:
         with pytest.raises(LookupError):
             CN.holiday_name(dt.date(2031, 10, 1))
+
+
+class TestExtended:
+    """A year added as soon as it is announced, without copying the others."""
+
+    NEW_YEAR: ClassVar = MappingProxyType({dt.date(2027, 1, 1): "New Year's Day"})
+    MAKE_UP: ClassVar = MappingProxyType({dt.date(2027, 2, 6): "Spring Festival"})
+
+    def test_the_added_year_counts_and_the_others_stay(self) -> None:
+        cn = CN.extended(last_year=2027, holidays=self.NEW_YEAR, workdays=self.MAKE_UP)
+
+        assert (cn.first_year, cn.last_year, cn.name) == (2024, 2027, "CN")
+        assert not cn.is_business_day(dt.date(2027, 1, 1))
+        assert cn.is_business_day(dt.date(2027, 2, 6))  # a Saturday worked
+        assert add_business_days(cn, dt.date(2026, 12, 30), 3) == dt.date(2027, 1, 5)
+        for day in (dt.date(2026, 10, 1), dt.date(2026, 10, 10), dt.date(2025, 6, 3)):
+            assert cn.is_business_day(day) == CN.is_business_day(day)
+
+    def test_it_is_the_table_built_whole(self) -> None:
+        whole = TableCalendar(
+            "CN",
+            first_year=2024,
+            last_year=2027,
+            holidays={**dict(CN.holidays), **self.NEW_YEAR},
+            workdays={**dict(CN.workdays), **self.MAKE_UP},
+        )
+        extended = CN.extended(
+            last_year=2027, holidays=self.NEW_YEAR, workdays=self.MAKE_UP
+        )
+
+        assert extended == whole
+
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [
+            ({"last_year": 2026}, "last_year"),
+            ({"last_year": "2027"}, "last_year"),
+            (
+                {"last_year": 2027, "holidays": {dt.date(2026, 12, 31): "Eve"}},
+                "holidays[2026-12-31]",
+            ),
+            (
+                {"last_year": 2027, "holidays": {dt.date(2028, 1, 1): "Too far"}},
+                "holidays[2028-01-01]",
+            ),
+            (
+                {"last_year": 2027, "workdays": {dt.date(2027, 1, 4): "Monday"}},
+                "workdays[2027-01-04]",
+            ),
+            ({"last_year": 2027, "holidays": [(dt.date(2027, 1, 1), "x")]}, "holidays"),
+        ],
+    )
+    def test_what_it_cannot_add_is_refused(
+        self, changes: dict[str, object], field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            CN.extended(**changes)  # type: ignore[arg-type]
+
+        assert field == caught.value.field
+        # The covered years stay as they were: the table is not changed.
+        assert CN.last_year == 2026
 
 
 class TestCounting:

@@ -307,6 +307,71 @@ def test_a_bundled_calendar_is_written_by_name() -> None:
     )
 
 
+def test_a_bundled_calendar_with_a_year_added_is_written_as_that_year() -> None:
+    converter = make_converter()
+    cn = CN.extended(
+        last_year=2027,
+        holidays={dt.date(2027, 1, 1): "New Year's Day"},
+        workdays={dt.date(2027, 2, 6): "Spring Festival"},
+    )
+    policy = SlaPolicy(cn, "Asia/Shanghai", business_days=1)
+
+    written = converter.unstructure(policy)["calendar"]
+
+    assert written == {
+        "extends": "CN",
+        "last_year": 2027,
+        "holidays": {"2027-01-01": "New Year's Day"},
+        "workdays": {"2027-02-06": "Spring Festival"},
+    }
+    assert converter.structure(converter.unstructure(policy), SlaPolicy) == policy
+    assert converter.loads(converter.dumps(policy), SlaPolicy) == policy
+
+
+def test_a_table_that_only_looks_extended_is_written_whole() -> None:
+    # A date added to a year CN covers: no extension of CN, so written whole.
+    cn = TableCalendar(
+        "CN",
+        first_year=2024,
+        last_year=2027,
+        holidays={**dict(CN.holidays), dt.date(2026, 12, 31): "Eve"},
+        workdays=dict(CN.workdays),
+    )
+    converter = make_converter()
+    policy = SlaPolicy(cn, "Asia/Shanghai", business_days=1)
+
+    assert "extends" not in converter.unstructure(policy)["calendar"]
+    assert converter.structure(converter.unstructure(policy), SlaPolicy) == policy
+
+
+@pytest.mark.parametrize(
+    ("calendar", "field"),
+    [
+        ({"extends": "JP", "last_year": 2027}, "calendar.extends"),
+        ({"extends": "CN"}, "calendar.last_year"),
+        ({"extends": "CN", "last_year": 2027, "name": "X"}, "calendar.name"),
+        (
+            {"extends": "CN", "last_year": 2027, "holidays": {"2026-12-31": "Eve"}},
+            "calendar.holidays[2026-12-31]",
+        ),
+        (
+            {"extends": "CN", "last_year": 2027, "holidays": {"2027-13-01": "x"}},
+            "calendar.holidays[2027-13-01]",
+        ),
+        ({"extends": "CN", "last_year": "2027"}, "calendar.last_year"),
+    ],
+)
+def test_an_extension_it_cannot_read_is_refused_by_path(
+    calendar: dict[str, Any], field: str
+) -> None:
+    data = {"calendar": calendar, "zone": "Asia/Shanghai", "business_days": 1}
+
+    with pytest.raises(ValidationError) as caught:
+        make_converter().structure(data, SlaPolicy)
+
+    assert field == caught.value.field
+
+
 def test_a_table_calendar_is_written_as_its_table() -> None:
     calendar = TableCalendar(
         "ACME",

@@ -201,6 +201,57 @@ class TableCalendar:
         """Whether the data covers `year`."""
         return self.first_year <= year <= self.last_year
 
+    def extended(
+        self,
+        *,
+        last_year: int,
+        holidays: Mapping[dt.date, str] | None = None,
+        workdays: Mapping[dt.date, str] | None = None,
+    ) -> TableCalendar:
+        """This calendar with the years after `self.last_year` up to `last_year`.
+
+        The way to add a year as soon as it is announced (China's State
+        Council publishes the next year's holidays and 调休 make-up workdays
+        late in the year), without copying the years already here:
+        `CN.extended(last_year=2027, holidays={...}, workdays={...})`.
+        Every date given lies in the added years: the covered years stay as
+        they are (a table built whole changes those).
+
+        Raises:
+            ValidationError: `last_year` is not after `self.last_year`, a
+                date lies outside the added years, or the table the result
+                would be is refused (as `TableCalendar` refuses it).
+        """
+        year: object = last_year  # checked as what it is, not what it claims
+        if not isinstance(year, int) or year <= self.last_year:
+            raise ValidationError(
+                "last_year", last_year, f"must be after {self.last_year}"
+            )
+        added: dict[str, dict[dt.date, str]] = {}
+        for field, given in (("holidays", holidays), ("workdays", workdays)):
+            if given is not None and not isinstance(given, Mapping):
+                raise ValidationError(field, given, "must map dates to names")
+            added[field] = dict(given or {})
+        for field, rows in added.items():
+            for day in rows:
+                # Anything but a date is the table's to refuse, by its path.
+                found: object = day
+                if isinstance(found, dt.date) and found.year <= self.last_year:
+                    raise ValidationError(
+                        f"{field}[{day.isoformat()}]",
+                        day,
+                        f"lies in a year the calendar covers already"
+                        f" ({self.first_year}-{self.last_year})",
+                    )
+        return TableCalendar(
+            self.name,
+            first_year=self.first_year,
+            last_year=last_year,
+            weekend=self.weekend,
+            holidays={**dict(self.holidays), **added["holidays"]},
+            workdays={**dict(self.workdays), **added["workdays"]},
+        )
+
     def _check(self, day: object) -> dt.date:
         checked = check_day(day, "day")
         if not self.covers(checked.year):

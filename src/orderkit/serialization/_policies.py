@@ -51,10 +51,37 @@ def is_business_calendar(t: TypeForm) -> bool:
     return t is BusinessCalendar
 
 
+_EXTENSION_KEYS: Final = frozenset({"extends", "last_year", "holidays", "workdays"})
+
+
 def calendar_structure_hook(
     _t: TypeForm, converter: cattrs.BaseConverter
 ) -> StructureHook:
     table_hook = converter.get_structure_hook(TableCalendar)
+    dated_hook = converter.get_structure_hook(_DATED)
+    year_hook = converter.get_structure_hook(int)
+
+    def extended(value: Mapping[str, Data]) -> TableCalendar:
+        """A bundled calendar with the years after its own, as one adds 2027."""
+        base = BUNDLED_CALENDARS.get(value["extends"])
+        if base is None:
+            problem = f"is not a calendar orderkit ships ({_BUNDLED_NAMES})"
+            raise StructureError("extends", value["extends"], problem, "str")
+        extra = sorted(set(value) - _EXTENSION_KEYS)
+        if extra:
+            # The rest is the base's: a name or weekend here would be a
+            # second, silent answer to what the base says.
+            problem = "is not read beside extends (last_year, holidays, workdays)"
+            raise StructureError(extra[0], value[extra[0]], problem, "TableCalendar")
+        if "last_year" not in value:
+            raise StructureError("last_year", None, "is needed with extends", "int")
+        parts = {
+            name: _at(name, dated_hook, value[name], _DATED)
+            for name in ("holidays", "workdays")
+            if name in value
+        }
+        last_year = _at("last_year", year_hook, value["last_year"], int)
+        return base.extended(last_year=last_year, **parts)
 
     def structure_calendar(value: Data, _: TypeForm) -> Data:
         if isinstance(value, str):
@@ -67,6 +94,8 @@ def calendar_structure_hook(
                 )
                 raise StructureError("", value, problem, "BusinessCalendar") from None
         if isinstance(value, Mapping):
+            if "extends" in value:
+                return extended(value)
             return table_hook(value, TableCalendar)
         problem = (
             f"must name a calendar orderkit ships ({_BUNDLED_NAMES}) or be a table"
@@ -75,6 +104,18 @@ def calendar_structure_hook(
         raise StructureError("", value, problem, "BusinessCalendar")
 
     return own(structure_calendar)
+
+
+def _at(field: str, hook: StructureHook, value: Data, t: TypeForm) -> Data:
+    """`hook(value, t)`, its refusal moved under `field` (`holidays[2027-01-01]`)."""
+    try:
+        return hook(value, t)
+    except StructureError as error:
+        inner = error.field
+        joined = f"{field}{'' if inner.startswith('[') else '.'}{inner}"
+        path = joined if inner else field
+        problem, name = error.problem, error.type_name
+        raise StructureError(path, error.value, problem, name) from None
 
 
 def calendar_unstructure_hook(
@@ -89,6 +130,10 @@ def calendar_unstructure_hook(
             for name, bundled in BUNDLED_CALENDARS.items():
                 if value == bundled:
                     return name
+                # A bundled one with later years: written as what was added.
+                extension = _extension(value, name, bundled)
+                if extension is not None:
+                    return extension
             return table_hook(value)
         problem = (
             "is not a TableCalendar, so it cannot be written as data: use a"
@@ -97,6 +142,28 @@ def calendar_unstructure_hook(
         raise ValidationError("calendar", value, problem)
 
     return unstructure_calendar
+
+
+def _extension(
+    value: TableCalendar, name: str, bundled: TableCalendar
+) -> dict[str, Data] | None:
+    """`value` as `{"extends": name, ...}` when it is `bundled` with later years."""
+    base = (bundled.name, bundled.first_year, bundled.weekend)
+    if (value.name, value.first_year, value.weekend) != base:
+        return None
+    if value.last_year <= bundled.last_year:
+        return None
+    parts: dict[str, Data] = {"extends": name, "last_year": value.last_year}
+    for field in ("holidays", "workdays"):
+        rows, before = getattr(value, field), getattr(bundled, field)
+        # Rows are sorted by date: the added years' come after the base's.
+        added = rows[len(before) :]
+        if rows[: len(before)] != before or any(
+            day.year <= bundled.last_year for day, _ in added
+        ):
+            return None
+        parts[field] = unstructure_dated(added)
+    return parts
 
 
 def is_dated_names(t: TypeForm) -> bool:
