@@ -27,6 +27,7 @@ from orderkit.inventory import Hold, MovementKind, Plan, Receipt
 from orderkit.orders import AuditRecord, CaseState, Order, OrderStatus
 from orderkit.orders._messages import OutboxMessage
 from orderkit.ports import UnitOfWork
+from orderkit.pricing import ChangeState
 from orderkit.testing import (
     DeskAction,
     DeskLaw,
@@ -106,6 +107,49 @@ class TestGoodUnits:
         ]
         check_desk_laws(lambda: SqliteUnitOfWork(":memory:"), operations=steps)
 
+    def test_price_change_steps_and_their_retries(self, tmp_path: Path) -> None:
+        path = tmp_path / "run.db"
+        check_desk_laws(lambda: SqliteUnitOfWork(path), operations=_PRICE_CHANGES)
+
+        # The run closed its unit; what it left is read back from the file.
+        unit = SqliteUnitOfWork(path)
+        try:
+            with unit as uow:
+                changes = {
+                    order.order_id: [
+                        (c.line_id, c.state, c.required_role)
+                        for c in order.price_changes
+                    ]
+                    for order in uow.orders.orders(limit=10)
+                }
+                trail = [r.event_type for r in uow.audit.records("douyin", "DY-2")]
+        finally:
+            unit.close()
+        assert changes == {
+            "DY-1": [("L1", ChangeState.APPROVED, "support")],
+            "DY-2": [
+                ("L1", ChangeState.APPROVED, "store_manager"),
+                ("L2", ChangeState.REJECTED, "finance"),
+                ("L1", ChangeState.EXPIRED, "store_manager"),
+            ],
+        }
+        assert trail.count("PriceChanged") == 1
+        assert trail.count("PriceChangeRecorded") == 5
+
+    def test_a_pending_change_on_an_order_cancelled_since(self) -> None:
+        # Its approval is refused (the same typed error on both desks, and
+        # nothing written); it is rejected instead; no new one is asked.
+        steps = [
+            D.receive("MUG", "W1", 5),
+            D.accept("douyin", "DY-1", "buyer-1", [("MUG", 2)]),
+            D.on(A.PRICE_CHANGE),
+            D.on(A.CANCEL),
+            D.on(A.APPROVE_PRICE_CHANGE),
+            D.on(A.REJECT_PRICE_CHANGE),
+            D.on(A.PRICE_CHANGE),
+        ]
+        check_desk_laws(lambda: SqliteUnitOfWork(":memory:"), operations=steps)
+
     def test_an_order_paid_twice_and_its_retry(self) -> None:
         check_desk_laws(lambda: SqliteUnitOfWork(":memory:"), operations=_PAID_TWICE)
 
@@ -130,6 +174,29 @@ class TestGoodUnits:
         assert any(c.state is CaseState.INSPECTED for c in cases)
         assert any(":case:" in r for r in refunds)
         assert any(r.startswith("CR-") for r in refunds)
+
+    def test_drawn_runs_change_prices(self) -> None:
+        made: list[MemoryUnitOfWork] = []
+
+        def make() -> MemoryUnitOfWork:
+            made.append(MemoryUnitOfWork())
+            return made[-1]
+
+        # Four runs whose draws meet every end of a price change.
+        check_desk_laws(make, seed=3, runs=4)
+
+        changes = [c for unit in made for o in _orders(unit) for c in o.price_changes]
+        ends = {
+            (c.state, c.required_role == "support")
+            for c in changes
+            if c.state is not ChangeState.PENDING
+        }
+        assert ends >= {
+            (ChangeState.APPROVED, True),  # within the agent's tier, at once
+            (ChangeState.APPROVED, False),  # by a manager, later
+            (ChangeState.REJECTED, False),
+            (ChangeState.EXPIRED, False),
+        }
 
 
 class TestDrawnByHypothesis:
@@ -380,6 +447,70 @@ class KeepsFirstPaymentLedger(_Unit):
         return _FirstLedger(self.inner.orders)
 
 
+class _LosesPriceChanges(_Store):
+    def save(self, order: Order, expected_version: int | None) -> None:
+        self.inner.save(attrs.evolve(order, price_changes=()), expected_version)
+
+
+class LosesPriceChanges(_Unit):
+    """Its order store saves repriced lines, but not the price changes behind them."""
+
+    @property
+    def orders(self) -> Any:
+        return _LosesPriceChanges(self.inner.orders)
+
+
+class _SkipsPriceChanges(_Store):
+    def append(self, channel: str, records: Sequence[AuditRecord]) -> None:
+        self.inner.append(
+            channel, [r for r in records if not r.event_type.startswith("PriceChange")]
+        )
+
+
+class DropsPriceChangeRecords(_Unit):
+    """Its audit log skips the records of price changes, requested or applied."""
+
+    @property
+    def audit(self) -> Any:
+        return _SkipsPriceChanges(self.inner.audit)
+
+
+# TEA x1 a tenth off moves 3.00, the agent's own tier: applied at once.
+# MUG x2 moves 9.00: pending, for the store manager.
+_APPLIED_AT_ONCE = [
+    D.receive("TEA", "W1", 5),
+    D.accept("douyin", "DY-1", "buyer-1", [("TEA", 1)]),
+    D.on(A.PRICE_CHANGE),
+]
+_PRICE_APPROVED = [
+    D.receive("MUG", "W1", 5),
+    D.accept("douyin", "DY-1", "buyer-1", [("MUG", 2)]),
+    D.on(A.PRICE_CHANGE),
+    D.on(A.APPROVE_PRICE_CHANGE),
+]
+# One order's change applied at once; another's pending ones approved,
+# rejected, and left to lapse; then a retry of each price step (`REPEAT`
+# picks among the steps that changed something: #5 is the first change).
+_PRICE_CHANGES = [
+    D.receive("TEA", "W1", 5),
+    D.receive("MUG", "W1", 5),
+    D.receive("POT", "W1", 5),
+    D.accept("douyin", "DY-1", "buyer-1", [("TEA", 1)]),
+    D.accept("douyin", "DY-2", "buyer-2", [("MUG", 2), ("POT", 2)]),
+    D.on(A.PRICE_CHANGE, 0),
+    D.on(A.PRICE_CHANGE, 1),
+    D.on(A.PRICE_CHANGE, 1),
+    D.on(A.APPROVE_PRICE_CHANGE),
+    D.on(A.REJECT_PRICE_CHANGE),
+    D.on(A.PAY, 1),
+    D.on(A.PRICE_CHANGE, 1),
+    D.wait(15),
+    # Lapsed: it can be neither approved nor rejected, only expired.
+    D.on(A.APPROVE_PRICE_CHANGE),
+    D.on(A.REJECT_PRICE_CHANGE),
+    D.on(A.EXPIRE_PRICE_CHANGE),
+    *(D.on(A.REPEAT, n) for n in (5, 6, 7, 8, 9, 11, 12)),
+]
 _DUPLICATE_HELD = [
     D.receive("TEA", "W1", 5),
     D.accept("douyin", "DY-1", "buyer-1", [("TEA", 1)]),
@@ -465,6 +596,10 @@ class TestBrokenUnits:
             (LosesCases, DeskLaw.ORDERS, _CASE_REFUNDED),
             (DropsCaseRecords, DeskLaw.AUDIT, _CASE_REFUNDED),
             (KeepsFirstPaymentLedger, DeskLaw.ORDERS, _CHANNEL_REFUNDS),
+            (LosesPriceChanges, DeskLaw.ORDERS, _APPLIED_AT_ONCE),
+            (LosesPriceChanges, DeskLaw.ORDERS, _PRICE_APPROVED),
+            (DropsPriceChangeRecords, DeskLaw.AUDIT, _APPLIED_AT_ONCE),
+            (DropsPriceChangeRecords, DeskLaw.AUDIT, _PRICE_APPROVED),
         ],
     )
     def test_given_steps(
@@ -501,6 +636,8 @@ class TestBrokenUnits:
             # A refund its stale ledger refuses may show first in the answer
             # of the saga that sends it (stalled, where the reference's ended).
             (KeepsFirstPaymentLedger, {DeskLaw.ORDERS, DeskLaw.ANSWERS}),
+            (LosesPriceChanges, {DeskLaw.ORDERS}),
+            (DropsPriceChangeRecords, {DeskLaw.AUDIT}),
         ],
     )
     def test_drawn_steps(
@@ -562,3 +699,14 @@ class TestArguments:
             "send the refunds due",
         ]
         assert str(D.on(A.CHANNEL_REFUND, 3)) == "channel refund #3"
+        assert str(D.on(A.EXPIRE_PRICE_CHANGE, 2)) == "expire price change #2"
+
+    def test_a_price_step_reads_as_what_it_did(self) -> None:
+        # Which change, which line, from what price to what, whose tier.
+        with pytest.raises(LawBroken) as caught:
+            check_desk_laws(LosesPriceChanges, operations=_PRICE_APPROVED)
+
+        assert caught.value.steps[-1] == (
+            "price change #0 (douyin:DY-1: PC-1 L1 45.00 CNY -> 40.50 CNY,"
+            " store_manager: pending)"
+        )

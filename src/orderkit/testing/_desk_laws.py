@@ -39,6 +39,10 @@ def check_desk_laws(
     `Checkout`, cancellations, releases,
     picking, parcels, after-sales cases that passed inspection (stock back,
     a refund owed), the channels' own refunds (`OrderDesk.record_refund`),
+    manual price changes (`OrderDesk.amend` with a `PriceChange` a support
+    agent asks for: applied at once within the agent's approval tier,
+    pending above it until a manager or finance approves or rejects it, or
+    it expires),
     refunds sent, unpaid orders closed, holds swept, the clock moving, and
     earlier steps retried. After each step it checks every `DeskLaw`: the
     two desks gave the same answer (outcome or typed error), and the unit

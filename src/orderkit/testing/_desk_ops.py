@@ -64,8 +64,33 @@ class DeskAction(enum.StrEnum):
     """Both clocks move `minutes` on."""
     REPEAT = "repeat"
     """Run a step that changed the reference again, as a retry would: an
-    accept, a notice, a payment, a cancellation, picking, a parcel, a case
-    or a channel's refund (`pick` chooses which, among those made so far)."""
+    accept, a notice, a payment, a cancellation, picking, a parcel, a case,
+    a channel's refund or a step of a price change (`pick` chooses which,
+    among those made so far)."""
+    PRICE_CHANGE = "price change"
+    """`OrderDesk.amend` an order not cancelled or closed (`pick`) with a
+    support agent's manual price change on a line with no change awaiting
+    a decision (the lines take turns): a tenth off the SKU's price in
+    `PRICES`, or a cut price put back. The amount (the change of the line
+    total) routes it through the approval tiers (`"support"` up to 5.00 CNY,
+    `"store_manager"` up to 20.00, `"finance"` above): within the agent's
+    own tier a second agent approves it at once and it is recorded applied
+    (orderkit never lets the requester approve their own change); above
+    it, it is recorded pending, for a manager or finance, and lapses after
+    15 minutes."""
+    APPROVE_PRICE_CHANGE = "approve price change"
+    """`OrderDesk.amend` an order (`pick`) with the approval of its first
+    pending change not yet lapsed, by the role its amount needs: the line
+    takes the new price (refused if the order has been cancelled or
+    closed since)."""
+    REJECT_PRICE_CHANGE = "reject price change"
+    """`OrderDesk.amend` an order (`pick`) with the rejection of its first
+    pending change not yet lapsed, by the role its amount needs."""
+    EXPIRE_PRICE_CHANGE = "expire price change"
+    """`OrderDesk.amend` an order (`pick`) with its first pending change
+    past its `expires_at`, recorded expired. A lapsed change can be neither
+    approved nor rejected, recorded expired or not: the decision steps pass
+    it by."""
 
 
 StepLine = tuple[str, int]
@@ -94,6 +119,10 @@ PICKED: Final = frozenset(
         _A.CASE,
         _A.CHANNEL_REFUND,
         _A.REPEAT,
+        _A.PRICE_CHANGE,
+        _A.APPROVE_PRICE_CHANGE,
+        _A.REJECT_PRICE_CHANGE,
+        _A.EXPIRE_PRICE_CHANGE,
     }
 )
 """The steps `DeskOperation.on` makes: on an order, or a retry, by `pick`."""
@@ -296,6 +325,10 @@ _WEIGHTS: Final = {
     _A.WAIT: 2,
     _A.REPEAT: 3,
     _A.NOTICE_PAID_AGAIN: 1,
+    _A.PRICE_CHANGE: 2,
+    _A.APPROVE_PRICE_CHANGE: 1,
+    _A.REJECT_PRICE_CHANGE: 1,
+    _A.EXPIRE_PRICE_CHANGE: 1,
 }
 # Few mugs and pots: shortages, refusals and lapsed holds come soon.
 _GOODS_IN: Final = {"TEA": (6, 12), "MUG": (2, 5), "POT": (1, 3)}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Final, cast, final
 
 import attrs
@@ -32,7 +34,15 @@ from orderkit.orders import (
     request_return,
 )
 from orderkit.ports import UnitOfWork
-from orderkit.pricing import ApprovalTiers
+from orderkit.pricing import (
+    ApprovalTiers,
+    ChangeState,
+    PriceChange,
+    approve,
+    expire,
+    reject,
+    request_change,
+)
 from orderkit.services import Checkout, DeskPolicy, Ledger, OrderDesk, Refunds
 from orderkit.testing._clock import FrozenClock
 from orderkit.testing._desk_ops import (
@@ -76,11 +86,19 @@ _REPEATABLE: Final = frozenset(
         _A.SHIP,
         _A.CASE,
         _A.CHANNEL_REFUND,
+        _A.PRICE_CHANGE,
+        _A.APPROVE_PRICE_CHANGE,
+        _A.REJECT_PRICE_CHANGE,
+        _A.EXPIRE_PRICE_CHANGE,
     }
 )
 _MONEY_BACK: Final = frozenset({_A.CASE, _A.CHANNEL_REFUND})
+_DECISIONS: Final = frozenset(
+    {_A.APPROVE_PRICE_CHANGE, _A.REJECT_PRICE_CHANGE, _A.EXPIRE_PRICE_CHANGE}
+)
 _CANCELLABLE: Final = frozenset({_S.PENDING_PAYMENT, _S.PAID, _S.PICKING})
 _PAID_UNSHIPPED: Final = frozenset({_S.PAID, _S.PICKING})
+_ENDED: Final = frozenset({_S.CANCELLED, _S.CLOSED})
 
 Key = tuple[str, str]
 
@@ -226,8 +244,17 @@ class DeskRun:
         if a is _A.REPEAT:
             return self.repeat(op)
         order = self.target(op)
-        on = self.money_back if a in _MONEY_BACK else self.on_order
-        return None if order is None else on(a, order)
+        return None if order is None else self.on(a, order)
+
+    def on(self, a: DeskAction, order: Order) -> Call:
+        """A step on an order the reference holds, as a call."""
+        if a is _A.PRICE_CHANGE:
+            return self.price_change(order)
+        if a in _DECISIONS:
+            return self.price_decision(a, order)
+        if a in _MONEY_BACK:
+            return self.money_back(a, order)
+        return self.on_order(a, order)
 
     def on_order(self, a: DeskAction, order: Order) -> Call:
         channel, order_id, now = order.channel, order.order_id, self.now()
@@ -265,6 +292,75 @@ class DeskRun:
         # A refund id of its own per step: only a retry repeats one.
         refund = _channel_refund(order, f"CR-{len(self.history)}", now)
         return lambda side: side.desk.record_refund(channel, order_id, refund)
+
+    def price_change(self, order: Order) -> Call:
+        """A support agent's change of a line's price: applied, or pending."""
+        channel, order_id, now = order.channel, order.order_id, self.now()
+        # A price change fits only an order with such a line (`_FITS`).
+        line = _unrequested(order, now) or order.lines[0]
+        change = request_change(
+            _PRICE_TIERS,
+            change_id=f"PC-{len(order.price_changes) + 1}",
+            order_id=order_id,
+            line_id=line.line_id,
+            sku=line.sku,
+            quantity=line.quantity,
+            old_unit_price=line.unit_price,
+            new_unit_price=_repriced(line),
+            reason="买家议价 / price agreed with the buyer",
+            requester=_AGENT,
+            evidence=f"ticket://{channel}/{order_id}",
+            requested_at=now,
+            ttl=_PRICE_TTL,
+        )
+        done = "pending"
+        if change.required_role == _AGENT_ROLE:
+            # Within the agent's tier; but no one approves their own change.
+            change = approve(
+                change, _PRICE_TIERS, approver=_PEER, role=_AGENT_ROLE, now=now
+            ).change
+            done = "applied at once"
+        self.told(
+            f"{change.change_id} {line.line_id} {change.old_unit_price} -> "
+            f"{change.new_unit_price}, {change.required_role}: {done}"
+        )
+        return self.price_amend(order, change, "price.requested", _AGENT)
+
+    def price_decision(self, a: DeskAction, order: Order) -> Call:
+        """A manager's approval or rejection of a pending change, or its lapse."""
+        now = self.now()
+        lapsed = a is _A.EXPIRE_PRICE_CHANGE
+        # A decision fits only an order with such a change (`_FITS`).
+        change = _pending(order, now, lapsed=lapsed) or order.price_changes[0]
+        role = change.required_role
+        by = f"law-{role}"
+        if a is _A.APPROVE_PRICE_CHANGE:
+            decided = approve(change, _PRICE_TIERS, approver=by, role=role, now=now)
+        elif a is _A.REJECT_PRICE_CHANGE:
+            decided = reject(
+                change, _PRICE_TIERS, approver=by, role=role, now=now, note=_REJECTED
+            )
+        else:
+            decided = expire(change, now)
+        after = decided.change
+        self.told(f"{change.change_id}, {role}")
+        return self.price_amend(
+            order, after, f"price.{after.state}", after.decided_by or "law-timer"
+        )
+
+    def price_amend(
+        self, order: Order, change: PriceChange, kind: str, actor: str
+    ) -> Call:
+        channel, order_id = order.channel, order.order_id
+        # Keyed by the change and what happened to it: a retry is a replay.
+        key = IdempotencyKey("back-office", kind, f"{order_id}:{change.change_id}", "1")
+        return lambda side: side.desk.amend(
+            channel, order_id, change, key=key, actor=actor, source="back-office"
+        )
+
+    def told(self, detail: str) -> None:
+        """Say more of the step on an order than which order it is."""
+        self.history[-1] = f"{self.history[-1].removesuffix(')')}: {detail})"
 
     def now(self) -> pendulum.DateTime:
         return self.reference.clock.now()
@@ -315,8 +411,8 @@ class DeskRun:
 
     def target(self, op: DeskOperation) -> Order | None:
         """The order of a step: `pick` among the reference's orders it fits."""
-        fits = _FITS[op.action]
-        fitting = [o for o in orders(self.expected) if fits(o)]
+        fits, now = _FITS[op.action], self.now()
+        fitting = [o for o in orders(self.expected) if fits(o, now)]
         if not fitting:
             return None
         order = fitting[op.pick % len(fitting)]
@@ -449,6 +545,43 @@ def _returnable(order: Order) -> OrderLine | None:
     return None
 
 
+def _repriced(line: OrderLine) -> Money:
+    """A tenth off the SKU's list price; or, for a cut price, the list price back."""
+    listed = Money(PRICES[line.sku], line.unit_price.currency)
+    if line.unit_price != listed:
+        return listed
+    return Money(listed.amount * Decimal("0.9"), listed.currency)
+
+
+def _live(change: PriceChange, now: pendulum.DateTime) -> bool:
+    """Whether a change awaits a decision: pending, and not past its expiry."""
+    return change.state is ChangeState.PENDING and now < change.expires_at
+
+
+def _unrequested(order: Order, now: pendulum.DateTime) -> OrderLine | None:
+    """The next line with no change awaiting a decision, if any.
+
+    The lines take turns, so that each is changed, not only the first.
+    """
+    waiting = {c.line_id for c in order.price_changes if _live(c, now)}
+    free = [line for line in order.lines if line.line_id not in waiting]
+    return free[len(order.price_changes) % len(free)] if free else None
+
+
+def _pending(
+    order: Order, now: pendulum.DateTime, *, lapsed: bool
+) -> PriceChange | None:
+    """The first change awaiting a decision, or (`lapsed`) past its expiry."""
+    return next(
+        (
+            c
+            for c in order.price_changes
+            if c.state is ChangeState.PENDING and _live(c, now) is not lapsed
+        ),
+        None,
+    )
+
+
 def _channel_refund(
     order: Order, refund_id: str, now: pendulum.DateTime
 ) -> ChannelRefund:
@@ -480,6 +613,17 @@ _NOTICES: Final[
 }
 """A channel's later notice of an order: the event it adds, the status it says."""
 _TIERS: Final = ApprovalTiers.of((None, "finance"))
+# A tenth of a line off (`_repriced`) moves 3.00 to 24.00: every tier is met.
+_PRICE_TIERS: Final = ApprovalTiers.of(
+    (Money("5.00", "CNY"), "support"),
+    (Money("20.00", "CNY"), "store_manager"),
+    (None, "finance"),
+)
+_AGENT: Final = "law-agent"
+_AGENT_ROLE: Final = "support"
+_PEER: Final = "law-agent-2"
+_PRICE_TTL: Final = dt.timedelta(minutes=15)
+_REJECTED: Final = "超出活动折扣 / beyond the campaign's discount"
 _TIMERS: Final[dict[DeskAction, Call]] = {
     _A.REFUND: lambda side: side.refunds.send_due(),
     _A.CLOSE: lambda side: side.desk.close_unpaid(),
@@ -487,19 +631,26 @@ _TIMERS: Final[dict[DeskAction, Call]] = {
 }
 
 
-def _queued(order: Order) -> bool:
+def _queued(order: Order, _now: pendulum.DateTime) -> bool:
     return order.status is _S.PAID and not order.review and order.saga is None
 
 
-_FITS: Final[dict[DeskAction, Callable[[Order], bool]]] = {
-    _A.NOTICE_PAID: lambda o: o.status is _S.PENDING_PAYMENT,
-    _A.NOTICE_PAID_AGAIN: lambda o: o.status in _PAID_UNSHIPPED and bool(o.payments),
-    _A.PAY: lambda o: o.status is _S.PENDING_PAYMENT and o.saga is None,
-    _A.NOTICE_CANCELLED: lambda o: o.status in _CANCELLABLE,
-    _A.CANCEL: lambda o: o.status in _CANCELLABLE,
-    _A.RELEASE: lambda o: bool(o.review),
+_FITS: Final[dict[DeskAction, Callable[[Order, pendulum.DateTime], bool]]] = {
+    _A.NOTICE_PAID: lambda o, _: o.status is _S.PENDING_PAYMENT,
+    _A.NOTICE_PAID_AGAIN: lambda o, _: o.status in _PAID_UNSHIPPED and bool(o.payments),
+    _A.PAY: lambda o, _: o.status is _S.PENDING_PAYMENT and o.saga is None,
+    _A.NOTICE_CANCELLED: lambda o, _: o.status in _CANCELLABLE,
+    _A.CANCEL: lambda o, _: o.status in _CANCELLABLE,
+    _A.RELEASE: lambda o, _: bool(o.review),
     _A.PICK: _queued,
-    _A.SHIP: lambda o: o.status is _S.PICKING,
-    _A.CASE: lambda o: o.status is _S.SHIPPED and _returnable(o) is not None,
-    _A.CHANNEL_REFUND: lambda o: bool(o.payments),
+    _A.SHIP: lambda o, _: o.status is _S.PICKING,
+    _A.CASE: lambda o, _: o.status is _S.SHIPPED and _returnable(o) is not None,
+    _A.CHANNEL_REFUND: lambda o, _: bool(o.payments),
+    # An ended order takes no approval (`record_price_change`): none is asked.
+    _A.PRICE_CHANGE: lambda o, now: (
+        o.status not in _ENDED and _unrequested(o, now) is not None
+    ),
+    _A.APPROVE_PRICE_CHANGE: lambda o, now: _pending(o, now, lapsed=False) is not None,
+    _A.REJECT_PRICE_CHANGE: lambda o, now: _pending(o, now, lapsed=False) is not None,
+    _A.EXPIRE_PRICE_CHANGE: lambda o, now: _pending(o, now, lapsed=True) is not None,
 }

@@ -66,7 +66,8 @@ class DeskLaw(enum.StrEnum):
     """The desk over the unit answers each step as the reference does: the
     same outcome, or the same typed error."""
     ORDERS = "same orders"
-    """The unit holds the orders the reference holds, equal in every field."""
+    """The unit holds the orders the reference holds, equal in every field:
+    its lines' prices and its price changes as much as its status."""
     AUDIT = "same audit trail"
     """Each order's audit records are the reference's, in version order."""
     OUTBOX = "same outbox"

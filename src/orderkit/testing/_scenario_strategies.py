@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import final
+from typing import Final, final
 
 import attrs
 from hypothesis import strategies as st
@@ -233,8 +233,9 @@ def desk_operations(*, max_size: int = 40) -> st.SearchStrategy[list[DeskOperati
     again and suspected duplicates are held), later notices, payments,
     cancellations, releases, picking, parcels, after-sales cases, the
     channels' own refunds, refunds sent, unpaid orders closed, sweeps,
-    waits and retries. Hypothesis shrinks a failing list to its fewest
-    steps:
+    manual price changes (applied at once, or pending until approved,
+    rejected or expired), waits and retries. Hypothesis shrinks a failing
+    list to its fewest steps:
 
     ```python
     @given(ost.desk_operations())
@@ -292,7 +293,21 @@ def desk_operations(*, max_size: int = 40) -> st.SearchStrategy[list[DeskOperati
         st.integers(0, len(_JOURNEY)),
         st.integers(0, 3),
     )
-    parts = st.lists(st.one_of(step.map(lambda op: [op]), journey), max_size=max_size)
+    # An order, a price change on it and its fate: a pending change is
+    # decided, or lapses once the clock has passed its expiry.
+    repriced = st.builds(
+        lambda first, pick, fate: [
+            first,
+            DeskOperation.on(desk.DeskAction.PRICE_CHANGE, pick),
+            *(_onward(a, pick) if isinstance(a, desk.DeskAction) else a for a in fate),
+        ],
+        accept,
+        st.integers(0, 3),
+        st.sampled_from(_FATES),
+    )
+    parts = st.lists(
+        st.one_of(step.map(lambda op: [op]), journey, repriced), max_size=max_size
+    )
     return st.tuples(st.lists(receive, min_size=1, max_size=3), parts).map(
         lambda drawn: (drawn[0] + [op for part in drawn[1] for op in part])[:max_size]
     )
@@ -304,6 +319,16 @@ _JOURNEY = (
     desk.DeskAction.SHIP,
     desk.DeskAction.CASE,
     desk.DeskAction.REFUND,
+)
+
+
+# What becomes of a price change just asked for: decided, or left to lapse;
+# and the order paid at the price it left, once or twice (a retry).
+_FATES: Final[tuple[tuple[desk.DeskAction | DeskOperation, ...], ...]] = (
+    (desk.DeskAction.APPROVE_PRICE_CHANGE, desk.DeskAction.PAY),
+    (desk.DeskAction.REJECT_PRICE_CHANGE,),
+    (DeskOperation.wait(20), desk.DeskAction.EXPIRE_PRICE_CHANGE),
+    (desk.DeskAction.PAY, desk.DeskAction.REPEAT),
 )
 
 
