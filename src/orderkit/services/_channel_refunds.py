@@ -24,11 +24,13 @@ from orderkit.errors import (
 )
 from orderkit.integrations import ChannelOrder, ChannelRefund
 from orderkit.integrations._records import refund_payment, stated_captures
+from orderkit.money import Money
 from orderkit.orders import (
     AuditRecord,
     Batch,
     Order,
     OrderEvent,
+    OutboxMessage,
     Payment,
     Recorded,
     Saga,
@@ -36,8 +38,10 @@ from orderkit.orders import (
     apply_all,
     record_payments,
 )
+from orderkit.ports import UnitOfWork
 from orderkit.pricing import PaymentLedger, RefundState
-from orderkit.services._saga_steps import REFUND, with_payments
+from orderkit.services._desk_notes import refund_correction
+from orderkit.services._saga_steps import REFUND, refund_after_ship, with_payments
 
 
 # The sagas that move money: `refund`, and `capture` (`_sagas._CAPTURE`, not
@@ -54,6 +58,48 @@ def moving_money(order: Order) -> Saga | None:
     """
     saga = order.saga
     return saga if saga is not None and saga.name in _MOVES_MONEY else None
+
+
+# The saga that hands an ended order's refund over when it ends and moves no
+# money itself (`_sagas._SHIP`, not importable here): a channel's refund may
+# be recorded while it runs, and lower what the refund it hands over sends.
+_HANDS_OVER: Final = "ship"
+
+
+def corrected_refund(
+    uow: UnitOfWork,
+    before: Order,
+    after: Order,
+    refund: ChannelRefund,
+    now: pendulum.DateTime,
+) -> OutboxMessage | None:
+    """The `refund` message of what `refund` left owed, if it changed what is sent.
+
+    A cancellation that overtook a ship saga wrote its `refund` message
+    with what the order owed then; the ship saga starts the refund when it
+    ends (`refund_after_ship`), sized by what the payments hold by then. A
+    channel's refund recorded meanwhile (`before` to `after`) lowers it:
+    the corrected message (`refund_correction`) says what the saga will
+    send. `None` when it sends the same, or nothing was to go out by a
+    saga: a refund sent already, or one a person settles (`review` has
+    `"refund"`), which the person sizes.
+    """
+    saga = before.saga
+    if saga is None or saga.name != _HANDS_OVER:
+        return None
+    # Read before `after` is stored: the records of the end are the same.
+    owed = refund_after_ship(uow, before, now)
+    if owed is None:
+        return None
+    left = refund_after_ship(uow, after, now)
+    # Nothing left to send (the channel paid it all back): the message says
+    # so, or a host acting on the first would pay the buyer again.
+    amount = Money.zero(after.currency)
+    if left is not None and left.amount is not None:
+        amount = left.amount
+    if owed.amount == amount:
+        return None
+    return refund_correction(after, owed.key, amount, refund.refund_id, now)
 
 
 def record_channel_refund(

@@ -66,6 +66,7 @@ from orderkit.pricing import (
     validate,
 )
 from orderkit.services._channel_refunds import (
+    corrected_refund,
     intake_batch,
     moving_money,
     record_channel_refund,
@@ -787,7 +788,14 @@ class OrderDesk:
         Nothing is sent: the channel paid this money back. A `refund`
         outbox message written when the order ended states what it owed
         then; the refund saga sends what the payments still hold when it
-        runs, this refund off. While a saga
+        runs, this refund off. When the refund is still to be handed over
+        (a cancellation overtook the order's ship saga, which starts the
+        refund saga when it ends) and this refund lowers it, a corrected
+        `refund` message goes to the outbox in the same unit: its id
+        `<refund message id>:corrected:<refund.refund_id>`, the amount now
+        owed (`"0.00"` when nothing is), `replaces` naming the message it
+        corrects and `channel_refund` this refund's id (see *Sagas* in the
+        concepts). While a saga
         that moves money is in flight on the order (`Order.saga` named
         `refund` or `capture`: it may be at the provider with money sized
         before this refund) the refund is refused and nothing is written:
@@ -866,7 +874,10 @@ class OrderDesk:
                     "again once it has ended",
                 )
             if isinstance(outcome, Recorded):
+                corrected = corrected_refund(uow, order, outcome.order, refund, now)
                 self._store(uow, order, outcome.order, [outcome.record], now)
+                if corrected is not None:
+                    uow.outbox.add([corrected])
                 uow.commit()
                 return outcome
             # The payments hold less: the buyer was paid this back already

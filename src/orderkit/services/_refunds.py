@@ -15,19 +15,21 @@ payment provider:
 
 from __future__ import annotations
 
-from typing import final
+from typing import Final, final
 
+import attrs
 import pendulum
 
 from orderkit._validate import positive_int
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import OrderkitError, RefundExceedsCapture
+from orderkit.errors import ConcurrencyConflict, OrderkitError, RefundExceedsCapture
 from orderkit.integrations import ChannelTransaction, TransactionKind
 from orderkit.money import Money
 from orderkit.orders import (
     AfterSalesCase,
     AuditRecord,
     CaseState,
+    FieldChange,
     Order,
     Recorded,
     Saga,
@@ -137,6 +139,19 @@ class Refunds:
         order waiting for a person (`review` gains `"refund"`), its result
         saying what was sent and why the ledger does not show it.
 
+        Another process may end the saga while this call's refund is at the
+        provider: by sending and recording it itself (the provider answers
+        both under the same key), which leaves nothing to do, or without
+        sending (it found the case settled otherwise, or the ledger
+        refusing the amount) while this call's refund went through. The
+        money left, so what this call sent and the ledger lacks is then
+        recorded in the order's payment ledger if the ledger allows it
+        (never twice: a refund is known by its id), in one unit with a
+        `RefundSentLate` audit record saying what was sent and whether the
+        ledger shows it. The order waits for a person either way (`review`
+        gains `"refund"`): the saga ended on the word that nothing was
+        sent. The result is the provider's, with the order as stored.
+
         Raises:
             UnknownOrder: The desk has no such order.
             ValidationError: The saga names no payment or amount.
@@ -151,6 +166,11 @@ class Refunds:
                 says an earlier attempt may have reached the provider).
             TransientError: The provider failed or timed out, or its circuit
                 breaker is open (`CircuitOpen`): the saga stays.
+            ConcurrencyConflict: Other writes kept changing the order
+                while this call recorded what it sent, three times over.
+                A saga still in flight stays (a retry sends under the same
+                keys and records it); one ended meanwhile has the order
+                waiting for a person, and what was sent is not recorded.
         """
         saga = steps.in_flight(self._unit, channel, order_id, steps.REFUND)
         if saga is None:
@@ -205,50 +225,14 @@ class Refunds:
         # independent, and a declined one is left to a person on its own.
         sent = [self._send(order, part, reason) for part in parts]
         transactions = [transaction for transaction, _ in sent]
-        with self._unit as uow:
-            order = steps.order_of(uow, channel, order_id)
-            if order.saga is None or order.saga.key != saga.key:
-                return _outcome(order, transactions)
-            now = self._clock.now()
-            result = "; ".join(
-                steps.describe(t) + (f" ({why})" if why else "") for t, why in sent
-            )
-            succeeded = all(t.succeeded for t in transactions)
-            if case is not None:
-                # The case as it stands now: a person may have settled it
-                # while the refund was at the provider.
-                case = _case_of(order, saga) or case
-            settled = _settled_otherwise(case)
-            try:
-                new, records = _recorded(
-                    order,
-                    saga,
-                    case,
-                    reason,
-                    sent=_sent(parts, transactions),
-                    now=now,
-                )
-            except RefundExceedsCapture as refused:
-                if case is not None:
-                    raise
-                # The ledger changed while the refund was at the provider (a
-                # host's amendment) and cannot hold both: only a person can
-                # tell which to keep. Ended now, while what was sent is known;
-                # a retry would find the ledger refusing and not know it.
-                new, records = order, []
-                settled = f"not recorded: {steps.reason_text(refused)}"
-            if settled is not None:
-                result = f"{result}; {settled}"
-            ended, record = steps.ended(
-                new,
-                saga,
-                result,
-                now,
-                review=None if succeeded and settled is None else steps.REFUND,
-            )
-            steps.write(uow, order, ended, record, *records)
-            uow.commit()
-        return _outcome(ended, transactions)
+        result = "; ".join(
+            steps.describe(t) + (f" ({why})" if why else "") for t, why in sent
+        )
+        done = _sent(parts, transactions)
+        recorded = self._record(
+            channel, order_id, saga, case, reason=reason, sent=done, result=result
+        )
+        return _outcome(recorded, transactions)
 
     def _held(self, channel: str, order_id: str) -> None:
         """Put the order in a person's hands (`review` gains `"refund"`).
@@ -264,6 +248,58 @@ class Refunds:
             held, record = held_for(order, steps.REFUND, self._clock.now())
             steps.write(uow, order, held, record)
             uow.commit()
+
+    def _record(  # noqa: PLR0913 - the saga, and what was sent under it
+        self,
+        channel: str,
+        order_id: str,
+        saga: Saga,
+        case: AfterSalesCase | None,
+        *,
+        reason: str,
+        sent: list[steps.SentRefund],
+        result: str,
+    ) -> Order:
+        """Record what was sent under `saga`, and end it; the order as stored.
+
+        The refunds left the moment the provider took them: a conflict with
+        another write is read again here rather than raised, since a saga
+        another process ended meanwhile leaves nothing to retry them.
+        """
+        for _ in range(_TRIES):
+            try:
+                with self._unit as uow:
+                    order = steps.order_of(uow, channel, order_id)
+                    now = self._clock.now()
+                    if order.saga is not None and order.saga.key == saga.key:
+                        new = _end(
+                            uow,
+                            order,
+                            saga,
+                            case,
+                            reason=reason,
+                            sent=sent,
+                            result=result,
+                            now=now,
+                        )
+                    else:
+                        # Another process ended the saga meanwhile: by its own
+                        # send, which recorded these refunds, or without
+                        # sending (the case settled, the ledger refusing)
+                        # while this call's went through.
+                        late = _late(order, saga, reason, sent, result=result, now=now)
+                        if late is None:
+                            return order
+                        new, records = late
+                        steps.write(uow, order, new, *records)
+                    uow.commit()
+                    return new
+            except ConcurrencyConflict as conflict:
+                # A conflict the driver reported (a deadlock) is no lost
+                # race: reading again would only meet it again.
+                if conflict.__cause__ is not None:
+                    raise
+        raise ConcurrencyConflict(f"order:{channel}:{order_id}")
 
     def _send(
         self, order: Order, part: _Part, reason: str
@@ -450,6 +486,128 @@ def _recorded(  # noqa: PLR0913 - the refund, and what the provider said
             new = recorded.order
             records.append(recorded.record)
     return new, records
+
+
+def _end(  # noqa: PLR0913 - the saga, and what the provider said
+    uow: UnitOfWork,
+    order: Order,
+    saga: Saga,
+    case: AfterSalesCase | None,
+    *,
+    reason: str,
+    sent: list[steps.SentRefund],
+    result: str,
+    now: pendulum.DateTime,
+) -> Order:
+    """End the saga in flight on `order` with what was sent; returns the order.
+
+    Raises:
+        RefundExceedsCapture: A case's refund the ledger refuses once sent:
+            nothing was written, the saga stays.
+    """
+    succeeded = all(ok for *_, ok in sent)
+    if case is not None:
+        # The case as it stands now: a person may have settled it
+        # while the refund was at the provider.
+        case = _case_of(order, saga) or case
+    settled = _settled_otherwise(case)
+    try:
+        new, records = _recorded(order, saga, case, reason, sent=sent, now=now)
+    except RefundExceedsCapture as refused:
+        if case is not None:
+            raise
+        # The ledger changed while the refund was at the provider (a
+        # host's amendment) and cannot hold both: only a person can
+        # tell which to keep. Ended now, while what was sent is known;
+        # a retry would find the ledger refusing and not know it.
+        new, records = order, []
+        settled = f"not recorded: {steps.reason_text(refused)}"
+    if settled is not None:
+        result = f"{result}; {settled}"
+    ended, record = steps.ended(
+        new,
+        saga,
+        result,
+        now,
+        review=None if succeeded and settled is None else steps.REFUND,
+    )
+    steps.write(uow, order, ended, record, *records)
+    return ended
+
+
+_TRIES: Final = 3
+"""How often what a refund saga sent is recorded again after a conflict."""
+
+
+def _late(  # noqa: PLR0913 - the saga, and what was sent under it
+    order: Order,
+    saga: Saga,
+    reason: str,
+    sent: list[steps.SentRefund],
+    *,
+    result: str,
+    now: pendulum.DateTime,
+) -> tuple[Order, list[AuditRecord]] | None:
+    """`order` with refunds sent under its ended `saga` recorded, and the records.
+
+    Another process ended the saga while these refunds were at the
+    provider. Those its payment ledger has already (that process sent and
+    recorded them: the provider answered both under the same keys) are
+    not recorded again: `None` when it has every one. The others are
+    recorded as the saga would have (`_recorded`) if the ledger allows
+    them; either way the order waits for a person (`review` gains
+    `"refund"`: the saga ended on the word that nothing was sent, which
+    was why a person was to look), and a `RefundSentLate` audit record,
+    keyed by the saga, says what was sent and whether the ledger shows
+    it. `None` too when that record was written already (a third process).
+    """
+    ledger = order.payment_ledger
+    kept = set() if ledger is None else {r.refund_id for r in ledger.refunds}
+    missing = [s for s in sent if s[0] not in kept]
+    key = IdempotencyKey(steps.ACTOR, "refund.late", order.order_id, saga.key)
+    if not missing or key in order.applied_keys:
+        return None
+    what = ", ".join(
+        f"{amount} to {payment} under {refund_id}"
+        for refund_id, payment, amount, _ in missing
+    )
+    try:
+        new, records = _recorded(
+            order, saga, _case_of(order, saga), reason, sent=missing, now=now
+        )
+        shown = new.payment_ledger
+        ids = set() if shown is None else {r.refund_id for r in shown.refunds}
+        recorded = all(s[0] in ids for s in missing)
+        said = f"{result}; {what} sent after its saga ended, " + (
+            "recorded" if recorded else "not recorded"
+        )
+    except OrderkitError as refused:
+        # Whatever the ledger refuses (more than the capture, a capture
+        # beyond its authorisation), the money left: raising would lose
+        # that fact for good, as no saga is left to send it again.
+        new, records = order, []
+        said = (
+            f"{result}; {what} sent after its saga ended, not recorded: "
+            f"{steps.reason_text(refused)}"
+        )
+    held, review = steps.with_review(new, steps.REFUND)
+    held = attrs.evolve(
+        held, version=new.version + 1, applied_keys=new.applied_keys | {key}
+    )
+    record = AuditRecord(
+        order_id=held.order_id,
+        version=held.version,
+        from_status=held.status,
+        to_status=held.status,
+        event_type="RefundSentLate",
+        key=key,
+        actor=steps.ACTOR,
+        source=steps.ACTOR,
+        occurred_at=now,
+        recorded_at=now,
+        changes=(*review, FieldChange("refund.sent", "", said)),
+    )
+    return held, [*records, record]
 
 
 def _outcome(

@@ -1,0 +1,491 @@
+"""A refund sent under a saga another process ended meanwhile is in the books.
+
+Two recoverers resume one refund saga. The second ends it without sending
+(it finds the case settled by hand, or the payment ledger refusing) while
+the first one's call is at the provider and goes through: the money left,
+so the order's payment ledger shows it when it allows it, the order waits
+for a person either way, and nothing is ever recorded twice. The race is
+staged with a provider that runs the other process while it is asked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Self, cast
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.services._refund_samples import (
+    CH,
+    ID,
+    T0,
+    buyer_cancelled,
+    captured_ledger,
+    case_key,
+    desk_over,
+    incoming,
+    passed_case,
+    stocked_desk,
+    stored,
+)
+from tests.services._samples import cny
+
+from orderkit.adapters.memory import MemoryUnitOfWork
+from orderkit.adapters.sqlite import SqliteUnitOfWork
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import ConcurrencyConflict, RefundExceedsCapture
+from orderkit.integrations import ChannelTransaction, SettlementLine
+from orderkit.money import Money
+from orderkit.orders import AfterSalesCase, AuditRecord, CaseState, Order, refund_case
+from orderkit.ports import UnitOfWork
+from orderkit.pricing import RefundState
+from orderkit.services import (
+    Checkout,
+    OrderDesk,
+    Refunded,
+    Refunds,
+    Shipping,
+)
+from orderkit.testing import FrozenClock
+from orderkit.testing.fakes import FakeCarrier, FakePayments
+
+
+FINANCE = {"actor": "finance.zhang", "source": "erp"}
+
+
+class Meanwhile:
+    """A payment provider that runs `meanwhile` as its first refund is asked."""
+
+    def __init__(self, inner: FakePayments, meanwhile: Callable[[], None]) -> None:
+        self._inner = inner
+        self._meanwhile: Callable[[], None] | None = meanwhile
+
+    def capture(
+        self, payment_id: str, amount: Money, *, key: str
+    ) -> ChannelTransaction:
+        return self._inner.capture(payment_id, amount, key=key)
+
+    def refund(
+        self, payment_id: str, amount: Money, *, key: str, reason: str
+    ) -> ChannelTransaction:
+        if self._meanwhile is not None:
+            meanwhile, self._meanwhile = self._meanwhile, None
+            meanwhile()
+        return self._inner.refund(payment_id, amount, key=key, reason=reason)
+
+    def statement(self, day: dt.date) -> Sequence[SettlementLine]:
+        return self._inner.statement(day)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def units(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[UnitOfWork, UnitOfWork]]:
+    """Two processes' units of work over one backend (two connections to a file)."""
+    if request.param == "memory":
+        unit = MemoryUnitOfWork()
+        yield unit, unit
+        return
+    first = SqliteUnitOfWork(tmp_path / "race.db")
+    second = SqliteUnitOfWork(tmp_path / "race.db")
+    yield first, second
+    first.close()
+    second.close()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def payments(clock: FrozenClock) -> FakePayments:
+    return FakePayments(clock)
+
+
+def paid(unit: UnitOfWork, clock: FrozenClock, payments: FakePayments) -> OrderDesk:
+    """DY-2001 accepted and its 576.00 captured on alipay-77; the desk over `unit`."""
+    desk = stocked_desk(unit, clock)
+    desk.accept(incoming())
+    Checkout(unit, clock, desk, payments).pay(CH, ID, "alipay-77", cny("576.00"))
+    return desk
+
+
+def records(unit: UnitOfWork) -> list[AuditRecord]:
+    with unit as uow:
+        return list(uow.audit.records(CH, ID))
+
+
+def late_notes(unit: UnitOfWork) -> list[str]:
+    """What each `RefundSentLate` record says was sent."""
+    return [
+        change.new
+        for record in records(unit)
+        if record.event_type == "RefundSentLate"
+        for change in record.changes
+        if change.field == "refund.sent"
+    ]
+
+
+class TestACaseSettledByHandMeanwhile:
+    """The case's refund went out while another process ended its saga unsent."""
+
+    @staticmethod
+    def inspected(
+        units: tuple[UnitOfWork, UnitOfWork],
+        clock: FrozenClock,
+        payments: FakePayments,
+    ) -> AfterSalesCase:
+        unit, _ = units
+        desk = paid(unit, clock, payments)
+        Shipping(unit, clock, desk, FakeCarrier(clock)).ship(CH, ID, "SHIP-1")
+        case = passed_case()
+        desk.amend(
+            CH,
+            ID,
+            case,
+            key=IdempotencyKey("erp", "aftersales", "AS-1", "1"),
+            actor="ops.wu",
+            source="erp",
+        )
+        assert stored(unit).saga is not None
+        return case
+
+    @staticmethod
+    def other_process(
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        payments: FakePayments,
+        case: AfterSalesCase,
+    ) -> Callable[[], None]:
+        """Finance refunds the case by hand, then a second recoverer runs."""
+
+        def run() -> None:
+            desk = desk_over(unit, clock)
+            ledger = (stored(unit).payment_ledger or captured_ledger()).request_refund(
+                "RF-HAND-1", "alipay-77", case.refund_amount, "by hand", T0
+            )
+            key = IdempotencyKey("erp", "ledger", ID, "1")
+            desk.amend(CH, ID, ledger, key=key, **FINANCE)
+            by_hand = refund_case(case, "RF-HAND-1", T0.add(days=8))
+            key = IdempotencyKey("erp", "case", ID, "2")
+            desk.amend(CH, ID, by_hand, key=key, **FINANCE)
+            assert Refunds(unit, clock, payments).resume(CH, ID) is None
+
+        return run
+
+    def test_the_refund_that_went_out_is_in_the_ledger_and_a_person_sees_both(
+        self,
+        units: tuple[UnitOfWork, UnitOfWork],
+        clock: FrozenClock,
+        payments: FakePayments,
+    ) -> None:
+        case = self.inspected(units, clock, payments)
+        first, second = units
+        racing = Meanwhile(payments, self.other_process(second, clock, payments, case))
+
+        outcome = Refunds(first, clock, racing).resume(CH, ID)
+
+        assert isinstance(outcome, Refunded)
+        assert payments.effects[case_key()] == 1
+        order = stored(first)
+        assert outcome.order == order
+        ledger = order.payment_ledger
+        assert ledger is not None
+        sent = ledger.refund(case_key())
+        assert (sent.amount, sent.state) == (cny("288.00"), RefundState.REFUNDED)
+        assert ledger.refund("RF-HAND-1").state is RefundState.PENDING
+        assert ledger.refunded + ledger.pending <= ledger.captured
+        (kept,) = order.after_sales
+        assert (kept.state, kept.refund_id) == (CaseState.REFUNDED, "RF-HAND-1")
+        assert (order.saga, order.review) == (None, ("refund",))
+        (note,) = late_notes(first)
+        assert note.endswith(
+            f"288.00 CNY to alipay-77 under {case_key()} sent after its saga "
+            "ended, recorded"
+        )
+        last = records(first)[-1]
+        assert last.key == IdempotencyKey("orderkit", "refund.late", ID, case_key())
+        # Nothing is left to send, and nothing more is written.
+        assert Refunds(first, clock, payments).send_due() == ()
+        assert Refunds(first, clock, payments).resume(CH, ID) is None
+        assert stored(first) == order
+        assert payments.calls[case_key()] == 1
+
+    def test_a_refund_the_other_process_recorded_is_not_recorded_again(
+        self,
+        units: tuple[UnitOfWork, UnitOfWork],
+        clock: FrozenClock,
+        payments: FakePayments,
+    ) -> None:
+        """A regression guard: the other process sent and recorded it itself."""
+        self.inspected(units, clock, payments)
+        first, second = units
+
+        def other() -> None:
+            assert isinstance(Refunds(second, clock, payments).resume(CH, ID), Refunded)
+
+        done = records(first)
+        outcome = Refunds(first, clock, Meanwhile(payments, other)).resume(CH, ID)
+
+        assert isinstance(outcome, Refunded)
+        order = stored(first)
+        assert outcome.order == order
+        ledger = order.payment_ledger
+        assert ledger is not None
+        assert ledger.refunded == cny("288.00")
+        assert order.review == ()
+        # The other process's records only: PaymentsRecorded, the case, the end.
+        assert [r.event_type for r in records(first)[len(done) :]] == [
+            "PaymentsRecorded",
+            "AfterSalesRecorded",
+            "SagaEnded",
+        ]
+        assert payments.effects[case_key()] == 1
+
+
+class TestALedgerRefusingMeanwhile:
+    """A cancellation's refund went out while another process found it refused."""
+
+    @staticmethod
+    def cancelled(
+        units: tuple[UnitOfWork, UnitOfWork],
+        clock: FrozenClock,
+        payments: FakePayments,
+    ) -> None:
+        unit, _ = units
+        desk = stocked_desk(unit, clock)
+        desk.accept(incoming())
+        key = IdempotencyKey("erp", "ledger", ID, "1")
+        desk.amend(CH, ID, captured_ledger(), key=key, **FINANCE)
+        Checkout(unit, clock, desk, payments).pay(CH, ID, "alipay-77", cny("576.00"))
+        desk.record(CH, ID, buyer_cancelled())
+
+    @staticmethod
+    def by_hand(unit: UnitOfWork, clock: FrozenClock) -> None:
+        """Finance asks 100.00 back by hand: the ledger holds 476.00 more."""
+        ledger = stored(unit).payment_ledger
+        assert ledger is not None
+        pending = ledger.request_refund(
+            "RF-HAND-1", "alipay-77", cny("100.00"), "goodwill", T0
+        )
+        key = IdempotencyKey("erp", "ledger", ID, "2")
+        desk_over(unit, clock).amend(CH, ID, pending, key=key, **FINANCE)
+
+    def test_money_the_ledger_cannot_hold_is_said_and_left_to_a_person(
+        self,
+        units: tuple[UnitOfWork, UnitOfWork],
+        clock: FrozenClock,
+        payments: FakePayments,
+    ) -> None:
+        self.cancelled(units, clock, payments)
+        first, second = units
+        refused: list[RefundExceedsCapture] = []
+
+        def other() -> None:
+            self.by_hand(second, clock)
+            with pytest.raises(RefundExceedsCapture) as caught:
+                Refunds(second, clock, payments).resume(CH, ID)
+            refused.append(caught.value)
+
+        before = stored(first)
+        outcome = Refunds(first, clock, Meanwhile(payments, other)).resume(CH, ID)
+
+        assert isinstance(outcome, Refunded)
+        assert len(refused) == 1
+        assert payments.captured("alipay-77") == cny("0.00")  # the 576.00 left
+        order = stored(first)
+        assert outcome.order == order
+        assert (order.saga, order.review) == (None, ("refund",))
+        ledger = order.payment_ledger
+        assert ledger is not None
+        assert [r.refund_id for r in ledger.refunds] == ["RF-HAND-1"]
+        (note,) = late_notes(first)
+        saga = before.saga
+        assert saga is not None
+        said = f"576.00 CNY to alipay-77 under {saga.key} sent after its saga ended"
+        assert f"succeeded; {said}, not recorded: amount:" in note
+
+    def test_a_third_process_says_it_once(
+        self,
+        units: tuple[UnitOfWork, UnitOfWork],
+        clock: FrozenClock,
+        payments: FakePayments,
+    ) -> None:
+        self.cancelled(units, clock, payments)
+        first, second = units
+
+        def ends_it() -> None:
+            self.by_hand(second, clock)
+            with pytest.raises(RefundExceedsCapture):
+                Refunds(second, clock, payments).resume(CH, ID)
+
+        def third() -> None:
+            racing = Meanwhile(payments, ends_it)
+            assert isinstance(Refunds(second, clock, racing).resume(CH, ID), Refunded)
+
+        outcome = Refunds(first, clock, Meanwhile(payments, third)).resume(CH, ID)
+
+        assert isinstance(outcome, Refunded)
+        assert len(late_notes(first)) == 1
+        assert outcome.order == stored(first)
+
+
+class TestWhateverRaces:
+    """Any number of recoverers and whatever ends the saga: the books are right."""
+
+    @settings(max_examples=25, deadline=None)
+    @given(
+        racers=st.integers(min_value=1, max_value=3),
+        ending=st.sampled_from(["settled by hand", "sent by another", "nothing"]),
+    )
+    def test_money_that_left_is_in_the_ledger_once_or_the_order_waits(
+        self, racers: int, ending: str
+    ) -> None:
+        unit = MemoryUnitOfWork()
+        clock = FrozenClock(T0)
+        payments = FakePayments(clock)
+        units = (unit, unit)
+        case = TestACaseSettledByHandMeanwhile.inspected(units, clock, payments)
+        settle = TestACaseSettledByHandMeanwhile.other_process(
+            unit, clock, payments, case
+        )
+
+        def innermost() -> None:
+            if ending == "settled by hand":
+                settle()
+            elif ending == "sent by another":
+                Refunds(unit, clock, payments).resume(CH, ID)
+
+        run = innermost
+        for _ in range(racers - 1):
+            inner = run
+
+            def run(inner: Callable[[], None] = inner) -> None:
+                Refunds(unit, clock, Meanwhile(payments, inner)).resume(CH, ID)
+
+        Refunds(unit, clock, Meanwhile(payments, run)).resume(CH, ID)
+
+        order = stored(unit)
+        ledger = order.payment_ledger
+        assert ledger is not None
+        assert order.saga is None
+        assert payments.effects[case_key()] == 1
+        # The provider refunded it once: the ledger shows it, once.
+        sent = ledger.refund(case_key())
+        assert (sent.amount, sent.state) == (cny("288.00"), RefundState.REFUNDED)
+        assert ledger.refunded + ledger.pending <= ledger.captured
+        assert len(late_notes(unit)) <= 1
+        # Settled by hand as well: a person checks the buyer is not paid twice.
+        assert (order.review == ("refund",)) == (ending == "settled by hand")
+
+
+class _LostRace:
+    """`unit` whose first order saved while `armed` conflicts, as a lost race does.
+
+    With `cause`, the conflict is the driver's (a deadlock), chained as
+    `__cause__`, which reading again would only meet again.
+    """
+
+    def __init__(self, unit: UnitOfWork, *, cause: Exception | None = None) -> None:
+        self._unit = unit
+        self._cause = cause
+        self.armed = False
+        self.conflicts = 0
+
+    def __enter__(self) -> Self:
+        self._uow = self._unit.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._unit.__exit__(*exc)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._uow, name)
+
+    @property
+    def orders(self) -> object:
+        race = self
+        orders = self._uow.orders
+
+        class Orders:
+            def __getattr__(self, name: str) -> object:
+                return getattr(orders, name)
+
+            def save(self, order: Order, expected: int | None) -> None:
+                if race.armed:
+                    race.armed = False
+                    race.conflicts += 1
+                    conflict = ConcurrencyConflict(f"order:{CH}:{ID}")
+                    raise conflict from race._cause
+                orders.save(order, expected)
+
+        return Orders()
+
+
+class _Arming:
+    """A payment provider that arms `race` as its refund is asked."""
+
+    def __init__(self, inner: FakePayments, race: _LostRace) -> None:
+        self._inner = inner
+        self._race = race
+
+    def capture(
+        self, payment_id: str, amount: Money, *, key: str
+    ) -> ChannelTransaction:
+        return self._inner.capture(payment_id, amount, key=key)
+
+    def refund(
+        self, payment_id: str, amount: Money, *, key: str, reason: str
+    ) -> ChannelTransaction:
+        self._race.armed = True
+        return self._inner.refund(payment_id, amount, key=key, reason=reason)
+
+    def statement(self, day: dt.date) -> Sequence[SettlementLine]:
+        return self._inner.statement(day)
+
+
+class TestAConflictWhileRecording:
+    """The refund left: a write that lost a race is read again, not given up."""
+
+    def test_the_refund_is_recorded_on_the_next_read(
+        self, clock: FrozenClock, payments: FakePayments
+    ) -> None:
+        unit = MemoryUnitOfWork()
+        TestALedgerRefusingMeanwhile.cancelled((unit, unit), clock, payments)
+        race = _LostRace(unit)
+
+        outcome = Refunds(
+            cast("UnitOfWork", race), clock, _Arming(payments, race)
+        ).resume(CH, ID)
+
+        assert isinstance(outcome, Refunded)
+        assert race.conflicts == 1
+        order = stored(unit)
+        assert outcome.order == order
+        ledger = order.payment_ledger
+        assert ledger is not None
+        assert ledger.refunded == cny("576.00")
+        assert order.saga is None
+
+    def test_a_conflict_the_driver_reported_is_raised(
+        self, clock: FrozenClock, payments: FakePayments
+    ) -> None:
+        """A regression guard: the saga stays, for a retry under the same key."""
+        unit = MemoryUnitOfWork()
+        TestALedgerRefusingMeanwhile.cancelled((unit, unit), clock, payments)
+        race = _LostRace(unit, cause=RuntimeError("deadlock detected"))
+
+        with pytest.raises(ConcurrencyConflict):
+            Refunds(cast("UnitOfWork", race), clock, _Arming(payments, race)).resume(
+                CH, ID
+            )
+
+        assert stored(unit).saga is not None
+        (sent,) = Refunds(unit, clock, payments).send_due()
+        assert isinstance(sent, Refunded)
+        assert payments.captured("alipay-77") == cny("0.00")
+        assert max(payments.effects.values()) == 1
