@@ -34,6 +34,7 @@ from orderkit.errors import CallTimedOut, IllegalTransition, RefundExceedsCaptur
 from orderkit.integrations import ChannelRefund
 from orderkit.orders import Recorded, Unchanged
 from orderkit.ports import UnitOfWork
+from orderkit.pricing import PaymentLedger
 from orderkit.services import Checkout, OrderDesk, Refunded, Refunds, Shipping
 from orderkit.testing import FrozenClock
 from orderkit.testing.fakes import FakeCarrier, FakePayments
@@ -231,3 +232,44 @@ class TestTheLastMessageHolds:
         # The channel paid back the rest itself: together, all of it once.
         assert got + cny(f"{sum(amounts)}.00") == cny("576.00")
         assert payments.captured("alipay-77") == cny("576.00") - got
+
+
+class TestAmendedLedgers:
+    """A host's own refund, as a ledger amendment, corrects the message too."""
+
+    def test_a_refund_by_amendment_corrects_the_message(
+        self, unit: UnitOfWork, clock: FrozenClock, payments: FakePayments
+    ) -> None:
+        desk = overtaken(unit, clock, payments)
+        # The host's books of the one payment, with a refund it sent itself.
+        at = clock.now()
+        ledger = (
+            PaymentLedger(ID, "CNY")
+            .authorise("alipay-77", cny("576.00"), at)
+            .capture("alipay-77", cny("576.00"), at)
+            .request_refund(
+                "RF-HAND-1", "alipay-77", cny("100.00"), "客服补偿 / goodwill", at
+            )
+            .settle_refund("RF-HAND-1", at)
+        )
+        key = IdempotencyKey("erp", "ledger", ID, "1")
+
+        def amend() -> object:
+            return desk.amend(CH, ID, ledger, key=key, actor="finance", source="erp")
+
+        assert isinstance(amend(), Recorded)
+        assert isinstance(amend(), Unchanged)  # a retry writes nothing new
+
+        (_, body), (corrected, fixed) = refund_messages(unit)
+        assert body["amount"] == "576.00"
+        assert corrected == f"{ORIGINAL}:corrected:{key}"
+        assert (fixed["amount"], fixed["replaces"], fixed["amendment"]) == (
+            "476.00",
+            ORIGINAL,
+            str(key),
+        )
+        assert "channel_refund" not in fixed
+        ship_saga_ends(unit, clock, desk)
+        (sent,) = Refunds(unit, clock, payments).send_due()
+        assert isinstance(sent, Refunded)
+        assert sent.transaction.amount == cny("476.00")

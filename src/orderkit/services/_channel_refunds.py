@@ -70,18 +70,19 @@ def corrected_refund(
     uow: UnitOfWork,
     before: Order,
     after: Order,
-    refund: ChannelRefund,
+    cause: tuple[str, str],
     now: pendulum.DateTime,
 ) -> OutboxMessage | None:
-    """The `refund` message of what `refund` left owed, if it changed what is sent.
+    """The `refund` message of what `cause` left owed, if it changed what is sent.
 
     A cancellation that overtook a ship saga wrote its `refund` message
     with what the order owed then; the ship saga starts the refund when it
     ends (`refund_after_ship`), sized by what the payments hold by then. A
-    channel's refund recorded meanwhile (`before` to `after`) lowers it:
-    the corrected message (`refund_correction`) says what the saga will
-    send. `None` when it sends the same, or nothing was to go out by a
-    saga: a refund sent already, or one a person settles (`review` has
+    channel's refund, or a host's amendment of the payment ledger, recorded
+    meanwhile (`before` to `after`) changes it: the corrected message
+    (`refund_correction`, naming `cause`) says what the saga will send.
+    `None` when it sends the same, or nothing was to go out by a saga: a
+    refund sent already, or one a person settles (`review` has
     `"refund"`), which the person sizes.
     """
     saga = before.saga
@@ -99,7 +100,7 @@ def corrected_refund(
         amount = left.amount
     if owed.amount == amount:
         return None
-    return refund_correction(after, owed.key, amount, refund.refund_id, now)
+    return refund_correction(after, owed.key, amount, cause, now)
 
 
 def record_channel_refund(

@@ -754,6 +754,10 @@ class OrderDesk:
                 if owed is not None:
                     outcome = attrs.evolve(outcome, order=owed[0])
                     records.append(owed[1])
+                cause = ("amendment", str(key))
+                corrected = corrected_refund(uow, order, outcome.order, cause, now)
+                if corrected is not None:
+                    uow.outbox.add([corrected])
             self._store(uow, order, outcome.order, records, now)
             uow.commit()
         return outcome
@@ -874,7 +878,8 @@ class OrderDesk:
                     "again once it has ended",
                 )
             if isinstance(outcome, Recorded):
-                corrected = corrected_refund(uow, order, outcome.order, refund, now)
+                cause = ("channel_refund", refund.refund_id)
+                corrected = corrected_refund(uow, order, outcome.order, cause, now)
                 self._store(uow, order, outcome.order, [outcome.record], now)
                 if corrected is not None:
                     uow.outbox.add([corrected])

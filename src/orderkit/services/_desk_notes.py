@@ -126,28 +126,35 @@ def refund_key(order: Order, version: int) -> str:
 
 
 def refund_correction(
-    order: Order, replaces: str, amount: Money, cause: str, now: pendulum.DateTime
+    order: Order,
+    replaces: str,
+    amount: Money,
+    cause: tuple[str, str],
+    now: pendulum.DateTime,
 ) -> OutboxMessage:
     """The `refund` message saying a refund not sent yet owes `amount` now.
 
     `replaces` is the refund's key: the id of the `refund` message written
     when it fell due, which the saga sending it uses as the provider's key.
-    `cause` is the channel's refund id that lowered it: the message id is
-    made of both, so recording that refund again writes nothing new, and
-    each later change has its own. On the order's stream, so a consumer
-    gets it after the message it replaces; the last one it got for
-    `replaces` states what the saga sends (`"0.00"`: nothing).
+    `cause` is what lowered it, as `(field, id)`: `("channel_refund", the
+    channel's refund id)`, or `("amendment", the payment ledger
+    amendment's key)`. The message id is made of `replaces` and that id, so
+    recording the same again writes nothing new, and each later change has
+    its own. On the order's stream, so a consumer gets it after the message
+    it replaces; the last one it got for `replaces` states what the saga
+    sends (`"0.00"`: nothing).
     """
+    field, cause_id = cause
     payload = {
         "channel": order.channel,
         "order_id": order.order_id,
         "amount": str(amount.amount),
         "currency": amount.currency.code,
         "replaces": replaces,
-        "channel_refund": cause,
+        field: cause_id,
     }
     stream = known_order_stream(order.channel, order.order_id)
-    message_id = fit_id(f"{replaces}:corrected:{cause}")
+    message_id = fit_id(f"{replaces}:corrected:{cause_id}")
     return outbox_message(message_id, stream, "refund", payload, now)
 
 
