@@ -273,3 +273,38 @@ class TestAmendedLedgers:
         (sent,) = Refunds(unit, clock, payments).send_due()
         assert isinstance(sent, Refunded)
         assert sent.transaction.amount == cny("476.00")
+
+    def test_an_amendment_that_leaves_more_owed_writes_no_correction(
+        self, unit: UnitOfWork, clock: FrozenClock, payments: FakePayments
+    ) -> None:
+        # A pending refund of the host's, 100.00, then the order overtaken:
+        # its message says 476.00. The host's refund fails: 576.00 is owed,
+        # more than a saga may send, so a person sizes it; no message may
+        # say "0.00" (nothing owed) or any other amount.
+        desk = stocked_desk(unit, clock)
+        desk.accept(incoming())
+        Checkout(unit, clock, desk, payments).pay(CH, ID, "alipay-77", cny("576.00"))
+        at = clock.now()
+        pending = (
+            PaymentLedger(ID, "CNY")
+            .authorise("alipay-77", cny("576.00"), at)
+            .capture("alipay-77", cny("576.00"), at)
+            .request_refund("RF-HAND-1", "alipay-77", cny("100.00"), "补偿", at)
+        )
+        first = IdempotencyKey("erp", "ledger", ID, "1")
+        desk.amend(CH, ID, pending, key=first, actor="finance", source="erp")
+        lost = faulty(FakeCarrier(clock), FaultPlan(script=[Fault.REPLY_LOST]))
+        with pytest.raises(CallTimedOut):
+            Shipping(unit, clock, desk, lost).ship(CH, ID, "SHIP-1")
+        desk.record(CH, ID, buyer_cancelled())
+        written = refund_messages(unit)
+        failed = pending.fail_refund("RF-HAND-1", at)
+        second = IdempotencyKey("erp", "ledger", ID, "2")
+
+        desk.amend(CH, ID, failed, key=second, actor="finance", source="erp")
+
+        assert refund_messages(unit) == written
+        with unit as uow:
+            order = uow.orders.get(CH, ID)
+        assert order is not None
+        assert "refund" in order.review

@@ -45,6 +45,7 @@ from orderkit.pricing import RefundState
 from orderkit.services import (
     Checkout,
     OrderDesk,
+    RefundDeclined,
     Refunded,
     Refunds,
     Shipping,
@@ -214,6 +215,28 @@ class TestACaseSettledByHandMeanwhile:
         assert Refunds(first, clock, payments).resume(CH, ID) is None
         assert stored(first) == order
         assert payments.calls[case_key()] == 1
+
+    def test_a_refund_the_provider_declined_is_not_said_to_be_sent(
+        self,
+        units: tuple[UnitOfWork, UnitOfWork],
+        clock: FrozenClock,
+        payments: FakePayments,
+    ) -> None:
+        case = self.inspected(units, clock, payments)
+        first, second = units
+        declining = FakePayments(clock, refunds_declined=["alipay-77"])
+        racing = Meanwhile(declining, self.other_process(second, clock, payments, case))
+
+        outcome = Refunds(first, clock, racing).resume(CH, ID)
+
+        # No money moved: the saga's end (nothing sent) stands as the truth.
+        assert isinstance(outcome, RefundDeclined)
+        assert late_notes(first) == []
+        order = stored(first)
+        assert order.review == ("refund",)
+        ledger = order.payment_ledger
+        assert ledger is not None
+        assert all(r.refund_id != case_key() for r in ledger.refunds)
 
     def test_a_refund_the_other_process_recorded_is_not_recorded_again(
         self,

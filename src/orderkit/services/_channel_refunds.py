@@ -86,7 +86,9 @@ def corrected_refund(
     `"refund"`), which the person sizes.
     """
     saga = before.saga
-    if saga is None or saga.name != _HANDS_OVER:
+    # A refund a person settles now (`"refund"`: the change left more owed
+    # than a saga may send) is the person's to size: no message says it.
+    if saga is None or saga.name != _HANDS_OVER or "refund" in after.review:
         return None
     # Read before `after` is stored: the records of the end are the same.
     owed = refund_after_ship(uow, before, now)

@@ -167,10 +167,13 @@ class Refunds:
             TransientError: The provider failed or timed out, or its circuit
                 breaker is open (`CircuitOpen`): the saga stays.
             ConcurrencyConflict: Other writes kept changing the order
-                while this call recorded what it sent, three times over.
-                A saga still in flight stays (a retry sends under the same
-                keys and records it); one ended meanwhile has the order
-                waiting for a person, and what was sent is not recorded.
+                while this call recorded what it sent, three times over, or
+                the database reported a conflict (a deadlock: raised at
+                once). A saga still in flight stays (a retry sends under
+                the same keys and records it); one ended meanwhile has the
+                order waiting for a person (the process that ended it held
+                it), and what this call sent is not recorded: `recover`
+                does not send it again, so the person checks the provider.
         """
         saga = steps.in_flight(self._unit, channel, order_id, steps.REFUND)
         if saga is None:
@@ -553,7 +556,8 @@ def _late(  # noqa: PLR0913 - the saga, and what was sent under it
     Another process ended the saga while these refunds were at the
     provider. Those its payment ledger has already (that process sent and
     recorded them: the provider answered both under the same keys) are
-    not recorded again: `None` when it has every one. The others are
+    not recorded again: `None` when it has every one, or when the provider
+    declined every one left (no money moved). The others are
     recorded as the saga would have (`_recorded`) if the ledger allows
     them; either way the order waits for a person (`review` gains
     `"refund"`: the saga ended on the word that nothing was sent, which
@@ -565,11 +569,14 @@ def _late(  # noqa: PLR0913 - the saga, and what was sent under it
     kept = set() if ledger is None else {r.refund_id for r in ledger.refunds}
     missing = [s for s in sent if s[0] not in kept]
     key = IdempotencyKey(steps.ACTOR, "refund.late", order.order_id, saga.key)
-    if not missing or key in order.applied_keys:
+    # Declined everywhere, no money moved: the saga's end said so already.
+    if not any(ok for *_, ok in missing) or key in order.applied_keys:
         return None
+    # A declined part moved no money: it is recorded failed, not "sent".
     what = ", ".join(
         f"{amount} to {payment} under {refund_id}"
-        for refund_id, payment, amount, _ in missing
+        + ("" if succeeded else " (declined: no money moved)")
+        for refund_id, payment, amount, succeeded in missing
     )
     try:
         new, records = _recorded(
