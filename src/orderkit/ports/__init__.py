@@ -21,6 +21,7 @@ from orderkit.ports._outside import (
     ChannelPayloads,
     Clock,
     Notifier,
+    PaymentLookup,
     Payments,
     Warehouse,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "Notifier",
     "OrderStore",
     "Outbox",
+    "PaymentLookup",
     "Payments",
     "StreamLocks",
     "UnitOfWork",

@@ -29,6 +29,7 @@ An in-memory fake of every port:
 | --- | --- |
 | `Clock` | `orderkit.testing.FrozenClock` |
 | `Payments` | `orderkit.testing.fakes.FakePayments` |
+| `PaymentLookup` | `orderkit.testing.fakes.FakePayments` |
 | `Carrier` | `orderkit.testing.fakes.FakeCarrier` |
 | `Warehouse` | `orderkit.testing.fakes.FakeWarehouse` |
 | `Channel` | `orderkit.testing.fakes.FakeChannel` |
