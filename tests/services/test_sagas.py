@@ -9,7 +9,6 @@ from pathlib import Path
 import attrs
 import pendulum
 import pytest
-from tests.services._payments import WithoutLookup
 from tests.services._samples import awaiting_payment, backend, cny
 
 from orderkit.adapters.sqlite import SqliteUnitOfWork
@@ -59,7 +58,6 @@ from orderkit.ports import Carrier, Payments, UnitOfWork
 from orderkit.pricing import ApprovalTiers, PaymentLedger, RefundState
 from orderkit.services import (
     AlreadyDone,
-    CaptureCalledOff,
     Captured,
     CaptureDeclined,
     Checkout,
@@ -165,7 +163,7 @@ def accepted(desk: OrderDesk, order_id: str = "DY-2001") -> None:
 
 def pay(
     checkout: Checkout, amount: Money | None = None
-) -> Captured | CaptureDeclined | CaptureCalledOff | AlreadyDone:
+) -> Captured | CaptureDeclined | AlreadyDone:
     """Capture `amount` (all 576.00 unless given) of alipay-77 for DY-2001."""
     return checkout.pay(
         CH, "DY-2001", "alipay-77", cny("576.00") if amount is None else amount
@@ -322,12 +320,11 @@ class TestCheckout:
     def test_money_for_an_order_closed_meanwhile_goes_back(
         self, shop: Shop, payments: FakePayments
     ) -> None:
-        """A provider that cannot look the capture up is asked to make it."""
         accepted(shop.desk)
         capture_timed_out(shop, payments)
         shop.clock.advance(hours=1)
         shop.desk.close_unpaid()
-        checkout = shop.checkout(WithoutLookup(payments))
+        checkout = shop.checkout(payments)
         refunds = shop.refunds(payments)
         recovery = recover(shop.unit, checkout=checkout, refunds=refunds)
         (captured,) = recovery.finished
@@ -391,7 +388,7 @@ class TestCheckout:
         payments.capture("wx-2", cny("576.00"), key="wx-2")
         shop.desk.record(CH, "DY-2001", channel_paid("wx-2", "576.00"))
         shop.desk.record(CH, "DY-2001", buyer_cancelled())
-        declining = WithoutLookup(FakePayments(shop.clock, declined=["alipay-77"]))
+        declining = FakePayments(shop.clock, declined=["alipay-77"])
         refunds = shop.refunds(payments)
 
         recovery = recover(shop.unit, checkout=shop.checkout(declining))
@@ -413,8 +410,7 @@ class TestCheckout:
         shop.desk.record(CH, "DY-2001", buyer_cancelled())  # owes wx-2's 10.00
 
         refunds = shop.refunds(payments)
-        checkout = shop.checkout(WithoutLookup(payments))
-        recover(shop.unit, checkout=checkout, refunds=refunds)
+        recover(shop.unit, checkout=shop.checkout(payments), refunds=refunds)
 
         order = stored(shop.unit)
         assert order.status is OrderStatus.CANCELLED

@@ -21,7 +21,6 @@ from orderkit.ports._outside import (
     ChannelPayloads,
     Clock,
     Notifier,
-    PaymentLookup,
     Payments,
     Warehouse,
 )
@@ -49,7 +48,6 @@ __all__ = [
     "Notifier",
     "OrderStore",
     "Outbox",
-    "PaymentLookup",
     "Payments",
     "StreamLocks",
     "UnitOfWork",

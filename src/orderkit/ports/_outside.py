@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import pendulum
 
@@ -206,9 +206,6 @@ class Payments(Protocol):
     - **Errors.** A failure that may pass on retry raises `TransientError`
       (`CallTimedOut` when the call may have run: retry it only under the
       same key); a refusal raises another subclass of `OrderkitError`.
-    - A provider that can say what it did under a key without doing it
-      implements `PaymentLookup` too: a capture timed out for an order that
-      ended meanwhile is then looked up, not made (see `PaymentLookup`).
 
     .. versionadded:: 0.1.0
     """
@@ -227,55 +224,6 @@ class Payments(Protocol):
 
     def statement(self, day: dt.date) -> Sequence[SettlementLine]:
         """Return the settlement lines of `day`."""
-        ...
-
-
-@runtime_checkable
-class PaymentLookup(Protocol):
-    """**Protocol:** a payment provider that says what it did under a key.
-
-    An optional port: a `Payments` provider that also implements it lets
-    `orderkit.services.Checkout` settle a capture whose reply timed out
-    without asking for it again. When the order ended (closed unpaid or
-    cancelled) while such a capture was in flight, the capture saga asks
-    `find_capture` instead of `capture`: if the provider captured, the
-    capture is recorded and refunded as ever; if not, the saga ends with
-    nothing captured, and the buyer sees neither a charge nor a refund.
-    Without it, the saga asks `capture` again under its key, which captures
-    money the refund then sends back. Real providers offer this read
-    (Stripe's PaymentIntent retrieve, Alipay's `alipay.trade.query`, WeChat
-    Pay's order query); `Checkout` finds it with `isinstance`, so a wrapper
-    around a provider (a circuit breaker, a retry) keeps it only if it
-    passes `find_capture` on too.
-
-    Contract of `find_capture(key)`:
-
-    - It returns the transaction of the capture the provider made under
-      `key`, as `capture` returned it (a declined one too, `succeeded=False`),
-      or `None` when the provider made no capture under `key`. It moves no
-      money and makes nothing: a `capture` under `key` afterwards is a first
-      one. A key used for a refund only is no capture: `None`.
-    - A capture under `key` the provider has received and not finished
-      raises `KeyInProgress`: `None` means the provider has no request
-      under `key` at all, never that it has not decided yet.
-    - **Errors.** A failure that may pass on retry raises `TransientError`;
-      anything else a subclass of `OrderkitError`. Either leaves the saga in
-      flight: nothing is concluded from a lookup that did not answer.
-
-    A request that timed out may still reach the provider after a lookup
-    answered `None` (one delayed in the network longer than the outage):
-    its capture then belongs to no saga, and `reconcile_payments` reports
-    it against the provider's statement (`missing_in_orders`). Run
-    `recover` well after calls time out, and have the provider expire
-    stale requests, to keep that window shut. The authorisation itself is
-    left to lapse at the provider (the `Payments` port has no call to void
-    it).
-
-    .. versionadded:: 0.1.0
-    """
-
-    def find_capture(self, key: str) -> ChannelTransaction | None:
-        """Return the capture made under `key`, or `None`; change nothing."""
         ...
 
 

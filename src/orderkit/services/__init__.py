@@ -95,7 +95,6 @@ from orderkit.services._relay import relay as relay
 from orderkit.services._retry import RetryPolicy as RetryPolicy
 from orderkit.services._retry import retry as retry
 from orderkit.services._saga_outcomes import AlreadyDone as AlreadyDone
-from orderkit.services._saga_outcomes import CaptureCalledOff as CaptureCalledOff
 from orderkit.services._saga_outcomes import Captured as Captured
 from orderkit.services._saga_outcomes import CaptureDeclined as CaptureDeclined
 from orderkit.services._saga_outcomes import Dispatched as Dispatched
@@ -118,7 +117,6 @@ __all__ = [
     "AlreadyAccepted",
     "AlreadyDone",
     "BreakerState",
-    "CaptureCalledOff",
     "CaptureDeclined",
     "Captured",
     "Checkout",

@@ -14,7 +14,6 @@ from orderkit.services._intake import EventRecorded
 
 __all__ = [
     "AlreadyDone",
-    "CaptureCalledOff",
     "CaptureDeclined",
     "Captured",
     "Dispatched",
@@ -61,28 +60,6 @@ class CaptureDeclined:
 
     order: Order
     transaction: ChannelTransaction
-
-
-@final
-@attrs.frozen(slots=True)
-class CaptureCalledOff:
-    """The order ended before its capture was made: no money moved.
-
-    A capture whose reply timed out stays in flight; when the order was
-    closed unpaid or cancelled by the time it is resumed, and the provider
-    implements `orderkit.ports.PaymentLookup`, the saga asks the provider
-    what it did under the saga's key instead of capturing. This is the
-    answer "nothing": the saga ended without a capture (its audit record
-    says so), nothing is refunded, and a refund the order owed on other
-    payments was handed on as after a decline.
-
-    Attributes:
-        order: The order as stored afterwards, its capture saga ended.
-
-    .. versionadded:: 0.1.0
-    """
-
-    order: Order
 
 
 @final
@@ -159,13 +136,7 @@ class AlreadyDone:
 
 
 SagaOutcome = (
-    Captured
-    | CaptureDeclined
-    | CaptureCalledOff
-    | Dispatched
-    | Refunded
-    | RefundDeclined
-    | EventRecorded
+    Captured | CaptureDeclined | Dispatched | Refunded | RefundDeclined | EventRecorded
 )
 """What finishing one saga did: for a pick saga, `OrderDesk.start_picking`'s
 `EventRecorded` (the order picking)."""

@@ -5,10 +5,8 @@ with an audit record), then calls the outside (payment provider, carrier)
 under the saga's key, then records the result and ends the saga. A crash
 anywhere leaves either no saga (nothing was asked of the outside) or a saga
 that `recover` resumes: the call is made again under the same key, which the
-outside honours, and the result is recorded once; a capture whose order
-ended meanwhile is only looked up, when the provider can say what it did
-under the key (`PaymentLookup`). `OrderDesk.start_picking` runs the `pick`
-saga (its pick tasks to the warehouse) the same way.
+outside honours, and the result is recorded once. `OrderDesk.start_picking`
+runs the `pick` saga (its pick tasks to the warehouse) the same way.
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ from orderkit.errors import (
     OrderkitError,
     ValidationError,
 )
-from orderkit.integrations import ChannelTransaction, Label
+from orderkit.integrations import Label
 from orderkit.money import Money
 from orderkit.orders import (
     Order,
@@ -37,14 +35,7 @@ from orderkit.orders import (
     Shipped,
     order_stream,
 )
-from orderkit.ports import (
-    Carrier,
-    Clock,
-    PaymentLookup,
-    Payments,
-    UnitOfWork,
-    Warehouse,
-)
+from orderkit.ports import Carrier, Clock, Payments, UnitOfWork, Warehouse
 from orderkit.services import _saga_steps as steps
 from orderkit.services._desk import OrderDesk
 from orderkit.services._intake import EventRecorded
@@ -52,7 +43,6 @@ from orderkit.services._picking import PICK
 from orderkit.services._refunds import Refunds
 from orderkit.services._saga_outcomes import (
     AlreadyDone,
-    CaptureCalledOff,
     Captured,
     CaptureDeclined,
     Dispatched,
@@ -88,15 +78,6 @@ class Checkout:
     that the order refuses (a channel parcel of more units than ordered)
     is dropped as `OrderDesk.record` drops it, and the saga ends.
 
-    A capture resumed after its order ended (closed unpaid or cancelled
-    while the reply was outstanding) is not asked for again when the
-    provider implements `orderkit.ports.PaymentLookup`: the saga looks up
-    what the provider did under its key. A capture made is recorded and
-    refunded as above; none made ends the saga as `CaptureCalledOff`, so
-    the buyer sees no charge and no refund. A provider without the lookup
-    is asked to capture again under the key, as ever, and the money goes
-    back by the refund.
-
     Args:
         unit: The backend's unit of work.
         clock: Where the time comes from.
@@ -114,12 +95,10 @@ class Checkout:
         self._clock = clock
         self._desk = desk
         self._payments = payments
-        # Looked for once: a provider's optional read of what it did.
-        self._lookup = payments if isinstance(payments, PaymentLookup) else None
 
     def pay(
         self, channel: str, order_id: str, payment_id: str, amount: Money
-    ) -> Captured | CaptureDeclined | CaptureCalledOff | AlreadyDone:
+    ) -> Captured | CaptureDeclined | AlreadyDone:
         """Capture `amount` of the authorisation `payment_id` for an unpaid order.
 
         Calling it again after any failure is safe: a saga in flight for
@@ -131,10 +110,7 @@ class Checkout:
         authorisation may be paid.
 
         Returns:
-            `Captured`, `CaptureDeclined` or `AlreadyDone`; or
-            `CaptureCalledOff` when a saga in flight is resumed after its
-            order ended and the provider's `PaymentLookup` made no capture
-            under its key.
+            `Captured`, `CaptureDeclined` or `AlreadyDone`.
 
         Raises:
             ValidationError: `payment_id` is not a non-empty string, or
@@ -153,10 +129,7 @@ class Checkout:
                 (`CallTimedOut`), or its circuit breaker is open
                 (`CircuitOpen`): the saga stays; call again or `recover`.
             OrderkitError: The provider refused the capture (another
-                subclass, such as `UnknownPayment`): the saga ended. An
-                error from the provider's `PaymentLookup` (`KeyInProgress`
-                while it is still making the capture, or any other) leaves
-                the saga in flight instead: call again or `recover`.
+                subclass, such as `UnknownPayment`): the saga ended.
         """
         # Checked before the key is built from it: a blank id would store a
         # saga that no capture can end.
@@ -197,49 +170,29 @@ class Checkout:
                     raise IdempotencyConflict(key)
         return self._run(channel, order_id, saga)
 
-    def resume(
-        self, channel: str, order_id: str
-    ) -> Captured | CaptureDeclined | CaptureCalledOff | None:
+    def resume(self, channel: str, order_id: str) -> Captured | CaptureDeclined | None:
         """Go on with the order's capture saga; `None` if there is none.
-
-        When the order ended meanwhile and the provider implements
-        `PaymentLookup`, the saga looks the capture up instead of making
-        it: `CaptureCalledOff` when the provider made none.
 
         Raises:
             UnknownOrder: The desk has no such order.
             TransientError: The provider failed again: the saga stays.
-            KeyInProgress: The provider's lookup found the capture still
-                being made: the saga stays.
             CaptureExceedsAuthorisation: The order's payment ledger refuses
                 the capture made: the saga stays, for a person.
             OrderkitError: The provider refused the capture: the saga ended
-                as declined. An error from the provider's lookup, whatever
-                it is, leaves the saga in flight instead.
+                as declined.
         """
         saga = steps.in_flight(self._unit, channel, order_id, _CAPTURE)
         return None if saga is None else self._run(channel, order_id, saga)
 
     def _run(
         self, channel: str, order_id: str, saga: Saga
-    ) -> Captured | CaptureDeclined | CaptureCalledOff:
+    ) -> Captured | CaptureDeclined:
         payment_id, amount = steps.reference(saga), steps.amount(saga)
 
         def refund_owed(uow: UnitOfWork, order: Order) -> Saga | None:
             # Declined or not: a cancellation meanwhile may owe other money.
             return steps.refund_after_capture(uow, order, payment_id, self._clock.now())
 
-        if self._lookup is not None:
-            ended = self._ended(channel, order_id)
-            if ended is not None:
-                return self._look_up(
-                    self._lookup,
-                    channel,
-                    order_id,
-                    saga,
-                    ended=ended,
-                    refund_owed=refund_owed,
-                )
         try:
             transaction = self._payments.capture(payment_id, amount, key=saga.key)
         except steps.RETRY_LATER:
@@ -258,54 +211,6 @@ class Checkout:
                 then=refund_owed,
             )
             raise
-        return self._settle(channel, order_id, saga, transaction, refund_owed)
-
-    def _look_up(  # noqa: PLR0913 - the saga, and what ending it needs
-        self,
-        lookup: PaymentLookup,
-        channel: str,
-        order_id: str,
-        saga: Saga,
-        *,
-        ended: OrderStatus,
-        refund_owed: Callable[[UnitOfWork, Order], Saga | None],
-    ) -> Captured | CaptureDeclined | CaptureCalledOff:
-        """Settle the capture of an order that ended from what the provider did.
-
-        Capturing now could charge for an order that is over, only to refund
-        it. Any error from the lookup leaves the saga: nothing is known of
-        the money until the provider answers.
-        """
-        found = lookup.find_capture(saga.key)
-        if found is not None:
-            return self._settle(channel, order_id, saga, found, refund_owed)
-        order = steps.finish(
-            self._unit,
-            self._clock,
-            channel,
-            order_id,
-            saga,
-            result=f"{steps.reference(saga)} not captured: the order was {ended} first",
-            then=refund_owed,
-        )
-        return CaptureCalledOff(order)
-
-    def _ended(self, channel: str, order_id: str) -> OrderStatus | None:
-        """The order's status if it has ended (closed or cancelled), else `None`."""
-        with self._unit as uow:
-            status = steps.order_of(uow, channel, order_id).status
-        return status if status in steps.ENDED else None
-
-    def _settle(
-        self,
-        channel: str,
-        order_id: str,
-        saga: Saga,
-        transaction: ChannelTransaction,
-        refund_owed: Callable[[UnitOfWork, Order], Saga | None],
-    ) -> Captured | CaptureDeclined:
-        """Record the provider's answer to the saga's capture and end the saga."""
-        payment_id = steps.reference(saga)
         if not transaction.succeeded:
             order = steps.finish(
                 self._unit,
@@ -569,22 +474,21 @@ def recover(  # noqa: PLR0913 - a use case per kind of saga
     """Resume every saga left in flight, as after a crash.
 
     It reads every order, `page` at a time, and resumes each saga with the
-    use case that started it, along the same code path: a step done before
-    the crash is done again under the same key, which the outside honours,
-    and recorded once (a capture whose order ended meanwhile is looked up
-    instead, when the provider implements `orderkit.ports.PaymentLookup`:
-    see `Checkout`). A saga that fails again stays on its order and is
-    reported as `Stalled`; the others go on. A `pick` saga needs `desk` and
-    `warehouse` (without them it stays, stalled with a
+    use case that started it, along the same code path: a step done
+    before the crash is done again under the same key, which the outside
+    honours, and recorded once. A saga that fails again stays on its order
+    and is reported as `Stalled`; the others go on. A `pick` saga needs
+    `desk` and `warehouse` (without them it stays, stalled with a
     `ConfigurationError`): it sends its tasks again and records picking
     (`OrderDesk.start_picking`) while the order is paid. One whose order
     moved on, or whose task the warehouse refuses, ends, the order waiting
-    for a person to void its tasks (`review` has `"pick"`), and is reported
-    as `Stalled` with the `IllegalTransition` that names them. One whose
-    tasks go to a location the desk's `DeskPolicy.locations` do not list is
-    not sent: it stays, stalled with a `ConfigurationError` naming the
-    location, for the call given that location's desk and warehouse (a host
-    with a warehouse per region calls `recover` once per region).
+    for a person to void its tasks (`review` has `"pick"`), and is
+    reported as `Stalled` with the `IllegalTransition` that names them.
+    One whose tasks go to a location the desk's `DeskPolicy.locations` do
+    not list is not sent: it stays, stalled with a `ConfigurationError`
+    naming the location, for the call given that location's desk and
+    warehouse (a host with a warehouse per region calls `recover` once per
+    region).
 
     Args:
         unit: The backend's unit of work.

@@ -29,7 +29,6 @@ An in-memory fake of every port:
 | --- | --- |
 | `Clock` | `orderkit.testing.FrozenClock` |
 | `Payments` | `orderkit.testing.fakes.FakePayments` |
-| `PaymentLookup` | `orderkit.testing.fakes.FakePayments` |
 | `Carrier` | `orderkit.testing.fakes.FakeCarrier` |
 | `Warehouse` | `orderkit.testing.fakes.FakeWarehouse` |
 | `Channel` | `orderkit.testing.fakes.FakeChannel` |

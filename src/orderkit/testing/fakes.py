@@ -67,7 +67,7 @@ class _Request:
 
 @final
 class FakePayments:
-    """A payment provider in memory: `orderkit.ports.Payments` and `PaymentLookup`.
+    """A payment provider in memory that implements `orderkit.ports.Payments`.
 
     - `capture` takes any amount of any payment id (it keeps no
       authorisations), unless the payment id is in `declined`: then the
@@ -82,16 +82,11 @@ class FakePayments:
     - `statement(day)` lists the day's successful transactions (UTC days),
       a capture under its payment id and a refund under its key, so that
       it reconciles with what the services record.
-    - `find_capture(key)` returns the capture made under `key` (declined
-      ones too), `None` if none was; it moves no money. To test a provider
-      without the lookup, hand the services a wrapper that passes on only
-      the `Payments` methods.
 
     Attributes:
         effects: Per key, how many times money moved under it: a test
             asserts every count is at most 1.
         calls: Per key, how many calls were made with it (repeats included).
-        lookups: Per key, how many times `find_capture` asked for it.
 
     Args:
         clock: Stamps the transactions.
@@ -120,7 +115,6 @@ class FakePayments:
         self._transactions: list[ChannelTransaction] = []
         self.effects: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
-        self.lookups: Counter[str] = Counter()
 
     @property
     def transactions(self) -> tuple[ChannelTransaction, ...]:
@@ -148,19 +142,6 @@ class FakePayments:
                 return first
             succeeded = payment_id not in self._declined
             return self._record(key, request, succeeded=succeeded)
-
-    def find_capture(self, key: str) -> ChannelTransaction | None:
-        """The capture made under `key`, declined or not; `None` if none was.
-
-        It moves no money and counts no call: a `capture` under `key`
-        afterwards is the first one.
-        """
-        with self._lock:
-            self.lookups[key] += 1
-            first = self._first.get(key)
-        if first is None or first[0].kind is not TransactionKind.CAPTURE:
-            return None
-        return first[1]
 
     def refund(
         self, payment_id: str, amount: Money, *, key: str, reason: str
