@@ -19,6 +19,7 @@ from typing import Any, Self, cast
 import attrs
 import pytest
 from hypothesis import given, settings
+from tests.testing._desk_steps import PRICE_CHANGES
 
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.adapters.sqlite import SqliteUnitOfWork
@@ -109,7 +110,7 @@ class TestGoodUnits:
 
     def test_price_change_steps_and_their_retries(self, tmp_path: Path) -> None:
         path = tmp_path / "run.db"
-        check_desk_laws(lambda: SqliteUnitOfWork(path), operations=_PRICE_CHANGES)
+        check_desk_laws(lambda: SqliteUnitOfWork(path), operations=PRICE_CHANGES)
 
         # The run closed its unit; what it left is read back from the file.
         unit = SqliteUnitOfWork(path)
@@ -487,29 +488,6 @@ _PRICE_APPROVED = [
     D.accept("douyin", "DY-1", "buyer-1", [("MUG", 2)]),
     D.on(A.PRICE_CHANGE),
     D.on(A.APPROVE_PRICE_CHANGE),
-]
-# One order's change applied at once; another's pending ones approved,
-# rejected, and left to lapse; then a retry of each price step (`REPEAT`
-# picks among the steps that changed something: #5 is the first change).
-_PRICE_CHANGES = [
-    D.receive("TEA", "W1", 5),
-    D.receive("MUG", "W1", 5),
-    D.receive("POT", "W1", 5),
-    D.accept("douyin", "DY-1", "buyer-1", [("TEA", 1)]),
-    D.accept("douyin", "DY-2", "buyer-2", [("MUG", 2), ("POT", 2)]),
-    D.on(A.PRICE_CHANGE, 0),
-    D.on(A.PRICE_CHANGE, 1),
-    D.on(A.PRICE_CHANGE, 1),
-    D.on(A.APPROVE_PRICE_CHANGE),
-    D.on(A.REJECT_PRICE_CHANGE),
-    D.on(A.PAY, 1),
-    D.on(A.PRICE_CHANGE, 1),
-    D.wait(15),
-    # Lapsed: it can be neither approved nor rejected, only expired.
-    D.on(A.APPROVE_PRICE_CHANGE),
-    D.on(A.REJECT_PRICE_CHANGE),
-    D.on(A.EXPIRE_PRICE_CHANGE),
-    *(D.on(A.REPEAT, n) for n in (5, 6, 7, 8, 9, 11, 12)),
 ]
 _DUPLICATE_HELD = [
     D.receive("TEA", "W1", 5),

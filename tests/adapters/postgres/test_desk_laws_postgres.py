@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hypothesis import settings
+from tests.testing._desk_steps import PRICE_CHANGES
 
 from orderkit.adapters.postgres import PostgresUnitOfWork
 from orderkit.testing import DeskAction, DeskOperation, check_desk_laws
@@ -45,25 +46,7 @@ class TestDeskLawsOnPostgres:
         check_desk_laws(lambda: PostgresUnitOfWork(pg_schemas()), operations=steps)
 
     def test_price_changes(self, pg_schemas: Callable[[], str]) -> None:
-        # A change applied at once; pending ones approved, rejected and left
-        # to lapse (on an order paid at the price the approval left); then a
-        # retry of each.
-        a, d = DeskAction, DeskOperation
-        steps = [
-            d.receive("TEA", "W1", 5),
-            d.receive("MUG", "W1", 5),
-            d.receive("POT", "W1", 5),
-            d.accept("douyin", "DY-1", "buyer-1", [("TEA", 1)]),
-            d.accept("douyin", "DY-2", "buyer-2", [("MUG", 2), ("POT", 2)]),
-            d.on(a.PRICE_CHANGE, 0),
-            d.on(a.PRICE_CHANGE, 1),
-            d.on(a.PRICE_CHANGE, 1),
-            d.on(a.APPROVE_PRICE_CHANGE),
-            d.on(a.REJECT_PRICE_CHANGE),
-            d.on(a.PAY, 1),
-            d.on(a.PRICE_CHANGE, 1),
-            d.wait(15),
-            d.on(a.EXPIRE_PRICE_CHANGE),
-            *(d.on(a.REPEAT, n) for n in (5, 6, 7, 8, 9, 11, 12)),
-        ]
-        check_desk_laws(lambda: PostgresUnitOfWork(pg_schemas()), operations=steps)
+        # The SQLite tests' steps: every price outcome, and a retry of each.
+        check_desk_laws(
+            lambda: PostgresUnitOfWork(pg_schemas()), operations=PRICE_CHANGES
+        )
