@@ -247,6 +247,14 @@ class TestMeasures:
             order("DY-1", S.SHIPPED, shipped_at=due.subtract(hours=1)),
             # Its business day after 31 December is 2027's: no table yet.
             order("DY-2", S.PICKING, paid_at=at_year_end),
+            # Shipped, so not stuck: only the report's list names it.
+            order(
+                "DY-3",
+                S.SHIPPED,
+                paid_at=at_year_end,
+                shipped_at=pendulum.datetime(2027, 1, 4),
+            ),
+            order("DY-4", S.CANCELLED, paid_at=at_year_end),
         ]
         report = health_report(
             orders,
@@ -260,6 +268,16 @@ class TestMeasures:
         assert [(s.order_id, s.reason) for s in report.stuck] == [
             ("DY-2", StuckReason.NO_SHIP_BY)
         ]
+        assert report.ship_by_uncounted == (("douyin", "DY-2"), ("douyin", "DY-3"))
+
+    def test_every_promise_counted_names_none(self) -> None:
+        report = health_report(
+            [order("DY-1", S.PICKING)],
+            now=T0,
+            zone=ZONE,
+            stuck_rules=StuckRules(sla=SLA),
+        )
+        assert report.ship_by_uncounted == ()
 
 
 class TestScore:
@@ -417,7 +435,7 @@ class TestNeverStuckAndOnTime:
         now = T0.add(hours=now_hours)
         rules = StuckRules(sla=SLA)
         stuck = stuck_orders([one], now=now, rules=rules)
-        on_time, late = _fulfilment([one], now, rules, {})
+        on_time, late, _ = _fulfilment([one], now, rules, {})
         past_due = [s for s in stuck if s.reason is StuckReason.PAST_SHIP_BY]
         assert not (past_due and on_time)
         assert not (on_time & late)

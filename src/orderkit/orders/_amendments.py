@@ -41,7 +41,7 @@ from orderkit.orders._model import OrderLine
 from orderkit.orders._order import Order
 from orderkit.orders._payments import PaymentLedger, PaymentRecord, Refund, RefundState
 from orderkit.orders._price_changes import ChangeState, PriceChange, login
-from orderkit.orders._status import OrderStatus
+from orderkit.orders._status import ENDED
 
 
 __all__ = [
@@ -54,7 +54,6 @@ __all__ = [
 
 _T = TypeVar("_T")
 _evolve_order: Final = copier(Order)
-_ENDED: Final = frozenset({OrderStatus.CANCELLED, OrderStatus.CLOSED})
 _FIGURES: Final = ("authorised", "captured", "refunded", "pending", "allowance")
 
 
@@ -455,7 +454,7 @@ def _check_decision(order: Order, old: PriceChange, new: PriceChange) -> None:
 
 
 def _repriced(order: Order, change: PriceChange) -> tuple[OrderLine, ...]:
-    if order.status in _ENDED:
+    if order.status in ENDED:
         raise IllegalTransition(
             order.order_id,
             order.status,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import final
+from typing import Final, final
 
 from orderkit.errors import UnknownStatus
 
@@ -42,9 +42,11 @@ class OrderStatus(enum.StrEnum):
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset(
-    {OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.CLOSED}
-)
+ENDED: Final = frozenset({OrderStatus.CANCELLED, OrderStatus.CLOSED})
+"""Where an order stops without being fulfilled: it takes no stock, and the
+money it holds is owed back."""
+
+_TERMINAL: Final = frozenset({OrderStatus.COMPLETED, *ENDED})
 
 
 @final

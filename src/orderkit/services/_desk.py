@@ -57,6 +57,7 @@ from orderkit.orders import (
     record_price_change,
 )
 from orderkit.orders._owed import owed_back
+from orderkit.orders._status import ENDED
 from orderkit.ports import Clock, UnitOfWork, Warehouse
 from orderkit.pricing import (
     Exceeded,
@@ -115,7 +116,6 @@ from orderkit.services._picking import (
     picked_for_nobody,
     queued,
 )
-from orderkit.services._saga_steps import ENDED
 
 
 _S = OrderStatus

@@ -19,9 +19,9 @@ from orderkit.errors import OrderkitError
 from orderkit.money import Money
 from orderkit.orders import AuditRecord, FieldChange, Order
 from orderkit.orders._overpaid import held_by_payment, overpaid, payable
+from orderkit.orders._status import ENDED
 from orderkit.pricing import Quote, Validation
 from orderkit.services._desk_notes import held_for
-from orderkit.services._saga_steps import ENDED
 
 
 OVERPAID: Final = "overpaid"

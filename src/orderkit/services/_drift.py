@@ -16,6 +16,7 @@ import attrs
 from orderkit._validate import as_tuple, instance_of, text
 from orderkit.integrations import ChannelOrder
 from orderkit.orders import Order, OrderStatus
+from orderkit.orders._status import ENDED
 from orderkit.services._monitor import OrderRef, _orders
 
 
@@ -75,12 +76,11 @@ _STAGE: Final[Mapping[OrderStatus, int]] = MappingProxyType(
         OrderStatus.COMPLETED: 5,
     }
 )
-_ENDED: Final = frozenset({OrderStatus.CANCELLED, OrderStatus.CLOSED})
 
 
 def _drift_kind(ours: OrderStatus, theirs: OrderStatus) -> DriftKind | None:
-    if ours in _ENDED or theirs in _ENDED:
-        return None if (ours in _ENDED) == (theirs in _ENDED) else DriftKind.CONFLICT
+    if ours in ENDED or theirs in ENDED:
+        return None if (ours in ENDED) == (theirs in ENDED) else DriftKind.CONFLICT
     if _STAGE[theirs] > _STAGE[ours]:
         return DriftKind.CHANNEL_AHEAD
     if _STAGE[theirs] < _STAGE[ours]:

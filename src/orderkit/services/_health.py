@@ -23,6 +23,7 @@ from orderkit._validate import as_tuple, count, instance_of
 from orderkit.errors import CalendarDataMissing
 from orderkit.integrations import ChannelOrder
 from orderkit.orders import AuditRecord, Order, OrderStatus
+from orderkit.orders._status import ENDED
 from orderkit.pricing import (
     Anomaly,
     AnomalyKind,
@@ -105,19 +106,21 @@ def _fulfilment(
     now: pendulum.DateTime,
     rules: StuckRules,
     ship_by: Mapping[OrderRef, pendulum.DateTime],
-) -> tuple[set[OrderRef], set[OrderRef]]:
-    """The orders shipped on time, and those late (shipped late or still waiting)."""
+) -> tuple[set[OrderRef], set[OrderRef], list[OrderRef]]:
+    """The orders shipped on time, those late (shipped late or still
+    waiting), and those whose ship-by the SLA's calendar cannot count."""
     on_time: set[OrderRef] = set()
     late: set[OrderRef] = set()
+    uncounted: list[OrderRef] = []
     for order in orders:
         ref = (order.channel, order.order_id)
-        if order.status in {OrderStatus.CANCELLED, OrderStatus.CLOSED}:
+        if order.status in ENDED:
             continue
         try:
             due = _ship_by_due(order, rules, ship_by)
         except CalendarDataMissing:
-            # Neither kept nor broken until the year's table is loaded;
-            # `stuck_orders` flags it (`NO_SHIP_BY`).
+            # Neither kept nor broken until the year's table is loaded.
+            uncounted.append(ref)
             continue
         if due is None:
             continue
@@ -128,7 +131,7 @@ def _fulfilment(
             # Shipped means every line shipped: the last parcel decides.
             shipped_at = max(s.shipped_at for s in order.shipments)
             (on_time if shipped_at < due else late).add(ref)
-    return on_time, late
+    return on_time, late, uncounted
 
 
 def _rate(part: int, whole: int) -> Decimal | None:
@@ -250,8 +253,9 @@ def health_report(  # noqa: PLR0913 - keyword-only inputs of one report
       ship-by instant, over those shipped plus those still awaiting
       shipment at or past it (cancelled, closed and orders without a
       deadline are left out, as are those whose deadline the SLA's calendar
-      cannot count yet, shipped or not: while one awaits shipment,
-      `stuck_orders` flags it).
+      cannot count yet, shipped or not: the report names them in
+      `ship_by_uncounted`, and while one awaits shipment `stuck_orders`
+      flags it).
 
     A measure with a zero denominator is missing. The score is
     `100 * sum(value * weight) / sum(weight)` over the present measures,
@@ -297,7 +301,7 @@ def health_report(  # noqa: PLR0913 - keyword-only inputs of one report
     trail = as_tuple(records, "records", AuditRecord)
     changes = tuple(change for order in items for change in order.price_changes)
     promised = _instants(ship_by, "ship_by")
-    on_time, late = _fulfilment(items, at, limits, promised)
+    on_time, late, uncounted = _fulfilment(items, at, limits, promised)
     ratios = {
         HealthMeasure.STATUS_SYNC: _sync(trail, rules.max_sync_lag),
         HealthMeasure.INVENTORY_ACCURACY: _stock(stock),
@@ -317,8 +321,7 @@ def health_report(  # noqa: PLR0913 - keyword-only inputs of one report
     past_payment = sum(
         1
         for order in items
-        if order.status
-        not in {OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED, OrderStatus.CLOSED}
+        if order.status is not OrderStatus.PENDING_PAYMENT and order.status not in ENDED
     )
     return HealthReport(
         score=score,
@@ -332,4 +335,5 @@ def health_report(  # noqa: PLR0913 - keyword-only inputs of one report
         stuck=tuple(stuck),
         drift=tuple(drift),
         anomalies=_operations(changes, zone, rules),
+        ship_by_uncounted=tuple(uncounted),
     )

@@ -268,6 +268,12 @@ class HealthReport:
         anomalies: The anomalous operations: bulk price edits by one actor
             and price changes requested or decided outside working hours
             (`orderkit.pricing.anomalies`).
+        ship_by_uncounted: The orders, as `(channel, order_id)` in the order
+            given, whose ship-by the SLA's business calendar cannot count yet
+            (it lacks a year: `CalendarDataMissing`), shipped or not: left
+            out of the on-time measure until the year is loaded
+            (`TableCalendar.extended`). Cancelled and closed orders are not
+            measured, so not named.
 
     .. versionadded:: 0.1.0
     """
@@ -281,6 +287,7 @@ class HealthReport:
     stuck: tuple[StuckOrder, ...]
     drift: tuple[StatusDrift, ...]
     anomalies: tuple[Anomaly, ...]
+    ship_by_uncounted: tuple[tuple[str, str], ...] = ()
 
     @property
     def anomalous_operations(self) -> int:

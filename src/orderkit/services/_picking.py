@@ -29,6 +29,7 @@ from orderkit.orders import (
     Saga,
     order_stream,
 )
+from orderkit.orders._status import ENDED
 from orderkit.ports import Clock, UnitOfWork, Warehouse
 from orderkit.services import _saga_steps as steps
 from orderkit.services._desk_notes import held_for
@@ -78,7 +79,7 @@ def pick_ended(
     saga = picking(order)
     if saga is None or order.status is OrderStatus.PAID:
         return order, ()
-    if order.status in steps.ENDED:
+    if order.status in ENDED:
         ended, record = pick_refused(order, f"the order is {order.status}", now)
     else:
         ended, record = steps.ended(order, saga, f"sent {', '.join(saga.tasks)}", now)

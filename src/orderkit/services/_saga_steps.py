@@ -41,6 +41,7 @@ from orderkit.orders import (
 )
 from orderkit.orders._owed import left_on, owed_back
 from orderkit.orders._parcels import shipped_by_line
+from orderkit.orders._status import ENDED
 from orderkit.ports import Clock, UnitOfWork
 from orderkit.pricing import PaymentLedger
 from orderkit.services._desk_notes import owed_parts, refund_key, refunded_payment
@@ -49,7 +50,6 @@ from orderkit.services._saga_outcomes import Stalled
 
 
 _S = OrderStatus
-ENDED: Final = frozenset({_S.CANCELLED, _S.CLOSED})
 SHIPPABLE: Final = frozenset({_S.PAID, _S.PICKING, _S.PARTIALLY_SHIPPED})
 ACTOR: Final = "orderkit"
 """Who the sagas' own audit records and events name as actor and source."""

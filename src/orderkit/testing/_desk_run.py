@@ -33,6 +33,7 @@ from orderkit.orders import (
     receive_return,
     request_return,
 )
+from orderkit.orders._status import ENDED
 from orderkit.ports import UnitOfWork
 from orderkit.pricing import (
     ApprovalTiers,
@@ -98,7 +99,6 @@ _DECISIONS: Final = frozenset(
 )
 _CANCELLABLE: Final = frozenset({_S.PENDING_PAYMENT, _S.PAID, _S.PICKING})
 _PAID_UNSHIPPED: Final = frozenset({_S.PAID, _S.PICKING})
-_ENDED: Final = frozenset({_S.CANCELLED, _S.CLOSED})
 
 Key = tuple[str, str]
 
@@ -648,7 +648,7 @@ _FITS: Final[dict[DeskAction, Callable[[Order, pendulum.DateTime], bool]]] = {
     _A.CHANNEL_REFUND: lambda o, _: bool(o.payments),
     # An ended order takes no approval (`record_price_change`): none is asked.
     _A.PRICE_CHANGE: lambda o, now: (
-        o.status not in _ENDED and _unrequested(o, now) is not None
+        o.status not in ENDED and _unrequested(o, now) is not None
     ),
     _A.APPROVE_PRICE_CHANGE: lambda o, now: _pending(o, now, lapsed=False) is not None,
     _A.REJECT_PRICE_CHANGE: lambda o, now: _pending(o, now, lapsed=False) is not None,

@@ -86,6 +86,7 @@ from orderkit.orders import (
     record_price_change,
     request_return,
 )
+from orderkit.orders._status import ENDED
 from orderkit.pricing import ApprovalTiers, ChangeState, PaymentLedger, PriceChange
 from orderkit.testing._payload_fuzz import (
     NASTY_VALUES,
@@ -217,7 +218,7 @@ def _with_parts(draw: st.DrawFn, order: Order, at: pendulum.DateTime) -> Order:
             )
         )
     if draw(st.booleans()):
-        approved = order.status not in {OrderStatus.CANCELLED, OrderStatus.CLOSED}
+        approved = order.status not in ENDED
         approved = approved and draw(st.booleans())
         parts.append(
             PriceChange(
