@@ -352,13 +352,20 @@ class UnknownSku(ValidationError, LookupError):
 
 @final
 class UnknownLocation(ValidationError, LookupError):
-    """A location where the ledger has never stocked anything.
+    """A location the ledger never stocked, or a table the caller gave lacks.
+
+    `problem` says which.
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, value: str, field: str = "location") -> None:
-        super().__init__(field, value, "no stock was ever recorded at this location")
+    def __init__(
+        self,
+        value: str,
+        field: str = "location",
+        problem: str = "no stock was ever recorded at this location",
+    ) -> None:
+        super().__init__(field, value, problem)
 
 
 @final

@@ -481,6 +481,11 @@ class TestRefusals:
         with pytest.raises(UnknownLocation):
             route({TEA: 99}, [], locations=["SH"], distances={})
 
+    def test_a_location_missing_from_the_distances_is_named_so(self) -> None:
+        with pytest.raises(UnknownLocation) as caught:
+            route({TEA: 1}, [], locations=["SH"], distances={})
+        assert caught.value.problem == "the distance table has no such location"
+
 
 class TestRoute:
     """The Route value: its lines, locations and shipment count."""

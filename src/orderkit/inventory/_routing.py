@@ -393,7 +393,11 @@ def _rank(
         )
     for name in candidates:
         if name not in table:
-            raise UnknownLocation(name, field="distances")
+            raise UnknownLocation(
+                name,
+                field="distances",
+                problem="the distance table has no such location",
+            )
     ranked = sorted(order, key=lambda i: (table[candidates[i]], i))
     return [candidates[i] for i in ranked]
 
