@@ -30,6 +30,7 @@ OrderkitError
 │   ├── UnknownSerial (LookupError)         a returned serial that was not shipped
 │   ├── InvalidPhone                        not a phone number (masked ones are absent)
 │   ├── InvalidAddress                      an address with nothing to normalise
+│   ├── InvalidSignature                    a webhook its channel did not sign
 │   └── InvalidOffer                        a bad discount offer or stacking policy
 ├── IllegalTransition (ValueError)          an event the order's status forbids
 ├── InsufficientStock (ValueError)          every short line: .shortages
@@ -79,6 +80,7 @@ __all__ = [
     "InvalidOffer",
     "InvalidPhone",
     "InvalidQuantity",
+    "InvalidSignature",
     "KeyInProgress",
     "MappingError",
     "NaiveDatetime",
@@ -531,6 +533,17 @@ class InvalidPhone(ValidationError):
 @final
 class InvalidAddress(ValidationError):
     """An address with nothing left to compare once normalised.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@final
+class InvalidSignature(ValidationError):
+    """A webhook whose signature is missing or does not sign its body.
+
+    `field` is the signature's header, `value` what it held (`None` when
+    missing). Answer such a request with 401 and read nothing in it.
 
     .. versionadded:: 0.1.0
     """

@@ -19,6 +19,9 @@ confirms it (`WarehouseConfirmation`, a `FulfilmentStage`); a carrier issues
 a `Label` and reports `TrackingEvent`s normalised onto `TrackingStatus`; a
 payment provider settles in `SettlementLine`s; a notifier sends `Message`s.
 
+A webhook is taken only once `WebhookVerifier` has checked the HMAC its
+channel signed the raw body with.
+
 .. versionadded:: 0.1.0
 """
 
@@ -55,6 +58,7 @@ from orderkit.integrations._records import (
     RefundLine,
     TransactionKind,
 )
+from orderkit.integrations._webhooks import WebhookVerifier
 
 
 __all__ = [
@@ -75,6 +79,7 @@ __all__ = [
     "TrackingStatus",
     "TransactionKind",
     "WarehouseConfirmation",
+    "WebhookVerifier",
     "load_json",
     "milestone_message",
     "read_id",

@@ -107,8 +107,10 @@ def _fulfilment(
     rules: StuckRules,
     ship_by: Mapping[OrderRef, pendulum.DateTime],
 ) -> tuple[set[OrderRef], set[OrderRef], list[OrderRef]]:
-    """The orders shipped on time, those late (shipped late or still
-    waiting), and those whose ship-by the SLA's calendar cannot count."""
+    """The orders on time, late, and with a ship-by the calendar cannot count.
+
+    Late: shipped late, or still waiting past the ship-by.
+    """
     on_time: set[OrderRef] = set()
     late: set[OrderRef] = set()
     uncounted: list[OrderRef] = []

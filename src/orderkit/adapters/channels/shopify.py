@@ -48,6 +48,7 @@ from orderkit.integrations import (
     ChannelTransaction,
     RefundLine,
     TransactionKind,
+    WebhookVerifier,
     read_id,
     read_instant,
     read_list,
@@ -292,6 +293,21 @@ class ShopifyPayloads:
     def topics(self) -> frozenset[str]:
         """The order, order page, refund and transaction topics listed above."""
         return _TOPICS
+
+    @staticmethod
+    def webhook_verifier(secret: str | bytes) -> WebhookVerifier:
+        """The check of Shopify's webhook signature, keyed by `secret`.
+
+        Shopify signs each webhook's raw body with HMAC-SHA256, keyed by the
+        app's client secret (or, for a webhook made in the store's admin,
+        the signing secret shown there), and sends it base64-encoded in
+        `X-Shopify-Hmac-Sha256`. Call `verify(body, headers)` before
+        `parse`.
+
+        Raises:
+            ValidationError: `secret` is empty or not text or bytes.
+        """
+        return WebhookVerifier("X-Shopify-Hmac-Sha256", secret)
 
     def parse(self, payload: Any, *, topic: str) -> tuple[ChannelRecord, ...]:  # noqa: ANN401 - decoded JSON
         """Read one payload into canonical records, in payload order.

@@ -56,6 +56,7 @@ from orderkit.integrations import (
     ChannelRecord,
     ChannelRefund,
     RefundLine,
+    WebhookVerifier,
     read_id,
     read_instant,
     read_money,
@@ -262,6 +263,20 @@ class WooCommercePayloads:
     def topics(self) -> frozenset[str]:
         """The order, batch and refund topics listed above."""
         return _TOPICS
+
+    @staticmethod
+    def webhook_verifier(secret: str | bytes) -> WebhookVerifier:
+        """The check of WooCommerce's webhook signature, keyed by `secret`.
+
+        WooCommerce signs each webhook's raw body with HMAC-SHA256, keyed by
+        the secret set on the webhook (WooCommerce > Settings > Advanced >
+        Webhooks), and sends it base64-encoded in `X-WC-Webhook-Signature`.
+        Call `verify(body, headers)` before `parse`.
+
+        Raises:
+            ValidationError: `secret` is empty or not text or bytes.
+        """
+        return WebhookVerifier("X-WC-Webhook-Signature", secret)
 
     def parse(self, payload: Any, *, topic: str) -> tuple[ChannelRecord, ...]:  # noqa: ANN401 - decoded JSON
         """Read one payload into canonical records, in payload order.

@@ -1,0 +1,218 @@
+"""WebhookVerifier: a webhook is taken only with its channel's signature."""
+
+from __future__ import annotations
+
+import base64
+import pickle
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orderkit.adapters.channels import ShopifyPayloads, WooCommercePayloads
+from orderkit.errors import InvalidSignature, ValidationError
+from orderkit.integrations import WebhookVerifier, load_json
+
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "channels"
+
+# RFC 4231 test case 2 (HMAC-SHA-256, HMAC-SHA-512) and RFC 2202 test case 2
+# (HMAC-SHA-1): published vectors, not computed by the code under test.
+RFC_KEY = "Jefe"
+RFC_DATA = b"what do ya want for nothing?"
+RFC_VECTORS = {
+    "sha1": "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79",
+    "sha256": "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+    "sha512": (
+        "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
+        "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
+    ),
+}
+
+
+class TestPublishedVectors:
+    """The signatures are HMACs as the RFCs define them, in either encoding."""
+
+    @pytest.mark.parametrize("digest", sorted(RFC_VECTORS))
+    def test_hex(self, digest: str) -> None:
+        verifier = WebhookVerifier(
+            "X-Sig",
+            RFC_KEY,
+            digest=digest,  # type: ignore[arg-type]
+            encoding="hex",
+        )
+        assert verifier.sign(RFC_DATA) == RFC_VECTORS[digest]
+        verifier.verify(RFC_DATA, {"X-Sig": RFC_VECTORS[digest].upper()})
+
+    @pytest.mark.parametrize("digest", sorted(RFC_VECTORS))
+    def test_base64(self, digest: str) -> None:
+        verifier = WebhookVerifier("X-Sig", RFC_KEY.encode(), digest=digest)  # type: ignore[arg-type]
+        signature = base64.b64encode(bytes.fromhex(RFC_VECTORS[digest])).decode()
+        assert verifier.sign(RFC_DATA) == signature
+        verifier.verify(RFC_DATA, {"X-Sig": signature})
+
+    def test_the_default_is_base64_sha256(self) -> None:
+        verifier = WebhookVerifier("X-Sig", RFC_KEY)
+        assert verifier.sign(RFC_DATA) == "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM="
+
+
+class TestChannels:
+    """Shopify and WooCommerce: their header, base64 HMAC-SHA256 of the body."""
+
+    BODY = (
+        FIXTURES / "shopify" / "order-3-line-items-discount-shipping.json"
+    ).read_bytes()
+
+    def test_shopify_signs_in_its_header(self) -> None:
+        verifier = ShopifyPayloads.webhook_verifier("shpss_app-secret")
+        assert verifier.header == "X-Shopify-Hmac-Sha256"
+        reference = WebhookVerifier("X-Shopify-Hmac-Sha256", "shpss_app-secret")
+        signature = reference.sign(self.BODY)
+        # As Django and Starlette hand them over: lower-case names.
+        verifier.verify(self.BODY, {"x-shopify-hmac-sha256": signature})
+        records = ShopifyPayloads().parse(load_json(self.BODY), topic="orders/create")
+        assert records
+
+    def test_woocommerce_signs_in_its_header(self) -> None:
+        verifier = WooCommercePayloads.webhook_verifier(b"wc-secret")
+        assert verifier.header == "X-WC-Webhook-Signature"
+        assert (verifier.digest, verifier.encoding) == ("sha256", "base64")
+
+    def test_a_forged_paid_notice_is_refused(self) -> None:
+        verifier = ShopifyPayloads.webhook_verifier("shpss_app-secret")
+        signature = verifier.sign(self.BODY)
+        forged = self.BODY.replace(b'"financial_status": "', b'"financial_status": "x')
+        assert forged != self.BODY
+        with pytest.raises(InvalidSignature) as caught:
+            verifier.verify(forged, {"X-Shopify-Hmac-Sha256": signature})
+        assert caught.value.field == "X-Shopify-Hmac-Sha256"
+        assert caught.value.value == signature
+
+    def test_another_shops_secret_is_refused(self) -> None:
+        ours = ShopifyPayloads.webhook_verifier("ours")
+        theirs = ShopifyPayloads.webhook_verifier("theirs")
+        with pytest.raises(InvalidSignature):
+            ours.verify(self.BODY, {"X-Shopify-Hmac-Sha256": theirs.sign(self.BODY)})
+
+
+class TestRefusals:
+    """Every way a signature can be absent or wrong is one typed error."""
+
+    VERIFIER = WebhookVerifier("X-Sig", "secret")
+    BODY = b'{"id": 1}'
+
+    def test_missing_header(self) -> None:
+        with pytest.raises(InvalidSignature) as caught:
+            self.VERIFIER.verify(self.BODY, {"Content-Type": "application/json"})
+        assert (caught.value.field, caught.value.value) == ("X-Sig", None)
+        assert "missing" in str(caught.value)
+
+    def test_header_given_twice_with_different_values(self) -> None:
+        good = self.VERIFIER.sign(self.BODY)
+        with pytest.raises(InvalidSignature, match="twice"):
+            self.VERIFIER.verify(self.BODY, {"X-Sig": good, "x-sig": "forged"})
+
+    def test_header_given_twice_alike_is_one(self) -> None:
+        good = self.VERIFIER.sign(self.BODY)
+        self.VERIFIER.verify(self.BODY, {"X-Sig": good, "x-sig": good})
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "",
+            "   ",
+            "not base64 at all",
+            "签名",
+            "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=",
+        ],
+        ids=["empty", "blank", "garbage", "non-ascii", "other-body"],
+    )
+    def test_wrong_signature(self, value: str) -> None:
+        with pytest.raises(InvalidSignature) as caught:
+            self.VERIFIER.verify(self.BODY, {"X-Sig": value})
+        assert caught.value.field == "X-Sig"
+
+    def test_surrounding_whitespace_is_not_part_of_the_signature(self) -> None:
+        self.VERIFIER.verify(
+            self.BODY, {"X-Sig": f" {self.VERIFIER.sign(self.BODY)}\t"}
+        )
+
+    @pytest.mark.parametrize(
+        "body", ['{"id": 1}', None, 1], ids=["text", "none", "number"]
+    )
+    def test_the_body_must_be_raw_bytes(self, body: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            self.VERIFIER.verify(body, {"X-Sig": "x"})  # type: ignore[arg-type]
+        assert caught.value.field == "body"
+
+    def test_bytearray_and_memoryview_are_bytes(self) -> None:
+        good = {"X-Sig": self.VERIFIER.sign(self.BODY)}
+        self.VERIFIER.verify(bytearray(self.BODY), good)  # type: ignore[arg-type]
+        self.VERIFIER.verify(memoryview(self.BODY), good)  # type: ignore[arg-type]
+
+    def test_headers_must_be_a_mapping(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            self.VERIFIER.verify(self.BODY, [("X-Sig", "x")])  # type: ignore[arg-type]
+        assert caught.value.field == "headers"
+
+
+class TestConfiguration:
+    """A verifier is checked when made, and never shows its secret."""
+
+    @pytest.mark.parametrize(
+        ("kwargs", "field"),
+        [
+            ({"header": "", "secret": "s"}, "header"),
+            ({"header": "X\n", "secret": "s"}, "header"),
+            ({"header": "X", "secret": ""}, "secret"),
+            ({"header": "X", "secret": b""}, "secret"),
+            ({"header": "X", "secret": 42}, "secret"),
+            ({"header": "X", "secret": "s", "digest": "md5"}, "digest"),
+            ({"header": "X", "secret": "s", "digest": ["sha256"]}, "digest"),
+            ({"header": "X", "secret": "s", "encoding": "base32"}, "encoding"),
+        ],
+        ids=[
+            "empty-header",
+            "control-header",
+            "empty-secret",
+            "empty-bytes-secret",
+            "number-secret",
+            "md5",
+            "unhashable-digest",
+            "base32",
+        ],
+    )
+    def test_refused(self, kwargs: dict[str, object], field: str) -> None:
+        with pytest.raises(ValidationError) as caught:
+            WebhookVerifier(**kwargs)  # type: ignore[arg-type]
+        assert caught.value.field == field
+
+    def test_the_secret_is_never_shown(self) -> None:
+        secret = "shpss_do-not-log-me"  # noqa: S105 - a made-up one, to look for
+        verifier = WebhookVerifier("X-Sig", secret)
+        assert secret not in repr(verifier)
+        with pytest.raises(InvalidSignature) as caught:
+            verifier.verify(b"{}", {"X-Sig": "forged"})
+        assert secret not in str(caught.value)
+        with pytest.raises(ValidationError) as refused:
+            WebhookVerifier("X-Sig", secret, digest="md5")  # type: ignore[arg-type]
+        assert secret not in str(refused.value)
+
+    def test_text_and_bytes_secrets_are_the_same_key(self) -> None:
+        assert WebhookVerifier("X", "秘密") == WebhookVerifier("X", "秘密".encode())
+
+    def test_the_error_crosses_processes(self) -> None:
+        with pytest.raises(InvalidSignature) as caught:
+            WebhookVerifier("X", "s").verify(b"{}", {})
+        copy = pickle.loads(pickle.dumps(caught.value))  # noqa: S301 - our own bytes
+        assert (copy.field, copy.value, str(copy)) == ("X", None, str(caught.value))
+
+
+@given(body=st.binary(max_size=512), secret=st.binary(min_size=1, max_size=64))
+def test_a_signature_verifies_only_its_own_body(body: bytes, secret: bytes) -> None:
+    verifier = WebhookVerifier("X-Sig", secret)
+    signature = verifier.sign(body)
+    verifier.verify(body, {"X-Sig": signature})
+    with pytest.raises(InvalidSignature):
+        verifier.verify(body + b" ", {"X-Sig": signature})
