@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
+import sys
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
@@ -234,6 +236,81 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_the_run(
     assert out == ""
     assert says in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
+def test_a_report_path_no_file_can_be_made_in_is_refused_before_the_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """/proc refuses a new file even to root, as a read-only directory would."""
+    code = main(["simulate", "--report", "/proc/orderkit-day.html", "--orders", "50"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err.startswith("orderkit simulate: error: --report /proc/orderkit-day.html")
+    assert "cannot be written" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="root may write in a read-only directory",
+)
+def test_a_report_in_a_read_only_directory_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        code = main(
+            ["simulate", "--report", str(locked / "day.html"), "--orders", "50"]
+        )
+    finally:
+        locked.chmod(0o755)
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert "cannot be written" in err
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm", "-journal"])
+def test_a_report_over_the_kept_database_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    """The report would replace the database the user asked to keep."""
+    db = tmp_path / "day.db"
+    report = tmp_path / ".." / tmp_path.name / f"day.db{suffix}"
+    code = main(
+        ["simulate", "--orders", "20", "--db", str(db), "--report", str(report)]
+    )
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert "is the database" in err
+    assert len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_report_that_fails_late_keeps_the_summary(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A disk that fills up during the run: the summary is printed, then exit 3."""
+
+    def full(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("orderkit.cli._run.write_report", full)
+    path = tmp_path / "day.html"
+    code = main(["simulate", "--json", "--report", str(path), "--orders", "40"])
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert json.loads(out)["orders_generated"] == 40
+    assert err == "orderkit simulate: failed: [Errno 28] No space left on device\n"
+    assert not path.exists()
 
 
 def test_late_parcels_count_as_late_by_each_regions_promise() -> None:

@@ -7,12 +7,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pendulum
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orderkit.cli import main
-from orderkit.cli._backends import Database, describe
+from orderkit.cli._backends import Database, describe, dsn_problem, is_dsn
 from orderkit.cli._progress import ProgressBar, wanted
 from orderkit.cli._run import _stock
 
@@ -134,6 +137,99 @@ def test_the_summary_names_a_dsn_without_its_password(dsn: str) -> None:
     assert "shop" in named
 
 
+KEY_VALUE_DSN = "host=127.0.0.1 port=1 dbname=shop user=orderkit password=s3cr3t"
+
+
+def test_a_key_value_dsn_goes_to_postgresql_and_keeps_its_password(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """libpq's `host=... password=...` form is a DSN, not a SQLite file name."""
+    monkeypatch.chdir(tmp_path)
+    # Port 1 refuses at once; without psycopg, the DSN fails to load.
+    code = main(["simulate", "--orders", "3", "--json", "--db", KEY_VALUE_DSN])
+    out, err = capsys.readouterr()
+    assert code == 3, err
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert "s3cr3t" not in err
+    assert list(tmp_path.iterdir()) == []  # no SQLite file of that name
+    assert describe(KEY_VALUE_DSN) == "host=127.0.0.1 port=1 dbname=shop user=orderkit"
+
+
+@pytest.mark.parametrize(
+    ("dsn", "text"),
+    [
+        ("host=db.example dbname=shop", True),
+        ("  dbname = shop", True),
+        ("postgres://db.example/shop", True),
+        ("day=1.db", False),
+        ("./host=db.example", False),
+        ("shop.db", False),
+    ],
+)
+def test_a_dsn_is_told_from_a_file_name(dsn: str, *, text: bool) -> None:
+    assert is_dsn(dsn) is text
+
+
+@pytest.mark.parametrize(
+    ("dsn", "says"),
+    [
+        ("postgresql://u:s3cr3t@[::1/shop", "IPv6"),
+        ("postgresql://u:s3cr3t%zz@db.example/shop", "percent"),
+        ("postgresql://u:s3cr3t@db.example/shop?colour=red", "colour"),
+        ("postgresql://u:s3cr3t@db.example:54x2/shop", "port"),
+        ("postgresql://u:s3cr3t@db.example:99999/shop", "port"),
+        ("postgresql://u:s3/cr3t@db.example/shop", "port"),
+        ("host=db.example port=5432x password=s3cr3t", "port"),
+        ("host=db.example colour=red password=s3cr3t", "colour"),
+        ("host=db.example password='s3cr3t", "quoted"),
+    ],
+)
+def test_a_malformed_dsn_is_bad_usage_without_its_password(
+    dsn: str,
+    says: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for command in (["simulate", "--orders", "3"], ["replay", str(EVENTS)]):
+        assert main([*command, "--db", dsn]) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert len(err.splitlines()) == 1
+        assert "s3cr3t" not in err
+        assert "cr3t" not in err
+        if "postgresql" in err or "host=" in err:  # psycopg may be absent
+            assert says in err or "cannot be parsed" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+_SECRET = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1
+).map(lambda text: f"Pw~{text}")
+"""A password no host, database or message happens to contain."""
+
+
+@given(password=_SECRET)
+def test_no_form_of_dsn_shows_its_password(password: str) -> None:
+    escaped = quote(password, safe="")
+    quoted = "'" + password.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    dsns = [
+        f"postgresql://orderkit:{escaped}@db.example:5432/shop",
+        f"postgresql://db.example/shop?sslmode=require&password={escaped}",
+        f"postgresql://orderkit:{password}@db.example/shop",  # not escaped
+        f"host=db.example dbname=shop password={quoted} sslmode=require",
+        f"host=db.example password={password}",  # not quoted
+    ]
+    for dsn in dsns:
+        shown = f"{describe(dsn)} {dsn_problem(dsn) or ''}"
+        for secret in {password, escaped, password.partition(" ")[0]}:
+            assert secret not in shown, dsn
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
@@ -154,6 +250,22 @@ class TestProgress:
         bar.close()
         assert stream.getvalue().endswith("\r")
         assert "\n" not in stream.getvalue()
+
+    @pytest.mark.parametrize("columns", [80, 60, 40, 24])
+    def test_fits_the_terminal_s_width(
+        self, monkeypatch: pytest.MonkeyPatch, columns: int
+    ) -> None:
+        """A line as wide as the terminal wraps, and `\\r` redraws only its end."""
+        monkeypatch.setenv("COLUMNS", str(columns))
+        stream = _Terminal()
+        ticks = iter([0.0, 1.0, 2.0, 3.0])
+        bar = ProgressBar(123_456, stream, clock=lambda: next(ticks))
+        bar(1_000, pendulum.datetime(2026, 11, 10, 16, 5))
+        bar(123_456, pendulum.datetime(2026, 11, 11, 15, 55))
+        bar.close()
+        lines = stream.getvalue().split("\r")
+        assert all(len(line) < columns for line in lines), lines
+        assert "123,456/123,456 orders" in stream.getvalue() or columns < 40
 
     def test_only_on_a_terminal_and_never_with_json(self) -> None:
         assert wanted(_Terminal(), json_output=False)

@@ -2,7 +2,8 @@
 
 `Database(target)` opens units of work over one database. A path is a
 SQLite file that every worker process opens for itself; `":memory:"` is one
-SQLite connection, in this process only; a `postgresql://` DSN goes to
+SQLite connection, in this process only; a PostgreSQL DSN (a
+`postgresql://` URI or libpq's `key=value` form) goes to
 `orderkit.adapters.postgres`, imported only then, so that neither the
 module nor psycopg is needed for the other two.
 """
@@ -12,10 +13,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final, cast, final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode
 
 from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.errors import ConfigurationError
@@ -24,25 +26,64 @@ from orderkit.ports import UnitOfWork
 
 MEMORY: Final = ":memory:"
 _DSN_SCHEMES: Final = ("postgresql://", "postgres://")
+_KEYWORDS: Final = frozenset({
+    "application_name", "channel_binding", "client_encoding", "connect_timeout",
+    "dbname", "fallback_application_name", "gssdelegation", "gssencmode", "gsslib",
+    "host", "hostaddr", "keepalives", "keepalives_count", "keepalives_idle",
+    "keepalives_interval", "krbsrvname", "load_balance_hosts", "max_protocol_version",
+    "min_protocol_version", "oauth_client_id", "oauth_client_secret", "oauth_issuer",
+    "oauth_scope", "options", "passfile", "password", "port", "replication",
+    "require_auth", "requirepeer", "requiressl", "scram_client_key",
+    "scram_server_key", "service", "ssl", "ssl_max_protocol_version",
+    "ssl_min_protocol_version", "sslcert", "sslcertmode", "sslcompression", "sslcrl",
+    "sslcrldir", "sslkey", "sslmode", "sslnegotiation", "sslpassword", "sslrootcert",
+    "sslsni", "target_session_attrs", "tcp_user_timeout", "user",
+})  # fmt: skip
+"""libpq's connection keywords (PostgreSQL 18), and `ssl`, which its URIs accept."""
+_SECRETS: Final = frozenset({
+    "password", "sslpassword", "oauth_client_secret", "scram_client_key",
+    "scram_server_key",
+})  # fmt: skip
+_KEY_VALUE: Final = re.compile(r"\s*([A-Za-z_]+)\s*=")
+_BAD_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_QUOTED: Final = re.compile(r'"([^"]*)"')
+_PAIR_KEY: Final = re.compile(r"([^\s=]+)\s*=\s*")
+_MAX_PORT: Final = 65535
 
 
 def is_dsn(target: str) -> bool:
-    """Whether `target` names a PostgreSQL database."""
-    return target.startswith(_DSN_SCHEMES)
+    """Whether `target` names a PostgreSQL database.
+
+    A `postgresql://` (or `postgres://`) URI, or libpq's key/value form:
+    text that starts with one of libpq's keywords and `=`, such as
+    `host=db.example dbname=shop` (a SQLite file of such a name is
+    written `./host=...`).
+    """
+    if target.startswith(_DSN_SCHEMES):
+        return True
+    first = _KEY_VALUE.match(target)
+    return first is not None and first.group(1) in _KEYWORDS
 
 
 def database_option(text: str) -> str:
     """`--db`'s value, checked as argparse's `type=`.
 
     Raises:
-        argparse.ArgumentTypeError: `text` is empty, or a file path that is
-            a directory or lies in no directory (bad usage, before any run).
+        argparse.ArgumentTypeError: `text` is empty, a DSN that cannot be
+            read (named without its password), or a file path that is a
+            directory or lies in no directory (bad usage, before any run).
     """
     # SQLite reads "" as a private database per connection: nothing would
     # be kept, and simulate's workers would each see their own.
     if not text:
         raise argparse.ArgumentTypeError("empty: give a file path, :memory: or a DSN")
-    if text != MEMORY and not is_dsn(text):
+    if is_dsn(text):
+        problem = dsn_problem(text)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(
+                f"{describe(text)} is not a valid PostgreSQL DSN: {problem}"
+            )
+    elif text != MEMORY:
         path = Path(text)
         if path.is_dir():
             raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name")
@@ -51,24 +92,148 @@ def database_option(text: str) -> str:
     return text
 
 
+def dsn_problem(dsn: str) -> str | None:
+    """What makes `dsn` unreadable, without any of its values; None if nothing.
+
+    libpq (through psycopg, when it is installed) reads the DSN as it would
+    to connect, without connecting; the port is checked here, since libpq
+    only checks it when it connects.
+    """
+    try:
+        conninfo = importlib.import_module("psycopg.conninfo")
+    except ImportError:
+        # No libpq here: check what can be checked without it; connecting
+        # fails anyway, saying that PostgreSQL support is not installed.
+        pairs = _uri_pairs(dsn) if dsn.startswith(_DSN_SCHEMES) else _pairs(dsn)
+        if pairs is None:
+            return "it cannot be parsed"
+        unknown = sorted({key for key, _ in pairs} - _KEYWORDS)
+        if unknown:
+            return f"unknown parameter {unknown[0]!r}"
+    else:
+        try:
+            parsed = conninfo.conninfo_to_dict(dsn)
+        except Exception as error:  # noqa: BLE001 - psycopg's errors, whatever they are
+            return _scrub(str(error).strip().splitlines()[0], dsn)
+        pairs = [(str(key), str(value)) for key, value in parsed.items()]
+    for key, value in pairs:
+        if key == "port" and not all(map(_is_port, value.split(","))):
+            return "the port is not a number from 1 to 65535"
+    return None
+
+
+def _is_port(text: str) -> bool:
+    text = text.strip()
+    return not text or (text.isdigit() and 1 <= int(text) <= _MAX_PORT)
+
+
+def _scrub(message: str, dsn: str) -> str:
+    """The message of libpq with the pieces of `dsn` it quotes hidden, but keys.
+
+    libpq quotes what it cannot read, which may be a password: a quoted
+    piece stays only if `dsn` uses it as a key, or it is one character;
+    any other becomes "...".
+    """
+
+    def keep(match: re.Match[str]) -> str:
+        piece = match.group(1)
+        keyword = re.search(rf"(?:^|[\s?&]){re.escape(piece)}\s*=", dsn)
+        if len(piece) == 1 or (piece.isidentifier() and keyword is not None):
+            return match.group(0)
+        return '"..."'
+
+    return _QUOTED.sub(keep, message)
+
+
+def _pairs(text: str) -> list[tuple[str, str]] | None:
+    """The `key = value` pairs of libpq's key/value form, or None if malformed."""
+    pairs: list[tuple[str, str]] = []
+    index, end = 0, len(text)
+    while True:
+        while index < end and text[index].isspace():
+            index += 1
+        if index == end:
+            return pairs
+        match = _PAIR_KEY.match(text, index)
+        if match is None:
+            return None
+        index = match.end()
+        quoted = index < end and text[index] == "'"
+        index += quoted
+        value: list[str] = []
+        while index < end and (quoted or not text[index].isspace()):
+            char = text[index]
+            if quoted and char == "'":
+                break
+            if char == "\\" and index + 1 < end:
+                index += 1
+                char = text[index]
+            value.append(char)
+            index += 1
+        if quoted:
+            if index == end:
+                return None
+            index += 1
+        pairs.append((match.group(1), "".join(value)))
+
+
+def _uri_pairs(uri: str) -> list[tuple[str, str]] | None:
+    """A URI's query parameters, and its port, or None if it cannot be read."""
+    if _BAD_ESCAPE.search(uri):
+        return None
+    head, _, query = uri.partition("://")[2].partition("?")
+    hosts = head.rpartition("@")[2].partition("/")[0]
+    ports = [
+        host.rpartition("]")[2].rpartition(":")[2] if ":" in host else ""
+        for host in hosts.split(",")
+    ]
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return [*pairs, ("port", ",".join(ports))]
+
+
 def describe(target: str | None) -> str:
     """The database as the summary names it, without a DSN's password.
 
-    A DSN loses its user part (`user:password@`) and any `password`
-    parameter of its query.
+    A URI loses its user part (`user:password@`) and its `password` (and
+    other secret) parameters; a key/value DSN loses its secret pairs. A DSN
+    that cannot be read keeps no more than what is surely no secret.
     """
     if target is None:
         return "temporary SQLite file"
-    if is_dsn(target):
-        parts = urlsplit(target)
-        query = [
+    if target.startswith(_DSN_SCHEMES):
+        scheme, _, rest = target.partition("://")
+        # Everything up to the last "@" may be user and password, even when
+        # a "/" or "?" in the password makes the URI parse another way.
+        head, _, query = rest.rpartition("@")[2].partition("?")
+        kept = [
             (name, value)
-            for name, value in parse_qsl(parts.query, keep_blank_values=True)
-            if name.lower() != "password"
+            for name, value in parse_qsl(query, keep_blank_values=True)
+            if name.lower() not in _SECRETS
         ]
-        host = parts.netloc.rpartition("@")[2]
-        return urlunsplit((parts.scheme, host, parts.path, urlencode(query), ""))
+        return f"{scheme}://{head}" + (f"?{urlencode(kept)}" if kept else "")
+    if is_dsn(target):
+        pairs = _pairs(target)
+        if pairs is None:
+            keys = re.findall(r"([A-Za-z_]+)\s*=", target)
+            return " ".join(f"{key}=..." for key in keys if key in _KEYWORDS - _SECRETS)
+        return " ".join(
+            f"{key}={_quote(value)}" for key, value in pairs if key not in _SECRETS
+        )
     return target
+
+
+def _quote(value: str) -> str:
+    if value and not re.search(r"[\s'\\]", value):
+        return value
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+def redact(message: str, target: str | None) -> str:
+    """`message` with the DSN `target` in it named as `describe` names it."""
+    if target is None or not is_dsn(target) or target not in message:
+        return message
+    return message.replace(target, describe(target))
 
 
 def _postgres() -> Callable[[str], UnitOfWork]:

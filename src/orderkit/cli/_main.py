@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 from typing import Final, NoReturn
 
 import attrs
 
 import orderkit
 from orderkit.cli import _reconcile, _replay
-from orderkit.cli._backends import database_option
+from orderkit.cli._backends import database_option, redact
 from orderkit.cli._plans import Rates
 from orderkit.cli._progress import ProgressBar, wanted
 from orderkit.cli._run import Settings, UsageError, simulate
@@ -75,7 +79,8 @@ examples:
   orderkit simulate --abuser-rate 0.6 --carrier-timeout-rate 0.2
 
 exit codes: 0 every invariant holds, 1 a figure that must be 0 is not,
-2 bad usage, 3 the run failed (database, worker process).
+2 bad usage, 3 the run failed (database, worker process, report),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 
@@ -156,8 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--db",
         type=database_option,
         metavar="PATH|:memory:|DSN",
-        help="a SQLite file (kept), ':memory:', or a postgresql:// DSN;"
-        " by default a SQLite file in a temporary directory, removed after",
+        help="a SQLite file (kept), ':memory:', or a PostgreSQL DSN"
+        " (postgresql://... or host=... dbname=...); by default a SQLite"
+        " file in a temporary directory, removed after",
     )
     sim.add_argument(
         "--json",
@@ -200,6 +206,11 @@ def _say(message: str) -> None:
     sys.stderr.write(first + "\n")
 
 
+def _print(summary: dict[str, object], *, json_output: bool) -> None:
+    sys.stdout.write((to_json(summary) if json_output else to_table(summary)) + "\n")
+    sys.stdout.flush()
+
+
 def _simulate(args: argparse.Namespace) -> int:
     settings = Settings(
         orders=args.orders,
@@ -212,22 +223,54 @@ def _simulate(args: argparse.Namespace) -> int:
     bar = None
     if wanted(sys.stderr, json_output=args.json):
         bar = ProgressBar(args.orders, sys.stderr)
+
+    def summarized(summary: dict[str, object]) -> None:
+        # Printed before the report is written: a report that cannot be
+        # written does not take the day's summary with it.
+        if bar is not None:
+            bar.close()
+        _print(summary, json_output=args.json)
+
     try:
         summary = (
-            simulate(settings) if bar is None else simulate(settings, progress=bar)
+            simulate(settings, summarized=summarized)
+            if bar is None
+            else simulate(settings, progress=bar, summarized=summarized)
         )
     except UsageError as error:
-        _say(f"orderkit simulate: error: {error}")
+        _say(redact(f"orderkit simulate: error: {error}", args.db))
         return 2
     except (OrderkitError, RuntimeError, OSError) as error:
-        _say(f"orderkit simulate: failed: {error}")
+        _say(redact(f"orderkit simulate: failed: {error}", args.db))
         return 3
     finally:
         if bar is not None:
             bar.close()
-    sys.stdout.write((to_json(summary) if args.json else to_table(summary)) + "\n")
-    sys.stdout.flush()
     return 1 if failed(summary) else 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM came: raised in the main thread, as Ctrl-C raises KeyboardInterrupt."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
+    del frame
+    # A second SIGTERM ends the process at once, as it would without us.
+    signal.signal(signum, signal.SIG_DFL)
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Within, SIGTERM raises `_Terminated`, so that cleanups run (workers end)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set a handler
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -238,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         0 when every invariant holds, 1 when one broke, 2 for bad usage,
-        3 when the run failed.
+        3 when the run failed, 130 when interrupted (Ctrl-C), 143 when
+        terminated (SIGTERM).
     """
     parser = build_parser()
     try:
@@ -246,13 +290,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
-        if args.command != "simulate":
-            return int(args.run(args))
-        return _simulate(args)
+        with _sigterm_raises():
+            if args.command != "simulate":
+                return int(args.run(args))
+            return _simulate(args)
     except KeyboardInterrupt:
         _say(f"orderkit {args.command}: interrupted")
         return 130
+    except _Terminated:
+        _say(f"orderkit {args.command}: terminated")
+        return 143
     except Exception as error:  # noqa: BLE001 - a bug, still said in one line
         # Any command: what the command itself did not foresee.
-        _say(f"orderkit {args.command}: failed: {type(error).__name__}: {error}")
+        message = f"orderkit {args.command}: failed: {type(error).__name__}: {error}"
+        _say(redact(message, getattr(args, "db", None)))
         return 3

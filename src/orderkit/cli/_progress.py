@@ -1,11 +1,15 @@
 """A progress bar on the terminal's error stream, while a simulation runs.
 
 Drawn only on a terminal (a pipe or a file gets nothing, so logs stay
-clean), at most ten times a second, and erased when the run ends.
+clean), at most ten times a second, one column short of the terminal's
+width (a line that wraps could not be redrawn), and erased when the run
+ends.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Callable
 from typing import Final, TextIO, final
@@ -14,6 +18,7 @@ import pendulum
 
 
 _WIDTH: Final = 28
+_NARROWEST: Final = 10
 _INTERVAL: Final = 0.1
 
 
@@ -51,16 +56,25 @@ class ProgressBar:
             return
         self._drawn_at = wall
         share = min(arrived / self._total, 1.0)
-        filled = round(share * _WIDTH)
         local = now.in_timezone("Asia/Shanghai").format("MM-DD HH:mm")
-        line = (
-            f"simulate [{'#' * filled}{'-' * (_WIDTH - filled)}] {share:4.0%} "
-            f"{arrived:,}/{self._total:,} orders  {local} Shanghai  "
-            f"{wall - self._started:.1f}s"
-        )
-        self._stream.write("\r" + line.ljust(self._shown))
+        width = _columns(self._stream) - 1
+        counts = f" {share:4.0%} {arrived:,}/{self._total:,} orders"
+        # Sized for the widest counts, so the bar keeps its length.
+        widest = len(f" 100% {self._total:,}/{self._total:,} orders")
+        # The most that fits, dropped from the end: the time, then the bar.
+        tails = (f"  {local} Shanghai  {wall - self._started:.1f}s", f"  {local}", "")
+        for tail in tails:
+            room = width - len("simulate []") - widest - len(tail)
+            if room >= _NARROWEST:
+                bar = min(room, _WIDTH)
+                filled = round(share * bar)
+                line = f"simulate [{'#' * filled}{'-' * (bar - filled)}]{counts}{tail}"
+                break
+        else:
+            line = f"simulate{counts}"[: max(width, 0)]
+        self._stream.write("\r" + line.ljust(min(self._shown, width)))
         self._stream.flush()
-        self._shown = len(line)
+        self._shown = max(len(line), min(self._shown, width))
 
     def close(self) -> None:
         """Erase the bar."""
@@ -68,6 +82,21 @@ class ProgressBar:
             self._stream.write("\r" + " " * self._shown + "\r")
             self._stream.flush()
             self._shown = 0
+
+
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal: $COLUMNS, else that of `stream`, else stdout's.
+
+    `shutil.get_terminal_size` alone asks stdout, which may be redirected
+    while the bar is drawn on stderr.
+    """
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return shutil.get_terminal_size().columns
 
 
 def wanted(stream: TextIO, *, json_output: bool) -> bool:

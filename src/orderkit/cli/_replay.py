@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from orderkit.adapters.memory import MemoryUnitOfWork
-from orderkit.cli._backends import Database, database_option, describe
+from orderkit.cli._backends import Database, database_option, describe, redact
 from orderkit.cli._columns import columns, shown
 from orderkit.cli._jsonlines import NotJson
 from orderkit.cli._order_files import InputError, read_bytes, utf8
@@ -96,7 +96,8 @@ def register(commands: Commands) -> None:
         type=database_option,
         metavar="PATH|:memory:|DSN",
         help="a SQLite file (created if new, kept), ':memory:', or a"
-        " postgresql:// DSN; by default the memory stores, gone after",
+        " PostgreSQL DSN (postgresql://... or host=... dbname=...); by"
+        " default the memory stores, gone after",
     )
     parser.add_argument(
         "--json",
@@ -134,9 +135,9 @@ def run(args: argparse.Namespace) -> int:
     except NotJson as error:
         return _fail(f"orderkit replay: error: EVENTS {args.events} {error}", 2)
     except ConfigurationError as error:
-        return _fail(f"orderkit replay: error: --db: {error}", 2)
+        return _fail(redact(f"orderkit replay: error: --db: {error}", args.db), 2)
     except OrderkitError as error:
-        return _fail(f"orderkit replay: failed: {error}", 3)
+        return _fail(redact(f"orderkit replay: failed: {error}", args.db), 3)
     finally:
         if database is not None:
             database.close()

@@ -17,7 +17,7 @@ from typing import final
 import attrs
 
 from orderkit.cli import _catalog as catalog
-from orderkit.cli._backends import Database, describe, file_in
+from orderkit.cli._backends import MEMORY, Database, describe, file_in, is_dsn
 from orderkit.cli._invariants import check
 from orderkit.cli._plans import Rates
 from orderkit.cli._report import write_report
@@ -51,6 +51,10 @@ def _ignore(_arrived: int, _now: object) -> None:
     return None
 
 
+def _unheard(_summary: dict[str, object]) -> None:
+    return None
+
+
 @contextlib.contextmanager
 def _target(db: str | None) -> Iterator[str]:
     if db is not None:
@@ -65,6 +69,7 @@ def simulate(
     *,
     progress: Progress = _ignore,
     wrap: Callable[[UnitOfWork], UnitOfWork] | None = None,
+    summarized: Callable[[dict[str, object]], None] = _unheard,
 ) -> dict[str, object]:
     """Run the simulation `settings` describe and check the stores after it.
 
@@ -73,6 +78,8 @@ def simulate(
         progress: Told how far the day has come, as it goes.
         wrap: Wraps the worker's unit of work (one worker only): a test
             swaps in a broken store to prove the checks can fail.
+        summarized: Given the summary as soon as it is made, before the
+            report is written: the command line prints it then.
 
     Returns:
         The summary (see `orderkit.cli._summary.KEYS`). With
@@ -81,14 +88,15 @@ def simulate(
 
     Raises:
         UsageError: The database holds orders or stock already, an in-memory
-            database was asked of several workers, or the report's
-            directory does not exist.
+            database was asked of several workers, or the report's path
+            cannot be written (no such directory, not writable, the
+            database's own file).
         OrderkitError: The database cannot be opened or written.
         RuntimeError: A worker process failed.
         OSError: The report cannot be written.
     """
     if settings.report is not None:
-        _check_report(settings.report)
+        _check_report(settings.report, settings.db)
     started = time.perf_counter()
     ledger: LedgerSeries | None = None
     with _target(settings.db) as target:
@@ -138,6 +146,7 @@ def simulate(
         findings=findings,
         elapsed=elapsed,
     )
+    summarized(summary)
     if settings.report is not None and ledger is not None:
         recorded = Recorded()
         for report in reports:
@@ -146,13 +155,50 @@ def simulate(
     return summary
 
 
-def _check_report(path: str) -> None:
+def _check_report(path: str, db: str | None) -> None:
     """Refuse a report path that cannot be written before the run, not after."""
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"--report {path} is a directory; give a file name")
     if not target.parent.is_dir():
         raise UsageError(f"--report {path}: there is no directory {target.parent}")
+    if db is not None and db != MEMORY and not is_dsn(db) and _same_file(target, db):
+        raise UsageError(
+            f"--report {path} is the database --db {db} (or one of its files);"
+            " give the report another name"
+        )
+    try:
+        _try_writing(target)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise UsageError(f"--report {path} cannot be written: {reason}") from None
+
+
+def _same_file(report: Path, db: str) -> bool:
+    """Whether `report` is the SQLite file `db`, or its journal, WAL or shm."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        name = Path(db + suffix)
+        if report.resolve() == name.resolve():
+            return True
+        with contextlib.suppress(OSError):
+            if report.samefile(name):  # a hard link, say
+                return True
+    return False
+
+
+def _try_writing(target: Path) -> None:
+    """Open `target` for writing without changing it: raise if it cannot be.
+
+    A new file is created, then removed; an existing one is opened to
+    append nothing. Permissions, read-only file systems and the like all
+    answer as the real write would.
+    """
+    if target.exists():
+        with target.open("ab"):
+            return
+    with target.open("xb"):
+        pass
+    target.unlink()
 
 
 def _refuse_used(unit: UnitOfWork, target: str) -> None:

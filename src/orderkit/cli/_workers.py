@@ -7,14 +7,23 @@ others wait at a second barrier; then all skip to the next tick that has
 work. So the workers' clocks stay within one tick of each other (a hold
 never expires early because another worker ran ahead), while within a tick
 they write to the database at the same time, as real servers do.
+
+No process is left waiting for one that is gone: the parent breaks the
+barrier when a worker ends without a report, and a worker whose parent is
+gone breaks it too, stops, and ends at once if stopping takes long.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import multiprocessing as mp
+import os
 import queue
+import signal
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
@@ -39,6 +48,12 @@ TICK: Final = dt.timedelta(minutes=5)
 _LAST_SWEEP: Final = dt.timedelta(hours=1)
 """How long after the last step the final sweep runs: past every deadline."""
 _POLL: Final = 0.1
+_JOIN: Final = 5.0
+"""How long the parent waits for workers that reported to end."""
+_STOP: Final = 1.0
+"""How long the parent waits for workers told to stop before ending them."""
+_GRACE: Final = 5.0
+"""How long a worker whose parent is gone may take to stop before it ends."""
 
 Progress = Callable[[int, pendulum.DateTime], None]
 """Told how many orders a worker has taken in, and its simulated time."""
@@ -198,6 +213,25 @@ def _holds(world: World) -> dict[str, int]:
     return {payment: minor for payment, minor in held.items() if minor}
 
 
+class _Orphaned(Exception):
+    """The parent process is gone: nobody will read this worker's report."""
+
+
+def _watch_parent(barrier: Any, results: Any, orphaned: threading.Event) -> None:  # noqa: ANN401 - multiprocessing's Barrier and Queue have no public type
+    """Wait for the parent to die; then stop the worker, or end it at last."""
+    parent = mp.parent_process()
+    if parent is None:
+        return
+    parent.join()  # returns once the parent has ended
+    # Nobody reads the queue now: exiting must not wait to flush it.
+    results.cancel_join_thread()
+    orphaned.set()
+    with contextlib.suppress(Exception):
+        barrier.abort()
+    time.sleep(_GRACE)
+    os._exit(1)  # stuck (a lock, a full pipe): nobody is left to tell
+
+
 def _work(  # noqa: PLR0913, PLR0917 - each shared object is its own argument
     job: Job,
     worker: int,
@@ -208,8 +242,17 @@ def _work(  # noqa: PLR0913, PLR0917 - each shared object is its own argument
     results: Any,  # noqa: ANN401 - a multiprocessing queue
 ) -> None:
     """A worker process: drive its share, then put its report on `results`."""
+    orphaned = threading.Event()
+    threading.Thread(
+        target=_watch_parent,
+        args=(barrier, results, orphaned),
+        name="orderkit-parent-watch",
+        daemon=True,
+    ).start()
 
     def told(arrived: int, now: pendulum.DateTime) -> None:
+        if orphaned.is_set():
+            raise _Orphaned("the parent process is gone")
         counts[worker] = arrived
         if worker == 0:
             clock.value = now.timestamp()
@@ -252,30 +295,77 @@ def run_processes(job: Job, progress: Progress) -> list[Report]:
         process.start()
     reports: dict[int, Report] = {}
     failures: list[str] = []
+    heard: set[int] = set()
     try:
-        while len(reports) + len(failures) < job.workers:
+        while len(heard) < job.workers:
             try:
                 worker, report, failure = results.get(timeout=_POLL)
             except queue.Empty:
                 progress(sum(counts[:]), pendulum.from_timestamp(clock.value))
-                if not any(p.is_alive() for p in processes) and results.empty():
-                    failures.append("a worker process died without a report")
+                dead = _dead(processes, heard, results)
+                if dead:
+                    # The others would wait for the dead at the barrier.
+                    barrier.abort()
+                    heard.update(dead)
+                    failures.extend(dead.values())
                 continue
+            heard.add(worker)
             if failure is not None:
                 failures.append(failure)
             else:
                 reports[worker] = report
     finally:
-        for process in processes:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.terminate()
+        _end(processes, barrier, early=len(reports) < job.workers)
     if failures:
         # A worker that failed breaks the barrier for the others: its own
         # message says why, theirs only that the barrier broke.
         failures.sort(key=lambda f: "BrokenBarrierError" in f)
         raise RuntimeError(failures[0])
     return [reports[w] for w in range(job.workers)]
+
+
+def _dead(processes: list[Any], heard: set[int], results: Any) -> dict[int, str]:  # noqa: ANN401 - a multiprocessing queue
+    """The workers that ended without a report, each with its failure."""
+    ended = {
+        worker: process.exitcode
+        for worker, process in enumerate(processes)
+        if worker not in heard and process.exitcode is not None
+    }
+    if not ended or not results.empty():
+        # A worker flushes its report before it ends: read that first.
+        return {}
+    return {
+        worker: f"worker {worker} ended without a report ({_exit_code(code)})"
+        for worker, code in ended.items()
+    }
+
+
+def _exit_code(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"exit code {code}, killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
+def _end(processes: list[Any], barrier: Any, *, early: bool) -> None:  # noqa: ANN401 - multiprocessing's Barrier has no public type
+    """Wait for the workers to end; end those that do not.
+
+    When the parent stops early (a failure, Ctrl-C, SIGTERM), the workers
+    still running are told to stop at their next tick, then terminated.
+    """
+    if early:
+        barrier.abort()
+    deadline = time.monotonic() + (_STOP if early else _JOIN)
+    for process in processes:
+        process.join(timeout=max(deadline - time.monotonic(), 0))
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=_STOP)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def run_here(job: Job, unit: UnitOfWork, progress: Progress) -> list[Report]:
