@@ -160,6 +160,19 @@ class SweepsEarly(_Wrapped):
         return self.inner.expire_due(now.add(days=1), limit=limit)
 
 
+class KeepsOldExpiry(_Wrapped):
+    """Acknowledges an extension but writes the hold with its old expiry."""
+
+    def apply(self, plan: Plan) -> Receipt:
+        writes = tuple(
+            attrs.evolve(w, new=attrs.evolve(w.new, expires_at=w.expected.expires_at))
+            if w.expected is not None and w.expected.state is w.new.state
+            else w
+            for w in plan.holds
+        )
+        return self.inner.apply(attrs.evolve(plan, holds=writes))
+
+
 class PagesFromTheStart(_Wrapped):
     """Lists the movements from the first, whatever page was asked for."""
 
@@ -244,6 +257,7 @@ class TestBrokenLedgerStores:
             (LosesAMovement, LedgerLaw.REPLAY),
             (CachesHolds, LedgerLaw.HOLDS_RESOLVE_ONCE),
             (SweepsEarly, LedgerLaw.HOLDS_RESOLVE_ONCE),
+            (KeepsOldExpiry, LedgerLaw.HOLDS_RESOLVE_ONCE),
             (ForgetsKeys, LedgerLaw.IDEMPOTENT_KEYS),
             (ForgetsOldKeys, LedgerLaw.IDEMPOTENT_KEYS),
             (PagesFromTheStart, LedgerLaw.REPLAY),  # broken, not looped forever
@@ -329,6 +343,19 @@ class TestBrokenLedgerStores:
         assert error.seed is None
         assert ("receive TEA@W1 2", "reserve cart-1: TEA@W1 3") == error.steps
         assert "TEA@W1 had 2 available" in error.detail
+
+    def test_an_extension_not_kept_is_caught_at_once(self) -> None:
+        # No later step looks past the old expiry: only the hold itself shows it.
+        steps = [
+            LedgerOperation.receive("TEA", "W1", 2),
+            LedgerOperation.reserve("cart-1", [("TEA", "W1", 1)]),
+            LedgerOperation.extend(0, 30),
+        ]
+        error = _ledger_law_broken(KeepsOldExpiry, operations=steps)
+        assert LedgerLaw.HOLDS_RESOLVE_ONCE == error.law
+        assert 3 == len(error.steps)
+        assert "expires at 2026-11-11T00:15:00+00:00" in error.detail
+        assert "until 2026-11-11T00:30:00+00:00" in error.detail
 
     def test_a_store_that_refuses_what_it_has_breaks_no_oversell(self) -> None:
         class Stingy(_Wrapped):

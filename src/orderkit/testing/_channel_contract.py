@@ -26,6 +26,7 @@ from orderkit.orders import Order, apply_all
 from orderkit.ports import ChannelPayloads
 from orderkit.pricing import price
 from orderkit.serialization import make_converter
+from orderkit.testing._contract_base import refuse_abstract_test_class
 from orderkit.testing._payload_fuzz import took
 
 
@@ -116,8 +117,16 @@ class ChannelContract(abc.ABC):
             return payload
     ```
 
+    A subclass pytest collects (its name starts with `Test`) must define
+    `make_channel` and `samples`: one that does not is refused with a
+    `TypeError` as its module is imported, not skipped in silence.
+
     .. versionadded:: 0.1.0
     """
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        refuse_abstract_test_class(cls)
 
     @abc.abstractmethod
     def make_channel(self) -> ChannelPayloads:

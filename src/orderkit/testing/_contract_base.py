@@ -54,14 +54,70 @@ def _race_process(
     results.put(racer(factory, barrier))
 
 
+def _still_abstract(cls: type) -> list[str]:
+    """The abstract methods `cls` leaves unimplemented, worked out as `abc` does.
+
+    `__init_subclass__` runs before `ABCMeta` sets `__abstractmethods__`, so
+    the names are gathered from the bases and checked on `cls` itself.
+    """
+    names = {
+        name
+        for base in cls.__bases__
+        for name in getattr(base, "__abstractmethods__", ())
+    }
+    names.update(
+        name
+        for name, value in vars(cls).items()
+        if getattr(value, "__isabstractmethod__", False)
+    )
+    return sorted(
+        name
+        for name in names
+        if getattr(getattr(cls, name, None), "__isabstractmethod__", False)
+    )
+
+
+def refuse_abstract_test_class(cls: type) -> None:
+    """Raise when pytest would collect `cls` but skips it for being abstract.
+
+    pytest skips an abstract class without a word, so a suite whose subclass
+    misspells a hook (`make_stores`) is green and checks nothing. A class
+    pytest collects by default (its name starts with `Test`, and it does not
+    set `__test__ = False`) must implement every hook; a base meant for other
+    test classes takes a name without the prefix.
+
+    Raises:
+        TypeError: Naming the class and the hooks it does not define.
+    """
+    if not cls.__name__.startswith("Test") or not getattr(cls, "__test__", True):
+        return
+    missing = _still_abstract(cls)
+    if missing:
+        hooks = ", ".join(f"{name}()" for name in missing)
+        raise TypeError(
+            f"{cls.__module__}.{cls.__qualname__} does not define {hooks}: pytest "
+            "would skip the class and check nothing (a base for other test "
+            "classes takes a name not starting with 'Test')"
+        )
+
+
 class StoreContract(abc.ABC, Generic[S]):
     """The base of every contract suite: how to make, reopen, break and close a store.
+
+    A subclass pytest collects (its name starts with `Test`) must define
+    `make_store` and every other abstract hook of its contract: one that
+    does not is refused with a `TypeError` as its module is imported, not
+    skipped in silence.
 
     .. versionadded:: 0.1.0
     """
 
     race_workers: int = 4
     """Threads or processes in a race."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        refuse_abstract_test_class(cls)
 
     @abc.abstractmethod
     def make_store(self) -> S:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Sequence
-from typing import final
+from collections.abc import Callable, Sequence
+from typing import TypeVar, final
+
+from orderkit.errors import ValidationError
+
+
+S = TypeVar("S")
 
 
 @final
@@ -26,7 +31,8 @@ class LedgerLaw(enum.StrEnum):
     """Replaying the movements rebuilds the stored balances."""
     HOLDS_RESOLVE_ONCE = "holds resolve once"
     """A hold is released, committed or expired once, and then stays so; a
-    hold past its expiry is never committed or extended."""
+    hold past its expiry is never committed or extended; a live hold keeps
+    the expiry it was given or extended to."""
     IDEMPOTENT_KEYS = "idempotent keys"
     """A step repeated under its key returns its first result and changes
     nothing."""
@@ -145,3 +151,33 @@ def close_if_closable(store: object) -> None:
     close = getattr(store, "close", None)
     if callable(close):
         close()
+
+
+def check_new_store(store: S, port: type, is_empty: Callable[[S], bool]) -> None:
+    """Refuse what `make_store()` returned unless it is a new, empty `port`.
+
+    A factory returning `None`, a store of another port or one store shared
+    by every run would otherwise be reported as a store breaking a law. The
+    port's methods are looked up by name, as the law runs call them, so any
+    object with them passes, whatever it inherits from.
+
+    Raises:
+        ValidationError: Naming `make_store` and the value it returned.
+    """
+    needs = f"must return a new, empty {port.__name__}"
+    missing = [
+        name
+        for name, value in sorted(vars(port).items())
+        if not name.startswith("_")
+        and callable(value)
+        and not callable(getattr(store, name, None))
+    ]
+    if missing:
+        lacks = ", ".join(f"{name}()" for name in missing)
+        raise ValidationError("make_store", store, f"{needs}; it has no {lacks}")
+    if not is_empty(store):
+        raise ValidationError(
+            "make_store",
+            store,
+            f"{needs}; it holds data already (one store shared by every run?)",
+        )

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from orderkit._validate import positive_int, signed_int
 from orderkit.errors import ValidationError
 from orderkit.ports import LedgerStore
-from orderkit.testing._laws import close_if_closable
+from orderkit.testing._laws import check_new_store, close_if_closable
 from orderkit.testing._ledger_ops import LedgerOperation, random_operations
 from orderkit.testing._ledger_run import LedgerRun
+
+
+S = TypeVar("S")
 
 
 def check_ledger_laws(
@@ -51,7 +55,12 @@ def check_ledger_laws(
             seed and every step up to the failing one. An error the port
             does not allow (a driver's `KeyError`) breaks the law of the
             step it came from, and is the `LawBroken`'s cause.
-        ValidationError: An argument is invalid (naming it).
+        ValidationError: An argument is invalid (naming it), or
+            `make_store()` returned something that is not a new, empty
+            `LedgerStore` (`None`, a store of another port lacking a
+            method of this one, or a store with movements or holds already,
+            such as one store shared by every run); raised before the run's
+            first step, naming `make_store` and what it returned.
 
     .. versionadded:: 0.1.0
     """
@@ -84,6 +93,14 @@ def _run(
 ) -> None:
     store = make_store()
     try:
+        check_new_store(store, LedgerStore, _ledger_is_empty)
         LedgerRun(store, seed, len(operations)).steps(operations)
     finally:
         close_if_closable(store)
+
+
+def _ledger_is_empty(store: LedgerStore) -> bool:
+    # Stock comes only through movements, so a store with neither movements
+    # nor holds has nothing a run could trip over (safety stock or policies
+    # set up front are the host's choice).
+    return not store.movements(after=0, limit=1) and not store.holds()

@@ -156,6 +156,14 @@ class LedgerModel:
                     f"hold {hold.hold_id} is {stored.state}, "
                     f"expected {' or '.join(sorted(expected))}",
                 )
+            # An extension acknowledged but not kept lapses the hold early,
+            # which the counts show only if a later step looks after that.
+            if hold.state is HoldState.LIVE and stored.expires_at != hold.expires_at:
+                raise self.broken(
+                    law,
+                    f"hold {hold.hold_id} expires at {stored.expires_at.isoformat()}, "
+                    f"the steps gave it until {hold.expires_at.isoformat()}",
+                )
         endings: dict[str, set[str]] = {}
         for m in movements:
             if m.kind in _ENDINGS and m.hold_id is not None:

@@ -264,7 +264,7 @@ _WEIGHTS: Final = {
     LedgerAction.STOCKTAKE: 1,
     LedgerAction.TRANSFER: 2,
     LedgerAction.RESERVE: 6,
-    LedgerAction.EXTEND: 1,
+    LedgerAction.EXTEND: 2,
     LedgerAction.COMMIT: 4,
     LedgerAction.RELEASE: 2,
     LedgerAction.SHIP: 3,

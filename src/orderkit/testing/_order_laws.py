@@ -25,7 +25,12 @@ from orderkit.orders import (
 )
 from orderkit.ports import OrderStore
 from orderkit.pricing import ChangeState, PaymentLedger, PriceChange
-from orderkit.testing._laws import LawBroken, OrderStoreLaw, close_if_closable
+from orderkit.testing._laws import (
+    LawBroken,
+    OrderStoreLaw,
+    check_new_store,
+    close_if_closable,
+)
 
 
 _START = pendulum.datetime(2026, 11, 11)
@@ -77,7 +82,12 @@ def check_order_store_laws(
             seed and every save up to the failing one. An error the port
             does not allow (a driver's `KeyError`) breaks the law of the
             save it came from, and is the `LawBroken`'s cause.
-        ValidationError: An argument is invalid (naming it).
+        ValidationError: An argument is invalid (naming it), or
+            `make_store()` returned something that is not a new, empty
+            `OrderStore` (`None`, a store of another port lacking a method
+            of this one, or a store with orders already, such as one store
+            shared by every run); raised before the run's first save,
+            naming `make_store` and what it returned.
 
     .. versionadded:: 0.1.0
     """
@@ -89,9 +99,14 @@ def check_order_store_laws(
     for n in range(runs):
         store = make_store()
         try:
+            check_new_store(store, OrderStore, _no_orders)
             _Run(store, seed + n, steps).steps()
         finally:
             close_if_closable(store)
+
+
+def _no_orders(store: OrderStore) -> bool:
+    return not store.orders(limit=1)
 
 
 def _new_order(channel: str, order_id: str) -> Order:

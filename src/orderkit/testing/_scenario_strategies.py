@@ -12,6 +12,7 @@ from typing import Final, final
 import attrs
 from hypothesis import strategies as st
 
+from orderkit.errors import ValidationError
 from orderkit.integrations import ChannelOrder
 from orderkit.money import Currency, Money
 from orderkit.orders import (
@@ -127,10 +128,17 @@ def channel_orders(  # noqa: PLR0913 - keyword-only options, each with a default
         channel: The channel the orders come from.
         currency: The currency of every amount.
         skus: The SKUs lines are drawn from (at least one).
-        unit_prices: Unit prices, in `currency`; any from 0.01 to 10,000.00
-            (in minor units of two decimals) if omitted.
+        unit_prices: Unit prices, in `currency` and more than zero; any
+            from 0.01 to 10,000.00 (in minor units of two decimals) if
+            omitted. Give `money(currency, min_minor=1)`, not `money()`'s
+            signed default range.
         paid: Paid orders only (`True`), unpaid only (`False`), or both.
         unstocked: Draw unstocked lines too; `False` for stocked ones only.
+
+    Raises:
+        ValidationError: When drawing, a unit price from `unit_prices`
+            that is not `Money` of `currency` above zero (naming
+            `unit_prices` and the price).
 
     .. versionadded:: 0.1.0
     """
@@ -140,6 +148,22 @@ def channel_orders(  # noqa: PLR0913 - keyword-only options, each with a default
         else unit_prices
     )
     catalogue = tuple(skus)
+    code = currency.code if isinstance(currency, Currency) else currency
+
+    def unit_price(draw: st.DrawFn) -> Money:
+        # Checked here, as drawn: a price in another currency would give an
+        # order in it without a word, a negative one an error about a line.
+        # Typed as any object: a host's strategy may draw what it likes.
+        drawn: object = draw(prices)
+        if (
+            isinstance(drawn, Money)
+            and drawn.currency.code == code
+            and drawn.amount > 0
+        ):
+            return drawn
+        raise ValidationError(
+            "unit_prices", drawn, f"must draw amounts of {code} above zero"
+        )
 
     @st.composite
     def build(draw: st.DrawFn) -> ChannelOrder:
@@ -147,7 +171,7 @@ def channel_orders(  # noqa: PLR0913 - keyword-only options, each with a default
             st.lists(st.sampled_from(catalogue), min_size=1, max_size=4, unique=True)
         )
         record = channel_order(
-            [(sku, draw(st.integers(1, 5)), draw(prices)) for sku in chosen],
+            [(sku, draw(st.integers(1, 5)), unit_price(draw)) for sku in chosen],
             order_id=draw(ID),
             channel=channel,
             currency=currency,

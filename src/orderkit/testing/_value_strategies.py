@@ -64,6 +64,15 @@ def money(
 ) -> st.SearchStrategy[Money]:
     """Amounts of one currency (any, if not given), between two minor-unit bounds.
 
+    The default range is signed: from -1,000,000,000 to 1,000,000,000 minor
+    units, zero and negative amounts (refunds, discounts) included. For
+    prices, which are above zero, give `min_minor=1`.
+
+    Args:
+        currency: A `Currency` or its code; any active currency if omitted.
+        min_minor: The least amount, in minor units (inclusive).
+        max_minor: The greatest amount, in minor units (inclusive).
+
     .. versionadded:: 0.1.0
     """
     cur = st.just(Currency(currency) if isinstance(currency, str) else currency)
@@ -250,7 +259,8 @@ def lifecycles(
     one to three parcels, each going as far as shipped, in transit or
     delivered, some units possibly left unshipped) and completion once every
     parcel is delivered. Cancellation and closing are left out on purpose:
-    they race with payment, and `RefundDue` settles that race.
+    they race with payment, and `RefundDue` settles that race. Hypothesis
+    shrinks a stream towards the shortest: `OrderPlaced` alone.
 
     With `unstocked=True`, about one line in four is unstocked
     (`OrderLine.stocked` false): it rides in a parcel beside stocked units,
@@ -268,8 +278,9 @@ def lifecycles(
         "lines": lines,
     }
     steps: list[_Step] = [(OrderPlaced, "order.created", placed)]
-    # Weighted towards the shipping stages, where most of the rules are.
-    stage = draw(st.sampled_from([4, 3, 4, 2, 3, 1, 4, 0]))
+    # Weighted towards the shipping stages, where most of the rules are, and
+    # in ascending order: hypothesis shrinks towards the first, the shortest.
+    stage = draw(st.sampled_from([0, 1, 2, 3, 3, 4, 4, 4]))
     if stage >= 1:
         total = sum((line.amount for line in lines), Money.zero(currency))
         paid = {"payment_id": "PAY-1", "amount": total}
