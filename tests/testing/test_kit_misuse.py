@@ -16,7 +16,11 @@ import pytest
 from hypothesis import find, settings
 from hypothesis import strategies as st
 
-from orderkit.adapters.memory import MemoryLedgerStore, MemoryOrderStore
+from orderkit.adapters.memory import (
+    MemoryLedgerStore,
+    MemoryOrderStore,
+    MemoryUnitOfWork,
+)
 from orderkit.errors import ValidationError
 from orderkit.money import Money
 from orderkit.orders import OrderEvent, OrderPlaced, PaymentCaptured
@@ -25,6 +29,7 @@ from orderkit.services import Ledger
 from orderkit.testing import (
     FrozenClock,
     LedgerOperation,
+    check_desk_laws,
     check_ledger_laws,
     check_order_store_laws,
 )
@@ -205,6 +210,41 @@ class TestLawsCheckWhatTheFactoryMakes:
             check_order_store_laws(lambda: shared, runs=2, steps=5)
         assert shared is caught.value.value
         assert "holds data already" in caught.value.problem
+
+    @pytest.mark.parametrize(
+        "made",
+        [lambda: None, MemoryLedgerStore],
+        ids=["none", "ledger-store"],
+    )
+    def test_desk_laws_want_a_unit_of_work(self, made: Callable[[], Any]) -> None:
+        with pytest.raises(ValidationError) as caught:
+            check_desk_laws(made, runs=1, steps=3)
+        assert "make_unit" == caught.value.field
+        assert "__enter__(), __exit__()" in caught.value.problem
+        assert "commit()" in caught.value.problem
+
+    @pytest.mark.parametrize(
+        ("check", "factory"),
+        [(check_ledger_laws, MemoryLedgerStore), (check_desk_laws, MemoryUnitOfWork)],
+        ids=["ledger", "desk"],
+    )
+    @pytest.mark.parametrize(
+        ("steps", "problem"),
+        [([], "at least one step"), (7, "must be a sequence")],
+        ids=["empty", "not-a-sequence"],
+    )
+    def test_given_steps_must_be_some(
+        self,
+        check: Callable[..., None],
+        factory: Callable[[], Any],
+        steps: object,
+        problem: str,
+    ) -> None:
+        # An empty list would check nothing and pass: a caller's mistake.
+        with pytest.raises(ValidationError) as caught:
+            check(factory, operations=steps)
+        assert caught.value.field == "operations"
+        assert problem in caught.value.problem
 
 
 # --------------------------------------------------------------------------

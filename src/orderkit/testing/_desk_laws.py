@@ -15,7 +15,7 @@ from orderkit.errors import ValidationError
 from orderkit.ports import UnitOfWork
 from orderkit.testing._desk_ops import DeskOperation, random_operations
 from orderkit.testing._desk_run import DeskRun
-from orderkit.testing._laws import close_if_closable
+from orderkit.testing._laws import check_new_store, close_if_closable
 
 
 def check_desk_laws(
@@ -85,7 +85,13 @@ def check_desk_laws(
     positive_int("runs")(None, None, runs)
     positive_int("steps")(None, None, steps)
     if operations is not None:
-        _run(make_unit, as_tuple(operations, "operations", DeskOperation), None)
+        given = as_tuple(operations, "operations", DeskOperation)
+        if not given:
+            # No step checks nothing: a caller's empty list is a mistake.
+            raise ValidationError(
+                "operations", operations, "must hold at least one step"
+            )
+        _run(make_unit, given, None)
         return
     for n in range(runs):
         drawn = random_operations(random.Random(seed + n), steps)  # noqa: S311 - not secrecy
@@ -99,6 +105,9 @@ def _run(
 ) -> None:
     unit = make_unit()
     try:
+        # Whether it holds data already shows only inside a unit: the run's
+        # own first answers tell it.
+        check_new_store(unit, UnitOfWork, lambda _: True, field="make_unit")
         DeskRun(unit, seed, len(operations)).steps(operations)
     finally:
         close_if_closable(unit)

@@ -153,31 +153,53 @@ def close_if_closable(store: object) -> None:
         close()
 
 
-def check_new_store(store: S, port: type, is_empty: Callable[[S], bool]) -> None:
-    """Refuse what `make_store()` returned unless it is a new, empty `port`.
+def check_new_store(
+    store: S,
+    port: type,
+    is_empty: Callable[[S], bool],
+    *,
+    field: str = "make_store",
+) -> None:
+    """Refuse what a law run's factory returned unless it is a new, empty `port`.
 
     A factory returning `None`, a store of another port or one store shared
     by every run would otherwise be reported as a store breaking a law. The
-    port's methods are looked up by name, as the law runs call them, so any
-    object with them passes, whatever it inherits from.
+    port's methods, properties and context-manager methods are looked up by
+    name, as the law runs use them, so any object with them passes,
+    whatever it inherits from (a property a unit of work refuses outside a
+    `with` is there all the same).
 
     Raises:
-        ValidationError: Naming `make_store` and the value it returned.
+        ValidationError: Naming `field` (the factory) and the value it
+            returned.
     """
     needs = f"must return a new, empty {port.__name__}"
     missing = [
         name
         for name, value in sorted(vars(port).items())
-        if not name.startswith("_")
-        and callable(value)
-        and not callable(getattr(store, name, None))
+        if not _has(store, name, value)
     ]
     if missing:
         lacks = ", ".join(f"{name}()" for name in missing)
-        raise ValidationError("make_store", store, f"{needs}; it has no {lacks}")
+        raise ValidationError(field, store, f"{needs}; it has no {lacks}")
     if not is_empty(store):
         raise ValidationError(
-            "make_store",
+            field,
             store,
             f"{needs}; it holds data already (one store shared by every run?)",
         )
+
+
+def _has(store: object, name: str, value: object) -> bool:
+    """Whether `store` has the port's member `name` (`value` on the port)."""
+    if isinstance(value, property):
+        try:
+            getattr(store, name)
+        except AttributeError:
+            return False
+        except Exception:  # noqa: BLE001 - there, but refused outside a unit
+            return True
+        return True
+    if name.startswith("_") and name not in {"__enter__", "__exit__"}:
+        return True
+    return not callable(value) or callable(getattr(store, name, None))

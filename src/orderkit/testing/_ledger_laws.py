@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
-from orderkit._validate import positive_int, signed_int
+from orderkit._validate import as_tuple, positive_int, signed_int
 from orderkit.errors import ValidationError
 from orderkit.ports import LedgerStore
 from orderkit.testing._laws import check_new_store, close_if_closable
@@ -78,11 +78,11 @@ def check_ledger_laws(
         _run(make_store, drawn, seed + n)
 
 
-def _operations(operations: Iterable[LedgerOperation]) -> list[LedgerOperation]:
-    found = list(operations)
-    for i, op in enumerate(found):
-        if not isinstance(op, LedgerOperation):
-            raise ValidationError(f"operations[{i}]", op, "must be a LedgerOperation")
+def _operations(operations: Iterable[LedgerOperation]) -> tuple[LedgerOperation, ...]:
+    found = as_tuple(operations, "operations", LedgerOperation)
+    if not found:
+        # No step checks nothing: a caller's empty list is a mistake.
+        raise ValidationError("operations", operations, "must hold at least one step")
     return found
 
 
