@@ -183,6 +183,27 @@ class TestInstant:
             read_instant("1 Jan 99999999999999999999 00:00:00 +0000", path="完成时间")
         assert caught.value.field == "完成时间"
 
+    def test_rfc_2822_with_a_comment(self) -> None:
+        at = read_instant("Sun, 24 Mar 2013 23:07:53 +0000 (UTC)", path="t")
+        assert at == pendulum.datetime(2013, 3, 24, 23, 7, 53)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Sun, 24 Mar 2013 23:07:53 +0000 garbage",
+            "Sun, 24 Mar 2013 23:07:53 +0800 -0500",
+            "Sun, 24 Mar 2013 23:07:53",
+            "24 Mar 2013",
+        ],
+        ids=["trailing-text", "two-zones", "no-zone", "no-time"],
+    )
+    def test_rfc_2822_read_whole_or_refused(self, text: str) -> None:
+        # The parser reads what it can and drops the rest: "+0800 -0500"
+        # would read as +0800, a guess at which zone was meant.
+        with pytest.raises(ValidationError) as caught:
+            read_instant(text, path="date_created")
+        assert caught.value.field == "date_created"
+
     def test_rfc_2822_minus_zero_is_universal_time_in_any_zone(self) -> None:
         # RFC 5322 3.3: -0000 is UT from a system whose own zone is unknown.
         text = "Sun, 24 Mar 2013 23:07:53 -0000"

@@ -151,10 +151,36 @@ class TestRefusals:
         self.VERIFIER.verify(bytearray(self.BODY), good)  # type: ignore[arg-type]
         self.VERIFIER.verify(memoryview(self.BODY), good)  # type: ignore[arg-type]
 
-    def test_headers_must_be_a_mapping(self) -> None:
+    def test_headers_must_have_items(self) -> None:
+        cookie = "Cookie: session=do-not-log-me"
         with pytest.raises(ValidationError) as caught:
-            self.VERIFIER.verify(self.BODY, [("X-Sig", "x")])  # type: ignore[arg-type]
+            self.VERIFIER.verify(self.BODY, [("X-Sig", "x"), cookie])  # type: ignore[arg-type]
         assert caught.value.field == "headers"
+        # Only the type is named: headers carry cookies and tokens.
+        assert "do-not-log-me" not in str(caught.value)
+
+    def test_headers_that_are_not_a_mapping_but_have_items(self) -> None:
+        class Headers:
+            """As werkzeug's (Flask's): not a Mapping, items() of pairs."""
+
+            def __init__(self, *pairs: tuple[str, str]) -> None:
+                self._pairs = pairs
+
+            def items(self, lower: bool = False) -> list[tuple[str, str]]:  # noqa: FBT002 - werkzeug's signature
+                return [(k.lower() if lower else k, v) for k, v in self._pairs]
+
+        good = self.VERIFIER.sign(self.BODY)
+        self.VERIFIER.verify(self.BODY, Headers(("Host", "shop"), ("X-Sig", good)))
+        with pytest.raises(InvalidSignature, match="twice"):
+            self.VERIFIER.verify(self.BODY, Headers(("X-Sig", good), ("X-Sig", "x")))
+
+    def test_bytes_names_and_values_are_read_as_http_reads_them(self) -> None:
+        # ASGI's raw headers: lower-case names and values in bytes.
+        good = self.VERIFIER.sign(self.BODY).encode()
+        self.VERIFIER.verify(self.BODY, {b"x-sig": good})
+        with pytest.raises(InvalidSignature) as caught:
+            self.VERIFIER.verify(b"{}", {b"x-sig": good})
+        assert caught.value.value == good.decode()
 
 
 class TestConfiguration:
@@ -198,6 +224,16 @@ class TestConfiguration:
         with pytest.raises(ValidationError) as refused:
             WebhookVerifier("X-Sig", secret, digest="md5")  # type: ignore[arg-type]
         assert secret not in str(refused.value)
+
+    def test_a_secret_that_is_not_utf8_text_is_refused_unseen(self) -> None:
+        # What os.environ gives for bytes that are not UTF-8.
+        secret = "TOPSECRETVALUE\udcff"  # noqa: S105 - made up, to look for
+        with pytest.raises(ValidationError) as caught:
+            WebhookVerifier("X-Sig", secret)
+        assert caught.value.field == "secret"
+        assert "TOPSECRET" not in repr(caught.value.args)
+        assert caught.value.__cause__ is None
+        assert caught.value.__suppress_context__
 
     def test_text_and_bytes_secrets_are_the_same_key(self) -> None:
         assert WebhookVerifier("X", "秘密") == WebhookVerifier("X", "秘密".encode())

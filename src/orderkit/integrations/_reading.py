@@ -363,9 +363,24 @@ def _localised(naive: dt.datetime, zone: str, path: str, value: object) -> dt.da
     return early
 
 
+# RFC 5322 3.3's date-time, with one trailing comment ("+0000 (UTC)"):
+# parsedate itself reads what it can and drops the rest, so that
+# "... +0800 -0500" would read as +0800 and trailing junk be ignored.
+_RFC2822: Final = re.compile(
+    r"\s*(?:[A-Za-z]{3}\s*,\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}"
+    r"\s+\d{1,2}:\d{2}(?::\d{2})?\s+(?:[+-]\d{4}|[A-Za-z]{1,5})"
+    r"(?:\s*\([^()]*\))?\s*",
+    re.ASCII,
+)
+
+
 def _rfc2822(text: str, path: str) -> dt.datetime:
     try:
-        parsed = email.utils.parsedate_to_datetime(text)
+        parsed = (
+            email.utils.parsedate_to_datetime(text)
+            if _RFC2822.fullmatch(text)
+            else None
+        )
     except (TypeError, ValueError, IndexError, OverflowError):
         parsed = None
     if parsed is None:

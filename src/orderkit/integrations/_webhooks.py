@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import hmac
-from collections.abc import Mapping
-from typing import Final, Literal, final
+from collections.abc import Iterable
+from typing import Any, Final, Literal, Protocol, final
 
 import attrs
 
@@ -16,17 +16,32 @@ from orderkit.errors import InvalidSignature, ValidationError
 __all__ = ["WebhookVerifier"]
 
 _DIGESTS: Final = frozenset({"sha1", "sha256", "sha512"})
+
+
+class _Headers(Protocol):
+    """A request's headers as web frameworks hand them over: pairs by `items()`."""
+
+    def items(self) -> Iterable[tuple[Any, Any]]: ...
+
+
 _ENCODINGS: Final = frozenset({"base64", "hex"})
 
 
 def _secret(value: object) -> bytes:
-    # A channel's console shows the secret as text; HMAC keys it by its UTF-8.
-    key = value.encode() if isinstance(value, str) else value
-    if not isinstance(key, bytes) or not key:
-        # The secret itself never goes into an error message or a log.
-        shown = type(value).__name__ if key else "empty"
+    # The secret itself never goes into an error message or a log: errors
+    # name its type only.
+    if isinstance(value, str):
+        # A channel's console shows the secret as text; HMAC keys it by its
+        # UTF-8 (an environment variable of bytes that are not UTF-8 reads
+        # as lone surrogates, which have none).
+        try:
+            value = value.encode()
+        except UnicodeEncodeError:
+            raise ValidationError("secret", "str", "is not UTF-8 text") from None
+    if not isinstance(value, bytes) or not value:
+        shown = "empty" if value in (b"", "") else type(value).__name__
         raise ValidationError("secret", shown, "must be non-empty text or bytes")
-    return key
+    return value
 
 
 def _one_of(field: str, allowed: frozenset[str]) -> Validator:
@@ -94,28 +109,35 @@ class WebhookVerifier:
             return mac.hex()
         return base64.b64encode(mac).decode("ascii")
 
-    def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
+    def verify(self, body: bytes, headers: _Headers) -> None:
         """Return if `headers` sign `body` with the secret; raise otherwise.
 
         Args:
             body: The request's raw body, as received: the bytes the channel
                 signed (not JSON parsed and written again).
-            headers: The request's headers (Django's `request.headers`,
-                Starlette's `request.headers`, or a plain mapping).
+            headers: The request's headers: Django's, Starlette's or Flask's
+                `request.headers`, or a plain mapping (anything with
+                `items()`).
 
         Raises:
             InvalidSignature: The header is missing, given twice with
                 different values, or does not match the body (`field` is
                 the header, `value` what it held).
-            ValidationError: `body` is not bytes or `headers` not a mapping.
+            ValidationError: `body` is not bytes, or `headers` has no
+                `items()` (the error names its type only).
         """
         received = _header(headers, self.header)
+        given = received.strip()
         expected = self.sign(body)
         if self.encoding == "hex":
-            received, expected = received.lower(), expected.lower()
+            given, expected = given.lower(), expected.lower()
         # Compared in constant time: a timing difference would let a forger
         # find the signature byte by byte.
-        if not hmac.compare_digest(received.strip().encode(), expected.encode()):
+        match = hmac.compare_digest(given.encode(), expected.encode())
+        # The signature the body needs stays in no frame an error reporter
+        # might record.
+        del expected
+        if not match:
             raise InvalidSignature(self.header, received, "does not sign this body")
 
 
@@ -129,17 +151,35 @@ def _raw(body: object) -> bytes:
 
 
 def _header(headers: object, name: str) -> str:
-    if not isinstance(headers, Mapping):
-        raise ValidationError("headers", headers, "must be a mapping of headers")
+    """The one value of header `name` in `headers`, its name in any case.
+
+    Any object with `items()` of name and value pairs will do: a mapping
+    (Django, Starlette, whose `items()` repeats a header sent twice) or
+    werkzeug's `Headers` (Flask), which is not one. Names and values in
+    bytes are read as HTTP reads them, in Latin-1.
+    """
+    items = getattr(headers, "items", None)
+    if not callable(items):
+        # Only the type: the headers may hold a session cookie or a token.
+        problem = "must be the request's headers (an object with items())"
+        raise ValidationError("headers", type(headers).__name__, problem)
     wanted = name.lower()
-    values = {value for key, value in headers.items() if str(key).lower() == wanted}
+    values = {
+        _latin1(value) for key, value in items() if _latin1(key).lower() == wanted
+    }
     if not values:
         raise InvalidSignature(name, None, "is missing: the webhook is not signed")
     if len(values) > 1:
-        raise InvalidSignature(name, sorted(map(str, values)), "is given twice")
+        raise InvalidSignature(name, sorted(values), "is given twice")
     value = values.pop()
     # HMAC digests are ASCII; anything else cannot match, and compare_digest
     # refuses non-ASCII text.
-    if not isinstance(value, str) or not value.isascii():
+    if not value.isascii():
         raise InvalidSignature(name, value, "is not a signature")
     return value
+
+
+def _latin1(text: object) -> str:
+    if isinstance(text, bytes | bytearray):
+        return bytes(text).decode("latin-1")
+    return text if isinstance(text, str) else ""
