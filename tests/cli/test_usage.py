@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import subprocess
@@ -15,7 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orderkit.cli import main
-from orderkit.cli._backends import Database, describe, dsn_problem, is_dsn
+from orderkit.cli._backends import (
+    Database,
+    database_option,
+    describe,
+    dsn_problem,
+    is_dsn,
+)
 from orderkit.cli._progress import ProgressBar, wanted
 from orderkit.cli._run import _stock
 
@@ -185,6 +192,11 @@ def test_a_dsn_is_told_from_a_file_name(dsn: str, *, text: bool) -> None:
         ("host=db.example port=5432x password=s3cr3t", "port"),
         ("host=db.example colour=red password=s3cr3t", "colour"),
         ("host=db.example password='s3cr3t", "quoted"),
+        ('host=db.example password=pw s3"cr3t dbname=x', "missing"),
+        ('host=db.example password=pw a"b"s3cr3t', "missing"),
+        ("postgresql://u:s3cr3t@db.example:²/shop", "port"),
+        ("host=db.example password=s3cr3t port=①", "port"),
+        ("postgresql://db.example/shop?password=s3cr3t@pw&bogus=1", "bogus"),
     ],
 )
 def test_a_malformed_dsn_is_bad_usage_without_its_password(
@@ -223,9 +235,18 @@ def test_no_form_of_dsn_shows_its_password(password: str) -> None:
         f"postgresql://orderkit:{password}@db.example/shop",  # not escaped
         f"host=db.example dbname=shop password={quoted} sslmode=require",
         f"host=db.example password={password}",  # not quoted
+        f"postgresql://db.example/shop?password={password}&sslmode=require",
+        f"postgresql://orderkit:{escaped}@db.example:²/shop",  # a bad port
+        f"host=db.example password={password} port=①",
     ]
     for dsn in dsns:
-        shown = f"{describe(dsn)} {dsn_problem(dsn) or ''}"
+        try:
+            database_option(dsn)
+        except argparse.ArgumentTypeError as error:
+            refused = str(error)
+        else:
+            refused = ""
+        shown = f"{describe(dsn)} {dsn_problem(dsn) or ''} {refused}"
         for secret in {password, escaped, password.partition(" ")[0]}:
             assert secret not in shown, dsn
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final, cast, final
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.errors import ConfigurationError
@@ -78,7 +78,10 @@ def database_option(text: str) -> str:
     if not text:
         raise argparse.ArgumentTypeError("empty: give a file path, :memory: or a DSN")
     if is_dsn(text):
-        problem = dsn_problem(text)
+        try:
+            problem = dsn_problem(text)
+        except Exception:  # noqa: BLE001 - argparse would echo the DSN whole
+            problem = "it cannot be read"
         if problem is not None:
             raise argparse.ArgumentTypeError(
                 f"{describe(text)} is not a valid PostgreSQL DSN: {problem}"
@@ -124,25 +127,32 @@ def dsn_problem(dsn: str) -> str | None:
 
 def _is_port(text: str) -> bool:
     text = text.strip()
-    return not text or (text.isdigit() and 1 <= int(text) <= _MAX_PORT)
+    # isascii: "²" is a digit to isdigit() and not to int().
+    return not text or (
+        text.isascii() and text.isdigit() and 1 <= int(text) <= _MAX_PORT
+    )
 
 
 def _scrub(message: str, dsn: str) -> str:
-    """The message of libpq with the pieces of `dsn` it quotes hidden, but keys.
+    """The message of libpq cut before the first piece of `dsn` it quotes.
 
-    libpq quotes what it cannot read, which may be a password: a quoted
-    piece stays only if `dsn` uses it as a key, or it is one character;
-    any other becomes "...".
+    libpq quotes what it cannot read, which may be a password, and a quote
+    inside the password pairs its quotes wrongly. A quoted piece stays only
+    if it is one punctuation mark (`"="`, `"]"`) or a name `dsn` uses as a
+    key (`"colour"` in `colour=red`); the message ends at the first other
+    one, and so says nothing of what follows it.
     """
-
-    def keep(match: re.Match[str]) -> str:
-        piece = match.group(1)
-        keyword = re.search(rf"(?:^|[\s?&]){re.escape(piece)}\s*=", dsn)
-        if len(piece) == 1 or (piece.isidentifier() and keyword is not None):
-            return match.group(0)
-        return '"..."'
-
-    return _QUOTED.sub(keep, message)
+    parts = message.split('"')
+    kept = [parts[0]]
+    for index in range(1, len(parts) - 1, 2):
+        piece = parts[index]
+        as_key = re.search(rf"(?:^|[\s?&]){re.escape(piece)}\s*=", dsn)
+        mark = len(piece) == 1 and not piece.isalnum()
+        if not mark and not (piece.isidentifier() and as_key is not None):
+            kept.append('"..."')
+            break
+        kept += ['"', piece, '"', parts[index + 1]]
+    return "".join(kept).rstrip()
 
 
 def _pairs(text: str) -> list[tuple[str, str]] | None:
@@ -194,23 +204,15 @@ def _uri_pairs(uri: str) -> list[tuple[str, str]] | None:
 def describe(target: str | None) -> str:
     """The database as the summary names it, without a DSN's password.
 
-    A URI loses its user part (`user:password@`) and its `password` (and
-    other secret) parameters; a key/value DSN loses its secret pairs. A DSN
-    that cannot be read keeps no more than what is surely no secret.
+    A URI is named by its hosts, ports, database and parameters as libpq
+    reads them, less its user part and its `password` (and other secret)
+    parameters; a key/value DSN loses its secret pairs. A DSN that cannot
+    be read keeps no more than what is surely no secret.
     """
     if target is None:
         return "temporary SQLite file"
     if target.startswith(_DSN_SCHEMES):
-        scheme, _, rest = target.partition("://")
-        # Everything up to the last "@" may be user and password, even when
-        # a "/" or "?" in the password makes the URI parse another way.
-        head, _, query = rest.rpartition("@")[2].partition("?")
-        kept = [
-            (name, value)
-            for name, value in parse_qsl(query, keep_blank_values=True)
-            if name.lower() not in _SECRETS
-        ]
-        return f"{scheme}://{head}" + (f"?{urlencode(kept)}" if kept else "")
+        return _described_uri(target)
     if is_dsn(target):
         pairs = _pairs(target)
         if pairs is None:
@@ -220,6 +222,39 @@ def describe(target: str | None) -> str:
             f"{key}={_quote(value)}" for key, value in pairs if key not in _SECRETS
         )
     return target
+
+
+def _described_uri(uri: str) -> str:
+    # Read as libpq reads it: where the user part ends is libpq's call (an
+    # "@" may sit in a password, in the user part or in the query).
+    scheme = uri.partition("://")[0]
+    try:
+        conninfo = importlib.import_module("psycopg.conninfo")
+        parsed = conninfo.conninfo_to_dict(uri)
+    except Exception:  # noqa: BLE001 - no psycopg, or a URI libpq refuses
+        # Without a user part anywhere, what comes before the query is hosts
+        # and database; with one, any of it may be the password.
+        head = uri.partition("?")[0]
+        return f"{scheme}://..." if "@" in uri else head
+    params = {
+        str(key): str(value)
+        for key, value in parsed.items()
+        if key not in _SECRETS and key != "user"
+    }
+    # An "@" libpq did not take as the end of a user part, or that is left
+    # in a value, may end a password that runs into a host, port or name.
+    if "@" in uri and ("user" not in parsed or "@" in "".join(params.values())):
+        return f"{scheme}://..."
+    hosts = params.pop("host", "").split(",")
+    ports = params.pop("port", "").split(",")
+    ports += [ports[-1]] * (len(hosts) - len(ports))
+    netloc = ",".join(
+        (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+        for host, port in zip(hosts, ports, strict=False)
+    )
+    path = quote(params.pop("dbname", ""), safe="")
+    query = f"?{urlencode(params)}" if params else ""
+    return f"{scheme}://{netloc}/{path}{query}"
 
 
 def _quote(value: str) -> str:
