@@ -392,6 +392,7 @@ SURFACE = {
         "retry",
         "status_changed_at",
         "status_drift",
+        "stuck_from_stores",
         "stuck_orders",
     ],
     "orderkit.pricing": [

@@ -41,6 +41,7 @@ from orderkit.services import (
     StuckRules,
     health_from_stores,
     health_report,
+    stuck_from_stores,
 )
 from orderkit.testing import FrozenClock
 
@@ -355,3 +356,29 @@ class TestTheWindow:
         )
         assert paged == whole
         assert whole.component(HealthMeasure.COMPLAINT_RATE).denominator == 3
+
+
+class TestStuckFromTheStores:
+    """The stuck orders of a backend, each judged from its own audit trail."""
+
+    def test_the_days_stuck_orders(self, unit: UnitOfWork) -> None:
+        shop = a_day_of_orders(unit)
+        stuck = stuck_from_stores(unit, shop.clock, rules=RULES)
+        assert [(s.order_id, s.reason, s.deadline) for s in stuck] == [
+            # Paid Monday 10:05 in Shanghai, one business day to ship.
+            ("DY-STUCK", StuckReason.PAST_SHIP_BY, at(10, 16)),
+            # Paid as the payment was recorded (02:35), 30 minutes to pick.
+            ("DY-2", StuckReason.STATUS_LIMIT, at(11, 3, 5)),
+        ]
+
+    def test_read_a_page_at_a_time_it_finds_the_same(self, unit: UnitOfWork) -> None:
+        shop = a_day_of_orders(unit)
+        whole = stuck_from_stores(unit, shop.clock, rules=RULES)
+        assert stuck_from_stores(unit, shop.clock, rules=RULES, page=1) == whole
+
+    def test_an_empty_backend_has_none(self, unit: UnitOfWork) -> None:
+        assert stuck_from_stores(unit, FrozenClock(NOW)) == []
+
+    def test_page_must_be_positive(self, unit: UnitOfWork) -> None:
+        with pytest.raises(InvalidQuantity):
+            stuck_from_stores(unit, FrozenClock(NOW), page=0)

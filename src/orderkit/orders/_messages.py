@@ -129,7 +129,8 @@ class OutboxMessage:
 
     Attributes:
         message_id: Unique per message, the same on every delivery: build
-            it from what caused it (`"milestone:douyin:DY-1:v3"`), so that a
+            it from what caused it (the desk's milestone for an order paid
+            is `"milestone:order:douyin:DY-1:paid"`), so that a
             retried change adds nothing new.
         stream: What orders delivery: the messages of one stream are
             published in the order they were added, each only after the one

@@ -19,9 +19,9 @@ per-buyer, IP and device limits over any `orderkit.ports.LimitStore`;
 `reconcile_payments` and `reconcile_stock` compare orders with a payment
 statement and the ledger with a stock count.
 `stuck_orders`, `due_to_close`, `status_drift` and `health_report` watch
-the orders (monitoring); `health_from_stores` reads the health report's
-figures from the stores itself. `relay` publishes the outbox's messages at least
-once, in order per stream.
+the orders (monitoring); `health_from_stores` and `stuck_from_stores` read
+their figures from the stores themselves. `relay` publishes the outbox's
+messages at least once, in order per stream.
 `retry` tries a call again after a `TransientError`, with capped exponential
 backoff; `CircuitBreaker` stops calling a target that keeps failing.
 
@@ -51,6 +51,7 @@ from orderkit.services._health import health_report as health_report
 from orderkit.services._health_stores import (
     health_from_stores as health_from_stores,
 )
+from orderkit.services._health_stores import stuck_from_stores as stuck_from_stores
 from orderkit.services._idempotency import DEFAULT_KEY_LEASE as DEFAULT_KEY_LEASE
 from orderkit.services._idempotency import (
     DEFAULT_KEY_RETENTION as DEFAULT_KEY_RETENTION,
@@ -184,5 +185,6 @@ __all__ = [
     "retry",
     "status_changed_at",
     "status_drift",
+    "stuck_from_stores",
     "stuck_orders",
 ]

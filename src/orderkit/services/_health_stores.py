@@ -1,16 +1,17 @@
-"""The order-health report read from the stores: every figure, and where it comes from.
+"""The order-health report and the stuck orders, read from the stores.
 
 `health_report` scores values its caller gathered; `health_from_stores`
 gathers them itself from one backend (orders and their audit trails, the
 inventory ledger), for an explicit window and clock, and hands them to it.
 Only what no store holds comes from the host: the warehouse's physical
 counts, the complaint figure, and what channel pulls reported.
+`stuck_from_stores` does the same for `stuck_orders`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import pendulum
 
@@ -29,7 +30,13 @@ from orderkit.services._health_types import (
     HealthRules,
     HealthWeights,
 )
-from orderkit.services._monitor import OrderRef, StuckRules, status_changed_at
+from orderkit.services._monitor import (
+    OrderRef,
+    StuckOrder,
+    StuckRules,
+    status_changed_at,
+    stuck_orders,
+)
 from orderkit.services._stock_counts import (
     StockCount,
     StockReconciliation,
@@ -37,7 +44,7 @@ from orderkit.services._stock_counts import (
 )
 
 
-__all__ = ["health_from_stores"]
+__all__ = ["health_from_stores", "stuck_from_stores"]
 
 # Movements read per call when the counts are checked against the ledger.
 _MOVEMENTS_PAGE = 1000
@@ -78,7 +85,31 @@ def _in_window(
         return True
     # An order left behind by an earlier window still counts against this
     # one while it is open or waits for something (a refund, a person).
+    return _waiting(order)
+
+
+def _waiting(order: Order) -> bool:
+    """Whether the order is open, or waits for a saga or a person."""
     return not order.status.is_terminal or order.saga is not None or bool(order.review)
+
+
+def _with_trails(
+    unit: UnitOfWork, page: int, wanted: Callable[[Order], bool]
+) -> Iterator[tuple[Order, tuple[AuditRecord, ...]]]:
+    """Every wanted order with its audit trail, `page` orders per unit of work."""
+    after: tuple[str, str] | None = None
+    while True:
+        with unit as uow:
+            batch = uow.orders.orders(after=after, limit=page)
+            trails = [
+                (order, tuple(uow.audit.records(order.channel, order.order_id)))
+                for order in batch
+                if wanted(order)
+            ]
+        yield from trails
+        if len(batch) < page:
+            return
+        after = (batch[-1].channel, batch[-1].order_id)
 
 
 def _stock(
@@ -209,24 +240,12 @@ def health_from_stores(  # noqa: PLR0913 - keyword-only inputs of one report
     orders: list[Order] = []
     records: list[AuditRecord] = []
     changed: dict[OrderRef, pendulum.DateTime] = {}
-    after: tuple[str, str] | None = None
-    while True:
-        with unit as uow:
-            batch = uow.orders.orders(after=after, limit=page)
-            trails = [
-                (order, tuple(uow.audit.records(order.channel, order.order_id)))
-                for order in batch
-                if order.placed_at < end
-            ]
-        for order, trail in trails:
-            if not _in_window(order, trail, start, end):
-                continue
-            orders.append(order)
-            records.extend(r for r in trail if start <= r.recorded_at < end)
-            changed[order.channel, order.order_id] = status_changed_at(order, trail)
-        if len(batch) < page:
-            break
-        after = (batch[-1].channel, batch[-1].order_id)
+    for order, trail in _with_trails(unit, page, lambda o: o.placed_at < end):
+        if not _in_window(order, trail, start, end):
+            continue
+        orders.append(order)
+        records.extend(r for r in trail if start <= r.recorded_at < end)
+        changed[order.channel, order.order_id] = status_changed_at(order, trail)
     return health_report(
         orders,
         now=now,
@@ -240,4 +259,53 @@ def health_from_stores(  # noqa: PLR0913 - keyword-only inputs of one report
         stuck_rules=stuck_rules,
         changed_at=changed,
         ship_by=ship_by,
+    )
+
+
+def stuck_from_stores(
+    unit: UnitOfWork,
+    clock: Clock,
+    *,
+    rules: StuckRules | None = None,
+    ship_by: Mapping[OrderRef, dt.datetime] | None = None,
+    page: int = 500,
+) -> list[StuckOrder]:
+    """Flag the stuck orders of one backend, every figure read from its stores.
+
+    `stuck_orders` judged at `clock.now()` over every order that can be
+    stuck (open, or waiting for a saga or a person: a completed, cancelled
+    or closed order with nothing owed never is), each with when it entered
+    its status as its audit trail says (`status_changed_at`). A page of
+    `page` orders is read per unit of work, so the list is not one
+    snapshot; run it off the hot path, every few minutes.
+
+    Args:
+        unit: The backend's unit of work; nothing is written.
+        clock: Where `now` comes from.
+        rules: The limits; `StuckRules()` by default.
+        ship_by: Ship-by instants promised per `(channel, order_id)`.
+        page: How many orders to read per unit of work.
+
+    Returns:
+        The stuck orders, as `stuck_orders` returns them: the longest
+        overdue first.
+
+    Raises:
+        InvalidQuantity: `page` is not a positive integer.
+        NaiveDatetime: `clock.now()` or an instant in `ship_by` has no UTC
+            offset.
+        ValidationError: `rules` is not a `StuckRules`.
+        StoreError: A store failed.
+
+    .. versionadded:: 0.1.0
+    """
+    positive_int("page")(None, None, page)
+    now = to_utc(clock.now(), "now")
+    orders: list[Order] = []
+    changed: dict[OrderRef, pendulum.DateTime] = {}
+    for order, trail in _with_trails(unit, page, _waiting):
+        orders.append(order)
+        changed[order.channel, order.order_id] = status_changed_at(order, trail)
+    return stuck_orders(
+        orders, now=now, rules=rules, changed_at=changed, ship_by=ship_by
     )

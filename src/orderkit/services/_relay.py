@@ -82,7 +82,11 @@ def relay(  # noqa: PLR0913 - the ports, the relay's name, then bounds
     returns at once when there is nothing to send.
 
     Args:
-        outbox: The outbox to drain.
+        outbox: The outbox to drain: one of its own (`SqliteOutbox`,
+            `PostgresOutbox`: each call commits itself), or a unit's
+            `uow.outbox` inside `with unit as uow`, whose claims and marks
+            last only once the unit commits: call `uow.commit()` after the
+            pass, or every message is claimed and published again.
         publish: Sends one message (to a queue, a webhook, a notifier); it
             returns once the message is accepted, and raises if it is not.
         clock: Where the pass reads the time.
