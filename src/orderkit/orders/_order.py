@@ -170,8 +170,10 @@ class Order:
     cancel_reason: str | None = attrs.field(
         default=None, validator=optional_text("cancel_reason")
     )
+    # Shown as a count: an order's keys grow with every event, and would
+    # bury the rest of a printed order.
     applied_keys: frozenset[IdempotencyKey] = attrs.field(
-        default=frozenset(), converter=_keys
+        default=frozenset(), converter=_keys, repr=lambda keys: f"<{len(keys)} keys>"
     )
     address_changed_at: pendulum.DateTime | None = attrs.field(
         default=None, converter=_address_changed_at
