@@ -21,7 +21,7 @@ from orderkit.errors import (
     StoreError,
 )
 from orderkit.integrations import ChannelOrder, load_json
-from orderkit.orders import Applied, OutboxMessage, Recorded, RefundDue
+from orderkit.orders import OutboxMessage
 from orderkit.ports import ChannelPayloads, Clock, Outbox, UnitOfWork
 from orderkit.services import (
     AlreadyAccepted,
@@ -127,35 +127,46 @@ def take_webhook(
         # to `desk.record_refund` before answering 200.
         return Reply(422, {"error": f"not handled here: {', '.join(others)}"})
     try:
-        taken = [
-            {"order_id": record.order_id, "outcome": _take(desk, record)}
-            for record in records
-            if isinstance(record, ChannelOrder)
-        ]
+        taken = [_take(desk, r) for r in records if isinstance(r, ChannelOrder)]
     except (StoreError, ConcurrencyConflict, IllegalTransition) as error:
         # Nothing of the failed call was written: let the channel retry (a
         # refund waits while a refund or capture saga is in flight).
         return Reply(503, {"error": str(error)})
     except OrderkitError as error:
-        # An event the order cannot take (a payment after its cancellation),
-        # or a refund beyond what it holds (the order waits for a person).
+        # A refund beyond what the order holds (it waits for a person), or
+        # an order the desk cannot read: no retry reads it better.
         return Reply(422, {"error": str(error)})
     return Reply(200, {"orders": taken})
 
 
-def _take(desk: OrderDesk, order: ChannelOrder) -> str:
+def _take(desk: OrderDesk, order: ChannelOrder) -> dict[str, object]:
+    """What the desk did with one order of the webhook, for the reply."""
+    taken: dict[str, object] = {"order_id": order.order_id}
     outcome = desk.accept(order)
     if not isinstance(outcome, AlreadyAccepted):
-        return type(outcome).__name__.lower()
+        taken["outcome"] = type(outcome).__name__.lower()
+        return taken
     # A later version of an order the desk has: its refunds, then its events
-    # (a re-sent one changes nothing).
-    changed = False
-    for done in desk.update(order):
-        if isinstance(done, EventRecorded):
-            changed |= any(isinstance(o, Applied | RefundDue) for o in done.outcomes)
-        else:
-            changed |= isinstance(done, Recorded)
-    return "updated" if changed else "unchanged"
+    # (a re-sent one changes nothing). Stored anew, the order's version moved.
+    done = desk.update(order)
+    last = done[-1].order if done else outcome.order
+    taken["outcome"] = (
+        "updated" if last.version > outcome.order.version else "unchanged"
+    )
+    # An event the order cannot take (a shipment after its cancellation; a
+    # payment in another currency, which holds the order for a person) is
+    # no failure to retry: sent again, it is refused again. It is answered
+    # 200, named, and logged for a person.
+    rejected = [
+        f"{type(r.event).__name__}: {r.error}"
+        for step in done
+        if isinstance(step, EventRecorded)
+        for r in step.rejected
+    ]
+    if rejected:
+        taken["rejected"] = rejected
+        _log.warning("order %s: events refused: %s", order.order_id, rejected)
+    return taken
 
 
 def run_relay(  # noqa: PLR0913 - the ports, then the worker's own settings

@@ -413,7 +413,13 @@ class TestAccept:
         refused = the_desk.accept(incoming("DY-2"))
         assert isinstance(refused, Refused)
         assert refused.reason is RefusalReason.LIMITS
-        the_desk.record("douyin", "DY-1", buyer_cancelled())
+        cancel = attrs.evolve(
+            buyer_cancelled(), order_id="DY-1", key=key("DY-1", "cancel")
+        )
+        assert (
+            the_desk.record("douyin", "DY-1", cancel).order.status
+            is OrderStatus.CANCELLED
+        )
         again = the_desk.accept(incoming("DY-3"))
         assert isinstance(again, Refused)
         assert again.reason is RefusalReason.LIMITS
@@ -1384,6 +1390,24 @@ class TestAfterSales:
         again = amend_as_ops(the_desk, a_return(passed=True), kind="as2")
         assert isinstance(again, Unchanged)
         assert balance(unit, clock) == (9, 0, 0)
+
+    def test_the_passed_inspections_record_says_the_refund_saga_started(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """The trail shows the saga start that its `SagaEnded` later ends."""
+        the_desk = shipped_order(unit, clock)
+        outcome = amend_as_ops(the_desk, a_return(passed=True))
+        assert isinstance(outcome, Recorded)
+        assert outcome.order.saga is not None
+        started = FieldChange("saga", "", "refund/requested")
+        with unit as uow:
+            trail = uow.audit.records("douyin", "DY-1001")
+        assert trail[-1] == outcome.record
+        assert trail[-1].version == outcome.order.version
+        assert started in trail[-1].changes
+        assert FieldChange("after_sales[AS-1].state", "", "inspected") in (
+            trail[-1].changes
+        )
 
     def test_another_orders_case_under_the_same_id_restocks_too(
         self, unit: UnitOfWork, clock: FrozenClock

@@ -49,6 +49,7 @@ from orderkit.services import (
     Refunded,
     Refunds,
     Shipping,
+    reconcile_payments,
 )
 from orderkit.testing import FrozenClock
 from orderkit.testing.fakes import FakeCarrier, FakePayments
@@ -215,6 +216,29 @@ class TestACaseSettledByHandMeanwhile:
         assert Refunds(first, clock, payments).resume(CH, ID) is None
         assert stored(first) == order
         assert payments.calls[case_key()] == 1
+
+    def test_the_refund_recorded_late_keeps_the_providers_id_and_reconciles(
+        self,
+        units: tuple[UnitOfWork, UnitOfWork],
+        clock: FrozenClock,
+        payments: FakePayments,
+    ) -> None:
+        case = self.inspected(units, clock, payments)
+        first, second = units
+        racing = Meanwhile(payments, self.other_process(second, clock, payments, case))
+
+        outcome = Refunds(first, clock, racing).resume(CH, ID)
+
+        assert isinstance(outcome, Refunded)
+        ledger = stored(first).payment_ledger
+        assert ledger is not None
+        given = outcome.transaction.transaction_id
+        assert ledger.refund(case_key()).provider_id == given
+        report = reconcile_payments([stored(first)], payments.statement(T0.date()))
+        # The refund finance recorded by hand is pending, so not missed; the
+        # one sent late is matched by the id the provider gave it.
+        assert [] == [(d.kind.value, d.transaction_id) for d in report.discrepancies]
+        assert given in {line.transaction_id for line in payments.statement(T0.date())}
 
     def test_a_refund_the_provider_declined_is_not_said_to_be_sent(
         self,

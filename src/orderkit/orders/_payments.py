@@ -10,10 +10,12 @@ and so across all payments of the order:
   included, never exceeds what was captured, unless an explicit, recorded
   `Override` (a chargeback, a goodwill gesture) grants an allowance beyond it.
 
-Every refund names the payment transaction it returns money from. Operations
-are idempotent by their ids: the same id with the same content is a no-op
-(timestamps are not content: a retry recomputes them), the same id with other
-content raises `IdempotencyConflict`.
+Every refund names the payment transaction it returns money from, and may
+keep the id the provider gave it (`provider_id`), which a provider's
+statement may list it under. Operations are idempotent by their ids: the
+same id with the same content is a no-op (timestamps are not content: a
+retry recomputes them), the same id with other content raises
+`IdempotencyConflict`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ import attrs
 import pendulum
 
 from orderkit._time import to_utc
-from orderkit._validate import as_tuple, instance_of, positive_money, text
+from orderkit._validate import (
+    as_tuple,
+    instance_of,
+    optional_name,
+    positive_money,
+    text,
+)
 from orderkit.errors import (
     CaptureExceedsAuthorisation,
     CurrencyMismatch,
@@ -154,13 +162,20 @@ class Refund:
     """Money sent back against one payment transaction.
 
     Attributes:
-        refund_id: The refund's id (the provider's, or the after-sales case's).
+        refund_id: The refund's id: the one it was asked for under (a
+            `refund` saga's key, the channel's refund id, the after-sales
+            case's refund), or the provider's.
         payment_id: The payment transaction the money came from.
         amount: The amount, above zero.
         reason: Why, for people and for finance.
         requested_at: When it was requested (UTC).
         state: `PENDING` until it settles (`REFUNDED`) or fails.
         decided_at: When it left `PENDING` (UTC); `None` while pending.
+        provider_id: The id the payment provider gave the refund when it
+            answered (a Stripe `re_...`); `None` when not known. A
+            provider's statement may list the refund under either id, and
+            `orderkit.services.reconcile_payments` matches both. Unique in
+            its ledger, and never another refund's `refund_id`.
 
     .. versionadded:: 0.1.0
     """
@@ -175,6 +190,9 @@ class Refund:
     )
     decided_at: pendulum.DateTime | None = attrs.field(
         default=None, converter=_optional_at
+    )
+    provider_id: str | None = attrs.field(
+        default=None, validator=optional_name("provider_id")
     )
 
     def __attrs_post_init__(self) -> None:
@@ -271,7 +289,8 @@ class PaymentLedger:
 
     Build an empty one with `PaymentLedger(order_id, "CNY")`; every operation
     returns a new ledger. A ledger built from stored parts is checked: ids are
-    unique, every amount is in the ledger's currency, and every payment keeps
+    unique (a refund's provider id names no other refund), every amount is
+    in the ledger's currency, and every payment keeps
     `captured <= authorised` and `refunded + pending <= captured + allowance`.
 
     Attributes:
@@ -444,31 +463,53 @@ class PaymentLedger:
         payments = (*self.payments[:index], moved, *self.payments[index + 1 :])
         return attrs.evolve(self, payments=payments)
 
-    def request_refund(
+    def request_refund(  # noqa: PLR0913 - a refund, and the provider's id for it
         self,
         refund_id: str,
         payment_id: str,
         amount: Money,
         reason: str,
         at: dt.datetime,
+        *,
+        provider_id: str | None = None,
     ) -> PaymentLedger:
         """Record a refund sent to the provider: pending until settled or failed.
 
+        Args:
+            refund_id: The id it was asked for under (the provider's
+                idempotency key).
+            payment_id: The payment the money goes back to.
+            amount: The amount.
+            reason: Why, for people and for finance.
+            at: When it was requested.
+            provider_id: The id the provider answered with, when it gave
+                one of its own: its statement may list the refund under it.
+
         Returns:
             The new ledger; this one unchanged if the same refund is recorded
-            already (whatever its state).
+            already (whatever its state). A repeat without a `provider_id`
+            is the same refund whatever provider id is recorded.
 
         Raises:
             ValidationError: An argument is invalid, such as an empty
-                `payment_id` (`field` names it).
+                `payment_id` (`field` names it), or `refund_id` or
+                `provider_id` names another refund (its id or provider id).
             CurrencyMismatch: `amount` is in another currency than the ledger.
             UnknownPayment: `payment_id` is not a payment of this ledger.
             RefundExceedsCapture: `amount` is more than the payment's captured
                 amount and allowance, less what is refunded or pending.
-            IdempotencyConflict: `refund_id` was used for another refund.
+            IdempotencyConflict: `refund_id` was used for another refund, or
+                with another `provider_id`.
         """
         # The argument's name, not the refund's field: the caller passed `at`.
-        refund = Refund(refund_id, payment_id, amount, reason, to_utc(at, "at"))
+        refund = Refund(
+            refund_id,
+            payment_id,
+            amount,
+            reason,
+            to_utc(at, "at"),
+            provider_id=provider_id,
+        )
         self._same_currency(amount, "amount")
         self._payment(payment_id, "payment_id")
         for existing in self.refunds:
@@ -477,9 +518,18 @@ class PaymentLedger:
                     payment_id,
                     amount,
                     reason,
-                ):
+                ) and provider_id in {None, existing.provider_id}:
                     return self
                 raise IdempotencyConflict(f"refund:{refund_id}")
+        known = _refund_ids(self.refunds)
+        if refund_id in known:
+            raise ValidationError(
+                "refund_id", refund_id, "is another refund's provider id"
+            )
+        if provider_id is not None and provider_id in known:
+            raise ValidationError(
+                "provider_id", provider_id, "names another refund of the ledger"
+            )
         left = self.totals(payment_id).refundable
         if amount > left:
             raise RefundExceedsCapture(
@@ -639,6 +689,35 @@ def _check_references(
             )
 
 
+def _refund_ids(refunds: Iterable[Refund]) -> set[str]:
+    """Every id the refunds are known by: their own and their providers'."""
+    ids = {r.refund_id for r in refunds}
+    ids.update(r.provider_id for r in refunds if r.provider_id is not None)
+    return ids
+
+
+def _check_provider_ids(refunds: tuple[Refund, ...]) -> None:
+    """Refuse a provider id that names another refund of the ledger.
+
+    A statement line under it would stand for two refunds at once.
+    """
+    own = {r.refund_id for r in refunds}
+    given: set[str] = set()
+    for i, refund in enumerate(refunds):
+        provider_id = refund.provider_id
+        if provider_id is None:
+            continue
+        if provider_id in given or (
+            provider_id in own and provider_id != refund.refund_id
+        ):
+            raise ValidationError(
+                f"refunds[{i}].provider_id",
+                provider_id,
+                "names another refund of the ledger",
+            )
+        given.add(provider_id)
+
+
 def _check_ledger(ledger: PaymentLedger) -> None:
     """Refuse stored parts that break the ledger's invariants."""
     _check_unique((p.payment_id for p in ledger.payments), "payments")
@@ -646,6 +725,7 @@ def _check_ledger(ledger: PaymentLedger) -> None:
         (c.capture_id for p in ledger.payments for c in p.captures), "captures"
     )
     _check_unique((r.refund_id for r in ledger.refunds), "refunds")
+    _check_provider_ids(ledger.refunds)
     _check_unique((o.override_id for o in ledger.overrides), "overrides")
     _check_payments(ledger)
     _check_references(ledger, "refunds", ledger.refunds)

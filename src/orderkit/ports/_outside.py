@@ -197,7 +197,10 @@ class Payments(Protocol):
       `refund(payment_id, amount, key=, reason=)` sends money back against a
       capture. Both return the provider's `ChannelTransaction` (failed ones
       included, `succeeded=False`) and are **idempotent** by `key`: the same
-      key returns the first transaction and moves no money again.
+      key returns the first transaction and moves no money again. A
+      refund's `transaction_id` is the provider's own id for it (the one its
+      statements list): orderkit keeps it as `Refund.provider_id`, beside
+      the key it asked under.
       Amounts never exceed what the order's `PaymentLedger` allows: check
       there first.
     - `statement(day)` returns the settlement lines of one day, in the

@@ -24,6 +24,7 @@ from cattrs.gen import make_dict_structure_fn
 from orderkit.errors import StructureError
 from orderkit.money import Money
 from orderkit.orders import OrderLine, Saga
+from orderkit.pricing import Refund
 from orderkit.serialization._collections import WriteItems, WriteOptional
 from orderkit.serialization._policies import is_function_type, refuse_function
 from orderkit.serialization._readers import READERS, UNREAD, Reader
@@ -255,6 +256,7 @@ _INLINE: Final[tuple[tuple[UnstructureHook, str], ...]] = (
 # were, and a reader that predates them reads what they default to.
 OMITTED_AT_DEFAULT: Final[Mapping[type, frozenset[str]]] = {
     OrderLine: frozenset({"stocked"}),
+    Refund: frozenset({"provider_id"}),
     Saga: frozenset({"tasks"}),
 }
 

@@ -34,6 +34,7 @@ from orderkit.integrations import (
     PickTask,
     TrackingEvent,
 )
+from orderkit.inventory import Shortage
 from orderkit.money import Money
 from orderkit.orders import (
     EVENT_TYPES,
@@ -77,6 +78,7 @@ from orderkit.services._desk_notes import (
     case_refund_failed,
     case_refund_message,
     held_for,
+    held_for_payments,
     just_passed,
     order_messages,
     owe,
@@ -85,6 +87,7 @@ from orderkit.services._desk_notes import (
     pricing_warning_record,
     reached,
     refused_events,
+    refused_payment,
     review_record,
     withdrawn_record,
 )
@@ -223,8 +226,24 @@ class OrderDesk:
         payment deadline, or committed if it is paid already), and a shortage
         refuses it. Refused orders leave nothing behind; held ones are stored
         without stock, waiting for `release`. An order that comes in
-        cancelled or closed is never held: it waits for nobody (a suspected
-        duplicate still goes to the detector's review queue).
+        cancelled or closed is never held but for a payment it could not
+        take (`"payment"`): it waits for nobody (a suspected duplicate still
+        goes to the detector's review queue).
+
+        An order that comes in paid (its notice states a capture: the order
+        holds a payment once its events applied) is never refused: its
+        money was taken, and refused it would be forgotten, with no refund
+        saga to send it back. Where a limit or a shortage would refuse it,
+        it is stored without stock and answered `Held`, waiting for a person
+        as an order paid after its stock sold out does (see `record`):
+        over a purchase limit, `review` gains `"limits"` (the intake's
+        `HeldForReview` audit record names the overages, as `overages`, and
+        the order uses no limit); short of stock, it gains `"stock"` (its
+        `HeldForReview` record names each short line, as `shortages`).
+        `release` holds its stock then (raising `InsufficientStock`, nothing
+        changed, while it is still short); cancelled or closed, it sends its
+        money back through its refund saga, and those reasons leave
+        `review`.
 
         The events the channel states with the order apply as `record`
         applies them: early ones are parked with the order, and money owed
@@ -261,7 +280,8 @@ class OrderDesk:
             promotion: The promotion the order uses, for limits.
 
         Returns:
-            `Accepted`, `Held`, `AlreadyAccepted` or `Refused`.
+            `Accepted`, `Held`, `AlreadyAccepted` or `Refused` (an order not
+            paid when it comes in only).
 
         Raises:
             ValidationError: `incoming` is not a `ChannelOrder`.
@@ -282,22 +302,26 @@ class OrderDesk:
             order, refunds = _taken_in(batch, records, now)
             screening = self._detectors(uow.detector).check(order)
             limited = self._limited(uow, order, ip, device, promotion)
-            if limited is not None:
+            # Paid already, the order is money taken: refused, nothing would
+            # say so, and no saga would send it back. It waits for a person.
+            if limited is not None and not order.payments:
                 return limited
             order, why, total = self._priced(incoming, order, now, records)
             # An order that came in cancelled or closed takes no stock and
             # waits for nobody about it, as one held at intake and ended
             # later: only a payment it could not take is still a person's.
-            reasons = _held(screening, why, batch)
+            reasons = _held(screening, limited, why, batch)
             if order.status in ENDED:
                 reasons = [r for r in reasons if r[0] not in SETTLED_BY_ENDING]
-            review = [reason for reason, _ in reasons]
-            details = [detail for _, detail in reasons]
+            review = [reason for reason, _, _ in reasons]
+            details = [detail for _, detail, _ in reasons]
             if review:
                 held = _evolve_order(
                     order, review=tuple(review), version=order.version + 1
                 )
-                records.append(review_record(held, now, tuple(review)))
+                record = review_record(held, now, tuple(review))
+                said = tuple(change for _, _, told in reasons for change in told)
+                records.append(attrs.evolve(record, changes=record.changes + said))
                 order = held
             else:
                 try:
@@ -309,12 +333,18 @@ class OrderDesk:
                     raced = uow.orders.get(incoming.channel, incoming.order_id)
                     if raced is not None:
                         return AlreadyAccepted(raced)
-                    return Refused(
-                        order.channel,
-                        order.order_id,
-                        RefusalReason.OUT_OF_STOCK,
-                        shortages=error.shortages,
-                    )
+                    if not order.payments:
+                        return Refused(
+                            order.channel,
+                            order.order_id,
+                            RefusalReason.OUT_OF_STOCK,
+                            shortages=error.shortages,
+                        )
+                    # Paid already: kept without stock, as a payment after the
+                    # stock sold out is (`record`), for a person to decide.
+                    order = _short(order, error.shortages, now, records)
+                    review = list(order.review)
+                    details = [_shortages_detail(error.shortages)]
             # Paid twice in the notice itself: stock as any paid order, and a
             # person settles the excess.
             order = _held_if_overpaid(order, total, now, records)
@@ -338,6 +368,8 @@ class OrderDesk:
 
         An order taken in already ended buys nothing: no limit applies to
         it and it uses none, so that the refund it owes is not lost with it.
+        An order over a limit uses none either (`Exceeded` counts nothing):
+        one taken in paid is held rather than refused, all the same.
         """
         if order.status in ENDED or not self._policy.limits:
             return None
@@ -387,11 +419,14 @@ class OrderDesk:
         """Let a held order go on, after a person reviewed it.
 
         Every reason in `order.review` is cleared. An order held at intake
-        has no stock yet, and one paid after its stock sold out has none
+        has no stock yet (one taken in paid over a purchase limit,
+        `"limits"`, or short of stock, `"stock"`, included: releasing it
+        uses no limit), and one paid after its stock sold out has none
         left: its stock is held now. One held later (a carrier exception, a
-        refund or a label for a person, a payment too many) keeps the stock
-        it has. Releasing moves no money: an order released as `"overpaid"`
-        keeps every payment, and owes all they hold back if it is cancelled
+        refund or a label for a person, a payment too many, a payment it
+        refused) keeps the stock it has. Releasing moves no money: an order
+        released as `"overpaid"` keeps every payment, and owes all they hold
+        back if it is cancelled
         or closed later; a person sends the excess back otherwise (the
         channel's refund, recorded with `record_refund`). A payment recorded
         after the release that pays it over again holds it again.
@@ -406,7 +441,8 @@ class OrderDesk:
             UnknownOrder: The desk has no such order.
             IllegalTransition: The order is not held for review, or a reviewer
                 rejected it as a duplicate in the detector's queue.
-            InsufficientStock: Its lines cannot be filled now; nothing changed.
+            InsufficientStock: Its lines cannot be filled now (an order held
+                for `"stock"` still short, say); nothing changed.
         """
         with self._unit as uow:
             order = self._order(uow, channel, order_id)
@@ -483,7 +519,25 @@ class OrderDesk:
         event that applies; one the order then refuses (a channel parcel of
         more units than ordered) is dropped, and the order waits for a
         person (`review` gains `"event"`, its audit record naming the
-        event), as one refused at intake does. A payment commits the
+        event), as one refused at intake does (a payment: `"payment"`, as
+        below).
+
+        A payment the order refuses (`PaymentCaptured` in another currency
+        than the order's, say) is money the buyer paid that nothing else
+        would tell of: the order waits for a person in the same unit, as
+        one taken in with it does (`review` gains `"payment"`, and its
+        `HeldForReview` audit record names the payment: its id, amount and
+        why, as the change `payment`); the payment is not recorded, and
+        `EventRecorded.rejected` lists it. The same payment again (this
+        notice repeated, or the one intake held the order for) holds nothing
+        more; another one, while the order waits already, is named in a
+        record of its own. Any other event the order refuses as it comes
+        (a shipment after its cancellation, say) changes nothing and is not
+        recorded: it is returned in
+        `EventRecorded.rejected` (its `error` says why), and raises nothing,
+        so check it: the channel stated something the order cannot be.
+
+        A payment commits the
         order's held stock; a shipment takes its units out of the ledger; a
         cancellation or close releases held stock and gives back committed,
         unshipped units. Money owed back (`RefundDue`) goes to the outbox as
@@ -491,15 +545,16 @@ class OrderDesk:
         A payment that comes after the order's hold lapsed holds its stock
         again; when the stock is gone meanwhile, the payment is recorded all
         the same and the order waits for a person (`review` gains
-        `"stock"`): `release` holds its stock once there is some, or the
+        `"stock"`, as for an order taken in paid while its stock is short:
+        see `accept`): `release` holds its stock once there is some, or the
         order is cancelled and its money owed back. So does a parcel shipped
         of units the ledger never gave the order: the shipment is recorded
         and the ledger's figures wait for a person. An order held at intake
-        (`"duplicate"`, `"pricing"`, `"event"`, `"payment"`) takes no stock
-        when paid: `release` holds and commits it. Cancelled or closed, an
-        order takes no stock and waits for nobody about it any more: those
-        reasons but `"payment"`, and `"stock"` and `"overpaid"`, leave
-        `review`, with a
+        (`"duplicate"`, `"limits"`, `"pricing"`, `"event"`, `"payment"`)
+        takes no stock when paid: `release` holds and commits it. Cancelled
+        or closed, an order takes no stock and waits for nobody about it any
+        more: those reasons but `"payment"`, and `"stock"` and `"overpaid"`,
+        leave `review`, with a
         `ReviewWithdrawn` audit record (a suspected duplicate stays in the
         detector's review queue, for a person to resolve there; the money it
         holds goes back through its refund saga). `"payment"` (a payment the
@@ -540,13 +595,16 @@ class OrderDesk:
 
         Raises:
             UnknownOrder: The desk has no such order.
+            ValidationError: `event` is not an order event; nothing was
+                recorded.
+            OrderMismatch: The event is for another order (its `order_id`
+                is not `order_id`); nothing was recorded.
             ConcurrencyConflict: Another process changed the order while this
                 call ran, or the store broke a tie between crossed units;
                 nothing was recorded: call again.
             StoreError: A store failed; nothing was recorded.
         """
-        if type(event) not in EVENT_TYPES:
-            raise ValidationError("event", event, "must be an order event")
+        _check_event(order_id, event)
         with self._unit as uow:
             order = self._order(uow, channel, order_id)
             if any(parked.key == event.key for parked in order.parked):
@@ -556,6 +614,7 @@ class OrderDesk:
             assert batch.order is not None  # noqa: S101 - it started with an order
             records = list(batch.records)
             new = _parking(batch.order, batch.parked, order.parked, records, now)
+            new = _held_if_payment_refused(uow, new, batch, now, records)
             if new == order:
                 return EventRecorded(order, batch.outcomes, batch.parked)
             picked = _picked(self._stock(uow), order, new)
@@ -740,6 +799,8 @@ class OrderDesk:
                 if just_passed(order, part):
                     uow.outbox.add([case_refund_message(order, part, now)])
                     outcome = owe_case(outcome, part, now)
+                    # Its record now says the refund saga started too.
+                    records = [outcome.record]
             elif isinstance(part, PaymentLedger):
                 owed = None
                 if order.status.is_terminal:
@@ -1027,6 +1088,14 @@ class OrderDesk:
             uow.outbox.add(messages)
 
 
+def _check_event(order_id: str, event: OrderEvent) -> None:
+    """Refuse what is no order event, or an event of another order."""
+    if type(event) not in EVENT_TYPES:
+        raise ValidationError("event", event, "must be an order event")
+    if event.order_id != order_id:
+        raise OrderMismatch(order_id, event.order_id, "event.order_id")
+
+
 def _parking(
     order: Order,
     parked: tuple[OrderEvent, ...],
@@ -1088,32 +1157,103 @@ def _held_if_overpaid(
     return over[0]
 
 
+_Reason = tuple[str, str, tuple[FieldChange, ...]]
+
+
 def _held(
-    screening: Screening, pricing: str | None, batch: Batch
-) -> list[tuple[str, str]]:
-    """Why intake holds an order for a person: each reason, with its detail."""
-    reasons = []
+    screening: Screening, limited: Refused | None, pricing: str | None, batch: Batch
+) -> list[_Reason]:
+    """Why intake holds an order for a person.
+
+    Each reason, with its detail and what its audit record says of it
+    beyond the review: the limits it is over, the payments it refused.
+    """
+    reasons: list[_Reason] = []
     if screening.suspected:
         matches = ", ".join(f"{m.channel}:{m.order_id}" for m in screening.matches)
-        reasons.append(("duplicate", f"疑似重复 / suspected duplicate of {matches}"))
+        reasons.append(
+            ("duplicate", f"疑似重复 / suspected duplicate of {matches}", ())
+        )
+    if limited is not None:
+        over = "; ".join(
+            f"{o.key.key}: {o.count} of {o.key.limit}" for o in limited.overages
+        )
+        detail = f"超出限购 / purchase limits reached: {over}"
+        reasons.append(("limits", detail, (FieldChange("overages", "", over),)))
     if pricing is not None:
-        reasons.append(("pricing", pricing))
+        reasons.append(("pricing", pricing, ()))
     refused = [o for o in batch.outcomes if isinstance(o, Rejected)]
     # The channel states what the order cannot be: a person looks before it
     # goes on, rather than the event vanishing. A payment it could not take
     # is money the buyer paid, whatever becomes of the order.
-    payments = [
-        f"PaymentCaptured {r.event.payment_id}: {r.error}"
-        for r in refused
-        if isinstance(r.event, PaymentCaptured)
-    ]
+    payments = [r for r in refused if isinstance(r.event, PaymentCaptured)]
     others = [r for r in refused if not isinstance(r.event, PaymentCaptured)]
     if others:
-        reasons.append(("event", refused_events(others)))
+        reasons.append(("event", refused_events(others), ()))
     if payments:
-        paid = "; ".join(payments)
-        reasons.append(("payment", f"拒收的付款 / payments refused: {paid}"))
+        paid = "; ".join(
+            f"PaymentCaptured {r.event.payment_id}: {r.error}"
+            for r in payments
+            if isinstance(r.event, PaymentCaptured)
+        )
+        named = tuple(refused_payment(r) for r in payments)
+        reasons.append(("payment", f"拒收的付款 / payments refused: {paid}", named))
     return reasons
+
+
+def _shortages_detail(shortages: Sequence[Shortage]) -> str:
+    """What a person reads of an order short of stock: each short line."""
+    return f"缺货 / out of stock: {'; '.join(str(s) for s in shortages)}"
+
+
+def _short(
+    order: Order,
+    shortages: Sequence[Shortage],
+    now: pendulum.DateTime,
+    records: list[AuditRecord],
+) -> Order:
+    """A paid order the stock cannot fill, waiting for a person without stock.
+
+    Its `HeldForReview` record names each short line (`shortages`).
+    """
+    said = FieldChange("shortages", "", "; ".join(str(s) for s in shortages))
+    held, record = held_for(order, "stock", now, said)
+    records.append(record)
+    return held
+
+
+def _held_if_payment_refused(
+    uow: UnitOfWork,
+    order: Order,
+    batch: Batch,
+    now: pendulum.DateTime,
+    records: list[AuditRecord],
+) -> Order:
+    """`order`, waiting for a person about each payment the batch refused.
+
+    A refused payment is money the buyer paid that no saga knows of, as at
+    intake (`"payment"`). One the trail names already (the same notice
+    again, or the payment intake held the order for) changes nothing.
+    """
+    refused = [
+        r
+        for r in batch.outcomes
+        if isinstance(r, Rejected) and isinstance(r.event, PaymentCaptured)
+    ]
+    if not refused:
+        return order
+    # Read for a refused payment only: rare, and off the common path.
+    told = {
+        change
+        for record in uow.audit.records(order.channel, order.order_id)
+        for change in record.changes
+    }
+    said = [c for c in dict.fromkeys(map(refused_payment, refused)) if c not in told]
+    if not said:
+        return order
+    held, record = held_for_payments(order, said, now)
+    records.append(record)
+    return held
 
 
 def _picked(stock: OrderStock, old: Order, new: Order) -> tuple[PickTask, ...]:
@@ -1156,7 +1296,9 @@ def _held_if_refused(
     refused = [
         r
         for r in batch.outcomes
-        if isinstance(r, Rejected) and r.event.key != event.key
+        if isinstance(r, Rejected)
+        and r.event.key != event.key
+        and not isinstance(r.event, PaymentCaptured)
     ]
     if not refused or "event" in order.review:
         return order

@@ -407,6 +407,34 @@ def held_for(
     return held, record
 
 
+def held_for_payments(
+    order: Order, said: Sequence[FieldChange], now: pendulum.DateTime
+) -> tuple[Order, AuditRecord]:
+    """The order waiting for a person about payments it refused, and its record.
+
+    `said` names each payment (`refused_payment`). An order waiting for
+    `"payment"` already keeps its review: the record names the payments
+    the person is to look at as well.
+    """
+    if "payment" not in order.review:
+        return held_for(order, "payment", now, *said)
+    held = _evolve_order(order, version=order.version + 1)
+    return held, _desk_record(held, now, "HeldForReview", "review", tuple(said))
+
+
+def refused_payment(rejected: Rejected) -> FieldChange:
+    """The change naming a payment the order refused: its id, amount and why.
+
+    The same payment refused for the same reason is named alike, wherever
+    it came from (the intake's notice, a later one), so that a trail
+    holding the change says a person was told of it already.
+    """
+    event = rejected.event
+    assert isinstance(event, PaymentCaptured)  # noqa: S101 - only payments
+    said = f"PaymentCaptured {event.payment_id} {event.amount}: {rejected.error}"
+    return FieldChange("payment", "", said)
+
+
 def refused_events(rejected: Iterable[Rejected]) -> str:
     """What a person is told of events the order refused: each, and why."""
     said = "; ".join(f"{type(r.event).__name__}: {r.error}" for r in rejected)

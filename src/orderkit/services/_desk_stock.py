@@ -43,18 +43,25 @@ _TAKING_STOCK: Final = _HOLDING | _COMMITTED
 _SHORTEST_HOLD: Final = dt.timedelta(seconds=1)
 
 
-HELD_WITHOUT_STOCK: Final = frozenset({"duplicate", "event", "payment", "pricing"})
-"""Why an order is held at intake: it takes no stock until a person releases it."""
+HELD_WITHOUT_STOCK: Final = frozenset(
+    {"duplicate", "event", "limits", "payment", "pricing"}
+)
+"""Why an order is held at intake: it takes no stock until a person releases it.
+
+`"limits"` holds an order taken in paid over a purchase limit (one not paid
+is refused): the money was taken, so it is kept, and a person decides.
+"""
 
 SETTLED_BY_ENDING: Final = (HELD_WITHOUT_STOCK - {"payment"}) | {"stock", "overpaid"}
 """Why an order waits for a person that its cancellation or close settles.
 
-An ended order takes no stock: whether it may (intake's reasons) or where
-its stock went (`"stock"`) no longer decides anything. What it owes back
-goes through its refund saga, a payment too many included (`"overpaid"`:
-the saga sends back all its payments hold); a payment it could not take (`"payment"`:
-no saga knows of it), a refund, a label or pick tasks to void and a
-carrier's exception still need a person.
+An ended order takes no stock: whether it may (intake's reasons, a purchase
+limit among them) or where its stock went (`"stock"`: paid after its stock
+sold out, or taken in paid with its stock short) no longer decides
+anything. What it owes back goes through its refund saga, a payment too
+many included (`"overpaid"`: the saga sends back all its payments hold); a
+payment it could not take (`"payment"`: no saga knows of it), a refund, a
+label or pick tasks to void and a carrier's exception still need a person.
 """
 
 

@@ -71,6 +71,9 @@ orders waiting past their promise.
 class RefusalReason(enum.StrEnum):
     """Why the desk refused an order: nothing of it was recorded.
 
+    Only an order not paid when it comes in is refused: one paid already is
+    held for a person instead (`Held`, `review` `"limits"` or `"stock"`).
+
     .. versionadded:: 0.1.0
     """
 
@@ -101,11 +104,16 @@ class Accepted:
 class Held:
     """The order is stored but waits for a person; no stock is held for it.
 
+    Among the reasons (`order.review`): `"limits"` and `"stock"` for an
+    order that comes in paid and that a purchase limit or a shortage would
+    have refused (`Refused`): its money was taken, so it is kept.
+
     Attributes:
         order: The order as stored; `order.review` says why.
         records: Its audit records.
         detail: A reason a person can read (the pricing hold reason in Chinese
-            and English, the orders it resembles).
+            and English, the orders it resembles, the limits it is over, the
+            stock it lacks).
 
     .. versionadded:: 0.1.0
     """
@@ -133,6 +141,11 @@ class AlreadyAccepted:
 @attrs.frozen(slots=True)
 class Refused:
     """The order was refused; nothing of it was recorded.
+
+    Only an order not paid when it comes in is refused (its notice states
+    no capture): refused, the money of a paid one would be forgotten. One
+    paid already that a limit or a shortage would refuse is `Held` instead,
+    without stock (`review` `"limits"` or `"stock"`).
 
     Attributes:
         channel: The order's channel.
@@ -179,7 +192,12 @@ class EventRecorded:
 
     @property
     def rejected(self) -> tuple[Rejected, ...]:
-        """The outcomes that refused an event."""
+        """The outcomes that refused an event: check it, `record` raises none.
+
+        A refused payment holds the order for a person (`"payment"`), as
+        does a parked event refused once another let it through
+        (`"event"`); any other refused event changed nothing.
+        """
         return tuple(o for o in self.outcomes if isinstance(o, Rejected))
 
 

@@ -71,7 +71,8 @@ class DiscrepancyKind(enum.StrEnum):
     """Money taken twice: a repeated statement line, or a second capture for
     an order whose recorded captures the statement already settled."""
     DUPLICATE_REFUND = "duplicate_refund"
-    """A refund the statement lists twice."""
+    """A refund the statement lists twice (under one of its ids, or under
+    each: its refund id and the provider's)."""
     REFUND_WITHOUT_PAYMENT = "refund_without_payment"
     """Money sent back for an order that neither side shows as paid."""
     MALFORMED_ROW = "malformed_row"
@@ -263,6 +264,8 @@ class _Expected:
     amount: Money
     # A pending refund may or may not have reached the statement yet.
     required: bool
+    # The id the provider gave a refund: a statement may list it under that.
+    provider_id: str | None = None
 
 
 _Period = tuple[pendulum.DateTime, pendulum.DateTime]
@@ -318,6 +321,7 @@ def _expected_of(order: Order, period: _Period | None) -> list[_Expected]:
             _REFUND,
             r.amount,
             required=r.state is RefundState.REFUNDED and due(r.decided_at),
+            provider_id=r.provider_id,
         )
         for r in ledger.refunds
         if r.state is not RefundState.FAILED
@@ -334,6 +338,20 @@ _Key = tuple[str, str, str]
 def _key(item: _Expected) -> _Key:
     scope = item.order_id if item.money_class == _REFUND else ""
     return item.money_class, scope, item.transaction_id
+
+
+def _keys(item: _Expected) -> list[_Key]:
+    """Every key a line may match `item` under: a refund's provider id too.
+
+    The first is the item's own (`_key`), which stands for it wherever
+    it is counted, so that a refund is matched, missed or repeated once
+    whichever of its ids the statement lists.
+    """
+    own = _key(item)
+    other = item.provider_id
+    if other is None or other == item.transaction_id:
+        return [own]
+    return [own, (own[0], own[1], other)]
 
 
 def _line_key(
@@ -379,18 +397,19 @@ def _refund_owners(expected: Mapping[_Key, _Expected]) -> dict[str, list[str]]:
 def _index_orders(
     orders: Iterable[Order], period: _Period | None
 ) -> dict[_Key, _Expected]:
+    """The orders' movements, under each key a line may match them by (`_keys`)."""
     expected: dict[_Key, _Expected] = {}
     for i, order in enumerate(as_tuple(orders, "orders", Order)):
         for item in _expected_of(order, period):
-            key = _key(item)
-            first = expected.get(key)
-            if first is not None:
-                raise ValidationError(
-                    f"orders[{i}]",
-                    item.transaction_id,
-                    f"repeats a {item.money_class} of order {first.order_id!r}",
-                )
-            expected[key] = item
+            for key in _keys(item):
+                first = expected.get(key)
+                if first is not None:
+                    raise ValidationError(
+                        f"orders[{i}]",
+                        key[2],
+                        f"repeats a {item.money_class} of order {first.order_id!r}",
+                    )
+                expected[key] = item
     return expected
 
 
@@ -420,13 +439,15 @@ def _compare(line: SettlementLine, item: _Expected) -> Discrepancy | None:
 
 
 def _failed_refunds(orders: tuple[Order, ...]) -> dict[str, set[str]]:
-    """The orders whose ledgers record each refund id as failed."""
+    """The orders whose ledgers record each refund id as failed (its provider's too)."""
     failed: dict[str, set[str]] = {}
     for order in orders:
         ledger = order.payment_ledger
         for refund in () if ledger is None else ledger.refunds:
             if refund.state is RefundState.FAILED:
-                failed.setdefault(refund.refund_id, set()).add(order.order_id)
+                for tid in (refund.refund_id, refund.provider_id):
+                    if tid is not None:
+                        failed.setdefault(tid, set()).add(order.order_id)
     return failed
 
 
@@ -508,9 +529,12 @@ def reconcile_payments(
     """Compare what the orders record with what a settlement statement shows.
 
     The orders' side: each order's payment ledger when it keeps one (every
-    capture under its capture id; every settled refund under its refund id;
-    a pending refund is matched when the statement has it and not missed
-    when it does not; a failed one moved no money), and each of its
+    capture under its capture id; every settled refund under its refund id
+    and under the id its provider gave it, `Refund.provider_id`, if the
+    ledger keeps one: a statement may list it under either, and it is one
+    refund, matched, missed or repeated once whichever it lists; a pending
+    refund is matched when the statement has it and not missed when it
+    does not; a failed one moved no money), and each of its
     `payments` the ledger does not keep (a capture under its payment id, as
     for an order without a ledger: orderkit makes one for the payments it
     or the channel refunded, and a payment recorded later is not in it),
@@ -526,7 +550,8 @@ def reconcile_payments(
     and (if the statement names one) the order agree, and is a
     `CURRENCY_MISMATCH`, `AMOUNT_MISMATCH` or `ORDER_MISMATCH` otherwise.
     A statement line under a transaction id seen earlier in the statement
-    is a `DUPLICATE_CAPTURE` (or `DUPLICATE_REFUND`). One no order records
+    is a `DUPLICATE_CAPTURE` (or `DUPLICATE_REFUND`), and so is a line under
+    a refund's other id. One no order records
     is a `DUPLICATE_CAPTURE` when its order already has every recorded
     capture in the statement, a `REFUND_WITHOUT_PAYMENT` when it is a
     refund for an order neither side shows a capture for, and
@@ -553,7 +578,8 @@ def reconcile_payments(
 
     Raises:
         ValidationError: An argument is not a sequence of the right items,
-            two orders record the same transaction id, or the period is
+            two orders record the same capture id (or one order the same
+            refund id twice, its own or its provider's), or the period is
             not one (naive, or ending before it starts).
 
     .. versionadded:: 0.1.0
@@ -575,7 +601,9 @@ def reconcile_payments(
     # First pass: match by transaction id, so that what counts as a second
     # capture does not depend on the order of the statement's lines.
     found: dict[int, Discrepancy | None] = {}
-    seen: set[_Key] = set()
+    # What the lines matched, each under its own key (`_keys`): a refund
+    # listed under its provider's id and again under its own is one refund.
+    seen: dict[_Key, str] = {}
     refunds = _refund_owners(expected)
     named = {
         key
@@ -589,32 +617,36 @@ def reconcile_payments(
             skipped += 1
             continue
         key = _line_key(line, money_class, refunds, named)
-        if key in seen:
+        item = expected.get(key)
+        own = key if item is None else _key(item)
+        first = seen.get(own)
+        if first is not None:
             kind = (
                 DiscrepancyKind.DUPLICATE_CAPTURE
                 if money_class == _CAPTURE
                 else DiscrepancyKind.DUPLICATE_REFUND
             )
+            again = "" if first == line.transaction_id else f" (listed as {first})"
             found[i] = Discrepancy(
                 kind=kind,
                 order_id=line.order_id,
                 transaction_id=line.transaction_id,
                 actual=line.amount,
-                detail=f"the statement lists this {line.kind} again",
+                detail=f"the statement lists this {line.kind} again{again}",
             )
             continue
-        seen.add(key)
-        item = expected.get(key)
+        seen[own] = line.transaction_id
         if item is not None:
             found[i] = _compare(line, item)
             matched += found[i] is None
     # An order counts as captured once every capture it records is in the
     # statement: only then is another capture for it a second charge.
+    items = {_key(e): e for e in expected.values()}
     recorded: dict[str, set[_Key]] = {}
-    for key, e in expected.items():
+    for key, e in items.items():
         if e.money_class == _CAPTURE:
             recorded.setdefault(e.order_id, set()).add(key)
-    captured_orders = {oid for oid, keys in recorded.items() if keys <= seen}
+    captured_orders = {oid for oid, keys in recorded.items() if keys <= seen.keys()}
     for i, (line, money_class) in enumerate(money_lines):
         if money_class is not None and i not in found:
             found[i] = _unmatched(
@@ -627,16 +659,20 @@ def reconcile_payments(
             order_id=e.order_id,
             transaction_id=e.transaction_id,
             expected=e.amount,
-            detail=f"the order records this {e.money_class}; the statement lacks it",
+            detail=(
+                f"the order records this {e.money_class}"
+                + ("" if len(_keys(e)) == 1 else f" (the provider's {e.provider_id})")
+                + "; the statement lacks it"
+            ),
         )
-        for key, e in expected.items()
+        for key, e in items.items()
         if e.required and key not in seen
     ]
     listed = [found[i] for i in sorted(found)]
     return Reconciliation(
         discrepancies=[*malformed, *(d for d in listed if d is not None), *missing],
         matched=matched,
-        expected=sum(e.required or key in seen for key, e in expected.items()),
+        expected=sum(e.required or key in seen for key, e in items.items()),
         settled=len(statement) - skipped,
         skipped=skipped,
     )

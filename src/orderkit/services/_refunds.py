@@ -61,7 +61,10 @@ class Refunds:
     its after-sales cases passed inspection, each with a `refund` outbox
     message under the saga's key. `send_due` sends each one to the provider
     under that key, then records it on the order (the refund requested and
-    settled in the order's payment ledger, one made for an order without,
+    settled in the order's payment ledger under that key, keeping the id
+    the provider answered with as its `provider_id`, which the provider's
+    statement may list it under (not one that is the key itself, the
+    payment's id, or another refund's id); a ledger made for an order without one,
     a payment it lacks added first; for a case, the case `REFUNDED` unless
     a person settled it otherwise while the refund was at the provider,
     which leaves the order to a person) and ends the saga.
@@ -231,7 +234,7 @@ class Refunds:
         result = "; ".join(
             steps.describe(t) + (f" ({why})" if why else "") for t, why in sent
         )
-        done = _sent(parts, transactions)
+        done = _sent(parts, sent)
         recorded = self._record(
             channel, order_id, saga, case, reason=reason, sent=done, result=result
         )
@@ -432,14 +435,22 @@ def _parts(saga: Saga, case: AfterSalesCase | None) -> list[_Part]:
 
 
 def _sent(
-    parts: list[_Part], transactions: list[ChannelTransaction] | None
+    parts: list[_Part], answers: list[tuple[ChannelTransaction, str]] | None
 ) -> list[steps.SentRefund]:
-    """The parts sent, each with whether it succeeded; all of them with `None`."""
-    if transactions is None:
-        return [(*part, True) for part in parts]
+    """The parts sent, as the provider answered (`_send`); all succeeded with `None`.
+
+    Each keeps the id the provider gave it: its statement may list the refund
+    under that id. A part it refused by raising got no id from it.
+    """
+    if answers is None:
+        return [steps.SentRefund(*part, succeeded=True) for part in parts]
     return [
-        (*part, transaction.succeeded)
-        for part, transaction in zip(parts, transactions, strict=True)
+        steps.SentRefund(
+            *part,
+            succeeded=transaction.succeeded,
+            provider_id=None if why else transaction.transaction_id,
+        )
+        for part, (transaction, why) in zip(parts, answers, strict=True)
     ]
 
 
@@ -473,7 +484,7 @@ def _recorded(  # noqa: PLR0913 - the refund, and what the provider said
         new = recorded.order
         records.append(recorded.record)
     owed = _settled_otherwise(case) is None
-    if case is not None and owed and all(succeeded for *_, succeeded in sent):
+    if case is not None and owed and all(s.succeeded for s in sent):
         last = case.steps[-1].at if case.steps else case.requested_at
         # A case's steps never go back in time, whatever this clock says.
         refunded = refund_case(case, saga.key, max(now, last), actor=steps.ACTOR)
@@ -508,7 +519,7 @@ def _end(  # noqa: PLR0913 - the saga, and what the provider said
         RefundExceedsCapture: A case's refund the ledger refuses once sent:
             nothing was written, the saga stays.
     """
-    succeeded = all(ok for *_, ok in sent)
+    succeeded = all(s.succeeded for s in sent)
     if case is not None:
         # The case as it stands now: a person may have settled it
         # while the refund was at the provider.
@@ -567,16 +578,16 @@ def _late(  # noqa: PLR0913 - the saga, and what was sent under it
     """
     ledger = order.payment_ledger
     kept = set() if ledger is None else {r.refund_id for r in ledger.refunds}
-    missing = [s for s in sent if s[0] not in kept]
+    missing = [s for s in sent if s.refund_id not in kept]
     key = IdempotencyKey(steps.ACTOR, "refund.late", order.order_id, saga.key)
     # Declined everywhere, no money moved: the saga's end said so already.
-    if not any(ok for *_, ok in missing) or key in order.applied_keys:
+    if not any(s.succeeded for s in missing) or key in order.applied_keys:
         return None
     # A declined part moved no money: it is recorded failed, not "sent".
     what = ", ".join(
-        f"{amount} to {payment} under {refund_id}"
-        + ("" if succeeded else " (declined: no money moved)")
-        for refund_id, payment, amount, succeeded in missing
+        f"{s.amount} to {s.payment_id} under {s.refund_id}"
+        + ("" if s.succeeded else " (declined: no money moved)")
+        for s in missing
     )
     try:
         new, records = _recorded(
@@ -584,7 +595,7 @@ def _late(  # noqa: PLR0913 - the saga, and what was sent under it
         )
         shown = new.payment_ledger
         ids = set() if shown is None else {r.refund_id for r in shown.refunds}
-        recorded = all(s[0] in ids for s in missing)
+        recorded = all(s.refund_id in ids for s in missing)
         said = f"{result}; {what} sent after its saga ended, " + (
             "recorded" if recorded else "not recorded"
         )

@@ -87,8 +87,11 @@ class Refunded:
     Attributes:
         order: The order as stored afterwards, its refund saga ended and its
             payment ledger's refund settled (an order without a ledger gets
-            one).
-        transaction: The provider's refund.
+            one), under the saga's key, keeping the provider's
+            `transaction_id` as its `provider_id` when that id names this
+            refund alone (see `Refunds`).
+        transaction: The provider's refund (the last, when ending an order
+            sent one to each of its payments).
 
     .. versionadded:: 0.1.0
     """

@@ -7,7 +7,7 @@ record (`SagaStarted`, `SagaEnded`), so the audit trail tells every step.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Final
+from typing import Final, NamedTuple
 
 import attrs
 import pendulum
@@ -417,8 +417,16 @@ def with_review(order: Order, reason: str) -> tuple[Order, tuple[FieldChange, ..
     return attrs.evolve(order, review=review), (change,)
 
 
-SentRefund = tuple[str, str, Money, bool]
-"""A refund sent: its refund id, payment, amount, and whether it succeeded."""
+class SentRefund(NamedTuple):
+    """A refund sent, and what the provider answered."""
+
+    refund_id: str
+    """The id it was sent under: the provider's idempotency key."""
+    payment_id: str
+    amount: Money
+    succeeded: bool
+    provider_id: str | None = None
+    """The id the provider gave it, if it answered with one."""
 
 
 def with_refunds(
@@ -427,14 +435,47 @@ def with_refunds(
     reason: str,
     now: pendulum.DateTime,
 ) -> PaymentLedger:
-    """`ledger` with each refund requested, then settled or failed."""
-    for refund_id, payment_id, refunded, succeeded in sent:
-        ledger = ledger.request_refund(refund_id, payment_id, refunded, reason, now)
-        if succeeded:
-            ledger = ledger.settle_refund(refund_id, now)
+    """`ledger` with each refund requested, then settled or failed.
+
+    Each keeps the id the provider gave it, which its statement may list it
+    under, unless that id cannot tell it apart (see `_own_id`).
+    """
+    for refund in sent:
+        ledger = ledger.request_refund(
+            refund.refund_id,
+            refund.payment_id,
+            refund.amount,
+            reason,
+            now,
+            provider_id=_own_id(ledger, refund),
+        )
+        if refund.succeeded:
+            ledger = ledger.settle_refund(refund.refund_id, now)
         else:
-            ledger = ledger.fail_refund(refund_id, now)
+            ledger = ledger.fail_refund(refund.refund_id, now)
     return ledger
+
+
+def _own_id(ledger: PaymentLedger, refund: SentRefund) -> str | None:
+    """The provider's id for `refund`, if it names this refund alone.
+
+    The money left whatever the provider called it, so an id the ledger
+    would refuse is dropped, never raised: the refund's own id adds
+    nothing, and the payment's id (an adapter reporting the payment it
+    refunded) or an id another refund holds would stand for more than
+    this refund on a statement. A refund the ledger keeps already is
+    left as it was recorded.
+    """
+    given = refund.provider_id
+    if given is None or given in {refund.refund_id, refund.payment_id}:
+        return None
+    for other in ledger.refunds:
+        if refund.refund_id == other.refund_id or given in {
+            other.refund_id,
+            other.provider_id,
+        }:
+            return None
+    return given
 
 
 def ledger_after(

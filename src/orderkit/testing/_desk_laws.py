@@ -33,8 +33,10 @@ def check_desk_laws(
     `orderkit.adapters.memory.MemoryUnitOfWork` (the reference), each on a
     `FrozenClock` the run moves for both, through `steps` operations drawn
     from `random.Random(seed + run)` (`DeskAction` lists them): goods in,
-    channel orders accepted (some sold out, some suspected duplicates held
-    for review, some delivered again), later notices of payment (a second
+    channel orders accepted (some sold out, or over the desk's purchase
+    limit of one pot a day to an address: refused, or held for a person
+    when they come in paid; some suspected duplicates held for review, some
+    delivered again), later notices of payment (a second
     one too: an order paid twice) and cancellation, payments through
     `Checkout`, cancellations, releases,
     picking, parcels, after-sales cases that passed inspection (stock back,

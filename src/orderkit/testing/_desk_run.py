@@ -38,6 +38,8 @@ from orderkit.ports import UnitOfWork
 from orderkit.pricing import (
     ApprovalTiers,
     ChangeState,
+    LimitRule,
+    LimitScope,
     PriceChange,
     approve,
     expire,
@@ -71,7 +73,14 @@ from orderkit.testing.fakes import FakePayments
 START: Final = pendulum.datetime(2026, 11, 11, 2)
 _A = DeskAction
 _S = OrderStatus
-_POLICY: Final = DeskPolicy(locations=LOCATIONS)
+# One pot a day to an address: a twin buying pots is over the limit (refused,
+# or held when it comes in paid: its money was taken).
+_POLICY: Final = DeskPolicy(
+    locations=LOCATIONS,
+    limits=[
+        LimitRule(LimitScope.ADDRESS, limit=1, window=dt.timedelta(days=1), sku="POT")
+    ],
+)
 _FINGERPRINTER: Final = Fingerprinter.for_tests()
 # The steps a retry may repeat: each is keyed, so a repeat is a replay.
 _REPEATABLE: Final = frozenset(

@@ -80,8 +80,10 @@ class FakePayments:
       transaction and moves no money; the same key for another request
       raises `IdempotencyConflict`.
     - `statement(day)` lists the day's successful transactions (UTC days),
-      a capture under its payment id and a refund under its key, so that
-      it reconciles with what the services record.
+      a capture under its payment id and a refund under the transaction id
+      `refund` answered with (`ref-000002`), as a real provider's
+      statement does; the services keep that id in the order's payment
+      ledger (`Refund.provider_id`), so the two reconcile.
 
     Attributes:
         effects: Per key, how many times money moved under it: a test
@@ -174,15 +176,17 @@ class FakePayments:
     def statement(self, day: dt.date) -> Sequence[SettlementLine]:
         """The day's successful transactions, settled at once with no fee.
 
-        Each line names its transaction by the merchant's own id, as the
-        orders record it and `orderkit.services.reconcile_payments` matches
-        it: a capture by its payment id, a refund by its key (the refund
-        id). No line names an order: the provider knows payments only.
+        A capture is named by its payment id, and a refund by the id the
+        provider gave it (the `transaction_id` `refund` returned), not the
+        merchant's key it was asked under: what a payment ledger records as
+        the refund's `provider_id`, which
+        `orderkit.services.reconcile_payments` matches it by. No line names
+        an order: the provider knows payments only.
         """
         with self._lock:
             done = [
-                (key, request, t)
-                for key, (request, t) in self._first.items()
+                (request, t)
+                for request, t in self._first.values()
                 if t.succeeded and t.created_at.date() == day
             ]
         return [
@@ -190,14 +194,14 @@ class FakePayments:
                 transaction_id=(
                     request.payment_id
                     if request.kind is TransactionKind.CAPTURE
-                    else key
+                    else t.transaction_id
                 ),
                 kind=t.kind,
                 amount=t.amount,
                 fee=Money(0, t.amount.currency),
                 settled_at=t.created_at,
             )
-            for key, request, t in done
+            for request, t in done
         ]
 
     def _repeat(self, key: str, request: _Request) -> ChannelTransaction | None:
