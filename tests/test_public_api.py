@@ -267,6 +267,7 @@ SURFACE = {
         "reject_case",
         "request_return",
         "resolve_case",
+        "unshipped_lines",
     ],
     "orderkit.integrations": [
         "ChannelOrder",

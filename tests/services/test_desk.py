@@ -1068,6 +1068,22 @@ class TestEvents:
         assert caught.value.value == "DY-404"
 
 
+class TestReading:
+    """`order` reads an order as the desk holds it."""
+
+    def test_the_order_as_stored(self, unit: UnitOfWork, clock: FrozenClock) -> None:
+        the_desk = desk_with_order(unit, clock, paid())
+        read = the_desk.order("douyin", "DY-1001")
+        with unit as uow:
+            assert read == uow.orders.get("douyin", "DY-1001")
+        assert read.status is OrderStatus.PAID
+
+    def test_an_unknown_order(self, unit: UnitOfWork, clock: FrozenClock) -> None:
+        with pytest.raises(UnknownOrder) as caught:
+            desk(unit, clock).order("douyin", "DY-404")
+        assert caught.value.value == "DY-404"
+
+
 def shipped_order(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
     """DY-1001 paid, picked and handed to SF Express."""
     the_desk = desk_with_order(unit, clock, paid())

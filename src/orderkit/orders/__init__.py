@@ -76,6 +76,7 @@ from orderkit.orders._outcomes import Outcome as Outcome
 from orderkit.orders._outcomes import RefundDue as RefundDue
 from orderkit.orders._outcomes import Rejected as Rejected
 from orderkit.orders._outcomes import Stale as Stale
+from orderkit.orders._parcels import unshipped_lines as unshipped_lines
 from orderkit.orders._saga import Saga as Saga
 from orderkit.orders._status import OrderStatus as OrderStatus
 from orderkit.orders._status import ShipmentStatus as ShipmentStatus
@@ -148,4 +149,5 @@ __all__ = [
     "reject_case",
     "request_return",
     "resolve_case",
+    "unshipped_lines",
 ]

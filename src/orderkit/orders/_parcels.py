@@ -20,7 +20,7 @@ from orderkit.orders._commit import (
     with_shipments,
 )
 from orderkit.orders._events import Delivered, InTransit, Shipped
-from orderkit.orders._model import Shipment
+from orderkit.orders._model import Shipment, ShipmentLine
 from orderkit.orders._order import Order
 from orderkit.orders._outcomes import Outcome, Stale
 from orderkit.orders._status import OrderStatus, ShipmentStatus
@@ -73,6 +73,25 @@ def shipped_by_line(order: Order) -> dict[str, int]:
         for part in shipment.lines:
             shipped[part.line_id] = shipped.get(part.line_id, 0) + part.quantity
     return shipped
+
+
+def unshipped_lines(order: Order) -> tuple[ShipmentLine, ...]:
+    """The units no parcel of the order has carried yet, one part per line.
+
+    What a `Shipped` event's `lines` are when one parcel takes the rest of
+    the order: ship with a tracking number you already have (a 3PL's)
+    without asking a carrier for a label (`Shipping.ship` does that). In
+    the order's line order; empty once every unit has shipped. The order
+    desk page shows it in use.
+
+    .. versionadded:: 0.1.0
+    """
+    shipped = shipped_by_line(order)
+    return tuple(
+        ShipmentLine(line.line_id, line.quantity - shipped.get(line.line_id, 0))
+        for line in order.lines
+        if line.quantity > shipped.get(line.line_id, 0)
+    )
 
 
 def shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:

@@ -1025,6 +1025,16 @@ class OrderDesk:
             closed.append(self.record(order.channel, order.order_id, event))
         return tuple(closed)
 
+    def order(self, channel: str, order_id: str) -> Order:
+        """The order as the desk holds it now.
+
+        Raises:
+            UnknownOrder: The desk has no such order.
+            StoreError: A store failed.
+        """
+        with self._unit as uow:
+            return self._order(uow, channel, order_id)
+
     def picking_queue(self, *, limit: int = 100) -> tuple[Order, ...]:
         """Paid orders waiting for picking, most urgent first.
 

@@ -36,11 +36,10 @@ from orderkit.orders import (
     Payment,
     Recorded,
     Saga,
-    ShipmentLine,
     record_payments,
 )
 from orderkit.orders._owed import left_on, owed_back
-from orderkit.orders._parcels import shipped_by_line
+from orderkit.orders._parcels import unshipped_lines
 from orderkit.orders._status import ENDED
 from orderkit.ports import Clock, UnitOfWork
 from orderkit.pricing import PaymentLedger
@@ -146,21 +145,12 @@ def _label(saga: Saga | None) -> str:
     return "" if saga is None else f"{saga.name}/{saga.step}"
 
 
-def unshipped(order: Order) -> tuple[ShipmentLine, ...]:
-    shipped = shipped_by_line(order)
-    return tuple(
-        ShipmentLine(line.line_id, line.quantity - shipped.get(line.line_id, 0))
-        for line in order.lines
-        if line.quantity > shipped.get(line.line_id, 0)
-    )
-
-
 def unshippable(order: Order) -> str | None:
     if order.status not in SHIPPABLE:
         return f"the order is {order.status}"
     if order.review:
         return "the order is held for review"
-    if not unshipped(order):
+    if not unshipped_lines(order):
         return "every unit has shipped"
     return None
 

@@ -34,6 +34,7 @@ from orderkit.orders import (
     Saga,
     Shipped,
     order_stream,
+    unshipped_lines,
 )
 from orderkit.ports import Carrier, Clock, Payments, UnitOfWork, Warehouse
 from orderkit.services import _saga_steps as steps
@@ -443,7 +444,7 @@ class Shipping:
             if refused is not None:
                 return str(refused)
             order = recorded.order
-        lines = steps.unshipped(order)
+        lines = unshipped_lines(order)
         if not lines or order.status not in steps.SHIPPABLE:
             return f"the order is {order.status} with nothing to ship"
         shipped = Shipped(
