@@ -229,6 +229,31 @@ class TestPaidShortOfStock:
         assert [o.order_id for o in desk.picking_queue()] == ["DY-1"]
 
 
+class TestHeldShortOfStockThenPaidAgain:
+    """Held for "stock", an order takes none when paid again: `release` does."""
+
+    def test_the_rest_of_a_split_payment_takes_no_stock(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        receive(unit, clock, 1)
+        desk = make_desk(unit, clock)
+        split = attrs.evolve(
+            notice("DY-1", 3), events=(captured("DY-1", cny("200.00")),)
+        )
+        assert desk.accept(split).order.review == ("stock",)  # type: ignore[union-attr]
+        receive(unit, clock, 5, n=1)
+
+        rest = captured("DY-1", cny("100.00"), "alipay-2", n="2")
+        after = desk.record(CH, "DY-1", rest).order
+
+        assert after.review == ("stock",)
+        assert len(after.payments) == 2
+        assert stock(unit, clock) == (6, 0, 0)
+        released = desk.release(CH, "DY-1", actor="ops").order
+        assert released.review == ()
+        assert stock(unit, clock) == (6, 0, 3)
+
+
 class TestPaidOverALimit:
     """A paid order over a purchase limit is held, uses no limit, and is kept."""
 
@@ -254,6 +279,25 @@ class TestPaidOverALimit:
         # DY-1's use lapses 13 hours on; one of DY-2 would still count.
         clock.advance(hours=13)
         assert isinstance(desk.accept(notice("DY-3", 3, buyer="b-1")), Accepted)
+
+    def test_a_payment_it_refused_is_money_paid_too(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        receive(unit, clock, 10)
+        desk = make_desk(unit, clock, BY_BUYER)
+        assert isinstance(desk.accept(notice("DY-0", 1, buyer="b-1")), Accepted)
+        # Paid in euros, which a CNY order cannot take: no payment recorded,
+        # but the buyer paid, and a refusal would forget it.
+        paid_in_euros = attrs.evolve(
+            notice("DY-1", buyer="b-1"), events=(euros("DY-1", "eur-1"),)
+        )
+
+        outcome = desk.accept(paid_in_euros)
+
+        assert isinstance(outcome, Held)
+        assert set(outcome.order.review) == {"limits", "payment"}
+        assert stored(unit, "DY-1") == outcome.order
+        assert stock(unit, clock) == (10, 0, 1)  # DY-0's alone
 
     def test_one_not_paid_is_still_refused(
         self, unit: UnitOfWork, clock: FrozenClock

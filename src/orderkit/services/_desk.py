@@ -230,8 +230,9 @@ class OrderDesk:
         take (`"payment"`): it waits for nobody (a suspected duplicate still
         goes to the detector's review queue).
 
-        An order that comes in paid (its notice states a capture: the order
-        holds a payment once its events applied) is never refused: its
+        An order that comes in paid (its notice states a capture, whether
+        the order took it or refused it, as one in another currency) is
+        never refused: its
         money was taken, and refused it would be forgotten, with no refund
         saga to send it back. Where a limit or a shortage would refuse it,
         it is stored without stock and answered `Held`, waiting for a person
@@ -304,7 +305,7 @@ class OrderDesk:
             limited = self._limited(uow, order, ip, device, promotion)
             # Paid already, the order is money taken: refused, nothing would
             # say so, and no saga would send it back. It waits for a person.
-            if limited is not None and not order.payments:
+            if limited is not None and not _money_taken(order, batch):
                 return limited
             order, why, total = self._priced(incoming, order, now, records)
             # An order that came in cancelled or closed takes no stock and
@@ -333,7 +334,7 @@ class OrderDesk:
                     raced = uow.orders.get(incoming.channel, incoming.order_id)
                     if raced is not None:
                         return AlreadyAccepted(raced)
-                    if not order.payments:
+                    if not _money_taken(order, batch):
                         return Refused(
                             order.channel,
                             order.order_id,
@@ -550,8 +551,10 @@ class OrderDesk:
         order is cancelled and its money owed back. So does a parcel shipped
         of units the ledger never gave the order: the shipment is recorded
         and the ledger's figures wait for a person. An order held at intake
-        (`"duplicate"`, `"limits"`, `"pricing"`, `"event"`, `"payment"`)
-        takes no stock when paid: `release` holds and commits it. Cancelled
+        (`"duplicate"`, `"limits"`, `"pricing"`, `"event"`, `"payment"`),
+        or waiting without stock (`"stock"`), takes none when paid (a
+        second payment, the rest of a split one): `release` holds and
+        commits it, once a person decided. Cancelled
         or closed, an order takes no stock and waits for nobody about it any
         more: those reasons but `"payment"`, and `"stock"` and `"overpaid"`,
         leave `review`, with a
@@ -1168,6 +1171,17 @@ def _held_if_overpaid(
 
 
 _Reason = tuple[str, str, tuple[FieldChange, ...]]
+
+
+def _money_taken(order: Order, batch: Batch) -> bool:
+    """Whether the notice says the buyer paid, in a payment the order took or not.
+
+    One it refused (in another currency, say) is money paid all the same.
+    """
+    return bool(order.payments) or any(
+        isinstance(o, Rejected) and isinstance(o.event, PaymentCaptured)
+        for o in batch.outcomes
+    )
 
 
 def _held(

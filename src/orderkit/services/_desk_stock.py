@@ -52,6 +52,8 @@ HELD_WITHOUT_STOCK: Final = frozenset(
 is refused): the money was taken, so it is kept, and a person decides.
 """
 
+_RELEASE_HOLDS_STOCK: Final = HELD_WITHOUT_STOCK | {"stock"}
+
 SETTLED_BY_ENDING: Final = (HELD_WITHOUT_STOCK - {"payment"}) | {"stock", "overpaid"}
 """Why an order waits for a person that its cancellation or close settles.
 
@@ -193,7 +195,9 @@ class OrderStock:
                 continue
             committed = True
         stockless = not committed
-        if stockless and not HELD_WITHOUT_STOCK & set(order.review):
+        # Held without stock (at intake, or short of it): `release` holds it,
+        # when a person decided; a payment meanwhile does not.
+        if stockless and not _RELEASE_HOLDS_STOCK & set(order.review):
             # The hold lapsed before the money came: hold the stock again.
             try:
                 self.hold(order, now)

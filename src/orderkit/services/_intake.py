@@ -143,7 +143,8 @@ class Refused:
     """The order was refused; nothing of it was recorded.
 
     Only an order not paid when it comes in is refused (its notice states
-    no capture): refused, the money of a paid one would be forgotten. One
+    no capture, taken or refused): refused, the money of a paid one would
+    be forgotten. One
     paid already that a limit or a shortage would refuse is `Held` instead,
     without stock (`review` `"limits"` or `"stock"`).
 
