@@ -197,6 +197,8 @@ def test_a_dsn_is_told_from_a_file_name(dsn: str, *, text: bool) -> None:
         ("postgresql://u:s3cr3t@db.example:²/shop", "port"),
         ("host=db.example password=s3cr3t port=①", "port"),
         ("postgresql://db.example/shop?password=s3cr3t@pw&bogus=1", "bogus"),
+        ("host=db.example Password=s3cr3t dbname=shop", "Password"),
+        ("host=db.example passwd=s3cr3t", "passwd"),
     ],
 )
 def test_a_malformed_dsn_is_bad_usage_without_its_password(

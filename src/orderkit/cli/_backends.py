@@ -44,6 +44,7 @@ _SECRETS: Final = frozenset({
     "password", "sslpassword", "oauth_client_secret", "scram_client_key",
     "scram_server_key",
 })  # fmt: skip
+_SHOWN: Final = _KEYWORDS - _SECRETS
 _KEY_VALUE: Final = re.compile(r"\s*([A-Za-z_]+)\s*=")
 _BAD_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _QUOTED: Final = re.compile(r'"([^"]*)"')
@@ -206,8 +207,9 @@ def describe(target: str | None) -> str:
 
     A URI is named by its hosts, ports, database and parameters as libpq
     reads them, less its user part and its `password` (and other secret)
-    parameters; a key/value DSN loses its secret pairs. A DSN that cannot
-    be read keeps no more than what is surely no secret.
+    parameters; a key/value DSN loses its secret pairs, and a key libpq
+    does not know shows no value. A DSN that cannot be read keeps no more
+    than what is surely no secret.
     """
     if target is None:
         return "temporary SQLite file"
@@ -217,9 +219,13 @@ def describe(target: str | None) -> str:
         pairs = _pairs(target)
         if pairs is None:
             keys = re.findall(r"([A-Za-z_]+)\s*=", target)
-            return " ".join(f"{key}=..." for key in keys if key in _KEYWORDS - _SECRETS)
+            return " ".join(f"{key}=..." for key in keys if key in _SHOWN)
+        # A key libpq does not know may be a password mistyped (`Password`,
+        # `passwd`): only a known key that is no secret shows its value.
         return " ".join(
-            f"{key}={_quote(value)}" for key, value in pairs if key not in _SECRETS
+            f"{key}={_quote(value)}" if key in _SHOWN else f"{key}=..."
+            for key, value in pairs
+            if key not in _SECRETS
         )
     return target
 

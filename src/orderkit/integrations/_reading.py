@@ -307,7 +307,8 @@ def read_instant(
         NaiveDatetime: The text has no offset and no `zone` was given.
         ValidationError: Not text; a date without a time; an RFC 2822 zone
             name the standard does not define (UT, GMT and the old US names
-            such as EST are); not a possible date and time.
+            such as EST are); RFC 2822 text with more after its zone than
+            one comment (`"+0000 (UTC)"`); not a possible date and time.
         ConfigurationError: `zone` is not an IANA zone.
     """
     if not isinstance(value, str) or not value.strip() or not value.isprintable():

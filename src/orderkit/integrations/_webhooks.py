@@ -16,15 +16,13 @@ from orderkit.errors import InvalidSignature, ValidationError
 __all__ = ["WebhookVerifier"]
 
 _DIGESTS: Final = frozenset({"sha1", "sha256", "sha512"})
+_ENCODINGS: Final = frozenset({"base64", "hex"})
 
 
 class _Headers(Protocol):
     """A request's headers as web frameworks hand them over: pairs by `items()`."""
 
     def items(self) -> Iterable[tuple[Any, Any]]: ...
-
-
-_ENCODINGS: Final = frozenset({"base64", "hex"})
 
 
 def _secret(value: object) -> bytes:
@@ -102,7 +100,8 @@ class WebhookVerifier:
         For tests and fakes that post signed webhooks to a host's endpoint.
 
         Raises:
-            ValidationError: `body` is not bytes.
+            ValidationError: `body` is not bytes-like (bytes, bytearray,
+                memoryview).
         """
         mac = hmac.new(self.secret, _raw(body), self.digest).digest()
         if self.encoding == "hex":
@@ -123,7 +122,7 @@ class WebhookVerifier:
             InvalidSignature: The header is missing, given twice with
                 different values, or does not match the body (`field` is
                 the header, `value` what it held).
-            ValidationError: `body` is not bytes, or `headers` has no
+            ValidationError: `body` is not bytes-like, or `headers` has no
                 `items()` (the error names its type only).
         """
         received = _header(headers, self.header)

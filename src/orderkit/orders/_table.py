@@ -48,6 +48,8 @@ _S = OrderStatus
 _PRE_SHIPPING = (_S.PENDING_PAYMENT, _S.PAID, _S.PICKING)
 _SHIPPING = (_S.PARTIALLY_SHIPPED, _S.SHIPPED, _S.IN_TRANSIT)
 _DONE = (_S.DELIVERED, _S.COMPLETED)
+# `_status.ENDED` as a tuple: the table's cells, and so the order of
+# `TRANSITIONS`, must not depend on a set's order.
 _ENDED = (_S.CANCELLED, _S.CLOSED)
 
 

@@ -343,9 +343,9 @@ class OrderDesk:
                         )
                     # Paid already: kept without stock, as a payment after the
                     # stock sold out is (`record`), for a person to decide.
-                    order = _short(order, error.shortages, now, records)
+                    order, detail = _short(order, error.shortages, now, records)
                     review = list(order.review)
-                    details = [_shortages_detail(error.shortages)]
+                    details = [detail]
             # Paid twice in the notice itself: stock as any paid order, and a
             # person settles the excess.
             order = _held_if_overpaid(order, total, now, records)
@@ -1173,15 +1173,21 @@ def _held_if_overpaid(
 _Reason = tuple[str, str, tuple[FieldChange, ...]]
 
 
+def _refused_payments(batch: Batch) -> list[Rejected]:
+    """The payments the batch refused: money the buyer paid all the same."""
+    return [
+        o
+        for o in batch.outcomes
+        if isinstance(o, Rejected) and isinstance(o.event, PaymentCaptured)
+    ]
+
+
 def _money_taken(order: Order, batch: Batch) -> bool:
     """Whether the notice says the buyer paid, in a payment the order took or not.
 
     One it refused (in another currency, say) is money paid all the same.
     """
-    return bool(order.payments) or any(
-        isinstance(o, Rejected) and isinstance(o.event, PaymentCaptured)
-        for o in batch.outcomes
-    )
+    return bool(order.payments) or bool(_refused_payments(batch))
 
 
 def _held(
@@ -1206,28 +1212,20 @@ def _held(
         reasons.append(("limits", detail, (FieldChange("overages", "", over),)))
     if pricing is not None:
         reasons.append(("pricing", pricing, ()))
-    refused = [o for o in batch.outcomes if isinstance(o, Rejected)]
     # The channel states what the order cannot be: a person looks before it
     # goes on, rather than the event vanishing. A payment it could not take
     # is money the buyer paid, whatever becomes of the order.
-    payments = [r for r in refused if isinstance(r.event, PaymentCaptured)]
-    others = [r for r in refused if not isinstance(r.event, PaymentCaptured)]
+    payments = _refused_payments(batch)
+    others = [
+        o for o in batch.outcomes if isinstance(o, Rejected) and o not in payments
+    ]
     if others:
         reasons.append(("event", refused_events(others), ()))
     if payments:
-        paid = "; ".join(
-            f"PaymentCaptured {r.event.payment_id}: {r.error}"
-            for r in payments
-            if isinstance(r.event, PaymentCaptured)
-        )
         named = tuple(refused_payment(r) for r in payments)
+        paid = "; ".join(change.new for change in named)
         reasons.append(("payment", f"拒收的付款 / payments refused: {paid}", named))
     return reasons
-
-
-def _shortages_detail(shortages: Sequence[Shortage]) -> str:
-    """What a person reads of an order short of stock: each short line."""
-    return f"缺货 / out of stock: {'; '.join(str(s) for s in shortages)}"
 
 
 def _short(
@@ -1235,15 +1233,16 @@ def _short(
     shortages: Sequence[Shortage],
     now: pendulum.DateTime,
     records: list[AuditRecord],
-) -> Order:
+) -> tuple[Order, str]:
     """A paid order the stock cannot fill, waiting for a person without stock.
 
-    Its `HeldForReview` record names each short line (`shortages`).
+    Its `HeldForReview` record names each short line (`shortages`); the
+    detail is what a person reads of it.
     """
-    said = FieldChange("shortages", "", "; ".join(str(s) for s in shortages))
-    held, record = held_for(order, "stock", now, said)
+    short = "; ".join(str(s) for s in shortages)
+    held, record = held_for(order, "stock", now, FieldChange("shortages", "", short))
     records.append(record)
-    return held
+    return held, f"缺货 / out of stock: {short}"
 
 
 def _held_if_payment_refused(
@@ -1259,11 +1258,7 @@ def _held_if_payment_refused(
     intake (`"payment"`). One the trail names already (the same notice
     again, or the payment intake held the order for) changes nothing.
     """
-    refused = [
-        r
-        for r in batch.outcomes
-        if isinstance(r, Rejected) and isinstance(r.event, PaymentCaptured)
-    ]
+    refused = _refused_payments(batch)
     if not refused:
         return order
     # Read for a refused payment only: rare, and off the common path.

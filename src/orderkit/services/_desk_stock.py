@@ -46,7 +46,9 @@ _SHORTEST_HOLD: Final = dt.timedelta(seconds=1)
 HELD_WITHOUT_STOCK: Final = frozenset(
     {"duplicate", "event", "limits", "payment", "pricing"}
 )
-"""Why an order is held at intake: it takes no stock until a person releases it.
+"""Why intake holds an order before it looks for stock: it takes none until
+a person releases it (`_RELEASE_HOLDS_STOCK` adds `"stock"`, a hold for want
+of stock, which waits for `release` too).
 
 `"limits"` holds an order taken in paid over a purchase limit (one not paid
 is refused): the money was taken, so it is kept, and a person decides.

@@ -77,7 +77,10 @@ def check_desk_laws(
             the run's seed and every step up to the failing one. An error
             the ports do not allow (a driver's `KeyError`) breaks
             `DeskLaw.ANSWERS`, and is the `LawBroken`'s cause.
-        ValidationError: An argument is invalid (naming it).
+        ValidationError: An argument is invalid (naming it): `make_unit`
+            returned no `UnitOfWork` (`None`, a store), or `operations` is
+            not a sequence of `DeskOperation` or holds none; raised before
+            the run's first step.
 
     .. versionadded:: 0.1.0
     """
@@ -108,8 +111,8 @@ def _run(
     unit = make_unit()
     try:
         # Whether it holds data already shows only inside a unit: the run's
-        # own first answers tell it.
-        check_new_store(unit, UnitOfWork, lambda _: True, field="make_unit")
+        # own first answers tell that.
+        check_new_store(unit, UnitOfWork, None, field="make_unit")
         DeskRun(unit, seed, len(operations)).steps(operations)
     finally:
         close_if_closable(unit)

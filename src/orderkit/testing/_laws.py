@@ -156,33 +156,34 @@ def close_if_closable(store: object) -> None:
 def check_new_store(
     store: S,
     port: type,
-    is_empty: Callable[[S], bool],
+    is_empty: Callable[[S], bool] | None,
     *,
     field: str = "make_store",
 ) -> None:
-    """Refuse what a law run's factory returned unless it is a new, empty `port`.
+    """Refuse what a law run's factory returned unless it is a new `port`.
 
     A factory returning `None`, a store of another port or one store shared
     by every run would otherwise be reported as a store breaking a law. The
     port's methods, properties and context-manager methods are looked up by
     name, as the law runs use them, so any object with them passes,
     whatever it inherits from (a property a unit of work refuses outside a
-    `with` is there all the same).
+    `with` is there all the same). With `is_empty`, the store must also be
+    empty.
 
     Raises:
         ValidationError: Naming `field` (the factory) and the value it
             returned.
     """
-    needs = f"must return a new, empty {port.__name__}"
+    empty = "new, empty " if is_empty is not None else ""
+    needs = f"must return a {empty}{port.__name__}"
     missing = [
-        name
+        name if isinstance(value, property) else f"{name}()"
         for name, value in sorted(vars(port).items())
         if not _has(store, name, value)
     ]
     if missing:
-        lacks = ", ".join(f"{name}()" for name in missing)
-        raise ValidationError(field, store, f"{needs}; it has no {lacks}")
-    if not is_empty(store):
+        raise ValidationError(field, store, f"{needs}; it has no {', '.join(missing)}")
+    if is_empty is not None and not is_empty(store):
         raise ValidationError(
             field,
             store,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
 
 from orderkit._validate import as_tuple, positive_int, signed_int
 from orderkit.errors import ValidationError
@@ -18,9 +17,6 @@ from orderkit.ports import LedgerStore
 from orderkit.testing._laws import check_new_store, close_if_closable
 from orderkit.testing._ledger_ops import LedgerOperation, random_operations
 from orderkit.testing._ledger_run import LedgerRun
-
-
-S = TypeVar("S")
 
 
 def check_ledger_laws(
