@@ -907,6 +907,60 @@ class TestEvents:
         assert released.order.review == ()
         assert balance(unit, clock) == (4, 2, 2)
 
+    def test_a_payment_after_the_stock_sold_out_names_the_short_lines(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """The person reads what is missing, as for an order taken in paid short."""
+        stock(unit, clock, quantity=2)
+        the_desk = desk(unit, clock)
+        the_desk.accept(incoming("DY-1"))
+        clock.advance(minutes=40)  # DY-1's hold lapsed: DY-2 takes both clocks
+        other = incoming("DY-2", buyer="buyer-43", phone=None, at=clock.now())
+        assert isinstance(the_desk.accept(other), Accepted)
+
+        the_desk.record("douyin", "DY-1", paid("DY-1", at=clock.now()))
+
+        with unit as uow:
+            held = uow.audit.records("douyin", "DY-1")[-1]
+        assert held.event_type == "HeldForReview"
+        assert FieldChange("review", "", "stock") in held.changes
+        assert (
+            FieldChange(
+                "shortages",
+                "",
+                "'RETRO-CLOCK' at all locations: requested 2, available 0",
+            )
+            in held.changes
+        )
+
+    def test_a_parcel_of_units_never_given_names_what_was_allocated(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """Held for its price, never given stock, and shipped by the shop anyway."""
+        stock(unit, clock)
+        policy = PricingPolicy(floors=[PriceFloor("RETRO-CLOCK", cny("150.00"))])
+        the_desk = desk(unit, clock, pricing=policy)
+        the_desk.accept(incoming(price="99.00"))
+        the_desk.record("douyin", "DY-1001", paid(amount="198.00"))
+        the_desk.record("douyin", "DY-1001", picking_started())
+
+        shipped = the_desk.record("douyin", "DY-1001", parcel_shipped())
+
+        assert shipped.order.status is OrderStatus.SHIPPED
+        assert shipped.order.review == ("pricing", "stock")
+        with unit as uow:
+            held = uow.audit.records("douyin", "DY-1001")[-1]
+        assert held.event_type == "HeldForReview"
+        assert (
+            FieldChange(
+                "shortages",
+                "",
+                "'RETRO-CLOCK' at all locations: requested 2, allocated 0",
+            )
+            in held.changes
+        )
+        assert balance(unit, clock) == (10, 0, 0)
+
     def test_a_cancelled_order_waiting_for_stock_waits_for_nobody(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:

@@ -35,6 +35,7 @@ from orderkit.services import (
     Captured,
     Checkout,
     DeskPolicy,
+    Held,
     Ledger,
     OrderDesk,
 )
@@ -248,6 +249,32 @@ class TestFlagged:
         assert 2 == allocated(unit, clock)
         flagged(taken.records[-1], "alipay-1 210.00 CNY, wxpay-2 210.00 CNY")
         assert taken.order not in desk.picking_queue()
+
+    def test_held_for_stock_too_the_answer_names_both(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """The person reading `Held.detail` learns of the excess as well."""
+        with unit as uow:
+            Ledger(uow.ledger, clock).receive("JADE-TEAPOT", "SH-1", 1)
+            uow.commit()
+        desk = OrderDesk(
+            unit,
+            clock,
+            DeskPolicy(locations=["SH-1"]),
+            Fingerprinter(b"overpaid-secret-0123456789ab"),
+        )
+
+        taken = desk.accept(
+            channel_order(paid("alipay-1"), paid("wxpay-2"), status=OrderStatus.PAID)
+        )
+
+        assert isinstance(taken, Held)
+        assert ("stock", "overpaid") == taken.order.review
+        assert "requested 2, available 1" in taken.detail
+        assert "210.00 CNY" in taken.detail.split("; ")[1]
+        last = taken.records[-1]
+        assert FieldChange("review", "stock", "stock, overpaid") in last.changes
+        assert FieldChange("overpaid", "", "210.00 CNY") in last.changes
 
 
 class TestNotFlagged:

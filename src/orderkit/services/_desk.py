@@ -92,6 +92,7 @@ from orderkit.services._desk_notes import (
     withdrawn_record,
 )
 from orderkit.services._desk_overpaid import (
+    OVERPAID,
     held_if_overpaid,
     paid_twice,
     placed_total,
@@ -348,7 +349,7 @@ class OrderDesk:
                     details = [detail]
             # Paid twice in the notice itself: stock as any paid order, and a
             # person settles the excess.
-            order = _held_if_overpaid(order, total, now, records)
+            order = _overpaid_at_intake(order, total, now, records, details)
             self._store(
                 uow, None, order, records, now, passed=reached(batch), refunds=refunds
             )
@@ -547,14 +548,16 @@ class OrderDesk:
         again; when the stock is gone meanwhile, the payment is recorded all
         the same and the order waits for a person (`review` gains
         `"stock"`, as for an order taken in paid while its stock is short:
-        see `accept`): `release` holds its stock once there is some, or the
+        see `accept`; its `HeldForReview` record names each short line, as
+        `shortages`): `release` holds its stock once there is some, or the
         order is cancelled and its money owed back. So does a parcel shipped
         of units the ledger never gave the order: the shipment is recorded
-        and the ledger's figures wait for a person. An order held at intake
-        (`"duplicate"`, `"limits"`, `"pricing"`, `"event"`, `"payment"`),
-        or waiting without stock (`"stock"`), takes none when paid (a
-        second payment, the rest of a split one): `release` holds and
-        commits it, once a person decided. Cancelled
+        and the ledger's figures wait for a person (`shortages` names what
+        the ledger had `allocated` to the order of each such line). An
+        order held at intake (`"duplicate"`, `"limits"`, `"pricing"`,
+        `"event"`, `"payment"`), or waiting without stock (`"stock"`), takes
+        none when paid (a second payment, the rest of a split one):
+        `release` holds and commits it, once a person decided. Cancelled
         or closed, an order takes no stock and waits for nobody about it any
         more: those reasons but `"payment"`, and `"stock"` and `"overpaid"`,
         leave `review`, with a
@@ -622,11 +625,11 @@ class OrderDesk:
                 return EventRecorded(order, batch.outcomes, batch.parked)
             picked = _picked(self._stock(uow), order, new)
             refunds = []
-            stocked = True
+            shortages: list[Shortage] = []
             for outcome in batch.outcomes:
                 if isinstance(outcome, Applied | RefundDue):
                     stock = self._stock(uow)
-                    stocked &= stock.follow(outcome.order, outcome.event, now)
+                    shortages += stock.follow(outcome.order, outcome.event, now)
                 if isinstance(outcome, RefundDue):
                     refunds.append(outcome)
             # Out of paid, the pick saga is over: before a refund owed starts
@@ -637,9 +640,8 @@ class OrderDesk:
             new = _held_if_refused(new, event, batch, now, records)
             for refund in refunds:
                 new = owe(new, refund, now)
-            if not stocked and "stock" not in new.review:
-                new, held = held_for(new, "stock", now)
-                records.append(held)
+            if shortages and "stock" not in new.review:
+                new, _ = _short(new, shortages, now, records)
             new = _held_if_paid_twice(uow, order, new, now, records)
             if new.status in ENDED and SETTLED_BY_ENDING & set(new.review):
                 new, withdrawn = _withdrawn(new, now)
@@ -1168,6 +1170,25 @@ def _held_if_overpaid(
         return order
     records.append(over[1])
     return over[0]
+
+
+def _overpaid_at_intake(
+    order: Order,
+    total: Money | None,
+    now: pendulum.DateTime,
+    records: list[AuditRecord],
+    details: list[str],
+) -> Order:
+    """`order`, flagged if its notice paid it twice over `total`.
+
+    An order held already (`details` names why) is answered `Held`: the
+    answer names the excess too, as its record does.
+    """
+    flagged = _held_if_overpaid(order, total, now, records)
+    if details and flagged is not order:
+        excess = next(c.new for c in records[-1].changes if c.field == OVERPAID)
+        details.append(f"多付 / paid over the total by {excess}")
+    return flagged
 
 
 _Reason = tuple[str, str, tuple[FieldChange, ...]]

@@ -14,7 +14,7 @@ from orderkit._validate import MAX_INT
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import HoldNotLive, InsufficientStock, ValidationError
 from orderkit.integrations import PickLine, PickTask
-from orderkit.inventory import Balance, Hold, HoldState, Route, StockLine
+from orderkit.inventory import Balance, Hold, HoldState, Route, Shortage, StockLine
 from orderkit.inventory._routing import route_summed
 from orderkit.orders import (
     AfterSalesCase,
@@ -156,18 +156,21 @@ class OrderStock:
             for hold in self._store.holds(owner=owner_of(order))
         )
 
-    def follow(self, order: Order, event: OrderEvent, now: pendulum.DateTime) -> bool:
+    def follow(
+        self, order: Order, event: OrderEvent, now: pendulum.DateTime
+    ) -> tuple[Shortage, ...]:
         """Move the order's stock as the event that applied to it says.
 
         An order held at intake (a suspected duplicate, a price to check)
         has no stock until a person releases it, paid or not.
 
         Returns:
-            False when the stock the event needs is not the order's: paid
-            after its hold lapsed and the stock gone meanwhile, or a parcel
-            shipped of units the ledger never gave the order. Nothing moved,
-            and a person must decide (restock, adjust, or cancel and
-            refund). True otherwise.
+            The short lines when the stock the event needs is not the
+            order's: paid after its hold lapsed and the stock gone
+            meanwhile (what was `available`), or a parcel shipped of units
+            the ledger never gave the order (what was `allocated`). Nothing
+            moved, and a person must decide (restock, adjust, or cancel and
+            refund). Empty otherwise.
         """
         holds = self._store.holds(owner=owner_of(order))
         if isinstance(event, PaymentCaptured):
@@ -176,7 +179,7 @@ class OrderStock:
             return self._shipped(order, event, holds)
         if isinstance(event, Cancelled | Closed):
             self._ended(order, event, holds)
-        return True
+        return ()
 
     def _paid(
         self,
@@ -184,7 +187,7 @@ class OrderStock:
         event: PaymentCaptured,
         holds: Sequence[Hold],
         now: pendulum.DateTime,
-    ) -> bool:
+    ) -> tuple[Shortage, ...]:
         committed = any(h.state is HoldState.COMMITTED for h in holds)
         for hold in _in_lock_order(h for h in holds if h.is_live(now)):
             try:
@@ -203,11 +206,13 @@ class OrderStock:
             # The hold lapsed before the money came: hold the stock again.
             try:
                 self.hold(order, now)
-            except InsufficientStock:
-                return False
-        return True
+            except InsufficientStock as error:
+                return error.shortages
+        return ()
 
-    def _shipped(self, order: Order, event: Shipped, holds: Sequence[Hold]) -> bool:
+    def _shipped(
+        self, order: Order, event: Shipped, holds: Sequence[Hold]
+    ) -> tuple[Shortage, ...]:
         # The parcel's unstocked lines (a gift card in the box) took no stock.
         skus = {line.line_id: line.sku for line in order.lines if line.stocked}
         wanted = [
@@ -216,7 +221,7 @@ class OrderStock:
             if part.line_id in skus
         ]
         if not wanted:
-            return True
+            return ()
         try:
             self._ledger.ship(
                 owner_of(order),
@@ -224,11 +229,14 @@ class OrderStock:
                 reason=f"shipment {event.shipment_id}",
                 key=str(event.key),
             )
-        except InsufficientStock:
+        except InsufficientStock as error:
             # The parcel left all the same: the channel's word is kept, and
             # the ledger's figures wait for a person.
-            return False
-        return True
+            return tuple(
+                attrs.evolve(s, location=None) if s.location == _NOWHERE else s
+                for s in error.shortages
+            )
+        return ()
 
     def _ended(
         self, order: Order, event: Cancelled | Closed, holds: Sequence[Hold]
@@ -381,6 +389,10 @@ def _unstocked(order: Order) -> frozenset[str]:
     return frozenset(line.line_id for line in order.lines if not line.stocked)
 
 
+_NOWHERE: Final = "-"
+"""The location `_from_holds` asks of a SKU the order was given none of."""
+
+
 def _from_holds(
     holds: Iterable[Hold], wanted: Iterable[tuple[str, int]]
 ) -> list[tuple[int, StockLine]]:
@@ -409,7 +421,7 @@ def _from_holds(
                 need -= taken
                 lines.append((i, StockLine(sku, row[1], taken)))
         if need:
-            lines.append((i, StockLine(sku, rows[0][1] if rows else "-", need)))
+            lines.append((i, StockLine(sku, rows[0][1] if rows else _NOWHERE, need)))
     return lines
 
 

@@ -111,9 +111,11 @@ class Held:
     Attributes:
         order: The order as stored; `order.review` says why.
         records: Its audit records.
-        detail: A reason a person can read (the pricing hold reason in Chinese
-            and English, the orders it resembles, the limits it is over, the
-            stock it lacks).
+        detail: A reason a person can read for each reason in
+            `order.review`, joined by `"; "` (the pricing hold reason in
+            Chinese and English, the orders it resembles, the limits it is
+            over, the stock it lacks, the excess of a notice that states it
+            paid twice).
 
     .. versionadded:: 0.1.0
     """
