@@ -7,8 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
-import pendulum
 import pytest
+from tests.services._refund_samples import (
+    CH,
+    T0,
+    buyer_cancelled,
+    captured_ledger,
+    placed,
+)
 from tests.services._samples import backend, cny
 
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
@@ -32,14 +38,10 @@ from orderkit.integrations import (
 )
 from orderkit.money import Money
 from orderkit.orders import (
-    Address,
     Applied,
-    Buyer,
     Cancelled,
     Order,
     OrderEvent,
-    OrderLine,
-    OrderPlaced,
     OrderStatus,
     PaymentCaptured,
     Recorded,
@@ -64,22 +66,7 @@ from orderkit.testing.fakes import FakePayments, FakeWarehouse
 from orderkit.testing.faults import Fault, FaultPlan, faulty
 
 
-T0 = pendulum.datetime(2026, 11, 11, 0, 0)
-CH = "douyin"
 ID = "DY-3001"
-
-
-def placed() -> OrderPlaced:
-    """Two jade teapots, 576.00 in all."""
-    return OrderPlaced(
-        order_id=ID,
-        key=IdempotencyKey(CH, "trade.created", ID, "1"),
-        occurred_at=T0,
-        channel=CH,
-        buyer=Buyer("buyer-7", "韩梅梅", phone="+8613900139000"),
-        address=Address("CN", "上海市", "上海市", "徐汇区", "漕溪北路 1 号"),
-        lines=[OrderLine("L1", "JADE-TEAPOT", 2, cny("288.00"))],
-    )
 
 
 def paid(payment_id: str = "alipay-77", amount: str = "576.00") -> PaymentCaptured:
@@ -93,12 +80,8 @@ def paid(payment_id: str = "alipay-77", amount: str = "576.00") -> PaymentCaptur
 
 
 def cancelled() -> Cancelled:
-    return Cancelled(
-        order_id=ID,
-        key=IdempotencyKey(CH, "trade.cancel", ID, "1"),
-        occurred_at=T0.add(hours=2),
-        reason="买家取消 / the buyer cancelled",
-    )
+    """The buyer cancels DY-3001 two hours in."""
+    return buyer_cancelled(order_id=ID, hours=2)
 
 
 def refund(
@@ -125,7 +108,7 @@ def channel_order(
     refunds: tuple[ChannelRefund, ...] = (),
     status: OrderStatus = OrderStatus.PAID,
 ) -> ChannelOrder:
-    order = placed()
+    order = placed(order_id=ID)
     return ChannelOrder(
         placed=order,
         quote=Quote(ID, CH, order.lines),
@@ -426,11 +409,8 @@ class TestRecordRefund:
         self, desk: OrderDesk, unit: UnitOfWork
     ) -> None:
         desk.accept(channel_order(paid()))
-        ledger = (
-            PaymentLedger(ID, "CNY")
-            .authorise("alipay-77", cny("576.00"), T0)
-            .capture("alipay-77", cny("576.00"), T0)
-            .request_refund("RF-1", "alipay-77", cny("100.00"), "one short", T0)
+        ledger = captured_ledger(order_id=ID).request_refund(
+            "RF-1", "alipay-77", cny("100.00"), "one short", T0
         )
         key = IdempotencyKey("erp", "ledger", ID, "1")
         desk.amend(CH, ID, ledger, key=key, actor="fin", source="erp")

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import attrs
-import pendulum
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.services._refund_samples import CH, T0, buyer_cancelled
 from tests.services._samples import awaiting_payment, backend, cny
 
 from orderkit.adapters.memory import MemoryUnitOfWork
@@ -28,9 +28,9 @@ from orderkit.orders import (
     Address,
     AuditRecord,
     Buyer,
-    Cancelled,
     FieldChange,
     Order,
+    OrderEvent,
     OrderLine,
     OrderPlaced,
     OrderStatus,
@@ -52,8 +52,6 @@ from orderkit.services import (
 from orderkit.testing import FrozenClock
 
 
-T0 = pendulum.datetime(2026, 11, 11, 0, 0)
-CH = "douyin"
 SKU = "JADE-TEAPOT"
 SECRET = b"paid-intake-secret-0123456789"
 
@@ -94,15 +92,6 @@ def notice(
     return attrs.evolve(base, status=OrderStatus.PAID, channel_status="WAIT_SEND")
 
 
-def cancelled(order_id: str) -> Cancelled:
-    return Cancelled(
-        order_id=order_id,
-        key=key(order_id, "trade.cancel"),
-        occurred_at=T0.add(hours=1),
-        reason="买家取消 / the buyer cancelled",
-    )
-
-
 @pytest.fixture(params=["memory", "sqlite"])
 def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
     yield from backend(request.param, tmp_path / "paid-intake.db")
@@ -119,9 +108,28 @@ def receive(unit: UnitOfWork, clock: FrozenClock, quantity: int, n: int = 0) -> 
         uow.commit()
 
 
-def make_desk(unit: UnitOfWork, clock: FrozenClock, *limits: LimitRule) -> OrderDesk:
+def make_desk(
+    unit: UnitOfWork,
+    clock: FrozenClock,
+    *,
+    on_hand: int,
+    limits: tuple[LimitRule, ...] = (),
+) -> OrderDesk:
+    """A desk over `unit` with `on_hand` teapots received at SH-1, and `limits`."""
+    receive(unit, clock, on_hand)
     policy = DeskPolicy(locations=["SH-1"], limits=limits)
     return OrderDesk(unit, clock, policy, Fingerprinter(SECRET))
+
+
+def unpaid_dy1(
+    unit: UnitOfWork, clock: FrozenClock, *, recorded: Sequence[OrderEvent] = ()
+) -> OrderDesk:
+    """A desk with ten teapots that accepted DY-1 (two, not paid), then `recorded`."""
+    desk = make_desk(unit, clock, on_hand=10)
+    desk.accept(notice("DY-1", paid=False))
+    for event in recorded:
+        desk.record(CH, "DY-1", event)
+    return desk
 
 
 def stored(unit: UnitOfWork, order_id: str) -> Order | None:
@@ -155,8 +163,7 @@ class TestPaidShortOfStock:
     def test_it_is_held_and_names_the_shortage(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 1)
-        outcome = make_desk(unit, clock).accept(notice("DY-1", quantity=3))
+        outcome = make_desk(unit, clock, on_hand=1).accept(notice("DY-1", quantity=3))
 
         assert isinstance(outcome, Held)
         assert outcome.order.review == ("stock",)
@@ -182,8 +189,9 @@ class TestPaidShortOfStock:
     def test_one_not_paid_is_still_refused_and_leaves_nothing(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 1)
-        outcome = make_desk(unit, clock).accept(notice("DY-1", 3, paid=False))
+        outcome = make_desk(unit, clock, on_hand=1).accept(
+            notice("DY-1", 3, paid=False)
+        )
 
         assert isinstance(outcome, Refused)
         assert outcome.reason is RefusalReason.OUT_OF_STOCK
@@ -193,11 +201,10 @@ class TestPaidShortOfStock:
     def test_cancelled_it_sends_its_money_back_and_waits_for_nobody(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 1)
-        desk = make_desk(unit, clock)
+        desk = make_desk(unit, clock, on_hand=1)
         desk.accept(notice("DY-1", quantity=3))
 
-        done = desk.record(CH, "DY-1", cancelled("DY-1"))
+        done = desk.record(CH, "DY-1", buyer_cancelled(order_id="DY-1"))
 
         assert done.order.status is OrderStatus.CANCELLED
         assert done.order.review == ()
@@ -210,8 +217,7 @@ class TestPaidShortOfStock:
     def test_release_holds_its_stock_once_there_is_some(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 1)
-        desk = make_desk(unit, clock)
+        desk = make_desk(unit, clock, on_hand=1)
         desk.accept(notice("DY-1", quantity=3))
         before, records = stored(unit, "DY-1"), trail(unit, "DY-1")
 
@@ -235,8 +241,7 @@ class TestHeldShortOfStockThenPaidAgain:
     def test_the_rest_of_a_split_payment_takes_no_stock(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 1)
-        desk = make_desk(unit, clock)
+        desk = make_desk(unit, clock, on_hand=1)
         split = attrs.evolve(
             notice("DY-1", 3), events=(captured("DY-1", cny("200.00")),)
         )
@@ -260,8 +265,7 @@ class TestPaidOverALimit:
     def test_it_is_held_naming_the_overage_and_uses_no_limit(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 10)
-        desk = make_desk(unit, clock, BY_BUYER)
+        desk = make_desk(unit, clock, on_hand=10, limits=(BY_BUYER,))
         assert isinstance(desk.accept(notice("DY-1", buyer="b-1")), Accepted)
         clock.advance(hours=12)
 
@@ -283,8 +287,7 @@ class TestPaidOverALimit:
     def test_a_payment_it_refused_is_money_paid_too(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 10)
-        desk = make_desk(unit, clock, BY_BUYER)
+        desk = make_desk(unit, clock, on_hand=10, limits=(BY_BUYER,))
         assert isinstance(desk.accept(notice("DY-0", 1, buyer="b-1")), Accepted)
         # Paid in euros, which a CNY order cannot take: no payment recorded,
         # but the buyer paid, and a refusal would forget it.
@@ -302,8 +305,7 @@ class TestPaidOverALimit:
     def test_one_not_paid_is_still_refused(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 10)
-        desk = make_desk(unit, clock, BY_BUYER)
+        desk = make_desk(unit, clock, on_hand=10, limits=(BY_BUYER,))
         desk.accept(notice("DY-1", buyer="b-1"))
 
         outcome = desk.accept(notice("DY-2", 1, paid=False, buyer="b-1"))
@@ -315,13 +317,12 @@ class TestPaidOverALimit:
     def test_cancelled_it_sends_its_money_back_and_release_lets_it_go_on(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 10)
-        desk = make_desk(unit, clock, BY_BUYER)
+        desk = make_desk(unit, clock, on_hand=10, limits=(BY_BUYER,))
         desk.accept(notice("DY-1", buyer="b-1"))
         desk.accept(notice("DY-2", 1, buyer="b-1"))
         desk.accept(notice("DY-3", 3, buyer="b-1"))
 
-        ended = desk.record(CH, "DY-2", cancelled("DY-2"))
+        ended = desk.record(CH, "DY-2", buyer_cancelled(order_id="DY-2"))
         assert ended.order.review == ()
         assert ended.order.saga is not None
         assert refunds_owed(unit) == ["100.00"]
@@ -346,8 +347,7 @@ class TestNoPaidOrderIsRefused:
     ) -> None:
         unit = MemoryUnitOfWork()
         clock = FrozenClock(T0.add(minutes=2))
-        receive(unit, clock, on_hand + 5)
-        desk = make_desk(unit, clock, BY_BUYER)
+        desk = make_desk(unit, clock, on_hand=on_hand + 5, limits=(BY_BUYER,))
         if over_limit:
             assert isinstance(desk.accept(notice("DY-0", 5, buyer="b-1")), Accepted)
         else:
@@ -366,7 +366,7 @@ class TestNoPaidOrderIsRefused:
         assert isinstance(outcome, Held) is bool(reasons)
         taken = 0 if reasons else quantity
         assert stock(unit, clock) == (on_hand + 5, 0, 5 + taken)
-        ended = desk.record(CH, "DY-1", cancelled("DY-1"))
+        ended = desk.record(CH, "DY-1", buyer_cancelled(order_id="DY-1"))
         assert ended.order.review == ()
         assert refunds_owed(unit) == [f"{100 * quantity}.00"]
         assert stock(unit, clock) == (on_hand + 5, 0, 5)
@@ -385,9 +385,7 @@ class TestRecordedPaymentRefused:
     def test_it_holds_the_order_naming_the_payment(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 10)
-        desk = make_desk(unit, clock)
-        desk.accept(notice("DY-1", paid=False))
+        desk = unpaid_dy1(unit, clock)
 
         done = desk.record(CH, "DY-1", euros("DY-1", "eur-1"))
 
@@ -412,10 +410,7 @@ class TestRecordedPaymentRefused:
     def test_the_same_payment_again_changes_nothing(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 10)
-        desk = make_desk(unit, clock)
-        desk.accept(notice("DY-1", paid=False))
-        desk.record(CH, "DY-1", euros("DY-1", "eur-1"))
+        desk = unpaid_dy1(unit, clock, recorded=[euros("DY-1", "eur-1")])
         before, records = stored(unit, "DY-1"), trail(unit, "DY-1")
 
         again = desk.record(CH, "DY-1", euros("DY-1", "eur-1"))
@@ -428,8 +423,7 @@ class TestRecordedPaymentRefused:
     def test_the_payment_intake_held_the_order_for_changes_nothing(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 10)
-        desk = make_desk(unit, clock)
+        desk = make_desk(unit, clock, on_hand=10)
         first = attrs.evolve(
             notice("DY-1", paid=False), events=(euros("DY-1", "eur-1"),)
         )
@@ -448,10 +442,7 @@ class TestRecordedPaymentRefused:
     def test_another_one_while_it_waits_is_named_too(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 10)
-        desk = make_desk(unit, clock)
-        desk.accept(notice("DY-1", paid=False))
-        desk.record(CH, "DY-1", euros("DY-1", "eur-1"))
+        desk = unpaid_dy1(unit, clock, recorded=[euros("DY-1", "eur-1")])
 
         done = desk.record(CH, "DY-1", euros("DY-1", "eur-2", n="2"))
 
@@ -465,10 +456,7 @@ class TestRecordedPaymentRefused:
     def test_on_a_cancelled_order_it_stays_a_persons(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 10)
-        desk = make_desk(unit, clock)
-        desk.accept(notice("DY-1", paid=False))
-        desk.record(CH, "DY-1", cancelled("DY-1"))
+        desk = unpaid_dy1(unit, clock, recorded=[buyer_cancelled(order_id="DY-1")])
 
         done = desk.record(CH, "DY-1", euros("DY-1", "eur-1"))
 
@@ -479,9 +467,7 @@ class TestRecordedPaymentRefused:
     def test_an_event_of_another_order_is_refused_before_anything(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 10)
-        desk = make_desk(unit, clock)
-        desk.accept(notice("DY-1", paid=False))
+        desk = unpaid_dy1(unit, clock)
         desk.accept(notice("DY-2", 3, paid=False))
         before, records = stored(unit, "DY-1"), trail(unit, "DY-1")
 
@@ -497,10 +483,7 @@ class TestRecordedPaymentRefused:
     def test_another_event_refused_changes_nothing_and_is_returned(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        receive(unit, clock, 10)
-        desk = make_desk(unit, clock)
-        desk.accept(notice("DY-1", paid=False))
-        desk.record(CH, "DY-1", cancelled("DY-1"))
+        desk = unpaid_dy1(unit, clock, recorded=[buyer_cancelled(order_id="DY-1")])
         before, records = stored(unit, "DY-1"), trail(unit, "DY-1")
         parcel = Shipped(
             order_id="DY-1",

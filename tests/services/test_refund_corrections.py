@@ -22,9 +22,9 @@ from tests.services._refund_samples import (
     CH,
     ID,
     T0,
+    accepted_and_paid,
     buyer_cancelled,
-    incoming,
-    stocked_desk,
+    captured_ledger,
 )
 from tests.services._samples import backend, cny
 
@@ -34,8 +34,7 @@ from orderkit.errors import CallTimedOut, IllegalTransition, RefundExceedsCaptur
 from orderkit.integrations import ChannelRefund
 from orderkit.orders import Recorded, Unchanged
 from orderkit.ports import UnitOfWork
-from orderkit.pricing import PaymentLedger
-from orderkit.services import Checkout, OrderDesk, Refunded, Refunds, Shipping
+from orderkit.services import OrderDesk, Refunded, Refunds, Shipping
 from orderkit.testing import FrozenClock
 from orderkit.testing.fakes import FakeCarrier, FakePayments
 from orderkit.testing.faults import Fault, FaultPlan, faulty
@@ -76,14 +75,17 @@ def overtaken(
     unit: UnitOfWork, clock: FrozenClock, payments: FakePayments
 ) -> OrderDesk:
     """DY-2001 paid 576.00, its label booked (the reply lost), then cancelled."""
-    desk = stocked_desk(unit, clock)
-    desk.accept(incoming())
-    Checkout(unit, clock, desk, payments).pay(CH, ID, "alipay-77", cny("576.00"))
-    lost = faulty(FakeCarrier(clock), FaultPlan(script=[Fault.REPLY_LOST]))
+    desk = accepted_and_paid(unit, clock, payments)
     with pytest.raises(CallTimedOut):
-        Shipping(unit, clock, desk, lost).ship(CH, ID, "SHIP-1")
+        lossy_shipping(unit, clock, desk).ship(CH, ID, "SHIP-1")
     desk.record(CH, ID, buyer_cancelled())
     return desk
+
+
+def lossy_shipping(unit: UnitOfWork, clock: FrozenClock, desk: OrderDesk) -> Shipping:
+    """Shipping through a carrier that books the label but loses its reply."""
+    lost = faulty(FakeCarrier(clock), FaultPlan(script=[Fault.REPLY_LOST]))
+    return Shipping(unit, clock, desk, lost)
 
 
 def refund_messages(unit: UnitOfWork) -> list[tuple[str, dict[str, Any]]]:
@@ -189,12 +191,9 @@ class TestCorrectedMessages:
         self, unit: UnitOfWork, clock: FrozenClock, payments: FakePayments
     ) -> None:
         """A regression guard: no refund fell due, so none is corrected."""
-        desk = stocked_desk(unit, clock)
-        desk.accept(incoming())
-        Checkout(unit, clock, desk, payments).pay(CH, ID, "alipay-77", cny("576.00"))
-        lost = faulty(FakeCarrier(clock), FaultPlan(script=[Fault.REPLY_LOST]))
+        desk = accepted_and_paid(unit, clock, payments)
         with pytest.raises(CallTimedOut):
-            Shipping(unit, clock, desk, lost).ship(CH, ID, "SHIP-1")
+            lossy_shipping(unit, clock, desk).ship(CH, ID, "SHIP-1")
 
         desk.record_refund(CH, ID, channel_refund("RF-1", "100.00"))
 
@@ -244,9 +243,7 @@ class TestAmendedLedgers:
         # The host's books of the one payment, with a refund it sent itself.
         at = clock.now()
         ledger = (
-            PaymentLedger(ID, "CNY")
-            .authorise("alipay-77", cny("576.00"), at)
-            .capture("alipay-77", cny("576.00"), at)
+            captured_ledger(at=at)
             .request_refund(
                 "RF-HAND-1", "alipay-77", cny("100.00"), "客服补偿 / goodwill", at
             )
@@ -281,21 +278,15 @@ class TestAmendedLedgers:
         # its message says 476.00. The host's refund fails: 576.00 is owed,
         # more than a saga may send, so a person sizes it; no message may
         # say "0.00" (nothing owed) or any other amount.
-        desk = stocked_desk(unit, clock)
-        desk.accept(incoming())
-        Checkout(unit, clock, desk, payments).pay(CH, ID, "alipay-77", cny("576.00"))
+        desk = accepted_and_paid(unit, clock, payments)
         at = clock.now()
-        pending = (
-            PaymentLedger(ID, "CNY")
-            .authorise("alipay-77", cny("576.00"), at)
-            .capture("alipay-77", cny("576.00"), at)
-            .request_refund("RF-HAND-1", "alipay-77", cny("100.00"), "补偿", at)
+        pending = captured_ledger(at=at).request_refund(
+            "RF-HAND-1", "alipay-77", cny("100.00"), "补偿", at
         )
         first = IdempotencyKey("erp", "ledger", ID, "1")
         desk.amend(CH, ID, pending, key=first, actor="finance", source="erp")
-        lost = faulty(FakeCarrier(clock), FaultPlan(script=[Fault.REPLY_LOST]))
         with pytest.raises(CallTimedOut):
-            Shipping(unit, clock, desk, lost).ship(CH, ID, "SHIP-1")
+            lossy_shipping(unit, clock, desk).ship(CH, ID, "SHIP-1")
         desk.record(CH, ID, buyer_cancelled())
         written = refund_messages(unit)
         failed = pending.fail_refund("RF-HAND-1", at)

@@ -10,8 +10,7 @@ staged with a provider that runs the other process while it is asked.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Self, cast
 
@@ -22,9 +21,13 @@ from tests.services._refund_samples import (
     CH,
     ID,
     T0,
+    Meanwhile,
+    PassingOn,
     buyer_cancelled,
+    capture_all,
     captured_ledger,
     case_key,
+    case_refund_due,
     desk_over,
     incoming,
     passed_case,
@@ -37,55 +40,25 @@ from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import ConcurrencyConflict, RefundExceedsCapture
-from orderkit.integrations import ChannelTransaction, SettlementLine
-from orderkit.money import Money
 from orderkit.orders import AfterSalesCase, AuditRecord, CaseState, Order, refund_case
 from orderkit.ports import UnitOfWork
 from orderkit.pricing import RefundState
 from orderkit.services import (
-    Checkout,
-    OrderDesk,
     RefundDeclined,
     Refunded,
     Refunds,
-    Shipping,
     reconcile_payments,
 )
 from orderkit.testing import FrozenClock
-from orderkit.testing.fakes import FakeCarrier, FakePayments
+from orderkit.testing.fakes import FakePayments
 
 
 FINANCE = {"actor": "finance.zhang", "source": "erp"}
-
-
-class Meanwhile:
-    """A payment provider that runs `meanwhile` as its first refund is asked."""
-
-    def __init__(self, inner: FakePayments, meanwhile: Callable[[], None]) -> None:
-        self._inner = inner
-        self._meanwhile: Callable[[], None] | None = meanwhile
-
-    def capture(
-        self, payment_id: str, amount: Money, *, key: str
-    ) -> ChannelTransaction:
-        return self._inner.capture(payment_id, amount, key=key)
-
-    def refund(
-        self, payment_id: str, amount: Money, *, key: str, reason: str
-    ) -> ChannelTransaction:
-        if self._meanwhile is not None:
-            meanwhile, self._meanwhile = self._meanwhile, None
-            meanwhile()
-        return self._inner.refund(payment_id, amount, key=key, reason=reason)
-
-    def statement(self, day: dt.date) -> Sequence[SettlementLine]:
-        return self._inner.statement(day)
+Units = tuple[UnitOfWork, UnitOfWork]
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def units(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[UnitOfWork, UnitOfWork]]:
+def units(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Units]:
     """Two processes' units of work over one backend (two connections to a file)."""
     if request.param == "memory":
         unit = MemoryUnitOfWork()
@@ -106,14 +79,6 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def payments(clock: FrozenClock) -> FakePayments:
     return FakePayments(clock)
-
-
-def paid(unit: UnitOfWork, clock: FrozenClock, payments: FakePayments) -> OrderDesk:
-    """DY-2001 accepted and its 576.00 captured on alipay-77; the desk over `unit`."""
-    desk = stocked_desk(unit, clock)
-    desk.accept(incoming())
-    Checkout(unit, clock, desk, payments).pay(CH, ID, "alipay-77", cny("576.00"))
-    return desk
 
 
 def records(unit: UnitOfWork) -> list[AuditRecord]:
@@ -137,24 +102,12 @@ class TestACaseSettledByHandMeanwhile:
 
     @staticmethod
     def inspected(
-        units: tuple[UnitOfWork, UnitOfWork],
-        clock: FrozenClock,
-        payments: FakePayments,
+        units: Units, clock: FrozenClock, payments: FakePayments
     ) -> AfterSalesCase:
         unit, _ = units
-        desk = paid(unit, clock, payments)
-        Shipping(unit, clock, desk, FakeCarrier(clock)).ship(CH, ID, "SHIP-1")
-        case = passed_case()
-        desk.amend(
-            CH,
-            ID,
-            case,
-            key=IdempotencyKey("erp", "aftersales", "AS-1", "1"),
-            actor="ops.wu",
-            source="erp",
-        )
+        case_refund_due(unit, clock, payments)
         assert stored(unit).saga is not None
-        return case
+        return passed_case()  # the case `case_refund_due` recorded
 
     @staticmethod
     def other_process(
@@ -179,15 +132,26 @@ class TestACaseSettledByHandMeanwhile:
 
         return run
 
-    def test_the_refund_that_went_out_is_in_the_ledger_and_a_person_sees_both(
-        self,
-        units: tuple[UnitOfWork, UnitOfWork],
+    @classmethod
+    def settled_meanwhile(
+        cls,
+        units: Units,
         clock: FrozenClock,
         payments: FakePayments,
+        *,
+        provider: FakePayments | None = None,
+    ) -> Meanwhile:
+        """`provider` (or `payments`), settling the inspected case by hand meanwhile."""
+        case = cls.inspected(units, clock, payments)
+        _, second = units
+        settle = cls.other_process(second, clock, payments, case)
+        return Meanwhile(payments if provider is None else provider, settle)
+
+    def test_the_refund_that_went_out_is_in_the_ledger_and_a_person_sees_both(
+        self, units: Units, clock: FrozenClock, payments: FakePayments
     ) -> None:
-        case = self.inspected(units, clock, payments)
-        first, second = units
-        racing = Meanwhile(payments, self.other_process(second, clock, payments, case))
+        first, _ = units
+        racing = self.settled_meanwhile(units, clock, payments)
 
         outcome = Refunds(first, clock, racing).resume(CH, ID)
 
@@ -218,14 +182,10 @@ class TestACaseSettledByHandMeanwhile:
         assert payments.calls[case_key()] == 1
 
     def test_the_refund_recorded_late_keeps_the_providers_id_and_reconciles(
-        self,
-        units: tuple[UnitOfWork, UnitOfWork],
-        clock: FrozenClock,
-        payments: FakePayments,
+        self, units: Units, clock: FrozenClock, payments: FakePayments
     ) -> None:
-        case = self.inspected(units, clock, payments)
-        first, second = units
-        racing = Meanwhile(payments, self.other_process(second, clock, payments, case))
+        first, _ = units
+        racing = self.settled_meanwhile(units, clock, payments)
 
         outcome = Refunds(first, clock, racing).resume(CH, ID)
 
@@ -241,15 +201,11 @@ class TestACaseSettledByHandMeanwhile:
         assert given in {line.transaction_id for line in payments.statement(T0.date())}
 
     def test_a_refund_the_provider_declined_is_not_said_to_be_sent(
-        self,
-        units: tuple[UnitOfWork, UnitOfWork],
-        clock: FrozenClock,
-        payments: FakePayments,
+        self, units: Units, clock: FrozenClock, payments: FakePayments
     ) -> None:
-        case = self.inspected(units, clock, payments)
-        first, second = units
+        first, _ = units
         declining = FakePayments(clock, refunds_declined=["alipay-77"])
-        racing = Meanwhile(declining, self.other_process(second, clock, payments, case))
+        racing = self.settled_meanwhile(units, clock, payments, provider=declining)
 
         outcome = Refunds(first, clock, racing).resume(CH, ID)
 
@@ -263,10 +219,7 @@ class TestACaseSettledByHandMeanwhile:
         assert all(r.refund_id != case_key() for r in ledger.refunds)
 
     def test_a_refund_the_other_process_recorded_is_not_recorded_again(
-        self,
-        units: tuple[UnitOfWork, UnitOfWork],
-        clock: FrozenClock,
-        payments: FakePayments,
+        self, units: Units, clock: FrozenClock, payments: FakePayments
     ) -> None:
         """A regression guard: the other process sent and recorded it itself."""
         self.inspected(units, clock, payments)
@@ -298,17 +251,13 @@ class TestALedgerRefusingMeanwhile:
     """A cancellation's refund went out while another process found it refused."""
 
     @staticmethod
-    def cancelled(
-        units: tuple[UnitOfWork, UnitOfWork],
-        clock: FrozenClock,
-        payments: FakePayments,
-    ) -> None:
+    def cancelled(units: Units, clock: FrozenClock, payments: FakePayments) -> None:
         unit, _ = units
         desk = stocked_desk(unit, clock)
         desk.accept(incoming())
         key = IdempotencyKey("erp", "ledger", ID, "1")
         desk.amend(CH, ID, captured_ledger(), key=key, **FINANCE)
-        Checkout(unit, clock, desk, payments).pay(CH, ID, "alipay-77", cny("576.00"))
+        capture_all(unit, clock, desk, payments)
         desk.record(CH, ID, buyer_cancelled())
 
     @staticmethod
@@ -323,10 +272,7 @@ class TestALedgerRefusingMeanwhile:
         desk_over(unit, clock).amend(CH, ID, pending, key=key, **FINANCE)
 
     def test_money_the_ledger_cannot_hold_is_said_and_left_to_a_person(
-        self,
-        units: tuple[UnitOfWork, UnitOfWork],
-        clock: FrozenClock,
-        payments: FakePayments,
+        self, units: Units, clock: FrozenClock, payments: FakePayments
     ) -> None:
         self.cancelled(units, clock, payments)
         first, second = units
@@ -357,10 +303,7 @@ class TestALedgerRefusingMeanwhile:
         assert f"succeeded; {said}, not recorded: amount:" in note
 
     def test_a_third_process_says_it_once(
-        self,
-        units: tuple[UnitOfWork, UnitOfWork],
-        clock: FrozenClock,
-        payments: FakePayments,
+        self, units: Units, clock: FrozenClock, payments: FakePayments
     ) -> None:
         self.cancelled(units, clock, payments)
         first, second = units
@@ -473,26 +416,15 @@ class _LostRace:
         return Orders()
 
 
-class _Arming:
+class _Arming(PassingOn):
     """A payment provider that arms `race` as its refund is asked."""
 
     def __init__(self, inner: FakePayments, race: _LostRace) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._race = race
 
-    def capture(
-        self, payment_id: str, amount: Money, *, key: str
-    ) -> ChannelTransaction:
-        return self._inner.capture(payment_id, amount, key=key)
-
-    def refund(
-        self, payment_id: str, amount: Money, *, key: str, reason: str
-    ) -> ChannelTransaction:
+    def asked(self) -> None:
         self._race.armed = True
-        return self._inner.refund(payment_id, amount, key=key, reason=reason)
-
-    def statement(self, day: dt.date) -> Sequence[SettlementLine]:
-        return self._inner.statement(day)
 
 
 class TestAConflictWhileRecording:

@@ -10,7 +10,6 @@ refund once whichever it lists.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -20,19 +19,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.services._refund_samples import (
-    CH,
-    ID,
     T0,
-    buyer_cancelled,
+    PassingOn,
     case_key,
-    incoming,
-    passed_case,
-    stocked_desk,
+    case_refund_due,
+    paid_twice_then_cancelled,
     stored,
 )
 from tests.services._samples import backend, cny
 
-from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import IdempotencyConflict, ValidationError
 from orderkit.integrations import ChannelTransaction, SettlementLine, TransactionKind
 from orderkit.money import Money
@@ -42,23 +37,19 @@ from orderkit.orders import (
     Order,
     OrderLine,
     OrderStatus,
-    PaymentCaptured,
 )
 from orderkit.ports import UnitOfWork
 from orderkit.pricing import PaymentLedger, RefundState
 from orderkit.services import (
-    Checkout,
     DiscrepancyKind,
-    OrderDesk,
     Reconciliation,
     RefundDeclined,
     Refunded,
     Refunds,
-    Shipping,
     reconcile_payments,
 )
 from orderkit.testing import FrozenClock
-from orderkit.testing.fakes import FakeCarrier, FakePayments
+from orderkit.testing.fakes import FakePayments
 
 
 K = DiscrepancyKind
@@ -93,6 +84,14 @@ def settled(
     )
 
 
+def case_statement(*, refund_ids: Sequence[str]) -> list[SettlementLine]:
+    """alipay-77's 576.00 captured; AS-1's 288.00 listed under each of `refund_ids`."""
+    return [
+        settled("alipay-77", cny("576.00"), TransactionKind.CAPTURE),
+        *(settled(r, cny("288.00"), TransactionKind.REFUND) for r in refund_ids),
+    ]
+
+
 def problems(report: Reconciliation) -> list[tuple[str, str | None]]:
     return [(d.kind.value, d.transaction_id) for d in report.discrepancies]
 
@@ -101,18 +100,7 @@ def case_refunded(
     unit: UnitOfWork, clock: FrozenClock, payments: FakePayments
 ) -> Refunded:
     """DY-2001 paid 576.00 on alipay-77, shipped; AS-1's 288.00 sent back."""
-    desk = stocked_desk(unit, clock)
-    desk.accept(incoming())
-    Checkout(unit, clock, desk, payments).pay(CH, ID, "alipay-77", cny("576.00"))
-    Shipping(unit, clock, desk, FakeCarrier(clock)).ship(CH, ID, "SHIP-1")
-    desk.amend(
-        CH,
-        ID,
-        passed_case(),
-        key=IdempotencyKey("erp", "aftersales", "AS-1", "1"),
-        actor="ops.wu",
-        source="erp",
-    )
+    case_refund_due(unit, clock, payments)
     (outcome,) = Refunds(unit, clock, payments).send_due()
     assert isinstance(outcome, Refunded)
     return outcome
@@ -127,10 +115,7 @@ class TestACaseRefundSentBySendDue:
         outcome = case_refunded(unit, clock, payments)
         given_id = outcome.transaction.transaction_id
         assert given_id != case_key()
-        statement = [
-            settled("alipay-77", cny("576.00"), TransactionKind.CAPTURE),
-            settled(given_id, cny("288.00"), TransactionKind.REFUND),
-        ]
+        statement = case_statement(refund_ids=[given_id])
 
         report = reconcile_payments([stored(unit)], statement)
 
@@ -167,10 +152,7 @@ class TestACaseRefundSentBySendDue:
     ) -> None:
         """A bill that lists the merchant's refund number (商户退款单号)."""
         case_refunded(unit, clock, payments)
-        statement = [
-            settled("alipay-77", cny("576.00"), TransactionKind.CAPTURE),
-            settled(case_key(), cny("288.00"), TransactionKind.REFUND),
-        ]
+        statement = case_statement(refund_ids=[case_key()])
         report = reconcile_payments([stored(unit)], statement)
         assert [] == problems(report)
         assert (2, 2) == (report.matched, report.expected)
@@ -180,11 +162,7 @@ class TestACaseRefundSentBySendDue:
     ) -> None:
         outcome = case_refunded(unit, clock, payments)
         given_id = outcome.transaction.transaction_id
-        statement = [
-            settled("alipay-77", cny("576.00"), TransactionKind.CAPTURE),
-            settled(given_id, cny("288.00"), TransactionKind.REFUND),
-            settled(case_key(), cny("288.00"), TransactionKind.REFUND),
-        ]
+        statement = case_statement(refund_ids=[given_id, case_key()])
 
         report = reconcile_payments([stored(unit)], statement)
 
@@ -196,7 +174,7 @@ class TestACaseRefundSentBySendDue:
         self, unit: UnitOfWork, clock: FrozenClock, payments: FakePayments
     ) -> None:
         outcome = case_refunded(unit, clock, payments)
-        statement = [settled("alipay-77", cny("576.00"), TransactionKind.CAPTURE)]
+        statement = case_statement(refund_ids=[])
 
         report = reconcile_payments([stored(unit)], statement)
 
@@ -205,37 +183,13 @@ class TestACaseRefundSentBySendDue:
         assert (1, 2) == (report.matched, report.expected)
 
 
-class TwoPaymentShop:
-    """DY-2001 paid 300.00 on alipay-77 and 276.00 on wx-2, then cancelled."""
-
-    def __init__(
-        self, unit: UnitOfWork, clock: FrozenClock, payments: FakePayments
-    ) -> None:
-        self.desk: OrderDesk = stocked_desk(unit, clock)
-        self.desk.accept(incoming())
-        for payment_id, amount in (("alipay-77", "300.00"), ("wx-2", "276.00")):
-            payments.capture(payment_id, cny(amount), key=payment_id)
-            self.desk.record(
-                CH,
-                ID,
-                PaymentCaptured(
-                    order_id=ID,
-                    key=IdempotencyKey(CH, "trade.paid", ID, payment_id),
-                    occurred_at=clock.now(),
-                    payment_id=payment_id,
-                    amount=cny(amount),
-                ),
-            )
-        self.desk.record(CH, ID, buyer_cancelled())
-
-
 class TestEndingAnOrderPaidTwice:
     """One refund per payment, each under its own provider id."""
 
     def test_each_part_keeps_its_own_providers_id_and_reconciles(
         self, unit: UnitOfWork, clock: FrozenClock, payments: FakePayments
     ) -> None:
-        TwoPaymentShop(unit, clock, payments)
+        paid_twice_then_cancelled(unit, clock, payments)
 
         (outcome,) = Refunds(unit, clock, payments).send_due()
 
@@ -257,7 +211,7 @@ class TestEndingAnOrderPaidTwice:
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
         payments = FakePayments(clock, refunds_declined=["alipay-77"])
-        TwoPaymentShop(unit, clock, payments)
+        paid_twice_then_cancelled(unit, clock, payments)
 
         (outcome,) = Refunds(unit, clock, payments).send_due()
 
@@ -278,26 +232,18 @@ class TestEndingAnOrderPaidTwice:
         assert "failed" in report.discrepancies[0].detail
 
 
-class Answering:
+class Answering(PassingOn):
     """A provider whose refunds answer with the transaction id `answer` gives."""
 
     def __init__(self, inner: FakePayments, answer: dict[str, str]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.answer = answer
-
-    def capture(
-        self, payment_id: str, amount: Money, *, key: str
-    ) -> ChannelTransaction:
-        return self.inner.capture(payment_id, amount, key=key)
 
     def refund(
         self, payment_id: str, amount: Money, *, key: str, reason: str
     ) -> ChannelTransaction:
-        sent = self.inner.refund(payment_id, amount, key=key, reason=reason)
+        sent = super().refund(payment_id, amount, key=key, reason=reason)
         return attrs.evolve(sent, transaction_id=self.answer.get(payment_id, key))
-
-    def statement(self, day: dt.date) -> Sequence[SettlementLine]:
-        return self.inner.statement(day)
 
 
 class TestAnIdThatNamesNoRefundAlone:
@@ -318,7 +264,7 @@ class TestAnIdThatNamesNoRefundAlone:
         payments: FakePayments,
         answer: dict[str, str],
     ) -> None:
-        TwoPaymentShop(unit, clock, payments)
+        paid_twice_then_cancelled(unit, clock, payments)
 
         (outcome,) = Refunds(unit, clock, Answering(payments, answer)).send_due()
 
