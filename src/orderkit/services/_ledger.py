@@ -184,7 +184,12 @@ class Ledger:
     Given an `outbox` in the same unit of work as `store`, every change that
     moves stock also writes, in the same transaction, one `sellable` message
     per SKU it touched (stream `sku:<sku>`, body `{"sku", "sellable"}`), so
-    channels stop selling stock that is gone (brief incident 3).
+    channels stop selling stock that is gone (brief incident 3). The change
+    and its message are two writes of the unit: a call that raises on the
+    message's (the outbox failed) has applied the change already, so a
+    unit whose ledger call raised is rolled back (leaving `with` on the
+    error does it), never committed, or the change would go without its
+    message.
 
     Args:
         store: Where the ledger lives.
