@@ -272,10 +272,7 @@ class PostgresUnitOfWork:
                 transactions serializable; nothing was committed.
         """
         self._check("commit")
-        try:
-            self._end(commit=True)
-        finally:
-            self._start()
+        self._end_then_start(commit=True)
 
     def rollback(self) -> None:
         """Undo everything written since the unit opened or last committed.
@@ -284,10 +281,7 @@ class PostgresUnitOfWork:
             StoreError: No unit is open in this thread, or the server failed.
         """
         self._check("rollback")
-        try:
-            self._end(commit=False)
-        finally:
-            self._start()
+        self._end_then_start(commit=False)
 
     def close(self) -> None:
         """Close the unit of work's own connection; a given one or a pool stays open.
@@ -369,6 +363,20 @@ class PostgresUnitOfWork:
         except psycopg.Error as exc:
             raise store_error("begin", exc) from exc
         self._tx = tx
+
+    def _end_then_start(self, *, commit: bool) -> None:
+        """End the unit's transaction and begin its next; the end's error wins.
+
+        A connection that broke under COMMIT fails the BEGIN after it too:
+        raised in its place, that error would hide which call failed.
+        """
+        try:
+            self._end(commit=commit)
+        except BaseException:
+            with contextlib.suppress(StoreError):
+                self._start()
+            raise
+        self._start()
 
     def _end(self, *, commit: bool) -> None:
         tx, self._tx = self._tx, None

@@ -168,3 +168,22 @@ def test_a_connection_dropped_before_psycopg_knows_is_reopened(
     with uow:
         assert uow.orders.get("douyin", "DY-1001") == sample_order()
     uow.close()
+
+
+def test_a_commit_on_a_dropped_connection_says_the_commit_failed(dsn: str) -> None:
+    """Not the BEGIN that follows it: the caller must know which call broke."""
+    uow = PostgresUnitOfWork(dsn, converter=make_converter())
+    with uow:
+        uow.orders.save(sample_order(), None)
+        row = uow.orders._session.read(
+            "pid", lambda cur: cur.execute("SELECT pg_backend_pid()").fetchone()
+        )
+        assert row is not None
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+        with pytest.raises(StoreError) as failed:
+            uow.commit()
+    assert failed.value.operation == "commit"
+    with uow:
+        assert uow.orders.get("douyin", "DY-1001") is None
+    uow.close()
