@@ -2,13 +2,15 @@
 
 One small day runs on a SQLite file; each test corrupts a copy of it the
 way a bug would (an event applied twice, a record lost, a status moved
-back, a balance gone, a refund beyond its capture) and runs the checks as
-the command does. A check that cannot see its violation would let a broken
-run report "every invariant holds".
+back, a balance gone, a refund beyond its capture, a statement line that
+no order records) and runs the checks as the command does. A check that
+cannot see its violation would let a broken run report "every invariant
+holds".
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import sqlite3
@@ -19,15 +21,24 @@ from typing import Any
 import attrs
 import pendulum
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.cli._backends import Database
-from orderkit.cli._invariants import Findings, _check_once, _check_shipped, check
+from orderkit.cli._invariants import (
+    Findings,
+    _check_once,
+    _check_shipped,
+    _reconcile,
+    check,
+)
 from orderkit.cli._plans import OrderPlan, Rates
 from orderkit.cli._run import _stock
 from orderkit.cli._traffic import plan_day
 from orderkit.cli._workers import Job, run_here
 from orderkit.dedupe import IdempotencyKey
+from orderkit.integrations import SettlementLine, TransactionKind
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
@@ -57,6 +68,7 @@ class Day:
     ended: pendulum.DateTime
     sellable: Mapping[str, int]
     provider_holds: Mapping[str, int]
+    statement: Sequence[SettlementLine]
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +83,20 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Day:
         plans = plan_day(ORDERS, SEED, Rates())
         ended = max(r.ended_at for r in reports)
         holds = reports[0].provider_holds
+        statement = reports[0].statement
         clean = check(
-            unit, plans, ended, sellable=reports[0].sellable, provider_holds=holds
+            unit,
+            plans,
+            ended,
+            sellable=reports[0].sellable,
+            provider_holds=holds,
+            statement=statement,
         )
     finally:
         database.close()
     assert clean.count == 0, clean.violations
     assert holds, "the provider holds no money at all: nothing was checked"
-    return Day(path, plans, ended, reports[0].sellable, holds)
+    return Day(path, plans, ended, reports[0].sellable, holds, statement)
 
 
 def _checked(
@@ -86,6 +104,7 @@ def _checked(
     tmp_path: Path,
     corrupt: Corruption,
     provider_holds: Mapping[str, int] | None = None,
+    statement: Sequence[SettlementLine] | None = None,
 ) -> Findings:
     copy = str(tmp_path / "corrupt.db")
     shutil.copy(day.path, copy)
@@ -99,6 +118,7 @@ def _checked(
             day.ended,
             sellable=day.sellable,
             provider_holds=provider_holds,
+            statement=statement,
         )
     finally:
         unit.close()
@@ -309,6 +329,85 @@ def test_money_the_provider_holds_beyond_a_refund_is_seen(
         )
     holds = {**day.provider_holds, payment: day.provider_holds.get(payment, 0) + 1}
     _said(_checked(day, tmp_path, _untouched, provider_holds=holds), payment)
+
+
+def test_the_day_reconciles_with_the_statements_of_both_its_days(
+    day: Day, tmp_path: Path
+) -> None:
+    """The day runs past midnight UTC, when the provider starts a new statement.
+
+    Its returns and their refunds come days later, on statements of their own.
+    """
+    found = _checked(day, tmp_path, _untouched, statement=day.statement)
+    assert (found.count, found.payment_discrepancies) == (0, 0)
+    assert found.payments_reconciled == len(day.statement)
+    days = {line.settled_at.in_timezone("UTC").date() for line in day.statement}
+    assert {dt.date(2026, 11, 10), dt.date(2026, 11, 11)} < days
+
+
+def test_a_refund_the_stores_do_not_know_is_seen(day: Day, tmp_path: Path) -> None:
+    """The provider sent money back that no order records as refunded."""
+    capture = next(x for x in day.statement if x.kind is TransactionKind.CAPTURE)
+    stray = attrs.evolve(
+        capture,
+        transaction_id="w0-ref-999999",
+        kind=TransactionKind.REFUND,
+        amount=Money("1.00", capture.amount.currency),
+        fee=Money(0, capture.amount.currency),
+    )
+    statement = [*day.statement, stray]
+    found = _checked(day, tmp_path, _untouched, statement=statement)
+    assert (found.count, found.payment_discrepancies) == (1, 1)
+    # The provider's lines name no order, so a refund no order records is
+    # one for "an order neither side shows as paid".
+    _said(found, "reconciliation: missing_in_orders w0-ref-999999")
+
+
+def test_a_refund_the_provider_never_sent_is_seen(day: Day, tmp_path: Path) -> None:
+    """An order records a refund settled that no statement lists."""
+    refund = next(x for x in day.statement if x.kind is TransactionKind.REFUND)
+    statement = [line for line in day.statement if line is not refund]
+    found = _checked(day, tmp_path, _untouched, statement=statement)
+    assert (found.count, found.payment_discrepancies) == (1, 1)
+    _said(found, f"the provider's {refund.transaction_id}")
+    _said(found, "reconciliation: missing_in_statement")
+
+
+@pytest.fixture(scope="module")
+def paid_orders(day: Day) -> list[Order]:
+    """The day's orders, read once."""
+    unit = SqliteUnitOfWork(day.path)
+    try:
+        with unit as uow:
+            return list(uow.orders.orders(limit=10 * ORDERS))
+    finally:
+        unit.close()
+
+
+@given(data=st.data())
+def test_each_line_missing_from_the_statements_is_one_discrepancy(
+    day: Day, paid_orders: list[Order], data: st.DataObject
+) -> None:
+    """Whatever lines the provider's statements lack, each is counted, once."""
+    lost = data.draw(st.sets(st.sampled_from(range(len(day.statement))), max_size=6))
+    kept = [line for i, line in enumerate(day.statement) if i not in lost]
+    found = Findings()
+    _reconcile(paid_orders, kept, found)
+    assert found.payment_discrepancies == len(lost) == found.count
+    assert found.payments_reconciled == len(kept)
+    assert all("missing_in_statement" in v for v in found.violations)
+
+
+def test_two_orders_claiming_one_capture_are_a_violation_not_a_crash(
+    day: Day, paid_orders: list[Order]
+) -> None:
+    """An order copied under another id: the books cannot be read as one."""
+    order = next(o for o in paid_orders if o.payments)
+    twin = attrs.evolve(order, order_id=f"{order.order_id}-twin")
+    found = Findings()
+    _reconcile([*paid_orders, twin], day.statement, found)
+    assert (found.count, found.payment_discrepancies) == (1, 1)
+    _said(found, "reconciliation: not done")
 
 
 def test_every_record_is_applied_once_a_saga_may_begin_again() -> None:

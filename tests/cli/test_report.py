@@ -181,7 +181,12 @@ class TestCharts:
     def test_the_invariants_come_first_and_say_ok(self, day: Day) -> None:
         summary, html = day
         assert html.index("Every invariant holds") < html.index("<svg")
-        for key in ("oversold", "refunds_over_captured", "invariant_violations"):
+        for key in (
+            "oversold",
+            "refunds_over_captured",
+            "payment_discrepancies",
+            "invariant_violations",
+        ):
             assert summary[key] == 0
             assert re.search(
                 rf'class="tile ok" data-key="{key}"><div class="figure">0<', html

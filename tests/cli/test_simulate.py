@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Self, cast
@@ -13,11 +14,15 @@ import attrs
 import pendulum
 import pytest
 
-from orderkit.cli import _main, _workers, main
+from orderkit.adapters.memory import MemoryUnitOfWork
+from orderkit.cli import _main, _sweeps, _workers, main
 from orderkit.cli._plans import Rates
 from orderkit.cli._run import Settings, simulate
 from orderkit.cli._summary import KEYS, failed
+from orderkit.cli._world import World
+from orderkit.integrations import TransactionKind
 from orderkit.inventory import Balance, Plan, Receipt
+from orderkit.money import Money
 from orderkit.ports import LedgerStore, UnitOfWork
 
 
@@ -38,6 +43,7 @@ REQUIRED = {
     "orders_per_s",
 }
 TIMINGS = {"elapsed_s", "orders_per_s"}
+T0 = pendulum.datetime(2026, 11, 10, 12)
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
@@ -65,6 +71,12 @@ class TestSummary:
         assert {key: small[key] for key in must} == dict.fromkeys(must, 0)
         assert small["violations"] == []
         assert not failed(small)
+
+    def test_the_books_match_the_provider(self, small: dict[str, object]) -> None:
+        """Every capture and refund sent is on the provider's statements, matched."""
+        assert small["payment_discrepancies"] == 0
+        sent = cast("int", small["paid"]) + cast("int", small["refunds"])
+        assert cast("int", small["payments_reconciled"]) >= sent > 0
 
     def test_every_kind_of_traffic_happened(self, small: dict[str, object]) -> None:
         for key in (
@@ -144,6 +156,31 @@ class TestWorkers:
         decided = sum(summary[k] for k in intake) + summary["refused_out_of_stock"]
         assert decided == summary["orders_generated"] == 300
         assert summary["shipped"] == summary["delivered"] > 0
+        # Both workers' statements: one worker's alone would miss the other's.
+        assert summary["payment_discrepancies"] == 0
+        sent = summary["paid"] + summary["refunds"]
+        assert summary["payments_reconciled"] >= sent > 0
+
+    def test_two_workers_providers_never_give_the_same_id(self) -> None:
+        """Each worker's provider numbers from 1; the orders they share keep both."""
+        unit = MemoryUnitOfWork()
+        given: list[str] = []
+        for worker in (0, 1):
+            world = World(unit, seed=3, worker=worker, rates=Rates(), tally=Counter())
+            world.end_outage()
+            world.psp.capture("alipay-1", Money("10.00", "CNY"), key=f"c{worker}")
+            refund = world.psp.refund(
+                "alipay-1", Money("4.00", "CNY"), key=f"r{worker}", reason="cancel"
+            )
+            given.append(refund.transaction_id)
+            given.extend(
+                line.transaction_id
+                for line in world.psp.statement(T0.date())
+                if line.kind is TransactionKind.REFUND
+            )
+        assert given[0] == given[1]
+        assert given[2] == given[3]
+        assert given[0] != given[2]
 
     def test_a_database_with_orders_is_refused(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
@@ -211,6 +248,48 @@ def test_postgresql(capsys: pytest.CaptureFixture[str]) -> None:
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+class TestTheBooksMustMatch:
+    def test_a_refund_the_stores_do_not_know_fails_the_run(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The provider sends money back that no order records."""
+        recover = _sweeps.recover_sagas
+
+        def recover_then_refund(world: World) -> None:
+            recover(world)
+            held = _workers._holds(world)
+            capture = next(t for t in world.psp.transactions if t.order_id in held)
+            cent = Money("0.01", capture.amount.currency)
+            world.psp.refund(capture.order_id, cent, key="stray", reason="not ours")
+
+        monkeypatch.setattr(_workers, "recover_sagas", recover_then_refund)
+        summary = run_json(capsys, "--orders", "60", "--db", ":memory:")
+        assert summary["exit"] == 1
+        assert summary["payment_discrepancies"] == 1
+        assert summary["invariant_violations"] == 1
+        (said,) = summary["violations"]
+        assert said.startswith("reconciliation: missing_in_orders w0-ref-")
+
+    def test_the_table_names_the_figure_that_failed(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A capture the provider took that the stores never recorded."""
+        recover = _sweeps.recover_sagas
+
+        def recover_then_capture(world: World) -> None:
+            recover(world)
+            world.psp.capture("taobao:stray", Money("5.00", "CNY"), key="stray")
+
+        monkeypatch.setattr(_workers, "recover_sagas", recover_then_capture)
+        code = main(["simulate", "--orders", "60", "--db", ":memory:"])
+        out, _ = capsys.readouterr()
+        assert code == 1
+        (row,) = [r for r in out.splitlines() if "payment_discrepancies" in r]
+        assert row.split()[1] == "1"
+        assert row.endswith("FAILED")
+        assert "- reconciliation: missing_in_orders taobao:stray" in out
 
 
 # ----------------------------------------------------------------------

@@ -320,6 +320,18 @@ class TestEveryKind:
         report = reconcile_payments([order("DY-404")], [refund])
         assert kinds(report) == [K.REFUND_WITHOUT_PAYMENT]
 
+    def test_a_refund_line_naming_no_order_is_missing_in_orders(self) -> None:
+        """A provider that lists refunds without the order cannot say it was unpaid."""
+        statement = [
+            line("WX-5", "99.00", order_id="DY-5"),
+            line("RF-9", "9.00", order_id=None, kind=TransactionKind.REFUND),
+        ]
+        report = reconcile_payments([paid("DY-5", "WX-5", "99.00")], statement)
+        assert [
+            (d.kind, d.transaction_id, d.order_id) for d in report.discrepancies
+        ] == [(K.MISSING_IN_ORDERS, "RF-9", None)]
+        assert "no order records" in report.discrepancies[0].detail
+
     def test_refund_of_a_statement_payment_is_only_missing_in_orders(self) -> None:
         statement = [
             line("RF-9", "9.00", order_id="DY-5", kind=TransactionKind.REFUND),

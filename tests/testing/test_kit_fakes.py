@@ -9,6 +9,8 @@ from typing import Any
 
 import pendulum
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import orderkit.ports
 import orderkit.testing
@@ -22,6 +24,7 @@ from orderkit.integrations import (
     FulfilmentStage,
     PickLine,
     PickTask,
+    TransactionKind,
 )
 from orderkit.money import Money
 from orderkit.orders import (
@@ -315,6 +318,57 @@ class TestFakePaymentsStatement:
             ("missing_in_orders", "alipay-1"),
             ("duplicate_capture", "alipay-1"),
         ] == [(d.kind, d.transaction_id) for d in report.discrepancies]
+
+
+_PRINTABLE = st.characters(codec="utf-8", categories=["L", "N", "P", "S"])
+
+
+class TestFakePaymentsIds:
+    """Providers given prefixes of their own never give the same id."""
+
+    @pytest.mark.parametrize(
+        ("prefix", "given_id"),
+        [("", "ref-000002"), ("w1-", "w1-ref-000002")],
+        ids=["none", "worker"],
+    )
+    def test_the_prefix_goes_before_the_count(self, prefix: str, given_id: str) -> None:
+        payments = FakePayments(FrozenClock(T0), id_prefix=prefix)
+        payments.capture("alipay-1", Money("88.00", "CNY"), key="c")
+        refund = payments.refund("alipay-1", Money("8.00", "CNY"), key="r", reason="x")
+        assert given_id == refund.transaction_id
+        (line,) = [
+            line
+            for line in payments.statement(T0.date())
+            if line.kind is TransactionKind.REFUND
+        ]
+        assert given_id == line.transaction_id
+
+    @given(st.lists(st.text(_PRINTABLE), min_size=2, max_size=2, unique=True))
+    def test_two_prefixes_never_give_the_same_id(self, prefixes: list[str]) -> None:
+        given_ids: list[set[str]] = []
+        for prefix in prefixes:
+            payments = FakePayments(FrozenClock(T0), id_prefix=prefix)
+            payments.capture("alipay-1", Money("88.00", "CNY"), key="c")
+            payments.refund("alipay-1", Money("8.00", "CNY"), key="r", reason="x")
+            ids = {t.transaction_id for t in payments.transactions}
+            assert all(i.startswith(prefix) for i in ids)
+            statement = payments.statement(T0.date())
+            # A capture's line still names its payment: the orders record that.
+            assert ["alipay-1"] == [
+                line.transaction_id
+                for line in statement
+                if line.kind is TransactionKind.CAPTURE
+            ]
+            given_ids.append(ids)
+        assert not given_ids[0] & given_ids[1]
+
+    @pytest.mark.parametrize("prefix", [None, 7, "w\n"], ids=["none", "int", "newline"])
+    def test_a_prefix_that_is_not_printable_text_is_refused(
+        self, prefix: object
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            FakePayments(FrozenClock(T0), id_prefix=prefix)  # type: ignore[arg-type]
+        assert "id_prefix" == caught.value.field
 
 
 def _passed_case() -> AfterSalesCase:

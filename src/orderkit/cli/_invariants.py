@@ -8,8 +8,9 @@ every order's audit trail must tell the story of its status, one version
 after the other, each record once, each move one the lifecycle allows; holds
 must belong to orders that still need them; abusers must hold no stock; and
 the payment provider may hold no money the orders do not record as paid and
-not refunded. An order the store cannot read back is a violation too, not a
-crash.
+not refunded; and the orders' captures and refunds must be the provider's,
+line for line, on its statements of the run's days (`reconcile_payments`).
+An order the store cannot read back is a violation too, not a crash.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from orderkit.cli import _catalog as catalog
 from orderkit.cli._plans import OrderPlan
 from orderkit.cli._world import SimClock
 from orderkit.errors import OrderkitError, RefundExceedsCapture
+from orderkit.integrations import SettlementLine
 from orderkit.inventory import Hold, HoldState, NoOversell
 from orderkit.orders import (
     TRANSITIONS,
@@ -37,7 +39,7 @@ from orderkit.orders import (
 )
 from orderkit.ports import UnitOfWork
 from orderkit.pricing import RefundState
-from orderkit.services import Ledger
+from orderkit.services import Ledger, reconcile_payments
 
 
 _PAGE: Final = 500
@@ -91,6 +93,8 @@ class Findings:
     units_to_abusers: int = 0
     us_day_orders: int = 0
     us_day_missed_by_utc8_dates: int = 0
+    payments_reconciled: int = 0
+    payment_discrepancies: int = 0
     violations: list[str] = attrs.field(factory=list)
     count: int = 0
 
@@ -139,13 +143,14 @@ def _orders(
         yield order, trail
 
 
-def check(
+def check(  # noqa: PLR0913 - the stores, the plans and what the outside saw
     unit: UnitOfWork,
     plans: Iterable[OrderPlan],
     now: pendulum.DateTime,
     *,
     sellable: Mapping[str, int],
     provider_holds: Mapping[str, int] | None = None,
+    statement: Sequence[SettlementLine] | None = None,
 ) -> Findings:
     """Check every invariant against the stores at simulated time `now`.
 
@@ -154,6 +159,9 @@ def check(
     `provider_holds` is what the payment provider holds of each payment id
     (captured less refunded, in minor units): no more than the orders
     record of it, paid and not refunded (not checked when `None`).
+    `statement` is the provider's settlement lines of every day of the run:
+    the orders' captures and refunds must reconcile with it, line for line
+    (not checked when `None`).
     """
     plans = list(plans)
     found = Findings()
@@ -164,10 +172,14 @@ def check(
     window = DayWindow(catalog.US_DAY, catalog.US_ZONE)
     planned = [(p.channel, p.order_id) for p in plans]
     recorded: dict[str, int] = {}
+    paid: list[Order] = []
     for order, records in _orders(unit, planned, found):
         status[order_stream(order.channel, order.order_id)] = order.status
         _check_order(order, records, found)
         _count_kept(order, recorded)
+        if statement is not None and (order.payments or order.payment_ledger):
+            # Only orders that record money have anything to reconcile.
+            paid.append(order)
         if order.channel == "shopify" and order.placed_at in window:
             found.us_day_orders += 1
             office_day = order.placed_at.in_timezone(catalog.OFFICE_ZONE).date()
@@ -177,7 +189,32 @@ def check(
         found.holds_expired = len(uow.ledger.holds(state=HoldState.EXPIRED))
     if provider_holds is not None:
         _check_provider(provider_holds, recorded, found)
+    if statement is not None:
+        _reconcile(paid, statement, found)
     return found
+
+
+def _reconcile(
+    orders: Sequence[Order], statement: Sequence[SettlementLine], found: Findings
+) -> None:
+    """The orders' captures and refunds are the provider's, and no more.
+
+    Each difference `reconcile_payments` finds is a violation: money the
+    provider moved that no order records, or that an order records and
+    the provider never moved, or moved otherwise.
+    """
+    try:
+        report = reconcile_payments(orders, statement)
+    except OrderkitError as error:
+        # Two orders claim one capture: the books cannot be read as one.
+        found.payment_discrepancies += 1
+        found.violate(f"reconciliation: not done: {error}")
+        return
+    found.payments_reconciled = report.matched
+    found.payment_discrepancies = len(report.discrepancies)
+    for d in report.discrepancies:
+        order = "" if d.order_id is None else f" of order {d.order_id}"
+        found.violate(f"reconciliation: {d.kind} {d.transaction_id}{order}: {d.detail}")
 
 
 def _count_kept(order: Order, recorded: dict[str, int]) -> None:

@@ -65,7 +65,8 @@ sagas left in flight are recovered and the refunds owed sent. Then the
 stores are checked: the ledger replays to its balances, nothing is
 oversold, no refund exceeds its capture, no saga is left in flight, every
 audit trail matches its order, the channels were told the stock the ledger
-has, the payment provider holds no money the orders do not record.
+has, the payment provider holds no money the orders do not record, and
+the orders' payments and refunds match its statements of every day.
 A database that holds orders or stock already is refused.
 """
 _EXAMPLES: Final = f"""\

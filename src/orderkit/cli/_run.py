@@ -126,8 +126,17 @@ def simulate(
             for report in reports:
                 # Each payment was asked of one worker's provider only.
                 holds.update(report.provider_holds)
+            # One provider, seen through each worker's fake: their ids differ
+            # (see World), so their statements together are the provider's,
+            # and they reconcile against the orders of every worker at once.
+            statement = [line for report in reports for line in report.statement]
             findings = check(
-                unit, plans, ended, sellable=reports[0].sellable, provider_holds=holds
+                unit,
+                plans,
+                ended,
+                sellable=reports[0].sellable,
+                provider_holds=holds,
+                statement=statement,
             )
             if settings.report is not None:
                 ledger = read_ledger(unit)

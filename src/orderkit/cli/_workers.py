@@ -40,7 +40,7 @@ from orderkit.cli._simulation import Driver
 from orderkit.cli._sweeps import Sweeper, recover_sagas
 from orderkit.cli._traffic import plan_day
 from orderkit.cli._world import World
-from orderkit.integrations import TransactionKind
+from orderkit.integrations import SettlementLine, TransactionKind
 from orderkit.ports import UnitOfWork
 
 
@@ -74,7 +74,11 @@ class Job:
 @final
 @attrs.frozen(slots=True)
 class Report:
-    """What a worker saw: counts, a few errors, its outside's checks, its series."""
+    """What a worker saw: counts, a few errors, its outside's checks, its series.
+
+    `statement` is its fake provider's statements of every day of the run,
+    one after the other.
+    """
 
     tally: dict[str, int]
     errors: tuple[str, ...]
@@ -84,6 +88,7 @@ class Report:
     ended_at: pendulum.DateTime
     sellable: dict[str, int]
     recorded: Recorded
+    statement: tuple[SettlementLine, ...]
 
 
 class Sync(Protocol):
@@ -188,7 +193,21 @@ def run_worker(
         ended_at=world.clock.now(),
         sellable={} if sweeper is None else dict(sweeper.sellable),
         recorded=driver.recorder.recorded,
+        statement=_statement(world),
     )
+
+
+def _statement(world: World) -> tuple[SettlementLine, ...]:
+    """The provider's statements of every day its clock was in, first to last.
+
+    The provider cuts its days in UTC, and the day runs past midnight UTC
+    (evening in New York, morning in Shanghai): a statement of the first
+    day alone would miss the night's money.
+    """
+    first = catalog.SPAN_START.in_timezone("UTC").date()
+    last = world.clock.now().in_timezone("UTC").date()
+    days = (first + dt.timedelta(days=n) for n in range((last - first).days + 1))
+    return tuple(line for day in days for line in world.psp.statement(day))
 
 
 def _over_captured(world: World) -> int:

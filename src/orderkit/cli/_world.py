@@ -246,7 +246,9 @@ class World:
         )
         self.parsers: dict[str, ChannelPayloads] = parsers()
         self.rng = random.Random(seed * 7919 + worker)  # noqa: S311 - jitter
-        self.psp = FakePayments(self.clock, name="simpay")
+        # One provider per process: its ids carry the worker, so that the
+        # workers' refund ids (kept in the shared orders) never collide.
+        self.psp = FakePayments(self.clock, name="simpay", id_prefix=f"w{worker}-")
         half = rates.payment_timeout / 2
         self.payment_faults = FaultPlan(
             seed=seed * 31 + worker, timeout_before=half, reply_lost=half

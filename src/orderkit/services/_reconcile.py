@@ -471,7 +471,13 @@ def _unmatched(
             f"a second {line.kind} for order {line.order_id!r}, whose "
             "recorded captures the statement settles already"
         )
-    elif money_class == _REFUND and line.order_id not in paid_orders:
+    elif (
+        money_class == _REFUND
+        and line.order_id is not None
+        and line.order_id not in paid_orders
+    ):
+        # A line that names no order is no refund of an unpaid one: nobody
+        # can tell whose payment it came off.
         kind = DiscrepancyKind.REFUND_WITHOUT_PAYMENT
         detail = "a refund for an order neither side shows as paid"
     else:

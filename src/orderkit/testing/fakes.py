@@ -84,6 +84,10 @@ class FakePayments:
       `refund` answered with (`ref-000002`), as a real provider's
       statement does; the services keep that id in the order's payment
       ledger (`Refund.provider_id`), so the two reconcile.
+    - Transaction ids count up from 1 (`cap-000001`, `ref-000002`) after
+      `id_prefix`: two providers given prefixes of their own (`w0-`,
+      `w1-`, one per process sharing a database) never hand out the same
+      refund id, so their statements, put together, are one provider's.
 
     Attributes:
         effects: Per key, how many times money moved under it: a test
@@ -95,6 +99,11 @@ class FakePayments:
         name: The provider's name, the channel of the transactions' keys.
         declined: Payment ids whose captures are declined.
         refunds_declined: Payment ids whose refunds are declined.
+        id_prefix: Put before every transaction id it gives (none by default).
+
+    Raises:
+        ValidationError: `id_prefix` is not a string, or holds control
+            characters.
 
     .. versionadded:: 0.1.0
     """
@@ -106,10 +115,12 @@ class FakePayments:
         name: str = "fakepay",
         declined: Iterable[str] = (),
         refunds_declined: Iterable[str] = (),
+        id_prefix: str = "",
     ) -> None:
         """Create a provider with no transactions."""
         self._clock = clock
         self._name = name
+        self._id_prefix = _check_prefix(id_prefix)
         self._declined = frozenset(declined)
         self._refunds_declined = frozenset(refunds_declined)
         self._lock = threading.Lock()
@@ -218,7 +229,9 @@ class FakePayments:
     ) -> ChannelTransaction:
         prefix = "cap" if request.kind is TransactionKind.CAPTURE else "ref"
         transaction = ChannelTransaction(
-            transaction_id=f"{prefix}-{len(self._transactions) + 1:06d}",
+            transaction_id=(
+                f"{self._id_prefix}{prefix}-{len(self._transactions) + 1:06d}"
+            ),
             # The provider knows payments, not orders: it reports the payment.
             order_id=request.payment_id,
             key=IdempotencyKey(self._name, str(request.kind), request.payment_id, key),
@@ -245,6 +258,14 @@ class FakePayments:
         return sum(captured[1:], captured[0]) - sum(
             refunded, Money(0, captured[0].currency)
         )
+
+
+def _check_prefix(value: object) -> str:
+    if not isinstance(value, str) or not value.isprintable():
+        raise ValidationError(
+            "id_prefix", value, "must be a string without control characters"
+        )
+    return value
 
 
 @final
