@@ -510,6 +510,27 @@ class TestEqualityAndHash:
             {Money("1.0", "CNY"), Money("1.00", "CNY"), Money(1, "CNY")}
         )
 
+    @pytest.mark.parametrize(
+        "make",
+        [
+            pytest.param(lambda: Money("-0", "CNY"), id="parsed"),
+            pytest.param(lambda: Money(Decimal("-0.00"), "CNY"), id="decimal"),
+            pytest.param(lambda: -Money.zero("CNY"), id="negated"),
+            pytest.param(lambda: Money.zero("CNY") * -3, id="multiplied"),
+            pytest.param(lambda: Money.rounded("-0.001", "CNY"), id="rounded"),
+        ],
+    )
+    def test_zero_has_no_sign(self, make: Callable[[], Money]) -> None:
+        """A statement or report never shows "-0.00": zero is zero."""
+        zero = make()
+        assert str(zero) == "0.00 CNY"
+        assert not zero.amount.is_signed()
+
+    @given(money())
+    def test_negating_twice_is_the_same_money_with_its_sign(self, value: Money) -> None:
+        assert -(-value) == value
+        assert (-value).amount.is_signed() == (value.amount > 0)
+
     @given(money())
     def test_equal_money_hashes_alike(self, value: Money) -> None:
         again = Money.from_minor(value.minor, value.currency.code)

@@ -7,8 +7,10 @@ Rules, each pinned by a test:
   refused with `InvalidMoney`.
 - An amount is stored at exactly the currency's minor unit (`CNY` 2 places,
   `JPY` 0, `KWD` 3). The constructor never rounds: an amount with more places
-  than the currency allows is refused. Rounding happens only where you ask for
-  it, with a named rounding mode (`Money.rounded`, `Money.scaled`).
+  than the currency allows is refused, unless they are only trailing zeros
+  (`Money("1.000", "JPY")` is 1 JPY: no value changes). Rounding happens only
+  where you ask for it, with a named rounding mode (`Money.rounded`,
+  `Money.scaled`). Zero has no sign: `"-0.00"` is `0.00`.
 - Arithmetic and comparison work within one currency; mixing raises
   `CurrencyMismatch`.
 - `split(total, weights)` divides an amount by the largest-remainder method,
@@ -188,8 +190,12 @@ class Money:
             ) from None
         except decimal.DecimalException:
             raise InvalidMoney("amount", amount, "is too large") from None
-        if exact and exact.adjusted() + 1 + cur.minor_units > MAX_DIGITS:
-            _check_size(exact, cur, amount)
+        if exact:
+            if exact.adjusted() + 1 + cur.minor_units > MAX_DIGITS:
+                _check_size(exact, cur, amount)
+        elif exact.is_signed():
+            # "-0.00" is zero: it prints, serializes and sums as 0.00.
+            exact = exact.copy_abs()
         _set_amount(self, exact)
         _set_currency(self, cur)
 
@@ -284,6 +290,8 @@ class Money:
         except decimal.DecimalException:
             raise InvalidMoney("amount", a, f"{operation} overflows") from None
         _check_size(amount, self.currency, amount)
+        if not amount and amount.is_signed():
+            amount = amount.copy_abs()  # 0.00 x -1 is 0.00, as `__init__` keeps it
         return self._new(amount)
 
     def _new(self, amount: Decimal) -> Money:
@@ -313,7 +321,8 @@ class Money:
     __rmul__ = __mul__
 
     def __neg__(self) -> Money:
-        return self._new(self.amount.copy_negate())
+        amount = self.amount
+        return self._new(amount.copy_negate() if amount else amount)
 
     def __abs__(self) -> Money:
         return self._new(self.amount.copy_abs())

@@ -20,6 +20,12 @@ def payable(order: Order, placed_total: Money) -> Money:
 
     An approval reprices its line (`record_price_change`), so the change of
     the line total (`PriceChange.delta`) is the change of what the buyer owes.
+    The order's offers are not applied to it again (the order does not keep
+    them): a line cut from 100.00 to 90.00 under a 50% coupon makes the
+    order cost 10.00 less, not 5.00. A person approves the price the buyer
+    pays for the line; one whose shop re-applies percent-off offers to a
+    changed price reads the `total` and `overpaid` of an `"overpaid"` hold
+    as figures to check, not to refund blindly.
 
     Raises:
         CurrencyMismatch: `placed_total` is in another currency than the order.
