@@ -528,8 +528,9 @@ class TestEqualityAndHash:
 
     @given(money())
     def test_negating_twice_is_the_same_money_with_its_sign(self, value: Money) -> None:
-        assert -(-value) == value
-        assert (-value).amount.is_signed() == (value.amount > 0)
+        negated = -value
+        assert -negated == value
+        assert negated.amount.is_signed() == (value.amount > 0)
 
     @given(money())
     def test_equal_money_hashes_alike(self, value: Money) -> None:

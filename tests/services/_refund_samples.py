@@ -136,10 +136,14 @@ def provider_captured(
 
 
 def paid_twice_then_cancelled(
-    unit: UnitOfWork, clock: FrozenClock, payments: FakePayments
+    unit: UnitOfWork,
+    clock: FrozenClock,
+    payments: FakePayments,
+    *,
+    desk: OrderDesk | None = None,
 ) -> OrderDesk:
-    """DY-2001 paid 300.00 on alipay-77 and 276.00 on wx-2, then cancelled."""
-    desk = stocked_desk(unit, clock)
+    """DY-2001 paid 300.00 on alipay-77, 276.00 on wx-2, then cancelled, on `desk`."""
+    desk = stocked_desk(unit, clock) if desk is None else desk
     desk.accept(incoming())
     for payment_id, amount in (("alipay-77", "300.00"), ("wx-2", "276.00")):
         provider_captured(desk, clock, payments, payment_id=payment_id, amount=amount)
@@ -147,14 +151,16 @@ def paid_twice_then_cancelled(
     return desk
 
 
-def passed_case() -> AfterSalesCase:
-    """One teapot back to Shanghai, its inspection passed: 288.00 owed."""
+def passed_case(
+    *, case_id: str = "AS-1", refund: str = "288.00", payment_id: str = "alipay-77"
+) -> AfterSalesCase:
+    """One teapot back to Shanghai, its inspection passed: `refund` owed."""
     case = request_return(
-        case_id="AS-1",
+        case_id=case_id,
         order_id=ID,
-        payment_id="alipay-77",
+        payment_id=payment_id,
         lines=[ReturnLine("L1", "JADE-TEAPOT", 1)],
-        refund_amount=cny("288.00"),
+        refund_amount=cny(refund),
         reason="七天无理由退货",
         requester="buyer:buyer-7",
         return_to="SH-1",
@@ -182,9 +188,9 @@ def case_refund_due(
     return desk
 
 
-def case_key() -> str:
-    """The key of AS-1's refund: its message id, saga key and provider key."""
-    return f"refund:order:{CH}:{ID}:case:AS-1"
+def case_key(*, case_id: str = "AS-1") -> str:
+    """The key of `case_id`'s refund: its message id, saga key and provider key."""
+    return f"refund:order:{CH}:{ID}:case:{case_id}"
 
 
 def stored(unit: UnitOfWork) -> Order:

@@ -1,4 +1,8 @@
-"""The crash matrix's tally, printed at the end of every run.
+"""The service tests' common fixtures, and the crash matrix's tally.
+
+`unit`, `clock` and `payments` are the backend, clock and payment provider
+most service tests run on; a test file whose own differ (another instant,
+another backend) defines its own, which pytest prefers.
 
 `tests/services/test_crashes.py` crashes each saga operation at every fault
 point for a few seeds, restarts and recovers; it counts the runs and every
@@ -9,8 +13,16 @@ shows them, so CI's log says how much the matrix exercised.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from tests.services._refund_samples import T0
+from tests.services._samples import backend
+
+from orderkit.ports import UnitOfWork
+from orderkit.testing import FrozenClock
+from orderkit.testing.fakes import FakePayments
 
 
 _TALLIES: dict[str, Counter[str]] = {}
@@ -24,6 +36,24 @@ VIOLATIONS = (
     "not finished",
     "fault missed",
 )
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
+    """An empty backend, in memory or in a SQLite file."""
+    yield from backend(request.param, tmp_path / "backend.db")
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A clock frozen at Singles' Day 2026, 00:00 UTC: `_refund_samples.T0`."""
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def payments(clock: FrozenClock) -> FakePayments:
+    """A fake payment provider on `clock`, nothing captured yet."""
+    return FakePayments(clock)
 
 
 @pytest.fixture(scope="module")

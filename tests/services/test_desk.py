@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pendulum
 import pytest
-from tests.services._samples import SLA, awaiting_payment, backend, cny
+from tests.services._samples import SLA, awaiting_payment, cny
 
 from orderkit.adapters.channels import ShopifyPayloads
 from orderkit.dedupe import Fingerprinter, IdempotencyKey, ReviewState
@@ -171,17 +170,6 @@ def parcel_shipped(units: int = 2) -> Shipped:
         carrier="SF",
         tracking_number="SF1400123456",
     )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
-    """An empty backend, in memory or in a SQLite file."""
-    yield from backend(request.param, tmp_path / "desk.db")
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
 
 
 def stock(unit: UnitOfWork, clock: FrozenClock, quantity: int = 10) -> None:

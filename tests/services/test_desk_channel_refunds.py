@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import attrs
 import pytest
@@ -15,7 +13,7 @@ from tests.services._refund_samples import (
     captured_ledger,
     placed,
 )
-from tests.services._samples import backend, cny
+from tests.services._samples import cny
 
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import (
@@ -117,11 +115,6 @@ def channel_order(
         events=events,
         refunds=refunds,
     )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
-    yield from backend(request.param, tmp_path / "refunds.db")
 
 
 @pytest.fixture

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pendulum
-import pytest
-from tests.services._samples import awaiting_payment, backend, cny
+from tests.services._samples import awaiting_payment, cny
 
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.orders import (
@@ -98,17 +95,6 @@ def cancelled() -> Cancelled:
         occurred_at=T0.add(minutes=10),
         reason="buyer changed their mind",
     )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
-    """An empty backend, in memory or in a SQLite file."""
-    yield from backend(request.param, tmp_path / "desk.db")
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
 
 
 def stocked_desk(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pendulum
 import pytest
-from tests.services._samples import backend, cny
+from tests.services._samples import cny
 
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.integrations import ChannelOrder, ChannelRefund, ChannelTransaction
@@ -94,11 +92,6 @@ def channel_order(
         channel_status=str(status),
         events=events,
     )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
-    yield from backend(request.param, tmp_path / "overpaid.db")
 
 
 @pytest.fixture

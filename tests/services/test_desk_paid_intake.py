@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.services._refund_samples import CH, T0, buyer_cancelled
-from tests.services._samples import awaiting_payment, backend, cny
+from tests.services._samples import awaiting_payment, cny
 
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
@@ -90,11 +89,6 @@ def notice(
     if not paid:
         return base
     return attrs.evolve(base, status=OrderStatus.PAID, channel_status="WAIT_SEND")
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
-    yield from backend(request.param, tmp_path / "paid-intake.db")
 
 
 @pytest.fixture

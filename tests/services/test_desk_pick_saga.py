@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 import pendulum
 import pytest
-from tests.services._samples import awaiting_payment, backend, cny
+from tests.services._samples import awaiting_payment, cny
 
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import (
@@ -101,16 +100,6 @@ def cancelled() -> Cancelled:
         occurred_at=T0.add(hours=1),
         reason="buyer changed their mind",
     )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
-    yield from backend(request.param, tmp_path / "pick.db")
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
 
 
 @pytest.fixture

@@ -75,11 +75,6 @@ def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
-
-
 def key(kind: str, n: str = "1") -> IdempotencyKey:
     return IdempotencyKey("douyin", kind, "DY-1001", n)
 

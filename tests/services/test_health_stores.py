@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pendulum
 import pytest
 
-from orderkit.adapters.memory import MemoryUnitOfWork
-from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.calendar import CN, DayWindow, SlaPolicy
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import InvalidQuantity, NaiveDatetime, ValidationError
@@ -62,17 +58,6 @@ def at(day: int, hour: int, minute: int = 0) -> pendulum.DateTime:
 
 def cny(amount: str) -> Money:
     return Money(amount, "CNY")
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
-    """An empty backend, in memory or in a SQLite file."""
-    if request.param == "memory":
-        yield MemoryUnitOfWork()
-        return
-    sqlite = SqliteUnitOfWork(tmp_path / "health.db")
-    yield sqlite
-    sqlite.close()
 
 
 class Shop:

@@ -45,11 +45,6 @@ DECLINED = Outcome(succeeded=False, body=b'{"error":"card_declined"}\xff\x00')
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
-
-
-@pytest.fixture
 def store() -> MemoryKeyStore:
     return MemoryKeyStore()
 

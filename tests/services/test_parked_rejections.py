@@ -11,13 +11,10 @@ drops it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import attrs
 import pendulum
 import pytest
-from tests.services._samples import backend, cny
+from tests.services._samples import cny
 
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import IllegalTransition
@@ -49,11 +46,6 @@ from orderkit.testing.fakes import FakeCarrier, FakePayments, FakeWarehouse
 T0 = pendulum.datetime(2026, 11, 11, 2)
 SECRET = b"parked-rejections-secret-0123456789"
 ORDER = "DY-1001"
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
-    yield from backend(request.param, tmp_path / "parked.db")
 
 
 @pytest.fixture

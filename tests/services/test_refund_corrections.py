@@ -11,8 +11,6 @@ never pays back money the channel already did.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +24,7 @@ from tests.services._refund_samples import (
     buyer_cancelled,
     captured_ledger,
 )
-from tests.services._samples import backend, cny
+from tests.services._samples import cny
 
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.dedupe import IdempotencyKey
@@ -42,21 +40,6 @@ from orderkit.testing.faults import Fault, FaultPlan, faulty
 
 ORIGINAL = f"refund:order:{CH}:{ID}:6"
 """The cancellation's `refund` message id: the version that ended the order."""
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
-    yield from backend(request.param, tmp_path / "corrections.db")
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
-
-
-@pytest.fixture
-def payments(clock: FrozenClock) -> FakePayments:
-    return FakePayments(clock)
 
 
 def channel_refund(refund_id: str, amount: str, n: str = "1") -> ChannelRefund:

@@ -71,16 +71,6 @@ def units(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Units]:
     second.close()
 
 
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
-
-
-@pytest.fixture
-def payments(clock: FrozenClock) -> FakePayments:
-    return FakePayments(clock)
-
-
 def records(unit: UnitOfWork) -> list[AuditRecord]:
     with unit as uow:
         return list(uow.audit.records(CH, ID))

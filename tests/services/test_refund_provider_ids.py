@@ -10,8 +10,7 @@ refund once whichever it lists.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import attrs
 import pendulum
@@ -26,7 +25,7 @@ from tests.services._refund_samples import (
     paid_twice_then_cancelled,
     stored,
 )
-from tests.services._samples import backend, cny
+from tests.services._samples import cny
 
 from orderkit.errors import IdempotencyConflict, ValidationError
 from orderkit.integrations import ChannelTransaction, SettlementLine, TransactionKind
@@ -53,22 +52,6 @@ from orderkit.testing.fakes import FakePayments
 
 
 K = DiscrepancyKind
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
-    """An empty backend, in memory or in a SQLite file."""
-    yield from backend(request.param, tmp_path / "refunds.db")
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
-
-
-@pytest.fixture
-def payments(clock: FrozenClock) -> FakePayments:
-    return FakePayments(clock)
 
 
 def settled(

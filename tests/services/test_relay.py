@@ -30,11 +30,6 @@ def message(message_id: str, stream: str = DY1) -> OutboxMessage:
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
-
-
-@pytest.fixture
 def outbox() -> MemoryOutbox:
     box = MemoryOutbox()
     box.add([message("m1"), message("m2", DY2), message("m3"), message("m4", DY2)])

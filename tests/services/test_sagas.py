@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import attrs
-import pendulum
 import pytest
-from tests.services._samples import awaiting_payment, backend, cny
+from tests.services._refund_samples import (
+    CH,
+    T0,
+    Meanwhile,
+    PassingOn,
+    buyer_cancelled,
+    captured_ledger,
+    case_key,
+    incoming,
+    paid_twice_then_cancelled,
+    passed_case,
+    provider_captured,
+    stocked_desk,
+    stored,
+)
+from tests.services._samples import cny
 
 from orderkit.adapters.sqlite import SqliteUnitOfWork
-from orderkit.dedupe import Fingerprinter, IdempotencyKey
+from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     CallTimedOut,
     ConfigurationError,
@@ -24,44 +37,28 @@ from orderkit.errors import (
     UnknownPayment,
     ValidationError,
 )
-from orderkit.integrations import (
-    ChannelOrder,
-    ChannelTransaction,
-    SettlementLine,
-    TrackingStatus,
-)
+from orderkit.integrations import ChannelTransaction, TrackingStatus
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
     AddressChanged,
     AfterSalesCase,
     AuditRecord,
-    Buyer,
-    Cancelled,
     CaseState,
-    Order,
-    OrderLine,
-    OrderPlaced,
     OrderStatus,
     PaymentCaptured,
     Recorded,
-    ReturnLine,
     Saga,
     Unchanged,
-    approve_case,
-    inspect_return,
-    receive_return,
     refund_case,
-    request_return,
 )
 from orderkit.ports import Carrier, Payments, UnitOfWork
-from orderkit.pricing import ApprovalTiers, PaymentLedger, RefundState
+from orderkit.pricing import PaymentLedger, RefundState
 from orderkit.services import (
     AlreadyDone,
     Captured,
     CaptureDeclined,
     Checkout,
-    DeskPolicy,
     Dispatched,
     Ledger,
     OrderDesk,
@@ -79,45 +76,6 @@ from orderkit.services import (
 from orderkit.testing import FrozenClock
 from orderkit.testing.fakes import FakeCarrier, FakePayments
 from orderkit.testing.faults import Fault, FaultPlan, faulty
-
-
-T0 = pendulum.datetime(2026, 11, 11, 0, 0)
-SECRET = b"saga-tests-secret-0123456789"
-CH = "douyin"
-
-
-def incoming(order_id: str = "DY-2001", quantity: int = 2) -> ChannelOrder:
-    """A jade teapot or two, bought in a Douyin live stream."""
-    placed = OrderPlaced(
-        order_id=order_id,
-        key=IdempotencyKey(CH, "trade.created", order_id, "1"),
-        occurred_at=T0,
-        channel=CH,
-        buyer=Buyer("buyer-7", "韩梅梅", phone="+8613900139000"),
-        address=Address("CN", "上海市", "上海市", "徐汇区", f"漕溪北路 {order_id} 号"),
-        lines=[OrderLine("L1", "JADE-TEAPOT", quantity, cny("288.00"))],
-    )
-    return awaiting_payment(placed)
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
-    """An empty backend, in memory or in a SQLite file."""
-    yield from backend(request.param, tmp_path / "sagas.db")
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
-
-
-def stocked_desk(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
-    """A desk over `unit` with ten jade teapots in stock at SH-1."""
-    with unit as uow:
-        Ledger(uow.ledger, clock).receive("JADE-TEAPOT", "SH-1", 10)
-        uow.commit()
-    policy = DeskPolicy(locations=["SH-1"])
-    return OrderDesk(unit, clock, policy, Fingerprinter(SECRET))
 
 
 @attrs.frozen
@@ -148,17 +106,13 @@ def shop(unit: UnitOfWork, clock: FrozenClock) -> Shop:
 
 
 @pytest.fixture
-def payments(clock: FrozenClock) -> FakePayments:
-    return FakePayments(clock)
-
-
-@pytest.fixture
 def carrier(clock: FrozenClock) -> FakeCarrier:
     return FakeCarrier(clock)
 
 
-def accepted(desk: OrderDesk, order_id: str = "DY-2001") -> None:
-    desk.accept(incoming(order_id))
+def accepted(desk: OrderDesk) -> None:
+    """DY-2001 accepted by `desk`, waiting for payment."""
+    desk.accept(incoming())
 
 
 def pay(
@@ -183,16 +137,6 @@ def capture_timed_out(shop: Shop, payments: FakePayments) -> None:
         pay(shop.checkout(faulty(payments, plan)))
 
 
-def buyer_cancelled() -> Cancelled:
-    """The buyer cancels DY-2001 an hour in."""
-    return Cancelled(
-        order_id="DY-2001",
-        key=IdempotencyKey(CH, "trade.cancel", "DY-2001", "1"),
-        occurred_at=T0.add(hours=1),
-        reason="买家取消 / the buyer cancelled",
-    )
-
-
 def channel_paid(payment_id: str, amount: str) -> PaymentCaptured:
     """The channel's notice that `amount` of DY-2001 was paid on `payment_id`."""
     return PaymentCaptured(
@@ -202,23 +146,6 @@ def channel_paid(payment_id: str, amount: str) -> PaymentCaptured:
         payment_id=payment_id,
         amount=cny(amount),
     )
-
-
-def captured_ledger() -> PaymentLedger:
-    """DY-2001's payment ledger: 576.00 authorised and captured on alipay-77."""
-    return (
-        PaymentLedger("DY-2001", "CNY")
-        .authorise("alipay-77", cny("576.00"), T0)
-        .capture("alipay-77", cny("576.00"), T0)
-    )
-
-
-def stored(unit: UnitOfWork) -> Order:
-    """DY-2001 as the backend has it; there must be one."""
-    with unit as uow:
-        order = uow.orders.get(CH, "DY-2001")
-    assert order is not None
-    return order
 
 
 def refunds_owed(unit: UnitOfWork) -> list[str]:
@@ -628,8 +555,12 @@ class TestRefunds:
     ) -> None:
         """Two payments; the provider refuses the second part after the first went."""
         accepted(shop.desk)
-        self.captured(shop, payments, "alipay-77", "300.00")
-        self.captured(shop, payments, "wx-2", "276.00")
+        provider_captured(
+            shop.desk, shop.clock, payments, payment_id="alipay-77", amount="300.00"
+        )
+        provider_captured(
+            shop.desk, shop.clock, payments, payment_id="wx-2", amount="276.00"
+        )
         # 10.00 of wx-2 went back at the provider, unknown to the order: the
         # provider refuses a refund of all 276.00 of it.
         payments.refund("wx-2", cny("10.00"), key="price-protection", reason="价保")
@@ -717,23 +648,6 @@ class TestRefunds:
         (stuck,) = stuck_orders([sent.order], now=shop.clock.now().add(hours=2))
         assert (stuck.reason, stuck.detail) == (StuckReason.AWAITING_REVIEW, "refund")
 
-    def captured(
-        self, shop: Shop, payments: FakePayments, payment_id: str, amount: str
-    ) -> None:
-        """`amount` of DY-2001 captured by the provider and recorded by the desk."""
-        payments.capture(payment_id, cny(amount), key=payment_id)
-        shop.desk.record(
-            CH,
-            "DY-2001",
-            PaymentCaptured(
-                order_id="DY-2001",
-                key=IdempotencyKey(CH, "trade.paid", "DY-2001", payment_id),
-                occurred_at=shop.clock.now(),
-                payment_id=payment_id,
-                amount=cny(amount),
-            ),
-        )
-
     @staticmethod
     def refunded_before(shop: Shop, refund_id: str, amount: str) -> None:
         """DY-2001's ledger, amended by finance: `amount` of it refunded already."""
@@ -748,17 +662,10 @@ class TestRefunds:
             source="orderkit",
         )
 
-    def paid_twice_then_cancelled(self, shop: Shop, payments: FakePayments) -> None:
-        """DY-2001 paid 300.00 on alipay-77 and 276.00 on wx-2, then cancelled."""
-        accepted(shop.desk)
-        self.captured(shop, payments, "alipay-77", "300.00")
-        self.captured(shop, payments, "wx-2", "276.00")
-        shop.desk.record(CH, "DY-2001", buyer_cancelled())
-
     def test_an_order_paid_in_two_payments_gets_each_of_them_back(
         self, shop: Shop, payments: FakePayments
     ) -> None:
-        self.paid_twice_then_cancelled(shop, payments)
+        paid_twice_then_cancelled(shop.unit, shop.clock, payments, desk=shop.desk)
 
         (outcome,) = shop.refunds(payments).send_due()
 
@@ -774,31 +681,17 @@ class TestRefunds:
     ) -> None:
         """A gateway's message with a lone surrogate, kept escaped in the result."""
 
-        class Gateway:
-            def __init__(self, inner: FakePayments) -> None:
-                self.inner = inner
-
-            def capture(
-                self, payment_id: str, amount: Money, *, key: str
-            ) -> ChannelTransaction:
-                return self.inner.capture(payment_id, amount, key=key)
-
+        class Gateway(PassingOn):
             def refund(
                 self, payment_id: str, amount: Money, *, key: str, reason: str
             ) -> ChannelTransaction:
                 if payment_id == "wx-2":
                     problem = "渠道返回: \udc9e余额不足"
                     raise RefundExceedsCapture("amount", amount, problem)
-                return self.inner.refund(payment_id, amount, key=key, reason=reason)
-
-            def statement(self, day: dt.date) -> Sequence[SettlementLine]:
-                return self.inner.statement(day)
+                return super().refund(payment_id, amount, key=key, reason=reason)
 
         fake = FakePayments(shop.clock)
-        accepted(shop.desk)
-        self.captured(shop, fake, "alipay-77", "300.00")
-        self.captured(shop, fake, "wx-2", "276.00")
-        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        paid_twice_then_cancelled(shop.unit, shop.clock, fake, desk=shop.desk)
 
         (outcome,) = shop.refunds(Gateway(fake)).send_due()
 
@@ -811,9 +704,11 @@ class TestRefunds:
     def test_a_payment_recorded_after_the_cancellation_never_moves_its_parts(
         self, shop: Shop, payments: FakePayments
     ) -> None:
-        self.paid_twice_then_cancelled(shop, payments)
+        paid_twice_then_cancelled(shop.unit, shop.clock, payments, desk=shop.desk)
         # A late notice: paid once more, with a payment sorting before wx-2.
-        self.captured(shop, payments, "alipay-3", "50.00")
+        provider_captured(
+            shop.desk, shop.clock, payments, payment_id="alipay-3", amount="50.00"
+        )
         assert "refund" in stored(shop.unit).review  # that one is a person's
 
         (outcome,) = shop.refunds(payments).send_due()
@@ -827,7 +722,7 @@ class TestRefunds:
         self, shop: Shop
     ) -> None:
         payments = FakePayments(shop.clock, refunds_declined=["alipay-77"])
-        self.paid_twice_then_cancelled(shop, payments)
+        paid_twice_then_cancelled(shop.unit, shop.clock, payments, desk=shop.desk)
 
         (outcome,) = shop.refunds(payments).send_due()
 
@@ -896,7 +791,9 @@ class TestRefunds:
         (first,) = shop.refunds(payments).send_due()
         assert isinstance(first, Refunded)
         shop.clock.advance(hours=2)
-        self.captured(shop, payments, "wx-2", "576.00")
+        provider_captured(
+            shop.desk, shop.clock, payments, payment_id="wx-2", amount="576.00"
+        )
 
         (second,) = shop.refunds(payments).send_due()
 
@@ -939,16 +836,24 @@ class TestRefunds:
         assert payments.captured("wx-2") == cny("0.00")
         assert stored(shop.unit).saga is None
 
-    def test_a_refund_the_host_made_meanwhile_leaves_the_rest_to_a_person(
-        self, shop: Shop, payments: FakePayments
-    ) -> None:
-        """Finance refunds 100.00 by hand while the cancellation's 576.00 is due."""
+    @staticmethod
+    def kept_then_cancelled(shop: Shop, payments: FakePayments) -> PaymentLedger:
+        """Finance keeps DY-2001's ledger; its 576.00 is captured, then cancelled."""
         accepted(shop.desk)
         first = IdempotencyKey("erp", "ledger", "DY-2001", "1")
         ledger = captured_ledger()
         shop.desk.amend(CH, "DY-2001", ledger, key=first, actor="fin", source="erp")
-        self.captured(shop, payments, "alipay-77", "576.00")
+        provider_captured(
+            shop.desk, shop.clock, payments, payment_id="alipay-77", amount="576.00"
+        )
         shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        return ledger
+
+    def test_a_refund_the_host_made_meanwhile_leaves_the_rest_to_a_person(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        """Finance refunds 100.00 by hand while the cancellation's 576.00 is due."""
+        ledger = self.kept_then_cancelled(shop, payments)
         payments.refund("alipay-77", cny("100.00"), key="RF-hand", reason="goodwill")
         by_hand = ledger.request_refund(
             "RF-hand", "alipay-77", cny("100.00"), "goodwill", T0
@@ -970,12 +875,7 @@ class TestRefunds:
         self, shop: Shop, payments: FakePayments
     ) -> None:
         """Finance asks 100.00 back by hand while the saga's 576.00 is being sent."""
-        accepted(shop.desk)
-        first = IdempotencyKey("erp", "ledger", "DY-2001", "1")
-        ledger = captured_ledger()
-        shop.desk.amend(CH, "DY-2001", ledger, key=first, actor="fin", source="erp")
-        self.captured(shop, payments, "alipay-77", "576.00")
-        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        ledger = self.kept_then_cancelled(shop, payments)
         by_hand = ledger.request_refund(
             "RF-hand", "alipay-77", cny("100.00"), "goodwill", T0
         )
@@ -986,7 +886,7 @@ class TestRefunds:
                 CH, "DY-2001", by_hand, key=second, actor="fin", source="erp"
             )
 
-        provider = _DuringRefund(payments, finance)
+        provider = Meanwhile(payments, finance)
 
         (outcome,) = shop.refunds(provider).send_due()
 
@@ -1012,8 +912,12 @@ class TestRefunds:
         shop.desk.amend(
             CH, "DY-2001", captured_ledger(), key=finance, actor="fin", source="erp"
         )
-        self.captured(shop, payments, "alipay-77", "576.00")
-        self.captured(shop, payments, "wx-2", "10.00")
+        provider_captured(
+            shop.desk, shop.clock, payments, payment_id="alipay-77", amount="576.00"
+        )
+        provider_captured(
+            shop.desk, shop.clock, payments, payment_id="wx-2", amount="10.00"
+        )
         shop.desk.record(CH, "DY-2001", buyer_cancelled())
 
         (outcome,) = shop.refunds(payments).send_due()
@@ -1034,33 +938,6 @@ class TestRefunds:
             shop.refunds(payments).send_due(limit=limit)  # type: ignore[arg-type]
         assert caught.value.field == "limit"
         assert payments.captured("alipay-77") == cny("576.00")
-
-
-TIERS = ApprovalTiers.of((cny("100.00"), "store_manager"), (None, "finance"))
-
-
-def passed_case(
-    case_id: str = "AS-1", refund: str = "288.00", payment_id: str = "alipay-77"
-) -> AfterSalesCase:
-    """One teapot back to Shanghai, its inspection passed."""
-    case = request_return(
-        case_id=case_id,
-        order_id="DY-2001",
-        payment_id=payment_id,
-        lines=[ReturnLine("L1", "JADE-TEAPOT", 1)],
-        refund_amount=cny(refund),
-        reason="七天无理由退货",
-        requester="buyer:buyer-7",
-        return_to="SH-1",
-        at=T0.add(days=3),
-    )
-    case = approve_case(case, "mgr.li", "finance", TIERS, T0.add(days=4))
-    case = receive_return(case, {}, {}, T0.add(days=6))
-    return inspect_return(case, passed=True, at=T0.add(days=7)).case
-
-
-def case_key(case_id: str = "AS-1") -> str:
-    return f"refund:order:{CH}:DY-2001:case:{case_id}"
 
 
 class TestAfterSalesRefunds:
@@ -1135,12 +1012,12 @@ class TestAfterSalesRefunds:
     def test_units_an_earlier_case_put_back_cannot_be_put_back_again(
         self, shop: Shop, shipped: OrderDesk
     ) -> None:
-        self.inspected(shipped, passed_case("AS-1"))
-        self.inspected(shipped, passed_case("AS-2"))
+        self.inspected(shipped, passed_case(case_id="AS-1"))
+        self.inspected(shipped, passed_case(case_id="AS-2"))
         assert self.on_hand(shop) == 10  # both shipped teapots are back
 
         with pytest.raises(ValidationError, match="0 units shipped and not returned"):
-            self.inspected(shipped, passed_case("AS-3"))
+            self.inspected(shipped, passed_case(case_id="AS-3"))
 
         assert self.on_hand(shop) == 10
         assert [c.case_id for c in stored(shop.unit).after_sales] == ["AS-1", "AS-2"]
@@ -1178,14 +1055,14 @@ class TestAfterSalesRefunds:
     def test_cases_owed_together_are_sent_one_after_the_other(
         self, shop: Shop, shipped: OrderDesk, payments: FakePayments
     ) -> None:
-        self.inspected(shipped, passed_case("AS-1"))
+        self.inspected(shipped, passed_case(case_id="AS-1"))
         # The first case's saga is in flight: the second one's waits for it.
-        self.inspected(shipped, passed_case("AS-2"))
+        self.inspected(shipped, passed_case(case_id="AS-2"))
         order = stored(shop.unit)
         owed = refunds_owed(shop.unit)
         assert order.saga is not None
-        assert order.saga.key == case_key("AS-1")
-        assert owed == [case_key("AS-1"), case_key("AS-2")]
+        assert order.saga.key == case_key(case_id="AS-1")
+        assert owed == [case_key(case_id="AS-1"), case_key(case_id="AS-2")]
         first, second = shop.refunds(payments).send_due()
         assert isinstance(first, Refunded)
         assert isinstance(second, Refunded)
@@ -1199,12 +1076,14 @@ class TestAfterSalesRefunds:
         self, shop: Shop, shipped: OrderDesk, payments: FakePayments
     ) -> None:
         """A supplement paid on the shipped order, after AS-1 began the ledger."""
-        self.inspected(shipped, passed_case("AS-1"))
+        self.inspected(shipped, passed_case(case_id="AS-1"))
         (first,) = shop.refunds(payments).send_due()
         assert isinstance(first, Refunded)
         payments.capture("wx-2", cny("10.00"), key="wx-2")
         shipped.record(CH, "DY-2001", channel_paid("wx-2", "10.00"))
-        self.inspected(shipped, passed_case("AS-2", "10.00", payment_id="wx-2"))
+        self.inspected(
+            shipped, passed_case(case_id="AS-2", refund="10.00", payment_id="wx-2")
+        )
 
         (second,) = shop.refunds(payments).send_due()
 
@@ -1314,7 +1193,7 @@ class TestAfterSalesRefunds:
         """The refund went out: the ledger shows it, and a person sees both."""
         case = passed_case()
         self.inspected(shipped, case)
-        provider = _DuringRefund(payments, lambda: self.refunded_by_hand(shop, case))
+        provider = Meanwhile(payments, lambda: self.refunded_by_hand(shop, case))
 
         (outcome,) = shop.refunds(provider).send_due()
 
@@ -1392,30 +1271,6 @@ class TestAfterSalesRefunds:
 def stored_ledger(unit: UnitOfWork) -> PaymentLedger:
     """DY-2001's payment ledger as stored, or its captured one if it keeps none."""
     return stored(unit).payment_ledger or captured_ledger()
-
-
-class _DuringRefund:
-    """A payment provider that runs `meanwhile` as its first refund is asked."""
-
-    def __init__(self, inner: FakePayments, meanwhile: Callable[[], None]) -> None:
-        self._inner = inner
-        self._meanwhile: Callable[[], None] | None = meanwhile
-
-    def capture(
-        self, payment_id: str, amount: Money, *, key: str
-    ) -> ChannelTransaction:
-        return self._inner.capture(payment_id, amount, key=key)
-
-    def refund(
-        self, payment_id: str, amount: Money, *, key: str, reason: str
-    ) -> ChannelTransaction:
-        if self._meanwhile is not None:
-            meanwhile, self._meanwhile = self._meanwhile, None
-            meanwhile()
-        return self._inner.refund(payment_id, amount, key=key, reason=reason)
-
-    def statement(self, day: dt.date) -> Sequence[SettlementLine]:
-        return self._inner.statement(day)
 
 
 class TestRecover:
