@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import copy
 import json
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pendulum
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from orderkit.adapters.channels.shopify import ShopifyPayloads
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import (
+    CurrencyMismatch,
     EmptyOrder,
     StructureError,
     UnknownStatus,
@@ -610,21 +614,6 @@ class TestRefundedAlready:
         assert isinstance(paid, PaymentCaptured)
         assert usd("409.94") == paid.amount
 
-    def test_refunds_in_the_buyers_currency_are_not_read(self) -> None:
-        # A multi-currency shop refunds in the presentment currency.
-        refund = _refund("90.00", currency="EUR")
-        record = order(
-            {
-                "financial_status": "partially_refunded",
-                "presentment_currency": "EUR",
-                "refunds": [refund],
-            }
-        )
-
-        [paid] = record.events
-        assert isinstance(paid, PaymentCaptured)
-        assert usd("409.94") == paid.amount
-
     def test_a_refund_recorded_in_the_ledger_is_owed_back_once(self) -> None:
         """The host records Shopify's refunds before the cancellation, as told."""
         record = order(
@@ -733,17 +722,6 @@ class TestRefundedAlready:
 
         assert ["309.94"] == _owed(unit)
 
-    def test_only_refunds_in_the_shops_currency_are_stated(self) -> None:
-        record = order(
-            {
-                "financial_status": "partially_refunded",
-                "presentment_currency": "EUR",
-                "refunds": [_refund("90.00", currency="EUR"), _refund("5.00")],
-            }
-        )
-
-        assert [usd("5.00")] == [refund.amount for refund in record.refunds]
-
     def test_refunded_in_full_and_not_cancelled_states_only_its_refunds(
         self,
     ) -> None:
@@ -763,6 +741,335 @@ class TestRefundedAlready:
         [paid] = order({"financial_status": "partially_refunded"}).events
         assert isinstance(paid, PaymentCaptured)
         assert usd("409.94") == paid.amount
+
+
+def _bag(shop: str, presentment: str) -> dict[str, Any]:
+    """A Shopify money bag: dollars in the shop, euros for the buyer."""
+    return {
+        "shop_money": {"amount": shop, "currency_code": "USD"},
+        "presentment_money": {"amount": presentment, "currency_code": "EUR"},
+    }
+
+
+def _red_ipod_returned() -> dict[str, Any]:
+    """The fixture's red iPod as a refund line, in both currencies (0.90 EUR/USD)."""
+    return {
+        "id": 104689539,
+        "quantity": 1,
+        "line_item_id": 518995019,
+        "location_id": 40642626,
+        "restock_type": "cancel",
+        "subtotal": Decimal("199.00"),
+        "total_tax": Decimal("3.98"),
+        "subtotal_set": _bag("199.00", "179.10"),
+        "total_tax_set": _bag("3.98", "3.58"),
+    }
+
+
+def _adjustment(kind: str, shop: str, presentment: str) -> dict[str, Any]:
+    """An order adjustment of a refund; Shopify writes money sent back negative."""
+    return {
+        "id": 1030976842,
+        "order_id": 450789469,
+        "refund_id": 509562969,
+        "amount": shop,
+        "tax_amount": "0.00",
+        "kind": kind,
+        "reason": kind.replace("_", " ").capitalize(),
+        "amount_set": _bag(shop, presentment),
+        "tax_amount_set": _bag("0.00", "0.00"),
+    }
+
+
+def _in_euros(
+    amount: str,
+    lines: list[dict[str, Any]] | None = None,
+    adjustments: list[dict[str, Any]] | None = None,
+) -> Any:
+    """A refund of the fixture order paid back in euros, parts in both currencies."""
+    refund = _refund(amount, currency="EUR")
+    refund.update(
+        refund_line_items=lines or [],
+        order_adjustments=adjustments or [],
+        duties=[],
+        refund_shipping_lines=[],
+    )
+    return refund
+
+
+# 90.00 EUR sent back with no line: Shopify states it as a refund discrepancy.
+_NINETY_EUROS: Final = _adjustment("refund_discrepancy", "-100.00", "-90.00")
+
+
+def _partly_refunded_in_euros(refunds: list[Any]) -> ChannelOrder:
+    return order(
+        {
+            "financial_status": "partially_refunded",
+            "presentment_currency": "EUR",
+            "refunds": refunds,
+        }
+    )
+
+
+def _webhook(refund: Any) -> Any:
+    """`refund` as the refunds/create webhook sends it: with its own time."""
+    return {"refund": {**refund, "created_at": "2008-01-11T10:00:00-05:00"}}
+
+
+class TestPresentmentCurrency:
+    """A multi-currency shop pays refunds back in the buyer's currency."""
+
+    def test_a_refund_in_euros_is_read_in_the_shops_dollars(self) -> None:
+        record = _partly_refunded_in_euros(
+            [_in_euros("182.68", lines=[_red_ipod_returned()])]
+        )
+
+        [refund] = record.refunds
+        # 199.00 + 3.98 in the shop's money: what the EUR 182.68 was worth
+        # at the rate the order was priced at.
+        assert (usd("202.98"), "389404469") == (refund.amount, refund.payment_id)
+        assert (RefundLine("518995019", 1, restock=True),) == refund.lines
+        assert (
+            IdempotencyKey("shopify", "refund", "450789469", "509562969") == refund.key
+        )
+
+    def test_a_shipping_refund_comes_with_it(self) -> None:
+        shipping = _adjustment("shipping_refund", "-10.00", "-9.00")
+
+        record = _partly_refunded_in_euros(
+            [_in_euros("191.68", [_red_ipod_returned()], [shipping])]
+        )
+
+        assert [usd("212.98")] == [refund.amount for refund in record.refunds]
+
+    def test_a_refund_of_an_amount_alone_is_read_from_its_adjustment(self) -> None:
+        record = _partly_refunded_in_euros(
+            [_in_euros("90.00", adjustments=[_NINETY_EUROS])]
+        )
+
+        assert [usd("100.00")] == [refund.amount for refund in record.refunds]
+
+    def test_less_than_the_lines_worth_keeps_the_rest_back(self) -> None:
+        # The line's 182.68 less a positive discrepancy: 150.00 went back.
+        kept = _adjustment("refund_discrepancy", "36.31", "32.68")
+
+        record = _partly_refunded_in_euros(
+            [_in_euros("150.00", [_red_ipod_returned()], [kept])]
+        )
+
+        assert [usd("166.67")] == [refund.amount for refund in record.refunds]
+
+    def test_shipping_lines_count_where_no_adjustment_says_shipping(self) -> None:
+        # Since API 2024-10 the webhook states shipping refunds this way only.
+        refund = _in_euros("191.68", lines=[_red_ipod_returned()])
+        refund["refund_shipping_lines"] = [
+            {
+                "id": 623176827,
+                "shipping_line_id": 369256396,
+                "subtotal_amount_set": _bag("10.00", "9.00"),
+            }
+        ]
+        both = copy.deepcopy(refund)
+        both["order_adjustments"] = [_adjustment("shipping_refund", "-10.00", "-9.00")]
+
+        # The REST API states both: the same shipping, counted once.
+        record = _partly_refunded_in_euros([refund])
+        assert [usd("212.98")] == [r.amount for r in record.refunds]
+        record = _partly_refunded_in_euros([both])
+        assert [usd("212.98")] == [r.amount for r in record.refunds]
+
+    def test_duties_and_exact_json_numbers_are_read(self) -> None:
+        refund = _in_euros("200.68", lines=[_red_ipod_returned()])
+        duty = _bag("20.00", "18.00")
+        duty["shop_money"]["amount"] = Decimal(20)
+        duty["presentment_money"]["amount"] = Decimal("18.0")
+        refund["duties"] = [{"duty_id": 1, "amount_set": duty}]
+
+        record = _partly_refunded_in_euros([refund])
+
+        assert [usd("222.98")] == [r.amount for r in record.refunds]
+
+    def test_refunds_in_both_currencies_are_both_stated(self) -> None:
+        in_dollars = {**_refund("5.00"), "id": 509562970}
+
+        record = _partly_refunded_in_euros(
+            [_in_euros("90.00", adjustments=[_NINETY_EUROS]), in_dollars]
+        )
+
+        assert [usd("100.00"), usd("5.00")] == [r.amount for r in record.refunds]
+
+    @pytest.mark.parametrize(
+        ("amount", "how"),
+        [
+            pytest.param("185.00", "no-parts-add-up", id="parts-short-of-the-money"),
+            pytest.param("90.00", "no-parts", id="no-parts-at-all"),
+        ],
+    )
+    def test_a_refund_that_cannot_be_read_exactly_is_refused(
+        self, amount: str, how: str
+    ) -> None:
+        lines = [_red_ipod_returned()] if how == "no-parts-add-up" else None
+        body = payload(ORDER)
+        body["order"].update(
+            financial_status="partially_refunded",
+            presentment_currency="EUR",
+            refunds=[_in_euros(amount, lines=lines)],
+        )
+
+        with pytest.raises(CurrencyMismatch) as caught:
+            ShopifyPayloads().parse(body, topic="orders/updated")
+
+        error = caught.value
+        assert ("order.refunds[0].transactions[0].currency", "EUR", "USD") == (
+            error.field,
+            error.value,
+            error.expected,
+        )
+        assert "OrderDesk.record_refund" in error.problem
+        assert "in USD" in error.problem
+
+    def test_a_missing_part_is_named(self) -> None:
+        line = _red_ipod_returned()
+        del line["total_tax_set"]
+
+        with pytest.raises(CurrencyMismatch) as caught:
+            _partly_refunded_in_euros([_in_euros("182.68", lines=[line])])
+
+        assert "order.refunds[0].refund_line_items[0].total_tax_set" == (
+            caught.value.field
+        )
+        assert "OrderDesk.record_refund" in caught.value.problem
+
+    def test_a_part_in_a_third_currency_is_named(self) -> None:
+        line = _red_ipod_returned()
+        line["subtotal_set"]["presentment_money"]["currency_code"] = "GBP"
+
+        with pytest.raises(CurrencyMismatch) as caught:
+            _partly_refunded_in_euros([_in_euros("182.68", lines=[line])])
+
+        money_at = "order.refunds[0].refund_line_items[0].subtotal_set"
+        assert (f"{money_at}.presentment_money.currency_code", "GBP") == (
+            caught.value.field,
+            caught.value.value,
+        )
+
+    def test_refund_transactions_in_two_currencies_are_refused(self) -> None:
+        refund = _in_euros("90.00", adjustments=[_NINETY_EUROS])
+        dollars = {**refund["transactions"][0], "id": 179259970, "currency": "USD"}
+        refund["transactions"].append(dollars)
+
+        with pytest.raises(CurrencyMismatch) as caught:
+            _partly_refunded_in_euros([refund])
+
+        assert ("order.refunds[0].transactions[1].currency", "USD", "EUR") == (
+            caught.value.field,
+            caught.value.value,
+            caught.value.expected,
+        )
+
+    @given(
+        lines=st.lists(
+            st.tuples(st.integers(1, 10**4), st.integers(1, 10**4)),
+            min_size=1,
+            max_size=4,
+        ),
+        adjustments=st.lists(
+            st.tuples(st.integers(-(10**4), 10**4), st.integers(-(10**4), 10**4)),
+            max_size=3,
+        ),
+        off=st.integers(-100, 100),
+    )
+    def test_read_only_when_the_parts_add_up_to_the_money(
+        self,
+        lines: list[tuple[int, int]],
+        adjustments: list[tuple[int, int]],
+        off: int,
+    ) -> None:
+        def cents(value: int) -> str:
+            return str(Decimal(value).scaleb(-2))
+
+        parts = [
+            {**_red_ipod_returned(), "subtotal_set": _bag(cents(s), cents(p))}
+            for s, p in lines
+        ]
+        for part in parts:
+            part["total_tax_set"] = _bag("0.00", "0.00")
+        shop = sum(s for s, _ in lines) - sum(s for s, _ in adjustments)
+        sent = sum(p for _, p in lines) - sum(p for _, p in adjustments)
+        # Within the 409.94 captured: the order refuses more.
+        assume(0 < shop <= 40994 and sent + off > 0)
+        refund = _in_euros(
+            cents(sent + off),
+            parts,
+            [
+                _adjustment("refund_discrepancy", cents(s), cents(p))
+                for s, p in adjustments
+            ],
+        )
+
+        if off:
+            with pytest.raises(CurrencyMismatch, match=r"OrderDesk\.record_refund"):
+                _partly_refunded_in_euros([refund])
+        else:
+            [read] = _partly_refunded_in_euros([refund]).refunds
+            assert Money(cents(shop), "USD") == read.amount
+
+    def test_the_refund_webhook_is_read_the_same(self) -> None:
+        body = _webhook(_in_euros("182.68", lines=[_red_ipod_returned()]))
+
+        # With or without the shop's currency: the parts state it.
+        for channel in (ShopifyPayloads(), ShopifyPayloads(currency="USD")):
+            [refund] = channel.parse(copy.deepcopy(body), topic="refunds/create")
+            assert isinstance(refund, ChannelRefund)
+            assert usd("202.98") == refund.amount
+
+    def test_a_refund_webhook_that_cannot_be_read_exactly_is_refused(self) -> None:
+        body = _webhook(_refund("90.00", currency="EUR"))
+
+        with pytest.raises(CurrencyMismatch) as caught:
+            ShopifyPayloads(currency="USD").parse(body, topic="refunds/create")
+
+        assert ("refund.transactions[0].currency", "EUR") == (
+            caught.value.field,
+            caught.value.value,
+        )
+
+    def test_a_cancelled_order_refunded_in_euros_owes_only_the_rest(self) -> None:
+        refund = _in_euros("90.00", adjustments=[_NINETY_EUROS])
+        cancelled = order(
+            dict(_cancelled("partially_refunded", [refund]), presentment_currency="EUR")
+        )
+
+        taken, desk, unit = _desk_with(cancelled)
+
+        assert OrderStatus.CANCELLED == taken.order.status
+        assert ["309.94"] == _owed(unit)
+        # The refunds/create webhook of the same refund is recorded once.
+        [webhook] = ShopifyPayloads().parse(_webhook(refund), topic="refunds/create")
+        assert isinstance(webhook, ChannelRefund)
+        assert isinstance(
+            desk.record_refund("shopify", "450789469", webhook), Unchanged
+        )
+        assert ["309.94"] == _owed(unit)
+
+    def test_partly_refunded_in_euros_then_cancelled_owes_only_the_rest(
+        self,
+    ) -> None:
+        # The money review's case: 90 EUR (100 USD) went back, then Shopify
+        # cancels the order.
+        refund = _in_euros("90.00", adjustments=[_NINETY_EUROS])
+        taken, desk, unit = _desk_with(_partly_refunded_in_euros([refund]))
+        ledger = taken.order.payment_ledger
+        assert ledger is not None
+        assert usd("100.00") == ledger.refunded
+
+        cancelled = order(
+            dict(_cancelled("partially_refunded", [refund]), presentment_currency="EUR")
+        )
+        assert isinstance(desk.accept(cancelled), AlreadyAccepted)
+        desk.update(cancelled)
+
+        assert ["309.94"] == _owed(unit)
 
 
 def _free(financial: str = "paid") -> dict[str, Any]:

@@ -11,6 +11,7 @@ REST API and its webhooks. It is checked with Shopify's own sample payloads
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, Final, final
 
 import attrs
@@ -40,7 +41,7 @@ from orderkit.adapters.channels._common import (
     stamp,
 )
 from orderkit.adapters.channels._shopify_events import order_events
-from orderkit.errors import StructureError, ValidationError
+from orderkit.errors import CurrencyMismatch, StructureError, ValidationError
 from orderkit.integrations import (
     ChannelOrder,
     ChannelRecord,
@@ -56,6 +57,7 @@ from orderkit.integrations import (
     read_object,
     read_phone,
     read_quantity,
+    read_signed_money,
     read_status,
     read_text,
 )
@@ -169,7 +171,8 @@ class ShopifyPayloads:
     - `orders/list`: a page of `GET orders.json` (`{"orders": [...]}`).
     - `refunds/create`: one refund (bare or `{"refund": {...}}`); gives a
       `ChannelRefund` for the money its successful `refund` transactions
-      sent back, or nothing when it moved no money (a restock only): give
+      sent back, in the shop's currency (see "Refunds in the buyer's
+      currency"), or nothing when it moved no money (a restock only): give
       it to `OrderDesk.record_refund`.
     - `order_transactions/create`: one transaction, bare or wrapped.
     - `transactions/list`: a page of transactions, a JSON array or
@@ -224,12 +227,10 @@ class ShopifyPayloads:
       whole total even when part was refunded (`partially_refunded`), the
       same on every notice: the desk takes refunds off what ending the
       order owes through the order's payment ledger. The order's `refunds`
-      that moved money in the shop's currency are its
-      `ChannelOrder.refunds`, with or without a capture, each read as
-      `refunds/create` reads it (same key, `payment_id` the parent
-      transaction; one without its own `created_at` is dated by its last
-      refund transaction); a refund in the buyer's presentment currency is
-      left out (the payload has no shop-currency amount for it).
+      that moved money are its `ChannelOrder.refunds`, in the shop's
+      currency, with or without a capture, each read as `refunds/create`
+      reads it (same key, `payment_id` the parent transaction; one without
+      its own `created_at` is dated by its last refund transaction).
       `OrderDesk.accept` records them off the capture; record them (and
       each `refunds/create`) with `OrderDesk.record_refund` before the
       events of an order the desk holds (answered `AlreadyAccepted`). An
@@ -261,6 +262,33 @@ class ShopifyPayloads:
       leaves it alone, and cancelling it owes nothing back. A zero capture
       is stated for no other order: a free order not marked paid is
       awaiting payment as Shopify says.
+
+    Refunds in the buyer's currency: a multi-currency shop pays a refund
+    back in the order's `presentment_currency`, and its transactions state
+    only that money. Such a refund is read in the shop's currency from its
+    parts, each stated in both (`shop_money`, `presentment_money`): its
+    `refund_line_items` (`subtotal_set`, `total_tax_set`), its
+    `refund_shipping_lines` (`subtotal_amount_set`, and `tax_amount_set`
+    when stated) unless an order adjustment of kind `shipping_refund`
+    states that shipping, and its `duties` (`amount_set`), less its
+    `order_adjustments` (`amount_set`, `tax_amount_set`: Shopify writes a
+    shipping refund or a refunded bare amount negative, money kept back
+    positive). Only when the parts add up, in presentment money, to
+    exactly what its successful refund transactions sent back is their
+    sum in shop money, at the rates Shopify priced the order at, the
+    refund's amount. Otherwise (a part missing or in a third currency,
+    refunded fees the parts do not list, a payload older than API
+    2019-10) the refund is not guessed at and never left out: reading it
+    raises `CurrencyMismatch` at the refund's first successful
+    transaction's `currency`, or at the part at fault, with `expected`
+    the shop's currency. Record that refund by hand with
+    `OrderDesk.record_refund`, a `ChannelRefund` in the shop's currency
+    under the refund's key (below). An order payload listing it is
+    refused as a whole, on every notice: read without the refund, a
+    cancellation would owe back money Shopify already returned. A
+    `refunds/create` payload with no part stating both currencies, read
+    without a shop `currency`, is read in its transactions' currency
+    (`OrderDesk.record_refund` refuses it when that is not the order's).
 
     Keys (the same on every re-send): placed is
     `(shopify, order.placed, <id>, <updated_at>)`, so a re-delivered version
@@ -323,6 +351,9 @@ class ShopifyPayloads:
             ValidationError: The topic is unknown (`field` is `"topic"`), or
                 a value cannot be read (`field` is its payload path);
                 subclasses say more (`UnknownStatus`, `InvalidMoney`...).
+            CurrencyMismatch: A refund paid in the buyer's currency whose
+                amount in the shop's currency cannot be read exactly (see
+                "Refunds in the buyer's currency"): record it by hand.
         """
         if topic in _ORDER_TOPICS:
             order, at = _unwrap(payload, "order")
@@ -440,23 +471,27 @@ class ShopifyPayloads:
     def _refunds(
         self, order: Mapping[str, Any], at: str, currency: Currency
     ) -> tuple[ChannelRefund, ...]:
-        """The order's `refunds` that moved money in its currency, in payload order.
+        """The order's `refunds` that moved money, in payload order, in `currency`.
 
-        A refund in the buyer's presentment currency is left out: its
-        amount in the shop's currency is not in the payload.
+        A refund paid in the buyer's presentment currency is read in the
+        shop's from its parts (see `_shop_money`), or refused.
         """
         refunds = []
         for item_at, item in objects(
             order.get("refunds"), path=join(at, "refunds"), required=False
         ):
-            for refund in self._refund(item, item_at, embedded=True):
+            for refund in self._refund(item, item_at, embedded=True, shop=currency):
                 assert isinstance(refund, ChannelRefund)  # noqa: S101 - _refund's only record
-                if refund.amount.currency == currency:
-                    refunds.append(refund)
+                refunds.append(refund)
         return tuple(refunds)
 
     def _refund(
-        self, refund: Mapping[str, Any], at: str, *, embedded: bool = False
+        self,
+        refund: Mapping[str, Any],
+        at: str,
+        *,
+        embedded: bool = False,
+        shop: Currency | None = None,
     ) -> tuple[ChannelRecord, ...]:
         refund_id = read_id(refund.get("id"), path=join(at, "id"))
         order_id = read_id(refund.get("order_id"), path=join(at, "order_id"))
@@ -482,6 +517,9 @@ class ShopifyPayloads:
                 )
             )
         amount: Money | None = None
+        # Where the money's currency is stated: what an unreadable amount
+        # in the shop's currency is reported at.
+        currency_at = ""
         # When the last of its money went back: the time of a refund an
         # order lists without its own.
         went: pendulum.DateTime | None = None
@@ -491,11 +529,16 @@ class ShopifyPayloads:
         ):
             transaction = self._transaction(item, item_at)
             if transaction.kind is TransactionKind.REFUND and transaction.succeeded:
-                amount = (
-                    transaction.amount
-                    if amount is None
-                    else amount + transaction.amount
-                )
+                if amount is None:
+                    amount, currency_at = transaction.amount, join(item_at, "currency")
+                elif transaction.amount.currency != amount.currency:
+                    raise CurrencyMismatch(
+                        join(item_at, "currency"),
+                        transaction.amount.currency.code,
+                        amount.currency.code,
+                    )
+                else:
+                    amount += transaction.amount
                 if transaction.parent_id is not None:
                     parents.add(transaction.parent_id)
                 went = max(went or transaction.created_at, transaction.created_at)
@@ -504,11 +547,15 @@ class ShopifyPayloads:
             # no money fact to report.
             return ()
         return (
-            ChannelRefund(
+            built(
+                at,
+                ChannelRefund,
                 refund_id=refund_id,
                 order_id=order_id,
                 key=key(_CHANNEL, "refund", order_id, refund_id),
-                amount=amount,
+                amount=_shop_money(
+                    refund, at, amount, currency_at, shop or self.currency
+                ),
                 created_at=went if created is None else created,
                 lines=lines,
                 payment_id=parents.pop() if len(parents) == 1 else None,
@@ -769,6 +816,171 @@ def _restock(item: Mapping[str, Any], at: str, *, default: bool) -> bool:
         item["restock_type"], _RESTOCK_TYPES, path=f"{at}.restock_type"
     )
     return restock
+
+
+def _shop_money(
+    refund: Mapping[str, Any],
+    at: str,
+    paid: Money,
+    paid_at: str,
+    shop: Currency | None,
+) -> Money:
+    """What the refund sent back (`paid`, its transactions' sum) in the shop's currency.
+
+    A multi-currency shop pays refunds back in the buyer's presentment
+    currency; the refund's parts state their money in both (`_parts`). Their
+    presentment sum must be `paid` exactly: only then is their shop sum, at
+    the rates Shopify priced the order at, the refund's amount in the
+    shop's currency. Without a known `shop` currency, the parts' shop
+    currency is taken; when no part states one (a payload older than
+    multi-currency), `paid` is the amount.
+
+    Raises:
+        CurrencyMismatch: The amount in the shop's currency cannot be read
+            exactly (a part missing, in other currencies, or the parts not
+            adding up to `paid`): the host records the refund by hand.
+    """
+    if paid.currency == shop:
+        return paid
+    parts = _parts(refund, at)
+    if shop is None:
+        stated = [(part_at, bag) for part_at, _, bag in parts if bag is not None]
+        if not stated:
+            return paid
+        _, shop = _side(stated[0][1], stated[0][0], "shop_money")
+        if paid.currency == shop:
+            return paid
+    if not parts:
+        raise _unreadable(
+            paid_at,
+            paid.currency.code,
+            shop,
+            f"is {paid.currency.code}, not the shop's {shop.code}, and the refund"
+            " states none of its parts (refund_line_items, order_adjustments,"
+            " refund_shipping_lines, duties) in both currencies",
+        )
+    in_presentment, in_shop = Money.zero(paid.currency), Money.zero(shop)
+    for part_at, sign, bag in parts:
+        presentment = _bag_money(part_at, bag, "presentment_money", paid.currency)
+        own = _bag_money(part_at, bag, "shop_money", shop)
+        in_presentment += presentment if sign > 0 else -presentment
+        in_shop += own if sign > 0 else -own
+    if in_presentment != paid:
+        raise _unreadable(
+            paid_at,
+            paid.currency.code,
+            shop,
+            f"is {paid.currency.code}, not the shop's {shop.code}, and the"
+            f" refund's parts add up to {in_presentment}, not the {paid} its"
+            " successful refund transactions sent back",
+        )
+    if in_shop.amount <= 0:
+        raise _unreadable(
+            paid_at,
+            paid.currency.code,
+            shop,
+            f"is {paid.currency.code}, not the shop's {shop.code}, and the"
+            f" refund's parts add up to {in_shop}",
+        )
+    return in_shop
+
+
+# One part of a refund: where its money bag sits, the sign its money counts
+# with toward what went back, and the bag as sent.
+_Part = tuple[str, int, object]
+
+
+def _parts(refund: Mapping[str, Any], at: str) -> list[_Part]:
+    """The refund's parts that state money in shop and presentment currencies.
+
+    What went back is the refunded lines (subtotal and tax), shipping and
+    duties, less the order adjustments: Shopify writes an adjustment
+    negative when it adds to the money sent back (a shipping refund, a
+    refund of a bare amount) and positive when it keeps some back (less
+    than the lines' worth, or a refund still pending). Shipping is its
+    `shipping_refund` adjustments where there are any; since API 2024-10
+    the webhook leaves them out for `refund_shipping_lines`, read then.
+    """
+    parts: list[_Part] = []
+    for item_at, item in objects(
+        refund.get("refund_line_items"),
+        path=join(at, "refund_line_items"),
+        required=False,
+    ):
+        parts.append((f"{item_at}.subtotal_set", 1, item.get("subtotal_set")))
+        parts.append((f"{item_at}.total_tax_set", 1, item.get("total_tax_set")))
+    adjustments = objects(
+        refund.get("order_adjustments"),
+        path=join(at, "order_adjustments"),
+        required=False,
+    )
+    for item_at, item in adjustments:
+        parts.append((f"{item_at}.amount_set", -1, item.get("amount_set")))
+        parts.append((f"{item_at}.tax_amount_set", -1, item.get("tax_amount_set")))
+    if not any(item.get("kind") == "shipping_refund" for _, item in adjustments):
+        for item_at, item in objects(
+            refund.get("refund_shipping_lines"),
+            path=join(at, "refund_shipping_lines"),
+            required=False,
+        ):
+            subtotal = item.get("subtotal_amount_set")
+            parts.append((f"{item_at}.subtotal_amount_set", 1, subtotal))
+            if item.get("tax_amount_set") is not None:
+                tax = item["tax_amount_set"]
+                parts.append((f"{item_at}.tax_amount_set", 1, tax))
+    duties_at, duties = join(at, "duties"), refund.get("duties")
+    if isinstance(duties, Mapping):
+        # Shopify's reference shows the list wrapped in an object.
+        duties_at, duties = join(duties_at, "duties"), duties.get("duties")
+    for item_at, item in objects(duties, path=duties_at, required=False):
+        parts.append((f"{item_at}.amount_set", 1, item.get("amount_set")))
+    return parts
+
+
+def _side(bag: object, part_at: str, side: str) -> tuple[Mapping[str, Any], Currency]:
+    """One side (`shop_money`, `presentment_money`) of a money bag, and its currency."""
+    money_at = f"{part_at}.{side}"
+    money = read_object(read_object(bag, path=part_at).get(side), path=money_at)
+    code_at = f"{money_at}.currency_code"
+    return money, read_currency(money.get("currency_code"), path=code_at)
+
+
+def _bag_money(part_at: str, bag: object, side: str, currency: Currency) -> Money:
+    """One side of a part's money bag, signed as written, in `currency`."""
+    if bag is None:
+        raise _unreadable(part_at, bag, currency, "is missing")
+    money, stated = _side(bag, part_at, side)
+    money_at = f"{part_at}.{side}"
+    if stated != currency:
+        raise _unreadable(
+            f"{money_at}.currency_code",
+            stated.code,
+            currency,
+            f"is not {currency.code}",
+        )
+    value, amount_at = money.get("amount"), f"{money_at}.amount"
+    if isinstance(value, str):
+        return read_signed_money(value, currency, path=amount_at)
+    if isinstance(value, Decimal | int) and not isinstance(value, bool) and value < 0:
+        # An exact JSON number written negative (Shopify's reference does).
+        return -read_money(-value, currency, path=amount_at)
+    return read_money(value, currency, path=amount_at)
+
+
+def _unreadable(path: str, value: object, shop: Currency, why: str) -> CurrencyMismatch:
+    """The refusal of a refund whose amount in the shop's currency is not exact."""
+    error = CurrencyMismatch(path, value, shop.code)
+    # Its own problem text says only which currency; the host needs to know
+    # what to do instead (the base initialiser writes any subclass's message).
+    ValidationError.__init__(
+        error,
+        path,
+        value,
+        f"{why}: the refund's amount in {shop.code} cannot be read exactly;"
+        " record the refund by hand with OrderDesk.record_refund, its amount"
+        f" in {shop.code}",
+    )
+    return error
 
 
 def _off_the_goods(code: Mapping[str, Any]) -> bool:
