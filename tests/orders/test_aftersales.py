@@ -174,6 +174,14 @@ class TestInspection:
         with pytest.raises(IllegalTransition):
             resolve_case(outcome.case, at(51))
 
+    def test_resolving_before_the_refund_says_where_a_saga_refund_is(self) -> None:
+        """A host holding the case from before `Refunds` ran is told to read it back."""
+        outcome = inspect_return(received(), passed=True, at=at(50))
+        with pytest.raises(IllegalTransition) as caught:
+            resolve_case(outcome.case, at(51))
+        assert "refund the case first" in caught.value.reason
+        assert "the case the order holds now" in caught.value.reason
+
     def test_inspect_before_receipt_is_illegal(self) -> None:
         case = approve_case(case_for(), "fin.chen", "finance", TIERS, at(1))
         with pytest.raises(IllegalTransition):

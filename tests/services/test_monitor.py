@@ -458,6 +458,33 @@ class TestDueToClose:
         with pytest.raises(NaiveDatetime):
             due_to_close([], now=dt.datetime(2026, 11, 11))  # noqa: DTZ001
 
+    def test_the_desks_pay_window_judges_an_order_without_a_deadline(self) -> None:
+        """As `OrderDesk.close_unpaid` does: placed, then `pay_window` to pay."""
+        window = dt.timedelta(minutes=30)
+        no_deadline = order("DY-4003", S.PENDING_PAYMENT)
+        its_own = order("DY-4004", S.PENDING_PAYMENT, pay_by=T0.add(hours=2))
+        placed = no_deadline.placed_at
+        early = placed.add(minutes=29)
+        assert due_to_close([no_deadline], now=early, pay_window=window) == []
+        assert due_to_close([no_deadline], now=placed.add(days=9)) == []  # no window
+        assert due_to_close(
+            [no_deadline, its_own], now=placed.add(minutes=31), pay_window=window
+        ) == [
+            DueToClose(
+                "douyin", "DY-4003", placed.add(minutes=30), dt.timedelta(minutes=1)
+            )
+        ]
+
+    @pytest.mark.parametrize(
+        "window",
+        [dt.timedelta(0), dt.timedelta(minutes=-1), 30],
+        ids=["zero", "negative", "not-a-timedelta"],
+    )
+    def test_a_pay_window_that_is_no_duration_is_refused(self, window: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            due_to_close([], now=T0, pay_window=window)  # type: ignore[arg-type]
+        assert caught.value.field == "pay_window"
+
 
 class TestStatusDrift:
     """Our statuses against what channel pulls report, stage by stage."""

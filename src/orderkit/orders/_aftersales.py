@@ -624,6 +624,9 @@ def resolve_case(
     """
     if case.state is CaseState.INSPECTED and case.inspection_passed:
         raise _refuse(
-            case, CaseAction.RESOLVE, "the inspection passed: refund the case first"
+            case,
+            CaseAction.RESOLVE,
+            "the inspection passed: refund the case first (one the Refunds saga "
+            "refunded is the order's: resolve the case the order holds now)",
         )
     return _step(case, CaseAction.RESOLVE, at, actor, note)

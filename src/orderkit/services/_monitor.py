@@ -19,6 +19,7 @@ import pendulum
 from orderkit._time import plus, to_utc
 from orderkit._validate import Validator, as_tuple, renamed, text
 from orderkit.calendar import SlaPolicy
+from orderkit.dedupe._claims import check_duration
 from orderkit.errors import CalendarDataMissing, OrderMismatch, ValidationError
 from orderkit.orders import AuditRecord, Order, OrderStatus
 
@@ -488,37 +489,53 @@ def stuck_orders(
     return found
 
 
-def due_to_close(orders: Iterable[Order], *, now: dt.datetime) -> list[DueToClose]:
+def due_to_close(
+    orders: Iterable[Order],
+    *,
+    now: dt.datetime,
+    pay_window: dt.timedelta | None = None,
+) -> list[DueToClose]:
     """Report unpaid orders whose payment deadline has passed.
 
-    An order is due when it is still `pending_payment`, has a `pay_by`, and
-    `now` is at or after it (the deadline is exclusive: paying at `pay_by`
-    is too late). Orders without a `pay_by` are never due: the channel set
-    no deadline.
+    An order is due when it is still `pending_payment` and `now` is at or
+    after its deadline (the deadline is exclusive: paying at it is too
+    late): its `pay_by`, or for an order whose channel set none,
+    `pay_window` after it was placed, as `OrderDesk.close_unpaid` judges
+    with the desk's `DeskPolicy.pay_window`. Without a `pay_window`, an
+    order without a `pay_by` is never due.
 
     Args:
         orders: The orders to check, each `(channel, order_id)` once.
         now: The instant to judge at, timezone-aware.
+        pay_window: How long an order without a `pay_by` may wait; give
+            the desk's `DeskPolicy.pay_window` for the desk's answer.
 
     Returns:
         The orders to close, the earliest deadline first (then channel and
-        order id).
+        order id); `DueToClose.pay_by` is the deadline judged by.
 
     Raises:
         NaiveDatetime: `now` has no UTC offset.
-        ValidationError: `orders` is not a sequence of orders, or repeats one.
+        ValidationError: `orders` is not a sequence of orders, or repeats
+            one, or `pay_window` is not a positive timedelta.
 
     .. versionadded:: 0.1.0
     """
     at = to_utc(now, "now")
-    found = [
-        DueToClose(
-            order.channel, order.order_id, order.pay_by, _between(order.pay_by, at)
-        )
-        for order in _orders(orders).values()
-        if order.status is OrderStatus.PENDING_PAYMENT
-        and order.pay_by is not None
-        and at >= order.pay_by
-    ]
+    if pay_window is not None:
+        check_duration("pay_window", pay_window)
+    found = []
+    for order in _orders(orders).values():
+        if order.status is not OrderStatus.PENDING_PAYMENT:
+            continue
+        deadline = order.pay_by
+        if deadline is None and pay_window is not None:
+            deadline = plus(order.placed_at, pay_window)
+        if deadline is not None and at >= deadline:
+            found.append(
+                DueToClose(
+                    order.channel, order.order_id, deadline, _between(deadline, at)
+                )
+            )
     found.sort(key=lambda d: (d.pay_by, d.channel, d.order_id))
     return found
