@@ -6,9 +6,11 @@ import json
 from typing import Any
 
 import pendulum
+import pytest
 from tests.services._samples import awaiting_payment, cny
 
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
+from orderkit.errors import ValidationError
 from orderkit.orders import (
     Address,
     Buyer,
@@ -190,3 +192,54 @@ class TestMilestones:
         assert [i for i, _ in milestones(unit)] == ids(
             "pending_payment", "paid", "cancelled"
         )
+
+
+class TestLanguage:
+    """A shop writing to its buyers in English says so in its policy."""
+
+    def desk(self, unit: UnitOfWork, clock: FrozenClock, **languages: Any) -> OrderDesk:
+        with unit as uow:
+            Ledger(uow.ledger, clock).receive("RETRO-CLOCK", "BJ-1", 10)
+            uow.commit()
+        policy = DeskPolicy(locations=["BJ-1"], **languages)
+        return OrderDesk(unit, clock, policy, Fingerprinter(SECRET))
+
+    def test_the_policys_language_names_the_template_and_the_label(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = self.desk(unit, clock, language="en")
+        the_desk.accept(awaiting_payment(placed()))
+        the_desk.record("douyin", "DY-1001", paid())
+
+        bodies = [body for _, body in milestones(unit)]
+        assert [b["template"] for b in bodies] == [
+            "order.submitted.en",
+            "order.paid.en",
+        ]
+        assert all(b["params"]["milestone"].isascii() for b in bodies)
+
+    def test_a_channels_own_language_comes_first(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        the_desk = self.desk(
+            unit, clock, language="en", channel_languages={"douyin": "zh"}
+        )
+        the_desk.accept(awaiting_payment(placed()))
+
+        assert [b["template"] for _, b in milestones(unit)] == ["order.submitted.zh"]
+
+    @pytest.mark.parametrize(
+        ("field", "languages"),
+        [
+            ("language", {"language": "fr"}),
+            ("channel_languages['shopify']", {"channel_languages": {"shopify": "EN"}}),
+            ("channel_languages", {"channel_languages": ["en"]}),
+        ],
+        ids=["french", "upper-case", "not-a-mapping"],
+    )
+    def test_a_language_without_templates_is_refused(
+        self, field: str, languages: dict[str, Any]
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            DeskPolicy(locations=["BJ-1"], **languages)
+        assert caught.value.field == field

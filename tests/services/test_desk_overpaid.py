@@ -27,7 +27,7 @@ from orderkit.orders import (
     apply,
 )
 from orderkit.ports import UnitOfWork
-from orderkit.pricing import Quote
+from orderkit.pricing import ChangeState, PriceChange, Quote
 from orderkit.services import (
     Accepted,
     Captured,
@@ -268,6 +268,57 @@ class TestFlagged:
         last = taken.records[-1]
         assert FieldChange("review", "stock", "stock, overpaid") in last.changes
         assert FieldChange("overpaid", "", "210.00 CNY") in last.changes
+
+
+class TestPayable:
+    """What to capture for an order: its intake total, moved by approved changes."""
+
+    def test_the_total_intake_took_it_in_at(self, desk: OrderDesk) -> None:
+        desk.accept(channel_order())
+        assert Money("210.00", "CNY") == desk.payable(CH, ID)
+
+    def test_an_approved_price_change_moves_it(
+        self, desk: OrderDesk, clock: FrozenClock
+    ) -> None:
+        desk.accept(channel_order())
+        cut = PriceChange(
+            change_id="C1",
+            order_id=ID,
+            line_id="L1",
+            sku="JADE-TEAPOT",
+            quantity=2,
+            old_unit_price=cny("100.00"),
+            new_unit_price=cny("90.00"),
+            reason="a chipped lid, agreed with the buyer",
+            requester="cs.li",
+            evidence="ticket-1",
+            requested_at=clock.now(),
+            expires_at=clock.now().add(hours=24),
+            required_role="store_manager",
+            state=ChangeState.APPROVED,
+            decided_by="mgr.chen",
+            decided_at=clock.now(),
+        )
+        desk.amend(
+            CH,
+            ID,
+            cut,
+            key=IdempotencyKey(CH, "price", ID, "C1"),
+            actor="mgr.chen",
+            source="backoffice",
+        )
+        assert Money("190.00", "CNY") == desk.payable(CH, ID)
+
+    def test_an_order_whose_trail_states_no_total_has_none(
+        self, desk: OrderDesk, unit: UnitOfWork
+    ) -> None:
+        placing = apply(None, placed(), now=T0)
+        assert isinstance(placing, Applied)
+        with unit as uow:
+            uow.orders.save(placing.order, None)
+            uow.audit.append(CH, placing.records)
+            uow.commit()
+        assert desk.payable(CH, ID) is None
 
 
 class TestNotFlagged:

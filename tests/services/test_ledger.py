@@ -316,6 +316,27 @@ class TestSellablePushes:
             ]
         assert sent == [10, 15, 14, 11, 14]
 
+    def test_a_commit_and_a_shipment_tell_nothing_they_change_no_figure(
+        self,
+    ) -> None:
+        """A payment and its parcel repeat no figure; cancelling gives units back."""
+        unit = MemoryUnitOfWork()
+        clock = FrozenClock(pendulum.datetime(2026, 11, 11))
+        with unit as uow:
+            ledger = Ledger(uow.ledger, clock, outbox=uow.outbox)
+            ledger.receive("TEA-01", "W1", 10, key="grn-1")
+            held = ledger.reserve("order-1", [("TEA-01", "W1", 3)], key="hold-1")
+            ledger.commit(held.holds[0].hold_id, key="paid-1")
+            ledger.ship("order-1", [("TEA-01", "W1", 1)], key="parcel-1")
+            ledger.unallocate("order-1", [("TEA-01", "W1", 2)], key="cancel-1")
+            uow.commit()
+        with unit as uow:
+            sent = [
+                (m.message_id.split(":")[-1], json.loads(m.payload)["sellable"])
+                for m in uow.outbox.unsent()
+            ]
+        assert sent == [("grn-1", 10), ("hold-1", 7), ("cancel-1", 9)]
+
     def test_a_safety_stock_change_tells_the_channels(self) -> None:
         unit = MemoryUnitOfWork()
         clock = FrozenClock(pendulum.datetime(2026, 11, 11))

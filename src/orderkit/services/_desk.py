@@ -57,6 +57,7 @@ from orderkit.orders import (
     record_payments,
     record_price_change,
 )
+from orderkit.orders._overpaid import payable as order_cost
 from orderkit.orders._owed import owed_back
 from orderkit.orders._status import ENDED
 from orderkit.ports import Clock, UnitOfWork, Warehouse
@@ -713,7 +714,13 @@ class OrderDesk:
         In transit and out for delivery move the parcel `InTransit`;
         delivered moves it `Delivered`; an exception holds the order for a
         person (`order.review` gains `"carrier"`), since a held, damaged or
-        lost parcel needs a decision.
+        lost parcel needs a decision. A parcel is delivered only after it
+        was in transit (so the trail reads the same whatever order scans
+        arrive in): a delivered scan of a parcel never scanned in transit
+        is parked (`EventRecorded.parked`) until its in-transit scan comes.
+        A carrier that sends no in-transit scans needs one made from its
+        delivery (`TrackingStatus.IN_TRANSIT`, a key of its own); a
+        `StuckRules` limit on `shipped` reports the orders left waiting.
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -1040,6 +1047,30 @@ class OrderDesk:
         with self._unit as uow:
             return self._order(uow, channel, order_id)
 
+    def payable(self, channel: str, order_id: str) -> Money | None:
+        """What the order costs the buyer: what to capture for it.
+
+        The total `accept` took the order in at (stated in its `OrderPlaced`
+        audit record: the order keeps its lines, not its offers, shipping
+        and tax), moved by every approved price change since, as the
+        `"overpaid"` check reads it. Give it to `Checkout.pay` for a channel
+        that leaves the capture to you.
+
+        Returns:
+            The amount, in the order's currency; `None` when its trail
+            states no total (an order taken in by an earlier orderkit, or
+            stored by its host).
+
+        Raises:
+            UnknownOrder: The desk has no such order.
+            StoreError: A store failed.
+        """
+        with self._unit as uow:
+            order = self._order(uow, channel, order_id)
+            trail = uow.audit.records(channel, order_id)
+        total = recorded_total(trail, order.currency)
+        return None if total is None else order_cost(order, total)
+
     def picking_queue(self, *, limit: int = 100) -> tuple[Order, ...]:
         """Paid orders waiting for picking, most urgent first.
 
@@ -1098,7 +1129,8 @@ class OrderDesk:
         """
         uow.orders.save(new, None if old is None else old.version)
         uow.audit.append(new.channel, records)
-        messages = order_messages(passed, new, refunds, now)
+        language = self._policy.language_for(new.channel)
+        messages = order_messages(passed, new, refunds, now, language)
         if messages:
             uow.outbox.add(messages)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring
-from typing import Final
+from typing import Final, Literal
 
 import attrs
 import pendulum
@@ -64,17 +64,18 @@ def order_messages(
     new: Order,
     refunds: Sequence[RefundDue],
     now: pendulum.DateTime,
+    language: Literal["zh", "en"] = "zh",
 ) -> list[OutboxMessage]:
     """A milestone message per status the order passed, and refunds owed.
 
     `passed` is the order as each status change left it (see `reached`):
     each message says what the buyer would have heard had the events come
-    one by one, under the one id of its order and status.
+    one by one, under the one id of its order and status, in `language`.
     """
     stream = known_order_stream(new.channel, new.order_id)
     messages: list[OutboxMessage] = []
     for step in passed:
-        message = milestone_message(step)
+        message = milestone_message(step, language=language)
         if message is not None:
             message_id = fit_id(f"milestone:{stream}:{step.status}")
             # An order's stream and status, and a constant: made of checked

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Final, final
+from typing import Final, Literal, final
 
 import attrs
 
@@ -219,6 +219,36 @@ def _pricing(value: Mapping[str, PricingPolicy]) -> Mapping[str, PricingPolicy]:
     return MappingProxyType(dict(value))
 
 
+_Language = Literal["zh", "en"]
+
+
+def _language(field: str, value: object) -> _Language:
+    if value not in _MILESTONE_LANGUAGES:
+        raise ValidationError(field, value, "must be 'zh' or 'en'")
+    return value
+
+
+def _default_language(value: object) -> _Language:
+    return _language("language", value)
+
+
+def _channel_languages(value: Mapping[str, str]) -> Mapping[str, _Language]:
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            "channel_languages", value, "must map channels to 'zh' or 'en'"
+        )
+    return MappingProxyType(
+        {
+            channel: _language(f"channel_languages[{channel!r}]", language)
+            for channel, language in value.items()
+        }
+    )
+
+
+# The languages `milestone_message` writes templates in.
+_MILESTONE_LANGUAGES: Final = ("zh", "en")
+
+
 def _routing(value: RoutingStrategy | str) -> RoutingStrategy:
     strategy = renamed(RoutingStrategy, "routing", value)
     if strategy is RoutingStrategy.NEAREST:
@@ -305,6 +335,12 @@ class DeskPolicy:
             significant first: `DEFAULT_PICKING_ORDER` (ship-by time, tier,
             value) unless given. Criteria left out do not count; orders
             equal on every criterion go by when they were placed, then id.
+        language: The language of the buyers' `milestone` messages
+            (`"zh"`, the default, or `"en"`: the template ends in it, as
+            `order.shipped.en`, and the milestone's label is in it) on
+            channels without their own.
+        channel_languages: Milestone languages by channel, as
+            `{"shopify": "en"}`.
 
     Raises:
         ValidationError: A field is invalid (`field` names it).
@@ -336,10 +372,18 @@ class DeskPolicy:
     picking_order: tuple[PickingKey, ...] = attrs.field(
         default=DEFAULT_PICKING_ORDER, converter=_picking_order
     )
+    language: _Language = attrs.field(default="zh", converter=_default_language)
+    channel_languages: Mapping[str, _Language] = attrs.field(
+        factory=dict, converter=_channel_languages
+    )
 
     def pricing_for(self, channel: str) -> PricingPolicy:
         """The pricing policy of `channel`."""
         return self.channel_pricing.get(channel, self.pricing)
+
+    def language_for(self, channel: str) -> Literal["zh", "en"]:
+        """The language of `channel`'s buyers' milestone messages."""
+        return self.channel_languages.get(channel, self.language)
 
     def picking_priority(self, order: Order) -> tuple[object, ...]:
         """The sort key of a paid `order` in the picking queue: smaller goes first.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from typing import final
+from typing import Final, final
 
 import attrs
 import pendulum
@@ -160,6 +160,12 @@ def _ttl(value: object, field: str = "ttl") -> dt.timedelta:
     return value
 
 
+# Movements that leave every sellable figure as it was: a commit moves units
+# from reserved to allocated, a shipment takes allocated units off on hand.
+# Channels hear nothing of them (a payment would repeat the figure they have).
+_SELLABLE_KEPT: Final = frozenset({MovementKind.COMMIT, MovementKind.SHIP})
+
+
 @final
 class Ledger:
     """Stock that never oversells: the inventory ledger over a `LedgerStore`.
@@ -184,7 +190,9 @@ class Ledger:
     Given an `outbox` in the same unit of work as `store`, every change that
     moves stock also writes, in the same transaction, one `sellable` message
     per SKU it touched (stream `sku:<sku>`, body `{"sku", "sellable"}`), so
-    channels stop selling stock that is gone (brief incident 3). The change
+    channels stop selling stock that is gone (brief incident 3); a commit
+    and a shipment of committed units write none, since they change no
+    sellable figure (a payment would only repeat what channels have). The change
     and its message are two writes of the unit: a call that raises on the
     message's (the outbox failed) has applied the change already, so a
     unit whose ledger call raised is rolled back (leaving `with` on the
@@ -726,7 +734,11 @@ class Ledger:
         receipt = self._store.apply(plan)
         if self._outbox is not None and not receipt.replayed:
             # Every movement is on a balance the plan touched: turns taken.
-            skus = [movement.sku for movement in receipt.movements]
+            skus = [
+                movement.sku
+                for movement in receipt.movements
+                if movement.kind not in _SELLABLE_KEPT
+            ]
             self._tell(skus, receipt.key, receipt.at, turns_taken=True)
         return receipt
 
