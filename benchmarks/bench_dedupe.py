@@ -342,7 +342,9 @@ def floor_phone(raw: str) -> str | None:
 
 def floor_address(address: Address) -> str:
     joined = f"{address.province} {address.city} {address.district} {address.street}"
-    return "CN:" + _FLOOR_SEPARATOR.sub("", unicodedata.normalize("NFKC", joined))
+    key = "CN:" + _FLOOR_SEPARATOR.sub("", unicodedata.normalize("NFKC", joined))
+    # A room's final 室 is no part of orderkit's key ("1201室" is room 1201).
+    return key[:-1] if key.endswith("室") and key[-2:-1].isdigit() else key
 
 
 def floor_skus(lines: Sequence[OrderLine]) -> tuple[tuple[str, int], ...]:

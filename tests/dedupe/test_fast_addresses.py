@@ -82,6 +82,7 @@ def old_read_chinese(*parts: str) -> tuple[str, bool]:
         end = len(province)
     if match:
         rest = rest[end:].lstrip(_MARK)
+    province = province or old_province_of_city(rest)
     if province in _addresses._MUNICIPALITIES:
         repeated = (f"{province}市", province, *_addresses._PLACEHOLDERS)
         while rest.startswith(repeated):
@@ -102,6 +103,67 @@ def old_read_chinese(*parts: str) -> tuple[str, bool]:
     return province + "".join(cities) + rest.replace(_MARK, ""), bool(province)
 
 
+def old_province_of_city(rest: str) -> str:
+    # Changed on purpose: a prefecture-level city with its 市 (or alone in its
+    # part) names its province.
+    for name, short in sorted(old_cities().items(), key=lambda c: -len(c[0])):
+        if re.match(f"{name}(?:市|{_MARK}|$)", rest):
+            return short
+    return ""
+
+
+def old_cities() -> dict[str, str]:
+    return {
+        city: province
+        for province, cities in _addresses._PREFECTURE_CITIES.items()
+        for city in cities.split()
+    }
+
+
+# Changed on purpose: traditional forms of the characters addresses are
+# built of read as the simplified ones, in China's ways of writing.
+_OLD_SIMPLIFIED = dict(
+    zip("號樓區縣單門層棟鎮鄉廈園臺", "号楼区县单门层栋镇乡厦园台", strict=True)
+)
+
+
+def old_simplified(text: str) -> str:
+    return "".join(_OLD_SIMPLIFIED.get(c, c) for c in text)
+
+
+def old_north_american(country: str, words: str) -> str:
+    # Changed on purpose: a state or province written out at the end is its
+    # code, and USPS suffixes and unit designators are abbreviated.
+    names = {"US": _addresses._US_STATES, "CA": _addresses._CA_PROVINCES}[country]
+    for name in sorted(names, key=len, reverse=True):
+        if words.endswith(f" {name}"):
+            words = words[: -len(name)] + names[name]
+            break
+    for long, short in _addresses._ABBREVIATIONS.items():
+        words = re.sub(rf"\b{long}\b", short, words)
+    words = re.sub(r"\b(apt|ste)([0-9])", r"\1 \2", words)
+    return re.sub(r"\b(apt|ste)( \1)+\b", r"\1", words)
+
+
+def old_words(country: str, folded: dict[str, str]) -> str:
+    if country in {"US", "CA"}:
+        folded["street"] = re.sub(r"#\s*(?=[0-9a-z])", " unit ", folded["street"])
+    names = ("street", "district", "city", "province")
+    words = old_squeeze(" ".join(folded[name] for name in names))
+    if country in {"US", "CA"}:
+        words = old_north_american(country, words)
+    return words
+
+
+def old_simplified_parts(folded: dict[str, str]) -> dict[str, str]:
+    folded = {name: old_simplified(value) for name, value in folded.items()}
+    street_text = old_squeeze(folded["street"])
+    if re.search("[0-9a-z]室$", street_text):
+        # Changed on purpose: room 1201室 is room 1201.
+        folded["street"] = street_text[:-1]
+    return folded
+
+
 def old_key(country: str, parts: tuple[str, str, str, str]) -> str | None:
     names = ("province", "city", "district", "street")
     folded = {}
@@ -119,8 +181,8 @@ def old_key(country: str, parts: tuple[str, str, str, str]) -> str | None:
             "is blank once whitespace and punctuation are folded",
         )
     if country not in _addresses._CHINESE_WRITING:
-        words = " ".join(folded[name] for name in reversed(names))
-        return f"{country}:{old_squeeze(words)}"
+        return f"{country}:{old_words(country, folded)}"
+    folded = old_simplified_parts(folded)
     if old_squeeze(folded["city"]) in _addresses._PLACEHOLDERS:
         # A placeholder city names nothing (changed on purpose: joined to a
         # municipality without 市, "北京" + "市辖区" read as "北京市" + "辖区").
@@ -167,12 +229,19 @@ def old_unrepeated(street: str, city: str, district: str) -> str:
     # district, not before a road word, is read without the repeat.
     name = city.removesuffix("市")
     tails = [f"{name}市"] if name and not district else []
-    if len(district) > 1 and district.endswith(_addresses._DISTRICT_SUFFIXES):
+    # Changed on purpose: a county-level city (昆山市) repeated too, not
+    # before a road word or 场 (市场, a market).
+    if len(district) > 1 and district.endswith((*_addresses._DISTRICT_SUFFIXES, "市")):
         cities = [f"{name}市", name] if name else []
         tails = [*(old_squeeze(f"{c} {district}") for c in cities), district]
     for tail in tails:
         rest = street.removeprefix(tail)
-        if rest not in {"", street} and not rest.startswith(_addresses._ROAD_WORDS):
+        guard = (
+            (*_addresses._ROAD_WORDS, "场")
+            if tail.endswith("市")
+            else _addresses._ROAD_WORDS
+        )
+        if rest not in {"", street} and not rest.startswith(guard):
             return rest
     return street
 

@@ -444,7 +444,9 @@ class TestChineseAddresses:
         assert "CN:吉林吉林船营区解放路1号" == normalize_address(
             cn("吉林省吉林市船营区解放路1号")
         )
-        assert "CN:吉林船营区解放路1号" == normalize_address(
+        # The city of Jilin is in the province of Jilin: a street naming
+        # only the city gets the province's key, not the province's alone.
+        assert "CN:吉林吉林船营区解放路1号" == normalize_address(
             cn("吉林市船营区解放路1号")
         )
 
@@ -655,7 +657,7 @@ class TestForeignAddresses:
     )
     def test_same_words_same_key(self, address: Address) -> None:
         assert normalize_address(self.LOUISVILLE) == normalize_address(address)
-        assert "US:chestnut street 92 louisville kentucky" == normalize_address(address)
+        assert "US:chestnut st 92 louisville ky" == normalize_address(address)
 
     def test_accents_and_eszett_fold(self) -> None:
         german = Address("DE", city="Berlin", street="Straße des 17. Juni 135")

@@ -475,6 +475,11 @@ class TestDueToClose:
             )
         ]
 
+    def test_every_pay_window_the_desk_takes_is_taken(self) -> None:
+        policy = DeskPolicy(locations=["BJ-1"], pay_window=dt.timedelta(days=365 * 150))
+        unpaid = order("DY-4003", S.PENDING_PAYMENT)
+        assert due_to_close([unpaid], now=T0, pay_window=policy.pay_window) == []
+
     @pytest.mark.parametrize(
         "window",
         [dt.timedelta(0), dt.timedelta(minutes=-1), 30],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from orderkit.dedupe._text import clean, join_squeezed, squeeze_separators
@@ -32,6 +33,20 @@ _AUTONOMOUS_REGIONS: Final = {
     "新疆": "新疆维吾尔自治区",
 }
 _SPECIAL_REGIONS: Final = ("香港", "澳门")
+# Traditional forms of the characters addresses are built of (号, 楼, 区,
+# 单元, 门, 层 ...), which NFKC leaves alone: buyers in Hong Kong, Macao
+# and Taiwan, and input methods set to traditional, write them. Only these:
+# a place's own name in traditional characters (九龍, 彌敦道) is not folded,
+# which would take a whole conversion table.
+_SIMPLIFIED: Final = str.maketrans(
+    {
+        "號": "号", "樓": "楼", "區": "区", "縣": "县", "單": "单", "門": "门",
+        "層": "层", "棟": "栋", "鎮": "镇", "鄉": "乡", "廈": "厦", "園": "园",
+        # 臺北 and 台北 are both official.
+        "臺": "台",
+    }
+)  # fmt: skip
+_HAS_TRADITIONAL: Final = re.compile("[號樓區縣單門層棟鎮鄉廈園臺]")
 # Traditional spellings that NFKC leaves alone.
 _TRADITIONAL: Final = {
     "澳門": "澳门",
@@ -55,11 +70,74 @@ def _province_forms() -> dict[str, str]:
         forms |= {name: name, f"{name}自治区": name, official: name}
     for name in _SPECIAL_REGIONS:
         forms |= {name: name, f"{name}特别行政区": name, f"{name}特区": name}
-    return forms | _TRADITIONAL
+    # Read after `_SIMPLIFIED`, which folds some of their characters.
+    folded = {form.translate(_SIMPLIFIED): name for form, name in _TRADITIONAL.items()}
+    return forms | _TRADITIONAL | folded
 
 
 # Province-level names as written, each mapped to the form keys are built with.
 _PROVINCE_FORMS: Final = _province_forms()
+# The prefecture-level cities (地级市) by province, to read the province of
+# an address that names only its city (深圳市南山区... is 广东's). Their
+# names are unique in the country; 吉林 is a province and its city.
+_PREFECTURE_CITIES: Final = {
+    "河北": "石家庄 唐山 秦皇岛 邯郸 邢台 保定 张家口 承德 沧州 廊坊 衡水",
+    "山西": "太原 大同 阳泉 长治 晋城 朔州 晋中 运城 忻州 临汾 吕梁",
+    "内蒙古": "呼和浩特 包头 乌海 赤峰 通辽 鄂尔多斯 呼伦贝尔 巴彦淖尔 乌兰察布",
+    "辽宁": "沈阳 大连 鞍山 抚顺 本溪 丹东 锦州 营口 阜新 辽阳 盘锦 铁岭 朝阳 葫芦岛",
+    "吉林": "长春 吉林 四平 辽源 通化 白山 松原 白城",
+    "黑龙江": (
+        "哈尔滨 齐齐哈尔 鸡西 鹤岗 双鸭山 大庆 伊春 佳木斯 七台河 牡丹江 黑河 绥化"
+    ),
+    "江苏": "南京 无锡 徐州 常州 苏州 南通 连云港 淮安 盐城 扬州 镇江 泰州 宿迁",
+    "浙江": "杭州 宁波 温州 嘉兴 湖州 绍兴 金华 衢州 舟山 台州 丽水",
+    "安徽": (
+        "合肥 芜湖 蚌埠 淮南 马鞍山 淮北 铜陵 安庆 黄山 滁州 阜阳 宿州 六安 亳州"
+        " 池州 宣城"
+    ),
+    "福建": "福州 厦门 莆田 三明 泉州 漳州 南平 龙岩 宁德",
+    "江西": "南昌 景德镇 萍乡 九江 新余 鹰潭 赣州 吉安 宜春 抚州 上饶",
+    "山东": (
+        "济南 青岛 淄博 枣庄 东营 烟台 潍坊 济宁 泰安 威海 日照 临沂 德州 聊城"
+        " 滨州 菏泽"
+    ),
+    "河南": (
+        "郑州 开封 洛阳 平顶山 安阳 鹤壁 新乡 焦作 濮阳 许昌 漯河 三门峡 南阳"
+        " 商丘 信阳 周口 驻马店"
+    ),
+    "湖北": "武汉 黄石 十堰 宜昌 襄阳 鄂州 荆门 孝感 荆州 黄冈 咸宁 随州",
+    "湖南": "长沙 株洲 湘潭 衡阳 邵阳 岳阳 常德 张家界 益阳 郴州 永州 怀化 娄底",
+    "广东": (
+        "广州 韶关 深圳 珠海 汕头 佛山 江门 湛江 茂名 肇庆 惠州 梅州 汕尾 河源"
+        " 阳江 清远 东莞 中山 潮州 揭阳 云浮"
+    ),
+    "广西": "南宁 柳州 桂林 梧州 北海 防城港 钦州 贵港 玉林 百色 贺州 河池 来宾 崇左",
+    "海南": "海口 三亚 三沙 儋州",
+    "四川": (
+        "成都 自贡 攀枝花 泸州 德阳 绵阳 广元 遂宁 内江 乐山 南充 眉山 宜宾 广安"
+        " 达州 雅安 巴中 资阳"
+    ),
+    "贵州": "贵阳 六盘水 遵义 安顺 毕节 铜仁",
+    "云南": "昆明 曲靖 玉溪 保山 昭通 丽江 普洱 临沧",
+    "西藏": "拉萨 日喀则 昌都 林芝 山南 那曲",
+    "陕西": "西安 铜川 宝鸡 咸阳 渭南 延安 汉中 榆林 安康 商洛",
+    "甘肃": "兰州 嘉峪关 金昌 白银 天水 武威 张掖 平凉 酒泉 庆阳 定西 陇南",
+    "青海": "西宁 海东",
+    "宁夏": "银川 石嘴山 吴忠 固原 中卫",
+    "新疆": "乌鲁木齐 克拉玛依 吐鲁番 哈密",
+}
+
+
+def _cities_by_first() -> dict[str, tuple[tuple[str, str], ...]]:
+    """Each city with its province, by the city's first character, longest first."""
+    by_first: dict[str, list[tuple[str, str]]] = {}
+    pairs = [(c, p) for p, cs in _PREFECTURE_CITIES.items() for c in cs.split()]
+    for city, province in sorted(pairs, key=lambda pair: len(pair[0]), reverse=True):
+        by_first.setdefault(city[0], []).append((city, province))
+    return {first: tuple(cities) for first, cities in by_first.items()}
+
+
+_CITIES_BY_FIRST: Final = _cities_by_first()
 
 
 def _forms_by_first() -> dict[str, tuple[str, ...]]:
@@ -89,11 +167,20 @@ _CITY = re.compile(
 # Platforms (and buyers) often repeat the whole address in the street field;
 # a repeat is recognised only when it is unmistakable.
 _DISTRICT_SUFFIXES: Final = ("区", "县", "旗")
+# A county-level city (昆山市) in the district field is repeated as surely.
+_REPEATED_SUFFIXES: Final = (*_DISTRICT_SUFFIXES, "市")
 # What follows a district's name when the name is part of a road's
-# (矿区路 in 矿区), not a repeat of the district.
+# (矿区路 in 矿区), not a repeat of the district; and, after a city's 市,
+# the rest of 市场 (a market).
 _ROAD_WORDS: Final = ("路", "街", "道", "巷", "弄", "大道", "大街")
+_NOT_AFTER_CITY: Final = (*_ROAD_WORDS, "场")
 # The characters with which Chinese platforms mask an address.
 _MASK = re.compile("[*\u2022\u25cf\u2217]")
+# What ends a prefecture-level city's name: its 市, the end of its part, or
+# the end of the text.
+_AFTER_CITY: Final = frozenset({"市", _PART, ""})
+# What a room number (1201室, a室) ends with.
+_ROOM = re.compile("[0-9a-z]")
 _CACHE_SIZE = 8_192
 # Provinces, cities and districts as written: China has some 3,000 districts.
 _HEAD_CACHE_SIZE = 4_096
@@ -128,12 +215,26 @@ def normalize_address(address: Address, *, field: str = "address") -> str | None
       the city and district (`深圳市南山区...`, with or without 市) or, when
       there is no district, the city with its 市; a district repeated so is
       recognised only with its suffix (区, 县 or 旗), and not before a road
-      word (矿区路 in 矿区 is a road).
+      word (矿区路 in 矿区 is a road); a county-level city in the district
+      field (昆山市) is repeated as surely, and not before 场 (市场);
+    - traditional forms of the characters addresses are built of (號 樓 區
+      縣 單 門 層 棟 鎮 鄉 廈 園, and 臺) read as the simplified ones; place
+      names in traditional characters (九龍) are not folded;
+    - a room number at the end of the street reads the same with or
+      without its 室 (`1201室` and `1201`; `1室201` stays as written);
+    - an address that names a prefecture-level city with its 市 (or in the
+      city field) and no province gets the city's province: `深圳市南山区...`
+      reads as `广东省深圳市南山区...`.
 
     Other addresses are compared by their words: street, district, city and
-    province, in that order. The postcode, the recipient and the phone are
-    not part of the key: channels fill postcodes inconsistently, and the
-    other parts already locate the door.
+    province, in that order. In US and Canadian addresses, a state or
+    province written out at the end is its ISO 3166-2 code (`California`
+    and `CA`), and street suffixes and unit designators are abbreviated as
+    the USPS does (Street and St, Avenue and Ave, Road, Boulevard, Drive,
+    Lane, Court, Suite and Ste; Apartment, Apt, Unit and `#` are one). The
+    postcode, the recipient and the phone are not part of the key: channels
+    fill postcodes inconsistently, and the other parts already locate the
+    door.
 
     Args:
         address: The structured address.
@@ -162,7 +263,9 @@ def _key(country: str, parts: tuple[str, str, str, str], field: str) -> str | No
     # microseconds. Errors are not cached; they are raised again.
     province, city, district, street = parts
     cached = len(province) + len(city) + len(district) <= _CACHED_LENGTH
-    head = (_head if cached else _head.__wrapped__)(province, city, district, field)
+    chinese = country in _CHINESE_WRITING
+    read_head = _head if cached else _head.__wrapped__
+    head = read_head(province, city, district, field, chinese=chinese)
     folded = clean(street, f"{field}.street", InvalidAddress)
     if head.masked or _MASK.search(folded):
         return None
@@ -173,11 +276,21 @@ def _key(country: str, parts: tuple[str, str, str, str], field: str) -> str | No
             street,
             "is blank once whitespace and punctuation are folded",
         )
-    if country in _CHINESE_WRITING:
+    if chinese:
+        if _HAS_TRADITIONAL.search(squeezed):
+            squeezed = squeezed.translate(_SIMPLIFIED)
+        if len(squeezed) > 1 and squeezed[-1] == "室" and _ROOM.match(squeezed[-2]):
+            # "1201室" is room 1201; "1室201" is not, and stays as written.
+            squeezed = squeezed[:-1]
         body = _chinese_key(head, squeezed)
     else:
         province, city, district = head.folded
+        if country in _SUBDIVISIONS and "#" in folded:
+            # "#5" is a unit, as "Apt 5" is; squeezing would drop the "#".
+            folded = _NUMBER_SIGN.sub(" unit ", folded)
         body = squeeze_separators(f"{folded} {district} {city} {province}")
+        if country in _SUBDIVISIONS:
+            body = _north_american(body, _SUBDIVISIONS[country])
     return f"{country}:{body}"
 
 
@@ -195,7 +308,9 @@ class _Head(NamedTuple):
 
 
 @functools.lru_cache(maxsize=_HEAD_CACHE_SIZE)
-def _head(province: str, city: str, district: str, field: str) -> _Head:
+def _head(
+    province: str, city: str, district: str, field: str, *, chinese: bool
+) -> _Head:
     # Cached apart from the whole key: the streets of new addresses differ,
     # their provinces, cities and districts (some thousands) repeat.
     folded = (
@@ -203,6 +318,12 @@ def _head(province: str, city: str, district: str, field: str) -> _Head:
         clean(city, f"{field}.city", InvalidAddress),
         clean(district, f"{field}.district", InvalidAddress),
     )
+    if chinese:
+        folded = (
+            folded[0].translate(_SIMPLIFIED),
+            folded[1].translate(_SIMPLIFIED),
+            folded[2].translate(_SIMPLIFIED),
+        )
     squeezed = [squeeze_separators(value) for value in folded]
     if squeezed[1] in _PLACEHOLDERS:
         # Dropped before joining: "北京" + "市辖区" would read as "北京市" + "辖区".
@@ -236,7 +357,7 @@ def _tails(city: str, district: str) -> tuple[str, ...]:
     repeats the district 南山区, "南山路" does not.
     """
     name = city.removesuffix("市")
-    if len(district) > 1 and district.endswith(_DISTRICT_SUFFIXES):
+    if len(district) > 1 and district.endswith(_REPEATED_SUFFIXES):
         cities = (f"{name}市", name) if name else ()
         return (*(join_squeezed(c, district) for c in cities), district)
     if name and not district:
@@ -292,7 +413,8 @@ def _unrepeated(tails: tuple[str, ...], street: str) -> str | None:
     for tail in tails:
         if street.startswith(tail):
             rest = street[len(tail) :]
-            if rest and not rest.startswith(_ROAD_WORDS):
+            words = _NOT_AFTER_CITY if tail.endswith("市") else _ROAD_WORDS
+            if rest and not rest.startswith(words):
                 return rest
     return None
 
@@ -303,12 +425,39 @@ def _read_chinese(text: str) -> tuple[str, bool]:
     return key, has_province
 
 
+def _province_of_city(text: str) -> str:
+    """The province of the prefecture-level city `text` starts with, or "".
+
+    The city counts when written with its 市, or alone in its part: 南京路
+    is a road of Shanghai, not 江苏's 南京.
+    """
+    for city, province in _CITIES_BY_FIRST.get(text[:1], ()):
+        if text.startswith(city) and text[len(city) : len(city) + 1] in _AFTER_CITY:
+            return province
+    return ""
+
+
 def _province_form(text: str) -> str | None:
     """The province-level form `text` starts with, the longest if several do."""
     for form in _FORMS_BY_FIRST.get(text[:1], ()):
         if text.startswith(form):
             return form
     return None
+
+
+def _read_province(rest: str) -> tuple[str, str]:
+    """The province `rest` starts with, or its city's; and the text after it."""
+    form = _province_form(rest)
+    if form is None:
+        return _province_of_city(rest), rest
+    province = _PROVINCE_FORMS[form]
+    if form == province and rest.startswith("市", len(form)):
+        # "吉林市..." is the city of Jilin, not the province of that name.
+        return _province_of_city(rest), rest
+    if rest.startswith(province) and rest.startswith(_PLACEHOLDERS, len(province)):
+        # "北京市辖区" is 北京 and the placeholder 市辖区, not 北京市 and 辖区.
+        form = province
+    return province, rest[len(form) :].lstrip(_PART)
 
 
 def _read_squeezed(rest: str) -> tuple[str, bool, bool]:
@@ -318,20 +467,7 @@ def _read_squeezed(rest: str) -> tuple[str, bool, bool]:
     the whole text, so that more text after it could be read on (a city
     after a province); a closed reading takes what follows as it is.
     """
-    province = ""
-    form = _province_form(rest)
-    if form is not None:
-        province = _PROVINCE_FORMS[form]
-        if form == province and rest.startswith("市", len(form)):
-            # "吉林市..." is the city of Jilin, not the province of that name.
-            province = ""
-        else:
-            if rest.startswith(province) and rest.startswith(
-                _PLACEHOLDERS, len(province)
-            ):
-                # "北京市辖区" is 北京 and the placeholder 市辖区, not 北京市 and 辖区.
-                form = province
-            rest = rest[len(form) :].lstrip(_PART)
+    province, rest = _read_province(rest)
     if province in _MUNICIPALITIES:
         repeated = (f"{province}市", province, *_PLACEHOLDERS)
         while rest.startswith(repeated):
@@ -353,3 +489,88 @@ def _read_squeezed(rest: str) -> tuple[str, bool, bool]:
         return province + cities + rest.replace(_PART, ""), bool(province), not rest
     rest = rest[city.end() :].replace(_PART, "")
     return province + cities + city[1] + rest, bool(province), False
+
+
+# US states (with the district, territories and armed-forces "states" that
+# Shopify lists) and Canadian provinces by name, each mapped to its ISO
+# 3166-2 subdivision code: Shopify and BigCommerce send the name,
+# WooCommerce the code.
+_US_STATES: Final = {
+    "alabama": "al", "alaska": "ak", "arizona": "az", "arkansas": "ar",
+    "california": "ca", "colorado": "co", "connecticut": "ct", "delaware": "de",
+    "district of columbia": "dc", "florida": "fl", "georgia": "ga",
+    "hawaii": "hi", "idaho": "id", "illinois": "il", "indiana": "in",
+    "iowa": "ia", "kansas": "ks", "kentucky": "ky", "louisiana": "la",
+    "maine": "me", "maryland": "md", "massachusetts": "ma", "michigan": "mi",
+    "minnesota": "mn", "mississippi": "ms", "missouri": "mo", "montana": "mt",
+    "nebraska": "ne", "nevada": "nv", "new hampshire": "nh", "new jersey": "nj",
+    "new mexico": "nm", "new york": "ny", "north carolina": "nc",
+    "north dakota": "nd", "ohio": "oh", "oklahoma": "ok", "oregon": "or",
+    "pennsylvania": "pa", "rhode island": "ri", "south carolina": "sc",
+    "south dakota": "sd", "tennessee": "tn", "texas": "tx", "utah": "ut",
+    "vermont": "vt", "virginia": "va", "washington": "wa",
+    "west virginia": "wv", "wisconsin": "wi", "wyoming": "wy",
+    "american samoa": "as", "guam": "gu", "northern mariana islands": "mp",
+    "puerto rico": "pr", "virgin islands": "vi", "u s virgin islands": "vi",
+    "us virgin islands": "vi", "united states minor outlying islands": "um",
+    "armed forces americas": "aa", "armed forces europe": "ae",
+    "armed forces pacific": "ap",
+}  # fmt: skip
+_CA_PROVINCES: Final = {
+    "alberta": "ab", "british columbia": "bc", "colombie britannique": "bc",
+    "manitoba": "mb", "new brunswick": "nb", "nouveau brunswick": "nb",
+    "newfoundland and labrador": "nl", "newfoundland": "nl",
+    "terre neuve et labrador": "nl", "nova scotia": "ns",
+    "nouvelle écosse": "ns", "ontario": "on", "prince edward island": "pe",
+    "île du prince édouard": "pe", "quebec": "qc", "québec": "qc",
+    "saskatchewan": "sk", "northwest territories": "nt",
+    "territoires du nord ouest": "nt", "nunavut": "nu", "yukon": "yt",
+    "yukon territory": "yt",
+}  # fmt: skip
+_SUBDIVISIONS: Final = {"US": _US_STATES, "CA": _CA_PROVINCES}
+_LONGEST_SUBDIVISION: Final = max(
+    name.count(" ") + 1 for names in _SUBDIVISIONS.values() for name in names
+)
+# The USPS abbreviations (Publication 28) of the street suffixes and unit
+# designators written out most often; Apt, Unit and "#" are one designator.
+_ABBREVIATIONS: Final = {
+    "street": "st", "avenue": "ave", "road": "rd", "boulevard": "blvd",
+    "drive": "dr", "lane": "ln", "court": "ct", "apartment": "apt",
+    "unit": "apt", "suite": "ste",
+}  # fmt: skip
+_UNITS: Final = frozenset({"apt", "ste"})
+# A designator written against its number ("apt5", "ste12b").
+_GLUED_UNIT = re.compile(r"(apartment|apt|unit|suite|ste)([0-9][0-9a-z]*)")
+# "#" before a unit's number ("#5", "# 12b", "apt #5").
+_NUMBER_SIGN = re.compile(r"#\s*(?=[0-9a-z])")
+
+
+def _north_american(body: str, subdivisions: Mapping[str, str]) -> str:
+    """A squeezed US or Canadian key with its state and usual words folded.
+
+    The state (or province) ends the key, as the province part or as the
+    end of an address written in one line; written out, it becomes its
+    code. Street suffixes and unit designators become their USPS
+    abbreviations, and a designator repeated ("Apt #5") is read once.
+    Words are replaced, never dropped: every digit stays where it was.
+    """
+    words = body.split(" ")
+    for count in range(min(_LONGEST_SUBDIVISION, len(words) - 1), 0, -1):
+        code = subdivisions.get(" ".join(words[-count:]))
+        if code is not None:
+            words[-count:] = [code]
+            break
+    folded: list[str] = []
+    for word in words:
+        glued = _GLUED_UNIT.fullmatch(word)
+        if glued is not None:
+            unit = _ABBREVIATIONS.get(glued[1], glued[1])
+            if not folded or folded[-1] != unit:
+                folded.append(unit)
+            folded.append(glued[2])
+            continue
+        short = _ABBREVIATIONS.get(word, word)
+        if short in _UNITS and folded and folded[-1] == short:
+            continue
+        folded.append(short)
+    return " ".join(folded)

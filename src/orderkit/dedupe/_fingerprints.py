@@ -16,7 +16,7 @@ from orderkit._fast import builder
 from orderkit._validate import Validator
 from orderkit.dedupe._addresses import normalize_address
 from orderkit.dedupe._phones import _MAX_LENGTH as _MAX_PHONE_LENGTH
-from orderkit.dedupe._phones import _REGIONS, normalize_phone
+from orderkit.dedupe._phones import _REGIONS, _without_mobile_extension, normalize_phone
 from orderkit.dedupe._phones import _read as _read_phone
 from orderkit.dedupe._text import _CACHED_LENGTH as _SKU_CACHED
 from orderkit.dedupe._text import _fold_sku, normalize_sku
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from orderkit.orders import Order, OrderLine
 
 
-FINGERPRINT_VERSION: Final = 2
+FINGERPRINT_VERSION: Final = 3
 """The version of the fingerprint algorithm, part of every fingerprint.
 
 A change to normalisation or to the canonical encoding that would change a
@@ -180,11 +180,20 @@ class Fingerprinter:
         region: The region for phone numbers without a country code.
         channel_regions: The region per channel, where it differs from
             `region` (`{"shopify": "US"}`).
+        relay_channels: The channels whose phone numbers may be privacy
+            relay numbers, shared by many buyers and told apart only by their
+            extension (`{"douyin", "taobao"}`). `None`, the default, counts
+            every channel as one: extensions are kept. On a channel not
+            named, a mobile number's extension is dropped from its
+            fingerprint (`normalize_phone(..., mobile_extensions=False)`),
+            so that `13800138000-1` is the buyer's own number; a landline's
+            stays. Channels are named as `channel_regions` names them.
 
     Raises:
         ConfigurationError: The secret is missing, not bytes, shorter than 16
-            or longer than 64 bytes, or is the public test key; or a region is
-            not one phonenumbers knows.
+            or longer than 64 bytes, or is the public test key; a region is
+            not one phonenumbers knows; or `relay_channels` is not a
+            collection of channel names.
 
     .. versionadded:: 0.1.0
     """
@@ -196,6 +205,7 @@ class Fingerprinter:
         "_hasher",
         "_phone",
         "_region",
+        "_relay_channels",
         "_test",
     )
 
@@ -205,6 +215,7 @@ class Fingerprinter:
         *,
         region: str = "CN",
         channel_regions: Mapping[str, str] | None = None,
+        relay_channels: Iterable[str] | None = None,
     ) -> None:
         self._test = type(secret) is _TestSecret
         if not isinstance(secret, bytes):
@@ -233,6 +244,7 @@ class Fingerprinter:
             _check_region(code, f"channel_regions[{channel!r}]")
         self._region = region
         self._channel_regions = regions
+        self._relay_channels = _relay_channels(relay_channels)
         self._hasher = hashlib.blake2b(key=bytes(secret), digest_size=_DIGEST_SIZE)
         # Each kind's document starts the same way (`canonical`): hashed once
         # here, then copied with that start in it.
@@ -242,7 +254,11 @@ class Fingerprinter:
 
     @classmethod
     def for_tests(
-        cls, *, region: str = "CN", channel_regions: Mapping[str, str] | None = None
+        cls,
+        *,
+        region: str = "CN",
+        channel_regions: Mapping[str, str] | None = None,
+        relay_channels: Iterable[str] | None = None,
     ) -> Fingerprinter:
         """A fingerprinter for tests, keyed with a fixed, public key.
 
@@ -251,7 +267,10 @@ class Fingerprinter:
         nothing. The constructor refuses it.
         """
         return cls(
-            _TestSecret(_TEST_SECRET), region=region, channel_regions=channel_regions
+            _TestSecret(_TEST_SECRET),
+            region=region,
+            channel_regions=channel_regions,
+            relay_channels=relay_channels,
         )
 
     def region_of(self, channel: str) -> str:
@@ -262,6 +281,20 @@ class Fingerprinter:
         buyer agrees.
         """
         return self._channel_regions.get(channel, self._region)
+
+    def keeps_mobile_extensions(self, channel: str) -> bool:
+        """Whether this fingerprinter keeps the extension of `channel`'s mobiles.
+
+        True for a channel of `relay_channels`, and for every channel when
+        it is `None`; a host reading an order's phone elsewhere passes it on
+        (`PurchaseContext.of(..., mobile_extensions=...)`,
+        `normalize_phone(..., mobile_extensions=...)`), so that every key of
+        one buyer agrees.
+
+        .. versionadded:: 0.1.0
+        """
+        relays = self._relay_channels
+        return relays is None or channel in relays
 
     def _started(self, head: str) -> hashlib.blake2b:
         hasher = self._hasher.copy()
@@ -281,7 +314,9 @@ class Fingerprinter:
         another number, the recipient's; `address+skus` for the shipping
         address; `buyer+skus` for the channel and the buyer's id on it (ids
         are unique only within a channel). A part that is absent, masked or
-        invalid gives no fingerprint: junk is never matched.
+        invalid gives no fingerprint: junk is never matched. A phone's
+        extension is part of it, except a mobile's on a channel outside
+        `relay_channels` (`keeps_mobile_extensions`).
 
         Args:
             order: The order.
@@ -298,6 +333,8 @@ class Fingerprinter:
             region = self.region_of(order.channel)
         else:
             _check_region(region, "region")
+        relays = self._relay_channels
+        drop = relays is not None and order.channel not in relays
         tail = _tail(order.lines)
         found: list[Fingerprint] = []
         buyer = order.buyer
@@ -313,6 +350,8 @@ class Fingerprinter:
                 phone = _read_phone(raw, region)
             else:
                 phone = normalize_phone(raw, region, lenient=True)
+            if drop and isinstance(phone, str) and ";ext=" in phone:
+                phone = _without_mobile_extension(phone)
             if isinstance(phone, str) and phone != first:
                 first = phone
                 hasher = self._phone.copy()
@@ -399,6 +438,24 @@ def _encode(kind: FingerprintKind, skus: str, parts: Mapping[str, str]) -> bytes
     fields |= {name: _quote(value) for name, value in parts.items()}
     body = ",".join(f"{_quote(name)}:{fields[name]}" for name in sorted(fields))
     return f"{{{body}}}".encode("ascii")
+
+
+def _relay_channels(channels: Iterable[str] | None) -> frozenset[str] | None:
+    if channels is None:
+        return None
+    # A lone name would be read as a collection of its letters.
+    if isinstance(channels, str | bytes) or not isinstance(channels, Iterable):
+        raise ConfigurationError(
+            "relay_channels",
+            f"must be a collection of channel names, not {type(channels).__name__}",
+        )
+    named = frozenset(channels)
+    for channel in named:
+        if not isinstance(channel, str):
+            raise ConfigurationError(
+                "relay_channels", f"must hold channel names, not {channel!r}"
+            )
+    return named
 
 
 def _check_region(region: str, setting: str) -> None:

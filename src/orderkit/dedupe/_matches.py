@@ -389,5 +389,10 @@ def buyer_phone(fingerprinter: Fingerprinter, order: Order) -> str | None:
         return None
     # Same package: the region per channel is the fingerprinter's setting.
     region = fingerprinter._channel_regions.get(order.channel, fingerprinter._region)  # noqa: SLF001
-    phone = normalize_phone(raw, region, lenient=True)
+    phone = normalize_phone(
+        raw,
+        region,
+        lenient=True,
+        mobile_extensions=fingerprinter.keeps_mobile_extensions(order.channel),
+    )
     return phone if isinstance(phone, str) else None

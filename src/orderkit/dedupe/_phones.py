@@ -86,6 +86,7 @@ def normalize_phone(
     *,
     field: str = "phone",
     lenient: Literal[False] = False,
+    mobile_extensions: bool = True,
 ) -> str | None: ...
 
 
@@ -96,6 +97,7 @@ def normalize_phone(
     *,
     field: str = "phone",
     lenient: Literal[True],
+    mobile_extensions: bool = True,
 ) -> str | NotAPhone | None: ...
 
 
@@ -106,6 +108,7 @@ def normalize_phone(
     *,
     field: str = "phone",
     lenient: bool,
+    mobile_extensions: bool = True,
 ) -> str | NotAPhone | None: ...
 
 
@@ -115,6 +118,7 @@ def normalize_phone(
     *,
     field: str = "phone",
     lenient: bool = False,
+    mobile_extensions: bool = True,
 ) -> str | NotAPhone | None:
     """Read a phone number as written by a buyer or a channel, in E.164.
 
@@ -130,6 +134,11 @@ def normalize_phone(
     is kept after the number as `"+8613800138000;ext=1234"`, in ASCII digits
     whatever digits it was written in (`"转١٢٣٤"` too), because platforms'
     privacy relay numbers are shared by many buyers and told apart only by it.
+    Where no relay numbers come from, `mobile_extensions=False` drops the
+    extension of a mobile number (phonenumbers' type `MOBILE`, or
+    `FIXED_LINE_OR_MOBILE` as in the US), so that `"13800138000-1"` is the
+    buyer's own `"+8613800138000"`; a landline's extension stays
+    (`"+861088888888;ext=12"`), as it is a real extension.
 
     Results are cached (a bounded LRU cache), since parsing costs tens of
     microseconds.
@@ -140,6 +149,9 @@ def normalize_phone(
             usually the channel's home region.
         field: The name of the field, for errors.
         lenient: Return `NOT_A_PHONE` for an invalid number instead of raising.
+        mobile_extensions: Keep the extension of a mobile number (the
+            default); `False` drops it, as for a channel that sends no
+            privacy relay numbers (`Fingerprinter.keeps_mobile_extensions`).
 
     Returns:
         The number in E.164 (with `;ext=` and the extension if it has one),
@@ -170,7 +182,38 @@ def normalize_phone(
         if lenient:
             return NOT_A_PHONE
         raise InvalidPhone(field, raw, result.problem)
+    if not mobile_extensions and result is not None and ";ext=" in result:
+        return _without_mobile_extension(result)
     return result
+
+
+def _without_mobile_extension(phone: str) -> str:
+    """`phone`, an E.164 number, without its extension if it is a mobile's."""
+    number = phone.partition(";ext=")[0]
+    return number if _is_mobile(number) else phone
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE // 8)
+def _is_mobile(number: str) -> bool:
+    """Whether `number`, in E.164 without extension, may be a mobile number.
+
+    phonenumbers cannot tell a US mobile from a landline
+    (`FIXED_LINE_OR_MOBILE`): such numbers count as mobile.
+    """
+    # Most extensions dropped are Chinese mobiles': no parse for them.
+    chinese = _CN is not None and len(number) == 14 and number.startswith("+86")
+    if chinese and _CN is not None and _CN[1].fullmatch(number[3:]):
+        return True
+    kind = phonenumbers.number_type(phonenumbers.parse(number))
+    return kind in _MOBILE_TYPES
+
+
+_MOBILE_TYPES: Final = frozenset(
+    {
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }
+)
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Literal, final
+from typing import Final, Literal, final
 
 import attrs
 import pendulum
@@ -140,7 +140,7 @@ def milestone_message(
 
     .. versionadded:: 0.1.0
     """
-    if language not in _LANGUAGES:
+    if language not in LANGUAGES:
         raise ValidationError("language", language, "must be 'zh' or 'en'")
     recipient = _reachable(order.buyer.phone) or _reachable(order.address.phone)
     if recipient is None:
@@ -169,7 +169,8 @@ def milestone_message(
 
 _new_message = builder(Message)
 _new_key = builder(IdempotencyKey)
-_LANGUAGES = ("zh", "en")
+LANGUAGES: Final = ("zh", "en")
+"""The languages `milestone_message` writes its templates and labels in."""
 _check_recipient = text("recipient")
 
 

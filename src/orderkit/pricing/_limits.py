@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import ipaddress
 import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final, final
@@ -54,7 +55,12 @@ class LimitScope(enum.StrEnum):
     PHONE = "phone"
     """The buyer's phone in E.164 (masked numbers are absent)."""
     IP = "ip"
-    """The IP address the order came from."""
+    """The IP address the order came from, in its compressed form.
+
+    `2001:DB8::1` and `2001:0db8::0001` are one key, and an IPv4 address
+    mapped into IPv6 (`::ffff:203.0.113.7`) is the IPv4 address; text that
+    is not an IP address is counted as written.
+    """
     DEVICE = "device"
     """The device id (fingerprint) the order came from."""
     ADDRESS = "address"
@@ -322,6 +328,14 @@ def _region(_instance: object, _attribute: object, value: object) -> None:
         raise ValidationError("region", value, "is not a region phonenumbers knows")
 
 
+def _flag(field: str) -> Validator:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if type(value) is not bool:
+            raise ValidationError(field, value, "must be True or False")
+
+    return check
+
+
 def _as_skus(skus: Iterable[str]) -> tuple[str, ...]:
     if isinstance(skus, str) or not isinstance(skus, Iterable):
         raise ValidationError("skus", skus, "must be a sequence of SKUs")
@@ -341,12 +355,21 @@ class PurchaseContext:
         channel: The channel the buyer id belongs to; buyer keys name it,
             since ids are unique only within a channel.
         phone: The buyer's phone as sent (masked numbers count as absent).
-        ip: The IP address of the request.
+        ip: The IP address of the request (any text: one that reads as an
+            IP address is keyed in its compressed form, `LimitScope.IP`).
         device: The device id of the request.
         address: The shipping address (a masked one counts as absent).
         skus: The SKUs ordered.
         promotion: The promotion the order uses, if any.
         region: The region for phone numbers without a country code.
+        mobile_extensions: Whether the phone key keeps a mobile number's
+            extension (the default): as the duplicate detector reads the
+            channel's numbers (`Fingerprinter.keeps_mobile_extensions`).
+            `False` where the channel sends no privacy relay numbers, so
+            that `13800138000-1` counts against the buyer's own number. A
+            landline's extension is kept either way.
+
+    Keyword-only: `mobile_extensions`.
 
     Text parts may be of any length: a limit key longer than a store keeps
     is hashed.
@@ -380,9 +403,12 @@ class PurchaseContext:
         validator=_optional_text_field("promotion"),
     )
     region: str = attrs.field(default="CN", validator=_region)
+    mobile_extensions: bool = attrs.field(
+        default=True, kw_only=True, validator=_flag("mobile_extensions")
+    )
 
     @classmethod
-    def of(
+    def of(  # noqa: PLR0913 - the order, the request's parts, how to read phones
         cls,
         order: Order,
         *,
@@ -390,6 +416,7 @@ class PurchaseContext:
         device: str | None = None,
         promotion: str | None = None,
         region: str = "CN",
+        mobile_extensions: bool = True,
     ) -> PurchaseContext:
         """The context of `order`, with the request's IP, device and promotion.
 
@@ -402,6 +429,9 @@ class PurchaseContext:
                 code: the channel's, as the duplicate detector reads them
                 (`Fingerprinter.region_of`), so that a national number
                 counts against the same key as the buyer's E.164 one.
+            mobile_extensions: Whether a mobile number's extension is part
+                of its key: the channel's, as the duplicate detector reads
+                it (`Fingerprinter.keeps_mobile_extensions`).
 
         Returns:
             The buyer, channel, phone, address and SKUs of `order`, with
@@ -412,6 +442,7 @@ class PurchaseContext:
             that part do not apply to it.
         """
         _region(None, _REGION_FIELD, region)
+        _flag("mobile_extensions")(None, None, mobile_extensions)
         buyer = order.buyer
         phone = buyer.phone
         if not isinstance(normalize_phone(phone, region, lenient=True), str | None):
@@ -434,7 +465,7 @@ class PurchaseContext:
             # fmt: off
             return _new_context(
                 buyer_id, channel, phone, ip, device, address, skus, promotion,
-                region,
+                region, mobile_extensions,
             )
             # fmt: on
         return cls(
@@ -447,6 +478,7 @@ class PurchaseContext:
             skus=skus,
             promotion=promotion,
             region=region,
+            mobile_extensions=mobile_extensions,
         )
 
 
@@ -534,15 +566,41 @@ class _Parts:
             buyer = _escape(context.buyer_id)
             return buyer if channel is None else f"{buyer}|channel:{_escape(channel)}"
         if scope is LimitScope.PHONE:
-            phone = normalize_phone(context.phone, context.region, field="phone")
+            phone = normalize_phone(
+                context.phone,
+                context.region,
+                field="phone",
+                mobile_extensions=context.mobile_extensions,
+            )
             return None if phone is None else _escape(phone)
         if scope is LimitScope.ADDRESS:
             if context.address is None:
                 return None
             key = normalize_address(context.address)
             return None if key is None else _escape(key)
-        raw = context.ip if scope is LimitScope.IP else context.device
+        if scope is LimitScope.IP:
+            raw = None if context.ip is None else _ip_key(context.ip)
+        else:
+            raw = context.device
         return None if raw is None else _escape(raw)
+
+
+def _ip_key(text: str) -> str:
+    """An IP address in its one compressed form; other text as it is.
+
+    `2001:DB8::1` and `2001:0db8:0:0:0:0:0:1` are `2001:db8::1`, and an
+    IPv4 address mapped into IPv6 (`::ffff:203.0.113.7`, as a dual-stack
+    server reports it) is the IPv4 address. A host may count by another
+    identifier of where an order came from: text that is not an address is
+    its own key.
+    """
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return text
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped.compressed
+    return address.compressed
 
 
 def limit_keys(

@@ -382,6 +382,9 @@ class OrderDesk:
             device=device,
             promotion=promotion,
             region=self._fingerprinter.region_of(order.channel),
+            mobile_extensions=self._fingerprinter.keeps_mobile_extensions(
+                order.channel
+            ),
         )
         decision = self._limiters(uow.limits).check(context, use_id=owner_of(order))
         if isinstance(decision, Exceeded):

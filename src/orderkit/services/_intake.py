@@ -14,11 +14,12 @@ from orderkit._validate import as_tuple, instance_of, renamed
 from orderkit.calendar import SlaPolicy
 from orderkit.dedupe._claims import check_duration
 from orderkit.errors import CalendarDataMissing, ValidationError
+from orderkit.integrations._notices import LANGUAGES
 from orderkit.inventory import RoutingStrategy, Shortage
 from orderkit.inventory._routing import ordered_locations
 from orderkit.orders import AuditRecord, Order, OrderEvent, RefundDue, Rejected
 from orderkit.pricing import LimitRule, Overage, PricingPolicy
-from orderkit.services._monitor import first_capture
+from orderkit.services._monitor import check_pay_window, first_capture
 
 
 __all__ = [
@@ -223,7 +224,7 @@ _Language = Literal["zh", "en"]
 
 
 def _language(field: str, value: object) -> _Language:
-    if value not in _MILESTONE_LANGUAGES:
+    if value not in LANGUAGES:
         raise ValidationError(field, value, "must be 'zh' or 'en'")
     return value
 
@@ -245,10 +246,6 @@ def _channel_languages(value: Mapping[str, str]) -> Mapping[str, _Language]:
     )
 
 
-# The languages `milestone_message` writes templates in.
-_MILESTONE_LANGUAGES: Final = ("zh", "en")
-
-
 def _routing(value: RoutingStrategy | str) -> RoutingStrategy:
     strategy = renamed(RoutingStrategy, "routing", value)
     if strategy is RoutingStrategy.NEAREST:
@@ -268,12 +265,6 @@ def _locations(value: Iterable[str]) -> tuple[str, ...]:
     if not locations:
         raise ValidationError("locations", locations, "name at least one location")
     return locations
-
-
-def _pay_window(value: object) -> dt.timedelta:
-    if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
-        raise ValidationError("pay_window", value, "must be a positive timedelta")
-    return value
 
 
 def _duplicate_window(value: object) -> dt.timedelta:
@@ -363,7 +354,7 @@ class DeskPolicy:
         default=dt.timedelta(days=1), converter=_duplicate_window
     )
     pay_window: dt.timedelta = attrs.field(
-        default=DEFAULT_PAY_WINDOW, converter=_pay_window
+        default=DEFAULT_PAY_WINDOW, converter=check_pay_window
     )
     sla: SlaPolicy | None = attrs.field(
         default=None, validator=attrs.validators.optional(instance_of("sla", SlaPolicy))

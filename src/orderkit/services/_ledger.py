@@ -192,7 +192,10 @@ class Ledger:
     per SKU it touched (stream `sku:<sku>`, body `{"sku", "sellable"}`), so
     channels stop selling stock that is gone (brief incident 3); a commit
     and a shipment of committed units write none, since they change no
-    sellable figure (a payment would only repeat what channels have). The change
+    sellable figure (a payment would only repeat what channels have). Units
+    of a hold that lapsed are for sale again from its deadline, and the
+    channels hear of them when the sweep (`expire_due`) expires it: run it
+    every few minutes, or they wait for the SKU's next change. The change
     and its message are two writes of the unit: a call that raises on the
     message's (the outbox failed) has applied the change already, so a
     unit whose ledger call raised is rolled back (leaving `with` on the

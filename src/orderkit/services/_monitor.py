@@ -19,7 +19,6 @@ import pendulum
 from orderkit._time import plus, to_utc
 from orderkit._validate import Validator, as_tuple, renamed, text
 from orderkit.calendar import SlaPolicy
-from orderkit.dedupe._claims import check_duration
 from orderkit.errors import CalendarDataMissing, OrderMismatch, ValidationError
 from orderkit.orders import AuditRecord, Order, OrderStatus
 
@@ -255,7 +254,9 @@ class DueToClose:
     Attributes:
         channel: The order's channel.
         order_id: The order's id.
-        pay_by: Its payment deadline (`Order.pay_by`, UTC).
+        pay_by: The deadline judged by (UTC): `Order.pay_by`, or for an
+            order without one, when it was placed plus the `pay_window`
+            given to `due_to_close`.
         overdue: How long past the deadline it is: `now - pay_by`.
 
     .. versionadded:: 0.1.0
@@ -489,6 +490,13 @@ def stuck_orders(
     return found
 
 
+def check_pay_window(value: object) -> dt.timedelta:
+    """`value` if it is a positive timedelta, as `DeskPolicy.pay_window` must be."""
+    if not isinstance(value, dt.timedelta) or value <= _ZERO:
+        raise ValidationError("pay_window", value, "must be a positive timedelta")
+    return value
+
+
 def due_to_close(
     orders: Iterable[Order],
     *,
@@ -523,7 +531,7 @@ def due_to_close(
     """
     at = to_utc(now, "now")
     if pay_window is not None:
-        check_duration("pay_window", pay_window)
+        check_pay_window(pay_window)
     found = []
     for order in _orders(orders).values():
         if order.status is not OrderStatus.PENDING_PAYMENT:

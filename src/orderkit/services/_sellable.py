@@ -1,4 +1,4 @@
-"""Outbox messages, and the one every stock change sends: what channels may sell."""
+"""Outbox messages, and the one every change of a sellable figure sends."""
 
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ def _sellable_message(
 ) -> OutboxMessage:
     """`outbox_message` of a SKU's sellable figure, without the encoder's cost.
 
-    Every stock change sends one per SKU it touched. The body is built as
+    Every change of a sellable figure sends one per SKU it moved (a commit
+    or a shipment of committed units moves none). The body is built as
     `json.dumps(..., ensure_ascii=False, sort_keys=True)` writes it: its
     keys sorted, its separators, and its own string escapes.
     """
