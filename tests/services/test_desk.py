@@ -194,6 +194,19 @@ def desk_with_order(
     return the_desk
 
 
+def sold_out_meanwhile(
+    unit: UnitOfWork, clock: FrozenClock, order_id: str
+) -> OrderDesk:
+    """`order_id` taken in; 40 minutes on its hold lapsed and DY-2 took both clocks."""
+    stock(unit, clock, quantity=2)
+    the_desk = desk(unit, clock)
+    the_desk.accept(incoming(order_id))
+    clock.advance(minutes=40)
+    other = incoming("DY-2", buyer="buyer-43", phone=None, at=clock.now())
+    assert isinstance(the_desk.accept(other), Accepted)
+    return the_desk
+
+
 def refund_messages(unit: UnitOfWork) -> list[dict[str, Any]]:
     """The bodies of the refund messages waiting in the outbox."""
     return [body for topic, body in outbox(unit) if topic == "refund"]
@@ -877,12 +890,7 @@ class TestEvents:
     def test_a_payment_after_the_stock_sold_out_is_recorded_for_a_person(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        stock(unit, clock, quantity=2)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming("DY-1"))
-        clock.advance(minutes=40)  # DY-1's hold lapsed: DY-2 takes both clocks
-        other = incoming("DY-2", buyer="buyer-43", phone=None, at=clock.now())
-        assert isinstance(the_desk.accept(other), Accepted)
+        the_desk = sold_out_meanwhile(unit, clock, "DY-1")
 
         late = the_desk.record("douyin", "DY-1", paid("DY-1", at=clock.now()))
 
@@ -899,12 +907,7 @@ class TestEvents:
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
         """The person reads what is missing, as for an order taken in paid short."""
-        stock(unit, clock, quantity=2)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming("DY-1"))
-        clock.advance(minutes=40)  # DY-1's hold lapsed: DY-2 takes both clocks
-        other = incoming("DY-2", buyer="buyer-43", phone=None, at=clock.now())
-        assert isinstance(the_desk.accept(other), Accepted)
+        the_desk = sold_out_meanwhile(unit, clock, "DY-1")
 
         the_desk.record("douyin", "DY-1", paid("DY-1", at=clock.now()))
 
@@ -952,12 +955,7 @@ class TestEvents:
     def test_a_cancelled_order_waiting_for_stock_waits_for_nobody(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        stock(unit, clock, quantity=2)
-        the_desk = desk(unit, clock)
-        the_desk.accept(incoming("DY-1001"))
-        clock.advance(minutes=40)  # DY-1001's hold lapsed: DY-2 takes both clocks
-        other = incoming("DY-2", buyer="buyer-43", phone=None, at=clock.now())
-        assert isinstance(the_desk.accept(other), Accepted)
+        the_desk = sold_out_meanwhile(unit, clock, "DY-1001")
         late = the_desk.record("douyin", "DY-1001", paid(at=clock.now()))
         assert late.order.review == ("stock",)
 

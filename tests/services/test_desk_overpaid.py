@@ -136,6 +136,16 @@ def allocated(unit: UnitOfWork, clock: FrozenClock) -> int:
     return balance.allocated
 
 
+def stored_by_its_host(unit: UnitOfWork) -> None:
+    """DY-4001 placed by its host (or an older orderkit): no total in its trail."""
+    placing = apply(None, placed(), now=T0)
+    assert isinstance(placing, Applied)
+    with unit as uow:
+        uow.orders.save(placing.order, None)
+        uow.audit.append(CH, placing.records)
+        uow.commit()
+
+
 def flagged(record: AuditRecord, payments: str) -> None:
     """`record` holds the order for being paid over by 210.00, naming `payments`."""
     assert "HeldForReview" == record.event_type
@@ -312,12 +322,7 @@ class TestPayable:
     def test_an_order_whose_trail_states_no_total_has_none(
         self, desk: OrderDesk, unit: UnitOfWork
     ) -> None:
-        placing = apply(None, placed(), now=T0)
-        assert isinstance(placing, Applied)
-        with unit as uow:
-            uow.orders.save(placing.order, None)
-            uow.audit.append(CH, placing.records)
-            uow.commit()
+        stored_by_its_host(unit)
         assert desk.payable(CH, ID) is None
 
 
@@ -431,13 +436,7 @@ class TestTotal:
     def test_an_order_whose_trail_states_no_total_is_not_checked(
         self, desk: OrderDesk, unit: UnitOfWork
     ) -> None:
-        # Stored by its host (or taken in by an earlier orderkit): no total.
-        placing = apply(None, placed(), now=T0)
-        assert isinstance(placing, Applied)
-        with unit as uow:
-            uow.orders.save(placing.order, None)
-            uow.audit.append(CH, placing.records)
-            uow.commit()
+        stored_by_its_host(unit)
         desk.record(CH, ID, paid("alipay-1"))
 
         desk.record(CH, ID, paid("wxpay-2"))
