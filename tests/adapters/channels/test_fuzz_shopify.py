@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from hypothesis import given, settings
 
 from orderkit.adapters.channels.shopify import ShopifyPayloads
 from orderkit.errors import OrderkitError
-from orderkit.integrations import ChannelOrder, load_json
+from orderkit.integrations import ChannelOrder, ChannelRefund, load_json
+from orderkit.money import Money
 from orderkit.testing.strategies import check_channel_order, payload_mutations
 
 
@@ -21,7 +23,59 @@ SAMPLES = [
     (FIXTURES / "transactions-list.json", "transactions/list"),
     (FIXTURES / "orders-list-presentment-money-nonascii.json", "orders/list"),
 ]
-TEXTS = [(path.read_text(encoding="utf-8"), topic) for path, topic in SAMPLES]
+
+
+def _bag(shop: str, presentment: str) -> dict[str, Any]:
+    return {
+        "shop_money": {"amount": shop, "currency_code": "USD"},
+        "presentment_money": {"amount": presentment, "currency_code": "EUR"},
+    }
+
+
+def _in_euros() -> str:
+    """Shopify's refund fixture paid back in euros by a multi-currency shop.
+
+    Its prices hold their tax (20%), and it refunds shipping with its tax
+    and a fee: every part a refund in the buyer's currency is read from.
+    """
+    body = json.loads(SAMPLES[1][0].read_text(encoding="utf-8"))
+    refund = body["refund"]
+    for item in refund["refund_line_items"]:
+        item["subtotal_set"] = _bag("199.00", "179.10")
+        item["total_tax_set"] = _bag("33.17", "29.85")
+    refund["order_adjustments"] = [
+        {
+            "id": 1030976842,
+            "order_id": 450789469,
+            "refund_id": 509562969,
+            "amount": "-10.00",
+            "tax_amount": "-1.67",
+            "kind": "shipping_refund",
+            "reason": "Shipping refund",
+            "amount_set": _bag("-10.00", "-9.00"),
+            "tax_amount_set": _bag("-1.67", "-1.50"),
+        }
+    ]
+    refund["refund_shipping_lines"] = [
+        {
+            "id": 623176827,
+            "shipping_line_id": 369256396,
+            "subtotal_amount_set": _bag("10.00", "9.00"),
+            "tax_amount_set": _bag("1.67", "1.50"),
+        }
+    ]
+    refund["duties"] = [{"duty_id": 1, "amount_set": _bag("5.00", "4.50")}]
+    refund["additional_fees"] = [{"id": 1040000001}]
+    refund["total_additional_fees_set"] = _bag("2.58", "2.32")
+    # 2 x 179.10 + 9.00 + 4.50 + 2.32
+    refund["transactions"][0].update(amount="374.02", currency="EUR")
+    return json.dumps(body)
+
+
+TEXTS = [
+    *((path.read_text(encoding="utf-8"), topic) for path, topic in SAMPLES),
+    (_in_euros(), "refunds/create"),
+]
 # The fields the adapter reads: mutated more often than the rest.
 READ = frozenset(
     {
@@ -59,12 +113,35 @@ READ = frozenset(
         "customer",
         "transactions",
         "refund_line_items",
+        # A refund in the buyer's currency, read in the shop's from its parts.
+        "subtotal_set",
+        "total_tax_set",
+        "order_adjustments",
+        "amount_set",
+        "tax_amount_set",
+        "refund_shipping_lines",
+        "subtotal_amount_set",
+        "duties",
+        "additional_fees",
+        "total_additional_fees_set",
+        "shop_money",
+        "presentment_money",
+        "currency_code",
     }
 )
 
 
 class TestFuzz:
     """Mutated real payloads map onto valid records or raise an OrderkitError."""
+
+    def test_the_refund_in_euros_reads(self) -> None:
+        # Mutations start from a sample that reads, not one refused already.
+        text, topic = TEXTS[-1]
+        [refund] = ShopifyPayloads(currency="USD").parse(load_json(text), topic=topic)
+
+        assert isinstance(refund, ChannelRefund)
+        # 2 x 199.00 + 10.00 + 5.00 + 2.58: each tax once, inside its part.
+        assert Money("415.58", "USD") == refund.amount
 
     # Five times the profile's examples: one parse costs about a millisecond.
     @settings(max_examples=5 * settings().max_examples)

@@ -1072,6 +1072,319 @@ class TestPresentmentCurrency:
         assert ["309.94"] == _owed(unit)
 
 
+def _tax_included_line() -> dict[str, Any]:
+    """The red iPod refunded by a shop whose prices hold their tax (20% VAT).
+
+    Its `subtotal` is the price paid, tax in it; `total_tax` is that tax.
+    """
+    return {
+        **_red_ipod_returned(),
+        "subtotal": Decimal("199.00"),
+        "total_tax": Decimal("33.17"),
+        "subtotal_set": _bag("199.00", "179.10"),
+        "total_tax_set": _bag("33.17", "29.85"),
+    }
+
+
+def _taxed(adjustment: dict[str, Any], shop: str, presentment: str) -> dict[str, Any]:
+    """`adjustment` with a tax of its own."""
+    return {**adjustment, "tax_amount": shop, "tax_amount_set": _bag(shop, presentment)}
+
+
+def _stuck() -> Any:
+    """The money review's refund: 185.00 EUR, of which its parts list 182.68."""
+    return _in_euros("185.00", lines=[_red_ipod_returned()])
+
+
+def _cancelled_in_euros(refund: Any) -> Any:
+    """The fixture order cancelled after `refund` went back in euros."""
+    body = payload(ORDER)
+    body["order"].update(
+        _cancelled("partially_refunded", [refund]), presentment_currency="EUR"
+    )
+    return body
+
+
+# What the host recorded by hand for _stuck(), from Shopify's payout report.
+_RECORDED: Final = {"509562969": Money("205.56", "USD")}
+
+
+class TestPresentmentTaxAndFees:
+    """Prices with their tax in them, refunded fees, shipping with its tax."""
+
+    def test_a_refund_whose_prices_hold_their_tax_is_read_exactly(self) -> None:
+        # Most EU shops: the 179.10 EUR paid back is the line's subtotal,
+        # its 29.85 EUR of tax in it, not on top of it.
+        refund = _in_euros("179.10", lines=[_tax_included_line()])
+        record = order(
+            {
+                "financial_status": "partially_refunded",
+                "presentment_currency": "EUR",
+                "taxes_included": True,
+                "refunds": [refund],
+            }
+        )
+
+        assert [usd("199.00")] == [r.amount for r in record.refunds]
+        # The webhook does not carry the order's taxes_included: the same.
+        [webhook] = ShopifyPayloads().parse(_webhook(refund), topic="refunds/create")
+        assert isinstance(webhook, ChannelRefund)
+        assert usd("199.00") == webhook.amount
+
+    def test_refunded_additional_fees_are_read(self) -> None:
+        refund = _stuck()
+        # The 2.32 EUR its lines do not list: a fee, refunded with them.
+        refund["additional_fees"] = [{"id": 1040000001}]
+        refund["total_additional_fees_set"] = _bag("2.58", "2.32")
+
+        [read] = _partly_refunded_in_euros([refund]).refunds
+
+        assert usd("205.56") == read.amount
+
+    def test_fees_listed_without_their_total_are_named(self) -> None:
+        refund = _stuck()
+        refund["additional_fees"] = [{"id": 1040000001}]
+
+        with pytest.raises(CurrencyMismatch) as caught:
+            _partly_refunded_in_euros([refund])
+
+        assert "order.refunds[0].total_additional_fees_set" == caught.value.field
+        assert "refund_amounts['509562969']" in caught.value.problem
+
+    @pytest.mark.parametrize(
+        ("lines", "shipping", "sent", "expected"),
+        [
+            pytest.param(
+                [_red_ipod_returned()],
+                _taxed(
+                    _adjustment("shipping_refund", "-10.00", "-9.00"), "-0.60", "-0.54"
+                ),
+                "192.22",
+                "213.58",
+                id="adjustment-tax-on-top",
+            ),
+            pytest.param(
+                [_tax_included_line()],
+                _taxed(
+                    _adjustment("shipping_refund", "-10.00", "-9.00"), "-1.67", "-1.50"
+                ),
+                "188.10",
+                "209.00",
+                id="adjustment-tax-inside",
+            ),
+            pytest.param(
+                [_tax_included_line()],
+                {
+                    "id": 623176827,
+                    "shipping_line_id": 369256396,
+                    "subtotal_amount_set": _bag("10.00", "9.00"),
+                    "tax_amount_set": _bag("1.67", "1.50"),
+                },
+                "188.10",
+                "209.00",
+                id="shipping-line-tax-inside",
+            ),
+        ],
+    )
+    def test_refunded_shipping_is_read_with_its_tax_once(
+        self,
+        lines: list[dict[str, Any]],
+        shipping: dict[str, Any],
+        sent: str,
+        expected: str,
+    ) -> None:
+        refund = _in_euros(sent, lines=lines)
+        if "kind" in shipping:
+            refund["order_adjustments"] = [shipping]
+        else:
+            refund["refund_shipping_lines"] = [shipping]
+
+        [read] = _partly_refunded_in_euros([refund]).refunds
+
+        assert usd(expected) == read.amount
+
+    def test_two_readings_that_add_up_but_differ_are_refused(self) -> None:
+        # A tax of 0.01 USD that is 0.00 EUR: added or included, the parts
+        # add up to the 179.10 EUR sent back, and the shop's money differs.
+        line = {**_red_ipod_returned(), "total_tax_set": _bag("0.01", "0.00")}
+        line["subtotal_set"] = _bag("199.00", "179.10")
+
+        with pytest.raises(CurrencyMismatch) as caught:
+            _partly_refunded_in_euros([_in_euros("179.10", lines=[line])])
+
+        assert "order.refunds[0].transactions[0].currency" == caught.value.field
+        assert "199.00 USD and 199.01 USD" in caught.value.problem
+
+    @given(
+        lines=st.lists(
+            st.tuples(
+                st.integers(1, 5000),
+                st.integers(1, 5000),
+                st.integers(1, 1000),
+                st.integers(1, 1000),
+            ),
+            min_size=1,
+            max_size=4,
+        ),
+        included=st.booleans(),
+    )
+    def test_lines_are_read_with_their_tax_added_or_included(
+        self, lines: list[tuple[int, int, int, int]], included: bool
+    ) -> None:
+        """Whichever way the shop prices, the refund is its lines' worth once."""
+
+        def cents(value: int) -> str:
+            return str(Decimal(value).scaleb(-2))
+
+        parts = [
+            {
+                **_red_ipod_returned(),
+                "subtotal_set": _bag(cents(s), cents(p)),
+                "total_tax_set": _bag(cents(ts), cents(tp)),
+            }
+            for s, p, ts, tp in lines
+        ]
+        shop = sum(s + (0 if included else ts) for s, _, ts, _ in lines)
+        sent = sum(p + (0 if included else tp) for _, p, _, tp in lines)
+
+        [read] = _partly_refunded_in_euros([_in_euros(cents(sent), parts)]).refunds
+
+        assert Money(cents(shop), "USD") == read.amount
+
+
+class TestRefundAmounts:
+    """A refund recorded by hand is read at its recorded amount."""
+
+    def test_the_stuck_order_reads_once_its_refund_is_recorded(self) -> None:
+        # Paid in dollars, then 185.00 EUR went back that the parts cannot
+        # account for, then Shopify cancelled the order.
+        taken, desk, unit = _desk_with(order({"financial_status": "paid"}))
+        assert OrderStatus.PAID == taken.order.status
+        with pytest.raises(CurrencyMismatch, match="refund_amounts") as caught:
+            ShopifyPayloads().parse(_webhook(_stuck()), topic="refunds/create")
+        assert "OrderDesk.record_refund in USD" in caught.value.problem
+        # The host records it as the error says, from the payout report...
+        by_hand = ChannelRefund(
+            refund_id="509562969",
+            order_id="450789469",
+            key=IdempotencyKey("shopify", "refund", "450789469", "509562969"),
+            amount=_RECORDED["509562969"],
+            created_at=pendulum.datetime(2008, 1, 11, 15),
+        )
+        desk.record_refund("shopify", "450789469", by_hand)
+        # ...and gives the adapter its amount: the cancellation now reads.
+        shopify = ShopifyPayloads(refund_amounts=_RECORDED)
+        [cancelled] = shopify.parse(
+            _cancelled_in_euros(_stuck()), topic="orders/cancelled"
+        )
+        assert isinstance(cancelled, ChannelOrder)
+        [refund] = cancelled.refunds
+        assert (usd("205.56"), by_hand.key) == (refund.amount, refund.key)
+
+        assert isinstance(desk.accept(cancelled), AlreadyAccepted)
+        for refund in cancelled.refunds:
+            assert isinstance(
+                desk.record_refund("shopify", "450789469", refund), Unchanged
+            )
+        desk.update(cancelled)
+
+        # 409.94 captured, 205.56 of it already back: only the rest is owed.
+        assert ["204.38"] == _owed(unit)
+
+    def test_the_refund_webhook_reads_at_the_recorded_amount(self) -> None:
+        for currency in (None, "USD"):
+            shopify = ShopifyPayloads(currency=currency, refund_amounts=_RECORDED)
+            [refund] = shopify.parse(_webhook(_stuck()), topic="refunds/create")
+            assert isinstance(refund, ChannelRefund)
+            assert usd("205.56") == refund.amount
+
+    def test_an_id_is_taken_as_text(self) -> None:
+        shopify = ShopifyPayloads(refund_amounts={509562969: usd("205.56")})  # type: ignore[dict-item]
+
+        assert {"509562969": usd("205.56")} == dict(shopify.refund_amounts)
+
+    @pytest.mark.parametrize(
+        ("given", "kind", "field"),
+        [
+            pytest.param([], ValidationError, "refund_amounts", id="not-a-mapping"),
+            pytest.param(
+                {"509562969": "205.56"},
+                ValidationError,
+                "refund_amounts['509562969']",
+                id="not-money",
+            ),
+            pytest.param(
+                {"509562969": usd("0.00")},
+                ValidationError,
+                "refund_amounts['509562969']",
+                id="zero",
+            ),
+            pytest.param(
+                {"509562969": usd("-205.56")},
+                ValidationError,
+                "refund_amounts['509562969']",
+                id="negative",
+            ),
+            pytest.param(
+                {"509562969": Money("185.00", "EUR")},
+                CurrencyMismatch,
+                "refund_amounts['509562969']",
+                id="not-the-shops-currency",
+            ),
+            pytest.param(
+                {" ": usd("205.56")}, ValidationError, "refund_amounts[' ']", id="no-id"
+            ),
+            pytest.param(
+                {"509562969": usd("205.56"), 509562969: usd("205.56")},
+                ValidationError,
+                "refund_amounts[509562969]",
+                id="one-refund-twice",
+            ),
+        ],
+    )
+    def test_bad_refund_amounts_are_refused(
+        self, given: Any, kind: type[ValidationError], field: str
+    ) -> None:
+        with pytest.raises(kind) as caught:
+            ShopifyPayloads(currency="USD", refund_amounts=given)
+
+        assert (type(caught.value), field) == (kind, caught.value.field)
+
+    def test_an_amount_not_in_the_orders_currency_is_refused(self) -> None:
+        # No shop currency given: the order's own is checked when read.
+        shopify = ShopifyPayloads(refund_amounts={"509562969": Money("185", "EUR")})
+
+        with pytest.raises(CurrencyMismatch) as caught:
+            shopify.parse(_cancelled_in_euros(_stuck()), topic="orders/cancelled")
+
+        assert ("refund_amounts['509562969']", "USD") == (
+            caught.value.field,
+            caught.value.expected,
+        )
+
+    def test_an_amount_shopify_states_otherwise_is_refused(self) -> None:
+        # Paid back in dollars, Shopify's figure is exact: a typing error.
+        shopify = ShopifyPayloads(refund_amounts={"509562969": usd("99.00")})
+        body = payload(ORDER)
+        body["order"].update(_cancelled("partially_refunded", [_refund("100.00")]))
+
+        with pytest.raises(ValidationError) as caught:
+            shopify.parse(body, topic="orders/cancelled")
+
+        assert "refund_amounts['509562969']" == caught.value.field
+        assert "100.00 USD" in caught.value.problem
+
+    def test_the_same_amount_in_the_shops_currency_reads(self) -> None:
+        shopify = ShopifyPayloads(refund_amounts={"509562969": usd("100.00")})
+        body = payload(ORDER)
+        body["order"].update(_cancelled("partially_refunded", [_refund("100.00")]))
+
+        [record] = shopify.parse(body, topic="orders/cancelled")
+
+        assert isinstance(record, ChannelOrder)
+        assert [usd("100.00")] == [refund.amount for refund in record.refunds]
+
+
 def _free(financial: str = "paid") -> dict[str, Any]:
     """The fixture order made free by a 100% code (Shopify states the money off)."""
     return {

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Final, final
+from itertools import product
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple, final
 
 import attrs
 import pendulum
@@ -156,6 +158,39 @@ _RESTOCK_TYPES: Final[Mapping[str, bool]] = {
 }
 
 
+def _refund_amounts(value: Mapping[str, Money]) -> Mapping[str, Money]:
+    """`refund_amounts` checked, keyed by the refund ids as text."""
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            "refund_amounts", value, "must map Shopify refund ids to Money"
+        )
+    amounts: dict[str, Money] = {}
+    for refund_id, amount in value.items():
+        field = f"refund_amounts[{refund_id!r}]"
+        stated = read_id(refund_id, path=field)
+        if not isinstance(amount, Money):
+            raise ValidationError(field, amount, "must be a Money")
+        if amount.amount <= 0:
+            raise ValidationError(field, amount, "must be more than zero")
+        if stated in amounts:
+            raise ValidationError(field, amount, f"names refund {stated} twice")
+        amounts[stated] = amount
+    return MappingProxyType(amounts)
+
+
+def _in_shop_currency(
+    instance: ShopifyPayloads, _attribute: object, value: Mapping[str, Money]
+) -> None:
+    """Refuse a refund amount in another currency than the shop's, when known."""
+    if instance.currency is None:
+        return
+    for refund_id, amount in value.items():
+        if amount.currency != instance.currency:
+            raise CurrencyMismatch(
+                f"refund_amounts[{refund_id!r}]", amount, instance.currency.code
+            )
+
+
 @final
 @attrs.frozen(slots=True, kw_only=True)
 class ShopifyPayloads:
@@ -270,22 +305,32 @@ class ShopifyPayloads:
     `refund_line_items` (`subtotal_set`, `total_tax_set`), its
     `refund_shipping_lines` (`subtotal_amount_set`, and `tax_amount_set`
     when stated) unless an order adjustment of kind `shipping_refund`
-    states that shipping, and its `duties` (`amount_set`), less its
-    `order_adjustments` (`amount_set`, `tax_amount_set`: Shopify writes a
-    shipping refund or a refunded bare amount negative, money kept back
-    positive). Only when the parts add up, in presentment money, to
-    exactly what its successful refund transactions sent back is their
-    sum in shop money, at the rates Shopify priced the order at, the
-    refund's amount. Otherwise (a part missing or in a third currency,
-    refunded fees the parts do not list, a payload older than API
-    2019-10) the refund is not guessed at and never left out: reading it
-    raises `CurrencyMismatch` at the refund's first successful
-    transaction's `currency`, or at the part at fault, with `expected`
-    the shop's currency. Record that refund by hand with
+    states that shipping, its `duties` (`amount_set`) and its refunded
+    fees (`total_additional_fees_set`), less its `order_adjustments`
+    (`amount_set`, `tax_amount_set`: Shopify writes a shipping refund or a
+    refunded bare amount negative, money kept back positive). Whether a
+    part's amount holds its tax is not stated with it (where the order's
+    prices include tax, `taxes_included`, a line's `subtotal` does, and
+    the `refunds/create` webhook does not carry that flag), so the lines,
+    the shipping and the other adjustments are each read both ways, tax
+    added to the amount and tax included in it: at most eight readings.
+    Only when the readings that add up, in presentment money, to exactly
+    what its successful refund transactions sent back all give the same
+    sum in shop money, at the rates Shopify priced the order at, is that
+    sum the refund's amount. Otherwise (a part missing or in a third
+    currency, fees listed without their total, money the parts do not
+    list, two readings that add up but differ in the shop's money, a
+    payload older than API 2019-10) the refund is not guessed at and never
+    left out: reading it raises `CurrencyMismatch` at the refund's first
+    successful transaction's `currency`, or at the part at fault. Its
+    message says what to do: record the refund by hand with
     `OrderDesk.record_refund`, a `ChannelRefund` in the shop's currency
-    under the refund's key (below). An order payload listing it is
-    refused as a whole, on every notice: read without the refund, a
-    cancellation would owe back money Shopify already returned. A
+    under the refund's key (below), and give the same amount in
+    `refund_amounts` under the refund's id. Until then an order payload
+    listing the refund is refused as a whole, on every notice: read
+    without the refund, a cancellation would owe back money Shopify
+    already returned. With it, the refund is read at that amount, its
+    parts unread, in order payloads and in `refunds/create` alike. A
     `refunds/create` payload with no part stating both currencies, read
     without a shop `currency`, is read in its transactions' currency
     (`OrderDesk.record_refund` refuses it when that is not the order's).
@@ -303,14 +348,28 @@ class ShopifyPayloads:
     Attributes:
         currency: The shop's currency, for payloads that state none (the
             transactions list); payloads that state one use theirs.
+        refund_amounts: Refund id (as text; an integer is taken as its
+            digits) to that refund's amount in the shop's currency, as you
+            recorded it by hand (from Shopify's admin or payout report)
+            for a refund paid in the buyer's currency that cannot be read
+            exactly (see above). Used instead of the refund's parts; for a
+            refund paid in the shop's currency it must be what Shopify
+            states. It names a refund that moved money: one that moved
+            none states no `ChannelRefund` either way.
 
     Raises:
         UnknownCurrency: `currency` is not an ISO 4217 code.
+        ValidationError: `refund_amounts` is not a mapping of refund ids to
+            amounts above zero (`field` is `refund_amounts[<id>]` for an
+            entry); `CurrencyMismatch` when an amount is not in `currency`.
 
     .. versionadded:: 0.1.0
     """
 
     currency: Currency | None = attrs.field(default=None, converter=optional_currency)
+    refund_amounts: Mapping[str, Money] = attrs.field(
+        factory=dict, converter=_refund_amounts, validator=_in_shop_currency
+    )
 
     @property
     def channel(self) -> str:
@@ -349,11 +408,16 @@ class ShopifyPayloads:
 
         Raises:
             ValidationError: The topic is unknown (`field` is `"topic"`), or
-                a value cannot be read (`field` is its payload path);
-                subclasses say more (`UnknownStatus`, `InvalidMoney`...).
+                a value cannot be read (`field` is its payload path), or
+                an amount in `refund_amounts` is not what Shopify states
+                for a refund paid in that currency (`field` is
+                `refund_amounts[<id>]`); subclasses say more
+                (`UnknownStatus`, `InvalidMoney`...).
             CurrencyMismatch: A refund paid in the buyer's currency whose
                 amount in the shop's currency cannot be read exactly (see
-                "Refunds in the buyer's currency"): record it by hand.
+                "Refunds in the buyer's currency"): record it by hand and
+                give its amount in `refund_amounts`; or an amount in
+                `refund_amounts` not in the order's currency.
         """
         if topic in _ORDER_TOPICS:
             order, at = _unwrap(payload, "order")
@@ -516,10 +580,14 @@ class ShopifyPayloads:
                     _restock(item, item_at, default=restock),
                 )
             )
+        shop = shop or self.currency
         amount: Money | None = None
         # Where the money's currency is stated: what an unreadable amount
         # in the shop's currency is reported at.
         currency_at = ""
+        # A successful refund transaction in another currency than the
+        # first: its money cannot be added up.
+        mixed: CurrencyMismatch | None = None
         # When the last of its money went back: the time of a refund an
         # order lists without its own.
         went: pendulum.DateTime | None = None
@@ -532,10 +600,13 @@ class ShopifyPayloads:
                 if amount is None:
                     amount, currency_at = transaction.amount, join(item_at, "currency")
                 elif transaction.amount.currency != amount.currency:
-                    raise CurrencyMismatch(
-                        join(item_at, "currency"),
+                    mixed = mixed or _unreadable(
+                        _Refusal(join(item_at, "currency"), refund_id, shop),
                         transaction.amount.currency.code,
-                        amount.currency.code,
+                        amount.currency,
+                        f"is {transaction.amount.currency.code}, not the"
+                        f" {amount.currency.code} of the refund's first"
+                        " successful refund transaction",
                     )
                 else:
                     amount += transaction.amount
@@ -546,6 +617,14 @@ class ShopifyPayloads:
             # Nothing went back (a restock only, or every attempt failed):
             # no money fact to report.
             return ()
+        if refund_id in self.refund_amounts:
+            amount = self._recorded(refund_id, amount, shop, mixed=mixed is not None)
+        elif mixed is not None:
+            raise mixed
+        else:
+            amount = _shop_money(
+                refund, at, amount, _Refusal(currency_at, refund_id, shop)
+            )
         return (
             built(
                 at,
@@ -553,15 +632,38 @@ class ShopifyPayloads:
                 refund_id=refund_id,
                 order_id=order_id,
                 key=key(_CHANNEL, "refund", order_id, refund_id),
-                amount=_shop_money(
-                    refund, at, amount, currency_at, shop or self.currency
-                ),
+                amount=amount,
                 created_at=went if created is None else created,
                 lines=lines,
                 payment_id=parents.pop() if len(parents) == 1 else None,
                 reason=reason,
             ),
         )
+
+    def _recorded(
+        self, refund_id: str, paid: Money, shop: Currency | None, *, mixed: bool
+    ) -> Money:
+        """The refund's amount in the shop's currency as the host recorded it.
+
+        Raises:
+            CurrencyMismatch: It is not in the shop's currency (the order's).
+            ValidationError: The refund's money is in that currency, and
+                Shopify states another amount for it.
+        """
+        stated = self.refund_amounts[refund_id]
+        field = f"refund_amounts[{refund_id!r}]"
+        if shop is not None and stated.currency != shop:
+            raise CurrencyMismatch(field, stated, shop.code)
+        if not mixed and paid.currency == stated.currency and paid != stated:
+            # Shopify's own figure in the same currency: a hand-written one
+            # that differs is a typing error, not a rate.
+            raise ValidationError(
+                field,
+                stated,
+                f"is not the {paid} the refund's successful refund transactions"
+                " sent back",
+            )
+        return stated
 
     def _transactions(self, payload: Any) -> tuple[ChannelRecord, ...]:  # noqa: ANN401 - decoded JSON
         at, items = "", payload
@@ -818,12 +920,31 @@ def _restock(item: Mapping[str, Any], at: str, *, default: bool) -> bool:
     return restock
 
 
+class _Refusal(NamedTuple):
+    """How to refuse a refund whose amount in the shop's currency is not exact."""
+
+    # Where its money's currency is stated (its first successful refund
+    # transaction's `currency`), unless a part is at fault.
+    at: str
+    refund_id: str
+    # The shop's currency, when known.
+    shop: Currency | None
+
+
+class _Part(NamedTuple):
+    """One part of a refund: what its money bag adds to the money sent back."""
+
+    at: str
+    # +1 when its money went back, -1 when it counts against that.
+    sign: int
+    bag: object
+    # For a tax: the kind of part whose amount may already hold it
+    # ("lines", "shipping", "adjustments"); None for any other part.
+    tax_of: str | None = None
+
+
 def _shop_money(
-    refund: Mapping[str, Any],
-    at: str,
-    paid: Money,
-    paid_at: str,
-    shop: Currency | None,
+    refund: Mapping[str, Any], at: str, paid: Money, refusal: _Refusal
 ) -> Money:
     """What the refund sent back (`paid`, its transactions' sum) in the shop's currency.
 
@@ -831,75 +952,119 @@ def _shop_money(
     currency; the refund's parts state their money in both (`_parts`). Their
     presentment sum must be `paid` exactly: only then is their shop sum, at
     the rates Shopify priced the order at, the refund's amount in the
-    shop's currency. Without a known `shop` currency, the parts' shop
+    shop's currency. Without a known shop currency, the parts' shop
     currency is taken; when no part states one (a payload older than
     multi-currency), `paid` is the amount.
 
+    Whether a part's amount already holds its tax is not stated (a shop
+    whose prices include tax states a refunded line's `subtotal` with its
+    tax in it), so each kind of taxed part (lines, shipping, the other
+    order adjustments) is read both ways: tax added to its amount and tax
+    included in it, at most eight readings. The refund is read only when
+    every reading whose presentment sum is `paid` gives the same shop sum.
+
     Raises:
         CurrencyMismatch: The amount in the shop's currency cannot be read
-            exactly (a part missing, in other currencies, or the parts not
-            adding up to `paid`): the host records the refund by hand.
+            exactly (a part missing, in other currencies, no reading adding
+            up to `paid`, or two that do giving different shop sums): the
+            host records the refund by hand.
     """
+    shop = refusal.shop
     if paid.currency == shop:
         return paid
     parts = _parts(refund, at)
     if shop is None:
-        stated = [(part_at, bag) for part_at, _, bag in parts if bag is not None]
+        stated = [part for part in parts if part.bag is not None]
         if not stated:
             return paid
-        _, shop = _side(stated[0][1], stated[0][0], "shop_money")
+        _, shop = _side(stated[0].bag, stated[0].at, "shop_money")
         if paid.currency == shop:
             return paid
+        refusal = refusal._replace(shop=shop)
+    differs = f"is {paid.currency.code}, not the shop's {shop.code}, and the refund"
     if not parts:
         raise _unreadable(
-            paid_at,
+            refusal,
             paid.currency.code,
             shop,
-            f"is {paid.currency.code}, not the shop's {shop.code}, and the refund"
-            " states none of its parts (refund_line_items, order_adjustments,"
-            " refund_shipping_lines, duties) in both currencies",
+            f"{differs} states none of its parts (refund_line_items,"
+            " order_adjustments, refund_shipping_lines, duties,"
+            " total_additional_fees_set) in both currencies",
         )
-    in_presentment, in_shop = Money.zero(paid.currency), Money.zero(shop)
-    for part_at, sign, bag in parts:
-        presentment = _bag_money(part_at, bag, "presentment_money", paid.currency)
-        own = _bag_money(part_at, bag, "shop_money", shop)
-        in_presentment += presentment if sign > 0 else -presentment
-        in_shop += own if sign > 0 else -own
-    if in_presentment != paid:
+    read = [
+        (
+            part,
+            _bag_money(part, "presentment_money", paid.currency, refusal),
+            _bag_money(part, "shop_money", shop, refusal),
+        )
+        for part in parts
+    ]
+    sums = _readings(read, paid.currency, shop)
+    matches = sorted({own for sent, own in sums if sent == paid}, key=_amount)
+    if not matches:
+        added = " or ".join(
+            str(m) for m in sorted({sent for sent, _ in sums}, key=_amount)
+        )
         raise _unreadable(
-            paid_at,
+            refusal,
             paid.currency.code,
             shop,
-            f"is {paid.currency.code}, not the shop's {shop.code}, and the"
-            f" refund's parts add up to {in_presentment}, not the {paid} its"
-            " successful refund transactions sent back",
+            f"{differs}'s parts add up to {added} (each kind's tax included in"
+            f" or added to its amount), not the {paid} its successful refund"
+            " transactions sent back",
         )
+    if len(matches) > 1:
+        raise _unreadable(
+            refusal,
+            paid.currency.code,
+            shop,
+            f"{differs}'s parts add up to {paid} read with their tax added and"
+            f" read with it included, which give {' and '.join(map(str, matches))}",
+        )
+    [in_shop] = matches
     if in_shop.amount <= 0:
         raise _unreadable(
-            paid_at,
+            refusal,
             paid.currency.code,
             shop,
-            f"is {paid.currency.code}, not the shop's {shop.code}, and the"
-            f" refund's parts add up to {in_shop}",
+            f"{differs}'s parts add up to {in_shop}",
         )
     return in_shop
 
 
-# One part of a refund: where its money bag sits, the sign its money counts
-# with toward what went back, and the bag as sent.
-_Part = tuple[str, int, object]
+def _readings(
+    read: list[tuple[_Part, Money, Money]], presentment: Currency, shop: Currency
+) -> set[tuple[Money, Money]]:
+    """The parts' sums (presentment, shop), each kind's tax added or included."""
+    kinds = sorted({part.tax_of for part, _, _ in read if part.tax_of is not None})
+    sums: set[tuple[Money, Money]] = set()
+    for flags in product((False, True), repeat=len(kinds)):
+        included = {kind for kind, inside in zip(kinds, flags, strict=True) if inside}
+        in_presentment, in_shop = Money.zero(presentment), Money.zero(shop)
+        for part, sent, own in read:
+            if part.tax_of not in included:
+                in_presentment += sent if part.sign > 0 else -sent
+                in_shop += own if part.sign > 0 else -own
+        sums.add((in_presentment, in_shop))
+    return sums
+
+
+def _amount(money: Money) -> Decimal:
+    return money.amount
 
 
 def _parts(refund: Mapping[str, Any], at: str) -> list[_Part]:
     """The refund's parts that state money in shop and presentment currencies.
 
-    What went back is the refunded lines (subtotal and tax), shipping and
-    duties, less the order adjustments: Shopify writes an adjustment
-    negative when it adds to the money sent back (a shipping refund, a
-    refund of a bare amount) and positive when it keeps some back (less
-    than the lines' worth, or a refund still pending). Shipping is its
-    `shipping_refund` adjustments where there are any; since API 2024-10
-    the webhook leaves them out for `refund_shipping_lines`, read then.
+    What went back is the refunded lines (subtotal and tax), shipping,
+    duties and additional fees, less the order adjustments: Shopify writes
+    an adjustment negative when it adds to the money sent back (a shipping
+    refund, a refund of a bare amount) and positive when it keeps some back
+    (less than the lines' worth, or a refund still pending). Shipping is
+    its `shipping_refund` adjustments where there are any; since API
+    2024-10 the webhook leaves them out for `refund_shipping_lines`, read
+    then. Fees are the refund's `total_additional_fees_set`: the shape of
+    each of its `additional_fees` is not documented.
     """
     parts: list[_Part] = []
     for item_at, item in objects(
@@ -907,16 +1072,19 @@ def _parts(refund: Mapping[str, Any], at: str) -> list[_Part]:
         path=join(at, "refund_line_items"),
         required=False,
     ):
-        parts.append((f"{item_at}.subtotal_set", 1, item.get("subtotal_set")))
-        parts.append((f"{item_at}.total_tax_set", 1, item.get("total_tax_set")))
+        parts.append(_Part(f"{item_at}.subtotal_set", 1, item.get("subtotal_set")))
+        tax = item.get("total_tax_set")
+        parts.append(_Part(f"{item_at}.total_tax_set", 1, tax, "lines"))
     adjustments = objects(
         refund.get("order_adjustments"),
         path=join(at, "order_adjustments"),
         required=False,
     )
     for item_at, item in adjustments:
-        parts.append((f"{item_at}.amount_set", -1, item.get("amount_set")))
-        parts.append((f"{item_at}.tax_amount_set", -1, item.get("tax_amount_set")))
+        kind = "shipping" if item.get("kind") == "shipping_refund" else "adjustments"
+        parts.append(_Part(f"{item_at}.amount_set", -1, item.get("amount_set")))
+        tax = item.get("tax_amount_set")
+        parts.append(_Part(f"{item_at}.tax_amount_set", -1, tax, kind))
     if not any(item.get("kind") == "shipping_refund" for _, item in adjustments):
         for item_at, item in objects(
             refund.get("refund_shipping_lines"),
@@ -924,16 +1092,20 @@ def _parts(refund: Mapping[str, Any], at: str) -> list[_Part]:
             required=False,
         ):
             subtotal = item.get("subtotal_amount_set")
-            parts.append((f"{item_at}.subtotal_amount_set", 1, subtotal))
+            parts.append(_Part(f"{item_at}.subtotal_amount_set", 1, subtotal))
             if item.get("tax_amount_set") is not None:
                 tax = item["tax_amount_set"]
-                parts.append((f"{item_at}.tax_amount_set", 1, tax))
+                parts.append(_Part(f"{item_at}.tax_amount_set", 1, tax, "shipping"))
     duties_at, duties = join(at, "duties"), refund.get("duties")
     if isinstance(duties, Mapping):
         # Shopify's reference shows the list wrapped in an object.
         duties_at, duties = join(duties_at, "duties"), duties.get("duties")
     for item_at, item in objects(duties, path=duties_at, required=False):
-        parts.append((f"{item_at}.amount_set", 1, item.get("amount_set")))
+        parts.append(_Part(f"{item_at}.amount_set", 1, item.get("amount_set")))
+    fees = refund.get("total_additional_fees_set")
+    if fees is not None or refund.get("additional_fees"):
+        # Fees listed without their total are a missing part, not nothing.
+        parts.append(_Part(join(at, "total_additional_fees_set"), 1, fees))
     return parts
 
 
@@ -945,18 +1117,19 @@ def _side(bag: object, part_at: str, side: str) -> tuple[Mapping[str, Any], Curr
     return money, read_currency(money.get("currency_code"), path=code_at)
 
 
-def _bag_money(part_at: str, bag: object, side: str, currency: Currency) -> Money:
+def _bag_money(part: _Part, side: str, currency: Currency, refusal: _Refusal) -> Money:
     """One side of a part's money bag, signed as written, in `currency`."""
-    if bag is None:
-        raise _unreadable(part_at, bag, currency, "is missing")
-    money, stated = _side(bag, part_at, side)
-    money_at = f"{part_at}.{side}"
+    if part.bag is None:
+        raise _unreadable(refusal, None, currency, "is missing", at=part.at)
+    money, stated = _side(part.bag, part.at, side)
+    money_at = f"{part.at}.{side}"
     if stated != currency:
         raise _unreadable(
-            f"{money_at}.currency_code",
+            refusal,
             stated.code,
             currency,
             f"is not {currency.code}",
+            at=f"{money_at}.currency_code",
         )
     value, amount_at = money.get("amount"), f"{money_at}.amount"
     if isinstance(value, str):
@@ -967,18 +1140,33 @@ def _bag_money(part_at: str, bag: object, side: str, currency: Currency) -> Mone
     return read_money(value, currency, path=amount_at)
 
 
-def _unreadable(path: str, value: object, shop: Currency, why: str) -> CurrencyMismatch:
-    """The refusal of a refund whose amount in the shop's currency is not exact."""
-    error = CurrencyMismatch(path, value, shop.code)
+def _unreadable(
+    refusal: _Refusal,
+    value: object,
+    expected: Currency,
+    why: str,
+    *,
+    at: str | None = None,
+) -> CurrencyMismatch:
+    """The refusal of a refund whose amount in the shop's currency is not exact.
+
+    `expected` is the currency the field at fault should be in (the shop's,
+    or for a part's presentment money the buyer's).
+    """
+    path = refusal.at if at is None else at
+    error = CurrencyMismatch(path, value, expected.code)
+    shop = "the shop's currency" if refusal.shop is None else refusal.shop.code
     # Its own problem text says only which currency; the host needs to know
     # what to do instead (the base initialiser writes any subclass's message).
     ValidationError.__init__(
         error,
         path,
         value,
-        f"{why}: the refund's amount in {shop.code} cannot be read exactly;"
-        " record the refund by hand with OrderDesk.record_refund, its amount"
-        f" in {shop.code}",
+        f"{why}: the refund's amount in {shop} cannot be read exactly; record"
+        f" the refund with OrderDesk.record_refund in {shop}, and give"
+        " ShopifyPayloads the same amount as"
+        f" refund_amounts[{refusal.refund_id!r}] so the order's later notices"
+        " read",
     )
     return error
 
