@@ -65,6 +65,13 @@ class TestRelayChannels:
         assert fingerprinter.keeps_mobile_extensions("douyin")
         assert not fingerprinter.keeps_mobile_extensions("mini_program")
 
+    def test_a_relay_channel_named_in_another_case_still_relays(self) -> None:
+        """Two buyers behind one relay number stay two, however the name is cased."""
+        fingerprinter = Fingerprinter.for_tests(relay_channels={" Douyin"})
+        assert fingerprinter.keeps_mobile_extensions("DOUYIN")
+        prints = {phone_print(fingerprinter, "douyin ", p) for p in ONE_MOBILE}
+        assert len(prints) == len(ONE_MOBILE)
+
     def test_by_default_every_channel_relays(self) -> None:
         fingerprinter = Fingerprinter.for_tests()
         assert fingerprinter.keeps_mobile_extensions("mini_program")
@@ -105,10 +112,11 @@ class TestMobileExtensions:
             ("138-0013-8000-1", "CN", "+8613800138000"),
             ("138 0013 8000 #2", "CN", "+8613800138000"),
             ("13800138000转3", "CN", "+8613800138000"),
-            ("+1 502 555 0143 ext 4", "US", "+15025550143"),
+            # A US number may be an office's: its extensions are people.
+            ("+1 212 736 5000 ext 101", "US", "+12127365000;ext=101"),
             ("010-8888 8888 转12", "CN", "+861088888888;ext=12"),
         ],
-        ids=["dash", "hash", "zhuan", "us-fixed-line-or-mobile", "landline"],
+        ids=["dash", "hash", "zhuan", "us-office-extension-kept", "landline"],
     )
     def test_dropped_for_mobiles(self, raw: str, region: str, expected: str) -> None:
         assert normalize_phone(raw, region, mobile_extensions=False) == expected

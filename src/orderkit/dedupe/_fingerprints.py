@@ -187,7 +187,9 @@ class Fingerprinter:
             named, a mobile number's extension is dropped from its
             fingerprint (`normalize_phone(..., mobile_extensions=False)`),
             so that `13800138000-1` is the buyer's own number; a landline's
-            stays. Channels are named as `channel_regions` names them.
+            (and a US or Canadian number's, which may be one) stays.
+            Channel names are compared stripped and case-folded
+            (`"Douyin"` is `"douyin"`).
 
     Raises:
         ConfigurationError: The secret is missing, not bytes, shorter than 16
@@ -294,7 +296,7 @@ class Fingerprinter:
         .. versionadded:: 0.1.0
         """
         relays = self._relay_channels
-        return relays is None or channel in relays
+        return relays is None or _channel_name(channel) in relays
 
     def _started(self, head: str) -> hashlib.blake2b:
         hasher = self._hasher.copy()
@@ -334,7 +336,7 @@ class Fingerprinter:
         else:
             _check_region(region, "region")
         relays = self._relay_channels
-        drop = relays is not None and order.channel not in relays
+        drop = relays is not None and _channel_name(order.channel) not in relays
         tail = _tail(order.lines)
         found: list[Fingerprint] = []
         buyer = order.buyer
@@ -449,13 +451,18 @@ def _relay_channels(channels: Iterable[str] | None) -> frozenset[str] | None:
             "relay_channels",
             f"must be a collection of channel names, not {type(channels).__name__}",
         )
-    named = frozenset(channels)
+    named = tuple(channels)
     for channel in named:
         if not isinstance(channel, str):
             raise ConfigurationError(
                 "relay_channels", f"must hold channel names, not {channel!r}"
             )
-    return named
+    return frozenset(map(_channel_name, named))
+
+
+def _channel_name(channel: str) -> str:
+    """A channel's name as `relay_channels` compares it: `Douyin ` is `douyin`."""
+    return channel.strip().casefold()
 
 
 def _check_region(region: str, setting: str) -> None:

@@ -135,10 +135,11 @@ def normalize_phone(
     whatever digits it was written in (`"转١٢٣٤"` too), because platforms'
     privacy relay numbers are shared by many buyers and told apart only by it.
     Where no relay numbers come from, `mobile_extensions=False` drops the
-    extension of a mobile number (phonenumbers' type `MOBILE`, or
-    `FIXED_LINE_OR_MOBILE` as in the US), so that `"13800138000-1"` is the
-    buyer's own `"+8613800138000"`; a landline's extension stays
-    (`"+861088888888;ext=12"`), as it is a real extension.
+    extension of a mobile number (phonenumbers' type `MOBILE`), so that
+    `"13800138000-1"` is the buyer's own `"+8613800138000"`; a landline's
+    extension stays (`"+861088888888;ext=12"`), as it is a real extension,
+    and so does one of a US or Canadian number, which phonenumbers cannot
+    tell from a landline (an office's extensions are different people).
 
     Results are cached (a bounded LRU cache), since parsing costs tens of
     microseconds.
@@ -195,10 +196,11 @@ def _without_mobile_extension(phone: str) -> str:
 
 @functools.lru_cache(maxsize=_CACHE_SIZE // 8)
 def _is_mobile(number: str) -> bool:
-    """Whether `number`, in E.164 without extension, may be a mobile number.
+    """Whether `number`, in E.164 without extension, is a mobile number.
 
-    phonenumbers cannot tell a US mobile from a landline
-    (`FIXED_LINE_OR_MOBILE`): such numbers count as mobile.
+    phonenumbers cannot tell a US or Canadian mobile from a landline
+    (`FIXED_LINE_OR_MOBILE`): such numbers keep their extensions, since an
+    office's extensions are different people.
     """
     # Most extensions dropped are Chinese mobiles': no parse for them.
     chinese = _CN is not None and len(number) == 14 and number.startswith("+86")
@@ -208,12 +210,7 @@ def _is_mobile(number: str) -> bool:
     return kind in _MOBILE_TYPES
 
 
-_MOBILE_TYPES: Final = frozenset(
-    {
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    }
-)
+_MOBILE_TYPES: Final = frozenset({phonenumbers.PhoneNumberType.MOBILE})
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)

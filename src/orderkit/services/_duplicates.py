@@ -184,7 +184,10 @@ class DuplicateDetector:
 
         Args:
             phone: The buyer's phone, in any form `normalize_phone` reads
-                (`"+86 138-0013-8000"`, `"13800138000"`).
+                (`"+86 138-0013-8000"`, `"13800138000"`), its extension
+                kept: give a mobile's number without one to find its
+                orders on channels outside the fingerprinter's
+                `relay_channels`, which index it without.
             region: The region for a number without a country code.
 
         Returns:

@@ -1291,6 +1291,20 @@ class TestRefundAmounts:
         # 409.94 captured, 205.56 of it already back: only the rest is owed.
         assert ["204.38"] == _owed(unit)
 
+    def test_a_recorded_amount_the_parts_contradict_is_refused(self) -> None:
+        """A typing error loses to what Shopify states exactly, and a match reads."""
+        refund = _webhook(_in_euros("182.68", lines=[_red_ipod_returned()]))
+        refund_id = str(refund["refund"]["id"])
+        typo = ShopifyPayloads(refund_amounts={refund_id: usd("2029.80")})
+        with pytest.raises(ValidationError) as caught:
+            typo.parse(refund, topic="refunds/create")
+        assert caught.value.field == f"refund_amounts[{refund_id!r}]"
+        assert "202.98 USD" in caught.value.problem
+        same = ShopifyPayloads(refund_amounts={refund_id: usd("202.98")})
+        [read] = same.parse(refund, topic="refunds/create")
+        assert isinstance(read, ChannelRefund)
+        assert usd("202.98") == read.amount
+
     def test_the_refund_webhook_reads_at_the_recorded_amount(self) -> None:
         for currency in (None, "USD"):
             shopify = ShopifyPayloads(currency=currency, refund_amounts=_RECORDED)

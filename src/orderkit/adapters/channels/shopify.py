@@ -10,7 +10,8 @@ REST API and its webhooks. It is checked with Shopify's own sample payloads
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from itertools import product
 from types import MappingProxyType
@@ -352,9 +353,14 @@ class ShopifyPayloads:
             digits) to that refund's amount in the shop's currency, as you
             recorded it by hand (from Shopify's admin or payout report)
             for a refund paid in the buyer's currency that cannot be read
-            exactly (see above). Used instead of the refund's parts; for a
-            refund paid in the shop's currency it must be what Shopify
-            states. It names a refund that moved money: one that moved
+            exactly (see above). Used instead of the refund's parts, which
+            must not contradict it: where they read exactly it must be
+            their amount, and for a refund paid in the shop's currency it
+            must be what Shopify states. Money sent back on the refund
+            after you recorded it is not seen: record it again. Without a
+            shop `currency`, a `refunds/create` amount in another currency
+            is read as given, and `OrderDesk.record_refund` refuses it. It
+            names a refund that moved money: one that moved
             none states no `ChannelRefund` either way.
 
     Raises:
@@ -618,7 +624,14 @@ class ShopifyPayloads:
             # no money fact to report.
             return ()
         if refund_id in self.refund_amounts:
-            amount = self._recorded(refund_id, amount, shop, mixed=mixed is not None)
+            refusal = _Refusal(currency_at, refund_id, shop)
+            amount = self._recorded(
+                refund_id,
+                amount,
+                shop,
+                mixed=mixed is not None,
+                parts=functools.partial(_readable, refund, at, amount, refusal),
+            )
         elif mixed is not None:
             raise mixed
         else:
@@ -641,14 +654,20 @@ class ShopifyPayloads:
         )
 
     def _recorded(
-        self, refund_id: str, paid: Money, shop: Currency | None, *, mixed: bool
+        self,
+        refund_id: str,
+        paid: Money,
+        shop: Currency | None,
+        *,
+        mixed: bool,
+        parts: Callable[[], Money | None],
     ) -> Money:
         """The refund's amount in the shop's currency as the host recorded it.
 
         Raises:
             CurrencyMismatch: It is not in the shop's currency (the order's).
-            ValidationError: The refund's money is in that currency, and
-                Shopify states another amount for it.
+            ValidationError: Shopify states another amount for it: its
+                money in that currency, or its parts read exactly in it.
         """
         stated = self.refund_amounts[refund_id]
         field = f"refund_amounts[{refund_id!r}]"
@@ -663,6 +682,8 @@ class ShopifyPayloads:
                 f"is not the {paid} the refund's successful refund transactions"
                 " sent back",
             )
+        if not mixed and paid.currency != stated.currency:
+            _check_recorded(refund_id, stated, parts())
         return stated
 
     def _transactions(self, payload: Any) -> tuple[ChannelRecord, ...]:  # noqa: ANN401 - decoded JSON
@@ -941,6 +962,30 @@ class _Part(NamedTuple):
     # For a tax: the kind of part whose amount may already hold it
     # ("lines", "shipping", "adjustments"); None for any other part.
     tax_of: str | None = None
+
+
+def _readable(
+    refund: Mapping[str, Any], at: str, paid: Money, refusal: _Refusal
+) -> Money | None:
+    """The refund's amount in the shop's currency read from its parts, if it reads."""
+    try:
+        return _shop_money(refund, at, paid, refusal)
+    except ValidationError:
+        return None
+
+
+def _check_recorded(refund_id: str, recorded: Money, read: Money | None) -> None:
+    """Refuse a recorded amount that the refund's own parts contradict.
+
+    A typing error in `refund_amounts` would otherwise win over what
+    Shopify states exactly.
+    """
+    if read is not None and read != recorded:
+        raise ValidationError(
+            f"refund_amounts[{refund_id!r}]",
+            recorded,
+            f"is not the {read} the refund's parts state in the shop's currency",
+        )
 
 
 def _shop_money(
