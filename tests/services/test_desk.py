@@ -194,6 +194,15 @@ def desk_with_order(
     return the_desk
 
 
+def held_for_its_price(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
+    """DY-1001 taken in at 99.00 a clock, under a 150.00 floor: held, no stock."""
+    stock(unit, clock)
+    policy = PricingPolicy(floors=[PriceFloor("RETRO-CLOCK", cny("150.00"))])
+    the_desk = desk(unit, clock, pricing=policy)
+    the_desk.accept(incoming(price="99.00"))
+    return the_desk
+
+
 def sold_out_meanwhile(
     unit: UnitOfWork, clock: FrozenClock, order_id: str
 ) -> OrderDesk:
@@ -486,10 +495,7 @@ class TestAccept:
     def test_a_held_order_paid_takes_no_stock_until_released(
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
-        stock(unit, clock)
-        policy = PricingPolicy(floors=[PriceFloor("RETRO-CLOCK", cny("150.00"))])
-        the_desk = desk(unit, clock, pricing=policy)
-        the_desk.accept(incoming(price="99.00"))
+        the_desk = held_for_its_price(unit, clock)
         recorded = the_desk.record("douyin", "DY-1001", paid(amount="198.00"))
         assert recorded.order.review == ("pricing",)
         assert balance(unit, clock) == (10, 0, 0)
@@ -928,10 +934,7 @@ class TestEvents:
         self, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
         """Held for its price, never given stock, and shipped by the shop anyway."""
-        stock(unit, clock)
-        policy = PricingPolicy(floors=[PriceFloor("RETRO-CLOCK", cny("150.00"))])
-        the_desk = desk(unit, clock, pricing=policy)
-        the_desk.accept(incoming(price="99.00"))
+        the_desk = held_for_its_price(unit, clock)
         the_desk.record("douyin", "DY-1001", paid(amount="198.00"))
         the_desk.record("douyin", "DY-1001", picking_started())
 
