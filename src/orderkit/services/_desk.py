@@ -57,6 +57,7 @@ from orderkit.orders import (
     record_payments,
     record_price_change,
 )
+from orderkit.orders._overpaid import overpaid
 from orderkit.orders._overpaid import payable as order_cost
 from orderkit.orders._owed import owed_back
 from orderkit.orders._status import ENDED
@@ -93,7 +94,6 @@ from orderkit.services._desk_notes import (
     withdrawn_record,
 )
 from orderkit.services._desk_overpaid import (
-    OVERPAID,
     held_if_overpaid,
     paid_twice,
     placed_total,
@@ -1220,9 +1220,8 @@ def _overpaid_at_intake(
     answer names the excess too, as its record does.
     """
     flagged = _held_if_overpaid(order, total, now, records)
-    if details and flagged is not order:
-        excess = next(c.new for c in records[-1].changes if c.field == OVERPAID)
-        details.append(f"多付 / paid over the total by {excess}")
+    if details and flagged is not order and total is not None:
+        details.append(f"多付 / paid over the total by {overpaid(order, total)}")
     return flagged
 
 
