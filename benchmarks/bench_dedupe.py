@@ -321,9 +321,11 @@ def _data() -> _Orders:
 # the floor ----------------------------------------------------------------------
 
 _NON_DIGITS = re.compile(r"\D")
-# A space that joins two parts (or sits in the street), with the province or
-# city suffix before it.
-_FLOOR_SEPARATOR = re.compile("(?:省|自治区|市)? ")
+# A space that joins two parts (or sits in the street), with the province,
+# city or district suffix before it (a district's, not before a road word).
+_FLOOR_SEPARATOR = re.compile(
+    "(?:省|自治区|市|[区县旗](?= (?![路街道巷弄]|大道|大街)))? "
+)
 _FLOOR_HASHER = hashlib.blake2b(key=TEST_SECRET, digest_size=16)
 _MOBILE_DIGITS = 11
 _PREFIXED_DIGITS = 13

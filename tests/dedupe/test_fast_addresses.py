@@ -103,6 +103,27 @@ def old_read_chinese(*parts: str) -> tuple[str, bool]:
     return province + "".join(cities) + rest.replace(_MARK, ""), bool(province)
 
 
+# Changed on purpose: a district's suffix (区, 县 or 旗 after two characters
+# of a name, not before a road word) is dropped from the key, so that 南山区
+# and 南山 agree.
+_UNIT_ENDS = set("省市区县旗")
+
+
+def old_drop_suffixes(key: str) -> str:
+    kept = []
+    for at, char in enumerate(key):
+        before = key[max(0, at - 2) : at]
+        if (
+            char in {"区", "县", "旗"}
+            and len(before) == 2
+            and all("\u4e00" <= c <= "\u9fff" and c not in _UNIT_ENDS for c in before)
+            and not key[at + 1 :].startswith(_addresses._ROAD_WORDS)
+        ):
+            continue
+        kept.append(char)
+    return "".join(kept)
+
+
 def old_province_of_city(rest: str) -> str:
     # Changed on purpose: a prefecture-level city with its 市 (or alone in its
     # part) names its province.
@@ -190,19 +211,20 @@ def old_key(country: str, parts: tuple[str, str, str, str]) -> str | None:
     head = [folded[name] for name in names[:3]]
     head_key, _ = old_read_chinese(*head)
     if not head_key:
-        return f"{country}:{old_read_chinese(folded['street'])[0]}"
+        street_key = old_read_chinese(folded["street"])[0]
+        return f"{country}:{old_drop_suffixes(street_key)}"
     street = old_squeeze(folded["street"])
     street_key, street_has_province = old_read_chinese(street)
     city, district = old_squeeze(folded["city"]), old_squeeze(folded["district"])
     sure = street_has_province or district.endswith(_addresses._DISTRICT_SUFFIXES)
     if street_key.startswith(head_key) and sure:
-        return f"{country}:{street_key}"
+        return f"{country}:{old_drop_suffixes(street_key)}"
     rest = old_unrepeated(street, city, district)
     after = old_after_province(folded["province"], street)
     if after and old_unrepeated(after, city, district) != after:
         rest = old_unrepeated(after, city, district)
     whole, _ = old_read_chinese(*head, rest)
-    return f"{country}:{whole}"
+    return f"{country}:{old_drop_suffixes(whole)}"
 
 
 def old_after_province(province_part: str, street: str) -> str:
@@ -234,6 +256,16 @@ def old_unrepeated(street: str, city: str, district: str) -> str:
     if len(district) > 1 and district.endswith((*_addresses._DISTRICT_SUFFIXES, "市")):
         cities = [f"{name}市", name] if name else []
         tails = [*(old_squeeze(f"{c} {district}") for c in cities), district]
+    elif (
+        len(district) > 1
+        and not set(district) & _UNIT_ENDS
+        and all("\u4e00" <= c <= "\u9fff" for c in district)
+    ):
+        # Changed on purpose: a district given without its suffix (南山) and
+        # repeated with it (南山区).
+        cities = [f"{name}市", name] if name else []
+        named = [f"{district}{s}" for s in _addresses._DISTRICT_SUFFIXES]
+        tails = [*(old_squeeze(f"{c} {d}") for c in cities for d in named), *named]
     for tail in tails:
         rest = street.removeprefix(tail)
         guard = (
@@ -259,6 +291,9 @@ def outcome(call: Any, *args: Any) -> object:
 pieces = st.one_of(
     st.sampled_from(sorted(_addresses._PROVINCE_FORMS)),
     st.sampled_from(["深圳", "深圳市", "苏州市昆山市", "吉林市", "广州路", "朝阳区"]),
+    st.sampled_from(
+        ["南山", "南山区", "滨海新区", "大道", "东区", "自治县", "鄂温克旗"]
+    ),
     st.sampled_from([*_addresses._PLACEHOLDERS, "区", "县", "旗", "号", "市"]),
     st.text(alphabet="路号栋室1\uff123-_ ,.\u3000\u200bAaß\t*", max_size=4),
 )

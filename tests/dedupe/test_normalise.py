@@ -371,7 +371,7 @@ class TestChineseAddresses:
     def test_brief_scenario_beijing_with_and_without_its_suffix(self) -> None:
         douyin = normalize_address(cn("北京市朝阳区建国路88号"))
         mini_program = normalize_address(cn("北京朝阳区建国路88号"))
-        assert douyin == mini_program == "CN:北京朝阳区建国路88号"
+        assert douyin == mini_program == "CN:北京朝阳建国路88号"
 
     @pytest.mark.parametrize(
         "address",
@@ -389,7 +389,7 @@ class TestChineseAddresses:
         ],
     )
     def test_a_municipality_written_many_ways(self, address: Address) -> None:
-        assert "CN:北京朝阳区建国路88号" == normalize_address(address)
+        assert "CN:北京朝阳建国路88号" == normalize_address(address)
 
     @pytest.mark.parametrize("city", ["上海", "天津", "重庆"])
     def test_every_municipality_drops_the_placeholder(self, city: str) -> None:
@@ -409,7 +409,7 @@ class TestChineseAddresses:
         ],
     )
     def test_a_province_city_and_district(self, address: Address) -> None:
-        assert "CN:广东深圳南山区科技园科苑路15号" == normalize_address(address)
+        assert "CN:广东深圳南山科技园科苑路15号" == normalize_address(address)
 
     @pytest.mark.parametrize(
         "address",
@@ -432,7 +432,7 @@ class TestChineseAddresses:
         ],
     )
     def test_an_autonomous_region(self, address: Address) -> None:
-        assert "CN:广西南宁青秀区民族大道100号" == normalize_address(address)
+        assert "CN:广西南宁青秀民族大道100号" == normalize_address(address)
 
     def test_a_special_administrative_region(self) -> None:
         structured = cn("弥敦道1号", "香港特别行政区", "九龙", "油尖旺区")
@@ -441,12 +441,12 @@ class TestChineseAddresses:
         )
 
     def test_jilin_city_is_not_jilin_province(self) -> None:
-        assert "CN:吉林吉林船营区解放路1号" == normalize_address(
+        assert "CN:吉林吉林船营解放路1号" == normalize_address(
             cn("吉林省吉林市船营区解放路1号")
         )
         # The city of Jilin is in the province of Jilin: a street naming
         # only the city gets the province's key, not the province's alone.
-        assert "CN:吉林吉林船营区解放路1号" == normalize_address(
+        assert "CN:吉林吉林船营解放路1号" == normalize_address(
             cn("吉林市船营区解放路1号")
         )
 
@@ -462,27 +462,27 @@ class TestChineseAddresses:
     def test_a_street_repeating_the_city_and_district(self, address: Address) -> None:
         # How buyers type the detail address after picking the region: a
         # second key for the same door evaded address limits (incident 6).
-        assert "CN:广东深圳南山区科技园1号" == normalize_address(address)
+        assert "CN:广东深圳南山科技园1号" == normalize_address(address)
 
     @pytest.mark.parametrize(
         ("address", "key"),
         [
-            (cn("朝阳区建国路88号", "北京市", "", "朝阳区"), "北京朝阳区建国路88号"),
+            (cn("朝阳区建国路88号", "北京市", "", "朝阳区"), "北京朝阳建国路88号"),
             (
                 cn("朝阳区建国路88号", "北京", "市辖区", "朝阳区"),
-                "北京朝阳区建国路88号",
+                "北京朝阳建国路88号",
             ),
             (
                 cn("船营区解放路1号", "吉林", "吉林市", "船营区"),
-                "吉林吉林船营区解放路1号",
+                "吉林吉林船营解放路1号",
             ),
             (
                 cn("吉林市船营区解放路1号", "吉林省", "吉林市", "船营区"),
-                "吉林吉林船营区解放路1号",
+                "吉林吉林船营解放路1号",
             ),
             (
                 cn("鄂温克族自治旗1号", "内蒙古", "呼伦贝尔市", "鄂温克族自治旗"),
-                "内蒙古呼伦贝尔鄂温克族自治旗1号",
+                "内蒙古呼伦贝尔鄂温克族自治1号",
             ),
             # No district: the city, written with its 市, is the repeat.
             (cn("广州市广州路5号", "广东省", "广州市"), "广东广州广州路5号"),
@@ -557,7 +557,7 @@ class TestChineseAddresses:
     ) -> None:
         # "北京市辖区" is 北京 and 市辖区, not 北京市 and 辖区.
         assert normalize_address(cn(street)) in {
-            "CN:北京朝阳区建国路88号",
+            "CN:北京朝阳建国路88号",
             "CN:湖北仙桃钱沟路1号",
         }
         assert normalize_address(cn(street)) == normalize_address(
@@ -578,9 +578,61 @@ class TestChineseAddresses:
         repeated = cn(f"{repeat}{separator}{door}", province, city, district)
         assert normalize_address(repeated) == normalize_address(plain)
 
+    @pytest.mark.parametrize(
+        "address",
+        [
+            cn("科技园1号", "广东省", "深圳市", "南山"),
+            cn("南山区科技园1号", "广东省", "深圳市", "南山"),
+            cn("深圳市南山区科技园1号", "广东", "深圳", "南山"),
+            cn("广东省深圳市南山科技园1号"),
+            cn("深圳南山科技园1号", "广东省"),
+        ],
+        ids=["field", "repeated-with-suffix", "city-repeated", "street", "no-city"],
+    )
+    def test_a_district_written_without_its_suffix(self, address: Address) -> None:
+        # One channel sends 南山区, another 南山: one place, one key.
+        suffixed = cn("科技园1号", "广东省", "深圳市", "南山区")
+        assert normalize_address(address) == normalize_address(suffixed)
+
+    @pytest.mark.parametrize(
+        ("suffixed", "bare"),
+        [
+            (
+                cn("人民路1号", "江苏", "苏州", "吴中区"),
+                cn("苏州吴中人民路1号", "江苏"),
+            ),
+            (cn("城关镇1号", "浙江", "杭州", "淳安县"), cn("浙江杭州淳安城关镇1号")),
+            (
+                cn("巴彦托海镇1号", "内蒙古", "呼伦贝尔", "鄂温克族自治旗"),
+                cn("巴彦托海镇1号", "内蒙古", "呼伦贝尔", "鄂温克族自治"),
+            ),
+            (
+                cn("弥敦道1号", "香港", "九龙", "油尖旺区"),
+                cn("香港九龙油尖旺弥敦道1号"),
+            ),
+            (cn("中山路1号", "江苏", "南京", "鼓楼区"), cn("南京市鼓楼中山路1号")),
+            (cn("人民路1号", "河北", "唐山", "路北区"), cn("河北唐山路北人民路1号")),
+        ],
+        ids=["qu", "xian", "qi", "hong-kong", "a-building-word", "a-road-word"],
+    )
+    def test_every_district_suffix_is_optional(
+        self, suffixed: Address, bare: Address
+    ) -> None:
+        assert normalize_address(suffixed) == normalize_address(bare)
+
 
 class TestDifferentPlaces:
     """Folding never merges two places."""
+
+    def test_a_district_is_not_a_road_of_its_name(self) -> None:
+        # The district 南山区 and the road 南山路 are two places; dropping
+        # the suffix does not make the road repeat the district.
+        district = normalize_address(cn("科技园1号", "广东省", "深圳市", "南山区"))
+        road = normalize_address(cn("南山路科技园1号", "广东省", "深圳市", "南山区"))
+        assert district != road
+        assert normalize_address(cn("滨海新区大道5号", "天津")) != normalize_address(
+            cn("滨海新大道5号", "天津")
+        )
 
     def test_other_districts_differ(self) -> None:
         assert normalize_address(cn("北京市朝阳区建国路88号")) != normalize_address(
@@ -601,9 +653,9 @@ class TestDifferentPlaces:
     @pytest.mark.parametrize(
         ("road", "head", "key"),
         [
-            ("南山路1号", ("广东省", "深圳市", "南山区"), "CN:广东深圳南山区南山路1号"),
-            ("矿区路5号", ("山西省", "阳泉市", "矿区"), "CN:山西阳泉矿区矿区路5号"),
-            ("城区大街2号", ("山西省", "大同市", "城区"), "CN:山西大同城区城区大街2号"),
+            ("南山路1号", ("广东省", "深圳市", "南山区"), "CN:广东深圳南山南山路1号"),
+            ("矿区路5号", ("山西省", "阳泉市", "矿区"), "CN:山西阳泉矿矿区路5号"),
+            ("城区大街2号", ("山西省", "大同市", "城区"), "CN:山西大同城城区大街2号"),
         ],
     )
     def test_a_road_named_after_its_district_keeps_its_name(
@@ -615,7 +667,7 @@ class TestDifferentPlaces:
         assert key == normalize_address(cn(f"{head[2]}{road}", *head))
 
     def test_a_street_word_with_a_city_suffix_is_left_alone(self) -> None:
-        assert "CN:广东深圳南山区城市花园3栋" == normalize_address(
+        assert "CN:广东深圳南山城市花园3栋" == normalize_address(
             cn("城市花园3栋", "广东省", "深圳市", "南山区")
         )
 
@@ -694,7 +746,7 @@ class TestBadAddresses:
         long_street = f"北京市朝阳区建国路88号{landmark}"
         key = normalize_address(cn(long_street))
         assert key is not None
-        assert key.startswith("CN:北京朝阳区建国路88号国贸商城北区地下一层")
+        assert key.startswith("CN:北京朝阳建国路88号国贸商城北地下一层")
         assert key == normalize_address(cn(long_street.replace("北京市", "北京")))
 
     def test_the_caller_names_the_address(self) -> None:

@@ -164,6 +164,18 @@ _PLACEHOLDERS: Final = ("省直辖县级行政区划", "自治区直辖县级行
 _CITY = re.compile(
     r"((?:(?![省市区县旗镇乡村街路道巷弄号楼栋室])[\u4e00-\u9fff]){2,4})(?:市|(?=\x1f))"
 )
+# What ends a unit's name, and so is never part of one: district names are
+# made of any other characters (鼓楼区, 路北区, 镇海区).
+_UNIT_ENDS: Final = "省市区县旗"
+# A name of two or more characters, none of which ends a unit.
+_NAME = re.compile(rf"(?:(?![{_UNIT_ENDS}])[\u4e00-\u9fff]){{2,}}")
+# A district's suffix after two characters of a name, not before a road word
+# (滨海新区大道 is a road): dropped from the key, so that 南山区 and 南山, as
+# channels and buyers write districts, agree.
+_DROPPED_SUFFIX = re.compile(
+    rf"(?<=[\u4e00-\u9fff]{{2}})(?<![{_UNIT_ENDS}].)(?<![{_UNIT_ENDS}])"
+    r"[区县旗](?![路街道巷弄]|大道|大街)"
+)
 # Platforms (and buyers) often repeat the whole address in the street field;
 # a repeat is recognised only when it is unmistakable.
 _DISTRICT_SUFFIXES: Final = ("区", "县", "旗")
@@ -222,6 +234,11 @@ def normalize_address(address: Address, *, field: str = "address") -> str | None
       names in traditional characters (九龍) are not folded;
     - a room number at the end of the street reads the same with or
       without its 室 (`1201室` and `1201`; `1室201` stays as written);
+    - a district reads the same with or without its suffix (`南山区` and
+      `南山`, `淳安县` and `淳安`, `鄂温克族自治旗` and `鄂温克族自治`): the
+      key drops a 区, 县 or 旗 after two characters of a name, except before
+      a road word (`滨海新区大道` is a road); a district given without its
+      suffix and repeated with it in the street is read once;
     - an address that names a prefecture-level city with its 市 (or in the
       city field) and no province gets the city's province: `深圳市南山区...`
       reads as `广东省深圳市南山区...`.
@@ -242,7 +259,7 @@ def normalize_address(address: Address, *, field: str = "address") -> str | None
 
     Returns:
         The key, the country code, a colon and the folded text
-        (`"CN:北京朝阳区建国路88号"`), or `None` for an address masked by its
+        (`"CN:北京朝阳建国路88号"`), or `None` for an address masked by its
         channel (`建国路**号`), which counts as absent, like a masked phone.
 
     Raises:
@@ -282,7 +299,9 @@ def _key(country: str, parts: tuple[str, str, str, str], field: str) -> str | No
         if len(squeezed) > 1 and squeezed[-1] == "室" and _ROOM.match(squeezed[-2]):
             # "1201室" is room 1201; "1室201" is not, and stays as written.
             squeezed = squeezed[:-1]
-        body = _chinese_key(head, squeezed)
+        # Dropped only now: the suffix tells the district 南山区 from the
+        # road 南山路 when a street is compared with its head.
+        body = _DROPPED_SUFFIX.sub("", _chinese_key(head, squeezed))
     else:
         province, city, district = head.folded
         if country in _SUBDIVISIONS and "#" in folded:
@@ -360,6 +379,11 @@ def _tails(city: str, district: str) -> tuple[str, ...]:
     if len(district) > 1 and district.endswith(_REPEATED_SUFFIXES):
         cities = (f"{name}市", name) if name else ()
         return (*(join_squeezed(c, district) for c in cities), district)
+    if _NAME.fullmatch(district):
+        # A district given without its suffix (南山) and repeated with it.
+        named = [f"{district}{suffix}" for suffix in _DISTRICT_SUFFIXES]
+        cities = (f"{name}市", name) if name else ()
+        return (*(join_squeezed(c, d) for c in cities for d in named), *named)
     if name and not district:
         return (f"{name}市",)
     return ()
