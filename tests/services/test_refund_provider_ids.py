@@ -18,17 +18,26 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.services._refund_samples import (
+    CH,
+    ID,
     T0,
     PassingOn,
     case_key,
     case_refund_due,
+    desk_over,
     paid_twice_then_cancelled,
     stored,
 )
 from tests.services._samples import cny
 
+from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import IdempotencyConflict, ValidationError
-from orderkit.integrations import ChannelTransaction, SettlementLine, TransactionKind
+from orderkit.integrations import (
+    ChannelRefund,
+    ChannelTransaction,
+    SettlementLine,
+    TransactionKind,
+)
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
@@ -36,6 +45,7 @@ from orderkit.orders import (
     Order,
     OrderLine,
     OrderStatus,
+    Unchanged,
 )
 from orderkit.ports import UnitOfWork
 from orderkit.pricing import PaymentLedger, RefundState
@@ -87,6 +97,43 @@ def case_refunded(
     (outcome,) = Refunds(unit, clock, payments).send_due()
     assert isinstance(outcome, Refunded)
     return outcome
+
+
+class TestTheChannelRestatingARefundTheDeskSent:
+    """A channel whose payments are the provider names the refund by its id."""
+
+    def restated(self, transaction_id: str, amount: str) -> ChannelRefund:
+        return ChannelRefund(
+            refund_id=transaction_id,
+            order_id=ID,
+            key=IdempotencyKey(CH, "refund.webhook", ID, transaction_id),
+            amount=cny(amount),
+            created_at=T0.add(days=8),
+            payment_id="alipay-77",
+        )
+
+    def test_it_is_the_same_refund_and_changes_nothing(
+        self, unit: UnitOfWork, clock: FrozenClock, payments: FakePayments
+    ) -> None:
+        outcome = case_refunded(unit, clock, payments)
+        before = stored(unit)
+        restated = self.restated(outcome.transaction.transaction_id, "288.00")
+
+        result = desk_over(unit, clock).record_refund(CH, ID, restated)
+
+        assert isinstance(result, Unchanged)
+        assert before == stored(unit)
+
+    def test_another_amount_under_its_id_is_a_conflict(
+        self, unit: UnitOfWork, clock: FrozenClock, payments: FakePayments
+    ) -> None:
+        outcome = case_refunded(unit, clock, payments)
+        before = stored(unit)
+        restated = self.restated(outcome.transaction.transaction_id, "100.00")
+
+        with pytest.raises(IdempotencyConflict):
+            desk_over(unit, clock).record_refund(CH, ID, restated)
+        assert before == stored(unit)
 
 
 class TestACaseRefundSentBySendDue:

@@ -124,6 +124,10 @@ def record_channel_refund(
     under that id is settled. Recorded under the refund's key, by the
     channel.
 
+    A refund the ledger keeps under another id, whose provider id is the
+    channel's refund id (one the desk sent through the channel's own
+    payments), is the same refund.
+
     Returns:
         `Recorded`; `Unchanged` when the ledger has the refund settled
         already or its key was applied before.
@@ -162,8 +166,11 @@ def record_channel_refund(
     ledger = order.payment_ledger
     if ledger is None:
         ledger = with_payments(PaymentLedger(order.order_id, order.currency), known)
+    # The channel may name a refund the desk sent by the provider's id, when
+    # the provider is the channel's own payments (Shopify Payments).
     existing = next(
-        (r for r in ledger.refunds if r.refund_id == refund.refund_id), None
+        (r for r in ledger.refunds if r.refund_id == refund.refund_id),
+        next((r for r in ledger.refunds if r.provider_id == refund.refund_id), None),
     )
     if existing is None:
         ledger = _holding(ledger, payment).request_refund(
@@ -184,7 +191,9 @@ def record_channel_refund(
         if existing is None
         else max(refund.created_at, existing.requested_at)
     )
-    ledger = ledger.settle_refund(refund.refund_id, settled_at)
+    ledger = ledger.settle_refund(
+        refund.refund_id if existing is None else existing.refund_id, settled_at
+    )
     return record_payments(
         order,
         ledger,
