@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import SupportsIndex
 
 import pytest
@@ -68,3 +69,42 @@ def test_a_long_array_counts_its_lines_once() -> None:
     read = list(_jsonlines._array(Counting(text), 0))
     assert [item.line for item in read] == list(range(2, 2_002))
     assert counted <= len(text)
+
+
+@pytest.mark.parametrize(
+    "first",
+    ['[{"type": "OrderPlaced",', "[1, 2", "[", "[1, 2]x"],
+    ids=["event-cut-short", "array-cut-short", "bracket-alone", "text-after"],
+)
+def test_a_broken_first_line_of_json_lines_is_told_from_a_broken_array(
+    first: str,
+) -> None:
+    """Followed by a whole value, it is one malformed line; the rest is read."""
+    read = list(items(f'{first}\n{{"a": 1}}\nnot json\n'))
+    assert [(item.line, item.value) for item in read] == [
+        (1, None),
+        (2, {"a": 1}),
+        (3, None),
+    ]
+    assert read[0].error is not None
+    assert read[0].error.startswith("not JSON: ")
+    assert read[2].error == "not JSON: Expecting value (column 1)"
+    # Followed by the rest of an array spread over lines, the file is refused.
+    with pytest.raises(NotJson):
+        list(items(f'{first}\n  {{"a": 1}},\n  {{"b": 2}},\n]\n'))
+
+
+LIMIT = sys.get_int_max_str_digits()
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["9" * (LIMIT + 1), "-" + "1" * (LIMIT + 700)],
+    ids=["one-digit-too-many", "negative"],
+)
+def test_a_number_of_too_many_digits_is_named_so(number: str) -> None:
+    """Not CPython's advice to call sys.set_int_max_str_digits()."""
+    problem = f"not JSON: a number of more than {LIMIT} digits"
+    assert [Item(1, error=problem), Item(2, {})] == list(items(f"{number}\n{{}}\n"))
+    with pytest.raises(NotJson, match=f"^line 2: {problem}$"):
+        list(items(f'[{{"a": 1}},\n {{"n": {number}}}]'))

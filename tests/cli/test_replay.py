@@ -141,6 +141,29 @@ class TestSample:
             (3, "PaymentCaptured", "applied"),
         ]
 
+    def test_a_first_line_cut_short_after_a_bracket_is_one_malformed_line(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """As anywhere else in the file: not taken for a broken array."""
+        lines = ['[{"type": "OrderPlaced",', *sample_lines()]
+        _, sample = run_json(capsys, EVENTS)
+
+        code, result = run_json(capsys, write(tmp_path / "e.jsonl", lines))
+
+        assert code == 1
+        assert result["malformed"][0] == {
+            "line": 1,
+            "problem": "not JSON: Expecting property name enclosed in double"
+            " quotes (column 25)",
+        }
+        assert [m["line"] for m in result["malformed"][1:]] == [
+            n + 1 for n in sorted(BROKEN)
+        ]
+        assert outcomes(result) == [
+            (None if line is None else line + 1, event, outcome)
+            for line, event, outcome in outcomes(sample)
+        ]
+
     def test_orders_end_in_their_status_with_a_gapless_audit_trail(
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
+import os
+import sqlite3
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -331,3 +336,106 @@ def test_a_database_path_that_cannot_be_opened_is_bad_usage(
     assert out == ""
     assert says in err
     assert len(err.strip().splitlines()) == 1
+
+
+def _db_command(command: str) -> list[str]:
+    return [command, *(["--orders", "20"] if command == "simulate" else [str(EVENTS)])]
+
+
+@pytest.mark.parametrize("command", ["simulate", "replay"])
+@pytest.mark.parametrize(
+    "content", ["order_id,amount\nTB-1,1.00\n", "SQLite"], ids=["csv", "short"]
+)
+def test_a_database_file_that_is_not_sqlite_is_bad_usage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, content: str
+) -> None:
+    """Named with its path before the run, not SQLite's "file is not a database"."""
+    kept = tmp_path / "orders.csv"
+    kept.write_text(content, encoding="utf-8")
+    code = main([*_db_command(command), "--db", str(kept)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert f"error: argument --db: {kept} is not a SQLite database" in err
+    assert len(err.strip().splitlines()) == 1
+    assert kept.read_text(encoding="utf-8") == content
+    assert list(tmp_path.iterdir()) == [kept]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
+@pytest.mark.parametrize("command", ["simulate", "replay"])
+def test_a_database_path_no_file_can_be_made_in_is_bad_usage(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """/proc refuses a new file even to root, as a read-only directory would."""
+    code = main([*_db_command(command), "--db", "/proc/orderkit-day.db"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert "error: argument --db: /proc/orderkit-day.db cannot be written:" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@contextlib.contextmanager
+def _unprivileged() -> Iterator[None]:
+    """Within, this process is refused what the permissions refuse, even as root.
+
+    Root may write in a read-only directory: as root, the effective user is
+    nobody (65534) within, and root again after (the saved user id stays
+    root's), so that the test runs, and means the same, either way.
+    """
+    if os.geteuid() != 0:
+        yield
+        return
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+@pytest.mark.parametrize("command", ["simulate", "replay"])
+@pytest.mark.parametrize(
+    "where",
+    ["locked/day.db", "locked/kept.db", "kept-read-only.db"],
+    ids=["new-in-read-only-directory", "kept-in-read-only-directory", "read-only"],
+)
+def test_a_database_path_the_user_cannot_write_is_bad_usage(
+    capsys: pytest.CaptureFixture[str], command: str, where: str
+) -> None:
+    """Refused before the run with the path and the reason, not SQLite's words.
+
+    A kept database in a read-only directory is refused too: SQLite
+    writes its -wal and -shm files beside it.
+    """
+    # Not tmp_path: pytest's directories are closed to other users.
+    with tempfile.TemporaryDirectory() as directory:
+        top = Path(directory)
+        top.chmod(0o777)
+        locked = top / "locked"
+        locked.mkdir()
+        kept = (locked / "kept.db", top / "kept-read-only.db")
+        for path in kept:
+            with contextlib.closing(sqlite3.connect(path)) as connection:
+                connection.execute("CREATE TABLE kept (n INTEGER)")
+                connection.commit()
+        kept[0].chmod(0o666)
+        kept[1].chmod(0o444)
+        before = {path: path.read_bytes() for path in kept}
+        locked.chmod(0o555)
+        db = str(top / where)
+        try:
+            with _unprivileged():
+                code = main([*_db_command(command), "--db", db])
+        finally:
+            locked.chmod(0o755)
+        out, err = capsys.readouterr()
+        assert code == 2
+        assert out == ""
+        assert err == (
+            f"orderkit {command}: error: argument --db: {db} cannot be written:"
+            " Permission denied (see --help)\n"
+        )
+        assert sorted(path.name for path in locked.iterdir()) == ["kept.db"]
+        assert {path: path.read_bytes() for path in kept} == before

@@ -20,6 +20,8 @@ from typing import Final, cast, final
 from urllib.parse import parse_qsl, quote, urlencode
 
 from orderkit.adapters.sqlite import SqliteUnitOfWork
+from orderkit.cli._order_files import SQLITE_HEADER
+from orderkit.cli._writable import write_problem
 from orderkit.errors import ConfigurationError
 from orderkit.ports import UnitOfWork
 
@@ -72,7 +74,9 @@ def database_option(text: str) -> str:
     Raises:
         argparse.ArgumentTypeError: `text` is empty, a DSN that cannot be
             read (named without its password), or a file path that is a
-            directory or lies in no directory (bad usage, before any run).
+            directory, lies in no directory, is an existing file that is
+            not a SQLite database, or cannot be written, it or its
+            directory (bad usage, before any run).
     """
     # SQLite reads "" as a private database per connection: nothing would
     # be kept, and simulate's workers would each see their own.
@@ -88,12 +92,31 @@ def database_option(text: str) -> str:
                 f"{describe(text)} is not a valid PostgreSQL DSN: {problem}"
             )
     elif text != MEMORY:
-        path = Path(text)
-        if path.is_dir():
-            raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name")
-        if not path.parent.is_dir():
-            raise argparse.ArgumentTypeError(f"there is no directory {path.parent}")
+        problem = _sqlite_problem(text)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(f"{text} {problem}")
     return text
+
+
+def _sqlite_problem(path: str) -> str | None:
+    """Why SQLite cannot keep a database at `path`, as words to follow it, or None.
+
+    An existing file must be a SQLite database (SQLite takes an empty file
+    for a new one); the file, and its directory, must be writable.
+    """
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        if not target.is_file():
+            # A FIFO or a device: reading its header could wait for ever.
+            return "is not a regular file; give a SQLite file"
+        try:
+            with target.open("rb") as file:
+                header = file.read(len(SQLITE_HEADER))
+        except OSError as error:
+            return f"cannot be read: {error.strerror or type(error).__name__}"
+        if header and header != SQLITE_HEADER:
+            return "is not a SQLite database; give a new file or a SQLite database"
+    return write_problem(path, new_files=True)
 
 
 def dsn_problem(dsn: str) -> str | None:

@@ -1,10 +1,13 @@
 """JSON values from a file, each with the line it starts on.
 
 A file is either one JSON array (each element a value), one JSON value, or
-JSON Lines (one value per line; a first line that is a whole array, with
-lines after it, is the first value of JSON Lines). An object naming a key
-twice is not read: its line is reported as not JSON. Every value comes with
-its line number, so a command can say which line it could not use. In
+JSON Lines (one value per line). A file whose first line starts with `[`
+is one array spread over lines unless that line is a line of JSON Lines:
+a whole array with lines after it (their first value), or a line that is
+not JSON (one cut short, say) followed by a line that is a whole value,
+when no array that starts on it ends on a later line. An object naming a
+key twice is not read: its line is reported as not JSON. Every value comes
+with its line number, so a command can say which line it could not use. In
 JSON Lines a line that is not JSON is reported and the rest are read; in an
 array a syntax error, or anything after it, leaves no way to tell what was
 meant, so the whole file is refused.
@@ -13,6 +16,7 @@ meant, so the whole file is refused.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Final, final
 
@@ -74,11 +78,19 @@ def _skip(text: str, position: int) -> int:
 _UNREADABLE: Final = (ValueError, RecursionError)
 
 
+# CPython refuses to read an integer of more digits than its limit (4,300
+# by default), with advice (sys.set_int_max_str_digits) no user can act on.
+_TOO_LONG: Final = re.compile(r"Exceeds the limit \((\d+) digits\)")
+
+
 def _problem(error: ValueError | RecursionError) -> str:
     if isinstance(error, json.JSONDecodeError):
         return f"not JSON: {error.msg} (column {error.colno})"
     if isinstance(error, RecursionError):
         return "not JSON: nested too deeply"
+    too_long = _TOO_LONG.match(str(error))
+    if too_long is not None:
+        return f"not JSON: a number of more than {too_long.group(1)} digits"
     return f"not JSON: {error}"
 
 
@@ -90,7 +102,7 @@ def items(text: str) -> Iterator[Item]:
     """
     text = text.removeprefix("\ufeff")
     start = _skip(text, 0)
-    if text.startswith("[", start) and not _first_of_lines(text, start):
+    if text.startswith("[", start) and not _of_lines(text, start):
         yield from _array(text, start)
         return
     try:
@@ -109,18 +121,37 @@ def items(text: str) -> Iterator[Item]:
             yield Item(number, error=_problem(error))
 
 
-def _first_of_lines(text: str, start: int) -> bool:
-    """Whether the array at `start` is a whole line with more lines after it.
+def _of_lines(text: str, start: int) -> bool:
+    """Whether the file whose first line starts with `[` at `start` is JSON Lines.
 
-    Such a file is JSON Lines whose first value happens to be an array.
-    Only the first line is read to tell: an array spread over lines reads
-    as an array, and its errors refuse the file as before.
+    It is when lines follow the first, and the first is a whole JSON value
+    (JSON Lines whose first value happens to be an array), or is not JSON
+    but the next line is a whole value and no array that starts at `start`
+    ends on a later line (a broken line of JSON Lines, reported as such).
+    An array spread over lines has no such next line (its elements end
+    with commas, or are cut over lines; the one without a comma is the
+    last, and the array ends after it), so its errors refuse the file.
     """
     end = text.find("\n", start)
     if end == -1 or _skip(text, end) == len(text):
         return False
+    if _whole(text[start:end]):
+        return True
+    after = _skip(text, end)
+    after_end = text.find("\n", after)
+    if not _whole(text[after:] if after_end == -1 else text[after:after_end]):
+        return False
     try:
-        _DECODER.decode(text[start:end])
+        _, ended = _DECODER.raw_decode(text, start)
+    except _UNREADABLE:
+        return True
+    return ended <= end
+
+
+def _whole(line: str) -> bool:
+    """Whether `line` is one JSON value, alone."""
+    try:
+        _DECODER.decode(line)
     except _UNREADABLE:
         return False
     return True

@@ -67,7 +67,8 @@ examples:
 
 exit codes: 0 every line read, no event rejected or left waiting, 1 malformed
 lines, rejected events, or events still waiting for their order at the end,
-2 bad usage (a file missing or not UTF-8), 3 the store failed.
+2 bad usage (a file missing or not UTF-8, a --db file that cannot be used),
+3 the store failed.
 """
 
 

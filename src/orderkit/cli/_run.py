@@ -26,6 +26,7 @@ from orderkit.cli._summary import summarize
 from orderkit.cli._traffic import plan_day
 from orderkit.cli._workers import Job, Progress, run_here, run_processes
 from orderkit.cli._world import SimClock
+from orderkit.cli._writable import write_problem
 from orderkit.ports import UnitOfWork
 from orderkit.services import Ledger
 
@@ -167,20 +168,14 @@ def simulate(
 def _check_report(path: str, db: str | None) -> None:
     """Refuse a report path that cannot be written before the run, not after."""
     target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"--report {path} is a directory; give a file name")
-    if not target.parent.is_dir():
-        raise UsageError(f"--report {path}: there is no directory {target.parent}")
     if db is not None and db != MEMORY and not is_dsn(db) and _same_file(target, db):
         raise UsageError(
             f"--report {path} is the database --db {db} (or one of its files);"
             " give the report another name"
         )
-    try:
-        _try_writing(target)
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise UsageError(f"--report {path} cannot be written: {reason}") from None
+    problem = write_problem(path)
+    if problem is not None:
+        raise UsageError(f"--report {path} {problem}")
 
 
 def _same_file(report: Path, db: str) -> bool:
@@ -193,21 +188,6 @@ def _same_file(report: Path, db: str) -> bool:
             if report.samefile(name):  # a hard link, say
                 return True
     return False
-
-
-def _try_writing(target: Path) -> None:
-    """Open `target` for writing without changing it: raise if it cannot be.
-
-    A new file is created, then removed; an existing one is opened to
-    append nothing. Permissions, read-only file systems and the like all
-    answer as the real write would.
-    """
-    if target.exists():
-        with target.open("ab"):
-            return
-    with target.open("xb"):
-        pass
-    target.unlink()
 
 
 def _refuse_used(unit: UnitOfWork, target: str) -> None:
