@@ -435,6 +435,7 @@ SURFACE = {
         "PurchaseContext",
         "Quote",
         "Refund",
+        "RefundLine",
         "RefundState",
         "RefusedOffer",
         "StackingPolicy",

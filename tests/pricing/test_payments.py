@@ -25,6 +25,7 @@ from orderkit.pricing import (
     PaymentLedger,
     PaymentRecord,
     Refund,
+    RefundLine,
     RefundState,
 )
 
@@ -154,6 +155,26 @@ class TestRefunds:
         )
         with pytest.raises(IdempotencyConflict):
             ledger.request_refund("RF-1", "alipay-2088-001", cny("6.00"), "x", T1)
+
+    def test_a_refund_keeps_the_units_it_pays_back(self, paid: PaymentLedger) -> None:
+        units = [RefundLine("L1", 1, restock=True)]
+        ledger = paid.request_refund(
+            "RF-1", "alipay-2088-001", cny("5.00"), "x", T1, lines=units
+        )
+        assert (RefundLine("L1", 1, restock=True),) == ledger.refund("RF-1").lines
+        again = ledger.request_refund(
+            "RF-1", "alipay-2088-001", cny("5.00"), "x", T2, lines=units
+        )
+        assert ledger is again
+        with pytest.raises(IdempotencyConflict):
+            ledger.request_refund(
+                "RF-1",
+                "alipay-2088-001",
+                cny("5.00"),
+                "x",
+                T1,
+                lines=[RefundLine("L1", 2)],
+            )
 
 
 class TestOverrides:

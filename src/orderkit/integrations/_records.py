@@ -23,7 +23,6 @@ from orderkit._validate import (
     instance_of,
     optional_text,
     plain_text,
-    positive_int,
     positive_money,
     text,
 )
@@ -36,7 +35,8 @@ from orderkit.errors import (
 )
 from orderkit.money import Money
 from orderkit.orders import OrderEvent, OrderPlaced, OrderStatus, PaymentCaptured
-from orderkit.pricing import Quote
+from orderkit.orders._payments import refund_lines
+from orderkit.pricing import Quote, RefundLine
 
 
 __all__ = [
@@ -194,28 +194,6 @@ class ChannelOrder:
 
 
 @final
-@attrs.frozen(slots=True)
-class RefundLine:
-    """Units of one order line a refund covers.
-
-    Attributes:
-        line_id: The order line.
-        quantity: Units refunded.
-        restock: Whether the channel put them back on sale.
-
-    .. versionadded:: 0.1.0
-    """
-
-    line_id: str = attrs.field(validator=text("line_id"))
-    quantity: int = attrs.field(validator=positive_int("quantity"))
-    restock: bool = attrs.field(default=False, validator=instance_of("restock", bool))
-
-
-def _refund_lines(value: Iterable[RefundLine]) -> tuple[RefundLine, ...]:
-    return as_tuple(value, "lines", RefundLine)
-
-
-@final
 @attrs.frozen(slots=True, kw_only=True)
 class ChannelRefund:
     """Money a channel sent back for an order.
@@ -243,7 +221,7 @@ class ChannelRefund:
     key: IdempotencyKey = attrs.field(validator=instance_of("key", IdempotencyKey))
     amount: Money = attrs.field(validator=positive_money("amount"))
     created_at: pendulum.DateTime = attrs.field(converter=_created_at)
-    lines: tuple[RefundLine, ...] = attrs.field(default=(), converter=_refund_lines)
+    lines: tuple[RefundLine, ...] = attrs.field(default=(), converter=refund_lines)
     payment_id: str | None = attrs.field(
         default=None, validator=optional_text("payment_id")
     )

@@ -33,6 +33,7 @@ from orderkit._validate import (
     as_tuple,
     instance_of,
     optional_name,
+    positive_int,
     positive_money,
     text,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "PaymentRecord",
     "PaymentTotals",
     "Refund",
+    "RefundLine",
     "RefundState",
 ]
 
@@ -158,6 +160,30 @@ class PaymentRecord:
 
 @final
 @attrs.frozen(slots=True)
+class RefundLine:
+    """Units of one order line a refund pays back.
+
+    Attributes:
+        line_id: The order line.
+        quantity: Units refunded.
+        restock: Whether the channel put them back on sale (its word only:
+            orderkit's inventory ledger is not moved by it).
+
+    .. versionadded:: 0.1.0
+    """
+
+    line_id: str = attrs.field(validator=text("line_id"))
+    quantity: int = attrs.field(validator=positive_int("quantity"))
+    restock: bool = attrs.field(default=False, validator=instance_of("restock", bool))
+
+
+def refund_lines(value: Iterable[RefundLine]) -> tuple[RefundLine, ...]:
+    """`value` as a tuple of `RefundLine`s, or `ValidationError` naming `lines`."""
+    return as_tuple(value, "lines", RefundLine)
+
+
+@final
+@attrs.frozen(slots=True)
 class Refund:
     """Money sent back against one payment transaction.
 
@@ -176,6 +202,9 @@ class Refund:
             provider's statement may list the refund under either id, and
             `orderkit.services.reconcile_payments` matches both. Unique in
             its ledger, and never another refund's `refund_id`.
+        lines: The order's units it pays back, when its maker said (a
+            channel's refund of given units); empty for money alone, and
+            for an after-sales case's refund, whose case names its units.
 
     .. versionadded:: 0.1.0
     """
@@ -194,6 +223,7 @@ class Refund:
     provider_id: str | None = attrs.field(
         default=None, validator=optional_name("provider_id")
     )
+    lines: tuple[RefundLine, ...] = attrs.field(default=(), converter=refund_lines)
 
     def __attrs_post_init__(self) -> None:
         decided = self.decided_at
@@ -472,6 +502,7 @@ class PaymentLedger:
         at: dt.datetime,
         *,
         provider_id: str | None = None,
+        lines: Iterable[RefundLine] = (),
     ) -> PaymentLedger:
         """Record a refund sent to the provider: pending until settled or failed.
 
@@ -484,6 +515,7 @@ class PaymentLedger:
             at: When it was requested.
             provider_id: The id the provider answered with, when it gave
                 one of its own: its statement may list the refund under it.
+            lines: The order's units it pays back, when known.
 
         Returns:
             The new ledger; this one unchanged if the same refund is recorded
@@ -499,7 +531,7 @@ class PaymentLedger:
             RefundExceedsCapture: `amount` is more than the payment's captured
                 amount and allowance, less what is refunded or pending.
             IdempotencyConflict: `refund_id` was used for another refund, or
-                with another `provider_id`.
+                with another `provider_id` or other `lines`.
         """
         # The argument's name, not the refund's field: the caller passed `at`.
         refund = Refund(
@@ -509,16 +541,18 @@ class PaymentLedger:
             reason,
             to_utc(at, "at"),
             provider_id=provider_id,
+            lines=lines,
         )
         self._same_currency(amount, "amount")
         self._payment(payment_id, "payment_id")
         for existing in self.refunds:
             if existing.refund_id == refund_id:
-                if (existing.payment_id, existing.amount, existing.reason) == (
-                    payment_id,
-                    amount,
-                    reason,
-                ) and provider_id in {None, existing.provider_id}:
+                same = (existing.payment_id, existing.amount, existing.reason)
+                if (
+                    same == (payment_id, amount, reason)
+                    and existing.lines == refund.lines
+                    and provider_id in {None, existing.provider_id}
+                ):
                     return self
                 raise IdempotencyConflict(f"refund:{refund_id}")
         known = _refund_ids(self.refunds)

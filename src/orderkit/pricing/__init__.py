@@ -44,6 +44,7 @@ from orderkit.orders._payments import (
     PaymentRecord,
     PaymentTotals,
     Refund,
+    RefundLine,
     RefundState,
 )
 from orderkit.orders._price_changes import (
@@ -149,6 +150,7 @@ __all__ = [
     "PurchaseContext",
     "Quote",
     "Refund",
+    "RefundLine",
     "RefundState",
     "RefusedOffer",
     "StackingPolicy",

@@ -256,7 +256,7 @@ _INLINE: Final[tuple[tuple[UnstructureHook, str], ...]] = (
 # were, and a reader that predates them reads what they default to.
 OMITTED_AT_DEFAULT: Final[Mapping[type, frozenset[str]]] = {
     OrderLine: frozenset({"stocked"}),
-    Refund: frozenset({"provider_id"}),
+    Refund: frozenset({"provider_id", "lines"}),
     Saga: frozenset({"tasks"}),
 }
 

@@ -119,10 +119,10 @@ def record_channel_refund(
     keep yet is added to it first, captured as the order recorded it. An
     order without a ledger gets one keeping every one of `payments`, as the
     refund saga's does, so that reconciliation still expects their
-    captures. Its ledger id is the channel's refund id,
-    requested and settled when the channel made it; one recorded pending
-    under that id is settled. Recorded under the refund's key, by the
-    channel.
+    captures. Its ledger id is the channel's refund id, requested and
+    settled when the channel made it, with the units it names
+    (`Refund.lines`); one recorded pending under that id is settled.
+    Recorded under the refund's key, by the channel.
 
     A refund the ledger keeps under another id, whose provider id is the
     channel's refund id (one the desk sent through the channel's own
@@ -179,6 +179,7 @@ def record_channel_refund(
             refund.amount,
             _reason(refund),
             refund.created_at,
+            lines=refund.lines,
         )
     elif (existing.payment_id, existing.amount) != (payment_id, refund.amount):
         raise IdempotencyConflict(f"refund:{refund.refund_id}")

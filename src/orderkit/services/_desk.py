@@ -79,12 +79,14 @@ from orderkit.services._channel_refunds import (
 from orderkit.services._desk_notes import (
     case_refund_failed,
     case_refund_message,
+    held_as_paid_twice,
     held_for,
     held_for_payments,
     just_passed,
     order_messages,
     owe,
     owe_case,
+    paid_by_channel,
     parked_record,
     pricing_warning_record,
     reached,
@@ -809,34 +811,56 @@ class OrderDesk:
             if isinstance(outcome, Unchanged):
                 return outcome
             records = [outcome.record]
+            twice = paid_by_channel(outcome.order) - paid_by_channel(order)
             if isinstance(part, AfterSalesCase):
                 self._stock(uow).restock(order, part)
-                if just_passed(order, part):
+                # A case returning units the channel paid back owes nothing.
+                if just_passed(order, part) and part.case_id not in twice:
                     uow.outbox.add([case_refund_message(order, part, now)])
                     outcome = owe_case(outcome, part, now)
                     # Its record now says the refund saga started too.
                     records = [outcome.record]
             elif isinstance(part, PaymentLedger):
-                owed = None
-                if order.status.is_terminal:
-                    owed = _owed_more(order, outcome.order, now)
-                if (
-                    owed is None
-                    and "refund" not in outcome.order.review
-                    and case_refund_failed(order, outcome.order) is not None
-                ):
-                    # Whatever its status: nothing else would send it again.
-                    owed = held_for(outcome.order, "refund", now)
-                if owed is not None:
-                    outcome = attrs.evolve(outcome, order=owed[0])
-                    records.append(owed[1])
-                cause = ("amendment", str(key))
-                corrected = corrected_refund(uow, order, outcome.order, cause, now)
-                if corrected is not None:
-                    uow.outbox.add([corrected])
+                outcome, records = self._ledger_amended(uow, order, outcome, key, now)
+            if twice:
+                held, said = held_as_paid_twice(outcome.order, twice, now)
+                outcome = attrs.evolve(outcome, order=held)
+                records.append(said)
             self._store(uow, order, outcome.order, records, now)
             uow.commit()
         return outcome
+
+    @staticmethod
+    def _ledger_amended(
+        uow: UnitOfWork,
+        order: Order,
+        outcome: Recorded,
+        key: IdempotencyKey,
+        now: pendulum.DateTime,
+    ) -> tuple[Recorded, list[AuditRecord]]:
+        """A ledger amendment's `outcome`, held if money is owed, and its records.
+
+        A `refund` message the amendment corrects goes to the outbox.
+        """
+        records = [outcome.record]
+        owed = None
+        if order.status.is_terminal:
+            owed = _owed_more(order, outcome.order, now)
+        if (
+            owed is None
+            and "refund" not in outcome.order.review
+            and case_refund_failed(order, outcome.order) is not None
+        ):
+            # Whatever its status: nothing else would send it again.
+            owed = held_for(outcome.order, "refund", now)
+        if owed is not None:
+            outcome = attrs.evolve(outcome, order=owed[0])
+            records.append(owed[1])
+        cause = ("amendment", str(key))
+        corrected = corrected_refund(uow, order, outcome.order, cause, now)
+        if corrected is not None:
+            uow.outbox.add([corrected])
+        return outcome, records
 
     def record_refund(
         self,
@@ -956,7 +980,14 @@ class OrderDesk:
             if isinstance(outcome, Recorded):
                 cause = ("channel_refund", refund.refund_id)
                 corrected = corrected_refund(uow, order, outcome.order, cause, now)
-                self._store(uow, order, outcome.order, [outcome.record], now)
+                records = [outcome.record]
+                twice = paid_by_channel(outcome.order) - paid_by_channel(order)
+                if twice:
+                    # Units a case returned, refunded already.
+                    held, said = held_as_paid_twice(outcome.order, twice, now)
+                    outcome = attrs.evolve(outcome, order=held)
+                    records.append(said)
+                self._store(uow, order, outcome.order, records, now)
                 if corrected is not None:
                     uow.outbox.add([corrected])
                 uow.commit()

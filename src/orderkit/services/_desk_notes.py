@@ -280,16 +280,72 @@ def case_owed(order: Order) -> AfterSalesCase | None:
 
     A case is owed its refund from its passed inspection until its refund is
     in the order's payment ledger, sent or failed: a refund the provider
-    declined is a person's to settle, never sent again under a new key.
+    declined is a person's to settle, never sent again under a new key. A
+    case returning units the channel's refunds paid back already
+    (`paid_by_channel`) is never owed: a person settles it.
     """
     ledger = order.payment_ledger
     sent = set() if ledger is None else {r.refund_id for r in ledger.refunds}
+    paid = paid_by_channel(order)
     for case in order.after_sales:
         if case.state is not CaseState.INSPECTED or not case.inspection_passed:
             continue
-        if case_refund_key(order, case) not in sent:
+        if case_refund_key(order, case) not in sent and case.case_id not in paid:
             return case
     return None
+
+
+def paid_by_channel(order: Order) -> frozenset[str]:
+    """The passed cases returning units the channel's refunds paid back, by id.
+
+    A channel's refund may name the units it pays back (`Refund.lines`),
+    and a case that passed inspection pays back the units it returns. On
+    a line the channel refunded, the two together pay back at most the
+    units bought; a case that takes them past it, counting the cases in
+    the order they were opened, returns units the buyer has had their
+    money for already (the channel refunded a unit, then the warehouse
+    took it back through a case, or the other way round). Failed refunds
+    pay nothing back.
+    """
+    ledger = order.payment_ledger
+    paid: dict[str, int] = {}
+    for refund in () if ledger is None else ledger.refunds:
+        if refund.state is not RefundState.FAILED:
+            for units in refund.lines:
+                paid[units.line_id] = paid.get(units.line_id, 0) + units.quantity
+    if not paid:
+        return frozenset()
+    bought = {line.line_id: line.quantity for line in order.lines}
+    twice: set[str] = set()
+    for case in order.after_sales:
+        if not case.inspection_passed:
+            continue
+        for line in case.lines:
+            if line.line_id in paid:
+                paid[line.line_id] += line.quantity
+                if paid[line.line_id] > bought.get(line.line_id, 0):
+                    twice.add(case.case_id)
+    return frozenset(twice)
+
+
+def held_as_paid_twice(
+    order: Order, cases: Iterable[str], now: pendulum.DateTime
+) -> tuple[Order, AuditRecord]:
+    """The order waiting for a person (`"refund"`) about `cases`, and its record.
+
+    The record names the cases: the person sends what is still owed, if
+    anything, or records the case refunded by the channel's refund
+    (`refund_case` with its refund id). An order waiting for `"refund"`
+    already keeps its review, and the record names the cases all the same.
+    """
+    named = ", ".join(sorted(cases))
+    said = FieldChange(
+        "after_sales",
+        "",
+        f"case {named} returns units the channel's refunds paid back already: "
+        "a person checks the buyer is not refunded twice",
+    )
+    return _held_telling(order, "refund", (said,), now)
 
 
 def case_refund_failed(before: Order, after: Order) -> AfterSalesCase | None:
@@ -417,8 +473,15 @@ def held_for_payments(
     `"payment"` already keeps its review: the record names the payments
     the person is to look at as well.
     """
-    if "payment" not in order.review:
-        return held_for(order, "payment", now, *said)
+    return _held_telling(order, "payment", said, now)
+
+
+def _held_telling(
+    order: Order, reason: str, said: Sequence[FieldChange], now: pendulum.DateTime
+) -> tuple[Order, AuditRecord]:
+    """The order held for `reason` (or kept waiting), and a record telling `said`."""
+    if reason not in order.review:
+        return held_for(order, reason, now, *said)
     held = _evolve_order(order, version=order.version + 1)
     return held, _desk_record(held, now, "HeldForReview", "review", tuple(said))
 
