@@ -151,11 +151,11 @@ def paid_twice_then_cancelled(
     return desk
 
 
-def passed_case(
+def requested_case(
     *, case_id: str = "AS-1", refund: str = "288.00", payment_id: str = "alipay-77"
 ) -> AfterSalesCase:
-    """One teapot back to Shanghai, its inspection passed: `refund` owed."""
-    case = request_return(
+    """The buyer asks to send one teapot back to Shanghai for `refund`."""
+    return request_return(
         case_id=case_id,
         order_id=ID,
         payment_id=payment_id,
@@ -166,6 +166,13 @@ def passed_case(
         return_to="SH-1",
         at=T0.add(days=3),
     )
+
+
+def passed_case(
+    *, case_id: str = "AS-1", refund: str = "288.00", payment_id: str = "alipay-77"
+) -> AfterSalesCase:
+    """One teapot back to Shanghai, its inspection passed: `refund` owed."""
+    case = requested_case(case_id=case_id, refund=refund, payment_id=payment_id)
     case = approve_case(case, "mgr.li", "finance", TIERS, T0.add(days=4))
     case = receive_return(case, {}, {}, T0.add(days=6))
     return inspect_return(case, passed=True, at=T0.add(days=7)).case

@@ -19,6 +19,7 @@ from tests.services._refund_samples import (
     paid_twice_then_cancelled,
     passed_case,
     provider_captured,
+    requested_case,
     stocked_desk,
     stored,
 )
@@ -51,6 +52,7 @@ from orderkit.orders import (
     Saga,
     Unchanged,
     refund_case,
+    reject_case,
 )
 from orderkit.ports import Carrier, Payments, UnitOfWork
 from orderkit.pricing import PaymentLedger, RefundState
@@ -1033,6 +1035,24 @@ class TestAfterSalesRefunds:
         assert self.on_hand(shop) == 10
         assert stored(shop.unit).after_sales == ()
         assert refunds_owed(shop.unit) == []
+
+    def test_a_return_of_units_never_shipped_is_refused_when_opened(
+        self, shop: Shop, payments: FakePayments
+    ) -> None:
+        accepted_and_paid(shop, payments)
+        before = stored(shop.unit)
+
+        with pytest.raises(ValidationError, match=r"0 units shipped") as caught:
+            self.inspected(shop.desk, requested_case())
+
+        assert "lines[0].quantity" == caught.value.field
+        assert before == stored(shop.unit)
+        # Refused, it returns nothing: the desk records it.
+        rejected = reject_case(
+            requested_case(), "mgr.li", "未发货 / never shipped", T0.add(days=4)
+        )
+        self.inspected(shop.desk, rejected)
+        assert [CaseState.REJECTED] == [c.state for c in stored(shop.unit).after_sales]
 
     def test_a_lost_reply_is_resumed_and_refunds_once(
         self, shop: Shop, shipped: OrderDesk, payments: FakePayments

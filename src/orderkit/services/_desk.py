@@ -102,7 +102,12 @@ from orderkit.services._desk_overpaid import (
     recorded_total,
     state_total,
 )
-from orderkit.services._desk_stock import SETTLED_BY_ENDING, OrderStock, owner_of
+from orderkit.services._desk_stock import (
+    SETTLED_BY_ENDING,
+    OrderStock,
+    check_opened,
+    owner_of,
+)
 from orderkit.services._desk_tracking import carrier_hold, parcel_event
 from orderkit.services._duplicates import DuplicateDetector
 from orderkit.services._intake import (
@@ -773,7 +778,16 @@ class OrderDesk:
         flight, `Refunds.send_due` starts it once that one has ended), which
         sends `case.refund_amount` back to `case.payment_id` and records the
         case `REFUNDED`. Do not send that refund yourself; read the case
-        back from the order (`Order.after_sales`) before its next step.
+        back from the order (`Order.after_sales`) before its next step. A
+        case returning units the channel's refunds paid back already
+        (`Refund.lines`: on a line, they and the passed cases' units come
+        to more than were bought) owes nothing: the order waits for a
+        person instead (`review` gains `"refund"`, its `HeldForReview`
+        record naming the case), who sends what is still owed, if
+        anything, or records the case refunded under the channel's refund
+        id. A case the order does not have yet is refused when it returns
+        units the order never shipped, or that an earlier case took back
+        already, whatever its step (a rejected case returns nothing).
 
         A payment ledger in which the refund a case was recorded `REFUNDED`
         by has failed leaves that money owed, and nothing sends it again
@@ -794,7 +808,8 @@ class OrderDesk:
 
         Raises:
             UnknownOrder: The desk has no such order.
-            ValidationError: `part` is none of the three, or does not fit.
+            ValidationError: `part` is none of the three, or does not fit;
+                a new case returns units not shipped (`lines[i].quantity`).
             IllegalTransition: The part moves backwards: a payment ledger
                 that drops or changes what the stored one holds (the
                 reason says to extend `order.payment_ledger`).
@@ -813,6 +828,7 @@ class OrderDesk:
             records = [outcome.record]
             twice = paid_by_channel(outcome.order) - paid_by_channel(order)
             if isinstance(part, AfterSalesCase):
+                check_opened(order, part)
                 self._stock(uow).restock(order, part)
                 # A case returning units the channel paid back owes nothing.
                 if just_passed(order, part) and part.case_id not in twice:

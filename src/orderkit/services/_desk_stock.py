@@ -19,6 +19,7 @@ from orderkit.inventory._routing import route_summed
 from orderkit.orders import (
     AfterSalesCase,
     Cancelled,
+    CaseState,
     Closed,
     Order,
     OrderEvent,
@@ -344,6 +345,22 @@ def _until(deadline: pendulum.DateTime, now: pendulum.DateTime) -> dt.timedelta:
     seconds: some 20x slower, and it rounds spans of centuries.
     """
     return dt.datetime.__sub__(deadline, now)
+
+
+def check_opened(order: Order, case: AfterSalesCase) -> None:
+    """Refuse a case the order does not have yet that returns units never shipped.
+
+    Checked when the case is first recorded, whatever its step, so that a
+    return of units still in the warehouse is refused when it is opened,
+    not at its inspection days later. A rejected case returns nothing.
+
+    Raises:
+        ValidationError: The case returns more units of a line than shipped
+            and not put back by an earlier case (`lines[i].quantity`).
+    """
+    known = any(c.case_id == case.case_id for c in order.after_sales)
+    if not known and case.state is not CaseState.REJECTED:
+        _check_returnable(order, case)
 
 
 def _check_returnable(order: Order, case: AfterSalesCase) -> None:
