@@ -4,11 +4,14 @@ Installed with orderkit (the `pytest11` entry point `orderkit`), so every
 test suite that has orderkit installed can ask for them:
 
 - `orderkit_clock`: a `FrozenClock` at 2026-01-01T00:00Z;
-- memory stores, each new and empty: `orderkit_ledger_store`,
+- `orderkit_uow`, a `MemoryUnitOfWork` over empty stores of its own;
+- its stores, one fixture each: `orderkit_ledger_store`,
   `orderkit_order_store`, `orderkit_audit_log`, `orderkit_outbox`,
   `orderkit_inbox`, `orderkit_key_store`, `orderkit_limit_store`,
-  `orderkit_detector_store`, `orderkit_cursor_store`, and
-  `orderkit_uow`, a `MemoryUnitOfWork` over stores of its own;
+  `orderkit_detector_store` and `orderkit_cursor_store`, each callable
+  outside a unit of work (every call then runs in a unit of its own,
+  committed if it returns, rolled back if it raises) and inside one of
+  yours on `orderkit_uow` (as part of it);
 - `orderkit_ledger`: a `Ledger` over `orderkit_ledger_store` and the clock;
 - fakes of the outside: `orderkit_payments`, `orderkit_carrier`,
   `orderkit_warehouse`, `orderkit_channel`, `orderkit_notifier`;
@@ -16,6 +19,11 @@ test suite that has orderkit installed can ask for them:
   `orderkit_desk_policy` (override it to configure the desk) and
   `orderkit_fingerprinter`; `orderkit_stock(sku, quantity)` puts stock in
   the desk's ledger.
+
+The desk, `orderkit_ledger`, `orderkit_stock` and the store fixtures all
+see one world, `orderkit_uow`'s: stock received through `orderkit_ledger`
+is stock the desk sells, and the messages the desk writes are in
+`orderkit_outbox`.
 
 The plugin is a module of its own, outside the `orderkit` package, and
 imports orderkit only inside its fixtures: loading it imports nothing of
@@ -31,7 +39,7 @@ orderkit's imports.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -100,94 +108,124 @@ def orderkit_clock() -> FrozenClock:
 
 
 # --------------------------------------------------------------------------
-# Memory stores
-
-
-@pytest.fixture
-def orderkit_ledger_store() -> MemoryLedgerStore:
-    """An empty `MemoryLedgerStore`."""
-    from orderkit.adapters.memory import MemoryLedgerStore
-
-    return MemoryLedgerStore()
-
-
-@pytest.fixture
-def orderkit_order_store() -> MemoryOrderStore:
-    """An empty `MemoryOrderStore`."""
-    from orderkit.adapters.memory import MemoryOrderStore
-
-    return MemoryOrderStore()
-
-
-@pytest.fixture
-def orderkit_audit_log() -> MemoryAuditLog:
-    """An empty `MemoryAuditLog`."""
-    from orderkit.adapters.memory import MemoryAuditLog
-
-    return MemoryAuditLog()
-
-
-@pytest.fixture
-def orderkit_outbox() -> MemoryOutbox:
-    """An empty `MemoryOutbox`."""
-    from orderkit.adapters.memory import MemoryOutbox
-
-    return MemoryOutbox()
-
-
-@pytest.fixture
-def orderkit_inbox() -> MemoryInbox:
-    """An empty `MemoryInbox`."""
-    from orderkit.adapters.memory import MemoryInbox
-
-    return MemoryInbox()
-
-
-@pytest.fixture
-def orderkit_key_store() -> MemoryKeyStore:
-    """An empty `MemoryKeyStore`, for `orderkit.services.Idempotency`."""
-    from orderkit.adapters.memory import MemoryKeyStore
-
-    return MemoryKeyStore()
-
-
-@pytest.fixture
-def orderkit_limit_store() -> MemoryLimitStore:
-    """An empty `MemoryLimitStore`, for `orderkit.services.PurchaseLimits`."""
-    from orderkit.adapters.memory import MemoryLimitStore
-
-    return MemoryLimitStore()
-
-
-@pytest.fixture
-def orderkit_detector_store() -> MemoryDetectorStore:
-    """An empty `MemoryDetectorStore`, for `orderkit.services.DuplicateDetector`."""
-    from orderkit.adapters.memory import MemoryDetectorStore
-
-    return MemoryDetectorStore()
-
-
-@pytest.fixture
-def orderkit_cursor_store() -> MemoryCursorStore:
-    """An empty `MemoryCursorStore`, for `orderkit.services.pull`."""
-    from orderkit.adapters.memory import MemoryCursorStore
-
-    return MemoryCursorStore()
+# The unit of work and its stores
 
 
 @pytest.fixture
 def orderkit_uow() -> MemoryUnitOfWork:
-    """A `MemoryUnitOfWork` over empty stores of its own."""
+    """A `MemoryUnitOfWork` over empty stores of its own: the desk's."""
     from orderkit.adapters.memory import MemoryUnitOfWork
 
     return MemoryUnitOfWork()
+
+
+def _store(uow: MemoryUnitOfWork, name: str) -> Any:  # noqa: ANN401 - each fixture names its store
+    """The store `name` of `uow`, callable with or without a unit open."""
+    from orderkit.testing._unit_view import UnitStoreView
+
+    # The stores of a unit of work refuse calls outside a unit; the view
+    # runs each such call in a unit of its own (see `UnitStoreView`).
+    return UnitStoreView(uow, name)
+
+
+@pytest.fixture
+def orderkit_ledger_store(orderkit_uow: MemoryUnitOfWork) -> MemoryLedgerStore:
+    """The `MemoryLedgerStore` of `orderkit_uow`: the desk's stock.
+
+    Callable outside a unit of work too: see the module's docstring.
+    """
+    store: MemoryLedgerStore = _store(orderkit_uow, "ledger")
+    return store
+
+
+@pytest.fixture
+def orderkit_order_store(orderkit_uow: MemoryUnitOfWork) -> MemoryOrderStore:
+    """The `MemoryOrderStore` of `orderkit_uow`: the desk's orders.
+
+    Callable outside a unit of work too: see the module's docstring.
+    """
+    store: MemoryOrderStore = _store(orderkit_uow, "orders")
+    return store
+
+
+@pytest.fixture
+def orderkit_audit_log(orderkit_uow: MemoryUnitOfWork) -> MemoryAuditLog:
+    """The `MemoryAuditLog` of `orderkit_uow`: the desk's audit trail.
+
+    Callable outside a unit of work too: see the module's docstring.
+    """
+    store: MemoryAuditLog = _store(orderkit_uow, "audit")
+    return store
+
+
+@pytest.fixture
+def orderkit_outbox(orderkit_uow: MemoryUnitOfWork) -> MemoryOutbox:
+    """The `MemoryOutbox` of `orderkit_uow`: the messages the desk wrote.
+
+    Callable outside a unit of work too: see the module's docstring.
+    """
+    store: MemoryOutbox = _store(orderkit_uow, "outbox")
+    return store
+
+
+@pytest.fixture
+def orderkit_inbox(orderkit_uow: MemoryUnitOfWork) -> MemoryInbox:
+    """The `MemoryInbox` of `orderkit_uow`.
+
+    Callable outside a unit of work too: see the module's docstring.
+    """
+    store: MemoryInbox = _store(orderkit_uow, "inbox")
+    return store
+
+
+@pytest.fixture
+def orderkit_key_store(orderkit_uow: MemoryUnitOfWork) -> MemoryKeyStore:
+    """The `MemoryKeyStore` of `orderkit_uow`, for `orderkit.services.Idempotency`.
+
+    Callable outside a unit of work too: see the module's docstring.
+    """
+    store: MemoryKeyStore = _store(orderkit_uow, "keys")
+    return store
+
+
+@pytest.fixture
+def orderkit_limit_store(orderkit_uow: MemoryUnitOfWork) -> MemoryLimitStore:
+    """The `MemoryLimitStore` of `orderkit_uow`, for `PurchaseLimits`.
+
+    Callable outside a unit of work too: see the module's docstring.
+    """
+    store: MemoryLimitStore = _store(orderkit_uow, "limits")
+    return store
+
+
+@pytest.fixture
+def orderkit_detector_store(orderkit_uow: MemoryUnitOfWork) -> MemoryDetectorStore:
+    """The `MemoryDetectorStore` of `orderkit_uow`, for `DuplicateDetector`.
+
+    Callable outside a unit of work too: see the module's docstring.
+    """
+    store: MemoryDetectorStore = _store(orderkit_uow, "detector")
+    return store
+
+
+@pytest.fixture
+def orderkit_cursor_store(orderkit_uow: MemoryUnitOfWork) -> MemoryCursorStore:
+    """The `MemoryCursorStore` of `orderkit_uow`, for `orderkit.services.pull`.
+
+    Callable outside a unit of work too: see the module's docstring.
+    """
+    store: MemoryCursorStore = _store(orderkit_uow, "cursors")
+    return store
 
 
 @pytest.fixture
 def orderkit_ledger(
     orderkit_ledger_store: MemoryLedgerStore, orderkit_clock: FrozenClock
 ) -> Ledger:
-    """A `Ledger` over `orderkit_ledger_store`, on `orderkit_clock`."""
+    """A `Ledger` over `orderkit_ledger_store`, on `orderkit_clock`.
+
+    The desk's ledger: stock it receives is stock `orderkit_desk` sells.
+    """
     from orderkit.services import Ledger
 
     return Ledger(orderkit_ledger_store, orderkit_clock)

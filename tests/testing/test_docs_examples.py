@@ -58,6 +58,7 @@ class TestWorkedExamples:
         assert {
             "shop/pricing.py",
             "tests/conftest.py",
+            "tests/test_messages.py",
             "tests/test_price_floor.py",
             "tests/test_stock_store.py",
         } == set(shown)

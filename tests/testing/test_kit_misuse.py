@@ -275,8 +275,16 @@ class TestLifecyclesShrink:
         )
         assert [OrderPlaced, PaymentCaptured] == _kinds(found)
 
-    def test_the_simplest_event_stream_is_one_delivery(self) -> None:
+    def test_the_simplest_event_stream_is_one_event_delivered_twice(self) -> None:
+        # Duplicates on (the default): even the least stream has a repeat.
         found = find(ost.event_streams(), lambda _: True)
+        assert [OrderPlaced] == _kinds(found.events)
+        assert [OrderPlaced, OrderPlaced] == _kinds(found.delivered)
+
+    def test_the_simplest_event_stream_without_repeats_is_one_delivery(
+        self,
+    ) -> None:
+        found = find(ost.event_streams(duplicates=False), lambda _: True)
         assert [OrderPlaced] == _kinds(found.events)
         assert [OrderPlaced] == _kinds(found.delivered)
 

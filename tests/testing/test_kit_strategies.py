@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.dedupe import Fingerprinter
-from orderkit.errors import ValidationError
+from orderkit.errors import NaiveDatetime, ValidationError
 from orderkit.integrations import ChannelOrder
 from orderkit.money import Money
 from orderkit.orders import Duplicate, OrderStatus, PaymentCaptured, apply_all
@@ -184,6 +185,69 @@ class TestEventStreams:
 
         look()
         assert {"repeat": True, "reordered": True} == seen
+
+    @settings(max_examples=100, database=None)
+    @given(ost.event_streams())
+    def test_every_stream_repeats_and_reorders_what_it_can(
+        self, stream: ost.EventStream
+    ) -> None:
+        assert stream.repeats >= 1
+        if len(stream.events) > 1:
+            assert list(stream.events) != list(dict.fromkeys(stream.delivered))
+
+    @settings(max_examples=50, database=None)
+    @given(ost.event_streams(reorder=False), ost.event_streams(duplicates=False))
+    def test_each_kind_of_disorder_alone_is_there_every_time(
+        self, retried: ost.EventStream, shuffled: ost.EventStream
+    ) -> None:
+        assert retried.repeats >= 1
+        if len(shuffled.events) > 1:
+            assert list(shuffled.events) != list(shuffled.delivered)
+
+
+class TestLifecycles:
+    """Streams reach every stage, and mostly the later ones."""
+
+    def test_a_lone_placement_is_rare(self) -> None:
+        lengths: list[int] = []
+
+        @settings(max_examples=200, database=None)
+        @given(ost.lifecycles())
+        def look(stream: list[object]) -> None:
+            lengths.append(len(stream))
+
+        look()
+        # One stage in eight is placement alone: a quarter leaves room.
+        assert lengths.count(1) < len(lengths) / 4, sorted(lengths)
+        assert max(lengths) >= 5
+
+
+class TestInstants:
+    """UTC instants within the bounds, whatever zone the bounds are in."""
+
+    LOW = pendulum.datetime(2026, 11, 11, tz="Asia/Shanghai")
+    HIGH = pendulum.datetime(2026, 11, 12, tz="America/New_York")
+
+    @settings(max_examples=100, database=None)
+    @given(ost.instants(min_value=LOW, max_value=HIGH))
+    def test_bounds_in_other_zones_give_utc_instants_between_them(
+        self, instant: pendulum.DateTime
+    ) -> None:
+        assert isinstance(instant, pendulum.DateTime)
+        assert instant.tzinfo is pendulum.UTC
+        assert self.LOW <= instant <= self.HIGH
+
+    @pytest.mark.parametrize("field", ["min_value", "max_value"], ids=str)
+    def test_a_naive_bound_is_refused(self, field: str) -> None:
+        naive = dt.datetime(2026, 11, 11)  # noqa: DTZ001 - the mistake under test
+        with pytest.raises(NaiveDatetime) as caught:
+            ost.instants(**{field: naive})
+        assert (field, naive) == (caught.value.field, caught.value.value)
+
+    def test_bounds_the_wrong_way_round_are_refused(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            ost.instants(self.HIGH, self.LOW)
+        assert "max_value" == caught.value.field
 
 
 class TestLedgerOperations:

@@ -158,3 +158,99 @@ class TestFixtures:
             """,
         )
         pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+class TestOneWorld:
+    """The desk, `orderkit_ledger` and the store fixtures share one world."""
+
+    def test_stock_received_through_orderkit_ledger_is_sold_at_the_desk(
+        self, pytester: pytest.Pytester
+    ) -> None:
+        _write(
+            pytester,
+            """
+            from orderkit.services import Accepted
+            from orderkit.testing import channel_order
+
+            def test_stocked_then_sold(orderkit_ledger, orderkit_desk):
+                orderkit_ledger.receive("JADE-TEAPOT", "WH-1", 10)
+                order = channel_order([("JADE-TEAPOT", 1, "88.00")])
+                assert isinstance(orderkit_desk.accept(order), Accepted)
+                balance = orderkit_ledger.balance("JADE-TEAPOT", "WH-1")
+                assert (10, 1) == (balance.on_hand, balance.reserved)
+            """,
+        )
+        pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+    def test_the_store_fixtures_see_what_the_desk_wrote(
+        self, pytester: pytest.Pytester
+    ) -> None:
+        _write(
+            pytester,
+            """
+            from orderkit.services import Accepted, Refused
+            from orderkit.testing import channel_order
+
+            def teapot(order_id, *, paid):
+                return channel_order(
+                    [("JADE-TEAPOT", 1, "88.00")], order_id=order_id, paid=paid
+                )
+
+            def test_an_accepted_order_is_in_every_store(
+                orderkit_desk, orderkit_stock, orderkit_outbox,
+                orderkit_order_store, orderkit_audit_log, orderkit_ledger_store,
+                orderkit_clock,
+            ):
+                orderkit_stock("JADE-TEAPOT", 1)
+                outcome = orderkit_desk.accept(teapot("DY-1", paid=True))
+                assert isinstance(outcome, Accepted)
+                assert orderkit_outbox.unsent()
+                assert outcome.order == orderkit_order_store.get("douyin", "DY-1")
+                assert orderkit_audit_log.records("douyin", "DY-1")
+                (balance,) = orderkit_ledger_store.balances(orderkit_clock.now())
+                assert (1, 1) == (balance.on_hand, balance.allocated)
+
+            def test_a_refused_order_sends_nothing(
+                orderkit_desk, orderkit_outbox, orderkit_stock
+            ):
+                refused = orderkit_desk.accept(teapot("DY-2", paid=False))
+                assert isinstance(refused, Refused)
+                assert [] == list(orderkit_outbox.unsent())
+                # The desk's own outbox: an order it takes in does show.
+                orderkit_stock("JADE-TEAPOT", 1)
+                accepted = orderkit_desk.accept(teapot("DY-3", paid=False))
+                assert isinstance(accepted, Accepted)
+                assert [] != list(orderkit_outbox.unsent())
+            """,
+        )
+        pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+    def test_a_store_fixture_joins_a_unit_of_work_open_in_the_test(
+        self, pytester: pytest.Pytester
+    ) -> None:
+        _write(
+            pytester,
+            """
+            from orderkit.adapters.memory import MemoryCursorStore
+
+            def test_rolled_back_with_the_unit(orderkit_uow, orderkit_cursor_store):
+                with orderkit_uow as uow:
+                    assert orderkit_cursor_store.advance("feed", None, "c1")
+                    assert "c1" == uow.cursors.get("feed")
+                    uow.rollback()
+                assert orderkit_cursor_store.get("feed") is None
+
+            def test_committed_with_the_unit(orderkit_uow, orderkit_cursor_store):
+                with orderkit_uow as uow:
+                    orderkit_cursor_store.advance("feed", None, "c1")
+                    uow.commit()
+                assert "c1" == orderkit_cursor_store.get("feed")
+
+            def test_alone_each_call_is_a_unit(orderkit_uow, orderkit_cursor_store):
+                assert isinstance(orderkit_cursor_store, MemoryCursorStore)
+                assert orderkit_cursor_store.advance("feed", None, "c1")
+                with orderkit_uow as uow:
+                    assert "c1" == uow.cursors.get("feed")
+            """,
+        )
+        pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)

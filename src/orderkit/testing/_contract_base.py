@@ -8,10 +8,11 @@ import multiprocessing
 import multiprocessing.queues
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import pendulum
 import pytest
+from hypothesis import HealthCheck, settings
 
 from orderkit.testing._clock import FrozenClock
 
@@ -29,6 +30,21 @@ WEIRD_NAMES = [
     "Robert'); --",
 ]
 """Names that are data, never code: quotes, SQL, percent signs, emoji, Chinese."""
+
+
+def lenient(**changes: Any) -> settings:  # noqa: ANN401 - any hypothesis setting
+    """The host's hypothesis profile with `changes`, never failing as too slow.
+
+    A contract's hypothesis tests drive the host's store: a correct one
+    that takes a database round trip a call, on a loaded machine, must not
+    fail with `FailedHealthCheck` (`too_slow`). Every other setting and
+    health check stays the host's.
+    """
+    profile = settings.default
+    kept = () if profile is None else tuple(profile.suppress_health_check)
+    quiet = list(dict.fromkeys((*kept, HealthCheck.too_slow)))
+    return settings(profile, suppress_health_check=quiet, **changes)
+
 
 S = TypeVar("S")
 R = TypeVar("R")

@@ -45,7 +45,7 @@ from orderkit.services import Ledger
 from orderkit.testing._clock import FrozenClock
 from orderkit.testing._contract_base import START as _START
 from orderkit.testing._contract_base import WEIRD_NAMES as _WEIRD
-from orderkit.testing._contract_base import Barrier, StoreContract
+from orderkit.testing._contract_base import Barrier, StoreContract, lenient
 from orderkit.testing._ledger_machine import ledger_machine
 
 
@@ -1109,7 +1109,7 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         machine = ledger_machine(self.make_store, self.dispose)
         run_state_machine_as_test(
             machine,
-            settings=settings(stateful_step_count=min(_steps(), 30)),
+            settings=lenient(stateful_step_count=min(_steps(), 30)),
         )
 
 

@@ -35,7 +35,16 @@ def check_ledger_laws(
     `LedgerLaw` after each step: conservation, no oversell, replay equals
     balances, holds resolve once, idempotent keys. A store with a
     `close()` method is closed after its run. No pytest needed: call it
-    from any test, script or health check.
+    from any test or script.
+
+    The laws do not prove a store on their own. Steps run one at a time,
+    every SKU keeps the default `NoOversell` policy and no location has
+    safety stock, so a store that ignores safety stock
+    (`set_safety_stock`), ignores backorder and preorder policies
+    (`set_policy`), or checks stock and then writes without a lock (two
+    buyers of the last unit both served) passes them. The contract suite,
+    `orderkit.testing.contracts.LedgerStoreContract`, checks those: run it
+    as well, and the laws for long runs of mixed steps.
 
     Args:
         make_store: Makes a new, empty store.

@@ -71,6 +71,12 @@ def check_order_store_laws(
     checks each `OrderStoreLaw`: round trip, compare and set, forward only,
     listing. A store with a `close()` method is closed after its run.
 
+    Saves run one at a time, so a store whose compare and set holds alone
+    but not under concurrency (it reads the version, then writes without
+    a lock or a conditional update) passes them. The contract suite,
+    `orderkit.testing.contracts.OrderStoreContract`, races savers: run it
+    as well.
+
     Args:
         make_store: Makes a new, empty store.
         seed: The seed of the first run.

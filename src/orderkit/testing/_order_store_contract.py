@@ -25,7 +25,12 @@ from orderkit.orders import (
 )
 from orderkit.ports import OrderStore
 from orderkit.serialization import make_converter
-from orderkit.testing._contract_base import START, Barrier, StoreContract
+from orderkit.testing._contract_base import (
+    START,
+    Barrier,
+    StoreContract,
+    lenient,
+)
 from orderkit.testing._contract_base import WEIRD_NAMES as _WEIRD
 from orderkit.testing.strategies import orders
 
@@ -183,7 +188,7 @@ class OrderStoreContract(StoreContract[OrderStore]):
         drawn: list[Order] = []
 
         # A few examples: each store may be a database schema of its own.
-        @settings(max_examples=min(_examples(), 20), database=None)
+        @lenient(max_examples=min(_examples(), 20), database=None)
         @given(orders())
         def draw(order: Order) -> None:
             n = len(drawn)

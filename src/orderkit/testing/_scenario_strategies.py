@@ -5,11 +5,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Final, final
 
 import attrs
+import pendulum
 from hypothesis import strategies as st
 
 from orderkit.errors import ValidationError
@@ -40,6 +40,8 @@ from orderkit.testing._value_strategies import (
 
 
 _CATALOGUE = ("RETRO-CLOCK", "VELVET-LAMP", "TEAK-STOOL", "JADE-TEAPOT")
+_ORDERS_FROM = pendulum.datetime(2024, 1, 1, tz="UTC")
+_ORDERS_UNTIL = pendulum.datetime(2030, 1, 1, tz="UTC")
 
 
 @final
@@ -50,9 +52,10 @@ class EventStream:
     Attributes:
         events: The legal stream, in the order it happened (a
             `lifecycles()` stream).
-        delivered: The same events as the channel delivered them: some
-            twice or more (the same event, the same key), all in a drawn
-            order.
+        delivered: The same events as the channel delivered them: with
+            `event_streams()`' defaults, at least one of them twice or
+            more (the same event, the same key), and, when there are two
+            or more, first delivered in an order other than `events`.
 
     .. versionadded:: 0.1.0
     """
@@ -76,9 +79,20 @@ def event_streams(
     Applying `delivered` with `orderkit.orders.apply_all` ends in the same
     order as applying `events`.
 
+    Every stream keeps each promise it can: with `duplicates`, one to
+    `len(events)` repeats (`EventStream.repeats` is at least 1); with
+    `reorder` and two or more events, the events are first delivered in an
+    order other than the one they happened in. A one-event stream
+    (`OrderPlaced` alone) cannot be out of order. Hypothesis shrinks
+    towards `OrderPlaced` delivered twice, or, for a failure that needs
+    more events, a short stream with one repeat and two events swapped.
+
     Args:
-        duplicates: Deliver some events more than once.
-        reorder: Deliver the events in a drawn order, not as they happened.
+        duplicates: Deliver at least one event more than once; `False`
+            delivers each exactly once.
+        reorder: Deliver the events in a drawn order, never the one they
+            happened in; `False` keeps it, each repeat arriving right after
+            its event (a retry).
         order_id: The order's id.
 
     .. versionadded:: 0.1.0
@@ -88,21 +102,32 @@ def event_streams(
     def build(draw: st.DrawFn) -> EventStream:
         stream = draw(lifecycles(order_id=order_id))
         resent = (
-            draw(st.lists(st.sampled_from(stream), max_size=len(stream)))
+            draw(st.lists(st.sampled_from(stream), min_size=1, max_size=len(stream)))
             if duplicates
             else []
         )
-        delivered = stream + resent
-        if reorder:
-            delivered = draw(st.permutations(delivered))
-        else:
+        if not reorder:
             # Each repeat arrives right after its first delivery: a retry.
             delivered = [
                 e for event in stream for e in [event] * (1 + resent.count(event))
             ]
+            return EventStream(tuple(stream), tuple(delivered))
+        delivered = draw(st.permutations(stream + resent))
+        if len(stream) > 1 and _first_deliveries(delivered) == stream:
+            # Drawn in the order it happened (a permutation shrinks towards
+            # it): swap two events' first deliveries, so one overtakes the
+            # one before it.
+            n = draw(st.integers(0, len(stream) - 2))
+            early, late = (delivered.index(stream[i]) for i in (n, n + 1))
+            delivered[early], delivered[late] = delivered[late], delivered[early]
         return EventStream(tuple(stream), tuple(delivered))
 
     return build()
+
+
+def _first_deliveries(delivered: Sequence[OrderEvent]) -> list[OrderEvent]:
+    """Each event once, where it was first delivered."""
+    return list(dict.fromkeys(delivered))
 
 
 def channel_orders(  # noqa: PLR0913 - keyword-only options, each with a default
@@ -176,7 +201,7 @@ def channel_orders(  # noqa: PLR0913 - keyword-only options, each with a default
             channel=channel,
             currency=currency,
             paid=draw(st.booleans()) if paid is None else paid,
-            at=draw(instants(dt.datetime(2024, 1, 1), dt.datetime(2030, 1, 1))),  # noqa: DTZ001 - hypothesis bounds are naive
+            at=draw(instants(_ORDERS_FROM, _ORDERS_UNTIL)),
             buyer=draw(buyers()),
             address=draw(addresses()),
         )

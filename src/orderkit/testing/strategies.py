@@ -28,7 +28,6 @@ Needs the `testing` extra (`pip install 'orderkit[testing]'`).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -160,7 +159,7 @@ def orders() -> st.SearchStrategy[Order]:
     @st.composite
     def build(draw: st.DrawFn) -> Order:
         currency = draw(currencies())
-        start = draw(instants(max_value=dt.datetime(2090, 1, 1)))  # noqa: DTZ001
+        start = draw(instants(max_value=_STARTS_UNTIL))
         stream = draw(
             lifecycles(
                 order_id=draw(_ID), currency=currency, start=start, unstocked=True
@@ -367,6 +366,8 @@ def audit_records() -> st.SearchStrategy[AuditRecord]:
     )
 
 
+# The latest start of `orders()`: its events stay well inside `instants()`.
+_STARTS_UNTIL = pendulum.datetime(2090, 1, 1, tz="UTC")
 _EVENT_CLASSES = (OrderPlaced, PaymentCaptured, Shipped, Cancelled)
 
 
