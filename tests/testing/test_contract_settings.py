@@ -74,3 +74,39 @@ def test_slow_draws_on_a_busy_machine_do_not_fail_a_correct_store(
         "plain_dict_model or any_order_reads_back_equal",
     )
     result.assert_outcomes(passed=2)
+
+
+def test_the_hosts_deadline_never_fails_a_correct_store(
+    pytester: pytest.Pytester,
+) -> None:
+    # A deadline every run of the state machine exceeds stands in for a
+    # loaded machine under hypothesis' default one (200 ms for a whole run).
+    pytester.makeconftest(
+        textwrap.dedent(
+            """
+            from hypothesis import settings
+
+            settings.register_profile(
+                "host", max_examples=5, stateful_step_count=10, deadline=1
+            )
+            settings.load_profile("host")
+            """
+        )
+    )
+    pytester.makepyfile(
+        test_host=textwrap.dedent(
+            """
+            from orderkit.adapters.memory import MemoryLedgerStore
+            from orderkit.testing.contracts import LedgerStoreContract
+
+
+            class TestLedger(LedgerStoreContract):
+                def make_store(self):
+                    return MemoryLedgerStore()
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-k", "plain_dict_model"
+    )
+    result.assert_outcomes(passed=1)

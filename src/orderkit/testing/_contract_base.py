@@ -37,13 +37,15 @@ def lenient(**changes: Any) -> settings:  # noqa: ANN401 - any hypothesis settin
 
     A contract's hypothesis tests drive the host's store: a correct one
     that takes a database round trip a call, on a loaded machine, must not
-    fail with `FailedHealthCheck` (`too_slow`). Every other setting and
-    health check stays the host's.
+    fail with `FailedHealthCheck` (`too_slow`), nor with `DeadlineExceeded`
+    (or `FlakyFailure` over it): a state machine's example is a whole run
+    of steps, and hypothesis gives its own state machines no deadline.
+    Every other setting and health check stays the host's.
     """
     profile = settings.default
     kept = () if profile is None else tuple(profile.suppress_health_check)
     quiet = list(dict.fromkeys((*kept, HealthCheck.too_slow)))
-    return settings(profile, suppress_health_check=quiet, **changes)
+    return settings(profile, suppress_health_check=quiet, deadline=None, **changes)
 
 
 S = TypeVar("S")
