@@ -183,11 +183,21 @@ def run_relay(  # noqa: PLR0913 - the ports, then the worker's own settings
     One relay pass after another; when a pass publishes nothing, the worker
     waits `idle` seconds (on `clock`, so a test clock waits no time). What
     failed to publish is logged: it is tried again when its lease ends, and
-    holds its stream's later messages back until then.
+    holds its stream's later messages back until then. A pass the outbox
+    failed (the database busy or gone for a moment) is logged too, and
+    the worker waits `idle` seconds and goes on; any other error stops it.
     """
     published = 0
     while not stop():
-        done = relay(outbox, publish, clock=clock, name=name)
+        try:
+            done = relay(outbox, publish, clock=clock, name=name)
+        except (StoreError, ConcurrencyConflict) as failure:
+            # A locked or restarting database passes; a worker that exits
+            # leaves the outbox undrained until someone restarts it. What
+            # the pass claimed comes back when its lease ends.
+            _log.warning("relay %s: pass failed, retrying: %s", name, failure)
+            clock.sleep(idle)
+            continue
         published += len(done.published)
         for message_id, error in zip(done.failed, done.errors, strict=False):
             _log.warning("relay %s: %s not published: %s", name, message_id, error)
