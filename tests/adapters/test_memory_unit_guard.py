@@ -217,6 +217,9 @@ WRITES: dict[str, dict[str, Call]] = {
         "consume": lambda s, _c, _k: s.consume(
             [LimitKey("buyer:1", 10, DAY)], now=at(1), use_id="use-2"
         ),
+        "record": lambda s, _c, _k: s.record(
+            [LimitKey("buyer:1", 1, DAY)], now=at(1), use_id="use-3"
+        ),
         "prune": lambda s, _c, _k: s.prune(at(1)),
     },
     "detector": {

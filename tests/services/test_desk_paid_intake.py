@@ -20,7 +20,7 @@ from tests.services._samples import awaiting_payment, cny
 
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
-from orderkit.errors import InsufficientStock, OrderMismatch
+from orderkit.errors import IllegalTransition, InsufficientStock, OrderMismatch
 from orderkit.integrations import ChannelOrder
 from orderkit.money import Money
 from orderkit.orders import (
@@ -324,6 +324,129 @@ class TestPaidOverALimit:
         released = desk.release(CH, "DY-3", actor="ops.wu")
         assert released.order.review == ()
         assert stock(unit, clock) == (10, 0, 5)
+
+
+class TestReleasedOverALimit:
+    """Released by a person, an order held over a limit counts as an accepted one."""
+
+    def test_it_counts_against_the_buyers_next_orders(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        desk = make_desk(unit, clock, on_hand=10, limits=(BY_BUYER,))
+        assert isinstance(desk.accept(notice("DY-1", 1, buyer="b-1")), Accepted)
+        clock.advance(hours=12)
+        held = desk.accept(notice("DY-2", 2, buyer="b-1"))
+        assert isinstance(held, Held)
+        assert "limits" in held.order.review
+
+        desk.release(CH, "DY-2", actor="ops.wu")
+
+        # DY-1's use has lapsed; DY-2's, from its release, has not.
+        clock.advance(hours=13)
+        refused = desk.accept(notice("DY-3", 1, paid=False, buyer="b-1"))
+        assert isinstance(refused, Refused)
+        assert refused.reason is RefusalReason.LIMITS
+        again = desk.accept(notice("DY-4", 1, buyer="b-1"))
+        assert isinstance(again, Held)
+        assert "limits" in again.order.review
+        # A day after the release, the buyer may buy again.
+        clock.advance(hours=11)
+        assert isinstance(desk.accept(notice("DY-5", 3, buyer="b-1")), Accepted)
+
+    def test_released_twice_it_counts_once(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        desk = make_desk(unit, clock, on_hand=10, limits=(BY_BUYER,))
+        desk.accept(notice("DY-1", 1, buyer="b-1"))
+        desk.accept(notice("DY-2", 1, buyer="b-1"))
+        desk.release(CH, "DY-2", actor="ops.wu")
+
+        with pytest.raises(IllegalTransition):
+            desk.release(CH, "DY-2", actor="ops.wu")
+
+        held = desk.accept(notice("DY-3", 1, buyer="b-1"))
+        assert isinstance(held, Held)
+        (overages,) = [
+            c for c in trail(unit, "DY-3")[-1].changes if c.field == "overages"
+        ]
+        assert overages.new.endswith(": 2 of 1")  # DY-1 and DY-2, once each
+
+    def test_a_release_short_of_stock_counts_nothing_until_it_goes_through(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        desk = make_desk(unit, clock, on_hand=1, limits=(BY_BUYER,))
+        desk.accept(notice("DY-1", 1, buyer="b-1"))
+        desk.accept(notice("DY-2", 1, buyer="b-1"))
+        with pytest.raises(InsufficientStock):
+            desk.release(CH, "DY-2", actor="ops.wu")
+        receive(unit, clock, 5, n=1)
+
+        desk.release(CH, "DY-2", actor="ops.wu")
+
+        desk.accept(notice("DY-3", 1, buyer="b-1"))
+        (overages,) = [
+            c for c in trail(unit, "DY-3")[-1].changes if c.field == "overages"
+        ]
+        assert overages.new.endswith(": 2 of 1")
+
+    def test_held_for_a_payment_too_it_counts(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        desk = make_desk(unit, clock, on_hand=10, limits=(BY_BUYER,))
+        desk.accept(notice("DY-0", 1, buyer="b-1"))
+        clock.advance(hours=12)
+        paid_in_euros = attrs.evolve(
+            notice("DY-1", buyer="b-1"), events=(euros("DY-1", "eur-1"),)
+        )
+        assert set(desk.accept(paid_in_euros).order.review) == {"limits", "payment"}  # type: ignore[union-attr]
+
+        desk.release(CH, "DY-1", actor="ops.wu")
+
+        clock.advance(hours=13)
+        refused = desk.accept(notice("DY-2", 1, paid=False, buyer="b-1"))
+        assert isinstance(refused, Refused)
+        assert refused.reason is RefusalReason.LIMITS
+
+    def test_the_request_parts_given_count_too(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        by_device = LimitRule(LimitScope.DEVICE, limit=1, window=dt.timedelta(days=1))
+        desk = make_desk(unit, clock, on_hand=10, limits=(by_device,))
+        desk.accept(notice("DY-1", 1, buyer="b-1"), device="dev-1")
+        clock.advance(hours=12)
+        desk.accept(notice("DY-2", 1, buyer="b-2"), device="dev-1")
+
+        desk.release(CH, "DY-2", actor="ops.wu", device="dev-1")
+
+        clock.advance(hours=13)
+        refused = desk.accept(
+            notice("DY-3", 1, paid=False, buyer="b-3"), device="dev-1"
+        )
+        assert isinstance(refused, Refused)
+        assert refused.reason is RefusalReason.LIMITS
+
+    def test_cancelled_it_gives_back_what_an_accepted_order_gives_back(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        """Nothing: limits count attempts to buy, and a released order is one."""
+        desk = make_desk(unit, clock, on_hand=10, limits=(BY_BUYER,))
+        desk.accept(notice("DY-1", 1, buyer="b-2"))
+        clock.advance(hours=12)
+        desk.accept(notice("DY-2", 1, buyer="b-2"))
+        desk.release(CH, "DY-2", actor="ops.wu")
+        clock.advance(hours=13)  # DY-1's use lapses; DY-2's does not
+        # b-1 buys once, accepted, and cancels; b-2 cancels the released DY-2.
+        assert isinstance(desk.accept(notice("DY-3", 1, buyer="b-1")), Accepted)
+        for order_id in ("DY-3", "DY-2"):
+            ended = desk.record(CH, order_id, buyer_cancelled(order_id=order_id))
+            assert ended.order.status is OrderStatus.CANCELLED
+
+        accepted_then = desk.accept(notice("DY-4", 1, paid=False, buyer="b-1"))
+        released_then = desk.accept(notice("DY-5", 1, paid=False, buyer="b-2"))
+
+        assert isinstance(accepted_then, Refused)
+        assert isinstance(released_then, Refused)
+        assert accepted_then.reason is released_then.reason is RefusalReason.LIMITS
 
 
 class TestNoPaidOrderIsRefused:

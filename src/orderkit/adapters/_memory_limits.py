@@ -74,18 +74,49 @@ class MemoryLimitStore(Journaled):
             ]
             if over:
                 return Exceeded(tuple(over))
-            used = uses_of(checked)
-            for name, member in used:
-                uses = self._uses.get(name)
-                if uses is None:
-                    uses = self._uses[name] = []
-                uses.append((at, member))
-            if use is not None:
-                self._use_ids[use] = at
-            if self._journal is not None:
-                # One record undoes them all (`_unconsume`).
-                self._journal.record(self._unconsume, used, use)
-            return _GRANTED
+            return self._add(checked, at, use)
+
+    def record(
+        self,
+        keys: Sequence[LimitKey],
+        *,
+        now: dt.datetime,
+        use_id: str | None = None,
+    ) -> Granted:
+        """Record one use of each key without checking it, once per use id.
+
+        See `orderkit.ports.LimitStore`.
+
+        Raises:
+            ValidationError: Bad keys or use id; nothing was recorded.
+            NaiveDatetime: `now` is naive.
+        """
+        checked = check_keys(keys)
+        use = check_use_id(use_id)
+        at = check_instant("now", now)
+        with self._lock:
+            if self._owned:
+                self._in_unit("record")
+            if use is not None and use in self._use_ids:
+                return Granted(replayed=True)
+            return self._add(checked, at, use)
+
+    def _add(
+        self, keys: tuple[LimitKey, ...], at: pendulum.DateTime, use: str | None
+    ) -> Granted:
+        """Record one use of each key at `at`, and `use`; the lock is held."""
+        used = uses_of(keys)
+        for name, member in used:
+            uses = self._uses.get(name)
+            if uses is None:
+                uses = self._uses[name] = []
+            uses.append((at, member))
+        if use is not None:
+            self._use_ids[use] = at
+        if self._journal is not None:
+            # One record undoes them all (`_unconsume`).
+            self._journal.record(self._unconsume, used, use)
+        return _GRANTED
 
     def prune(self, before: dt.datetime) -> int:
         """Delete uses (and use ids) recorded before `before`; return how many."""

@@ -199,6 +199,43 @@ class PostgresLimitStore(SessionStore):
 
         return self._session.transact("consume", work)
 
+    def record(
+        self,
+        keys: Sequence[LimitKey],
+        *,
+        now: dt.datetime,
+        use_id: str | None = None,
+    ) -> Granted:
+        """Record one use of each key without checking it, once per use id.
+
+        See `orderkit.ports.LimitStore`. It claims the use id and locks the
+        keys' rows as `consume` does, so a `consume` racing it on a key
+        counts its uses, or waits for them.
+
+        Raises:
+            ValidationError: Bad keys or use id; nothing was recorded.
+            NaiveDatetime: `now` is naive.
+            StoreError: PostgreSQL failed; nothing was recorded.
+        """
+        checked = check_keys(keys)
+        use = check_use_id(use_id)
+        at_us = to_us(check_instant("now", now))
+        turns = (at_us, sorted({key.key for key in checked}))
+        names, members = zip(*uses_of(checked), strict=True)
+        uses = (at_us, list(names), list(members))
+
+        def work(cur: Cursor) -> Granted:
+            if (
+                use is not None
+                and not cur.execute(_CLAIM_USE_ID, (use, at_us)).rowcount
+            ):
+                return Granted(replayed=True)
+            cur.execute(_TAKE_TURNS, turns)
+            cur.execute(_NEW_USES, uses)
+            return Granted()
+
+        return self._session.transact("record", work)
+
     def prune(self, before: dt.datetime) -> int:
         """Delete uses (and use ids) recorded before `before`; return how many.
 

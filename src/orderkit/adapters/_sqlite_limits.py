@@ -58,6 +58,7 @@ _COUNT_USED = (
     " EXISTS (SELECT 1 FROM orderkit_limit_use_ids WHERE use_id = ?4)"
     " FROM orderkit_limit_uses WHERE key = ?1 AND at > ?2"
 )
+_USED = "SELECT 1 FROM orderkit_limit_use_ids WHERE use_id = ?"
 _NEW_USE = "INSERT INTO orderkit_limit_uses (key, at, member) VALUES (?, ?, ?)"
 _NEW_USE_ID = "INSERT INTO orderkit_limit_use_ids (use_id, at) VALUES (?, ?)"
 _PRUNE_USES = "DELETE FROM orderkit_limit_uses WHERE at < ?"
@@ -153,16 +154,37 @@ class SqliteLimitStore(SessionStore):
             if over:
                 return Exceeded(tuple(over))
 
-            def record() -> LimitDecision:
-                # The savepoint undoes them with the use id.
-                write_rows(cur, None, _NEW_USE, rows)
-                if use is not None:
-                    cur.execute(_NEW_USE_ID, (use, at_us))
-                return Granted()
-
-            return in_savepoint(cur, savepoint, record)
+            return in_savepoint(cur, savepoint, lambda: _add(cur, rows, use, at_us))
 
         return self._session.transact("consume", work)
+
+    def record(
+        self,
+        keys: Sequence[LimitKey],
+        *,
+        now: dt.datetime,
+        use_id: str | None = None,
+    ) -> Granted:
+        """Record one use of each key without checking it, once per use id.
+
+        See `orderkit.ports.LimitStore`.
+
+        Raises:
+            ValidationError: Bad keys or use id; nothing was recorded.
+            NaiveDatetime: `now` is naive.
+            StoreError: SQLite failed; nothing was recorded.
+        """
+        checked = check_keys(keys)
+        use = check_use_id(use_id)
+        at_us = to_us(check_instant("now", now))
+        rows = [(name, at_us, member) for name, member in uses_of(checked)]
+
+        def work(cur: sqlite3.Cursor, savepoint: str | None) -> Granted:
+            if use is not None and cur.execute(_USED, (use,)).fetchone():
+                return Granted(replayed=True)
+            return in_savepoint(cur, savepoint, lambda: _add(cur, rows, use, at_us))
+
+        return self._session.transact("record", work)
 
     def prune(self, before: dt.datetime) -> int:
         """Delete uses (and use ids) recorded before `before`; return how many.
@@ -185,3 +207,16 @@ class SqliteLimitStore(SessionStore):
             return in_savepoint(cur, savepoint, prune)
 
         return self._session.transact("prune", work)
+
+
+def _add(
+    cur: sqlite3.Cursor,
+    rows: list[tuple[str, int, str | None]],
+    use: str | None,
+    at_us: int,
+) -> Granted:
+    """Write the uses, and the use id; the caller's savepoint undoes both."""
+    write_rows(cur, None, _NEW_USE, rows)
+    if use is not None:
+        cur.execute(_NEW_USE_ID, (use, at_us))
+    return Granted()

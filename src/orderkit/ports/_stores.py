@@ -26,7 +26,7 @@ from orderkit.inventory import (
     Receipt,
     StockPolicy,
 )
-from orderkit.pricing import LimitDecision, LimitKey
+from orderkit.pricing import Granted, LimitDecision, LimitKey
 
 
 class KeyStore(Protocol):
@@ -376,14 +376,27 @@ class LimitStore(Protocol):
       lists an `Overage` (the key, its count) for every key that failed, in
       the order given.
     - **Idempotency.** With a `use_id`, a call whose use id was granted
-      before returns `Granted(replayed=True)` and records nothing, whatever
-      its keys; an exceeded call records nothing, its use id included, so
-      retrying it checks again.
+      (or recorded by `record`) before returns `Granted(replayed=True)` and
+      records nothing, whatever its keys; an exceeded call records nothing,
+      its use id included, so retrying it checks again.
     - **Isolation.** Concurrent calls behave as if run one at a time, also
       across processes for stores shared by them: however many racers
       consume one key with limit `n`, exactly `n` are granted per window.
     - **Verbatim keys.** Keys and members are compared as given, case,
       quotes, SQL and emoji included.
+
+    Contract of `record(keys, now=, use_id=)`, for a use a person allowed
+    over the limits (`OrderDesk.release` of an order held for `"limits"`):
+
+    - **Unchecked.** One use at `now` is recorded for each distinct
+      `(key, member)` pair, as a granted `consume` records them, whatever
+      the counts; `Granted()` is returned. The uses count against later
+      calls as any others.
+    - **Idempotency.** With a `use_id` granted or recorded before, it
+      returns `Granted(replayed=True)` and records nothing; the use id is
+      recorded with the uses, so a later `consume` or `record` with it
+      replays too. **Isolation**, **verbatim keys**, validation and errors
+      as for `consume`.
 
     `prune(before)` deletes every use, and every use id, recorded at an
     instant before `before`, and returns how many uses it deleted. Pass
@@ -409,6 +422,16 @@ class LimitStore(Protocol):
         use_id: str | None = None,
     ) -> LimitDecision:
         """Check every key and record one use of each, all or nothing."""
+        ...
+
+    def record(
+        self,
+        keys: Sequence[LimitKey],
+        *,
+        now: dt.datetime,
+        use_id: str | None = None,
+    ) -> Granted:
+        """Record one use of each key without checking it, once per use id."""
         ...
 
     def prune(self, before: dt.datetime) -> int:

@@ -248,8 +248,9 @@ class OrderDesk:
         as an order paid after its stock sold out does (see `record`):
         over a purchase limit, `review` gains `"limits"` (the intake's
         `HeldForReview` audit record names the overages, as `overages`, and
-        the order uses no limit); short of stock, it gains `"stock"` (its
-        `HeldForReview` record names each short line, as `shortages`).
+        the order uses no limit until `release` counts it); short of stock,
+        it gains `"stock"` (its `HeldForReview` record names each short
+        line, as `shortages`).
         `release` holds its stock then (raising `InsufficientStock`, nothing
         changed, while it is still short); cancelled or closed, it sends its
         money back through its refund saga, and those reasons leave
@@ -383,16 +384,7 @@ class OrderDesk:
         """
         if order.status in ENDED or not self._policy.limits:
             return None
-        context = PurchaseContext.of(
-            order,
-            ip=ip,
-            device=device,
-            promotion=promotion,
-            region=self._fingerprinter.region_of(order.channel),
-            mobile_extensions=self._fingerprinter.keeps_mobile_extensions(
-                order.channel
-            ),
-        )
+        context = self._context(order, ip, device, promotion)
         decision = self._limiters(uow.limits).check(context, use_id=owner_of(order))
         if isinstance(decision, Exceeded):
             return Refused(
@@ -402,6 +394,25 @@ class OrderDesk:
                 overages=decision.over,
             )
         return None
+
+    def _context(
+        self,
+        order: Order,
+        ip: str | None,
+        device: str | None,
+        promotion: str | None,
+    ) -> PurchaseContext:
+        """What the purchase limits read of `order` and its request."""
+        return PurchaseContext.of(
+            order,
+            ip=ip,
+            device=device,
+            promotion=promotion,
+            region=self._fingerprinter.region_of(order.channel),
+            mobile_extensions=self._fingerprinter.keeps_mobile_extensions(
+                order.channel
+            ),
+        )
 
     def _priced(
         self,
@@ -428,19 +439,27 @@ class OrderDesk:
             records.append(pricing_warning_record(order, now, pricing.warnings))
         return order, None, total
 
-    def release(self, channel: str, order_id: str, *, actor: str) -> Accepted:
+    def release(  # noqa: PLR0913 - the order, who, and the request's parts
+        self,
+        channel: str,
+        order_id: str,
+        *,
+        actor: str,
+        ip: str | None = None,
+        device: str | None = None,
+        promotion: str | None = None,
+    ) -> Accepted:
         """Let a held order go on, after a person reviewed it.
 
         Every reason in `order.review` is cleared. An order held at intake
         has no stock yet (one taken in paid over a purchase limit,
-        `"limits"`, or short of stock, `"stock"`, included: releasing it
-        uses no limit), and one paid after its stock sold out has none
-        left: its stock is held now. One held later (a carrier exception, a
-        refund or a label for a person, a payment too many, a payment it
-        refused) keeps the stock it has. Releasing moves no money: an order
-        released as `"overpaid"` keeps every payment, and owes all they hold
-        back if it is cancelled
-        or closed later; a person sends the excess back otherwise (the
+        `"limits"`, or short of stock, `"stock"`, included), and one paid
+        after its stock sold out has none left: its stock is held now. One
+        held later (a carrier exception, a refund or a label for a person, a
+        payment too many, a payment it refused) keeps the stock it has.
+        Releasing moves no money: an order released as `"overpaid"` keeps
+        every payment, and owes all they hold back if it is cancelled or
+        closed later; a person sends the excess back otherwise (the
         channel's refund, recorded with `record_refund`). A payment recorded
         after the release that pays it over again holds it again.
 
@@ -450,12 +469,34 @@ class OrderDesk:
         resolved suspicion `DuplicateDetector.prune` has deleted since, is
         released here alone: the detector has nothing left to resolve.
 
+        Releasing an order held over a purchase limit (`"limits"`, alone or
+        with other reasons) overrides the limits for that order alone: it
+        counts against every limit that applies to it from the release on,
+        as an order `accept` granted counts, recorded in the same unit
+        whatever the counts (`PurchaseLimits.record`) and under the order's
+        identity, so that it is never counted twice. As for any order taken
+        in, cancelling or closing it later gives no use back: limits count
+        attempts to buy. The desk does not keep the request's parts: give
+        the `ip`, `device` and `promotion` that `accept` was given for the
+        limits on them to count the order too.
+
+        Args:
+            channel: The order's channel.
+            order_id: The order's id in its channel.
+            actor: Who released it, for its audit record.
+            ip: The IP address the buyer ordered from, for limits (an order
+                held for `"limits"` only).
+            device: The buyer's device id, for limits (likewise).
+            promotion: The promotion the order uses, for limits (likewise).
+
         Raises:
             UnknownOrder: The desk has no such order.
             IllegalTransition: The order is not held for review, or a reviewer
                 rejected it as a duplicate in the detector's queue.
             InsufficientStock: Its lines cannot be filled now (an order held
                 for `"stock"` still short, say); nothing changed.
+            ValidationError: `ip`, `device` or `promotion` is not printable
+                text; nothing changed.
         """
         with self._unit as uow:
             order = self._order(uow, channel, order_id)
@@ -472,6 +513,12 @@ class OrderDesk:
                 # after its hold lapsed and its stock sold out lost it; one
                 # held later (a carrier exception, a label to void) has its own.
                 stock.hold(order, now)
+            if "limits" in order.review and order.status not in ENDED:
+                # A person let this order through over the limits: it counts
+                # from now on, as a granted one does. Its owner is the use id
+                # its refused check left free, so it is counted once.
+                context = self._context(order, ip, device, promotion)
+                self._limiters(uow.limits).record(context, use_id=owner_of(order))
             released = _evolve_order(order, review=(), version=order.version + 1)
             record = AuditRecord(
                 order_id=order_id,

@@ -96,6 +96,34 @@ class PurchaseLimits:
             return Granted()
         return self._store.consume(keys, now=self._now(), use_id=use)
 
+    def record(self, context: PurchaseContext, *, use_id: str | None = None) -> Granted:
+        """Count one use of every limit that applies to `context`, unchecked.
+
+        For an order a person let through over the limits (`OrderDesk.release`
+        of one held for `"limits"`): the person overrode the limits for this
+        order alone, so it counts against later orders as a granted one does.
+
+        Args:
+            context: The order and the request.
+            use_id: The order's identity, as for `check`: a use id granted
+                or recorded before records nothing again.
+
+        Returns:
+            `Granted` (`replayed` when `use_id` was granted or recorded
+            before; also when no rule applies, having recorded nothing).
+
+        Raises:
+            InvalidPhone: A phone rule applies and the phone is not a number.
+            InvalidAddress: An address rule applies and the address is blank.
+            ValidationError: Bad context or use id; nothing was counted.
+            StoreError: The store failed; nothing was counted.
+        """
+        keys = limit_keys(self._rules, context)
+        use = check_use_id(use_id)
+        if not keys:
+            return Granted()
+        return self._store.record(keys, now=self._now(), use_id=use)
+
     def prune(self) -> int:
         """Delete the uses no rule's window covers, kept `retention`; return how many.
 

@@ -314,6 +314,78 @@ class LimitStoreContract(StoreContract[LimitStore]):
         clock.advance(hours=1)
         assert store.consume([key], now=clock.now(), use_id="DY-2") == Granted()
 
+    # recording without a check
+
+    def test_record_counts_over_the_limit_and_against_later_uses(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """A use a person allowed is recorded at the limit, and counts from then on."""
+        key = LimitKey(_BUYER, 1, _DAY)
+        assert store.consume([key], now=clock.now()) == Granted()
+        assert store.record([key], now=clock.now()) == Granted()
+        assert store.record([key], now=clock.now()) == Granted()
+        assert store.consume([key], now=clock.now()) == Exceeded((Overage(key, 3),))
+        # The first use lapses; the recorded ones still count.
+        clock.advance(hours=1)
+        wider = LimitKey(_BUYER, 3, _DAY)
+        assert store.consume([wider], now=clock.now()) == Exceeded((Overage(wider, 3),))
+
+    def test_record_counts_each_key_and_member_once_and_stops_with_its_window(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """As a granted consume records: a key named twice once, members distinctly."""
+        day, hour = LimitKey(_BUYER, 5, _DAY), LimitKey(_BUYER, 1, _HOUR)
+        seen = LimitKey(_IP, 1, _DAY, member="buyer:B1")
+        assert store.record([day, hour, seen], now=clock.now()) == Granted()
+        assert store.consume([LimitKey(_BUYER, 2, _DAY)], now=clock.now()) == Granted()
+        assert store.consume([seen], now=clock.now()) == Granted()
+        other = LimitKey(_IP, 1, _DAY, member="buyer:B2")
+        assert store.consume([other], now=clock.now()) == Exceeded((Overage(other, 1),))
+        clock.advance(hours=1)
+        assert store.consume([hour], now=clock.now()) == Granted()
+        clock.advance(days=1)
+        self.assert_untouched(store, _BUYER, clock.now())
+        self.assert_untouched(store, _IP, clock.now())
+
+    def test_a_recorded_use_id_is_recorded_once_and_replays_either_call(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """A retried record counts nothing twice; so does a consume with its id."""
+        key = LimitKey(_BUYER, 2, _DAY)
+        assert store.record([key], now=clock.now(), use_id="douyin:DY-2") == Granted()
+        for _ in range(3):
+            again = store.record([key], now=clock.now(), use_id="douyin:DY-2")
+            assert again == Granted(replayed=True)
+        checked = store.consume([key], now=clock.now(), use_id="douyin:DY-2")
+        assert checked == Granted(replayed=True)
+        # One use counted: one more fits.
+        assert store.consume([key], now=clock.now(), use_id="douyin:DY-3") == Granted()
+        replayed = store.record([key], now=clock.now(), use_id="douyin:DY-3")
+        assert replayed == Granted(replayed=True)
+        assert store.consume([key], now=clock.now()) == Exceeded((Overage(key, 2),))
+
+    def test_prune_deletes_recorded_uses_and_their_use_ids(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """Recorded uses are uses: pruned with the rest, their use id new again."""
+        key = LimitKey(_BUYER, 1, 30 * _DAY)
+        store.record([key], now=clock.now(), use_id="DY-1")
+        clock.advance(hours=1)
+        assert store.prune(clock.now()) == 1
+        assert store.record([key], now=clock.now(), use_id="DY-1") == Granted()
+        assert store.consume([key], now=clock.now()) == Exceeded((Overage(key, 1),))
+
+    def test_record_driver_failures_become_store_errors(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """A failing backend raises StoreError from record too."""
+        store.record([_five_a_day()], now=clock.now())
+        if not self.break_store(store):
+            pytest.skip("this store has no backend that can fail")
+        with pytest.raises(StoreError) as error:
+            store.record([_five_a_day()], now=clock.now())
+        assert error.value.__cause__ is not None
+
     # retention
 
     def test_prune_deletes_uses_before_the_bound(
@@ -418,6 +490,22 @@ class LimitStoreContract(StoreContract[LimitStore]):
                 id="str-now",
             ),
             pytest.param(lambda s, t: s.prune(t.naive()), "before", id="naive-prune"),
+            pytest.param(lambda s, t: s.record([], now=t), "keys", id="record-no-keys"),
+            pytest.param(
+                lambda s, t: s.record([_five_a_day(), _BUYER], now=t),
+                "keys[1]",
+                id="record-str-key",
+            ),
+            pytest.param(
+                lambda s, t: s.record([_five_a_day()], now=t, use_id=""),
+                "use_id",
+                id="record-empty-use-id",
+            ),
+            pytest.param(
+                lambda s, t: s.record([_five_a_day()], now=t.naive()),
+                "now",
+                id="record-naive-now",
+            ),
         ],
     )
     def test_bad_input_names_its_field_and_records_nothing(
@@ -480,6 +568,32 @@ class LimitStoreContract(StoreContract[LimitStore]):
         assert limits.check(PurchaseContext(channel="douyin")) == Granted()
         clock.advance(days=2)
         assert limits.prune() >= 5
+
+    def test_the_service_records_an_order_let_through_over_the_limits(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """PurchaseLimits.record: the order counts against every rule, once."""
+        limits = PurchaseLimits(
+            [
+                LimitRule(LimitScope.BUYER, 1, _DAY),
+                LimitRule(LimitScope.DEVICE, 2, _DAY),
+            ],
+            store,
+            clock,
+        )
+
+        def order(buyer: str) -> PurchaseContext:
+            return PurchaseContext(buyer_id=buyer, channel="douyin", device="dev-1")
+
+        assert limits.check(order("B1"), use_id="DY-1") == Granted()
+        assert isinstance(limits.check(order("B1"), use_id="DY-2"), Exceeded)
+        assert limits.record(order("B1"), use_id="DY-2") == Granted()
+        assert limits.record(order("B1"), use_id="DY-2") == Granted(replayed=True)
+        # The device's two uses are DY-1's and DY-2's: B2 is refused on it.
+        refused = limits.check(order("B2"), use_id="DY-3")
+        assert isinstance(refused, Exceeded)
+        assert refused.keys == ("device:dev-1",)
+        assert limits.record(PurchaseContext(channel="douyin")) == Granted()
 
     # concurrency
 
