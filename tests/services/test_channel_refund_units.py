@@ -39,6 +39,7 @@ from orderkit.orders import (
     request_return,
 )
 from orderkit.ports import UnitOfWork
+from orderkit.pricing import PaymentLedger, RefundState
 from orderkit.services import (
     Checkout,
     Ledger,
@@ -54,18 +55,29 @@ from orderkit.testing.fakes import FakeCarrier, FakePayments
 ID = "DY-2002"
 
 
-@pytest.fixture
-def desk(unit: UnitOfWork, clock: FrozenClock, payments: FakePayments) -> OrderDesk:
-    """DY-2002 accepted, paid in full on alipay-77 and shipped."""
+def shipped(
+    unit: UnitOfWork, clock: FrozenClock, payments: FakePayments, *, teapots: int = 1
+) -> OrderDesk:
+    """DY-2002 accepted, paid in full on alipay-77 and shipped.
+
+    Its L1 is `teapots` teapots, its L2 one, each 288.00.
+    """
     desk = stocked_desk(unit, clock)
     lines = [
-        OrderLine("L1", "JADE-TEAPOT", 1, cny("288.00")),
+        OrderLine("L1", "JADE-TEAPOT", teapots, cny("288.00")),
         OrderLine("L2", "JADE-TEAPOT", 1, cny("288.00")),
     ]
     desk.accept(awaiting_payment(attrs.evolve(placed(order_id=ID), lines=lines)))
-    Checkout(unit, clock, desk, payments).pay(CH, ID, "alipay-77", cny("576.00"))
+    total = cny("288.00") * (teapots + 1)
+    Checkout(unit, clock, desk, payments).pay(CH, ID, "alipay-77", total)
     Shipping(unit, clock, desk, FakeCarrier(clock)).ship(CH, ID, "SHIP-1")
     return desk
+
+
+@pytest.fixture
+def desk(unit: UnitOfWork, clock: FrozenClock, payments: FakePayments) -> OrderDesk:
+    """DY-2002, one teapot on each line, paid and shipped."""
+    return shipped(unit, clock, payments)
 
 
 def channel_refund(*lines: RefundLine, refund_id: str = "RF-9") -> ChannelRefund:
@@ -81,9 +93,9 @@ def channel_refund(*lines: RefundLine, refund_id: str = "RF-9") -> ChannelRefund
     )
 
 
-def passed_case(line_id: str, *, case_id: str = "AS-1") -> AfterSalesCase:
-    """One teapot of `line_id` back to Shanghai, inspection passed, 288.00 owed."""
-    case = request_return(
+def requested(line_id: str, *, case_id: str = "AS-1") -> AfterSalesCase:
+    """The buyer asks to send one teapot of `line_id` back for 288.00."""
+    return request_return(
         case_id=case_id,
         order_id=ID,
         payment_id="alipay-77",
@@ -94,6 +106,11 @@ def passed_case(line_id: str, *, case_id: str = "AS-1") -> AfterSalesCase:
         return_to="SH-1",
         at=T0.add(days=3),
     )
+
+
+def passed_case(line_id: str, *, case_id: str = "AS-1") -> AfterSalesCase:
+    """One teapot of `line_id` back to Shanghai, inspection passed, 288.00 owed."""
+    case = requested(line_id, case_id=case_id)
     case = approve_case(case, "mgr.li", "finance", TIERS, T0.add(days=4))
     case = receive_return(case, {}, {}, T0.add(days=6))
     return inspect_return(case, passed=True, at=T0.add(days=7)).case
@@ -166,8 +183,8 @@ class TestChannelRefundFirst:
         assert [] == case_refunds_owed(unit)
         assert () == Refunds(unit, clock, payments).send_due()
         said = (
-            "case AS-1 returns units the channel's refunds paid back already: "
-            "a person checks the buyer is not refunded twice"
+            "line L1 is paid back for 2 units of 1 bought (the channel's refunds "
+            "RF-9; cases AS-1): a person checks the buyer is not refunded twice"
         )
         assert [said] == told(unit)
         # The teapot is back all the same.
@@ -275,3 +292,86 @@ class TestCaseFirst:
 
         assert () == stored(unit).review
         assert [] == told(unit)
+
+
+class TestWhichCase:
+    def test_the_case_that_passes_last_is_withheld_whichever_was_opened_first(
+        self, unit: UnitOfWork, clock: FrozenClock, payments: FakePayments
+    ) -> None:
+        desk = shipped(unit, clock, payments, teapots=2)
+        record_case(desk, requested("L1", case_id="AS-1"))
+        record_case(desk, requested("L1", case_id="AS-2"))
+        desk.record_refund(CH, ID, channel_refund(RefundLine("L1", 1)))
+        # Two teapots on L1: the channel's one and AS-2's may be two units.
+        record_case(desk, passed_case("L1", case_id="AS-2"))
+        (sent,) = Refunds(unit, clock, payments).send_due()
+        assert isinstance(sent, Refunded)
+
+        # A third unit of two paid back: AS-1's refund is not sent.
+        record_case(desk, passed_case("L1", case_id="AS-1"))
+
+        assert ("refund",) == stored(unit).review
+        assert ["AS-2"] == case_refunds_owed(unit)
+        assert () == Refunds(unit, clock, payments).send_due()
+        said = (
+            "line L1 is paid back for 3 units of 2 bought (the channel's refunds "
+            "RF-9; cases AS-1, AS-2): a person checks the buyer is not refunded twice"
+        )
+        assert [said] == told(unit)
+
+    def test_a_case_whose_refund_failed_paid_nothing_back(
+        self, desk: OrderDesk, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        record_case(desk, passed_case("L1"))
+        declining = FakePayments(clock, refunds_declined=["alipay-77"])
+        Refunds(unit, clock, declining).send_due()
+        desk.release(CH, ID, actor="ops.wu")
+
+        # The buyer has the channel's money for the teapot, and only that.
+        desk.record_refund(CH, ID, channel_refund(RefundLine("L1", 1)))
+
+        assert () == stored(unit).review
+        assert [] == told(unit)
+
+
+class TestUnitsStatedLater:
+    def test_a_refund_recorded_without_units_gains_them(
+        self, desk: OrderDesk, unit: UnitOfWork
+    ) -> None:
+        # The order notice lists the refund without its units (WooCommerce's
+        # `refunds`), under the key its refund list gives it with them.
+        desk.record_refund(CH, ID, channel_refund())
+        recorded = desk.record_refund(CH, ID, channel_refund(RefundLine("L1", 1)))
+        assert isinstance(recorded, Recorded)
+        again = desk.record_refund(CH, ID, channel_refund(RefundLine("L1", 1)))
+        assert isinstance(again, Unchanged)
+
+        record_case(desk, passed_case("L1"))
+
+        ledger = stored(unit).payment_ledger
+        assert ledger is not None
+        assert (RefundLine("L1", 1),) == ledger.refund("RF-9").lines
+        assert ("refund",) == stored(unit).review
+        assert [] == case_refunds_owed(unit)
+
+    def test_a_refund_a_host_recorded_pending_is_settled_with_its_units(
+        self, desk: OrderDesk, unit: UnitOfWork
+    ) -> None:
+        pending = (
+            PaymentLedger(ID, "CNY")
+            .authorise("alipay-77", cny("576.00"), T0)
+            .capture("alipay-77", cny("576.00"), T0)
+            .request_refund("RF-9", "alipay-77", cny("288.00"), "破损", T0.add(days=1))
+        )
+        key = IdempotencyKey("erp", "payments", ID, "1")
+        desk.amend(CH, ID, pending, key=key, actor="ops.wu", source="erp")
+
+        desk.record_refund(CH, ID, channel_refund(RefundLine("L1", 1)))
+
+        ledger = stored(unit).payment_ledger
+        assert ledger is not None
+        refund = ledger.refund("RF-9")
+        assert (RefundState.REFUNDED, (RefundLine("L1", 1),)) == (
+            refund.state,
+            refund.lines,
+        )

@@ -116,7 +116,8 @@ def record_payments(  # noqa: PLR0913 - the part, and who records it when
 
     The new ledger must extend the stored one: every payment, capture,
     refund and override it had, in the same places, a pending refund only
-    settled or failed. Build it from `order.payment_ledger`, never from
+    settled or failed, a refund without units (`Refund.lines`) only given
+    them. Build it from `order.payment_ledger`, never from
     scratch: the stored ledger may hold what orderkit recorded itself (the
     refunds a `refund` saga sent, with the order's payments; a channel's
     refunds, recorded by `OrderDesk.record_refund` or taken in with the
@@ -531,6 +532,10 @@ def _payment_moves_on(before: PaymentRecord, after: PaymentRecord) -> bool:
 
 
 def _refund_moves_on(before: Refund, after: Refund) -> bool:
+    if not before.lines:
+        # A refund recorded without its units may gain them: a channel's
+        # order notice may list a refund that only its refund list itemises.
+        before = attrs.evolve(before, lines=after.lines)
     return before == after or (
         before.state is RefundState.PENDING
         and attrs.evolve(before, state=after.state, decided_at=after.decided_at)

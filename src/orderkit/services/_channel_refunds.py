@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Final
 
+import attrs
 import pendulum
 
 from orderkit.errors import (
@@ -151,6 +152,9 @@ def record_channel_refund(
         raise OrderMismatch(order.order_id, refund.order_id, "refund.order_id")
     if refund.amount.currency.code != order.currency:
         raise CurrencyMismatch("amount", refund.amount.currency.code, order.currency)
+    itemised = _itemised(order, refund, now)
+    if itemised is not None:
+        return itemised
     if refund.key in order.applied_keys:
         return Unchanged(order, f"key {refund.key} was applied before")
     known = order.payments if payments is None else payments
@@ -195,6 +199,9 @@ def record_channel_refund(
     ledger = ledger.settle_refund(
         refund.refund_id if existing is None else existing.refund_id, settled_at
     )
+    # One a host recorded pending gains the units the channel names; a
+    # refund the desk sent, named by its provider id, is another id's.
+    ledger = _with_units(ledger, refund)
     return record_payments(
         order,
         ledger,
@@ -203,6 +210,53 @@ def record_channel_refund(
         source=refund.key.channel,
         now=now,
     )
+
+
+def _itemised(
+    order: Order, refund: ChannelRefund, now: pendulum.DateTime
+) -> Recorded | None:
+    """The order with the units `refund` names given to its ledger's copy without them.
+
+    A channel's order notice may list a refund without its units
+    (WooCommerce's `refunds`), under the key its refund list gives the same
+    refund with them: the units are recorded all the same, under a key of
+    their own (`<kind>.lines`), so that a case returning them is not paid
+    again. `None` when there is nothing to add: no units named, no such
+    refund, or one with units or of another amount.
+    """
+    ledger = order.payment_ledger
+    if not refund.lines or ledger is None:
+        return None
+    kept = next((r for r in ledger.refunds if r.refund_id == refund.refund_id), None)
+    # A pending one is settled with its units by the usual way.
+    if (
+        kept is None
+        or kept.lines
+        or kept.amount != refund.amount
+        or kept.state is not RefundState.REFUNDED
+    ):
+        return None
+    key = attrs.evolve(refund.key, event_type=f"{refund.key.event_type}.lines")
+    outcome = record_payments(
+        order,
+        _with_units(ledger, refund),
+        key=key,
+        actor=key.channel,
+        source=key.channel,
+        now=now,
+    )
+    return outcome if isinstance(outcome, Recorded) else None
+
+
+def _with_units(ledger: PaymentLedger, refund: ChannelRefund) -> PaymentLedger:
+    """`ledger` with the units `refund` names given to its refund of that id."""
+    refunds = tuple(
+        attrs.evolve(r, lines=refund.lines)
+        if r.refund_id == refund.refund_id and not r.lines
+        else r
+        for r in ledger.refunds
+    )
+    return attrs.evolve(ledger, refunds=refunds)
 
 
 def with_stated(order: Order, events: Iterable[OrderEvent]) -> tuple[Payment, ...]:

@@ -83,15 +83,16 @@ from orderkit.services._desk_notes import (
     held_for,
     held_for_payments,
     just_passed,
+    lines_paid_twice,
     order_messages,
     owe,
     owe_case,
-    paid_by_channel,
     parked_record,
     pricing_warning_record,
     reached,
     refused_events,
     refused_payment,
+    returns,
     review_record,
     withdrawn_record,
 )
@@ -873,20 +874,25 @@ class OrderDesk:
             if isinstance(outcome, Unchanged):
                 return outcome
             records = [outcome.record]
-            twice = paid_by_channel(outcome.order) - paid_by_channel(order)
+            twice = lines_paid_twice(outcome.order)
+            newly = twice - lines_paid_twice(order)
             if isinstance(part, AfterSalesCase):
                 check_opened(order, part)
                 self._stock(uow).restock(order, part)
-                # A case returning units the channel paid back owes nothing.
-                if just_passed(order, part) and part.case_id not in twice:
+                if not just_passed(order, part):
+                    pass
+                elif returns(part, twice):
+                    # Units of a line paid back twice: the case owes nothing.
+                    newly |= twice & {line.line_id for line in part.lines}
+                else:
                     uow.outbox.add([case_refund_message(order, part, now)])
                     outcome = owe_case(outcome, part, now)
                     # Its record now says the refund saga started too.
                     records = [outcome.record]
             elif isinstance(part, PaymentLedger):
                 outcome, records = self._ledger_amended(uow, order, outcome, key, now)
-            if twice:
-                held, said = held_as_paid_twice(outcome.order, twice, now)
+            if newly:
+                held, said = held_as_paid_twice(outcome.order, newly, now)
                 outcome = attrs.evolve(outcome, order=held)
                 records.append(said)
             self._store(uow, order, outcome.order, records, now)
@@ -978,7 +984,11 @@ class OrderDesk:
         again (the channel still says it paid that money back). A refund of
         the payment too many of an order waiting as `"overpaid"` is recorded
         and leaves it waiting: only a person says the excess is settled
-        (`release`).
+        (`release`). The units a refund names (`lines`) are kept in the
+        ledger, also given to a refund recorded without them before (a
+        notice's copy): a refund that pays a line back for more units than
+        were bought, with the cases that passed inspection, is recorded
+        and the order waits for a person (`review` gains `"refund"`).
 
         Returns:
             `Recorded`; `Unchanged` when the ledger has the refund settled
@@ -1026,7 +1036,7 @@ class OrderDesk:
             if isinstance(outcome, Unchanged):
                 return outcome
             saga = moving_money(order)
-            if saga is not None:
+            if saga is not None and not _units_only(order, outcome):
                 # A refund saga may be at the provider with money sized
                 # before this refund: recorded now, the ledger would refuse
                 # the saga's own refund, its money sent and unrecorded. A
@@ -1044,7 +1054,7 @@ class OrderDesk:
                 cause = ("channel_refund", refund.refund_id)
                 corrected = corrected_refund(uow, order, outcome.order, cause, now)
                 records = [outcome.record]
-                twice = paid_by_channel(outcome.order) - paid_by_channel(order)
+                twice = lines_paid_twice(outcome.order) - lines_paid_twice(order)
                 if twice:
                     # Units a case returned, refunded already.
                     held, said = held_as_paid_twice(outcome.order, twice, now)
@@ -1230,6 +1240,16 @@ class OrderDesk:
         messages = order_messages(passed, new, refunds, now, language)
         if messages:
             uow.outbox.add(messages)
+
+
+def _units_only(order: Order, outcome: Recorded | RefundExceedsCapture) -> bool:
+    """Whether `outcome` only gave a refund the order has its units: no money moved."""
+    if isinstance(outcome, RefundExceedsCapture):
+        return False
+    before, after = order.payment_ledger, outcome.order.payment_ledger
+    return (
+        before is not None and after is not None and before.totals() == after.totals()
+    )
 
 
 def _check_event(order_id: str, event: OrderEvent) -> None:

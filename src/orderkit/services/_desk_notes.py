@@ -281,71 +281,112 @@ def case_owed(order: Order) -> AfterSalesCase | None:
     A case is owed its refund from its passed inspection until its refund is
     in the order's payment ledger, sent or failed: a refund the provider
     declined is a person's to settle, never sent again under a new key. A
-    case returning units the channel's refunds paid back already
-    (`paid_by_channel`) is never owed: a person settles it.
+    case returning units of a line paid back twice (`lines_paid_twice`) is
+    never owed: a person settles it.
     """
     ledger = order.payment_ledger
     sent = set() if ledger is None else {r.refund_id for r in ledger.refunds}
-    paid = paid_by_channel(order)
+    twice = lines_paid_twice(order)
     for case in order.after_sales:
         if case.state is not CaseState.INSPECTED or not case.inspection_passed:
             continue
-        if case_refund_key(order, case) not in sent and case.case_id not in paid:
+        if case_refund_key(order, case) not in sent and not returns(case, twice):
             return case
     return None
 
 
-def paid_by_channel(order: Order) -> frozenset[str]:
-    """The passed cases returning units the channel's refunds paid back, by id.
+@attrs.frozen
+class _PaidBack:
+    """What paid a line's units back: units, the channel's refunds, the cases."""
 
-    A channel's refund may name the units it pays back (`Refund.lines`),
-    and a case that passed inspection pays back the units it returns. On
-    a line the channel refunded, the two together pay back at most the
-    units bought; a case that takes them past it, counting the cases in
-    the order they were opened, returns units the buyer has had their
-    money for already (the channel refunded a unit, then the warehouse
-    took it back through a case, or the other way round). Failed refunds
-    pay nothing back.
+    units: int
+    refunds: tuple[str, ...]
+    cases: tuple[str, ...] = ()
+
+
+def _paid_back(order: Order) -> dict[str, _PaidBack]:
+    """By line, what the channel's refunds naming units and the passed cases paid back.
+
+    Only the lines a channel's refund names units of. Failed refunds pay
+    nothing back: the channel's, and a case's whose refund the ledger has
+    failed.
     """
     ledger = order.payment_ledger
-    paid: dict[str, int] = {}
+    paid: dict[str, _PaidBack] = {}
     for refund in () if ledger is None else ledger.refunds:
         if refund.state is not RefundState.FAILED:
             for units in refund.lines:
-                paid[units.line_id] = paid.get(units.line_id, 0) + units.quantity
-    if not paid:
-        return frozenset()
-    bought = {line.line_id: line.quantity for line in order.lines}
-    twice: set[str] = set()
+                was = paid.get(units.line_id, _PaidBack(0, ()))
+                paid[units.line_id] = _PaidBack(
+                    was.units + units.quantity, (*was.refunds, refund.refund_id)
+                )
+    if ledger is None or not paid:
+        return paid
+    failed = {r.refund_id for r in ledger.refunds if r.state is RefundState.FAILED}
     for case in order.after_sales:
-        if not case.inspection_passed:
+        refund_id = case.refund_id or case_refund_key(order, case)
+        if not case.inspection_passed or refund_id in failed:
             continue
         for line in case.lines:
             if line.line_id in paid:
-                paid[line.line_id] += line.quantity
-                if paid[line.line_id] > bought.get(line.line_id, 0):
-                    twice.add(case.case_id)
-    return frozenset(twice)
+                was = paid[line.line_id]
+                paid[line.line_id] = attrs.evolve(
+                    was,
+                    units=was.units + line.quantity,
+                    cases=(*was.cases, case.case_id),
+                )
+    return paid
+
+
+def lines_paid_twice(order: Order) -> frozenset[str]:
+    """The order's lines paid back for more units than were bought.
+
+    A channel's refund may name the units it pays back (`Refund.lines`), and
+    a case that passed inspection pays back the units it returns. On a line
+    the channel refunded, the two together pay back at most the units
+    bought; past it, the buyer has their money twice for some unit (the
+    channel refunded a unit, then the warehouse took it back through a
+    case, or the other way round), whichever case came first.
+    """
+    bought = {line.line_id: line.quantity for line in order.lines}
+    return frozenset(
+        line_id
+        for line_id, paid in _paid_back(order).items()
+        if paid.units > bought.get(line_id, 0)
+    )
+
+
+def returns(case: AfterSalesCase, lines: frozenset[str]) -> bool:
+    """Whether `case` returns units of any of `lines`."""
+    return any(line.line_id in lines for line in case.lines)
 
 
 def held_as_paid_twice(
-    order: Order, cases: Iterable[str], now: pendulum.DateTime
+    order: Order, lines: Iterable[str], now: pendulum.DateTime
 ) -> tuple[Order, AuditRecord]:
-    """The order waiting for a person (`"refund"`) about `cases`, and its record.
+    """The order waiting for a person (`"refund"`) about `lines`, and its record.
 
-    The record names the cases: the person sends what is still owed, if
-    anything, or records the case refunded by the channel's refund
-    (`refund_case` with its refund id). An order waiting for `"refund"`
-    already keeps its review, and the record names the cases all the same.
+    The record names, for each line, what paid it back: the person sends
+    what is still owed, if anything, or records a case refunded by the
+    channel's refund (`refund_case` with its refund id). An order waiting
+    for `"refund"` already keeps its review, and the record says it all
+    the same.
     """
-    named = ", ".join(sorted(cases))
-    said = FieldChange(
-        "after_sales",
-        "",
-        f"case {named} returns units the channel's refunds paid back already: "
-        "a person checks the buyer is not refunded twice",
-    )
-    return _held_telling(order, "refund", (said,), now)
+    bought = {line.line_id: line.quantity for line in order.lines}
+    paid = _paid_back(order)
+    said = [
+        FieldChange(
+            "after_sales",
+            "",
+            f"line {line_id} is paid back for {paid[line_id].units} units of "
+            f"{bought.get(line_id, 0)} bought (the channel's refunds "
+            f"{', '.join(paid[line_id].refunds)}; cases "
+            f"{', '.join(paid[line_id].cases) or 'none'}): a person checks the "
+            "buyer is not refunded twice",
+        )
+        for line_id in sorted(lines)
+    ]
+    return _held_telling(order, "refund", said, now)
 
 
 def case_refund_failed(before: Order, after: Order) -> AfterSalesCase | None:

@@ -37,6 +37,7 @@ from orderkit.orders import (
     Cancelled,
     OrderStatus,
     PaymentCaptured,
+    Recorded,
     ShipmentLine,
     Shipped,
     Stale,
@@ -702,10 +703,22 @@ class TestRefundedAlready:
         body["refund"]["transactions"][0].update(amount="100.00", parent_id=389404469)
         [webhook] = ShopifyPayloads().parse(body, topic="refunds/create")
         assert isinstance(webhook, ChannelRefund)
+        # Changed on purpose: the order's copy here lists no units, the
+        # webhook's does, and they are given to the refund; its money is not
+        # recorded again, and a second delivery changes nothing.
+        assert isinstance(desk.record_refund("shopify", "450789469", webhook), Recorded)
         assert isinstance(
             desk.record_refund("shopify", "450789469", webhook), Unchanged
         )
         assert ["309.94"] == _owed(unit)
+        with unit as uow:
+            stored = uow.orders.get("shopify", "450789469")
+        assert stored is not None
+        ledger = stored.payment_ledger
+        assert ledger is not None
+        assert [("509562969", Money("100.00", "USD"), webhook.lines)] == [
+            (r.refund_id, r.amount, r.lines) for r in ledger.refunds
+        ]
 
     def test_a_refund_after_intake_comes_off_the_cancellation(self) -> None:
         record = order({"financial_status": "paid"})
@@ -1283,6 +1296,11 @@ class TestRefundAmounts:
 
         assert isinstance(desk.accept(cancelled), AlreadyAccepted)
         for refund in cancelled.refunds:
+            # Changed on purpose: the units the order's copy names are given
+            # to the refund recorded by hand; its money is not recorded again.
+            assert isinstance(
+                desk.record_refund("shopify", "450789469", refund), Recorded
+            )
             assert isinstance(
                 desk.record_refund("shopify", "450789469", refund), Unchanged
             )
