@@ -497,7 +497,11 @@ class OrderDesk:
             InsufficientStock: Its lines cannot be filled now (an order held
                 for `"stock"` still short, say); nothing changed.
             ValidationError: `ip`, `device` or `promotion` is not printable
-                text; nothing changed.
+                text, for an order held for `"limits"` (they are read for no
+                other); nothing changed.
+            ConcurrencyConflict: Another process changed the order, or its
+                stock or limits, while this call ran; nothing changed: call
+                again.
         """
         with self._unit as uow:
             order = self._order(uow, channel, order_id)
@@ -508,18 +512,20 @@ class OrderDesk:
             now = self._clock.now()
             if "duplicate" in order.review:
                 self._released_as_duplicate(uow, order, actor, now)
+            if "limits" in order.review and order.status not in ENDED:
+                # A person let this order through over the limits: it counts
+                # from now on, as a granted one does. Its owner is the use id
+                # its refused check left free, so it is counted once. Before
+                # the stock, as in `accept`: a store that locks limit keys
+                # and balances takes them in one order everywhere.
+                context = self._context(order, ip, device, promotion)
+                self._limiters(uow.limits).record(context, use_id=owner_of(order))
             stock = self._stock(uow)
             if not stock.has_stock(order, now):
                 # An order held at intake waits without stock, and one paid
                 # after its hold lapsed and its stock sold out lost it; one
                 # held later (a carrier exception, a label to void) has its own.
                 stock.hold(order, now)
-            if "limits" in order.review and order.status not in ENDED:
-                # A person let this order through over the limits: it counts
-                # from now on, as a granted one does. Its owner is the use id
-                # its refused check left free, so it is counted once.
-                context = self._context(order, ip, device, promotion)
-                self._limiters(uow.limits).record(context, use_id=owner_of(order))
             released = _evolve_order(order, review=(), version=order.version + 1)
             record = AuditRecord(
                 order_id=order_id,

@@ -8,6 +8,8 @@ for each other in a circle.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -17,9 +19,11 @@ from tests.adapters.postgres._stores import until_someone_waits_for_a_lock
 
 from orderkit.adapters.postgres import PostgresUnitOfWork
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
+from orderkit.integrations import ChannelOrder
 from orderkit.money import Money
-from orderkit.orders import PaymentCaptured
-from orderkit.services import Accepted, DeskPolicy, Ledger, OrderDesk
+from orderkit.orders import Buyer, PaymentCaptured
+from orderkit.pricing import LimitRule, LimitScope
+from orderkit.services import Accepted, DeskPolicy, Held, Ledger, OrderDesk
 from orderkit.testing import FrozenClock, channel_order
 
 
@@ -155,3 +159,74 @@ def test_a_commit_and_a_reservation_of_other_balances_never_deadlock(
     for thread in (payer, reserver):
         thread.join(timeout=60)
     assert results == {"pay": "committed", "reserve": "committed"}
+
+
+def test_a_release_over_a_limit_and_an_accept_never_deadlock(pg_dsn: str) -> None:
+    """A release counting its limits and an accept sharing them lock alike.
+
+    Both take the limit keys (here the shop's IP limit), then the SKU's
+    balance: a release that held the stock first and then counted its
+    limits would wait for an accept in a circle.
+    """
+    clock = FrozenClock(START)
+    day = dt.timedelta(days=1)
+    limits = (
+        LimitRule(LimitScope.BUYER, 1, day),
+        LimitRule(LimitScope.IP, 10_000, day),
+    )
+    policy = DeskPolicy(locations=["BJ-1"], limits=limits)
+    setup = PostgresUnitOfWork(pg_dsn)
+    with setup:
+        Ledger(setup.ledger, clock).receive("SKU-A", "BJ-1", 1000)
+        setup.commit()
+    desk = OrderDesk(setup, clock, policy, Fingerprinter(SECRET))
+
+    def paid(order_id: str, buyer: str) -> ChannelOrder:
+        return channel_order(
+            [("SKU-A", 1, "10.00")],
+            order_id=order_id,
+            paid=True,
+            at=START,
+            buyer=Buyer(buyer, "李雷"),
+        )
+
+    for i in range(PAIRS):
+        desk.accept(paid(f"A-{i}", f"buyer-{i}"), ip="9.9.9.9")
+        held = desk.accept(paid(f"H-{i}", f"buyer-{i}"), ip="9.9.9.9")
+        assert isinstance(held, Held)
+        assert "limits" in held.order.review
+    setup.close()
+
+    results: Counter[str] = Counter()
+
+    def run(call: Callable[[OrderDesk], object], barrier: threading.Barrier) -> None:
+        uow = PostgresUnitOfWork(pg_dsn)
+        try:
+            barrier.wait(timeout=30)
+            call(OrderDesk(uow, clock, policy, Fingerprinter(SECRET)))
+            results["done"] += 1
+        except Exception as exc:  # noqa: BLE001 - counted and shown below
+            results[type(exc).__name__] += 1
+        finally:
+            uow.close()
+
+    for i in range(PAIRS):
+        barrier = threading.Barrier(2)
+        calls: list[Callable[[OrderDesk], object]] = [
+            functools.partial(_release, f"H-{i}"),
+            functools.partial(_accept, paid(f"N-{i}", f"other-{i}")),
+        ]
+        workers = [threading.Thread(target=run, args=(call, barrier)) for call in calls]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120)
+    assert results == {"done": 2 * PAIRS}
+
+
+def _release(order_id: str, desk: OrderDesk) -> object:
+    return desk.release("douyin", order_id, actor="ops", ip="9.9.9.9")
+
+
+def _accept(order: ChannelOrder, desk: OrderDesk) -> object:
+    return desk.accept(order, ip="9.9.9.9")
