@@ -14,6 +14,7 @@ from orderkit.adapters._memory_ledger import MemoryLedgerStore
 from orderkit.adapters._memory_limits import MemoryLimitStore
 from orderkit.adapters._memory_orders import MemoryAuditLog, MemoryOrderStore
 from orderkit.adapters._memory_outbox import MemoryInbox, MemoryOutbox
+from orderkit.adapters._unit_messages import OPEN_ALREADY
 from orderkit.errors import StoreError
 
 
@@ -138,7 +139,7 @@ class MemoryUnitOfWork:
             StoreError: This thread has a unit open on it already.
         """
         if self._owner == threading.get_ident():
-            raise StoreError(_STORE, "begin", "a unit of work is open already")
+            raise StoreError(_STORE, "begin", OPEN_ALREADY)
         self._lock.acquire()
         try:
             for store in self._all:

@@ -31,6 +31,7 @@ from orderkit.adapters._postgres_session import (
     in_transaction,
     store_error,
 )
+from orderkit.adapters._unit_messages import OPEN_ALREADY
 from orderkit.errors import StoreError
 
 
@@ -231,7 +232,7 @@ class PostgresUnitOfWork:
                 transaction, or the server failed.
         """
         if self._owner == threading.get_ident():
-            raise StoreError(STORE, "begin", "a unit of work is open already")
+            raise StoreError(STORE, "begin", OPEN_ALREADY)
         self._lock.acquire()
         try:
             self._begin()

@@ -26,6 +26,7 @@ from orderkit.adapters._sqlite_session import (
     store_error,
     use_wal,
 )
+from orderkit.adapters._unit_messages import OPEN_ALREADY
 from orderkit.errors import StoreError
 
 
@@ -197,7 +198,7 @@ class SqliteUnitOfWork:
                 (another process kept the write lock past `timeout`).
         """
         if self._owner == threading.get_ident():
-            raise StoreError(STORE, "begin", "a unit of work is open already")
+            raise StoreError(STORE, "begin", OPEN_ALREADY)
         self._lock.acquire()
         try:
             self._begin()

@@ -178,7 +178,8 @@ class OrderDesk:
     """The use cases over one backend: intake, events, timers and the queue.
 
     Args:
-        unit: The backend's unit of work; every use case runs in one unit.
+        unit: The backend's unit of work; every use case opens one unit
+            of it and commits it: call the desk outside `with unit:`.
         clock: Where the time comes from.
         policy: How the desk decides (locations, pricing, limits...).
         fingerprinter: How orders are compared for duplicates.
