@@ -323,7 +323,8 @@ class OrderDesk:
             # An order that came in cancelled or closed takes no stock and
             # waits for nobody about it, as one held at intake and ended
             # later: only a payment it could not take is still a person's.
-            reasons = _held(screening, limited, why, batch)
+            request = _request_said(ip, device, promotion)
+            reasons = _held(screening, limited, why, batch, request)
             if order.status in ENDED:
                 reasons = [r for r in reasons if r[0] not in SETTLED_BY_ENDING]
             review = [reason for reason, _, _ in reasons]
@@ -478,16 +479,19 @@ class OrderDesk:
         whatever the counts (`PurchaseLimits.record`) and under the order's
         identity, so that it is never counted twice. As for any order taken
         in, cancelling or closing it later gives no use back: limits count
-        attempts to buy. The desk does not keep the request's parts: give
-        the `ip`, `device` and `promotion` that `accept` was given for the
-        limits on them to count the order too.
+        attempts to buy. The limits on the request's parts count it too:
+        the `ip`, `device` and `promotion` that `accept` was given are
+        named in the hold's `HeldForReview` record (changes
+        `request.ip`, `request.device`, `request.promotion`) and read back
+        from it; one given here is used instead.
 
         Args:
             channel: The order's channel.
             order_id: The order's id in its channel.
             actor: Who released it, for its audit record.
             ip: The IP address the buyer ordered from, for limits (an order
-                held for `"limits"` only).
+                held for `"limits"` only); by default the one `accept` was
+                given.
             device: The buyer's device id, for limits (likewise).
             promotion: The promotion the order uses, for limits (likewise).
 
@@ -519,7 +523,13 @@ class OrderDesk:
                 # its refused check left free, so it is counted once. Before
                 # the stock, as in `accept`: a store that locks limit keys
                 # and balances takes them in one order everywhere.
-                context = self._context(order, ip, device, promotion)
+                kept = _request_kept(uow, order)
+                context = self._context(
+                    order,
+                    kept.get("ip") if ip is None else ip,
+                    kept.get("device") if device is None else device,
+                    kept.get("promotion") if promotion is None else promotion,
+                )
                 self._limiters(uow.limits).record(context, use_id=owner_of(order))
             stock = self._stock(uow)
             if not stock.has_stock(order, now):
@@ -1367,12 +1377,17 @@ def _money_taken(order: Order, batch: Batch) -> bool:
 
 
 def _held(
-    screening: Screening, limited: Refused | None, pricing: str | None, batch: Batch
+    screening: Screening,
+    limited: Refused | None,
+    pricing: str | None,
+    batch: Batch,
+    request: tuple[FieldChange, ...],
 ) -> list[_Reason]:
     """Why intake holds an order for a person.
 
     Each reason, with its detail and what its audit record says of it
-    beyond the review: the limits it is over, the payments it refused.
+    beyond the review: the limits it is over and the request's parts they
+    read (`_request_said`), the payments it refused.
     """
     reasons: list[_Reason] = []
     if screening.suspected:
@@ -1385,7 +1400,8 @@ def _held(
             f"{o.key.key}: {o.count} of {o.key.limit}" for o in limited.overages
         )
         detail = f"超出限购 / purchase limits reached: {over}"
-        reasons.append(("limits", detail, (FieldChange("overages", "", over),)))
+        said = (FieldChange("overages", "", over), *request)
+        reasons.append(("limits", detail, said))
     if pricing is not None:
         reasons.append(("pricing", pricing, ()))
     # The channel states what the order cannot be: a person looks before it
@@ -1402,6 +1418,39 @@ def _held(
         paid = "; ".join(change.new for change in named)
         reasons.append(("payment", f"拒收的付款 / payments refused: {paid}", named))
     return reasons
+
+
+_REQUEST: Final = "request."
+"""The prefix of the changes naming the request's parts the limits read."""
+
+
+def _request_said(
+    ip: str | None, device: str | None, promotion: str | None
+) -> tuple[FieldChange, ...]:
+    """The request's parts given to `accept`, as changes of a limits hold's record.
+
+    The order does not keep them: `release` reads them back from the
+    record, so that the limits on them count the released order.
+    """
+    parts = (("ip", ip), ("device", device), ("promotion", promotion))
+    return tuple(
+        FieldChange(f"{_REQUEST}{name}", "", value)
+        for name, value in parts
+        if value is not None
+    )
+
+
+def _request_kept(uow: UnitOfWork, order: Order) -> dict[str, str]:
+    """The request's parts the order's last limits hold recorded, by name."""
+    for record in reversed(uow.audit.records(order.channel, order.order_id)):
+        said = {
+            change.field.removeprefix(_REQUEST): change.new
+            for change in record.changes
+            if change.field.startswith(_REQUEST)
+        }
+        if said:
+            return said
+    return {}
 
 
 def _short(
