@@ -59,22 +59,7 @@ class MemoryLimitStore(Journaled):
             ValidationError: Bad keys or use id; nothing was recorded.
             NaiveDatetime: `now` is naive.
         """
-        checked = check_keys(keys)
-        use = check_use_id(use_id)
-        at = check_instant("now", now)
-        with self._lock:
-            if self._owned:
-                self._in_unit("consume")
-            if use is not None and use in self._use_ids:
-                return Granted(replayed=True)
-            over = [
-                overage
-                for key in checked
-                if (overage := self._check(key, at)) is not None
-            ]
-            if over:
-                return Exceeded(tuple(over))
-            return self._add(checked, at, use)
+        return self._use("consume", keys, now, use_id, checking=True)
 
     def record(
         self,
@@ -91,14 +76,35 @@ class MemoryLimitStore(Journaled):
             ValidationError: Bad keys or use id; nothing was recorded.
             NaiveDatetime: `now` is naive.
         """
+        granted = self._use("record", keys, now, use_id, checking=False)
+        assert isinstance(granted, Granted)  # noqa: S101 - nothing checked
+        return granted
+
+    def _use(
+        self,
+        operation: str,
+        keys: Sequence[LimitKey],
+        now: dt.datetime,
+        use_id: str | None,
+        *,
+        checking: bool,
+    ) -> LimitDecision:
+        """One use of each key, once per use id; checked first if `checking`."""
         checked = check_keys(keys)
         use = check_use_id(use_id)
         at = check_instant("now", now)
         with self._lock:
             if self._owned:
-                self._in_unit("record")
+                self._in_unit(operation)
             if use is not None and use in self._use_ids:
                 return Granted(replayed=True)
+            over = [
+                overage
+                for key in (checked if checking else ())
+                if (overage := self._check(key, at)) is not None
+            ]
+            if over:
+                return Exceeded(tuple(over))
             return self._add(checked, at, use)
 
     def _add(
