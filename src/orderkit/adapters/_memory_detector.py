@@ -10,11 +10,12 @@ import itertools
 import operator
 import threading
 from collections.abc import Sequence
-from typing import Any, cast, final
+from typing import Any, Final, cast, final
 
 import attrs
 import pendulum
 
+from orderkit._fast import builder
 from orderkit.adapters._memory_journal import Journal, Journaled, pop, push
 from orderkit.dedupe import (
     Match,
@@ -49,6 +50,8 @@ _Order = tuple[str, str]
 _Seen = tuple[pendulum.DateTime, int, _Order]
 """An order in a fingerprint's index: `(placed_at, seq, order)`."""
 _PLACED_AT = operator.itemgetter(0)
+# Screenings made here hold checked parts; Screening has no validators.
+_new_screening: Final = builder(Screening)
 
 
 class _Recorded:
@@ -110,7 +113,7 @@ class MemoryDetectorStore(Journaled):
         key, at = (seen.channel, seen.order_id), seen.placed_at
         texts = check_fingerprints(fingerprints)
         number = check_phone(phone)
-        earliest, latest = window_around(at, check_window(window))
+        span = check_window(window)
         flagged_at = check_now(now)
         with self._lock:
             if self._owned:
@@ -119,10 +122,15 @@ class MemoryDetectorStore(Journaled):
                 return self._screening(key)
             found: list[tuple[str, str, pendulum.DateTime, str]] = []
             by_fingerprint = self._by_fingerprint
+            bounds = None
             for text in texts:
                 index = by_fingerprint.get(text)
                 if index is None:
                     continue
+                if bounds is None:
+                    # Only now: most orders are new, and no index holds them.
+                    bounds = window_around(at, span)
+                earliest, latest = bounds
                 start = bisect.bisect_left(index, earliest, key=_PLACED_AT)
                 end = bisect.bisect_right(index, latest, key=_PLACED_AT)
                 found.extend(
@@ -139,7 +147,7 @@ class MemoryDetectorStore(Journaled):
                     journal.item(self._pending, key)
                 self._suspicions[key] = suspicion
                 self._pending[key] = None
-            return Screening(*key, matches, suspicion)
+            return _new_screening(*key, matches, suspicion)
 
     def _index(self, key: _Order, recorded: _Recorded, journal: Journal | None) -> None:
         """Store a new order and index it: the writes of `record`.

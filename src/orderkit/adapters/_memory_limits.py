@@ -176,10 +176,15 @@ class MemoryLimitStore(Journaled):
 
     def _check(self, key: LimitKey, at: pendulum.DateTime) -> Overage | None:
         """The key's overage at `at`, or `None` when one more use fits."""
+        uses = self._uses.get(key.key)
+        if uses is None:
+            # A key never used (a new buyer): nothing counts, and every
+            # limit is at least 1, so one use fits.
+            return None
         since = before_or_first(at, key.window)
         plain = 0
         members: set[str] = set()
-        for used_at, member in self._uses.get(key.key, ()):
+        for used_at, member in uses:
             if used_at <= since:
                 continue
             if member is None:

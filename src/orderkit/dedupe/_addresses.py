@@ -172,9 +172,11 @@ _NAME = re.compile(rf"(?:(?![{_UNIT_ENDS}])[\u4e00-\u9fff]){{2,}}")
 # A district's suffix after two characters of a name, not before a road word
 # (滨海新区大道 is a road): dropped from the key, so that 南山区 and 南山, as
 # channels and buyers write districts, agree.
+# Written to start with the suffix, its lookbehinds after it, so that `re`
+# scans for the suffix instead of trying the lookbehinds at every position.
 _DROPPED_SUFFIX = re.compile(
-    rf"(?<=[\u4e00-\u9fff]{{2}})(?<![{_UNIT_ENDS}].)(?<![{_UNIT_ENDS}])"
-    r"[区县旗](?![路街道巷弄]|大道|大街)"
+    rf"[区县旗](?<=[\u4e00-\u9fff]{{2}}.)(?<![{_UNIT_ENDS}]..)(?<![{_UNIT_ENDS}].)"
+    r"(?![路街道巷弄]|大道|大街)"
 )
 # Platforms (and buyers) often repeat the whole address in the street field;
 # a repeat is recognised only when it is unmistakable.
@@ -471,6 +473,13 @@ def _province_form(text: str) -> str | None:
 
 def _read_province(rest: str) -> tuple[str, str]:
     """The province `rest` starts with, or its city's; and the text after it."""
+    first = rest[:1]
+    if first not in _FORMS_BY_FIRST:
+        # Most streets start with neither a province nor a city: two lookups
+        # say so, without the calls that would find nothing.
+        if first not in _CITIES_BY_FIRST:
+            return "", rest
+        return _province_of_city(rest), rest
     form = _province_form(rest)
     if form is None:
         return _province_of_city(rest), rest
@@ -482,6 +491,16 @@ def _read_province(rest: str) -> tuple[str, str]:
         # "北京市辖区" is 北京 and the placeholder 市辖区, not 北京市 and 辖区.
         form = province
     return province, rest[len(form) :].lstrip(_PART)
+
+
+def _city(text: str) -> re.Match[str] | None:
+    """`_CITY.match(text)`, answered at once for most text, which holds no city."""
+    # A match ends with 市, or before a part's end, after 2 to 4 characters:
+    # without either there, the pattern cannot match.
+    end = text[2:5]
+    if "市" not in end and _PART not in end:
+        return None
+    return _CITY.match(text)
 
 
 def _read_squeezed(rest: str) -> tuple[str, bool, bool]:
@@ -503,12 +522,12 @@ def _read_squeezed(rest: str) -> tuple[str, bool, bool]:
             rest = rest.removeprefix(placeholder)
         rest = rest.lstrip(_PART)
     # Up to two cities with their 市 suffix.
-    city = _CITY.match(rest)
+    city = _city(rest)
     if city is None:
         return province + rest.replace(_PART, ""), bool(province), not rest
     cities = city[1]
     rest = rest[city.end() :].lstrip(_PART)
-    city = _CITY.match(rest)
+    city = _city(rest)
     if city is None:
         return province + cities + rest.replace(_PART, ""), bool(province), not rest
     rest = rest[city.end() :].replace(_PART, "")

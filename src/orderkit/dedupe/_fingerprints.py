@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 import json.encoder
@@ -70,6 +71,9 @@ class FingerprintKind(enum.StrEnum):
         raise ValidationError("kind", value, "not a fingerprint kind")
 
 
+_KIND_TEXT: Final = {kind: kind.value for kind in FingerprintKind}
+
+
 def _kind(value: str) -> FingerprintKind:
     return FingerprintKind(value)
 
@@ -117,8 +121,9 @@ class Fingerprint:
 
     def __str__(self) -> str:
         """The stored form: `v<version>:<kind>:<digest>`."""
-        # A StrEnum formats as its value, without the enum's slow `.value`.
-        return f"v{self.version}:{self.kind}:{self.digest}"
+        # The kind's plain text: formatting the StrEnum itself, or reading its
+        # `.value`, costs several times the dict lookup.
+        return f"v{self.version}:{_KIND_TEXT[self.kind]}:{self.digest}"
 
     @classmethod
     def parse(cls, text: str) -> Fingerprint:
@@ -332,9 +337,23 @@ class Fingerprinter:
             ConfigurationError: `region` is not a region phonenumbers knows.
         """
         if region is None:
-            region = self.region_of(order.channel)
+            region = self._channel_regions.get(order.channel, self._region)
         else:
             _check_region(region, "region")
+        return self._read(order, region)[0]
+
+    def _screen(self, order: Order) -> tuple[tuple[Fingerprint, ...], str | None]:
+        """`fingerprints(order)`, and the buyer's phone as `buyer_phone` reads it.
+
+        The duplicate detector needs both: the phone is read once, for both.
+        """
+        region = self._channel_regions.get(order.channel, self._region)
+        return self._read(order, region)
+
+    def _read(
+        self, order: Order, region: str
+    ) -> tuple[tuple[Fingerprint, ...], str | None]:
+        """The fingerprints, and the buyer's phone (`None` unless E.164)."""
         relays = self._relay_channels
         drop = relays is not None and _channel_name(order.channel) not in relays
         tail = _tail(order.lines)
@@ -342,7 +361,8 @@ class Fingerprinter:
         buyer = order.buyer
         address = order.address
         first = None
-        for raw in (buyer.phone, address.phone):
+        buyer_phone = None
+        for i, raw in enumerate((buyer.phone, address.phone)):
             if raw is None or not raw.strip():
                 continue
             phone: object
@@ -352,9 +372,14 @@ class Fingerprinter:
                 phone = _read_phone(raw, region)
             else:
                 phone = normalize_phone(raw, region, lenient=True)
-            if drop and isinstance(phone, str) and ";ext=" in phone:
+            if type(phone) is not str:
+                # None, masked, or refused (`_Refused`, `NOT_A_PHONE`).
+                continue
+            if drop and ";ext=" in phone:
                 phone = _without_mobile_extension(phone)
-            if isinstance(phone, str) and phone != first:
+            if not i:
+                buyer_phone = phone
+            if phone != first:
                 first = phone
                 hasher = self._phone.copy()
                 hasher.update(_quote(phone).encode("ascii"))
@@ -369,13 +394,12 @@ class Fingerprinter:
             hasher.update(f"{_quote(key)},{_ADDRESS_KIND}".encode("ascii"))
             hasher.update(tail)
             found.append(_new_fingerprint(_ADDRESS, _VERSION, hasher.hexdigest()))
-        buyer_id = _quote(buyer.buyer_id.strip())
-        channel = _quote(order.channel.strip().casefold())
         hasher = self._buyer.copy()
-        hasher.update(f'{buyer_id},"channel":{channel},{_BUYER_KIND}'.encode("ascii"))
+        hasher.update(_quote(buyer.buyer_id.strip()).encode("ascii"))
+        hasher.update(_channel_part(order.channel))
         hasher.update(tail)
         found.append(_new_fingerprint(_BUYER, _VERSION, hasher.hexdigest()))
-        return tuple(found)
+        return tuple(found), buyer_phone
 
 
 _PHONE: Final = FingerprintKind.PHONE_SKUS
@@ -390,6 +414,8 @@ _quote: Final = json.encoder.encode_basestring_ascii
 # What follows the address, and the buyer's channel, in their documents.
 _ADDRESS_KIND: Final = f'"kind":{_quote(_ADDRESS.value)}'
 _BUYER_KIND: Final = f'"kind":{_quote(_BUYER.value)}'
+# Channels are few; a bound keeps junk channel names from growing the cache.
+_CHANNEL_CACHE_SIZE = 256
 
 
 def canonical(
@@ -405,6 +431,18 @@ def canonical(
     non-ASCII character keeps the bytes the same on every Python version.
     """
     return _encode(kind, _encode_skus(skus), parts)
+
+
+@functools.lru_cache(maxsize=_CHANNEL_CACHE_SIZE)
+def _channel_part(channel: str) -> bytes:
+    """What follows the buyer's id in its document: the channel, then the kind.
+
+    Cached: an order's channel is one of a few, and folding it costs more
+    than looking it up.
+    """
+    return f',"channel":{_quote(channel.strip().casefold())},{_BUYER_KIND}'.encode(
+        "ascii"
+    )
 
 
 def _tail(lines: Sequence[OrderLine]) -> bytes:
@@ -424,11 +462,17 @@ def _tail(lines: Sequence[OrderLine]) -> bytes:
         if not folded:
             return _skus_tail(_encode_skus(sku_multiset(lines)))
         totals[folded] = totals.get(folded, 0) + line.quantity
-    return _skus_tail(_encode_skus(tuple(sorted(totals.items()))))
+    # `_skus_tail(_encode_skus(...))` in one step: the one string formatted.
+    skus = ",".join([f"[{_quote(sku)},{n}]" for sku, n in sorted(totals.items())])
+    return f"{_SKUS}[{skus}]{_END}".encode("ascii")
+
+
+_SKUS: Final = ',"skus":'
+_END: Final = f',"v":{FINGERPRINT_VERSION}}}'
 
 
 def _skus_tail(skus: str) -> bytes:
-    return f',"skus":{skus},"v":{FINGERPRINT_VERSION}}}'.encode("ascii")
+    return f"{_SKUS}{skus}{_END}".encode("ascii")
 
 
 def _encode_skus(skus: tuple[tuple[str, int], ...]) -> str:

@@ -29,7 +29,10 @@ from orderkit.dedupe._claims import (
     check_text,
     fit_keys,
 )
+from orderkit.dedupe._phones import _MAX_LENGTH as _MAX_PHONE_LENGTH
 from orderkit.dedupe._phones import _REGIONS as _PHONE_REGIONS
+from orderkit.dedupe._phones import _read as _read_phone
+from orderkit.dedupe._phones import _Refused
 from orderkit.errors import InvalidAddress, ValidationError
 
 # At run time, not only for type checkers: a converter resolves
@@ -442,26 +445,32 @@ class PurchaseContext:
             that part do not apply to it.
         """
         _region(None, _REGION_FIELD, region)
-        _flag("mobile_extensions")(None, None, mobile_extensions)
+        _check_mobile_extensions(None, None, mobile_extensions)
         buyer = order.buyer
         phone = buyer.phone
-        if not isinstance(normalize_phone(phone, region, lenient=True), str | None):
+        if type(phone) is str and len(phone) <= _MAX_PHONE_LENGTH:
+            # What normalize_phone(phone, region, lenient=True) reads, minus
+            # its checks of a region checked already: refused is junk.
+            if isinstance(_read_phone(phone, region), _Refused):
+                phone = None
+        elif not isinstance(normalize_phone(phone, region, lenient=True), str | None):
             phone = None
         address: Address | None = order.address
         try:
             normalize_address(order.address)
         except InvalidAddress:
             address = None
-        skus = tuple(line.sku for line in order.lines)
+        skus = tuple([line.sku for line in order.lines])
         buyer_id, channel = buyer.buyer_id, order.channel
         if fit_keys(buyer_id, channel):
             # The order's parts passed its own checks (non-blank printable
             # text, an Address, text SKUs); only the request's are checked,
             # in the order the constructor checks them.
-            request = (("ip", ip), ("device", device), ("promotion", promotion))
-            for field, value in request:
-                if value is not None:
-                    check_text(field, value, longest=sys.maxsize)
+            if ip is not None or device is not None or promotion is not None:
+                request = (("ip", ip), ("device", device), ("promotion", promotion))
+                for field, value in request:
+                    if value is not None:
+                        check_text(field, value, longest=sys.maxsize)
             # fmt: off
             return _new_context(
                 buyer_id, channel, phone, ip, device, address, skus, promotion,
@@ -483,6 +492,7 @@ class PurchaseContext:
 
 
 _new_context: Final = builder(PurchaseContext)
+_check_mobile_extensions: Final = _flag("mobile_extensions")
 _REGION_FIELD: Final = attrs.fields(PurchaseContext).region
 
 
@@ -491,7 +501,7 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("|", "\\|")
 
 
-def _fit(key: str, scope: str) -> str:
+def _fit(key: str, scope: LimitScope) -> str:
     """`key`, or a hash of it when it is longer than a store accepts."""
     if len(key) <= MAX_KEY_LENGTH:
         return key
@@ -520,10 +530,12 @@ class _Parts:
         sku = None if rule.sku is None else normalize_sku(rule.sku)
         if sku is not None and sku not in self._skus():
             return None
-        value = self.value(rule.scope)
+        scope = rule.scope
+        value = self.value(scope)
         if value is None:
             return None
-        text = f"{rule.scope}:{value}"
+        # A StrEnum formats as its value, slowly: `_value_` is that text.
+        text = f"{scope._value_}:{value}"
         if sku is not None:
             text += f"|sku:{_escape(sku)}"
         if rule.promotion is not None:
@@ -534,11 +546,11 @@ class _Parts:
             if seen is None:
                 return None
             text += f"|distinct:{rule.distinct}"
-            member = _fit(f"{rule.distinct}:{seen}", str(rule.distinct))
+            member = _fit(f"{rule.distinct}:{seen}", rule.distinct)
         # The rule checked its limit and window as a key checks them: only
         # the key's own text is checked again.
         return _new_key(
-            check_text("key", _fit(text, str(rule.scope))),
+            check_text("key", _fit(text, scope)),
             rule.limit,
             rule.window,
             None if member is None else check_text("member", member),

@@ -11,6 +11,7 @@ import attrs
 
 from orderkit._decimal import MAX_DIGITS, context
 from orderkit._fast import builder, draft, setters
+from orderkit._iso4217 import MINOR_UNITS
 from orderkit._validate import Validator, as_tuple, instance_of, text
 from orderkit.errors import (
     CurrencyMismatch,
@@ -38,14 +39,28 @@ _EXACT = context(decimal.DivisionByZero, prec=60, rounding=ROUND_HALF_UP)
 _ONE = Decimal(1)
 _new_money = object.__new__
 _set_amount, _set_currency = setters(Money)
+# Powers of ten by minor units, as Decimals: `_EXACT.multiply` by one, and
+# `_EXACT.scaleb` by a negative one, cost less than `scaleb` by an int
+# (which converts it on every call), and are as exact.
+_TENS: Final = tuple(
+    Decimal(10**units) for units in range(max(MINOR_UNITS.values()) + 1)
+)
+_DOWN: Final = tuple(Decimal(-units) for units in range(len(_TENS)))
+_multiply: Final = _EXACT.multiply
+_scaleb: Final = _EXACT.scaleb
 
 
 def _money(minor: int, currency: Currency) -> Money:
     # Exact integers of minor units need no validation: skip Money's checks.
     result = _new_money(Money)
-    _set_amount(result, Decimal(minor).scaleb(-currency.minor_units, context=_EXACT))
+    _set_amount(result, _scaleb(minor, _DOWN[currency.minor_units]))
     _set_currency(result, currency)
     return result
+
+
+def _minor(money: Money) -> int:
+    """`money.minor`, for the hot paths: one exact multiplication."""
+    return int(_multiply(money.amount, _TENS[money.currency.minor_units]))
 
 
 def split_minor(units: int, weights: Sequence[int]) -> list[int]:
@@ -58,15 +73,15 @@ def split_minor(units: int, weights: Sequence[int]) -> list[int]:
     whole = sum(weights)
     if whole <= 0:
         return [0] * len(weights)
-    parts = []
-    remainders = []
-    for weight in weights:
-        part, remainder = divmod(units * weight, whole)
-        parts.append(part)
-        remainders.append(remainder)
+    parts = [units * weight // whole for weight in weights]
     left = units - sum(parts)
     if left:
-        by_remainder = sorted(range(len(parts)), key=lambda i: (-remainders[i], i))
+        remainders = [units * weight % whole for weight in weights]
+        # Largest remainder first; a stable sort keeps ties in order even
+        # reversed, so a tie goes to the earlier part.
+        by_remainder = sorted(
+            range(len(parts)), key=remainders.__getitem__, reverse=True
+        )
         for i in by_remainder[:left]:
             parts[i] += 1
     return parts
@@ -266,7 +281,7 @@ class NetLine:
     line_discount: Money
     order_discount: Money
     net: Money
-    # Set by `_net_line` only: the currency and the four amounts in minor
+    # Set by `_net_lines` only: the currency and the four amounts in minor
     # units. Pricing builds ten lines an order and most callers read none of
     # their amounts, so the Money fields are left unset and built on first
     # read (`__getattr__`); out of eq, hash and repr, which read the fields.
@@ -312,7 +327,7 @@ class NetLine:
 def net_below(line: NetLine, floor: Money, least: int) -> bool:
     """`line.below(floor)` for a floor in the line's currency, `least` minor units.
 
-    A line `_net_line` made compares in minor units, without `floor.minor`.
+    A line `_net_lines` made compares in minor units, without `floor.minor`.
     """
     minor = line._minor  # noqa: SLF001 - NetLine's own parts, in its module
     if minor is None:
@@ -349,32 +364,41 @@ def _lazy_money(
 _LAZY_FIELDS = {"gross": 1, "line_discount": 2, "order_discount": 3, "net": 4}
 _SET_FIELD = {name: NetLine.__dict__[name].__set__ for name in _LAZY_FIELDS}
 # NetLine's draft (`orderkit._fast.draft`): plain attribute stores, cheaper
-# than its slots' setters. `_net_line` leaves the lazy fields unset.
+# than its slots' setters. `_net_lines` leaves the lazy fields unset.
 _NetLineDraft = draft(NetLine)
 
 
-def _net_line(
-    line: OrderLine,
+def _net_lines(
+    lines: Sequence[OrderLine],
     currency: Currency,
-    gross: int,
-    line_off: int,
-    order_off: int,
-) -> NetLine:
-    """A NetLine whose Money fields are built when first read.
+    gross: list[int],
+    line_off: list[int],
+    order_off: list[int],
+) -> tuple[NetLine, ...]:
+    """The NetLines of `lines`, whose Money fields are built when first read.
 
-    Equal to `NetLine(..., gross, line_discount, order_discount, net)` with
-    those amounts as Money; no validation runs (the parts are exact ints).
+    Each equal to `NetLine(..., gross, line_discount, order_discount, net)`
+    with those amounts as Money; no validation runs (the parts are exact
+    ints). One loop for all lines: a call per line costs more than its body.
     """
-    result = _NetLineDraft()
-    result.line_id = line.line_id
-    result.sku = line.sku
-    result.quantity = line.quantity
-    result.unit_price = line.unit_price
-    net = gross - line_off - order_off
-    result._minor = (currency, gross, line_off, order_off, net)  # noqa: SLF001
-    result.__class__ = NetLine
-    line_after: NetLine = result
-    return line_after
+    made: list[NetLine] = []
+    for line, line_gross, off_line, off_order in zip(
+        lines, gross, line_off, order_off, strict=True
+    ):
+        result = _NetLineDraft()
+        result.line_id = line.line_id
+        result.sku = line.sku
+        result.quantity = line.quantity
+        result.unit_price = line.unit_price
+        net = line_gross - off_line - off_order
+        # fmt: off
+        result._minor = (  # noqa: SLF001 - its own lazy slot
+            currency, line_gross, off_line, off_order, net,
+        )
+        # fmt: on
+        result.__class__ = NetLine
+        made.append(result)
+    return tuple(made)
 
 
 @final
@@ -558,9 +582,9 @@ def _wanted(offer: Offer, nets: list[int], lines: Sequence[OrderLine]) -> list[i
     if type(offer) is PercentOff:
         return split_minor(_percent_of(sum(nets), offer.percent), nets)
     if type(offer) is AmountOff:
-        return split_minor(min(offer.amount.minor, sum(nets)), nets)
+        return split_minor(min(_minor(offer.amount), sum(nets)), nets)
     if type(offer) is FixedPrice:
-        price = offer.price.minor
+        price = _minor(offer.price)
         return [
             max(0, n - price * ln.quantity) for n, ln in zip(nets, lines, strict=True)
         ]
@@ -646,19 +670,38 @@ def allocate(totals: Totals, amount: Money) -> tuple[Money, ...]:
 
 def _price(quote: Quote, policy: StackingPolicy, *, stacking: bool) -> Totals:
     lines = quote.lines
-    currency = quote.currency
+    currency = lines[0].unit_price.currency  # `quote.currency`, inlined
+    # `_minor` inlined: the lines are one currency, and this runs on every
+    # line of every order.
+    scale = _TENS[currency.minor_units]
+    gross = [int(_multiply(ln.unit_price.amount, scale)) * ln.quantity for ln in lines]
+    ship = 0 if quote.shipping is None else _minor(quote.shipping)
+    if (
+        len(quote.offers) <= 1
+        and policy.line_cap is None
+        and policy.order_cap is None
+        and (simple := _price_simple(quote, currency, gross, ship)) is not None
+    ):
+        return simple
+    return _price_offers(quote, policy, currency, gross, ship, stacking=stacking)
+
+
+def _price_offers(  # noqa: PLR0913 - `_price`'s quote and what it read of it
+    quote: Quote,
+    policy: StackingPolicy,
+    currency: Currency,
+    gross: list[int],
+    ship: int,
+    *,
+    stacking: bool,
+) -> Totals:
+    """`_price` of any quote; `gross` and `ship` in minor units, as it read them."""
+    lines = quote.lines
+    offers = quote.offers
     count = len(lines)
-    # `Money.minor` inlined: the lines are one currency, and this runs on
-    # every line of every order.
-    units = currency.minor_units
-    gross = [
-        int(ln.unit_price.amount.scaleb(units, context=_EXACT)) * ln.quantity
-        for ln in lines
-    ]
     line_off = [0] * count
     order_off = [0] * count
     goods = sum(gross)
-    ship = 0 if quote.shipping is None else quote.shipping.minor
     ship_off = 0
     line_room = (
         None if policy.line_cap is None else _percent_floors(gross, policy.line_cap)
@@ -667,7 +710,6 @@ def _price(quote: Quote, policy: StackingPolicy, *, stacking: bool) -> Totals:
         None if policy.order_cap is None else _percent_floor(goods, policy.order_cap)
     )
 
-    offers = quote.offers
     ranked: Sequence[int] = range(len(offers))  # one offer: nothing to order
     if len(offers) > 1:
         ranked = sorted(ranked, key=lambda i: (policy.rank(offers[i].kind), i))
@@ -718,6 +760,44 @@ def _price(quote: Quote, policy: StackingPolicy, *, stacking: bool) -> Totals:
     )
 
 
+def _price_simple(
+    quote: Quote, currency: Currency, gross: list[int], ship: int
+) -> Totals | None:
+    """`_price_offers` of the common quote, or `None` for it to price the quote.
+
+    The common quote claims no offer, or one amount off the whole order in
+    its currency, under a policy without caps (`_price` checks the caps).
+    One offer is never refused for others, ranked or capped, so what
+    `_price_offers` does for it comes down to one split over the gross
+    amounts: each part is at most its line's gross (the amount is at most
+    their sum, and no line's gross is negative), so no line goes below zero
+    and nothing is cut. `test_validate_fast_path` holds the two equal.
+    """
+    offers = quote.offers
+    if not offers:
+        applied = []
+        parts = [0] * len(gross)
+    else:
+        offer = offers[0]
+        if (
+            type(offer) is not AmountOff
+            or offer.skus
+            or offer.amount.currency is not currency
+        ):
+            return None
+        parts = split_minor(min(_minor(offer.amount), sum(gross)), gross)
+        applied = [_new_applied(0, offer, _money(sum(parts), currency))]
+    return _totals(
+        quote,
+        gross=gross,
+        line_off=[0] * len(gross),
+        order_off=parts,
+        shipping=(ship, 0),
+        applied=applied,
+        refused=[],
+    )
+
+
 def _targets(
     lines: Sequence[OrderLine], skus: frozenset[str]
 ) -> tuple[Sequence[int], Sequence[OrderLine]]:
@@ -738,25 +818,19 @@ def _totals(  # noqa: PLR0913 - the parts of one result
     applied: list[AppliedOffer],
     refused: list[RefusedOffer],
 ) -> Totals:
-    currency = quote.currency
+    currency = quote.lines[0].unit_price.currency  # `quote.currency`, inlined
     ship, ship_off = shipping
     goods = sum(gross)
-    tax = 0 if quote.tax is None else quote.tax.minor
+    tax = 0 if quote.tax is None else _minor(quote.tax)
     total_line_off = sum(line_off)
     total_order_off = sum(order_off)
     total = goods - total_line_off - total_order_off + ship - ship_off
     if not quote.taxes_included:
         total += tax
     # `Quote` refused goods and totals Money cannot hold: `_money` needs no check.
-    net_lines = tuple(
-        [
-            _net_line(line, currency, gross[i], line_off[i], order_off[i])
-            for i, line in enumerate(quote.lines)
-        ]
-    )
     result = _TotalsDraft()
     result.currency = currency
-    result.lines = net_lines
+    result.lines = _net_lines(quote.lines, currency, gross, line_off, order_off)
     result.taxes_included = quote.taxes_included
     result.total = _money(total, currency)
     result.applied = tuple(applied)

@@ -273,7 +273,8 @@ def validate(quote: Quote, policy: PricingPolicy | None = None) -> Validation:
     )
     if rules.floors:
         _check_floors(claimed, rules, violations)
-    _check_quantities(quote, rules, violations)
+    if rules.max_line_quantity is not None or rules.max_order_quantity is not None:
+        _check_quantities(quote, rules, violations)
 
     stated = quote.stated_total
     computed = totals.total

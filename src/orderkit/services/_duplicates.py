@@ -19,7 +19,6 @@ from orderkit.dedupe import (
     normalize_phone,
 )
 from orderkit.dedupe._claims import check_duration, check_text, fit_keys
-from orderkit.dedupe._matches import buyer_phone
 from orderkit.errors import ValidationError
 from orderkit.orders import Order
 from orderkit.ports import Clock, DetectorStore
@@ -120,13 +119,11 @@ class DuplicateDetector:
         if not isinstance(order, Order):
             raise ValidationError("order", order, "must be an Order")
         sighting = _sighting(order)
-        fingerprints = self._fingerprinter.fingerprints(order)
+        # The fingerprints and `buyer_phone(fingerprinter, order)`, the phone
+        # read once for both.
+        fingerprints, phone = self._fingerprinter._screen(order)  # noqa: SLF001
         return self._store.record(
-            sighting,
-            fingerprints,
-            phone=buyer_phone(self._fingerprinter, order),
-            window=self._window,
-            now=self._now(),
+            sighting, fingerprints, phone=phone, window=self._window, now=self._now()
         )
 
     def pending(self, *, limit: int = 1000) -> Sequence[Suspicion]:
