@@ -253,3 +253,15 @@ class Journaled:
 
     def _rolled_back(self) -> None:
         """Mend what a replay cannot (the order of a dict), after the unit's replay."""
+
+
+def hooked(store: Journaled) -> bool:
+    """Whether `store` does more than `Journaled` when its unit opens or closes.
+
+    A unit of work sets `_journal` and `_thread` itself on the stores that
+    do not (what `_begin` and `_end` would set: a call each is most of an
+    empty unit's cost), and calls the hooks of the others.
+    """
+    kind = type(store)
+    begins = kind._begin is not Journaled._begin  # noqa: SLF001 - the hooks compared
+    return begins or kind._end is not Journaled._end  # noqa: SLF001

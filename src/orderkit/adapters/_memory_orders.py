@@ -8,7 +8,7 @@ from typing import cast, final
 
 from orderkit._validate import is_sequence, positive_int
 from orderkit.adapters._memory_journal import Journal, Journaled
-from orderkit.dedupe._claims import check_text
+from orderkit.dedupe._claims import MAX_KEY_LENGTH, check_text, fit_keys
 from orderkit.errors import ConcurrencyConflict, ValidationError
 from orderkit.orders import AuditRecord, Order, OrderStatus
 
@@ -34,7 +34,7 @@ def check_save(order: object, expected_version: object) -> tuple[Order, int | No
     if type(order) is not Order:
         raise ValidationError("order", order, "must be an Order")
     # Channels and ids an Order accepts are longer or laxer than a store's keys.
-    check_key(order.channel, order.order_id)
+    order_key(order)
     if expected_version is None:
         return order, None
     positive_int("expected_version")(None, None, expected_version)
@@ -46,6 +46,22 @@ def check_save(order: object, expected_version: object) -> tuple[Order, int | No
             f"must be greater than the expected version {expected}",
         )
     return order, expected
+
+
+def order_key(order: Order) -> _Key:
+    """`check_key` of the order's channel and id, which the order checked.
+
+    An order's channel and id are printable, non-blank text: only their
+    length and type are left to check (`fit_keys`), and the rest goes
+    through `check_key`, to be refused as it refuses it.
+
+    Raises:
+        ValidationError: Naming `channel` or `order_id`.
+    """
+    channel, order_id = order.channel, order.order_id
+    if fit_keys(channel, order_id):
+        return channel, order_id
+    return check_key(channel, order_id)
 
 
 def check_listing(
@@ -86,7 +102,11 @@ def check_records(channel: object, records: object) -> tuple[str, list[AuditReco
     for i, record in enumerate(records):
         if type(record) is not AuditRecord:
             raise ValidationError(f"records[{i}]", record, "must be an AuditRecord")
-        check_text(f"records[{i}].order_id", record.order_id)
+        order_id = record.order_id
+        # A record checked its order id as text: only its length and type
+        # are left (`fit_keys`), and the name is made only for an error.
+        if type(order_id) is not str or len(order_id) > MAX_KEY_LENGTH:
+            check_text(f"records[{i}].order_id", order_id)
         found.append(record)
     return name, found
 
@@ -160,7 +180,7 @@ class MemoryOrderStore(Journaled):
                 nothing changed.
         """
         order, expected = check_save(order, expected_version)
-        key = check_key(order.channel, order.order_id)
+        key = order_key(order)
         with self._lock:
             if self._owned:
                 self._in_unit("save")

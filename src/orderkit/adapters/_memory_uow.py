@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import Protocol, Self, TypeVar, final
+from typing import Final, Self, TypeVar, final
 
 from orderkit.adapters._memory_cursors import MemoryCursorStore
 from orderkit.adapters._memory_detector import MemoryDetectorStore
-from orderkit.adapters._memory_journal import Journal
+from orderkit.adapters._memory_journal import Journal, Journaled, hooked
 from orderkit.adapters._memory_keys import MemoryKeyStore
 from orderkit.adapters._memory_ledger import MemoryLedgerStore
 from orderkit.adapters._memory_limits import MemoryLimitStore
@@ -20,16 +20,6 @@ from orderkit.errors import StoreError
 
 _STORE = "memory"
 T = TypeVar("T")
-
-
-class _Journaled(Protocol):
-    def _own(self) -> None: ...
-
-    def _begin(self, journal: Journal | None = None) -> None: ...
-
-    def _rolled_back(self) -> None: ...
-
-    def _end(self) -> None: ...
 
 
 @final
@@ -73,7 +63,7 @@ class MemoryUnitOfWork:
         self._limits = MemoryLimitStore()
         self._detector = MemoryDetectorStore()
         self._cursors = MemoryCursorStore()
-        self._all: tuple[_Journaled, ...] = (
+        self._all: tuple[Journaled, ...] = (
             self._orders,
             self._audit,
             self._outbox,
@@ -86,6 +76,10 @@ class MemoryUnitOfWork:
         )
         for store in self._all:
             store._own()  # noqa: SLF001 - a kept store must not write on its own
+        # Opened and closed by setting what `Journaled._begin` and `_end` set,
+        # but for the stores with hooks of their own (see `hooked`).
+        self._plain = tuple(store for store in self._all if not hooked(store))
+        self._hooked = tuple(store for store in self._all if hooked(store))
 
     @property
     def orders(self) -> MemoryOrderStore:
@@ -138,17 +132,22 @@ class MemoryUnitOfWork:
         Raises:
             StoreError: This thread has a unit open on it already.
         """
-        if self._owner == threading.get_ident():
+        thread = _ident()
+        if self._owner == thread:
             raise StoreError(_STORE, "begin", OPEN_ALREADY)
         self._lock.acquire()
         try:
-            for store in self._all:
-                store._begin(self._journal)  # noqa: SLF001 - the stores' hooks
+            journal = self._journal
+            for plain in self._plain:
+                plain._journal = journal  # noqa: SLF001 - what `_begin` sets
+                plain._thread = thread  # noqa: SLF001
+            for store in self._hooked:
+                store._begin(journal)  # noqa: SLF001 - the stores' hooks
         except BaseException:
             self._end()
             self._lock.release()
             raise
-        self._owner = threading.get_ident()
+        self._owner = thread
         return self
 
     def __exit__(
@@ -158,7 +157,7 @@ class MemoryUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         """Put back what was not committed and let the next unit in."""
-        if self._owner != threading.get_ident():
+        if self._owner != _ident():
             return
         try:
             self._put_back()
@@ -196,15 +195,26 @@ class MemoryUnitOfWork:
                     store._rolled_back()  # noqa: SLF001 - the stores' rollback hooks
 
     def _end(self) -> None:
-        for store in self._all:
+        for plain in self._plain:
+            plain._journal = None  # noqa: SLF001 - what `_end` sets
+            plain._thread = None  # noqa: SLF001
+        for store in self._hooked:
             store._end()  # noqa: SLF001 - the stores' rollback hooks
         # Empty already, unless a replay failed: no record outlives its unit.
         self._journal.clear()
 
     def _check(self, operation: str) -> None:
-        if self._owner != threading.get_ident():
-            raise StoreError(_STORE, operation, "no unit of work is open: use `with`")
+        if self._owner != _ident():
+            raise _closed(operation)
 
     def _open(self, operation: str, store: T) -> T:
         self._check(operation)
         return store
+
+
+_ident: Final = threading.get_ident
+
+
+def _closed(operation: str) -> StoreError:
+    """The error of a call that needs the unit open in this thread."""
+    return StoreError(_STORE, operation, "no unit of work is open: use `with`")

@@ -13,10 +13,12 @@ from orderkit._fast import builder
 from orderkit._time import to_utc
 from orderkit._validate import instance_of, optional_text, text
 from orderkit.dedupe import IdempotencyKey, normalize_phone
+from orderkit.dedupe._phones import _MAX_LENGTH as _MAX_PHONE_LENGTH
+from orderkit.dedupe._phones import _read as _read_phone
 from orderkit.errors import CurrencyMismatch, ValidationError
 from orderkit.integrations._records import TransactionKind
 from orderkit.money import Money
-from orderkit.orders import Order, milestone
+from orderkit.orders import MILESTONES, Order, milestone
 
 
 __all__ = ["Message", "SettlementLine", "milestone_message"]
@@ -140,31 +142,61 @@ def milestone_message(
 
     .. versionadded:: 0.1.0
     """
+    terms = milestone_terms(order, language)
+    if terms is None:
+        return None
+    recipient, template, params, code = terms
+    # The order checked every other part as the message would (a phone only
+    # as storable text): it is built without checking them again, its pairs
+    # sorted as the constructor sorts them. Its key's parts are the order's
+    # channel and id, which it checked as the key checks them, and names.
+    return _new_message(
+        order.order_id,
+        recipient,
+        template,
+        params,
+        _new_key(order.channel, "milestone", order.order_id, code),
+    )
+
+
+def milestone_terms(
+    order: Order, language: Literal["zh", "en"]
+) -> tuple[str, str, tuple[tuple[str, str], ...], str] | None:
+    """What `milestone_message` says, before it is a `Message`, or `None`.
+
+    Its recipient, template, parameters (sorted, as the message keeps them)
+    and the milestone's code (the last part of its key): for a caller that
+    encodes the message at once (the desk's outbox), without building it.
+
+    Raises:
+        ValidationError: As `milestone_message`.
+    """
     if language not in LANGUAGES:
         raise ValidationError("language", language, "must be 'zh' or 'en'")
     recipient = _reachable(order.buyer.phone) or _reachable(order.address.phone)
     if recipient is None:
         return None
-    stage = milestone(order.status)
-    params = [("milestone", stage.label(language)), ("order_id", order.order_id)]
+    # The table spares `milestone`'s enum call; what it lacks, `milestone`
+    # refuses as it would.
+    known = _STAGES.get((order.status, language))
+    if known is None:
+        stage = milestone(order.status)
+        known = (stage.code, stage.label(language), f"order.{stage.code}.{language}")
+    code, label, template = known
+    _check_recipient(None, None, recipient)
+    # Sorted by name, as the constructor sorts them: carrier, milestone,
+    # order_id, tracking_number.
     if order.shipments:
         parcel = order.shipments[-1]
-        params += [
+        params: tuple[tuple[str, str], ...] = (
             ("carrier", parcel.carrier),
+            ("milestone", label),
+            ("order_id", order.order_id),
             ("tracking_number", parcel.tracking_number),
-        ]
-    # The order checked every other part as the message would (a phone only
-    # as storable text): it is built without checking them again, its pairs
-    # sorted as the constructor sorts them. Its key's parts are the order's
-    # channel and id, which it checked as the key checks them, and names.
-    _check_recipient(None, None, recipient)
-    return _new_message(
-        order.order_id,
-        recipient,
-        f"order.{stage.code}.{language}",
-        tuple(sorted(params)),
-        _new_key(order.channel, "milestone", order.order_id, stage.code),
-    )
+        )
+    else:
+        params = (("milestone", label), ("order_id", order.order_id))
+    return recipient, template, params, code
 
 
 _new_message = builder(Message)
@@ -172,6 +204,17 @@ _new_key = builder(IdempotencyKey)
 LANGUAGES: Final = ("zh", "en")
 """The languages `milestone_message` writes its templates and labels in."""
 _check_recipient = text("recipient")
+# (status, language) -> (code, label, template), made once: `milestone` and
+# the template's f-string cost more than the rest of a message.
+_STAGES: Final = {
+    (status, language): (
+        stage.code,
+        stage.label(language),
+        f"order.{stage.code}.{language}",
+    )
+    for status, stage in MILESTONES.items()
+    for language in LANGUAGES
+}
 
 
 # Any region: the numbers read here start with "+" and name their own country.
@@ -186,5 +229,10 @@ def _reachable(phone: str | None) -> str | None:
         return None
     if not phone.isprintable():
         return phone  # refused by the message's own check, as documented
-    found = normalize_phone(phone, _ANY_REGION, lenient=True)
+    if type(phone) is str and len(phone) <= _MAX_PHONE_LENGTH:
+        # What normalize_phone(phone, _ANY_REGION, lenient=True) reads, minus
+        # its checks of a region known good: a refused number is no string.
+        found: object = _read_phone(phone, _ANY_REGION)
+    else:
+        found = normalize_phone(phone, _ANY_REGION, lenient=True)
     return found if isinstance(found, str) else None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import final
+from typing import Final, final
 
 import attrs
 import pendulum
 
+from orderkit._fast import builder
 from orderkit._time import to_utc
 from orderkit.errors import OrderkitError
 from orderkit.orders._audit import AuditRecord
@@ -46,12 +47,16 @@ class Batch:
     @property
     def records(self) -> tuple[AuditRecord, ...]:
         """Every audit record written, in order."""
-        return tuple(
-            record
-            for outcome in self.outcomes
-            if isinstance(outcome, Applied | RefundDue)
-            for record in outcome.records
-        )
+        found: list[AuditRecord] = []
+        for outcome in self.outcomes:
+            # Both classes are final: `type(...) is` says what isinstance says.
+            if type(outcome) is Applied or type(outcome) is RefundDue:
+                found += outcome.records
+        return tuple(found)
+
+
+# A batch's parts are the outcomes and events it was built from: no check.
+_new_batch: Final = builder(Batch)
 
 
 def apply_all(
@@ -85,16 +90,23 @@ def apply_all(
     instant = to_utc(now, "now")
     waiting = list(parked)
     outcomes: list[Outcome | Rejected] = []
-    order = _settle(order, waiting, outcomes, instant)
+    # Most batches park nothing: the parked events are tried only when some
+    # wait (`_settle` of none changes nothing).
+    if waiting:
+        order = _settle(order, waiting, outcomes, instant)
     for event in events:
         outcome = _attempt(order, event, instant)
-        if isinstance(outcome, Early):
+        # Every outcome class is final: `type(...) is` says what isinstance says.
+        kind = type(outcome)
+        if kind is Early:
             waiting.append(event)
             continue
         outcomes.append(outcome)
-        if isinstance(outcome, Applied | RefundDue):
-            order = _settle(outcome.order, waiting, outcomes, instant)
-    return Batch(order, tuple(outcomes), tuple(waiting))
+        if kind is Applied or kind is RefundDue:
+            order = outcome.order
+            if waiting:
+                order = _settle(order, waiting, outcomes, instant)
+    return _new_batch(order, tuple(outcomes), tuple(waiting))
 
 
 def _attempt(

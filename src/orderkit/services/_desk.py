@@ -1404,6 +1404,10 @@ def _held(
         reasons.append(("limits", detail, said))
     if pricing is not None:
         reasons.append(("pricing", pricing, ()))
+    # Most intakes refuse no event: the outcomes are read again only when
+    # one was (`Rejected` is final: its instances' type is the class).
+    if Rejected not in map(type, batch.outcomes):
+        return reasons
     # The channel states what the order cannot be: a person looks before it
     # goes on, rather than the event vanishing. A payment it could not take
     # is money the buyer paid, whatever becomes of the order.
@@ -1432,6 +1436,9 @@ def _request_said(
     The order does not keep them: `release` reads them back from the
     record, so that the limits on them count the released order.
     """
+    # Most requests give none of them: every intake asks.
+    if ip is None and device is None and promotion is None:
+        return ()
     parts = (("ip", ip), ("device", device), ("promotion", promotion))
     return tuple(
         FieldChange(f"{_REQUEST}{name}", "", value)
@@ -1575,8 +1582,13 @@ def _taken_in(
     refund, and any other waits for a person (see `owe`).
     """
     assert batch.order is not None  # noqa: S101 - OrderPlaced always places
-    order = _parking(batch.order, batch.parked, (), records, now)
-    refunds = [o for o in batch.outcomes if isinstance(o, RefundDue)]
+    order = batch.order
+    # Most intakes park nothing, on an order that keeps nothing parked: the
+    # copy `_parking` would make is equal to it.
+    if batch.parked or order.parked:
+        order = _parking(order, batch.parked, (), records, now)
+    # RefundDue is final: its instances' type is the class.
+    refunds = [o for o in batch.outcomes if type(o) is RefundDue]
     for refund in refunds:
         order = owe(order, refund, now)
     return order, refunds

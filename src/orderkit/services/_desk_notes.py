@@ -13,9 +13,10 @@ from typing import Final, Literal
 import attrs
 import pendulum
 
-from orderkit._fast import copier
+from orderkit._fast import builder, copier
 from orderkit.dedupe import IdempotencyKey
-from orderkit.integrations import Message, milestone_message
+from orderkit.integrations import Message
+from orderkit.integrations._notices import milestone_terms
 from orderkit.money import Money
 from orderkit.orders import (
     AfterSalesCase,
@@ -28,6 +29,7 @@ from orderkit.orders import (
     FieldChange,
     Order,
     OrderEvent,
+    OrderStatus,
     OutboxMessage,
     PaymentCaptured,
     Recorded,
@@ -75,12 +77,17 @@ def order_messages(
     stream = known_order_stream(new.channel, new.order_id)
     messages: list[OutboxMessage] = []
     for step in passed:
-        message = milestone_message(step, language=language)
-        if message is not None:
-            message_id = fit_id(f"milestone:{stream}:{step.status}")
+        # What `milestone_message` would say, encoded without building the
+        # message and its key: every accepted order writes one.
+        terms = milestone_terms(step, language)
+        if terms is not None:
+            recipient, template, params, code = terms
+            status = step.status
+            message_id = fit_id(f"milestone:{stream}:{_STATUS.get(status) or status}")
             # An order's stream and status, and a constant: made of checked
             # text only (see `made_message`).
-            body = milestone_body(message)
+            key = _new_key(step.channel, "milestone", step.order_id, code)
+            body = _body(str(key), params, recipient, template)
             messages.append(made_message(message_id, stream, "milestone", body, now))
     for refund in refunds:
         payload = {
@@ -105,17 +112,26 @@ def milestone_body(message: Message) -> bytes:
     one, so it is written without the encoder's cost, as the encoder writes
     it: its keys sorted, its separators, and its own string escapes.
     """
-    params = ", ".join(
-        f"{_quote(name)}: {_quote(value)}"
-        for name, value in sorted(dict(message.params).items())
-    )
+    params = tuple(sorted(dict(message.params).items()))
+    return _body(str(message.key), params, message.recipient, message.template)
+
+
+def _body(
+    key: str, params: Sequence[tuple[str, str]], recipient: str, template: str
+) -> bytes:
+    """`milestone_body` of a message's parts: `params` sorted, names once each."""
+    said = ", ".join([f"{_quote(name)}: {_quote(value)}" for name, value in params])
     return (
-        f'{{"key": {_quote(str(message.key))}, "params": {{{params}}}, '
-        f'"recipient": {_quote(message.recipient)}, '
-        f'"template": {_quote(message.template)}}}'
+        f'{{"key": {_quote(key)}, "params": {{{said}}}, '
+        f'"recipient": {_quote(recipient)}, '
+        f'"template": {_quote(template)}}}'
     ).encode()
 
 
+# The key `milestone_message` would give, of parts the order checked.
+_new_key: Final = builder(IdempotencyKey)
+# The text each status formats as in an f-string, made once.
+_STATUS: Final = {status: f"{status}" for status in OrderStatus}
 _quote: Final = encode_basestring
 
 

@@ -18,6 +18,7 @@ from orderkit._fast import changer
 from orderkit.errors import OrderkitError
 from orderkit.money import Money
 from orderkit.orders import AuditRecord, FieldChange, Order
+from orderkit.orders._commit import new_change as _new_change
 from orderkit.orders._overpaid import held_by_payment, overpaid, payable
 from orderkit.orders._status import ENDED
 from orderkit.pricing import Quote, Validation
@@ -54,9 +55,10 @@ def state_total(records: MutableSequence[AuditRecord], total: Money) -> None:
     """Add `total` to the intake's `OrderPlaced` record, for `recorded_total`."""
     for i, record in enumerate(records):
         if record.event_type == _PLACED:
-            change = FieldChange(_TOTAL, "", str(total))
-            # On every order taken in: a copy that runs no validator again
-            # (the record and the change are checked already).
+            # On every order taken in: built and copied without running a
+            # validator again (a constant name, and Money's text is printable;
+            # the record is checked already).
+            change = _new_change(_TOTAL, "", str(total))
             records[i] = _with_changes(record, (*record.changes, change))
             return
 

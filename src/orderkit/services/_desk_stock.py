@@ -126,12 +126,13 @@ class OrderStock:
         deadline = order.pay_by or plus(now, self._policy.pay_window)
         ledger = self._ledger
         owner = owner_of(order)
-        receipt = ledger.reserve(
+        # Every argument is valid by how it is made (see `_reserve_made`).
+        receipt = ledger._reserve_made(  # noqa: SLF001 - the desk's own entry
             owner,
             chosen.lines,
-            ttl=max(_until(deadline, now), _SHORTEST_HOLD),
-            reason=f"order {order.order_id}",
-            key=f"{owner}:hold:{order.version}",
+            max(_until(deadline, now), _SHORTEST_HOLD),
+            f"order {order.order_id}",
+            f"{owner}:hold:{order.version}",
         )
         if order.status in _COMMITTED:
             for hold in _in_lock_order(receipt.holds):

@@ -363,6 +363,27 @@ class Ledger:
             planning.reserve(stamp, owner, found, ending(stamp.now, lifetime, "ttl"))
         )
 
+    def _reserve_made(
+        self,
+        owner: str,
+        lines: Sequence[StockLine],
+        ttl: dt.timedelta,
+        reason: str,
+        key: str,
+    ) -> Receipt:
+        """`reserve` of arguments its caller made valid: the order desk's.
+
+        The desk's owner is an order stream (printable, at most 1024
+        characters), its key that stream, `:hold:` and the order's version,
+        its reason `order <order id>` (printable text), its `ttl` positive,
+        and its lines a route's (at least one `StockLine`): every check
+        `reserve` makes of them passes, and this skips them, nothing else.
+        """
+        stamp = _new_stamp(key, self._now(), reason, "system", True)  # noqa: FBT003
+        return self._apply(
+            planning.reserve(stamp, owner, lines, ending(stamp.now, ttl, "ttl"))
+        )
+
     def extend(
         self, hold_id: str, ttl: dt.timedelta | None = None, *, key: str | None = None
     ) -> Hold:
@@ -733,7 +754,7 @@ class Ledger:
 
     def _apply(self, plan: Plan) -> Receipt:
         if self._outbox is not None and self._locks is not None:
-            self._take_turns(sku for sku, _ in plan.touched())
+            self._take_turns([sku for sku, _ in plan.touched()])
         receipt = self._store.apply(plan)
         if self._outbox is not None and not receipt.replayed:
             # Every movement is on a balance the plan touched: turns taken.
