@@ -190,9 +190,7 @@ class MemoryOutbox(Journaled):
             StoreError: The outbox is a unit of work's, and its unit is not
                 open in this thread.
         """
-        # The ledger's own call passes a list of str: checked without a copy.
-        if type(streams) is not list or not all(type(s) is str for s in streams):
-            as_tuple(streams, "streams", str)
+        as_tuple(streams, "streams", str)
         if self._owned:
             self._in_unit("lock_streams")
 

@@ -16,9 +16,11 @@ import attrs
 from orderkit._fast import builder
 from orderkit._validate import Validator
 from orderkit.dedupe._addresses import normalize_address
-from orderkit.dedupe._phones import _MAX_LENGTH as _MAX_PHONE_LENGTH
-from orderkit.dedupe._phones import _REGIONS, _without_mobile_extension, normalize_phone
-from orderkit.dedupe._phones import _read as _read_phone
+from orderkit.dedupe._phones import (
+    _REGIONS,
+    _without_mobile_extension,
+    read_in,
+)
 from orderkit.dedupe._text import _CACHED_LENGTH as _SKU_CACHED
 from orderkit.dedupe._text import _fold_sku, normalize_sku
 from orderkit.errors import ConfigurationError, InvalidAddress, ValidationError
@@ -365,13 +367,7 @@ class Fingerprinter:
         for i, raw in enumerate((buyer.phone, address.phone)):
             if raw is None or not raw.strip():
                 continue
-            phone: object
-            if type(raw) is str and len(raw) <= _MAX_PHONE_LENGTH:
-                # What normalize_phone(raw, region, lenient=True) reads, minus
-                # its checks of a region checked already.
-                phone = _read_phone(raw, region)
-            else:
-                phone = normalize_phone(raw, region, lenient=True)
+            phone = read_in(raw, region)
             if type(phone) is not str:
                 # None, masked, or refused (`_Refused`, `NOT_A_PHONE`).
                 continue

@@ -253,14 +253,6 @@ def check_fingerprints(value: object) -> tuple[str, ...]:
     Raises:
         ValidationError: Naming the field `fingerprints` (or an item of it).
     """
-    if type(value) is tuple:
-        # As `Fingerprinter` gives them: checked by type alone (the class is
-        # final), without a call per item.
-        for item in value:
-            if type(item) is not Fingerprint:
-                break
-        else:
-            return tuple(dict.fromkeys(map(str, value)))
     if not is_sequence(value):
         raise ValidationError(
             "fingerprints", value, "must be a sequence of Fingerprint"

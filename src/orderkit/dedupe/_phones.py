@@ -171,14 +171,7 @@ def normalize_phone(
         raise ConfigurationError(
             "region", f"{region!r} is not a region phonenumbers knows"
         )
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        result: str | _Refused | None = _Refused("must be a string or None")
-    elif len(raw) > _MAX_LENGTH:
-        result = _Refused(f"is longer than {_MAX_LENGTH} characters")
-    else:
-        result = _read(raw, region)
+    result = read_in(raw, region)
     if isinstance(result, _Refused):
         if lenient:
             return NOT_A_PHONE
@@ -186,6 +179,22 @@ def normalize_phone(
     if not mobile_extensions and result is not None and ";ext=" in result:
         return _without_mobile_extension(result)
     return result
+
+
+def read_in(raw: object, region: str) -> str | _Refused | None:
+    """What `normalize_phone` reads of `raw` in `region`, which it knows.
+
+    For callers that checked their region once (a fingerprinter's, the
+    limits'): `normalize_phone` without its region's check, its mode and
+    its extension rule, a refusal returned rather than raised.
+    """
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        return _Refused("must be a string or None")
+    if len(raw) > _MAX_LENGTH:
+        return _Refused(f"is longer than {_MAX_LENGTH} characters")
+    return _read(raw, region)
 
 
 def _without_mobile_extension(phone: str) -> str:

@@ -12,9 +12,8 @@ import pendulum
 from orderkit._fast import builder
 from orderkit._time import to_utc
 from orderkit._validate import instance_of, optional_text, text
-from orderkit.dedupe import IdempotencyKey, normalize_phone
-from orderkit.dedupe._phones import _MAX_LENGTH as _MAX_PHONE_LENGTH
-from orderkit.dedupe._phones import _read as _read_phone
+from orderkit.dedupe import IdempotencyKey
+from orderkit.dedupe._phones import read_in
 from orderkit.errors import CurrencyMismatch, ValidationError
 from orderkit.integrations._records import TransactionKind
 from orderkit.money import Money
@@ -229,10 +228,7 @@ def _reachable(phone: str | None) -> str | None:
         return None
     if not phone.isprintable():
         return phone  # refused by the message's own check, as documented
-    if type(phone) is str and len(phone) <= _MAX_PHONE_LENGTH:
-        # What normalize_phone(phone, _ANY_REGION, lenient=True) reads, minus
-        # its checks of a region known good: a refused number is no string.
-        found: object = _read_phone(phone, _ANY_REGION)
-    else:
-        found = normalize_phone(phone, _ANY_REGION, lenient=True)
+    # What normalize_phone(phone, _ANY_REGION, lenient=True) reads: a
+    # refused number is no string.
+    found = read_in(phone, _ANY_REGION)
     return found if isinstance(found, str) else None

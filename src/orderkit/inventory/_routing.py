@@ -294,13 +294,7 @@ def _balances(
     stock: dict[tuple[str, str], int] = {}
     seen: set[tuple[str, str]] = set()
     stocked: dict[str, None] = {}
-    # A list of balances as a store reads them (the order desk's) needs no
-    # copy; anything else is checked and copied as every sequence is.
-    if type(balances) is list and all(type(b) is Balance for b in balances):
-        found: Sequence[Balance] = balances
-    else:
-        found = as_tuple(balances, "balances", Balance)
-    for i, balance in enumerate(found):
+    for i, balance in enumerate(as_tuple(balances, "balances", Balance)):
         key = (balance.sku, balance.location)
         # Two balances of one SKU at one place: summing or picking one would
         # guess at which snapshot is right.

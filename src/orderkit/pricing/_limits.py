@@ -29,10 +29,8 @@ from orderkit.dedupe._claims import (
     check_text,
     fit_keys,
 )
-from orderkit.dedupe._phones import _MAX_LENGTH as _MAX_PHONE_LENGTH
 from orderkit.dedupe._phones import _REGIONS as _PHONE_REGIONS
-from orderkit.dedupe._phones import _read as _read_phone
-from orderkit.dedupe._phones import _Refused
+from orderkit.dedupe._phones import _Refused, read_in
 from orderkit.errors import InvalidAddress, ValidationError
 
 # At run time, not only for type checkers: a converter resolves
@@ -448,12 +446,9 @@ class PurchaseContext:
         _check_mobile_extensions(None, None, mobile_extensions)
         buyer = order.buyer
         phone = buyer.phone
-        if type(phone) is str and len(phone) <= _MAX_PHONE_LENGTH:
-            # What normalize_phone(phone, region, lenient=True) reads, minus
-            # its checks of a region checked already: refused is junk.
-            if isinstance(_read_phone(phone, region), _Refused):
-                phone = None
-        elif not isinstance(normalize_phone(phone, region, lenient=True), str | None):
+        # What normalize_phone(phone, region, lenient=True) reads, of a
+        # region checked above: a refused phone is junk.
+        if isinstance(read_in(phone, region), _Refused):
             phone = None
         address: Address | None = order.address
         try:

@@ -29,7 +29,6 @@ from orderkit.orders import (
     FieldChange,
     Order,
     OrderEvent,
-    OrderStatus,
     OutboxMessage,
     PaymentCaptured,
     Recorded,
@@ -82,8 +81,7 @@ def order_messages(
         terms = milestone_terms(step, language)
         if terms is not None:
             recipient, template, params, code = terms
-            status = step.status
-            message_id = fit_id(f"milestone:{stream}:{_STATUS.get(status) or status}")
+            message_id = fit_id(f"milestone:{stream}:{step.status}")
             # An order's stream and status, and a constant: made of checked
             # text only (see `made_message`).
             key = _new_key(step.channel, "milestone", step.order_id, code)
@@ -130,8 +128,6 @@ def _body(
 
 # The key `milestone_message` would give, of parts the order checked.
 _new_key: Final = builder(IdempotencyKey)
-# The text each status formats as in an f-string, made once.
-_STATUS: Final = {status: f"{status}" for status in OrderStatus}
 _quote: Final = encode_basestring
 
 

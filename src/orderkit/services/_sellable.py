@@ -48,11 +48,7 @@ def sellable_messages(
         balances = ledger.balances(now, sku=sku)
         if not balances:
             continue
-        sellable = (
-            balances[0].sellable()
-            if len(balances) == 1
-            else sum([balance.sellable() for balance in balances])
-        )
+        sellable = sum([balance.sellable() for balance in balances])
         messages.append(_sellable_message(sku, sellable, cause, now))
     return messages
 
