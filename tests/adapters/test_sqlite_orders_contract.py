@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from orderkit.adapters._sqlite_orders import _LIST, _LIST_STATUS
 from orderkit.adapters.sqlite import SqliteAuditLog, SqliteOrderStore
 from orderkit.errors import ConcurrencyConflict, StoreError, StructureError
 from orderkit.orders import OrderStatus
@@ -141,17 +142,24 @@ class TestDocuments:
         assert statements[-1] == "COMMIT"
         assert len(statements) == 3
 
-    def test_listing_by_status_reads_the_index(self, path: Path) -> None:
+    def test_listing_reads_the_indexes(self, path: Path) -> None:
         with SqliteOrderStore(path, converter=make_converter()) as store:
             store.save(sample_order(), None)
-            plan = store._session.conn.execute(
-                "EXPLAIN QUERY PLAN SELECT document FROM orderkit_orders"
-                " WHERE status = ? AND (channel, order_id) > (?, ?)"
-                " ORDER BY channel, order_id LIMIT 10",
-                (OrderStatus.PAID.value, "", ""),
-            ).fetchall()
-        details = " | ".join(row[-1] for row in plan)
-        assert "orderkit_orders_status" in details
+            plans = [
+                " | ".join(
+                    row[-1]
+                    for row in store._session.conn.execute(
+                        f"EXPLAIN QUERY PLAN {query}", values
+                    )
+                )
+                for query, values in [
+                    (_LIST, ("", "", 10)),
+                    (_LIST_STATUS, (OrderStatus.PAID.value, "", "", 10)),
+                ]
+            ]
+        # A search of the key, and of the status's keys alone: no scan.
+        assert "SEARCH orderkit_orders USING INDEX sqlite_autoindex" in plans[0]
+        assert "USING INDEX orderkit_orders_status (status=?" in plans[1]
 
 
 class TestAuditLog:

@@ -83,11 +83,16 @@ _UPDATE = (
     " WHERE channel = ?1 AND order_id = ?2 AND version = ?6"
 )
 # Row values compare column by column, TEXT by bytes: UTF-8 byte order is
-# code point order, as Python sorts strings.
+# code point order, as Python sorts strings. A status gets a query of its
+# own: "?1 IS NULL OR status = ?1" would walk every order's row.
 _LIST = (
+    "SELECT document FROM orderkit_orders WHERE (channel, order_id) > (?, ?)"
+    " ORDER BY channel, order_id LIMIT ?"
+)
+_LIST_STATUS = (
     "SELECT document FROM orderkit_orders"
-    " WHERE (?1 IS NULL OR status = ?1) AND (channel, order_id) > (?2, ?3)"
-    " ORDER BY channel, order_id LIMIT ?4"
+    " WHERE status = ? AND (channel, order_id) > (?, ?)"
+    " ORDER BY channel, order_id LIMIT ?"
 )
 _RECORD = (
     "SELECT version, record FROM orderkit_audit"
@@ -222,9 +227,12 @@ class SqliteOrderStore(_DocumentStore):
         wanted, start, most = check_listing(status, after, limit)
         # The empty channel sorts before every channel a store accepts.
         channel, order_id = ("", "") if start is None else start
-        values = (None if wanted is None else wanted.value, channel, order_id, most)
+        values: tuple[object, ...] = (channel, order_id, most)
+        query = _LIST
+        if wanted is not None:
+            query, values = _LIST_STATUS, (wanted.value, *values)
         rows = self._session.read(
-            "orders", lambda cur: cur.execute(_LIST, values).fetchall()
+            "orders", lambda cur: cur.execute(query, values).fetchall()
         )
         return [self._converter.loads(row[0], Order) for row in rows]
 
