@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.adapters._read_once import Counting, ReadOnce
 
 from orderkit.adapters._sqlite_orders import _LIST, _LIST_STATUS
-from orderkit.adapters.sqlite import SqliteAuditLog, SqliteOrderStore
+from orderkit.adapters.sqlite import SqliteAuditLog, SqliteOrderStore, SqliteUnitOfWork
 from orderkit.errors import ConcurrencyConflict, StoreError, StructureError
 from orderkit.orders import OrderStatus
 from orderkit.serialization import make_converter
@@ -226,3 +227,20 @@ class TestJoinedSession:
             assert joined.get("douyin", "DY-1001") is None
         finally:
             conn.close()
+
+
+class TestReadOnce(ReadOnce):
+    """Each document parsed once, on a file that two stores may share."""
+
+    @pytest.fixture(autouse=True)
+    def _file(self, path: Path) -> None:
+        self.path = path
+
+    def open_orders(self, converter: Counting) -> SqliteOrderStore:
+        return SqliteOrderStore(self.path, converter=converter)
+
+    def open_audit(self, converter: Counting) -> SqliteAuditLog:
+        return SqliteAuditLog(self.path, converter=converter)
+
+    def open_unit(self, converter: Counting) -> SqliteUnitOfWork:
+        return SqliteUnitOfWork(self.path, converter=converter)

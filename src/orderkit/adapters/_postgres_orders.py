@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import final
 
-from orderkit.adapters._documents import Documents
+from orderkit.adapters._documents import Documents, Remembered
 from orderkit.adapters._memory_orders import (
     audit_conflict,
     check_key,
@@ -136,7 +136,9 @@ class _DocumentStore(SessionStore):
     ) -> None:
         """Open the store on `target`, creating or migrating its tables."""
         super().__init__(target, attempts=attempts)
-        self._converter = make_converter() if converter is None else converter
+        self._converter = Remembered(
+            make_converter() if converter is None else converter
+        )
 
 
 @final
@@ -166,6 +168,13 @@ class PostgresOrderStore(_DocumentStore):
     one after the other instead of failing. Given a DSN, `get` locks nothing.
     The store never changes a given connection's settings and never closes
     it or the pool.
+
+    **Reading.** The store keeps the last 2,048 documents it wrote or
+    read, each with its value, under the document's bytes: reading the same
+    bytes again hands back that value, unparsed (orders are immutable), so
+    a saga that saves an order and reads it back parses nothing. A row
+    another process changed, or a write a rolled-back transaction made,
+    reads as other bytes, and is parsed afresh.
 
     **Schema.** The table `orderkit_orders` (primary key `(order_id,
     channel)`, so it can be distributed by order) is created on first use,
@@ -265,11 +274,12 @@ class PostgresAuditLog(_DocumentStore):
     """An `AuditLog` in PostgreSQL, alone or beside the other stores.
 
     `target`, `converter` and `attempts` are as for `PostgresOrderStore`,
-    and so are transactions, joined sessions and errors. Each record is one
-    JSON document (`bytea`) under its `(order_id, channel, version)`;
-    records compare equal when their documents are the same bytes. Racing
-    appends of one record store it once: the insert does nothing when the
-    key exists, and the stored bytes are then compared with the call's.
+    and so are transactions, joined sessions, reading and errors. Each
+    record is one JSON document (`bytea`) under its `(order_id, channel,
+    version)`; records compare equal when their documents are the same
+    bytes. Racing appends of one record store it once: the insert does
+    nothing when the key exists, and the stored bytes are then compared
+    with the call's.
 
     **Schema.** The table `orderkit_audit` (primary key `(order_id,
     channel, version)`, so it can be distributed by order beside the

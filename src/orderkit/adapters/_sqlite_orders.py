@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, TypeVar, final
 
-from orderkit.adapters._documents import Documents
+from orderkit.adapters._documents import Documents, Remembered
 from orderkit.adapters._memory_orders import (
     audit_conflict,
     check_key,
@@ -120,7 +120,9 @@ class _DocumentStore(SessionStore):
     ) -> None:
         """Open the store on `target`, creating its tables if missing."""
         super().__init__(target, timeout=timeout)
-        self._converter = make_converter() if converter is None else converter
+        self._converter = Remembered(
+            make_converter() if converter is None else converter
+        )
 
 
 @final
@@ -147,6 +149,13 @@ class SqliteOrderStore(_DocumentStore):
     own writes. Given a connection outside a transaction, the store opens and
     commits its own. The store never changes a given connection's settings
     and never closes it.
+
+    **Reading.** The store keeps the last 2,048 documents it wrote or
+    read, each with its value, under the document's bytes: reading the same
+    bytes again hands back that value, unparsed (orders are immutable), so
+    a saga that saves an order and reads it back parses nothing. A row
+    another process changed, or a write a rolled-back transaction made,
+    reads as other bytes, and is parsed afresh.
 
     **Threads.** One connection per store behind a lock; give each process
     its own store.
@@ -242,9 +251,9 @@ class SqliteAuditLog(_DocumentStore):
     """An `AuditLog` in SQLite, alone or beside the other stores.
 
     `target`, `converter` and `timeout` are as for `SqliteOrderStore`, and
-    so are transactions, joined sessions, threads and errors. Each record
-    is one JSON document under its `(channel, order_id, version)`; records
-    compare equal when their documents are the same bytes.
+    so are transactions, joined sessions, threads, reading and errors. Each
+    record is one JSON document under its `(channel, order_id, version)`;
+    records compare equal when their documents are the same bytes.
 
     **Schema.** The table `orderkit_audit` is created on first use,
     versioned by its own row of `orderkit_meta`.

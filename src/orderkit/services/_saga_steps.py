@@ -12,6 +12,7 @@ from typing import Final, NamedTuple
 import attrs
 import pendulum
 
+from orderkit._fast import changer
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     CaptureExceedsAuthorisation,
@@ -49,6 +50,8 @@ from orderkit.services._saga_outcomes import Stalled
 
 
 _S = OrderStatus
+# A saga step changes an order's saga alone: the rest was checked already.
+_with_saga: Final = changer(Order, "saga", "version")
 SHIPPABLE: Final = frozenset({_S.PAID, _S.PICKING, _S.PARTIALLY_SHIPPED})
 ACTOR: Final = "orderkit"
 """Who the sagas' own audit records and events name as actor and source."""
@@ -175,7 +178,7 @@ def _saga_record(
 
 
 def started(order: Order, saga: Saga) -> tuple[Order, AuditRecord]:
-    new = attrs.evolve(order, saga=saga, version=order.version + 1)
+    new = _with_saga(order, saga, order.version + 1)
     return new, _saga_record(order, new, saga, saga.started_at, started=True)
 
 
@@ -188,7 +191,7 @@ def ended(  # noqa: PLR0913 - the saga, its result, and what ending it changes
     *,
     review: str | None = None,
 ) -> tuple[Order, AuditRecord]:
-    new = attrs.evolve(order, saga=then, version=order.version + 1)
+    new = _with_saga(order, then, order.version + 1)
     held: tuple[FieldChange, ...] = ()
     if review is not None:
         new, held = with_review(new, review)

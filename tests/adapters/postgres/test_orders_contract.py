@@ -16,6 +16,7 @@ import attrs
 import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
+from tests.adapters._read_once import Counting, ReadOnce
 
 from orderkit.adapters._postgres_orders import (
     _LIST,
@@ -23,6 +24,7 @@ from orderkit.adapters._postgres_orders import (
     PostgresAuditLog,
     PostgresOrderStore,
 )
+from orderkit.adapters._postgres_uow import PostgresUnitOfWork
 from orderkit.errors import ConcurrencyConflict, StoreError, StructureError
 from orderkit.money import Money
 from orderkit.orders import OrderLine, OrderStatus
@@ -347,3 +349,20 @@ class TestJoinedSession:
         finally:
             first.close()
             second.close()
+
+
+class TestReadOnce(ReadOnce):
+    """Each document parsed once, in a schema that two stores may share."""
+
+    @pytest.fixture(autouse=True)
+    def _schema(self, pg_dsn: str) -> None:
+        self.dsn = pg_dsn
+
+    def open_orders(self, converter: Counting) -> PostgresOrderStore:
+        return PostgresOrderStore(self.dsn, converter=converter)
+
+    def open_audit(self, converter: Counting) -> PostgresAuditLog:
+        return PostgresAuditLog(self.dsn, converter=converter)
+
+    def open_unit(self, converter: Counting) -> PostgresUnitOfWork:
+        return PostgresUnitOfWork(self.dsn, converter=converter)
