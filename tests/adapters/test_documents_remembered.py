@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from typing import cast
 
 from tests.adapters._read_once import Counting
 
 from orderkit.adapters._documents import Remembered
 from orderkit.orders import Order
+from orderkit.serialization import make_converter
 from orderkit.testing._order_store_contract import paid, sample_order
 
 
@@ -35,3 +38,31 @@ def test_other_bytes_are_parsed() -> None:
     for data in (memoryview(moved), moved.decode()):
         assert remembered.loads(cast("bytes", data), Order) == paid(sample_order())
     assert counting.parsed == 2  # the view is the same bytes; the text is not
+
+
+def test_threads_sharing_it_read_every_value() -> None:
+    remembered = Remembered(make_converter(), size=8)
+    orders = [sample_order(order_id=f"DY-{n}") for n in range(64)]
+    documents = [remembered.dumps(order) for order in orders]
+    failures: list[BaseException] = []
+
+    def read(offset: int) -> None:
+        try:
+            for n in range(3_000):
+                at = (n * 7 + offset) % len(orders)
+                assert remembered.loads(documents[at], Order) == orders[at]
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns between any two steps
+    try:
+        threads = [threading.Thread(target=read, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
+    assert len(remembered._values) <= 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Final, Protocol, TypeVar, cast, final
 
 
@@ -35,18 +36,21 @@ class Remembered:
     A value written, or read, is kept under its class and its bytes, the
     last `size` of them: reading the same bytes again gives it back without
     parsing. Orders and audit records are immutable, and reading is a pure
-    function of the bytes, so the value kept is the value a parse would
-    give; a use case that saves an order and reads it back (every step of a
-    saga) parses nothing. The key is the bytes, not the row: a row another
-    process changed, or a write a rolled-back unit made, reads as other
-    bytes, and so is parsed afresh.
+    function of the bytes, so the value kept equals the value a parse would
+    give (a value written comes back as it was written, as from the memory
+    stores); a use case that saves an order and reads it back (every step
+    of a saga) parses nothing. The key is the bytes, not the row: a row
+    another process changed, or a write a rolled-back unit made, reads as
+    other bytes, and so is parsed afresh. Threads sharing a store share its
+    values, behind a lock; parsing happens outside it.
     """
 
-    __slots__ = ("_converter", "_size", "_values")
+    __slots__ = ("_converter", "_lock", "_size", "_values")
 
     def __init__(self, converter: Documents, size: int = _REMEMBERED) -> None:
         """Read and write through `converter`, keeping the last `size` values."""
         self._converter = converter
+        self._lock = threading.Lock()
         self._size = size
         self._values: dict[tuple[type, bytes | str], object] = {}
 
@@ -59,17 +63,19 @@ class Remembered:
     def loads(self, data: bytes, cl: type[T]) -> T:
         """The value kept for `data`, else `data` read as its converter reads it."""
         key = (cl, _hashable(data))
-        found = self._values.pop(key, _MISSING)
+        with self._lock:
+            found = self._values.pop(key, _MISSING)
         value = self._converter.loads(data, cl) if found is _MISSING else found
         self._keep(key, value)
         return cast("T", value)
 
     def _keep(self, key: tuple[type, bytes | str], value: object) -> None:
         values = self._values
-        values[key] = value
-        if len(values) > self._size:
-            # The oldest first: a dict keeps its keys in the order they came.
-            values.pop(next(iter(values)), None)
+        with self._lock:
+            values[key] = value
+            if len(values) > self._size:
+                # The oldest first: a dict keeps its keys in the order they came.
+                del values[next(iter(values))]
 
 
 def _hashable(data: object) -> bytes | str:

@@ -152,7 +152,8 @@ class SqliteOrderStore(_DocumentStore):
 
     **Reading.** The store keeps the last 2,048 documents it wrote or
     read, each with its value, under the document's bytes: reading the same
-    bytes again hands back that value, unparsed (orders are immutable), so
+    bytes again hands back that value, unparsed (orders are immutable; an
+    order saved comes back as it was saved, as from the memory store), so
     a saga that saves an order and reads it back parses nothing. A row
     another process changed, or a write a rolled-back transaction made,
     reads as other bytes, and is parsed afresh.
