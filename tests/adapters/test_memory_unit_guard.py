@@ -255,6 +255,7 @@ READS: dict[str, dict[str, Call]] = {
         "movements": lambda s, _c, _k: s.movements(),
         "policy": lambda s, _c, _k: s.policy("TEA"),
         "high_water": lambda s, _c, _k: s.high_water(),
+        "due_holds": lambda s, _c, _k: s.due_holds(START.add(hours=1)),
     },
     "keys": {},
     "limits": {},

@@ -666,11 +666,19 @@ class TestCorrections:
 class _WatchedStreams:
     """An outbox's stream locks, and the store's sweep, written down in turn."""
 
-    def __init__(self, store: LedgerStore, *, tells_its_time: bool = True) -> None:
+    def __init__(
+        self,
+        store: LedgerStore,
+        *,
+        tells_its_time: bool = True,
+        lists_due_holds: bool = True,
+    ) -> None:
         self.store = store
         self.tells_its_time = tells_its_time
+        self.lists_due_holds = lists_due_holds
         self.taken: list[str] = []
         self.swept_unlocked: list[str] = []
+        self.listed: list[HoldState | None] = []
 
     def lock_streams(self, streams: Iterable[str]) -> None:
         self.taken.extend(streams)
@@ -685,9 +693,15 @@ class _WatchedStreams:
         )
         return swept
 
+    def holds(self, *, state: HoldState | None = None, **filters: Any) -> Any:
+        self.listed.append(state)
+        return self.store.holds(state=state, **filters)
+
     def __getattr__(self, name: str) -> Any:
         if name == "high_water" and not self.tells_its_time:
             raise AttributeError(name)  # a host's store that does not tell it
+        if name == "due_holds" and not self.lists_due_holds:
+            raise AttributeError(name)  # nor list the holds due
         return getattr(self.store, name)
 
 
@@ -720,6 +734,31 @@ class TestSweepBehindTheStoresTime:
         assert [m.hold_id for m in swept] == [hold_id]
         assert spy.swept_unlocked == []
         assert ledger.hold(hold_id).state is HoldState.EXPIRED
+
+    def test_a_store_that_lists_due_holds_is_not_read_whole(
+        self, any_store: LedgerStore
+    ) -> None:
+        ledger, spy, hold_id = _behind_the_store(any_store, FrozenClock(T0))
+        spy.listed.clear()
+
+        swept = ledger.expire_due()
+
+        assert [m.hold_id for m in swept] == [hold_id]
+        assert spy.swept_unlocked == []
+        assert spy.listed == []
+
+    def test_a_store_that_does_not_list_due_holds_is_swept_streams_first(
+        self, any_store: LedgerStore
+    ) -> None:
+        ledger, spy, hold_id = _behind_the_store(
+            any_store, FrozenClock(T0), lists_due_holds=False
+        )
+
+        swept = ledger.expire_due()
+
+        assert [m.hold_id for m in swept] == [hold_id]
+        assert spy.swept_unlocked == []
+        assert HoldState.LIVE in spy.listed
 
     def test_a_store_that_does_not_tell_its_time_is_swept_by_the_clock(
         self, any_store: LedgerStore

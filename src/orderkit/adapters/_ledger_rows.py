@@ -8,10 +8,11 @@ receipt whole, as compact JSON of its rows in column order.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from orderkit import _fast
+from orderkit._validate import as_tuple
 from orderkit.adapters import _ledger_engine as engine
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.inventory import (
@@ -198,3 +199,21 @@ def holds_query(
     if where:
         query += " WHERE " + " AND ".join(where)
     return query + " ORDER BY placed_at, hold_id", values
+
+
+def due_query(marker: str) -> str:
+    """`due_holds`' query, `marker` the driver's (`?`, `%s`), for the expiry index."""
+    return (
+        f"SELECT {HOLD_COLUMNS} FROM orderkit_holds"  # noqa: S608 - constants only
+        f" WHERE state = 'live' AND expires_at <= {marker}"
+        " ORDER BY expires_at, hold_id"
+    )
+
+
+def wanted_skus(skus: Iterable[str]) -> list[str]:
+    """`balances_of`' SKUs checked: each once, in order.
+
+    Raises:
+        ValidationError: `skus` is text, or not a sequence of text.
+    """
+    return sorted(set(as_tuple(skus, "skus", str)))

@@ -115,6 +115,23 @@ class MemoryLedgerStore(Journaled):
                 )
             return found
 
+    def due_holds(self, at: pendulum.DateTime) -> Sequence[Hold]:
+        """Return the live holds due by `at`, soonest due first.
+
+        The optional `due_holds` of the `LedgerStore` port: what a sweep at
+        `at` expires.
+        """
+        at = to_utc(at, "at")
+        with self._lock:
+            if self._owned:
+                self._in_unit("due_holds")
+            due = [
+                h
+                for h in self._s.holds_.values()
+                if h.state is HoldState.LIVE and h.expires_at <= at
+            ]
+        return sorted(due, key=lambda h: (h.expires_at, h.hold_id))
+
     def high_water(self) -> pendulum.DateTime | None:
         """The latest time this store has worked at, `None` before a write.
 

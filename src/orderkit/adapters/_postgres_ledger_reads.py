@@ -8,7 +8,7 @@ sees the host's uncommitted writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final, TypeVar
 
 import pendulum
@@ -16,10 +16,12 @@ import pendulum
 from orderkit._time import to_utc
 from orderkit.adapters import _ledger_engine as engine
 from orderkit.adapters._ledger_rows import (
+    due_query,
     holds_query,
     read_hold,
     read_movement,
     read_policy,
+    wanted_skus,
 )
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._postgres_ledger_tables import (
@@ -41,6 +43,8 @@ T = TypeVar("T")
 # Values the driver cannot send (a lone surrogate in text) fail before the
 # server sees them; they are storage failures all the same.
 UNSENDABLE: Final = (UnicodeEncodeError,)
+_DUE_HOLDS: Final = due_query("%s")
+_BALANCES_OF: Final = f"{BALANCES} WHERE b.sku = ANY(%(skus)s::text[]){BALANCES_END}"
 
 
 class LedgerReads(SessionStore):
@@ -67,6 +71,41 @@ class LedgerReads(SessionStore):
                 engine.build_balance(*row)
                 for row in cur.execute(query + BALANCES_END, values)
             ],
+        )
+
+    def balances_of(
+        self, now: pendulum.DateTime, skus: Iterable[str]
+    ) -> Sequence[Balance]:
+        """Return the balances of every SKU in `skus` as of `now`, in one read.
+
+        The optional `balances_of` of the `LedgerStore` port: what
+        `balances(now, sku=...)` returns for each SKU, by SKU then location.
+
+        Raises:
+            ValidationError: `skus` is not a sequence of text.
+            StoreError: PostgreSQL failed.
+        """
+        values = {"now": to_us(to_utc(now, "now")), "skus": wanted_skus(skus)}
+        return self._read(
+            "balances_of",
+            lambda cur: [
+                engine.build_balance(*row) for row in cur.execute(_BALANCES_OF, values)
+            ],
+        )
+
+    def due_holds(self, at: pendulum.DateTime) -> Sequence[Hold]:
+        """Return the live holds due by `at`, soonest due first.
+
+        The optional `due_holds` of the `LedgerStore` port: what a sweep at
+        `at` expires, read through the index of live holds by expiry.
+
+        Raises:
+            StoreError: PostgreSQL failed.
+        """
+        values = (to_us(to_utc(at, "at")),)
+        return self._read(
+            "due_holds",
+            lambda cur: [read_hold(row) for row in cur.execute(_DUE_HOLDS, values)],
         )
 
     def high_water(self) -> pendulum.DateTime | None:

@@ -7,7 +7,7 @@ The algorithm is the shared engine's; the engine reads and writes through
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import final
 
 import pendulum
@@ -16,10 +16,12 @@ from orderkit._time import to_utc
 from orderkit.adapters import _ledger_engine as engine
 from orderkit.adapters._ledger_rows import (
     decode_receipt,
+    due_query,
     holds_query,
     read_hold,
     read_movement,
     read_policy,
+    wanted_skus,
 )
 from orderkit.adapters._micros import from_us, to_us
 from orderkit.adapters._sqlite_ledger_rows import SqliteRows
@@ -81,6 +83,16 @@ _BALANCES_BY = {
     (True, True): " WHERE b.sku = :sku AND b.location = :location",
 }
 _BALANCES_END = " ORDER BY b.sku, b.location"
+_DUE_HOLDS = due_query("?")
+# A statement per count of SKUs, up to a chunk's (as the rows' reads go):
+# cheaper than one statement over a JSON array, or a statement per SKU.
+_SKUS_CHUNK = 16
+_BALANCES_OF = {
+    n: _BALANCES
+    + f" WHERE b.sku IN ({', '.join(f':sku{i}' for i in range(n))})"
+    + _BALANCES_END
+    for n in range(1, _SKUS_CHUNK + 1)
+}
 # Whole, once: routing and every stock change read balances.
 _BALANCES_QUERY = {
     given: _BALANCES + where + _BALANCES_END for given, where in _BALANCES_BY.items()
@@ -272,6 +284,48 @@ class SqliteLedgerStore(SessionStore):
                     query, {"now": at, "sku": sku, "location": location}
                 )
             ],
+        )
+
+    def balances_of(
+        self, now: pendulum.DateTime, skus: Iterable[str]
+    ) -> Sequence[Balance]:
+        """Return the balances of every SKU in `skus` as of `now`, in one read.
+
+        The optional `balances_of` of the `LedgerStore` port: what
+        `balances(now, sku=...)` returns for each SKU, by SKU then location.
+
+        Raises:
+            ValidationError: `skus` is not a sequence of text.
+            StoreError: SQLite failed.
+        """
+        at = to_us(to_utc(now, "now"))
+        wanted = wanted_skus(skus)
+
+        def work(cur: sqlite3.Cursor) -> list[Balance]:
+            found = []
+            for start in range(0, len(wanted), _SKUS_CHUNK):
+                chunk = wanted[start : start + _SKUS_CHUNK]
+                values: dict[str, object] = {f"sku{i}": s for i, s in enumerate(chunk)}
+                values["now"] = at
+                rows = cur.execute(_BALANCES_OF[len(chunk)], values)
+                found += [engine.build_balance(*row) for row in rows]
+            return found
+
+        return self._session.read("balances_of", work)
+
+    def due_holds(self, at: pendulum.DateTime) -> Sequence[Hold]:
+        """Return the live holds due by `at`, soonest due first.
+
+        The optional `due_holds` of the `LedgerStore` port: what a sweep at
+        `at` expires, read through the index of live holds by expiry.
+
+        Raises:
+            StoreError: SQLite failed.
+        """
+        values = (to_us(to_utc(at, "at")),)
+        return self._session.read(
+            "due_holds",
+            lambda cur: [read_hold(row) for row in cur.execute(_DUE_HOLDS, values)],
         )
 
     def high_water(self) -> pendulum.DateTime | None:

@@ -163,6 +163,18 @@ class LedgerStore(Protocol):
     expired, and an audit finds the two sides agree. Without it they go by
     the caller's clock.
 
+    Optionally, `due_holds(at)` returns the live holds due by `at`, soonest
+    due first, as the reference stores do through their index of live holds
+    by expiry: `Ledger.expire_due` with an outbox that takes streams' turns
+    then reads only the due holds to take theirs, where it would otherwise
+    read every live hold. Optionally too, `balances_of(now, skus)` returns
+    the balances of every SKU in `skus` in one read, by SKU then location,
+    as `balances(now, sku=...)` returns each SKU's: the order desk routes an
+    order and tells channels what they may sell with one read, where it
+    would otherwise read each SKU in turn. A wrapper that changes what
+    `balances` returns and hands other names to the store it wraps must
+    change `balances_of` alike, or hide it.
+
     .. versionadded:: 0.1.0
     """
 

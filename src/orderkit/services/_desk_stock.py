@@ -31,6 +31,7 @@ from orderkit.orders._aftersales import restock_key
 from orderkit.orders._messages import known_order_stream
 from orderkit.orders._parcels import shipped_by_line
 from orderkit.ports import Clock, LedgerStore, Outbox
+from orderkit.services._balance_reads import balances_by_sku
 from orderkit.services._intake import DeskPolicy
 from orderkit.services._ledger import Ledger
 
@@ -107,7 +108,9 @@ class OrderStock:
             return
         store = self._store
         balances = [
-            balance for sku in demand for balance in store.balances(now, sku=sku)
+            balance
+            for found in balances_by_sku(store, now, demand).values()
+            for balance in found
         ]
         try:
             chosen = self._route(demand, balances)

@@ -11,6 +11,7 @@ import pendulum
 from orderkit.orders import MAX_STREAM_LENGTH, OutboxMessage
 from orderkit.orders._messages import fit_id, made_message
 from orderkit.ports import LedgerStore
+from orderkit.services._balance_reads import balances_by_sku
 
 
 # One encoder for every body: `json.dumps` given any option builds a new
@@ -44,8 +45,7 @@ def sellable_messages(
     The figure is the SKU's sellable stock summed over its locations.
     """
     messages = []
-    for sku in sorted(set(skus)):
-        balances = ledger.balances(now, sku=sku)
+    for sku, balances in balances_by_sku(ledger, now, sorted(set(skus))).items():
         if not balances:
             continue
         sellable = sum([balance.sellable() for balance in balances])

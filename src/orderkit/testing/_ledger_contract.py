@@ -831,6 +831,74 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         assert ledger.hold(hold.hold_id).state is HoldState.EXPIRED
         assert ledger.expire_due() == []
 
+    def test_balances_of_skus_are_each_skus_balances(
+        self, ledger: Ledger, store: LedgerStore, clock: FrozenClock
+    ) -> None:
+        """A store that reads several SKUs at once (`balances_of`) reads each as one.
+
+        The balances of every SKU named (each once, however often named; a
+        SKU without balances adds none), as of `now`, by SKU then location;
+        text in place of a sequence is refused.
+        """
+        balances_of = getattr(store, "balances_of", None)
+        if balances_of is None:
+            pytest.skip("this store does not read several SKUs at once")
+        ledger.receive("TEA-01", "W2", 5)
+        ledger.receive("TEA-01", "W1", 3)
+        ledger.receive("MUG-02", "W1", 4)
+        ledger.receive("CUP-03", "W1", 2)
+        ledger.reserve("cart-1", [("TEA-01", "W1", 2), ("MUG-02", "W1", 1)])
+        now = clock.now()
+        wanted = ["TEA-01", "NONE-00", "MUG-02", "TEA-01"]
+        expected = [
+            b for sku in sorted(set(wanted)) for b in store.balances(now, sku=sku)
+        ]
+        assert balances_of(now, wanted) == expected
+        assert [(b.sku, b.location) for b in expected] == [
+            ("MUG-02", "W1"),
+            ("TEA-01", "W1"),
+            ("TEA-01", "W2"),
+        ]
+        # Lapsed holds count as expired, as `balances` counts them.
+        assert balances_of(now.add(hours=1), ["TEA-01"]) == list(
+            store.balances(now.add(hours=1), sku="TEA-01")
+        )
+        assert balances_of(now, []) == []
+        with pytest.raises(ValidationError) as error:
+            balances_of(now, "TEA-01")
+        assert error.value.field == "skus"
+
+    def test_due_holds_are_the_holds_a_sweep_expires(
+        self, ledger: Ledger, store: LedgerStore, clock: FrozenClock
+    ) -> None:
+        """A store that lists due holds (`due_holds(at)`) lists what a sweep expires.
+
+        Live holds only (not committed, not released), due by `at`, soonest
+        due first; a sweep at that time expires exactly those.
+        """
+        due_holds = getattr(store, "due_holds", None)
+        if due_holds is None:
+            pytest.skip("this store does not list due holds (due_holds)")
+        ledger.receive("TEA-01", "W1", 5)
+        ledger.receive("MUG-02", "W2", 5)
+        first = ledger.reserve("cart-1", [("TEA-01", "W1", 1)]).holds[0]
+        clock.advance(minutes=5)
+        both = ledger.reserve("cart-2", [("MUG-02", "W2", 1), ("TEA-01", "W1", 1)])
+        paid = ledger.reserve("cart-3", [("MUG-02", "W2", 1)]).holds[0]
+        ledger.commit(paid.hold_id)
+        left = ledger.reserve("cart-4", [("TEA-01", "W1", 1)]).holds[0]
+        ledger.release(left.hold_id)
+        assert due_holds(clock.now()) == []
+        assert due_holds(first.expires_at) == [first]
+        due = sorted([first, *both.holds], key=lambda h: (h.expires_at, h.hold_id))
+        at = due[-1].expires_at
+        assert due_holds(at) == due
+        clock.advance(minutes=15)
+        assert clock.now() == at
+        swept = ledger.expire_due()
+        assert sorted(m.hold_id or "" for m in swept) == sorted(h.hold_id for h in due)
+        assert due_holds(at) == []
+
     def test_a_hold_placed_while_the_clock_is_behind_is_not_born_expired(
         self, ledger: Ledger, clock: FrozenClock
     ) -> None:
