@@ -211,7 +211,10 @@ class TestLifecycles:
     def test_a_lone_placement_is_rare(self) -> None:
         lengths: list[int] = []
 
-        @settings(max_examples=200, database=None)
+        # One fixed draw: the share of lone placements in a run of 200 swings
+        # from 0.5% to 23% between runs (12 runs: mean 12%, one in eight as
+        # promised), so a random run crossed the quarter now and then.
+        @settings(max_examples=200, database=None, derandomize=True)
         @given(ost.lifecycles())
         def look(stream: list[object]) -> None:
             lengths.append(len(stream))
