@@ -211,7 +211,7 @@ def due_query(marker: str) -> str:
 
 
 def wanted_skus(skus: Iterable[str]) -> list[str]:
-    """`balances_of`' SKUs checked: each once, in order.
+    """`balances_of`' SKUs checked: each once, sorted.
 
     Raises:
         ValidationError: `skus` is text, or not a sequence of text.

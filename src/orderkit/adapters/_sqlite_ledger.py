@@ -24,7 +24,7 @@ from orderkit.adapters._ledger_rows import (
     wanted_skus,
 )
 from orderkit.adapters._micros import from_us, to_us
-from orderkit.adapters._sqlite_ledger_rows import SqliteRows
+from orderkit.adapters._sqlite_ledger_rows import _ROWS_CHUNK, SqliteRows
 from orderkit.adapters._sqlite_ledger_tables import (
     HOLD_BY_ID,
     LEDGER,
@@ -84,14 +84,14 @@ _BALANCES_BY = {
 }
 _BALANCES_END = " ORDER BY b.sku, b.location"
 _DUE_HOLDS = due_query("?")
-# A statement per count of SKUs, up to a chunk's (as the rows' reads go):
-# cheaper than one statement over a JSON array, or a statement per SKU.
-_SKUS_CHUNK = 16
+# A statement per count of SKUs, up to a chunk of the rows' reads: few
+# shapes for the statement cache, and cheaper than one statement over a
+# JSON array or a statement per SKU.
 _BALANCES_OF = {
     n: _BALANCES
     + f" WHERE b.sku IN ({', '.join(f':sku{i}' for i in range(n))})"
     + _BALANCES_END
-    for n in range(1, _SKUS_CHUNK + 1)
+    for n in range(1, _ROWS_CHUNK + 1)
 }
 # Whole, once: routing and every stock change read balances.
 _BALANCES_QUERY = {
@@ -303,8 +303,8 @@ class SqliteLedgerStore(SessionStore):
 
         def work(cur: sqlite3.Cursor) -> list[Balance]:
             found = []
-            for start in range(0, len(wanted), _SKUS_CHUNK):
-                chunk = wanted[start : start + _SKUS_CHUNK]
+            for start in range(0, len(wanted), _ROWS_CHUNK):
+                chunk = wanted[start : start + _ROWS_CHUNK]
                 values: dict[str, object] = {f"sku{i}": s for i, s in enumerate(chunk)}
                 values["now"] = at
                 rows = cur.execute(_BALANCES_OF[len(chunk)], values)

@@ -16,9 +16,9 @@ def balances_by_sku(
 ) -> dict[str, list[Balance]]:
     """Each SKU's balances as of `now`, by location, keyed in the order given.
 
-    One read from a store that offers `balances_of()`, as the reference
-    stores do (one round trip to PostgreSQL where a read per SKU took one
-    each), else one `balances(now, sku=...)` per SKU. A SKU without
+    One read from a store that offers `balances_of()`, as the SQL
+    reference stores do (one round trip to PostgreSQL where a read per SKU
+    took one each), else one `balances(now, sku=...)` per SKU. A SKU without
     balances maps to an empty list.
     """
     found: dict[str, list[Balance]] = {sku: [] for sku in skus}
