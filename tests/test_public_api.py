@@ -268,6 +268,7 @@ SURFACE = {
         "request_return",
         "resolve_case",
         "unshipped_lines",
+        "waits",
     ],
     "orderkit.integrations": [
         "ChannelOrder",

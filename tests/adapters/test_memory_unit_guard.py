@@ -240,6 +240,7 @@ READS: dict[str, dict[str, Call]] = {
     "orders": {
         "get": lambda s, _c, _k: s.get("douyin", "DY-1"),
         "orders": lambda s, _c, _k: s.orders(),
+        "waiting": lambda s, _c, _k: s.waiting(),
     },
     "audit": {"records": lambda s, _c, _k: s.records("douyin", "DY-1")},
     "outbox": {

@@ -13,15 +13,28 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
 from tests.adapters._read_once import Counting, ReadOnce
 
-from orderkit.adapters._sqlite_orders import _LIST, _LIST_STATUS
+from orderkit.adapters._sqlite_orders import (
+    _LIST,
+    _LIST_STATUS,
+    _LIST_WAITING,
+    _WAITS_IN_JSON,
+)
 from orderkit.adapters.sqlite import SqliteAuditLog, SqliteOrderStore, SqliteUnitOfWork
 from orderkit.errors import ConcurrencyConflict, StoreError, StructureError
-from orderkit.orders import OrderStatus
+from orderkit.money import Money
+from orderkit.orders import Order, OrderLine, OrderStatus, waits
 from orderkit.serialization import make_converter
-from orderkit.testing._order_store_contract import paid, sample_order, sample_record
+from orderkit.testing._order_store_contract import (
+    _with_desk_fields,
+    paid,
+    sample_order,
+    sample_record,
+)
 from orderkit.testing.contracts import OrderStoreContract, with_converter
+from orderkit.testing.strategies import orders
 
 
 VICTIM = "orderkit_orders"
@@ -156,11 +169,115 @@ class TestDocuments:
                 for query, values in [
                     (_LIST, ("", "", 10)),
                     (_LIST_STATUS, (OrderStatus.PAID.value, "", "", 10)),
+                    (_LIST_WAITING, ("", "", 10)),
                 ]
             ]
         # A search of the key, and of the status's keys alone: no scan.
         assert "SEARCH orderkit_orders USING INDEX sqlite_autoindex" in plans[0]
         assert "USING INDEX orderkit_orders_status (status=?" in plans[1]
+        assert "USING INDEX orderkit_orders_waiting ((channel,order_id)>" in plans[2]
+
+
+# The order table as orderkit wrote it before the `waiting` column.
+_VERSION_1 = (
+    "CREATE TABLE orderkit_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "INSERT INTO orderkit_meta VALUES ('orders_schema_version', 1)",
+    (
+        "CREATE TABLE orderkit_orders ("
+        " channel TEXT NOT NULL, order_id TEXT NOT NULL,"
+        " version INTEGER NOT NULL, status TEXT NOT NULL,"
+        " document BLOB NOT NULL, UNIQUE (channel, order_id))"
+    ),
+    (
+        "CREATE INDEX orderkit_orders_status"
+        " ON orderkit_orders (status, channel, order_id)"
+    ),
+)
+
+
+def _version_1_file(path: Path, documents: dict[str, bytes]) -> None:
+    """A version 1 order table holding `documents`, by order id."""
+    with sqlite3.connect(path) as conn:
+        for statement in _VERSION_1:
+            conn.execute(statement)
+        conn.executemany(
+            "INSERT INTO orderkit_orders VALUES ('douyin', ?, 1, 'paid', ?)",
+            documents.items(),
+        )
+    conn.close()
+
+
+class TestWaitingColumn:
+    """Version 2's `waiting` column: kept by `save`, filled when a file is upgraded."""
+
+    @settings(max_examples=60, deadline=None)
+    @given(orders())
+    def test_the_upgrade_reads_what_waits_as_waits_does(self, order: Order) -> None:
+        """The upgrade's JSON test of a document agrees with `waits` on its order."""
+        document = make_converter().dumps(_with_desk_fields(order))
+        with sqlite3.connect(":memory:") as conn:
+            (found,) = conn.execute(
+                f"SELECT {_WAITS_IN_JSON} FROM (SELECT CAST(? AS TEXT) AS d)",  # noqa: S608 - constants only
+                (document,),
+            ).fetchone()
+            (plain,) = conn.execute(
+                f"SELECT {_WAITS_IN_JSON} FROM (SELECT CAST(? AS TEXT) AS d)",  # noqa: S608 - constants only
+                (make_converter().dumps(order),),
+            ).fetchone()
+        conn.close()
+        assert bool(found) is waits(_with_desk_fields(order))
+        assert bool(plain) is waits(order)
+
+    def test_a_version_1_file_is_upgraded_from_its_documents(self, path: Path) -> None:
+        """Opened by this orderkit, its orders that wait are listed; none is lost."""
+        converter = make_converter()
+        line = OrderLine("L2", "GIFT-BOX", 1, Money("0.10", "CNY"), "礼盒\x00")
+        stored = {
+            # A NUL in a title: JSON text the upgrade reads all the same.
+            "DY-1": sample_order(order_id="DY-1", lines=[*sample_order().lines, line]),
+            "DY-2": _with_desk_fields(paid(sample_order(order_id="DY-2"))),
+            "DY-3": paid(sample_order(order_id="DY-3", review=("address",))),
+        }
+        documents = {k: converter.dumps(o) for k, o in stored.items()}
+        # A host's converter whose documents are not JSON: listed, to be safe.
+        documents["DY-4"] = b"\x81\xa7msgpack"
+        _version_1_file(path, documents)
+        with SqliteOrderStore(path, converter=make_converter()) as store:
+            # DY-4's document is past what this converter reads.
+            listed = [o.order_id for o in store.waiting(limit=2)]
+            kept = [o.order_id for o in store.orders(limit=3)]
+        assert listed == ["DY-2", "DY-3"]
+        assert kept == ["DY-1", "DY-2", "DY-3"]
+        with sqlite3.connect(path) as conn:
+            rows = conn.execute(
+                "SELECT order_id, waiting FROM orderkit_orders ORDER BY order_id"
+            ).fetchall()
+            version = conn.execute(
+                "SELECT value FROM orderkit_meta WHERE name = 'orders_schema_version'"
+            ).fetchone()
+        conn.close()
+        assert rows == [("DY-1", 0), ("DY-2", 1), ("DY-3", 1), ("DY-4", 1)]
+        assert version == (2,)
+
+    def test_an_upgrade_that_fails_leaves_version_1(self, path: Path) -> None:
+        """Nothing of a failed upgrade stays: the file is as it was, still version 1."""
+        _version_1_file(path, {"DY-1": make_converter().dumps(sample_order())})
+        with sqlite3.connect(path) as conn:
+            # An index of that name already there makes the upgrade's last step fail.
+            conn.execute(
+                "CREATE INDEX orderkit_orders_waiting ON orderkit_orders (status)"
+            )
+        conn.close()
+        with pytest.raises(StoreError):
+            SqliteOrderStore(path, converter=make_converter())
+        with sqlite3.connect(path) as conn:
+            table = conn.execute("PRAGMA table_info(orderkit_orders)").fetchall()
+            version = conn.execute(
+                "SELECT value FROM orderkit_meta WHERE name = 'orders_schema_version'"
+            ).fetchone()
+        conn.close()
+        assert "waiting" not in [row[1] for row in table]
+        assert version == (1,)
 
 
 class TestAuditLog:

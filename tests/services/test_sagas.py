@@ -76,6 +76,7 @@ from orderkit.services import (
     stuck_orders,
 )
 from orderkit.testing import FrozenClock
+from orderkit.testing._order_store_contract import sample_order
 from orderkit.testing.fakes import FakeCarrier, FakePayments
 from orderkit.testing.faults import Fault, FaultPlan, faulty
 
@@ -1092,6 +1093,26 @@ class TestAfterSalesRefunds:
         assert payments.captured("alipay-77") == cny("0.00")
         assert max(payments.effects.values()) == 1
 
+    def test_a_case_left_owed_by_an_earlier_call_is_sent_by_the_next(
+        self, shop: Shop, shipped: OrderDesk, payments: FakePayments
+    ) -> None:
+        """AS-2 passed inspection while AS-1's saga ran; a call sent AS-1 alone.
+
+        No saga is in flight on the order then, yet it waits (an inspected
+        case): the next `send_due` finds it and starts AS-2's refund.
+        """
+        self.inspected(shipped, passed_case(case_id="AS-1"))
+        self.inspected(shipped, passed_case(case_id="AS-2"))
+        (first,) = shop.refunds(payments).send_due(limit=1)
+        assert isinstance(first, Refunded)
+        assert first.order.saga is None
+
+        (second,) = shop.refunds(payments).send_due()
+
+        assert isinstance(second, Refunded)
+        assert [c.state for c in second.order.after_sales] == [CaseState.REFUNDED] * 2
+        assert payments.captured("alipay-77") == cny("0.00")
+
     def test_a_case_on_a_payment_recorded_after_the_ledger_began_is_refunded(
         self, shop: Shop, shipped: OrderDesk, payments: FakePayments
     ) -> None:
@@ -1308,6 +1329,45 @@ class TestRecover:
 
     def test_nothing_in_flight_does_nothing(self, unit: UnitOfWork) -> None:
         assert recover(unit, page=1).finished == ()
+
+    @pytest.mark.parametrize("listing", ["waiting", "every-order"])
+    def test_sagas_are_found_among_orders_that_do_not_wait(
+        self,
+        shop: Shop,
+        payments: FakePayments,
+        monkeypatch: pytest.MonkeyPatch,
+        listing: str,
+    ) -> None:
+        """`recover` and `send_due` find the orders that wait among many others.
+
+        From a store with the optional `waiting()` they read no other order
+        (its `orders()` fails here); from a host's store without it, they
+        read every order, a page at a time.
+        """
+        with shop.unit as uow:
+            for n in range(5):
+                uow.orders.save(sample_order(f"DY-1{n:03d}", CH), None)
+            uow.commit()
+            store = type(uow.orders)
+        accepted(shop.desk)
+        capture_timed_out(shop, payments)
+
+        def every_order(*_args: object, **_kwargs: object) -> list[object]:
+            pytest.fail("every order was read")
+
+        if listing == "waiting":
+            monkeypatch.setattr(store, "orders", every_order)
+        else:
+            # A host's store without the optional read.
+            monkeypatch.setattr(store, "waiting", None, raising=False)
+        recovery = recover(shop.unit, checkout=shop.checkout(payments), page=2)
+        shop.desk.record(CH, "DY-2001", buyer_cancelled())
+        sent = shop.refunds(payments).send_due()
+
+        assert [type(o) for o in recovery.finished] == [Captured]
+        assert recovery.stalled == ()
+        assert [type(o) for o in sent] == [Refunded]
+        assert payments.captured("alipay-77") == cny("0.00")
 
 
 class TestFakes:

@@ -10,7 +10,7 @@ from orderkit._validate import is_sequence, positive_int
 from orderkit.adapters._memory_journal import Journal, Journaled
 from orderkit.dedupe._claims import MAX_KEY_LENGTH, check_text, fit_keys
 from orderkit.errors import ConcurrencyConflict, ValidationError
-from orderkit.orders import AuditRecord, Order, OrderStatus
+from orderkit.orders import AuditRecord, Order, OrderStatus, waits
 
 
 _Key = tuple[str, str]
@@ -205,16 +205,41 @@ class MemoryOrderStore(Journaled):
             ValidationError: Bad status, `after` or limit.
         """
         wanted, start, most = check_listing(status, after, limit)
+        if wanted is None:
+            return self._listed("orders", start, most, lambda _: True)
+        return self._listed("orders", start, most, lambda o: o.status is wanted)
+
+    def waiting(
+        self, *, after: tuple[str, str] | None = None, limit: int = 100
+    ) -> Sequence[Order]:
+        """List the orders that wait (`orderkit.orders.waits`), as `orders` does.
+
+        The optional read of the `OrderStore` port; here it sorts and
+        checks every order, as `orders` does.
+
+        Raises:
+            ValidationError: Bad `after` or limit.
+        """
+        _, start, most = check_listing(None, after, limit)
+        return self._listed("waiting", start, most, waits)
+
+    def _listed(
+        self,
+        operation: str,
+        start: _Key | None,
+        most: int,
+        keep: Callable[[Order], bool],
+    ) -> list[Order]:
+        """The first `most` kept orders after `start`, by channel and id."""
         with self._lock:
             if self._owned:
-                self._in_unit("orders")
-            keys = sorted(self._orders)
+                self._in_unit(operation)
             found = []
-            for key in keys:
+            for key in sorted(self._orders):
                 if start is not None and key <= start:
                     continue
                 order = self._orders[key]
-                if wanted is None or order.status is wanted:
+                if keep(order):
                     found.append(order)
                     if len(found) == most:
                         break

@@ -48,6 +48,7 @@ _HAS_META = (
 )
 _VERSION = "SELECT value FROM orderkit_meta WHERE name = ?"
 _SET_VERSION = "INSERT INTO orderkit_meta (name, value) VALUES (?, ?)"
+_UPDATE_VERSION = "UPDATE orderkit_meta SET value = ? WHERE name = ?"
 
 
 # --------------------------------------------------------------------------
@@ -64,9 +65,11 @@ class Component:
     label: str
     """What an error calls its version: "the database's {label} version"."""
     version: int
-    """The version this orderkit writes; a file holding another is refused."""
+    """The version this orderkit writes; a file holding a newer one is refused."""
     ddl: Sequence[str]
     """The statements that create the tables (names prefixed `orderkit_`)."""
+    upgrades: Sequence[Sequence[str]] = ()
+    """The statements that bring version `n` to `n + 1`, at index `n - 1`."""
 
 
 _COMPONENTS: dict[str, Component] = {}
@@ -125,13 +128,25 @@ def use_wal(conn: sqlite3.Connection, timeout: float) -> None:
     conn.execute(f"PRAGMA wal_autocheckpoint = {_WAL_PAGES}")
 
 
-def declare(row: str, label: str, version: int, ddl: Sequence[str]) -> Component:
+def declare(
+    row: str,
+    label: str,
+    version: int,
+    ddl: Sequence[str],
+    upgrades: Sequence[Sequence[str]] = (),
+) -> Component:
     """Register a store's tables under their own row of `orderkit_meta`.
 
+    `ddl` creates the tables at `version`; `upgrades` bring a file at each
+    earlier version to the next, one list of statements per version.
+
     Raises:
-        ValueError: Another component already keeps its version in `row`.
+        ValueError: Another component already keeps its version in `row`,
+            or `upgrades` do not lead from version 1 to `version`.
     """
-    component = Component(row, label, version, tuple(ddl))
+    if len(upgrades) != version - 1:
+        raise ValueError(f"{row!r} needs {version - 1} upgrades to reach {version}")
+    component = Component(row, label, version, tuple(ddl), tuple(map(tuple, upgrades)))
     # Declaring the same tables again (a module reloaded) is harmless.
     if _COMPONENTS.setdefault(row, component) != component:
         raise ValueError(f"{row!r} already versions another component")
@@ -147,7 +162,7 @@ def _version(cur: sqlite3.Cursor, component: Component) -> int | None:
 
 
 def _prepare(cur: sqlite3.Cursor, component: Component) -> None:
-    """Create the component's tables if missing, inside the caller's transaction."""
+    """Create or upgrade the component's tables, inside the caller's transaction."""
     version = _version(cur, component)
     if version is None:
         if not cur.execute(_HAS_META).fetchone()[0]:
@@ -155,6 +170,11 @@ def _prepare(cur: sqlite3.Cursor, component: Component) -> None:
         for statement in component.ddl:
             cur.execute(statement)
         cur.execute(_SET_VERSION, (component.row, component.version))
+    elif 1 <= version < component.version:
+        for upgrade in component.upgrades[version - 1 :]:
+            for statement in upgrade:
+                cur.execute(statement)
+        cur.execute(_UPDATE_VERSION, (component.version, component.row))
     elif version != component.version:
         newer = "newer than" if version > component.version else "unknown to"
         raise StoreError(

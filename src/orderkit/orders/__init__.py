@@ -83,6 +83,7 @@ from orderkit.orders._status import ShipmentStatus as ShipmentStatus
 from orderkit.orders._table import SHIPMENT_TRANSITIONS as SHIPMENT_TRANSITIONS
 from orderkit.orders._table import TRANSITIONS as TRANSITIONS
 from orderkit.orders._table import Verdict as Verdict
+from orderkit.orders._waiting import waits as waits
 
 
 __all__ = [
@@ -150,4 +151,5 @@ __all__ = [
     "request_return",
     "resolve_case",
     "unshipped_lines",
+    "waits",
 ]

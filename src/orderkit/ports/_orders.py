@@ -48,6 +48,12 @@ class OrderStore(Protocol):
     `orders(status=, after=, limit=)` lists stored orders for monitoring,
     ordered by channel then order id (as code points), those after the
     `(channel, order_id)` given, at most `limit`, optionally of one status.
+    Optionally, `waiting(after=, limit=)` lists alike the stored orders that
+    wait for something (`orderkit.orders.waits`: a saga in flight, a person,
+    an inspected case's refund), through an index: `recover` and
+    `Refunds.send_due` read those alone from a store that has it, and every
+    order from one without. A store that has it keeps `waits(order)` beside
+    each order it saves.
 
     - **Verbatim.** Channels and ids are compared as given.
     - **Validation.** `order` an `Order`; `expected_version` `None` or a

@@ -108,7 +108,7 @@ class Refunds:
                 was sent.
         """
         positive_int("limit")(None, None, limit)
-        due = [order for order in steps.scan(self._unit, None) if _owes(order)]
+        due = [order for order in steps.scan_waiting(self._unit) if _owes(order)]
         outcomes: list[Refunded | RefundDeclined | Stalled] = []
         for order in due:
             # Each round sends one refund; an order owes at most one per case

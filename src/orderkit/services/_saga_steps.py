@@ -7,7 +7,7 @@ record (`SagaStarted`, `SagaEnded`), so the audit trail tells every step.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, cast
 
 import attrs
 import pendulum
@@ -38,6 +38,7 @@ from orderkit.orders import (
     Recorded,
     Saga,
     record_payments,
+    waits,
 )
 from orderkit.orders._owed import left_on, owed_back
 from orderkit.orders._parcels import unshipped_lines
@@ -68,15 +69,22 @@ RETRY_LATER: Final = (
 succeed, so the saga stays. Any other `OrderkitError` is the outside's no."""
 
 
-def scan(
-    unit: UnitOfWork, status: OrderStatus | None, *, page: int = 100
-) -> Iterator[Order]:
-    """Every order (of `status`), a page per unit, so no unit stays open long."""
+def scan_waiting(unit: UnitOfWork, *, page: int = 100) -> Iterator[Order]:
+    """Every order that waits (`waits`), a page per unit, so no unit stays open long.
+
+    Read through the store's index when it has one (`waiting()`, as
+    orderkit's stores do); from a host's store without one, every order is
+    read and checked.
+    """
     after: tuple[str, str] | None = None
     while True:
         with unit as uow:
-            batch = uow.orders.orders(status=status, after=after, limit=page)
-        yield from batch
+            waiting = getattr(uow.orders, "waiting", None)
+            if waiting is None:
+                batch = uow.orders.orders(after=after, limit=page)
+            else:
+                batch = cast("Sequence[Order]", waiting(after=after, limit=page))
+        yield from (order for order in batch if waits(order))
         if len(batch) < page:
             return
         after = (batch[-1].channel, batch[-1].order_id)

@@ -474,8 +474,10 @@ def recover(  # noqa: PLR0913 - a use case per kind of saga
 ) -> Recovery:
     """Resume every saga left in flight, as after a crash.
 
-    It reads every order, `page` at a time, and resumes each saga with the
-    use case that started it, along the same code path: a step done
+    It reads the orders that wait (`orderkit.orders.waits`), `page` at a
+    time (every order, from a store without the optional `waiting()`
+    read), and resumes each saga with the use case that started it, along
+    the same code path: a step done
     before the crash is done again under the same key, which the outside
     honours, and recorded once. A saga that fails again stays on its order
     and is reported as `Stalled`; the others go on. A `pick` saga needs
@@ -516,7 +518,7 @@ def recover(  # noqa: PLR0913 - a use case per kind of saga
     }
     finished: list[SagaOutcome] = []
     stalled: list[Stalled] = []
-    for order in steps.scan(unit, None, page=page):
+    for order in steps.scan_waiting(unit, page=page):
         saga = order.saga
         if saga is None:
             continue

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import attrs
 import pytest
@@ -22,6 +22,7 @@ from orderkit.orders import (
     OrderStatus,
     Payment,
     Saga,
+    waits,
 )
 from orderkit.ports import OrderStore
 from orderkit.serialization import make_converter
@@ -373,6 +374,90 @@ class OrderStoreContract(StoreContract[OrderStore]):
                 after = (page[0].channel, page[0].order_id)
                 assert len(listed) <= len(wanted), (status, listed)
             assert listed == wanted, status
+
+    # the orders that wait (optional)
+
+    def _waiting(self, store: OrderStore) -> Callable[..., Sequence[Order]]:
+        """The store's optional `waiting` read; the test is skipped without it."""
+        waiting = getattr(store, "waiting", None)
+        if waiting is None:
+            pytest.skip("this store does not list the orders that wait (waiting)")
+        return cast("Callable[..., Sequence[Order]]", waiting)
+
+    def test_waiting_lists_the_orders_that_wait(self) -> None:
+        """`waiting()`, where a store has it: the orders `waits` names, in pages.
+
+        Orders drawn in every status, with cases at every stage (every
+        other one also with a saga and a review), saved in one store:
+        paged through one at a time, `waiting()` lists exactly those that
+        wait, by channel and order id.
+        """
+        drawn: list[Order] = []
+
+        @lenient(max_examples=min(_examples(), 30), database=None)
+        @given(orders())
+        def draw(order: Order) -> None:
+            drawn.append(_with_desk_fields(order) if len(drawn) % 3 == 0 else order)
+
+        draw()
+        unique = {(o.channel, o.order_id): o for o in drawn}
+        store = self.make_store()
+        try:
+            waiting = self._waiting(store)
+            for order in unique.values():
+                store.save(order, None)
+            listed: list[tuple[str, str]] = []
+            after: tuple[str, str] | None = None
+            while page := waiting(after=after, limit=1):
+                assert len(page) == 1
+                after = (page[0].channel, page[0].order_id)
+                listed.append(after)
+                assert len(listed) <= len(unique)
+            assert listed == sorted(k for k, o in unique.items() if waits(o))
+        finally:
+            self.dispose(store)
+
+    def test_an_order_waits_from_the_save_that_says_so(self, store: OrderStore) -> None:
+        """Saved with a saga it is listed; saved again without one, no longer."""
+        waiting = self._waiting(store)
+        order = sample_order(order_id="DY-1")
+        store.save(order, None)
+        store.save(sample_order(order_id="DY-2"), None)
+        assert list(waiting()) == []
+        saga = Saga(
+            name="refund",
+            step="requested",
+            key="refund:DY-1:1",
+            started_at=START,
+            reference="PAY-1",
+        )
+        in_flight = attrs.evolve(order, version=2, saga=saga)
+        store.save(in_flight, 1)
+        assert list(waiting()) == [in_flight]
+        assert list(waiting(after=("douyin", "DY-1"))) == []
+        held = attrs.evolve(in_flight, version=3, saga=None, review=("refund",))
+        store.save(held, 2)
+        assert list(waiting()) == [held]
+        done = attrs.evolve(held, version=4, review=())
+        store.save(done, 3)
+        assert list(waiting()) == []
+        assert len(store.orders()) == 2
+
+    @pytest.mark.parametrize(
+        ("arguments", "field"),
+        [
+            pytest.param({"limit": 0}, "limit", id="zero-limit"),
+            pytest.param({"after": ("douyin",)}, "after", id="short-after"),
+        ],
+    )
+    def test_bad_input_to_waiting_names_its_argument(
+        self, store: OrderStore, arguments: dict[str, object], field: str
+    ) -> None:
+        """A bad `after` or `limit` raises a ValidationError naming it."""
+        waiting = self._waiting(store)
+        with pytest.raises(ValidationError) as error:
+            waiting(**arguments)
+        assert error.value.field == field
 
     # bad input
 

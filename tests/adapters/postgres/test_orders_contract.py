@@ -15,23 +15,34 @@ from typing import Any
 import attrs
 import psycopg
 import pytest
+from hypothesis import given, settings
 from psycopg_pool import ConnectionPool
 from tests.adapters._read_once import Counting, ReadOnce
 
 from orderkit.adapters._postgres_orders import (
     _LIST,
     _LIST_STATUS,
+    _LIST_WAITING,
+    ORDERS,
+    WAITS_FUNCTION,
     PostgresAuditLog,
     PostgresOrderStore,
 )
+from orderkit.adapters._postgres_session import Session
 from orderkit.adapters._postgres_uow import PostgresUnitOfWork
 from orderkit.errors import ConcurrencyConflict, StoreError, StructureError
 from orderkit.money import Money
-from orderkit.orders import OrderLine, OrderStatus
+from orderkit.orders import Order, OrderLine, OrderStatus, waits
 from orderkit.serialization import make_converter
 from orderkit.testing._contract_base import Barrier
-from orderkit.testing._order_store_contract import paid, sample_order, sample_record
+from orderkit.testing._order_store_contract import (
+    _with_desk_fields,
+    paid,
+    sample_order,
+    sample_record,
+)
 from orderkit.testing.contracts import OrderStoreContract, with_converter
+from orderkit.testing.strategies import orders
 
 
 VICTIM = "orderkit_orders"
@@ -236,11 +247,13 @@ class TestDocuments:
             for query, values in [
                 (_LIST, ("", "", 10)),
                 (_LIST_STATUS, ("paid", "", "", 10)),
+                (_LIST_WAITING, ("", "", 10)),
             ]:
                 rows = conn.execute(f"EXPLAIN {query}", values).fetchall()
                 plans.append(" ".join(row[0] for row in rows))
         assert "orderkit_orders_listing" in plans[0]
         assert "orderkit_orders_status" in plans[1]
+        assert "orderkit_orders_waiting" in plans[2]
 
     def test_the_listing_sorts_by_code_point(self, pg_dsn: str) -> None:
         keys = [("douyin", "b"), ("douyin", "B"), ("douyin", "é"), ("douyin", "z")]
@@ -249,6 +262,86 @@ class TestDocuments:
                 store.save(sample_order(order_id=order_id, channel=channel), None)
             listed = [(o.channel, o.order_id) for o in store.orders()]
         assert listed == sorted(keys)
+
+
+def _drawn_orders(count: int) -> list[Order]:
+    """`count` orders drawn in every status, every other one with a saga."""
+    drawn: list[Order] = []
+
+    @settings(max_examples=count, database=None, deadline=None)
+    @given(orders())
+    def draw(order: Order) -> None:
+        drawn.append(_with_desk_fields(order) if len(drawn) % 2 else order)
+
+    draw()
+    return drawn
+
+
+class TestWaitingColumn:
+    """The second migration's `waiting` column: kept by `save`, filled from JSON."""
+
+    def test_the_migration_reads_what_waits_as_waits_does(self, pg_dsn: str) -> None:
+        """Its JSON test of each document agrees with `waits` on the order."""
+        converter = make_converter()
+        drawn = _drawn_orders(40)
+        with psycopg.connect(pg_dsn) as conn:
+            conn.execute(WAITS_FUNCTION)
+            found = [
+                _one(conn, "SELECT pg_temp.orderkit_waits(%s)", converter.dumps(o))
+                for o in drawn
+            ]
+        assert found == [waits(o) for o in drawn]
+
+    def test_a_version_1_table_is_migrated_from_its_documents(
+        self, pg_dsn: str
+    ) -> None:
+        """Opened by this orderkit, its orders that wait are listed; none is lost."""
+        converter = make_converter()
+        # A NUL in a title: JSON text that jsonb would refuse, read all the same.
+        line = OrderLine("L2", "GIFT-BOX", 1, Money("0.10", "CNY"), "礼盒\x00")
+        stored = {
+            "DY-1": paid(sample_order(order_id="DY-1")),
+            "DY-2": _with_desk_fields(paid(sample_order(order_id="DY-2"))),
+            "DY-3": sample_order(order_id="DY-3", lines=[*sample_order().lines, line]),
+        }
+        documents = [(k, converter.dumps(o)) for k, o in stored.items()]
+        # A host's converter whose documents are not JSON: listed, to be safe.
+        documents.append(("DY-4", b"\x81\xa7msgpack"))
+        Session(
+            pg_dsn, attrs.evolve(ORDERS, migrations=ORDERS.migrations[:1]), attempts=1
+        ).close()
+        with psycopg.connect(pg_dsn) as conn:
+            conn.cursor().executemany(
+                "INSERT INTO orderkit_orders (channel, order_id, version, status,"
+                " document) VALUES ('douyin', %s, 1, 'paid', %s)",
+                documents,
+            )
+        with PostgresOrderStore(pg_dsn, converter=make_converter()) as store:
+            # DY-4's document is past what this converter reads.
+            listed = [o.order_id for o in store.waiting(limit=1)]
+            kept = [o.order_id for o in store.orders(limit=3)]
+        assert listed == ["DY-2"]
+        assert kept == ["DY-1", "DY-2", "DY-3"]
+        with psycopg.connect(pg_dsn) as conn:
+            rows = conn.execute(
+                "SELECT order_id, waiting FROM orderkit_orders ORDER BY order_id"
+            ).fetchall()
+        assert rows == [
+            ("DY-1", False),
+            ("DY-2", True),
+            ("DY-3", False),
+            ("DY-4", True),
+        ]
+        assert _row(
+            pg_dsn,
+            "SELECT value FROM orderkit_meta WHERE name = 'orders_schema_version'",
+        ) == (2,)
+
+
+def _one(conn: psycopg.Connection[Any], query: str, *params: object) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
 
 
 class TestAuditLog:
