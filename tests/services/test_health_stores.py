@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
 import pendulum
@@ -17,6 +18,7 @@ from orderkit.orders import (
     Address,
     Buyer,
     Cancelled,
+    Order,
     OrderLine,
     OrderPlaced,
     OrderStatus,
@@ -25,7 +27,7 @@ from orderkit.orders import (
     ShipmentLine,
     Shipped,
 )
-from orderkit.ports import UnitOfWork
+from orderkit.ports import OrderStore, UnitOfWork
 from orderkit.pricing import Quote
 from orderkit.services import (
     DeskPolicy,
@@ -135,6 +137,21 @@ class Shop:
                 tracking_number=f"SF{order_id}",
             ),
         )
+
+
+def refund_owed(shop: Shop) -> None:
+    """DY-REFUND paid Monday, then cancelled: its refund saga left in flight."""
+    shop.accept("DY-REFUND", at(9, 2))
+    shop.pay("DY-REFUND", at(9, 2, 5), at(9, 2, 5))
+    shop.now(at(9, 3))
+    cancel = Cancelled(
+        order_id="DY-REFUND",
+        key=IdempotencyKey("douyin", "trade.cancel", "DY-REFUND", "1"),
+        occurred_at=at(9, 3),
+        reason="买家取消 / the buyer cancelled",
+    )
+    shop.desk.record("douyin", "DY-REFUND", cancel)
+    shop.now(NOW)
 
 
 def a_day_of_orders(unit: UnitOfWork) -> Shop:
@@ -263,17 +280,7 @@ class TestTheWindow:
 
     def test_an_old_order_still_owing_a_refund_counts(self, unit: UnitOfWork) -> None:
         shop = Shop(unit)
-        shop.accept("DY-REFUND", at(9, 2))
-        shop.pay("DY-REFUND", at(9, 2, 5), at(9, 2, 5))
-        shop.now(at(9, 3))
-        cancel = Cancelled(
-            order_id="DY-REFUND",
-            key=IdempotencyKey("douyin", "trade.cancel", "DY-REFUND", "1"),
-            occurred_at=at(9, 3),
-            reason="买家取消 / the buyer cancelled",
-        )
-        shop.desk.record("douyin", "DY-REFUND", cancel)
-        shop.now(NOW)
+        refund_owed(shop)
         report = health_from_stores(unit, shop.clock, window=WINDOW, complaints=0)
         # One window order, cancelled with its refund saga left in flight.
         assert report.component(HealthMeasure.COMPLAINT_RATE).denominator == 1
@@ -360,6 +367,47 @@ class TestStuckFromTheStores:
         shop = a_day_of_orders(unit)
         whole = stuck_from_stores(unit, shop.clock, rules=RULES)
         assert stuck_from_stores(unit, shop.clock, rules=RULES, page=1) == whole
+
+    @pytest.mark.parametrize("listing", ["waiting", "every-order"])
+    def test_orders_done_with_are_not_read(
+        self, unit: UnitOfWork, monkeypatch: pytest.MonkeyPatch, listing: str
+    ) -> None:
+        """A store that lists the orders that wait is read by status and for those.
+
+        The open orders are read by status, the ended ones among the orders
+        that wait: a cancelled order whose refund saga stalled is found, and
+        no listing of every order (or of an ended status) is asked for. A
+        host's store without `waiting()` is read whole, to the same result.
+        """
+        shop = a_day_of_orders(unit)
+        refund_owed(shop)
+        whole = stuck_from_stores(unit, shop.clock, rules=RULES)
+        with unit as uow:
+            store = type(uow.orders)
+        every = store.orders
+
+        def by_open_status(
+            self: OrderStore,
+            *,
+            status: OrderStatus | None = None,
+            after: tuple[str, str] | None = None,
+            limit: int = 100,
+        ) -> Sequence[Order]:
+            if status is None or status.is_terminal:
+                pytest.fail(f"orders of {status} were read")
+            return every(self, status=status, after=after, limit=limit)
+
+        if listing == "waiting":
+            monkeypatch.setattr(store, "orders", by_open_status)
+        else:
+            monkeypatch.setattr(store, "waiting", None, raising=False)
+        found = stuck_from_stores(unit, shop.clock, rules=RULES, page=1)
+
+        assert found == whole
+        assert ("DY-REFUND", StuckReason.SAGA_STALLED) in [
+            (s.order_id, s.reason) for s in whole
+        ]
+        assert len(whole) == 3
 
     def test_an_empty_backend_has_none(self, unit: UnitOfWork) -> None:
         assert stuck_from_stores(unit, FrozenClock(NOW)) == []

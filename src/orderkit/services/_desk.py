@@ -122,6 +122,7 @@ from orderkit.services._intake import (
     Refused,
 )
 from orderkit.services._limits import PurchaseLimits
+from orderkit.services._order_pages import of_status, orders_in
 from orderkit.services._picking import (
     PICK,
     OrderPicking,
@@ -1213,14 +1214,7 @@ class OrderDesk:
 
     def _all(self, status: OrderStatus) -> Iterator[Order]:
         """Every order in `status`, page by page, each page in its own unit."""
-        after: tuple[str, str] | None = None
-        while True:
-            with self._unit as uow:
-                page = uow.orders.orders(status=status, after=after, limit=_PAGE)
-            yield from page
-            if len(page) < _PAGE:
-                return
-            after = (page[-1].channel, page[-1].order_id)
+        return orders_in(self._unit, of_status(status), page=_PAGE)
 
     # ------------------------------------------------------------------
     # Helpers

@@ -11,7 +11,7 @@ counts, the complaint figure, and what channel pulls reported.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import pendulum
 
@@ -21,7 +21,7 @@ from orderkit.calendar import DayWindow
 from orderkit.errors import ValidationError
 from orderkit.integrations import ChannelOrder
 from orderkit.inventory import Movement, replay
-from orderkit.orders import AuditRecord, Order
+from orderkit.orders import AuditRecord, Order, OrderStatus
 from orderkit.ports import Clock, UnitOfWork
 from orderkit.services._health import health_report
 from orderkit.services._health_types import (
@@ -36,6 +36,13 @@ from orderkit.services._monitor import (
     StuckRules,
     status_changed_at,
     stuck_orders,
+)
+from orderkit.services._order_pages import (
+    Listing,
+    lists_waiting,
+    of_status,
+    pages,
+    waiting,
 )
 from orderkit.services._stock_counts import (
     StockCount,
@@ -94,22 +101,46 @@ def _waiting(order: Order) -> bool:
 
 
 def _with_trails(
-    unit: UnitOfWork, page: int, wanted: Callable[[Order], bool]
+    unit: UnitOfWork,
+    page: int,
+    wanted: Callable[[Order], bool],
+    listing: Listing | None = None,
 ) -> Iterator[tuple[Order, tuple[AuditRecord, ...]]]:
-    """Every wanted order with its audit trail, `page` orders per unit of work."""
-    after: tuple[str, str] | None = None
-    while True:
-        with unit as uow:
-            batch = uow.orders.orders(after=after, limit=page)
-            trails = [
-                (order, tuple(uow.audit.records(order.channel, order.order_id)))
-                for order in batch
-                if wanted(order)
-            ]
-        yield from trails
-        if len(batch) < page:
-            return
-        after = (batch[-1].channel, batch[-1].order_id)
+    """Every wanted order `listing` gives (every order by default) with its trail.
+
+    `page` orders are read per unit of work, each with its trail.
+    """
+
+    def trails(
+        uow: UnitOfWork, batch: Sequence[Order]
+    ) -> list[tuple[Order, tuple[AuditRecord, ...]]]:
+        return [
+            (order, tuple(uow.audit.records(order.channel, order.order_id)))
+            for order in batch
+            if wanted(order)
+        ]
+
+    return pages(unit, of_status() if listing is None else listing, trails, page=page)
+
+
+def _can_be_stuck(
+    unit: UnitOfWork, page: int
+) -> Iterator[tuple[Order, tuple[AuditRecord, ...]]]:
+    """Every order that can be stuck (`_waiting`), with its trail.
+
+    From a store that lists the orders that wait, the open orders are read
+    by status and the ended ones among those that wait, so the orders done
+    with are never read; from one without, every order is.
+    """
+    if not lists_waiting(unit):
+        yield from _with_trails(unit, page, _waiting)
+        return
+    for status in OrderStatus:
+        if not status.is_terminal:
+            yield from _with_trails(unit, page, _waiting, of_status(status))
+    yield from _with_trails(
+        unit, page, lambda o: o.status.is_terminal and _waiting(o), waiting
+    )
 
 
 def _stock(
@@ -275,9 +306,13 @@ def stuck_from_stores(
     `stuck_orders` judged at `clock.now()` over every order that can be
     stuck (open, or waiting for a saga or a person: a completed, cancelled
     or closed order with nothing owed never is), each with when it entered
-    its status as its audit trail says (`status_changed_at`). A page of
-    `page` orders is read per unit of work, so the list is not one
-    snapshot; run it off the hot path, every few minutes.
+    its status as its audit trail says (`status_changed_at`). From a store
+    with the optional `waiting()` read (orderkit's stores), the open
+    orders are read by status and the ended ones among the orders that
+    wait, so its cost follows the orders in flight, not every order ever
+    taken; from one without, every order is read. A page of `page` orders
+    is read per unit of work, so the list is not one snapshot; run it off
+    the hot path, every few minutes.
 
     Args:
         unit: The backend's unit of work; nothing is written.
@@ -303,9 +338,11 @@ def stuck_from_stores(
     now = to_utc(clock.now(), "now")
     orders: list[Order] = []
     changed: dict[OrderRef, pendulum.DateTime] = {}
-    for order, trail in _with_trails(unit, page, _waiting):
+    for order, trail in _can_be_stuck(unit, page):
         orders.append(order)
         changed[order.channel, order.order_id] = status_changed_at(order, trail)
+    # By channel and order id, as ever, whichever listing found each.
+    orders.sort(key=lambda o: (o.channel, o.order_id))
     return stuck_orders(
         orders, now=now, rules=rules, changed_at=changed, ship_by=ship_by
     )

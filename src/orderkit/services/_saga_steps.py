@@ -7,7 +7,7 @@ record (`SagaStarted`, `SagaEnded`), so the audit trail tells every step.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Final, NamedTuple, cast
+from typing import Final, NamedTuple
 
 import attrs
 import pendulum
@@ -47,6 +47,7 @@ from orderkit.ports import Clock, UnitOfWork
 from orderkit.pricing import PaymentLedger
 from orderkit.services._desk_notes import owed_parts, refund_key, refunded_payment
 from orderkit.services._intake import EventRecorded
+from orderkit.services._order_pages import orders_in, waiting
 from orderkit.services._saga_outcomes import Stalled
 
 
@@ -76,18 +77,7 @@ def scan_waiting(unit: UnitOfWork, *, page: int = 100) -> Iterator[Order]:
     orderkit's stores do); from a host's store without one, every order is
     read and checked.
     """
-    after: tuple[str, str] | None = None
-    while True:
-        with unit as uow:
-            waiting = getattr(uow.orders, "waiting", None)
-            if waiting is None:
-                batch = uow.orders.orders(after=after, limit=page)
-            else:
-                batch = cast("Sequence[Order]", waiting(after=after, limit=page))
-        yield from (order for order in batch if waits(order))
-        if len(batch) < page:
-            return
-        after = (batch[-1].channel, batch[-1].order_id)
+    return (order for order in orders_in(unit, waiting, page=page) if waits(order))
 
 
 def order_of(uow: UnitOfWork, channel: str, order_id: str) -> Order:
