@@ -228,6 +228,29 @@ class TestWaitingColumn:
         assert bool(found) is waits(_with_desk_fields(order))
         assert bool(plain) is waits(order)
 
+    @pytest.mark.parametrize(
+        "document",
+        [
+            pytest.param(b'{"data": {"saga": {"name": "refund"}}}', id="enveloped"),
+            pytest.param(
+                b'{"saga": null, "review": [], "afterSales": []}', id="renamed"
+            ),
+            pytest.param(b"[]", id="array"),
+            pytest.param(b"\x81\xa7msgpack", id="not-json"),
+        ],
+    )
+    def test_a_document_orderkit_did_not_shape_counts_as_waiting(
+        self, document: bytes
+    ) -> None:
+        """A host converter's document may hide a saga: the upgrade lists it."""
+        with sqlite3.connect(":memory:") as conn:
+            (found,) = conn.execute(
+                f"SELECT {_WAITS_IN_JSON} FROM (SELECT CAST(? AS TEXT) AS d)",  # noqa: S608 - constants only
+                (document,),
+            ).fetchone()
+        conn.close()
+        assert found == 1
+
     def test_a_version_1_file_is_upgraded_from_its_documents(self, path: Path) -> None:
         """Opened by this orderkit, its orders that wait are listed; none is lost."""
         converter = make_converter()
@@ -241,6 +264,8 @@ class TestWaitingColumn:
         documents = {k: converter.dumps(o) for k, o in stored.items()}
         # A host's converter whose documents are not JSON: listed, to be safe.
         documents["DY-4"] = b"\x81\xa7msgpack"
+        # One whose JSON is not shaped as orderkit writes an order: listed too.
+        documents["DY-5"] = b'{"kind": "order", "data": {"saga": {"name": "ship"}}}'
         _version_1_file(path, documents)
         with SqliteOrderStore(path, converter=make_converter()) as store:
             # DY-4's document is past what this converter reads.
@@ -256,8 +281,28 @@ class TestWaitingColumn:
                 "SELECT value FROM orderkit_meta WHERE name = 'orders_schema_version'"
             ).fetchone()
         conn.close()
-        assert rows == [("DY-1", 0), ("DY-2", 1), ("DY-3", 1), ("DY-4", 1)]
+        assert rows == [("DY-1", 0), ("DY-2", 1), ("DY-3", 1), ("DY-4", 1), ("DY-5", 1)]
         assert version == (2,)
+
+    def test_an_older_orderkit_cannot_insert_into_an_upgraded_table(
+        self, path: Path
+    ) -> None:
+        """A process of the older orderkit, still running, has its new orders refused.
+
+        It inserts without the `waiting` column: stored, its order would
+        never be listed by `waiting()`, its sagas never resumed.
+        """
+        _version_1_file(path, {"DY-1": make_converter().dumps(sample_order())})
+        SqliteOrderStore(path, converter=make_converter()).close()
+        with (
+            sqlite3.connect(path) as conn,
+            pytest.raises(sqlite3.IntegrityError, match="older orderkit"),
+        ):
+            conn.execute(
+                "INSERT INTO orderkit_orders (channel, order_id, version, status,"
+                " document) VALUES ('douyin', 'DY-2', 1, 'paid', x'7b7d')"
+            )
+        conn.close()
 
     def test_an_upgrade_that_fails_leaves_version_1(self, path: Path) -> None:
         """Nothing of a failed upgrade stays: the file is as it was, still version 1."""

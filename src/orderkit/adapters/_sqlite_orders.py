@@ -36,21 +36,24 @@ T = TypeVar("T")
 ORDERS_SCHEMA_VERSION: Final = 2
 """The version of the order tables this module writes, kept in `orderkit_meta`."""
 # Whether a version 1 document's order waits (`orderkit.orders.waits`), read
-# from its JSON; a document that is not JSON (a host's converter) counts as
-# waiting, which costs a read, never a missed saga. CASE, not OR: SQLite does
-# not promise to skip the JSON functions on text that is not JSON.
+# from its JSON. A document not shaped as orderkit writes an order (not
+# JSON, or JSON without the keys `saga`, `review` and `after_sales`: a
+# host's converter) counts as waiting, which costs a read, never a missed
+# saga. CASE, not AND or OR: SQLite does not promise to skip the JSON
+# functions on text that is not JSON.
 _WAITS_IN_JSON = (
-    "CASE WHEN json_valid(d) THEN"
-    " coalesce(json_type(d, '$.saga'), 'null') != 'null'"
-    " OR coalesce(json_array_length(d, '$.review'), 0) > 0"
+    "CASE WHEN NOT json_valid(d) THEN 1"
+    " WHEN json_type(d, '$.saga') IS NULL"
+    " OR coalesce(json_type(d, '$.review'), '') != 'array'"
+    " OR coalesce(json_type(d, '$.after_sales'), '') != 'array' THEN 1"
+    " ELSE json_type(d, '$.saga') != 'null'"
+    " OR json_array_length(d, '$.review') > 0"
     " OR EXISTS (SELECT 1 FROM json_each(d, '$.after_sales')"
-    " WHERE json_extract(value, '$.state') = 'inspected')"
-    " ELSE 1 END"
+    " WHERE json_extract(value, '$.state') = 'inspected') END"
 )
 _FILL_WAITING = (
-    f"UPDATE orderkit_orders SET waiting = 1 WHERE rowid IN (SELECT rowid FROM"  # noqa: S608 - constants only
-    " (SELECT rowid, CAST(document AS TEXT) AS d FROM orderkit_orders)"
-    f" WHERE {_WAITS_IN_JSON})"
+    "UPDATE orderkit_orders SET waiting = (SELECT"  # noqa: S608 - constants only
+    f" {_WAITS_IN_JSON} FROM (SELECT CAST(document AS TEXT) AS d))"
 )
 _WAITING_INDEX = (
     "CREATE INDEX orderkit_orders_waiting"
@@ -68,7 +71,7 @@ ORDERS = declare(
             "CREATE TABLE orderkit_orders ("
             " channel TEXT NOT NULL, order_id TEXT NOT NULL,"
             " version INTEGER NOT NULL, status TEXT NOT NULL,"
-            " document BLOB NOT NULL, waiting INTEGER NOT NULL DEFAULT 0,"
+            " document BLOB NOT NULL, waiting INTEGER NOT NULL,"
             " UNIQUE (channel, order_id))"
         ),
         (
@@ -79,9 +82,18 @@ ORDERS = declare(
     ),
     upgrades=(
         (
-            "ALTER TABLE orderkit_orders ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0",
+            # Without a default: an older orderkit still running inserts
+            # without the column, which the trigger refuses, rather than an
+            # order lost to `waiting()`.
+            "ALTER TABLE orderkit_orders ADD COLUMN waiting INTEGER",
             _FILL_WAITING,
             _WAITING_INDEX,
+            (
+                "CREATE TRIGGER orderkit_orders_waiting_set"
+                " BEFORE INSERT ON orderkit_orders WHEN NEW.waiting IS NULL"
+                " BEGIN SELECT RAISE(ABORT, 'orderkit_orders.waiting is not set:"
+                " an older orderkit writes to a newer table'); END"
+            ),
         ),
     ),
 )
@@ -204,7 +216,10 @@ class SqliteOrderStore(_DocumentStore, OrderListing):
     its own store.
 
     **Schema.** The table `orderkit_orders` is created on first use,
-    versioned by its own row of `orderkit_meta`.
+    versioned by its own row of `orderkit_meta`. A file of version 1 gains
+    the `waiting` column on the first open by this orderkit, filled from
+    the stored documents: stop every process of the older orderkit first
+    (their inserts are refused after it).
 
     **Errors.** Every `sqlite3.Error` becomes `StoreError("sqlite",
     operation, detail)` with the driver's error as its cause, after rolling

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Final, final
 
 import pendulum
 
 from orderkit.cli import _catalog as catalog
 from orderkit.cli._world import World
-from orderkit.orders import Order, OrderStatus, OutboxMessage
-from orderkit.ports import UnitOfWork
+from orderkit.orders import OrderStatus, OutboxMessage
 from orderkit.services import (
     Ledger,
     Refunded,
@@ -29,6 +27,7 @@ from orderkit.services import (
     status_changed_at,
     stuck_orders,
 )
+from orderkit.services._order_pages import of_status, orders_in
 
 
 _CLOSE_EVERY: Final = dt.timedelta(minutes=15)
@@ -36,17 +35,6 @@ _MONITOR_EVERY: Final = dt.timedelta(hours=1)
 _PAGE: Final = 500
 _EVERY: Final = 2**62
 """A `send_due` limit above any count of refunds: every one owed, each round."""
-
-
-def _every(unit: UnitOfWork, status: OrderStatus) -> Iterator[Order]:
-    after: tuple[str, str] | None = None
-    while True:
-        with unit as uow:
-            page = uow.orders.orders(status=status, after=after, limit=_PAGE)
-        yield from page
-        if len(page) < _PAGE:
-            return
-        after = (page[-1].channel, page[-1].order_id)
 
 
 @final
@@ -124,7 +112,7 @@ class Sweeper:
         orders = [
             order
             for status in (OrderStatus.PAID, OrderStatus.PICKING)
-            for order in _every(world.unit, status)
+            for order in orders_in(world.unit, of_status(status), page=_PAGE)
         ]
         changed: dict[tuple[str, str], pendulum.DateTime] = {}
         with world.unit as uow:
@@ -169,8 +157,8 @@ def recover_sagas(world: World) -> None:
         tally["sagas_recovered"] += len(recovery.finished)
         tally["refunds"] += sum(isinstance(o, Refunded) for o in recovery.finished)
         if not recovery.stalled:
-            # Nothing waits for another region's turn: spare a scan of
-            # every order per region left.
+            # Nothing waits for another region's turn: spare a read of
+            # the orders in flight per region left.
             break
     # A capture saga recovered hands over to the refund its money owes, and
     # a case waiting for a saga to end is owed its refund now: send them

@@ -307,6 +307,8 @@ class TestWaitingColumn:
         documents = [(k, converter.dumps(o)) for k, o in stored.items()]
         # A host's converter whose documents are not JSON: listed, to be safe.
         documents.append(("DY-4", b"\x81\xa7msgpack"))
+        # One whose JSON is not shaped as orderkit writes an order: listed too.
+        documents.append(("DY-5", b'{"kind": "order", "data": {"saga": {}}}'))
         Session(
             pg_dsn, attrs.evolve(ORDERS, migrations=ORDERS.migrations[:1]), attempts=1
         ).close()
@@ -331,11 +333,47 @@ class TestWaitingColumn:
             ("DY-2", True),
             ("DY-3", False),
             ("DY-4", True),
+            ("DY-5", True),
         ]
         assert _row(
             pg_dsn,
             "SELECT value FROM orderkit_meta WHERE name = 'orders_schema_version'",
         ) == (2,)
+
+    def test_an_older_orderkit_cannot_insert_into_a_migrated_table(
+        self, pg_dsn: str
+    ) -> None:
+        """A process of the older orderkit, still running, has its new orders refused.
+
+        It inserts without the `waiting` column: stored, its order would
+        never be listed by `waiting()`, its sagas never resumed.
+        """
+        PostgresOrderStore(pg_dsn, converter=make_converter()).close()
+        with (
+            psycopg.connect(pg_dsn) as conn,
+            pytest.raises(psycopg.errors.NotNullViolation),
+        ):
+            conn.execute(
+                "INSERT INTO orderkit_orders (channel, order_id, version, status,"
+                " document) VALUES ('douyin', 'DY-2', 1, 'paid', '\\x7b7d')"
+            )
+
+    @pytest.mark.parametrize(
+        "document",
+        [
+            pytest.param(b'{"data": {"saga": {"name": "refund"}}}', id="enveloped"),
+            pytest.param(b'{"saga": null, "afterSales": []}', id="renamed"),
+            pytest.param(b"[]", id="array"),
+            pytest.param(b"\x81\xa7msgpack", id="not-json"),
+        ],
+    )
+    def test_a_document_orderkit_did_not_shape_counts_as_waiting(
+        self, pg_dsn: str, document: bytes
+    ) -> None:
+        """A host converter's document may hide a saga: the migration lists it."""
+        with psycopg.connect(pg_dsn) as conn:
+            conn.execute(WAITS_FUNCTION)
+            assert _one(conn, "SELECT pg_temp.orderkit_waits(%s)", document) is True
 
 
 def _one(conn: psycopg.Connection[Any], query: str, *params: object) -> Any:
