@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import cast
 
 import pendulum
 import pytest
@@ -408,6 +409,72 @@ class TestStuckFromTheStores:
             (s.order_id, s.reason) for s in whole
         ]
         assert len(whole) == 3
+
+    @pytest.mark.parametrize("move", ["picked", "cancelled"])
+    def test_an_order_moving_on_between_listings_is_judged_once(
+        self, unit: UnitOfWork, monkeypatch: pytest.MonkeyPatch, move: str
+    ) -> None:
+        """Read as paid, then picked (or cancelled) before a later listing reads it.
+
+        The listings are not one snapshot: the order is read twice, and
+        judged once, as the later read found it: still past its ship-by
+        while picking; cancelled, its refund saga just started, not stuck.
+        """
+        shop = Shop(unit)
+        shop.accept("DY-1", at(9, 2))
+        shop.pay("DY-1", at(9, 2, 5), at(9, 2, 5))
+        shop.now(NOW)
+        if move == "picked":
+            event: PickingStarted | Cancelled = PickingStarted(
+                order_id="DY-1",
+                key=IdempotencyKey("wms", "picking", "DY-1", "1"),
+                occurred_at=NOW,
+            )
+        else:
+            event = Cancelled(
+                order_id="DY-1",
+                key=IdempotencyKey("douyin", "trade.cancel", "DY-1", "1"),
+                occurred_at=NOW,
+                reason="买家取消 / the buyer cancelled",
+            )
+        with unit as uow:
+            store = type(uow.orders)
+        every = store.orders
+        paid_read: list[bool] = []
+
+        def listed(
+            self: OrderStore,
+            *,
+            status: OrderStatus | None = None,
+            after: tuple[str, str] | None = None,
+            limit: int = 100,
+        ) -> Sequence[Order]:
+            found = every(self, status=status, after=after, limit=limit)
+            paid_read.append(status is OrderStatus.PAID and bool(found))
+            return found
+
+        monkeypatch.setattr(store, "orders", listed)
+
+        class MovesOn:
+            """The unit; DY-1 moves on as the first unit after its paid read begins."""
+
+            def __enter__(self) -> object:
+                if any(paid_read) and not moved:
+                    moved.append(True)
+                    shop.desk.record("douyin", "DY-1", event)
+                return unit.__enter__()
+
+            def __exit__(self, *exc: object) -> None:
+                unit.__exit__(*exc)  # type: ignore[arg-type]
+
+        moved: list[bool] = []
+        moving = cast("UnitOfWork", MovesOn())
+        stuck = stuck_from_stores(moving, shop.clock, rules=RULES)
+        assert moved
+        assert [(s.order_id, s.status, s.reason) for s in stuck] == {
+            "picked": [("DY-1", OrderStatus.PICKING, StuckReason.PAST_SHIP_BY)],
+            "cancelled": [],
+        }[move]
 
     def test_an_empty_backend_has_none(self, unit: UnitOfWork) -> None:
         assert stuck_from_stores(unit, FrozenClock(NOW)) == []

@@ -27,7 +27,7 @@ from orderkit.services import (
     status_changed_at,
     stuck_orders,
 )
-from orderkit.services._order_pages import of_status, orders_in
+from orderkit.services._order_pages import latest, of_status, orders_in
 
 
 _CLOSE_EVERY: Final = dt.timedelta(minutes=15)
@@ -109,11 +109,14 @@ class Sweeper:
     def _monitor(self, at: pendulum.DateTime) -> None:
         """Flag orders paid but not picked, or picking, for too long."""
         world = self._world
-        orders = [
-            order
-            for status in (OrderStatus.PAID, OrderStatus.PICKING)
-            for order in orders_in(world.unit, of_status(status), page=_PAGE)
-        ]
+        orders = latest(
+            (
+                order
+                for status in (OrderStatus.PAID, OrderStatus.PICKING)
+                for order in orders_in(world.unit, of_status(status), page=_PAGE)
+            ),
+            lambda order: order,
+        )
         changed: dict[tuple[str, str], pendulum.DateTime] = {}
         with world.unit as uow:
             for order in orders:

@@ -39,6 +39,7 @@ from orderkit.services._monitor import (
 )
 from orderkit.services._order_pages import (
     Listing,
+    latest,
     lists_waiting,
     of_status,
     pages,
@@ -311,8 +312,9 @@ def stuck_from_stores(
     orders are read by status and the ended ones among the orders that
     wait, so its cost follows the orders in flight, not every order ever
     taken; from one without, every order is read. A page of `page` orders
-    is read per unit of work, so the list is not one snapshot; run it off
-    the hot path, every few minutes.
+    is read per unit of work, so the list is not one snapshot (an order
+    that moved on from one listing to a later one is judged as the later
+    read it); run it off the hot path, every few minutes.
 
     Args:
         unit: The backend's unit of work; nothing is written.
@@ -338,11 +340,9 @@ def stuck_from_stores(
     now = to_utc(clock.now(), "now")
     orders: list[Order] = []
     changed: dict[OrderRef, pendulum.DateTime] = {}
-    for order, trail in _can_be_stuck(unit, page):
+    for order, trail in latest(_can_be_stuck(unit, page), lambda read: read[0]):
         orders.append(order)
         changed[order.channel, order.order_id] = status_changed_at(order, trail)
-    # By channel and order id, as ever, whichever listing found each.
-    orders.sort(key=lambda o: (o.channel, o.order_id))
     return stuck_orders(
         orders, now=now, rules=rules, changed_at=changed, ship_by=ship_by
     )

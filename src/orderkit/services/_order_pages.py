@@ -64,6 +64,23 @@ def pages(
         after = (batch[-1].channel, batch[-1].order_id)
 
 
+def latest(reads: Iterable[T], order_of: Callable[[T], Order]) -> list[T]:
+    """One read per order, the one of its highest version, by channel and order id.
+
+    Listings read one after the other are not one snapshot: an order that
+    moved on from one listing (paid) to a later one (picking, or ended and
+    waiting) is read by both.
+    """
+    kept: dict[tuple[str, str], T] = {}
+    for read in reads:
+        order = order_of(read)
+        key = (order.channel, order.order_id)
+        known = kept.get(key)
+        if known is None or order.version > order_of(known).version:
+            kept[key] = read
+    return [kept[key] for key in sorted(kept)]
+
+
 def orders_in(unit: UnitOfWork, listing: Listing, *, page: int) -> Iterator[Order]:
     """Every order `listing` gives, page after page."""
     return pages(unit, listing, lambda _uow, batch: batch, page=page)
