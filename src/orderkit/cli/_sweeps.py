@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from typing import Final, final
 
 import pendulum
 
 from orderkit.cli import _catalog as catalog
 from orderkit.cli._world import World
-from orderkit.orders import OrderStatus, OutboxMessage
+from orderkit.orders import Order, OrderStatus, OutboxMessage
+from orderkit.ports import UnitOfWork
 from orderkit.services import (
     Ledger,
     Refunded,
@@ -27,7 +29,6 @@ from orderkit.services import (
     status_changed_at,
     stuck_orders,
 )
-from orderkit.services._order_pages import latest, of_status, orders_in
 
 
 _CLOSE_EVERY: Final = dt.timedelta(minutes=15)
@@ -35,6 +36,17 @@ _MONITOR_EVERY: Final = dt.timedelta(hours=1)
 _PAGE: Final = 500
 _EVERY: Final = 2**62
 """A `send_due` limit above any count of refunds: every one owed, each round."""
+
+
+def _every(unit: UnitOfWork, status: OrderStatus) -> Iterator[Order]:
+    after: tuple[str, str] | None = None
+    while True:
+        with unit as uow:
+            page = uow.orders.orders(status=status, after=after, limit=_PAGE)
+        yield from page
+        if len(page) < _PAGE:
+            return
+        after = (page[-1].channel, page[-1].order_id)
 
 
 @final
@@ -109,14 +121,15 @@ class Sweeper:
     def _monitor(self, at: pendulum.DateTime) -> None:
         """Flag orders paid but not picked, or picking, for too long."""
         world = self._world
-        orders = latest(
-            (
-                order
-                for status in (OrderStatus.PAID, OrderStatus.PICKING)
-                for order in orders_in(world.unit, of_status(status), page=_PAGE)
-            ),
-            lambda order: order,
-        )
+        latest: dict[tuple[str, str], Order] = {}
+        for status in (OrderStatus.PAID, OrderStatus.PICKING):
+            for order in _every(world.unit, status):
+                key = (order.channel, order.order_id)
+                # Picked between the two listings, it is read twice:
+                # `stuck_orders` takes each order once, as last read.
+                if key not in latest or order.version > latest[key].version:
+                    latest[key] = order
+        orders = list(latest.values())
         changed: dict[tuple[str, str], pendulum.DateTime] = {}
         with world.unit as uow:
             for order in orders:
