@@ -7,14 +7,14 @@ the first key whose value differs is what a `LawBroken` reports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final, cast
 
 import attrs
 import pendulum
 
 from orderkit.inventory import Balance, NoOversell
-from orderkit.orders import Order, OrderStatus
+from orderkit.orders import Order, OrderStatus, waits
 from orderkit.ports import UnitOfWork
 from orderkit.testing._desk_ops import PRICES
 from orderkit.testing._laws import DeskLaw, LawBroken
@@ -39,6 +39,8 @@ _RANK: Final = {
     _S.CLOSED: 7,
 }
 _PAGE: Final = 100
+_WAITING: Final = "orders that wait"
+"""Under ORDERS beside the orders (whose keys are `channel:order_id`)."""
 _SHOWN: Final = 160
 
 
@@ -58,8 +60,8 @@ def read(unit: UnitOfWork, now: pendulum.DateTime, blame: Blame | None = None) -
 
 def orders(state: State) -> list[Order]:
     """The orders read, by channel and id."""
-    # Only orders are kept under ORDERS (`_read_orders`).
-    return cast("list[Order]", list(state[DeskLaw.ORDERS].values()))
+    held = state[DeskLaw.ORDERS]
+    return [cast("Order", v) for k, v in held.items() if k != _WAITING]
 
 
 def oversold(state: State) -> str | None:
@@ -151,12 +153,24 @@ def _fields(expected: object, got: object) -> str:
 def _read_orders(
     uow: UnitOfWork, _now: pendulum.DateTime, _state: State
 ) -> dict[str, object]:
+    found = _every(uow.orders.orders)
+    held: dict[str, object] = {f"{o.channel}:{o.order_id}": o for o in found}
+    # The orders that wait, as the store lists them (its optional read),
+    # so a store that keeps its list apart is held to `waits` at each step.
+    listing = getattr(uow.orders, "waiting", None)
+    waiting = [o for o in found if waits(o)] if listing is None else _every(listing)
+    held[_WAITING] = tuple(f"{o.channel}:{o.order_id}" for o in waiting)
+    return held
+
+
+def _every(listing: Callable[..., Sequence[Order]]) -> list[Order]:
+    """Every order `listing` pages through, by channel and id."""
     found: list[Order] = []
-    while page := uow.orders.orders(
+    while page := listing(
         after=(found[-1].channel, found[-1].order_id) if found else None, limit=_PAGE
     ):
         found.extend(page)
-    return {f"{o.channel}:{o.order_id}": o for o in found}
+    return found
 
 
 def _read_audit(

@@ -73,7 +73,8 @@ class DeskLaw(enum.StrEnum):
     same outcome, or the same typed error."""
     ORDERS = "same orders"
     """The unit holds the orders the reference holds, equal in every field:
-    its lines' prices and its price changes as much as its status."""
+    its lines' prices and its price changes as much as its status. A store
+    with the optional `waiting()` read lists the same orders that wait."""
     AUDIT = "same audit trail"
     """Each order's audit records are the reference's, in version order."""
     OUTBOX = "same outbox"
