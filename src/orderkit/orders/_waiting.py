@@ -16,10 +16,10 @@ def waits(order: Order) -> bool:
     shipment, a pick or a refund to resume), while it names a reason to
     wait for a person (`Order.review`), and while one of its after-sales
     cases is inspected (`CaseState.INSPECTED`: its refund to send, or a
-    person to settle it). Stores that list these orders (the optional
-    `waiting()` of the `OrderStore` port) keep the answer beside each
-    order when they save it, so `recover` and `Refunds.send_due` read
-    those orders alone instead of every order.
+    person to settle it). Stores list these orders with the optional
+    `waiting()` of the `OrderStore` port (orderkit's SQL stores keep the
+    answer beside each order they save, with an index), so `recover` and
+    `Refunds.send_due` read those orders alone instead of every order.
 
     .. versionadded:: 0.1.0
     """

@@ -50,10 +50,14 @@ class OrderStore(Protocol):
     `(channel, order_id)` given, at most `limit`, optionally of one status.
     Optionally, `waiting(after=, limit=)` lists alike the stored orders that
     wait for something (`orderkit.orders.waits`: a saga in flight, a person,
-    an inspected case's refund), through an index: `recover` and
-    `Refunds.send_due` read those alone from a store that has it, and every
-    order from one without. A store that has it keeps `waits(order)` beside
-    each order it saves.
+    an inspected case's refund): `recover`, `Refunds.send_due` and
+    `stuck_from_stores` read those alone from a store that has it, and every
+    order from one without. It lists every order saved that waits, and none
+    saved that does not; it may also list an order stored before the store
+    kept the mark (orderkit's SQL stores, after an upgrade, for a document
+    they could not read as orderkit's), never miss one: callers check
+    `waits`. orderkit's SQL stores keep `waits(order)` beside each order
+    they save, with an index.
 
     - **Verbatim.** Channels and ids are compared as given.
     - **Validation.** `order` an `Order`; `expected_version` `None` or a

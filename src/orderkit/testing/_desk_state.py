@@ -39,8 +39,8 @@ _RANK: Final = {
     _S.CLOSED: 7,
 }
 _PAGE: Final = 100
-_WAITING: Final = "orders that wait"
-"""Under ORDERS beside the orders (whose keys are `channel:order_id`)."""
+_WAITS: Final = " waits"
+"""Under ORDERS, an order's key and this: the store lists it as waiting."""
 _SHOWN: Final = 160
 
 
@@ -60,8 +60,7 @@ def read(unit: UnitOfWork, now: pendulum.DateTime, blame: Blame | None = None) -
 
 def orders(state: State) -> list[Order]:
     """The orders read, by channel and id."""
-    held = state[DeskLaw.ORDERS]
-    return [cast("Order", v) for k, v in held.items() if k != _WAITING]
+    return [v for v in state[DeskLaw.ORDERS].values() if isinstance(v, Order)]
 
 
 def oversold(state: State) -> str | None:
@@ -159,7 +158,7 @@ def _read_orders(
     # so a store that keeps its list apart is held to `waits` at each step.
     listing = getattr(uow.orders, "waiting", None)
     waiting = [o for o in found if waits(o)] if listing is None else _every(listing)
-    held[_WAITING] = tuple(f"{o.channel}:{o.order_id}" for o in waiting)
+    held.update((f"{o.channel}:{o.order_id}{_WAITS}", True) for o in waiting)
     return held
 
 
