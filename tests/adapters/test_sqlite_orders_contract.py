@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
+from tests.adapters._foreign_documents import FOREIGN_DOCUMENTS
 from tests.adapters._read_once import Counting, ReadOnce
 
 from orderkit.adapters._sqlite_orders import (
@@ -228,17 +229,7 @@ class TestWaitingColumn:
         assert bool(found) is waits(_with_desk_fields(order))
         assert bool(plain) is waits(order)
 
-    @pytest.mark.parametrize(
-        "document",
-        [
-            pytest.param(b'{"data": {"saga": {"name": "refund"}}}', id="enveloped"),
-            pytest.param(
-                b'{"saga": null, "review": [], "afterSales": []}', id="renamed"
-            ),
-            pytest.param(b"[]", id="array"),
-            pytest.param(b"\x81\xa7msgpack", id="not-json"),
-        ],
-    )
+    @pytest.mark.parametrize("document", FOREIGN_DOCUMENTS)
     def test_a_document_orderkit_did_not_shape_counts_as_waiting(
         self, document: bytes
     ) -> None:

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from hypothesis import given, settings
 from psycopg_pool import ConnectionPool
+from tests.adapters._foreign_documents import FOREIGN_DOCUMENTS
 from tests.adapters._read_once import Counting, ReadOnce
 
 from orderkit.adapters._postgres_orders import (
@@ -358,15 +359,7 @@ class TestWaitingColumn:
                 " document) VALUES ('douyin', 'DY-2', 1, 'paid', '\\x7b7d')"
             )
 
-    @pytest.mark.parametrize(
-        "document",
-        [
-            pytest.param(b'{"data": {"saga": {"name": "refund"}}}', id="enveloped"),
-            pytest.param(b'{"saga": null, "afterSales": []}', id="renamed"),
-            pytest.param(b"[]", id="array"),
-            pytest.param(b"\x81\xa7msgpack", id="not-json"),
-        ],
-    )
+    @pytest.mark.parametrize("document", FOREIGN_DOCUMENTS)
     def test_a_document_orderkit_did_not_shape_counts_as_waiting(
         self, pg_dsn: str, document: bytes
     ) -> None:
