@@ -241,8 +241,12 @@ READS: dict[str, dict[str, Call]] = {
         "get": lambda s, _c, _k: s.get("douyin", "DY-1"),
         "orders": lambda s, _c, _k: s.orders(),
         "waiting": lambda s, _c, _k: s.waiting(),
+        "placed_between": lambda s, _c, _k: s.placed_between(START, at(60)),
     },
-    "audit": {"records": lambda s, _c, _k: s.records("douyin", "DY-1")},
+    "audit": {
+        "records": lambda s, _c, _k: s.records("douyin", "DY-1"),
+        "recorded_between": lambda s, _c, _k: s.recorded_between(START, at(60)),
+    },
     "outbox": {
         "unsent": lambda s, _c, _k: s.unsent(),
         "lock_streams": lambda s, _c, _k: s.lock_streams(["stream"]),

@@ -6,6 +6,7 @@ its own store, and in `:memory:`, where racers are threads sharing the store.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import itertools
 import sqlite3
@@ -14,14 +15,22 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.adapters import _dated_upgrade as dated
 from tests.adapters._foreign_documents import FOREIGN_DOCUMENTS
 from tests.adapters._read_once import Counting, ReadOnce
 
+from orderkit.adapters._micros import to_us
 from orderkit.adapters._sqlite_orders import (
     _LIST,
+    _LIST_PLACED,
+    _LIST_RECORDED,
     _LIST_STATUS,
     _LIST_WAITING,
     _WAITS_IN_JSON,
+    AUDIT_SCHEMA_VERSION,
+    ORDERS_SCHEMA_VERSION,
+    _fill_instant,
 )
 from orderkit.adapters.sqlite import SqliteAuditLog, SqliteOrderStore, SqliteUnitOfWork
 from orderkit.errors import ConcurrencyConflict, StoreError, StructureError
@@ -273,7 +282,7 @@ class TestWaitingColumn:
             ).fetchone()
         conn.close()
         assert rows == [("DY-1", 0), ("DY-2", 1), ("DY-3", 1), ("DY-4", 1), ("DY-5", 1)]
-        assert version == (2,)
+        assert version == (ORDERS_SCHEMA_VERSION,)
 
     def test_an_older_orderkit_cannot_insert_into_an_upgraded_table(
         self, path: Path
@@ -314,6 +323,111 @@ class TestWaitingColumn:
         conn.close()
         assert "waiting" not in [row[1] for row in table]
         assert version == (1,)
+
+
+# The audit table as orderkit wrote it before the `recorded_at` column.
+_AUDIT_VERSION_1 = (
+    "INSERT INTO orderkit_meta VALUES ('audit_schema_version', 1)",
+    (
+        "CREATE TABLE orderkit_audit ("
+        " channel TEXT NOT NULL, order_id TEXT NOT NULL,"
+        " version INTEGER NOT NULL, record BLOB NOT NULL,"
+        " PRIMARY KEY (channel, order_id, version))"
+    ),
+)
+
+
+class TestInstantColumns:
+    """Order schema 3's `placed_at` and audit schema 2's `recorded_at`."""
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.datetimes(
+            min_value=dt.datetime(1, 1, 1),  # noqa: DTZ001 - bounds of a UTC strategy
+            max_value=dt.datetime(9999, 12, 31, 23, 59, 59, 999999),  # noqa: DTZ001
+            timezones=st.just(dt.UTC),
+        )
+    )
+    def test_the_upgrade_reads_an_instant_as_the_converter_writes_it(
+        self, instant: dt.datetime
+    ) -> None:
+        """From the JSON text, the microseconds `save` writes, exactly."""
+        order = sample_order(placed_at=instant)
+        with sqlite3.connect(":memory:") as conn:
+            conn.execute("CREATE TABLE orderkit_orders (document BLOB, placed_at)")
+            conn.execute(
+                "INSERT INTO orderkit_orders VALUES (?, NULL)",
+                (make_converter().dumps(order),),
+            )
+            conn.execute(_fill_instant("orderkit_orders", "placed_at", "document"))
+            (found,) = conn.execute("SELECT placed_at FROM orderkit_orders").fetchone()
+        conn.close()
+        assert found == to_us(order.placed_at)
+
+    @pytest.mark.parametrize("document", FOREIGN_DOCUMENTS)
+    def test_a_document_orderkit_did_not_shape_is_left_undated(
+        self, document: bytes
+    ) -> None:
+        with sqlite3.connect(":memory:") as conn:
+            conn.execute("CREATE TABLE orderkit_orders (document BLOB, placed_at)")
+            conn.execute("INSERT INTO orderkit_orders VALUES (?, 0)", (document,))
+            conn.execute(_fill_instant("orderkit_orders", "placed_at", "document"))
+            (found,) = conn.execute("SELECT placed_at FROM orderkit_orders").fetchone()
+        conn.close()
+        assert found is None
+
+    def test_an_older_file_is_upgraded_and_lists_by_instant(self, path: Path) -> None:
+        """Opened by this orderkit, orders and records are listed by their instants.
+
+        A document the upgrade cannot date (a host converter's envelope) is
+        listed all the same, read whole, until it is saved again.
+        """
+        _version_1_file(path, dated.order_documents())
+        with sqlite3.connect(path) as conn:
+            for statement in _AUDIT_VERSION_1:
+                conn.execute(statement)
+            conn.executemany(
+                "INSERT INTO orderkit_audit VALUES ('douyin', ?, 2, ?)",
+                dated.record_documents().items(),
+            )
+        conn.close()
+        with (
+            SqliteOrderStore(path, converter=dated.HOST) as store,
+            SqliteAuditLog(path, converter=dated.HOST) as log,
+        ):
+            dated.check_window_reads(store, log)
+        with sqlite3.connect(path) as conn:
+            columns = conn.execute(
+                "SELECT o.order_id, o.placed_at, a.recorded_at FROM orderkit_orders"
+                " AS o JOIN orderkit_audit AS a USING (channel, order_id)"
+                " ORDER BY o.order_id"
+            ).fetchall()
+            versions = conn.execute(
+                "SELECT name, value FROM orderkit_meta ORDER BY name"
+            ).fetchall()
+        conn.close()
+        assert columns == dated.COLUMNS
+        assert versions == [
+            ("audit_schema_version", AUDIT_SCHEMA_VERSION),
+            ("orders_schema_version", ORDERS_SCHEMA_VERSION),
+        ]
+
+    def test_the_window_reads_use_their_indexes(self, path: Path) -> None:
+        SqliteUnitOfWork(path).close()
+        with sqlite3.connect(path) as conn:
+            plans = [
+                " ".join(
+                    row[3]
+                    for row in conn.execute(
+                        f"EXPLAIN QUERY PLAN {query}", (0,) * query.count("?")
+                    )
+                )
+                for query in (_LIST_PLACED, _LIST_RECORDED)
+            ]
+        conn.close()
+        assert "USING INDEX orderkit_orders_placed" in plans[0]
+        assert "USING INDEX orderkit_audit_recorded" in plans[1]
+        assert "TEMP B-TREE" not in " ".join(plans)
 
 
 class TestAuditLog:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import cast
 
@@ -81,8 +81,13 @@ class Shop:
     def now(self, when: pendulum.DateTime) -> None:
         self.clock.advance(seconds=(when - self.clock.now()).in_seconds())
 
-    def accept(self, order_id: str, when: pendulum.DateTime) -> None:
-        self.now(when)
+    def accept(
+        self,
+        order_id: str,
+        when: pendulum.DateTime,
+        recorded: pendulum.DateTime | None = None,
+    ) -> None:
+        self.now(when if recorded is None else recorded)
         placed = OrderPlaced(
             order_id=order_id,
             key=IdempotencyKey("douyin", "trade.created", order_id, "1"),
@@ -176,6 +181,24 @@ def a_day_of_orders(unit: UnitOfWork) -> Shop:
     shop.accept("DY-NEXT", at(11, 17))
     shop.now(NOW)
     return shop
+
+
+def by_open_status(store: type[OrderStore]) -> Callable[..., Sequence[Order]]:
+    """The store class's `orders()`, failing the test when asked for ended orders."""
+    every = store.orders
+
+    def listed(
+        self: OrderStore,
+        *,
+        status: OrderStatus | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> Sequence[Order]:
+        if status is None or status.is_terminal:
+            pytest.fail(f"orders of {status} were read")
+        return every(self, status=status, after=after, limit=limit)
+
+    return listed
 
 
 COUNTS = (
@@ -341,6 +364,58 @@ class TestTheWindow:
         with pytest.raises(InvalidQuantity):
             health_from_stores(unit, FrozenClock(NOW), window=WINDOW, page=0)
 
+    @pytest.mark.parametrize("reads", ["window", "every-order"])
+    def test_orders_outside_the_window_are_not_read(
+        self, unit: UnitOfWork, monkeypatch: pytest.MonkeyPatch, reads: str
+    ) -> None:
+        """From stores with the reads of a window, its orders and those in flight.
+
+        The orders placed in the window, those it changed and the open and
+        waiting ones are read, by their own listings: no listing of every
+        order (or of an ended status), and no order done with before the
+        window. An order placed before the window and cancelled in it is
+        found by its audit record; one placed in it and taken in after it
+        ends, by its placed instant. A host's store without the reads is
+        read whole, to the same report.
+        """
+        shop = a_day_of_orders(unit)
+        refund_owed(shop)
+        # Placed Monday, cancelled unpaid on Wednesday: ended, in the window.
+        shop.accept("DY-CANCELLED", at(9, 4))
+        shop.now(at(11, 3))
+        cancel = Cancelled(
+            order_id="DY-CANCELLED",
+            key=IdempotencyKey("douyin", "trade.cancel", "DY-CANCELLED", "1"),
+            occurred_at=at(11, 3),
+            reason="买家取消 / the buyer cancelled",
+        )
+        shop.desk.record("douyin", "DY-CANCELLED", cancel)
+        # Placed Wednesday 23:30 in Shanghai, taken in the next morning.
+        shop.accept("DY-LATE", at(11, 15, 30), recorded=at(11, 23))
+        shop.now(NOW)
+        whole = health_from_stores(unit, shop.clock, window=WINDOW, complaints=0)
+        with unit as uow:
+            orders, audit = type(uow.orders), type(uow.audit)
+        get = orders.get
+
+        def not_old(self: OrderStore, channel: str, order_id: str) -> Order | None:
+            if order_id == "DY-OLD":
+                pytest.fail("DY-OLD, done with on Monday, was read")
+            return get(self, channel, order_id)
+
+        if reads == "window":
+            monkeypatch.setattr(orders, "orders", by_open_status(orders))
+            monkeypatch.setattr(orders, "get", not_old)
+        else:
+            monkeypatch.setattr(audit, "recorded_between", None, raising=False)
+        found = health_from_stores(
+            unit, shop.clock, window=WINDOW, complaints=0, page=1
+        )
+
+        assert found == whole
+        # DY-STUCK, DY-1, DY-2, DY-REFUND, DY-CANCELLED and DY-LATE.
+        assert whole.component(HealthMeasure.COMPLAINT_RATE).denominator == 6
+
     def test_orders_are_read_page_by_page(self, unit: UnitOfWork) -> None:
         shop = a_day_of_orders(unit)
         whole = health_from_stores(unit, shop.clock, window=WINDOW, complaints=1)
@@ -385,21 +460,8 @@ class TestStuckFromTheStores:
         whole = stuck_from_stores(unit, shop.clock, rules=RULES)
         with unit as uow:
             store = type(uow.orders)
-        every = store.orders
-
-        def by_open_status(
-            self: OrderStore,
-            *,
-            status: OrderStatus | None = None,
-            after: tuple[str, str] | None = None,
-            limit: int = 100,
-        ) -> Sequence[Order]:
-            if status is None or status.is_terminal:
-                pytest.fail(f"orders of {status} were read")
-            return every(self, status=status, after=after, limit=limit)
-
         if listing == "waiting":
-            monkeypatch.setattr(store, "orders", by_open_status)
+            monkeypatch.setattr(store, "orders", by_open_status(store))
         else:
             monkeypatch.setattr(store, "waiting", None, raising=False)
         found = stuck_from_stores(unit, shop.clock, rules=RULES, page=1)

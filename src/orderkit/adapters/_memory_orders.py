@@ -6,6 +6,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import cast, final
 
+import pendulum
+
+from orderkit._time import to_utc
 from orderkit._validate import is_sequence, positive_int
 from orderkit.adapters._memory_journal import Journal, Journaled
 from orderkit.dedupe._claims import MAX_KEY_LENGTH, check_text, fit_keys
@@ -14,6 +17,10 @@ from orderkit.orders import AuditRecord, Order, OrderStatus, waits
 
 
 _Key = tuple[str, str]
+PlacedKey = tuple[pendulum.DateTime, str, str]
+"""Where an order sorts in `placed_between`: placed instant, channel, order id."""
+RecordedKey = tuple[pendulum.DateTime, str, str, int]
+"""Where a record sorts in `recorded_between`: instant, channel, order id, version."""
 
 
 def check_key(channel: object, order_id: object) -> _Key:
@@ -81,6 +88,78 @@ def check_listing(
         key = check_key(*after)
     positive_int("limit")(None, None, limit)
     return status, key, cast("int", limit)
+
+
+def check_window(
+    start: object, end: object
+) -> tuple[pendulum.DateTime, pendulum.DateTime]:
+    """Return `(start, end)` in UTC once both are aware and `end` is after `start`.
+
+    Raises:
+        NaiveDatetime: Naming `start` or `end`.
+        ValidationError: Naming `end`, when it is not after `start`.
+    """
+    first = to_utc(cast("pendulum.DateTime", start), "start")
+    last = to_utc(cast("pendulum.DateTime", end), "end")
+    if last <= first:
+        raise ValidationError("end", end, "must be after start")
+    return first, last
+
+
+def placed_key(order: Order) -> PlacedKey:
+    """Where `order` sorts among the orders `placed_between` lists."""
+    return order.placed_at, order.channel, order.order_id
+
+
+def recorded_key(channel: str, record: AuditRecord) -> RecordedKey:
+    """Where `record` of `channel` sorts among those `recorded_between` lists."""
+    return record.recorded_at, channel, record.order_id, record.version
+
+
+def check_placed_listing(
+    start: object, end: object, after: object, limit: object
+) -> tuple[pendulum.DateTime, pendulum.DateTime, PlacedKey | None, int]:
+    """Return the arguments of `placed_between` once valid, `after` as its key.
+
+    Raises:
+        NaiveDatetime: Naming `start` or `end`.
+        ValidationError: Naming `end`, `after` or `limit`.
+    """
+    first, last = check_window(start, end)
+    if after is not None and type(after) is not Order:
+        raise ValidationError(
+            "after", after, "must be the Order the previous page ended with"
+        )
+    positive_int("limit")(None, None, limit)
+    key = None if after is None else placed_key(after)
+    return first, last, key, cast("int", limit)
+
+
+def check_recorded_listing(
+    start: object, end: object, after: object, limit: object
+) -> tuple[pendulum.DateTime, pendulum.DateTime, RecordedKey | None, int]:
+    """Return the arguments of `recorded_between` once valid, `after` as its key.
+
+    Raises:
+        NaiveDatetime: Naming `start` or `end`.
+        ValidationError: Naming `end`, `after` or `limit`.
+    """
+    first, last = check_window(start, end)
+    key = None
+    if after is not None:
+        if (
+            not isinstance(after, tuple)
+            or len(after) != 2
+            or type(after[1]) is not AuditRecord
+        ):
+            raise ValidationError(
+                "after",
+                after,
+                "must be the (channel, AuditRecord) the previous page ended with",
+            )
+        key = recorded_key(check_text("after", after[0]), after[1])
+    positive_int("limit")(None, None, limit)
+    return first, last, key, cast("int", limit)
 
 
 def conflict(channel: str, order_id: str) -> ConcurrencyConflict:
@@ -223,6 +302,35 @@ class MemoryOrderStore(Journaled):
         _, start, most = check_listing(None, after, limit)
         return self._listed("waiting", start, most, waits)
 
+    def placed_between(
+        self,
+        start: pendulum.DateTime,
+        end: pendulum.DateTime,
+        *,
+        after: Order | None = None,
+        limit: int = 100,
+    ) -> Sequence[Order]:
+        """List the orders placed in `[start, end)`, soonest placed first.
+
+        The optional read of the `OrderStore` port: orders of one placed
+        instant by channel and id; `after` is the order the previous page
+        ended with. Here it sorts and checks every order, as `orders` does.
+
+        Raises:
+            NaiveDatetime: `start` or `end` has no UTC offset.
+            ValidationError: `end` not after `start`, bad `after` or limit.
+        """
+        first, last, key, most = check_placed_listing(start, end, after, limit)
+        with self._lock:
+            if self._owned:
+                self._in_unit("placed_between")
+            found = sorted(
+                (placed_key(order), order)
+                for order in self._orders.values()
+                if first <= order.placed_at < last
+            )
+        return [order for sort, order in found if key is None or sort > key][:most]
+
     def _listed(
         self,
         operation: str,
@@ -314,6 +422,40 @@ class MemoryAuditLog(Journaled):
                 self._in_unit("records")
             trail = self._records.get(key, {})
             return [trail[version] for version in sorted(trail)]
+
+    def recorded_between(
+        self,
+        start: pendulum.DateTime,
+        end: pendulum.DateTime,
+        *,
+        after: tuple[str, AuditRecord] | None = None,
+        limit: int = 100,
+    ) -> Sequence[tuple[str, AuditRecord]]:
+        """List the records recorded in `[start, end)`, each with its channel.
+
+        The optional read of the `AuditLog` port, soonest recorded first,
+        then by channel, order id and version; `after` is the pair the
+        previous page ended with. Here it checks every record.
+
+        Raises:
+            NaiveDatetime: `start` or `end` has no UTC offset.
+            ValidationError: `end` not after `start`, bad `after` or limit.
+        """
+        first, last, key, most = check_recorded_listing(start, end, after, limit)
+        with self._lock:
+            if self._owned:
+                self._in_unit("recorded_between")
+            found = sorted(
+                (recorded_key(channel, r), channel, r)
+                for (channel, _), trail in self._records.items()
+                for r in trail.values()
+                if first <= r.recorded_at < last
+            )
+        return [
+            (channel, record)
+            for sort, channel, record in found
+            if key is None or sort > key
+        ][:most]
 
     def _snapshot(self) -> object:
         """A copy of the log, for `MemoryUnitOfWork` to roll back to."""

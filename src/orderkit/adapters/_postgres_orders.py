@@ -21,7 +21,8 @@ from orderkit.adapters._memory_orders import (
     conflict,
     new_records,
 )
-from orderkit.adapters._order_listing import OrderListing
+from orderkit.adapters._micros import to_us
+from orderkit.adapters._order_listing import AuditListing, OrderListing
 from orderkit.adapters._postgres_session import (
     DEFAULT_ATTEMPTS,
     Cursor,
@@ -65,6 +66,35 @@ END
 $$
 """
 """Whether a stored document's order waits, read from its JSON (for a migration)."""
+INSTANT_FUNCTION: Final = r"""
+CREATE FUNCTION pg_temp.orderkit_instant(document bytea, name text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    t text;
+    at timestamptz;
+BEGIN
+    -- The NUL escape as in orderkit_waits.
+    t := replace(convert_from(document, 'UTF8'), '\u0000', '\u0001')::json ->> name;
+    -- Only the text orderkit's converter writes; any other leaves the
+    -- column NULL, and the store reads that document instead.
+    IF t IS NULL OR t !~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z$' THEN
+        RETURN NULL;
+    END IF;
+    at := t::timestamptz;
+    -- Whole seconds, then the microseconds: exact, whatever type extract
+    -- returns on this server.
+    RETURN extract(epoch FROM date_trunc('second', at))::bigint * 1000000
+        + extract(microseconds FROM at)::bigint % 1000000;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END
+$$
+"""
+"""A document's instant `name` in microseconds, from its JSON (for a migration)."""
+_PLACED_INDEX: Final = (
+    "CREATE INDEX orderkit_orders_placed"
+    " ON orderkit_orders (placed_at, channel, order_id)"
+)
 ORDERS = declare(
     "orders_schema_version",
     "order schema",
@@ -113,6 +143,19 @@ ORDERS = declare(
                 " ON orderkit_orders (channel, order_id) WHERE waiting"
             ),
         ),
+        # When the order was placed, which `save` keeps, for
+        # `placed_between`; NULL where a document does not say it in
+        # orderkit's text (a host's converter), which the store then reads.
+        (
+            "ALTER TABLE orderkit_orders ADD COLUMN placed_at bigint",
+            INSTANT_FUNCTION,
+            (
+                "UPDATE orderkit_orders"
+                " SET placed_at = pg_temp.orderkit_instant(document, 'placed_at')"
+            ),
+            "DROP FUNCTION pg_temp.orderkit_instant(bytea, text)",
+            _PLACED_INDEX,
+        ),
     ),
 )
 """The order table, versioned by the `orders_schema_version` row."""
@@ -131,6 +174,21 @@ AUDIT = declare(
                 " PRIMARY KEY (order_id, channel, version))"
             ),
         ),
+        # When each record was recorded, for `recorded_between`: NULL as
+        # the orders' `placed_at`.
+        (
+            "ALTER TABLE orderkit_audit ADD COLUMN recorded_at bigint",
+            INSTANT_FUNCTION,
+            (
+                "UPDATE orderkit_audit"
+                " SET recorded_at = pg_temp.orderkit_instant(record, 'recorded_at')"
+            ),
+            "DROP FUNCTION pg_temp.orderkit_instant(bytea, text)",
+            (
+                "CREATE INDEX orderkit_audit_recorded"
+                " ON orderkit_audit (recorded_at, channel, order_id, version)"
+            ),
+        ),
     ),
 )
 """The audit table, versioned by the `audit_schema_version` row."""
@@ -141,14 +199,16 @@ _GET = "SELECT document FROM orderkit_orders WHERE channel = %s AND order_id = %
 _GET_LOCKED = f"{_GET} FOR UPDATE"
 _INSERT = (
     "INSERT INTO orderkit_orders"
-    " (channel, order_id, version, status, document, waiting)"
-    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (order_id, channel) DO NOTHING"
+    " (channel, order_id, version, status, document, waiting, placed_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (order_id, channel) DO NOTHING"
 )
 # The row lock makes a racing writer wait, then re-check the version it
 # expected against the winner's row: of racers exactly one updates.
 _UPDATE = (
     "UPDATE orderkit_orders SET version = %s, status = %s, document = %s,"
-    " waiting = %s WHERE channel = %s AND order_id = %s AND version = %s"
+    " waiting = %s, placed_at = %s"
+    " WHERE channel = %s AND order_id = %s AND version = %s"
 )
 # Two statements rather than "status IS NULL OR ...": a prepared statement's
 # generic plan could then use neither index.
@@ -166,14 +226,30 @@ _LIST_WAITING = (
     " WHERE waiting AND (channel, order_id) > (%s, %s)"
     " ORDER BY channel, order_id LIMIT %s"
 )
+_LIST_PLACED = (
+    "SELECT document FROM orderkit_orders"
+    " WHERE placed_at >= %s AND placed_at < %s"
+    " AND (placed_at, channel, order_id) > (%s, %s, %s)"
+    " ORDER BY placed_at, channel, order_id LIMIT %s"
+)
+_PLACED_UNKNOWN = "SELECT document FROM orderkit_orders WHERE placed_at IS NULL"
+_LIST_RECORDED = (
+    "SELECT channel, record FROM orderkit_audit"
+    " WHERE recorded_at >= %s AND recorded_at < %s"
+    " AND (recorded_at, channel, order_id, version) > (%s, %s, %s, %s)"
+    " ORDER BY recorded_at, channel, order_id, version LIMIT %s"
+)
+_RECORDED_UNKNOWN = (
+    "SELECT channel, record FROM orderkit_audit WHERE recorded_at IS NULL"
+)
 _RECORDS_AT = (
     "SELECT order_id, version, record FROM orderkit_audit"
     " WHERE channel = %s AND (order_id, version) IN"
     " (SELECT * FROM unnest(%s::text[], %s::bigint[]))"
 )
 _NEW_RECORD = (
-    "INSERT INTO orderkit_audit (channel, order_id, version, record)"
-    " VALUES (%s, %s, %s, %s) ON CONFLICT (order_id, channel, version) DO NOTHING"
+    "INSERT INTO orderkit_audit (channel, order_id, version, record, recorded_at)"
+    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (order_id, channel, version) DO NOTHING"
 )
 _RECORDS = (
     "SELECT record FROM orderkit_audit"
@@ -238,10 +314,14 @@ class PostgresOrderStore(_DocumentStore, OrderListing):
 
     **Schema.** The table `orderkit_orders` (primary key `(order_id,
     channel)`, so it can be distributed by order) is created on first use,
-    versioned by its own row of `orderkit_meta`. A database of version 1
-    gains the `waiting` column on the first open by this orderkit, filled
-    from the stored documents: stop every process of the older orderkit
-    first (their inserts are refused after it).
+    versioned by its own row of `orderkit_meta`. An older database gains
+    the `waiting` column (version 2) and the `placed_at` column (version 3)
+    on the first open by this orderkit, filled from the stored documents:
+    stop every process of the older orderkit first (inserts by a version 1
+    orderkit are refused after it). A document whose placed instant is not
+    in orderkit's text (a host converter's) is left undated, and
+    `placed_between` reads it whole each time, until the order is saved
+    again.
 
     **Errors.** Every psycopg error becomes `StoreError("postgres",
     operation, detail)` with the driver's error as its cause, after rolling
@@ -268,6 +348,8 @@ class PostgresOrderStore(_DocumentStore, OrderListing):
     _every = _LIST
     _of_status = _LIST_STATUS
     _waiting = _LIST_WAITING
+    _placed = _LIST_PLACED
+    _placed_unknown = _PLACED_UNKNOWN
 
     def get(self, channel: str, order_id: str) -> Order | None:
         """Return the stored order, or `None`.
@@ -302,6 +384,7 @@ class PostgresOrderStore(_DocumentStore, OrderListing):
             order.status.value,
             self._converter.dumps(order),
             waits(order),
+            to_us(order.placed_at),
         )
 
         def work(cur: Cursor) -> None:
@@ -316,7 +399,7 @@ class PostgresOrderStore(_DocumentStore, OrderListing):
 
 
 @final
-class PostgresAuditLog(_DocumentStore):
+class PostgresAuditLog(_DocumentStore, AuditListing):
     """An `AuditLog` in PostgreSQL, alone or beside the other stores.
 
     `target`, `converter` and `attempts` are as for `PostgresOrderStore`,
@@ -330,7 +413,10 @@ class PostgresAuditLog(_DocumentStore):
     **Schema.** The table `orderkit_audit` (primary key `(order_id,
     channel, version)`, so it can be distributed by order beside the
     orders) is created on first use, versioned by its own row of
-    `orderkit_meta`.
+    `orderkit_meta`. A database of version 1 gains the `recorded_at`
+    column on the first open by this orderkit, filled from the stored
+    records; a record it cannot date, as for the orders' `placed_at`,
+    `recorded_between` reads whole each time.
 
     Args:
         target: A DSN, an open connection, or a pool.
@@ -347,6 +433,8 @@ class PostgresAuditLog(_DocumentStore):
     """
 
     _component = AUDIT
+    _recorded = _LIST_RECORDED
+    _recorded_unknown = _RECORDED_UNKNOWN
 
     def append(self, channel: str, records: Sequence[AuditRecord]) -> None:
         """Store the records, skipping those stored; all or nothing.
@@ -375,7 +463,10 @@ class PostgresAuditLog(_DocumentStore):
             fresh = new_records(
                 name, checked, lambda order_id, v: stored.get((order_id, v))
             )
-            rows = [(name, r.order_id, r.version, documents[id(r)]) for r in fresh]
+            rows = [
+                (name, r.order_id, r.version, documents[id(r)], to_us(r.recorded_at))
+                for r in fresh
+            ]
             if not rows:
                 return
             cur.executemany(_NEW_RECORD, rows)

@@ -18,7 +18,8 @@ from orderkit.adapters._memory_orders import (
     conflict,
     new_records,
 )
-from orderkit.adapters._order_listing import OrderListing
+from orderkit.adapters._micros import to_us
+from orderkit.adapters._order_listing import AuditListing, OrderListing
 from orderkit.adapters._sqlite_session import (
     DEFAULT_TIMEOUT,
     SessionStore,
@@ -33,7 +34,7 @@ from orderkit.serialization import make_converter
 
 T = TypeVar("T")
 
-ORDERS_SCHEMA_VERSION: Final = 2
+ORDERS_SCHEMA_VERSION: Final = 3
 """The version of the order tables this module writes, kept in `orderkit_meta`."""
 # Whether a version 1 document's order waits (`orderkit.orders.waits`), read
 # from its JSON. A document not shaped as orderkit writes an order (not
@@ -55,6 +56,41 @@ _FILL_WAITING = (
     "UPDATE orderkit_orders SET waiting = (SELECT"  # noqa: S608 - constants only
     f" {_WAITS_IN_JSON} FROM (SELECT CAST(document AS TEXT) AS d))"
 )
+# A stored instant as `to_us` writes it, read from the text orderkit's
+# converter writes (`2026-11-11T00:05:00Z`, or with six digits of fraction);
+# NULL for any other text, whose document the store reads instead.
+_ISO_GLOB = (
+    "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+)
+_US_OF_ISO = (
+    f"CASE WHEN t GLOB {_ISO_GLOB}Z'"
+    f" OR t GLOB {_ISO_GLOB}.[0-9][0-9][0-9][0-9][0-9][0-9]Z'"
+    " THEN CAST(strftime('%s', substr(t, 1, 10) || ' ' || substr(t, 12, 8))"
+    " AS INTEGER) * 1000000"
+    " + CASE WHEN length(t) = 27 THEN CAST(substr(t, 21, 6) AS INTEGER) ELSE 0 END"
+    " END"
+)
+
+
+def _fill_instant(table: str, column: str, document: str) -> str:
+    """The statement that fills `column` from the instant of the same name."""
+    # CASE first: SQLite does not promise to skip json_extract on text that
+    # is not JSON, which it refuses.
+    return (
+        f"UPDATE {table} SET {column} = (SELECT {_US_OF_ISO} FROM"  # noqa: S608 - constants only
+        f" (SELECT CASE WHEN json_valid(d) THEN json_extract(d, '$.{column}')"
+        f" END AS t FROM (SELECT CAST({document} AS TEXT) AS d)))"
+    )
+
+
+_PLACED_INDEX = (
+    "CREATE INDEX orderkit_orders_placed"
+    " ON orderkit_orders (placed_at, channel, order_id)"
+)
+_RECORDED_INDEX = (
+    "CREATE INDEX orderkit_audit_recorded"
+    " ON orderkit_audit (recorded_at, channel, order_id, version)"
+)
 _WAITING_INDEX = (
     "CREATE INDEX orderkit_orders_waiting"
     " ON orderkit_orders (channel, order_id) WHERE waiting = 1"
@@ -72,13 +108,16 @@ ORDERS = declare(
             " channel TEXT NOT NULL, order_id TEXT NOT NULL,"
             " version INTEGER NOT NULL, status TEXT NOT NULL,"
             " document BLOB NOT NULL, waiting INTEGER NOT NULL,"
-            " UNIQUE (channel, order_id))"
+            # NULL: not known from an upgraded row's document (see
+            # `_fill_instant`); the store reads that document instead.
+            " placed_at INTEGER, UNIQUE (channel, order_id))"
         ),
         (
             "CREATE INDEX orderkit_orders_status"
             " ON orderkit_orders (status, channel, order_id)"
         ),
         _WAITING_INDEX,
+        _PLACED_INDEX,
     ),
     upgrades=(
         (
@@ -95,14 +134,20 @@ ORDERS = declare(
                 " an older orderkit writes to a newer table'); END"
             ),
         ),
+        (
+            "ALTER TABLE orderkit_orders ADD COLUMN placed_at INTEGER",
+            _fill_instant("orderkit_orders", "placed_at", "document"),
+            _PLACED_INDEX,
+        ),
     ),
 )
 """The order table, versioned by the `orders_schema_version` row.
 
-Version 2 added the `waiting` column and its index; opening a version 1
-file adds them, filled from the documents.
+Version 2 added the `waiting` column and its index, version 3 the
+`placed_at` column and its index; opening an older file adds them, filled
+from the documents.
 """
-AUDIT_SCHEMA_VERSION: Final = 1
+AUDIT_SCHEMA_VERSION: Final = 2
 """The version of the audit table this module writes, kept in `orderkit_meta`."""
 AUDIT = declare(
     "audit_schema_version",
@@ -113,21 +158,35 @@ AUDIT = declare(
             "CREATE TABLE orderkit_audit ("
             " channel TEXT NOT NULL, order_id TEXT NOT NULL,"
             " version INTEGER NOT NULL, record BLOB NOT NULL,"
-            " PRIMARY KEY (channel, order_id, version))"
+            # NULL as `placed_at` of the orders.
+            " recorded_at INTEGER, PRIMARY KEY (channel, order_id, version))"
+        ),
+        _RECORDED_INDEX,
+    ),
+    upgrades=(
+        (
+            "ALTER TABLE orderkit_audit ADD COLUMN recorded_at INTEGER",
+            _fill_instant("orderkit_audit", "recorded_at", "record"),
+            _RECORDED_INDEX,
         ),
     ),
 )
-"""The audit table, versioned by the `audit_schema_version` row."""
+"""The audit table, versioned by the `audit_schema_version` row.
+
+Version 2 added the `recorded_at` column and its index; opening a version 1
+file adds them, filled from the records.
+"""
 
 _GET = "SELECT document FROM orderkit_orders WHERE channel = ? AND order_id = ?"
 _INSERT = (
     "INSERT INTO orderkit_orders"
-    " (channel, order_id, version, status, document, waiting)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, order_id) DO NOTHING"
+    " (channel, order_id, version, status, document, waiting, placed_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, order_id) DO NOTHING"
 )
 _UPDATE = (
     "UPDATE orderkit_orders SET version = ?3, status = ?4, document = ?5,"
-    " waiting = ?6 WHERE channel = ?1 AND order_id = ?2 AND version = ?7"
+    " waiting = ?6, placed_at = ?7"
+    " WHERE channel = ?1 AND order_id = ?2 AND version = ?8"
 )
 # Row values compare column by column, TEXT by bytes: UTF-8 byte order is
 # code point order, as Python sorts strings. A status gets a query of its
@@ -148,13 +207,30 @@ _LIST_WAITING = (
     " WHERE waiting = 1 AND (channel, order_id) > (?, ?)"
     " ORDER BY channel, order_id LIMIT ?"
 )
+# Row values again: the index serves the window and the page's start.
+_LIST_PLACED = (
+    "SELECT document FROM orderkit_orders"
+    " WHERE placed_at >= ? AND placed_at < ?"
+    " AND (placed_at, channel, order_id) > (?, ?, ?)"
+    " ORDER BY placed_at, channel, order_id LIMIT ?"
+)
+_PLACED_UNKNOWN = "SELECT document FROM orderkit_orders WHERE placed_at IS NULL"
+_LIST_RECORDED = (
+    "SELECT channel, record FROM orderkit_audit"
+    " WHERE recorded_at >= ? AND recorded_at < ?"
+    " AND (recorded_at, channel, order_id, version) > (?, ?, ?, ?)"
+    " ORDER BY recorded_at, channel, order_id, version LIMIT ?"
+)
+_RECORDED_UNKNOWN = (
+    "SELECT channel, record FROM orderkit_audit WHERE recorded_at IS NULL"
+)
 _RECORD = (
     "SELECT version, record FROM orderkit_audit"
     " WHERE channel = ? AND order_id = ? AND version IN ({})"
 )
 _NEW_RECORD = (
-    "INSERT INTO orderkit_audit (channel, order_id, version, record)"
-    " VALUES (?, ?, ?, ?)"
+    "INSERT INTO orderkit_audit (channel, order_id, version, record, recorded_at)"
+    " VALUES (?, ?, ?, ?, ?)"
 )
 _RECORDS = (
     "SELECT record FROM orderkit_audit"
@@ -216,10 +292,14 @@ class SqliteOrderStore(_DocumentStore, OrderListing):
     its own store.
 
     **Schema.** The table `orderkit_orders` is created on first use,
-    versioned by its own row of `orderkit_meta`. A file of version 1 gains
-    the `waiting` column on the first open by this orderkit, filled from
-    the stored documents: stop every process of the older orderkit first
-    (their inserts are refused after it).
+    versioned by its own row of `orderkit_meta`. An older file gains the
+    `waiting` column (version 2) and the `placed_at` column (version 3) on
+    the first open by this orderkit, filled from the stored documents:
+    stop every process of the older orderkit first (inserts by a version 1
+    orderkit are refused after it). A document whose placed instant is not
+    in orderkit's text (a host converter's) is left undated, and
+    `placed_between` reads it whole each time, until the order is saved
+    again.
 
     **Errors.** Every `sqlite3.Error` becomes `StoreError("sqlite",
     operation, detail)` with the driver's error as its cause, after rolling
@@ -243,6 +323,8 @@ class SqliteOrderStore(_DocumentStore, OrderListing):
     _every = _LIST
     _of_status = _LIST_STATUS
     _waiting = _LIST_WAITING
+    _placed = _LIST_PLACED
+    _placed_unknown = _PLACED_UNKNOWN
 
     def get(self, channel: str, order_id: str) -> Order | None:
         """Return the stored order, or `None`.
@@ -274,6 +356,7 @@ class SqliteOrderStore(_DocumentStore, OrderListing):
             order.status.value,
             self._converter.dumps(order),
             int(waits(order)),
+            to_us(order.placed_at),
         )
 
         def work(cur: sqlite3.Cursor, _savepoint: str | None) -> None:
@@ -289,7 +372,7 @@ class SqliteOrderStore(_DocumentStore, OrderListing):
 
 
 @final
-class SqliteAuditLog(_DocumentStore):
+class SqliteAuditLog(_DocumentStore, AuditListing):
     """An `AuditLog` in SQLite, alone or beside the other stores.
 
     `target`, `converter` and `timeout` are as for `SqliteOrderStore`, and
@@ -298,7 +381,10 @@ class SqliteAuditLog(_DocumentStore):
     records compare equal when their documents are the same bytes.
 
     **Schema.** The table `orderkit_audit` is created on first use,
-    versioned by its own row of `orderkit_meta`.
+    versioned by its own row of `orderkit_meta`. A file of version 1 gains
+    the `recorded_at` column on the first open by this orderkit, filled
+    from the stored records; a record it cannot date, as for the orders'
+    `placed_at`, `recorded_between` reads whole each time.
 
     Args:
         target: A file path, `":memory:"`, or an open connection.
@@ -314,6 +400,8 @@ class SqliteAuditLog(_DocumentStore):
     """
 
     _component = AUDIT
+    _recorded = _LIST_RECORDED
+    _recorded_unknown = _RECORDED_UNKNOWN
 
     def append(self, channel: str, records: Sequence[AuditRecord]) -> None:
         """Store the records, skipping those stored; all or nothing.
@@ -335,7 +423,13 @@ class SqliteAuditLog(_DocumentStore):
             # two statements, never three.
             if len(checked) == 1:
                 (r,) = checked
-                row = (name, r.order_id, r.version, documents[id(r)])
+                row = (
+                    name,
+                    r.order_id,
+                    r.version,
+                    documents[id(r)],
+                    to_us(r.recorded_at),
+                )
                 if insert_new(cur, _NEW_RECORD, [row]):
                     return
             versions: dict[str, list[int]] = {}
@@ -359,7 +453,10 @@ class SqliteAuditLog(_DocumentStore):
             fresh = new_records(
                 name, checked, lambda order_id, v: stored.get((order_id, v))
             )
-            rows = [(name, r.order_id, r.version, documents[id(r)]) for r in fresh]
+            rows = [
+                (name, r.order_id, r.version, documents[id(r)], to_us(r.recorded_at))
+                for r in fresh
+            ]
             write_rows(cur, savepoint, _NEW_RECORD, rows)
 
         self._session.transact("append", work)

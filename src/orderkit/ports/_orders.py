@@ -58,6 +58,16 @@ class OrderStore(Protocol):
     they could not read as orderkit's), never miss one: callers check
     `waits`. orderkit's SQL stores keep `waits(order)` beside each order
     they save, with an index.
+    Optionally too, `placed_between(start, end, after=, limit=)` lists the
+    stored orders placed in `[start, end)` (`start <= order.placed_at <
+    end`), soonest placed first, those of one instant by channel then order
+    id; `after` is the `Order` the previous page ended with, and the page
+    holds those that sort after it. `health_from_stores` reads a window's
+    orders through it (with `AuditLog.recorded_between` and `waiting()`)
+    from a store that has it, and every order from one without. orderkit's
+    stores keep the placed instant beside each order, with an index. A
+    naive `start` or `end` raises `NaiveDatetime`; an `end` not after
+    `start`, or an `after` that is not an `Order`, `ValidationError`.
 
     - **Verbatim.** Channels and ids are compared as given.
     - **Validation.** `order` an `Order`; `expected_version` `None` or a
@@ -108,6 +118,16 @@ class AuditLog(Protocol):
       stored.
     - `records(channel, order_id)` returns the order's records in version
       order; none for an order without records.
+    - Optionally, `recorded_between(start, end, after=, limit=)` returns
+      the records recorded in `[start, end)` (`start <= record.recorded_at
+      < end`), each as a `(channel, record)` pair, soonest recorded first,
+      then by channel, order id and version; `after` is the pair the
+      previous page ended with, and the page holds those that sort after
+      it, at most `limit`. `health_from_stores` finds the orders a window
+      changed through it. orderkit's logs keep the instant beside each
+      record, with an index. A naive `start` or `end` raises
+      `NaiveDatetime`; an `end` not after `start`, or a bad `after` or
+      `limit`, `ValidationError`.
     - **Validation.** `records` a sequence of `AuditRecord`s (else
       `ValidationError` naming `records` or `records[i]`); `channel` and
       `order_id` printable text of 1 to 255 characters.

@@ -41,8 +41,10 @@ from orderkit.services._order_pages import (
     Listing,
     latest,
     lists_waiting,
+    lists_window,
     of_status,
     pages,
+    placed_between,
     waiting,
 )
 from orderkit.services._stock_counts import (
@@ -144,6 +146,72 @@ def _can_be_stuck(
     )
 
 
+def _changed(
+    unit: UnitOfWork, page: int, start: pendulum.DateTime, end: pendulum.DateTime
+) -> set[OrderRef]:
+    """The orders with an audit record recorded in `[start, end)`."""
+    found: set[OrderRef] = set()
+    after = None
+    while True:
+        with unit as uow:
+            batch = getattr(uow.audit, "recorded_between")(  # noqa: B009 - optional
+                start, end, after=after, limit=page
+            )
+        found.update((channel, record.order_id) for channel, record in batch)
+        if len(batch) < page:
+            return found
+        after = batch[-1]
+
+
+def _with_trails_of(
+    unit: UnitOfWork,
+    page: int,
+    refs: Iterable[OrderRef],
+    wanted: Callable[[Order], bool],
+) -> Iterator[tuple[Order, tuple[AuditRecord, ...]]]:
+    """The wanted orders of `refs` with their trails, `page` per unit of work."""
+    listed = sorted(refs)
+    for i in range(0, len(listed), page):
+        with unit as uow:
+            found = []
+            for channel, order_id in listed[i : i + page]:
+                order = uow.orders.get(channel, order_id)
+                if order is not None and wanted(order):
+                    trail = tuple(uow.audit.records(channel, order_id))
+                    found.append((order, trail))
+        yield from found
+
+
+def _may_count(
+    unit: UnitOfWork, page: int, start: pendulum.DateTime, end: pendulum.DateTime
+) -> Iterator[tuple[Order, tuple[AuditRecord, ...]]]:
+    """Every order the window may count (`_in_window` judges), with its trail.
+
+    From stores with the optional reads of a window (`lists_window`): the
+    orders placed in it, those with a record recorded in it, and those
+    that can be stuck, so that the cost follows the window's orders and
+    those in flight, not every order ever taken. From others, every order
+    placed before `end`.
+    """
+
+    def before_end(order: Order) -> bool:
+        return order.placed_at < end
+
+    if not lists_window(unit):
+        yield from _with_trails(unit, page, before_end)
+        return
+    # The window's own orders are most of those it changed: read once.
+    placed: set[OrderRef] = set()
+    for read in _with_trails(unit, page, before_end, placed_between(start, end)):
+        placed.add((read[0].channel, read[0].order_id))
+        yield read
+    changed = _changed(unit, page, start, end) - placed
+    yield from _with_trails_of(unit, page, changed, before_end)
+    for read in _can_be_stuck(unit, page):
+        if before_end(read[0]):
+            yield read
+
+
 def _stock(
     unit: UnitOfWork, counts: tuple[StockCount, ...]
 ) -> StockReconciliation | None:
@@ -228,9 +296,15 @@ def health_from_stores(  # noqa: PLR0913 - keyword-only inputs of one report
     `zone`). The score is `100 * sum(value * weight) / sum(weight)` over
     the measures present.
 
-    It reads every order and its audit trail, a page of `page` orders per
-    unit of work (the figures are not one snapshot), and, with counts, the
-    ledger's whole movement history: run it off the hot path.
+    It reads those orders and their audit trails, a page of `page` orders
+    per unit of work (the figures are not one snapshot: an order read
+    twice counts as its later read), and, with counts, the ledger's whole
+    movement history: run it off the hot path. From stores with the
+    optional reads of a window (`OrderStore.placed_between`,
+    `AuditLog.recorded_between` and `OrderStore.waiting`, as orderkit's
+    stores have), it reads the orders placed in the window, those it
+    changed, and the open and waiting ones; from others, every order
+    placed before `end`.
 
     Args:
         unit: The backend's unit of work; nothing is written.
@@ -272,7 +346,9 @@ def health_from_stores(  # noqa: PLR0913 - keyword-only inputs of one report
     orders: list[Order] = []
     records: list[AuditRecord] = []
     changed: dict[OrderRef, pendulum.DateTime] = {}
-    for order, trail in _with_trails(unit, page, lambda o: o.placed_at < end):
+    for order, trail in latest(
+        _may_count(unit, page, start, end), lambda read: read[0]
+    ):
         if not _in_window(order, trail, start, end):
             continue
         orders.append(order)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar, cast
 
@@ -11,38 +12,69 @@ from orderkit.ports import OrderStore, UnitOfWork
 
 T = TypeVar("T")
 
-Listing = Callable[[OrderStore, tuple[str, str] | None, int], Sequence[Order]]
-"""A page of orders by channel and id: the store, the key to start after, the limit."""
+Listing = Callable[[OrderStore, Order | None, int], Sequence[Order]]
+"""A page of orders: the store, the order the last page ended with, the limit."""
+
+
+def _key(order: Order | None) -> tuple[str, str] | None:
+    return None if order is None else (order.channel, order.order_id)
 
 
 def of_status(status: OrderStatus | None = None) -> Listing:
     """Every order (of `status`), through `OrderStore.orders`."""
 
-    def listing(
-        orders: OrderStore, after: tuple[str, str] | None, limit: int
-    ) -> Sequence[Order]:
-        return orders.orders(status=status, after=after, limit=limit)
+    def listing(orders: OrderStore, after: Order | None, limit: int) -> Sequence[Order]:
+        return orders.orders(status=status, after=_key(after), limit=limit)
 
     return listing
 
 
-def waiting(
-    orders: OrderStore, after: tuple[str, str] | None, limit: int
-) -> Sequence[Order]:
+def waiting(orders: OrderStore, after: Order | None, limit: int) -> Sequence[Order]:
     """The orders that wait, through the store's optional `waiting()`.
 
     From a host's store without it, every order: callers check `waits`.
     """
     listed = getattr(orders, "waiting", None)
     if listed is None:
-        return orders.orders(after=after, limit=limit)
-    return cast("Sequence[Order]", listed(after=after, limit=limit))
+        return orders.orders(after=_key(after), limit=limit)
+    return cast("Sequence[Order]", listed(after=_key(after), limit=limit))
+
+
+def placed_between(start: dt.datetime, end: dt.datetime) -> Listing:
+    """The orders placed in `[start, end)`, through the optional `placed_between()`.
+
+    Only for a store that has it (`lists_window`).
+    """
+
+    def listing(orders: OrderStore, after: Order | None, limit: int) -> Sequence[Order]:
+        listed = getattr(orders, "placed_between")  # noqa: B009 - optional
+        return cast("Sequence[Order]", listed(start, end, after=after, limit=limit))
+
+    return listing
 
 
 def lists_waiting(unit: UnitOfWork) -> bool:
     """Whether the unit's order store has the optional `waiting()` read."""
     with unit as uow:
         return getattr(uow.orders, "waiting", None) is not None
+
+
+def lists_window(unit: UnitOfWork) -> bool:
+    """Whether the unit's stores have every optional read of a window.
+
+    `waiting()` and `placed_between()` of the orders, and
+    `recorded_between()` of the audit log.
+    """
+    with unit as uow:
+        orders, audit = uow.orders, uow.audit
+        return all(
+            getattr(store, name, None) is not None
+            for store, name in (
+                (orders, "waiting"),
+                (orders, "placed_between"),
+                (audit, "recorded_between"),
+            )
+        )
 
 
 def pages(
@@ -53,7 +85,7 @@ def pages(
     page: int,
 ) -> Iterator[T]:
     """What `read` makes of each page `listing` gives, in the page's own unit."""
-    after: tuple[str, str] | None = None
+    after: Order | None = None
     while True:
         with unit as uow:
             batch = listing(uow.orders, after, page)
@@ -61,7 +93,7 @@ def pages(
         yield from found
         if len(batch) < page:
             return
-        after = (batch[-1].channel, batch[-1].order_id)
+        after = batch[-1]
 
 
 def latest(reads: Iterable[T], order_of: Callable[[T], Order]) -> list[T]:

@@ -14,7 +14,7 @@ import attrs
 import pendulum
 
 from orderkit.inventory import Balance, NoOversell
-from orderkit.orders import Order, OrderStatus, waits
+from orderkit.orders import AuditRecord, Order, OrderStatus, waits
 from orderkit.ports import UnitOfWork
 from orderkit.testing._desk_ops import PRICES
 from orderkit.testing._laws import DeskLaw, LawBroken
@@ -41,6 +41,11 @@ _RANK: Final = {
 _PAGE: Final = 100
 _WAITS: Final = " waits"
 """Under ORDERS, an order's key and this: the store lists it as waiting."""
+_PLACED: Final = "orders by placed instant"
+"""Under ORDERS, the orders' keys as the store lists them by placed instant."""
+_RECORDED: Final = "records by recorded instant"
+"""Under AUDIT, the records' keys as the log lists them by recorded instant."""
+_TICK: Final = pendulum.Duration(microseconds=1)
 _SHOWN: Final = 160
 
 
@@ -86,7 +91,7 @@ def moved_back(was: State, now: State) -> str | None:
             return f"{key} {problem}"
     records = now[DeskLaw.AUDIT]
     for key, record in was[DeskLaw.AUDIT].items():
-        if not key.endswith(" versions") and records.get(key) != record:
+        if isinstance(record, AuditRecord) and records.get(key) != record:
             return f"the audit record {key} was changed or dropped"
     return None
 
@@ -159,6 +164,18 @@ def _read_orders(
     listing = getattr(uow.orders, "waiting", None)
     waiting = [o for o in found if waits(o)] if listing is None else _every(listing)
     held.update((f"{o.channel}:{o.order_id}{_WAITS}", True) for o in waiting)
+    # By placed instant, as the store lists them (its optional read), over
+    # the instants the orders span.
+    placed = sorted(found, key=lambda o: (o.placed_at, o.channel, o.order_id))
+    between = getattr(uow.orders, "placed_between", None)
+    if between is not None and found:
+        start, end = placed[0].placed_at, placed[-1].placed_at + _TICK
+        placed = []
+        while page := between(
+            start, end, after=placed[-1] if placed else None, limit=_PAGE
+        ):
+            placed.extend(page)
+    held[_PLACED] = tuple(f"{o.channel}:{o.order_id}" for o in placed)
     return held
 
 
@@ -176,11 +193,27 @@ def _read_audit(
     uow: UnitOfWork, _now: pendulum.DateTime, state: State
 ) -> dict[str, object]:
     audit: dict[str, object] = {}
+    trail: list[tuple[str, AuditRecord]] = []
     for order in orders(state):
         name = f"{order.channel}:{order.order_id}"
         records = uow.audit.records(order.channel, order.order_id)
         audit[f"{name} versions"] = tuple(r.version for r in records)
         audit.update((f"{name} v{r.version}", r) for r in records)
+        trail.extend((order.channel, r) for r in records)
+    # By recorded instant, as the log lists them (its optional read), over
+    # the instants the records span.
+    trail.sort(key=lambda p: (p[1].recorded_at, p[0], p[1].order_id, p[1].version))
+    between = getattr(uow.audit, "recorded_between", None)
+    if between is not None and trail:
+        start, end = trail[0][1].recorded_at, trail[-1][1].recorded_at + _TICK
+        trail = []
+        while page := between(
+            start, end, after=trail[-1] if trail else None, limit=_PAGE
+        ):
+            trail.extend(page)
+    audit[_RECORDED] = tuple(
+        f"{channel}:{r.order_id} v{r.version}" for channel, r in trail
+    )
     return audit
 
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import attrs
+import pendulum
 import pytest
 from hypothesis import given, settings
 
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import ConcurrencyConflict, StoreError, ValidationError
+from orderkit.errors import (
+    ConcurrencyConflict,
+    NaiveDatetime,
+    StoreError,
+    ValidationError,
+)
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
@@ -458,6 +465,114 @@ class OrderStoreContract(StoreContract[OrderStore]):
         with pytest.raises(ValidationError) as error:
             waiting(**arguments)
         assert error.value.field == field
+
+    def _placed_between(self, store: OrderStore) -> Callable[..., Sequence[Order]]:
+        """The store's optional `placed_between` read; skipped without it."""
+        listed = getattr(store, "placed_between", None)
+        if listed is None:
+            pytest.skip("this store does not list orders by placed instant")
+        return cast("Callable[..., Sequence[Order]]", listed)
+
+    def test_placed_between_lists_a_window_soonest_placed_first(self) -> None:
+        """`placed_between()`, where a store has it: a window's orders, in pages.
+
+        Orders drawn with any placed instant (a third moved to share one
+        instant), saved in one store: paged through one at a time over the
+        window from the second earliest instant to the latest (which it
+        excludes), it lists exactly the orders placed in it, by placed
+        instant, then channel and order id.
+        """
+        drawn: list[Order] = []
+
+        @lenient(max_examples=min(_examples(), 30), database=None)
+        @given(orders())
+        def draw(order: Order) -> None:
+            if len(drawn) % 3 == 2:
+                order = attrs.evolve(order, placed_at=drawn[-1].placed_at)
+            drawn.append(order)
+
+        draw()
+        unique = {(o.channel, o.order_id): o for o in drawn}
+        instants = sorted({o.placed_at for o in unique.values()})
+        if len(instants) < 3:
+            instants = [START, START.add(minutes=1), START.add(minutes=2)]
+        start, end = instants[1], instants[-1]
+        store = self.make_store()
+        try:
+            listed_by = self._placed_between(store)
+            for order in unique.values():
+                store.save(order, None)
+            listed: list[Order] = []
+            after: Order | None = None
+            while page := listed_by(start, end, after=after, limit=1):
+                assert len(page) == 1
+                after = page[0]
+                listed.append(after)
+                assert len(listed) <= len(unique)
+        finally:
+            self.dispose(store)
+        assert listed == sorted(
+            (o for o in unique.values() if start <= o.placed_at < end),
+            key=lambda o: (o.placed_at, o.channel, o.order_id),
+        )
+
+    def test_an_order_is_listed_by_its_placed_instant(self, store: OrderStore) -> None:
+        """In another zone, to the microsecond; saved again, in the same place."""
+        listed_by = self._placed_between(store)
+        shanghai = pendulum.timezone("Asia/Shanghai")
+        first = sample_order(order_id="DY-2", placed_at=START.add(microseconds=1))
+        second = sample_order(order_id="DY-1", placed_at=START.add(microseconds=2))
+        store.save(first, None)
+        store.save(second, None)
+        store.save(sample_order(order_id="DY-3", placed_at=START.add(hours=1)), None)
+        store.save(paid(first), 1)
+        window = (START.in_timezone(shanghai), START.add(hours=1))
+        assert list(listed_by(*window)) == [paid(first), second]
+        assert list(listed_by(*window, after=paid(first))) == [second]
+        assert list(listed_by(*window, limit=1)) == [paid(first)]
+        assert list(listed_by(START.add(microseconds=2), START.add(hours=2))) == [
+            second,
+            sample_order(order_id="DY-3", placed_at=START.add(hours=1)),
+        ]
+
+    @pytest.mark.parametrize(
+        ("arguments", "error", "field"),
+        [
+            pytest.param(
+                {"start": dt.datetime(2026, 11, 11), "end": START},  # noqa: DTZ001 - naive on purpose
+                NaiveDatetime,
+                "start",
+                id="naive-start",
+            ),
+            pytest.param(
+                {"start": START, "end": START}, ValidationError, "end", id="empty"
+            ),
+            pytest.param(
+                {"start": START, "end": START.add(days=1), "after": ("douyin", "1")},
+                ValidationError,
+                "after",
+                id="key-after",
+            ),
+            pytest.param(
+                {"start": START, "end": START.add(days=1), "limit": 0},
+                ValidationError,
+                "limit",
+                id="zero-limit",
+            ),
+        ],
+    )
+    def test_bad_input_to_placed_between_names_its_argument(
+        self,
+        store: OrderStore,
+        arguments: dict[str, object],
+        error: type[ValidationError],
+        field: str,
+    ) -> None:
+        """A naive instant, an empty window, a bad `after` or `limit`: named."""
+        listed_by = self._placed_between(store)
+        with pytest.raises(error) as caught:
+            listed_by(**arguments)
+        assert caught.value.field == field
 
     # bad input
 

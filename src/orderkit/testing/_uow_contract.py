@@ -11,8 +11,13 @@ import attrs
 import pytest
 
 from orderkit.dedupe import Claimed, Fingerprint, FingerprintKind, InProgress, Sighting
-from orderkit.errors import ConcurrencyConflict, StoreError, ValidationError
-from orderkit.orders import Order
+from orderkit.errors import (
+    ConcurrencyConflict,
+    NaiveDatetime,
+    StoreError,
+    ValidationError,
+)
+from orderkit.orders import AuditRecord, Order
 from orderkit.orders._messages import OutboxMessage, order_stream
 from orderkit.ports import UnitOfWork
 from orderkit.pricing import Granted, LimitKey
@@ -292,6 +297,119 @@ class UnitOfWorkContract(StoreContract[UnitOfWork]):
             store.commit()
         with store:
             assert list(store.audit.records("douyin", "DY-1001")) == [first, second]
+
+    def test_the_audit_log_lists_a_window_soonest_recorded_first(
+        self, store: UnitOfWork
+    ) -> None:
+        """`recorded_between()`, where a log has it: a window's records, in pages.
+
+        Records of two channels and several orders, some recorded at one
+        instant, paged through one at a time: the window's records, by
+        instant, then channel, order id and version, each with its channel.
+        """
+
+        def record(order_id: str, version: int, minutes: int) -> AuditRecord:
+            return attrs.evolve(
+                sample_record(order_id, version),
+                recorded_at=START.add(minutes=minutes, microseconds=version),
+            )
+
+        written = [
+            ("taobao", record("DY-2", 2, 5)),
+            ("douyin", record("DY-2", 2, 5)),
+            ("douyin", record("DY-1", 2, 5)),
+            ("douyin", record("DY-1", 3, 1)),
+            ("douyin", record("DY-1", 4, 30)),
+            ("douyin", record("DY-3", 2, 0)),
+            ("douyin", record("DY-3", 3, 60)),
+        ]
+        with store:
+            listed_by = getattr(store.audit, "recorded_between", None)
+            if listed_by is None:
+                pytest.skip("this audit log does not list records by instant")
+            for channel, r in written:
+                store.audit.append(channel, [r])
+            store.commit()
+        start, end = START.add(microseconds=3), START.add(minutes=60)
+        listed: list[tuple[str, AuditRecord]] = []
+        after = None
+        while True:
+            with store:
+                page = store.audit.recorded_between(  # type: ignore[attr-defined]
+                    start, end, after=after, limit=1
+                )
+            if not page:
+                break
+            assert len(page) == 1
+            after = page[0]
+            listed.append(after)
+            assert len(listed) <= len(written)
+        assert listed == sorted(
+            (pair for pair in written if start <= pair[1].recorded_at < end),
+            key=lambda pair: (pair[1].recorded_at, pair[0], pair[1].order_id),
+        )
+        assert [(c, r.order_id, r.version) for c, r in listed] == [
+            ("douyin", "DY-1", 3),
+            ("douyin", "DY-1", 2),
+            ("douyin", "DY-2", 2),
+            ("taobao", "DY-2", 2),
+            ("douyin", "DY-1", 4),
+        ]
+
+    @pytest.mark.parametrize(
+        ("arguments", "error", "field"),
+        [
+            pytest.param(
+                {"start": START, "end": dt.datetime(2026, 11, 12)},  # noqa: DTZ001 - naive on purpose
+                NaiveDatetime,
+                "end",
+                id="naive-end",
+            ),
+            pytest.param(
+                {"start": START.add(days=1), "end": START},
+                ValidationError,
+                "end",
+                id="backwards",
+            ),
+            pytest.param(
+                {"start": START, "end": START.add(days=1), "after": sample_record()},
+                ValidationError,
+                "after",
+                id="record-after",
+            ),
+            pytest.param(
+                {
+                    "start": START,
+                    "end": START.add(days=1),
+                    "after": ("", sample_record()),
+                },
+                ValidationError,
+                "after",
+                id="empty-channel-after",
+            ),
+            pytest.param(
+                {"start": START, "end": START.add(days=1), "limit": 0},
+                ValidationError,
+                "limit",
+                id="zero-limit",
+            ),
+        ],
+    )
+    def test_the_audit_log_window_names_bad_input(
+        self,
+        store: UnitOfWork,
+        arguments: dict[str, object],
+        error: type[ValidationError],
+        field: str,
+    ) -> None:
+        """A naive instant, an empty window, a bad `after` or `limit`: named."""
+        with store:
+            listed_by = getattr(store.audit, "recorded_between", None)
+            if listed_by is None:
+                pytest.skip("this audit log does not list records by instant")
+            with pytest.raises(error) as caught:
+                listed_by(**arguments)
+            assert caught.value.field == field
 
     @pytest.mark.parametrize(
         ("channel", "order_records", "field"),

@@ -17,13 +17,19 @@ import psycopg
 import pytest
 from hypothesis import given, settings
 from psycopg_pool import ConnectionPool
+from tests.adapters import _dated_upgrade as dated
 from tests.adapters._foreign_documents import FOREIGN_DOCUMENTS
 from tests.adapters._read_once import Counting, ReadOnce
 
+from orderkit.adapters._micros import to_us
 from orderkit.adapters._postgres_orders import (
     _LIST,
+    _LIST_PLACED,
+    _LIST_RECORDED,
     _LIST_STATUS,
     _LIST_WAITING,
+    AUDIT,
+    INSTANT_FUNCTION,
     ORDERS,
     WAITS_FUNCTION,
     PostgresAuditLog,
@@ -35,7 +41,7 @@ from orderkit.errors import ConcurrencyConflict, StoreError, StructureError
 from orderkit.money import Money
 from orderkit.orders import Order, OrderLine, OrderStatus, waits
 from orderkit.serialization import make_converter
-from orderkit.testing._contract_base import Barrier
+from orderkit.testing._contract_base import START, Barrier
 from orderkit.testing._order_store_contract import (
     _with_desk_fields,
     paid,
@@ -339,7 +345,7 @@ class TestWaitingColumn:
         assert _row(
             pg_dsn,
             "SELECT value FROM orderkit_meta WHERE name = 'orders_schema_version'",
-        ) == (2,)
+        ) == (len(ORDERS.migrations),)
 
     def test_an_older_orderkit_cannot_insert_into_a_migrated_table(
         self, pg_dsn: str
@@ -367,6 +373,105 @@ class TestWaitingColumn:
         with psycopg.connect(pg_dsn) as conn:
             conn.execute(WAITS_FUNCTION)
             assert _one(conn, "SELECT pg_temp.orderkit_waits(%s)", document) is True
+
+
+class TestInstantColumns:
+    """The orders' `placed_at` and the records' `recorded_at`, from the migrations."""
+
+    def test_the_migration_reads_an_instant_as_the_converter_writes_it(
+        self, pg_dsn: str
+    ) -> None:
+        """From the JSON text, the microseconds `save` writes, exactly."""
+        instants = [o.placed_at for o in _drawn_orders(40)] + [
+            START,
+            START.add(microseconds=1),
+            START.replace(year=1, month=1, day=1),
+        ]
+        converter = make_converter()
+        # A NUL in a title, every other order: JSON text read all the same.
+        line = OrderLine("L2", "GIFT-BOX", 1, Money("0.10", "CNY"), "礼盒\x00")
+        lines = [[*sample_order().lines], [*sample_order().lines, line]]
+        with psycopg.connect(pg_dsn) as conn:
+            conn.execute(INSTANT_FUNCTION)
+            found = [
+                _one(
+                    conn,
+                    "SELECT pg_temp.orderkit_instant(%s, 'placed_at')",
+                    converter.dumps(
+                        sample_order(placed_at=instant, lines=lines[i % 2])
+                    ),
+                )
+                for i, instant in enumerate(instants)
+            ]
+        assert found == [to_us(instant) for instant in instants]
+
+    @pytest.mark.parametrize("document", FOREIGN_DOCUMENTS)
+    def test_a_document_orderkit_did_not_shape_is_left_undated(
+        self, pg_dsn: str, document: bytes
+    ) -> None:
+        with psycopg.connect(pg_dsn) as conn:
+            conn.execute(INSTANT_FUNCTION)
+            query = "SELECT pg_temp.orderkit_instant(%s, 'placed_at')"
+            assert _one(conn, query, document) is None
+
+    def test_older_tables_are_migrated_and_list_by_instant(self, pg_dsn: str) -> None:
+        """Opened by this orderkit, orders and records are listed by their instants.
+
+        A document the migration cannot date (a host converter's envelope)
+        is listed all the same, read whole, until it is saved again.
+        """
+        Session(
+            pg_dsn, attrs.evolve(ORDERS, migrations=ORDERS.migrations[:2]), attempts=1
+        ).close()
+        Session(
+            pg_dsn, attrs.evolve(AUDIT, migrations=AUDIT.migrations[:1]), attempts=1
+        ).close()
+        with psycopg.connect(pg_dsn) as conn:
+            conn.cursor().executemany(
+                "INSERT INTO orderkit_orders (channel, order_id, version, status,"
+                " document, waiting) VALUES ('douyin', %s, 1, 'pending', %s, false)",
+                dated.order_documents().items(),
+            )
+            conn.cursor().executemany(
+                "INSERT INTO orderkit_audit (channel, order_id, version, record)"
+                " VALUES ('douyin', %s, 2, %s)",
+                dated.record_documents().items(),
+            )
+        with (
+            PostgresOrderStore(pg_dsn, converter=dated.HOST) as store,
+            PostgresAuditLog(pg_dsn, converter=dated.HOST) as log,
+        ):
+            dated.check_window_reads(store, log)
+        with psycopg.connect(pg_dsn) as conn:
+            columns = conn.execute(
+                "SELECT o.order_id, o.placed_at, a.recorded_at FROM orderkit_orders"
+                " AS o JOIN orderkit_audit AS a USING (channel, order_id)"
+                " ORDER BY o.order_id"
+            ).fetchall()
+            versions = conn.execute(
+                "SELECT name, value FROM orderkit_meta ORDER BY name"
+            ).fetchall()
+        assert columns == dated.COLUMNS
+        assert versions == [
+            ("audit_schema_version", len(AUDIT.migrations)),
+            ("orders_schema_version", len(ORDERS.migrations)),
+        ]
+
+    def test_the_window_reads_use_their_indexes(self, pg_dsn: str) -> None:
+        PostgresOrderStore(pg_dsn, converter=make_converter()).close()
+        PostgresAuditLog(pg_dsn, converter=make_converter()).close()
+        plans = []
+        with psycopg.connect(pg_dsn) as conn:
+            conn.execute("SET LOCAL enable_seqscan = off")
+            for query, values in [
+                (_LIST_PLACED, (0, 1, 0, "", "", 10)),
+                (_LIST_RECORDED, (0, 1, 0, "", "", 0, 10)),
+            ]:
+                rows = conn.execute(f"EXPLAIN {query}", values).fetchall()
+                plans.append(" ".join(row[0] for row in rows))
+        assert "orderkit_orders_placed" in plans[0]
+        assert "orderkit_audit_recorded" in plans[1]
+        assert "Sort" not in " ".join(plans)
 
 
 def _one(conn: psycopg.Connection[Any], query: str, *params: object) -> Any:
