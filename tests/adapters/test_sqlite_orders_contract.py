@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -337,6 +338,12 @@ _AUDIT_VERSION_1 = (
 )
 
 
+_COLUMNS = (
+    "SELECT o.order_id, o.placed_at, a.recorded_at FROM orderkit_orders"
+    " AS o JOIN orderkit_audit AS a USING (channel, order_id) ORDER BY o.order_id"
+)
+
+
 class TestInstantColumns:
     """Order schema 3's `placed_at` and audit schema 2's `recorded_at`."""
 
@@ -376,6 +383,20 @@ class TestInstantColumns:
         conn.close()
         assert found is None
 
+    @pytest.mark.parametrize("text", dated.UNREAD_INSTANTS)
+    def test_an_instant_orderkit_would_not_read_is_left_undated(
+        self, text: str
+    ) -> None:
+        """Text SQLite would roll over into another instant: left to the converter."""
+        document = json.dumps({"placed_at": text}).encode()
+        with sqlite3.connect(":memory:") as conn:
+            conn.execute("CREATE TABLE orderkit_orders (document BLOB, placed_at)")
+            conn.execute("INSERT INTO orderkit_orders VALUES (?, 0)", (document,))
+            conn.execute(_fill_instant("orderkit_orders", "placed_at", "document"))
+            (found,) = conn.execute("SELECT placed_at FROM orderkit_orders").fetchone()
+        conn.close()
+        assert found is None
+
     def test_an_older_file_is_upgraded_and_lists_by_instant(self, path: Path) -> None:
         """Opened by this orderkit, orders and records are listed by their instants.
 
@@ -391,26 +412,47 @@ class TestInstantColumns:
                 dated.record_documents().items(),
             )
         conn.close()
-        with (
-            SqliteOrderStore(path, converter=dated.HOST) as store,
-            SqliteAuditLog(path, converter=dated.HOST) as log,
-        ):
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            # On a connection of the host's, and on their own.
+            store = SqliteOrderStore(conn, converter=dated.HOST)
+            log = SqliteAuditLog(conn, converter=dated.HOST)
             dated.check_window_reads(store, log)
-        with sqlite3.connect(path) as conn:
-            columns = conn.execute(
-                "SELECT o.order_id, o.placed_at, a.recorded_at FROM orderkit_orders"
-                " AS o JOIN orderkit_audit AS a USING (channel, order_id)"
-                " ORDER BY o.order_id"
-            ).fetchall()
+            with (
+                SqliteOrderStore(path, converter=dated.HOST) as store,
+                SqliteAuditLog(path, converter=dated.HOST) as log,
+            ):
+                dated.check_window_reads(store, log)
+            columns = conn.execute(_COLUMNS).fetchall()
             versions = conn.execute(
                 "SELECT name, value FROM orderkit_meta ORDER BY name"
             ).fetchall()
-        conn.close()
-        assert columns == dated.COLUMNS
+        finally:
+            conn.close()
+        assert columns == dated.UPGRADED
         assert versions == [
             ("audit_schema_version", AUDIT_SCHEMA_VERSION),
             ("orders_schema_version", ORDERS_SCHEMA_VERSION),
         ]
+
+    def test_an_undated_document_is_read_once_per_store(self, path: Path) -> None:
+        """Every listing after the first reads the undated rows' keys alone.
+
+        And the document of an undated row in the window, to return it.
+        """
+        _version_1_file(path, dated.order_documents())
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            store = SqliteOrderStore(conn, converter=dated.HOST)
+            statements: list[str] = []
+            conn.set_trace_callback(statements.append)
+            for _ in range(3):
+                dated.check_placed_between(store)
+            conn.set_trace_callback(None)
+        finally:
+            conn.close()
+        documents = [s for s in statements if "document FROM" in s and "IS NULL" in s]
+        assert len(documents) == 1
 
     def test_the_window_reads_use_their_indexes(self, path: Path) -> None:
         SqliteUnitOfWork(path).close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import cast
@@ -28,7 +29,7 @@ from orderkit.orders import (
     ShipmentLine,
     Shipped,
 )
-from orderkit.ports import OrderStore, UnitOfWork
+from orderkit.ports import AuditLog, OrderStore, UnitOfWork
 from orderkit.pricing import Quote
 from orderkit.services import (
     DeskPolicy,
@@ -415,6 +416,29 @@ class TestTheWindow:
         assert found == whole
         # DY-STUCK, DY-1, DY-2, DY-REFUND, DY-CANCELLED and DY-LATE.
         assert whole.component(HealthMeasure.COMPLAINT_RATE).denominator == 6
+
+    def test_each_orders_trail_is_read_once(
+        self, unit: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An order placed in the window, changed in it and still open: one read.
+
+        It is among the window's orders, the orders it changed and the
+        open ones; its trail is read once all the same.
+        """
+        shop = a_day_of_orders(unit)
+        refund_owed(shop)
+        with unit as uow:
+            audit = type(uow.audit)
+        every = audit.records
+        reads: Counter[str] = Counter()
+
+        def counted(self: AuditLog, channel: str, order_id: str) -> Sequence[object]:
+            reads[order_id] += 1
+            return every(self, channel, order_id)
+
+        monkeypatch.setattr(audit, "records", counted)
+        health_from_stores(unit, shop.clock, window=WINDOW, complaints=0, page=1)
+        assert reads == dict.fromkeys(["DY-STUCK", "DY-1", "DY-2", "DY-REFUND"], 1)
 
     def test_orders_are_read_page_by_page(self, unit: UnitOfWork) -> None:
         shop = a_day_of_orders(unit)

@@ -2,13 +2,17 @@
 
 `OrderListing` gives an order store `orders()`, `waiting()` and
 `placed_between()`; `AuditListing` gives an audit log `recorded_between()`.
+A row an upgrade could not date from its JSON (a host converter's text)
+is dated by reading its document, once per store (`Undated`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+import attrs
 import pendulum
 
 from orderkit.adapters._documents import Documents
@@ -26,11 +30,97 @@ from orderkit.orders import AuditRecord, Order, OrderStatus
 T = TypeVar("T")
 
 
+@attrs.frozen
+class Undated:
+    """The statements that read a table's undated rows: those an upgrade left NULL.
+
+    `keys` lists each undated row's key columns; `documents` lists them and
+    then each row's document; `one` reads the document of the row whose
+    key it is given.
+    """
+
+    keys: str
+    documents: str
+    one: str
+
+
+InstantOf = Callable[[Any], pendulum.DateTime]
+
+
+def undated_in(  # noqa: PLR0913 - the store, its statements, and the window
+    store: _Dated,
+    operation: str,
+    statements: Undated,
+    *,
+    kind: type[Order | AuditRecord],
+    instant: InstantOf,
+    window: tuple[pendulum.DateTime, pendulum.DateTime, tuple[Any, ...] | None],
+) -> list[tuple[tuple[Any, ...], Any]]:
+    """The undated rows in the window, after its start key, as `(key, value)`.
+
+    Each row's instant is read from its document the first time the store
+    meets the row, and kept by its key: a row's instant never changes (an
+    order's placed instant, a record's), and a row this orderkit saves
+    again is dated, and leaves the undated ones. So a host converter's
+    rows cost one parse each per store, not one per call.
+    """
+    first, last, after = window
+    session, loads, known = store._session, store._converter.loads, store._undated_at  # noqa: SLF001 - the store's own
+    keys = [
+        tuple(row)
+        for row in session.read(
+            operation, lambda cur: cur.execute(statements.keys).fetchall()
+        )
+    ]
+    if any(key not in known for key in keys):
+        rows = session.read(
+            operation, lambda cur: cur.execute(statements.documents).fetchall()
+        )
+        for *key, document in rows:
+            known[tuple(key)] = instant(loads(document, kind))
+    if len(known) > len(keys):
+        # Rows dated since: forget them.
+        for gone in set(known) - set(keys):
+            del known[gone]
+    wanted = [
+        key
+        for key in keys
+        if (at := known.get(key)) is not None
+        and first <= at < last
+        and (after is None or (at, *key) > after)
+    ]
+
+    def one(cur: Any, key: tuple[Any, ...]) -> Any:  # noqa: ANN401 - either driver's row
+        return cur.execute(statements.one, key).fetchone()
+
+    found = []
+    for key in wanted:
+        row = session.read(operation, functools.partial(one, key=key))
+        if row is not None:
+            found.append((key, loads(row[0], kind)))
+    return found
+
+
 class _Reads(Protocol):
     def read(self, operation: str, work: Callable[[Any], T]) -> T: ...
 
 
-class _Store(Protocol):
+class _Dated(Protocol):
+    """What `undated_in` needs of a store: its session, converter and cache."""
+
+    @property
+    def _session(self) -> _Reads: ...
+
+    @property
+    def _converter(self) -> Documents: ...
+
+    @property
+    def _undated_at(self) -> dict[tuple[Any, ...], pendulum.DateTime]:
+        """The instants of the undated rows read so far, by their keys."""
+        ...
+
+
+class _Store(_Dated, Protocol):
     """What the listings need of the store they are mixed into."""
 
     @property
@@ -64,19 +154,13 @@ class _Store(Protocol):
         ...
 
     @property
-    def _placed_unknown(self) -> str:
-        """The documents of the orders whose `placed_at` column is unknown."""
+    def _placed_undated(self) -> Undated:
+        """The statements reading the orders whose `placed_at` is unknown."""
         ...
 
 
-class _Log(Protocol):
+class _Log(_Dated, Protocol):
     """What `AuditListing` needs of the audit log it is mixed into."""
-
-    @property
-    def _session(self) -> _Reads: ...
-
-    @property
-    def _converter(self) -> Documents: ...
 
     @property
     def _recorded(self) -> str:
@@ -88,8 +172,8 @@ class _Log(Protocol):
         ...
 
     @property
-    def _recorded_unknown(self) -> str:
-        """The channels and records whose `recorded_at` column is unknown."""
+    def _recorded_undated(self) -> Undated:
+        """The statements reading the records whose `recorded_at` is unknown."""
         ...
 
 
@@ -98,7 +182,8 @@ class OrderListing:
 
     Each listing is one statement taking its own values, then the channel
     and order id to start after and the limit; a store sets its statements
-    as `_every`, `_of_status`, `_waiting`, `_placed` and `_placed_unknown`.
+    as `_every`, `_of_status`, `_waiting`, `_placed` and `_placed_undated`,
+    and keeps `_undated_at`, empty at first.
     """
 
     def orders(
@@ -149,8 +234,8 @@ class OrderListing:
         The optional read of the `OrderStore` port: orders of one placed
         instant by channel and id; `after` is the order the previous page
         ended with. Through the index of the `placed_at` column `save`
-        sets; the orders an upgrade could not date from their documents
-        (a host converter's) are read whole and dated by their values.
+        sets; an order an upgrade could not date from its document (a host
+        converter's text) is dated by reading it, once per store.
 
         Raises:
             NaiveDatetime: `start` or `end` has no UTC offset.
@@ -161,28 +246,30 @@ class OrderListing:
         since = (to_us(first), "", "") if key is None else (to_us(key[0]), *key[1:])
         values = (to_us(first), to_us(last), *since, most)
 
-        def work(cur: Any) -> tuple[list[Any], list[Any]]:  # noqa: ANN401 - either driver's cursor
-            listed = cur.execute(self._placed, values).fetchall()
-            return listed, cur.execute(self._placed_unknown).fetchall()
-
-        rows, unknown = self._session.read("placed_between", work)
+        rows = self._session.read(
+            "placed_between", lambda cur: cur.execute(self._placed, values).fetchall()
+        )
         loads = self._converter.loads
         found = [loads(row[0], Order) for row in rows]
-        undated = [
-            order
-            for order in (loads(row[0], Order) for row in unknown)
-            if first <= order.placed_at < last
-            and (key is None or placed_key(order) > key)
-        ]
+        undated = undated_in(
+            self,
+            "placed_between",
+            self._placed_undated,
+            kind=Order,
+            instant=lambda order: order.placed_at,
+            window=(first, last, key),
+        )
         if not undated:
             return found
-        return sorted([*found, *undated], key=placed_key)[:most]
+        found.extend(order for _, order in undated)
+        return sorted(found, key=placed_key)[:most]
 
 
 class AuditListing:
     """`recorded_between()` of an audit log whose rows hold records' documents.
 
-    A log sets its statements as `_recorded` and `_recorded_unknown`.
+    A log sets its statements as `_recorded` and `_recorded_undated`, and
+    keeps `_undated_at`, empty at first.
     """
 
     def recorded_between(
@@ -198,8 +285,8 @@ class AuditListing:
         The optional read of the `AuditLog` port, soonest recorded first,
         then by channel, order id and version; `after` is the pair the
         previous page ended with. Through the index of the `recorded_at`
-        column `append` sets; the records an upgrade could not date from
-        their documents are read whole and dated by their values.
+        column `append` sets; a record an upgrade could not date from its
+        document is dated by reading it, once per log.
 
         Raises:
             NaiveDatetime: `start` or `end` has no UTC offset.
@@ -210,24 +297,23 @@ class AuditListing:
         since = (to_us(first), "", "", 0) if key is None else (to_us(key[0]), *key[1:])
         values = (to_us(first), to_us(last), *since, most)
 
-        def work(cur: Any) -> tuple[list[Any], list[Any]]:  # noqa: ANN401 - either driver's cursor
-            listed = cur.execute(self._recorded, values).fetchall()
-            return listed, cur.execute(self._recorded_unknown).fetchall()
-
-        rows, unknown = self._session.read("recorded_between", work)
+        rows = self._session.read(
+            "recorded_between",
+            lambda cur: cur.execute(self._recorded, values).fetchall(),
+        )
         loads = self._converter.loads
         found = [(row[0], loads(row[1], AuditRecord)) for row in rows]
-        undated = [
-            (channel, record)
-            for channel, record in (
-                (row[0], loads(row[1], AuditRecord)) for row in unknown
-            )
-            if first <= record.recorded_at < last
-            and (key is None or recorded_key(channel, record) > key)
-        ]
+        undated = undated_in(
+            self,
+            "recorded_between",
+            self._recorded_undated,
+            kind=AuditRecord,
+            instant=lambda record: record.recorded_at,
+            window=(first, last, key),
+        )
         if not undated:
             return found
-        found.extend(undated)
+        found.extend((row_key[0], record) for row_key, record in undated)
         found.sort(key=lambda pair: recorded_key(*pair))
         return found[:most]
 

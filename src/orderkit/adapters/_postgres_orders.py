@@ -10,7 +10,9 @@ strings in that JSON, so they come back exactly either way.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, final
+from typing import Any, Final, final
+
+import pendulum
 
 from orderkit.adapters._documents import Documents, Remembered
 from orderkit.adapters._memory_orders import (
@@ -22,7 +24,7 @@ from orderkit.adapters._memory_orders import (
     new_records,
 )
 from orderkit.adapters._micros import to_us
-from orderkit.adapters._order_listing import AuditListing, OrderListing
+from orderkit.adapters._order_listing import AuditListing, OrderListing, Undated
 from orderkit.adapters._postgres_session import (
     DEFAULT_ATTEMPTS,
     Cursor,
@@ -81,6 +83,11 @@ BEGIN
         RETURN NULL;
     END IF;
     at := t::timestamptz;
+    -- What the server would roll over (24:00, a leap second) Python
+    -- cannot read: refused as the text orderkit never writes.
+    IF to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') <> left(t, 19) THEN
+        RETURN NULL;
+    END IF;
     -- Whole seconds, then the microseconds: exact, whatever type extract
     -- returns on this server.
     RETURN extract(epoch FROM date_trunc('second', at))::bigint * 1000000
@@ -232,15 +239,27 @@ _LIST_PLACED = (
     " AND (placed_at, channel, order_id) > (%s, %s, %s)"
     " ORDER BY placed_at, channel, order_id LIMIT %s"
 )
-_PLACED_UNKNOWN = "SELECT document FROM orderkit_orders WHERE placed_at IS NULL"
+_PLACED_UNDATED = Undated(
+    "SELECT channel, order_id FROM orderkit_orders WHERE placed_at IS NULL",
+    "SELECT channel, order_id, document FROM orderkit_orders WHERE placed_at IS NULL",
+    "SELECT document FROM orderkit_orders WHERE channel = %s AND order_id = %s",
+)
 _LIST_RECORDED = (
     "SELECT channel, record FROM orderkit_audit"
     " WHERE recorded_at >= %s AND recorded_at < %s"
     " AND (recorded_at, channel, order_id, version) > (%s, %s, %s, %s)"
     " ORDER BY recorded_at, channel, order_id, version LIMIT %s"
 )
-_RECORDED_UNKNOWN = (
-    "SELECT channel, record FROM orderkit_audit WHERE recorded_at IS NULL"
+_RECORDED_UNDATED = Undated(
+    "SELECT channel, order_id, version FROM orderkit_audit WHERE recorded_at IS NULL",
+    (
+        "SELECT channel, order_id, version, record FROM orderkit_audit"
+        " WHERE recorded_at IS NULL"
+    ),
+    (
+        "SELECT record FROM orderkit_audit"
+        " WHERE channel = %s AND order_id = %s AND version = %s"
+    ),
 )
 _RECORDS_AT = (
     "SELECT order_id, version, record FROM orderkit_audit"
@@ -274,6 +293,7 @@ class _DocumentStore(SessionStore):
         self._converter = Remembered(
             make_converter() if converter is None else converter
         )
+        self._undated_at: dict[tuple[Any, ...], pendulum.DateTime] = {}
 
 
 @final
@@ -319,9 +339,9 @@ class PostgresOrderStore(_DocumentStore, OrderListing):
     on the first open by this orderkit, filled from the stored documents:
     stop every process of the older orderkit first (inserts by a version 1
     orderkit are refused after it). A document whose placed instant is not
-    in orderkit's text (a host converter's) is left undated, and
-    `placed_between` reads it whole each time, until the order is saved
-    again.
+    in orderkit's text (a host converter's) is left undated in its row:
+    `placed_between` reads its document once per store to date it, until
+    the order is saved again.
 
     **Errors.** Every psycopg error becomes `StoreError("postgres",
     operation, detail)` with the driver's error as its cause, after rolling
@@ -349,7 +369,7 @@ class PostgresOrderStore(_DocumentStore, OrderListing):
     _of_status = _LIST_STATUS
     _waiting = _LIST_WAITING
     _placed = _LIST_PLACED
-    _placed_unknown = _PLACED_UNKNOWN
+    _placed_undated = _PLACED_UNDATED
 
     def get(self, channel: str, order_id: str) -> Order | None:
         """Return the stored order, or `None`.
@@ -415,8 +435,8 @@ class PostgresAuditLog(_DocumentStore, AuditListing):
     orders) is created on first use, versioned by its own row of
     `orderkit_meta`. A database of version 1 gains the `recorded_at`
     column on the first open by this orderkit, filled from the stored
-    records; a record it cannot date, as for the orders' `placed_at`,
-    `recorded_between` reads whole each time.
+    records; a record it cannot date is dated by
+    `recorded_between` as `placed_between` dates an order.
 
     Args:
         target: A DSN, an open connection, or a pool.
@@ -434,7 +454,7 @@ class PostgresAuditLog(_DocumentStore, AuditListing):
 
     _component = AUDIT
     _recorded = _LIST_RECORDED
-    _recorded_unknown = _RECORDED_UNKNOWN
+    _recorded_undated = _RECORDED_UNDATED
 
     def append(self, channel: str, records: Sequence[AuditRecord]) -> None:
         """Store the records, skipping those stored; all or nothing.

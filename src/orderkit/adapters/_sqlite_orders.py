@@ -7,7 +7,9 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final, TypeVar, final
+from typing import Any, Final, TypeVar, final
+
+import pendulum
 
 from orderkit.adapters._documents import Documents, Remembered
 from orderkit.adapters._memory_orders import (
@@ -19,7 +21,7 @@ from orderkit.adapters._memory_orders import (
     new_records,
 )
 from orderkit.adapters._micros import to_us
-from orderkit.adapters._order_listing import AuditListing, OrderListing
+from orderkit.adapters._order_listing import AuditListing, OrderListing, Undated
 from orderkit.adapters._sqlite_session import (
     DEFAULT_TIMEOUT,
     SessionStore,
@@ -58,15 +60,22 @@ _FILL_WAITING = (
 )
 # A stored instant as `to_us` writes it, read from the text orderkit's
 # converter writes (`2026-11-11T00:05:00Z`, or with six digits of fraction);
-# NULL for any other text, whose document the store reads instead.
+# NULL for any other text, whose document the store reads instead. The
+# round trip through strftime refuses what SQLite would roll over (30
+# February, 24:00) and Python cannot read; year 0 is before Python's first.
 _ISO_GLOB = (
     "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
 )
+_SECONDS_OF_ISO = (
+    "CAST(strftime('%s', substr(t, 1, 10) || ' ' || substr(t, 12, 8)) AS INTEGER)"
+)
 _US_OF_ISO = (
-    f"CASE WHEN t GLOB {_ISO_GLOB}Z'"
-    f" OR t GLOB {_ISO_GLOB}.[0-9][0-9][0-9][0-9][0-9][0-9]Z'"
-    " THEN CAST(strftime('%s', substr(t, 1, 10) || ' ' || substr(t, 12, 8))"
-    " AS INTEGER) * 1000000"
+    f"CASE WHEN (t GLOB {_ISO_GLOB}Z'"
+    f" OR t GLOB {_ISO_GLOB}.[0-9][0-9][0-9][0-9][0-9][0-9]Z')"
+    " AND substr(t, 1, 4) != '0000'"
+    f" AND strftime('%Y-%m-%dT%H:%M:%S', {_SECONDS_OF_ISO}, 'unixepoch')"
+    " = substr(t, 1, 19)"
+    f" THEN {_SECONDS_OF_ISO} * 1000000"
     " + CASE WHEN length(t) = 27 THEN CAST(substr(t, 21, 6) AS INTEGER) ELSE 0 END"
     " END"
 )
@@ -214,15 +223,27 @@ _LIST_PLACED = (
     " AND (placed_at, channel, order_id) > (?, ?, ?)"
     " ORDER BY placed_at, channel, order_id LIMIT ?"
 )
-_PLACED_UNKNOWN = "SELECT document FROM orderkit_orders WHERE placed_at IS NULL"
+_PLACED_UNDATED = Undated(
+    "SELECT channel, order_id FROM orderkit_orders WHERE placed_at IS NULL",
+    "SELECT channel, order_id, document FROM orderkit_orders WHERE placed_at IS NULL",
+    "SELECT document FROM orderkit_orders WHERE channel = ? AND order_id = ?",
+)
 _LIST_RECORDED = (
     "SELECT channel, record FROM orderkit_audit"
     " WHERE recorded_at >= ? AND recorded_at < ?"
     " AND (recorded_at, channel, order_id, version) > (?, ?, ?, ?)"
     " ORDER BY recorded_at, channel, order_id, version LIMIT ?"
 )
-_RECORDED_UNKNOWN = (
-    "SELECT channel, record FROM orderkit_audit WHERE recorded_at IS NULL"
+_RECORDED_UNDATED = Undated(
+    "SELECT channel, order_id, version FROM orderkit_audit WHERE recorded_at IS NULL",
+    (
+        "SELECT channel, order_id, version, record FROM orderkit_audit"
+        " WHERE recorded_at IS NULL"
+    ),
+    (
+        "SELECT record FROM orderkit_audit"
+        " WHERE channel = ? AND order_id = ? AND version = ?"
+    ),
 )
 _RECORD = (
     "SELECT version, record FROM orderkit_audit"
@@ -253,6 +274,7 @@ class _DocumentStore(SessionStore):
         self._converter = Remembered(
             make_converter() if converter is None else converter
         )
+        self._undated_at: dict[tuple[Any, ...], pendulum.DateTime] = {}
 
 
 @final
@@ -297,9 +319,9 @@ class SqliteOrderStore(_DocumentStore, OrderListing):
     the first open by this orderkit, filled from the stored documents:
     stop every process of the older orderkit first (inserts by a version 1
     orderkit are refused after it). A document whose placed instant is not
-    in orderkit's text (a host converter's) is left undated, and
-    `placed_between` reads it whole each time, until the order is saved
-    again.
+    in orderkit's text (a host converter's) is left undated in its row:
+    `placed_between` reads its document once per store to date it, until
+    the order is saved again.
 
     **Errors.** Every `sqlite3.Error` becomes `StoreError("sqlite",
     operation, detail)` with the driver's error as its cause, after rolling
@@ -324,7 +346,7 @@ class SqliteOrderStore(_DocumentStore, OrderListing):
     _of_status = _LIST_STATUS
     _waiting = _LIST_WAITING
     _placed = _LIST_PLACED
-    _placed_unknown = _PLACED_UNKNOWN
+    _placed_undated = _PLACED_UNDATED
 
     def get(self, channel: str, order_id: str) -> Order | None:
         """Return the stored order, or `None`.
@@ -383,8 +405,8 @@ class SqliteAuditLog(_DocumentStore, AuditListing):
     **Schema.** The table `orderkit_audit` is created on first use,
     versioned by its own row of `orderkit_meta`. A file of version 1 gains
     the `recorded_at` column on the first open by this orderkit, filled
-    from the stored records; a record it cannot date, as for the orders'
-    `placed_at`, `recorded_between` reads whole each time.
+    from the stored records; a record it cannot date is dated by
+    `recorded_between` as `placed_between` dates an order.
 
     Args:
         target: A file path, `":memory:"`, or an open connection.
@@ -401,7 +423,7 @@ class SqliteAuditLog(_DocumentStore, AuditListing):
 
     _component = AUDIT
     _recorded = _LIST_RECORDED
-    _recorded_unknown = _RECORDED_UNKNOWN
+    _recorded_undated = _RECORDED_UNDATED
 
     def append(self, channel: str, records: Sequence[AuditRecord]) -> None:
         """Store the records, skipping those stored; all or nothing.

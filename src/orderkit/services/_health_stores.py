@@ -127,22 +127,26 @@ def _with_trails(
 
 
 def _can_be_stuck(
-    unit: UnitOfWork, page: int
+    unit: UnitOfWork, page: int, wanted: Callable[[Order], bool] = lambda _: True
 ) -> Iterator[tuple[Order, tuple[AuditRecord, ...]]]:
-    """Every order that can be stuck (`_waiting`), with its trail.
+    """Every wanted order that can be stuck (`_waiting`), with its trail.
 
     From a store that lists the orders that wait, the open orders are read
     by status and the ended ones among those that wait, so the orders done
     with are never read; from one without, every order is.
     """
+
+    def can_be_stuck(order: Order) -> bool:
+        return _waiting(order) and wanted(order)
+
     if not lists_waiting(unit):
-        yield from _with_trails(unit, page, _waiting)
+        yield from _with_trails(unit, page, can_be_stuck)
         return
     for status in OrderStatus:
         if not status.is_terminal:
-            yield from _with_trails(unit, page, _waiting, of_status(status))
+            yield from _with_trails(unit, page, can_be_stuck, of_status(status))
     yield from _with_trails(
-        unit, page, lambda o: o.status.is_terminal and _waiting(o), waiting
+        unit, page, lambda o: o.status.is_terminal and can_be_stuck(o), waiting
     )
 
 
@@ -200,16 +204,26 @@ def _may_count(
     if not lists_window(unit):
         yield from _with_trails(unit, page, before_end)
         return
-    # The window's own orders are most of those it changed: read once.
-    placed: set[OrderRef] = set()
-    for read in _with_trails(unit, page, before_end, placed_between(start, end)):
-        placed.add((read[0].channel, read[0].order_id))
-        yield read
-    changed = _changed(unit, page, start, end) - placed
-    yield from _with_trails_of(unit, page, changed, before_end)
-    for read in _can_be_stuck(unit, page):
-        if before_end(read[0]):
+    # Each order's trail is read once, unless the order moved on meanwhile:
+    # the window's own orders are most of those it changed, and many are
+    # still open.
+    seen: dict[OrderRef, int] = {}
+
+    def unseen(order: Order) -> bool:
+        ref = (order.channel, order.order_id)
+        return before_end(order) and order.version > seen.get(ref, 0)
+
+    def noted(
+        reads: Iterable[tuple[Order, tuple[AuditRecord, ...]]],
+    ) -> Iterator[tuple[Order, tuple[AuditRecord, ...]]]:
+        for read in reads:
+            seen[read[0].channel, read[0].order_id] = read[0].version
             yield read
+
+    yield from noted(_with_trails(unit, page, unseen, placed_between(start, end)))
+    changed = _changed(unit, page, start, end) - seen.keys()
+    yield from noted(_with_trails_of(unit, page, changed, unseen))
+    yield from _can_be_stuck(unit, page, unseen)
 
 
 def _stock(
@@ -297,9 +311,9 @@ def health_from_stores(  # noqa: PLR0913 - keyword-only inputs of one report
     the measures present.
 
     It reads those orders and their audit trails, a page of `page` orders
-    per unit of work (the figures are not one snapshot: an order read
-    twice counts as its later read), and, with counts, the ledger's whole
-    movement history: run it off the hot path. From stores with the
+    per unit of work (the figures are not one snapshot: an order that moves
+    on while they are read may count as either read), and, with counts,
+    the ledger's whole movement history: run it off the hot path. From stores with the
     optional reads of a window (`OrderStore.placed_between`,
     `AuditLog.recorded_between` and `OrderStore.waiting`, as orderkit's
     stores have), it reads the orders placed in the window, those it

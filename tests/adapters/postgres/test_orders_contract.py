@@ -8,6 +8,7 @@ schema's DSN.
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -375,6 +376,12 @@ class TestWaitingColumn:
             assert _one(conn, "SELECT pg_temp.orderkit_waits(%s)", document) is True
 
 
+_COLUMNS = (
+    "SELECT o.order_id, o.placed_at, a.recorded_at FROM orderkit_orders"
+    " AS o JOIN orderkit_audit AS a USING (channel, order_id) ORDER BY o.order_id"
+)
+
+
 class TestInstantColumns:
     """The orders' `placed_at` and the records' `recorded_at`, from the migrations."""
 
@@ -414,6 +421,17 @@ class TestInstantColumns:
             query = "SELECT pg_temp.orderkit_instant(%s, 'placed_at')"
             assert _one(conn, query, document) is None
 
+    @pytest.mark.parametrize("text", dated.UNREAD_INSTANTS)
+    def test_an_instant_orderkit_would_not_read_is_left_undated(
+        self, pg_dsn: str, text: str
+    ) -> None:
+        """Text the server would roll over into another instant: left undated."""
+        document = json.dumps({"placed_at": text}).encode()
+        with psycopg.connect(pg_dsn) as conn:
+            conn.execute(INSTANT_FUNCTION)
+            query = "SELECT pg_temp.orderkit_instant(%s, 'placed_at')"
+            assert _one(conn, query, document) is None
+
     def test_older_tables_are_migrated_and_list_by_instant(self, pg_dsn: str) -> None:
         """Opened by this orderkit, orders and records are listed by their instants.
 
@@ -437,21 +455,21 @@ class TestInstantColumns:
                 " VALUES ('douyin', %s, 2, %s)",
                 dated.record_documents().items(),
             )
-        with (
-            PostgresOrderStore(pg_dsn, converter=dated.HOST) as store,
-            PostgresAuditLog(pg_dsn, converter=dated.HOST) as log,
-        ):
+        # On a connection of the host's, and on their own.
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            store = PostgresOrderStore(conn, converter=dated.HOST)
+            log = PostgresAuditLog(conn, converter=dated.HOST)
             dated.check_window_reads(store, log)
-        with psycopg.connect(pg_dsn) as conn:
-            columns = conn.execute(
-                "SELECT o.order_id, o.placed_at, a.recorded_at FROM orderkit_orders"
-                " AS o JOIN orderkit_audit AS a USING (channel, order_id)"
-                " ORDER BY o.order_id"
-            ).fetchall()
+            with (
+                PostgresOrderStore(pg_dsn, converter=dated.HOST) as store,
+                PostgresAuditLog(pg_dsn, converter=dated.HOST) as log,
+            ):
+                dated.check_window_reads(store, log)
+            columns = conn.execute(_COLUMNS).fetchall()
             versions = conn.execute(
                 "SELECT name, value FROM orderkit_meta ORDER BY name"
             ).fetchall()
-        assert columns == dated.COLUMNS
+        assert columns == dated.UPGRADED
         assert versions == [
             ("audit_schema_version", len(AUDIT.migrations)),
             ("orders_schema_version", len(ORDERS.migrations)),
