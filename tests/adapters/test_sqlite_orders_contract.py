@@ -344,6 +344,17 @@ _COLUMNS = (
 )
 
 
+def _filled(document: bytes) -> object:
+    """The `placed_at` the upgrade fills in for a row holding `document`."""
+    with sqlite3.connect(":memory:") as conn:
+        conn.execute("CREATE TABLE orderkit_orders (document BLOB, placed_at)")
+        conn.execute("INSERT INTO orderkit_orders VALUES (?, 0)", (document,))
+        conn.execute(_fill_instant("orderkit_orders", "placed_at", "document"))
+        (found,) = conn.execute("SELECT placed_at FROM orderkit_orders").fetchone()
+    conn.close()
+    return found
+
+
 class TestInstantColumns:
     """Order schema 3's `placed_at` and audit schema 2's `recorded_at`."""
 
@@ -360,42 +371,20 @@ class TestInstantColumns:
     ) -> None:
         """From the JSON text, the microseconds `save` writes, exactly."""
         order = sample_order(placed_at=instant)
-        with sqlite3.connect(":memory:") as conn:
-            conn.execute("CREATE TABLE orderkit_orders (document BLOB, placed_at)")
-            conn.execute(
-                "INSERT INTO orderkit_orders VALUES (?, NULL)",
-                (make_converter().dumps(order),),
-            )
-            conn.execute(_fill_instant("orderkit_orders", "placed_at", "document"))
-            (found,) = conn.execute("SELECT placed_at FROM orderkit_orders").fetchone()
-        conn.close()
-        assert found == to_us(order.placed_at)
+        assert _filled(make_converter().dumps(order)) == to_us(order.placed_at)
 
     @pytest.mark.parametrize("document", FOREIGN_DOCUMENTS)
     def test_a_document_orderkit_did_not_shape_is_left_undated(
         self, document: bytes
     ) -> None:
-        with sqlite3.connect(":memory:") as conn:
-            conn.execute("CREATE TABLE orderkit_orders (document BLOB, placed_at)")
-            conn.execute("INSERT INTO orderkit_orders VALUES (?, 0)", (document,))
-            conn.execute(_fill_instant("orderkit_orders", "placed_at", "document"))
-            (found,) = conn.execute("SELECT placed_at FROM orderkit_orders").fetchone()
-        conn.close()
-        assert found is None
+        assert _filled(document) is None
 
     @pytest.mark.parametrize("text", dated.UNREAD_INSTANTS)
     def test_an_instant_orderkit_would_not_read_is_left_undated(
         self, text: str
     ) -> None:
         """Text SQLite would roll over into another instant: left to the converter."""
-        document = json.dumps({"placed_at": text}).encode()
-        with sqlite3.connect(":memory:") as conn:
-            conn.execute("CREATE TABLE orderkit_orders (document BLOB, placed_at)")
-            conn.execute("INSERT INTO orderkit_orders VALUES (?, 0)", (document,))
-            conn.execute(_fill_instant("orderkit_orders", "placed_at", "document"))
-            (found,) = conn.execute("SELECT placed_at FROM orderkit_orders").fetchone()
-        conn.close()
-        assert found is None
+        assert _filled(json.dumps({"placed_at": text}).encode()) is None
 
     def test_an_older_file_is_upgraded_and_lists_by_instant(self, path: Path) -> None:
         """Opened by this orderkit, orders and records are listed by their instants.

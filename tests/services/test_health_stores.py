@@ -120,6 +120,17 @@ class Shop:
         )
         self.desk.record("douyin", order_id, paid)
 
+    def cancel(self, order_id: str, when: pendulum.DateTime) -> None:
+        """The buyer cancels at `when`, recorded at once."""
+        self.now(when)
+        cancel = Cancelled(
+            order_id=order_id,
+            key=IdempotencyKey("douyin", "trade.cancel", order_id, "1"),
+            occurred_at=when,
+            reason="买家取消 / the buyer cancelled",
+        )
+        self.desk.record("douyin", order_id, cancel)
+
     def ship(self, order_id: str, when: pendulum.DateTime) -> None:
         self.now(when)
         self.desk.record(
@@ -150,14 +161,7 @@ def refund_owed(shop: Shop) -> None:
     """DY-REFUND paid Monday, then cancelled: its refund saga left in flight."""
     shop.accept("DY-REFUND", at(9, 2))
     shop.pay("DY-REFUND", at(9, 2, 5), at(9, 2, 5))
-    shop.now(at(9, 3))
-    cancel = Cancelled(
-        order_id="DY-REFUND",
-        key=IdempotencyKey("douyin", "trade.cancel", "DY-REFUND", "1"),
-        occurred_at=at(9, 3),
-        reason="买家取消 / the buyer cancelled",
-    )
-    shop.desk.record("douyin", "DY-REFUND", cancel)
+    shop.cancel("DY-REFUND", at(9, 3))
     shop.now(NOW)
 
 
@@ -383,14 +387,7 @@ class TestTheWindow:
         refund_owed(shop)
         # Placed Monday, cancelled unpaid on Wednesday: ended, in the window.
         shop.accept("DY-CANCELLED", at(9, 4))
-        shop.now(at(11, 3))
-        cancel = Cancelled(
-            order_id="DY-CANCELLED",
-            key=IdempotencyKey("douyin", "trade.cancel", "DY-CANCELLED", "1"),
-            occurred_at=at(11, 3),
-            reason="买家取消 / the buyer cancelled",
-        )
-        shop.desk.record("douyin", "DY-CANCELLED", cancel)
+        shop.cancel("DY-CANCELLED", at(11, 3))
         # Placed Wednesday 23:30 in Shanghai, taken in the next morning.
         shop.accept("DY-LATE", at(11, 15, 30), recorded=at(11, 23))
         shop.now(NOW)
