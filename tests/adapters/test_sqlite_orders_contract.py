@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tests.adapters import _dated_upgrade as dated
 from tests.adapters._foreign_documents import FOREIGN_DOCUMENTS
@@ -359,6 +359,8 @@ class TestInstantColumns:
     """Order schema 3's `placed_at` and audit schema 2's `recorded_at`."""
 
     @settings(max_examples=200, deadline=None)
+    # SQLite's instant-to-date is off on this day, its date-to-instant not.
+    @example(dt.datetime(300, 3, 1, tzinfo=dt.UTC))
     @given(
         st.datetimes(
             min_value=dt.datetime(1, 1, 1),  # noqa: DTZ001 - bounds of a UTC strategy

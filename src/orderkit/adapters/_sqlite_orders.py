@@ -61,21 +61,26 @@ _FILL_WAITING = (
 # A stored instant as `to_us` writes it, read from the text orderkit's
 # converter writes (`2026-11-11T00:05:00Z`, or with six digits of fraction);
 # NULL for any other text, whose document the store reads instead. The
-# round trip through strftime refuses what SQLite would roll over (30
-# February, 24:00) and Python cannot read; year 0 is before Python's first.
+# fields are checked first: SQLite rolls 30 February or 24:00 over into
+# another instant, which Python refuses to read. (Not by a round trip:
+# SQLite's instant-to-date is off on some days before 1582, such as 1
+# March 300, though its date-to-instant is exact from year 1 to 9999.)
 _ISO_GLOB = (
     "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
 )
-_SECONDS_OF_ISO = (
-    "CAST(strftime('%s', substr(t, 1, 10) || ' ' || substr(t, 12, 8)) AS INTEGER)"
+_Y, _M, _D = (
+    f"CAST(substr(t, {at}, {n}) AS INTEGER)" for at, n in ((1, 4), (6, 2), (9, 2))
 )
+_LEAP = f"({_Y} % 4 = 0 AND ({_Y} % 100 != 0 OR {_Y} % 400 = 0))"
+_DAYS = f"CASE {_M} WHEN 2 THEN 28 + {_LEAP} ELSE 30 + ({_M} + {_M} / 8) % 2 END"
 _US_OF_ISO = (
     f"CASE WHEN (t GLOB {_ISO_GLOB}Z'"
     f" OR t GLOB {_ISO_GLOB}.[0-9][0-9][0-9][0-9][0-9][0-9]Z')"
-    " AND substr(t, 1, 4) != '0000'"
-    f" AND strftime('%Y-%m-%dT%H:%M:%S', {_SECONDS_OF_ISO}, 'unixepoch')"
-    " = substr(t, 1, 19)"
-    f" THEN {_SECONDS_OF_ISO} * 1000000"
+    f" AND {_Y} >= 1 AND {_M} BETWEEN 1 AND 12 AND {_D} BETWEEN 1 AND {_DAYS}"
+    " AND substr(t, 12, 2) < '24' AND substr(t, 15, 2) < '60'"
+    " AND substr(t, 18, 2) < '60'"
+    " THEN CAST(strftime('%s', substr(t, 1, 10) || ' ' || substr(t, 12, 8))"
+    " AS INTEGER) * 1000000"
     " + CASE WHEN length(t) = 27 THEN CAST(substr(t, 21, 6) AS INTEGER) ELSE 0 END"
     " END"
 )

@@ -393,6 +393,7 @@ class TestInstantColumns:
             START,
             START.add(microseconds=1),
             START.replace(year=1, month=1, day=1),
+            START.replace(year=300, month=3, day=1),
         ]
         converter = make_converter()
         # A NUL in a title, every other order: JSON text read all the same.
