@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from orderkit import errors
+from orderkit.dedupe import Fingerprinter, normalize_phone
 from orderkit.errors import (
     CurrencyMismatch,
     EmptyOrder,
@@ -278,3 +279,29 @@ class TestPickling:
             assert type(again) is type(error)
             assert again.__dict__ == error.__dict__
             assert str(again) == str(error)
+
+
+class TestEveryErrorHasFieldAndValue:
+    """A handler of every orderkit error reads `.field` and `.value` safely."""
+
+    def test_an_error_no_input_caused_has_none(self) -> None:
+        for error in (
+            errors.ConcurrencyConflict("hold:H1"),
+            errors.StoreError("postgres", "apply", "connection lost"),
+            errors.HoldNotLive("H1", "expired"),
+        ):
+            assert (error.field, error.value) == (None, None)
+
+    def test_a_configuration_error_names_its_setting_and_value(self) -> None:
+        with pytest.raises(errors.ConfigurationError) as caught:
+            normalize_phone("13800138000", "Mars")
+        assert (caught.value.field, caught.value.setting) == ("region", "region")
+        assert caught.value.value == "Mars"
+        again = pickle.loads(pickle.dumps(caught.value))  # noqa: S301 - our own bytes
+        assert (again.field, again.value) == ("region", "Mars")
+
+    def test_a_secret_is_never_the_value(self) -> None:
+        with pytest.raises(errors.ConfigurationError) as caught:
+            Fingerprinter(b"too-short")
+        assert (caught.value.field, caught.value.value) == ("secret", None)
+        assert "too-short" not in str(caught.value)

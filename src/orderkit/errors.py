@@ -132,8 +132,19 @@ class OrderkitError(Exception):
     Every error pickles with its attributes, so it crosses process
     boundaries (a worker pool returning it to its parent) intact.
 
+    Attributes:
+        field: Where the input at fault sits (`lines[2].quantity`), or the
+            setting at fault for a `ConfigurationError`; `None` for an
+            error no one input caused (a conflict, a store's failure), so
+            that a handler of every error may read it.
+        value: The value at fault, where the error names one; `None`
+            otherwise (and for a secret, which no error shows).
+
     .. versionadded:: 0.1.0
     """
+
+    field: str | None = None
+    value: object = None
 
     def __reduce__(
         self,
@@ -155,6 +166,8 @@ class ValidationError(OrderkitError, ValueError):
 
     .. versionadded:: 0.1.0
     """
+
+    field: str
 
     def __init__(self, field: str, value: object, problem: str) -> None:
         self.field = field
@@ -617,12 +630,18 @@ class ConfigurationError(OrderkitError, RuntimeError):
 
     Attributes:
         setting: The setting that is wrong or missing.
+        field: The same setting, as every input error names its field.
+        value: The setting's value, where it is not a secret; else `None`.
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, setting: str, problem: str) -> None:
+    field: str
+
+    def __init__(self, setting: str, problem: str, *, value: object = None) -> None:
         self.setting = setting
+        self.field = setting
+        self.value = value
         super().__init__(f"{setting}: {problem}")
 
 

@@ -490,12 +490,15 @@ def _relay_channels(channels: Iterable[str] | None) -> frozenset[str] | None:
         raise ConfigurationError(
             "relay_channels",
             f"must be a collection of channel names, not {type(channels).__name__}",
+            value=channels,
         )
     named = tuple(channels)
     for channel in named:
         if not isinstance(channel, str):
             raise ConfigurationError(
-                "relay_channels", f"must hold channel names, not {channel!r}"
+                "relay_channels",
+                f"must hold channel names, not {channel!r}",
+                value=channels,
             )
     return frozenset(map(_channel_name, named))
 
@@ -508,5 +511,5 @@ def _channel_name(channel: str) -> str:
 def _check_region(region: str, setting: str) -> None:
     if region not in _REGIONS:
         raise ConfigurationError(
-            setting, f"{region!r} is not a region phonenumbers knows"
+            setting, f"{region!r} is not a region phonenumbers knows", value=region
         )

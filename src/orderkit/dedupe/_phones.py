@@ -169,7 +169,7 @@ def normalize_phone(
     """
     if region not in _REGIONS:
         raise ConfigurationError(
-            "region", f"{region!r} is not a region phonenumbers knows"
+            "region", f"{region!r} is not a region phonenumbers knows", value=region
         )
     result = read_in(raw, region)
     if isinstance(result, _Refused):

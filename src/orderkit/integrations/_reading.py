@@ -344,11 +344,15 @@ def zone_named(zone: str) -> zoneinfo.ZoneInfo:
     """
     # str(): a value of another type goes on to ZoneInfo's own refusal.
     if not_a_place(str(zone)):
-        raise ConfigurationError("zone", f"{zone!r} is not an IANA zone of a place")
+        raise ConfigurationError(
+            "zone", f"{zone!r} is not an IANA zone of a place", value=zone
+        )
     try:
         return zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
-        raise ConfigurationError("zone", f"{zone!r} is not an IANA zone") from None
+        raise ConfigurationError(
+            "zone", f"{zone!r} is not an IANA zone", value=zone
+        ) from None
 
 
 def _localised(naive: dt.datetime, zone: str, path: str, value: object) -> dt.datetime:

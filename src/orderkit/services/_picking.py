@@ -126,6 +126,7 @@ def check_served(
             f"the pick tasks of {order.channel}:{order.order_id} go to "
             f"{', '.join(others)}, which this desk does not serve: pick it with "
             "that location's desk and warehouse",
+            value=tuple(others),
         )
 
 

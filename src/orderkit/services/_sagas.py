@@ -525,7 +525,7 @@ def recover(  # noqa: PLR0913 - a use case per kind of saga
         runner = runners.get(saga.name)
         if runner is None:
             problem = f"no use case given for {saga.name!r} sagas"
-            error = ConfigurationError("recover", problem)
+            error = ConfigurationError("recover", problem, value=saga.name)
             stalled.append(Stalled(order.channel, order.order_id, saga, error))
             continue
         outcome = _attempt(runner, order)
