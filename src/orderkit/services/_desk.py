@@ -17,7 +17,7 @@ import pendulum
 
 from orderkit._fast import copier
 from orderkit._time import plus
-from orderkit._validate import positive_int
+from orderkit._validate import positive_int, text
 from orderkit.dedupe import Fingerprinter, IdempotencyKey, ReviewState, Screening
 from orderkit.errors import (
     ConcurrencyConflict,
@@ -42,6 +42,7 @@ from orderkit.orders import (
     Applied,
     AuditRecord,
     Batch,
+    Cancelled,
     Closed,
     FieldChange,
     Order,
@@ -1161,6 +1162,59 @@ class OrderDesk:
             )
             closed.append(self.record(order.channel, order.order_id, event))
         return tuple(closed)
+
+    def cancel(
+        self,
+        channel: str,
+        order_id: str,
+        *,
+        reason: str,
+        actor: str,
+        request: str = "desk",
+    ) -> EventRecorded:
+        """Cancel an order for the shop: a buyer who called, a fraud check.
+
+        `record` of a `Cancelled` event the desk makes at the clock's now,
+        with every effect `record` gives it: held stock goes back, and so
+        do committed units not shipped; money taken is owed back through
+        the order's `refund` saga; an order the warehouse picks waits for a
+        person to void its tasks (`review` gains `"pick"`). Its key is
+        `IdempotencyKey("orderkit", "cancelled", order_id, request)`, so
+        the same call again changes nothing. A channel's own cancellation
+        goes to `record`, under the channel's key.
+
+        Args:
+            channel: The order's channel.
+            order_id: The channel's order id.
+            reason: Why, as a person would read it; the audit record keeps
+                it.
+            actor: Who cancels it (a staff id), for the audit record.
+            request: What makes a repeat of this call the same
+                cancellation.
+
+        Returns:
+            What recording the cancellation did.
+
+        Raises:
+            UnknownOrder: The desk has no such order.
+            IllegalTransition: The order is past cancelling (shipped,
+                completed, closed); nothing changed.
+            ValidationError: `reason`, `actor` or `request` is not
+                printable text.
+        """
+        text("request")(None, None, request)
+        event = Cancelled(
+            order_id=order_id,
+            key=IdempotencyKey("orderkit", "cancelled", order_id, request),
+            occurred_at=self._clock.now(),
+            actor=actor,
+            reason=reason,
+        )
+        recorded = self.record(channel, order_id, event)
+        for rejected in recorded.rejected:
+            if rejected.event == event:
+                raise rejected.error
+        return recorded
 
     def order(self, channel: str, order_id: str) -> Order:
         """The order as the desk holds it now.
