@@ -17,7 +17,9 @@ per-buyer, IP and device limits over any `orderkit.ports.LimitStore`;
 `pull` reads a channel's feed page by page and moves its cursor in an
 `orderkit.ports.CursorStore` only after the host accepted the page.
 `reconcile_payments` and `reconcile_stock` compare orders with a payment
-statement and the ledger with a stock count.
+statement and the ledger with a stock count;
+`reconcile_payments_from_stores` and `reconcile_stock_from_stores` read the
+orders and the ledger from the stores themselves.
 `stuck_orders`, `due_to_close`, `status_drift` and `health_report` watch
 the orders (monitoring); `health_from_stores` and `stuck_from_stores` read
 their figures from the stores themselves. `relay` publishes the outbox's
@@ -89,6 +91,12 @@ from orderkit.services._reconcile import DiscrepancyKind as DiscrepancyKind
 from orderkit.services._reconcile import Reconciliation as Reconciliation
 from orderkit.services._reconcile import RowProblem as RowProblem
 from orderkit.services._reconcile import reconcile_payments as reconcile_payments
+from orderkit.services._reconcile_stores import (
+    reconcile_payments_from_stores as reconcile_payments_from_stores,
+)
+from orderkit.services._reconcile_stores import (
+    reconcile_stock_from_stores as reconcile_stock_from_stores,
+)
 from orderkit.services._refunds import Refunds as Refunds
 from orderkit.services._relay import DEFAULT_RELAY_LEASE as DEFAULT_RELAY_LEASE
 from orderkit.services._relay import Relayed as Relayed
@@ -179,7 +187,9 @@ __all__ = [
     "health_report",
     "pull",
     "reconcile_payments",
+    "reconcile_payments_from_stores",
     "reconcile_stock",
+    "reconcile_stock_from_stores",
     "recover",
     "relay",
     "retry",

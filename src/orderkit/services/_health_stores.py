@@ -20,7 +20,6 @@ from orderkit._validate import as_tuple, positive_int
 from orderkit.calendar import DayWindow
 from orderkit.errors import ValidationError
 from orderkit.integrations import ChannelOrder
-from orderkit.inventory import Movement, replay
 from orderkit.orders import AuditRecord, Order, OrderStatus
 from orderkit.ports import Clock, UnitOfWork
 from orderkit.services._health import health_report
@@ -47,17 +46,11 @@ from orderkit.services._order_pages import (
     placed_between,
     waiting,
 )
-from orderkit.services._stock_counts import (
-    StockCount,
-    StockReconciliation,
-    reconcile_stock,
-)
+from orderkit.services._reconcile_stores import reconcile_stock_from_stores
+from orderkit.services._stock_counts import StockCount, StockReconciliation
 
 
 __all__ = ["health_from_stores", "stuck_from_stores"]
-
-# Movements read per call when the counts are checked against the ledger.
-_MOVEMENTS_PAGE = 1000
 
 
 def _bounds(
@@ -229,21 +222,7 @@ def _may_count(
 def _stock(
     unit: UnitOfWork, counts: tuple[StockCount, ...]
 ) -> StockReconciliation | None:
-    if not counts:
-        return None
-    with unit as uow:
-        movements: list[Movement] = []
-        after = 0
-        while True:
-            batch = uow.ledger.movements(after=after, limit=_MOVEMENTS_PAGE)
-            movements.extend(batch)
-            if len(batch) < _MOVEMENTS_PAGE:
-                break
-            after = batch[-1].seq
-    # The balances as these movements make them, not as the store reads
-    # them a moment later: on PostgreSQL (READ COMMITTED) a write committing
-    # between the two reads would be in one and not the other.
-    return reconcile_stock(counts, list(replay(movements).values()), movements)
+    return reconcile_stock_from_stores(unit, counts) if counts else None
 
 
 def health_from_stores(  # noqa: PLR0913 - keyword-only inputs of one report
