@@ -81,7 +81,17 @@ class ChannelOrder:
             (phone normalised), lines, and when it was placed.
         quote: What the channel says about money: offers, shipping, tax and
             the total it charged, for `orderkit.pricing.validate`.
-        status: The channel's status mapped onto the canonical lifecycle.
+        status: The channel's status mapped onto the canonical lifecycle,
+            for people and for `orderkit.services.status_drift`: the desk
+            applies `events`, never `status` (`OrderDesk.accept` takes an
+            order in at the status its placement and events reach). It may
+            be ahead of the events, the channel knowing of facts it states
+            no event for (a capture BigCommerce lists among its
+            transactions, a parcel with no tracking number yet, a FieldMap
+            status with no event mapped), or behind them (a notice still
+            awaiting payment that states the capture); `status_drift`
+            reports the difference once the order is stored: map an event
+            for each status that should move the order.
         channel_status: The channel's own status text, as sent
             (`"authorized/unfulfilled"`), for people and for reconciliation.
         events: Later events the payload states (paid, cancelled, shipped),
@@ -102,7 +112,9 @@ class ChannelOrder:
             nothing to refund).
 
     Raises:
-        OrderMismatch: The quote, an event or a refund is for another order.
+        OrderMismatch: The quote, an event or a refund is for another order
+            (the quote's `field` is `order_id`, or `quote.channel` for a
+            quote of another channel).
         CurrencyMismatch: A refund is in another currency than the order.
         RefundExceedsCapture: The refunds of a stated capture add up to more
             than it took (`field` is the first refund beyond it,
@@ -131,6 +143,10 @@ class ChannelOrder:
         order_id = self.placed.order_id
         if self.quote.order_id != order_id:
             raise OrderMismatch(order_id, self.quote.order_id)
+        if self.quote.channel != self.placed.channel:
+            # An order id is unique within its channel only: another
+            # channel's quote of the same id prices another order.
+            raise OrderMismatch(order_id, self.quote.channel, "quote.channel")
         if self.quote.lines != self.placed.lines:
             raise ValidationError(
                 "quote.lines", self.quote.lines, "are not the order's"
