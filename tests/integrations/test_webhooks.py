@@ -108,6 +108,20 @@ class TestRefusals:
         assert (caught.value.field, caught.value.value) == ("X-Sig", None)
         assert "missing" in str(caught.value)
 
+    def test_a_header_looked_up_and_not_found_is_missing(self) -> None:
+        # A host passing `{"X-Sig": request.headers.get("X-Sig")}`.
+        with pytest.raises(InvalidSignature) as caught:
+            self.VERIFIER.verify(self.BODY, {"X-Sig": None})
+        assert (caught.value.field, caught.value.value) == ("X-Sig", None)
+        assert "missing" in str(caught.value)
+
+    @pytest.mark.parametrize("value", [12345, ["sig"]], ids=["number", "list"])
+    def test_a_value_that_is_not_text_is_named_as_given(self, value: object) -> None:
+        with pytest.raises(InvalidSignature) as caught:
+            self.VERIFIER.verify(self.BODY, {"X-Sig": value})
+        assert (caught.value.field, caught.value.value) == ("X-Sig", value)
+        assert "is not a signature" in str(caught.value)
+
     def test_header_given_twice_with_different_values(self) -> None:
         good = self.VERIFIER.sign(self.BODY)
         with pytest.raises(InvalidSignature, match="twice"):

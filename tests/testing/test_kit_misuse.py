@@ -12,6 +12,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import find, settings
 from hypothesis import strategies as st
@@ -21,14 +22,17 @@ from orderkit.adapters.memory import (
     MemoryOrderStore,
     MemoryUnitOfWork,
 )
+from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import ValidationError
+from orderkit.integrations import ChannelRecord, ChannelRefund
 from orderkit.money import Money
 from orderkit.orders import OrderEvent, OrderPlaced, PaymentCaptured
-from orderkit.ports import LedgerStore
+from orderkit.ports import ChannelPayloads, LedgerStore
 from orderkit.services import Ledger
 from orderkit.testing import (
     FrozenClock,
     LedgerOperation,
+    channel_order,
     check_desk_laws,
     check_ledger_laws,
     check_order_store_laws,
@@ -317,3 +321,53 @@ class TestChannelOrderPrices:
         assert not isinstance(drawn, Money) or (
             drawn.currency.code != currency or drawn.amount <= 0
         )
+
+
+class _RefundingChannel:
+    """A paid order with one channel refund, keyed as `stable` says."""
+
+    channel = "douyin"
+    topics = frozenset({"order.refunded"})
+
+    def __init__(self, *, stable: bool) -> None:
+        self.stable = stable
+
+    def parse(self, payload: Any, *, topic: str) -> Sequence[ChannelRecord]:  # noqa: ARG002 - decoded JSON
+        order = channel_order([("JADE-TEAPOT", 1, "88.00")], paid=True)
+        refund_key = "RF-1" if self.stable else f"RF-1:{payload['delivery']}"
+        refund = ChannelRefund(
+            refund_id="RF-1",
+            order_id="DY-1001",
+            key=IdempotencyKey("douyin", "refund", "DY-1001", refund_key),
+            amount=Money("88.00", "CNY"),
+            created_at=order.placed.occurred_at.add(hours=1),
+            payment_id="PAY-DY-1001",
+        )
+        return (attrs.evolve(order, refunds=(refund,)),)
+
+
+class TestChannelContractKeys:
+    """A re-sent payload must give its refunds the keys it gave them first."""
+
+    @staticmethod
+    def contract(stable: bool) -> ChannelContract:
+        class _Contract(ChannelContract):
+            def make_channel(self) -> ChannelPayloads:
+                return _RefundingChannel(stable=stable)
+
+            def samples(self) -> list[Sample]:
+                return [Sample("refund", "order.refunded", '{"delivery": "d-1"}')]
+
+            def redelivered(self, payload: Any, topic: str) -> Any:  # noqa: ARG002 - decoded JSON
+                return {"delivery": "d-2"}
+
+        return _Contract()
+
+    def test_a_refund_keyed_by_its_delivery_fails_the_contract(self) -> None:
+        contract = self.contract(stable=False)
+        with pytest.raises(AssertionError):
+            contract.test_redelivery_gives_the_same_keys(contract.make_channel())
+
+    def test_a_refund_keyed_by_the_channel_passes(self) -> None:
+        contract = self.contract(stable=True)
+        contract.test_redelivery_gives_the_same_keys(contract.make_channel())

@@ -163,9 +163,17 @@ def _header(headers: object, name: str) -> str:
         problem = "must be the request's headers (an object with items())"
         raise ValidationError("headers", type(headers).__name__, problem)
     wanted = name.lower()
-    values = {
-        _latin1(value) for key, value in items() if _latin1(key).lower() == wanted
-    }
+    # `None` is a header the host looked up and did not find (`headers.get`).
+    given = [
+        value
+        for key, value in items()
+        if _latin1(key).lower() == wanted and value is not None
+    ]
+    for value in given:
+        # Named as given: read as text, a number would be "".
+        if not isinstance(value, str | bytes | bytearray):
+            raise InvalidSignature(name, value, "is not a signature")
+    values = {_latin1(value) for value in given}
     if not values:
         raise InvalidSignature(name, None, "is missing: the webhook is not signed")
     if len(values) > 1:

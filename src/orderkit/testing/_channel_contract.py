@@ -87,7 +87,11 @@ def _keys(records: Sequence[ChannelRecord]) -> list[IdempotencyKey]:
     keys: list[IdempotencyKey] = []
     for record in records:
         if isinstance(record, ChannelOrder):
-            keys += [record.placed.key, *(event.key for event in record.events)]
+            keys += [
+                record.placed.key,
+                *(event.key for event in record.events),
+                *(refund.key for refund in record.refunds),
+            ]
         else:
             keys.append(record.key)
     return keys
