@@ -294,6 +294,7 @@ SURFACE = {
         "read_id",
         "read_instant",
         "read_list",
+        "read_minor_money",
         "read_money",
         "read_object",
         "read_phone",
@@ -301,6 +302,7 @@ SURFACE = {
         "read_signed_money",
         "read_status",
         "read_text",
+        "read_unix",
     ],
     "orderkit.ports": [
         "AuditLog",

@@ -10,20 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-import pendulum
-
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import EmptyOrder, InvalidMoney, ValidationError
+from orderkit.errors import EmptyOrder, ValidationError
 from orderkit.integrations import (
     ChannelOrder,
     ChannelRecord,
     read_id,
     read_list,
+    read_minor_money,
     read_object,
     read_phone,
     read_quantity,
     read_status,
     read_text,
+    read_unix,
 )
 from orderkit.money import Money
 from orderkit.orders import (
@@ -51,26 +51,12 @@ STATUSES: Final[Mapping[str, OrderStatus]] = {
 }
 
 
-def read_fen(value: object, *, path: str) -> Money:
-    """An amount in fen: a non-negative JSON integer, never a decimal."""
-    if type(value) is not int or value < 0:
-        raise InvalidMoney(path, value, "must be a whole number of fen")
-    return Money.from_minor(value, CURRENCY)
-
-
 def read_code(value: object, *, path: str) -> str:
     """Text that names a thing (a SKU): printable, as orderkit requires."""
     code = read_text(value, path=path)
     if not code.isprintable():
         raise ValidationError(path, value, "must not contain control characters")
     return code
-
-
-def read_unix(value: object, *, path: str) -> pendulum.DateTime:
-    """An instant from Unix seconds (a JSON integer), in UTC."""
-    if type(value) is not int or not 0 < value < 2**32:
-        raise ValidationError(path, value, "must be a time in Unix seconds")
-    return pendulum.from_timestamp(value, tz="UTC")
 
 
 class LiveBuyPayloads:
@@ -125,14 +111,18 @@ def _order(order: Mapping[str, Any]) -> ChannelOrder:
         address=_address(read_object(order.get("post_addr"), path="order.post_addr")),
         lines=lines,
     )
-    paid = read_fen(order.get("pay_amount"), path="order.pay_amount")
-    coupon = read_fen(order.get("coupon_amount", 0), path="order.coupon_amount")
+    paid = read_minor_money(order.get("pay_amount"), CURRENCY, path="order.pay_amount")
+    coupon = read_minor_money(
+        order.get("coupon_amount", 0), CURRENCY, path="order.coupon_amount"
+    )
     quote = Quote(
         order_id,
         CHANNEL,
         lines,
         offers=[AmountOff("coupon", coupon)] if coupon.minor else [],
-        shipping=read_fen(order.get("post_amount", 0), path="order.post_amount"),
+        shipping=read_minor_money(
+            order.get("post_amount", 0), CURRENCY, path="order.post_amount"
+        ),
         stated_total=paid,
     )
     return ChannelOrder(
@@ -167,7 +157,7 @@ def _line(item: object, path: str) -> OrderLine:
         read_id(line.get("item_id"), path=f"{path}.item_id"),
         read_code(line.get("sku_code"), path=f"{path}.sku_code"),
         read_quantity(line.get("count"), path=f"{path}.count"),
-        read_fen(line.get("price"), path=f"{path}.price"),
+        read_minor_money(line.get("price"), CURRENCY, path=f"{path}.price"),
         title=read_text(line.get("title"), path=f"{path}.title", required=False),
     )
 

@@ -26,6 +26,7 @@ from orderkit.integrations import (
     read_id,
     read_instant,
     read_list,
+    read_minor_money,
     read_money,
     read_object,
     read_phone,
@@ -33,6 +34,7 @@ from orderkit.integrations import (
     read_signed_money,
     read_status,
     read_text,
+    read_unix,
 )
 from orderkit.money import Money
 
@@ -423,3 +425,99 @@ class TestSignedMoney:
         with pytest.raises(InvalidMoney) as caught:
             read_signed_money(text, "CNY", path="fee")
         assert ("fee", text) == (caught.value.field, caught.value.value)
+
+
+def _short_id(value: object) -> str:
+    return repr(value)[:20]
+
+
+class TestMinorMoney:
+    """Whole fen or cents, as JSON integers or ASCII digits."""
+
+    @pytest.mark.parametrize(
+        ("value", "currency", "expected"),
+        [
+            (12900, "CNY", Money("129.00", "CNY")),
+            ("12900", "CNY", Money("129.00", "CNY")),
+            (0, "CNY", Money("0.00", "CNY")),
+            (1, "USD", Money("0.01", "USD")),
+            (500, "JPY", Money("500", "JPY")),
+            ("000995", "KWD", Money("0.995", "KWD")),
+        ],
+    )
+    def test_accepted(self, value: object, currency: str, expected: Money) -> None:
+        assert read_minor_money(value, currency, path="price") == expected
+
+    @given(st.integers(min_value=0, max_value=10**26))
+    def test_it_is_the_amount_in_minor_units(self, fen: int) -> None:
+        assert read_minor_money(fen, "CNY", path="price").minor == fen
+        assert read_minor_money(str(fen), "CNY", path="price").minor == fen
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            -1,
+            1.5,
+            Decimal("12900.0"),
+            Decimal(12900),
+            "1e3",
+            "-5",
+            "\uff12",
+            "",
+            None,
+            True,
+            "129.00",
+            10**40,
+            "9" * 5000,
+        ],
+        ids=_short_id,
+    )
+    def test_refused(self, value: object) -> None:
+        with pytest.raises(InvalidMoney) as caught:
+            read_minor_money(value, "CNY", path="order.items[0].price")
+        assert (caught.value.field, caught.value.value) == (
+            "order.items[0].price",
+            value,
+        )
+
+    def test_an_unknown_currency_is_named(self) -> None:
+        with pytest.raises(UnknownCurrency):
+            read_minor_money(100, "XYZ", path="price")
+
+
+class TestUnix:
+    """Whole Unix seconds, as JSON integers or ASCII digits, read in UTC."""
+
+    def test_seconds_are_an_instant_in_utc(self) -> None:
+        # 11 November 2025 23:59:59 in Shanghai.
+        read = read_unix(1762876799, path="created")
+        assert read == pendulum.datetime(2025, 11, 11, 15, 59, 59)
+        assert read.timezone_name == "UTC"
+        assert read_unix("1762876799", path="created") == read
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            0,
+            -5,
+            1762876799000,
+            253_402_300_800,
+            1.5,
+            Decimal(5),
+            "",
+            "1.5",
+            "-5",
+            None,
+            True,
+            "9" * 5000,
+        ],
+        ids=_short_id,
+    )
+    def test_refused(self, value: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            read_unix(value, path="order.created")
+        assert (caught.value.field, caught.value.value) == ("order.created", value)
+
+    def test_the_last_second_before_the_year_10000(self) -> None:
+        last = read_unix(253_402_300_799, path="t")
+        assert last == pendulum.datetime(9999, 12, 31, 23, 59, 59)

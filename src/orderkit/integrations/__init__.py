@@ -10,7 +10,8 @@ that is the same on every re-delivery.
 
 The readers never guess: `load_json` keeps numbers exact (`Decimal`, never
 `float`) and refuses NaN, Infinity and repeated keys; `read_money` takes
-decimal text or exact numbers only; `read_instant` needs the zone the
+decimal text or exact numbers only (`read_minor_money` whole fen or cents);
+`read_unix` takes whole Unix seconds; `read_instant` needs the zone the
 channel documents for a naive time; `read_status` refuses a status the
 channel's table does not list. Each error names the payload path.
 
@@ -41,6 +42,7 @@ from orderkit.integrations._reading import (
     read_id,
     read_instant,
     read_list,
+    read_minor_money,
     read_money,
     read_object,
     read_phone,
@@ -48,6 +50,7 @@ from orderkit.integrations._reading import (
     read_signed_money,
     read_status,
     read_text,
+    read_unix,
 )
 from orderkit.integrations._records import (
     ChannelOrder,
@@ -85,6 +88,7 @@ __all__ = [
     "read_id",
     "read_instant",
     "read_list",
+    "read_minor_money",
     "read_money",
     "read_object",
     "read_phone",
@@ -92,4 +96,5 @@ __all__ = [
     "read_signed_money",
     "read_status",
     "read_text",
+    "read_unix",
 ]

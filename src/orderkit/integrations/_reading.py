@@ -58,6 +58,10 @@ _MAX_TEXT: Final = 10_000
 _DECIMAL_TEXT: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 _PHONE_REGIONS: Final = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _MAX_DIGITS: Final = len(str(MAX_QUANTITY))
+# Digits text is read as an integer up to; Python refuses past 4,300.
+_MAX_INT_TEXT: Final = 4000
+# 10000-01-01T00:00:00Z, in Unix seconds.
+_YEAR_10000: Final = 253_402_300_800
 
 
 def load_json(data: str | bytes) -> Any:  # noqa: ANN401 - JSON is any shape
@@ -240,6 +244,66 @@ def read_money(value: object, currency: Currency | str, *, path: str) -> Money:
         return Money(amount, currency)
     except InvalidMoney as error:
         raise InvalidMoney(path, value, error.problem) from None
+
+
+def read_minor_money(value: object, currency: Currency | str, *, path: str) -> Money:
+    """Money from a whole number of the currency's minor units (fen, cents).
+
+    Many channels (Douyin, Pinduoduo, WeChat Pay) write `12900` for 129.00
+    CNY: a JSON integer, or ASCII digits as text. A fraction, even `12900.0`,
+    is refused, as are negative amounts: a count of fen has none.
+
+    Raises:
+        InvalidMoney: The value is not a whole, non-negative number of
+            minor units, or has more digits than an amount may.
+        UnknownCurrency: The currency is not an ISO 4217 code.
+
+    .. versionadded:: 0.1.0
+    """
+    if type(value) is int:
+        minor = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        # Bounded before int(): `from_minor` refuses so many digits anyway.
+        minor = int(value) if len(value) <= _MAX_INT_TEXT else -1
+    else:
+        raise InvalidMoney(path, value, "must be a whole number of minor units")
+    if minor < 0:
+        too_long = type(value) is not int
+        problem = "has too many digits" if too_long else "must not be negative"
+        raise InvalidMoney(path, value, problem)
+    try:
+        return Money.from_minor(minor, currency)
+    except InvalidMoney as error:
+        raise InvalidMoney(path, value, error.problem) from None
+
+
+def read_unix(value: object, *, path: str) -> pendulum.DateTime:
+    """An instant in UTC from whole Unix seconds, a JSON integer or digits.
+
+    Seconds since 1970-01-01T00:00:00Z, as Douyin or Pinduoduo write a
+    time: no zone to name. Milliseconds are refused, not read as a time in
+    the year 50,000: a value must fall before the year 10000.
+
+    Raises:
+        ValidationError: The value is not whole seconds from 1 to the end
+            of the year 9999.
+
+    .. versionadded:: 0.1.0
+    """
+    if type(value) is int:
+        seconds = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        seconds = int(value) if len(value) <= _MAX_INT_TEXT else 0
+    else:
+        raise ValidationError(path, value, "must be a time in whole Unix seconds")
+    if not 0 < seconds < _YEAR_10000:
+        raise ValidationError(
+            path,
+            value,
+            "must be Unix seconds after 1970 and before the year 10000"
+            " (not milliseconds)",
+        )
+    return pendulum.from_timestamp(seconds, tz="UTC")
 
 
 def read_signed_money(value: object, currency: Currency | str, *, path: str) -> Money:

@@ -467,6 +467,43 @@ class TestSpecValidation:
         assert "7" == record.order_id
         assert utc(2025, 6, 18, 2) == record.placed.occurred_at
 
+    def test_fen_and_unix_seconds(self) -> None:
+        spec = minimal_spec()
+        spec["fields"]["placed_at"] = {"path": "created_at", "as": "unix"}
+        spec["fields"]["shipping"] = {"path": "post_fee", "as": "minor"}
+        spec["lines"]["fields"]["unit_price"] = {"path": "price", "as": "minor"}
+        payload = {
+            "id": 7,
+            "created_at": 1762876799,
+            "state": "PAID",
+            "buyer": "b-1",
+            "post_fee": "600",
+            "items": [{"id": 1, "sku": "S", "qty": 2, "price": 12900}],
+        }
+        (record,) = FieldMap.from_dict(spec).parse(payload, topic="order")
+        assert isinstance(record, ChannelOrder)
+        assert utc(2025, 11, 11, 15, 59, 59) == record.placed.occurred_at
+        assert Money("129.00", "CNY") == record.placed.lines[0].unit_price
+        assert Money("6.00", "CNY") == record.quote.shipping
+
+    def test_fen_and_seconds_refused_name_their_paths(self) -> None:
+        spec = minimal_spec()
+        spec["fields"]["placed_at"] = {"path": "created_at", "as": "unix"}
+        spec["lines"]["fields"]["unit_price"] = {"path": "price", "as": "minor"}
+        payload = {
+            "id": 7,
+            "created_at": 1762876799000,
+            "state": "PAID",
+            "buyer": "b-1",
+            "items": [{"id": 1, "sku": "S", "qty": 2, "price": "129.00"}],
+        }
+        with pytest.raises(MappingError) as caught:
+            FieldMap.from_dict(spec).parse(payload, topic="order")
+        assert {(e.field, e.value) for e in caught.value.errors} == {
+            ("created_at", 1762876799000),
+            ("items[0].price", "129.00"),
+        }
+
     def test_a_null_object_on_the_way_to_a_field_is_no_value(self) -> None:
         spec = minimal_spec()
         spec["fields"]["buyer.phone"] = "consignee.mobile"
@@ -537,6 +574,13 @@ class TestSpecValidation:
             ("shipping", {"const": 1.5}, "fields.shipping.const"),
             ("placed_at", {"path": "t", "zone": "Nowhere"}, "fields.placed_at.zone"),
             ("placed_at", {"path": "t", "zone": "Europe"}, "fields.placed_at.zone"),
+            (
+                "placed_at",
+                {"path": "t", "as": "unix", "zone": "Asia/Shanghai"},
+                "fields.placed_at.zone",
+            ),
+            ("order_id", {"path": "id", "as": "minor"}, "fields.order_id.as"),
+            ("shipping", {"path": "s", "as": "unix"}, "fields.shipping.as"),
             (
                 "placed_at",
                 {"path": "t", "zone": "posixrules"},

@@ -17,11 +17,13 @@ from orderkit.errors import (
 from orderkit.integrations import (
     read_id,
     read_instant,
+    read_minor_money,
     read_money,
     read_phone,
     read_quantity,
     read_status,
     read_text,
+    read_unix,
 )
 from orderkit.integrations._reading import zone_named
 from orderkit.money import Currency
@@ -35,15 +37,27 @@ from orderkit.orders import (
 # What a spec may name
 
 
-_CONVERTERS: Final = ("text", "id", "money", "phone", "instant", "integer", "flag")
+_CONVERTERS: Final = (
+    "text",
+    "id",
+    "money",
+    "minor",
+    "phone",
+    "instant",
+    "unix",
+    "integer",
+    "flag",
+)
 
 # The converters a kind of target accepts; the first is its default.
 _KINDS: Final[Mapping[str, tuple[str, ...]]] = {
     "id": ("id", "text"),
     "text": ("text", "id"),
     "phone": ("phone", "text"),
-    "money": ("money",),
-    "instant": ("instant",),
+    # Amounts as decimal yuan, or as whole fen (`minor`).
+    "money": ("money", "minor"),
+    # Times as text, or as whole Unix seconds (`unix`), which need no zone.
+    "instant": ("instant", "unix"),
     "integer": ("integer",),
     # A flag is read as one, or as text that a map turns into one.
     "flag": ("flag", "text"),
@@ -500,6 +514,7 @@ def read_flag(value: object, *, path: str) -> bool:
 # The converters that need nothing but the value and its path.
 _BY_PATH: Final[Mapping[str, Callable[..., object]]] = {
     "id": read_id,
+    "unix": read_unix,
     "integer": read_quantity,
     "flag": read_flag,
 }
@@ -512,6 +527,8 @@ def read_value(value: object, field: Field, settings: Settings, path: str) -> ob
         return plain(value, path=path)
     if convert == "money":
         return read_money(value, settings.currency, path=path)
+    if convert == "minor":
+        return read_minor_money(value, settings.currency, path=path)
     if convert == "phone":
         return read_phone(value, path=path, region=settings.region)
     if convert == "instant":
