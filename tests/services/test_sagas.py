@@ -1046,7 +1046,7 @@ class TestAfterSalesRefunds:
         with pytest.raises(ValidationError, match=r"0 units shipped") as caught:
             self.inspected(shop.desk, requested_case())
 
-        assert "lines[0].quantity" == caught.value.field
+        assert "after_sales[0].lines[0].quantity" == caught.value.field
         assert before == stored(shop.unit)
         # Refused, it returns nothing: the desk records it.
         rejected = reject_case(
@@ -1136,10 +1136,39 @@ class TestAfterSalesRefunds:
         assert payments.captured("wx-2") == cny("0.00")
         assert payments.captured("alipay-77") == cny("288.00")
 
-    def test_a_refund_beyond_the_capture_is_never_sent(
+    def test_a_refund_beyond_the_capture_is_refused_when_recorded(
         self, shop: Shop, shipped: OrderDesk, payments: FakePayments
     ) -> None:
-        self.inspected(shipped, passed_case(refund="600.00"))
+        before = stored(shop.unit)
+
+        with pytest.raises(RefundExceedsCapture) as caught:
+            self.inspected(shipped, passed_case(refund="600.00"))
+
+        assert caught.value.field == "after_sales[0].refund_amount"
+        assert stored(shop.unit) == before
+        assert shop.refunds(payments).send_due() == ()
+        assert case_key() not in payments.calls
+        assert payments.captured("alipay-77") == cny("576.00")
+
+    def test_a_refund_the_ledger_no_longer_allows_is_never_sent(
+        self, shop: Shop, shipped: OrderDesk, payments: FakePayments
+    ) -> None:
+        # Within the capture when recorded; finance refunds 100.00 by hand
+        # before the saga runs, and 500.00 is more than is left.
+        self.inspected(shipped, passed_case(refund="500.00"))
+        by_hand = (
+            stored_ledger(shop.unit)
+            .request_refund("RF-HAND-9", "alipay-77", cny("100.00"), "差价", T0)
+            .settle_refund("RF-HAND-9", T0)
+        )
+        shipped.amend(
+            CH,
+            "DY-2001",
+            by_hand,
+            key=IdempotencyKey("erp", "ledger", "DY-2001", "9"),
+            actor="fin",
+            source="erp",
+        )
         (stalled,) = shop.refunds(payments).send_due()
         assert isinstance(stalled, Stalled)
         assert isinstance(stalled.error, RefundExceedsCapture)

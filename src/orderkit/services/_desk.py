@@ -875,8 +875,21 @@ class OrderDesk:
 
         Raises:
             UnknownOrder: The desk has no such order.
-            ValidationError: `part` is none of the three, or does not fit;
-                a new case returns units not shipped (`lines[i].quantity`).
+            ValidationError: `part` is none of the three, or does not fit.
+                A case is refused before anything is written, when first
+                recorded (unless rejected) and when its passed inspection
+                is: it returns units not shipped or put back by an earlier
+                case (`after_sales[i].lines[j].quantity`), or its
+                `return_to` is not one of `DeskPolicy.locations`
+                (`after_sales[i].return_to`); `i` is the case's index in
+                `Order.after_sales` once recorded.
+            RefundExceedsCapture: The case's refund is more than its
+                payment can still give back: the payment ledger's
+                refundable amount on `case.payment_id`, less what the
+                order's other cases owed their refund ask of it
+                (`after_sales[i].refund_amount`). A case refunded
+                otherwise, or returning units paid back twice, is not
+                checked; an `Override` lets a refund go beyond the capture.
             IllegalTransition: The part moves backwards: a payment ledger
                 that drops or changes what the stored one holds (the
                 reason says to extend `order.payment_ledger`).

@@ -6,7 +6,7 @@ often the change is retried: the outbox keeps one of each.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring
 from typing import Final, Literal
 
@@ -296,6 +296,14 @@ def case_owed(order: Order) -> AfterSalesCase | None:
     case returning units of a line paid back twice (`lines_paid_twice`) is
     never owed: a person settles it.
     """
+    return next(cases_owed(order), None)
+
+
+def cases_owed(order: Order) -> Iterator[AfterSalesCase]:
+    """The cases of the order whose passed inspection waits for its refund.
+
+    In the order's order; see `case_owed` for what a case is owed.
+    """
     ledger = order.payment_ledger
     sent = set() if ledger is None else {r.refund_id for r in ledger.refunds}
     twice = lines_paid_twice(order)
@@ -303,8 +311,7 @@ def case_owed(order: Order) -> AfterSalesCase | None:
         if case.state is not CaseState.INSPECTED or not case.inspection_passed:
             continue
         if case_refund_key(order, case) not in sent and not returns(case, twice):
-            return case
-    return None
+            yield case
 
 
 @attrs.frozen
@@ -366,6 +373,18 @@ def lines_paid_twice(order: Order) -> frozenset[str]:
         for line_id, paid in _paid_back(order).items()
         if paid.units > bought.get(line_id, 0)
     )
+
+
+def paid_twice_once_passed(order: Order, case: AfterSalesCase) -> frozenset[str]:
+    """`lines_paid_twice` of `order` once `case`, recorded with it, has passed.
+
+    Whether a case will owe its refund is known before its inspection: a
+    case returning units of these lines owes nothing once it passes (a
+    person settles it), whatever it asks.
+    """
+    passed = attrs.evolve(case, inspection_passed=True)
+    others = [c for c in order.after_sales if c.case_id != case.case_id]
+    return lines_paid_twice(_evolve_order(order, after_sales=(*others, passed)))
 
 
 def returns(case: AfterSalesCase, lines: frozenset[str]) -> bool:

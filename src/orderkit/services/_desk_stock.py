@@ -12,10 +12,17 @@ import pendulum
 from orderkit._time import plus
 from orderkit._validate import MAX_INT
 from orderkit.dedupe import IdempotencyKey
-from orderkit.errors import HoldNotLive, InsufficientStock, ValidationError
+from orderkit.errors import (
+    CaptureExceedsAuthorisation,
+    HoldNotLive,
+    InsufficientStock,
+    RefundExceedsCapture,
+    ValidationError,
+)
 from orderkit.integrations import PickLine, PickTask
 from orderkit.inventory import Balance, Hold, HoldState, Route, Shortage, StockLine
 from orderkit.inventory._routing import route_summed
+from orderkit.money import Money
 from orderkit.orders import (
     AfterSalesCase,
     Cancelled,
@@ -31,9 +38,17 @@ from orderkit.orders._aftersales import restock_key
 from orderkit.orders._messages import known_order_stream
 from orderkit.orders._parcels import shipped_by_line
 from orderkit.ports import Clock, LedgerStore, Outbox
+from orderkit.pricing import PaymentLedger
 from orderkit.services._balance_reads import balances_by_sku
+from orderkit.services._desk_notes import (
+    cases_owed,
+    just_passed,
+    paid_twice_once_passed,
+    returns,
+)
 from orderkit.services._intake import DeskPolicy
 from orderkit.services._ledger import Ledger
+from orderkit.services._saga_steps import with_payments
 
 
 _S = OrderStatus
@@ -304,12 +319,30 @@ class OrderStock:
         the case (`restock_key`). The case's lines of unstocked order lines
         (a gift card, a fee) go back nowhere: the ledger never had them.
 
+        A case the order does not have yet (unless rejected: it returns
+        nothing), and one whose passed inspection would restock, must name a
+        location of the desk (`DeskPolicy.locations`) as its `return_to`:
+        units put back anywhere else would sit where nothing routes from.
+
         Raises:
             ValidationError: The case returns more units of a line than
-                shipped and not put back by an earlier case; nothing is
-                restocked.
+                shipped and not put back by an earlier case
+                (`after_sales[i].lines[j].quantity`), or its `return_to` is
+                not a location of the desk (`after_sales[i].return_to`);
+                nothing is restocked.
         """
         before = next((c for c in order.after_sales if c.case_id == case.case_id), None)
+        restocks = case.inspection_passed is True and (
+            before is None or before.inspection_passed is None
+        )
+        opened = before is None and case.state is not CaseState.REJECTED
+        if (opened or restocks) and case.return_to not in self._policy.locations:
+            raise ValidationError(
+                f"{_case_field(order, case)}.return_to",
+                case.return_to,
+                "is not a location of this desk (DeskPolicy.locations: "
+                f"{', '.join(self._policy.locations)})",
+            )
         # The verdict is set once, by the inspection: a stored verdict means
         # the units went back (or stayed out) when it was recorded.
         if not case.inspection_passed or (
@@ -352,19 +385,94 @@ def _until(deadline: pendulum.DateTime, now: pendulum.DateTime) -> dt.timedelta:
 
 
 def check_opened(order: Order, case: AfterSalesCase) -> None:
-    """Refuse a case the order does not have yet that returns units never shipped.
+    """Refuse a case that returns units never shipped, or asks too much back.
 
     Checked when the case is first recorded, whatever its step, so that a
     return of units still in the warehouse is refused when it is opened,
     not at its inspection days later. A rejected case returns nothing.
 
+    Its refund is checked when the case is first recorded and when its
+    passed inspection is (the refund falls due then): see `_check_refund`.
+    `i` in the fields below is the case's index in `order.after_sales`
+    once recorded.
+
     Raises:
         ValidationError: The case returns more units of a line than shipped
-            and not put back by an earlier case (`lines[i].quantity`).
+            and not put back by an earlier case
+            (`after_sales[i].lines[j].quantity`).
+        RefundExceedsCapture: The case's refund is more than its payment
+            can still give back (`after_sales[i].refund_amount`).
     """
     known = any(c.case_id == case.case_id for c in order.after_sales)
     if not known and case.state is not CaseState.REJECTED:
         _check_returnable(order, case)
+    if not known or just_passed(order, case):
+        _check_refund(order, case)
+
+
+def _case_field(order: Order, case: AfterSalesCase) -> str:
+    """The field path of `case` once recorded with `order`, as `check_parts` names it.
+
+    Its index among the order's cases: where it is stored already, else
+    after the last (where `record_case` puts a new case).
+    """
+    index = next(
+        (i for i, c in enumerate(order.after_sales) if c.case_id == case.case_id),
+        len(order.after_sales),
+    )
+    return f"after_sales[{index}]"
+
+
+def _check_refund(order: Order, case: AfterSalesCase) -> None:
+    """Refuse a case whose refund its payment cannot give back.
+
+    The refund saga checks the payment ledger before it sends (as the
+    order's captured payments make it, `with_payments`), and a case asking
+    more than it allows would stall there, after its units were taken
+    back. Its payment can give back what the ledger has as refundable
+    (captured and overrides, less what is refunded or pending), less what
+    the order's other cases owed their refund already ask of it
+    (`cases_owed`: passed inspection, refund not sent yet).
+
+    A case orderkit sends no refund for is not checked: one refunded
+    otherwise (`refund_id`, by hand or by the channel's refund), rejected,
+    resolved, failed at inspection, or returning units of a line that its
+    passing would have paid back twice (a person settles it).
+    """
+    if (
+        case.refund_id is not None
+        or case.state in {CaseState.REJECTED, CaseState.RESOLVED}
+        or case.inspection_passed is False
+        or returns(case, paid_twice_once_passed(order, case))
+    ):
+        return
+    ledger = order.payment_ledger or PaymentLedger(order.order_id, order.currency)
+    try:
+        ledger = with_payments(ledger, order.payments)
+    except CaptureExceedsAuthorisation:
+        # The ledger refuses the order's payments: the saga stalls on it
+        # whatever the case asks, and a person sorts the ledger out.
+        return
+    payment_id = case.payment_id
+    left = ledger.totals(payment_id).refundable
+    owed = [
+        c
+        for c in cases_owed(order)
+        if c.case_id != case.case_id and c.payment_id == payment_id
+    ]
+    asked = sum((c.refund_amount for c in owed), Money.zero(order.currency))
+    if case.refund_amount > left - asked:
+        others = (
+            f", {asked} of it owed to cases {', '.join(c.case_id for c in owed)}"
+            if owed
+            else ""
+        )
+        raise RefundExceedsCapture(
+            f"{_case_field(order, case)}.refund_amount",
+            case.refund_amount,
+            f"payment {payment_id!r} has {left} captured and not refunded or "
+            f"pending{others}; record an override to go beyond it",
+        )
 
 
 def _check_returnable(order: Order, case: AfterSalesCase) -> None:
@@ -386,7 +494,7 @@ def _check_returnable(order: Order, case: AfterSalesCase) -> None:
         returnable = left.get(line.line_id, 0)
         if line.quantity > returnable:
             raise ValidationError(
-                f"lines[{i}].quantity",
+                f"{_case_field(order, case)}.lines[{i}].quantity",
                 line.quantity,
                 f"line {line.line_id!r} has {max(returnable, 0)} units shipped"
                 " and not returned by an earlier case",
