@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pendulum
 import pytest
-from tests.services._samples import backend
 
 from orderkit.dedupe import Fingerprinter
 from orderkit.errors import InvalidQuantity, ValidationError
@@ -32,11 +28,6 @@ from orderkit.testing import FrozenClock, channel_order
 
 T0 = pendulum.datetime(2026, 11, 11, 2, 0)
 IDS = ["DY-1001", "DY-1002", "DY-1003"]
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
-    yield from backend(request.param, tmp_path / "desk.db")
 
 
 @pytest.fixture
