@@ -9,6 +9,7 @@ from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import IllegalTransition, UnknownOrder, ValidationError
 from orderkit.orders import (
     Applied,
+    Closed,
     Duplicate,
     OrderStatus,
     PickingStarted,
@@ -123,6 +124,42 @@ def test_a_shipped_order_is_refused_and_nothing_changes(
     assert desk.order("douyin", "DY-1001") == before
     assert trail(unit) == records
     assert available(unit, clock) == 3
+
+
+def test_a_closed_order_is_refused_and_nothing_changes(
+    desk: OrderDesk, unit: UnitOfWork
+) -> None:
+    desk.accept(channel_order(LINES))
+    closed = Closed(
+        order_id="DY-1001",
+        key=IdempotencyKey("douyin", "closed", "DY-1001", "1"),
+        occurred_at=T0.add(hours=1),
+    )
+    desk.record("douyin", "DY-1001", closed)
+    before = desk.order("douyin", "DY-1001")
+    records = trail(unit)
+
+    with pytest.raises(IllegalTransition) as refused:
+        desk.cancel("douyin", "DY-1001", reason="buyer called", actor="cs.li")
+
+    assert refused.value.status == OrderStatus.CLOSED
+    assert desk.order("douyin", "DY-1001") == before
+    assert trail(unit) == records
+
+
+def test_an_order_cancelled_already_is_returned_as_it_is(
+    desk: OrderDesk, unit: UnitOfWork
+) -> None:
+    desk.accept(channel_order(LINES))
+    first = desk.cancel("douyin", "DY-1001", reason="buyer called", actor="cs.li")
+    records = trail(unit)
+
+    again = desk.cancel(
+        "douyin", "DY-1001", reason="buyer called", actor="cs.wang", request="2"
+    )
+
+    assert again.order == first.order
+    assert trail(unit) == records
 
 
 @pytest.mark.parametrize(

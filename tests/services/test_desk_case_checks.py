@@ -43,18 +43,28 @@ from orderkit.testing.fakes import FakeCarrier, FakePayments
 ID = "DY-2003"
 
 
+def shipped(
+    unit: UnitOfWork,
+    clock: FrozenClock,
+    payments: FakePayments,
+    second: OrderLine | None = None,
+) -> OrderDesk:
+    """DY-2003, a teapot and `second` (another), accepted, paid and shipped."""
+    if second is None:
+        second = OrderLine("L2", "JADE-TEAPOT", 1, cny("288.00"))
+    desk = stocked_desk(unit, clock)
+    lines = [OrderLine("L1", "JADE-TEAPOT", 1, cny("288.00")), second]
+    desk.accept(awaiting_payment(attrs.evolve(placed(order_id=ID), lines=lines)))
+    paid = cny("288.00") + second.unit_price * second.quantity
+    Checkout(unit, clock, desk, payments).pay(CH, ID, "alipay-77", paid)
+    Shipping(unit, clock, desk, FakeCarrier(clock)).ship(CH, ID, "SHIP-1")
+    return desk
+
+
 @pytest.fixture
 def desk(unit: UnitOfWork, clock: FrozenClock, payments: FakePayments) -> OrderDesk:
     """DY-2003 accepted, paid in full on alipay-77 and shipped."""
-    desk = stocked_desk(unit, clock)
-    lines = [
-        OrderLine("L1", "JADE-TEAPOT", 1, cny("288.00")),
-        OrderLine("L2", "JADE-TEAPOT", 1, cny("288.00")),
-    ]
-    desk.accept(awaiting_payment(attrs.evolve(placed(order_id=ID), lines=lines)))
-    Checkout(unit, clock, desk, payments).pay(CH, ID, "alipay-77", cny("576.00"))
-    Shipping(unit, clock, desk, FakeCarrier(clock)).ship(CH, ID, "SHIP-1")
-    return desk
+    return shipped(unit, clock, payments)
 
 
 def requested(
@@ -176,6 +186,29 @@ class TestReturnTo:
         )
         assert written(unit, clock) == before
 
+    def test_a_case_of_unstocked_lines_puts_nothing_back_anywhere(
+        self, unit: UnitOfWork, clock: FrozenClock, payments: FakePayments
+    ) -> None:
+        gift_card = OrderLine("L2", "GIFT-CARD", 1, cny("100.00"), stocked=False)
+        desk = shipped(unit, clock, payments, gift_card)
+        case = inspected(
+            request_return(
+                case_id="AS-1",
+                order_id=ID,
+                payment_id="alipay-77",
+                lines=[ReturnLine("L2", "GIFT-CARD", 1)],
+                refund_amount=cny("100.00"),
+                reason="礼品卡未使用 / unused",
+                requester="buyer:buyer-7",
+                return_to="no-return",
+                at=T0.add(days=3),
+            )
+        )
+
+        assert isinstance(amend(desk, case), Recorded)
+        with unit as uow:
+            assert list(uow.ledger.balances(clock.now(), location="no-return")) == []
+
     def test_a_rejected_case_returns_nothing_and_is_recorded(
         self, desk: OrderDesk, unit: UnitOfWork
     ) -> None:
@@ -205,13 +238,16 @@ class TestRefundCap:
         assert "'alipay-77' has 576.00 CNY" in str(caught.value)
         assert written(unit, clock) == before
 
-    def test_it_is_refused_as_it_is_opened(
+    def test_a_request_above_it_is_opened_and_refused_when_it_passes(
         self, desk: OrderDesk, unit: UnitOfWork, clock: FrozenClock
     ) -> None:
+        # Opened, it waits for approval, and finance may record an override
+        # meanwhile: the refund falls due, and is checked, at inspection.
+        assert isinstance(amend(desk, requested(refund="600.00")), Recorded)
         before = written(unit, clock)
 
         with pytest.raises(RefundExceedsCapture) as caught:
-            amend(desk, requested(refund="600.00"))
+            amend(desk, passed(refund="600.00"))
 
         assert caught.value.field == "after_sales[0].refund_amount"
         assert written(unit, clock) == before
@@ -236,7 +272,7 @@ class TestRefundCap:
         # Refunded, it owes nothing more: its next step is recorded.
         assert isinstance(amend(desk, resolve_case(case, T0.add(days=9))), Recorded)
         with pytest.raises(RefundExceedsCapture, match=r"has 0\.00 CNY"):
-            amend(desk, requested("L2", case_id="AS-2", refund="0.01"))
+            amend(desk, passed("L2", case_id="AS-2", refund="0.01"))
 
     def test_what_other_cases_are_owed_is_taken_already(
         self,

@@ -52,6 +52,7 @@ from orderkit.orders import (
     Recorded,
     RefundDue,
     Rejected,
+    Stale,
     Unchanged,
     apply_all,
     record_case,
@@ -876,18 +877,19 @@ class OrderDesk:
         Raises:
             UnknownOrder: The desk has no such order.
             ValidationError: `part` is none of the three, or does not fit.
-                A case is refused before anything is written, when first
-                recorded (unless rejected) and when its passed inspection
-                is: it returns units not shipped or put back by an earlier
-                case (`after_sales[i].lines[j].quantity`), or its
-                `return_to` is not one of `DeskPolicy.locations`
-                (`after_sales[i].return_to`); `i` is the case's index in
-                `Order.after_sales` once recorded.
-            RefundExceedsCapture: The case's refund is more than its
-                payment can still give back: the payment ledger's
-                refundable amount on `case.payment_id`, less what the
-                order's other cases owed their refund ask of it
-                (`after_sales[i].refund_amount`). A case refunded
+                A case is refused before anything is written when, first
+                recorded (unless rejected), it returns units not shipped or
+                put back by an earlier case
+                (`after_sales[i].lines[j].quantity`), or when, first
+                recorded or recorded passed, it returns units of a stocked
+                line to a `return_to` that is not one of
+                `DeskPolicy.locations` (`after_sales[i].return_to`); `i` is
+                the case's index in `Order.after_sales` once recorded.
+            RefundExceedsCapture: The case is recorded passed, and its
+                refund is more than its payment can still give back: the
+                payment ledger's refundable amount on `case.payment_id`,
+                less what the order's other cases owed their refund ask of
+                it (`after_sales[i].refund_amount`). A case refunded
                 otherwise, or returning units paid back twice, is not
                 checked; an `Override` lets a refund go beyond the capture.
             IllegalTransition: The part moves backwards: a payment ledger
@@ -1193,8 +1195,10 @@ class OrderDesk:
         the order's `refund` saga; an order the warehouse picks waits for a
         person to void its tasks (`review` gains `"pick"`). Its key is
         `IdempotencyKey("orderkit", "cancelled", order_id, request)`, so
-        the same call again changes nothing. A channel's own cancellation
-        goes to `record`, under the channel's key.
+        the same call again changes nothing; an order cancelled already
+        (under another `request`, or by its channel) is returned as it is.
+        A channel's own cancellation goes to `record`, under the channel's
+        key.
 
         Args:
             channel: The order's channel.
@@ -1224,9 +1228,19 @@ class OrderDesk:
             reason=reason,
         )
         recorded = self.record(channel, order_id, event)
-        for rejected in recorded.rejected:
-            if rejected.event == event:
-                raise rejected.error
+        for outcome in recorded.outcomes:
+            if isinstance(outcome, Rejected) and outcome.event == event:
+                raise outcome.error
+            # Stale: past cancelling by another end (closed unpaid), not
+            # cancelled already, which is what the caller asked for.
+            if (
+                isinstance(outcome, Stale)
+                and outcome.event == event
+                and recorded.order.status is not OrderStatus.CANCELLED
+            ):
+                raise IllegalTransition(
+                    order_id, recorded.order.status, "cancel", outcome.reason
+                )
         return recorded
 
     def order(self, channel: str, order_id: str) -> Order:

@@ -321,8 +321,9 @@ class OrderStock:
 
         A case the order does not have yet (unless rejected: it returns
         nothing), and one whose passed inspection would restock, must name a
-        location of the desk (`DeskPolicy.locations`) as its `return_to`:
-        units put back anywhere else would sit where nothing routes from.
+        location of the desk (`DeskPolicy.locations`) as its `return_to`
+        when it returns units of a stocked line: units put back anywhere
+        else would sit where nothing routes from.
 
         Raises:
             ValidationError: The case returns more units of a line than
@@ -336,7 +337,14 @@ class OrderStock:
             before is None or before.inspection_passed is None
         )
         opened = before is None and case.state is not CaseState.REJECTED
-        if (opened or restocks) and case.return_to not in self._policy.locations:
+        unstocked = _unstocked(order)
+        # A refund-only case of unstocked lines (a gift card) puts nothing back.
+        puts_back = any(line.line_id not in unstocked for line in case.lines)
+        if (
+            (opened or restocks)
+            and puts_back
+            and case.return_to not in self._policy.locations
+        ):
             raise ValidationError(
                 f"{_case_field(order, case)}.return_to",
                 case.return_to,
@@ -351,7 +359,6 @@ class OrderStock:
             return
         _check_returnable(order, case)
         ledger = self._ledger
-        unstocked = _unstocked(order)
         for i, line in enumerate(case.lines):
             if line.line_id in unstocked:
                 continue
@@ -391,8 +398,9 @@ def check_opened(order: Order, case: AfterSalesCase) -> None:
     return of units still in the warehouse is refused when it is opened,
     not at its inspection days later. A rejected case returns nothing.
 
-    Its refund is checked when the case is first recorded and when its
-    passed inspection is (the refund falls due then): see `_check_refund`.
+    Its refund is checked when its passed inspection is recorded (the
+    refund falls due then, and an override a person records while the case
+    is open may allow it): see `_check_refund`.
     `i` in the fields below is the case's index in `order.after_sales`
     once recorded.
 
@@ -406,7 +414,7 @@ def check_opened(order: Order, case: AfterSalesCase) -> None:
     known = any(c.case_id == case.case_id for c in order.after_sales)
     if not known and case.state is not CaseState.REJECTED:
         _check_returnable(order, case)
-    if not known or just_passed(order, case):
+    if just_passed(order, case):
         _check_refund(order, case)
 
 

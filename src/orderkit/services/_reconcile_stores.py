@@ -50,7 +50,10 @@ def reconcile_payments_from_stores(
     earlier day, and an order left out would make its lines
     `MISSING_IN_ORDERS`. The reads are not one snapshot (an order recorded
     while they run may be read before or after its change), so run it at
-    night, off the hot path, as its statement comes in.
+    night, off the hot path, as its statement comes in. Give the
+    statement's `period`: without one, every capture and settled refund of
+    every stored order is required of this statement, and each it lacks is
+    `MISSING_IN_STATEMENT`.
 
     Args:
         unit: The backend's unit of work; nothing is written.
