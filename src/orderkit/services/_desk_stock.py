@@ -442,17 +442,12 @@ def _check_refund(order: Order, case: AfterSalesCase) -> None:
     the order's other cases owed their refund already ask of it
     (`cases_owed`: passed inspection, refund not sent yet).
 
-    A case orderkit sends no refund for is not checked: one refunded
-    otherwise (`refund_id`, by hand or by the channel's refund), rejected,
-    resolved, failed at inspection, or returning units of a line that its
-    passing would have paid back twice (a person settles it).
+    Checked as the case's passed inspection is recorded. A case orderkit
+    sends no refund for is not: one refunded otherwise (`refund_id`, by
+    hand or by the channel's refund), or returning units of a line that its
+    passing pays back twice (a person settles it).
     """
-    if (
-        case.refund_id is not None
-        or case.state in {CaseState.REJECTED, CaseState.RESOLVED}
-        or case.inspection_passed is False
-        or returns(case, paid_twice_once_passed(order, case))
-    ):
+    if case.refund_id is not None or returns(case, paid_twice_once_passed(order, case)):
         return
     ledger = order.payment_ledger or PaymentLedger(order.order_id, order.currency)
     try:
