@@ -25,7 +25,9 @@ from orderkit.orders import (
     OrderLine,
     OrderPlaced,
     PaymentCaptured,
+    Recorded,
     ReturnLine,
+    Unchanged,
     approve_case,
     inspect_return,
     receive_return,
@@ -172,10 +174,30 @@ def passed_case(
     *, case_id: str = "AS-1", refund: str = "288.00", payment_id: str = "alipay-77"
 ) -> AfterSalesCase:
     """One teapot back to Shanghai, its inspection passed: `refund` owed."""
-    case = requested_case(case_id=case_id, refund=refund, payment_id=payment_id)
+    return inspected(
+        requested_case(case_id=case_id, refund=refund, payment_id=payment_id)
+    )
+
+
+def inspected(case: AfterSalesCase) -> AfterSalesCase:
+    """`case` approved by finance, received and its inspection passed."""
     case = approve_case(case, "mgr.li", "finance", TIERS, T0.add(days=4))
     case = receive_return(case, {}, {}, T0.add(days=6))
     return inspect_return(case, passed=True, at=T0.add(days=7)).case
+
+
+def amend_step(
+    desk: OrderDesk, order_id: str, case: AfterSalesCase
+) -> Recorded | Unchanged:
+    """`case` stored on `order_id`, keyed by its state: a step is recorded once."""
+    return desk.amend(
+        CH,
+        order_id,
+        case,
+        key=IdempotencyKey("erp", "aftersales", case.case_id, case.state),
+        actor="ops.wu",
+        source="erp",
+    )
 
 
 def case_refund_due(

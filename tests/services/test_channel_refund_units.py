@@ -16,7 +16,8 @@ import pytest
 from tests.services._refund_samples import (
     CH,
     T0,
-    TIERS,
+    amend_step,
+    inspected,
     placed,
     stocked_desk,
 )
@@ -32,9 +33,6 @@ from orderkit.orders import (
     Recorded,
     ReturnLine,
     Unchanged,
-    approve_case,
-    inspect_return,
-    receive_return,
     refund_case,
     request_return,
 )
@@ -110,22 +108,12 @@ def requested(line_id: str, *, case_id: str = "AS-1") -> AfterSalesCase:
 
 def passed_case(line_id: str, *, case_id: str = "AS-1") -> AfterSalesCase:
     """One teapot of `line_id` back to Shanghai, inspection passed, 288.00 owed."""
-    case = requested(line_id, case_id=case_id)
-    case = approve_case(case, "mgr.li", "finance", TIERS, T0.add(days=4))
-    case = receive_return(case, {}, {}, T0.add(days=6))
-    return inspect_return(case, passed=True, at=T0.add(days=7)).case
+    return inspected(requested(line_id, case_id=case_id))
 
 
 def record_case(desk: OrderDesk, case: AfterSalesCase) -> Recorded | Unchanged:
     """`case` stored on DY-2002, keyed by its state: a step is recorded once."""
-    return desk.amend(
-        CH,
-        ID,
-        case,
-        key=IdempotencyKey("erp", "aftersales", case.case_id, case.state),
-        actor="ops.wu",
-        source="erp",
-    )
+    return amend_step(desk, ID, case)
 
 
 def stored(unit: UnitOfWork) -> Order:

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from tests.services._refund_samples import CH, T0, TIERS, placed, stocked_desk
+from tests.services._refund_samples import (
+    CH,
+    T0,
+    amend_step,
+    inspected,
+    placed,
+    stocked_desk,
+)
 from tests.services._samples import awaiting_payment, cny
 
 from orderkit.dedupe import IdempotencyKey
@@ -25,9 +32,6 @@ from orderkit.orders import (
     Recorded,
     ReturnLine,
     Unchanged,
-    approve_case,
-    inspect_return,
-    receive_return,
     refund_case,
     reject_case,
     request_return,
@@ -100,23 +104,9 @@ def passed(
     return inspected(case)
 
 
-def inspected(case: AfterSalesCase) -> AfterSalesCase:
-    """`case` approved, received and its inspection passed."""
-    case = approve_case(case, "mgr.li", "finance", TIERS, T0.add(days=4))
-    case = receive_return(case, {}, {}, T0.add(days=6))
-    return inspect_return(case, passed=True, at=T0.add(days=7)).case
-
-
 def amend(desk: OrderDesk, case: AfterSalesCase) -> Recorded | Unchanged:
     """`case` stored on DY-2003, keyed by its state: a step is recorded once."""
-    return desk.amend(
-        CH,
-        ID,
-        case,
-        key=IdempotencyKey("erp", "aftersales", case.case_id, case.state),
-        actor="ops.wu",
-        source="erp",
-    )
+    return amend_step(desk, ID, case)
 
 
 def channel_refund(refund_id: str, *lines: RefundLine) -> ChannelRefund:
