@@ -78,6 +78,12 @@ from orderkit.services._channel_refunds import (
     record_channel_refund,
     with_stated,
 )
+from orderkit.services._desk_edits import (
+    edits_detail,
+    held_for_edits,
+    line_edits,
+    untold,
+)
 from orderkit.services._desk_notes import (
     case_refund_failed,
     case_refund_message,
@@ -1114,11 +1120,27 @@ class OrderDesk:
 
     def update(
         self, incoming: ChannelOrder
-    ) -> tuple[Recorded | Unchanged | EventRecorded, ...]:
+    ) -> tuple[Held | Recorded | Unchanged | EventRecorded, ...]:
         """Apply a later notice of an order the desk holds, as the channel sent it.
 
         What a host does with a `ChannelOrder` that `accept` answered
-        `AlreadyAccepted`: each of its `refunds` goes to `record_refund`,
+        `AlreadyAccepted`. First its lines are compared with the order's,
+        by line id: a channel's back office may change a price or a
+        quantity after intake (改价), which the buyer then pays, while
+        the order's lines stay as they were. What the order never had of a
+        line (a unit price that is neither its price now, nor one an
+        approved `PriceChange` moved it from, nor the one a pending change
+        asks for; another SKU or quantity; a line added or dropped) holds
+        it for a person, unless it is cancelled or closed: `review` gains
+        `"edited"`, and its `HeldForReview` audit record, with the channel
+        as actor and source, names each difference as a change from the
+        order's value to the channel's (`lines[L1].unit_price`,
+        `"199.00 CNY"` to `"149.00 CNY"`). The order keeps its stock, and
+        a payment commits it, but it leaves the picking queue until a
+        person settles it: `amend` it with an approved `PriceChange` to the
+        channel's price, through the approval tiers, then `release` it; or
+        `cancel` it. A difference the trail names already holds it no
+        more. Then each of its `refunds` goes to `record_refund`,
         with its events as `stated` (a refund may come off a payment the
         notice states that the order has not recorded yet), then each of its
         events to `record`, in that order: a cancellation, or a payment on an
@@ -1128,8 +1150,9 @@ class OrderDesk:
         nothing twice.
 
         Returns:
-            One outcome per refund (`Recorded`, `Unchanged`), then one per
-            event (`EventRecorded`).
+            `Held` when the notice's lines held the order, then one outcome
+            per refund (`Recorded`, `Unchanged`), then one per event
+            (`EventRecorded`).
 
         Raises:
             UnknownOrder: The desk has no such order: `accept` it.
@@ -1144,12 +1167,36 @@ class OrderDesk:
         if not isinstance(incoming, ChannelOrder):
             raise ValidationError("incoming", incoming, "must be a ChannelOrder")
         channel, order_id = incoming.channel, incoming.order_id
-        done: list[Recorded | Unchanged | EventRecorded] = [
+        done: list[Held | Recorded | Unchanged | EventRecorded] = []
+        edited = self._edited(incoming)
+        if edited is not None:
+            done.append(edited)
+        done += [
             self.record_refund(channel, order_id, refund, stated=incoming.events)
             for refund in incoming.refunds
         ]
         done += [self.record(channel, order_id, event) for event in incoming.events]
         return tuple(done)
+
+    def _edited(self, incoming: ChannelOrder) -> Held | None:
+        """The order held for the lines its channel changed; `None` if none changed."""
+        channel, order_id = incoming.channel, incoming.order_id
+        with self._unit as uow:
+            order = self._order(uow, channel, order_id)
+            if order.status in ENDED:
+                return None
+            edits = line_edits(order, incoming.placed.lines)
+            # Most notices state the order's lines: the trail is read only
+            # for one that does not.
+            if edits:
+                edits = tuple(untold(edits, uow.audit.records(channel, order_id)))
+            if not edits:
+                return None
+            now = self._clock.now()
+            held, record = held_for_edits(order, edits, now, channel=channel)
+            self._store(uow, order, held, [record], now)
+            uow.commit()
+        return Held(held, (record,), edits_detail(edits))
 
     def close_unpaid(self, *, limit: int = 100) -> tuple[EventRecorded, ...]:
         """Close unpaid orders past their payment deadline; their stock goes back.

@@ -417,7 +417,7 @@ def held_as_paid_twice(
         )
         for line_id in sorted(lines)
     ]
-    return _held_telling(order, "refund", said, now)
+    return held_telling(order, "refund", said, now)
 
 
 def case_refund_failed(before: Order, after: Order) -> AfterSalesCase | None:
@@ -545,10 +545,10 @@ def held_for_payments(
     `"payment"` already keeps its review: the record names the payments
     the person is to look at as well.
     """
-    return _held_telling(order, "payment", said, now)
+    return held_telling(order, "payment", said, now)
 
 
-def _held_telling(
+def held_telling(
     order: Order, reason: str, said: Sequence[FieldChange], now: pendulum.DateTime
 ) -> tuple[Order, AuditRecord]:
     """The order held for `reason` (or kept waiting), and a record telling `said`."""

@@ -40,6 +40,7 @@ from orderkit.orders._parcels import shipped_by_line
 from orderkit.ports import Clock, LedgerStore, Outbox
 from orderkit.pricing import PaymentLedger
 from orderkit.services._balance_reads import balances_by_sku
+from orderkit.services._desk_edits import EDITED
 from orderkit.services._desk_notes import (
     cases_owed,
     just_passed,
@@ -73,8 +74,15 @@ is refused): the money was taken, so it is kept, and a person decides.
 
 _RELEASE_HOLDS_STOCK: Final = HELD_WITHOUT_STOCK | {"stock"}
 
-SETTLED_BY_ENDING: Final = (HELD_WITHOUT_STOCK - {"payment"}) | {"stock", "overpaid"}
+SETTLED_BY_ENDING: Final = (HELD_WITHOUT_STOCK - {"payment"}) | {
+    "stock",
+    "overpaid",
+    EDITED,
+}
 """Why an order waits for a person that its cancellation or close settles.
+
+Lines its channel changed (`"edited"`) no longer bill anyone: the trail
+keeps what the channel changed.
 
 An ended order takes no stock: whether it may (intake's reasons, a purchase
 limit among them) or where its stock went (`"stock"`: paid after its stock

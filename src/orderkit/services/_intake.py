@@ -103,11 +103,14 @@ class Accepted:
 @final
 @attrs.frozen(slots=True)
 class Held:
-    """The order is stored but waits for a person; no stock is held for it.
+    """The order is stored but waits for a person.
 
-    Among the reasons (`order.review`): `"limits"` and `"stock"` for an
-    order that comes in paid and that a purchase limit or a shortage would
-    have refused (`Refused`): its money was taken, so it is kept.
+    From `OrderDesk.accept`: no stock is held for it. Among the reasons
+    (`order.review`): `"limits"` and `"stock"` for an order that comes in
+    paid and that a purchase limit or a shortage would have refused
+    (`Refused`): its money was taken, so it is kept. From
+    `OrderDesk.update`: its channel changed its lines (`"edited"`); it
+    keeps its stock.
 
     Attributes:
         order: The order as stored; `order.review` says why.
@@ -116,7 +119,8 @@ class Held:
             `order.review`, joined by `"; "` (the pricing hold reason in
             Chinese and English, the orders it resembles, the limits it is
             over, the stock it lacks, the excess of a notice that states it
-            paid twice).
+            paid twice); from `update`, what the channel changed of each
+            line, from the order's value to the channel's.
 
     .. versionadded:: 0.1.0
     """
