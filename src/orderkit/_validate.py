@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeGuard, TypeVar
 
@@ -112,6 +113,16 @@ def positive_int(field: str) -> Validator:
             raise InvalidQuantity(field, value, "must be a positive integer")
         if value > MAX_INT:
             raise InvalidQuantity(field, value, "must be at most 2**63 - 1")
+
+    return check
+
+
+def positive_elapsed(field: str) -> Validator:
+    """Refuse anything but a `datetime.timedelta` longer than zero."""
+
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
+            raise ValidationError(field, value, "must be a positive timedelta")
 
     return check
 

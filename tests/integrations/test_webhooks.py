@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import pickle
 from pathlib import Path
 
+import attrs
+import pendulum
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from orderkit.adapters.channels import ShopifyPayloads, WooCommercePayloads
-from orderkit.errors import InvalidSignature, ValidationError
+from orderkit.errors import InvalidSignature, NaiveDatetime, ValidationError
 from orderkit.integrations import WebhookVerifier, load_json
 
 
@@ -266,3 +269,190 @@ def test_a_signature_verifies_only_its_own_body(body: bytes, secret: bytes) -> N
     verifier.verify(body, {"X-Sig": signature})
     with pytest.raises(InvalidSignature):
         verifier.verify(body + b" ", {"X-Sig": signature})
+
+
+# Published vectors of channels that sign more than the body: GitHub's
+# (docs.github.com, "Validating webhook deliveries": a prefix) and Slack's
+# ("Verifying requests from Slack": a prefix and a signed timestamp).
+GITHUB_SECRET = "It's a Secret to Everybody"  # noqa: S105 - published
+GITHUB_SIGNATURE = (
+    "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+)
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # noqa: S105 - published
+SLACK_BODY = (
+    b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&"
+    b"channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&"
+    b"user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url="
+    b"https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F"
+    b"96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121."
+    b"803a0bc887a14d10d2c447fce8b6703c"
+)
+SLACK_SIGNATURE = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+SLACK_SENT = pendulum.from_timestamp(1531420618)
+
+
+def slack() -> WebhookVerifier:
+    return WebhookVerifier(
+        "X-Slack-Signature",
+        SLACK_SECRET,
+        encoding="hex",
+        prefix="v0=",
+        timestamp_header="X-Slack-Request-Timestamp",
+        signed="v0:{timestamp}:{body}",
+    )
+
+
+def slack_headers(
+    signature: str = SLACK_SIGNATURE, sent: str = "1531420618"
+) -> dict[str, str]:
+    return {"x-slack-signature": signature, "x-slack-request-timestamp": sent}
+
+
+class TestPrefix:
+    """A header that writes a prefix before the digest (GitHub's `sha256=`)."""
+
+    def test_the_published_vector_verifies(self) -> None:
+        github = WebhookVerifier(
+            "X-Hub-Signature-256", GITHUB_SECRET, encoding="hex", prefix="sha256="
+        )
+        assert github.sign(b"Hello, World!") == GITHUB_SIGNATURE
+        github.verify(b"Hello, World!", {"x-hub-signature-256": GITHUB_SIGNATURE})
+        # The digest's case is free; the prefix is the channel's text.
+        github.verify(
+            b"Hello, World!",
+            {"x-hub-signature-256": "sha256=" + GITHUB_SIGNATURE[7:].upper()},
+        )
+
+    @pytest.mark.parametrize(
+        "signature",
+        [
+            GITHUB_SIGNATURE.removeprefix("sha256="),
+            "sha1=" + GITHUB_SIGNATURE[7:],
+            "sha256=",
+        ],
+        ids=["bare digest", "other prefix", "prefix alone"],
+    )
+    def test_a_signature_without_the_prefix_is_refused(self, signature: str) -> None:
+        github = WebhookVerifier(
+            "X-Hub-Signature-256", GITHUB_SECRET, encoding="hex", prefix="sha256="
+        )
+        with pytest.raises(InvalidSignature) as caught:
+            github.verify(b"Hello, World!", {"x-hub-signature-256": signature})
+        assert (caught.value.field, caught.value.value) == (
+            "X-Hub-Signature-256",
+            signature,
+        )
+
+
+class TestSignedTimestamp:
+    """A channel signs when it sent the webhook: one posted again late is refused."""
+
+    def test_the_published_vector_verifies_within_the_window(self) -> None:
+        for now in (
+            SLACK_SENT,
+            SLACK_SENT.add(minutes=5),
+            SLACK_SENT.subtract(minutes=5),
+        ):
+            slack().verify(SLACK_BODY, slack_headers(), now=now)
+
+    def test_sign_and_headers_make_what_the_channel_sends(self) -> None:
+        assert slack().sign(SLACK_BODY, at=SLACK_SENT) == SLACK_SIGNATURE
+        assert slack().headers(SLACK_BODY, at=SLACK_SENT.add(microseconds=900_000)) == {
+            "X-Slack-Signature": SLACK_SIGNATURE,
+            "X-Slack-Request-Timestamp": "1531420618",
+        }
+
+    @pytest.mark.parametrize(
+        ("minutes", "side"), [(6, "before"), (-6, "after")], ids=["replayed", "ahead"]
+    )
+    def test_a_time_outside_the_tolerance_is_refused(
+        self, minutes: int, side: str
+    ) -> None:
+        with pytest.raises(InvalidSignature, match=f"360 s {side} now") as caught:
+            slack().verify(
+                SLACK_BODY, slack_headers(), now=SLACK_SENT.add(minutes=minutes)
+            )
+        assert caught.value.field == "X-Slack-Request-Timestamp"
+        assert caught.value.value == "1531420618"
+
+    def test_the_tolerance_is_the_hosts(self) -> None:
+        lenient = attrs.evolve(slack(), tolerance=dt.timedelta(minutes=10))
+        lenient.verify(SLACK_BODY, slack_headers(), now=SLACK_SENT.add(minutes=6))
+
+    def test_a_moved_timestamp_breaks_the_signature(self) -> None:
+        # A replayer who writes a fresh time cannot sign it.
+        with pytest.raises(InvalidSignature, match="does not sign this body"):
+            slack().verify(SLACK_BODY, slack_headers(sent="1531420900"), now=SLACK_SENT)
+
+    @pytest.mark.parametrize(
+        "sent",
+        ["1531420618000", "-1531420618", "1531420618.5", "soon", ""],
+        ids=["millis", "signed", "fraction", "word", "empty"],
+    )
+    def test_a_timestamp_not_in_unix_seconds_is_named(self, sent: str) -> None:
+        with pytest.raises(InvalidSignature, match="whole Unix seconds") as caught:
+            slack().verify(SLACK_BODY, slack_headers(sent=sent), now=SLACK_SENT)
+        assert (caught.value.field, caught.value.value) == (
+            "X-Slack-Request-Timestamp",
+            sent,
+        )
+
+    def test_a_missing_timestamp_is_named(self) -> None:
+        with pytest.raises(InvalidSignature, match="is missing") as caught:
+            slack().verify(
+                SLACK_BODY, {"x-slack-signature": SLACK_SIGNATURE}, now=SLACK_SENT
+            )
+        assert caught.value.field == "X-Slack-Request-Timestamp"
+
+    def test_now_is_needed_and_must_be_aware(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            slack().verify(SLACK_BODY, slack_headers())
+        assert caught.value.field == "now"
+        naive = dt.datetime(2018, 7, 12, 18, 36)  # noqa: DTZ001 - on purpose
+        with pytest.raises(NaiveDatetime):
+            slack().verify(SLACK_BODY, slack_headers(), now=naive)
+
+    def test_at_is_needed_to_sign_a_time_and_refused_without_one(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            slack().sign(SLACK_BODY)
+        assert caught.value.field == "at"
+        with pytest.raises(ValidationError) as caught:
+            WebhookVerifier("X-Sig", "s").sign(b"{}", at=SLACK_SENT)
+        assert caught.value.field == "at"
+
+    @pytest.mark.parametrize(
+        ("options", "field"),
+        [
+            ({"signed": "{timestamp}.{body}"}, "signed"),
+            ({"timestamp_header": "X-Time"}, "signed"),
+            (
+                {
+                    "timestamp_header": "X-Time",
+                    "signed": "{timestamp}{timestamp}{body}",
+                },
+                "signed",
+            ),
+            ({"signed": "{body}{body}"}, "signed"),
+            ({"prefix": "版本="}, "prefix"),
+            ({"tolerance": dt.timedelta(0)}, "tolerance"),
+            (
+                {"timestamp_header": " ", "signed": "{timestamp}.{body}"},
+                "timestamp_header",
+            ),
+        ],
+        ids=[
+            "time without header",
+            "header without time",
+            "time twice",
+            "body twice",
+            "non-ascii prefix",
+            "zero tolerance",
+            "blank header",
+        ],
+    )
+    def test_a_scheme_that_cannot_work_is_refused(
+        self, options: dict[str, object], field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            WebhookVerifier("X-Sig", "s", **options)  # type: ignore[arg-type]
+        assert caught.value.field == field

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hmac
 from collections.abc import Iterable
 from typing import Any, Final, Literal, Protocol, final
 
 import attrs
+import pendulum
 
-from orderkit._validate import Validator, text
+from orderkit._time import to_utc
+from orderkit._validate import Validator, positive_elapsed, text
 from orderkit.errors import InvalidSignature, ValidationError
+from orderkit.integrations._reading import read_unix
 
 
 __all__ = ["WebhookVerifier"]
@@ -42,6 +46,28 @@ def _secret(value: object) -> bytes:
     return value
 
 
+_BODY: Final = "{body}"
+_TIMESTAMP: Final = "{timestamp}"
+
+
+def _prefix(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, str) or not (value.isascii() and value.isprintable()):
+        raise ValidationError("prefix", value, "must be printable ASCII text")
+
+
+def _signed(instance: WebhookVerifier, _attribute: object, value: object) -> None:
+    if not isinstance(value, str) or value.count(_BODY) != 1:
+        raise ValidationError("signed", value, "must hold {body} once")
+    stamped = instance.timestamp_header is not None
+    if value.count(_TIMESTAMP) != stamped:
+        problem = (
+            "must hold {timestamp} once, for timestamp_header"
+            if stamped
+            else "holds {timestamp}: name the timestamp_header it comes from"
+        )
+        raise ValidationError("signed", value, problem)
+
+
 def _one_of(field: str, allowed: frozenset[str]) -> Validator:
     def check(_instance: object, _attribute: object, value: object) -> None:
         if not isinstance(value, str) or value not in allowed:
@@ -62,7 +88,15 @@ class WebhookVerifier:
 
     `ShopifyPayloads.webhook_verifier` and
     `WooCommercePayloads.webhook_verifier` build the channels' own; for a
-    channel of your own, name its header, digest and encoding.
+    channel of your own, name its header, digest and encoding, and, when it
+    signs more than the body, what it signs.
+
+    A channel that signs the time it sent the webhook too (Slack's
+    `v0:{timestamp}:{body}`) lets a host refuse one captured and posted
+    again later: with `timestamp_header`, `verify` needs `now` and refuses a
+    webhook sent more than `tolerance` from it. Within the window, the
+    same notice again changes nothing anyway: every event has its
+    idempotency key.
 
     Attributes:
         header: The header holding the signature (`X-Shopify-Hmac-Sha256`);
@@ -72,6 +106,17 @@ class WebhookVerifier:
         digest: `"sha256"` (the default), `"sha1"` or `"sha512"`.
         encoding: How the header writes the digest: `"base64"` (the
             default) or `"hex"` (either case).
+        prefix: Text the header writes before the digest (GitHub's
+            `"sha256="`, Slack's `"v0="`); none by default.
+        timestamp_header: The header holding when the channel signed the
+            webhook, in whole Unix seconds (`X-Slack-Request-Timestamp`);
+            `None` (the default) for a channel that signs the body alone.
+        signed: What the channel signs: `{body}` stands for the raw body,
+            `{timestamp}` for the timestamp header's text as sent
+            (`"v0:{timestamp}:{body}"`). `"{body}"` by default; it holds
+            `{timestamp}` exactly when `timestamp_header` is set.
+        tolerance: How far from `now` a signed timestamp may be: five
+            minutes by default.
 
     Example:
         >>> verifier = WebhookVerifier("X-Signature", "s3cret", encoding="hex")
@@ -93,22 +138,54 @@ class WebhookVerifier:
     encoding: Literal["base64", "hex"] = attrs.field(
         default="base64", validator=_one_of("encoding", _ENCODINGS)
     )
+    prefix: str = attrs.field(default="", kw_only=True, validator=_prefix)
+    timestamp_header: str | None = attrs.field(
+        default=None,
+        kw_only=True,
+        validator=attrs.validators.optional(text("timestamp_header")),
+    )
+    signed: str = attrs.field(default=_BODY, kw_only=True, validator=_signed)
+    tolerance: dt.timedelta = attrs.field(
+        default=dt.timedelta(minutes=5),
+        kw_only=True,
+        validator=positive_elapsed("tolerance"),
+    )
 
-    def sign(self, body: bytes) -> str:
+    def sign(self, body: bytes, *, at: dt.datetime | None = None) -> str:
         """The header's value for `body`: what the channel would send.
 
-        For tests and fakes that post signed webhooks to a host's endpoint.
+        For tests and fakes that post signed webhooks to a host's endpoint;
+        `headers` gives the timestamp's header as well.
+
+        Args:
+            body: The raw body.
+            at: When the channel signs it (timezone-aware), for a verifier
+                with a `timestamp_header`; its whole seconds are signed.
 
         Raises:
             ValidationError: `body` is not bytes-like (bytes, bytearray,
-                memoryview).
+                memoryview), or `at` is missing for a verifier with a
+                `timestamp_header` (or given to one without).
+            NaiveDatetime: `at` has no UTC offset.
         """
-        mac = hmac.new(self.secret, _raw(body), self.digest).digest()
-        if self.encoding == "hex":
-            return mac.hex()
-        return base64.b64encode(mac).decode("ascii")
+        return self._signature(_raw(body), self._stamp(at))
 
-    def verify(self, body: bytes, headers: _Headers) -> None:
+    def headers(self, body: bytes, *, at: dt.datetime | None = None) -> dict[str, str]:
+        """The headers the channel would send with `body`: its signature, its time.
+
+        Raises:
+            ValidationError: As `sign`.
+            NaiveDatetime: As `sign`.
+        """
+        stamp = self._stamp(at)
+        signed = {self.header: self._signature(_raw(body), stamp)}
+        if self.timestamp_header is not None:
+            signed[self.timestamp_header] = stamp
+        return signed
+
+    def verify(
+        self, body: bytes, headers: _Headers, *, now: dt.datetime | None = None
+    ) -> None:
         """Return if `headers` sign `body` with the secret; raise otherwise.
 
         Args:
@@ -117,19 +194,32 @@ class WebhookVerifier:
             headers: The request's headers: Django's, Starlette's or Flask's
                 `request.headers`, or a plain mapping (anything with
                 `items()`).
+            now: The time now (timezone-aware, your clock's), for a verifier
+                with a `timestamp_header`; a signed time more than
+                `tolerance` from it is refused.
 
         Raises:
-            InvalidSignature: The header is missing, given twice with
-                different values, or does not match the body (`field` is
-                the header, `value` what it held).
-            ValidationError: `body` is not bytes-like, or `headers` has no
-                `items()` (the error names its type only).
+            InvalidSignature: A header is missing, given twice with
+                different values, or does not match the body; the signature
+                lacks the `prefix`; the timestamp is not whole Unix seconds,
+                or is more than `tolerance` from `now` (`field` is the
+                header, `value` what it held).
+            ValidationError: `body` is not bytes-like, `headers` has no
+                `items()` (the error names its type only), or `now` is
+                missing for a verifier with a `timestamp_header`.
+            NaiveDatetime: `now` has no UTC offset.
         """
+        raw = _raw(body)
+        when = self._now(now)
         received = _header(headers, self.header)
+        stamp, sent = self._sent(headers)
         given = received.strip()
-        expected = self.sign(body)
+        expected = self._signature(raw, stamp)
         if self.encoding == "hex":
-            given, expected = given.lower(), expected.lower()
+            # The prefix is the channel's text: only the digest has a case.
+            cut = min(len(self.prefix), len(given))
+            given = given[:cut] + given[cut:].lower()
+            expected = self.prefix + expected[len(self.prefix) :].lower()
         # Compared in constant time: a timing difference would let a forger
         # find the signature byte by byte.
         match = hmac.compare_digest(given.encode(), expected.encode())
@@ -138,6 +228,75 @@ class WebhookVerifier:
         del expected
         if not match:
             raise InvalidSignature(self.header, received, "does not sign this body")
+        if sent is not None and when is not None:
+            self._check_window(stamp, sent, when)
+
+    def _signature(self, body: bytes, stamp: str) -> str:
+        before, _, after = self.signed.partition(_BODY)
+        message = b"".join(
+            (
+                before.replace(_TIMESTAMP, stamp).encode(),
+                body,
+                after.replace(_TIMESTAMP, stamp).encode(),
+            )
+        )
+        mac = hmac.new(self.secret, message, self.digest).digest()
+        if self.encoding == "hex":
+            return self.prefix + mac.hex()
+        return self.prefix + base64.b64encode(mac).decode("ascii")
+
+    def _stamp(self, at: dt.datetime | None) -> str:
+        if self.timestamp_header is None:
+            if at is not None:
+                raise ValidationError(
+                    "at", at, "is signed only with a timestamp_header"
+                )
+            return ""
+        if at is None:
+            raise ValidationError(
+                "at", None, f"is needed: {self.timestamp_header} signs the time"
+            )
+        return str(int(to_utc(at, "at").timestamp()))
+
+    def _now(self, now: dt.datetime | None) -> pendulum.DateTime | None:
+        if self.timestamp_header is None:
+            return None
+        if now is None:
+            raise ValidationError(
+                "now",
+                None,
+                f"is needed: {self.timestamp_header} must be checked against it",
+            )
+        return to_utc(now, "now")
+
+    def _sent(self, headers: _Headers) -> tuple[str, pendulum.DateTime | None]:
+        """The timestamp header as sent, and the instant it names."""
+        name = self.timestamp_header
+        if name is None:
+            return "", None
+        stamp = _header(headers, name).strip()
+        try:
+            return stamp, read_unix(stamp, path=name)
+        except ValidationError:
+            raise InvalidSignature(
+                name, stamp, "is not a time in whole Unix seconds"
+            ) from None
+
+    def _check_window(
+        self, stamp: str, sent: pendulum.DateTime, now: pendulum.DateTime
+    ) -> None:
+        name = self.timestamp_header
+        assert name is not None  # noqa: S101 - only with a timestamp header
+        off = (sent - now).total_seconds()
+        if abs(off) > self.tolerance.total_seconds():
+            side = "after" if off > 0 else "before"
+            raise InvalidSignature(
+                name,
+                stamp,
+                f"is {abs(off):.0f} s {side} now, more than the tolerance of"
+                f" {self.tolerance.total_seconds():g} s: a webhook posted again"
+                " later, or a clock that is off?",
+            )
 
 
 def _raw(body: object) -> bytes:

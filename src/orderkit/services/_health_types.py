@@ -14,7 +14,7 @@ from typing import Final, final
 import attrs
 
 from orderkit._decimal import context
-from orderkit._validate import Validator, count
+from orderkit._validate import Validator, count, positive_elapsed
 from orderkit.errors import ValidationError
 from orderkit.pricing import WEEKDAYS, Anomaly
 from orderkit.services._drift import StatusDrift
@@ -128,14 +128,6 @@ class HealthWeights:
         return weight
 
 
-def _positive_elapsed(field: str) -> Validator:
-    def check(_instance: object, _attribute: object, value: object) -> None:
-        if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
-            raise ValidationError(field, value, "must be a positive timedelta")
-
-    return check
-
-
 def _hours(_instance: object, _attribute: object, value: object) -> None:
     ok = (
         isinstance(value, tuple)
@@ -183,7 +175,7 @@ class HealthRules:
     """
 
     max_sync_lag: dt.timedelta = attrs.field(
-        default=dt.timedelta(minutes=10), validator=_positive_elapsed("max_sync_lag")
+        default=dt.timedelta(minutes=10), validator=positive_elapsed("max_sync_lag")
     )
     working_hours: tuple[int, int] = attrs.field(default=(9, 18), validator=_HOURS)
     workdays: frozenset[int] = attrs.field(default=WEEKDAYS, validator=_WORKDAYS)
@@ -191,7 +183,7 @@ class HealthRules:
         default=20, validator=count("max_changes_per_actor")
     )
     burst_window: dt.timedelta = attrs.field(
-        default=dt.timedelta(hours=1), validator=_positive_elapsed("burst_window")
+        default=dt.timedelta(hours=1), validator=positive_elapsed("burst_window")
     )
 
     def __attrs_post_init__(self) -> None:
