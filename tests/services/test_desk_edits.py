@@ -16,7 +16,7 @@ from orderkit.errors import IllegalTransition
 from orderkit.money import Money
 from orderkit.orders import OrderStatus
 from orderkit.ports import UnitOfWork
-from orderkit.pricing import ApprovalTiers, approve, request_change
+from orderkit.pricing import ApprovalTiers, PriceChange, approve, request_change
 from orderkit.services import (
     Accepted,
     DeskPolicy,
@@ -143,75 +143,70 @@ def test_quantities_and_lines_added_or_dropped_are_named(
     assert desk.order("douyin", "DY-1001").review == ("edited",)
 
 
-def test_an_approved_change_to_the_channels_price_settles_it(
-    desk: OrderDesk, clock: FrozenClock
-) -> None:
-    desk.accept(channel_order(LINES))
-    desk.update(channel_order(CUT))
-    change = request_change(
+def teapot_change(
+    clock: FrozenClock, new_price: str, *, requester: str = "douyin"
+) -> PriceChange:
+    """A request to move the teapots' unit price from 88.00 to `new_price`."""
+    return request_change(
         TIERS,
-        change_id="PC-1",
+        change_id=f"PC-{new_price}",
         order_id="DY-1001",
         line_id="L1",
         sku="JADE-TEAPOT",
         quantity=2,
         old_unit_price=Money("88.00", "CNY"),
-        new_unit_price=Money("68.00", "CNY"),
+        new_unit_price=Money(new_price, "CNY"),
         reason="改价 on the Douyin back office",
-        requester="douyin",
+        requester=requester,
         evidence="douyin://order/DY-1001",
         requested_at=clock.now(),
         ttl=dt.timedelta(hours=24),
     )
-    # Pending: the channel states what a person asked for, nothing new.
-    desk.amend(
-        "douyin", "DY-1001", change, key=_key("asked"), actor="cs.li", source="desk"
-    )
+
+
+def amended(desk: OrderDesk, clock: FrozenClock, change: PriceChange) -> None:
+    """`change` recorded on the order, approved by the store manager."""
     approved = approve(
         change, TIERS, approver="mgr.wang", role="store_manager", now=clock.now()
     ).change
-    desk.amend(
-        "douyin",
-        "DY-1001",
-        approved,
-        key=_key("approved"),
-        actor="mgr.wang",
-        source="desk",
-    )
+    key = IdempotencyKey("desk", "price_change", "DY-1001", change.change_id)
+    desk.amend("douyin", "DY-1001", approved, key=key, actor="mgr.wang", source="desk")
+
+
+def test_an_approved_change_to_the_channels_price_settles_it(
+    desk: OrderDesk, clock: FrozenClock
+) -> None:
+    desk.accept(channel_order(LINES))
+    desk.update(channel_order(CUT))
+
+    amended(desk, clock, teapot_change(clock, "68.00"))
     released = desk.release("douyin", "DY-1001", actor="mgr.wang")
 
     assert released.order.line("L1").unit_price == Money("68.00", "CNY")
-    assert desk.update(channel_order(CUT)) == ()
     assert released.order.review == ()
+    assert desk.update(channel_order(CUT)) == ()
 
 
 def test_a_channel_that_never_heard_of_orderkits_change_is_not_an_edit(
     desk: OrderDesk, clock: FrozenClock
 ) -> None:
     desk.accept(channel_order(LINES))
-    change = request_change(
-        TIERS,
-        change_id="PC-2",
-        order_id="DY-1001",
-        line_id="L1",
-        sku="JADE-TEAPOT",
-        quantity=2,
-        old_unit_price=Money("88.00", "CNY"),
-        new_unit_price=Money("80.00", "CNY"),
-        reason="price match",
-        requester="cs.li",
-        evidence="ticket://1",
-        requested_at=clock.now(),
-        ttl=dt.timedelta(hours=24),
-    )
-    approved = approve(
-        change, TIERS, approver="mgr.wang", role="store_manager", now=clock.now()
-    ).change
-    desk.amend(
-        "douyin", "DY-1001", approved, key=_key("pc2"), actor="mgr.wang", source="desk"
-    )
+    amended(desk, clock, teapot_change(clock, "80.00", requester="cs.li"))
 
+    # The channel still states 88.00, the price before orderkit's change.
     assert desk.update(channel_order(LINES)) == ()
+    assert desk.order("douyin", "DY-1001").review == ()
+
+
+def test_a_channel_showing_a_pending_changes_price_is_not_an_edit(
+    desk: OrderDesk, clock: FrozenClock
+) -> None:
+    desk.accept(channel_order(LINES))
+    key = IdempotencyKey("desk", "price_change", "DY-1001", "asked")
+    pending = teapot_change(clock, "68.00", requester="cs.li")
+    desk.amend("douyin", "DY-1001", pending, key=key, actor="cs.li", source="desk")
+
+    assert desk.update(channel_order(CUT)) == ()
     assert desk.order("douyin", "DY-1001").review == ()
 
 
@@ -248,7 +243,3 @@ def test_release_of_an_edited_order_lets_it_be_picked_once_paid(
     assert desk.order("douyin", "DY-1001").review == ()
     with pytest.raises(IllegalTransition):
         desk.release("douyin", "DY-1001", actor="mgr.wang")
-
-
-def _key(request: str) -> IdempotencyKey:
-    return IdempotencyKey("desk", "price_change", "DY-1001", request)
