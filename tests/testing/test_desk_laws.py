@@ -154,6 +154,48 @@ class TestGoodUnits:
     def test_an_order_paid_twice_and_its_retry(self) -> None:
         check_desk_laws(lambda: SqliteUnitOfWork(":memory:"), operations=_PAID_TWICE)
 
+    def test_orders_edited_on_their_channel(self) -> None:
+        # One waits for a person as its notice comes, changes nothing when
+        # the notice comes again, is paid, released and picked; the other's
+        # cancellation withdraws its review.
+        made: list[MemoryUnitOfWork] = []
+
+        def make() -> MemoryUnitOfWork:
+            made.append(MemoryUnitOfWork())
+            return made[-1]
+
+        steps = [
+            D.receive("TEA", "W1", 10),
+            D.accept("douyin", "DY-1", "buyer-1", [("TEA", 2)]),
+            D.accept("taobao", "TB-2", "buyer-2", [("TEA", 1)]),
+            D.on(A.NOTICE_EDITED, 0),
+            D.on(A.NOTICE_EDITED, 0),
+            D.on(A.NOTICE_PAID, 0),
+            D.on(A.RELEASE, 0),
+            D.on(A.PICK, 0),
+            D.on(A.NOTICE_EDITED, 1),
+            D.on(A.CANCEL, 1),
+        ]
+        check_desk_laws(make, operations=steps)
+
+        picked, cancelled = sorted(_orders(made[0]), key=lambda o: o.channel)
+        assert (picked.status, picked.review) == (OrderStatus.PICKING, ())
+        assert (cancelled.status, cancelled.review) == (OrderStatus.CANCELLED, ())
+        with made[0] as uow:
+            told = [
+                (c.field, c.old, c.new)
+                for order in (picked, cancelled)
+                for r in uow.audit.records(order.channel, order.order_id)
+                if r.event_type == "HeldForReview" and r.source == order.channel
+                for c in r.changes
+            ]
+        assert told == [
+            ("review", "", "edited"),
+            ("lines[L1].unit_price", "30.00 CNY", "24.00 CNY"),
+            ("review", "", "edited"),
+            ("lines[L1].unit_price", "30.00 CNY", "24.00 CNY"),
+        ]
+
     def test_drawn_runs_send_money_back(self) -> None:
         made: list[MemoryUnitOfWork] = []
 

@@ -34,6 +34,12 @@ class DeskAction(enum.StrEnum):
     NOTICE_CANCELLED = "notice cancelled"
     """`OrderDesk.update` with the channel's later notice that an order not
     ended (`pick`) was cancelled."""
+    NOTICE_EDITED = "notice edited"
+    """`OrderDesk.update` with the channel's later notice of an order not
+    cancelled or closed (`pick`) whose first line costs a fifth less than
+    the SKU's price in `PRICES`: staff changed it in the channel's back
+    office (改价). The order waits for a person (`"edited"`). Not drawn by
+    a seeded run: name it in `operations`."""
     PAY = "pay"
     """`Checkout.pay` an unpaid order (`pick`) in full, with a fake provider."""
     CANCEL = "cancel"
@@ -111,6 +117,7 @@ PICKED: Final = frozenset(
         _A.NOTICE_PAID,
         _A.NOTICE_PAID_AGAIN,
         _A.NOTICE_CANCELLED,
+        _A.NOTICE_EDITED,
         _A.PAY,
         _A.CANCEL,
         _A.RELEASE,
@@ -330,6 +337,8 @@ _WEIGHTS: Final = {
     _A.REJECT_PRICE_CHANGE: 1,
     _A.EXPIRE_PRICE_CHANGE: 1,
 }
+"""`NOTICE_EDITED` is not drawn: each run a seed named drew stays the run it
+was. Name it in `operations`."""
 # Few mugs and pots: shortages, refusals and lapsed holds come soon.
 _GOODS_IN: Final = {"TEA": (6, 12), "MUG": (2, 5), "POT": (1, 3)}
 

@@ -90,6 +90,7 @@ _REPEATABLE: Final = frozenset(
         _A.NOTICE_PAID,
         _A.NOTICE_PAID_AGAIN,
         _A.NOTICE_CANCELLED,
+        _A.NOTICE_EDITED,
         _A.PAY,
         _A.CANCEL,
         _A.PICK,
@@ -267,6 +268,8 @@ class DeskRun:
 
     def on_order(self, a: DeskAction, order: Order) -> Call:
         channel, order_id, now = order.channel, order.order_id, self.now()
+        if a is _A.NOTICE_EDITED:
+            return self.edited(order)
         told = _NOTICES.get(a)
         if told is not None:
             later, status = told
@@ -408,6 +411,21 @@ class DeskRun:
             status=status,
             channel_status=str(status),
         )
+        return lambda side: side.desk.update(later)
+
+    def edited(self, order: Order) -> Call:
+        """The channel's notice of `order` with its first line a fifth cheaper."""
+        first = self.notices[order.channel, order.order_id]
+        cut, *rest = first.placed.lines
+        listed = Money(PRICES[cut.sku], cut.unit_price.currency)
+        price = Money(listed.amount * Decimal("0.8"), listed.currency)
+        lines = (attrs.evolve(cut, unit_price=price), *rest)
+        later = attrs.evolve(
+            first,
+            placed=attrs.evolve(first.placed, lines=lines),
+            quote=attrs.evolve(first.quote, lines=lines),
+        )
+        self.told(f"{cut.line_id} {cut.unit_price} -> {price}")
         return lambda side: side.desk.update(later)
 
     def repeat(self, op: DeskOperation) -> Call | None:
@@ -649,6 +667,7 @@ _FITS: Final[dict[DeskAction, Callable[[Order, pendulum.DateTime], bool]]] = {
     _A.NOTICE_PAID_AGAIN: lambda o, _: o.status in _PAID_UNSHIPPED and bool(o.payments),
     _A.PAY: lambda o, _: o.status is _S.PENDING_PAYMENT and o.saga is None,
     _A.NOTICE_CANCELLED: lambda o, _: o.status in _CANCELLABLE,
+    _A.NOTICE_EDITED: lambda o, _: o.status not in ENDED,
     _A.CANCEL: lambda o, _: o.status in _CANCELLABLE,
     _A.RELEASE: lambda o, _: bool(o.review),
     _A.PICK: _queued,

@@ -279,7 +279,8 @@ def desk_operations(*, max_size: int = 40) -> st.SearchStrategy[list[DeskOperati
     """Steps for `orderkit.testing.check_desk_laws`, goods in first.
 
     Goods in, channel orders (few order ids and buyers, so notices come
-    again and suspected duplicates are held), later notices, payments,
+    again and suspected duplicates are held), later notices (one whose
+    price the channel cut among them), payments,
     cancellations, releases, picking, parcels, after-sales cases, the
     channels' own refunds, refunds sent, unpaid orders closed, sweeps,
     manual price changes (applied at once, or pending until approved,
