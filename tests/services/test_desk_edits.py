@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 import pendulum
 import pytest
+from tests.services._refund_samples import buyer_cancelled
 
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import IllegalTransition
@@ -137,10 +139,64 @@ def test_quantities_and_lines_added_or_dropped_are_named(
         ("lines[L1].quantity", "2", "1"),
         ("lines[L2]", "CUP x1 @ 20.00 CNY", ""),
         # Held already: the record tells the new difference, the review stays.
-        ("lines[L2].sku", "CUP", "LID"),
         ("lines[L2].unit_price", "20.00 CNY", "5.00 CNY"),
     ]
     assert desk.order("douyin", "DY-1001").review == ("edited",)
+
+
+def test_a_quantity_is_told_once_also_after_a_release(desk: OrderDesk) -> None:
+    # No change settles a quantity: a person's release does.
+    desk.accept(channel_order(LINES))
+    fewer = channel_order([("JADE-TEAPOT", 1, "88.00"), ("CUP", 1, "20.00")])
+    desk.update(fewer)
+    desk.release("douyin", "DY-1001", actor="mgr.wang")
+
+    assert desk.update(fewer) == ()
+    assert desk.order("douyin", "DY-1001").review == ()
+
+
+def test_a_sku_the_catalogue_renamed_is_not_an_edit(desk: OrderDesk) -> None:
+    # WooCommerce states a line's product SKU as it is now; a deleted Shopify
+    # variant turns the line's SKU into its line id. The buyer pays the same.
+    desk.accept(channel_order(LINES))
+    renamed = [("JADE-TEAPOT-2024", 2, "88.00"), ("CUP", 1, "20.00")]
+
+    assert desk.update(channel_order(renamed)) == ()
+    assert desk.order("douyin", "DY-1001").review == ()
+
+
+def test_a_notice_that_ends_the_order_holds_nothing(desk: OrderDesk) -> None:
+    desk.accept(channel_order(LINES))
+    cut = channel_order(CUT)
+    ended = attrs.evolve(
+        cut,
+        status=OrderStatus.CANCELLED,
+        events=(buyer_cancelled(order_id="DY-1001"),),
+    )
+
+    done = desk.update(ended)
+
+    assert [type(outcome) for outcome in done] == [EventRecorded]
+    assert desk.order("douyin", "DY-1001").status is OrderStatus.CANCELLED
+    assert desk.order("douyin", "DY-1001").review == ()
+
+
+def test_a_notice_older_than_the_edit_told_states_none(
+    desk: OrderDesk, unit: UnitOfWork
+) -> None:
+    # Webhooks cross: the 68.00 cut at 03:00 came before the 78.00 of 02:30.
+    desk.accept(channel_order(LINES))
+    later = attrs.evolve(channel_order(CUT), updated_at=T0.add(hours=1))
+    earlier = attrs.evolve(
+        channel_order([("JADE-TEAPOT", 2, "78.00"), ("CUP", 1, "20.00")]),
+        updated_at=T0.add(minutes=30),
+    )
+    desk.update(later)
+
+    assert desk.update(earlier) == ()
+    with unit as uow:
+        held = uow.audit.records("douyin", "DY-1001")[-1]
+    assert (held.event_type, held.occurred_at) == ("HeldForReview", T0.add(hours=1))
 
 
 def teapot_change(
@@ -228,18 +284,72 @@ def test_cancelling_an_edited_order_withdraws_the_review(desk: OrderDesk) -> Non
     assert done.order.review == ()
 
 
-def test_release_of_an_edited_order_lets_it_be_picked_once_paid(
-    desk: OrderDesk,
+def test_a_notice_older_than_the_one_taken_in_states_none(
+    desk: OrderDesk, unit: UnitOfWork
 ) -> None:
+    # The notice of 03:00 (already cut to 68.00) was taken in first.
+    desk.accept(attrs.evolve(channel_order(CUT), updated_at=T0.add(hours=1)))
+    older = attrs.evolve(channel_order(LINES), updated_at=T0.add(minutes=30))
+    newer = attrs.evolve(channel_order(LINES), updated_at=T0.add(hours=2))
+
+    assert desk.update(older) == ()
+    assert [type(outcome) for outcome in desk.update(newer)] == [Held]
+    with unit as uow:
+        placed = uow.audit.records("douyin", "DY-1001")[0]
+    assert ("updated_at", "2026-11-11T03:00:00+00:00") in {
+        (c.field, c.new) for c in placed.changes
+    }
+
+
+def test_a_release_is_no_approval_of_the_channels_price(
+    desk: OrderDesk, clock: FrozenClock
+) -> None:
+    # The buyer paid 68.00 a teapot; the order still bills 88.00 until a
+    # change is approved: the channel's next notice holds it again.
     desk.accept(channel_order(LINES))
     desk.update(channel_order(CUT, paid=True))
-
     desk.release("douyin", "DY-1001", actor="mgr.wang")
-
     assert [o.order_id for o in desk.picking_queue()] == ["DY-1001"]
-    # Told once: the channel's next notice does not hold it again.
+
     again = desk.update(channel_order(CUT, paid=True))
-    assert not any(isinstance(outcome, Held) for outcome in again)
-    assert desk.order("douyin", "DY-1001").review == ()
+
+    assert isinstance(again[0], Held)
+    assert desk.picking_queue() == ()
+    amended(desk, clock, teapot_change(clock, "68.00"))
+    desk.release("douyin", "DY-1001", actor="mgr.wang")
+    assert not any(
+        isinstance(o, Held) for o in desk.update(channel_order(CUT, paid=True))
+    )
+    assert [o.order_id for o in desk.picking_queue()] == ["DY-1001"]
     with pytest.raises(IllegalTransition):
         desk.release("douyin", "DY-1001", actor="mgr.wang")
+
+
+def test_a_price_put_back_after_a_release_is_told_again(desk: OrderDesk) -> None:
+    # 88 -> 68 (held), back to 88 (the order's), released, then 68 again.
+    desk.accept(channel_order(LINES))
+    desk.update(channel_order(CUT))
+    assert desk.update(channel_order(LINES)) == ()
+    desk.release("douyin", "DY-1001", actor="mgr.wang")
+
+    done = desk.update(channel_order(CUT))
+
+    assert [type(outcome) for outcome in done] == [Held]
+    assert desk.order("douyin", "DY-1001").review == ("edited",)
+
+
+def test_a_channel_raising_an_approved_cut_back_is_told(
+    desk: OrderDesk, clock: FrozenClock
+) -> None:
+    # The cut to 68.00 was the channel's and was approved: 88.00 stated now is
+    # a new price on the channel, not one it has not heard of.
+    desk.accept(channel_order(LINES))
+    desk.update(channel_order(CUT))
+    amended(desk, clock, teapot_change(clock, "68.00"))
+    desk.release("douyin", "DY-1001", actor="mgr.wang")
+
+    done = desk.update(channel_order(LINES))
+
+    assert [type(outcome) for outcome in done] == [Held]
+    assert isinstance(done[0], Held)
+    assert "lines[L1].unit_price: 68.00 CNY -> 88.00 CNY" in done[0].detail

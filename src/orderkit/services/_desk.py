@@ -82,7 +82,8 @@ from orderkit.services._desk_edits import (
     edits_detail,
     held_for_edits,
     line_edits,
-    untold,
+    may_be_edited,
+    state_updated_at,
 )
 from orderkit.services._desk_notes import (
     case_refund_failed,
@@ -444,6 +445,7 @@ class OrderDesk:
         pricing = validate(incoming.quote, self._policy.pricing_for(order.channel))
         total = placed_total(pricing, incoming.quote)
         state_total(records, total)
+        state_updated_at(records, incoming)
         if not pricing.ok:
             return order, pricing.hold_reason or "pricing", total
         if pricing.warnings:
@@ -1127,20 +1129,32 @@ class OrderDesk:
         `AlreadyAccepted`. First its lines are compared with the order's,
         by line id: a channel's back office may change a price or a
         quantity after intake (改价), which the buyer then pays, while
-        the order's lines stay as they were. What the order never had of a
-        line (a unit price that is neither its price now, nor one an
-        approved `PriceChange` moved it from, nor the one a pending change
-        asks for; another SKU or quantity; a line added or dropped) holds
-        it for a person, unless it is cancelled or closed: `review` gains
-        `"edited"`, and its `HeldForReview` audit record, with the channel
-        as actor and source, names each difference as a change from the
-        order's value to the channel's (`lines[L1].unit_price`,
-        `"199.00 CNY"` to `"149.00 CNY"`). The order keeps its stock, and
-        a payment commits it, but it leaves the picking queue until a
-        person settles it: `amend` it with an approved `PriceChange` to the
-        channel's price, through the approval tiers, then `release` it; or
-        `cancel` it. A difference the trail names already holds it no
-        more. Then each of its `refunds` goes to `record_refund`,
+        the order's lines stay as they were. A difference holds the order
+        for a person, unless the order or the notice ends it (cancelled or
+        closed): `review` gains `"edited"`, and its `HeldForReview` audit
+        record, with the channel as actor and source and the channel's
+        `updated_at` as when it happened, names each difference as a
+        change from the order's value to the channel's
+        (`lines[L1].unit_price`, `"199.00 CNY"` to `"149.00 CNY"`). The
+        order keeps its stock, and a payment commits it, but it leaves the
+        picking queue until a person settles it: `amend` it with an
+        approved `PriceChange` to the channel's price, through the approval
+        tiers, then `release` it; or `cancel` it. What counts:
+
+        - a unit price the line does not have, unless a pending change asks
+          for it, or an approved change moved the line from it and the
+          channel never stated that change's price (the channel has not
+          heard of orderkit's own change). Told once until a release: a
+          release alone does not settle a price, so the channel's next
+          notice holds the order again;
+        - a quantity, or a line only one side has: told once for good (no
+          change settles those: a person releases or cancels the order).
+
+        A line's SKU and title do not count (a catalogue renames its
+        products), nor does a notice older (`updated_at`) than the one
+        the order was taken in from (its `OrderPlaced` record keeps that
+        time, as the change `updated_at`) or one that told an edit. Then
+        each of its `refunds` goes to `record_refund`,
         with its events as `stated` (a refund may come off a payment the
         notice states that the order has not recorded yet), then each of its
         events to `record`, in that order: a cancellation, or a payment on an
@@ -1183,17 +1197,14 @@ class OrderDesk:
         channel, order_id = incoming.channel, incoming.order_id
         with self._unit as uow:
             order = self._order(uow, channel, order_id)
-            if order.status in ENDED:
+            if not may_be_edited(order, incoming):
                 return None
-            edits = line_edits(order, incoming.placed.lines)
-            # Most notices state the order's lines: the trail is read only
-            # for one that does not.
-            if edits:
-                edits = tuple(untold(edits, uow.audit.records(channel, order_id)))
+            records = uow.audit.records(channel, order_id)
+            edits = line_edits(order, incoming, records)
             if not edits:
                 return None
             now = self._clock.now()
-            held, record = held_for_edits(order, edits, now, channel=channel)
+            held, record = held_for_edits(order, edits, now, incoming)
             self._store(uow, order, held, [record], now)
             uow.commit()
         return Held(held, (record,), edits_detail(edits))
