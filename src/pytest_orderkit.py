@@ -44,6 +44,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 
+# The contract suites and law checkers are tests a host runs from an installed
+# package: rewritten as its own tests are, a failed assert shows its values.
+# Registered before anything imports orderkit (see above).
+pytest.register_assert_rewrite("orderkit.testing")
+
+
 if TYPE_CHECKING:
     from orderkit.adapters.memory import (
         MemoryAuditLog,

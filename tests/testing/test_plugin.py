@@ -42,6 +42,35 @@ class TestRegistration:
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
         result.assert_outcomes(passed=1)
 
+    def test_a_failed_contract_assert_shows_its_values(
+        self, pytester: pytest.Pytester
+    ) -> None:
+        # The contract suites run from the installed package: without the
+        # plugin's rewrite, a failure would say `AssertionError` and no more.
+        _write(
+            pytester,
+            """
+            from orderkit.adapters.memory import MemoryLedgerStore
+            from orderkit.testing.contracts import LedgerStoreContract
+
+            class Forgetful(MemoryLedgerStore):
+                def movements(self, *args, **kwargs):
+                    return super().movements(*args, **kwargs)[:1]
+
+            class TestForgetful(LedgerStoreContract):
+                def make_store(self):
+                    return Forgetful()
+            """,
+        )
+        result = pytester.runpytest_subprocess(
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "test_receive_raises_on_hand_and_creates_the_balance",
+        )
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*Right contains one more item*"])
+
     def test_the_fixtures_are_listed(self, pytester: pytest.Pytester) -> None:
         result = pytester.runpytest("--fixtures", "-p", "no:cacheprovider")
         listed = result.stdout.str()
