@@ -88,6 +88,18 @@ class TestAgreement:
         assert (code, err) == (0, "")
         assert "statement  CSV statement" in out
 
+    def test_a_csv_header_in_a_spreadsheets_case_is_read(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        rows = Path(SAMPLES / "statement.csv").read_text("utf-8").splitlines()
+        header = rows[0].title()
+        statement = tmp_path / "statement.txt"  # no suffix to go by
+        statement.write_bytes(("\r\n".join([header, *rows[1:]]) + "\r\n").encode())
+        code, out, err = run(capsys, ORDERS, statement)
+        assert header.startswith("Transaction_Id,Kind,Amount,")
+        assert (code, err) == (0, "")
+        assert "statement  CSV statement" in out
+
     def test_an_empty_order_id_is_unknown_in_json_as_in_csv(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:
@@ -237,6 +249,22 @@ class TestFindings:
             ("3", "kind"),
             ("5", "settled_at"),
         ]
+
+    def test_a_negative_amount_is_named_negative(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        text = Path(SAMPLES / "statement.csv").read_text("utf-8").splitlines()
+        header = text[0].split(",")
+        cells = text[1].split(",")
+        amount = header.index("amount")
+        cells[amount] = "-" + cells[amount]
+        statement = tmp_path / "statement.csv"
+        statement.write_text("\n".join([text[0], ",".join(cells)]) + "\n", "utf-8")
+        code, out, _ = run(capsys, ORDERS, statement, "--csv")
+        assert code == 1
+        (row,) = [r for r in csv_rows(out) if r["kind"] == "malformed_row"]
+        assert row["line"] == "2"
+        assert row["detail"].startswith("amount: must not be negative")
 
     def test_a_csv_cell_too_long_for_the_csv_module_is_one_malformed_row(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
@@ -525,7 +553,14 @@ class TestBadUsage:
         assert "nested too deeply" in err
 
     @pytest.mark.parametrize(
-        ("name", "data"), [("statement.json", b""), ("statement.jsonl", b" \n\n")]
+        ("name", "data"),
+        [
+            ("statement.json", b""),
+            ("statement.jsonl", b" \n\n"),
+            # No format to ask for: not "give --format".
+            ("statement.csv", b""),
+            ("statement", b"\xef\xbb\xbf\r\n"),
+        ],
     )
     def test_an_empty_json_statement_is_refused(
         self,

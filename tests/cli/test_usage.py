@@ -78,6 +78,7 @@ class TestBadUsage:
             ["simulate", "--duplicate-rate", "1.5"],
             ["simulate", "--abuser-rate", "nan"],
             ["simulate", "--no-such-option"],
+            ["replay", str(EVENTS), "--no-such-option"],
             ["simulate", "--workers", "2", "--db", ":memory:"],
             ["simulate", "--workers", "2", "--db", ""],
             ["replay", str(EVENTS), "--db", ""],  # nothing would be kept
@@ -91,6 +92,18 @@ class TestBadUsage:
         assert out == ""
         assert err.count("\n") == 1
         assert "error:" in err
+
+    @pytest.mark.parametrize("command", ["simulate", "reconcile", "replay"])
+    def test_an_unknown_option_is_named_by_its_command(
+        self, command: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # Its command's help is the one that lists the options it has.
+        files = {"simulate": [], "reconcile": ["o.jsonl", "s.csv"], "replay": ["e"]}
+        assert main([command, *files[command], "--bogus"]) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"orderkit {command}: error: unrecognized arguments: --bogus (see --help)\n"
+        )
 
     def test_a_database_holding_stock_only_is_refused(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path

@@ -7,8 +7,8 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from types import FrameType
+from collections.abc import Iterator, Mapping, Sequence
+from types import FrameType, MappingProxyType
 from typing import Final, NoReturn
 
 import attrs
@@ -88,8 +88,23 @@ exit codes: 0 every invariant holds, 1 a figure that must be 0 is not,
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on stderr, exit code 2."""
 
+    commands: Mapping[str, argparse.ArgumentParser] = MappingProxyType({})
+    """Its commands' parsers, by name."""
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def parse_command(self, argv: Sequence[str] | None) -> argparse.Namespace:
+        """`parse_args`, with an argument no command knows named by its command.
+
+        argparse's own leaves those to the top parser: `orderkit simulate
+        --bogus` would say `orderkit: error:`, and point to the wrong help.
+        """
+        args, extra = self.parse_known_args(argv)
+        if extra:
+            command = self.commands.get(getattr(args, "command", None) or "", self)
+            command.error(f"unrecognized arguments: {' '.join(extra)}")
+        return args
 
 
 def _count(low: int, high: int) -> type[int]:
@@ -115,7 +130,7 @@ def _rate(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     """The `orderkit` parser, with its `simulate` command."""
     parser = _Parser(
         prog="orderkit",
@@ -130,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         title="commands", dest="command", metavar="COMMAND"
     )
     commands.required = True
+    parser.commands = commands.choices
     sim = commands.add_parser(
         "simulate",
         help="run a flash-sale day through the whole order desk and check"
@@ -287,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_command(argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
     try:

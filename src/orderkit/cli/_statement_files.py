@@ -145,6 +145,9 @@ def detect(path: str, data: bytes) -> str:
     if Path(path).suffix.lower() in {".json", ".jsonl"}:
         return "json"
     head = data.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head:
+        # No format would read it: the one thing to say is that it is empty.
+        raise InputError(f"STATEMENT {path}: empty")
     if head[:1] in {b"[", b"{"}:
         return "json"
     # The encoding is told from the whole file, as the readers tell it: a
@@ -159,7 +162,7 @@ def detect(path: str, data: bytes) -> str:
         found = _HEADERS.get(cells[0].strip().removeprefix("`").strip())
         if found is not None:
             return found
-        if set(_REQUIRED) <= {cell.strip() for cell in cells}:
+        if set(_REQUIRED) <= {cell.strip().lower() for cell in cells}:
             return "csv"
     raise InputError(
         f"STATEMENT {path}: cannot tell its format (not a WeChat Pay or Alipay"
@@ -286,8 +289,12 @@ def _plain_csv(data: bytes, path: str) -> StatementRead:
 
 
 def _header(cells: list[str], where: str) -> list[str]:
-    """The column names of a header row, refused if twice or lacking."""
-    header = [cell.strip() for cell in cells]
+    """The column names of a header row, refused if twice or lacking.
+
+    Names are read in lower case: a spreadsheet's `Transaction_ID` is the
+    column `transaction_id`.
+    """
+    header = [cell.strip().lower() for cell in cells]
     twice = sorted({c for c in header if c and header.count(c) > 1})
     if twice:
         raise InputError(f"{where}: the CSV header names {', '.join(twice)} twice")

@@ -232,6 +232,8 @@ def read_money(value: object, currency: Currency | str, *, path: str) -> Money:
     if isinstance(value, str):
         text = value.strip()
         if not _DECIMAL_TEXT.fullmatch(text):
+            if text[:1] == "-" and _DECIMAL_TEXT.fullmatch(text[1:]):
+                raise InvalidMoney(path, value, "must not be negative")
             raise InvalidMoney(path, value, "must be decimal text such as 199.00")
         amount = Decimal(text)
     else:

@@ -128,7 +128,13 @@ class LedgerStore(Protocol):
       the first `Receipt` again (with `replayed=True`) and writes nothing.
     - **Time.** The store keeps a high-water mark of the times it has seen
       and works at `at = max(plan.now, mark)`, so a clock stepping back
-      never revives an expired hold.
+      never revives an expired hold. When `at` is after `plan.now`, the
+      times the plan derived from its `now` move on by the difference, so
+      that a hold is never born expired: a new hold's `placed_at` and
+      `expires_at`, a written hold's changed `expires_at` (one at the end of
+      time stays there), and a resolution the write makes (`resolved_at`
+      before `at` becomes `at`). Reads and sweeps refuse a naive `now`
+      (`NaiveDatetime`) and change nothing.
     - **Order of work**, all inside one transaction: (1) expire every live
       hold with `expires_at <= at` on the balances the plan touches
       (`EXPIRE` movements keyed `expire:<hold_id>`); (2) when
@@ -137,6 +143,11 @@ class LedgerStore(Protocol):
       hold write as a compare-and-set; (4) apply the movements in order,
       an `ADJUST` with `counted` moving on hand to that figure; (5)
       evaluate every check; (6) write everything and the receipt.
+    - **Hold writes.** A write of a hold the store has (`expected` given)
+      may change only its state, expiry, commitment and shipping. Another
+      owner, SKU, location, quantity or `placed_at`, a hold written live
+      again once it left live, or an expiry moved earlier raise
+      `ValidationError` naming the hold's field (`holds['h-1'].expires_at`).
     - **Atomicity.** Any failure writes nothing at all.
     - **Isolation.** Concurrent `apply` calls behave as if run one at a
       time, also across processes for stores that are shared by them.
@@ -148,8 +159,12 @@ class LedgerStore(Protocol):
       `UnknownLocation` when a movement other than `RECEIVE`, `ADJUST`,
       `RESTOCK` or an incoming `TRANSFER`, or a check, names a SKU or a
       location with no balance anywhere; `InvalidQuantity` when a figure
-      would fall below zero; `StoreError` for storage failures, with the
-      driver's error as its cause.
+      would fall below zero (or above 2**63 - 1) and no check failed: the
+      checks of step (5) are evaluated on the figures as step (4) left
+      them, below zero or not, and a failed check wins, so shipping more
+      than is on hand raises `InsufficientStock`; `ValidationError` for a
+      hold write that breaks the rule above; `StoreError` for storage
+      failures, with the driver's error as its cause.
 
     Reads see committed data, and a store that joined a host's open
     transaction also sees that transaction's own writes. Balances from
