@@ -313,7 +313,8 @@ class TestStore:
         assert result["orders"] == []
         code, out, _ = run(capsys, events)
         assert code == 1
-        assert 'not stored; give "channel"' in out
+        assert "neither the events nor the store have it" in out
+        assert 'give "channel" in the events' in out
         assert "line 1: PaymentCaptured for TB-1111-02\n" in out
 
     def test_a_rejected_event_exits_1(

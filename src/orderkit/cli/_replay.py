@@ -73,8 +73,9 @@ lines, rejected events, or events still waiting for their order at the end,
 
 
 _WAITING: Final = (
-    '  waiting for an order never placed (not stored; give "channel" in an'
-    " event whose key names another channel than its order's)"
+    "  waiting for an order never placed: neither the events nor the store"
+    " have it (if it is stored under another channel than the events' keys"
+    ' name, give "channel" in the events)'
 )
 
 

@@ -54,8 +54,9 @@ from orderkit.serialization import make_converter
 OUTCOMES: Final = ("applied", "refund_due", "duplicate", "stale", "parked", "rejected")
 """Every outcome a step can have, in the order the summary counts them."""
 NEVER_PLACED: Final = (
-    'its order was never placed: not stored (give its "channel" in the event'
-    " if the order is stored under another channel than the event's key)"
+    "its order was never placed: neither the events nor the store have it"
+    " (if it is stored under another channel than the event's key names,"
+    ' give its "channel" in the event)'
 )
 """Why an event still waits at the end (unless its order id is ambiguous)."""
 _COMMIT_EVERY: Final = 500
