@@ -4,10 +4,11 @@ Staff who change a price or a quantity in a channel's back office leave
 orderkit's lines as they were: the buyer pays what the channel asks, and
 finance cannot match it with what the order says (the brief's incident 7,
 untraceable manual edits). `OrderDesk.update` compares the lines of each
-later notice with the order's; what orderkit never had of a line holds the
-order for a person (`review` gains `"edited"`), with an audit record that
-names each difference as a change from the order's value to the channel's,
-the channel as its actor and source.
+later notice with the order's; a price or quantity the order does not have,
+or a line only one side has, holds the order for a person (`review` gains
+`"edited"`), with an audit record that names each difference as a change
+from the order's value to the channel's, the channel as its actor and
+source.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Final
 import attrs
 import pendulum
 
-from orderkit._fast import changer
 from orderkit.integrations import ChannelOrder
 from orderkit.money import Money
 from orderkit.orders import (
@@ -29,10 +29,9 @@ from orderkit.orders import (
     Order,
     OrderLine,
 )
-from orderkit.orders._commit import new_change
 from orderkit.orders._price_changes import ChangeState
 from orderkit.orders._status import ENDED
-from orderkit.services._desk_notes import held_telling
+from orderkit.services._desk_notes import held_telling, state_on_placed
 
 
 EDITED: Final = "edited"
@@ -42,7 +41,6 @@ _HELD: Final = "HeldForReview"
 _RELEASED: Final = "Released"
 _PLACED: Final = "OrderPlaced"
 _UPDATED_AT: Final = "updated_at"
-_with_changes: Final = changer(AuditRecord, "changes")
 
 
 def state_updated_at(
@@ -53,15 +51,8 @@ def state_updated_at(
     The order does not keep it: `line_edits` reads it back, so that a notice
     older than the one the order was taken in from states no edit.
     """
-    if incoming.updated_at is None:
-        return
-    for i, record in enumerate(records):
-        if record.event_type == _PLACED:
-            # Built without running a validator again: a constant name and
-            # an ISO 8601 instant are printable text.
-            change = new_change(_UPDATED_AT, "", incoming.updated_at.isoformat())
-            records[i] = _with_changes(record, (*record.changes, change))
-            return
+    if incoming.updated_at is not None:
+        state_on_placed(records, _UPDATED_AT, incoming.updated_at.isoformat())
 
 
 def may_be_edited(order: Order, incoming: ChannelOrder) -> bool:

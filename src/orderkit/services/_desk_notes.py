@@ -6,14 +6,14 @@ often the change is retried: the outbox keeps one of each.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, MutableSequence, Sequence
 from json.encoder import encode_basestring
 from typing import Final, Literal
 
 import attrs
 import pendulum
 
-from orderkit._fast import builder, copier
+from orderkit._fast import builder, changer, copier
 from orderkit.dedupe import IdempotencyKey
 from orderkit.integrations import Message
 from orderkit.integrations._notices import milestone_terms
@@ -36,6 +36,7 @@ from orderkit.orders import (
     Rejected,
     Saga,
 )
+from orderkit.orders._commit import new_change
 from orderkit.orders._messages import fit_id, known_order_stream, made_message
 from orderkit.orders._owed import left_on, owed_back, refund_parts
 from orderkit.pricing import RefundState, Violation
@@ -625,3 +626,25 @@ def parked_record(
         recorded_at=now,
         changes=(FieldChange("parked", "", type(event).__name__),),
     )
+
+
+_PLACED: Final = "OrderPlaced"
+_with_changes: Final = changer(AuditRecord, "changes")
+
+
+def state_on_placed(
+    records: MutableSequence[AuditRecord], field: str, new: str
+) -> None:
+    """Add the change `field` to `new` to intake's `OrderPlaced` record in `records`.
+
+    What the order does not keep and the desk reads back later (the total
+    it was taken in at, when the channel last changed it).
+    """
+    for i, record in enumerate(records):
+        if record.event_type == _PLACED:
+            # On every order taken in: built and copied without running a
+            # validator again (the desk's own field names, printable text;
+            # the record is checked already).
+            change = new_change(field, "", new)
+            records[i] = _with_changes(record, (*record.changes, change))
+            return

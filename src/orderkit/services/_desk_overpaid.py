@@ -14,22 +14,19 @@ from typing import Final
 
 import pendulum
 
-from orderkit._fast import changer
 from orderkit.errors import OrderkitError
 from orderkit.money import Money
 from orderkit.orders import AuditRecord, FieldChange, Order
-from orderkit.orders._commit import new_change as _new_change
 from orderkit.orders._overpaid import held_by_payment, overpaid, payable
 from orderkit.orders._status import ENDED
 from orderkit.pricing import Quote, Validation
-from orderkit.services._desk_notes import held_for
+from orderkit.services._desk_notes import held_for, state_on_placed
 
 
 OVERPAID: Final = "overpaid"
 """Why an order waits for a person: its payments hold more than it costs."""
 
 _PLACED: Final = "OrderPlaced"
-_with_changes: Final = changer(AuditRecord, "changes")
 _TOTAL: Final = "total"
 
 
@@ -53,14 +50,7 @@ def placed_total(pricing: Validation, quote: Quote) -> Money:
 
 def state_total(records: MutableSequence[AuditRecord], total: Money) -> None:
     """Add `total` to the intake's `OrderPlaced` record, for `recorded_total`."""
-    for i, record in enumerate(records):
-        if record.event_type == _PLACED:
-            # On every order taken in: built and copied without running a
-            # validator again (a constant name, and Money's text is printable;
-            # the record is checked already).
-            change = _new_change(_TOTAL, "", str(total))
-            records[i] = _with_changes(record, (*record.changes, change))
-            return
+    state_on_placed(records, _TOTAL, str(total))
 
 
 def recorded_total(records: Iterable[AuditRecord], currency: str) -> Money | None:
