@@ -15,7 +15,7 @@ from orderkit.adapters.statements import (
     read_alipay_bill,
     read_wechat_bill,
 )
-from orderkit.errors import ConfigurationError, StructureError
+from orderkit.errors import ConfigurationError, StructureError, ValidationError
 from orderkit.integrations import SettlementLine, TransactionKind
 from orderkit.money import Money
 from orderkit.orders import Address, Buyer, Order, OrderLine, OrderStatus, Payment
@@ -70,6 +70,23 @@ class TestWeChatSample:
                 "DY-1003",
             ),
         ]
+
+    def test_each_line_has_its_line_in_the_file(self) -> None:
+        read = read_wechat_bill(WECHAT)
+        lines = WECHAT.decode("gbk").splitlines()
+        assert len(read.numbers) == len(read.lines)
+        for number, line in zip(read.numbers, read.lines, strict=True):
+            assert line.transaction_id in lines[number - 1]
+
+    def test_numbers_are_one_per_line_or_none(self) -> None:
+        lines = read_wechat_bill(WECHAT).lines
+        assert StatementRead(provider="csv", lines=lines).numbers == ()
+        with pytest.raises(ValidationError) as caught:
+            StatementRead(provider="csv", lines=lines, numbers=[5])
+        assert caught.value.field == "numbers"
+        with pytest.raises(ValidationError) as caught:
+            StatementRead(provider="csv", lines=lines[:1], numbers=[0])
+        assert caught.value.field == "numbers[0]"
 
     def test_fees_keep_their_sign(self) -> None:
         fees = [x.fee for x in read_wechat_bill(WECHAT).lines]

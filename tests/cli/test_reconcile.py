@@ -194,12 +194,39 @@ class TestFindings:
         code, out, _ = run(capsys, ORDERS, FINDINGS, "--csv")
         assert code == 1
         found = {(r["kind"], r["order_id"], r["line"]) for r in csv_rows(out)}
+        # Each difference the statement shows is at its line (the second
+        # capture of DY-1001 at 7); one it lacks has none.
         assert found == {
             ("malformed_row", "", "8"),
-            ("amount_mismatch", "DY-1002", ""),
-            ("duplicate_capture", "DY-1001", ""),
+            ("amount_mismatch", "DY-1002", "6"),
+            ("duplicate_capture", "DY-1001", "7"),
             ("missing_in_statement", "DY-1003", ""),
         }
+
+    @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+    def test_a_row_repeated_is_shown_at_its_later_line(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path, suffix: str
+    ) -> None:
+        rows = Path(SAMPLES / "statement.csv").read_text("utf-8").splitlines()
+        header, first = rows[0].split(","), rows[1]
+        if suffix == ".csv":
+            text = "\n".join([rows[0], first, *rows[2:], first]) + "\n"
+        else:
+            items: list[dict[str, object]] = []
+            for row in rows[1:]:
+                cells = dict(zip(header, row.split(","), strict=True))
+                currency = cells.pop("currency")
+                amount = {"amount": cells["amount"], "currency": currency}
+                fee = {"amount": cells["fee"] or "0", "currency": currency}
+                items.append(cells | {"amount": amount, "fee": fee})
+            text = "".join(json.dumps(i) + "\n" for i in [*items, items[0]])
+        statement = tmp_path / f"statement{suffix}"
+        statement.write_text(text, encoding="utf-8")
+        code, out, _ = run(capsys, ORDERS, statement, "--csv")
+        assert code == 1
+        (repeated,) = [r for r in csv_rows(out) if r["kind"] == "duplicate_capture"]
+        last = len(rows) + 1 if suffix == ".csv" else len(rows)
+        assert repeated["line"] == str(last)
 
     def test_output_writes_the_csv_with_a_bom_and_prints_the_table(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path

@@ -82,6 +82,14 @@ def _rejected(value: Iterable[MalformedRow]) -> tuple[MalformedRow, ...]:
     return as_tuple(value, "rejected", MalformedRow)
 
 
+def _numbers(value: Iterable[int]) -> tuple[int, ...]:
+    numbers = as_tuple(value, "numbers", int)
+    for i, number in enumerate(numbers):
+        if isinstance(number, bool) or number < 1:
+            raise ValidationError(f"numbers[{i}]", number, "must be a line, from 1")
+    return numbers
+
+
 @final
 @attrs.frozen(slots=True, kw_only=True)
 class StatementRead:
@@ -92,6 +100,12 @@ class StatementRead:
         lines: The rows read, in the bill's order.
         rejected: The rows that could not be read, or that state no settled
             money (a WeChat Pay refund not `SUCCESS`), in the bill's order.
+        numbers: The line number in the file, from 1, of each of `lines`,
+            for people to find a row a difference names; empty when the
+            reader does not tell them.
+
+    Raises:
+        ValidationError: `numbers` is neither empty nor one per line.
 
     .. versionadded:: 0.1.0
     """
@@ -99,6 +113,15 @@ class StatementRead:
     provider: str = attrs.field(validator=plain_text("provider"))
     lines: tuple[SettlementLine, ...] = attrs.field(converter=_lines)
     rejected: tuple[MalformedRow, ...] = attrs.field(default=(), converter=_rejected)
+    numbers: tuple[int, ...] = attrs.field(default=(), converter=_numbers)
+
+    def __attrs_post_init__(self) -> None:
+        if self.numbers and len(self.numbers) != len(self.lines):
+            raise ValidationError(
+                "numbers",
+                len(self.numbers),
+                f"must name the line of each of the {len(self.lines)} lines",
+            )
 
 
 # --------------------------------------------------------------------------
@@ -182,6 +205,7 @@ def _read(data: bytes, layout: _Layout, zone: str) -> StatementRead:
     provider = layout.provider
     header: tuple[str, ...] | None = None
     lines: list[SettlementLine] = []
+    numbers: list[int] = []
     rejected: list[MalformedRow] = []
     ended = False
     for number, text, raw in _decoded(data, provider):
@@ -209,6 +233,7 @@ def _read(data: bytes, layout: _Layout, zone: str) -> StatementRead:
         line = _read_row(row, header, layout, zone, rejected)
         if line is not None:
             lines.append(line)
+            numbers.append(number)
     if header is None:
         raise StructureError(
             "header", data[:80], "has no column header row", f"{provider} bill"
@@ -220,7 +245,9 @@ def _read(data: bytes, layout: _Layout, zone: str) -> StatementRead:
             f"ends before {layout.end_name}: the bill is cut short",
             f"{provider} bill",
         )
-    return StatementRead(provider=provider, lines=lines, rejected=rejected)
+    return StatementRead(
+        provider=provider, lines=lines, rejected=rejected, numbers=numbers
+    )
 
 
 def _check_header(

@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         report = reconcile_payments(
             orders, statement.lines, rejected=statement.rejected, period=period
         )
-        report = _with_values(report, statement)
+        report = _with_lines(_with_values(report, statement), statement)
     except InputError as error:
         return _fail(f"orderkit reconcile: error: {error}")
     except ValidationError as error:
@@ -244,6 +244,34 @@ def _with_values(report: Reconciliation, statement: Statement) -> Reconciliation
         else:
             shown.append(d)
     return attrs.evolve(report, discrepancies=shown)
+
+
+def _with_lines(report: Reconciliation, statement: Statement) -> Reconciliation:
+    """The report with the statement's line of each difference a line shows.
+
+    A difference names the transaction, and shows the statement's amount of
+    it: the line is the one with both (the transaction alone when no line
+    has the amount). A line repeated is the later one; any other, the first.
+    """
+    rows: dict[str, list[tuple[int, Money]]] = {}
+    for number, line in zip(statement.numbers, statement.lines, strict=False):
+        rows.setdefault(line.transaction_id, []).append((number, line.amount))
+    placed = []
+    for d in report.discrepancies:
+        found = rows.get(d.transaction_id or "") if d.line is None else None
+        if not found:
+            placed.append(d)
+            continue
+        same = [number for number, amount in found if amount == d.actual]
+        numbers = same or [number for number, _ in found]
+        repeated = d.kind in _REPEATED
+        placed.append(attrs.evolve(d, line=numbers[-1] if repeated else numbers[0]))
+    return attrs.evolve(report, discrepancies=placed)
+
+
+_REPEATED: Final = frozenset(
+    {DiscrepancyKind.DUPLICATE_CAPTURE, DiscrepancyKind.DUPLICATE_REFUND}
+)
 
 
 def to_table(

@@ -77,11 +77,13 @@ class Statement:
         format: The format it was read as (see `FORMATS`).
         lines: The settlement lines read.
         rejected: The rows that could not be read, with line numbers.
+        numbers: The line number of each of `lines`.
     """
 
     format: str
     lines: tuple[SettlementLine, ...]
     rejected: tuple[MalformedRow, ...]
+    numbers: tuple[int, ...]
 
 
 def load_statement(path: str, format_: str = "auto") -> Statement:
@@ -106,7 +108,7 @@ def load_statement(path: str, format_: str = "auto") -> Statement:
         article = "an" if name[0] in "AEIOU" else "a"
         problem = f"{error.field}: {error.problem}" if error.field else error.problem
         raise InputError(f"STATEMENT {path}: not {article} {name}: {problem}") from None
-    return Statement(chosen, read.lines, read.rejected)
+    return Statement(chosen, read.lines, read.rejected, read.numbers)
 
 
 def _text(data: bytes, path: str | None = None) -> str:
@@ -183,6 +185,7 @@ def _json(data: bytes, path: str) -> StatementRead:
         raise InputError(f"STATEMENT {path}: empty")
     converter = make_converter()
     lines: list[SettlementLine] = []
+    numbers: list[int] = []
     rejected: list[MalformedRow] = []
     try:
         for item in items(text):
@@ -200,6 +203,7 @@ def _json(data: bytes, path: str) -> StatementRead:
                 # It names no order, as an empty CSV cell does.
                 line = attrs.evolve(line, order_id=None)
             lines.append(line)
+            numbers.append(item.line)
     except NotJson as error:
         raise InputError(f"STATEMENT {path} {error}") from None
     if (
@@ -209,7 +213,9 @@ def _json(data: bytes, path: str) -> StatementRead:
     ):
         first = rejected[0]
         raise InputError(f"STATEMENT {path} line {first.line}: {first.problem}")
-    return StatementRead(provider="json", lines=lines, rejected=rejected)
+    return StatementRead(
+        provider="json", lines=lines, rejected=rejected, numbers=numbers
+    )
 
 
 def _row(line: int, error: ValidationError) -> MalformedRow:
@@ -257,6 +263,7 @@ def _records(text: str) -> Iterator[tuple[int, list[str] | MalformedRow]]:
 def _plain_csv(data: bytes, path: str) -> StatementRead:
     header: list[str] | None = None
     lines: list[SettlementLine] = []
+    numbers: list[int] = []
     rejected: list[MalformedRow] = []
     for number, cells in _records(_text(data, path)):
         if isinstance(cells, MalformedRow):
@@ -281,11 +288,14 @@ def _plain_csv(data: bytes, path: str) -> StatementRead:
         row = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
         try:
             lines.append(_settlement(row))
+            numbers.append(number)
         except ValidationError as error:
             rejected.append(_row(number, error))
     if header is None:
         raise InputError(f"STATEMENT {path}: empty, not even a CSV header")
-    return StatementRead(provider="csv", lines=lines, rejected=rejected)
+    return StatementRead(
+        provider="csv", lines=lines, rejected=rejected, numbers=numbers
+    )
 
 
 def _header(cells: list[str], where: str) -> list[str]:
