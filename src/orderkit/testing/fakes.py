@@ -23,16 +23,22 @@ fail.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
+import os
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from typing import final
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, final
 
 import attrs
+import pendulum
 
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
+    ConfigurationError,
     IdempotencyConflict,
     RefundExceedsCapture,
     UnknownPayment,
@@ -88,6 +94,12 @@ class FakePayments:
       `id_prefix`: two providers given prefixes of their own (`w0-`,
       `w1-`, one per process sharing a database) never hand out the same
       refund id, so their statements, put together, are one provider's.
+    - With a `journal` file, it is one provider for every process that
+      names the file, and it outlives them: each transaction is appended
+      to the file under an exclusive lock (POSIX `flock`), and every call
+      reads what other processes appended first. So a test can kill a
+      worker mid-saga, `recover` in a new process, and check that no money
+      moved twice (`effects` counts every process's transactions).
 
     Attributes:
         effects: Per key, how many times money moved under it: a test
@@ -100,15 +112,20 @@ class FakePayments:
         declined: Payment ids whose captures are declined.
         refunds_declined: Payment ids whose refunds are declined.
         id_prefix: Put before every transaction id it gives (none by default).
+        journal: A file to keep the transactions in, shared with every
+            process that names it (created if missing); `None` (the
+            default) keeps them in this object only.
 
     Raises:
         ValidationError: `id_prefix` is not a string, or holds control
             characters.
+        ConfigurationError: `journal` is given where there are no POSIX
+            file locks (Windows), or it cannot be opened or read.
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the clock, then keyword-only settings
         self,
         clock: Clock,
         *,
@@ -116,8 +133,9 @@ class FakePayments:
         declined: Iterable[str] = (),
         refunds_declined: Iterable[str] = (),
         id_prefix: str = "",
+        journal: str | os.PathLike[str] | None = None,
     ) -> None:
-        """Create a provider with no transactions."""
+        """Create a provider with no transactions, or those of `journal`."""
         self._clock = clock
         self._name = name
         self._id_prefix = _check_prefix(id_prefix)
@@ -128,16 +146,19 @@ class FakePayments:
         self._transactions: list[ChannelTransaction] = []
         self.effects: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
+        self._journal = None if journal is None else _Journal(Path(journal))
+        with self._shared():
+            pass
 
     @property
     def transactions(self) -> tuple[ChannelTransaction, ...]:
         """Every transaction made, in order, failed ones included."""
-        with self._lock:
+        with self._shared():
             return tuple(self._transactions)
 
     def captured(self, payment_id: str) -> Money | None:
         """What was captured of `payment_id` and not refunded; `None` if nothing."""
-        with self._lock:
+        with self._shared():
             return self._net(payment_id)
 
     def capture(
@@ -149,7 +170,7 @@ class FakePayments:
             IdempotencyConflict: `key` was used for another request.
         """
         request = _Request(TransactionKind.CAPTURE, payment_id, amount)
-        with self._lock:
+        with self._shared():
             first = self._repeat(key, request)
             if first is not None:
                 return first
@@ -170,7 +191,7 @@ class FakePayments:
         if not reason.strip():
             raise ValidationError("reason", reason, "must be a non-empty string")
         request = _Request(TransactionKind.REFUND, payment_id, amount)
-        with self._lock:
+        with self._shared():
             first = self._repeat(key, request)
             if first is not None:
                 return first
@@ -194,7 +215,7 @@ class FakePayments:
         `orderkit.services.reconcile_payments` matches it by. No line names
         an order: the provider knows payments only.
         """
-        with self._lock:
+        with self._shared():
             done = [
                 (request, t)
                 for request, t in self._first.values()
@@ -214,6 +235,30 @@ class FakePayments:
             )
             for request, t in done
         ]
+
+    @contextlib.contextmanager
+    def _shared(self) -> Iterator[None]:
+        """Hold the provider for one call, having read what others appended.
+
+        This process's threads wait on a lock; with a journal, every process
+        waits on the file's.
+        """
+        with self._lock:
+            if self._journal is None:
+                yield
+                return
+            with self._journal.locked() as entries:
+                for key, request, transaction in entries:
+                    self._keep(key, request, transaction)
+                yield
+
+    def _keep(
+        self, key: str, request: _Request, transaction: ChannelTransaction
+    ) -> None:
+        self._first[key] = (request, transaction)
+        self._transactions.append(transaction)
+        if transaction.succeeded:
+            self.effects[key] += 1
 
     def _repeat(self, key: str, request: _Request) -> ChannelTransaction | None:
         self.calls[key] += 1
@@ -241,10 +286,9 @@ class FakePayments:
             created_at=self._clock.now(),
             parent_id=request.payment_id,
         )
-        self._first[key] = (request, transaction)
-        self._transactions.append(transaction)
-        if succeeded:
-            self.effects[key] += 1
+        if self._journal is not None:
+            self._journal.append(key, request, transaction)
+        self._keep(key, request, transaction)
         return transaction
 
     def _net(self, payment_id: str) -> Money | None:
@@ -258,6 +302,88 @@ class FakePayments:
         return sum(captured[1:], captured[0]) - sum(
             refunded, Money(0, captured[0].currency)
         )
+
+
+@final
+class _Journal:
+    """`FakePayments`' transactions in a file: one JSON object per line."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._read = 0
+        self._file: IO[bytes] | None = None
+        try:
+            import fcntl  # noqa: PLC0415 - POSIX only: asked for with a journal
+        except ImportError:
+            raise ConfigurationError(
+                "journal", "needs POSIX file locks (fcntl)", value=str(path)
+            ) from None
+        self._flock = fcntl.flock
+        self._exclusive = fcntl.LOCK_EX
+        self._unlock = fcntl.LOCK_UN
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[list[tuple[str, _Request, ChannelTransaction]]]:
+        """The lock on the file, and the entries appended since the last read."""
+        try:
+            with self._path.open("a+b") as file:
+                self._flock(file.fileno(), self._exclusive)
+                try:
+                    file.seek(self._read)
+                    data = file.read()
+                    self._read += len(data)
+                    self._file = file
+                    yield [_entry(line) for line in data.splitlines() if line]
+                    file.flush()
+                finally:
+                    self._file = None
+                    self._flock(file.fileno(), self._unlock)
+        except OSError as error:
+            raise ConfigurationError(
+                "journal", f"cannot be used: {error.strerror}", value=str(self._path)
+            ) from error
+
+    def append(
+        self, key: str, request: _Request, transaction: ChannelTransaction
+    ) -> None:
+        """Write one transaction at the end of the file, while it is locked."""
+        assert self._file is not None  # noqa: S101 - only inside `locked`
+        entry = {
+            "key": key,
+            "kind": str(request.kind),
+            "payment_id": request.payment_id,
+            "amount": str(request.amount.amount),
+            "currency": request.amount.currency.code,
+            "transaction_id": transaction.transaction_id,
+            "channel": transaction.key.channel,
+            "succeeded": transaction.succeeded,
+            "created_at": transaction.created_at.isoformat(),
+        }
+        line = json.dumps(entry, ensure_ascii=False).encode() + b"\n"
+        self._file.seek(0, os.SEEK_END)
+        self._file.write(line)
+        # Its own line is read already: the next read starts after it.
+        self._read = self._file.tell()
+
+
+def _entry(line: bytes) -> tuple[str, _Request, ChannelTransaction]:
+    said = json.loads(line)
+    kind = TransactionKind(said["kind"])
+    amount = Money(said["amount"], said["currency"])
+    payment_id = said["payment_id"]
+    created = pendulum.parse(said["created_at"])
+    assert isinstance(created, pendulum.DateTime)  # noqa: S101 - written by append
+    transaction = ChannelTransaction(
+        transaction_id=said["transaction_id"],
+        order_id=payment_id,
+        key=IdempotencyKey(said["channel"], str(kind), payment_id, said["key"]),
+        kind=kind,
+        amount=amount,
+        succeeded=said["succeeded"],
+        created_at=created,
+        parent_id=payment_id,
+    )
+    return said["key"], _Request(kind, payment_id, amount), transaction
 
 
 def _check_prefix(value: object) -> str:
