@@ -36,9 +36,11 @@ from orderkit.orders import (
     order_stream,
     unshipped_lines,
 )
+from orderkit.orders._overpaid import payable
 from orderkit.ports import Carrier, Clock, Payments, UnitOfWork, Warehouse
 from orderkit.services import _saga_steps as steps
 from orderkit.services._desk import OrderDesk
+from orderkit.services._desk_overpaid import recorded_total
 from orderkit.services._intake import EventRecorded
 from orderkit.services._picking import PICK
 from orderkit.services._refunds import Refunds
@@ -126,6 +128,12 @@ class Checkout:
             CaptureExceedsAuthorisation: The order's payment ledger keeps
                 `payment_id` and authorised less than `amount`; nothing was
                 stored or asked.
+            ValidationError: `amount` is not what the order costs
+                (`OrderDesk.payable`: the total it was taken in at, moved by
+                approved price changes), where its trail states that total;
+                nothing was stored or asked. A capture is the whole payment
+                of an unpaid order: more would overcharge the buyer, less
+                would leave the order paid short.
             TransientError: The provider failed or timed out
                 (`CallTimedOut`), or its circuit breaker is open
                 (`CircuitOpen`): the saga stays; call again or `recover`.
@@ -155,6 +163,7 @@ class Checkout:
                     )
                 # The Payments contract: never more than the ledger allows.
                 steps.check_capture(order, payment_id, amount)
+                _check_cost(uow, order, amount)
                 saga = Saga(
                     name=_CAPTURE,
                     step=steps.REQUESTED,
@@ -569,3 +578,25 @@ def _picker(
 def _check_page(page: object) -> None:
     if type(page) is not int or not 0 < page <= MAX_INT:
         raise ValidationError("page", page, "must be a positive integer")
+
+
+def _check_cost(uow: UnitOfWork, order: Order, amount: Money) -> None:
+    """Refuse to capture other than what the order costs; change nothing.
+
+    An order whose trail states no total (taken in by an earlier orderkit,
+    or stored by its host) is not checked.
+    """
+    total = recorded_total(
+        uow.audit.records(order.channel, order.order_id), order.currency
+    )
+    if total is None:
+        return
+    cost = payable(order, total)
+    if amount != cost:
+        more = "more" if amount > cost else "less"
+        raise ValidationError(
+            "amount",
+            amount,
+            f"must be what order {order.order_id!r} costs, {cost}"
+            f" (OrderDesk.payable): the buyer would pay {more}",
+        )
