@@ -220,6 +220,12 @@ class AfterSalesCase:
         reason: The buyer's reason.
         requester: Who opened the case.
         return_to: The location the goods come back to, and are restocked at.
+        returns_goods: Whether the goods come back: `False` for a refund
+            without a return (仅退款: a unit missing from the parcel, one
+            not worth sending back). Such a case goes the same way (its
+            `receive` records that nothing came back, with no serial
+            numbers), and its passed inspection restocks nothing. Its lines
+            are the units paid back: they cannot be refunded again.
         requested_at: When the case was opened (UTC).
         state: Where the case stands.
         required_role: The role the refund amount was routed to on approval.
@@ -244,6 +250,9 @@ class AfterSalesCase:
     reason: str = attrs.field(validator=text("reason"))
     requester: str = attrs.field(validator=text("requester"))
     return_to: str = attrs.field(validator=text("return_to"))
+    returns_goods: bool = attrs.field(
+        default=True, validator=instance_of("returns_goods", bool)
+    )
     requested_at: pendulum.DateTime = attrs.field(converter=_requested_at)
     state: CaseState = attrs.field(
         default=CaseState.REQUESTED, validator=instance_of("state", CaseState)
@@ -356,8 +365,12 @@ def request_return(  # noqa: PLR0913 - a case is these facts, keyword-only
     requester: str,
     return_to: str,
     at: dt.datetime,
+    returns_goods: bool = True,
 ) -> AfterSalesCase:
     """Open a case: the buyer asks to return lines and be refunded.
+
+    With `returns_goods=False`, the buyer asks for the lines' money back
+    and sends nothing (仅退款): see `AfterSalesCase.returns_goods`.
 
     Returns:
         The case, `REQUESTED`, with its first step.
@@ -378,6 +391,7 @@ def request_return(  # noqa: PLR0913 - a case is these facts, keyword-only
         reason=reason,
         requester=requester,
         return_to=return_to,
+        returns_goods=returns_goods,
         requested_at=at,
     )
     for i, line in enumerate(case.lines):
@@ -530,7 +544,16 @@ def receive_return(
         for line in case.lines
         if line.line_id in shipped_serials
     }
-    _check_serials(case, got, shipped)
+    if not case.returns_goods:
+        if any(got.values()):
+            raise ValidationError(
+                "serials",
+                {line_id: sorted(s) for line_id, s in got.items() if s},
+                f"case {case.case_id!r} is a refund without a return: nothing"
+                " comes back",
+            )
+    else:
+        _check_serials(case, got, shipped)
     lines = tuple(
         attrs.evolve(line, serials=got.get(line.line_id, frozenset()))
         for line in case.lines
@@ -550,7 +573,8 @@ def inspect_return(
 
     Returns:
         The case, `INSPECTED`, and the lines to restock at `return_to`:
-        one per returned line if `passed`, none otherwise.
+        one per returned line if `passed`, none otherwise (nor for a refund
+        without a return, `returns_goods` false).
 
     Raises:
         IllegalTransition: The case is not `RECEIVED`.
@@ -561,7 +585,7 @@ def inspect_return(
     inspected = _step(
         case, CaseAction.INSPECT, at, actor, note, inspection_passed=passed
     )
-    if not passed:
+    if not passed or not case.returns_goods:
         return Inspected(inspected, ())
     restock = tuple(
         StockLine(line.sku, case.return_to, line.quantity) for line in case.lines

@@ -346,8 +346,11 @@ class OrderStock:
         )
         opened = before is None and case.state is not CaseState.REJECTED
         unstocked = _unstocked(order)
-        # A refund-only case of unstocked lines (a gift card) puts nothing back.
-        puts_back = any(line.line_id not in unstocked for line in case.lines)
+        # A refund without a return, or one of unstocked lines (a gift card),
+        # puts nothing back.
+        puts_back = case.returns_goods and any(
+            line.line_id not in unstocked for line in case.lines
+        )
         if (
             (opened or restocks)
             and puts_back
@@ -366,6 +369,8 @@ class OrderStock:
         ):
             return
         _check_returnable(order, case)
+        if not case.returns_goods:
+            return
         ledger = self._ledger
         for i, line in enumerate(case.lines):
             if line.line_id in unstocked:
