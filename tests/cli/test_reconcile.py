@@ -293,6 +293,36 @@ class TestFindings:
         assert row["line"] == "2"
         assert row["detail"].startswith("amount: must not be negative")
 
+    def test_each_copy_of_a_row_is_named_at_its_own_line(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        rows = Path(SAMPLES / "statement.csv").read_text("utf-8").splitlines()
+        statement = tmp_path / "statement.csv"
+        statement.write_text("\n".join([*rows, rows[1], rows[1]]) + "\n", "utf-8")
+        code, out, _ = run(capsys, ORDERS, statement, "--csv")
+        assert code == 1
+        repeated = [
+            r["line"] for r in csv_rows(out) if r["kind"] == "duplicate_capture"
+        ]
+        assert repeated == [str(len(rows) + 1), str(len(rows) + 2)]
+
+    def test_a_transaction_the_statement_lacks_has_no_line(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        # DY-1001's sale is gone; its refund is listed under the sale's trade
+        # number, as some providers list a refund under its payment.
+        rows = Path(SAMPLES / "statement.csv").read_text("utf-8").splitlines()
+        refund = rows[3].replace("RF-DY-1001-1", "4200000001")
+        statement = tmp_path / "statement.csv"
+        statement.write_text(
+            "\n".join([rows[0], rows[2], refund, *rows[4:]]) + "\n", "utf-8"
+        )
+        code, out, _ = run(capsys, ORDERS, statement, "--csv")
+        assert code == 1
+        lines = {(r["kind"], r["line"]) for r in csv_rows(out)}
+        assert ("missing_in_statement", "") in lines
+        assert ("missing_in_statement", "3") not in lines
+
     def test_a_csv_cell_too_long_for_the_csv_module_is_one_malformed_row(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:

@@ -375,6 +375,11 @@ class TestSignedTimestamp:
         assert caught.value.field == "X-Slack-Request-Timestamp"
         assert caught.value.value == "1531420618"
 
+    def test_just_past_the_tolerance_says_how_far(self) -> None:
+        now = SLACK_SENT.add(minutes=5, microseconds=1)
+        with pytest.raises(InvalidSignature, match=r"300\.000001 s before now"):
+            slack().verify(SLACK_BODY, slack_headers(), now=now)
+
     def test_the_tolerance_is_the_hosts(self) -> None:
         lenient = attrs.evolve(slack(), tolerance=dt.timedelta(minutes=10))
         lenient.verify(SLACK_BODY, slack_headers(), now=SLACK_SENT.add(minutes=6))

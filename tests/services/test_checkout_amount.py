@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 import pendulum
 import pytest
 
@@ -18,6 +19,7 @@ from orderkit.services import (
     Captured,
     Checkout,
     DeskPolicy,
+    Held,
     Ledger,
     OrderDesk,
 )
@@ -58,20 +60,13 @@ def cny(amount: str) -> Money:
     return Money(amount, "CNY")
 
 
-@pytest.mark.parametrize(
-    ("amount", "more"), [("186.00", "more"), ("76.00", "less")], ids=["over", "short"]
-)
-def test_another_amount_is_refused_and_nothing_is_asked(
-    desk: OrderDesk,
-    checkout: Checkout,
-    payments: FakePayments,
-    amount: str,
-    more: str,
+def test_more_is_refused_and_nothing_is_asked(
+    desk: OrderDesk, checkout: Checkout, payments: FakePayments
 ) -> None:
-    with pytest.raises(ValidationError, match=f"the buyer would pay {more}") as caught:
-        checkout.pay("douyin", "DY-1001", "alipay-1", cny(amount))
+    with pytest.raises(ValidationError, match="would be overcharged") as caught:
+        checkout.pay("douyin", "DY-1001", "alipay-1", cny("186.00"))
 
-    assert (caught.value.field, caught.value.value) == ("amount", cny(amount))
+    assert (caught.value.field, caught.value.value) == ("amount", cny("186.00"))
     assert "176.00 CNY" in str(caught.value)
     assert payments.calls == {}
     order = desk.order("douyin", "DY-1001")
@@ -80,6 +75,54 @@ def test_another_amount_is_refused_and_nothing_is_asked(
         None,
         1,
     )
+
+
+def test_what_it_costs_or_less_is_captured(
+    checkout: Checkout, payments: FakePayments
+) -> None:
+    # Less is the shop's call (a discount at the till): nothing is overcharged.
+    done = checkout.pay("douyin", "DY-1001", "alipay-1", cny("170.00"))
+
+    assert isinstance(done, Captured)
+    assert payments.captured("alipay-1") == cny("170.00")
+
+
+@pytest.mark.parametrize("amount", ["150.00", "176.00"])
+def test_a_price_held_at_intake_may_be_either_total(
+    unit: UnitOfWork, clock: FrozenClock, payments: FakePayments, amount: str
+) -> None:
+    # The channel told the buyer 150.00; orderkit's lines cost 176.00.
+    with unit as uow:
+        Ledger(uow.ledger, clock).receive("JADE-TEAPOT", "SH-1", 5)
+        uow.commit()
+    desk = OrderDesk(
+        unit, clock, DeskPolicy(locations=["SH-1"]), Fingerprinter.for_tests()
+    )
+    incoming = channel_order(LINES)
+    stated = attrs.evolve(incoming.quote, stated_total=cny("150.00"))
+    held = desk.accept(attrs.evolve(incoming, quote=stated))
+    assert isinstance(held, Held)
+    assert held.order.review == ("pricing",)
+    desk.release("douyin", "DY-1001", actor="mgr.wang")
+    checkout = Checkout(unit, clock, desk, payments)
+
+    with pytest.raises(ValidationError):
+        checkout.pay("douyin", "DY-1001", "alipay-1", cny("176.01"))
+    assert isinstance(
+        checkout.pay("douyin", "DY-1001", "alipay-1", cny(amount)), Captured
+    )
+
+
+def test_an_order_its_channel_changed_is_not_checked(
+    desk: OrderDesk, checkout: Checkout
+) -> None:
+    # The buyer added a third teapot on the channel: 264.00 is owed now.
+    desk.update(channel_order([("JADE-TEAPOT", 3, "88.00")]))
+    desk.release("douyin", "DY-1001", actor="mgr.wang")
+
+    done = checkout.pay("douyin", "DY-1001", "alipay-1", cny("264.00"))
+
+    assert isinstance(done, Captured)
 
 
 def test_what_the_order_costs_after_an_approved_change_is_captured(

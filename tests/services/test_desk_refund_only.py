@@ -95,6 +95,9 @@ def test_nothing_comes_back_on_it() -> None:
     with pytest.raises(ValidationError) as caught:
         receive_return(approved, {"L1": ["SN-1"]}, {"L1": ["SN-1"]}, T0.add(days=5))
     assert caught.value.field == "serials"
+    with pytest.raises(ValidationError) as caught:
+        receive_return(approved, {"L9": []}, {}, T0.add(days=5))
+    assert caught.value.field == "serials[L9]"
     # Shipped with serial numbers, the line needs none back.
     received = receive_return(approved, {}, {"L1": ["SN-1", "SN-2"]}, T0.add(days=5))
     assert inspect_return(received, passed=True, at=T0.add(days=6)).restock == ()

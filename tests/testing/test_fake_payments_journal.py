@@ -102,3 +102,28 @@ def test_a_journal_that_cannot_be_used_is_named(tmp_path: Path) -> None:
         FakePayments(FrozenClock(T0), journal=tmp_path)
     assert caught.value.field == "journal"
     assert caught.value.value == str(tmp_path)
+
+
+def test_a_line_cut_off_by_a_dying_writer_is_no_transaction(tmp_path: Path) -> None:
+    journal = tmp_path / "payments.jsonl"
+    FakePayments(FrozenClock(T0), journal=journal).capture(
+        "pay-1", cny("10.00"), key="capture:1"
+    )
+    whole = journal.read_bytes()
+    journal.write_bytes(whole + whole[: len(whole) // 2])  # died mid-write
+
+    after = FakePayments(FrozenClock(T0), journal=journal)
+    after.capture("pay-2", cny("20.00"), key="capture:2")
+
+    again = FakePayments(FrozenClock(T0), journal=journal)
+    assert [t.order_id for t in again.transactions] == ["pay-1", "pay-2"]
+    assert journal.read_bytes().count(b"\n") == 2
+
+
+def test_a_line_that_is_no_transaction_is_named(tmp_path: Path) -> None:
+    journal = tmp_path / "payments.jsonl"
+    journal.write_bytes(b'{"key": "capture:1"}\n')
+
+    with pytest.raises(ConfigurationError, match="no transaction") as caught:
+        FakePayments(FrozenClock(T0), journal=journal)
+    assert caught.value.field == "journal"

@@ -251,21 +251,29 @@ def _with_lines(report: Reconciliation, statement: Statement) -> Reconciliation:
 
     A difference names the transaction, and shows the statement's amount of
     it: the line is the one with both (the transaction alone when no line
-    has the amount). A line repeated is the later one; any other, the first.
+    has the amount). A row repeated is named at each copy after the first,
+    in turn; any other difference at the first. A difference the statement
+    lacks (`missing_in_statement`) has no line, even where another row
+    shares its transaction id.
     """
     rows: dict[str, list[tuple[int, Money]]] = {}
     for number, line in zip(statement.numbers, statement.lines, strict=False):
         rows.setdefault(line.transaction_id, []).append((number, line.amount))
+    repeats: dict[str, int] = {}
     placed = []
     for d in report.discrepancies:
-        found = rows.get(d.transaction_id or "") if d.line is None else None
+        shown = d.line is None and d.kind is not DiscrepancyKind.MISSING_IN_STATEMENT
+        found = rows.get(d.transaction_id or "") if shown else None
         if not found:
             placed.append(d)
             continue
         same = [number for number, amount in found if amount == d.actual]
         numbers = same or [number for number, _ in found]
-        repeated = d.kind in _REPEATED
-        placed.append(attrs.evolve(d, line=numbers[-1] if repeated else numbers[0]))
+        at = 0
+        if d.kind in _REPEATED and len(numbers) > 1:
+            key = d.transaction_id or ""
+            repeats[key] = at = min(repeats.get(key, 0) + 1, len(numbers) - 1)
+        placed.append(attrs.evolve(d, line=numbers[at]))
     return attrs.evolve(report, discrepancies=placed)
 
 

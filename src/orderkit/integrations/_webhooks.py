@@ -293,7 +293,7 @@ class WebhookVerifier:
             raise InvalidSignature(
                 name,
                 stamp,
-                f"is {abs(off):.0f} s {side} now, more than the tolerance of"
+                f"is {_seconds(abs(off))} s {side} now, more than the tolerance of"
                 f" {self.tolerance.total_seconds():g} s: a webhook posted again"
                 " later, or a clock that is off?",
             )
@@ -349,3 +349,8 @@ def _latin1(text: object) -> str:
     if isinstance(text, bytes | bytearray):
         return bytes(text).decode("latin-1")
     return text if isinstance(text, str) else ""
+
+
+def _seconds(value: float) -> str:
+    """Seconds as a person reads them: 360, or 300.000001 just past 300."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")

@@ -462,18 +462,23 @@ def reject_case(
     return _step(case, CaseAction.REJECT, at, approver, reason)
 
 
-def _check_serials(
-    case: AfterSalesCase,
-    serials: Mapping[str, frozenset[str]],
-    shipped_serials: Mapping[str, frozenset[str]],
-) -> None:
-    lines = {line.line_id: line for line in case.lines}
+def _check_named(case: AfterSalesCase, serials: Mapping[str, frozenset[str]]) -> None:
+    lines = {line.line_id for line in case.lines}
     for line_id in sorted(serials):
         if line_id not in lines:
             raise ValidationError(
                 f"serials[{line_id}]", line_id, f"not a line of case {case.case_id!r}"
             )
-    for line_id, line in lines.items():
+
+
+def _check_serials(
+    case: AfterSalesCase,
+    serials: Mapping[str, frozenset[str]],
+    shipped_serials: Mapping[str, frozenset[str]],
+) -> None:
+    _check_named(case, serials)
+    for line in case.lines:
+        line_id = line.line_id
         shipped = shipped_serials.get(line_id, frozenset())
         got = serials.get(line_id, frozenset())
         for serial in sorted(got):
@@ -545,6 +550,7 @@ def receive_return(
         if line.line_id in shipped_serials
     }
     if not case.returns_goods:
+        _check_named(case, got)
         if any(got.values()):
             raise ValidationError(
                 "serials",

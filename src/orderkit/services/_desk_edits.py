@@ -166,6 +166,11 @@ def _updated_at(placed: AuditRecord) -> pendulum.DateTime | None:
     return None
 
 
+def edited_on_channel(records: Iterable[AuditRecord], channel: str) -> bool:
+    """Whether the trail tells of lines the channel changed since intake."""
+    return any(r.event_type == _HELD and r.source == channel for r in records)
+
+
 def held_for_edits(
     order: Order,
     edits: Sequence[FieldChange],

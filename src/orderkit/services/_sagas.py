@@ -40,6 +40,7 @@ from orderkit.orders._overpaid import payable
 from orderkit.ports import Carrier, Clock, Payments, UnitOfWork, Warehouse
 from orderkit.services import _saga_steps as steps
 from orderkit.services._desk import OrderDesk
+from orderkit.services._desk_edits import edited_on_channel
 from orderkit.services._desk_overpaid import recorded_total
 from orderkit.services._intake import EventRecorded
 from orderkit.services._picking import PICK
@@ -128,12 +129,11 @@ class Checkout:
             CaptureExceedsAuthorisation: The order's payment ledger keeps
                 `payment_id` and authorised less than `amount`; nothing was
                 stored or asked.
-            ValidationError: `amount` is not what the order costs
+            ValidationError: `amount` is more than the order costs
                 (`OrderDesk.payable`: the total it was taken in at, moved by
-                approved price changes), where its trail states that total;
-                nothing was stored or asked. A capture is the whole payment
-                of an unpaid order: more would overcharge the buyer, less
-                would leave the order paid short.
+                approved price changes), where its trail states that total
+                and its channel changed none of its lines since; nothing
+                was stored or asked.
             TransientError: The provider failed or timed out
                 (`CallTimedOut`), or its circuit breaker is open
                 (`CircuitOpen`): the saga stays; call again or `recover`.
@@ -581,22 +581,25 @@ def _check_page(page: object) -> None:
 
 
 def _check_cost(uow: UnitOfWork, order: Order, amount: Money) -> None:
-    """Refuse to capture other than what the order costs; change nothing.
+    """Refuse to capture more than the order costs; change nothing.
 
-    An order whose trail states no total (taken in by an earlier orderkit,
-    or stored by its host) is not checked.
+    What it costs is `OrderDesk.payable`: for an order held for its pricing
+    at intake, the larger of orderkit's total and the channel's, so either
+    may be captured. An order whose trail states no total (taken in by an
+    earlier orderkit, or stored by its host), and one whose lines its
+    channel changed since (`"edited"`: what the buyer owes moved with
+    them), are not checked.
     """
-    total = recorded_total(
-        uow.audit.records(order.channel, order.order_id), order.currency
-    )
+    records = uow.audit.records(order.channel, order.order_id)
+    total = recorded_total(records, order.currency)
     if total is None:
         return
     cost = payable(order, total)
-    if amount != cost:
-        more = "more" if amount > cost else "less"
-        raise ValidationError(
-            "amount",
-            amount,
-            f"must be what order {order.order_id!r} costs, {cost}"
-            f" (OrderDesk.payable): the buyer would pay {more}",
-        )
+    if amount <= cost or edited_on_channel(records, order.channel):
+        return
+    raise ValidationError(
+        "amount",
+        amount,
+        f"is more than order {order.order_id!r} costs, {cost}"
+        " (OrderDesk.payable): the buyer would be overcharged",
+    )

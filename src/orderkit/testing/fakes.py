@@ -40,6 +40,7 @@ from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     ConfigurationError,
     IdempotencyConflict,
+    OrderkitError,
     RefundExceedsCapture,
     UnknownPayment,
     ValidationError,
@@ -331,9 +332,14 @@ class _Journal:
                 try:
                     file.seek(self._read)
                     data = file.read()
-                    self._read += len(data)
+                    # A last line without its end was cut off by a process
+                    # that died writing it: no transaction, and cut away
+                    # before the next one is appended.
+                    whole = data[: data.rfind(b"\n") + 1]
+                    entries = [self._parsed(line) for line in whole.splitlines()]
+                    self._read += len(whole)
                     self._file = file
-                    yield [_entry(line) for line in data.splitlines() if line]
+                    yield entries
                     file.flush()
                 finally:
                     self._file = None
@@ -343,11 +349,22 @@ class _Journal:
                 "journal", f"cannot be used: {error.strerror}", value=str(self._path)
             ) from error
 
+    def _parsed(self, line: bytes) -> tuple[str, _Request, ChannelTransaction]:
+        try:
+            return _entry(line)
+        except (ValueError, KeyError, TypeError, OrderkitError) as error:
+            raise ConfigurationError(
+                "journal",
+                f"holds a line that is no transaction ({error!r:.80})",
+                value=str(self._path),
+            ) from error
+
     def append(
         self, key: str, request: _Request, transaction: ChannelTransaction
     ) -> None:
         """Write one transaction at the end of the file, while it is locked."""
         assert self._file is not None  # noqa: S101 - only inside `locked`
+        self._file.truncate(self._read)
         entry = {
             "key": key,
             "kind": str(request.kind),
