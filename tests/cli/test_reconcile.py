@@ -259,6 +259,7 @@ class TestFindings:
         }
         _, table, _ = run(capsys, ORDERS, statement)
         assert "(got '848.0')" in table  # the value as written, not ''
+        assert "write it as a string" in table
         assert "(got '')" not in table
 
     def test_bad_plain_csv_rows_are_reported_by_line(

@@ -229,9 +229,11 @@ def _row(line: int, error: ValidationError) -> MalformedRow:
         written = json.dumps(value, ensure_ascii=False, default=repr)
     # A JSON escape may have made a lone surrogate, which no row can hold.
     written = written[:200].encode("utf-8", "backslashreplace").decode()
-    return MalformedRow(
-        line=line, field=error.field, value=written, problem=error.problem
-    )
+    problem = error.problem
+    if isinstance(value, float):
+        # Said to whoever wrote the file, not to a Python caller.
+        problem = "a JSON number with a fraction is not exact: write it as a string"
+    return MalformedRow(line=line, field=error.field, value=written, problem=problem)
 
 
 # --------------------------------------------------------------------------
