@@ -16,7 +16,7 @@ import pendulum
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.adapters.sqlite import SqliteUnitOfWork
 from orderkit.calendar import CN, SlaPolicy
-from orderkit.dedupe import IdempotencyKey
+from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.integrations import ChannelOrder
 from orderkit.money import Money
 from orderkit.orders import (
@@ -32,8 +32,9 @@ from orderkit.orders import (
     Shipment,
     ShipmentLine,
 )
-from orderkit.ports import UnitOfWork
+from orderkit.ports import Clock, UnitOfWork
 from orderkit.pricing import Quote
+from orderkit.services import DeskPolicy, Ledger, OrderDesk
 
 
 # Singles' Day 2026, 10:00 in Shanghai: a Wednesday, a business day.
@@ -152,4 +153,16 @@ def pulled(our: Order, status: OrderStatus, **changes: object) -> ChannelOrder:
         status=status,
         channel_status=str(status),
         **changes,  # type: ignore[arg-type]
+    )
+
+
+def sh1_desk(unit: UnitOfWork, clock: Clock, *skus: str, units: int = 5) -> OrderDesk:
+    """A desk selling from SH-1, where `units` of each of `skus` came in."""
+    with unit as uow:
+        ledger = Ledger(uow.ledger, clock)
+        for sku in skus:
+            ledger.receive(sku, "SH-1", units)
+        uow.commit()
+    return OrderDesk(
+        unit, clock, DeskPolicy(locations=["SH-1"]), Fingerprinter.for_tests()
     )

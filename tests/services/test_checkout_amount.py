@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import attrs
-import pendulum
 import pytest
+from tests.services._price_samples import amended, teapot_change
+from tests.services._samples import T0, sh1_desk
 
-from orderkit.dedupe import Fingerprinter, IdempotencyKey
 from orderkit.errors import ValidationError
 from orderkit.money import Money
 from orderkit.orders import OrderStatus
 from orderkit.ports import UnitOfWork
-from orderkit.pricing import ApprovalTiers, approve, request_change
 from orderkit.services import (
     Accepted,
     Captured,
     Checkout,
-    DeskPolicy,
     Held,
-    Ledger,
     OrderDesk,
 )
 from orderkit.testing import FrozenClock, channel_order
 from orderkit.testing.fakes import FakePayments
 
 
-T0 = pendulum.datetime(2026, 11, 11, 2, 0)
 LINES = [("JADE-TEAPOT", 2, "88.00")]
-TIERS = ApprovalTiers.of((None, "store_manager"))
 
 
 @pytest.fixture
@@ -39,12 +32,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def desk(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
-    with unit as uow:
-        Ledger(uow.ledger, clock).receive("JADE-TEAPOT", "SH-1", 5)
-        uow.commit()
-    desk = OrderDesk(
-        unit, clock, DeskPolicy(locations=["SH-1"]), Fingerprinter.for_tests()
-    )
+    desk = sh1_desk(unit, clock, "JADE-TEAPOT")
     assert isinstance(desk.accept(channel_order(LINES)), Accepted)
     return desk
 
@@ -92,12 +80,7 @@ def test_a_price_held_at_intake_may_be_either_total(
     unit: UnitOfWork, clock: FrozenClock, payments: FakePayments, amount: str
 ) -> None:
     # The channel told the buyer 150.00; orderkit's lines cost 176.00.
-    with unit as uow:
-        Ledger(uow.ledger, clock).receive("JADE-TEAPOT", "SH-1", 5)
-        uow.commit()
-    desk = OrderDesk(
-        unit, clock, DeskPolicy(locations=["SH-1"]), Fingerprinter.for_tests()
-    )
+    desk = sh1_desk(unit, clock, "JADE-TEAPOT")
     incoming = channel_order(LINES)
     stated = attrs.evolve(incoming.quote, stated_total=cny("150.00"))
     held = desk.accept(attrs.evolve(incoming, quote=stated))
@@ -128,26 +111,7 @@ def test_an_order_its_channel_changed_is_not_checked(
 def test_what_the_order_costs_after_an_approved_change_is_captured(
     desk: OrderDesk, checkout: Checkout, clock: FrozenClock, payments: FakePayments
 ) -> None:
-    change = request_change(
-        TIERS,
-        change_id="PC-1",
-        order_id="DY-1001",
-        line_id="L1",
-        sku="JADE-TEAPOT",
-        quantity=2,
-        old_unit_price=cny("88.00"),
-        new_unit_price=cny("80.00"),
-        reason="price match",
-        requester="cs.li",
-        evidence="ticket://1",
-        requested_at=clock.now(),
-        ttl=dt.timedelta(hours=1),
-    )
-    approved = approve(
-        change, TIERS, approver="mgr.wang", role="store_manager", now=clock.now()
-    ).change
-    key = IdempotencyKey("desk", "price_change", "DY-1001", "PC-1")
-    desk.amend("douyin", "DY-1001", approved, key=key, actor="mgr.wang", source="desk")
+    amended(desk, clock, teapot_change(clock, "80.00", requester="cs.li"))
 
     with pytest.raises(ValidationError):
         checkout.pay("douyin", "DY-1001", "alipay-1", cny("176.00"))

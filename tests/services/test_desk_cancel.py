@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pendulum
 import pytest
+from tests.services._samples import T0, sh1_desk
 
-from orderkit.dedupe import Fingerprinter, IdempotencyKey
+from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import IllegalTransition, UnknownOrder, ValidationError
 from orderkit.orders import (
     Applied,
@@ -17,11 +17,10 @@ from orderkit.orders import (
     Shipped,
 )
 from orderkit.ports import UnitOfWork
-from orderkit.services import Accepted, DeskPolicy, Ledger, OrderDesk
+from orderkit.services import Accepted, Ledger, OrderDesk
 from orderkit.testing import FrozenClock, channel_order
 
 
-T0 = pendulum.datetime(2026, 11, 11, 2, 0)
 LINES = [("JADE-TEAPOT", 2, "88.00")]
 
 
@@ -32,12 +31,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def desk(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
-    with unit as uow:
-        Ledger(uow.ledger, clock).receive("JADE-TEAPOT", "SH-1", 5)
-        uow.commit()
-    return OrderDesk(
-        unit, clock, DeskPolicy(locations=["SH-1"]), Fingerprinter.for_tests()
-    )
+    return sh1_desk(unit, clock, "JADE-TEAPOT")
 
 
 def available(unit: UnitOfWork, clock: FrozenClock) -> int:

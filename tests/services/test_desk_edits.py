@@ -6,22 +6,19 @@ price silently (brief, incident 7: untraceable manual edits).
 
 from __future__ import annotations
 
-import datetime as dt
-
 import attrs
-import pendulum
 import pytest
+from tests.services._price_samples import amended, teapot_change
 from tests.services._refund_samples import buyer_cancelled
+from tests.services._samples import T0, sh1_desk
 
-from orderkit.dedupe import Fingerprinter, IdempotencyKey
+from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import IllegalTransition
 from orderkit.money import Money
 from orderkit.orders import OrderStatus
 from orderkit.ports import UnitOfWork
-from orderkit.pricing import ApprovalTiers, PriceChange, approve, request_change
 from orderkit.services import (
     Accepted,
-    DeskPolicy,
     EventRecorded,
     Held,
     Ledger,
@@ -30,10 +27,8 @@ from orderkit.services import (
 from orderkit.testing import FrozenClock, channel_order
 
 
-T0 = pendulum.datetime(2026, 11, 11, 2, 0)
 LINES = [("JADE-TEAPOT", 2, "88.00"), ("CUP", 1, "20.00")]
 CUT = [("JADE-TEAPOT", 2, "68.00"), ("CUP", 1, "20.00")]
-TIERS = ApprovalTiers.of((Money("100.00", "CNY"), "store_manager"), (None, "finance"))
 
 
 @pytest.fixture
@@ -43,14 +38,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def desk(unit: UnitOfWork, clock: FrozenClock) -> OrderDesk:
-    with unit as uow:
-        ledger = Ledger(uow.ledger, clock)
-        ledger.receive("JADE-TEAPOT", "SH-1", 5)
-        ledger.receive("CUP", "SH-1", 5)
-        uow.commit()
-    return OrderDesk(
-        unit, clock, DeskPolicy(locations=["SH-1"]), Fingerprinter.for_tests()
-    )
+    return sh1_desk(unit, clock, "JADE-TEAPOT", "CUP")
 
 
 def trail(unit: UnitOfWork) -> list[tuple[str, str, str]]:
@@ -197,36 +185,6 @@ def test_a_notice_older_than_the_edit_told_states_none(
     with unit as uow:
         held = uow.audit.records("douyin", "DY-1001")[-1]
     assert (held.event_type, held.occurred_at) == ("HeldForReview", T0.add(hours=1))
-
-
-def teapot_change(
-    clock: FrozenClock, new_price: str, *, requester: str = "douyin"
-) -> PriceChange:
-    """A request to move the teapots' unit price from 88.00 to `new_price`."""
-    return request_change(
-        TIERS,
-        change_id=f"PC-{new_price}",
-        order_id="DY-1001",
-        line_id="L1",
-        sku="JADE-TEAPOT",
-        quantity=2,
-        old_unit_price=Money("88.00", "CNY"),
-        new_unit_price=Money(new_price, "CNY"),
-        reason="改价 on the Douyin back office",
-        requester=requester,
-        evidence="douyin://order/DY-1001",
-        requested_at=clock.now(),
-        ttl=dt.timedelta(hours=24),
-    )
-
-
-def amended(desk: OrderDesk, clock: FrozenClock, change: PriceChange) -> None:
-    """`change` recorded on the order, approved by the store manager."""
-    approved = approve(
-        change, TIERS, approver="mgr.wang", role="store_manager", now=clock.now()
-    ).change
-    key = IdempotencyKey("desk", "price_change", "DY-1001", change.change_id)
-    desk.amend("douyin", "DY-1001", approved, key=key, actor="mgr.wang", source="desk")
 
 
 def test_an_approved_change_to_the_channels_price_settles_it(
