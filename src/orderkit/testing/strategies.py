@@ -405,6 +405,8 @@ def _case_lines(draw: st.DrawFn) -> list[ReturnLine]:
 def _case(draw: st.DrawFn, stage: int) -> AfterSalesCase:
     lines = draw(_case_lines())
     t = draw(instants())
+    # Now and then a refund without a return (仅退款): nothing comes back.
+    returns_goods = draw(st.sampled_from((True, True, True, False)))
     case = request_return(
         case_id=draw(_ID),
         order_id=draw(_ID),
@@ -416,11 +418,13 @@ def _case(draw: st.DrawFn, stage: int) -> AfterSalesCase:
         requester=f"buyer:{draw(_ID)}",
         return_to=draw(_ID),
         at=t,
+        returns_goods=returns_goods,
     )
     if stage >= 1:
         case = approve_case(case, "finance:li.na", "finance", _REFUND_TIERS, t)
     if stage >= 2:
-        serials = {r.line_id: sorted(r.serials) for r in lines if r.serials}
+        returned = [r for r in lines if r.serials and returns_goods]
+        serials = {r.line_id: sorted(r.serials) for r in returned}
         shipped = {r.line_id: r.serials for r in lines if r.serials}
         case = receive_return(case, serials, shipped, t)
     return case
@@ -428,6 +432,9 @@ def _case(draw: st.DrawFn, stage: int) -> AfterSalesCase:
 
 def after_sales_cases() -> st.SearchStrategy[AfterSalesCase]:
     """An after-sales case, as requested, approved or received.
+
+    About one in four is a refund without a return (`returns_goods` false),
+    received with no serial numbers.
 
     .. versionadded:: 0.1.0
     """
