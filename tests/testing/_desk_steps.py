@@ -1,4 +1,4 @@
-"""Desk-law steps two test files run: orderkit's SQLite and PostgreSQL units."""
+"""Desk-law steps that several test files run, on memory, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -30,4 +30,21 @@ PRICE_CHANGES: Final = [
     D.on(A.REJECT_PRICE_CHANGE),
     D.on(A.EXPIRE_PRICE_CHANGE),
     *(D.on(A.REPEAT, n) for n in (5, 6, 7, 8, 9, 11, 12)),
+]
+
+
+# Two orders the channel repriced (改价): one waits for a person as its
+# notice comes, changes nothing when the notice comes again, is paid,
+# released and picked; the other's cancellation withdraws its review.
+CHANNEL_EDITS: Final = [
+    D.receive("TEA", "W1", 10),
+    D.accept("douyin", "DY-1", "buyer-1", [("TEA", 2)]),
+    D.accept("taobao", "TB-2", "buyer-2", [("TEA", 1)]),
+    D.on(A.NOTICE_EDITED, 0),
+    D.on(A.NOTICE_EDITED, 0),
+    D.on(A.NOTICE_PAID, 0),
+    D.on(A.RELEASE, 0),
+    D.on(A.PICK, 0),
+    D.on(A.NOTICE_EDITED, 1),
+    D.on(A.CANCEL, 1),
 ]

@@ -19,7 +19,7 @@ from typing import Any, Self, cast
 import attrs
 import pytest
 from hypothesis import given, settings
-from tests.testing._desk_steps import PRICE_CHANGES
+from tests.testing._desk_steps import CHANNEL_EDITS, PRICE_CHANGES
 
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.adapters.sqlite import SqliteUnitOfWork
@@ -155,28 +155,14 @@ class TestGoodUnits:
         check_desk_laws(lambda: SqliteUnitOfWork(":memory:"), operations=_PAID_TWICE)
 
     def test_orders_edited_on_their_channel(self) -> None:
-        # One waits for a person as its notice comes, changes nothing when
-        # the notice comes again, is paid, released and picked; the other's
-        # cancellation withdraws its review.
         made: list[MemoryUnitOfWork] = []
 
         def make() -> MemoryUnitOfWork:
             made.append(MemoryUnitOfWork())
             return made[-1]
 
-        steps = [
-            D.receive("TEA", "W1", 10),
-            D.accept("douyin", "DY-1", "buyer-1", [("TEA", 2)]),
-            D.accept("taobao", "TB-2", "buyer-2", [("TEA", 1)]),
-            D.on(A.NOTICE_EDITED, 0),
-            D.on(A.NOTICE_EDITED, 0),
-            D.on(A.NOTICE_PAID, 0),
-            D.on(A.RELEASE, 0),
-            D.on(A.PICK, 0),
-            D.on(A.NOTICE_EDITED, 1),
-            D.on(A.CANCEL, 1),
-        ]
-        check_desk_laws(make, operations=steps)
+        check_desk_laws(make, operations=CHANNEL_EDITS)
+        check_desk_laws(lambda: SqliteUnitOfWork(":memory:"), operations=CHANNEL_EDITS)
 
         picked, cancelled = sorted(_orders(made[0]), key=lambda o: o.channel)
         assert (picked.status, picked.review) == (OrderStatus.PICKING, ())

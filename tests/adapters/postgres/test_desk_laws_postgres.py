@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hypothesis import settings
-from tests.testing._desk_steps import PRICE_CHANGES
+from tests.testing._desk_steps import CHANNEL_EDITS, PRICE_CHANGES
 
 from orderkit.adapters.postgres import PostgresUnitOfWork
 from orderkit.testing import DeskAction, DeskOperation, check_desk_laws
@@ -49,4 +49,9 @@ class TestDeskLawsOnPostgres:
         # The SQLite tests' steps: every price outcome, and a retry of each.
         check_desk_laws(
             lambda: PostgresUnitOfWork(pg_schemas()), operations=PRICE_CHANGES
+        )
+
+    def test_channel_edits(self, pg_schemas: Callable[[], str]) -> None:
+        check_desk_laws(
+            lambda: PostgresUnitOfWork(pg_schemas()), operations=CHANNEL_EDITS
         )
