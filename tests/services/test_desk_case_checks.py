@@ -32,6 +32,7 @@ from orderkit.orders import (
     Recorded,
     ReturnLine,
     Unchanged,
+    record_case,
     refund_case,
     reject_case,
     request_return,
@@ -369,11 +370,46 @@ class TestFieldPaths:
             1,
         )
 
-    def test_a_stored_case_passing_after_another_took_its_units(
+    def test_a_case_asking_for_units_an_open_case_asks_for(
         self, desk: OrderDesk
     ) -> None:
         amend(desk, requested("L1"))
-        amend(desk, requested("L1", case_id="AS-2"))
+
+        with pytest.raises(ValidationError, match="or asked for") as caught:
+            amend(desk, requested("L1", case_id="AS-2"))
+
+        assert caught.value.field == "after_sales[1].lines[0].quantity"
+
+    def test_units_a_rejected_case_asked_for_may_be_asked_again(
+        self, desk: OrderDesk, clock: FrozenClock
+    ) -> None:
+        case = requested("L1")
+        amend(desk, case)
+        amend(desk, reject_case(case, "mgr.li", "worn", clock.now().add(days=4)))
+
+        assert isinstance(amend(desk, requested("L1", case_id="AS-2")), Recorded)
+
+    def test_a_stored_case_passing_after_another_took_its_units(
+        self, desk: OrderDesk, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        # AS-2 was stored without the desk (by an earlier orderkit, or the
+        # host): its units are checked again when its inspection passes.
+        amend(desk, requested("L1"))
+        with unit as uow:
+            order = uow.orders.get(CH, ID)
+            assert order is not None
+            stored = record_case(
+                order,
+                requested("L1", case_id="AS-2"),
+                key=IdempotencyKey("erp", "aftersales", "AS-2", "requested"),
+                actor="ops.wu",
+                source="erp",
+                now=clock.now(),
+            )
+            assert isinstance(stored, Recorded)
+            uow.orders.save(stored.order, order.version)
+            uow.audit.append(CH, [stored.record])
+            uow.commit()
         amend(desk, inspected(requested("L1")))
 
         with pytest.raises(ValidationError, match="0 units shipped") as caught:

@@ -862,8 +862,9 @@ class OrderDesk:
         record naming the case), who sends what is still owed, if
         anything, or records the case refunded under the channel's refund
         id. A case the order does not have yet is refused when it returns
-        units the order never shipped, or that an earlier case took back
-        already, whatever its step (a rejected case returns nothing).
+        units the order never shipped, that an earlier case took back
+        already, or that an earlier case still open asks for, whatever its
+        step (a rejected case returns nothing).
 
         A payment ledger in which the refund a case was recorded `REFUNDED`
         by has failed leaves that money owed, and nothing sends it again

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final, final
 
 import attrs
@@ -417,16 +417,21 @@ def check_opened(order: Order, case: AfterSalesCase) -> None:
     `i` in the fields below is the case's index in `order.after_sales`
     once recorded.
 
+    Units an earlier case still asks for count as taken when a case is
+    opened (two open cases of one unit and two, of two shipped, refuse the
+    second at once): one rejected, failed, or resolved with nothing back
+    gives its units back.
+
     Raises:
         ValidationError: The case returns more units of a line than shipped
-            and not put back by an earlier case
+            and not put back or asked for by an earlier case
             (`after_sales[i].lines[j].quantity`).
         RefundExceedsCapture: The case's refund is more than its payment
             can still give back (`after_sales[i].refund_amount`).
     """
     known = any(c.case_id == case.case_id for c in order.after_sales)
     if not known and case.state is not CaseState.REJECTED:
-        _check_returnable(order, case)
+        _check_returnable(order, case, claimed=_claims)
     if just_passed(order, case):
         _check_refund(order, case)
 
@@ -491,17 +496,36 @@ def _check_refund(order: Order, case: AfterSalesCase) -> None:
         )
 
 
-def _check_returnable(order: Order, case: AfterSalesCase) -> None:
+_OPEN: Final = frozenset({CaseState.REQUESTED, CaseState.APPROVED, CaseState.RECEIVED})
+
+
+def _passed(case: AfterSalesCase) -> bool:
+    """Whether `case` put its units back (or paid them back): it passed."""
+    return bool(case.inspection_passed)
+
+
+def _claims(case: AfterSalesCase) -> bool:
+    """Whether `case` passed, or is still open and may: its units are taken."""
+    return case.state in _OPEN or bool(case.inspection_passed)
+
+
+def _check_returnable(
+    order: Order,
+    case: AfterSalesCase,
+    *,
+    claimed: Callable[[AfterSalesCase], bool] = _passed,
+) -> None:
     """Refuse a case putting back units the ledger never shipped, or twice.
 
     What the ledger took out for a line is what the order's shipments
-    carried; cases that passed inspection before this one put some of it
-    back already. Unstocked lines are not the ledger's: they are not checked.
+    carried; earlier cases that `claimed` its units (by default, those that
+    passed inspection: they put some of it back already) leave less.
+    Unstocked lines are not the ledger's: they are not checked.
     """
     unstocked = _unstocked(order)
     left = shipped_by_line(order)
     for earlier in order.after_sales:
-        if earlier.case_id != case.case_id and earlier.inspection_passed:
+        if earlier.case_id != case.case_id and claimed(earlier):
             for line in earlier.lines:
                 left[line.line_id] = left.get(line.line_id, 0) - line.quantity
     for i, line in enumerate(case.lines):
@@ -513,7 +537,7 @@ def _check_returnable(order: Order, case: AfterSalesCase) -> None:
                 f"{_case_field(order, case)}.lines[{i}].quantity",
                 line.quantity,
                 f"line {line.line_id!r} has {max(returnable, 0)} units shipped"
-                " and not returned by an earlier case",
+                " and not returned or asked for by an earlier case",
             )
         left[line.line_id] = returnable - line.quantity
 
