@@ -60,7 +60,6 @@ from orderkit.orders import (
     record_price_change,
 )
 from orderkit.orders._overpaid import overpaid
-from orderkit.orders._overpaid import payable as order_cost
 from orderkit.orders._owed import owed_back
 from orderkit.orders._status import ENDED
 from orderkit.ports import Clock, UnitOfWork, Warehouse
@@ -106,6 +105,7 @@ from orderkit.services._desk_notes import (
     withdrawn_record,
 )
 from orderkit.services._desk_overpaid import (
+    cost_of,
     held_if_overpaid,
     paid_twice,
     placed_total,
@@ -1333,8 +1333,7 @@ class OrderDesk:
         with self._unit as uow:
             order = self._order(uow, channel, order_id)
             trail = uow.audit.records(channel, order_id)
-        total = recorded_total(trail, order.currency)
-        return None if total is None else order_cost(order, total)
+        return cost_of(order, trail)
 
     def picking_queue(self, *, limit: int = 100) -> tuple[Order, ...]:
         """Paid orders waiting for picking, most urgent first.

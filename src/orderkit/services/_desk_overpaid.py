@@ -73,6 +73,15 @@ def recorded_total(records: Iterable[AuditRecord], currency: str) -> Money | Non
     return None
 
 
+def cost_of(order: Order, records: Iterable[AuditRecord]) -> Money | None:
+    """What `order` costs the buyer: its recorded total, moved by approved changes.
+
+    `None` when its trail (`records`) states no total.
+    """
+    total = recorded_total(records, order.currency)
+    return None if total is None else payable(order, total)
+
+
 def paid_twice(before: Order, after: Order) -> bool:
     """Whether `after` recorded a payment and holds two or more, not ended.
 

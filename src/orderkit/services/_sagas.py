@@ -36,12 +36,11 @@ from orderkit.orders import (
     order_stream,
     unshipped_lines,
 )
-from orderkit.orders._overpaid import payable
 from orderkit.ports import Carrier, Clock, Payments, UnitOfWork, Warehouse
 from orderkit.services import _saga_steps as steps
 from orderkit.services._desk import OrderDesk
 from orderkit.services._desk_edits import edited_on_channel
-from orderkit.services._desk_overpaid import recorded_total
+from orderkit.services._desk_overpaid import cost_of
 from orderkit.services._intake import EventRecorded
 from orderkit.services._picking import PICK
 from orderkit.services._refunds import Refunds
@@ -591,11 +590,8 @@ def _check_cost(uow: UnitOfWork, order: Order, amount: Money) -> None:
     them), are not checked.
     """
     records = uow.audit.records(order.channel, order.order_id)
-    total = recorded_total(records, order.currency)
-    if total is None:
-        return
-    cost = payable(order, total)
-    if amount <= cost or edited_on_channel(records, order.channel):
+    cost = cost_of(order, records)
+    if cost is None or amount <= cost or edited_on_channel(records, order.channel):
         return
     raise ValidationError(
         "amount",
