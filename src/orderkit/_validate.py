@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Final, TypeGuard, TypeVar
 
 from orderkit.errors import EmptyOrder, InvalidQuantity, ValidationError
@@ -223,3 +224,18 @@ def renamed(convert: Callable[[Any], T], field: str, value: object) -> T:
         return convert(value)
     except ValidationError as error:
         raise type(error)(field, value, error.problem) from None
+
+
+def by_channel(
+    field: str, value: object, what: str, item: Callable[[str, object], T]
+) -> Mapping[str, T]:
+    """A read-only mapping of channels to `item(f"{field}[channel]", value)`.
+
+    A policy's per-channel settings (`channel_pricing`, `channel_sla`):
+    `what` says what the channels map to when `value` is no mapping.
+    """
+    if not isinstance(value, Mapping):
+        raise ValidationError(field, value, f"must map channels to {what}")
+    return MappingProxyType(
+        {channel: item(f"{field}[{channel!r}]", v) for channel, v in value.items()}
+    )

@@ -45,7 +45,7 @@ def zone_info(zone: object, field: str = "zone") -> pendulum.Timezone:
         return _timezone(zone)
     except (InvalidTimezone, ValueError, OSError):  # OSError: a folder (`Asia`)
         raise ValidationError(
-            field, zone, "is not an IANA time zone (Asia/Shanghai)"
+            field, zone, "is not an IANA time zone (as 'Asia/Shanghai')"
         ) from None
 
 

@@ -309,7 +309,9 @@ def _balances(
     return stock, tuple(stocked)
 
 
-def ordered_locations(value: Iterable[str]) -> tuple[str, ...]:
+def ordered_locations(
+    value: Iterable[str], field: str = "locations"
+) -> tuple[str, ...]:
     """Locations in the caller's order, as a tuple; an unordered collection is refused.
 
     The order ranks the locations and breaks every tie, so it must be the
@@ -319,14 +321,14 @@ def ordered_locations(value: Iterable[str]) -> tuple[str, ...]:
 
     Raises:
         ValidationError: `value` is a set, a frozenset or another
-            `collections.abc.Set`, or not a sequence of strings (field
-            `locations`).
+            `collections.abc.Set`, or not a sequence of strings (named
+            `field`).
     """
     if isinstance(value, AbstractSet):
         raise ValidationError(
-            "locations", value, "must be in order (a list or tuple), not a set"
+            field, value, "must be in order (a list or tuple), not a set"
         )
-    return as_tuple(value, "locations", str)
+    return as_tuple(value, field, str)
 
 
 def _locations(locations: Iterable[str]) -> tuple[str, ...]:

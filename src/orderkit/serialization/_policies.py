@@ -42,6 +42,12 @@ BUNDLED_CALENDARS: Final[Mapping[str, TableCalendar]] = {
 """The calendars orderkit ships, by their names in `orderkit.calendar`."""
 
 _BUNDLED_NAMES: Final = ", ".join(repr(name) for name in BUNDLED_CALENDARS)
+# A calendar's own name (`US_FEDERAL.name` is "US") is what errors and
+# reports show, so a configuration may name it that way too.
+_BUNDLED: Final = {
+    **{calendar.name: calendar for calendar in BUNDLED_CALENDARS.values()},
+    **BUNDLED_CALENDARS,
+}
 _DATED: Final = tuple[tuple[dt.date, str], ...]
 
 
@@ -63,7 +69,7 @@ def calendar_structure_hook(
 
     def extended(value: Mapping[str, Data]) -> TableCalendar:
         """A bundled calendar with the years after its own, as one adds 2027."""
-        base = BUNDLED_CALENDARS.get(value["extends"])
+        base = _BUNDLED.get(value["extends"])
         if base is None:
             problem = f"is not a calendar orderkit ships ({_BUNDLED_NAMES})"
             raise StructureError("extends", value["extends"], problem, "str")
@@ -86,7 +92,7 @@ def calendar_structure_hook(
     def structure_calendar(value: Data, _: TypeForm) -> Data:
         if isinstance(value, str):
             try:
-                return BUNDLED_CALENDARS[value]
+                return _BUNDLED[value]
             except KeyError:
                 problem = (
                     f"is not a calendar orderkit ships ({_BUNDLED_NAMES});"

@@ -136,7 +136,7 @@ class OrderStock:
             for balance in found
         ]
         try:
-            chosen = self._route(demand, balances)
+            chosen = self._route(order, demand, balances)
         except InsufficientStock:
             # Stock on hand first; then what a Backorder or an open Preorder
             # lets a SKU's available go below zero by, which `reserve` takes
@@ -148,7 +148,7 @@ class OrderStock:
             allowed = [
                 _allowing(balance, allowances[balance.sku]) for balance in balances
             ]
-            chosen = self._route(demand, allowed)
+            chosen = self._route(order, demand, allowed)
         deadline = order.pay_by or plus(now, self._policy.pay_window)
         ledger = self._ledger
         owner = owner_of(order)
@@ -169,11 +169,13 @@ class OrderStock:
                         key=f"{owner}:commit:{hold.hold_id}",
                     )
 
-    def _route(self, demand: dict[str, int], balances: list[Balance]) -> Route:
+    def _route(
+        self, order: Order, demand: dict[str, int], balances: list[Balance]
+    ) -> Route:
         return route_summed(
             demand,
             balances,
-            locations=self._policy.locations,
+            locations=self._policy.locations_for(order.channel),
             strategy=self._policy.routing,
         )
 

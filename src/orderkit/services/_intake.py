@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Callable, Iterable, Mapping
-from types import MappingProxyType
-from typing import Final, Literal, final
+from typing import Final, Literal, cast, final
 
 import attrs
 
-from orderkit._validate import as_tuple, instance_of, renamed
+from orderkit._validate import as_tuple, by_channel, instance_of, renamed
 from orderkit.calendar import SlaPolicy
 from orderkit.dedupe._claims import check_duration
 from orderkit.errors import CalendarDataMissing, ValidationError
@@ -19,7 +18,7 @@ from orderkit.inventory import RoutingStrategy, Shortage
 from orderkit.inventory._routing import ordered_locations
 from orderkit.orders import AuditRecord, Order, OrderEvent, RefundDue, Rejected
 from orderkit.pricing import LimitRule, Overage, PricingPolicy
-from orderkit.services._monitor import check_pay_window, first_capture
+from orderkit.services._monitor import channel_sla, check_pay_window, first_capture
 
 
 __all__ = [
@@ -46,8 +45,9 @@ class PickingKey(enum.StrEnum):
     """
 
     SHIP_BY = "ship_by"
-    """The promised ship-by time (`DeskPolicy.sla` from the first payment,
-    or the payment itself without an SLA): earlier first."""
+    """The promised ship-by time (`DeskPolicy.sla_for` the order's channel,
+    from the first payment, or the payment itself without an SLA): earlier
+    first."""
     TIER = "tier"
     """The buyer's customer tier (`DeskPolicy.tier`): higher first."""
     VALUE = "value"
@@ -213,15 +213,14 @@ def _rules(value: Iterable[LimitRule]) -> tuple[LimitRule, ...]:
     return as_tuple(value, "limits", LimitRule)
 
 
+def _policy(field: str, value: object) -> PricingPolicy:
+    if not isinstance(value, PricingPolicy):
+        raise ValidationError(field, value, "must be a PricingPolicy")
+    return value
+
+
 def _pricing(value: Mapping[str, PricingPolicy]) -> Mapping[str, PricingPolicy]:
-    if not isinstance(value, Mapping):
-        raise ValidationError("channel_pricing", value, "must map channels to policies")
-    for channel, policy in value.items():
-        if not isinstance(policy, PricingPolicy):
-            raise ValidationError(
-                f"channel_pricing[{channel!r}]", policy, "must be a PricingPolicy"
-            )
-    return MappingProxyType(dict(value))
+    return by_channel("channel_pricing", value, "policies", _policy)
 
 
 _Language = Literal["zh", "en"]
@@ -238,16 +237,36 @@ def _default_language(value: object) -> _Language:
 
 
 def _channel_languages(value: Mapping[str, str]) -> Mapping[str, _Language]:
-    if not isinstance(value, Mapping):
-        raise ValidationError(
-            "channel_languages", value, "must map channels to 'zh' or 'en'"
-        )
-    return MappingProxyType(
-        {
-            channel: _language(f"channel_languages[{channel!r}]", language)
-            for channel, language in value.items()
-        }
-    )
+    return by_channel("channel_languages", value, "'zh' or 'en'", _language)
+
+
+def _channel_locations(
+    value: Mapping[str, Iterable[str]],
+) -> Mapping[str, tuple[str, ...]]:
+    return by_channel("channel_locations", value, "lists of locations", _some)
+
+
+def _some(field: str, value: object) -> tuple[str, ...]:
+    # `ordered_locations` refuses what is not a sequence of text, by `field`.
+    locations = ordered_locations(cast("Iterable[str]", value), field)
+    if not locations:
+        raise ValidationError(field, locations, "name at least one location")
+    return locations
+
+
+def _within_locations(
+    instance: DeskPolicy, _attribute: object, value: Mapping[str, tuple[str, ...]]
+) -> None:
+    # A channel ships from some of the desk's locations: returns, pick tasks
+    # and carriers are checked against `locations`, which names them all.
+    for channel, locations in value.items():
+        for i, location in enumerate(locations):
+            if location not in instance.locations:
+                raise ValidationError(
+                    f"channel_locations[{channel!r}][{i}]",
+                    location,
+                    f"is not one of locations ({', '.join(instance.locations)})",
+                )
 
 
 def _routing(value: RoutingStrategy | str) -> RoutingStrategy:
@@ -265,10 +284,7 @@ def _routing(value: RoutingStrategy | str) -> RoutingStrategy:
 
 
 def _locations(value: Iterable[str]) -> tuple[str, ...]:
-    locations = ordered_locations(value)
-    if not locations:
-        raise ValidationError("locations", locations, "name at least one location")
-    return locations
+    return _some("locations", value)
 
 
 def _duplicate_window(value: object) -> dt.timedelta:
@@ -313,7 +329,11 @@ class DeskPolicy:
 
     Attributes:
         locations: Where stock may ship from, best first (the routing order):
-            a list or tuple, never a set.
+            a list or tuple, never a set. Every location of the desk: its
+            channels ship from these, and returns go back to them.
+        channel_locations: Where each channel's orders ship from, best first,
+            as `{"shopify": ["LA-1"]}`: some of `locations`, in an order of
+            the channel's own. Channels without an entry use `locations`.
         routing: How locations are ranked when more than one can ship:
             `LOCATION_ORDER` (the default) or `MOST_STOCK`. `NEAREST` is
             refused, since distances are from each order's destination.
@@ -323,7 +343,10 @@ class DeskPolicy:
         duplicate_window: How far back an order is compared for duplicates.
         pay_window: How long an unpaid order's stock is held when the
             channel sets no payment deadline (`pay_by`).
-        sla: The shipping promise, which orders the picking queue.
+        sla: The shipping promise, which orders the picking queue, of
+            channels without their own.
+        channel_sla: Shipping promises by channel, as `{"shopify": us_sla}`:
+            a storefront in another country promises on its own calendar.
         tier: The customer tier of an order's buyer, for the picking queue
             (higher first); every buyer is tier 0 by default.
         picking_order: The criteria that order the picking queue, most
@@ -344,6 +367,9 @@ class DeskPolicy:
     """
 
     locations: tuple[str, ...] = attrs.field(converter=_locations)
+    channel_locations: Mapping[str, tuple[str, ...]] = attrs.field(
+        factory=dict, converter=_channel_locations, validator=_within_locations
+    )
     routing: RoutingStrategy = attrs.field(
         default=RoutingStrategy.LOCATION_ORDER, converter=_routing
     )
@@ -363,6 +389,9 @@ class DeskPolicy:
     sla: SlaPolicy | None = attrs.field(
         default=None, validator=attrs.validators.optional(instance_of("sla", SlaPolicy))
     )
+    channel_sla: Mapping[str, SlaPolicy] = attrs.field(
+        factory=dict, converter=channel_sla
+    )
     tier: Callable[[Order], int] = attrs.field(default=_no_tier, validator=_check_tier)
     picking_order: tuple[PickingKey, ...] = attrs.field(
         default=DEFAULT_PICKING_ORDER, converter=_picking_order
@@ -375,6 +404,14 @@ class DeskPolicy:
     def pricing_for(self, channel: str) -> PricingPolicy:
         """The pricing policy of `channel`."""
         return self.channel_pricing.get(channel, self.pricing)
+
+    def locations_for(self, channel: str) -> tuple[str, ...]:
+        """Where `channel`'s orders ship from, best first."""
+        return self.channel_locations.get(channel, self.locations)
+
+    def sla_for(self, channel: str) -> SlaPolicy | None:
+        """The shipping promise of `channel`'s orders, or `None` for none."""
+        return self.channel_sla.get(channel, self.sla)
 
     def language_for(self, channel: str) -> Literal["zh", "en"]:
         """The language of `channel`'s buyers' milestone messages."""
@@ -402,10 +439,11 @@ class DeskPolicy:
 
     def _ship_by(self, order: Order) -> dt.datetime:
         paid_at = first_capture(order) or order.placed_at
-        if self.sla is None:
+        sla = self.sla_for(order.channel)
+        if sla is None:
             return paid_at
         try:
-            return self.sla.ship_by(paid_at).due
+            return sla.ship_by(paid_at).due
         except CalendarDataMissing:
             # A promise the calendar cannot count yet (next year's holidays
             # not loaded) ranks as due at payment, the earliest it could

@@ -17,7 +17,7 @@ import attrs
 import pendulum
 
 from orderkit._time import plus, to_utc
-from orderkit._validate import Validator, as_tuple, renamed, text
+from orderkit._validate import Validator, as_tuple, by_channel, renamed, text
 from orderkit.calendar import SlaPolicy
 from orderkit.errors import CalendarDataMissing, OrderMismatch, ValidationError
 from orderkit.orders import AuditRecord, Order, OrderStatus
@@ -116,6 +116,17 @@ def _sla(_instance: object, _attribute: object, value: object) -> None:
 _SLA: Validator = _sla
 
 
+def _an_sla(field: str, value: object) -> SlaPolicy:
+    if not isinstance(value, SlaPolicy):
+        raise ValidationError(field, value, "must be an SlaPolicy")
+    return value
+
+
+def channel_sla(value: Mapping[str, SlaPolicy]) -> Mapping[str, SlaPolicy]:
+    """Shipping promises by channel, checked (`channel_sla[...]` names a bad one)."""
+    return by_channel("channel_sla", value, "SLA policies", _an_sla)
+
+
 def _optional_limit(field: str) -> Validator:
     def check(_instance: object, _attribute: object, value: object) -> None:
         if value is not None and (
@@ -158,10 +169,15 @@ class StuckRules:
 
     Attributes:
         limits: The longest time in each status without a change; by default
-            `DEFAULT_STUCK_LIMITS` (paid: 30 minutes). Terminal statuses
-            are refused.
+            `DEFAULT_STUCK_LIMITS` (paid: 30 minutes, the hand-over of a
+            paid order to the warehouse's picking, which `OrderDesk`'s pick
+            saga makes at any hour; give `{}` where orders are handed over
+            in working hours only, and the ship-by deadline judges them).
+            Terminal statuses are refused.
         sla: The shipping promise that sets the ship-by deadline of orders
-            without an entry in the `ship_by` mapping; `None` for none.
+            without an entry in the `ship_by` mapping, on channels without
+            their own; `None` for none.
+        channel_sla: Shipping promises by channel, as `{"shopify": us_sla}`.
         saga_limit: How long a saga may stay in flight; 15 minutes (a saga
             ends within seconds unless a call keeps failing, and `recover`
             runs more often than that). `None` turns the check off.
@@ -180,12 +196,19 @@ class StuckRules:
         default=DEFAULT_STUCK_LIMITS, converter=_limits, hash=False
     )
     sla: SlaPolicy | None = attrs.field(default=None, validator=_SLA)
+    channel_sla: Mapping[str, SlaPolicy] = attrs.field(
+        factory=dict, converter=channel_sla, hash=False
+    )
     saga_limit: dt.timedelta | None = attrs.field(
         default=dt.timedelta(minutes=15), validator=_optional_limit("saga_limit")
     )
     review_limit: dt.timedelta | None = attrs.field(
         default=dt.timedelta(hours=1), validator=_optional_limit("review_limit")
     )
+
+    def sla_for(self, channel: str) -> SlaPolicy | None:
+        """The shipping promise of `channel`'s orders, or `None` for none."""
+        return self.channel_sla.get(channel, self.sla)
 
 
 def _since(value: dt.datetime) -> pendulum.DateTime:
@@ -343,9 +366,10 @@ def _ship_by_due(
     if given is not None:
         return given
     paid_at = first_capture(order) or order.placed_at
-    if rules.sla is None or paid_at is None:
+    sla = rules.sla_for(order.channel)
+    if sla is None or paid_at is None:
         return None
-    return rules.sla.ship_by(paid_at).due
+    return sla.ship_by(paid_at).due
 
 
 def first_capture(order: Order) -> pendulum.DateTime | None:

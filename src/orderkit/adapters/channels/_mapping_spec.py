@@ -395,7 +395,7 @@ class Compiler:
             zone_named(value)
         except (TypeError, ConfigurationError):
             self.fail(
-                where, value, "is not an IANA time zone of a place (Asia/Shanghai)"
+                where, value, "is not an IANA time zone of a place (as 'Asia/Shanghai')"
             )
 
     def events(self, value: object) -> tuple[EventSpec, ...]:
