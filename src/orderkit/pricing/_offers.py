@@ -91,6 +91,26 @@ def _money_at_least_zero(field: str) -> Validator:
     return check
 
 
+def _check_min_spend(instance: object, _attribute: object, value: object) -> None:
+    if value is None:
+        return
+    if type(value) is not Money:
+        raise InvalidOffer("min_spend", value, "must be a Money, or None")
+    if value.amount < 0:
+        raise InvalidOffer("min_spend", value, "must not be negative")
+    # An amount off names its currency; a percent or free shipping has none
+    # but its threshold's, which pricing holds against the order's.
+    if type(instance) is AmountOff and value.currency != instance.amount.currency:
+        raise InvalidOffer(
+            "min_spend",
+            value,
+            f"must be in the offer's currency, {instance.amount.currency.code}",
+        )
+
+
+_min_spend: Final[Validator] = _check_min_spend
+
+
 @final
 @attrs.frozen(slots=True)
 class PercentOff:
@@ -101,9 +121,14 @@ class PercentOff:
         percent: From 0 to 100 (`Decimal("15")` is 15% off).
         skus: The SKUs it applies to; empty means the whole order (an
             order discount), otherwise it is a line discount.
+        min_spend: The least its goods must come to for it to apply
+            ("10% off orders over 200.00", 满折); `None` for no threshold.
+            Measured as for `AmountOff.min_spend`, in the order's currency
+            (a threshold in another is refused as `"currency_mismatch"`).
 
     Raises:
-        InvalidOffer: The percent is a float or outside 0..100.
+        InvalidOffer: The percent is a float or outside 0..100, or
+            `min_spend` is not a Money or is negative.
 
     .. versionadded:: 0.1.0
     """
@@ -112,6 +137,7 @@ class PercentOff:
     code: str = attrs.field(validator=text("code"))
     percent: Decimal = attrs.field(converter=_percent)
     skus: frozenset[str] = attrs.field(default=frozenset(), converter=_skus)
+    min_spend: Money | None = attrs.field(default=None, validator=_min_spend)
 
 
 @final
@@ -126,9 +152,23 @@ class AmountOff:
         code: The offer's code (`"TENOFF"`).
         amount: The amount off, zero or more.
         skus: The SKUs it applies to; empty means the whole order.
+        min_spend: The least its goods must come to for it to apply (满减:
+            "15.00 off orders over 100.00"); `None` for no threshold. Its
+            goods are the lines it applies to (of its SKUs, or all), at
+            their net amounts just before it: `unit_price * quantity` less
+            what the offers applied before it in the policy's order took
+            off them, as its own discount is computed. So with
+            `AMOUNT_FIRST` a fixed price, a buy-X-get-Y, or an amount off
+            claimed before it lowers the subtotal, and a percent off does
+            not; offers refused do not either. Shipping and tax never
+            count. Reaching the threshold exactly is enough. Below it, the
+            offer is refused (`RefusedOffer.reason` `"min_spend"`) and
+            `validate` reports `below_min_spend`.
 
     Raises:
-        InvalidOffer: The amount is not a Money or is negative.
+        InvalidOffer: The amount is not a Money or is negative, or
+            `min_spend` is not a Money in the amount's currency, or is
+            negative.
 
     .. versionadded:: 0.1.0
     """
@@ -137,6 +177,7 @@ class AmountOff:
     code: str = attrs.field(validator=text("code"))
     amount: Money = attrs.field(validator=_money_at_least_zero("amount"))
     skus: frozenset[str] = attrs.field(default=frozenset(), converter=_skus)
+    min_spend: Money | None = attrs.field(default=None, validator=_min_spend)
 
 
 @final
@@ -165,11 +206,24 @@ class FixedPrice:
 class FreeShipping:
     """Shipping costs the buyer nothing.
 
+    Attributes:
+        code: The offer's code.
+        min_spend: The least the order's goods must come to for shipping
+            to be free (包邮门槛, "free shipping over 99.00"); `None` for no
+            threshold. Measured as for `AmountOff.min_spend`, on every line:
+            after every goods offer in `AMOUNT_FIRST` and `PERCENT_FIRST`,
+            which apply free shipping last. In the order's currency (a
+            threshold in another is refused as `"currency_mismatch"`).
+
+    Raises:
+        InvalidOffer: `min_spend` is not a Money or is negative.
+
     .. versionadded:: 0.1.0
     """
 
     kind: ClassVar[OfferKind] = OfferKind.FREE_SHIPPING
     code: str = attrs.field(validator=text("code"))
+    min_spend: Money | None = attrs.field(default=None, validator=_min_spend)
 
 
 @final

@@ -426,14 +426,16 @@ _new_applied: Final = builder(AppliedOffer)
 @final
 @attrs.frozen(slots=True)
 class RefusedOffer:
-    """An offer the stacking policy (or its currency) kept out.
+    """An offer the stacking policy, its currency or its minimum spend kept out.
 
     Attributes:
         index: Its position in the offers claimed.
         offer: The offer.
         reason: `"exclusive"`, `"not_combinable"`, `"max_stacked"`,
-            `"duplicate_code"` or `"currency_mismatch"`.
+            `"duplicate_code"`, `"currency_mismatch"` or `"min_spend"`.
         message: The reason in words.
+        subtotal: For `"min_spend"`, the goods measured against the offer's
+            `min_spend` (see `AmountOff.min_spend`); `None` for the others.
 
     .. versionadded:: 0.1.0
     """
@@ -442,6 +444,7 @@ class RefusedOffer:
     offer: Offer
     reason: str
     message: str
+    subtotal: Money | None = None
 
 
 @final
@@ -530,6 +533,8 @@ def _refusal(  # noqa: PLR0911 - one answer per rule, in the policy's order
         if type(offer) is AmountOff
         else offer.price
         if type(offer) is FixedPrice
+        else offer.min_spend
+        if type(offer) is PercentOff or type(offer) is FreeShipping
         else None
     )
     # Identity first: attrs' != on Currency is slow, and amounts nearly
@@ -718,7 +723,16 @@ def _price_offers(  # noqa: PLR0913 - `_price`'s quote and what it read of it
     refused: list[RefusedOffer] = []
     for index in ranked:
         offer = offers[index]
-        refusal = _refusal(offer, currency, taken, policy, stacking=stacking)
+        # Its threshold against its goods as they stand: the offers before
+        # it applied, not itself.
+        refusal = _refusal(offer, currency, taken, policy, stacking=stacking) or _short(
+            offer,
+            lines,
+            currency,
+            gross=gross,
+            spent=(line_off, order_off),
+            stacking=stacking,
+        )
         if refusal is not None:
             refused.append(RefusedOffer(index, offer, *refusal))
             continue
@@ -760,13 +774,49 @@ def _price_offers(  # noqa: PLR0913 - `_price`'s quote and what it read of it
     )
 
 
+def _short(  # noqa: PLR0913 - the offer, and `_price_offers`' running sums
+    offer: Offer,
+    lines: Sequence[OrderLine],
+    currency: Currency,
+    *,
+    gross: list[int],
+    spent: tuple[list[int], list[int]],
+    stacking: bool,
+) -> tuple[str, str, Money] | None:
+    """The `"min_spend"` refusal of an offer whose goods are under its threshold.
+
+    Its goods are its target lines (every line for free shipping) at their
+    gross less the line and order discounts `spent` so far; `None` for an
+    offer without a threshold, one that reaches it, or without `stacking`
+    (every claimed offer applied). The threshold is in the order's
+    currency: `_refusal` refused any other.
+    """
+    if not stacking or type(offer) is FixedPrice or type(offer) is BuyXGetY:
+        return None
+    least = offer.min_spend
+    if least is None:
+        return None
+    skus = frozenset[str]() if type(offer) is FreeShipping else offer.skus
+    targets, _ = _targets(lines, skus)
+    line_off, order_off = spent
+    goods = sum(gross[i] - line_off[i] - order_off[i] for i in targets)
+    if goods >= _minor(least):
+        return None
+    subtotal = _money(goods, currency)
+    message = (
+        f"offer {offer.code!r} needs a spend of {least}, its goods come to {subtotal}"
+    )
+    return "min_spend", message, subtotal
+
+
 def _price_simple(
     quote: Quote, currency: Currency, gross: list[int], ship: int
 ) -> Totals | None:
     """`_price_offers` of the common quote, or `None` for it to price the quote.
 
     The common quote claims no offer, or one amount off the whole order in
-    its currency, under a policy without caps (`_price` checks the caps).
+    its currency without a minimum spend, under a policy without caps
+    (`_price` checks the caps).
     One offer is never refused for others, ranked or capped, so what
     `_price_offers` does for it comes down to one split over the gross
     amounts: each part is at most its line's gross (the amount is at most
@@ -782,6 +832,7 @@ def _price_simple(
         if (
             type(offer) is not AmountOff
             or offer.skus
+            or offer.min_spend is not None
             or offer.amount.currency is not currency
         ):
             return None

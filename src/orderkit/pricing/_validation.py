@@ -13,7 +13,12 @@ from orderkit._validate import Validator, as_tuple, instance_of
 from orderkit.errors import ValidationError
 from orderkit.money import Money
 from orderkit.pricing._floors import PriceFloor
-from orderkit.pricing._offers import StackingPolicy
+from orderkit.pricing._offers import (
+    AmountOff,
+    FreeShipping,
+    PercentOff,
+    StackingPolicy,
+)
 from orderkit.pricing._totals import (
     DEFAULT_STACKING,
     Quote,
@@ -37,6 +42,8 @@ class ViolationCode(enum.StrEnum):
     CURRENCY_MISMATCH = "currency_mismatch"
     QUANTITY_LIMIT = "quantity_limit"
     OFFER_REFUSED = "offer_refused"
+    BELOW_MIN_SPEND = "below_min_spend"
+    """An offer claimed on goods under its `min_spend` (满减 not reached)."""
 
     def label(self, language: Literal["zh", "en"]) -> str:
         """Return the code's label for people, in `"zh"` or `"en"`."""
@@ -51,6 +58,7 @@ _LABELS: Final[Mapping[ViolationCode, tuple[str, str]]] = {
     ViolationCode.CURRENCY_MISMATCH: ("币种不符", "Currency mismatch"),
     ViolationCode.QUANTITY_LIMIT: ("超出数量限制", "Quantity over the limit"),
     ViolationCode.OFFER_REFUSED: ("优惠不可叠加", "Offer not allowed to stack"),
+    ViolationCode.BELOW_MIN_SPEND: ("未达优惠门槛", "Below the offer's minimum spend"),
 }
 
 Value = Money | int | str | None
@@ -233,9 +241,12 @@ def validate(quote: Quote, policy: PricingPolicy | None = None) -> Validation:
 
     Never raises for a well-formed quote: a mismatch becomes a violation (and
     a hold reason a person can read), never an exception and never a pass.
-    Checks, all of them every time: offers refused by the stacking policy
-    or in another currency; each line's net unit price against its SKU's
-    floor, with every claimed offer applied (what the buyer tried to pay);
+    Checks, all of them every time: offers refused by the stacking policy,
+    in another currency, or claimed on goods under their `min_spend` (a
+    `below_min_spend` violation whose expected value is the threshold and
+    actual value the goods it was measured on); each line's net unit price
+    against its SKU's floor, with every claimed offer applied (what the
+    buyer tried to pay);
     quantity limits; and the channel's stated total (currency, sign, and
     equality with the computed total, which the policy may accept with a
     warning).
@@ -252,22 +263,7 @@ def validate(quote: Quote, policy: PricingPolicy | None = None) -> Validation:
     violations: list[Violation] = []
     warnings: list[Violation] = []
 
-    stacking_refused = False
-    for refused in totals.refused:
-        currency = refused.reason == "currency_mismatch"
-        stacking_refused = stacking_refused or not currency
-        violations.append(
-            Violation(
-                ViolationCode.CURRENCY_MISMATCH
-                if currency
-                else ViolationCode.OFFER_REFUSED,
-                f"offers[{refused.index}]",
-                None,
-                refused.offer.code,
-                refused.message,
-            )
-        )
-
+    stacking_refused = _check_refused(totals, violations)
     claimed = (
         _price(quote, rules.stacking, stacking=False) if stacking_refused else totals
     )
@@ -331,6 +327,44 @@ def validate(quote: Quote, policy: PricingPolicy | None = None) -> Validation:
 _DEFAULT_POLICY = PricingPolicy()
 # A validation is made of checked parts: Validation has no checks to run.
 _new_validation: Final = builder(Validation)
+
+
+def _check_refused(totals: Totals, violations: list[Violation]) -> bool:
+    """Report the offers `totals` refused; whether any was not for its currency.
+
+    Those others (stacking rules, a minimum spend not reached) were applied
+    by the channel all the same: `validate` checks the floors with them.
+    """
+    stacking_refused = False
+    for refused in totals.refused:
+        offer = refused.offer
+        currency = refused.reason == "currency_mismatch"
+        stacking_refused = stacking_refused or not currency
+        if refused.reason == "min_spend" and isinstance(
+            offer, AmountOff | PercentOff | FreeShipping
+        ):
+            violations.append(
+                Violation(
+                    ViolationCode.BELOW_MIN_SPEND,
+                    f"offers[{refused.index}]",
+                    offer.min_spend,
+                    refused.subtotal,
+                    refused.message,
+                )
+            )
+            continue
+        violations.append(
+            Violation(
+                ViolationCode.CURRENCY_MISMATCH
+                if currency
+                else ViolationCode.OFFER_REFUSED,
+                f"offers[{refused.index}]",
+                None,
+                offer.code,
+                refused.message,
+            )
+        )
+    return stacking_refused
 
 
 def _check_floors(
