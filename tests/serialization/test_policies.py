@@ -146,13 +146,16 @@ def pricing_policies(draw: st.DrawFn) -> PricingPolicy:
 def limit_rules(draw: st.DrawFn) -> LimitRule:
     scope = draw(st.sampled_from(LimitScope))
     others = [s for s in LimitScope if s is not scope]
+    # A calendar day is one day long.
+    day_in = draw(st.none() | st.sampled_from(["Asia/Shanghai", "America/New_York"]))
     return LimitRule(
         scope,
         draw(st.integers(1, 2**63 - 1)),
-        draw(DURATIONS),
+        dt.timedelta(days=1) if day_in else draw(DURATIONS),
         distinct=draw(st.none() | st.sampled_from(others)),
         sku=draw(st.none() | NAMES),
         promotion=draw(st.none() | NAMES),
+        day_in=day_in,
     )
 
 

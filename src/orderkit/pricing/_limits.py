@@ -22,6 +22,8 @@ import attrs
 from orderkit._fast import builder
 from orderkit._time import to_utc
 from orderkit._validate import MAX_INT, Validator
+from orderkit.calendar import day_of
+from orderkit.calendar._windows import zone_info
 from orderkit.dedupe import normalize_address, normalize_phone, normalize_sku
 from orderkit.dedupe._claims import (
     MAX_KEY_LENGTH,
@@ -140,6 +142,8 @@ class LimitKey:
         limit: How many uses (or distinct members) the window holds, at least 1.
         window: How far back uses count: a use at `t` counts at `now` while
             `now - window < t`, so it stops counting exactly `window` later.
+            A calendar-day rule's key (`LimitRule.day_in`) reaches back to
+            the start of `now`'s day.
         member: What is counted distinctly, or `None` to count uses:
             printable text of 1 to 255 characters, as `key`.
 
@@ -276,19 +280,32 @@ class LimitRule:
     as `normalize_sku` does) and counts them apart; with `promotion`, only to
     orders under that promotion.
 
+    The window slides: `window=timedelta(days=1)` is the last 24 hours. With
+    `day_in`, an IANA zone, the rule counts the calendar day in that zone
+    instead, as "1 per customer per day" deals and 每人每天限购 do: the
+    orders since the last midnight there, so a buyer refused at 23:50 may
+    buy again at 00:00, and a day of 23 or 25 hours at a DST change counts
+    as one day. `window` must then be one day.
+
     Two rules on the same scope with different windows ("5 a day, 20 a
     week") share one counter: each checks its own window over the same uses.
 
     Attributes:
         scope: What the limit counts by.
         limit: How many orders (or distinct values) the window holds.
-        window: How far back orders count.
+        window: How far back orders count; one day with `day_in`.
         distinct: The scope counted distinctly, or `None` to count orders.
         sku: The SKU the rule is limited to, or `None` for every order.
         promotion: The promotion the rule is limited to, or `None`.
+        day_in: The IANA zone (`"America/Los_Angeles"`) whose calendar day
+            the rule counts, or `None` for a sliding `window`.
+
+    Keyword-only: `day_in`.
 
     Raises:
-        ValidationError: A field is out of range, or `distinct` is `scope`.
+        ValidationError: A field is out of range, `distinct` is `scope`,
+            `day_in` is not an IANA zone, or `window` is not one day with
+            `day_in`.
 
     .. versionadded:: 0.1.0
     """
@@ -305,6 +322,7 @@ class LimitRule:
         default=None,
         validator=_optional_text_field("promotion"),
     )
+    day_in: str | None = attrs.field(default=None, kw_only=True)
 
     @distinct.validator
     def _check_distinct(self, _attribute: object, value: object) -> None:
@@ -314,6 +332,42 @@ class LimitRule:
             raise ValidationError("distinct", value, "must be a LimitScope or None")
         if value is self.scope:
             raise ValidationError("distinct", value, "must differ from scope")
+
+    @day_in.validator
+    def _check_day_in(self, _attribute: object, value: object) -> None:
+        if value is None:
+            return
+        zone_info(value, "day_in")
+        # Another length would need a meaning ("a week" from which weekday?)
+        # that the rule cannot state; one day has only one.
+        if self.window != _ONE_DAY:
+            raise ValidationError(
+                "window", self.window, "must be one day with day_in (a calendar day)"
+            )
+
+
+_ONE_DAY: Final = dt.timedelta(days=1)
+_TICK: Final = dt.timedelta(microseconds=1)
+
+
+def window_at(rule: LimitRule, now: pendulum.DateTime) -> dt.timedelta:
+    """The window `rule` counts at the UTC instant `now`, as a `LimitKey` holds it.
+
+    The rule's own `window`, or with `day_in` the time since the start of
+    `now`'s day in that zone and one microsecond more: a store counts a use
+    at `at` while `now - window < at`, and stores keep microseconds, so a
+    use at midnight itself counts and one a microsecond before does not.
+
+    Raises:
+        ValidationError: `now` has no day in the zone (the first or last
+            date there is), naming `instant`.
+    """
+    zone = rule.day_in
+    if zone is None:
+        return rule.window
+    start = day_of(now, zone).start
+    since: dt.timedelta = dt.datetime.__sub__(now, start)
+    return since + _TICK
 
 
 def _optional_of(field: str, kind: type) -> Validator:
@@ -510,12 +564,14 @@ _new_key: Final = builder(LimitKey)
 class _Parts:
     """The context's parts, normalised once, read by scope."""
 
-    __slots__ = ("_context", "_folded", "_found")
+    __slots__ = ("_context", "_days", "_folded", "_found", "_now")
 
-    def __init__(self, context: PurchaseContext) -> None:
+    def __init__(self, context: PurchaseContext, now: pendulum.DateTime | None) -> None:
         self._context = context
+        self._now = now
         self._folded: frozenset[str] | None = None
         self._found: dict[LimitScope, str | None] = {}
+        self._days: dict[str | None, dt.timedelta] = {}
 
     def key(self, rule: LimitRule) -> LimitKey | None:
         """The key `rule` consumes, or `None` when it does not apply."""
@@ -542,14 +598,23 @@ class _Parts:
                 return None
             text += f"|distinct:{rule.distinct}"
             member = _fit(f"{rule.distinct}:{seen}", rule.distinct)
-        # The rule checked its limit and window as a key checks them: only
-        # the key's own text is checked again.
+        # The rule checked its limit and window as a key checks them, and a
+        # day's window is positive: only the key's own text is checked again.
         return _new_key(
             check_text("key", _fit(text, scope)),
             rule.limit,
-            rule.window,
+            rule.window if rule.day_in is None else self._day_window(rule),
             None if member is None else check_text("member", member),
         )
+
+    def _day_window(self, rule: LimitRule) -> dt.timedelta:
+        now = self._now
+        assert now is not None  # noqa: S101 - limit_keys refuses a day rule without
+        # Rules of one zone share the day: find its start once.
+        window = self._days.get(rule.day_in)
+        if window is None:
+            window = self._days[rule.day_in] = window_at(rule, now)
+        return window
 
     def _skus(self) -> frozenset[str]:
         if self._folded is None:
@@ -611,7 +676,10 @@ def _ip_key(text: str) -> str:
 
 
 def limit_keys(
-    rules: Iterable[LimitRule], context: PurchaseContext
+    rules: Iterable[LimitRule],
+    context: PurchaseContext,
+    *,
+    now: dt.datetime | None = None,
 ) -> tuple[LimitKey, ...]:
     r"""The keys an order consumes: one per rule that applies to `context`.
 
@@ -622,9 +690,15 @@ def limit_keys(
     with a backslash, and a key longer than 255 characters is replaced by a
     hash of it.
 
+    A key's window is its rule's, except for a rule with `day_in`: its key
+    reaches back to the start of `now`'s day in that zone (`window_at`), so
+    the store counts the uses since that midnight, and only those.
+
     Args:
         rules: The limits in force.
         context: The order and the request.
+        now: The instant the keys are consumed at; needed by rules with
+            `day_in`, and the store must be given the same instant.
 
     Returns:
         The keys, in the order of the rules that apply.
@@ -632,16 +706,22 @@ def limit_keys(
     Raises:
         InvalidPhone: A phone rule applies and the phone is not a number.
         InvalidAddress: An address rule applies and the address is blank.
-        ValidationError: A rule is not a `LimitRule`, or the context is not
-            a `PurchaseContext`.
+        NaiveDatetime: `now` has no UTC offset.
+        ValidationError: A rule is not a `LimitRule`, the context is not a
+            `PurchaseContext`, or a rule has `day_in` and `now` is `None`.
     """
     if not isinstance(context, PurchaseContext):
         raise ValidationError("context", context, "must be a PurchaseContext")
-    parts = _Parts(context)
+    at = None if now is None else to_utc(now, "now")
+    parts = _Parts(context, at)
     keys: list[LimitKey] = []
     for i, rule in enumerate(rules):
         if not isinstance(rule, LimitRule):
             raise ValidationError(f"rules[{i}]", rule, "must be a LimitRule")
+        if at is None and rule.day_in is not None:
+            raise ValidationError(
+                "now", now, f"is needed: rules[{i}] counts the day in {rule.day_in}"
+            )
         key = parts.key(rule)
         if key is not None:
             keys.append(key)

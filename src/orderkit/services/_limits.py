@@ -19,7 +19,7 @@ from orderkit.pricing import (
     PurchaseContext,
     limit_keys,
 )
-from orderkit.pricing._limits import check_use_id
+from orderkit.pricing._limits import check_use_id, window_at
 from orderkit.services._idempotency import DEFAULT_KEY_RETENTION
 
 
@@ -39,7 +39,8 @@ class PurchaseLimits:
         clock: Where the time comes from.
         retention: How long `prune` keeps a use at least, so that a check
             retried with its use id within that time is not counted twice
-            (the longest rule's window is kept in any case).
+            (the longest rule's window is kept in any case, a calendar
+            day's back to the day's start and 24 hours at least).
 
     Raises:
         ValidationError: A rule is not a `LimitRule`, naming `rules[i]`;
@@ -64,6 +65,9 @@ class PurchaseLimits:
         self._store = store
         self._clock = clock
         self._retention = check_duration("retention", retention)
+        # Only a calendar day's keys need the time: other checks read the
+        # clock once there is something to count, as they always did.
+        self._days = any(rule.day_in is not None for rule in self._rules)
 
     @property
     def rules(self) -> tuple[LimitRule, ...]:
@@ -90,11 +94,16 @@ class PurchaseLimits:
             ValidationError: Bad context or use id; nothing was counted.
             StoreError: The store failed; nothing was counted.
         """
-        keys = limit_keys(self._rules, context)
+        now = self._now() if self._days else None
+        keys = limit_keys(self._rules, context, now=now)
         use = check_use_id(use_id)
         if not keys:
             return Granted()
-        return self._store.consume(keys, now=self._now(), use_id=use)
+        # The instant the day's windows were measured from, or they would
+        # reach past the day's start (or stop short of it).
+        return self._store.consume(
+            keys, now=self._now() if now is None else now, use_id=use
+        )
 
     def record(self, context: PurchaseContext, *, use_id: str | None = None) -> Granted:
         """Count one use of every limit that applies to `context`, unchecked.
@@ -118,24 +127,33 @@ class PurchaseLimits:
             ValidationError: Bad context or use id; nothing was counted.
             StoreError: The store failed; nothing was counted.
         """
-        keys = limit_keys(self._rules, context)
+        now = self._now() if self._days else None
+        keys = limit_keys(self._rules, context, now=now)
         use = check_use_id(use_id)
         if not keys:
             return Granted()
-        return self._store.record(keys, now=self._now(), use_id=use)
+        # The instant the day's windows were measured from, or they would
+        # reach past the day's start (or stop short of it).
+        return self._store.record(
+            keys, now=self._now() if now is None else now, use_id=use
+        )
 
     def prune(self) -> int:
         """Delete the uses no rule's window covers, kept `retention`; return how many.
 
         A use is kept for the longer of the longest window and `retention`:
         its use id must outlive the window, or a check retried after the
-        window would be counted again.
+        window would be counted again. A calendar day's window
+        (`LimitRule.day_in`) reaches back to the day's start, up to 25
+        hours on a day the clocks go back; it is kept for one day at
+        least, as a sliding day would be.
         """
         if not self._rules:
             return 0
-        longest = max(rule.window for rule in self._rules)
+        now = self._now()
+        longest = max(max(rule.window, window_at(rule, now)) for rule in self._rules)
         kept = max(longest, self._retention)
-        return self._store.prune(before_or_first(self._now(), kept))
+        return self._store.prune(before_or_first(now, kept))
 
     def _now(self) -> pendulum.DateTime:
         return to_utc(self._clock.now(), "clock.now()")
