@@ -288,9 +288,12 @@ class TestEveryErrorHasFieldAndValue:
         for error in (
             errors.ConcurrencyConflict("hold:H1"),
             errors.StoreError("postgres", "apply", "connection lost"),
-            errors.HoldNotLive("H1", "expired"),
         ):
             assert (error.field, error.value) == (None, None)
+
+    def test_a_hold_not_live_names_the_hold(self) -> None:
+        error = errors.HoldNotLive("H1", "expired")
+        assert (error.field, error.value) == ("hold_id", "H1")
 
     def test_a_configuration_error_names_its_setting_and_value(self) -> None:
         with pytest.raises(errors.ConfigurationError) as caught:

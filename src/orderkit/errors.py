@@ -417,12 +417,17 @@ class InsufficientStock(OrderkitError, ValueError):
         shortages: Every short line (`orderkit.inventory.Shortage`): SKU,
             location (`None` for all locations together), what was requested
             and what was available.
+        field: `"lines"`: the request's lines (a transfer's or a
+            correction's one line too) are what fell short.
+        value: The short lines: `shortages`.
 
     .. versionadded:: 0.1.0
     """
 
     def __init__(self, shortages: Iterable[Shortage]) -> None:
         self.shortages = tuple(shortages)
+        self.field = "lines"
+        self.value = self.shortages
         lines = "; ".join(str(s) for s in self.shortages)
         super().__init__(f"insufficient stock: {lines}")
 
@@ -435,6 +440,8 @@ class HoldNotLive(OrderkitError, ValueError):
         hold_id: The hold.
         state: Its state, as its string value (`"expired"`, `"released"`,
             `"committed"`).
+        field: `"hold_id"`: the input at fault.
+        value: The hold's id, as `hold_id`.
 
     .. versionadded:: 0.1.0
     """
@@ -442,6 +449,8 @@ class HoldNotLive(OrderkitError, ValueError):
     def __init__(self, hold_id: str, state: str) -> None:
         self.hold_id = hold_id
         self.state = state
+        self.field = "hold_id"
+        self.value = hold_id
         super().__init__(f"hold {hold_id!r} is {state}, no longer live")
 
 

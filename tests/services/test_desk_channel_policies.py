@@ -10,6 +10,7 @@ keeps the desk's own.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pendulum
 import pytest
@@ -200,3 +201,27 @@ def test_configuration_names_a_location_no_desk_has() -> None:
 def test_a_us_order_is_due_before_chinas_holiday_ends() -> None:
     # The reason a desk needs both: one promise for both would be 3 days off.
     assert CN_SLA.ship_by(PAID).due - US_SLA.ship_by(PAID).due > dt.timedelta(days=3)
+
+
+def _told(unit: UnitOfWork, sku: str) -> list[int]:
+    with unit as uow:
+        sent = [m for m in uow.outbox.unsent(limit=10_000) if m.topic == "sellable"]
+    return [json.loads(m.payload)["sellable"] for m in sent if m.stream == f"sku:{sku}"]
+
+
+def test_the_desk_tells_channels_what_its_own_locations_can_sell(
+    unit: UnitOfWork,
+) -> None:
+    # Units in quarantine (returns awaiting inspection) are no desk's to sell.
+    clock = FrozenClock(T0)
+    with unit as uow:
+        ledger = Ledger(uow.ledger, clock)
+        ledger.receive("DESK-FAN", "QUARANTINE", 5)
+        ledger.receive("DESK-FAN", "LA-1", 4)
+        uow.commit()
+    desk = OrderDesk(unit, clock, POLICY, Fingerprinter.for_tests())
+
+    outcome = desk.accept(awaiting_payment(_fan_order("shopify", "SP-3", 3)))
+
+    assert isinstance(outcome, Accepted)
+    assert _told(unit, "DESK-FAN") == [1]

@@ -113,7 +113,15 @@ class OrderStock:
         """Work on `store`; stock changes tell the channels through `outbox`."""
         self._store = store
         self._policy = policy
-        self._ledger = Ledger(store, clock, hold_ttl=policy.pay_window, outbox=outbox)
+        # Channels are told what the desk's own locations can sell: stock
+        # elsewhere (quarantine, another desk's region) is no offer.
+        self._ledger = Ledger(
+            store,
+            clock,
+            hold_ttl=policy.pay_window,
+            outbox=outbox,
+            sellable_locations=policy.locations,
+        )
 
     def hold(self, order: Order, now: pendulum.DateTime) -> None:
         """Route the order's stocked lines and hold them; commit them if it is paid.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final, cast, final
 
@@ -50,6 +51,7 @@ from orderkit.inventory import _planning as planning
 from orderkit.inventory._movements import check_operation_key, movement_sums
 from orderkit.inventory._plans import crossing, signals_of
 from orderkit.inventory._policies import Backorder, NoOversell, Preorder
+from orderkit.inventory._routing import ordered_locations
 from orderkit.ports import Clock, LedgerStore, Outbox
 from orderkit.services._sellable import sellable_messages, sellable_stream
 
@@ -154,10 +156,158 @@ def _own_hold(receipt: Receipt, hold_id: str) -> Hold:
     raise IdempotencyConflict(receipt.key)
 
 
+def _asked(movement: Movement) -> tuple[object, ...]:
+    """What a call asked of one movement, as its receipt records it too.
+
+    A stocktake asked for its counted figure (the difference is what the
+    store found); a new hold's id is its line's place in the call, which a
+    retry listing the same lines in another order changes.
+    """
+    m = movement
+    if m.counted is not None:
+        return (m.kind, m.sku, m.location, m.hold_id, "counted", m.counted)
+    hold_id = None if m.kind is MovementKind.HOLD else m.hold_id
+    return (m.kind, m.sku, m.location, hold_id, m.on_hand, m.reserved, m.allocated)
+
+
+def _own(receipt: Receipt) -> list[Movement]:
+    """The receipt's movements under its key: the call's, not the sweep's."""
+    return [m for m in receipt.movements if m.key == receipt.key]
+
+
+def _new_holds(receipt: Receipt) -> tuple[list[Movement], set[str]]:
+    """The receipt's own `HOLD` movements, and the owners of their holds.
+
+    A reservation's releases of its owner's earlier holds are the store's
+    doing (`Plan.supersede`), not the call's.
+    """
+    placed = [m for m in _own(receipt) if m.kind is MovementKind.HOLD]
+    ids = {m.hold_id for m in placed}
+    return placed, {h.owner for h in receipt.holds if h.hold_id in ids}
+
+
+def _plans_again(plan: Plan, receipt: Receipt) -> bool:
+    """Whether `plan` asks what its key's `receipt` did: a retry, not a reuse.
+
+    The same movements as asked (`_asked`), in any order: kind, SKU,
+    location and quantities; for a reservation (`supersede`), its owner too.
+    """
+    own = _own(receipt)
+    if plan.supersede is not None:
+        own, owners = _new_holds(receipt)
+        if owners != {plan.supersede}:
+            return False
+    return Counter(map(_asked, own)) == Counter(map(_asked, plan.movements))
+
+
+def _holds_demand(plan: Plan, receipt: Receipt) -> bool:
+    """`_plans_again` of the order desk's reservation: its owner and units per SKU.
+
+    The desk routes each call from the balances it reads, which the first
+    call's holds changed: a retry of the same order version may be routed
+    to other locations, and is still the same request.
+    """
+    placed, owners = _new_holds(receipt)
+    if owners != {plan.supersede}:
+        return False
+    first: Counter[str] = Counter()
+    again: Counter[str] = Counter()
+    for m in placed:
+        first[m.sku] += m.reserved
+    for m in plan.movements:
+        again[m.sku] += m.reserved
+    return first == again
+
+
+def _committed(receipt: Receipt, hold_id: str, quantity: int | None) -> bool:
+    """Whether `receipt` committed `quantity` of the hold (all of it: `None`)."""
+    own = _own(receipt)
+    taken = [m.allocated for m in own if m.kind is MovementKind.COMMIT]
+    if len(taken) != 1 or any(m.hold_id != hold_id for m in own):
+        return False
+    if quantity is None:
+        # All of it: no part of the hold went back to available.
+        return all(m.kind is MovementKind.COMMIT for m in own)
+    return taken[0] == quantity
+
+
+def _released(receipt: Receipt, hold_id: str) -> bool:
+    """Whether `receipt` released the hold (and did nothing else)."""
+    own = _own(receipt)
+    return bool(own) and all(
+        m.kind is MovementKind.RELEASE and m.hold_id == hold_id for m in own
+    )
+
+
+def _extended(receipt: Receipt, hold_id: str) -> bool:
+    """Whether `receipt` extended the hold: wrote it, and moved no stock."""
+    return not _own(receipt) and any(h.hold_id == hold_id for h in receipt.holds)
+
+
+def _took_allocated(
+    receipt: Receipt, kind: MovementKind, owner: str, lines: Sequence[StockLine]
+) -> bool:
+    """Whether `receipt` shipped or gave back (`kind`) these lines of `owner`'s.
+
+    The lines as summed per SKU and location; the owner's holds are the
+    receipt's committed ones (the holds the store expired are not).
+    """
+    asked = Counter(
+        {
+            (kind, sku, location): n
+            for (sku, location), n in planning.merge_lines(lines).items()
+        }
+    )
+    done: Counter[tuple[MovementKind, str, str]] = Counter()
+    for m in _own(receipt):
+        done[m.kind, m.sku, m.location] -= m.allocated
+    owners = {h.owner for h in receipt.holds if h.state is HoldState.COMMITTED}
+    return done == asked and owners == {owner}
+
+
+def _asked_again(
+    same: Callable[[Receipt], bool],
+) -> Callable[[Plan, Receipt], bool]:
+    """`same` as `Ledger._apply` asks it: the request is judged by its arguments."""
+
+    def judge(_plan: Plan, receipt: Receipt) -> bool:
+        return same(receipt)
+
+    return judge
+
+
 def _ttl(value: object, field: str = "ttl") -> dt.timedelta:
     if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
         raise ValidationError(field, value, "must be a positive timedelta")
     return value
+
+
+def _sellable_locations(value: Iterable[str]) -> frozenset[str]:
+    """The locations a `sellable` figure counts, checked as `DeskPolicy.locations`.
+
+    Raises:
+        ValidationError: Naming `sellable_locations` (or one of its items):
+            a set, not a sequence of printable names of 1 to 255
+            characters, or empty.
+    """
+    global _last_counted  # noqa: PLW0603 - one pair, replaced whole
+    # The order desk makes a ledger per order, with its policy's tuple each
+    # time: a tuple that passed passes again (it cannot have changed).
+    last = _last_counted
+    if last is not None and last[0] is value:
+        return last[1]
+    names = ordered_locations(value, "sellable_locations")
+    if not names:
+        raise ValidationError("sellable_locations", names, "name at least one location")
+    for i, name in enumerate(names):
+        _check(_name, f"sellable_locations[{i}]", name)
+    counted = frozenset(names)
+    if names is value:
+        _last_counted = (names, counted)
+    return counted
+
+
+_last_counted: tuple[tuple[str, ...], frozenset[str]] | None = None
 
 
 # Movements that leave every sellable figure as it was: a commit moves units
@@ -200,13 +350,34 @@ class Ledger:
     message's (the outbox failed) has applied the change already, so a
     unit whose ledger call raised is rolled back (leaving `with` on the
     error does it), never committed, or the change would go without its
-    message.
+    message. An outbox outside the store's transaction (a standalone
+    store and outbox) cannot roll back with it: retry such a call with the
+    same `key`, and the replay tells the channels what the first call could
+    not (a message the outbox stored already is not repeated).
+
+    A key names one request: calling again with the same key and another
+    request (another operation, SKU, location, quantity, owner or hold) is
+    refused with `IdempotencyConflict`, and nothing is written or replayed.
+
+    The `sellable` figure sums the SKU's sellable stock over
+    `sellable_locations`, the locations the channels sell from (an order
+    desk's `DeskPolicy.locations`), or over every location when `None`.
+    Stock elsewhere (returns in quarantine, another region's warehouse) is
+    not offered: a change there alone sends no message, and a SKU with no
+    balance at those locations gets none.
 
     Args:
         store: Where the ledger lives.
         clock: Where the time comes from.
         hold_ttl: The default lifetime of a hold.
         outbox: Where channels' stock updates go, if anywhere.
+        sellable_locations: The locations the `sellable` figure counts,
+            as a list or tuple (never a set) of at least one; `None`, the
+            default, counts every location.
+
+    Raises:
+        ValidationError: A bad `hold_ttl`, or `sellable_locations` (named
+            so, or `sellable_locations[i]`).
 
     .. versionadded:: 0.1.0
     """
@@ -218,12 +389,18 @@ class Ledger:
         *,
         hold_ttl: dt.timedelta = DEFAULT_HOLD_TTL,
         outbox: Outbox | None = None,
+        sellable_locations: Sequence[str] | None = None,
     ) -> None:
         """Create a ledger over `store`, reading the time from `clock`."""
         self._store = store
         self._clock = clock
         self._hold_ttl = _ttl(hold_ttl, "hold_ttl")
         self._outbox = outbox
+        self._counted = (
+            None
+            if sellable_locations is None
+            else _sellable_locations(sellable_locations)
+        )
         # What `isinstance(outbox, StreamLocks)` asks of a protocol with one
         # method, without its cost (microseconds, and a ledger is made per
         # use case): the method is there, and not blocked by None.
@@ -381,7 +558,8 @@ class Ledger:
         """
         stamp = _new_stamp(key, self._now(), reason, "system", True)  # noqa: FBT003
         return self._apply(
-            planning.reserve(stamp, owner, lines, ending(stamp.now, ttl, "ttl"))
+            planning.reserve(stamp, owner, lines, ending(stamp.now, ttl, "ttl")),
+            _holds_demand,
         )
 
     def extend(
@@ -398,7 +576,10 @@ class Ledger:
         def plan(stamp: planning.Stamp, hold: Hold) -> Plan:
             return planning.extend(stamp, hold, ending(stamp.now, lifetime, "ttl"))
 
-        receipt = self._with_hold(hold_id, plan, key, "", "system")
+        def again(receipt: Receipt) -> bool:
+            return _extended(receipt, hold_id)
+
+        receipt = self._with_hold(hold_id, plan, key, "", "system", same=again)
         assert receipt is not None  # noqa: S101 - extend always plans or raises
         return _own_hold(receipt, hold_id)
 
@@ -419,8 +600,14 @@ class Ledger:
         Raises:
             UnknownHold: No such hold.
         """
+
+        def again(receipt: Receipt) -> bool:
+            return _released(receipt, hold_id)
+
         try:
-            receipt = self._with_hold(hold_id, planning.release, key, reason, actor)
+            receipt = self._with_hold(
+                hold_id, planning.release, key, reason, actor, same=again
+            )
         except HoldNotLive:
             receipt = None
         return self._resolution(hold_id, receipt)
@@ -452,7 +639,10 @@ class Ledger:
         def plan(stamp: planning.Stamp, hold: Hold) -> Plan | None:
             return planning.commit(stamp, hold, quantity)
 
-        receipt = self._with_hold(hold_id, plan, key, reason, actor)
+        def again(receipt: Receipt) -> bool:
+            return _committed(receipt, hold_id, quantity)
+
+        receipt = self._with_hold(hold_id, plan, key, reason, actor, same=again)
         return self._resolution(hold_id, receipt)
 
     def ship(
@@ -472,7 +662,13 @@ class Ledger:
                 has too little on hand (`measure="on_hand"`); nothing moved.
         """
         return self._from_allocation(
-            planning.ship, owner, lines, reason=reason, actor=actor, key=key
+            planning.ship,
+            MovementKind.SHIP,
+            owner,
+            lines,
+            reason=reason,
+            actor=actor,
+            key=key,
         )
 
     def unallocate(
@@ -494,12 +690,19 @@ class Ledger:
                 not shipped there (`measure="allocated"`); nothing moved.
         """
         return self._from_allocation(
-            planning.unallocate, owner, lines, reason=reason, actor=actor, key=key
+            planning.unallocate,
+            MovementKind.UNALLOCATE,
+            owner,
+            lines,
+            reason=reason,
+            actor=actor,
+            key=key,
         )
 
     def _from_allocation(  # noqa: PLR0913 - the planner, and one operation's fields
         self,
         planner: Callable[[planning.Stamp, list[StockLine], Sequence[Hold]], Plan],
+        kind: MovementKind,
         owner: str,
         lines: Iterable[StockLine | tuple[str, str, int]],
         *,
@@ -509,13 +712,19 @@ class Ledger:
     ) -> Receipt:
         _check_owner(None, None, owner)
         found = _lines(lines)
-        if (first := self._first(key)) is not None:
+
+        def again(receipt: Receipt) -> bool:
+            return _took_allocated(receipt, kind, owner, found)
+
+        if (first := self._first(key, again)) is not None:
             return first
         for _ in range(_RETRIES):
             committed = self._store.holds(owner=owner, state=HoldState.COMMITTED)
             stamp = self._stamp(key, reason, actor)
             try:
-                return self._apply(planner(stamp, found, committed))
+                return self._apply(
+                    planner(stamp, found, committed), _asked_again(again)
+                )
             except ConcurrencyConflict as exc:
                 _retry_or_raise(exc)
         raise ConcurrencyConflict(f"holds of owner:{owner}")
@@ -553,8 +762,7 @@ class Ledger:
             ]
             expired = Swept(expired, signals_of(expired, after))
         if self._outbox is not None and expired:
-            skus = [movement.sku for movement in expired]
-            self._tell(skus, f"expire:{expired[0].key}", at)
+            self._tell(self._moved(expired), f"expire:{expired[0].key}", at)
         return expired
 
     def set_policy(self, sku: str, policy: StockPolicy) -> None:
@@ -604,7 +812,8 @@ class Ledger:
         self._store.set_safety_stock(sku, location, quantity)
         (new,) = self._store.balances(now, sku=sku, location=location)
         recorded = old.available - freed - old.safety_stock  # as last told
-        if self._outbox is not None and max(0, recorded) != new.sellable():
+        counted = self._counted is None or location in self._counted
+        if self._outbox is not None and counted and max(0, recorded) != new.sellable():
             # A cause of its own: the same figure set again later is a new
             # change, whose message must not be taken for the first one's.
             self._tell([sku], f"safety:{sku}:{location}:{_new_key()}", now)
@@ -763,18 +972,81 @@ class Ledger:
         stamp = self._stamp(key, reason, actor)
         return self._apply(planning.receive(stamp, kind, line))
 
-    def _apply(self, plan: Plan) -> Receipt:
+    def _apply(
+        self,
+        plan: Plan,
+        same: Callable[[Plan, Receipt], bool] = _plans_again,
+    ) -> Receipt:
+        """Apply `plan` and tell the channels; `same` judges a replay of its key."""
         if self._outbox is not None and self._locks is not None:
             self._take_turns([sku for sku, _ in plan.touched()])
         receipt = self._store.apply(plan)
-        if self._outbox is not None and not receipt.replayed:
+        if receipt.replayed:
+            # Judged only now: a first call pays nothing for it.
+            return self._replay(
+                receipt, asked_again=same(plan, receipt), turns_taken=True
+            )
+        if self._outbox is not None:
             # Every movement is on a balance the plan touched: turns taken.
-            skus = [
-                movement.sku
-                for movement in receipt.movements
-                if movement.kind not in _SELLABLE_KEPT
-            ]
+            skus = self._moved(receipt.movements)
             self._tell(skus, receipt.key, receipt.at, turns_taken=True)
+        return receipt
+
+    def _moved(self, movements: Iterable[Movement]) -> list[str]:
+        """The SKUs whose sellable figure `movements` may have changed."""
+        counted = self._counted
+        return [
+            movement.sku
+            for movement in movements
+            if movement.kind not in _SELLABLE_KEPT
+            and (counted is None or movement.location in counted)
+        ]
+
+    def _replay(
+        self, receipt: Receipt, *, asked_again: bool, turns_taken: bool = False
+    ) -> Receipt:
+        """Return a key's first receipt to its retry, or refuse another request.
+
+        With an outbox, the first call's `sellable` messages are told again,
+        as they were (their ids and time), with the figures as they are now:
+        an outbox that stores a message (a first call whose unit committed)
+        skips an equal one and refuses one that differs (`add` raises
+        `ConcurrencyConflict` naming it, and nothing is stored), and every
+        change of the figure since then has told its own, later one; so only
+        a message the outbox never stored (it failed after the store applied
+        the change: an outbox outside the store's transaction) is added.
+
+        Raises:
+            IdempotencyConflict: `asked_again` is false: the key served
+                another request.
+        """
+        if not asked_again:
+            raise IdempotencyConflict(receipt.key)
+        outbox = self._outbox
+        skus = self._moved(receipt.movements) if outbox is not None else []
+        if outbox is None or not skus:
+            return receipt
+        if self._locks is not None and not turns_taken:
+            self._locks(sorted({sellable_stream(sku) for sku in skus}))
+        messages = sellable_messages(
+            self._store,
+            skus,
+            receipt.key,
+            self._now(),
+            locations=self._counted,
+            created_at=receipt.at,
+        )
+        # One message a call: `add` is all or nothing, and one stored
+        # message must not keep another, lost one out.
+        for message in messages:
+            try:
+                outbox.add([message])
+            except ConcurrencyConflict as conflict:
+                if (
+                    conflict.__cause__ is not None
+                    or conflict.what != f"message:{message.message_id}"
+                ):
+                    raise
         return receipt
 
     def _take_turns(self, skus: Iterable[str]) -> None:
@@ -799,36 +1071,51 @@ class Ledger:
         turns_taken: bool = False,
     ) -> None:
         assert self._outbox is not None  # noqa: S101 - callers check
+        if not skus:
+            return  # a commit, a shipment, or a change only uncounted places saw
         if self._locks is not None and not turns_taken:
             # The figure is read after the streams' turn is ours: a change
             # committing meanwhile is seen, or sends its own message after.
             self._locks([sellable_stream(sku) for sku in skus])
-        messages = sellable_messages(self._store, skus, cause, now)
+        messages = sellable_messages(
+            self._store, skus, cause, now, locations=self._counted
+        )
         if messages:
             self._outbox.add(messages)
 
-    def _first(self, key: str | None) -> Receipt | None:
+    def _first(
+        self, key: str | None, same: Callable[[Receipt], bool]
+    ) -> Receipt | None:
         """The first receipt of a key the caller gave, before planning again.
 
         A retry must replay even when planning now would fail (everything
         it shipped is gone) or plan something else (the hold it committed
-        is no longer live).
+        is no longer live): so `same` judges the request by its arguments
+        and the receipt alone.
+
+        Raises:
+            IdempotencyConflict: The key's receipt is not `same`'s.
         """
         if key is None:
             return None
         _check_key(None, None, key)
-        return self._store.receipt(key)
+        first = self._store.receipt(key)
+        if first is None:
+            return None
+        return self._replay(first, asked_again=same(first))
 
-    def _with_hold(
+    def _with_hold(  # noqa: PLR0913 - one operation's fields, and its judge
         self,
         hold_id: str,
         plan: Callable[[planning.Stamp, Hold], Plan | None],
         key: str | None,
         reason: str,
         actor: str,
+        *,
+        same: Callable[[Receipt], bool],
     ) -> Receipt | None:
         """Plan from a fresh read of the hold; re-read when it moved meanwhile."""
-        if (first := self._first(key)) is not None:
+        if (first := self._first(key, same)) is not None:
             return first
         drawn = key is None
         key = _new_key() if key is None else key
@@ -838,7 +1125,7 @@ class Ledger:
             if made is None:
                 return None
             try:
-                return self._apply(made)
+                return self._apply(made, _asked_again(same))
             except ConcurrencyConflict as exc:
                 _retry_or_raise(exc)
         raise ConcurrencyConflict(f"hold:{hold_id}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from json.encoder import encode_basestring
 
 import pendulum
@@ -34,22 +35,36 @@ def sellable_stream(sku: str) -> str:
     return f"sku:{sku}"
 
 
-def sellable_messages(
-    ledger: LedgerStore, skus: Iterable[str], cause: str, now: pendulum.DateTime
+def sellable_messages(  # noqa: PLR0913 - the figure's inputs, and two options
+    ledger: LedgerStore,
+    skus: Iterable[str],
+    cause: str,
+    now: pendulum.DateTime,
+    *,
+    locations: AbstractSet[str] | None = None,
+    created_at: pendulum.DateTime | None = None,
 ) -> list[OutboxMessage]:
     """What every channel may sell now of `skus` (brief incident 3).
 
     One `sellable` message per SKU and change, on the SKU's own stream
     (`sku:<sku>`), so channels get a SKU's updates in order; `cause` names the
     change (a receipt's key) and keeps the message id the same on a retry.
-    The figure is the SKU's sellable stock summed over its locations.
+    The figure is the SKU's sellable stock as of `now`, summed over
+    `locations` (every location when `None`); a SKU with no balance in them
+    gets no message. Each message is dated `created_at` (`now` by default).
     """
+    at = now if created_at is None else created_at
     messages = []
     for sku, balances in balances_by_sku(ledger, now, sorted(set(skus))).items():
-        if not balances:
+        counted = (
+            balances
+            if locations is None
+            else [balance for balance in balances if balance.location in locations]
+        )
+        if not counted:
             continue
-        sellable = sum([balance.sellable() for balance in balances])
-        messages.append(_sellable_message(sku, sellable, cause, now))
+        sellable = sum([balance.sellable() for balance in counted])
+        messages.append(_sellable_message(sku, sellable, cause, at))
     return messages
 
 

@@ -19,6 +19,7 @@ from orderkit._time import LAST
 from orderkit.errors import (
     ConcurrencyConflict,
     HoldNotLive,
+    IdempotencyConflict,
     InsufficientStock,
     InvalidQuantity,
     NaiveDatetime,
@@ -628,11 +629,15 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
     def test_a_repeated_key_for_new_stock_creates_no_balance(
         self, ledger: Ledger, store: LedgerStore
     ) -> None:
-        """A replay writes nothing, not even the empty balance of a new SKU."""
+        """A replay writes nothing, not even the empty balance of a new SKU.
+
+        The store replays the key's first receipt; the ledger refuses the
+        other request it was asked for under that key.
+        """
         ledger.receive("TEA-01", "W1", 5, key="grn-1")
         before = self.snapshot(store)
-        again = ledger.receive("NEW-09", "W9", 3, key="grn-1")
-        assert again.replayed
+        with pytest.raises(IdempotencyConflict):
+            ledger.receive("NEW-09", "W9", 3, key="grn-1")
         assert self.snapshot(store) == before
         assert [(b.sku, b.location) for b in ledger.balances()] == [("TEA-01", "W1")]
         with pytest.raises(UnknownSku):

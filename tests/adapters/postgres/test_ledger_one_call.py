@@ -24,7 +24,7 @@ from tests.adapters.postgres._stores import until_someone_waits_for_a_lock
 
 from orderkit.adapters import _postgres_ledger_fast as fast
 from orderkit.adapters._postgres_ledger import PostgresLedgerStore
-from orderkit.errors import InsufficientStock, OrderkitError
+from orderkit.errors import IdempotencyConflict, InsufficientStock, OrderkitError
 from orderkit.inventory import (
     Backorder,
     Check,
@@ -475,6 +475,15 @@ def test_a_key_that_took_the_last_unit_while_the_call_waited_is_replayed(
     pg_dsn: str,
 ) -> None:
     """The second call under the key finds no stock left: its first plan took it."""
-    original, again, reserved = _raced(pg_dsn, 1, ("cart-A", "cart-B"), 1)
+    original, again, reserved = _raced(pg_dsn, 1, ("cart-A", "cart-A"), 1)
     assert again == attrs.evolve(original, replayed=True)
     assert reserved == 1
+
+
+def test_a_key_another_owner_took_while_the_call_waited_is_refused(
+    pg_dsn: str,
+) -> None:
+    """Judged by its key before its stock: another request, not a shortage."""
+    with pytest.raises(IdempotencyConflict) as refused:
+        _raced(pg_dsn, 1, ("cart-A", "cart-B"), 1)
+    assert refused.value.key == "K"
