@@ -251,7 +251,8 @@ class TestAccept:
             (hold,) = uow.ledger.holds(owner="order:douyin:DY-1001")
             assert hold.expires_at == T0.add(minutes=30)
         topics = outbox(unit)
-        assert ("sellable", {"sku": "RETRO-CLOCK", "sellable": 8}) in topics
+        told = {"sku": "RETRO-CLOCK", "sellable": 8, "locations": {"BJ-1": 8}}
+        assert ("sellable", told) in topics
         milestone = next(body for topic, body in topics if topic == "milestone")
         assert milestone["template"] == "order.submitted.zh"
         assert milestone["recipient"] == "+8613800138000"

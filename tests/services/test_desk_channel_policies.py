@@ -203,25 +203,35 @@ def test_a_us_order_is_due_before_chinas_holiday_ends() -> None:
     assert CN_SLA.ship_by(PAID).due - US_SLA.ship_by(PAID).due > dt.timedelta(days=3)
 
 
-def _told(unit: UnitOfWork, sku: str) -> list[int]:
+def _told(unit: UnitOfWork, sku: str) -> list[dict[str, object]]:
     with unit as uow:
         sent = [m for m in uow.outbox.unsent(limit=10_000) if m.topic == "sellable"]
-    return [json.loads(m.payload)["sellable"] for m in sent if m.stream == f"sku:{sku}"]
+    return [json.loads(m.payload) for m in sent if m.stream == f"sku:{sku}"]
 
 
-def test_the_desk_tells_channels_what_its_own_locations_can_sell(
+def test_a_channel_is_told_what_its_own_locations_can_sell(
     unit: UnitOfWork,
 ) -> None:
-    # Units in quarantine (returns awaiting inspection) are no desk's to sell.
+    # Units in quarantine (returns awaiting inspection) are no channel's to sell.
     clock = FrozenClock(T0)
     with unit as uow:
         ledger = Ledger(uow.ledger, clock)
         ledger.receive("DESK-FAN", "QUARANTINE", 5)
         ledger.receive("DESK-FAN", "LA-1", 4)
+        ledger.receive("DESK-FAN", "SZ-1", 2)
         uow.commit()
     desk = OrderDesk(unit, clock, POLICY, Fingerprinter.for_tests())
 
     outcome = desk.accept(awaiting_payment(_fan_order("shopify", "SP-3", 3)))
 
     assert isinstance(outcome, Accepted)
-    assert _told(unit, "DESK-FAN") == [1]
+    (body,) = _told(unit, "DESK-FAN")
+    figures = body["locations"]
+    assert figures == {"LA-1": 1, "QUARANTINE": 5, "SZ-1": 2}
+    assert body["sellable"] == 8
+    assert isinstance(figures, dict)
+
+    def told(channel: str) -> int:
+        return sum(figures.get(at, 0) for at in POLICY.locations_for(channel))
+
+    assert (told("shopify"), told("douyin")) == (1, 3)

@@ -6,9 +6,13 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 
 import pytest
+from tests.services._samples import TEA as SAMPLE_TEA
+from tests.services._samples import awaiting_payment, sh1_desk
 
-from orderkit.errors import IdempotencyConflict, InsufficientStock
+from orderkit.dedupe import IdempotencyKey
+from orderkit.errors import ConcurrencyConflict, IdempotencyConflict, InsufficientStock
 from orderkit.inventory import HoldState, Receipt, StockLine
+from orderkit.orders import Address, Buyer, OrderPlaced
 from orderkit.ports import UnitOfWork
 from orderkit.services import Ledger
 from orderkit.testing import FrozenClock
@@ -198,6 +202,19 @@ class TestHolds:
         _refused(lambda: ledger.release(other, key="keep-1"), "keep-1")
         _refused(lambda: ledger.commit(other, key="keep-1"), "keep-1")
 
+    def test_extending_a_hold_the_first_extend_expired_is_refused(
+        self, ledger: Ledger, clock: FrozenClock
+    ) -> None:
+        # The first extend swept the balance: hold b, due, is in its receipt.
+        b = ledger.reserve("cart-b", [(TEA, "SH", 1)], ttl=dt.timedelta(minutes=1))
+        a = ledger.reserve("cart-a", [(TEA, "SH", 2)], ttl=dt.timedelta(minutes=30))
+        clock.sleep(120)
+        ledger.extend(a.holds[0].hold_id, dt.timedelta(hours=1), key="keep-1")
+        late = b.holds[0].hold_id
+        _refused(
+            lambda: ledger.extend(late, dt.timedelta(hours=1), key="keep-1"), "keep-1"
+        )
+
 
 class TestAllocation:
     """ship and unallocate: the owner, and its lines per SKU and location."""
@@ -232,3 +249,38 @@ class TestAllocation:
         _refused(
             lambda: ledger.ship("order-1", [(MUG, "SH", 2)], key="cancel-1"), "cancel-1"
         )
+
+
+class TestTheDesk:
+    """The order desk's reservation under a key another delivery took."""
+
+    def test_a_delivery_racing_with_other_lines_is_a_conflict(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        # Another process took the order in as it was (one unit) and held
+        # it under the key this delivery (two units) asks with.
+        desk = sh1_desk(unit, clock, SAMPLE_TEA.sku)
+        owner = "order:douyin:DY-7"
+        with unit as uow:
+            Ledger(uow.ledger, clock).reserve(
+                owner, [(SAMPLE_TEA.sku, "SH-1", 1)], key=f"{owner}:hold:1"
+            )
+            uow.commit()
+        placed = OrderPlaced(
+            order_id="DY-7",
+            key=IdempotencyKey("douyin", "trade.created", "DY-7", "2"),
+            occurred_at=clock.now(),
+            channel="douyin",
+            buyer=Buyer("buyer-7"),
+            address=Address("CN", "浙江省", "杭州市", "西湖区", "龙井路 1 号"),
+            lines=[SAMPLE_TEA],
+        )
+
+        # Documented for a racing delivery: call again, and it is answered
+        # `AlreadyAccepted` once the other process's order is stored.
+        with pytest.raises(ConcurrencyConflict):
+            desk.accept(awaiting_payment(placed))
+        with unit as uow:
+            assert uow.orders.get("douyin", "DY-7") is None
+            held = [h.quantity for h in uow.ledger.holds(owner=owner)]
+        assert held == [1]

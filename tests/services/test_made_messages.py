@@ -114,7 +114,7 @@ def test_a_sellable_message_of_parts_a_message_refuses_is_refused(
             created_at=now,
         )
     )
-    assert _error(_sellable_message, sku, 1, cause, now)[0] is expected[0]
+    assert _error(_sellable_message, sku, [("W1", 1)], cause, now)[0] is expected[0]
 
 
 def _reachable() -> Order:

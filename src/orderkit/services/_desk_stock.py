@@ -14,7 +14,9 @@ from orderkit._validate import MAX_INT
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     CaptureExceedsAuthorisation,
+    ConcurrencyConflict,
     HoldNotLive,
+    IdempotencyConflict,
     InsufficientStock,
     RefundExceedsCapture,
     ValidationError,
@@ -113,15 +115,7 @@ class OrderStock:
         """Work on `store`; stock changes tell the channels through `outbox`."""
         self._store = store
         self._policy = policy
-        # Channels are told what the desk's own locations can sell: stock
-        # elsewhere (quarantine, another desk's region) is no offer.
-        self._ledger = Ledger(
-            store,
-            clock,
-            hold_ttl=policy.pay_window,
-            outbox=outbox,
-            sellable_locations=policy.locations,
-        )
+        self._ledger = Ledger(store, clock, hold_ttl=policy.pay_window, outbox=outbox)
 
     def hold(self, order: Order, now: pendulum.DateTime) -> None:
         """Route the order's stocked lines and hold them; commit them if it is paid.
@@ -161,13 +155,20 @@ class OrderStock:
         ledger = self._ledger
         owner = owner_of(order)
         # Every argument is valid by how it is made (see `_reserve_made`).
-        receipt = ledger._reserve_made(  # noqa: SLF001 - the desk's own entry
-            owner,
-            chosen.lines,
-            max(_until(deadline, now), _SHORTEST_HOLD),
-            f"order {order.order_id}",
-            f"{owner}:hold:{order.version}",
-        )
+        try:
+            receipt = ledger._reserve_made(  # noqa: SLF001 - the desk's own entry
+                owner,
+                chosen.lines,
+                max(_until(deadline, now), _SHORTEST_HOLD),
+                f"order {order.order_id}",
+                f"{owner}:hold:{order.version}",
+            )
+        except IdempotencyConflict as conflict:
+            # Another process held other lines of this order version first
+            # (a racing delivery of the order as it was or became): the
+            # order changed under this unit, as its write would find.
+            what = f"order:{order.channel}:{order.order_id}"
+            raise ConcurrencyConflict(what) from conflict
         if order.status in _COMMITTED:
             for hold in _in_lock_order(receipt.holds):
                 if hold.state is HoldState.LIVE:

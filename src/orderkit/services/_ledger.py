@@ -51,7 +51,6 @@ from orderkit.inventory import _planning as planning
 from orderkit.inventory._movements import check_operation_key, movement_sums
 from orderkit.inventory._plans import crossing, signals_of
 from orderkit.inventory._policies import Backorder, NoOversell, Preorder
-from orderkit.inventory._routing import ordered_locations
 from orderkit.ports import Clock, LedgerStore, Outbox
 from orderkit.services._sellable import sellable_messages, sellable_stream
 
@@ -240,8 +239,13 @@ def _released(receipt: Receipt, hold_id: str) -> bool:
 
 
 def _extended(receipt: Receipt, hold_id: str) -> bool:
-    """Whether `receipt` extended the hold: wrote it, and moved no stock."""
-    return not _own(receipt) and any(h.hold_id == hold_id for h in receipt.holds)
+    """Whether `receipt` extended the hold: wrote it, and moved no stock.
+
+    The hold the call wrote comes first; the others are what the store
+    expired on the way (another hold of the balance, due meanwhile).
+    """
+    written = receipt.holds[:1]
+    return not _own(receipt) and [h.hold_id for h in written] == [hold_id]
 
 
 def _took_allocated(
@@ -280,34 +284,6 @@ def _ttl(value: object, field: str = "ttl") -> dt.timedelta:
     if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
         raise ValidationError(field, value, "must be a positive timedelta")
     return value
-
-
-def _sellable_locations(value: Iterable[str]) -> frozenset[str]:
-    """The locations a `sellable` figure counts, checked as `DeskPolicy.locations`.
-
-    Raises:
-        ValidationError: Naming `sellable_locations` (or one of its items):
-            a set, not a sequence of printable names of 1 to 255
-            characters, or empty.
-    """
-    global _last_counted  # noqa: PLW0603 - one pair, replaced whole
-    # The order desk makes a ledger per order, with its policy's tuple each
-    # time: a tuple that passed passes again (it cannot have changed).
-    last = _last_counted
-    if last is not None and last[0] is value:
-        return last[1]
-    names = ordered_locations(value, "sellable_locations")
-    if not names:
-        raise ValidationError("sellable_locations", names, "name at least one location")
-    for i, name in enumerate(names):
-        _check(_name, f"sellable_locations[{i}]", name)
-    counted = frozenset(names)
-    if names is value:
-        _last_counted = (names, counted)
-    return counted
-
-
-_last_counted: tuple[tuple[str, ...], frozenset[str]] | None = None
 
 
 # Movements that leave every sellable figure as it was: a commit moves units
@@ -353,31 +329,25 @@ class Ledger:
     message. An outbox outside the store's transaction (a standalone
     store and outbox) cannot roll back with it: retry such a call with the
     same `key`, and the replay tells the channels what the first call could
-    not (a message the outbox stored already is not repeated).
+    not (a message the outbox still keeps is not repeated; one it pruned
+    since is written again, under its id, with the figure now).
 
     A key names one request: calling again with the same key and another
     request (another operation, SKU, location, quantity, owner or hold) is
     refused with `IdempotencyConflict`, and nothing is written or replayed.
 
-    The `sellable` figure sums the SKU's sellable stock over
-    `sellable_locations`, the locations the channels sell from (an order
-    desk's `DeskPolicy.locations`), or over every location when `None`.
-    Stock elsewhere (returns in quarantine, another region's warehouse) is
-    not offered: a change there alone sends no message, and a SKU with no
-    balance at those locations gets none.
+    A `sellable` message states the SKU's figure at each of its locations
+    and their sum: a channel that sells from some locations (an order
+    desk's `DeskPolicy.locations_for(channel)`) is told the sum of theirs,
+    and stock no channel sells from (returns in quarantine) is offered to
+    none. Every ledger of one store tells the whole SKU, so the last message
+    on a SKU's stream is right for every channel, whichever ledger sent it.
 
     Args:
         store: Where the ledger lives.
         clock: Where the time comes from.
         hold_ttl: The default lifetime of a hold.
         outbox: Where channels' stock updates go, if anywhere.
-        sellable_locations: The locations the `sellable` figure counts,
-            as a list or tuple (never a set) of at least one; `None`, the
-            default, counts every location.
-
-    Raises:
-        ValidationError: A bad `hold_ttl`, or `sellable_locations` (named
-            so, or `sellable_locations[i]`).
 
     .. versionadded:: 0.1.0
     """
@@ -389,18 +359,12 @@ class Ledger:
         *,
         hold_ttl: dt.timedelta = DEFAULT_HOLD_TTL,
         outbox: Outbox | None = None,
-        sellable_locations: Sequence[str] | None = None,
     ) -> None:
         """Create a ledger over `store`, reading the time from `clock`."""
         self._store = store
         self._clock = clock
         self._hold_ttl = _ttl(hold_ttl, "hold_ttl")
         self._outbox = outbox
-        self._counted = (
-            None
-            if sellable_locations is None
-            else _sellable_locations(sellable_locations)
-        )
         # What `isinstance(outbox, StreamLocks)` asks of a protocol with one
         # method, without its cost (microseconds, and a ledger is made per
         # use case): the method is there, and not blocked by None.
@@ -812,8 +776,7 @@ class Ledger:
         self._store.set_safety_stock(sku, location, quantity)
         (new,) = self._store.balances(now, sku=sku, location=location)
         recorded = old.available - freed - old.safety_stock  # as last told
-        counted = self._counted is None or location in self._counted
-        if self._outbox is not None and counted and max(0, recorded) != new.sellable():
+        if self._outbox is not None and max(0, recorded) != new.sellable():
             # A cause of its own: the same figure set again later is a new
             # change, whose message must not be taken for the first one's.
             self._tell([sku], f"safety:{sku}:{location}:{_new_key()}", now)
@@ -994,12 +957,10 @@ class Ledger:
 
     def _moved(self, movements: Iterable[Movement]) -> list[str]:
         """The SKUs whose sellable figure `movements` may have changed."""
-        counted = self._counted
         return [
             movement.sku
             for movement in movements
             if movement.kind not in _SELLABLE_KEPT
-            and (counted is None or movement.location in counted)
         ]
 
     def _replay(
@@ -1033,7 +994,6 @@ class Ledger:
             skus,
             receipt.key,
             self._now(),
-            locations=self._counted,
             created_at=receipt.at,
         )
         # One message a call: `add` is all or nothing, and one stored
@@ -1077,9 +1037,7 @@ class Ledger:
             # The figure is read after the streams' turn is ours: a change
             # committing meanwhile is seen, or sends its own message after.
             self._locks([sellable_stream(sku) for sku in skus])
-        messages = sellable_messages(
-            self._store, skus, cause, now, locations=self._counted
-        )
+        messages = sellable_messages(self._store, skus, cause, now)
         if messages:
             self._outbox.add(messages)
 

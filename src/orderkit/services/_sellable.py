@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from collections.abc import Set as AbstractSet
 from json.encoder import encode_basestring
 
 import pendulum
@@ -35,13 +34,12 @@ def sellable_stream(sku: str) -> str:
     return f"sku:{sku}"
 
 
-def sellable_messages(  # noqa: PLR0913 - the figure's inputs, and two options
+def sellable_messages(
     ledger: LedgerStore,
     skus: Iterable[str],
     cause: str,
     now: pendulum.DateTime,
     *,
-    locations: AbstractSet[str] | None = None,
     created_at: pendulum.DateTime | None = None,
 ) -> list[OutboxMessage]:
     """What every channel may sell now of `skus` (brief incident 3).
@@ -49,36 +47,41 @@ def sellable_messages(  # noqa: PLR0913 - the figure's inputs, and two options
     One `sellable` message per SKU and change, on the SKU's own stream
     (`sku:<sku>`), so channels get a SKU's updates in order; `cause` names the
     change (a receipt's key) and keeps the message id the same on a retry.
-    The figure is the SKU's sellable stock as of `now`, summed over
-    `locations` (every location when `None`); a SKU with no balance in them
-    gets no message. Each message is dated `created_at` (`now` by default).
+    The body is `{"locations": {location: figure}, "sellable": total, "sku":
+    sku}`: the SKU's sellable stock as of `now` at each location where it
+    has a balance, and their sum; a channel that ships from some of them
+    sums those. A SKU with no balance gets no message. Each message is
+    dated `created_at` (`now` by default).
     """
     at = now if created_at is None else created_at
     messages = []
     for sku, balances in balances_by_sku(ledger, now, sorted(set(skus))).items():
-        counted = (
-            balances
-            if locations is None
-            else [balance for balance in balances if balance.location in locations]
-        )
-        if not counted:
-            continue
-        sellable = sum([balance.sellable() for balance in counted])
-        messages.append(_sellable_message(sku, sellable, cause, at))
+        by_location = sorted((b.location, b.sellable()) for b in balances)
+        if by_location:
+            messages.append(_sellable_message(sku, by_location, cause, at))
     return messages
 
 
 def _sellable_message(
-    sku: str, sellable: int, cause: str, now: pendulum.DateTime
+    sku: str,
+    by_location: list[tuple[str, int]],
+    cause: str,
+    now: pendulum.DateTime,
 ) -> OutboxMessage:
-    """`outbox_message` of a SKU's sellable figure, without the encoder's cost.
+    """`outbox_message` of a SKU's sellable figures, without the encoder's cost.
 
     Every change of a sellable figure sends one per SKU it moved (a commit
-    or a shipment of committed units moves none). The body is built as
-    `json.dumps(..., ensure_ascii=False, sort_keys=True)` writes it: its
-    keys sorted, its separators, and its own string escapes.
+    or a shipment of committed units moves none). `by_location` is in
+    location order. The body is built as `json.dumps(..., ensure_ascii=False,
+    sort_keys=True)` writes it: its keys sorted, its separators, and its own
+    string escapes.
     """
-    body = f'{{"sellable": {sellable}, "sku": {encode_basestring(sku)}}}'.encode()
+    figures = ", ".join(f"{encode_basestring(at)}: {n}" for at, n in by_location)
+    total = sum([n for _, n in by_location])
+    body = (
+        f'{{"locations": {{{figures}}}, "sellable": {total},'
+        f' "sku": {encode_basestring(sku)}}}'
+    ).encode()
     message_id = fit_id(f"sellable:{sku}:{cause}")
     stream = sellable_stream(sku)
     # What the constructor would check of the parts that vary (both start
