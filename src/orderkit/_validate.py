@@ -239,3 +239,14 @@ def by_channel(
     return MappingProxyType(
         {channel: item(f"{field}[{channel!r}]", v) for channel, v in value.items()}
     )
+
+
+def of_kind(kind: type[T], name: str) -> Callable[[str, object], T]:
+    """A `by_channel` item check: the value itself when it is a `kind` (`name`)."""
+
+    def check(field: str, value: object) -> T:
+        if not isinstance(value, kind):
+            raise ValidationError(field, value, f"must be {name}")
+        return value
+
+    return check

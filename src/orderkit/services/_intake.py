@@ -9,7 +9,7 @@ from typing import Final, Literal, cast, final
 
 import attrs
 
-from orderkit._validate import as_tuple, by_channel, instance_of, renamed
+from orderkit._validate import as_tuple, by_channel, instance_of, of_kind, renamed
 from orderkit.calendar import SlaPolicy
 from orderkit.dedupe._claims import check_duration
 from orderkit.errors import CalendarDataMissing, ValidationError
@@ -213,10 +213,7 @@ def _rules(value: Iterable[LimitRule]) -> tuple[LimitRule, ...]:
     return as_tuple(value, "limits", LimitRule)
 
 
-def _policy(field: str, value: object) -> PricingPolicy:
-    if not isinstance(value, PricingPolicy):
-        raise ValidationError(field, value, "must be a PricingPolicy")
-    return value
+_policy: Final = of_kind(PricingPolicy, "a PricingPolicy")
 
 
 def _pricing(value: Mapping[str, PricingPolicy]) -> Mapping[str, PricingPolicy]:

@@ -17,7 +17,7 @@ import attrs
 import pendulum
 
 from orderkit._time import plus, to_utc
-from orderkit._validate import Validator, as_tuple, by_channel, renamed, text
+from orderkit._validate import Validator, as_tuple, by_channel, of_kind, renamed, text
 from orderkit.calendar import SlaPolicy
 from orderkit.errors import CalendarDataMissing, OrderMismatch, ValidationError
 from orderkit.orders import AuditRecord, Order, OrderStatus
@@ -116,10 +116,7 @@ def _sla(_instance: object, _attribute: object, value: object) -> None:
 _SLA: Validator = _sla
 
 
-def _an_sla(field: str, value: object) -> SlaPolicy:
-    if not isinstance(value, SlaPolicy):
-        raise ValidationError(field, value, "must be an SlaPolicy")
-    return value
+_an_sla: Final = of_kind(SlaPolicy, "an SlaPolicy")
 
 
 def channel_sla(value: Mapping[str, SlaPolicy]) -> Mapping[str, SlaPolicy]:
