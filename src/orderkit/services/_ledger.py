@@ -418,6 +418,13 @@ class Ledger:
         Give exactly one of `delta` and `counted`. The movement records the
         difference (and, for a stocktake, the counted figure).
 
+        `counted` is the shelf now: set it only when nothing moved at that
+        SKU and location since the count was taken (a parcel shipped after
+        the count would come back as phantom stock). A count keyed in later
+        goes through `reconcile_stock` (or `reconcile_stock_from_stores`),
+        which takes the movements after its `counted_at` back out, and its
+        difference is then adjusted by `delta`.
+
         A correction never breaks a promise: a negative `delta` must leave
         on hand at or above zero and available at or above the policy's
         floor, as a reservation must, since held and committed units are
