@@ -20,6 +20,15 @@ Needs the `testing` extra (`pip install 'orderkit[testing]'`).
 .. versionadded:: 0.1.0
 """
 
+from orderkit.testing._extra import testing_extra_missing
+
+
+try:
+    import hypothesis  # noqa: F401 - asked first, so that its absence is named
+    import pytest  # noqa: F401
+except ModuleNotFoundError as missing:  # without the `testing` extra
+    raise testing_extra_missing("orderkit.testing.contracts", missing) from None
+
 from orderkit.testing._channel_contract import ChannelContract, Sample
 from orderkit.testing._contract_base import StoreContract
 from orderkit.testing._cursor_contract import CursorStoreContract

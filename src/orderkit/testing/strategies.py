@@ -32,7 +32,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pendulum
-from hypothesis import strategies as st
+
+from orderkit.testing._extra import testing_extra_missing
+
+
+try:
+    from hypothesis import strategies as st
+except ModuleNotFoundError as missing:  # without the `testing` extra
+    raise testing_extra_missing("orderkit.testing.strategies", missing) from None
+
 
 from orderkit.dedupe import IdempotencyKey
 from orderkit.integrations import ChannelOrder
