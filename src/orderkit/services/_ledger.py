@@ -315,7 +315,8 @@ class Ledger:
 
     Given an `outbox` in the same unit of work as `store`, every change that
     moves stock also writes, in the same transaction, one `sellable` message
-    per SKU it touched (stream `sku:<sku>`, body `{"sku", "sellable"}`), so
+    per SKU it touched (stream `sku:<sku>`, body `{"locations", "sellable",
+    "sku"}`: see below), so
     channels stop selling stock that is gone (brief incident 3); a commit
     and a shipment of committed units write none, since they change no
     sellable figure (a payment would only repeat what channels have). Units
