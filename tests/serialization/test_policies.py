@@ -125,6 +125,7 @@ def stacking_policies(draw: st.DrawFn) -> StackingPolicy:
         max_stacked=draw(st.none() | st.integers(1, 9)),
         line_cap=draw(st.none() | PERCENTS),
         order_cap=draw(st.none() | PERCENTS),
+        max_per_issuer=draw(st.none() | st.integers(1, 9)),
     )
 
 

@@ -10,7 +10,13 @@ from typing import ClassVar, Final, final
 
 import attrs
 
-from orderkit._validate import Validator, positive_int, text
+from orderkit._validate import (
+    MAX_NAME_LENGTH,
+    Validator,
+    optional_name,
+    positive_int,
+    text,
+)
 from orderkit.errors import InvalidOffer
 from orderkit.money import Money
 
@@ -109,6 +115,8 @@ def _check_min_spend(instance: object, _attribute: object, value: object) -> Non
 
 
 _min_spend: Final[Validator] = _check_min_spend
+# Who funds an offer (a store, the platform): names as long as a SKU's.
+_issuer: Final[Validator] = optional_name("issuer", MAX_NAME_LENGTH)
 
 
 @final
@@ -125,10 +133,14 @@ class PercentOff:
             ("10% off orders over 200.00", 满折); `None` for no threshold.
             Measured as for `AmountOff.min_spend`, in the order's currency
             (a threshold in another is refused as `"currency_mismatch"`).
+        issuer: Who issued it (a store, the platform), for
+            `StackingPolicy.max_per_issuer`; `None` for none.
 
     Raises:
         InvalidOffer: The percent is a float or outside 0..100, or
             `min_spend` is not a Money or is negative.
+        ValidationError: `issuer` is not `None` or printable text of 1 to
+            255 characters.
 
     .. versionadded:: 0.1.0
     """
@@ -138,6 +150,7 @@ class PercentOff:
     percent: Decimal = attrs.field(converter=_percent)
     skus: frozenset[str] = attrs.field(default=frozenset(), converter=_skus)
     min_spend: Money | None = attrs.field(default=None, validator=_min_spend)
+    issuer: str | None = attrs.field(default=None, validator=_issuer)
 
 
 @final
@@ -164,11 +177,16 @@ class AmountOff:
             count. Reaching the threshold exactly is enough. Below it, the
             offer is refused (`RefusedOffer.reason` `"min_spend"`) and
             `validate` reports `below_min_spend`.
+        issuer: Who issued the offer and funds it (a store, the
+            platform: 店铺券, 平台券), for `StackingPolicy.max_per_issuer`;
+            `None` for an offer that counts against no issuer.
 
     Raises:
         InvalidOffer: The amount is not a Money or is negative, or
             `min_spend` is not a Money in the amount's currency, or is
             negative.
+        ValidationError: `issuer` is not `None` or printable text of 1 to
+            255 characters.
 
     .. versionadded:: 0.1.0
     """
@@ -178,6 +196,7 @@ class AmountOff:
     amount: Money = attrs.field(validator=_money_at_least_zero("amount"))
     skus: frozenset[str] = attrs.field(default=frozenset(), converter=_skus)
     min_spend: Money | None = attrs.field(default=None, validator=_min_spend)
+    issuer: str | None = attrs.field(default=None, validator=_issuer)
 
 
 @final
@@ -191,6 +210,8 @@ class FixedPrice:
         code: The offer's code.
         price: The unit price, zero or more.
         skus: The SKUs it applies to, at least one.
+        issuer: Who issued it (a store, the platform), for
+            `StackingPolicy.max_per_issuer`; `None` for none.
 
     .. versionadded:: 0.1.0
     """
@@ -199,6 +220,7 @@ class FixedPrice:
     code: str = attrs.field(validator=text("code"))
     price: Money = attrs.field(validator=_money_at_least_zero("price"))
     skus: frozenset[str] = attrs.field(converter=_required_skus)
+    issuer: str | None = attrs.field(default=None, validator=_issuer)
 
 
 @final
@@ -214,9 +236,13 @@ class FreeShipping:
             after every goods offer in `AMOUNT_FIRST` and `PERCENT_FIRST`,
             which apply free shipping last. In the order's currency (a
             threshold in another is refused as `"currency_mismatch"`).
+        issuer: Who issued it (a store, the platform), for
+            `StackingPolicy.max_per_issuer`; `None` for none.
 
     Raises:
         InvalidOffer: `min_spend` is not a Money or is negative.
+        ValidationError: `issuer` is not `None` or printable text of 1 to
+            255 characters.
 
     .. versionadded:: 0.1.0
     """
@@ -224,6 +250,7 @@ class FreeShipping:
     kind: ClassVar[OfferKind] = OfferKind.FREE_SHIPPING
     code: str = attrs.field(validator=text("code"))
     min_spend: Money | None = attrs.field(default=None, validator=_min_spend)
+    issuer: str | None = attrs.field(default=None, validator=_issuer)
 
 
 @final
@@ -234,7 +261,7 @@ class BuyXGetY:
     A line of 5 with buy 2, get 1 has one free unit (5 // 3 groups of 3).
     A free unit is worth what the line's units cost when the offer applies:
     after a fixed price or a percent off that came first, that lower price
-    (rounded down to the minor unit).
+    (rounded down to the minor unit). Its `issuer`, as `AmountOff.issuer`.
 
     .. versionadded:: 0.1.0
     """
@@ -244,6 +271,7 @@ class BuyXGetY:
     buy: int = attrs.field(validator=positive_int("buy"))
     get: int = attrs.field(validator=positive_int("get"))
     skus: frozenset[str] = attrs.field(converter=_required_skus)
+    issuer: str | None = attrs.field(default=None, validator=_issuer)
 
 
 Offer = PercentOff | AmountOff | FixedPrice | FreeShipping | BuyXGetY
@@ -339,7 +367,8 @@ class StackingPolicy:
     Offers are applied kind by kind in `order`, and in the order they were
     claimed within a kind. Walking them in that order, an offer is refused
     when an exclusive offer was taken already, when it is exclusive and
-    another was taken, when `max_stacked` offers were taken, or when
+    another was taken, when `max_stacked` offers were taken, when it has an
+    issuer and `max_per_issuer` offers of that issuer were taken, or when
     `combinable` is given and does not list its kind with the kind of each
     offer taken (a kind stacks with itself only if listed with itself).
 
@@ -350,6 +379,11 @@ class StackingPolicy:
         combinable: Pairs of kinds that may stack; `None` lets any
             non-exclusive kinds stack.
         max_stacked: At most this many offers per order; `None` for no limit.
+        max_per_issuer: At most this many offers of one issuer per order
+            (`1`: one store coupon and one platform coupon stack, two store
+            coupons do not); offers without an issuer do not count.
+            Compared exactly: `"shop-1"` and `"Shop-1"` are two issuers.
+            `None` for no limit.
         line_cap: At most this percent of a line's price off it, across
             all offers (`Decimal("50")`); `None` for no cap.
         order_cap: At most this percent of the order's goods off them,
@@ -357,7 +391,8 @@ class StackingPolicy:
 
     Raises:
         InvalidOffer: An unknown kind, an order that does not name every
-            kind once, a cap outside 0..100, or `max_stacked` below 1.
+            kind once, a cap outside 0..100, or `max_stacked` or
+            `max_per_issuer` not a positive int.
 
     .. versionadded:: 0.1.0
     """
@@ -372,6 +407,9 @@ class StackingPolicy:
     )
     line_cap: Decimal | None = attrs.field(default=None, validator=_cap("line_cap"))
     order_cap: Decimal | None = attrs.field(default=None, validator=_cap("order_cap"))
+    max_per_issuer: int | None = attrs.field(
+        default=None, validator=_positive_or_none("max_per_issuer")
+    )
 
     def rank(self, kind: OfferKind) -> int:
         """Return where offers of `kind` come in the order of application."""

@@ -432,7 +432,8 @@ class RefusedOffer:
         index: Its position in the offers claimed.
         offer: The offer.
         reason: `"exclusive"`, `"not_combinable"`, `"max_stacked"`,
-            `"duplicate_code"`, `"currency_mismatch"` or `"min_spend"`.
+            `"max_per_issuer"`, `"duplicate_code"`, `"currency_mismatch"`
+            or `"min_spend"`.
         message: The reason in words.
         subtotal: For `"min_spend"`, the goods measured against the offer's
             `min_spend` (see `AmountOff.min_spend`); `None` for the others.
@@ -564,6 +565,17 @@ def _refusal(  # noqa: PLR0911 - one answer per rule, in the policy's order
         return (
             "max_stacked",
             f"offer {offer.code!r} would stack more than {policy.max_stacked} offers",
+        )
+    most = policy.max_per_issuer
+    issuer = offer.issuer
+    if (
+        most is not None
+        and issuer is not None
+        and sum(other.issuer == issuer for other in taken) >= most
+    ):
+        return (
+            "max_per_issuer",
+            f"offer {offer.code!r} would stack more than {most} offers of {issuer!r}",
         )
     for other in taken:
         if not policy.combines(offer.kind, other.kind):
@@ -817,8 +829,9 @@ def _price_simple(
     The common quote claims no offer, or one amount off the whole order in
     its currency without a minimum spend, under a policy without caps
     (`_price` checks the caps).
-    One offer is never refused for others, ranked or capped, so what
-    `_price_offers` does for it comes down to one split over the gross
+    One offer is never refused for others (`max_stacked` and
+    `max_per_issuer` count the offers taken before it), ranked or capped,
+    so what `_price_offers` does for it comes down to one split over the gross
     amounts: each part is at most its line's gross (the amount is at most
     their sum, and no line's gross is negative), so no line goes below zero
     and nothing is cut. `test_validate_fast_path` holds the two equal.
