@@ -269,17 +269,6 @@ def _took_allocated(
     return done == asked and owners == {owner}
 
 
-def _asked_again(
-    same: Callable[[Receipt], bool],
-) -> Callable[[Plan, Receipt], bool]:
-    """`same` as `Ledger._apply` asks it: the request is judged by its arguments."""
-
-    def judge(_plan: Plan, receipt: Receipt) -> bool:
-        return same(receipt)
-
-    return judge
-
-
 def _ttl(value: object, field: str = "ttl") -> dt.timedelta:
     if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
         raise ValidationError(field, value, "must be a positive timedelta")
@@ -694,9 +683,9 @@ class Ledger:
             committed = self._store.holds(owner=owner, state=HoldState.COMMITTED)
             stamp = self._stamp(key, reason, actor)
             try:
-                return self._apply(
-                    planner(stamp, found, committed), _asked_again(again)
-                )
+                # Judged by its arguments, as `_first` judges it.
+                made = planner(stamp, found, committed)
+                return self._apply(made, lambda _plan, receipt: again(receipt))
             except ConcurrencyConflict as exc:
                 _retry_or_raise(exc)
         raise ConcurrencyConflict(f"holds of owner:{owner}")
@@ -1091,7 +1080,7 @@ class Ledger:
             if made is None:
                 return None
             try:
-                return self._apply(made, _asked_again(same))
+                return self._apply(made, lambda _plan, receipt: same(receipt))
             except ConcurrencyConflict as exc:
                 _retry_or_raise(exc)
         raise ConcurrencyConflict(f"hold:{hold_id}")
