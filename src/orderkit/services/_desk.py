@@ -892,7 +892,8 @@ class OrderDesk:
                 (`after_sales[i].lines[j].quantity`), or when, first
                 recorded or recorded passed, it returns units of a stocked
                 line to a `return_to` that is not one of
-                `DeskPolicy.locations` (`after_sales[i].return_to`); `i` is
+                `DeskPolicy.locations` or `DeskPolicy.return_locations`
+                (`after_sales[i].return_to`); `i` is
                 the case's index in `Order.after_sales` once recorded.
             RefundExceedsCapture: The case is recorded passed, and its
                 refund is more than its payment can still give back: the

@@ -340,15 +340,17 @@ class OrderStock:
 
         A case the order does not have yet (unless rejected: it returns
         nothing), and one whose passed inspection would restock, must name a
-        location of the desk (`DeskPolicy.locations`) as its `return_to`
-        when it returns units of a stocked line: units put back anywhere
-        else would sit where nothing routes from.
+        location of the desk (`DeskPolicy.locations`, or one of its
+        `return_locations`, a quarantine) as its `return_to` when it returns
+        units of a stocked line: units put back anywhere else would sit
+        where the desk knows nothing of them.
 
         Raises:
             ValidationError: The case returns more units of a line than
                 shipped and not put back by an earlier case
                 (`after_sales[i].lines[j].quantity`), or its `return_to` is
-                not a location of the desk (`after_sales[i].return_to`);
+                not a location of the desk or one of its return locations
+                (`after_sales[i].return_to`);
                 nothing is restocked.
         """
         before = next((c for c in order.after_sales if c.case_id == case.case_id), None)
@@ -362,16 +364,20 @@ class OrderStock:
         puts_back = case.returns_goods and any(
             line.line_id not in unstocked for line in case.lines
         )
+        policy = self._policy
         if (
             (opened or restocks)
             and puts_back
-            and case.return_to not in self._policy.locations
+            and case.return_to not in policy.locations
+            and case.return_to not in policy.return_locations
         ):
+            known = ", ".join(policy.locations)
+            if policy.return_locations:
+                known += f"; return_locations: {', '.join(policy.return_locations)}"
             raise ValidationError(
                 f"{_case_field(order, case)}.return_to",
                 case.return_to,
-                "is not a location of this desk (DeskPolicy.locations: "
-                f"{', '.join(self._policy.locations)})",
+                f"is not a location of this desk (DeskPolicy.locations: {known})",
             )
         # The verdict is set once, by the inspection: a stored verdict means
         # the units went back (or stayed out) when it was recorded.

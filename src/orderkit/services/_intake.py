@@ -284,6 +284,25 @@ def _locations(value: Iterable[str]) -> tuple[str, ...]:
     return _some("locations", value)
 
 
+def _return_locations(value: Iterable[str]) -> tuple[str, ...]:
+    return ordered_locations(value, "return_locations")
+
+
+def _apart_from_locations(
+    instance: DeskPolicy, _attribute: object, value: tuple[str, ...]
+) -> None:
+    # A location both sold from and returned to only is a contradiction: the
+    # units put back there would be routed and offered after all.
+    for i, location in enumerate(value):
+        if location in instance.locations:
+            raise ValidationError(
+                f"return_locations[{i}]",
+                location,
+                "is one of locations, which returns may go back to already:"
+                " return_locations are for locations nothing sells from",
+            )
+
+
 def _duplicate_window(value: object) -> dt.timedelta:
     # The duplicate detector's own check of its window, made when the policy is.
     return check_duration("duplicate_window", value)
@@ -326,8 +345,14 @@ class DeskPolicy:
 
     Attributes:
         locations: Where stock may ship from, best first (the routing order):
-            a list or tuple, never a set. Every location of the desk: its
-            channels ship from these, and returns go back to them.
+            a list or tuple, never a set. Every location the desk sells
+            from: its channels ship from these, and returns go back to them
+            unless they go to one of `return_locations`.
+        return_locations: Where returns may also go that nothing sells from:
+            a quarantine or an inspection bay (`["SZ-QC"]`), for units that
+            came back damaged. The desk never routes an order to them, and a
+            channel's `sellable` sum (over `locations_for(channel)`) leaves
+            them out. None of them is one of `locations`.
         channel_locations: Where each channel's orders ship from, best first,
             as `{"shopify": ["LA-1"]}`: some of `locations`, in an order of
             the channel's own. Channels without an entry use `locations`.
@@ -364,6 +389,9 @@ class DeskPolicy:
     """
 
     locations: tuple[str, ...] = attrs.field(converter=_locations)
+    return_locations: tuple[str, ...] = attrs.field(
+        default=(), converter=_return_locations, validator=_apart_from_locations
+    )
     channel_locations: Mapping[str, tuple[str, ...]] = attrs.field(
         factory=dict, converter=_channel_locations, validator=_within_locations
     )
