@@ -272,9 +272,14 @@ class OrderDesk:
         applies them: early ones are parked with the order, and money owed
         back (paid, then cancelled) goes out through a `refund` message and
         saga; every status they move the order through writes its
-        `milestone` message, as `record` does. Units the order's parcels
-        carried before the desk knew of it are not held: they left before
-        the ledger could count them.
+        `milestone` message, as `record` does. The units of parcels the
+        order states already (their notice came first) are taken out of
+        stock as had the order come in before them (held, committed and
+        shipped: a `SHIP` movement each), so the ledger ends the same
+        whatever order the channel's notices arrive in; short of stock for
+        them, the order is held for `"stock"` as any paid order short of
+        it. `DeskPolicy.take_shipped_stock` false leaves them out (a desk
+        taking in orders shipped before its stock was counted).
 
         The money the channel sent back already (`incoming.refunds`) is
         recorded first, whatever the order's status, in its payment ledger

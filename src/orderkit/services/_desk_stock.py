@@ -121,22 +121,40 @@ class OrderStock:
         """Route the order's stocked lines and hold them; commit them if it is paid.
 
         Units the order's shipments carried already (an order taken in
-        partly shipped) left before the ledger knew of the order: only the
+        partly or wholly shipped: its channel's notice of the parcel came
+        first) are taken out of stock first, as had the order come in
+        before them: held, committed and shipped, one `SHIP` movement per
+        parcel, so the ledger ends the same whatever order the notices
+        came in. Only the first time the order takes stock (it has no holds
+        yet), and not with `DeskPolicy.take_shipped_stock` false. Only the
         rest is held, so that none stays allocated once the last parcel
         ships. Unstocked lines (`OrderLine.stocked` false: a gift card, a
         fee) take nothing: an order of those alone holds nothing.
+
+        Raises:
+            InsufficientStock: The stock is short, for the parcels' units or
+                the rest; the parcels' units are all taken or none.
         """
+        # A parcel the ledger has seen went out through `follow` (its hold
+        # shipped), or came in with the order, which then holds since.
+        if (
+            order.shipments
+            and self._policy.take_shipped_stock
+            and not self._store.holds(owner=owner_of(order))
+        ):
+            self._take_shipped(order, now)
         if order.status not in _TAKING_STOCK:
             return
         demand = _demand(order)
         if not demand:
             return
+        self._hold(order, demand, now)
+
+    def _hold(
+        self, order: Order, demand: dict[str, int], now: pendulum.DateTime
+    ) -> None:
         store = self._store
-        balances = [
-            balance
-            for found in balances_by_sku(store, now, demand).values()
-            for balance in found
-        ]
+        balances = self._balances(demand, now)
         try:
             chosen = self._route(order, demand, balances)
         except InsufficientStock:
@@ -177,6 +195,60 @@ class OrderStock:
                         reason="paid",
                         key=f"{owner}:commit:{hold.hold_id}",
                     )
+
+    def _take_shipped(self, order: Order, now: pendulum.DateTime) -> None:
+        """Hold, commit and ship the units of the parcels the order came in with."""
+        owner = owner_of(order)
+        skus = {line.line_id: line.sku for line in order.lines if line.stocked}
+        parcels = [
+            (
+                shipment,
+                [
+                    (skus[p.line_id], p.quantity)
+                    for p in shipment.lines
+                    if p.line_id in skus
+                ],
+            )
+            for shipment in order.shipments
+        ]
+        demand: dict[str, int] = {}
+        for _, wanted in parcels:
+            for sku, quantity in wanted:
+                demand[sku] = demand.get(sku, 0) + quantity
+        if not demand:
+            return
+        chosen = self._route(order, demand, self._balances(demand, now))
+        ledger = self._ledger
+        receipt = ledger._reserve_made(  # noqa: SLF001 - the desk's own entry
+            owner,
+            chosen.lines,
+            _SHORTEST_HOLD,
+            f"order {order.order_id}",
+            f"{owner}:shipped:{order.version}",
+        )
+        for hold in _in_lock_order(receipt.holds):
+            ledger.commit(
+                hold.hold_id, reason="shipped", key=f"{owner}:commit:{hold.hold_id}"
+            )
+        for shipment, wanted in parcels:
+            if not wanted:
+                continue
+            holds = self._store.holds(owner=owner, state=HoldState.COMMITTED)
+            ledger.ship(
+                owner,
+                [part for _, part in _from_holds(holds, wanted)],
+                reason=f"shipment {shipment.shipment_id}, before the order came in",
+                key=f"{owner}:shipped:{shipment.shipment_id}",
+            )
+
+    def _balances(
+        self, demand: dict[str, int], now: pendulum.DateTime
+    ) -> list[Balance]:
+        return [
+            balance
+            for found in balances_by_sku(self._store, now, demand).values()
+            for balance in found
+        ]
 
     def _route(
         self, order: Order, demand: dict[str, int], balances: list[Balance]

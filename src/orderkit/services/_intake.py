@@ -353,6 +353,12 @@ class DeskPolicy:
             came back damaged. The desk never routes an order to them, and a
             channel's `sellable` sum (over `locations_for(channel)`) leaves
             them out. None of them is one of `locations`.
+        take_shipped_stock: Whether an order that comes in with parcels
+            shipped already (its channel's notice of them came first) takes
+            their units out of stock, as it would have had it come in before
+            them: true by default, so the ledger ends the same whatever order
+            the notices arrive in. False for a desk taking in history: orders
+            shipped before its stock was counted, which the count left out.
         channel_locations: Where each channel's orders ship from, best first,
             as `{"shopify": ["LA-1"]}`: some of `locations`, in an order of
             the channel's own. Channels without an entry use `locations`.
@@ -391,6 +397,9 @@ class DeskPolicy:
     locations: tuple[str, ...] = attrs.field(converter=_locations)
     return_locations: tuple[str, ...] = attrs.field(
         default=(), converter=_return_locations, validator=_apart_from_locations
+    )
+    take_shipped_stock: bool = attrs.field(
+        default=True, validator=instance_of("take_shipped_stock", bool)
     )
     channel_locations: Mapping[str, tuple[str, ...]] = attrs.field(
         factory=dict, converter=_channel_locations, validator=_within_locations
