@@ -280,6 +280,7 @@ SURFACE = {
         "Label",
         "MAX_QUANTITY",
         "Message",
+        "ParamsVerifier",
         "PickLine",
         "PickTask",
         "RefundLine",

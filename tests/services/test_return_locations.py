@@ -157,7 +157,7 @@ def test_a_location_both_sold_from_and_returned_to_only_is_refused() -> None:
 
 def test_return_locations_must_be_in_order() -> None:
     with pytest.raises(ValidationError) as caught:
-        DeskPolicy(locations=["SH-1"], return_locations={"SH-QC"})  # type: ignore[arg-type]
+        DeskPolicy(locations=["SH-1"], return_locations={"SH-QC"})
 
     assert caught.value.field == "return_locations"
 

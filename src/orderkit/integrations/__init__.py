@@ -21,7 +21,8 @@ a `Label` and reports `TrackingEvent`s normalised onto `TrackingStatus`; a
 payment provider settles in `SettlementLine`s; a notifier sends `Message`s.
 
 A webhook is taken only once `WebhookVerifier` has checked the HMAC its
-channel signed the raw body with.
+channel signed the raw body with; a request that Taobao, Pinduoduo, JD or
+Douyin signed among its parameters, once `ParamsVerifier` has checked it.
 
 .. versionadded:: 0.1.0
 """
@@ -36,6 +37,7 @@ from orderkit.integrations._fulfilment import (
     WarehouseConfirmation,
 )
 from orderkit.integrations._notices import Message, SettlementLine, milestone_message
+from orderkit.integrations._param_signatures import ParamsVerifier
 from orderkit.integrations._reading import (
     MAX_QUANTITY,
     load_json,
@@ -74,6 +76,7 @@ __all__ = [
     "Label",
     "MAX_QUANTITY",
     "Message",
+    "ParamsVerifier",
     "PickLine",
     "PickTask",
     "RefundLine",

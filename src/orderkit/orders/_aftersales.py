@@ -510,9 +510,13 @@ def receive_return(
         case: An `APPROVED` case.
         serials: The serial numbers read off the returned units, by line id;
             lines without serial numbers may be left out.
-        shipped_serials: What was shipped on each line, by line id (the
-            order's shipments). A line shipped with serial numbers must come
-            back with one per returned unit, every one of them shipped on it.
+        shipped_serials: What was shipped on each line, by line id, as the
+            host recorded it when the parcel left (a warehouse's scan of each
+            unit's IMEI or serial): orderkit's shipments do not keep serial
+            numbers, so pass `{}` only for goods without any. A line shipped
+            with serial numbers must come back with one per returned unit,
+            every one of them shipped on it; a line without an entry here is
+            not checked, so a swapped unit of it goes through.
         at: When the goods arrived.
         actor: Who received them.
 

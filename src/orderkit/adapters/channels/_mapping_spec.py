@@ -26,11 +26,12 @@ from orderkit.integrations import (
     read_unix,
 )
 from orderkit.integrations._reading import zone_named
-from orderkit.money import Currency
+from orderkit.money import Currency, Money
 from orderkit.orders import (
     Address,
     OrderStatus,
 )
+from orderkit.pricing import AmountOff
 
 
 # ----------------------------------------------------------------------
@@ -130,11 +131,23 @@ EVENT_TARGETS: Final[Mapping[str, Mapping[str, _Target]]] = {
     },
 }
 
+# The text targets whose channel value may be a JSON number read `as = "id"`:
+# a text read of such a number says so (Pinduoduo's `order_status: 1`).
+_ID_READABLE: Final = frozenset(
+    target
+    for targets in (ORDER_TARGETS, LINE_TARGETS, *EVENT_TARGETS.values())
+    for target, spec in targets.items()
+    if "id" in _KINDS[spec.kind]
+)
+
 TOP_KEYS: Final = frozenset(
     {"channel", "topics", "root", "currency", "region", "zone", "fields", "lines"}
-    | {"events"}
+    | {"events", "offers"}
 )
 _FIELD_KEYS: Final = frozenset({"path", "const", "as", "map", "zone"})
+_OFFER_KEYS: Final = frozenset({"path", "as", "code", "issuer"})
+# An offer is an amount, read as a target of the money kind is.
+_OFFER_CONVERTERS: Final = _KINDS["money"]
 LINES_KEYS: Final = frozenset({"path", "fields"})
 _EVENT_KEYS: Final = frozenset({"type", "when", "statuses", "fields"})
 _PATH: Final = re.compile(r"[^.\[\]]+(\.[^.\[\]]+)*")
@@ -169,6 +182,18 @@ class EventSpec:
     when: tuple[str, ...]
     statuses: frozenset[OrderStatus]
     fields: tuple[Field, ...]
+
+
+@attrs.frozen(slots=True)
+class OfferSpec:
+    """One `[[offers]]` table: an amount off the order, with its code and issuer.
+
+    `field` reads the amount (its target is the table's place, `offers[0]`).
+    """
+
+    field: Field
+    code: str
+    issuer: str | None
 
 
 @attrs.frozen(slots=True)
@@ -436,6 +461,80 @@ class Compiler:
             return None
         return EventSpec(kind, when, frozenset(statuses), fields)  # type: ignore[arg-type]
 
+    def offers(self, value: object, fields: Iterable[Field]) -> tuple[OfferSpec, ...]:
+        """The `[[offers]]` tables, each code once, the `discount` target's too.
+
+        A quote claims each code once (pricing refuses a second claim as
+        `duplicate_code`), so two offers of one code would hold every order
+        that states both: refused here instead.
+        """
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail("offers", value, "must be a list of offer tables ([[offers]])")
+            return ()
+        # The discount target's offer is coded as `_order_from` codes it.
+        seen = {
+            (field.path[-1] if field.path else field.target): "fields.discount"
+            for field in fields
+            if field.target == "discount"
+        }
+        compiled: list[OfferSpec] = []
+        for i, item in enumerate(value):
+            where = f"offers[{i}]"
+            offer = self.offer(item, where)
+            if offer is None:
+                continue
+            other = seen.setdefault(offer.code, where)
+            if other != where:
+                self.fail(
+                    f"{where}.code",
+                    offer.code,
+                    f"repeats the offer code of {other}: a quote claims a code"
+                    " once; give each offer its own code",
+                )
+                continue
+            compiled.append(offer)
+        return tuple(compiled)
+
+    def offer(self, value: object, where: str) -> OfferSpec | None:
+        before = len(self.errors)
+        table = self.table(value, where, _OFFER_KEYS)
+        if not isinstance(value, Mapping):
+            return None
+        convert = table.get("as", _OFFER_CONVERTERS[0])
+        if convert not in _OFFER_CONVERTERS:
+            problem = (
+                f"is not a converter for an offer; use {' or '.join(_OFFER_CONVERTERS)}"
+                if convert in _CONVERTERS
+                else f"is not a converter; known: {', '.join(_CONVERTERS)}"
+            )
+            self.fail(f"{where}.as", convert, problem)
+        if "path" not in table:
+            self.fail(
+                f"{where}.path", None, "is required: the payload path of the amount"
+            )
+            return None
+        path = self.path(table["path"], f"{where}.path")
+        if not path:
+            return None
+        code = table.get("code", path[-1])
+        issuer = table.get("issuer")
+        try:
+            # The checks an AmountOff makes of its code and issuer, made once
+            # here rather than on every order the spec reads.
+            AmountOff(code, Money.zero(self.settings.currency), issuer=issuer)
+        except ValidationError as error:
+            # A code taken from the path is the path's to fix.
+            named = (
+                "path" if error.field == "code" and "code" not in table else error.field
+            )
+            self.errors.append(moved(error, f"{where}.{named}"))
+        if len(self.errors) > before:
+            return None
+        field = Field(target=where, required=False, convert=convert, path=path)
+        return OfferSpec(field, code, issuer)
+
 
 def read_settings(spec: Mapping[str, Any], errors: list[ValidationError]) -> Settings:
     def text(key: str, problem: str) -> str:
@@ -533,6 +632,12 @@ def read_value(value: object, field: Field, settings: Settings, path: str) -> ob
         return read_phone(value, path=path, region=settings.region)
     if convert == "instant":
         return read_instant(value, path=path, zone=field.zone or settings.zone)
+    if type(value) is int and value >= 0 and field.target in _ID_READABLE:
+        # An integer code (a status, a reason) is the norm in many
+        # channels' APIs: say how to read one rather than only refuse it.
+        raise ValidationError(
+            path, value, 'is a number, not text: read it with as = "id"'
+        )
     return read_text(value, path=path, required=field.required)
 
 

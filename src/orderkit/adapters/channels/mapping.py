@@ -4,8 +4,9 @@ A `FieldMap` is built from a plain dict (or JSON, or TOML) that says where
 each canonical field sits in the channel's payload, how to read it (`text`,
 `id`, `money`, `phone`, `instant`, `integer`, `flag`), which constants to
 fill in, how the channel's statuses map onto the lifecycle, where the lines
-are (and which of them have no stock behind them) and which later events (a
-payment, a cancellation) the payload states. It is an
+are (and which of them have no stock behind them), which discounts it
+states (each an offer with its issuer) and which later events (a payment, a
+cancellation) the payload states. It is an
 `orderkit.ports.ChannelPayloads`: `parse(payload, topic=)` returns
 `orderkit.integrations.ChannelOrder` records, and reports every missing or
 malformed field at once, each with its payload path.
@@ -35,6 +36,7 @@ from orderkit.adapters.channels._mapping_spec import (
     Compiler,
     EventSpec,
     Field,
+    OfferSpec,
     Settings,
     join_path,
     mapped_value,
@@ -186,6 +188,7 @@ def _order_from(
     reader = _Reader(obj, base, settings, errors)
     start = len(errors)
     values = {field.target: reader.read(field) for field in fieldmap._fields}
+    amounts = [reader.read(offer.field) for offer in fieldmap._offers]  # noqa: SLF001
     lines = _lines_from(fieldmap, reader)
     status = values.get("status")
     events = _events_from(
@@ -245,6 +248,12 @@ def _order_from(
         [AmountOff(reader.sources["discount"].rpartition(".")[2], discount)]
         if discount is not None and discount.amount > 0
         else []
+    )
+    # A channel states an offer of zero for one it did not apply.
+    offers.extend(
+        AmountOff(offer.code, amount, issuer=offer.issuer)
+        for offer, amount in zip(fieldmap._offers, amounts, strict=True)  # noqa: SLF001
+        if amount is not None and amount.amount > 0
     )
     quote = reader.build(
         lambda: Quote(
@@ -460,6 +469,7 @@ class FieldMap:
     _lines_path: tuple[str, ...]
     _line_fields: tuple[Field, ...]
     _events: tuple[EventSpec, ...]
+    _offers: tuple[OfferSpec, ...]
 
     @property
     def currency(self) -> str:
@@ -484,9 +494,21 @@ class FieldMap:
         (optional), `root` (optional: the dotted path of the order object,
         ending in `[]` for a list of orders), `fields` (target: source),
         `lines` (`path` and `fields`), `events` (optional list of `type`,
-        `when`, `statuses`, `fields`). A source is a payload path, or a
-        table with `path` or `const`, and optionally `as` (the converter),
-        `map` (channel value: value) and `zone`.
+        `when`, `statuses`, `fields`), `offers` (optional list of `path`,
+        `as`, `code`, `issuer`). A source is a payload path, or a table
+        with `path` or `const`, and optionally `as` (the converter), `map`
+        (channel value: value) and `zone`.
+
+        The `discount` target is one order-level `AmountOff` coded by its
+        path's last key. A channel that states several (Pinduoduo's
+        `seller_discount` and `platform_discount`) lists each in `offers`:
+        `path` (required) to an amount read `as` `money` (the default) or
+        `minor`, `code` (default: the path's last key) and `issuer` (who
+        funds it, for `StackingPolicy.max_per_issuer`; default none). Each
+        amount above zero is one `AmountOff` in the quote, after the
+        `discount` target's, in the list's order; an absent or zero amount
+        is none. Two offers of one code (the discount's included) are
+        refused, as a quote claims each code once.
 
         A line's `stocked` target says whether its units come out of the
         ledger (`OrderLine.stocked`): a flag (`true`/`false`, `1`/`0`, as
@@ -528,6 +550,7 @@ class FieldMap:
             else ()
         )
         events = compiler.events(table.get("events"))
+        offers = compiler.offers(table.get("offers"), fields)
         _raise_all("spec", errors)
         return cls(
             str(channel),
@@ -539,6 +562,7 @@ class FieldMap:
             lines_path,
             line_fields,
             events,
+            offers,
         )
 
     @classmethod
