@@ -1,8 +1,12 @@
 """A channel adapter for LiveBuy, a (fictional) live-commerce channel.
 
 LiveBuy's order webhook states amounts in fen (integers), times in Unix
-seconds and statuses as numbers: three things a `FieldMap` cannot read, so
-this adapter reads them in code, with orderkit's exact readers for the rest.
+seconds and statuses as numbers. A `FieldMap` reads all three (`as =
+"minor"`, `as = "unix"`, `as = "id"` with a `map`), and this webhook with
+them; this adapter reads it in code, with orderkit's exact readers, to show
+the port. Code is for what a spec cannot say: amounts or statuses computed
+across fields, offers beyond an amount off the order, parcels and refunds,
+a signature.
 """
 
 from __future__ import annotations

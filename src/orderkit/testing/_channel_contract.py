@@ -22,10 +22,12 @@ from orderkit.integrations import (
     ChannelTransaction,
     load_json,
 )
-from orderkit.orders import Order, apply_all
+from orderkit.orders import Early, Order, OrderEvent, apply, apply_all
+from orderkit.orders._status import ENDED
 from orderkit.ports import ChannelPayloads
-from orderkit.pricing import price
+from orderkit.pricing import PricingPolicy, ViolationCode, price, validate
 from orderkit.serialization import make_converter
+from orderkit.services import DriftKind, status_drift
 from orderkit.testing._contract_base import refuse_abstract_test_class
 from orderkit.testing._payload_fuzz import took
 
@@ -41,6 +43,16 @@ class Sample:
         text: The payload as the channel sent it (JSON text).
         refused: The error type reading it must raise, or `None` when it
             must map onto valid records.
+        stated_total_differs: The channel's stated total is known not to
+            add up from the quote's lines, offers, shipping and tax (a
+            channel the desk prices with `totals="accept_channel"`); by
+            default the contract refuses a `total_mismatch`, which the
+            desk's default policy holds for a person.
+        status_ahead_of_events: The payload carries no event for the
+            status the channel states (a paid order with no capture in it,
+            a completed one without its parcels), so the order's events
+            stop short of `ChannelOrder.status` and `status_drift` reports
+            it; by default the contract refuses that.
 
     .. versionadded:: 0.1.0
     """
@@ -49,16 +61,34 @@ class Sample:
     topic: str
     text: str | bytes
     refused: type[OrderkitError] | None = None
+    stated_total_differs: bool = attrs.field(default=False, kw_only=True)
+    status_ahead_of_events: bool = attrs.field(default=False, kw_only=True)
 
     @classmethod
     def from_file(
-        cls, path: Path, topic: str, refused: type[OrderkitError] | None = None
+        cls,
+        path: Path,
+        topic: str,
+        refused: type[OrderkitError] | None = None,
+        *,
+        stated_total_differs: bool = False,
+        status_ahead_of_events: bool = False,
     ) -> Sample:
         """A sample read from a fixture file, named after it."""
-        return cls(path.stem, topic, path.read_bytes(), refused)
+        return cls(
+            path.stem,
+            topic,
+            path.read_bytes(),
+            refused,
+            stated_total_differs=stated_total_differs,
+            status_ahead_of_events=status_ahead_of_events,
+        )
 
 
 _CONVERTER = make_converter()
+# No floors, no limits: the contract asks whether the total adds up, not
+# whether a shop's own prices allow it.
+_NO_FLOORS = PricingPolicy()
 
 
 def _instants(record: object) -> Iterator[tuple[str, object]]:
@@ -73,6 +103,47 @@ def _instants(record: object) -> Iterator[tuple[str, object]]:
         for i, item in enumerate(record):
             for path, value in _instants(item):
                 yield f"[{i}]{path}", value
+
+
+def _parked_message(
+    sample: Sample, order: Order, parked: Sequence[OrderEvent], now: dt.datetime
+) -> str:
+    """Which stated events wait for a step the adapter never states."""
+    waits = []
+    for event in parked:
+        # The batch parked it as `Early`: applied again, it says what it waits for.
+        outcome = apply(order, event, now=now)
+        why = outcome.reason if isinstance(outcome, Early) else "waits"
+        waits.append(f"{type(event).__name__} ({why})")
+    return (
+        f"{sample.name}: {', '.join(waits)} stay parked and the order stays"
+        f" {order.status.value}: the lifecycle needs every step, so state the"
+        " missing one yourself, with its own key, when the channel has no such"
+        " step (PickingStarted at the first parcel, InTransit before"
+        " Delivered)"
+    )
+
+
+def _behind(order: Order, record: ChannelOrder) -> bool:
+    """Whether the events stop short of the status the channel states."""
+    for drift in status_drift([order], [record]):
+        if drift.kind is DriftKind.CHANNEL_AHEAD:
+            return True
+        # An ended channel order its events do not end: its cancellation
+        # was never stated.
+        if drift.kind is DriftKind.CONFLICT and record.status in ENDED:
+            return True
+    return False
+
+
+def _behind_message(sample: Sample, order: Order, record: ChannelOrder) -> str:
+    return (
+        f"{sample.name}: the channel says {record.status.value} but the events"
+        f" stated leave the order {order.status.value}: state the events that"
+        " take it there (a capture, PickingStarted and the parcels, the"
+        " cancellation), or give the sample status_ahead_of_events=True when"
+        " the payload carries none"
+    )
 
 
 def _reordered(value: Any) -> Any:  # noqa: ANN401 - decoded JSON
@@ -102,9 +173,11 @@ class ChannelContract(abc.ABC):
 
     Subclass it in your tests, say how to make the adapter and which samples
     it reads, and pytest checks each sample: it maps onto valid canonical
-    records (the order can be placed and every event applied, the quote
-    prices, it survives the serializer) or raises the typed error the sample
-    names; reading is deterministic; a re-delivery gives the same keys;
+    records (the order can be placed and every event applied, none left
+    parked, the events reach the status the channel states, the quote
+    prices and its stated total adds up, it survives the serializer) or
+    raises the typed error the sample names; reading is deterministic; a
+    re-delivery gives the same keys;
     every time is a UTC instant; an unknown status is reported, not guessed;
     an unknown topic is refused.
 
@@ -197,7 +270,27 @@ class ChannelContract(abc.ABC):
         assert batch.order is not None, f"{sample.name}: the order was not placed"
         for outcome in batch.outcomes:
             assert took(outcome), (sample.name, outcome)
+        if batch.parked:
+            raise AssertionError(
+                _parked_message(sample, batch.order, batch.parked, now)
+            )
+        if not sample.status_ahead_of_events and _behind(batch.order, record):
+            raise AssertionError(_behind_message(sample, batch.order, record))
         price(record.quote)
+        if not sample.stated_total_differs:
+            mismatch = [
+                v
+                for v in validate(record.quote, _NO_FLOORS).violations
+                if v.code is ViolationCode.TOTAL_MISMATCH
+            ]
+            if mismatch:
+                raise AssertionError(
+                    f"{sample.name}: {mismatch[0].message}: the desk holds such"
+                    " an order for pricing; read the lines, offers, shipping"
+                    " and tax the channel charged, or give the sample"
+                    " stated_total_differs=True if the channel's totals are"
+                    " known to differ"
+                )
         assert _CONVERTER.loads(_CONVERTER.dumps(batch.order), Order) == batch.order
 
     def test_reading_is_deterministic(self, channel: ChannelPayloads) -> None:
