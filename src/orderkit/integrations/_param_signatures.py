@@ -15,7 +15,7 @@ from orderkit._time import to_utc
 from orderkit._validate import positive_elapsed, text
 from orderkit.errors import InvalidSignature, NaiveDatetime, ValidationError
 from orderkit.integrations._reading import read_instant, read_unix, zone_named
-from orderkit.integrations._webhooks import _one_of, _seconds, _secret
+from orderkit.integrations._webhooks import _one_of, _secret, check_window
 
 
 __all__ = ["ParamsVerifier"]
@@ -343,16 +343,7 @@ class ParamsVerifier:
     ) -> None:
         name = self.timestamp_param
         assert name is not None  # noqa: S101 - only with a timestamp parameter
-        off = (sent - now).total_seconds()
-        if abs(off) > self.tolerance.total_seconds():
-            side = "after" if off > 0 else "before"
-            raise InvalidSignature(
-                name,
-                params[name],
-                f"is {_seconds(abs(off))} s {side} now, more than the tolerance of"
-                f" {self.tolerance.total_seconds():g} s: a request sent again"
-                " later, or a clock that is off?",
-            )
+        check_window(name, params[name], sent, now, self.tolerance, "a request sent")
 
 
 def _text_params(params: object) -> dict[str, str]:

@@ -287,16 +287,28 @@ class WebhookVerifier:
     ) -> None:
         name = self.timestamp_header
         assert name is not None  # noqa: S101 - only with a timestamp header
-        off = (sent - now).total_seconds()
-        if abs(off) > self.tolerance.total_seconds():
-            side = "after" if off > 0 else "before"
-            raise InvalidSignature(
-                name,
-                stamp,
-                f"is {_seconds(abs(off))} s {side} now, more than the tolerance of"
-                f" {self.tolerance.total_seconds():g} s: a webhook posted again"
-                " later, or a clock that is off?",
-            )
+        check_window(name, stamp, sent, now, self.tolerance, "a webhook posted")
+
+
+def check_window(  # noqa: PLR0913, PLR0917 - one refusal's parts
+    name: str,
+    stamp: str,
+    sent: pendulum.DateTime,
+    now: pendulum.DateTime,
+    tolerance: dt.timedelta,
+    what: str,
+) -> None:
+    """Refuse `stamp`, the value of `name`, sent further than `tolerance` from `now`."""
+    off = (sent - now).total_seconds()
+    if abs(off) > tolerance.total_seconds():
+        side = "after" if off > 0 else "before"
+        raise InvalidSignature(
+            name,
+            stamp,
+            f"is {_seconds(abs(off))} s {side} now, more than the tolerance of"
+            f" {tolerance.total_seconds():g} s: {what} again"
+            " later, or a clock that is off?",
+        )
 
 
 def _raw(body: object) -> bytes:
