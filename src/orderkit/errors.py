@@ -30,7 +30,7 @@ OrderkitError
 │   ├── UnknownSerial (LookupError)         a returned serial that was not shipped
 │   ├── InvalidPhone                        not a phone number (masked ones are absent)
 │   ├── InvalidAddress                      an address with nothing to normalise
-│   ├── InvalidSignature                    a webhook its channel did not sign
+│   ├── InvalidSignature                    a request its channel did not sign
 │   └── InvalidOffer                        a bad discount offer or stacking policy
 ├── IllegalTransition (ValueError)          an event the order's status forbids
 ├── InsufficientStock (ValueError)          every short line: .shortages
@@ -562,10 +562,13 @@ class InvalidAddress(ValidationError):
 
 @final
 class InvalidSignature(ValidationError):
-    """A webhook whose signature is missing or does not sign its body.
+    """A request whose signature is missing, or does not sign what it carries.
 
-    `field` is the signature's header, `value` what it held (`None` when
-    missing). Answer such a request with 401 and read nothing in it.
+    `field` is where the signature was sought: a webhook's header
+    (`WebhookVerifier`), or a request's parameter (`ParamsVerifier`, `sign`),
+    or the signed time's when it lies outside the tolerance; `value` is what
+    it held (`None` when missing). Answer such a request with 401 and read
+    nothing in it.
 
     .. versionadded:: 0.1.0
     """
