@@ -64,7 +64,7 @@ class TestFiles:
             versions = dict(conn.execute("SELECT name, value FROM orderkit_meta"))
         conn.close()
         assert versions == {
-            "schema_version": 1,
+            "schema_version": 2,
             "keys_schema_version": 1,
             "detector_schema_version": 1,
         }

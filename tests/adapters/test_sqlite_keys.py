@@ -264,7 +264,7 @@ class TestSharedFile:
             versions = dict(conn.execute("SELECT name, value FROM orderkit_meta"))
             assert {"orderkit_keys", "orderkit_balances"} <= _tables(conn)
         conn.close()
-        assert versions == {"schema_version": 1, "keys_schema_version": 1}
+        assert versions == {"schema_version": 2, "keys_schema_version": 1}
 
     def test_a_key_store_alone_creates_only_its_table(self, path: Path) -> None:
         SqliteKeyStore(path).close()
@@ -290,12 +290,15 @@ class TestSharedFile:
                 assert isinstance(claim, Claimed)
         with SqliteLedgerStore(path) as again:
             assert [Balance("TEA-01", "W1", 5)] == list(again.balances(T0))
-        assert _versions(path) == {"schema_version": 1, "keys_schema_version": 1}
+        assert _versions(path) == {"schema_version": 2, "keys_schema_version": 1}
 
     def test_a_file_from_before_the_registry_is_reopened_as_is(
         self, path: Path
     ) -> None:
         _write_old_file(path, "keys")
+        # The first opening brings the ledger's tables to version 2; after
+        # that, opening the file writes nothing.
+        SqliteLedgerStore(path).close()
         conn = sqlite3.connect(path, isolation_level=None)
         statements: list[str] = []
         conn.set_trace_callback(statements.append)
@@ -316,7 +319,9 @@ class TestSharedFile:
             assert isinstance(keys.claim(KEY, HASH, now=T0, lease=LEASE), Claimed)
 
     def test_a_meta_row_versions_one_component_only(self) -> None:
-        again = declare(LEDGER.row, LEDGER.label, LEDGER.version, LEDGER.ddl)
+        again = declare(
+            LEDGER.row, LEDGER.label, LEDGER.version, LEDGER.ddl, LEDGER.upgrades
+        )
         assert again == LEDGER
         with pytest.raises(ValueError, match="schema_version"):
             declare(LEDGER.row, KEYS.label, KEYS.version, KEYS.ddl)

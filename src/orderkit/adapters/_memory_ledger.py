@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
 import heapq
+import itertools
 import threading
 from collections.abc import Iterable, Sequence
 from typing import cast, final
@@ -177,16 +179,32 @@ class MemoryLedgerStore(Journaled):
             ]
         return sorted(found, key=lambda h: (h.placed_at, h.hold_id))
 
-    def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
-        """Return up to `limit` movements with `seq > after`."""
+    def movements(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        sku: str | None = None,
+        location: str | None = None,
+    ) -> Sequence[Movement]:
+        """Return up to `limit` movements with `seq > after`, filtered, in order.
+
+        A filtered read goes through an index of sequence numbers per
+        balance, brought up to date by the read itself: `apply` never pays
+        for it, and a store nobody reads filtered never builds it.
+        """
         with self._lock:
             if self._owned:
                 self._in_unit("movements")
             start = max(after, 0)
-            logged = self._s.movements_[start : start + max(limit, 0)]
+            if sku is None and location is None:
+                logged = self._s.movements_[start : start + max(limit, 0)]
+                found = list(enumerate(logged, start + 1))
+            else:
+                found = self._s.filtered(start, max(limit, 0), sku, location)
         return [
             entry if type(entry) is Movement else _unpacked(entry, seq)
-            for seq, entry in enumerate(logged, start + 1)
+            for seq, entry in found
         ]
 
     def policy(self, sku: str) -> StockPolicy:
@@ -269,6 +287,10 @@ class _State:
         # The log of movements, a movement's seq its position + 1. A hold's
         # own hold movement is logged as the hold (see `_packed`).
         self.movements_: list[Movement | Hold] = []
+        # The seqs of `movements_[:indexed]`, by SKU then location, in order:
+        # built by filtered reads, never by writes (the hot path).
+        self.seqs: dict[str, dict[str, list[int]]] = {}
+        self.indexed = 0
         self.receipts: dict[str, Receipt] = {}
         self.policies: dict[str, StockPolicy] = {}
         self.high_water_: pendulum.DateTime | None = None
@@ -390,9 +412,72 @@ class _State:
             put(self.figures_, row, old)
         self.skus.difference_update(skus)
         self.locations.difference_update(locations)
+        self._unindex(logged)
         del self.movements_[logged:]
         if receipt is not None:
             put(self.receipts, *receipt)
+
+    def filtered(
+        self, after: int, limit: int, sku: str | None, location: str | None
+    ) -> list[tuple[int, Movement | Hold]]:
+        """Up to `limit` of the movements of `sku` at `location` after `after`.
+
+        `None` stands for any. A SKU's movements at each location are in
+        order already: merged, and only `limit` of each read.
+        """
+        self._index()
+        if sku is not None:
+            by_location = self.seqs.get(sku, {})
+            if location is not None:
+                found = by_location.get(location)
+                runs = [] if found is None else [found]
+            else:
+                runs = list(by_location.values())
+        else:
+            runs = [
+                found
+                for by_location in self.seqs.values()
+                if (found := by_location.get(cast("str", location))) is not None
+            ]
+        picked = [
+            run[(i := bisect.bisect_right(run, after)) : i + limit] for run in runs
+        ]
+        merged = picked[0] if len(picked) == 1 else heapq.merge(*picked)
+        logged = self.movements_
+        return [(seq, logged[seq - 1]) for seq in itertools.islice(merged, limit)]
+
+    def _index(self) -> None:
+        """Bring the index of seqs up to the log's end."""
+        logged = self.movements_
+        seqs = self.seqs
+        for seq in range(self.indexed + 1, len(logged) + 1):
+            entry = logged[seq - 1]
+            by_location = seqs.get(entry.sku)
+            if by_location is None:
+                by_location = seqs[entry.sku] = {}
+            run = by_location.get(entry.location)
+            if run is None:
+                by_location[entry.location] = [seq]
+            else:
+                run.append(seq)
+        self.indexed = len(logged)
+
+    def _unindex(self, logged: int) -> None:
+        """Take the movements after the first `logged` out of the index.
+
+        A read inside a unit of work may index movements the unit then
+        rolls back: each was the last of its run.
+        """
+        for seq in range(self.indexed, logged, -1):
+            entry = self.movements_[seq - 1]
+            by_location = self.seqs[entry.sku]
+            run = by_location[entry.location]
+            run.pop()
+            if not run:
+                del by_location[entry.location]
+                if not by_location:
+                    del self.seqs[entry.sku]
+        self.indexed = min(self.indexed, logged)
 
     def _write_hold(self, hold: Hold, journal: Journal | None) -> None:
         old = self.holds_.get(hold.hold_id)

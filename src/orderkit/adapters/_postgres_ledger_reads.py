@@ -31,6 +31,9 @@ from orderkit.adapters._postgres_ledger_tables import (
     HOLD_BY_ID,
     MARK,
     MOVEMENTS_AFTER,
+    MOVEMENTS_AT,
+    MOVEMENTS_OF_ROW,
+    MOVEMENTS_OF_SKU,
     POLICY,
     RECEIPT,
     load_receipt,
@@ -168,20 +171,41 @@ class LedgerReads(SessionStore):
             "holds", lambda cur: [read_hold(row) for row in cur.execute(query, values)]
         )
 
-    def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
-        """Return up to `limit` movements with `seq > after`, in order.
+    def movements(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        sku: str | None = None,
+        location: str | None = None,
+    ) -> Sequence[Movement]:
+        """Return up to `limit` movements with `seq > after`, filtered, in order.
+
+        One balance's movements (`sku` and `location`) are read through the
+        primary key, (sku, location, seq); a SKU's, through it once per
+        location; a location's alone, along the index of seqs.
 
         Raises:
             StoreError: PostgreSQL failed.
         """
         if limit <= 0:
             return []
+        query: str
+        values: Sequence[object] | dict[str, object]
+        if sku is None:
+            query, values = (
+                (MOVEMENTS_AFTER, (after, limit))
+                if location is None
+                else (MOVEMENTS_AT, (location, after, limit))
+            )
+        elif location is None:
+            query = MOVEMENTS_OF_SKU
+            values = {"sku": sku, "after": after, "limit": limit}
+        else:
+            query, values = MOVEMENTS_OF_ROW, (sku, location, after, limit)
         return self._read(
             "movements",
-            lambda cur: [
-                read_movement(row)
-                for row in cur.execute(MOVEMENTS_AFTER, (after, limit))
-            ],
+            lambda cur: [read_movement(row) for row in cur.execute(query, values)],
         )
 
     def policy(self, sku: str) -> StockPolicy:

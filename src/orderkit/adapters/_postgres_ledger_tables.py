@@ -419,6 +419,36 @@ DROP_BALANCES: Final = (
 """Drop the balances of a JSON array of [sku, location]: those a read created."""
 MOVEMENTS_AFTER: Final = f"{MOVEMENT} WHERE seq > %s ORDER BY seq LIMIT %s"
 """Up to `limit` movements after a sequence number, in order."""
+MOVEMENTS_OF_ROW: Final = (
+    f"{MOVEMENT} WHERE sku = %s AND location = %s AND seq > %s ORDER BY seq LIMIT %s"
+)
+"""Up to `limit` of one balance's movements after a sequence number, in order.
+
+Read through the primary key, (sku, location, seq).
+"""
+MOVEMENTS_OF_SKU: Final = (
+    "WITH RECURSIVE at (location) AS ("  # noqa: S608 - constants only
+    " SELECT min(location) FROM orderkit_movements WHERE sku = %(sku)s"
+    " UNION ALL SELECT (SELECT min(m.location) FROM orderkit_movements AS m"
+    " WHERE m.sku = %(sku)s AND m.location > at.location) FROM at"
+    " WHERE at.location IS NOT NULL)"
+    f" SELECT run.* FROM at CROSS JOIN LATERAL ({MOVEMENT}"
+    " WHERE sku = %(sku)s AND location = at.location AND seq > %(after)s"
+    " ORDER BY seq LIMIT %(limit)s) AS run ORDER BY run.seq LIMIT %(limit)s"
+)
+"""Up to `limit` of one SKU's movements after a sequence number, in order.
+
+The SKU's locations are found one index probe each (a skip scan of the
+primary key), then each location's first `limit` movements: a page reads
+at most `limit` rows per location, however long the history.
+"""
+MOVEMENTS_AT: Final = (
+    f"{MOVEMENT} WHERE location = %s AND seq > %s ORDER BY seq LIMIT %s"
+)
+"""Up to `limit` of one location's movements (of every SKU), in order.
+
+Read along `orderkit_movements_by_seq`: the primary key leads with the SKU.
+"""
 SET_SAFETY: Final = (
     "INSERT INTO orderkit_balances"
     " (sku, location, on_hand, reserved, allocated, safety_stock)"

@@ -6,9 +6,11 @@ The algorithm is the shared engine's; the engine reads and writes through
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import final
+from typing import Any, final
 
 import pendulum
 
@@ -52,6 +54,29 @@ from orderkit.inventory import (
 
 
 _MOVEMENTS_AFTER = f"{MOVEMENT} WHERE seq > ? ORDER BY seq LIMIT ?"
+# A balance's movements, through the index by (sku, location, seq). A
+# location's alone (of every SKU) are found along the log: the index leads
+# with the SKU.
+_MOVEMENTS_OF_ROW = (
+    f"{MOVEMENT} WHERE sku = ? AND location = ? AND seq > ? AND seq <= ?"
+    " ORDER BY seq LIMIT ?"
+)
+_MOVEMENTS_OF_BOTH = (
+    f"{MOVEMENT} WHERE sku = ? AND location = ? AND seq > ? ORDER BY seq LIMIT ?"
+)
+_MOVEMENTS_AT = f"{MOVEMENT} WHERE location = ? AND seq > ? ORDER BY seq LIMIT ?"
+# The locations of a SKU's movements, one index probe each (a skip scan),
+# with the last seq of the same snapshot: seqs are given in commit order,
+# so the movements up to it are exactly those of the locations found.
+_LOCATIONS_OF = (
+    "WITH RECURSIVE at (location) AS ("
+    " SELECT min(location) FROM orderkit_movements WHERE sku = ?1"
+    " UNION ALL SELECT (SELECT min(m.location) FROM orderkit_movements AS m"
+    " WHERE m.sku = ?1 AND m.location > at.location) FROM at"
+    " WHERE at.location IS NOT NULL)"
+    " SELECT location, (SELECT max(seq) FROM orderkit_movements) FROM at"
+    " WHERE location IS NOT NULL"
+)
 _SET_SAFETY = (
     "INSERT INTO orderkit_balances"
     " (sku, location, on_hand, reserved, allocated, safety_stock)"
@@ -390,20 +415,42 @@ class SqliteLedgerStore(SessionStore):
             "holds", lambda cur: [read_hold(row) for row in cur.execute(query, values)]
         )
 
-    def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
-        """Return up to `limit` movements with `seq > after`, in order.
+    def movements(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        sku: str | None = None,
+        location: str | None = None,
+    ) -> Sequence[Movement]:
+        """Return up to `limit` movements with `seq > after`, filtered, in order.
+
+        One balance's movements (`sku` and `location`) are read through the
+        index by (sku, location, seq); a SKU's, through it once per
+        location, merged; a location's alone, along the log.
 
         Raises:
             StoreError: SQLite failed.
         """
         if limit <= 0:
             return []
+        query: str
+        values: tuple[object, ...]
+        if sku is None:
+            query, values = (
+                (_MOVEMENTS_AFTER, (after, limit))
+                if location is None
+                else (_MOVEMENTS_AT, (location, after, limit))
+            )
+        elif location is not None:
+            query, values = _MOVEMENTS_OF_BOTH, (sku, location, after, limit)
+        else:
+            return self._session.read(
+                "movements", lambda cur: _sku_movements(cur, sku, after, limit)
+            )
         return self._session.read(
             "movements",
-            lambda cur: [
-                read_movement(row)
-                for row in cur.execute(_MOVEMENTS_AFTER, (after, limit))
-            ],
+            lambda cur: [read_movement(row) for row in cur.execute(query, values)],
         )
 
     def policy(self, sku: str) -> StockPolicy:
@@ -415,3 +462,33 @@ class SqliteLedgerStore(SessionStore):
         return self._session.read(
             "policy", lambda cur: read_policy(cur.execute(POLICY, (sku,)).fetchone())
         )
+
+
+def _sku_movements(
+    cur: sqlite3.Cursor, sku: str, after: int, limit: int
+) -> list[Movement]:
+    """Up to `limit` of `sku`'s movements after `after`: each location's, merged.
+
+    Each location's run is read lazily, so a page reads about `limit` rows
+    however long the history, and however many locations.
+    """
+    found = cur.execute(_LOCATIONS_OF, (sku,)).fetchall()
+    if len(found) == 1:
+        ((location, last),) = found
+        values = (sku, location, after, last, limit)
+        return [read_movement(row) for row in cur.execute(_MOVEMENTS_OF_ROW, values)]
+    runs = [cur.connection.cursor() for _ in found]
+    try:
+        for run, (location, last) in zip(runs, found, strict=True):
+            run.execute(_MOVEMENTS_OF_ROW, (sku, location, after, last, limit))
+        merged = heapq.merge(*runs, key=_seq)
+        return [read_movement(row) for row in itertools.islice(merged, limit)]
+    finally:
+        for run in runs:
+            run.close()
+
+
+def _seq(row: Sequence[Any]) -> int:
+    """A movement row's seq, its last column."""
+    seq: int = row[-1]
+    return seq

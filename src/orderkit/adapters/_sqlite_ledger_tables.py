@@ -11,8 +11,14 @@ from orderkit.adapters._ledger_rows import HOLD_COLUMNS, MOVEMENT_COLUMNS
 from orderkit.adapters._sqlite_session import declare
 
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """The version of the tables this module writes, kept in `orderkit_meta`."""
+
+# A balance's movements in order, for its stock card: the rowid is `seq`,
+# so the index is ordered by (sku, location, seq).
+_MOVEMENTS_ROW = (
+    "CREATE INDEX orderkit_movements_row ON orderkit_movements (sku, location)"
+)
 
 # Every name carries the `orderkit_` prefix: the store may live in a host's
 # own database, beside the host's tables.
@@ -62,6 +68,7 @@ LEDGER = declare(
             " allocated INTEGER NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL,"
             " actor TEXT NOT NULL, hold_id TEXT, counted INTEGER, UNIQUE (key, idx))"
         ),
+        _MOVEMENTS_ROW,
         "CREATE TABLE orderkit_receipts (key TEXT NOT NULL UNIQUE, body TEXT NOT NULL)",
         (
             "CREATE TABLE orderkit_policies ("
@@ -70,8 +77,13 @@ LEDGER = declare(
         ),
         "INSERT INTO orderkit_mark (id, high_water) VALUES (1, NULL)",
     ),
+    upgrades=((_MOVEMENTS_ROW,),),
 )
-"""The ledger's tables, versioned by the `schema_version` row."""
+"""The ledger's tables, versioned by the `schema_version` row.
+
+Version 2 added the index of movements by balance; opening a version 1
+file builds it.
+"""
 
 HOLD: Final = f"SELECT {HOLD_COLUMNS} FROM orderkit_holds"  # noqa: S608 - constants only
 """Every hold, read for `read_hold()`; callers add the WHERE clause."""

@@ -243,8 +243,24 @@ class LedgerStore(Protocol):
         """Return holds as stored, filtered, oldest first."""
         ...
 
-    def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
-        """Return up to `limit` movements with `seq > after`, in order."""
+    def movements(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        sku: str | None = None,
+        location: str | None = None,
+    ) -> Sequence[Movement]:
+        """Return up to `limit` movements with `seq > after`, filtered, in order.
+
+        With `sku`, only that SKU's movements; with `location`, only those
+        at that location (of every SKU, unless `sku` is given too). Names
+        are compared exactly as stored, and a filter that matches nothing
+        returns an empty list. A filtered history pages by `seq` as the
+        whole one does: its pages are the filtered subsequence of the log.
+        `Ledger.movements` passes the filters only when a caller filters, so
+        a store written before them keeps serving unfiltered reads.
+        """
         ...
 
     def policy(self, sku: str) -> StockPolicy:

@@ -838,11 +838,38 @@ class Ledger:
             raise ValidationError("state", state, "must be a HoldState")
         return self._store.holds(owner=owner, sku=sku, state=state)
 
-    def movements(self, *, after: int = 0, limit: int = 1000) -> Sequence[Movement]:
-        """Return up to `limit` movements after sequence number `after`, in order."""
+    def movements(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        sku: str | None = None,
+        location: str | None = None,
+    ) -> Sequence[Movement]:
+        """Return up to `limit` movements after sequence number `after`, in order.
+
+        With `sku`, only that SKU's movements; with `location`, only those
+        at that location; with both, one balance's: its stock card. A
+        filtered history pages as the whole one does: pass the last `seq`
+        read as `after`. A SKU or location with no movements reads as an
+        empty list, as `balances` and `holds` read a filter that matches
+        nothing; names are compared exactly as stored, as `balance` does.
+
+        Raises:
+            InvalidQuantity: `after` below zero, or `limit` below one.
+            ValidationError: A `sku` or `location` that is neither `None`
+                nor a valid name.
+        """
         _check(count, "after", after)
         _check(positive_int, "limit", limit)
-        return self._store.movements(after=after, limit=limit)
+        _check_sku_filter(None, None, sku)
+        _check_location_filter(None, None, location)
+        if sku is None and location is None:
+            # A host's store written before the filters still reads whole.
+            return self._store.movements(after=after, limit=limit)
+        return self._store.movements(
+            after=after, limit=limit, sku=sku, location=location
+        )
 
     def audit(self) -> tuple[tuple[Balance, Balance], ...]:
         """Replay every movement and compare with the stored balances.

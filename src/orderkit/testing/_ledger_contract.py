@@ -35,6 +35,7 @@ from orderkit.inventory import (
     Delist,
     HoldState,
     HoldWrite,
+    Movement,
     MovementKind,
     Plan,
     Preorder,
@@ -139,6 +140,88 @@ class LedgerStoreContract(StoreContract[LedgerStore]):
         rest = ledger.movements(after=first[-1].seq, limit=100)
         assert [m.sku for m in (*first, *rest)] == [f"SKU-{i}" for i in range(7)]
         assert len(first) == 3  # the page size asked for
+
+    def test_movements_filtered_by_sku_location_or_both_are_the_log_filtered(
+        self, ledger: Ledger
+    ) -> None:
+        """A SKU's, a location's or one balance's movements: the log's, in order.
+
+        Names are compared exactly (no case folding); a SKU or location with
+        no movements reads as nothing, as `balances` and `holds` do.
+        """
+        _stock_cards(ledger)
+        log = list(ledger.movements())
+        for sku, location in [
+            ("TEA-01", None),
+            ("TEA-01", "W1"),
+            ("TEA-01", "W2"),
+            ("MUG-02", "W2"),
+            (None, "W1"),
+            (None, "W2"),
+            ("tea-01", None),
+            ("NONE-00", None),
+            ("TEA-01", "W9"),
+            (None, "W9"),
+        ]:
+            expected = [
+                m
+                for m in log
+                if sku in {None, m.sku} and location in {None, m.location}
+            ]
+            found = ledger.movements(sku=sku, location=location)
+            assert list(found) == expected, (sku, location)
+        kinds = [m.kind for m in ledger.movements(sku="TEA-01", location="W2")]
+        assert kinds == [
+            MovementKind.RECEIVE,
+            MovementKind.TRANSFER,
+            MovementKind.HOLD,
+            MovementKind.RELEASE,
+        ]
+
+    def test_a_filtered_history_pages_as_the_whole_one_does(
+        self, ledger: Ledger
+    ) -> None:
+        """Paged by `seq` with a small `limit`, a filter reads its subsequence exactly.
+
+        Whatever `after` is: the seq of another balance's movement, or one
+        past every movement.
+        """
+        _stock_cards(ledger)
+        log = list(ledger.movements())
+        for sku, location in [("TEA-01", None), ("TEA-01", "W1"), (None, "W2")]:
+            expected = [
+                m
+                for m in log
+                if sku in {None, m.sku} and location in {None, m.location}
+            ]
+            for limit in (1, 2, 3):
+                paged: list[Movement] = []
+                after = 0
+                while page := ledger.movements(
+                    after=after, limit=limit, sku=sku, location=location
+                ):
+                    assert len(page) <= limit
+                    paged.extend(page)
+                    after = page[-1].seq
+                assert paged == expected, (sku, location, limit)
+            for after in (log[0].seq, log[len(log) // 2].seq, log[-1].seq):
+                rest = ledger.movements(after=after, sku=sku, location=location)
+                assert list(rest) == [m for m in expected if m.seq > after]
+
+    @pytest.mark.parametrize("field", ["sku", "location"])
+    @pytest.mark.parametrize(
+        "value",
+        [7, b"TEA-01", ["TEA-01"], "", "  ", "TEA\x00", "T" * 256],
+        ids=["int", "bytes", "list", "empty", "blank", "nul", "long"],
+    )
+    def test_a_bad_movements_filter_is_refused_by_name(
+        self, ledger: Ledger, field: str, value: object
+    ) -> None:
+        """A filter that is no name raises `ValidationError` naming it and its value."""
+        ledger.receive("TEA-01", "W1", 1)
+        with pytest.raises(ValidationError) as error:
+            ledger.movements(**{field: value})  # type: ignore[arg-type]
+        assert (error.value.field, error.value.value) == (field, value)
 
     def test_the_log_reads_back_what_every_receipt_returned(
         self, ledger: Ledger, clock: FrozenClock
@@ -1199,6 +1282,19 @@ def _readings(store: LedgerStore) -> tuple[Callable[[], tuple[Any, ...]], ...]:
         lambda: tuple(store.holds()),
         lambda: tuple(store.movements(limit=100_000)),
     )
+
+
+def _stock_cards(ledger: Ledger) -> None:
+    """Two SKUs at two locations, their movements interleaved in the log."""
+    ledger.receive("TEA-01", "W1", 10)
+    ledger.receive("MUG-02", "W1", 4)
+    ledger.receive("TEA-01", "W2", 3)
+    ledger.receive("MUG-02", "W2", 6)
+    ledger.transfer("TEA-01", "W1", "W2", 2)
+    hold = ledger.reserve("cart-1", [("TEA-01", "W2", 1), ("MUG-02", "W1", 1)])
+    ledger.reserve("cart-2", [("MUG-02", "W2", 2), ("TEA-01", "W1", 3)])
+    ledger.release(hold.holds[0].hold_id)
+    ledger.receive("MUG-02", "W1", 1)
 
 
 def _steps() -> int:

@@ -454,6 +454,15 @@ def ledger_machine(
                     self.reserved(row, at) + unswept,
                     self.allocated(row),
                 )
+            # Each balance's stock card, and each SKU's, is the log filtered.
+            for sku, location in self.on_hand:
+                card = self.ledger.movements(limit=100_000, sku=sku, location=location)
+                assert list(card) == [
+                    m for m in movements if (m.sku, m.location) == (sku, location)
+                ]
+            for sku in {sku for sku, _ in self.on_hand}:
+                card = self.ledger.movements(limit=100_000, sku=sku)
+                assert list(card) == [m for m in movements if m.sku == sku]
             resolutions: dict[str, set[str]] = {}
             ending = {MovementKind.RELEASE, MovementKind.EXPIRE, MovementKind.COMMIT}
             for m in movements:
