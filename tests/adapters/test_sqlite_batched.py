@@ -290,7 +290,7 @@ class TestAllOrNothing:
             uow.commit()
         stored = _dump(unit._conn)
         assert [row[1:] for row in stored["orderkit_limit_uses"]] == [
-            ("buyer:1", pendulum.instance(START).int_timestamp * 10**6, None)
+            ("buyer:1", pendulum.instance(START).int_timestamp * 10**6, None, 1)
         ]
         assert [row[0] for row in stored["orderkit_limit_use_ids"]] == ["use:2"]
 

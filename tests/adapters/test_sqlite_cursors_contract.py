@@ -125,7 +125,7 @@ class TestFiles:
             "schema_version": 2,
             "keys_schema_version": 1,
             "detector_schema_version": 1,
-            "limits_schema_version": 1,
+            "limits_schema_version": 2,
             "cursors_schema_version": 1,
         }
 

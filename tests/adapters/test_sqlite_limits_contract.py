@@ -61,7 +61,7 @@ class TestFiles:
             "schema_version": 2,
             "keys_schema_version": 1,
             "detector_schema_version": 1,
-            "limits_schema_version": 1,
+            "limits_schema_version": 2,
         }
 
     def test_a_limit_schema_from_a_newer_orderkit_is_refused(self, path: Path) -> None:

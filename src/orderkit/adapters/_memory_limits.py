@@ -18,10 +18,8 @@ from orderkit.pricing._limits import check_instant, check_keys, check_use_id, us
 
 # Every grant that records uses is the same answer.
 _GRANTED: Final = Granted()
-_Snapshot = tuple[
-    dict[str, list[tuple[pendulum.DateTime, str | None]]],
-    dict[str, pendulum.DateTime],
-]
+_Use = tuple[pendulum.DateTime, str | None, int]
+_Snapshot = tuple[dict[str, list[_Use]], dict[str, pendulum.DateTime]]
 
 
 @final
@@ -39,8 +37,8 @@ class MemoryLimitStore(Journaled):
     def __init__(self) -> None:
         """Create an empty store."""
         self._lock = threading.Lock()
-        # key -> [(at, member)], in the order recorded.
-        self._uses: dict[str, list[tuple[pendulum.DateTime, str | None]]] = {}
+        # key -> [(at, member, weight)], in the order recorded.
+        self._uses: dict[str, list[_Use]] = {}
         self._use_ids: dict[str, pendulum.DateTime] = {}
         self._journal: Journal | None = None
 
@@ -51,7 +49,7 @@ class MemoryLimitStore(Journaled):
         now: dt.datetime,
         use_id: str | None = None,
     ) -> LimitDecision:
-        """Check every key and record one use of each, all or nothing.
+        """Check every key and record one use of each, with its weight, or none.
 
         See `orderkit.ports.LimitStore`.
 
@@ -68,7 +66,7 @@ class MemoryLimitStore(Journaled):
         now: dt.datetime,
         use_id: str | None = None,
     ) -> Granted:
-        """Record one use of each key without checking it, once per use id.
+        """Record one use of each key, with its weight, unchecked, once per use id.
 
         See `orderkit.ports.LimitStore`.
 
@@ -112,11 +110,11 @@ class MemoryLimitStore(Journaled):
     ) -> Granted:
         """Record one use of each key at `at`, and `use`; the lock is held."""
         used = uses_of(keys)
-        for name, member in used:
+        for name, member, weight in used:
             uses = self._uses.get(name)
             if uses is None:
                 uses = self._uses[name] = []
-            uses.append((at, member))
+            uses.append((at, member, weight))
         if use is not None:
             self._use_ids[use] = at
         if self._journal is not None:
@@ -158,7 +156,7 @@ class MemoryLimitStore(Journaled):
             self._uses, self._use_ids = state
 
     def _unconsume(
-        self, used: tuple[tuple[str, str | None], ...], use: str | None
+        self, used: tuple[tuple[str, str | None, int], ...], use: str | None
     ) -> None:
         """Undo `consume`'s writes, on the stores exactly as it left them.
 
@@ -167,7 +165,7 @@ class MemoryLimitStore(Journaled):
         """
         if use is not None:
             del self._use_ids[use]
-        for name, _ in reversed(used):
+        for name, _, _ in reversed(used):
             uses = self._uses[name]
             if len(uses) == 1:
                 del self._uses[name]
@@ -175,23 +173,23 @@ class MemoryLimitStore(Journaled):
                 uses.pop()
 
     def _check(self, key: LimitKey, at: pendulum.DateTime) -> Overage | None:
-        """The key's overage at `at`, or `None` when one more use fits."""
+        """The key's overage at `at`, or `None` when its weight fits."""
         uses = self._uses.get(key.key)
         if uses is None:
-            # A key never used (a new buyer): nothing counts, and every
-            # limit is at least 1, so one use fits.
-            return None
+            # A key never used (a new buyer): nothing counts, so the use
+            # fits unless it weighs more than the limit alone.
+            return None if key.weight <= key.limit else Overage(key, 0)
         since = before_or_first(at, key.window)
         plain = 0
         members: set[str] = set()
-        for used_at, member in uses:
+        for used_at, member, weight in uses:
             if used_at <= since:
                 continue
             if member is None:
-                plain += 1
+                plain += weight
             else:
                 members.add(member)
         if key.member is not None and key.member in members:
             return None
         count = plain + len(members)
-        return None if count < key.limit else Overage(key, count)
+        return None if count + key.weight <= key.limit else Overage(key, count)

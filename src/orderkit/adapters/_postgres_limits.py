@@ -46,6 +46,20 @@ LIMITS = declare(
             ),
             "CREATE INDEX orderkit_limit_use_ids_at ON orderkit_limit_use_ids (at)",
         ),
+        # version 2: the uses' weights (`LimitKey.weight`), 1 for those
+        # already kept, carried in the primary key's index as `member` is,
+        # so that a window count still reads the index alone.
+        (
+            (
+                "ALTER TABLE orderkit_limit_uses"
+                " ADD COLUMN weight bigint NOT NULL DEFAULT 1"
+            ),
+            (
+                "ALTER TABLE orderkit_limit_uses"
+                " DROP CONSTRAINT orderkit_limit_uses_pkey,"
+                " ADD PRIMARY KEY (key, at, id) INCLUDE (member, weight)"
+            ),
+        ),
     ],
 )
 """The limit tables, versioned by the `limits_schema_version` row."""
@@ -69,20 +83,22 @@ _TAKE_TURNS = (
 )
 # Every key's count and whether its member is known, in the order given, in
 # one statement; started after the locks, so it sees every use committed by
-# whoever held them before. Uses without a member count one each; members
-# count once each.
+# whoever held them before. Uses without a member count their weight each;
+# members count once each. A sum of bigints is numeric: read as bigint.
 _COUNT = (
     "SELECT c.count, c.known FROM unnest(%s::text[], %s::bigint[], %s::text[])"
     " WITH ORDINALITY AS k (key, since, member, i)"
     " CROSS JOIN LATERAL ("
-    " SELECT count(*) - count(u.member) + count(DISTINCT u.member) AS count,"
+    " SELECT (coalesce(sum(u.weight) FILTER (WHERE u.member IS NULL), 0)"
+    " + count(DISTINCT u.member))::bigint AS count,"
     " coalesce(bool_or(u.member = k.member), false) AS known"
     " FROM orderkit_limit_uses AS u WHERE u.key = k.key AND u.at > k.since) AS c"
     " ORDER BY k.i"
 )
 _NEW_USES = (
-    "INSERT INTO orderkit_limit_uses (key, at, member)"
-    " SELECT k.key, %s, k.member FROM unnest(%s::text[], %s::text[]) AS k (key, member)"
+    "INSERT INTO orderkit_limit_uses (key, at, member, weight)"
+    " SELECT k.key, %s, k.member, k.weight"
+    " FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS k (key, member, weight)"
 )
 # One statement, counting the uses it deletes.
 _PRUNE = (
@@ -126,9 +142,10 @@ class PostgresLimitStore(SessionStore):
 
     **Schema.** The tables `orderkit_limit_keys`, `orderkit_limit_uses` and
     `orderkit_limit_use_ids` are created on first use, versioned by their
-    own row of `orderkit_meta`, in the connection's current schema. Times
-    are `bigint` microseconds since the Unix epoch (UTC), taken from the
-    caller's `now`, never from the server's clock.
+    own row of `orderkit_meta`, in the connection's current schema; tables
+    of an earlier version are upgraded on first use (version 1's uses weigh
+    1). Times are `bigint` microseconds since the Unix epoch (UTC), taken
+    from the caller's `now`, never from the server's clock.
 
     **Errors.** Every `psycopg.Error` becomes `StoreError("postgres",
     operation, detail)` with the driver's error as its cause, after rolling
@@ -155,7 +172,7 @@ class PostgresLimitStore(SessionStore):
         now: dt.datetime,
         use_id: str | None = None,
     ) -> LimitDecision:
-        """Check every key and record one use of each, all or nothing.
+        """Check every key and record one use of each, with its weight, or none.
 
         See `orderkit.ports.LimitStore`.
 
@@ -174,8 +191,8 @@ class PostgresLimitStore(SessionStore):
             [to_us(before_or_first(at, key.window)) for key in checked],
             [key.member for key in checked],
         )
-        names, members = zip(*uses_of(checked), strict=True)
-        uses = (at_us, list(names), list(members))
+        names, members, weights = zip(*uses_of(checked), strict=True)
+        uses = (at_us, list(names), list(members), list(weights))
 
         def work(cur: Cursor) -> LimitDecision:
             if (
@@ -188,7 +205,7 @@ class PostgresLimitStore(SessionStore):
             over = tuple(
                 Overage(key, count)
                 for key, (count, known) in zip(checked, counts, strict=True)
-                if not known and count >= key.limit
+                if not known and count + key.weight > key.limit
             )
             if over:
                 if use is not None:
@@ -206,7 +223,7 @@ class PostgresLimitStore(SessionStore):
         now: dt.datetime,
         use_id: str | None = None,
     ) -> Granted:
-        """Record one use of each key without checking it, once per use id.
+        """Record one use of each key, with its weight, unchecked, once per use id.
 
         See `orderkit.ports.LimitStore`. It claims the use id and locks the
         keys' rows as `consume` does, so a `consume` racing it on a key
@@ -221,8 +238,8 @@ class PostgresLimitStore(SessionStore):
         use = check_use_id(use_id)
         at_us = to_us(check_instant("now", now))
         turns = (at_us, sorted({key.key for key in checked}))
-        names, members = zip(*uses_of(checked), strict=True)
-        uses = (at_us, list(names), list(members))
+        names, members, weights = zip(*uses_of(checked), strict=True)
+        uses = (at_us, list(names), list(members), list(weights))
 
         def work(cur: Cursor) -> Granted:
             if (

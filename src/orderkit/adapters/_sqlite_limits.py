@@ -19,8 +19,16 @@ from orderkit.pricing import Exceeded, Granted, LimitDecision, LimitKey, Overage
 from orderkit.pricing._limits import check_instant, check_keys, check_use_id, uses_of
 
 
-LIMITS_SCHEMA_VERSION: Final = 1
-"""The version of the limit tables this module writes, kept in `orderkit_meta`."""
+LIMITS_SCHEMA_VERSION: Final = 2
+"""The version of the limit tables this module writes, kept in `orderkit_meta`.
+
+Version 2 gave each use its weight (`LimitKey.weight`); uses of a version 1
+file weigh 1, as every use did.
+"""
+_WINDOW_INDEX: Final = (
+    "CREATE INDEX orderkit_limit_uses_window"
+    " ON orderkit_limit_uses (key, at, member, weight)"
+)
 LIMITS = declare(
     "limits_schema_version",
     "limit schema",
@@ -28,13 +36,11 @@ LIMITS = declare(
     (
         (
             "CREATE TABLE orderkit_limit_uses ("
-            " key TEXT NOT NULL, at INTEGER NOT NULL, member TEXT)"
+            " key TEXT NOT NULL, at INTEGER NOT NULL, member TEXT,"
+            " weight INTEGER NOT NULL DEFAULT 1)"
         ),
         # The window count: one index range per key, answered from the index.
-        (
-            "CREATE INDEX orderkit_limit_uses_window"
-            " ON orderkit_limit_uses (key, at, member)"
-        ),
+        _WINDOW_INDEX,
         "CREATE INDEX orderkit_limit_uses_at ON orderkit_limit_uses (at)",
         (
             "CREATE TABLE orderkit_limit_use_ids ("
@@ -42,24 +48,40 @@ LIMITS = declare(
         ),
         "CREATE INDEX orderkit_limit_use_ids_at ON orderkit_limit_use_ids (at)",
     ),
+    upgrades=(
+        # 1 -> 2: the uses' weights, 1 for those already kept, and the
+        # window index carrying them, so that a count still reads it alone.
+        (
+            (
+                "ALTER TABLE orderkit_limit_uses"
+                " ADD COLUMN weight INTEGER NOT NULL DEFAULT 1"
+            ),
+            "DROP INDEX orderkit_limit_uses_window",
+            _WINDOW_INDEX,
+        ),
+    ),
 )
 """The limit tables, versioned by the `limits_schema_version` row."""
 
-# Uses without a member count one each; members count once each.
+# Uses without a member count their weight each; members count once each.
 _COUNT = (
-    "SELECT count(*) - count(member) + count(DISTINCT member),"
+    "SELECT coalesce(sum(weight) FILTER (WHERE member IS NULL), 0)"
+    " + count(DISTINCT member),"
     " coalesce(max(member = ?3), 0)"
     " FROM orderkit_limit_uses WHERE key = ?1 AND at > ?2"
 )
 # The first key's count, and whether the use id was recorded: one statement.
 _COUNT_USED = (
-    "SELECT count(*) - count(member) + count(DISTINCT member),"
+    "SELECT coalesce(sum(weight) FILTER (WHERE member IS NULL), 0)"
+    " + count(DISTINCT member),"
     " coalesce(max(member = ?3), 0),"
     " EXISTS (SELECT 1 FROM orderkit_limit_use_ids WHERE use_id = ?4)"
     " FROM orderkit_limit_uses WHERE key = ?1 AND at > ?2"
 )
 _USED = "SELECT 1 FROM orderkit_limit_use_ids WHERE use_id = ?"
-_NEW_USE = "INSERT INTO orderkit_limit_uses (key, at, member) VALUES (?, ?, ?)"
+_NEW_USE = (
+    "INSERT INTO orderkit_limit_uses (key, at, member, weight) VALUES (?, ?, ?, ?)"
+)
 _NEW_USE_ID = "INSERT INTO orderkit_limit_use_ids (use_id, at) VALUES (?, ?)"
 _PRUNE_USES = "DELETE FROM orderkit_limit_uses WHERE at < ?"
 _PRUNE_USE_IDS = "DELETE FROM orderkit_limit_use_ids WHERE at < ?"
@@ -79,7 +101,7 @@ class SqliteLimitStore(SessionStore):
     seconds for the lock): the counts are read and the uses written under
     the write lock, so racing processes are served one at a time and a
     limit holds exactly. Each key's count is one range of the index on
-    `(key, at, member)`.
+    `(key, at, member, weight)`.
 
     **Joined sessions.** Given a connection inside a transaction, the store
     joins it, neither beginning nor committing, and writes in a `SAVEPOINT`,
@@ -92,8 +114,9 @@ class SqliteLimitStore(SessionStore):
     its own store.
 
     **Schema.** The tables `orderkit_limit_uses` and `orderkit_limit_use_ids`
-    are created on first use, versioned by their own row of `orderkit_meta`.
-    Times are integer microseconds since the Unix epoch (UTC).
+    are created on first use, versioned by their own row of `orderkit_meta`;
+    a file of an earlier version is upgraded when opened (version 1's uses
+    weigh 1). Times are integer microseconds since the Unix epoch (UTC).
 
     **Errors.** Every `sqlite3.Error` becomes `StoreError("sqlite",
     operation, detail)` with the driver's error as its cause, after rolling
@@ -119,7 +142,7 @@ class SqliteLimitStore(SessionStore):
         now: dt.datetime,
         use_id: str | None = None,
     ) -> LimitDecision:
-        """Check every key and record one use of each, all or nothing.
+        """Check every key and record one use of each, with its weight, or none.
 
         See `orderkit.ports.LimitStore`.
 
@@ -136,7 +159,7 @@ class SqliteLimitStore(SessionStore):
             (key.key, to_us(before_or_first(at, key.window)), key.member)
             for key in checked
         ]
-        rows = [(name, at_us, member) for name, member in uses_of(checked)]
+        rows = [(name, at_us, member, w) for name, member, w in uses_of(checked)]
 
         def work(cur: sqlite3.Cursor, savepoint: str | None) -> LimitDecision:
             over = []
@@ -149,7 +172,7 @@ class SqliteLimitStore(SessionStore):
                     ).fetchone()
                     if used:
                         return Granted(replayed=True)
-                if not known and count >= key.limit:
+                if not known and count + key.weight > key.limit:
                     over.append(Overage(key, count))
             if over:
                 return Exceeded(tuple(over))
@@ -165,7 +188,7 @@ class SqliteLimitStore(SessionStore):
         now: dt.datetime,
         use_id: str | None = None,
     ) -> Granted:
-        """Record one use of each key without checking it, once per use id.
+        """Record one use of each key, with its weight, unchecked, once per use id.
 
         See `orderkit.ports.LimitStore`.
 
@@ -177,7 +200,7 @@ class SqliteLimitStore(SessionStore):
         checked = check_keys(keys)
         use = check_use_id(use_id)
         at_us = to_us(check_instant("now", now))
-        rows = [(name, at_us, member) for name, member in uses_of(checked)]
+        rows = [(name, at_us, member, w) for name, member, w in uses_of(checked)]
 
         def work(cur: sqlite3.Cursor, savepoint: str | None) -> Granted:
             if use is not None and cur.execute(_USED, (use,)).fetchone():
@@ -211,7 +234,7 @@ class SqliteLimitStore(SessionStore):
 
 def _add(
     cur: sqlite3.Cursor,
-    rows: list[tuple[str, int, str | None]],
+    rows: list[tuple[str, int, str | None, int]],
     use: str | None,
     at_us: int,
 ) -> Granted:

@@ -401,23 +401,28 @@ class LimitStore(Protocol):
     store counts. Run `orderkit.testing.contracts.LimitStoreContract` against
     any implementation: it checks every rule below.
 
-    A use is `(key, member, at)`. Within a key's window at `now`, the uses
+    A use is `(key, member, at, weight)`: a `LimitKey`'s `weight` is 1
+    for an order, the units ordered for a units rule (`LimitRule.units`),
+    and always 1 with a member. Within a key's window at `now`, the uses
     with `now - window < at` (later ones included: a clock stepping back
-    never frees room), its **count** is the number of those uses without a
-    member plus the number of distinct members among the others.
+    never frees room), its **count** is the sum of the weights of those
+    uses without a member plus the number of distinct members among the
+    others.
 
     Contract of `consume(keys, now=, use_id=)`, one atomic check-and-count:
 
     - **Check.** Each `LimitKey` is checked against its own `limit` and
-      `window`: it passes when its count is below `limit`, or when it has a
-      `member` that is already among its window's members (a known account
-      on an IP adds nothing).
+      `window`: it passes when `count + weight <= limit` (for weight 1:
+      its count is below `limit`), or when it has a `member` that is
+      already among its window's members (a known account on an IP adds
+      nothing). A use whose weight alone exceeds `limit` never passes.
     - **All or nothing.** When every key passes, one use at `now` is
-      recorded for each distinct `(key, member)` pair of the call (a key
-      named twice, by two rules with different windows, is used once) and
+      recorded for each distinct `(key, member)` pair of the call, with its
+      key's weight (a key named twice, by two rules with different windows,
+      is used once, and must have the same weight each time), and
       `Granted()` is returned. Otherwise nothing is recorded and `Exceeded`
-      lists an `Overage` (the key, its count) for every key that failed, in
-      the order given.
+      lists an `Overage` (the key, its count before the call) for every key
+      that failed, in the order given.
     - **Idempotency.** With a `use_id`, a call whose use id was granted
       (or recorded by `record`) before returns `Granted(replayed=True)` and
       records nothing, whatever its keys; an exceeded call records nothing,
@@ -432,9 +437,9 @@ class LimitStore(Protocol):
     over the limits (`OrderDesk.release` of an order held for `"limits"`):
 
     - **Unchecked.** One use at `now` is recorded for each distinct
-      `(key, member)` pair, as a granted `consume` records them, whatever
-      the counts; `Granted()` is returned. The uses count against later
-      calls as any others.
+      `(key, member)` pair, with its weight as given, as a granted `consume`
+      records them, whatever the counts; `Granted()` is returned. The uses
+      count against later calls as any others.
     - **Idempotency.** With a `use_id` granted or recorded before, it
       returns `Granted(replayed=True)` and records nothing; the use id is
       recorded with the uses, so a later `consume` or `record` with it
@@ -447,7 +452,9 @@ class LimitStore(Protocol):
     ids): a pruned use no longer counts, and a pruned use id is new again.
 
     - **Validation.** `keys` a non-empty sequence of `LimitKey` (else
-      `ValidationError` naming `keys` or `keys[i]`); `use_id` `None` or
+      `ValidationError` naming `keys` or `keys[i]`, `keys[i]` also for a key
+      naming an earlier one's `key` and `member` with another weight:
+      `orderkit.pricing.limit_keys` never gives such keys); `use_id` `None` or
       printable text of 1 to 255 characters (`use_id`); every time
       timezone-aware (`NaiveDatetime` naming `now` or `before`). Refused
       input records nothing.
@@ -464,7 +471,7 @@ class LimitStore(Protocol):
         now: dt.datetime,
         use_id: str | None = None,
     ) -> LimitDecision:
-        """Check every key and record one use of each, all or nothing."""
+        """Check every key and record one use of each, with its weight, or none."""
         ...
 
     def record(
@@ -474,7 +481,7 @@ class LimitStore(Protocol):
         now: dt.datetime,
         use_id: str | None = None,
     ) -> Granted:
-        """Record one use of each key without checking it, once per use id."""
+        """Record one use of each key, with its weight, unchecked, once per use id."""
         ...
 
     def prune(self, before: dt.datetime) -> int:

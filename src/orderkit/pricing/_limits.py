@@ -130,11 +130,15 @@ def _window_field(field: str) -> Validator:
 class LimitKey:
     """One counter to consume, with the limit and the window to check it against.
 
-    A key without a `member` counts uses: granted while fewer than `limit`
-    uses of `key` lie in the window. A key with a `member` counts distinct
-    members ("at most 3 accounts per IP": key `ip:203.0.113.7|distinct:buyer`,
-    member `buyer:B1`): granted while fewer than `limit` distinct members lie
-    in the window, or when `member` is already among them.
+    A key without a `member` counts uses, each as much as its `weight`:
+    granted while the weights of the uses of `key` in the window, and this
+    one's, come to at most `limit` (weight 1, as for an order: while fewer
+    than `limit` uses lie in the window; weight 3, as for an order of 3
+    units under a units rule: while they leave room for 3). A key with a
+    `member` counts distinct members ("at most 3 accounts per IP": key
+    `ip:203.0.113.7|distinct:buyer`, member `buyer:B1`): granted while fewer
+    than `limit` distinct members lie in the window, or when `member` is
+    already among them.
 
     Attributes:
         key: The counter's name, printable text of 1 to 255 characters,
@@ -146,9 +150,14 @@ class LimitKey:
             the start of `now`'s day.
         member: What is counted distinctly, or `None` to count uses:
             printable text of 1 to 255 characters, as `key`.
+        weight: How much this use counts, from 1 to 2**63 - 1: the units of
+            an order under a units rule (`LimitRule.units`), 1 otherwise.
+            It must be 1 with a `member`: a distinct member counts once,
+            whatever it buys.
 
     Raises:
-        ValidationError: A field is out of range, naming it.
+        ValidationError: A field is out of range, or `weight` is not 1 with
+            a `member`, naming it.
 
     .. versionadded:: 0.1.0
     """
@@ -161,6 +170,17 @@ class LimitKey:
     member: str | None = attrs.field(
         default=None, validator=_optional_text_field("member", MAX_KEY_LENGTH)
     )
+    weight: int = attrs.field(default=1)
+
+    @weight.validator
+    def _check_weight(self, _attribute: object, value: object) -> None:
+        if type(value) is int and value == 1:
+            return  # an order's weight, made for every key: nothing to compare
+        check_limit("weight", value)
+        if value != 1 and self.member is not None:
+            raise ValidationError(
+                "weight", value, "must be 1 with a member (distinct members have none)"
+            )
 
 
 @final
@@ -170,8 +190,9 @@ class Overage:
 
     Attributes:
         key: The key, as given.
-        count: The uses (or distinct members) already in its window, at
-            least `key.limit`.
+        count: The uses (or distinct members) already in its window, before
+            the call: more than `key.limit - key.weight` (at least
+            `key.limit` for a key of weight 1).
 
     .. versionadded:: 0.1.0
     """
@@ -183,7 +204,7 @@ class Overage:
 @final
 @attrs.frozen(slots=True)
 class Granted:
-    """Every key was under its limit, and one use of each was recorded.
+    """Every key had room for its weight, and one use of each was recorded.
 
     Attributes:
         replayed: True when the call's use id had been granted before and
@@ -198,10 +219,11 @@ class Granted:
 @final
 @attrs.frozen(slots=True)
 class Exceeded:
-    """At least one key was at its limit: nothing was recorded.
+    """At least one key had no room for its weight: nothing was recorded.
 
     Attributes:
-        over: Every key at or over its limit, in the order given.
+        over: Every key without room for its weight (at or over its limit,
+            for a key of weight 1), in the order given.
 
     .. versionadded:: 0.1.0
     """
@@ -221,8 +243,13 @@ LimitDecision = Granted | Exceeded
 def check_keys(keys: object) -> tuple[LimitKey, ...]:
     """Return `keys` as a non-empty tuple of `LimitKey`.
 
+    A key named twice (two rules with different windows) is used once, so
+    its weight must be the same each time it is named.
+
     Raises:
-        ValidationError: Naming `keys` or `keys[i]`.
+        ValidationError: Naming `keys` or `keys[i]`; `keys[i]` also when it
+            names the `key` and `member` of an earlier key with another
+            `weight`.
     """
     if type(keys) is tuple:
         found = keys  # as `limit_keys` gives them: no copy
@@ -235,7 +262,26 @@ def check_keys(keys: object) -> tuple[LimitKey, ...]:
     for i, key in enumerate(found):
         if not isinstance(key, LimitKey):
             raise ValidationError(f"keys[{i}]", key, "must be a LimitKey")
+    if len(found) > 1:
+        # Keys of weight 1 only (orders rules) cannot disagree: no dict.
+        for key in found:
+            if key.weight != 1:
+                _check_weights(found)
+                break
     return found
+
+
+def _check_weights(keys: tuple[LimitKey, ...]) -> None:
+    """Refuse a key named again with another weight: which one would count?"""
+    weights: dict[tuple[str, str | None], int] = {}
+    for i, key in enumerate(keys):
+        weight = weights.setdefault((key.key, key.member), key.weight)
+        if weight != key.weight:
+            raise ValidationError(
+                f"keys[{i}]",
+                key,
+                f"names {key.key!r} again with weight {key.weight}, not {weight}",
+            )
 
 
 def check_use_id(use_id: object) -> str | None:
@@ -256,11 +302,32 @@ def check_instant(field: str, value: dt.datetime) -> pendulum.DateTime:
     return to_utc(value, field)
 
 
-def uses_of(keys: Sequence[LimitKey]) -> tuple[tuple[str, str | None], ...]:
-    """The distinct `(key, member)` pairs of `keys`: one use each, in order."""
+def uses_of(keys: Sequence[LimitKey]) -> tuple[tuple[str, str | None, int], ...]:
+    """The distinct `(key, member, weight)` uses of `keys`: one each, in order.
+
+    `check_keys` made sure a key named twice has one weight.
+    """
     if len(keys) == 1:
-        return ((keys[0].key, keys[0].member),)
-    return tuple(dict.fromkeys((k.key, k.member) for k in keys))
+        key = keys[0]
+        return ((key.key, key.member, key.weight),)
+    return tuple(dict.fromkeys((k.key, k.member, k.weight) for k in keys))
+
+
+_UNITS: Final = "|units"
+"""The last part of a units rule's key (`LimitRule.units`)."""
+
+
+def counts_units(key: LimitKey) -> bool:
+    """Whether `key` is a units rule's, as `limit_keys` names it.
+
+    Its text ends with `|units` (a hashed key's too); a `|` escaped inside
+    a value is preceded by an odd number of backslashes.
+    """
+    text = key.key
+    if not text.endswith(_UNITS):
+        return False
+    head = text[: -len(_UNITS)]
+    return (len(head) - len(head.rstrip("\\"))) % 2 == 0
 
 
 # --------------------------------------------------------------------------
@@ -280,6 +347,18 @@ class LimitRule:
     as `normalize_sku` does) and counts them apart; with `promotion`, only to
     orders under that promotion.
 
+    With `units`, the rule counts units instead of orders, as flash sales'
+    限购2件 does: `LimitRule(LimitScope.BUYER, 2, day, sku="SKU-X",
+    units=True, day_in="Asia/Shanghai")` is "at most 2 units of SKU-X per
+    buyer per day". An order counts as many as it holds of the SKU (its
+    lines of it, compared folded, added up), or without `sku` as many as it
+    holds of every SKU; it is granted only when all of them fit, so one
+    order of 3 units is refused by a limit of 2, and one of 2 is granted
+    after none but refused after one. An order holding none of the SKU is
+    not counted, as without `units`. A units rule counts on a counter of
+    its own (its keys end with `|units`): "3 orders and 10 units a day"
+    are two rules that do not mix their counts.
+
     The window slides: `window=timedelta(days=1)` is the last 24 hours. With
     `day_in`, an IANA zone, the rule counts the calendar day in that zone
     instead, as "1 per customer per day" deals and 每人每天限购 do: the
@@ -292,20 +371,24 @@ class LimitRule:
 
     Attributes:
         scope: What the limit counts by.
-        limit: How many orders (or distinct values) the window holds.
+        limit: How many orders (or distinct values, or units with `units`)
+            the window holds.
         window: How far back orders count; one day with `day_in`.
         distinct: The scope counted distinctly, or `None` to count orders.
         sku: The SKU the rule is limited to, or `None` for every order.
         promotion: The promotion the rule is limited to, or `None`.
         day_in: The IANA zone (`"America/Los_Angeles"`) whose calendar day
             the rule counts, or `None` for a sliding `window`.
+        units: Whether the rule counts the units ordered (of `sku`, or of
+            every SKU) instead of orders; `False` by default.
 
-    Keyword-only: `day_in`.
+    Keyword-only: `day_in`, `units`.
 
     Raises:
         ValidationError: A field is out of range, `distinct` is `scope`,
-            `day_in` is not an IANA zone, or `window` is not one day with
-            `day_in`.
+            `day_in` is not an IANA zone, `window` is not one day with
+            `day_in`, or `units` is not a bool or is `True` with `distinct`
+            (distinct values have no units), naming `units`.
 
     .. versionadded:: 0.1.0
     """
@@ -323,6 +406,7 @@ class LimitRule:
         validator=_optional_text_field("promotion"),
     )
     day_in: str | None = attrs.field(default=None, kw_only=True)
+    units: bool = attrs.field(default=False, kw_only=True)
 
     @distinct.validator
     def _check_distinct(self, _attribute: object, value: object) -> None:
@@ -343,6 +427,15 @@ class LimitRule:
         if self.window != _ONE_DAY:
             raise ValidationError(
                 "window", self.window, "must be one day with day_in (a calendar day)"
+            )
+
+    @units.validator
+    def _check_units(self, _attribute: object, value: object) -> None:
+        if type(value) is not bool:
+            raise ValidationError("units", value, "must be True or False")
+        if value and self.distinct is not None:
+            raise ValidationError(
+                "units", value, "cannot be True with distinct (members have no units)"
             )
 
 
@@ -397,6 +490,12 @@ def _as_skus(skus: Iterable[str]) -> tuple[str, ...]:
     return tuple(skus)
 
 
+def _as_quantities(quantities: Iterable[int]) -> tuple[int, ...]:
+    if isinstance(quantities, str | bytes) or not isinstance(quantities, Iterable):
+        raise ValidationError("quantities", quantities, "must be a sequence of ints")
+    return tuple(quantities)
+
+
 @final
 @attrs.frozen(slots=True)
 class PurchaseContext:
@@ -414,7 +513,7 @@ class PurchaseContext:
             IP address is keyed in its compressed form, `LimitScope.IP`).
         device: The device id of the request.
         address: The shipping address (a masked one counts as absent).
-        skus: The SKUs ordered.
+        skus: The SKUs ordered, one per line.
         promotion: The promotion the order uses, if any.
         region: The region for phone numbers without a country code.
         mobile_extensions: Whether the phone key keeps a mobile number's
@@ -423,8 +522,12 @@ class PurchaseContext:
             `False` where the channel sends no privacy relay numbers, so
             that `13800138000-1` counts against the buyer's own number. A
             landline's extension is kept either way.
+        quantities: The units of each entry of `skus`, in their order, for
+            rules that count units (`LimitRule.units`); empty (the default)
+            counts one unit per entry. `PurchaseContext.of` gives the
+            order's line quantities.
 
-    Keyword-only: `mobile_extensions`.
+    Keyword-only: `mobile_extensions`, `quantities`.
 
     Text parts may be of any length: a limit key longer than a store keeps
     is hashed.
@@ -461,6 +564,18 @@ class PurchaseContext:
     mobile_extensions: bool = attrs.field(
         default=True, kw_only=True, validator=_flag("mobile_extensions")
     )
+    quantities: tuple[int, ...] = attrs.field(
+        default=(), kw_only=True, converter=_as_quantities
+    )
+
+    @quantities.validator
+    def _check_quantities(self, _attribute: object, value: tuple[int, ...]) -> None:
+        if value and len(value) != len(self.skus):
+            raise ValidationError(
+                "quantities", value, f"must give one per SKU ({len(self.skus)})"
+            )
+        for n, quantity in enumerate(value):
+            check_limit(f"quantities[{n}]", quantity)
 
     @classmethod
     def of(  # noqa: PLR0913 - the order, the request's parts, how to read phones
@@ -489,12 +604,12 @@ class PurchaseContext:
                 it (`Fingerprinter.keeps_mobile_extensions`).
 
         Returns:
-            The buyer, channel, phone, address and SKUs of `order`, with
-            the given request parts. A phone or address the channel kept
-            although no key can be read from it (a test store's "10086", a
-            street of dashes) is left out, as the duplicate detector leaves
-            it out: such an order is no reason to refuse, and the rules on
-            that part do not apply to it.
+            The buyer, channel, phone, address and SKUs of `order` (with
+            their lines' quantities), with the given request parts. A phone
+            or address the channel kept although no key can be read from it
+            (a test store's "10086", a street of dashes) is left out, as the
+            duplicate detector leaves it out: such an order is no reason to
+            refuse, and the rules on that part do not apply to it.
         """
         _region(None, _REGION_FIELD, region)
         _check_mobile_extensions(None, None, mobile_extensions)
@@ -509,7 +624,9 @@ class PurchaseContext:
             normalize_address(order.address)
         except InvalidAddress:
             address = None
-        skus = tuple([line.sku for line in order.lines])
+        lines = order.lines
+        skus = tuple([line.sku for line in lines])
+        quantities = tuple([line.quantity for line in lines])
         buyer_id, channel = buyer.buyer_id, order.channel
         if fit_keys(buyer_id, channel):
             # The order's parts passed its own checks (non-blank printable
@@ -523,7 +640,7 @@ class PurchaseContext:
             # fmt: off
             return _new_context(
                 buyer_id, channel, phone, ip, device, address, skus, promotion,
-                region, mobile_extensions,
+                region, mobile_extensions, quantities,
             )
             # fmt: on
         return cls(
@@ -537,6 +654,7 @@ class PurchaseContext:
             promotion=promotion,
             region=region,
             mobile_extensions=mobile_extensions,
+            quantities=quantities,
         )
 
 
@@ -550,9 +668,9 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("|", "\\|")
 
 
-def _fit(key: str, scope: LimitScope) -> str:
-    """`key`, or a hash of it when it is longer than a store accepts."""
-    if len(key) <= MAX_KEY_LENGTH:
+def _fit(key: str, scope: LimitScope, room: int = MAX_KEY_LENGTH) -> str:
+    """`key`, or a hash of it when it is longer than `room` (what a store accepts)."""
+    if len(key) <= room:
         return key
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return f"{scope}#sha256:{digest}"
@@ -564,7 +682,7 @@ _new_key: Final = builder(LimitKey)
 class _Parts:
     """The context's parts, normalised once, read by scope."""
 
-    __slots__ = ("_context", "_days", "_folded", "_found", "_now")
+    __slots__ = ("_context", "_days", "_folded", "_found", "_now", "_units")
 
     def __init__(self, context: PurchaseContext, now: pendulum.DateTime | None) -> None:
         self._context = context
@@ -572,6 +690,7 @@ class _Parts:
         self._folded: frozenset[str] | None = None
         self._found: dict[LimitScope, str | None] = {}
         self._days: dict[str | None, dt.timedelta] = {}
+        self._units: dict[str | None, int] | None = None
 
     def key(self, rule: LimitRule) -> LimitKey | None:
         """The key `rule` consumes, or `None` when it does not apply."""
@@ -592,20 +711,50 @@ class _Parts:
         if rule.promotion is not None:
             text += f"|promotion:{_escape(rule.promotion)}"
         member = None
-        if rule.distinct is not None:
+        weight = 1
+        if rule.units:
+            weight = self._units_of(sku)
+            if not weight:
+                return None  # nothing bought: no unit to count
+            # Apart from an orders rule's counter on the same scope, and
+            # kept when hashed: the desk words a units key's refusal so.
+            fitted = _fit(text, scope, MAX_KEY_LENGTH - len(_UNITS)) + _UNITS
+        elif rule.distinct is not None:
             seen = self.value(rule.distinct)
             if seen is None:
                 return None
             text += f"|distinct:{rule.distinct}"
             member = _fit(f"{rule.distinct}:{seen}", rule.distinct)
+            fitted = _fit(text, scope)
+        else:
+            fitted = _fit(text, scope)
         # The rule checked its limit and window as a key checks them, and a
         # day's window is positive: only the key's own text is checked again.
         return _new_key(
-            check_text("key", _fit(text, scope)),
+            check_text("key", fitted),
             rule.limit,
             rule.window if rule.day_in is None else self._day_window(rule),
             None if member is None else check_text("member", member),
+            weight,
         )
+
+    def _units_of(self, sku: str | None) -> int:
+        """The units of the folded `sku` the context holds, or of every SKU."""
+        units = self._units
+        if units is None:
+            context = self._context
+            quantities = context.quantities or (1,) * len(context.skus)
+            units = {None: 0}
+            folded = (
+                normalize_sku(sku, field=f"skus[{n}]")
+                for n, sku in enumerate(context.skus)
+            )
+            for name, quantity in zip(folded, quantities, strict=True):
+                units[name] = units.get(name, 0) + quantity
+                units[None] += quantity
+            self._units = units
+        # Past 2**63 - 1 a key cannot count it, and no limit is that high.
+        return min(units.get(sku, 0), MAX_INT)
 
     def _day_window(self, rule: LimitRule) -> dt.timedelta:
         now = self._now
@@ -686,9 +835,15 @@ def limit_keys(
     A rule applies when the context has its scope (and its `distinct`
     scope), holds its SKU and uses its promotion. Keys read
     `<scope>:<value>`, then `|channel:`, `|sku:`, `|promotion:` and
-    `|distinct:` parts as they apply; `|` and `\` inside values are escaped
-    with a backslash, and a key longer than 255 characters is replaced by a
-    hash of it.
+    `|distinct:` parts as they apply, and a units rule's (`LimitRule.units`)
+    `|units` last; `|` and `\` inside values are escaped with a backslash,
+    and a key longer than 255 characters is replaced by a hash of it (a
+    units rule's keeping its `|units`).
+
+    A units rule's key weighs the units the context holds of the rule's SKU
+    (its entries of it, compared folded, added up), or of every SKU without
+    `sku` (`PurchaseContext.quantities`); it does not apply to a context
+    holding none. Every other key weighs 1.
 
     A key's window is its rule's, except for a rule with `day_in`: its key
     reaches back to the start of `now`'s day in that zone (`window_at`), so

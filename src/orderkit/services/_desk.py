@@ -65,11 +65,13 @@ from orderkit.orders._status import ENDED
 from orderkit.ports import Clock, UnitOfWork, Warehouse
 from orderkit.pricing import (
     Exceeded,
+    Overage,
     PaymentLedger,
     PriceChange,
     PurchaseContext,
     validate,
 )
+from orderkit.pricing._limits import counts_units
 from orderkit.services._channel_refunds import (
     corrected_refund,
     intake_batch,
@@ -1515,6 +1517,21 @@ def _money_taken(order: Order, batch: Batch) -> bool:
     return bool(order.payments) or bool(_refused_payments(batch))
 
 
+def _overage_text(overage: Overage) -> str:
+    """One limit an order is over, as a person reads it in the hold.
+
+    A units rule's says so, and how many the order asked for: "2 of 2" alone
+    would read as orders.
+    """
+    key = overage.key
+    if counts_units(key):
+        return (
+            f"{key.key}: {overage.count} of {key.limit} units taken,"
+            f" {key.weight} more ordered"
+        )
+    return f"{key.key}: {overage.count} of {key.limit}"
+
+
 def _held(
     screening: Screening,
     limited: Refused | None,
@@ -1535,9 +1552,7 @@ def _held(
             ("duplicate", f"疑似重复 / suspected duplicate of {matches}", ())
         )
     if limited is not None:
-        over = "; ".join(
-            f"{o.key.key}: {o.count} of {o.key.limit}" for o in limited.overages
-        )
+        over = "; ".join(map(_overage_text, limited.overages))
         detail = f"超出限购 / purchase limits reached: {over}"
         said = (FieldChange("overages", "", over), *request)
         reasons.append(("limits", detail, said))

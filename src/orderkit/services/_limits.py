@@ -30,7 +30,9 @@ class PurchaseLimits:
     The rules pick the keys (`orderkit.pricing.limit_keys`); the store
     checks and counts them in one atomic step, so an order is either
     granted and counted against every limit that applies, or refused and
-    counted against none.
+    counted against none. It counts once against a rule on orders, and as
+    many units as it holds against a units rule (`LimitRule.units`): an
+    order of 3 units against "2 units per buyer" is refused whole.
 
     Args:
         rules: The limits in force (per buyer, phone, IP, device, address;
@@ -77,7 +79,7 @@ class PurchaseLimits:
     def check(
         self, context: PurchaseContext, *, use_id: str | None = None
     ) -> LimitDecision:
-        """Consume one use of every limit that applies to `context`, or none.
+        """Consume one use (or its units) of every limit that applies, or none.
 
         Args:
             context: The order and the request.
@@ -86,7 +88,8 @@ class PurchaseLimits:
 
         Returns:
             `Granted` (also when no rule applies), or `Exceeded` naming every
-            key at its limit, having counted nothing.
+            key without room for the order (at its limit, or for a units
+            rule short of the order's units), having counted nothing.
 
         Raises:
             InvalidPhone: A phone rule applies and the phone is not a number.
@@ -106,7 +109,7 @@ class PurchaseLimits:
         )
 
     def record(self, context: PurchaseContext, *, use_id: str | None = None) -> Granted:
-        """Count one use of every limit that applies to `context`, unchecked.
+        """Count one use (or its units) of every limit that applies, unchecked.
 
         For an order a person let through over the limits (`OrderDesk.release`
         of one held for `"limits"`): the person overrode the limits for this

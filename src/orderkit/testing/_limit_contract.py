@@ -142,6 +142,98 @@ class LimitStoreContract(StoreContract[LimitStore]):
         assert self.granted_times(store, LimitKey(_BUYER, 2, _DAY), clock.now(), 3) == 2
         assert self.granted_times(store, LimitKey(_BUYER, 4, _DAY), clock.now(), 3) == 2
 
+    # weights: units rules
+
+    def test_weights_are_summed(self, store: LimitStore, clock: FrozenClock) -> None:
+        """2 units, then 2, then 1 fill a limit of 5; the count is the units."""
+        two, one = LimitKey(_BUYER, 5, _DAY, weight=2), LimitKey(_BUYER, 5, _DAY)
+        assert store.consume([two], now=clock.now()) == Granted()
+        assert store.consume([two], now=clock.now()) == Granted()
+        assert store.consume([two], now=clock.now()) == Exceeded((Overage(two, 4),))
+        assert store.consume([one], now=clock.now()) == Granted()
+        assert store.consume([one], now=clock.now()) == Exceeded((Overage(one, 5),))
+
+    def test_a_use_heavier_than_the_room_left_records_nothing(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """3 units left 2 of 5: an order of 3 is refused, with its other keys."""
+        three = LimitKey(_BUYER, 5, _DAY, weight=3)
+        device = LimitKey("device:iPhone-7F3A", 1, _DAY)
+        assert store.consume([three], now=clock.now(), use_id="DY-1") == Granted()
+        refused = store.consume([device, three], now=clock.now(), use_id="DY-2")
+        assert refused == Exceeded((Overage(three, 3),))
+        # Nothing of it counts: the device's one use and the 2 units are left.
+        assert store.consume([device], now=clock.now()) == Granted()
+        exactly = LimitKey(_BUYER, 5, _DAY, weight=2)
+        assert store.consume([exactly], now=clock.now(), use_id="DY-2") == Granted()
+        last = LimitKey(_BUYER, 5, _DAY)
+        assert store.consume([last], now=clock.now()) == Exceeded((Overage(last, 5),))
+
+    def test_a_weight_over_the_limit_alone_is_refused(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """An order of 3 units against 2 per buyer: refused on a new key too."""
+        three = LimitKey(_BUYER, 2, _DAY, weight=3)
+        for _ in range(2):
+            assert store.consume([three], now=clock.now()) == Exceeded(
+                (Overage(three, 0),)
+            )
+        two = LimitKey(_BUYER, 2, _DAY, weight=2)
+        assert store.consume([two], now=clock.now()) == Granted()
+        assert store.consume([two], now=clock.now()) == Exceeded((Overage(two, 2),))
+
+    def test_weights_stop_counting_with_their_window(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """A heavy use frees its whole weight when it leaves the window."""
+        heavy = LimitKey(_BUYER, 4, _HOUR, weight=4)
+        assert store.consume([heavy], now=clock.now()) == Granted()
+        clock.advance(minutes=59)
+        one = LimitKey(_BUYER, 4, _HOUR)
+        assert store.consume([one], now=clock.now()) == Exceeded((Overage(one, 4),))
+        clock.advance(minutes=1)
+        assert store.consume([heavy], now=clock.now()) == Granted()
+
+    def test_a_key_named_twice_uses_its_weight_once(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """3 units against 5 a day and 9 a week: 3 counted, not 6."""
+        day = LimitKey(_BUYER, 5, _DAY, weight=3)
+        week = LimitKey(_BUYER, 9, 7 * _DAY, weight=3)
+        assert store.consume([day, week], now=clock.now()) == Granted()
+        probe = LimitKey(_BUYER, 5, _DAY, weight=2)
+        assert store.consume([probe], now=clock.now()) == Granted()
+        clock.advance(days=1)
+        # The week holds 5 units: 3 more fit in 9, once.
+        assert store.consume([day, week], now=clock.now()) == Granted()
+        assert store.consume([day, week], now=clock.now()) == Exceeded(
+            (Overage(day, 3), Overage(week, 8))
+        )
+
+    def test_weights_beside_distinct_members_on_one_key(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """Members count once each, uses without one by their weight."""
+        heavy = LimitKey(_IP, 4, _DAY, weight=2)
+        member = LimitKey(_IP, 4, _DAY, member="buyer:B1")
+        assert store.consume([heavy], now=clock.now()) == Granted()
+        for _ in range(3):
+            assert store.consume([member], now=clock.now()) == Granted()
+        assert store.consume([heavy], now=clock.now()) == Exceeded((Overage(heavy, 3),))
+        assert store.consume([LimitKey(_IP, 4, _DAY)], now=clock.now()) == Granted()
+
+    def test_record_keeps_weights_as_given(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """An order of 7 units a person let through counts 7, over the limit."""
+        seven = LimitKey(_BUYER, 5, _DAY, weight=7)
+        assert store.record([seven], now=clock.now(), use_id="DY-1") == Granted()
+        assert store.record([seven], now=clock.now(), use_id="DY-1") == Granted(
+            replayed=True
+        )
+        one = LimitKey(_BUYER, 10, _DAY)
+        assert self.granted_times(store, one, clock.now(), 5) == 3
+
     # the sliding window
 
     def test_a_use_stops_counting_exactly_one_window_later(
@@ -443,6 +535,26 @@ class LimitStoreContract(StoreContract[LimitStore]):
             pytest.param(
                 lambda: LimitKey("k", 5, _DAY, member=""), "member", id="empty-member"
             ),
+            pytest.param(
+                lambda: LimitKey("k", 5, _DAY, weight=0), "weight", id="zero-weight"
+            ),
+            pytest.param(
+                lambda: LimitKey("k", 5, _DAY, weight=-2), "weight", id="neg-weight"
+            ),
+            pytest.param(
+                lambda: LimitKey("k", 5, _DAY, weight=True), "weight", id="bool-weight"
+            ),
+            pytest.param(
+                lambda: _raw_key("k", 5, _DAY, None, 2.0), "weight", id="float-weight"
+            ),
+            pytest.param(
+                lambda: LimitKey("k", 5, _DAY, weight=2**63), "weight", id="huge-weight"
+            ),
+            pytest.param(
+                lambda: LimitKey("k", 5, _DAY, member="buyer:B1", weight=2),
+                "weight",
+                id="weight-with-member",
+            ),
         ],
     )
     def test_a_bad_key_names_its_field(
@@ -505,6 +617,20 @@ class LimitStoreContract(StoreContract[LimitStore]):
                 lambda s, t: s.record([_five_a_day()], now=t.naive()),
                 "now",
                 id="record-naive-now",
+            ),
+            pytest.param(
+                lambda s, t: s.consume(
+                    [_five_a_day(), LimitKey(_BUYER, 9, _HOUR, weight=2)], now=t
+                ),
+                "keys[1]",
+                id="one-key-two-weights",
+            ),
+            pytest.param(
+                lambda s, t: s.record(
+                    [LimitKey(_BUYER, 9, _HOUR, weight=3), _five_a_day()], now=t
+                ),
+                "keys[1]",
+                id="record-one-key-two-weights",
             ),
         ],
     )
@@ -594,6 +720,52 @@ class LimitStoreContract(StoreContract[LimitStore]):
         assert isinstance(refused, Exceeded)
         assert refused.keys == ("device:dev-1",)
         assert limits.record(PurchaseContext(channel="douyin")) == Granted()
+
+    def test_the_service_counts_units_per_buyer_and_sku(
+        self, store: LimitStore, clock: FrozenClock
+    ) -> None:
+        """限购2件: 2 units of a SKU per buyer a day, orders of any size."""
+        limits = PurchaseLimits(
+            [
+                LimitRule(
+                    LimitScope.BUYER,
+                    2,
+                    _DAY,
+                    sku="SKU-X",
+                    units=True,
+                    day_in="Asia/Shanghai",
+                ),
+                LimitRule(LimitScope.BUYER, 5, _DAY),
+            ],
+            store,
+            clock,
+        )
+
+        def order(*lines: tuple[str, int]) -> PurchaseContext:
+            return PurchaseContext(
+                buyer_id="B1",
+                channel="douyin",
+                skus=[sku for sku, _ in lines],
+                quantities=[quantity for _, quantity in lines],
+            )
+
+        refused = limits.check(order(("SKU-X", 3)), use_id="DY-1")
+        assert isinstance(refused, Exceeded)
+        assert refused.keys == ("buyer:B1|channel:douyin|sku:sku-x|units",)
+        assert refused.over[0].count == 0
+        assert refused.over[0].key.weight == 3
+        assert limits.check(order(("SKU-X", 1), ("TEA", 9)), use_id="DY-2") == (
+            Granted()
+        )
+        assert limits.check(order(("TEA", 9)), use_id="DY-3") == Granted()
+        assert limits.check(order(("sku-x", 1)), use_id="DY-4") == Granted()
+        refused = limits.check(order(("SKU-X", 1)), use_id="DY-5")
+        assert isinstance(refused, Exceeded)
+        assert refused.over[0].count == 2
+        # The orders rule counted DY-2, DY-3 and DY-4 once each, not their units.
+        assert limits.record(order(("SKU-X", 4)), use_id="DY-5") == Granted()
+        assert limits.check(order(("TEA", 1)), use_id="DY-6") == Granted()
+        assert isinstance(limits.check(order(("TEA", 1))), Exceeded)
 
     # concurrency
 
