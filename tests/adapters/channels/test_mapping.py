@@ -607,7 +607,7 @@ class TestSpecValidation:
     @pytest.mark.parametrize(
         ("event", "where"),
         [
-            ({"type": "shipped", "when": "t"}, "events[0].type"),
+            ({"type": "delivered", "when": "t"}, "events[0].type"),
             ({"type": "closed", "when": "t", "fields": {}}, "events[0].fields"),
             (
                 {

@@ -129,6 +129,15 @@ EVENT_TARGETS: Final[Mapping[str, Mapping[str, _Target]]] = {
         "reason": _Target("text", required=False),
         "event_id": _EVENT_ID,
     },
+    # One parcel of the whole order (Pinduoduo's `tracking_number`, Taobao's
+    # `out_sid`); its shipment id is the tracking number unless mapped.
+    "shipped": {
+        "occurred_at": _OCCURRED_AT,
+        "carrier": _Target("text", required=True),
+        "tracking_number": _Target("id", required=True),
+        "shipment_id": _Target("id", required=False),
+        "event_id": _EVENT_ID,
+    },
 }
 
 # The text targets whose channel value may be a JSON number read `as = "id"`:

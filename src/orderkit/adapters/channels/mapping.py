@@ -6,7 +6,7 @@ each canonical field sits in the channel's payload, how to read it (`text`,
 fill in, how the channel's statuses map onto the lifecycle, where the lines
 are (and which of them have no stock behind them), which discounts it
 states (each an offer with its issuer) and which later events (a payment, a
-cancellation) the payload states. It is an
+cancellation, the parcel of the whole order) the payload states. It is an
 `orderkit.ports.ChannelPayloads`: `parse(payload, topic=)` returns
 `orderkit.integrations.ChannelOrder` records, and reports every missing or
 malformed field at once, each with its payload path.
@@ -70,6 +70,9 @@ from orderkit.orders import (
     OrderPlaced,
     OrderStatus,
     PaymentCaptured,
+    PickingStarted,
+    ShipmentLine,
+    Shipped,
 )
 from orderkit.pricing import AmountOff, Quote
 
@@ -197,6 +200,7 @@ def _order_from(
         values.get("order_id"),
         status if isinstance(status, OrderStatus) else None,
         values.get("total"),
+        lines=lines,
     )
     if len(errors) > start or lines is None or events is None:
         return None
@@ -341,12 +345,14 @@ def _line(got: Mapping[str, Any]) -> OrderLine:
     )
 
 
-def _events_from(
+def _events_from(  # noqa: PLR0913 - the order's parts the events need
     fieldmap: FieldMap,
     reader: _Reader,
     order_id: object,
     status: OrderStatus | None,
     total: object,
+    *,
+    lines: tuple[OrderLine, ...] | None,
 ) -> tuple[OrderEvent, ...] | None:
     stated: list[OrderEvent] = []
     failed = False
@@ -359,7 +365,13 @@ def _events_from(
             continue
         event_reader = _Reader(reader.obj, reader.base, reader.settings, reader.errors)
         got = event_reader.read_all(spec.fields)
-        if got is None or not isinstance(order_id, str):
+        # A parcel carries the order's lines: none when they failed to read
+        # (reported already). Other events are still checked, to report all.
+        if (
+            got is None
+            or not isinstance(order_id, str)
+            or (lines is None and spec.type == "shipped")
+        ):
             failed = True
             continue
         if spec.type == "payment_captured" and not _paid_as_free(
@@ -367,16 +379,19 @@ def _events_from(
         ):
             failed = True
             continue
-        event = event_reader.build(
-            functools.partial(_event, fieldmap.channel, spec, order_id, got)
+        events = event_reader.build(
+            functools.partial(
+                _event, fieldmap.channel, spec, order_id, got, lines or ()
+            )
         )
-        if event is None:
+        if events is None:
             failed = True
             continue
-        stated.append(event)
+        stated.extend(events)
     if failed:
         return None
-    # Oldest first, as ChannelOrder promises; ties keep the spec's order.
+    # Oldest first, as ChannelOrder promises; ties keep the spec's order (and
+    # a parcel's PickingStarted before its Shipped).
     return tuple(sorted(stated, key=lambda event: event.occurred_at))
 
 
@@ -410,29 +425,88 @@ def _paid_as_free(
     return False
 
 
+# The event type of the key of the `PickingStarted` a `shipped` event states:
+# no spec event type has a dot, so it cannot be another event's.
+_PICKING: Final = "shipped.picking"
+
+
 def _event(
-    channel: str, spec: EventSpec, order_id: str, got: Mapping[str, Any]
-) -> OrderEvent:
+    channel: str,
+    spec: EventSpec,
+    order_id: str,
+    got: Mapping[str, Any],
+    lines: tuple[OrderLine, ...],
+) -> tuple[OrderEvent, ...]:
+    """The events one `[[events]]` table states: one, or two for a parcel."""
     occurred_at: pendulum.DateTime = got["occurred_at"]
     event_id = got.get("event_id") or occurred_at.isoformat()
     key = IdempotencyKey(channel, spec.type, order_id, event_id)
     if spec.type == "payment_captured":
-        return PaymentCaptured(
-            order_id=order_id,
-            key=key,
-            occurred_at=occurred_at,
-            payment_id=got["payment_id"],
-            amount=got["amount"],
+        return (
+            PaymentCaptured(
+                order_id=order_id,
+                key=key,
+                occurred_at=occurred_at,
+                payment_id=got["payment_id"],
+                amount=got["amount"],
+            ),
         )
     if spec.type == "cancelled":
-        return Cancelled(
-            order_id=order_id, key=key, occurred_at=occurred_at, reason=got["reason"]
+        return (
+            Cancelled(
+                order_id=order_id,
+                key=key,
+                occurred_at=occurred_at,
+                reason=got["reason"],
+            ),
         )
+    if spec.type == "shipped":
+        return _parcel(channel, order_id, got, lines, key)
     if got.get("reason"):
-        return Closed(
-            order_id=order_id, key=key, occurred_at=occurred_at, reason=got["reason"]
+        return (
+            Closed(
+                order_id=order_id,
+                key=key,
+                occurred_at=occurred_at,
+                reason=got["reason"],
+            ),
         )
-    return Closed(order_id=order_id, key=key, occurred_at=occurred_at)
+    return (Closed(order_id=order_id, key=key, occurred_at=occurred_at),)
+
+
+def _parcel(
+    channel: str,
+    order_id: str,
+    got: Mapping[str, Any],
+    lines: tuple[OrderLine, ...],
+    key: IdempotencyKey,
+) -> tuple[PickingStarted, Shipped]:
+    """A parcel of every line in full, and the picking it needed first.
+
+    These channels state one parcel for the whole order. Its unstocked lines
+    go in it too: a parcel may carry them, and the order is shipped once its
+    stocked units are. The channel has no picking step, and the lifecycle
+    parks a parcel that no picking came before, so the parcel states one at
+    its own time, keyed after the parcel's own key (the Shopify adapter does
+    the same).
+    """
+    occurred_at: pendulum.DateTime = got["occurred_at"]
+    tracking_number: str = got["tracking_number"]
+    picking = PickingStarted(
+        order_id=order_id,
+        key=IdempotencyKey(channel, _PICKING, order_id, key.event_id),
+        occurred_at=occurred_at,
+    )
+    shipped = Shipped(
+        order_id=order_id,
+        key=key,
+        occurred_at=occurred_at,
+        shipment_id=got.get("shipment_id") or tracking_number,
+        lines=tuple(ShipmentLine(line.line_id, line.quantity) for line in lines),
+        carrier=got["carrier"],
+        tracking_number=tracking_number,
+    )
+    return picking, shipped
 
 
 # ----------------------------------------------------------------------
@@ -509,6 +583,17 @@ class FieldMap:
         `discount` target's, in the list's order; an absent or zero amount
         is none. Two offers of one code (the discount's included) are
         refused, as a quote claims each code once.
+
+        An event's `type` is `payment_captured` (`occurred_at`,
+        `payment_id`, `amount`), `cancelled` (`occurred_at`, `reason`),
+        `closed` (`occurred_at`, optional `reason`) or `shipped`
+        (`occurred_at`, `carrier`, `tracking_number`, optional
+        `shipment_id`, the tracking number by default); each takes an
+        optional `event_id`. A `shipped` event is one parcel carrying
+        every line of the order in full (unstocked lines too), stated
+        with a `PickingStarted` at the same time just before it: the
+        channel has no picking step, and the lifecycle parks a parcel no
+        picking came before.
 
         A line's `stocked` target says whether its units come out of the
         ledger (`OrderLine.stocked`): a flag (`true`/`false`, `1`/`0`, as
@@ -604,7 +689,8 @@ class FieldMap:
         Keys are built from the payload alone: `order_placed` with the order
         id and its placing time, each event with its type, the order id and
         its `event_id` field (else its time), so a re-delivery has the same
-        keys.
+        keys; the `PickingStarted` of a `shipped` event has the parcel's
+        key with the type `shipped.picking`.
 
         Raises:
             ValidationError: `topic` is not one of `topics` (`.field` is
