@@ -100,6 +100,7 @@ _PLACED_FIELDS: Final = (
     "parked",
     "review",
     "saga",
+    "cancelled_units",
 )
 if tuple(a.name for a in attrs.fields(Order)) != _PLACED_FIELDS:  # pragma: no cover
     msg = "Order's fields moved: update `_placed` and `_PLACED_FIELDS`"
@@ -133,6 +134,7 @@ def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
         (),  # parked
         (),  # review
         None,  # saga
+        (),  # cancelled_units
     )
     record = new_record(
         event.order_id,

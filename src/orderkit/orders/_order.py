@@ -37,7 +37,7 @@ from orderkit.orders._model import (
     _pay_by,
     check_lines,
 )
-from orderkit.orders._payments import PaymentLedger
+from orderkit.orders._payments import PaymentLedger, RefundLine
 from orderkit.orders._price_changes import PriceChange
 from orderkit.orders._saga import Saga
 from orderkit.orders._status import OrderStatus, ShipmentStatus
@@ -88,6 +88,10 @@ def _review(value: Iterable[str]) -> tuple[str, ...]:
     return reasons
 
 
+def _cancelled_units(value: Iterable[RefundLine]) -> tuple[RefundLine, ...]:
+    return as_tuple(value, "cancelled_units", RefundLine)
+
+
 def _keys(value: Iterable[IdempotencyKey]) -> frozenset[IdempotencyKey]:
     if isinstance(value, frozenset) and all(
         isinstance(key, IdempotencyKey) for key in value
@@ -136,14 +140,23 @@ class Order:
             (`"pricing"`, `"duplicate"`); empty when it does not.
         saga: The multi-step use case in flight on it, and its step; `None`
             when there is none.
+        cancelled_units: Units a refund paid back before any parcel carried
+            them (a channel's refund of units not shipped yet): no parcel
+            will carry them, and the order has shipped in full once the rest
+            has. At most one entry per line, of at most the units of the
+            line not shipped; `restock` is not read. A parcel that carries
+            such units all the same takes them off (they left the
+            warehouse). Empty when none were.
 
     Raises:
         EmptyOrder: There are no lines.
         CurrencyMismatch: Lines or payments are in different currencies.
         ValidationError: A field has the wrong type; line, payment or
             shipment ids repeat; shipments carry unknown lines or more units
-            than ordered; the status contradicts the payments and
-            shipments (a `shipped` order without parcels); or a payment
+            than ordered; cancelled units name an unknown line, repeat one,
+            or are more than its units not shipped; the status contradicts
+            the payments, shipments and cancelled units (a `shipped` order
+            without parcels); or a payment
             ledger, case or price change belongs to another order, repeats
             an id, or names a line or refund the order does not have; or a
             case names a serial another case received on its line, or a
@@ -191,6 +204,9 @@ class Order:
     review: tuple[str, ...] = attrs.field(default=(), converter=_review)
     saga: Saga | None = attrs.field(
         default=None, validator=attrs.validators.optional(instance_of("saga", Saga))
+    )
+    cancelled_units: tuple[RefundLine, ...] = attrs.field(
+        default=(), converter=_cancelled_units
     )
 
     def __attrs_post_init__(self) -> None:
@@ -266,14 +282,18 @@ def _check_payments(order: Order) -> None:
 def _check_shipments(order: Order) -> None:
     status = order.status
     shipped = _units_shipped(order) if order.shipments else {}
+    cancelled = _check_cancelled(order, shipped) if order.cancelled_units else {}
     if not order.shipments:
         problem = None if status in _UNSHIPPED else "at least one shipment"
     elif status in _UNSHIPPED:
         problem = "no shipment before shipping"
     elif any(
-        shipped[line.line_id] < line.quantity for line in order.lines if line.stocked
+        shipped[line.line_id] + cancelled.get(line.line_id, 0) < line.quantity
+        for line in order.lines
+        if line.stocked
     ):
-        # Unstocked lines (a gift card, a fee) need no parcel to have shipped.
+        # Unstocked lines (a gift card, a fee) need no parcel to have shipped,
+        # nor do units refunded before they shipped.
         partial = status is OrderStatus.PARTIALLY_SHIPPED
         problem = None if partial else "every unit shipped"
     else:
@@ -285,6 +305,31 @@ def _check_shipments(order: Order) -> None:
         raise ValidationError(
             "status", status, f"contradicts the shipments: needs {problem}"
         )
+
+
+def _check_cancelled(order: Order, shipped: dict[str, int]) -> dict[str, int]:
+    """The order's cancelled units by line id, refused if they do not fit it.
+
+    One entry per line, of at most the line's units no parcel carried.
+    """
+    ordered = {line.line_id: line.quantity for line in order.lines}
+    cancelled: dict[str, int] = {}
+    for i, part in enumerate(order.cancelled_units):
+        field = f"cancelled_units[{i}]"
+        line_id = part.line_id
+        if line_id not in ordered:
+            raise ValidationError(f"{field}.line_id", line_id, "no such line")
+        if line_id in cancelled:
+            raise ValidationError(f"{field}.line_id", line_id, "repeats a line")
+        left = ordered[line_id] - shipped.get(line_id, 0)
+        if part.quantity > left:
+            raise ValidationError(
+                f"{field}.quantity",
+                part.quantity,
+                f"line {line_id!r} has {left} units not shipped",
+            )
+        cancelled[line_id] = part.quantity
+    return cancelled
 
 
 def _units_shipped(order: Order) -> dict[str, int]:

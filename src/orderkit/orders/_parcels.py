@@ -5,10 +5,12 @@ from __future__ import annotations
 from operator import attrgetter
 from typing import Final
 
+import attrs
 import pendulum
 
 from orderkit._fast import builder, changer
 from orderkit.errors import ValidationError
+from orderkit.orders._audit import FieldChange
 from orderkit.orders._commit import (
     CELLS,
     commit,
@@ -23,6 +25,7 @@ from orderkit.orders._events import Delivered, InTransit, Shipped
 from orderkit.orders._model import Shipment, ShipmentLine
 from orderkit.orders._order import Order
 from orderkit.orders._outcomes import Outcome, Stale
+from orderkit.orders._payments import RefundLine
 from orderkit.orders._status import OrderStatus, ShipmentStatus
 from orderkit.orders._table import SHIPMENT_TRANSITIONS, Verdict
 
@@ -30,6 +33,10 @@ from orderkit.orders._table import SHIPMENT_TRANSITIONS, Verdict
 _SS = ShipmentStatus
 _new_shipment: Final = builder(Shipment)
 _with_status: Final = changer(Shipment, "status")
+# A parcel that carried units cancelled before it shipped (see `shipped`).
+_with_shipments_cancelled: Final = changer(
+    Order, "status", "version", "applied_keys", "shipments", "cancelled_units"
+)
 _SHIPMENT_RANK: Final = {_SS.SHIPPED: 0, _SS.IN_TRANSIT: 1, _SS.DELIVERED: 2}
 _DELIVERED_RANK: Final = 2
 # The order's status once every stocked unit has shipped, by its slowest parcel's
@@ -75,23 +82,54 @@ def shipped_by_line(order: Order) -> dict[str, int]:
     return shipped
 
 
+def cancelled_by_line(order: Order) -> dict[str, int]:
+    """The units refunded before they shipped, by line id (lines with none absent).
+
+    See `Order.cancelled_units`: no parcel will carry them.
+    """
+    return {part.line_id: part.quantity for part in order.cancelled_units}
+
+
 def unshipped_lines(order: Order) -> tuple[ShipmentLine, ...]:
     """The units no parcel of the order has carried yet, one part per line.
 
     What a `Shipped` event's `lines` are when one parcel takes the rest of
     the order: ship with a tracking number you already have (a 3PL's)
     without asking a carrier for a label (`Shipping.ship` does that). In
-    the order's line order; empty once every unit has shipped. The order
-    desk page shows it in use.
+    the order's line order; empty once every unit has shipped. Units a
+    refund paid back before they shipped (`Order.cancelled_units`) are not
+    among them: no parcel will carry them. The order desk page shows it in
+    use.
 
     .. versionadded:: 0.1.0
     """
     shipped = shipped_by_line(order)
-    return tuple(
-        ShipmentLine(line.line_id, line.quantity - shipped.get(line.line_id, 0))
-        for line in order.lines
-        if line.quantity > shipped.get(line.line_id, 0)
-    )
+    cancelled = cancelled_by_line(order) if order.cancelled_units else {}
+    parts = []
+    for line in order.lines:
+        line_id = line.line_id
+        left = line.quantity - shipped.get(line_id, 0) - cancelled.get(line_id, 0)
+        if left > 0:
+            parts.append(ShipmentLine(line_id, left))
+    return tuple(parts)
+
+
+def status_once_shipped(order: Order) -> OrderStatus:
+    """The order's status once every stocked unit has shipped or been cancelled.
+
+    Its slowest parcel's; a `PARTIALLY_SHIPPED` order whose last unshipped
+    units a refund cancelled (`Order.cancelled_units`) moves on to it. The
+    order's own status when it has no parcel, or is not shipped in full.
+    """
+    if not order.shipments or order.status is not _PARTIALLY_SHIPPED:
+        return order.status
+    shipped = shipped_by_line(order)
+    cancelled = cancelled_by_line(order)
+    for line in order.lines:
+        done = shipped.get(line.line_id, 0) + cancelled.get(line.line_id, 0)
+        if line.stocked and done < line.quantity:
+            return order.status
+    return _slowest(order.shipments)
 
 
 def shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
@@ -120,7 +158,53 @@ def shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
         f"shipments[{shipment_id}]", "", f"{event.carrier} {event.tracking_number}"
     )
     status = _slowest(shipments) if all_shipped else _PARTIALLY_SHIPPED
+    if order.cancelled_units:
+        carried = _carried_cancelled(order, event)
+        if carried is not None:
+            cancelled, changes = carried
+            return commit(
+                order,
+                event,
+                now,
+                status,
+                (change, *changes),
+                _with_shipments_cancelled,
+                shipments,
+                cancelled,
+            )
     return commit(order, event, now, status, (change,), with_shipments, shipments)
+
+
+def _carried_cancelled(
+    order: Order, event: Shipped
+) -> tuple[tuple[RefundLine, ...], tuple[FieldChange, ...]] | None:
+    """The cancelled units left once the event's parcel carried some of them.
+
+    A parcel that carried units cancelled before it shipped (the packer
+    left them in the box) shipped them all the same: they are no longer
+    cancelled, and the refund paid back shipped units. `None` when the
+    parcel carried none of them.
+    """
+    shipped = shipped_by_line(order)
+    for part in event.lines:
+        shipped[part.line_id] = shipped.get(part.line_id, 0) + part.quantity
+    ordered = {line.line_id: line.quantity for line in order.lines}
+    kept: list[RefundLine] = []
+    changes: list[FieldChange] = []
+    for unit in order.cancelled_units:
+        line_id = unit.line_id
+        left = min(unit.quantity, ordered[line_id] - shipped.get(line_id, 0))
+        if left != unit.quantity:
+            changes.append(
+                new_change(f"cancelled_units[{line_id}]", str(unit.quantity), str(left))
+            )
+        if left > 0:
+            kept.append(
+                unit if left == unit.quantity else attrs.evolve(unit, quantity=left)
+            )
+    if not changes:
+        return None
+    return tuple(kept), tuple(changes)
 
 
 def unstocked_alone(order: Order, event: Shipped) -> bool:
@@ -150,7 +234,10 @@ def _check_shipment(order: Order, event: Shipped) -> bool:
 
     An order has shipped in full once every unit of its stocked lines has:
     an unstocked line (a gift card, a fee, a download) needs no parcel,
-    though a parcel may carry it.
+    though a parcel may carry it, and nor do units refunded before they
+    shipped (`Order.cancelled_units`). Over-shipping is judged against the
+    units ordered alone: a parcel that carried a cancelled unit all the same
+    left the warehouse, and is kept.
     """
     ordered = {line.line_id: line.quantity for line in order.lines}
     shipping: dict[str, int] = {}
@@ -171,8 +258,12 @@ def _check_shipment(order: Order, event: Shipped) -> bool:
                 f"of {ordered[part.line_id]} ordered"
             )
             raise refuse(order, event, reason)
+    cancelled = cancelled_by_line(order) if order.cancelled_units else {}
     for line in order.lines:
-        if line.stocked and shipping.get(line.line_id, 0) < line.quantity:
+        line_id = line.line_id
+        # A parcel that carried cancelled units goes past the quantity: done.
+        done = shipping.get(line_id, 0) + cancelled.get(line_id, 0)
+        if line.stocked and done < line.quantity:
             return False
     return True
 

@@ -163,11 +163,15 @@ class PaymentRecord:
 class RefundLine:
     """Units of one order line a refund pays back.
 
+    Also what `Order.cancelled_units` keeps: the units of a line a refund
+    paid back before any parcel carried them.
+
     Attributes:
         line_id: The order line.
         quantity: Units refunded.
         restock: Whether the channel put them back on sale (its word only:
-            orderkit's inventory ledger is not moved by it).
+            orderkit's inventory ledger is not moved by it; units refunded
+            before they shipped go back to available whatever it says).
 
     .. versionadded:: 0.1.0
     """

@@ -23,7 +23,7 @@ from cattrs.gen import make_dict_structure_fn
 
 from orderkit.errors import StructureError
 from orderkit.money import Money
-from orderkit.orders import OrderLine, Saga
+from orderkit.orders import Order, OrderLine, Saga
 from orderkit.pricing import Refund
 from orderkit.serialization._collections import WriteItems, WriteOptional
 from orderkit.serialization._policies import is_function_type, refuse_function
@@ -255,6 +255,7 @@ _INLINE: Final[tuple[tuple[UnstructureHook, str], ...]] = (
 # after documents of it were stored, they leave those documents as they
 # were, and a reader that predates them reads what they default to.
 OMITTED_AT_DEFAULT: Final[Mapping[type, frozenset[str]]] = {
+    Order: frozenset({"cancelled_units"}),
     OrderLine: frozenset({"stocked"}),
     Refund: frozenset({"provider_id", "lines"}),
     Saga: frozenset({"tasks"}),

@@ -208,7 +208,8 @@ def read_order(o: Data) -> Order:
     cancel_reason = get("cancel_reason")
     keys = get("applied_keys", ())
     address_changed_at = get("address_changed_at")
-    # Ledgers, cases and price changes are rare: the constructors read them.
+    # Ledgers, cases, price changes and cancelled units are rare: the
+    # constructors read them.
     after_sales = get("after_sales", ())
     price_changes = get("price_changes", ())
     parked = get("parked", ())
@@ -243,6 +244,8 @@ def read_order(o: Data) -> Order:
         and not parked
         and (type(review) is list or type(review) is tuple)
         and not review
+        # Absent or empty; any other value is the constructor's to judge.
+        and get("cancelled_units", ()) in ((), [])
     ):
         unusual()
     order = _ORDER()
@@ -273,7 +276,7 @@ def read_order(o: Data) -> Order:
     order.after_sales = ()
     order.price_changes = ()
     order.parked = ()
-    order.review = ()
+    order.review = order.cancelled_units = ()
     order.saga = None
     order.__class__ = Order
     # The checks of Order.__attrs_post_init__: read_lines made check_lines',
@@ -292,7 +295,15 @@ Reader = Callable[[Data], Any]
 # constructors, so the converter's hooks for their types do not matter to it.
 UNREAD: Final[dict[type, frozenset[str]]] = {
     Order: frozenset(
-        {"payment_ledger", "after_sales", "price_changes", "parked", "review", "saga"}
+        {
+            "payment_ledger",
+            "after_sales",
+            "price_changes",
+            "parked",
+            "review",
+            "saga",
+            "cancelled_units",
+        }
     ),
 }
 

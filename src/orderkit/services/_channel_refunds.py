@@ -11,11 +11,12 @@ payload and the refund webhook both state it) comes off once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Final, overload
 
 import attrs
 import pendulum
 
+from orderkit._fast import copier
 from orderkit.errors import (
     CaptureExceedsAuthorisation,
     CurrencyMismatch,
@@ -29,6 +30,7 @@ from orderkit.money import Money
 from orderkit.orders import (
     AuditRecord,
     Batch,
+    FieldChange,
     Order,
     OrderEvent,
     OutboxMessage,
@@ -39,12 +41,19 @@ from orderkit.orders import (
     apply_all,
     record_payments,
 )
+from orderkit.orders._parcels import (
+    cancelled_by_line,
+    shipped_by_line,
+    status_once_shipped,
+)
+from orderkit.orders._payments import RefundLine
 from orderkit.ports import UnitOfWork
 from orderkit.pricing import PaymentLedger, RefundState
 from orderkit.services._desk_notes import refund_correction
 from orderkit.services._saga_steps import REFUND, refund_after_ship, with_payments
 
 
+_copy_order: Final = copier(Order)
 # The sagas that move money: `refund`, and `capture` (`_sagas._CAPTURE`, not
 # importable here: `_sagas` imports the desk). One of them may be at the
 # provider with money sized before a channel's refund.
@@ -123,7 +132,10 @@ def record_channel_refund(
     captures. Its ledger id is the channel's refund id, requested and
     settled when the channel made it, with the units it names
     (`Refund.lines`); one recorded pending under that id is settled.
-    Recorded under the refund's key, by the channel.
+    Recorded under the refund's key, by the channel. The units it names
+    that no parcel carried yet are cancelled in the same record
+    (`cancelled_before_shipment`); a refund recorded already cancels
+    nothing more.
 
     A refund the ledger keeps under another id, whose provider id is the
     channel's refund id (one the desk sent through the channel's own
@@ -154,7 +166,7 @@ def record_channel_refund(
         raise CurrencyMismatch("amount", refund.amount.currency.code, order.currency)
     itemised = _itemised(order, refund, now)
     if itemised is not None:
-        return itemised
+        return cancelled_before_shipment(itemised, refund.lines)
     if refund.key in order.applied_keys:
         return Unchanged(order, f"key {refund.key} was applied before")
     known = order.payments if payments is None else payments
@@ -202,7 +214,7 @@ def record_channel_refund(
     # One a host recorded pending gains the units the channel names; a
     # refund the desk sent, named by its provider id, is another id's.
     ledger = _with_units(ledger, refund)
-    return record_payments(
+    recorded = record_payments(
         order,
         ledger,
         key=refund.key,
@@ -210,6 +222,74 @@ def record_channel_refund(
         source=refund.key.channel,
         now=now,
     )
+    return cancelled_before_shipment(recorded, refund.lines)
+
+
+@overload
+def cancelled_before_shipment(
+    recorded: Recorded, lines: Iterable[RefundLine]
+) -> Recorded: ...
+@overload
+def cancelled_before_shipment(
+    recorded: Recorded | Unchanged, lines: Iterable[RefundLine]
+) -> Recorded | Unchanged: ...
+def cancelled_before_shipment(
+    recorded: Recorded | Unchanged, lines: Iterable[RefundLine]
+) -> Recorded | Unchanged:
+    """`recorded` with the refunded units no parcel carried yet cancelled.
+
+    For each of the refund's `lines`, the units of its order line neither
+    shipped nor cancelled already are cancelled (`Order.cancelled_units`),
+    up to the refund line's quantity: no parcel will carry them. Units
+    shipped already are a refund after shipment, and cancel nothing. The
+    record names each change, `cancelled_units[<line id>]`, old to new
+    quantity. A `PARTIALLY_SHIPPED` order whose last unshipped units are
+    cancelled has shipped in full: it moves on to its slowest parcel's
+    status in the same record. An order with no parcel keeps its status,
+    even with every unit cancelled: its channel states its own
+    cancellation. `Unchanged` is returned as it is: nothing was recorded.
+    """
+    if isinstance(recorded, Unchanged):
+        return recorded
+    order = recorded.order
+    ordered = {line.line_id: line.quantity for line in order.lines}
+    shipped = shipped_by_line(order)
+    cancelled = cancelled_by_line(order)
+    before = dict(cancelled)
+    for part in lines:
+        line_id = part.line_id
+        if line_id not in ordered:
+            continue
+        done = shipped.get(line_id, 0) + cancelled.get(line_id, 0)
+        more = min(part.quantity, ordered[line_id] - done)
+        if more > 0:
+            cancelled[line_id] = cancelled.get(line_id, 0) + more
+    if cancelled == before:
+        return recorded
+    changes = tuple(
+        FieldChange(
+            f"cancelled_units[{line_id}]",
+            str(before.get(line_id, 0)),
+            str(cancelled[line_id]),
+        )
+        for line_id in ordered
+        if cancelled.get(line_id, 0) != before.get(line_id, 0)
+    )
+    units = tuple(
+        RefundLine(line_id, cancelled[line_id])
+        for line_id in ordered
+        if cancelled.get(line_id, 0)
+    )
+    # Judged on a copy first: cancelling the last units not shipped of a
+    # partly shipped order moves its status, which `Order` then checks.
+    status = status_once_shipped(_copy_order(order, cancelled_units=units))
+    new = attrs.evolve(order, cancelled_units=units, status=status)
+    record = attrs.evolve(
+        recorded.record,
+        to_status=status,
+        changes=(*recorded.record.changes, *changes),
+    )
+    return Recorded(new, record)
 
 
 def _itemised(
@@ -289,7 +369,9 @@ def intake_batch(
     the order states (`ChannelOrder` checked they fit); an order that
     states none has no payment to take them from, and they are not
     recorded (they are for `OrderDesk.record_refund` on an order the desk
-    has already).
+    has already). Units a refund names are cancelled before any parcel the
+    events state (`cancelled_before_shipment`); a parcel carrying them
+    ships them, and only the rest stays cancelled.
     """
     # Most orders state no refund: their intake reads no capture either.
     captures = (

@@ -118,6 +118,7 @@ from orderkit.services._desk_stock import (
     SETTLED_BY_ENDING,
     OrderStock,
     check_opened,
+    held_for_cancelled,
     owner_of,
 )
 from orderkit.services._desk_tracking import carrier_hold, parcel_event
@@ -1041,6 +1042,18 @@ class OrderDesk:
         were bought, with the cases that passed inspection, is recorded
         and the order waits for a person (`review` gains `"refund"`).
 
+        Units the refund names that no parcel carried yet are cancelled
+        (`Order.cancelled_units`, up to the refund's quantity of each line;
+        a refund after shipment cancels nothing), named in the refund's
+        audit record (`cancelled_units[<line id>]`): no pick task asks for
+        them, and the order has shipped in full once the rest has. Their
+        committed stock goes back to available in the same unit (an
+        `UNALLOCATE` movement keyed `<refund.key>:cancel`). An order being
+        picked (`PICKING`, or a `pick` saga in flight) waits for a person
+        to take the units out of the box (`review` gains
+        `"cancelled_units"`). One with every unit cancelled keeps its
+        status: its channel states its own cancellation.
+
         Returns:
             `Recorded`; `Unchanged` when the ledger has the refund settled
             already, or its key was applied.
@@ -1105,13 +1118,18 @@ class OrderDesk:
                 cause = ("channel_refund", refund.refund_id)
                 corrected = corrected_refund(uow, order, outcome.order, cause, now)
                 records = [outcome.record]
+                # The last unshipped units cancelled: the order shipped in full.
+                passed = (
+                    () if outcome.order.status is order.status else (outcome.order,)
+                )
+                outcome = self._cancelled(uow, order, outcome, records, now)
                 twice = lines_paid_twice(outcome.order) - lines_paid_twice(order)
                 if twice:
                     # Units a case returned, refunded already.
                     held, said = held_as_paid_twice(outcome.order, twice, now)
                     outcome = attrs.evolve(outcome, order=held)
                     records.append(said)
-                self._store(uow, order, outcome.order, records, now)
+                self._store(uow, order, outcome.order, records, now, passed=passed)
                 if corrected is not None:
                     uow.outbox.add([corrected])
                 uow.commit()
@@ -1128,6 +1146,33 @@ class OrderDesk:
             f"{outcome.problem}; the buyer may have been paid back twice: the "
             "order waits for a person (review 'refund')",
         ) from outcome
+
+    def _cancelled(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        outcome: Recorded,
+        records: list[AuditRecord],
+        now: pendulum.DateTime,
+    ) -> Recorded:
+        """`outcome` with the units its refund cancelled given back.
+
+        Units refunded before they shipped go back to available
+        (`OrderStock.give_back_cancelled`, keyed by the refund's key); an
+        order the warehouse may be picking waits for a person to take them
+        out of the box (`review` gains `"cancelled_units"`), its record
+        added to `records`.
+        """
+        if outcome.order.cancelled_units == order.cancelled_units:
+            return outcome
+        self._stock(uow).give_back_cancelled(
+            order, outcome.order, f"{outcome.record.key}:cancel"
+        )
+        if not _picking(order):
+            return outcome
+        held, said = held_for_cancelled(order, outcome.order, now)
+        records.append(said)
+        return attrs.evolve(outcome, order=held)
 
     def update(
         self, incoming: ChannelOrder
@@ -1398,6 +1443,12 @@ class OrderDesk:
         messages = order_messages(passed, new, refunds, now, language)
         if messages:
             uow.outbox.add(messages)
+
+
+def _picking(order: Order) -> bool:
+    """Whether the warehouse may be picking the order: `PICKING`, or a pick saga."""
+    saga = order.saga
+    return order.status is _S.PICKING or (saga is not None and saga.name == PICK)
 
 
 def _units_only(order: Order, outcome: Recorded | RefundExceedsCapture) -> bool:

@@ -27,9 +27,11 @@ from orderkit.inventory._routing import route_summed
 from orderkit.money import Money
 from orderkit.orders import (
     AfterSalesCase,
+    AuditRecord,
     Cancelled,
     CaseState,
     Closed,
+    FieldChange,
     Order,
     OrderEvent,
     OrderStatus,
@@ -38,13 +40,14 @@ from orderkit.orders import (
 )
 from orderkit.orders._aftersales import restock_key
 from orderkit.orders._messages import known_order_stream
-from orderkit.orders._parcels import shipped_by_line
+from orderkit.orders._parcels import cancelled_by_line, shipped_by_line
 from orderkit.ports import Clock, LedgerStore, Outbox
 from orderkit.pricing import PaymentLedger
 from orderkit.services._balance_reads import balances_by_sku
 from orderkit.services._desk_edits import EDITED
 from orderkit.services._desk_notes import (
     cases_owed,
+    held_telling,
     just_passed,
     paid_twice_once_passed,
     returns,
@@ -76,15 +79,25 @@ is refused): the money was taken, so it is kept, and a person decides.
 
 _RELEASE_HOLDS_STOCK: Final = HELD_WITHOUT_STOCK | {"stock"}
 
+CANCELLED_UNITS: Final = "cancelled_units"
+"""Why an order waits for a person once a refund cancelled units being picked.
+
+A channel refunded units before they shipped (`Order.cancelled_units`)
+while the warehouse was picking the order (`PICKING`, or a `pick` saga in
+flight): the packer takes them out of the box, then a person releases it.
+"""
+
 SETTLED_BY_ENDING: Final = (HELD_WITHOUT_STOCK - {"payment"}) | {
     "stock",
     "overpaid",
     EDITED,
+    CANCELLED_UNITS,
 }
 """Why an order waits for a person that its cancellation or close settles.
 
 Lines its channel changed (`"edited"`) no longer bill anyone: the trail
-keeps what the channel changed.
+keeps what the channel changed. Units cancelled while picking
+(`"cancelled_units"`) go back to the shelf with the rest of the order.
 
 An ended order takes no stock: whether it may (intake's reasons, a purchase
 limit among them) or where its stock went (`"stock"`: paid after its stock
@@ -94,6 +107,24 @@ many included (`"overpaid"`: the saga sends back all its payments hold); a
 payment it could not take (`"payment"`: no saga knows of it), a refund, a
 label or pick tasks to void and a carrier's exception still need a person.
 """
+
+
+def held_for_cancelled(
+    before: Order, after: Order, now: pendulum.DateTime
+) -> tuple[Order, AuditRecord]:
+    """`after` waiting for a person to take units out of the box, and its record.
+
+    The record names each line's units cancelled since `before`
+    (`cancelled_units[<line id>]`, old to new): the packer takes them out.
+    An order waiting for it already keeps waiting, told of the new ones.
+    """
+    old = cancelled_by_line(before)
+    said = [
+        FieldChange(f"cancelled_units[{line_id}]", str(old.get(line_id, 0)), str(n))
+        for line_id, n in cancelled_by_line(after).items()
+        if n != old.get(line_id, 0)
+    ]
+    return held_telling(after, CANCELLED_UNITS, said, now)
 
 
 def owner_of(order: Order) -> str:
@@ -310,6 +341,10 @@ class OrderStock:
                 # high-water mark, which a worker with a clock ahead moved on.
                 continue
             committed = True
+        if committed and order.cancelled_units:
+            # Refunded before the payment was recorded, while the holds were
+            # live: committed whole, the cancelled units go back now.
+            self._trim(order, f"{event.key}:cancelled")
         stockless = not committed
         # Held without stock (at intake, or short of it): `release` holds it,
         # when a person decided; a payment meanwhile does not.
@@ -320,6 +355,30 @@ class OrderStock:
             except InsufficientStock as error:
                 return error.shortages
         return ()
+
+    def _trim(self, order: Order, key: str) -> None:
+        """Give back the committed units the order no longer needs (`_demand`).
+
+        Units a refund cancelled while the order's holds were live: the
+        ledger has no partial release of a live hold, so they were committed
+        with the rest.
+        """
+        owner = owner_of(order)
+        holds = self._store.holds(owner=owner, state=HoldState.COMMITTED)
+        demand = _demand(order)
+        have: dict[str, int] = {}
+        for hold in holds:
+            have[hold.sku] = have.get(hold.sku, 0) + hold.unshipped
+        wanted = [
+            (sku, quantity - demand.get(sku, 0))
+            for sku, quantity in sorted(have.items())
+            if quantity > demand.get(sku, 0)
+        ]
+        if wanted:
+            back = [part for _, part in _from_holds(holds, wanted)]
+            self._ledger.unallocate(
+                owner, back, reason="refunded before shipment", key=key
+            )
 
     def _shipped(
         self, order: Order, event: Shipped, holds: Sequence[Hold]
@@ -370,17 +429,71 @@ class OrderStock:
                 owner_of(order), back, reason="cancelled", key=f"{event.key}:back"
             )
 
+    def give_back_cancelled(
+        self, before: Order, after: Order, key: str
+    ) -> tuple[StockLine, ...]:
+        """Give back the stocked units `after` cancelled that `before` had not.
+
+        Units a refund paid back before they shipped (`Order.cancelled_units`)
+        leave the order's allocation: committed and unshipped, they stay on
+        hand and become available again (one `UNALLOCATE` movement per
+        location, keyed by `key`, reason "refunded before shipment"), taken
+        from the order's committed holds as its pick tasks take them, oldest
+        first. Units the order has no committed stock for (it waits for
+        stock, or its holds are live: not paid yet) are not the ledger's to
+        give back: nothing moves for them.
+
+        Returns:
+            The lines given back; empty when none were.
+        """
+        old = cancelled_by_line(before)
+        skus = {line.line_id: line.sku for line in after.lines if line.stocked}
+        wanted = [
+            (skus[line_id], quantity - old.get(line_id, 0))
+            for line_id, quantity in cancelled_by_line(after).items()
+            if line_id in skus and quantity > old.get(line_id, 0)
+        ]
+        if not wanted:
+            return ()
+        owner = owner_of(after)
+        holds = self._store.holds(owner=owner, state=HoldState.COMMITTED)
+        # Only what was committed and not shipped: `_from_holds` would ask
+        # the rest of the ledger, which refuses it.
+        left: dict[str, int] = {}
+        for hold in holds:
+            left[hold.sku] = left.get(hold.sku, 0) + hold.unshipped
+        capped: list[tuple[str, int]] = []
+        for sku, quantity in wanted:
+            taken = min(quantity, left.get(sku, 0))
+            if taken:
+                left[sku] -= taken
+                capped.append((sku, taken))
+        if not capped:
+            return ()
+        back = [part for _, part in _from_holds(holds, capped)]
+        self._ledger.unallocate(owner, back, reason="refunded before shipment", key=key)
+        return tuple(back)
+
     def pick_tasks(self, order: Order) -> tuple[PickTask, ...]:
         """One pick task per location holding the order's committed units.
 
         Each stocked line's units come from where they were committed,
         oldest holds first; the task id names the order and the location, so
         sending a task again is the same task. Unstocked lines are picked
-        from nowhere: an order of those alone has no task.
+        from nowhere: an order of those alone has no task, and units a
+        refund cancelled before they shipped (`Order.cancelled_units`) are
+        not picked.
         """
         holds = self._store.holds(owner=owner_of(order), state=HoldState.COMMITTED)
-        lines = [line for line in order.lines if line.stocked]
-        wanted = [(line.sku, line.quantity) for line in lines]
+        cancelled = cancelled_by_line(order)
+        lines = [
+            line
+            for line in order.lines
+            if line.stocked and line.quantity > cancelled.get(line.line_id, 0)
+        ]
+        wanted = [
+            (line.sku, line.quantity - cancelled.get(line.line_id, 0)) for line in lines
+        ]
         by_location: dict[str, list[PickLine]] = {}
         # One pass over all lines: two lines of one SKU share its committed
         # units, so the second takes what the first left, not the same units.
@@ -632,11 +745,16 @@ def _check_returnable(
 
 
 def _demand(order: Order) -> dict[str, int]:
-    """The units by SKU the order's stocked lines still need: not shipped yet."""
+    """The units by SKU the order's stocked lines still need.
+
+    Not shipped yet, nor cancelled by a refund before they shipped.
+    """
     shipped = shipped_by_line(order)
+    cancelled = cancelled_by_line(order)
     demand: dict[str, int] = {}
     for line in order.lines:
-        left = line.quantity - shipped.get(line.line_id, 0)
+        line_id = line.line_id
+        left = line.quantity - shipped.get(line_id, 0) - cancelled.get(line_id, 0)
         if line.stocked and left > 0:
             demand[line.sku] = demand.get(line.sku, 0) + left
     return demand
