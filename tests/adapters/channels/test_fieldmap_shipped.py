@@ -330,7 +330,7 @@ class TestSpec:
 
         assert refused(spec) == {
             "events[1].type": "is not an event type; known: cancelled, closed,"
-            " payment_captured, shipped"
+            " payment_captured, refund, shipped"
         }
 
 

@@ -119,6 +119,15 @@ EVENT_TARGETS: Final[Mapping[str, Mapping[str, _Target]]] = {
         "amount": _Target("money", required=True),
         "event_id": _EVENT_ID,
     },
+    # Money the channel sent back: a `ChannelRefund` among the order's
+    # `refunds`, keyed by its id, not an event of the lifecycle.
+    "refund": {
+        "occurred_at": _OCCURRED_AT,
+        "refund_id": _Target("id", required=True),
+        "amount": _Target("money", required=True),
+        "payment_id": _Target("id", required=False),
+        "reason": _Target("text", required=False),
+    },
     "cancelled": {
         "occurred_at": _OCCURRED_AT,
         "reason": _Target("text", required=True),

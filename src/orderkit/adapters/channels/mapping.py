@@ -6,7 +6,8 @@ each canonical field sits in the channel's payload, how to read it (`text`,
 fill in, how the channel's statuses map onto the lifecycle, where the lines
 are (and which of them have no stock behind them), which discounts it
 states (each an offer with its issuer) and which later events (a payment, a
-cancellation, the parcel of the whole order) the payload states. It is an
+cancellation, the parcel of the whole order, money the channel sent back)
+the payload states. It is an
 `orderkit.ports.ChannelPayloads`: `parse(payload, topic=)` returns
 `orderkit.integrations.ChannelOrder` records, and reports every missing or
 malformed field at once, each with its payload path.
@@ -55,6 +56,7 @@ from orderkit.errors import (
 from orderkit.integrations import (
     ChannelOrder,
     ChannelRecord,
+    ChannelRefund,
     load_json,
     read_list,
     read_object,
@@ -194,7 +196,7 @@ def _order_from(
     amounts = [reader.read(offer.field) for offer in fieldmap._offers]  # noqa: SLF001
     lines = _lines_from(fieldmap, reader)
     status = values.get("status")
-    events = _events_from(
+    stated = _events_from(
         fieldmap,
         reader,
         values.get("order_id"),
@@ -202,8 +204,9 @@ def _order_from(
         values.get("total"),
         lines=lines,
     )
-    if len(errors) > start or lines is None or events is None:
+    if len(errors) > start or lines is None or stated is None:
         return None
+    events, refunds = stated
     got = {target: value for target, value in values.items() if value is not None}
     order_id = str(got["order_id"])
     buyer = reader.build(
@@ -280,6 +283,7 @@ def _order_from(
             channel_status=str(reader.unmapped.get("status", got["status"])),
             events=events,
             updated_at=got.get("updated_at"),
+            refunds=refunds,
         )
     )
 
@@ -353,8 +357,16 @@ def _events_from(  # noqa: PLR0913 - the order's parts the events need
     total: object,
     *,
     lines: tuple[OrderLine, ...] | None,
-) -> tuple[OrderEvent, ...] | None:
+) -> tuple[tuple[OrderEvent, ...], tuple[ChannelRefund, ...]] | None:
+    """The events and the channel's refunds the payload states, oldest first.
+
+    `None` when one of them failed to read (each failure is in the reader's
+    errors).
+    """
     stated: list[OrderEvent] = []
+    # Each refund with where its fields came from, for `ChannelOrder`'s
+    # complaints about it (`refunds[0].amount`).
+    refunds: list[tuple[ChannelRefund, dict[str, str]]] = []
     failed = False
     for spec in fieldmap._events:  # noqa: SLF001
         if spec.statuses and status not in spec.statuses:
@@ -379,6 +391,10 @@ def _events_from(  # noqa: PLR0913 - the order's parts the events need
         ):
             failed = True
             continue
+        if spec.type == "refund":
+            if not _add_refund(refunds, fieldmap.channel, order_id, got, event_reader):
+                failed = True
+            continue
         events = event_reader.build(
             functools.partial(
                 _event, fieldmap.channel, spec, order_id, got, lines or ()
@@ -392,7 +408,65 @@ def _events_from(  # noqa: PLR0913 - the order's parts the events need
         return None
     # Oldest first, as ChannelOrder promises; ties keep the spec's order (and
     # a parcel's PickingStarted before its Shipped).
-    return tuple(sorted(stated, key=lambda event: event.occurred_at))
+    events = tuple(sorted(stated, key=lambda event: event.occurred_at))
+    return events, _in_time_order(refunds, reader)
+
+
+def _in_time_order(
+    refunds: list[tuple[ChannelRefund, dict[str, str]]], reader: _Reader
+) -> tuple[ChannelRefund, ...]:
+    """The refunds oldest first, their fields' paths known by their places.
+
+    `ChannelOrder` names a refund it refuses by its place (`refunds[0].amount`),
+    which the reader then moves to the payload path it came from.
+    """
+    refunds.sort(key=lambda found: found[0].created_at)
+    for i, (_, sources) in enumerate(refunds):
+        for target, path in sources.items():
+            reader.sources[f"refunds[{i}].{target}"] = path
+    return tuple(refund for refund, _ in refunds)
+
+
+def _add_refund(
+    refunds: list[tuple[ChannelRefund, dict[str, str]]],
+    channel: str,
+    order_id: str,
+    got: Mapping[str, Any],
+    reader: _Reader,
+) -> bool:
+    """Add the refund a `refund` table read to `refunds`; `False` if refused.
+
+    An amount of zero is no refund: exports write 0 where there was none.
+    """
+    amount: Money = got["amount"]
+    if amount.amount == 0:
+        return True
+    refund = reader.build(
+        functools.partial(_refund, channel, order_id, got),
+        fallback=reader.sources.get("amount"),
+    )
+    if refund is None:
+        return False
+    refunds.append((refund, reader.sources))
+    return True
+
+
+def _refund(channel: str, order_id: str, got: Mapping[str, Any]) -> ChannelRefund:
+    """The money a `refund` table states the channel sent back, keyed by its id.
+
+    Its key names the refund, not its time: the refund webhook a host maps
+    otherwise, or the same payload again, is the same refund.
+    """
+    refund_id: str = got["refund_id"]
+    return ChannelRefund(
+        refund_id=refund_id,
+        order_id=order_id,
+        key=IdempotencyKey(channel, "refund", order_id, refund_id),
+        amount=got["amount"],
+        created_at=got["occurred_at"],
+        payment_id=got.get("payment_id"),
+        reason=_text_or_empty(got.get("reason")),
+    )
 
 
 def _paid_as_free(
@@ -589,11 +663,14 @@ class FieldMap:
         `closed` (`occurred_at`, optional `reason`) or `shipped`
         (`occurred_at`, `carrier`, `tracking_number`, optional
         `shipment_id`, the tracking number by default); each takes an
-        optional `event_id`. A `shipped` event is one parcel carrying
-        every line of the order in full (unstocked lines too), stated
-        with a `PickingStarted` at the same time just before it: the
-        channel has no picking step, and the lifecycle parks a parcel no
-        picking came before.
+        optional `event_id`. A `refund` (`occurred_at`, `refund_id`,
+        `amount`, optional `payment_id` and `reason`) is money the channel
+        sent back: a `ChannelRefund` among the order's `refunds`, keyed by
+        its refund id, none when its amount is zero. A `shipped` event is
+        one parcel carrying every line of the order in full (unstocked
+        lines too), stated with a `PickingStarted` at the same time just
+        before it: the channel has no picking step, and the lifecycle
+        parks a parcel no picking came before.
 
         A line's `stocked` target says whether its units come out of the
         ledger (`OrderLine.stocked`): a flag (`true`/`false`, `1`/`0`, as
