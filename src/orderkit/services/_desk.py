@@ -1049,7 +1049,8 @@ class OrderDesk:
         them, and the order has shipped in full once the rest has. Their
         committed stock goes back to available in the same unit (an
         `UNALLOCATE` movement keyed `<refund.key>:cancel`). An order being
-        picked (`PICKING`, or a `pick` saga in flight) waits for a person
+        picked (`PICKING`, a `pick` saga in flight, or `PARTIALLY_SHIPPED`:
+        another warehouse may be packing the rest) waits for a person
         to take the units out of the box (`review` gains
         `"cancelled_units"`). One with every unit cancelled keeps its
         status: its channel states its own cancellation.
@@ -1446,9 +1447,16 @@ class OrderDesk:
 
 
 def _picking(order: Order) -> bool:
-    """Whether the warehouse may be picking the order: `PICKING`, or a pick saga."""
+    """Whether a warehouse may be picking the order's units.
+
+    `PICKING`, a pick saga in flight, or `PARTIALLY_SHIPPED`: one warehouse
+    shipped its parcel while another may still be packing the rest.
+    """
     saga = order.saga
-    return order.status is _S.PICKING or (saga is not None and saga.name == PICK)
+    return order.status in _PICKED_STATUSES or (saga is not None and saga.name == PICK)
+
+
+_PICKED_STATUSES: Final = frozenset({_S.PICKING, _S.PARTIALLY_SHIPPED})
 
 
 def _units_only(order: Order, outcome: Recorded | RefundExceedsCapture) -> bool:

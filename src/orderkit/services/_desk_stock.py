@@ -395,7 +395,7 @@ class OrderStock:
         try:
             self._ledger.ship(
                 owner_of(order),
-                [part for _, part in _from_holds(holds, wanted)],
+                [part for _, part in _from_holds(_parcel_holds(holds, wanted), wanted)],
                 reason=f"shipment {event.shipment_id}",
                 key=str(event.key),
             )
@@ -799,6 +799,44 @@ def _from_holds(
         if need:
             lines.append((i, StockLine(sku, rows[0][1] if rows else _NOWHERE, need)))
     return lines
+
+
+def _parcel_holds(
+    holds: Sequence[Hold], wanted: Sequence[tuple[str, int]]
+) -> list[Hold]:
+    """The committed holds a parcel of `wanted` left from: one location's, if known.
+
+    A parcel leaves one warehouse, but a `Shipped` event names none: an
+    order split between two takes each parcel from the location whose
+    committed units it matches, so that one warehouse's parcel never comes
+    out of the other's stock. First the one location whose units not
+    shipped yet are the parcel exactly (the warehouse shipped its whole
+    pick task), else the one location that alone holds enough for it. When
+    no single location is known (or the order holds one location's units
+    only), every committed hold, oldest first, as before.
+    """
+    committed = [hold for hold in holds if hold.state is HoldState.COMMITTED]
+    left: dict[str, dict[str, int]] = {}
+    for hold in committed:
+        if hold.unshipped:
+            at = left.setdefault(hold.location, {})
+            at[hold.sku] = at.get(hold.sku, 0) + hold.unshipped
+    if len(left) < 2:  # one location, or none: nothing to choose
+        return committed
+    parcel: dict[str, int] = {}
+    for sku, quantity in wanted:
+        parcel[sku] = parcel.get(sku, 0) + quantity
+    exact = [location for location, units in left.items() if units == parcel]
+    enough = [
+        location
+        for location, units in left.items()
+        if all(units.get(sku, 0) >= quantity for sku, quantity in parcel.items())
+    ]
+    chosen = exact if len(exact) == 1 else enough
+    if len(chosen) != 1:
+        return committed
+    (location,) = chosen
+    return [hold for hold in committed if hold.location == location]
 
 
 def _in_lock_order(holds: Iterable[Hold]) -> list[Hold]:
