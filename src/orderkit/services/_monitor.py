@@ -77,6 +77,11 @@ class StuckReason(enum.StrEnum):
     settle) for `review_limit` or longer."""
     STATUS_LIMIT = "status_limit"
     """No status change within the limit its status allows."""
+    EVENT_PARKED = "event_parked"
+    """An event has waited for the one before it (a parcel for its picking,
+    a delivery scan for its transit scan) for `parked_limit` or longer: the
+    step it needs never came, and the order goes no further until someone
+    states it. The detail names the waiting events."""
     NO_SHIP_BY = "no_ship_by"
     """Awaiting shipment, and its ship-by deadline cannot be counted: the SLA's
     business calendar does not cover a year the count reaches (China's next
@@ -139,7 +144,7 @@ def _optional_limit(field: str) -> Validator:
 class StuckRules:
     """How long an order may wait, as data.
 
-    Four kinds of limit, checked in this order:
+    Five kinds of limit, checked in this order:
 
     - the ship-by deadline, for orders awaiting shipment (paid, picking,
       partially shipped): from the `ship_by` mapping given to
@@ -152,6 +157,10 @@ class StuckRules:
       after `since + review_limit` the order is stuck (`AWAITING_REVIEW`),
       counted from when it entered its status, since the order does not
       keep when the reason was added (it errs towards flagging);
+    - an event parked for its predecessor (`Order.parked`), in any status:
+      at or after the oldest one's `occurred_at + parked_limit` the order is
+      stuck (`EVENT_PARKED`), counted from when the event happened, since
+      the order does not keep when it arrived (it errs towards flagging);
     - a per-status limit on the time since the last status change: at or
       after `since + limits[status]` the order is stuck (`STATUS_LIMIT`).
 
@@ -180,6 +189,10 @@ class StuckRules:
             runs more often than that). `None` turns the check off.
         review_limit: How long an order may wait for a person; 1 hour.
             `None` turns the check off.
+        parked_limit: How long an event may wait for the one before it; 6
+            hours (a warehouse states its picking, and a carrier its
+            transit scan, within hours of the step after). `None` turns the
+            check off.
 
     Raises:
         ValidationError: A limit that is not a positive timedelta, a
@@ -201,6 +214,9 @@ class StuckRules:
     )
     review_limit: dt.timedelta | None = attrs.field(
         default=dt.timedelta(hours=1), validator=_optional_limit("review_limit")
+    )
+    parked_limit: dt.timedelta | None = attrs.field(
+        default=dt.timedelta(hours=6), validator=_optional_limit("parked_limit")
     )
 
     def sla_for(self, channel: str) -> SlaPolicy | None:
@@ -414,6 +430,11 @@ def _stuck(
         if not order.review or rules.review_limit is None
         else plus(since, rules.review_limit)
     )
+    parked_due = (
+        None
+        if not order.parked or rules.parked_limit is None
+        else plus(min(e.occurred_at for e in order.parked), rules.parked_limit)
+    )
     limit = rules.limits.get(order.status)
     if due is not None and now >= due:
         found = StuckReason.PAST_SHIP_BY, due, ""
@@ -422,6 +443,9 @@ def _stuck(
         found = StuckReason.SAGA_STALLED, saga_due, detail
     elif review_due is not None and now >= review_due:
         found = StuckReason.AWAITING_REVIEW, review_due, ", ".join(order.review)
+    elif parked_due is not None and now >= parked_due:
+        waiting = ", ".join(type(event).__name__ for event in order.parked)
+        found = StuckReason.EVENT_PARKED, parked_due, f"parked: {waiting}"
     elif limit is not None and now >= plus(since, limit):
         found = StuckReason.STATUS_LIMIT, plus(since, limit), ""
     if missing is not None:
@@ -465,8 +489,9 @@ def stuck_orders(
     reason to wait for a person. An order is flagged at most once, by the
     first limit it passed in `StuckRules`' order: a broken ship-by promise
     (`PAST_SHIP_BY`) first, because it is the one the buyer feels, then a
-    stalled saga (`SAGA_STALLED`), a person's review (`AWAITING_REVIEW`) and
-    a passed status limit (`STATUS_LIMIT`). Every limit is half-open: an
+    stalled saga (`SAGA_STALLED`), a person's review (`AWAITING_REVIEW`), an
+    event parked for the one before it (`EVENT_PARKED`) and a passed status
+    limit (`STATUS_LIMIT`). Every limit is half-open: an
     order is stuck at the exact deadline instant. An order awaiting shipment
     whose ship-by the SLA cannot count (its calendar lacks a year the count
     reaches) is flagged at once: by its other limits as ever, the missing
