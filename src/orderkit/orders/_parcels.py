@@ -139,6 +139,12 @@ def shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
         if shipment.shipment_id == shipment_id:
             reason = f"shipment {shipment_id!r} has shipped already"
             return Stale(order, event, reason)
+        if _same_parcel(event, shipment):
+            reason = (
+                f"tracking number {event.tracking_number!r} with the same units"
+                f" is shipment {shipment.shipment_id!r}, shipped already"
+            )
+            return Stale(order, event, reason)
     cell = CELLS[order.status, Shipped]
     if cell is not _BY_SHIPMENTS:
         if order.status in _SHIPPED_IN_FULL and unstocked_alone(order, event):
@@ -205,6 +211,25 @@ def _carried_cancelled(
     if not changes:
         return None
     return tuple(kept), tuple(changes)
+
+
+def _same_parcel(event: Shipped, shipment: Shipment) -> bool:
+    """Whether `event` reports `shipment` again, under another shipment id.
+
+    A 3PL that retries its report may give the parcel a new id, and two
+    sources (the channel, the warehouse) may report one parcel under ids of
+    their own: the same tracking number with the same units is the parcel
+    shipped already. Counted twice, it would ship the order's other units
+    on paper and take their stock a second time. Other units under the
+    same number are another record of the same box (a shop that fulfils
+    two lines apart and packs them together): shipped as well.
+    """
+    return shipment.tracking_number == event.tracking_number and sorted(
+        event.lines, key=_line_of
+    ) == sorted(shipment.lines, key=_line_of)
+
+
+_line_of: Final = attrgetter("line_id", "quantity")
 
 
 def unstocked_alone(order: Order, event: Shipped) -> bool:
