@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
@@ -38,7 +39,12 @@ from orderkit.errors import (
     UnknownPayment,
     ValidationError,
 )
-from orderkit.integrations import ChannelTransaction, TrackingStatus
+from orderkit.integrations import (
+    ChannelTransaction,
+    Label,
+    TrackingEvent,
+    TrackingStatus,
+)
 from orderkit.money import Money
 from orderkit.orders import (
     Address,
@@ -436,6 +442,49 @@ class TestShipping:
         assert order.saga is None
         assert "label" in order.review
         assert payments.captured("alipay-77") == cny("0.00")
+
+    def test_an_address_changed_while_booking_is_not_shipped_to_the_old_one(
+        self, shop: Shop, payments: FakePayments, carrier: FakeCarrier
+    ) -> None:
+        # A carrier as the port promises: asked again for a shipment id, it
+        # returns the label it booked, whatever address it is given.
+        booked: dict[str, Label] = {}
+
+        class KeyedByShipment:
+            def create_label(
+                self, shipment_id: str, address: Address, *, parcels: int = 1
+            ) -> Label:
+                if shipment_id not in booked:
+                    booked[shipment_id] = carrier.create_label(
+                        shipment_id, address, parcels=parcels
+                    )
+                return booked[shipment_id]
+
+            def tracking(self, tracking_number: str) -> Sequence[TrackingEvent]:
+                return carrier.tracking(tracking_number)
+
+        accepted_and_paid(shop, payments)
+        lossy = faulty(KeyedByShipment(), FaultPlan(script=[Fault.REPLY_LOST]))
+        with pytest.raises(CallTimedOut):
+            shop.shipping(lossy).ship(CH, "DY-2001", "SHIP-1")  # booked, reply lost
+        moved = AddressChanged(
+            order_id="DY-2001",
+            key=IdempotencyKey(CH, "trade.address", "DY-2001", "1"),
+            occurred_at=shop.clock.now(),
+            address=Address("CN", "北京市", "北京市", "朝阳区", "建国路 8 号"),
+        )
+
+        recorded = shop.desk.record(CH, "DY-2001", moved)
+
+        assert "label" in recorded.order.review
+        with pytest.raises(IllegalTransition, match="void label"):
+            shop.shipping(KeyedByShipment()).resume(CH, "DY-2001")
+        order = stored(shop.unit)
+        assert order.saga is None
+        assert order.shipments == ()
+        assert order.status is OrderStatus.PAID
+        assert "label" in order.review
+        assert holds(shop.unit) == [("committed", 2, 0)]
 
     def test_an_unpaid_order_is_not_shipped(
         self, shop: Shop, carrier: FakeCarrier

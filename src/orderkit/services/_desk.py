@@ -38,6 +38,7 @@ from orderkit.inventory import Shortage
 from orderkit.money import Money
 from orderkit.orders import (
     EVENT_TYPES,
+    AddressChanged,
     AfterSalesCase,
     Applied,
     AuditRecord,
@@ -92,6 +93,7 @@ from orderkit.services._desk_notes import (
     held_as_paid_twice,
     held_for,
     held_for_payments,
+    held_telling,
     just_passed,
     lines_paid_twice,
     order_messages,
@@ -732,6 +734,7 @@ class OrderDesk:
             new, ending = pick_ended(new, now)
             records.extend(ending)
             new = _held_if_picked(new, picked, now, records)
+            new = _held_if_readdressed(order, new, batch, now, records)
             new = _held_if_refused(new, event, batch, now, records)
             for refund in refunds:
                 new = owe(new, refund, now)
@@ -1740,6 +1743,47 @@ def _held_if_picked(
     if not picked or PICK in order.review:
         return order
     held, record = picked_for_nobody(order, picked, now)
+    records.append(record)
+    return held
+
+
+# The ship saga (`_sagas._SHIP`, not importable here: `_sagas` imports the
+# desk), which books the parcel's label to the address the order has then.
+_SHIP_SAGA: Final = "ship"
+# Why an order waits for a person: a label booked, or being booked, to an
+# address the buyer has changed since. The person voids it, as for a label
+# the order refused.
+_LABEL: Final = "label"
+
+
+def _held_if_readdressed(
+    before: Order,
+    order: Order,
+    batch: Batch,
+    now: pendulum.DateTime,
+    records: list[AuditRecord],
+) -> Order:
+    """An order whose address changed while its label was booked, held for a person.
+
+    The ship saga asked the carrier for a label to the address the order
+    had; the carrier keeps that label for the shipment id, so resuming
+    would ship the parcel to the old address with no word. The audit
+    record names the address the label went to and the new one.
+    """
+    saga = before.saga
+    if saga is None or saga.name != _SHIP_SAGA or order.address == before.address:
+        return order
+    if not any(
+        isinstance(o, Applied) and isinstance(o.event, AddressChanged)
+        for o in batch.outcomes
+    ):
+        return order
+    said = FieldChange(
+        "address",
+        str(before.address),
+        f"{order.address}; the label of shipment {saga.key} may carry the old one",
+    )
+    held, record = held_telling(order, _LABEL, [said], now)
     records.append(record)
     return held
 

@@ -393,7 +393,14 @@ class Shipping:
             ) from refused
         problem = None
         if order.shipment(shipment_id) is None:
-            problem = self._record(channel, order, saga, label)
+            # Held for "label" while this saga runs: the buyer's address
+            # changed after the label was asked for (`OrderDesk.record`), and
+            # the carrier answers with the label to the old one.
+            problem = (
+                "its address changed after the label was booked"
+                if "label" in order.review
+                else self._record(channel, order, saga, label)
+            )
         result = f"{label.carrier} {label.tracking_number}"
         if problem is None:
             order = steps.finish(
