@@ -199,6 +199,12 @@ def _route(
     else:
         candidates = stocked
 
+    if len(candidates) == 1 and strategy is not RoutingStrategy.NEAREST:
+        # One place to ship from (the order desk's usual policy): no ranking
+        # and no search. What the general path below returns and raises
+        # for one candidate, as it would.
+        return _route_one(wanted, stock, candidates[0])
+
     skus = tuple(wanted)
     needs = tuple(wanted.values())
     offers = {
@@ -242,6 +248,26 @@ def _route(
     return _new_route(
         tuple([_new_line(skus[j], useful[i], quantity) for i, j, quantity in pieces])
     )
+
+
+def _route_one(
+    wanted: dict[str, int], stock: dict[tuple[str, str], int], place: str
+) -> Route:
+    """`_route` with `place` the only candidate, ranked by any strategy but nearest.
+
+    It ships every line whole, in the demand's order, or the demand's short
+    SKUs are refused (each need is positive, so stock that covers them all
+    makes `place` useful, and the one set that fills the order).
+    """
+    offers = [
+        (sku, need, max(0, stock.get((sku, place), 0))) for sku, need in wanted.items()
+    ]
+    short = [
+        Shortage(sku, None, need, units) for sku, need, units in offers if units < need
+    ]
+    if short:
+        raise InsufficientStock(short)
+    return _new_route(tuple([_new_line(sku, place, need) for sku, need, _ in offers]))
 
 
 def _demand(demand: object) -> dict[str, int]:
@@ -294,7 +320,15 @@ def _balances(
     stock: dict[tuple[str, str], int] = {}
     seen: set[tuple[str, str]] = set()
     stocked: dict[str, None] = {}
-    for i, balance in enumerate(as_tuple(balances, "balances", Balance)):
+    # A list of balances, as a store returns them (the order desk's every
+    # order), passes `as_tuple` as it is: its ABC checks cost more than
+    # the loop below. Anything else goes through it, to be refused there.
+    items: Sequence[Balance]
+    if type(balances) is list and all(type(b) is Balance for b in balances):
+        items = balances
+    else:
+        items = as_tuple(balances, "balances", Balance)
+    for i, balance in enumerate(items):
         key = (balance.sku, balance.location)
         # Two balances of one SKU at one place: summing or picking one would
         # guess at which snapshot is right.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from json.encoder import encode_basestring
@@ -56,10 +57,29 @@ def sellable_messages(
     at = now if created_at is None else created_at
     messages = []
     for sku, balances in balances_by_sku(ledger, now, sorted(set(skus))).items():
-        by_location = sorted((b.location, b.sellable()) for b in balances)
-        if by_location:
-            messages.append(_sellable_message(sku, by_location, cause, at))
+        if not balances:
+            continue
+        # Every change of stock sends these (the order desk's every order):
+        # a SKU at one location, as most are, has nothing to sort.
+        if len(balances) == 1:
+            (one,) = balances
+            by_location = [(one.location, one.sellable())]
+        else:
+            by_location = sorted([(b.location, b.sellable()) for b in balances])
+        messages.append(_sellable_message(sku, by_location, cause, at))
     return messages
+
+
+@functools.lru_cache(maxsize=4096)
+def _sku_parts(sku: str) -> tuple[str, str, bool]:
+    """A SKU's JSON string, its stream, and whether the stream is one a message takes.
+
+    Worked out once per SKU, not on every message: a busy SKU is told of on
+    every order. Bounded, as a catalogue is not.
+    """
+    stream = sellable_stream(sku)
+    fits = stream.isprintable() and len(stream) <= MAX_STREAM_LENGTH
+    return encode_basestring(sku), stream, fits
 
 
 def _sellable_message(
@@ -76,22 +96,22 @@ def _sellable_message(
     sort_keys=True)` writes it: its keys sorted, its separators, and its own
     string escapes.
     """
-    figures = ", ".join(f"{encode_basestring(at)}: {n}" for at, n in by_location)
-    total = sum([n for _, n in by_location])
+    if len(by_location) == 1:
+        # One location, as most SKUs have: no join, no sum.
+        ((place, total),) = by_location
+        figures = f"{encode_basestring(place)}: {total}"
+    else:
+        figures = ", ".join([f"{encode_basestring(at)}: {n}" for at, n in by_location])
+        total = sum([n for _, n in by_location])
+    encoded, stream, stream_fits = _sku_parts(sku)
     body = (
-        f'{{"locations": {{{figures}}}, "sellable": {total},'
-        f' "sku": {encode_basestring(sku)}}}'
+        f'{{"locations": {{{figures}}}, "sellable": {total}, "sku": {encoded}}}'
     ).encode()
     message_id = fit_id(f"sellable:{sku}:{cause}")
-    stream = sellable_stream(sku)
     # What the constructor would check of the parts that vary (both start
     # with a name, so neither is blank; the id fits): a SKU or a cause it
     # would refuse goes to it, to be refused as it refuses them.
-    if (
-        message_id.isprintable()
-        and stream.isprintable()
-        and len(stream) <= MAX_STREAM_LENGTH
-    ):
+    if stream_fits and message_id.isprintable():
         return made_message(message_id, stream, "sellable", body, now)
     return OutboxMessage(
         message_id=message_id,
