@@ -18,7 +18,7 @@ import pytest
 from orderkit.adapters.channels.mapping import FieldMap
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
-from orderkit.errors import MappingError, ValidationError
+from orderkit.errors import IdempotencyConflict, MappingError, ValidationError
 from orderkit.integrations import ChannelOrder
 from orderkit.money import Money
 from orderkit.orders import OrderStatus
@@ -151,7 +151,9 @@ class TestParse:
 
         (refund,) = record.refunds
         assert refund.refund_id == "88001"
-        assert refund.key == IdempotencyKey("pinduoduo", "refund", ORDER_SN, "88001")
+        assert refund.key == IdempotencyKey(
+            "pinduoduo", "refund", ORDER_SN, "88001:100.00"
+        )
         assert refund.amount == Money("100.00", "CNY")
         assert refund.created_at == pendulum.datetime(2026, 11, 11, 0, 0, 0)
         assert refund.reason == "不想要了"
@@ -286,6 +288,22 @@ class TestDesk:
         before = orders.order("pinduoduo", ORDER_SN)
 
         orders.update(parse_one(refunded(10000)))
+
+        assert orders.order("pinduoduo", ORDER_SN) == before
+        assert owed(unit) == ["158.00"]
+
+    def test_a_refund_restated_with_another_amount_is_refused(self) -> None:
+        # An order's running total of refunds under one id: 100.00, then
+        # 150.00. Taken as the first, the rest would be owed and sent again.
+        unit = MemoryUnitOfWork()
+        clock = FrozenClock(pendulum.datetime(2026, 11, 11, 2, 0))
+        orders = desk(unit, clock)
+        orders.accept(parse_one(order()))
+        orders.update(parse_one(refunded(10000)))
+        before = orders.order("pinduoduo", ORDER_SN)
+
+        with pytest.raises(IdempotencyConflict):
+            orders.update(parse_one(refunded(15000)))
 
         assert orders.order("pinduoduo", ORDER_SN) == before
         assert owed(unit) == ["158.00"]

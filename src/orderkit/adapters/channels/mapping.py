@@ -454,14 +454,20 @@ def _add_refund(
 def _refund(channel: str, order_id: str, got: Mapping[str, Any]) -> ChannelRefund:
     """The money a `refund` table states the channel sent back, keyed by its id.
 
-    Its key names the refund, not its time: the refund webhook a host maps
-    otherwise, or the same payload again, is the same refund.
+    Its key names the refund and its amount, not its time: the same payload
+    again is the same refund (and a refund webhook a host maps otherwise,
+    under the same refund id, comes off once: the ledger knows the id). An
+    amount stated again under the same id with another figure (an order's
+    running total of refunds read as one refund) is not applied as the
+    first one was: the desk refuses it (`IdempotencyConflict`) rather than
+    leave the rest owed and pay it twice.
     """
     refund_id: str = got["refund_id"]
+    amount: Money = got["amount"]
     return ChannelRefund(
         refund_id=refund_id,
         order_id=order_id,
-        key=IdempotencyKey(channel, "refund", order_id, refund_id),
+        key=IdempotencyKey(channel, "refund", order_id, f"{refund_id}:{amount.amount}"),
         amount=got["amount"],
         created_at=got["occurred_at"],
         payment_id=got.get("payment_id"),
@@ -666,7 +672,7 @@ class FieldMap:
         optional `event_id`. A `refund` (`occurred_at`, `refund_id`,
         `amount`, optional `payment_id` and `reason`) is money the channel
         sent back: a `ChannelRefund` among the order's `refunds`, keyed by
-        its refund id, none when its amount is zero. A `shipped` event is
+        its refund id and amount, none when its amount is zero. A `shipped` event is
         one parcel carrying every line of the order in full (unstocked
         lines too), stated with a `PickingStarted` at the same time just
         before it: the channel has no picking step, and the lifecycle
