@@ -103,7 +103,9 @@ def accept_paid(orders: OrderDesk, lines: list[OrderLine]) -> None:
     )
 
 
-def parcel(shipment_id: str, *parts: tuple[str, int]) -> Shipped:
+def parcel(
+    shipment_id: str, *parts: tuple[str, int], location: str | None = None
+) -> Shipped:
     return Shipped(
         order_id=ID,
         key=IdempotencyKey("wms", "shipped", ID, shipment_id),
@@ -112,6 +114,7 @@ def parcel(shipment_id: str, *parts: tuple[str, int]) -> Shipped:
         lines=[ShipmentLine(line_id, quantity) for line_id, quantity in parts],
         carrier="SF",
         tracking_number=f"SF{shipment_id}",
+        location=location,
     )
 
 
@@ -195,6 +198,47 @@ class TestEachParcelLeavesItsOwnWarehouse:
         assert figures(unit, clock, TEA, "SZ-1") == (2, 0, 1)
         assert figures(unit, clock, CUP, "SZ-1") == (0, 0, 0)
         assert figures(unit, clock, TEA, "SH-1") == (2, 0, 2)
+
+
+class TestAParcelThatNamesItsWarehouse:
+    """A sender that knows where the parcel left says so: no judging."""
+
+    def test_shanghais_first_box_of_two_leaves_shanghai(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        orders = desk(unit, clock, {(TEA, "SH-1"): 3, (TEA, "SZ-1"): 3})
+        accept_paid(orders, tins(5))
+
+        # Two tins are Shenzhen's whole task: unnamed, the parcel would be
+        # judged Shenzhen's.
+        orders.record(CH, ID, parcel("SH-P1", ("L1", 2), location="SH-1"))
+
+        assert figures(unit, clock, TEA, "SH-1") == (1, 0, 1)
+        assert figures(unit, clock, TEA, "SZ-1") == (3, 0, 2)
+
+    def test_an_even_split_takes_the_named_warehouse(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        orders = desk(unit, clock, {(TEA, "SH-1"): 1, (TEA, "SZ-1"): 1})
+        accept_paid(orders, tins(2))
+
+        orders.record(CH, ID, parcel("SZ-P1", ("L1", 1), location="SZ-1"))
+
+        assert figures(unit, clock, TEA, "SZ-1") == (0, 0, 0)
+        assert figures(unit, clock, TEA, "SH-1") == (1, 0, 1)
+
+    def test_a_warehouse_that_holds_none_of_it_is_short(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        orders = desk(unit, clock, {(TEA, "SH-1"): 5})
+        accept_paid(orders, tins(2))
+
+        recorded = orders.record(CH, ID, parcel("SZ-P1", ("L1", 2), location="SZ-1"))
+
+        # The parcel left all the same; the ledger's figures wait for a person.
+        assert recorded.order.status is OrderStatus.SHIPPED
+        assert "stock" in recorded.order.review
+        assert figures(unit, clock, TEA, "SH-1") == (5, 0, 2)
 
 
 class TestARefundWhileAnotherWarehousePacks:

@@ -12,6 +12,7 @@ from orderkit._time import to_utc
 from orderkit._validate import (
     instance_of,
     items_of,
+    optional_name,
     optional_text,
     text,
 )
@@ -154,6 +155,11 @@ class Shipped(Event):
         lines: Which lines, and how many units of each, the parcel carries.
         carrier: The carrier's code or name.
         tracking_number: The carrier's tracking number.
+        location: The stock location the parcel left (a warehouse's id, as
+            the inventory ledger names it), when the sender knows it; `None`
+            (the default) when it does not. The order desk takes the
+            parcel's units out of that location's stock; without it, it
+            judges which location of a split order the parcel left.
 
     .. versionadded:: 0.1.0
     """
@@ -164,6 +170,9 @@ class Shipped(Event):
     )
     carrier: str = attrs.field(validator=text("carrier"))
     tracking_number: str = attrs.field(validator=text("tracking_number"))
+    location: str | None = attrs.field(
+        default=None, validator=optional_name("location")
+    )
 
 
 @final

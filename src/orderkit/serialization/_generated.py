@@ -23,7 +23,7 @@ from cattrs.gen import make_dict_structure_fn
 
 from orderkit.errors import StructureError
 from orderkit.money import Money
-from orderkit.orders import Order, OrderLine, Saga
+from orderkit.orders import Order, OrderLine, Saga, Shipped
 from orderkit.pricing import Refund
 from orderkit.serialization._collections import WriteItems, WriteOptional
 from orderkit.serialization._policies import is_function_type, refuse_function
@@ -259,6 +259,7 @@ OMITTED_AT_DEFAULT: Final[Mapping[type, frozenset[str]]] = {
     OrderLine: frozenset({"stocked"}),
     Refund: frozenset({"provider_id", "lines"}),
     Saga: frozenset({"tasks"}),
+    Shipped: frozenset({"location"}),
 }
 
 

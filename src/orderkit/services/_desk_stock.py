@@ -395,7 +395,12 @@ class OrderStock:
         try:
             self._ledger.ship(
                 owner_of(order),
-                [part for _, part in _from_holds(_parcel_holds(holds, wanted), wanted)],
+                [
+                    part
+                    for _, part in _from_holds(
+                        _parcel_holds(holds, wanted, event.location), wanted
+                    )
+                ],
                 reason=f"shipment {event.shipment_id}",
                 key=str(event.key),
             )
@@ -802,19 +807,25 @@ def _from_holds(
 
 
 def _parcel_holds(
-    holds: Sequence[Hold], wanted: Sequence[tuple[str, int]]
+    holds: Sequence[Hold], wanted: Sequence[tuple[str, int]], location: str | None
 ) -> list[Hold]:
     """The committed holds a parcel of `wanted` left from: one location's, if known.
 
-    A parcel leaves one warehouse, but a `Shipped` event names none: an
-    order split between two takes each parcel from the location whose
-    committed units it matches, so that one warehouse's parcel never comes
-    out of the other's stock. First the one location whose units not
-    shipped yet are the parcel exactly (the warehouse shipped its whole
-    pick task), else the one location that alone holds enough for it. When
-    no single location is known (or the order holds one location's units
-    only), every committed hold, oldest first, as before.
+    A parcel leaves one warehouse. One whose `Shipped` event names its
+    `location` leaves that location's holds. One that names none, of an
+    order split between locations, is judged: the one location whose
+    units not shipped yet are the parcel exactly (the warehouse shipped its
+    whole pick task), else the one location that alone holds enough for
+    it. When no single location is known (or the order holds one
+    location's units only), every committed hold, oldest first: a guess,
+    which the sender corrects by naming the location.
     """
+    if location is not None:
+        return [
+            hold
+            for hold in holds
+            if hold.state is HoldState.COMMITTED and hold.location == location
+        ]
     committed = [hold for hold in holds if hold.state is HoldState.COMMITTED]
     left: dict[str, dict[str, int]] = {}
     for hold in committed:
