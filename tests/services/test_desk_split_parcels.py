@@ -267,3 +267,57 @@ class TestARefundWhileAnotherWarehousePacks:
         assert order.status is OrderStatus.PARTIALLY_SHIPPED
         assert "cancelled_units" in order.review
         assert figures(unit, clock, TEA, "SH-1") == (3, 0, 2)
+
+
+def refund_one() -> ChannelRefund:
+    """The buyer cancels one tin before it ships."""
+    return ChannelRefund(
+        refund_id="RF-9",
+        order_id=ID,
+        key=IdempotencyKey(CH, "refund", ID, "RF-9"),
+        amount=cny("10.00"),
+        created_at=T0.add(minutes=30),
+        lines=(RefundLine("L1", 1),),
+    )
+
+
+class TestAParcelOfMoreThanTheOrderHeld:
+    """A tin cancelled and packed all the same left the shelf: the ledger says so."""
+
+    def test_the_extra_unit_comes_off_the_shelf(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        orders = desk(unit, clock, {(TEA, "SH-1"): 5})
+        accept_paid(orders, tins(3))
+        orders.record_refund(CH, ID, refund_one())
+        assert figures(unit, clock, TEA, "SH-1") == (5, 0, 2)
+
+        shipped = orders.record(CH, ID, parcel("SH-P1", ("L1", 3)))
+
+        assert shipped.order.status is OrderStatus.SHIPPED
+        assert "stock" not in shipped.order.review
+        assert figures(unit, clock, TEA, "SH-1") == (2, 0, 0)
+        with unit as uow:
+            kinds = [
+                m.kind.value
+                for m in Ledger(uow.ledger, clock).movements(sku=TEA, location="SH-1")
+            ]
+        assert kinds[-2:] == ["ship", "adjust"]
+
+    def test_a_unit_promised_to_another_buyer_waits_for_a_person(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        orders = desk(unit, clock, {(TEA, "SH-1"): 3})
+        accept_paid(orders, tins(3))
+        orders.record_refund(CH, ID, refund_one())
+        with unit as uow:
+            # The tin given back sold at once: promised to another buyer.
+            Ledger(uow.ledger, clock).reserve("cart-2", [(TEA, "SH-1", 1)])
+            uow.commit()
+
+        shipped = orders.record(CH, ID, parcel("SH-P1", ("L1", 3)))
+
+        assert shipped.order.status is OrderStatus.SHIPPED
+        assert "stock" in shipped.order.review
+        # The order's two tins shipped; the third is a person's to settle.
+        assert figures(unit, clock, TEA, "SH-1") == (1, 1, 0)

@@ -358,8 +358,11 @@ def test_a_parcel_that_carried_a_cancelled_unit_is_kept(
     assert shipped.order.status is OrderStatus.SHIPPED
     assert shipped.order.cancelled_units == ()
     assert ("cancelled_units[L1]", "1", "0") in trail_changes(unit)
-    # The ledger gave the order two units: the third is a person's to find.
-    assert "stock" in shipped.order.review
+    # The ledger gave the order two units: the third, given back when it
+    # was cancelled, comes off the same shelf. Nothing stays allocated.
+    assert "stock" not in shipped.order.review
+    end = balance(unit, clock)
+    assert (end.on_hand, end.allocated, end.available) == (ON_HAND - 3, 0, 7)
 
 
 @settings(

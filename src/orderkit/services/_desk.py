@@ -647,10 +647,14 @@ class OrderDesk:
         `"stock"`, as for an order taken in paid while its stock is short:
         see `accept`; its `HeldForReview` record names each short line, as
         `shortages`): `release` holds its stock once there is some, or the
-        order is cancelled and its money owed back. So does a parcel shipped
-        of units the ledger never gave the order: the shipment is recorded
-        and the ledger's figures wait for a person (`shortages` names what
-        the ledger had `allocated` to the order of each such line). An
+        order is cancelled and its money owed back. A parcel of more units
+        than the ledger gave the order where it left (a unit cancelled and
+        packed all the same) ships the order's units and takes the rest off
+        that location's stock (an `ADJUST` keyed by the parcel); units no
+        location of the order can give, or that were promised to other
+        buyers, are recorded shipped all the same and the ledger's figures
+        wait for a person (`shortages` names what the ledger had
+        `allocated` to the order of each such line). An
         order held at intake (`"duplicate"`, `"limits"`, `"pricing"`,
         `"event"`, `"payment"`), or waiting without stock (`"stock"`), takes
         none when paid (a second payment, the rest of a split one):

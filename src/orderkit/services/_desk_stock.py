@@ -310,8 +310,9 @@ class OrderStock:
             The short lines when the stock the event needs is not the
             order's: paid after its hold lapsed and the stock gone
             meanwhile (what was `available`), or a parcel shipped of units
-            the ledger never gave the order (what was `allocated`). Nothing
-            moved, and a person must decide (restock, adjust, or cancel and
+            the ledger never gave the order (what was `allocated`) and the
+            location it left cannot give either. Nothing moved for them,
+            and a person must decide (restock, adjust, or cancel and
             refund). Empty otherwise.
         """
         holds = self._store.holds(owner=owner_of(order))
@@ -392,26 +393,67 @@ class OrderStock:
         ]
         if not wanted:
             return ()
+        given, beyond = _split_holds(
+            _parcel_holds(holds, wanted, event.location), wanted
+        )
+        if beyond and all(line.location != _NOWHERE for _, line in beyond):
+            return self._shipped_beyond(order, event, given, beyond)
         try:
             self._ledger.ship(
                 owner_of(order),
-                [
-                    part
-                    for _, part in _from_holds(
-                        _parcel_holds(holds, wanted, event.location), wanted
-                    )
-                ],
+                [part for _, part in sorted(given + beyond, key=_first)],
                 reason=f"shipment {event.shipment_id}",
                 key=str(event.key),
             )
         except InsufficientStock as error:
             # The parcel left all the same: the channel's word is kept, and
             # the ledger's figures wait for a person.
-            return tuple(
-                attrs.evolve(s, location=None) if s.location == _NOWHERE else s
-                for s in error.shortages
-            )
+            return _named(error.shortages)
         return ()
+
+    def _shipped_beyond(
+        self,
+        order: Order,
+        event: Shipped,
+        given: list[tuple[int, StockLine]],
+        beyond: list[tuple[int, StockLine]],
+    ) -> tuple[Shortage, ...]:
+        """Ship a parcel that carried more units than the order holds where it left.
+
+        A unit cancelled before it shipped and packed all the same, or one
+        more than the warehouse was asked for: the units left the shelf.
+        The order's units ship from its holds; the rest come off the same
+        location's stock (an `ADJUST` keyed by the parcel), so the shelf's
+        figures stay true and nothing is left allocated. Units the location
+        cannot give (promised to other buyers) are short, for a person.
+        """
+        key = str(event.key)
+        try:
+            if given:
+                self._ledger.ship(
+                    owner_of(order),
+                    [part for _, part in given],
+                    reason=f"shipment {event.shipment_id}",
+                    key=key,
+                )
+        except InsufficientStock as error:
+            return _named(error.shortages)
+        short: list[Shortage] = []
+        for _, line in beyond:
+            try:
+                self._ledger.adjust(
+                    line.sku,
+                    line.location,
+                    delta=-line.quantity,
+                    reason=(
+                        f"shipment {event.shipment_id}: {line.quantity} more than"
+                        f" order {order.order_id} held"
+                    ),
+                    key=f"{key}:beyond:{line.sku}:{line.location}",
+                )
+            except InsufficientStock as error:
+                short.extend(error.shortages)
+        return tuple(short)
 
     def _ended(
         self, order: Order, event: Cancelled | Closed, holds: Sequence[Hold]
@@ -779,12 +821,37 @@ def _from_holds(
 ) -> list[tuple[int, StockLine]]:
     """Where each wanted SKU's units were committed, oldest holds first.
 
+    As `_split_holds`, its two lists in one, in the order of `wanted`.
+    """
+    given, beyond = _split_holds(holds, wanted)
+    return sorted(given + beyond, key=_first)
+
+
+def _first(part: tuple[int, StockLine]) -> int:
+    """A part's index in `wanted`: sorting by it keeps each SKU's parts in order."""
+    return part[0]
+
+
+def _named(shortages: Iterable[Shortage]) -> tuple[Shortage, ...]:
+    """`shortages` with `_NOWHERE` told as no location."""
+    return tuple(
+        attrs.evolve(s, location=None) if s.location == _NOWHERE else s
+        for s in shortages
+    )
+
+
+def _split_holds(
+    holds: Iterable[Hold], wanted: Iterable[tuple[str, int]]
+) -> tuple[list[tuple[int, StockLine]], list[tuple[int, StockLine]]]:
+    """Where each wanted SKU's units were committed, oldest holds first.
+
     Each part comes with the index in `wanted` it serves. The committed
     units are taken once across all of `wanted`: two entries of one SKU
     never both take the same units.
 
-    A SKU wanted beyond what was committed is asked of its first location
-    (or none), so that the ledger refuses it with the shortage.
+    The units beyond what was committed come in the second list, asked of
+    the SKU's first location (or `_NOWHERE`, of none): the ledger refuses
+    them with the shortage, unless the caller takes them otherwise.
     """
     left: dict[tuple[str, str], int] = {}
     for hold in holds:
@@ -792,6 +859,7 @@ def _from_holds(
             row = (hold.sku, hold.location)
             left[row] = left.get(row, 0) + hold.unshipped
     lines: list[tuple[int, StockLine]] = []
+    beyond: list[tuple[int, StockLine]] = []
     for i, (sku, quantity) in enumerate(wanted):
         rows = [row for row in left if row[0] == sku]
         need = quantity
@@ -802,8 +870,8 @@ def _from_holds(
                 need -= taken
                 lines.append((i, StockLine(sku, row[1], taken)))
         if need:
-            lines.append((i, StockLine(sku, rows[0][1] if rows else _NOWHERE, need)))
-    return lines
+            beyond.append((i, StockLine(sku, rows[0][1] if rows else _NOWHERE, need)))
+    return lines, beyond
 
 
 def _parcel_holds(
