@@ -18,6 +18,7 @@ from tests.serialization.test_refund_provider_ids import CONVERTERS
 from orderkit.errors import StructureError, ValidationError
 from orderkit.money import Money
 from orderkit.orders import (
+    Applied,
     Order,
     OrderLine,
     OrderStatus,
@@ -56,8 +57,8 @@ def test_the_rest_shipped_ships_the_order() -> None:
 def test_a_parcel_carrying_cancelled_units_ships_them() -> None:
     order = cancelling(picking(CLOCK, TEAPOT), RefundLine("L4", 2))
     outcome = apply(order, parcel(ShipmentLine("L1", 2), ShipmentLine("L4", 2)), now=T0)
+    assert isinstance(outcome, Applied)
     new = outcome.order
-    assert new is not None
     assert new.status is OrderStatus.SHIPPED
     # One of the two cancelled left in the parcel: one stays cancelled.
     assert new.cancelled_units == (RefundLine("L4", 1),)

@@ -198,6 +198,7 @@ class TestParcelRead:
 
         _, picking, shipped = parse_one(data, FieldMap.from_dict(spec)).events
 
+        assert isinstance(shipped, Shipped)
         assert shipped.shipment_id == "PKG-0001"
         assert shipped.key == IdempotencyKey("pinduoduo", "shipped", ORDER_SN, "42")
         assert picking.key == IdempotencyKey(
