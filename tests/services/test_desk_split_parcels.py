@@ -33,6 +33,7 @@ from orderkit.orders import (
 from orderkit.ports import UnitOfWork
 from orderkit.pricing import Quote
 from orderkit.services import DeskPolicy, Ledger, OrderDesk
+from orderkit.services._desk_stock import OrderStock
 from orderkit.testing import FrozenClock
 
 
@@ -198,6 +199,24 @@ class TestEachParcelLeavesItsOwnWarehouse:
         assert figures(unit, clock, TEA, "SZ-1") == (2, 0, 1)
         assert figures(unit, clock, CUP, "SZ-1") == (0, 0, 0)
         assert figures(unit, clock, TEA, "SH-1") == (2, 0, 2)
+
+
+class TestTheRestIsPicked:
+    def test_pick_tasks_ask_for_what_is_left_to_ship(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        orders = desk(unit, clock, {(TEA, "SH-1"): 3, (TEA, "SZ-1"): 3})
+        accept_paid(orders, tins(5))
+        orders.record(CH, ID, parcel("SZ-P1", ("L1", 2)))
+        order = orders.order(CH, ID)
+
+        with unit as uow:
+            policy = DeskPolicy(locations=["SH-1", "SZ-1"])
+            tasks = OrderStock(uow.ledger, clock, policy, uow.outbox).pick_tasks(order)
+
+        assert [(t.location, [p.quantity for p in t.lines]) for t in tasks] == [
+            ("SH-1", [3])
+        ]
 
 
 class TestAParcelThatNamesItsWarehouse:

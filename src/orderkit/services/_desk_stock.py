@@ -40,7 +40,11 @@ from orderkit.orders import (
 )
 from orderkit.orders._aftersales import restock_key
 from orderkit.orders._messages import known_order_stream
-from orderkit.orders._parcels import cancelled_by_line, shipped_by_line
+from orderkit.orders._parcels import (
+    cancelled_by_line,
+    shipped_by_line,
+    unshipped_lines,
+)
 from orderkit.ports import Clock, LedgerStore, Outbox
 from orderkit.pricing import PaymentLedger
 from orderkit.services._balance_reads import balances_by_sku
@@ -527,20 +531,15 @@ class OrderStock:
         Each stocked line's units come from where they were committed,
         oldest holds first; the task id names the order and the location, so
         sending a task again is the same task. Unstocked lines are picked
-        from nowhere: an order of those alone has no task, and units a
-        refund cancelled before they shipped (`Order.cancelled_units`) are
-        not picked.
+        from nowhere: an order of those alone has no task. Only the units
+        still to ship are picked (`unshipped_lines`): not those a parcel
+        carried already, nor those a refund cancelled before they shipped
+        (`Order.cancelled_units`).
         """
         holds = self._store.holds(owner=owner_of(order), state=HoldState.COMMITTED)
-        cancelled = cancelled_by_line(order)
-        lines = [
-            line
-            for line in order.lines
-            if line.stocked and line.quantity > cancelled.get(line.line_id, 0)
-        ]
-        wanted = [
-            (line.sku, line.quantity - cancelled.get(line.line_id, 0)) for line in lines
-        ]
+        left = {part.line_id: part.quantity for part in unshipped_lines(order)}
+        lines = [line for line in order.lines if line.stocked and line.line_id in left]
+        wanted = [(line.sku, left[line.line_id]) for line in lines]
         by_location: dict[str, list[PickLine]] = {}
         # One pass over all lines: two lines of one SKU share its committed
         # units, so the second takes what the first left, not the same units.
