@@ -34,6 +34,7 @@ from orderkit.inventory import (
     Measure,
     Movement,
     MovementKind,
+    NoOversell,
     Plan,
     Receipt,
     Shortage,
@@ -226,7 +227,9 @@ def _refuse(sku: str, location: str, figures: Figures) -> None:
 
 def _require_known(rows: Rows, row: Row) -> None:
     sku, location = row
-    if not rows.sku_known(sku):
+    # A SKU is known once stock of it was recorded, or a policy set for it:
+    # a new product on pre-order has no stock yet, and its policy says so.
+    if not rows.sku_known(sku) and isinstance(rows.policy(sku), NoOversell):
         raise UnknownSku(sku)
     if not rows.location_known(location):
         raise UnknownLocation(location)

@@ -201,7 +201,11 @@ class OrderStock:
             if not any(allowances.values()):
                 raise
             allowed = [
-                _allowing(balance, allowances[balance.sku]) for balance in balances
+                _allowing(balance, allowances[balance.sku])
+                for balance in [
+                    *balances,
+                    *self._unstocked(order, balances, allowances),
+                ]
             ]
             chosen = self._route(order, demand, allowed)
         deadline = order.pay_by or plus(now, self._policy.pay_window)
@@ -230,6 +234,24 @@ class OrderStock:
                         reason="paid",
                         key=f"{owner}:commit:{hold.hold_id}",
                     )
+
+    def _unstocked(
+        self, order: Order, balances: list[Balance], allowances: dict[str, int]
+    ) -> list[Balance]:
+        """Empty balances where a SKU its policy lets sell without stock has none.
+
+        A new product on pre-order has never been received anywhere: its
+        policy lets each of the channel's locations go below zero, so each
+        may take the order, as routing then chooses.
+        """
+        have = {(balance.sku, balance.location) for balance in balances}
+        return [
+            Balance(sku, location)
+            for sku, allowance in allowances.items()
+            if allowance
+            for location in self._policy.locations_for(order.channel)
+            if (sku, location) not in have
+        ]
 
     def _take_shipped(self, order: Order, now: pendulum.DateTime) -> None:
         """Hold, commit and ship the units of the parcels the order came in with."""

@@ -145,7 +145,10 @@ def ledger_machine(
         def known(self, row: Row) -> Exception | None:
             if row in self.on_hand:
                 return None
-            if row[0] not in {r[0] for r in self.on_hand}:
+            # A SKU with stock recorded, or a policy that sells without it.
+            if row[0] not in {r[0] for r in self.on_hand} and not self.limits.get(
+                row[0]
+            ):
                 return UnknownSku(row[0])
             if row[1] not in {r[1] for r in self.on_hand}:
                 return UnknownLocation(row[1])
