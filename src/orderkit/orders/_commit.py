@@ -72,7 +72,10 @@ _PREDECESSOR: Final = {
     Completed: "Delivered for every shipment",
 }
 _WHY_ILLEGAL: Final = {
-    Cancelled: "something has shipped; open an after-sales case instead",
+    Cancelled: (
+        "something has shipped: a refund naming the units not shipped yet cancels"
+        " them (`OrderDesk.record_refund`); open an after-sales case for the rest"
+    ),
     AddressChanged: "the address cannot change once something has shipped",
     Shipped: "every stocked unit has shipped; only unstocked lines may follow",
 }
