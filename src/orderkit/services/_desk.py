@@ -827,7 +827,10 @@ class OrderDesk:
             UnknownOrder: The desk has no such order.
             ValidationError: `scan` is not a `TrackingEvent`, or no parcel of
                 the order has its tracking number (`field` is
-                `"tracking_number"`).
+                `"tracking_number"`): nothing was recorded. A carrier's push
+                that overtook the parcel's own `Shipped` notice applies once
+                that is recorded: answer the push with a retry, or keep the
+                scan and track it again.
         """
         if not isinstance(scan, TrackingEvent):
             raise ValidationError("scan", scan, "must be a TrackingEvent")

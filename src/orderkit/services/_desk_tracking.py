@@ -58,7 +58,9 @@ def parcel_event(order: Order, scan: TrackingEvent) -> InTransit | Delivered | N
             "tracking_number",
             scan.tracking_number,
             f"no parcel of order {order.order_id!r} has it "
-            f"with carrier {scan.carrier!r}",
+            f"with carrier {scan.carrier!r}: a scan that overtook the parcel's"
+            " own notice applies once the Shipped event is recorded, so answer"
+            " the carrier's push with a retry (or keep it and track it again)",
         )
     if scan.status is TrackingStatus.EXCEPTION:
         return None
