@@ -146,3 +146,29 @@ class TestDesk:
         assert isinstance(paid, Accepted)
         assert paid.order.review == ()
         assert available(unit, clock, "SH-1") + available(unit, clock, "SZ-1") == -2
+
+    def test_a_backordered_sku_stays_where_it_is_stocked(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        # The phone was received at SZ-1 only: its backorders go there, not
+        # to SH-1, which has never stocked it.
+        shops(unit, clock)
+        with unit as uow:
+            ledger = Ledger(uow.ledger, clock)
+            ledger.receive(PHONE, "SZ-1", 1, key="PO-3")
+            uow.commit()
+        desk = OrderDesk(
+            unit,
+            clock,
+            DeskPolicy(locations=["SH-1", "SZ-1"]),
+            Fingerprinter(b"preorder-secret-of-16b"),
+        )
+
+        desk.accept(phone_order("TM-3", paid=True))
+        desk.accept(phone_order("TM-4", paid=True))
+
+        assert available(unit, clock, "SZ-1") == -1
+        with unit as uow:
+            assert Ledger(uow.ledger, clock).balances(sku=PHONE) == [
+                Ledger(uow.ledger, clock).balance(PHONE, "SZ-1")
+            ]

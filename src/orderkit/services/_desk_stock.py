@@ -238,19 +238,19 @@ class OrderStock:
     def _unstocked(
         self, order: Order, balances: list[Balance], allowances: dict[str, int]
     ) -> list[Balance]:
-        """Empty balances where a SKU its policy lets sell without stock has none.
+        """Empty balances of a SKU its policy lets sell without stock, and has none.
 
         A new product on pre-order has never been received anywhere: its
         policy lets each of the channel's locations go below zero, so each
-        may take the order, as routing then chooses.
+        may take the order, as routing then chooses. A SKU with a balance
+        somewhere is sold where it is stocked, as before.
         """
-        have = {(balance.sku, balance.location) for balance in balances}
+        stocked = {balance.sku for balance in balances}
         return [
             Balance(sku, location)
             for sku, allowance in allowances.items()
-            if allowance
+            if allowance and sku not in stocked
             for location in self._policy.locations_for(order.channel)
-            if (sku, location) not in have
         ]
 
     def _take_shipped(self, order: Order, now: pendulum.DateTime) -> None:
