@@ -340,3 +340,30 @@ class TestAParcelOfMoreThanTheOrderHeld:
         assert "stock" in shipped.order.review
         # The order's two tins shipped; the third is a person's to settle.
         assert figures(unit, clock, TEA, "SH-1") == (1, 1, 0)
+
+    def test_two_lines_of_one_sku_beyond_are_one_correction(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        orders = desk(unit, clock, {(TEA, "SH-1"): 5})
+        lines = [*tins(3), OrderLine("L2", TEA, 2, cny("10.00"))]
+        accept_paid(orders, lines)
+        orders.record_refund(
+            CH,
+            ID,
+            ChannelRefund(
+                refund_id="RF-3",
+                order_id=ID,
+                key=IdempotencyKey(CH, "refund", ID, "RF-3"),
+                amount=cny("30.00"),
+                created_at=T0.add(minutes=30),
+                lines=(RefundLine("L1", 3),),
+            ),
+        )
+        assert figures(unit, clock, TEA, "SH-1") == (5, 0, 2)
+
+        # Everything went in the box all the same.
+        shipped = orders.record(CH, ID, parcel("SH-P1", ("L1", 3), ("L2", 2)))
+
+        assert shipped.order.status is OrderStatus.SHIPPED
+        assert "stock" not in shipped.order.review
+        assert figures(unit, clock, TEA, "SH-1") == (0, 0, 0)

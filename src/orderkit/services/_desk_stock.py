@@ -464,18 +464,23 @@ class OrderStock:
                 )
         except InsufficientStock as error:
             return _named(error.shortages)
-        short: list[Shortage] = []
+        # Two lines of one SKU are one correction of its shelf, under one key.
+        extra: dict[tuple[str, str], int] = {}
         for _, line in beyond:
+            row = (line.sku, line.location)
+            extra[row] = extra.get(row, 0) + line.quantity
+        short: list[Shortage] = []
+        for (sku, location), quantity in extra.items():
             try:
                 self._ledger.adjust(
-                    line.sku,
-                    line.location,
-                    delta=-line.quantity,
+                    sku,
+                    location,
+                    delta=-quantity,
                     reason=(
-                        f"shipment {event.shipment_id}: {line.quantity} more than"
+                        f"shipment {event.shipment_id}: {quantity} more than"
                         f" order {order.order_id} held"
                     ),
-                    key=f"{key}:beyond:{line.sku}:{line.location}",
+                    key=f"{key}:beyond:{sku}:{location}",
                 )
             except InsufficientStock as error:
                 short.extend(error.shortages)
