@@ -367,3 +367,35 @@ class TestAParcelOfMoreThanTheOrderHeld:
         assert shipped.order.status is OrderStatus.SHIPPED
         assert "stock" not in shipped.order.review
         assert figures(unit, clock, TEA, "SH-1") == (0, 0, 0)
+
+    def test_the_extra_unit_comes_off_the_shelf_the_parcel_left(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        orders = desk(unit, clock, {(TEA, "SH-1"): 3, (TEA, "SZ-1"): 3})
+        accept_paid(orders, tins(5))
+        orders.record(CH, ID, parcel("SH-P1", ("L1", 3)))  # Shanghai's task
+        orders.record_refund(CH, ID, refund_one())  # Shenzhen keeps one held
+        assert figures(unit, clock, TEA, "SZ-1") == (3, 0, 1)
+
+        # Shenzhen packed the cancelled tin all the same.
+        orders.record(CH, ID, parcel("SZ-P2", ("L1", 2)))
+
+        assert figures(unit, clock, TEA, "SZ-1") == (1, 0, 0)
+        assert figures(unit, clock, TEA, "SH-1") == (0, 0, 0)
+
+    def test_units_held_elsewhere_go_back_when_one_shelf_sent_them_all(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        orders = desk(unit, clock, {(TEA, "SH-1"): 3, (TEA, "SZ-1"): 3})
+        accept_paid(orders, tins(5))
+        with unit as uow:
+            Ledger(uow.ledger, clock).receive(TEA, "SZ-1", 10, key="PO-more")
+            uow.commit()
+
+        # Shenzhen, restocked, sent the whole order.
+        shipped = orders.record(CH, ID, parcel("SZ-P1", ("L1", 5), location="SZ-1"))
+
+        assert shipped.order.status is OrderStatus.SHIPPED
+        assert figures(unit, clock, TEA, "SZ-1") == (8, 0, 0)
+        # Shanghai's three never left: nothing holds them any more.
+        assert figures(unit, clock, TEA, "SH-1") == (3, 0, 0)

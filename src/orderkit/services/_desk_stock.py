@@ -371,7 +371,7 @@ class OrderStock:
         if committed and order.cancelled_units:
             # Refunded before the payment was recorded, while the holds were
             # live: committed whole, the cancelled units go back now.
-            self._trim(order, f"{event.key}:cancelled")
+            self._trim(order, f"{event.key}:cancelled", "refunded before shipment")
         stockless = not committed
         # Held without stock (at intake, or short of it): `release` holds it,
         # when a person decided; a payment meanwhile does not.
@@ -383,12 +383,13 @@ class OrderStock:
                 return error.shortages
         return ()
 
-    def _trim(self, order: Order, key: str) -> None:
+    def _trim(self, order: Order, key: str, reason: str) -> None:
         """Give back the committed units the order no longer needs (`_demand`).
 
-        Units a refund cancelled while the order's holds were live: the
+        Units a refund cancelled while the order's holds were live (the
         ledger has no partial release of a live hold, so they were committed
-        with the rest.
+        with the rest), or left where a parcel did not come from (it carried
+        the order's units from another location's shelf).
         """
         owner = owner_of(order)
         holds = self._store.holds(owner=owner, state=HoldState.COMMITTED)
@@ -403,9 +404,7 @@ class OrderStock:
         ]
         if wanted:
             back = [part for _, part in _from_holds(holds, wanted)]
-            self._ledger.unallocate(
-                owner, back, reason="refunded before shipment", key=key
-            )
+            self._ledger.unallocate(owner, back, reason=reason, key=key)
 
     def _shipped(
         self, order: Order, event: Shipped, holds: Sequence[Hold]
@@ -422,7 +421,11 @@ class OrderStock:
         given, beyond = _split_holds(
             _parcel_holds(holds, wanted, event.location), wanted
         )
-        if beyond and all(line.location != _NOWHERE for _, line in beyond):
+        # The shelf the parcel left: named, or the one its held units came
+        # from. Units beyond the order's holds come off that shelf alone.
+        origin = event.location or _only({part.location for _, part in given})
+        if beyond and origin is not None:
+            beyond = [(i, _at(line, origin)) for i, line in beyond]
             return self._shipped_beyond(order, event, given, beyond)
         try:
             self._ledger.ship(
@@ -450,8 +453,11 @@ class OrderStock:
         more than the warehouse was asked for: the units left the shelf.
         The order's units ship from its holds; the rest come off the same
         location's stock (an `ADJUST` keyed by the parcel), so the shelf's
-        figures stay true and nothing is left allocated. Units the location
-        cannot give (promised to other buyers) are short, for a person.
+        figures stay true, and units the order still holds beyond what it
+        needs (at another location: this shelf sent them instead) go back on
+        sale, so nothing is left allocated. Units the location cannot give
+        (promised to other buyers) are short, for a person, and nothing
+        else is given back: where the units came from is in doubt.
         """
         key = str(event.key)
         try:
@@ -484,7 +490,15 @@ class OrderStock:
                 )
             except InsufficientStock as error:
                 short.extend(error.shortages)
-        return tuple(short)
+        if short:
+            # Where the units came from is in doubt: a person decides.
+            return tuple(short)
+        # The parcel carried units the order held elsewhere: those stay on
+        # their shelf, and go back on sale.
+        self._trim(
+            order, f"{key}:rest", f"shipment {event.shipment_id} came from elsewhere"
+        )
+        return ()
 
     def _ended(
         self, order: Order, event: Cancelled | Closed, holds: Sequence[Hold]
@@ -851,6 +865,16 @@ def _from_holds(
     """
     given, beyond = _split_holds(holds, wanted)
     return sorted(given + beyond, key=_first)
+
+
+def _only(locations: set[str]) -> str | None:
+    """The one location of `locations`; `None` for none or several."""
+    return next(iter(locations)) if len(locations) == 1 else None
+
+
+def _at(line: StockLine, location: str) -> StockLine:
+    """`line` at `location`."""
+    return StockLine(line.sku, location, line.quantity)
 
 
 def _first(part: tuple[int, StockLine]) -> int:
