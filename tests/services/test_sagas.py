@@ -486,6 +486,39 @@ class TestShipping:
         assert "label" in order.review
         assert holds(shop.unit) == [("committed", 2, 0)]
 
+    def test_an_address_changed_during_the_label_call_is_not_shipped_to(
+        self, shop: Shop, payments: FakePayments, carrier: FakeCarrier
+    ) -> None:
+        moved = AddressChanged(
+            order_id="DY-2001",
+            key=IdempotencyKey(CH, "trade.address", "DY-2001", "1"),
+            occurred_at=shop.clock.now(),
+            address=Address("CN", "北京市", "北京市", "朝阳区", "建国路 8 号"),
+        )
+
+        class Booking:
+            """The buyer changes the address while the carrier books the label."""
+
+            def create_label(
+                self, shipment_id: str, address: Address, *, parcels: int = 1
+            ) -> Label:
+                label = carrier.create_label(shipment_id, address, parcels=parcels)
+                shop.desk.record(CH, "DY-2001", moved)
+                return label
+
+            def tracking(self, tracking_number: str) -> Sequence[TrackingEvent]:
+                return carrier.tracking(tracking_number)
+
+        accepted_and_paid(shop, payments)
+
+        with pytest.raises(IllegalTransition, match="void label"):
+            shop.shipping(Booking()).ship(CH, "DY-2001", "SHIP-1")
+
+        order = stored(shop.unit)
+        assert order.shipments == ()
+        assert order.saga is None
+        assert "label" in order.review
+
     def test_an_unpaid_order_is_not_shipped(
         self, shop: Shop, carrier: FakeCarrier
     ) -> None:

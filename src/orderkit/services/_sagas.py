@@ -392,14 +392,19 @@ class Shipping:
                 f"the carrier refused {shipment_id}: {steps.reason_text(refused)}",
             ) from refused
         problem = None
-        if order.shipment(shipment_id) is None:
-            # Held for "label" while this saga runs: the buyer's address
-            # changed after the label was asked for (`OrderDesk.record`), and
-            # the carrier answers with the label to the old one.
+        # Read again: the buyer's address may have changed while the carrier
+        # booked the label (`OrderDesk.record` holds the order for "label"),
+        # and the label goes to the address the order had when asked.
+        with self._unit as uow:
+            now_order = steps.order_of(uow, channel, order_id)
+        if now_order.shipment(shipment_id) is None:
+            readdressed = (
+                now_order.address != order.address or "label" in now_order.review
+            )
             problem = (
                 "its address changed after the label was booked"
-                if "label" in order.review
-                else self._record(channel, order, saga, label)
+                if readdressed
+                else self._record(channel, now_order, saga, label)
             )
         result = f"{label.carrier} {label.tracking_number}"
         if problem is None:
