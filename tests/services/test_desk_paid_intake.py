@@ -34,8 +34,7 @@ from orderkit.orders import (
     OrderPlaced,
     OrderStatus,
     PaymentCaptured,
-    ShipmentLine,
-    Shipped,
+    PickingStarted,
 )
 from orderkit.ports import UnitOfWork
 from orderkit.pricing import LimitRule, LimitScope
@@ -610,19 +609,17 @@ class TestRecordedPaymentRefused:
     ) -> None:
         desk = unpaid_dy1(unit, clock, recorded=[buyer_cancelled(order_id="DY-1")])
         before, records = stored(unit, "DY-1"), trail(unit, "DY-1")
-        parcel = Shipped(
+        # A picking reported after the cancellation (a parcel that left after
+        # it holds the order for a person: test_desk_shipped_after_end.py).
+        picking = PickingStarted(
             order_id="DY-1",
-            key=key("DY-1", "wms.shipped"),
+            key=key("DY-1", "wms.picking"),
             occurred_at=T0.add(hours=2),
-            shipment_id="S1",
-            lines=[ShipmentLine("L1", 2)],
-            carrier="SF",
-            tracking_number="SF0000000001",
         )
 
-        done = desk.record(CH, "DY-1", parcel)
+        done = desk.record(CH, "DY-1", picking)
 
         [rejected] = done.rejected
-        assert rejected.event == parcel
+        assert rejected.event == picking
         assert done.order == before == stored(unit, "DY-1")
         assert trail(unit, "DY-1") == records

@@ -53,6 +53,7 @@ from orderkit.orders import (
     Recorded,
     RefundDue,
     Rejected,
+    Shipped,
     Stale,
     Unchanged,
     apply_all,
@@ -694,7 +695,13 @@ class OrderDesk:
         once picking started waits for a person the same way: `review`
         gains `"pick"`, and its `HeldForReview` record names the tasks to
         void (those its committed units made, read before the cancellation
-        gives them back); its refund goes out as ever.
+        gives them back); its refund goes out as ever. A parcel reported
+        after the order was cancelled or closed is refused by the order
+        (`rejected`), yet it left: the order waits for a person (`review`
+        gains `"shipped_after_end"`, its `HeldForReview` record naming the
+        parcel) and the parcel's units come off the shelf it left (its
+        `location`, or the one the order's holds were at; an `ADJUST` keyed
+        by the parcel), so they are not sold again. Told once.
 
         Every status the order passes writes a `milestone` message for the
         buyer, each under its own id: a parked `Shipped` applied behind a
@@ -723,7 +730,7 @@ class OrderDesk:
             new = _parking(batch.order, batch.parked, order.parked, records, now)
             new = _held_if_payment_refused(uow, new, batch, now, records)
             if new == order:
-                return EventRecorded(order, batch.outcomes, batch.parked)
+                return self._unchanged(uow, order, batch, now)
             picked = _picked(self._stock(uow), order, new)
             refunds = []
             shortages: list[Shortage] = []
@@ -753,6 +760,27 @@ class OrderDesk:
             )
             uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked, tuple(refunds))
+
+    def _unchanged(
+        self, uow: UnitOfWork, order: Order, batch: Batch, now: pendulum.DateTime
+    ) -> EventRecorded:
+        """What `record` returns for an event that changed nothing.
+
+        A parcel an ended order refused left all the same: the order waits
+        for a person (`_held_if_shipped_after_end`) and the parcel's units
+        come off the shelf it left, in this unit.
+        """
+        held = _held_if_shipped_after_end(order, batch, now)
+        if held is None:
+            return EventRecorded(order, batch.outcomes, batch.parked)
+        new, said = held
+        stock = self._stock(uow)
+        for outcome in batch.outcomes:
+            if isinstance(outcome, Rejected) and isinstance(outcome.event, Shipped):
+                stock.left_after_end(order, outcome.event)
+        self._store(uow, order, new, [said], now)
+        uow.commit()
+        return EventRecorded(new, batch.outcomes, batch.parked)
 
     def start_picking(
         self, channel: str, order_id: str, warehouse: Warehouse
@@ -1793,6 +1821,38 @@ def _held_if_readdressed(
     held, record = held_telling(order, _LABEL, [said], now)
     records.append(record)
     return held
+
+
+SHIPPED_AFTER_END: Final = "shipped_after_end"
+"""Why an ended order waits for a person: a parcel left after it was cancelled.
+
+Its stock went back on sale and its money may have gone back to the buyer,
+yet the warehouse or a 3PL reports a parcel: a person recovers the goods
+or the money, and corrects the shelf's figures.
+"""
+
+
+def _held_if_shipped_after_end(
+    order: Order, batch: Batch, now: pendulum.DateTime
+) -> tuple[Order, AuditRecord] | None:
+    """A cancelled or closed order whose parcel left all the same, held for a person.
+
+    The lifecycle refuses the parcel (nothing ships after the end), so
+    nothing else would say so: the stock the order gave back is counted on
+    a shelf it has left. Told once: a redelivery of the parcel, or another
+    one, while the order waits adds nothing.
+    """
+    if order.status not in ENDED or SHIPPED_AFTER_END in order.review:
+        return None
+    refused = [
+        r
+        for r in batch.outcomes
+        if isinstance(r, Rejected) and isinstance(r.event, Shipped)
+    ]
+    if not refused:
+        return None
+    said = FieldChange(SHIPPED_AFTER_END, "", refused_events(refused))
+    return held_for(order, SHIPPED_AFTER_END, now, said)
 
 
 def _held_if_refused(

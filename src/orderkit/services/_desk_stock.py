@@ -500,6 +500,44 @@ class OrderStock:
         )
         return ()
 
+    def left_after_end(self, order: Order, event: Shipped) -> tuple[Shortage, ...]:
+        """Take a parcel that left after the order ended off the shelf it left.
+
+        The order gave its stock back when it ended, so the units are
+        counted on a shelf they have left: they come off the parcel's
+        `location`, or the one location the order's holds were at (an
+        `ADJUST` keyed by the parcel), so no other buyer is sold them.
+        Units that shelf cannot give (promised to others meanwhile), or a
+        parcel whose location is not known, are short: the person the order
+        waits for corrects the figures.
+        """
+        skus = {line.line_id: line.sku for line in order.lines if line.stocked}
+        wanted: dict[str, int] = {}
+        for part in event.lines:
+            if part.line_id in skus:
+                sku = skus[part.line_id]
+                wanted[sku] = wanted.get(sku, 0) + part.quantity
+        holds = self._store.holds(owner=owner_of(order))
+        origin = event.location or _only({hold.location for hold in holds})
+        if origin is None:
+            return tuple(Shortage(sku, None, n, 0) for sku, n in wanted.items())
+        short: list[Shortage] = []
+        for sku, quantity in wanted.items():
+            try:
+                self._ledger.adjust(
+                    sku,
+                    origin,
+                    delta=-quantity,
+                    reason=(
+                        f"shipment {event.shipment_id} left after order"
+                        f" {order.order_id} ended"
+                    ),
+                    key=f"{event.key}:after-end:{sku}",
+                )
+            except InsufficientStock as error:
+                short.extend(error.shortages)
+        return tuple(short)
+
     def _ended(
         self, order: Order, event: Cancelled | Closed, holds: Sequence[Hold]
     ) -> None:
