@@ -145,6 +145,7 @@ from orderkit.services._picking import (
     picked_for_nobody,
     queued,
 )
+from orderkit.services._saga_steps import SHIP
 
 
 _S = OrderStatus
@@ -1782,9 +1783,6 @@ def _held_if_picked(
     return held
 
 
-# The ship saga (`_sagas._SHIP`, not importable here: `_sagas` imports the
-# desk), which books the parcel's label to the address the order has then.
-_SHIP_SAGA: Final = "ship"
 # Why an order waits for a person: a label booked, or being booked, to an
 # address the buyer has changed since. The person voids it, as for a label
 # the order refused.
@@ -1806,7 +1804,7 @@ def _held_if_readdressed(
     record names the address the label went to and the new one.
     """
     saga = before.saga
-    if saga is None or saga.name != _SHIP_SAGA or order.address == before.address:
+    if saga is None or saga.name != SHIP or order.address == before.address:
         return order
     if not any(
         isinstance(o, Applied) and isinstance(o.event, AddressChanged)

@@ -394,9 +394,7 @@ class OrderStock:
         owner = owner_of(order)
         holds = self._store.holds(owner=owner, state=HoldState.COMMITTED)
         demand = _demand(order)
-        have: dict[str, int] = {}
-        for hold in holds:
-            have[hold.sku] = have.get(hold.sku, 0) + hold.unshipped
+        have = _unshipped_by_sku(holds)
         wanted = [
             (sku, quantity - demand.get(sku, 0))
             for sku, quantity in sorted(have.items())
@@ -409,13 +407,7 @@ class OrderStock:
     def _shipped(
         self, order: Order, event: Shipped, holds: Sequence[Hold]
     ) -> tuple[Shortage, ...]:
-        # The parcel's unstocked lines (a gift card in the box) took no stock.
-        skus = {line.line_id: line.sku for line in order.lines if line.stocked}
-        wanted = [
-            (skus[part.line_id], part.quantity)
-            for part in event.lines
-            if part.line_id in skus
-        ]
+        wanted = _stocked_units(order, event)
         if not wanted:
             return ()
         given, beyond = _split_holds(
@@ -470,26 +462,14 @@ class OrderStock:
                 )
         except InsufficientStock as error:
             return _named(error.shortages)
-        # Two lines of one SKU are one correction of its shelf, under one key.
-        extra: dict[tuple[str, str], int] = {}
-        for _, line in beyond:
-            row = (line.sku, line.location)
-            extra[row] = extra.get(row, 0) + line.quantity
-        short: list[Shortage] = []
-        for (sku, location), quantity in extra.items():
-            try:
-                self._ledger.adjust(
-                    sku,
-                    location,
-                    delta=-quantity,
-                    reason=(
-                        f"shipment {event.shipment_id}: {quantity} more than"
-                        f" order {order.order_id} held"
-                    ),
-                    key=f"{key}:beyond:{sku}:{location}",
-                )
-            except InsufficientStock as error:
-                short.extend(error.shortages)
+        short = self._off_shelf(
+            [line for _, line in beyond],
+            lambda n: (
+                f"shipment {event.shipment_id}: {n} more than"
+                f" order {order.order_id} held"
+            ),
+            lambda sku, location: f"{key}:beyond:{sku}:{location}",
+        )
         if short:
             # Where the units came from is in doubt: a person decides.
             return tuple(short)
@@ -511,32 +491,53 @@ class OrderStock:
         parcel whose location is not known, are short: the person the order
         waits for corrects the figures.
         """
-        skus = {line.line_id: line.sku for line in order.lines if line.stocked}
-        wanted: dict[str, int] = {}
-        for part in event.lines:
-            if part.line_id in skus:
-                sku = skus[part.line_id]
-                wanted[sku] = wanted.get(sku, 0) + part.quantity
+        wanted = _stocked_units(order, event)
         holds = self._store.holds(owner=owner_of(order))
         origin = event.location or _only({hold.location for hold in holds})
         if origin is None:
-            return tuple(Shortage(sku, None, n, 0) for sku, n in wanted.items())
+            summed: dict[str, int] = {}
+            for sku, n in wanted:
+                summed[sku] = summed.get(sku, 0) + n
+            return tuple(Shortage(sku, None, n, 0) for sku, n in summed.items())
+        short = self._off_shelf(
+            [StockLine(sku, origin, n) for sku, n in wanted],
+            lambda _: (
+                f"shipment {event.shipment_id} left after order {order.order_id} ended"
+            ),
+            lambda sku, _: f"{event.key}:after-end:{sku}",
+        )
+        return tuple(short)
+
+    def _off_shelf(
+        self,
+        lines: Iterable[StockLine],
+        reason: Callable[[int], str],
+        key: Callable[[str, str], str],
+    ) -> list[Shortage]:
+        """Take units that left with a parcel off their shelf; what it cannot give.
+
+        One `ADJUST` per SKU and location (two lines of one SKU are one
+        correction, under one key), its reason and key made of the units
+        and the row. Units a shelf cannot give (promised to other buyers)
+        are returned short, nothing moved for them.
+        """
+        rows: dict[tuple[str, str], int] = {}
+        for line in lines:
+            row = (line.sku, line.location)
+            rows[row] = rows.get(row, 0) + line.quantity
         short: list[Shortage] = []
-        for sku, quantity in wanted.items():
+        for (sku, location), quantity in rows.items():
             try:
                 self._ledger.adjust(
                     sku,
-                    origin,
+                    location,
                     delta=-quantity,
-                    reason=(
-                        f"shipment {event.shipment_id} left after order"
-                        f" {order.order_id} ended"
-                    ),
-                    key=f"{event.key}:after-end:{sku}",
+                    reason=reason(quantity),
+                    key=key(sku, location),
                 )
             except InsufficientStock as error:
                 short.extend(error.shortages)
-        return tuple(short)
+        return short
 
     def _ended(
         self, order: Order, event: Cancelled | Closed, holds: Sequence[Hold]
@@ -589,9 +590,7 @@ class OrderStock:
         holds = self._store.holds(owner=owner, state=HoldState.COMMITTED)
         # Only what was committed and not shipped: `_from_holds` would ask
         # the rest of the ledger, which refuses it.
-        left: dict[str, int] = {}
-        for hold in holds:
-            left[hold.sku] = left.get(hold.sku, 0) + hold.unshipped
+        left = _unshipped_by_sku(holds)
         capped: list[tuple[str, int]] = []
         for sku, quantity in wanted:
             taken = min(quantity, left.get(sku, 0))
@@ -903,6 +902,24 @@ def _from_holds(
     """
     given, beyond = _split_holds(holds, wanted)
     return sorted(given + beyond, key=_first)
+
+
+def _stocked_units(order: Order, event: Shipped) -> list[tuple[str, int]]:
+    """The parcel's units by SKU, line by line: its unstocked lines took no stock."""
+    skus = {line.line_id: line.sku for line in order.lines if line.stocked}
+    return [
+        (skus[part.line_id], part.quantity)
+        for part in event.lines
+        if part.line_id in skus
+    ]
+
+
+def _unshipped_by_sku(holds: Iterable[Hold]) -> dict[str, int]:
+    """The units `holds` committed and did not ship yet, by SKU."""
+    left: dict[str, int] = {}
+    for hold in holds:
+        left[hold.sku] = left.get(hold.sku, 0) + hold.unshipped
+    return left
 
 
 def _only(locations: set[str]) -> str | None:

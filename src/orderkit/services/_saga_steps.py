@@ -58,6 +58,8 @@ SHIPPABLE: Final = frozenset({_S.PAID, _S.PICKING, _S.PARTIALLY_SHIPPED})
 ACTOR: Final = "orderkit"
 """Who the sagas' own audit records and events name as actor and source."""
 REFUND: Final = "refund"
+SHIP: Final = "ship"
+"""The ship saga's name (`Shipping`), for the modules `_sagas` imports."""
 REQUESTED: Final = "requested"
 RETRY_LATER: Final = (
     TransientError,

@@ -59,7 +59,7 @@ __all__ = ["Checkout", "Refunds", "Shipping", "recover"]
 
 _S = OrderStatus
 _CAPTURE: Final = "capture"
-_SHIP: Final = "ship"
+_SHIP: Final = steps.SHIP
 
 
 @final
