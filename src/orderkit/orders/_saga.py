@@ -10,9 +10,10 @@ import attrs
 import pendulum
 
 from orderkit._time import to_utc
-from orderkit._validate import as_tuple, optional_text, text
+from orderkit._validate import as_tuple, optional_name, optional_text, text
 from orderkit.errors import ValidationError
 from orderkit.money import Money
+from orderkit.orders._model import ShipmentLine
 
 
 __all__ = ["Saga"]
@@ -56,6 +57,24 @@ def _tasks(_instance: object, _attribute: object, value: tuple[object, ...]) -> 
         text(f"tasks[{i}]")(None, None, task_id)
 
 
+def _as_lines(value: Iterable[ShipmentLine]) -> tuple[ShipmentLine, ...]:
+    return as_tuple(value, "lines", ShipmentLine)
+
+
+def _lines(
+    _instance: object, _attribute: object, value: tuple[ShipmentLine, ...]
+) -> None:
+    # From stored documents too: a parcel names each order line once, or the
+    # shipment it records would be refused long after the label was booked.
+    seen: set[str] = set()
+    for i, line in enumerate(value):
+        if line.line_id in seen:
+            raise ValidationError(
+                f"lines[{i}].line_id", line.line_id, "names a line twice"
+            )
+        seen.add(line.line_id)
+
+
 @final
 @attrs.frozen(slots=True, kw_only=True)
 class Saga:
@@ -80,6 +99,12 @@ class Saga:
             warehouse, fixed when the saga starts, so that every attempt
             sends the same tasks and a person knows which to void when the
             order moves on. Empty for the other sagas.
+        lines: For a ship: the units its parcel carries, fixed when the saga
+            starts, so that every attempt ships the same units. Empty: every
+            unit the order has not shipped when the shipment is recorded.
+        location: For a ship: the stock location the parcel leaves (see
+            `Shipped.location`), fixed when the saga starts; `None` when the
+            caller named none.
 
     .. versionadded:: 0.1.0
     """
@@ -97,4 +122,10 @@ class Saga:
     )
     tasks: tuple[str, ...] = attrs.field(
         default=(), converter=_as_tasks, validator=_tasks
+    )
+    lines: tuple[ShipmentLine, ...] = attrs.field(
+        default=(), converter=_as_lines, validator=_lines
+    )
+    location: str | None = attrs.field(
+        default=None, validator=optional_name("location")
     )

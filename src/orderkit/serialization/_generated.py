@@ -258,7 +258,7 @@ OMITTED_AT_DEFAULT: Final[Mapping[type, frozenset[str]]] = {
     Order: frozenset({"cancelled_units"}),
     OrderLine: frozenset({"stocked"}),
     Refund: frozenset({"provider_id", "lines"}),
-    Saga: frozenset({"tasks"}),
+    Saga: frozenset({"tasks", "lines", "location"}),
     Shipped: frozenset({"location"}),
 }
 

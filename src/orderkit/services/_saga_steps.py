@@ -13,11 +13,13 @@ import attrs
 import pendulum
 
 from orderkit._fast import changer
+from orderkit._validate import as_tuple, positive_int
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     CaptureExceedsAuthorisation,
     CircuitOpen,
     ConcurrencyConflict,
+    IdempotencyConflict,
     IllegalTransition,
     KeyInProgress,
     OrderkitError,
@@ -37,6 +39,7 @@ from orderkit.orders import (
     Payment,
     Recorded,
     Saga,
+    ShipmentLine,
     record_payments,
     waits,
 )
@@ -102,6 +105,86 @@ def check_same(order: Order, saga: Saga, name: str, key: str, action: str) -> No
         raise IllegalTransition(
             order.order_id, order.status, action, f"a {saga.name} saga is in flight{of}"
         )
+
+
+def check_same_parcel(
+    saga: Saga, lines: tuple[ShipmentLine, ...] | None, location: str | None
+) -> None:
+    """Refuse a ship saga asked again for other units or another location.
+
+    `lines` as `parcel_of` made them, `None` for the rest of the order (a
+    saga that stores no lines). Their order does not matter.
+
+    Raises:
+        IdempotencyConflict: The saga ships other units, or from another
+            location (its key is the shipment id).
+    """
+    asked = {} if lines is None else {p.line_id: p.quantity for p in lines}
+    kept = {p.line_id: p.quantity for p in saga.lines}
+    if asked != kept or location != saga.location:
+        raise IdempotencyConflict(saga.key)
+
+
+def parcel_of(lines: Iterable[ShipmentLine]) -> tuple[ShipmentLine, ...]:
+    """`lines` as a parcel's: at least one, each line named once, units positive.
+
+    Raises:
+        ValidationError: `lines` is no sequence of `ShipmentLine`s, is
+            empty, or names a line twice (`field` is the path:
+            `lines[1].line_id`); `InvalidQuantity` for a quantity below 1.
+    """
+    parcel = as_tuple(lines, "lines", ShipmentLine)
+    if not parcel:
+        raise ValidationError(
+            "lines",
+            parcel,
+            "must name at least one unit (None ships every unit not shipped yet)",
+        )
+    seen: set[str] = set()
+    for i, part in enumerate(parcel):
+        # A ShipmentLine refuses it; one changed behind its back must not ship.
+        positive_int(f"lines[{i}].quantity")(None, None, part.quantity)
+        if part.line_id in seen:
+            raise ValidationError(
+                f"lines[{i}].line_id",
+                part.line_id,
+                "names a line named before: give each line once, with all its units",
+            )
+        seen.add(part.line_id)
+    return parcel
+
+
+def check_parcel(
+    order: Order, parcel: tuple[ShipmentLine, ...]
+) -> tuple[ShipmentLine, ...]:
+    """`parcel` in the order's line order, if the order has its units to ship.
+
+    Units to ship are those of `unshipped_lines`: neither shipped nor
+    cancelled (`Order.cancelled_units`).
+
+    Raises:
+        ValidationError: A line is not the order's, or asks for more units
+            than it has not shipped (`field` is the path, `value` the id or
+            the quantity).
+    """
+    rank = {line.line_id: i for i, line in enumerate(order.lines)}
+    left = {part.line_id: part.quantity for part in unshipped_lines(order)}
+    for i, part in enumerate(parcel):
+        if part.line_id not in rank:
+            raise ValidationError(
+                f"lines[{i}].line_id",
+                part.line_id,
+                f"order {order.order_id!r} has no such line",
+            )
+        unshipped = left.get(part.line_id, 0)
+        if part.quantity > unshipped:
+            raise ValidationError(
+                f"lines[{i}].quantity",
+                part.quantity,
+                f"line {part.line_id!r} of order {order.order_id!r} has "
+                f"{unshipped} units neither shipped nor cancelled",
+            )
+    return tuple(sorted(parcel, key=lambda part: rank[part.line_id]))
 
 
 def reference(saga: Saga) -> str:

@@ -11,10 +11,10 @@ runs the `pick` saga (its pick tasks to the warehouse) the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final, final
 
-from orderkit._validate import MAX_INT, positive_money, text
+from orderkit._validate import MAX_INT, optional_name, positive_money, text
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
     ConfigurationError,
@@ -32,6 +32,7 @@ from orderkit.orders import (
     PaymentCaptured,
     PickingStarted,
     Saga,
+    ShipmentLine,
     Shipped,
     order_stream,
     unshipped_lines,
@@ -267,7 +268,11 @@ class Shipping:
     `PickingStarted` if the order is only paid and `Shipped` with the
     label's carrier and tracking number through the desk (which takes the
     units out of the ledger), then ends the saga. The parcel carries every
-    unit not shipped yet.
+    unit not shipped yet, or the units `lines` names; `location` names the
+    stock location it leaves. Both are stored with the saga, so `resume`
+    and `recover` ship the same parcel: an order split between warehouses
+    (`OrderDesk.pick_tasks`) ships one parcel per location, each under its
+    own shipment id, and each takes its units from its own location's holds.
 
     When the order refuses the shipment after the label is booked (it was
     cancelled meanwhile), the saga ends without a shipment, in one unit:
@@ -299,19 +304,48 @@ class Shipping:
         self._carrier = carrier
 
     def ship(
-        self, channel: str, order_id: str, shipment_id: str
+        self,
+        channel: str,
+        order_id: str,
+        shipment_id: str,
+        *,
+        lines: Iterable[ShipmentLine] | None = None,
+        location: str | None = None,
     ) -> Dispatched | AlreadyDone:
-        """Ship every unit the order has not shipped yet, as `shipment_id`.
+        """Ship the units the order has not shipped, or `lines` of them.
 
         `shipment_id` is the carrier's idempotency key: make it unique
-        across orders. Calling again after any failure resumes the saga;
-        a shipment the order records already is `AlreadyDone`, whatever
-        other saga is in flight.
+        across orders. Calling again after any failure resumes the saga,
+        given the same `lines` and `location`; a shipment the order
+        records already is `AlreadyDone`, whatever other saga is in flight
+        and whatever `lines` and `location` are given. A parcel of some of
+        the units leaves the order `PARTIALLY_SHIPPED`; another call, under
+        another shipment id, ships more.
+
+        Args:
+            channel: The order's channel.
+            order_id: The order's id on its channel.
+            shipment_id: The parcel's id: the saga's key and the carrier's.
+            lines: The units the parcel carries, each line once (in any
+                order); `None`, every unit not shipped nor cancelled when
+                the shipment is recorded.
+            location: The stock location the parcel leaves (a warehouse's
+                id): recorded as `Shipped.location`, so the desk takes its
+                units from that location's holds. `None`: the desk judges
+                (see `Shipped.location`).
 
         Returns:
             `Dispatched` or `AlreadyDone`.
 
         Raises:
+            ValidationError: `lines` is empty, names a line twice, or a
+                line the order lacks, or more units of a line than it has
+                neither shipped nor cancelled (`unshipped_lines`); or
+                `location` is not a non-empty string. `field` is the path
+                (`lines[1].quantity`), `value` what was refused; nothing
+                was stored or asked.
+            InvalidQuantity: A line of `lines` has fewer than 1 unit;
+                nothing was stored or asked.
             UnknownOrder: The desk has no such order.
             IllegalTransition: The order is not paid, is held for review, has
                 shipped everything, or another saga is in flight on it (the
@@ -320,10 +354,16 @@ class Shipping:
                 carrier refused the label (its error is the `__cause__`): the
                 saga ended, the order waits for a person (`review` has
                 `"label"`).
+            IdempotencyConflict: The saga of `shipment_id` is in flight
+                for other `lines` or another `location`; nothing was asked.
             TransientError: The carrier failed or timed out (`CallTimedOut`),
                 or its circuit breaker is open (`CircuitOpen`): the saga
                 stays; call again or `recover`.
         """
+        # Checked before the order is read: a parcel no order could ship is
+        # refused whatever the order holds.
+        parcel = None if lines is None else steps.parcel_of(lines)
+        optional_name("location")(None, None, location)
         with self._unit as uow:
             order = steps.order_of(uow, channel, order_id)
             saga = order.saga
@@ -341,15 +381,20 @@ class Shipping:
                     key=shipment_id,
                     started_at=self._clock.now(),
                     reference=shipment_id,
+                    lines=() if parcel is None else steps.check_parcel(order, parcel),
+                    location=location,
                 )
                 steps.write(uow, order, *steps.started(order, saga))
                 uow.commit()
             else:
                 steps.check_same(order, saga, _SHIP, shipment_id, "ship")
+                steps.check_same_parcel(saga, parcel, location)
         return self._run(channel, order_id, saga)
 
     def resume(self, channel: str, order_id: str) -> Dispatched | None:
         """Go on with the order's ship saga; `None` if there is none.
+
+        It ships the units and the location the saga was started with.
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -464,7 +509,8 @@ class Shipping:
             if refused is not None:
                 return str(refused)
             order = recorded.order
-        lines = unshipped_lines(order)
+        # The saga's own units, fixed when it started; else the rest of the order.
+        lines = saga.lines or unshipped_lines(order)
         if not lines or order.status not in steps.SHIPPABLE:
             return f"the order is {order.status} with nothing to ship"
         shipped = Shipped(
@@ -477,6 +523,7 @@ class Shipping:
             lines=lines,
             carrier=label.carrier,
             tracking_number=label.tracking_number,
+            location=saga.location,
         )
         refused = steps.refusal(self._desk.record(channel, order_id, shipped), shipped)
         return None if refused is None else str(refused)
