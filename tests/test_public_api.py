@@ -141,6 +141,7 @@ SURFACE = {
         "CallTimedOut",
         "CaptureExceedsAuthorisation",
         "CircuitOpen",
+        "ClockAhead",
         "ConcurrencyConflict",
         "ConfigurationError",
         "CurrencyMismatch",

@@ -31,7 +31,8 @@ OrderkitError
 │   ├── InvalidPhone                        not a phone number (masked ones are absent)
 │   ├── InvalidAddress                      an address with nothing to normalise
 │   ├── InvalidSignature                    a request its channel did not sign
-│   └── InvalidOffer                        a bad discount offer or stacking policy
+│   ├── InvalidOffer                        a bad discount offer or stacking policy
+│   └── ClockAhead                          a time ahead of the shared database's clock
 ├── IllegalTransition (ValueError)          an event the order's status forbids
 ├── InsufficientStock (ValueError)          every short line: .shortages
 ├── HoldNotLive (ValueError)                a hold released, expired or committed
@@ -67,6 +68,7 @@ __all__ = [
     "CallTimedOut",
     "CaptureExceedsAuthorisation",
     "CircuitOpen",
+    "ClockAhead",
     "ConcurrencyConflict",
     "ConfigurationError",
     "CurrencyMismatch",
@@ -655,6 +657,20 @@ class ConfigurationError(OrderkitError, RuntimeError):
         self.field = setting
         self.value = value
         super().__init__(f"{setting}: {problem}")
+
+
+@final
+class ClockAhead(ValidationError):
+    """A caller's time runs ahead of the shared database server's clock.
+
+    A store shared by several hosts judges holds due by the latest time
+    any of them has written (see `orderkit.adapters.postgres`), so one host
+    whose clock runs ahead would expire every other host's holds early.
+    The PostgreSQL ledger refuses such a time before writing anything:
+    `field` is `"now"` and `value` the caller's time.
+
+    .. versionadded:: 0.1.0
+    """
 
 
 @final

@@ -9,7 +9,9 @@ settings, the batched path and the retries; the reads are
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar, Final, TypeVar
 
@@ -21,6 +23,12 @@ from orderkit._time import to_utc
 from orderkit.adapters import _ledger_engine as engine
 from orderkit.adapters import _postgres_ledger_fast as fast
 from orderkit.adapters._micros import to_us
+from orderkit.adapters._postgres_clock import (
+    DEFAULT_AHEAD,
+    SERVER_TIME,
+    ServerClock,
+    ahead_limit,
+)
 from orderkit.adapters._postgres_ledger_reads import UNSENDABLE, LedgerReads
 from orderkit.adapters._postgres_ledger_rows import PostgresRows
 from orderkit.adapters._postgres_ledger_tables import (
@@ -104,7 +112,12 @@ class PostgresLedgerStore(LedgerReads):
     write has worked at: each connection keeps its own row in
     `orderkit_marks` and raises it only when its time moved on; the mark is
     the maximum over the rows, read after the balance locks, so a plan
-    that waited sees the time of the one it waited for.
+    that waited sees the time of the one it waited for. So one host whose
+    clock runs ahead would expire every host's holds early, for good: a
+    write whose `now` runs more than `max_clock_ahead` ahead of the
+    server's clock is refused (`ClockAhead`) before anything is written.
+    The store reads the server's clock once a minute (and again before it
+    refuses), not per call.
 
     **Movement numbers** come from a sequence: unique and increasing within
     a receipt, with gaps (refused plans, rollbacks). Concurrent transactions
@@ -147,10 +160,15 @@ class PostgresLedgerStore(LedgerReads):
         target: A DSN, an open connection, or a connection pool.
         attempts: How many times a transaction runs before a deadlock or
             serialization failure is raised.
+        max_clock_ahead: How far ahead of the server's clock a write's
+            `now` may run (five minutes by default); `None` for no limit,
+            as for a test's clock in the future.
 
     Raises:
         StoreError: The server cannot be reached, or holds a schema from a
             newer orderkit.
+        ConfigurationError: `max_clock_ahead` is not a timedelta of at
+            least zero, or `None`.
 
     .. versionadded:: 0.1.0
     """
@@ -159,9 +177,21 @@ class PostgresLedgerStore(LedgerReads):
     rows_class: ClassVar[type[PostgresRows]] = PostgresRows
     """The engine's rows; a test may swap in a deliberately broken subclass."""
 
-    def __init__(self, target: Target, *, attempts: int = DEFAULT_ATTEMPTS) -> None:
+    def __init__(
+        self,
+        target: Target,
+        *,
+        attempts: int = DEFAULT_ATTEMPTS,
+        max_clock_ahead: dt.timedelta | None = DEFAULT_AHEAD,
+    ) -> None:
         """Open the store on `target`, creating or migrating its tables."""
+        limit = ahead_limit(max_clock_ahead)
+        self._server_clock = ServerClock(limit)
         super().__init__(target, attempts=attempts)
+        if not getattr(target, "opens_later", False):
+            # Now, so that a plan's call stays one round trip; a unit of
+            # work's store is measured by the unit as it opens.
+            self.measure_clock()
         self._counting = threading.Lock()
         self.retries = 0
         """How many times a transaction ran again (deadlock, serialization
@@ -174,8 +204,11 @@ class PostgresLedgerStore(LedgerReads):
 
         Raises:
             ConcurrencyConflict: Every attempt deadlocked, or a hold moved.
+            ClockAhead: The plan's `now` runs more than `max_clock_ahead`
+                ahead of the server's clock; nothing was written.
             StoreError: PostgreSQL failed; nothing was written.
         """
+        self._check_clock(plan.now)
         call = fast.prepare(plan, locking=self.rows_class.locking)
         if call is not None:
             receipt = self._transact("apply", call.run, single=True)
@@ -203,6 +236,8 @@ class PostgresLedgerStore(LedgerReads):
             `OrderkitError` that refused it (which wrote nothing).
 
         Raises:
+            ClockAhead: A plan's `now` runs more than `max_clock_ahead` ahead
+                of the server's clock; nothing of the batch was written.
             ConcurrencyConflict: Every attempt of the batch deadlocked.
             StoreError: PostgreSQL failed in a way that lost the transaction,
                 or could not commit it; nothing of the batch was written.
@@ -212,6 +247,7 @@ class PostgresLedgerStore(LedgerReads):
         """
         if not plans:
             return []
+        self._check_clock(max(plan.now for plan in plans))
 
         def work(cur: Cursor) -> list[Receipt | OrderkitError]:
             every = (row for plan in plans for row in plan.touched())
@@ -260,9 +296,12 @@ class PostgresLedgerStore(LedgerReads):
         hold that a concurrent plan resolved meanwhile is left alone.
 
         Raises:
+            ClockAhead: `now` runs more than `max_clock_ahead` ahead of the
+                server's clock; nothing was written.
             StoreError: PostgreSQL failed; nothing was written.
         """
         now = to_utc(now, "now")
+        self._check_clock(now)
         bound = None if limit is None else max(limit, 0)
 
         def work(cur: Cursor) -> Swept:
@@ -302,6 +341,20 @@ class PostgresLedgerStore(LedgerReads):
         )
 
     # transactions
+
+    def measure_clock(self) -> None:
+        """Read the server's clock now, for the check of a write's `now`."""
+        if self._server_clock.limited:
+            self._server_clock.measure(self._server_time)
+
+    def _server_time(self) -> float:
+        row = self._session.read(
+            "clock", lambda cur: cur.execute(SERVER_TIME).fetchone()
+        )
+        return float(row[0]) if row is not None else time.time()
+
+    def _check_clock(self, now: pendulum.DateTime) -> None:
+        self._server_clock.check(now, self._server_time)
 
     def _transact(
         self, operation: str, work: Callable[[Cursor], T], *, single: bool = False

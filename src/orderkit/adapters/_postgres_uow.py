@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Self, TypeVar, final
+from typing import ClassVar, Self, TypeVar, final
 
 import psycopg
 
 from orderkit.adapters._documents import Documents
+from orderkit.adapters._postgres_clock import DEFAULT_AHEAD
 from orderkit.adapters._postgres_cursors import PostgresCursorStore
 from orderkit.adapters._postgres_detector import PostgresDetectorStore
 from orderkit.adapters._postgres_keys import PostgresKeyStore
@@ -52,6 +54,8 @@ class _UnitConnection:
     """
 
     __slots__ = ("conn", "thread")
+    opens_later: ClassVar[bool] = True
+    """No connection until a unit opens: a store reads nothing on taking it."""
 
     def __init__(self) -> None:
         self.conn: Connection | None = None
@@ -110,6 +114,9 @@ class PostgresUnitOfWork:
             `orderkit.serialization.make_converter()` by default.
         attempts: How often a store call outside any unit retries a
             serialization failure (inside a unit, a conflict ends the call).
+        max_clock_ahead: How far ahead of the server's clock the ledger
+            takes a caller's time (see `PostgresLedgerStore`); `None` for
+            no limit, as for a test's clock in the future.
 
     Raises:
         StoreError: The server cannot be reached, or holds a schema from a
@@ -124,6 +131,7 @@ class PostgresUnitOfWork:
         *,
         converter: Documents | None = None,
         attempts: int = DEFAULT_ATTEMPTS,
+        max_clock_ahead: dt.timedelta | None = DEFAULT_AHEAD,
     ) -> None:
         """Connect, and create or migrate every store's tables."""
         self._lock = threading.Lock()
@@ -149,7 +157,9 @@ class PostgresUnitOfWork:
             self._audit = PostgresAuditLog(unit, converter=converter, attempts=attempts)
             self._outbox = PostgresOutbox(unit, attempts=attempts)
             self._inbox = PostgresInbox(unit, attempts=attempts)
-            self._ledger = PostgresLedgerStore(unit, attempts=attempts)
+            self._ledger = PostgresLedgerStore(
+                unit, attempts=attempts, max_clock_ahead=max_clock_ahead
+            )
             self._keys = PostgresKeyStore(unit, attempts=attempts)
             self._limits = PostgresLimitStore(unit, attempts=attempts)
             self._detector = PostgresDetectorStore(unit, attempts=attempts)
@@ -172,6 +182,7 @@ class PostgresUnitOfWork:
                 try:
                     for store in stores:
                         store._session.read("open", _nothing)  # noqa: SLF001 - the stores' shared session
+                    self._ledger.measure_clock()
                 finally:
                     unit.conn = None
         except BaseException:
