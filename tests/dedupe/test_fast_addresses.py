@@ -193,7 +193,13 @@ def old_key(country: str, parts: tuple[str, str, str, str]) -> str | None:
             folded[name] = old_clean(value, f"address.{name}")
         except ValidationError as error:
             raise InvalidAddress(error.field, value, error.problem) from None
-    if any(_addresses._MASK.search(value) for value in folded.values()):
+    # Masks hide characters by the rule `_hides` states (tested on its own in
+    # test_mask_decoration.py); decorative ones fold away as punctuation.
+    if any(
+        _addresses._MASK.search(value)
+        and _addresses._hides(value, name=name != "street")
+        for name, value in folded.items()
+    ):
         return None
     if not old_squeeze(folded["street"]):
         raise InvalidAddress(

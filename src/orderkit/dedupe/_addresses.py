@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final, NamedTuple
 
@@ -188,8 +189,11 @@ _REPEATED_SUFFIXES: Final = (*_DISTRICT_SUFFIXES, "市")
 # the rest of 市场 (a market).
 _ROAD_WORDS: Final = ("路", "街", "道", "巷", "弄", "大道", "大街")
 _NOT_AFTER_CITY: Final = (*_ROAD_WORDS, "场")
-# The characters with which Chinese platforms mask an address.
+# The characters with which Chinese platforms mask an address (the
+# full-width asterisk is folded to "*" first); `_hides` tells a platform's
+# mask from a buyer's decoration.
 _MASK = re.compile("[*\u2022\u25cf\u2217]")
+_MASK_RUN = re.compile("[*\u2022\u25cf\u2217]+")
 # What ends a prefecture-level city's name: its 市, the end of its part, or
 # the end of the text.
 _AFTER_CITY: Final = frozenset({"市", _PART, ""})
@@ -255,14 +259,31 @@ def normalize_address(address: Address, *, field: str = "address") -> str | None
     fill postcodes inconsistently, and the other parts already locate the
     door.
 
+    An address is masked, and counts as absent, where mask characters (`*` in
+    either width, `•`, `●`, the asterisk operator) stand in for characters
+    of it: in the street, a run of them with a character of a word (a letter
+    or a digit; not a space and not punctuation) directly on both sides
+    (`建国路**号`, `文***路1号`); in the province, city or district, a run
+    with such a character on either side (`朝••`), as platforms mask names
+    from their end; or a part with marks and nothing else (`**`).
+
+    Other marks are decoration, as buyers type them on free-text
+    storefronts, and fold away as punctuation does: a street
+    `"科苑路15号3栋1201室 *"`, `"科苑路15号3栋1201室*"` or
+    `"*科苑路15号3栋1201室"`, and a district `"南山区 (*)"`, key as they
+    do without them. A mark a buyer types inside a word
+    (`"科苑路15号*3栋"`) cannot be told from a platform's: such an
+    address is masked, so purchase limits by address and `address+skus`
+    fingerprints do not see it.
+
     Args:
         address: The structured address.
         field: The name of the address, for errors (`"order.address"`).
 
     Returns:
         The key, the country code, a colon and the folded text
-        (`"CN:北京朝阳建国路88号"`), or `None` for an address masked by its
-        channel (`建国路**号`), which counts as absent, like a masked phone.
+        (`"CN:北京朝阳建国路88号"`), or `None` for a masked address
+        (`建国路**号`), which counts as absent, like a masked phone.
 
     Raises:
         InvalidAddress: The street is blank once folded, or a part contains a
@@ -286,8 +307,10 @@ def _key(country: str, parts: tuple[str, str, str, str], field: str) -> str | No
     read_head = _head if cached else _head.__wrapped__
     head = read_head(province, city, district, field, chinese=chinese)
     folded = clean(street, f"{field}.street", InvalidAddress)
-    if head.masked or _MASK.search(folded):
+    if head.masked or (_MASK.search(folded) and _hides(folded, name=False)):
         return None
+    # Masks left are decoration, which squeezing folds away as it folds any
+    # punctuation: "科苑路15号 *" keys as "科苑路15号" does.
     squeezed = squeeze_separators(folded)
     if not squeezed:
         raise InvalidAddress(
@@ -313,6 +336,38 @@ def _key(country: str, parts: tuple[str, str, str, str], field: str) -> str | No
         if country in _SUBDIVISIONS:
             body = _north_american(body, _SUBDIVISIONS[country])
     return f"{country}:{body}"
+
+
+def _hides(text: str, *, name: bool) -> bool:
+    """Whether the masks in `text`, a folded part that holds some, hide any of it.
+
+    A platform masks a part by putting its marks in place of characters:
+    inside a street (`建国路**号`, `文***路`), at the end of a name (`朝••`,
+    as in `张**`), or over the whole part (`**`). Buyers on free-text
+    storefronts type the same marks around what they write (`"1201室 *"`,
+    `"*科苑路..."`, `" **请放快递柜**"`), and a mark that hides nothing must
+    not make the address absent, which would switch off its limits and its
+    fingerprint. So in a street a run of marks hides characters only with a
+    character of a word (a letter, a digit or a mark of one, not a space and
+    not punctuation) directly on both sides; in a province, city or district,
+    with one on either side, since platforms mask names from their end. A
+    part with no such character at all is masked whole.
+    """
+    if not any(map(_in_word, text)):
+        return True
+    for run in _MASK_RUN.finditer(text):
+        start, end = run.span()
+        before = start > 0 and _in_word(text[start - 1])
+        after = end < len(text) and _in_word(text[end])
+        if (before and after) or (name and (before or after)):
+            return True
+    return False
+
+
+def _in_word(char: str) -> bool:
+    """Whether `char` is part of a word, as `squeeze_separators` reads words."""
+    category = unicodedata.category(char)
+    return category[0] in "LNM" or category in {"Cn", "Co"}
 
 
 class _Head(NamedTuple):
@@ -350,7 +405,7 @@ def _head(
         # Dropped before joining: "北京" + "市辖区" would read as "北京市" + "辖区".
         squeezed[1] = ""
     text = _join_parts(_join_parts(squeezed[0], squeezed[1]), squeezed[2])
-    masked = any(_MASK.search(value) for value in folded)
+    masked = any(_MASK.search(value) and _hides(value, name=True) for value in folded)
     key = _read_squeezed(text)[0]
     # Read as if a street followed: a closed head takes any street as it is.
     closed = not _read_squeezed(text + _PART)[2]

@@ -49,7 +49,8 @@ _CACHE_SIZE = 32_768
 _REGIONS: Final = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 # How Chinese platforms mask a number (138****8000, 138••••8000, 138xxxx8000);
-# the full-width asterisk is folded to "*" before this is applied.
+# the full-width asterisk is folded to "*" before this is applied. Buyers
+# type the same marks beside whole numbers: `_unmasked` tells them apart.
 _MASK = re.compile("[*\u2022\u25cf\u00d7\u2217]|x{2,}")
 # An extension after a marker: phonenumbers' own (ext, x, #, ",") and the
 # Chinese ones (转 "transfer", 分机 "extension"). Privacy relay numbers on
@@ -128,9 +129,19 @@ def normalize_phone(
     number (phonenumbers reads a leading country code that way), as well as
     the national form in `region`. All give `"+8613800138000"`.
 
-    A masked number (`"138****8000"`, as Chinese platforms deliver them)
-    counts as absent: it gives `None` and is never hashed or matched. An
-    extension (`"13800138000转1234"`, `"... ext 12"`, `"13800138000-1234"`)
+    A masked number (`"138****8000"`, `"138••••8000"`, `"138xxxx8000"`, as
+    Chinese platforms deliver them) counts as absent: it gives `None` and is
+    never hashed or matched. Text with mask characters (`*` in either width,
+    `•`, `●`, the multiplication sign, the asterisk operator, or two or more
+    `x`) is read without them: if the rest is a valid number, the marks hid
+    nothing and it is the number (`"13800138000 *"`, `"*13800138000"` and
+    `"138 0013 8000 xx"`, as buyers type them on free-text storefronts, are
+    `"+8613800138000"`); if it is not, the number is masked and gives `None`
+    (`"1380013800*"` too), never `InvalidPhone`. A platform's marks stand
+    in for digits after a mobile's first three, and what they leave is
+    never a valid number.
+
+    An extension (`"13800138000转1234"`, `"... ext 12"`, `"13800138000-1234"`)
     is kept after the number as `"+8613800138000;ext=1234"`, in ASCII digits
     whatever digits it was written in (`"转١٢٣٤"` too), because platforms'
     privacy relay numbers are shared by many buyers and told apart only by it.
@@ -156,8 +167,8 @@ def normalize_phone(
 
     Returns:
         The number in E.164 (with `;ext=` and the extension if it has one),
-        `None` for a masked or absent number, or `NOT_A_PHONE` for an invalid
-        one in lenient mode.
+        `None` for a masked (its marks hide digits) or absent number, or
+        `NOT_A_PHONE` for an invalid one in lenient mode.
 
     Raises:
         InvalidPhone: `raw` is not a valid phone number (empty, letters, too
@@ -241,7 +252,28 @@ def _read_text(raw: str, region: str) -> str | _Refused | None:
     if not text:
         return _Refused("is empty")
     if _MASK.search(text):
+        return _unmasked(text, region)
+    return _read_clean(text, region)
+
+
+def _unmasked(text: str, region: str) -> str | None:
+    """The number in `text`, which holds masks, if they hid none of it; else None.
+
+    Buyers on free-text storefronts type a stray `*` or `xx` next to a whole
+    number (`"13800138000 *"`); a platform's mask (`138****8000`) stands in
+    for digits, and what is left of such a number is never a valid one. So
+    the masks go, and the rest is the number if it reads as a valid one:
+    otherwise the value is masked (`None`), never refused for the masks.
+    """
+    rest = _MASK.sub("", text).strip()
+    if not rest:
         return None
+    number = _read_clean(rest, region)
+    return number if isinstance(number, str) else None
+
+
+def _read_clean(text: str, region: str) -> str | _Refused:
+    """The number in `text`, cleaned, stripped, not empty and without masks."""
     extension = ""
     match = _EXTENSION.fullmatch(text)
     if match:
