@@ -387,9 +387,20 @@ def _check_shipment(order: Order, event: Shipped) -> None:
 
 
 def _shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
-    if order.shipment(event.shipment_id) is not None:
-        reason = f"shipment {event.shipment_id!r} has shipped already"
-        return Stale(order, event, reason)
+    # The parcel shipped already, or reported again under another shipment
+    # id: the same tracking number with the same units.
+    units = sorted((part.line_id, part.quantity) for part in event.lines)
+    for shipment in order.shipments:
+        if shipment.shipment_id == event.shipment_id:
+            reason = f"shipment {event.shipment_id!r} has shipped already"
+            return Stale(order, event, reason)
+        same = sorted((part.line_id, part.quantity) for part in shipment.lines)
+        if shipment.tracking_number == event.tracking_number and same == units:
+            reason = (
+                f"tracking number {event.tracking_number!r} with the same units"
+                f" is shipment {shipment.shipment_id!r}, shipped already"
+            )
+            return Stale(order, event, reason)
     cell = TRANSITIONS[order.status, Shipped]
     unstocked = {line.line_id for line in order.lines if not line.stocked}
     if (
