@@ -66,11 +66,14 @@ from orderkit.orders._owed import owed_back
 from orderkit.orders._status import ENDED
 from orderkit.ports import Clock, UnitOfWork, Warehouse
 from orderkit.pricing import (
+    ChangeState,
     Exceeded,
     Overage,
     PaymentLedger,
     PriceChange,
     PurchaseContext,
+    Quote,
+    ViolationCode,
     validate,
 )
 from orderkit.pricing._limits import counts_units
@@ -922,6 +925,20 @@ class OrderDesk:
         it ended has failed). Recording the same ledger again changes
         nothing.
 
+        An approved price change that cuts its line's price (recorded
+        approved, or the approval of a pending one) is priced as intake
+        prices an order, with the channel's `PricingPolicy`: when the line
+        then nets a unit under its SKU's floor, the change is recorded all
+        the same and the order waits for a person in the same unit, as one
+        taken in under a floor does (`review` gains `"pricing"`; its
+        `HeldForReview` record names the line, its floor and its net, as
+        `lines[L1].unit_price`, or `lines[L1]` for the line's net when the
+        order's discount takes it under); `release` lets it go on. The
+        order keeps its lines, not its offers: the discount it was taken
+        in with is what intake's total (its `OrderPlaced` record) leaves
+        off the lines, split over them by value. A pending change, a raise,
+        or a cut the floor allows changes nothing more.
+
         A payment ledger must extend the one the order holds: build it from
         `order.payment_ledger` (read back from the desk), never from
         scratch. orderkit may have made or extended it without you: a
@@ -982,6 +999,11 @@ class OrderDesk:
                     records = [outcome.record]
             elif isinstance(part, PaymentLedger):
                 outcome, records = self._ledger_amended(uow, order, outcome, key, now)
+            else:
+                floored = self._under_floor(uow, outcome.order, part, now)
+                if floored is not None:
+                    outcome = attrs.evolve(outcome, order=floored[0])
+                    records.append(floored[1])
             if newly:
                 held, said = held_as_paid_twice(outcome.order, newly, now)
                 outcome = attrs.evolve(outcome, order=held)
@@ -989,6 +1011,59 @@ class OrderDesk:
             self._store(uow, order, outcome.order, records, now)
             uow.commit()
         return outcome
+
+    def _under_floor(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        change: PriceChange,
+        now: pendulum.DateTime,
+    ) -> tuple[Order, AuditRecord] | None:
+        """`order`, repriced by `change`, held for `"pricing"` if under a floor.
+
+        `None` unless `change` is an approved cut whose line now nets a unit
+        under its SKU's floor, priced by `validate` with the channel's
+        `PricingPolicy` as intake prices an order. The order keeps its lines,
+        not its offers: what it costs now (`cost_of`: intake's total moved by
+        every approved change) is the quote's stated total, so the discount
+        the buyer had is split over the lines as `validate` splits a total
+        below the lines' (shipping and tax in that total only make the
+        discount look smaller). Only the changed line is read: the change
+        moves no other line's net, and one under its floor before was
+        intake's to hold.
+        """
+        if (
+            change.state is not ChangeState.APPROVED
+            or change.new_unit_price > change.old_unit_price
+        ):
+            return None
+        policy = self._policy.pricing_for(order.channel)
+        if not policy.floors:
+            return None
+        index = next(
+            i for i, line in enumerate(order.lines) if line.line_id == change.line_id
+        )
+        cost = cost_of(order, uow.audit.records(order.channel, order.order_id))
+        if cost is not None:
+            # More taken off than the lines cost: the line nets nothing.
+            cost = max(cost, Money.zero(cost.currency))
+        pricing = validate(Quote.from_order(order, stated_total=cost), policy)
+        # A unit price under the floor (`lines[0].unit_price`), or the line's
+        # share of the discount taking it under (`lines[0]`).
+        here = f"lines[{index}]"
+        said = tuple(
+            FieldChange(
+                f"lines[{change.line_id}]{v.path.removeprefix(here)}",
+                str(v.expected),
+                str(v.actual),
+            )
+            for v in pricing.violations
+            if v.code is ViolationCode.BELOW_FLOOR
+            and (v.path == here or v.path.startswith(f"{here}."))
+        )
+        if not said:
+            return None
+        return held_telling(order, "pricing", said, now)
 
     @staticmethod
     def _ledger_amended(
