@@ -331,11 +331,15 @@ class IllegalTransition(OrderkitError, ValueError):
         event: The event's type name (`"Cancelled"`), or the case's action.
         reason: Why the event is illegal here.
         case_id: The after-sales case refused the step; `None` for an order.
+        retry: The refusal is for now only: a saga is in flight on the
+            order, and the same call may succeed once it has ended (answer a
+            channel's webhook with a retry, not a refusal). `False` for a
+            refusal that calling again cannot change.
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the refusal's structured attributes
         self,
         order_id: str,
         status: str,
@@ -343,12 +347,14 @@ class IllegalTransition(OrderkitError, ValueError):
         reason: str,
         *,
         case_id: str | None = None,
+        retry: bool = False,
     ) -> None:
         self.order_id = order_id
         self.status = status
         self.event = event
         self.reason = reason
         self.case_id = case_id
+        self.retry = retry
         if case_id is None:
             subject = f"order {order_id!r} in status {status!r}"
         else:

@@ -558,6 +558,7 @@ class TestEndedOrders:
             desk.record_refund(CH, ID, refund())
         assert ("record_refund", ID) == (caught.value.event, caught.value.order_id)
         assert "refund saga is in flight" in caught.value.reason
+        assert caught.value.retry  # the webhook is answered with a retry
         nothing_changed(unit, before, records)
 
         (sent,) = Refunds(unit, clock, payments).send_due()
@@ -703,6 +704,7 @@ class TestSagasThatMoveNoMoney:
             desk.record_refund(CH, ID, refund())
 
         assert "capture saga is in flight" in caught.value.reason
+        assert caught.value.retry
         nothing_changed(unit, before, records)
 
 

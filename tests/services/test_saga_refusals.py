@@ -282,6 +282,7 @@ class TestRefusals:
         with pytest.raises(IllegalTransition, match="refused") as refused:
             shop.shipping(RefusingCarrier()).ship(CH, OID, "S1")
         assert isinstance(refused.value.__cause__, InvalidAddress)
+        assert not refused.value.retry  # asking again gets the same no
         order = shop.order()
         assert order.saga is None
         assert order.review == ("label",)
@@ -399,8 +400,11 @@ class TestRepeats:
         lossy = faulty(shop.carrier, FaultPlan(script=[Fault.TIMEOUT_BEFORE]))
         with pytest.raises(CallTimedOut):
             shop.shipping(lossy).ship(CH, OID, "S1")
-        with pytest.raises(IllegalTransition, match="ship saga is in flight for S1"):
+        with pytest.raises(
+            IllegalTransition, match="ship saga is in flight for S1"
+        ) as caught:
             shop.shipping().ship(CH, OID, "S2")
+        assert caught.value.retry
         assert shop.carrier.effects == {}
 
     def test_another_payment_while_a_capture_is_in_flight_is_illegal(
@@ -409,6 +413,7 @@ class TestRepeats:
         lossy = faulty(shop.payments, FaultPlan(script=[Fault.TIMEOUT_BEFORE]))
         with pytest.raises(CallTimedOut):
             shop.checkout(lossy).pay(CH, OID, "alipay-1", WHOLE)
-        with pytest.raises(IllegalTransition, match="in flight for alipay-1"):
+        with pytest.raises(IllegalTransition, match="in flight for alipay-1") as caught:
             shop.checkout().pay(CH, OID, "alipay-2", WHOLE)
+        assert caught.value.retry
         assert shop.payments.effects == {}

@@ -1182,8 +1182,9 @@ class OrderDesk:
                 payment, or several and it names none of them (`field` is
                 `payment_id`); nothing was recorded.
             IllegalTransition: A `refund` or `capture` saga is in flight on
-                the order (the reason names it); nothing was recorded: call
-                again once it ended.
+                the order (the reason names it; `retry` is true); nothing was
+                recorded: call again once it ended (answer the channel's
+                webhook with a retry).
             RefundExceedsCapture: The payment holds less than the refund,
                 not refunded or pending (`field` is `amount`); the refund is
                 not recorded and the order waits for a person.
@@ -1228,6 +1229,7 @@ class OrderDesk:
                     "record_refund",
                     f"a {saga.name} saga is in flight: record the refund "
                     "again once it has ended",
+                    retry=True,
                 )
             if isinstance(outcome, Recorded):
                 cause = ("channel_refund", refund.refund_id)
@@ -1341,8 +1343,9 @@ class OrderDesk:
             UnknownOrder: The desk has no such order: `accept` it.
             ValidationError: `incoming` is not a `ChannelOrder`.
             IllegalTransition: A refund came while a saga that moves money
-                is in flight (see `record_refund`): the steps before it are
-                recorded; call again once the saga has ended.
+                is in flight (see `record_refund`; `retry` is true): the
+                steps before it are recorded; call again once the saga has
+                ended.
             RefundExceedsCapture: A refund the payments no longer hold (see
                 `record_refund`): the order waits for a person.
             OrderkitError: As `record_refund` and `record` raise.

@@ -162,11 +162,12 @@ def _check_pickable(order: Order) -> None:
         why = "only a paid order that waits for nobody is picked"
         if PICK in order.review:
             why = f"{why}: its pick tasks wait for a person to void them"
-    elif order.saga is not None:
+        raise IllegalTransition(order.order_id, order.status, "start_picking", why)
+    if order.saga is not None:
         why = f"a {order.saga.name} saga is in flight"
-    else:
-        return
-    raise IllegalTransition(order.order_id, order.status, "start_picking", why)
+        raise IllegalTransition(
+            order.order_id, order.status, "start_picking", why, retry=True
+        )
 
 
 @final

@@ -103,7 +103,11 @@ def check_same(order: Order, saga: Saga, name: str, key: str, action: str) -> No
     if saga.name != name or saga.key != key:
         of = "" if saga.reference is None else f" for {saga.reference}"
         raise IllegalTransition(
-            order.order_id, order.status, action, f"a {saga.name} saga is in flight{of}"
+            order.order_id,
+            order.status,
+            action,
+            f"a {saga.name} saga is in flight{of}",
+            retry=True,
         )
 
 
