@@ -153,6 +153,7 @@ SURFACE = {
         "InvalidAddress",
         "InvalidMoney",
         "InvalidOffer",
+        "InvalidOperand",
         "InvalidPhone",
         "InvalidQuantity",
         "InvalidSignature",

@@ -10,6 +10,7 @@ OrderkitError
 ├── ValidationError (ValueError)            bad input: .field, .value
 │   ├── NaiveDatetime (TypeError)           a datetime without a UTC offset
 │   ├── InvalidMoney                        float, NaN, "12,30", too many places
+│   ├── InvalidOperand (TypeError)          Money * 1.5, Money + 1, 0 < Money
 │   ├── UnknownCurrency (LookupError)       not an active ISO 4217 code
 │   ├── CurrencyMismatch                    arithmetic across two currencies
 │   ├── InvalidQuantity                     zero, negative or not an integer
@@ -80,6 +81,7 @@ __all__ = [
     "InvalidAddress",
     "InvalidMoney",
     "InvalidOffer",
+    "InvalidOperand",
     "InvalidPhone",
     "InvalidQuantity",
     "InvalidSignature",
@@ -195,6 +197,19 @@ class NaiveDatetime(ValidationError, TypeError):
 @final
 class InvalidMoney(ValidationError):
     """An amount that is not an exact decimal number of the currency's units.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@final
+class InvalidOperand(ValidationError, TypeError):
+    """An operand a `Money` operator does not take: a float, a bare number.
+
+    `money * 1.5`, `money / 3`, `money + 1`, `0 + money`, `sum(amounts)`
+    without a start, `money < 0`. `field` is `"other"` and `value` the
+    operand; the message says what to use instead (`scaled`, `split`,
+    `Money.zero`). Also a `TypeError`, which these operators raised before.
 
     .. versionadded:: 0.1.0
     """

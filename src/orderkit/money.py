@@ -12,7 +12,10 @@ Rules, each pinned by a test:
   where you ask for it, with a named rounding mode (`Money.rounded`,
   `Money.scaled`). Zero has no sign: `"-0.00"` is `0.00`.
 - Arithmetic and comparison work within one currency; mixing raises
-  `CurrencyMismatch`.
+  `CurrencyMismatch`. A Money adds, subtracts and orders against a Money
+  only, and multiplies by an int quantity only; it is never divided. Any
+  other operand (`money * 1.5`, `money / 3`, `0 + money`, `money < 0`)
+  raises `InvalidOperand`, naming it, with what to use instead.
 - `split(total, weights)` divides an amount by the largest-remainder method,
   so the parts always sum exactly to the total.
 
@@ -36,7 +39,7 @@ import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import final
+from typing import TYPE_CHECKING, NoReturn, final
 
 import attrs
 
@@ -45,6 +48,7 @@ from orderkit._iso4217 import MINOR_UNITS
 from orderkit.errors import (
     CurrencyMismatch,
     InvalidMoney,
+    InvalidOperand,
     UnknownCurrency,
     ValidationError,
 )
@@ -303,19 +307,19 @@ class Money:
 
     def __add__(self, other: Money) -> Money:
         if not isinstance(other, Money):
-            return NotImplemented
+            raise _bad_operand(self, other, _ADD)
         self._same(other, "currency")
         return self._exact("add", self.amount, other.amount)
 
     def __sub__(self, other: Money) -> Money:
         if not isinstance(other, Money):
-            return NotImplemented
+            raise _bad_operand(self, other, _ADD)
         self._same(other, "currency")
         return self._exact("subtract", self.amount, other.amount)
 
     def __mul__(self, quantity: int) -> Money:
         if type(quantity) is not int:  # bool is an int, but never a quantity
-            return NotImplemented
+            raise _bad_operand(self, quantity, _MULTIPLY)
         return self._exact("multiply", self.amount, Decimal(quantity))
 
     __rmul__ = __mul__
@@ -329,27 +333,52 @@ class Money:
 
     def __lt__(self, other: Money) -> bool:
         if not isinstance(other, Money):
-            return NotImplemented
+            raise _bad_operand(self, other, _ORDER)
         self._same(other, "currency")
         return self.amount < other.amount
 
     def __le__(self, other: Money) -> bool:
         if not isinstance(other, Money):
-            return NotImplemented
+            raise _bad_operand(self, other, _ORDER)
         self._same(other, "currency")
         return self.amount <= other.amount
 
     def __gt__(self, other: Money) -> bool:
         if not isinstance(other, Money):
-            return NotImplemented
+            raise _bad_operand(self, other, _ORDER)
         self._same(other, "currency")
         return self.amount > other.amount
 
     def __ge__(self, other: Money) -> bool:
         if not isinstance(other, Money):
-            return NotImplemented
+            raise _bad_operand(self, other, _ORDER)
         self._same(other, "currency")
         return self.amount >= other.amount
+
+    # Operators Money never takes, defined only to refuse with a typed error
+    # that says what to use instead (Python's bare TypeError does not).
+    # Hidden from mypy, which would otherwise accept `money / 3` or
+    # `sum(moneys)` as valid: to a type checker Money keeps no such operator.
+    if not TYPE_CHECKING:
+
+        def __radd__(self, other: object) -> NoReturn:
+            # Money + Money never gets here: `0 + money`, as `sum(moneys)`
+            # without a start does.
+            raise _bad_operand(self, other, _ADD)
+
+        __rsub__ = __radd__
+
+        def __truediv__(self, other: object) -> NoReturn:
+            raise _bad_operand(self, other, _DIVIDE)
+
+        __rtruediv__ = __floordiv__ = __rfloordiv__ = __truediv__
+        __mod__ = __rmod__ = __divmod__ = __rdivmod__ = __truediv__
+
+        def __pow__(self, other: object, modulo: object = None) -> NoReturn:
+            raise _bad_operand(self, other, _MULTIPLY)
+
+        def __rpow__(self, other: object, modulo: object = None) -> NoReturn:
+            raise _bad_operand(self, other, _MULTIPLY)
 
     def __repr__(self) -> str:
         return f"Money({str(self.amount)!r}, {self.currency.code!r})"
@@ -361,6 +390,31 @@ class Money:
 # Slot descriptors set the fields of a frozen instance directly.
 _set_amount = Money.__dict__["amount"].__set__
 _set_currency = Money.__dict__["currency"].__set__
+
+
+# What to do instead, for each operator Money refuses an operand of: the
+# message of the `InvalidOperand` that `_bad_operand` raises.
+_ADD = (
+    "a Money adds and subtracts only a Money of the same currency; "
+    "to sum amounts, give sum() a start: sum(amounts, Money.zero({code!r}))"
+)
+_MULTIPLY = (
+    "a Money is multiplied only by an int quantity; for a rate use "
+    "money.scaled(factor), to share it out split(money, weights)"
+)
+_DIVIDE = (
+    "a Money is not divided; to share it out use split(money, weights), "
+    "for a rate money.scaled(factor)"
+)
+_ORDER = (
+    "a Money is ordered only against a Money of the same currency, "
+    "as Money.zero({code!r})"
+)
+
+
+def _bad_operand(money: Money, other: object, problem: str) -> InvalidOperand:
+    # `other` is the operand that is not this Money, on either side.
+    return InvalidOperand("other", other, problem.format(code=money.currency.code))
 
 
 def _check_size(amount: Decimal, currency: Currency, given: object) -> None:
