@@ -20,6 +20,10 @@ money: the offers it applied (`PercentOff`, `AmountOff`, `FixedPrice`,
 - `PriceFloor` is the least a SKU may net a unit after every discount,
   absolute or as a ratio of cost.
 
+Floors and the SKUs offers name match a line's SKU folded, as purchase
+limits do (`orderkit.dedupe.normalize_sku`: case, Unicode width and
+surrounding or repeated whitespace do not count).
+
 Manual price changes route by `ApprovalTiers` (amounts to roles, as data)
 and move through `request_change`, `approve`, `reject` and `expire`; an
 approved one is applied to the order by `orderkit.orders.record_price_change`;

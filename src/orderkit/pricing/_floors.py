@@ -31,8 +31,15 @@ class PriceFloor:
     Build one from an absolute price, or with `PriceFloor.from_cost` as a
     ratio of the unit cost (`1` is "never below cost").
 
+    A floor guards every line whose SKU folds equal to its own, as purchase
+    limits match SKUs (`orderkit.dedupe.normalize_sku`): case, Unicode width
+    and surrounding or repeated whitespace do not count, so a floor on
+    `"YIXING-TEAPOT"` guards `"yixing-teapot"`, `"YIXING-TEAPOT "` and the
+    SKU typed in full-width letters too. Punctuation counts: `"A-1"` is not
+    `"A1"`. A `PricingPolicy` refuses two floors whose SKUs fold equal.
+
     Attributes:
-        sku: The SKU it guards.
+        sku: The SKU it guards, as any of its spellings.
         price: The lowest net price of one unit.
 
     Raises:

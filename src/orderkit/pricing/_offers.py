@@ -19,6 +19,7 @@ from orderkit._validate import (
 )
 from orderkit.errors import InvalidOffer
 from orderkit.money import Money
+from orderkit.pricing._skus import sku_keys
 
 
 @final
@@ -87,6 +88,21 @@ def _required_skus(value: Iterable[str]) -> frozenset[str]:
     return skus
 
 
+def _folded(offer: PercentOff | AmountOff | FixedPrice | BuyXGetY) -> frozenset[str]:
+    # Folded once per offer: `price` matches every line of every order to it.
+    return sku_keys(offer.skus)
+
+
+def _keys_field() -> frozenset[str]:
+    """The offer's SKUs folded (`sku_key`), to match lines on; not compared."""
+    return attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(_folded, takes_self=True),
+    )
+
+
 def _money_at_least_zero(field: str) -> Validator:
     def check(_instance: object, _attribute: object, value: object) -> None:
         if type(value) is not Money:
@@ -128,7 +144,13 @@ class PercentOff:
         code: The offer's code as the buyer or the channel names it.
         percent: From 0 to 100 (`Decimal("15")` is 15% off).
         skus: The SKUs it applies to; empty means the whole order (an
-            order discount), otherwise it is a line discount.
+            order discount), otherwise it is a line discount. SKUs are
+            matched folded, as `orderkit.dedupe.normalize_sku`
+            folds them and purchase limits match them: case, Unicode width
+            (full-width forms) and surrounding or repeated whitespace do
+            not count, so `"tea-1"` names the lines of `"TEA-1"`,
+            `"TEA-1 "` and `"TEA-1"` in full-width letters, and two SKUs
+            that fold equal are one. Punctuation counts: `"A-1"` is not `"A1"`.
         min_spend: The least its goods must come to for it to apply
             ("10% off orders over 200.00", 满折); `None` for no threshold.
             Measured as for `AmountOff.min_spend`, in the order's currency
@@ -151,6 +173,7 @@ class PercentOff:
     skus: frozenset[str] = attrs.field(default=frozenset(), converter=_skus)
     min_spend: Money | None = attrs.field(default=None, validator=_min_spend)
     issuer: str | None = attrs.field(default=None, validator=_issuer)
+    _keys: frozenset[str] = _keys_field()
 
 
 @final
@@ -164,7 +187,8 @@ class AmountOff:
     Attributes:
         code: The offer's code (`"TENOFF"`).
         amount: The amount off, zero or more.
-        skus: The SKUs it applies to; empty means the whole order.
+        skus: The SKUs it applies to; empty means the whole order. SKUs
+            are matched folded, as for `PercentOff.skus`.
         min_spend: The least its goods must come to for it to apply (满减:
             "15.00 off orders over 100.00"); `None` for no threshold. Its
             goods are the lines it applies to (of its SKUs, or all), at
@@ -197,6 +221,7 @@ class AmountOff:
     skus: frozenset[str] = attrs.field(default=frozenset(), converter=_skus)
     min_spend: Money | None = attrs.field(default=None, validator=_min_spend)
     issuer: str | None = attrs.field(default=None, validator=_issuer)
+    _keys: frozenset[str] = _keys_field()
 
 
 @final
@@ -209,7 +234,8 @@ class FixedPrice:
     Attributes:
         code: The offer's code.
         price: The unit price, zero or more.
-        skus: The SKUs it applies to, at least one.
+        skus: The SKUs it applies to, at least one; matched folded, as
+            for `PercentOff.skus`.
         issuer: Who issued it (a store, the platform), for
             `StackingPolicy.max_per_issuer`; `None` for none.
 
@@ -221,6 +247,7 @@ class FixedPrice:
     price: Money = attrs.field(validator=_money_at_least_zero("price"))
     skus: frozenset[str] = attrs.field(converter=_required_skus)
     issuer: str | None = attrs.field(default=None, validator=_issuer)
+    _keys: frozenset[str] = _keys_field()
 
 
 @final
@@ -261,7 +288,8 @@ class BuyXGetY:
     A line of 5 with buy 2, get 1 has one free unit (5 // 3 groups of 3).
     A free unit is worth what the line's units cost when the offer applies:
     after a fixed price or a percent off that came first, that lower price
-    (rounded down to the minor unit). Its `issuer`, as `AmountOff.issuer`.
+    (rounded down to the minor unit). Its `issuer`, as `AmountOff.issuer`;
+    its `skus` (at least one) are matched folded, as for `PercentOff.skus`.
 
     .. versionadded:: 0.1.0
     """
@@ -272,6 +300,7 @@ class BuyXGetY:
     get: int = attrs.field(validator=positive_int("get"))
     skus: frozenset[str] = attrs.field(converter=_required_skus)
     issuer: str | None = attrs.field(default=None, validator=_issuer)
+    _keys: frozenset[str] = _keys_field()
 
 
 Offer = PercentOff | AmountOff | FixedPrice | FreeShipping | BuyXGetY

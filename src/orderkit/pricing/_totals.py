@@ -32,6 +32,7 @@ from orderkit.pricing._offers import (
     PercentOff,
     StackingPolicy,
 )
+from orderkit.pricing._skus import _KEYS, sku_key
 
 
 # Its own context: the host's default (an Inexact trap) never changes a price.
@@ -755,7 +756,7 @@ def _price_offers(  # noqa: PLR0913 - `_price`'s quote and what it read of it
             applied.append(_new_applied(index, offer, _money(off, currency)))
             continue
         skus = offer.skus
-        targets, aimed = _targets(lines, skus)
+        targets, aimed = _targets(lines, offer)
         nets = [gross[i] - line_off[i] - order_off[i] for i in targets]
         wanted = _wanted(offer, nets, aimed)
         if order_room is not None and sum(wanted) > order_room:
@@ -808,8 +809,7 @@ def _short(  # noqa: PLR0913 - the offer, and `_price_offers`' running sums
     least = offer.min_spend
     if least is None:
         return None
-    skus = frozenset[str]() if type(offer) is FreeShipping else offer.skus
-    targets, _ = _targets(lines, skus)
+    targets, _ = _targets(lines, offer)
     line_off, order_off = spent
     goods = sum(gross[i] - line_off[i] - order_off[i] for i in targets)
     if goods >= _minor(least):
@@ -863,12 +863,24 @@ def _price_simple(
 
 
 def _targets(
-    lines: Sequence[OrderLine], skus: frozenset[str]
+    lines: Sequence[OrderLine], offer: Offer
 ) -> tuple[Sequence[int], Sequence[OrderLine]]:
-    """The lines an offer aims at, by index and themselves: all without SKUs."""
-    if not skus:
+    """The lines an offer aims at, by index and themselves: all without SKUs.
+
+    A line is aimed at when its SKU folds equal to one of the offer's
+    (`sku_key`), as purchase limits match SKUs. A SKU spelled as the offer
+    spells it needs no folding: most lines are matched without it.
+    """
+    if type(offer) is FreeShipping or not offer.skus:
         return range(len(lines)), lines
-    targets = [i for i, line in enumerate(lines) if line.sku in skus]
+    skus = offer.skus
+    keys = offer._keys  # noqa: SLF001 - folded once per offer, in its package
+    known = _KEYS.get  # `sku_key`, without a call for a SKU folded before
+    targets = [
+        i
+        for i, line in enumerate(lines)
+        if line.sku in skus or (known(line.sku) or sku_key(line.sku)) in keys
+    ]
     return targets, [lines[i] for i in targets]
 
 

@@ -19,6 +19,7 @@ from orderkit.pricing._offers import (
     PercentOff,
     StackingPolicy,
 )
+from orderkit.pricing._skus import _KEYS, sku_key
 from orderkit.pricing._totals import (
     DEFAULT_STACKING,
     Quote,
@@ -147,15 +148,22 @@ class PricingPolicy:
 
     Attributes:
         stacking: How offers stack.
-        floors: Price floors, at most one per SKU.
+        floors: Price floors, at most one per SKU. A line is under the
+            floor whose SKU folds equal to its own, as purchase limits
+            match SKUs (`orderkit.dedupe.normalize_sku`: case, Unicode
+            width and surrounding or repeated whitespace do not count), so
+            a floor on `"TEAPOT"` guards `"teapot"`, `"TEAPOT "` and
+            `"TEAPOT"` in full-width letters; two floors whose SKUs fold
+            equal are two floors for one SKU.
         totals: Reject a stated total that differs, or accept it with a
             reconciliation warning.
         max_line_quantity: At most this many units on one line.
         max_order_quantity: At most this many units in the whole order.
 
     Raises:
-        ValidationError: Two floors for one SKU, an unknown totals policy,
-            or a limit that is not a positive int.
+        ValidationError: Two floors for one SKU (or for two SKUs that fold
+            equal, `"TEA"` and `"tea"`), an unknown totals policy, or a
+            limit that is not a positive int.
 
     .. versionadded:: 0.1.0
     """
@@ -174,25 +182,51 @@ class PricingPolicy:
         default=None, validator=_limit("max_order_quantity")
     )
     # Each SKU's floor, with its price in minor units (checked on every line
-    # of every order, and `Money.minor` is not free).
+    # of every order, and `Money.minor` is not free), by the SKU as the floor
+    # spells it (most lines spell it so: no folding) and by its folded key.
     _by_sku: Mapping[str, tuple[PriceFloor, int]] = attrs.field(
+        init=False, eq=False, repr=False, hash=False
+    )
+    _by_key: Mapping[str, tuple[PriceFloor, int]] = attrs.field(
         init=False, eq=False, repr=False, hash=False
     )
 
     def __attrs_post_init__(self) -> None:
         by_sku: dict[str, tuple[PriceFloor, int]] = {}
+        by_key: dict[str, tuple[PriceFloor, int]] = {}
+        where: dict[str, int] = {}
         for i, floor in enumerate(self.floors):
-            if floor.sku in by_sku:
+            key = sku_key(floor.sku)
+            if key in where:
+                first = self.floors[where[key]].sku
                 raise ValidationError(
-                    f"floors[{i}].sku", floor.sku, "has a floor already"
+                    f"floors[{i}].sku",
+                    floor.sku,
+                    "has a floor already"
+                    if first == floor.sku
+                    else f"folds to the SKU of floors[{where[key]}] ({first!r}), "
+                    "which has a floor already",
                 )
-            by_sku[floor.sku] = (floor, floor.price.minor)
+            where[key] = i
+            by_sku[floor.sku] = by_key[key] = (floor, floor.price.minor)
         object.__setattr__(self, "_by_sku", by_sku)
+        object.__setattr__(self, "_by_key", by_key)
 
     def floor(self, sku: str) -> PriceFloor | None:
-        """Return the floor of a SKU, or `None` if it has none."""
-        found = self._by_sku.get(sku)
+        """Return the floor of a SKU, or `None` if it has none.
+
+        The floor whose SKU folds equal to `sku`, as `floors` says.
+        """
+        found = _floor_of(self, sku)
         return None if found is None else found[0]
+
+
+def _floor_of(policy: PricingPolicy, sku: str) -> tuple[PriceFloor, int] | None:
+    """The floor of `sku` under `policy`, with its price in minor units."""
+    found = policy._by_sku.get(sku)  # noqa: SLF001 - the policy's own floors
+    if found is None and policy.floors:
+        found = policy._by_key.get(sku_key(sku))  # noqa: SLF001
+    return found
 
 
 @final
@@ -371,9 +405,13 @@ def _check_floors(
     totals: Totals, rules: PricingPolicy, violations: list[Violation]
 ) -> None:
     currency = totals.currency
+    # `_floor_of`, inlined: this runs on every line of every order.
     by_sku = rules._by_sku  # noqa: SLF001 - the policy's own floors, in its module
+    by_key = rules._by_key  # noqa: SLF001
+    known = _KEYS.get  # `sku_key`, without a call for a SKU folded before
     for i, line in enumerate(totals.lines):
-        found = by_sku.get(line.sku)
+        sku = line.sku
+        found = by_sku.get(sku) or by_key.get(known(sku) or sku_key(sku))
         if found is None:
             continue
         floor, least = found
