@@ -414,6 +414,8 @@ def _shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
             "and every stocked unit has shipped already"
         )
         return Stale(order, event, reason)
+    if cell is Verdict.EARLY:
+        _check_shipment(order, event)
     if cell is not Verdict.BY_SHIPMENTS:
         return _unchanged(order, event, cell)
     _check_shipment(order, event)

@@ -54,6 +54,7 @@ _ORDER_STATUS_AT: Final = (
 _PARCEL_STEPS: Final = dict(SHIPMENT_TRANSITIONS)
 _BY_SHIPMENTS: Final = Verdict.BY_SHIPMENTS
 _STALE: Final = Verdict.STALE
+_EARLY: Final = Verdict.EARLY
 _SHIPPED: Final = _SS.SHIPPED
 _PARTIALLY_SHIPPED: Final = OrderStatus.PARTIALLY_SHIPPED
 # The statuses of an order whose stocked units have all shipped, where the
@@ -149,6 +150,10 @@ def shipped(order: Order, event: Shipped, now: pendulum.DateTime) -> Outcome:
     if cell is not _BY_SHIPMENTS:
         if order.status in _SHIPPED_IN_FULL and unstocked_alone(order, event):
             return _after_the_last(order, event)
+        if cell is _EARLY:
+            # A parcel the order can never take (a line it lacks, more units
+            # than ordered) is refused now, not parked for good.
+            _check_shipment(order, event)
         return unchanged(order, event, cell)
     all_shipped = _check_shipment(order, event)
     shipment = _new_shipment(
