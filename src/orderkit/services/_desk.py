@@ -297,7 +297,14 @@ class OrderDesk:
         refund), off the captures the order states: the refund a cancelled
         order owes is only what the channel still holds, nothing when it
         gave all of it back, and a paid order cancelled later owes only the
-        rest. Refunds of an order that states no capture are not recorded
+        rest. Units a refund names that no parcel the order states carried
+        are cancelled (`Order.cancelled_units`) and take no stock. A refund
+        that pays a line back for more units than were bought, or names a
+        line the order does not have, is recorded and the order waits for a
+        person (`review` gains `"refund"`, its `HeldForReview` record naming
+        the line, as `record_refund` holds it); it takes its stock all the
+        same, and is answered `Accepted` unless held for another reason.
+        Refunds of an order that states no capture are not recorded
         (a new order with no payment has nothing to refund). An order
         answered `AlreadyAccepted` records nothing: give it to `update`,
         which records its refunds, then its events.
@@ -387,6 +394,10 @@ class OrderDesk:
             # Paid twice in the notice itself: stock as any paid order, and a
             # person settles the excess.
             order = _overpaid_at_intake(order, total, now, records, details)
+            # Refunded for more units than a line has, or a line it lacks: a
+            # person checks the buyer is not paid back twice, as after
+            # `record_refund`; the stock is the order's all the same.
+            order = _paid_twice_at_intake(order, now, records, details)
             self._store(
                 uow, None, order, records, now, passed=reached(batch), refunds=refunds
             )
@@ -1671,6 +1682,30 @@ def _overpaid_at_intake(
     if details and flagged is not order and total is not None:
         details.append(f"多付 / paid over the total by {overpaid(order, total)}")
     return flagged
+
+
+def _paid_twice_at_intake(
+    order: Order,
+    now: pendulum.DateTime,
+    records: list[AuditRecord],
+    details: list[str],
+) -> Order:
+    """`order`, waiting for a person if its channel's refunds pay a line back twice.
+
+    As `record_refund` holds it (`lines_paid_twice`, `held_as_paid_twice`):
+    a refund naming more units of a line than were bought, or a line the
+    order does not have. An order held already (`details` names why) is
+    answered `Held`: the answer names the lines too, as its record does.
+    """
+    twice = lines_paid_twice(order)
+    if not twice:
+        return order
+    held, record = held_as_paid_twice(order, twice, now)
+    records.append(record)
+    if details:
+        lines = ", ".join(sorted(twice))
+        details.append(f"退款超出购买数量 / refunded past the units bought: {lines}")
+    return held
 
 
 _Reason = tuple[str, str, tuple[FieldChange, ...]]
