@@ -41,20 +41,22 @@ def ahead_limit(value: object) -> dt.timedelta | None:
 
 
 class ServerClock:
-    """The server's clock as this process sees it: the offset from its own.
+    """The server's clock as this process sees it, carried on the monotonic clock.
 
-    A time is checked against the local clock plus the offset, measured
-    when the store opens (`measure`) and again once a minute old, or when
-    a time looks too far ahead (so a host whose clock was stepped since is
-    not refused on a stale offset). A caller's time is the `Clock` it was
-    given, which need not be the local clock: a test's frozen clock in the
-    future is refused all the same, unless the store's limit is `None`.
+    A time is checked against the server's time read when the store opened
+    (`measure`) plus the monotonic seconds since, so a host whose own clock
+    is stepped (NTP) meanwhile is judged by the server's time all the same:
+    its first write hours ahead is refused. The reading is taken again once
+    a minute old (drift), and before a time is refused. A caller's time is
+    the `Clock` it was given, which need not be the local clock: a test's
+    frozen clock in the future is refused all the same, unless the store's
+    limit is `None`.
     """
 
     def __init__(self, limit: dt.timedelta | None) -> None:
         self._limit = None if limit is None else limit.total_seconds()
-        self._offset = 0.0
-        self._measured = -_FRESH_FOR  # monotonic seconds; never, yet
+        self._server = 0.0  # the server's time at the last reading
+        self._measured = -_FRESH_FOR  # monotonic seconds then; never, yet
 
     @property
     def limited(self) -> bool:
@@ -62,25 +64,26 @@ class ServerClock:
         return self._limit is not None
 
     def measure(self, server_time: Callable[[], float]) -> float:
-        """Read the server's clock and keep its offset; return it (epoch seconds)."""
-        before = time.time()
+        """Read the server's clock and keep it; return it (epoch seconds)."""
+        before = time.monotonic()
         server = server_time()
-        after = time.time()
-        self._offset = server - (before + after) / 2
-        self._measured = time.monotonic()
+        after = time.monotonic()
+        # The reading was taken somewhere in the round trip: its middle.
+        self._server, self._measured = server, (before + after) / 2
         return server
 
     def check(self, now: pendulum.DateTime, server_time: Callable[[], float]) -> None:
         """Raise `ClockAhead` when `now` runs further ahead than the limit.
 
         `server_time` reads the server's clock (`SERVER_TIME`); it is
-        called only when the offset is stale or `now` looks too far ahead.
+        called only when the last reading is a minute old or `now` looks
+        too far ahead.
         """
         if self._limit is None:
             return
         stamp = now.timestamp()
-        fresh = time.monotonic() - self._measured < _FRESH_FOR
-        if fresh and stamp - (time.time() + self._offset) <= self._limit:
+        since = time.monotonic() - self._measured
+        if since < _FRESH_FOR and stamp - (self._server + since) <= self._limit:
             return
         ahead = stamp - self.measure(server_time)
         if ahead > self._limit:
