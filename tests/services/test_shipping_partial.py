@@ -24,6 +24,7 @@ from orderkit.errors import (
     IdempotencyConflict,
     IllegalTransition,
     InvalidQuantity,
+    UnknownLocation,
     ValidationError,
 )
 from orderkit.integrations import ChannelOrder, ChannelRefund, Label, RefundLine
@@ -565,6 +566,24 @@ class TestLinesAreCheckedBeforeAnythingIsWritten:
         outcome = shipping.ship(CH, ID, "ALL-LEFT", lines=[ShipmentLine("L1", 4)])
         assert isinstance(outcome, Dispatched)
         assert outcome.order.status is OrderStatus.SHIPPED
+
+    def test_a_location_the_ledger_never_stocked_is_refused(
+        self, unit: UnitOfWork, clock: FrozenClock, carrier: FakeCarrier
+    ) -> None:
+        # "SZ1" for "SZ-1": the label would be booked, and the units taken
+        # off a shelf that never held them while SZ-1 kept them allocated.
+        orders = split_order(unit, clock)
+        before, records = stored(unit), audit_count(unit)
+
+        with pytest.raises(UnknownLocation) as refused:
+            Shipping(unit, clock, orders, carrier).ship(
+                CH, ID, "SZ-P1", lines=[ShipmentLine("L1", 2)], location="SZ1"
+            )
+
+        assert (refused.value.field, refused.value.value) == ("location", "SZ1")
+        assert stored(unit) == before
+        assert audit_count(unit) == records
+        assert not carrier.calls
 
     @pytest.mark.parametrize("location", ["", "  ", 7, "SH\n1"])
     def test_a_bad_location_is_refused(

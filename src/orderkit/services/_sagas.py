@@ -22,6 +22,7 @@ from orderkit.errors import (
     IdempotencyConflict,
     IllegalTransition,
     OrderkitError,
+    UnknownLocation,
     ValidationError,
 )
 from orderkit.integrations import Label
@@ -346,6 +347,8 @@ class Shipping:
                 was stored or asked.
             InvalidQuantity: A line of `lines` has fewer than 1 unit;
                 nothing was stored or asked.
+            UnknownLocation: The ledger never stocked anything at
+                `location` (a typo); nothing was stored or asked.
             UnknownOrder: The desk has no such order.
             IllegalTransition: The order is not paid, is held for review, has
                 shipped everything, or another saga is in flight on it (the
@@ -375,11 +378,18 @@ class Shipping:
                 problem = steps.unshippable(order)
                 if problem is not None:
                     raise IllegalTransition(order_id, order.status, "ship", problem)
+                now = self._clock.now()
+                if location is not None and not uow.ledger.balances(
+                    now, location=location
+                ):
+                    # A typo would book the label and take the units off a
+                    # shelf that never held them.
+                    raise UnknownLocation(location)
                 saga = Saga(
                     name=_SHIP,
                     step=steps.REQUESTED,
                     key=shipment_id,
-                    started_at=self._clock.now(),
+                    started_at=now,
                     reference=shipment_id,
                     lines=() if parcel is None else steps.check_parcel(order, parcel),
                     location=location,
