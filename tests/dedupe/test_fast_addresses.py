@@ -196,9 +196,8 @@ def old_key(country: str, parts: tuple[str, str, str, str]) -> str | None:
     # Masks hide characters by the rule `_hides` states (tested on its own in
     # test_mask_decoration.py); decorative ones fold away as punctuation.
     if any(
-        _addresses._MASK.search(value)
-        and _addresses._hides(value, name=name != "street")
-        for name, value in folded.items()
+        _addresses._MASK.search(value) and _addresses._hides(value)
+        for value in folded.values()
     ):
         return None
     if not old_squeeze(folded["street"]):

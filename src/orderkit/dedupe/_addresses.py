@@ -261,20 +261,20 @@ def normalize_address(address: Address, *, field: str = "address") -> str | None
 
     An address is masked, and counts as absent, where mask characters (`*` in
     either width, `•`, `●`, the asterisk operator) stand in for characters
-    of it: in the street, a run of them with a character of a word (a letter
-    or a digit; not a space and not punctuation) directly on both sides
-    (`建国路**号`, `文***路1号`); in the province, city or district, a run
-    with such a character on either side (`朝••`), as platforms mask names
-    from their end; or a part with marks and nothing else (`**`).
+    of it: a run of them with a character of a word (a letter or a digit;
+    not a space and not punctuation) directly on either side, in any part
+    (`建国路**号`, `文***路1号`, `文一西路***`, a district `朝••`), or a part
+    with marks and nothing else (`**`). Platforms mask streets from their
+    end as well as inside.
 
     Other marks are decoration, as buyers type them on free-text
-    storefronts, and fold away as punctuation does: a street
-    `"科苑路15号3栋1201室 *"`, `"科苑路15号3栋1201室*"` or
-    `"*科苑路15号3栋1201室"`, and a district `"南山区 (*)"`, key as they
-    do without them. A mark a buyer types inside a word
-    (`"科苑路15号*3栋"`) cannot be told from a platform's: such an
-    address is masked, so purchase limits by address and `address+skus`
-    fingerprints do not see it.
+    storefronts, and fold away as punctuation does: with a space,
+    punctuation or the part's end on both sides, a street
+    `"科苑路15号3栋1201室 *"` or `"* 科苑路15号3栋1201室"`, and a district
+    `"南山区 (*)"`, key as they do without them. A mark a buyer types
+    against a word (`"科苑路15号3栋1201室*"`, `"科苑路15号*3栋"`) cannot be
+    told from a platform's: such an address is masked, so purchase limits
+    by address and `address+skus` fingerprints do not see it.
 
     Args:
         address: The structured address.
@@ -307,7 +307,7 @@ def _key(country: str, parts: tuple[str, str, str, str], field: str) -> str | No
     read_head = _head if cached else _head.__wrapped__
     head = read_head(province, city, district, field, chinese=chinese)
     folded = clean(street, f"{field}.street", InvalidAddress)
-    if head.masked or (_MASK.search(folded) and _hides(folded, name=False)):
+    if head.masked or (_MASK.search(folded) and _hides(folded)):
         return None
     # Masks left are decoration, which squeezing folds away as it folds any
     # punctuation: "科苑路15号 *" keys as "科苑路15号" does.
@@ -338,28 +338,28 @@ def _key(country: str, parts: tuple[str, str, str, str], field: str) -> str | No
     return f"{country}:{body}"
 
 
-def _hides(text: str, *, name: bool) -> bool:
+def _hides(text: str) -> bool:
     """Whether the masks in `text`, a folded part that holds some, hide any of it.
 
     A platform masks a part by putting its marks in place of characters:
-    inside a street (`建国路**号`, `文***路`), at the end of a name (`朝••`,
-    as in `张**`), or over the whole part (`**`). Buyers on free-text
-    storefronts type the same marks around what they write (`"1201室 *"`,
-    `"*科苑路..."`, `" **请放快递柜**"`), and a mark that hides nothing must
-    not make the address absent, which would switch off its limits and its
-    fingerprint. So in a street a run of marks hides characters only with a
-    character of a word (a letter, a digit or a mark of one, not a space and
-    not punctuation) directly on both sides; in a province, city or district,
-    with one on either side, since platforms mask names from their end. A
-    part with no such character at all is masked whole.
+    inside a street (`建国路**号`, `文***路`), at its end (`文一西路***`), at
+    the end of a name (`朝••`, as in `张**`), or over the whole part
+    (`**`). So a run of marks hides characters when a character of a word
+    (a letter, a digit or a mark of one, not a space and not punctuation)
+    stands directly on either side of it, and a part with no such character
+    at all is masked whole. Buyers on free-text storefronts also type marks
+    apart from what they write (`"1201室 *"`, `"* 科苑路..."`, `"(**)"`):
+    with a space, punctuation or the part's end on both sides, a run hides
+    nothing, and must not make the address absent, which would switch off
+    its limits and its fingerprint.
     """
     if not any(map(_in_word, text)):
         return True
     for run in _MASK_RUN.finditer(text):
         start, end = run.span()
-        before = start > 0 and _in_word(text[start - 1])
-        after = end < len(text) and _in_word(text[end])
-        if (before and after) or (name and (before or after)):
+        if (start > 0 and _in_word(text[start - 1])) or (
+            end < len(text) and _in_word(text[end])
+        ):
             return True
     return False
 
@@ -405,7 +405,7 @@ def _head(
         # Dropped before joining: "北京" + "市辖区" would read as "北京市" + "辖区".
         squeezed[1] = ""
     text = _join_parts(_join_parts(squeezed[0], squeezed[1]), squeezed[2])
-    masked = any(_MASK.search(value) and _hides(value, name=True) for value in folded)
+    masked = any(_MASK.search(value) and _hides(value) for value in folded)
     key = _read_squeezed(text)[0]
     # Read as if a street followed: a closed head takes any street as it is.
     closed = not _read_squeezed(text + _PART)[2]

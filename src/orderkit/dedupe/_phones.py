@@ -55,6 +55,9 @@ _MASK = re.compile("[*\u2022\u25cf\u00d7\u2217]|x{2,}")
 # An extension after a marker: phonenumbers' own (ext, x, #, ",") and the
 # Chinese ones (转 "transfer", 分机 "extension"). Privacy relay numbers on
 # Chinese platforms are shared by many buyers and told apart only by it.
+# A mask directly beside a digit, and the first run of digits.
+_MASKED_DIGIT = re.compile(rf"\d(?:{_MASK.pattern})|(?:{_MASK.pattern})\d")
+_FIRST_DIGITS = re.compile(r"\d+")
 _EXTENSION = re.compile(
     r"(?P<number>.*?\d)\s*(?:extension|ext\.?|x|#|,|;ext=|转|分机号?)"
     r"\s*[:.]?\s*(?P<ext>\d{1,7})\s*"
@@ -269,7 +272,16 @@ def _unmasked(text: str, region: str) -> str | None:
     if not rest:
         return None
     number = _read_clean(rest, region)
-    return number if isinstance(number, str) else None
+    if not isinstance(number, str):
+        return None
+    # A mask beside a digit after the number's first digits may stand in for
+    # an extension's (13800138000转12**): buyers of a shared relay number are
+    # told apart by it alone, so the value is masked.
+    if ";ext=" in number:
+        first = _FIRST_DIGITS.search(text)
+        if first is not None and _MASKED_DIGIT.search(text, first.end() - 1):
+            return None
+    return number
 
 
 def _read_clean(text: str, region: str) -> str | _Refused:
