@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, TypeGuard, TypeVar
@@ -22,11 +23,43 @@ def text(field: str, longest: int | None = None) -> Validator:
         if not isinstance(value, str) or not value.strip():
             raise ValidationError(field, value, "must be a non-empty string")
         if not value.isprintable():
-            raise ValidationError(field, value, "must not contain control characters")
+            raise ValidationError(field, value, _unprintable(value))
         if longest is not None and len(value) > longest:
             raise ValidationError(field, value, f"must be at most {longest} characters")
 
     return check
+
+
+def _unprintable(value: str) -> str:
+    """Why `text` refuses `value`, which is not printable: its first such character.
+
+    Named for what it is: an ideographic space (U+3000) that a Chinese input
+    method types is whitespace, not a control character, and a person told
+    the wrong one looks for the wrong thing.
+    """
+    at, char = next((i, c) for i, c in enumerate(value) if not c.isprintable())
+    kind = unicodedata.category(char)
+    if kind == "Cc":
+        what = "control characters"
+    elif kind == "Cs":
+        what = "a lone surrogate"
+    elif char.isspace():
+        what = "whitespace other than a plain space"
+    elif kind == "Cf":
+        what = "invisible formatting characters"
+    elif kind == "Co":
+        what = "private-use characters"
+    else:
+        what = "unassigned characters"
+    # Control characters have no name: the code point alone says which.
+    name = f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip()
+    if at == 0:
+        where = "at the start"
+    elif at == len(value) - 1:
+        where = "at the end"
+    else:
+        where = f"after {value[:at]!r}"
+    return f"must not contain {what}: {name} {where}"
 
 
 MAX_NAME_LENGTH: Final = 255

@@ -13,6 +13,10 @@ lines to a SKU multiset. A `Fingerprinter` hashes those parts, keyed with a
 secret the host provides, into versioned `Fingerprint`s: one per kind of part
 (phone, address, buyer account), each with the SKU multiset, so that a match
 says which parts matched and a stored fingerprint reveals no phone number.
+Name the channels that send privacy relay numbers in its `relay_channels`:
+the default keeps every phone's extension, so a made-up one
+(`13800138000转1`) makes a new phone on a channel that sends none. Channel
+names in its settings are compared stripped and case-folded.
 
 An operation that must run once per key (a payment callback, a refund)
 goes through `orderkit.services.Idempotency`: `request_hash` fingerprints the

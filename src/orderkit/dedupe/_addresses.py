@@ -286,15 +286,35 @@ def normalize_address(address: Address, *, field: str = "address") -> str | None
         (`建国路**号`), which counts as absent, like a masked phone.
 
     Raises:
-        InvalidAddress: The street is blank once folded, or a part contains a
-            lone surrogate or a control character other than whitespace.
+        InvalidAddress: `address` is not an `orderkit.orders.Address` (a
+            string, a mapping), the street is blank once folded, or a part
+            contains a lone surrogate or a control character other than
+            whitespace.
 
     .. versionadded:: 0.1.0
     """
+    if type(address) is not _address_type():
+        raise InvalidAddress(
+            field,
+            address,
+            f"must be an orderkit.orders.Address, not {type(address).__name__}",
+        )
     parts = (address.province, address.city, address.district, address.street)
     if sum(map(len, parts)) > _CACHED_LENGTH:
         return _key.__wrapped__(address.country, parts, field)
     return _key(address.country, parts, field)
+
+
+@functools.cache
+def _address_type() -> type[Address]:
+    """`orderkit.orders.Address`, imported when first needed.
+
+    orderkit.orders imports orderkit.dedupe, so this module cannot import it
+    when loaded; `Address` is final, so `type(value) is` it is the check.
+    """
+    from orderkit.orders import Address  # noqa: PLC0415 - see above
+
+    return Address
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)

@@ -8,7 +8,7 @@ import hashlib
 import json
 import json.encoder
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, final
 
 import attrs
@@ -132,9 +132,11 @@ class Fingerprint:
         """Read a fingerprint back from its stored form.
 
         Raises:
-            ValidationError: `text` is not of the form `v<version>:<kind>:<hex>`.
+            ValidationError: `text` is not a string of the form
+                `v<version>:<kind>:<hex>`.
         """
-        match = _FINGERPRINT.fullmatch(text)
+        given: object = text  # what a caller may pass, whatever the annotation
+        match = _FINGERPRINT.fullmatch(given) if isinstance(given, str) else None
         if match is None:
             raise ValidationError(
                 "fingerprint", text, "must be of the form v<version>:<kind>:<hex>"
@@ -156,15 +158,39 @@ def sku_multiset(lines: Iterable[OrderLine]) -> tuple[tuple[str, int], ...]:
         `(sku, quantity)` pairs, sorted by SKU, each SKU once.
 
     Raises:
-        ValidationError: A SKU is blank or not text; the field names the line
-            (`lines[2].sku`).
+        ValidationError: `lines` is not a collection of lines (a string, a
+            single line), a line has no `sku` or `quantity`, a SKU is blank
+            or not text, or a quantity is not a positive integer; the field
+            names the line (`lines[2].sku`).
 
     .. versionadded:: 0.1.0
     """
+    given: object = lines  # what a caller may pass, whatever the annotation
+    # A string iterates as its characters, and a line is not a collection.
+    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+        raise ValidationError(
+            "lines",
+            lines,
+            f"must be a collection of order lines, not {type(lines).__name__}",
+        )
     totals: dict[str, int] = {}
     for i, line in enumerate(lines):
-        sku = normalize_sku(line.sku, field=f"lines[{i}].sku")
-        totals[sku] = totals.get(sku, 0) + line.quantity
+        try:
+            raw = line.sku
+            quantity: object = line.quantity
+        except AttributeError:
+            raise ValidationError(
+                f"lines[{i}]",
+                line,
+                "must be an order line (with a sku and a quantity), "
+                f"not {type(line).__name__}",
+            ) from None
+        sku = normalize_sku(raw, field=f"lines[{i}].sku")
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+            raise ValidationError(
+                f"lines[{i}].quantity", quantity, "must be a positive integer"
+            )
+        totals[sku] = totals.get(sku, 0) + quantity
     return tuple(sorted(totals.items()))
 
 
@@ -186,7 +212,10 @@ class Fingerprinter:
         secret: 16 to 64 random bytes (`secrets.token_bytes(32)`).
         region: The region for phone numbers without a country code.
         channel_regions: The region per channel, where it differs from
-            `region` (`{"shopify": "US"}`).
+            `region` (`{"shopify": "US"}`). Channel names are compared
+            stripped and case-folded, as `relay_channels` and the
+            `buyer+skus` fingerprint compare them (`"Shopify"` is
+            `"shopify"`).
         relay_channels: The channels whose phone numbers may be privacy
             relay numbers, shared by many buyers and told apart only by their
             extension (`{"douyin", "taobao"}`). `None`, the default, counts
@@ -201,7 +230,9 @@ class Fingerprinter:
     Raises:
         ConfigurationError: The secret is missing, not bytes, shorter than 16
             or longer than 64 bytes, or is the public test key; a region is
-            not one phonenumbers knows; or `relay_channels` is not a
+            not one phonenumbers knows; `channel_regions` is not a mapping of
+            channel names to regions, or names one channel twice (`"Shopify"`
+            and `"shopify"`) with two regions; or `relay_channels` is not a
             collection of channel names.
 
     .. versionadded:: 0.1.0
@@ -247,12 +278,9 @@ class Fingerprinter:
                 "is the public test key; use Fingerprinter.for_tests() in tests "
                 "and a secret of your own everywhere else",
             )
-        regions = dict(channel_regions or {})
         _check_region(region, "region")
-        for channel, code in regions.items():
-            _check_region(code, f"channel_regions[{channel!r}]")
         self._region = region
-        self._channel_regions = regions
+        self._channel_regions = _ChannelRegions(_regions_by_name(channel_regions))
         self._relay_channels = _relay_channels(relay_channels)
         self._hasher = hashlib.blake2b(key=bytes(secret), digest_size=_DIGEST_SIZE)
         # Each kind's document starts the same way (`canonical`): hashed once
@@ -288,8 +316,11 @@ class Fingerprinter:
         A host reading an order's phone elsewhere (purchase limits, its own
         buyer index) reads it in this region too, so that every key of one
         buyer agrees.
+
+        Raises:
+            ValidationError: `channel` is not a string.
         """
-        return self._channel_regions.get(channel, self._region)
+        return self._channel_regions.region(_checked_channel(channel), self._region)
 
     def keeps_mobile_extensions(self, channel: str) -> bool:
         """Whether this fingerprinter keeps the extension of `channel`'s mobiles.
@@ -300,10 +331,14 @@ class Fingerprinter:
         `normalize_phone(..., mobile_extensions=...)`), so that every key of
         one buyer agrees.
 
+        Raises:
+            ValidationError: `channel` is not a string.
+
         .. versionadded:: 0.1.0
         """
         relays = self._relay_channels
-        return relays is None or _channel_name(channel) in relays
+        name = _channel_name(_checked_channel(channel))
+        return relays is None or name in relays
 
     def _started(self, head: str) -> hashlib.blake2b:
         hasher = self._hasher.copy()
@@ -335,11 +370,18 @@ class Fingerprinter:
             The fingerprints, at least the `buyer+skus` one.
 
         Raises:
-            ValidationError: A SKU is blank once normalised.
+            ValidationError: `order` is not an `orderkit.orders.Order`, or a
+                SKU is blank once normalised.
             ConfigurationError: `region` is not a region phonenumbers knows.
         """
+        if not isinstance(order, _order_type()):
+            raise ValidationError(
+                "order",
+                order,
+                f"must be an orderkit.orders.Order, not {type(order).__name__}",
+            )
         if region is None:
-            region = self._channel_regions.get(order.channel, self._region)
+            region = self._channel_regions.region(order.channel, self._region)
         else:
             _check_region(region, "region")
         return self._read(order, region)[0]
@@ -349,7 +391,7 @@ class Fingerprinter:
 
         The duplicate detector needs both: the phone is read once, for both.
         """
-        region = self._channel_regions.get(order.channel, self._region)
+        region = self._channel_regions.region(order.channel, self._region)
         return self._read(order, region)
 
     def _read(
@@ -504,12 +546,94 @@ def _relay_channels(channels: Iterable[str] | None) -> frozenset[str] | None:
 
 
 def _channel_name(channel: str) -> str:
-    """A channel's name as `relay_channels` compares it: `Douyin ` is `douyin`."""
+    """A channel's name as the fingerprinter compares it: `Douyin ` is `douyin`.
+
+    As `relay_channels`, `channel_regions` and the `buyer+skus` fingerprint
+    (`_channel_part`) read it.
+    """
     return channel.strip().casefold()
 
 
-def _check_region(region: str, setting: str) -> None:
-    if region not in _REGIONS:
+def _checked_channel(channel: object) -> str:
+    if not isinstance(channel, str):
+        raise ValidationError("channel", channel, "must be a string")
+    return channel
+
+
+def _regions_by_name(channel_regions: Mapping[str, str] | None) -> dict[str, str]:
+    """`channel_regions`, checked, keyed by `_channel_name`."""
+    if channel_regions is None:
+        return {}
+    if not isinstance(channel_regions, Mapping):
+        raise ConfigurationError(
+            "channel_regions",
+            "must be a mapping of channel names to regions, not "
+            f"{type(channel_regions).__name__}",
+            value=channel_regions,
+        )
+    regions: dict[str, str] = {}
+    for channel, code in channel_regions.items():
+        if not isinstance(channel, str):
+            raise ConfigurationError(
+                "channel_regions",
+                f"must name channels by text, not {channel!r}",
+                value=channel_regions,
+            )
+        _check_region(code, f"channel_regions[{channel!r}]")
+        name = _channel_name(channel)
+        if regions.get(name, code) != code:
+            raise ConfigurationError(
+                "channel_regions",
+                f"names channel {name!r} twice, in {regions[name]} and {code}",
+                value=channel_regions,
+            )
+        regions[name] = code
+    return regions
+
+
+@final
+class _ChannelRegions(Mapping[str, str]):
+    """The region per channel, looked up by the channel's folded name.
+
+    A mapping, not a plain dict, so that `get(order.channel, ...)` folds the
+    name wherever the package reads the setting (the buyer index reads it
+    directly, `orderkit.dedupe._matches.buyer_phone`).
+    """
+
+    __slots__ = ("_by_name",)
+
+    def __init__(self, by_name: dict[str, str]) -> None:
+        self._by_name = by_name
+
+    def __getitem__(self, channel: str) -> str:
+        return self._by_name[_channel_name(channel)]
+
+    def region(self, channel: str, default: str) -> str:
+        """`get(channel, default)`, without `Mapping.get`'s detour."""
+        return self._by_name.get(_channel_name(channel), default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+
+@functools.cache
+def _order_type() -> type[Order]:
+    """`orderkit.orders.Order`, imported when first needed.
+
+    orderkit.orders imports orderkit.dedupe, so this module cannot import it
+    when loaded.
+    """
+    from orderkit.orders import Order  # noqa: PLC0415 - see above
+
+    return Order
+
+
+def _check_region(region: object, setting: str) -> None:
+    # Not `in` alone: an unhashable region (a list) would raise TypeError.
+    if not isinstance(region, str) or region not in _REGIONS:
         raise ConfigurationError(
             setting, f"{region!r} is not a region phonenumbers knows", value=region
         )

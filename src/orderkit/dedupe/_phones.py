@@ -181,7 +181,7 @@ def normalize_phone(
 
     .. versionadded:: 0.1.0
     """
-    if region not in _REGIONS:
+    if not _is_region(region):
         raise ConfigurationError(
             "region", f"{region!r} is not a region phonenumbers knows", value=region
         )
@@ -193,6 +193,11 @@ def normalize_phone(
     if not mobile_extensions and result is not None and ";ext=" in result:
         return _without_mobile_extension(result)
     return result
+
+
+def _is_region(value: object) -> bool:
+    # `object`: a caller's list or None is refused, not hashed.
+    return isinstance(value, str) and value in _REGIONS
 
 
 def read_in(raw: object, region: str) -> str | _Refused | None:
