@@ -464,6 +464,7 @@ SURFACE = {
         "price",
         "reject",
         "request_change",
+        "role_needed",
         "validate",
     ],
     "orderkit.serialization": ["Converter", "make_converter"],

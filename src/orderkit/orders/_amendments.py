@@ -40,7 +40,13 @@ from orderkit.orders._commit import next_version
 from orderkit.orders._model import OrderLine
 from orderkit.orders._order import Order
 from orderkit.orders._payments import PaymentLedger, PaymentRecord, Refund, RefundState
-from orderkit.orders._price_changes import ChangeState, PriceChange, login
+from orderkit.orders._price_changes import (
+    ChangeState,
+    PriceChange,
+    intake_price,
+    login,
+    routed_amount,
+)
 from orderkit.orders._status import ENDED
 
 
@@ -387,6 +393,14 @@ def record_price_change(  # noqa: PLR0913 - the part, and who records it when
     old and new value (`lines[L1].unit_price`), the requester, the approver
     and the reason (`price_changes[C1].requester`, `.approver`, `.reason`).
 
+    An approval is held to its approver's tier (`PriceChange.approver_tier`,
+    which `approve` sets) on the line's whole move since the order was taken
+    in: small approved steps cannot add up past a tier. When the change
+    takes the line farther from its intake price (its price now less every
+    approved change's move), `|new - intake| * quantity` must be within the
+    tier, as the change's own amount must; see `orderkit.pricing.role_needed`.
+    A change approved otherwise (no `approver_tier`) is not checked here.
+
     Returns:
         `Recorded`; `Unchanged` if `key` was applied before or the order
         holds this change already.
@@ -397,7 +411,9 @@ def record_price_change(  # noqa: PLR0913 - the part, and who records it when
         OrderMismatch: The change is for another order.
         ValidationError: The change is another request under the same id,
             names a line the order does not have, or the line's price moved
-            since the request (`field` names it).
+            since the request (`field` names it); or its approver's tier is
+            below the line's whole move with it (`field` is `"role"`, the
+            value the approver's role, as `approve` says of a role too low).
     """
     stamp = _Stamp(key=key, actor=actor, source=source, now=now)
     if type(change) is not PriceChange:
@@ -421,6 +437,7 @@ def record_price_change(  # noqa: PLR0913 - the part, and who records it when
     if change.state is ChangeState.APPROVED:
         event_type = "PriceChanged"
         lines = _repriced(order, change)
+        _check_tier(order, change)
         changes[:0] = [
             FieldChange(
                 f"lines[{change.line_id}].unit_price",
@@ -447,7 +464,7 @@ def _check_decision(order: Order, old: PriceChange, new: PriceChange) -> None:
             f"record_price_change (change {new.change_id!r})",
             f"the change is {old.state} already",
         )
-    decision = ("state", "decided_by", "decided_at", "note")
+    decision = ("state", "decided_by", "decided_at", "note", "approver_tier")
     if attrs.evolve(old, **{name: getattr(new, name) for name in decision}) != new:
         raise ValidationError(
             "change_id", new.change_id, "names another request than the recorded one"
@@ -481,6 +498,30 @@ def _repriced(order: Order, change: PriceChange) -> tuple[OrderLine, ...]:
         attrs.evolve(each, unit_price=change.new_unit_price) if each is line else each
         for each in order.lines
     )
+
+
+def _check_tier(order: Order, change: PriceChange) -> None:
+    """Refuse an approval whose approver's tier is below the line's whole move.
+
+    Here, not in `approve`: only the order sees the line's earlier changes,
+    so approving small steps one by one cannot move a line further than
+    the approver may.
+    """
+    tier = change.approver_tier
+    if tier is None or tier.up_to is None:
+        return
+    line = order.line(change.line_id)
+    intake = intake_price(line.unit_price, line.line_id, order.price_changes)
+    amount = routed_amount(change, intake)
+    if amount > tier.up_to:
+        raise ValidationError(
+            "role",
+            tier.role,
+            f"cannot approve change {change.change_id!r}: with the earlier "
+            f"changes to line {line.line_id!r} (taken in at {intake} a unit, "
+            f"{change.quantity} units) it needs the approval of {amount}, "
+            f"above the {tier.up_to} {tier.role!r} approves",
+        )
 
 
 def _check_belongs(order: Order, ledger: PaymentLedger) -> None:

@@ -8,7 +8,11 @@ the order with an `AuditRecord` in the order's trail.
 
 The amount routed is the absolute change of the line total,
 `|new_unit_price - old_unit_price| * quantity`: cutting 10 units by 20.00 each
-moves 200.00, and needs the approval of 200.00.
+moves 200.00, and needs the approval of 200.00. On an order, a change is
+routed by the line's whole move since the order was taken in, so that small
+steps cannot add up past an approver's tier (`role_needed`, and
+`record_price_change` refuses an approval whose approver's tier is too low
+for it).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import unicodedata
-from typing import final
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, final
 
 import attrs
 import pendulum
@@ -31,7 +36,11 @@ from orderkit._validate import (
 )
 from orderkit.errors import CurrencyMismatch, ValidationError
 from orderkit.money import Money
-from orderkit.orders._tiers import ApprovalTiers, non_negative_money
+from orderkit.orders._tiers import ApprovalTier, ApprovalTiers, non_negative_money
+
+
+if TYPE_CHECKING:
+    from orderkit.orders._order import Order
 
 
 __all__ = [
@@ -44,6 +53,7 @@ __all__ = [
     "expire",
     "reject",
     "request_change",
+    "role_needed",
 ]
 
 
@@ -109,11 +119,16 @@ class PriceChange:
         decided_by: Who approved or rejected it; `None` otherwise.
         decided_at: When it left `PENDING` (UTC); `None` while pending.
         note: The decider's note, such as why it was rejected.
+        approver_tier: For a change approved by `approve`, the approver's
+            tier: the role they approved in and the most it approves
+            (`up_to`, `None` for the open-ended tier). `record_price_change`
+            holds the line's whole move since intake to it. `None` for a
+            change approved otherwise, or not approved.
 
     Raises:
         ValidationError: A field is empty or of the wrong type, a price is
-            negative, the prices are equal, or the change expires before it
-            was requested.
+            negative, the prices are equal, the change expires before it
+            was requested, or a change not approved has an `approver_tier`.
         CurrencyMismatch: The two prices are in different currencies.
 
     .. versionadded:: 0.1.0
@@ -143,9 +158,17 @@ class PriceChange:
         default=None, converter=_decided_at
     )
     note: str = attrs.field(default="", validator=plain_text("note"))
+    approver_tier: ApprovalTier | None = attrs.field(
+        default=None,
+        validator=instance_of("approver_tier", (ApprovalTier, type(None))),
+    )
 
     def __attrs_post_init__(self) -> None:
         _check_prices(self.old_unit_price, self.new_unit_price)
+        if self.approver_tier is not None and self.state is not ChangeState.APPROVED:
+            raise ValidationError(
+                "approver_tier", self.approver_tier, f"does not fit state {self.state}"
+            )
         if self.expires_at <= self.requested_at:
             raise ValidationError(
                 "expires_at", self.expires_at, "must be after requested_at"
@@ -416,6 +439,10 @@ def _decide(  # noqa: PLR0913 - the shared steps of approve and reject
     )
     if target is not ChangeState.APPROVED:
         return Decided(decided)
+    # Kept with the change: recording it on the order, which sees the line's
+    # earlier changes, holds their sum to the approver's tier too.
+    tier = ApprovalTier(role, tiers.tiers[tiers.rank(role)].up_to)
+    decided = attrs.evolve(decided, approver_tier=tier)
     record = PriceChanged(
         change_id=change.change_id,
         order_id=change.order_id,
@@ -449,6 +476,12 @@ def approve(
     is routed again here: a change whose stored `required_role` is below its
     amount's (built directly, read back, or evolved from a smaller request)
     still needs the amount's role.
+
+    `approve` sees the change alone. The approved change keeps the
+    approver's tier (`approver_tier`), and `record_price_change` refuses it
+    when the line's whole move since intake, with the line's earlier
+    approved changes, is above that tier: ask `role_needed(order, change,
+    tiers)` for the role to approve in.
 
     Returns:
         `Decided` with the record to apply; `AlreadyDecided` when the change
@@ -534,3 +567,60 @@ def expire(change: PriceChange, now: dt.datetime) -> Decided | AlreadyDecided:
     return Decided(
         attrs.evolve(change, state=ChangeState.EXPIRED, decided_at=change.expires_at)
     )
+
+
+def intake_price(
+    line_price: Money, line_id: str, changes: Iterable[PriceChange]
+) -> Money:
+    """The unit price a line was taken in at: its price now, less every move.
+
+    Every approved change on the line was applied to it in turn (recording
+    one needs the line at its `old_unit_price`), so their moves add up to
+    the line's whole move, in whatever order they sit in `changes`.
+    """
+    moved = Money.zero(line_price.currency)
+    for change in changes:
+        if change.state is ChangeState.APPROVED and change.line_id == line_id:
+            moved += change.new_unit_price - change.old_unit_price
+    return line_price - moved
+
+
+def routed_amount(change: PriceChange, intake: Money) -> Money:
+    """What `change` is routed by on a line taken in at `intake` a unit.
+
+    Its own `amount`; and, when it takes the line farther from its intake
+    price, the line's whole move after it, `|new - intake| * quantity`,
+    if that is more. The earlier moves count with their signs (a raise back
+    offsets a cut), and a change that brings the line back towards its
+    intake price needs no more than its own amount: every price the line
+    sits at was reached, from nearer its intake price, by an approver whose
+    tier holds its whole distance from it.
+    """
+    after = abs(change.new_unit_price - intake)
+    if after <= abs(change.old_unit_price - intake):
+        return change.amount
+    return max(change.amount, after * change.quantity)
+
+
+def role_needed(order: Order, change: PriceChange, tiers: ApprovalTiers) -> str:
+    """The role that may approve `change` on `order`, its line's earlier changes seen.
+
+    Ask it before approving (or route a request by it): `approve` routes a
+    change alone, and `record_price_change` refuses an approval whose
+    approver's tier is below this role's. The role is the tiers' for the
+    line's whole move since intake when the change takes the line farther
+    from its intake price (`|new - intake| * quantity`, with the line's
+    earlier approved changes, raises offsetting cuts), else for the change's
+    own amount; and never below `change.required_role`.
+
+    Raises:
+        ValidationError: The order has no such line, or `change.required_role`
+            is not one of the tiers' roles.
+        CurrencyMismatch: The change is in another currency than the tiers.
+    """
+    line = order.line(change.line_id)
+    intake = intake_price(line.unit_price, line.line_id, order.price_changes)
+    needed = tiers.role_for(routed_amount(change, intake))
+    if tiers.rank(change.required_role) > tiers.rank(needed):
+        return change.required_role
+    return needed

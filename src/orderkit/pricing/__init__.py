@@ -26,7 +26,9 @@ surrounding or repeated whitespace do not count).
 
 Manual price changes route by `ApprovalTiers` (amounts to roles, as data)
 and move through `request_change`, `approve`, `reject` and `expire`; an
-approved one is applied to the order by `orderkit.orders.record_price_change`;
+approved one is applied to the order by `orderkit.orders.record_price_change`,
+which holds the line's whole move since intake to the approver's tier
+(`role_needed` says which role a change needs on its order);
 `anomalies` reports many changes by one actor, changes outside working hours
 and changes far from list price. Purchase limits pick the `LimitKey`s that
 apply to a `PurchaseContext` under `LimitRule`s (per buyer, phone, IP,
@@ -61,6 +63,7 @@ from orderkit.orders._price_changes import (
     expire,
     reject,
     request_change,
+    role_needed,
 )
 from orderkit.orders._tiers import ApprovalTier, ApprovalTiers
 from orderkit.pricing._anomalies import (
@@ -175,5 +178,6 @@ __all__ = [
     "price",
     "reject",
     "request_change",
+    "role_needed",
     "validate",
 ]

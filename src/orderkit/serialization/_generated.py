@@ -24,7 +24,7 @@ from cattrs.gen import make_dict_structure_fn
 from orderkit.errors import StructureError
 from orderkit.money import Money
 from orderkit.orders import Order, OrderLine, Saga, Shipped
-from orderkit.pricing import Refund
+from orderkit.pricing import PriceChange, Refund
 from orderkit.serialization._collections import WriteItems, WriteOptional
 from orderkit.serialization._policies import is_function_type, refuse_function
 from orderkit.serialization._readers import READERS, UNREAD, Reader
@@ -257,6 +257,7 @@ _INLINE: Final[tuple[tuple[UnstructureHook, str], ...]] = (
 OMITTED_AT_DEFAULT: Final[Mapping[type, frozenset[str]]] = {
     Order: frozenset({"cancelled_units"}),
     OrderLine: frozenset({"stocked"}),
+    PriceChange: frozenset({"approver_tier"}),
     Refund: frozenset({"provider_id", "lines"}),
     Saga: frozenset({"tasks", "lines", "location"}),
     Shipped: frozenset({"location"}),
