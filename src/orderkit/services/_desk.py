@@ -1399,7 +1399,11 @@ class OrderDesk:
         from when it was placed.
 
         Returns:
-            What closing each order did, at most `limit` orders.
+            What closing each order did, at most `limit` orders: `record`'s
+            answer for each order that was pending past its deadline when
+            read. The order was closed where its outcome is `Applied`; a
+            `Duplicate` was closed by another process first (two monitors),
+            a `Stale` was paid meanwhile. Count the `Applied` ones.
         """
         positive_int("limit")(None, None, limit)
         now = self._clock.now()
