@@ -96,8 +96,8 @@ class Address:
 
     Attributes:
         country: ISO 3166-1 alpha-2 code, upper case (`"CN"`): an assigned
-            one, or XK (Kosovo), AC or TA (Ascension, Tristan da Cunha),
-            which channels and phone numbering use.
+            one, XK (Kosovo), or one ISO reserves for a place (UK, IC, AC,
+            TA...), as channels, carriers and phone numbering use them.
         province: Province, state or region (`"广东省"`).
         city: City (`"深圳市"`).
         district: District or county (`"南山区"`).
@@ -136,7 +136,9 @@ class Address:
 # The codes an address may have: every region phonenumbers knows (which
 # includes XK for Kosovo, and AC and TA, which ISO 3166-1 reserves for
 # Ascension and Tristan da Cunha: channels and carriers use all three), and
-# the assigned codes of places with no phone numbering of their own.
+# the assigned codes of places with no phone numbering of their own, and
+# the codes ISO 3166-1 reserves exceptionally for places, which channels and
+# carriers send (UK above all): refused, real orders would be.
 _COUNTRIES: Final = frozenset(phonenumbers.SUPPORTED_REGIONS) | {
     "AQ",  # Antarctica
     "BV",  # Bouvet Island
@@ -145,6 +147,13 @@ _COUNTRIES: Final = frozenset(phonenumbers.SUPPORTED_REGIONS) | {
     "PN",  # Pitcairn
     "TF",  # French Southern Territories
     "UM",  # United States Minor Outlying Islands
+    "CP",  # Clipperton Island
+    "CQ",  # Sark
+    "DG",  # Diego Garcia
+    "EA",  # Ceuta and Melilla
+    "FX",  # metropolitan France
+    "IC",  # the Canary Islands
+    "UK",  # the United Kingdom (GB is its code)
 }
 
 
