@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Final, final
+from typing import final
 
 import attrs
 import pendulum
-import phonenumbers
 
 from orderkit._time import to_utc
 from orderkit._validate import (
@@ -95,9 +94,7 @@ class Address:
     """A shipping address, structured as Chinese and foreign platforms send it.
 
     Attributes:
-        country: ISO 3166-1 alpha-2 code, upper case (`"CN"`): an assigned
-            one, XK (Kosovo), or one ISO reserves for a place (UK, IC, AC,
-            TA...), as channels, carriers and phone numbering use them.
+        country: ISO 3166-1 alpha-2 code, upper case (`"CN"`).
         province: Province, state or region (`"广东省"`).
         city: City (`"深圳市"`).
         district: District or county (`"南山区"`).
@@ -124,37 +121,6 @@ class Address:
             raise ValidationError(
                 "country", value, "must be an ISO 3166-1 alpha-2 code"
             )
-        if value not in _COUNTRIES:
-            raise ValidationError(
-                "country",
-                value,
-                "is not an assigned ISO 3166-1 alpha-2 code (a country or "
-                "region, such as CN or US)",
-            )
-
-
-# The codes an address may have: every region phonenumbers knows (which
-# includes XK for Kosovo, and AC and TA, which ISO 3166-1 reserves for
-# Ascension and Tristan da Cunha: channels and carriers use all three), and
-# the assigned codes of places with no phone numbering of their own, and
-# the codes ISO 3166-1 reserves exceptionally for places, which channels and
-# carriers send (UK above all): refused, real orders would be.
-_COUNTRIES: Final = frozenset(phonenumbers.SUPPORTED_REGIONS) | {
-    "AQ",  # Antarctica
-    "BV",  # Bouvet Island
-    "GS",  # South Georgia and the South Sandwich Islands
-    "HM",  # Heard Island and McDonald Islands
-    "PN",  # Pitcairn
-    "TF",  # French Southern Territories
-    "UM",  # United States Minor Outlying Islands
-    "CP",  # Clipperton Island
-    "CQ",  # Sark
-    "DG",  # Diego Garcia
-    "EA",  # Ceuta and Melilla
-    "FX",  # metropolitan France
-    "IC",  # the Canary Islands
-    "UK",  # the United Kingdom (GB is its code)
-}
 
 
 @final

@@ -39,7 +39,6 @@ from orderkit.orders import (
     ShipmentLine,
     ShipmentStatus,
 )
-from orderkit.orders._model import _COUNTRIES
 from orderkit.serialization._wire import Data
 
 
@@ -151,11 +150,14 @@ def read_address(o: Data) -> Address:
     postcode = get("postcode", "")
     recipient = get("recipient", "")
     phone = get("phone")
-    # An assigned code (two upper-case ASCII letters) passes `text` and the
-    # country check.
+    # Two printable upper-case ASCII characters pass `text` and the country check.
     if not (
         type(country) is str
-        and country in _COUNTRIES
+        and len(country) == 2
+        and country.isascii()
+        and country.isupper()
+        and country.isprintable()
+        and not country.isspace()
         and type(province) is str
         and type(city) is str
         and type(district) is str
