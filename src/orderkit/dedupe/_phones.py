@@ -58,6 +58,12 @@ _MASK = re.compile("[*\u2022\u25cf\u00d7\u2217]|x{2,}")
 # A mask directly beside a digit, and the first run of digits.
 _MASKED_DIGIT = re.compile(rf"\d(?:{_MASK.pattern})|(?:{_MASK.pattern})\d")
 _FIRST_DIGITS = re.compile(r"\d+")
+# An extension's marker (or a dash) after digits, and masks in its place. Not
+# a bare "x": "13800138000 xxx" is a buyer's marks, not "x" and a masked "xx".
+_MASKED_EXTENSION = re.compile(
+    r"\d\s*(?:extension|ext\.?|#|,|;ext=|转|分机号?|[-_])\s*[:.]?\s*"
+    rf"(?:{_MASK.pattern})"
+)
 _EXTENSION = re.compile(
     r"(?P<number>.*?\d)\s*(?:extension|ext\.?|x|#|,|;ext=|转|分机号?)"
     r"\s*[:.]?\s*(?P<ext>\d{1,7})\s*"
@@ -286,6 +292,10 @@ def _unmasked(text: str, region: str) -> str | None:
         first = _FIRST_DIGITS.search(text)
         if first is not None and _MASKED_DIGIT.search(text, first.end() - 1):
             return None
+    elif _MASKED_EXTENSION.search(text):
+        # Every digit of the extension masked (13800138000-****): the rest
+        # reads as the bare number, which the relay's buyers all share.
+        return None
     return number
 
 
