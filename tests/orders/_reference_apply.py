@@ -202,10 +202,20 @@ def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
 
 def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Outcome:
     for payment in order.payments:
-        if payment.payment_id == event.payment_id:
+        if payment.payment_id != event.payment_id:
+            continue
+        # Since the fix of the second capture: only the same amount again (or
+        # nothing) is a re-statement; another amount is refused, not lost.
+        if event.amount == payment.amount or not event.amount.amount:
             return Stale(
                 order, event, f"payment {event.payment_id!r} is already captured"
             )
+        reason = (
+            f"payment {event.payment_id!r} is already captured for {payment.amount},"
+            f" and this notice states {event.amount}: record a further capture of it"
+            " in the order's payment ledger (PaymentLedger.capture with a capture_id)"
+        )
+        raise _refuse(order, event, reason)
     if event.amount.currency.code != order.currency:
         raise CurrencyMismatch("amount", event.amount.currency.code, order.currency)
     cell = TRANSITIONS[order.status, PaymentCaptured]
@@ -285,11 +295,16 @@ def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> O
 
 
 def _left(order: Order, payment: Payment) -> Money:
-    """What `payment` holds: less the refunds its ledger shows, never below zero."""
+    """What `payment` holds: its captures less the refunds its ledger shows, >= 0."""
     left = payment.amount
     ledger = order.payment_ledger
     kept = set() if ledger is None else {p.payment_id for p in ledger.payments}
     if ledger is not None and payment.payment_id in kept:
+        # Since the fix of the payment taken in parts: every capture the
+        # ledger keeps on the payment, when they add up to more.
+        for record in ledger.payments:
+            if record.payment_id == payment.payment_id and record.captured > left:
+                left = record.captured
         for refund in ledger.refunds:
             if refund.payment_id == payment.payment_id and refund.state in (
                 RefundState.REFUNDED,

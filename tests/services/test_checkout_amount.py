@@ -65,14 +65,19 @@ def test_more_is_refused_and_nothing_is_asked(
     )
 
 
-def test_what_it_costs_or_less_is_captured(
+def test_what_it_costs_is_captured_and_less_is_refused(
     checkout: Checkout, payments: FakePayments
 ) -> None:
-    # Less is the shop's call (a discount at the till): nothing is overcharged.
-    done = checkout.pay("douyin", "DY-1001", "alipay-1", cny("170.00"))
+    # Less would leave the order paid short, the rest never asked for: a
+    # discount at the till is a price change, approved, which moves payable.
+    with pytest.raises(ValidationError, match=r"paid 6\.00 CNY short"):
+        checkout.pay("douyin", "DY-1001", "alipay-1", cny("170.00"))
+    assert payments.calls == {}
+
+    done = checkout.pay("douyin", "DY-1001", "alipay-1", cny("176.00"))
 
     assert isinstance(done, Captured)
-    assert payments.captured("alipay-1") == cny("170.00")
+    assert payments.captured("alipay-1") == cny("176.00")
 
 
 @pytest.mark.parametrize("amount", ["150.00", "176.00"])

@@ -156,7 +156,7 @@ def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Ou
     payment_id = event.payment_id
     for payment in order.payments:
         if payment.payment_id == payment_id:
-            return Stale(order, event, f"payment {payment_id!r} is already captured")
+            return _captured_again(order, event, payment)
     if event.amount.currency.code != order.currency:
         raise CurrencyMismatch("amount", event.amount.currency.code, order.currency)
     cell = CELLS[order.status, PaymentCaptured]
@@ -180,6 +180,32 @@ def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Ou
             return applied
         return RefundDue(applied.order, applied.records, event, owed)
     return applied
+
+
+def _captured_again(order: Order, event: PaymentCaptured, payment: Payment) -> Stale:
+    """A capture of a payment the order records already: stale, or refused.
+
+    The same amount under a new key is the channel stating the same fact
+    again, which must not be kept or refunded twice: stale. Another amount
+    is another capture of that payment (a partial capture) or a contradiction:
+    keeping one payment per id, the lifecycle can take neither, and leaving
+    it stale would lose money the buyer paid without a word, so it is
+    refused. A capture of zero captured nothing and is stale.
+
+    Raises:
+        IllegalTransition: `event` states another amount for the payment.
+    """
+    amount = event.amount
+    if amount == payment.amount or not amount.amount:
+        return Stale(
+            order, event, f"payment {payment.payment_id!r} is already captured"
+        )
+    reason = (
+        f"payment {payment.payment_id!r} is already captured for {payment.amount},"
+        f" and this notice states {amount}: record a further capture of it in"
+        " the order's payment ledger (PaymentLedger.capture with a capture_id)"
+    )
+    raise refuse(order, event, reason)
 
 
 def _free(
@@ -320,12 +346,17 @@ def apply(order: Order | None, event: OrderEvent, *, now: dt.datetime) -> Outcom
         and for the cancellation of an order that has captured money, each
         owing what the payment ledger does not show refunded already. A
         capture of zero (a free order) moves an unpaid order to `paid`
-        without recording a payment, and is `Stale` on any other order.
+        without recording a payment, and is `Stale` on any other order. A
+        capture of a payment the order records already is `Stale` when it
+        states the same amount (the channel saying it again).
         Only `Applied` and `RefundDue` carry a changed order.
 
     Raises:
         IllegalTransition: The event contradicts the order's status (a
-            cancellation after shipping, more units shipped than ordered).
+            cancellation after shipping, more units shipped than ordered),
+            or is a capture of a payment the order records already with
+            another amount (a further capture belongs in the order's
+            payment ledger).
         OrderMismatch: The event is for another order.
         NaiveDatetime: `now` has no UTC offset.
         ValidationError: The event does not fit the order (an unknown line,

@@ -28,6 +28,7 @@ from orderkit.errors import (
 from orderkit.integrations import Label
 from orderkit.money import Money
 from orderkit.orders import (
+    AuditRecord,
     Order,
     OrderStatus,
     PaymentCaptured,
@@ -62,6 +63,9 @@ __all__ = ["Checkout", "Refunds", "Shipping", "recover"]
 _S = OrderStatus
 _CAPTURE: Final = "capture"
 _SHIP: Final = steps.SHIP
+# The trail's record of an order held for a person, and why: its pricing.
+_HELD: Final = "HeldForReview"
+_PRICING: Final = "pricing"
 
 
 @final
@@ -130,11 +134,14 @@ class Checkout:
             CaptureExceedsAuthorisation: The order's payment ledger keeps
                 `payment_id` and authorised less than `amount`; nothing was
                 stored or asked.
-            ValidationError: `amount` is more than the order costs
+            ValidationError: `amount` is other than the order costs
                 (`OrderDesk.payable`: the total it was taken in at, moved by
                 approved price changes), where its trail states that total
                 and its channel changed none of its lines since; nothing
-                was stored or asked.
+                was stored or asked. More would overcharge the buyer; less
+                would leave the order paid short, as a paid order takes no
+                second `pay`. An order held for its pricing may be paid
+                less (either its total or the channel's).
             TransientError: The provider failed or timed out
                 (`CallTimedOut`), or its circuit breaker is open
                 (`CircuitOpen`): the saga stays; call again or `recover`.
@@ -649,22 +656,49 @@ def _check_page(page: object) -> None:
 
 
 def _check_cost(uow: UnitOfWork, order: Order, amount: Money) -> None:
-    """Refuse to capture more than the order costs; change nothing.
+    """Refuse to capture other than what the order costs; change nothing.
 
-    What it costs is `OrderDesk.payable`: for an order held for its pricing
-    at intake, the larger of orderkit's total and the channel's, so either
-    may be captured. An order whose trail states no total (taken in by an
-    earlier orderkit, or stored by its host), and one whose lines its
-    channel changed since (`"edited"`: what the buyer owes moved with
-    them), are not checked.
+    What it costs is `OrderDesk.payable`. More would overcharge the buyer;
+    less would make the order paid with the rest never asked for, as a
+    paid order takes no second `pay`. An order held for its pricing (at
+    intake `payable` is then the larger of orderkit's total and the
+    channel's, so either may be captured) may be paid less, never more.
+    An order whose trail states no total (taken in by an earlier orderkit,
+    or stored by its host), and one whose lines its channel changed since
+    (`"edited"`: what the buyer owes moved with them), are not checked.
     """
     records = uow.audit.records(order.channel, order.order_id)
     cost = cost_of(order, records)
-    if cost is None or amount <= cost or edited_on_channel(records, order.channel):
+    if cost is None or amount == cost or edited_on_channel(records, order.channel):
+        return
+    if amount > cost:
+        raise ValidationError(
+            "amount",
+            amount,
+            f"is more than order {order.order_id!r} costs, {cost}"
+            " (OrderDesk.payable): the buyer would be overcharged",
+        )
+    if _held_for_pricing(records):
         return
     raise ValidationError(
         "amount",
         amount,
-        f"is more than order {order.order_id!r} costs, {cost}"
-        " (OrderDesk.payable): the buyer would be overcharged",
+        f"is less than order {order.order_id!r} costs, {cost}"
+        f" (OrderDesk.payable): it would be paid {cost - amount} short, and"
+        " a paid order takes no second payment; capture what it costs",
+    )
+
+
+def _held_for_pricing(records: Iterable[AuditRecord]) -> bool:
+    """Whether the trail ever held the order for its pricing.
+
+    Such an order's payable is the larger of two totals the buyer may have
+    been asked for: the smaller is no shortfall.
+    """
+    return any(
+        record.event_type == _HELD
+        and change.field == "review"
+        and _PRICING in change.new.split(", ")
+        for record in records
+        for change in record.changes
     )
