@@ -258,8 +258,13 @@ class OrderDesk:
         refuses it. Refused orders leave nothing behind; held ones are stored
         without stock, waiting for `release`. An order that comes in
         cancelled or closed is never held but for a payment it could not
-        take (`"payment"`): it waits for nobody (a suspected duplicate still
-        goes to the detector's review queue).
+        take (`"payment"`), or a parcel it states that it refuses: that
+        left after the end, and the order waits for a person as `record`
+        holds one (`"shipped_after_end"`, answered `Held`; the parcel's
+        units come off the shelf it left, unless
+        `DeskPolicy.take_shipped_stock` is false). Otherwise it waits for
+        nobody (a suspected duplicate still goes to the detector's review
+        queue).
 
         An order that comes in paid (its notice states a capture, whether
         the order took it or refused it, as one in another currency) is
@@ -391,6 +396,10 @@ class OrderDesk:
                     order, detail = _short(order, error.shortages, now, records)
                     review = list(order.review)
                     details = [detail]
+            # A parcel the notice states that the ended order refused left
+            # all the same: held for as `record` holds one (`_held`), and its
+            # units off the shelf, as the notice's other parcels are.
+            self._left_shelf(uow, order, batch, take=self._policy.take_shipped_stock)
             # Paid twice in the notice itself: stock as any paid order, and a
             # person settles the excess.
             order = _overpaid_at_intake(order, total, now, records, details)
@@ -682,7 +691,7 @@ class OrderDesk:
         detector's review queue, for a person to resolve there; the money it
         holds goes back through its refund saga). `"payment"` (a payment the
         order could not take: no saga knows of it), `"refund"`, `"label"`,
-        `"pick"` and `"carrier"` stay.
+        `"pick"`, `"carrier"` and `"shipped_after_end"` stay.
 
         A payment that leaves an order (not cancelled or closed) holding two
         payments or more whose captures, less what was refunded or is
@@ -710,13 +719,19 @@ class OrderDesk:
         once picking started waits for a person the same way: `review`
         gains `"pick"`, and its `HeldForReview` record names the tasks to
         void (those its committed units made, read before the cancellation
-        gives them back); its refund goes out as ever. A parcel reported
-        after the order was cancelled or closed is refused by the order
-        (`rejected`), yet it left: the order waits for a person (`review`
-        gains `"shipped_after_end"`, its `HeldForReview` record naming the
-        parcel) and the parcel's units come off the shelf it left (its
-        `location`, or the one the order's holds were at; an `ADJUST` keyed
-        by the parcel), so they are not sold again. Told once.
+        gives them back); its refund goes out as ever. A parcel the
+        cancelled or closed order refuses (`rejected`) left all the same,
+        whether it was reported after the end or parked before it (a
+        `Shipped` that came before its `PickingStarted`, let through by the
+        cancellation or close and refused in the same call): the order
+        waits for a person (`review` gains `"shipped_after_end"`, which the
+        ending does not withdraw, its `HeldForReview` record naming the
+        parcel; not `"event"` as well) and the parcel's units come off the
+        shelf it left (its `location`, or the one the order's holds were
+        at; an `ADJUST` keyed by the parcel, after the ending gave the
+        order's stock back), so they are not sold again. Told once. Either
+        arrival order of the parcel and the ending so ends with the same
+        shelf and review.
 
         Every status the order passes writes a `milestone` message for the
         buyer, each under its own id: a parked `Shipped` applied behind a
@@ -761,6 +776,10 @@ class OrderDesk:
             records.extend(ending)
             new = _held_if_picked(new, picked, now, records)
             new = _held_if_readdressed(order, new, batch, now, records)
+            # A parked parcel the ending let through and the ended order
+            # refused left all the same: as one reported after the end,
+            # once the ending gave the stock back.
+            new = self._shipped_after_end(uow, new, batch, now, records)
             new = _held_if_refused(new, event, batch, now, records)
             for refund in refunds:
                 new = owe(new, refund, now)
@@ -785,17 +804,52 @@ class OrderDesk:
         for a person (`_held_if_shipped_after_end`) and the parcel's units
         come off the shelf it left, in this unit.
         """
-        held = _held_if_shipped_after_end(order, batch, now)
-        if held is None:
+        records: list[AuditRecord] = []
+        new = self._shipped_after_end(uow, order, batch, now, records)
+        if new is order:
             return EventRecorded(order, batch.outcomes, batch.parked)
-        new, said = held
-        stock = self._stock(uow)
-        for outcome in batch.outcomes:
-            if isinstance(outcome, Rejected) and isinstance(outcome.event, Shipped):
-                stock.left_after_end(order, outcome.event)
-        self._store(uow, order, new, [said], now)
+        self._store(uow, order, new, records, now)
         uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked)
+
+    def _shipped_after_end(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        batch: Batch,
+        now: pendulum.DateTime,
+        records: list[AuditRecord],
+    ) -> Order:
+        """`order`, waiting for a person about parcels it refused once ended.
+
+        A parcel refused by the cancelled or closed order left all the same,
+        whether it was reported after the end or parked before it and
+        refused when the ending let it through: the order waits for a person
+        (`_held_if_shipped_after_end`, its record added to `records`) and the
+        parcel's units come off the shelf it left, in this unit. Call it
+        once the ending gave the order's stock back (`OrderStock.follow`):
+        the units come off what is on the shelf then. Told once.
+        """
+        held = _held_if_shipped_after_end(order, batch, now)
+        if held is None:
+            return order
+        self._left_shelf(uow, order, batch)
+        records.append(held[1])
+        return held[0]
+
+    def _left_shelf(
+        self, uow: UnitOfWork, order: Order, batch: Batch, *, take: bool = True
+    ) -> None:
+        """Take the parcels the ended order refused off the shelves they left.
+
+        `OrderStock.left_after_end` for each (an `ADJUST` keyed by the
+        parcel); nothing when `take` is false (intake, with
+        `DeskPolicy.take_shipped_stock` false).
+        """
+        refused = _left_after_end(batch) if take else ()
+        for outcome in refused:
+            if isinstance(outcome.event, Shipped):
+                self._stock(uow).left_after_end(order, outcome.event)
 
     def start_picking(
         self, channel: str, order_id: str, warehouse: Warehouse
@@ -1758,7 +1812,8 @@ def _held(
 
     Each reason, with its detail and what its audit record says of it
     beyond the review: the limits it is over and the request's parts they
-    read (`_request_said`), the payments it refused.
+    read (`_request_said`), the payments it refused, the parcels the ended
+    order refused (`"shipped_after_end"`, as `record` holds one).
     """
     reasons: list[_Reason] = []
     if screening.suspected:
@@ -1779,13 +1834,21 @@ def _held(
         return reasons
     # The channel states what the order cannot be: a person looks before it
     # goes on, rather than the event vanishing. A payment it could not take
-    # is money the buyer paid, whatever becomes of the order.
+    # is money the buyer paid, whatever becomes of the order; a parcel the
+    # ended order refused left all the same (`_held_if_shipped_after_end`).
     payments = _refused_payments(batch)
+    ended = _left_after_end(batch)
     others = [
-        o for o in batch.outcomes if isinstance(o, Rejected) and o not in payments
+        o
+        for o in batch.outcomes
+        if isinstance(o, Rejected) and o not in payments and o not in ended
     ]
     if others:
         reasons.append(("event", refused_events(others), ()))
+    if ended:
+        parcels = _after_end_said(ended)
+        detail = f"结束后发货 / shipped after the end: {parcels.new}"
+        reasons.append((SHIPPED_AFTER_END, detail, (parcels,)))
     if payments:
         named = tuple(refused_payment(r) for r in payments)
         paid = "; ".join(change.new for change in named)
@@ -1947,6 +2010,28 @@ or the money, and corrects the shelf's figures.
 """
 
 
+def _left_after_end(batch: Batch) -> list[Rejected]:
+    """The parcels the batch refused because their order had ended.
+
+    Refused by the cancelled or closed order they were tried against:
+    reported after the end, or parked before it and let through by the
+    ending. They left all the same.
+    """
+    return [
+        r
+        for r in batch.outcomes
+        if isinstance(r, Rejected)
+        and isinstance(r.event, Shipped)
+        and r.order is not None
+        and r.order.status in ENDED
+    ]
+
+
+def _after_end_said(refused: Sequence[Rejected]) -> FieldChange:
+    """What a `"shipped_after_end"` hold's record says: the parcels refused."""
+    return FieldChange(SHIPPED_AFTER_END, "", refused_events(refused))
+
+
 def _held_if_shipped_after_end(
     order: Order, batch: Batch, now: pendulum.DateTime
 ) -> tuple[Order, AuditRecord] | None:
@@ -1959,15 +2044,10 @@ def _held_if_shipped_after_end(
     """
     if order.status not in ENDED or SHIPPED_AFTER_END in order.review:
         return None
-    refused = [
-        r
-        for r in batch.outcomes
-        if isinstance(r, Rejected) and isinstance(r.event, Shipped)
-    ]
+    refused = _left_after_end(batch)
     if not refused:
         return None
-    said = FieldChange(SHIPPED_AFTER_END, "", refused_events(refused))
-    return held_for(order, SHIPPED_AFTER_END, now, said)
+    return held_for(order, SHIPPED_AFTER_END, now, _after_end_said(refused))
 
 
 def _held_if_refused(
@@ -1981,14 +2061,18 @@ def _held_if_refused(
 
     The channel stated them (an early parcel of more units than ordered):
     dropped with no word, a person would never learn what it said, as at
-    intake (`"event"`). The audit record names each.
+    intake (`"event"`). The audit record names each. A parcel refused
+    because the order had ended is not among them: it holds the order as
+    `"shipped_after_end"` (`_held_if_shipped_after_end`).
     """
+    ended = {id(r) for r in _left_after_end(batch)}
     refused = [
         r
         for r in batch.outcomes
         if isinstance(r, Rejected)
         and r.event.key != event.key
         and not isinstance(r.event, PaymentCaptured)
+        and id(r) not in ended
     ]
     if not refused or "event" in order.review:
         return order

@@ -204,7 +204,10 @@ class EventRecorded:
 
         A refused payment holds the order for a person (`"payment"`), as
         does a parked event refused once another let it through
-        (`"event"`); any other refused event changed nothing.
+        (`"event"`), and a parcel the cancelled or closed order refused,
+        parked before the end or reported after it (`"shipped_after_end"`:
+        it left all the same, and its units come off the shelf); any other
+        refused event changed nothing.
         """
         return tuple(o for o in self.outcomes if isinstance(o, Rejected))
 
