@@ -122,8 +122,9 @@ def record_payments(  # noqa: PLR0913 - the part, and who records it when
 
     The new ledger must extend the stored one: every payment, capture,
     refund and override it had, in the same places, a pending refund only
-    settled or failed, a refund without units (`Refund.lines`) only given
-    them. Build it from `order.payment_ledger`, never from
+    settled or failed, a settled refund only grown
+    (`PaymentLedger.grow_refund`), a refund without units (`Refund.lines`)
+    only given them. Build it from `order.payment_ledger`, never from
     scratch: the stored ledger may hold what orderkit recorded itself (the
     refunds a `refund` saga sent, with the order's payments; a channel's
     refunds, recorded by `OrderDesk.record_refund` or taken in with the
@@ -577,10 +578,19 @@ def _refund_moves_on(before: Refund, after: Refund) -> bool:
         # A refund recorded without its units may gain them: a channel's
         # order notice may list a refund that only its refund list itemises.
         before = attrs.evolve(before, lines=after.lines)
-    return before == after or (
-        before.state is RefundState.PENDING
-        and attrs.evolve(before, state=after.state, decided_at=after.decided_at)
-        == after
+    if before == after:
+        return True
+    if before.state is RefundState.PENDING:
+        return (
+            attrs.evolve(before, state=after.state, decided_at=after.decided_at)
+            == after
+        )
+    # A settled refund grows when its maker paid more back under its id
+    # (`PaymentLedger.grow_refund`); it never shrinks.
+    return (
+        before.state is RefundState.REFUNDED
+        and after.amount > before.amount
+        and attrs.evolve(before, amount=after.amount) == after
     )
 
 

@@ -15,7 +15,9 @@ keep the id the provider gave it (`provider_id`), which a provider's
 statement may list it under. Operations are idempotent by their ids: the
 same id with the same content is a no-op (timestamps are not content: a
 retry recomputes them), the same id with other content raises
-`IdempotencyConflict`.
+`IdempotencyConflict`. One change is made by a method of its own: a settled
+refund whose maker paid more back under its id since grows
+(`PaymentLedger.grow_refund`), within the same cap.
 """
 
 from __future__ import annotations
@@ -603,6 +605,67 @@ class PaymentLedger:
             ValidationError: `at` is before the refund was requested.
         """
         return self._decide(refund_id, RefundState.FAILED, at)
+
+    def grow_refund(self, refund_id: str, amount: Money) -> PaymentLedger:
+        """Raise a settled refund to `amount`: its maker paid more back under it.
+
+        A channel's refund is one refund under one id whose transactions
+        settle one by one (Shopify's): read while one is still pending, it
+        is less than it ends. The refund keeps its id, payment, reason,
+        units and times, and stays settled: a statement lists it once,
+        under its id, for the whole amount. Unlike `request_refund`, which
+        refuses another amount under an id (`IdempotencyConflict`), this
+        is the way to say the same refund grew.
+
+        Returns:
+            The new ledger; this one unchanged if the refund is `amount`
+            already.
+
+        Raises:
+            ValidationError: `refund_id` is empty or names a refund not
+                settled (a pending one is settled at its amount, a failed
+                one sent nothing), or `amount` is less than the refund's
+                (a refund never shrinks).
+            CurrencyMismatch: `amount` is in another currency than the ledger.
+            UnknownRefund: No refund has this id.
+            RefundExceedsCapture: The growth is more than the payment's
+                captured amount and allowance, less what is refunded or
+                pending (`field` is `amount`).
+        """
+        text("refund_id")(None, None, refund_id)
+        instance_of("amount", Money)(None, None, amount)
+        self._same_currency(amount, "amount")
+        index, refund = next(
+            ((i, r) for i, r in enumerate(self.refunds) if r.refund_id == refund_id),
+            (-1, None),
+        )
+        if refund is None:
+            raise UnknownRefund("refund_id", refund_id, "no such refund")
+        if refund.state is not RefundState.REFUNDED:
+            raise ValidationError(
+                "refund_id",
+                refund_id,
+                f"is {refund.state}: only a settled refund grows",
+            )
+        if amount == refund.amount:
+            return self
+        if amount < refund.amount:
+            raise ValidationError(
+                "amount", amount, f"is less than the refund's {refund.amount}"
+            )
+        growth = amount - refund.amount
+        left = self.totals(refund.payment_id).refundable
+        if growth > left:
+            raise RefundExceedsCapture(
+                "amount",
+                amount,
+                f"payment {refund.payment_id!r} has {left} captured and not "
+                f"refunded or pending, less than the {growth} refund "
+                f"{refund_id!r} grows by; record an override to go beyond it",
+            )
+        grown = attrs.evolve(refund, amount=amount)
+        refunds = (*self.refunds[:index], grown, *self.refunds[index + 1 :])
+        return attrs.evolve(self, refunds=refunds)
 
     def override(  # noqa: PLR0913 - an override records who, why and how much
         self,

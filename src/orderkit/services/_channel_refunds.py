@@ -46,7 +46,7 @@ from orderkit.orders._parcels import (
     shipped_by_line,
     status_once_shipped,
 )
-from orderkit.orders._payments import RefundLine
+from orderkit.orders._payments import Refund, RefundLine
 from orderkit.ports import UnitOfWork
 from orderkit.pricing import PaymentLedger, RefundState
 from orderkit.services._desk_notes import refund_correction
@@ -141,19 +141,33 @@ def record_channel_refund(
     channel's refund id (one the desk sent through the channel's own
     payments), is the same refund.
 
+    The channel's refund id names one refund, whose amount only grows as
+    its transactions settle (Shopify's reading leaves a pending one out),
+    under a key that may not change with it. Recorded again on the same
+    payment for more than the ledger's settled refund of that id, whatever
+    the key, it is money the channel sent back since: the refund grows to
+    the new amount (`PaymentLedger.grow_refund`), recorded under a key of
+    its own (`_grown`). The same or a smaller amount (an earlier reading
+    delivered late) changes nothing. A refund an after-sales case names
+    paid the case's amount, and one the desk sent (named by its provider
+    id) what the desk sent: neither grows.
+
     Returns:
         `Recorded`; `Unchanged` when the ledger has the refund settled
-        already or its key was applied before.
+        already, for as much or more, or its key was applied before and it
+        is no more than the ledger's.
 
     Raises:
         OrderMismatch: The refund is for another order.
         CurrencyMismatch: The refund is in another currency than the order.
         UnknownPayment: The refund cannot be placed: the order has no
             payment, or several and it names none of them (`payment_id`).
-        RefundExceedsCapture: The payment holds less than the refund, not
-            refunded or pending (`amount`).
+        RefundExceedsCapture: The payment holds less than the refund, or
+            than what a grown refund adds, not refunded or pending
+            (`amount`).
         IdempotencyConflict: The ledger has a refund under this id for
-            another payment or amount.
+            another payment, or one pending, failed, the desk's or a
+            case's for another amount.
         RefundNotPending: The ledger has it failed.
         CaptureExceedsAuthorisation: The order's ledger keeps the payment
             with no capture and authorised less than the order captured
@@ -167,18 +181,15 @@ def record_channel_refund(
     itemised = _itemised(order, refund, now)
     if itemised is not None:
         return cancelled_before_shipment(itemised, refund.lines)
-    if refund.key in order.applied_keys:
+    kept = _settled(order, refund)
+    # The channel keys every reading of a refund alike (Shopify): a larger
+    # one under an applied key is money it sent back since.
+    growing = kept is not None and refund.amount > kept.amount
+    if refund.key in order.applied_keys and not growing:
         return Unchanged(order, f"key {refund.key} was applied before")
     known = order.payments if payments is None else payments
-    payment_id = refund_payment(refund, tuple(p.payment_id for p in known))
-    if payment_id is None:
-        raise UnknownPayment(
-            "payment_id",
-            refund.payment_id,
-            f"order {order.order_id!r} has {len(known)} payments and the refund "
-            "names none of them",
-        )
-    payment = next(p for p in known if p.payment_id == payment_id)
+    payment = _placed(order, refund, known)
+    payment_id = payment.payment_id
     ledger = order.payment_ledger
     if ledger is None:
         ledger = with_payments(PaymentLedger(order.order_id, order.currency), known)
@@ -188,6 +199,9 @@ def record_channel_refund(
         (r for r in ledger.refunds if r.refund_id == refund.refund_id),
         next((r for r in ledger.refunds if r.provider_id == refund.refund_id), None),
     )
+    again = _read_again(order, ledger, kept, refund, payment_id, now=now)
+    if again is not None:
+        return again
     if existing is None:
         ledger = _holding(ledger, payment).request_refund(
             refund.refund_id,
@@ -326,6 +340,102 @@ def _itemised(
         now=now,
     )
     return outcome if isinstance(outcome, Recorded) else None
+
+
+def _placed(order: Order, refund: ChannelRefund, known: Sequence[Payment]) -> Payment:
+    """The payment among `known` that `refund` comes off (`refund_payment`).
+
+    Raises:
+        UnknownPayment: The order has no payment, or several and the refund
+            names none of them.
+    """
+    payment_id = refund_payment(refund, tuple(p.payment_id for p in known))
+    if payment_id is None:
+        raise UnknownPayment(
+            "payment_id",
+            refund.payment_id,
+            f"order {order.order_id!r} has {len(known)} payments and the refund "
+            "names none of them",
+        )
+    return next(p for p in known if p.payment_id == payment_id)
+
+
+def _read_again(  # noqa: PLR0913 - the order, its ledger, and the two refunds
+    order: Order,
+    ledger: PaymentLedger,
+    kept: Refund | None,
+    refund: ChannelRefund,
+    payment_id: str,
+    *,
+    now: pendulum.DateTime,
+) -> Recorded | Unchanged | None:
+    """`refund` read again for another amount than the settled `kept` (`_settled`).
+
+    Grown (`_grown`) when it is more; `Unchanged` when it is less (an
+    earlier reading delivered late). `None` when it is no such reading:
+    no refund kept, another payment, or the same amount.
+    """
+    if kept is None or kept.payment_id != payment_id or kept.amount == refund.amount:
+        return None
+    if refund.amount < kept.amount:
+        return Unchanged(
+            order, f"refund {refund.refund_id!r} is recorded already, for more"
+        )
+    return _grown(order, ledger, kept, refund, now)
+
+
+def _settled(order: Order, refund: ChannelRefund) -> Refund | None:
+    """The channel's refund settled in the order's ledger under its own id, if any.
+
+    One whose amount the channel's later readings may raise: not a refund
+    the desk sent (named by its provider id: the desk knows what it sent),
+    nor one an after-sales case names (the case paid its own amount).
+    """
+    ledger = order.payment_ledger
+    kept = (
+        None
+        if ledger is None
+        else next((r for r in ledger.refunds if r.refund_id == refund.refund_id), None)
+    )
+    if kept is None or kept.state is not RefundState.REFUNDED:
+        return None
+    if any(case.refund_id == kept.refund_id for case in order.after_sales):
+        return None
+    return kept
+
+
+def _grown(
+    order: Order,
+    ledger: PaymentLedger,
+    kept: Refund,
+    refund: ChannelRefund,
+    now: pendulum.DateTime,
+) -> Recorded | Unchanged:
+    """The order with its settled refund `kept` grown to `refund`'s amount.
+
+    The channel paid more back under the refund's id since it was recorded
+    (a transaction of it settled): the ledger's refund grows
+    (`PaymentLedger.grow_refund`), recorded under a key of its own,
+    `<kind>.grown` with the amount (the channel keys every reading of the
+    refund alike), so that the same reading again is `Unchanged`. Units the
+    refund names are given to it when it had none, and those no parcel
+    carried are cancelled; a refund that named units cancelled them already.
+
+    Raises:
+        RefundExceedsCapture: The payment holds less than the growth.
+    """
+    grown = ledger.grow_refund(kept.refund_id, refund.amount)
+    lines = () if kept.lines else refund.lines
+    grown = _with_units(grown, refund)
+    key = attrs.evolve(
+        refund.key,
+        event_type=f"{refund.key.event_type}.grown",
+        event_id=f"{refund.key.event_id}:{refund.amount.amount}",
+    )
+    recorded = record_payments(
+        order, grown, key=key, actor=key.channel, source=key.channel, now=now
+    )
+    return cancelled_before_shipment(recorded, lines)
 
 
 def _with_units(ledger: PaymentLedger, refund: ChannelRefund) -> PaymentLedger:

@@ -1187,7 +1187,23 @@ class OrderDesk:
         on an ended order owes back what it holds then). Give such a
         notice's events as `stated`: the refund may come off a capture they
         state. The same refund recorded again, from either source and under
-        any key, changes nothing.
+        any key, changes nothing; so does an earlier, smaller reading of it
+        delivered late. A channel's refund id names one refund whose amount
+        only grows as its transactions settle (a Shopify refund read while a
+        transaction of it is pending states only the settled ones, under the
+        key of its later readings): recorded again on the same payment for
+        more than the ledger's settled refund of that id, whatever its key,
+        it is money the channel sent back since. The ledger's refund grows
+        to the new amount (`PaymentLedger.grow_refund`), still settled, with
+        its `PaymentsRecorded` audit record under a key of its own
+        (`IdempotencyKey(channel, "<kind>.grown", order_id,
+        "<event_id>:<amount>")`), and all that follows a recorded refund
+        follows: what ending the order owes back drops, a `refund` message
+        still to be handed over is corrected, units it names that the refund
+        did not name before are cancelled, and a growth beyond what the
+        payment still holds holds the order (`RefundExceedsCapture`, below).
+        A refund an after-sales case names, or one the desk sent (named by
+        its provider id), does not grow.
 
         Nothing is sent: the channel paid this money back. A `refund`
         outbox message written when the order ended states what it owed
@@ -1235,8 +1251,9 @@ class OrderDesk:
         status: its channel states its own cancellation.
 
         Returns:
-            `Recorded`; `Unchanged` when the ledger has the refund settled
-            already, or its key was applied.
+            `Recorded`, also for a refund grown; `Unchanged` when the
+            ledger has the refund settled already for as much or more, or
+            its key was applied and it is no more than the ledger's.
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -1251,15 +1268,18 @@ class OrderDesk:
                 recorded: call again once it ended (answer the channel's
                 webhook with a retry).
             RefundExceedsCapture: The payment holds less than the refund,
-                not refunded or pending (`field` is `amount`); the refund is
-                not recorded and the order waits for a person.
+                or than what a grown refund adds, not refunded or pending
+                (`field` is `amount`); the refund is not recorded and the
+                order waits for a person.
             CaptureExceedsAuthorisation: The order's payment ledger (a
                 host's, amended in) keeps the payment with no capture and
                 authorised less than the order captured (`field` is
                 `payment_ledger`); nothing was recorded: amend the ledger
                 with the capture, then call again.
-            IdempotencyConflict: The ledger has another refund under the
-                refund's id; nothing was recorded.
+            IdempotencyConflict: The ledger has a refund under the
+                refund's id for another payment, or one pending, failed,
+                sent by the desk or named by an after-sales case for another
+                amount; nothing was recorded.
             ConcurrencyConflict: Another process changed the order while
                 this call ran; nothing was recorded: call again.
             StoreError: A store failed; nothing was recorded.

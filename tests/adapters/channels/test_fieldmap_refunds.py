@@ -18,7 +18,7 @@ import pytest
 from orderkit.adapters.channels.mapping import FieldMap
 from orderkit.adapters.memory import MemoryUnitOfWork
 from orderkit.dedupe import Fingerprinter, IdempotencyKey
-from orderkit.errors import IdempotencyConflict, MappingError, ValidationError
+from orderkit.errors import IllegalTransition, MappingError, ValidationError
 from orderkit.integrations import ChannelOrder
 from orderkit.money import Money
 from orderkit.orders import OrderStatus
@@ -292,9 +292,12 @@ class TestDesk:
         assert orders.order("pinduoduo", ORDER_SN) == before
         assert owed(unit) == ["158.00"]
 
-    def test_a_refund_restated_with_another_amount_is_refused(self) -> None:
+    def test_a_refund_restated_for_more_waits_for_the_refund_saga(self) -> None:
         # An order's running total of refunds under one id: 100.00, then
-        # 150.00. Taken as the first, the rest would be owed and sent again.
+        # 150.00: the channel sent 50.00 more back, and the refund grows to
+        # it. The refund saga the cancellation started may be at the
+        # provider with the 158.00 sized before: it is recorded once the
+        # saga has ended, never ignored.
         unit = MemoryUnitOfWork()
         clock = FrozenClock(pendulum.datetime(2026, 11, 11, 2, 0))
         orders = desk(unit, clock)
@@ -302,8 +305,9 @@ class TestDesk:
         orders.update(parse_one(refunded(10000)))
         before = orders.order("pinduoduo", ORDER_SN)
 
-        with pytest.raises(IdempotencyConflict):
+        with pytest.raises(IllegalTransition) as refused:
             orders.update(parse_one(refunded(15000)))
 
+        assert refused.value.retry
         assert orders.order("pinduoduo", ORDER_SN) == before
         assert owed(unit) == ["158.00"]

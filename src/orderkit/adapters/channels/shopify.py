@@ -357,7 +357,10 @@ class ShopifyPayloads:
             must not contradict it: where they read exactly it must be
             their amount, and for a refund paid in the shop's currency it
             must be what Shopify states. Money sent back on the refund
-            after you recorded it is not seen: record it again. Without a
+            after you recorded it is not seen: raise its entry and record
+            the refund again (`OrderDesk.record_refund` grows the refund
+            the ledger settled under its id to the larger amount, under
+            the same key; a smaller one changes nothing). Without a
             shop `currency`, a `refunds/create` amount in another currency
             is read as given, and `OrderDesk.record_refund` refuses it. It
             names a refund that moved money: one that moved
