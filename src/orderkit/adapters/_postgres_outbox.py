@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import final
 
+import psycopg
+
 from orderkit._validate import as_tuple
 from orderkit.adapters._memory_outbox import (
     check_before,
@@ -17,7 +19,14 @@ from orderkit.adapters._memory_outbox import (
     new_messages,
 )
 from orderkit.adapters._micros import from_us, to_us
-from orderkit.adapters._postgres_session import Cursor, SessionStore, declare
+from orderkit.adapters._postgres_session import (
+    DEFAULT_ATTEMPTS,
+    Cursor,
+    SessionStore,
+    Target,
+    declare,
+    in_transaction,
+)
 from orderkit.orders._messages import OutboxMessage
 
 
@@ -230,6 +239,30 @@ class PostgresOutbox(SessionStore):
     """
 
     _component = OUTBOX
+
+    def __init__(self, target: Target, *, attempts: int = DEFAULT_ATTEMPTS) -> None:
+        """Open the outbox on `target`, creating or migrating its tables."""
+        super().__init__(target, attempts=attempts)
+        # Kept to tell whether `add` commits alone: a DSN's connection and a
+        # host's pool always do; a host's connection only outside its
+        # transaction; a unit of work's (it opens later) never.
+        self._target = target
+
+    def commits_alone(self) -> bool:
+        """Whether `add` now commits on its own, in no transaction it shares.
+
+        True for an outbox on a DSN or a pool (a standalone outbox), or on
+        a connection outside a transaction; false inside a unit of work's or
+        a host's transaction, where messages commit with the change they
+        report. A `Ledger` given an outbox that commits alone reads a
+        `sellable` figure again after telling it, and tells it again if a
+        change of another process moved it meanwhile: its `lock_streams`
+        lasts only its own call's transaction there.
+        """
+        target = self._target
+        if isinstance(target, psycopg.Connection):
+            return not in_transaction(target)
+        return not getattr(target, "opens_later", False)
 
     def lock_streams(self, streams: Sequence[str]) -> None:
         """Take the streams' locks until the transaction ends (see `ports.StreamLocks`).

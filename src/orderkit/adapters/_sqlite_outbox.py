@@ -176,6 +176,18 @@ class SqliteOutbox(SessionStore):
 
     _component = OUTBOX
 
+    def commits_alone(self) -> bool:
+        """Whether `add` now commits on its own, in no transaction it shares.
+
+        True for an outbox on a path (a standalone outbox), or on a
+        connection outside a transaction; false inside a unit of work's or
+        a host's transaction, where messages commit with the change they
+        report. A `Ledger` given an outbox that commits alone reads a
+        `sellable` figure again after telling it, and tells it again if a
+        change of another process moved it meanwhile.
+        """
+        return not self._session.conn.in_transaction
+
     def add(self, messages: Sequence[OutboxMessage]) -> None:
         """Store the messages in order, skipping those stored; all or nothing.
 

@@ -144,10 +144,14 @@ def movement_sums(
 def replay(movements: Iterable[Movement]) -> dict[tuple[str, str], Balance]:
     """Rebuild balances from movements, keyed by `(sku, location)`.
 
-    Compare the result with a store's balances to audit it: they are equal
-    in `on_hand`, `reserved` and `allocated` for every key (`safety_stock` is
-    a setting, not a movement, and comes back as 0). `Ledger.audit` does so,
-    and reports a store whose movements sum below zero instead of raising.
+    Compare the result with a store's balances to audit it: once the due
+    holds are swept, they are equal in `on_hand`, `reserved` and `allocated`
+    for every key (`safety_stock` is a setting, not a movement, and comes
+    back as 0). Before, a hold past its expiry still counts as reserved
+    here, until a sweep writes its `EXPIRE` movement, while the store's
+    balances count it expired from its deadline. `Ledger.audit` sweeps,
+    then compares, and reports a store whose movements sum below zero
+    instead of raising.
 
     Only each balance's sums are bounded, not the figures on the way there:
     a store checks a balance once all of a plan's movements are applied, so

@@ -241,6 +241,14 @@ class StreamLocks(Protocol):
     the locks that `add` takes for messages of those streams, and holds
     them until the transaction ends.
 
+    A standalone outbox, whose `add` commits on its own apart from the
+    store's change (the SQLite and PostgreSQL reference outboxes given a
+    path, a DSN or a pool), holds no lock across the change: it says so
+    with an optional `commits_alone()` returning true, and the ledger then
+    reads its figure again after each message and tells it again if it
+    moved. An outbox without `commits_alone` is taken to share the store's
+    transaction.
+
     .. versionadded:: 0.1.0
     """
 

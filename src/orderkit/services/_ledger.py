@@ -51,8 +51,13 @@ from orderkit.inventory import _planning as planning
 from orderkit.inventory._movements import check_operation_key, movement_sums
 from orderkit.inventory._plans import crossing, signals_of
 from orderkit.inventory._policies import Backorder, NoOversell, Preorder
+from orderkit.orders import OutboxMessage
 from orderkit.ports import Clock, LedgerStore, Outbox
-from orderkit.services._sellable import sellable_messages, sellable_stream
+from orderkit.services._sellable import (
+    sellable_messages,
+    sellable_sku,
+    sellable_stream,
+)
 
 
 DEFAULT_HOLD_TTL = dt.timedelta(minutes=15)
@@ -332,6 +337,13 @@ class Ledger:
     and stock no channel sells from (returns in quarantine) is offered to
     none. Every ledger of one store tells the whole SKU, so the last message
     on a SKU's stream is right for every channel, whichever ledger sent it.
+    With an outbox that commits alone (`commits_alone()`: a standalone SQL
+    outbox, whose change and message are separate transactions), the
+    ledger reads the figure again after its message and tells it again if
+    another process's change moved it meanwhile, so that holds there too.
+    The figure is `Balance.sellable()` after safety stock, never below
+    zero (a backorder or pre-order SKU whose stock is held is told 0) and
+    without any channel's buffer.
 
     Args:
         store: Where the ledger lives.
@@ -361,6 +373,10 @@ class Ledger:
         self._locks: Callable[[Sequence[str]], None] | None = getattr(
             outbox, "lock_streams", None
         )
+        # An outbox that says whether `add` commits on its own, outside the
+        # store's transaction (a standalone one: the SQL reference outboxes
+        # given a file or a DSN); one that does not say shares the unit's.
+        self._alone: Callable[[], bool] | None = getattr(outbox, "commits_alone", None)
 
     # writes
 
@@ -745,11 +761,19 @@ class Ledger:
         write marks it: so receipts, sweeps and this method, taken
         together, signal each time sellable stock hits or leaves zero once.
 
+        Safety stock keeps units out of `sellable` (what channels are
+        told), not out of `available`: reservations, routing and transfers
+        may still take them. A SKU without a balance at `location` gets an
+        empty one carrying the setting, ready for its first receipt, even
+        at a location the ledger never knew (no signal, no message: nothing
+        was for sale there).
+
         Returns:
             A `Delist` when the balance's sellable stock falls to zero, a
             `Relist` when it comes back from zero, else `None`: one signal
             for the expiry and the new safety stock together. With an
-            outbox, the channels hear of the new sellable figure too.
+            outbox, the channels hear of the new sellable figure too,
+            unless it is known to be the one they were told last.
         """
         _check(_name, "sku", sku)
         _check(_name, "location", location)
@@ -772,8 +796,14 @@ class Ledger:
         freed = sum(m.on_hand - m.reserved - m.allocated for m in swept.movements)
         self._store.set_safety_stock(sku, location, quantity)
         (new,) = self._store.balances(now, sku=sku, location=location)
-        recorded = old.available - freed - old.safety_stock  # as last told
-        if self._outbox is not None and max(0, recorded) != new.sellable():
+        recorded = old.available - freed - old.safety_stock  # as last recorded
+        # The channels' figure lies between the two readings: the last
+        # message told the balance as of its own time, at or above what the
+        # ledger recorded (a lapsed hold still counted until swept) and at or
+        # below what is free now (every lapsed hold free). Only when both
+        # equal the new figure is it known to be told already; else tell.
+        told_already = max(0, recorded) == new.sellable() == old.sellable()
+        if self._outbox is not None and not told_already:
             # A cause of its own: the same figure set again later is a new
             # change, whose message must not be taken for the first one's.
             self._tell([sku], f"safety:{sku}:{location}:{_new_key()}", now)
@@ -1013,12 +1043,9 @@ class Ledger:
             return receipt
         if self._locks is not None and not turns_taken:
             self._locks(sorted({sellable_stream(sku) for sku in skus}))
+        now = self._now()
         messages = sellable_messages(
-            self._store,
-            skus,
-            receipt.key,
-            self._now(),
-            created_at=receipt.at,
+            self._store, skus, receipt.key, now, created_at=receipt.at
         )
         # One message a call: `add` is all or nothing, and one stored
         # message must not keep another, lost one out.
@@ -1031,6 +1058,7 @@ class Ledger:
                     or conflict.what != f"message:{message.message_id}"
                 ):
                     raise
+        self._confirm(messages, receipt.key, now)
         return receipt
 
     def _take_turns(self, skus: Iterable[str]) -> None:
@@ -1064,6 +1092,39 @@ class Ledger:
         messages = sellable_messages(self._store, skus, cause, now)
         if messages:
             self._outbox.add(messages)
+            self._confirm(messages, cause, now)
+
+    def _confirm(
+        self, told: list[OutboxMessage], cause: str, now: pendulum.DateTime
+    ) -> None:
+        """Tell again, until it holds, a figure that moved while it was told.
+
+        Only for an outbox whose `add` commits alone (`commits_alone()`):
+        the change, the figure's read and the message are then three
+        transactions, and a change of another process committing between
+        this one's read and its message may have told its figure first,
+        leaving this one's older figure last on the stream. So the figure
+        is read again after the message: the same, and any later change
+        sends its own, later message (the stream ends right); else it is
+        told again, under a cause of its own (a message id is told once),
+        and read again. Each round means another change landed meanwhile.
+        """
+        if self._alone is None or not told or not self._alone():
+            return
+        assert self._outbox is not None  # noqa: S101 - told means an outbox
+        first = cause
+        while told:
+            sent = {m.stream: m.payload for m in told}
+            skus = [sellable_sku(m.stream) for m in told]
+            again = sellable_messages(self._store, skus, cause, now)
+            moved = [
+                sellable_sku(m.stream) for m in again if sent.get(m.stream) != m.payload
+            ]
+            if not moved:
+                return
+            cause = f"{first}:again:{_new_key()}"
+            told = sellable_messages(self._store, moved, cause, now)
+            self._outbox.add(told)
 
     def _first(
         self, key: str | None, same: Callable[[Receipt], bool]

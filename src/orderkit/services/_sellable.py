@@ -35,6 +35,11 @@ def sellable_stream(sku: str) -> str:
     return f"sku:{sku}"
 
 
+def sellable_sku(stream: str) -> str:
+    """The SKU whose `sellable` messages go on `stream`: `sellable_stream` undone."""
+    return stream.removeprefix("sku:")
+
+
 def sellable_messages(
     ledger: LedgerStore,
     skus: Iterable[str],
