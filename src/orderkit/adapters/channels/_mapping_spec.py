@@ -149,11 +149,27 @@ EVENT_TARGETS: Final[Mapping[str, Mapping[str, _Target]]] = {
     },
 }
 
+# What a refund's `lines` table reads from each entry of its list: the order
+# line (its id read as `[lines.fields]` reads `line_id`) and the units of it
+# the refund pays back.
+REFUND_LINE_TARGETS: Final[Mapping[str, _Target]] = {
+    "line_id": _Target("id", required=True),
+    "quantity": _Target("integer", required=True),
+}
+
+# The event types whose table may have a `lines` table: the units it names.
+_LINED_EVENTS: Final = frozenset({"refund"})
+
 # The text targets whose channel value may be a JSON number read `as = "id"`:
 # a text read of such a number says so (Pinduoduo's `order_status: 1`).
 _ID_READABLE: Final = frozenset(
     target
-    for targets in (ORDER_TARGETS, LINE_TARGETS, *EVENT_TARGETS.values())
+    for targets in (
+        ORDER_TARGETS,
+        LINE_TARGETS,
+        REFUND_LINE_TARGETS,
+        *EVENT_TARGETS.values(),
+    )
     for target, spec in targets.items()
     if "id" in _KINDS[spec.kind]
 )
@@ -167,7 +183,7 @@ _OFFER_KEYS: Final = frozenset({"path", "as", "code", "issuer"})
 # An offer is an amount, read as a target of the money kind is.
 _OFFER_CONVERTERS: Final = _KINDS["money"]
 LINES_KEYS: Final = frozenset({"path", "fields"})
-_EVENT_KEYS: Final = frozenset({"type", "when", "statuses", "fields"})
+_EVENT_KEYS: Final = frozenset({"type", "when", "statuses", "fields", "lines"})
 _PATH: Final = re.compile(r"[^.\[\]]+(\.[^.\[\]]+)*")
 PLACED: Final = "order_placed"
 
@@ -195,11 +211,21 @@ class Field:
 
 
 @attrs.frozen(slots=True)
+class LinesSpec:
+    """A `lines` table: the list at `path`, each entry read by `fields`."""
+
+    path: tuple[str, ...]
+    fields: tuple[Field, ...]
+
+
+@attrs.frozen(slots=True)
 class EventSpec:
     type: str
     when: tuple[str, ...]
     statuses: frozenset[OrderStatus]
     fields: tuple[Field, ...]
+    # A refund's units (`ChannelRefund.lines`); `None` for money alone.
+    lines: LinesSpec | None = None
 
 
 @attrs.frozen(slots=True)
@@ -275,8 +301,18 @@ class Compiler:
         return ()
 
     def fields(
-        self, value: object, where: str, targets: Mapping[str, _Target]
+        self,
+        value: object,
+        where: str,
+        targets: Mapping[str, _Target],
+        elsewhere: Mapping[str, str] | None = None,
     ) -> tuple[Field, ...]:
+        """The fields of a table of target: source.
+
+        `elsewhere` names what the spec says in another place than a
+        target (a refund's `lines`), and where: a draft that maps one as a
+        target is told where it goes.
+        """
         if not isinstance(value, Mapping):
             self.fail(where, value, "must be a table of target: source")
             return ()
@@ -287,8 +323,12 @@ class Compiler:
             spec = targets.get(target)
             if spec is None:
                 known = ", ".join(sorted(targets))
+                moved_to = (elsewhere or {}).get(target)
                 self.fail(
-                    f"{where}.{target}", target, f"is not a target; known: {known}"
+                    f"{where}.{target}",
+                    target,
+                    f"is not a target; known: {known}"
+                    + (f"; {moved_to}" if moved_to else ""),
                 )
                 continue
             field = self.field(value[target], f"{where}.{target}", target, spec)
@@ -474,10 +514,51 @@ class Compiler:
                 statuses.add(OrderStatus(status))
             except UnknownStatus:
                 self.fail(f"{where}.statuses[{j}]", status, "is not a canonical status")
-        fields = self.fields(table.get("fields"), f"{where}.fields", targets)
+        elsewhere = (
+            {
+                "lines": "a refund's units are its own table beside fields:"
+                ' lines = { path = "...", fields = { line_id = "...",'
+                ' quantity = "..." } }'
+            }
+            if kind in _LINED_EVENTS
+            else None
+        )
+        fields = self.fields(table.get("fields"), f"{where}.fields", targets, elsewhere)
+        # A known event type, so text (a type of targets' table).
+        lines = self.event_lines(table, where, str(kind))
         if len(self.errors) > before:
             return None
-        return EventSpec(kind, when, frozenset(statuses), fields)  # type: ignore[arg-type]
+        return EventSpec(str(kind), when, frozenset(statuses), fields, lines)
+
+    def event_lines(
+        self, table: Mapping[str, Any], where: str, kind: str
+    ) -> LinesSpec | None:
+        """An event's `lines` table, as the order's `[lines]` is written.
+
+        `path` is the payload path of a list, from the order object; each
+        entry's `fields` map `line_id` and `quantity`. Only a refund names
+        units; `None` when the table is absent.
+        """
+        if "lines" not in table:
+            return None
+        value = table["lines"]
+        at = f"{where}.lines"
+        if kind not in _LINED_EVENTS:
+            self.fail(
+                at,
+                value,
+                f"a {kind} event names no units: only a refund's table has lines",
+            )
+            return None
+        before = len(self.errors)
+        lines = self.table(value, at, LINES_KEYS)
+        if not isinstance(value, Mapping):
+            return None
+        path = self.path(lines.get("path"), f"{at}.path")
+        fields = self.fields(lines.get("fields"), f"{at}.fields", REFUND_LINE_TARGETS)
+        if len(self.errors) > before:
+            return None
+        return LinesSpec(path, fields)
 
     def offers(self, value: object, fields: Iterable[Field]) -> tuple[OfferSpec, ...]:
         """The `[[offers]]` tables, each code once, the `discount` target's too.

@@ -37,6 +37,7 @@ from orderkit.adapters.channels._mapping_spec import (
     Compiler,
     EventSpec,
     Field,
+    LinesSpec,
     OfferSpec,
     Settings,
     join_path,
@@ -57,6 +58,7 @@ from orderkit.integrations import (
     ChannelOrder,
     ChannelRecord,
     ChannelRefund,
+    RefundLine,
     load_json,
     read_list,
     read_object,
@@ -377,12 +379,13 @@ def _events_from(  # noqa: PLR0913 - the order's parts the events need
             continue
         event_reader = _Reader(reader.obj, reader.base, reader.settings, reader.errors)
         got = event_reader.read_all(spec.fields)
-        # A parcel carries the order's lines: none when they failed to read
-        # (reported already). Other events are still checked, to report all.
+        # A parcel carries the order's lines, and a refund's units name
+        # them: none when they failed to read (reported already). Other
+        # events are still checked, to report all.
         if (
             got is None
             or not isinstance(order_id, str)
-            or (lines is None and spec.type == "shipped")
+            or (lines is None and (spec.type == "shipped" or spec.lines))
         ):
             failed = True
             continue
@@ -392,7 +395,15 @@ def _events_from(  # noqa: PLR0913 - the order's parts the events need
             failed = True
             continue
         if spec.type == "refund":
-            if not _add_refund(refunds, fieldmap.channel, order_id, got, event_reader):
+            if not _add_refund(
+                refunds,
+                fieldmap.channel,
+                order_id,
+                got,
+                event_reader,
+                units=spec.lines,
+                lines=lines or (),
+            ):
                 failed = True
             continue
         events = event_reader.build(
@@ -427,20 +438,30 @@ def _in_time_order(
     return tuple(refund for refund, _ in refunds)
 
 
-def _add_refund(
+def _add_refund(  # noqa: PLR0913 - the refund's fields, and the order's lines
     refunds: list[tuple[ChannelRefund, dict[str, str]]],
     channel: str,
     order_id: str,
     got: Mapping[str, Any],
     reader: _Reader,
+    *,
+    units: LinesSpec | None,
+    lines: tuple[OrderLine, ...],
 ) -> bool:
     """Add the refund a `refund` table read to `refunds`; `False` if refused.
 
-    An amount of zero is no refund: exports write 0 where there was none.
+    An amount of zero is no refund: exports write 0 where there was none
+    (and its units, if the table maps them, are not read). The units a
+    table's `lines` name are read from the order's `lines`.
     """
     amount: Money = got["amount"]
     if amount.amount == 0:
         return True
+    if units is not None:
+        named = _refund_units(units, reader, lines)
+        if named is None:
+            return False
+        got = {**got, "lines": named}
     refund = reader.build(
         functools.partial(_refund, channel, order_id, got),
         fallback=reader.sources.get("amount"),
@@ -449,6 +470,66 @@ def _add_refund(
         return False
     refunds.append((refund, reader.sources))
     return True
+
+
+def _refund_units(
+    spec: LinesSpec, reader: _Reader, lines: tuple[OrderLine, ...]
+) -> tuple[RefundLine, ...] | None:
+    """The units of the order's `lines` a refund's list names; `None` if refused.
+
+    The list must be there (`[]` is money alone). Each entry names an order
+    line by the id the order's `[lines]` table reads, and a positive number
+    of its units. A line named twice is paid back for both entries' units,
+    summed into one `RefundLine`: the desk counts a refund's entries of one
+    line together, as it does the Shopify adapter's (which keeps each of
+    `refund_line_items`). A line the order does not have is refused: the
+    refund would pay back units of no line.
+    """
+    path = join_path(reader.base, spec.path)
+    reader.sources["lines"] = path
+    try:
+        found = _lookup(reader.obj, spec.path, reader.base)
+        if found is _MISSING or found is None:
+            raise ValidationError(  # noqa: TRY301 - one report path
+                path,
+                None,
+                "is missing: the refund's lines map a list here ([] for money alone)",
+            )
+        items = read_list(found, path=path)
+    except ValidationError as error:
+        reader.errors.append(error)
+        return None
+    known = [line.line_id for line in lines]
+    units: dict[str, int] = {}
+    failed = False
+    for i, item in enumerate(items):
+        base = f"{path}[{i}]"
+        try:
+            obj = read_object(item, path=base)
+        except ValidationError as error:
+            reader.errors.append(error)
+            failed = True
+            continue
+        unit_reader = _Reader(obj, base, reader.settings, reader.errors)
+        # Each field on its own: a line id the order lacks is reported
+        # beside a bad quantity of the same entry.
+        got = {field.target: unit_reader.read(field) for field in spec.fields}
+        line_id, quantity = got["line_id"], got["quantity"]
+        if line_id is not _MISSING and line_id not in known:
+            reader.errors.append(
+                ValidationError(
+                    unit_reader.sources["line_id"],
+                    line_id,
+                    f"is not a line of the order (its lines: {', '.join(known)})",
+                )
+            )
+        if line_id not in known or quantity is _MISSING:
+            failed = True
+            continue
+        units[line_id] = units.get(line_id, 0) + quantity
+    if failed:
+        return None
+    return tuple(RefundLine(line_id, quantity) for line_id, quantity in units.items())
 
 
 def _refund(channel: str, order_id: str, got: Mapping[str, Any]) -> ChannelRefund:
@@ -470,6 +551,7 @@ def _refund(channel: str, order_id: str, got: Mapping[str, Any]) -> ChannelRefun
         key=IdempotencyKey(channel, "refund", order_id, f"{refund_id}:{amount.amount}"),
         amount=got["amount"],
         created_at=got["occurred_at"],
+        lines=got.get("lines", ()),
         payment_id=got.get("payment_id"),
         reason=_text_or_empty(got.get("reason")),
     )
@@ -672,7 +754,13 @@ class FieldMap:
         optional `event_id`. A `refund` (`occurred_at`, `refund_id`,
         `amount`, optional `payment_id` and `reason`) is money the channel
         sent back: a `ChannelRefund` among the order's `refunds`, keyed by
-        its refund id and amount, none when its amount is zero. A `shipped` event is
+        its refund id and amount, none when its amount is zero. Its table
+        may also have a `lines` table, written as the order's is: `path`
+        to a list (from the order) and `fields` of each entry, `line_id`
+        (an order line's id, read as the order's `line_id` is) and
+        `quantity` (positive): the units it pays back
+        (`ChannelRefund.lines`; a line named twice is summed into one),
+        which are not part of its key. A `shipped` event is
         one parcel carrying every line of the order in full (unstocked
         lines too), stated with a `PickingStarted` at the same time just
         before it: the channel has no picking step, and the lifecycle
@@ -779,7 +867,8 @@ class FieldMap:
             ValidationError: `topic` is not one of `topics` (`.field` is
                 `"topic"`), or a field is missing or malformed (`.field` is
                 its payload path; `UnknownStatus` for a status the map does
-                not list), or a `payment_captured` amount is zero for an
+                not list; a refund's `lines` list missing, or naming a line
+                the order does not have), or a `payment_captured` amount is zero for an
                 order whose mapped `total` is absent or not zero (`.field`
                 is the amount's path: only a free order is paid nothing).
                 Several problems raise `MappingError` listing them all;
