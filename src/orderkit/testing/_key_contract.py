@@ -374,6 +374,46 @@ class KeyStoreContract(StoreContract[KeyStore]):
             assert self.is_free(store, key, clock.now())
         assert not self.is_free(store, "live", clock.now())
 
+    def test_prune_counts_retention_from_a_completion_after_the_claim(
+        self, store: KeyStore, clock: FrozenClock
+    ) -> None:
+        """A key completed a day after its claim goes `retention` after that day.
+
+        A store that keeps when each key ends, to prune by it (a column, an
+        index), writes it on completion too, not on the first claim alone.
+        """
+        week = dt.timedelta(days=7)
+        slow = self.claimed(store, "slow", clock.now())
+        clock.advance(days=1)
+        store.complete("slow", slow.token, _PAID, now=clock.now())
+        clock.advance(days=6, minutes=1)
+        assert store.prune(clock.now(), retention=week) == 0
+        again = store.claim("slow", _HASH, now=clock.now(), lease=_LEASE)
+        assert again == Replay("slow", _PAID)
+        clock.advance(days=1)
+        assert store.prune(clock.now(), retention=week) == 1
+        assert self.is_free(store, "slow", clock.now())
+
+    def test_prune_counts_retention_from_the_lease_of_a_takeover(
+        self, store: KeyStore, clock: FrozenClock
+    ) -> None:
+        """A claim taken over goes `retention` after the new lease ends.
+
+        A store that keeps when each lease ends, to prune by it, writes it
+        on a takeover too, not on the first claim alone.
+        """
+        week = dt.timedelta(days=7)
+        self.claimed(store, "retried", clock.now())
+        clock.advance(days=1)
+        taken = self.claimed(store, "retried", clock.now())
+        assert taken.attempt == 2
+        clock.advance(days=6, minutes=1)
+        assert store.prune(clock.now(), retention=week) == 0
+        assert not self.is_free(store, "retried", clock.now())
+        store.complete("retried", taken.token, _PAID, now=clock.now())
+        again = store.claim("retried", _HASH, now=clock.now(), lease=_LEASE)
+        assert again == Replay("retried", _PAID)
+
     def test_prune_keeps_everything_within_retention(
         self, store: KeyStore, clock: FrozenClock
     ) -> None:

@@ -382,6 +382,99 @@ class OrderStoreContract(StoreContract[OrderStore]):
                 assert len(listed) <= len(wanted), (status, listed)
             assert listed == wanted, status
 
+    def test_an_update_moves_an_order_between_status_listings(
+        self, store: OrderStore
+    ) -> None:
+        """Saved again in another status, it is listed under that status only.
+
+        A store may keep the status beside each order to filter on it (a
+        column, an index): every save writes it, not the first one alone,
+        or an order paid after intake is never listed as paid (the desk's
+        picking queue never sees it).
+        """
+        for number in range(1, 5):
+            store.save(sample_order(order_id=f"DY-{number}"), None)
+        store.save(paid(sample_order(order_id="DY-2")), 1)
+        store.save(paid(sample_order(order_id="DY-4"), version=3), 1)
+
+        def listed(status: OrderStatus) -> list[tuple[str, OrderStatus, int]]:
+            return [
+                (o.order_id, o.status, o.version) for o in store.orders(status=status)
+            ]
+
+        assert listed(OrderStatus.PAID) == [
+            ("DY-2", OrderStatus.PAID, 2),
+            ("DY-4", OrderStatus.PAID, 3),
+        ]
+        assert [o for o, *_ in listed(OrderStatus.PENDING_PAYMENT)] == ["DY-1", "DY-3"]
+        cancelled = attrs.evolve(
+            paid(sample_order(order_id="DY-2")),
+            status=OrderStatus.CANCELLED,
+            version=3,
+            cancel_reason="out of stock",
+        )
+        store.save(cancelled, 2)
+        assert listed(OrderStatus.PAID) == [("DY-4", OrderStatus.PAID, 3)]
+        assert listed(OrderStatus.CANCELLED) == [("DY-2", OrderStatus.CANCELLED, 3)]
+        assert [o.order_id for o in store.orders()] == ["DY-1", "DY-2", "DY-3", "DY-4"]
+
+    def test_pages_of_a_status_follow_updates(self, store: OrderStore) -> None:
+        """Paged one at a time, a status lists the orders it holds now."""
+        for number in range(1, 7):
+            store.save(sample_order(order_id=f"DY-{number}"), None)
+        for number in (2, 3, 5):
+            store.save(paid(sample_order(order_id=f"DY-{number}")), 1)
+        for status, wanted in (
+            (OrderStatus.PAID, ["DY-2", "DY-3", "DY-5"]),
+            (OrderStatus.PENDING_PAYMENT, ["DY-1", "DY-4", "DY-6"]),
+        ):
+            listed: list[str] = []
+            after: tuple[str, str] | None = None
+            while page := store.orders(status=status, after=after, limit=1):
+                assert len(page) == 1, status
+                assert page[0].status is status, page[0]
+                listed.append(page[0].order_id)
+                after = (page[0].channel, page[0].order_id)
+                assert len(listed) <= len(wanted), (status, listed)
+            assert listed == wanted, status
+
+    def test_status_listings_follow_any_order_updated(self) -> None:
+        """Orders saved new in one status, then saved as drawn: listed as drawn.
+
+        Each order drawn (in any status) is first saved pending, paid or
+        cancelled under its channel and id, then saved as drawn, one
+        version on: every status lists exactly the orders it holds after
+        the updates, as stored.
+        """
+        drawn: list[Order] = []
+
+        @lenient(max_examples=min(_examples(), 40), database=None)
+        @given(orders())
+        def draw(order: Order) -> None:
+            drawn.append(order)
+
+        draw()
+        unique = {(o.channel, o.order_id): o for o in drawn}
+        store = self.make_store()
+        final: dict[tuple[str, str], Order] = {}
+        try:
+            for n, ((channel, order_id), order) in enumerate(unique.items()):
+                first = sample_order(order_id=order_id, channel=channel)
+                if n % 3 == 1:
+                    first = paid(first, version=1)
+                elif n % 3 == 2:
+                    first = attrs.evolve(
+                        first, status=OrderStatus.CANCELLED, cancel_reason="duplicate"
+                    )
+                store.save(first, None)
+                final[channel, order_id] = attrs.evolve(order, version=2)
+                store.save(final[channel, order_id], 1)
+            for status in OrderStatus:
+                wanted = [final[k] for k in sorted(final) if final[k].status is status]
+                assert list(store.orders(status=status, limit=1000)) == wanted, status
+        finally:
+            self.dispose(store)
+
     # the orders that wait (optional)
 
     def _waiting(self, store: OrderStore) -> Callable[..., Sequence[Order]]:
@@ -534,6 +627,24 @@ class OrderStoreContract(StoreContract[OrderStore]):
             second,
             sample_order(order_id="DY-3", placed_at=START.add(hours=1)),
         ]
+
+    def test_an_order_moves_with_its_placed_instant(self, store: OrderStore) -> None:
+        """Saved again with another placed instant, it is listed by the new one.
+
+        A store keeps the placed instant beside each order to list a window
+        (a column, an index): every save writes it, not the first one alone.
+        """
+        listed_by = self._placed_between(store)
+        early = sample_order(order_id="DY-1", placed_at=START)
+        other = sample_order(order_id="DY-2", placed_at=START.add(minutes=30))
+        store.save(early, None)
+        store.save(other, None)
+        corrected = attrs.evolve(early, placed_at=START.add(hours=1), version=2)
+        store.save(corrected, 1)
+        assert list(listed_by(START, START.add(minutes=1))) == []
+        assert list(listed_by(START, START.add(hours=2))) == [other, corrected]
+        assert list(listed_by(START.add(hours=1), START.add(hours=2))) == [corrected]
+        assert list(listed_by(START, START.add(hours=2), after=other)) == [corrected]
 
     @pytest.mark.parametrize(
         ("arguments", "error", "field"),

@@ -204,6 +204,31 @@ class OutboxContract(StoreContract[Outbox]):
         assert store.mark_sent(["m1", "m2", "ghost"], relay="relay-1", now=START) == 0
         assert _ids(store.unsent()) == ["m2"]
 
+    def test_unsent_lists_leased_messages_until_they_are_sent(
+        self, store: Outbox
+    ) -> None:
+        """Claimed or not, a message is unsent until marked; then it is not.
+
+        A store that keeps each message's state beside it (a column, an
+        index) to list the unsent ones writes it on every claim and mark,
+        not when the message is added alone.
+        """
+        messages = [_message("m1"), _message("m2", _TB1), _message("m3", _DY2)]
+        store.add(messages)
+        store.claim(relay="relay-1", now=START, lease=_LEASE, limit=2)
+        assert list(store.unsent()) == messages
+        assert store.mark_sent(["m2"], relay="relay-1", now=START) == 1
+        assert _ids(store.unsent()) == ["m1", "m3"]
+        assert _ids(store.unsent(limit=1)) == ["m1"]
+        later = START + _LEASE
+        assert _ids(store.claim(relay="relay-2", now=later, lease=_LEASE)) == [
+            "m1",
+            "m3",
+        ]
+        assert _ids(store.unsent()) == ["m1", "m3"]
+        assert store.mark_sent(["m1", "m3"], relay="relay-2", now=later) == 2
+        assert list(store.unsent()) == []
+
     def test_a_sent_message_is_never_claimed(self, store: Outbox) -> None:
         """Once sent, a message is out of the queue for good."""
         store.add([_message("m1")])

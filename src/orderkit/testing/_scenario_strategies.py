@@ -42,6 +42,14 @@ from orderkit.testing._value_strategies import (
 _CATALOGUE = ("RETRO-CLOCK", "VELVET-LAMP", "TEAK-STOOL", "JADE-TEAPOT")
 _ORDERS_FROM = pendulum.datetime(2024, 1, 1, tz="UTC")
 _ORDERS_UNTIL = pendulum.datetime(2030, 1, 1, tz="UTC")
+# Phones as `orderkit.integrations.read_phone` hands them to an adapter: in
+# E.164 when they are numbers, a masked one kept as sent (platforms mask
+# buyers' numbers; matching treats it as absent). Raw forms are the
+# adapters' concern, and `buyers()` and `addresses()` still draw them.
+_READ_PHONES = st.none() | st.sampled_from(
+    ["+8613812348000", "+12125550100", "138****8000"]
+)
+_READ_ADDRESS_PHONES = st.none() | st.just("+8613812348000")
 
 
 @final
@@ -144,7 +152,10 @@ def channel_orders(  # noqa: PLR0913 - keyword-only options, each with a default
     Each has one to four lines of distinct SKUs drawn from `skus`, one to
     five units each, a quote whose stated total is what the lines cost (no
     offers, shipping or tax), and, when paid, a `PaymentCaptured` of that
-    total five minutes after placing. About one line in four is unstocked
+    total five minutes after placing. Phones are as an adapter reads them
+    (`orderkit.integrations.read_phone`): the buyer's and the address's in
+    E.164 (`+8613812348000`), or the buyer's masked as the platform sent
+    it (`138****8000`), or none. About one line in four is unstocked
     (`OrderLine.stocked` false: drop-shipped, a gift card, a fee), which a
     desk takes in without stock. Give them to `OrderDesk.accept`, or check
     your own pricing rules on their `quote`.
@@ -202,8 +213,8 @@ def channel_orders(  # noqa: PLR0913 - keyword-only options, each with a default
             currency=currency,
             paid=draw(st.booleans()) if paid is None else paid,
             at=draw(instants(_ORDERS_FROM, _ORDERS_UNTIL)),
-            buyer=draw(buyers()),
-            address=draw(addresses()),
+            buyer=attrs.evolve(draw(buyers()), phone=draw(_READ_PHONES)),
+            address=attrs.evolve(draw(addresses()), phone=draw(_READ_ADDRESS_PHONES)),
         )
         if not unstocked:
             return record

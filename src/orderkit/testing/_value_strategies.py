@@ -141,6 +141,11 @@ def idempotency_keys() -> st.SearchStrategy[IdempotencyKey]:
 def buyers() -> st.SearchStrategy[Buyer]:
     """Buyers, with and without phone and e-mail.
 
+    Phones as a channel may send them: national (`13812348000`), masked
+    (`138****8000`) or spaced international (`+1 212 555 0100`), as a
+    stored order may hold them. `channel_orders()` draws them as an
+    adapter reads them instead (E.164).
+
     .. versionadded:: 0.1.0
     """
     return st.builds(
