@@ -58,6 +58,17 @@ _MASK = re.compile("[*\u2022\u25cf\u00d7\u2217]|x{2,}")
 # A mask directly beside a digit, and the first run of digits.
 _MASKED_DIGIT = re.compile(rf"\d(?:{_MASK.pattern})|(?:{_MASK.pattern})\d")
 _FIRST_DIGITS = re.compile(r"\d+")
+# Separators people write inside numbers: spaces, dashes of every width
+# (the katakana long vowel mark stands in for one in Japan), dots, slashes
+# and parentheses (as in "(+86) 138 0013 8000").
+_SEPARATOR = r"[\s\-\u2010-\u2015\u2212\u30fc./()]"
+# Marks inside a number's digits (138****8000, 138-****-8000, (212) ***-0100):
+# a digit on both sides, with only separators and marks between. A platform
+# puts marks in place of digits there, and what is left can read as another,
+# shorter number in a region whose numbers vary in length (1388000 in DE).
+_INNER_MASK = re.compile(
+    rf"(?<=\d){_SEPARATOR}*(?:{_MASK.pattern})(?:{_SEPARATOR}|{_MASK.pattern})*(?=\d)"
+)
 # An extension's marker (or a dash) after digits, and masks in its place. Not
 # a bare "x": "13800138000 xxx" is a buyer's marks, not "x" and a masked "xx".
 _MASKED_EXTENSION = re.compile(
@@ -71,10 +82,7 @@ _EXTENSION = re.compile(
 # "13800138000-1234": a dash before an extension, tried only when the whole
 # does not read as a valid number.
 _DASH_EXTENSION = re.compile(r"(?P<number>.*\d)\s*[-_]\s*(?P<ext>\d{1,7})\s*")
-# Separators people write inside numbers: spaces, dashes of every width
-# (the katakana long vowel mark stands in for one in Japan), dots, slashes
-# and parentheses (as in "(+86) 138 0013 8000").
-_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc./()]+")
+_SEPARATORS = re.compile(f"{_SEPARATOR}+")
 _DIALLED = re.compile(r"\+?\d+")
 # ASCII digits and separators only: `clean` leaves such text as it is, and
 # it holds no mask and no extension.
@@ -146,9 +154,12 @@ def normalize_phone(
     nothing and it is the number (`"13800138000 *"`, `"*13800138000"` and
     `"138 0013 8000 xx"`, as buyers type them on free-text storefronts, are
     `"+8613800138000"`); if it is not, the number is masked and gives `None`
-    (`"1380013800*"` too), never `InvalidPhone`. A platform's marks stand
-    in for digits after a mobile's first three, and what they leave is
-    never a valid number.
+    (`"1380013800*"` too), never `InvalidPhone`. Marks inside the digits
+    (`"138****8000"`, `"138-****-8000"`, `"(212) ***-0100"`) stand in for
+    digits and mask the number in every region, even where what they leave
+    reads as another, shorter number (`"1388000"` in `DE`); only a single
+    mark that no digit could replace to give a valid number is a buyer's
+    (`"138*00138000"` is `"+8613800138000"`).
 
     An extension (`"13800138000转1234"`, `"... ext 12"`, `"13800138000-1234"`)
     is kept after the number as `"+8613800138000;ext=1234"`, in ASCII digits
@@ -275,8 +286,8 @@ def _unmasked(text: str, region: str) -> str | None:
 
     Buyers on free-text storefronts type a stray `*` or `xx` next to a whole
     number (`"13800138000 *"`); a platform's mask (`138****8000`) stands in
-    for digits, and what is left of such a number is never a valid one. So
-    the masks go, and the rest is the number if it reads as a valid one:
+    for digits. So the masks go, and the rest is the number if it reads as
+    a valid one and no marks stand inside its digits (`_hides_digits`):
     otherwise the value is masked (`None`), never refused for the masks.
     """
     rest = _MASK.sub("", text).strip()
@@ -284,6 +295,8 @@ def _unmasked(text: str, region: str) -> str | None:
         return None
     number = _read_clean(rest, region)
     if not isinstance(number, str):
+        return None
+    if _INNER_MASK.search(text) and _hides_digits(text, region):
         return None
     # A mask beside a digit after the number's first digits may stand in for
     # an extension's (13800138000转12**): buyers of a shared relay number are
@@ -297,6 +310,31 @@ def _unmasked(text: str, region: str) -> str | None:
         # reads as the bare number, which the relay's buyers all share.
         return None
     return number
+
+
+def _hides_digits(text: str, region: str) -> bool:
+    """Whether the marks inside the digits of `text` may stand in for digits.
+
+    Marks with digits on both sides hide digits whatever the region, and the
+    number is masked, unless they are one mark that no digit could replace
+    to give a valid number: a buyer's stray `*` typed into a whole number
+    (`138*00138000`, twelve digits with it), not a platform's in place of a
+    digit. It parses at most ten numbers, and only for text whose number
+    read valid without its marks.
+    """
+    marks = [
+        (run.start() + mark.start(), mark[0])
+        for run in _INNER_MASK.finditer(text)
+        for mark in _MASK.finditer(run[0])
+    ]
+    if len(marks) != 1 or len(marks[0][1]) != 1:
+        return True
+    at = marks[0][0]
+    for digit in "0123456789":
+        filled = _MASK.sub("", f"{text[:at]}{digit}{text[at + 1 :]}").strip()
+        if isinstance(_read_clean(filled, region), str):
+            return True
+    return False
 
 
 def _read_clean(text: str, region: str) -> str | _Refused:
