@@ -278,7 +278,7 @@ class TestIntake:
         assert isinstance(taken, Accepted)
         assert taken.order.payment_ledger is None
         assert [] == owed(unit)
-        assert ["OrderPlaced", "Cancelled"] == audit(unit)
+        assert ["OrderPlaced", "ParkedChannelRefund", "Cancelled"] == audit(unit)
 
 
 class TestChannelOrderRefunds:

@@ -108,8 +108,11 @@ class ChannelOrder:
             goods left, or one the payload no longer states paid), the
             refunds are for `OrderDesk.record_refund` on an order the desk
             has already, which places them on the payments it recorded;
-            `accept` records none of them (a new order with no payment has
-            nothing to refund).
+            `accept` (and `OrderDesk.update`, for an order with no payment)
+            parks them in the order's audit trail, and the first capture
+            to reach the order places them before it applies: the notice
+            of the capture may come later, and must owe back only what the
+            channel still holds.
 
     Raises:
         OrderMismatch: The quote, an event or a refund is for another order

@@ -22,6 +22,7 @@ from orderkit.errors import (
     CurrencyMismatch,
     IdempotencyConflict,
     OrderMismatch,
+    RefundExceedsCapture,
     UnknownPayment,
 )
 from orderkit.integrations import ChannelOrder, ChannelRefund
@@ -50,6 +51,7 @@ from orderkit.orders._payments import Refund, RefundLine
 from orderkit.ports import UnitOfWork
 from orderkit.pricing import PaymentLedger, RefundState
 from orderkit.services._desk_notes import refund_correction
+from orderkit.services._desk_parked_refunds import parked
 from orderkit.services._saga_steps import REFUND, refund_after_ship, with_payments
 
 
@@ -477,11 +479,14 @@ def intake_batch(
     recorded later) owes back only what the channel still holds, as it
     would had the refunds come before it. The refunds come off the captures
     the order states (`ChannelOrder` checked they fit); an order that
-    states none has no payment to take them from, and they are not
-    recorded (they are for `OrderDesk.record_refund` on an order the desk
-    has already). Units a refund names are cancelled before any parcel the
-    events state (`cancelled_before_shipment`); a parcel carrying them
-    ships them, and only the rest stays cancelled.
+    states none has no payment to take them from yet: they are parked in
+    its trail (`ParkedChannelRefund` records, see `parked`), and the first
+    capture to reach the order places them before it applies
+    (`place_parked`), so that a notice stating the capture delivered late
+    owes back only what the channel still holds. Units a refund names are
+    cancelled before any parcel the events state
+    (`cancelled_before_shipment`); a parcel carrying them ships them, and
+    only the rest stays cancelled.
     """
     # Most orders state no refund: their intake reads no capture either.
     captures = (
@@ -494,21 +499,76 @@ def intake_batch(
         if incoming.refunds
         else []
     )
-    if not captures:
+    if not incoming.refunds:
         batch = apply_all(None, [incoming.placed, *incoming.events], now=now)
         return batch, list(batch.records)
     placed = apply_all(None, [incoming.placed], now=now)
     assert placed.order is not None  # noqa: S101 - OrderPlaced always places
     order = placed.order
     records = list(placed.records)
-    for refund in incoming.refunds:
-        recorded = record_channel_refund(order, refund, now, payments=captures)
-        if isinstance(recorded, Recorded):
-            order = recorded.order
-            records.append(recorded.record)
+    if not captures:
+        # Nothing to take them from yet: parked until the capture another
+        # notice states reaches the order (`place_parked`).
+        order = parked(order, incoming.refunds, records, now)
+    else:
+        for refund in incoming.refunds:
+            recorded = record_channel_refund(order, refund, now, payments=captures)
+            if isinstance(recorded, Recorded):
+                order = recorded.order
+                records.append(recorded.record)
     rest = apply_all(order, incoming.events, now=now)
     batch = Batch(rest.order, (*placed.outcomes, *rest.outcomes), rest.parked)
     return batch, [*records, *rest.records]
+
+
+def capturing(order: Order, events: Iterable[OrderEvent]) -> bool:
+    """Whether `events` bring `order` its first capture, which places parked refunds.
+
+    Only an order with no payment can have refunds parked (`intake_batch`,
+    `OrderDesk.update`): its first capture of money in its currency places
+    them (`place_parked`).
+    """
+    return not order.payments and bool(stated_captures(events, order.currency))
+
+
+def place_parked(
+    order: Order,
+    refunds: Sequence[ChannelRefund],
+    events: Iterable[OrderEvent],
+    now: pendulum.DateTime,
+) -> tuple[Order, list[Recorded], list[ChannelRefund]]:
+    """`order` with its parked `refunds` placed on the capture `events` state.
+
+    Each is recorded as `record_channel_refund` records it, off the capture
+    (`with_stated`), in the order parked, before the capture applies: what
+    the capture owes back on an ended order is then only what the channel
+    still holds. One recorded already (the notice stating the capture
+    stated it too) is `Unchanged`, and left out.
+
+    Returns:
+        The order with every refund placed, the `Recorded` of each, in
+        order, and the refunds that could not be placed (more than the
+        capture holds, or on no payment of it): a person's, since the
+        channel says it paid them back.
+    """
+    payments = with_stated(order, events)
+    placed: list[Recorded] = []
+    unplaced: list[ChannelRefund] = []
+    for refund in refunds:
+        try:
+            outcome = record_channel_refund(order, refund, now, payments=payments)
+        except (
+            CaptureExceedsAuthorisation,
+            IdempotencyConflict,
+            RefundExceedsCapture,
+            UnknownPayment,
+        ):
+            unplaced.append(refund)
+            continue
+        if isinstance(outcome, Recorded):
+            order = outcome.order
+            placed.append(outcome)
+    return order, placed, unplaced
 
 
 def _holding(ledger: PaymentLedger, payment: Payment) -> PaymentLedger:

@@ -78,9 +78,11 @@ from orderkit.pricing import (
 )
 from orderkit.pricing._limits import counts_units
 from orderkit.services._channel_refunds import (
+    capturing,
     corrected_refund,
     intake_batch,
     moving_money,
+    place_parked,
     record_channel_refund,
     with_stated,
 )
@@ -120,6 +122,7 @@ from orderkit.services._desk_overpaid import (
     recorded_total,
     state_total,
 )
+from orderkit.services._desk_parked_refunds import parked, parked_refunds
 from orderkit.services._desk_stock import (
     SETTLED_BY_ENDING,
     OrderStock,
@@ -309,8 +312,13 @@ class OrderDesk:
         person (`review` gains `"refund"`, its `HeldForReview` record naming
         the line, as `record_refund` holds it); it takes its stock all the
         same, and is answered `Accepted` unless held for another reason.
-        Refunds of an order that states no capture are not recorded
-        (a new order with no payment has nothing to refund). An order
+        Refunds of an order that states no capture (refunded in full
+        before goods left: the channel holds none of it) have no payment to
+        come off yet: they are parked in its trail, a `ParkedChannelRefund`
+        audit record each (keyed by the refund, a version of its own), and
+        the first capture to reach the order (`record`, `update`: the
+        notice of the payment may come later) places them first, so it
+        owes back only what the channel still holds. An order
         answered `AlreadyAccepted` records nothing: give it to `update`,
         which records its refunds, then its events.
 
@@ -737,6 +745,20 @@ class OrderDesk:
         buyer, each under its own id: a parked `Shipped` applied behind a
         `PickingStarted` tells of picking, then of shipping.
 
+        The first capture of an order with no payment places the channel's
+        refunds parked in its trail first (`accept` and `update` park those
+        of a notice that states no capture), in the same unit, each as
+        `record_refund` records it, off this capture: a capture on a
+        cancelled order then owes back only what the channel still holds,
+        as had its notice come first. Units they name go back to available
+        once the capture committed them. One the capture holds too little
+        for (the channel says it paid back more) stays parked, and the
+        order waits for a person (`review` gains `"refund"`, its record
+        naming each such refund as `parked_refunds[<refund id>]`): nothing
+        is owed back by a saga then (no `refund` message), since sending
+        the capture back may pay the buyer twice; the person sends what is
+        still owed.
+
         Raises:
             UnknownOrder: The desk has no such order.
             ValidationError: `event` is not an order event; nothing was
@@ -754,9 +776,10 @@ class OrderDesk:
             if any(parked.key == event.key for parked in order.parked):
                 return EventRecorded(order, (), order.parked)
             now = self._clock.now()
-            batch = apply_all(order, [event], parked=order.parked, now=now)
+            start, placed, unplaced = self._placed_first(uow, order, event, now)
+            batch = apply_all(start, [event], parked=order.parked, now=now)
             assert batch.order is not None  # noqa: S101 - it started with an order
-            records = list(batch.records)
+            records = [*(p.record for p in placed), *batch.records]
             new = _parking(batch.order, batch.parked, order.parked, records, now)
             new = _held_if_payment_refused(uow, new, batch, now, records)
             if new == order:
@@ -770,6 +793,12 @@ class OrderDesk:
                     shortages += stock.follow(outcome.order, outcome.event, now)
                 if isinstance(outcome, RefundDue):
                     refunds.append(outcome)
+            if unplaced:
+                # The channel says it paid back more than this capture holds:
+                # sending the capture back too may pay the buyer twice. The
+                # order waits for a person (`_parked_placed`), who sends what
+                # is still owed.
+                refunds = []
             # Out of paid, the pick saga is over: before a refund owed starts
             # the order's next saga.
             new, ending = pick_ended(new, now)
@@ -785,6 +814,9 @@ class OrderDesk:
                 new = owe(new, refund, now)
             if shortages and "stock" not in new.review:
                 new, _ = _short(new, shortages, now, records)
+            new = self._parked_placed(
+                uow, order, new, (placed, unplaced), records=records, now=now
+            )
             new = _held_if_paid_twice(uow, order, new, now, records)
             if new.status in ENDED and SETTLED_BY_ENDING & set(new.review):
                 new, withdrawn = _withdrawn(new, now)
@@ -794,6 +826,61 @@ class OrderDesk:
             )
             uow.commit()
         return EventRecorded(new, batch.outcomes, batch.parked, tuple(refunds))
+
+    def _placed_first(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        event: OrderEvent,
+        now: pendulum.DateTime,
+    ) -> tuple[Order, list[Recorded], list[ChannelRefund]]:
+        """`order` with the refunds parked in its trail placed, before `event`.
+
+        Only the first capture of an order with no payment places them
+        (`capturing`); the trail is read then alone. See `place_parked`.
+        """
+        if not capturing(order, [event, *order.parked]):
+            return order, [], []
+        refunds = parked_refunds(uow.audit.records(order.channel, order.order_id))
+        if not refunds:
+            return order, [], []
+        return place_parked(order, refunds, [event, *order.parked], now)
+
+    def _parked_placed(  # noqa: PLR0913 - the change, what placed it, and its records
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        new: Order,
+        placing: tuple[Sequence[Recorded], Sequence[ChannelRefund]],
+        *,
+        records: list[AuditRecord],
+        now: pendulum.DateTime,
+    ) -> Order:
+        """`new` once the parked refunds `_placed_first` placed took effect.
+
+        The units they cancelled go back to available as `record_refund`
+        gives them back (after the capture committed the order's stock),
+        and a refund the capture could not take (more than it holds) holds
+        the order for a person (`review` gains `"refund"`, its record
+        naming the refund): the channel says it paid that money back.
+        """
+        placed, unplaced = placing
+        before = order
+        for outcome in placed:
+            if outcome.order.cancelled_units != before.cancelled_units:
+                self._stock(uow).give_back_cancelled(
+                    before, outcome.order, f"{outcome.record.key}:cancel"
+                )
+            before = outcome.order
+        if not unplaced or "refund" in new.review:
+            return new
+        said = [
+            FieldChange(f"parked_refunds[{refund.refund_id}]", "", str(refund.amount))
+            for refund in unplaced
+        ]
+        held, record = held_for(new, "refund", now, *said)
+        records.append(record)
+        return held
 
     def _unchanged(
         self, uow: UnitOfWork, order: Order, batch: Batch, now: pendulum.DateTime
@@ -1262,7 +1349,9 @@ class OrderDesk:
             CurrencyMismatch: The refund is in another currency than the order.
             UnknownPayment: The refund cannot be placed: the order has no
                 payment, or several and it names none of them (`field` is
-                `payment_id`); nothing was recorded.
+                `payment_id`); nothing was recorded. (`update` parks the
+                refunds of a notice that states no capture for an order
+                with no payment, for its first capture to place.)
             IllegalTransition: A `refund` or `capture` saga is in flight on
                 the order (the reason names it; `retry` is true); nothing was
                 recorded: call again once it ended (answer the channel's
@@ -1412,7 +1501,11 @@ class OrderDesk:
         time, as the change `updated_at`) or one that told an edit. Then
         each of its `refunds` goes to `record_refund`,
         with its events as `stated` (a refund may come off a payment the
-        notice states that the order has not recorded yet), then each of its
+        notice states that the order has not recorded yet; with no payment
+        stated nor recorded, the refund is parked in the order's trail as
+        `accept` parks it, `Recorded` with its `ParkedChannelRefund`
+        record, `Unchanged` when parked already, and the first capture
+        places it: see `record`), then each of its
         events to `record`, in that order: a cancellation, or a payment on an
         order closed meanwhile, then owes back only what the channel still
         holds. Every step is its own unit of work and repeats safely, so a
@@ -1443,11 +1536,44 @@ class OrderDesk:
         if edited is not None:
             done.append(edited)
         done += [
-            self.record_refund(channel, order_id, refund, stated=incoming.events)
+            self._refund_stated(channel, order_id, refund, incoming.events)
             for refund in incoming.refunds
         ]
         done += [self.record(channel, order_id, event) for event in incoming.events]
         return tuple(done)
+
+    def _refund_stated(
+        self,
+        channel: str,
+        order_id: str,
+        refund: ChannelRefund,
+        stated: Sequence[OrderEvent],
+    ) -> Recorded | Unchanged:
+        """A notice's refund recorded (`record_refund`), or parked until a capture.
+
+        An order with no payment, of a notice that states none, has nothing
+        to take the refund from yet: it is parked in the order's trail, as
+        `accept` parks it (`ParkedChannelRefund`, a version of its own), and
+        the first capture places it. Parked already, for as much or more,
+        it is `Unchanged`.
+        """
+        with self._unit as uow:
+            order = self._order(uow, channel, order_id)
+            if not with_stated(order, stated):
+                trail = uow.audit.records(channel, order_id)
+                now = self._clock.now()
+                records: list[AuditRecord] = []
+                new = parked(
+                    order, [refund], records, now, before=parked_refunds(trail)
+                )
+                if not records:
+                    return Unchanged(
+                        order, f"refund {refund.refund_id!r} is parked already"
+                    )
+                self._store(uow, order, new, records, now)
+                uow.commit()
+                return Recorded(new, records[0])
+        return self.record_refund(channel, order_id, refund, stated=stated)
 
     def _edited(self, incoming: ChannelOrder) -> Held | None:
         """The order held for the lines its channel changed; `None` if none changed."""

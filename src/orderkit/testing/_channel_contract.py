@@ -22,6 +22,7 @@ from orderkit.integrations import (
     ChannelTransaction,
     load_json,
 )
+from orderkit.money import Money
 from orderkit.orders import Early, Order, OrderEvent, apply, apply_all
 from orderkit.orders._status import ENDED
 from orderkit.ports import ChannelPayloads
@@ -30,6 +31,7 @@ from orderkit.serialization import make_converter
 from orderkit.services import DriftKind, status_drift
 from orderkit.testing._contract_base import refuse_abstract_test_class
 from orderkit.testing._payload_fuzz import took
+from orderkit.testing._reordered_notices import owed_after
 
 
 @final
@@ -154,6 +156,12 @@ def _reordered(value: Any) -> Any:  # noqa: ANN401 - decoded JSON
     return value
 
 
+def _order_of(records: Sequence[ChannelRecord]) -> ChannelOrder:
+    """The one order among `records`."""
+    [order] = [r for r in records if isinstance(r, ChannelOrder)]
+    return order
+
+
 def _keys(records: Sequence[ChannelRecord]) -> list[IdempotencyKey]:
     keys: list[IdempotencyKey] = []
     for record in records:
@@ -179,7 +187,9 @@ class ChannelContract(abc.ABC):
     raises the typed error the sample names; reading is deterministic; a
     re-delivery gives the same keys;
     every time is a UTC instant; an unknown status is reported, not guessed;
-    an unknown topic is refused.
+    an unknown topic is refused; with `refunded_in_full`, a paid order's
+    notice and its notice refunded in full owe nothing back in either
+    arrival order.
 
     ```python
     class TestMyChannel(ChannelContract):
@@ -218,6 +228,15 @@ class ChannelContract(abc.ABC):
 
         `None` (the default) when the topic carries no status; the
         unknown-status rule is then checked only for samples where it does.
+        """
+        return None
+
+    def refunded_in_full(self, payload: Any, topic: str) -> Any | None:  # noqa: ANN401, ARG002 - decoded JSON; a hook
+        """Return a paid order's payload once it was cancelled and refunded in full.
+
+        As the channel sends it when the order was refunded before any
+        goods left. `None` (the default) when the sample is no paid order, or the
+        adapter has no such notice; the late-capture rule is then skipped.
         """
         return None
 
@@ -344,6 +363,41 @@ class ChannelContract(abc.ABC):
                     channel.parse(changed, topic=sample.topic)
         if not checked:
             pytest.skip("with_status() sets no sample's status: override it")
+
+    def test_a_late_capture_owes_back_what_the_channel_holds(
+        self, channel: ChannelPayloads
+    ) -> None:
+        """A notice refunded in full, then the older one of its capture, owe nothing.
+
+        Webhooks are not ordered. For each sample `refunded_in_full` ends,
+        the paid notice and the refunded one go to a fresh desk in both
+        orders: neither owes money back (the channel holds none), and the
+        payment ledger says the same was refunded. A notice of the refunded
+        order that states neither the capture nor its refunds fails here:
+        a late capture would be owed back again.
+        """
+        checked = 0
+        for sample, payload in self._parsed():
+            if sample.refused is not None:
+                continue
+            later = self.refunded_in_full(copy.deepcopy(payload), sample.topic)
+            if later is None:
+                continue
+            paid = _order_of(channel.parse(payload, topic=sample.topic))
+            ended = _order_of(channel.parse(later, topic=sample.topic))
+            checked += 1
+            in_order = owed_after([paid, ended])
+            late = owed_after([ended, paid])
+            zero = Money.zero(paid.quote.currency.code)
+            assert (zero, zero) == (in_order[0], late[0]), (
+                f"{sample.name}: owed back {in_order[0]} with the notices in "
+                f"order and {late[0]} with the refunded one first: state the "
+                "refunds of an order refunded in full, with or without its "
+                "capture, so that the desk takes a late capture's money off them"
+            )
+            assert in_order[1] == late[1], (sample.name, in_order[1], late[1])
+        if not checked:
+            pytest.skip("refunded_in_full() ends no sample: override it")
 
     def test_unknown_topic_is_refused(self, channel: ChannelPayloads) -> None:
         """A payload kind the adapter does not read raises naming `topic`."""
