@@ -219,6 +219,50 @@ class TestEitherArrivalOrderEndsTheSame:
         assert names_the_parcel(trail(unit)[-1])
 
 
+class TestEveryParcelComesOff:
+    """Two parcels of one tin each: the second leaves the shelf as the first."""
+
+    @pytest.mark.parametrize(
+        "arrival",
+        [
+            ("P1", "P2", "X"),
+            ("P1", "X", "P2"),
+            ("X", "P1", "P2"),
+            ("P2", "X", "P1"),
+        ],
+    )
+    def test_whatever_came_first(
+        self, unit: UnitOfWork, clock: FrozenClock, arrival: tuple[str, ...]
+    ) -> None:
+        orders = paid_desk(unit, clock)
+        events: dict[str, OrderEvent] = {
+            "P1": parcel("SH-P1", ("L1", 1), location=SHELF),
+            "P2": parcel("SH-P2", ("L1", 1), location=SHELF),
+            "X": cancelled(),
+        }
+
+        for name in arrival:
+            orders.record(CH, ID, events[name])
+
+        order = orders.order(CH, ID)
+        assert order.status is OrderStatus.CANCELLED
+        assert order.review == (AFTER_END,)
+        assert figures(unit, clock, TEA, SHELF) == (1, 0, 0)
+
+    def test_a_further_parcel_delivered_again_takes_nothing_more(
+        self, unit: UnitOfWork, clock: FrozenClock
+    ) -> None:
+        orders = paid_desk(unit, clock)
+        orders.record(CH, ID, cancelled())
+        orders.record(CH, ID, parcel("SH-P1", ("L1", 1), location=SHELF))
+        further = parcel("SH-P2", ("L1", 1), location=SHELF)
+
+        orders.record(CH, ID, further)
+        orders.record(CH, ID, further)
+
+        assert figures(unit, clock, TEA, SHELF) == (1, 0, 0)
+
+
 class TestEveryWayTheOrderEnds:
     def test_a_channel_redelivery_stating_the_cancellation(
         self, unit: UnitOfWork, clock: FrozenClock

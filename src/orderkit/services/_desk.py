@@ -367,7 +367,8 @@ class OrderDesk:
             order, why, total = self._priced(incoming, order, now, records)
             # An order that came in cancelled or closed takes no stock and
             # waits for nobody about it, as one held at intake and ended
-            # later: only a payment it could not take is still a person's.
+            # later: only a payment it could not take, and a parcel that left
+            # all the same, are still a person's.
             request = _request_said(ip, device, promotion)
             reasons = _held(screening, limited, why, batch, request)
             if order.status in ENDED:
@@ -894,6 +895,10 @@ class OrderDesk:
         records: list[AuditRecord] = []
         new = self._shipped_after_end(uow, order, batch, now, records)
         if new is order:
+            if _left_after_end(batch):
+                # A further parcel of an order waiting already: its units
+                # came off the shelf (an `ADJUST` keyed by the parcel).
+                uow.commit()
             return EventRecorded(order, batch.outcomes, batch.parked)
         self._store(uow, order, new, records, now)
         uow.commit()
@@ -915,12 +920,14 @@ class OrderDesk:
         (`_held_if_shipped_after_end`, its record added to `records`) and the
         parcel's units come off the shelf it left, in this unit. Call it
         once the ending gave the order's stock back (`OrderStock.follow`):
-        the units come off what is on the shelf then. Told once.
+        the units come off what is on the shelf then. The hold is told once;
+        every parcel's units come off, a further parcel's too (each `ADJUST`
+        is keyed by its parcel, so a re-delivered one takes nothing more).
         """
+        self._left_shelf(uow, order, batch)
         held = _held_if_shipped_after_end(order, batch, now)
         if held is None:
             return order
-        self._left_shelf(uow, order, batch)
         records.append(held[1])
         return held[0]
 
