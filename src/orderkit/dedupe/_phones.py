@@ -154,12 +154,14 @@ def normalize_phone(
     nothing and it is the number (`"13800138000 *"`, `"*13800138000"` and
     `"138 0013 8000 xx"`, as buyers type them on free-text storefronts, are
     `"+8613800138000"`); if it is not, the number is masked and gives `None`
-    (`"1380013800*"` too), never `InvalidPhone`. Marks inside the digits
-    (`"138****8000"`, `"138-****-8000"`, `"(212) ***-0100"`) stand in for
-    digits and mask the number in every region, even where what they leave
-    reads as another, shorter number (`"1388000"` in `DE`); only a single
-    mark that no digit could replace to give a valid number is a buyer's
-    (`"138*00138000"` is `"+8613800138000"`).
+    (`"1380013800*"` too), never `InvalidPhone`. Two marks or more together
+    inside the digits (`"138****8000"`, `"138-****-8000"`, `"(212) ***-0100"`)
+    stand in for digits and mask the number in every region, even where what
+    they leave reads as another, shorter number (`"1388000"` in `DE`). Single
+    marks between digit groups mask it if the same digit in place of each
+    gives a valid number, and are otherwise a buyer's separators or typo
+    (`"212•555•0100"` in `US` is `"+12125550100"`, `"138*00138000"` is
+    `"+8613800138000"`).
 
     An extension (`"13800138000转1234"`, `"... ext 12"`, `"13800138000-1234"`)
     is kept after the number as `"+8613800138000;ext=1234"`, in ASCII digits
@@ -315,23 +317,30 @@ def _unmasked(text: str, region: str) -> str | None:
 def _hides_digits(text: str, region: str) -> bool:
     """Whether the marks inside the digits of `text` may stand in for digits.
 
-    Marks with digits on both sides hide digits whatever the region, and the
-    number is masked, unless they are one mark that no digit could replace
-    to give a valid number: a buyer's stray `*` typed into a whole number
-    (`138*00138000`, twelve digits with it), not a platform's in place of a
-    digit. It parses at most ten numbers, and only for text whose number
-    read valid without its marks.
+    Buyers type one mark between digit groups as a separator (`212•555•0100`,
+    `06•12•34•56•78`, `138*00138000`), so a gap with two marks or more
+    (`138****8000`, `(212) ***-0100`, `+44 20 7946 **18`) hides digits without
+    a parse: the region cannot judge it, since what a platform masked may be
+    another country's number (a Chinese mobile read in `DE`). Gaps of one
+    mark hide digits if one digit in place of every such mark gives a valid
+    number, and are separators if none does. It parses at most ten numbers,
+    and only for text whose number read valid without its marks.
     """
-    marks = [
-        (run.start() + mark.start(), mark[0])
-        for run in _INNER_MASK.finditer(text)
-        for mark in _MASK.finditer(run[0])
-    ]
-    if len(marks) != 1 or len(marks[0][1]) != 1:
-        return True
-    at = marks[0][0]
+    marks: list[int] = []
+    for gap in _INNER_MASK.finditer(text):
+        found = [
+            gap.start() + at
+            for mark in _MASK.finditer(gap[0])
+            for at in range(mark.start(), mark.end())
+        ]
+        if len(found) > 1:
+            return True
+        marks.extend(found)
+    chars = list(text)
     for digit in "0123456789":
-        filled = _MASK.sub("", f"{text[:at]}{digit}{text[at + 1 :]}").strip()
+        for at in marks:
+            chars[at] = digit
+        filled = _MASK.sub("", "".join(chars)).strip()
         if isinstance(_read_clean(filled, region), str):
             return True
     return False
