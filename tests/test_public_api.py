@@ -292,6 +292,7 @@ SURFACE = {
         "TransactionKind",
         "WarehouseConfirmation",
         "WebhookVerifier",
+        "capture_event",
         "load_json",
         "milestone_message",
         "read_id",

@@ -13,14 +13,22 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from orderkit.adapters.channels import ShopifyPayloads, WooCommercePayloads
 from orderkit.dedupe import Fingerprinter
 from orderkit.errors import (
     ConcurrencyConflict,
     IllegalTransition,
     OrderkitError,
     StoreError,
+    UnknownOrder,
 )
-from orderkit.integrations import ChannelOrder, load_json
+from orderkit.integrations import (
+    ChannelOrder,
+    ChannelTransaction,
+    TransactionKind,
+    capture_event,
+    load_json,
+)
 from orderkit.orders import OutboxMessage
 from orderkit.ports import ChannelPayloads, Clock, Outbox, UnitOfWork
 from orderkit.services import (
@@ -33,6 +41,12 @@ from orderkit.services import (
 
 
 _log = logging.getLogger(__name__)
+
+# Adapters whose order notices state the capture themselves (Shopify's as
+# `order-<id>`): a capture transaction of theirs is the same money under the
+# provider's id, and recorded as well the order would hold it twice.
+# Magento's orders state none: an invoice is their only capture.
+CAPTURES_IN_ORDERS = (ShopifyPayloads, WooCommercePayloads)
 
 
 @dataclass(frozen=True)
@@ -103,10 +117,10 @@ class Desks:
 def take_webhook(
     desk: OrderDesk, channel: ChannelPayloads, topic: str, body: bytes
 ) -> Reply:
-    """Read one webhook's body and hand each order in it to the desk.
+    """Read one webhook's body and hand each order and capture in it to the desk.
 
     A 2xx reply tells the channel to stop sending; anything else, to send
-    the same webhook again later, which the orders' idempotency keys make
+    the same webhook again later, which the records' idempotency keys make
     harmless. Each desk call is its own transaction: there is nothing to
     commit or roll back here.
     """
@@ -115,19 +129,30 @@ def take_webhook(
     except OrderkitError as error:
         # A payload that cannot be read reads no better when sent again.
         return Reply(422, {"error": str(error)})
-    others = sorted(
-        {type(r).__name__ for r in records if not isinstance(r, ChannelOrder)}
-    )
-    if others:
+    refused = sorted({_refused(channel, r) for r in records} - {""})
+    if refused:
         # A refund webhook goes to `desk.record_refund`, which this app wires
         # for an order's own refunds only (in `_take`): a 2xx would tell the
         # channel they were taken. A refund transaction is the same money as
         # its refund: never amend it into the payment ledger as well, or it
-        # comes off twice. Subscribe to order topics only, or hand refunds
-        # to `desk.record_refund` before answering 200.
-        return Reply(422, {"error": f"not handled here: {', '.join(others)}"})
+        # comes off twice. A Shopify capture transaction is the money its
+        # order notices state already (`CAPTURES_IN_ORDERS`). Subscribe to
+        # order topics only (and Magento's invoices), or hand refunds to
+        # `desk.record_refund` before answering 200.
+        return Reply(422, {"error": f"not handled here: {', '.join(refused)}"})
     try:
         taken = [_take(desk, r) for r in records if isinstance(r, ChannelOrder)]
+        paid = [
+            _pay(desk, channel.channel, r)
+            for r in records
+            if isinstance(r, ChannelTransaction)
+        ]
+    except UnknownOrder as error:
+        # A capture of an order not taken in yet (its order comes later, or
+        # is being taken in): nothing was written. Let the channel send it
+        # again: a 2xx would drop the money, and the order, taken in
+        # unpaid, would be closed at its deadline.
+        return Reply(503, {"error": str(error)})
     except (StoreError, ConcurrencyConflict, IllegalTransition) as error:
         # Nothing of the failed call was written: let the channel retry (a
         # refund waits while a refund or capture saga is in flight).
@@ -136,7 +161,56 @@ def take_webhook(
         # A refund beyond what the order holds (it waits for a person), or
         # an order the desk cannot read: no retry reads it better.
         return Reply(422, {"error": str(error)})
-    return Reply(200, {"orders": taken})
+    # An invoice's webhook holds no order: its reply names none.
+    reply: dict[str, object] = {"orders": taken} if taken or not paid else {}
+    if paid:
+        reply["transactions"] = paid
+    return Reply(200, reply)
+
+
+def _refused(channel: ChannelPayloads, record: object) -> str:
+    """Why this app takes no such record (its type's name), or `""`."""
+    if isinstance(record, ChannelOrder):
+        return ""
+    if isinstance(record, ChannelTransaction) and not (
+        record.kind is TransactionKind.REFUND or isinstance(channel, CAPTURES_IN_ORDERS)
+    ):
+        return ""
+    return type(record).__name__
+
+
+def _pay(
+    desk: OrderDesk, channel: str, transaction: ChannelTransaction
+) -> dict[str, object]:
+    """What the desk did with one transaction of the webhook, for the reply.
+
+    A capture is the order's payment (`capture_event`): a Magento order
+    states none, and awaits payment until its invoice is recorded. Anything
+    else (an authorisation, a void, a failed capture) moved no money.
+    """
+    paid: dict[str, object] = {
+        "order_id": transaction.order_id,
+        "transaction_id": transaction.transaction_id,
+    }
+    event = capture_event(transaction)
+    if event is None:
+        paid["outcome"] = "no capture"
+        return paid
+    done = desk.record(channel, event.order_id, event)
+    # The capture's own outcome: `applied`, `duplicate` (sent again),
+    # `refunddue` (the order ended unpaid: its money goes back), `rejected`.
+    own = [
+        type(o).__name__.lower()
+        for o in done.outcomes
+        if getattr(o, "event", None) == event
+    ]
+    paid["outcome"] = own[0] if own else "parked"
+    if done.rejected:
+        # A capture the order refuses (another currency) holds it for a
+        # person: sent again, it is refused again.
+        paid["rejected"] = [str(r.error) for r in done.rejected]
+        _log.warning("order %s: payment refused: %s", event.order_id, paid["rejected"])
+    return paid
 
 
 def _take(desk: OrderDesk, order: ChannelOrder) -> dict[str, object]:

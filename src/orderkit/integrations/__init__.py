@@ -6,7 +6,9 @@ payload with the readers here and returns canonical records:
 `ChannelOrder` (the `OrderPlaced` event, a pricing `Quote`, the mapped
 status, later events and the refunds the channel made already),
 `ChannelRefund` and `ChannelTransaction`, each under an idempotency key
-that is the same on every re-delivery.
+that is the same on every re-delivery. `capture_event` reads a capture
+transaction as the `PaymentCaptured` the order desk records: a channel
+whose orders state no capture (Magento's invoices) is paid only through it.
 
 The readers never guess: `load_json` keeps numbers exact (`Decimal`, never
 `float`) and refuses NaN, Infinity and repeated keys; `read_money` takes
@@ -27,6 +29,7 @@ Douyin signed among its parameters, once `ParamsVerifier` has checked it.
 .. versionadded:: 0.1.0
 """
 
+from orderkit.integrations._captures import capture_event
 from orderkit.integrations._fulfilment import (
     FulfilmentStage,
     Label,
@@ -86,6 +89,7 @@ __all__ = [
     "TransactionKind",
     "WarehouseConfirmation",
     "WebhookVerifier",
+    "capture_event",
     "load_json",
     "milestone_message",
     "read_id",

@@ -202,12 +202,27 @@ class MagentoPayloads:
     invoice id, so money is never counted twice; nor a `Shipped` event, as
     the order carries no tracking number.
 
-    **Invoices.** A paid invoice (`state` 2) is a successful `capture` of
-    its `grand_total`, with the invoice's `entity_id` as transaction id
-    (offline payments have no provider id; every invoice has this one); a
-    canceled invoice (`state` 3) is a capture that did not go through. An
-    open invoice (`state` 1), or one of 0, has moved no money and gives no
-    record; any other state is refused.
+    **Invoices** are an order's captures. A paid invoice (`state` 2) is a
+    successful `capture` of its `grand_total`, with the invoice's
+    `entity_id` as transaction id (offline payments have no provider id;
+    every invoice has this one); a canceled invoice (`state` 3) is a
+    capture that did not go through. An open invoice (`state` 1), or one of
+    0, has moved no money and gives no record; any other state is refused.
+
+    Feed each invoice to the desk: `orderkit.integrations.capture_event`
+    makes the paid one's `PaymentCaptured` (payment id the invoice's
+    `entity_id`, the id a statement of the invoices lists for
+    `reconcile_payments`; key the invoice's, so a re-read is a
+    `Duplicate`), and `OrderDesk.record(channel, order_id, event)` records
+    it; an invoice read before its order is taken in raises `UnknownOrder`:
+    read it again later. The desk takes an order in at what its events
+    reach, so a `processing` order with `total_paid` (mapped `paid`) stays
+    awaiting payment until its invoice is recorded, and
+    `OrderDesk.close_unpaid` closes a paid Magento order whose invoice was
+    never fed at its deadline: its stock goes back on sale and the money
+    it took is forgotten. `status_drift` reports such an order meanwhile
+    (Magento ahead). Magento's credit memos (refunds) are not read: record
+    a refund with `OrderDesk.record_refund` as a `ChannelRefund`.
 
     **Buyer and address.** The buyer is `customer_id` (a guest:
     `"guest:" + customer_email`), named by `customer_firstname` and

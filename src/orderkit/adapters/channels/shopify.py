@@ -44,7 +44,12 @@ from orderkit.adapters.channels._common import (
     stamp,
 )
 from orderkit.adapters.channels._shopify_events import order_events
-from orderkit.errors import CurrencyMismatch, StructureError, ValidationError
+from orderkit.errors import (
+    CurrencyMismatch,
+    EmptyOrder,
+    StructureError,
+    ValidationError,
+)
 from orderkit.integrations import (
     ChannelOrder,
     ChannelRecord,
@@ -74,7 +79,7 @@ from orderkit.orders import (
     OrderStatus,
     Shipped,
 )
-from orderkit.pricing import Quote
+from orderkit.pricing import AmountOff, Quote
 
 
 __all__ = ["ShopifyPayloads"]
@@ -208,15 +213,17 @@ class ShopifyPayloads:
     - `refunds/create`: one refund (bare or `{"refund": {...}}`); gives a
       `ChannelRefund` for the money its successful `refund` transactions
       sent back, in the shop's currency (see "Refunds in the buyer's
-      currency"), or nothing when it moved no money (a restock only): give
-      it to `OrderDesk.record_refund`.
+      currency"), or nothing when it moved no money (a restock only, or an
+      order edit's removal: see "Order edits"): give it to
+      `OrderDesk.record_refund`.
     - `order_transactions/create`: one transaction, bare or wrapped.
     - `transactions/list`: a page of transactions, a JSON array or
       `{"transactions": [...]}`, at least one.
 
     Orders:
 
-    - Lines: `line_items[i]` id, quantity, `price` (the unit price in the
+    - Lines: `line_items[i]` id, quantity (what is left of it once the
+      order was edited: see "Order edits"), `price` (the unit price in the
       shop's `currency`), `sku`; a line without a SKU (custom items) is
       known by `shopify-variant-<variant_id>`, or `shopify-line-<id>`. A
       gift card (`gift_card`), an item that needs no shipping
@@ -298,6 +305,39 @@ class ShopifyPayloads:
       leaves it alone, and cancelling it owes nothing back. A zero capture
       is stated for no other order: a free order not marked paid is
       awaiting payment as Shopify says.
+
+    Order edits: an order edited in Shopify's admin (or by an app, through
+    GraphQL's `orderEdit...` mutations) keeps each line's `quantity` at
+    what was bought; since Admin API 2024-01 each line item also states
+    `current_quantity`, the units ordered less those removed or refunded
+    since, and a line set to zero stays listed at zero. Where a line states
+    it, what the order reads is what the buyer now gets: the line's
+    quantity is its `current_quantity`, plus the units the order's money
+    refunds (its `ChannelOrder.refunds`) name, which the desk cancels
+    itself when it records them (`Order.cancelled_units`): read out of the
+    line too, they would be taken off twice. Never more than `quantity`,
+    nor fewer than the line's successful fulfilments carried (an edit
+    removes only units not yet fulfilled); a line with nothing left is not
+    among the order's lines (`OrderLine` holds one unit or more), and an
+    order with none left is refused (`EmptyOrder` at `line_items`).
+    `OrderDesk.update` then sees another quantity or a dropped line and
+    holds the order as `"edited"`; a first `accept` takes in only what is
+    left. The removal also shows as a refund that moves no money
+    (`refund_line_items` of `restock_type` `cancel`, no transactions): it
+    states no `ChannelRefund` (there is no money to record), and the
+    quantity is how the desk learns of it. Money Shopify later sends back
+    for the edit is a refund of its own. An edited order (a line read
+    below its `quantity`) is priced at its `current_total_price` and
+    `current_total_tax`, and its discount codes off the goods give up what
+    `current_total_discounts` is below `total_discounts` (the share of the
+    discount that went with the removed units; the last code first, none
+    below zero), so that the pricing check of a first `accept` compares
+    the current lines with the current total; its capture stays
+    `total_price`, what the buyer paid. An order also refunded with money
+    for some units is priced the same way, while its lines keep the
+    refunded units: the check may then hold it for a person (`"pricing"`).
+    An order whose lines state no `current_quantity` (older API versions),
+    or state it at `quantity`, reads as before.
 
     Refunds in the buyer's currency: a multi-currency shop pays a refund
     back in the order's `presentment_currency`, and its transactions state
@@ -460,7 +500,15 @@ class ShopifyPayloads:
         status = _status(order, at)
         created = read_instant(order.get("created_at"), path=join(at, "created_at"))
         updated = read_instant(order.get("updated_at"), path=join(at, "updated_at"))
-        lines = _lines(order, at, currency)
+        bought = _lines(order, at, currency)
+        # An order that states what is left of its lines (API 2024-01 on)
+        # reads as edited ("Order edits"): its refunds first, as the units
+        # its money refunds name stay its lines (the desk cancels those).
+        refunds = self._refunds(order, at, currency) if _states_current(order) else None
+        lines = (
+            bought if refunds is None else _current_lines(order, at, bought, refunds)
+        )
+        edited = lines != bought
         address = _address(order, at)
         # built(): a refusal by the canonical classes names this order's
         # path, not their own attributes.
@@ -484,19 +532,12 @@ class ShopifyPayloads:
             order_id,
             _CHANNEL,
             lines,
-            amount_offers(
-                order,
-                at,
-                currency,
-                codes="discount_codes",
-                amount="amount",
-                kind_of=_off_the_goods,
-            ),
+            _goods_offers(order, at, currency, edited=edited),
             shipping=_shipping(order, at, currency),
-            tax=read_money(
-                order.get("total_tax"), currency, path=join(at, "total_tax")
-            ),
-            stated_total=total,
+            tax=_figure(order, at, currency, "total_tax", edited=edited),
+            stated_total=_figure(order, at, currency, "total_price", edited=edited)
+            if edited
+            else total,
             taxes_included=read_flag(
                 order.get("taxes_included"), path=join(at, "taxes_included")
             ),
@@ -514,7 +555,7 @@ class ShopifyPayloads:
             updated_at=updated,
             # Stated with or without a capture: an order the desk holds paid
             # needs them for `record_refund` even when Shopify states none.
-            refunds=self._refunds(order, at, currency),
+            refunds=self._refunds(order, at, currency) if refunds is None else refunds,
         )
 
     def _captured(
@@ -834,6 +875,141 @@ def _lines(
             )
         )
     return tuple(lines)
+
+
+def _states_current(order: Mapping[str, Any]) -> bool:
+    """Whether a line states its `current_quantity` (Admin API 2024-01 on)."""
+    items = order.get("line_items")
+    return isinstance(items, list) and any(
+        isinstance(item, Mapping) and item.get("current_quantity") is not None
+        for item in items
+    )
+
+
+def _current_lines(
+    order: Mapping[str, Any],
+    at: str,
+    bought: tuple[OrderLine, ...],
+    refunds: tuple[ChannelRefund, ...],
+) -> tuple[OrderLine, ...]:
+    """The order's lines as its edits left them: see "Order edits".
+
+    A line's quantity is its `current_quantity` (what was bought less the
+    units removed or refunded since) plus the units the order's money
+    refunds (`refunds`, its `ChannelRefund`s) name: the desk cancels those
+    itself when it records the refund, and would otherwise take them off
+    twice. Never more than was bought, never fewer than its successful
+    fulfilments carried (an edit removes only units not yet fulfilled). A
+    line with nothing left is dropped: `OrderLine` holds one unit or more.
+
+    Raises:
+        EmptyOrder: Every line was removed (`field` is `line_items`).
+        InvalidQuantity: A `current_quantity` is not a whole number of
+            units, zero or more.
+    """
+    refunded: dict[str, int] = {}
+    for refund in refunds:
+        for part in refund.lines:
+            refunded[part.line_id] = refunded.get(part.line_id, 0) + part.quantity
+    carried = _fulfilled_units(order, at)
+    lines_at = join(at, "line_items")
+    lines = []
+    items = objects(order.get("line_items"), path=lines_at)
+    for (item_at, item), line in zip(items, bought, strict=True):
+        stated = item.get("current_quantity")
+        if stated is None:
+            lines.append(line)
+            continue
+        current = _count(stated, path=f"{item_at}.current_quantity")
+        left = max(
+            current + refunded.get(line.line_id, 0), carried.get(line.line_id, 0)
+        )
+        if left >= line.quantity:
+            lines.append(line)
+        elif left:
+            lines.append(attrs.evolve(line, quantity=left))
+    if not lines:
+        raise EmptyOrder(
+            lines_at,
+            [item.get("current_quantity") for _, item in items],
+            "every line was removed by an order edit (current_quantity 0):"
+            " Shopify cancels such an order instead",
+        )
+    return tuple(lines)
+
+
+def _count(value: object, *, path: str) -> int:
+    """A whole number of units, zero or more."""
+    if (type(value) is int and value == 0) or value == "0":
+        return 0
+    return read_quantity(value, path=path)
+
+
+def _fulfilled_units(order: Mapping[str, Any], at: str) -> dict[str, int]:
+    """The units the order's successful fulfilments carried, by line id."""
+    carried: dict[str, int] = {}
+    for item_at, item in objects(
+        order.get("fulfillments"), path=join(at, "fulfillments"), required=False
+    ):
+        if item.get("status") != "success":
+            continue
+        for part_at, part in objects(
+            item.get("line_items"), path=f"{item_at}.line_items", required=False
+        ):
+            line_id = read_id(part.get("id"), path=f"{part_at}.id")
+            quantity = read_quantity(part.get("quantity"), path=f"{part_at}.quantity")
+            carried[line_id] = carried.get(line_id, 0) + quantity
+    return carried
+
+
+def _figure(
+    order: Mapping[str, Any], at: str, currency: Currency, name: str, *, edited: bool
+) -> Money:
+    """The order's `name` figure; for an edited order, its `current_<name>` if stated.
+
+    `total_price`, `total_tax` and `total_discounts` are what the order
+    was placed at; their `current_` figures what its edits (and refunds)
+    left.
+    """
+    current = f"current_{name}"
+    if edited and order.get(current) is not None:
+        name = current
+    return read_money(order.get(name), currency, path=join(at, name))
+
+
+def _goods_offers(
+    order: Mapping[str, Any], at: str, currency: Currency, *, edited: bool
+) -> tuple[AmountOff, ...]:
+    """The discount codes off the goods; an edited order's less what its edits removed.
+
+    Shopify takes a removed unit's share of an order's discount off with
+    it: `current_total_discounts` is less than `total_discounts` by as
+    much. The codes state what they took at checkout, so that difference
+    comes off them, the last code first, none below zero.
+    """
+    codes = amount_offers(
+        order,
+        at,
+        currency,
+        codes="discount_codes",
+        amount="amount",
+        kind_of=_off_the_goods,
+    )
+    if not edited or order.get("current_total_discounts") is None:
+        return codes
+    if order.get("total_discounts") is None:
+        return codes
+    removed = _figure(order, at, currency, "total_discounts", edited=False) - _figure(
+        order, at, currency, "total_discounts", edited=True
+    )
+    offers = list(codes)
+    for i in reversed(range(len(offers))):
+        if removed.amount <= 0:
+            break
+        taken = min(removed, offers[i].amount)
+        offers[i] = attrs.evolve(offers[i], amount=offers[i].amount - taken)
+        removed -= taken
+    return tuple(offers)
 
 
 def _stocked(item: Mapping[str, Any], at: str) -> bool:
