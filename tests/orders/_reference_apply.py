@@ -201,6 +201,10 @@ def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
 
 
 def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Outcome:
+    # Since the fix of the payment in another currency: refused as such even
+    # when it names a payment the order has.
+    if event.amount.currency.code != order.currency:
+        raise CurrencyMismatch("amount", event.amount.currency.code, order.currency)
     for payment in order.payments:
         if payment.payment_id != event.payment_id:
             continue
@@ -212,12 +216,12 @@ def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Ou
             )
         reason = (
             f"payment {event.payment_id!r} is already captured for {payment.amount},"
-            f" and this notice states {event.amount}: record a further capture of it"
-            " in the order's payment ledger (PaymentLedger.capture with a capture_id)"
+            f" and this notice states {event.amount}: a further capture of it (a"
+            " partial capture) or a contradiction; the order keeps one capture per"
+            " payment id, so a person settles it (refunds the rest by hand, or"
+            " releases)"
         )
         raise _refuse(order, event, reason)
-    if event.amount.currency.code != order.currency:
-        raise CurrencyMismatch("amount", event.amount.currency.code, order.currency)
     cell = TRANSITIONS[order.status, PaymentCaptured]
     if cell is Verdict.KEEP or cell is Verdict.REFUND_DUE:
         status = order.status
@@ -295,16 +299,11 @@ def _ended(order: Order, event: Cancelled | Closed, now: pendulum.DateTime) -> O
 
 
 def _left(order: Order, payment: Payment) -> Money:
-    """What `payment` holds: its captures less the refunds its ledger shows, >= 0."""
+    """What `payment` holds: less the refunds its ledger shows, never below zero."""
     left = payment.amount
     ledger = order.payment_ledger
     kept = set() if ledger is None else {p.payment_id for p in ledger.payments}
     if ledger is not None and payment.payment_id in kept:
-        # Since the fix of the payment taken in parts: every capture the
-        # ledger keeps on the payment, when they add up to more.
-        for record in ledger.payments:
-            if record.payment_id == payment.payment_id and record.captured > left:
-                left = record.captured
         for refund in ledger.refunds:
             if refund.payment_id == payment.payment_id and refund.state in (
                 RefundState.REFUNDED,

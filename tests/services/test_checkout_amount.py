@@ -1,4 +1,8 @@
-"""`Checkout.pay` captures what the order costs: never more, never less."""
+"""`Checkout.pay` captures what the order costs: never more, never less.
+
+Less only with `in_part=True` (split tender): the rest is another payment
+the host records, and the order waits for a person until then.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ import pytest
 from tests.services._price_samples import amended, teapot_change
 from tests.services._samples import T0, sh1_desk
 
-from orderkit.errors import ValidationError
+from orderkit import IdempotencyKey
+from orderkit.errors import IllegalTransition, ValidationError
 from orderkit.money import Money
-from orderkit.orders import OrderStatus
+from orderkit.orders import OrderStatus, PaymentCaptured
 from orderkit.ports import UnitOfWork
 from orderkit.services import (
     Accepted,
@@ -125,3 +130,104 @@ def test_what_the_order_costs_after_an_approved_change_is_captured(
     assert isinstance(done, Captured)
     assert desk.payable("douyin", "DY-1001") == cny("160.00")
     assert payments.captured("alipay-1") == cny("160.00")
+
+
+def gift_card(amount: str = "30.00") -> PaymentCaptured:
+    """The rest of a split tender, paid by gift card at the till."""
+    return PaymentCaptured(
+        order_id="DY-1001",
+        key=IdempotencyKey("giftcard", "capture", "DY-1001", "gc-1"),
+        occurred_at=T0.add(minutes=5),
+        payment_id="gc-1",
+        amount=cny(amount),
+    )
+
+
+class TestSplitTender:
+    """`pay(..., in_part=True)` for a card, then the gift card's payment."""
+
+    def test_the_part_is_captured_and_the_order_waits_until_the_rest(
+        self,
+        desk: OrderDesk,
+        checkout: Checkout,
+        unit: UnitOfWork,
+        payments: FakePayments,
+    ) -> None:
+        done = checkout.pay("douyin", "DY-1001", "card-1", cny("146.00"), in_part=True)
+
+        assert isinstance(done, Captured)
+        assert payments.captured("card-1") == cny("146.00")
+        assert done.order.status is OrderStatus.PAID
+        assert done.order.saga is None
+        assert done.order.review == ("payment",)
+        assert desk.order("douyin", "DY-1001") == done.order
+        with unit as uow:
+            held = [
+                r
+                for r in uow.audit.records("douyin", "DY-1001")
+                if r.event_type == "HeldForReview"
+            ]
+        (record,) = held
+        said = " ".join(c.new for c in record.changes)
+        assert "146.00 CNY of 176.00 CNY" in said
+        assert "30.00 CNY short" in said
+
+    def test_the_rest_recorded_and_released_the_order_is_paid_in_full(
+        self, desk: OrderDesk, checkout: Checkout
+    ) -> None:
+        checkout.pay("douyin", "DY-1001", "card-1", cny("146.00"), in_part=True)
+
+        rest = desk.record("douyin", "DY-1001", gift_card())
+        desk.release("douyin", "DY-1001", actor="till.chen")
+
+        assert rest.rejected == ()
+        order = desk.order("douyin", "DY-1001")
+        assert order.status is OrderStatus.PAID
+        assert order.review == ()
+        assert [(p.payment_id, p.amount) for p in order.payments] == [
+            ("card-1", cny("146.00")),
+            ("gc-1", cny("30.00")),
+        ]
+        cancelled = desk.cancel("douyin", "DY-1001", reason="buyer asked", actor="cs")
+        assert cancelled.order.saga is not None
+        assert cancelled.order.saga.amount == cny("176.00")
+
+    def test_what_it_costs_in_part_holds_nothing(self, checkout: Checkout) -> None:
+        done = checkout.pay("douyin", "DY-1001", "card-1", cny("176.00"), in_part=True)
+
+        assert isinstance(done, Captured)
+        assert done.order.review == ()
+
+    def test_more_in_part_is_still_refused(
+        self, checkout: Checkout, payments: FakePayments
+    ) -> None:
+        with pytest.raises(ValidationError, match="would be overcharged"):
+            checkout.pay("douyin", "DY-1001", "card-1", cny("186.00"), in_part=True)
+        assert payments.calls == {}
+
+    def test_less_without_in_part_says_how_to_pay_in_part(
+        self, checkout: Checkout
+    ) -> None:
+        with pytest.raises(ValidationError, match="in_part=True"):
+            checkout.pay("douyin", "DY-1001", "card-1", cny("146.00"))
+
+    def test_in_part_must_be_a_bool(
+        self, checkout: Checkout, payments: FakePayments
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            checkout.pay(
+                "douyin",
+                "DY-1001",
+                "card-1",
+                cny("146.00"),
+                in_part="yes",  # type: ignore[arg-type]
+            )
+        assert caught.value.field == "in_part"
+        assert payments.calls == {}
+
+    def test_the_part_is_paid_first(self, desk: OrderDesk, checkout: Checkout) -> None:
+        # The gift card first pays the order (a paid order takes no `pay`).
+        desk.record("douyin", "DY-1001", gift_card())
+
+        with pytest.raises(IllegalTransition, match="not unpaid"):
+            checkout.pay("douyin", "DY-1001", "card-1", cny("146.00"), in_part=True)

@@ -1,7 +1,10 @@
 """A payment taken in parts, a second capture of a payment, and an underpayment.
 
 - A payment captured in parts (`PaymentLedger.capture` with a `capture_id`
-  per part) holds every part: ending the order owes all of them back.
+  per part) stored with `OrderDesk.amend`: the order waits for a person,
+  told of the part it does not record; ending it owes back what the order
+  recorded, the rest is the person's (since the review of 7a8b75a, which
+  counted the ledger's captures and owed back too much or too little).
 - A capture of a payment the order records already, for another amount, is
   refused and holds the order for a person: at `record`, `accept` and
   `update`. The same amount again changes nothing.
@@ -97,7 +100,7 @@ def paid_in_two_parts(
 
 
 class TestPaidInParts:
-    def test_cancelling_owes_back_every_part_and_the_saga_sends_it(
+    def test_the_ledger_is_stored_and_the_order_waits_naming_the_part(
         self,
         desk: OrderDesk,
         unit: UnitOfWork,
@@ -106,20 +109,43 @@ class TestPaidInParts:
     ) -> None:
         paid_in_two_parts(desk, clock, payments)
 
+        order = desk.order(CHANNEL, ORDER_ID)
+        assert order.payment_ledger is not None
+        assert order.payment_ledger.captured == cny("176.00")
+        assert order.review == ("payment",)
+        with unit as uow:
+            last = uow.audit.records(CHANNEL, ORDER_ID)[-1]
+        assert last.event_type == "HeldForReview"
+        said = " ".join(c.new for c in last.changes)
+        assert "pi_1" in said
+        assert "150.00 CNY" in said
+        assert "176.00 CNY" in said
+
+    def test_cancelling_owes_back_what_the_order_recorded_the_rest_is_a_persons(
+        self,
+        desk: OrderDesk,
+        unit: UnitOfWork,
+        clock: FrozenClock,
+        payments: FakePayments,
+    ) -> None:
+        # Was: owed back 176.00 (the larger of the order's payment and the
+        # ledger's captures), a rule the review of 7a8b75a reverted.
+        paid_in_two_parts(desk, clock, payments)
+
         cancelled = desk.cancel(CHANNEL, ORDER_ID, reason="buyer asked", actor="cs")
 
         assert cancelled.order.saga is not None
-        assert cancelled.order.saga.amount == cny("176.00")
+        assert cancelled.order.saga.amount == cny("150.00")
         (done,) = Refunds(unit, clock, payments).send_due()
         assert isinstance(done, Refunded)
         order = desk.order(CHANNEL, ORDER_ID)
         assert order.payment_ledger is not None
-        assert order.payment_ledger.refunded == cny("176.00")
+        assert order.payment_ledger.refunded == cny("150.00")
         assert order.saga is None
-        assert order.review == ()
-        assert payments.captured("pi_1") == cny("0.00")
+        assert order.review == ("payment",)
+        assert payments.captured("pi_1") == cny("26.00")
 
-    def test_a_channel_refund_comes_off_every_part(
+    def test_a_channel_refund_comes_off_what_the_order_recorded(
         self, desk: OrderDesk, clock: FrozenClock, payments: FakePayments
     ) -> None:
         paid_in_two_parts(desk, clock, payments)
@@ -135,9 +161,10 @@ class TestPaidInParts:
 
         cancelled = desk.cancel(CHANNEL, ORDER_ID, reason="buyer asked", actor="cs")
 
-        # 176.00 captured in two parts, 160.00 sent back by the channel.
-        assert cancelled.order.saga is not None
-        assert cancelled.order.saga.amount == cny("16.00")
+        # Was: owed 16.00 (176.00 in two parts less 160.00). The order
+        # recorded 150.00 of pi_1, all sent back: the rest is the person's.
+        assert cancelled.order.saga is None
+        assert "payment" in cancelled.order.review
 
     def test_reconcile_matches_a_statement_of_both_captures(
         self,
@@ -186,7 +213,8 @@ class TestCapturedAgain:
         assert "pi_1" in said
         assert "150.00 CNY" in said
         assert "26.00 CNY" in said
-        assert "payment ledger" in said
+        # Was: "payment ledger", a remedy the desk's ledger refuses.
+        assert "a person settles it" in said
 
     def test_the_same_amount_again_changes_nothing(self, desk: OrderDesk) -> None:
         desk.record(CHANNEL, ORDER_ID, captured("c1", "176.00"))

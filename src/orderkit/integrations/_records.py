@@ -325,7 +325,9 @@ def stated_captures(
     """The money `events` capture in `currency`: payment id, amount and time.
 
     The first capture of each payment, as the lifecycle keeps it (a later
-    one of the same payment is stale); a zero capture takes nothing.
+    one of the same payment is stale for the same amount, and refused for
+    another, the order then waiting for a person); a zero capture takes
+    nothing.
     """
     captures: dict[str, tuple[str, Money, pendulum.DateTime]] = {}
     for event in events:

@@ -154,11 +154,13 @@ def _placed(event: OrderPlaced, now: pendulum.DateTime) -> Applied:
 
 def _payment(order: Order, event: PaymentCaptured, now: pendulum.DateTime) -> Outcome:
     payment_id = event.payment_id
+    # Before the known payments: a capture in another currency is refused as
+    # such whatever payment it names, not read as another amount of one.
+    if event.amount.currency.code != order.currency:
+        raise CurrencyMismatch("amount", event.amount.currency.code, order.currency)
     for payment in order.payments:
         if payment.payment_id == payment_id:
             return _captured_again(order, event, payment)
-    if event.amount.currency.code != order.currency:
-        raise CurrencyMismatch("amount", event.amount.currency.code, order.currency)
     cell = CELLS[order.status, PaymentCaptured]
     if not event.amount.amount:
         return _free(order, event, now, cell)
@@ -202,8 +204,9 @@ def _captured_again(order: Order, event: PaymentCaptured, payment: Payment) -> S
         )
     reason = (
         f"payment {payment.payment_id!r} is already captured for {payment.amount},"
-        f" and this notice states {amount}: record a further capture of it in"
-        " the order's payment ledger (PaymentLedger.capture with a capture_id)"
+        f" and this notice states {amount}: a further capture of it (a partial"
+        " capture) or a contradiction; the order keeps one capture per payment"
+        " id, so a person settles it (refunds the rest by hand, or releases)"
     )
     raise refuse(order, event, reason)
 
@@ -355,8 +358,9 @@ def apply(order: Order | None, event: OrderEvent, *, now: dt.datetime) -> Outcom
         IllegalTransition: The event contradicts the order's status (a
             cancellation after shipping, more units shipped than ordered),
             or is a capture of a payment the order records already with
-            another amount (a further capture belongs in the order's
-            payment ledger).
+            another amount (a further capture of it, or a contradiction:
+            the order keeps one capture per payment id, and a person
+            settles it).
         OrderMismatch: The event is for another order.
         NaiveDatetime: `now` has no UTC offset.
         ValidationError: The event does not fit the order (an unknown line,

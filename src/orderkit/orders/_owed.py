@@ -9,14 +9,10 @@ from orderkit.orders._order import Order
 
 
 def left_on(order: Order, payment: Payment) -> Money:
-    """What `payment` still holds: what it captured less the refunds on it.
+    """What `payment` still holds: its capture less the refunds recorded on it.
 
-    What it captured is the larger of `payment.amount` (the capture the
-    lifecycle recorded) and every capture the order's payment ledger keeps
-    on that payment: a payment taken in parts (`PaymentLedger.capture` with
-    a `capture_id` per part) holds all of them, though the lifecycle
-    records the payment once. The refunds are those the ledger shows settled
-    or pending on that payment; an order whose ledger does not keep the
+    The refunds are those the order's payment ledger shows settled or
+    pending on that payment; an order whose ledger does not keep the
     payment (or keeps no ledger) has recorded none.
     """
     ledger = order.payment_ledger
@@ -24,15 +20,12 @@ def left_on(order: Order, payment: Payment) -> Money:
     if ledger is None or all(p.payment_id != payment_id for p in ledger.payments):
         return payment.amount
     totals = ledger.totals(payment_id)
-    # The larger, not the sum: the lifecycle's payment is one of the ledger's
-    # captures when both record it, and either may be recorded first.
-    captured = max(payment.amount, totals.captured)
-    left = captured - totals.refunded - totals.pending
+    left = payment.amount - totals.refunded - totals.pending
     return left if left.amount > 0 else Money.zero(order.currency)
 
 
 def owed_back(order: Order) -> Money:
-    """What ending `order` owes back: what every payment holds (`left_on`)."""
+    """What ending `order` owes back: every payment's capture not refunded yet."""
     return sum((left_on(order, p) for p in order.payments), Money.zero(order.currency))
 
 

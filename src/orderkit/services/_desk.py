@@ -1082,7 +1082,15 @@ class OrderDesk:
         status. So does a completed, cancelled or closed order whose
         payments hold more once its ledger changed (a refund pending when
         it ended has failed). Recording the same ledger again changes
-        nothing.
+        nothing. A payment ledger whose captures on a payment the order
+        records come to other than the order's `Payment.amount` for it (a
+        further part captured later, or a contradiction) is stored, and the
+        order waits for a person in the same unit (`review` gains
+        `"payment"`, its `HeldForReview` record naming the payment, what the
+        order recorded and what the ledger captured), told once per
+        difference: what ending the order owes back stays what the order
+        recorded, and the rest is the person's. A payment kept with no
+        capture, or one the order does not record yet, is not told.
 
         An approved price change that cuts its line's price (recorded
         approved, or the approval of a pending one) is priced as intake
@@ -1250,6 +1258,10 @@ class OrderDesk:
         if owed is not None:
             outcome = attrs.evolve(outcome, order=owed[0])
             records.append(owed[1])
+        disagrees = _held_if_ledger_disagrees(uow, outcome.order, now)
+        if disagrees is not None:
+            outcome = attrs.evolve(outcome, order=disagrees[0])
+            records.append(disagrees[1])
         cause = ("amendment", str(key))
         corrected = corrected_refund(uow, order, outcome.order, cause, now)
         if corrected is not None:
@@ -2079,17 +2091,77 @@ def _held_if_payment_refused(
     if not refused:
         return order
     # Read for a refused payment only: rare, and off the common path.
-    told = {
-        change
-        for record in uow.audit.records(order.channel, order.order_id)
-        for change in record.changes
-    }
-    said = [c for c in dict.fromkeys(map(refused_payment, refused)) if c not in told]
+    said = _untold(uow, order, dict.fromkeys(map(refused_payment, refused)))
     if not said:
         return order
     held, record = held_for_payments(order, said, now)
     records.append(record)
     return held
+
+
+def _ledger_disagrees(order: Order) -> list[FieldChange]:
+    """What the order's payment ledger captured that its payments do not say.
+
+    One change per payment the order records that the ledger keeps with
+    captures whose sum is other than the order's `Payment.amount` for it.
+    A payment the ledger keeps with no capture is taken as captured as the
+    order recorded it (`with_payments`), so it differs in nothing; ledgers
+    the desk builds (refund sagas, channel refunds) keep its payments so,
+    and never differ. A payment the order does not record is not told: a
+    host may store the provider's capture before the channel's notice of
+    it (the order then records it), and the notice decides what it holds.
+    """
+    ledger = order.payment_ledger
+    if ledger is None:
+        return []
+    recorded = {p.payment_id: p.amount for p in order.payments}
+    said = []
+    for kept in ledger.payments:
+        amount = recorded.get(kept.payment_id)
+        if amount is None or not kept.captures or amount == kept.captured:
+            continue
+        said.append(
+            FieldChange(
+                "payment",
+                "",
+                f"PaymentLedger {kept.payment_id}: the order recorded {amount},"
+                f" the payment ledger captured {kept.captured}",
+            )
+        )
+    return said
+
+
+def _held_if_ledger_disagrees(
+    uow: UnitOfWork, order: Order, now: pendulum.DateTime
+) -> tuple[Order, AuditRecord] | None:
+    """`order`, its new payment ledger stored, waiting for a person if it disagrees.
+
+    What ending the order owes back counts the order's payments, not the
+    ledger's captures: captures of a payment other than the order recorded
+    (a further part of it, or a contradiction) are the person's to settle,
+    as a refused payment is (`"payment"`). Each difference is told once:
+    one the trail names already changes nothing.
+    """
+    said = _ledger_disagrees(order)
+    if not said:
+        return None
+    # Read for a ledger that disagrees only: rare, and off the common path.
+    new = _untold(uow, order, said)
+    if not new:
+        return None
+    return held_for_payments(order, new, now)
+
+
+def _untold(
+    uow: UnitOfWork, order: Order, changes: Iterable[FieldChange]
+) -> list[FieldChange]:
+    """Those of `changes` no audit record of the order names yet: told once."""
+    told = {
+        change
+        for record in uow.audit.records(order.channel, order.order_id)
+        for change in record.changes
+    }
+    return [change for change in changes if change not in told]
 
 
 def _picked(stock: OrderStock, old: Order, new: Order) -> tuple[PickTask, ...]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Final, final
 
+import pendulum
+
 from orderkit._validate import MAX_INT, optional_name, positive_money, text
 from orderkit.dedupe import IdempotencyKey
 from orderkit.errors import (
@@ -29,6 +31,7 @@ from orderkit.integrations import Label
 from orderkit.money import Money
 from orderkit.orders import (
     AuditRecord,
+    FieldChange,
     Order,
     OrderStatus,
     PaymentCaptured,
@@ -43,6 +46,7 @@ from orderkit.ports import Carrier, Clock, Payments, UnitOfWork, Warehouse
 from orderkit.services import _saga_steps as steps
 from orderkit.services._desk import OrderDesk
 from orderkit.services._desk_edits import edited_on_channel
+from orderkit.services._desk_notes import held_for_payments
 from orderkit.services._desk_overpaid import cost_of
 from orderkit.services._intake import EventRecorded
 from orderkit.services._picking import PICK
@@ -106,9 +110,27 @@ class Checkout:
         self._payments = payments
 
     def pay(
-        self, channel: str, order_id: str, payment_id: str, amount: Money
+        self,
+        channel: str,
+        order_id: str,
+        payment_id: str,
+        amount: Money,
+        *,
+        in_part: bool = False,
     ) -> Captured | CaptureDeclined | AlreadyDone:
         """Capture `amount` of the authorisation `payment_id` for an unpaid order.
+
+        `amount` is what the order costs (`OrderDesk.payable`). Split
+        tender (a card for some, a gift card for the rest) pays with
+        `in_part=True`: `amount` may then be less than the order costs,
+        never more. Pay the part first (a paid order takes no `pay`), then
+        record the rest as another payment through `OrderDesk.record` of a
+        `PaymentCaptured` (the gift card's id and amount). An order the
+        capture leaves paid short waits for a person (`review` gains
+        `"payment"`, its `HeldForReview` record naming what was paid and
+        what the order costs), in the saga's last unit: a person releases
+        it once the rest is recorded. A rest recorded while the capture
+        was in flight holds nothing.
 
         Calling it again after any failure is safe: a saga in flight for
         the same payment is resumed under its key, and a payment the order
@@ -140,8 +162,9 @@ class Checkout:
                 and its channel changed none of its lines since; nothing
                 was stored or asked. More would overcharge the buyer; less
                 would leave the order paid short, as a paid order takes no
-                second `pay`. An order held for its pricing may be paid
-                less (either its total or the channel's).
+                second `pay`, unless `in_part` says the rest is paid
+                otherwise. An order held for its pricing may be paid less
+                (either its total or the channel's). `in_part` not a bool.
             TransientError: The provider failed or timed out
                 (`CallTimedOut`), or its circuit breaker is open
                 (`CircuitOpen`): the saga stays; call again or `recover`.
@@ -152,6 +175,8 @@ class Checkout:
         # saga that no capture can end.
         text("payment_id")(None, None, payment_id)
         positive_money("amount")(None, None, amount)
+        if type(in_part) is not bool:
+            raise ValidationError("in_part", in_part, "must be a bool")
         key = f"{_CAPTURE}:{order_stream(channel, order_id)}:{payment_id}"
         with self._unit as uow:
             order = steps.order_of(uow, channel, order_id)
@@ -171,7 +196,7 @@ class Checkout:
                     )
                 # The Payments contract: never more than the ledger allows.
                 steps.check_capture(order, payment_id, amount)
-                _check_cost(uow, order, amount)
+                _check_cost(uow, order, amount, in_part=in_part)
                 saga = Saga(
                     name=_CAPTURE,
                     step=steps.REQUESTED,
@@ -254,6 +279,15 @@ class Checkout:
             # The money moved but the order refuses it: keep the saga, so the
             # capture stays visible (`recover` reports it as stalled).
             raise kept
+        with self._unit as uow:
+            # What the order costs, to tell a capture of a part (`in_part`).
+            records = uow.audit.records(channel, order_id)
+
+        def captured(order: Order, now: pendulum.DateTime) -> steps.Changed:
+            changed, said = steps.with_capture(order, saga, now)
+            short = _held_if_short(changed, records, now)
+            return (changed, said) if short is None else (short[0], (*said, short[1]))
+
         order = steps.finish(
             self._unit,
             self._clock,
@@ -262,7 +296,7 @@ class Checkout:
             saga,
             result=steps.describe(transaction),
             then=refund_owed,
-            change=lambda order, now: steps.with_capture(order, saga, now),
+            change=captured,
         )
         return Captured(order, transaction)
 
@@ -655,12 +689,15 @@ def _check_page(page: object) -> None:
         raise ValidationError("page", page, "must be a positive integer")
 
 
-def _check_cost(uow: UnitOfWork, order: Order, amount: Money) -> None:
+def _check_cost(uow: UnitOfWork, order: Order, amount: Money, *, in_part: bool) -> None:
     """Refuse to capture other than what the order costs; change nothing.
 
     What it costs is `OrderDesk.payable`. More would overcharge the buyer;
     less would make the order paid with the rest never asked for, as a
-    paid order takes no second `pay`. An order held for its pricing (at
+    paid order takes no second `pay`, unless the caller pays `in_part`
+    (split tender: the rest is recorded as another payment, and the
+    capture holds the order until a person sees it covered, see
+    `_held_if_short`). An order held for its pricing (at
     intake `payable` is then the larger of orderkit's total and the
     channel's, so either may be captured) may be paid less, never more.
     An order whose trail states no total (taken in by an earlier orderkit,
@@ -678,15 +715,50 @@ def _check_cost(uow: UnitOfWork, order: Order, amount: Money) -> None:
             f"is more than order {order.order_id!r} costs, {cost}"
             " (OrderDesk.payable): the buyer would be overcharged",
         )
-    if _held_for_pricing(records):
+    if in_part or _held_for_pricing(records):
         return
     raise ValidationError(
         "amount",
         amount,
         f"is less than order {order.order_id!r} costs, {cost}"
         f" (OrderDesk.payable): it would be paid {cost - amount} short, and"
-        " a paid order takes no second payment; capture what it costs",
+        " a paid order takes no second payment; capture what it costs, or"
+        " pay in_part=True and record the rest as another payment",
     )
+
+
+def _held_if_short(
+    order: Order, records: Iterable[AuditRecord], now: pendulum.DateTime
+) -> tuple[Order, AuditRecord] | None:
+    """`order`, just paid by a capture, waiting for a person if paid short.
+
+    Only `pay` with `in_part` captures less than the order costs (an order
+    held for its pricing may be paid the channel's smaller total, and one
+    whose trail states no total or whose lines its channel changed is not
+    checked: none of them is held). The rest is another payment the host
+    records (`OrderDesk.record`); until a person sees it covered, the
+    order waits (`"payment"`), its record naming what it was paid and
+    what it costs. An order ended meanwhile owes its payments back.
+    """
+    if order.status is not _S.PAID:
+        return None
+    records = tuple(records)
+    cost = cost_of(order, records)
+    paid = sum((p.amount for p in order.payments), Money.zero(order.currency))
+    if (
+        cost is None
+        or paid >= cost
+        or edited_on_channel(records, order.channel)
+        or _held_for_pricing(records)
+    ):
+        return None
+    said = FieldChange(
+        "payment",
+        "",
+        f"paid in part: {paid} of {cost}, {cost - paid} short: record the rest"
+        " (OrderDesk.record of a PaymentCaptured), then release",
+    )
+    return held_for_payments(order, (said,), now)
 
 
 def _held_for_pricing(records: Iterable[AuditRecord]) -> bool:

@@ -538,10 +538,12 @@ def _refund(channel: str, order_id: str, got: Mapping[str, Any]) -> ChannelRefun
     Its key names the refund and its amount, not its time: the same payload
     again is the same refund (and a refund webhook a host maps otherwise,
     under the same refund id, comes off once: the ledger knows the id). An
-    amount stated again under the same id with another figure (an order's
-    running total of refunds read as one refund) is not applied as the
-    first one was: the desk refuses it (`IdempotencyConflict`) rather than
-    leave the rest owed and pay it twice.
+    amount stated again under the same id for more (an order's running
+    total of refunds read as one refund) is money the channel sent back
+    since: the desk grows the ledger's refund of that id to it
+    (`PaymentLedger.grow_refund`), so that ending the order does not pay
+    the difference back twice; an earlier, smaller figure delivered late
+    changes nothing.
     """
     refund_id: str = got["refund_id"]
     amount: Money = got["amount"]
