@@ -123,6 +123,8 @@ from orderkit.services._desk_overpaid import (
     state_total,
 )
 from orderkit.services._desk_parked_refunds import parked, parked_refunds
+from orderkit.services._desk_readdressed import address_changed, differs
+from orderkit.services._desk_refunded import paid_back_at_intake, with_paid_back
 from orderkit.services._desk_stock import (
     SETTLED_BY_ENDING,
     OrderStock,
@@ -329,7 +331,11 @@ class OrderDesk:
         payments against it. An order the notice states paid twice, its
         payments holding more than that total, is taken in as any paid order
         (stock committed) and waits for a person (`review` gains
-        `"overpaid"`, see `record`).
+        `"overpaid"`, see `record`). One whose notice states a capture and
+        refunds that pay all of it back, nothing shipped, is taken in with
+        its stock and answered `Held`: it waits for a person (`review`
+        gains `"refunded"`, see `record_refund`), as had its refunds come
+        after its capture.
 
         Args:
             incoming: The order as its channel adapter read it.
@@ -416,6 +422,10 @@ class OrderDesk:
             # person checks the buyer is not paid back twice, as after
             # `record_refund`; the stock is the order's all the same.
             order = _paid_twice_at_intake(order, now, records, details)
+            # Its capture and refunds giving all of it back, nothing shipped:
+            # held as `record_refund` holds it, with its stock all the same,
+            # so either arrival order of the notices ends alike.
+            order = paid_back_at_intake(order, now, records, review, details)
             self._store(
                 uow, None, order, records, now, passed=reached(batch), refunds=refunds
             )
@@ -694,7 +704,8 @@ class OrderDesk:
         none when paid (a second payment, the rest of a split one):
         `release` holds and commits it, once a person decided. Cancelled
         or closed, an order takes no stock and waits for nobody about it any
-        more: those reasons but `"payment"`, and `"stock"` and `"overpaid"`,
+        more: those reasons but `"payment"`, and `"stock"`, `"overpaid"`
+        and `"refunded"` (paid back in full: nothing is left to decide),
         leave `review`, with a
         `ReviewWithdrawn` audit record (a suspected duplicate stays in the
         detector's review queue, for a person to resolve there; the money it
@@ -758,7 +769,10 @@ class OrderDesk:
         naming each such refund as `parked_refunds[<refund id>]`): nothing
         is owed back by a saga then (no `refund` message), since sending
         the capture back may pay the buyer twice; the person sends what is
-        still owed.
+        still owed. A capture the placed refunds (or refunds recorded off a
+        capture a notice stated) pay back in full, nothing shipped, holds
+        the order for a person as `record_refund` holds it (`review` gains
+        `"refunded"`).
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -819,6 +833,9 @@ class OrderDesk:
                 uow, order, new, (placed, unplaced), records=records, now=now
             )
             new = _held_if_paid_twice(uow, order, new, now, records)
+            # A capture the channel's refunds (parked, or stated) paid back
+            # in full: as `record_refund` holds one refunded after its capture.
+            new = with_paid_back(order, new, now, records)
             if new.status in ENDED and SETTLED_BY_ENDING & set(new.review):
                 new, withdrawn = _withdrawn(new, now)
                 records.append(withdrawn)
@@ -984,7 +1001,9 @@ class OrderDesk:
         Raises:
             UnknownOrder: The desk has no such order.
             IllegalTransition: The order is not paid (or already further on),
-                waits for a person, or another saga is in flight on it; or it
+                waits for a person, has nothing to pick (a refund cancelled
+                every stocked unit: `Order.cancelled_units`), or another saga
+                is in flight on it; or it
                 moved on while its tasks were sent, or the warehouse refused a
                 task (its error is the `__cause__`): the error names the tasks
                 to void.
@@ -1354,7 +1373,22 @@ class OrderDesk:
         another warehouse may be packing the rest) waits for a person
         to take the units out of the box (`review` gains
         `"cancelled_units"`). One with every unit cancelled keeps its
-        status: its channel states its own cancellation.
+        status: its channel states its own cancellation. Until then it is
+        out of the `picking_queue`, and `start_picking` refuses it: no task
+        would ask for anything.
+
+        A refund that leaves the payments of an order not shipped at all
+        (no parcel) holding nothing, while it is paid or picking (or its
+        pick saga is in flight), means the buyer has all the money back
+        and the order would still go out: it waits for a person (`review`
+        gains `"refunded"`, its `HeldForReview` record naming each refund
+        on its payments as `refunds[<refund id>]`) and leaves the picking
+        queue, keeping its stock. The person releases it to ship it all
+        the same, or cancels it (it owes nothing back; the cancellation
+        withdraws `"refunded"`). Told once: an order paid back in full
+        already holds nothing more. `accept` and a capture that places
+        parked refunds (`record`) hold an order the same way, so either
+        arrival order of a capture and its refunds ends alike.
 
         Returns:
             `Recorded`, also for a refund grown; `Unchanged` when the
@@ -1439,6 +1473,9 @@ class OrderDesk:
                     held, said = held_as_paid_twice(outcome.order, twice, now)
                     outcome = attrs.evolve(outcome, order=held)
                     records.append(said)
+                # All the money back and nothing shipped: not picked unasked.
+                back = with_paid_back(order, outcome.order, now, records)
+                outcome = attrs.evolve(outcome, order=back)
                 self._store(uow, order, outcome.order, records, now, passed=passed)
                 if corrected is not None:
                     uow.outbox.add([corrected])
@@ -1524,17 +1561,37 @@ class OrderDesk:
         stated nor recorded, the refund is parked in the order's trail as
         `accept` parks it, `Recorded` with its `ParkedChannelRefund`
         record, `Unchanged` when parked already, and the first capture
-        places it: see `record`), then each of its
+        places it: see `record`), then its address, then each of its
         events to `record`, in that order: a cancellation, or a payment on an
         order closed meanwhile, then owes back only what the channel still
-        holds. Every step is its own unit of work and repeats safely, so a
-        notice sent again, or this call repeated after a failure, records
-        nothing twice.
+        holds. A refund that pays the order back in full before it shipped
+        holds it for a person (`"refunded"`, see `record_refund`). Every
+        step is its own unit of work and repeats safely, so a notice sent
+        again, or this call repeated after a failure, records nothing twice.
+
+        An address the notice states other than the order's (the buyer or
+        the shop changed it on the channel) goes to `record` as an
+        `AddressChanged` of it, dated the notice's `updated_at` (the
+        clock's now when it states none), with the channel as actor and
+        source, keyed `IdempotencyKey(channel, "address_changed",
+        order_id, <digest of the address and updated_at>)`, so the same
+        notice delivered again changes nothing (a `Duplicate`, once the
+        address moved on since). The lifecycle decides: before
+        any parcel shipped it applies (the change made last on the channel
+        wins; an older one is `Stale`), and an order whose label is booked
+        waits for a person (`review` gains `"label"`); once a parcel
+        shipped (or the order ended) it is refused: the `EventRecorded`
+        lists it in `rejected` (an `IllegalTransition`), and nothing
+        changes. Not a notice older (`updated_at`) than the one the order
+        was taken in from, nor one that states only a country (no address).
+        It is no new order: neither the duplicate screen nor the purchase
+        limits see it again.
 
         Returns:
             `Held` when the notice's lines held the order, then one outcome
-            per refund (`Recorded`, `Unchanged`), then one per event
-            (`EventRecorded`).
+            per refund (`Recorded`, `Unchanged`), then the address change's
+            (`EventRecorded`) when it states another address, then one per
+            event (`EventRecorded`).
 
         Raises:
             UnknownOrder: The desk has no such order: `accept` it.
@@ -1558,8 +1615,30 @@ class OrderDesk:
             self._refund_stated(channel, order_id, refund, incoming.events)
             for refund in incoming.refunds
         ]
+        # Before the notice's events: the change was made before a parcel
+        # it states left.
+        readdressed = self._readdressed(incoming)
+        if readdressed is not None:
+            done.append(readdressed)
         done += [self.record(channel, order_id, event) for event in incoming.events]
         return tuple(done)
+
+    def _readdressed(self, incoming: ChannelOrder) -> EventRecorded | None:
+        """The notice's address recorded (`record`), or `None` if it changed none.
+
+        See `address_changed`: only a notice that states an address other
+        than the order's, no older than the notice it was taken in from.
+        """
+        with self._unit as uow:
+            order = self._order(uow, incoming.channel, incoming.order_id)
+            if not differs(order, incoming):
+                return None
+            # Read for a changed address only: most notices state the same.
+            trail = uow.audit.records(incoming.channel, incoming.order_id)
+            event = address_changed(order, incoming, trail, self._clock.now())
+        if event is None:
+            return None
+        return self.record(incoming.channel, incoming.order_id, event)
 
     def _refund_stated(
         self,
@@ -1747,8 +1826,11 @@ class OrderDesk:
         by default the promised ship-by time (the SLA from the first payment,
         or the payment itself), then customer tier (higher first), then order
         value (higher first); then when the order was placed. Orders held for
-        review, or with a saga other than their pick saga in flight, wait
-        outside the queue; an order whose pick saga is in flight (a reply
+        review (one its channel refunded in full before it shipped among
+        them, `"refunded"`), or with a saga other than their pick saga in
+        flight, wait outside the queue, as does one whose every stocked
+        unit a refund cancelled (nothing to pick: its channel states its
+        own cancellation); an order whose pick saga is in flight (a reply
         lost, a crash) stays, since `start_picking` resumes it with the same
         tasks.
         """

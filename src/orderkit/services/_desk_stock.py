@@ -94,6 +94,7 @@ flight): the packer takes them out of the box, then a person releases it.
 SETTLED_BY_ENDING: Final = (HELD_WITHOUT_STOCK - {"payment"}) | {
     "stock",
     "overpaid",
+    "refunded",
     EDITED,
     CANCELLED_UNITS,
 }
@@ -101,7 +102,9 @@ SETTLED_BY_ENDING: Final = (HELD_WITHOUT_STOCK - {"payment"}) | {
 
 Lines its channel changed (`"edited"`) no longer bill anyone: the trail
 keeps what the channel changed. Units cancelled while picking
-(`"cancelled_units"`) go back to the shelf with the rest of the order.
+(`"cancelled_units"`) go back to the shelf with the rest of the order. An
+order its channel paid back in full before it shipped (`"refunded"`) is
+decided once it ends: it ships nothing and owes nothing back.
 
 An ended order takes no stock: whether it may (intake's reasons, a purchase
 limit among them) or where its stock went (`"stock"`: paid after its stock

@@ -108,7 +108,11 @@ class Held:
     From `OrderDesk.accept`: no stock is held for it. Among the reasons
     (`order.review`): `"limits"` and `"stock"` for an order that comes in
     paid and that a purchase limit or a shortage would have refused
-    (`Refused`): its money was taken, so it is kept. From
+    (`Refused`): its money was taken, so it is kept. An order whose notice
+    states a capture and refunds paying all of it back, nothing shipped
+    (`"refunded"`), holds its stock all the same until a person decides;
+    one taken in ended with a parcel it refuses (`"shipped_after_end"`)
+    holds none, and the parcel's units come off the shelf. From
     `OrderDesk.update`: its channel changed its lines (`"edited"`); it
     keeps its stock.
 

@@ -145,23 +145,54 @@ def queued(order: Order) -> bool:
     """Whether a paid order waits in the picking queue.
 
     One held for review, or with a saga other than its pick saga in flight,
-    waits outside; one whose pick saga is in flight stays, since
-    `OrderDesk.start_picking` resumes it with the same tasks.
+    waits outside, as does one whose every stocked unit a refund cancelled
+    (`nothing_to_pick`); one whose pick saga is in flight stays, since
+    `OrderDesk.start_picking` resumes it with the same tasks (or, its
+    committed stock no longer making them, holds it for a person).
     """
-    return not order.review and (order.saga is None or picking(order) is not None)
+    if order.review:
+        return False
+    if order.saga is None:
+        return not nothing_to_pick(order)
+    return picking(order) is not None
+
+
+def nothing_to_pick(order: Order) -> bool:
+    """Whether a refund cancelled every stocked unit of the order.
+
+    Its stocked lines' units are all in `Order.cancelled_units` (none
+    shipped: a paid order has no parcel), so no pick task would ask for
+    any: picking it would move it to picking for good, with nothing for the
+    warehouse to do. Its channel states its own cancellation. An order of
+    unstocked lines alone (a gift card) is picked with no task, as ever.
+    """
+    if not order.cancelled_units:
+        return False
+    stocked = [line for line in order.lines if line.stocked]
+    if not stocked:
+        return False
+    cancelled = {part.line_id: part.quantity for part in order.cancelled_units}
+    return all(cancelled.get(line.line_id, 0) >= line.quantity for line in stocked)
 
 
 def _check_pickable(order: Order) -> None:
     """Refuse to start picking an order that is not paid, or that waits.
 
     Raises:
-        IllegalTransition: The order is not paid, waits for a person, or
-            another saga is in flight on it (the reason says which).
+        IllegalTransition: The order is not paid, waits for a person, has
+            nothing to pick (`nothing_to_pick`), or another saga is in
+            flight on it (the reason says which).
     """
     if order.status is not OrderStatus.PAID or order.review:
         why = "only a paid order that waits for nobody is picked"
         if PICK in order.review:
             why = f"{why}: its pick tasks wait for a person to void them"
+        raise IllegalTransition(order.order_id, order.status, "start_picking", why)
+    if order.saga is None and nothing_to_pick(order):
+        why = (
+            "a refund cancelled every stocked unit (cancelled_units): there is "
+            "nothing to pick; its channel's cancellation, or `cancel`, ends it"
+        )
         raise IllegalTransition(order.order_id, order.status, "start_picking", why)
     if order.saga is not None:
         why = f"a {order.saga.name} saga is in flight"

@@ -282,7 +282,9 @@ class ShopifyPayloads:
       holds none of it, so cancelled it owes nothing back, and not
       cancelled the desk keeps it awaiting payment, never picks it,
       `status_drift` reports it (Shopify ahead) and `close_unpaid` closes
-      it at its deadline unless Shopify cancels it first. Refunded in full
+      it at its deadline unless Shopify cancels it first; once a capture
+      reaches it (or it was paid before), the desk holds it for a person
+      (`review` gains `"refunded"`) and does not pick it. Refunded in full
       after goods left (partially shipped, shipped, completed), it states
       the capture and its refunds: its parcels apply only to a paid order,
       and a shipped order is never cancelled. `Cancelled`
