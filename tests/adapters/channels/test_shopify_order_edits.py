@@ -226,6 +226,44 @@ def test_a_money_refund_of_a_unit_keeps_it_in_the_line() -> None:
     assert record.quote.stated_total == usd(order["total_price"])
 
 
+@pytest.mark.parametrize("status", ["pending", "failure"])
+def test_a_refund_whose_money_has_not_settled_is_no_edit(status: str) -> None:
+    # Its money not gone yet, the refund states no `ChannelRefund`; its
+    # units are the refund's all the same (it settles later, and the desk
+    # cancels them then), so the line is not read as edited.
+    order = placed((2, 1, 1))
+    order["line_items"][0]["current_quantity"] = 1
+    order["refunds"] = [
+        {
+            "id": 903,
+            "order_id": 1001,
+            "created_at": "2026-11-11T10:00:00-05:00",
+            "refund_line_items": [
+                {
+                    "id": 1,
+                    "line_item_id": order["line_items"][0]["id"],
+                    "quantity": 1,
+                    "restock_type": "return",
+                }
+            ],
+            "transactions": [
+                {
+                    "id": 5002,
+                    "order_id": 1001,
+                    "kind": "refund",
+                    "status": status,
+                    "amount": "210.94",
+                    "currency": "USD",
+                    "created_at": "2026-11-11T10:00:00-05:00",
+                }
+            ],
+        }
+    ]
+    record = read(order)
+    assert quantities(record) == {GREEN: 2, RED: 1, BLACK: 1}
+    assert record.refunds == ()
+
+
 def test_a_fulfilled_unit_is_never_read_removed() -> None:
     order = placed((2, 1, 1))
     green = order["line_items"][0]

@@ -507,9 +507,7 @@ class ShopifyPayloads:
         # reads as edited ("Order edits"): its refunds first, as the units
         # its money refunds name stay its lines (the desk cancels those).
         refunds = self._refunds(order, at, currency) if _states_current(order) else None
-        lines = (
-            bought if refunds is None else _current_lines(order, at, bought, refunds)
-        )
+        lines = bought if refunds is None else _current_lines(order, at, bought)
         edited = lines != bought
         address = _address(order, at)
         # built(): a refusal by the canonical classes names this order's
@@ -889,18 +887,16 @@ def _states_current(order: Mapping[str, Any]) -> bool:
 
 
 def _current_lines(
-    order: Mapping[str, Any],
-    at: str,
-    bought: tuple[OrderLine, ...],
-    refunds: tuple[ChannelRefund, ...],
+    order: Mapping[str, Any], at: str, bought: tuple[OrderLine, ...]
 ) -> tuple[OrderLine, ...]:
     """The order's lines as its edits left them: see "Order edits".
 
     A line's quantity is its `current_quantity` (what was bought less the
     units removed or refunded since) plus the units the order's money
-    refunds (`refunds`, its `ChannelRefund`s) name: the desk cancels those
-    itself when it records the refund, and would otherwise take them off
-    twice. Never more than was bought, never fewer than its successful
+    refunds name (each of its `refunds` with transactions, settled or not:
+    the desk cancels those itself once it records the refund, and would
+    otherwise take them off twice; one whose money is still pending is no
+    edit either). Never more than was bought, never fewer than its successful
     fulfilments carried (an edit removes only units not yet fulfilled). A
     line with nothing left is dropped: `OrderLine` holds one unit or more.
 
@@ -909,10 +905,7 @@ def _current_lines(
         InvalidQuantity: A `current_quantity` is not a whole number of
             units, zero or more.
     """
-    refunded: dict[str, int] = {}
-    for refund in refunds:
-        for part in refund.lines:
-            refunded[part.line_id] = refunded.get(part.line_id, 0) + part.quantity
+    refunded = _money_refunded_units(order, at)
     carried = _fulfilled_units(order, at)
     lines_at = join(at, "line_items")
     lines = []
@@ -938,6 +931,30 @@ def _current_lines(
             " Shopify cancels such an order instead",
         )
     return tuple(lines)
+
+
+def _money_refunded_units(order: Mapping[str, Any], at: str) -> dict[str, int]:
+    """The units the order's refunds with transactions name, by line id.
+
+    A refund with no transaction (`restock_type` `cancel`) is an edit's
+    removal; one with transactions sends money back, or will: its units
+    are the refund's, whether its money settled yet or not.
+    """
+    units: dict[str, int] = {}
+    for refund_at, refund in objects(
+        order.get("refunds"), path=join(at, "refunds"), required=False
+    ):
+        if not refund.get("transactions"):
+            continue
+        for item_at, item in objects(
+            refund.get("refund_line_items"),
+            path=join(refund_at, "refund_line_items"),
+            required=False,
+        ):
+            line_id = read_id(item.get("line_item_id"), path=f"{item_at}.line_item_id")
+            quantity = read_quantity(item.get("quantity"), path=f"{item_at}.quantity")
+            units[line_id] = units.get(line_id, 0) + quantity
+    return units
 
 
 def _count(value: object, *, path: str) -> int:
