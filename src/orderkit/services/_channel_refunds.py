@@ -522,13 +522,22 @@ def intake_batch(
 
 
 def capturing(order: Order, events: Iterable[OrderEvent]) -> bool:
-    """Whether `events` bring `order` its first capture, which places parked refunds.
+    """Whether `events` bring `order` a capture that places parked refunds.
 
     Only an order with no payment can have refunds parked (`intake_batch`,
     `OrderDesk.update`): its first capture of money in its currency places
-    them (`place_parked`).
+    them (`place_parked`). One a capture left unplaced (more than it holds,
+    or naming another payment) holds the order for a person under
+    `"refund"`: while it waits, a capture of a payment it does not hold yet
+    places them too. Any other capture reads no trail.
     """
-    return not order.payments and bool(stated_captures(events, order.currency))
+    if order.payments and "refund" not in order.review:
+        return False
+    held = {payment.payment_id for payment in order.payments}
+    return any(
+        payment_id not in held
+        for payment_id, _, _ in stated_captures(events, order.currency)
+    )
 
 
 def place_parked(
@@ -539,22 +548,35 @@ def place_parked(
 ) -> tuple[Order, list[Recorded], list[ChannelRefund]]:
     """`order` with its parked `refunds` placed on the capture `events` state.
 
-    Each is recorded as `record_channel_refund` records it, off the capture
-    (`with_stated`), in the order parked, before the capture applies: what
-    the capture owes back on an ended order is then only what the channel
-    still holds. One recorded already (the notice stating the capture
-    stated it too) is `Unchanged`, and left out.
+    Each is recorded as `record_channel_refund` records it, off the order's
+    payments and the capture (`with_stated`), in the order parked, before
+    the capture applies: what the capture owes back on an ended order is
+    then only what the channel still holds. One recorded already (the
+    notice stating the capture stated it too, or an earlier capture placed
+    it) is `Unchanged`, and left out.
+
+    A refund comes off the payment it names, or the order's only payment
+    when it names none. One naming a payment the order does not hold (nor
+    the capture state) is not placed on another on a guess: it may be a
+    capture still to come. It stays parked until that capture arrives,
+    unless the order's only payment is stated under the order's own id
+    (`order-<order id>`): its notice named no transaction, so the capture
+    is all the order's money, and the refund names the provider's
+    transaction of it (Shopify's refunds name the parent transaction).
 
     Returns:
         The order with every refund placed, the `Recorded` of each, in
         order, and the refunds that could not be placed (more than the
-        capture holds, or on no payment of it): a person's, since the
-        channel says it paid them back.
+        payment holds, on no payment of it, or naming one not recorded
+        yet): a person's, since the channel says it paid them back.
     """
     payments = with_stated(order, events)
     placed: list[Recorded] = []
     unplaced: list[ChannelRefund] = []
     for refund in refunds:
+        if _guessed(order, refund, payments):
+            unplaced.append(refund)
+            continue
         try:
             outcome = record_channel_refund(order, refund, now, payments=payments)
         except (
@@ -569,6 +591,28 @@ def place_parked(
             order = outcome.order
             placed.append(outcome)
     return order, placed, unplaced
+
+
+def _guessed(order: Order, refund: ChannelRefund, payments: Sequence[Payment]) -> bool:
+    """Whether placing parked `refund` among `payments` would guess its payment.
+
+    It names a payment none of them is, its ledger has no refund of that
+    id yet (one recorded is where the ledger put it), and the only payment
+    is not the order's own (`order-<order id>`, as Shopify's notices and
+    WooCommerce's naming no transaction state it): `refund_payment` would
+    take the only payment, where the named one may still come.
+    """
+    named = refund.payment_id
+    if named is None or any(p.payment_id == named for p in payments):
+        return False
+    ledger = order.payment_ledger
+    if ledger is not None and any(
+        refund.refund_id in (kept.refund_id, kept.provider_id)
+        for kept in ledger.refunds
+    ):
+        return False
+    whole = f"order-{order.order_id}"
+    return not (len(payments) == 1 and payments[0].payment_id == whole)
 
 
 def _holding(ledger: PaymentLedger, payment: Payment) -> PaymentLedger:

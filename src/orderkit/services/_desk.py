@@ -764,15 +764,18 @@ class OrderDesk:
         cancelled order then owes back only what the channel still holds,
         as had its notice come first. Units they name go back to available
         once the capture committed them. One the capture holds too little
-        for (the channel says it paid back more) stays parked, and the
-        order waits for a person (`review` gains `"refund"`, its record
-        naming each such refund as `parked_refunds[<refund id>]`): nothing
-        is owed back by a saga then (no `refund` message), since sending
-        the capture back may pay the buyer twice; the person sends what is
-        still owed. A capture the placed refunds (or refunds recorded off a
-        capture a notice stated) pay back in full, nothing shipped, holds
-        the order for a person as `record_refund` holds it (`review` gains
-        `"refunded"`).
+        for (the channel says it paid back more), or naming a payment not
+        recorded yet (`place_parked`), stays parked, and the order waits
+        for a person (`review` gains `"refund"`, its record naming each
+        such refund as `parked_refunds[<refund id>]`): nothing is owed back
+        by a saga then (no `refund` message), since sending the capture
+        back may pay the buyer twice; the person sends what is still owed,
+        and releases the order. While it waits, a capture of a further
+        payment reads the trail again and places what it can; while one
+        stays unplaced it owes nothing back by a saga either. A capture the
+        placed refunds (or refunds recorded off a capture a notice stated)
+        pay back in full, nothing shipped, holds the order for a person as
+        `record_refund` holds it (`review` gains `"refunded"`).
 
         Raises:
             UnknownOrder: The desk has no such order.
@@ -854,8 +857,11 @@ class OrderDesk:
     ) -> tuple[Order, list[Recorded], list[ChannelRefund]]:
         """`order` with the refunds parked in its trail placed, before `event`.
 
-        Only the first capture of an order with no payment places them
-        (`capturing`); the trail is read then alone. See `place_parked`.
+        The first capture of an order with no payment places them, and a
+        capture of a further payment while the order waits under
+        `"refund"` (a parked refund left unplaced): `capturing`. The trail
+        is read then alone, never on a capture of an order paid already
+        and not waiting. See `place_parked`.
         """
         if not capturing(order, [event, *order.parked]):
             return order, [], []

@@ -9,8 +9,16 @@ the refund's key, dated when the channel made it), whose changes name all
 of it. The first capture to reach the order places them in its payment
 ledger before the capture applies, so that a capture on an ended order
 owes back only what the channel still holds: nothing, when it gave all of
-it back. The trail carries them, not the order: only an order with no
-payment yet can have refunds parked, and its first capture reads them once.
+it back. A refund that capture cannot take (more than it holds, or naming
+a payment not recorded yet) stays parked, and the order waits for a person
+under `"refund"`: while it waits, each further capture places what it can,
+and owes nothing back by itself as long as one stays unplaced.
+
+The trail carries them, not the order: only an order with no payment yet
+can have refunds parked. The order does not know whether it has any, so
+every order's first capture reads its trail (about a fifth of the desk's
+`record` calls in `orderkit simulate`, one per paid order), and a later
+capture reads it only while the order waits under `"refund"`.
 """
 
 from __future__ import annotations

@@ -207,11 +207,15 @@ class Checkout:
                 )
                 steps.write(uow, order, *steps.started(order, saga))
                 uow.commit()
+                # Begun here: `in_part` is known. One begun by an earlier
+                # call is not (the saga does not keep it).
+                part: bool | None = in_part
             else:
                 steps.check_same(order, saga, _CAPTURE, key, "pay")
                 if saga.amount != amount:
                     raise IdempotencyConflict(key)
-        return self._run(channel, order_id, saga)
+                part = None
+        return self._run(channel, order_id, saga, in_part=part)
 
     def resume(self, channel: str, order_id: str) -> Captured | CaptureDeclined | None:
         """Go on with the order's capture saga; `None` if there is none.
@@ -228,8 +232,13 @@ class Checkout:
         return None if saga is None else self._run(channel, order_id, saga)
 
     def _run(
-        self, channel: str, order_id: str, saga: Saga
+        self, channel: str, order_id: str, saga: Saga, *, in_part: bool | None = None
     ) -> Captured | CaptureDeclined:
+        """Capture the saga's money and record it; `in_part` as `pay` was given.
+
+        `None` (`resume`, or `pay` going on with a saga begun earlier) is
+        not known: the capture is checked for a part as with `in_part`.
+        """
         payment_id, amount = steps.reference(saga), steps.amount(saga)
 
         def refund_owed(uow: UnitOfWork, order: Order) -> Saga | None:
@@ -279,12 +288,17 @@ class Checkout:
             # The money moved but the order refuses it: keep the saga, so the
             # capture stays visible (`recover` reports it as stalled).
             raise kept
-        with self._unit as uow:
-            # What the order costs, to tell a capture of a part (`in_part`).
-            records = uow.audit.records(channel, order_id)
+        records: Iterable[AuditRecord] | None = None
+        if in_part is not False:
+            # What the order costs, to tell a capture of a part. Paid whole,
+            # `_check_cost` saw it cover the order: no trail read then.
+            with self._unit as uow:
+                records = uow.audit.records(channel, order_id)
 
         def captured(order: Order, now: pendulum.DateTime) -> steps.Changed:
             changed, said = steps.with_capture(order, saga, now)
+            if records is None:
+                return changed, said
             short = _held_if_short(changed, records, now)
             return (changed, said) if short is None else (short[0], (*said, short[1]))
 
