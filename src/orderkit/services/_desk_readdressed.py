@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+import attrs
 import pendulum
 
 from orderkit.dedupe import IdempotencyKey
@@ -86,18 +87,7 @@ def _states(address: Address) -> bool:
 
 def _text(address: Address) -> str:
     """Every field of `address`, separated: what its digest is taken of."""
-    return "\x1f".join(
-        (
-            address.country,
-            address.province,
-            address.city,
-            address.district,
-            address.street,
-            address.postcode,
-            address.recipient,
-            address.phone or "",
-        )
-    )
+    return "\x1f".join(value or "" for value in attrs.astuple(address))
 
 
 def _taken_in_from(trail: Iterable[AuditRecord]) -> pendulum.DateTime | None:
